@@ -1,0 +1,1 @@
+//! Demo street generator (see roster helper).

@@ -1,0 +1,16 @@
+//! Gridwarden domain: pure rules and types. No IO, no async, no SQL, no HTTP.
+//!
+//! Everything here is a function of its inputs; time comes in as a parameter
+//! ([`date::Date`] for "today"), randomness as a seeded [`rng::Rng`].
+
+pub mod date;
+pub mod demo;
+pub mod ids;
+pub mod idnumber;
+pub mod mask;
+pub mod phone;
+pub mod resident;
+pub mod rng;
+pub mod roster;
+pub mod territory;
+pub mod text;

@@ -1,0 +1,52 @@
+//! Masking of personal data for lists, pages and exports.
+
+/// `220102199003071234` → `220102********1234`; short numbers keep their ends.
+pub fn document(number: &str) -> String {
+    let cs: Vec<char> = number.chars().collect();
+    match cs.len() {
+        0 => String::new(),
+        n if n >= 15 => format!("{}{}{}", cs[..6].iter().collect::<String>(), "*".repeat(n - 10), cs[n - 4..].iter().collect::<String>()),
+        n if n > 4 => format!("{}{}{}", cs[0], "*".repeat(n - 3), cs[n - 2..].iter().collect::<String>()),
+        n => "*".repeat(n),
+    }
+}
+
+/// `13812345678` → `138****5678`; landlines keep area code and last four.
+pub fn phone(number: &str) -> String {
+    let cs: Vec<char> = number.chars().collect();
+    let n = cs.len();
+    if n < 7 {
+        return "*".repeat(n);
+    }
+    let head = if cs[0] == '0' { n - 8 } else { 3 };
+    let head = head.min(n - 4);
+    format!("{}{}{}", cs[..head].iter().collect::<String>(), "*".repeat(n - head - 4), cs[n - 4..].iter().collect::<String>())
+}
+
+/// `王小芳` → `王*芳`, `王芳` → `王*`, `欧阳小芳` → `欧**芳`.
+pub fn name(full: &str) -> String {
+    let cs: Vec<char> = full.chars().collect();
+    match cs.len() {
+        0 => String::new(),
+        1 => "*".to_string(),
+        2 => format!("{}*", cs[0]),
+        n => format!("{}{}{}", cs[0], "*".repeat(n - 2), cs[n - 1]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn masks() {
+        assert_eq!(document("22010219900307123X"), "220102********123X");
+        assert_eq!(document("E12345678"), "E******78");
+        assert_eq!(document("AB1"), "***");
+        assert_eq!(phone("13812345678"), "138****5678");
+        assert_eq!(phone("043188881234"), "0431****1234");
+        assert_eq!(phone("12345"), "*****");
+        assert_eq!(name("王小芳"), "王*芳");
+        assert_eq!(name("王芳"), "王*");
+        assert_eq!(name("欧阳小芳"), "欧**芳");
+    }
+}

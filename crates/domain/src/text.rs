@@ -1,0 +1,72 @@
+//! Text normalisation shared by every parser: what people type into Excel.
+
+/// Full-width ASCII (`１２３ＡＢ－`) to half-width, ideographic space to space.
+pub fn to_half_width(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{3000}' => ' ',
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            _ => c,
+        })
+        .collect()
+}
+
+/// Half-width, trimmed, and with every kind of whitespace (including
+/// non-breaking spaces Excel loves) collapsed to nothing.
+pub fn squeeze(s: &str) -> String {
+    to_half_width(s).chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// Half-width and trimmed, inner whitespace kept as single spaces.
+pub fn clean(s: &str) -> String {
+    to_half_width(s).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Chinese numerals one to ninety-nine (`三`, `十二`, `二十`) as a number.
+pub fn chinese_number(s: &str) -> Option<u32> {
+    fn digit(c: char) -> Option<u32> {
+        Some(match c {
+            '零' | '〇' => 0,
+            '一' | '壹' => 1,
+            '二' | '两' | '贰' => 2,
+            '三' | '叁' => 3,
+            '四' | '肆' => 4,
+            '五' | '伍' => 5,
+            '六' | '陆' => 6,
+            '七' | '柒' => 7,
+            '八' | '捌' => 8,
+            '九' | '玖' => 9,
+            _ => return None,
+        })
+    }
+    let cs: Vec<char> = s.chars().collect();
+    match cs.as_slice() {
+        ['十'] => Some(10),
+        [a] => digit(*a).filter(|d| *d > 0),
+        ['十', b] => digit(*b).map(|d| 10 + d),
+        [a, '十'] => digit(*a).map(|d| d * 10),
+        [a, '十', b] => Some(digit(*a)? * 10 + digit(*b)?),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn half_width_and_squeeze() {
+        assert_eq!(to_half_width("１３８－００１３"), "138-0013");
+        assert_eq!(squeeze(" 2201\u{3000}02 19\u{a0}90 "), "220102199 0".replace(' ', ""));
+        assert_eq!(clean("  王  小明 "), "王 小明");
+    }
+    #[test]
+    fn chinese_numbers() {
+        assert_eq!(chinese_number("三"), Some(3));
+        assert_eq!(chinese_number("十"), Some(10));
+        assert_eq!(chinese_number("十二"), Some(12));
+        assert_eq!(chinese_number("二十"), Some(20));
+        assert_eq!(chinese_number("三十三"), Some(33));
+        assert_eq!(chinese_number("零"), None);
+        assert_eq!(chinese_number("楼"), None);
+    }
+}
