@@ -35,3 +35,998 @@ pub struct Sheet {
     pub rows: Vec<Vec<Cell>>,
     pub merges: Vec<Merge>,
 }
+
+use crate::idnumber::{DocKind, Document, IdNumberError};
+use crate::phone::{split_phones, Phone, PhoneRelation};
+use crate::resident::{yes_no, Flag, Gender, NewResident, ResidenceType, ResidentPhone};
+use crate::territory::{building_from_sheet_name, building_name, room_name, unit_name};
+use crate::text::{clean, squeeze};
+use std::collections::HashMap;
+
+/// What a column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    Seq,
+    Name,
+    Gender,
+    DocKind,
+    DocNumber,
+    /// The resident's own phone(s).
+    Phone,
+    /// Somebody else's phone for this resident (子女电话, 邻居电话).
+    OtherPhone(PhoneRelation),
+    Compound,
+    Building,
+    Unit,
+    Room,
+    /// A whole address in one cell: `3号楼2单元301室`.
+    Address,
+    BirthDate,
+    Age,
+    Residence,
+    /// 是否行动不便: yes/no.
+    Immobile,
+    /// A yes/no column for one flag (是否独居老人, 是否低保 …).
+    FlagColumn(Flag),
+    /// 是否有智能手机: yes means the flag is NOT set.
+    HasSmartphone,
+    /// 特殊人群: free text scanned for flags.
+    Special,
+    Notes,
+}
+
+impl Field {
+    /// Bilingual label used in reports and exports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Seq => "序号",
+            Field::Name => "姓名",
+            Field::Gender => "性别",
+            Field::DocKind => "证件类型",
+            Field::DocNumber => "证件号码",
+            Field::Phone => "联系电话",
+            Field::OtherPhone(_) => "其他电话",
+            Field::Compound => "小区",
+            Field::Building => "楼栋",
+            Field::Unit => "单元",
+            Field::Room => "门牌号",
+            Field::Address => "地址",
+            Field::BirthDate => "出生日期",
+            Field::Age => "年龄",
+            Field::Residence => "人员类别",
+            Field::Immobile => "是否行动不便",
+            Field::FlagColumn(_) => "特殊标记",
+            Field::HasSmartphone => "是否有智能手机",
+            Field::Special => "特殊人群",
+            Field::Notes => "备注",
+        }
+    }
+}
+
+/// Recognises a header cell, Chinese or English, with the usual variants.
+pub fn field_of_header(header: &str) -> Option<Field> {
+    let mut t = squeeze(header).to_lowercase();
+    // Drop bracketed hints: 身份证号(必填), 电话（手机）, and stars marking required columns.
+    for (open, close) in [('(', ')'), ('（', '）'), ('[', ']'), ('【', '】')] {
+        while let (Some(a), Some(b)) = (t.find(open), t.find(close)) {
+            if b <= a {
+                break;
+            }
+            t.replace_range(a..b + close.len_utf8(), "");
+        }
+    }
+    let t = t.trim_matches(|c: char| c == '*' || c == ':' || c == '：').to_string();
+    let is = |words: &[&str]| words.contains(&t.as_str());
+    let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
+    if t.is_empty() {
+        return None;
+    }
+    if is(&["序号", "编号", "no", "no.", "#", "seq", "序"]) {
+        return Some(Field::Seq);
+    }
+    if has(&["证件类型", "证件种类", "document type", "doctype", "id type", "idtype"]) {
+        return Some(Field::DocKind);
+    }
+    if has(&["身份证", "证件号", "证件编号", "idnumber", "id number", "idno", "id no", "idcard", "id card", "passport"]) || is(&["id", "证件"]) {
+        return Some(Field::DocNumber);
+    }
+    if has(&["电话", "手机", "联系方式", "phone", "mobile", "tel"]) {
+        if t.contains("有智能手机") || t.contains("智能手机") {
+            return Some(Field::HasSmartphone);
+        }
+        return Some(match PhoneRelation::from_text(&t) {
+            Some(PhoneRelation::Own) | None => Field::Phone,
+            Some(r) => Field::OtherPhone(r),
+        });
+    }
+    if has(&["姓名", "名字", "fullname", "full name"]) || is(&["name", "居民", "人员"]) {
+        return Some(Field::Name);
+    }
+    if has(&["小区", "compound", "estate"]) {
+        return Some(Field::Compound);
+    }
+    if has(&["楼栋", "楼号", "楼宇", "building", "bldg"]) || is(&["楼", "栋", "楼栋号", "幢", "楼座"]) {
+        return Some(Field::Building);
+    }
+    if has(&["单元", "unit"]) {
+        return Some(Field::Unit);
+    }
+    if has(&["门牌", "房号", "房间", "户号", "室号", "room"]) || is(&["室", "房"]) {
+        return Some(Field::Room);
+    }
+    if has(&["地址", "住址", "address", "居住地"]) {
+        return Some(Field::Address);
+    }
+    if has(&["性别", "gender", "sex"]) {
+        return Some(Field::Gender);
+    }
+    if has(&["出生", "生日", "birth"]) {
+        return Some(Field::BirthDate);
+    }
+    if has(&["年龄", "age"]) {
+        return Some(Field::Age);
+    }
+    if has(&["人员类别", "居住类型", "户籍类型", "人口类型", "居住状态", "人员类型", "residence", "常住", "暂住"]) {
+        return Some(Field::Residence);
+    }
+    if has(&["行动不便", "不能下楼", "能否下楼", "卧床", "immobile", "cannot go downstairs"]) {
+        return Some(Field::Immobile);
+    }
+    if t.starts_with("是否") {
+        let rest = &t["是否".len()..];
+        if let Some(flag) = Flag::ALL.into_iter().find(|f| f.keywords().iter().any(|k| rest.contains(k)) || rest.contains(f.label_zh())) {
+            return Some(Field::FlagColumn(flag));
+        }
+    }
+    if has(&["特殊人群", "特殊情况", "重点人群", "人群类别", "special"]) {
+        return Some(Field::Special);
+    }
+    if has(&["备注", "说明", "情况", "notes", "note", "remark", "comment"]) {
+        return Some(Field::Notes);
+    }
+    None
+}
+
+/// `A`, `B`, … `Z`, `AA` for a zero-based column.
+pub fn column_letter(col: usize) -> String {
+    let mut n = col + 1;
+    let mut s = Vec::new();
+    while n > 0 {
+        let r = (n - 1) % 26;
+        s.push((b'A' + r as u8) as char);
+        n = (n - 1) / 26;
+    }
+    s.iter().rev().collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The resident was imported; a value was kept out or is doubtful.
+    Warning,
+    /// The row was not imported.
+    Rejected,
+}
+
+/// What was wrong with one row, exactly where.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RowIssue {
+    pub sheet: String,
+    /// The row number as the spreadsheet shows it (1-based).
+    pub row: u32,
+    /// `C 身份证号码`, or empty when the whole row is meant.
+    pub column: String,
+    pub severity: Severity,
+    pub reason: String,
+}
+
+/// Where a resident lives, in canonical names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct Address {
+    pub compound: String,
+    pub building: String,
+    pub unit: String,
+    pub room: String,
+}
+
+/// A row that names a person and an address: imported, perhaps with warnings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RosterRow {
+    pub sheet: String,
+    pub row: u32,
+    pub address: Address,
+    pub resident: NewResident,
+    pub warnings: Vec<RowIssue>,
+    /// The row's cells as text, aligned with its sheet's headers (for the report).
+    pub cells: Vec<String>,
+}
+
+/// A row that could not be imported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedRow {
+    pub issue: RowIssue,
+    pub cells: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowOutcome {
+    Resident(Box<RosterRow>),
+    Rejected(RejectedRow),
+}
+
+/// How one sheet was read.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SheetSummary {
+    pub name: String,
+    /// Why the sheet was skipped (no header naming people: a summary sheet).
+    pub skipped: Option<String>,
+    /// 1-based row of the header, when one was found.
+    pub header_row: Option<u32>,
+    pub headers: Vec<String>,
+    /// Headers not understood, ignored (reported so a typo is visible).
+    pub ignored_columns: Vec<String>,
+    pub data_rows: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ParsedRoster {
+    pub sheets: Vec<SheetSummary>,
+    pub rows: Vec<RowOutcome>,
+}
+
+impl ParsedRoster {
+    pub fn data_rows(&self) -> usize {
+        self.rows.len()
+    }
+}
+
+/// Options the importer passes down.
+#[derive(Debug, Clone)]
+pub struct ParseOptions {
+    /// Compound for rows that name none.
+    pub default_compound: String,
+    /// "Today", for ages and plausibility of birth dates.
+    pub today: Date,
+}
+
+/// Text of a cell as a person would read it.
+pub fn cell_text(c: &Cell) -> String {
+    match c {
+        Cell::Empty => String::new(),
+        Cell::Text(s) => s.trim().to_string(),
+        Cell::Number(f) => number_text(*f),
+        Cell::Date(d) => d.to_string(),
+        Cell::Bool(b) => if *b { "是" } else { "否" }.to_string(),
+    }
+}
+
+fn number_text(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else {
+        // What Excel shows for a long number in a General cell.
+        let s = format!("{f:E}");
+        s.replace("E", "E+").replace("E+-", "E-")
+    }
+}
+
+fn fill_merges(sheet: &Sheet) -> Vec<Vec<Cell>> {
+    let mut rows = sheet.rows.clone();
+    for m in &sheet.merges {
+        let (r0, c0) = (m.first_row as usize, m.first_col as usize);
+        let Some(v) = rows.get(r0).and_then(|r| r.get(c0)).cloned() else { continue };
+        for r in r0..=(m.last_row as usize) {
+            for c in c0..=(m.last_col as usize) {
+                if r == r0 && c == c0 {
+                    continue;
+                }
+                if let Some(row) = rows.get_mut(r) {
+                    if row.len() <= c {
+                        row.resize(c + 1, Cell::Empty);
+                    }
+                    row[c] = v.clone();
+                }
+            }
+        }
+    }
+    rows
+}
+
+const FOOTER_WORDS: [&str; 14] = ["合计", "总计", "小计", "共计", "总数", "制表", "填表", "审核", "签字", "签名", "负责人", "注：", "说明：", "填报"];
+
+fn is_footer(cells: &[String]) -> bool {
+    let first = cells.iter().find(|c| !c.is_empty());
+    match first {
+        Some(t) => {
+            let t = squeeze(t);
+            FOOTER_WORDS.iter().any(|w| t.starts_with(w)) || t.starts_with("total")
+        }
+        None => false,
+    }
+}
+
+fn find_header(rows: &[Vec<Cell>]) -> Option<(usize, Vec<Option<Field>>)> {
+    let mut best: Option<(usize, usize, Vec<Option<Field>>)> = None;
+    for (i, row) in rows.iter().enumerate().take(30) {
+        let fields: Vec<Option<Field>> = row.iter().map(|c| field_of_header(&cell_text(c))).collect();
+        if !fields.contains(&Some(Field::Name)) {
+            continue;
+        }
+        let mut distinct: Vec<Field> = fields.iter().flatten().copied().filter(|f| *f != Field::Seq).collect();
+        distinct.sort_by_key(|f| format!("{f:?}"));
+        distinct.dedup();
+        let score = distinct.len();
+        if score >= 2 && best.as_ref().is_none_or(|(_, s, _)| score > *s) {
+            best = Some((i, score, fields));
+        }
+    }
+    best.map(|(i, _, f)| (i, f))
+}
+
+/// Parses an address written in one cell: `虹馆小区3号楼2单元301室`, `3-2-301`.
+pub fn parse_address_text(s: &str) -> (Option<String>, Option<String>, Option<String>, Option<String>) {
+    let t = squeeze(s);
+    if t.is_empty() {
+        return (None, None, None, None);
+    }
+    // 3-2-301
+    let dash: Vec<&str> = t.split(['-', '—']).collect();
+    if dash.len() == 3 && dash.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) {
+        return (None, Some(building_name(dash[0])), Some(unit_name(dash[1])), Some(room_name(dash[2])));
+    }
+    let mut compound = None;
+    let mut rest = t.as_str();
+    for marker in ["小区", "花园", "家园", "公寓", "新村", "园"] {
+        if let Some(pos) = rest.find(marker) {
+            let end = pos + marker.len();
+            compound = Some(rest[..end].to_string());
+            rest = &rest[end..];
+            break;
+        }
+    }
+    let mut building = None;
+    for marker in ["号楼", "栋", "幢", "楼", "#"] {
+        if let Some(pos) = rest.find(marker) {
+            let end = pos + marker.len();
+            building = Some(building_name(&rest[..end]));
+            rest = &rest[end..];
+            break;
+        }
+    }
+    let mut unit = None;
+    if let Some(pos) = rest.find("单元") {
+        let end = pos + "单元".len();
+        unit = Some(unit_name(&rest[..end]));
+        rest = &rest[end..];
+    }
+    let room = room_name(rest.trim_start_matches(['-', '—']));
+    let room = (!room.is_empty()).then_some(room);
+    (compound, building, unit, room)
+}
+
+struct RowCtx<'a> {
+    sheet: &'a str,
+    row: u32,
+    headers: &'a [String],
+    warnings: Vec<RowIssue>,
+}
+
+impl RowCtx<'_> {
+    fn column(&self, col: usize) -> String {
+        format!("{} {}", column_letter(col), self.headers.get(col).map(String::as_str).unwrap_or(""))
+            .trim_end()
+            .to_string()
+    }
+    fn warn(&mut self, col: usize, reason: String) {
+        let column = self.column(col);
+        self.warnings.push(RowIssue { sheet: self.sheet.to_string(), row: self.row, column, severity: Severity::Warning, reason });
+    }
+}
+
+/// Parses every sheet of a workbook.
+pub fn parse_workbook(sheets: &[Sheet], opts: &ParseOptions) -> ParsedRoster {
+    let mut out = ParsedRoster::default();
+    for sheet in sheets {
+        parse_sheet(sheet, opts, &mut out);
+    }
+    out
+}
+
+fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
+    let rows = fill_merges(sheet);
+    let Some((header_idx, fields)) = find_header(&rows) else {
+        out.sheets.push(SheetSummary {
+            name: sheet.name.clone(),
+            skipped: Some("未找到含“姓名”的表头，不是居民名单，已跳过 / no header naming a 姓名 (name) column: not a resident sheet, skipped".into()),
+            header_row: None,
+            headers: Vec::new(),
+            ignored_columns: Vec::new(),
+            data_rows: 0,
+        });
+        return;
+    };
+    let headers: Vec<String> = rows[header_idx].iter().map(cell_text).collect();
+    let ignored_columns = headers
+        .iter()
+        .zip(&fields)
+        .filter(|(h, f)| f.is_none() && !h.is_empty())
+        .map(|(h, _)| h.clone())
+        .collect();
+    let sheet_building = building_from_sheet_name(&sheet.name);
+    let col_of = |want: Field| fields.iter().position(|f| *f == Some(want));
+    let mut data_rows = 0;
+    let mut last_compound: Option<String> = None;
+    for (i, row) in rows.iter().enumerate().skip(header_idx + 1) {
+        let texts: Vec<String> = (0..headers.len().max(row.len()))
+            .map(|c| row.get(c).map(cell_text).unwrap_or_default())
+            .collect();
+        let meaningful = texts
+            .iter()
+            .enumerate()
+            .any(|(c, t)| !t.is_empty() && fields.get(c).copied().flatten() != Some(Field::Seq));
+        if !meaningful || is_footer(&texts) {
+            continue;
+        }
+        // A header repeated further down (sheets pasted together).
+        if texts.iter().zip(&headers).filter(|(a, b)| !a.is_empty() && a == b).count() >= 2 {
+            continue;
+        }
+        data_rows += 1;
+        let mut ctx = RowCtx { sheet: &sheet.name, row: i as u32 + 1, headers: &headers, warnings: Vec::new() };
+        let get = |f: Field| col_of(f).map(|c| texts[c].clone()).unwrap_or_default();
+
+        // Address.
+        let (mut compound, mut building, mut unit, mut room) = (None, None, None, None);
+        if let Some(c) = col_of(Field::Address) {
+            (compound, building, unit, room) = parse_address_text(&texts[c]);
+        }
+        let nonempty = |s: String| (!s.is_empty()).then_some(s);
+        if let Some(v) = nonempty(clean(&get(Field::Compound))) {
+            compound = Some(v);
+        }
+        if let Some(v) = nonempty(building_name(&get(Field::Building))) {
+            building = Some(v);
+        }
+        if let Some(v) = nonempty(unit_name(&get(Field::Unit))) {
+            unit = Some(v);
+        }
+        let room_raw = get(Field::Room);
+        if !room_raw.is_empty() {
+            // `1-301` in a room column with no unit column: unit and room.
+            let r = squeeze(&room_raw);
+            match r.split_once(['-', '—']) {
+                Some((u, rm)) if unit.is_none() && !u.is_empty() && !rm.is_empty() && u.chars().all(|c| c.is_ascii_digit()) => {
+                    unit = Some(unit_name(u));
+                    room = Some(room_name(rm));
+                }
+                _ => room = Some(room_name(&r)),
+            }
+        }
+        let building = building.or_else(|| sheet_building.clone());
+        if compound.is_some() {
+            last_compound = compound.clone();
+        }
+        let compound = compound.or_else(|| last_compound.clone()).unwrap_or_else(|| opts.default_compound.clone());
+
+        let name = clean(&get(Field::Name));
+        let reject = |col: Option<usize>, reason: &str, ctx: &RowCtx<'_>| {
+            RowOutcome::Rejected(RejectedRow {
+                issue: RowIssue {
+                    sheet: sheet.name.clone(),
+                    row: ctx.row,
+                    column: col.map(|c| ctx.column(c)).unwrap_or_default(),
+                    severity: Severity::Rejected,
+                    reason: reason.to_string(),
+                },
+                cells: texts.clone(),
+            })
+        };
+        if name.is_empty() {
+            out.rows.push(reject(col_of(Field::Name), "缺少姓名，未导入 / no name: row not imported", &ctx));
+            continue;
+        }
+        let (Some(building), Some(room)) = (building, room) else {
+            let col = col_of(Field::Room).or(col_of(Field::Address)).or(col_of(Field::Building));
+            out.rows.push(reject(col, "缺少地址（楼栋和门牌号），未导入 / no address (building and room): row not imported", &ctx));
+            continue;
+        };
+        let address = Address { compound, building, unit: unit.unwrap_or_default(), room };
+
+        let mut r = NewResident::named(&name);
+        parse_document(&mut r, &mut ctx, row, &texts, &col_of);
+        parse_person(&mut r, &mut ctx, row, &texts, &fields, opts);
+        out.rows.push(RowOutcome::Resident(Box::new(RosterRow {
+            sheet: sheet.name.clone(),
+            row: ctx.row,
+            address,
+            resident: r,
+            warnings: ctx.warnings,
+            cells: texts,
+        })));
+    }
+    out.sheets.push(SheetSummary {
+        name: sheet.name.clone(),
+        skipped: None,
+        header_row: Some(header_idx as u32 + 1),
+        headers,
+        ignored_columns,
+        data_rows,
+    });
+}
+
+fn parse_document(r: &mut NewResident, ctx: &mut RowCtx<'_>, row: &[Cell], texts: &[String], col_of: &dyn Fn(Field) -> Option<usize>) {
+    let kind = col_of(Field::DocKind).and_then(|c| {
+        let t = &texts[c];
+        let k = DocKind::from_label(t);
+        if k.is_none() && !t.is_empty() {
+            ctx.warn(c, format!("不认识的证件类型“{t}”，按号码判断 / unknown document type, guessed from the number"));
+        }
+        k
+    });
+    let Some(c) = col_of(Field::DocNumber) else { return };
+    let text = &texts[c];
+    if text.is_empty() {
+        return;
+    }
+    let parsed = match row.get(c) {
+        // Excel turned the ID into a number: past 15 digits the tail is gone.
+        Some(Cell::Number(f)) if f.abs() >= 1e15 || f.fract() != 0.0 => Err(IdNumberError::DigitsLost(text.clone())),
+        _ => match kind {
+            Some(k) => Document::parse(k, text),
+            None => Document::guess(text),
+        },
+    };
+    match parsed {
+        Ok(d) => r.document = Some(d),
+        Err(e) => ctx.warn(c, format!("证件号“{text}”无效，未录入证件号，请核对后重新导入 / document number left out: {e}")),
+    }
+}
+
+fn parse_person(r: &mut NewResident, ctx: &mut RowCtx<'_>, row: &[Cell], texts: &[String], fields: &[Option<Field>], opts: &ParseOptions) {
+    if let Some(Document { kind: DocKind::IdCard, number }) = &r.document {
+        if let Ok(id) = crate::idnumber::IdNumber::parse(number) {
+            r.gender = id.gender();
+            r.birth_date = id.birth_date();
+        }
+    }
+    let mut notes: Vec<String> = Vec::new();
+    for (c, field) in fields.iter().enumerate() {
+        let Some(field) = *field else { continue };
+        let text = texts.get(c).cloned().unwrap_or_default();
+        if text.is_empty() {
+            continue;
+        }
+        match field {
+            Field::Gender => match Gender::from_text(&text) {
+                Some(g) if r.gender == Gender::Unknown => r.gender = g,
+                Some(g) if g != r.gender => ctx.warn(c, format!("性别“{text}”与身份证号不符，以证件为准 / gender disagrees with the ID number; the ID wins")),
+                Some(_) => {}
+                None => ctx.warn(c, format!("不认识的性别“{text}” / gender not understood")),
+            },
+            Field::BirthDate if r.birth_date.is_none() => {
+                let d = match row.get(c) {
+                    Some(Cell::Date(d)) => Some(*d),
+                    Some(Cell::Number(f)) if (10_000.0..80_000.0).contains(f) => Date::from_excel_serial(*f),
+                    _ => Date::parse(&text).ok(),
+                };
+                match d {
+                    Some(d) if d <= opts.today => r.birth_date = Some(d),
+                    _ => ctx.warn(c, format!("出生日期“{text}”无效 / birth date not understood")),
+                }
+            }
+            Field::Phone | Field::OtherPhone(_) => {
+                let base = match field {
+                    Field::OtherPhone(rel) => rel,
+                    _ => PhoneRelation::Own,
+                };
+                for part in split_phones(&text) {
+                    let relation = PhoneRelation::from_text(part).unwrap_or(base);
+                    let digits: String = part.chars().filter(|ch| !ch.is_alphabetic() || ch.is_ascii_alphabetic()).collect();
+                    let digits = digits.trim_start_matches(|ch: char| !(ch.is_ascii_digit() || ch == '+' || ('０'..='９').contains(&ch)));
+                    match Phone::parse(digits) {
+                        Ok(phone) if !r.phones.iter().any(|p| p.phone == phone) => r.phones.push(ResidentPhone { phone, relation }),
+                        Ok(_) => {}
+                        Err(e) => ctx.warn(c, format!("电话“{part}”无效，未录入 / phone left out: {e}")),
+                    }
+                }
+            }
+            Field::Residence => match ResidenceType::from_text(&text) {
+                Some(t) => r.residence = t,
+                None => notes.push(text),
+            },
+            Field::Immobile => match yes_no(&text) {
+                Some(true) => r.flags.set(Flag::CannotGoDownstairs),
+                Some(false) => {}
+                None => {
+                    let f = Flag::scan_text(&text);
+                    r.flags = r.flags.union(f);
+                    notes.push(text);
+                }
+            },
+            Field::FlagColumn(flag) => match yes_no(&text) {
+                Some(true) => r.flags.set(flag),
+                Some(false) => {}
+                None => ctx.warn(c, format!("“{text}”不是“是/否” / expected yes or no")),
+            },
+            Field::HasSmartphone => match yes_no(&text) {
+                Some(false) => r.flags.set(Flag::NoSmartphone),
+                Some(true) => {}
+                None => ctx.warn(c, format!("“{text}”不是“是/否” / expected yes or no")),
+            },
+            Field::Special | Field::Notes => {
+                r.flags = r.flags.union(Flag::scan_text(&text));
+                notes.push(text);
+            }
+            _ => {}
+        }
+    }
+    notes.dedup();
+    r.notes = notes.join("；");
+}
+
+// ---------------------------------------------------------------------------
+// Re-import planning: what to add, update or leave, matched against what the
+// registry already holds for the importer's territory.
+
+/// A resident already in the registry, as the planner needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExistingResident {
+    pub id: i64,
+    pub address: Address,
+    pub resident: NewResident,
+}
+
+/// What to do with one imported row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Add { row: usize, resident: NewResident },
+    Update { row: usize, id: i64, resident: NewResident },
+    Unchanged { row: usize, id: Option<i64> },
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    /// Warnings found while planning (duplicates, registered elsewhere).
+    pub warnings: Vec<RowIssue>,
+}
+
+fn doc_key(d: &Document) -> (DocKind, String) {
+    (d.kind, d.number.clone())
+}
+
+/// The roster's values laid over the registry's: a value the roster gives
+/// wins; a value it leaves blank keeps what the registry had.
+pub fn merge_resident(old: &NewResident, new: &NewResident) -> NewResident {
+    NewResident {
+        name: new.name.clone(),
+        gender: if new.gender == Gender::Unknown { old.gender } else { new.gender },
+        document: new.document.clone().or_else(|| old.document.clone()),
+        birth_date: new.birth_date.or(old.birth_date),
+        phones: if new.phones.is_empty() { old.phones.clone() } else { new.phones.clone() },
+        residence: if new.residence == ResidenceType::Unknown { old.residence } else { new.residence },
+        flags: if new.flags.is_empty() { old.flags } else { new.flags },
+        notes: if new.notes.is_empty() { old.notes.clone() } else { new.notes.clone() },
+    }
+}
+
+/// Matches parsed rows to existing residents: by document number, else by
+/// name within the household. `elsewhere` maps document numbers registered
+/// outside the importer's territory to a description of where.
+pub fn plan_import(rows: &[&RosterRow], existing: &[ExistingResident], elsewhere: &HashMap<(DocKind, String), String>) -> Plan {
+    let mut by_doc: HashMap<(DocKind, String), usize> = HashMap::new();
+    let mut by_name: HashMap<(Address, String), usize> = HashMap::new();
+    for (i, e) in existing.iter().enumerate() {
+        if let Some(d) = &e.resident.document {
+            by_doc.insert(doc_key(d), i);
+        }
+        by_name.entry((e.address.clone(), e.resident.name.clone())).or_insert(i);
+    }
+    let mut plan = Plan::default();
+    // Rows already seen in this file: by document, and by name in household.
+    let mut seen_doc: HashMap<(DocKind, String), u32> = HashMap::new();
+    let mut seen_name: HashMap<(Address, String), u32> = HashMap::new();
+    let mut claimed: HashMap<usize, u32> = HashMap::new();
+    for (idx, row) in rows.iter().enumerate() {
+        let mut resident = row.resident.clone();
+        let name_key = (row.address.clone(), resident.name.clone());
+        let first = match &resident.document {
+            Some(d) => seen_doc.get(&doc_key(d)).copied(),
+            None => seen_name.get(&name_key).copied(),
+        };
+        if let Some(first_row) = first {
+            plan.warnings.push(RowIssue {
+                sheet: row.sheet.clone(),
+                row: row.row,
+                column: String::new(),
+                severity: Severity::Warning,
+                reason: format!("与第{first_row}行重复，只导入一次 / duplicate of row {first_row}: imported once"),
+            });
+            plan.actions.push(Action::Unchanged { row: idx, id: None });
+            continue;
+        }
+        if let Some(d) = &resident.document {
+            seen_doc.insert(doc_key(d), row.row);
+        }
+        seen_name.insert(name_key.clone(), row.row);
+
+        if let Some(d) = resident.document.clone() {
+            if let Some(place) = elsewhere.get(&doc_key(&d)) {
+                plan.warnings.push(RowIssue {
+                    sheet: row.sheet.clone(),
+                    row: row.row,
+                    column: String::new(),
+                    severity: Severity::Warning,
+                    reason: format!(
+                        "证件号 {} 已在{place}登记，未迁移；本行居民已导入但未录入证件号，请核实 / document already registered elsewhere ({place}): not moved; resident imported without it",
+                        crate::mask::document(&d.number)
+                    ),
+                });
+                resident.document = None;
+            }
+        }
+        let matched = resident
+            .document
+            .as_ref()
+            .and_then(|d| by_doc.get(&doc_key(d)).copied())
+            .or_else(|| by_name.get(&name_key).copied().filter(|i| {
+                // A name match must not contradict a document.
+                let e = &existing[*i];
+                match (&e.resident.document, &resident.document) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => true,
+                }
+            }))
+            .filter(|i| !claimed.contains_key(i));
+        match matched {
+            Some(i) => {
+                claimed.insert(i, row.row);
+                let e = &existing[i];
+                let merged = merge_resident(&e.resident, &resident);
+                if merged == e.resident && e.address == row.address {
+                    plan.actions.push(Action::Unchanged { row: idx, id: Some(e.id) });
+                } else {
+                    plan.actions.push(Action::Update { row: idx, id: e.id, resident: merged });
+                }
+            }
+            None => plan.actions.push(Action::Add { row: idx, resident }),
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::idnumber::IdNumber;
+
+    fn t(s: &str) -> Cell {
+        if s.is_empty() {
+            Cell::Empty
+        } else {
+            Cell::Text(s.to_string())
+        }
+    }
+    fn row(cells: &[&str]) -> Vec<Cell> {
+        cells.iter().map(|c| t(c)).collect()
+    }
+    fn opts() -> ParseOptions {
+        ParseOptions { default_compound: "未填小区".into(), today: Date::new(2022, 3, 18).unwrap() }
+    }
+    fn id(seq: u16) -> String {
+        IdNumber::compose("220102", Date::new(1950, 1, 2).unwrap(), seq).unwrap().to_string()
+    }
+    fn residents(p: &ParsedRoster) -> Vec<&RosterRow> {
+        p.rows
+            .iter()
+            .filter_map(|r| match r {
+                RowOutcome::Resident(r) => Some(r.as_ref()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn headers_in_chinese_and_english() {
+        for (h, f) in [
+            ("姓名", Field::Name),
+            ("名字", Field::Name),
+            ("身份证号", Field::DocNumber),
+            ("身份证号码", Field::DocNumber),
+            ("证件号码", Field::DocNumber),
+            ("证件类型", Field::DocKind),
+            ("联系电话", Field::Phone),
+            ("手机号", Field::Phone),
+            ("电话", Field::Phone),
+            ("子女电话", Field::OtherPhone(PhoneRelation::Child)),
+            ("小区", Field::Compound),
+            ("楼栋", Field::Building),
+            ("楼号", Field::Building),
+            ("楼", Field::Building),
+            ("单元", Field::Unit),
+            ("门牌号", Field::Room),
+            ("房号", Field::Room),
+            ("室", Field::Room),
+            ("人员类别", Field::Residence),
+            ("是否行动不便", Field::Immobile),
+            ("特殊人群", Field::Special),
+            ("备注", Field::Notes),
+            ("Name", Field::Name),
+            ("ID Number", Field::DocNumber),
+            ("Phone", Field::Phone),
+            ("Building", Field::Building),
+            ("Unit", Field::Unit),
+            ("Room", Field::Room),
+            ("Notes", Field::Notes),
+            ("身份证号（必填）", Field::DocNumber),
+            ("*姓名", Field::Name),
+            ("是否独居老人", Field::FlagColumn(Flag::ElderlyAlone)),
+            ("是否低保", Field::FlagColumn(Flag::LowIncome)),
+            ("是否有智能手机", Field::HasSmartphone),
+            ("详细地址", Field::Address),
+            ("序号", Field::Seq),
+        ] {
+            assert_eq!(field_of_header(h), Some(f), "{h}");
+        }
+        assert_eq!(field_of_header("楼层"), None);
+        assert_eq!(field_of_header("鸿城街道东风社区3号楼居民花名册"), None);
+        assert_eq!(column_letter(0), "A");
+        assert_eq!(column_letter(25), "Z");
+        assert_eq!(column_letter(26), "AA");
+    }
+
+    #[test]
+    fn title_merge_blank_rows_sheet_name_building_and_footer() {
+        let sheet = Sheet {
+            name: "3号楼".into(),
+            rows: vec![
+                row(&["东风社区3号楼花名册", "", "", ""]),
+                row(&[]),
+                row(&["序号", "姓名", "身份证号码", "单元", "门牌号", "特殊人群"]),
+                row(&["1", "王小芳", &id(24), "1", "301", "独居老人"]),
+                row(&["2", "李四", &id(13).to_lowercase(), "1单元", "302室", ""]),
+                row(&["3", "", "", "", "", ""]),
+                row(&["合计", "2人"]),
+                row(&["制表人：张三"]),
+            ],
+            merges: vec![Merge { first_row: 0, first_col: 0, last_row: 0, last_col: 5 }],
+        };
+        let p = parse_workbook(&[sheet], &opts());
+        assert_eq!(p.sheets[0].header_row, Some(3));
+        assert_eq!(p.data_rows(), 2);
+        let rs = residents(&p);
+        assert_eq!(rs.len(), 2);
+        assert_eq!(rs[0].address, Address { compound: "未填小区".into(), building: "3号楼".into(), unit: "1".into(), room: "301".into() });
+        assert_eq!(rs[1].address.room, "302");
+        assert_eq!(rs[1].address.unit, "1");
+        assert!(rs[0].resident.flags.has(Flag::ElderlyAlone));
+        assert_eq!(rs[0].resident.birth_date, Date::new(1950, 1, 2));
+        assert_eq!(rs[0].row, 4);
+        assert!(rs.iter().all(|r| r.warnings.is_empty()), "{:?}", rs);
+    }
+
+    #[test]
+    fn vertical_merge_gives_the_building() {
+        let sheet = Sheet {
+            name: "Sheet1".into(),
+            rows: vec![
+                row(&["姓名", "楼栋", "单元", "房号"]),
+                row(&["甲", "5号楼", "1", "101"]),
+                row(&["乙", "", "1", "101"]),
+                row(&["丙", "5栋", "2", "201"]),
+            ],
+            merges: vec![Merge { first_row: 1, first_col: 1, last_row: 2, last_col: 1 }],
+        };
+        let p = parse_workbook(&[sheet], &opts());
+        let rs = residents(&p);
+        assert_eq!(rs.len(), 3);
+        assert!(rs.iter().all(|r| r.address.building == "5号楼"));
+    }
+
+    #[test]
+    fn bad_values_warn_missing_name_or_address_reject() {
+        let sheet = Sheet {
+            name: "楼".into(),
+            rows: vec![
+                row(&["姓名", "身份证号", "电话", "楼栋", "门牌号"]),
+                vec![t("甲"), Cell::Number(2.20102199003e17), t("138 1234 5678"), t("1"), t("101")],
+                row(&["乙", "220102195001020000", "1381234567", "1", "102"]),
+                row(&["丙", "", "", "1", ""]),
+                row(&["", "", "13812345678", "1", "103"]),
+            ],
+            merges: vec![],
+        };
+        let p = parse_workbook(&[sheet], &opts());
+        assert_eq!(p.data_rows(), 4);
+        let rs = residents(&p);
+        assert_eq!(rs.len(), 2);
+        assert_eq!(rs[0].resident.document, None);
+        assert_eq!(rs[0].resident.phones[0].phone.as_str(), "13812345678");
+        assert_eq!(rs[0].warnings.len(), 1);
+        assert_eq!(rs[0].warnings[0].column, "B 身份证号");
+        assert!(rs[0].warnings[0].reason.contains("Excel"), "{}", rs[0].warnings[0].reason);
+        assert_eq!(rs[1].warnings.len(), 2, "{:?}", rs[1].warnings);
+        let rejected: Vec<&RejectedRow> = p
+            .rows
+            .iter()
+            .filter_map(|r| match r {
+                RowOutcome::Rejected(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(rejected.len(), 2);
+        assert_eq!(rejected[0].issue.row, 4);
+        assert_eq!(rejected[0].issue.column, "E 门牌号");
+        assert_eq!(rejected[1].issue.column, "A 姓名");
+    }
+
+    #[test]
+    fn summary_sheet_is_skipped() {
+        let sheet = Sheet { name: "汇总".into(), rows: vec![row(&["楼栋", "人数"]), row(&["3号楼", "120"])], merges: vec![] };
+        let p = parse_workbook(&[sheet], &opts());
+        assert!(p.sheets[0].skipped.is_some());
+        assert_eq!(p.data_rows(), 0);
+    }
+
+    #[test]
+    fn addresses_in_one_cell() {
+        assert_eq!(
+            parse_address_text("虹馆小区3号楼2单元301室"),
+            (Some("虹馆小区".into()), Some("3号楼".into()), Some("2".into()), Some("301".into()))
+        );
+        assert_eq!(parse_address_text("3-2-301"), (None, Some("3号楼".into()), Some("2".into()), Some("301".into())));
+    }
+
+    fn rr(name: &str, doc: Option<&str>, room: &str, row: u32) -> RosterRow {
+        let mut r = NewResident::named(name);
+        r.document = doc.map(|d| Document::from(IdNumber::parse(d).unwrap()));
+        RosterRow {
+            sheet: "s".into(),
+            row,
+            address: Address { compound: "c".into(), building: "1号楼".into(), unit: "1".into(), room: room.into() },
+            resident: r,
+            warnings: vec![],
+            cells: vec![],
+        }
+    }
+
+    #[test]
+    fn planning_matches_by_document_then_name_and_flags_duplicates() {
+        let a = id(11);
+        let b = id(13);
+        let existing = vec![
+            ExistingResident { id: 1, address: rr("甲", Some(&a), "101", 0).address, resident: rr("甲", Some(&a), "101", 0).resident },
+            ExistingResident { id: 2, address: rr("乙", None, "102", 0).address, resident: rr("乙", None, "102", 0).resident },
+        ];
+        let rows = [
+            rr("甲", Some(&a), "101", 2),   // unchanged
+            rr("乙", Some(&b), "102", 3),   // matched by name, gains a document: update
+            rr("丙", None, "103", 4),       // new
+            rr("丙", None, "103", 5),       // duplicate of row 4
+            rr("丁", Some(&id(15)), "104", 6), // registered elsewhere
+        ];
+        let refs: Vec<&RosterRow> = rows.iter().collect();
+        let mut elsewhere = HashMap::new();
+        elsewhere.insert((DocKind::IdCard, id(15)), "全安街道".to_string());
+        let plan = plan_import(&refs, &existing, &elsewhere);
+        assert!(matches!(plan.actions[0], Action::Unchanged { id: Some(1), .. }));
+        assert!(matches!(&plan.actions[1], Action::Update { id: 2, resident, .. } if resident.document.is_some()));
+        assert!(matches!(plan.actions[2], Action::Add { .. }));
+        assert!(matches!(plan.actions[3], Action::Unchanged { id: None, .. }));
+        assert!(matches!(&plan.actions[4], Action::Add { resident, .. } if resident.document.is_none()));
+        assert_eq!(plan.warnings.len(), 2);
+        assert!(plan.warnings[0].reason.contains("row 4"));
+        assert!(plan.warnings[1].reason.contains("elsewhere"));
+    }
+
+    #[test]
+    fn moving_household_within_territory_is_an_update() {
+        let a = id(11);
+        let old = rr("甲", Some(&a), "101", 0);
+        let existing = vec![ExistingResident { id: 1, address: old.address.clone(), resident: old.resident.clone() }];
+        let rows = [rr("甲", Some(&a), "201", 2)];
+        let refs: Vec<&RosterRow> = rows.iter().collect();
+        let plan = plan_import(&refs, &existing, &HashMap::new());
+        assert!(matches!(plan.actions[0], Action::Update { id: 1, .. }));
+    }
+}
