@@ -1,1 +1,637 @@
-fn main() {}
+//! `gridwarden`: the one binary. Serve, load the demo, migrate, import and
+//! export rosters, set control status, benchmark.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use gw_app::Clock;
+use gw_store::Store;
+
+mod bench;
+
+#[derive(Parser)]
+#[command(
+    name = "gridwarden",
+    version,
+    about = "网格卫士 Gridwarden: community-level emergency operations (registry, rosters, testing rounds)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct DbArg {
+    /// Database: a SQLite file path (sqlite://FILE also works) or postgres://… URL.
+    #[arg(long, env = "GRIDWARDEN_DB", default_value = "gridwarden.db")]
+    db: String,
+}
+
+#[derive(Args, Clone)]
+struct BindArg {
+    /// Address to listen on.
+    #[arg(long, env = "GRIDWARDEN_BIND", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve an existing database over HTTP (JSON API under /api/v1).
+    Serve {
+        #[command(flatten)]
+        db: DbArg,
+        #[command(flatten)]
+        bind: BindArg,
+    },
+    /// Build a realistic demo street (deterministic for a seed) and serve it.
+    Demo {
+        /// Residents in all; more than 40,000 adds streets of the same shape.
+        #[arg(long, default_value_t = 40_000)]
+        residents: u64,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 2022)]
+        seed: u64,
+        #[command(flatten)]
+        db: DbArg,
+        #[command(flatten)]
+        bind: BindArg,
+        /// Load the data and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Import residents from a file.
+    #[command(subcommand)]
+    Import(ImportCmd),
+    /// Export residents to a file.
+    #[command(subcommand)]
+    Export(ExportCmd),
+    /// Print the territory tree with counts.
+    Territory {
+        #[command(flatten)]
+        db: DbArg,
+        /// One JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set or show control status (封控/管控/防范/临时管控) of a compound, building, unit or household.
+    #[command(subcommand)]
+    Control(ControlCmd),
+    /// Show the audit log (who read, exported or changed personal data).
+    Audit {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long)]
+        user: Option<String>,
+        /// Only events at or after this date (YYYY-MM-DD, China time).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Measure performance against raw limits.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum ImportCmd {
+    /// Import a roster (.xlsx, .xls or .csv) into a community; writes a report of every problem row.
+    Roster(ImportRosterArgs),
+}
+
+#[derive(Args)]
+struct ImportRosterArgs {
+    /// The roster file.
+    file: PathBuf,
+    /// Community (name or 12-digit code); created on a database with no territory yet.
+    #[arg(long)]
+    community: Option<String>,
+    /// Grid (name or code) that buildings new to the registry join (default: the community's 未分配网格).
+    #[arg(long)]
+    grid: Option<String>,
+    /// Street (name or code), to disambiguate or to create the community under.
+    #[arg(long)]
+    street: Option<String>,
+    /// Compound for rows that name none.
+    #[arg(long)]
+    compound: Option<String>,
+    /// Largest file accepted, in bytes.
+    #[arg(long, default_value_t = gw_app::roster_file::DEFAULT_MAX_SIZE)]
+    max_size: u64,
+    /// Where to write the report (default: NAME.report.xlsx beside the file).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Print exactly one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    db: DbArg,
+}
+
+#[derive(Subcommand)]
+enum ExportCmd {
+    /// Export the roster of a grid, community or street to .xlsx (masked unless --unmasked, which is audited).
+    Roster {
+        #[arg(long, conflicts_with = "community")]
+        grid: Option<String>,
+        #[arg(long)]
+        community: Option<String>,
+        #[arg(long)]
+        street: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+        /// Write full document numbers, phones and health flags (recorded in the audit log).
+        #[arg(long)]
+        unmasked: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum ControlCmd {
+    /// Put a compound, building, unit or household under a control status.
+    Set {
+        /// compound, building, unit or household
+        #[arg(long)]
+        kind: String,
+        /// Its id, STREET-ID (as the API shows it).
+        #[arg(long)]
+        id: String,
+        /// sealed (封控), controlled (管控), precaution (防范) or temporary (临时管控)
+        #[arg(long)]
+        status: String,
+        #[arg(long)]
+        reason: String,
+        /// End date (YYYY-MM-DD, China time); open-ended when absent.
+        #[arg(long)]
+        until: Option<String>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Show the control-status history of one target.
+    Show {
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GRIDWARDEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    init_logs();
+    if let Err(e) = run(cli).await {
+        eprintln!("错误 error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn open(db: &DbArg) -> Result<Store> {
+    Store::open(&db.db)
+        .await
+        .with_context(|| format!("打开数据库失败 / cannot open database {}", redact(&db.db)))
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
+}
+
+/// A progress bar on stderr when it is a terminal, nothing otherwise.
+fn progress_bar() -> impl Fn(&str, u64, u64) + Sync {
+    let tty = std::io::stderr().is_terminal();
+    move |stage: &str, done: u64, total: u64| {
+        if !tty {
+            return;
+        }
+        let width = 30;
+        let filled = if total == 0 {
+            width
+        } else {
+            (done.min(total) * width / total) as usize as u64
+        } as usize;
+        eprint!(
+            "\r{stage:<16} [{}{}] {done}/{total}   ",
+            "#".repeat(filled),
+            " ".repeat(width as usize - filled)
+        );
+        if done >= total {
+            eprintln!();
+        }
+        let _ = std::io::stderr().flush();
+    }
+}
+
+async fn serve(store: Store, bind: SocketAddr) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    let addr = listener.local_addr()?;
+    println!("网格卫士 Gridwarden serving on http://{addr}/  (API: http://{addr}/api/v1/territory, backend: {})", store.backend().name());
+    let _ = std::io::stdout().flush();
+    gw_web::serve(
+        listener,
+        gw_web::AppState {
+            store,
+            clock: Clock::System,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let clock = Clock::System;
+    match cli.cmd {
+        Cmd::Serve { db, bind } => {
+            let store = open(&db).await?;
+            serve(store, bind.bind).await
+        }
+        Cmd::Demo {
+            residents,
+            seed,
+            db,
+            bind,
+            no_serve,
+        } => {
+            if residents == 0 {
+                bail!("--residents must be at least 1");
+            }
+            let started = std::time::Instant::now();
+            let store = open(&db).await?;
+            let spec = gw_domain::demo::DemoSpec {
+                residents,
+                seed,
+                today: clock.today(),
+            };
+            let sum = gw_app::demo::load(&store, &clock, &spec, &progress_bar()).await?;
+            if sum.skipped_streets > 0 && sum.streets == 0 {
+                println!("演示数据已存在，直接启动 / demo data already in {}: {} street(s) kept as they are", redact(&db.db), sum.skipped_streets);
+            } else {
+                println!(
+                    "演示数据 demo: {} streets, {} communities, {} grids, {} buildings, {} households, {} residents in {:.1}s ({})",
+                    sum.streets, sum.communities, sum.grids, sum.buildings, sum.households, sum.residents, started.elapsed().as_secs_f64(), redact(&db.db)
+                );
+            }
+            if no_serve {
+                return Ok(());
+            }
+            serve(store, bind.bind).await
+        }
+        Cmd::Migrate { db } => {
+            let store = Store::connect(&db.db).await?;
+            let applied = store.migrate().await?;
+            let all = store.applied_migrations().await?;
+            println!(
+                "migrations applied now: {applied:?}; database at version {}",
+                all.last().copied().unwrap_or(0)
+            );
+            Ok(())
+        }
+        Cmd::Import(ImportCmd::Roster(a)) => import_roster(a, &clock).await,
+        Cmd::Export(ExportCmd::Roster {
+            grid,
+            community,
+            street,
+            out,
+            unmasked,
+            db,
+        }) => {
+            let store = open(&db).await?;
+            let scope = resolve_scope(&store, grid, community, street).await?;
+            let n = gw_app::export::export_roster(&store, &clock, &scope, &out, unmasked, &actor())
+                .await?;
+            println!(
+                "导出 exported {n} residents of {} to {}{}",
+                scope.label,
+                out.display(),
+                if unmasked {
+                    " (UNMASKED: recorded in the audit log)"
+                } else {
+                    " (masked)"
+                }
+            );
+            Ok(())
+        }
+        Cmd::Territory { db, json } => {
+            let store = open(&db).await?;
+            let tree = gw_app::registry::territory_tree(&store).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&serde_json::json!({ "streets": tree }))?
+                );
+                return Ok(());
+            }
+            for s in &tree {
+                println!(
+                    "{} [{}]  楼栋 {}  户 {}  居民 {}",
+                    s.name, s.id, s.buildings, s.households, s.residents
+                );
+                for c in &s.children {
+                    println!(
+                        "  {} [{}] {}  楼栋 {}  户 {}  居民 {}",
+                        c.name,
+                        c.id,
+                        c.code.clone().unwrap_or_default(),
+                        c.buildings,
+                        c.households,
+                        c.residents
+                    );
+                    for g in &c.children {
+                        println!(
+                            "    {} [{}]  楼栋 {}  户 {}  居民 {}",
+                            g.name, g.id, g.buildings, g.households, g.residents
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+        Cmd::Control(c) => control(c, &clock).await,
+        Cmd::Audit {
+            db,
+            user,
+            since,
+            limit,
+        } => {
+            let store = open(&db).await?;
+            let since_ms = match since {
+                Some(s) => Some(
+                    gw_domain::date::Date::parse(&s)
+                        .map_err(|e| anyhow::anyhow!("--since: {e}"))?
+                        .to_days()
+                        * 86_400_000
+                        - 8 * 3_600_000,
+                ),
+                None => None,
+            };
+            for e in store.audit_events(user.as_deref(), since_ms, limit).await? {
+                println!(
+                    "{}\t{}\t{}\t{}:{}\t{}",
+                    e.at_ms, e.actor, e.action, e.target_kind, e.target_id, e.detail
+                );
+            }
+            Ok(())
+        }
+        Cmd::Bench(b) => bench::run(b).await,
+    }
+}
+
+async fn resolve_scope(
+    store: &Store,
+    grid: Option<String>,
+    community: Option<String>,
+    street: Option<String>,
+) -> Result<gw_app::export::ExportScope> {
+    let street_id = match &street {
+        Some(s) => match store.find_streets(s).await?.as_slice() {
+            [one] => Some(one.id),
+            [] => bail!("找不到街道 street not found: {s}"),
+            _ => bail!("街道不唯一 street is ambiguous: {s}"),
+        },
+        None => None,
+    };
+    if let Some(g) = grid {
+        let found = store.grids(Some(&g), None).await?;
+        let found: Vec<_> = found
+            .into_iter()
+            .filter(|x| street_id.is_none_or(|s| x.street_id == s))
+            .collect();
+        return match found.as_slice() {
+            [one] => Ok(gw_app::export::ExportScope {
+                street: Some(one.street_id),
+                community: None,
+                grid: Some(one.id),
+                label: format!("{}{}", one.community_name, one.name),
+            }),
+            [] => bail!("找不到网格 grid not found: {g}"),
+            _ => bail!("网格不唯一，请加 --street / grid is ambiguous: {g}"),
+        };
+    }
+    if let Some(c) = community {
+        return match store.communities(Some(&c), street_id).await?.as_slice() {
+            [one] => Ok(gw_app::export::ExportScope {
+                street: Some(one.street_id),
+                community: Some(one.id),
+                grid: None,
+                label: one.name.clone(),
+            }),
+            [] => bail!("找不到社区 community not found: {c}"),
+            _ => bail!("社区不唯一，请加 --street / community is ambiguous: {c}"),
+        };
+    }
+    match street_id {
+        Some(s) => Ok(gw_app::export::ExportScope {
+            street: Some(s),
+            community: None,
+            grid: None,
+            label: store.street_name(s).await?,
+        }),
+        None => {
+            bail!("请指定 --grid、--community 或 --street / name a --grid, --community or --street")
+        }
+    }
+}
+
+async fn import_roster(a: ImportRosterArgs, clock: &Clock) -> Result<()> {
+    let store = open(&a.db).await?;
+    let opts = gw_app::import::ImportOptions {
+        community: a.community,
+        grid: a.grid,
+        street: a.street,
+        compound: a.compound,
+        max_size: a.max_size,
+        report_path: a.report,
+        actor: actor(),
+    };
+    let bar = progress_bar();
+    let result = gw_app::import::import_roster_file(&store, clock, &a.file, &opts, &bar).await;
+    let s = match result {
+        Ok(s) => s,
+        Err(e) => {
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "error": e.to_string(), "file": a.file.display().to_string() })
+                );
+            }
+            bail!("{e}");
+        }
+    };
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "file": s.file, "street": s.street, "community": s.community,
+                "added": s.added, "updated": s.updated, "unchanged": s.unchanged, "rejected": s.rejected, "warnings": s.warnings,
+                "data_rows": s.data_rows, "new_buildings": s.new_buildings, "report": s.report, "sheets": s.sheets, "issues": s.issues,
+            })
+        );
+        return Ok(());
+    }
+    println!("导入 {} → {} {}", s.file, s.street, s.community);
+    for sh in &s.sheets {
+        match &sh.skipped {
+            Some(why) => println!("  工作表 sheet “{}”: {why}", sh.name),
+            None => println!(
+                "  工作表 sheet “{}”: 表头第{}行 header row {}, {} 行数据 data rows",
+                sh.name,
+                sh.header_row.unwrap_or(0),
+                sh.header_row.unwrap_or(0),
+                sh.data_rows
+            ),
+        }
+        if !sh.ignored_columns.is_empty() {
+            println!(
+                "    未识别的列（已忽略）ignored columns: {}",
+                sh.ignored_columns.join("、")
+            );
+        }
+    }
+    println!(
+        "新增 added {}  更新 updated {}  未变 unchanged {}  未导入 rejected {}  警告 warnings {}",
+        s.added, s.updated, s.unchanged, s.rejected, s.warnings
+    );
+    if !s.new_buildings.is_empty() {
+        println!(
+            "新楼栋 new buildings (请社区书记分配网格 / to be placed in a grid): {}",
+            s.new_buildings.join("、")
+        );
+    }
+    for i in s.issues.iter().take(30) {
+        let sev = match i.severity {
+            gw_domain::roster::Severity::Warning => "警告",
+            gw_domain::roster::Severity::Rejected => "未导入",
+        };
+        println!(
+            "  [{sev}] {} 第{}行 row {} {}: {}",
+            i.sheet, i.row, i.row, i.column, i.reason
+        );
+    }
+    if s.issues.len() > 30 {
+        println!(
+            "  … 另有 {} 条 and {} more",
+            s.issues.len() - 30,
+            s.issues.len() - 30
+        );
+    }
+    if let Some(r) = &s.report {
+        println!("问题清单 report: {r}");
+    }
+    Ok(())
+}
+
+async fn control(c: ControlCmd, clock: &Clock) -> Result<()> {
+    use gw_domain::territory::{ControlStatus, ControlTarget};
+    match c {
+        ControlCmd::Set {
+            kind,
+            id,
+            status,
+            reason,
+            until,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let target = ControlTarget::from_code(&kind)
+                .context("--kind: compound, building, unit or household")?;
+            let status = ControlStatus::from_code(&status)
+                .context("--status: sealed, controlled, precaution or temporary")?;
+            let key: gw_domain::ids::Key = id.parse()?;
+            let until_ms = match until {
+                Some(u) => Some(
+                    gw_domain::date::Date::parse(&u)
+                        .map_err(|e| anyhow::anyhow!("--until: {e}"))?
+                        .to_days()
+                        * 86_400_000
+                        - 8 * 3_600_000,
+                ),
+                None => None,
+            };
+            let now = clock.now_ms();
+            let actor = actor();
+            let oid = store
+                .set_control(&gw_store::control::ControlWrite {
+                    street_id: key.street,
+                    target,
+                    target_id: key.id,
+                    status,
+                    from_ms: now,
+                    until_ms,
+                    reason: &reason,
+                    set_by: &actor,
+                    now_ms: now,
+                })
+                .await?;
+            println!(
+                "{} {} → {} ({}), order {}-{}",
+                target.code(),
+                key,
+                status.label_zh(),
+                status.code(),
+                key.street,
+                oid
+            );
+            Ok(())
+        }
+        ControlCmd::Show { kind, id, db } => {
+            let store = open(&db).await?;
+            let target = ControlTarget::from_code(&kind)
+                .context("--kind: compound, building, unit or household")?;
+            let key: gw_domain::ids::Key = id.parse()?;
+            for r in store.control_history(key.street, target, key.id).await? {
+                println!(
+                    "{}\t{}\tfrom {}\tuntil {}\t{}\t{}",
+                    r.id,
+                    r.order.status.label_zh(),
+                    r.order.from_ms,
+                    r.order
+                        .until_ms
+                        .map(|u| u.to_string())
+                        .unwrap_or("-".into()),
+                    r.set_by,
+                    r.reason
+                );
+            }
+            Ok(())
+        }
+    }
+}

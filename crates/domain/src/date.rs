@@ -29,6 +29,13 @@ pub fn days_in_month(y: i32, m: u8) -> u8 {
 }
 
 impl Date {
+    /// 1970-01-01.
+    pub const EPOCH: Date = Date {
+        y: 1970,
+        m: 1,
+        d: 1,
+    };
+
     pub fn new(y: i32, m: u8, d: u8) -> Option<Date> {
         ((1800..=2200).contains(&y) && (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m))
             .then_some(Date { y, m, d })
@@ -153,7 +160,14 @@ mod tests {
         assert!(Date::new(1900, 2, 29).is_none());
         assert!(Date::new(2022, 13, 1).is_none());
         let d = Date::new(2022, 3, 18).unwrap();
-        for s in ["20220318", "2022-03-18", "2022/3/18", "2022.3.18", "2022年3月18日", "２０２２－０３－１８"] {
+        for s in [
+            "20220318",
+            "2022-03-18",
+            "2022/3/18",
+            "2022.3.18",
+            "2022年3月18日",
+            "２０２２－０３－１８",
+        ] {
             assert_eq!(Date::parse(s).unwrap(), d, "{s}");
         }
         assert!(Date::parse("2022-02-30").is_err());
@@ -168,6 +182,9 @@ mod tests {
         assert_eq!(Date::from_excel_serial(44638.0), Date::new(2022, 3, 18));
         assert_eq!(Date::from_excel_serial(-3.0), None);
         // 2022-03-18 00:30 in Changchun is still 2022-03-17 in UTC.
-        assert_eq!(Date::from_unix_ms_cst(1_647_534_600_000), Date::new(2022, 3, 18));
+        assert_eq!(
+            Date::from_unix_ms_cst(1_647_534_600_000),
+            Date::new(2022, 3, 18)
+        );
     }
 }

@@ -8,7 +8,7 @@ use crate::text::squeeze;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocKind {
     /// 居民身份证
@@ -58,19 +58,26 @@ impl DocKind {
         if t.is_empty() {
             return None;
         }
-        Some(if t.contains("身份证") && !t.contains("永久") || t == "id" || t.contains("idcard") {
-            DocKind::IdCard
-        } else if t.contains("护照") || t.contains("passport") {
-            DocKind::Passport
-        } else if t.contains("港") || t.contains("澳") || t.contains("hk") || t.contains("macau") {
-            DocKind::HkMacauPermit
-        } else if t.contains("台") || t.contains("taiwan") {
-            DocKind::TaiwanPermit
-        } else if t.contains("永久") || t.contains("外国") || t.contains("foreign") {
-            DocKind::ForeignPermanentResident
-        } else {
-            return None;
-        })
+        Some(
+            if t.contains("身份证") && !t.contains("永久") || t == "id" || t.contains("idcard")
+            {
+                DocKind::IdCard
+            } else if t.contains("护照") || t.contains("passport") {
+                DocKind::Passport
+            } else if t.contains("港")
+                || t.contains("澳")
+                || t.contains("hk")
+                || t.contains("macau")
+            {
+                DocKind::HkMacauPermit
+            } else if t.contains("台") || t.contains("taiwan") {
+                DocKind::TaiwanPermit
+            } else if t.contains("永久") || t.contains("外国") || t.contains("foreign") {
+                DocKind::ForeignPermanentResident
+            } else {
+                return None;
+            },
+        )
     }
 }
 
@@ -114,14 +121,20 @@ pub fn check_char(first17: &str) -> Option<char> {
 /// Looks like Excel's scientific notation: `2.20102E+17`.
 fn is_scientific(t: &str) -> bool {
     let u = t.to_ascii_uppercase();
-    u.contains("E+") && u.replace(['.', 'E', '+'], "").bytes().all(|b| b.is_ascii_digit())
+    u.contains("E+")
+        && u.replace(['.', 'E', '+'], "")
+            .bytes()
+            .all(|b| b.is_ascii_digit())
 }
 
 impl IdNumber {
     /// Parses what people type: full-width digits, spaces and dashes inside,
     /// a lowercase `x`, a 15-digit old number. Refuses what Excel mangled.
     pub fn parse(raw: &str) -> Result<IdNumber, IdNumberError> {
-        let t: String = squeeze(raw).chars().filter(|c| !matches!(c, '-' | '—' | '–' | '_')).collect();
+        let t: String = squeeze(raw)
+            .chars()
+            .filter(|c| !matches!(c, '-' | '—' | '–' | '_'))
+            .collect();
         if t.is_empty() {
             return Err(IdNumberError::Empty);
         }
@@ -143,13 +156,18 @@ impl IdNumber {
             18 => {
                 let (body, last) = t.split_at(17);
                 let last = last.chars().next().ok_or(IdNumberError::BadCharacters)?;
-                if !body.bytes().all(|b| b.is_ascii_digit()) || !(last.is_ascii_digit() || last == 'X') {
+                if !body.bytes().all(|b| b.is_ascii_digit())
+                    || !(last.is_ascii_digit() || last == 'X')
+                {
                     return Err(IdNumberError::BadCharacters);
                 }
                 check_birth(&body[6..14])?;
                 let expected = check_char(body).ok_or(IdNumberError::BadCharacters)?;
                 if expected != last {
-                    return Err(IdNumberError::BadCheck { expected, found: last });
+                    return Err(IdNumberError::BadCheck {
+                        expected,
+                        found: last,
+                    });
                 }
                 Ok(IdNumber(t))
             }
@@ -175,7 +193,13 @@ impl IdNumber {
     }
     /// Builds a valid number from its parts (demo data and tests).
     pub fn compose(area6: &str, birth: Date, seq3: u16) -> Option<IdNumber> {
-        let first17 = format!("{area6}{:04}{:02}{:02}{:03}", birth.year(), birth.month(), birth.day(), seq3 % 1000);
+        let first17 = format!(
+            "{area6}{:04}{:02}{:02}{:03}",
+            birth.year(),
+            birth.month(),
+            birth.day(),
+            seq3 % 1000
+        );
         let c = check_char(&first17)?;
         Some(IdNumber(format!("{first17}{c}")))
     }
@@ -209,7 +233,11 @@ impl Document {
         if kind == DocKind::IdCard {
             return IdNumber::parse(raw).map(Document::from);
         }
-        let t: String = squeeze(raw).chars().filter(|c| *c != '-').collect::<String>().to_ascii_uppercase();
+        let t: String = squeeze(raw)
+            .chars()
+            .filter(|c| *c != '-')
+            .collect::<String>()
+            .to_ascii_uppercase();
         if t.is_empty() {
             return Err(IdNumberError::Empty);
         }
@@ -241,7 +269,10 @@ impl Document {
 
 impl From<IdNumber> for Document {
     fn from(n: IdNumber) -> Self {
-        Document { kind: DocKind::IdCard, number: n.0 }
+        Document {
+            kind: DocKind::IdCard,
+            number: n.0,
+        }
     }
 }
 
@@ -258,24 +289,47 @@ mod tests {
         assert_eq!(n.as_str(), VALID);
         assert_eq!(n.birth_date(), Date::new(1949, 12, 31));
         assert_eq!(n.gender(), Gender::Female);
-        for messy in ["11010519491231002x", " 110105 19491231 002X ", "110105-19491231-002X", "１１０１０５１９４９１２３１００２Ｘ"] {
+        for messy in [
+            "11010519491231002x",
+            " 110105 19491231 002X ",
+            "110105-19491231-002X",
+            "１１０１０５１９４９１２３１００２Ｘ",
+        ] {
             assert_eq!(IdNumber::parse(messy).unwrap().as_str(), VALID, "{messy}");
         }
     }
 
     #[test]
     fn rejects_bad_check_and_dates() {
-        assert!(matches!(IdNumber::parse("110105194912310021"), Err(IdNumberError::BadCheck { expected: 'X', .. })));
-        assert!(matches!(IdNumber::parse("110105194902300023"), Err(IdNumberError::BadBirthDate(_))));
-        assert!(matches!(IdNumber::parse("1101051949"), Err(IdNumberError::WrongLength(10))));
-        assert!(matches!(IdNumber::parse("11010519491231002Y"), Err(IdNumberError::BadCharacters)));
+        assert!(matches!(
+            IdNumber::parse("110105194912310021"),
+            Err(IdNumberError::BadCheck { expected: 'X', .. })
+        ));
+        assert!(matches!(
+            IdNumber::parse("110105194902300023"),
+            Err(IdNumberError::BadBirthDate(_))
+        ));
+        assert!(matches!(
+            IdNumber::parse("1101051949"),
+            Err(IdNumberError::WrongLength(10))
+        ));
+        assert!(matches!(
+            IdNumber::parse("11010519491231002Y"),
+            Err(IdNumberError::BadCharacters)
+        ));
         assert!(matches!(IdNumber::parse(""), Err(IdNumberError::Empty)));
     }
 
     #[test]
     fn excel_scientific_notation_is_digits_lost() {
-        assert!(matches!(IdNumber::parse("2.20102E+17"), Err(IdNumberError::DigitsLost(_))));
-        assert!(matches!(IdNumber::parse("2.20102e+17"), Err(IdNumberError::DigitsLost(_))));
+        assert!(matches!(
+            IdNumber::parse("2.20102E+17"),
+            Err(IdNumberError::DigitsLost(_))
+        ));
+        assert!(matches!(
+            IdNumber::parse("2.20102e+17"),
+            Err(IdNumberError::DigitsLost(_))
+        ));
     }
 
     #[test]
@@ -293,13 +347,24 @@ mod tests {
 
     #[test]
     fn other_documents() {
-        assert_eq!(Document::parse(DocKind::Passport, "e1234 5678").unwrap().number, "E12345678");
+        assert_eq!(
+            Document::parse(DocKind::Passport, "e1234 5678")
+                .unwrap()
+                .number,
+            "E12345678"
+        );
         assert!(Document::parse(DocKind::Passport, "号码").is_err());
-        assert_eq!(Document::guess("H12345678").unwrap().kind, DocKind::HkMacauPermit);
+        assert_eq!(
+            Document::guess("H12345678").unwrap().kind,
+            DocKind::HkMacauPermit
+        );
         assert_eq!(Document::guess(VALID).unwrap().kind, DocKind::IdCard);
         assert!(Document::guess("2.20102E+17").is_err());
         assert_eq!(DocKind::from_label("居民身份证"), Some(DocKind::IdCard));
-        assert_eq!(DocKind::from_label("外国人永久居留身份证"), Some(DocKind::ForeignPermanentResident));
+        assert_eq!(
+            DocKind::from_label("外国人永久居留身份证"),
+            Some(DocKind::ForeignPermanentResident)
+        );
         assert_eq!(DocKind::from_label("护照"), Some(DocKind::Passport));
         for k in DocKind::ALL {
             assert_eq!(DocKind::from_code(k.code()), Some(k));

@@ -17,7 +17,18 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(CityId, DistrictId, StreetId, CommunityId, GridId, CompoundId, BuildingId, UnitId, HouseholdId, ResidentId);
+id_type!(
+    CityId,
+    DistrictId,
+    StreetId,
+    CommunityId,
+    GridId,
+    CompoundId,
+    BuildingId,
+    UnitId,
+    HouseholdId,
+    ResidentId
+);
 
 /// A row's key within the city: the street (the shard key) and the row id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -52,7 +63,13 @@ mod tests {
     #[test]
     fn key_round_trips_and_rejects_garbage() {
         let k: Key = "3-1042".parse().unwrap();
-        assert_eq!(k, Key { street: 3, id: 1042 });
+        assert_eq!(
+            k,
+            Key {
+                street: 3,
+                id: 1042
+            }
+        );
         assert_eq!(k.to_string(), "3-1042");
         assert!("3".parse::<Key>().is_err());
         assert!("a-1".parse::<Key>().is_err());

@@ -5,8 +5,8 @@
 
 pub mod date;
 pub mod demo;
-pub mod ids;
 pub mod idnumber;
+pub mod ids;
 pub mod mask;
 pub mod phone;
 pub mod resident;

@@ -5,8 +5,18 @@ pub fn document(number: &str) -> String {
     let cs: Vec<char> = number.chars().collect();
     match cs.len() {
         0 => String::new(),
-        n if n >= 15 => format!("{}{}{}", cs[..6].iter().collect::<String>(), "*".repeat(n - 10), cs[n - 4..].iter().collect::<String>()),
-        n if n > 4 => format!("{}{}{}", cs[0], "*".repeat(n - 3), cs[n - 2..].iter().collect::<String>()),
+        n if n >= 15 => format!(
+            "{}{}{}",
+            cs[..6].iter().collect::<String>(),
+            "*".repeat(n - 10),
+            cs[n - 4..].iter().collect::<String>()
+        ),
+        n if n > 4 => format!(
+            "{}{}{}",
+            cs[0],
+            "*".repeat(n - 3),
+            cs[n - 2..].iter().collect::<String>()
+        ),
         n => "*".repeat(n),
     }
 }
@@ -20,7 +30,12 @@ pub fn phone(number: &str) -> String {
     }
     let head = if cs[0] == '0' { n - 8 } else { 3 };
     let head = head.min(n - 4);
-    format!("{}{}{}", cs[..head].iter().collect::<String>(), "*".repeat(n - head - 4), cs[n - 4..].iter().collect::<String>())
+    format!(
+        "{}{}{}",
+        cs[..head].iter().collect::<String>(),
+        "*".repeat(n - head - 4),
+        cs[n - 4..].iter().collect::<String>()
+    )
 }
 
 /// `王小芳` → `王*芳`, `王芳` → `王*`, `欧阳小芳` → `欧**芳`.

@@ -126,7 +126,10 @@ impl PhoneRelation {
         [
             (["子女", "儿子", "女儿", "child"], PhoneRelation::Child),
             (["配偶", "老伴", "妻", "spouse"], PhoneRelation::Spouse),
-            (["亲属", "家属", "亲戚", "relative"], PhoneRelation::Relative),
+            (
+                ["亲属", "家属", "亲戚", "relative"],
+                PhoneRelation::Relative,
+            ),
             (["邻居", "neighbo", "邻", "近邻"], PhoneRelation::Neighbour),
             (["紧急", "联系人", "other", "备用"], PhoneRelation::Other),
             (["本人", "own", "self", "自己"], PhoneRelation::Own),
@@ -150,11 +153,24 @@ mod tests {
     use super::*;
     #[test]
     fn mobiles_and_landlines() {
-        for s in ["13812345678", "138 1234 5678", "138-1234-5678", "+86 138 1234 5678", "１３８１２３４５６７８", "13812345678.0"] {
+        for s in [
+            "13812345678",
+            "138 1234 5678",
+            "138-1234-5678",
+            "+86 138 1234 5678",
+            "１３８１２３４５６７８",
+            "13812345678.0",
+        ] {
             assert_eq!(Phone::parse(s).unwrap().as_str(), "13812345678", "{s}");
         }
-        assert_eq!(Phone::parse("0431-88881234").unwrap().as_str(), "043188881234");
-        assert!(Phone::parse("0431-88881234").unwrap().as_str().starts_with("0431"));
+        assert_eq!(
+            Phone::parse("0431-88881234").unwrap().as_str(),
+            "043188881234"
+        );
+        assert!(Phone::parse("0431-88881234")
+            .unwrap()
+            .as_str()
+            .starts_with("0431"));
         assert_eq!(Phone::parse("1381234567"), Err(PhoneError::WrongLength(10)));
         assert_eq!(Phone::parse("12812345678"), Err(PhoneError::BadPrefix));
         assert_eq!(Phone::parse("138abc"), Err(PhoneError::BadCharacters));
@@ -163,12 +179,24 @@ mod tests {
     }
     #[test]
     fn relations_and_splitting() {
-        assert_eq!(PhoneRelation::from_text("子女电话"), Some(PhoneRelation::Child));
-        assert_eq!(PhoneRelation::from_text("邻居电话"), Some(PhoneRelation::Neighbour));
-        assert_eq!(PhoneRelation::from_text("紧急联系人电话"), Some(PhoneRelation::Other));
+        assert_eq!(
+            PhoneRelation::from_text("子女电话"),
+            Some(PhoneRelation::Child)
+        );
+        assert_eq!(
+            PhoneRelation::from_text("邻居电话"),
+            Some(PhoneRelation::Neighbour)
+        );
+        assert_eq!(
+            PhoneRelation::from_text("紧急联系人电话"),
+            Some(PhoneRelation::Other)
+        );
         assert_eq!(PhoneRelation::from_text("联系电话"), None);
         assert_eq!(PhoneRelation::from_text("手机号"), None);
-        assert_eq!(split_phones("13812345678 / 13912345678；0431-88881234"), vec!["13812345678", "13912345678", "0431-88881234"]);
+        assert_eq!(
+            split_phones("13812345678 / 13912345678；0431-88881234"),
+            vec!["13812345678", "13912345678", "0431-88881234"]
+        );
         for r in PhoneRelation::ALL {
             assert_eq!(PhoneRelation::from_code(r.code()), Some(r));
         }

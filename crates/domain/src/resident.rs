@@ -70,9 +70,14 @@ impl ResidenceType {
     }
     pub fn from_text(s: &str) -> Option<ResidenceType> {
         let t = crate::text::squeeze(s).to_lowercase();
-        if t.contains("暂住") || t.contains("流动") || t.contains("租") || t.contains("temporary") {
+        if t.contains("暂住") || t.contains("流动") || t.contains("租") || t.contains("temporary")
+        {
             Some(ResidenceType::Temporary)
-        } else if t.contains("常住") || t.contains("户籍") || t.contains("本地") || t.contains("permanent") {
+        } else if t.contains("常住")
+            || t.contains("户籍")
+            || t.contains("本地")
+            || t.contains("permanent")
+        {
             Some(ResidenceType::Permanent)
         } else {
             None
@@ -153,14 +158,39 @@ impl Flag {
     /// Words in a free-text cell (特殊人群, 备注) that mean this flag.
     pub fn keywords(self) -> &'static [&'static str] {
         match self {
-            Flag::CannotGoDownstairs => &["行动不便", "不能下楼", "无法下楼", "卧床", "瘫痪", "残疾", "坐轮椅", "轮椅", "cannot go downstairs", "bedridden"],
+            Flag::CannotGoDownstairs => &[
+                "行动不便",
+                "不能下楼",
+                "无法下楼",
+                "卧床",
+                "瘫痪",
+                "残疾",
+                "坐轮椅",
+                "轮椅",
+                "cannot go downstairs",
+                "bedridden",
+            ],
             Flag::ElderlyAlone => &["独居", "空巢", "elderly alone", "lives alone"],
             Flag::Dialysis => &["透析", "血透", "腹透", "dialysis"],
-            Flag::ChronicTreatment => &["慢病", "慢性病", "化疗", "放疗", "胰岛素", "长期服药", "chronic"],
+            Flag::ChronicTreatment => &[
+                "慢病",
+                "慢性病",
+                "化疗",
+                "放疗",
+                "胰岛素",
+                "长期服药",
+                "chronic",
+            ],
             Flag::Pregnant => &["孕妇", "怀孕", "孕期", "待产", "pregnant"],
             Flag::LowIncome => &["低保", "特困", "low income", "low-income"],
             Flag::ChildAlone => &["儿童独自", "独自在家", "留守儿童", "child alone"],
-            Flag::NoSmartphone => &["无智能手机", "没有智能手机", "老年机", "无手机", "no smartphone"],
+            Flag::NoSmartphone => &[
+                "无智能手机",
+                "没有智能手机",
+                "老年机",
+                "无手机",
+                "no smartphone",
+            ],
         }
     }
     /// The flags a free-text cell mentions.
@@ -205,7 +235,9 @@ impl Flags {
 pub fn yes_no(s: &str) -> Option<bool> {
     match crate::text::squeeze(s).to_lowercase().as_str() {
         "是" | "y" | "yes" | "√" | "✓" | "1" | "有" | "true" | "对" | "是的" => Some(true),
-        "否" | "n" | "no" | "×" | "✗" | "0" | "无" | "false" | "不是" | "没有" | "" => Some(false),
+        "否" | "n" | "no" | "×" | "✗" | "0" | "无" | "false" | "不是" | "没有" | "" => {
+            Some(false)
+        }
         _ => None,
     }
 }
@@ -280,7 +312,10 @@ mod tests {
         assert!(f.has(Flag::CannotGoDownstairs));
         assert!(f.has(Flag::Dialysis));
         assert!(!f.has(Flag::Pregnant));
-        assert_eq!(f.codes(), vec!["cannot_go_downstairs", "elderly_alone", "dialysis"]);
+        assert_eq!(
+            f.codes(),
+            vec!["cannot_go_downstairs", "elderly_alone", "dialysis"]
+        );
         assert!(Flag::scan_text("").is_empty());
         for fl in Flag::ALL {
             assert_eq!(Flag::from_code(fl.code()), Some(fl));
@@ -298,8 +333,14 @@ mod tests {
     fn gender_and_residence() {
         assert_eq!(Gender::from_text("女"), Some(Gender::Female));
         assert_eq!(Gender::from_code(Gender::Male.code()), Gender::Male);
-        assert_eq!(ResidenceType::from_text("暂住人口"), Some(ResidenceType::Temporary));
-        assert_eq!(ResidenceType::from_text("常住"), Some(ResidenceType::Permanent));
+        assert_eq!(
+            ResidenceType::from_text("暂住人口"),
+            Some(ResidenceType::Temporary)
+        );
+        assert_eq!(
+            ResidenceType::from_text("常住"),
+            Some(ResidenceType::Permanent)
+        );
         assert_eq!(ResidenceType::from_text("其他"), None);
     }
 }

@@ -115,7 +115,9 @@ pub fn field_of_header(header: &str) -> Option<Field> {
             t.replace_range(a..b + close.len_utf8(), "");
         }
     }
-    let t = t.trim_matches(|c: char| c == '*' || c == ':' || c == '：').to_string();
+    let t = t
+        .trim_matches(|c: char| c == '*' || c == ':' || c == '：')
+        .to_string();
     let is = |words: &[&str]| words.contains(&t.as_str());
     let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
     if t.is_empty() {
@@ -124,10 +126,29 @@ pub fn field_of_header(header: &str) -> Option<Field> {
     if is(&["序号", "编号", "no", "no.", "#", "seq", "序"]) {
         return Some(Field::Seq);
     }
-    if has(&["证件类型", "证件种类", "document type", "doctype", "id type", "idtype"]) {
+    if has(&[
+        "证件类型",
+        "证件种类",
+        "document type",
+        "doctype",
+        "id type",
+        "idtype",
+    ]) {
         return Some(Field::DocKind);
     }
-    if has(&["身份证", "证件号", "证件编号", "idnumber", "id number", "idno", "id no", "idcard", "id card", "passport"]) || is(&["id", "证件"]) {
+    if has(&[
+        "身份证",
+        "证件号",
+        "证件编号",
+        "idnumber",
+        "id number",
+        "idno",
+        "id no",
+        "idcard",
+        "id card",
+        "passport",
+    ]) || is(&["id", "证件"])
+    {
         return Some(Field::DocNumber);
     }
     if has(&["电话", "手机", "联系方式", "phone", "mobile", "tel"]) {
@@ -145,7 +166,9 @@ pub fn field_of_header(header: &str) -> Option<Field> {
     if has(&["小区", "compound", "estate"]) {
         return Some(Field::Compound);
     }
-    if has(&["楼栋", "楼号", "楼宇", "building", "bldg"]) || is(&["楼", "栋", "楼栋号", "幢", "楼座"]) {
+    if has(&["楼栋", "楼号", "楼宇", "building", "bldg"])
+        || is(&["楼", "栋", "楼栋号", "幢", "楼座"])
+    {
         return Some(Field::Building);
     }
     if has(&["单元", "unit"]) {
@@ -166,15 +189,35 @@ pub fn field_of_header(header: &str) -> Option<Field> {
     if has(&["年龄", "age"]) {
         return Some(Field::Age);
     }
-    if has(&["人员类别", "居住类型", "户籍类型", "人口类型", "居住状态", "人员类型", "residence", "常住", "暂住"]) {
+    if has(&[
+        "人员类别",
+        "居住类型",
+        "户籍类型",
+        "人口类型",
+        "居住状态",
+        "人员类型",
+        "residence",
+        "常住",
+        "暂住",
+    ]) {
         return Some(Field::Residence);
     }
-    if has(&["行动不便", "不能下楼", "能否下楼", "卧床", "immobile", "cannot go downstairs"]) {
+    if has(&[
+        "行动不便",
+        "不能下楼",
+        "能否下楼",
+        "卧床",
+        "immobile",
+        "cannot go downstairs",
+    ]) {
         return Some(Field::Immobile);
     }
     if t.starts_with("是否") {
         let rest = &t["是否".len()..];
-        if let Some(flag) = Flag::ALL.into_iter().find(|f| f.keywords().iter().any(|k| rest.contains(k)) || rest.contains(f.label_zh())) {
+        if let Some(flag) = Flag::ALL
+            .into_iter()
+            .find(|f| f.keywords().iter().any(|k| rest.contains(k)) || rest.contains(f.label_zh()))
+        {
             return Some(Field::FlagColumn(flag));
         }
     }
@@ -314,7 +357,9 @@ fn fill_merges(sheet: &Sheet) -> Vec<Vec<Cell>> {
     let mut rows = sheet.rows.clone();
     for m in &sheet.merges {
         let (r0, c0) = (m.first_row as usize, m.first_col as usize);
-        let Some(v) = rows.get(r0).and_then(|r| r.get(c0)).cloned() else { continue };
+        let Some(v) = rows.get(r0).and_then(|r| r.get(c0)).cloned() else {
+            continue;
+        };
         for r in r0..=(m.last_row as usize) {
             for c in c0..=(m.last_col as usize) {
                 if r == r0 && c == c0 {
@@ -332,7 +377,22 @@ fn fill_merges(sheet: &Sheet) -> Vec<Vec<Cell>> {
     rows
 }
 
-const FOOTER_WORDS: [&str; 14] = ["合计", "总计", "小计", "共计", "总数", "制表", "填表", "审核", "签字", "签名", "负责人", "注：", "说明：", "填报"];
+const FOOTER_WORDS: [&str; 14] = [
+    "合计",
+    "总计",
+    "小计",
+    "共计",
+    "总数",
+    "制表",
+    "填表",
+    "审核",
+    "签字",
+    "签名",
+    "负责人",
+    "注：",
+    "说明：",
+    "填报",
+];
 
 fn is_footer(cells: &[String]) -> bool {
     let first = cells.iter().find(|c| !c.is_empty());
@@ -348,11 +408,17 @@ fn is_footer(cells: &[String]) -> bool {
 fn find_header(rows: &[Vec<Cell>]) -> Option<(usize, Vec<Option<Field>>)> {
     let mut best: Option<(usize, usize, Vec<Option<Field>>)> = None;
     for (i, row) in rows.iter().enumerate().take(30) {
-        let fields: Vec<Option<Field>> = row.iter().map(|c| field_of_header(&cell_text(c))).collect();
+        let fields: Vec<Option<Field>> =
+            row.iter().map(|c| field_of_header(&cell_text(c))).collect();
         if !fields.contains(&Some(Field::Name)) {
             continue;
         }
-        let mut distinct: Vec<Field> = fields.iter().flatten().copied().filter(|f| *f != Field::Seq).collect();
+        let mut distinct: Vec<Field> = fields
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|f| *f != Field::Seq)
+            .collect();
         distinct.sort_by_key(|f| format!("{f:?}"));
         distinct.dedup();
         let score = distinct.len();
@@ -364,15 +430,31 @@ fn find_header(rows: &[Vec<Cell>]) -> Option<(usize, Vec<Option<Field>>)> {
 }
 
 /// Parses an address written in one cell: `虹馆小区3号楼2单元301室`, `3-2-301`.
-pub fn parse_address_text(s: &str) -> (Option<String>, Option<String>, Option<String>, Option<String>) {
+pub fn parse_address_text(
+    s: &str,
+) -> (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+) {
     let t = squeeze(s);
     if t.is_empty() {
         return (None, None, None, None);
     }
     // 3-2-301
     let dash: Vec<&str> = t.split(['-', '—']).collect();
-    if dash.len() == 3 && dash.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) {
-        return (None, Some(building_name(dash[0])), Some(unit_name(dash[1])), Some(room_name(dash[2])));
+    if dash.len() == 3
+        && dash
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    {
+        return (
+            None,
+            Some(building_name(dash[0])),
+            Some(unit_name(dash[1])),
+            Some(room_name(dash[2])),
+        );
     }
     let mut compound = None;
     let mut rest = t.as_str();
@@ -413,13 +495,23 @@ struct RowCtx<'a> {
 
 impl RowCtx<'_> {
     fn column(&self, col: usize) -> String {
-        format!("{} {}", column_letter(col), self.headers.get(col).map(String::as_str).unwrap_or(""))
-            .trim_end()
-            .to_string()
+        format!(
+            "{} {}",
+            column_letter(col),
+            self.headers.get(col).map(String::as_str).unwrap_or("")
+        )
+        .trim_end()
+        .to_string()
     }
     fn warn(&mut self, col: usize, reason: String) {
         let column = self.column(col);
-        self.warnings.push(RowIssue { sheet: self.sheet.to_string(), row: self.row, column, severity: Severity::Warning, reason });
+        self.warnings.push(RowIssue {
+            sheet: self.sheet.to_string(),
+            row: self.row,
+            column,
+            severity: Severity::Warning,
+            reason,
+        });
     }
 }
 
@@ -468,11 +560,22 @@ fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
             continue;
         }
         // A header repeated further down (sheets pasted together).
-        if texts.iter().zip(&headers).filter(|(a, b)| !a.is_empty() && a == b).count() >= 2 {
+        if texts
+            .iter()
+            .zip(&headers)
+            .filter(|(a, b)| !a.is_empty() && a == b)
+            .count()
+            >= 2
+        {
             continue;
         }
         data_rows += 1;
-        let mut ctx = RowCtx { sheet: &sheet.name, row: i as u32 + 1, headers: &headers, warnings: Vec::new() };
+        let mut ctx = RowCtx {
+            sheet: &sheet.name,
+            row: i as u32 + 1,
+            headers: &headers,
+            warnings: Vec::new(),
+        };
         let get = |f: Field| col_of(f).map(|c| texts[c].clone()).unwrap_or_default();
 
         // Address.
@@ -495,7 +598,12 @@ fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
             // `1-301` in a room column with no unit column: unit and room.
             let r = squeeze(&room_raw);
             match r.split_once(['-', '—']) {
-                Some((u, rm)) if unit.is_none() && !u.is_empty() && !rm.is_empty() && u.chars().all(|c| c.is_ascii_digit()) => {
+                Some((u, rm))
+                    if unit.is_none()
+                        && !u.is_empty()
+                        && !rm.is_empty()
+                        && u.chars().all(|c| c.is_ascii_digit()) =>
+                {
                     unit = Some(unit_name(u));
                     room = Some(room_name(rm));
                 }
@@ -506,7 +614,9 @@ fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
         if compound.is_some() {
             last_compound = compound.clone();
         }
-        let compound = compound.or_else(|| last_compound.clone()).unwrap_or_else(|| opts.default_compound.clone());
+        let compound = compound
+            .or_else(|| last_compound.clone())
+            .unwrap_or_else(|| opts.default_compound.clone());
 
         let name = clean(&get(Field::Name));
         let reject = |col: Option<usize>, reason: &str, ctx: &RowCtx<'_>| {
@@ -522,15 +632,26 @@ fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
             })
         };
         if name.is_empty() {
-            out.rows.push(reject(col_of(Field::Name), "缺少姓名，未导入 / no name: row not imported", &ctx));
+            out.rows.push(reject(
+                col_of(Field::Name),
+                "缺少姓名，未导入 / no name: row not imported",
+                &ctx,
+            ));
             continue;
         }
         let (Some(building), Some(room)) = (building, room) else {
-            let col = col_of(Field::Room).or(col_of(Field::Address)).or(col_of(Field::Building));
+            let col = col_of(Field::Room)
+                .or(col_of(Field::Address))
+                .or(col_of(Field::Building));
             out.rows.push(reject(col, "缺少地址（楼栋和门牌号），未导入 / no address (building and room): row not imported", &ctx));
             continue;
         };
-        let address = Address { compound, building, unit: unit.unwrap_or_default(), room };
+        let address = Address {
+            compound,
+            building,
+            unit: unit.unwrap_or_default(),
+            room,
+        };
 
         let mut r = NewResident::named(&name);
         parse_document(&mut r, &mut ctx, row, &texts, &col_of);
@@ -554,7 +675,13 @@ fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
     });
 }
 
-fn parse_document(r: &mut NewResident, ctx: &mut RowCtx<'_>, row: &[Cell], texts: &[String], col_of: &dyn Fn(Field) -> Option<usize>) {
+fn parse_document(
+    r: &mut NewResident,
+    ctx: &mut RowCtx<'_>,
+    row: &[Cell],
+    texts: &[String],
+    col_of: &dyn Fn(Field) -> Option<usize>,
+) {
     let kind = col_of(Field::DocKind).and_then(|c| {
         let t = &texts[c];
         let k = DocKind::from_label(t);
@@ -563,14 +690,18 @@ fn parse_document(r: &mut NewResident, ctx: &mut RowCtx<'_>, row: &[Cell], texts
         }
         k
     });
-    let Some(c) = col_of(Field::DocNumber) else { return };
+    let Some(c) = col_of(Field::DocNumber) else {
+        return;
+    };
     let text = &texts[c];
     if text.is_empty() {
         return;
     }
     let parsed = match row.get(c) {
         // Excel turned the ID into a number: past 15 digits the tail is gone.
-        Some(Cell::Number(f)) if f.abs() >= 1e15 || f.fract() != 0.0 => Err(IdNumberError::DigitsLost(text.clone())),
+        Some(Cell::Number(f)) if f.abs() >= 1e15 || f.fract() != 0.0 => {
+            Err(IdNumberError::DigitsLost(text.clone()))
+        }
         _ => match kind {
             Some(k) => Document::parse(k, text),
             None => Document::guess(text),
@@ -582,8 +713,19 @@ fn parse_document(r: &mut NewResident, ctx: &mut RowCtx<'_>, row: &[Cell], texts
     }
 }
 
-fn parse_person(r: &mut NewResident, ctx: &mut RowCtx<'_>, row: &[Cell], texts: &[String], fields: &[Option<Field>], opts: &ParseOptions) {
-    if let Some(Document { kind: DocKind::IdCard, number }) = &r.document {
+fn parse_person(
+    r: &mut NewResident,
+    ctx: &mut RowCtx<'_>,
+    row: &[Cell],
+    texts: &[String],
+    fields: &[Option<Field>],
+    opts: &ParseOptions,
+) {
+    if let Some(Document {
+        kind: DocKind::IdCard,
+        number,
+    }) = &r.document
+    {
         if let Ok(id) = crate::idnumber::IdNumber::parse(number) {
             r.gender = id.gender();
             r.birth_date = id.birth_date();
@@ -679,9 +821,19 @@ pub struct ExistingResident {
 /// What to do with one imported row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    Add { row: usize, resident: NewResident },
-    Update { row: usize, id: i64, resident: NewResident },
-    Unchanged { row: usize, id: Option<i64> },
+    Add {
+        row: usize,
+        resident: NewResident,
+    },
+    Update {
+        row: usize,
+        id: i64,
+        resident: NewResident,
+    },
+    Unchanged {
+        row: usize,
+        id: Option<i64>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -700,27 +852,53 @@ fn doc_key(d: &Document) -> (DocKind, String) {
 pub fn merge_resident(old: &NewResident, new: &NewResident) -> NewResident {
     NewResident {
         name: new.name.clone(),
-        gender: if new.gender == Gender::Unknown { old.gender } else { new.gender },
+        gender: if new.gender == Gender::Unknown {
+            old.gender
+        } else {
+            new.gender
+        },
         document: new.document.clone().or_else(|| old.document.clone()),
         birth_date: new.birth_date.or(old.birth_date),
-        phones: if new.phones.is_empty() { old.phones.clone() } else { new.phones.clone() },
-        residence: if new.residence == ResidenceType::Unknown { old.residence } else { new.residence },
-        flags: if new.flags.is_empty() { old.flags } else { new.flags },
-        notes: if new.notes.is_empty() { old.notes.clone() } else { new.notes.clone() },
+        phones: if new.phones.is_empty() {
+            old.phones.clone()
+        } else {
+            new.phones.clone()
+        },
+        residence: if new.residence == ResidenceType::Unknown {
+            old.residence
+        } else {
+            new.residence
+        },
+        flags: if new.flags.is_empty() {
+            old.flags
+        } else {
+            new.flags
+        },
+        notes: if new.notes.is_empty() {
+            old.notes.clone()
+        } else {
+            new.notes.clone()
+        },
     }
 }
 
 /// Matches parsed rows to existing residents: by document number, else by
 /// name within the household. `elsewhere` maps document numbers registered
 /// outside the importer's territory to a description of where.
-pub fn plan_import(rows: &[&RosterRow], existing: &[ExistingResident], elsewhere: &HashMap<(DocKind, String), String>) -> Plan {
+pub fn plan_import(
+    rows: &[&RosterRow],
+    existing: &[ExistingResident],
+    elsewhere: &HashMap<(DocKind, String), String>,
+) -> Plan {
     let mut by_doc: HashMap<(DocKind, String), usize> = HashMap::new();
     let mut by_name: HashMap<(Address, String), usize> = HashMap::new();
     for (i, e) in existing.iter().enumerate() {
         if let Some(d) = &e.resident.document {
             by_doc.insert(doc_key(d), i);
         }
-        by_name.entry((e.address.clone(), e.resident.name.clone())).or_insert(i);
+        by_name
+            .entry((e.address.clone(), e.resident.name.clone()))
+            .or_insert(i);
     }
     let mut plan = Plan::default();
     // Rows already seen in this file: by document, and by name in household.
@@ -769,14 +947,16 @@ pub fn plan_import(rows: &[&RosterRow], existing: &[ExistingResident], elsewhere
             .document
             .as_ref()
             .and_then(|d| by_doc.get(&doc_key(d)).copied())
-            .or_else(|| by_name.get(&name_key).copied().filter(|i| {
-                // A name match must not contradict a document.
-                let e = &existing[*i];
-                match (&e.resident.document, &resident.document) {
-                    (Some(a), Some(b)) => a == b,
-                    _ => true,
-                }
-            }))
+            .or_else(|| {
+                by_name.get(&name_key).copied().filter(|i| {
+                    // A name match must not contradict a document.
+                    let e = &existing[*i];
+                    match (&e.resident.document, &resident.document) {
+                        (Some(a), Some(b)) => a == b,
+                        _ => true,
+                    }
+                })
+            })
             .filter(|i| !claimed.contains_key(i));
         match matched {
             Some(i) => {
@@ -784,9 +964,16 @@ pub fn plan_import(rows: &[&RosterRow], existing: &[ExistingResident], elsewhere
                 let e = &existing[i];
                 let merged = merge_resident(&e.resident, &resident);
                 if merged == e.resident && e.address == row.address {
-                    plan.actions.push(Action::Unchanged { row: idx, id: Some(e.id) });
+                    plan.actions.push(Action::Unchanged {
+                        row: idx,
+                        id: Some(e.id),
+                    });
                 } else {
-                    plan.actions.push(Action::Update { row: idx, id: e.id, resident: merged });
+                    plan.actions.push(Action::Update {
+                        row: idx,
+                        id: e.id,
+                        resident: merged,
+                    });
                 }
             }
             None => plan.actions.push(Action::Add { row: idx, resident }),
@@ -811,10 +998,15 @@ mod tests {
         cells.iter().map(|c| t(c)).collect()
     }
     fn opts() -> ParseOptions {
-        ParseOptions { default_compound: "未填小区".into(), today: Date::new(2022, 3, 18).unwrap() }
+        ParseOptions {
+            default_compound: "未填小区".into(),
+            today: Date::new(2022, 3, 18).unwrap(),
+        }
     }
     fn id(seq: u16) -> String {
-        IdNumber::compose("220102", Date::new(1950, 1, 2).unwrap(), seq).unwrap().to_string()
+        IdNumber::compose("220102", Date::new(1950, 1, 2).unwrap(), seq)
+            .unwrap()
+            .to_string()
     }
     fn residents(p: &ParsedRoster) -> Vec<&RosterRow> {
         p.rows
@@ -889,14 +1081,27 @@ mod tests {
                 row(&["合计", "2人"]),
                 row(&["制表人：张三"]),
             ],
-            merges: vec![Merge { first_row: 0, first_col: 0, last_row: 0, last_col: 5 }],
+            merges: vec![Merge {
+                first_row: 0,
+                first_col: 0,
+                last_row: 0,
+                last_col: 5,
+            }],
         };
         let p = parse_workbook(&[sheet], &opts());
         assert_eq!(p.sheets[0].header_row, Some(3));
         assert_eq!(p.data_rows(), 2);
         let rs = residents(&p);
         assert_eq!(rs.len(), 2);
-        assert_eq!(rs[0].address, Address { compound: "未填小区".into(), building: "3号楼".into(), unit: "1".into(), room: "301".into() });
+        assert_eq!(
+            rs[0].address,
+            Address {
+                compound: "未填小区".into(),
+                building: "3号楼".into(),
+                unit: "1".into(),
+                room: "301".into()
+            }
+        );
         assert_eq!(rs[1].address.room, "302");
         assert_eq!(rs[1].address.unit, "1");
         assert!(rs[0].resident.flags.has(Flag::ElderlyAlone));
@@ -915,7 +1120,12 @@ mod tests {
                 row(&["乙", "", "1", "101"]),
                 row(&["丙", "5栋", "2", "201"]),
             ],
-            merges: vec![Merge { first_row: 1, first_col: 1, last_row: 2, last_col: 1 }],
+            merges: vec![Merge {
+                first_row: 1,
+                first_col: 1,
+                last_row: 2,
+                last_col: 1,
+            }],
         };
         let p = parse_workbook(&[sheet], &opts());
         let rs = residents(&p);
@@ -929,7 +1139,13 @@ mod tests {
             name: "楼".into(),
             rows: vec![
                 row(&["姓名", "身份证号", "电话", "楼栋", "门牌号"]),
-                vec![t("甲"), Cell::Number(2.20102199003e17), t("138 1234 5678"), t("1"), t("101")],
+                vec![
+                    t("甲"),
+                    Cell::Number(2.20102199003e17),
+                    t("138 1234 5678"),
+                    t("1"),
+                    t("101"),
+                ],
                 row(&["乙", "220102195001020000", "1381234567", "1", "102"]),
                 row(&["丙", "", "", "1", ""]),
                 row(&["", "", "13812345678", "1", "103"]),
@@ -944,7 +1160,11 @@ mod tests {
         assert_eq!(rs[0].resident.phones[0].phone.as_str(), "13812345678");
         assert_eq!(rs[0].warnings.len(), 1);
         assert_eq!(rs[0].warnings[0].column, "B 身份证号");
-        assert!(rs[0].warnings[0].reason.contains("Excel"), "{}", rs[0].warnings[0].reason);
+        assert!(
+            rs[0].warnings[0].reason.contains("Excel"),
+            "{}",
+            rs[0].warnings[0].reason
+        );
         assert_eq!(rs[1].warnings.len(), 2, "{:?}", rs[1].warnings);
         let rejected: Vec<&RejectedRow> = p
             .rows
@@ -962,7 +1182,11 @@ mod tests {
 
     #[test]
     fn summary_sheet_is_skipped() {
-        let sheet = Sheet { name: "汇总".into(), rows: vec![row(&["楼栋", "人数"]), row(&["3号楼", "120"])], merges: vec![] };
+        let sheet = Sheet {
+            name: "汇总".into(),
+            rows: vec![row(&["楼栋", "人数"]), row(&["3号楼", "120"])],
+            merges: vec![],
+        };
         let p = parse_workbook(&[sheet], &opts());
         assert!(p.sheets[0].skipped.is_some());
         assert_eq!(p.data_rows(), 0);
@@ -972,9 +1196,22 @@ mod tests {
     fn addresses_in_one_cell() {
         assert_eq!(
             parse_address_text("虹馆小区3号楼2单元301室"),
-            (Some("虹馆小区".into()), Some("3号楼".into()), Some("2".into()), Some("301".into()))
+            (
+                Some("虹馆小区".into()),
+                Some("3号楼".into()),
+                Some("2".into()),
+                Some("301".into())
+            )
         );
-        assert_eq!(parse_address_text("3-2-301"), (None, Some("3号楼".into()), Some("2".into()), Some("301".into())));
+        assert_eq!(
+            parse_address_text("3-2-301"),
+            (
+                None,
+                Some("3号楼".into()),
+                Some("2".into()),
+                Some("301".into())
+            )
+        );
     }
 
     fn rr(name: &str, doc: Option<&str>, room: &str, row: u32) -> RosterRow {
@@ -983,7 +1220,12 @@ mod tests {
         RosterRow {
             sheet: "s".into(),
             row,
-            address: Address { compound: "c".into(), building: "1号楼".into(), unit: "1".into(), room: room.into() },
+            address: Address {
+                compound: "c".into(),
+                building: "1号楼".into(),
+                unit: "1".into(),
+                room: room.into(),
+            },
             resident: r,
             warnings: vec![],
             cells: vec![],
@@ -995,25 +1237,43 @@ mod tests {
         let a = id(11);
         let b = id(13);
         let existing = vec![
-            ExistingResident { id: 1, address: rr("甲", Some(&a), "101", 0).address, resident: rr("甲", Some(&a), "101", 0).resident },
-            ExistingResident { id: 2, address: rr("乙", None, "102", 0).address, resident: rr("乙", None, "102", 0).resident },
+            ExistingResident {
+                id: 1,
+                address: rr("甲", Some(&a), "101", 0).address,
+                resident: rr("甲", Some(&a), "101", 0).resident,
+            },
+            ExistingResident {
+                id: 2,
+                address: rr("乙", None, "102", 0).address,
+                resident: rr("乙", None, "102", 0).resident,
+            },
         ];
         let rows = [
-            rr("甲", Some(&a), "101", 2),   // unchanged
-            rr("乙", Some(&b), "102", 3),   // matched by name, gains a document: update
-            rr("丙", None, "103", 4),       // new
-            rr("丙", None, "103", 5),       // duplicate of row 4
+            rr("甲", Some(&a), "101", 2),      // unchanged
+            rr("乙", Some(&b), "102", 3),      // matched by name, gains a document: update
+            rr("丙", None, "103", 4),          // new
+            rr("丙", None, "103", 5),          // duplicate of row 4
             rr("丁", Some(&id(15)), "104", 6), // registered elsewhere
         ];
         let refs: Vec<&RosterRow> = rows.iter().collect();
         let mut elsewhere = HashMap::new();
         elsewhere.insert((DocKind::IdCard, id(15)), "全安街道".to_string());
         let plan = plan_import(&refs, &existing, &elsewhere);
-        assert!(matches!(plan.actions[0], Action::Unchanged { id: Some(1), .. }));
-        assert!(matches!(&plan.actions[1], Action::Update { id: 2, resident, .. } if resident.document.is_some()));
+        assert!(matches!(
+            plan.actions[0],
+            Action::Unchanged { id: Some(1), .. }
+        ));
+        assert!(
+            matches!(&plan.actions[1], Action::Update { id: 2, resident, .. } if resident.document.is_some())
+        );
         assert!(matches!(plan.actions[2], Action::Add { .. }));
-        assert!(matches!(plan.actions[3], Action::Unchanged { id: None, .. }));
-        assert!(matches!(&plan.actions[4], Action::Add { resident, .. } if resident.document.is_none()));
+        assert!(matches!(
+            plan.actions[3],
+            Action::Unchanged { id: None, .. }
+        ));
+        assert!(
+            matches!(&plan.actions[4], Action::Add { resident, .. } if resident.document.is_none())
+        );
         assert_eq!(plan.warnings.len(), 2);
         assert!(plan.warnings[0].reason.contains("row 4"));
         assert!(plan.warnings[1].reason.contains("elsewhere"));
@@ -1023,7 +1283,11 @@ mod tests {
     fn moving_household_within_territory_is_an_update() {
         let a = id(11);
         let old = rr("甲", Some(&a), "101", 0);
-        let existing = vec![ExistingResident { id: 1, address: old.address.clone(), resident: old.resident.clone() }];
+        let existing = vec![ExistingResident {
+            id: 1,
+            address: old.address.clone(),
+            resident: old.resident.clone(),
+        }];
         let rows = [rr("甲", Some(&a), "201", 2)];
         let refs: Vec<&RosterRow> = rows.iter().collect();
         let plan = plan_import(&refs, &existing, &HashMap::new());

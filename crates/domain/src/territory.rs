@@ -53,7 +53,11 @@ fn leading_number(s: &str) -> Option<(u32, &str)> {
     }
     // Chinese numerals: 三号楼, 十二栋.
     let mut best = None;
-    for (i, _) in s.char_indices().skip(1).chain(std::iter::once((s.len(), ' '))) {
+    for (i, _) in s
+        .char_indices()
+        .skip(1)
+        .chain(std::iter::once((s.len(), ' ')))
+    {
         if let Some(n) = chinese_number(&s[..i]) {
             best = Some((n, &s[i..]));
         }
@@ -65,7 +69,10 @@ fn leading_number(s: &str) -> Option<(u32, &str)> {
 pub fn building_name(s: &str) -> String {
     let t = squeeze(s);
     if let Some((n, rest)) = leading_number(&t) {
-        if matches!(rest, "" | "号楼" | "栋" | "号" | "楼" | "幢" | "#" | "号栋" | "栋楼" | "座") {
+        if matches!(
+            rest,
+            "" | "号楼" | "栋" | "号" | "楼" | "幢" | "#" | "号栋" | "栋楼" | "座"
+        ) {
             return format!("{n}号楼");
         }
     }
@@ -195,7 +202,10 @@ impl ControlOrder {
 
 /// The order in force at `at_ms` among a history (the latest-starting one wins).
 pub fn control_in_force(history: &[ControlOrder], at_ms: i64) -> Option<&ControlOrder> {
-    history.iter().filter(|o| o.in_force_at(at_ms)).max_by_key(|o| o.from_ms)
+    history
+        .iter()
+        .filter(|o| o.in_force_at(at_ms))
+        .max_by_key(|o| o.from_ms)
 }
 
 #[cfg(test)]
@@ -203,7 +213,16 @@ mod tests {
     use super::*;
     #[test]
     fn building_names() {
-        for s in ["3", "3号楼", "3栋", "3号", "3#", "三号楼", "3幢", " ３号楼 "] {
+        for s in [
+            "3",
+            "3号楼",
+            "3栋",
+            "3号",
+            "3#",
+            "三号楼",
+            "3幢",
+            " ３号楼 ",
+        ] {
             assert_eq!(building_name(s), "3号楼", "{s}");
         }
         assert_eq!(building_name("十二栋"), "12号楼");
@@ -235,12 +254,29 @@ mod tests {
     #[test]
     fn control_history() {
         let h = vec![
-            ControlOrder { status: ControlStatus::Precaution, from_ms: 0, until_ms: None },
-            ControlOrder { status: ControlStatus::Sealed, from_ms: 100, until_ms: Some(200) },
+            ControlOrder {
+                status: ControlStatus::Precaution,
+                from_ms: 0,
+                until_ms: None,
+            },
+            ControlOrder {
+                status: ControlStatus::Sealed,
+                from_ms: 100,
+                until_ms: Some(200),
+            },
         ];
-        assert_eq!(control_in_force(&h, 50).unwrap().status, ControlStatus::Precaution);
-        assert_eq!(control_in_force(&h, 150).unwrap().status, ControlStatus::Sealed);
-        assert_eq!(control_in_force(&h, 200).unwrap().status, ControlStatus::Precaution);
+        assert_eq!(
+            control_in_force(&h, 50).unwrap().status,
+            ControlStatus::Precaution
+        );
+        assert_eq!(
+            control_in_force(&h, 150).unwrap().status,
+            ControlStatus::Sealed
+        );
+        assert_eq!(
+            control_in_force(&h, 200).unwrap().status,
+            ControlStatus::Precaution
+        );
         assert!(control_in_force(&h, -1).is_none());
         assert!(ControlStatus::Sealed.door_to_door_only());
         assert!(!ControlStatus::Precaution.door_to_door_only());

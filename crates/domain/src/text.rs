@@ -14,12 +14,18 @@ pub fn to_half_width(s: &str) -> String {
 /// Half-width, trimmed, and with every kind of whitespace (including
 /// non-breaking spaces Excel loves) collapsed to nothing.
 pub fn squeeze(s: &str) -> String {
-    to_half_width(s).chars().filter(|c| !c.is_whitespace()).collect()
+    to_half_width(s)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
 }
 
 /// Half-width and trimmed, inner whitespace kept as single spaces.
 pub fn clean(s: &str) -> String {
-    to_half_width(s).split_whitespace().collect::<Vec<_>>().join(" ")
+    to_half_width(s)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Chinese numerals one to ninety-nine (`三`, `十二`, `二十`) as a number.
@@ -56,7 +62,10 @@ mod tests {
     #[test]
     fn half_width_and_squeeze() {
         assert_eq!(to_half_width("１３８－００１３"), "138-0013");
-        assert_eq!(squeeze(" 2201\u{3000}02 19\u{a0}90 "), "220102199 0".replace(' ', ""));
+        assert_eq!(
+            squeeze(" 2201\u{3000}02 19\u{a0}90 "),
+            "220102199 0".replace(' ', "")
+        );
         assert_eq!(clean("  王  小明 "), "王 小明");
     }
     #[test]

@@ -1,1 +1,230 @@
+//! Gridwarden storage: the only code that knows SQL.
+//!
+//! [`Store`] is concrete and wraps one of two pools; [`db_run!`] expands a body
+//! into both match arms, so every query is written once (with `$N`
+//! placeholders, which both SQLite and PostgreSQL accept) and compiled for
+//! both backends. Dates, masking and arithmetic stay in Rust.
 
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub mod audit;
+pub mod control;
+pub mod import;
+pub mod migrate;
+pub mod registry;
+
+/// Expands `$body` once per backend with `$pool` bound to the concrete pool
+/// and `$db` to its sqlx database type.
+#[macro_export]
+macro_rules! db_run {
+    ($store:expr, $pool:ident, $db:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($pool) => {
+                #[allow(dead_code)]
+                type $db = sqlx::Sqlite;
+                $body
+            }
+            $crate::Pool::Postgres($pool) => {
+                #[allow(dead_code)]
+                type $db = sqlx::Postgres;
+                $body
+            }
+        }
+    };
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($pool) => $body,
+            $crate::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+#[derive(Debug, Clone)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database URL not understood: {0} (use a file path, sqlite://FILE or postgres://…)")]
+    BadUrl(String),
+    #[error(
+        "the database was made by a newer Gridwarden (migration {0} is unknown to this binary)"
+    )]
+    NewerSchema(i64),
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound("row".into()),
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Conflict(d.message().to_string())
+            }
+            sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+                StoreError::Conflict(d.message().to_string())
+            }
+            _ => StoreError::Other(e.to_string()),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The one store over both backends.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub pool: Pool,
+}
+
+impl Store {
+    /// Connects to `url`: `postgres://…` / `postgresql://…`, or SQLite as
+    /// `sqlite://FILE`, `sqlite:FILE` or a plain file path. Anything else with
+    /// a scheme is refused.
+    ///
+    /// SQLite runs in WAL mode with `synchronous=FULL` (an acknowledged write
+    /// survives a power cut, not only a crash), foreign keys on and a busy
+    /// timeout; PostgreSQL with `synchronous_commit=on`.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?
+                .options([("synchronous_commit", "on")]);
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts)
+                .await?;
+            Pool::Postgres(pool)
+        } else {
+            let path = if let Some(p) = url.strip_prefix("sqlite://") {
+                p
+            } else if let Some(p) = url.strip_prefix("sqlite:") {
+                p
+            } else if url.contains("://") {
+                return Err(StoreError::BadUrl(url.to_string()));
+            } else {
+                url
+            };
+            if path.is_empty() {
+                return Err(StoreError::BadUrl(url.to_string()));
+            }
+            let opts = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+                .map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(30));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts)
+                .await?;
+            Pool::Sqlite(pool)
+        };
+        Ok(Store { pool })
+    }
+
+    /// Connects and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Store> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        db_run!(self, pool => { sqlx::query("SELECT 1").execute(pool).await?; });
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        db_run!(self, pool => pool.close().await)
+    }
+
+    /// The durability settings in force, as the database reports them
+    /// (`synchronous`, `journal_mode` / `synchronous_commit`).
+    pub async fn durability(&self) -> Result<Vec<(String, String)>> {
+        Ok(match &self.pool {
+            Pool::Sqlite(pool) => {
+                let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                    .fetch_one(pool)
+                    .await?;
+                let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+                    .fetch_one(pool)
+                    .await?;
+                let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                    .fetch_one(pool)
+                    .await?;
+                let sync = match sync {
+                    0 => "OFF",
+                    1 => "NORMAL",
+                    2 => "FULL",
+                    3 => "EXTRA",
+                    _ => "?",
+                };
+                vec![
+                    ("synchronous".into(), sync.into()),
+                    ("journal_mode".into(), journal),
+                    ("foreign_keys".into(), fk.to_string()),
+                ]
+            }
+            Pool::Postgres(pool) => {
+                let sc: String = sqlx::query_scalar("SHOW synchronous_commit")
+                    .fetch_one(pool)
+                    .await?;
+                let fsync: String = sqlx::query_scalar("SHOW fsync").fetch_one(pool).await?;
+                vec![("synchronous_commit".into(), sc), ("fsync".into(), fsync)]
+            }
+        })
+    }
+}
+
+/// `(street, id)` pairs for an `IN` list, and similar helpers.
+pub(crate) fn push_ids<'a, DB: sqlx::Database>(qb: &mut sqlx::QueryBuilder<'a, DB>, ids: &'a [i64])
+where
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    qb.push("(");
+    let mut sep = qb.separated(", ");
+    for id in ids {
+        sep.push_bind(*id);
+    }
+    sep.push_unseparated(")");
+}

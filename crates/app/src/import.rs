@@ -1,0 +1,550 @@
+//! Roster import: a file → sheets → residents and issues → a plan against the
+//! registry → one transaction → a report the grid leader can fix and re-import.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use gw_domain::idnumber::DocKind;
+use gw_domain::roster::{
+    self, Action, ExistingResident, ParseOptions, RosterRow, RowIssue, RowOutcome, Severity, Sheet,
+    SheetSummary,
+};
+use gw_store::audit::AuditWrite;
+use gw_store::import::{BuildingWrite, ResidentWrite};
+use gw_store::{Store, StoreError};
+use serde::Serialize;
+
+use crate::roster_file::{self, FileError};
+use crate::Clock;
+
+/// The grid that buildings new to the registry join when no grid is named.
+pub const UNASSIGNED_GRID: &str = "未分配网格";
+/// The street a first import creates when none is named.
+pub const DEFAULT_STREET: &str = "默认街道";
+/// The compound of rows that name none.
+pub const DEFAULT_COMPOUND: &str = "未填小区";
+
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Community name or official code.
+    pub community: Option<String>,
+    /// Grid name or code: buildings new to the registry join it.
+    pub grid: Option<String>,
+    /// Street name or code (to disambiguate, or to create on first import).
+    pub street: Option<String>,
+    /// Compound for rows that name none.
+    pub compound: Option<String>,
+    pub max_size: u64,
+    /// Where to write the report (default: beside the roster, `NAME.report.xlsx`).
+    pub report_path: Option<PathBuf>,
+    /// Who imports (for the audit log).
+    pub actor: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("{0}")]
+    Territory(String),
+    #[error("{file}: 没有找到居民名单（任何工作表都没有含“姓名”的表头）/ no resident sheet: no sheet has a header row with a 姓名 (name) column")]
+    NoResidentSheet { file: String },
+    #[error("写入数据库失败，数据库未作任何改动 / the database refused the import and is unchanged: {0}")]
+    Store(#[from] StoreError),
+    #[error("报告写入失败 / could not write the report {path}: {reason}")]
+    Report { path: String, reason: String },
+}
+
+/// What an import did. `added + updated + unchanged + rejected` equals the
+/// data rows read; a duplicate row counts as unchanged.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportSummary {
+    pub file: String,
+    pub street: String,
+    pub community: String,
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub rejected: usize,
+    /// Warning entries (a row may carry several).
+    pub warnings: usize,
+    pub data_rows: usize,
+    pub sheets: Vec<SheetSummary>,
+    pub new_buildings: Vec<String>,
+    pub report: Option<String>,
+    pub issues: Vec<RowIssue>,
+}
+
+/// Progress reported while an import runs: `(stage, done, total)`.
+pub type Progress<'a> = &'a (dyn Fn(&str, u64, u64) + Sync);
+
+/// Imports a roster file.
+pub async fn import_roster_file(
+    store: &Store,
+    clock: &Clock,
+    path: &Path,
+    opts: &ImportOptions,
+    progress: Progress<'_>,
+) -> Result<ImportSummary, ImportError> {
+    progress("读取 reading", 0, 1);
+    let sheets = roster_file::read_roster_file(
+        path,
+        if opts.max_size == 0 {
+            roster_file::DEFAULT_MAX_SIZE
+        } else {
+            opts.max_size
+        },
+    )?;
+    progress("读取 reading", 1, 1);
+    let report = opts
+        .report_path
+        .clone()
+        .unwrap_or_else(|| default_report_path(path));
+    import_sheets(
+        store,
+        clock,
+        &path.display().to_string(),
+        &sheets,
+        opts,
+        &report,
+        progress,
+    )
+    .await
+}
+
+pub fn default_report_path(roster: &Path) -> PathBuf {
+    let stem = roster
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "roster".into());
+    roster.with_file_name(format!("{stem}.report.xlsx"))
+}
+
+/// The community an import goes into, resolved from the options.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub street_id: i64,
+    pub street: String,
+    pub community_id: i64,
+    pub community: String,
+    /// The named grid, if any.
+    pub grid_id: Option<i64>,
+}
+
+/// Finds (or, on a database with no territory yet, creates) the community.
+pub async fn resolve_target(store: &Store, opts: &ImportOptions) -> Result<Target, ImportError> {
+    let streets = store.streets().await?;
+    let street = match &opts.street {
+        Some(s) => {
+            let found = store.find_streets(s).await?;
+            match found.as_slice() {
+                [one] => Some(one.clone()),
+                [] => None,
+                _ => {
+                    return Err(ImportError::Territory(format!(
+                        "街道“{s}”不唯一 / street {s} is ambiguous"
+                    )))
+                }
+            }
+        }
+        None => None,
+    };
+    let street_id = street.as_ref().map(|s| s.id);
+    if let Some(g) = &opts.grid {
+        let community = match &opts.community {
+            Some(c) => Some(one_community(store, c, street_id).await?),
+            None => None,
+        };
+        let grids = store
+            .grids(Some(g), community.as_ref().map(|c| (c.street_id, c.id)))
+            .await?;
+        let grid = match grids.as_slice() {
+            [one] => one.clone(),
+            [] => {
+                return Err(ImportError::Territory(format!(
+                    "找不到网格“{g}” / grid {g} not found"
+                )))
+            }
+            many => {
+                let list: Vec<String> = many
+                    .iter()
+                    .map(|g| format!("{}/{}", g.community_name, g.name))
+                    .collect();
+                return Err(ImportError::Territory(format!(
+                    "网格“{g}”不唯一，请用 --community 指定社区 / grid {g} is ambiguous: {}",
+                    list.join(", ")
+                )));
+            }
+        };
+        return Ok(Target {
+            street_id: grid.street_id,
+            street: store.street_name(grid.street_id).await?,
+            community_id: grid.community_id,
+            community: grid.community_name,
+            grid_id: Some(grid.id),
+        });
+    }
+    let Some(cname) = &opts.community else {
+        let all = store.communities(None, street_id).await?;
+        return match all.as_slice() {
+            [one] => Ok(Target { street_id: one.street_id, street: one.street_name.clone(), community_id: one.id, community: one.name.clone(), grid_id: None }),
+            [] => Err(ImportError::Territory("数据库中还没有社区，请用 --community 社区名 指定 / no community yet: name one with --community NAME".into())),
+            many => {
+                let list: Vec<String> = many.iter().map(|c| c.name.clone()).collect();
+                Err(ImportError::Territory(format!("请用 --community 指定社区 / name the community with --community: {}", list.join(", "))))
+            }
+        };
+    };
+    let found = store.communities(Some(cname), street_id).await?;
+    match found.as_slice() {
+        [one] => Ok(Target { street_id: one.street_id, street: one.street_name.clone(), community_id: one.id, community: one.name.clone(), grid_id: None }),
+        [] if streets.is_empty() || opts.street.is_some() => {
+            // A grid leader's first import: create the territory in one go.
+            let sid = match street {
+                Some(s) => s.id,
+                None => {
+                    let city = store.ensure_city("本市", None).await?;
+                    let district = store.ensure_district(city, "本区", None).await?;
+                    store.ensure_street(district, opts.street.as_deref().unwrap_or(DEFAULT_STREET), None).await?
+                }
+            };
+            let code = gw_domain::territory::AreaCode::parse(cname).ok().map(|c| c.as_str().to_string());
+            let cid = store.ensure_community(sid, cname, code.as_deref()).await?;
+            Ok(Target { street_id: sid, street: store.street_name(sid).await?, community_id: cid, community: cname.clone(), grid_id: None })
+        }
+        [] => {
+            let known: Vec<String> = store.communities(None, street_id).await?.into_iter().map(|c| c.name).collect();
+            Err(ImportError::Territory(format!(
+                "找不到社区“{cname}”；已有：{} / community {cname} not found (add --street NAME to create it there)",
+                known.join("、")
+            )))
+        }
+        _ => Err(ImportError::Territory(format!("社区“{cname}”在多个街道都有，请用 --street 指定 / community {cname} exists in several streets: add --street"))),
+    }
+}
+
+async fn one_community(
+    store: &Store,
+    key: &str,
+    street: Option<i64>,
+) -> Result<gw_store::registry::CommunityRow, ImportError> {
+    let found = store.communities(Some(key), street).await?;
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(ImportError::Territory(format!(
+            "找不到社区“{key}” / community {key} not found"
+        ))),
+        _ => Err(ImportError::Territory(format!(
+            "社区“{key}”不唯一，请用 --street 指定 / community {key} is ambiguous: add --street"
+        ))),
+    }
+}
+
+/// Imports sheets already read (the web upload reads bytes, the CLI a file).
+pub async fn import_sheets(
+    store: &Store,
+    clock: &Clock,
+    file: &str,
+    sheets: &[Sheet],
+    opts: &ImportOptions,
+    report_path: &Path,
+    progress: Progress<'_>,
+) -> Result<ImportSummary, ImportError> {
+    let now = clock.now_ms();
+    let default_compound = opts
+        .compound
+        .clone()
+        .unwrap_or_else(|| DEFAULT_COMPOUND.to_string());
+    let parsed = roster::parse_workbook(
+        sheets,
+        &ParseOptions {
+            default_compound,
+            today: clock.today(),
+        },
+    );
+    if parsed.sheets.iter().all(|s| s.skipped.is_some()) {
+        return Err(ImportError::NoResidentSheet {
+            file: file.to_string(),
+        });
+    }
+    let target = resolve_target(store, opts).await?;
+    progress("核对 matching", 0, 1);
+
+    let rows: Vec<&RosterRow> = parsed
+        .rows
+        .iter()
+        .filter_map(|r| match r {
+            RowOutcome::Resident(r) => Some(r.as_ref()),
+            RowOutcome::Rejected(_) => None,
+        })
+        .collect();
+    let snap = store
+        .community_snapshot(target.street_id, target.community_id)
+        .await?;
+    let existing: Vec<ExistingResident> = snap
+        .residents
+        .iter()
+        .map(|(id, address, resident)| ExistingResident {
+            id: *id,
+            address: address.clone(),
+            resident: resident.clone(),
+        })
+        .collect();
+    let docs: Vec<(DocKind, String)> = rows
+        .iter()
+        .filter_map(|r| {
+            r.resident
+                .document
+                .as_ref()
+                .map(|d| (d.kind, d.number.clone()))
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut elsewhere = HashMap::new();
+    for owner in store.document_owners(&docs).await? {
+        let ours =
+            owner.street_id == target.street_id && owner.community_id == Some(target.community_id);
+        if !ours {
+            elsewhere.insert((owner.kind, owner.number.clone()), owner.place.clone());
+        }
+    }
+    let plan = roster::plan_import(&rows, &existing, &elsewhere);
+    progress("核对 matching", 1, 1);
+
+    // Territory the plan needs that does not exist yet.
+    let needs_address = |a: &Action| match a {
+        Action::Add { row, .. } | Action::Update { row, .. } => Some(*row),
+        Action::Unchanged { .. } => None,
+    };
+    let addresses: BTreeSet<&roster::Address> = plan
+        .actions
+        .iter()
+        .filter_map(needs_address)
+        .map(|i| &rows[i].address)
+        .collect();
+    let grid_for_new = match target.grid_id {
+        Some(g) => g,
+        None => {
+            store
+                .ensure_grid(
+                    target.street_id,
+                    target.community_id,
+                    UNASSIGNED_GRID,
+                    None,
+                    true,
+                )
+                .await?
+        }
+    };
+
+    let total = plan.actions.len() as u64;
+    let mut tx = store.begin().await?;
+    let street = target.street_id;
+    let mut compounds = snap.compounds.clone();
+    let new_compounds: Vec<(i64, String)> = addresses
+        .iter()
+        .map(|a| a.compound.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|c| !compounds.contains_key(c))
+        .map(|c| (target.community_id, c))
+        .collect();
+    for ((_, name), id) in tx.insert_compounds(street, &new_compounds).await? {
+        compounds.insert(name, id);
+    }
+    let compound_of = |a: &roster::Address| {
+        compounds
+            .get(&a.compound)
+            .copied()
+            .ok_or_else(|| StoreError::Other(format!("compound {} missing", a.compound)))
+    };
+
+    let mut buildings: HashMap<(i64, String), i64> = snap
+        .buildings
+        .iter()
+        .map(|(k, (id, _))| (k.clone(), *id))
+        .collect();
+    let mut new_buildings = Vec::new();
+    let mut seen = BTreeSet::new();
+    for a in &addresses {
+        let key = (compound_of(a)?, a.building.clone());
+        if !buildings.contains_key(&key) && seen.insert(key.clone()) {
+            new_buildings.push(BuildingWrite {
+                compound_id: key.0,
+                grid_id: grid_for_new,
+                name: key.1.clone(),
+                floors: None,
+                elevator: None,
+            });
+        }
+    }
+    let new_building_names: Vec<String> = new_buildings.iter().map(|b| b.name.clone()).collect();
+    buildings.extend(tx.insert_buildings(street, &new_buildings).await?);
+    let building_of = |a: &roster::Address| -> Result<i64, StoreError> {
+        buildings
+            .get(&(compound_of(a)?, a.building.clone()))
+            .copied()
+            .ok_or_else(|| StoreError::Other(format!("building {} missing", a.building)))
+    };
+
+    let mut units = snap.units.clone();
+    let mut new_units = BTreeSet::new();
+    for a in &addresses {
+        let key = (building_of(a)?, a.unit.clone());
+        if !units.contains_key(&key) {
+            new_units.insert(key);
+        }
+    }
+    units.extend(
+        tx.insert_units(street, &new_units.into_iter().collect::<Vec<_>>())
+            .await?,
+    );
+    let unit_of = |a: &roster::Address| -> Result<i64, StoreError> {
+        units
+            .get(&(building_of(a)?, a.unit.clone()))
+            .copied()
+            .ok_or_else(|| StoreError::Other(format!("unit {} missing", a.unit)))
+    };
+
+    let mut households = snap.households.clone();
+    let mut new_households = BTreeSet::new();
+    for a in &addresses {
+        let key = (unit_of(a)?, a.room.clone());
+        if !households.contains_key(&key) {
+            new_households.insert(key);
+        }
+    }
+    households.extend(
+        tx.insert_households(street, &new_households.into_iter().collect::<Vec<_>>())
+            .await?,
+    );
+    let household_of = |a: &roster::Address| -> Result<i64, StoreError> {
+        households
+            .get(&(unit_of(a)?, a.room.clone()))
+            .copied()
+            .ok_or_else(|| StoreError::Other(format!("household {} missing", a.room)))
+    };
+
+    let (mut added, mut updated, mut unchanged) = (0, 0, 0);
+    let mut adds = Vec::new();
+    for action in &plan.actions {
+        match action {
+            Action::Add { row, resident } => {
+                adds.push(ResidentWrite {
+                    uid: crate::new_uid(),
+                    household_id: Some(household_of(&rows[*row].address)?),
+                    resident,
+                    status: "active",
+                });
+                added += 1;
+            }
+            Action::Update { row, id, resident } => {
+                tx.update_resident(
+                    street,
+                    *id,
+                    Some(household_of(&rows[*row].address)?),
+                    resident,
+                    now,
+                )
+                .await?;
+                updated += 1;
+                if updated % 200 == 0 {
+                    progress("写入 writing", updated as u64, total);
+                }
+            }
+            Action::Unchanged { .. } => unchanged += 1,
+        }
+    }
+    for (i, chunk) in adds.chunks(2_000).enumerate() {
+        tx.insert_residents(street, chunk, now).await?;
+        progress(
+            "写入 writing",
+            (updated + i * 2_000 + chunk.len()) as u64,
+            total,
+        );
+    }
+
+    let mut issues: Vec<RowIssue> = Vec::new();
+    let mut rejected = 0;
+    for r in &parsed.rows {
+        match r {
+            RowOutcome::Resident(r) => issues.extend(r.warnings.iter().cloned()),
+            RowOutcome::Rejected(r) => {
+                rejected += 1;
+                issues.push(r.issue.clone());
+            }
+        }
+    }
+    issues.extend(plan.warnings.iter().cloned());
+    issues.sort_by(|a, b| {
+        (sheet_order(&parsed.sheets, &a.sheet), a.row, &a.column).cmp(&(
+            sheet_order(&parsed.sheets, &b.sheet),
+            b.row,
+            &b.column,
+        ))
+    });
+    let warnings = issues
+        .iter()
+        .filter(|i| i.severity == Severity::Warning)
+        .count();
+
+    let detail = format!("file={} added={added} updated={updated} unchanged={unchanged} rejected={rejected} warnings={warnings}", file_name(file));
+    tx.audit(&AuditWrite {
+        street_id: street,
+        at_ms: now,
+        actor: &opts.actor,
+        action: "import_roster",
+        target_kind: "community",
+        target_id: &gw_domain::ids::Key {
+            street,
+            id: target.community_id,
+        }
+        .to_string(),
+        detail: &detail,
+        address: "",
+    })
+    .await?;
+
+    let mut summary = ImportSummary {
+        file: file.to_string(),
+        street: target.street.clone(),
+        community: target.community.clone(),
+        added,
+        updated,
+        unchanged,
+        rejected,
+        warnings,
+        data_rows: parsed.data_rows(),
+        sheets: parsed.sheets.clone(),
+        new_buildings: new_building_names,
+        report: None,
+        issues,
+    };
+    // The report is written before the commit: a report that cannot be
+    // written fails the import, and the database stays as it was.
+    crate::report::write_import_report(report_path, &summary, &parsed).map_err(|reason| {
+        ImportError::Report {
+            path: report_path.display().to_string(),
+            reason,
+        }
+    })?;
+    summary.report = Some(report_path.display().to_string());
+    tx.commit().await?;
+    progress("完成 done", total, total);
+    Ok(summary)
+}
+
+fn sheet_order(sheets: &[SheetSummary], name: &str) -> usize {
+    sheets
+        .iter()
+        .position(|s| s.name == name)
+        .unwrap_or(usize::MAX)
+}
+
+fn file_name(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .map(|f| f.to_string_lossy().to_string())
+        .unwrap_or_else(|| path.to_string())
+}

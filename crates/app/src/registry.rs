@@ -1,0 +1,257 @@
+//! Registry use-cases and the views lists, pages and the API show. Personal
+//! data (document numbers, phones, health flags) is masked in every view by
+//! default.
+
+use gw_domain::date::Date;
+use gw_domain::ids::Key;
+use gw_domain::mask;
+use gw_domain::resident::Flag;
+use gw_store::registry::{ResidentFilter, ResidentRow};
+use gw_store::{Store, StoreError};
+use serde::Serialize;
+
+/// Flags that are health data: masked with the rest of personal data.
+pub fn is_health_flag(f: Flag) -> bool {
+    matches!(f, Flag::Dialysis | Flag::ChronicTreatment | Flag::Pregnant)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PhoneView {
+    pub number: String,
+    pub relation: &'static str,
+}
+
+/// A resident as lists and pages show them (masked).
+#[derive(Debug, Clone, Serialize)]
+pub struct ResidentView {
+    pub id: String,
+    pub uid: String,
+    pub status: String,
+    pub name: String,
+    pub gender: &'static str,
+    pub age: Option<i32>,
+    pub document_kind: Option<&'static str>,
+    pub document_number: Option<String>,
+    pub phones: Vec<PhoneView>,
+    pub residence: &'static str,
+    /// Operational flags (mobility, living alone, no smartphone …).
+    pub flags: Vec<&'static str>,
+    /// Whether health flags exist; which ones is personal data.
+    pub health_flags: Option<&'static str>,
+    pub notes_present: bool,
+    pub household: Option<String>,
+    pub address: Option<String>,
+    pub building: Option<String>,
+    pub grid: Option<String>,
+    pub community: Option<String>,
+    pub masked: bool,
+}
+
+impl ResidentView {
+    /// The masked view (the default everywhere).
+    pub fn masked(r: &ResidentRow, today: Date) -> ResidentView {
+        let p = &r.resident;
+        ResidentView {
+            id: Key {
+                street: r.street_id,
+                id: r.id,
+            }
+            .to_string(),
+            uid: r.uid.clone(),
+            status: r.status.clone(),
+            name: p.name.clone(),
+            gender: p.gender.code(),
+            age: p.birth_date.map(|b| b.age_on(today)),
+            document_kind: p.document.as_ref().map(|d| d.kind.code()),
+            document_number: p.document.as_ref().map(|d| mask::document(&d.number)),
+            phones: p
+                .phones
+                .iter()
+                .map(|ph| PhoneView {
+                    number: mask::phone(ph.phone.as_str()),
+                    relation: ph.relation.code(),
+                })
+                .collect(),
+            residence: p.residence.code(),
+            flags: p
+                .flags
+                .iter()
+                .filter(|f| !is_health_flag(*f))
+                .map(Flag::code)
+                .collect(),
+            health_flags: p.flags.iter().any(is_health_flag).then_some("masked"),
+            notes_present: !p.notes.is_empty(),
+            household: r.household_id.map(|h| {
+                Key {
+                    street: r.street_id,
+                    id: h,
+                }
+                .to_string()
+            }),
+            address: address_text(r),
+            building: r.building_id.map(|b| {
+                Key {
+                    street: r.street_id,
+                    id: b,
+                }
+                .to_string()
+            }),
+            grid: r.grid.clone(),
+            community: r.community.clone(),
+            masked: true,
+        }
+    }
+}
+
+/// `虹馆小区 3号楼 1单元 301`.
+pub fn address_text(r: &ResidentRow) -> Option<String> {
+    let room = r.room.as_ref()?;
+    let unit = r
+        .unit
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .map(|u| format!("{u}单元 "))
+        .unwrap_or_default();
+    Some(format!(
+        "{} {} {unit}{room}",
+        r.compound.clone().unwrap_or_default(),
+        r.building.clone().unwrap_or_default()
+    ))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TreeNode {
+    pub level: &'static str,
+    pub id: String,
+    pub name: String,
+    pub code: Option<String>,
+    pub buildings: i64,
+    pub households: i64,
+    pub residents: i64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<TreeNode>,
+}
+
+/// The territory tree, street → community → grid, with counts at each level.
+pub async fn territory_tree(store: &Store) -> Result<Vec<TreeNode>, StoreError> {
+    let counts = store.grid_counts(None).await?;
+    let grids = store.grids(None, None).await?;
+    let communities = store.communities(None, None).await?;
+    let mut out = Vec::new();
+    for s in store.streets().await? {
+        let mut street = TreeNode {
+            level: "street",
+            id: s.id.to_string(),
+            name: s.name.clone(),
+            code: s.code.clone(),
+            buildings: 0,
+            households: 0,
+            residents: 0,
+            children: vec![],
+        };
+        for c in communities.iter().filter(|c| c.street_id == s.id) {
+            let mut cn = TreeNode {
+                level: "community",
+                id: Key {
+                    street: s.id,
+                    id: c.id,
+                }
+                .to_string(),
+                name: c.name.clone(),
+                code: c.code.clone(),
+                buildings: 0,
+                households: 0,
+                residents: 0,
+                children: vec![],
+            };
+            for g in grids
+                .iter()
+                .filter(|g| g.street_id == s.id && g.community_id == c.id)
+            {
+                let k = counts
+                    .iter()
+                    .find(|k| k.street_id == s.id && k.grid_id == g.id)
+                    .cloned()
+                    .unwrap_or_default();
+                cn.buildings += k.buildings;
+                cn.households += k.households;
+                cn.residents += k.residents;
+                cn.children.push(TreeNode {
+                    level: "grid",
+                    id: Key {
+                        street: s.id,
+                        id: g.id,
+                    }
+                    .to_string(),
+                    name: g.name.clone(),
+                    code: g.code.clone(),
+                    buildings: k.buildings,
+                    households: k.households,
+                    residents: k.residents,
+                    children: vec![],
+                });
+            }
+            street.buildings += cn.buildings;
+            street.households += cn.households;
+            street.residents += cn.residents;
+            street.children.push(cn);
+        }
+        out.push(street);
+    }
+    Ok(out)
+}
+
+/// Search by name, phone tail (4+ digits) or document tail (4+ characters
+/// ending in a digit or X), within an optional street.
+pub async fn search(
+    store: &Store,
+    street: Option<i64>,
+    q: &str,
+    limit: i64,
+) -> Result<Vec<ResidentRow>, StoreError> {
+    let q = gw_domain::text::squeeze(q);
+    if q.is_empty() {
+        return Ok(Vec::new());
+    }
+    let base = ResidentFilter {
+        street,
+        limit,
+        ..Default::default()
+    };
+    let is_tail = q.len() >= 4
+        && q.chars()
+            .all(|c| c.is_ascii_digit() || c == 'x' || c == 'X');
+    if !is_tail {
+        return store
+            .residents(&ResidentFilter {
+                name: Some(q),
+                ..base
+            })
+            .await;
+    }
+    let mut out = Vec::new();
+    if q.chars().all(|c| c.is_ascii_digit()) {
+        out = store
+            .residents(&ResidentFilter {
+                phone_tail: Some(q.clone()),
+                ..base.clone()
+            })
+            .await?;
+    }
+    for r in store
+        .residents(&ResidentFilter {
+            doc_tail: Some(q.to_uppercase()),
+            ..base
+        })
+        .await?
+    {
+        if !out
+            .iter()
+            .any(|o| o.street_id == r.street_id && o.id == r.id)
+        {
+            out.push(r);
+        }
+    }
+    out.truncate(limit.max(0) as usize);
+    Ok(out)
+}

@@ -1,0 +1,253 @@
+//! `gridwarden bench …`: performance measured against the raw limits of the
+//! same machine, in the same run, through the same driver.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use gw_app::Clock;
+use gw_domain::roster::{ParseOptions, RowOutcome};
+use gw_store::import::ResidentWrite;
+use gw_store::Store;
+use serde_json::json;
+
+#[derive(Subcommand)]
+pub enum BenchCmd {
+    /// Import a generated roster into a fresh database; compare with reading alone and inserting alone.
+    Import {
+        #[arg(long, default_value_t = 100_000)]
+        residents: usize,
+        /// Where fresh databases are made: a directory for SQLite (default: a temp dir) or a postgres:// URL
+        /// (fresh databases are created beside it and dropped).
+        #[arg(long, env = "GRIDWARDEN_BENCH_DB")]
+        db: Option<String>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// One JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Fresh databases for one benchmark run, removed at the end.
+struct Fresh {
+    base: Option<String>,
+    dir: PathBuf,
+    made: Vec<String>,
+}
+
+impl Fresh {
+    fn new(base: Option<String>) -> Result<Fresh> {
+        let dir = std::env::temp_dir().join(format!("gridwarden-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Fresh {
+            base: base.filter(|b| b.starts_with("postgres")),
+            dir,
+            made: Vec::new(),
+        })
+    }
+
+    async fn make(&mut self, name: &str) -> Result<Store> {
+        let url = match &self.base {
+            Some(base) => {
+                let db = format!("gw_bench_{}_{}", name, std::process::id());
+                let admin = Store::connect(base).await?;
+                if let gw_store::Pool::Postgres(p) = &admin.pool {
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS {db}"))
+                        .execute(p)
+                        .await?;
+                    sqlx::query(&format!("CREATE DATABASE {db}"))
+                        .execute(p)
+                        .await?;
+                }
+                admin.close().await;
+                self.made.push(db.clone());
+                with_database(base, &db)
+            }
+            None => self.dir.join(format!("{name}.db")).display().to_string(),
+        };
+        Ok(Store::open(&url).await?)
+    }
+
+    async fn cleanup(self) -> Result<()> {
+        if let Some(base) = &self.base {
+            let admin = Store::connect(base).await?;
+            if let gw_store::Pool::Postgres(p) = &admin.pool {
+                for db in &self.made {
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                        .execute(p)
+                        .await?;
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        Ok(())
+    }
+}
+
+/// The same URL pointing at another database.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match head[scheme_end..].find('/') {
+        Some(i) => &head[..scheme_end + i],
+        None => head,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+fn machine() -> serde_json::Value {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    json!({ "cores": cores, "cpu": cpu, "os": std::env::consts::OS })
+}
+
+pub async fn run(cmd: BenchCmd) -> Result<()> {
+    match cmd {
+        BenchCmd::Import {
+            residents,
+            db,
+            seed,
+            json,
+        } => bench_import(residents, db, seed, json).await,
+    }
+}
+
+async fn bench_import(n: usize, db: Option<String>, seed: u64, json_out: bool) -> Result<()> {
+    let clock = Clock::System;
+    let mut fresh = Fresh::new(db)?;
+    let file = fresh.dir.join("roster.xlsx");
+    let sheets = gw_app::fixtures::large_roster(n, seed);
+    gw_app::fixtures::write_xlsx(&file, &sheets).map_err(|e| anyhow::anyhow!(e))?;
+    let size = std::fs::metadata(&file)?.len();
+
+    // R: the spreadsheet read alone (file → cells).
+    let t = Instant::now();
+    let read = gw_app::roster_file::read_roster_file(&file, u64::MAX)?;
+    let read_s = t.elapsed().as_secs_f64();
+
+    // I: the same residents inserted alone, through the same driver, durable, best batching.
+    let parsed = gw_domain::roster::parse_workbook(
+        &read,
+        &ParseOptions {
+            default_compound: "小区".into(),
+            today: clock.today(),
+        },
+    );
+    let people: Vec<_> = parsed
+        .rows
+        .iter()
+        .filter_map(|r| match r {
+            RowOutcome::Resident(r) => Some(r.resident.clone()),
+            RowOutcome::Rejected(_) => None,
+        })
+        .collect();
+    let raw = fresh.make("raw").await?;
+    let backend = raw.backend().name();
+    let city = raw.ensure_city("本市", None).await?;
+    let district = raw.ensure_district(city, "本区", None).await?;
+    let street = raw.ensure_street(district, "基准街道", None).await?;
+    let writes: Vec<ResidentWrite> = people
+        .iter()
+        .map(|p| ResidentWrite {
+            uid: gw_app::new_uid(),
+            household_id: None,
+            resident: p,
+            status: "active",
+        })
+        .collect();
+    let t = Instant::now();
+    let mut tx = raw.begin().await?;
+    tx.insert_residents(street, &writes, clock.now_ms()).await?;
+    tx.commit().await?;
+    let insert_s = t.elapsed().as_secs_f64();
+    raw.close().await;
+
+    // The import itself, end to end, into another fresh database.
+    let imp = fresh.make("import").await?;
+    let opts = gw_app::import::ImportOptions {
+        community: Some("基准社区".into()),
+        street: Some("基准街道".into()),
+        report_path: Some(fresh.dir.join("report.xlsx")),
+        actor: "bench".into(),
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let summary =
+        gw_app::import::import_roster_file(&imp, &clock, &file, &opts, &|_, _, _| {}).await?;
+    let import_s = t.elapsed().as_secs_f64();
+    imp.close().await;
+    fresh
+        .cleanup()
+        .await
+        .context("cleaning up benchmark databases")?;
+
+    let r = n as f64 / read_s;
+    let i = people.len() as f64 / insert_s;
+    let rate = n as f64 / import_s;
+    let raw_limit = 1.0 / (1.0 / r + 1.0 / i);
+    let ratio = rate / raw_limit;
+    let out = json!({
+        "bench": "import",
+        "backend": backend,
+        "residents": n,
+        "file_bytes": size,
+        "added": summary.added,
+        "read_rate": r,
+        "insert_rate": i,
+        "rate": rate,
+        "raw_limit": raw_limit,
+        "ratio": ratio,
+        "seconds": { "read": read_s, "insert": insert_s, "import": import_s },
+        "durability": if backend == "sqlite" { "WAL, synchronous=FULL" } else { "synchronous_commit=on" },
+        "machine": machine(),
+    });
+    if json_out {
+        println!("{out}");
+    } else {
+        println!(
+            "bench import ({backend}, {n} residents, {:.1} MB xlsx)",
+            size as f64 / 1e6
+        );
+        println!("  read alone      R = {r:>10.0} rows/s ({read_s:.2}s)");
+        println!("  insert alone    I = {i:>10.0} rows/s ({insert_s:.2}s)");
+        println!("  raw limit 1/(1/R+1/I) = {raw_limit:>8.0} rows/s");
+        println!("  import            = {rate:>10.0} rows/s ({import_s:.2}s)  ratio {ratio:.2}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn with_database_swaps_the_name() {
+        assert_eq!(
+            super::with_database("postgres://u@h:5432/test", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            super::with_database("postgres://u@h/test?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(
+            super::with_database("postgres://u@h", "x"),
+            "postgres://u@h/x"
+        );
+    }
+}

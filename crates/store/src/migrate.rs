@@ -1,0 +1,123 @@
+//! Versioned migrations, embedded, one folder per backend with the same file
+//! names. Applied at start and by `gridwarden migrate`; an older database
+//! upgrades in place, a newer one is refused.
+
+use crate::{db_run, Backend, Result, Store, StoreError};
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+macro_rules! migrations {
+    ($dir:literal: $($v:literal $name:literal),* $(,)?) => {
+        &[$(Migration { version: $v, name: $name, sql: include_str!(concat!("../migrations/", $dir, "/", $name)) }),*]
+    };
+}
+
+pub const SQLITE: &[Migration] = migrations!("sqlite":
+    1 "0001_territory.sql",
+    2 "0002_residents.sql",
+    3 "0003_control_audit.sql",
+);
+
+pub const POSTGRES: &[Migration] = migrations!("postgres":
+    1 "0001_territory.sql",
+    2 "0002_residents.sql",
+    3 "0003_control_audit.sql",
+);
+
+pub fn for_backend(b: Backend) -> &'static [Migration] {
+    match b {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    }
+}
+
+impl Store {
+    /// Versions already applied.
+    pub async fn applied_migrations(&self) -> Result<Vec<i64>> {
+        self.ensure_migration_table().await?;
+        let v: Vec<i64> = db_run!(self, pool => sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(pool).await?);
+        Ok(v)
+    }
+
+    async fn ensure_migration_table(&self) -> Result<()> {
+        db_run!(self, pool => {
+            sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)")
+                .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Applies every pending migration; returns the versions applied now.
+    pub async fn migrate(&self) -> Result<Vec<i64>> {
+        self.migrate_to(i64::MAX).await
+    }
+
+    /// Applies pending migrations up to `target` (tests use it to make an
+    /// "older" database).
+    pub async fn migrate_to(&self, target: i64) -> Result<Vec<i64>> {
+        let all = for_backend(self.backend());
+        let applied = self.applied_migrations().await?;
+        if let Some(v) = applied
+            .iter()
+            .find(|v| !all.iter().any(|m| m.version == **v))
+        {
+            return Err(StoreError::NewerSchema(*v));
+        }
+        let mut done = Vec::new();
+        for m in all
+            .iter()
+            .filter(|m| m.version <= target && !applied.contains(&m.version))
+        {
+            db_run!(self, pool => {
+                let mut tx = pool.begin().await?;
+                if self.backend() == Backend::Postgres {
+                    // Two servers starting at once must not both migrate.
+                    sqlx::query("SELECT pg_advisory_xact_lock(7460001)").execute(&mut *tx).await?;
+                    let again: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                        .bind(m.version).fetch_optional(&mut *tx).await?;
+                    if again.is_some() {
+                        continue;
+                    }
+                }
+                sqlx::raw_sql(m.sql).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO schema_migrations (version, name, applied_ms) VALUES ($1, $2, $3)")
+                    .bind(m.version).bind(m.name).bind(0_i64)
+                    .execute(&mut *tx).await?;
+                tx.commit().await?;
+            });
+            tracing::info!(version = m.version, name = m.name, "migration applied");
+            done.push(m.version);
+        }
+        Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn both_backends_have_the_same_migration_list() {
+        let a: Vec<_> = SQLITE.iter().map(|m| (m.version, m.name)).collect();
+        let b: Vec<_> = POSTGRES.iter().map(|m| (m.version, m.name)).collect();
+        assert_eq!(a, b);
+        // And the folders hold exactly those files.
+        for dir in ["sqlite", "postgres"] {
+            let mut files: Vec<String> = std::fs::read_dir(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/").to_string() + dir,
+            )
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+            files.sort();
+            let names: Vec<String> = a.iter().map(|(_, n)| n.to_string()).collect();
+            assert_eq!(files, names, "{dir}");
+        }
+        for (i, m) in SQLITE.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1);
+        }
+    }
+}

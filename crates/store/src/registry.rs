@@ -1,0 +1,633 @@
+//! Territory and residents: lookups, lists, search and the snapshot a roster
+//! import is planned against.
+
+use gw_domain::date::Date;
+use gw_domain::idnumber::{DocKind, Document};
+use gw_domain::phone::{Phone, PhoneRelation};
+use gw_domain::resident::{Flags, Gender, NewResident, ResidenceType, ResidentPhone};
+use gw_domain::roster::Address;
+use sqlx::{QueryBuilder, Row};
+use std::collections::HashMap;
+
+use crate::{db_run, push_ids, Result, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreetRow {
+    pub id: i64,
+    pub name: String,
+    pub code: Option<String>,
+    pub district: String,
+    pub city: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommunityRow {
+    pub street_id: i64,
+    pub id: i64,
+    pub name: String,
+    pub code: Option<String>,
+    pub street_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GridRow {
+    pub street_id: i64,
+    pub id: i64,
+    pub community_id: i64,
+    pub name: String,
+    pub code: Option<String>,
+    pub unassigned: bool,
+    pub community_name: String,
+}
+
+/// Counts under one grid.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GridCounts {
+    pub street_id: i64,
+    pub grid_id: i64,
+    pub buildings: i64,
+    pub households: i64,
+    pub residents: i64,
+}
+
+/// A resident with where they live, as lists and pages show them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResidentRow {
+    pub street_id: i64,
+    pub id: i64,
+    pub uid: String,
+    pub status: String,
+    pub resident: NewResident,
+    pub household_id: Option<i64>,
+    pub room: Option<String>,
+    pub unit: Option<String>,
+    pub building_id: Option<i64>,
+    pub building: Option<String>,
+    pub compound: Option<String>,
+    pub grid_id: Option<i64>,
+    pub grid: Option<String>,
+    pub community_id: Option<i64>,
+    pub community: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ResidentFilter {
+    pub street: Option<i64>,
+    pub community: Option<i64>,
+    pub grid: Option<i64>,
+    pub building: Option<i64>,
+    pub household: Option<i64>,
+    /// Residents carrying any of these flags.
+    pub flags_any: u32,
+    pub status: Option<String>,
+    /// Exact name.
+    pub name: Option<String>,
+    /// Last digits of any phone.
+    pub phone_tail: Option<String>,
+    /// Last characters of the document number.
+    pub doc_tail: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Existing structure of one community, for planning an import.
+#[derive(Debug, Clone, Default)]
+pub struct CommunitySnapshot {
+    pub compounds: HashMap<String, i64>,
+    /// `(compound_id, building name)` → (building id, grid id)
+    pub buildings: HashMap<(i64, String), (i64, i64)>,
+    pub units: HashMap<(i64, String), i64>,
+    pub households: HashMap<(i64, String), i64>,
+    pub residents: Vec<(i64, Address, NewResident)>,
+}
+
+/// Where a document number is registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentOwner {
+    pub kind: DocKind,
+    pub number: String,
+    pub street_id: i64,
+    pub resident_id: i64,
+    pub community_id: Option<i64>,
+    pub place: String,
+}
+
+const RESIDENT_SELECT: &str = "SELECT r.street_id, r.id, r.uid, r.status, r.name, r.gender, r.doc_kind, r.doc_number, r.birth_date, r.residence, r.flags, r.notes, \
+     h.id, h.room, u.name, b.id, b.name, c.name, g.id, g.name, cm.id, cm.name \
+     FROM resident r \
+     LEFT JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+     LEFT JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+     LEFT JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+     LEFT JOIN compound c ON c.street_id = b.street_id AND c.id = b.compound_id \
+     LEFT JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+     LEFT JOIN community cm ON cm.street_id = g.street_id AND cm.id = g.community_id ";
+
+pub(crate) fn resident_from_parts(
+    name: String,
+    gender: String,
+    kind: Option<String>,
+    number: Option<String>,
+    birth: Option<String>,
+    residence: String,
+    flags: i64,
+    notes: String,
+) -> NewResident {
+    NewResident {
+        name,
+        gender: Gender::from_code(&gender),
+        document: match (kind.as_deref().and_then(DocKind::from_code), number) {
+            (Some(kind), Some(number)) => Some(Document { kind, number }),
+            _ => None,
+        },
+        birth_date: birth.and_then(|b| Date::parse(&b).ok()),
+        phones: Vec::new(),
+        residence: ResidenceType::from_code(&residence),
+        flags: Flags(u32::try_from(flags).unwrap_or(0)),
+        notes,
+    }
+}
+
+macro_rules! resident_row {
+    ($r:expr) => {{
+        let r = $r;
+        ResidentRow {
+            street_id: r.try_get(0)?,
+            id: r.try_get(1)?,
+            uid: r.try_get(2)?,
+            status: r.try_get(3)?,
+            resident: resident_from_parts(
+                r.try_get(4)?,
+                r.try_get(5)?,
+                r.try_get(6)?,
+                r.try_get(7)?,
+                r.try_get(8)?,
+                r.try_get(9)?,
+                r.try_get(10)?,
+                r.try_get(11)?,
+            ),
+            household_id: r.try_get(12)?,
+            room: r.try_get(13)?,
+            unit: r.try_get(14)?,
+            building_id: r.try_get(15)?,
+            building: r.try_get(16)?,
+            compound: r.try_get(17)?,
+            grid_id: r.try_get(18)?,
+            grid: r.try_get(19)?,
+            community_id: r.try_get(20)?,
+            community: r.try_get(21)?,
+        }
+    }};
+}
+
+impl Store {
+    // ----- territory -------------------------------------------------------
+
+    pub async fn ensure_city(&self, name: &str, code: Option<&str>) -> Result<i64> {
+        let id: Option<i64> = db_run!(self, pool => sqlx::query_scalar("SELECT id FROM city WHERE name = $1").bind(name).fetch_optional(pool).await?);
+        if let Some(id) = id {
+            return Ok(id);
+        }
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar("INSERT INTO city (name, code) VALUES ($1, $2) RETURNING id").bind(name).bind(code).fetch_one(pool).await?),
+        )
+    }
+
+    pub async fn ensure_district(&self, city: i64, name: &str, code: Option<&str>) -> Result<i64> {
+        let id: Option<i64> = db_run!(self, pool => sqlx::query_scalar("SELECT id FROM district WHERE city_id = $1 AND name = $2").bind(city).bind(name).fetch_optional(pool).await?);
+        if let Some(id) = id {
+            return Ok(id);
+        }
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar("INSERT INTO district (city_id, name, code) VALUES ($1, $2, $3) RETURNING id").bind(city).bind(name).bind(code).fetch_one(pool).await?),
+        )
+    }
+
+    pub async fn ensure_street(
+        &self,
+        district: i64,
+        name: &str,
+        code: Option<&str>,
+    ) -> Result<i64> {
+        let id: Option<i64> = db_run!(self, pool => sqlx::query_scalar("SELECT id FROM street WHERE district_id = $1 AND name = $2").bind(district).bind(name).fetch_optional(pool).await?);
+        if let Some(id) = id {
+            return Ok(id);
+        }
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar("INSERT INTO street (district_id, name, code) VALUES ($1, $2, $3) RETURNING id").bind(district).bind(name).bind(code).fetch_one(pool).await?),
+        )
+    }
+
+    pub async fn ensure_community(
+        &self,
+        street: i64,
+        name: &str,
+        code: Option<&str>,
+    ) -> Result<i64> {
+        let id: Option<i64> = db_run!(self, pool => sqlx::query_scalar("SELECT id FROM community WHERE street_id = $1 AND name = $2").bind(street).bind(name).fetch_optional(pool).await?);
+        if let Some(id) = id {
+            return Ok(id);
+        }
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar("INSERT INTO community (street_id, name, code) VALUES ($1, $2, $3) RETURNING id").bind(street).bind(name).bind(code).fetch_one(pool).await?),
+        )
+    }
+
+    pub async fn ensure_grid(
+        &self,
+        street: i64,
+        community: i64,
+        name: &str,
+        code: Option<&str>,
+        unassigned: bool,
+    ) -> Result<i64> {
+        let id: Option<i64> = db_run!(self, pool => sqlx::query_scalar("SELECT id FROM grid WHERE street_id = $1 AND community_id = $2 AND name = $3").bind(street).bind(community).bind(name).fetch_optional(pool).await?);
+        if let Some(id) = id {
+            return Ok(id);
+        }
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar("INSERT INTO grid (street_id, community_id, name, code, unassigned) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+            .bind(street).bind(community).bind(name).bind(code).bind(unassigned).fetch_one(pool).await?),
+        )
+    }
+
+    pub async fn streets(&self) -> Result<Vec<StreetRow>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query("SELECT s.id, s.name, s.code, d.name, c.name FROM street s JOIN district d ON d.id = s.district_id JOIN city c ON c.id = d.city_id ORDER BY s.id")
+                .fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(StreetRow { id: r.try_get(0)?, name: r.try_get(1)?, code: r.try_get(2)?, district: r.try_get(3)?, city: r.try_get(4)? }))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
+    /// Streets whose name or official code is `key`.
+    pub async fn find_streets(&self, key: &str) -> Result<Vec<StreetRow>> {
+        Ok(self
+            .streets()
+            .await?
+            .into_iter()
+            .filter(|s| s.name == key || s.code.as_deref() == Some(key))
+            .collect())
+    }
+
+    /// Communities (optionally of one street) whose name or code is `key`;
+    /// `None` lists them all.
+    pub async fn communities(
+        &self,
+        key: Option<&str>,
+        street: Option<i64>,
+    ) -> Result<Vec<CommunityRow>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT c.street_id, c.id, c.name, c.code, s.name FROM community c JOIN street s ON s.id = c.street_id \
+                 WHERE ($1 IS NULL OR c.name = $1 OR c.code = $1) AND ($2 IS NULL OR c.street_id = $2) ORDER BY c.street_id, c.id")
+                .bind(key).bind(street).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(CommunityRow { street_id: r.try_get(0)?, id: r.try_get(1)?, name: r.try_get(2)?, code: r.try_get(3)?, street_name: r.try_get(4)? }))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
+    /// Grids whose name or code is `key` (all when None), optionally within a community.
+    pub async fn grids(
+        &self,
+        key: Option<&str>,
+        community: Option<(i64, i64)>,
+    ) -> Result<Vec<GridRow>> {
+        let (cs, ci) = community.map_or((None, None), |(s, c)| (Some(s), Some(c)));
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT g.street_id, g.id, g.community_id, g.name, g.code, g.unassigned, c.name FROM grid g \
+                 JOIN community c ON c.street_id = g.street_id AND c.id = g.community_id \
+                 WHERE ($1 IS NULL OR g.name = $1 OR g.code = $1) AND ($2 IS NULL OR g.street_id = $2) AND ($3 IS NULL OR g.community_id = $3) \
+                 ORDER BY g.street_id, g.community_id, g.id")
+                .bind(key).bind(cs).bind(ci).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(GridRow {
+                street_id: r.try_get(0)?, id: r.try_get(1)?, community_id: r.try_get(2)?, name: r.try_get(3)?, code: r.try_get(4)?,
+                unassigned: r.try_get(5)?, community_name: r.try_get(6)?,
+            })).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
+    /// Buildings, households and residents per grid (one street, or all).
+    pub async fn grid_counts(&self, street: Option<i64>) -> Result<Vec<GridCounts>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT g.street_id, g.id, \
+                   (SELECT COUNT(*) FROM building b WHERE b.street_id = g.street_id AND b.grid_id = g.id), \
+                   (SELECT COUNT(*) FROM household h JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+                      JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id WHERE b.street_id = g.street_id AND b.grid_id = g.id), \
+                   (SELECT COUNT(*) FROM resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+                      JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+                      JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id WHERE b.street_id = g.street_id AND b.grid_id = g.id) \
+                 FROM grid g WHERE ($1 IS NULL OR g.street_id = $1) ORDER BY g.street_id, g.id")
+                .bind(street).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(GridCounts { street_id: r.try_get(0)?, grid_id: r.try_get(1)?, buildings: r.try_get(2)?, households: r.try_get(3)?, residents: r.try_get(4)? }))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
+    /// Residents matching a filter, with their addresses and phones.
+    pub async fn residents(&self, f: &ResidentFilter) -> Result<Vec<ResidentRow>> {
+        let mut rows = db_run!(self, pool, DB => {
+            let mut qb = QueryBuilder::<DB>::new(RESIDENT_SELECT);
+            qb.push(" WHERE 1 = 1");
+            if let Some(s) = f.street { qb.push(" AND r.street_id = ").push_bind(s); }
+            if let Some(c) = f.community { qb.push(" AND cm.id = ").push_bind(c); }
+            if let Some(g) = f.grid { qb.push(" AND g.id = ").push_bind(g); }
+            if let Some(b) = f.building { qb.push(" AND b.id = ").push_bind(b); }
+            if let Some(h) = f.household { qb.push(" AND r.household_id = ").push_bind(h); }
+            if f.flags_any != 0 { qb.push(" AND (r.flags & ").push_bind(i64::from(f.flags_any)).push(") <> 0"); }
+            if let Some(s) = &f.status { qb.push(" AND r.status = ").push_bind(s.clone()); }
+            if let Some(n) = &f.name { qb.push(" AND r.name = ").push_bind(n.clone()); }
+            if let Some(t) = &f.doc_tail { qb.push(" AND r.doc_number LIKE ").push_bind(format!("%{t}")); }
+            if let Some(t) = &f.phone_tail {
+                qb.push(" AND EXISTS (SELECT 1 FROM resident_phone p WHERE p.street_id = r.street_id AND p.resident_id = r.id AND p.number LIKE ")
+                    .push_bind(format!("%{t}")).push(")");
+            }
+            qb.push(" ORDER BY r.street_id, b.name, u.name, h.room, r.id LIMIT ").push_bind(f.limit.clamp(1, 100_000)).push(" OFFSET ").push_bind(f.offset.max(0));
+            let rows = qb.build().fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(resident_row!(r))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        });
+        self.attach_phones(&mut rows).await?;
+        Ok(rows)
+    }
+
+    async fn attach_phones(&self, rows: &mut [ResidentRow]) -> Result<()> {
+        let mut by_street: HashMap<i64, Vec<i64>> = HashMap::new();
+        for r in rows.iter() {
+            by_street.entry(r.street_id).or_default().push(r.id);
+        }
+        let mut phones: HashMap<(i64, i64), Vec<ResidentPhone>> = HashMap::new();
+        for (street, ids) in by_street {
+            for chunk in ids.chunks(500) {
+                db_run!(self, pool, DB => {
+                    let mut qb = QueryBuilder::<DB>::new("SELECT resident_id, number, relation FROM resident_phone WHERE street_id = ");
+                    qb.push_bind(street).push(" AND resident_id IN ");
+                    push_ids(&mut qb, chunk);
+                    qb.push(" ORDER BY resident_id, seq");
+                    for r in qb.build().fetch_all(pool).await? {
+                        let rid: i64 = r.try_get(0)?;
+                        let number: String = r.try_get(1)?;
+                        let rel: String = r.try_get(2)?;
+                        phones.entry((street, rid)).or_default().push(ResidentPhone {
+                            phone: Phone::from_normalised(number),
+                            relation: PhoneRelation::from_code(&rel).unwrap_or(PhoneRelation::Other),
+                        });
+                    }
+                });
+            }
+        }
+        for r in rows.iter_mut() {
+            if let Some(p) = phones.remove(&(r.street_id, r.id)) {
+                r.resident.phones = p;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn resident(&self, street: i64, id: i64) -> Result<ResidentRow> {
+        let mut rows = db_run!(self, pool => {
+            let q = format!("{RESIDENT_SELECT} WHERE r.street_id = $1 AND r.id = $2");
+            let rows = sqlx::query(&q).bind(street).bind(id).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(resident_row!(r))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        });
+        self.attach_phones(&mut rows).await?;
+        rows.pop()
+            .ok_or_else(|| StoreError::NotFound(format!("resident {street}-{id}")))
+    }
+
+    /// Everything an import into one community is planned against.
+    pub async fn community_snapshot(
+        &self,
+        street: i64,
+        community: i64,
+    ) -> Result<CommunitySnapshot> {
+        let mut snap = CommunitySnapshot::default();
+        db_run!(self, pool => {
+            for r in sqlx::query("SELECT id, name FROM compound WHERE street_id = $1 AND community_id = $2").bind(street).bind(community).fetch_all(pool).await? {
+                snap.compounds.insert(r.try_get(1)?, r.try_get(0)?);
+            }
+            for r in sqlx::query("SELECT b.id, b.compound_id, b.name, b.grid_id FROM building b JOIN compound c ON c.street_id = b.street_id AND c.id = b.compound_id WHERE b.street_id = $1 AND c.community_id = $2")
+                .bind(street).bind(community).fetch_all(pool).await? {
+                snap.buildings.insert((r.try_get(1)?, r.try_get(2)?), (r.try_get(0)?, r.try_get(3)?));
+            }
+            for r in sqlx::query("SELECT u.id, u.building_id, u.name FROM unit u JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+                                  JOIN compound c ON c.street_id = b.street_id AND c.id = b.compound_id WHERE u.street_id = $1 AND c.community_id = $2")
+                .bind(street).bind(community).fetch_all(pool).await? {
+                snap.units.insert((r.try_get(1)?, r.try_get(2)?), r.try_get(0)?);
+            }
+            for r in sqlx::query("SELECT h.id, h.unit_id, h.room FROM household h JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+                                  JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+                                  JOIN compound c ON c.street_id = b.street_id AND c.id = b.compound_id WHERE h.street_id = $1 AND c.community_id = $2")
+                .bind(street).bind(community).fetch_all(pool).await? {
+                snap.households.insert((r.try_get(1)?, r.try_get(2)?), r.try_get(0)?);
+            }
+        });
+        let rows = self.residents_of_community(street, community).await?;
+        snap.residents = rows;
+        Ok(snap)
+    }
+
+    async fn residents_of_community(
+        &self,
+        street: i64,
+        community: i64,
+    ) -> Result<Vec<(i64, Address, NewResident)>> {
+        let mut out: Vec<(i64, Address, NewResident)> = db_run!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT r.id, r.name, r.gender, r.doc_kind, r.doc_number, r.birth_date, r.residence, r.flags, r.notes, c.name, b.name, u.name, h.room \
+                 FROM resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+                 JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+                 JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+                 JOIN compound c ON c.street_id = b.street_id AND c.id = b.compound_id \
+                 WHERE r.street_id = $1 AND c.community_id = $2")
+                .bind(street).bind(community).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok((
+                r.try_get::<i64, _>(0)?,
+                Address { compound: r.try_get(9)?, building: r.try_get(10)?, unit: r.try_get(11)?, room: r.try_get(12)? },
+                resident_from_parts(r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?, r.try_get(6)?, r.try_get(7)?, r.try_get(8)?),
+            ))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        });
+        let mut phones: HashMap<i64, Vec<ResidentPhone>> = HashMap::new();
+        db_run!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT p.resident_id, p.number, p.relation FROM resident_phone p \
+                 JOIN resident r ON r.street_id = p.street_id AND r.id = p.resident_id \
+                 JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+                 JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+                 JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+                 JOIN compound c ON c.street_id = b.street_id AND c.id = b.compound_id \
+                 WHERE p.street_id = $1 AND c.community_id = $2 ORDER BY p.resident_id, p.seq")
+                .bind(street).bind(community).fetch_all(pool).await?;
+            for r in rows {
+                let rel: String = r.try_get(2)?;
+                phones.entry(r.try_get(0)?).or_default().push(ResidentPhone {
+                    phone: Phone::from_normalised(r.try_get(1)?),
+                    relation: PhoneRelation::from_code(&rel).unwrap_or(PhoneRelation::Other),
+                });
+            }
+        });
+        for (id, _, r) in out.iter_mut() {
+            if let Some(p) = phones.remove(id) {
+                r.phones = p;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Where each of these document numbers is registered, if anywhere.
+    pub async fn document_owners(&self, docs: &[(DocKind, String)]) -> Result<Vec<DocumentOwner>> {
+        let mut out = Vec::new();
+        for chunk in docs.chunks(400) {
+            let found: Vec<(String, String, i64, i64)> = db_run!(self, pool, DB => {
+                let mut qb = QueryBuilder::<DB>::new("SELECT doc_kind, doc_number, street_id, resident_id FROM document_registry WHERE doc_number IN (");
+                let mut sep = qb.separated(", ");
+                for (_, n) in chunk {
+                    sep.push_bind(n.clone());
+                }
+                qb.push(")");
+                let rows = qb.build().fetch_all(pool).await?;
+                rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+            });
+            for (kind, number, street_id, resident_id) in found {
+                let Some(kind) = DocKind::from_code(&kind) else {
+                    continue;
+                };
+                if !chunk.iter().any(|(k, n)| *k == kind && *n == number) {
+                    continue;
+                }
+                let r = self.resident(street_id, resident_id).await?;
+                let place = format!(
+                    "{}{}{}{}",
+                    self.street_name(street_id).await?,
+                    r.community.clone().unwrap_or_default(),
+                    r.building.clone().unwrap_or_default(),
+                    r.room
+                        .as_ref()
+                        .map(|room| format!("{}单元{}", r.unit.clone().unwrap_or_default(), room))
+                        .unwrap_or_default()
+                );
+                out.push(DocumentOwner {
+                    kind,
+                    number,
+                    street_id,
+                    resident_id,
+                    community_id: r.community_id,
+                    place,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn street_name(&self, street: i64) -> Result<String> {
+        let n: Option<String> = db_run!(self, pool => sqlx::query_scalar("SELECT name FROM street WHERE id = $1").bind(street).fetch_optional(pool).await?);
+        n.ok_or_else(|| StoreError::NotFound(format!("street {street}")))
+    }
+
+    /// Total residents (all streets).
+    pub async fn resident_count(&self) -> Result<i64> {
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM resident").fetch_one(pool).await?),
+        )
+    }
+
+    /// Counts of every table (for tests of "nothing changed").
+    pub async fn table_counts(&self) -> Result<Vec<(&'static str, i64)>> {
+        let mut out = Vec::new();
+        for t in [
+            "city",
+            "district",
+            "street",
+            "community",
+            "grid",
+            "compound",
+            "building",
+            "unit",
+            "household",
+            "resident",
+            "resident_phone",
+            "document_registry",
+            "control_order",
+        ] {
+            let n: i64 = db_run!(self, pool => sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {t}")).fetch_one(pool).await?);
+            out.push((t, n));
+        }
+        Ok(out)
+    }
+
+    /// Adds a walk-in: a person sampled at a point who is on no roster.
+    pub async fn add_pending_resident(
+        &self,
+        street: i64,
+        uid: &str,
+        r: &NewResident,
+        now_ms: i64,
+    ) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        let ids = tx
+            .insert_residents(
+                street,
+                &[crate::import::ResidentWrite {
+                    uid: uid.to_string(),
+                    household_id: None,
+                    resident: r,
+                    status: "pending",
+                }],
+                now_ms,
+            )
+            .await?;
+        tx.commit().await?;
+        ids.get(uid)
+            .copied()
+            .ok_or_else(|| StoreError::Other("pending resident lost".into()))
+    }
+
+    /// Merges a pending walk-in into a registered resident: the walk-in's
+    /// phones and document fill what the registered record lacks, and the
+    /// pending record is removed.
+    pub async fn match_pending(
+        &self,
+        street: i64,
+        pending: i64,
+        target: i64,
+        now_ms: i64,
+    ) -> Result<()> {
+        let p = self.resident(street, pending).await?;
+        if p.status != "pending" {
+            return Err(StoreError::Conflict(format!(
+                "resident {street}-{pending} is not pending"
+            )));
+        }
+        let t = self.resident(street, target).await?;
+        let merged = gw_domain::roster::merge_resident(&p.resident, &t.resident);
+        let mut tx = self.begin().await?;
+        tx.delete_resident(street, pending).await?;
+        tx.update_resident(street, target, t.household_id, &merged, now_ms)
+            .await?;
+        tx.commit().await
+    }
+}
+
+impl crate::import::StoreTx {
+    pub async fn delete_resident(&mut self, street: i64, id: i64) -> Result<()> {
+        self.exec3(
+            "DELETE FROM document_registry WHERE street_id = $1 AND resident_id = $2",
+            street,
+            id,
+        )
+        .await?;
+        self.exec3(
+            "DELETE FROM resident_phone WHERE street_id = $1 AND resident_id = $2",
+            street,
+            id,
+        )
+        .await?;
+        self.exec3(
+            "DELETE FROM resident WHERE street_id = $1 AND id = $2",
+            street,
+            id,
+        )
+        .await?;
+        Ok(())
+    }
+}
