@@ -241,16 +241,14 @@ fn progress_bar() -> impl Fn(&str, u64, u64) + Sync {
         if !tty {
             return;
         }
-        let width = 30;
-        let filled = if total == 0 {
-            width
-        } else {
-            (done.min(total) * width / total) as usize as u64
-        } as usize;
+        const WIDTH: u64 = 30;
+        let filled = (done.min(total) * WIDTH)
+            .checked_div(total)
+            .unwrap_or(WIDTH) as usize;
         eprint!(
             "\r{stage:<16} [{}{}] {done}/{total}   ",
             "#".repeat(filled),
-            " ".repeat(width as usize - filled)
+            " ".repeat(WIDTH as usize - filled)
         );
         if done >= total {
             eprintln!();

@@ -212,8 +212,7 @@ pub fn field_of_header(header: &str) -> Option<Field> {
     ]) {
         return Some(Field::Immobile);
     }
-    if t.starts_with("是否") {
-        let rest = &t["是否".len()..];
+    if let Some(rest) = t.strip_prefix("是否") {
         if let Some(flag) = Flag::ALL
             .into_iter()
             .find(|f| f.keywords().iter().any(|k| rest.contains(k)) || rest.contains(f.label_zh()))

@@ -122,7 +122,9 @@ const RESIDENT_SELECT: &str = "SELECT r.street_id, r.id, r.uid, r.status, r.name
      LEFT JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
      LEFT JOIN community cm ON cm.street_id = g.street_id AND cm.id = g.community_id ";
 
-pub(crate) fn resident_from_parts(
+/// The eight resident columns, in `SELECT` order: name, gender, doc_kind,
+/// doc_number, birth_date, residence, flags, notes.
+struct RawResident {
     name: String,
     gender: String,
     kind: Option<String>,
@@ -131,20 +133,44 @@ pub(crate) fn resident_from_parts(
     residence: String,
     flags: i64,
     notes: String,
-) -> NewResident {
-    NewResident {
-        name,
-        gender: Gender::from_code(&gender),
-        document: match (kind.as_deref().and_then(DocKind::from_code), number) {
-            (Some(kind), Some(number)) => Some(Document { kind, number }),
-            _ => None,
-        },
-        birth_date: birth.and_then(|b| Date::parse(&b).ok()),
-        phones: Vec::new(),
-        residence: ResidenceType::from_code(&residence),
-        flags: Flags(u32::try_from(flags).unwrap_or(0)),
-        notes,
+}
+
+impl RawResident {
+    fn into_resident(self) -> NewResident {
+        NewResident {
+            name: self.name,
+            gender: Gender::from_code(&self.gender),
+            document: match (
+                self.kind.as_deref().and_then(DocKind::from_code),
+                self.number,
+            ) {
+                (Some(kind), Some(number)) => Some(Document { kind, number }),
+                _ => None,
+            },
+            birth_date: self.birth.and_then(|b| Date::parse(&b).ok()),
+            phones: Vec::new(),
+            residence: ResidenceType::from_code(&self.residence),
+            flags: Flags(u32::try_from(self.flags).unwrap_or(0)),
+            notes: self.notes,
+        }
     }
+}
+
+/// Reads the eight resident columns starting at column `$i`.
+macro_rules! resident_at {
+    ($r:expr, $i:expr) => {
+        RawResident {
+            name: $r.try_get($i)?,
+            gender: $r.try_get($i + 1)?,
+            kind: $r.try_get($i + 2)?,
+            number: $r.try_get($i + 3)?,
+            birth: $r.try_get($i + 4)?,
+            residence: $r.try_get($i + 5)?,
+            flags: $r.try_get($i + 6)?,
+            notes: $r.try_get($i + 7)?,
+        }
+        .into_resident()
+    };
 }
 
 macro_rules! resident_row {
@@ -155,16 +181,7 @@ macro_rules! resident_row {
             id: r.try_get(1)?,
             uid: r.try_get(2)?,
             status: r.try_get(3)?,
-            resident: resident_from_parts(
-                r.try_get(4)?,
-                r.try_get(5)?,
-                r.try_get(6)?,
-                r.try_get(7)?,
-                r.try_get(8)?,
-                r.try_get(9)?,
-                r.try_get(10)?,
-                r.try_get(11)?,
-            ),
+            resident: resident_at!(r, 4),
             household_id: r.try_get(12)?,
             room: r.try_get(13)?,
             unit: r.try_get(14)?,
@@ -444,7 +461,7 @@ impl Store {
             rows.iter().map(|r| Ok((
                 r.try_get::<i64, _>(0)?,
                 Address { compound: r.try_get(9)?, building: r.try_get(10)?, unit: r.try_get(11)?, room: r.try_get(12)? },
-                resident_from_parts(r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?, r.try_get(6)?, r.try_get(7)?, r.try_get(8)?),
+                resident_at!(r, 1),
             ))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         });
         let mut phones: HashMap<i64, Vec<ResidentPhone>> = HashMap::new();

@@ -1,1 +1,9 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
+//! The one integration test binary. Every test runs on SQLite by default and
+//! on PostgreSQL when GRIDWARDEN_TEST_POSTGRES is set (a fresh database per
+//! test); the same code either way.
 
+mod api;
+mod harness;
+mod import;
+mod storage;

@@ -1,0 +1,197 @@
+//! The JSON API against a real server process on a random port.
+
+use serde_json::json;
+
+use crate::harness::{enc, TestEnv};
+
+#[tokio::test]
+async fn registry_api_over_real_http() {
+    let env = TestEnv::new().await;
+    let out = env.cli_ok(&["demo", "--residents", "600", "--seed", "9", "--no-serve"]);
+    assert!(out.contains("600 residents"), "{out}");
+    let srv = env.serve();
+
+    let h = srv.get("/healthz");
+    assert_eq!(h.status, 200);
+    assert_eq!(h.json()["backend"], env.backend);
+
+    let t = srv.get("/api/v1/territory").json();
+    let street = &t["streets"][0];
+    assert_eq!(street["name"], "鸿城街道");
+    assert_eq!(street["residents"], 600);
+    let community = &street["children"][0];
+    let grid_id = community["children"][0]["id"].as_str().unwrap().to_string();
+
+    // List by grid: masked personal data.
+    let list = srv
+        .get(&format!("/api/v1/residents?grid={grid_id}&limit=1000"))
+        .json();
+    let items = list["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    for r in items {
+        assert_eq!(r["masked"], true);
+        if let Some(d) = r["document_number"].as_str() {
+            assert!(d.contains('*'), "{d}");
+        }
+        for p in r["phones"].as_array().unwrap() {
+            assert!(p["number"].as_str().unwrap().contains('*'));
+        }
+        assert!(r["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f != "dialysis" && f != "pregnant" && f != "chronic_treatment"));
+    }
+
+    // Filter by flag, and an unknown flag is a clear 400.
+    let flagged = srv
+        .get("/api/v1/residents?flag=cannot_go_downstairs,elderly_alone&limit=1000")
+        .json();
+    assert!(flagged["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "cannot_go_downstairs" || f == "elderly_alone")));
+    let bad = srv.get("/api/v1/residents?flag=zombie");
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["code"], "bad_request");
+
+    // One resident, their household, search by name and by phone tail.
+    let one = &items[0];
+    let id = one["id"].as_str().unwrap();
+    assert_eq!(srv.get(&format!("/api/v1/residents/{id}")).json()["id"], id);
+    let hh = srv
+        .get(&format!(
+            "/api/v1/households/{}",
+            one["household"].as_str().unwrap()
+        ))
+        .json();
+    assert!(hh["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["id"] == id));
+    let name = one["name"].as_str().unwrap();
+    let found = srv
+        .get(&format!("/api/v1/residents/search?q={}", enc(name)))
+        .json();
+    assert!(found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["id"] == id));
+    let store = env.store().await;
+    let key: gw_domain::ids::Key = id.parse().unwrap();
+    let full = store.resident(key.street, key.id).await.unwrap();
+    if let Some(p) = full.resident.phones.first() {
+        let tail = &p.phone.as_str()[p.phone.as_str().len() - 4..];
+        let by_phone = srv
+            .get(&format!("/api/v1/residents/search?q={tail}"))
+            .json();
+        assert!(by_phone["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == id));
+    }
+    if let Some(d) = &full.resident.document {
+        let tail = &d.number[d.number.len() - 6..];
+        let by_doc = srv
+            .get(&format!("/api/v1/residents/search?q={tail}"))
+            .json();
+        assert!(by_doc["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == id));
+    }
+
+    // Errors are JSON with a stable code.
+    let nf = srv.get("/api/v1/residents/1-999999999");
+    assert_eq!(nf.status, 404);
+    assert_eq!(nf.json()["code"], "not_found");
+    let bk = srv.get("/api/v1/residents/banana");
+    assert_eq!(bk.status, 400);
+    assert_eq!(srv.get("/nope").status, 404);
+
+    // OpenAPI document.
+    let doc = srv.get("/api/v1/openapi.json").json();
+    assert_eq!(doc["openapi"], "3.0.3");
+    assert!(doc["paths"]["/api/v1/residents"]["get"].is_object());
+}
+
+#[tokio::test]
+async fn walk_ins_and_control_status_over_http() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "200", "--seed", "3", "--no-serve"]);
+    let srv = env.serve();
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+
+    // A walk-in sampled at a point, on no roster.
+    let created = srv.post(
+        "/api/v1/residents/pending",
+        &json!({ "street": street, "name": "过路人", "phone": "139 0431 1234" }),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let pid = created.json()["id"].as_str().unwrap().to_string();
+    let pending = srv.get("/api/v1/residents?status=pending").json();
+    assert_eq!(pending["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        srv.post(
+            "/api/v1/residents/pending",
+            &json!({ "street": street, "name": " " })
+        )
+        .status,
+        400
+    );
+    assert_eq!(
+        srv.post(
+            "/api/v1/residents/pending",
+            &json!({ "street": street, "name": "甲", "phone": "123" })
+        )
+        .status,
+        400
+    );
+
+    // Matched later to a registered resident: the pending record disappears, the phone is kept.
+    let target = srv.get("/api/v1/residents?status=active&limit=1").json()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let m = srv.post(
+        &format!("/api/v1/residents/{pid}/match"),
+        &json!({ "target": target }),
+    );
+    assert_eq!(m.status, 200, "{}", m.body);
+    assert_eq!(
+        srv.get("/api/v1/residents?status=pending").json()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+
+    // Control status on a building, history kept.
+    let list = srv.get("/api/v1/residents?limit=1").json();
+    let building = list["items"][0]["building"].as_str().unwrap().to_string();
+    let r = srv.post("/api/v1/control", &json!({ "target_kind": "building", "target_id": building, "status": "precaution", "reason": "防范区" }));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = srv.post("/api/v1/control", &json!({ "target_kind": "building", "target_id": building, "status": "sealed", "reason": "混管异常" }));
+    assert_eq!(r.status, 201);
+    let h = srv
+        .get(&format!(
+            "/api/v1/control?target_kind=building&target_id={building}"
+        ))
+        .json();
+    assert_eq!(h["history"].as_array().unwrap().len(), 2);
+    assert_eq!(h["current"], "sealed");
+    let bad = srv.post("/api/v1/control", &json!({ "target_kind": "building", "target_id": "1-99999999", "status": "sealed", "reason": "x" }));
+    assert_eq!(bad.status, 404);
+    let bad = srv.post("/api/v1/control", &json!({ "target_kind": "planet", "target_id": building, "status": "sealed", "reason": "x" }));
+    assert_eq!(bad.status, 400);
+}

@@ -1,0 +1,268 @@
+//! `TestEnv`: a fresh database (SQLite file or PostgreSQL database), the real
+//! `gridwarden` binary, and a tiny HTTP client for a server on a random port.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Once;
+
+use gw_store::Store;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_gridwarden");
+
+static ANNOUNCE: Once = Once::new();
+
+pub struct TestEnv {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub backend: &'static str,
+    pg: Option<(String, String)>,
+}
+
+fn random_suffix() -> String {
+    // 80 random bits from the OS, base-32, lower-case: a valid identifier tail.
+    gw_app::new_uid()
+}
+
+/// Written to the process's stderr directly, past the test harness's capture,
+/// so every run says which backend it used.
+fn announce(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "[gridwarden tests] {msg}");
+}
+
+impl TestEnv {
+    pub async fn new() -> TestEnv {
+        let dir = tempfile::tempdir().expect("tempdir");
+        match std::env::var("GRIDWARDEN_TEST_POSTGRES") {
+            Ok(base) if !base.is_empty() => {
+                ANNOUNCE.call_once(|| announce(&format!("backend: PostgreSQL ({base})")));
+                let name = format!("gw_t_{}", random_suffix());
+                let admin = Store::connect(&base).await.expect("GRIDWARDEN_TEST_POSTGRES is set but PostgreSQL is unreachable: the PostgreSQL run fails rather than falling back");
+                if let gw_store::Pool::Postgres(p) = &admin.pool {
+                    sqlx::query(&format!("CREATE DATABASE {name}"))
+                        .execute(p)
+                        .await
+                        .expect("create test database");
+                }
+                admin.close().await;
+                let url = with_database(&base, &name);
+                TestEnv {
+                    url,
+                    dir,
+                    backend: "postgres",
+                    pg: Some((base, name)),
+                }
+            }
+            _ => {
+                ANNOUNCE.call_once(|| announce("backend: SQLite (set GRIDWARDEN_TEST_POSTGRES=postgres://… to run the same tests on PostgreSQL)"));
+                let url = dir.path().join("test.db").display().to_string();
+                TestEnv {
+                    url,
+                    dir,
+                    backend: "sqlite",
+                    pg: None,
+                }
+            }
+        }
+    }
+
+    pub async fn store(&self) -> Store {
+        Store::open(&self.url).await.expect("open store")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs the binary with `--db` appended to the subcommand's arguments.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--db", &self.url]);
+        Command::new(BIN)
+            .args(&all)
+            .env("GRIDWARDEN_LOG", "warn")
+            .env_remove("GRIDWARDEN_DB")
+            .output()
+            .expect("run gridwarden")
+    }
+
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "gridwarden {args:?} failed:\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    /// Imports with --json and returns the one JSON object printed.
+    pub fn import_json(&self, file: &Path, extra: &[&str]) -> (bool, serde_json::Value, String) {
+        let f = file.display().to_string();
+        let mut args = vec!["import", "roster", f.as_str(), "--json"];
+        args.extend(extra);
+        let out = self.cli(&args);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "--json must print exactly one JSON object, got: {stdout}"
+        );
+        let v: serde_json::Value = serde_json::from_str(lines[0]).expect("stdout is JSON");
+        (
+            out.status.success(),
+            v,
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    }
+
+    /// Starts `gridwarden serve` on a random port.
+    pub fn serve(&self) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--db", &self.url, "--bind", "127.0.0.1:0"])
+            .env("GRIDWARDEN_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("server prints its URL");
+        let start = line.find("http://").expect("URL in first line");
+        let rest = &line[start + 7..];
+        let addr = rest[..rest.find('/').expect("slash")].to_string();
+        Server { child, addr }
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if let Some((base, name)) = self.pg.take() {
+            // Drop the test database from a fresh runtime (Drop is not async).
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok(admin) = Store::connect(&base).await {
+                        if let gw_store::Pool::Postgres(p) = &admin.pool {
+                            let _ = sqlx::query(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .execute(p)
+                            .await;
+                        }
+                        admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub fn with_database(url: &str, db: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match head[scheme_end..].find('/') {
+        Some(i) => &head[..scheme_end + i],
+        None => head,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+pub struct Server {
+    child: Child,
+    pub addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Response {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Response {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+impl Server {
+    pub fn request(&self, method: &str, path: &str, body: Option<&serde_json::Value>) -> Response {
+        let mut s = TcpStream::connect(&self.addr).expect("connect");
+        let payload = body.map(|b| b.to_string()).unwrap_or_default();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+            self.addr,
+            payload.len()
+        );
+        s.write_all(req.as_bytes()).expect("send");
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).expect("read");
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let (head, body) = text.split_once("\r\n\r\n").expect("HTTP response");
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status");
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_string()
+        };
+        Response { status, body }
+    }
+    pub fn get(&self, path: &str) -> Response {
+        self.request("GET", path, None)
+    }
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> Response {
+        self.request("POST", path, Some(body))
+    }
+}
+
+fn dechunk(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = &tail[n + 2..];
+    }
+    out
+}
+
+/// Percent-encodes a query value.
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
