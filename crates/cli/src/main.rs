@@ -99,6 +99,18 @@ enum Cmd {
     /// Measure performance against raw limits.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Write sample files to try the importer on.
+    #[command(subcommand)]
+    Sample(SampleCmd),
+}
+
+#[derive(Subcommand)]
+enum SampleCmd {
+    /// A messy roster as property companies send them (title rows, merged cells, mangled IDs, a summary sheet, totals).
+    Roster {
+        #[arg(long, default_value = "3号楼.xlsx")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -410,6 +422,12 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Bench(b) => bench::run(b).await,
+        Cmd::Sample(SampleCmd::Roster { out }) => {
+            gw_app::fixtures::write_xlsx(&out, &gw_app::fixtures::messy_building_roster())
+                .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+            println!("示例花名册 sample roster written: {} (try: gridwarden import roster {} --community 东风社区)", out.display(), out.display());
+            Ok(())
+        }
     }
 }
 
@@ -540,8 +558,16 @@ async fn import_roster(a: ImportRosterArgs, clock: &Clock) -> Result<()> {
             gw_domain::roster::Severity::Rejected => "未导入",
         };
         println!(
-            "  [{sev}] {} 第{}行 row {} {}: {}",
-            i.sheet, i.row, i.row, i.column, i.reason
+            "  [{sev}] {} 第{}行 row {}{}: {}",
+            i.sheet,
+            i.row,
+            i.row,
+            if i.column.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", i.column)
+            },
+            i.reason
         );
     }
     if s.issues.len() > 30 {

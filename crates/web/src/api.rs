@@ -75,6 +75,15 @@ pub async fn list_residents(
                     known.join(", ")
                 ))
             })?;
+            if registry::is_health_flag(flag) {
+                // Filtering by a health flag would reveal it: not until
+                // accounts and role grants exist (access issue).
+                return Err(WebError {
+                    status: StatusCode::FORBIDDEN,
+                    code: "forbidden",
+                    message: format!("按健康标记筛选需要相应权限 / filtering by the health flag {code} needs a role allowed to see health data"),
+                });
+            }
             f.flags_any |= flag.bit();
         }
     }

@@ -8,6 +8,7 @@ fn err_responses() -> Value {
         "400": { "description": "bad request", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
         "404": { "description": "not found", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
         "409": { "description": "conflict", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+        "403": { "description": "forbidden", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
         "503": { "description": "database unavailable", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
     })
 }
@@ -48,7 +49,7 @@ pub fn document() -> Value {
                 "parameters": [
                     q("street", "integer", "street id", false), q("community", "string", "community id (STREET-ID)", false),
                     q("grid", "string", "grid id (STREET-ID)", false), q("building", "string", "building id (STREET-ID)", false),
-                    q("household", "string", "household id (STREET-ID)", false), q("flag", "string", "comma-separated flag codes (any)", false),
+                    q("household", "string", "household id (STREET-ID)", false), q("flag", "string", "comma-separated flag codes (any); health flags (dialysis, chronic_treatment, pregnant) are refused with 403", false),
                     q("status", "string", "active or pending", false), q("limit", "integer", "1..1000, default 100", false), q("offset", "integer", "default 0", false)
                 ],
                 "responses": ok(json!({ "type": "object", "properties": { "items": { "type": "array", "items": resident }, "limit": { "type": "integer" }, "offset": { "type": "integer" } }, "required": ["items"] })) } },

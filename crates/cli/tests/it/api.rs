@@ -56,6 +56,10 @@ async fn registry_api_over_real_http() {
             .unwrap()
             .iter()
             .any(|f| f == "cannot_go_downstairs" || f == "elderly_alone")));
+    // Filtering by a health flag would reveal it.
+    let health = srv.get("/api/v1/residents?flag=dialysis");
+    assert_eq!(health.status, 403);
+    assert_eq!(health.json()["code"], "forbidden");
     let bad = srv.get("/api/v1/residents?flag=zombie");
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json()["code"], "bad_request");
