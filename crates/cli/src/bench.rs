@@ -63,7 +63,7 @@ impl Fresh {
                 }
                 admin.close().await;
                 self.made.push(db.clone());
-                with_database(base, &db)
+                gw_store::with_database(base, &db)
             }
             None => self.dir.join(format!("{name}.db")).display().to_string(),
         };
@@ -83,23 +83,6 @@ impl Fresh {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
         Ok(())
-    }
-}
-
-/// The same URL pointing at another database.
-pub fn with_database(url: &str, db: &str) -> String {
-    let (head, query) = match url.split_once('?') {
-        Some((h, q)) => (h, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
-    let base = match head[scheme_end..].find('/') {
-        Some(i) => &head[..scheme_end + i],
-        None => head,
-    };
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
     }
 }
 
@@ -231,23 +214,4 @@ async fn bench_import(n: usize, db: Option<String>, seed: u64, json_out: bool) -
         println!("  import            = {rate:>10.0} rows/s ({import_s:.2}s)  ratio {ratio:.2}");
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn with_database_swaps_the_name() {
-        assert_eq!(
-            super::with_database("postgres://u@h:5432/test", "x"),
-            "postgres://u@h:5432/x"
-        );
-        assert_eq!(
-            super::with_database("postgres://u@h/test?sslmode=disable", "x"),
-            "postgres://u@h/x?sslmode=disable"
-        );
-        assert_eq!(
-            super::with_database("postgres://u@h", "x"),
-            "postgres://u@h/x"
-        );
-    }
 }

@@ -46,7 +46,7 @@ impl TestEnv {
                         .expect("create test database");
                 }
                 admin.close().await;
-                let url = with_database(&base, &name);
+                let url = gw_store::with_database(&base, &name);
                 TestEnv {
                     url,
                     dir,
@@ -164,22 +164,6 @@ impl Drop for TestEnv {
             })
             .join();
         }
-    }
-}
-
-pub fn with_database(url: &str, db: &str) -> String {
-    let (head, query) = match url.split_once('?') {
-        Some((h, q)) => (h, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
-    let base = match head[scheme_end..].find('/') {
-        Some(i) => &head[..scheme_end + i],
-        None => head,
-    };
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
     }
 }
 
