@@ -1,6 +1,7 @@
 //! Gridwarden use-cases, shared by the web server and the CLI. Authorisation
 //! and audit happen here; SQL does not (that is `gw-store`), nor HTTP (`gw-web`).
 
+pub mod access;
 pub mod clock;
 pub mod demo;
 pub mod export;

@@ -2,6 +2,7 @@
 //! data (document numbers, phones, health flags) is masked in every view by
 //! default.
 
+use gw_domain::access::{Grant, Node, Place, Role};
 use gw_domain::date::Date;
 use gw_domain::ids::Key;
 use gw_domain::mask;
@@ -134,6 +135,22 @@ pub struct TreeNode {
 
 /// The territory tree, street → community → grid, with counts at each level.
 pub async fn territory_tree(store: &Store) -> Result<Vec<TreeNode>, StoreError> {
+    territory_tree_in(store, &[Node::City]).await
+}
+
+/// The tree pruned to the grids the given nodes cover (counts follow).
+pub async fn territory_tree_in(store: &Store, nodes: &[Node]) -> Result<Vec<TreeNode>, StoreError> {
+    let covers = |place: &Place| {
+        nodes.iter().any(|n| {
+            Grant {
+                role: Role::Admin,
+                node: *n,
+                from_ms: i64::MIN,
+                until_ms: None,
+            }
+            .covers(place)
+        })
+    };
     let counts = store.grid_counts(None).await?;
     let grids = store.grids(None, None).await?;
     let communities = store.communities(None, None).await?;
@@ -191,12 +208,24 @@ pub async fn territory_tree(store: &Store) -> Result<Vec<TreeNode>, StoreError> 
                     children: vec![],
                 });
             }
+            if cn.children.is_empty()
+                && !covers(&Place {
+                    district: Some(s.district_id),
+                    street: s.id,
+                    community: Some(c.id),
+                    grid: None,
+                })
+            {
+                continue;
+            }
             street.buildings += cn.buildings;
             street.households += cn.households;
             street.residents += cn.residents;
             street.children.push(cn);
         }
-        out.push(street);
+        if !street.children.is_empty() {
+            out.push(street);
+        }
     }
     Ok(out)
 }
@@ -206,6 +235,7 @@ pub async fn territory_tree(store: &Store) -> Result<Vec<TreeNode>, StoreError> 
 pub async fn search(
     store: &Store,
     street: Option<i64>,
+    scope: &[Node],
     q: &str,
     limit: i64,
 ) -> Result<Vec<ResidentRow>, StoreError> {
@@ -216,6 +246,7 @@ pub async fn search(
     let base = ResidentFilter {
         street,
         limit,
+        scope: Some(scope.to_vec()),
         ..Default::default()
     };
     let is_tail = q.len() >= 4

@@ -88,8 +88,12 @@ enum Cmd {
     Audit {
         #[command(flatten)]
         db: DbArg,
+        /// Actor, e.g. user:wang or cli:root (a bare name means user:NAME).
         #[arg(long)]
         user: Option<String>,
+        /// Resident id (STREET-ID).
+        #[arg(long)]
+        resident: Option<String>,
         /// Only events at or after this date (YYYY-MM-DD, China time).
         #[arg(long)]
         since: Option<String>,
@@ -99,9 +103,77 @@ enum Cmd {
     /// Measure performance against raw limits.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Manage accounts and their role grants.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// When the emergency ends: anonymise personal data last changed before DATE (counts survive).
+    Purge {
+        /// YYYY-MM-DD (China time).
+        #[arg(long)]
+        before: String,
+        /// Required: purging cannot be undone.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Write sample files to try the importer on.
     #[command(subcommand)]
     Sample(SampleCmd),
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add an account; prints its one-time password once.
+    Add {
+        username: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Grant a role on a territory node: --street/--community/--grid NAME|CODE, --district ID, or --city.
+    Grant {
+        username: String,
+        /// admin, street_commander, community_secretary, grid_leader, point_manager, volunteer, lab, cdc_liaison
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        city: bool,
+        #[arg(long)]
+        district: Option<i64>,
+        #[arg(long)]
+        street: Option<String>,
+        #[arg(long)]
+        community: Option<String>,
+        #[arg(long)]
+        grid: Option<String>,
+        /// Last day of the appointment (YYYY-MM-DD, China time); open-ended when absent.
+        #[arg(long)]
+        until: Option<String>,
+        /// The previous holder this appointment takes over from (their grant on the node ends now).
+        #[arg(long)]
+        handover_from: Option<String>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// End a grant (it stays in the history).
+    Revoke {
+        grant_id: i64,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// List accounts and their grants.
+    List {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Reset a password; prints a one-time password once.
+    Passwd {
+        username: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -275,12 +347,19 @@ async fn serve(store: Store, bind: SocketAddr) -> Result<()> {
         .with_context(|| format!("cannot listen on {bind}"))?;
     let addr = listener.local_addr()?;
     println!("网格卫士 Gridwarden serving on http://{addr}/  (API: http://{addr}/api/v1/territory, backend: {})", store.backend().name());
+    if let Some((user, password)) =
+        gw_app::access::ensure_first_admin(&store, &Clock::System).await?
+    {
+        println!("首次启动：已创建管理员账号 first start: admin account created: username {user}, one-time password {password}  (shown once; change it after logging in)");
+    }
     let _ = std::io::stdout().flush();
+    let secure_cookies = std::env::var("GRIDWARDEN_SECURE_COOKIES").is_ok_and(|v| v == "1");
     gw_web::serve(
         listener,
         gw_web::AppState {
             store,
             clock: Clock::System,
+            secure_cookies,
         },
     )
     .await?;
@@ -399,9 +478,17 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Audit {
             db,
             user,
+            resident,
             since,
             limit,
         } => {
+            let user = user.map(|u| {
+                if u.contains(':') {
+                    u
+                } else {
+                    format!("user:{u}")
+                }
+            });
             let store = open(&db).await?;
             let since_ms = match since {
                 Some(s) => Some(
@@ -413,7 +500,10 @@ async fn run(cli: Cli) -> Result<()> {
                 ),
                 None => None,
             };
-            for e in store.audit_events(user.as_deref(), since_ms, limit).await? {
+            for e in store
+                .audit_events(user.as_deref(), resident.as_deref(), since_ms, limit)
+                .await?
+            {
                 println!(
                     "{}\t{}\t{}\t{}:{}\t{}",
                     e.at_ms, e.actor, e.action, e.target_kind, e.target_id, e.detail
@@ -422,6 +512,20 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Bench(b) => bench::run(b).await,
+        Cmd::User(u) => user_cmd(u, &clock).await,
+        Cmd::Purge { before, yes, db } => {
+            if !yes {
+                bail!("purging cannot be undone: add --yes");
+            }
+            let store = open(&db).await?;
+            let before_ms = day_start_ms(&before)?;
+            let c = gw_app::access::purge(&store, &clock, &actor(), before_ms).await?;
+            println!(
+                "已清除 purged: {} residents anonymised, {} phones and {} document numbers deleted, {} household links revoked (recorded in the audit log)",
+                c.residents, c.phones, c.documents, c.household_links
+            );
+            Ok(())
+        }
         Cmd::Sample(SampleCmd::Roster { out }) => {
             gw_app::fixtures::write_xlsx(&out, &gw_app::fixtures::messy_building_roster())
                 .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
@@ -655,6 +759,158 @@ async fn control(c: ControlCmd, clock: &Clock) -> Result<()> {
                     r.reason
                 );
             }
+            Ok(())
+        }
+    }
+}
+
+/// Midnight of a China-time date, in Unix milliseconds.
+fn day_start_ms(s: &str) -> Result<i64> {
+    Ok(gw_domain::date::Date::parse(s)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .to_days()
+        * 86_400_000
+        - 8 * 3_600_000)
+}
+
+async fn user_id(store: &Store, username: &str) -> Result<i64> {
+    Ok(store
+        .user_by_name(username)
+        .await?
+        .with_context(|| format!("no user {username}"))?
+        .id)
+}
+
+async fn user_cmd(c: UserCmd, clock: &Clock) -> Result<()> {
+    use gw_domain::access::{Node, Role};
+    match c {
+        UserCmd::Add { username, name, db } => {
+            let store = open(&db).await?;
+            let display = if name.is_empty() {
+                username.clone()
+            } else {
+                name
+            };
+            let (id, password) =
+                gw_app::access::add_user(&store, clock, &actor(), &username, &display, None)
+                    .await?;
+            println!("用户 user {username} (#{id}) created; one-time password: {password}  (shown once; must be changed at first login)");
+            Ok(())
+        }
+        UserCmd::Grant {
+            username,
+            role,
+            city,
+            district,
+            street,
+            community,
+            grid,
+            until,
+            handover_from,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let role = Role::from_code(&role).with_context(|| format!("unknown role {role}"))?;
+            let uid = user_id(&store, &username).await?;
+            let street_id = match &street {
+                Some(s) => match store.find_streets(s).await?.as_slice() {
+                    [one] => Some(one.id),
+                    [] => bail!("找不到街道 street not found: {s}"),
+                    _ => bail!("街道不唯一 street is ambiguous: {s}"),
+                },
+                None => None,
+            };
+            let node = if let Some(g) = grid {
+                let found: Vec<_> = store
+                    .grids(Some(&g), None)
+                    .await?
+                    .into_iter()
+                    .filter(|x| street_id.is_none_or(|s| x.street_id == s))
+                    .collect();
+                match found.as_slice() {
+                    [one] => Node::Grid {
+                        street: one.street_id,
+                        id: one.id,
+                    },
+                    [] => bail!("找不到网格 grid not found: {g}"),
+                    _ => bail!("网格不唯一，请加 --street / grid is ambiguous: {g}"),
+                }
+            } else if let Some(c) = community {
+                match store.communities(Some(&c), street_id).await?.as_slice() {
+                    [one] => Node::Community {
+                        street: one.street_id,
+                        id: one.id,
+                    },
+                    [] => bail!("找不到社区 community not found: {c}"),
+                    _ => bail!("社区不唯一，请加 --street / community is ambiguous: {c}"),
+                }
+            } else if let Some(s) = street_id {
+                Node::Street { id: s }
+            } else if let Some(d) = district {
+                Node::District { id: d }
+            } else if city {
+                Node::City
+            } else {
+                bail!("name the node: --grid, --community, --street, --district or --city");
+            };
+            let until_ms = match until {
+                Some(u) => Some(day_start_ms(&u)? + 86_400_000),
+                None => None,
+            };
+            let prev = match handover_from {
+                Some(p) => Some(user_id(&store, &p).await?),
+                None => None,
+            };
+            let id =
+                gw_app::access::grant(&store, clock, &actor(), uid, role, node, until_ms, prev)
+                    .await?;
+            println!(
+                "授权 grant #{id}: {username} is {} ({}) on {node:?}",
+                role.label_zh(),
+                role.code()
+            );
+            Ok(())
+        }
+        UserCmd::Revoke { grant_id, db } => {
+            let store = open(&db).await?;
+            gw_app::access::revoke(&store, clock, &actor(), grant_id).await?;
+            println!("grant #{grant_id} revoked");
+            Ok(())
+        }
+        UserCmd::List { db } => {
+            let store = open(&db).await?;
+            let grants = store.grants(None).await?;
+            let now = clock.now_ms();
+            for u in store.users().await? {
+                println!(
+                    "{} #{} {}{}",
+                    u.username,
+                    u.id,
+                    u.display_name,
+                    if u.disabled { " (disabled)" } else { "" }
+                );
+                for g in grants.iter().filter(|g| g.user_id == u.id) {
+                    let state = if g.grant.in_force(now) {
+                        "in force"
+                    } else {
+                        "ended"
+                    };
+                    println!(
+                        "  grant #{} {} on {:?} [{state}] by {} {}",
+                        g.id,
+                        g.grant.role.code(),
+                        g.grant.node,
+                        g.granted_by,
+                        g.note
+                    );
+                }
+            }
+            Ok(())
+        }
+        UserCmd::Passwd { username, db } => {
+            let store = open(&db).await?;
+            let p = gw_app::access::reset_password(&store, clock, &actor(), &username).await?;
+            println!("new one-time password for {username}: {p}  (shown once; every session of the user ended)");
             Ok(())
         }
     }

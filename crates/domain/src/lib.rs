@@ -3,6 +3,7 @@
 //! Everything here is a function of its inputs; time comes in as a parameter
 //! ([`date::Date`] for "today"), randomness as a seeded [`rng::Rng`].
 
+pub mod access;
 pub mod date;
 pub mod demo;
 pub mod idnumber;

@@ -40,14 +40,15 @@ impl Store {
     pub async fn audit_events(
         &self,
         actor: Option<&str>,
+        target: Option<&str>,
         since_ms: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditRow>> {
         let rows = db_run!(self, pool => {
             let rows = sqlx::query(
                 "SELECT street_id, id, at_ms, actor, action, target_kind, target_id, detail, address FROM audit_event \
-                 WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR at_ms >= $2) ORDER BY at_ms DESC, id DESC LIMIT $3")
-                .bind(actor).bind(since_ms).bind(limit)
+                 WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR at_ms >= $2) AND ($4 IS NULL OR target_id = $4) ORDER BY at_ms DESC, id DESC LIMIT $3")
+                .bind(actor).bind(since_ms).bind(limit).bind(target)
                 .fetch_all(pool).await?;
             rows.iter().map(|r| Ok(AuditRow {
                 street_id: r.try_get(0)?, id: r.try_get(1)?, at_ms: r.try_get(2)?, actor: r.try_get(3)?, action: r.try_get(4)?,

@@ -326,6 +326,16 @@ impl StoreTx {
         )
     }
 
+    pub(crate) async fn exec_ms(&mut self, sql: &str, a: i64) -> Result<u64> {
+        Ok(tx_run!(self, conn, DB => sqlx::query(sql).bind(a).execute(conn).await?.rows_affected()))
+    }
+
+    pub(crate) async fn exec_ms2(&mut self, sql: &str, a: i64, b: i64) -> Result<u64> {
+        Ok(
+            tx_run!(self, conn, DB => sqlx::query(sql).bind(a).bind(b).execute(conn).await?.rows_affected()),
+        )
+    }
+
     /// Appends an audit event inside the transaction.
     pub async fn audit(&mut self, e: &crate::audit::AuditWrite<'_>) -> Result<()> {
         tx_run!(self, conn, DB => {

@@ -20,12 +20,14 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     1 "0001_territory.sql",
     2 "0002_residents.sql",
     3 "0003_control_audit.sql",
+    4 "0004_access.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
     1 "0001_territory.sql",
     2 "0002_residents.sql",
     3 "0003_control_audit.sql",
+    4 "0004_access.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

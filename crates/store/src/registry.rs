@@ -14,6 +14,7 @@ use crate::{db_run, push_ids, Result, Store, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreetRow {
     pub id: i64,
+    pub district_id: i64,
     pub name: String,
     pub code: Option<String>,
     pub district: String,
@@ -88,6 +89,8 @@ pub struct ResidentFilter {
     pub doc_tail: Option<String>,
     pub limit: i64,
     pub offset: i64,
+    /// The territory the caller may see (`None`: unrestricted, CLI only).
+    pub scope: Option<Vec<gw_domain::access::Node>>,
 }
 
 /// Existing structure of one community, for planning an import.
@@ -269,9 +272,9 @@ impl Store {
 
     pub async fn streets(&self) -> Result<Vec<StreetRow>> {
         Ok(db_run!(self, pool => {
-            let rows = sqlx::query("SELECT s.id, s.name, s.code, d.name, c.name FROM street s JOIN district d ON d.id = s.district_id JOIN city c ON c.id = d.city_id ORDER BY s.id")
+            let rows = sqlx::query("SELECT s.id, s.name, s.code, d.name, c.name, s.district_id FROM street s JOIN district d ON d.id = s.district_id JOIN city c ON c.id = d.city_id ORDER BY s.id")
                 .fetch_all(pool).await?;
-            rows.iter().map(|r| Ok(StreetRow { id: r.try_get(0)?, name: r.try_get(1)?, code: r.try_get(2)?, district: r.try_get(3)?, city: r.try_get(4)? }))
+            rows.iter().map(|r| Ok(StreetRow { id: r.try_get(0)?, name: r.try_get(1)?, code: r.try_get(2)?, district: r.try_get(3)?, city: r.try_get(4)?, district_id: r.try_get(5)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }
@@ -352,6 +355,9 @@ impl Store {
             if let Some(g) = f.grid { qb.push(" AND g.id = ").push_bind(g); }
             if let Some(b) = f.building { qb.push(" AND b.id = ").push_bind(b); }
             if let Some(h) = f.household { qb.push(" AND r.household_id = ").push_bind(h); }
+            if let Some(nodes) = &f.scope {
+                crate::access::push_scope(&mut qb, nodes);
+            }
             if f.flags_any != 0 { qb.push(" AND (r.flags & ").push_bind(i64::from(f.flags_any)).push(") <> 0"); }
             if let Some(s) = &f.status { qb.push(" AND r.status = ").push_bind(s.clone()); }
             if let Some(n) = &f.name { qb.push(" AND r.name = ").push_bind(n.clone()); }

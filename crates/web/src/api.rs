@@ -1,9 +1,13 @@
-//! JSON API handlers for the registry.
+//! JSON API handlers. Each takes its caller (`Auth`) where it has one and asks
+//! `gw_app::access` about the caller's territory before touching data.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::Json;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use gw_app::access::{self as acc, Principal};
 use gw_app::registry::{self, ResidentView};
+use gw_domain::access::{Action, Field};
 use gw_domain::idnumber::Document;
 use gw_domain::ids::Key;
 use gw_domain::phone::{Phone, PhoneRelation};
@@ -14,7 +18,7 @@ use gw_store::registry::ResidentFilter;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::{AppState, WebError};
+use crate::{AppState, Auth, WebError, SESSION_COOKIE};
 
 fn key(s: &str, what: &str) -> Result<Key, WebError> {
     s.parse::<Key>().map_err(|_| {
@@ -24,9 +28,94 @@ fn key(s: &str, what: &str) -> Result<Key, WebError> {
     })
 }
 
-pub async fn territory(State(s): State<AppState>) -> Result<Json<Value>, WebError> {
+async fn authorize_at(
+    s: &AppState,
+    p: &Principal,
+    action: Action,
+    kind: &str,
+    k: Key,
+) -> Result<(), WebError> {
+    let place = acc::place_of(&s.store, kind, k).await?;
+    acc::authorize(p, &s.clock, action, &place)?;
+    Ok(())
+}
+
+// ----- login ----------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+pub struct LoginBody {
+    pub username: String,
+    pub password: String,
+}
+
+pub async fn login(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Json(b): Json<LoginBody>,
+) -> Result<Response, WebError> {
+    let address = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let session = acc::login(&s.store, &s.clock, &b.username, &b.password, &address).await?;
+    let secure = s.secure_cookies
+        || headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v == "https");
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        session.token,
+        acc::SESSION_MS / 1000,
+        if secure { "; Secure" } else { "" }
+    );
+    let body = json!({ "token": session.token, "csrf": session.csrf, "expires_ms": session.expires_ms, "user": session.user });
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+pub async fn logout(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+) -> Result<Response, WebError> {
+    acc::logout(&s.store, &a.token).await?;
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    Ok((
+        [(header::SET_COOKIE, clear)],
+        Json(json!({ "logged_out": true })),
+    )
+        .into_response())
+}
+
+pub async fn me(Extension(a): Extension<Auth>) -> Json<Value> {
+    Json(json!({ "user": *a.principal }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordBody {
+    pub old: String,
+    pub new: String,
+}
+
+pub async fn change_password(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Json(b): Json<PasswordBody>,
+) -> Result<Json<Value>, WebError> {
+    acc::change_password(&s.store, &s.clock, &a.principal, &b.old, &b.new).await?;
     Ok(Json(
-        json!({ "streets": registry::territory_tree(&s.store).await? }),
+        json!({ "changed": true, "note": "所有会话已退出，请重新登录 / every session ended: log in again" }),
+    ))
+}
+
+// ----- registry ---------------------------------------------------------------
+
+pub async fn territory(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+) -> Result<Json<Value>, WebError> {
+    let nodes = acc::scope(&a.principal, &s.clock, Action::ReadRegistry);
+    Ok(Json(
+        json!({ "streets": registry::territory_tree_in(&s.store, &nodes).await? }),
     ))
 }
 
@@ -46,6 +135,7 @@ pub struct ResidentQuery {
 
 pub async fn list_residents(
     State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
     Query(q): Query<ResidentQuery>,
 ) -> Result<Json<Value>, WebError> {
     let mut f = ResidentFilter {
@@ -66,6 +156,7 @@ pub async fn list_residents(
             *slot = Some(k.id);
         }
     }
+    let mut action = Action::ReadRegistry;
     if let Some(flags) = &q.flag {
         for code in flags.split(',').filter(|c| !c.is_empty()) {
             let flag = Flag::from_code(code).ok_or_else(|| {
@@ -76,16 +167,14 @@ pub async fn list_residents(
                 ))
             })?;
             if registry::is_health_flag(flag) {
-                // Filtering by a health flag would reveal it: not until
-                // accounts and role grants exist (access issue).
-                return Err(WebError {
-                    status: StatusCode::FORBIDDEN,
-                    code: "forbidden",
-                    message: format!("按健康标记筛选需要相应权限 / filtering by the health flag {code} needs a role allowed to see health data"),
-                });
+                // Filtering by a health flag reveals it: only where health data may be seen.
+                action = Action::FilterHealth;
             }
             f.flags_any |= flag.bit();
         }
+    }
+    if action == Action::FilterHealth && !a.principal.can_somewhere(action, s.clock.now_ms()) {
+        return Err(WebError { status: StatusCode::FORBIDDEN, code: "forbidden", message: "按健康标记筛选需要相应权限 / filtering by a health flag needs a role allowed to see health data".into() });
     }
     if let Some(st) = &q.status {
         if st != "active" && st != "pending" {
@@ -95,6 +184,7 @@ pub async fn list_residents(
         }
         f.status = Some(st.clone());
     }
+    f.scope = Some(acc::scope(&a.principal, &s.clock, action));
     let rows = s.store.residents(&f).await?;
     let today = s.clock.today();
     let items: Vec<ResidentView> = rows
@@ -115,11 +205,14 @@ pub struct SearchQuery {
 
 pub async fn search_residents(
     State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
     Query(q): Query<SearchQuery>,
 ) -> Result<Json<Value>, WebError> {
+    let nodes = acc::scope(&a.principal, &s.clock, Action::ReadRegistry);
     let rows = registry::search(
         &s.store,
         q.street,
+        &nodes,
         &q.q,
         q.limit.unwrap_or(50).clamp(1, 500),
     )
@@ -134,18 +227,40 @@ pub async fn search_residents(
 
 pub async fn get_resident(
     State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
     Path(id): Path<String>,
 ) -> Result<Json<ResidentView>, WebError> {
     let k = key(&id, "resident")?;
+    authorize_at(&s, &a.principal, Action::ReadRegistry, "resident", k).await?;
     let r = s.store.resident(k.street, k.id).await?;
     Ok(Json(ResidentView::masked(&r, s.clock.today())))
 }
 
-pub async fn get_household(
+#[derive(Debug, Deserialize)]
+pub struct RevealBody {
+    pub field: String,
+}
+
+/// One field of one resident in full; allowed by role × field, audited.
+pub async fn reveal(
     State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
     Path(id): Path<String>,
+    Json(b): Json<RevealBody>,
 ) -> Result<Json<Value>, WebError> {
-    let k = key(&id, "household")?;
+    let k = key(&id, "resident")?;
+    let field = Field::from_code(&b.field).ok_or_else(|| {
+        WebError::bad_request(
+            "field 应为 phone、document 或 health / field must be phone, document or health",
+        )
+    })?;
+    let value = acc::reveal(&s.store, &s.clock, &a.principal, k, field, &a.address).await?;
+    Ok(Json(
+        json!({ "id": k.to_string(), "field": field.code(), "value": value, "audited": true }),
+    ))
+}
+
+async fn household_json(s: &AppState, k: Key) -> Result<Value, WebError> {
     let rows = s
         .store
         .residents(&ResidentFilter {
@@ -161,13 +276,59 @@ pub async fn get_household(
         ))
     })?;
     let today = s.clock.today();
-    Ok(Json(json!({
+    Ok(json!({
         "id": k.to_string(),
         "address": registry::address_text(first),
         "community": first.community,
         "grid": first.grid,
         "members": rows.iter().map(|r| ResidentView::masked(r, today)).collect::<Vec<_>>(),
-    })))
+    }))
+}
+
+pub async fn get_household(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let k = key(&id, "household")?;
+    authorize_at(&s, &a.principal, Action::ReadRegistry, "household", k).await?;
+    Ok(Json(household_json(&s, k).await?))
+}
+
+pub async fn create_household_link(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), WebError> {
+    let k = key(&id, "household")?;
+    let token = acc::create_household_link(&s.store, &s.clock, &a.principal, k).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({ "household": k.to_string(), "token": token, "path": format!("/api/v1/household-link/{token}") }),
+        ),
+    ))
+}
+
+pub async fn revoke_household_links(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let k = key(&id, "household")?;
+    let n = acc::revoke_household_links(&s.store, &s.clock, &a.principal, k).await?;
+    Ok(Json(json!({ "household": k.to_string(), "revoked": n })))
+}
+
+/// What a household's own link shows: its members (masked), no login.
+pub async fn open_household_link(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let k = acc::open_household_link(&s.store, &token)
+        .await?
+        .ok_or_else(|| WebError::not_found("链接无效或已撤销 / this link is unknown or revoked"))?;
+    Ok(Json(household_json(&s, k).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,6 +343,7 @@ pub struct PendingBody {
 /// A walk-in sampled at a point who is on no roster.
 pub async fn add_pending(
     State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
     Json(b): Json<PendingBody>,
 ) -> Result<(StatusCode, Json<Value>), WebError> {
     let name = gw_domain::text::clean(&b.name);
@@ -214,14 +376,40 @@ pub async fn add_pending(
         }
     }
     r.notes = b.notes.unwrap_or_default();
-    s.store.street_name(b.street).await?;
+    authorize_at(
+        &s,
+        &a.principal,
+        Action::WriteRegistry,
+        "street",
+        Key {
+            street: b.street,
+            id: b.street,
+        },
+    )
+    .await?;
     let id = s
         .store
         .add_pending_resident(b.street, &gw_app::new_uid(), &r, s.clock.now_ms())
         .await?;
+    let k = Key {
+        street: b.street,
+        id,
+    };
+    acc::record(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        b.street,
+        "create_resident",
+        "resident",
+        &k.to_string(),
+        "pending walk-in",
+        &a.address,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": Key { street: b.street, id }.to_string(), "status": "pending" })),
+        Json(json!({ "id": k.to_string(), "status": "pending" })),
     ))
 }
 
@@ -232,6 +420,7 @@ pub struct MatchBody {
 
 pub async fn match_pending(
     State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
     Path(id): Path<String>,
     Json(b): Json<MatchBody>,
 ) -> Result<Json<Value>, WebError> {
@@ -242,9 +431,23 @@ pub async fn match_pending(
             "只能与同一街道的居民合并 / target must be in the same street",
         ));
     }
+    authorize_at(&s, &a.principal, Action::WriteRegistry, "resident", t).await?;
+    authorize_at(&s, &a.principal, Action::WriteRegistry, "resident", p).await?;
     s.store
         .match_pending(p.street, p.id, t.id, s.clock.now_ms())
         .await?;
+    acc::record(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        p.street,
+        "match_resident",
+        "resident",
+        &t.to_string(),
+        &format!("merged={p}"),
+        &a.address,
+    )
+    .await?;
     Ok(Json(json!({ "merged_into": t.to_string() })))
 }
 
@@ -261,10 +464,12 @@ fn target_kind(s: &str) -> Result<ControlTarget, WebError> {
 
 pub async fn control_history(
     State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
     Query(q): Query<ControlQuery>,
 ) -> Result<Json<Value>, WebError> {
     let kind = target_kind(&q.target_kind)?;
     let k = key(&q.target_id, "target_id")?;
+    authorize_at(&s, &a.principal, Action::ReadRegistry, kind.code(), k).await?;
     let rows = s.store.control_history(k.street, kind, k.id).await?;
     let now = s.clock.now_ms();
     let orders: Vec<gw_domain::territory::ControlOrder> =
@@ -295,11 +500,11 @@ pub struct ControlBody {
     pub from_ms: Option<i64>,
     pub until_ms: Option<i64>,
     pub reason: String,
-    pub set_by: Option<String>,
 }
 
 pub async fn set_control(
     State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
     Json(b): Json<ControlBody>,
 ) -> Result<(StatusCode, Json<Value>), WebError> {
     let kind = target_kind(&b.target_kind)?;
@@ -317,6 +522,8 @@ pub async fn set_control(
             "结束时间必须晚于开始时间 / until must be after from",
         ));
     }
+    authorize_at(&s, &a.principal, Action::WriteRegistry, kind.code(), k).await?;
+    let actor = a.principal.actor();
     let id = s
         .store
         .set_control(&ControlWrite {
@@ -327,12 +534,62 @@ pub async fn set_control(
             from_ms: from,
             until_ms: b.until_ms,
             reason: b.reason.trim(),
-            set_by: b.set_by.as_deref().unwrap_or("api"),
+            set_by: &actor,
             now_ms: now,
         })
         .await?;
+    acc::record(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        k.street,
+        "set_control",
+        kind.code(),
+        &k.to_string(),
+        status.code(),
+        &a.address,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "id": Key { street: k.street, id }.to_string() })),
     ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    pub user: Option<String>,
+    pub resident: Option<String>,
+    pub since_ms: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+pub async fn audit(
+    State(s): State<AppState>,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Value>, WebError> {
+    let actor = q.user.map(|u| {
+        if u.contains(':') {
+            u
+        } else {
+            format!("user:{u}")
+        }
+    });
+    let target = match &q.resident {
+        Some(r) => Some(key(r, "resident")?.to_string()),
+        None => None,
+    };
+    let rows = s
+        .store
+        .audit_events(
+            actor.as_deref(),
+            target.as_deref(),
+            q.since_ms,
+            q.limit.unwrap_or(200).clamp(1, 5000),
+        )
+        .await?;
+    Ok(Json(json!({ "events": rows.iter().map(|e| json!({
+        "street": e.street_id, "at_ms": e.at_ms, "actor": e.actor, "action": e.action,
+        "target_kind": e.target_kind, "target_id": e.target_id, "detail": e.detail, "address": e.address,
+    })).collect::<Vec<_>>() })))
 }

@@ -3,13 +3,18 @@
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
+use gw_app::access::Principal;
 use gw_app::Clock;
+use gw_domain::access::Action;
 use gw_store::{Store, StoreError};
 use serde_json::json;
 
@@ -20,6 +25,9 @@ pub mod openapi;
 pub struct AppState {
     pub store: Store,
     pub clock: Clock,
+    /// Mark the session cookie `Secure` (behind TLS; also when a proxy says
+    /// `X-Forwarded-Proto: https`).
+    pub secure_cookies: bool,
 }
 
 /// An error as the API shows it: a stable code, a message, an HTTP status.
@@ -43,6 +51,36 @@ impl WebError {
             status: StatusCode::NOT_FOUND,
             code: "not_found",
             message: message.into(),
+        }
+    }
+}
+
+impl From<gw_app::access::AuthError> for WebError {
+    fn from(e: gw_app::access::AuthError) -> Self {
+        use gw_app::access::AuthError::*;
+        let message = e.to_string();
+        match e {
+            BadCredentials => WebError {
+                status: StatusCode::UNAUTHORIZED,
+                code: "bad_credentials",
+                message,
+            },
+            Locked(_) => WebError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                code: "locked",
+                message,
+            },
+            Forbidden(_) => WebError {
+                status: StatusCode::FORBIDDEN,
+                code: "forbidden",
+                message,
+            },
+            Invalid(_) => WebError {
+                status: StatusCode::BAD_REQUEST,
+                code: "bad_request",
+                message,
+            },
+            Store(e) => e.into(),
         }
     }
 }
@@ -84,41 +122,263 @@ impl IntoResponse for WebError {
     }
 }
 
-/// Every route: method, path, handler. The router and the OpenAPI test both
-/// read this table, so a route cannot exist undocumented.
-pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
+/// What a route needs from its caller. Checked by one layer for every route;
+/// use-cases then check the caller's territory (`gw_app::access`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Anyone: login, health, the public landing page, household links (their token is the key).
+    Public,
+    /// Any logged-in account.
+    Login,
+    /// A logged-in account whose role allows this action somewhere.
+    Act(Action),
+}
+
+/// The caller of a request, as the auth layer found them.
+#[derive(Clone)]
+pub struct Auth {
+    pub principal: Arc<Principal>,
+    pub token: String,
+    csrf: String,
+    via_cookie: bool,
+    pub address: String,
+}
+
+pub const SESSION_COOKIE: &str = "gw_session";
+
+/// Every route: method, path, what it needs, handler. The router, the auth
+/// layer, the OpenAPI test and the permission-matrix test all read this table,
+/// so a route cannot exist unchecked or undocumented.
+pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>)> {
+    use Action::*;
     vec![
-        ("GET", "/", get(index)),
-        ("GET", "/healthz", get(healthz)),
-        ("GET", "/api/v1/openapi.json", get(openapi_json)),
-        ("GET", "/api/v1/territory", get(api::territory)),
-        ("GET", "/api/v1/residents", get(api::list_residents)),
+        ("GET", "/", Need::Public, get(index)),
+        ("GET", "/healthz", Need::Public, get(healthz)),
+        (
+            "GET",
+            "/api/v1/openapi.json",
+            Need::Public,
+            get(openapi_json),
+        ),
+        ("POST", "/api/v1/login", Need::Public, post(api::login)),
+        ("POST", "/api/v1/logout", Need::Login, post(api::logout)),
+        ("GET", "/api/v1/me", Need::Login, get(api::me)),
+        (
+            "POST",
+            "/api/v1/password",
+            Need::Login,
+            post(api::change_password),
+        ),
+        (
+            "GET",
+            "/api/v1/territory",
+            Need::Act(ReadRegistry),
+            get(api::territory),
+        ),
+        (
+            "GET",
+            "/api/v1/residents",
+            Need::Act(ReadRegistry),
+            get(api::list_residents),
+        ),
         (
             "GET",
             "/api/v1/residents/search",
+            Need::Act(ReadRegistry),
             get(api::search_residents),
         ),
-        ("GET", "/api/v1/residents/{id}", get(api::get_resident)),
-        ("POST", "/api/v1/residents/pending", post(api::add_pending)),
+        (
+            "GET",
+            "/api/v1/residents/{id}",
+            Need::Act(ReadRegistry),
+            get(api::get_resident),
+        ),
+        (
+            "POST",
+            "/api/v1/residents/{id}/reveal",
+            Need::Login,
+            post(api::reveal),
+        ),
+        (
+            "POST",
+            "/api/v1/residents/pending",
+            Need::Act(WriteRegistry),
+            post(api::add_pending),
+        ),
         (
             "POST",
             "/api/v1/residents/{id}/match",
+            Need::Act(WriteRegistry),
             post(api::match_pending),
         ),
-        ("GET", "/api/v1/households/{id}", get(api::get_household)),
-        ("GET", "/api/v1/control", get(api::control_history)),
-        ("POST", "/api/v1/control", post(api::set_control)),
+        (
+            "GET",
+            "/api/v1/households/{id}",
+            Need::Act(ReadRegistry),
+            get(api::get_household),
+        ),
+        (
+            "POST",
+            "/api/v1/households/{id}/link",
+            Need::Act(ManageHouseholdLinks),
+            post(api::create_household_link),
+        ),
+        (
+            "POST",
+            "/api/v1/households/{id}/link/revoke",
+            Need::Act(ManageHouseholdLinks),
+            post(api::revoke_household_links),
+        ),
+        (
+            "GET",
+            "/api/v1/household-link/{token}",
+            Need::Public,
+            get(api::open_household_link),
+        ),
+        (
+            "GET",
+            "/api/v1/control",
+            Need::Act(ReadRegistry),
+            get(api::control_history),
+        ),
+        (
+            "POST",
+            "/api/v1/control",
+            Need::Act(WriteRegistry),
+            post(api::set_control),
+        ),
+        (
+            "GET",
+            "/api/v1/audit",
+            Need::Act(ReadAudit),
+            get(api::audit),
+        ),
     ]
 }
 
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new();
-    for (_, path, handler) in routes() {
-        r = r.route(path, handler);
+    for (_, path, need, handler) in routes() {
+        r = r.route(
+            path,
+            handler.route_layer(middleware::from_fn(move |req: Request, next: Next| {
+                require(need, req, next)
+            })),
+        );
     }
     r.fallback(|| async { WebError::not_found("no such route / 没有这个地址") })
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn(log_requests))
         .with_state(state)
+}
+
+fn cookie(req: &Request, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Finds the caller: a `Bearer` token, else the session cookie.
+async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
+    let (token, via_cookie) = match bearer {
+        Some(t) => (Some(t), false),
+        None => (cookie(&req, SESSION_COOKIE), true),
+    };
+    req.extensions_mut().insert(s.clock.clone());
+    let address = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
+    if let Some(token) = token.filter(|t| !t.is_empty()) {
+        match gw_app::access::authenticate(&s.store, &s.clock, &token).await {
+            Ok(Some((principal, csrf))) => {
+                req.extensions_mut().insert(Auth {
+                    principal: Arc::new(principal),
+                    token,
+                    csrf,
+                    via_cookie,
+                    address,
+                });
+            }
+            Ok(None) => {}
+            Err(e) => return WebError::from(e).into_response(),
+        }
+    }
+    next.run(req).await
+}
+
+/// The one check every route passes through.
+async fn require(need: Need, req: Request, next: Next) -> Response {
+    if need == Need::Public {
+        return next.run(req).await;
+    }
+    let Some(auth) = req.extensions().get::<Auth>().cloned() else {
+        return WebError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthenticated",
+            message: "请先登录 / log in first".into(),
+        }
+        .into_response();
+    };
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if auth.via_cookie && unsafe_method {
+        let sent = req
+            .headers()
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if sent.is_empty() || sent != auth.csrf {
+            return WebError {
+                status: StatusCode::FORBIDDEN,
+                code: "csrf",
+                message: "缺少或错误的 CSRF 令牌 / missing or wrong X-CSRF-Token".into(),
+            }
+            .into_response();
+        }
+    }
+    let path = req.uri().path();
+    if auth.principal.must_change_password
+        && !matches!(path, "/api/v1/password" | "/api/v1/me" | "/api/v1/logout")
+    {
+        return WebError {
+            status: StatusCode::FORBIDDEN,
+            code: "password_change_required",
+            message:
+                "请先修改一次性密码 / change your one-time password first (POST /api/v1/password)"
+                    .into(),
+        }
+        .into_response();
+    }
+    if let Need::Act(action) = need {
+        if !auth.principal.can_somewhere(action, now_ms(&req)) {
+            return WebError {
+                status: StatusCode::FORBIDDEN,
+                code: "forbidden",
+                message: "您的岗位无此权限 / your role does not allow this".into(),
+            }
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+fn now_ms(req: &Request) -> i64 {
+    req.extensions()
+        .get::<Clock>()
+        .map(Clock::now_ms)
+        .unwrap_or_else(|| Clock::System.now_ms())
 }
 
 /// Logs method, matched route (never the query: it can carry names), status
@@ -147,28 +407,15 @@ async fn openapi_json() -> Json<serde_json::Value> {
     Json(openapi::document())
 }
 
-async fn index(State(s): State<AppState>) -> Result<Html<String>, WebError> {
-    let tree = gw_app::registry::territory_tree(&s.store).await?;
-    let mut rows = String::new();
-    for st in &tree {
-        rows.push_str(&format!(
-            "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td></tr>",
-            html_escape(&st.name),
-            st.children.len(),
-            st.buildings,
-            st.residents
-        ));
-    }
-    Ok(Html(format!(
+async fn index() -> Html<&'static str> {
+    Html(
         r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>网格卫士 Gridwarden</title><style>body{{font:16px/1.5 system-ui,sans-serif;margin:1rem;max-width:60rem}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}</style></head>
+<title>网格卫士 Gridwarden</title><style>body{font:16px/1.5 system-ui,sans-serif;margin:1rem;max-width:60rem}</style></head>
 <body><h1>网格卫士 <small>Gridwarden</small></h1>
-<p>社区疫情防控工作平台 / community emergency operations. 数据库 backend: {}</p>
-<table><tr><th>街道 Street</th><th>社区 Communities</th><th>楼栋 Buildings</th><th>居民 Residents</th></tr>{rows}</table>
-<p>接口 API: <a href="/api/v1/territory">/api/v1/territory</a> · <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> · <a href="/healthz">/healthz</a></p>
+<p>社区疫情防控工作平台 / community emergency operations.</p>
+<p>请登录后使用 / log in to use: <code>POST /api/v1/login</code> · 接口说明 API: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> · <a href="/healthz">/healthz</a></p>
 </body></html>"#,
-        s.store.backend().name()
-    )))
+    )
 }
 
 pub fn html_escape(s: &str) -> String {
@@ -180,9 +427,12 @@ pub fn html_escape(s: &str) -> String {
 
 /// Serves the router on a bound listener until Ctrl-C.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
 }

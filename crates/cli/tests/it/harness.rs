@@ -136,7 +136,11 @@ impl TestEnv {
         let start = line.find("http://").expect("URL in first line");
         let rest = &line[start + 7..];
         let addr = rest[..rest.find('/').expect("slash")].to_string();
-        Server { child, addr }
+        Server {
+            child,
+            addr,
+            token: None,
+        }
     }
 }
 
@@ -170,6 +174,8 @@ impl Drop for TestEnv {
 pub struct Server {
     child: Child,
     pub addr: String,
+    /// Sent as `Authorization: Bearer` when set.
+    pub token: Option<String>,
 }
 
 impl Drop for Server {
@@ -182,6 +188,7 @@ impl Drop for Server {
 pub struct Response {
     pub status: u16,
     pub body: String,
+    pub head: String,
 }
 
 impl Response {
@@ -192,13 +199,16 @@ impl Response {
 
 impl Server {
     pub fn request(&self, method: &str, path: &str, body: Option<&serde_json::Value>) -> Response {
+        Client {
+            srv: self,
+            token: self.token.clone(),
+        }
+        .request(method, path, body)
+    }
+
+    /// Sends a raw HTTP/1.1 request (headers of the caller's choosing).
+    pub fn raw(&self, req: &str) -> Response {
         let mut s = TcpStream::connect(&self.addr).expect("connect");
-        let payload = body.map(|b| b.to_string()).unwrap_or_default();
-        let req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
-            self.addr,
-            payload.len()
-        );
         s.write_all(req.as_bytes()).expect("send");
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).expect("read");
@@ -217,7 +227,46 @@ impl Server {
         } else {
             body.to_string()
         };
-        Response { status, body }
+        Response {
+            status,
+            body,
+            head: head.to_string(),
+        }
+    }
+    /// Logs in (changing the one-time password on the way) and returns the session token.
+    pub fn login(&self, username: &str, password: &str) -> String {
+        let anon = self.anonymous();
+        let r = anon.post(
+            "/api/v1/login",
+            &serde_json::json!({ "username": username, "password": password }),
+        );
+        assert_eq!(r.status, 200, "login {username}: {}", r.body);
+        let v = r.json();
+        let token = v["token"].as_str().unwrap().to_string();
+        if v["user"]["must_change_password"] == true {
+            let me = self.with_token(&token);
+            let new = format!("{password}-changed");
+            let c = me.post(
+                "/api/v1/password",
+                &serde_json::json!({ "old": password, "new": new }),
+            );
+            assert_eq!(c.status, 200, "{}", c.body);
+            return self.login(username, &new);
+        }
+        token
+    }
+    /// The same server, as the holder of `token`.
+    pub fn with_token(&self, token: &str) -> Client<'_> {
+        Client {
+            srv: self,
+            token: Some(token.to_string()),
+        }
+    }
+    pub fn anonymous(&self) -> Client<'_> {
+        Client {
+            srv: self,
+            token: None,
+        }
     }
     pub fn get(&self, path: &str) -> Response {
         self.request("GET", path, None)
@@ -249,4 +298,50 @@ pub fn enc(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// A view of a server with or without a bearer token.
+pub struct Client<'a> {
+    srv: &'a Server,
+    token: Option<String>,
+}
+
+impl Client<'_> {
+    pub fn request(&self, method: &str, path: &str, body: Option<&serde_json::Value>) -> Response {
+        let payload = body.map(|b| b.to_string()).unwrap_or_default();
+        let auth = self
+            .token
+            .as_ref()
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        self.srv.raw(&format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+            self.srv.addr,
+            payload.len()
+        ))
+    }
+    pub fn get(&self, path: &str) -> Response {
+        self.request("GET", path, None)
+    }
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> Response {
+        self.request("POST", path, Some(body))
+    }
+}
+
+impl TestEnv {
+    /// Adds an account through the CLI and grants it `role` on the node the
+    /// extra arguments name (`--grid 第1网格 --street …`); returns its password.
+    pub fn account(&self, username: &str, role: &str, node: &[&str]) -> String {
+        let out = self.cli_ok(&["user", "add", username]);
+        let password = out
+            .split("one-time password: ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .expect("password printed")
+            .to_string();
+        let mut args = vec!["user", "grant", username, "--role", role];
+        args.extend(node);
+        self.cli_ok(&args);
+        password
+    }
 }

@@ -481,7 +481,7 @@ async fn export_masks_by_default_and_audits_unmasked() {
         .filter(|d| !d.is_empty())
         .all(|d| !d.contains('*')));
     let store = env.store().await;
-    let events = store.audit_events(None, None, 10).await.unwrap();
+    let events = store.audit_events(None, None, None, 10).await.unwrap();
     assert!(events.iter().any(|e| e.action == "export_roster_unmasked"));
     // The audit log holds ids and counts, never the personal values.
     assert!(events.iter().all(|e| !e

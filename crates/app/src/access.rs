@@ -1,0 +1,688 @@
+//! Accounts, login, sessions and authorisation: every request's caller is a
+//! [`Principal`], and every use-case asks [`authorize`] (or narrows its query
+//! with [`scope`]) before it touches personal data. Reads of full values and
+//! every change are written to the audit log here.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use gw_domain::access::{self, Action, Field, Grant, Node, Place, Role};
+use gw_domain::ids::Key;
+use gw_store::access::GrantWrite;
+use gw_store::audit::AuditWrite;
+use gw_store::{Store, StoreError};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::Clock;
+
+/// How long a login session lasts.
+pub const SESSION_MS: i64 = 12 * 3_600_000;
+pub const MIN_PASSWORD: usize = 10;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Principal {
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub must_change_password: bool,
+    pub grants: Vec<Grant>,
+}
+
+impl Principal {
+    /// The actor string the audit log records.
+    pub fn actor(&self) -> String {
+        format!("user:{}", self.username)
+    }
+    pub fn can(&self, action: Action, place: &Place, now_ms: i64) -> bool {
+        access::can(&self.grants, action, place, now_ms)
+    }
+    pub fn can_somewhere(&self, action: Action, now_ms: i64) -> bool {
+        access::can_somewhere(&self.grants, action, now_ms)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("用户名或密码错误 / wrong username or password")]
+    BadCredentials,
+    #[error("尝试次数过多，请 {0} 秒后再试 / too many attempts: try again in {0} s")]
+    Locked(i64),
+    #[error("无权执行此操作 / not allowed: {0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// 30 random bytes (240 bits) as 48 base-32 characters.
+pub fn random_token() -> String {
+    let mut b = [0u8; 30];
+    if getrandom::fill(&mut b).is_err() {
+        return format!(
+            "{}{}{}",
+            crate::new_uid(),
+            crate::new_uid(),
+            crate::new_uid()
+        );
+    }
+    b.chunks(10)
+        .map(|c| {
+            let mut a = [0u8; 10];
+            a.copy_from_slice(c);
+            crate::uid_from_bytes(&a)
+        })
+        .collect()
+}
+
+/// Tokens are stored as their SHA-256: a stolen database opens no session.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| AuthError::Invalid(format!("no randomness: {e}")))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AuthError::Invalid(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Invalid(e.to_string()))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+fn check_new_password(p: &str) -> Result<(), AuthError> {
+    if p.chars().count() < MIN_PASSWORD {
+        return Err(AuthError::Invalid(format!(
+            "密码至少 {MIN_PASSWORD} 位 / a password needs at least {MIN_PASSWORD} characters"
+        )));
+    }
+    Ok(())
+}
+
+async fn audit(
+    store: &Store,
+    clock: &Clock,
+    street: i64,
+    actor: &str,
+    action: &str,
+    kind: &str,
+    id: &str,
+    detail: &str,
+    address: &str,
+) -> Result<(), StoreError> {
+    store
+        .audit(&AuditWrite {
+            street_id: street,
+            at_ms: clock.now_ms(),
+            actor,
+            action,
+            target_kind: kind,
+            target_id: id,
+            detail,
+            address,
+        })
+        .await
+}
+
+/// On a database with no account: creates `admin` (city-wide) with a one-time
+/// password, returned once so the caller prints it once.
+pub async fn ensure_first_admin(
+    store: &Store,
+    clock: &Clock,
+) -> Result<Option<(String, String)>, AuthError> {
+    if store.user_count().await? > 0 {
+        return Ok(None);
+    }
+    let password = random_token()[..16].to_string();
+    let id = store
+        .create_user(
+            "admin",
+            "系统管理员",
+            &hash_password(&password)?,
+            true,
+            clock.now_ms(),
+        )
+        .await?;
+    store
+        .add_grant(&GrantWrite {
+            user_id: id,
+            role: Role::Admin,
+            node: Node::City,
+            from_ms: clock.now_ms(),
+            until_ms: None,
+            granted_by: "first start",
+            handover_from: None,
+            note: "",
+            now_ms: clock.now_ms(),
+        })
+        .await?;
+    audit(
+        store,
+        clock,
+        0,
+        "system",
+        "create_user",
+        "user",
+        "admin",
+        "first admin",
+        "",
+    )
+    .await?;
+    Ok(Some(("admin".into(), password)))
+}
+
+/// Adds an account; without a password one is generated. Returns (id, password).
+pub async fn add_user(
+    store: &Store,
+    clock: &Clock,
+    actor: &str,
+    username: &str,
+    display: &str,
+    password: Option<&str>,
+) -> Result<(i64, String), AuthError> {
+    let username = username.trim();
+    if username.is_empty() || username.len() > 64 || username.contains(char::is_whitespace) {
+        return Err(AuthError::Invalid(
+            "用户名不能为空或含空格 / a username is one word".into(),
+        ));
+    }
+    let password = match password {
+        Some(p) => {
+            check_new_password(p)?;
+            p.to_string()
+        }
+        None => random_token()[..16].to_string(),
+    };
+    let id = store
+        .create_user(
+            username,
+            display,
+            &hash_password(&password)?,
+            true,
+            clock.now_ms(),
+        )
+        .await?;
+    audit(
+        store,
+        clock,
+        0,
+        actor,
+        "create_user",
+        "user",
+        username,
+        "",
+        "",
+    )
+    .await?;
+    Ok((id, password))
+}
+
+/// Grants a role on a node. `handover_from` records the previous holder (an
+/// acting grid leader taking over): their grants on the same node end now.
+#[allow(clippy::too_many_arguments)]
+pub async fn grant(
+    store: &Store,
+    clock: &Clock,
+    actor: &str,
+    user: i64,
+    role: Role,
+    node: Node,
+    until_ms: Option<i64>,
+    handover_from: Option<i64>,
+) -> Result<i64, AuthError> {
+    let now = clock.now_ms();
+    if until_ms.is_some_and(|u| u <= now) {
+        return Err(AuthError::Invalid(
+            "结束时间已过 / the end is in the past".into(),
+        ));
+    }
+    store.user(user).await?;
+    if let Some(prev) = handover_from {
+        for g in store.grants(Some(prev)).await? {
+            if g.grant.node == node && g.grant.role == role && g.revoked_ms.is_none() {
+                store.revoke_grant(g.id, now).await?;
+            }
+        }
+    }
+    let note = handover_from
+        .map(|p| format!("hand-over from user {p}"))
+        .unwrap_or_default();
+    let id = store
+        .add_grant(&GrantWrite {
+            user_id: user,
+            role,
+            node,
+            from_ms: now,
+            until_ms,
+            granted_by: actor,
+            handover_from,
+            note: &note,
+            now_ms: now,
+        })
+        .await?;
+    let (kind, street, nid) = node.parts();
+    audit(
+        store,
+        clock,
+        street,
+        actor,
+        "grant",
+        "user",
+        &user.to_string(),
+        &format!("role={} node={kind}:{street}-{nid} grant={id}", role.code()),
+        "",
+    )
+    .await?;
+    Ok(id)
+}
+
+pub async fn revoke(
+    store: &Store,
+    clock: &Clock,
+    actor: &str,
+    grant_id: i64,
+) -> Result<(), AuthError> {
+    store.revoke_grant(grant_id, clock.now_ms()).await?;
+    audit(
+        store,
+        clock,
+        0,
+        actor,
+        "revoke",
+        "grant",
+        &grant_id.to_string(),
+        "",
+        "",
+    )
+    .await?;
+    Ok(())
+}
+
+async fn principal(
+    store: &Store,
+    user: &gw_store::access::UserRow,
+) -> Result<Principal, StoreError> {
+    let grants = store
+        .grants(Some(user.id))
+        .await?
+        .into_iter()
+        .map(|g| g.grant)
+        .collect();
+    Ok(Principal {
+        user_id: user.id,
+        username: user.username.clone(),
+        display_name: user.display_name.clone(),
+        must_change_password: user.must_change,
+        grants,
+    })
+}
+
+/// A logged-in session: the bearer token (also the cookie) and its CSRF token.
+#[derive(Debug, Clone, Serialize)]
+pub struct Session {
+    pub token: String,
+    pub csrf: String,
+    pub expires_ms: i64,
+    pub user: Principal,
+}
+
+/// Checks a password, with back-off after repeated failures.
+pub async fn login(
+    store: &Store,
+    clock: &Clock,
+    username: &str,
+    password: &str,
+    address: &str,
+) -> Result<Session, AuthError> {
+    let now = clock.now_ms();
+    let Some(user) = store.user_by_name(username.trim()).await? else {
+        // Same cost as a real check, so timing does not tell which names exist.
+        static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let dummy =
+            DUMMY.get_or_init(|| hash_password("gridwarden-dummy-password").unwrap_or_default());
+        let _ = verify_password(password, dummy);
+        return Err(AuthError::BadCredentials);
+    };
+    if user.locked_until_ms > now {
+        return Err(AuthError::Locked((user.locked_until_ms - now + 999) / 1000));
+    }
+    if user.disabled || !verify_password(password, &user.password_hash) {
+        let failures = user.failed_logins + 1;
+        let wait = access::lockout_ms(failures as u32);
+        store
+            .set_login_failures(user.id, failures, if wait > 0 { now + wait } else { 0 })
+            .await?;
+        audit(
+            store,
+            clock,
+            0,
+            &format!("user:{}", user.username),
+            "login_failed",
+            "user",
+            &user.username,
+            &format!("failures={failures}"),
+            address,
+        )
+        .await?;
+        return Err(AuthError::BadCredentials);
+    }
+    store.set_login_failures(user.id, 0, 0).await?;
+    let token = random_token();
+    let csrf = random_token();
+    let expires = now + SESSION_MS;
+    store
+        .create_session(&token_hash(&token), user.id, &csrf, now, expires, address)
+        .await?;
+    audit(
+        store,
+        clock,
+        0,
+        &format!("user:{}", user.username),
+        "login",
+        "user",
+        &user.username,
+        "",
+        address,
+    )
+    .await?;
+    Ok(Session {
+        token,
+        csrf,
+        expires_ms: expires,
+        user: principal(store, &user).await?,
+    })
+}
+
+/// The caller behind a session token, with the session's CSRF token.
+pub async fn authenticate(
+    store: &Store,
+    clock: &Clock,
+    token: &str,
+) -> Result<Option<(Principal, String)>, StoreError> {
+    let hash = token_hash(token);
+    let Some((user_id, csrf, expires)) = store.session(&hash).await? else {
+        return Ok(None);
+    };
+    if expires <= clock.now_ms() {
+        store.delete_session(&hash).await?;
+        return Ok(None);
+    }
+    let user = store.user(user_id).await?;
+    if user.disabled {
+        return Ok(None);
+    }
+    Ok(Some((principal(store, &user).await?, csrf)))
+}
+
+pub async fn logout(store: &Store, token: &str) -> Result<(), StoreError> {
+    store.delete_session(&token_hash(token)).await
+}
+
+/// Changes a password; every session of the user ends.
+pub async fn change_password(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    old: &str,
+    new: &str,
+) -> Result<(), AuthError> {
+    let user = store.user(p.user_id).await?;
+    if !verify_password(old, &user.password_hash) {
+        return Err(AuthError::BadCredentials);
+    }
+    check_new_password(new)?;
+    store
+        .set_password(p.user_id, &hash_password(new)?, false)
+        .await?;
+    store.delete_sessions_of(p.user_id).await?;
+    audit(
+        store,
+        clock,
+        0,
+        &p.actor(),
+        "change_password",
+        "user",
+        &p.username,
+        "",
+        "",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sets a password by an operator (CLI); the user must change it at next login.
+pub async fn reset_password(
+    store: &Store,
+    clock: &Clock,
+    actor: &str,
+    username: &str,
+) -> Result<String, AuthError> {
+    let user = store
+        .user_by_name(username)
+        .await?
+        .ok_or_else(|| AuthError::Invalid(format!("no user {username}")))?;
+    let password = random_token()[..16].to_string();
+    store
+        .set_password(user.id, &hash_password(&password)?, true)
+        .await?;
+    store.delete_sessions_of(user.id).await?;
+    audit(
+        store,
+        clock,
+        0,
+        actor,
+        "reset_password",
+        "user",
+        username,
+        "",
+        "",
+    )
+    .await?;
+    Ok(password)
+}
+
+/// Refuses unless the caller may do `action` at `place`.
+pub fn authorize(
+    p: &Principal,
+    clock: &Clock,
+    action: Action,
+    place: &Place,
+) -> Result<(), AuthError> {
+    if p.can(action, place, clock.now_ms()) {
+        Ok(())
+    } else {
+        Err(AuthError::Forbidden(format!("{action:?}")))
+    }
+}
+
+/// The nodes a list may be narrowed to for `action`.
+pub fn scope(p: &Principal, clock: &Clock, action: Action) -> Vec<Node> {
+    access::nodes_for(&p.grants, action, clock.now_ms())
+}
+
+/// Where a registry object is, for [`authorize`].
+pub async fn place_of(store: &Store, kind: &str, key: Key) -> Result<Place, StoreError> {
+    store.place_of(key.street, kind, key.id).await
+}
+
+/// One field of one resident in full: allowed by the role × field table for
+/// the caller's territory, and audited (ids only, never the value).
+pub async fn reveal(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    key: Key,
+    field: Field,
+    address: &str,
+) -> Result<serde_json::Value, AuthError> {
+    let place = place_of(store, "resident", key).await?;
+    authorize(p, clock, Action::Reveal(field), &place)?;
+    let r = store.resident(key.street, key.id).await?;
+    let value = match field {
+        Field::Phone => serde_json::json!(r.resident.phones.iter().map(|ph| serde_json::json!({ "number": ph.phone.as_str(), "relation": ph.relation.code() })).collect::<Vec<_>>()),
+        Field::Document => serde_json::json!(r.resident.document.as_ref().map(|d| serde_json::json!({ "kind": d.kind.code(), "number": d.number }))),
+        Field::Health => serde_json::json!({ "flags": r.resident.flags.codes(), "notes": r.resident.notes }),
+    };
+    audit(
+        store,
+        clock,
+        key.street,
+        &p.actor(),
+        &format!("reveal_{}", field.code()),
+        "resident",
+        &key.to_string(),
+        "",
+        address,
+    )
+    .await?;
+    Ok(value)
+}
+
+/// Writes an audit event for a caller's change.
+#[allow(clippy::too_many_arguments)]
+pub async fn record(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    street: i64,
+    action: &str,
+    kind: &str,
+    id: &str,
+    detail: &str,
+    address: &str,
+) -> Result<(), StoreError> {
+    audit(
+        store,
+        clock,
+        street,
+        &p.actor(),
+        action,
+        kind,
+        id,
+        detail,
+        address,
+    )
+    .await
+}
+
+/// A new unguessable link for a household (printable as a QR): `STREET.TOKEN`.
+pub async fn create_household_link(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    household: Key,
+) -> Result<String, AuthError> {
+    let place = place_of(store, "household", household).await?;
+    authorize(p, clock, Action::ManageHouseholdLinks, &place)?;
+    let token = format!("{}.{}", household.street, random_token());
+    store
+        .create_household_link(
+            household.street,
+            household.id,
+            &token_hash(&token),
+            &p.actor(),
+            clock.now_ms(),
+        )
+        .await?;
+    audit(
+        store,
+        clock,
+        household.street,
+        &p.actor(),
+        "create_household_link",
+        "household",
+        &household.to_string(),
+        "",
+        "",
+    )
+    .await?;
+    Ok(token)
+}
+
+pub async fn revoke_household_links(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    household: Key,
+) -> Result<u64, AuthError> {
+    let place = place_of(store, "household", household).await?;
+    authorize(p, clock, Action::ManageHouseholdLinks, &place)?;
+    let n = store
+        .revoke_household_links(household.street, household.id, clock.now_ms())
+        .await?;
+    audit(
+        store,
+        clock,
+        household.street,
+        &p.actor(),
+        "revoke_household_links",
+        "household",
+        &household.to_string(),
+        &format!("links={n}"),
+        "",
+    )
+    .await?;
+    Ok(n)
+}
+
+/// The household a link opens, if the link is live.
+pub async fn open_household_link(store: &Store, token: &str) -> Result<Option<Key>, StoreError> {
+    let Some((street, _)) = token.split_once('.') else {
+        return Ok(None);
+    };
+    let Ok(street) = street.parse::<i64>() else {
+        return Ok(None);
+    };
+    Ok(store
+        .household_of_link(street, &token_hash(token))
+        .await?
+        .map(|id| Key { street, id }))
+}
+
+/// Anonymises personal data last changed before `before_ms`; audited.
+pub async fn purge(
+    store: &Store,
+    clock: &Clock,
+    actor: &str,
+    before_ms: i64,
+) -> Result<gw_store::access::PurgeCounts, StoreError> {
+    let c = store.purge_before(before_ms, clock.now_ms()).await?;
+    let detail = format!(
+        "before_ms={before_ms} residents={} phones={} documents={} household_links={}",
+        c.residents, c.phones, c.documents, c.household_links
+    );
+    audit(store, clock, 0, actor, "purge", "city", "0", &detail, "").await?;
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn passwords_hash_and_verify() {
+        let h = hash_password("correct horse battery").unwrap();
+        assert!(verify_password("correct horse battery", &h));
+        assert!(!verify_password("wrong", &h));
+        assert!(!verify_password("x", "not a hash"));
+        assert!(check_new_password("short").is_err());
+    }
+    #[test]
+    fn tokens_are_long_distinct_and_hashed() {
+        let a = random_token();
+        assert_eq!(a.len(), 48);
+        assert_ne!(a, random_token());
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), a);
+    }
+}

@@ -1,0 +1,382 @@
+//! Who may do what, where: roles, grants on the territory, and the table of
+//! role × personal-data field. Pure: the app asks, this answers.
+//!
+//! | role | registry (masked) | names | reveal phone | reveal document | health flags | import / export / control | accounts, audit, purge |
+//! |---|---|---|---|---|---|---|---|
+//! | admin | city | full | yes | yes | yes | yes | yes |
+//! | street commander | their street(s) | full | yes | yes | yes | yes | no |
+//! | community secretary | their community | full | yes | yes | yes | yes | no |
+//! | grid leader | their grid(s) | full | yes | no | yes | yes | no |
+//! | testing-point manager | — | — | — | — | — | — | no |
+//! | volunteer | — (task lists come with tasks) | masked | no | never | no | no | no |
+//! | lab | — (tubes and results only) | — | — | — | — | — | no |
+//! | CDC liaison | their territory | full | yes | yes | yes | no | no |
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    StreetCommander,
+    CommunitySecretary,
+    GridLeader,
+    PointManager,
+    Volunteer,
+    Lab,
+    CdcLiaison,
+}
+
+impl Role {
+    pub const ALL: [Role; 8] = [
+        Role::Admin,
+        Role::StreetCommander,
+        Role::CommunitySecretary,
+        Role::GridLeader,
+        Role::PointManager,
+        Role::Volunteer,
+        Role::Lab,
+        Role::CdcLiaison,
+    ];
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::StreetCommander => "street_commander",
+            Role::CommunitySecretary => "community_secretary",
+            Role::GridLeader => "grid_leader",
+            Role::PointManager => "point_manager",
+            Role::Volunteer => "volunteer",
+            Role::Lab => "lab",
+            Role::CdcLiaison => "cdc_liaison",
+        }
+    }
+    pub fn from_code(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.code() == s)
+    }
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Role::Admin => "系统管理员",
+            Role::StreetCommander => "街道指挥部",
+            Role::CommunitySecretary => "社区书记",
+            Role::GridLeader => "网格长",
+            Role::PointManager => "采样点负责人",
+            Role::Volunteer => "志愿者",
+            Role::Lab => "检测机构",
+            Role::CdcLiaison => "疾控联络员",
+        }
+    }
+}
+
+/// Where a grant applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Node {
+    City,
+    District {
+        id: i64,
+    },
+    Street {
+        id: i64,
+    },
+    Community {
+        street: i64,
+        id: i64,
+    },
+    Grid {
+        street: i64,
+        id: i64,
+    },
+    /// A testing point (testing rounds).
+    Point {
+        street: i64,
+        id: i64,
+    },
+}
+
+impl Node {
+    pub fn kind(self) -> &'static str {
+        match self {
+            Node::City => "city",
+            Node::District { .. } => "district",
+            Node::Street { .. } => "street",
+            Node::Community { .. } => "community",
+            Node::Grid { .. } => "grid",
+            Node::Point { .. } => "point",
+        }
+    }
+    /// `(kind, street, id)` as stored.
+    pub fn parts(self) -> (&'static str, i64, i64) {
+        match self {
+            Node::City => ("city", 0, 0),
+            Node::District { id } => ("district", 0, id),
+            Node::Street { id } => ("street", id, id),
+            Node::Community { street, id } => ("community", street, id),
+            Node::Grid { street, id } => ("grid", street, id),
+            Node::Point { street, id } => ("point", street, id),
+        }
+    }
+    pub fn from_parts(kind: &str, street: i64, id: i64) -> Option<Node> {
+        Some(match kind {
+            "city" => Node::City,
+            "district" => Node::District { id },
+            "street" => Node::Street { id: street },
+            "community" => Node::Community { street, id },
+            "grid" => Node::Grid { street, id },
+            "point" => Node::Point { street, id },
+            _ => return None,
+        })
+    }
+}
+
+/// Where something is: the territory path of a resident, household or building.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Place {
+    pub district: Option<i64>,
+    pub street: i64,
+    pub community: Option<i64>,
+    pub grid: Option<i64>,
+}
+
+/// A role held on a node, in force from `from_ms` until `until_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    pub role: Role,
+    pub node: Node,
+    pub from_ms: i64,
+    pub until_ms: Option<i64>,
+}
+
+impl Grant {
+    pub fn in_force(&self, now_ms: i64) -> bool {
+        self.from_ms <= now_ms && self.until_ms.is_none_or(|u| now_ms < u)
+    }
+    /// Whether the grant's node contains `place`.
+    pub fn covers(&self, place: &Place) -> bool {
+        match self.node {
+            Node::City => true,
+            Node::District { id } => place.district == Some(id),
+            Node::Street { id } => place.street == id,
+            Node::Community { street, id } => place.street == street && place.community == Some(id),
+            Node::Grid { street, id } => place.street == street && place.grid == Some(id),
+            Node::Point { .. } => false,
+        }
+    }
+}
+
+/// A personal-data field that is masked by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Phone,
+    Document,
+    Health,
+}
+
+impl Field {
+    pub fn code(self) -> &'static str {
+        match self {
+            Field::Phone => "phone",
+            Field::Document => "document",
+            Field::Health => "health",
+        }
+    }
+    pub fn from_code(s: &str) -> Option<Field> {
+        [Field::Phone, Field::Document, Field::Health]
+            .into_iter()
+            .find(|f| f.code() == s)
+    }
+}
+
+/// What a request wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Lists, households, search (masked).
+    ReadRegistry,
+    /// Walk-ins, matching, control status.
+    WriteRegistry,
+    ImportRoster,
+    ExportRoster,
+    /// See one field of one resident in full.
+    Reveal(Field),
+    /// Filter lists by health flags (which reveals them).
+    FilterHealth,
+    /// Create household links.
+    ManageHouseholdLinks,
+    ManageUsers,
+    ReadAudit,
+    Purge,
+}
+
+/// The documented table (module docs) as code.
+pub fn role_allows(role: Role, action: Action) -> bool {
+    use Action::*;
+    use Role::*;
+    match role {
+        Admin => true,
+        StreetCommander | CommunitySecretary => !matches!(action, ManageUsers | ReadAudit | Purge),
+        GridLeader => !matches!(
+            action,
+            ManageUsers | ReadAudit | Purge | Reveal(Field::Document)
+        ),
+        CdcLiaison => matches!(action, ReadRegistry | Reveal(_) | FilterHealth),
+        PointManager | Volunteer | Lab => false,
+    }
+}
+
+/// Whether a role sees residents' names in full (volunteers see `王*芳`).
+pub fn sees_full_names(role: Role) -> bool {
+    !matches!(role, Role::Volunteer)
+}
+
+/// Whether any grant in force allows `action` at `place`.
+pub fn can(grants: &[Grant], action: Action, place: &Place, now_ms: i64) -> bool {
+    grants
+        .iter()
+        .any(|g| g.in_force(now_ms) && role_allows(g.role, action) && g.covers(place))
+}
+
+/// Whether any grant in force allows `action` anywhere (route-level check).
+pub fn can_somewhere(grants: &[Grant], action: Action, now_ms: i64) -> bool {
+    grants
+        .iter()
+        .any(|g| g.in_force(now_ms) && role_allows(g.role, action))
+}
+
+/// The nodes where `action` is allowed: what a list may be narrowed to.
+pub fn nodes_for(grants: &[Grant], action: Action, now_ms: i64) -> Vec<Node> {
+    grants
+        .iter()
+        .filter(|g| g.in_force(now_ms) && role_allows(g.role, action))
+        .map(|g| g.node)
+        .collect()
+}
+
+/// Login back-off: after `free` failures, each further one doubles the wait
+/// (30 s, 60 s, … capped at one hour).
+pub fn lockout_ms(failures: u32) -> i64 {
+    const FREE: u32 = 5;
+    if failures < FREE {
+        return 0;
+    }
+    let exp = (failures - FREE).min(7);
+    (30_000_i64 << exp).min(3_600_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(role: Role, node: Node) -> Grant {
+        Grant {
+            role,
+            node,
+            from_ms: 100,
+            until_ms: Some(1_000),
+        }
+    }
+    const GRID_A: Place = Place {
+        district: Some(1),
+        street: 7,
+        community: Some(3),
+        grid: Some(30),
+    };
+    const GRID_B: Place = Place {
+        district: Some(1),
+        street: 7,
+        community: Some(3),
+        grid: Some(31),
+    };
+    const OTHER_STREET: Place = Place {
+        district: Some(1),
+        street: 8,
+        community: Some(4),
+        grid: Some(40),
+    };
+
+    #[test]
+    fn grid_leader_sees_own_grid_only_and_never_documents() {
+        let gs = [g(Role::GridLeader, Node::Grid { street: 7, id: 30 })];
+        assert!(can(&gs, Action::ReadRegistry, &GRID_A, 500));
+        assert!(can(&gs, Action::Reveal(Field::Phone), &GRID_A, 500));
+        assert!(!can(&gs, Action::Reveal(Field::Document), &GRID_A, 500));
+        assert!(!can(&gs, Action::ReadRegistry, &GRID_B, 500));
+        assert!(!can(&gs, Action::ReadRegistry, &OTHER_STREET, 500));
+    }
+
+    #[test]
+    fn grants_have_a_start_and_an_end() {
+        let gs = [g(Role::StreetCommander, Node::Street { id: 7 })];
+        assert!(!can(&gs, Action::ReadRegistry, &GRID_A, 99));
+        assert!(can(&gs, Action::ReadRegistry, &GRID_B, 100));
+        assert!(!can(&gs, Action::ReadRegistry, &GRID_A, 1_000));
+    }
+
+    #[test]
+    fn containment_by_level() {
+        assert!(g(
+            Role::CommunitySecretary,
+            Node::Community { street: 7, id: 3 }
+        )
+        .covers(&GRID_B));
+        assert!(!g(
+            Role::CommunitySecretary,
+            Node::Community { street: 8, id: 3 }
+        )
+        .covers(&GRID_B));
+        assert!(g(Role::Admin, Node::District { id: 1 }).covers(&OTHER_STREET));
+        assert!(g(Role::Admin, Node::City).covers(&OTHER_STREET));
+        assert!(!g(Role::PointManager, Node::Point { street: 7, id: 1 }).covers(&GRID_A));
+    }
+
+    #[test]
+    fn volunteers_and_labs_reach_no_personal_data() {
+        for role in [Role::Volunteer, Role::Lab, Role::PointManager] {
+            for a in [
+                Action::ReadRegistry,
+                Action::Reveal(Field::Phone),
+                Action::Reveal(Field::Document),
+                Action::ExportRoster,
+                Action::FilterHealth,
+            ] {
+                assert!(!role_allows(role, a), "{role:?} {a:?}");
+            }
+        }
+        assert!(!sees_full_names(Role::Volunteer));
+        assert!(!role_allows(
+            Role::Volunteer,
+            Action::Reveal(Field::Document)
+        ));
+    }
+
+    #[test]
+    fn only_admins_manage_accounts_and_read_audit() {
+        for role in Role::ALL {
+            assert_eq!(role_allows(role, Action::ManageUsers), role == Role::Admin);
+            assert_eq!(role_allows(role, Action::ReadAudit), role == Role::Admin);
+            assert_eq!(Role::from_code(role.code()), Some(role));
+        }
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(lockout_ms(4), 0);
+        assert_eq!(lockout_ms(5), 30_000);
+        assert_eq!(lockout_ms(6), 60_000);
+        assert_eq!(lockout_ms(50), 3_600_000);
+    }
+
+    #[test]
+    fn nodes_round_trip() {
+        for n in [
+            Node::City,
+            Node::District { id: 2 },
+            Node::Street { id: 3 },
+            Node::Community { street: 3, id: 4 },
+            Node::Grid { street: 3, id: 5 },
+            Node::Point { street: 3, id: 6 },
+        ] {
+            let (k, s, i) = n.parts();
+            assert_eq!(Node::from_parts(k, s, i), Some(n));
+        }
+    }
+}
