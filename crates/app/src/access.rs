@@ -110,25 +110,27 @@ fn check_new_password(p: &str) -> Result<(), AuthError> {
     Ok(())
 }
 
+/// `(street, kind, id)` of what an audit event concerns.
+pub type Target<'a> = (i64, &'a str, &'a str);
+
 async fn audit(
     store: &Store,
     clock: &Clock,
-    street: i64,
     actor: &str,
     action: &str,
-    kind: &str,
-    id: &str,
+    target: Target<'_>,
     detail: &str,
     address: &str,
 ) -> Result<(), StoreError> {
+    let (street_id, target_kind, target_id) = target;
     store
         .audit(&AuditWrite {
-            street_id: street,
+            street_id,
             at_ms: clock.now_ms(),
             actor,
             action,
-            target_kind: kind,
-            target_id: id,
+            target_kind,
+            target_id,
             detail,
             address,
         })
@@ -170,11 +172,9 @@ pub async fn ensure_first_admin(
     audit(
         store,
         clock,
-        0,
         "system",
         "create_user",
-        "user",
-        "admin",
+        (0, "user", "admin"),
         "first admin",
         "",
     )
@@ -216,11 +216,9 @@ pub async fn add_user(
     audit(
         store,
         clock,
-        0,
         actor,
         "create_user",
-        "user",
-        username,
+        (0, "user", username),
         "",
         "",
     )
@@ -275,11 +273,9 @@ pub async fn grant(
     audit(
         store,
         clock,
-        street,
         actor,
         "grant",
-        "user",
-        &user.to_string(),
+        (street, "user", &user.to_string()),
         &format!("role={} node={kind}:{street}-{nid} grant={id}", role.code()),
         "",
     )
@@ -297,11 +293,9 @@ pub async fn revoke(
     audit(
         store,
         clock,
-        0,
         actor,
         "revoke",
-        "grant",
-        &grant_id.to_string(),
+        (0, "grant", &grant_id.to_string()),
         "",
         "",
     )
@@ -366,11 +360,9 @@ pub async fn login(
         audit(
             store,
             clock,
-            0,
             &format!("user:{}", user.username),
             "login_failed",
-            "user",
-            &user.username,
+            (0, "user", &user.username),
             &format!("failures={failures}"),
             address,
         )
@@ -387,11 +379,9 @@ pub async fn login(
     audit(
         store,
         clock,
-        0,
         &format!("user:{}", user.username),
         "login",
-        "user",
-        &user.username,
+        (0, "user", &user.username),
         "",
         address,
     )
@@ -449,11 +439,9 @@ pub async fn change_password(
     audit(
         store,
         clock,
-        0,
         &p.actor(),
         "change_password",
-        "user",
-        &p.username,
+        (0, "user", &p.username),
         "",
         "",
     )
@@ -480,11 +468,9 @@ pub async fn reset_password(
     audit(
         store,
         clock,
-        0,
         actor,
         "reset_password",
-        "user",
-        username,
+        (0, "user", username),
         "",
         "",
     )
@@ -537,11 +523,9 @@ pub async fn reveal(
     audit(
         store,
         clock,
-        key.street,
         &p.actor(),
         &format!("reveal_{}", field.code()),
-        "resident",
-        &key.to_string(),
+        (key.street, "resident", &key.to_string()),
         "",
         address,
     )
@@ -550,30 +534,16 @@ pub async fn reveal(
 }
 
 /// Writes an audit event for a caller's change.
-#[allow(clippy::too_many_arguments)]
 pub async fn record(
     store: &Store,
     clock: &Clock,
     p: &Principal,
-    street: i64,
     action: &str,
-    kind: &str,
-    id: &str,
+    target: Target<'_>,
     detail: &str,
     address: &str,
 ) -> Result<(), StoreError> {
-    audit(
-        store,
-        clock,
-        street,
-        &p.actor(),
-        action,
-        kind,
-        id,
-        detail,
-        address,
-    )
-    .await
+    audit(store, clock, &p.actor(), action, target, detail, address).await
 }
 
 /// A new unguessable link for a household (printable as a QR): `STREET.TOKEN`.
@@ -598,11 +568,9 @@ pub async fn create_household_link(
     audit(
         store,
         clock,
-        household.street,
         &p.actor(),
         "create_household_link",
-        "household",
-        &household.to_string(),
+        (household.street, "household", &household.to_string()),
         "",
         "",
     )
@@ -624,11 +592,9 @@ pub async fn revoke_household_links(
     audit(
         store,
         clock,
-        household.street,
         &p.actor(),
         "revoke_household_links",
-        "household",
-        &household.to_string(),
+        (household.street, "household", &household.to_string()),
         &format!("links={n}"),
         "",
     )
@@ -662,7 +628,7 @@ pub async fn purge(
         "before_ms={before_ms} residents={} phones={} documents={} household_links={}",
         c.residents, c.phones, c.documents, c.household_links
     );
-    audit(store, clock, 0, actor, "purge", "city", "0", &detail, "").await?;
+    audit(store, clock, actor, "purge", (0, "city", "0"), &detail, "").await?;
     Ok(c)
 }
 

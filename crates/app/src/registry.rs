@@ -185,6 +185,15 @@ pub async fn territory_tree_in(store: &Store, nodes: &[Node]) -> Result<Vec<Tree
                 .iter()
                 .filter(|g| g.street_id == s.id && g.community_id == c.id)
             {
+                let place = Place {
+                    district: Some(s.district_id),
+                    street: s.id,
+                    community: Some(c.id),
+                    grid: Some(g.id),
+                };
+                if !covers(&place) {
+                    continue;
+                }
                 let k = counts
                     .iter()
                     .find(|k| k.street_id == s.id && k.grid_id == g.id)

@@ -820,9 +820,17 @@ async fn user_cmd(c: UserCmd, clock: &Clock) -> Result<()> {
                 },
                 None => None,
             };
+            let community_key = match &community {
+                Some(c) => match store.communities(Some(c), street_id).await?.as_slice() {
+                    [one] => Some((one.street_id, one.id)),
+                    [] => bail!("找不到社区 community not found: {c}"),
+                    _ => bail!("社区不唯一，请加 --street / community is ambiguous: {c}"),
+                },
+                None => None,
+            };
             let node = if let Some(g) = grid {
                 let found: Vec<_> = store
-                    .grids(Some(&g), None)
+                    .grids(Some(&g), community_key)
                     .await?
                     .into_iter()
                     .filter(|x| street_id.is_none_or(|s| x.street_id == s))
@@ -833,17 +841,10 @@ async fn user_cmd(c: UserCmd, clock: &Clock) -> Result<()> {
                         id: one.id,
                     },
                     [] => bail!("找不到网格 grid not found: {g}"),
-                    _ => bail!("网格不唯一，请加 --street / grid is ambiguous: {g}"),
+                    _ => bail!("网格不唯一，请加 --community / grid is ambiguous: {g}"),
                 }
-            } else if let Some(c) = community {
-                match store.communities(Some(&c), street_id).await?.as_slice() {
-                    [one] => Node::Community {
-                        street: one.street_id,
-                        id: one.id,
-                    },
-                    [] => bail!("找不到社区 community not found: {c}"),
-                    _ => bail!("社区不唯一，请加 --street / community is ambiguous: {c}"),
-                }
+            } else if let Some((street, id)) = community_key {
+                Node::Community { street, id }
             } else if let Some(s) = street_id {
                 Node::Street { id: s }
             } else if let Some(d) = district {

@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! Gridwarden HTTP: the axum router, JSON API under `/api/v1`, and pages.
 //! Thin: handlers parse the request, call `gw-app`/`gw-store`, and render.
 

@@ -8,6 +8,7 @@ fn err_responses() -> Value {
         "400": { "description": "bad request", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
         "404": { "description": "not found", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
         "409": { "description": "conflict", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+        "401": { "description": "not logged in", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
         "403": { "description": "forbidden", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
         "503": { "description": "database unavailable", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
     })
@@ -41,8 +42,31 @@ pub fn document() -> Value {
         "info": { "title": "Gridwarden 网格卫士 API", "version": env!("CARGO_PKG_VERSION"),
                   "description": "Registry of a street's territory and residents. Ids are STREET-ID strings (e.g. 1-42). Personal data is masked." },
         "paths": {
-            "/healthz": { "get": { "summary": "liveness and database check", "responses": ok(json!({ "type": "object", "properties": { "status": { "type": "string" }, "backend": { "type": "string" } }, "required": ["status", "backend"] })) } },
-            "/api/v1/openapi.json": { "get": { "summary": "this document", "responses": { "200": { "description": "ok", "content": { "application/json": { "schema": { "type": "object" } } } } } } },
+            "/healthz": { "get": { "summary": "liveness and database check", "security": [], "responses": ok(json!({ "type": "object", "properties": { "status": { "type": "string" }, "backend": { "type": "string" } }, "required": ["status", "backend"] })) } },
+            "/api/v1/openapi.json": { "get": { "summary": "this document", "security": [], "responses": { "200": { "description": "ok", "content": { "application/json": { "schema": { "type": "object" } } } } } } },
+            "/api/v1/login": { "post": { "summary": "log in: returns a bearer token and its CSRF token, and sets the HttpOnly session cookie", "security": [],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["username", "password"], "properties": { "username": { "type": "string" }, "password": { "type": "string" } } } } } },
+                "responses": { "200": { "description": "ok", "content": { "application/json": { "schema": { "type": "object", "required": ["token", "csrf"], "properties": { "token": { "type": "string" }, "csrf": { "type": "string" }, "expires_ms": { "type": "integer" }, "user": { "type": "object" } } } } } },
+                    "401": { "description": "wrong username or password", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+                    "429": { "description": "too many failures: wait", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
+            "/api/v1/logout": { "post": { "summary": "end this session", "responses": ok(json!({ "type": "object" })) } },
+            "/api/v1/me": { "get": { "summary": "the caller and their grants", "responses": ok(json!({ "type": "object", "properties": { "user": { "type": "object" } }, "required": ["user"] })) } },
+            "/api/v1/password": { "post": { "summary": "change the caller's password (ends every session)",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["old", "new"], "properties": { "old": { "type": "string" }, "new": { "type": "string", "minLength": 10 } } } } } },
+                "responses": ok(json!({ "type": "object" })) } },
+            "/api/v1/residents/{id}/reveal": { "post": { "summary": "one field of one resident in full (role × field table); audited", "parameters": [path_id("resident id")],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["field"], "properties": { "field": { "type": "string", "enum": ["phone", "document", "health"] } } } } } },
+                "responses": ok(json!({ "type": "object", "properties": { "id": { "type": "string" }, "field": { "type": "string" }, "value": {}, "audited": { "type": "boolean" } }, "required": ["id", "field"] })) } },
+            "/api/v1/households/{id}/link": { "post": { "summary": "a new unguessable link for the household (printable as a QR)", "parameters": [path_id("household id")],
+                "responses": created(json!({ "type": "object", "properties": { "household": { "type": "string" }, "token": { "type": "string" }, "path": { "type": "string" } }, "required": ["token"] })) } },
+            "/api/v1/households/{id}/link/revoke": { "post": { "summary": "revoke every link of the household", "parameters": [path_id("household id")],
+                "responses": ok(json!({ "type": "object", "properties": { "household": { "type": "string" }, "revoked": { "type": "integer" } } })) } },
+            "/api/v1/household-link/{token}": { "get": { "summary": "what a household's link shows (no login: the token is the key)", "security": [],
+                "parameters": [{ "name": "token", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": ok(json!({ "type": "object", "properties": { "id": { "type": "string" }, "members": { "type": "array", "items": { "$ref": "#/components/schemas/Resident" } } }, "required": ["id", "members"] })) } },
+            "/api/v1/audit": { "get": { "summary": "the audit log (admins)",
+                "parameters": [ q("user", "string", "actor (user:NAME or NAME)", false), q("resident", "string", "resident id STREET-ID", false), q("since_ms", "integer", "from this time", false), q("limit", "integer", "1..5000", false) ],
+                "responses": ok(json!({ "type": "object", "properties": { "events": { "type": "array", "items": { "type": "object" } } }, "required": ["events"] })) } },
             "/api/v1/territory": { "get": { "summary": "territory tree (street → community → grid) with counts",
                 "responses": ok(json!({ "type": "object", "properties": { "streets": { "type": "array", "items": { "$ref": "#/components/schemas/TreeNode" } } }, "required": ["streets"] })) } },
             "/api/v1/residents": { "get": { "summary": "list residents by territory, flag and status",
@@ -80,7 +104,13 @@ pub fn document() -> Value {
                     "responses": created(json!({ "type": "object", "properties": { "id": { "type": "string" } }, "required": ["id"] })) }
             }
         },
-        "components": { "schemas": {
+        "security": [ { "bearer": [] }, { "session": [] } ],
+        "components": {
+          "securitySchemes": {
+            "bearer": { "type": "http", "scheme": "bearer", "description": "the token from POST /api/v1/login" },
+            "session": { "type": "apiKey", "in": "cookie", "name": "gw_session", "description": "the session cookie; state-changing requests also need the X-CSRF-Token header" }
+          },
+          "schemas": {
             "Error": { "type": "object", "required": ["code", "message"], "properties": { "code": { "type": "string" }, "message": { "type": "string" } } },
             "TreeNode": { "type": "object", "required": ["level", "id", "name", "buildings", "households", "residents"], "properties": {
                 "level": { "type": "string" }, "id": { "type": "string" }, "name": { "type": "string" }, "code": { "type": "string", "nullable": true },
@@ -103,7 +133,7 @@ mod tests {
     #[test]
     fn every_route_is_documented() {
         let doc = super::document();
-        for (method, path, _) in crate::routes() {
+        for (method, path, _, _) in crate::routes() {
             if path == "/" {
                 continue; // the landing page is HTML, not API
             }

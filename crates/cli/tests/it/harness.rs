@@ -119,6 +119,24 @@ impl TestEnv {
         )
     }
 
+    /// Starts `gridwarden serve`, reads `n` lines of its output, stops it.
+    pub fn serve_first_line(&self, n: usize) -> String {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--db", &self.url, "--bind", "127.0.0.1:0"])
+            .env("GRIDWARDEN_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn server");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut text = String::new();
+        for _ in 0..n {
+            out.read_line(&mut text).expect("read");
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        text
+    }
+
     /// Starts `gridwarden serve` on a random port.
     pub fn serve(&self) -> Server {
         let mut child = Command::new(BIN)

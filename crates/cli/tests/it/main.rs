@@ -3,6 +3,7 @@
 //! on PostgreSQL when GRIDWARDEN_TEST_POSTGRES is set (a fresh database per
 //! test); the same code either way.
 
+mod access;
 mod api;
 mod harness;
 mod import;

@@ -1,0 +1,652 @@
+//! Access control: the permission matrix over every route, isolation between
+//! grids, login throttling, CSRF, revocation, masking and purge.
+
+use serde_json::json;
+
+use crate::harness::{enc, Server, TestEnv};
+use gw_store::registry::{ResidentFilter, ResidentRow};
+use gw_web::Need;
+
+const ROLES: [&str; 8] = [
+    "admin",
+    "street_commander",
+    "community_secretary",
+    "grid_leader",
+    "point_manager",
+    "volunteer",
+    "lab",
+    "cdc_liaison",
+];
+
+/// The territory the tests use: grid A and its neighbour grid B in community 1,
+/// and community 2 next door, all in one demo street.
+struct World {
+    env: TestEnv,
+    street: String,
+    community1: String,
+    grid_a: String,
+    own: ResidentRow,
+    grid_b_resident: ResidentRow,
+    neighbour: ResidentRow,
+}
+
+async fn world() -> World {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "6000", "--seed", "21", "--no-serve"]);
+    let store = env.store().await;
+    let communities = store.communities(None, None).await.unwrap();
+    assert!(
+        communities.len() >= 2,
+        "the demo street needs two communities"
+    );
+    let c1 = &communities[0];
+    let grids = store
+        .grids(None, Some((c1.street_id, c1.id)))
+        .await
+        .unwrap();
+    assert!(grids.len() >= 2, "community 1 needs two grids");
+    let first = |f: ResidentFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .residents(&ResidentFilter { limit: 1, ..f })
+                .await
+                .unwrap()
+                .remove(0)
+        }
+    };
+    let own = first(ResidentFilter {
+        street: Some(c1.street_id),
+        grid: Some(grids[0].id),
+        ..Default::default()
+    })
+    .await;
+    let grid_b_resident = first(ResidentFilter {
+        street: Some(c1.street_id),
+        grid: Some(grids[1].id),
+        ..Default::default()
+    })
+    .await;
+    let neighbour = first(ResidentFilter {
+        street: Some(communities[1].street_id),
+        community: Some(communities[1].id),
+        ..Default::default()
+    })
+    .await;
+    World {
+        street: c1.street_name.clone(),
+        community1: c1.name.clone(),
+        grid_a: grids[0].name.clone(),
+        own,
+        grid_b_resident,
+        neighbour,
+        env,
+    }
+}
+
+impl World {
+    /// One account per role, granted on the node a real holder would have.
+    fn accounts(&self) -> Vec<(&'static str, String)> {
+        ROLES
+            .iter()
+            .map(|role| {
+                let node: Vec<&str> = match *role {
+                    "admin" => vec!["--city"],
+                    "street_commander" | "lab" => vec!["--street", &self.street],
+                    "community_secretary" | "cdc_liaison" => {
+                        vec!["--street", &self.street, "--community", &self.community1]
+                    }
+                    _ => vec![
+                        "--street",
+                        &self.street,
+                        "--community",
+                        &self.community1,
+                        "--grid",
+                        &self.grid_a,
+                    ],
+                };
+                (*role, self.env.account(&format!("u_{role}"), role, &node))
+            })
+            .collect()
+    }
+}
+
+fn key(r: &ResidentRow) -> String {
+    format!("{}-{}", r.street_id, r.id)
+}
+
+/// The expected outcome, written from the role table in the docs, not read
+/// from the code under test. `own`: the target is in the caller's territory.
+fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
+    let reader = matches!(
+        role,
+        "admin" | "street_commander" | "community_secretary" | "grid_leader" | "cdc_liaison"
+    );
+    let writer = matches!(
+        role,
+        "admin" | "street_commander" | "community_secretary" | "grid_leader"
+    );
+    // The neighbour community is in the same street: street-wide roles reach it.
+    let reaches = own || matches!(role, "admin" | "street_commander");
+    match (method, path) {
+        (_, "/")
+        | (_, "/healthz")
+        | (_, "/api/v1/openapi.json")
+        | (_, "/api/v1/login")
+        | (_, "/api/v1/household-link/{token}") => true,
+        (_, "/api/v1/me") | (_, "/api/v1/password") | (_, "/api/v1/logout") => true,
+        ("GET", "/api/v1/territory")
+        | ("GET", "/api/v1/residents")
+        | ("GET", "/api/v1/residents/search") => reader,
+        ("GET", "/api/v1/residents/{id}")
+        | ("GET", "/api/v1/households/{id}")
+        | ("GET", "/api/v1/control") => reader && reaches,
+        ("POST", "/api/v1/residents/{id}/reveal") => reader && reaches,
+        ("POST", "/api/v1/residents/pending") => matches!(role, "admin" | "street_commander"),
+        ("POST", "/api/v1/residents/{id}/match") | ("POST", "/api/v1/control") => writer && reaches,
+        ("POST", "/api/v1/households/{id}/link")
+        | ("POST", "/api/v1/households/{id}/link/revoke") => writer && reaches,
+        ("GET", "/api/v1/audit") => role == "admin",
+        other => panic!("route {other:?} has no expectation: add it to the permission matrix"),
+    }
+}
+
+/// Sends one concrete request for a route template against `target`.
+fn call(
+    srv: &Server,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    target: &ResidentRow,
+    link: &str,
+) -> crate::harness::Response {
+    let id = key(target);
+    let household = format!("{}-{}", target.street_id, target.household_id.unwrap());
+    let building = format!("{}-{}", target.street_id, target.building_id.unwrap());
+    let (url, body) = match path {
+        "/api/v1/residents/{id}" => (format!("/api/v1/residents/{id}"), None),
+        "/api/v1/residents/{id}/reveal" => (
+            format!("/api/v1/residents/{id}/reveal"),
+            Some(json!({ "field": "phone" })),
+        ),
+        "/api/v1/residents/{id}/match" => (
+            format!("/api/v1/residents/{id}/match"),
+            Some(json!({ "target": id })),
+        ),
+        "/api/v1/households/{id}" => (format!("/api/v1/households/{household}"), None),
+        "/api/v1/households/{id}/link" => (
+            format!("/api/v1/households/{household}/link"),
+            Some(json!({})),
+        ),
+        "/api/v1/households/{id}/link/revoke" => (
+            format!("/api/v1/households/{household}/link/revoke"),
+            Some(json!({})),
+        ),
+        "/api/v1/household-link/{token}" => (format!("/api/v1/household-link/{link}"), None),
+        "/api/v1/control" if method == "GET" => (
+            format!("/api/v1/control?target_kind=building&target_id={building}"),
+            None,
+        ),
+        "/api/v1/control" => (
+            "/api/v1/control".into(),
+            Some(
+                json!({ "target_kind": "building", "target_id": building, "status": "precaution", "reason": "matrix" }),
+            ),
+        ),
+        "/api/v1/residents/search" => (
+            format!("/api/v1/residents/search?q={}", enc(&target.resident.name)),
+            None,
+        ),
+        "/api/v1/residents/pending" => (
+            "/api/v1/residents/pending".into(),
+            Some(json!({ "street": target.street_id, "name": "过路人" })),
+        ),
+        "/api/v1/login" => (
+            "/api/v1/login".into(),
+            Some(json!({ "username": "nobody", "password": "wrong-password" })),
+        ),
+        "/api/v1/password" => (
+            "/api/v1/password".into(),
+            Some(json!({ "old": "not-my-password", "new": "whatever-long-enough" })),
+        ),
+        p => (
+            p.to_string(),
+            if method == "POST" {
+                Some(json!({}))
+            } else {
+                None
+            },
+        ),
+    };
+    let client = match token {
+        Some(t) => srv.with_token(t),
+        None => srv.anonymous(),
+    };
+    client.request(method, &url, body.as_ref())
+}
+
+/// Denied means the auth layer or a territory check said no.
+fn denied(r: &crate::harness::Response) -> bool {
+    if !matches!(r.status, 401 | 403) {
+        return false;
+    }
+    let code = serde_json::from_str::<serde_json::Value>(&r.body)
+        .ok()
+        .and_then(|v| v["code"].as_str().map(String::from))
+        .unwrap_or_default();
+    matches!(
+        code.as_str(),
+        "unauthenticated" | "forbidden" | "csrf" | "password_change_required"
+    )
+}
+
+#[tokio::test]
+async fn permission_matrix_every_route_every_role() {
+    let w = world().await;
+    let accounts = w.accounts();
+    let admin_pw = accounts
+        .iter()
+        .find(|(r, _)| *r == "admin")
+        .unwrap()
+        .1
+        .clone();
+    let srv = w.env.serve();
+    let admin = srv.login("u_admin", &admin_pw);
+    let household = format!("{}-{}", w.own.street_id, w.own.household_id.unwrap());
+    let link = srv
+        .with_token(&admin)
+        .post(&format!("/api/v1/households/{household}/link"), &json!({}))
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let routes = gw_web::routes();
+    let mut checked = 0;
+    // No login: 401 everywhere except the public routes.
+    for (method, path, need, _) in &routes {
+        let r = call(&srv, None, method, path, &w.own, &link);
+        if *need == Need::Public {
+            assert!(!denied(&r), "{method} {path} is public: {}", r.body);
+        } else {
+            assert_eq!(
+                r.status, 401,
+                "{method} {path} without login must be 401: {}",
+                r.body
+            );
+        }
+        checked += 1;
+    }
+    for (role, password) in &accounts {
+        // The admin's one-time password was changed by the login above.
+        let password = if *role == "admin" {
+            format!("{password}-changed")
+        } else {
+            password.clone()
+        };
+        let token = srv.login(&format!("u_{role}"), &password);
+        for (target, own) in [(&w.own, true), (&w.neighbour, false)] {
+            for (method, path, _, _) in &routes {
+                if *path == "/api/v1/logout"
+                    || *path == "/api/v1/household-link/{token}" && *method == "GET" && !own
+                {
+                    continue; // logout last; the link is the same either way
+                }
+                if path.contains("/link/revoke") {
+                    continue; // would revoke the link the public route uses; checked below
+                }
+                let r = call(&srv, Some(&token), method, path, target, &link);
+                let want = expected(role, method, path, own);
+                assert_eq!(
+                    !denied(&r),
+                    want,
+                    "{role} {method} {path} ({}): got {} {}",
+                    if own { "own territory" } else { "neighbour" },
+                    r.status,
+                    r.body
+                );
+                assert!(
+                    r.status < 500,
+                    "{role} {method} {path}: server error {}",
+                    r.body
+                );
+                checked += 1;
+            }
+        }
+        for (target, own) in [(&w.neighbour, false), (&w.own, true)] {
+            let r = call(
+                &srv,
+                Some(&token),
+                "POST",
+                "/api/v1/households/{id}/link/revoke",
+                target,
+                &link,
+            );
+            assert_eq!(
+                !denied(&r),
+                expected(role, "POST", "/api/v1/households/{id}/link/revoke", own),
+                "{role} revoke ({own}): {} {}",
+                r.status,
+                r.body
+            );
+            if !denied(&r) && own {
+                // Revoked: the public link stops working; make a new one for the next role.
+                assert_eq!(
+                    srv.anonymous()
+                        .get(&format!("/api/v1/household-link/{link}"))
+                        .status,
+                    404
+                );
+            }
+        }
+        let r = call(&srv, Some(&token), "POST", "/api/v1/logout", &w.own, &link);
+        assert_eq!(r.status, 200, "{role} logout");
+        assert_eq!(
+            srv.with_token(&token).get("/api/v1/me").status,
+            401,
+            "{role}: a logged-out token is dead"
+        );
+    }
+    assert!(checked > routes.len() * 10, "matrix too small: {checked}");
+}
+
+#[tokio::test]
+async fn grid_leader_of_a_cannot_reach_grid_b_through_any_route() {
+    let w = world().await;
+    let pw = w.env.account(
+        "leader_a",
+        "grid_leader",
+        &[
+            "--street",
+            &w.street,
+            "--community",
+            &w.community1,
+            "--grid",
+            &w.grid_a,
+        ],
+    );
+    let srv = w.env.serve();
+    let t = srv.login("leader_a", &pw);
+    let c = srv.with_token(&t);
+    let b = &w.grid_b_resident;
+    let bkey = key(b);
+    let bhh = format!("{}-{}", b.street_id, b.household_id.unwrap());
+    let bbuilding = format!("{}-{}", b.street_id, b.building_id.unwrap());
+    let bgrid = format!("{}-{}", b.street_id, b.grid_id.unwrap());
+
+    // Lists: filtering on B returns nothing; no list or search result is in B.
+    assert_eq!(
+        c.get(&format!("/api/v1/residents?grid={bgrid}")).json()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let all = c.get("/api/v1/residents?limit=1000").json();
+    assert!(!all["items"].as_array().unwrap().is_empty());
+    assert!(all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["grid"] == w.grid_a.as_str()));
+    let found = c
+        .get(&format!(
+            "/api/v1/residents/search?q={}",
+            enc(&b.resident.name)
+        ))
+        .json();
+    assert!(found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["id"] != bkey.as_str()));
+    if let Some(p) = b.resident.phones.first() {
+        let tail = &p.phone.as_str()[7..];
+        let found = c.get(&format!("/api/v1/residents/search?q={tail}")).json();
+        assert!(found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["id"] != bkey.as_str()));
+    }
+    // The tree shows grid A only.
+    let tree = c.get("/api/v1/territory").json();
+    let grids: Vec<String> = tree["streets"][0]["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| {
+            c["children"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["name"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(grids, vec![w.grid_a.clone()]);
+    // Direct reads, reveals and changes are refused.
+    for r in [
+        c.get(&format!("/api/v1/residents/{bkey}")),
+        c.get(&format!("/api/v1/households/{bhh}")),
+        c.post(&format!("/api/v1/residents/{bkey}/reveal"), &json!({ "field": "phone" })),
+        c.post(&format!("/api/v1/residents/{bkey}/match"), &json!({ "target": bkey })),
+        c.post(&format!("/api/v1/households/{bhh}/link"), &json!({})),
+        c.get(&format!("/api/v1/control?target_kind=building&target_id={bbuilding}")),
+        c.post("/api/v1/control", &json!({ "target_kind": "building", "target_id": bbuilding, "status": "sealed", "reason": "x" })),
+        c.post("/api/v1/control", &json!({ "target_kind": "household", "target_id": bhh, "status": "sealed", "reason": "x" })),
+    ] {
+        assert_eq!(r.status, 403, "{}", r.body);
+    }
+    // A grid leader never sees a document number in full, even in their own grid.
+    let own = key(&w.own);
+    assert_eq!(
+        c.post(
+            &format!("/api/v1/residents/{own}/reveal"),
+            &json!({ "field": "document" })
+        )
+        .status,
+        403
+    );
+    // But reveals the phone of their own resident, and that read is audited.
+    let r = c.post(
+        &format!("/api/v1/residents/{own}/reveal"),
+        &json!({ "field": "phone" }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    if let Some(p) = w.own.resident.phones.first() {
+        assert_eq!(r.json()["value"][0]["number"], p.phone.as_str());
+    }
+    let store = w.env.store().await;
+    let ev = store
+        .audit_events(Some("user:leader_a"), Some(&own), None, 10)
+        .await
+        .unwrap();
+    assert!(ev.iter().any(|e| e.action == "reveal_phone"), "{ev:?}");
+    assert!(ev.iter().all(|e| !e.detail.contains(
+        w.own
+            .resident
+            .phones
+            .first()
+            .map(|p| p.phone.as_str())
+            .unwrap_or("#")
+    )));
+}
+
+#[tokio::test]
+async fn login_back_off_csrf_revocation_and_first_admin() {
+    let w = world().await;
+    let pw = w.env.account(
+        "sec",
+        "community_secretary",
+        &["--street", &w.street, "--community", &w.community1],
+    );
+    let srv = w.env.serve();
+    let token = srv.login("sec", &pw);
+    let real = format!("{pw}-changed");
+
+    // Five wrong passwords, then even the right one is refused for a while.
+    for _ in 0..5 {
+        let r = srv.anonymous().post(
+            "/api/v1/login",
+            &json!({ "username": "sec", "password": "nope-nope-nope" }),
+        );
+        assert_eq!(r.status, 401);
+    }
+    let locked = srv.anonymous().post(
+        "/api/v1/login",
+        &json!({ "username": "sec", "password": real }),
+    );
+    assert_eq!(locked.status, 429, "{}", locked.body);
+    assert_eq!(locked.json()["code"], "locked");
+
+    // Cookie sessions need the CSRF token on every change; bearer calls do not.
+    let cookie = format!("gw_session={token}");
+    let body = json!({ "target_kind": "building", "target_id": format!("{}-{}", w.own.street_id, w.own.building_id.unwrap()), "status": "precaution", "reason": "csrf test" }).to_string();
+    let post = |extra: &str| {
+        srv.raw(&format!(
+            "POST /api/v1/control HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ))
+    };
+    let r = post("");
+    assert_eq!(
+        (r.status, r.json()["code"].as_str().unwrap().to_string()),
+        (403, "csrf".to_string()),
+        "{}",
+        r.body
+    );
+    assert_eq!(post("X-CSRF-Token: forged\r\n").status, 403);
+    // Read the session's CSRF token by logging in again later; a GET by cookie works without it.
+    let g = srv.raw(&format!(
+        "GET /api/v1/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"
+    ));
+    assert_eq!(g.status, 200, "{}", g.body);
+
+    // The session cookie is HttpOnly and SameSite.
+    let mut admin_srv = w.env.serve();
+    let admin_pw = w.env.account("boss", "admin", &["--city"]);
+    let login = admin_srv.anonymous().post(
+        "/api/v1/login",
+        &json!({ "username": "boss", "password": admin_pw }),
+    );
+    assert!(
+        login.head.contains("HttpOnly") && login.head.contains("SameSite=Lax"),
+        "{}",
+        login.head
+    );
+    let csrf = login.json()["csrf"].as_str().unwrap().to_string();
+    let tok = login.json()["token"].as_str().unwrap().to_string();
+    // Must change the one-time password first, even with a valid CSRF token.
+    let r = admin_srv.raw(&format!("GET /api/v1/territory HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: gw_session={tok}\r\n\r\n"));
+    assert_eq!(r.json()["code"], "password_change_required");
+    let pbody = json!({ "old": admin_pw, "new": "a-much-better-password" }).to_string();
+    let r = admin_srv.raw(&format!(
+        "POST /api/v1/password HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: gw_session={tok}\r\nX-CSRF-Token: {csrf}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{pbody}",
+        pbody.len()
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Revoking a grant takes effect on the next request.
+    admin_srv.token = Some(admin_srv.login("boss", "a-much-better-password"));
+    assert_eq!(
+        srv.with_token(&token)
+            .get("/api/v1/residents?limit=1")
+            .status,
+        200
+    );
+    let list = w.env.cli_ok(&["user", "list"]);
+    let grant_id = list
+        .lines()
+        .skip_while(|l| !l.starts_with("sec "))
+        .nth(1)
+        .and_then(|l| l.split('#').nth(1))
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    w.env.cli_ok(&["user", "revoke", &grant_id]);
+    assert_eq!(
+        srv.with_token(&token)
+            .get("/api/v1/residents?limit=1")
+            .status,
+        403
+    );
+
+    // The audit endpoint shows grants and logins, for admins only.
+    let audit = admin_srv.get("/api/v1/audit?limit=500").json();
+    let actions: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "grant",
+        "revoke",
+        "login",
+        "login_failed",
+        "change_password",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn first_start_creates_one_admin_once() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["migrate"]);
+    let first = env.serve_first_line(2);
+    assert!(first.contains("one-time password"), "{first}");
+    let password = first
+        .split("one-time password ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let again = env.serve_first_line(1);
+    assert!(!again.contains("password"));
+    let srv = env.serve();
+    let t = srv.login("admin", &password);
+    assert_eq!(srv.with_token(&t).get("/api/v1/audit").status, 200);
+}
+
+#[tokio::test]
+async fn purge_anonymises_people_and_keeps_the_counts() {
+    let w = world().await;
+    let store = w.env.store().await;
+    let before = gw_app::registry::territory_tree(&store).await.unwrap();
+    let out = w.env.cli_ok(&["purge", "--before", "2200-01-01", "--yes"]);
+    assert!(out.contains("6000 residents"), "{out}");
+    let after = gw_app::registry::territory_tree(&store).await.unwrap();
+    assert_eq!(before[0].residents, after[0].residents);
+    assert_eq!(before[0].households, after[0].households);
+    let r = store.resident(w.own.street_id, w.own.id).await.unwrap();
+    assert_eq!(r.resident.name, "已清除");
+    assert!(
+        r.resident.document.is_none()
+            && r.resident.phones.is_empty()
+            && r.resident.flags.is_empty()
+    );
+    assert_eq!(
+        store
+            .table_counts()
+            .await
+            .unwrap()
+            .iter()
+            .find(|(t, _)| *t == "document_registry")
+            .unwrap()
+            .1,
+        0
+    );
+    let ev = store.audit_events(None, None, None, 50).await.unwrap();
+    assert!(ev
+        .iter()
+        .any(|e| e.action == "purge" && e.detail.contains("residents=6000")));
+    // Without --yes nothing happens.
+    assert!(!w
+        .env
+        .cli(&["purge", "--before", "2200-01-01"])
+        .status
+        .success());
+}
