@@ -650,3 +650,74 @@ async fn purge_anonymises_people_and_keeps_the_counts() {
         .status
         .success());
 }
+
+#[tokio::test]
+async fn an_acting_grid_leader_takes_over_and_the_previous_leader_loses_access() {
+    let w = world().await;
+    let node = [
+        "--street",
+        w.street.as_str(),
+        "--community",
+        w.community1.as_str(),
+        "--grid",
+        w.grid_a.as_str(),
+    ];
+    let old_pw = w.env.account("old_leader", "grid_leader", &node);
+    // The finance bureau's cadre is appointed acting leader for three weeks, taking over.
+    w.env.cli_ok(&["user", "add", "acting"]);
+    let out = w.env.cli(&[
+        "user",
+        "grant",
+        "acting",
+        "--role",
+        "grid_leader",
+        "--street",
+        &w.street,
+        "--community",
+        &w.community1,
+        "--grid",
+        &w.grid_a,
+        "--until",
+        "2099-04-08",
+        "--handover-from",
+        "old_leader",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let srv = w.env.serve();
+    // The previous leader's grant on the grid ended with the hand-over.
+    let r = srv.anonymous().post(
+        "/api/v1/login",
+        &json!({ "username": "old_leader", "password": old_pw }),
+    );
+    let t = r.json()["token"].as_str().unwrap().to_string();
+    let c = srv.with_token(&t);
+    c.post(
+        "/api/v1/password",
+        &json!({ "old": old_pw, "new": "another-long-password" }),
+    );
+    let t = srv.login("old_leader", "another-long-password");
+    assert_eq!(
+        srv.with_token(&t).get("/api/v1/residents?limit=1").status,
+        403
+    );
+    let list = w.env.cli_ok(&["user", "list"]);
+    assert!(list.contains("hand-over from user"), "{list}");
+    assert!(list.contains("[ended]"), "{list}");
+    // An end date in the past is refused.
+    let past = w.env.cli(&[
+        "user",
+        "grant",
+        "acting",
+        "--role",
+        "volunteer",
+        "--street",
+        &w.street,
+        "--until",
+        "2000-01-01",
+    ]);
+    assert!(!past.status.success());
+}
