@@ -14,4 +14,5 @@ pub mod resident;
 pub mod rng;
 pub mod roster;
 pub mod territory;
+pub mod testing;
 pub mod text;

@@ -1,0 +1,419 @@
+//! Testing rounds, pure parts: personal codes (个人码), tube barcodes, the tube
+//! state machine and pool-size advice. No IO; keys and time come in.
+//!
+//! ## Personal code format, version 1 (printed codes outlive software versions)
+//!
+//! `GW1-{street}-{uid}-{key}-{generation}-{signature}`, upper-case, e.g.
+//! `GW1-7-K3QX8ZMA2B4C6D7E-1-0-9F4KQ2M8ZT6W`:
+//! - `GW1`: format and version;
+//! - `street`: the street id (decimal), where the resident is registered;
+//! - `uid`: the resident's opaque 16-character id (no personal data);
+//! - `key`: which server key signed it (decimal), so keys can rotate;
+//! - `generation`: incremented to revoke a lost code and issue a new one;
+//! - `signature`: the first 60 bits of HMAC-SHA256(key, `GW1-street-uid-key-generation`)
+//!   as 12 characters of [`ALPHABET`] (digits and upper-case letters without I, L, O, U).
+//!   Only the server, holding the key, makes or checks one.
+//!
+//! Upper-case letters, digits and `-` only: the QR alphanumeric mode, and what a
+//! keyboard-wedge scanner types on any keyboard layout.
+
+use sha2::{Digest, Sha256};
+
+/// Base-32 alphabet for signatures: digits and upper-case letters without I, L, O, U.
+pub const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    let mut k = [0u8; 64];
+    if key.len() > 64 {
+        k[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(k.map(|b| b ^ 0x36));
+    inner.update(msg);
+    let mut outer = Sha256::new();
+    outer.update(k.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
+}
+
+fn signature(key: &[u8], body: &str) -> String {
+    let mac = hmac_sha256(key, body.as_bytes());
+    let mut acc: u64 = 0;
+    for b in &mac[..8] {
+        acc = (acc << 8) | u64::from(*b);
+    }
+    (0..12)
+        .map(|i| ALPHABET[((acc >> (59 - 5 * i - 4)) & 31) as usize] as char)
+        .collect()
+}
+
+/// A decoded, not yet verified personal code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonalCode {
+    pub street: i64,
+    pub uid: String,
+    pub key_id: u32,
+    pub generation: u32,
+    pub signature: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    #[error("不是网格卫士个人码 / not a Gridwarden personal code")]
+    NotACode,
+    #[error("个人码版本 {0} 不受支持 / personal code version {0} is not supported")]
+    Version(String),
+    #[error("个人码签名无效（伪造或抄错）/ the code's signature is wrong (forged or mistyped)")]
+    BadSignature,
+    #[error("密钥 {0} 未知或已停用 / signing key {0} is unknown or retired")]
+    UnknownKey(u32),
+}
+
+impl PersonalCode {
+    fn body(&self) -> String {
+        format!(
+            "GW1-{}-{}-{}-{}",
+            self.street,
+            self.uid.to_uppercase(),
+            self.key_id,
+            self.generation
+        )
+    }
+
+    /// Makes a signed code.
+    pub fn issue(key_id: u32, key: &[u8], street: i64, uid: &str, generation: u32) -> PersonalCode {
+        let mut c = PersonalCode {
+            street,
+            uid: uid.to_uppercase(),
+            key_id,
+            generation,
+            signature: String::new(),
+        };
+        c.signature = signature(key, &c.body());
+        c
+    }
+
+    /// The text printed in the QR code and typed by scanners.
+    pub fn text(&self) -> String {
+        format!("{}-{}", self.body(), self.signature)
+    }
+
+    /// Decodes the shape only (an offline station can do this without keys).
+    pub fn decode(raw: &str) -> Result<PersonalCode, CodeError> {
+        let t = crate::text::squeeze(raw).to_uppercase();
+        let parts: Vec<&str> = t.split('-').collect();
+        let Some(version) = parts.first() else {
+            return Err(CodeError::NotACode);
+        };
+        if !version.starts_with("GW") {
+            return Err(CodeError::NotACode);
+        }
+        if *version != "GW1" {
+            return Err(CodeError::Version(version[2..].to_string()));
+        }
+        let [_, street, uid, key, generation, sig] = parts.as_slice() else {
+            return Err(CodeError::NotACode);
+        };
+        let ok_uid = uid.len() == 16 && uid.bytes().all(|b| b.is_ascii_alphanumeric());
+        let ok_sig = sig.len() == 12 && sig.bytes().all(|b| ALPHABET.contains(&b));
+        match (street.parse(), key.parse(), generation.parse()) {
+            (Ok(street), Ok(key_id), Ok(generation)) if ok_uid && ok_sig => Ok(PersonalCode {
+                street,
+                uid: uid.to_string(),
+                key_id,
+                generation,
+                signature: sig.to_string(),
+            }),
+            _ => Err(CodeError::NotACode),
+        }
+    }
+
+    /// Checks the signature with the keys in service (`key id → secret`).
+    pub fn verify(&self, keys: &[(u32, Vec<u8>)]) -> Result<(), CodeError> {
+        let key = keys
+            .iter()
+            .find(|(id, _)| *id == self.key_id)
+            .ok_or(CodeError::UnknownKey(self.key_id))?;
+        let want = signature(&key.1, &self.body());
+        // Constant-time comparison.
+        let diff = want
+            .bytes()
+            .zip(self.signature.bytes())
+            .fold(0u8, |d, (a, b)| d | (a ^ b));
+        if diff == 0 && want.len() == self.signature.len() {
+            Ok(())
+        } else {
+            Err(CodeError::BadSignature)
+        }
+    }
+}
+
+/// How tube barcodes are checked (labs and batches differ: configurable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BarcodeRule {
+    pub min_len: usize,
+    pub max_len: usize,
+    /// The last digit is a Luhn (MOD 10) check digit.
+    pub luhn: bool,
+}
+
+impl Default for BarcodeRule {
+    fn default() -> Self {
+        BarcodeRule {
+            min_len: 8,
+            max_len: 20,
+            luhn: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BarcodeError {
+    #[error("条码长度 {0} 不对 / barcode length {0} outside the configured range")]
+    Length(usize),
+    #[error("条码含非法字符 / barcode has characters other than letters and digits")]
+    Characters,
+    #[error("条码校验位错误（扫错或污损）/ barcode check digit wrong (misread or damaged)")]
+    Check,
+}
+
+/// A validated tube barcode.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TubeBarcode(String);
+
+fn luhn_ok(digits: &str) -> bool {
+    let mut sum = 0;
+    for (i, c) in digits.bytes().rev().enumerate() {
+        let mut d = u32::from(c - b'0');
+        if i % 2 == 1 {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+    }
+    sum % 10 == 0
+}
+
+impl TubeBarcode {
+    pub fn parse(raw: &str, rule: &BarcodeRule) -> Result<TubeBarcode, BarcodeError> {
+        let t = crate::text::squeeze(raw).to_uppercase();
+        if !(rule.min_len..=rule.max_len).contains(&t.len()) {
+            return Err(BarcodeError::Length(t.chars().count()));
+        }
+        if !t.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(BarcodeError::Characters);
+        }
+        if rule.luhn && !(t.bytes().all(|b| b.is_ascii_digit()) && luhn_ok(&t)) {
+            return Err(BarcodeError::Check);
+        }
+        Ok(TubeBarcode(t))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where a tube is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TubeState {
+    Open,
+    Closed,
+    Sealed,
+    Boxed,
+    HandedOver,
+    Received,
+    Resulted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("采样管不能从 {from:?} 变为 {to:?} / a tube cannot go from {from:?} to {to:?}")]
+pub struct IllegalMove {
+    pub from: TubeState,
+    pub to: TubeState,
+}
+
+impl TubeState {
+    /// The one legal successor of each state (closing a full tube and closing
+    /// by hand are the same move).
+    pub fn next(self) -> Option<TubeState> {
+        use TubeState::*;
+        Some(match self {
+            Open => Closed,
+            Closed => Sealed,
+            Sealed => Boxed,
+            Boxed => HandedOver,
+            HandedOver => Received,
+            Received => Resulted,
+            Resulted => return None,
+        })
+    }
+    pub fn move_to(self, to: TubeState) -> Result<TubeState, IllegalMove> {
+        if self.next() == Some(to) {
+            Ok(to)
+        } else {
+            Err(IllegalMove { from: self, to })
+        }
+    }
+    /// Swabs can still be added.
+    pub fn accepts_swabs(self) -> bool {
+        self == TubeState::Open
+    }
+}
+
+/// Pooling modes a round may use.
+pub const POOL_SIZES: [u32; 4] = [1, 5, 10, 20];
+
+/// Expected tests per person with Dorfman pooling of size `k` at prevalence `p`:
+/// one test per pool, plus every member retested when the pool is positive.
+pub fn dorfman_tests_per_person(k: u32, p: f64) -> f64 {
+    if k <= 1 {
+        return 1.0;
+    }
+    let k = f64::from(k);
+    1.0 / k + 1.0 - (1.0 - p).powf(k)
+}
+
+/// Pool-size advice: the allowed size (at most `lab_max`) with the fewest
+/// expected tests per person, and the saving against single tubes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PoolAdvice {
+    pub pool_size: u32,
+    pub tests_per_person: f64,
+    /// Fraction of tests saved compared with one tube per person.
+    pub saving: f64,
+}
+
+pub fn advise_pool_size(prevalence: f64, lab_max: u32) -> PoolAdvice {
+    let p = prevalence.clamp(0.0, 1.0);
+    let best = POOL_SIZES
+        .iter()
+        .copied()
+        .filter(|k| *k <= lab_max.max(1))
+        .map(|k| (k, dorfman_tests_per_person(k, p)))
+        .fold(
+            (1, 1.0),
+            |best, cur| if cur.1 < best.1 - 1e-12 { cur } else { best },
+        );
+    PoolAdvice {
+        pool_size: best.0,
+        tests_per_person: best.1,
+        saving: 1.0 - best.1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &[u8] = b"street-7-key-1-secret-material";
+
+    #[test]
+    fn codes_round_trip_and_verify() {
+        let c = PersonalCode::issue(1, KEY, 7, "k3qx8zma2b4c6d7e", 0);
+        let text = c.text();
+        assert!(text.starts_with("GW1-7-K3QX8ZMA2B4C6D7E-1-0-"), "{text}");
+        assert!(text
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-'));
+        let d = PersonalCode::decode(&text.to_lowercase()).unwrap();
+        assert_eq!(d, c);
+        assert_eq!(d.verify(&[(1, KEY.to_vec())]), Ok(()));
+        // Another key, a forged signature, a bumped generation: refused.
+        assert_eq!(
+            d.verify(&[(2, KEY.to_vec())]),
+            Err(CodeError::UnknownKey(1))
+        );
+        assert_eq!(
+            d.verify(&[(1, b"other".to_vec())]),
+            Err(CodeError::BadSignature)
+        );
+        let mut g = d.clone();
+        g.generation = 1;
+        assert_eq!(g.verify(&[(1, KEY.to_vec())]), Err(CodeError::BadSignature));
+        // Revocation: a new generation makes a different code.
+        assert_ne!(
+            PersonalCode::issue(1, KEY, 7, "k3qx8zma2b4c6d7e", 1).text(),
+            text
+        );
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231_case_2() {
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn decoding_rejects_garbage_and_other_versions() {
+        assert_eq!(
+            PersonalCode::decode("220102199003071234"),
+            Err(CodeError::NotACode)
+        );
+        assert_eq!(
+            PersonalCode::decode("GW2-7-K3QX8ZMA2B4C6D7E-1-0-AAAAAAAAAAAA"),
+            Err(CodeError::Version("2".into()))
+        );
+        assert_eq!(
+            PersonalCode::decode("GW1-7-SHORT-1-0-AAAAAAAAAAAA"),
+            Err(CodeError::NotACode)
+        );
+        assert_eq!(PersonalCode::decode(""), Err(CodeError::NotACode));
+    }
+
+    #[test]
+    fn barcodes() {
+        let rule = BarcodeRule::default();
+        assert_eq!(
+            TubeBarcode::parse(" a1234567 ", &rule).unwrap().as_str(),
+            "A1234567"
+        );
+        assert_eq!(
+            TubeBarcode::parse("123", &rule),
+            Err(BarcodeError::Length(3))
+        );
+        assert_eq!(
+            TubeBarcode::parse("1234-5678", &rule),
+            Err(BarcodeError::Characters)
+        );
+        let luhn = BarcodeRule { luhn: true, ..rule };
+        assert!(TubeBarcode::parse("79927398713", &luhn).is_ok());
+        assert_eq!(
+            TubeBarcode::parse("79927398710", &luhn),
+            Err(BarcodeError::Check)
+        );
+    }
+
+    #[test]
+    fn tube_moves_only_forward_one_step() {
+        let t = TubeState::Open.move_to(TubeState::Closed).unwrap();
+        assert!(t.move_to(TubeState::Boxed).is_err());
+        assert!(t.move_to(TubeState::Open).is_err());
+        assert!(TubeState::Resulted.next().is_none());
+        assert!(TubeState::Open.accepts_swabs() && !TubeState::Sealed.accepts_swabs());
+    }
+
+    #[test]
+    fn dorfman_advice() {
+        // At 0.1% prevalence, 20-in-1 saves most, if the lab takes it.
+        let a = advise_pool_size(0.001, 20);
+        assert_eq!(a.pool_size, 20);
+        assert!(a.saving > 0.9);
+        assert_eq!(advise_pool_size(0.001, 10).pool_size, 10);
+        // At 30% pooling does not pay.
+        assert_eq!(advise_pool_size(0.3, 20).pool_size, 1);
+        assert!(
+            (dorfman_tests_per_person(10, 0.01) - (0.1 + 1.0 - 0.99f64.powi(10))).abs() < 1e-12
+        );
+        // Somewhere between, 5-in-1 wins.
+        assert_eq!(advise_pool_size(0.05, 20).pool_size, 5);
+    }
+}
