@@ -267,14 +267,14 @@ where
     R::Error: std::fmt::Display,
 {
     // Worksheets only: chart sheets, dialog and macro sheets hold no rows.
-    let names: Vec<String> = wb
+    let names: Vec<(String, bool)> = wb
         .sheets_metadata()
         .iter()
         .filter(|s| s.typ == SheetType::WorkSheet)
-        .map(|s| s.name.clone())
+        .map(|s| (s.name.clone(), s.visible != calamine::SheetVisible::Visible))
         .collect();
     let mut sheets = Vec::with_capacity(names.len());
-    for name in names {
+    for (name, hidden) in names {
         let range = wb.worksheet_range(&name).map_err(|e| {
             not_a_spreadsheet(
                 path,
@@ -288,7 +288,12 @@ where
             .into_iter()
             .map(|d| Merge { first_row: d.start.0, first_col: d.start.1, last_row: d.end.0, last_col: d.end.1 })
             .collect();
-        sheets.push(Sheet { name, rows, merges });
+        sheets.push(Sheet {
+            name,
+            rows,
+            merges,
+            hidden,
+        });
     }
     // A workbook without a single value is as empty as a 0-byte file.
     if sheets.iter().all(|s| s.rows.is_empty()) {
@@ -468,6 +473,7 @@ fn read_csv(path: &str, bytes: &[u8]) -> Result<Vec<Sheet>, FileError> {
         name: stem(path),
         rows,
         merges: Vec::new(),
+        hidden: false,
     }])
 }
 
@@ -959,5 +965,28 @@ mod tests {
         let s = &read_roster_file(&path, DEFAULT_MAX_SIZE).unwrap()[0];
         assert_eq!(s.rows.len(), 2_001);
         assert!(s.rows.iter().all(|r| r.len() == 8));
+    }
+
+    #[test]
+    fn hidden_sheets_are_marked_hidden() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hidden.xlsx");
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let a = wb.add_worksheet();
+        a.set_name("3号楼").unwrap();
+        a.write_string(0, 0, "姓名").unwrap();
+        let b = wb.add_worksheet();
+        b.set_name("旧名单").unwrap();
+        b.write_string(0, 0, "姓名").unwrap();
+        b.set_hidden(true);
+        wb.save(&path).unwrap();
+        let sheets = read_roster_file(&path, DEFAULT_MAX_SIZE).unwrap();
+        assert_eq!(
+            sheets
+                .iter()
+                .map(|s| (s.name.as_str(), s.hidden))
+                .collect::<Vec<_>>(),
+            vec![("3号楼", false), ("旧名单", true)]
+        );
     }
 }

@@ -34,6 +34,8 @@ pub struct Sheet {
     pub name: String,
     pub rows: Vec<Vec<Cell>>,
     pub merges: Vec<Merge>,
+    /// Hidden in Excel: skipped and reported (often an old copy kept out of sight).
+    pub hidden: bool,
 }
 
 use crate::idnumber::{DocKind, Document, IdNumberError};
@@ -524,6 +526,17 @@ pub fn parse_workbook(sheets: &[Sheet], opts: &ParseOptions) -> ParsedRoster {
 }
 
 fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
+    if sheet.hidden {
+        out.sheets.push(SheetSummary {
+            name: sheet.name.clone(),
+            skipped: Some("隐藏的工作表，已跳过；如需导入请在 Excel 中取消隐藏 / hidden sheet skipped: unhide it in Excel to import it".into()),
+            header_row: None,
+            headers: Vec::new(),
+            ignored_columns: Vec::new(),
+            data_rows: 0,
+        });
+        return;
+    }
     let rows = fill_merges(sheet);
     let Some((header_idx, fields)) = find_header(&rows) else {
         out.sheets.push(SheetSummary {
@@ -1086,6 +1099,7 @@ mod tests {
                 last_row: 0,
                 last_col: 5,
             }],
+            hidden: false,
         };
         let p = parse_workbook(&[sheet], &opts());
         assert_eq!(p.sheets[0].header_row, Some(3));
@@ -1125,6 +1139,7 @@ mod tests {
                 last_row: 2,
                 last_col: 1,
             }],
+            hidden: false,
         };
         let p = parse_workbook(&[sheet], &opts());
         let rs = residents(&p);
@@ -1150,6 +1165,7 @@ mod tests {
                 row(&["", "", "13812345678", "1", "103"]),
             ],
             merges: vec![],
+            hidden: false,
         };
         let p = parse_workbook(&[sheet], &opts());
         assert_eq!(p.data_rows(), 4);
@@ -1180,11 +1196,25 @@ mod tests {
     }
 
     #[test]
+    fn hidden_sheets_are_skipped_and_reported() {
+        let sheet = Sheet {
+            name: "旧名单".into(),
+            rows: vec![row(&["姓名", "楼栋", "房号"]), row(&["甲", "1", "101"])],
+            merges: vec![],
+            hidden: true,
+        };
+        let p = parse_workbook(&[sheet], &opts());
+        assert_eq!(p.data_rows(), 0);
+        assert!(p.sheets[0].skipped.as_deref().unwrap().contains("hidden"));
+    }
+
+    #[test]
     fn summary_sheet_is_skipped() {
         let sheet = Sheet {
             name: "汇总".into(),
             rows: vec![row(&["楼栋", "人数"]), row(&["3号楼", "120"])],
             merges: vec![],
+            hidden: false,
         };
         let p = parse_workbook(&[sheet], &opts());
         assert!(p.sheets[0].skipped.is_some());
