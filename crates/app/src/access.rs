@@ -43,10 +43,9 @@ impl Principal {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("用户名或密码错误 / wrong username or password")]
+    /// Also for a locked or disabled account: the answer must not tell which names exist.
+    #[error("用户名或密码错误，或尝试次数过多请稍后再试 / wrong username or password, or too many attempts: wait and try again")]
     BadCredentials,
-    #[error("尝试次数过多，请 {0} 秒后再试 / too many attempts: try again in {0} s")]
-    Locked(i64),
     #[error("无权执行此操作 / not allowed: {0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -332,31 +331,36 @@ pub struct Session {
 }
 
 /// Checks a password, with back-off after repeated failures.
-pub async fn login(
+fn dummy_check(password: &str) {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dummy =
+        DUMMY.get_or_init(|| hash_password("gridwarden-dummy-password").unwrap_or_default());
+    let _ = verify_password(password, dummy);
+}
+
+/// Checks a password with back-off: one check at a time per account (so a
+/// burst of parallel guesses cannot outrun the count), failures counted
+/// atomically, the account locked for a growing time after five. Locked,
+/// disabled and unknown accounts cost the same and answer the same.
+async fn check_password(
     store: &Store,
     clock: &Clock,
-    username: &str,
+    user: &gw_store::access::UserRow,
     password: &str,
     address: &str,
-) -> Result<Session, AuthError> {
+) -> Result<(), AuthError> {
     let now = clock.now_ms();
-    let Some(user) = store.user_by_name(username.trim()).await? else {
-        // Same cost as a real check, so timing does not tell which names exist.
-        static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let dummy =
-            DUMMY.get_or_init(|| hash_password("gridwarden-dummy-password").unwrap_or_default());
-        let _ = verify_password(password, dummy);
+    if !store.claim_password_check(user.id, now, 10_000).await? {
+        dummy_check(password);
         return Err(AuthError::BadCredentials);
-    };
-    if user.locked_until_ms > now {
-        return Err(AuthError::Locked((user.locked_until_ms - now + 999) / 1000));
     }
-    if user.disabled || !verify_password(password, &user.password_hash) {
-        let failures = user.failed_logins + 1;
-        let wait = access::lockout_ms(failures as u32);
-        store
-            .set_login_failures(user.id, failures, if wait > 0 { now + wait } else { 0 })
-            .await?;
+    let ok = verify_password(password, &user.password_hash) && !user.disabled;
+    let failures = store
+        .finish_password_check(user.id, ok, clock.now_ms(), |f| {
+            access::lockout_ms(f.max(0) as u32)
+        })
+        .await?;
+    if !ok {
         audit(
             store,
             clock,
@@ -369,7 +373,24 @@ pub async fn login(
         .await?;
         return Err(AuthError::BadCredentials);
     }
-    store.set_login_failures(user.id, 0, 0).await?;
+    Ok(())
+}
+
+/// Checks a password, with back-off after repeated failures.
+pub async fn login(
+    store: &Store,
+    clock: &Clock,
+    username: &str,
+    password: &str,
+    address: &str,
+) -> Result<Session, AuthError> {
+    let now = clock.now_ms();
+    let Some(user) = store.user_by_name(username.trim()).await? else {
+        // Same cost as a real check, so timing does not tell which names exist.
+        dummy_check(password);
+        return Err(AuthError::BadCredentials);
+    };
+    check_password(store, clock, &user, password, address).await?;
     let token = random_token();
     let csrf = random_token();
     let expires = now + SESSION_MS;
@@ -428,9 +449,8 @@ pub async fn change_password(
     new: &str,
 ) -> Result<(), AuthError> {
     let user = store.user(p.user_id).await?;
-    if !verify_password(old, &user.password_hash) {
-        return Err(AuthError::BadCredentials);
-    }
+    // Counted like a login: a stolen session cannot guess the password freely.
+    check_password(store, clock, &user, old, "").await?;
     check_new_password(new)?;
     store
         .set_password(p.user_id, &hash_password(new)?, false)
@@ -625,8 +645,8 @@ pub async fn purge(
 ) -> Result<gw_store::access::PurgeCounts, StoreError> {
     let c = store.purge_before(before_ms, clock.now_ms()).await?;
     let detail = format!(
-        "before_ms={before_ms} residents={} phones={} documents={} household_links={}",
-        c.residents, c.phones, c.documents, c.household_links
+        "before_ms={before_ms} residents={} phones={} documents={} household_links={} control_reasons={}",
+        c.residents, c.phones, c.documents, c.household_links, c.control_reasons
     );
     audit(store, clock, actor, "purge", (0, "city", "0"), &detail, "").await?;
     Ok(c)

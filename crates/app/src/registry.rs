@@ -239,18 +239,37 @@ pub async fn territory_tree_in(store: &Store, nodes: &[Node]) -> Result<Vec<Tree
     Ok(out)
 }
 
-/// Search by name, phone tail (4+ digits) or document tail (4+ characters
-/// ending in a digit or X), within an optional street.
+/// How many trailing characters of a phone or document number a search may name.
+pub const TAIL: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("按号码查找只能输入末4位（与脱敏显示一致）/ search numbers by their last 4 characters only, as the masked value shows")]
+    TailLength,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Search by exact name, or by the last 4 digits of a phone or characters of
+/// a document number, within a scope and an optional street.
 pub async fn search(
     store: &Store,
     street: Option<i64>,
     scope: &[Node],
     q: &str,
     limit: i64,
-) -> Result<Vec<ResidentRow>, StoreError> {
+) -> Result<Vec<ResidentRow>, SearchError> {
     let q = gw_domain::text::squeeze(q);
     if q.is_empty() {
         return Ok(Vec::new());
+    }
+    let numeric = q
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == 'x' || c == 'X');
+    // Only the four characters a masked value already shows: a longer tail
+    // would let anyone extend it a guess at a time (an unaudited reveal).
+    if numeric && q.len() != TAIL {
+        return Err(SearchError::TailLength);
     }
     let base = ResidentFilter {
         street,
@@ -258,16 +277,14 @@ pub async fn search(
         scope: Some(scope.to_vec()),
         ..Default::default()
     };
-    let is_tail = q.len() >= 4
-        && q.chars()
-            .all(|c| c.is_ascii_digit() || c == 'x' || c == 'X');
-    if !is_tail {
+    if !numeric {
         return store
             .residents(&ResidentFilter {
                 name: Some(q),
                 ..base
             })
-            .await;
+            .await
+            .map_err(SearchError::from);
     }
     let mut out = Vec::new();
     if q.chars().all(|c| c.is_ascii_digit()) {

@@ -65,6 +65,7 @@ pub struct PurgeCounts {
     pub phones: i64,
     pub documents: i64,
     pub household_links: i64,
+    pub control_reasons: i64,
 }
 
 impl Store {
@@ -124,17 +125,40 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_login_failures(
+    /// Claims the right to check one password of `user` now: one check at a
+    /// time per account, and none while it is locked. The claim is a short
+    /// lease in `locked_until_ms`, released by [`Store::finish_password_check`].
+    pub async fn claim_password_check(
         &self,
         user: i64,
-        failures: i32,
-        locked_until_ms: i64,
-    ) -> Result<()> {
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<bool> {
+        let n = db_run!(self, pool => sqlx::query("UPDATE app_user SET locked_until_ms = $2 + $3 WHERE id = $1 AND locked_until_ms <= $2")
+            .bind(user).bind(now_ms).bind(lease_ms).execute(pool).await?.rows_affected());
+        Ok(n == 1)
+    }
+
+    /// Ends a claimed check: a success clears the failures; a failure adds one
+    /// atomically and locks the account for `lock_ms(failures)`. Returns the failures.
+    pub async fn finish_password_check(
+        &self,
+        user: i64,
+        ok: bool,
+        now_ms: i64,
+        lock_ms: impl Fn(i32) -> i64,
+    ) -> Result<i32> {
+        if ok {
+            db_run!(self, pool => { sqlx::query("UPDATE app_user SET failed_logins = 0, locked_until_ms = 0 WHERE id = $1").bind(user).execute(pool).await?; });
+            return Ok(0);
+        }
+        let failures: i32 = db_run!(self, pool => sqlx::query_scalar("UPDATE app_user SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins")
+            .bind(user).fetch_one(pool).await?);
+        let wait = lock_ms(failures);
         db_run!(self, pool => {
-            sqlx::query("UPDATE app_user SET failed_logins = $2, locked_until_ms = $3 WHERE id = $1")
-                .bind(user).bind(failures).bind(locked_until_ms).execute(pool).await?;
+            sqlx::query("UPDATE app_user SET locked_until_ms = $2 WHERE id = $1").bind(user).bind(if wait > 0 { now_ms + wait } else { 0 }).execute(pool).await?;
         });
-        Ok(())
+        Ok(failures)
     }
 
     pub async fn add_grant(&self, w: &GrantWrite<'_>) -> Result<i64> {
@@ -338,7 +362,16 @@ impl crate::import::StoreTx {
         let sel = "SELECT street_id, id FROM resident WHERE updated_ms < $1 AND status <> 'purged'";
         c.phones = self.exec_ms(&format!("DELETE FROM resident_phone WHERE EXISTS (SELECT 1 FROM ({sel}) p WHERE p.street_id = resident_phone.street_id AND p.id = resident_phone.resident_id)"), before_ms).await? as i64;
         c.documents = self.exec_ms(&format!("DELETE FROM document_registry WHERE EXISTS (SELECT 1 FROM ({sel}) p WHERE p.street_id = document_registry.street_id AND p.id = document_registry.resident_id)"), before_ms).await? as i64;
-        c.household_links = self.exec_ms2("UPDATE household_link SET revoked_ms = $2 WHERE revoked_ms IS NULL AND created_ms < $1", before_ms, now_ms).await? as i64;
+        c.household_links = self
+            .exec_ms2(
+                &format!("UPDATE household_link SET revoked_ms = $2 WHERE revoked_ms IS NULL AND EXISTS (SELECT 1 FROM ({sel}) p JOIN resident r ON r.street_id = p.street_id AND r.id = p.id \
+                          WHERE r.street_id = household_link.street_id AND r.household_id = household_link.household_id)"),
+                before_ms,
+                now_ms,
+            )
+            .await? as i64;
+        // Free-text reasons may name people or illnesses; the orders themselves stay.
+        c.control_reasons = self.exec_ms("UPDATE control_order SET reason = '已清除' WHERE created_ms < $1 AND reason <> '已清除'", before_ms).await? as i64;
         c.residents = self
             .exec_ms2(
                 "UPDATE resident SET name = '已清除', doc_kind = NULL, doc_number = NULL, birth_date = NULL, flags = 0, notes = '', status = 'purged', updated_ms = $2 \

@@ -18,7 +18,7 @@ use gw_store::registry::ResidentFilter;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::{AppState, Auth, WebError, SESSION_COOKIE};
+use crate::{AppState, Auth, ClientAddr, WebError, SESSION_COOKIE};
 
 fn key(s: &str, what: &str) -> Result<Key, WebError> {
     s.parse::<Key>().map_err(|_| {
@@ -50,14 +50,11 @@ pub struct LoginBody {
 
 pub async fn login(
     State(s): State<AppState>,
+    Extension(addr): Extension<ClientAddr>,
     headers: HeaderMap,
     Json(b): Json<LoginBody>,
 ) -> Result<Response, WebError> {
-    let address = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let address = addr.0;
     let session = acc::login(&s.store, &s.clock, &b.username, &b.password, &address).await?;
     let secure = s.secure_cookies
         || headers
@@ -152,6 +149,11 @@ pub async fn list_residents(
     ] {
         if let Some(v) = param {
             let k = key(v, "id")?;
+            if f.street.is_some_and(|st| st != k.street) {
+                return Err(WebError::bad_request(
+                    "筛选条件属于不同街道 / the filters name different streets",
+                ));
+            }
             f.street = Some(k.street);
             *slot = Some(k.id);
         }
@@ -328,7 +330,23 @@ pub async fn open_household_link(
     let k = acc::open_household_link(&s.store, &token)
         .await?
         .ok_or_else(|| WebError::not_found("链接无效或已撤销 / this link is unknown or revoked"))?;
-    Ok(Json(household_json(&s, k).await?))
+    // Public (the token is the key): the address and masked names only.
+    let rows = s
+        .store
+        .residents(&ResidentFilter {
+            street: Some(k.street),
+            household: Some(k.id),
+            limit: 100,
+            ..Default::default()
+        })
+        .await?;
+    let first = rows
+        .first()
+        .ok_or_else(|| WebError::not_found("这一户没有居民 / this household has no residents"))?;
+    Ok(Json(json!({
+        "address": registry::address_text(first),
+        "members": rows.iter().map(|r| json!({ "name": gw_domain::mask::name(&r.resident.name) })).collect::<Vec<_>>(),
+    })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -560,8 +578,22 @@ pub struct AuditQuery {
 
 pub async fn audit(
     State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Value>, WebError> {
+    // The log spans every street: only a city-wide grant reads it.
+    if !a.principal.grants.iter().any(|g| {
+        g.node == gw_domain::access::Node::City
+            && g.in_force(s.clock.now_ms())
+            && gw_domain::access::role_allows(g.role, Action::ReadAudit)
+    }) {
+        return Err(WebError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: "审计日志需要全市范围的管理员 / the audit log needs a city-wide admin grant"
+                .into(),
+        });
+    }
     let actor = q.user.map(|u| {
         if u.contains(':') {
             u

@@ -66,11 +66,6 @@ impl From<gw_app::access::AuthError> for WebError {
                 code: "bad_credentials",
                 message,
             },
-            Locked(_) => WebError {
-                status: StatusCode::TOO_MANY_REQUESTS,
-                code: "locked",
-                message,
-            },
             Forbidden(_) => WebError {
                 status: StatusCode::FORBIDDEN,
                 code: "forbidden",
@@ -82,6 +77,15 @@ impl From<gw_app::access::AuthError> for WebError {
                 message,
             },
             Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<gw_app::registry::SearchError> for WebError {
+    fn from(e: gw_app::registry::SearchError) -> Self {
+        match e {
+            gw_app::registry::SearchError::TailLength => WebError::bad_request(e.to_string()),
+            gw_app::registry::SearchError::Store(e) => e.into(),
         }
     }
 }
@@ -146,6 +150,15 @@ pub struct Auth {
 }
 
 pub const SESSION_COOKIE: &str = "gw_session";
+
+/// The connecting address (from the socket, never from a header a client sets).
+#[derive(Clone, Debug)]
+pub struct ClientAddr(pub String);
+
+/// Compares secrets in time independent of where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
 
 /// Every route: method, path, what it needs, handler. The router, the auth
 /// layer, the OpenAPI test and the permission-matrix test all read this table,
@@ -302,6 +315,7 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())
         .unwrap_or_default();
+    req.extensions_mut().insert(ClientAddr(address.clone()));
     if let Some(token) = token.filter(|t| !t.is_empty()) {
         match gw_app::access::authenticate(&s.store, &s.clock, &token).await {
             Ok(Some((principal, csrf))) => {
@@ -340,7 +354,7 @@ async fn require(need: Need, req: Request, next: Next) -> Response {
             .get("x-csrf-token")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        if sent.is_empty() || sent != auth.csrf {
+        if sent.is_empty() || !same_secret(sent, &auth.csrf) {
             return WebError {
                 status: StatusCode::FORBIDDEN,
                 code: "csrf",

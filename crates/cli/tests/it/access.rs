@@ -496,8 +496,17 @@ async fn login_back_off_csrf_revocation_and_first_admin() {
         "/api/v1/login",
         &json!({ "username": "sec", "password": real }),
     );
-    assert_eq!(locked.status, 429, "{}", locked.body);
-    assert_eq!(locked.json()["code"], "locked");
+    // Locked: refused, and with the same answer an unknown name gets (no enumeration).
+    assert_eq!(locked.status, 401, "{}", locked.body);
+    assert_eq!(locked.json()["code"], "bad_credentials");
+    let unknown = srv.anonymous().post(
+        "/api/v1/login",
+        &json!({ "username": "nobody-here", "password": "x" }),
+    );
+    assert_eq!(
+        (unknown.status, unknown.json()["message"].clone()),
+        (locked.status, locked.json()["message"].clone())
+    );
 
     // Cookie sessions need the CSRF token on every change; bearer calls do not.
     let cookie = format!("gw_session={token}");
@@ -616,8 +625,31 @@ async fn purge_anonymises_people_and_keeps_the_counts() {
     let w = world().await;
     let store = w.env.store().await;
     let before = gw_app::registry::territory_tree(&store).await.unwrap();
+    let pw = w.env.account("boss", "admin", &["--city"]);
+    let mut srv = w.env.serve();
+    srv.token = Some(srv.login("boss", &pw));
+    let hh = format!("{}-{}", w.own.street_id, w.own.household_id.unwrap());
+    let link = srv
+        .post(&format!("/api/v1/households/{hh}/link"), &json!({}))
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        srv.anonymous()
+            .get(&format!("/api/v1/household-link/{link}"))
+            .status,
+        200
+    );
     let out = w.env.cli_ok(&["purge", "--before", "2200-01-01", "--yes"]);
     assert!(out.contains("6000 residents"), "{out}");
+    // Household links of purged households stop working.
+    assert_eq!(
+        srv.anonymous()
+            .get(&format!("/api/v1/household-link/{link}"))
+            .status,
+        404
+    );
     let after = gw_app::registry::territory_tree(&store).await.unwrap();
     assert_eq!(before[0].residents, after[0].residents);
     assert_eq!(before[0].households, after[0].households);
@@ -720,4 +752,114 @@ async fn an_acting_grid_leader_takes_over_and_the_previous_leader_loses_access()
         "2000-01-01",
     ]);
     assert!(!past.status.success());
+}
+
+#[tokio::test]
+async fn a_burst_of_parallel_guesses_gets_five_tries_and_no_more() {
+    let w = world().await;
+    let pw = w.env.account(
+        "target",
+        "grid_leader",
+        &[
+            "--street",
+            &w.street,
+            "--community",
+            &w.community1,
+            "--grid",
+            &w.grid_a,
+        ],
+    );
+    let srv = std::sync::Arc::new(w.env.serve());
+    let store = w.env.store().await;
+    let burst = |n: usize| {
+        let threads: Vec<_> = (0..n)
+            .map(|i| {
+                let srv = srv.clone();
+                std::thread::spawn(move || {
+                    srv.anonymous()
+                        .post(
+                            "/api/v1/login",
+                            &json!({ "username": "target", "password": format!("guess-{i}") }),
+                        )
+                        .status
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap(), 401);
+        }
+    };
+    let checked = || {
+        let store = store.clone();
+        async move {
+            store
+                .audit_events(Some("user:target"), None, None, 1000)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|e| e.action == "login_failed")
+                .count()
+        }
+    };
+    // Bursts of parallel guesses until five have been checked (one at a time per account).
+    for _ in 0..50 {
+        if checked().await >= 5 {
+            break;
+        }
+        burst(20);
+    }
+    assert_eq!(
+        checked().await,
+        5,
+        "parallel guesses must be counted one by one"
+    );
+    // Locked now: another burst gets no password checked, and the right password is refused.
+    burst(40);
+    assert_eq!(checked().await, 5);
+    let r = srv.anonymous().post(
+        "/api/v1/login",
+        &json!({ "username": "target", "password": pw }),
+    );
+    assert_eq!(r.status, 401);
+}
+
+#[tokio::test]
+async fn search_does_not_extend_masked_tails() {
+    let w = world().await;
+    let pw = w.env.account(
+        "leader",
+        "grid_leader",
+        &[
+            "--street",
+            &w.street,
+            "--community",
+            &w.community1,
+            "--grid",
+            &w.grid_a,
+        ],
+    );
+    let mut srv = w.env.serve();
+    srv.token = Some(srv.login("leader", &pw));
+    let doc = w.own.resident.document.as_ref().unwrap().number.clone();
+    // The four characters the mask shows work; any longer tail is refused.
+    let four = srv.get(&format!(
+        "/api/v1/residents/search?q={}",
+        &doc[doc.len() - 4..]
+    ));
+    assert_eq!(four.status, 200);
+    assert!(four.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["id"] == key(&w.own).as_str()));
+    for n in [5, 6, 10, 18] {
+        let r = srv.get(&format!(
+            "/api/v1/residents/search?q={}",
+            &doc[doc.len() - n..]
+        ));
+        assert_eq!(r.status, 400, "{n} characters: {}", r.body);
+    }
+    // Filters naming two streets are refused rather than mixed.
+    let r = srv.get("/api/v1/residents?community=1-1&grid=2-1");
+    assert_eq!(r.status, 400);
 }

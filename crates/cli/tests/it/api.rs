@@ -103,7 +103,7 @@ async fn registry_api_over_real_http() {
             .any(|m| m["id"] == id));
     }
     if let Some(d) = &full.resident.document {
-        let tail = &d.number[d.number.len() - 6..];
+        let tail = &d.number[d.number.len() - 4..];
         let by_doc = srv
             .get(&format!("/api/v1/residents/search?q={tail}"))
             .json();
