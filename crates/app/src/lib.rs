@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod clock;
+pub mod codes;
 pub mod demo;
 pub mod export;
 pub mod fixtures;

@@ -103,6 +103,9 @@ enum Cmd {
     /// Measure performance against raw limits.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Personal codes (个人码): show, verify, rotate or retire signing keys.
+    #[command(subcommand)]
+    Codes(CodesCmd),
     /// Manage accounts and their role grants.
     #[command(subcommand)]
     User(UserCmd),
@@ -120,6 +123,34 @@ enum Cmd {
     /// Write sample files to try the importer on.
     #[command(subcommand)]
     Sample(SampleCmd),
+}
+
+#[derive(Subcommand)]
+enum CodesCmd {
+    /// Print a resident's current personal code.
+    Show {
+        /// Resident id, STREET-ID.
+        resident: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Check a scanned code: whose it is, or why it is refused.
+    Verify {
+        code: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Add a signing key: new codes use it, codes signed with older keys stay valid.
+    RotateKey {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Retire a signing key: codes signed with it stop verifying (reprint them).
+    RetireKey {
+        id: i64,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -513,6 +544,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Bench(b) => bench::run(b).await,
         Cmd::User(u) => user_cmd(u, &clock).await,
+        Cmd::Codes(c) => codes_cmd(c, &clock).await,
         Cmd::Purge { before, yes, db } => {
             if !yes {
                 bail!("purging cannot be undone: add --yes");
@@ -912,6 +944,62 @@ async fn user_cmd(c: UserCmd, clock: &Clock) -> Result<()> {
             let store = open(&db).await?;
             let p = gw_app::access::reset_password(&store, clock, &actor(), &username).await?;
             println!("new one-time password for {username}: {p}  (shown once; every session of the user ended)");
+            Ok(())
+        }
+    }
+}
+
+async fn codes_cmd(c: CodesCmd, clock: &Clock) -> Result<()> {
+    match c {
+        CodesCmd::Show { resident, db } => {
+            let store = open(&db).await?;
+            let key: gw_domain::ids::Key = resident.parse()?;
+            println!(
+                "{}",
+                gw_app::codes::code_for(&store, clock, key).await?.text()
+            );
+            Ok(())
+        }
+        CodesCmd::Verify { code, db } => {
+            let store = open(&db).await?;
+            let key = gw_app::codes::verify(&store, &code).await?;
+            println!("valid: resident {key}");
+            Ok(())
+        }
+        CodesCmd::RotateKey { db } => {
+            let store = open(&db).await?;
+            let id = gw_app::codes::rotate_key(&store, clock).await?;
+            store
+                .audit(&gw_store::audit::AuditWrite {
+                    street_id: 0,
+                    at_ms: clock.now_ms(),
+                    actor: &actor(),
+                    action: "rotate_signing_key",
+                    target_kind: "signing_key",
+                    target_id: &id.to_string(),
+                    detail: "",
+                    address: "",
+                })
+                .await?;
+            println!("signing key {id} added; new codes use it");
+            Ok(())
+        }
+        CodesCmd::RetireKey { id, db } => {
+            let store = open(&db).await?;
+            store.retire_signing_key(id, clock.now_ms()).await?;
+            store
+                .audit(&gw_store::audit::AuditWrite {
+                    street_id: 0,
+                    at_ms: clock.now_ms(),
+                    actor: &actor(),
+                    action: "retire_signing_key",
+                    target_kind: "signing_key",
+                    target_id: &id.to_string(),
+                    detail: "",
+                    address: "",
+                })
+                .await?;
+            println!("signing key {id} retired; codes signed with it no longer verify");
             Ok(())
         }
     }

@@ -15,6 +15,7 @@ use sqlx::sqlite::{
 
 pub mod access;
 pub mod audit;
+pub mod codes;
 pub mod control;
 pub mod import;
 pub mod migrate;

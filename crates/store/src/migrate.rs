@@ -21,6 +21,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     2 "0002_residents.sql",
     3 "0003_control_audit.sql",
     4 "0004_access.sql",
+    5 "0005_personal_codes.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -28,6 +29,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     2 "0002_residents.sql",
     3 "0003_control_audit.sql",
     4 "0004_access.sql",
+    5 "0005_personal_codes.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -343,9 +343,23 @@ pub async fn open_household_link(
     let first = rows
         .first()
         .ok_or_else(|| WebError::not_found("这一户没有居民 / this household has no residents"))?;
+    let mut members = Vec::new();
+    for r in &rows {
+        let code = gw_app::codes::code_for(
+            &s.store,
+            &s.clock,
+            Key {
+                street: r.street_id,
+                id: r.id,
+            },
+        )
+        .await?;
+        members
+            .push(json!({ "name": gw_domain::mask::name(&r.resident.name), "code": code.text() }));
+    }
     Ok(Json(json!({
         "address": registry::address_text(first),
-        "members": rows.iter().map(|r| json!({ "name": gw_domain::mask::name(&r.resident.name) })).collect::<Vec<_>>(),
+    "members": members,
     })))
 }
 
@@ -618,4 +632,30 @@ pub async fn audit(
         "street": e.street_id, "at_ms": e.at_ms, "actor": e.actor, "action": e.action,
         "target_kind": e.target_kind, "target_id": e.target_id, "detail": e.detail, "address": e.address,
     })).collect::<Vec<_>>() })))
+}
+
+fn code_json(k: Key, c: &gw_domain::testing::PersonalCode) -> Value {
+    json!({ "resident": k.to_string(), "code": c.text(), "generation": c.generation, "key": c.key_id })
+}
+
+/// A resident's personal code (for the printed sheet and the household link).
+pub async fn personal_code(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let k = key(&id, "resident")?;
+    let c = gw_app::codes::show(&s.store, &s.clock, &a.principal, k).await?;
+    Ok(Json(code_json(k, &c)))
+}
+
+/// Revokes a lost code and issues the next generation.
+pub async fn reissue_code(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let k = key(&id, "resident")?;
+    let c = gw_app::codes::reissue(&s.store, &s.clock, &a.principal, k).await?;
+    Ok(Json(code_json(k, &c)))
 }

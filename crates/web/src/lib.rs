@@ -214,6 +214,18 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             post(api::reveal),
         ),
         (
+            "GET",
+            "/api/v1/residents/{id}/code",
+            Need::Act(ReadRegistry),
+            get(api::personal_code),
+        ),
+        (
+            "POST",
+            "/api/v1/residents/{id}/code/reissue",
+            Need::Act(WriteRegistry),
+            post(api::reissue_code),
+        ),
+        (
             "POST",
             "/api/v1/residents/pending",
             Need::Act(WriteRegistry),

@@ -57,13 +57,17 @@ pub fn document() -> Value {
             "/api/v1/residents/{id}/reveal": { "post": { "summary": "one field of one resident in full (role × field table); audited", "parameters": [path_id("resident id")],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["field"], "properties": { "field": { "type": "string", "enum": ["phone", "document", "health"] } } } } } },
                 "responses": ok(json!({ "type": "object", "properties": { "id": { "type": "string" }, "field": { "type": "string" }, "value": {}, "audited": { "type": "boolean" } }, "required": ["id", "field"] })) } },
+            "/api/v1/residents/{id}/code": { "get": { "summary": "the resident's personal code (format GW1, see docs)", "parameters": [path_id("resident id")],
+                "responses": ok(json!({ "$ref": "#/components/schemas/Code" })) } },
+            "/api/v1/residents/{id}/code/reissue": { "post": { "summary": "revoke a lost code and issue the next generation (audited)", "parameters": [path_id("resident id")],
+                "responses": ok(json!({ "$ref": "#/components/schemas/Code" })) } },
             "/api/v1/households/{id}/link": { "post": { "summary": "a new unguessable link for the household (printable as a QR)", "parameters": [path_id("household id")],
                 "responses": created(json!({ "type": "object", "properties": { "household": { "type": "string" }, "token": { "type": "string" }, "path": { "type": "string" } }, "required": ["token"] })) } },
             "/api/v1/households/{id}/link/revoke": { "post": { "summary": "revoke every link of the household", "parameters": [path_id("household id")],
                 "responses": ok(json!({ "type": "object", "properties": { "household": { "type": "string" }, "revoked": { "type": "integer" } } })) } },
             "/api/v1/household-link/{token}": { "get": { "summary": "what a household's link shows (no login: the token is the key)", "security": [],
                 "parameters": [{ "name": "token", "in": "path", "required": true, "schema": { "type": "string" } }],
-                "responses": ok(json!({ "type": "object", "properties": { "address": { "type": "string", "nullable": true }, "members": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string" } } } } }, "required": ["members"] })) } },
+                "responses": ok(json!({ "type": "object", "properties": { "address": { "type": "string", "nullable": true }, "members": { "type": "array", "items": { "type": "object", "properties": { "name": { "type": "string" }, "code": { "type": "string" } } } } }, "required": ["members"] })) } },
             "/api/v1/audit": { "get": { "summary": "the audit log (city-wide admins)",
                 "parameters": [ q("user", "string", "actor (user:NAME or NAME)", false), q("resident", "string", "resident id STREET-ID", false), q("since_ms", "integer", "from this time", false), q("limit", "integer", "1..5000", false) ],
                 "responses": ok(json!({ "type": "object", "properties": { "events": { "type": "array", "items": { "type": "object" } } }, "required": ["events"] })) } },
@@ -111,6 +115,7 @@ pub fn document() -> Value {
             "session": { "type": "apiKey", "in": "cookie", "name": "gw_session", "description": "the session cookie; state-changing requests also need the X-CSRF-Token header" }
           },
           "schemas": {
+            "Code": { "type": "object", "required": ["resident", "code", "generation"], "properties": { "resident": { "type": "string" }, "code": { "type": "string" }, "generation": { "type": "integer" }, "key": { "type": "integer" } } },
             "Error": { "type": "object", "required": ["code", "message"], "properties": { "code": { "type": "string" }, "message": { "type": "string" } } },
             "TreeNode": { "type": "object", "required": ["level", "id", "name", "buildings", "households", "residents"], "properties": {
                 "level": { "type": "string" }, "id": { "type": "string" }, "name": { "type": "string" }, "code": { "type": "string", "nullable": true },

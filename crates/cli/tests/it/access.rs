@@ -142,6 +142,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | ("GET", "/api/v1/households/{id}")
         | ("GET", "/api/v1/control") => reader && reaches,
         ("POST", "/api/v1/residents/{id}/reveal") => reader && reaches,
+        ("GET", "/api/v1/residents/{id}/code") => reader && reaches,
+        ("POST", "/api/v1/residents/{id}/code/reissue") => writer && reaches,
         ("POST", "/api/v1/residents/pending") => matches!(role, "admin" | "street_commander"),
         ("POST", "/api/v1/residents/{id}/match") | ("POST", "/api/v1/control") => writer && reaches,
         ("POST", "/api/v1/households/{id}/link")
@@ -165,6 +167,11 @@ fn call(
     let building = format!("{}-{}", target.street_id, target.building_id.unwrap());
     let (url, body) = match path {
         "/api/v1/residents/{id}" => (format!("/api/v1/residents/{id}"), None),
+        "/api/v1/residents/{id}/code" => (format!("/api/v1/residents/{id}/code"), None),
+        "/api/v1/residents/{id}/code/reissue" => (
+            format!("/api/v1/residents/{id}/code/reissue"),
+            Some(json!({})),
+        ),
         "/api/v1/residents/{id}/reveal" => (
             format!("/api/v1/residents/{id}/reveal"),
             Some(json!({ "field": "phone" })),

@@ -5,6 +5,7 @@
 
 mod access;
 mod api;
+mod codes;
 mod harness;
 mod import;
 mod storage;

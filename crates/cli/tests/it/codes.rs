@@ -1,0 +1,110 @@
+//! Personal codes end to end: issued by the server, verified, revoked by
+//! reissue, keys rotated and retired, shown through the household link.
+
+use serde_json::json;
+
+use crate::harness::TestEnv;
+
+fn verify(env: &TestEnv, code: &str) -> (bool, String) {
+    let out = env.cli(&["codes", "verify", code]);
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn codes_are_signed_revocable_and_rotate() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "300", "--seed", "4", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let first = srv.get("/api/v1/residents?limit=1").json()["items"][0].clone();
+    let id = first["id"].as_str().unwrap().to_string();
+
+    // The code carries no personal data and verifies to its resident.
+    let c1 = srv.get(&format!("/api/v1/residents/{id}/code")).json();
+    let code1 = c1["code"].as_str().unwrap().to_string();
+    assert!(code1.starts_with("GW1-"), "{code1}");
+    assert!(!code1.contains(first["name"].as_str().unwrap()));
+    assert_eq!(
+        verify(&env, &code1),
+        (true, format!("valid: resident {id}\n"))
+    );
+    // The same code every time until it is revoked.
+    assert_eq!(
+        srv.get(&format!("/api/v1/residents/{id}/code")).json()["code"],
+        code1.as_str()
+    );
+
+    // A forged or mistyped signature is refused.
+    let mut forged = code1.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    let (ok, msg) = verify(&env, &forged);
+    assert!(!ok && msg.contains("signature"), "{msg}");
+    assert!(!verify(&env, "220102199003071234").0);
+
+    // Lost code: reissue revokes the old one.
+    let c2 = srv
+        .post(&format!("/api/v1/residents/{id}/code/reissue"), &json!({}))
+        .json();
+    let code2 = c2["code"].as_str().unwrap().to_string();
+    assert_eq!(c2["generation"], 1);
+    let (ok, msg) = verify(&env, &code1);
+    assert!(!ok && msg.contains("revoked"), "{msg}");
+    assert!(verify(&env, &code2).0);
+
+    // Key rotation: old codes stay valid, new ones use the new key; retiring the old key ends them.
+    let out = env.cli_ok(&["codes", "rotate-key"]);
+    let new_key: i64 = out.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!(
+        verify(&env, &code2).0,
+        "a code signed with the old key still verifies"
+    );
+    let c3 = srv.get(&format!("/api/v1/residents/{id}/code")).json();
+    assert_eq!(c3["key"], new_key);
+    let code3 = c3["code"].as_str().unwrap().to_string();
+    env.cli_ok(&["codes", "retire-key", &c2["key"].to_string()]);
+    let (ok, msg) = verify(&env, &code2);
+    assert!(!ok && msg.contains("unknown or retired"), "{msg}");
+    assert!(verify(&env, &code3).0);
+
+    // The household link shows each member's current code (and masked names only).
+    let hh = first["household"].as_str().unwrap();
+    let link = srv
+        .post(&format!("/api/v1/households/{hh}/link"), &json!({}))
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let view = srv
+        .anonymous()
+        .get(&format!("/api/v1/household-link/{link}"))
+        .json();
+    let members = view["members"].as_array().unwrap();
+    assert!(
+        members.iter().any(|m| m["code"] == code3.as_str()),
+        "{view}"
+    );
+    assert!(members
+        .iter()
+        .all(|m| m["name"].as_str().unwrap().contains('*')));
+    for m in members {
+        assert!(verify(&env, m["code"].as_str().unwrap()).0);
+    }
+
+    // Reissuing is audited.
+    let store = env.store().await;
+    assert!(store
+        .audit_events(Some("user:chief"), Some(&id), None, 10)
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.action == "reissue_code"));
+}

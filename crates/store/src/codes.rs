@@ -1,0 +1,62 @@
+//! Signing keys and code generations for personal codes.
+
+use sqlx::Row;
+
+use crate::{db_run, Result, Store, StoreError};
+
+impl Store {
+    /// Keys in service (not retired), newest first: `(id, secret hex)`.
+    pub async fn signing_keys(&self) -> Result<Vec<(i64, String)>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query("SELECT id, secret FROM signing_key WHERE retired_ms IS NULL ORDER BY id DESC").fetch_all(pool).await?;
+            rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
+    pub async fn add_signing_key(&self, secret_hex: &str, now_ms: i64) -> Result<i64> {
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar("INSERT INTO signing_key (secret, created_ms) VALUES ($1, $2) RETURNING id")
+            .bind(secret_hex).bind(now_ms).fetch_one(pool).await?),
+        )
+    }
+
+    pub async fn retire_signing_key(&self, id: i64, now_ms: i64) -> Result<()> {
+        let n = db_run!(self, pool => sqlx::query("UPDATE signing_key SET retired_ms = $2 WHERE id = $1 AND retired_ms IS NULL")
+            .bind(id).bind(now_ms).execute(pool).await?.rows_affected());
+        if n == 0 {
+            return Err(StoreError::NotFound(format!(
+                "signing key {id} (or already retired)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// `(uid, code generation)` of a resident.
+    pub async fn code_identity(&self, street: i64, id: i64) -> Result<(String, i64)> {
+        let r: Option<(String, i64)> = db_run!(self, pool => {
+            match sqlx::query("SELECT uid, code_generation FROM resident WHERE street_id = $1 AND id = $2").bind(street).bind(id).fetch_optional(pool).await? {
+                Some(r) => Some((r.try_get(0)?, i64::from(r.try_get::<i32, _>(1)?))),
+                None => None,
+            }
+        });
+        r.ok_or_else(|| StoreError::NotFound(format!("resident {street}-{id}")))
+    }
+
+    /// `(resident id, code generation)` of a uid in a street.
+    pub async fn resident_by_uid(&self, street: i64, uid: &str) -> Result<Option<(i64, i64)>> {
+        Ok(db_run!(self, pool => {
+            match sqlx::query("SELECT id, code_generation FROM resident WHERE street_id = $1 AND uid = $2").bind(street).bind(uid).fetch_optional(pool).await? {
+                Some(r) => Some((r.try_get(0)?, i64::from(r.try_get::<i32, _>(1)?))),
+                None => None,
+            }
+        }))
+    }
+
+    /// Revokes a resident's code: the next generation is issued. Returns it.
+    pub async fn bump_code_generation(&self, street: i64, id: i64) -> Result<i64> {
+        let g: Option<i32> = db_run!(self, pool => sqlx::query_scalar("UPDATE resident SET code_generation = code_generation + 1 WHERE street_id = $1 AND id = $2 RETURNING code_generation")
+            .bind(street).bind(id).fetch_optional(pool).await?);
+        g.map(i64::from)
+            .ok_or_else(|| StoreError::NotFound(format!("resident {street}-{id}")))
+    }
+}
