@@ -522,13 +522,7 @@ async fn run(cli: Cli) -> Result<()> {
             });
             let store = open(&db).await?;
             let since_ms = match since {
-                Some(s) => Some(
-                    gw_domain::date::Date::parse(&s)
-                        .map_err(|e| anyhow::anyhow!("--since: {e}"))?
-                        .to_days()
-                        * 86_400_000
-                        - 8 * 3_600_000,
-                ),
+                Some(s) => Some(day_start_ms(&s).context("--since")?),
                 None => None,
             };
             for e in store
@@ -737,13 +731,7 @@ async fn control(c: ControlCmd, clock: &Clock) -> Result<()> {
                 .context("--status: sealed, controlled, precaution or temporary")?;
             let key: gw_domain::ids::Key = id.parse()?;
             let until_ms = match until {
-                Some(u) => Some(
-                    gw_domain::date::Date::parse(&u)
-                        .map_err(|e| anyhow::anyhow!("--until: {e}"))?
-                        .to_days()
-                        * 86_400_000
-                        - 8 * 3_600_000,
-                ),
+                Some(u) => Some(day_start_ms(&u).context("--until")?),
                 None => None,
             };
             let now = clock.now_ms();
@@ -800,9 +788,7 @@ async fn control(c: ControlCmd, clock: &Clock) -> Result<()> {
 fn day_start_ms(s: &str) -> Result<i64> {
     Ok(gw_domain::date::Date::parse(s)
         .map_err(|e| anyhow::anyhow!("{e}"))?
-        .to_days()
-        * 86_400_000
-        - 8 * 3_600_000)
+        .start_ms_cst())
 }
 
 async fn user_id(store: &Store, username: &str) -> Result<i64> {

@@ -80,6 +80,11 @@ impl Date {
         Date::from_days((ms + 8 * 3_600_000).div_euclid(86_400_000))
     }
 
+    /// Midnight at the start of this day in China Standard Time, as Unix milliseconds.
+    pub fn start_ms_cst(self) -> i64 {
+        self.to_days() * 86_400_000 - 8 * 3_600_000
+    }
+
     /// Whole years completed on `today`.
     pub fn age_on(self, today: Date) -> i32 {
         let mut age = today.y - self.y;
