@@ -190,6 +190,7 @@ pub async fn territory_tree_in(store: &Store, nodes: &[Node]) -> Result<Vec<Tree
                     street: s.id,
                     community: Some(c.id),
                     grid: Some(g.id),
+                    point: None,
                 };
                 if !covers(&place) {
                     continue;
@@ -223,6 +224,7 @@ pub async fn territory_tree_in(store: &Store, nodes: &[Node]) -> Result<Vec<Tree
                     street: s.id,
                     community: Some(c.id),
                     grid: None,
+                    point: None,
                 })
             {
                 continue;

@@ -179,6 +179,9 @@ enum UserCmd {
         community: Option<String>,
         #[arg(long)]
         grid: Option<String>,
+        /// A testing point, STREET-ID (volunteers, point managers).
+        #[arg(long)]
+        point: Option<String>,
         /// Last day of the appointment (YYYY-MM-DD, China time); open-ended when absent.
         #[arg(long)]
         until: Option<String>,
@@ -823,6 +826,7 @@ async fn user_cmd(c: UserCmd, clock: &Clock) -> Result<()> {
             street,
             community,
             grid,
+            point,
             until,
             handover_from,
             db,
@@ -846,7 +850,14 @@ async fn user_cmd(c: UserCmd, clock: &Clock) -> Result<()> {
                 },
                 None => None,
             };
-            let node = if let Some(g) = grid {
+            let node = if let Some(pt) = point {
+                let k: gw_domain::ids::Key = pt.parse()?;
+                store.point(k.street, k.id).await?;
+                Node::Point {
+                    street: k.street,
+                    id: k.id,
+                }
+            } else if let Some(g) = grid {
                 let found: Vec<_> = store
                     .grids(Some(&g), community_key)
                     .await?

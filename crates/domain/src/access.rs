@@ -7,8 +7,8 @@
 //! | street commander | their street(s) | full | yes | yes | yes | yes | no |
 //! | community secretary | their community | full | yes | yes | yes | yes | no |
 //! | grid leader | their grid(s) | full | yes | no | yes | yes | no |
-//! | testing-point manager | — | — | — | — | — | — | no |
-//! | volunteer | — (task lists come with tasks) | masked | no | never | no | no | no |
+//! | testing-point manager | — (scans at their point) | — | — | — | — | — | no |
+//! | volunteer | — (scans at their point; task lists come with tasks) | masked | no | never | no | no | no |
 //! | lab | — (tubes and results only) | — | — | — | — | — | no |
 //! | CDC liaison | their territory | full | yes | yes | yes | no | no |
 
@@ -135,6 +135,8 @@ pub struct Place {
     pub street: i64,
     pub community: Option<i64>,
     pub grid: Option<i64>,
+    /// A testing point (for scanning and tubes).
+    pub point: Option<i64>,
 }
 
 /// A role held on a node, in force from `from_ms` until `until_ms`.
@@ -158,7 +160,7 @@ impl Grant {
             Node::Street { id } => place.street == id,
             Node::Community { street, id } => place.street == street && place.community == Some(id),
             Node::Grid { street, id } => place.street == street && place.grid == Some(id),
-            Node::Point { .. } => false,
+            Node::Point { street, id } => place.street == street && place.point == Some(id),
         }
     }
 }
@@ -205,6 +207,10 @@ pub enum Action {
     ManageUsers,
     ReadAudit,
     Purge,
+    /// Create and open testing rounds and their points.
+    ManageRounds,
+    /// Open tubes and register swabs at a point.
+    Scan,
 }
 
 /// The documented table (module docs) as code.
@@ -213,13 +219,15 @@ pub fn role_allows(role: Role, action: Action) -> bool {
     use Role::*;
     match role {
         Admin => true,
-        StreetCommander | CommunitySecretary => !matches!(action, ManageUsers | ReadAudit | Purge),
+        StreetCommander => !matches!(action, ManageUsers | ReadAudit | Purge),
+        CommunitySecretary => !matches!(action, ManageUsers | ReadAudit | Purge | ManageRounds),
         GridLeader => !matches!(
             action,
-            ManageUsers | ReadAudit | Purge | Reveal(Field::Document)
+            ManageUsers | ReadAudit | Purge | ManageRounds | Reveal(Field::Document)
         ),
         CdcLiaison => matches!(action, ReadRegistry | Reveal(_) | FilterHealth),
-        PointManager | Volunteer | Lab => false,
+        PointManager | Volunteer => action == Scan,
+        Lab => false,
     }
 }
 
@@ -279,18 +287,21 @@ mod tests {
         street: 7,
         community: Some(3),
         grid: Some(30),
+        point: None,
     };
     const GRID_B: Place = Place {
         district: Some(1),
         street: 7,
         community: Some(3),
         grid: Some(31),
+        point: None,
     };
     const OTHER_STREET: Place = Place {
         district: Some(1),
         street: 8,
         community: Some(4),
         grid: Some(40),
+        point: None,
     };
 
     #[test]
@@ -326,6 +337,23 @@ mod tests {
         assert!(g(Role::Admin, Node::District { id: 1 }).covers(&OTHER_STREET));
         assert!(g(Role::Admin, Node::City).covers(&OTHER_STREET));
         assert!(!g(Role::PointManager, Node::Point { street: 7, id: 1 }).covers(&GRID_A));
+        let at_point = Place {
+            point: Some(1),
+            ..GRID_A
+        };
+        assert!(g(Role::Volunteer, Node::Point { street: 7, id: 1 }).covers(&at_point));
+        assert!(can(
+            &[g(Role::Volunteer, Node::Point { street: 7, id: 1 })],
+            Action::Scan,
+            &at_point,
+            500
+        ));
+        assert!(!can(
+            &[g(Role::Volunteer, Node::Point { street: 7, id: 1 })],
+            Action::ReadRegistry,
+            &at_point,
+            500
+        ));
     }
 
     #[test]

@@ -305,6 +305,7 @@ impl Store {
             street,
             community: None,
             grid: None,
+            point: None,
         };
         match kind {
             "street" => return Ok(place),

@@ -336,6 +336,12 @@ impl StoreTx {
         )
     }
 
+    pub(crate) async fn exec3_with(&mut self, sql: &str, a: i64, b: i64, c: i64) -> Result<u64> {
+        Ok(
+            tx_run!(self, conn, DB => sqlx::query(sql).bind(a).bind(b).bind(c).execute(conn).await?.rows_affected()),
+        )
+    }
+
     /// Appends an audit event inside the transaction.
     pub async fn audit(&mut self, e: &crate::audit::AuditWrite<'_>) -> Result<()> {
         tx_run!(self, conn, DB => {

@@ -22,6 +22,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     3 "0003_control_audit.sql",
     4 "0004_access.sql",
     5 "0005_personal_codes.sql",
+    6 "0006_testing_rounds.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -30,6 +31,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     3 "0003_control_audit.sql",
     4 "0004_access.sql",
     5 "0005_personal_codes.sql",
+    6 "0006_testing_rounds.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

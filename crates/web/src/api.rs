@@ -659,3 +659,172 @@ pub async fn reissue_code(
     let c = gw_app::codes::reissue(&s.store, &s.clock, &a.principal, k).await?;
     Ok(Json(code_json(k, &c)))
 }
+
+// ----- testing rounds -----------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+pub struct RoundBody {
+    pub street: i64,
+    pub name: String,
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+    pub pool_size: u32,
+}
+
+pub async fn create_round(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Json(b): Json<RoundBody>,
+) -> Result<(StatusCode, Json<Value>), WebError> {
+    let k = gw_app::testing::create_round(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        &gw_app::testing::NewRound {
+            street: b.street,
+            name: &b.name,
+            starts_ms: b.starts_ms,
+            ends_ms: b.ends_ms,
+            pool_size: b.pool_size,
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": k.to_string(), "state": "planned" })),
+    ))
+}
+
+pub async fn open_round(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let k = key(&id, "round")?;
+    let n = gw_app::testing::open_round(&s.store, &s.clock, &a.principal, k).await?;
+    Ok(Json(
+        json!({ "id": k.to_string(), "state": "open", "expected": n }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PointBody {
+    pub name: String,
+    pub community: String,
+    pub stations: Option<u32>,
+}
+
+pub async fn add_point(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<PointBody>,
+) -> Result<(StatusCode, Json<Value>), WebError> {
+    let round = key(&id, "round")?;
+    let community = key(&b.community, "community")?;
+    let k = gw_app::testing::add_point(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        round,
+        &b.name,
+        community,
+        b.stations.unwrap_or(2),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": k.to_string() }))))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TubeBody {
+    pub barcode: String,
+}
+
+pub async fn open_tube(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<TubeBody>,
+) -> Result<(StatusCode, Json<Value>), WebError> {
+    let point = key(&id, "point")?;
+    let k = gw_app::testing::open_tube(&s.store, &s.clock, &a.principal, point, &b.barcode).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": k.to_string(), "state": "open" })),
+    ))
+}
+
+pub async fn close_tube(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let k = key(&id, "tube")?;
+    gw_app::testing::close_tube(&s.store, &s.clock, &a.principal, k).await?;
+    Ok(Json(json!({ "id": k.to_string(), "state": "closed" })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ScanBody {
+    pub client_id: String,
+    pub code: String,
+    pub purpose: Option<String>,
+    pub station: Option<String>,
+    pub scanned_ms: Option<i64>,
+}
+
+pub async fn scan(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<ScanBody>,
+) -> Result<Json<gw_app::testing::ScanOutcome>, WebError> {
+    let tube = key(&id, "tube")?;
+    let purpose = b.purpose.as_deref().unwrap_or("routine");
+    let scan = gw_app::testing::Scan {
+        tube,
+        client_id: &b.client_id,
+        code: &b.code,
+        purpose,
+        station: b.station.as_deref().unwrap_or(""),
+        scanned_ms: b.scanned_ms.unwrap_or_else(|| s.clock.now_ms()),
+    };
+    Ok(Json(
+        gw_app::testing::scan(&s.store, &s.clock, &a.principal, &scan).await?,
+    ))
+}
+
+pub async fn coverage(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let round = key(&id, "round")?;
+    let rows = gw_app::testing::coverage(&s.store, &s.clock, &a.principal, round).await?;
+    let (e, sa): (i64, i64) = rows
+        .iter()
+        .fold((0, 0), |(e, s), r| (e + r.expected, s + r.sampled));
+    Ok(Json(
+        json!({ "round": round.to_string(), "expected": e, "sampled": sa, "missed": e - sa, "grids": rows }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MissedQuery {
+    pub grid: String,
+}
+
+pub async fn missed(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Query(q): Query<MissedQuery>,
+) -> Result<Json<Value>, WebError> {
+    let round = key(&id, "round")?;
+    let grid = key(&q.grid, "grid")?;
+    let rows = gw_app::testing::missed(&s.store, &s.clock, &a.principal, round, grid).await?;
+    let today = s.clock.today();
+    Ok(Json(
+        json!({ "round": round.to_string(), "grid": grid.to_string(), "items": rows.iter().map(|r| ResidentView::masked(r, today)).collect::<Vec<_>>() }),
+    ))
+}

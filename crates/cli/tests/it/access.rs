@@ -143,6 +143,18 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | ("GET", "/api/v1/control") => reader && reaches,
         ("POST", "/api/v1/residents/{id}/reveal") => reader && reaches,
         ("GET", "/api/v1/residents/{id}/code") => reader && reaches,
+        ("POST", "/api/v1/rounds")
+        | ("POST", "/api/v1/rounds/{id}/open")
+        | ("POST", "/api/v1/rounds/{id}/points") => matches!(role, "admin" | "street_commander"),
+        ("GET", "/api/v1/rounds/{id}/coverage") => reader,
+        ("GET", "/api/v1/rounds/{id}/missed") => reader && reaches,
+        // Points are in communities: street-wide roles everywhere, the secretary in
+        // their own community; point staff only at points they are granted (none here).
+        ("POST", "/api/v1/points/{id}/tubes")
+        | ("POST", "/api/v1/tubes/{id}/scans")
+        | ("POST", "/api/v1/tubes/{id}/close") => {
+            matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
+        }
         ("POST", "/api/v1/residents/{id}/code/reissue") => writer && reaches,
         ("POST", "/api/v1/residents/pending") => matches!(role, "admin" | "street_commander"),
         ("POST", "/api/v1/residents/{id}/match") | ("POST", "/api/v1/control") => writer && reaches,
@@ -153,6 +165,16 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
     }
 }
 
+static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// What the matrix's requests point at besides a resident.
+struct Ctx {
+    link: String,
+    round: String,
+    /// community id → (testing point, open tube) there
+    points: std::collections::HashMap<i64, (String, String)>,
+}
+
 /// Sends one concrete request for a route template against `target`.
 fn call(
     srv: &Server,
@@ -160,13 +182,47 @@ fn call(
     method: &str,
     path: &str,
     target: &ResidentRow,
-    link: &str,
+    ctx: &Ctx,
 ) -> crate::harness::Response {
+    let link = &ctx.link;
     let id = key(target);
+    let (point, tube) = ctx
+        .points
+        .get(&target.community_id.unwrap())
+        .cloned()
+        .unwrap();
+    let round = &ctx.round;
+    let grid = format!("{}-{}", target.street_id, target.grid_id.unwrap());
+    let community = format!("{}-{}", target.street_id, target.community_id.unwrap());
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let household = format!("{}-{}", target.street_id, target.household_id.unwrap());
     let building = format!("{}-{}", target.street_id, target.building_id.unwrap());
     let (url, body) = match path {
         "/api/v1/residents/{id}" => (format!("/api/v1/residents/{id}"), None),
+        "/api/v1/rounds" => (
+            "/api/v1/rounds".into(),
+            Some(
+                json!({ "street": target.street_id, "name": format!("matrix {n}"), "starts_ms": 0, "ends_ms": 1, "pool_size": 10 }),
+            ),
+        ),
+        "/api/v1/rounds/{id}/open" => (format!("/api/v1/rounds/{round}/open"), Some(json!({}))),
+        "/api/v1/rounds/{id}/points" => (
+            format!("/api/v1/rounds/{round}/points"),
+            Some(json!({ "name": format!("点{n}"), "community": community })),
+        ),
+        "/api/v1/rounds/{id}/coverage" => (format!("/api/v1/rounds/{round}/coverage"), None),
+        "/api/v1/rounds/{id}/missed" => {
+            (format!("/api/v1/rounds/{round}/missed?grid={grid}"), None)
+        }
+        "/api/v1/points/{id}/tubes" => (
+            format!("/api/v1/points/{point}/tubes"),
+            Some(json!({ "barcode": format!("TB{n:08}") })),
+        ),
+        "/api/v1/tubes/{id}/scans" => (
+            format!("/api/v1/tubes/{tube}/scans"),
+            Some(json!({ "client_id": format!("m-{n}"), "code": "GW1-x" })),
+        ),
+        "/api/v1/tubes/{id}/close" => (format!("/api/v1/tubes/{tube}/close"), Some(json!({}))),
         "/api/v1/residents/{id}/code" => (format!("/api/v1/residents/{id}/code"), None),
         "/api/v1/residents/{id}/code/reissue" => (
             format!("/api/v1/residents/{id}/code/reissue"),
@@ -268,11 +324,40 @@ async fn permission_matrix_every_route_every_role() {
         .unwrap()
         .to_string();
 
+    // A round with a point and an open tube in the own and the neighbouring community.
+    let a = srv.with_token(&admin);
+    let round = a.post("/api/v1/rounds", &json!({ "street": w.own.street_id, "name": "第1轮", "starts_ms": 0, "ends_ms": 86_400_000, "pool_size": 10 })).json()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        a.post(&format!("/api/v1/rounds/{round}/open"), &json!({}))
+            .status,
+        200
+    );
+    let mut points = std::collections::HashMap::new();
+    for (i, t) in [&w.own, &w.neighbour].into_iter().enumerate() {
+        let c = t.community_id.unwrap();
+        let point = a.post(&format!("/api/v1/rounds/{round}/points"), &json!({ "name": format!("采样点{i}"), "community": format!("{}-{c}", t.street_id) })).json()["id"].as_str().unwrap().to_string();
+        let tube = a
+            .post(
+                &format!("/api/v1/points/{point}/tubes"),
+                &json!({ "barcode": format!("SETUP{i:05}") }),
+            )
+            .json()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        points.insert(c, (point, tube));
+    }
+    let ctx = Ctx {
+        link,
+        round,
+        points,
+    };
+
     let routes = gw_web::routes();
     let mut checked = 0;
     // No login: 401 everywhere except the public routes.
     for (method, path, need, _) in &routes {
-        let r = call(&srv, None, method, path, &w.own, &link);
+        let r = call(&srv, None, method, path, &w.own, &ctx);
         if *need == Need::Public {
             assert!(!denied(&r), "{method} {path} is public: {}", r.body);
         } else {
@@ -302,7 +387,7 @@ async fn permission_matrix_every_route_every_role() {
                 if path.contains("/link/revoke") {
                     continue; // would revoke the link the public route uses; checked below
                 }
-                let r = call(&srv, Some(&token), method, path, target, &link);
+                let r = call(&srv, Some(&token), method, path, target, &ctx);
                 let want = expected(role, method, path, own);
                 assert_eq!(
                     !denied(&r),
@@ -327,7 +412,7 @@ async fn permission_matrix_every_route_every_role() {
                 "POST",
                 "/api/v1/households/{id}/link/revoke",
                 target,
-                &link,
+                &ctx,
             );
             assert_eq!(
                 !denied(&r),
@@ -340,13 +425,13 @@ async fn permission_matrix_every_route_every_role() {
                 // Revoked: the public link stops working; make a new one for the next role.
                 assert_eq!(
                     srv.anonymous()
-                        .get(&format!("/api/v1/household-link/{link}"))
+                        .get(&format!("/api/v1/household-link/{}", ctx.link))
                         .status,
                     404
                 );
             }
         }
-        let r = call(&srv, Some(&token), "POST", "/api/v1/logout", &w.own, &link);
+        let r = call(&srv, Some(&token), "POST", "/api/v1/logout", &w.own, &ctx);
         assert_eq!(r.status, 200, "{role} logout");
         assert_eq!(
             srv.with_token(&token).get("/api/v1/me").status,

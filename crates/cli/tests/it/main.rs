@@ -9,3 +9,4 @@ mod codes;
 mod harness;
 mod import;
 mod storage;
+mod testing;

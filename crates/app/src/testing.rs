@@ -1,0 +1,480 @@
+//! Testing rounds: rounds, points, tubes, and the scan registration — one
+//! swab in one tube, always stored, applied exactly once per client id.
+
+use gw_domain::access::{Action, Place};
+use gw_domain::idnumber::{DocKind, Document};
+use gw_domain::ids::Key;
+use gw_domain::testing::{BarcodeRule, TubeBarcode, POOL_SIZES};
+use gw_store::testing::{RegistrationRow, RegistrationWrite};
+use gw_store::{Store, StoreError};
+use serde::Serialize;
+
+use crate::access::{self, AuthError, Principal};
+use crate::Clock;
+
+/// Why a swab was taken.
+pub const PURPOSES: [&str; 4] = ["routine", "door_to_door", "retest", "resample"];
+
+async fn point_place(
+    store: &Store,
+    point: &gw_store::testing::PointRow,
+) -> Result<Place, StoreError> {
+    let mut place = store
+        .place_of(point.street_id, "community", point.community_id)
+        .await?;
+    place.point = Some(point.id);
+    Ok(place)
+}
+
+/// A round as its organiser describes it.
+#[derive(Debug, Clone)]
+pub struct NewRound<'a> {
+    pub street: i64,
+    pub name: &'a str,
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+    pub pool_size: u32,
+}
+
+pub async fn create_round(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    r: &NewRound<'_>,
+) -> Result<Key, AuthError> {
+    let (street, name, starts_ms, ends_ms, pool_size) =
+        (r.street, r.name, r.starts_ms, r.ends_ms, r.pool_size);
+    let place = store.place_of(street, "street", street).await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    if !POOL_SIZES.contains(&pool_size) {
+        return Err(AuthError::Invalid(format!(
+            "混采数只能是 1、5、10 或 20 / pool size must be one of {POOL_SIZES:?}"
+        )));
+    }
+    if ends_ms <= starts_ms || name.trim().is_empty() {
+        return Err(AuthError::Invalid(
+            "请填写轮次名称，结束时间须晚于开始 / a round needs a name and an end after its start"
+                .into(),
+        ));
+    }
+    let id = store
+        .create_round(&gw_store::testing::RoundWrite {
+            street_id: street,
+            name: name.trim(),
+            starts_ms,
+            ends_ms,
+            pool_size: pool_size as i32,
+            created_by: &p.actor(),
+            now_ms: clock.now_ms(),
+        })
+        .await?;
+    let k = Key { street, id };
+    access::record(
+        store,
+        clock,
+        p,
+        "create_round",
+        (street, "round", &k.to_string()),
+        "",
+        "",
+    )
+    .await?;
+    Ok(k)
+}
+
+/// Opens a round: the expected population is fixed now.
+pub async fn open_round(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+) -> Result<i64, AuthError> {
+    let place = store.place_of(round.street, "street", round.street).await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    let n = store
+        .open_round(round.street, round.id, clock.now_ms())
+        .await?;
+    access::record(
+        store,
+        clock,
+        p,
+        "open_round",
+        (round.street, "round", &round.to_string()),
+        &format!("expected={n}"),
+        "",
+    )
+    .await?;
+    Ok(n)
+}
+
+pub async fn add_point(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    name: &str,
+    community: Key,
+    stations: u32,
+) -> Result<Key, AuthError> {
+    let place = store.place_of(round.street, "street", round.street).await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    if community.street != round.street {
+        return Err(AuthError::Invalid(
+            "采样点须在本街道 / the point must be in the round's street".into(),
+        ));
+    }
+    store.round(round.street, round.id).await?;
+    store
+        .place_of(community.street, "community", community.id)
+        .await?;
+    let id = store
+        .add_point(
+            round.street,
+            round.id,
+            name.trim(),
+            community.id,
+            stations.clamp(1, 50) as i32,
+        )
+        .await?;
+    Ok(Key {
+        street: round.street,
+        id,
+    })
+}
+
+/// Opens a tube at a point by its barcode.
+pub async fn open_tube(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    point: Key,
+    barcode: &str,
+) -> Result<Key, AuthError> {
+    let pt = store.point(point.street, point.id).await?;
+    access::authorize(p, clock, Action::Scan, &point_place(store, &pt).await?)?;
+    let round = store.round(point.street, pt.round_id).await?;
+    if round.state != "open" {
+        return Err(AuthError::Invalid(format!(
+            "轮次未开始或已结束 / the round is {}",
+            round.state
+        )));
+    }
+    let code = TubeBarcode::parse(barcode, &BarcodeRule::default())
+        .map_err(|e| AuthError::Invalid(e.to_string()))?;
+    let id = store
+        .open_tube(
+            point.street,
+            round.id,
+            pt.id,
+            code.as_str(),
+            round.pool_size,
+            clock.now_ms(),
+        )
+        .await?;
+    Ok(Key {
+        street: point.street,
+        id,
+    })
+}
+
+pub async fn close_tube(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    tube: Key,
+) -> Result<(), AuthError> {
+    let t = store.tube(tube.street, tube.id).await?;
+    let pt = store.point(tube.street, t.point_id).await?;
+    access::authorize(p, clock, Action::Scan, &point_place(store, &pt).await?)?;
+    store
+        .move_tube(tube.street, tube.id, "open", "closed", clock.now_ms())
+        .await?;
+    Ok(())
+}
+
+/// One scan as a station sends it.
+#[derive(Debug, Clone)]
+pub struct Scan<'a> {
+    pub tube: Key,
+    /// Generated by the station: a retry or an offline replay carries the same id.
+    pub client_id: &'a str,
+    /// A personal code, or a document number typed by hand.
+    pub code: &'a str,
+    pub purpose: &'a str,
+    pub station: &'a str,
+    /// When the station took the swab (an offline queue syncs later).
+    pub scanned_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FirstSwab {
+    pub registration: String,
+    pub point: String,
+    pub scanned_ms: i64,
+}
+
+/// What the station is told.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanOutcome {
+    pub registration: String,
+    /// This client id was already stored: nothing was applied again.
+    pub replay: bool,
+    pub resident: Option<String>,
+    pub purpose: String,
+    /// Set when this is a second routine swab of the resident in the round.
+    pub duplicate_of: Option<FirstSwab>,
+    /// What is wrong, for the station to show (stored anyway: the swab is in the tube).
+    pub problem: String,
+    pub tube_fill: i64,
+    pub pool_size: i32,
+    pub point_count: i64,
+}
+
+/// The resident a scanned text names, or why it names nobody here.
+async fn resolve(
+    store: &Store,
+    street: i64,
+    text: &str,
+) -> Result<(Option<i64>, String), StoreError> {
+    let t = gw_domain::text::squeeze(text);
+    if t.to_uppercase().starts_with("GW") {
+        return Ok(match crate::codes::verify(store, &t).await {
+            Ok(k) if k.street == street => (Some(k.id), String::new()),
+            Ok(k) => (
+                None,
+                format!(
+                    "其他街道（{}）的居民 / resident of another street ({})",
+                    k.street, k.street
+                ),
+            ),
+            Err(crate::codes::VerifyError::Store(e)) => return Err(e),
+            Err(e) => (None, e.to_string()),
+        });
+    }
+    match Document::guess(&t) {
+        Ok(d) => {
+            let owners = store.document_owners(&[(d.kind, d.number.clone())]).await?;
+            Ok(match owners.iter().find(|o| o.street_id == street) {
+                Some(o) => (Some(o.resident_id), String::new()),
+                None if d.kind == DocKind::IdCard => (None, "证件号未在本街道登记，请按临时人员登记 / ID not registered in this street: register a walk-in".into()),
+                None => (None, "证件未登记 / document not registered".into()),
+            })
+        }
+        Err(e) => Ok((None, format!("无法识别的码 / not a code or document: {e}"))),
+    }
+}
+
+async fn outcome(
+    store: &Store,
+    street: i64,
+    r: &RegistrationRow,
+    replay: bool,
+    pool_size: i32,
+) -> Result<ScanOutcome, StoreError> {
+    let duplicate_of = match r.duplicate_of {
+        Some(first) => {
+            let f = store.registration_by_id(street, first).await?;
+            Some(FirstSwab {
+                registration: Key { street, id: f.id }.to_string(),
+                point: Key {
+                    street,
+                    id: f.point_id,
+                }
+                .to_string(),
+                scanned_ms: f.scanned_ms,
+            })
+        }
+        None => None,
+    };
+    let (tube_fill, point_count) = store
+        .tube_and_point_counts(street, r.tube_id, r.point_id)
+        .await?;
+    Ok(ScanOutcome {
+        registration: Key { street, id: r.id }.to_string(),
+        replay,
+        resident: r.resident_id.map(|id| Key { street, id }.to_string()),
+        purpose: r.purpose.clone(),
+        duplicate_of,
+        problem: r.problem.clone(),
+        tube_fill,
+        pool_size,
+        point_count,
+    })
+}
+
+/// Registers one swab. Never refused once authorised: a wrong code, a full or
+/// closed tube, a second swab are stored and flagged. Exactly once per client id.
+pub async fn scan(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    s: &Scan<'_>,
+) -> Result<ScanOutcome, AuthError> {
+    let street = s.tube.street;
+    let tube = store.tube(street, s.tube.id).await?;
+    let point = store.point(street, tube.point_id).await?;
+    access::authorize(p, clock, Action::Scan, &point_place(store, &point).await?)?;
+    if s.client_id.is_empty() || s.client_id.len() > 80 {
+        return Err(AuthError::Invalid(
+            "client_id 须为 1–80 个字符 / client_id must be 1 to 80 characters".into(),
+        ));
+    }
+    if !PURPOSES.contains(&s.purpose) {
+        return Err(AuthError::Invalid(format!(
+            "purpose must be one of {PURPOSES:?}"
+        )));
+    }
+    if let Some(r) = store.registration_by_client(street, s.client_id).await? {
+        return Ok(outcome(store, street, &r, true, tube.pool_size).await?);
+    }
+    let (resident, mut problem) = resolve(store, street, s.code).await?;
+    let (fill, _) = store
+        .tube_and_point_counts(street, tube.id, tube.point_id)
+        .await?;
+    if tube.state != "open" {
+        problem = join(
+            problem,
+            &format!("采样管状态为 {} / tube is {}", tube.state, tube.state),
+        );
+    } else if fill >= i64::from(tube.pool_size) {
+        problem = join(problem, "超出混采数 / more swabs than the pool size");
+    }
+    let mut duplicate_of = None;
+    if let (Some(rid), "routine") = (resident, s.purpose) {
+        duplicate_of = store
+            .first_routine(street, tube.round_id, rid)
+            .await?
+            .map(|f| f.id);
+    }
+    let now = clock.now_ms();
+    let mut w = RegistrationWrite {
+        street_id: street,
+        client_id: s.client_id,
+        round_id: tube.round_id,
+        point_id: tube.point_id,
+        tube_id: tube.id,
+        resident_id: resident,
+        raw_code: s.code,
+        purpose: s.purpose,
+        duplicate_of,
+        problem: &problem,
+        scanned_ms: s.scanned_ms,
+        stored_ms: now,
+        station: s.station,
+    };
+    let id = match store.insert_registration(&w).await {
+        Ok(id) => id,
+        Err(StoreError::Conflict(_)) => {
+            // Another request won a race: the same client id (a replay), or the
+            // same resident's first routine swab at another station.
+            if let Some(r) = store.registration_by_client(street, s.client_id).await? {
+                return Ok(outcome(store, street, &r, true, tube.pool_size).await?);
+            }
+            let first = match resident {
+                Some(rid) => store.first_routine(street, tube.round_id, rid).await?,
+                None => None,
+            };
+            w.duplicate_of = first.map(|f| f.id);
+            store.insert_registration(&w).await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if tube.state == "open" && fill + 1 >= i64::from(tube.pool_size) {
+        // Full: the tube closes itself (a race with a manual close is harmless).
+        let _ = store
+            .move_tube(street, tube.id, "open", "closed", now)
+            .await;
+    }
+    let r = store.registration_by_id(street, id).await?;
+    Ok(outcome(store, street, &r, false, tube.pool_size).await?)
+}
+
+fn join(a: String, b: &str) -> String {
+    if a.is_empty() {
+        b.to_string()
+    } else {
+        format!("{a}；{b}")
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CoverageRow {
+    pub grid: String,
+    pub community: String,
+    pub expected: i64,
+    pub sampled: i64,
+    pub missed: i64,
+}
+
+/// Coverage per grid the caller may read.
+pub async fn coverage(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+) -> Result<Vec<CoverageRow>, AuthError> {
+    store.round(round.street, round.id).await?;
+    let district = store
+        .place_of(round.street, "street", round.street)
+        .await?
+        .district;
+    let now = clock.now_ms();
+    Ok(store
+        .coverage_by_grid(round.street, round.id)
+        .await?
+        .into_iter()
+        .filter(|g| {
+            p.can(
+                Action::ReadRegistry,
+                &Place {
+                    district,
+                    street: round.street,
+                    community: Some(g.community_id),
+                    grid: Some(g.grid_id),
+                    point: None,
+                },
+                now,
+            )
+        })
+        .map(|g| CoverageRow {
+            grid: Key {
+                street: round.street,
+                id: g.grid_id,
+            }
+            .to_string(),
+            community: Key {
+                street: round.street,
+                id: g.community_id,
+            }
+            .to_string(),
+            expected: g.expected,
+            sampled: g.sampled,
+            missed: g.expected - g.sampled,
+        })
+        .collect())
+}
+
+/// The missed list of one grid: who to call, or visit at their door.
+pub async fn missed(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    grid: Key,
+) -> Result<Vec<gw_store::registry::ResidentRow>, AuthError> {
+    let place = store.place_of(grid.street, "grid", grid.id).await?;
+    access::authorize(p, clock, Action::ReadRegistry, &place)?;
+    if grid.street != round.street {
+        return Err(AuthError::Invalid(
+            "网格不在本轮街道 / the grid is not in the round's street".into(),
+        ));
+    }
+    let mut out = Vec::new();
+    for id in store
+        .missed_in_grid(round.street, round.id, grid.id)
+        .await?
+    {
+        out.push(store.resident(round.street, id).await?);
+    }
+    Ok(out)
+}

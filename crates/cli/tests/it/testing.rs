@@ -1,0 +1,296 @@
+//! Testing rounds over real HTTP: tubes, scans exactly once, duplicates
+//! flagged and both stations told, wrong codes stored and flagged, concurrent
+//! stations, coverage and the missed list.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::harness::{Server, TestEnv};
+
+struct Round {
+    env: TestEnv,
+    srv: Arc<Server>,
+    round: String,
+    points: Vec<String>,
+    codes: Vec<(String, String)>,
+}
+
+async fn setup(residents: &str) -> Round {
+    let env = TestEnv::new().await;
+    env.cli_ok(&[
+        "demo",
+        "--residents",
+        residents,
+        "--seed",
+        "8",
+        "--no-serve",
+    ]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let community = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let r = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "全员核酸第1轮", "starts_ms": 0, "ends_ms": 86_400_000, "pool_size": 10 }));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let round = r.json()["id"].as_str().unwrap().to_string();
+    let opened = srv
+        .post(&format!("/api/v1/rounds/{round}/open"), &json!({}))
+        .json();
+    assert_eq!(
+        opened["expected"].as_i64().unwrap(),
+        residents.parse::<i64>().unwrap()
+    );
+    let points = (0..2)
+        .map(|i| srv.post(&format!("/api/v1/rounds/{round}/points"), &json!({ "name": format!("{i}号采样点"), "community": format!("{street}-{community}") })).json()["id"].as_str().unwrap().to_string())
+        .collect();
+    let residents = srv.get("/api/v1/residents?limit=1000").json();
+    let mut codes = Vec::new();
+    for r in residents["items"].as_array().unwrap() {
+        let id = r["id"].as_str().unwrap().to_string();
+        let code = srv.get(&format!("/api/v1/residents/{id}/code")).json()["code"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        codes.push((id, code));
+    }
+    Round {
+        env,
+        srv: Arc::new(srv),
+        round,
+        points,
+        codes,
+    }
+}
+
+fn tube(srv: &Server, point: &str, barcode: &str) -> String {
+    let r = srv.post(
+        &format!("/api/v1/points/{point}/tubes"),
+        &json!({ "barcode": barcode }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()["id"].as_str().unwrap().to_string()
+}
+
+fn scan(srv: &Server, tube: &str, client: &str, code: &str) -> Value {
+    let r = srv.post(
+        &format!("/api/v1/tubes/{tube}/scans"),
+        &json!({ "client_id": client, "code": code, "station": "A" }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+#[tokio::test]
+async fn a_tube_of_ten_replays_duplicates_and_bad_codes() {
+    let w = setup("200").await;
+    let srv = &w.srv;
+    let t1 = tube(srv, &w.points[0], "A0000001");
+    // Ten codes fill a 10-in-1 tube, which then closes itself.
+    for (i, (_, code)) in w.codes[..10].iter().enumerate() {
+        let o = scan(srv, &t1, &format!("s1-{i}"), code);
+        assert_eq!(o["tube_fill"], i + 1);
+        assert_eq!(o["problem"], "");
+        assert_eq!(o["replay"], false);
+    }
+    let store = w.env.store().await;
+    let key: gw_domain::ids::Key = t1.parse().unwrap();
+    assert_eq!(
+        store.tube(key.street, key.id).await.unwrap().state,
+        "closed"
+    );
+    // A retry of the same scan is answered, not applied again.
+    let again = scan(srv, &t1, "s1-3", &w.codes[3].1);
+    assert_eq!(again["replay"], true);
+    assert_eq!(again["tube_fill"], 10);
+    // An eleventh swab in the closed tube is stored (it is physically there) and flagged.
+    let extra = scan(srv, &t1, "s1-10", &w.codes[10].1);
+    assert!(
+        extra["problem"].as_str().unwrap().contains("closed"),
+        "{extra}"
+    );
+    assert_eq!(extra["tube_fill"], 11);
+
+    // The same resident at the other point: stored, flagged as duplicate, told where and when.
+    let t2 = tube(srv, &w.points[1], "B0000001");
+    let dup = scan(srv, &t2, "s2-0", &w.codes[0].1);
+    let first = &dup["duplicate_of"];
+    assert_eq!(first["point"], w.points[0].as_str(), "{dup}");
+    assert!(first["scanned_ms"].as_i64().unwrap() > 0);
+    // A retest is not a duplicate.
+    let retest = srv
+        .post(
+            &format!("/api/v1/tubes/{t2}/scans"),
+            &json!({ "client_id": "s2-1", "code": w.codes[0].1, "purpose": "retest" }),
+        )
+        .json();
+    assert!(retest["duplicate_of"].is_null());
+
+    // A forged code and garbage: stored, flagged, no resident.
+    let mut forged = w.codes[20].1.clone();
+    forged.pop();
+    forged.push('0');
+    let f = scan(srv, &t2, "s2-2", &forged);
+    assert!(
+        f["resident"].is_null() && f["problem"].as_str().unwrap().contains("signature"),
+        "{f}"
+    );
+    let g = scan(srv, &t2, "s2-3", "hello");
+    assert!(g["resident"].is_null() && !g["problem"].as_str().unwrap().is_empty());
+    // A document number typed by hand names the resident.
+    let k: gw_domain::ids::Key = w.codes[30].0.parse().unwrap();
+    let doc = store
+        .resident(k.street, k.id)
+        .await
+        .unwrap()
+        .resident
+        .document
+        .unwrap()
+        .number;
+    let d = scan(srv, &t2, "s2-4", &doc);
+    assert_eq!(d["resident"], w.codes[30].0.as_str(), "{d}");
+    // Opening a tube twice with the same barcode is a clear conflict.
+    assert_eq!(
+        srv.post(
+            &format!("/api/v1/points/{}/tubes", w.points[0]),
+            &json!({ "barcode": "A0000001" })
+        )
+        .status,
+        409
+    );
+    assert_eq!(
+        srv.post(
+            &format!("/api/v1/points/{}/tubes", w.points[0]),
+            &json!({ "barcode": "bad" })
+        )
+        .status,
+        400
+    );
+
+    // Coverage counts a person once; the missed list holds everyone else of the grid.
+    let cov = srv
+        .get(&format!("/api/v1/rounds/{}/coverage", w.round))
+        .json();
+    assert_eq!(cov["expected"], 200);
+    assert_eq!(cov["sampled"], 12, "{cov}"); // codes 0..=10 and the resident entered by document number
+    assert_eq!(cov["missed"], 188);
+    let grid = cov["grids"][0]["grid"].as_str().unwrap();
+    let missed = srv
+        .get(&format!("/api/v1/rounds/{}/missed?grid={grid}", w.round))
+        .json();
+    assert_eq!(
+        missed["items"].as_array().unwrap().len() as i64,
+        cov["grids"][0]["missed"].as_i64().unwrap()
+    );
+    assert!(missed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["id"] != w.codes[0].0.as_str()));
+}
+
+#[tokio::test]
+async fn twenty_stations_at_once_lose_nothing_and_apply_nothing_twice() {
+    let w = setup("400").await;
+    let tubes: Vec<String> = (0..20)
+        .map(|i| tube(&w.srv, &w.points[i % 2], &format!("C{i:07}")))
+        .collect();
+    let codes = Arc::new(w.codes.clone());
+    let threads: Vec<_> = (0..20)
+        .map(|s| {
+            let srv = w.srv.clone();
+            let tube = tubes[s].clone();
+            let codes = codes.clone();
+            std::thread::spawn(move || {
+                for i in 0..10 {
+                    // Stations 0 and 1 scan the same ten people (a race for "first");
+                    // every scan is sent twice (a retry after a lost answer).
+                    let who = if s < 2 { i } else { s * 10 + i };
+                    for _ in 0..2 {
+                        let r = srv.post(
+                            &format!("/api/v1/tubes/{tube}/scans"),
+                            &json!({ "client_id": format!("st{s}-{i}"), "code": codes[who].1 }),
+                        );
+                        assert_eq!(r.status, 200, "{}", r.body);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let store = w.env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let (n, dups): (i64, i64) = match &store.pool {
+        gw_store::Pool::Sqlite(p) => (
+            sqlx::query_scalar("SELECT COUNT(*) FROM registration")
+                .fetch_one(p)
+                .await
+                .unwrap(),
+            sqlx::query_scalar("SELECT COUNT(*) FROM registration WHERE duplicate_of IS NOT NULL")
+                .fetch_one(p)
+                .await
+                .unwrap(),
+        ),
+        gw_store::Pool::Postgres(p) => (
+            sqlx::query_scalar("SELECT COUNT(*) FROM registration")
+                .fetch_one(p)
+                .await
+                .unwrap(),
+            sqlx::query_scalar("SELECT COUNT(*) FROM registration WHERE duplicate_of IS NOT NULL")
+                .fetch_one(p)
+                .await
+                .unwrap(),
+        ),
+    };
+    assert_eq!(n, 200, "every scan stored exactly once");
+    assert_eq!(
+        dups, 10,
+        "each of the ten people scanned at two stations is flagged exactly once"
+    );
+    for t in &tubes {
+        let k: gw_domain::ids::Key = t.parse().unwrap();
+        assert_eq!(
+            store
+                .tube_and_point_counts(street, k.id, 0)
+                .await
+                .unwrap()
+                .0,
+            10
+        );
+    }
+    let cov = w
+        .srv
+        .get(&format!("/api/v1/rounds/{}/coverage", w.round))
+        .json();
+    assert_eq!(cov["sampled"], 190);
+}
+
+#[tokio::test]
+async fn volunteers_scan_only_at_their_point() {
+    let w = setup("100").await;
+    let pw = w
+        .env
+        .account("vol", "volunteer", &["--point", &w.points[0]]);
+    let mut v = w.env.serve();
+    v.token = Some(v.login("vol", &pw));
+    let t = tube(&v, &w.points[0], "V0000001");
+    assert_eq!(scan(&v, &t, "v-1", &w.codes[0].1)["tube_fill"], 1);
+    // Not at the other point, and no registry reads.
+    assert_eq!(
+        v.post(
+            &format!("/api/v1/points/{}/tubes", w.points[1]),
+            &json!({ "barcode": "V0000002" })
+        )
+        .status,
+        403
+    );
+    assert_eq!(v.get("/api/v1/residents").status, 403);
+    assert_eq!(
+        v.get(&format!("/api/v1/residents/{}/code", w.codes[0].0))
+            .status,
+        403
+    );
+}

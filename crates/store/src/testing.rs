@@ -1,0 +1,315 @@
+//! Testing rounds: rounds and their expected population, points, tubes,
+//! registrations, and coverage.
+
+use sqlx::Row;
+
+use crate::{db_run, Result, Store, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct RoundRow {
+    pub street_id: i64,
+    pub id: i64,
+    pub name: String,
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+    pub pool_size: i32,
+    pub state: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PointRow {
+    pub street_id: i64,
+    pub id: i64,
+    pub round_id: i64,
+    pub name: String,
+    pub community_id: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct TubeRow {
+    pub street_id: i64,
+    pub id: i64,
+    pub round_id: i64,
+    pub point_id: i64,
+    pub barcode: String,
+    pub state: String,
+    pub pool_size: i32,
+}
+
+/// A stored registration, as a station is told about it.
+#[derive(Debug, Clone)]
+pub struct RegistrationRow {
+    pub id: i64,
+    pub client_id: String,
+    pub tube_id: i64,
+    pub point_id: i64,
+    pub resident_id: Option<i64>,
+    pub purpose: String,
+    pub duplicate_of: Option<i64>,
+    pub problem: String,
+    pub scanned_ms: i64,
+}
+
+pub struct RegistrationWrite<'a> {
+    pub street_id: i64,
+    pub client_id: &'a str,
+    pub round_id: i64,
+    pub point_id: i64,
+    pub tube_id: i64,
+    pub resident_id: Option<i64>,
+    pub raw_code: &'a str,
+    pub purpose: &'a str,
+    pub duplicate_of: Option<i64>,
+    pub problem: &'a str,
+    pub scanned_ms: i64,
+    pub stored_ms: i64,
+    pub station: &'a str,
+}
+
+/// A round to create (planned).
+pub struct RoundWrite<'a> {
+    pub street_id: i64,
+    pub name: &'a str,
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+    pub pool_size: i32,
+    pub created_by: &'a str,
+    pub now_ms: i64,
+}
+
+/// Expected and sampled residents of one grid in a round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GridCoverage {
+    pub grid_id: i64,
+    pub community_id: i64,
+    pub expected: i64,
+    pub sampled: i64,
+}
+
+const REG_COLS: &str =
+    "id, client_id, tube_id, point_id, resident_id, purpose, duplicate_of, problem, scanned_ms";
+
+macro_rules! reg_row {
+    ($r:expr) => {
+        RegistrationRow {
+            id: $r.try_get(0)?,
+            client_id: $r.try_get(1)?,
+            tube_id: $r.try_get(2)?,
+            point_id: $r.try_get(3)?,
+            resident_id: $r.try_get(4)?,
+            purpose: $r.try_get(5)?,
+            duplicate_of: $r.try_get(6)?,
+            problem: $r.try_get(7)?,
+            scanned_ms: $r.try_get(8)?,
+        }
+    };
+}
+
+impl Store {
+    pub async fn create_round(&self, w: &RoundWrite<'_>) -> Result<i64> {
+        Ok(db_run!(self, pool => sqlx::query_scalar(
+            "INSERT INTO testing_round (street_id, name, starts_ms, ends_ms, pool_size, state, created_by, created_ms) VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7) RETURNING id")
+            .bind(w.street_id).bind(w.name).bind(w.starts_ms).bind(w.ends_ms).bind(w.pool_size).bind(w.created_by).bind(w.now_ms).fetch_one(pool).await?))
+    }
+
+    pub async fn round(&self, street: i64, id: i64) -> Result<RoundRow> {
+        let r = db_run!(self, pool => {
+            match sqlx::query("SELECT street_id, id, name, starts_ms, ends_ms, pool_size, state FROM testing_round WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(id).fetch_optional(pool).await? {
+                Some(r) => Some(RoundRow { street_id: r.try_get(0)?, id: r.try_get(1)?, name: r.try_get(2)?, starts_ms: r.try_get(3)?, ends_ms: r.try_get(4)?, pool_size: r.try_get(5)?, state: r.try_get(6)? }),
+                None => None,
+            }
+        });
+        r.ok_or_else(|| StoreError::NotFound(format!("round {street}-{id}")))
+    }
+
+    /// Opens a planned round: its expected population is the street's active
+    /// residents now. Returns how many are expected.
+    pub async fn open_round(&self, street: i64, id: i64, now_ms: i64) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        let n = tx.exec3_with("UPDATE testing_round SET state = 'open', opened_ms = $3 WHERE street_id = $1 AND id = $2 AND state = 'planned'", street, id, now_ms).await?;
+        if n != 1 {
+            return Err(StoreError::Conflict(format!(
+                "round {street}-{id} is not planned (already open, or unknown)"
+            )));
+        }
+        let expected = tx
+            .exec3(
+                "INSERT INTO round_expected (street_id, round_id, resident_id) SELECT street_id, $2, id FROM resident WHERE street_id = $1 AND status = 'active' AND household_id IS NOT NULL",
+                street,
+                id,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(expected as i64)
+    }
+
+    pub async fn add_point(
+        &self,
+        street: i64,
+        round: i64,
+        name: &str,
+        community: i64,
+        stations: i32,
+    ) -> Result<i64> {
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar("INSERT INTO testing_point (street_id, round_id, name, community_id, stations) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+            .bind(street).bind(round).bind(name).bind(community).bind(stations).fetch_one(pool).await?),
+        )
+    }
+
+    pub async fn point(&self, street: i64, id: i64) -> Result<PointRow> {
+        let r = db_run!(self, pool => {
+            match sqlx::query("SELECT street_id, id, round_id, name, community_id FROM testing_point WHERE street_id = $1 AND id = $2").bind(street).bind(id).fetch_optional(pool).await? {
+                Some(r) => Some(PointRow { street_id: r.try_get(0)?, id: r.try_get(1)?, round_id: r.try_get(2)?, name: r.try_get(3)?, community_id: r.try_get(4)? }),
+                None => None,
+            }
+        });
+        r.ok_or_else(|| StoreError::NotFound(format!("point {street}-{id}")))
+    }
+
+    pub async fn open_tube(
+        &self,
+        street: i64,
+        round: i64,
+        point: i64,
+        barcode: &str,
+        pool_size: i32,
+        now_ms: i64,
+    ) -> Result<i64> {
+        db_run!(self, pool => sqlx::query_scalar("INSERT INTO tube (street_id, round_id, point_id, barcode, state, pool_size, opened_ms) VALUES ($1, $2, $3, $4, 'open', $5, $6) RETURNING id")
+            .bind(street).bind(round).bind(point).bind(barcode).bind(pool_size).bind(now_ms).fetch_one(pool).await)
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("采样管条码 {barcode} 本轮已使用 / tube {barcode} is already in use in this round")),
+                other => other,
+            })
+    }
+
+    pub async fn tube(&self, street: i64, id: i64) -> Result<TubeRow> {
+        let r = db_run!(self, pool => {
+            match sqlx::query("SELECT street_id, id, round_id, point_id, barcode, state, pool_size FROM tube WHERE street_id = $1 AND id = $2").bind(street).bind(id).fetch_optional(pool).await? {
+                Some(r) => Some(TubeRow { street_id: r.try_get(0)?, id: r.try_get(1)?, round_id: r.try_get(2)?, point_id: r.try_get(3)?, barcode: r.try_get(4)?, state: r.try_get(5)?, pool_size: r.try_get(6)? }),
+                None => None,
+            }
+        });
+        r.ok_or_else(|| StoreError::NotFound(format!("tube {street}-{id}")))
+    }
+
+    /// Moves a tube from `from` to `to`; Conflict if it is not in `from`.
+    pub async fn move_tube(
+        &self,
+        street: i64,
+        id: i64,
+        from: &str,
+        to: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        let n = db_run!(self, pool => sqlx::query("UPDATE tube SET state = $4, closed_ms = COALESCE(closed_ms, $5) WHERE street_id = $1 AND id = $2 AND state = $3")
+            .bind(street).bind(id).bind(from).bind(to).bind(now_ms).execute(pool).await?.rows_affected());
+        if n != 1 {
+            return Err(StoreError::Conflict(format!(
+                "tube {street}-{id} is not {from}"
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn registration_by_client(
+        &self,
+        street: i64,
+        client_id: &str,
+    ) -> Result<Option<RegistrationRow>> {
+        Ok(db_run!(self, pool => {
+            let q = format!("SELECT {REG_COLS} FROM registration WHERE street_id = $1 AND client_id = $2");
+            match sqlx::query(&q).bind(street).bind(client_id).fetch_optional(pool).await? {
+                Some(r) => Some(reg_row!(r)),
+                None => None,
+            }
+        }))
+    }
+
+    pub async fn registration_by_id(&self, street: i64, id: i64) -> Result<RegistrationRow> {
+        let r = db_run!(self, pool => {
+            let q = format!("SELECT {REG_COLS} FROM registration WHERE street_id = $1 AND id = $2");
+            match sqlx::query(&q).bind(street).bind(id).fetch_optional(pool).await? {
+                Some(r) => Some(reg_row!(r)),
+                None => None,
+            }
+        });
+        r.ok_or_else(|| StoreError::NotFound(format!("registration {street}-{id}")))
+    }
+
+    /// The first routine swab of a resident in a round.
+    pub async fn first_routine(
+        &self,
+        street: i64,
+        round: i64,
+        resident: i64,
+    ) -> Result<Option<RegistrationRow>> {
+        Ok(db_run!(self, pool => {
+            let q = format!("SELECT {REG_COLS} FROM registration WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND purpose = 'routine' AND duplicate_of IS NULL");
+            match sqlx::query(&q).bind(street).bind(round).bind(resident).fetch_optional(pool).await? {
+                Some(r) => Some(reg_row!(r)),
+                None => None,
+            }
+        }))
+    }
+
+    /// Stores one registration. A second first-routine swab of the same
+    /// resident, or a replayed client id, is a `Conflict` the caller resolves.
+    pub async fn insert_registration(&self, w: &RegistrationWrite<'_>) -> Result<i64> {
+        Ok(db_run!(self, pool => sqlx::query_scalar(
+            "INSERT INTO registration (street_id, client_id, round_id, point_id, tube_id, resident_id, raw_code, purpose, duplicate_of, problem, scanned_ms, stored_ms, station) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id")
+            .bind(w.street_id).bind(w.client_id).bind(w.round_id).bind(w.point_id).bind(w.tube_id).bind(w.resident_id).bind(w.raw_code)
+            .bind(w.purpose).bind(w.duplicate_of).bind(w.problem).bind(w.scanned_ms).bind(w.stored_ms).bind(w.station)
+            .fetch_one(pool).await?))
+    }
+
+    /// Swabs in a tube, and swabs taken at its point.
+    pub async fn tube_and_point_counts(
+        &self,
+        street: i64,
+        tube: i64,
+        point: i64,
+    ) -> Result<(i64, i64)> {
+        Ok(db_run!(self, pool => {
+            let t: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM registration WHERE street_id = $1 AND tube_id = $2").bind(street).bind(tube).fetch_one(pool).await?;
+            let p: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM registration WHERE street_id = $1 AND point_id = $2").bind(street).bind(point).fetch_one(pool).await?;
+            (t, p)
+        }))
+    }
+
+    /// Expected and sampled per grid: a resident counts once, whatever the
+    /// number of swabs; swabs of people outside the snapshot are not coverage.
+    pub async fn coverage_by_grid(&self, street: i64, round: i64) -> Result<Vec<GridCoverage>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT g.id, g.community_id, COUNT(*), COUNT(s.resident_id) FROM round_expected e \
+                 JOIN resident r ON r.street_id = e.street_id AND r.id = e.resident_id \
+                 JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+                 JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+                 JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+                 JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+                 LEFT JOIN (SELECT DISTINCT resident_id FROM registration WHERE street_id = $1 AND round_id = $2 AND resident_id IS NOT NULL) s ON s.resident_id = e.resident_id \
+                 WHERE e.street_id = $1 AND e.round_id = $2 GROUP BY g.id, g.community_id ORDER BY g.id")
+                .bind(street).bind(round).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(GridCoverage { grid_id: r.try_get(0)?, community_id: r.try_get(1)?, expected: r.try_get(2)?, sampled: r.try_get(3)? }))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
+    /// Expected residents of a grid with no swab in the round.
+    pub async fn missed_in_grid(&self, street: i64, round: i64, grid: i64) -> Result<Vec<i64>> {
+        Ok(db_run!(self, pool => sqlx::query_scalar(
+            "SELECT e.resident_id FROM round_expected e \
+             JOIN resident r ON r.street_id = e.street_id AND r.id = e.resident_id \
+             JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+             JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+             JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+             WHERE e.street_id = $1 AND e.round_id = $2 AND b.grid_id = $3 \
+             AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = e.street_id AND g.round_id = e.round_id AND g.resident_id = e.resident_id) \
+             ORDER BY e.resident_id")
+            .bind(street).bind(round).bind(grid).fetch_all(pool).await?))
+    }
+}
