@@ -31,7 +31,11 @@ pub struct Principal {
 impl Principal {
     /// The actor string the audit log records.
     pub fn actor(&self) -> String {
-        format!("user:{}", self.username)
+        if self.username.starts_with("station:") {
+            self.username.clone()
+        } else {
+            format!("user:{}", self.username)
+        }
     }
     pub fn can(&self, action: Action, place: &Place, now_ms: i64) -> bool {
         access::can(&self.grants, action, place, now_ms)

@@ -7,7 +7,7 @@
 //! | street commander | their street(s) | full | yes | yes | yes | yes | no |
 //! | community secretary | their community | full | yes | yes | yes | yes | no |
 //! | grid leader | their grid(s) | full | yes | no | yes | yes | no |
-//! | testing-point manager | — (scans at their point) | — | — | — | — | — | no |
+//! | testing-point manager | — (scans and enrols stations at their point) | — | — | — | — | — | no |
 //! | volunteer | — (scans at their point; task lists come with tasks) | masked | no | never | no | no | no |
 //! | lab | — (tubes and results only) | — | — | — | — | — | no |
 //! | CDC liaison | their territory | full | yes | yes | yes | no | no |
@@ -211,6 +211,8 @@ pub enum Action {
     ManageRounds,
     /// Open tubes and register swabs at a point.
     Scan,
+    /// Enrol and revoke the scanning stations of a point.
+    ManageStations,
 }
 
 /// The documented table (module docs) as code.
@@ -226,7 +228,8 @@ pub fn role_allows(role: Role, action: Action) -> bool {
             ManageUsers | ReadAudit | Purge | ManageRounds | Reveal(Field::Document)
         ),
         CdcLiaison => matches!(action, ReadRegistry | Reveal(_) | FilterHealth),
-        PointManager | Volunteer => action == Scan,
+        PointManager => matches!(action, Scan | ManageStations),
+        Volunteer => action == Scan,
         Lab => false,
     }
 }

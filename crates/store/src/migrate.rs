@@ -23,6 +23,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     4 "0004_access.sql",
     5 "0005_personal_codes.sql",
     6 "0006_testing_rounds.sql",
+    7 "0007_station_tokens.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -32,6 +33,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     4 "0004_access.sql",
     5 "0005_personal_codes.sql",
     6 "0006_testing_rounds.sql",
+    7 "0007_station_tokens.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

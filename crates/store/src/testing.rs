@@ -313,3 +313,103 @@ impl Store {
             .bind(street).bind(round).bind(grid).fetch_all(pool).await?))
     }
 }
+
+/// A station as the auth layer needs it.
+#[derive(Debug, Clone)]
+pub struct StationRow {
+    pub street_id: i64,
+    pub id: i64,
+    pub point_id: i64,
+    pub round_id: i64,
+    pub label: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+    pub revoked_ms: Option<i64>,
+}
+
+const STATION_COLS: &str =
+    "street_id, id, point_id, round_id, label, created_ms, expires_ms, revoked_ms";
+
+macro_rules! station_row {
+    ($r:expr) => {
+        StationRow {
+            street_id: $r.try_get(0)?,
+            id: $r.try_get(1)?,
+            point_id: $r.try_get(2)?,
+            round_id: $r.try_get(3)?,
+            label: $r.try_get(4)?,
+            created_ms: $r.try_get(5)?,
+            expires_ms: $r.try_get(6)?,
+            revoked_ms: $r.try_get(7)?,
+        }
+    };
+}
+
+impl Store {
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_station(
+        &self,
+        street: i64,
+        point: i64,
+        round: i64,
+        label: &str,
+        enroll_hash: &str,
+        by: &str,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> Result<i64> {
+        Ok(db_run!(self, pool => sqlx::query_scalar(
+            "INSERT INTO station (street_id, point_id, round_id, label, enroll_hash, created_by, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
+            .bind(street).bind(point).bind(round).bind(label).bind(enroll_hash).bind(by).bind(now_ms).bind(expires_ms).fetch_one(pool).await?))
+    }
+
+    /// Exchanges a one-time enrolment code for a token: only once, only while
+    /// the station is neither revoked nor expired.
+    pub async fn enroll_station(
+        &self,
+        street: i64,
+        enroll_hash: &str,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<i64>> {
+        Ok(db_run!(self, pool => sqlx::query_scalar(
+            "UPDATE station SET token_hash = $3, enrolled_ms = $4 WHERE street_id = $1 AND enroll_hash = $2 AND token_hash IS NULL AND revoked_ms IS NULL AND expires_ms > $4 RETURNING id")
+            .bind(street).bind(enroll_hash).bind(token_hash).bind(now_ms).fetch_optional(pool).await?))
+    }
+
+    pub async fn station_by_token(
+        &self,
+        street: i64,
+        token_hash: &str,
+    ) -> Result<Option<StationRow>> {
+        Ok(db_run!(self, pool => {
+            let q = format!("SELECT {STATION_COLS} FROM station WHERE street_id = $1 AND token_hash = $2");
+            match sqlx::query(&q).bind(street).bind(token_hash).fetch_optional(pool).await? {
+                Some(r) => Some(station_row!(r)),
+                None => None,
+            }
+        }))
+    }
+
+    pub async fn station(&self, street: i64, id: i64) -> Result<StationRow> {
+        let r = db_run!(self, pool => {
+            let q = format!("SELECT {STATION_COLS} FROM station WHERE street_id = $1 AND id = $2");
+            match sqlx::query(&q).bind(street).bind(id).fetch_optional(pool).await? {
+                Some(r) => Some(station_row!(r)),
+                None => None,
+            }
+        });
+        r.ok_or_else(|| StoreError::NotFound(format!("station {street}-{id}")))
+    }
+
+    pub async fn revoke_station(&self, street: i64, id: i64, now_ms: i64) -> Result<()> {
+        let n = db_run!(self, pool => sqlx::query("UPDATE station SET revoked_ms = $3 WHERE street_id = $1 AND id = $2 AND revoked_ms IS NULL")
+            .bind(street).bind(id).bind(now_ms).execute(pool).await?.rows_affected());
+        if n == 0 {
+            return Err(StoreError::NotFound(format!(
+                "station {street}-{id} (or already revoked)"
+            )));
+        }
+        Ok(())
+    }
+}

@@ -828,3 +828,55 @@ pub async fn missed(
         json!({ "round": round.to_string(), "grid": grid.to_string(), "items": rows.iter().map(|r| ResidentView::masked(r, today)).collect::<Vec<_>>() }),
     ))
 }
+
+// ----- scanning stations -----------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+pub struct StationBody {
+    pub label: Option<String>,
+}
+
+/// A one-time enrolment code for a new station at a point (shown once).
+pub async fn issue_station(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<StationBody>,
+) -> Result<(StatusCode, Json<gw_app::stations::Issued>), WebError> {
+    let point = key(&id, "point")?;
+    let issued = gw_app::stations::issue(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        point,
+        b.label.as_deref().unwrap_or(""),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EnrollBody {
+    pub code: String,
+}
+
+/// Exchanges a one-time enrolment code for the station's bearer token.
+pub async fn enroll_station(
+    State(s): State<AppState>,
+    Json(b): Json<EnrollBody>,
+) -> Result<Json<gw_app::stations::Enrolled>, WebError> {
+    gw_app::stations::enroll(&s.store, &s.clock, b.code.trim())
+        .await?
+        .map(Json)
+        .ok_or_else(|| WebError::not_found("登记码无效、已使用或已过期 / this enrolment code is unknown, used, revoked or expired"))
+}
+
+pub async fn revoke_station(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let k = key(&id, "station")?;
+    gw_app::stations::revoke(&s.store, &s.clock, &a.principal, k).await?;
+    Ok(Json(json!({ "station": k.to_string(), "revoked": true })))
+}

@@ -322,6 +322,24 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             post(api::close_tube),
         ),
         (
+            "POST",
+            "/api/v1/points/{id}/stations",
+            Need::Act(ManageStations),
+            post(api::issue_station),
+        ),
+        (
+            "POST",
+            "/api/v1/enroll",
+            Need::Public,
+            post(api::enroll_station),
+        ),
+        (
+            "POST",
+            "/api/v1/stations/{id}/revoke",
+            Need::Act(ManageStations),
+            post(api::revoke_station),
+        ),
+        (
             "GET",
             "/api/v1/audit",
             Need::Act(ReadAudit),
@@ -376,6 +394,26 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
         .map(|c| c.0.ip().to_string())
         .unwrap_or_default();
     req.extensions_mut().insert(ClientAddr(address.clone()));
+    // A scanning station's bearer token (never a cookie).
+    if let Some(token) = token
+        .as_ref()
+        .filter(|t| !via_cookie && gw_app::stations::is_station_token(t))
+    {
+        match gw_app::stations::authenticate(&s.store, &s.clock, token).await {
+            Ok(Some(principal)) => {
+                req.extensions_mut().insert(Auth {
+                    principal: Arc::new(principal),
+                    token: token.clone(),
+                    csrf: String::new(),
+                    via_cookie: false,
+                    address,
+                });
+            }
+            Ok(None) => {}
+            Err(e) => return WebError::from(e).into_response(),
+        }
+        return next.run(req).await;
+    }
     if let Some(token) = token.filter(|t| !t.is_empty()) {
         match gw_app::access::authenticate(&s.store, &s.clock, &token).await {
             Ok(Some((principal, csrf))) => {

@@ -147,6 +147,10 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | ("POST", "/api/v1/rounds/{id}/open")
         | ("POST", "/api/v1/rounds/{id}/points") => matches!(role, "admin" | "street_commander"),
         ("GET", "/api/v1/rounds/{id}/coverage") => reader,
+        ("POST", "/api/v1/enroll") => true,
+        ("POST", "/api/v1/points/{id}/stations") | ("POST", "/api/v1/stations/{id}/revoke") => {
+            matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
+        }
         ("GET", "/api/v1/rounds/{id}/missed") => reader && reaches,
         // Points are in communities: street-wide roles everywhere, the secretary in
         // their own community; point staff only at points they are granted (none here).
@@ -171,8 +175,8 @@ static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 struct Ctx {
     link: String,
     round: String,
-    /// community id → (testing point, open tube) there
-    points: std::collections::HashMap<i64, (String, String)>,
+    /// community id → (testing point, open tube, station) there
+    points: std::collections::HashMap<i64, (String, String, String)>,
 }
 
 /// Sends one concrete request for a route template against `target`.
@@ -186,7 +190,7 @@ fn call(
 ) -> crate::harness::Response {
     let link = &ctx.link;
     let id = key(target);
-    let (point, tube) = ctx
+    let (point, tube, station) = ctx
         .points
         .get(&target.community_id.unwrap())
         .cloned()
@@ -221,6 +225,18 @@ fn call(
         "/api/v1/tubes/{id}/scans" => (
             format!("/api/v1/tubes/{tube}/scans"),
             Some(json!({ "client_id": format!("m-{n}"), "code": "GW1-x" })),
+        ),
+        "/api/v1/points/{id}/stations" => (
+            format!("/api/v1/points/{point}/stations"),
+            Some(json!({ "label": format!("s{n}") })),
+        ),
+        "/api/v1/stations/{id}/revoke" => (
+            format!("/api/v1/stations/{station}/revoke"),
+            Some(json!({})),
+        ),
+        "/api/v1/enroll" => (
+            "/api/v1/enroll".into(),
+            Some(json!({ "code": "en.1.not-a-real-code" })),
         ),
         "/api/v1/tubes/{id}/close" => (format!("/api/v1/tubes/{tube}/close"), Some(json!({}))),
         "/api/v1/residents/{id}/code" => (format!("/api/v1/residents/{id}/code"), None),
@@ -326,7 +342,7 @@ async fn permission_matrix_every_route_every_role() {
 
     // A round with a point and an open tube in the own and the neighbouring community.
     let a = srv.with_token(&admin);
-    let round = a.post("/api/v1/rounds", &json!({ "street": w.own.street_id, "name": "第1轮", "starts_ms": 0, "ends_ms": 86_400_000, "pool_size": 10 })).json()["id"].as_str().unwrap().to_string();
+    let round = a.post("/api/v1/rounds", &json!({ "street": w.own.street_id, "name": "第1轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 })).json()["id"].as_str().unwrap().to_string();
     assert_eq!(
         a.post(&format!("/api/v1/rounds/{round}/open"), &json!({}))
             .status,
@@ -345,7 +361,13 @@ async fn permission_matrix_every_route_every_role() {
             .as_str()
             .unwrap()
             .to_string();
-        points.insert(c, (point, tube));
+        let station = a
+            .post(&format!("/api/v1/points/{point}/stations"), &json!({}))
+            .json()["station"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        points.insert(c, (point, tube, station));
     }
     let ctx = Ctx {
         link,

@@ -32,7 +32,7 @@ async fn setup(residents: &str) -> Round {
     let store = env.store().await;
     let street = store.streets().await.unwrap()[0].id;
     let community = store.communities(None, Some(street)).await.unwrap()[0].id;
-    let r = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "全员核酸第1轮", "starts_ms": 0, "ends_ms": 86_400_000, "pool_size": 10 }));
+    let r = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "全员核酸第1轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 }));
     assert_eq!(r.status, 201, "{}", r.body);
     let round = r.json()["id"].as_str().unwrap().to_string();
     let opened = srv
@@ -292,5 +292,118 @@ async fn volunteers_scan_only_at_their_point() {
         v.get(&format!("/api/v1/residents/{}/code", w.codes[0].0))
             .status,
         403
+    );
+}
+
+#[tokio::test]
+async fn a_station_enrols_once_scans_at_its_point_and_survives_revocation_without_losing_scans() {
+    let w = setup("100").await;
+    let srv = &w.srv;
+    // The point's manager issues a one-time enrolment code (shown once).
+    let issued = srv.post(
+        &format!("/api/v1/points/{}/stations", w.points[0]),
+        &json!({ "label": "1号台" }),
+    );
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    let code = issued.json()["enroll_code"].as_str().unwrap().to_string();
+    let station = issued.json()["station"].as_str().unwrap().to_string();
+    let enrolled = srv
+        .anonymous()
+        .post("/api/v1/enroll", &json!({ "code": code }));
+    assert_eq!(enrolled.status, 200, "{}", enrolled.body);
+    let token = enrolled.json()["token"].as_str().unwrap().to_string();
+    // The code works once.
+    assert_eq!(
+        srv.anonymous()
+            .post("/api/v1/enroll", &json!({ "code": code }))
+            .status,
+        404
+    );
+    // Stored hashed: neither the code nor the token is in the database.
+    let store = w.env.store().await;
+    if let gw_store::Pool::Sqlite(p) = &store.pool {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM station WHERE token_hash = $1 OR enroll_hash = $2",
+        )
+        .bind(&token)
+        .bind(&code)
+        .fetch_one(p)
+        .await
+        .unwrap();
+        assert_eq!(n, 0);
+    }
+
+    let st = srv.with_token(&token);
+    let tube = st.post(
+        &format!("/api/v1/points/{}/tubes", w.points[0]),
+        &json!({ "barcode": "S0000001" }),
+    );
+    assert_eq!(tube.status, 201, "{}", tube.body);
+    let tube = tube.json()["id"].as_str().unwrap().to_string();
+    let ok = st.post(
+        &format!("/api/v1/tubes/{tube}/scans"),
+        &json!({ "client_id": "q-0", "code": w.codes[0].1 }),
+    );
+    assert_eq!(ok.status, 200);
+    // Only its own point; no registry.
+    assert_eq!(
+        st.post(
+            &format!("/api/v1/points/{}/tubes", w.points[1]),
+            &json!({ "barcode": "S0000002" })
+        )
+        .status,
+        403
+    );
+    assert_eq!(st.get("/api/v1/residents").status, 403);
+    assert_eq!(st.get("/api/v1/territory").status, 403);
+
+    // Revoked: refused with 401 (the station keeps its queue: q-1..q-3 are waiting).
+    assert_eq!(
+        srv.post(&format!("/api/v1/stations/{station}/revoke"), &json!({}))
+            .status,
+        200
+    );
+    let refused = st.post(
+        &format!("/api/v1/tubes/{tube}/scans"),
+        &json!({ "client_id": "q-1", "code": w.codes[1].1 }),
+    );
+    assert_eq!(refused.status, 401);
+    // Enrolled again, it replays the whole queue, q-0 included: each applied exactly once.
+    let code2 = srv
+        .post(
+            &format!("/api/v1/points/{}/stations", w.points[0]),
+            &json!({}),
+        )
+        .json()["enroll_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token2 = srv
+        .anonymous()
+        .post("/api/v1/enroll", &json!({ "code": code2 }))
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let st2 = srv.with_token(&token2);
+    let mut replays = 0;
+    for i in 0..4 {
+        let r = st2
+            .post(
+                &format!("/api/v1/tubes/{tube}/scans"),
+                &json!({ "client_id": format!("q-{i}"), "code": w.codes[i].1 }),
+            )
+            .json();
+        if r["replay"] == true {
+            replays += 1;
+        }
+        assert_eq!(r["tube_fill"], i + 1, "{r}");
+    }
+    assert_eq!(replays, 1, "only q-0 had been stored before");
+    let ev = store.audit_events(None, None, None, 100).await.unwrap();
+    assert!(
+        ev.iter().any(|e| e.action == "issue_station")
+            && ev.iter().any(|e| e.action == "revoke_station")
+            && ev.iter().any(|e| e.action == "enroll_station")
     );
 }

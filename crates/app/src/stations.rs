@@ -1,0 +1,222 @@
+//! Scanning stations (device tokens): a laptop or phone at one testing point
+//! for one round. The point's manager issues a one-time enrolment code
+//! (printable as a QR); the station exchanges it once for a bearer token,
+//! shown once and stored hashed. The token acts as a volunteer granted on that
+//! point only, so it goes through the same authorisation as everyone.
+//! Revoked or expired, it is refused with 401: the station keeps its queued
+//! scans and replays them, exactly once, after enrolling again.
+
+use gw_domain::access::{Action, Grant, Node, Role};
+use gw_domain::ids::Key;
+use gw_store::{Store, StoreError};
+use serde::Serialize;
+
+use crate::access::{self, random_token, token_hash, AuthError, Principal};
+use crate::Clock;
+
+/// A token stays valid this long after its round's window ends.
+pub const GRACE_MS: i64 = 24 * 3_600_000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Issued {
+    pub station: String,
+    /// One-time: shown once, exchanged once at `POST /api/v1/enroll`.
+    pub enroll_code: String,
+    pub expires_ms: i64,
+}
+
+pub async fn issue(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    point: Key,
+    label: &str,
+) -> Result<Issued, AuthError> {
+    let pt = store.point(point.street, point.id).await?;
+    let mut place = store
+        .place_of(point.street, "community", pt.community_id)
+        .await?;
+    place.point = Some(pt.id);
+    access::authorize(p, clock, Action::ManageStations, &place)?;
+    let round = store.round(point.street, pt.round_id).await?;
+    let expires = round.ends_ms + GRACE_MS;
+    if expires <= clock.now_ms() {
+        return Err(AuthError::Invalid("轮次已结束 / the round is over".into()));
+    }
+    let code = format!("en.{}.{}", point.street, random_token());
+    let label = if label.trim().is_empty() {
+        format!("{}-station", pt.name)
+    } else {
+        label.trim().to_string()
+    };
+    let id = store
+        .create_station(
+            point.street,
+            pt.id,
+            pt.round_id,
+            &label,
+            &token_hash(&code),
+            &p.actor(),
+            clock.now_ms(),
+            expires,
+        )
+        .await?;
+    let k = Key {
+        street: point.street,
+        id,
+    };
+    access::record(
+        store,
+        clock,
+        p,
+        "issue_station",
+        (point.street, "station", &k.to_string()),
+        &format!("point={point}"),
+        "",
+    )
+    .await?;
+    Ok(Issued {
+        station: k.to_string(),
+        enroll_code: code,
+        expires_ms: expires,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Enrolled {
+    pub station: String,
+    /// The bearer token: shown once.
+    pub token: String,
+    pub point: String,
+    pub round: String,
+    pub expires_ms: i64,
+}
+
+/// Exchanges a one-time code for the station's token.
+pub async fn enroll(
+    store: &Store,
+    clock: &Clock,
+    code: &str,
+) -> Result<Option<Enrolled>, StoreError> {
+    let Some(street) = code
+        .strip_prefix("en.")
+        .and_then(|r| r.split('.').next())
+        .and_then(|s| s.parse::<i64>().ok())
+    else {
+        return Ok(None);
+    };
+    let token = format!("st.{street}.{}", random_token());
+    let Some(id) = store
+        .enroll_station(
+            street,
+            &token_hash(code),
+            &token_hash(&token),
+            clock.now_ms(),
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let st = store.station(street, id).await?;
+    store
+        .audit(&gw_store::audit::AuditWrite {
+            street_id: street,
+            at_ms: clock.now_ms(),
+            actor: &format!("station:{street}-{id}"),
+            action: "enroll_station",
+            target_kind: "station",
+            target_id: &format!("{street}-{id}"),
+            detail: "",
+            address: "",
+        })
+        .await?;
+    Ok(Some(Enrolled {
+        station: Key { street, id }.to_string(),
+        token,
+        point: Key {
+            street,
+            id: st.point_id,
+        }
+        .to_string(),
+        round: Key {
+            street,
+            id: st.round_id,
+        }
+        .to_string(),
+        expires_ms: st.expires_ms,
+    }))
+}
+
+/// Whether a bearer token is a station's.
+pub fn is_station_token(token: &str) -> bool {
+    token.starts_with("st.")
+}
+
+/// The station behind a token, as a principal holding one scan grant on its point.
+pub async fn authenticate(
+    store: &Store,
+    clock: &Clock,
+    token: &str,
+) -> Result<Option<Principal>, StoreError> {
+    let Some(street) = token
+        .strip_prefix("st.")
+        .and_then(|r| r.split('.').next())
+        .and_then(|s| s.parse::<i64>().ok())
+    else {
+        return Ok(None);
+    };
+    let Some(st) = store.station_by_token(street, &token_hash(token)).await? else {
+        return Ok(None);
+    };
+    let until = st
+        .revoked_ms
+        .map_or(st.expires_ms, |r| r.min(st.expires_ms));
+    let grant = Grant {
+        role: Role::Volunteer,
+        node: Node::Point {
+            street,
+            id: st.point_id,
+        },
+        from_ms: st.created_ms,
+        until_ms: Some(until),
+    };
+    if !grant.in_force(clock.now_ms()) {
+        return Ok(None);
+    }
+    Ok(Some(Principal {
+        user_id: 0,
+        username: format!("station:{street}-{}", st.id),
+        display_name: st.label,
+        must_change_password: false,
+        grants: vec![grant],
+    }))
+}
+
+pub async fn revoke(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    station: Key,
+) -> Result<(), AuthError> {
+    let st = store.station(station.street, station.id).await?;
+    let pt = store.point(station.street, st.point_id).await?;
+    let mut place = store
+        .place_of(station.street, "community", pt.community_id)
+        .await?;
+    place.point = Some(pt.id);
+    access::authorize(p, clock, Action::ManageStations, &place)?;
+    store
+        .revoke_station(station.street, station.id, clock.now_ms())
+        .await?;
+    access::record(
+        store,
+        clock,
+        p,
+        "revoke_station",
+        (station.street, "station", &station.to_string()),
+        "",
+        "",
+    )
+    .await?;
+    Ok(())
+}
