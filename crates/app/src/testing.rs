@@ -478,3 +478,185 @@ pub async fn missed(
     }
     Ok(out)
 }
+
+/// One tube result as a lab sends it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct TubeResult {
+    pub barcode: String,
+    /// `negative`, `abnormal` (positive pool) or `invalid`.
+    pub result: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertView {
+    pub alert: String,
+    pub tube: String,
+    pub barcode: String,
+    pub point: String,
+    /// The pool's members (masked), with their households now under temporary control.
+    pub members: Vec<crate::registry::ResidentView>,
+    pub households_under_control: usize,
+    pub retests_open: usize,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ResultsSummary {
+    pub recorded: usize,
+    /// Barcodes that already had a result (a replayed upload): left as they were.
+    pub already: Vec<String>,
+    pub unknown: Vec<String>,
+    pub negative: usize,
+    pub invalid: usize,
+    /// Alerts raised now, each traced to its members.
+    pub alerts: Vec<AlertView>,
+}
+
+async fn alert_view(
+    store: &Store,
+    clock: &Clock,
+    a: &gw_store::testing::AlertRow,
+    street: i64,
+    members: &[i64],
+    households: usize,
+) -> Result<AlertView, StoreError> {
+    let today = clock.today();
+    let mut views = Vec::new();
+    for m in members {
+        views.push(crate::registry::ResidentView::masked(
+            &store.resident(street, *m).await?,
+            today,
+        ));
+    }
+    Ok(AlertView {
+        alert: Key { street, id: a.id }.to_string(),
+        tube: Key {
+            street,
+            id: a.tube_id,
+        }
+        .to_string(),
+        barcode: a.barcode.clone(),
+        point: Key {
+            street,
+            id: a.point_id,
+        }
+        .to_string(),
+        retests_open: store.follow_ups(street, a.tube_id, "retest").await?.len(),
+        members: views,
+        households_under_control: households,
+        created_ms: a.created_ms,
+    })
+}
+
+/// Records a lab's results; an abnormal pool is traced to its members at once.
+pub async fn post_results(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    results: &[TubeResult],
+) -> Result<ResultsSummary, AuthError> {
+    let place = store.place_of(round.street, "street", round.street).await?;
+    access::authorize(p, clock, Action::PostResults, &place)?;
+    store.round(round.street, round.id).await?;
+    let mut sum = ResultsSummary::default();
+    for r in results {
+        let result = r.result.trim().to_lowercase();
+        let result = match result.as_str() {
+            "negative" | "阴性" => "negative",
+            "abnormal" | "positive" | "阳性" | "异常" => "abnormal",
+            "invalid" | "无效" => "invalid",
+            other => return Err(AuthError::Invalid(format!("{}: 结果应为 negative/abnormal/invalid / result must be negative, abnormal or invalid, not {other}", r.barcode))),
+        };
+        let code = gw_domain::text::squeeze(&r.barcode).to_uppercase();
+        let Some(tube) = store.tube_by_barcode(round.street, round.id, &code).await? else {
+            sum.unknown.push(code);
+            continue;
+        };
+        let applied = store
+            .apply_result(&tube, result, &p.actor(), clock.now_ms())
+            .await?;
+        if !applied.applied {
+            sum.already.push(code);
+            continue;
+        }
+        sum.recorded += 1;
+        match result {
+            "negative" => sum.negative += 1,
+            "invalid" => sum.invalid += 1,
+            _ => {}
+        }
+        if let Some(alert_id) = applied.alert_id {
+            let a = store
+                .alerts(round.street, round.id)
+                .await?
+                .into_iter()
+                .find(|a| a.id == alert_id)
+                .ok_or_else(|| StoreError::Other("alert vanished".into()))?;
+            sum.alerts.push(
+                alert_view(
+                    store,
+                    clock,
+                    &a,
+                    round.street,
+                    &applied.members,
+                    applied.households.len(),
+                )
+                .await?,
+            );
+            tracing::warn!(round = %round, alert = alert_id, members = applied.members.len(), "abnormal pool");
+        }
+    }
+    let detail = format!(
+        "recorded={} abnormal={} invalid={} unknown={}",
+        sum.recorded,
+        sum.alerts.len(),
+        sum.invalid,
+        sum.unknown.len()
+    );
+    access::record(
+        store,
+        clock,
+        p,
+        "post_results",
+        (round.street, "round", &round.to_string()),
+        &detail,
+        "",
+    )
+    .await?;
+    Ok(sum)
+}
+
+/// The round's alerts with the members the caller may read.
+pub async fn alerts(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+) -> Result<Vec<AlertView>, AuthError> {
+    store.round(round.street, round.id).await?;
+    let now = clock.now_ms();
+    let mut out = Vec::new();
+    for a in store.alerts(round.street, round.id).await? {
+        let mut members = Vec::new();
+        for m in store.follow_ups(round.street, a.tube_id, "retest").await? {
+            let place = store.place_of(round.street, "resident", m).await?;
+            if p.can(Action::ReadRegistry, &place, now) {
+                members.push(m);
+            }
+        }
+        if members.is_empty() {
+            continue;
+        }
+        let mut v = alert_view(store, clock, &a, round.street, &members, 0).await?;
+        // The households of the members shown (each was placed under temporary control).
+        v.households_under_control = v
+            .members
+            .iter()
+            .filter_map(|m| m.household.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        out.push(v);
+    }
+    Ok(out)
+}

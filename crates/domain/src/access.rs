@@ -9,7 +9,7 @@
 //! | grid leader | their grid(s) | full | yes | no | yes | yes | no |
 //! | testing-point manager | — (scans and enrols stations at their point) | — | — | — | — | — | no |
 //! | volunteer | — (scans at their point; task lists come with tasks) | masked | no | never | no | no | no |
-//! | lab | — (tubes and results only) | — | — | — | — | — | no |
+//! | lab | — (uploads tube results) | — | — | — | — | — | no |
 //! | CDC liaison | their territory | full | yes | yes | yes | no | no |
 
 use serde::{Deserialize, Serialize};
@@ -213,6 +213,8 @@ pub enum Action {
     Scan,
     /// Enrol and revoke the scanning stations of a point.
     ManageStations,
+    /// Upload tube results (the lab).
+    PostResults,
 }
 
 /// The documented table (module docs) as code.
@@ -230,7 +232,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         CdcLiaison => matches!(action, ReadRegistry | Reveal(_) | FilterHealth),
         PointManager => matches!(action, Scan | ManageStations),
         Volunteer => action == Scan,
-        Lab => false,
+        Lab => action == PostResults,
     }
 }
 

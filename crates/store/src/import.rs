@@ -22,13 +22,13 @@ pub enum Tx {
 macro_rules! tx_run {
     ($tx:expr, $conn:ident, $db:ident => $body:expr) => {
         match &mut $tx.0 {
-            Tx::Sqlite(t) => {
+            $crate::import::Tx::Sqlite(t) => {
                 #[allow(dead_code)]
                 type $db = sqlx::Sqlite;
                 let $conn = &mut **t;
                 $body
             }
-            Tx::Postgres(t) => {
+            $crate::import::Tx::Postgres(t) => {
                 #[allow(dead_code)]
                 type $db = sqlx::Postgres;
                 let $conn = &mut **t;
@@ -37,9 +37,10 @@ macro_rules! tx_run {
         }
     };
 }
+pub(crate) use tx_run;
 
 /// A write transaction on either backend.
-pub struct StoreTx(Tx);
+pub struct StoreTx(pub(crate) Tx);
 
 /// A resident to insert.
 pub struct ResidentWrite<'a> {

@@ -24,6 +24,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     5 "0005_personal_codes.sql",
     6 "0006_testing_rounds.sql",
     7 "0007_station_tokens.sql",
+    8 "0008_results_alerts.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -34,6 +35,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     5 "0005_personal_codes.sql",
     6 "0006_testing_rounds.sql",
     7 "0007_station_tokens.sql",
+    8 "0008_results_alerts.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

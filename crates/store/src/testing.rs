@@ -413,3 +413,113 @@ impl Store {
         Ok(())
     }
 }
+
+/// What recording one tube's result did.
+#[derive(Debug, Clone, Default)]
+pub struct ResultApplied {
+    /// False when the tube already had this result (a replayed upload).
+    pub applied: bool,
+    pub alert_id: Option<i64>,
+    pub members: Vec<i64>,
+    pub households: Vec<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertRow {
+    pub id: i64,
+    pub round_id: i64,
+    pub tube_id: i64,
+    pub point_id: i64,
+    pub barcode: String,
+    pub kind: String,
+    pub state: String,
+    pub created_ms: i64,
+}
+
+impl Store {
+    pub async fn tube_by_barcode(
+        &self,
+        street: i64,
+        round: i64,
+        barcode: &str,
+    ) -> Result<Option<TubeRow>> {
+        Ok(db_run!(self, pool => {
+            match sqlx::query("SELECT street_id, id, round_id, point_id, barcode, state, pool_size FROM tube WHERE street_id = $1 AND round_id = $2 AND barcode = $3")
+                .bind(street).bind(round).bind(barcode).fetch_optional(pool).await? {
+                Some(r) => Some(TubeRow { street_id: r.try_get(0)?, id: r.try_get(1)?, round_id: r.try_get(2)?, point_id: r.try_get(3)?, barcode: r.try_get(4)?, state: r.try_get(5)?, pool_size: r.try_get(6)? }),
+                None => None,
+            }
+        }))
+    }
+
+    /// Records a tube's result in one transaction. `abnormal`: an alert, a
+    /// single-tube retest for each member, and the members' households under
+    /// temporary control. `invalid`: a re-sample for each member. A tube that
+    /// already has a result is left alone (`applied = false`).
+    pub async fn apply_result(
+        &self,
+        tube: &TubeRow,
+        result: &str,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<ResultApplied> {
+        let street = tube.street_id;
+        let mut tx = self.begin().await?;
+        let mut out = ResultApplied::default();
+        crate::import::tx_run!(tx, conn, DB => {
+            let n = sqlx::query("UPDATE tube SET result = $3, result_ms = $4, state = 'resulted' WHERE street_id = $1 AND id = $2 AND result IS NULL")
+                .bind(street).bind(tube.id).bind(result).bind(now_ms).execute(&mut *conn).await?.rows_affected();
+            if n == 0 {
+                return Ok(out);
+            }
+            out.applied = true;
+            out.members = sqlx::query_scalar("SELECT DISTINCT resident_id FROM registration WHERE street_id = $1 AND tube_id = $2 AND resident_id IS NOT NULL ORDER BY resident_id")
+                .bind(street).bind(tube.id).fetch_all(&mut *conn).await?;
+            let follow = match result {
+                "abnormal" => Some("retest"),
+                "invalid" => Some("resample"),
+                _ => None,
+            };
+            if result == "abnormal" {
+                let id: i64 = sqlx::query_scalar("INSERT INTO alert (street_id, round_id, tube_id, point_id, kind, state, created_ms) VALUES ($1, $2, $3, $4, 'abnormal_pool', 'open', $5) RETURNING id")
+                    .bind(street).bind(tube.round_id).bind(tube.id).bind(tube.point_id).bind(now_ms).fetch_one(&mut *conn).await?;
+                out.alert_id = Some(id);
+                out.households = sqlx::query_scalar(
+                    "SELECT DISTINCT r.household_id FROM registration g JOIN resident r ON r.street_id = g.street_id AND r.id = g.resident_id \
+                     WHERE g.street_id = $1 AND g.tube_id = $2 AND r.household_id IS NOT NULL ORDER BY r.household_id")
+                    .bind(street).bind(tube.id).fetch_all(&mut *conn).await?;
+                let reason = format!("混管异常 abnormal pool {}", tube.barcode);
+                for h in &out.households {
+                    sqlx::query("INSERT INTO control_order (street_id, target_kind, target_id, status, from_ms, until_ms, reason, set_by, created_ms) VALUES ($1, 'household', $2, 'temporary', $3, NULL, $4, $5, $3)")
+                        .bind(street).bind(*h).bind(now_ms).bind(&reason).bind(by).execute(&mut *conn).await?;
+                }
+            }
+            if let Some(kind) = follow {
+                for m in &out.members {
+                    sqlx::query("INSERT INTO follow_up (street_id, alert_id, round_id, tube_id, resident_id, kind, state, created_ms) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7)")
+                        .bind(street).bind(out.alert_id).bind(tube.round_id).bind(tube.id).bind(*m).bind(kind).bind(now_ms).execute(&mut *conn).await?;
+                }
+            }
+        });
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    pub async fn alerts(&self, street: i64, round: i64) -> Result<Vec<AlertRow>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query("SELECT a.id, a.round_id, a.tube_id, a.point_id, t.barcode, a.kind, a.state, a.created_ms FROM alert a JOIN tube t ON t.street_id = a.street_id AND t.id = a.tube_id \
+                                    WHERE a.street_id = $1 AND a.round_id = $2 ORDER BY a.id")
+                .bind(street).bind(round).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(AlertRow { id: r.try_get(0)?, round_id: r.try_get(1)?, tube_id: r.try_get(2)?, point_id: r.try_get(3)?, barcode: r.try_get(4)?, kind: r.try_get(5)?, state: r.try_get(6)?, created_ms: r.try_get(7)? }))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
+    /// Residents with an open follow-up of `kind` from a tube.
+    pub async fn follow_ups(&self, street: i64, tube: i64, kind: &str) -> Result<Vec<i64>> {
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar("SELECT resident_id FROM follow_up WHERE street_id = $1 AND tube_id = $2 AND kind = $3 AND state = 'open' ORDER BY resident_id")
+            .bind(street).bind(tube).bind(kind).fetch_all(pool).await?),
+        )
+    }
+}

@@ -880,3 +880,32 @@ pub async fn revoke_station(
     gw_app::stations::revoke(&s.store, &s.clock, &a.principal, k).await?;
     Ok(Json(json!({ "station": k.to_string(), "revoked": true })))
 }
+
+#[derive(Debug, Deserialize)]
+pub struct ResultsBody {
+    pub results: Vec<gw_app::testing::TubeResult>,
+}
+
+/// The lab's results by tube barcode; an abnormal pool is traced in the answer.
+pub async fn post_results(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<ResultsBody>,
+) -> Result<Json<gw_app::testing::ResultsSummary>, WebError> {
+    let round = key(&id, "round")?;
+    Ok(Json(
+        gw_app::testing::post_results(&s.store, &s.clock, &a.principal, round, &b.results).await?,
+    ))
+}
+
+pub async fn alerts(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let round = key(&id, "round")?;
+    Ok(Json(
+        json!({ "round": round.to_string(), "alerts": gw_app::testing::alerts(&s.store, &s.clock, &a.principal, round).await? }),
+    ))
+}

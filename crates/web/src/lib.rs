@@ -340,6 +340,18 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             post(api::revoke_station),
         ),
         (
+            "POST",
+            "/api/v1/rounds/{id}/results",
+            Need::Act(PostResults),
+            post(api::post_results),
+        ),
+        (
+            "GET",
+            "/api/v1/rounds/{id}/alerts",
+            Need::Act(ReadRegistry),
+            get(api::alerts),
+        ),
+        (
             "GET",
             "/api/v1/audit",
             Need::Act(ReadAudit),

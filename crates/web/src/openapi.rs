@@ -102,6 +102,13 @@ pub fn document() -> Value {
                 "responses": ok(json!({ "type": "object", "required": ["station", "token"], "properties": { "station": { "type": "string" }, "token": { "type": "string" }, "point": { "type": "string" }, "round": { "type": "string" }, "expires_ms": { "type": "integer" } } })) } },
             "/api/v1/stations/{id}/revoke": { "post": { "summary": "revoke a station's token", "parameters": [path_id("station id")],
                 "responses": ok(json!({ "type": "object", "properties": { "station": { "type": "string" }, "revoked": { "type": "boolean" } } })) } },
+            "/api/v1/rounds/{id}/results": { "post": { "summary": "the lab's results by tube barcode; an abnormal pool is traced to its members in the answer", "parameters": [path_id("round id")],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["results"], "properties": { "results": { "type": "array", "items": {
+                    "type": "object", "required": ["barcode", "result"], "properties": { "barcode": { "type": "string" }, "result": { "type": "string" } } } } } } } } },
+                "responses": ok(json!({ "type": "object", "properties": { "recorded": { "type": "integer" }, "already": { "type": "array", "items": { "type": "string" } }, "unknown": { "type": "array", "items": { "type": "string" } },
+                    "negative": { "type": "integer" }, "invalid": { "type": "integer" }, "alerts": { "type": "array", "items": { "type": "object" } } } })) } },
+            "/api/v1/rounds/{id}/alerts": { "get": { "summary": "the round's abnormal pools with the members the caller may read", "parameters": [path_id("round id")],
+                "responses": ok(json!({ "type": "object", "properties": { "round": { "type": "string" }, "alerts": { "type": "array", "items": { "type": "object" } } } })) } },
             "/api/v1/audit": { "get": { "summary": "the audit log (city-wide admins)",
                 "parameters": [ q("user", "string", "actor (user:NAME or NAME)", false), q("resident", "string", "resident id STREET-ID", false), q("since_ms", "integer", "from this time", false), q("limit", "integer", "1..5000", false) ],
                 "responses": ok(json!({ "type": "object", "properties": { "events": { "type": "array", "items": { "type": "object" } } }, "required": ["events"] })) } },

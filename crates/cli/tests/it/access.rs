@@ -148,6 +148,10 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | ("POST", "/api/v1/rounds/{id}/points") => matches!(role, "admin" | "street_commander"),
         ("GET", "/api/v1/rounds/{id}/coverage") => reader,
         ("POST", "/api/v1/enroll") => true,
+        ("POST", "/api/v1/rounds/{id}/results") => {
+            matches!(role, "admin" | "street_commander" | "lab")
+        }
+        ("GET", "/api/v1/rounds/{id}/alerts") => reader,
         ("POST", "/api/v1/points/{id}/stations") | ("POST", "/api/v1/stations/{id}/revoke") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
@@ -234,6 +238,13 @@ fn call(
             format!("/api/v1/stations/{station}/revoke"),
             Some(json!({})),
         ),
+        "/api/v1/rounds/{id}/results" => (
+            format!("/api/v1/rounds/{round}/results"),
+            Some(
+                json!({ "results": [{ "barcode": format!("NOPE{n:06}"), "result": "negative" }] }),
+            ),
+        ),
+        "/api/v1/rounds/{id}/alerts" => (format!("/api/v1/rounds/{round}/alerts"), None),
         "/api/v1/enroll" => (
             "/api/v1/enroll".into(),
             Some(json!({ "code": "en.1.not-a-real-code" })),

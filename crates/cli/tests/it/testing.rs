@@ -407,3 +407,102 @@ async fn a_station_enrols_once_scans_at_its_point_and_survives_revocation_withou
             && ev.iter().any(|e| e.action == "enroll_station")
     );
 }
+
+#[tokio::test]
+async fn an_abnormal_pool_is_traced_to_exactly_its_members() {
+    let w = setup("200").await;
+    let srv = &w.srv;
+    let t1 = tube(srv, &w.points[0], "P0000001");
+    let t2 = tube(srv, &w.points[0], "P0000002");
+    let t3 = tube(srv, &w.points[1], "P0000003");
+    for i in 0..10 {
+        scan(srv, &t1, &format!("a{i}"), &w.codes[i].1);
+        scan(srv, &t2, &format!("b{i}"), &w.codes[10 + i].1);
+    }
+    for i in 0..5 {
+        scan(srv, &t3, &format!("c{i}"), &w.codes[20 + i].1);
+    }
+    srv.post(&format!("/api/v1/tubes/{t3}/close"), &json!({}));
+    // The lab uploads; only the lab (and street command) may.
+    let lab_pw = w.env.account("lab", "lab", &["--street", "鸿城街道"]);
+    let mut lab = w.env.serve();
+    lab.token = Some(lab.login("lab", &lab_pw));
+    let results = json!({ "results": [
+        { "barcode": "p0000001", "result": "阳性" },
+        { "barcode": "P0000002", "result": "negative" },
+        { "barcode": "P0000003", "result": "invalid" },
+        { "barcode": "NOSUCH01", "result": "negative" }
+    ] });
+    let r = lab.post(&format!("/api/v1/rounds/{}/results", w.round), &results);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sum = r.json();
+    assert_eq!(sum["recorded"], 3);
+    assert_eq!(sum["unknown"], json!(["NOSUCH01"]));
+    let alert = &sum["alerts"][0];
+    let members: std::collections::BTreeSet<String> = alert["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    let expected: std::collections::BTreeSet<String> =
+        w.codes[..10].iter().map(|c| c.0.clone()).collect();
+    assert_eq!(
+        members, expected,
+        "exactly the ten people in the abnormal tube"
+    );
+    assert_eq!(alert["retests_open"], 10);
+    // Their households are under temporary control now.
+    let store = w.env.store().await;
+    let hh: gw_domain::ids::Key = alert["members"][0]["household"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let orders = store
+        .control_history(
+            hh.street,
+            gw_domain::territory::ControlTarget::Household,
+            hh.id,
+        )
+        .await
+        .unwrap();
+    assert!(
+        orders
+            .iter()
+            .any(|o| o.order.status == gw_domain::territory::ControlStatus::Temporary),
+        "{orders:?}"
+    );
+    assert!(alert["households_under_control"].as_u64().unwrap() >= 1);
+    // The invalid tube's five members are to be re-sampled.
+    let k3: gw_domain::ids::Key = t3.parse().unwrap();
+    assert_eq!(
+        store
+            .follow_ups(k3.street, k3.id, "resample")
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    // A replayed upload changes nothing and raises no second alert.
+    let again = lab
+        .post(&format!("/api/v1/rounds/{}/results", w.round), &results)
+        .json();
+    assert_eq!(again["recorded"], 0);
+    assert_eq!(again["already"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        srv.get(&format!("/api/v1/rounds/{}/alerts", w.round))
+            .json()["alerts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // The lab sees tubes and results, not people.
+    assert_eq!(lab.get("/api/v1/residents").status, 403);
+    assert_eq!(
+        lab.get(&format!("/api/v1/rounds/{}/alerts", w.round))
+            .status,
+        403
+    );
+}
