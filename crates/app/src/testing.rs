@@ -660,3 +660,95 @@ pub async fn alerts(
     }
     Ok(out)
 }
+
+/// One floor of one building on a door-to-door list.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoorFloor {
+    pub building: String,
+    pub floor: Option<u32>,
+    pub residents: Vec<crate::registry::ResidentView>,
+}
+
+/// Who a door-to-door team must sample in a grid, by building and floor (masked).
+pub async fn door_to_door(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    grid: Key,
+) -> Result<Vec<DoorFloor>, AuthError> {
+    let place = store.place_of(grid.street, "grid", grid.id).await?;
+    access::authorize(p, clock, Action::ReadRegistry, &place)?;
+    if grid.street != round.street {
+        return Err(AuthError::Invalid(
+            "网格不在本轮街道 / the grid is not in the round's street".into(),
+        ));
+    }
+    let flag = i64::from(gw_domain::resident::Flag::CannotGoDownstairs.bit());
+    let today = clock.today();
+    let mut floors: std::collections::BTreeMap<
+        (String, Option<u32>),
+        Vec<crate::registry::ResidentView>,
+    > = std::collections::BTreeMap::new();
+    for id in store
+        .door_to_door(round.street, round.id, grid.id, flag, clock.now_ms())
+        .await?
+    {
+        let r = store.resident(round.street, id).await?;
+        let floor = r
+            .room
+            .as_deref()
+            .and_then(gw_domain::territory::floor_of_room);
+        floors
+            .entry((r.building.clone().unwrap_or_default(), floor))
+            .or_default()
+            .push(crate::registry::ResidentView::masked(&r, today));
+    }
+    Ok(floors
+        .into_iter()
+        .map(|((building, floor), residents)| DoorFloor {
+            building,
+            floor,
+            residents,
+        })
+        .collect())
+}
+
+/// Pool-size advice for a street from its earlier rounds' results.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolAdviceView {
+    pub prevalence: Option<f64>,
+    pub tubes_seen: u64,
+    pub advice: Option<gw_domain::testing::PoolAdvice>,
+    pub lab_max: u32,
+}
+
+pub async fn pool_advice(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    street: i64,
+    lab_max: u32,
+) -> Result<PoolAdviceView, AuthError> {
+    let place = store.place_of(street, "street", street).await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    let outcomes: Vec<(u32, u64, u64)> = store
+        .pool_outcomes(street)
+        .await?
+        .into_iter()
+        .map(|(k, n, a)| {
+            (
+                u32::try_from(k).unwrap_or(1),
+                u64::try_from(n).unwrap_or(0),
+                u64::try_from(a).unwrap_or(0),
+            )
+        })
+        .collect();
+    let prevalence = gw_domain::testing::estimate_prevalence(&outcomes);
+    Ok(PoolAdviceView {
+        prevalence,
+        tubes_seen: outcomes.iter().map(|o| o.1).sum(),
+        advice: prevalence.map(|p| gw_domain::testing::advise_pool_size(p, lab_max)),
+        lab_max,
+    })
+}

@@ -306,6 +306,25 @@ pub fn advise_pool_size(prevalence: f64, lab_max: u32) -> PoolAdvice {
     }
 }
 
+/// The person-level abnormal rate implied by pool outcomes: for pools of
+/// size `k`, a pool is abnormal with probability `1 - (1-p)^k`, so each
+/// group's rate of abnormal pools `q` gives `p = 1 - (1-q)^(1/k)`; groups are
+/// weighted by the people they tested. `(k, pools, abnormal pools)`.
+pub fn estimate_prevalence(outcomes: &[(u32, u64, u64)]) -> Option<f64> {
+    let (mut people, mut weighted) = (0.0, 0.0);
+    for &(k, pools, abnormal) in outcomes {
+        if k == 0 || pools == 0 {
+            continue;
+        }
+        let q = abnormal.min(pools) as f64 / pools as f64;
+        let p = 1.0 - (1.0 - q).powf(1.0 / f64::from(k));
+        let n = pools as f64 * f64::from(k);
+        people += n;
+        weighted += p * n;
+    }
+    (people > 0.0).then(|| weighted / people)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,6 +418,17 @@ mod tests {
         assert!(t.move_to(TubeState::Open).is_err());
         assert!(TubeState::Resulted.next().is_none());
         assert!(TubeState::Open.accepts_swabs() && !TubeState::Sealed.accepts_swabs());
+    }
+
+    #[test]
+    fn prevalence_from_pool_outcomes() {
+        assert_eq!(estimate_prevalence(&[]), None);
+        assert_eq!(estimate_prevalence(&[(10, 100, 0)]), Some(0.0));
+        // Single tubes: the rate is the rate.
+        assert!((estimate_prevalence(&[(1, 1000, 10)]).unwrap() - 0.01).abs() < 1e-12);
+        // 10-in-1 with 1 pool in 100 abnormal: p = 1 - 0.99^(1/10) ≈ 0.001.
+        let p = estimate_prevalence(&[(10, 100, 1)]).unwrap();
+        assert!((p - (1.0 - 0.99f64.powf(0.1))).abs() < 1e-12, "{p}");
     }
 
     #[test]

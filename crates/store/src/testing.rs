@@ -523,3 +523,44 @@ impl Store {
         )
     }
 }
+
+impl Store {
+    /// Expected residents of a grid with no swab yet who must be sampled at
+    /// their door: flagged with `flag_bit` (cannot go downstairs), or living under a
+    /// sealed or temporary control order in force on their household, unit,
+    /// building or compound.
+    pub async fn door_to_door(
+        &self,
+        street: i64,
+        round: i64,
+        grid: i64,
+        flag_bit: i64,
+        now_ms: i64,
+    ) -> Result<Vec<i64>> {
+        Ok(db_run!(self, pool => sqlx::query_scalar(
+            "SELECT e.resident_id FROM round_expected e \
+             JOIN resident r ON r.street_id = e.street_id AND r.id = e.resident_id \
+             JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+             JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+             JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+             WHERE e.street_id = $1 AND e.round_id = $2 AND b.grid_id = $3 \
+             AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = e.street_id AND g.round_id = e.round_id AND g.resident_id = e.resident_id) \
+             AND ((r.flags & $4) <> 0 OR EXISTS (SELECT 1 FROM control_order c WHERE c.street_id = e.street_id AND c.status IN ('sealed', 'temporary') \
+                  AND c.from_ms <= $5 AND (c.until_ms IS NULL OR c.until_ms > $5) \
+                  AND ((c.target_kind = 'household' AND c.target_id = h.id) OR (c.target_kind = 'unit' AND c.target_id = u.id) \
+                    OR (c.target_kind = 'building' AND c.target_id = b.id) OR (c.target_kind = 'compound' AND c.target_id = b.compound_id)))) \
+             ORDER BY e.resident_id")
+            .bind(street).bind(round).bind(grid).bind(flag_bit).bind(now_ms).fetch_all(pool).await?))
+    }
+
+    /// `(pool size, resulted tubes, abnormal tubes)` over a street's rounds.
+    pub async fn pool_outcomes(&self, street: i64) -> Result<Vec<(i32, i64, i64)>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT pool_size, COUNT(*), COALESCE(SUM(CASE WHEN result = 'abnormal' THEN 1 ELSE 0 END), 0) FROM tube \
+                 WHERE street_id = $1 AND result IN ('negative', 'abnormal') GROUP BY pool_size ORDER BY pool_size")
+                .bind(street).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+}

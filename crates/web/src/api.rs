@@ -909,3 +909,41 @@ pub async fn alerts(
         json!({ "round": round.to_string(), "alerts": gw_app::testing::alerts(&s.store, &s.clock, &a.principal, round).await? }),
     ))
 }
+
+pub async fn door_to_door(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Query(q): Query<MissedQuery>,
+) -> Result<Json<Value>, WebError> {
+    let round = key(&id, "round")?;
+    let grid = key(&q.grid, "grid")?;
+    let floors =
+        gw_app::testing::door_to_door(&s.store, &s.clock, &a.principal, round, grid).await?;
+    Ok(Json(
+        json!({ "round": round.to_string(), "grid": grid.to_string(), "floors": floors }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AdviceQuery {
+    pub lab_max: Option<u32>,
+}
+
+pub async fn pool_advice(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<i64>,
+    Query(q): Query<AdviceQuery>,
+) -> Result<Json<gw_app::testing::PoolAdviceView>, WebError> {
+    Ok(Json(
+        gw_app::testing::pool_advice(
+            &s.store,
+            &s.clock,
+            &a.principal,
+            id,
+            q.lab_max.unwrap_or(10),
+        )
+        .await?,
+    ))
+}

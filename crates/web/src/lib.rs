@@ -353,6 +353,18 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         (
             "GET",
+            "/api/v1/rounds/{id}/door-to-door",
+            Need::Act(ReadRegistry),
+            get(api::door_to_door),
+        ),
+        (
+            "GET",
+            "/api/v1/streets/{id}/pool-advice",
+            Need::Act(ManageRounds),
+            get(api::pool_advice),
+        ),
+        (
+            "GET",
             "/api/v1/audit",
             Need::Act(ReadAudit),
             get(api::audit),

@@ -152,6 +152,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
             matches!(role, "admin" | "street_commander" | "lab")
         }
         ("GET", "/api/v1/rounds/{id}/alerts") => reader,
+        ("GET", "/api/v1/rounds/{id}/door-to-door") => reader && reaches,
+        ("GET", "/api/v1/streets/{id}/pool-advice") => matches!(role, "admin" | "street_commander"),
         ("POST", "/api/v1/points/{id}/stations") | ("POST", "/api/v1/stations/{id}/revoke") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
@@ -243,6 +245,17 @@ fn call(
             Some(
                 json!({ "results": [{ "barcode": format!("NOPE{n:06}"), "result": "negative" }] }),
             ),
+        ),
+        "/api/v1/rounds/{id}/door-to-door" => (
+            format!("/api/v1/rounds/{round}/door-to-door?grid={grid}"),
+            None,
+        ),
+        "/api/v1/streets/{id}/pool-advice" => (
+            format!(
+                "/api/v1/streets/{}/pool-advice?lab_max=20",
+                target.street_id
+            ),
+            None,
         ),
         "/api/v1/rounds/{id}/alerts" => (format!("/api/v1/rounds/{round}/alerts"), None),
         "/api/v1/enroll" => (

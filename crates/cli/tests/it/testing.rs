@@ -506,3 +506,100 @@ async fn an_abnormal_pool_is_traced_to_exactly_its_members() {
         403
     );
 }
+
+#[tokio::test]
+async fn door_to_door_lists_and_pool_advice() {
+    let w = setup("200").await;
+    let srv = &w.srv;
+    // Seal the building of resident 0; sample resident 0 at a point anyway (scanned at the door).
+    let r0 = srv
+        .get(&format!("/api/v1/residents/{}", w.codes[0].0))
+        .json();
+    let building = r0["building"].as_str().unwrap().to_string();
+    let sealed = srv.post("/api/v1/control", &json!({ "target_kind": "building", "target_id": building, "status": "sealed", "reason": "封控" }));
+    assert_eq!(sealed.status, 201);
+    let t = tube(srv, &w.points[0], "D0000001");
+    srv.post(
+        &format!("/api/v1/tubes/{t}/scans"),
+        &json!({ "client_id": "d0", "code": w.codes[0].1, "purpose": "door_to_door" }),
+    );
+    let store = w.env.store().await;
+    let k0: gw_domain::ids::Key = w.codes[0].0.parse().unwrap();
+    let row = store.resident(k0.street, k0.id).await.unwrap();
+    let grid = format!("{}-{}", row.street_id, row.grid_id.unwrap());
+    let list = srv
+        .get(&format!(
+            "/api/v1/rounds/{}/door-to-door?grid={grid}",
+            w.round
+        ))
+        .json();
+    let floors = list["floors"].as_array().unwrap();
+    let ids: Vec<String> = floors
+        .iter()
+        .flat_map(|f| {
+            f["residents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_string())
+        })
+        .collect();
+    // Everyone else of the sealed building is on the list; the sampled resident is not.
+    let in_building = srv
+        .get(&format!("/api/v1/residents?building={building}&limit=1000"))
+        .json();
+    for r in in_building["items"].as_array().unwrap() {
+        let id = r["id"].as_str().unwrap();
+        assert_eq!(ids.contains(&id.to_string()), id != w.codes[0].0, "{id}");
+    }
+    // Grouped by building and floor, floors from room numbers.
+    assert!(floors.iter().all(|f| f["floor"].is_number()));
+    // Everyone flagged "cannot go downstairs" in the grid is on it too.
+    for r in srv
+        .get(&format!(
+            "/api/v1/residents?grid={grid}&flag=cannot_go_downstairs&limit=1000"
+        ))
+        .json()["items"]
+        .as_array()
+        .unwrap()
+    {
+        let id = r["id"].as_str().unwrap().to_string();
+        assert!(
+            ids.contains(&id) || id == w.codes[0].0,
+            "{id} missing from {ids:?}"
+        );
+    }
+
+    // Pool advice: nothing to go on yet, then from results.
+    let street = w.codes[0].0.split('-').next().unwrap().to_string();
+    let none = srv
+        .get(&format!("/api/v1/streets/{street}/pool-advice"))
+        .json();
+    assert!(none["advice"].is_null());
+    let mut results = Vec::new();
+    for i in 0..20 {
+        let t = tube(srv, &w.points[1], &format!("E{i:07}"));
+        for j in 0..10 {
+            srv.post(
+                &format!("/api/v1/tubes/{t}/scans"),
+                &json!({ "client_id": format!("e{i}-{j}"), "code": w.codes[(i * 10 + j) % 200].1 }),
+            );
+        }
+        results.push(json!({ "barcode": format!("E{i:07}"), "result": if i == 0 { "abnormal" } else { "negative" } }));
+    }
+    assert_eq!(
+        srv.post(
+            &format!("/api/v1/rounds/{}/results", w.round),
+            &json!({ "results": results })
+        )
+        .json()["recorded"],
+        20
+    );
+    let advice = srv
+        .get(&format!("/api/v1/streets/{street}/pool-advice?lab_max=20"))
+        .json();
+    let p = advice["prevalence"].as_f64().unwrap();
+    assert!((p - (1.0 - 0.95f64.powf(0.1))).abs() < 1e-9, "{advice}");
+    assert_eq!(advice["tubes_seen"], 20);
+    assert!(advice["advice"]["pool_size"].as_u64().unwrap() >= 5);
+}
