@@ -28,17 +28,34 @@ pub enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Scan registrations per second over HTTP on loopback from concurrent stations,
+    /// against the HTTP floor and the raw durable-insert limit measured in the same run.
+    Scan {
+        #[arg(long, default_value_t = 100_000)]
+        residents: u64,
+        #[arg(long, default_value_t = 20)]
+        stations: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// A directory for SQLite (default: a temp dir) or a postgres:// URL.
+        #[arg(long, env = "GRIDWARDEN_BENCH_DB")]
+        db: Option<String>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Fresh databases for one benchmark run, removed at the end.
-struct Fresh {
+pub(crate) struct Fresh {
     base: Option<String>,
     dir: PathBuf,
     made: Vec<String>,
 }
 
 impl Fresh {
-    fn new(base: Option<String>) -> Result<Fresh> {
+    pub(crate) fn new(base: Option<String>) -> Result<Fresh> {
         let dir = std::env::temp_dir().join(format!("gridwarden-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         Ok(Fresh {
@@ -48,7 +65,7 @@ impl Fresh {
         })
     }
 
-    async fn make(&mut self, name: &str) -> Result<Store> {
+    pub(crate) async fn make(&mut self, name: &str) -> Result<Store> {
         let url = match &self.base {
             Some(base) => {
                 let db = format!("gw_bench_{}_{}", name, std::process::id());
@@ -70,7 +87,7 @@ impl Fresh {
         Ok(Store::open(&url).await?)
     }
 
-    async fn cleanup(self) -> Result<()> {
+    pub(crate) async fn cleanup(self) -> Result<()> {
         if let Some(base) = &self.base {
             let admin = Store::connect(base).await?;
             if let gw_store::Pool::Postgres(p) = &admin.pool {
@@ -86,7 +103,7 @@ impl Fresh {
     }
 }
 
-fn machine() -> serde_json::Value {
+pub(crate) fn machine() -> serde_json::Value {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
@@ -109,6 +126,14 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
             seed,
             json,
         } => bench_import(residents, db, seed, json).await,
+        BenchCmd::Scan {
+            residents,
+            stations,
+            seconds,
+            db,
+            seed,
+            json,
+        } => crate::bench_scan::run(residents, stations, seconds, db, seed, json).await,
     }
 }
 

@@ -11,6 +11,7 @@ use gw_app::Clock;
 use gw_store::Store;
 
 mod bench;
+mod bench_scan;
 
 #[derive(Parser)]
 #[command(

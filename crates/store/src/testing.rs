@@ -564,3 +564,42 @@ impl Store {
         }))
     }
 }
+
+impl Store {
+    /// `(id, uid, code generation)` of up to `limit` active residents of a street.
+    pub async fn code_identities(
+        &self,
+        street: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String, i64)>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query("SELECT id, uid, code_generation FROM resident WHERE street_id = $1 AND status = 'active' ORDER BY id LIMIT $2")
+                .bind(street).bind(limit).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, i64::from(r.try_get::<i32, _>(2)?)))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
+    /// Raw durable inserts of registrations into one tube, `batch` rows per
+    /// multi-row INSERT and per transaction: the storage limit of the scan path.
+    pub async fn raw_insert_registrations(
+        &self,
+        tube: &TubeRow,
+        residents: &[i64],
+        batch: usize,
+        now_ms: i64,
+    ) -> Result<()> {
+        for (b, chunk) in residents.chunks(batch.max(1)).enumerate() {
+            let mut tx = self.begin().await?;
+            crate::import::tx_run!(tx, conn, DB => {
+                let mut qb = sqlx::QueryBuilder::<DB>::new("INSERT INTO registration (street_id, client_id, round_id, point_id, tube_id, resident_id, raw_code, purpose, problem, scanned_ms, stored_ms, station) ");
+                qb.push_values(chunk.iter().enumerate(), |mut v, (i, r)| {
+                    v.push_bind(tube.street_id).push_bind(format!("raw-{b}-{i}")).push_bind(tube.round_id).push_bind(tube.point_id).push_bind(tube.id).push_bind(*r)
+                        .push_bind("raw").push_bind("retest").push_bind("").push_bind(now_ms).push_bind(now_ms).push_bind("raw");
+                });
+                qb.build().execute(&mut *conn).await?;
+            });
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}

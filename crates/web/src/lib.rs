@@ -168,6 +168,8 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
     vec![
         ("GET", "/", Need::Public, get(index)),
         ("GET", "/healthz", Need::Public, get(healthz)),
+        // Does no work: the HTTP floor for benchmarks.
+        ("GET", "/ping", Need::Public, get(|| async { "pong" })),
         (
             "GET",
             "/api/v1/openapi.json",

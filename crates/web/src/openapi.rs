@@ -43,6 +43,7 @@ pub fn document() -> Value {
                   "description": "Registry of a street's territory and residents. Ids are STREET-ID strings (e.g. 1-42). Personal data is masked." },
         "paths": {
             "/healthz": { "get": { "summary": "liveness and database check", "security": [], "responses": ok(json!({ "type": "object", "properties": { "status": { "type": "string" }, "backend": { "type": "string" } }, "required": ["status", "backend"] })) } },
+            "/ping": { "get": { "summary": "does no work (the HTTP floor of benchmarks)", "security": [], "responses": { "200": { "description": "pong", "content": { "text/plain": { "schema": { "type": "string" } } } } } } },
             "/api/v1/openapi.json": { "get": { "summary": "this document", "security": [], "responses": { "200": { "description": "ok", "content": { "application/json": { "schema": { "type": "object" } } } } } } },
             "/api/v1/login": { "post": { "summary": "log in: returns a bearer token and its CSRF token, and sets the HttpOnly session cookie", "security": [],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["username", "password"], "properties": { "username": { "type": "string" }, "password": { "type": "string" } } } } } },

@@ -131,6 +131,7 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
     match (method, path) {
         (_, "/")
         | (_, "/healthz")
+        | (_, "/ping")
         | (_, "/api/v1/openapi.json")
         | (_, "/api/v1/login")
         | (_, "/api/v1/household-link/{token}") => true,
