@@ -202,6 +202,9 @@ pub struct Scan<'a> {
     pub code: &'a str,
     pub purpose: &'a str,
     pub station: &'a str,
+    /// A person on no roster: name and phone (the code is then empty). They
+    /// become a pending resident, matched to the registry later.
+    pub walk_in: Option<(&'a str, Option<&'a str>)>,
     /// When the station took the swab (an offline queue syncs later).
     pub scanned_ms: i64,
 }
@@ -327,7 +330,35 @@ pub async fn scan(
     if let Some(r) = store.registration_by_client(street, s.client_id).await? {
         return Ok(outcome(store, street, &r, true, tube.pool_size).await?);
     }
-    let (resident, mut problem) = resolve(store, street, s.code).await?;
+    let (resident, mut problem) = match s.walk_in {
+        Some((name, phone)) if s.code.trim().is_empty() => {
+            let name = gw_domain::text::clean(name);
+            if name.is_empty() {
+                return Err(AuthError::Invalid(
+                    "临时人员须填写姓名 / a walk-in needs a name".into(),
+                ));
+            }
+            let mut r = gw_domain::resident::NewResident::named(&name);
+            let mut note = String::new();
+            if let Some(p) = phone.filter(|p| !p.trim().is_empty()) {
+                match gw_domain::phone::Phone::parse(p) {
+                    Ok(phone) => r.phones.push(gw_domain::resident::ResidentPhone {
+                        phone,
+                        relation: gw_domain::phone::PhoneRelation::Own,
+                    }),
+                    Err(e) => note = format!("；电话无效 / phone left out: {e}"),
+                }
+            }
+            let id = store
+                .add_pending_resident(street, &crate::new_uid(), &r, clock.now_ms())
+                .await?;
+            (
+                Some(id),
+                format!("临时人员（不在名单上，待核实）/ walk-in on no roster: pending{note}"),
+            )
+        }
+        _ => resolve(store, street, s.code).await?,
+    };
     let (fill, _) = store
         .tube_and_point_counts(street, tube.id, tube.point_id)
         .await?;

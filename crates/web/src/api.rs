@@ -765,9 +765,18 @@ pub async fn close_tube(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct WalkIn {
+    pub name: String,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
 pub struct ScanBody {
     pub client_id: String,
+    #[serde(default)]
     pub code: String,
+    /// A person on no roster: `{name, phone}` with an empty code.
+    pub walk_in: Option<WalkIn>,
     pub purpose: Option<String>,
     pub station: Option<String>,
     pub scanned_ms: Option<i64>,
@@ -788,6 +797,10 @@ pub async fn scan(
         purpose,
         station: b.station.as_deref().unwrap_or(""),
         scanned_ms: b.scanned_ms.unwrap_or_else(|| s.clock.now_ms()),
+        walk_in: b
+            .walk_in
+            .as_ref()
+            .map(|w| (w.name.as_str(), w.phone.as_deref())),
     };
     Ok(Json(
         gw_app::testing::scan(&s.store, &s.clock, &a.principal, &scan).await?,

@@ -87,8 +87,9 @@ pub fn document() -> Value {
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["barcode"], "properties": { "barcode": { "type": "string" } } } } } },
                 "responses": created(json!({ "type": "object", "properties": { "id": { "type": "string" }, "state": { "type": "string" } }, "required": ["id"] })) } },
             "/api/v1/tubes/{id}/scans": { "post": { "summary": "register one swab (always stored; exactly once per client_id)", "parameters": [path_id("tube id")],
-                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["client_id", "code"], "properties": {
-                    "client_id": { "type": "string" }, "code": { "type": "string" }, "purpose": { "type": "string", "enum": ["routine", "door_to_door", "retest", "resample"] },
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["client_id"], "properties": {
+                    "client_id": { "type": "string" }, "code": { "type": "string" },
+                    "walk_in": { "type": "object", "required": ["name"], "properties": { "name": { "type": "string" }, "phone": { "type": "string" } } }, "purpose": { "type": "string", "enum": ["routine", "door_to_door", "retest", "resample"] },
                     "station": { "type": "string" }, "scanned_ms": { "type": "integer" } } } } } },
                 "responses": ok(json!({ "type": "object", "required": ["registration", "replay", "tube_fill", "point_count"], "properties": {
                     "registration": { "type": "string" }, "replay": { "type": "boolean" }, "resident": { "type": "string", "nullable": true }, "purpose": { "type": "string" },

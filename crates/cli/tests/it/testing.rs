@@ -603,3 +603,33 @@ async fn door_to_door_lists_and_pool_advice() {
     assert_eq!(advice["tubes_seen"], 20);
     assert!(advice["advice"]["pool_size"].as_u64().unwrap() >= 5);
 }
+
+#[tokio::test]
+async fn a_walk_in_is_registered_once_as_a_pending_resident() {
+    let w = setup("100").await;
+    let t = tube(&w.srv, &w.points[0], "W0000001");
+    let body = json!({ "client_id": "walk-1", "code": "", "walk_in": { "name": "过路人", "phone": "139 0431 0000" } });
+    let r = w
+        .srv
+        .post(&format!("/api/v1/tubes/{t}/scans"), &body)
+        .json();
+    assert!(r["problem"].as_str().unwrap().contains("walk-in"), "{r}");
+    let who = r["resident"].as_str().unwrap().to_string();
+    // Replayed: the same registration, no second pending resident.
+    let again = w
+        .srv
+        .post(&format!("/api/v1/tubes/{t}/scans"), &body)
+        .json();
+    assert_eq!(again["replay"], true);
+    let pending = w.srv.get("/api/v1/residents?status=pending").json();
+    let items = pending["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], who.as_str());
+    assert_eq!(items[0]["phones"][0]["number"], "139****0000");
+    // A walk-in needs a name.
+    let nameless = w.srv.post(
+        &format!("/api/v1/tubes/{t}/scans"),
+        &json!({ "client_id": "walk-2", "walk_in": { "name": " " } }),
+    );
+    assert_eq!(nameless.status, 400);
+}
