@@ -82,6 +82,91 @@ pub async fn create_round(
     Ok(k)
 }
 
+/// Moves a round one step along its life. Opening fixes the expected population.
+pub async fn advance_round(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    to: &str,
+) -> Result<String, AuthError> {
+    let place = store.place_of(round.street, "street", round.street).await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    let r = store.round(round.street, round.id).await?;
+    if !gw_domain::testing::round_move_ok(&r.state, to) {
+        return Err(AuthError::Invalid(format!(
+            "轮次不能从 {} 变为 {to} / a round cannot go from {} to {to}",
+            r.state, r.state
+        )));
+    }
+    if to == "open" {
+        open_round(store, clock, p, round).await?;
+    } else {
+        store
+            .move_round(round.street, round.id, &r.state, to)
+            .await?;
+        access::record(
+            store,
+            clock,
+            p,
+            "advance_round",
+            (round.street, "round", &round.to_string()),
+            to,
+            "",
+        )
+        .await?;
+    }
+    Ok(to.to_string())
+}
+
+/// Exempts a resident from a round with a reason, so "missed" means missed.
+pub async fn exempt(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    resident: Key,
+    reason: &str,
+) -> Result<(), AuthError> {
+    let place = store
+        .place_of(resident.street, "resident", resident.id)
+        .await?;
+    access::authorize(p, clock, Action::WriteRegistry, &place)?;
+    if !gw_domain::testing::EXEMPTION_REASONS.contains(&reason) {
+        return Err(AuthError::Invalid(format!(
+            "reason must be one of {:?}",
+            gw_domain::testing::EXEMPTION_REASONS
+        )));
+    }
+    if resident.street != round.street {
+        return Err(AuthError::Invalid(
+            "居民不在本轮街道 / the resident is not in the round's street".into(),
+        ));
+    }
+    store.round(round.street, round.id).await?;
+    store
+        .exempt(
+            round.street,
+            round.id,
+            resident.id,
+            reason,
+            &p.actor(),
+            clock.now_ms(),
+        )
+        .await?;
+    access::record(
+        store,
+        clock,
+        p,
+        "exempt",
+        (round.street, "resident", &resident.to_string()),
+        &format!("round={round} reason={reason}"),
+        "",
+    )
+    .await?;
+    Ok(())
+}
+
 /// Opens a round: the expected population is fixed now.
 pub async fn open_round(
     store: &Store,
@@ -362,6 +447,13 @@ pub async fn scan(
     let (fill, _) = store
         .tube_and_point_counts(street, tube.id, tube.point_id)
         .await?;
+    let round_state = store.round(street, tube.round_id).await?.state;
+    if round_state != "open" {
+        problem = join(
+            problem,
+            &format!("轮次状态为 {round_state}（非采样中）/ the round is {round_state}, not open"),
+        );
+    }
     if tube.state != "open" {
         problem = join(
             problem,
@@ -434,6 +526,8 @@ pub struct CoverageRow {
     pub community: String,
     pub expected: i64,
     pub sampled: i64,
+    pub exempt: i64,
+    /// Expected, neither sampled nor exempt.
     pub missed: i64,
 }
 
@@ -480,7 +574,8 @@ pub async fn coverage(
             .to_string(),
             expected: g.expected,
             sampled: g.sampled,
-            missed: g.expected - g.sampled,
+            exempt: g.exempt,
+            missed: g.expected - g.sampled - g.exempt,
         })
         .collect())
 }

@@ -265,6 +265,34 @@ impl TubeState {
     }
 }
 
+/// A round's life: planned → open → sampling closed → results complete → closed.
+pub const ROUND_STATES: [&str; 5] = [
+    "planned",
+    "open",
+    "sampling_closed",
+    "results_complete",
+    "closed",
+];
+
+/// Whether a round may move from `from` to `to` (one step forward only).
+pub fn round_move_ok(from: &str, to: &str) -> bool {
+    let i = ROUND_STATES.iter().position(|s| *s == from);
+    let j = ROUND_STATES.iter().position(|s| *s == to);
+    matches!((i, j), (Some(i), Some(j)) if j == i + 1)
+}
+
+/// Why a resident is not expected to be sampled in a round.
+pub const EXEMPTION_REASONS: [&str; 4] = [
+    // 不在本市
+    "away",
+    // 住院
+    "in_hospital",
+    // 已隔离并在隔离点检测
+    "isolated_tested_there",
+    // 已故
+    "deceased",
+];
+
 /// Pooling modes a round may use.
 pub const POOL_SIZES: [u32; 4] = [1, 5, 10, 20];
 
@@ -409,6 +437,16 @@ mod tests {
             TubeBarcode::parse("79927398710", &luhn),
             Err(BarcodeError::Check)
         );
+    }
+
+    #[test]
+    fn rounds_move_one_step_forward() {
+        assert!(round_move_ok("planned", "open"));
+        assert!(round_move_ok("results_complete", "closed"));
+        assert!(!round_move_ok("open", "closed"));
+        assert!(!round_move_ok("open", "planned"));
+        assert!(!round_move_ok("closed", "planned"));
+        assert!(!round_move_ok("open", "banana"));
     }
 
     #[test]

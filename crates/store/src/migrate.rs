@@ -25,6 +25,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     6 "0006_testing_rounds.sql",
     7 "0007_station_tokens.sql",
     8 "0008_results_alerts.sql",
+    9 "0009_exemptions.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -36,6 +37,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     6 "0006_testing_rounds.sql",
     7 "0007_station_tokens.sql",
     8 "0008_results_alerts.sql",
+    9 "0009_exemptions.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

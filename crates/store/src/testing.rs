@@ -84,6 +84,8 @@ pub struct GridCoverage {
     pub community_id: i64,
     pub expected: i64,
     pub sampled: i64,
+    /// Exempt and not sampled.
+    pub exempt: i64,
 }
 
 const REG_COLS: &str =
@@ -285,16 +287,17 @@ impl Store {
     pub async fn coverage_by_grid(&self, street: i64, round: i64) -> Result<Vec<GridCoverage>> {
         Ok(db_run!(self, pool => {
             let rows = sqlx::query(
-                "SELECT g.id, g.community_id, COUNT(*), COUNT(s.resident_id) FROM round_expected e \
+                "SELECT g.id, g.community_id, COUNT(*), COUNT(s.resident_id), COUNT(CASE WHEN s.resident_id IS NULL THEN x.resident_id END) FROM round_expected e \
                  JOIN resident r ON r.street_id = e.street_id AND r.id = e.resident_id \
                  JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
                  JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
                  JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
                  JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
                  LEFT JOIN (SELECT DISTINCT resident_id FROM registration WHERE street_id = $1 AND round_id = $2 AND resident_id IS NOT NULL) s ON s.resident_id = e.resident_id \
+                 LEFT JOIN round_exemption x ON x.street_id = e.street_id AND x.round_id = e.round_id AND x.resident_id = e.resident_id \
                  WHERE e.street_id = $1 AND e.round_id = $2 GROUP BY g.id, g.community_id ORDER BY g.id")
                 .bind(street).bind(round).fetch_all(pool).await?;
-            rows.iter().map(|r| Ok(GridCoverage { grid_id: r.try_get(0)?, community_id: r.try_get(1)?, expected: r.try_get(2)?, sampled: r.try_get(3)? }))
+            rows.iter().map(|r| Ok(GridCoverage { grid_id: r.try_get(0)?, community_id: r.try_get(1)?, expected: r.try_get(2)?, sampled: r.try_get(3)?, exempt: r.try_get(4)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }
@@ -309,8 +312,39 @@ impl Store {
              JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
              WHERE e.street_id = $1 AND e.round_id = $2 AND b.grid_id = $3 \
              AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = e.street_id AND g.round_id = e.round_id AND g.resident_id = e.resident_id) \
+             AND NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = e.street_id AND x.round_id = e.round_id AND x.resident_id = e.resident_id) \
              ORDER BY e.resident_id")
             .bind(street).bind(round).bind(grid).fetch_all(pool).await?))
+    }
+
+    /// Exempts a resident from a round (replacing an earlier reason).
+    pub async fn exempt(
+        &self,
+        street: i64,
+        round: i64,
+        resident: i64,
+        reason: &str,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        db_run!(self, pool => {
+            sqlx::query("INSERT INTO round_exemption (street_id, round_id, resident_id, reason, set_by, created_ms) VALUES ($1, $2, $3, $4, $5, $6) \
+                         ON CONFLICT (street_id, round_id, resident_id) DO UPDATE SET reason = excluded.reason, set_by = excluded.set_by, created_ms = excluded.created_ms")
+                .bind(street).bind(round).bind(resident).bind(reason).bind(by).bind(now_ms).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Moves a round from one state to the next; Conflict if it is not in `from`.
+    pub async fn move_round(&self, street: i64, id: i64, from: &str, to: &str) -> Result<()> {
+        let n = db_run!(self, pool => sqlx::query("UPDATE testing_round SET state = $4 WHERE street_id = $1 AND id = $2 AND state = $3")
+            .bind(street).bind(id).bind(from).bind(to).execute(pool).await?.rows_affected());
+        if n != 1 {
+            return Err(StoreError::Conflict(format!(
+                "round {street}-{id} is not {from}"
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -814,11 +814,11 @@ pub async fn coverage(
 ) -> Result<Json<Value>, WebError> {
     let round = key(&id, "round")?;
     let rows = gw_app::testing::coverage(&s.store, &s.clock, &a.principal, round).await?;
-    let (e, sa): (i64, i64) = rows
-        .iter()
-        .fold((0, 0), |(e, s), r| (e + r.expected, s + r.sampled));
+    let (e, sa, x): (i64, i64, i64) = rows.iter().fold((0, 0, 0), |(e, s, x), r| {
+        (e + r.expected, s + r.sampled, x + r.exempt)
+    });
     Ok(Json(
-        json!({ "round": round.to_string(), "expected": e, "sampled": sa, "missed": e - sa, "grids": rows }),
+        json!({ "round": round.to_string(), "expected": e, "sampled": sa, "exempt": x, "missed": e - sa - x, "grids": rows }),
     ))
 }
 
@@ -958,5 +958,42 @@ pub async fn pool_advice(
             q.lab_max.unwrap_or(10),
         )
         .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StateBody {
+    pub to: String,
+}
+
+pub async fn advance_round(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<StateBody>,
+) -> Result<Json<Value>, WebError> {
+    let round = key(&id, "round")?;
+    let state =
+        gw_app::testing::advance_round(&s.store, &s.clock, &a.principal, round, &b.to).await?;
+    Ok(Json(json!({ "id": round.to_string(), "state": state })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExemptBody {
+    pub resident: String,
+    pub reason: String,
+}
+
+pub async fn exempt(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<ExemptBody>,
+) -> Result<Json<Value>, WebError> {
+    let round = key(&id, "round")?;
+    let resident = key(&b.resident, "resident")?;
+    gw_app::testing::exempt(&s.store, &s.clock, &a.principal, round, resident, &b.reason).await?;
+    Ok(Json(
+        json!({ "round": round.to_string(), "resident": resident.to_string(), "reason": b.reason }),
     ))
 }

@@ -366,6 +366,18 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             get(api::pool_advice),
         ),
         (
+            "POST",
+            "/api/v1/rounds/{id}/state",
+            Need::Act(ManageRounds),
+            post(api::advance_round),
+        ),
+        (
+            "POST",
+            "/api/v1/rounds/{id}/exemptions",
+            Need::Act(WriteRegistry),
+            post(api::exempt),
+        ),
+        (
             "GET",
             "/api/v1/audit",
             Need::Act(ReadAudit),

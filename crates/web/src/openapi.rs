@@ -116,6 +116,13 @@ pub fn document() -> Value {
             "/api/v1/streets/{id}/pool-advice": { "get": { "summary": "pool size minimising tests per person (Dorfman) from the street's earlier results",
                 "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }, q("lab_max", "integer", "largest pool the lab accepts (default 10)", false)],
                 "responses": ok(json!({ "type": "object", "properties": { "prevalence": { "type": "number", "nullable": true }, "tubes_seen": { "type": "integer" }, "advice": { "type": "object", "nullable": true }, "lab_max": { "type": "integer" } } })) } },
+            "/api/v1/rounds/{id}/state": { "post": { "summary": "move a round one step: planned → open → sampling_closed → results_complete → closed", "parameters": [path_id("round id")],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["to"], "properties": { "to": { "type": "string", "enum": ["open", "sampling_closed", "results_complete", "closed"] } } } } } },
+                "responses": ok(json!({ "type": "object", "properties": { "id": { "type": "string" }, "state": { "type": "string" } } })) } },
+            "/api/v1/rounds/{id}/exemptions": { "post": { "summary": "exempt a resident from a round with a reason", "parameters": [path_id("round id")],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["resident", "reason"], "properties": {
+                    "resident": { "type": "string" }, "reason": { "type": "string", "enum": ["away", "in_hospital", "isolated_tested_there", "deceased"] } } } } } },
+                "responses": ok(json!({ "type": "object", "properties": { "round": { "type": "string" }, "resident": { "type": "string" }, "reason": { "type": "string" } } })) } },
             "/api/v1/audit": { "get": { "summary": "the audit log (city-wide admins)",
                 "parameters": [ q("user", "string", "actor (user:NAME or NAME)", false), q("resident", "string", "resident id STREET-ID", false), q("since_ms", "integer", "from this time", false), q("limit", "integer", "1..5000", false) ],
                 "responses": ok(json!({ "type": "object", "properties": { "events": { "type": "array", "items": { "type": "object" } } }, "required": ["events"] })) } },

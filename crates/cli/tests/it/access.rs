@@ -153,6 +153,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
             matches!(role, "admin" | "street_commander" | "lab")
         }
         ("GET", "/api/v1/rounds/{id}/alerts") => reader,
+        ("POST", "/api/v1/rounds/{id}/state") => matches!(role, "admin" | "street_commander"),
+        ("POST", "/api/v1/rounds/{id}/exemptions") => writer && reaches,
         ("GET", "/api/v1/rounds/{id}/door-to-door") => reader && reaches,
         ("GET", "/api/v1/streets/{id}/pool-advice") => matches!(role, "admin" | "street_commander"),
         ("POST", "/api/v1/points/{id}/stations") | ("POST", "/api/v1/stations/{id}/revoke") => {
@@ -257,6 +259,14 @@ fn call(
                 target.street_id
             ),
             None,
+        ),
+        "/api/v1/rounds/{id}/state" => (
+            format!("/api/v1/rounds/{round}/state"),
+            Some(json!({ "to": "planned" })),
+        ),
+        "/api/v1/rounds/{id}/exemptions" => (
+            format!("/api/v1/rounds/{round}/exemptions"),
+            Some(json!({ "resident": id, "reason": "away" })),
         ),
         "/api/v1/rounds/{id}/alerts" => (format!("/api/v1/rounds/{round}/alerts"), None),
         "/api/v1/enroll" => (

@@ -633,3 +633,83 @@ async fn a_walk_in_is_registered_once_as_a_pending_resident() {
     );
     assert_eq!(nameless.status, 400);
 }
+
+#[tokio::test]
+async fn exemptions_make_missed_mean_missed_and_rounds_move_forward_only() {
+    let w = setup("100").await;
+    let srv = &w.srv;
+    let t = tube(srv, &w.points[0], "X0000001");
+    scan(srv, &t, "x0", &w.codes[0].1);
+    // Exempt two residents: away from the city, in hospital.
+    for (i, reason) in [(1, "away"), (2, "in_hospital")] {
+        let r = srv.post(
+            &format!("/api/v1/rounds/{}/exemptions", w.round),
+            &json!({ "resident": w.codes[i].0, "reason": reason }),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    assert_eq!(
+        srv.post(
+            &format!("/api/v1/rounds/{}/exemptions", w.round),
+            &json!({ "resident": w.codes[3].0, "reason": "bored" })
+        )
+        .status,
+        400
+    );
+    let cov = srv
+        .get(&format!("/api/v1/rounds/{}/coverage", w.round))
+        .json();
+    assert_eq!(
+        (
+            cov["expected"].as_i64(),
+            cov["sampled"].as_i64(),
+            cov["exempt"].as_i64(),
+            cov["missed"].as_i64()
+        ),
+        (Some(100), Some(1), Some(2), Some(97)),
+        "{cov}"
+    );
+    let store = w.env.store().await;
+    let k: gw_domain::ids::Key = w.codes[1].0.parse().unwrap();
+    let grid = format!(
+        "{}-{}",
+        k.street,
+        store
+            .resident(k.street, k.id)
+            .await
+            .unwrap()
+            .grid_id
+            .unwrap()
+    );
+    let missed = srv
+        .get(&format!("/api/v1/rounds/{}/missed?grid={grid}", w.round))
+        .json();
+    assert!(missed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["id"] != w.codes[1].0.as_str()));
+
+    // The round's life: one step forward at a time.
+    let step = |to: &str| {
+        srv.post(
+            &format!("/api/v1/rounds/{}/state", w.round),
+            &json!({ "to": to }),
+        )
+        .status
+    };
+    assert_eq!(step("closed"), 400);
+    assert_eq!(step("sampling_closed"), 200);
+    // A swab after sampling closed is still stored, and flagged.
+    let late = scan(srv, &t, "x-late", &w.codes[5].1);
+    assert!(
+        late["problem"]
+            .as_str()
+            .unwrap()
+            .contains("sampling_closed"),
+        "{late}"
+    );
+    assert_eq!(step("open"), 400);
+    assert_eq!(step("results_complete"), 200);
+    assert_eq!(step("closed"), 200);
+}
