@@ -5,7 +5,7 @@ use gw_domain::access::{Action, Place};
 use gw_domain::idnumber::{DocKind, Document};
 use gw_domain::ids::Key;
 use gw_domain::testing::{BarcodeRule, TubeBarcode, POOL_SIZES};
-use gw_store::testing::{RegistrationRow, RegistrationWrite};
+use gw_store::testing::{OwnedRegistration, RegistrationRow};
 use gw_store::{Store, StoreError};
 use serde::Serialize;
 
@@ -277,6 +277,69 @@ pub async fn close_tube(
     Ok(())
 }
 
+/// Group commit for scan registrations: one writer task per server takes
+/// what the stations send, writes everything waiting in one transaction with
+/// one durable commit, and answers each scan after that commit.
+#[derive(Clone, Debug)]
+pub struct ScanWriter {
+    tx: tokio::sync::mpsc::Sender<WriteJob>,
+}
+
+#[derive(Debug)]
+struct WriteJob {
+    row: OwnedRegistration,
+    reply: tokio::sync::oneshot::Sender<Result<Option<i64>, String>>,
+}
+
+/// At most this many registrations share one commit.
+pub const GROUP_COMMIT_MAX: usize = 256;
+
+impl ScanWriter {
+    /// Starts the writer task (on the current tokio runtime).
+    pub fn start(store: Store) -> ScanWriter {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<WriteJob>(4096);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut jobs = vec![first];
+                while jobs.len() < GROUP_COMMIT_MAX {
+                    match rx.try_recv() {
+                        Ok(j) => jobs.push(j),
+                        Err(_) => break,
+                    }
+                }
+                let rows: Vec<OwnedRegistration> = jobs.iter().map(|j| j.row.clone()).collect();
+                match store.insert_registrations_batch(&rows).await {
+                    Ok(ids) => {
+                        for (j, id) in jobs.into_iter().zip(ids) {
+                            let _ = j.reply.send(Ok(id));
+                        }
+                    }
+                    Err(e) => {
+                        // Nothing of the batch is stored: every station is told and retries.
+                        let msg = e.to_string();
+                        for j in jobs {
+                            let _ = j.reply.send(Err(msg.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        ScanWriter { tx }
+    }
+
+    async fn insert(&self, row: OwnedRegistration) -> Result<Option<i64>, StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(WriteJob { row, reply })
+            .await
+            .map_err(|_| StoreError::Other("scan writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Other("scan writer stopped".into()))?
+            .map_err(StoreError::Other)
+    }
+}
+
 /// One scan as a station sends it.
 #[derive(Debug, Clone)]
 pub struct Scan<'a> {
@@ -396,6 +459,7 @@ pub async fn scan(
     store: &Store,
     clock: &Clock,
     p: &Principal,
+    writer: &ScanWriter,
     s: &Scan<'_>,
 ) -> Result<ScanOutcome, AuthError> {
     let street = s.tube.street;
@@ -470,26 +534,26 @@ pub async fn scan(
             .map(|f| f.id);
     }
     let now = clock.now_ms();
-    let mut w = RegistrationWrite {
+    let mut w = OwnedRegistration {
         street_id: street,
-        client_id: s.client_id,
+        client_id: s.client_id.to_string(),
         round_id: tube.round_id,
         point_id: tube.point_id,
         tube_id: tube.id,
         resident_id: resident,
-        raw_code: s.code,
-        purpose: s.purpose,
+        raw_code: s.code.to_string(),
+        purpose: s.purpose.to_string(),
         duplicate_of,
-        problem: &problem,
+        problem,
         scanned_ms: s.scanned_ms,
         stored_ms: now,
-        station: s.station,
+        station: s.station.to_string(),
     };
-    let id = match store.insert_registration(&w).await {
-        Ok(id) => id,
-        Err(StoreError::Conflict(_)) => {
-            // Another request won a race: the same client id (a replay), or the
-            // same resident's first routine swab at another station.
+    let id = match writer.insert(w.clone()).await? {
+        Some(id) => id,
+        None => {
+            // A unique key refused it: the same client id (a replay), or the
+            // same resident's first routine swab stored by another station.
             if let Some(r) = store.registration_by_client(street, s.client_id).await? {
                 return Ok(outcome(store, street, &r, true, tube.pool_size).await?);
             }
@@ -498,9 +562,16 @@ pub async fn scan(
                 None => None,
             };
             w.duplicate_of = first.map(|f| f.id);
-            store.insert_registration(&w).await?
+            match writer.insert(w).await? {
+                Some(id) => id,
+                None => match store.registration_by_client(street, s.client_id).await? {
+                    Some(r) => return Ok(outcome(store, street, &r, true, tube.pool_size).await?),
+                    None => {
+                        return Err(StoreError::Other("registration refused twice".into()).into())
+                    }
+                },
+            }
         }
-        Err(e) => return Err(e.into()),
     };
     if tube.state == "open" && fill + 1 >= i64::from(tube.pool_size) {
         // Full: the tube closes itself (a race with a manual close is harmless).

@@ -189,6 +189,7 @@ pub async fn run(
             store: store.clone(),
             clock: clock.clone(),
             secure_cookies: false,
+            scans: gw_app::testing::ScanWriter::start(store.clone()),
         },
     ));
     let window = Duration::from_secs(seconds);

@@ -392,6 +392,7 @@ async fn serve(store: Store, bind: SocketAddr) -> Result<()> {
     gw_web::serve(
         listener,
         gw_web::AppState {
+            scans: gw_app::testing::ScanWriter::start(store.clone()),
             store,
             clock: Clock::System,
             secure_cookies,

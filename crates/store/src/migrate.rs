@@ -26,6 +26,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     7 "0007_station_tokens.sql",
     8 "0008_results_alerts.sql",
     9 "0009_exemptions.sql",
+    10 "0010_registration_point_index.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -38,6 +39,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     7 "0007_station_tokens.sql",
     8 "0008_results_alerts.sql",
     9 "0009_exemptions.sql",
+    10 "0010_registration_point_index.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

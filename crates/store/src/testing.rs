@@ -50,22 +50,6 @@ pub struct RegistrationRow {
     pub scanned_ms: i64,
 }
 
-pub struct RegistrationWrite<'a> {
-    pub street_id: i64,
-    pub client_id: &'a str,
-    pub round_id: i64,
-    pub point_id: i64,
-    pub tube_id: i64,
-    pub resident_id: Option<i64>,
-    pub raw_code: &'a str,
-    pub purpose: &'a str,
-    pub duplicate_of: Option<i64>,
-    pub problem: &'a str,
-    pub scanned_ms: i64,
-    pub stored_ms: i64,
-    pub station: &'a str,
-}
-
 /// A round to create (planned).
 pub struct RoundWrite<'a> {
     pub street_id: i64,
@@ -255,17 +239,6 @@ impl Store {
                 None => None,
             }
         }))
-    }
-
-    /// Stores one registration. A second first-routine swab of the same
-    /// resident, or a replayed client id, is a `Conflict` the caller resolves.
-    pub async fn insert_registration(&self, w: &RegistrationWrite<'_>) -> Result<i64> {
-        Ok(db_run!(self, pool => sqlx::query_scalar(
-            "INSERT INTO registration (street_id, client_id, round_id, point_id, tube_id, resident_id, raw_code, purpose, duplicate_of, problem, scanned_ms, stored_ms, station) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id")
-            .bind(w.street_id).bind(w.client_id).bind(w.round_id).bind(w.point_id).bind(w.tube_id).bind(w.resident_id).bind(w.raw_code)
-            .bind(w.purpose).bind(w.duplicate_of).bind(w.problem).bind(w.scanned_ms).bind(w.stored_ms).bind(w.station)
-            .fetch_one(pool).await?))
     }
 
     /// Swabs in a tube, and swabs taken at its point.
@@ -635,5 +608,49 @@ impl Store {
             tx.commit().await?;
         }
         Ok(())
+    }
+}
+
+/// An owned registration, for the group-commit writer.
+#[derive(Debug, Clone)]
+pub struct OwnedRegistration {
+    pub street_id: i64,
+    pub client_id: String,
+    pub round_id: i64,
+    pub point_id: i64,
+    pub tube_id: i64,
+    pub resident_id: Option<i64>,
+    pub raw_code: String,
+    pub purpose: String,
+    pub duplicate_of: Option<i64>,
+    pub problem: String,
+    pub scanned_ms: i64,
+    pub stored_ms: i64,
+    pub station: String,
+}
+
+impl Store {
+    /// Inserts registrations in one transaction and one durable commit. Each
+    /// gets its id, or `None` when a unique key refused it (a replayed client
+    /// id, or a second first-routine swab): the caller resolves those.
+    pub async fn insert_registrations_batch(
+        &self,
+        rows: &[OwnedRegistration],
+    ) -> Result<Vec<Option<i64>>> {
+        let mut tx = self.begin().await?;
+        let mut out = Vec::with_capacity(rows.len());
+        crate::import::tx_run!(tx, conn, DB => {
+            for w in rows {
+                let id: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO registration (street_id, client_id, round_id, point_id, tube_id, resident_id, raw_code, purpose, duplicate_of, problem, scanned_ms, stored_ms, station) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING RETURNING id")
+                    .bind(w.street_id).bind(&w.client_id).bind(w.round_id).bind(w.point_id).bind(w.tube_id).bind(w.resident_id).bind(&w.raw_code)
+                    .bind(&w.purpose).bind(w.duplicate_of).bind(&w.problem).bind(w.scanned_ms).bind(w.stored_ms).bind(&w.station)
+                    .fetch_optional(&mut *conn).await?;
+                out.push(id);
+            }
+        });
+        tx.commit().await?;
+        Ok(out)
     }
 }

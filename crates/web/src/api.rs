@@ -803,7 +803,7 @@ pub async fn scan(
             .map(|w| (w.name.as_str(), w.phone.as_deref())),
     };
     Ok(Json(
-        gw_app::testing::scan(&s.store, &s.clock, &a.principal, &scan).await?,
+        gw_app::testing::scan(&s.store, &s.clock, &a.principal, &s.scans, &scan).await?,
     ))
 }
 

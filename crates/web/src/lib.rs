@@ -29,6 +29,8 @@ pub struct AppState {
     /// Mark the session cookie `Secure` (behind TLS; also when a proxy says
     /// `X-Forwarded-Proto: https`).
     pub secure_cookies: bool,
+    /// Group commit for scan registrations.
+    pub scans: gw_app::testing::ScanWriter,
 }
 
 /// An error as the API shows it: a stable code, a message, an HTTP status.
