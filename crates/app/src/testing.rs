@@ -463,9 +463,16 @@ pub async fn scan(
     s: &Scan<'_>,
 ) -> Result<ScanOutcome, AuthError> {
     let street = s.tube.street;
-    let tube = store.tube(street, s.tube.id).await?;
-    let point = store.point(street, tube.point_id).await?;
-    access::authorize(p, clock, Action::Scan, &point_place(store, &point).await?)?;
+    // The tube with its point's community, its round's state and the district: one query.
+    let (tube, community, round_state, district) = store.tube_context(street, s.tube.id).await?;
+    let place = Place {
+        district: Some(district),
+        street,
+        community: Some(community),
+        grid: None,
+        point: Some(tube.point_id),
+    };
+    access::authorize(p, clock, Action::Scan, &place)?;
     if s.client_id.is_empty() || s.client_id.len() > 80 {
         return Err(AuthError::Invalid(
             "client_id 须为 1–80 个字符 / client_id must be 1 to 80 characters".into(),
@@ -511,7 +518,6 @@ pub async fn scan(
     let (fill, _) = store
         .tube_and_point_counts(street, tube.id, tube.point_id)
         .await?;
-    let round_state = store.round(street, tube.round_id).await?.state;
     if round_state != "open" {
         problem = join(
             problem,
@@ -562,7 +568,7 @@ pub async fn scan(
                 None => None,
             };
             w.duplicate_of = first.map(|f| f.id);
-            match writer.insert(w).await? {
+            match writer.insert(w.clone()).await? {
                 Some(id) => id,
                 None => match store.registration_by_client(street, s.client_id).await? {
                     Some(r) => return Ok(outcome(store, street, &r, true, tube.pool_size).await?),
@@ -579,7 +585,18 @@ pub async fn scan(
             .move_tube(street, tube.id, "open", "closed", now)
             .await;
     }
-    let r = store.registration_by_id(street, id).await?;
+    // The row as stored (no read-back).
+    let r = RegistrationRow {
+        id,
+        client_id: w.client_id,
+        tube_id: w.tube_id,
+        point_id: w.point_id,
+        resident_id: w.resident_id,
+        purpose: w.purpose,
+        duplicate_of: w.duplicate_of,
+        problem: w.problem,
+        scanned_ms: w.scanned_ms,
+    };
     Ok(outcome(store, street, &r, false, tube.pool_size).await?)
 }
 

@@ -241,6 +241,26 @@ impl Store {
         }))
     }
 
+    /// A tube with what a scan needs around it, in one query: the tube, its
+    /// point's community, its round's state and the street's district.
+    pub async fn tube_context(&self, street: i64, id: i64) -> Result<(TubeRow, i64, String, i64)> {
+        let r = db_run!(self, pool => {
+            match sqlx::query(
+                "SELECT t.street_id, t.id, t.round_id, t.point_id, t.barcode, t.state, t.pool_size, p.community_id, r.state, s.district_id FROM tube t \
+                 JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \
+                 JOIN testing_round r ON r.street_id = t.street_id AND r.id = t.round_id \
+                 JOIN street s ON s.id = t.street_id WHERE t.street_id = $1 AND t.id = $2")
+                .bind(street).bind(id).fetch_optional(pool).await? {
+                Some(r) => Some((
+                    TubeRow { street_id: r.try_get(0)?, id: r.try_get(1)?, round_id: r.try_get(2)?, point_id: r.try_get(3)?, barcode: r.try_get(4)?, state: r.try_get(5)?, pool_size: r.try_get(6)? },
+                    r.try_get(7)?, r.try_get(8)?, r.try_get(9)?,
+                )),
+                None => None,
+            }
+        });
+        r.ok_or_else(|| StoreError::NotFound(format!("tube {street}-{id}")))
+    }
+
     /// Swabs in a tube, and swabs taken at its point.
     pub async fn tube_and_point_counts(
         &self,
@@ -249,9 +269,10 @@ impl Store {
         point: i64,
     ) -> Result<(i64, i64)> {
         Ok(db_run!(self, pool => {
-            let t: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM registration WHERE street_id = $1 AND tube_id = $2").bind(street).bind(tube).fetch_one(pool).await?;
-            let p: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM registration WHERE street_id = $1 AND point_id = $2").bind(street).bind(point).fetch_one(pool).await?;
-            (t, p)
+            let r = sqlx::query(
+                "SELECT (SELECT COUNT(*) FROM registration WHERE street_id = $1 AND tube_id = $2), (SELECT COUNT(*) FROM registration WHERE street_id = $1 AND point_id = $3)")
+                .bind(street).bind(tube).bind(point).fetch_one(pool).await?;
+            (r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)
         }))
     }
 
