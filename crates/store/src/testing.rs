@@ -72,6 +72,19 @@ pub struct GridCoverage {
     pub exempt: i64,
 }
 
+/// The one row a `SELECT … WHERE street_id = $1 AND <key> = $2` finds, mapped
+/// by a row macro; `None` when there is none.
+macro_rules! one_by_key {
+    ($store:expr, $sql:expr, $street:expr, $key:expr, $row:ident) => {
+        db_run!($store, pool => {
+            match sqlx::query($sql).bind($street).bind($key).fetch_optional(pool).await? {
+                Some(r) => Some($row!(r)),
+                None => None,
+            }
+        })
+    };
+}
+
 const REG_COLS: &str =
     "id, client_id, tube_id, point_id, resident_id, purpose, duplicate_of, problem, scanned_ms";
 
@@ -205,24 +218,15 @@ impl Store {
         street: i64,
         client_id: &str,
     ) -> Result<Option<RegistrationRow>> {
-        Ok(db_run!(self, pool => {
-            let q = format!("SELECT {REG_COLS} FROM registration WHERE street_id = $1 AND client_id = $2");
-            match sqlx::query(&q).bind(street).bind(client_id).fetch_optional(pool).await? {
-                Some(r) => Some(reg_row!(r)),
-                None => None,
-            }
-        }))
+        let q =
+            format!("SELECT {REG_COLS} FROM registration WHERE street_id = $1 AND client_id = $2");
+        Ok(one_by_key!(self, &q, street, client_id, reg_row))
     }
 
     pub async fn registration_by_id(&self, street: i64, id: i64) -> Result<RegistrationRow> {
-        let r = db_run!(self, pool => {
-            let q = format!("SELECT {REG_COLS} FROM registration WHERE street_id = $1 AND id = $2");
-            match sqlx::query(&q).bind(street).bind(id).fetch_optional(pool).await? {
-                Some(r) => Some(reg_row!(r)),
-                None => None,
-            }
-        });
-        r.ok_or_else(|| StoreError::NotFound(format!("registration {street}-{id}")))
+        let q = format!("SELECT {REG_COLS} FROM registration WHERE street_id = $1 AND id = $2");
+        one_by_key!(self, &q, street, id, reg_row)
+            .ok_or_else(|| StoreError::NotFound(format!("registration {street}-{id}")))
     }
 
     /// The first routine swab of a resident in a round.
@@ -410,24 +414,15 @@ impl Store {
         street: i64,
         token_hash: &str,
     ) -> Result<Option<StationRow>> {
-        Ok(db_run!(self, pool => {
-            let q = format!("SELECT {STATION_COLS} FROM station WHERE street_id = $1 AND token_hash = $2");
-            match sqlx::query(&q).bind(street).bind(token_hash).fetch_optional(pool).await? {
-                Some(r) => Some(station_row!(r)),
-                None => None,
-            }
-        }))
+        let q =
+            format!("SELECT {STATION_COLS} FROM station WHERE street_id = $1 AND token_hash = $2");
+        Ok(one_by_key!(self, &q, street, token_hash, station_row))
     }
 
     pub async fn station(&self, street: i64, id: i64) -> Result<StationRow> {
-        let r = db_run!(self, pool => {
-            let q = format!("SELECT {STATION_COLS} FROM station WHERE street_id = $1 AND id = $2");
-            match sqlx::query(&q).bind(street).bind(id).fetch_optional(pool).await? {
-                Some(r) => Some(station_row!(r)),
-                None => None,
-            }
-        });
-        r.ok_or_else(|| StoreError::NotFound(format!("station {street}-{id}")))
+        let q = format!("SELECT {STATION_COLS} FROM station WHERE street_id = $1 AND id = $2");
+        one_by_key!(self, &q, street, id, station_row)
+            .ok_or_else(|| StoreError::NotFound(format!("station {street}-{id}")))
     }
 
     pub async fn revoke_station(&self, street: i64, id: i64, now_ms: i64) -> Result<()> {
