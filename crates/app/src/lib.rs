@@ -4,10 +4,12 @@
 pub mod access;
 pub mod clock;
 pub mod codes;
+pub mod coverage;
 pub mod demo;
 pub mod export;
 pub mod fixtures;
 pub mod import;
+pub mod notify;
 pub mod registry;
 pub mod report;
 pub mod roster_file;

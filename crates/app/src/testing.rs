@@ -34,6 +34,8 @@ pub struct NewRound<'a> {
     pub starts_ms: i64,
     pub ends_ms: i64,
     pub pool_size: u32,
+    /// The communities the round covers; empty: the whole street.
+    pub communities: Vec<Key>,
 }
 
 pub async fn create_round(
@@ -57,6 +59,15 @@ pub async fn create_round(
                 .into(),
         ));
     }
+    let mut communities = Vec::new();
+    for c in &r.communities {
+        if c.street != street || store.place_of(street, "community", c.id).await.is_err() {
+            return Err(AuthError::Invalid(format!(
+                "社区 {c} 不在本街道 / community {c} is not in street {street}"
+            )));
+        }
+        communities.push(c.id);
+    }
     let id = store
         .create_round(&gw_store::testing::RoundWrite {
             street_id: street,
@@ -66,6 +77,7 @@ pub async fn create_round(
             pool_size: pool_size as i32,
             created_by: &p.actor(),
             now_ms: clock.now_ms(),
+            communities: &communities,
         })
         .await?;
     let k = Key { street, id };
@@ -608,91 +620,6 @@ fn join(a: String, b: &str) -> String {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct CoverageRow {
-    pub grid: String,
-    pub community: String,
-    pub expected: i64,
-    pub sampled: i64,
-    pub exempt: i64,
-    /// Expected, neither sampled nor exempt.
-    pub missed: i64,
-}
-
-/// Coverage per grid the caller may read.
-pub async fn coverage(
-    store: &Store,
-    clock: &Clock,
-    p: &Principal,
-    round: Key,
-) -> Result<Vec<CoverageRow>, AuthError> {
-    store.round(round.street, round.id).await?;
-    let district = store
-        .place_of(round.street, "street", round.street)
-        .await?
-        .district;
-    let now = clock.now_ms();
-    Ok(store
-        .coverage_by_grid(round.street, round.id)
-        .await?
-        .into_iter()
-        .filter(|g| {
-            p.can(
-                Action::ReadRegistry,
-                &Place {
-                    district,
-                    street: round.street,
-                    community: Some(g.community_id),
-                    grid: Some(g.grid_id),
-                    point: None,
-                },
-                now,
-            )
-        })
-        .map(|g| CoverageRow {
-            grid: Key {
-                street: round.street,
-                id: g.grid_id,
-            }
-            .to_string(),
-            community: Key {
-                street: round.street,
-                id: g.community_id,
-            }
-            .to_string(),
-            expected: g.expected,
-            sampled: g.sampled,
-            exempt: g.exempt,
-            missed: g.expected - g.sampled - g.exempt,
-        })
-        .collect())
-}
-
-/// The missed list of one grid: who to call, or visit at their door.
-pub async fn missed(
-    store: &Store,
-    clock: &Clock,
-    p: &Principal,
-    round: Key,
-    grid: Key,
-) -> Result<Vec<gw_store::registry::ResidentRow>, AuthError> {
-    let place = store.place_of(grid.street, "grid", grid.id).await?;
-    access::authorize(p, clock, Action::ReadRegistry, &place)?;
-    if grid.street != round.street {
-        return Err(AuthError::Invalid(
-            "网格不在本轮街道 / the grid is not in the round's street".into(),
-        ));
-    }
-    let mut out = Vec::new();
-    for id in store
-        .missed_in_grid(round.street, round.id, grid.id)
-        .await?
-    {
-        out.push(store.resident(round.street, id).await?);
-    }
-    Ok(out)
-}
-
 /// One tube result as a lab sends it.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct TubeResult {
@@ -704,6 +631,10 @@ pub struct TubeResult {
 #[derive(Debug, Clone, Serialize)]
 pub struct AlertView {
     pub alert: String,
+    /// `abnormal_pool`, or `confirmed` (a single-tube retest came back abnormal).
+    pub kind: String,
+    /// `open`; `cleared` or `confirmed` once every retest has come back.
+    pub state: String,
     pub tube: String,
     pub barcode: String,
     pub point: String,
@@ -724,6 +655,12 @@ pub struct ResultsSummary {
     pub invalid: usize,
     /// Alerts raised now, each traced to its members.
     pub alerts: Vec<AlertView>,
+    /// Open single-tube retests this upload resolved (cleared or confirmed).
+    pub retests_resolved: u64,
+    /// Disinfection tasks opened (one per abnormal pool's point).
+    pub disinfection_tasks: usize,
+    /// Messages queued for the street's alert channels.
+    pub notifications: usize,
 }
 
 async fn alert_view(
@@ -744,6 +681,8 @@ async fn alert_view(
     }
     Ok(AlertView {
         alert: Key { street, id: a.id }.to_string(),
+        kind: a.kind.clone(),
+        state: a.state.clone(),
         tube: Key {
             street,
             id: a.tube_id,
@@ -795,6 +734,9 @@ pub async fn post_results(
             continue;
         }
         sum.recorded += 1;
+        sum.retests_resolved += applied.resolved;
+        sum.notifications += applied.notifications;
+        sum.disinfection_tasks += usize::from(applied.disinfection_id.is_some());
         match result {
             "negative" => sum.negative += 1,
             "invalid" => sum.invalid += 1,
@@ -853,7 +795,7 @@ pub async fn alerts(
     let mut out = Vec::new();
     for a in store.alerts(round.street, round.id).await? {
         let mut members = Vec::new();
-        for m in store.follow_ups(round.street, a.tube_id, "retest").await? {
+        for m in store.tube_members(round.street, a.tube_id).await? {
             let place = store.place_of(round.street, "resident", m).await?;
             if p.can(Action::ReadRegistry, &place, now) {
                 members.push(m);
@@ -965,4 +907,80 @@ pub async fn pool_advice(
         advice: prevalence.map(|p| gw_domain::testing::advise_pool_size(p, lab_max)),
         lab_max,
     })
+}
+
+/// A disinfection task opened for the point of an abnormal pool.
+#[derive(Debug, Clone, Serialize)]
+pub struct DisinfectionView {
+    pub task: String,
+    pub point: String,
+    pub point_name: String,
+    pub alert: String,
+    pub state: String,
+    pub created_ms: i64,
+    pub done_ms: Option<i64>,
+    pub done_by: Option<String>,
+}
+
+/// The round's disinfection tasks at the points the caller manages or reads.
+pub async fn disinfection_tasks(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+) -> Result<Vec<DisinfectionView>, AuthError> {
+    store.round(round.street, round.id).await?;
+    let now = clock.now_ms();
+    let mut out = Vec::new();
+    for t in store.disinfection_tasks(round.street, round.id).await? {
+        let place = point_place(store, &store.point(round.street, t.point_id).await?).await?;
+        if !(p.can(Action::ManageStations, &place, now) || p.can(Action::ReadRegistry, &place, now))
+        {
+            continue;
+        }
+        let k = |id| {
+            Key {
+                street: round.street,
+                id,
+            }
+            .to_string()
+        };
+        out.push(DisinfectionView {
+            task: k(t.id),
+            point: k(t.point_id),
+            point_name: t.point,
+            alert: k(t.alert_id),
+            state: t.state,
+            created_ms: t.created_ms,
+            done_ms: t.done_ms,
+            done_by: t.done_by,
+        });
+    }
+    Ok(out)
+}
+
+/// Marks a disinfection task done (the point's manager, or the street).
+pub async fn disinfection_done(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    task: Key,
+) -> Result<(), AuthError> {
+    let point = store.disinfection_point(task.street, task.id).await?;
+    let place = point_place(store, &store.point(task.street, point).await?).await?;
+    access::authorize(p, clock, Action::ManageStations, &place)?;
+    store
+        .disinfection_done(task.street, task.id, &p.actor(), clock.now_ms())
+        .await?;
+    access::record(
+        store,
+        clock,
+        p,
+        "disinfection_done",
+        (task.street, "disinfection_task", &task.to_string()),
+        "",
+        "",
+    )
+    .await?;
+    Ok(())
 }

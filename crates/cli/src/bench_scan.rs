@@ -124,6 +124,7 @@ pub async fn run(
             starts_ms: now - 1,
             ends_ms: now + 86_400_000,
             pool_size: 10,
+            communities: Vec::new(),
         },
     )
     .await?;
@@ -190,6 +191,7 @@ pub async fn run(
             clock: clock.clone(),
             secure_cookies: false,
             scans: gw_app::testing::ScanWriter::start(store.clone()),
+            alerts: gw_app::notify::Dispatcher::start(store.clone(), clock.clone()),
         },
     ));
     let window = Duration::from_secs(seconds);

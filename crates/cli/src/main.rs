@@ -393,6 +393,7 @@ async fn serve(store: Store, bind: SocketAddr) -> Result<()> {
         listener,
         gw_web::AppState {
             scans: gw_app::testing::ScanWriter::start(store.clone()),
+            alerts: gw_app::notify::Dispatcher::start(store.clone(), Clock::System),
             store,
             clock: Clock::System,
             secure_cookies,

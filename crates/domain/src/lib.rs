@@ -9,6 +9,7 @@ pub mod demo;
 pub mod idnumber;
 pub mod ids;
 pub mod mask;
+pub mod notify;
 pub mod phone;
 pub mod resident;
 pub mod rng;

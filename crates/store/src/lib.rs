@@ -14,9 +14,11 @@ use sqlx::sqlite::{
 };
 
 pub mod access;
+pub mod alerts;
 pub mod audit;
 pub mod codes;
 pub mod control;
+pub mod coverage;
 pub mod import;
 pub mod migrate;
 pub mod registry;

@@ -59,17 +59,8 @@ pub struct RoundWrite<'a> {
     pub pool_size: i32,
     pub created_by: &'a str,
     pub now_ms: i64,
-}
-
-/// Expected and sampled residents of one grid in a round.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GridCoverage {
-    pub grid_id: i64,
-    pub community_id: i64,
-    pub expected: i64,
-    pub sampled: i64,
-    /// Exempt and not sampled.
-    pub exempt: i64,
+    /// The communities the round covers; empty: the whole street.
+    pub communities: &'a [i64],
 }
 
 /// The one row a `SELECT … WHERE street_id = $1 AND <key> = $2` finds, mapped
@@ -105,10 +96,29 @@ macro_rules! reg_row {
 }
 
 impl Store {
+    /// Creates a planned round over `w.communities` (none: the whole street).
     pub async fn create_round(&self, w: &RoundWrite<'_>) -> Result<i64> {
-        Ok(db_run!(self, pool => sqlx::query_scalar(
-            "INSERT INTO testing_round (street_id, name, starts_ms, ends_ms, pool_size, state, created_by, created_ms) VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7) RETURNING id")
-            .bind(w.street_id).bind(w.name).bind(w.starts_ms).bind(w.ends_ms).bind(w.pool_size).bind(w.created_by).bind(w.now_ms).fetch_one(pool).await?))
+        let mut tx = self.begin().await?;
+        let id: i64 = crate::import::tx_run!(tx, conn, DB => {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO testing_round (street_id, name, starts_ms, ends_ms, pool_size, state, created_by, created_ms) VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7) RETURNING id")
+                .bind(w.street_id).bind(w.name).bind(w.starts_ms).bind(w.ends_ms).bind(w.pool_size).bind(w.created_by).bind(w.now_ms).fetch_one(&mut *conn).await?;
+            for c in w.communities {
+                sqlx::query("INSERT INTO round_community (street_id, round_id, community_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                    .bind(w.street_id).bind(id).bind(*c).execute(&mut *conn).await?;
+            }
+            id
+        });
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The communities a round covers (empty: the whole street).
+    pub async fn round_communities(&self, street: i64, round: i64) -> Result<Vec<i64>> {
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar("SELECT community_id FROM round_community WHERE street_id = $1 AND round_id = $2 ORDER BY community_id")
+            .bind(street).bind(round).fetch_all(pool).await?),
+        )
     }
 
     pub async fn round(&self, street: i64, id: i64) -> Result<RoundRow> {
@@ -134,7 +144,15 @@ impl Store {
         }
         let expected = tx
             .exec3(
-                "INSERT INTO round_expected (street_id, round_id, resident_id) SELECT street_id, $2, id FROM resident WHERE street_id = $1 AND status = 'active' AND household_id IS NOT NULL",
+                "INSERT INTO round_expected (street_id, round_id, resident_id, community_id, grid_id, building_id) \
+                 SELECT r.street_id, $2, r.id, g.community_id, b.grid_id, b.id FROM resident r \
+                 JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+                 JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+                 JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+                 JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+                 WHERE r.street_id = $1 AND r.status = 'active' \
+                 AND (NOT EXISTS (SELECT 1 FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2) \
+                      OR g.community_id IN (SELECT c.community_id FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2))",
                 street,
                 id,
             )
@@ -282,39 +300,6 @@ impl Store {
 
     /// Expected and sampled per grid: a resident counts once, whatever the
     /// number of swabs; swabs of people outside the snapshot are not coverage.
-    pub async fn coverage_by_grid(&self, street: i64, round: i64) -> Result<Vec<GridCoverage>> {
-        Ok(db_run!(self, pool => {
-            let rows = sqlx::query(
-                "SELECT g.id, g.community_id, COUNT(*), COUNT(s.resident_id), COUNT(CASE WHEN s.resident_id IS NULL THEN x.resident_id END) FROM round_expected e \
-                 JOIN resident r ON r.street_id = e.street_id AND r.id = e.resident_id \
-                 JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
-                 JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
-                 JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
-                 JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
-                 LEFT JOIN (SELECT DISTINCT resident_id FROM registration WHERE street_id = $1 AND round_id = $2 AND resident_id IS NOT NULL) s ON s.resident_id = e.resident_id \
-                 LEFT JOIN round_exemption x ON x.street_id = e.street_id AND x.round_id = e.round_id AND x.resident_id = e.resident_id \
-                 WHERE e.street_id = $1 AND e.round_id = $2 GROUP BY g.id, g.community_id ORDER BY g.id")
-                .bind(street).bind(round).fetch_all(pool).await?;
-            rows.iter().map(|r| Ok(GridCoverage { grid_id: r.try_get(0)?, community_id: r.try_get(1)?, expected: r.try_get(2)?, sampled: r.try_get(3)?, exempt: r.try_get(4)? }))
-                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
-        }))
-    }
-
-    /// Expected residents of a grid with no swab in the round.
-    pub async fn missed_in_grid(&self, street: i64, round: i64, grid: i64) -> Result<Vec<i64>> {
-        Ok(db_run!(self, pool => sqlx::query_scalar(
-            "SELECT e.resident_id FROM round_expected e \
-             JOIN resident r ON r.street_id = e.street_id AND r.id = e.resident_id \
-             JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
-             JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
-             JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
-             WHERE e.street_id = $1 AND e.round_id = $2 AND b.grid_id = $3 \
-             AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = e.street_id AND g.round_id = e.round_id AND g.resident_id = e.resident_id) \
-             AND NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = e.street_id AND x.round_id = e.round_id AND x.resident_id = e.resident_id) \
-             ORDER BY e.resident_id")
-            .bind(street).bind(round).bind(grid).fetch_all(pool).await?))
-    }
-
     /// Exempts a resident from a round (replacing an earlier reason).
     pub async fn exempt(
         &self,
@@ -445,6 +430,13 @@ pub struct ResultApplied {
     pub alert_id: Option<i64>,
     pub members: Vec<i64>,
     pub households: Vec<i64>,
+    /// The tube held retest swabs (single-tube retests of an abnormal pool).
+    pub retest: bool,
+    /// Open retests this result resolved (cleared or confirmed).
+    pub resolved: u64,
+    pub disinfection_id: Option<i64>,
+    /// Messages queued for the street's alert channels.
+    pub notifications: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -476,9 +468,15 @@ impl Store {
     }
 
     /// Records a tube's result in one transaction. `abnormal`: an alert, a
-    /// single-tube retest for each member, and the members' households under
-    /// temporary control. `invalid`: a re-sample for each member. A tube that
-    /// already has a result is left alone (`applied = false`).
+    /// single-tube retest for each member, the members' households under
+    /// temporary control, and a disinfection task for the point. A retest
+    /// tube instead resolves its members' open retests: `negative` clears,
+    /// `abnormal` confirms (and raises a `confirmed` alert); an abnormal-pool
+    /// alert whose retests are all resolved becomes `cleared` or `confirmed`.
+    /// `invalid`: a re-sample for each member. Every alert raised queues one
+    /// message per active alert channel of the street, in the same
+    /// transaction. A tube that already has a result is left alone
+    /// (`applied = false`).
     pub async fn apply_result(
         &self,
         tube: &TubeRow,
@@ -498,29 +496,84 @@ impl Store {
             out.applied = true;
             out.members = sqlx::query_scalar("SELECT DISTINCT resident_id FROM registration WHERE street_id = $1 AND tube_id = $2 AND resident_id IS NOT NULL ORDER BY resident_id")
                 .bind(street).bind(tube.id).fetch_all(&mut *conn).await?;
-            let follow = match result {
-                "abnormal" => Some("retest"),
-                "invalid" => Some("resample"),
+            let retests: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM registration WHERE street_id = $1 AND tube_id = $2 AND purpose = 'retest'")
+                .bind(street).bind(tube.id).fetch_one(&mut *conn).await?;
+            out.retest = retests > 0;
+            let alert_kind = match (result, out.retest) {
+                ("abnormal", false) => Some("abnormal_pool"),
+                ("abnormal", true) => Some("confirmed"),
                 _ => None,
             };
-            if result == "abnormal" {
-                let id: i64 = sqlx::query_scalar("INSERT INTO alert (street_id, round_id, tube_id, point_id, kind, state, created_ms) VALUES ($1, $2, $3, $4, 'abnormal_pool', 'open', $5) RETURNING id")
-                    .bind(street).bind(tube.round_id).bind(tube.id).bind(tube.point_id).bind(now_ms).fetch_one(&mut *conn).await?;
+            if let Some(kind) = alert_kind {
+                let id: i64 = sqlx::query_scalar("INSERT INTO alert (street_id, round_id, tube_id, point_id, kind, state, created_ms) VALUES ($1, $2, $3, $4, $5, 'open', $6) RETURNING id")
+                    .bind(street).bind(tube.round_id).bind(tube.id).bind(tube.point_id).bind(kind).bind(now_ms).fetch_one(&mut *conn).await?;
                 out.alert_id = Some(id);
                 out.households = sqlx::query_scalar(
                     "SELECT DISTINCT r.household_id FROM registration g JOIN resident r ON r.street_id = g.street_id AND r.id = g.resident_id \
                      WHERE g.street_id = $1 AND g.tube_id = $2 AND r.household_id IS NOT NULL ORDER BY r.household_id")
                     .bind(street).bind(tube.id).fetch_all(&mut *conn).await?;
+            }
+            if out.retest {
+                let resolved = match result {
+                    "negative" => Some("cleared"),
+                    "abnormal" => Some("confirmed"),
+                    _ => None,
+                };
+                if let Some(state) = resolved {
+                    for m in &out.members {
+                        out.resolved += sqlx::query("UPDATE follow_up SET state = $4, resolved_ms = $5 WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND kind = 'retest' AND state = 'open'")
+                            .bind(street).bind(tube.round_id).bind(*m).bind(state).bind(now_ms).execute(&mut *conn).await?.rows_affected();
+                    }
+                    sqlx::query("UPDATE alert SET state = CASE WHEN EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.state = 'confirmed') THEN 'confirmed' ELSE 'cleared' END \
+                                 WHERE street_id = $1 AND round_id = $2 AND kind = 'abnormal_pool' AND state = 'open' \
+                                 AND NOT EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.kind = 'retest' AND f.state = 'open')")
+                        .bind(street).bind(tube.round_id).execute(&mut *conn).await?;
+                }
+            } else if result == "abnormal" {
                 let reason = format!("混管异常 abnormal pool {}", tube.barcode);
                 for h in &out.households {
                     sqlx::query("INSERT INTO control_order (street_id, target_kind, target_id, status, from_ms, until_ms, reason, set_by, created_ms) VALUES ($1, 'household', $2, 'temporary', $3, NULL, $4, $5, $3)")
                         .bind(street).bind(*h).bind(now_ms).bind(&reason).bind(by).execute(&mut *conn).await?;
                 }
+                out.disinfection_id = Some(sqlx::query_scalar("INSERT INTO disinfection_task (street_id, round_id, point_id, alert_id, state, created_ms) VALUES ($1, $2, $3, $4, 'open', $5) RETURNING id")
+                    .bind(street).bind(tube.round_id).bind(tube.point_id).bind(out.alert_id).bind(now_ms).fetch_one(&mut *conn).await?);
             }
+            let follow = match (result, out.retest) {
+                ("abnormal", false) => Some("retest"),
+                ("invalid", _) => Some("resample"),
+                _ => None,
+            };
             if let Some(kind) = follow {
                 for m in &out.members {
                     sqlx::query("INSERT INTO follow_up (street_id, alert_id, round_id, tube_id, resident_id, kind, state, created_ms) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7)")
                         .bind(street).bind(out.alert_id).bind(tube.round_id).bind(tube.id).bind(*m).bind(kind).bind(now_ms).execute(&mut *conn).await?;
+                }
+            }
+            if let (Some(alert_id), Some(kind)) = (out.alert_id, alert_kind) {
+                let (round_name, point_name): (String, String) = {
+                    let r = sqlx::query("SELECT r.name, p.name FROM testing_point p JOIN testing_round r ON r.street_id = p.street_id AND r.id = p.round_id WHERE p.street_id = $1 AND p.id = $2")
+                        .bind(street).bind(tube.point_id).fetch_one(&mut *conn).await?;
+                    (r.try_get(0)?, r.try_get(1)?)
+                };
+                let facts = gw_domain::notify::AlertFacts {
+                    kind: kind.to_string(),
+                    round: round_name,
+                    point: point_name,
+                    barcode: tube.barcode.clone(),
+                    members: out.members.len(),
+                    households: out.households.len(),
+                    at_ms: now_ms,
+                };
+                let text = gw_domain::notify::alert_text(&facts);
+                let channels = sqlx::query("SELECT id, kind FROM alert_channel WHERE street_id = $1 AND active = TRUE ORDER BY id")
+                    .bind(street).fetch_all(&mut *conn).await?;
+                for c in &channels {
+                    let (channel, kind): (i64, String) = (c.try_get(0)?, c.try_get(1)?);
+                    let Some(kind) = gw_domain::notify::ChannelKind::parse(&kind) else { continue };
+                    let body = gw_domain::notify::body(kind, &text, &facts);
+                    sqlx::query("INSERT INTO notification (street_id, channel_id, alert_id, body, state, created_ms, next_ms) VALUES ($1, $2, $3, $4, 'pending', $5, $5)")
+                        .bind(street).bind(channel).bind(alert_id).bind(&body).bind(now_ms).execute(&mut *conn).await?;
+                    out.notifications += 1;
                 }
             }
         });

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::{AppState, Auth, ClientAddr, WebError, SESSION_COOKIE};
 
-fn key(s: &str, what: &str) -> Result<Key, WebError> {
+pub(crate) fn key(s: &str, what: &str) -> Result<Key, WebError> {
     s.parse::<Key>().map_err(|_| {
         WebError::bad_request(format!(
             "{what} 应为“街道-编号”，例如 1-42 / {what} must be STREET-ID, e.g. 1-42: {s}"
@@ -669,6 +669,9 @@ pub struct RoundBody {
     pub starts_ms: i64,
     pub ends_ms: i64,
     pub pool_size: u32,
+    /// Community ids (STREET-ID) the round covers; absent or empty: the whole street.
+    #[serde(default)]
+    pub communities: Vec<String>,
 }
 
 pub async fn create_round(
@@ -686,6 +689,11 @@ pub async fn create_round(
             starts_ms: b.starts_ms,
             ends_ms: b.ends_ms,
             pool_size: b.pool_size,
+            communities: b
+                .communities
+                .iter()
+                .map(|c| key(c, "community"))
+                .collect::<Result<Vec<_>, _>>()?,
         },
     )
     .await?;
@@ -807,39 +815,11 @@ pub async fn scan(
     ))
 }
 
-pub async fn coverage(
-    State(s): State<AppState>,
-    Extension(a): Extension<Auth>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, WebError> {
-    let round = key(&id, "round")?;
-    let rows = gw_app::testing::coverage(&s.store, &s.clock, &a.principal, round).await?;
-    let (e, sa, x): (i64, i64, i64) = rows.iter().fold((0, 0, 0), |(e, s, x), r| {
-        (e + r.expected, s + r.sampled, x + r.exempt)
-    });
-    Ok(Json(
-        json!({ "round": round.to_string(), "expected": e, "sampled": sa, "exempt": x, "missed": e - sa - x, "grids": rows }),
-    ))
-}
+// Coverage, missed lists and round-over-round: see coverage_api.rs.
 
 #[derive(Debug, Deserialize)]
 pub struct MissedQuery {
     pub grid: String,
-}
-
-pub async fn missed(
-    State(s): State<AppState>,
-    Extension(a): Extension<Auth>,
-    Path(id): Path<String>,
-    Query(q): Query<MissedQuery>,
-) -> Result<Json<Value>, WebError> {
-    let round = key(&id, "round")?;
-    let grid = key(&q.grid, "grid")?;
-    let rows = gw_app::testing::missed(&s.store, &s.clock, &a.principal, round, grid).await?;
-    let today = s.clock.today();
-    Ok(Json(
-        json!({ "round": round.to_string(), "grid": grid.to_string(), "items": rows.iter().map(|r| ResidentView::masked(r, today)).collect::<Vec<_>>() }),
-    ))
 }
 
 // ----- scanning stations -----------------------------------------------------------
@@ -907,9 +887,12 @@ pub async fn post_results(
     Json(b): Json<ResultsBody>,
 ) -> Result<Json<gw_app::testing::ResultsSummary>, WebError> {
     let round = key(&id, "round")?;
-    Ok(Json(
-        gw_app::testing::post_results(&s.store, &s.clock, &a.principal, round, &b.results).await?,
-    ))
+    let sum =
+        gw_app::testing::post_results(&s.store, &s.clock, &a.principal, round, &b.results).await?;
+    if sum.notifications > 0 {
+        s.alerts.wake();
+    }
+    Ok(Json(sum))
 }
 
 pub async fn alerts(

@@ -20,6 +20,7 @@ use gw_store::{Store, StoreError};
 use serde_json::json;
 
 mod api;
+mod coverage_api;
 pub mod openapi;
 
 #[derive(Clone)]
@@ -31,6 +32,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Group commit for scan registrations.
     pub scans: gw_app::testing::ScanWriter,
+    /// Delivers queued alert messages (group-robot webhooks).
+    pub alerts: gw_app::notify::Dispatcher,
 }
 
 /// An error as the API shows it: a stable code, a message, an HTTP status.
@@ -299,13 +302,13 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             "GET",
             "/api/v1/rounds/{id}/coverage",
             Need::Act(ReadRegistry),
-            get(api::coverage),
+            get(coverage_api::coverage),
         ),
         (
             "GET",
             "/api/v1/rounds/{id}/missed",
             Need::Act(ReadRegistry),
-            get(api::missed),
+            get(coverage_api::missed),
         ),
         (
             "POST",
@@ -378,6 +381,54 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             "/api/v1/rounds/{id}/exemptions",
             Need::Act(WriteRegistry),
             post(api::exempt),
+        ),
+        (
+            "GET",
+            "/api/v1/rounds/{id}/compare",
+            Need::Act(ReadRegistry),
+            get(coverage_api::compare),
+        ),
+        (
+            "GET",
+            "/api/v1/rounds/{id}/disinfection",
+            Need::Login,
+            get(coverage_api::disinfection_tasks),
+        ),
+        (
+            "POST",
+            "/api/v1/disinfection/{id}/done",
+            Need::Act(ManageStations),
+            post(coverage_api::disinfection_done),
+        ),
+        (
+            "GET",
+            "/api/v1/streets/{id}/alert-channels",
+            Need::Act(ManageRounds),
+            get(coverage_api::channels),
+        ),
+        (
+            "POST",
+            "/api/v1/streets/{id}/alert-channels",
+            Need::Act(ManageRounds),
+            post(coverage_api::add_channel),
+        ),
+        (
+            "POST",
+            "/api/v1/alert-channels/{id}/remove",
+            Need::Act(ManageRounds),
+            post(coverage_api::remove_channel),
+        ),
+        (
+            "POST",
+            "/api/v1/alert-channels/{id}/test",
+            Need::Act(ManageRounds),
+            post(coverage_api::test_channel),
+        ),
+        (
+            "GET",
+            "/api/v1/streets/{id}/notifications",
+            Need::Act(ManageRounds),
+            get(coverage_api::notifications),
         ),
         (
             "GET",

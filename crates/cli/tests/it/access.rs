@@ -160,7 +160,23 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("POST", "/api/v1/points/{id}/stations") | ("POST", "/api/v1/stations/{id}/revoke") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
-        ("GET", "/api/v1/rounds/{id}/missed") => reader && reaches,
+        ("GET", "/api/v1/rounds/{id}/missed") | ("GET", "/api/v1/rounds/{id}/compare") => {
+            reader && reaches
+        }
+        // Lists only the tasks at points the caller manages or reads.
+        ("GET", "/api/v1/rounds/{id}/disinfection") => true,
+        // An unknown task: whoever may manage stations somewhere learns it is unknown.
+        ("POST", "/api/v1/disinfection/{id}/done") => matches!(
+            role,
+            "admin" | "street_commander" | "community_secretary" | "grid_leader" | "point_manager"
+        ),
+        ("GET", "/api/v1/streets/{id}/alert-channels")
+        | ("POST", "/api/v1/streets/{id}/alert-channels")
+        | ("POST", "/api/v1/alert-channels/{id}/remove")
+        | ("POST", "/api/v1/alert-channels/{id}/test")
+        | ("GET", "/api/v1/streets/{id}/notifications") => {
+            matches!(role, "admin" | "street_commander")
+        }
         // Points are in communities: street-wide roles everywhere, the secretary in
         // their own community; point staff only at points they are granted (none here).
         ("POST", "/api/v1/points/{id}/tubes")
@@ -248,6 +264,32 @@ fn call(
             Some(
                 json!({ "results": [{ "barcode": format!("NOPE{n:06}"), "result": "negative" }] }),
             ),
+        ),
+        "/api/v1/rounds/{id}/compare" => {
+            (format!("/api/v1/rounds/{round}/compare?grid={grid}"), None)
+        }
+        "/api/v1/rounds/{id}/disinfection" => {
+            (format!("/api/v1/rounds/{round}/disinfection"), None)
+        }
+        "/api/v1/disinfection/{id}/done" => (
+            format!("/api/v1/disinfection/{}-999999/done", target.street_id),
+            Some(json!({})),
+        ),
+        "/api/v1/streets/{id}/alert-channels" if method == "POST" => (
+            format!("/api/v1/streets/{}/alert-channels", target.street_id),
+            Some(json!({ "kind": "json", "url": "http://127.0.0.1:9/matrix" })),
+        ),
+        "/api/v1/streets/{id}/alert-channels" => (
+            format!("/api/v1/streets/{}/alert-channels", target.street_id),
+            None,
+        ),
+        "/api/v1/alert-channels/{id}/remove" | "/api/v1/alert-channels/{id}/test" => (
+            path.replace("{id}", &format!("{}-999999", target.street_id)),
+            Some(json!({})),
+        ),
+        "/api/v1/streets/{id}/notifications" => (
+            format!("/api/v1/streets/{}/notifications", target.street_id),
+            None,
         ),
         "/api/v1/rounds/{id}/door-to-door" => (
             format!("/api/v1/rounds/{round}/door-to-door?grid={grid}"),

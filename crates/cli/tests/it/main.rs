@@ -4,6 +4,7 @@
 //! test); the same code either way.
 
 mod access;
+mod alerts;
 mod api;
 mod codes;
 mod harness;

@@ -175,13 +175,13 @@ async fn a_tube_of_ten_replays_duplicates_and_bad_codes() {
     assert_eq!(cov["expected"], 200);
     assert_eq!(cov["sampled"], 12, "{cov}"); // codes 0..=10 and the resident entered by document number
     assert_eq!(cov["missed"], 188);
-    let grid = cov["grids"][0]["grid"].as_str().unwrap();
+    let grid = cov["rows"][0]["key"].as_str().unwrap();
     let missed = srv
         .get(&format!("/api/v1/rounds/{}/missed?grid={grid}", w.round))
         .json();
     assert_eq!(
         missed["items"].as_array().unwrap().len() as i64,
-        cov["grids"][0]["missed"].as_i64().unwrap()
+        cov["rows"][0]["missed"].as_i64().unwrap()
     );
     assert!(missed["items"]
         .as_array()

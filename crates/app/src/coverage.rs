@@ -1,0 +1,332 @@
+//! Coverage of a round (不落一人): expected, sampled, exempt, missed and
+//! added, per community, grid or building, limited to what the caller may
+//! read; the missed list of any of them; per-point counts; and the
+//! comparison with the round before.
+
+use gw_domain::access::{Action, Place};
+use gw_domain::ids::Key;
+use gw_store::coverage::Level;
+use gw_store::Store;
+use serde::Serialize;
+
+use crate::access::{self, AuthError, Principal};
+use crate::registry::ResidentView;
+use crate::Clock;
+
+/// A level and its name in queries and answers.
+pub fn parse_level(s: &str) -> Option<Level> {
+    match s {
+        "community" | "社区" => Some(Level::Community),
+        "grid" | "网格" => Some(Level::Grid),
+        "building" | "楼栋" => Some(Level::Building),
+        _ => None,
+    }
+}
+
+pub fn level_name(l: Level) -> &'static str {
+    match l {
+        Level::Community => "community",
+        Level::Grid => "grid",
+        Level::Building => "building",
+    }
+}
+
+fn store_kind(l: Level) -> &'static str {
+    level_name(l)
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CoverageRow {
+    /// `community`, `grid` or `building`.
+    pub level: &'static str,
+    pub key: String,
+    pub expected: i64,
+    pub sampled: i64,
+    pub exempt: i64,
+    /// Expected, neither sampled nor exempt.
+    pub missed: i64,
+    /// Living here now but not in the round's snapshot (moved in or
+    /// registered after the round opened): counted apart, never silently.
+    pub added: i64,
+    pub added_sampled: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct Totals {
+    pub expected: i64,
+    pub sampled: i64,
+    pub exempt: i64,
+    pub missed: i64,
+    pub added: i64,
+    pub added_sampled: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PointRow {
+    pub point: String,
+    pub name: String,
+    pub people: i64,
+    pub swabs: i64,
+    pub tubes: i64,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Coverage {
+    pub round: String,
+    pub by: &'static str,
+    pub within: Option<String>,
+    pub totals: Totals,
+    pub rows: Vec<CoverageRow>,
+    /// Points the caller may see (those in communities they can read).
+    pub points: Vec<PointRow>,
+}
+
+async fn place(store: &Store, street: i64, l: Level, id: i64) -> Result<Place, AuthError> {
+    Ok(store.place_of(street, store_kind(l), id).await?)
+}
+
+/// Coverage of `round` grouped `by`, limited to `within` when given. Rows
+/// the caller may not read are left out (and so are their counts).
+pub async fn coverage(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    by: Level,
+    within: Option<(Level, Key)>,
+) -> Result<Coverage, AuthError> {
+    store.round(round.street, round.id).await?;
+    let now = clock.now_ms();
+    if let Some((l, k)) = within {
+        if k.street != round.street {
+            return Err(AuthError::Invalid(
+                "所选区域不在本轮街道 / that territory is not in the round's street".into(),
+            ));
+        }
+        let pl = place(store, round.street, l, k.id).await?;
+        access::authorize(p, clock, Action::ReadRegistry, &pl)?;
+    }
+    let counts = store
+        .coverage_counts(round.street, round.id, by, within.map(|(l, k)| (l, k.id)))
+        .await?;
+    let mut rows = Vec::with_capacity(counts.len());
+    let mut totals = Totals::default();
+    for c in counts {
+        // Inside a territory the caller was authorised for, every row is
+        // readable; otherwise each row is checked.
+        if within.is_none() {
+            let pl = place(store, round.street, by, c.id).await?;
+            if !p.can(Action::ReadRegistry, &pl, now) {
+                continue;
+            }
+        }
+        let missed = c.expected - c.sampled - c.exempt;
+        totals.expected += c.expected;
+        totals.sampled += c.sampled;
+        totals.exempt += c.exempt;
+        totals.missed += missed;
+        totals.added += c.added;
+        totals.added_sampled += c.added_sampled;
+        rows.push(CoverageRow {
+            level: level_name(by),
+            key: Key {
+                street: round.street,
+                id: c.id,
+            }
+            .to_string(),
+            expected: c.expected,
+            sampled: c.sampled,
+            exempt: c.exempt,
+            missed,
+            added: c.added,
+            added_sampled: c.added_sampled,
+        });
+    }
+    let mut points = Vec::new();
+    for pc in store.point_counts(round.street, round.id).await? {
+        let pl = place(store, round.street, Level::Community, pc.community_id).await?;
+        if p.can(Action::ReadRegistry, &pl, now) {
+            points.push(PointRow {
+                point: Key {
+                    street: round.street,
+                    id: pc.point_id,
+                }
+                .to_string(),
+                name: pc.name,
+                people: pc.people,
+                swabs: pc.swabs,
+                tubes: pc.tubes,
+                first_ms: pc.first_ms,
+                last_ms: pc.last_ms,
+            });
+        }
+    }
+    Ok(Coverage {
+        round: round.to_string(),
+        by: level_name(by),
+        within: within.map(|(l, k)| format!("{}:{k}", level_name(l))),
+        totals,
+        rows,
+        points,
+    })
+}
+
+/// The missed list of a community, grid or building: who to call, or visit
+/// at their door (masked as access rules say).
+pub async fn missed(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    within: (Level, Key),
+) -> Result<Vec<gw_store::registry::ResidentRow>, AuthError> {
+    let (l, k) = within;
+    let pl = place(store, k.street, l, k.id).await?;
+    access::authorize(p, clock, Action::ReadRegistry, &pl)?;
+    if k.street != round.street {
+        return Err(AuthError::Invalid(
+            "所选区域不在本轮街道 / that territory is not in the round's street".into(),
+        ));
+    }
+    store.round(round.street, round.id).await?;
+    let mut out = Vec::new();
+    for id in store.missed_in(round.street, round.id, l, k.id).await? {
+        out.push(store.resident(round.street, id).await?);
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildingCompared {
+    pub building: String,
+    pub name: String,
+    pub expected: i64,
+    pub sampled: i64,
+    pub sampled_before: i64,
+    pub lapsed: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PointCompared {
+    pub name: String,
+    pub people: i64,
+    pub people_before: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub round: String,
+    /// The round compared with (the street's previous opened round).
+    pub before: Option<String>,
+    pub within: String,
+    pub buildings: Vec<BuildingCompared>,
+    /// Points matched by name across the two rounds.
+    pub points: Vec<PointCompared>,
+    /// Residents sampled in the round before and not (yet) in this one (masked).
+    pub lapsed: Vec<ResidentView>,
+}
+
+/// Round-over-round for a community, grid or building.
+pub async fn compare(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    within: (Level, Key),
+) -> Result<Comparison, AuthError> {
+    let (l, k) = within;
+    let pl = place(store, k.street, l, k.id).await?;
+    access::authorize(p, clock, Action::ReadRegistry, &pl)?;
+    if k.street != round.street {
+        return Err(AuthError::Invalid(
+            "所选区域不在本轮街道 / that territory is not in the round's street".into(),
+        ));
+    }
+    store.round(round.street, round.id).await?;
+    let within_text = format!("{}:{k}", level_name(l));
+    let Some(before) = store.previous_round(round.street, round.id).await? else {
+        return Ok(Comparison {
+            round: round.to_string(),
+            before: None,
+            within: within_text,
+            buildings: Vec::new(),
+            points: Vec::new(),
+            lapsed: Vec::new(),
+        });
+    };
+    let rows = store
+        .compare_buildings(round.street, round.id, before, (l, k.id))
+        .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.building_id).collect();
+    let names: std::collections::HashMap<i64, String> = store
+        .building_names(round.street, &ids)
+        .await?
+        .into_iter()
+        .collect();
+    let buildings = rows
+        .into_iter()
+        .map(|r| BuildingCompared {
+            building: Key {
+                street: round.street,
+                id: r.building_id,
+            }
+            .to_string(),
+            name: names.get(&r.building_id).cloned().unwrap_or_default(),
+            expected: r.expected,
+            sampled: r.sampled,
+            sampled_before: r.sampled_before,
+            lapsed: r.lapsed,
+        })
+        .collect();
+    let now = clock.now_ms();
+    let readable = |c: i64| async move {
+        match store.place_of(round.street, "community", c).await {
+            Ok(cp) => p.can(Action::ReadRegistry, &cp, now),
+            Err(_) => false,
+        }
+    };
+    let before_points = store.point_counts(round.street, before).await?;
+    let mut points = Vec::new();
+    for pc in store.point_counts(round.street, round.id).await? {
+        if !readable(pc.community_id).await {
+            continue;
+        }
+        let people_before = before_points
+            .iter()
+            .filter(|b| b.name == pc.name)
+            .map(|b| b.people)
+            .sum();
+        points.push(PointCompared {
+            name: pc.name,
+            people: pc.people,
+            people_before,
+        });
+    }
+    let today = clock.today();
+    let mut lapsed = Vec::new();
+    for id in store
+        .lapsed_in(round.street, round.id, before, (l, k.id))
+        .await?
+    {
+        lapsed.push(ResidentView::masked(
+            &store.resident(round.street, id).await?,
+            today,
+        ));
+    }
+    Ok(Comparison {
+        round: round.to_string(),
+        before: Some(
+            Key {
+                street: round.street,
+                id: before,
+            }
+            .to_string(),
+        ),
+        within: within_text,
+        buildings,
+        points,
+        lapsed,
+    })
+}

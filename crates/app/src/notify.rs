@@ -1,0 +1,378 @@
+//! Alert channels and their delivery. An alert's messages are queued in the
+//! transaction that raised it (the `notification` outbox); the dispatcher
+//! delivers them over HTTP(S) POST at once when woken, retries with back-off,
+//! and records every attempt. A restart loses nothing: pending messages are
+//! picked up again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gw_domain::access::Action;
+use gw_domain::ids::Key;
+use gw_domain::notify::{self, ChannelKind, WebhookUrl};
+use gw_store::Store;
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::access::{self, AuthError, Principal};
+use crate::Clock;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelView {
+    pub channel: String,
+    pub kind: String,
+    /// The address with its secret part (query) hidden.
+    pub url: String,
+    pub active: bool,
+}
+
+fn hide_secret(url: &str) -> String {
+    match url.split_once('?') {
+        Some((base, _)) => format!("{base}?…"),
+        None => url.to_string(),
+    }
+}
+
+/// Adds a group-robot webhook for a street's alerts.
+pub async fn add_channel(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    street: i64,
+    kind: &str,
+    url: &str,
+) -> Result<Key, AuthError> {
+    let place = store.place_of(street, "street", street).await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    let Some(kind) = ChannelKind::parse(kind) else {
+        return Err(AuthError::Invalid(format!(
+            "渠道类型须为 {:?} 之一 / the channel kind must be one of {:?}",
+            notify::CHANNEL_KINDS,
+            notify::CHANNEL_KINDS
+        )));
+    };
+    notify::parse_webhook_url(url).map_err(AuthError::Invalid)?;
+    let id = store
+        .add_channel(
+            street,
+            kind.as_str(),
+            url.trim(),
+            &p.actor(),
+            clock.now_ms(),
+        )
+        .await?;
+    let key = Key { street, id };
+    access::record(
+        store,
+        clock,
+        p,
+        "add_alert_channel",
+        (street, "alert_channel", &key.to_string()),
+        kind.as_str(),
+        "",
+    )
+    .await?;
+    Ok(key)
+}
+
+pub async fn channels(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    street: i64,
+) -> Result<Vec<ChannelView>, AuthError> {
+    let place = store.place_of(street, "street", street).await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    Ok(store
+        .channels(street)
+        .await?
+        .into_iter()
+        .map(|c| ChannelView {
+            channel: Key { street, id: c.id }.to_string(),
+            kind: c.kind,
+            url: hide_secret(&c.url),
+            active: c.active,
+        })
+        .collect())
+}
+
+pub async fn remove_channel(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    channel: Key,
+) -> Result<(), AuthError> {
+    let place = store
+        .place_of(channel.street, "street", channel.street)
+        .await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    store.deactivate_channel(channel.street, channel.id).await?;
+    access::record(
+        store,
+        clock,
+        p,
+        "remove_alert_channel",
+        (channel.street, "alert_channel", &channel.to_string()),
+        "",
+        "",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Queues a test message to a channel (so a street can check its robot).
+pub async fn test_channel(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    channel: Key,
+) -> Result<Key, AuthError> {
+    let place = store
+        .place_of(channel.street, "street", channel.street)
+        .await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    let c = store
+        .channels(channel.street)
+        .await?
+        .into_iter()
+        .find(|c| c.id == channel.id)
+        .ok_or_else(|| AuthError::Invalid(format!("没有此渠道 / no channel {channel}")))?;
+    let kind = ChannelKind::parse(&c.kind).unwrap_or(ChannelKind::Json);
+    let now = clock.now_ms();
+    let facts = notify::AlertFacts {
+        kind: "test".into(),
+        round: "测试 test".into(),
+        point: "-".into(),
+        barcode: "-".into(),
+        members: 0,
+        households: 0,
+        at_ms: now,
+    };
+    let text = format!(
+        "【网格卫士 测试消息 Gridwarden test message】{}",
+        notify::clock_text(now)
+    );
+    let id = store
+        .queue_notification(
+            channel.street,
+            channel.id,
+            &notify::body(kind, &text, &facts),
+            now,
+        )
+        .await?;
+    Ok(Key {
+        street: channel.street,
+        id,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NotificationView {
+    pub notification: String,
+    pub channel: String,
+    pub alert: Option<String>,
+    pub state: String,
+    pub attempts: i32,
+    pub last_error: String,
+    pub created_ms: i64,
+    pub delivered_ms: Option<i64>,
+}
+
+/// The street's recent messages and how their delivery went.
+pub async fn notifications(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    street: i64,
+) -> Result<Vec<NotificationView>, AuthError> {
+    let place = store.place_of(street, "street", street).await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    Ok(store
+        .notifications(street, 200)
+        .await?
+        .into_iter()
+        .map(|n| NotificationView {
+            notification: Key { street, id: n.id }.to_string(),
+            channel: Key {
+                street,
+                id: n.channel_id,
+            }
+            .to_string(),
+            alert: n.alert_id.map(|id| Key { street, id }.to_string()),
+            state: n.state,
+            attempts: n.attempts,
+            last_error: n.last_error,
+            created_ms: n.created_ms,
+            delivered_ms: n.delivered_ms,
+        })
+        .collect())
+}
+
+/// Delivers queued messages. Cheap to clone; `wake` after queueing.
+#[derive(Clone)]
+pub struct Dispatcher {
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl Dispatcher {
+    /// Starts the delivery task on the current runtime.
+    pub fn start(store: Store, clock: Clock) -> Dispatcher {
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let d = Dispatcher { wake: wake.clone() };
+        tokio::spawn(async move {
+            loop {
+                let wait = match deliver_due(&store, &clock).await {
+                    Ok(()) => match store.next_notification_ms().await {
+                        Ok(Some(next)) => (next - clock.now_ms()).clamp(0, 5_000),
+                        Ok(None) => 5_000,
+                        Err(_) => 1_000,
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "notification dispatcher");
+                        1_000
+                    }
+                };
+                let wait = Duration::from_millis(u64::try_from(wait).unwrap_or(0));
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        });
+        d
+    }
+
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+async fn deliver_due(store: &Store, clock: &Clock) -> Result<(), gw_store::StoreError> {
+    loop {
+        let due = store.due_notifications(clock.now_ms(), 50).await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        for n in due {
+            match post(&n.url, &n.body).await {
+                Ok(()) => {
+                    store
+                        .notification_delivered(n.street_id, n.id, clock.now_ms())
+                        .await?;
+                    tracing::info!(
+                        notification = n.id,
+                        latency_ms = clock.now_ms() - n.created_ms,
+                        "alert delivered"
+                    );
+                }
+                Err(e) => {
+                    let attempt = u32::try_from(n.attempts + 1).unwrap_or(1);
+                    let next = clock.now_ms() + notify::retry_delay_ms(attempt);
+                    tracing::warn!(notification = n.id, attempt, error = %e, "alert delivery failed");
+                    store
+                        .notification_failed(n.street_id, n.id, &e, next)
+                        .await?;
+                }
+            }
+        }
+    }
+}
+
+/// One HTTP/1.1 POST of a JSON body; Ok on a 2xx answer. Robots answer 200
+/// with an error code in the body for a bad key: that is reported too.
+pub async fn post(url: &str, body: &str) -> Result<(), String> {
+    let u = notify::parse_webhook_url(url)?;
+    tokio::time::timeout(Duration::from_secs(10), post_parsed(&u, body))
+        .await
+        .map_err(|_| "超时 / timed out after 10 s".to_string())?
+}
+
+async fn post_parsed(u: &WebhookUrl, body: &str) -> Result<(), String> {
+    let request = format!(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nUser-Agent: gridwarden\r\nConnection: close\r\n\r\n{}",
+        u.target,
+        u.host,
+        body.len(),
+        body
+    );
+    let tcp = tokio::net::TcpStream::connect((u.host.as_str(), u.port))
+        .await
+        .map_err(|e| format!("连接失败 / connect: {e}"))?;
+    let answer = if u.tls {
+        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
+            tokio_rustls::rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(u.host.clone())
+            .map_err(|e| format!("主机名无效 / bad host name: {e}"))?;
+        let mut s = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS: {e}"))?;
+        exchange(&mut s, request.as_bytes()).await?
+    } else {
+        let mut s = tcp;
+        exchange(&mut s, request.as_bytes()).await?
+    };
+    let text = String::from_utf8_lossy(&answer);
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| "回应不是 HTTP / the answer is not HTTP".to_string())?;
+    if !(200..300).contains(&status) {
+        return Err(format!("HTTP {status}"));
+    }
+    // WeCom/DingTalk answer {"errcode":0,…}; Feishu {"code":0,…}.
+    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    for key in ["\"errcode\":", "\"code\":"] {
+        if let Some(i) = body.find(key) {
+            let v: String = body[i + key.len()..]
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '-')
+                .collect();
+            if !v.is_empty() && v != "0" {
+                return Err(format!(
+                    "机器人拒收 / the robot refused: {}",
+                    &body[..body.len().min(200)]
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    s: &mut S,
+    request: &[u8],
+) -> Result<Vec<u8>, String> {
+    s.write_all(request)
+        .await
+        .map_err(|e| format!("发送失败 / send: {e}"))?;
+    s.flush()
+        .await
+        .map_err(|e| format!("发送失败 / send: {e}"))?;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => {
+                answer.extend_from_slice(&buf[..n]);
+                if answer.len() > 64 * 1024 {
+                    break;
+                }
+            }
+            // A TLS peer closing without close_notify: keep what arrived.
+            Err(_) if !answer.is_empty() => break,
+            Err(e) => return Err(format!("接收失败 / receive: {e}")),
+        }
+    }
+    Ok(answer)
+}

@@ -1,0 +1,477 @@
+//! After the lab: an abnormal pool pushed to a real local group-robot
+//! receiver, disinfection tasks, retests that clear or confirm; and coverage
+//! at every level, residents added after opening, round over round.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::harness::{Server, TestEnv};
+
+/// A group robot on loopback: answers like WeCom and hands each request body
+/// to the test.
+fn robot() -> (String, mpsc::Receiver<(String, String)>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let (head, body) = loop {
+                let n = s.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break (String::new(), String::new());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break (head.to_string(), body.to_string());
+                    }
+                }
+            };
+            let answer = r#"{"errcode":0,"errmsg":"ok"}"#;
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+            let _ = tx.send((head, body));
+        }
+    });
+    (
+        format!("http://127.0.0.1:{port}/cgi-bin/webhook/send?key=test-key"),
+        rx,
+    )
+}
+
+struct World {
+    env: TestEnv,
+    srv: Server,
+    street: i64,
+    communities: Vec<i64>,
+    /// resident id → personal code, in resident order.
+    codes: Vec<(String, String)>,
+}
+
+async fn world(residents: &str) -> World {
+    let env = TestEnv::new().await;
+    env.cli_ok(&[
+        "demo",
+        "--residents",
+        residents,
+        "--seed",
+        "11",
+        "--no-serve",
+    ]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let communities = store
+        .communities(None, Some(street))
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    let list = srv.get("/api/v1/residents?limit=1000").json();
+    let mut codes = Vec::new();
+    for r in list["items"].as_array().unwrap() {
+        let id = r["id"].as_str().unwrap().to_string();
+        let code = srv.get(&format!("/api/v1/residents/{id}/code")).json()["code"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        codes.push((id, code));
+    }
+    World {
+        env,
+        srv,
+        street,
+        communities,
+        codes,
+    }
+}
+
+fn round(srv: &Server, street: i64, name: &str, communities: &[String]) -> (String, i64) {
+    let r = srv.post("/api/v1/rounds", &json!({ "street": street, "name": name, "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10, "communities": communities }));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let opened = srv.post(&format!("/api/v1/rounds/{id}/open"), &json!({}));
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    (id, opened.json()["expected"].as_i64().unwrap())
+}
+
+fn point(srv: &Server, round: &str, street: i64, community: i64, name: &str) -> String {
+    let r = srv.post(
+        &format!("/api/v1/rounds/{round}/points"),
+        &json!({ "name": name, "community": format!("{street}-{community}") }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()["id"].as_str().unwrap().to_string()
+}
+
+fn tube(srv: &Server, point: &str, barcode: &str) -> String {
+    let r = srv.post(
+        &format!("/api/v1/points/{point}/tubes"),
+        &json!({ "barcode": barcode }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()["id"].as_str().unwrap().to_string()
+}
+
+fn swab(srv: &Server, tube: &str, client: &str, code: &str, purpose: &str) -> Value {
+    let r = srv.post(
+        &format!("/api/v1/tubes/{tube}/scans"),
+        &json!({ "client_id": client, "code": code, "purpose": purpose }),
+    );
+    assert!(r.status == 200 || r.status == 201, "{}", r.body);
+    r.json()
+}
+
+fn results(srv: &Server, round: &str, rows: Value) -> Value {
+    let r = srv.post(
+        &format!("/api/v1/rounds/{round}/results"),
+        &json!({ "results": rows }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+#[tokio::test]
+async fn an_abnormal_pool_reaches_the_group_robot_and_retests_clear_or_confirm() {
+    let w = world("200").await;
+    let srv = &w.srv;
+    let (url, bodies) = robot();
+    // One working WeCom robot, and a Feishu robot nobody listens to.
+    let wecom = srv.post(
+        &format!("/api/v1/streets/{}/alert-channels", w.street),
+        &json!({ "kind": "wecom", "url": url }),
+    );
+    assert_eq!(wecom.status, 200, "{}", wecom.body);
+    let dead = srv.post(
+        &format!("/api/v1/streets/{}/alert-channels", w.street),
+        &json!({ "kind": "feishu", "url": "http://127.0.0.1:9/hook" }),
+    );
+    assert_eq!(dead.status, 200, "{}", dead.body);
+    // A bad address or kind is refused with the reason.
+    let bad = srv.post(
+        &format!("/api/v1/streets/{}/alert-channels", w.street),
+        &json!({ "kind": "sms", "url": url }),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let listed = srv
+        .get(&format!("/api/v1/streets/{}/alert-channels", w.street))
+        .json();
+    assert!(
+        !listed.to_string().contains("test-key"),
+        "secrets are hidden: {listed}"
+    );
+
+    let (r, _) = round(srv, w.street, "全员核酸第2轮", &[]);
+    let p = point(srv, &r, w.street, w.communities[0], "A区1号点");
+    let pool_a = tube(srv, &p, "PA000001");
+    let pool_b = tube(srv, &p, "PB000001");
+    for i in 0..10 {
+        swab(srv, &pool_a, &format!("a{i}"), &w.codes[i].1, "routine");
+    }
+    for i in 10..12 {
+        swab(srv, &pool_b, &format!("b{i}"), &w.codes[i].1, "routine");
+    }
+    let sum = results(
+        srv,
+        &r,
+        json!([{ "barcode": "PA000001", "result": "abnormal" }, { "barcode": "PB000001", "result": "阳性" }]),
+    );
+    assert_eq!(sum["alerts"].as_array().unwrap().len(), 2);
+    assert_eq!(sum["disinfection_tasks"], 2);
+    assert_eq!(sum["notifications"], 4, "two alerts × two channels");
+
+    // The robot hears about both pools, in WeCom's format, with no names.
+    let store = w.env.store().await;
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let (head, body) = bodies.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(
+            head.starts_with("POST /cgi-bin/webhook/send?key=test-key HTTP/1.1"),
+            "{head}"
+        );
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["msgtype"], "text");
+        let text = v["text"]["content"].as_str().unwrap().to_string();
+        assert!(text.starts_with("【混管异常"), "{text}");
+        for (id, _) in &w.codes[..12] {
+            let k: gw_domain::ids::Key = id.parse().unwrap();
+            let name = store.resident(k.street, k.id).await.unwrap().resident.name;
+            assert!(!text.contains(&name), "no names in a group chat: {text}");
+        }
+        seen.push(text);
+    }
+    assert!(seen
+        .iter()
+        .any(|t| t.contains("PA000001") && t.contains("10 人")));
+    assert!(seen
+        .iter()
+        .any(|t| t.contains("PB000001") && t.contains("2 人")));
+    // Delivery is recorded; the dead robot's messages wait for a retry with the error.
+    let mut states = Value::Null;
+    for _ in 0..50 {
+        states = srv
+            .get(&format!("/api/v1/streets/{}/notifications", w.street))
+            .json();
+        let items = states["items"].as_array().unwrap();
+        if items.iter().filter(|n| n["state"] == "delivered").count() == 2
+            && items
+                .iter()
+                .filter(|n| n["attempts"] == 1 && n["state"] == "pending")
+                .count()
+                == 2
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let items = states["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4, "{states}");
+    assert_eq!(
+        items.iter().filter(|n| n["state"] == "delivered").count(),
+        2,
+        "{states}"
+    );
+    assert!(
+        items
+            .iter()
+            .filter(|n| n["state"] == "pending")
+            .all(|n| n["attempts"] == 1 && !n["last_error"].as_str().unwrap().is_empty()),
+        "{states}"
+    );
+
+    // A disinfection task per pool's point; done once.
+    let tasks = srv.get(&format!("/api/v1/rounds/{r}/disinfection")).json();
+    let tasks = tasks["tasks"].as_array().unwrap().clone();
+    assert_eq!(tasks.len(), 2);
+    assert!(tasks
+        .iter()
+        .all(|t| t["state"] == "open" && t["point"] == p));
+    let t0 = tasks[0]["task"].as_str().unwrap();
+    assert_eq!(
+        srv.post(&format!("/api/v1/disinfection/{t0}/done"), &json!({}))
+            .status,
+        200
+    );
+    assert_eq!(
+        srv.post(&format!("/api/v1/disinfection/{t0}/done"), &json!({}))
+            .status,
+        409
+    );
+
+    // Single-tube retests: pool A's ten come back negative but one; pool B's two negative.
+    let mut rows = Vec::new();
+    for i in 0..12 {
+        let t = tube(srv, &p, &format!("RT{i:06}"));
+        let s = swab(srv, &t, &format!("r{i}"), &w.codes[i].1, "retest");
+        assert!(s["duplicate_of"].is_null(), "a retest is no duplicate: {s}");
+        let result = if i == 3 { "abnormal" } else { "negative" };
+        rows.push(json!({ "barcode": format!("RT{i:06}"), "result": result }));
+    }
+    let sum = results(srv, &r, json!(rows));
+    assert_eq!(sum["retests_resolved"], 12);
+    assert_eq!(sum["disinfection_tasks"], 0, "a retest opens no new task");
+    let confirmed: Vec<&Value> = sum["alerts"].as_array().unwrap().iter().collect();
+    assert_eq!(confirmed.len(), 1);
+    assert_eq!(confirmed[0]["kind"], "confirmed");
+    assert_eq!(confirmed[0]["members"][0]["id"], w.codes[3].0);
+    let alerts = srv.get(&format!("/api/v1/rounds/{r}/alerts")).json();
+    let by_barcode = |b: &str| {
+        alerts["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["barcode"] == b)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_barcode("PA000001")["state"], "confirmed");
+    assert_eq!(by_barcode("PA000001")["retests_open"], 0);
+    assert_eq!(by_barcode("PB000001")["state"], "cleared");
+    assert_eq!(
+        by_barcode("PA000001")["members"].as_array().unwrap().len(),
+        10,
+        "members stay listed after their retests"
+    );
+}
+
+#[tokio::test]
+async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
+    let w = world("300").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    let c0 = w.communities[0];
+    // Round 1 over the whole street: the first 60 residents sampled.
+    let (r1, all) = round(srv, w.street, "第1轮", &[]);
+    assert_eq!(all, 300);
+    let p1 = point(srv, &r1, w.street, c0, "1号点");
+    for chunk in 0..6 {
+        let t = tube(srv, &p1, &format!("A{chunk:07}"));
+        for i in chunk * 10..chunk * 10 + 10 {
+            swab(srv, &t, &format!("r1-{i}"), &w.codes[i].1, "routine");
+        }
+    }
+    // Round 2 over one community only.
+    let in_c0: Vec<(String, String)> = {
+        let mut v = Vec::new();
+        for (id, code) in &w.codes {
+            let k: gw_domain::ids::Key = id.parse().unwrap();
+            if store.resident(k.street, k.id).await.unwrap().community_id == Some(c0) {
+                v.push((id.clone(), code.clone()));
+            }
+        }
+        v
+    };
+    let (r2, expected) = round(srv, w.street, "第2轮", &[format!("{}-{c0}", w.street)]);
+    assert_eq!(expected as usize, in_c0.len());
+    // A round over another community (an empty one here) expects nobody from this one.
+    let other = store
+        .ensure_community(w.street, "新建社区", None)
+        .await
+        .unwrap();
+    let (_, elsewhere) = round(
+        srv,
+        w.street,
+        "第2轮（其他社区）",
+        &[format!("{}-{other}", w.street)],
+    );
+    assert_eq!(elsewhere, 300 - expected);
+    // A resident registered after round 2 opened is counted as added, not expected.
+    let first: gw_domain::ids::Key = in_c0[0].0.parse().unwrap();
+    let household = store
+        .resident(first.street, first.id)
+        .await
+        .unwrap()
+        .household_id
+        .unwrap();
+    let newcomer = gw_domain::resident::NewResident::named("新来者");
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_residents(
+        first.street,
+        &[gw_store::import::ResidentWrite {
+            uid: "added-after-open".into(),
+            household_id: Some(household),
+            resident: &newcomer,
+            status: "active",
+        }],
+        1,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // Round 2 samples every other resident of the community.
+    let p2 = point(srv, &r2, w.street, c0, "1号点");
+    let sampled2: Vec<&(String, String)> = in_c0.iter().step_by(2).collect();
+    for (n, chunk) in sampled2.chunks(10).enumerate() {
+        let t = tube(srv, &p2, &format!("B{n:07}"));
+        for (i, (_, code)) in chunk.iter().enumerate() {
+            swab(srv, &t, &format!("r2-{n}-{i}"), code, "routine");
+        }
+    }
+    let cov = srv
+        .get(&format!("/api/v1/rounds/{r2}/coverage?by=community"))
+        .json();
+    assert_eq!(cov["rows"].as_array().unwrap().len(), 1, "{cov}");
+    assert_eq!(cov["expected"], expected);
+    assert_eq!(cov["sampled"], sampled2.len());
+    assert_eq!(cov["missed"], expected as usize - sampled2.len());
+    assert_eq!(cov["added"], 1, "{cov}");
+    assert_eq!(cov["added_sampled"], 0);
+    assert_eq!(cov["points"][0]["people"], sampled2.len());
+    // Grid rows add up to the community; building rows inside a grid add up to the grid.
+    let grids = srv
+        .get(&format!(
+            "/api/v1/rounds/{r2}/coverage?community={}-{c0}",
+            w.street
+        ))
+        .json();
+    assert_eq!(grids["by"], "grid");
+    let rows = grids["rows"].as_array().unwrap();
+    let sum = |rows: &[Value], k: &str| rows.iter().map(|r| r[k].as_i64().unwrap()).sum::<i64>();
+    assert_eq!(sum(rows, "expected"), expected);
+    let grid = rows[0]["key"].as_str().unwrap().to_string();
+    let buildings = srv
+        .get(&format!("/api/v1/rounds/{r2}/coverage?grid={grid}"))
+        .json();
+    assert_eq!(buildings["by"], "building");
+    let brows = buildings["rows"].as_array().unwrap();
+    assert_eq!(
+        sum(brows, "expected"),
+        rows[0]["expected"].as_i64().unwrap()
+    );
+    assert_eq!(sum(brows, "missed"), rows[0]["missed"].as_i64().unwrap());
+    // The missed list of one building is exactly its expected, unsampled residents.
+    let building = brows[0]["key"].as_str().unwrap();
+    let missed = srv
+        .get(&format!("/api/v1/rounds/{r2}/missed?building={building}"))
+        .json();
+    assert_eq!(
+        missed["items"].as_array().unwrap().len() as i64,
+        brows[0]["missed"].as_i64().unwrap()
+    );
+    let sampled_ids: BTreeSet<&str> = sampled2.iter().map(|c| c.0.as_str()).collect();
+    assert!(missed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| !sampled_ids.contains(m["id"].as_str().unwrap())));
+    // Two territories at once is refused with the reason.
+    assert_eq!(
+        srv.get(&format!(
+            "/api/v1/rounds/{r2}/missed?grid={grid}&building={building}"
+        ))
+        .status,
+        400
+    );
+    // Round over round: who was sampled in round 1 and not (yet) in round 2.
+    let cmp = srv
+        .get(&format!(
+            "/api/v1/rounds/{r2}/compare?community={}-{c0}",
+            w.street
+        ))
+        .json();
+    assert_eq!(cmp["before"], r1, "{cmp}");
+    let sampled1: BTreeSet<&str> = w.codes[..60].iter().map(|c| c.0.as_str()).collect();
+    let want: BTreeSet<String> = in_c0
+        .iter()
+        .filter(|(id, _)| sampled1.contains(id.as_str()) && !sampled_ids.contains(id.as_str()))
+        .map(|(id, _)| id.clone())
+        .collect();
+    let got: BTreeSet<String> = cmp["lapsed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        sum(cmp["buildings"].as_array().unwrap(), "lapsed"),
+        want.len() as i64
+    );
+    let pt = &cmp["points"][0];
+    assert_eq!(pt["name"], "1号点");
+    assert_eq!(pt["people"], sampled2.len());
+    assert_eq!(pt["people_before"], 60);
+}

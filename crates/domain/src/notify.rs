@@ -1,0 +1,297 @@
+//! Alert messages for group-robot webhooks: the text of an alert (Chinese
+//! first, English second) and the JSON body each robot expects.
+//!
+//! - WeCom (企业微信) group robot: `{"msgtype":"text","text":{"content":…}}`
+//! - DingTalk (钉钉) custom robot: `{"msgtype":"text","text":{"content":…}}`
+//!   (same shape as WeCom; kept apart because their keyword/sign rules differ)
+//! - Feishu (飞书) custom bot: `{"msg_type":"text","content":{"text":…}}`
+//! - `json`: Gridwarden's own object, for a receiver of the city's choosing.
+
+use std::fmt::Write as _;
+
+use crate::date::Date;
+
+/// Where an alert is pushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelKind {
+    WeCom,
+    DingTalk,
+    Feishu,
+    Json,
+}
+
+pub const CHANNEL_KINDS: [&str; 4] = ["wecom", "dingtalk", "feishu", "json"];
+
+impl ChannelKind {
+    pub fn parse(s: &str) -> Option<ChannelKind> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "wecom" | "wechat-work" | "企业微信" => Some(ChannelKind::WeCom),
+            "dingtalk" | "钉钉" => Some(ChannelKind::DingTalk),
+            "feishu" | "lark" | "飞书" => Some(ChannelKind::Feishu),
+            "json" => Some(ChannelKind::Json),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::WeCom => "wecom",
+            ChannelKind::DingTalk => "dingtalk",
+            ChannelKind::Feishu => "feishu",
+            ChannelKind::Json => "json",
+        }
+    }
+}
+
+/// What happened, as the message tells it. No names, phones or ID numbers:
+/// group chats are not a place for personal data; the app lists the members
+/// to those allowed to see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertFacts {
+    /// `abnormal_pool` or `confirmed`.
+    pub kind: String,
+    pub round: String,
+    pub point: String,
+    pub barcode: String,
+    pub members: usize,
+    pub households: usize,
+    pub at_ms: i64,
+}
+
+/// `YYYY-MM-DD HH:MM` in China Standard Time.
+pub fn clock_text(ms: i64) -> String {
+    let local = ms + 8 * 3_600_000;
+    let mins = local.rem_euclid(86_400_000) / 60_000;
+    match Date::from_unix_ms_cst(ms) {
+        Some(d) => format!("{d} {:02}:{:02}", mins / 60, mins % 60),
+        None => format!("{ms} ms"),
+    }
+}
+
+/// The message text.
+pub fn alert_text(f: &AlertFacts) -> String {
+    let when = clock_text(f.at_ms);
+    match f.kind.as_str() {
+        "confirmed" => format!(
+            "【复核阳性 Retest positive】{round}｜采样点 {point}｜单管 {barcode}｜{when}\n\
+             请立即转运并流调。Transfer and trace at once.",
+            round = f.round,
+            point = f.point,
+            barcode = f.barcode,
+        ),
+        _ => format!(
+            "【混管异常 Abnormal pool】{round}｜采样点 {point}｜管码 {barcode}｜{when}\n\
+             {members} 人、{households} 户已临时管控，单管复核已开，采样点消杀任务已派。\n\
+             {members} people in {households} households under temporary control; single-tube retests and a disinfection task opened.",
+            round = f.round,
+            point = f.point,
+            barcode = f.barcode,
+            members = f.members,
+            households = f.households,
+        ),
+    }
+}
+
+/// A JSON string literal for `s`.
+pub fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The request body a channel of `kind` expects for `text`.
+pub fn body(kind: ChannelKind, text: &str, f: &AlertFacts) -> String {
+    let t = json_string(text);
+    match kind {
+        ChannelKind::WeCom | ChannelKind::DingTalk => {
+            format!("{{\"msgtype\":\"text\",\"text\":{{\"content\":{t}}}}}")
+        }
+        ChannelKind::Feishu => format!("{{\"msg_type\":\"text\",\"content\":{{\"text\":{t}}}}}"),
+        ChannelKind::Json => format!(
+            "{{\"kind\":{},\"round\":{},\"point\":{},\"barcode\":{},\"members\":{},\"households\":{},\"at_ms\":{},\"text\":{t}}}",
+            json_string(&f.kind),
+            json_string(&f.round),
+            json_string(&f.point),
+            json_string(&f.barcode),
+            f.members,
+            f.households,
+            f.at_ms
+        ),
+    }
+}
+
+/// Delay before retry `attempt` (1-based): 2 s, 4 s, … capped at 5 min.
+pub fn retry_delay_ms(attempt: u32) -> i64 {
+    let secs = 2_i64.saturating_pow(attempt.min(20));
+    secs.min(300) * 1000
+}
+
+/// A webhook address split for a plain HTTP/1.1 client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrl {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+    /// Path and query, starting with `/`.
+    pub target: String,
+}
+
+/// Parses `http://host[:port]/path?query` or `https://…`; anything else is
+/// refused with the reason (Chinese first).
+pub fn parse_webhook_url(url: &str) -> Result<WebhookUrl, String> {
+    let url = url.trim();
+    let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = url.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return Err(
+            "地址须以 http:// 或 https:// 开头 / the address must start with http:// or https://"
+                .into(),
+        );
+    };
+    let (authority, target) = match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
+        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+        None => (rest, "/".to_string()),
+    };
+    if authority.contains('@') {
+        return Err("地址中不能含用户名密码 / no user or password in the address".into());
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => match p.parse::<u16>() {
+            Ok(p) if p > 0 => (h, p),
+            _ => return Err(format!("端口无效 / bad port: {p}")),
+        },
+        _ => (authority, if tls { 443 } else { 80 }),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("主机名无效 / bad host name".into());
+    }
+    if target.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("地址中有空白字符 / the address contains spaces".into());
+    }
+    Ok(WebhookUrl {
+        tls,
+        host: host.to_string(),
+        port,
+        target,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn facts() -> AlertFacts {
+        AlertFacts {
+            kind: "abnormal_pool".into(),
+            round: "第3轮 \"全员\"".into(),
+            point: "A区1号点".into(),
+            barcode: "GW00000012".into(),
+            members: 10,
+            households: 4,
+            at_ms: 1_648_000_000_000,
+        }
+    }
+
+    #[test]
+    fn kinds_parse_in_both_languages() {
+        assert_eq!(ChannelKind::parse("WeCom"), Some(ChannelKind::WeCom));
+        assert_eq!(ChannelKind::parse("钉钉"), Some(ChannelKind::DingTalk));
+        assert_eq!(ChannelKind::parse("lark"), Some(ChannelKind::Feishu));
+        assert_eq!(ChannelKind::parse("sms"), None);
+        for k in CHANNEL_KINDS {
+            assert_eq!(ChannelKind::parse(k).unwrap().as_str(), k);
+        }
+    }
+
+    #[test]
+    fn text_is_chinese_first_and_carries_no_personal_data() {
+        let t = alert_text(&facts());
+        assert!(t.starts_with("【混管异常"));
+        assert!(t.contains("GW00000012") && t.contains("10 人、4 户"));
+        // 1_648_000_000_000 ms = 2022-03-23 09:46:40 in China.
+        assert!(t.contains("2022-03-23 09:46"), "{t}");
+        let c = alert_text(&AlertFacts {
+            kind: "confirmed".into(),
+            ..facts()
+        });
+        assert!(c.starts_with("【复核阳性"));
+    }
+
+    #[test]
+    fn json_strings_escape_what_json_requires() {
+        assert_eq!(
+            json_string("a\"b\\c\nd\u{1}é"),
+            "\"a\\\"b\\\\c\\nd\\u0001é\""
+        );
+    }
+
+    #[test]
+    fn bodies_have_each_robots_shape() {
+        let f = facts();
+        let w = body(ChannelKind::WeCom, "hi \"x\"", &f);
+        assert_eq!(w, r#"{"msgtype":"text","text":{"content":"hi \"x\""}}"#);
+        assert_eq!(body(ChannelKind::DingTalk, "hi \"x\"", &f), w);
+        assert_eq!(
+            body(ChannelKind::Feishu, "hi", &f),
+            r#"{"msg_type":"text","content":{"text":"hi"}}"#
+        );
+        let j = body(ChannelKind::Json, "hi", &f);
+        assert!(j.starts_with(r#"{"kind":"abnormal_pool","round":"第3轮 \"全员\"","#));
+        assert!(j.ends_with(r#""members":10,"households":4,"at_ms":1648000000000,"text":"hi"}"#));
+    }
+
+    #[test]
+    fn retries_back_off_and_cap() {
+        assert_eq!(retry_delay_ms(1), 2000);
+        assert_eq!(retry_delay_ms(2), 4000);
+        assert_eq!(retry_delay_ms(9), 300_000);
+        assert_eq!(retry_delay_ms(u32::MAX), 300_000);
+    }
+    #[test]
+    fn webhook_urls_split_for_a_plain_client() {
+        let w =
+            parse_webhook_url("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc").unwrap();
+        assert_eq!(
+            w,
+            WebhookUrl {
+                tls: true,
+                host: "qyapi.weixin.qq.com".into(),
+                port: 443,
+                target: "/cgi-bin/webhook/send?key=abc".into()
+            }
+        );
+        let l = parse_webhook_url("http://127.0.0.1:8089").unwrap();
+        assert_eq!((l.tls, l.port, l.target.as_str()), (false, 8089, "/"));
+        assert_eq!(parse_webhook_url("http://h?x=1").unwrap().target, "/?x=1");
+        assert_eq!(parse_webhook_url("http://[::1]:81/a").unwrap().host, "::1");
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http://a b/",
+            "http://u:p@h/",
+            "http://h:0/",
+            "http://h:99999/",
+        ] {
+            assert!(parse_webhook_url(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Alert channels (group-robot webhooks), the durable outbox of messages to
+//! them, disinfection tasks, and the follow-ups (retests, re-samples) of a
+//! round.
+
+use sqlx::Row;
+
+use crate::{db_run, Result, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRow {
+    pub street_id: i64,
+    pub id: i64,
+    pub kind: String,
+    pub url: String,
+    pub active: bool,
+}
+
+/// A message waiting to be delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingNotification {
+    pub street_id: i64,
+    pub id: i64,
+    pub url: String,
+    pub body: String,
+    pub attempts: i32,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub channel_id: i64,
+    pub alert_id: Option<i64>,
+    pub state: String,
+    pub attempts: i32,
+    pub last_error: String,
+    pub created_ms: i64,
+    pub delivered_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisinfectionRow {
+    pub id: i64,
+    pub round_id: i64,
+    pub point_id: i64,
+    pub point: String,
+    pub alert_id: i64,
+    pub state: String,
+    pub created_ms: i64,
+    pub done_ms: Option<i64>,
+    pub done_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowUpRow {
+    pub alert_id: Option<i64>,
+    pub tube_id: i64,
+    pub resident_id: i64,
+    pub kind: String,
+    pub state: String,
+    pub created_ms: i64,
+    pub resolved_ms: Option<i64>,
+}
+
+/// After this many failed attempts a message is given up (`failed`).
+pub const MAX_ATTEMPTS: i32 = 12;
+
+impl Store {
+    pub async fn add_channel(
+        &self,
+        street: i64,
+        kind: &str,
+        url: &str,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<i64> {
+        Ok(db_run!(self, pool => sqlx::query_scalar(
+            "INSERT INTO alert_channel (street_id, kind, url, active, created_by, created_ms) VALUES ($1, $2, $3, TRUE, $4, $5) RETURNING id")
+            .bind(street).bind(kind).bind(url).bind(by).bind(now_ms).fetch_one(pool).await?))
+    }
+
+    pub async fn channels(&self, street: i64) -> Result<Vec<ChannelRow>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query("SELECT street_id, id, kind, url, active FROM alert_channel WHERE street_id = $1 ORDER BY id")
+                .bind(street).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(ChannelRow { street_id: r.try_get(0)?, id: r.try_get(1)?, kind: r.try_get(2)?, url: r.try_get(3)?, active: r.try_get(4)? }))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
+    pub async fn deactivate_channel(&self, street: i64, id: i64) -> Result<()> {
+        let n = db_run!(self, pool => sqlx::query("UPDATE alert_channel SET active = FALSE WHERE street_id = $1 AND id = $2")
+            .bind(street).bind(id).execute(pool).await?.rows_affected());
+        if n != 1 {
+            return Err(StoreError::NotFound(format!("alert channel {street}-{id}")));
+        }
+        Ok(())
+    }
+
+    /// Queues a message (a test message, or a call-down list) to one channel.
+    pub async fn queue_notification(
+        &self,
+        street: i64,
+        channel: i64,
+        body: &str,
+        now_ms: i64,
+    ) -> Result<i64> {
+        Ok(db_run!(self, pool => sqlx::query_scalar(
+            "INSERT INTO notification (street_id, channel_id, alert_id, body, state, created_ms, next_ms) VALUES ($1, $2, NULL, $3, 'pending', $4, $4) RETURNING id")
+            .bind(street).bind(channel).bind(body).bind(now_ms).fetch_one(pool).await?))
+    }
+
+    /// Messages due now, oldest first, across all streets.
+    pub async fn due_notifications(
+        &self,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<PendingNotification>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT n.street_id, n.id, c.url, n.body, n.attempts, n.created_ms FROM notification n \
+                 JOIN alert_channel c ON c.street_id = n.street_id AND c.id = n.channel_id \
+                 WHERE n.state = 'pending' AND n.next_ms <= $1 ORDER BY n.next_ms, n.id LIMIT $2")
+                .bind(now_ms).bind(limit).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(PendingNotification { street_id: r.try_get(0)?, id: r.try_get(1)?, url: r.try_get(2)?, body: r.try_get(3)?, attempts: r.try_get(4)?, created_ms: r.try_get(5)? }))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
+    /// The earliest time a pending message is due, if any.
+    pub async fn next_notification_ms(&self) -> Result<Option<i64>> {
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar::<_, Option<i64>>("SELECT MIN(next_ms) FROM notification WHERE state = 'pending'")
+            .fetch_one(pool).await?),
+        )
+    }
+
+    pub async fn notification_delivered(&self, street: i64, id: i64, now_ms: i64) -> Result<()> {
+        db_run!(self, pool => sqlx::query("UPDATE notification SET state = 'delivered', attempts = attempts + 1, delivered_ms = $3, last_error = '' WHERE street_id = $1 AND id = $2")
+            .bind(street).bind(id).bind(now_ms).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Records a failed attempt: retried at `next_ms`, or given up after
+    /// [`MAX_ATTEMPTS`].
+    pub async fn notification_failed(
+        &self,
+        street: i64,
+        id: i64,
+        error: &str,
+        next_ms: i64,
+    ) -> Result<()> {
+        db_run!(self, pool => sqlx::query(
+            "UPDATE notification SET attempts = attempts + 1, last_error = $3, next_ms = $4, \
+             state = CASE WHEN attempts + 1 >= $5 THEN 'failed' ELSE 'pending' END WHERE street_id = $1 AND id = $2")
+            .bind(street).bind(id).bind(error).bind(next_ms).bind(MAX_ATTEMPTS).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn notifications(&self, street: i64, limit: i64) -> Result<Vec<NotificationRow>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query("SELECT id, channel_id, alert_id, state, attempts, last_error, created_ms, delivered_ms FROM notification WHERE street_id = $1 ORDER BY id DESC LIMIT $2")
+                .bind(street).bind(limit).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(NotificationRow { id: r.try_get(0)?, channel_id: r.try_get(1)?, alert_id: r.try_get(2)?, state: r.try_get(3)?, attempts: r.try_get(4)?, last_error: r.try_get(5)?, created_ms: r.try_get(6)?, delivered_ms: r.try_get(7)? }))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
+    pub async fn disinfection_tasks(
+        &self,
+        street: i64,
+        round: i64,
+    ) -> Result<Vec<DisinfectionRow>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query("SELECT d.id, d.round_id, d.point_id, p.name, d.alert_id, d.state, d.created_ms, d.done_ms, d.done_by FROM disinfection_task d \
+                                    JOIN testing_point p ON p.street_id = d.street_id AND p.id = d.point_id WHERE d.street_id = $1 AND d.round_id = $2 ORDER BY d.id")
+                .bind(street).bind(round).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(DisinfectionRow { id: r.try_get(0)?, round_id: r.try_get(1)?, point_id: r.try_get(2)?, point: r.try_get(3)?, alert_id: r.try_get(4)?, state: r.try_get(5)?, created_ms: r.try_get(6)?, done_ms: r.try_get(7)?, done_by: r.try_get(8)? }))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
+    /// Marks a disinfection task done; Conflict when it already is.
+    pub async fn disinfection_done(
+        &self,
+        street: i64,
+        id: i64,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<i64> {
+        let round: Option<i64> = db_run!(self, pool => sqlx::query_scalar(
+            "UPDATE disinfection_task SET state = 'done', done_ms = $3, done_by = $4 WHERE street_id = $1 AND id = $2 AND state = 'open' RETURNING round_id")
+            .bind(street).bind(id).bind(now_ms).bind(by).fetch_optional(pool).await?);
+        round.ok_or_else(|| {
+            StoreError::Conflict(format!("disinfection task {street}-{id} is not open"))
+        })
+    }
+
+    pub async fn disinfection_point(&self, street: i64, id: i64) -> Result<i64> {
+        let p: Option<i64> = db_run!(self, pool => sqlx::query_scalar("SELECT point_id FROM disinfection_task WHERE street_id = $1 AND id = $2")
+            .bind(street).bind(id).fetch_optional(pool).await?);
+        p.ok_or_else(|| StoreError::NotFound(format!("disinfection task {street}-{id}")))
+    }
+
+    /// The residents swabbed into a tube.
+    pub async fn tube_members(&self, street: i64, tube: i64) -> Result<Vec<i64>> {
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar("SELECT DISTINCT resident_id FROM registration WHERE street_id = $1 AND tube_id = $2 AND resident_id IS NOT NULL ORDER BY resident_id")
+            .bind(street).bind(tube).fetch_all(pool).await?),
+        )
+    }
+
+    /// Every follow-up of a round (retests and re-samples), newest first.
+    pub async fn round_follow_ups(&self, street: i64, round: i64) -> Result<Vec<FollowUpRow>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query("SELECT alert_id, tube_id, resident_id, kind, state, created_ms, resolved_ms FROM follow_up WHERE street_id = $1 AND round_id = $2 ORDER BY created_ms DESC, resident_id")
+                .bind(street).bind(round).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(FollowUpRow { alert_id: r.try_get(0)?, tube_id: r.try_get(1)?, resident_id: r.try_get(2)?, kind: r.try_get(3)?, state: r.try_get(4)?, created_ms: r.try_get(5)?, resolved_ms: r.try_get(6)? }))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+}

@@ -1,0 +1,267 @@
+//! Coverage of a round at any level: expected (the snapshot taken when the
+//! round opened, with where each resident lived then), sampled, exempt,
+//! missed, residents added since, and the comparison with the round before.
+//! Every query is bounded by the territory asked about: `round_expected` is
+//! indexed by (street, round, community | grid | building).
+
+use sqlx::Row;
+
+use crate::{db_run, Result, Store};
+
+/// A territory level a round's coverage can be grouped by or limited to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Community,
+    Grid,
+    Building,
+}
+
+impl Level {
+    /// The `round_expected` column holding this level.
+    fn column(self) -> &'static str {
+        match self {
+            Level::Community => "community_id",
+            Level::Grid => "grid_id",
+            Level::Building => "building_id",
+        }
+    }
+
+    /// The same level read off the current registry (building `b`, grid `g`).
+    fn live_column(self) -> &'static str {
+        match self {
+            Level::Community => "g.community_id",
+            Level::Grid => "b.grid_id",
+            Level::Building => "b.id",
+        }
+    }
+}
+
+/// Counts for one territory unit of a round.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoverageCount {
+    pub id: i64,
+    pub expected: i64,
+    /// Expected and swabbed at least once (counted once however many swabs).
+    pub sampled: i64,
+    /// Expected, exempt and not sampled.
+    pub exempt: i64,
+    /// Active residents living here now who were not in the snapshot.
+    pub added: i64,
+    /// Of those added, how many were swabbed.
+    pub added_sampled: i64,
+}
+
+/// One building compared with the round before.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildingComparison {
+    pub building_id: i64,
+    pub expected: i64,
+    pub sampled: i64,
+    pub sampled_before: i64,
+    /// Expected now, swabbed in the round before, not (yet) in this one.
+    pub lapsed: i64,
+}
+
+const SAMPLED: &str = "EXISTS (SELECT 1 FROM registration s WHERE s.street_id = e.street_id AND s.round_id = e.round_id AND s.resident_id = e.resident_id)";
+const EXEMPT: &str = "EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = e.street_id AND x.round_id = e.round_id AND x.resident_id = e.resident_id)";
+
+impl Store {
+    /// Coverage of a round grouped by `group`, limited to `within` (a level
+    /// and its id) when given.
+    pub async fn coverage_counts(
+        &self,
+        street: i64,
+        round: i64,
+        group: Level,
+        within: Option<(Level, i64)>,
+    ) -> Result<Vec<CoverageCount>> {
+        let (filter, live_filter) = match within {
+            Some((l, _)) => (
+                format!(" AND e.{} = $3", l.column()),
+                format!(" AND {} = $3", l.live_column()),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let within_id = within.map(|w| w.1).unwrap_or(0);
+        let col = group.column();
+        let sql = format!(
+            "SELECT e.{col}, COUNT(*), \
+             COALESCE(SUM(CASE WHEN {SAMPLED} THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN NOT {SAMPLED} AND {EXEMPT} THEN 1 ELSE 0 END), 0) \
+             FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND $3 = $3{filter} \
+             GROUP BY e.{col} ORDER BY e.{col}"
+        );
+        // Residents living in the round's territory now who are not in its
+        // snapshot: moved in, or registered after the round opened.
+        let live = group.live_column();
+        let added_sql = format!(
+            "SELECT {live}, COUNT(*), COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM registration s WHERE s.street_id = r.street_id AND s.round_id = $2 AND s.resident_id = r.id) THEN 1 ELSE 0 END), 0) \
+             FROM resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+             JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+             JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+             JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+             WHERE r.street_id = $1 AND r.status = 'active' AND $3 = $3{live_filter} \
+             AND (NOT EXISTS (SELECT 1 FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2) \
+                  OR g.community_id IN (SELECT c.community_id FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2)) \
+             AND NOT EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = r.street_id AND e.round_id = $2 AND e.resident_id = r.id) \
+             GROUP BY {live}"
+        );
+        type Counts = (Vec<(i64, i64, i64, i64)>, Vec<(i64, i64, i64)>);
+        let (rows, added): Counts = db_run!(self, pool => {
+            let rows = sqlx::query(&sql).bind(street).bind(round).bind(within_id).fetch_all(pool).await?;
+            let rows = rows.iter().map(|r| Ok((r.try_get::<Option<i64>, _>(0)?.unwrap_or(0), r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
+            let added = sqlx::query(&added_sql).bind(street).bind(round).bind(within_id).fetch_all(pool).await?;
+            let added = added.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
+            (rows, added)
+        });
+        let mut out: std::collections::BTreeMap<i64, CoverageCount> = rows
+            .into_iter()
+            .map(|(id, expected, sampled, exempt)| {
+                (
+                    id,
+                    CoverageCount {
+                        id,
+                        expected,
+                        sampled,
+                        exempt,
+                        ..CoverageCount::default()
+                    },
+                )
+            })
+            .collect();
+        for (id, n, s) in added {
+            let c = out.entry(id).or_insert_with(|| CoverageCount {
+                id,
+                ..CoverageCount::default()
+            });
+            c.added = n;
+            c.added_sampled = s;
+        }
+        Ok(out.into_values().collect())
+    }
+
+    /// Expected residents of a community, grid or building with no swab in
+    /// the round and no exemption, in resident order.
+    pub async fn missed_in(
+        &self,
+        street: i64,
+        round: i64,
+        level: Level,
+        id: i64,
+    ) -> Result<Vec<i64>> {
+        let sql = format!(
+            "SELECT e.resident_id FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND e.{} = $3 \
+             AND NOT {SAMPLED} AND NOT {EXEMPT} ORDER BY e.resident_id",
+            level.column()
+        );
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar(&sql).bind(street).bind(round).bind(id).fetch_all(pool).await?),
+        )
+    }
+
+    /// The street's round opened most recently before `round` (not planned).
+    pub async fn previous_round(&self, street: i64, round: i64) -> Result<Option<i64>> {
+        Ok(db_run!(self, pool => sqlx::query_scalar(
+            "SELECT id FROM testing_round WHERE street_id = $1 AND id < $2 AND state <> 'planned' ORDER BY id DESC LIMIT 1")
+            .bind(street).bind(round).fetch_optional(pool).await?))
+    }
+
+    /// Per building of `within`, this round against `before`.
+    pub async fn compare_buildings(
+        &self,
+        street: i64,
+        round: i64,
+        before: i64,
+        within: (Level, i64),
+    ) -> Result<Vec<BuildingComparison>> {
+        let before_sampled = "EXISTS (SELECT 1 FROM registration p WHERE p.street_id = e.street_id AND p.round_id = $4 AND p.resident_id = e.resident_id)";
+        let sql = format!(
+            "SELECT e.building_id, COUNT(*), \
+             COALESCE(SUM(CASE WHEN {SAMPLED} THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN {before_sampled} THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN {before_sampled} AND NOT {SAMPLED} THEN 1 ELSE 0 END), 0) \
+             FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND e.{} = $3 \
+             GROUP BY e.building_id ORDER BY e.building_id",
+            within.0.column()
+        );
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(&sql).bind(street).bind(round).bind(within.1).bind(before).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(BuildingComparison {
+                building_id: r.try_get::<Option<i64>, _>(0)?.unwrap_or(0),
+                expected: r.try_get(1)?,
+                sampled: r.try_get(2)?,
+                sampled_before: r.try_get(3)?,
+                lapsed: r.try_get(4)?,
+            })).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
+    /// Residents of a building or grid expected now who were swabbed in the
+    /// round before and not in this one.
+    pub async fn lapsed_in(
+        &self,
+        street: i64,
+        round: i64,
+        before: i64,
+        within: (Level, i64),
+    ) -> Result<Vec<i64>> {
+        let sql = format!(
+            "SELECT e.resident_id FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND e.{} = $3 \
+             AND EXISTS (SELECT 1 FROM registration p WHERE p.street_id = e.street_id AND p.round_id = $4 AND p.resident_id = e.resident_id) \
+             AND NOT {SAMPLED} ORDER BY e.resident_id",
+            within.0.column()
+        );
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar(&sql).bind(street).bind(round).bind(within.1).bind(before).fetch_all(pool).await?),
+        )
+    }
+
+    /// Per testing point of a round (by name, so points of two rounds can be
+    /// compared): residents swabbed there, swabs, tubes, first and last scan.
+    pub async fn point_counts(&self, street: i64, round: i64) -> Result<Vec<PointCount>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT p.id, p.name, p.community_id, COUNT(DISTINCT g.resident_id), COUNT(g.id), COUNT(DISTINCT g.tube_id), MIN(g.scanned_ms), MAX(g.scanned_ms) \
+                 FROM testing_point p LEFT JOIN registration g ON g.street_id = p.street_id AND g.point_id = p.id \
+                 WHERE p.street_id = $1 AND p.round_id = $2 GROUP BY p.id, p.name, p.community_id ORDER BY p.id")
+                .bind(street).bind(round).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(PointCount {
+                point_id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                community_id: r.try_get(2)?,
+                people: r.try_get(3)?,
+                swabs: r.try_get(4)?,
+                tubes: r.try_get(5)?,
+                first_ms: r.try_get(6)?,
+                last_ms: r.try_get(7)?,
+            })).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
+    /// `(building, "compound building")` for each building id.
+    pub async fn building_names(&self, street: i64, ids: &[i64]) -> Result<Vec<(i64, String)>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let name: Option<String> = db_run!(self, pool => sqlx::query_scalar(
+                "SELECT c.name || ' ' || b.name FROM building b JOIN compound c ON c.street_id = b.street_id AND c.id = b.compound_id WHERE b.street_id = $1 AND b.id = $2")
+                .bind(street).bind(*id).fetch_optional(pool).await?);
+            out.push((*id, name.unwrap_or_default()));
+        }
+        Ok(out)
+    }
+}
+
+/// Counts of one testing point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PointCount {
+    pub point_id: i64,
+    pub name: String,
+    pub community_id: i64,
+    pub people: i64,
+    pub swabs: i64,
+    pub tubes: i64,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+}

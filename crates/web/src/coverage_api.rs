@@ -1,0 +1,198 @@
+//! Coverage, missed lists, round-over-round, disinfection tasks and alert
+//! channels over HTTP: parse, call `app`, answer JSON.
+
+use axum::extract::{Path, Query, State};
+use axum::{Extension, Json};
+use gw_app::coverage::{level_name, parse_level};
+use gw_app::registry::ResidentView;
+use gw_domain::ids::Key;
+use gw_store::coverage::Level;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::api::key;
+use crate::{AppState, Auth, WebError};
+
+/// `?community=K`, `?grid=K` or `?building=K` (at most one), and `by` for
+/// coverage rows.
+#[derive(Debug, Deserialize, Default)]
+pub struct Territory {
+    pub by: Option<String>,
+    pub community: Option<String>,
+    pub grid: Option<String>,
+    pub building: Option<String>,
+}
+
+impl Territory {
+    fn within(&self) -> Result<Option<(Level, Key)>, WebError> {
+        let given: Vec<(Level, &String)> = [
+            (Level::Community, &self.community),
+            (Level::Grid, &self.grid),
+            (Level::Building, &self.building),
+        ]
+        .into_iter()
+        .filter_map(|(l, v)| v.as_ref().map(|v| (l, v)))
+        .collect();
+        match given.as_slice() {
+            [] => Ok(None),
+            [(l, v)] => Ok(Some((*l, key(v, level_name(*l))?))),
+            _ => Err(WebError::bad_request(
+                "community、grid、building 只能给一个 / give one of community, grid or building",
+            )),
+        }
+    }
+
+    fn required(&self) -> Result<(Level, Key), WebError> {
+        self.within()?.ok_or_else(|| {
+            WebError::bad_request(
+                "请给出 community、grid 或 building / give community, grid or building",
+            )
+        })
+    }
+}
+
+pub async fn coverage(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Query(q): Query<Territory>,
+) -> Result<Json<Value>, WebError> {
+    let round = key(&id, "round")?;
+    let within = q.within()?;
+    // Default rows: one level below the territory asked about.
+    let by = match q.by.as_deref() {
+        Some(b) => parse_level(b).ok_or_else(|| {
+            WebError::bad_request(format!(
+                "by 须为 community、grid 或 building / by must be community, grid or building: {b}"
+            ))
+        })?,
+        None => match within {
+            None => Level::Grid,
+            Some((Level::Community, _)) => Level::Grid,
+            Some(_) => Level::Building,
+        },
+    };
+    let c = gw_app::coverage::coverage(&s.store, &s.clock, &a.principal, round, by, within).await?;
+    let t = &c.totals;
+    Ok(Json(json!({
+        "round": c.round,
+        "by": c.by,
+        "within": c.within,
+        "expected": t.expected,
+        "sampled": t.sampled,
+        "exempt": t.exempt,
+        "missed": t.missed,
+        "added": t.added,
+        "added_sampled": t.added_sampled,
+        "rows": c.rows,
+        "points": c.points,
+    })))
+}
+
+pub async fn missed(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Query(q): Query<Territory>,
+) -> Result<Json<Value>, WebError> {
+    let round = key(&id, "round")?;
+    let within = q.required()?;
+    let rows = gw_app::coverage::missed(&s.store, &s.clock, &a.principal, round, within).await?;
+    let today = s.clock.today();
+    Ok(Json(json!({
+        "round": round.to_string(),
+        "within": format!("{}:{}", level_name(within.0), within.1),
+        "items": rows.iter().map(|r| ResidentView::masked(r, today)).collect::<Vec<_>>(),
+    })))
+}
+
+pub async fn compare(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Query(q): Query<Territory>,
+) -> Result<Json<gw_app::coverage::Comparison>, WebError> {
+    let round = key(&id, "round")?;
+    let within = q.required()?;
+    Ok(Json(
+        gw_app::coverage::compare(&s.store, &s.clock, &a.principal, round, within).await?,
+    ))
+}
+
+pub async fn disinfection_tasks(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let round = key(&id, "round")?;
+    let tasks =
+        gw_app::testing::disinfection_tasks(&s.store, &s.clock, &a.principal, round).await?;
+    Ok(Json(json!({ "round": round.to_string(), "tasks": tasks })))
+}
+
+pub async fn disinfection_done(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let task = key(&id, "task")?;
+    gw_app::testing::disinfection_done(&s.store, &s.clock, &a.principal, task).await?;
+    Ok(Json(json!({ "task": task.to_string(), "state": "done" })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChannelBody {
+    /// `wecom`, `dingtalk`, `feishu` or `json`.
+    pub kind: String,
+    pub url: String,
+}
+
+pub async fn add_channel(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<i64>,
+    Json(b): Json<ChannelBody>,
+) -> Result<Json<Value>, WebError> {
+    let k =
+        gw_app::notify::add_channel(&s.store, &s.clock, &a.principal, id, &b.kind, &b.url).await?;
+    Ok(Json(json!({ "channel": k.to_string() })))
+}
+
+pub async fn channels(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, WebError> {
+    let items = gw_app::notify::channels(&s.store, &s.clock, &a.principal, id).await?;
+    Ok(Json(json!({ "street": id, "items": items })))
+}
+
+pub async fn remove_channel(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let k = key(&id, "channel")?;
+    gw_app::notify::remove_channel(&s.store, &s.clock, &a.principal, k).await?;
+    Ok(Json(json!({ "channel": k.to_string(), "active": false })))
+}
+
+pub async fn test_channel(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let k = key(&id, "channel")?;
+    let n = gw_app::notify::test_channel(&s.store, &s.clock, &a.principal, k).await?;
+    s.alerts.wake();
+    Ok(Json(json!({ "notification": n.to_string() })))
+}
+
+pub async fn notifications(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, WebError> {
+    let items = gw_app::notify::notifications(&s.store, &s.clock, &a.principal, id).await?;
+    Ok(Json(json!({ "street": id, "items": items })))
+}
