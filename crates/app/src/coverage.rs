@@ -144,8 +144,19 @@ pub async fn coverage(
             added_sampled: c.added_sampled,
         });
     }
+    // Points belong to communities: listed for a street or a community, not
+    // inside a grid or building (whose cost must not depend on the street).
+    let point_scope = match within {
+        None => Some(None),
+        Some((Level::Community, k)) => Some(Some(k.id)),
+        Some(_) => None,
+    };
     let mut points = Vec::new();
-    for pc in store.point_counts(round.street, round.id).await? {
+    let counts = match point_scope {
+        Some(c) => store.point_counts(round.street, round.id, c).await?,
+        None => Vec::new(),
+    };
+    for pc in counts {
         let pl = place(store, round.street, Level::Community, pc.community_id).await?;
         if p.can(Action::ReadRegistry, &pl, now) {
             points.push(PointRow {
@@ -287,9 +298,9 @@ pub async fn compare(
             Err(_) => false,
         }
     };
-    let before_points = store.point_counts(round.street, before).await?;
+    let before_points = store.point_counts(round.street, before, None).await?;
     let mut points = Vec::new();
-    for pc in store.point_counts(round.street, round.id).await? {
+    for pc in store.point_counts(round.street, round.id, None).await? {
         if !readable(pc.community_id).await {
             continue;
         }

@@ -984,3 +984,48 @@ pub async fn disinfection_done(
     .await?;
     Ok(())
 }
+
+/// A round as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoundView {
+    pub id: String,
+    pub name: String,
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+    pub pool_size: i32,
+    pub state: String,
+    /// Community ids covered; empty: the whole street.
+    pub communities: Vec<String>,
+}
+
+/// A street's rounds, newest first (for any signed-in user).
+pub async fn rounds(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    street: i64,
+) -> Result<Vec<RoundView>, AuthError> {
+    // Names, windows and states of rounds carry no personal data: anyone
+    // signed in may list them (points, tubes and people stay behind their checks).
+    let _ = (clock, p);
+    store.place_of(street, "street", street).await?;
+    let mut out = Vec::new();
+    for r in store.rounds(street).await? {
+        let communities = store
+            .round_communities(street, r.id)
+            .await?
+            .into_iter()
+            .map(|id| Key { street, id }.to_string())
+            .collect();
+        out.push(RoundView {
+            id: Key { street, id: r.id }.to_string(),
+            name: r.name,
+            starts_ms: r.starts_ms,
+            ends_ms: r.ends_ms,
+            pool_size: r.pool_size,
+            state: r.state,
+            communities,
+        });
+    }
+    Ok(out)
+}

@@ -45,6 +45,22 @@ pub enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Median time for one grid's coverage and one building's missed list in a round over N
+    /// residents (demo-shaped streets, each in a round with 90% sampled).
+    Coverage {
+        #[arg(long, default_value_t = 100_000)]
+        residents: u64,
+        /// Queries of each kind (medians are reported).
+        #[arg(long, default_value_t = 50)]
+        queries: usize,
+        /// A directory for SQLite (default: a temp dir) or a postgres:// URL.
+        #[arg(long, env = "GRIDWARDEN_BENCH_DB")]
+        db: Option<String>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Fresh databases for one benchmark run, removed at the end.
@@ -134,6 +150,13 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
             seed,
             json,
         } => crate::bench_scan::run(residents, stations, seconds, db, seed, json).await,
+        BenchCmd::Coverage {
+            residents,
+            queries,
+            db,
+            seed,
+            json,
+        } => crate::bench_coverage::run(residents, queries, db, seed, json).await,
     }
 }
 

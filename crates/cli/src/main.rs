@@ -11,7 +11,9 @@ use gw_app::Clock;
 use gw_store::Store;
 
 mod bench;
+mod bench_coverage;
 mod bench_scan;
+mod round_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -25,7 +27,7 @@ struct Cli {
 }
 
 #[derive(Args, Clone)]
-struct DbArg {
+pub(crate) struct DbArg {
     /// Database: a SQLite file path (sqlite://FILE also works) or postgres://… URL.
     #[arg(long, env = "GRIDWARDEN_DB", default_value = "gridwarden.db")]
     db: String,
@@ -104,6 +106,12 @@ enum Cmd {
     /// Measure performance against raw limits.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
+    /// Testing rounds (全员核酸): create, list, move, points, coverage, missed, compare, alerts.
+    #[command(subcommand)]
+    Round(round_cmd::RoundCmd),
+    /// Alert channels (WeCom, DingTalk, Feishu group robots): add, list, test.
+    #[command(subcommand)]
+    Alerts(round_cmd::AlertsCmd),
     /// Personal codes (个人码): show, verify, rotate or retire signing keys.
     #[command(subcommand)]
     Codes(CodesCmd),
@@ -326,7 +334,7 @@ async fn main() {
     }
 }
 
-async fn open(db: &DbArg) -> Result<Store> {
+pub(crate) async fn open(db: &DbArg) -> Result<Store> {
     Store::open(&db.db)
         .await
         .with_context(|| format!("打开数据库失败 / cannot open database {}", redact(&db.db)))
@@ -346,7 +354,7 @@ fn redact(url: &str) -> String {
     }
 }
 
-fn actor() -> String {
+pub(crate) fn actor() -> String {
     format!(
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())
@@ -543,6 +551,8 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Bench(b) => bench::run(b).await,
+        Cmd::Round(r) => round_cmd::round_cmd(r, &clock).await,
+        Cmd::Alerts(a) => round_cmd::alerts_cmd(a, &clock).await,
         Cmd::User(u) => user_cmd(u, &clock).await,
         Cmd::Codes(c) => codes_cmd(c, &clock).await,
         Cmd::Purge { before, yes, db } => {

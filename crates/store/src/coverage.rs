@@ -220,13 +220,19 @@ impl Store {
 
     /// Per testing point of a round (by name, so points of two rounds can be
     /// compared): residents swabbed there, swabs, tubes, first and last scan.
-    pub async fn point_counts(&self, street: i64, round: i64) -> Result<Vec<PointCount>> {
+    /// Limited to the points of one community when `community` is given.
+    pub async fn point_counts(
+        &self,
+        street: i64,
+        round: i64,
+        community: Option<i64>,
+    ) -> Result<Vec<PointCount>> {
         Ok(db_run!(self, pool => {
             let rows = sqlx::query(
                 "SELECT p.id, p.name, p.community_id, COUNT(DISTINCT g.resident_id), COUNT(g.id), COUNT(DISTINCT g.tube_id), MIN(g.scanned_ms), MAX(g.scanned_ms) \
                  FROM testing_point p LEFT JOIN registration g ON g.street_id = p.street_id AND g.point_id = p.id \
-                 WHERE p.street_id = $1 AND p.round_id = $2 GROUP BY p.id, p.name, p.community_id ORDER BY p.id")
-                .bind(street).bind(round).fetch_all(pool).await?;
+                 WHERE p.street_id = $1 AND p.round_id = $2 AND ($3 = 0 OR p.community_id = $3) GROUP BY p.id, p.name, p.community_id ORDER BY p.id")
+                .bind(street).bind(round).bind(community.unwrap_or(0)).fetch_all(pool).await?;
             rows.iter().map(|r| Ok(PointCount {
                 point_id: r.try_get(0)?,
                 name: r.try_get(1)?,

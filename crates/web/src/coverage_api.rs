@@ -196,3 +196,12 @@ pub async fn notifications(
     let items = gw_app::notify::notifications(&s.store, &s.clock, &a.principal, id).await?;
     Ok(Json(json!({ "street": id, "items": items })))
 }
+
+pub async fn rounds(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, WebError> {
+    let items = gw_app::testing::rounds(&s.store, &s.clock, &a.principal, id).await?;
+    Ok(Json(json!({ "street": id, "rounds": items })))
+}

@@ -384,6 +384,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         (
             "GET",
+            "/api/v1/streets/{id}/rounds",
+            Need::Login,
+            get(coverage_api::rounds),
+        ),
+        (
+            "GET",
             "/api/v1/rounds/{id}/compare",
             Need::Act(ReadRegistry),
             get(coverage_api::compare),

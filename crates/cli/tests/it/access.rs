@@ -164,7 +164,9 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
             reader && reaches
         }
         // Lists only the tasks at points the caller manages or reads.
-        ("GET", "/api/v1/rounds/{id}/disinfection") => true,
+        ("GET", "/api/v1/rounds/{id}/disinfection") | ("GET", "/api/v1/streets/{id}/rounds") => {
+            true
+        }
         // An unknown task: whoever may manage stations somewhere learns it is unknown.
         ("POST", "/api/v1/disinfection/{id}/done") => matches!(
             role,
@@ -287,6 +289,9 @@ fn call(
             path.replace("{id}", &format!("{}-999999", target.street_id)),
             Some(json!({})),
         ),
+        "/api/v1/streets/{id}/rounds" => {
+            (format!("/api/v1/streets/{}/rounds", target.street_id), None)
+        }
         "/api/v1/streets/{id}/notifications" => (
             format!("/api/v1/streets/{}/notifications", target.street_id),
             None,

@@ -475,3 +475,101 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
     assert_eq!(pt["people"], sampled2.len());
     assert_eq!(pt["people_before"], 60);
 }
+
+#[tokio::test]
+async fn rounds_and_alert_channels_from_the_command_line() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "120", "--no-serve"]);
+    let out = env.cli_ok(&[
+        "round",
+        "create",
+        "--street",
+        "鸿城街道",
+        "--name",
+        "全员核酸第1轮",
+        "--starts",
+        "2026-11-23 06:00",
+        "--ends",
+        "2026-11-23 18:00",
+        "--pool",
+        "5",
+    ]);
+    let round = out
+        .split_whitespace()
+        .find(|w| w.contains('-') && w.chars().next().unwrap().is_ascii_digit())
+        .unwrap()
+        .to_string();
+    // A bad pool size or time is refused with the reason.
+    let bad = env.cli(&[
+        "round",
+        "create",
+        "--street",
+        "鸿城街道",
+        "--name",
+        "x",
+        "--starts",
+        "2026-11-23 25:00",
+        "--ends",
+        "2026-11-23 18:00",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--starts"));
+    env.cli_ok(&["round", "state", &round, "open"]);
+    let listed: Value =
+        serde_json::from_str(&env.cli_ok(&["round", "list", "--street", "鸿城街道", "--json"]))
+            .unwrap();
+    assert_eq!(listed["rounds"][0]["state"], "open");
+    assert_eq!(listed["rounds"][0]["pool_size"], 5);
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let community = store.communities(None, Some(street)).await.unwrap()[0].id;
+    env.cli_ok(&[
+        "round",
+        "point",
+        &round,
+        "--name",
+        "一号点",
+        "--community",
+        &format!("{street}-{community}"),
+    ]);
+    let cov: Value = serde_json::from_str(&env.cli_ok(&[
+        "round",
+        "coverage",
+        &round,
+        "--by",
+        "community",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(cov["totals"]["expected"], 120);
+    assert_eq!(cov["totals"]["missed"], 120);
+    assert_eq!(cov["points"][0]["name"], "一号点");
+    // A channel, and a test message that reaches the robot.
+    let (url, bodies) = robot();
+    env.cli_ok(&[
+        "alerts",
+        "add",
+        "--street",
+        "鸿城街道",
+        "--kind",
+        "dingtalk",
+        "--url",
+        &url,
+    ]);
+    let out = env.cli_ok(&["alerts", "test", &format!("{street}-1")]);
+    assert!(out.contains("已送达"), "{out}");
+    let (_, body) = bodies.recv_timeout(Duration::from_secs(5)).unwrap();
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(v["text"]["content"].as_str().unwrap().contains("测试消息"));
+    let dead = env.cli(&[
+        "alerts",
+        "add",
+        "--street",
+        "鸿城街道",
+        "--kind",
+        "feishu",
+        "--url",
+        "ftp://x",
+    ]);
+    assert!(!dead.status.success());
+}

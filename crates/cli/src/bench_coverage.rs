@@ -1,0 +1,169 @@
+//! `gridwarden bench coverage`: the time to answer one grid's coverage and
+//! one building's missed list in a round, over a city of N residents in
+//! demo-shaped streets, every street in a round with 90% sampled. Its cost
+//! must follow the territory asked about, not the city.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use gw_app::access::Principal;
+use gw_app::Clock;
+use gw_domain::access::{Grant, Node, Role};
+use gw_domain::ids::Key;
+use gw_store::coverage::Level;
+use serde_json::json;
+
+use crate::bench::{machine, Fresh};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+pub async fn run(
+    residents: u64,
+    queries: usize,
+    db: Option<String>,
+    seed: u64,
+    json_out: bool,
+) -> Result<()> {
+    let clock = Clock::System;
+    let mut fresh = Fresh::new(db)?;
+    let store = fresh.make("coverage").await?;
+    let backend = store.backend().name();
+    let t = Instant::now();
+    let spec = gw_domain::demo::DemoSpec {
+        residents,
+        seed,
+        today: clock.today(),
+    };
+    gw_app::demo::load(&store, &clock, &spec, &|_, _, _| {}).await?;
+    let load_s = t.elapsed().as_secs_f64();
+
+    // Every street: a round, opened (its snapshot), 90% of it sampled.
+    let t = Instant::now();
+    let now = clock.now_ms();
+    let streets = store.streets().await?;
+    let mut rounds = Vec::new();
+    let mut registrations = 0usize;
+    for s in &streets {
+        let round = store
+            .create_round(&gw_store::testing::RoundWrite {
+                street_id: s.id,
+                name: "bench",
+                starts_ms: now - 1,
+                ends_ms: now + 86_400_000,
+                pool_size: 10,
+                created_by: "bench",
+                now_ms: now,
+                communities: &[],
+            })
+            .await?;
+        store.open_round(s.id, round, now).await?;
+        let community = store.communities(None, Some(s.id)).await?[0].id;
+        let point = store.add_point(s.id, round, "P", community, 1).await?;
+        let tube = store
+            .open_tube(s.id, round, point, "BENCH0001", 10, now)
+            .await?;
+        let tube = store.tube(s.id, tube).await?;
+        let ids: Vec<i64> = store
+            .code_identities(s.id, i64::MAX)
+            .await?
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % 10 != 9)
+            .map(|(_, r)| r.0)
+            .collect();
+        registrations += ids.len();
+        store
+            .raw_insert_registrations(&tube, &ids, 5_000, now)
+            .await?;
+        rounds.push((s.id, round));
+    }
+    let setup_s = t.elapsed().as_secs_f64();
+
+    let admin = Principal {
+        user_id: 0,
+        username: "bench".into(),
+        display_name: "bench".into(),
+        must_change_password: false,
+        grants: vec![Grant {
+            role: Role::Admin,
+            node: Node::City,
+            from_ms: 0,
+            until_ms: None,
+        }],
+    };
+    // Ask about grids and buildings of the first street, round-robin.
+    let (street, round) = *rounds.first().context("no street")?;
+    let round = Key { street, id: round };
+    let grids = store
+        .coverage_counts(street, round.id, Level::Grid, None)
+        .await?;
+    let mut grid_ms = Vec::new();
+    let mut building_ms = Vec::new();
+    let mut checked = 0i64;
+    for q in 0..queries.max(1) {
+        let g = &grids[q % grids.len()];
+        let grid = Key { street, id: g.id };
+        let t = Instant::now();
+        let c = gw_app::coverage::coverage(
+            &store,
+            &clock,
+            &admin,
+            round,
+            Level::Building,
+            Some((Level::Grid, grid)),
+        )
+        .await?;
+        grid_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(
+            c.totals.expected == g.expected && c.totals.sampled == g.sampled,
+            "grid coverage disagrees with the street's rows"
+        );
+        let b = &c.rows[q % c.rows.len()];
+        let building: Key = b.key.parse().map_err(|_| anyhow::anyhow!("key"))?;
+        let t = Instant::now();
+        let missed =
+            gw_app::coverage::missed(&store, &clock, &admin, round, (Level::Building, building))
+                .await?;
+        building_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(missed.len() as i64 == b.missed, "missed list disagrees");
+        checked += b.missed;
+    }
+    store.close().await;
+    fresh.cleanup().await?;
+    let out = json!({
+        "bench": "coverage",
+        "backend": backend,
+        "residents": residents,
+        "streets": streets.len(),
+        "registrations": registrations,
+        "queries": queries,
+        "grid_ms": median(grid_ms),
+        "building_missed_ms": median(building_ms),
+        "missed_listed": checked,
+        "seconds": { "load": load_s, "rounds_and_swabs": setup_s },
+        "machine": machine(),
+    });
+    if json_out {
+        println!("{out}");
+    } else {
+        println!(
+            "bench coverage ({backend}, {residents} residents in {} streets, 90% sampled)",
+            streets.len()
+        );
+        println!(
+            "  one grid's coverage       median {:.2} ms",
+            out["grid_ms"]
+        );
+        println!(
+            "  one building's missed list median {:.2} ms",
+            out["building_missed_ms"]
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,475 @@
+//! `gridwarden round …` and `gridwarden alerts …`: testing rounds and alert
+//! channels from the command line, acting as the machine's operator
+//! (recorded in the audit log as `cli:USER`).
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use gw_app::access::Principal;
+use gw_app::Clock;
+use gw_domain::access::{Grant, Node, Role};
+use gw_domain::ids::Key;
+use gw_store::coverage::Level;
+use gw_store::Store;
+use serde_json::json;
+
+use crate::{open, DbArg};
+
+/// At most one of --community, --grid, --building (ids STREET-ID).
+#[derive(Args, Clone, Default)]
+pub struct TerritoryArg {
+    #[arg(long)]
+    community: Option<String>,
+    #[arg(long)]
+    grid: Option<String>,
+    #[arg(long)]
+    building: Option<String>,
+}
+
+impl TerritoryArg {
+    fn within(&self) -> Result<Option<(Level, Key)>> {
+        let given: Vec<(Level, &String)> = [
+            (Level::Community, &self.community),
+            (Level::Grid, &self.grid),
+            (Level::Building, &self.building),
+        ]
+        .into_iter()
+        .filter_map(|(l, v)| v.as_ref().map(|v| (l, v)))
+        .collect();
+        match given.as_slice() {
+            [] => Ok(None),
+            [(l, v)] => Ok(Some((
+                *l,
+                v.parse()
+                    .map_err(|_| anyhow::anyhow!("id 应为 STREET-ID / ids are STREET-ID: {v}"))?,
+            ))),
+            _ => bail!("--community、--grid、--building 只能给一个 / give only one of them"),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum RoundCmd {
+    /// Create a planned round over a street (or some of its communities).
+    Create {
+        /// Street code or name.
+        #[arg(long)]
+        street: String,
+        #[arg(long)]
+        name: String,
+        /// Start, "YYYY-MM-DD HH:MM" China time.
+        #[arg(long)]
+        starts: String,
+        /// End, "YYYY-MM-DD HH:MM" China time.
+        #[arg(long)]
+        ends: String,
+        /// People per tube: 1, 5, 10 or 20.
+        #[arg(long, default_value_t = 10)]
+        pool: u32,
+        /// A community id (STREET-ID) the round covers; repeat for more; none: the whole street.
+        #[arg(long)]
+        community: Vec<String>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// List a street's rounds.
+    List {
+        #[arg(long)]
+        street: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Move a round one step: open, sampling_closed, results_complete, closed.
+    State {
+        round: String,
+        to: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Add a testing point in a community.
+    Point {
+        round: String,
+        #[arg(long)]
+        name: String,
+        /// Community id (STREET-ID).
+        #[arg(long)]
+        community: String,
+        #[arg(long, default_value_t = 1)]
+        stations: u32,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Coverage: expected, sampled, exempt, missed, added — per community, grid or building.
+    Coverage {
+        round: String,
+        /// community, grid or building (default: one level below the territory given).
+        #[arg(long)]
+        by: Option<String>,
+        #[command(flatten)]
+        within: TerritoryArg,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// The missed list of a community, grid or building (masked).
+    Missed {
+        round: String,
+        #[command(flatten)]
+        within: TerritoryArg,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Round over round for a community, grid or building.
+    Compare {
+        round: String,
+        #[command(flatten)]
+        within: TerritoryArg,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Abnormal pools and confirmed retests, with what was done.
+    Alerts {
+        round: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AlertsCmd {
+    /// Add a group-robot webhook for a street: wecom, dingtalk, feishu or json.
+    Add {
+        #[arg(long)]
+        street: String,
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        url: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// List a street's channels and their recent messages.
+    List {
+        #[arg(long)]
+        street: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Send a test message to a channel now and say whether it arrived.
+    Test {
+        channel: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+/// The operator at the machine: every right, every action audited as `cli:USER`.
+fn operator() -> Principal {
+    Principal {
+        user_id: 0,
+        username: crate::actor(),
+        display_name: crate::actor(),
+        must_change_password: false,
+        grants: vec![Grant {
+            role: Role::Admin,
+            node: Node::City,
+            from_ms: 0,
+            until_ms: None,
+        }],
+    }
+}
+
+async fn street_id(store: &Store, s: &str) -> Result<i64> {
+    match store.find_streets(s).await?.as_slice() {
+        [one] => Ok(one.id),
+        [] => bail!("找不到街道 street not found: {s}"),
+        _ => bail!("街道不唯一 street is ambiguous: {s}"),
+    }
+}
+
+fn key(s: &str, what: &str) -> Result<Key> {
+    s.parse()
+        .map_err(|_| anyhow::anyhow!("{what} 应为 STREET-ID / {what} must be STREET-ID: {s}"))
+}
+
+/// "YYYY-MM-DD HH:MM" (or "YYYY-MM-DD") in China time → Unix ms.
+fn moment(s: &str) -> Result<i64> {
+    let s = s.trim();
+    let (day, time) = s.split_once([' ', 'T']).unwrap_or((s, "00:00"));
+    let date = gw_domain::date::Date::parse(day).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (h, m) = time
+        .split_once(':')
+        .context("时间应为 HH:MM / time must be HH:MM")?;
+    let (h, m): (i64, i64) = (h.parse()?, m.parse()?);
+    if !(0..24).contains(&h) || !(0..60).contains(&m) {
+        bail!("时间无效 / bad time: {time}");
+    }
+    Ok(date.start_ms_cst() + (h * 60 + m) * 60_000)
+}
+
+fn app_err(e: gw_app::access::AuthError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
+    let op = operator();
+    match cmd {
+        RoundCmd::Create {
+            street,
+            name,
+            starts,
+            ends,
+            pool,
+            community,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let street = street_id(&store, &street).await?;
+            let communities = community
+                .iter()
+                .map(|c| key(c, "--community"))
+                .collect::<Result<Vec<_>>>()?;
+            let k = gw_app::testing::create_round(
+                &store,
+                clock,
+                &op,
+                &gw_app::testing::NewRound {
+                    street,
+                    name: &name,
+                    starts_ms: moment(&starts).context("--starts")?,
+                    ends_ms: moment(&ends).context("--ends")?,
+                    pool_size: pool,
+                    communities,
+                },
+            )
+            .await
+            .map_err(app_err)?;
+            println!("轮次 round {k} 已创建（计划中）/ created (planned)");
+        }
+        RoundCmd::List { street, json, db } => {
+            let store = open(&db).await?;
+            let street = street_id(&store, &street).await?;
+            let rounds = gw_app::testing::rounds(&store, clock, &op, street)
+                .await
+                .map_err(app_err)?;
+            if json {
+                println!("{}", json!({ "rounds": rounds }));
+            } else {
+                for r in rounds {
+                    println!(
+                        "{:<8} {:<18} {} → {}  {}混1  {}{}",
+                        r.id,
+                        r.state,
+                        gw_domain::notify::clock_text(r.starts_ms),
+                        gw_domain::notify::clock_text(r.ends_ms),
+                        r.pool_size,
+                        r.name,
+                        if r.communities.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  社区 communities {}", r.communities.join(","))
+                        }
+                    );
+                }
+            }
+        }
+        RoundCmd::State { round, to, db } => {
+            let store = open(&db).await?;
+            let round = key(&round, "round")?;
+            let s = gw_app::testing::advance_round(&store, clock, &op, round, &to)
+                .await
+                .map_err(app_err)?;
+            println!("轮次 round {round} → {s}");
+        }
+        RoundCmd::Point {
+            round,
+            name,
+            community,
+            stations,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let p = gw_app::testing::add_point(
+                &store,
+                clock,
+                &op,
+                key(&round, "round")?,
+                &name,
+                key(&community, "--community")?,
+                stations,
+            )
+            .await
+            .map_err(app_err)?;
+            println!("采样点 point {p} 已添加 / added");
+        }
+        RoundCmd::Coverage {
+            round,
+            by,
+            within,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let within = within.within()?;
+            let by = match by.as_deref() {
+                Some(b) => {
+                    gw_app::coverage::parse_level(b).context("--by: community, grid or building")?
+                }
+                None => match within {
+                    None | Some((Level::Community, _)) => Level::Grid,
+                    Some(_) => Level::Building,
+                },
+            };
+            let c =
+                gw_app::coverage::coverage(&store, clock, &op, key(&round, "round")?, by, within)
+                    .await
+                    .map_err(app_err)?;
+            if json {
+                println!("{}", serde_json::to_string(&json!(c))?);
+            } else {
+                let t = &c.totals;
+                println!(
+                    "轮次 round {}: 应检 expected {}  已采 sampled {}  免检 exempt {}  漏检 missed {}  新增 added {} (已采 sampled {})",
+                    c.round, t.expected, t.sampled, t.exempt, t.missed, t.added, t.added_sampled
+                );
+                for r in &c.rows {
+                    println!(
+                        "  {:<9} {:<10} {:>6} {:>6} {:>5} {:>6} {:>5}",
+                        r.level, r.key, r.expected, r.sampled, r.exempt, r.missed, r.added
+                    );
+                }
+                for p in &c.points {
+                    println!(
+                        "  采样点 point {} {}: {} 人 people, {} 管 tubes",
+                        p.point, p.name, p.people, p.tubes
+                    );
+                }
+            }
+        }
+        RoundCmd::Missed {
+            round,
+            within,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let within = within
+                .within()?
+                .context("give --community, --grid or --building")?;
+            let rows = gw_app::coverage::missed(&store, clock, &op, key(&round, "round")?, within)
+                .await
+                .map_err(app_err)?;
+            let today = clock.today();
+            let views: Vec<_> = rows
+                .iter()
+                .map(|r| gw_app::registry::ResidentView::masked(r, today))
+                .collect();
+            if json {
+                println!("{}", json!({ "items": views }));
+            } else {
+                println!("漏检 missed: {}", views.len());
+                for v in views {
+                    println!("  {}", serde_json::to_string(&v)?);
+                }
+            }
+        }
+        RoundCmd::Compare { round, within, db } => {
+            let store = open(&db).await?;
+            let within = within
+                .within()?
+                .context("give --community, --grid or --building")?;
+            let c = gw_app::coverage::compare(&store, clock, &op, key(&round, "round")?, within)
+                .await
+                .map_err(app_err)?;
+            println!("{}", serde_json::to_string_pretty(&c)?);
+        }
+        RoundCmd::Alerts { round, db } => {
+            let store = open(&db).await?;
+            let round = key(&round, "round")?;
+            let a = gw_app::testing::alerts(&store, clock, &op, round)
+                .await
+                .map_err(app_err)?;
+            let d = gw_app::testing::disinfection_tasks(&store, clock, &op, round)
+                .await
+                .map_err(app_err)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({ "alerts": a, "disinfection": d }))?
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn alerts_cmd(cmd: AlertsCmd, clock: &Clock) -> Result<()> {
+    let op = operator();
+    match cmd {
+        AlertsCmd::Add {
+            street,
+            kind,
+            url,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let street = street_id(&store, &street).await?;
+            let k = gw_app::notify::add_channel(&store, clock, &op, street, &kind, &url)
+                .await
+                .map_err(app_err)?;
+            println!("告警渠道 channel {k} 已添加 / added");
+        }
+        AlertsCmd::List { street, db } => {
+            let store = open(&db).await?;
+            let street = street_id(&store, &street).await?;
+            let c = gw_app::notify::channels(&store, clock, &op, street)
+                .await
+                .map_err(app_err)?;
+            let n = gw_app::notify::notifications(&store, clock, &op, street)
+                .await
+                .map_err(app_err)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({ "channels": c, "notifications": n }))?
+            );
+        }
+        AlertsCmd::Test { channel, db } => {
+            let store = open(&db).await?;
+            let channel = key(&channel, "channel")?;
+            let c = store
+                .channels(channel.street)
+                .await?
+                .into_iter()
+                .find(|c| c.id == channel.id)
+                .context("没有此渠道 / no such channel")?;
+            let n = gw_app::notify::test_channel(&store, clock, &op, channel)
+                .await
+                .map_err(app_err)?;
+            // Deliver it now, from here, and report.
+            let body = store
+                .due_notifications(i64::MAX, 1_000)
+                .await?
+                .into_iter()
+                .find(|p| p.street_id == n.street && p.id == n.id)
+                .context("queued message not found")?
+                .body;
+            match gw_app::notify::post(&c.url, &body).await {
+                Ok(()) => {
+                    store
+                        .notification_delivered(n.street, n.id, clock.now_ms())
+                        .await?;
+                    println!("已送达 delivered to channel {channel}");
+                }
+                Err(e) => {
+                    store
+                        .notification_failed(n.street, n.id, &e, clock.now_ms() + 2_000)
+                        .await?;
+                    bail!("送达失败 / delivery failed: {e}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
