@@ -32,7 +32,7 @@ fn unhex(s: &str) -> Vec<u8> {
 }
 
 /// The keys in service as `(id, secret)`.
-async fn keys(store: &Store) -> Result<Vec<(u32, Vec<u8>)>, StoreError> {
+pub(crate) async fn keys(store: &Store) -> Result<Vec<(u32, Vec<u8>)>, StoreError> {
     Ok(store
         .signing_keys()
         .await?

@@ -4,10 +4,11 @@
 use gw_domain::access::{Action, Place};
 use gw_domain::idnumber::{DocKind, Document};
 use gw_domain::ids::Key;
-use gw_domain::testing::{BarcodeRule, TubeBarcode, POOL_SIZES};
+use gw_domain::testing::{BarcodeRule, CodeError, PersonalCode, TubeBarcode, POOL_SIZES};
 use gw_store::testing::{OwnedRegistration, RegistrationRow};
 use gw_store::{Store, StoreError};
 use serde::Serialize;
+use std::sync::Arc;
 
 use crate::access::{self, AuthError, Principal};
 use crate::Clock;
@@ -295,7 +296,17 @@ pub async fn close_tube(
 #[derive(Clone, Debug)]
 pub struct ScanWriter {
     tx: tokio::sync::mpsc::Sender<WriteJob>,
+    /// Signing keys, reloaded at most every [`KEY_CACHE_MS`] (and at once
+    /// when a code names a key not yet seen): a code is checked without the
+    /// database. A retired key stops verifying within that time.
+    keys: Arc<std::sync::Mutex<Option<(i64, SigningKeys)>>>,
 }
+
+/// Signing keys by id, shared.
+type SigningKeys = Arc<Vec<(u32, Vec<u8>)>>;
+
+/// How long signing keys are kept in memory by a server.
+pub const KEY_CACHE_MS: i64 = 5_000;
 
 #[derive(Debug)]
 struct WriteJob {
@@ -336,7 +347,32 @@ impl ScanWriter {
                 }
             }
         });
-        ScanWriter { tx }
+        ScanWriter {
+            tx,
+            keys: Arc::new(std::sync::Mutex::new(None)),
+        }
+    }
+
+    async fn signing_keys(
+        &self,
+        store: &Store,
+        now_ms: i64,
+        fresh: bool,
+    ) -> Result<SigningKeys, StoreError> {
+        if !fresh {
+            if let Ok(g) = self.keys.lock() {
+                if let Some((at, k)) = g.as_ref() {
+                    if now_ms - at < KEY_CACHE_MS && now_ms >= *at {
+                        return Ok(k.clone());
+                    }
+                }
+            }
+        }
+        let k = Arc::new(crate::codes::keys(store).await?);
+        if let Ok(mut g) = self.keys.lock() {
+            *g = Some((now_ms, k.clone()));
+        }
+        Ok(k)
     }
 
     async fn insert(&self, row: OwnedRegistration) -> Result<Option<i64>, StoreError> {
@@ -393,37 +429,58 @@ pub struct ScanOutcome {
     pub point_count: i64,
 }
 
-/// The resident a scanned text names, or why it names nobody here.
-async fn resolve(
+/// Whom a scanned text names, as far as it can be told before the one
+/// database read of a scan.
+enum Who {
+    /// A personal code with a good signature: its resident's uid and generation.
+    Code(String, u32),
+    /// A document number registered in this street, or a walk-in just added.
+    Resident(i64),
+    /// Nobody here: the reason is shown to the station.
+    Nobody(String),
+}
+
+/// What a scanned text names: a personal code is checked against the
+/// cached signing keys; a document number is looked up.
+async fn identify(
     store: &Store,
+    writer: &ScanWriter,
+    now_ms: i64,
     street: i64,
     text: &str,
-) -> Result<(Option<i64>, String), StoreError> {
+) -> Result<Who, StoreError> {
     let t = gw_domain::text::squeeze(text);
     if t.to_uppercase().starts_with("GW") {
-        return Ok(match crate::codes::verify(store, &t).await {
-            Ok(k) if k.street == street => (Some(k.id), String::new()),
-            Ok(k) => (
-                None,
-                format!(
-                    "其他街道（{}）的居民 / resident of another street ({})",
-                    k.street, k.street
-                ),
-            ),
-            Err(crate::codes::VerifyError::Store(e)) => return Err(e),
-            Err(e) => (None, e.to_string()),
+        let code = match PersonalCode::decode(&t) {
+            Ok(c) => c,
+            Err(e) => return Ok(Who::Nobody(e.to_string())),
+        };
+        let mut checked = code.verify(&writer.signing_keys(store, now_ms, false).await?);
+        if let Err(CodeError::UnknownKey(_)) = checked {
+            // A key rotated since the cache was filled.
+            checked = code.verify(&writer.signing_keys(store, now_ms, true).await?);
+        }
+        return Ok(match checked {
+            Err(e) => Who::Nobody(e.to_string()),
+            Ok(()) if code.street != street => Who::Nobody(format!(
+                "其他街道（{}）的居民 / resident of another street ({})",
+                code.street, code.street
+            )),
+            Ok(()) => Who::Code(code.uid.to_lowercase(), code.generation),
         });
     }
     match Document::guess(&t) {
         Ok(d) => {
             let owners = store.document_owners(&[(d.kind, d.number.clone())]).await?;
             Ok(match owners.iter().find(|o| o.street_id == street) {
-                Some(o) => (Some(o.resident_id), String::new()),
-                None if d.kind == DocKind::IdCard => (None, "证件号未在本街道登记，请按临时人员登记 / ID not registered in this street: register a walk-in".into()),
-                None => (None, "证件未登记 / document not registered".into()),
+                Some(o) => Who::Resident(o.resident_id),
+                None if d.kind == DocKind::IdCard => Who::Nobody("证件号未在本街道登记，请按临时人员登记 / ID not registered in this street: register a walk-in".into()),
+                None => Who::Nobody("证件未登记 / document not registered".into()),
             })
         }
-        Err(e) => Ok((None, format!("无法识别的码 / not a code or document: {e}"))),
+        Err(e) => Ok(Who::Nobody(format!(
+            "无法识别的码 / not a code or document: {e}"
+        ))),
     }
 }
 
@@ -433,6 +490,18 @@ async fn outcome(
     r: &RegistrationRow,
     replay: bool,
     pool_size: i32,
+) -> Result<ScanOutcome, StoreError> {
+    outcome_counted(store, street, r, replay, pool_size, None).await
+}
+
+/// `counts`: the tube's fill and the point's count when already known.
+async fn outcome_counted(
+    store: &Store,
+    street: i64,
+    r: &RegistrationRow,
+    replay: bool,
+    pool_size: i32,
+    counts: Option<(i64, i64)>,
 ) -> Result<ScanOutcome, StoreError> {
     let duplicate_of = match r.duplicate_of {
         Some(first) => {
@@ -449,9 +518,14 @@ async fn outcome(
         }
         None => None,
     };
-    let (tube_fill, point_count) = store
-        .tube_and_point_counts(street, r.tube_id, r.point_id)
-        .await?;
+    let (tube_fill, point_count) = match counts {
+        Some(c) => c,
+        None => {
+            store
+                .tube_and_point_counts(street, r.tube_id, r.point_id)
+                .await?
+        }
+    };
     Ok(ScanOutcome {
         registration: Key { street, id: r.id }.to_string(),
         replay,
@@ -495,11 +569,13 @@ pub async fn scan(
             "purpose must be one of {PURPOSES:?}"
         )));
     }
-    if let Some(r) = store.registration_by_client(street, s.client_id).await? {
-        return Ok(outcome(store, street, &r, true, tube.pool_size).await?);
-    }
-    let (resident, mut problem) = match s.walk_in {
+    let now = clock.now_ms();
+    let (who, mut problem) = match s.walk_in {
         Some((name, phone)) if s.code.trim().is_empty() => {
+            // Checked before the pending resident is made: a replayed walk-in adds nobody.
+            if let Some(r) = store.registration_by_client(street, s.client_id).await? {
+                return Ok(outcome(store, street, &r, true, tube.pool_size).await?);
+            }
             let name = gw_domain::text::clean(name);
             if name.is_empty() {
                 return Err(AuthError::Invalid(
@@ -518,18 +594,59 @@ pub async fn scan(
                 }
             }
             let id = store
-                .add_pending_resident(street, &crate::new_uid(), &r, clock.now_ms())
+                .add_pending_resident(street, &crate::new_uid(), &r, now)
                 .await?;
             (
-                Some(id),
+                Who::Resident(id),
                 format!("临时人员（不在名单上，待核实）/ walk-in on no roster: pending{note}"),
             )
         }
-        _ => resolve(store, street, s.code).await?,
+        _ => (
+            identify(store, writer, now, street, s.code).await?,
+            String::new(),
+        ),
     };
-    let (fill, _) = store
-        .tube_and_point_counts(street, tube.id, tube.point_id)
+    let state = store
+        .scan_state(&gw_store::testing::ScanQuery {
+            street,
+            client_id: s.client_id,
+            tube: tube.id,
+            point: tube.point_id,
+            round: tube.round_id,
+            uid: match &who {
+                Who::Code(uid, _) => Some(uid.as_str()),
+                _ => None,
+            },
+            resident: match who {
+                Who::Resident(id) => Some(id),
+                _ => None,
+            },
+        })
         .await?;
+    if state.replay.is_some() {
+        if let Some(r) = store.registration_by_client(street, s.client_id).await? {
+            return Ok(outcome(store, street, &r, true, tube.pool_size).await?);
+        }
+    }
+    let resident = match who {
+        Who::Resident(id) => Some(id),
+        Who::Code(_, generation) => match (state.uid_resident, state.uid_generation) {
+            (Some(id), Some(g)) if g == i64::from(generation) => Some(id),
+            (Some(_), _) => {
+                problem = crate::codes::VerifyError::Revoked.to_string();
+                None
+            }
+            (None, _) => {
+                problem = crate::codes::VerifyError::Unknown.to_string();
+                None
+            }
+        },
+        Who::Nobody(why) => {
+            problem = why;
+            None
+        }
+    };
+    let fill = state.tube_fill;
     if round_state != "open" {
         problem = join(
             problem,
@@ -544,14 +661,10 @@ pub async fn scan(
     } else if fill >= i64::from(tube.pool_size) {
         problem = join(problem, "超出混采数 / more swabs than the pool size");
     }
-    let mut duplicate_of = None;
-    if let (Some(rid), "routine") = (resident, s.purpose) {
-        duplicate_of = store
-            .first_routine(street, tube.round_id, rid)
-            .await?
-            .map(|f| f.id);
-    }
-    let now = clock.now_ms();
+    let duplicate_of = match (resident, s.purpose) {
+        (Some(_), "routine") => state.first_routine,
+        _ => None,
+    };
     let mut w = OwnedRegistration {
         street_id: street,
         client_id: s.client_id.to_string(),
@@ -609,7 +722,10 @@ pub async fn scan(
         problem: w.problem,
         scanned_ms: w.scanned_ms,
     };
-    Ok(outcome(store, street, &r, false, tube.pool_size).await?)
+    // Counts as of this scan: exact for the tube (one station fills a tube);
+    // the point's count may lag other stations' scans of the same instant.
+    let counts = Some((fill + 1, state.point_count + 1));
+    Ok(outcome_counted(store, street, &r, false, tube.pool_size, counts).await?)
 }
 
 fn join(a: String, b: &str) -> String {

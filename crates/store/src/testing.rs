@@ -50,6 +50,31 @@ pub struct RegistrationRow {
     pub scanned_ms: i64,
 }
 
+/// What [`Store::scan_state`] is asked.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanQuery<'a> {
+    pub street: i64,
+    pub client_id: &'a str,
+    pub tube: i64,
+    pub point: i64,
+    pub round: i64,
+    /// The uid a personal code carries (resolved here), or
+    pub uid: Option<&'a str>,
+    /// the resident already known (a document number).
+    pub resident: Option<i64>,
+}
+
+/// What a scan must know before it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanState {
+    pub uid_resident: Option<i64>,
+    pub uid_generation: Option<i64>,
+    pub replay: Option<i64>,
+    pub tube_fill: i64,
+    pub point_count: i64,
+    pub first_routine: Option<i64>,
+}
+
 /// A round to create (planned).
 pub struct RoundWrite<'a> {
     pub street_id: i64,
@@ -269,6 +294,33 @@ impl Store {
             match sqlx::query(&q).bind(street).bind(round).bind(resident).fetch_optional(pool).await? {
                 Some(r) => Some(reg_row!(r)),
                 None => None,
+            }
+        }))
+    }
+
+    /// Everything a scan must know before it is written, in one query: the
+    /// resident a code's `uid` names (with the code generation in force), a
+    /// stored registration with this client id (a replay), the tube's fill and
+    /// the point's count, and the resident's first routine swab in the round.
+    pub async fn scan_state(&self, q: &ScanQuery<'_>) -> Result<ScanState> {
+        Ok(db_run!(self, pool => {
+            let r = sqlx::query(
+                "WITH who AS (SELECT COALESCE((SELECT id FROM resident WHERE street_id = $1 AND uid = $6), $7) AS id) \
+                 SELECT (SELECT id FROM resident WHERE street_id = $1 AND uid = $6), \
+                        (SELECT code_generation FROM resident WHERE street_id = $1 AND uid = $6), \
+                        (SELECT id FROM registration WHERE street_id = $1 AND client_id = $2), \
+                        (SELECT COUNT(*) FROM registration WHERE street_id = $1 AND tube_id = $3), \
+                        (SELECT COUNT(*) FROM registration WHERE street_id = $1 AND point_id = $4), \
+                        (SELECT g.id FROM registration g, who WHERE g.street_id = $1 AND g.round_id = $5 AND g.resident_id = who.id AND g.purpose = 'routine' AND g.duplicate_of IS NULL)")
+                .bind(q.street).bind(q.client_id).bind(q.tube).bind(q.point).bind(q.round).bind(q.uid.unwrap_or("")).bind(q.resident.unwrap_or(-1))
+                .fetch_one(pool).await?;
+            ScanState {
+                uid_resident: r.try_get(0)?,
+                uid_generation: r.try_get(1)?,
+                replay: r.try_get(2)?,
+                tube_fill: r.try_get(3)?,
+                point_count: r.try_get(4)?,
+                first_routine: r.try_get(5)?,
             }
         }))
     }
