@@ -7,6 +7,7 @@ pub mod codes;
 pub mod demo;
 pub mod export;
 pub mod fixtures;
+pub mod handoff;
 pub mod import;
 pub mod registry;
 pub mod report;

@@ -17,6 +17,7 @@ pub mod access;
 pub mod audit;
 pub mod codes;
 pub mod control;
+pub mod handoff;
 pub mod import;
 pub mod migrate;
 pub mod registry;

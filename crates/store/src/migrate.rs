@@ -27,6 +27,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     8 "0008_results_alerts.sql",
     9 "0009_exemptions.sql",
     10 "0010_registration_point_index.sql",
+    13 "0013_supplies_handoff.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -40,6 +41,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     8 "0008_results_alerts.sql",
     9 "0009_exemptions.sql",
     10 "0010_registration_point_index.sql",
+    13 "0013_supplies_handoff.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {
