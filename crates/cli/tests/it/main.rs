@@ -6,6 +6,7 @@
 mod access;
 mod api;
 mod codes;
+mod handoff;
 mod harness;
 mod import;
 mod storage;
