@@ -404,7 +404,7 @@ pub async fn pack_bag(
 }
 
 /// Packs sealed bags of a point into a transport box, with the bags and tubes
-/// the packer counted.
+/// the packer counted (`counted = (bags, tubes)`).
 pub async fn pack_box(
     store: &Store,
     clock: &Clock,
@@ -412,9 +412,9 @@ pub async fn pack_box(
     point: Key,
     box_code: &str,
     bags: &[String],
-    counted_bags: i64,
-    counted_tubes: i64,
+    counted: (i64, i64),
 ) -> Result<Packed, AuthError> {
+    let (counted_bags, counted_tubes) = counted;
     let pt = store.point(point.street, point.id).await?;
     access::authorize(p, clock, Action::Pack, &point_place(store, &pt).await?)?;
     let box_code = barcode(box_code)?;
@@ -896,50 +896,50 @@ pub async fn report(
     let names: HashMap<String, String> = rows
         .points
         .iter()
-        .map(|(id, name, ..)| (pkey(*id), name.clone()))
+        .map(|p| (pkey(p.id), p.name.clone()))
         .collect();
     let box_points: HashMap<String, String> = rows
         .boxes
         .iter()
-        .map(|(b, pid, ..)| (b.clone(), pkey(*pid)))
+        .map(|b| (b.barcode.clone(), pkey(b.point_id)))
         .collect();
     let chain = Chain {
         points: rows
             .points
             .iter()
-            .map(|(id, _, t, pe, open)| PointLink {
-                point: pkey(*id),
+            .map(|p| PointLink {
+                point: pkey(p.id),
                 closed: Tally {
-                    tubes: *t,
-                    people: *pe,
+                    tubes: p.closed_tubes,
+                    people: p.closed_people,
                 },
-                open_tubes: *open,
+                open_tubes: p.open_tubes,
             })
             .collect(),
         bags: rows
             .bags
             .iter()
-            .map(|(b, pid, t, pe, counted, in_box)| BagLink {
-                barcode: b.clone(),
-                point: pkey(*pid),
+            .map(|b| BagLink {
+                barcode: b.barcode.clone(),
+                point: pkey(b.point_id),
                 system: Tally {
-                    tubes: *t,
-                    people: *pe,
+                    tubes: b.tubes,
+                    people: b.people,
                 },
-                counted_tubes: *counted,
-                in_box: in_box.clone(),
+                counted_tubes: b.counted_tubes,
+                in_box: b.box_barcode.clone(),
             })
             .collect(),
         boxes: rows
             .boxes
             .iter()
-            .map(|(b, pid, cb, ct, h, r)| BoxLink {
-                barcode: b.clone(),
-                point: pkey(*pid),
-                counted_bags: *cb,
-                counted_tubes: *ct,
-                handoff: h.map(pkey),
-                receipt: r.map(pkey),
+            .map(|b| BoxLink {
+                barcode: b.barcode.clone(),
+                point: pkey(b.point_id),
+                counted_bags: b.counted_bags,
+                counted_tubes: b.counted_tubes,
+                handoff: b.handoff_id.map(pkey),
+                receipt: b.receipt_id.map(pkey),
             })
             .collect(),
         handoffs: rows
@@ -956,11 +956,11 @@ pub async fn report(
         receipts: rows
             .receipts
             .iter()
-            .map(|(id, cb, ct, cp, ..)| ReceiptLink {
-                id: pkey(*id),
-                counted_boxes: *cb,
-                counted_tubes: *ct,
-                counted_people: *cp,
+            .map(|r| ReceiptLink {
+                id: pkey(r.id),
+                counted_boxes: r.counted_boxes,
+                counted_tubes: r.counted_tubes,
+                counted_people: r.counted_people,
             })
             .collect(),
     };
@@ -1000,8 +1000,9 @@ pub async fn report(
     let supplies = rows
         .points
         .iter()
-        .filter(|(id, ..)| keep(&pkey(*id)))
-        .map(|(id, name, ..)| {
+        .filter(|p| keep(&pkey(p.id)))
+        .map(|p| {
+            let (id, name) = (&p.id, &p.name);
             let mine: Vec<SupplyRow> = supply_rows
                 .iter()
                 .filter(|r| r.point_id == *id)

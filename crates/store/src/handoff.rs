@@ -103,16 +103,51 @@ pub struct ReceiptWrite<'a> {
 /// What reconciliation reads about a round, as stored.
 #[derive(Debug, Clone, Default)]
 pub struct ChainRows {
-    /// `(point id, name, closed tubes, swabs in them, open tubes)`
-    pub points: Vec<(i64, String, i64, i64, i64)>,
-    /// `(barcode, point id, tubes, swabs, counted tubes, box barcode)`
-    pub bags: Vec<(String, i64, i64, i64, i64, Option<String>)>,
-    /// `(barcode, point id, counted bags, counted tubes, hand-off id, receipt id)`
-    pub boxes: Vec<(String, i64, i64, i64, Option<i64>, Option<i64>)>,
-    /// `(id, point id, counted boxes, counted tubes, counted people, transporter, phone, account, created)`
+    pub points: Vec<PointCount>,
+    pub bags: Vec<BagCount>,
+    pub boxes: Vec<BoxCount>,
     pub handoffs: Vec<HandOffRow>,
-    /// `(id, counted boxes, counted tubes, counted people, received by, created)`
-    pub receipts: Vec<(i64, Option<i64>, i64, Option<i64>, String, i64)>,
+    pub receipts: Vec<ReceiptRow>,
+}
+
+/// A point's closed tubes (and the swabs in them) and its open tubes.
+#[derive(Debug, Clone)]
+pub struct PointCount {
+    pub id: i64,
+    pub name: String,
+    pub closed_tubes: i64,
+    pub closed_people: i64,
+    pub open_tubes: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct BagCount {
+    pub barcode: String,
+    pub point_id: i64,
+    pub tubes: i64,
+    pub people: i64,
+    pub counted_tubes: i64,
+    pub box_barcode: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BoxCount {
+    pub barcode: String,
+    pub point_id: i64,
+    pub counted_bags: i64,
+    pub counted_tubes: i64,
+    pub handoff_id: Option<i64>,
+    pub receipt_id: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReceiptRow {
+    pub id: i64,
+    pub counted_boxes: Option<i64>,
+    pub counted_tubes: i64,
+    pub counted_people: Option<i64>,
+    pub received_by: String,
+    pub created_ms: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -416,7 +451,7 @@ impl Store {
                  (SELECT COUNT(*) FROM tube t WHERE t.street_id = p.street_id AND t.point_id = p.id AND t.state = 'open') \
                  FROM testing_point p WHERE p.street_id = $1 AND p.round_id = $2 ORDER BY p.id")
                 .bind(street).bind(round).fetch_all(pool).await?
-                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?)))
+                .iter().map(|r| Ok(PointCount { id: r.try_get(0)?, name: r.try_get(1)?, closed_tubes: r.try_get(2)?, closed_people: r.try_get(3)?, open_tubes: r.try_get(4)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
             let bags = sqlx::query(
                 "SELECT g.barcode, g.point_id, \
@@ -425,12 +460,12 @@ impl Store {
                  g.counted_tubes, x.barcode FROM sample_bag g LEFT JOIN transport_box x ON x.street_id = g.street_id AND x.id = g.box_id \
                  WHERE g.street_id = $1 AND g.round_id = $2 ORDER BY g.id")
                 .bind(street).bind(round).fetch_all(pool).await?
-                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?)))
+                .iter().map(|r| Ok(BagCount { barcode: r.try_get(0)?, point_id: r.try_get(1)?, tubes: r.try_get(2)?, people: r.try_get(3)?, counted_tubes: r.try_get(4)?, box_barcode: r.try_get(5)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
             let boxes = sqlx::query(
                 "SELECT barcode, point_id, counted_bags, counted_tubes, handoff_id, receipt_id FROM transport_box WHERE street_id = $1 AND round_id = $2 ORDER BY id")
                 .bind(street).bind(round).fetch_all(pool).await?
-                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?)))
+                .iter().map(|r| Ok(BoxCount { barcode: r.try_get(0)?, point_id: r.try_get(1)?, counted_bags: r.try_get(2)?, counted_tubes: r.try_get(3)?, handoff_id: r.try_get(4)?, receipt_id: r.try_get(5)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
             let handoffs = sqlx::query(
                 "SELECT id, point_id, counted_boxes, counted_tubes, counted_people, transporter_name, transporter_phone, transporter_account, handed_by, created_ms \
@@ -442,7 +477,7 @@ impl Store {
             let receipts = sqlx::query(
                 "SELECT id, counted_boxes, counted_tubes, counted_people, received_by, created_ms FROM lab_receipt WHERE street_id = $1 AND round_id = $2 ORDER BY id")
                 .bind(street).bind(round).fetch_all(pool).await?
-                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?)))
+                .iter().map(|r| Ok(ReceiptRow { id: r.try_get(0)?, counted_boxes: r.try_get(1)?, counted_tubes: r.try_get(2)?, counted_people: r.try_get(3)?, received_by: r.try_get(4)?, created_ms: r.try_get(5)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
             ChainRows { points, bags, boxes, handoffs, receipts }
         }))

@@ -123,8 +123,7 @@ pub async fn pack_box(
         point,
         &b.barcode,
         &b.bags,
-        b.counted_bags,
-        b.counted_tubes,
+        (b.counted_bags, b.counted_tubes),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(v)))
