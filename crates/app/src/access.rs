@@ -31,7 +31,7 @@ pub struct Principal {
 impl Principal {
     /// The actor string the audit log records.
     pub fn actor(&self) -> String {
-        if self.username.starts_with("station:") {
+        if self.username.starts_with("station:") || self.username.starts_with("cli:") {
             self.username.clone()
         } else {
             format!("user:{}", self.username)

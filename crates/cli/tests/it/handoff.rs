@@ -197,6 +197,24 @@ async fn a_full_chain_from_supplies_to_lab_matches_everywhere() {
         "20",
     ]);
     assert!(out.contains("防护用品"), "{out}");
+    // Audited as the operator, the manager's issues as the manager.
+    let audit = w.env.cli_ok(&["audit", "--limit", "1000"]);
+    let issued: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains("issue_supplies"))
+        .collect();
+    assert_eq!(issued.len(), 3, "{audit}");
+    assert!(
+        issued
+            .iter()
+            .any(|l| l.split('\t').nth(1).unwrap().starts_with("cli:")),
+        "{audit}"
+    );
+    assert_eq!(
+        issued.iter().filter(|l| l.contains("user:pm")).count(),
+        2,
+        "{audit}"
+    );
     // The manager of A cannot issue to B; the volunteer issues nothing.
     let r = pm.post(
         &format!("/api/v1/points/{}/supplies", w.b),
