@@ -177,7 +177,7 @@ enum SuppliesCmd {
 #[derive(Subcommand)]
 enum HandoffCmd {
     /// Every count along point → bag → box → hand-off → lab that does not match,
-    /// with the step where it broke. Exits 1 when any count does not match.
+    /// with the step where it broke. Exits 2 when any count does not match (1 on errors).
     Report {
         /// Round id, STREET-ID.
         #[arg(long)]
@@ -1240,7 +1240,7 @@ async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
                 }
             }
             if !r.matched {
-                std::process::exit(1);
+                std::process::exit(2);
             }
             Ok(())
         }

@@ -376,9 +376,9 @@ async fn a_hand_over_whose_counts_do_not_match_is_flagged_at_the_hand_off() {
     );
     // Point B has nothing to do with it.
     assert_eq!(w.report(&w.chief, Some(&w.b))["matched"], true);
-    // The CLI prints the step and exits 1.
+    // The CLI prints the step and exits 2 (1 is for errors).
     let out = w.env.cli(&["handoff", "report", "--round", &w.round]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("交接") && text.contains("HandOff"), "{text}");
     assert!(text.contains("装袋"), "{text}");
