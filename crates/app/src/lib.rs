@@ -8,6 +8,7 @@ pub mod coverage;
 pub mod demo;
 pub mod export;
 pub mod fixtures;
+pub mod handoff;
 pub mod import;
 pub mod notify;
 pub mod registry;

@@ -240,14 +240,15 @@ pub async fn add_point(
     })
 }
 
-/// Opens a tube at a point by its barcode.
+/// Opens a tube at a point by its barcode. A tube not issued to the point is
+/// opened anyway, with a warning (`handoff::issue_warning`).
 pub async fn open_tube(
     store: &Store,
     clock: &Clock,
     p: &Principal,
     point: Key,
     barcode: &str,
-) -> Result<Key, AuthError> {
+) -> Result<(Key, Option<String>), AuthError> {
     let pt = store.point(point.street, point.id).await?;
     access::authorize(p, clock, Action::Scan, &point_place(store, &pt).await?)?;
     let round = store.round(point.street, pt.round_id).await?;
@@ -269,10 +270,15 @@ pub async fn open_tube(
             clock.now_ms(),
         )
         .await?;
-    Ok(Key {
-        street: point.street,
-        id,
-    })
+    let warning =
+        crate::handoff::issue_warning(store, point.street, round.id, pt.id, code.as_str()).await?;
+    Ok((
+        Key {
+            street: point.street,
+            id,
+        },
+        warning,
+    ))
 }
 
 pub async fn close_tube(

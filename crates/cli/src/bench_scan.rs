@@ -278,7 +278,8 @@ pub async fn run(
     server.abort();
 
     // Raw limit: the same number of registrations, durable, multi-row, 500 a transaction.
-    let tube = gw_app::testing::open_tube(&store, &clock, &admin, raw_point, "RAW0000001").await?;
+    let (tube, _) =
+        gw_app::testing::open_tube(&store, &clock, &admin, raw_point, "RAW0000001").await?;
     let tube_row = store.tube(street, tube.id).await?;
     let who: Vec<i64> = ids
         .iter()

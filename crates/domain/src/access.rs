@@ -7,9 +7,12 @@
 //! | street commander | their street(s) | full | yes | yes | yes | yes | no |
 //! | community secretary | their community | full | yes | yes | yes | yes | no |
 //! | grid leader | their grid(s) | full | yes | no | yes | yes | no |
-//! | testing-point manager | — (scans and enrols stations at their point) | — | — | — | — | — | no |
-//! | volunteer | — (scans at their point; task lists come with tasks) | masked | no | never | no | no | no |
-//! | lab | — (uploads tube results) | — | — | — | — | — | no |
+//! | testing-point manager | — (scans, enrols stations, records supplies, packs and hands over at their point) | — | — | — | — | — | no |
+//! | volunteer | — (scans, packs and hands over at their point; task lists come with tasks) | masked | no | never | no | no | no |
+//! | lab | — (receives boxes, uploads tube results) | — | — | — | — | — | no |
+//!
+//! Lab receipt (`Receive`) belongs to the lab (and the admin) only: the lab's
+//! count is the last check of the chain and nobody else may make it.
 //! | CDC liaison | their territory | full | yes | yes | yes | no | no |
 
 use serde::{Deserialize, Serialize};
@@ -215,6 +218,16 @@ pub enum Action {
     ManageStations,
     /// Upload tube results (the lab).
     PostResults,
+    /// Record supplies issued to a testing point (tubes, kits, protective gear).
+    IssueSupplies,
+    /// Pack closed tubes into bags and bags into boxes at a point.
+    Pack,
+    /// Hand boxes over to a transporter at a point.
+    HandOver,
+    /// Receive boxes at the lab with the lab's own count.
+    Receive,
+    /// Read the supplies and the count reconciliation of a round (counts only).
+    ReadLogistics,
 }
 
 /// The documented table (module docs) as code.
@@ -223,16 +236,22 @@ pub fn role_allows(role: Role, action: Action) -> bool {
     use Role::*;
     match role {
         Admin => true,
-        StreetCommander => !matches!(action, ManageUsers | ReadAudit | Purge),
-        CommunitySecretary => !matches!(action, ManageUsers | ReadAudit | Purge | ManageRounds),
+        StreetCommander => !matches!(action, ManageUsers | ReadAudit | Purge | Receive),
+        CommunitySecretary => !matches!(
+            action,
+            ManageUsers | ReadAudit | Purge | ManageRounds | Receive
+        ),
         GridLeader => !matches!(
             action,
-            ManageUsers | ReadAudit | Purge | ManageRounds | Reveal(Field::Document)
+            ManageUsers | ReadAudit | Purge | ManageRounds | Reveal(Field::Document) | Receive
         ),
         CdcLiaison => matches!(action, ReadRegistry | Reveal(_) | FilterHealth),
-        PointManager => matches!(action, Scan | ManageStations),
-        Volunteer => action == Scan,
-        Lab => action == PostResults,
+        PointManager => matches!(
+            action,
+            Scan | ManageStations | IssueSupplies | Pack | HandOver | ReadLogistics
+        ),
+        Volunteer => matches!(action, Scan | Pack | HandOver),
+        Lab => matches!(action, PostResults | Receive | ReadLogistics),
     }
 }
 
@@ -388,6 +407,24 @@ mod tests {
             assert_eq!(role_allows(role, Action::ReadAudit), role == Role::Admin);
             assert_eq!(Role::from_code(role.code()), Some(role));
         }
+    }
+
+    #[test]
+    fn only_the_lab_receives_and_point_staff_pack() {
+        for role in Role::ALL {
+            assert_eq!(
+                role_allows(role, Action::Receive),
+                matches!(role, Role::Admin | Role::Lab),
+                "{role:?}"
+            );
+        }
+        for role in [Role::PointManager, Role::Volunteer] {
+            assert!(role_allows(role, Action::Pack) && role_allows(role, Action::HandOver));
+        }
+        assert!(role_allows(Role::PointManager, Action::IssueSupplies));
+        assert!(!role_allows(Role::Volunteer, Action::IssueSupplies));
+        assert!(!role_allows(Role::Lab, Action::Pack));
+        assert!(!role_allows(Role::CdcLiaison, Action::ReadLogistics));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod date;
 pub mod demo;
+pub mod handoff;
 pub mod idnumber;
 pub mod ids;
 pub mod mask;

@@ -19,6 +19,7 @@ pub mod audit;
 pub mod codes;
 pub mod control;
 pub mod coverage;
+pub mod handoff;
 pub mod import;
 pub mod migrate;
 pub mod registry;

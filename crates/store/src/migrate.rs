@@ -28,6 +28,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     9 "0009_exemptions.sql",
     10 "0010_registration_point_index.sql",
     11 "0011_round_territory_alerts.sql",
+    13 "0013_supplies_handoff.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -42,6 +43,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     9 "0009_exemptions.sql",
     10 "0010_registration_point_index.sql",
     11 "0011_round_territory_alerts.sql",
+    13 "0013_supplies_handoff.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -755,10 +755,11 @@ pub async fn open_tube(
     Json(b): Json<TubeBody>,
 ) -> Result<(StatusCode, Json<Value>), WebError> {
     let point = key(&id, "point")?;
-    let k = gw_app::testing::open_tube(&s.store, &s.clock, &a.principal, point, &b.barcode).await?;
+    let (k, warning) =
+        gw_app::testing::open_tube(&s.store, &s.clock, &a.principal, point, &b.barcode).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": k.to_string(), "state": "open" })),
+        Json(json!({ "id": k.to_string(), "state": "open", "warning": warning })),
     ))
 }
 

@@ -21,6 +21,7 @@ use serde_json::json;
 
 mod api;
 mod coverage_api;
+mod handoff_api;
 pub mod openapi;
 
 #[derive(Clone)]
@@ -441,6 +442,55 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             "/api/v1/audit",
             Need::Act(ReadAudit),
             get(api::audit),
+        ),
+        // Supplies, packing, hand-off, lab receipt, reconciliation (handoff_api.rs).
+        (
+            "POST",
+            "/api/v1/points/{id}/supplies",
+            Need::Act(IssueSupplies),
+            post(handoff_api::issue_supplies),
+        ),
+        (
+            "GET",
+            "/api/v1/points/{id}/supplies",
+            Need::Act(ReadLogistics),
+            get(handoff_api::list_supplies),
+        ),
+        (
+            "POST",
+            "/api/v1/points/{id}/bags",
+            Need::Act(Pack),
+            post(handoff_api::pack_bag),
+        ),
+        (
+            "POST",
+            "/api/v1/points/{id}/boxes",
+            Need::Act(Pack),
+            post(handoff_api::pack_box),
+        ),
+        (
+            "POST",
+            "/api/v1/points/{id}/handoffs",
+            Need::Act(HandOver),
+            post(handoff_api::hand_over),
+        ),
+        (
+            "POST",
+            "/api/v1/rounds/{id}/receipts",
+            Need::Act(Receive),
+            post(handoff_api::receive),
+        ),
+        (
+            "POST",
+            "/api/v1/rounds/{id}/bag-capacity",
+            Need::Act(ManageRounds),
+            post(handoff_api::set_bag_capacity),
+        ),
+        (
+            "GET",
+            "/api/v1/rounds/{id}/reconciliation",
+            Need::Act(ReadLogistics),
+            get(handoff_api::reconciliation),
         ),
     ]
 }

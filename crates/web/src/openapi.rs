@@ -36,6 +36,21 @@ fn path_id(desc: &str) -> Value {
 }
 
 pub fn document() -> Value {
+    let mut doc = registry_document();
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for (k, v) in handoff_paths() {
+            paths.insert(k.to_string(), v);
+        }
+    }
+    doc["components"]["schemas"]["Mismatch"] = json!({ "type": "object", "required": ["step", "kind", "at", "measure", "expected", "found", "diff"], "properties": {
+        "step": { "type": "string", "enum": ["point", "bag", "box", "hand_off", "lab"], "description": "where the count broke" },
+        "kind": { "type": "string", "enum": ["point", "bag", "box", "handoff", "receipt"] }, "at": { "type": "string", "description": "point id, bag or box barcode, hand-off or receipt id" },
+        "point": { "type": "string", "nullable": true }, "measure": { "type": "string", "enum": ["tubes", "people", "bags", "boxes"] },
+        "expected": { "type": "integer" }, "found": { "type": "integer" }, "diff": { "type": "integer", "description": "found − expected" }, "note": { "type": "string" } } });
+    doc
+}
+
+fn registry_document() -> Value {
     let resident = json!({ "$ref": "#/components/schemas/Resident" });
     json!({
         "openapi": "3.0.3",
@@ -109,7 +124,7 @@ pub fn document() -> Value {
                 "responses": ok(json!({ "type": "object", "properties": { "items": { "type": "array", "items": { "type": "object" } } }, "required": ["items"] })) } },
             "/api/v1/points/{id}/tubes": { "post": { "summary": "open a tube at a point by its barcode", "parameters": [path_id("point id")],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["barcode"], "properties": { "barcode": { "type": "string" } } } } } },
-                "responses": created(json!({ "type": "object", "properties": { "id": { "type": "string" }, "state": { "type": "string" } }, "required": ["id"] })) } },
+                "responses": created(json!({ "type": "object", "properties": { "id": { "type": "string" }, "state": { "type": "string" }, "warning": { "type": "string", "nullable": true, "description": "set when the tube was not issued to this point (opened anyway)" } }, "required": ["id"] })) } },
             "/api/v1/tubes/{id}/scans": { "post": { "summary": "register one swab (always stored; exactly once per client_id)", "parameters": [path_id("tube id")],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["client_id"], "properties": {
                     "client_id": { "type": "string" }, "code": { "type": "string" },
@@ -210,6 +225,81 @@ pub fn document() -> Value {
                 "masked": { "type": "boolean" } } }
         } }
     })
+}
+
+/// What a packing step answers (bag, box, hand-over, lab receipt).
+fn packed() -> Value {
+    json!({ "type": "object", "required": ["id", "tubes", "people", "counts_match", "mismatches"], "properties": {
+        "id": { "type": "string" }, "barcode": { "type": "string" }, "bags": { "type": "integer", "nullable": true }, "boxes": { "type": "integer", "nullable": true },
+        "tubes": { "type": "integer", "description": "tubes the system holds" }, "people": { "type": "integer", "description": "swabs in them" },
+        "counts_match": { "type": "boolean" }, "mismatches": { "type": "array", "items": { "$ref": "#/components/schemas/Mismatch" } },
+        "warnings": { "type": "array", "items": { "type": "string" } } } })
+}
+
+fn body(required: &[&str], properties: Value) -> Value {
+    json!({ "required": true, "content": { "application/json": { "schema": { "type": "object", "required": required, "properties": properties } } } })
+}
+
+/// Supplies, packing, hand-off, lab receipt and reconciliation.
+fn handoff_paths() -> Vec<(&'static str, Value)> {
+    let barcodes = json!({ "type": "array", "items": { "type": "string" } });
+    let supply = json!({ "type": "object", "properties": { "id": { "type": "string" }, "point": { "type": "string" }, "kind": { "type": "string" }, "kind_zh": { "type": "string" },
+        "quantity": { "type": "integer" }, "first_barcode": { "type": "string", "nullable": true }, "last_barcode": { "type": "string", "nullable": true },
+        "batch": { "type": "string", "nullable": true }, "received_by": { "type": "string" }, "issued_by": { "type": "string" }, "issued_ms": { "type": "integer" } } });
+    vec![
+        (
+            "/api/v1/points/{id}/supplies",
+            json!({
+            "post": { "summary": "record supplies issued to a point: tubes by barcode range (first/last) or batch, kits, protective gear", "parameters": [path_id("point id")],
+                "requestBody": body(&["kind"], json!({ "kind": { "type": "string", "enum": ["tubes", "kits", "protective_gear"] }, "quantity": { "type": "integer", "minimum": 1 },
+                    "first_barcode": { "type": "string" }, "last_barcode": { "type": "string" }, "batch": { "type": "string", "description": "the batch code the barcodes start with" }, "received_by": { "type": "string" } })),
+                "responses": created(supply.clone()) },
+            "get": { "summary": "supplies issued to a point", "parameters": [path_id("point id")],
+                "responses": ok(json!({ "type": "object", "properties": { "point": { "type": "string" }, "items": { "type": "array", "items": supply } }, "required": ["items"] })) } }),
+        ),
+        (
+            "/api/v1/points/{id}/bags",
+            json!({ "post": { "summary": "pack closed tubes into a sealed bag (at most the round's bag capacity, 20 unless set); the packer's count is checked", "parameters": [path_id("point id")],
+            "requestBody": body(&["barcode", "tubes", "counted_tubes"], json!({ "barcode": { "type": "string" }, "tubes": barcodes, "counted_tubes": { "type": "integer" } })),
+            "responses": created(packed()) } }),
+        ),
+        (
+            "/api/v1/points/{id}/boxes",
+            json!({ "post": { "summary": "pack sealed bags into a transport box; the packer's counts are checked", "parameters": [path_id("point id")],
+            "requestBody": body(&["barcode", "bags", "counted_bags", "counted_tubes"], json!({ "barcode": { "type": "string" }, "bags": barcodes, "counted_bags": { "type": "integer" }, "counted_tubes": { "type": "integer" } })),
+            "responses": created(packed()) } }),
+        ),
+        (
+            "/api/v1/points/{id}/handoffs",
+            json!({ "post": { "summary": "hand boxes to a transporter; the hand-over sheet's counts are checked", "parameters": [path_id("point id")],
+            "requestBody": body(&["boxes", "transporter", "counted_tubes"], json!({ "boxes": barcodes,
+                "transporter": { "type": "object", "properties": { "name": { "type": "string" }, "phone": { "type": "string" }, "account": { "type": "string" } } },
+                "counted_boxes": { "type": "integer" }, "counted_tubes": { "type": "integer" }, "counted_people": { "type": "integer" } })),
+            "responses": created(packed()) } }),
+        ),
+        (
+            "/api/v1/rounds/{id}/receipts",
+            json!({ "post": { "summary": "the lab receives boxes with its own counts (a box with no hand-over is received and flagged)", "parameters": [path_id("round id")],
+            "requestBody": body(&["boxes", "counted_tubes"], json!({ "boxes": barcodes, "counted_boxes": { "type": "integer" }, "counted_tubes": { "type": "integer" }, "counted_people": { "type": "integer" } })),
+            "responses": created(packed()) } }),
+        ),
+        (
+            "/api/v1/rounds/{id}/bag-capacity",
+            json!({ "post": { "summary": "set how many tubes go into one bag in this round (1–100; 20 unless set)", "parameters": [path_id("round id")],
+            "requestBody": body(&["bag_capacity"], json!({ "bag_capacity": { "type": "integer", "minimum": 1, "maximum": 100 } })),
+            "responses": ok(json!({ "type": "object", "properties": { "round": { "type": "string" }, "bag_capacity": { "type": "integer" } } })) } }),
+        ),
+        (
+            "/api/v1/rounds/{id}/reconciliation",
+            json!({ "get": { "summary": "count reconciliation (数据统计校对): every count that does not match along point → bag → box → hand-off → lab, with the step where it broke",
+            "parameters": [path_id("round id"), q("point", "string", "one point (STREET-ID)", false)],
+            "responses": ok(json!({ "type": "object", "required": ["round", "matched", "mismatches", "steps"], "properties": {
+                "round": { "type": "string" }, "point": { "type": "string", "nullable": true }, "bag_capacity": { "type": "integer" }, "matched": { "type": "boolean" },
+                "mismatches": { "type": "array", "items": { "$ref": "#/components/schemas/Mismatch" } },
+                "steps": { "type": "array", "items": { "type": "object" } }, "supplies": { "type": "array", "items": { "type": "object" } },
+                "handoffs": { "type": "array", "items": { "type": "object" } } } })) } }),
+        ),
+    ]
 }
 
 #[cfg(test)]

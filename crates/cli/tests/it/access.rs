@@ -192,6 +192,26 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("POST", "/api/v1/households/{id}/link")
         | ("POST", "/api/v1/households/{id}/link/revoke") => writer && reaches,
         ("GET", "/api/v1/audit") => role == "admin",
+        // Supplies and packing at points: like tubes (point staff only at their own point).
+        ("POST", "/api/v1/points/{id}/supplies")
+        | ("POST", "/api/v1/points/{id}/bags")
+        | ("POST", "/api/v1/points/{id}/boxes")
+        | ("POST", "/api/v1/points/{id}/handoffs") => {
+            matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
+        }
+        // Counts only: the street's lab reads them too.
+        ("GET", "/api/v1/points/{id}/supplies") => {
+            matches!(role, "admin" | "street_commander" | "lab")
+                || (role == "community_secretary" && own)
+        }
+        ("GET", "/api/v1/rounds/{id}/reconciliation") => {
+            matches!(role, "admin" | "street_commander" | "lab")
+        }
+        // Only the lab receives (its count is the last check of the chain).
+        ("POST", "/api/v1/rounds/{id}/receipts") => matches!(role, "admin" | "lab"),
+        ("POST", "/api/v1/rounds/{id}/bag-capacity") => {
+            matches!(role, "admin" | "street_commander")
+        }
         other => panic!("route {other:?} has no expectation: add it to the permission matrix"),
     }
 }
@@ -322,6 +342,42 @@ fn call(
         ),
         "/api/v1/tubes/{id}/close" => (format!("/api/v1/tubes/{tube}/close"), Some(json!({}))),
         "/api/v1/residents/{id}/code" => (format!("/api/v1/residents/{id}/code"), None),
+        "/api/v1/points/{id}/supplies" if method == "GET" => {
+            (format!("/api/v1/points/{point}/supplies"), None)
+        }
+        "/api/v1/points/{id}/supplies" => (
+            format!("/api/v1/points/{point}/supplies"),
+            Some(json!({ "kind": "kits", "quantity": 1 })),
+        ),
+        "/api/v1/points/{id}/bags" => (
+            format!("/api/v1/points/{point}/bags"),
+            Some(
+                json!({ "barcode": format!("BG{n:08}"), "tubes": [format!("NO{n:08}")], "counted_tubes": 1 }),
+            ),
+        ),
+        "/api/v1/points/{id}/boxes" => (
+            format!("/api/v1/points/{point}/boxes"),
+            Some(
+                json!({ "barcode": format!("BX{n:08}"), "bags": [format!("NO{n:08}")], "counted_bags": 1, "counted_tubes": 1 }),
+            ),
+        ),
+        "/api/v1/points/{id}/handoffs" => (
+            format!("/api/v1/points/{point}/handoffs"),
+            Some(
+                json!({ "boxes": [format!("NO{n:08}")], "transporter": { "name": "李师傅", "phone": "13812345678" }, "counted_tubes": 0 }),
+            ),
+        ),
+        "/api/v1/rounds/{id}/receipts" => (
+            format!("/api/v1/rounds/{round}/receipts"),
+            Some(json!({ "boxes": [format!("NO{n:08}")], "counted_tubes": 0 })),
+        ),
+        "/api/v1/rounds/{id}/bag-capacity" => (
+            format!("/api/v1/rounds/{round}/bag-capacity"),
+            Some(json!({ "bag_capacity": 20 })),
+        ),
+        "/api/v1/rounds/{id}/reconciliation" => {
+            (format!("/api/v1/rounds/{round}/reconciliation"), None)
+        }
         "/api/v1/residents/{id}/code/reissue" => (
             format!("/api/v1/residents/{id}/code/reissue"),
             Some(json!({})),

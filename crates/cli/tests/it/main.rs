@@ -7,6 +7,7 @@ mod access;
 mod alerts;
 mod api;
 mod codes;
+mod handoff;
 mod harness;
 mod import;
 mod storage;

@@ -1,0 +1,1087 @@
+//! Supplies, packing, hand-off and lab receipt, and the count reconciliation
+//! (数据统计校对): what each person counted is stored beside what the system
+//! holds, and the report lists every count that does not match with the step
+//! where it broke.
+
+use std::collections::{BTreeMap, HashMap};
+
+use gw_domain::access::{Action, Place};
+use gw_domain::handoff::{
+    self as rules, BagLink, BarcodeRange, BoxLink, Chain, HandOffLink, Mismatch, PointLink,
+    ReceiptLink, StepTotals, SupplyKind, Tally, TubeIssue,
+};
+use gw_domain::ids::Key;
+use gw_domain::testing::{BarcodeRule, TubeBarcode};
+use gw_store::handoff::{HandOffWrite, ReceiptWrite, SupplyRow, SupplyWrite};
+use gw_store::testing::PointRow;
+use gw_store::{Store, StoreError};
+use serde::Serialize;
+
+use crate::access::{self, AuthError, Principal};
+use crate::Clock;
+
+fn invalid(e: impl std::fmt::Display) -> AuthError {
+    AuthError::Invalid(e.to_string())
+}
+
+async fn point_place(store: &Store, pt: &PointRow) -> Result<Place, StoreError> {
+    let mut place = store
+        .place_of(pt.street_id, "community", pt.community_id)
+        .await?;
+    place.point = Some(pt.id);
+    Ok(place)
+}
+
+fn barcode(raw: &str) -> Result<String, AuthError> {
+    TubeBarcode::parse(raw, &BarcodeRule::default())
+        .map(|b| b.as_str().to_string())
+        .map_err(|e| AuthError::Invalid(format!("{}: {e}", raw.trim())))
+}
+
+fn barcodes(raw: &[String]) -> Result<Vec<String>, AuthError> {
+    raw.iter().map(|b| barcode(b)).collect()
+}
+
+fn count(n: i64, what: &str) -> Result<i64, AuthError> {
+    if n < 0 {
+        return Err(AuthError::Invalid(format!(
+            "{what}不能为负数 / {what} cannot be negative"
+        )));
+    }
+    Ok(n)
+}
+
+/// Refuses with every problem found, one line per barcode.
+fn refuse(problems: Vec<String>) -> Result<(), AuthError> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(AuthError::Invalid(problems.join("\n")))
+    }
+}
+
+fn tube_issues(rows: &[SupplyRow]) -> Vec<TubeIssue> {
+    rows.iter()
+        .filter(|r| r.kind == SupplyKind::Tubes.code())
+        .filter_map(|r| match (&r.first_barcode, &r.last_barcode, &r.batch) {
+            (Some(a), Some(b), _) => BarcodeRange::parse(a, b).ok().map(TubeIssue::Range),
+            (_, _, Some(batch)) => TubeIssue::batch(batch).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+// ----- supplies -------------------------------------------------------------------
+
+/// Supplies handed to a point, as the issuer enters them.
+#[derive(Debug, Clone, Default)]
+pub struct NewSupply<'a> {
+    pub kind: &'a str,
+    pub quantity: Option<u64>,
+    /// Tubes by barcode range: first and last barcode.
+    pub range: Option<(&'a str, &'a str)>,
+    /// Tubes by batch: the batch code their barcodes start with.
+    pub batch: Option<&'a str>,
+    /// Who took them at the point.
+    pub received_by: &'a str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SupplyView {
+    pub id: String,
+    pub point: String,
+    pub kind: String,
+    pub kind_zh: &'static str,
+    pub quantity: i64,
+    pub first_barcode: Option<String>,
+    pub last_barcode: Option<String>,
+    pub batch: Option<String>,
+    pub received_by: String,
+    pub issued_by: String,
+    pub issued_ms: i64,
+}
+
+fn supply_view(street: i64, r: SupplyRow) -> SupplyView {
+    let kind_zh = SupplyKind::from_code(&r.kind).map_or("", SupplyKind::label_zh);
+    SupplyView {
+        id: Key { street, id: r.id }.to_string(),
+        point: Key {
+            street,
+            id: r.point_id,
+        }
+        .to_string(),
+        kind: r.kind,
+        kind_zh,
+        quantity: r.quantity,
+        first_barcode: r.first_barcode,
+        last_barcode: r.last_barcode,
+        batch: r.batch,
+        received_by: r.received_by,
+        issued_by: r.issued_by,
+        issued_ms: r.issued_ms,
+    }
+}
+
+/// Records supplies issued to a point: tubes by barcode range or batch, kits,
+/// protective gear, with their quantity.
+pub async fn issue_supplies(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    point: Key,
+    s: &NewSupply<'_>,
+) -> Result<SupplyView, AuthError> {
+    let pt = store.point(point.street, point.id).await?;
+    access::authorize(
+        p,
+        clock,
+        Action::IssueSupplies,
+        &point_place(store, &pt).await?,
+    )?;
+    let kind = SupplyKind::from_code(s.kind).ok_or_else(|| {
+        AuthError::Invalid(format!(
+            "物资种类应为 tubes / kits / protective_gear（采样管、试剂盒、防护用品）/ kind must be tubes, kits or protective_gear, not {}",
+            s.kind
+        ))
+    })?;
+    let issue = match (kind, s.range, s.batch) {
+        (SupplyKind::Tubes, Some((a, b)), None) => Some(TubeIssue::Range(
+            BarcodeRange::parse(a, b).map_err(invalid)?,
+        )),
+        (SupplyKind::Tubes, None, Some(batch)) => Some(TubeIssue::batch(batch).map_err(invalid)?),
+        (SupplyKind::Tubes, _, _) => {
+            return Err(invalid(rules::SupplyError::TubesNeedRangeOrBatch))
+        }
+        (_, None, None) => None,
+        _ => return Err(invalid(rules::SupplyError::NotTubes)),
+    };
+    let quantity = match &issue {
+        Some(i) => rules::tube_issue_quantity(i, s.quantity).map_err(invalid)?,
+        None => match s.quantity {
+            Some(q) if q > 0 => q,
+            _ => return Err(invalid(rules::SupplyError::Quantity)),
+        },
+    };
+    let (first, last, batch) = match &issue {
+        Some(TubeIssue::Range(r)) => (Some(r.first.as_str()), Some(r.last.as_str()), None),
+        Some(TubeIssue::Batch { batch }) => (None, None, Some(batch.as_str())),
+        None => (None, None, None),
+    };
+    let quantity = i64::try_from(quantity).map_err(|_| invalid(rules::SupplyError::Quantity))?;
+    let actor = p.actor();
+    let now = clock.now_ms();
+    let id = store
+        .insert_supply(&SupplyWrite {
+            street: point.street,
+            round: pt.round_id,
+            point: pt.id,
+            kind: kind.code(),
+            quantity,
+            first_barcode: first,
+            last_barcode: last,
+            batch,
+            received_by: s.received_by.trim(),
+            issued_by: &actor,
+            now_ms: now,
+        })
+        .await?;
+    access::record(
+        store,
+        clock,
+        p,
+        "issue_supplies",
+        (point.street, "point", &point.to_string()),
+        &format!("kind={} quantity={quantity}", kind.code()),
+        "",
+    )
+    .await?;
+    Ok(SupplyView {
+        id: Key {
+            street: point.street,
+            id,
+        }
+        .to_string(),
+        point: point.to_string(),
+        kind: kind.code().into(),
+        kind_zh: kind.label_zh(),
+        quantity,
+        first_barcode: first.map(String::from),
+        last_barcode: last.map(String::from),
+        batch: batch.map(String::from),
+        received_by: s.received_by.trim().into(),
+        issued_by: actor,
+        issued_ms: now,
+    })
+}
+
+/// Why a tube just opened at `point` was not issued to it, if the round
+/// tracks tube supplies at all (a round with no tube issue recorded is not checked).
+pub async fn issue_warning(
+    store: &Store,
+    street: i64,
+    round: i64,
+    point: i64,
+    barcode: &str,
+) -> Result<Option<String>, StoreError> {
+    let rows = store.supplies(street, round, None).await?;
+    if !rows.iter().any(|r| r.kind == SupplyKind::Tubes.code()) {
+        return Ok(None);
+    }
+    let here: Vec<SupplyRow> = rows
+        .iter()
+        .filter(|r| r.point_id == point)
+        .cloned()
+        .collect();
+    if rules::issued(&tube_issues(&here), barcode) {
+        return Ok(None);
+    }
+    let elsewhere = rows
+        .iter()
+        .filter(|r| r.point_id != point)
+        .find(|r| rules::issued(&tube_issues(std::slice::from_ref(r)), barcode));
+    Ok(Some(match elsewhere {
+        Some(r) => format!(
+            "采样管 {barcode} 发放给了采样点 {street}-{}，不是本点 / tube {barcode} was issued to point {street}-{}, not this one",
+            r.point_id, r.point_id
+        ),
+        None => format!(
+            "采样管 {barcode} 不在发放给本点的条码段或批次内 / tube {barcode} is in no range or batch issued to this point"
+        ),
+    }))
+}
+
+/// Sets how many tubes go into one bag in a round (20 unless set).
+pub async fn set_bag_capacity(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    capacity: u32,
+) -> Result<u32, AuthError> {
+    let place = store.place_of(round.street, "street", round.street).await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    let c = rules::check_capacity(capacity).map_err(invalid)?;
+    store
+        .set_bag_capacity(round.street, round.id, c as i32)
+        .await?;
+    access::record(
+        store,
+        clock,
+        p,
+        "set_bag_capacity",
+        (round.street, "round", &round.to_string()),
+        &format!("bag_capacity={c}"),
+        "",
+    )
+    .await?;
+    Ok(c)
+}
+
+// ----- packing --------------------------------------------------------------------
+
+/// What a packing step answers: the system's count, the person's, and any mismatch.
+#[derive(Debug, Clone, Serialize)]
+pub struct Packed {
+    pub id: String,
+    pub barcode: String,
+    pub bags: Option<i64>,
+    pub boxes: Option<i64>,
+    pub tubes: i64,
+    pub people: i64,
+    /// True when every count entered matches the system.
+    pub counts_match: bool,
+    pub mismatches: Vec<Mismatch>,
+    /// Stored, but worth a look (a box at the lab that was never handed over).
+    pub warnings: Vec<String>,
+}
+
+/// Packs closed tubes into a sealed bag: the bag's barcode, then the tubes'
+/// barcodes, then the number of tubes the packer counted. Over the round's bag
+/// capacity, or any tube unknown, elsewhere, not closed or already bagged: refused,
+/// nothing stored. A count that differs is stored and flagged.
+pub async fn pack_bag(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    point: Key,
+    bag: &str,
+    tubes: &[String],
+    counted: i64,
+) -> Result<Packed, AuthError> {
+    let pt = store.point(point.street, point.id).await?;
+    access::authorize(p, clock, Action::Pack, &point_place(store, &pt).await?)?;
+    let bag = barcode(bag)?;
+    let codes = barcodes(tubes)?;
+    let counted = count(counted, "清点管数 / counted tubes")?;
+    let capacity = store.bag_capacity(point.street, pt.round_id).await?;
+    rules::check_packing(&codes, Some(capacity.max(1) as u32)).map_err(invalid)?;
+    let found = store
+        .tubes_for_packing(point.street, pt.round_id, &codes)
+        .await?;
+    let by_code: HashMap<&str, &gw_store::handoff::PackTube> =
+        found.iter().map(|t| (t.barcode.as_str(), t)).collect();
+    let mut problems = Vec::new();
+    for c in &codes {
+        match by_code.get(c.as_str()) {
+            None => problems.push(format!(
+                "{c}: 本轮没有这支采样管 / no such tube in this round"
+            )),
+            Some(t) if t.point_id != pt.id => problems.push(format!(
+                "{c}: 属于采样点 {}-{}，不是本点 / belongs to point {}-{}, not this one",
+                point.street, t.point_id, point.street, t.point_id
+            )),
+            Some(t) if t.bag.is_some() => problems.push(format!(
+                "{c}: 已装入袋 {} / already in bag {}",
+                t.bag.as_deref().unwrap_or(""),
+                t.bag.as_deref().unwrap_or("")
+            )),
+            Some(t) if t.state != "closed" => problems.push(format!(
+                "{c}: 采样管状态为 {}，须先封管 / the tube is {}; close it first",
+                t.state, t.state
+            )),
+            Some(_) => {}
+        }
+    }
+    refuse(problems)?;
+    let ids: Vec<i64> = codes
+        .iter()
+        .filter_map(|c| by_code.get(c.as_str()).map(|t| t.id))
+        .collect();
+    let id = store
+        .pack_bag(
+            point.street,
+            pt.round_id,
+            pt.id,
+            &bag,
+            &ids,
+            counted,
+            &p.actor(),
+            clock.now_ms(),
+        )
+        .await?;
+    let sys = store
+        .bags_for_packing(point.street, pt.round_id, std::slice::from_ref(&bag))
+        .await?;
+    let (tubes_n, people) = sys.first().map_or((0, 0), |b| (b.tubes, b.people));
+    let mismatches = rules::reconcile(&Chain {
+        bags: vec![BagLink {
+            barcode: bag.clone(),
+            point: point.to_string(),
+            system: Tally {
+                tubes: tubes_n,
+                people,
+            },
+            counted_tubes: counted,
+            in_box: None,
+        }],
+        ..Chain::default()
+    });
+    access::record(
+        store,
+        clock,
+        p,
+        "pack_bag",
+        (point.street, "point", &point.to_string()),
+        &format!("bag={bag} tubes={tubes_n} counted={counted}"),
+        "",
+    )
+    .await?;
+    Ok(Packed {
+        id: Key {
+            street: point.street,
+            id,
+        }
+        .to_string(),
+        barcode: bag,
+        bags: None,
+        boxes: None,
+        tubes: tubes_n,
+        people,
+        counts_match: mismatches.is_empty(),
+        mismatches,
+        warnings: Vec::new(),
+    })
+}
+
+/// Packs sealed bags of a point into a transport box, with the bags and tubes
+/// the packer counted (`counted = (bags, tubes)`).
+pub async fn pack_box(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    point: Key,
+    box_code: &str,
+    bags: &[String],
+    counted: (i64, i64),
+) -> Result<Packed, AuthError> {
+    let (counted_bags, counted_tubes) = counted;
+    let pt = store.point(point.street, point.id).await?;
+    access::authorize(p, clock, Action::Pack, &point_place(store, &pt).await?)?;
+    let box_code = barcode(box_code)?;
+    let codes = barcodes(bags)?;
+    let counted_bags = count(counted_bags, "清点袋数 / counted bags")?;
+    let counted_tubes = count(counted_tubes, "清点管数 / counted tubes")?;
+    rules::check_packing(&codes, None).map_err(invalid)?;
+    let found = store
+        .bags_for_packing(point.street, pt.round_id, &codes)
+        .await?;
+    let by_code: HashMap<&str, &gw_store::handoff::PackBag> =
+        found.iter().map(|b| (b.barcode.as_str(), b)).collect();
+    let mut problems = Vec::new();
+    for c in &codes {
+        match by_code.get(c.as_str()) {
+            None => problems.push(format!("{c}: 本轮没有这个袋 / no such bag in this round")),
+            Some(b) if b.point_id != pt.id => problems.push(format!(
+                "{c}: 属于采样点 {}-{}，不是本点 / belongs to point {}-{}, not this one",
+                point.street, b.point_id, point.street, b.point_id
+            )),
+            Some(b) if b.box_id.is_some() => {
+                problems.push(format!("{c}: 已装箱 / already in a box"))
+            }
+            Some(_) => {}
+        }
+    }
+    refuse(problems)?;
+    let ids: Vec<i64> = found.iter().map(|b| b.id).collect();
+    let id = store
+        .pack_box(
+            point.street,
+            pt.round_id,
+            pt.id,
+            &box_code,
+            &ids,
+            (counted_bags, counted_tubes),
+            &p.actor(),
+            clock.now_ms(),
+        )
+        .await?;
+    let (tubes_n, people) = found
+        .iter()
+        .fold((0, 0), |(t, pe), b| (t + b.tubes, pe + b.people));
+    let chain = Chain {
+        bags: found
+            .iter()
+            .map(|b| BagLink {
+                barcode: b.barcode.clone(),
+                point: point.to_string(),
+                system: Tally {
+                    tubes: b.tubes,
+                    people: b.people,
+                },
+                counted_tubes: b.tubes,
+                in_box: Some(box_code.clone()),
+            })
+            .collect(),
+        boxes: vec![BoxLink {
+            barcode: box_code.clone(),
+            point: point.to_string(),
+            counted_bags,
+            counted_tubes,
+            handoff: None,
+            receipt: None,
+        }],
+        ..Chain::default()
+    };
+    let mismatches: Vec<Mismatch> = rules::reconcile(&chain)
+        .into_iter()
+        .filter(|m| m.kind == "box")
+        .collect();
+    access::record(
+        store,
+        clock,
+        p,
+        "pack_box",
+        (point.street, "point", &point.to_string()),
+        &format!("box={box_code} bags={} tubes={tubes_n}", ids.len()),
+        "",
+    )
+    .await?;
+    Ok(Packed {
+        id: Key {
+            street: point.street,
+            id,
+        }
+        .to_string(),
+        barcode: box_code,
+        bags: Some(ids.len() as i64),
+        boxes: None,
+        tubes: tubes_n,
+        people,
+        counts_match: mismatches.is_empty(),
+        mismatches,
+        warnings: Vec::new(),
+    })
+}
+
+/// Who takes the boxes: a name and phone, or an account.
+#[derive(Debug, Clone, Default)]
+pub struct Transporter<'a> {
+    pub name: &'a str,
+    pub phone: &'a str,
+    pub account: &'a str,
+}
+
+/// The counts on the hand-over sheet (交接单). Boxes default to the number scanned.
+#[derive(Debug, Clone, Default)]
+pub struct Counted {
+    pub boxes: Option<i64>,
+    pub tubes: i64,
+    pub people: Option<i64>,
+}
+
+async fn boxes_found(
+    store: &Store,
+    street: i64,
+    round: i64,
+    raw: &[String],
+) -> Result<(Vec<String>, Vec<gw_store::handoff::PackBox>), AuthError> {
+    let codes = barcodes(raw)?;
+    rules::check_packing(&codes, None).map_err(invalid)?;
+    let found = store.boxes_for_packing(street, round, &codes).await?;
+    let missing: Vec<String> = codes
+        .iter()
+        .filter(|c| !found.iter().any(|b| &b.barcode == *c))
+        .map(|c| format!("{c}: 本轮没有这个箱 / no such box in this round"))
+        .collect();
+    refuse(missing)?;
+    Ok((codes, found))
+}
+
+/// Hands boxes of a point to a transporter: the transporter's boxes are scanned,
+/// the sheet's counts entered; the boxes, tubes and people go on record.
+pub async fn hand_over(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    point: Key,
+    boxes: &[String],
+    t: &Transporter<'_>,
+    counted: &Counted,
+) -> Result<Packed, AuthError> {
+    let pt = store.point(point.street, point.id).await?;
+    access::authorize(p, clock, Action::HandOver, &point_place(store, &pt).await?)?;
+    let name = t.name.trim();
+    let account = t.account.trim();
+    if name.is_empty() && account.is_empty() {
+        return Err(invalid(
+            "请填写转运人员姓名和电话，或其账号 / give the transporter's name and phone, or their account",
+        ));
+    }
+    let phone = if t.phone.trim().is_empty() {
+        String::new()
+    } else {
+        gw_domain::phone::Phone::parse(t.phone)
+            .map_err(|e| AuthError::Invalid(format!("转运人员电话 / transporter phone: {e}")))?
+            .as_str()
+            .to_string()
+    };
+    if account.is_empty() && phone.is_empty() {
+        return Err(invalid(
+            "请填写转运人员电话 / the transporter's phone is needed (or their account)",
+        ));
+    }
+    let counted_tubes = count(counted.tubes, "交接管数 / counted tubes")?;
+    let (_, found) = boxes_found(store, point.street, pt.round_id, boxes).await?;
+    let mut problems = Vec::new();
+    for b in &found {
+        if b.point_id != pt.id {
+            problems.push(format!(
+                "{}: 属于采样点 {}-{}，不是本点 / belongs to point {}-{}, not this one",
+                b.barcode, point.street, b.point_id, point.street, b.point_id
+            ));
+        } else if b.handoff_id.is_some() {
+            problems.push(format!("{}: 已交接 / already handed over", b.barcode));
+        }
+    }
+    refuse(problems)?;
+    let counted_boxes = count(
+        counted.boxes.unwrap_or(found.len() as i64),
+        "交接箱数 / counted boxes",
+    )?;
+    let counted_people = counted
+        .people
+        .map(|n| count(n, "交接人份 / counted people"))
+        .transpose()?;
+    let ids: Vec<i64> = found.iter().map(|b| b.id).collect();
+    let actor = p.actor();
+    let id = store
+        .hand_over(
+            &HandOffWrite {
+                street: point.street,
+                round: pt.round_id,
+                point: pt.id,
+                transporter_name: if name.is_empty() { account } else { name },
+                transporter_phone: &phone,
+                transporter_account: account,
+                counted_boxes,
+                counted_tubes,
+                counted_people,
+                by: &actor,
+                now_ms: clock.now_ms(),
+            },
+            &ids,
+        )
+        .await?;
+    let hid = Key {
+        street: point.street,
+        id,
+    }
+    .to_string();
+    let (tubes_n, people) = found
+        .iter()
+        .fold((0, 0), |(t, pe), b| (t + b.tubes, pe + b.people));
+    let chain = chain_of_boxes(point, &found, Some(&hid), None);
+    let chain = Chain {
+        handoffs: vec![HandOffLink {
+            id: hid.clone(),
+            point: point.to_string(),
+            counted_boxes,
+            counted_tubes,
+            counted_people,
+        }],
+        ..chain
+    };
+    let mismatches: Vec<Mismatch> = rules::reconcile(&chain)
+        .into_iter()
+        .filter(|m| m.kind == "handoff" && m.step == rules::Step::HandOff)
+        .collect();
+    access::record(
+        store,
+        clock,
+        p,
+        "hand_over",
+        (point.street, "point", &point.to_string()),
+        &format!("handoff={hid} boxes={} tubes={tubes_n}", ids.len()),
+        "",
+    )
+    .await?;
+    Ok(Packed {
+        id: hid,
+        barcode: String::new(),
+        bags: None,
+        boxes: Some(ids.len() as i64),
+        tubes: tubes_n,
+        people,
+        counts_match: mismatches.is_empty(),
+        mismatches,
+        warnings: Vec::new(),
+    })
+}
+
+/// Boxes with bags whose counts are taken as right (for one step's check).
+fn chain_of_boxes(
+    point: Key,
+    found: &[gw_store::handoff::PackBox],
+    handoff: Option<&str>,
+    receipt: Option<&str>,
+) -> Chain {
+    Chain {
+        bags: found
+            .iter()
+            .map(|b| BagLink {
+                barcode: format!("{}#bags", b.barcode),
+                point: point.to_string(),
+                system: Tally {
+                    tubes: b.tubes,
+                    people: b.people,
+                },
+                counted_tubes: b.tubes,
+                in_box: Some(b.barcode.clone()),
+            })
+            .collect(),
+        boxes: found
+            .iter()
+            .map(|b| BoxLink {
+                barcode: b.barcode.clone(),
+                point: point.to_string(),
+                counted_bags: 1,
+                counted_tubes: b.tubes,
+                handoff: handoff.map(String::from).or(b.handoff_id.map(|h| {
+                    Key {
+                        street: point.street,
+                        id: h,
+                    }
+                    .to_string()
+                })),
+                receipt: receipt.map(String::from),
+            })
+            .collect(),
+        ..Chain::default()
+    }
+}
+
+/// The lab receives boxes: scans them, enters the tubes (and people) it counted.
+/// A box never handed over is received and flagged.
+pub async fn receive(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    boxes: &[String],
+    counted: &Counted,
+) -> Result<Packed, AuthError> {
+    let place = store.place_of(round.street, "street", round.street).await?;
+    access::authorize(p, clock, Action::Receive, &place)?;
+    store.round(round.street, round.id).await?;
+    let counted_tubes = count(counted.tubes, "实验室清点管数 / counted tubes")?;
+    let counted_boxes = counted
+        .boxes
+        .map(|n| count(n, "实验室清点箱数 / counted boxes"))
+        .transpose()?;
+    let counted_people = counted
+        .people
+        .map(|n| count(n, "实验室清点人份 / counted people"))
+        .transpose()?;
+    let (_, found) = boxes_found(store, round.street, round.id, boxes).await?;
+    refuse(
+        found
+            .iter()
+            .filter(|b| b.receipt_id.is_some())
+            .map(|b| format!("{}: 实验室已接收 / already received", b.barcode))
+            .collect(),
+    )?;
+    let warnings: Vec<String> = found
+        .iter()
+        .filter(|b| b.handoff_id.is_none())
+        .map(|b| {
+            format!(
+                "{}: 没有交接记录 / no hand-over was recorded for this box",
+                b.barcode
+            )
+        })
+        .collect();
+    let ids: Vec<i64> = found.iter().map(|b| b.id).collect();
+    let id = store
+        .receive(
+            &ReceiptWrite {
+                street: round.street,
+                round: round.id,
+                counted_boxes,
+                counted_tubes,
+                counted_people,
+                by: &p.actor(),
+                now_ms: clock.now_ms(),
+            },
+            &ids,
+        )
+        .await?;
+    let rid = Key {
+        street: round.street,
+        id,
+    }
+    .to_string();
+    let (tubes_n, people) = found
+        .iter()
+        .fold((0, 0), |(t, pe), b| (t + b.tubes, pe + b.people));
+    let chain = Chain {
+        receipts: vec![ReceiptLink {
+            id: rid.clone(),
+            counted_boxes,
+            counted_tubes,
+            counted_people,
+        }],
+        ..chain_of_boxes(round, &found, None, Some(&rid))
+    };
+    let mismatches: Vec<Mismatch> = rules::reconcile(&chain)
+        .into_iter()
+        .filter(|m| m.kind == "receipt" || (m.kind == "box" && m.step == rules::Step::HandOff))
+        .collect();
+    access::record(
+        store,
+        clock,
+        p,
+        "lab_receive",
+        (round.street, "round", &round.to_string()),
+        &format!("receipt={rid} boxes={} tubes={tubes_n}", ids.len()),
+        "",
+    )
+    .await?;
+    Ok(Packed {
+        id: rid,
+        barcode: String::new(),
+        bags: None,
+        boxes: Some(ids.len() as i64),
+        tubes: tubes_n,
+        people,
+        counts_match: mismatches.is_empty(),
+        mismatches,
+        warnings,
+    })
+}
+
+// ----- the report -----------------------------------------------------------------
+
+/// Supplies and their use at one point.
+#[derive(Debug, Clone, Serialize)]
+pub struct PointSupplies {
+    pub point: String,
+    pub name: String,
+    /// Quantity issued per kind.
+    pub issued: BTreeMap<String, i64>,
+    pub tubes_opened: i64,
+    /// Tubes opened here that no range or batch issued to this point covers
+    /// (only when the round records tube issues).
+    pub not_issued: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HandOffView {
+    pub id: String,
+    pub point: String,
+    pub transporter: String,
+    /// Masked.
+    pub transporter_phone: String,
+    pub transporter_account: String,
+    pub counted_boxes: i64,
+    pub counted_tubes: i64,
+    pub counted_people: Option<i64>,
+    pub handed_by: String,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepView {
+    pub name: String,
+    #[serde(flatten)]
+    pub totals: StepTotals,
+}
+
+/// The count reconciliation (数据统计校对) of a round, or of one point.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reconciliation {
+    pub round: String,
+    pub point: Option<String>,
+    pub bag_capacity: i32,
+    /// True when no count along the chain disagrees.
+    pub matched: bool,
+    pub mismatches: Vec<Mismatch>,
+    pub steps: Vec<StepView>,
+    pub supplies: Vec<PointSupplies>,
+    pub handoffs: Vec<HandOffView>,
+}
+
+/// The reconciliation report: the whole round (street-wide readers), or one
+/// point (`ReadLogistics` at that point).
+pub async fn report(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    point: Option<Key>,
+) -> Result<Reconciliation, AuthError> {
+    let street = round.street;
+    match point {
+        Some(k) => {
+            let pt = store.point(k.street, k.id).await?;
+            if k.street != street || pt.round_id != round.id {
+                return Err(invalid(
+                    "采样点不属于该轮次 / the point is not in this round",
+                ));
+            }
+            access::authorize(
+                p,
+                clock,
+                Action::ReadLogistics,
+                &point_place(store, &pt).await?,
+            )?;
+        }
+        None => {
+            let place = store.place_of(street, "street", street).await?;
+            access::authorize(p, clock, Action::ReadLogistics, &place)?;
+        }
+    }
+    let capacity = store.bag_capacity(street, round.id).await?;
+    let rows = store.chain(street, round.id).await?;
+    let pkey = |id: i64| Key { street, id }.to_string();
+    let names: HashMap<String, String> = rows
+        .points
+        .iter()
+        .map(|p| (pkey(p.id), p.name.clone()))
+        .collect();
+    let box_points: HashMap<String, String> = rows
+        .boxes
+        .iter()
+        .map(|b| (b.barcode.clone(), pkey(b.point_id)))
+        .collect();
+    let chain = Chain {
+        points: rows
+            .points
+            .iter()
+            .map(|p| PointLink {
+                point: pkey(p.id),
+                closed: Tally {
+                    tubes: p.closed_tubes,
+                    people: p.closed_people,
+                },
+                open_tubes: p.open_tubes,
+            })
+            .collect(),
+        bags: rows
+            .bags
+            .iter()
+            .map(|b| BagLink {
+                barcode: b.barcode.clone(),
+                point: pkey(b.point_id),
+                system: Tally {
+                    tubes: b.tubes,
+                    people: b.people,
+                },
+                counted_tubes: b.counted_tubes,
+                in_box: b.box_barcode.clone(),
+            })
+            .collect(),
+        boxes: rows
+            .boxes
+            .iter()
+            .map(|b| BoxLink {
+                barcode: b.barcode.clone(),
+                point: pkey(b.point_id),
+                counted_bags: b.counted_bags,
+                counted_tubes: b.counted_tubes,
+                handoff: b.handoff_id.map(pkey),
+                receipt: b.receipt_id.map(pkey),
+            })
+            .collect(),
+        handoffs: rows
+            .handoffs
+            .iter()
+            .map(|h| HandOffLink {
+                id: pkey(h.id),
+                point: pkey(h.point_id),
+                counted_boxes: h.counted_boxes,
+                counted_tubes: h.counted_tubes,
+                counted_people: h.counted_people,
+            })
+            .collect(),
+        receipts: rows
+            .receipts
+            .iter()
+            .map(|r| ReceiptLink {
+                id: pkey(r.id),
+                counted_boxes: r.counted_boxes,
+                counted_tubes: r.counted_tubes,
+                counted_people: r.counted_people,
+            })
+            .collect(),
+    };
+    let only = point.map(|k| k.to_string());
+    let keep = |pt: &str| only.as_deref().is_none_or(|o| o == pt);
+    // A receipt belongs to the points whose boxes it holds.
+    let receipt_points: HashMap<String, Vec<String>> =
+        chain.boxes.iter().fold(HashMap::new(), |mut m, b| {
+            if let (Some(r), Some(pt)) = (&b.receipt, box_points.get(&b.barcode)) {
+                m.entry(r.clone()).or_default().push(pt.clone());
+            }
+            m
+        });
+    let mismatches: Vec<Mismatch> = rules::reconcile(&chain)
+        .into_iter()
+        .filter(|m| match &m.point {
+            Some(pt) => keep(pt),
+            None => receipt_points
+                .get(&m.at)
+                .is_none_or(|pts| pts.iter().any(|pt| keep(pt))),
+        })
+        .collect();
+    let steps = rules::totals(&chain)
+        .into_iter()
+        .filter(|t| keep(&t.point))
+        .map(|t| StepView {
+            name: names.get(&t.point).cloned().unwrap_or_default(),
+            totals: t,
+        })
+        .collect();
+    // Supplies and tubes not issued.
+    let supply_rows = store.supplies(street, round.id, None).await?;
+    let tracked = supply_rows
+        .iter()
+        .any(|r| r.kind == SupplyKind::Tubes.code());
+    let tubes = store.round_tube_barcodes(street, round.id).await?;
+    let supplies = rows
+        .points
+        .iter()
+        .filter(|p| keep(&pkey(p.id)))
+        .map(|p| {
+            let (id, name) = (&p.id, &p.name);
+            let mine: Vec<SupplyRow> = supply_rows
+                .iter()
+                .filter(|r| r.point_id == *id)
+                .cloned()
+                .collect();
+            let issues = tube_issues(&mine);
+            let mut issued = BTreeMap::new();
+            for r in &mine {
+                *issued.entry(r.kind.clone()).or_insert(0) += r.quantity;
+            }
+            let opened: Vec<&String> = tubes
+                .iter()
+                .filter(|(pid, _)| pid == id)
+                .map(|(_, b)| b)
+                .collect();
+            PointSupplies {
+                point: pkey(*id),
+                name: name.clone(),
+                issued,
+                tubes_opened: opened.len() as i64,
+                not_issued: if tracked {
+                    opened
+                        .into_iter()
+                        .filter(|b| !rules::issued(&issues, b))
+                        .cloned()
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect();
+    let handoffs = rows
+        .handoffs
+        .iter()
+        .filter(|h| keep(&pkey(h.point_id)))
+        .map(|h| HandOffView {
+            id: pkey(h.id),
+            point: pkey(h.point_id),
+            transporter: h.transporter_name.clone(),
+            transporter_phone: gw_domain::mask::phone(&h.transporter_phone),
+            transporter_account: h.transporter_account.clone(),
+            counted_boxes: h.counted_boxes,
+            counted_tubes: h.counted_tubes,
+            counted_people: h.counted_people,
+            handed_by: h.handed_by.clone(),
+            created_ms: h.created_ms,
+        })
+        .collect();
+    Ok(Reconciliation {
+        round: round.to_string(),
+        point: only,
+        bag_capacity: capacity,
+        matched: mismatches.is_empty(),
+        mismatches,
+        steps,
+        supplies,
+        handoffs,
+    })
+}
+
+/// Supplies issued to a point, oldest first.
+pub async fn supplies(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    point: Key,
+) -> Result<Vec<SupplyView>, AuthError> {
+    let pt = store.point(point.street, point.id).await?;
+    access::authorize(
+        p,
+        clock,
+        Action::ReadLogistics,
+        &point_place(store, &pt).await?,
+    )?;
+    Ok(store
+        .supplies(point.street, pt.round_id, Some(pt.id))
+        .await?
+        .into_iter()
+        .map(|r| supply_view(point.street, r))
+        .collect())
+}

@@ -1,0 +1,549 @@
+//! Supplies, bags, boxes, hand-off and lab receipt over real HTTP, and the count
+//! reconciliation (数据统计校对): a chain that matches, a hand-over sheet that does
+//! not (flagged at the hand-off), a tube not issued to its point (a warning),
+//! a bag over capacity (a clear error, nothing stored).
+
+use serde_json::{json, Value};
+
+use crate::harness::{Client, Server, TestEnv};
+
+struct World {
+    env: TestEnv,
+    srv: Server,
+    /// The street commander's token.
+    chief: String,
+    round: String,
+    /// Point A (where the staff below work) and point B.
+    a: String,
+    b: String,
+    /// Volunteer at A, point manager at A, the street's lab.
+    vol: String,
+    pm: String,
+    lab: String,
+    codes: Vec<String>,
+}
+
+async fn world() -> World {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "300", "--seed", "8", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let lab_pw = env.account("lab", "lab", &["--street", "鸿城街道"]);
+    let srv = env.serve();
+    let chief = srv.login("chief", &pw);
+    let c = srv.with_token(&chief);
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let community = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let r = c.post("/api/v1/rounds", &json!({ "street": street, "name": "全员核酸第2轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 }));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let round = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        c.post(&format!("/api/v1/rounds/{round}/open"), &json!({}))
+            .status,
+        200
+    );
+    let mut points = (0..2).map(|i| {
+        c.post(&format!("/api/v1/rounds/{round}/points"), &json!({ "name": format!("{i}号采样点"), "community": format!("{street}-{community}") }))
+            .json()["id"].as_str().unwrap().to_string()
+    });
+    let (a, b) = (points.next().unwrap(), points.next().unwrap());
+    let codes = c.get("/api/v1/residents?limit=40").json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let id = r["id"].as_str().unwrap();
+            c.get(&format!("/api/v1/residents/{id}/code")).json()["code"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let vol_pw = env.account("vol", "volunteer", &["--point", &a]);
+    let pm_pw = env.account("pm", "point_manager", &["--point", &a]);
+    let vol = srv.login("vol", &vol_pw);
+    let pm = srv.login("pm", &pm_pw);
+    let lab = srv.login("lab", &lab_pw);
+    World {
+        env,
+        srv,
+        chief,
+        round,
+        a,
+        b,
+        vol,
+        pm,
+        lab,
+        codes,
+    }
+}
+
+impl World {
+    fn as_(&self, token: &str) -> Client<'_> {
+        self.srv.with_token(token)
+    }
+
+    /// Opens a tube at `point` as the chief (who reaches every point), swabs
+    /// `codes` into it and closes it if it is not full; returns the open-tube answer.
+    fn filled_tube(&self, point: &str, barcode: &str, codes: &[String]) -> Value {
+        let c = self.as_(&self.chief);
+        let r = c.post(
+            &format!("/api/v1/points/{point}/tubes"),
+            &json!({ "barcode": barcode }),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        let opened = r.json();
+        let tube = opened["id"].as_str().unwrap();
+        let mut fill = 0;
+        for (i, code) in codes.iter().enumerate() {
+            let s = c.post(
+                &format!("/api/v1/tubes/{tube}/scans"),
+                &json!({ "client_id": format!("{barcode}-{i}"), "code": code }),
+            );
+            assert_eq!(s.status, 200, "{}", s.body);
+            fill = s.json()["tube_fill"].as_i64().unwrap();
+        }
+        assert_eq!(fill, codes.len() as i64);
+        if codes.len() < 10 {
+            let r = c.post(&format!("/api/v1/tubes/{tube}/close"), &json!({}));
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+        opened
+    }
+
+    async fn tube_state(&self, barcode: &str) -> String {
+        let round: gw_domain::ids::Key = self.round.parse().unwrap();
+        self.env
+            .store()
+            .await
+            .tube_by_barcode(round.street, round.id, barcode)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+    }
+
+    fn report(&self, token: &str, point: Option<&str>) -> Value {
+        let q = point.map(|p| format!("?point={p}")).unwrap_or_default();
+        let r = self
+            .as_(token)
+            .get(&format!("/api/v1/rounds/{}/reconciliation{q}", self.round));
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    }
+
+    /// Three tubes at A (10 + 5 + 3 swabs), packed into two bags and one box.
+    fn three_tubes_in_a_box(&self, third_bagged: bool) {
+        self.filled_tube(&self.a, "TB00000001", &self.codes[0..10]);
+        self.filled_tube(&self.a, "TB00000002", &self.codes[10..15]);
+        self.filled_tube(&self.a, "TB00000003", &self.codes[15..18]);
+        let v = self.as_(&self.vol);
+        let bag1 = v.post(
+            &format!("/api/v1/points/{}/bags", self.a),
+            &json!({ "barcode": "BAG0000001", "tubes": ["tb00000001", "TB00000002"], "counted_tubes": 2 }),
+        );
+        assert_eq!(bag1.status, 201, "{}", bag1.body);
+        let bag1 = bag1.json();
+        assert_eq!(
+            (&bag1["tubes"], &bag1["people"], &bag1["counts_match"]),
+            (&json!(2), &json!(15), &json!(true)),
+            "{bag1}"
+        );
+        let mut bags = vec!["BAG0000001"];
+        let mut tubes = 2;
+        if third_bagged {
+            let bag2 = v.post(
+                &format!("/api/v1/points/{}/bags", self.a),
+                &json!({ "barcode": "BAG0000002", "tubes": ["TB00000003"], "counted_tubes": 1 }),
+            );
+            assert_eq!(bag2.status, 201, "{}", bag2.body);
+            bags.push("BAG0000002");
+            tubes += 1;
+        }
+        let boxed = v.post(
+            &format!("/api/v1/points/{}/boxes", self.a),
+            &json!({ "barcode": "BOX0000001", "bags": bags, "counted_bags": bags.len(), "counted_tubes": tubes }),
+        );
+        assert_eq!(boxed.status, 201, "{}", boxed.body);
+        assert_eq!(boxed.json()["counts_match"], true, "{}", boxed.body);
+    }
+}
+
+#[tokio::test]
+async fn a_full_chain_from_supplies_to_lab_matches_everywhere() {
+    let w = world().await;
+    // Supplies to point A: a range of 50 tubes, kits and gear (the manager of A).
+    let pm = w.as_(&w.pm);
+    let r = pm.post(
+        &format!("/api/v1/points/{}/supplies", w.a),
+        &json!({ "kind": "tubes", "first_barcode": "TB00000001", "last_barcode": "TB00000050", "received_by": "张三" }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["quantity"], 50);
+    let r = pm.post(
+        &format!("/api/v1/points/{}/supplies", w.a),
+        &json!({ "kind": "kits", "quantity": 100 }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    // The CLI records protective gear the same way.
+    let out = w.env.cli_ok(&[
+        "supplies",
+        "issue",
+        "--point",
+        &w.a,
+        "--kind",
+        "protective_gear",
+        "--quantity",
+        "20",
+    ]);
+    assert!(out.contains("防护用品"), "{out}");
+    // Audited as the operator, the manager's issues as the manager.
+    let audit = w.env.cli_ok(&["audit", "--limit", "1000"]);
+    let issued: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains("issue_supplies"))
+        .collect();
+    assert_eq!(issued.len(), 3, "{audit}");
+    assert!(
+        issued
+            .iter()
+            .any(|l| l.split('\t').nth(1).unwrap().starts_with("cli:")),
+        "{audit}"
+    );
+    assert_eq!(
+        issued.iter().filter(|l| l.contains("user:pm")).count(),
+        2,
+        "{audit}"
+    );
+    // The manager of A cannot issue to B; the volunteer issues nothing.
+    let r = pm.post(
+        &format!("/api/v1/points/{}/supplies", w.b),
+        &json!({ "kind": "kits", "quantity": 1 }),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = w.as_(&w.vol).post(
+        &format!("/api/v1/points/{}/supplies", w.a),
+        &json!({ "kind": "kits", "quantity": 1 }),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let listed = pm.get(&format!("/api/v1/points/{}/supplies", w.a)).json();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 3);
+
+    w.three_tubes_in_a_box(true);
+    assert_eq!(w.tube_state("TB00000003").await, "boxed");
+    // Hand-over at A: the transporter's name and phone, the sheet's counts.
+    let h = w.as_(&w.vol).post(
+        &format!("/api/v1/points/{}/handoffs", w.a),
+        &json!({ "boxes": ["BOX0000001"], "transporter": { "name": "李师傅", "phone": "13812345678" }, "counted_tubes": 3, "counted_people": 18 }),
+    );
+    assert_eq!(h.status, 201, "{}", h.body);
+    let h = h.json();
+    assert_eq!(
+        (&h["boxes"], &h["tubes"], &h["people"], &h["counts_match"]),
+        (&json!(1), &json!(3), &json!(18), &json!(true)),
+        "{h}"
+    );
+    assert_eq!(w.tube_state("TB00000001").await, "handed_over");
+    // The volunteer is not the lab.
+    let r = w.as_(&w.vol).post(
+        &format!("/api/v1/rounds/{}/receipts", w.round),
+        &json!({ "boxes": ["BOX0000001"], "counted_tubes": 3 }),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let rc = w.as_(&w.lab).post(
+        &format!("/api/v1/rounds/{}/receipts", w.round),
+        &json!({ "boxes": ["box0000001"], "counted_boxes": 1, "counted_tubes": 3 }),
+    );
+    assert_eq!(rc.status, 201, "{}", rc.body);
+    assert_eq!(rc.json()["counts_match"], true, "{}", rc.body);
+    assert_eq!(w.tube_state("TB00000002").await, "received");
+    // Received twice: refused.
+    let again = w.as_(&w.lab).post(
+        &format!("/api/v1/rounds/{}/receipts", w.round),
+        &json!({ "boxes": ["BOX0000001"], "counted_tubes": 3 }),
+    );
+    assert_eq!(again.status, 400, "{}", again.body);
+
+    // The report: every count matches, and the totals say where everything is.
+    let rep = w.report(&w.chief, None);
+    assert_eq!(rep["matched"], true, "{rep}");
+    assert_eq!(rep["mismatches"], json!([]));
+    let a = rep["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["point"] == w.a.as_str())
+        .unwrap();
+    assert_eq!(a["received"], json!({ "tubes": 3, "people": 18 }), "{a}");
+    assert_eq!((&a["bags"], &a["boxes"]), (&json!(2), &json!(1)));
+    let sa = rep["supplies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["point"] == w.a.as_str())
+        .unwrap();
+    assert_eq!(
+        sa["issued"],
+        json!({ "kits": 100, "protective_gear": 20, "tubes": 50 })
+    );
+    assert_eq!(
+        (&sa["tubes_opened"], &sa["not_issued"]),
+        (&json!(3), &json!([]))
+    );
+    // The transporter's phone is masked in the report.
+    assert_eq!(rep["handoffs"][0]["transporter_phone"], "138****5678");
+    // Who reads it: the lab (street) and the manager of A (their point); not the volunteer.
+    assert_eq!(w.report(&w.lab, None)["matched"], true);
+    assert_eq!(w.report(&w.pm, Some(&w.a))["matched"], true);
+    let r = w
+        .as_(&w.vol)
+        .get(&format!("/api/v1/rounds/{}/reconciliation", w.round));
+    assert_eq!(r.status, 403, "{}", r.body);
+    // The CLI agrees and exits 0.
+    let out = w.env.cli_ok(&["handoff", "report", "--round", &w.round]);
+    assert!(out.contains("every count matches"), "{out}");
+}
+
+#[tokio::test]
+async fn a_hand_over_whose_counts_do_not_match_is_flagged_at_the_hand_off() {
+    let w = world().await;
+    // The third tube is closed but never bagged.
+    w.three_tubes_in_a_box(false);
+    // The hand-over sheet says 3 tubes; the box holds 2 (15 people, the sheet says 18).
+    let h = w.as_(&w.vol).post(
+        &format!("/api/v1/points/{}/handoffs", w.a),
+        &json!({ "boxes": ["BOX0000001"], "transporter": { "account": "driver7" }, "counted_tubes": 3, "counted_people": 18 }),
+    );
+    assert_eq!(h.status, 201, "{}", h.body);
+    let h = h.json();
+    assert_eq!(h["counts_match"], false, "{h}");
+    let m = h["mismatches"].as_array().unwrap();
+    assert_eq!(m.len(), 2, "{h}");
+    assert_eq!(
+        (&m[0]["step"], &m[0]["kind"], &m[0]["measure"]),
+        (&json!("hand_off"), &json!("handoff"), &json!("tubes"))
+    );
+    assert_eq!(
+        (&m[0]["expected"], &m[0]["found"], &m[0]["diff"]),
+        (&json!(2), &json!(3), &json!(1))
+    );
+    assert_eq!(
+        (&m[1]["measure"], &m[1]["diff"]),
+        (&json!("people"), &json!(3))
+    );
+    let handoff_id = h["id"].as_str().unwrap().to_string();
+    // The lab counts what is in the box: 2 tubes.
+    let rc = w.as_(&w.lab).post(
+        &format!("/api/v1/rounds/{}/receipts", w.round),
+        &json!({ "boxes": ["BOX0000001"], "counted_tubes": 2 }),
+    );
+    assert_eq!(rc.status, 201, "{}", rc.body);
+    assert_eq!(rc.json()["counts_match"], true, "{}", rc.body);
+
+    // The report names both breaks, in chain order: the unbagged tube at point A's
+    // bag step, then the hand-over sheet. Nothing else.
+    let rep = w.report(&w.chief, None);
+    assert_eq!(rep["matched"], false);
+    let got: Vec<(String, String, String, String, i64)> = rep["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["step"].as_str().unwrap().into(),
+                m["kind"].as_str().unwrap().into(),
+                m["at"].as_str().unwrap().into(),
+                m["measure"].as_str().unwrap().into(),
+                m["diff"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        got,
+        vec![
+            (s("bag"), s("point"), w.a.clone(), s("tubes"), -1),
+            (s("bag"), s("point"), w.a.clone(), s("people"), -3),
+            (
+                s("hand_off"),
+                s("handoff"),
+                handoff_id.clone(),
+                s("tubes"),
+                1
+            ),
+            (s("hand_off"), s("handoff"), handoff_id, s("people"), 3),
+        ]
+    );
+    // Point B has nothing to do with it.
+    assert_eq!(w.report(&w.chief, Some(&w.b))["matched"], true);
+    // The CLI prints the step and exits 2 (1 is for errors).
+    let out = w.env.cli(&["handoff", "report", "--round", &w.round]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("交接") && text.contains("HandOff"), "{text}");
+    assert!(text.contains("装袋"), "{text}");
+}
+
+#[tokio::test]
+async fn a_tube_not_issued_to_its_point_is_opened_with_a_warning() {
+    let w = world().await;
+    // No tube issued in the round yet: nothing to check against.
+    let o = w.filled_tube(&w.a, "QQ00000001", &w.codes[0..1]);
+    assert_eq!(o["warning"], Value::Null, "{o}");
+    let c = w.as_(&w.chief);
+    for (point, first, last) in [
+        (&w.a, "TB00000001", "TB00000010"),
+        (&w.b, "TB00000011", "TB00000020"),
+    ] {
+        let r = c.post(
+            &format!("/api/v1/points/{point}/supplies"),
+            &json!({ "kind": "tubes", "first_barcode": first, "last_barcode": last }),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let r = c.post(
+        &format!("/api/v1/points/{}/supplies", w.a),
+        &json!({ "kind": "tubes", "batch": "LOT7", "quantity": 200 }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    // In A's range, in A's batch: no warning.
+    assert_eq!(
+        w.filled_tube(&w.a, "TB00000005", &w.codes[1..2])["warning"],
+        Value::Null
+    );
+    assert_eq!(
+        w.filled_tube(&w.a, "LOT700000042", &w.codes[2..3])["warning"],
+        Value::Null
+    );
+    // B's tube opened at A: stored, warned, and the warning names B.
+    let o = w.filled_tube(&w.a, "TB00000015", &w.codes[3..4]);
+    let warning = o["warning"].as_str().unwrap();
+    assert!(warning.contains(&w.b), "{warning}");
+    assert!(o["id"].as_str().is_some());
+    // A tube nobody issued.
+    let o = w.filled_tube(&w.a, "ZZ00000001", &w.codes[4..5]);
+    assert!(
+        o["warning"].as_str().unwrap().contains("no range or batch"),
+        "{o}"
+    );
+    // The report lists them under A's supplies.
+    let rep = w.report(&w.chief, Some(&w.a));
+    assert_eq!(
+        rep["supplies"][0]["not_issued"],
+        json!(["QQ00000001", "TB00000015", "ZZ00000001"]),
+        "{rep}"
+    );
+    // Bad supply input gets a clear error.
+    for (body, needle) in [
+        (
+            json!({ "kind": "tubes", "quantity": 5 }),
+            "range or by batch",
+        ),
+        (
+            json!({ "kind": "tubes", "first_barcode": "TB00000010", "last_barcode": "TB00000001" }),
+            "first ≤ last",
+        ),
+        (
+            json!({ "kind": "tubes", "first_barcode": "TB00000001", "last_barcode": "TB00000010", "quantity": 9 }),
+            "the quantity says 9",
+        ),
+        (json!({ "kind": "masks", "quantity": 5 }), "kind must be"),
+        (json!({ "kind": "kits" }), "positive"),
+    ] {
+        let r = c.post(&format!("/api/v1/points/{}/supplies", w.a), &body);
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert!(r.body.contains(needle), "{body}: {}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn a_bag_over_capacity_is_refused_and_nothing_is_stored() {
+    let w = world().await;
+    for (i, bc) in ["TB00000001", "TB00000002", "TB00000003"]
+        .iter()
+        .enumerate()
+    {
+        w.filled_tube(&w.a, bc, &w.codes[i..i + 1]);
+    }
+    // Only the round's organisers set the capacity.
+    let r = w.as_(&w.vol).post(
+        &format!("/api/v1/rounds/{}/bag-capacity", w.round),
+        &json!({ "bag_capacity": 2 }),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = w.as_(&w.chief).post(
+        &format!("/api/v1/rounds/{}/bag-capacity", w.round),
+        &json!({ "bag_capacity": 2 }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = w.as_(&w.vol);
+    let bag = |barcode: &str, tubes: &[&str]| {
+        v.post(
+            &format!("/api/v1/points/{}/bags", w.a),
+            &json!({ "barcode": barcode, "tubes": tubes, "counted_tubes": tubes.len() }),
+        )
+    };
+    let r = bag("BAG0000001", &["TB00000001", "TB00000002", "TB00000003"]);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("at most 2 tubes") && r.body.contains("最多 2 管"),
+        "{}",
+        r.body
+    );
+    // Nothing stored: the tubes are still closed and the bag barcode is free.
+    assert_eq!(w.tube_state("TB00000001").await, "closed");
+    // An open tube, a tube of another point, an unknown tube: each named.
+    w.as_(&w.chief).post(
+        &format!("/api/v1/points/{}/tubes", w.a),
+        &json!({ "barcode": "TB00000009" }),
+    );
+    w.filled_tube(&w.b, "TB00000004", &w.codes[5..6]);
+    let r = bag("BAG0000001", &["TB00000009", "TB00000004"]);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("TB00000009") && r.body.contains("close it first"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("TB00000004") && r.body.contains("not this one"),
+        "{}",
+        r.body
+    );
+    let r = bag("BAG0000001", &["TB00000077"]);
+    assert!(
+        r.status == 400 && r.body.contains("no such tube"),
+        "{}",
+        r.body
+    );
+    // Within capacity: packed; a tube cannot go into a second bag.
+    let r = bag("BAG0000001", &["TB00000001", "TB00000002"]);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(w.tube_state("TB00000001").await, "sealed");
+    let r = bag("BAG0000002", &["TB00000002"]);
+    assert!(
+        r.status == 400 && r.body.contains("already in bag BAG0000001"),
+        "{}",
+        r.body
+    );
+    // A bag barcode used twice in the round: a conflict.
+    let r = bag("BAG0000001", &["TB00000003"]);
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(w.tube_state("TB00000003").await, "closed");
+    // A miscounted bag is stored and flagged at once.
+    let r = v.post(
+        &format!("/api/v1/points/{}/bags", w.a),
+        &json!({ "barcode": "BAG0000003", "tubes": ["TB00000003"], "counted_tubes": 2 }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let j = r.json();
+    assert_eq!(j["counts_match"], false);
+    assert_eq!(
+        (
+            &j["mismatches"][0]["step"],
+            &j["mismatches"][0]["at"],
+            &j["mismatches"][0]["diff"]
+        ),
+        (&json!("bag"), &json!("BAG0000003"), &json!(1))
+    );
+}

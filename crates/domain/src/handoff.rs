@@ -1,0 +1,981 @@
+//! Supplies, packing and hand-off, pure parts: what a point was issued (tubes by
+//! barcode range or batch, kits, protective gear), the bag capacity rule, and the
+//! count reconciliation (数据统计校对) along the chain point → bag → box →
+//! hand-off → lab receipt.
+//!
+//! A tube's life ([`crate::testing::TubeState`]) follows the chain: closed at the
+//! point, `sealed` when packed into a sealed bag (密封袋), `boxed` when its bag goes
+//! into a transport box (转运箱), `handed_over` when the transporter takes the box,
+//! `received` when the lab scans it.
+
+use serde::Serialize;
+
+/// Tubes to a bag unless the round says otherwise.
+pub const DEFAULT_BAG_CAPACITY: u32 = 20;
+/// The largest bag capacity a round may set.
+pub const MAX_BAG_CAPACITY: u32 = 100;
+
+/// What a point can be issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupplyKind {
+    /// 采样管: by barcode range or by batch.
+    Tubes,
+    /// 采样试剂盒 / swab kits.
+    Kits,
+    /// 防护用品: gowns, masks, gloves, face shields.
+    ProtectiveGear,
+}
+
+impl SupplyKind {
+    pub const ALL: [SupplyKind; 3] = [
+        SupplyKind::Tubes,
+        SupplyKind::Kits,
+        SupplyKind::ProtectiveGear,
+    ];
+    pub fn code(self) -> &'static str {
+        match self {
+            SupplyKind::Tubes => "tubes",
+            SupplyKind::Kits => "kits",
+            SupplyKind::ProtectiveGear => "protective_gear",
+        }
+    }
+    pub fn from_code(s: &str) -> Option<SupplyKind> {
+        SupplyKind::ALL.into_iter().find(|k| k.code() == s.trim())
+    }
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            SupplyKind::Tubes => "采样管",
+            SupplyKind::Kits => "采样试剂盒",
+            SupplyKind::ProtectiveGear => "防护用品",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SupplyError {
+    #[error("条码段首尾须同长、同前缀、以数字结尾，且首不大于尾：{0} … {1} / a barcode range needs two barcodes of the same length and prefix ending in digits, first ≤ last: {0} … {1}")]
+    BadRange(String, String),
+    #[error("条码段 {0} 支，超过上限 {1} / the range holds {0} tubes, more than the limit {1}")]
+    RangeTooLarge(u128, u64),
+    #[error("批次号须为 2–20 位字母或数字（条码的前几位）/ a batch is 2–20 letters or digits (the barcodes' first characters): {0}")]
+    BadBatch(String),
+    #[error("数量须为正数 / the quantity must be positive")]
+    Quantity,
+    #[error("采样管须按条码段或批次发放 / tubes are issued by barcode range or by batch")]
+    TubesNeedRangeOrBatch,
+    #[error("只有采样管有条码段或批次 / only tubes have a barcode range or batch")]
+    NotTubes,
+    #[error("条码段 {range} 支与数量 {quantity} 不符 / the range holds {range} tubes, the quantity says {quantity}")]
+    QuantityDiffers { range: u64, quantity: u64 },
+}
+
+/// The largest range one issue may cover.
+pub const MAX_RANGE: u64 = 1_000_000;
+
+fn split_digits(s: &str) -> (&str, &str) {
+    let i = s
+        .bytes()
+        .rposition(|b| !b.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    s.split_at(i)
+}
+
+/// Tubes issued by barcode range: `first` … `last`, the same prefix, numbered
+/// tails of the same width.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BarcodeRange {
+    pub first: String,
+    pub last: String,
+}
+
+impl BarcodeRange {
+    pub fn parse(first: &str, last: &str) -> Result<BarcodeRange, SupplyError> {
+        let a = crate::text::squeeze(first).to_uppercase();
+        let b = crate::text::squeeze(last).to_uppercase();
+        let bad = || SupplyError::BadRange(a.clone(), b.clone());
+        let (_, da) = split_digits(&a);
+        let (_, db) = split_digits(&b);
+        if a.len() != b.len() || da.is_empty() || db.is_empty() || da.len() > 38 {
+            return Err(bad());
+        }
+        // The shorter digit tail decides where the number starts.
+        let width = da.len().min(db.len());
+        let (pa, pb) = (&a[..a.len() - width], &b[..b.len() - width]);
+        if pa != pb || !a.bytes().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(bad());
+        }
+        let na: u128 = a[a.len() - width..].parse().map_err(|_| bad())?;
+        let nb: u128 = b[b.len() - width..].parse().map_err(|_| bad())?;
+        if na > nb {
+            return Err(bad());
+        }
+        let n = nb - na + 1;
+        if n > u128::from(MAX_RANGE) {
+            return Err(SupplyError::RangeTooLarge(n, MAX_RANGE));
+        }
+        Ok(BarcodeRange { first: a, last: b })
+    }
+
+    fn parts(&self) -> (&str, usize, u128, u128) {
+        let (_, da) = split_digits(&self.first);
+        let (_, db) = split_digits(&self.last);
+        let width = da.len().min(db.len());
+        let prefix = &self.first[..self.first.len() - width];
+        let lo = self.first[self.first.len() - width..].parse().unwrap_or(0);
+        let hi = self.last[self.last.len() - width..].parse().unwrap_or(0);
+        (prefix, width, lo, hi)
+    }
+
+    /// How many tubes the range holds.
+    pub fn len(&self) -> u64 {
+        let (_, _, lo, hi) = self.parts();
+        u64::try_from(hi - lo + 1).unwrap_or(u64::MAX)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Whether `barcode` (already upper-case) is in the range.
+    pub fn contains(&self, barcode: &str) -> bool {
+        let (prefix, width, lo, hi) = self.parts();
+        if barcode.len() != self.first.len() || !barcode.starts_with(prefix) {
+            return false;
+        }
+        let tail = &barcode[barcode.len() - width..];
+        if !tail.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        tail.parse::<u128>().is_ok_and(|n| (lo..=hi).contains(&n))
+    }
+}
+
+/// How tubes were issued to a point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum TubeIssue {
+    Range(BarcodeRange),
+    /// A manufacturer's batch: its barcodes start with the batch code.
+    Batch {
+        batch: String,
+    },
+}
+
+impl TubeIssue {
+    pub fn batch(raw: &str) -> Result<TubeIssue, SupplyError> {
+        let b = crate::text::squeeze(raw).to_uppercase();
+        if !(2..=20).contains(&b.len()) || !b.bytes().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(SupplyError::BadBatch(b));
+        }
+        Ok(TubeIssue::Batch { batch: b })
+    }
+    pub fn contains(&self, barcode: &str) -> bool {
+        match self {
+            TubeIssue::Range(r) => r.contains(barcode),
+            TubeIssue::Batch { batch } => barcode.starts_with(batch.as_str()),
+        }
+    }
+}
+
+/// Whether any of a point's tube issues covers `barcode`.
+pub fn issued(issues: &[TubeIssue], barcode: &str) -> bool {
+    issues.iter().any(|i| i.contains(barcode))
+}
+
+/// The quantity a tube issue stands for: a range counts itself (a quantity,
+/// when given, must agree); a batch needs its quantity.
+pub fn tube_issue_quantity(issue: &TubeIssue, quantity: Option<u64>) -> Result<u64, SupplyError> {
+    match (issue, quantity) {
+        (TubeIssue::Range(r), None) => Ok(r.len()),
+        (TubeIssue::Range(r), Some(q)) if q == r.len() => Ok(q),
+        (TubeIssue::Range(r), Some(q)) => Err(SupplyError::QuantityDiffers {
+            range: r.len(),
+            quantity: q,
+        }),
+        (TubeIssue::Batch { .. }, Some(q)) if q > 0 => Ok(q),
+        (TubeIssue::Batch { .. }, _) => Err(SupplyError::Quantity),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PackError {
+    #[error("一袋最多 {capacity} 管，本袋扫入 {tubes} 管 / a bag holds at most {capacity} tubes; {tubes} were scanned into this one")]
+    OverCapacity { capacity: u32, tubes: usize },
+    #[error("袋（箱）内没有扫入任何条码 / nothing was scanned into the bag (box)")]
+    Empty,
+    #[error("条码 {0} 扫了两次 / barcode {0} was scanned twice")]
+    Twice(String),
+    #[error("每袋管数须在 1 到 {MAX_BAG_CAPACITY} 之间 / a bag capacity must be 1 to {MAX_BAG_CAPACITY}")]
+    BadCapacity,
+}
+
+/// Whether a capacity setting is allowed.
+pub fn check_capacity(capacity: u32) -> Result<u32, PackError> {
+    if (1..=MAX_BAG_CAPACITY).contains(&capacity) {
+        Ok(capacity)
+    } else {
+        Err(PackError::BadCapacity)
+    }
+}
+
+/// Checks what was scanned into one bag (or box): not empty, no barcode twice,
+/// at most `capacity` (bags only).
+pub fn check_packing(barcodes: &[String], capacity: Option<u32>) -> Result<(), PackError> {
+    if barcodes.is_empty() {
+        return Err(PackError::Empty);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for b in barcodes {
+        if !seen.insert(b.as_str()) {
+            return Err(PackError::Twice(b.clone()));
+        }
+    }
+    match capacity {
+        Some(c) if barcodes.len() > c as usize => Err(PackError::OverCapacity {
+            capacity: c,
+            tubes: barcodes.len(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Steps of the chain, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Point,
+    Bag,
+    Box,
+    HandOff,
+    Lab,
+}
+
+impl Step {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Step::Point => "采样点",
+            Step::Bag => "装袋",
+            Step::Box => "装箱",
+            Step::HandOff => "交接",
+            Step::Lab => "实验室接收",
+        }
+    }
+}
+
+/// What is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    Tubes,
+    /// Swabs (人份) in the tubes.
+    People,
+    Bags,
+    Boxes,
+}
+
+/// Tubes and the swabs in them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub tubes: i64,
+    pub people: i64,
+}
+
+impl std::ops::AddAssign for Tally {
+    fn add_assign(&mut self, o: Tally) {
+        self.tubes += o.tubes;
+        self.people += o.people;
+    }
+}
+
+/// A point's tubes that are closed (or further along), and those still open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PointLink {
+    pub point: String,
+    pub closed: Tally,
+    pub open_tubes: i64,
+}
+
+/// A bag: what the system holds in it and what the packer counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BagLink {
+    pub barcode: String,
+    pub point: String,
+    pub system: Tally,
+    pub counted_tubes: i64,
+    pub in_box: Option<String>,
+}
+
+/// A box: its counts as packed, and where it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoxLink {
+    pub barcode: String,
+    pub point: String,
+    pub counted_bags: i64,
+    pub counted_tubes: i64,
+    pub handoff: Option<String>,
+    pub receipt: Option<String>,
+}
+
+/// A hand-over as written on the hand-over sheet (交接单).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandOffLink {
+    pub id: String,
+    pub point: String,
+    pub counted_boxes: i64,
+    pub counted_tubes: i64,
+    pub counted_people: Option<i64>,
+}
+
+/// A lab receipt with the lab's own counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptLink {
+    pub id: String,
+    pub counted_boxes: Option<i64>,
+    pub counted_tubes: i64,
+    pub counted_people: Option<i64>,
+}
+
+/// Everything reconciliation needs about one round (or part of one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Chain {
+    pub points: Vec<PointLink>,
+    pub bags: Vec<BagLink>,
+    pub boxes: Vec<BoxLink>,
+    pub handoffs: Vec<HandOffLink>,
+    pub receipts: Vec<ReceiptLink>,
+}
+
+/// One count that does not match: at `step`, at `at` (a point, bag, box,
+/// hand-off or receipt), `expected` (what the step before, or the system, says)
+/// against `found`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    pub step: Step,
+    /// `point`, `bag`, `box`, `handoff` or `receipt`.
+    pub kind: &'static str,
+    pub at: String,
+    /// The point it belongs to (none for a lab receipt, which can span points).
+    pub point: Option<String>,
+    pub measure: Measure,
+    pub expected: i64,
+    pub found: i64,
+    /// `found - expected`: negative means missing.
+    pub diff: i64,
+    pub note: &'static str,
+}
+
+struct Out(Vec<Mismatch>);
+
+impl Out {
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        &mut self,
+        step: Step,
+        kind: &'static str,
+        at: &str,
+        point: Option<&str>,
+        measure: Measure,
+        expected: i64,
+        found: i64,
+        note: &'static str,
+    ) {
+        if expected != found {
+            self.0.push(Mismatch {
+                step,
+                kind,
+                at: at.to_string(),
+                point: point.map(str::to_string),
+                measure,
+                expected,
+                found,
+                diff: found - expected,
+                note,
+            });
+        }
+    }
+    #[allow(clippy::too_many_arguments)]
+    fn tally(
+        &mut self,
+        step: Step,
+        kind: &'static str,
+        at: &str,
+        point: Option<&str>,
+        expected: Tally,
+        found: Tally,
+        note: &'static str,
+    ) {
+        self.check(
+            step,
+            kind,
+            at,
+            point,
+            Measure::Tubes,
+            expected.tubes,
+            found.tubes,
+            note,
+        );
+        self.check(
+            step,
+            kind,
+            at,
+            point,
+            Measure::People,
+            expected.people,
+            found.people,
+            note,
+        );
+    }
+}
+
+/// Per-point system totals at each step.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StepTotals {
+    pub point: String,
+    pub open_tubes: i64,
+    pub closed: Tally,
+    pub bagged: Tally,
+    pub boxed: Tally,
+    pub handed_over: Tally,
+    pub received: Tally,
+    pub bags: i64,
+    pub boxes: i64,
+    pub boxes_handed_over: i64,
+    pub boxes_received: i64,
+}
+
+/// What the system holds at each step, per point.
+pub fn totals(chain: &Chain) -> Vec<StepTotals> {
+    let mut out: Vec<StepTotals> = chain
+        .points
+        .iter()
+        .map(|p| StepTotals {
+            point: p.point.clone(),
+            open_tubes: p.open_tubes,
+            closed: p.closed,
+            ..StepTotals::default()
+        })
+        .collect();
+    let boxes: std::collections::HashMap<&str, &BoxLink> = chain
+        .boxes
+        .iter()
+        .map(|b| (b.barcode.as_str(), b))
+        .collect();
+    for bag in &chain.bags {
+        let Some(t) = out.iter_mut().find(|t| t.point == bag.point) else {
+            continue;
+        };
+        t.bags += 1;
+        t.bagged += bag.system;
+        if let Some(b) = bag.in_box.as_deref().and_then(|x| boxes.get(x)) {
+            t.boxed += bag.system;
+            if b.handoff.is_some() {
+                t.handed_over += bag.system;
+            }
+            if b.receipt.is_some() {
+                t.received += bag.system;
+            }
+        }
+    }
+    for b in &chain.boxes {
+        if let Some(t) = out.iter_mut().find(|t| t.point == b.point) {
+            t.boxes += 1;
+            t.boxes_handed_over += i64::from(b.handoff.is_some());
+            t.boxes_received += i64::from(b.receipt.is_some());
+        }
+    }
+    out
+}
+
+/// Every count along the chain that does not match, with the step where it
+/// broke and by how much, in chain order.
+pub fn reconcile(chain: &Chain) -> Vec<Mismatch> {
+    use std::collections::HashMap;
+    let mut out = Out(Vec::new());
+    // What the system holds in each box and each hand-over / receipt.
+    let mut in_box: HashMap<&str, (i64, Tally)> = HashMap::new();
+    for bag in &chain.bags {
+        if let Some(b) = &bag.in_box {
+            let e = in_box.entry(b.as_str()).or_default();
+            e.0 += 1;
+            e.1 += bag.system;
+        }
+    }
+    let box_tally = |b: &BoxLink| in_box.get(b.barcode.as_str()).copied().unwrap_or_default();
+    let mut handed: HashMap<&str, (i64, Tally)> = HashMap::new();
+    let mut handed_received: HashMap<&str, (i64, Tally)> = HashMap::new();
+    let mut received: HashMap<&str, (i64, Tally)> = HashMap::new();
+    for b in &chain.boxes {
+        let (_, t) = box_tally(b);
+        if let Some(h) = &b.handoff {
+            let e = handed.entry(h.as_str()).or_default();
+            e.0 += 1;
+            e.1 += t;
+            if b.receipt.is_some() {
+                let e = handed_received.entry(h.as_str()).or_default();
+                e.0 += 1;
+                e.1 += t;
+            }
+        }
+        if let Some(r) = &b.receipt {
+            let e = received.entry(r.as_str()).or_default();
+            e.0 += 1;
+            e.1 += t;
+        }
+    }
+    let steps = totals(chain);
+
+    // Point → bag: closed tubes not in any bag.
+    for t in &steps {
+        out.tally(
+            Step::Bag,
+            "point",
+            &t.point,
+            Some(&t.point),
+            t.closed,
+            t.bagged,
+            "已封管未装袋 / closed at the point, not in a bag",
+        );
+    }
+    // Each bag: the packer's count against the system's.
+    for bag in &chain.bags {
+        out.check(
+            Step::Bag,
+            "bag",
+            &bag.barcode,
+            Some(&bag.point),
+            Measure::Tubes,
+            bag.system.tubes,
+            bag.counted_tubes,
+            "袋内清点数与系统不符 / the bag's counted tubes differ from the system",
+        );
+    }
+    // Bag → box: bags not in any box.
+    for t in &steps {
+        out.tally(
+            Step::Box,
+            "point",
+            &t.point,
+            Some(&t.point),
+            t.bagged,
+            t.boxed,
+            "已装袋未装箱 / bagged, not in a box",
+        );
+    }
+    for b in &chain.boxes {
+        let (bags, t) = box_tally(b);
+        out.check(
+            Step::Box,
+            "box",
+            &b.barcode,
+            Some(&b.point),
+            Measure::Bags,
+            bags,
+            b.counted_bags,
+            "箱内清点袋数与系统不符 / the box's counted bags differ from the system",
+        );
+        out.check(
+            Step::Box,
+            "box",
+            &b.barcode,
+            Some(&b.point),
+            Measure::Tubes,
+            t.tubes,
+            b.counted_tubes,
+            "箱内清点管数与系统不符 / the box's counted tubes differ from the system",
+        );
+    }
+    // Box → hand-off: boxes not handed over; boxes at the lab with no hand-over.
+    for t in &steps {
+        out.check(
+            Step::HandOff,
+            "point",
+            &t.point,
+            Some(&t.point),
+            Measure::Boxes,
+            t.boxes,
+            t.boxes_handed_over,
+            "已装箱未交接 / boxed, not handed over",
+        );
+        out.tally(
+            Step::HandOff,
+            "point",
+            &t.point,
+            Some(&t.point),
+            t.boxed,
+            t.handed_over,
+            "已装箱未交接 / boxed, not handed over",
+        );
+    }
+    for b in chain
+        .boxes
+        .iter()
+        .filter(|b| b.handoff.is_none() && b.receipt.is_some())
+    {
+        out.check(
+            Step::HandOff,
+            "box",
+            &b.barcode,
+            Some(&b.point),
+            Measure::Boxes,
+            0,
+            1,
+            "实验室收到未登记交接的箱 / received at the lab with no hand-over record",
+        );
+    }
+    for h in &chain.handoffs {
+        let (boxes, t) = handed.get(h.id.as_str()).copied().unwrap_or_default();
+        let note = "交接单清点数与系统不符 / the hand-over sheet differs from the system";
+        out.check(
+            Step::HandOff,
+            "handoff",
+            &h.id,
+            Some(&h.point),
+            Measure::Boxes,
+            boxes,
+            h.counted_boxes,
+            note,
+        );
+        out.check(
+            Step::HandOff,
+            "handoff",
+            &h.id,
+            Some(&h.point),
+            Measure::Tubes,
+            t.tubes,
+            h.counted_tubes,
+            note,
+        );
+        if let Some(p) = h.counted_people {
+            out.check(
+                Step::HandOff,
+                "handoff",
+                &h.id,
+                Some(&h.point),
+                Measure::People,
+                t.people,
+                p,
+                note,
+            );
+        }
+    }
+    // Hand-off → lab: boxes handed over and not received; the lab's own counts.
+    for h in &chain.handoffs {
+        let (boxes, t) = handed.get(h.id.as_str()).copied().unwrap_or_default();
+        let (rb, rt) = handed_received
+            .get(h.id.as_str())
+            .copied()
+            .unwrap_or_default();
+        let note = "已交接未被实验室接收 / handed over, not received by the lab";
+        out.check(
+            Step::Lab,
+            "handoff",
+            &h.id,
+            Some(&h.point),
+            Measure::Boxes,
+            boxes,
+            rb,
+            note,
+        );
+        out.tally(Step::Lab, "handoff", &h.id, Some(&h.point), t, rt, note);
+    }
+    for r in &chain.receipts {
+        let (boxes, t) = received.get(r.id.as_str()).copied().unwrap_or_default();
+        let note = "实验室清点数与系统不符 / the lab's count differs from the system";
+        if let Some(b) = r.counted_boxes {
+            out.check(
+                Step::Lab,
+                "receipt",
+                &r.id,
+                None,
+                Measure::Boxes,
+                boxes,
+                b,
+                note,
+            );
+        }
+        out.check(
+            Step::Lab,
+            "receipt",
+            &r.id,
+            None,
+            Measure::Tubes,
+            t.tubes,
+            r.counted_tubes,
+            note,
+        );
+        if let Some(p) = r.counted_people {
+            out.check(
+                Step::Lab,
+                "receipt",
+                &r.id,
+                None,
+                Measure::People,
+                t.people,
+                p,
+                note,
+            );
+        }
+    }
+    out.0
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_hold_what_they_say() {
+        let r = BarcodeRange::parse("tb00000100", "TB00000199").unwrap();
+        assert_eq!(r.len(), 100);
+        assert!(r.contains("TB00000100") && r.contains("TB00000150") && r.contains("TB00000199"));
+        assert!(!r.contains("TB00000200") && !r.contains("TB00000099"));
+        assert!(!r.contains("TC00000150"), "another prefix");
+        assert!(!r.contains("TB0000150"), "another length");
+        // Digits all the way: the number is the whole tail of the shorter run.
+        let d = BarcodeRange::parse("2200000100", "2200000109").unwrap();
+        assert_eq!(d.len(), 10);
+        assert!(d.contains("2200000105") && !d.contains("2200000110"));
+        // Across a carry into a letter-free prefix.
+        let c = BarcodeRange::parse("A1999", "A2001").unwrap();
+        assert_eq!(c.len(), 3);
+        assert!(c.contains("A2000"));
+        for (a, b) in [
+            ("TB0199", "TB0100"),
+            ("TB0100", "TB00199"),
+            ("TBX", "TBY"),
+            ("TA0100", "TB0199"),
+        ] {
+            assert!(
+                matches!(BarcodeRange::parse(a, b), Err(SupplyError::BadRange(..))),
+                "{a}..{b}"
+            );
+        }
+        assert!(matches!(
+            BarcodeRange::parse("T0000000", "T9999999"),
+            Err(SupplyError::RangeTooLarge(..))
+        ));
+    }
+
+    #[test]
+    fn batches_and_quantities() {
+        let b = TubeIssue::batch(" lot22a ").unwrap();
+        assert!(b.contains("LOT22A000123") && !b.contains("LOT22B000123"));
+        assert!(TubeIssue::batch("L").is_err());
+        assert!(TubeIssue::batch("LOT-1").is_err());
+        assert_eq!(tube_issue_quantity(&b, Some(500)), Ok(500));
+        assert_eq!(tube_issue_quantity(&b, None), Err(SupplyError::Quantity));
+        let r = TubeIssue::Range(BarcodeRange::parse("TB0100", "TB0119").unwrap());
+        assert_eq!(tube_issue_quantity(&r, None), Ok(20));
+        assert_eq!(
+            tube_issue_quantity(&r, Some(30)),
+            Err(SupplyError::QuantityDiffers {
+                range: 20,
+                quantity: 30
+            })
+        );
+        assert!(issued(&[b.clone(), r.clone()], "TB0105"));
+        assert!(!issued(&[b, r], "TB0120"));
+        assert!(!issued(&[], "TB0105"));
+    }
+
+    #[test]
+    fn bag_capacity_rule() {
+        let tubes: Vec<String> = (0..21).map(|i| format!("T{i:04}")).collect();
+        assert_eq!(check_packing(&tubes[..20], Some(20)), Ok(()));
+        assert_eq!(
+            check_packing(&tubes, Some(DEFAULT_BAG_CAPACITY)),
+            Err(PackError::OverCapacity {
+                capacity: 20,
+                tubes: 21
+            })
+        );
+        assert_eq!(check_packing(&tubes[..10], Some(10)), Ok(()));
+        assert_eq!(check_packing(&tubes, None), Ok(()), "boxes have no cap");
+        assert_eq!(check_packing(&[], Some(20)), Err(PackError::Empty));
+        let twice = vec!["T1".to_string(), "T2".into(), "T1".into()];
+        assert_eq!(
+            check_packing(&twice, Some(20)),
+            Err(PackError::Twice("T1".into()))
+        );
+        assert_eq!(check_capacity(0), Err(PackError::BadCapacity));
+        assert_eq!(check_capacity(20), Ok(20));
+        assert_eq!(
+            check_capacity(MAX_BAG_CAPACITY + 1),
+            Err(PackError::BadCapacity)
+        );
+    }
+
+    fn t(tubes: i64, people: i64) -> Tally {
+        Tally { tubes, people }
+    }
+
+    /// One point, two bags in one box, handed over and received, all counts right.
+    fn good_chain() -> Chain {
+        Chain {
+            points: vec![PointLink {
+                point: "P1".into(),
+                closed: t(3, 25),
+                open_tubes: 1,
+            }],
+            bags: vec![
+                BagLink {
+                    barcode: "BAG1".into(),
+                    point: "P1".into(),
+                    system: t(2, 20),
+                    counted_tubes: 2,
+                    in_box: Some("BOX1".into()),
+                },
+                BagLink {
+                    barcode: "BAG2".into(),
+                    point: "P1".into(),
+                    system: t(1, 5),
+                    counted_tubes: 1,
+                    in_box: Some("BOX1".into()),
+                },
+            ],
+            boxes: vec![BoxLink {
+                barcode: "BOX1".into(),
+                point: "P1".into(),
+                counted_bags: 2,
+                counted_tubes: 3,
+                handoff: Some("H1".into()),
+                receipt: Some("R1".into()),
+            }],
+            handoffs: vec![HandOffLink {
+                id: "H1".into(),
+                point: "P1".into(),
+                counted_boxes: 1,
+                counted_tubes: 3,
+                counted_people: Some(25),
+            }],
+            receipts: vec![ReceiptLink {
+                id: "R1".into(),
+                counted_boxes: Some(1),
+                counted_tubes: 3,
+                counted_people: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_matching_chain_has_no_mismatch() {
+        let c = good_chain();
+        assert_eq!(reconcile(&c), vec![]);
+        let s = totals(&c);
+        assert_eq!(s[0].received, t(3, 25));
+        assert_eq!(s[0].open_tubes, 1);
+        assert_eq!((s[0].bags, s[0].boxes, s[0].boxes_received), (2, 1, 1));
+    }
+
+    #[test]
+    fn a_short_hand_over_sheet_breaks_at_the_hand_off() {
+        let mut c = good_chain();
+        c.handoffs[0].counted_tubes = 2;
+        let m = reconcile(&c);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(
+            (m[0].step, m[0].kind, m[0].at.as_str(), m[0].measure),
+            (Step::HandOff, "handoff", "H1", Measure::Tubes)
+        );
+        assert_eq!((m[0].expected, m[0].found, m[0].diff), (3, 2, -1));
+    }
+
+    #[test]
+    fn each_break_is_found_where_it_happens() {
+        // A closed tube never bagged: the bag step at the point, tubes and people.
+        let mut c = good_chain();
+        c.points[0].closed = t(4, 30);
+        let m = reconcile(&c);
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert!(m
+            .iter()
+            .all(|x| x.step == Step::Bag && x.kind == "point" && x.diff < 0));
+        assert_eq!(m[1].measure, Measure::People);
+        assert_eq!(m[1].diff, -5);
+
+        // A packer who counted 3 tubes into a 2-tube bag.
+        let mut c = good_chain();
+        c.bags[0].counted_tubes = 3;
+        let m = reconcile(&c);
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            (m[0].step, m[0].at.as_str(), m[0].diff),
+            (Step::Bag, "BAG1", 1)
+        );
+
+        // A bag left out of the box: the box step at the point, and the box's own counts.
+        let mut c = good_chain();
+        c.bags[1].in_box = None;
+        let m = reconcile(&c);
+        let steps: Vec<_> = m.iter().map(|x| (x.step, x.kind, x.measure)).collect();
+        assert_eq!(
+            steps[..4],
+            [
+                (Step::Box, "point", Measure::Tubes),
+                (Step::Box, "point", Measure::People),
+                (Step::Box, "box", Measure::Bags),
+                (Step::Box, "box", Measure::Tubes),
+            ]
+        );
+        // Downstream the physical counts (3 tubes) keep disagreeing with the
+        // system (2): each later step says so too.
+        assert!(m[4..]
+            .iter()
+            .all(|x| x.step > Step::Box && x.kind != "point"));
+        // The box counted 2 bags but holds 1: +1 found.
+        assert_eq!(m[2].diff, 1);
+
+        // A box handed over but never received.
+        let mut c = good_chain();
+        c.boxes[0].receipt = None;
+        c.receipts.clear();
+        let m = reconcile(&c);
+        assert!(
+            m.iter().all(|x| x.step == Step::Lab && x.at == "H1"),
+            "{m:?}"
+        );
+        assert_eq!(m.len(), 3);
+
+        // The lab counts one tube fewer than the system.
+        let mut c = good_chain();
+        c.receipts[0].counted_tubes = 2;
+        let m = reconcile(&c);
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            (m[0].step, m[0].kind, m[0].point.as_deref()),
+            (Step::Lab, "receipt", None)
+        );
+
+        // A box received with no hand-over.
+        let mut c = good_chain();
+        c.boxes[0].handoff = None;
+        c.handoffs.clear();
+        let m = reconcile(&c);
+        assert!(m.iter().all(|x| x.step == Step::HandOff), "{m:?}");
+        assert!(m.iter().any(|x| x.kind == "box" && x.at == "BOX1"));
+    }
+
+    #[test]
+    fn mismatches_come_in_chain_order() {
+        let mut c = good_chain();
+        c.receipts[0].counted_tubes = 1;
+        c.bags[0].counted_tubes = 1;
+        c.boxes[0].counted_tubes = 4;
+        let m = reconcile(&c);
+        let steps: Vec<Step> = m.iter().map(|x| x.step).collect();
+        let mut sorted = steps.clone();
+        sorted.sort();
+        assert_eq!(steps, sorted);
+        assert_eq!(steps, vec![Step::Bag, Step::Box, Step::Lab]);
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in SupplyKind::ALL {
+            assert_eq!(SupplyKind::from_code(k.code()), Some(k));
+        }
+        assert_eq!(SupplyKind::from_code("masks"), None);
+    }
+}
