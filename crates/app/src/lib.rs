@@ -11,6 +11,7 @@ pub mod import;
 pub mod registry;
 pub mod report;
 pub mod roster_file;
+pub mod schedule;
 pub mod stations;
 pub mod testing;
 

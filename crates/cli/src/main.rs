@@ -12,6 +12,7 @@ use gw_store::Store;
 
 mod bench;
 mod bench_scan;
+mod round;
 
 #[derive(Parser)]
 #[command(
@@ -124,6 +125,9 @@ enum Cmd {
     /// Write sample files to try the importer on.
     #[command(subcommand)]
     Sample(SampleCmd),
+    /// Testing rounds: plan the call-down schedule, simulate it.
+    #[command(subcommand)]
+    Round(round::RoundCmd),
 }
 
 #[derive(Subcommand)]
@@ -511,6 +515,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Control(c) => control(c, &clock).await,
+        Cmd::Round(c) => round::run(c, &clock, &actor()).await,
         Cmd::Audit {
             db,
             user,

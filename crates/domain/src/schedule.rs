@@ -242,9 +242,9 @@ impl Plan {
 pub struct Remedy {
     /// Stations to add at every point (`None`: up to 20 more do not suffice).
     pub more_stations_per_point: Option<u32>,
-    /// The earliest end (and point closing) that works, in 30-minute steps
-    /// (`None`: 24 more hours do not suffice).
-    pub until_ms: Option<i64>,
+    /// Minutes to keep every point open longer, and the window with them, in
+    /// 30-minute steps (`None`: 24 more hours do not suffice).
+    pub more_minutes: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -524,6 +524,12 @@ fn split(bs: &[Building]) -> (Vec<Vec<(usize, u32)>>, Vec<DoorToDoor>) {
     (callable, d2d)
 }
 
+/// Buildings, units and households under sealed or temporary control: they
+/// are sampled at the door, never called down.
+pub fn door_to_door(buildings: &[Building]) -> Vec<DoorToDoor> {
+    split(buildings).1
+}
+
 /// Plans the round: see the module documentation.
 pub fn plan(buildings: &[Building], points: &[Point], prm: &Params) -> Result<Plan, PlanError> {
     let (mut out, unplaced) = plan_inner(buildings, points, prm)?;
@@ -561,11 +567,9 @@ fn remedy_text(r: &Remedy) -> String {
             "每个采样点增加 {k} 个采样台 / {k} more station(s) at every point"
         ));
     }
-    if let Some(u) = r.until_ms {
+    if let Some(m) = r.more_minutes {
         parts.push(format!(
-            "结束时间延至 {} / end the window at {} (China time)",
-            hhmm(u),
-            hhmm(u)
+            "采样点开放与时间窗延长 {m} 分钟 / keep the points open and the window {m} minutes longer"
         ));
     }
     if parts.is_empty() {
@@ -591,11 +595,12 @@ fn remedy(buildings: &[Building], points: &[Point], prm: &Params) -> Remedy {
             .collect();
         fits(&ps, prm)
     });
-    let until_ms = (1..=48i64).map(|k| k * 30 * MINUTE_MS).find_map(|d| {
+    let more_minutes = (1..=48i64).map(|k| k * 30).find(|m| {
+        let d = m * MINUTE_MS;
         let ps: Vec<Point> = points
             .iter()
             .map(|p| Point {
-                closes_ms: p.closes_ms.max(prm.until_ms) + d,
+                closes_ms: p.closes_ms + d,
                 ..p.clone()
             })
             .collect();
@@ -603,11 +608,11 @@ fn remedy(buildings: &[Building], points: &[Point], prm: &Params) -> Remedy {
             until_ms: prm.until_ms + d,
             ..*prm
         };
-        fits(&ps, &pr).then_some(pr.until_ms)
+        fits(&ps, &pr)
     });
     Remedy {
         more_stations_per_point,
-        until_ms,
+        more_minutes,
     }
 }
 
@@ -1320,9 +1325,32 @@ mod tests {
         };
         assert!(plan(&bs, &more(k), &params(2)).is_ok());
         assert!(k == 1 || plan(&bs, &more(k - 1), &params(2)).is_err());
-        let until = remedy.until_ms.unwrap();
-        assert!(until > T0 + 2 * HOUR_MS);
+        let m = remedy.more_minutes.unwrap();
+        let longer = |m: i64| -> (Vec<Point>, Params) {
+            let ps = ps
+                .iter()
+                .map(|p| Point {
+                    closes_ms: p.closes_ms + m * MINUTE_MS,
+                    ..p.clone()
+                })
+                .collect();
+            (
+                ps,
+                Params {
+                    until_ms: T0 + 2 * HOUR_MS + m * MINUTE_MS,
+                    ..params(2)
+                },
+            )
+        };
+        let (ps2, prm2) = longer(m);
+        assert!(plan(&bs, &ps2, &prm2).is_ok());
+        let (ps3, prm3) = longer(m - 30);
+        assert!(plan(&bs, &ps3, &prm3).is_err());
         assert!(err.to_string().contains("more station"), "{err}");
+        assert!(
+            err.to_string().contains(&format!("{m} minutes longer")),
+            "{err}"
+        );
     }
 
     #[test]
