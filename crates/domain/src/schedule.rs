@@ -1424,7 +1424,7 @@ mod tests {
             unit_id: 1,
             people: 1600,
         }];
-        let sim = simulate(&[p.clone()], &calls, &prm, Calling::Slots, 3);
+        let sim = simulate(std::slice::from_ref(&p), &calls, &prm, Calling::Slots, 3);
         // M/E2/2 waits are well under the M/M/2 bound (Lq ≈ 2.84 → Wq ≈ 1.07 min), and positive.
         let wq = erlang_c_queue(2, 1.6) / 160.0 * 60.0;
         assert!((wq - 1.066).abs() < 0.01, "{wq}");
