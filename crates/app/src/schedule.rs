@@ -485,13 +485,37 @@ pub async fn view_as(
             (false, calls, prm)
         }
     };
-    // The whole plan is evaluated from its first slot with nobody waiting.
-    let mut keep = Vec::new();
+    // Who sees what: a point whose community the caller reads is shown whole;
+    // otherwise (a grid leader) the points calling the caller's buildings,
+    // with only those buildings' calls (queues and finish still count everyone).
+    let mut whole = Vec::new();
     for (i, c) in l.communities.iter().enumerate() {
         let mut place = store.place_of(round.street, "community", *c).await?;
         place.point = l.points.get(i).map(|p| p.id);
-        keep.push(visible(&place));
+        whole.push(visible(&place));
     }
+    let mut readable: BTreeMap<i64, bool> = BTreeMap::new();
+    if whole.iter().any(|w| !w) {
+        for b in &l.buildings {
+            let place = store.place_of(round.street, "building", b.id).await?;
+            readable.insert(b.id, visible(&place));
+        }
+    }
+    let shown = |c: &Call| -> bool {
+        l.points
+            .iter()
+            .zip(&whole)
+            .any(|(p, w)| p.id == c.point_id && *w)
+            || readable.get(&c.building_id).copied().unwrap_or(false)
+    };
+    let keep: Vec<bool> = l
+        .points
+        .iter()
+        .map(|p| calls.iter().any(|c| c.point_id == p.id && shown(c)))
+        .zip(&whole)
+        .map(|(a, w)| a || *w)
+        .collect();
+    // The whole plan is evaluated from its first slot with nobody waiting.
     let points: Vec<Point> = l
         .points
         .iter()
@@ -514,6 +538,21 @@ pub async fn view_as(
         .filter(|c| points.iter().any(|p| p.id == c.point_id))
         .collect();
     let mut plan = sched::evaluate(&l.buildings, &points, &calls, &prm);
+    for p in &mut plan.points {
+        let w = l
+            .points
+            .iter()
+            .zip(&whole)
+            .any(|(q, w)| q.id == p.point_id && *w);
+        if !w {
+            let mine = |b: &i64| readable.get(b).copied().unwrap_or(false);
+            p.buildings.retain(|a| mine(&a.building_id));
+            for s in &mut p.slots {
+                s.calls.retain(|c| mine(&c.building_id));
+            }
+            p.slots.retain(|s| !s.calls.is_empty());
+        }
+    }
     let mut d2d: Vec<DoorToDoor> = Vec::new();
     for d in sched::door_to_door(&l.buildings) {
         let place = store

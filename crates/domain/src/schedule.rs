@@ -532,7 +532,7 @@ pub fn door_to_door(buildings: &[Building]) -> Vec<DoorToDoor> {
 
 /// Plans the round: see the module documentation.
 pub fn plan(buildings: &[Building], points: &[Point], prm: &Params) -> Result<Plan, PlanError> {
-    let (mut out, unplaced) = plan_inner(buildings, points, prm)?;
+    let (out, unplaced) = plan_inner(buildings, points, prm)?;
     if unplaced.is_empty() {
         return Ok(out);
     }
@@ -547,7 +547,6 @@ pub fn plan(buildings: &[Building], points: &[Point], prm: &Params) -> Result<Pl
         })
         .sum();
     let placed = total - unplaced_people.min(total);
-    out.people_called = placed;
     let remedy = remedy(buildings, points, prm);
     let remedy_text = remedy_text(&remedy);
     Err(PlanError::WindowTooShort {

@@ -167,7 +167,8 @@ impl Store {
     }
 
     /// Scans per point of a round: in `[recent_from, now]` (count, first
-    /// scan, distinct stations) and since `anchor`.
+    /// scan, distinct stations) and since `anchor`. Swabs taken at the door
+    /// are not the point's throughput and are left out.
     pub async fn point_scans(
         &self,
         street: i64,
@@ -180,7 +181,7 @@ impl Store {
             let rows = sqlx::query(
                 "SELECT point_id, SUM(CASE WHEN scanned_ms >= $4 THEN 1 ELSE 0 END), MIN(CASE WHEN scanned_ms >= $4 THEN scanned_ms END), \
                  COUNT(DISTINCT CASE WHEN scanned_ms >= $4 AND station <> '' THEN station END), SUM(CASE WHEN scanned_ms >= $3 THEN 1 ELSE 0 END) \
-                 FROM registration WHERE street_id = $1 AND round_id = $2 AND scanned_ms <= $5 GROUP BY point_id ORDER BY point_id")
+                 FROM registration WHERE street_id = $1 AND round_id = $2 AND scanned_ms <= $5 AND purpose <> 'door_to_door' GROUP BY point_id ORDER BY point_id")
                 .bind(street).bind(round).bind(anchor_ms).bind(recent_from_ms).bind(now_ms).fetch_all(pool).await?;
             rows.iter().map(|r| Ok(PointScans {
                 point_id: r.try_get(0)?, recent: r.try_get::<Option<i64>, _>(1)?.unwrap_or(0), first_recent_ms: r.try_get(2)?,

@@ -231,6 +231,43 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
     assert_eq!(got["revision"], 1);
     assert_eq!(calls(&got["plan"]), calls(plan));
 
+    // A grid leader sees the calls of their own grid's buildings only, with whole-slot figures.
+    let comm = store.communities(None, Some(street)).await.unwrap()[0]
+        .name
+        .clone();
+    let gpw = env.account(
+        "gl",
+        "grid_leader",
+        &[
+            "--street",
+            "鸿城街道",
+            "--community",
+            &comm,
+            "--grid",
+            "第1网格",
+        ],
+    );
+    let gl = srv.login("gl", &gpw);
+    let mine = srv
+        .with_token(&gl)
+        .get(&format!("/api/v1/rounds/{round}/schedule"));
+    assert_eq!(mine.status, 200, "{}", mine.body);
+    let mine = mine.json();
+    let mine_at = building_points(&mine["plan"]);
+    assert!(
+        !mine_at.is_empty() && mine_at.len() < at.len(),
+        "{} of {}",
+        mine_at.len(),
+        at.len()
+    );
+    let mut grids = BTreeSet::new();
+    for b in mine_at.keys() {
+        grids.insert(store.place_of(street, "building", *b).await.unwrap().grid);
+        assert_eq!(mine_at[b], at[b]);
+    }
+    assert_eq!(grids.len(), 1, "{grids:?}");
+    assert_eq!(got["points"].as_array().unwrap().len(), 5);
+
     // Point 1 runs slow: 20 swabs in 40 minutes at one station (30 an hour, not 100).
     let anchor = store
         .schedule_plan(street, rk.id)
