@@ -148,6 +148,11 @@ pub async fn load(
             }
         }
         let unit_ids = tx.insert_units(street, &unit_rows).await?;
+        let positions: Vec<(i64, i32, i32)> = all_buildings
+            .iter()
+            .map(|(bid, b)| (*bid, b.x_m, b.y_m))
+            .collect();
+        tx.set_building_positions(street, &positions).await?;
         let mut household_rows = Vec::new();
         for (bid, b) in &all_buildings {
             for u in &b.units {

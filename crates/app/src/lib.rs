@@ -14,6 +14,7 @@ pub mod notify;
 pub mod registry;
 pub mod report;
 pub mod roster_file;
+pub mod schedule;
 pub mod stations;
 pub mod testing;
 

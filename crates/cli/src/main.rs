@@ -13,6 +13,7 @@ use gw_store::Store;
 mod bench;
 mod bench_coverage;
 mod bench_scan;
+mod round;
 mod round_cmd;
 
 #[derive(Parser)]

@@ -49,6 +49,9 @@ impl TerritoryArg {
 
 #[derive(Subcommand)]
 pub enum RoundCmd {
+    /// The call-down schedule: plan (or re-plan) and simulate.
+    #[command(flatten)]
+    Schedule(crate::round::RoundCmd),
     /// Create a planned round over a street (or some of its communities).
     Create {
         /// Street code or name.
@@ -218,6 +221,7 @@ fn app_err(e: gw_app::access::AuthError) -> anyhow::Error {
 pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
     let op = operator();
     match cmd {
+        RoundCmd::Schedule(c) => return crate::round::run(c, clock, &crate::actor()).await,
         RoundCmd::Create {
             street,
             name,

@@ -102,6 +102,9 @@ pub struct DemoBuilding {
     pub grid: usize,
     pub floors: u32,
     pub elevator: bool,
+    /// Metres east and north of the street's origin (see [`building_position`]).
+    pub x_m: i32,
+    pub y_m: i32,
     pub units: Vec<DemoUnit>,
 }
 
@@ -1158,6 +1161,21 @@ impl Gen {
     }
 }
 
+/// Where a demo building stands: compounds are blocks of 300 m on a grid of
+/// eight across (the street's origin at the first block's corner); inside a
+/// block, buildings stand in rows 35 m apart, 30 m between rows, starting
+/// 20 m in from the block's edge. No randomness, so the generated residents
+/// are unchanged by it.
+pub fn building_position(compound: usize, building: usize, buildings: usize) -> (i32, i32) {
+    let bx = (compound % 8) as i32 * 300;
+    let by = (compound / 8) as i32 * 300;
+    let across = ((buildings as f64 * 1.5).sqrt().ceil() as usize).clamp(1, 8);
+    (
+        bx + 20 + (building % across) as i32 * 35,
+        by + 20 + (building / across) as i32 * 30,
+    )
+}
+
 /// Generates street `index` alone (so 10,000,000 residents = 250 streets can
 /// be streamed street by street with bounded memory). Same spec and index →
 /// identical output.
@@ -1187,6 +1205,7 @@ pub fn street(spec: &DemoSpec, index: u64) -> DemoStreet {
     let mut gen = Gen::new(spec, index);
     let mut room_i = 0u64;
     let mut chosen = 0usize;
+    let mut compound_i = 0usize;
     let mut communities = Vec::with_capacity(nc);
     for ci in 0..nc {
         let mine = &shells[bounds[ci]..bounds[ci + 1]];
@@ -1204,6 +1223,8 @@ pub fn street(spec: &DemoSpec, index: u64) -> DemoStreet {
         let mut compounds = Vec::with_capacity(mine.len());
         for (shell_list, name) in mine.iter().zip(names) {
             let mut buildings = Vec::with_capacity(shell_list.len());
+            let here = compound_i;
+            compound_i += 1;
             for (bi, sh) in shell_list.iter().enumerate() {
                 let grid = pos * ng / nb.max(1);
                 pos += 1;
@@ -1241,11 +1262,14 @@ pub fn street(spec: &DemoSpec, index: u64) -> DemoStreet {
                         households: hhs,
                     });
                 }
+                let (x_m, y_m) = building_position(here, bi, shell_list.len());
                 buildings.push(DemoBuilding {
                     name: format!("{}号楼", bi + 1),
                     grid,
                     floors: sh.floors,
                     elevator: sh.elevator,
+                    x_m,
+                    y_m,
                     units,
                 });
             }

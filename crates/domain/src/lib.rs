@@ -15,6 +15,7 @@ pub mod phone;
 pub mod resident;
 pub mod rng;
 pub mod roster;
+pub mod schedule;
 pub mod territory;
 pub mod testing;
 pub mod text;

@@ -23,6 +23,7 @@ pub mod handoff;
 pub mod import;
 pub mod migrate;
 pub mod registry;
+pub mod schedule;
 pub mod testing;
 
 /// Expands `$body` once per backend with `$pool` bound to the concrete pool

@@ -28,6 +28,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     9 "0009_exemptions.sql",
     10 "0010_registration_point_index.sql",
     11 "0011_round_territory_alerts.sql",
+    12 "0012_point_schedule.sql",
     13 "0013_supplies_handoff.sql",
 );
 
@@ -43,6 +44,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     9 "0009_exemptions.sql",
     10 "0010_registration_point_index.sql",
     11 "0011_round_territory_alerts.sql",
+    12 "0012_point_schedule.sql",
     13 "0013_supplies_handoff.sql",
 );
 
@@ -134,8 +136,12 @@ mod tests {
             let names: Vec<String> = a.iter().map(|(_, n)| n.to_string()).collect();
             assert_eq!(files, names, "{dir}");
         }
+        // Versions run 1, 2, 3… with no gap and match their file names.
         for (i, m) in SQLITE.iter().enumerate() {
-            assert_eq!(m.version, i as i64 + 1);
+            assert_eq!(m.version, i as i64 + 1, "{}", m.name);
+        }
+        for m in SQLITE {
+            assert_eq!(m.name[..4].parse::<i64>().unwrap(), m.version, "{}", m.name);
         }
     }
 }

@@ -720,6 +720,14 @@ pub struct PointBody {
     pub name: String,
     pub community: String,
     pub stations: Option<u32>,
+    /// The compound the point stands in (STREET-ID); absent = outside any compound.
+    pub compound: Option<String>,
+    pub x_m: Option<i32>,
+    pub y_m: Option<i32>,
+    pub opens_ms: Option<i64>,
+    pub closes_ms: Option<i64>,
+    /// People per station per hour (default 100).
+    pub rate_per_station_h: Option<u32>,
 }
 
 pub async fn add_point(
@@ -730,7 +738,20 @@ pub async fn add_point(
 ) -> Result<(StatusCode, Json<Value>), WebError> {
     let round = key(&id, "round")?;
     let community = key(&b.community, "community")?;
-    let k = gw_app::testing::add_point(
+    let compound = match &b.compound {
+        Some(c) => Some(key(c, "compound")?),
+        None => None,
+    };
+    let pos = match (b.x_m, b.y_m) {
+        (Some(x), Some(y)) => Some((x, y)),
+        (None, None) => None,
+        _ => {
+            return Err(WebError::bad_request(
+                "x_m 与 y_m 须同时给出 / give both x_m and y_m, or neither".to_string(),
+            ))
+        }
+    };
+    let k = gw_app::schedule::add_point(
         &s.store,
         &s.clock,
         &a.principal,
@@ -738,6 +759,13 @@ pub async fn add_point(
         &b.name,
         community,
         b.stations.unwrap_or(2),
+        gw_app::schedule::PointSchedule {
+            compound,
+            pos,
+            opens_ms: b.opens_ms,
+            closes_ms: b.closes_ms,
+            rate_per_station_h: b.rate_per_station_h,
+        },
     )
     .await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": k.to_string() }))))
@@ -817,6 +845,44 @@ pub async fn scan(
 }
 
 // Coverage, missed lists and round-over-round: see coverage_api.rs.
+
+pub async fn schedule(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let round = key(&id, "round")?;
+    let v = gw_app::schedule::view(&s.store, &s.clock, &a.principal, round).await?;
+    Ok(Json(json!(v)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PlanBody {
+    pub slot_minutes: Option<u32>,
+    pub max_queue: Option<u32>,
+}
+
+pub async fn plan_schedule(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    body: Option<Json<PlanBody>>,
+) -> Result<Json<Value>, WebError> {
+    let round = key(&id, "round")?;
+    let b = body.map(|Json(b)| b).unwrap_or_default();
+    let v = gw_app::schedule::plan(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        round,
+        gw_app::schedule::PlanOptions {
+            slot_minutes: b.slot_minutes,
+            max_queue: b.max_queue,
+        },
+    )
+    .await?;
+    Ok(Json(json!(v)))
+}
 
 #[derive(Debug, Deserialize)]
 pub struct MissedQuery {

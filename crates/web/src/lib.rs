@@ -301,6 +301,18 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         (
             "GET",
+            "/api/v1/rounds/{id}/schedule",
+            Need::Act(ReadRegistry),
+            get(api::schedule),
+        ),
+        (
+            "POST",
+            "/api/v1/rounds/{id}/schedule",
+            Need::Act(ManageRounds),
+            post(api::plan_schedule),
+        ),
+        (
+            "GET",
             "/api/v1/rounds/{id}/coverage",
             Need::Act(ReadRegistry),
             get(coverage_api::coverage),

@@ -35,6 +35,21 @@ fn path_id(desc: &str) -> Value {
     json!({ "name": "id", "in": "path", "required": true, "description": desc, "schema": { "type": "string", "pattern": "^[0-9]+-[0-9]+$" } })
 }
 
+fn schedule_schema() -> Value {
+    json!({ "type": "object", "required": ["round", "stored", "points", "plan", "call_down", "simulation"], "properties": {
+        "round": { "type": "string" }, "round_name": { "type": "string" }, "street": { "type": "integer" }, "stored": { "type": "boolean" },
+        "revision": { "type": "integer", "nullable": true }, "planned_ms": { "type": "integer", "nullable": true }, "planned_by": { "type": "string", "nullable": true },
+        "points": { "type": "array", "items": { "type": "object", "properties": {
+            "id": { "type": "string" }, "name": { "type": "string" }, "community": { "type": "string" }, "compound": { "type": "string", "nullable": true },
+            "stations": { "type": "integer" }, "opens_ms": { "type": "integer" }, "closes_ms": { "type": "integer" }, "configured_rate": { "type": "number" },
+            "measured_rate": { "type": "number", "nullable": true }, "scans_recent": { "type": "integer" }, "backlog": { "type": "integer" }, "planning_rate": { "type": "number" } } } },
+        "plan": { "type": "object", "properties": { "points": { "type": "array", "items": { "type": "object" } }, "door_to_door": { "type": "array", "items": { "type": "object" } },
+            "people_called": { "type": "integer" }, "finish_ms": { "type": "integer", "nullable": true } } },
+        "call_down": { "type": "array", "items": { "type": "object", "properties": { "point": { "type": "string" }, "point_name": { "type": "string" },
+            "starts_ms": { "type": "integer" }, "ends_ms": { "type": "integer" }, "people": { "type": "integer" }, "text": { "type": "string" } } } },
+        "simulation": { "type": "object", "properties": { "seed": { "type": "integer" }, "plan": { "type": "object" }, "all_at_once": { "type": "object" } } } } })
+}
+
 pub fn document() -> Value {
     let mut doc = registry_document();
     if let Some(paths) = doc["paths"].as_object_mut() {
@@ -93,8 +108,18 @@ fn registry_document() -> Value {
                 "responses": ok(json!({ "type": "object", "properties": { "id": { "type": "string" }, "state": { "type": "string" }, "expected": { "type": "integer" } } })) } },
             "/api/v1/rounds/{id}/points": { "post": { "summary": "add a testing point in a community", "parameters": [path_id("round id")],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["name", "community"], "properties": {
-                    "name": { "type": "string" }, "community": { "type": "string" }, "stations": { "type": "integer" } } } } } },
+                    "name": { "type": "string" }, "community": { "type": "string" }, "stations": { "type": "integer" },
+                    "compound": { "type": "string", "description": "compound the point stands in (STREET-ID); absent = outside, serves any compound" },
+                    "x_m": { "type": "integer", "description": "metres east of the street's origin" }, "y_m": { "type": "integer", "description": "metres north" },
+                    "opens_ms": { "type": "integer" }, "closes_ms": { "type": "integer" }, "rate_per_station_h": { "type": "integer", "description": "people per station per hour (default 100)" } } } } } },
                 "responses": created(json!({ "type": "object", "properties": { "id": { "type": "string" } }, "required": ["id"] })) } },
+            "/api/v1/rounds/{id}/schedule": {
+                "get": { "summary": "the round's call-down schedule (a preview until planned): points with configured and measured rates, buildings per point, slots with units called, expected queue and finish, door-to-door list, WeCom call-down texts, simulation of the plan vs everyone at once", "parameters": [path_id("round id")],
+                    "responses": ok(schedule_schema()) },
+                "post": { "summary": "plan the round, or re-plan the slots not yet started with measured rates (a point running slow moves later calls)", "parameters": [path_id("round id")],
+                    "requestBody": { "required": false, "content": { "application/json": { "schema": { "type": "object", "properties": {
+                        "slot_minutes": { "type": "integer", "description": "slot length, 5–240 (default 30)" }, "max_queue": { "type": "integer", "description": "bound on the expected queue at any point (default 30)" } } } } } },
+                    "responses": ok(schedule_schema()) } },
             "/api/v1/rounds/{id}/coverage": { "get": { "summary": "expected, sampled, exempt, missed and added (not in the snapshot) per community, grid or building the caller may read, within one territory (at most one of community, grid, building), with per-point counts",
                 "parameters": [path_id("round id"), q("by", "string", "community, grid or building (default: grid, or building within a grid or building)", false), q("community", "string", "community id STREET-ID", false), q("grid", "string", "grid id STREET-ID", false), q("building", "string", "building id STREET-ID", false)],
                 "responses": ok(json!({ "type": "object", "properties": { "round": { "type": "string" }, "by": { "type": "string" }, "expected": { "type": "integer" }, "sampled": { "type": "integer" }, "exempt": { "type": "integer" }, "missed": { "type": "integer" }, "added": { "type": "integer" }, "added_sampled": { "type": "integer" },

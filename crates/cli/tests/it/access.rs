@@ -148,6 +148,9 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | ("POST", "/api/v1/rounds/{id}/open")
         | ("POST", "/api/v1/rounds/{id}/points") => matches!(role, "admin" | "street_commander"),
         ("GET", "/api/v1/rounds/{id}/coverage") => reader,
+        // The schedule is read narrowed to the caller's points; planned street-wide.
+        ("GET", "/api/v1/rounds/{id}/schedule") => reader,
+        ("POST", "/api/v1/rounds/{id}/schedule") => matches!(role, "admin" | "street_commander"),
         ("POST", "/api/v1/enroll") => true,
         ("POST", "/api/v1/rounds/{id}/results") => {
             matches!(role, "admin" | "street_commander" | "lab")
@@ -262,6 +265,10 @@ fn call(
             Some(json!({ "name": format!("点{n}"), "community": community })),
         ),
         "/api/v1/rounds/{id}/coverage" => (format!("/api/v1/rounds/{round}/coverage"), None),
+        "/api/v1/rounds/{id}/schedule" => (
+            format!("/api/v1/rounds/{round}/schedule"),
+            (method == "POST").then(|| json!({ "slot_minutes": 30 })),
+        ),
         "/api/v1/rounds/{id}/missed" => {
             (format!("/api/v1/rounds/{round}/missed?grid={grid}"), None)
         }

@@ -10,5 +10,6 @@ mod codes;
 mod handoff;
 mod harness;
 mod import;
+mod schedule;
 mod storage;
 mod testing;

@@ -1,0 +1,706 @@
+//! The testing-point schedule of a round: load buildings, head counts,
+//! control orders and points; plan (or re-plan the slots not yet started);
+//! store the plan; show it with its call-down messages and the simulation of
+//! the plan against calling everyone at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use gw_domain::access::{Action, Place};
+use gw_domain::ids::Key;
+use gw_domain::schedule::{
+    self as sched, Building, Call, Comparison, DoorToDoor, Household, Measured, Params, Plan,
+    Point, Pos, Unit, HOUR_MS, MINUTE_MS,
+};
+use gw_domain::territory::{control_in_force, ControlOrder, ControlStatus};
+use gw_store::audit::AuditWrite;
+use gw_store::schedule::{CallRow, SchedulePlanRow};
+use gw_store::testing::RoundRow;
+use gw_store::Store;
+use serde::Serialize;
+
+use crate::access::{self, AuthError, Principal};
+use crate::Clock;
+
+/// Scans in this window (before now) measure a point's rate.
+pub const MEASURE_WINDOW_MS: i64 = HOUR_MS;
+pub const DEFAULT_SLOT_MINUTES: u32 = 30;
+pub const DEFAULT_MAX_QUEUE: u32 = 30;
+/// A plan looks no further ahead than this (a round is a day's work).
+pub const PLAN_HORIZON_MS: i64 = 24 * HOUR_MS;
+
+/// What the organiser may choose when planning.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions {
+    pub slot_minutes: Option<u32>,
+    pub max_queue: Option<u32>,
+}
+
+/// A point as the schedule shows it: hours, configured and measured rate.
+#[derive(Debug, Clone, Serialize)]
+pub struct PointInfo {
+    pub id: String,
+    pub name: String,
+    pub community: String,
+    /// `None`: outside any compound (serves any compound).
+    pub compound: Option<String>,
+    pub x_m: Option<i32>,
+    pub y_m: Option<i32>,
+    pub stations: u32,
+    pub opens_ms: i64,
+    pub closes_ms: i64,
+    /// People per station per hour, as configured.
+    pub configured_rate: f64,
+    /// Scans per station-hour over the last hour (`None`: too few scans yet).
+    pub measured_rate: Option<f64>,
+    /// Scans in the measuring window.
+    pub scans_recent: i64,
+    /// People called in slots already started and not yet scanned.
+    pub backlog: u32,
+    /// The rate the next re-plan uses.
+    pub planning_rate: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CallDown {
+    pub point: String,
+    pub point_name: String,
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+    pub people: u32,
+    /// The message for the WeCom group (Chinese).
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduleView {
+    pub round: String,
+    pub round_name: String,
+    /// Ids inside `plan` (points, buildings, units) are numbers in this street.
+    pub street: i64,
+    /// False: no plan is stored yet and this is a preview.
+    pub stored: bool,
+    pub revision: Option<i32>,
+    pub planned_ms: Option<i64>,
+    pub planned_by: Option<String>,
+    /// Why the preview has no calls (the window cannot be met …).
+    pub problem: Option<String>,
+    pub points: Vec<PointInfo>,
+    pub plan: Plan,
+    pub call_down: Vec<CallDown>,
+    pub simulation: Comparison,
+}
+
+/// Everything the planner needs, loaded once.
+struct Loaded {
+    round: RoundRow,
+    buildings: Vec<Building>,
+    points: Vec<Point>,
+    infos: Vec<PointInfo>,
+    communities: Vec<i64>,
+    stored: Option<SchedulePlanRow>,
+    calls: Vec<Call>,
+}
+
+fn status_of(
+    orders: &BTreeMap<(String, i64), Vec<ControlOrder>>,
+    kind: &str,
+    id: i64,
+    at: i64,
+) -> Option<ControlStatus> {
+    orders
+        .get(&(kind.to_string(), id))
+        .and_then(|h| control_in_force(h, at))
+        .map(|o| o.status)
+}
+
+async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthError> {
+    let now = clock.now_ms();
+    let street = round.street;
+    let r = store.round(street, round.id).await?;
+    let homebound = i64::from(gw_domain::resident::Flag::CannotGoDownstairs.bit());
+    let rows = store
+        .schedule_households(street, round.id, r.state != "planned", homebound)
+        .await?;
+    let mut orders: BTreeMap<(String, i64), Vec<ControlOrder>> = BTreeMap::new();
+    for (kind, id, status, from_ms, until_ms) in store.controls_in_force(street, now).await? {
+        if let Some(status) = ControlStatus::from_code(&status) {
+            orders.entry((kind, id)).or_default().push(ControlOrder {
+                status,
+                from_ms,
+                until_ms,
+            });
+        }
+    }
+    let mut buildings: Vec<Building> = Vec::new();
+    for h in rows {
+        if buildings.last().is_none_or(|b| b.id != h.building_id) {
+            let own = status_of(&orders, "building", h.building_id, now);
+            let compound = status_of(&orders, "compound", h.compound_id, now);
+            let control = [own, compound]
+                .into_iter()
+                .flatten()
+                .find(|s| s.door_to_door_only())
+                .or(own)
+                .or(compound);
+            buildings.push(Building {
+                id: h.building_id,
+                name: h.building.clone(),
+                compound: h.compound_id,
+                order: buildings.len() as u32,
+                pos: match (h.x_m, h.y_m) {
+                    (Some(x), Some(y)) => Some(Pos {
+                        x_m: f64::from(x),
+                        y_m: f64::from(y),
+                    }),
+                    _ => None,
+                },
+                control,
+                pinned_point: None,
+                units: Vec::new(),
+            });
+        }
+        let Some(b) = buildings.last_mut() else {
+            continue;
+        };
+        if b.units.last().is_none_or(|u| u.id != h.unit_id) {
+            b.units.push(Unit {
+                id: h.unit_id,
+                name: h.unit.clone(),
+                control: status_of(&orders, "unit", h.unit_id, now),
+                households: Vec::new(),
+            });
+        }
+        if let Some(u) = b.units.last_mut() {
+            u.households.push(Household {
+                id: h.household_id,
+                room: h.room,
+                people: u32::try_from(h.people).unwrap_or(0),
+                control: status_of(&orders, "household", h.household_id, now),
+            });
+        }
+    }
+    let stored = store.schedule_plan(street, round.id).await?;
+    let calls: Vec<Call> = store
+        .schedule_calls(street, round.id)
+        .await?
+        .into_iter()
+        .map(|c| Call {
+            point_id: c.point_id,
+            starts_ms: c.starts_ms,
+            ends_ms: c.ends_ms,
+            building_id: c.building_id,
+            unit_id: c.unit_id,
+            people: u32::try_from(c.people).unwrap_or(0),
+        })
+        .collect();
+    let anchor = stored.as_ref().map_or(now, |s| s.anchor_ms);
+    let scans = store
+        .point_scans(
+            street,
+            round.id,
+            anchor.min(now),
+            now - MEASURE_WINDOW_MS,
+            now,
+        )
+        .await?;
+    let mut points = Vec::new();
+    let mut infos = Vec::new();
+    let mut communities = Vec::new();
+    for p in store.schedule_points(street, round.id).await? {
+        let stations = u32::try_from(p.stations).unwrap_or(1).max(1);
+        let configured = f64::from(p.rate_per_station_h.max(1));
+        let s = scans.iter().find(|s| s.point_id == p.id);
+        let measured = s.and_then(|s| {
+            let first = s.first_recent_ms?;
+            sched::measured_rate(&Measured {
+                scans: u32::try_from(s.recent).unwrap_or(0),
+                span_ms: now - first.max(now - MEASURE_WINDOW_MS),
+                stations: u32::try_from(s.stations_recent)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .unwrap_or(stations),
+            })
+        });
+        let called: u32 = calls
+            .iter()
+            .filter(|c| c.point_id == p.id && c.starts_ms <= now)
+            .map(|c| c.people)
+            .sum();
+        let scanned = s.map_or(0, |s| u32::try_from(s.since_anchor).unwrap_or(0));
+        let backlog = called.saturating_sub(scanned);
+        let rate = sched::effective_rate(configured, measured, backlog >= stations);
+        let opens_ms = p.opens_ms.unwrap_or(r.starts_ms);
+        let closes_ms = p.closes_ms.unwrap_or(r.ends_ms);
+        infos.push(PointInfo {
+            id: Key { street, id: p.id }.to_string(),
+            name: p.name.clone(),
+            community: Key {
+                street,
+                id: p.community_id,
+            }
+            .to_string(),
+            compound: p.compound_id.map(|id| Key { street, id }.to_string()),
+            x_m: p.x_m,
+            y_m: p.y_m,
+            stations,
+            opens_ms,
+            closes_ms,
+            configured_rate: configured,
+            measured_rate: measured,
+            scans_recent: s.map_or(0, |s| s.recent),
+            backlog,
+            planning_rate: rate,
+        });
+        communities.push(p.community_id);
+        points.push(Point {
+            id: p.id,
+            name: p.name,
+            compound: p.compound_id,
+            pos: match (p.x_m, p.y_m) {
+                (Some(x), Some(y)) => Some(Pos {
+                    x_m: f64::from(x),
+                    y_m: f64::from(y),
+                }),
+                _ => None,
+            },
+            stations,
+            rate_per_station_h: rate,
+            opens_ms,
+            closes_ms,
+            backlog,
+        });
+    }
+    Ok(Loaded {
+        round: r,
+        buildings,
+        points,
+        infos,
+        communities,
+        stored,
+        calls,
+    })
+}
+
+fn seed(round: Key) -> u64 {
+    2022 ^ (round.street as u64).rotate_left(32) ^ round.id as u64
+}
+
+/// Plans the round, or re-plans the slots not yet started. The operator's
+/// form (the CLI): no authorisation, `actor` in the audit log.
+pub async fn plan_as(
+    store: &Store,
+    clock: &Clock,
+    actor: &str,
+    round: Key,
+    opts: PlanOptions,
+) -> Result<ScheduleView, AuthError> {
+    let now = clock.now_ms();
+    let l = load(store, clock, round).await?;
+    let slot_ms = i64::from(
+        opts.slot_minutes
+            .or(l.stored.as_ref().map(|s| (s.slot_ms / MINUTE_MS) as u32))
+            .unwrap_or(DEFAULT_SLOT_MINUTES)
+            .clamp(5, 240),
+    ) * MINUTE_MS;
+    let max_queue = opts
+        .max_queue
+        .or(l.stored.as_ref().map(|s| s.max_queue as u32))
+        .unwrap_or(DEFAULT_MAX_QUEUE)
+        .clamp(1, 1000);
+    if l.round.state == "sampling_closed"
+        || l.round.state == "results_complete"
+        || l.round.state == "closed"
+    {
+        return Err(AuthError::Invalid(format!(
+            "轮次已停止采样，不能再排班 / the round is {}: nothing left to call",
+            l.round.state
+        )));
+    }
+    let (from, keep_before, kept) = match &l.stored {
+        Some(s) => {
+            let cut = sched::next_slot_start(s.anchor_ms, s.slot_ms, now);
+            let kept: Vec<Call> = l
+                .calls
+                .iter()
+                .filter(|c| c.starts_ms < cut)
+                .cloned()
+                .collect();
+            (cut, cut, kept)
+        }
+        None => {
+            let earliest = l.points.iter().map(|p| p.opens_ms).min().unwrap_or(now);
+            let from = round_up(now, 5 * MINUTE_MS)
+                .max(l.round.starts_ms)
+                .max(earliest);
+            (from, i64::MIN, Vec::new())
+        }
+    };
+    let kept_units: BTreeSet<i64> = kept.iter().map(|c| c.unit_id).collect();
+    let rest: Vec<Building> = l
+        .buildings
+        .iter()
+        .filter_map(|b| {
+            let pin = kept
+                .iter()
+                .find(|c| c.building_id == b.id)
+                .map(|c| c.point_id);
+            let units: Vec<Unit> = b
+                .units
+                .iter()
+                .filter(|u| !kept_units.contains(&u.id))
+                .cloned()
+                .collect();
+            (!units.is_empty()).then(|| Building {
+                pinned_point: pin,
+                units,
+                ..b.clone()
+            })
+        })
+        .collect();
+    let prm = Params {
+        from_ms: from,
+        until_ms: l.round.ends_ms.min(from + PLAN_HORIZON_MS),
+        slot_ms,
+        max_queue: f64::from(max_queue),
+    };
+    // A first plan starts with nobody waiting.
+    let points: Vec<Point> = if l.stored.is_some() {
+        l.points.clone()
+    } else {
+        l.points
+            .iter()
+            .map(|p| Point {
+                backlog: 0,
+                ..p.clone()
+            })
+            .collect()
+    };
+    let plan = sched::plan(&rest, &points, &prm).map_err(|e| AuthError::Invalid(e.to_string()))?;
+    let calls: Vec<CallRow> = plan
+        .calls()
+        .into_iter()
+        .map(|c| CallRow {
+            point_id: c.point_id,
+            starts_ms: c.starts_ms,
+            ends_ms: c.ends_ms,
+            building_id: c.building_id,
+            unit_id: c.unit_id,
+            people: c.people as i32,
+        })
+        .collect();
+    let revision = store
+        .save_schedule(
+            round.street,
+            round.id,
+            &SchedulePlanRow {
+                anchor_ms: from,
+                slot_ms,
+                until_ms: prm.until_ms,
+                max_queue: max_queue as i32,
+                revision: 0,
+                planned_by: actor.to_string(),
+                planned_ms: now,
+            },
+            keep_before,
+            &calls,
+        )
+        .await?;
+    store
+        .audit(&AuditWrite {
+            street_id: round.street,
+            at_ms: now,
+            actor,
+            action: "plan_schedule",
+            target_kind: "round",
+            target_id: &round.to_string(),
+            detail: &format!(
+                "revision={revision} from={from} kept={} called={}",
+                kept.len(),
+                plan.people_called
+            ),
+            address: "",
+        })
+        .await?;
+    view_as(store, clock, round, &|_| true).await
+}
+
+fn round_up(ms: i64, step: i64) -> i64 {
+    (ms + step - 1).div_euclid(step) * step
+}
+
+/// The stored plan (or, before any, a preview) with the call-down messages
+/// and the simulation, narrowed to the points `visible` accepts.
+pub async fn view_as(
+    store: &Store,
+    clock: &Clock,
+    round: Key,
+    visible: &(dyn Fn(&Place) -> bool + Sync),
+) -> Result<ScheduleView, AuthError> {
+    let l = load(store, clock, round).await?;
+    let now = clock.now_ms();
+    let mut problem = None;
+    let (stored, calls, prm) = match &l.stored {
+        Some(s) => (
+            true,
+            l.calls.clone(),
+            Params {
+                from_ms: l
+                    .calls
+                    .iter()
+                    .map(|c| c.starts_ms)
+                    .min()
+                    .unwrap_or(s.anchor_ms),
+                until_ms: s.until_ms,
+                slot_ms: s.slot_ms,
+
+                max_queue: f64::from(s.max_queue),
+            },
+        ),
+        None => {
+            let earliest = l.points.iter().map(|p| p.opens_ms).min().unwrap_or(now);
+            let from_ms = round_up(now, 5 * MINUTE_MS)
+                .max(l.round.starts_ms)
+                .max(earliest);
+            let prm = Params {
+                from_ms,
+                until_ms: l.round.ends_ms.min(from_ms + PLAN_HORIZON_MS),
+                slot_ms: i64::from(DEFAULT_SLOT_MINUTES) * MINUTE_MS,
+                max_queue: f64::from(DEFAULT_MAX_QUEUE),
+            };
+            let pts: Vec<Point> = l
+                .points
+                .iter()
+                .map(|p| Point {
+                    backlog: 0,
+                    ..p.clone()
+                })
+                .collect();
+            let calls = match sched::plan(&l.buildings, &pts, &prm) {
+                Ok(plan) => plan.calls(),
+                Err(e) => {
+                    problem = Some(e.to_string());
+                    Vec::new()
+                }
+            };
+            (false, calls, prm)
+        }
+    };
+    // Who sees what: a point whose community the caller reads is shown whole;
+    // otherwise (a grid leader) the points calling the caller's buildings,
+    // with only those buildings' calls (queues and finish still count everyone).
+    let mut whole = Vec::new();
+    for (i, c) in l.communities.iter().enumerate() {
+        let mut place = store.place_of(round.street, "community", *c).await?;
+        place.point = l.points.get(i).map(|p| p.id);
+        whole.push(visible(&place));
+    }
+    let mut readable: BTreeMap<i64, bool> = BTreeMap::new();
+    if whole.iter().any(|w| !w) {
+        for b in &l.buildings {
+            let place = store.place_of(round.street, "building", b.id).await?;
+            readable.insert(b.id, visible(&place));
+        }
+    }
+    let shown = |c: &Call| -> bool {
+        l.points
+            .iter()
+            .zip(&whole)
+            .any(|(p, w)| p.id == c.point_id && *w)
+            || readable.get(&c.building_id).copied().unwrap_or(false)
+    };
+    let keep: Vec<bool> = l
+        .points
+        .iter()
+        .map(|p| calls.iter().any(|c| c.point_id == p.id && shown(c)))
+        .zip(&whole)
+        .map(|(a, w)| a || *w)
+        .collect();
+    // The whole plan is evaluated from its first slot with nobody waiting.
+    let points: Vec<Point> = l
+        .points
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(p, _)| Point {
+            backlog: 0,
+            ..p.clone()
+        })
+        .collect();
+    let infos: Vec<PointInfo> = l
+        .infos
+        .into_iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(p, _)| p)
+        .collect();
+    let calls: Vec<Call> = calls
+        .into_iter()
+        .filter(|c| points.iter().any(|p| p.id == c.point_id))
+        .collect();
+    let mut plan = sched::evaluate(&l.buildings, &points, &calls, &prm);
+    for p in &mut plan.points {
+        let w = l
+            .points
+            .iter()
+            .zip(&whole)
+            .any(|(q, w)| q.id == p.point_id && *w);
+        if !w {
+            let mine = |b: &i64| readable.get(b).copied().unwrap_or(false);
+            p.buildings.retain(|a| mine(&a.building_id));
+            for s in &mut p.slots {
+                s.calls.retain(|c| mine(&c.building_id));
+            }
+            p.slots.retain(|s| !s.calls.is_empty());
+        }
+    }
+    let mut d2d: Vec<DoorToDoor> = Vec::new();
+    for d in sched::door_to_door(&l.buildings) {
+        let place = store
+            .place_of(round.street, "building", d.building_id)
+            .await?;
+        if visible(&place) {
+            d2d.push(d);
+        }
+    }
+    plan.door_to_door = d2d;
+    let mut call_down = Vec::new();
+    for p in &plan.points {
+        for s in &p.slots {
+            call_down.push(CallDown {
+                point: Key {
+                    street: round.street,
+                    id: p.point_id,
+                }
+                .to_string(),
+                point_name: p.name.clone(),
+                starts_ms: s.starts_ms,
+                ends_ms: s.ends_ms,
+                people: s.arrivals,
+                text: sched::calldown_text(&l.round.name, &p.name, s),
+            });
+        }
+    }
+    call_down.sort_by_key(|c| (c.starts_ms, c.point.clone()));
+    let simulation = sched::compare(&points, &calls, &prm, seed(round));
+    Ok(ScheduleView {
+        round: round.to_string(),
+        round_name: l.round.name.clone(),
+        street: round.street,
+        stored,
+        revision: l.stored.as_ref().map(|s| s.revision),
+        planned_ms: l.stored.as_ref().map(|s| s.planned_ms),
+        planned_by: l.stored.as_ref().map(|s| s.planned_by.clone()),
+        problem,
+        points: infos,
+        plan,
+        call_down,
+        simulation,
+    })
+}
+
+/// Plans or re-plans a round (street-wide round managers).
+pub async fn plan(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    opts: PlanOptions,
+) -> Result<ScheduleView, AuthError> {
+    let place = store.place_of(round.street, "street", round.street).await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    plan_as(store, clock, &p.actor(), round, opts).await
+}
+
+/// The round's schedule as the caller may read it: the points and door-to-door
+/// entries in their territory.
+pub async fn view(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+) -> Result<ScheduleView, AuthError> {
+    let now = clock.now_ms();
+    if !p.can_somewhere(Action::ReadRegistry, now) {
+        return Err(AuthError::Forbidden("ReadRegistry".into()));
+    }
+    let can = |place: &Place| p.can(Action::ReadRegistry, place, now);
+    view_as(store, clock, round, &can).await
+}
+
+/// What a point may carry for the schedule (all optional).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PointSchedule {
+    /// The compound the point stands in (`None`: outside, serves any compound).
+    pub compound: Option<Key>,
+    pub pos: Option<(i32, i32)>,
+    pub opens_ms: Option<i64>,
+    pub closes_ms: Option<i64>,
+    pub rate_per_station_h: Option<u32>,
+}
+
+impl PointSchedule {
+    pub fn is_empty(&self) -> bool {
+        self.compound.is_none()
+            && self.pos.is_none()
+            && self.opens_ms.is_none()
+            && self.closes_ms.is_none()
+            && self.rate_per_station_h.is_none()
+    }
+}
+
+/// Adds a point with its schedule fields: checked first, so a refused field
+/// adds no point.
+#[allow(clippy::too_many_arguments)]
+pub async fn add_point(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    name: &str,
+    community: Key,
+    stations: u32,
+    d: PointSchedule,
+) -> Result<Key, AuthError> {
+    let place = store.place_of(round.street, "street", round.street).await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    if let (Some(o), Some(c)) = (d.opens_ms, d.closes_ms) {
+        if c <= o {
+            return Err(AuthError::Invalid(
+                "采样点关闭时间须晚于开放时间 / a point must close after it opens".into(),
+            ));
+        }
+    }
+    if let Some(r) = d.rate_per_station_h {
+        if !(1..=2000).contains(&r) {
+            return Err(AuthError::Invalid(
+                "每台每小时采样人数须在 1–2000 之间 / rate per station per hour must be 1–2000"
+                    .into(),
+            ));
+        }
+    }
+    if let Some(c) = d.compound {
+        let cp = store.place_of(c.street, "compound", c.id).await?;
+        if c.street != round.street || cp.community != Some(community.id) {
+            return Err(AuthError::Invalid(
+                "小区须在采样点所在社区 / the compound must be in the point's community".into(),
+            ));
+        }
+    }
+    let k = crate::testing::add_point(store, clock, p, round, name, community, stations).await?;
+    if !d.is_empty() {
+        store
+            .set_point_details(
+                k.street,
+                k.id,
+                &gw_store::schedule::PointDetails {
+                    compound_id: d.compound.map(|c| c.id),
+                    pos: d.pos,
+                    opens_ms: d.opens_ms,
+                    closes_ms: d.closes_ms,
+                    rate_per_station_h: d.rate_per_station_h.map(|r| r as i32),
+                },
+            )
+            .await?;
+    }
+    Ok(k)
+}

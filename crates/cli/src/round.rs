@@ -1,0 +1,165 @@
+//! `gridwarden round …`: the testing-point schedule from the operator's seat.
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use gw_app::schedule::{PlanOptions, ScheduleView};
+use gw_app::Clock;
+use gw_domain::schedule::{hhmm, SimStats};
+
+use crate::DbArg;
+
+#[derive(Subcommand)]
+pub enum RoundCmd {
+    /// Plan the round's call-down schedule (or re-plan the slots not yet started) and print it.
+    Plan {
+        /// Round id, STREET-ID.
+        #[arg(long)]
+        round: String,
+        /// Slot length in minutes (default 30, or the stored plan's).
+        #[arg(long)]
+        slot_minutes: Option<u32>,
+        /// Bound on the expected queue at any point, people (default 30).
+        #[arg(long)]
+        max_queue: Option<u32>,
+        /// One JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Print the stored plan (or a preview) and simulate it against calling everyone at once.
+    Simulate {
+        #[arg(long)]
+        round: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+pub async fn run(c: RoundCmd, clock: &Clock, actor: &str) -> Result<()> {
+    let (json, view) = match c {
+        RoundCmd::Plan {
+            round,
+            slot_minutes,
+            max_queue,
+            json,
+            db,
+        } => {
+            let store = crate::open(&db).await?;
+            let key: gw_domain::ids::Key = round.parse().context("--round STREET-ID")?;
+            let v = gw_app::schedule::plan_as(
+                &store,
+                clock,
+                actor,
+                key,
+                PlanOptions {
+                    slot_minutes,
+                    max_queue,
+                },
+            )
+            .await?;
+            (json, v)
+        }
+        RoundCmd::Simulate { round, json, db } => {
+            let store = crate::open(&db).await?;
+            let key: gw_domain::ids::Key = round.parse().context("--round STREET-ID")?;
+            let v = gw_app::schedule::view_as(&store, clock, key, &|_| true).await?;
+            (json, v)
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string(&view)?);
+    } else {
+        print!("{}", render(&view));
+    }
+    Ok(())
+}
+
+fn stats(s: &SimStats) -> String {
+    format!(
+        "最长排队 max queue {} 人, 平均等待 mean wait {:.1} 分钟 min, P95 {:.1} 分钟 min, 完成 done {}",
+        s.max_queue,
+        s.mean_wait_min,
+        s.p95_wait_min,
+        s.finish_ms.map_or("-".to_string(), hhmm)
+    )
+}
+
+/// The call-down list per slot, the door-to-door list and the simulation.
+pub fn render(v: &ScheduleView) -> String {
+    let mut out = String::new();
+    let head = match (v.stored, v.revision) {
+        (true, Some(r)) => format!("第 {r} 版 revision {r}"),
+        _ => "预览（未保存）preview, not stored".to_string(),
+    };
+    out.push_str(&format!(
+        "轮次 round {} {} · {} · 下楼 {} 人 called, 预计完成 expected done {}\n",
+        v.round,
+        v.round_name,
+        head,
+        v.plan.people_called,
+        v.plan.finish_ms.map_or("-".to_string(), hhmm)
+    ));
+    if let Some(p) = &v.problem {
+        out.push_str(&format!("无法排班 cannot plan: {p}\n"));
+    }
+    for (info, p) in v.points.iter().zip(&v.plan.points) {
+        out.push_str(&format!(
+            "\n采样点 point {} {}: {} 台 stations × {} 人/台/时 per station-hour (配置 configured {}, 实测 measured {}), {} 栋楼 buildings, {} 人, 预计排队 ≤ {} 人, 完成 done {}\n",
+            info.id,
+            p.name,
+            p.stations,
+            p.rate_per_station_h,
+            info.configured_rate,
+            info.measured_rate.map_or("-".to_string(), |m| format!("{m}")),
+            p.buildings.len(),
+            p.people,
+            p.max_expected_queue,
+            p.finish_ms.map_or("-".to_string(), hhmm)
+        ));
+        for s in &p.slots {
+            let calls: Vec<String> = s
+                .calls
+                .iter()
+                .map(|c| {
+                    let units: Vec<&str> = c.units.iter().map(|u| u.name.as_str()).collect();
+                    format!("{} {}单元 ({}人)", c.building, units.join("、"), c.people)
+                })
+                .collect();
+            out.push_str(&format!(
+                "  {}–{}  {}  · 到达 arrivals {} / 能力 capacity {:.0}, 预计排队 queue ≤ {}\n",
+                hhmm(s.starts_ms),
+                hhmm(s.ends_ms),
+                calls.join("; "),
+                s.arrivals,
+                s.capacity,
+                s.expected_queue
+            ));
+        }
+    }
+    if !v.plan.door_to_door.is_empty() {
+        out.push_str("\n入户采样 door-to-door (不叫下楼 not called down):\n");
+        for d in &v.plan.door_to_door {
+            let place = match (&d.unit, &d.room) {
+                (Some(u), Some(r)) => format!("{} {}单元 {}室", d.building, u, r),
+                (Some(u), None) => format!("{} {}单元", d.building, u),
+                _ => d.building.clone(),
+            };
+            out.push_str(&format!(
+                "  {place} · {} · {} 人\n",
+                d.status.label_zh(),
+                d.people
+            ));
+        }
+    }
+    let sim = &v.simulation;
+    out.push_str(&format!(
+        "\n仿真 simulation (seed {}):\n  分时段叫号 plan:            {}\n  一次全部下楼 all at once:   {}\n",
+        sim.seed,
+        stats(&sim.plan.overall),
+        stats(&sim.all_at_once.overall)
+    ));
+    out
+}

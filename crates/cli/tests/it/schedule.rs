@@ -1,0 +1,414 @@
+//! The call-down schedule over real HTTP and both backends: a demo street, a
+//! round with points inside and outside compounds, a plan where every
+//! callable building is at one point and sealed ones are on the door-to-door
+//! list, a re-plan after a point measured slow, and the CLI's printout.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use gw_app::Clock;
+use gw_domain::ids::Key;
+use gw_domain::schedule::MINUTE_MS;
+use serde_json::{json, Value};
+
+use crate::harness::TestEnv;
+
+const HOUR: i64 = 3_600_000;
+
+/// building id → point id over every slot of a plan; panics if a building is at two points.
+fn building_points(plan: &Value) -> BTreeMap<i64, i64> {
+    let mut at = BTreeMap::new();
+    for p in plan["points"].as_array().unwrap() {
+        let point = p["point_id"].as_i64().unwrap();
+        for s in p["slots"].as_array().unwrap() {
+            for c in s["calls"].as_array().unwrap() {
+                let b = c["building_id"].as_i64().unwrap();
+                let prev = at.insert(b, point);
+                assert!(
+                    prev.is_none() || prev == Some(point),
+                    "building {b} at points {prev:?} and {point}"
+                );
+            }
+        }
+    }
+    at
+}
+
+/// (point, slot start, unit, people) of every call.
+fn calls(plan: &Value) -> BTreeSet<(i64, i64, i64, i64)> {
+    let mut out = BTreeSet::new();
+    for p in plan["points"].as_array().unwrap() {
+        for s in p["slots"].as_array().unwrap() {
+            for c in s["calls"].as_array().unwrap() {
+                for u in c["units"].as_array().unwrap() {
+                    out.insert((
+                        p["point_id"].as_i64().unwrap(),
+                        s["starts_ms"].as_i64().unwrap(),
+                        u["id"].as_i64().unwrap(),
+                        u["people"].as_i64().unwrap(),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "4000", "--seed", "11", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let community = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let r = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "全员核酸第3轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 }));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let round = r.json()["id"].as_str().unwrap().to_string();
+    let rk: Key = round.parse().unwrap();
+    assert_eq!(
+        srv.post(&format!("/api/v1/rounds/{round}/open"), &json!({}))
+            .status,
+        200
+    );
+
+    // The territory as the planner will see it (those who cannot go downstairs left out).
+    let homebound = i64::from(gw_domain::resident::Flag::CannotGoDownstairs.bit());
+    let rows = store
+        .schedule_households(street, rk.id, true, homebound)
+        .await
+        .unwrap();
+    assert!(
+        rows.iter().all(|h| h.x_m.is_some()),
+        "the demo gives buildings positions"
+    );
+    let mut compounds: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    for h in &rows {
+        compounds
+            .entry(h.compound_id)
+            .or_default()
+            .insert(h.building_id);
+    }
+    let (&big, big_buildings) = compounds.iter().max_by_key(|(_, b)| b.len()).unwrap();
+    let big_buildings: Vec<i64> = big_buildings.iter().copied().collect();
+    let sealed = big_buildings[0];
+    let temp_household = rows
+        .iter()
+        .find(|h| h.building_id == big_buildings[1] && h.people > 0)
+        .unwrap()
+        .clone();
+    for (kind, id, status) in [
+        ("building", sealed, "sealed"),
+        ("household", temp_household.household_id, "temporary"),
+        ("building", big_buildings[2], "precaution"),
+    ] {
+        let r = srv.post("/api/v1/control", &json!({ "target_kind": kind, "target_id": format!("{street}-{id}"), "status": status, "reason": "排班测试" }));
+        assert!(r.status == 200 || r.status == 201, "{}", r.body);
+    }
+
+    // Points: three inside the big compound next to its buildings, two outside for the rest.
+    let now = Clock::System.now_ms();
+    let pos: BTreeMap<i64, (i32, i32)> = rows
+        .iter()
+        .map(|h| (h.building_id, (h.x_m.unwrap(), h.y_m.unwrap())))
+        .collect();
+    let mut points = Vec::new();
+    for (i, b) in [
+        big_buildings[0],
+        big_buildings[big_buildings.len() / 2],
+        *big_buildings.last().unwrap(),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (x, y) = pos[b];
+        let r = srv.post(&format!("/api/v1/rounds/{round}/points"), &json!({
+            "name": format!("{}号采样点", i + 1), "community": format!("{street}-{community}"), "stations": 2,
+            "compound": format!("{street}-{big}"), "x_m": x, "y_m": y + 10,
+            "opens_ms": now - HOUR, "closes_ms": now + 12 * HOUR, "rate_per_station_h": 100 }));
+        assert_eq!(r.status, 201, "{}", r.body);
+        points.push(r.json()["id"].as_str().unwrap().to_string());
+    }
+    for (i, (x, y)) in [(150, -30), (900, 320)].iter().enumerate() {
+        let r = srv.post(&format!("/api/v1/rounds/{round}/points"), &json!({
+            "name": format!("街面{}号点", i + 1), "community": format!("{street}-{community}"), "stations": 3,
+            "x_m": x, "y_m": y, "opens_ms": now - HOUR, "closes_ms": now + 12 * HOUR }));
+        assert_eq!(r.status, 201, "{}", r.body);
+        points.push(r.json()["id"].as_str().unwrap().to_string());
+    }
+    // Bad point fields are refused and add nothing.
+    let bad = srv.post(&format!("/api/v1/rounds/{round}/points"), &json!({
+        "name": "坏点", "community": format!("{street}-{community}"), "opens_ms": now, "closes_ms": now - 1 }));
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(store.schedule_points(street, rk.id).await.unwrap().len(), 5);
+
+    // Before planning: a preview, not stored.
+    let preview = srv.get(&format!("/api/v1/rounds/{round}/schedule"));
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert_eq!(preview.json()["stored"], false);
+
+    let r = srv.post(
+        &format!("/api/v1/rounds/{round}/schedule"),
+        &json!({ "slot_minutes": 30, "max_queue": 30 }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["stored"], true);
+    assert_eq!(v["revision"], 1);
+    let plan = &v["plan"];
+    let at = building_points(plan);
+    // Every building with someone to call is at exactly one point; the sealed one at none.
+    let callable: BTreeSet<i64> = rows
+        .iter()
+        .filter(|h| h.people > 0 && h.building_id != sealed)
+        .map(|h| h.building_id)
+        .collect();
+    assert_eq!(at.keys().copied().collect::<BTreeSet<_>>(), callable);
+    // Buildings of other compounds never go to a point inside the big compound.
+    let inside: BTreeSet<i64> = points[..3]
+        .iter()
+        .map(|p| p.parse::<Key>().unwrap().id)
+        .collect();
+    for h in &rows {
+        if h.compound_id != big {
+            if let Some(p) = at.get(&h.building_id) {
+                assert!(
+                    !inside.contains(p),
+                    "building {} of another compound at an inside point",
+                    h.building_id
+                );
+            }
+        }
+    }
+    // Door to door: the sealed building and the temporary household, not the precaution building.
+    let d2d = plan["door_to_door"].as_array().unwrap();
+    assert!(
+        d2d.iter().any(|d| d["building_id"] == sealed
+            && d["unit_id"].is_null()
+            && d["status"] == "sealed"),
+        "{d2d:?}"
+    );
+    assert!(d2d
+        .iter()
+        .any(|d| d["household_id"] == temp_household.household_id
+            && d["room"] == temp_household.room.as_str()));
+    assert!(!d2d.iter().any(|d| d["building_id"] == big_buildings[2]));
+    assert!(at.contains_key(&big_buildings[2]));
+    // Everyone expected is either called or on the door-to-door list.
+    let expected: i64 = rows.iter().map(|h| h.people).sum();
+    let d2d_people: i64 = d2d.iter().map(|d| d["people"].as_i64().unwrap()).sum();
+    assert_eq!(
+        plan["people_called"].as_i64().unwrap() + d2d_people,
+        expected
+    );
+    // Queues are bounded; slotting beats calling everyone at once.
+    for p in plan["points"].as_array().unwrap() {
+        assert!(p["max_expected_queue"].as_f64().unwrap() <= 30.0, "{p}");
+    }
+    let sim = &v["simulation"];
+    let (pq, aq) = (
+        sim["plan"]["overall"]["max_queue"].as_i64().unwrap(),
+        sim["all_at_once"]["overall"]["max_queue"].as_i64().unwrap(),
+    );
+    assert!(pq * 5 < aq, "plan max queue {pq} vs all at once {aq}");
+    assert!(
+        sim["plan"]["overall"]["p95_wait_min"].as_f64().unwrap()
+            < sim["all_at_once"]["overall"]["p95_wait_min"]
+                .as_f64()
+                .unwrap()
+    );
+    // A call-down message per slot, in Chinese, naming buildings and units.
+    let cd = v["call_down"].as_array().unwrap();
+    assert!(!cd.is_empty());
+    let text = cd[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("核酸检测下楼通知") && text.contains("单元"),
+        "{text}"
+    );
+    // GET shows the stored plan.
+    let got = srv.get(&format!("/api/v1/rounds/{round}/schedule")).json();
+    assert_eq!(got["revision"], 1);
+    assert_eq!(calls(&got["plan"]), calls(plan));
+
+    // A grid leader sees the calls of their own grid's buildings only, with whole-slot figures.
+    let comm = store.communities(None, Some(street)).await.unwrap()[0]
+        .name
+        .clone();
+    let gpw = env.account(
+        "gl",
+        "grid_leader",
+        &[
+            "--street",
+            "鸿城街道",
+            "--community",
+            &comm,
+            "--grid",
+            "第1网格",
+        ],
+    );
+    let gl = srv.login("gl", &gpw);
+    let mine = srv
+        .with_token(&gl)
+        .get(&format!("/api/v1/rounds/{round}/schedule"));
+    assert_eq!(mine.status, 200, "{}", mine.body);
+    let mine = mine.json();
+    let mine_at = building_points(&mine["plan"]);
+    assert!(
+        !mine_at.is_empty() && mine_at.len() < at.len(),
+        "{} of {}",
+        mine_at.len(),
+        at.len()
+    );
+    let mut grids = BTreeSet::new();
+    for b in mine_at.keys() {
+        grids.insert(store.place_of(street, "building", *b).await.unwrap().grid);
+        assert_eq!(mine_at[b], at[b]);
+    }
+    assert_eq!(grids.len(), 1, "{grids:?}");
+    assert_eq!(got["points"].as_array().unwrap().len(), 5);
+
+    // Point 1 runs slow: 20 swabs in 40 minutes at one station (30 an hour, not 100).
+    let anchor = store
+        .schedule_plan(street, rk.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .anchor_ms;
+    let slow_point: Key = points[0].parse().unwrap();
+    let first_at_slow = calls(plan).iter().filter(|c| c.0 == slow_point.id).count();
+    assert!(first_at_slow > 0);
+    let tube = srv.post(
+        &format!("/api/v1/points/{}/tubes", points[0]),
+        &json!({ "barcode": "SC000001" }),
+    );
+    assert_eq!(tube.status, 201, "{}", tube.body);
+    let tube = tube.json()["id"].as_str().unwrap().to_string();
+    let residents = srv.get("/api/v1/residents?limit=20").json();
+    for (i, r) in residents["items"].as_array().unwrap().iter().enumerate() {
+        let id = r["id"].as_str().unwrap();
+        let code = srv.get(&format!("/api/v1/residents/{id}/code")).json()["code"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let s = srv.post(&format!("/api/v1/tubes/{tube}/scans"), &json!({ "client_id": format!("slow-{i}"), "code": code, "station": "A", "scanned_ms": anchor + (5 + 2 * i as i64) * MINUTE_MS }));
+        assert_eq!(s.status, 200, "{}", s.body);
+    }
+    // Re-plan 45 minutes in: the first two slots have started and are kept.
+    let later = Clock::fixed(anchor + 45 * MINUTE_MS);
+    let v2 = gw_app::schedule::plan_as(&store, &later, "test:replan", rk, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(v2.revision, Some(2));
+    let info = v2.points.iter().find(|p| p.id == points[0]).unwrap();
+    assert_eq!(info.measured_rate, Some(30.0), "{info:?}");
+    assert_eq!(info.planning_rate, 30.0);
+    assert!(info.backlog > 0);
+    let plan2 = serde_json::to_value(&v2.plan).unwrap();
+    let at2 = building_points(&plan2);
+    assert_eq!(at2.keys().copied().collect::<BTreeSet<_>>(), callable);
+    let cut = anchor + 60 * MINUTE_MS;
+    let (before, after) = (calls(plan), calls(&plan2));
+    let kept = |c: &BTreeSet<(i64, i64, i64, i64)>| -> BTreeSet<(i64, i64, i64, i64)> {
+        c.iter().filter(|c| c.1 < cut).copied().collect()
+    };
+    assert_eq!(kept(&before), kept(&after), "started slots are not touched");
+    // Buildings already called at the slow point stay there; the rest of its load shrinks.
+    for (b, p) in &at {
+        let started = before.iter().any(|c| {
+            c.1 < cut && c.0 == *p && rows.iter().any(|h| h.unit_id == c.2 && h.building_id == *b)
+        });
+        if started {
+            assert_eq!(at2[b], *p, "building {b} was called at point {p}");
+        }
+    }
+    // The slow point's later calls move later (or to another point), none earlier.
+    let slot_of = |c: &BTreeSet<(i64, i64, i64, i64)>, unit: i64| {
+        c.iter().find(|c| c.2 == unit).map(|c| (c.0, c.1)).unwrap()
+    };
+    let mut moved = 0;
+    for c in before.iter().filter(|c| c.0 == slow_point.id && c.1 >= cut) {
+        let (p2, s2) = slot_of(&after, c.2);
+        assert!(
+            p2 != c.0 || s2 >= c.1,
+            "unit {} called earlier at a slow point",
+            c.2
+        );
+        if p2 != c.0 || s2 > c.1 {
+            moved += 1;
+        }
+    }
+    assert!(moved > 0, "nothing moved after the point ran slow");
+    let finish = |pl: &Value| {
+        pl["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["point_id"] == slow_point.id)
+            .unwrap()["finish_ms"]
+            .as_i64()
+            .unwrap()
+    };
+    assert!(
+        finish(&plan2) > finish(plan),
+        "the slow point finishes later"
+    );
+    // Every unit is still called exactly once.
+    let units = |c: &BTreeSet<(i64, i64, i64, i64)>| -> Vec<i64> {
+        let mut u: Vec<i64> = c.iter().map(|c| c.2).collect();
+        u.sort();
+        u
+    };
+    let mut u2 = units(&after);
+    let n = u2.len();
+    u2.dedup();
+    assert_eq!(u2.len(), n);
+    assert_eq!(units(&before), units(&after));
+
+    // The CLI prints the call-down list per slot and the comparison.
+    let out = env.cli_ok(&["round", "simulate", "--round", &round]);
+    assert!(out.contains("一次全部下楼 all at once"), "{out}");
+    assert!(out.contains("入户采样 door-to-door"), "{out}");
+    assert!(out.contains("第 2 版"), "{out}");
+    let j: Value =
+        serde_json::from_str(&env.cli_ok(&["round", "simulate", "--round", &round, "--json"]))
+            .unwrap();
+    assert_eq!(calls(&j["plan"]), after);
+}
+
+#[tokio::test]
+async fn a_window_too_short_is_refused_with_what_would_meet_it() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "1500", "--seed", "5", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let community = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let now = Clock::System.now_ms();
+    let r = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "加急轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 }));
+    let round = r.json()["id"].as_str().unwrap().to_string();
+    // One point of one station, open for one hour: 100 people, not 1,500.
+    let p = srv.post(&format!("/api/v1/rounds/{round}/points"), &json!({
+        "name": "唯一采样点", "community": format!("{street}-{community}"), "stations": 1, "opens_ms": now, "closes_ms": now + HOUR }));
+    assert_eq!(p.status, 201, "{}", p.body);
+    let r = srv.post(&format!("/api/v1/rounds/{round}/schedule"), &json!({}));
+    assert_eq!(r.status, 400, "{}", r.body);
+    let msg = r.json()["message"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("时间窗内排不下") && msg.contains("minutes longer"),
+        "{msg}"
+    );
+    // Nothing stored; the preview says why.
+    let rk: Key = round.parse().unwrap();
+    assert!(store.schedule_plan(street, rk.id).await.unwrap().is_none());
+    let v = srv.get(&format!("/api/v1/rounds/{round}/schedule")).json();
+    assert_eq!(v["stored"], false);
+    assert!(v["problem"]
+        .as_str()
+        .unwrap()
+        .contains("window cannot be met"));
+    let out = env.cli(&["round", "plan", "--round", &round]);
+    assert!(!out.status.success());
+}

@@ -1,0 +1,1607 @@
+//! The testing-point schedule (采样点排班): which buildings go to which point,
+//! in which time slot, so a round finishes inside its window with short queues.
+//!
+//! Pure: buildings, points, the window and "now" come in as parameters; the
+//! store and the clock live elsewhere. Three parts:
+//!
+//! * [`plan`]: assigns every callable building to exactly one point near it
+//!   (a point inside a compound serves only that compound; a point outside
+//!   serves any), then fills the point's slots unit by unit, in building
+//!   order, while the expected queue stays under the bound. Buildings, units
+//!   and households under sealed or temporary control are not called down:
+//!   they are listed for door-to-door sampling. When the window cannot be met
+//!   the error says by how much, and what would meet it (more stations at
+//!   every point, or a later end).
+//! * [`evaluate`]: the expected arrivals, queue bound and finish per slot of a
+//!   given set of calls (a stored plan), with the same arithmetic.
+//! * [`simulate`]: a seeded discrete-event simulation of arrivals and service
+//!   at every point, for the plan and for "everyone called at once".
+//!
+//! Queue model: people called for a slot come down during it
+//! ([`ARRIVAL_SPREAD`]); `c` stations each serve `rate` people an hour. The
+//! expected queue of a slot is the fluid backlog (people left over from
+//! earlier slots, or more arrivals than the slot can serve) plus the
+//! Erlang-C mean queue of an M/M/c queue at the slot's load: a bound, since
+//! swabbing is more regular than exponential (the simulation uses Erlang-2
+//! service times).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::rng::Rng;
+use crate::territory::ControlStatus;
+
+pub const MINUTE_MS: i64 = 60_000;
+pub const HOUR_MS: i64 = 3_600_000;
+/// People called for a slot come down during this share of it (the whole slot:
+/// "come down between 8:00 and 8:30").
+pub const ARRIVAL_SPREAD: f64 = 1.0;
+/// A slot shorter than this (cut by a point's opening or closing) is not used.
+pub const MIN_SLOT_MS: i64 = 5 * MINUTE_MS;
+/// Default configured rate: people per station per hour (one swab in ~36 s).
+pub const DEFAULT_RATE_PER_STATION_H: f64 = 100.0;
+/// Nominal distance (m) to a point outside the compound when positions are unknown.
+const FAR_M: f64 = 1_000.0;
+
+/// Metres east and north of the street's origin.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Pos {
+    pub x_m: f64,
+    pub y_m: f64,
+}
+
+impl Pos {
+    pub fn distance(self, o: Pos) -> f64 {
+        ((self.x_m - o.x_m).powi(2) + (self.y_m - o.y_m).powi(2)).sqrt()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Household {
+    pub id: i64,
+    pub room: String,
+    /// People expected to come down (the round's expected residents who can).
+    pub people: u32,
+    /// The control order in force on the household itself.
+    pub control: Option<ControlStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unit {
+    pub id: i64,
+    pub name: String,
+    pub control: Option<ControlStatus>,
+    pub households: Vec<Household>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Building {
+    pub id: i64,
+    pub name: String,
+    pub compound: i64,
+    /// Order of the building on the street (compound, then name): call-down
+    /// lists follow it, and it stands in for positions when they are missing.
+    pub order: u32,
+    pub pos: Option<Pos>,
+    /// The order in force on the building or its compound.
+    pub control: Option<ControlStatus>,
+    /// Re-plan: a building already partly called stays at its point.
+    pub pinned_point: Option<i64>,
+    pub units: Vec<Unit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub id: i64,
+    pub name: String,
+    /// The compound the point stands in; `None` = outside any compound.
+    pub compound: Option<i64>,
+    pub pos: Option<Pos>,
+    pub stations: u32,
+    /// People per station per hour the plan assumes (configured or measured).
+    pub rate_per_station_h: f64,
+    pub opens_ms: i64,
+    pub closes_ms: i64,
+    /// People already called and waiting at `from_ms` (re-plan).
+    pub backlog: u32,
+}
+
+impl Point {
+    fn rate_per_ms(&self) -> f64 {
+        f64::from(self.stations.max(1)) * self.rate_per_station_h.max(0.1) / HOUR_MS as f64
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Params {
+    /// Calls start at `from_ms` (the round's start, or the next slot on re-plan).
+    pub from_ms: i64,
+    /// Everyone must be sampled by `until_ms`.
+    pub until_ms: i64,
+    pub slot_ms: i64,
+    /// Bound on the expected queue at any point (people).
+    pub max_queue: f64,
+}
+
+/// One unit called at one point in one slot: what a stored plan is made of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    pub point_id: i64,
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+    pub building_id: i64,
+    pub unit_id: i64,
+    pub people: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnitCall {
+    pub id: i64,
+    pub name: String,
+    pub people: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlotCall {
+    pub building_id: i64,
+    pub building: String,
+    pub units: Vec<UnitCall>,
+    pub people: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Slot {
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+    pub calls: Vec<SlotCall>,
+    /// People expected to arrive (everyone called).
+    pub arrivals: u32,
+    /// People the point can serve in the slot.
+    pub capacity: f64,
+    /// Expected queue bound during the slot.
+    pub expected_queue: f64,
+    /// When the last person called so far is expected to be done.
+    pub finish_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assignment {
+    pub building_id: i64,
+    pub building: String,
+    /// Metres to the point; by compound and building order when positions are missing.
+    pub distance_m: f64,
+    pub people: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PointPlan {
+    pub point_id: i64,
+    pub name: String,
+    pub stations: u32,
+    pub rate_per_station_h: f64,
+    pub backlog: u32,
+    pub buildings: Vec<Assignment>,
+    pub slots: Vec<Slot>,
+    pub people: u32,
+    pub max_expected_queue: f64,
+    /// `None` when nobody is called here.
+    pub finish_ms: Option<i64>,
+}
+
+/// Who is sampled at their door instead of being called down, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DoorToDoor {
+    pub building_id: i64,
+    pub building: String,
+    pub unit_id: Option<i64>,
+    pub unit: Option<String>,
+    pub household_id: Option<i64>,
+    pub room: Option<String>,
+    pub people: u32,
+    pub status: ControlStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub params: Params,
+    pub points: Vec<PointPlan>,
+    pub door_to_door: Vec<DoorToDoor>,
+    pub people_called: u32,
+    /// The last point's expected finish (`None` when nobody is called).
+    pub finish_ms: Option<i64>,
+}
+
+impl Plan {
+    /// Every unit call, in point and slot order: what is stored.
+    pub fn calls(&self) -> Vec<Call> {
+        let mut out = Vec::new();
+        for p in &self.points {
+            for s in &p.slots {
+                for c in &s.calls {
+                    for u in &c.units {
+                        out.push(Call {
+                            point_id: p.point_id,
+                            starts_ms: s.starts_ms,
+                            ends_ms: s.ends_ms,
+                            building_id: c.building_id,
+                            unit_id: u.id,
+                            people: u.people,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// What would make an impossible plan possible.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Remedy {
+    /// Stations to add at every point (`None`: up to 20 more do not suffice).
+    pub more_stations_per_point: Option<u32>,
+    /// Minutes to keep every point open longer, and the window with them, in
+    /// 30-minute steps (`None`: 24 more hours do not suffice).
+    pub more_minutes: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum PlanError {
+    #[error("没有采样点 / the round has no testing points")]
+    NoPoints,
+    #[error("时间窗不合理 / the window is empty or the slot length is not positive")]
+    BadWindow,
+    #[error("{building} 所在小区没有可去的采样点（小区内的点只服务本小区）/ no point can serve {building}: points inside a compound serve only that compound")]
+    NoPointFor { building: String },
+    #[error("时间窗内排不下：{unplaced_people} 人（{unplaced_buildings} 栋楼）无处安排，采样能力约 {capacity} 人，需 {people} 人 / the window cannot be met: {unplaced_people} people in {unplaced_buildings} buildings do not fit (capacity about {capacity} of {people}); {remedy_text}")]
+    WindowTooShort {
+        people: u32,
+        capacity: u32,
+        unplaced_people: u32,
+        unplaced_buildings: u32,
+        remedy: Remedy,
+        remedy_text: String,
+    },
+}
+
+/// The smallest `anchor + k·slot` at or after `now` (k ≥ 0).
+pub fn next_slot_start(anchor_ms: i64, slot_ms: i64, now_ms: i64) -> i64 {
+    if slot_ms <= 0 || now_ms <= anchor_ms {
+        return anchor_ms;
+    }
+    let k = (now_ms - anchor_ms + slot_ms - 1) / slot_ms;
+    anchor_ms + k * slot_ms
+}
+
+/// Mean queue (people waiting, not in service) of an M/M/c queue with offered
+/// load `a = λ/μ`; infinite at or above saturation.
+pub fn erlang_c_queue(c: u32, a: f64) -> f64 {
+    let c = c.max(1);
+    let rho = a / f64::from(c);
+    if a <= 0.0 {
+        return 0.0;
+    }
+    if rho >= 1.0 {
+        return f64::INFINITY;
+    }
+    let mut sum = 0.0;
+    let mut term = 1.0;
+    for k in 0..c {
+        sum += term;
+        term *= a / f64::from(k + 1);
+    }
+    let pc = term / (1.0 - rho);
+    let p_wait = pc / (sum + pc);
+    p_wait * rho / (1.0 - rho)
+}
+
+/// One slot of arithmetic: backlog in, arrivals, length → backlog out,
+/// expected queue bound, and the time (from the slot start) the work is done.
+/// Arrivals come during [`ARRIVAL_SPREAD`] of the slot: the fluid
+/// backlog peaks when they stop; the stochastic part is the Erlang-C queue at
+/// the arrival phase's load (taken at 95% when the load is higher, and never
+/// more than √arrivals + 1, since the fluid part already holds the excess).
+fn slot_step(p: &Point, backlog: f64, arrivals: f64, len_ms: i64) -> (f64, f64, f64) {
+    let mu = p.rate_per_ms();
+    let per_station = p.rate_per_station_h.max(0.1) / HOUR_MS as f64;
+    let len = len_ms.max(1) as f64;
+    let ta = len * ARRIVAL_SPREAD;
+    let peak = (backlog + arrivals - mu * ta).max(0.0);
+    let out = (peak - mu * (len - ta)).max(0.0);
+    let lq = if arrivals > 0.0 {
+        let a = arrivals / ta / per_station;
+        erlang_c_queue(p.stations, a.min(f64::from(p.stations.max(1)) * 0.95))
+            .min(arrivals.sqrt() + 1.0)
+    } else {
+        0.0
+    };
+    let queue = backlog.max(peak) + lq;
+    let done = if backlog + arrivals <= 0.0 {
+        0.0
+    } else {
+        let fluid = if arrivals > 0.0 {
+            ta + peak / mu
+        } else {
+            backlog / mu
+        };
+        fluid.max((backlog + arrivals) / mu) + 1.0 / per_station
+    };
+    (out, queue, done)
+}
+
+/// The slot frames of a point: the grid from `from`, cut by its hours.
+fn frames(p: &Point, prm: &Params) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    if prm.slot_ms <= 0 {
+        return out;
+    }
+    let end = prm.until_ms.min(p.closes_ms);
+    let mut g = prm.from_ms;
+    while g < end {
+        let s = g.max(p.opens_ms);
+        let e = (g + prm.slot_ms).min(end);
+        if e - s >= MIN_SLOT_MS {
+            out.push((s, e));
+        }
+        g += prm.slot_ms;
+    }
+    out
+}
+
+/// A unit ready to call: (building index, unit index, people).
+type Piece = (usize, usize, u32);
+
+/// Fills a point's frames with pieces in order; `None` when they do not all
+/// fit with everyone done by the point's end.
+fn pack(p: &Point, prm: &Params, fr: &[(i64, i64)], pieces: &[Piece]) -> Option<Vec<usize>> {
+    let mut slot_of = Vec::with_capacity(pieces.len());
+    let mut b = f64::from(p.backlog);
+    let mut i = 0usize;
+    let mut load = 0.0f64;
+    let mut it = pieces.iter().peekable();
+    while let Some(&&(_, _, people)) = it.peek() {
+        let &(s, e) = fr.get(i)?;
+        let n = f64::from(people);
+        let (_, q, _) = slot_step(p, b, load + n, e - s);
+        let (_, q_alone, _) = slot_step(p, 0.0, n, e - s);
+        let ok = q <= prm.max_queue || (load == 0.0 && q_alone > prm.max_queue && b < 1.0);
+        if ok {
+            load += n;
+            slot_of.push(i);
+            it.next();
+        } else {
+            // Close this slot: carry the backlog to the next frame, draining over any gap.
+            let (out, _, _) = slot_step(p, b, load, e - s);
+            let next_start = fr.get(i + 1).map_or(e, |f| f.0);
+            b = (out - p.rate_per_ms() * (next_start - e) as f64).max(0.0);
+            load = 0.0;
+            i += 1;
+        }
+    }
+    // Everyone called must be done before the point's end.
+    let end = prm.until_ms.min(p.closes_ms);
+    let mut b2 = f64::from(p.backlog);
+    let last = slot_of.last().copied();
+    let mut finish = prm.from_ms.max(p.opens_ms) as f64 + b2 / p.rate_per_ms();
+    if let Some(last) = last {
+        for (k, &(s, e)) in fr.iter().enumerate().take(last + 1) {
+            let arr: f64 = slot_of
+                .iter()
+                .zip(pieces)
+                .filter(|(si, _)| **si == k)
+                .map(|(_, pc)| f64::from(pc.2))
+                .sum();
+            let (out, _, done) = slot_step(p, b2, arr, e - s);
+            if arr > 0.0 || b2 > 0.0 {
+                finish = s as f64 + done;
+            }
+            let next_start = fr.get(k + 1).map_or(e, |f| f.0);
+            b2 = (out - p.rate_per_ms() * (next_start - e) as f64).max(0.0);
+        }
+    }
+    if finish > end as f64 {
+        return None;
+    }
+    Some(slot_of)
+}
+
+/// Positions to plan with: a building's own, else its compound's centre.
+fn positions(bs: &[Building]) -> (Vec<Option<Pos>>, BTreeMap<i64, Pos>) {
+    let mut sums: BTreeMap<i64, (f64, f64, f64)> = BTreeMap::new();
+    for b in bs {
+        if let Some(p) = b.pos {
+            let e = sums.entry(b.compound).or_insert((0.0, 0.0, 0.0));
+            e.0 += p.x_m;
+            e.1 += p.y_m;
+            e.2 += 1.0;
+        }
+    }
+    let centres: BTreeMap<i64, Pos> = sums
+        .into_iter()
+        .map(|(k, (x, y, n))| {
+            (
+                k,
+                Pos {
+                    x_m: x / n,
+                    y_m: y / n,
+                },
+            )
+        })
+        .collect();
+    let own = bs
+        .iter()
+        .map(|b| b.pos.or_else(|| centres.get(&b.compound).copied()))
+        .collect();
+    (own, centres)
+}
+
+/// Distance from building to point, `None` when the point may not serve it.
+/// Without positions: buildings of a compound are spread over the compound's
+/// points by building order; a point outside counts as [`FAR_M`] away.
+fn distance(
+    b: &Building,
+    bpos: Option<Pos>,
+    p: &Point,
+    ppos: Option<Pos>,
+    rank: (f64, f64),
+) -> Option<f64> {
+    if let Some(c) = p.compound {
+        if c != b.compound {
+            return None;
+        }
+    }
+    if let (Some(a), Some(q)) = (bpos, ppos) {
+        return Some(a.distance(q));
+    }
+    let by_order = (rank.0 - rank.1).abs() * 100.0;
+    Some(if p.compound == Some(b.compound) {
+        by_order
+    } else {
+        FAR_M + by_order
+    })
+}
+
+/// Splits buildings into callable pieces and door-to-door entries.
+fn split(bs: &[Building]) -> (Vec<Vec<(usize, u32)>>, Vec<DoorToDoor>) {
+    let mut callable = Vec::with_capacity(bs.len());
+    let mut d2d = Vec::new();
+    for b in bs {
+        let mut units = Vec::new();
+        let people = |u: &Unit| u.households.iter().map(|h| h.people).sum::<u32>();
+        if let Some(st) = b.control.filter(|c| c.door_to_door_only()) {
+            let n: u32 = b.units.iter().map(people).sum();
+            d2d.push(DoorToDoor {
+                building_id: b.id,
+                building: b.name.clone(),
+                unit_id: None,
+                unit: None,
+                household_id: None,
+                room: None,
+                people: n,
+                status: st,
+            });
+            callable.push(units);
+            continue;
+        }
+        for (ui, u) in b.units.iter().enumerate() {
+            if let Some(st) = u.control.filter(|c| c.door_to_door_only()) {
+                d2d.push(DoorToDoor {
+                    building_id: b.id,
+                    building: b.name.clone(),
+                    unit_id: Some(u.id),
+                    unit: Some(u.name.clone()),
+                    household_id: None,
+                    room: None,
+                    people: people(u),
+                    status: st,
+                });
+                continue;
+            }
+            let mut n = 0u32;
+            for h in &u.households {
+                match h.control.filter(|c| c.door_to_door_only()) {
+                    Some(st) => d2d.push(DoorToDoor {
+                        building_id: b.id,
+                        building: b.name.clone(),
+                        unit_id: Some(u.id),
+                        unit: Some(u.name.clone()),
+                        household_id: Some(h.id),
+                        room: Some(h.room.clone()),
+                        people: h.people,
+                        status: st,
+                    }),
+                    None => n += h.people,
+                }
+            }
+            if n > 0 {
+                units.push((ui, n));
+            }
+        }
+        callable.push(units);
+    }
+    (callable, d2d)
+}
+
+/// Buildings, units and households under sealed or temporary control: they
+/// are sampled at the door, never called down.
+pub fn door_to_door(buildings: &[Building]) -> Vec<DoorToDoor> {
+    split(buildings).1
+}
+
+/// Plans the round: see the module documentation.
+pub fn plan(buildings: &[Building], points: &[Point], prm: &Params) -> Result<Plan, PlanError> {
+    let (out, unplaced) = plan_inner(buildings, points, prm)?;
+    if unplaced.is_empty() {
+        return Ok(out);
+    }
+    let (callable, _) = split(buildings);
+    let total: u32 = callable.iter().flatten().map(|u| u.1).sum();
+    let unplaced_people: u32 = unplaced
+        .iter()
+        .map(|&bi| {
+            callable
+                .get(bi)
+                .map_or(0, |u| u.iter().map(|x| x.1).sum::<u32>())
+        })
+        .sum();
+    let placed = total - unplaced_people.min(total);
+    let remedy = remedy(buildings, points, prm);
+    let remedy_text = remedy_text(&remedy);
+    Err(PlanError::WindowTooShort {
+        people: total,
+        capacity: placed,
+        unplaced_people,
+        unplaced_buildings: unplaced.len() as u32,
+        remedy,
+        remedy_text,
+    })
+}
+
+fn remedy_text(r: &Remedy) -> String {
+    let mut parts = Vec::new();
+    if let Some(k) = r.more_stations_per_point {
+        parts.push(format!(
+            "每个采样点增加 {k} 个采样台 / {k} more station(s) at every point"
+        ));
+    }
+    if let Some(m) = r.more_minutes {
+        parts.push(format!(
+            "采样点开放与时间窗延长 {m} 分钟 / keep the points open and the window {m} minutes longer"
+        ));
+    }
+    if parts.is_empty() {
+        "增加采样点 / add testing points".to_string()
+    } else {
+        parts.join("; ")
+    }
+}
+
+fn remedy(buildings: &[Building], points: &[Point], prm: &Params) -> Remedy {
+    let fits = |ps: &[Point], pr: &Params| {
+        plan_inner(buildings, ps, pr)
+            .map(|(_, u)| u.is_empty())
+            .unwrap_or(false)
+    };
+    let more_stations_per_point = (1..=20u32).find(|k| {
+        let ps: Vec<Point> = points
+            .iter()
+            .map(|p| Point {
+                stations: p.stations + k,
+                ..p.clone()
+            })
+            .collect();
+        fits(&ps, prm)
+    });
+    let more_minutes = (1..=48i64).map(|k| k * 30).find(|m| {
+        let d = m * MINUTE_MS;
+        let ps: Vec<Point> = points
+            .iter()
+            .map(|p| Point {
+                closes_ms: p.closes_ms + d,
+                ..p.clone()
+            })
+            .collect();
+        let pr = Params {
+            until_ms: prm.until_ms + d,
+            ..*prm
+        };
+        fits(&ps, &pr)
+    });
+    Remedy {
+        more_stations_per_point,
+        more_minutes,
+    }
+}
+
+/// The plan and the buildings (indices) that found no point with room.
+fn plan_inner(
+    buildings: &[Building],
+    points: &[Point],
+    prm: &Params,
+) -> Result<(Plan, Vec<usize>), PlanError> {
+    if points.is_empty() {
+        return Err(PlanError::NoPoints);
+    }
+    if prm.slot_ms <= 0 || prm.until_ms <= prm.from_ms {
+        return Err(PlanError::BadWindow);
+    }
+    let (callable, d2d) = split(buildings);
+    let (bpos, centres) = positions(buildings);
+    let ppos: Vec<Option<Pos>> = points
+        .iter()
+        .map(|p| {
+            p.pos
+                .or_else(|| p.compound.and_then(|c| centres.get(&c).copied()))
+        })
+        .collect();
+    // Ranks for the no-position fallback: a building's place in its compound,
+    // a point's place among the compound's points (outside points: the street).
+    let mut in_compound: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (i, b) in buildings.iter().enumerate() {
+        in_compound.entry(b.compound).or_default().push(i);
+    }
+    let mut brank = vec![0.0; buildings.len()];
+    let mut bstreet = vec![0.0; buildings.len()];
+    let mut order: Vec<usize> = (0..buildings.len()).collect();
+    order.sort_by_key(|&i| (buildings[i].order, buildings[i].id));
+    for (k, &i) in order.iter().enumerate() {
+        bstreet[i] = (k as f64 + 0.5) / buildings.len().max(1) as f64;
+    }
+    for list in in_compound.values_mut() {
+        list.sort_by_key(|&i| (buildings[i].order, buildings[i].id));
+        for (k, &i) in list.iter().enumerate() {
+            brank[i] = (k as f64 + 0.5) / list.len() as f64;
+        }
+    }
+    let mut prank = vec![0.0; points.len()];
+    let mut by_compound: BTreeMap<Option<i64>, Vec<usize>> = BTreeMap::new();
+    for (j, p) in points.iter().enumerate() {
+        by_compound.entry(p.compound).or_default().push(j);
+    }
+    for list in by_compound.values_mut() {
+        list.sort_by_key(|&j| points[j].id);
+        for (k, &j) in list.iter().enumerate() {
+            prank[j] = (k as f64 + 0.5) / list.len() as f64;
+        }
+    }
+    let frames: Vec<Vec<(i64, i64)>> = points.iter().map(|p| frames(p, prm)).collect();
+    // Candidate pairs, nearest first; pinned buildings only at their point, first.
+    let mut pairs: Vec<(bool, f64, u32, i64, usize, usize)> = Vec::new();
+    for (bi, b) in buildings.iter().enumerate() {
+        if callable[bi].is_empty() {
+            continue;
+        }
+        let mut any = false;
+        for (pj, p) in points.iter().enumerate() {
+            if let Some(pin) = b.pinned_point {
+                if pin != p.id {
+                    continue;
+                }
+            }
+            let rank = if p.compound.is_some() {
+                (brank[bi], prank[pj])
+            } else {
+                (bstreet[bi], prank[pj])
+            };
+            if let Some(d) = distance(b, bpos[bi], p, ppos[pj], rank) {
+                pairs.push((b.pinned_point.is_none(), d, b.order, b.id, bi, pj));
+                any = true;
+            }
+        }
+        if !any {
+            return Err(PlanError::NoPointFor {
+                building: b.name.clone(),
+            });
+        }
+    }
+    pairs.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(a.1.total_cmp(&b.1))
+            .then(a.2.cmp(&b.2))
+            .then(a.3.cmp(&b.3))
+            .then(points[a.5].id.cmp(&points[b.5].id))
+    });
+    let mut at: Vec<Option<(usize, f64)>> = vec![None; buildings.len()];
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); points.len()];
+    let sort_members = |m: &mut Vec<usize>| {
+        m.sort_by_key(|&i| {
+            (
+                buildings[i].pinned_point.is_none(),
+                buildings[i].order,
+                buildings[i].id,
+            )
+        })
+    };
+    let pieces_of = |m: &[usize]| -> Vec<Piece> {
+        m.iter()
+            .flat_map(|&bi| callable[bi].iter().map(move |&(ui, n)| (bi, ui, n)))
+            .collect()
+    };
+    for &(_, d, _, _, bi, pj) in &pairs {
+        if at[bi].is_some() {
+            continue;
+        }
+        let mut trial = members[pj].clone();
+        trial.push(bi);
+        sort_members(&mut trial);
+        if pack(&points[pj], prm, &frames[pj], &pieces_of(&trial)).is_some() {
+            members[pj] = trial;
+            at[bi] = Some((pj, d));
+        }
+    }
+    let unplaced: Vec<usize> = (0..buildings.len())
+        .filter(|&i| at[i].is_none() && !callable[i].is_empty())
+        .collect();
+    let mut calls = Vec::new();
+    for (pj, p) in points.iter().enumerate() {
+        let pieces = pieces_of(&members[pj]);
+        let slots = pack(p, prm, &frames[pj], &pieces).unwrap_or_default();
+        for (&(bi, ui, n), &k) in pieces.iter().zip(&slots) {
+            let (Some(&(s, e)), Some(b)) = (frames[pj].get(k), buildings.get(bi)) else {
+                continue;
+            };
+            let Some(u) = b.units.get(ui) else { continue };
+            calls.push(Call {
+                point_id: p.id,
+                starts_ms: s,
+                ends_ms: e,
+                building_id: b.id,
+                unit_id: u.id,
+                people: n,
+            });
+        }
+    }
+    let mut plan = evaluate(buildings, points, &calls, prm);
+    plan.door_to_door = d2d;
+    for pp in &mut plan.points {
+        for a in &mut pp.buildings {
+            if let Some((_, d)) = buildings
+                .iter()
+                .position(|b| b.id == a.building_id)
+                .and_then(|bi| at[bi])
+            {
+                a.distance_m = (d * 10.0).round() / 10.0;
+            }
+        }
+    }
+    Ok((plan, unplaced))
+}
+
+/// The expected arrivals, queue bound and finish of every slot of `calls`
+/// (a fresh or a stored plan). Door-to-door lists are left empty.
+pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &Params) -> Plan {
+    let bname: BTreeMap<i64, &Building> = buildings.iter().map(|b| (b.id, b)).collect();
+    let (bpos, _) = positions(buildings);
+    let bpos: BTreeMap<i64, Option<Pos>> =
+        buildings.iter().zip(bpos).map(|(b, p)| (b.id, p)).collect();
+    let mut out = Vec::with_capacity(points.len());
+    let mut total = 0u32;
+    let mut finish_all: Option<i64> = None;
+    for p in points {
+        let mine: Vec<&Call> = calls.iter().filter(|c| c.point_id == p.id).collect();
+        let mut slots_map: BTreeMap<(i64, i64), Vec<&Call>> = BTreeMap::new();
+        for c in &mine {
+            slots_map
+                .entry((c.starts_ms, c.ends_ms))
+                .or_default()
+                .push(c);
+        }
+        let mut b = f64::from(p.backlog);
+        let mut prev_end: Option<i64> = None;
+        let mut slots = Vec::new();
+        let mut max_q: f64 = 0.0;
+        let mut finish: Option<i64> = None;
+        for ((s, e), cs) in slots_map {
+            if let Some(pe) = prev_end {
+                b = (b - p.rate_per_ms() * (s - pe).max(0) as f64).max(0.0);
+            }
+            let arrivals: u32 = cs.iter().map(|c| c.people).sum();
+            let (outb, q, done) = slot_step(p, b, f64::from(arrivals), e - s);
+            let f = s + done.ceil() as i64;
+            finish = Some(finish.map_or(f, |x| x.max(f)));
+            max_q = max_q.max(q);
+            let mut by_b: Vec<SlotCall> = Vec::new();
+            for c in cs {
+                let building = bname.get(&c.building_id);
+                let uname = building
+                    .and_then(|b| b.units.iter().find(|u| u.id == c.unit_id))
+                    .map_or_else(|| c.unit_id.to_string(), |u| u.name.clone());
+                let unit = UnitCall {
+                    id: c.unit_id,
+                    name: uname,
+                    people: c.people,
+                };
+                match by_b.iter_mut().find(|x| x.building_id == c.building_id) {
+                    Some(x) => {
+                        x.people += c.people;
+                        x.units.push(unit);
+                    }
+                    None => by_b.push(SlotCall {
+                        building_id: c.building_id,
+                        building: building
+                            .map_or_else(|| c.building_id.to_string(), |b| b.name.clone()),
+                        units: vec![unit],
+                        people: c.people,
+                    }),
+                }
+            }
+            slots.push(Slot {
+                starts_ms: s,
+                ends_ms: e,
+                calls: by_b,
+                arrivals,
+                capacity: (p.rate_per_ms() * (e - s) as f64 * 10.0).round() / 10.0,
+                expected_queue: (q * 10.0).round() / 10.0,
+                finish_ms: f,
+            });
+            b = outb;
+            prev_end = Some(e);
+        }
+        let mut assigned: Vec<Assignment> = Vec::new();
+        for c in &mine {
+            match assigned.iter_mut().find(|a| a.building_id == c.building_id) {
+                Some(a) => a.people += c.people,
+                None => {
+                    let building = bname.get(&c.building_id);
+                    let d = match (bpos.get(&c.building_id).copied().flatten(), p.pos) {
+                        (Some(a), Some(q)) => (a.distance(q) * 10.0).round() / 10.0,
+                        _ => 0.0,
+                    };
+                    assigned.push(Assignment {
+                        building_id: c.building_id,
+                        building: building
+                            .map_or_else(|| c.building_id.to_string(), |b| b.name.clone()),
+                        distance_m: d,
+                        people: c.people,
+                    })
+                }
+            }
+        }
+        assigned.sort_by_key(|a| {
+            (
+                bname.get(&a.building_id).map_or(u32::MAX, |b| b.order),
+                a.building_id,
+            )
+        });
+        let people: u32 = mine.iter().map(|c| c.people).sum();
+        total += people;
+        if let Some(f) = finish {
+            finish_all = Some(finish_all.map_or(f, |x| x.max(f)));
+        }
+        out.push(PointPlan {
+            point_id: p.id,
+            name: p.name.clone(),
+            stations: p.stations,
+            rate_per_station_h: p.rate_per_station_h,
+            backlog: p.backlog,
+            buildings: assigned,
+            slots,
+            people,
+            max_expected_queue: (max_q * 10.0).round() / 10.0,
+            finish_ms: finish,
+        });
+    }
+    Plan {
+        params: *prm,
+        points: out,
+        door_to_door: Vec::new(),
+        people_called: total,
+        finish_ms: finish_all,
+    }
+}
+
+/// What the simulation measured at one point (or over all points).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimStats {
+    pub people: u32,
+    pub max_queue: u32,
+    pub mean_wait_min: f64,
+    pub p95_wait_min: f64,
+    pub finish_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimPoint {
+    pub point_id: i64,
+    pub stats: SimStats,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Simulation {
+    pub points: Vec<SimPoint>,
+    pub overall: SimStats,
+}
+
+/// The plan next to "everyone called at once" (same points, same seed).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub seed: u64,
+    pub plan: Simulation,
+    pub all_at_once: Simulation,
+}
+
+/// How people are called in a simulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Calling {
+    /// As the calls say: each slot's people come down during the slot.
+    Slots,
+    /// Everyone at the first call's time, coming down over one slot.
+    AllAtOnce,
+}
+
+/// Seeded discrete-event simulation of every point: arrivals as called,
+/// first come first served at `stations` stations, Erlang-2 service times
+/// with the point's rate. A point's backlog arrives at `from_ms`.
+pub fn simulate(
+    points: &[Point],
+    calls: &[Call],
+    prm: &Params,
+    calling: Calling,
+    seed: u64,
+) -> Simulation {
+    let mut rng = Rng::new(seed);
+    let first = calls
+        .iter()
+        .map(|c| c.starts_ms)
+        .min()
+        .unwrap_or(prm.from_ms);
+    let spread = (prm.slot_ms as f64 * ARRIVAL_SPREAD).max(1.0);
+    let mut all_waits: Vec<f64> = Vec::new();
+    let mut res = Vec::with_capacity(points.len());
+    let mut overall_max = 0u32;
+    let mut overall_finish: Option<i64> = None;
+    for p in points {
+        let mut arrivals: Vec<f64> = Vec::new();
+        for _ in 0..p.backlog {
+            arrivals.push(prm.from_ms as f64);
+        }
+        for c in calls.iter().filter(|c| c.point_id == p.id) {
+            let (s, len) = match calling {
+                Calling::Slots => (
+                    c.starts_ms as f64,
+                    ((c.ends_ms - c.starts_ms) as f64 * ARRIVAL_SPREAD).max(1.0),
+                ),
+                Calling::AllAtOnce => (first as f64, spread),
+            };
+            for _ in 0..c.people {
+                arrivals.push(s + uniform(&mut rng) * len);
+            }
+        }
+        arrivals.sort_by(f64::total_cmp);
+        let mean_service = HOUR_MS as f64 / p.rate_per_station_h.max(0.1);
+        let mut free = vec![p.opens_ms as f64; p.stations.max(1) as usize];
+        let mut events: Vec<(f64, i32)> = Vec::with_capacity(arrivals.len() * 2);
+        let mut waits = Vec::with_capacity(arrivals.len());
+        let mut finish: Option<f64> = None;
+        for &a in &arrivals {
+            let (k, f) = free
+                .iter()
+                .copied()
+                .enumerate()
+                .min_by(|x, y| x.1.total_cmp(&y.1))
+                .unwrap_or((0, a));
+            let start = a.max(f);
+            let service = -(mean_service / 2.0) * (1.0 - uniform(&mut rng)).ln()
+                - (mean_service / 2.0) * (1.0 - uniform(&mut rng)).ln();
+            if let Some(slot) = free.get_mut(k) {
+                *slot = start + service;
+            }
+            finish = Some(finish.map_or(start + service, |x: f64| x.max(start + service)));
+            waits.push((start - a) / MINUTE_MS as f64);
+            events.push((a, 1));
+            events.push((start, -1));
+        }
+        // Starts before arrivals at the same instant, so nobody queues for zero time.
+        events.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+        let mut q = 0i32;
+        let mut max_q = 0i32;
+        for (_, d) in &events {
+            q += d;
+            max_q = max_q.max(q);
+        }
+        let stats = stats_of(&waits, max_q.max(0) as u32, finish.map(|f| f.ceil() as i64));
+        overall_max = overall_max.max(stats.max_queue);
+        if let Some(f) = stats.finish_ms {
+            overall_finish = Some(overall_finish.map_or(f, |x| x.max(f)));
+        }
+        all_waits.extend(waits);
+        res.push(SimPoint {
+            point_id: p.id,
+            stats,
+        });
+    }
+    Simulation {
+        points: res,
+        overall: stats_of(&all_waits, overall_max, overall_finish),
+    }
+}
+
+/// The plan and "everyone at once", simulated with the same seed.
+pub fn compare(points: &[Point], calls: &[Call], prm: &Params, seed: u64) -> Comparison {
+    Comparison {
+        seed,
+        plan: simulate(points, calls, prm, Calling::Slots, seed),
+        all_at_once: simulate(points, calls, prm, Calling::AllAtOnce, seed),
+    }
+}
+
+fn uniform(rng: &mut Rng) -> f64 {
+    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn stats_of(waits: &[f64], max_queue: u32, finish_ms: Option<i64>) -> SimStats {
+    let mut w = waits.to_vec();
+    w.sort_by(f64::total_cmp);
+    let mean = if w.is_empty() {
+        0.0
+    } else {
+        w.iter().sum::<f64>() / w.len() as f64
+    };
+    let p95 = if w.is_empty() {
+        0.0
+    } else {
+        let idx = ((w.len() as f64 * 0.95).ceil() as usize).clamp(1, w.len()) - 1;
+        w.get(idx).copied().unwrap_or(0.0)
+    };
+    SimStats {
+        people: w.len() as u32,
+        max_queue,
+        mean_wait_min: (mean * 10.0).round() / 10.0,
+        p95_wait_min: (p95 * 10.0).round() / 10.0,
+        finish_ms,
+    }
+}
+
+/// What a point's scans say about its speed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Measured {
+    /// Scans in the window.
+    pub scans: u32,
+    /// From the first scan in the window (or the window's start) to now.
+    pub span_ms: i64,
+    pub stations: u32,
+}
+
+/// Scans per station-hour; `None` on too little evidence (fewer than 10 scans
+/// or less than 10 minutes).
+pub fn measured_rate(m: &Measured) -> Option<f64> {
+    if m.scans < 10 || m.span_ms < 10 * MINUTE_MS {
+        return None;
+    }
+    let h = m.span_ms as f64 / HOUR_MS as f64;
+    Some((f64::from(m.scans) / (f64::from(m.stations.max(1)) * h) * 10.0).round() / 10.0)
+}
+
+/// The rate to plan the rest of the round with. Scans measure throughput: at
+/// a point that had people waiting (`busy`) that is its speed; at an idle
+/// point it only shows the speed is at least that.
+pub fn effective_rate(configured: f64, measured: Option<f64>, busy: bool) -> f64 {
+    match measured {
+        Some(m) if busy => m.max(1.0),
+        Some(m) => m.max(configured),
+        None => configured,
+    }
+}
+
+/// `HH:MM` in China time.
+pub fn hhmm(ms: i64) -> String {
+    let m = (ms.div_euclid(MINUTE_MS) + 8 * 60).rem_euclid(24 * 60);
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+/// The call-down message of one slot at one point, fit for a WeCom group (Chinese).
+pub fn calldown_text(round: &str, point: &str, slot: &Slot) -> String {
+    let mut s = format!(
+        "【核酸检测下楼通知】{round}\n采样点：{point}\n时段：{}–{}\n请以下楼栋单元的居民按时下楼采样，戴好口罩，保持一米间距，提前打开个人码：\n",
+        hhmm(slot.starts_ms),
+        hhmm(slot.ends_ms)
+    );
+    for c in &slot.calls {
+        let units: Vec<String> = c.units.iter().map(|u| format!("{}单元", u.name)).collect();
+        s.push_str(&format!(
+            "· {} {}（约{}人）\n",
+            c.building,
+            units.join("、"),
+            c.people
+        ));
+    }
+    s.push_str("未轮到的楼栋请在家等候通知，封控及临时管控楼栋由医护人员上门采样。");
+    s
+}
+
+/// Buildings with at least one unit among `calls`.
+pub fn called_buildings(calls: &[Call]) -> BTreeSet<i64> {
+    calls.iter().map(|c| c.building_id).collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_648_000_000_000;
+
+    /// A compound of `n` buildings in rows, 2 units × 12 households × 3 people.
+    fn compound(n: usize, compound: i64, x0: f64) -> Vec<Building> {
+        (0..n)
+            .map(|i| Building {
+                id: compound * 1000 + i as i64,
+                name: format!("{}号楼", i + 1),
+                compound,
+                order: (compound * 1000) as u32 + i as u32,
+                pos: Some(Pos {
+                    x_m: x0 + (i % 6) as f64 * 35.0,
+                    y_m: (i / 6) as f64 * 30.0,
+                }),
+                control: None,
+                pinned_point: None,
+                units: (0..2)
+                    .map(|u| Unit {
+                        id: (compound * 1000 + i as i64) * 10 + u,
+                        name: (u + 1).to_string(),
+                        control: None,
+                        households: (0..12)
+                            .map(|h| Household {
+                                id: ((compound * 1000 + i as i64) * 10 + u) * 100 + h,
+                                room: format!("{}{:02}", h / 2 + 1, h % 2 + 1),
+                                people: 3,
+                                control: None,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn point(id: i64, compound: Option<i64>, x: f64, y: f64, stations: u32) -> Point {
+        Point {
+            id,
+            name: format!("{id}号采样点"),
+            compound,
+            pos: Some(Pos { x_m: x, y_m: y }),
+            stations,
+            rate_per_station_h: 100.0,
+            opens_ms: T0,
+            closes_ms: T0 + 8 * HOUR_MS,
+            backlog: 0,
+        }
+    }
+
+    fn params(hours: i64) -> Params {
+        Params {
+            from_ms: T0,
+            until_ms: T0 + hours * HOUR_MS,
+            slot_ms: 30 * MINUTE_MS,
+            max_queue: 30.0,
+        }
+    }
+
+    fn at_one_point(plan: &Plan) -> BTreeMap<i64, i64> {
+        let mut at = BTreeMap::new();
+        for c in plan.calls() {
+            let prev = at.insert(c.building_id, c.point_id);
+            assert!(
+                prev.is_none() || prev == Some(c.point_id),
+                "building {} at two points",
+                c.building_id
+            );
+        }
+        at
+    }
+
+    #[test]
+    fn every_building_once_at_a_near_point_inside_the_window() {
+        // 33 buildings × 72 people = 2,376 people, 8 points of 2 stations (1,600/h).
+        let bs = compound(33, 1, 0.0);
+        let ps: Vec<Point> = (0..8)
+            .map(|k| {
+                point(
+                    k + 1,
+                    Some(1),
+                    (k % 4) as f64 * 60.0,
+                    (k / 4) as f64 * 100.0,
+                    2,
+                )
+            })
+            .collect();
+        let prm = params(4);
+        let plan = plan(&bs, &ps, &prm).unwrap();
+        assert_eq!(plan.people_called, 33 * 72);
+        let at = at_one_point(&plan);
+        assert_eq!(at.len(), 33);
+        // Every unit called exactly once.
+        let mut units: Vec<i64> = plan.calls().iter().map(|c| c.unit_id).collect();
+        units.sort();
+        units.dedup();
+        assert_eq!(units.len(), 66);
+        for p in &plan.points {
+            assert!(p.max_expected_queue <= prm.max_queue, "{p:?}");
+            if let Some(f) = p.finish_ms {
+                assert!(f <= prm.until_ms);
+            }
+            for s in &p.slots {
+                assert!(s.starts_ms >= prm.from_ms && s.ends_ms <= prm.until_ms);
+            }
+        }
+        // Near: mean walk to the assigned point below the mean to any point.
+        let mut assigned = 0.0;
+        let mut any = 0.0;
+        for b in &bs {
+            let p = ps.iter().find(|p| p.id == at[&b.id]).unwrap();
+            assigned += b.pos.unwrap().distance(p.pos.unwrap());
+            any += ps
+                .iter()
+                .map(|p| b.pos.unwrap().distance(p.pos.unwrap()))
+                .sum::<f64>()
+                / ps.len() as f64;
+        }
+        assert!(
+            assigned < any * 0.6,
+            "assigned {assigned:.0} vs any {any:.0}"
+        );
+    }
+
+    #[test]
+    fn sealed_and_temporary_go_door_to_door_precaution_is_called() {
+        let mut bs = compound(6, 1, 0.0);
+        bs[0].control = Some(ControlStatus::Sealed);
+        bs[1].units[1].control = Some(ControlStatus::Temporary);
+        bs[2].units[0].households[3].control = Some(ControlStatus::Temporary);
+        bs[3].control = Some(ControlStatus::Precaution);
+        bs[4].control = Some(ControlStatus::Controlled);
+        let ps = vec![point(1, Some(1), 50.0, 20.0, 2)];
+        let plan = plan(&bs, &ps, &params(8)).unwrap();
+        let called = called_buildings(&plan.calls());
+        assert!(!called.contains(&bs[0].id));
+        for b in &bs[1..] {
+            assert!(called.contains(&b.id));
+        }
+        assert!(!plan.calls().iter().any(|c| c.unit_id == bs[1].units[1].id));
+        assert_eq!(plan.door_to_door.len(), 3);
+        assert_eq!(plan.door_to_door[0].people, 72);
+        assert_eq!(plan.door_to_door[0].status, ControlStatus::Sealed);
+        assert_eq!(plan.door_to_door[1].unit_id, Some(bs[1].units[1].id));
+        assert_eq!(plan.door_to_door[2].room.as_deref(), Some("202"));
+        assert_eq!(plan.people_called, 5 * 72 - 36 - 3);
+        let unit2 = plan
+            .calls()
+            .into_iter()
+            .find(|c| c.unit_id == bs[2].units[0].id)
+            .unwrap();
+        assert_eq!(unit2.people, 33);
+    }
+
+    #[test]
+    fn a_point_inside_a_compound_serves_only_that_compound() {
+        let mut bs = compound(4, 1, 0.0);
+        bs.extend(compound(4, 2, 2_000.0));
+        // Point 1 inside compound 1 sits right next to compound 2's buildings.
+        let ps = vec![
+            point(1, Some(1), 2_000.0, 0.0, 2),
+            point(2, None, 0.0, 500.0, 2),
+        ];
+        let plan = plan(&bs, &ps, &params(8)).unwrap();
+        let at = at_one_point(&plan);
+        for b in &bs[4..] {
+            assert_eq!(at[&b.id], 2, "compound 2 cannot enter compound 1");
+        }
+        // Without any outside point compound 2 has nowhere to go.
+        let err = super::plan(&bs, &ps[..1], &params(8)).unwrap_err();
+        assert!(matches!(err, PlanError::NoPointFor { .. }), "{err}");
+    }
+
+    #[test]
+    fn too_short_a_window_says_what_would_meet_it() {
+        let bs = compound(33, 1, 0.0);
+        let ps: Vec<Point> = (0..2)
+            .map(|k| point(k + 1, Some(1), k as f64 * 100.0, 0.0, 2))
+            .collect();
+        // 2,376 people, 400/h of stations: far more than 2 hours.
+        let err = plan(&bs, &ps, &params(2)).unwrap_err();
+        let PlanError::WindowTooShort {
+            people,
+            unplaced_people,
+            remedy,
+            ..
+        } = &err
+        else {
+            panic!("{err}");
+        };
+        assert_eq!(*people, 2376);
+        assert!(*unplaced_people > 0);
+        let k = remedy.more_stations_per_point.unwrap();
+        // The remedy really works, and one station fewer does not.
+        let more = |k: u32| -> Vec<Point> {
+            ps.iter()
+                .map(|p| Point {
+                    stations: p.stations + k,
+                    ..p.clone()
+                })
+                .collect()
+        };
+        assert!(plan(&bs, &more(k), &params(2)).is_ok());
+        assert!(k == 1 || plan(&bs, &more(k - 1), &params(2)).is_err());
+        let m = remedy.more_minutes.unwrap();
+        let longer = |m: i64| -> (Vec<Point>, Params) {
+            let ps = ps
+                .iter()
+                .map(|p| Point {
+                    closes_ms: p.closes_ms + m * MINUTE_MS,
+                    ..p.clone()
+                })
+                .collect();
+            (
+                ps,
+                Params {
+                    until_ms: T0 + 2 * HOUR_MS + m * MINUTE_MS,
+                    ..params(2)
+                },
+            )
+        };
+        let (ps2, prm2) = longer(m);
+        assert!(plan(&bs, &ps2, &prm2).is_ok());
+        let (ps3, prm3) = longer(m - 30);
+        assert!(plan(&bs, &ps3, &prm3).is_err());
+        assert!(err.to_string().contains("more station"), "{err}");
+        assert!(
+            err.to_string().contains(&format!("{m} minutes longer")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_positions_fall_back_to_compound_and_order() {
+        let mut bs = compound(10, 1, 0.0);
+        for b in &mut bs {
+            b.pos = None;
+        }
+        let mut ps = vec![
+            point(1, Some(1), 0.0, 0.0, 2),
+            point(2, Some(1), 0.0, 0.0, 2),
+        ];
+        for p in &mut ps {
+            p.pos = None;
+        }
+        let plan = plan(&bs, &ps, &params(8)).unwrap();
+        let at = at_one_point(&plan);
+        // The first half of the buildings at the first point, the rest at the second.
+        assert_eq!(at.values().filter(|&&p| p == 1).count(), 5);
+        assert_eq!(at[&bs[0].id], 1);
+        assert_eq!(at[&bs[9].id], 2);
+    }
+
+    #[test]
+    fn slots_keep_the_expected_queue_bounded_and_plan_beats_all_at_once() {
+        let bs = compound(12, 1, 0.0);
+        let ps = vec![
+            point(1, Some(1), 50.0, 20.0, 2),
+            point(2, Some(1), 150.0, 20.0, 2),
+        ];
+        let prm = params(8);
+        let plan = plan(&bs, &ps, &prm).unwrap();
+        for p in &plan.points {
+            assert!(p.slots.len() > 1);
+            for s in &p.slots {
+                assert!(s.expected_queue <= prm.max_queue);
+                assert!(f64::from(s.arrivals) <= s.capacity * 1.2, "{s:?}");
+            }
+        }
+        let cmp = compare(&ps, &plan.calls(), &prm, 7);
+        assert_eq!(cmp.plan.overall.people, 864);
+        assert_eq!(cmp.all_at_once.overall.people, 864);
+        assert!(
+            cmp.plan.overall.max_queue < cmp.all_at_once.overall.max_queue / 3,
+            "{cmp:?}"
+        );
+        assert!(cmp.plan.overall.p95_wait_min < cmp.all_at_once.overall.p95_wait_min);
+        // Deterministic for a seed.
+        assert_eq!(cmp, compare(&ps, &plan.calls(), &prm, 7));
+        assert_ne!(cmp, compare(&ps, &plan.calls(), &prm, 8));
+    }
+
+    #[test]
+    fn simulation_queue_matches_queueing_theory() {
+        // One slot of 10 hours with 2 stations at 100/h and 1,600 people: ρ = 0.8.
+        let p = Point {
+            closes_ms: T0 + 20 * HOUR_MS,
+            ..point(1, None, 0.0, 0.0, 2)
+        };
+        let prm = Params {
+            from_ms: T0,
+            until_ms: T0 + 20 * HOUR_MS,
+            slot_ms: 10 * HOUR_MS,
+            max_queue: 1e9,
+        };
+        let calls = vec![Call {
+            point_id: 1,
+            starts_ms: T0,
+            ends_ms: T0 + 10 * HOUR_MS,
+            building_id: 1,
+            unit_id: 1,
+            people: 1600,
+        }];
+        let sim = simulate(std::slice::from_ref(&p), &calls, &prm, Calling::Slots, 3);
+        // M/E2/2 waits are well under the M/M/2 bound (Lq ≈ 2.84 → Wq ≈ 1.07 min), and positive.
+        let wq = erlang_c_queue(2, 1.6) / 160.0 * 60.0;
+        assert!((wq - 1.066).abs() < 0.01, "{wq}");
+        assert!(
+            sim.overall.mean_wait_min > 0.1 && sim.overall.mean_wait_min < wq * 1.3,
+            "{sim:?}"
+        );
+        let plan = evaluate(&[], &[p], &calls, &prm);
+        assert!(plan.points[0].max_expected_queue >= 2.8);
+    }
+
+    #[test]
+    fn erlang_c_known_values() {
+        // M/M/1: Lq = ρ²/(1-ρ).
+        assert!((erlang_c_queue(1, 0.5) - 0.5).abs() < 1e-9);
+        // M/M/2 at a = 1: P(wait) = 1/3, Lq = 1/3.
+        assert!((erlang_c_queue(2, 1.0) - 1.0 / 3.0).abs() < 1e-9);
+        assert!(erlang_c_queue(2, 2.0).is_infinite());
+        assert_eq!(erlang_c_queue(3, 0.0), 0.0);
+    }
+
+    #[test]
+    fn replan_after_a_slow_point_moves_the_rest() {
+        let bs = compound(16, 1, 0.0);
+        let ps = vec![
+            point(1, Some(1), 0.0, 0.0, 2),
+            point(2, Some(1), 175.0, 30.0, 2),
+        ];
+        let prm = params(8);
+        let first = plan(&bs, &ps, &prm).unwrap();
+        let now = T0 + 45 * MINUTE_MS;
+        let cut = next_slot_start(T0, prm.slot_ms, now);
+        assert_eq!(cut, T0 + 60 * MINUTE_MS);
+        let kept: Vec<Call> = first
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_ms < cut)
+            .collect();
+        let kept_units: BTreeSet<i64> = kept.iter().map(|c| c.unit_id).collect();
+        // Point 1 measured at 30 people per station-hour with people waiting.
+        let rest: Vec<Building> = bs
+            .iter()
+            .filter_map(|b| {
+                let pin = kept
+                    .iter()
+                    .find(|c| c.building_id == b.id)
+                    .map(|c| c.point_id);
+                let units: Vec<Unit> = b
+                    .units
+                    .iter()
+                    .filter(|u| !kept_units.contains(&u.id))
+                    .cloned()
+                    .collect();
+                (!units.is_empty()).then(|| Building {
+                    pinned_point: pin,
+                    units,
+                    ..b.clone()
+                })
+            })
+            .collect();
+        let mut slow = ps.clone();
+        slow[0].rate_per_station_h = effective_rate(
+            100.0,
+            measured_rate(&Measured {
+                scans: 45,
+                span_ms: 45 * MINUTE_MS,
+                stations: 2,
+            }),
+            true,
+        );
+        assert_eq!(slow[0].rate_per_station_h, 30.0);
+        slow[0].backlog = 60;
+        let again = plan(
+            &rest,
+            &slow,
+            &Params {
+                from_ms: cut,
+                ..prm
+            },
+        )
+        .unwrap();
+        let before_1: u32 = first
+            .calls()
+            .iter()
+            .filter(|c| c.point_id == 1 && c.starts_ms >= cut)
+            .map(|c| c.people)
+            .sum();
+        let after_1: u32 = again
+            .calls()
+            .iter()
+            .filter(|c| c.point_id == 1)
+            .map(|c| c.people)
+            .sum();
+        assert!(after_1 < before_1, "{after_1} !< {before_1}");
+        // Partly called buildings stayed where they were called.
+        for c in again.calls() {
+            if let Some(k) = kept.iter().find(|k| k.building_id == c.building_id) {
+                assert_eq!(k.point_id, c.point_id);
+            }
+            assert!(c.starts_ms >= cut);
+        }
+        // Everyone not yet called is called once.
+        let n_rest: u32 = rest
+            .iter()
+            .flat_map(|b| &b.units)
+            .flat_map(|u| &u.households)
+            .map(|h| h.people)
+            .sum();
+        assert_eq!(again.people_called, n_rest);
+    }
+
+    #[test]
+    fn measured_rate_needs_evidence_and_idle_points_are_not_slowed() {
+        assert_eq!(
+            measured_rate(&Measured {
+                scans: 5,
+                span_ms: HOUR_MS,
+                stations: 1
+            }),
+            None
+        );
+        assert_eq!(
+            measured_rate(&Measured {
+                scans: 50,
+                span_ms: 5 * MINUTE_MS,
+                stations: 1
+            }),
+            None
+        );
+        assert_eq!(
+            measured_rate(&Measured {
+                scans: 120,
+                span_ms: HOUR_MS,
+                stations: 2
+            }),
+            Some(60.0)
+        );
+        assert_eq!(effective_rate(100.0, Some(60.0), false), 100.0);
+        assert_eq!(effective_rate(100.0, Some(60.0), true), 60.0);
+        assert_eq!(effective_rate(100.0, Some(140.0), false), 140.0);
+        assert_eq!(effective_rate(100.0, None, true), 100.0);
+    }
+
+    #[test]
+    fn slot_grid_and_call_down_text() {
+        assert_eq!(next_slot_start(T0, 30 * MINUTE_MS, T0 - 5), T0);
+        assert_eq!(
+            next_slot_start(T0, 30 * MINUTE_MS, T0 + 1),
+            T0 + 30 * MINUTE_MS
+        );
+        assert_eq!(
+            next_slot_start(T0, 30 * MINUTE_MS, T0 + 30 * MINUTE_MS),
+            T0 + 30 * MINUTE_MS
+        );
+        // 2022-03-23 01:46:40 UTC = 09:46 China time.
+        assert_eq!(hhmm(T0), "09:46");
+        let bs = compound(3, 1, 0.0);
+        let plan = plan(&bs, &[point(1, Some(1), 0.0, 0.0, 2)], &params(8)).unwrap();
+        let slot = &plan.points[0].slots[0];
+        let text = calldown_text("全员核酸第1轮", "1号采样点", slot);
+        assert!(text.contains("时段：09:46–10:16"), "{text}");
+        assert!(text.contains("· 1号楼 1单元"), "{text}");
+        assert!(text.contains("人）"), "{text}");
+    }
+
+    #[test]
+    fn a_point_opening_late_gets_no_calls_before_it_opens() {
+        let bs = compound(8, 1, 0.0);
+        let mut ps = vec![
+            point(1, Some(1), 0.0, 0.0, 2),
+            point(2, Some(1), 175.0, 30.0, 2),
+        ];
+        ps[1].opens_ms = T0 + 2 * HOUR_MS + 10 * MINUTE_MS;
+        let plan = plan(&bs, &ps, &params(8)).unwrap();
+        for c in plan.calls() {
+            if c.point_id == 2 {
+                assert!(c.starts_ms >= ps[1].opens_ms);
+            }
+        }
+    }
+}
