@@ -376,3 +376,84 @@ async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     }
     Ok(answer)
 }
+
+/// Pushes the call-down messages of one slot (the one starting at
+/// `starts_ms`, or the next to start from now) to every active channel of the
+/// round's street. Returns how many messages were queued.
+pub async fn push_call_down(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    starts_ms: Option<i64>,
+) -> Result<usize, AuthError> {
+    let place = store.place_of(round.street, "street", round.street).await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    let view = crate::schedule::view_as(store, clock, round, &|_| true).await?;
+    let now = clock.now_ms();
+    let slot = match starts_ms {
+        Some(t) => Some(t),
+        None => view
+            .call_down
+            .iter()
+            .map(|c| c.starts_ms)
+            .filter(|t| *t >= now)
+            .min(),
+    };
+    let Some(slot) = slot else {
+        return Err(AuthError::Invalid(
+            "没有待叫号的时段 / no slot left to call down".into(),
+        ));
+    };
+    let calls: Vec<_> = view
+        .call_down
+        .iter()
+        .filter(|c| c.starts_ms == slot)
+        .collect();
+    if calls.is_empty() {
+        return Err(AuthError::Invalid(format!(
+            "该时段没有叫号 / no call-down starts at {}",
+            notify::clock_text(slot)
+        )));
+    }
+    let mut queued = 0;
+    for ch in store
+        .channels(round.street)
+        .await?
+        .into_iter()
+        .filter(|c| c.active)
+    {
+        let kind = ChannelKind::parse(&ch.kind).unwrap_or(ChannelKind::Json);
+        for c in &calls {
+            let facts = notify::AlertFacts {
+                kind: "call_down".into(),
+                round: view.round_name.clone(),
+                point: c.point_name.clone(),
+                barcode: String::new(),
+                members: c.people as usize,
+                households: 0,
+                at_ms: c.starts_ms,
+            };
+            store
+                .queue_notification(
+                    round.street,
+                    ch.id,
+                    &notify::body(kind, &c.text, &facts),
+                    now,
+                )
+                .await?;
+            queued += 1;
+        }
+    }
+    access::record(
+        store,
+        clock,
+        p,
+        "push_call_down",
+        (round.street, "round", &round.to_string()),
+        &format!("slot={slot} messages={queued}"),
+        "",
+    )
+    .await?;
+    Ok(queued)
+}

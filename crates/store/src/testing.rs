@@ -307,7 +307,7 @@ impl Store {
             let r = sqlx::query(
                 "WITH who AS (SELECT COALESCE((SELECT id FROM resident WHERE street_id = $1 AND uid = $6), $7) AS id) \
                  SELECT (SELECT id FROM resident WHERE street_id = $1 AND uid = $6), \
-                        (SELECT code_generation FROM resident WHERE street_id = $1 AND uid = $6), \
+                        (SELECT CAST(code_generation AS BIGINT) FROM resident WHERE street_id = $1 AND uid = $6), \
                         (SELECT id FROM registration WHERE street_id = $1 AND client_id = $2), \
                         (SELECT COUNT(*) FROM registration WHERE street_id = $1 AND tube_id = $3), \
                         (SELECT COUNT(*) FROM registration WHERE street_id = $1 AND point_id = $4), \

@@ -205,3 +205,22 @@ pub async fn rounds(
     let items = gw_app::testing::rounds(&s.store, &s.clock, &a.principal, id).await?;
     Ok(Json(json!({ "street": id, "rounds": items })))
 }
+
+#[derive(Debug, Deserialize, Default)]
+pub struct PushBody {
+    /// The slot to push (its start, Unix ms); absent: the next slot to start.
+    pub starts_ms: Option<i64>,
+}
+
+pub async fn push_call_down(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<PushBody>,
+) -> Result<Json<Value>, WebError> {
+    let round = key(&id, "round")?;
+    let n = gw_app::notify::push_call_down(&s.store, &s.clock, &a.principal, round, b.starts_ms)
+        .await?;
+    s.alerts.wake();
+    Ok(Json(json!({ "round": round.to_string(), "queued": n })))
+}

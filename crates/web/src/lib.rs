@@ -396,6 +396,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             post(api::exempt),
         ),
         (
+            "POST",
+            "/api/v1/rounds/{id}/schedule/push",
+            Need::Act(ManageRounds),
+            post(coverage_api::push_call_down),
+        ),
+        (
             "GET",
             "/api/v1/streets/{id}/rounds",
             Need::Login,

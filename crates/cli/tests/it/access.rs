@@ -179,7 +179,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | ("POST", "/api/v1/streets/{id}/alert-channels")
         | ("POST", "/api/v1/alert-channels/{id}/remove")
         | ("POST", "/api/v1/alert-channels/{id}/test")
-        | ("GET", "/api/v1/streets/{id}/notifications") => {
+        | ("GET", "/api/v1/streets/{id}/notifications")
+        | ("POST", "/api/v1/rounds/{id}/schedule/push") => {
             matches!(role, "admin" | "street_commander")
         }
         // Points are in communities: street-wide roles everywhere, the secretary in
@@ -314,6 +315,10 @@ fn call(
         ),
         "/api/v1/alert-channels/{id}/remove" | "/api/v1/alert-channels/{id}/test" => (
             path.replace("{id}", &format!("{}-999999", target.street_id)),
+            Some(json!({})),
+        ),
+        "/api/v1/rounds/{id}/schedule/push" => (
+            format!("/api/v1/rounds/{round}/schedule/push"),
             Some(json!({})),
         ),
         "/api/v1/streets/{id}/rounds" => {

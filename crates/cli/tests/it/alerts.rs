@@ -573,3 +573,34 @@ async fn rounds_and_alert_channels_from_the_command_line() {
     ]);
     assert!(!dead.status.success());
 }
+
+#[tokio::test]
+async fn a_slots_call_down_list_is_pushed_to_the_group() {
+    let w = world("200").await;
+    let srv = &w.srv;
+    let (url, bodies) = robot();
+    srv.post(
+        &format!("/api/v1/streets/{}/alert-channels", w.street),
+        &json!({ "kind": "feishu", "url": url }),
+    );
+    let (r, _) = round(srv, w.street, "全员核酸第3轮", &[]);
+    point(srv, &r, w.street, w.communities[0], "广场点");
+    // Nothing planned yet: nothing to push, and the reason says so.
+    let plan = srv.post(&format!("/api/v1/rounds/{r}/schedule"), &json!({}));
+    assert_eq!(plan.status, 200, "{}", plan.body);
+    let pushed = srv.post(&format!("/api/v1/rounds/{r}/schedule/push"), &json!({}));
+    assert_eq!(pushed.status, 200, "{}", pushed.body);
+    assert!(pushed.json()["queued"].as_i64().unwrap() >= 1);
+    let (_, body) = bodies.recv_timeout(Duration::from_secs(10)).unwrap();
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let text = v["content"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("下楼通知") && text.contains("广场点"),
+        "{text}"
+    );
+    let none = srv.post(
+        &format!("/api/v1/rounds/{r}/schedule/push"),
+        &json!({ "starts_ms": 1 }),
+    );
+    assert_eq!(none.status, 400, "{}", none.body);
+}
