@@ -8,6 +8,7 @@ pub mod date;
 pub mod demo;
 pub mod idnumber;
 pub mod ids;
+pub mod lab;
 pub mod mask;
 pub mod phone;
 pub mod resident;
