@@ -31,10 +31,26 @@ pub struct Principal {
 impl Principal {
     /// The actor string the audit log records.
     pub fn actor(&self) -> String {
-        if self.username.starts_with("station:") {
+        if self.username.starts_with("station:") || self.username.starts_with("cli:") {
             self.username.clone()
         } else {
             format!("user:{}", self.username)
+        }
+    }
+    /// The operator at the server's console (`cli:USER`): the CLI acts city-wide,
+    /// as it does unscoped elsewhere; the audit log records it by that name.
+    pub fn operator(actor: &str) -> Principal {
+        Principal {
+            user_id: 0,
+            username: actor.to_string(),
+            display_name: actor.to_string(),
+            must_change_password: false,
+            grants: vec![Grant {
+                role: Role::Admin,
+                node: Node::City,
+                from_ms: 0,
+                until_ms: None,
+            }],
         }
     }
     pub fn can(&self, action: Action, place: &Place, now_ms: i64) -> bool {

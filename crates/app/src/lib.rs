@@ -8,6 +8,7 @@ pub mod demo;
 pub mod export;
 pub mod fixtures;
 pub mod import;
+pub mod lab;
 pub mod registry;
 pub mod report;
 pub mod roster_file;

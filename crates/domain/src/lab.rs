@@ -150,6 +150,8 @@ pub struct LabRow {
     pub sheet: String,
     /// The row number as the spreadsheet shows it (1-based).
     pub row: u32,
+    /// The barcode column, `B 试管条码`, for messages about this row.
+    pub column: String,
     pub barcode: TubeBarcode,
     pub result: LabResult,
 }
@@ -231,16 +233,15 @@ pub fn parse_lab_sheets(file: &str, sheets: &[Sheet], rule: &BarcodeRule) -> Lab
             continue;
         };
         found_header = true;
+        let column = |c: usize| {
+            let h = rows[header].get(c).map(cell_text).unwrap_or_default();
+            format!("{} {h}", column_letter(c))
+        };
         let issue = |row: Option<u32>, col: Option<usize>, reason: String| LabIssue {
             file: file.to_string(),
             sheet: sheet.name.clone(),
             row,
-            column: col
-                .map(|c| {
-                    let h = rows[header].get(c).map(cell_text).unwrap_or_default();
-                    format!("{} {h}", column_letter(c))
-                })
-                .unwrap_or_default(),
+            column: col.map(column).unwrap_or_default(),
             reason,
         };
         if sheet.hidden {
@@ -263,8 +264,10 @@ pub fn parse_lab_sheets(file: &str, sheets: &[Sheet], rule: &BarcodeRule) -> Lab
             if lab_field(&bc_text) == Some(LabField::Barcode) {
                 continue;
             }
-            if bc_text.is_empty() && rc_text.is_empty() {
-                continue; // a remark on a row of its own
+            // No barcode and no result word: a remark or a signature line
+            // (`检验者：李四 … 审核者：王五`); there is nothing to record.
+            if bc_text.is_empty() && LabResult::from_word(&rc_text).is_none() {
+                continue;
             }
             let barcode = match row.get(bc).and_then(numeric_barcode) {
                 Some(Err(())) => Err("条码被 Excel 存成了数字并丢失了位数，请把该列设为文本后重新导出 / Excel stored the barcode as a number and lost digits: format the column as text and export again".to_string()),
@@ -312,6 +315,7 @@ pub fn parse_lab_sheets(file: &str, sheets: &[Sheet], rule: &BarcodeRule) -> Lab
                     out.rows.push(LabRow {
                         sheet: sheet.name.clone(),
                         row: n,
+                        column: column(bc),
                         barcode,
                         result,
                     });
@@ -410,7 +414,7 @@ mod tests {
                 &["序号", "试管条码", "检测结果"],
                 &["3", "P0000003", "无效"],
                 &["合计", "3 管", ""],
-                &["检测人：张三", "", ""],
+                &["检验者：李四", "", "审核者：王五"],
             ],
         )]);
         assert!(f.issues.is_empty(), "{:?}", f.issues);

@@ -149,7 +149,7 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | ("POST", "/api/v1/rounds/{id}/points") => matches!(role, "admin" | "street_commander"),
         ("GET", "/api/v1/rounds/{id}/coverage") => reader,
         ("POST", "/api/v1/enroll") => true,
-        ("POST", "/api/v1/rounds/{id}/results") => {
+        ("POST", "/api/v1/rounds/{id}/results") | ("POST", "/api/v1/rounds/{id}/results/file") => {
             matches!(role, "admin" | "street_commander" | "lab")
         }
         ("GET", "/api/v1/rounds/{id}/alerts") => reader,
@@ -248,6 +248,11 @@ fn call(
             Some(
                 json!({ "results": [{ "barcode": format!("NOPE{n:06}"), "result": "negative" }] }),
             ),
+        ),
+        // The body is sent as JSON text, which as a CSV has no header: a 422 when allowed.
+        "/api/v1/rounds/{id}/results/file" => (
+            format!("/api/v1/rounds/{round}/results/file?filename=matrix{n}.csv"),
+            Some(json!({ "results": [] })),
         ),
         "/api/v1/rounds/{id}/door-to-door" => (
             format!("/api/v1/rounds/{round}/door-to-door?grid={grid}"),

@@ -8,5 +8,6 @@ mod api;
 mod codes;
 mod harness;
 mod import;
+mod lab;
 mod storage;
 mod testing;
