@@ -31,7 +31,9 @@ pub struct Principal {
 impl Principal {
     /// The actor string the audit log records.
     pub fn actor(&self) -> String {
-        if self.username.starts_with("station:") || self.username.starts_with("cli:") {
+        // An account may be named `cli:x`; only the console operator (no account, id 0) acts as one.
+        let operator = self.user_id == 0 && self.username.starts_with("cli:");
+        if self.username.starts_with("station:") || operator {
             self.username.clone()
         } else {
             format!("user:{}", self.username)
