@@ -678,6 +678,15 @@ pub async fn purge(
 mod tests {
     use super::*;
     #[test]
+    fn only_the_console_operator_is_recorded_as_cli() {
+        assert_eq!(Principal::operator("cli:root").actor(), "cli:root");
+        let account = Principal {
+            user_id: 7,
+            ..Principal::operator("cli:root")
+        };
+        assert_eq!(account.actor(), "user:cli:root");
+    }
+    #[test]
     fn passwords_hash_and_verify() {
         let h = hash_password("correct horse battery").unwrap();
         assert!(verify_password("correct horse battery", &h));
