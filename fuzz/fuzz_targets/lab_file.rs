@@ -8,7 +8,7 @@ use gw_domain::lab::parse_lab_sheets;
 use gw_domain::testing::{BarcodeRule, TubeBarcode};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: common::tolerate_third_party_panics(), |data: &[u8]| {
     let Some((name, bytes)) = common::named(data) else {
         return;
     };

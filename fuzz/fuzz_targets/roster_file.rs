@@ -9,7 +9,7 @@ use gw_domain::date::Date;
 use gw_domain::roster::{parse_workbook, plan_import, ExistingResident, ParseOptions, RowOutcome};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: common::tolerate_third_party_panics(), |data: &[u8]| {
     let Some((name, bytes)) = common::named(data) else {
         return;
     };

@@ -94,3 +94,16 @@ proptest! {
         prop_assert_eq!(&sheets[0].rows, &expected(&rows));
     }
 }
+
+/// Found by the `roster_file` fuzz target: a cell reference with nine column
+/// letters (`AAAAAAAAA1`) overflows calamine 0.38's column arithmetic, a panic
+/// in a build with overflow checks. The reader refuses the file instead.
+#[test]
+fn an_absurd_cell_reference_is_refused_not_a_panic() {
+    let bytes = include_bytes!("data/cell-ref-overflow.xlsx");
+    let r = read_roster_bytes("坏.xlsx", bytes);
+    if cfg!(debug_assertions) {
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("坏.xlsx") && e.contains("damaged"), "{e}");
+    }
+}
