@@ -31,10 +31,28 @@ pub struct Principal {
 impl Principal {
     /// The actor string the audit log records.
     pub fn actor(&self) -> String {
-        if self.username.starts_with("station:") || self.username.starts_with("cli:") {
+        // An account may be named `cli:x`; only the console operator (no account, id 0) acts as one.
+        let operator = self.user_id == 0 && self.username.starts_with("cli:");
+        if self.username.starts_with("station:") || operator {
             self.username.clone()
         } else {
             format!("user:{}", self.username)
+        }
+    }
+    /// The operator at the server's console (`cli:USER`): the CLI acts city-wide,
+    /// as it does unscoped elsewhere; the audit log records it by that name.
+    pub fn operator(actor: &str) -> Principal {
+        Principal {
+            user_id: 0,
+            username: actor.to_string(),
+            display_name: actor.to_string(),
+            must_change_password: false,
+            grants: vec![Grant {
+                role: Role::Admin,
+                node: Node::City,
+                from_ms: 0,
+                until_ms: None,
+            }],
         }
     }
     pub fn can(&self, action: Action, place: &Place, now_ms: i64) -> bool {
@@ -659,6 +677,15 @@ pub async fn purge(
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn only_the_console_operator_is_recorded_as_cli() {
+        assert_eq!(Principal::operator("cli:root").actor(), "cli:root");
+        let account = Principal {
+            user_id: 7,
+            ..Principal::operator("cli:root")
+        };
+        assert_eq!(account.actor(), "user:cli:root");
+    }
     #[test]
     fn passwords_hash_and_verify() {
         let h = hash_password("correct horse battery").unwrap();

@@ -10,6 +10,7 @@ pub mod export;
 pub mod fixtures;
 pub mod handoff;
 pub mod import;
+pub mod lab;
 pub mod notify;
 pub mod registry;
 pub mod report;

@@ -156,7 +156,16 @@ fn read_kind(path: &str, kind: Kind, bytes: &[u8]) -> Result<Vec<Sheet>, FileErr
     }
     // A workbook named .csv (renamed, or "saved as" the wrong type) is still a workbook.
     if kind == Kind::Workbook || bytes.starts_with(&ZIP_MAGIC) || bytes.starts_with(&CFB_MAGIC) {
-        read_workbook(path, bytes)
+        // The workbook parser is third-party code reading untrusted bytes; a
+        // panic in it (calamine 0.38 overflows on a cell reference such as
+        // `AAAAAAAAA1`) refuses the file instead of ending the import or the
+        // request. Found by the `roster_file` fuzz target.
+        std::panic::catch_unwind(|| read_workbook(path, bytes)).unwrap_or_else(|_| {
+            Err(not_a_spreadsheet(
+                path,
+                "工作簿结构已损坏，无法读取，请在 Excel/WPS 中打开后另存为 .xlsx / the workbook's structure is damaged: open it in Excel/WPS and save it again as .xlsx",
+            ))
+        })
     } else {
         read_csv(path, bytes)
     }

@@ -835,14 +835,15 @@ pub async fn post_results(
     access::authorize(p, clock, Action::PostResults, &place)?;
     store.round(round.street, round.id).await?;
     let mut sum = ResultsSummary::default();
+    // Every result word is checked before any is applied.
+    let mut words = Vec::with_capacity(results.len());
     for r in results {
-        let result = r.result.trim().to_lowercase();
-        let result = match result.as_str() {
-            "negative" | "阴性" => "negative",
-            "abnormal" | "positive" | "阳性" | "异常" => "abnormal",
-            "invalid" | "无效" => "invalid",
-            other => return Err(AuthError::Invalid(format!("{}: 结果应为 negative/abnormal/invalid / result must be negative, abnormal or invalid, not {other}", r.barcode))),
-        };
+        match gw_domain::lab::LabResult::from_word(&r.result) {
+            Some(w) => words.push(w.code()),
+            None => return Err(AuthError::Invalid(format!("{}: 结果应为 negative/abnormal/invalid / result must be negative, abnormal or invalid, not {}", r.barcode, r.result))),
+        }
+    }
+    for (r, result) in results.iter().zip(words) {
         let code = gw_domain::text::squeeze(&r.barcode).to_uppercase();
         let Some(tube) = store.tube_by_barcode(round.street, round.id, &code).await? else {
             sum.unknown.push(code);

@@ -133,6 +133,9 @@ enum Cmd {
     /// Write sample files to try the importer on.
     #[command(subcommand)]
     Sample(SampleCmd),
+    /// Lab results (检测结果) of a testing round.
+    #[command(subcommand)]
+    Results(ResultsCmd),
     /// Supplies issued to testing points (采样管、试剂盒、防护用品).
     #[command(subcommand)]
     Supplies(SuppliesCmd),
@@ -205,6 +208,26 @@ enum HandoffCmd {
         round: String,
         #[arg(long)]
         tubes: u32,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum ResultsCmd {
+    /// Record a lab's results file (.xlsx, .xls or .csv: tube barcode and result per row); all or nothing.
+    Upload {
+        /// The round, STREET-ID.
+        #[arg(long)]
+        round: String,
+        /// The lab's file.
+        file: PathBuf,
+        /// Largest file accepted, in bytes.
+        #[arg(long, default_value_t = gw_app::roster_file::DEFAULT_MAX_SIZE)]
+        max_size: u64,
+        /// Print exactly one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         db: DbArg,
     },
@@ -646,12 +669,92 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Cmd::Results(ResultsCmd::Upload {
+            round,
+            file,
+            max_size,
+            json,
+            db,
+        }) => upload_results(&round, &file, max_size, json, &db, &clock).await,
         Cmd::Sample(SampleCmd::Roster { out }) => {
             gw_app::fixtures::write_xlsx(&out, &gw_app::fixtures::messy_building_roster())
                 .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
             println!("示例花名册 sample roster written: {} (try: gridwarden import roster {} --community 东风社区)", out.display(), out.display());
             Ok(())
         }
+    }
+}
+
+async fn upload_results(
+    round: &str,
+    file: &std::path::Path,
+    max_size: u64,
+    json: bool,
+    db: &DbArg,
+    clock: &Clock,
+) -> Result<()> {
+    use gw_app::lab::UploadError;
+    let round: gw_domain::ids::Key = round.parse().map_err(|_| {
+        anyhow::anyhow!("--round 应为“街道-编号” / --round must be STREET-ID, e.g. 1-42")
+    })?;
+    let sheets = gw_app::roster_file::read_roster_file(file, max_size)?;
+    let store = open(db).await?;
+    let p = gw_app::access::Principal::operator(&actor());
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| file.display().to_string());
+    match gw_app::lab::upload_sheets(&store, clock, &p, round, &name, &sheets).await {
+        Ok(done) => {
+            if json {
+                println!("{}", serde_json::to_string(&done)?);
+                return Ok(());
+            }
+            let s = &done.summary;
+            println!(
+                "已记录 recorded {} of {} tubes from {}: {} negative, {} abnormal, {} invalid; {} already had a result",
+                s.recorded,
+                done.rows,
+                done.file,
+                s.negative,
+                s.alerts.len(),
+                s.invalid,
+                s.already.len()
+            );
+            for sheet in &done.skipped_sheets {
+                println!("  跳过工作表 skipped sheet “{sheet}” (no barcode/result header)");
+            }
+            for a in &s.alerts {
+                println!(
+                    "  混管异常 abnormal pool {} (tube {}, point {}): {} people traced, {} households under temporary control",
+                    a.barcode,
+                    a.tube,
+                    a.point,
+                    a.members.len(),
+                    a.households_under_control
+                );
+            }
+            Ok(())
+        }
+        Err(UploadError::Rows(issues)) => {
+            let message = format!(
+                "结果文件有 {} 处错误，未做任何记录 / the results file has {} problem(s): nothing was recorded",
+                issues.len(),
+                issues.len()
+            );
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "code": "bad_rows", "message": message, "issues": issues })
+                );
+            } else {
+                for i in &issues {
+                    eprintln!("{i}");
+                }
+            }
+            bail!(message)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -6,7 +6,6 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use gw_app::access::Principal;
 use gw_app::Clock;
-use gw_domain::access::{Grant, Node, Role};
 use gw_domain::ids::Key;
 use gw_store::coverage::Level;
 use gw_store::Store;
@@ -172,18 +171,7 @@ pub enum AlertsCmd {
 
 /// The operator at the machine: every right, every action audited as `cli:USER`.
 fn operator() -> Principal {
-    Principal {
-        user_id: 0,
-        username: crate::actor(),
-        display_name: crate::actor(),
-        must_change_password: false,
-        grants: vec![Grant {
-            role: Role::Admin,
-            node: Node::City,
-            from_ms: 0,
-            until_ms: None,
-        }],
-    }
+    Principal::operator(&crate::actor())
 }
 
 async fn street_id(store: &Store, s: &str) -> Result<i64> {

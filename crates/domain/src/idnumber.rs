@@ -153,6 +153,9 @@ impl IdNumber {
                 let check = check_char(&first17).ok_or(IdNumberError::BadCharacters)?;
                 Ok(IdNumber(format!("{first17}{check}")))
             }
+            // Characters, not bytes, were counted: anything beyond ASCII is
+            // refused before the number is split by byte position.
+            18 if !t.is_ascii() => Err(IdNumberError::BadCharacters),
             18 => {
                 let (body, last) = t.split_at(17);
                 let last = last.chars().next().ok_or(IdNumberError::BadCharacters)?;
@@ -282,6 +285,24 @@ mod tests {
 
     // A well-known valid test number (GB 11643 example style).
     const VALID: &str = "11010519491231002X";
+
+    #[test]
+    fn eighteen_characters_with_a_multibyte_one_are_refused_not_a_panic() {
+        // Found by the roster_file fuzz target: a GBK cell decoded as 16 digits
+        // and two CJK characters split inside a character at byte 17.
+        for raw in [
+            "2201021950010200缁\u{FFFD}",
+            "22010219500102001缁",
+            "缁20102195001020",
+        ] {
+            assert_eq!(
+                IdNumber::parse(raw),
+                Err(IdNumberError::BadCharacters),
+                "{raw}"
+            );
+            assert!(Document::guess(raw).is_err(), "{raw}");
+        }
+    }
 
     #[test]
     fn accepts_valid_and_normalises() {

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod handoff;
 pub mod idnumber;
 pub mod ids;
+pub mod lab;
 pub mod mask;
 pub mod notify;
 pub mod phone;

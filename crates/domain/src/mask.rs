@@ -28,7 +28,7 @@ pub fn phone(number: &str) -> String {
     if n < 7 {
         return "*".repeat(n);
     }
-    let head = if cs[0] == '0' { n - 8 } else { 3 };
+    let head = if cs[0] == '0' { n.saturating_sub(8) } else { 3 };
     let head = head.min(n - 4);
     format!(
         "{}{}{}",
@@ -60,6 +60,8 @@ mod tests {
         assert_eq!(phone("13812345678"), "138****5678");
         assert_eq!(phone("043188881234"), "0431****1234");
         assert_eq!(phone("12345"), "*****");
+        // Found by the property tests: a short number starting with 0 underflowed.
+        assert_eq!(phone("0431888"), "***1888");
         assert_eq!(name("王小芳"), "王*芳");
         assert_eq!(name("王芳"), "王*");
         assert_eq!(name("欧阳小芳"), "欧**芳");

@@ -105,10 +105,10 @@ impl Field {
     }
 }
 
-/// Recognises a header cell, Chinese or English, with the usual variants.
-pub fn field_of_header(header: &str) -> Option<Field> {
+/// A header cell reduced to what names it: half-width, no whitespace, lower
+/// case, bracketed hints (身份证号(必填), 电话（手机）) and required-column stars dropped.
+pub(crate) fn header_key(header: &str) -> String {
     let mut t = squeeze(header).to_lowercase();
-    // Drop bracketed hints: 身份证号(必填), 电话（手机）, and stars marking required columns.
     for (open, close) in [('(', ')'), ('（', '）'), ('[', ']'), ('【', '】')] {
         while let (Some(a), Some(b)) = (t.find(open), t.find(close)) {
             if b <= a {
@@ -117,9 +117,13 @@ pub fn field_of_header(header: &str) -> Option<Field> {
             t.replace_range(a..b + close.len_utf8(), "");
         }
     }
-    let t = t
-        .trim_matches(|c: char| c == '*' || c == ':' || c == '：')
-        .to_string();
+    t.trim_matches(|c: char| c == '*' || c == ':' || c == '：')
+        .to_string()
+}
+
+/// Recognises a header cell, Chinese or English, with the usual variants.
+pub fn field_of_header(header: &str) -> Option<Field> {
+    let t = header_key(header);
     let is = |words: &[&str]| words.contains(&t.as_str());
     let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
     if t.is_empty() {
@@ -354,15 +358,25 @@ fn number_text(f: f64) -> String {
     }
 }
 
-fn fill_merges(sheet: &Sheet) -> Vec<Vec<Cell>> {
+/// The sheet's rows with each merged region's value copied into all its
+/// cells. Regions are clipped to the rows and the widest row the sheet has: a
+/// region reaching to XFD1048576 costs no more than the cells that exist.
+pub(crate) fn fill_merges(sheet: &Sheet) -> Vec<Vec<Cell>> {
     let mut rows = sheet.rows.clone();
+    let last_row = rows.len().saturating_sub(1);
+    let last_col = rows
+        .iter()
+        .map(Vec::len)
+        .max()
+        .unwrap_or(0)
+        .saturating_sub(1);
     for m in &sheet.merges {
         let (r0, c0) = (m.first_row as usize, m.first_col as usize);
         let Some(v) = rows.get(r0).and_then(|r| r.get(c0)).cloned() else {
             continue;
         };
-        for r in r0..=(m.last_row as usize) {
-            for c in c0..=(m.last_col as usize) {
+        for r in r0..=(m.last_row as usize).min(last_row) {
+            for c in c0..=(m.last_col as usize).min(last_col) {
                 if r == r0 && c == c0 {
                     continue;
                 }
@@ -395,7 +409,7 @@ const FOOTER_WORDS: [&str; 14] = [
     "填报",
 ];
 
-fn is_footer(cells: &[String]) -> bool {
+pub(crate) fn is_footer(cells: &[String]) -> bool {
     let first = cells.iter().find(|c| !c.is_empty());
     match first {
         Some(t) => {
@@ -1145,6 +1159,29 @@ mod tests {
         let rs = residents(&p);
         assert_eq!(rs.len(), 3);
         assert!(rs.iter().all(|r| r.address.building == "5号楼"));
+    }
+
+    #[test]
+    fn a_merge_to_the_last_cell_of_a_sheet_costs_only_the_cells_that_exist() {
+        // Regression: fill_merges walked every cell of the region (17 billion
+        // for A1:XFD1048576), so one such merge hung the importer.
+        let sheet = Sheet {
+            name: "Sheet1".into(),
+            rows: vec![row(&["姓名", "楼栋"]), row(&["甲", "5号楼"])],
+            merges: vec![Merge {
+                first_row: 0,
+                first_col: 1,
+                last_row: u32::MAX,
+                last_col: u32::MAX,
+            }],
+            hidden: false,
+        };
+        let started = std::time::Instant::now();
+        let rows = fill_merges(&sheet);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(rows.len(), 2);
+        assert!(rows.iter().all(|r| r.len() == 2));
+        assert_eq!(rows[1][1], t("楼栋"));
     }
 
     #[test]

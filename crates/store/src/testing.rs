@@ -529,6 +529,14 @@ impl Store {
         }))
     }
 
+    /// The result a tube already has, if any.
+    pub async fn tube_result(&self, street: i64, tube: i64) -> Result<Option<String>> {
+        Ok(db_run!(self, pool => {
+            sqlx::query_scalar::<_, Option<String>>("SELECT result FROM tube WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(tube).fetch_optional(pool).await?.flatten()
+        }))
+    }
+
     /// Records a tube's result in one transaction. `abnormal`: an alert, a
     /// single-tube retest for each member, the members' households under
     /// temporary control, and a disinfection task for the point. A retest

@@ -962,6 +962,78 @@ pub async fn post_results(
     Ok(Json(sum))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct ResultsFileQuery {
+    /// The file's name (`4月2日结果.xlsx`): its extension gives the type.
+    pub filename: Option<String>,
+}
+
+/// The lab's results file as the raw request body (`.xlsx`, `.xls` or `.csv`
+/// in UTF-8 or GBK). The file's name comes in `?filename=`, else its type
+/// from `Content-Type`. A file with any problem is refused whole (422, every
+/// problem listed with its sheet, row and column) and nothing is recorded.
+pub async fn upload_results(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Query(q): Query<ResultsFileQuery>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let round = match key(&id, "round") {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    let name = match q.filename.filter(|f| !f.trim().is_empty()) {
+        Some(f) => f,
+        None => {
+            let ct = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let ext = if ct.contains("spreadsheetml") {
+                "xlsx"
+            } else if ct.contains("ms-excel") {
+                "xls"
+            } else if ct.starts_with("text/csv") || ct.starts_with("text/plain") {
+                "csv"
+            } else {
+                return WebError::bad_request("请用 ?filename= 给出文件名（.xlsx、.xls 或 .csv），或设置 Content-Type / name the file with ?filename= (.xlsx, .xls or .csv) or send its Content-Type").into_response();
+            };
+            format!("results.{ext}")
+        }
+    };
+    use gw_app::lab::UploadError;
+    use gw_app::roster_file::FileError;
+    match gw_app::lab::upload_results(&s.store, &s.clock, &a.principal, round, &name, &body).await {
+        Ok(done) => Json(done).into_response(),
+        Err(UploadError::Auth(e)) => WebError::from(e).into_response(),
+        Err(UploadError::File(e @ FileError::TooLarge { .. })) => WebError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "too_large",
+            message: e.to_string(),
+        }
+        .into_response(),
+        Err(UploadError::File(e)) => WebError {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_file",
+            message: e.to_string(),
+        }
+        .into_response(),
+        Err(e @ UploadError::Rows(_)) => {
+            let message = e.to_string();
+            let UploadError::Rows(issues) = e else {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            };
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({ "code": "bad_rows", "message": message, "issues": issues })),
+            )
+                .into_response()
+        }
+    }
+}
+
 pub async fn alerts(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,

@@ -366,6 +366,14 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             post(api::post_results),
         ),
         (
+            "POST",
+            "/api/v1/rounds/{id}/results/file",
+            Need::Act(PostResults),
+            post(api::upload_results).layer(axum::extract::DefaultBodyLimit::max(
+                usize::try_from(gw_app::roster_file::DEFAULT_MAX_SIZE).unwrap_or(usize::MAX),
+            )),
+        ),
+        (
             "GET",
             "/api/v1/rounds/{id}/alerts",
             Need::Act(ReadRegistry),

@@ -176,6 +176,23 @@ fn registry_document() -> Value {
                     "type": "object", "required": ["barcode", "result"], "properties": { "barcode": { "type": "string" }, "result": { "type": "string" } } } } } } } } },
                 "responses": ok(json!({ "type": "object", "properties": { "recorded": { "type": "integer" }, "already": { "type": "array", "items": { "type": "string" } }, "unknown": { "type": "array", "items": { "type": "string" } },
                     "negative": { "type": "integer" }, "invalid": { "type": "integer" }, "alerts": { "type": "array", "items": { "type": "object" } } } })) } },
+            "/api/v1/rounds/{id}/results/file": { "post": { "summary": "the lab's results file (.xlsx, .xls, or .csv in UTF-8 or GBK: a tube-barcode column and a result column, 阴性/阳性/异常/无效 or negative/positive/abnormal/invalid) as the raw body; all or nothing: any bad row refuses the file with every problem listed (422)",
+                "parameters": [path_id("round id"), q("filename", "string", "the file's name, e.g. 结果.xlsx: its extension gives the type (else Content-Type: text/csv, application/vnd.ms-excel or …spreadsheetml.sheet)", false)],
+                "requestBody": { "required": true, "content": {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": { "schema": { "type": "string", "format": "binary" } },
+                    "application/vnd.ms-excel": { "schema": { "type": "string", "format": "binary" } },
+                    "text/csv": { "schema": { "type": "string", "format": "binary" } },
+                    "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
+                "responses": {
+                    "200": { "description": "recorded", "content": { "application/json": { "schema": { "type": "object", "properties": { "file": { "type": "string" }, "rows": { "type": "integer" }, "repeated": { "type": "integer" },
+                        "skipped_sheets": { "type": "array", "items": { "type": "string" } }, "recorded": { "type": "integer" }, "already": { "type": "array", "items": { "type": "string" } },
+                        "unknown": { "type": "array", "items": { "type": "string" } }, "negative": { "type": "integer" }, "invalid": { "type": "integer" }, "alerts": { "type": "array", "items": { "type": "object" } } } } } } },
+                    "400": { "description": "not a readable spreadsheet (code bad_file) or no file name", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+                    "401": { "description": "not logged in" }, "403": { "description": "not allowed" }, "404": { "description": "no such round" },
+                    "413": { "description": "file too large (code too_large)" },
+                    "422": { "description": "bad rows: nothing recorded (code bad_rows)", "content": { "application/json": { "schema": { "type": "object", "required": ["code", "message", "issues"], "properties": {
+                        "code": { "type": "string" }, "message": { "type": "string" }, "issues": { "type": "array", "items": { "type": "object", "properties": {
+                            "file": { "type": "string" }, "sheet": { "type": "string" }, "row": { "type": "integer", "nullable": true }, "column": { "type": "string" }, "reason": { "type": "string" } } } } } } } } } } } },
             "/api/v1/rounds/{id}/alerts": { "get": { "summary": "the round's abnormal pools with the members the caller may read", "parameters": [path_id("round id")],
                 "responses": ok(json!({ "type": "object", "properties": { "round": { "type": "string" }, "alerts": { "type": "array", "items": { "type": "object" } } } })) } },
             "/api/v1/rounds/{id}/door-to-door": { "get": { "summary": "who to sample at their door in a grid (cannot go downstairs, or sealed / temporary control), by building and floor", "parameters": [path_id("round id"), q("grid", "string", "grid id STREET-ID", true)],

@@ -152,7 +152,7 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("GET", "/api/v1/rounds/{id}/schedule") => reader,
         ("POST", "/api/v1/rounds/{id}/schedule") => matches!(role, "admin" | "street_commander"),
         ("POST", "/api/v1/enroll") => true,
-        ("POST", "/api/v1/rounds/{id}/results") => {
+        ("POST", "/api/v1/rounds/{id}/results") | ("POST", "/api/v1/rounds/{id}/results/file") => {
             matches!(role, "admin" | "street_commander" | "lab")
         }
         ("GET", "/api/v1/rounds/{id}/alerts") => reader,
@@ -327,6 +327,11 @@ fn call(
         "/api/v1/streets/{id}/notifications" => (
             format!("/api/v1/streets/{}/notifications", target.street_id),
             None,
+        ),
+        // The body is sent as JSON text, which as a CSV has no header: a 422 when allowed.
+        "/api/v1/rounds/{id}/results/file" => (
+            format!("/api/v1/rounds/{round}/results/file?filename=matrix{n}.csv"),
+            Some(json!({ "results": [] })),
         ),
         "/api/v1/rounds/{id}/door-to-door" => (
             format!("/api/v1/rounds/{round}/door-to-door?grid={grid}"),

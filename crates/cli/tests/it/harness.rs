@@ -226,8 +226,29 @@ impl Server {
 
     /// Sends a raw HTTP/1.1 request (headers of the caller's choosing).
     pub fn raw(&self, req: &str) -> Response {
+        self.raw_bytes(req.as_bytes())
+    }
+
+    /// POSTs `body` as it is (a file upload), with the server's token if set.
+    pub fn post_bytes(&self, path: &str, content_type: &str, body: &[u8]) -> Response {
+        let auth = self
+            .token
+            .as_ref()
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let mut req = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(body);
+        self.raw_bytes(&req)
+    }
+
+    fn raw_bytes(&self, req: &[u8]) -> Response {
         let mut s = TcpStream::connect(&self.addr).expect("connect");
-        s.write_all(req.as_bytes()).expect("send");
+        s.write_all(req).expect("send");
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).expect("read");
         let text = String::from_utf8_lossy(&raw).to_string();

@@ -10,6 +10,7 @@ mod codes;
 mod handoff;
 mod harness;
 mod import;
+mod lab;
 mod schedule;
 mod storage;
 mod testing;

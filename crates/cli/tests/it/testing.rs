@@ -8,15 +8,15 @@ use serde_json::{json, Value};
 
 use crate::harness::{Server, TestEnv};
 
-struct Round {
-    env: TestEnv,
-    srv: Arc<Server>,
-    round: String,
-    points: Vec<String>,
-    codes: Vec<(String, String)>,
+pub(crate) struct Round {
+    pub(crate) env: TestEnv,
+    pub(crate) srv: Arc<Server>,
+    pub(crate) round: String,
+    pub(crate) points: Vec<String>,
+    pub(crate) codes: Vec<(String, String)>,
 }
 
-async fn setup(residents: &str) -> Round {
+pub(crate) async fn setup(residents: &str) -> Round {
     let env = TestEnv::new().await;
     env.cli_ok(&[
         "demo",
@@ -64,7 +64,7 @@ async fn setup(residents: &str) -> Round {
     }
 }
 
-fn tube(srv: &Server, point: &str, barcode: &str) -> String {
+pub(crate) fn tube(srv: &Server, point: &str, barcode: &str) -> String {
     let r = srv.post(
         &format!("/api/v1/points/{point}/tubes"),
         &json!({ "barcode": barcode }),
@@ -73,7 +73,7 @@ fn tube(srv: &Server, point: &str, barcode: &str) -> String {
     r.json()["id"].as_str().unwrap().to_string()
 }
 
-fn scan(srv: &Server, tube: &str, client: &str, code: &str) -> Value {
+pub(crate) fn scan(srv: &Server, tube: &str, client: &str, code: &str) -> Value {
     let r = srv.post(
         &format!("/api/v1/tubes/{tube}/scans"),
         &json!({ "client_id": client, "code": code, "station": "A" }),

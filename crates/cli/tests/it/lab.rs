@@ -1,0 +1,352 @@
+//! Lab result files over real HTTP and the CLI, on both backends: a real
+//! `.xlsx` and a GBK `.csv` written by the test, an abnormal pool traced as
+//! when the lab posts JSON, and a bad file refused whole with every problem
+//! placed (sheet, row, column) and nothing recorded.
+
+use gw_app::fixtures::{write_csv_gbk, write_xlsx, FixtureCell, FixtureSheet};
+use gw_domain::ids::Key;
+use serde_json::{json, Value};
+
+use crate::harness::{enc, Server};
+use crate::testing::{scan, setup, tube, Round};
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// Three tubes: `L0000001` and `L0000002` with ten people each, `L0000003`
+/// with five (closed by hand).
+async fn round_with_tubes() -> (Round, Server) {
+    let w = setup("200").await;
+    let srv = &w.srv;
+    let t1 = tube(srv, &w.points[0], "L0000001");
+    let t2 = tube(srv, &w.points[0], "L0000002");
+    let t3 = tube(srv, &w.points[1], "L0000003");
+    for i in 0..10 {
+        scan(srv, &t1, &format!("a{i}"), &w.codes[i].1);
+        scan(srv, &t2, &format!("b{i}"), &w.codes[10 + i].1);
+    }
+    for i in 0..5 {
+        scan(srv, &t3, &format!("c{i}"), &w.codes[20 + i].1);
+    }
+    srv.post(&format!("/api/v1/tubes/{t3}/close"), &json!({}));
+    let lab_pw = w.env.account("lab", "lab", &["--street", "鸿城街道"]);
+    let mut lab = w.env.serve();
+    lab.token = Some(lab.login("lab", &lab_pw));
+    (w, lab)
+}
+
+fn t(s: &str) -> FixtureCell {
+    FixtureCell::Text(s.into())
+}
+
+/// The results sheet as a lab's LIS exports it: a merged title, a date line,
+/// a blank row, the header, rows, a total and a signature.
+fn lab_sheet(rows: &[(&str, &str)]) -> FixtureSheet {
+    let mut cells = vec![
+        vec![t("长春市某医学检验实验室 新冠病毒核酸检测结果")],
+        vec![t("送检日期：2022年4月2日"), FixtureCell::Empty, t("")],
+        vec![],
+        vec![t("序号"), t("试管条码"), t("检测结果"), t("备注")],
+    ];
+    for (i, (barcode, result)) in rows.iter().enumerate() {
+        cells.push(vec![
+            FixtureCell::Number((i + 1) as f64),
+            t(barcode),
+            t(result),
+            FixtureCell::Empty,
+        ]);
+    }
+    cells.push(vec![t("合计"), t(&format!("{} 管", rows.len()))]);
+    cells.push(vec![
+        t("检验者：李四"),
+        FixtureCell::Empty,
+        t("审核者：王五"),
+    ]);
+    FixtureSheet {
+        name: "检测结果".into(),
+        rows: cells,
+        merges: vec![(0, 0, 0, 3)],
+    }
+}
+
+fn members(alert: &Value) -> std::collections::BTreeSet<String> {
+    alert["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn tube_result(w: &Round, barcode: &str) -> Option<String> {
+    let round: Key = w.round.parse().unwrap();
+    let store = w.env.store().await;
+    let tube = store
+        .tube_by_barcode(round.street, round.id, barcode)
+        .await
+        .unwrap()
+        .unwrap();
+    store.tube_result(tube.street_id, tube.id).await.unwrap()
+}
+
+#[tokio::test]
+async fn an_xlsx_upload_traces_the_abnormal_pool_like_json_posting() {
+    let (w, lab) = round_with_tubes().await;
+    let path = w.env.path("4月2日结果.xlsx");
+    write_xlsx(
+        &path,
+        &[lab_sheet(&[
+            // Full-width, lower case and spaces, as typed.
+            ("ｌ０００ ０００１", "阳性（+）"),
+            ("L0000002", "阴性"),
+            ("L0000003", "无效"),
+            ("L0000002", "Negative"),
+        ])],
+    )
+    .unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let url = format!(
+        "/api/v1/rounds/{}/results/file?filename={}",
+        w.round,
+        enc("4月2日结果.xlsx")
+    );
+    let r = lab.post_bytes(&url, XLSX, &bytes);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sum = r.json();
+    assert_eq!(sum["file"], "4月2日结果.xlsx");
+    assert_eq!(sum["rows"], 3);
+    assert_eq!(sum["repeated"], 1);
+    assert_eq!(sum["recorded"], 3);
+    assert_eq!(sum["negative"], 1);
+    assert_eq!(sum["invalid"], 1);
+    let alerts = sum["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["barcode"], "L0000001");
+    let want: std::collections::BTreeSet<String> =
+        w.codes[..10].iter().map(|c| c.0.clone()).collect();
+    assert_eq!(members(&alerts[0]), want, "exactly the abnormal tube's ten");
+    assert_eq!(alerts[0]["retests_open"], 10);
+    assert!(alerts[0]["households_under_control"].as_u64().unwrap() >= 1);
+    // The same trace as a JSON post: households under temporary control, re-samples for the invalid tube.
+    let store = w.env.store().await;
+    let hh: Key = alerts[0]["members"][0]["household"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let orders = store
+        .control_history(
+            hh.street,
+            gw_domain::territory::ControlTarget::Household,
+            hh.id,
+        )
+        .await
+        .unwrap();
+    assert!(orders
+        .iter()
+        .any(|o| o.order.status == gw_domain::territory::ControlStatus::Temporary));
+    let round: Key = w.round.parse().unwrap();
+    let t3 = store
+        .tube_by_barcode(round.street, round.id, "L0000003")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .follow_ups(t3.street_id, t3.id, "resample")
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(
+        tube_result(&w, "L0000002").await.as_deref(),
+        Some("negative")
+    );
+    // The same file again records nothing and raises no second alert.
+    let again = lab.post_bytes(&url, XLSX, &bytes).json();
+    assert_eq!(again["recorded"], 0);
+    assert_eq!(again["already"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        w.srv
+            .get(&format!("/api/v1/rounds/{}/alerts", w.round))
+            .json()["alerts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Who may not post results may not upload them either.
+    let vol_pw = w.env.account("vol", "volunteer", &["--street", "鸿城街道"]);
+    let mut vol = w.env.serve();
+    vol.token = Some(vol.login("vol", &vol_pw));
+    assert_eq!(vol.post_bytes(&url, XLSX, &bytes).status, 403);
+}
+
+#[tokio::test]
+async fn a_gbk_csv_through_the_cli_and_over_http() {
+    let (w, lab) = round_with_tubes().await;
+    // Excel on Chinese Windows: GBK bytes, English-ish headers after a title line.
+    let rows: Vec<Vec<String>> = [
+        vec!["某检验所结果导出", ""],
+        vec!["", ""],
+        vec!["管码", "结果"],
+        vec!["L0000002", "异常"],
+        vec!["L0000003", "阴性"],
+    ]
+    .iter()
+    .map(|r| r.iter().map(|c| c.to_string()).collect())
+    .collect();
+    let path = w.env.path("结果.csv");
+    write_csv_gbk(&path, &rows).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(
+        std::str::from_utf8(&bytes).is_err(),
+        "the file really is GBK, not UTF-8"
+    );
+    let out = w.env.cli_ok(&[
+        "results",
+        "upload",
+        "--round",
+        &w.round,
+        path.to_str().unwrap(),
+        "--json",
+    ]);
+    let sum: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(sum["recorded"], 2, "{sum}");
+    assert_eq!(sum["alerts"][0]["barcode"], "L0000002");
+    let want: std::collections::BTreeSet<String> =
+        w.codes[10..20].iter().map(|c| c.0.clone()).collect();
+    assert_eq!(members(&sum["alerts"][0]), want);
+    assert_eq!(
+        tube_result(&w, "L0000003").await.as_deref(),
+        Some("negative")
+    );
+    // The CLI's act is in the audit log under the operator's name.
+    let store = w.env.store().await;
+    let ev = store.audit_events(None, None, None, 1000).await.unwrap();
+    assert!(ev
+        .iter()
+        .any(|e| e.action == "post_results" && e.actor.starts_with("cli:")));
+    // The same bytes over HTTP, typed by Content-Type alone: all already recorded.
+    let r = lab.post_bytes(
+        &format!("/api/v1/rounds/{}/results/file", w.round),
+        "text/csv",
+        &bytes,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["already"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_bad_file_is_refused_whole_with_every_problem_placed() {
+    let (w, lab) = round_with_tubes().await;
+    let path = w.env.path("有错.xlsx");
+    write_xlsx(
+        &path,
+        &[lab_sheet(&[
+            ("L0000001", "阳性"),   // row 5: fine on its own
+            ("L0000002", "待复核"), // row 6: unknown result word
+            ("", "阴性"),           // row 7: no barcode
+            ("L0000003", "阴性"),   // row 8: fine …
+            ("L0000003", "阳性"),   // row 9: … but contradicted here
+            ("X9999999", "阴性"),   // row 10: not a tube of this round
+        ])],
+    )
+    .unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let url = format!("/api/v1/rounds/{}/results/file?filename=bad.xlsx", w.round);
+    let r = lab.post_bytes(&url, XLSX, &bytes);
+    assert_eq!(r.status, 422, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["code"], "bad_rows");
+    let places: Vec<(i64, String)> = v["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            assert_eq!(i["sheet"], "检测结果");
+            assert_eq!(i["file"], "bad.xlsx");
+            (
+                i["row"].as_i64().unwrap(),
+                i["column"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        vec![
+            (6, "C 检测结果".to_string()),
+            (7, "B 试管条码".to_string()),
+            (9, "C 检测结果".to_string()),
+            (10, "B 试管条码".to_string()),
+        ],
+        "{v}"
+    );
+    assert!(v["issues"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("待复核"));
+    // Nothing was recorded: not even the good rows.
+    for b in ["L0000001", "L0000002", "L0000003"] {
+        assert_eq!(tube_result(&w, b).await, None, "{b}");
+    }
+    assert_eq!(
+        w.srv
+            .get(&format!("/api/v1/rounds/{}/alerts", w.round))
+            .json()["alerts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    // The CLI refuses it the same way, listing the places, and exits non-zero.
+    let out = w.env.cli(&[
+        "results",
+        "upload",
+        "--round",
+        &w.round,
+        path.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("第 6 行") && err.contains("第 10 行") && err.contains("nothing was recorded"),
+        "{err}"
+    );
+    assert_eq!(tube_result(&w, "L0000001").await, None);
+    // A result once recorded is never changed by a later file.
+    let r = lab.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &json!({ "results": [{ "barcode": "L0000002", "result": "negative" }] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let path2 = w.env.path("更正.xlsx");
+    write_xlsx(&path2, &[lab_sheet(&[("L0000002", "阳性")])]).unwrap();
+    let r = lab.post_bytes(
+        &format!("/api/v1/rounds/{}/results/file?filename=fix.xlsx", w.round),
+        XLSX,
+        &std::fs::read(&path2).unwrap(),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("never changed"), "{}", r.body);
+    assert_eq!(
+        tube_result(&w, "L0000002").await.as_deref(),
+        Some("negative")
+    );
+    // Not a spreadsheet at all, and no header anywhere: clear 400 / 422.
+    let r = lab.post_bytes(
+        &format!("/api/v1/rounds/{}/results/file?filename=r.xlsx", w.round),
+        XLSX,
+        b"%PDF-1.4 not a workbook",
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], "bad_file");
+    assert!(r.body.contains("PDF"), "{}", r.body);
+    let r = lab.post_bytes(
+        &format!("/api/v1/rounds/{}/results/file?filename=r.csv", w.round),
+        "text/csv",
+        "姓名,电话\r\n张三,13800000000\r\n".as_bytes(),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("no header row"), "{}", r.body);
+}
