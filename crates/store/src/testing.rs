@@ -111,6 +111,16 @@ impl Store {
             .bind(w.street_id).bind(w.name).bind(w.starts_ms).bind(w.ends_ms).bind(w.pool_size).bind(w.created_by).bind(w.now_ms).fetch_one(pool).await?))
     }
 
+    /// The rounds of a street, newest first.
+    pub async fn rounds(&self, street: i64) -> Result<Vec<RoundRow>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query("SELECT street_id, id, name, starts_ms, ends_ms, pool_size, state FROM testing_round WHERE street_id = $1 ORDER BY id DESC")
+                .bind(street).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(RoundRow { street_id: r.try_get(0)?, id: r.try_get(1)?, name: r.try_get(2)?, starts_ms: r.try_get(3)?, ends_ms: r.try_get(4)?, pool_size: r.try_get(5)?, state: r.try_get(6)? }))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
     pub async fn round(&self, street: i64, id: i64) -> Result<RoundRow> {
         let r = db_run!(self, pool => {
             match sqlx::query("SELECT street_id, id, name, starts_ms, ends_ms, pool_size, state FROM testing_round WHERE street_id = $1 AND id = $2")
