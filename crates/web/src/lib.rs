@@ -172,13 +172,23 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         // Pages (HTML) and their assets; not in the OpenAPI document (`is_page`).
         ("GET", "/", Need::Public, get(pages::home)),
         ("GET", "/assets/app.css", Need::Public, get(pages::css)),
-        ("GET", "/assets/station.js", Need::Public, get(pages::station_js)),
+        (
+            "GET",
+            "/assets/station.js",
+            Need::Public,
+            get(pages::station_js),
+        ),
         ("GET", "/sw.js", Need::Public, get(pages::service_worker)),
         ("GET", "/login", Need::Public, get(pages::login_form)),
         ("POST", "/login", Need::Public, post(pages::login_submit)),
         ("POST", "/logout", Need::Login, post(pages::logout)),
         ("GET", "/password", Need::Login, get(pages::password_form)),
-        ("POST", "/password", Need::Login, post(pages::password_submit)),
+        (
+            "POST",
+            "/password",
+            Need::Login,
+            post(pages::password_submit),
+        ),
         (
             "GET",
             "/rounds/{id}",
@@ -441,9 +451,9 @@ pub fn router(state: AppState) -> Router {
             WebError::not_found("no such route / 没有这个地址").into_response()
         }
     })
-        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
-        .layer(middleware::from_fn(log_requests))
-        .with_state(state)
+    .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+    .layer(middleware::from_fn(log_requests))
+    .with_state(state)
 }
 
 fn cookie(req: &Request, name: &str) -> Option<String> {
@@ -515,7 +525,13 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
 }
 
 /// A denial: JSON for the API, a page (with its code in a meta tag) for pages.
-fn deny(req_path: &str, req: &Request, status: StatusCode, code: &'static str, message: &str) -> Response {
+fn deny(
+    req_path: &str,
+    req: &Request,
+    status: StatusCode,
+    code: &'static str,
+    message: &str,
+) -> Response {
     if is_page(req_path) {
         let (lang, _) = pages::lang_of(req.headers(), req.uri().query());
         let text = match code {
@@ -546,7 +562,11 @@ fn deny(req_path: &str, req: &Request, status: StatusCode, code: &'static str, m
 /// The CSRF token a request carries: the `X-CSRF-Token` header, or for an
 /// HTML form the `csrf` field of its urlencoded body (read, then put back).
 async fn sent_csrf(req: Request) -> Result<(String, Request), Response> {
-    if let Some(v) = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()) {
+    if let Some(v) = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+    {
         let v = v.to_string();
         return Ok((v, req));
     }

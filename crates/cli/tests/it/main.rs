@@ -5,6 +5,7 @@
 
 mod access;
 mod api;
+mod browser;
 mod codes;
 mod harness;
 mod import;

@@ -460,8 +460,7 @@ pub async fn password_submit(
             ),
         );
     }
-    match gw_app::access::change_password(&s.store, &s.clock, &a.principal, &f.old, &f.new).await
-    {
+    match gw_app::access::change_password(&s.store, &s.clock, &a.principal, &f.old, &f.new).await {
         Ok(()) => {
             let mut res = redirect("/login?changed=1");
             res.headers_mut().append(
@@ -524,10 +523,7 @@ fn abilities(l: Lang) -> Vec<(Action, &'static str)> {
         ),
         (
             Action::Reveal(Field::Phone),
-            l.t(
-                "查看完整电话（留痕）",
-                "See a full phone number (audited)",
-            ),
+            l.t("查看完整电话（留痕）", "See a full phone number (audited)"),
         ),
         (
             Action::ManageRounds,
@@ -538,17 +534,11 @@ fn abilities(l: Lang) -> Vec<(Action, &'static str)> {
         ),
         (
             Action::Scan,
-            l.t(
-                "在采样点扫码登记",
-                "Scan codes at a testing point",
-            ),
+            l.t("在采样点扫码登记", "Scan codes at a testing point"),
         ),
         (
             Action::ManageStations,
-            l.t(
-                "发放和撤销扫码设备",
-                "Enrol and revoke scanning stations",
-            ),
+            l.t("发放和撤销扫码设备", "Enrol and revoke scanning stations"),
         ),
         (
             Action::PostResults,
@@ -582,7 +572,11 @@ impl Names {
                 .map_or_else(|| format!("#{id}"), |r| r.district.clone()),
             Node::Street { id } => street(id),
             Node::Community { street: st, id } => {
-                let c = s.store.communities(None, Some(st)).await.unwrap_or_default();
+                let c = s
+                    .store
+                    .communities(None, Some(st))
+                    .await
+                    .unwrap_or_default();
                 let name = c
                     .iter()
                     .find(|c| c.id == id)
@@ -594,7 +588,10 @@ impl Names {
                 let name = g
                     .iter()
                     .find(|g| g.street_id == st && g.id == id)
-                    .map_or_else(|| format!("#{id}"), |g| format!("{} {}", g.community_name, g.name));
+                    .map_or_else(
+                        || format!("#{id}"),
+                        |g| format!("{} {}", g.community_name, g.name),
+                    );
                 format!("{} {name}", street(st))
             }
             Node::Point { street: st, id } => {
@@ -610,8 +607,7 @@ impl Names {
 }
 
 fn date_text(ms: i64) -> String {
-    gw_domain::date::Date::from_unix_ms_cst(ms)
-        .map_or_else(|| ms.to_string(), |d| d.to_string())
+    gw_domain::date::Date::from_unix_ms_cst(ms).map_or_else(|| ms.to_string(), |d| d.to_string())
 }
 
 pub async fn home(State(s): State<AppState>, page: Page) -> Response {
@@ -668,8 +664,7 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
     let can = |act: Action| a.principal.can_somewhere(act, now);
     let mut abilities_html = String::new();
     for (act, text) in abilities(l) {
-        if a
-            .principal
+        if a.principal
             .grants
             .iter()
             .any(|g| g.in_force(now) && role_allows(g.role, act))
@@ -694,7 +689,10 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
             }
         }
         if rounds_html.is_empty() {
-            rounds_html = format!("<li class=\"muted\">{}</li>", l.t("暂无检测轮次", "No testing round yet"));
+            rounds_html = format!(
+                "<li class=\"muted\">{}</li>",
+                l.t("暂无检测轮次", "No testing round yet")
+            );
         }
         rounds_html = format!(
             r#"<section class="card"><h2>{}</h2><ul class="list">{rounds_html}</ul></section>"#,
@@ -825,7 +823,10 @@ async fn coverage_body(
     for r in &rows {
         let done = r.sampled + r.exempt;
         let pc = percent(done, r.expected);
-        let name = grid_names.get(&r.grid).cloned().unwrap_or_else(|| r.grid.clone());
+        let name = grid_names
+            .get(&r.grid)
+            .cloned()
+            .unwrap_or_else(|| r.grid.clone());
         table.push_str(&format!(
             r#"<tr><td><a href="/rounds/{k}/missed?grid={g}">{name}</a></td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n{miss}">{}</td><td><span class="bar"><span style="width:{pc}%"></span></span> {pc}%</td></tr>"#,
             r.expected,
@@ -861,7 +862,10 @@ async fn coverage_body(
             "Open a grid for its missed list (masked), to call people or sample at their door."
         ),
     );
-    Ok((format!("{} · {}", round.name, l.t("覆盖情况", "coverage")), body))
+    Ok((
+        format!("{} · {}", round.name, l.t("覆盖情况", "coverage")),
+        body,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -907,11 +911,9 @@ async fn missed_body(
     let r = s.store.round(round.street, round.id).await?;
     let now = s.clock.now_ms();
     // Full names only for a role that sees them (volunteers see 王*芳).
-    let full_names = a
-        .principal
-        .grants
-        .iter()
-        .any(|g| g.in_force(now) && sees_full_names(g.role) && role_allows(g.role, Action::ReadRegistry));
+    let full_names = a.principal.grants.iter().any(|g| {
+        g.in_force(now) && sees_full_names(g.role) && role_allows(g.role, Action::ReadRegistry)
+    });
     let today = s.clock.today();
     let pages = rows.len().div_ceil(MISSED_PAGE).max(1);
     let p = q.page.unwrap_or(1).clamp(1, pages);

@@ -108,7 +108,7 @@
   }
   function outcomeText(o) {
     var parts = [];
-    if (o.duplicate_of) parts.push(M.duplicate + ' (' + M.at_point + ' ' + o.duplicate_of.point + ', ' + new Date(o.duplicate_of.scanned_ms).toLocaleTimeString() + ')');
+    if (o.duplicate_of) parts.push(M.duplicate + ' (' + M.at_point + ' ' + o.duplicate_of.point + ', ' + new Date(o.duplicate_of.scanned_ms).toLocaleTimeString(document.documentElement.lang) + ')');
     if (o.problem) parts.push(o.problem);
     return parts.join('；');
   }
