@@ -201,6 +201,18 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             Need::Act(ReadRegistry),
             get(pages::missed),
         ),
+        (
+            "GET",
+            "/points/{id}",
+            Need::Act(ManageStations),
+            get(pages::point),
+        ),
+        (
+            "POST",
+            "/points/{id}/stations",
+            Need::Act(ManageStations),
+            post(pages::issue_station),
+        ),
         ("GET", "/station", Need::Public, get(pages::station)),
         ("GET", "/healthz", Need::Public, get(healthz)),
         // Does no work: the HTTP floor for benchmarks.

@@ -146,6 +146,9 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         (_, "/logout") | (_, "/password") => true,
         ("GET", "/rounds/{id}") => reader,
         ("GET", "/rounds/{id}/missed") => reader && reaches,
+        ("GET", "/points/{id}") | ("POST", "/points/{id}/stations") => {
+            matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
+        }
         ("GET", "/api/v1/territory")
         | ("GET", "/api/v1/residents")
         | ("GET", "/api/v1/residents/search") => reader,
@@ -235,6 +238,8 @@ fn call(
         ),
         "/api/v1/rounds/{id}/coverage" => (format!("/api/v1/rounds/{round}/coverage"), None),
         "/rounds/{id}" => (format!("/rounds/{round}"), None),
+        "/points/{id}" => (format!("/points/{point}"), None),
+        "/points/{id}/stations" => (format!("/points/{point}/stations"), Some(json!({}))),
         "/rounds/{id}/missed" => (format!("/rounds/{round}/missed?grid={grid}"), None),
         "/api/v1/rounds/{id}/missed" => {
             (format!("/api/v1/rounds/{round}/missed?grid={grid}"), None)

@@ -678,18 +678,8 @@ async fn browser_login_home_language_coverage_and_masking() {
     assert!(grid["grid"].is_string());
 
     // Page weights: HTML with its CSS and script, well under 100 KB.
-    let css = w
-        .srv
-        .anonymous()
-        .get("/assets/app.css")
-        .body
-        .len();
-    let js = w
-        .srv
-        .anonymous()
-        .get("/assets/station.js")
-        .body
-        .len();
+    let css = w.srv.anonymous().get("/assets/app.css").body.len();
+    let js = w.srv.anonymous().get("/assets/station.js").body.len();
     let station = w.srv.anonymous().get("/station").body.len();
     let login = w.srv.anonymous().get("/login").body.len();
     let _ = writeln!(
@@ -735,21 +725,38 @@ async fn browser_station_scans_by_keyboard_and_survives_a_dead_network() {
             .status,
         200
     );
-    let issued = w
-        .srv
-        .post(
-            &format!("/api/v1/points/{}/stations", w.points[0]),
-            &json!({ "label": "1号台" }),
-        )
-        .json();
-    let code = issued["enroll_code"].as_str().unwrap().to_string();
-
     let proxy = Proxy::start(w.srv.addr.clone());
     let origin = proxy.origin();
     let profile = tempfile::tempdir().unwrap();
     let mut b = Browser::start(profile.path().to_path_buf());
-    // The one-time enrolment link.
-    b.goto(&format!("{origin}/station?code={code}"));
+    // The commander enrols a station from the round's page: a one-time link.
+    form_login(&b, &origin, "chief", &w.chief_password, None);
+    b.goto(&format!("{origin}/rounds/{}", w.round));
+    b.click("#points a");
+    b.wait(
+        "the point's page",
+        "location.pathname.startsWith('/points/')",
+    );
+    b.type_into("input[name=label]", "1号台");
+    b.click("form.stack button[type=submit]");
+    b.wait(
+        "the enrolment link",
+        "document.getElementById('enroll-link')",
+    );
+    b.screenshots("point-enrol");
+    let link = b
+        .exec(
+            "return document.getElementById('enroll-link').href;",
+            json!([]),
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        link.starts_with(&format!("{origin}/station?code=en.")),
+        "{link}"
+    );
+    b.goto(&link);
     b.wait(
         "the scanning panel",
         "!document.getElementById('scan').hidden",

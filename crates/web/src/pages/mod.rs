@@ -840,11 +840,12 @@ async fn coverage_body(
     }
     let missed = e - sa - x;
     let pc = percent(sa + x, e);
+    let points = points_section(s, a, l, k).await?;
     let body = format!(
         r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>
 <section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
 <section class="card"><h2>{gh}</h2><div class="scroll"><table><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
-<p class="hint">{hint}</p></section>"#,
+<p class="hint">{hint}</p></section>{points}"#,
         name = esc(&round.name),
         state = esc(state_label(l, &round.state)),
         pool = round.pool_size,
@@ -978,5 +979,172 @@ fn gender_label(l: Lang, code: &str) -> &'static str {
         "M" => l.t("男", "male"),
         "F" => l.t("女", "female"),
         _ => "",
+    }
+}
+
+// ----- testing points and their stations ---------------------------------------------
+
+async fn point_place(
+    s: &AppState,
+    pt: &gw_store::testing::PointRow,
+) -> Result<gw_domain::access::Place, WebError> {
+    let mut place = gw_app::access::place_of(
+        &s.store,
+        "community",
+        Key {
+            street: pt.street_id,
+            id: pt.community_id,
+        },
+    )
+    .await?;
+    place.point = Some(pt.id);
+    Ok(place)
+}
+
+/// The points of a round, with their counts; linked where the reader manages stations.
+async fn points_section(s: &AppState, a: &Auth, l: Lang, round: Key) -> Result<String, WebError> {
+    let now = s.clock.now_ms();
+    let mut out = String::new();
+    for (pt, n) in s.store.points_with_counts(round.street, round.id).await? {
+        let k = Key {
+            street: pt.street_id,
+            id: pt.id,
+        };
+        let place = point_place(s, &pt).await?;
+        if !(a.principal.can(Action::ReadRegistry, &place, now)
+            || a.principal.can(Action::ManageStations, &place, now))
+        {
+            continue;
+        }
+        let name = if a.principal.can(Action::ManageStations, &place, now) {
+            format!(r#"<a href="/points/{k}">{}</a>"#, esc(&pt.name))
+        } else {
+            esc(&pt.name)
+        };
+        out.push_str(&format!(
+            r#"<li class="row2"><span>{name}</span><b class="n">{n}</b></li>"#
+        ));
+    }
+    if out.is_empty() {
+        return Ok(String::new());
+    }
+    Ok(format!(
+        r#"<section class="card"><h2>{}</h2><ul class="list" id="points">{out}</ul></section>"#,
+        l.t("采样点 · 已采人次", "Testing points · swabs")
+    ))
+}
+
+pub async fn point(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    match point_body(&s, &a, &page, &id, None).await {
+        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+async fn point_body(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    id: &str,
+    issued: Option<(&gw_app::stations::Issued, String)>,
+) -> Result<(String, String), WebError> {
+    let l = page.lang;
+    let k = parse_key(l, id)?;
+    let pt = s.store.point(k.street, k.id).await?;
+    let place = point_place(s, &pt).await?;
+    gw_app::access::authorize(&a.principal, &s.clock, Action::ManageStations, &place)?;
+    let round = s.store.round(k.street, pt.round_id).await?;
+    let count = s
+        .store
+        .points_with_counts(k.street, pt.round_id)
+        .await?
+        .into_iter()
+        .find(|(p, _)| p.id == pt.id)
+        .map_or(0, |(_, n)| n);
+    let issued_html = match issued {
+        Some((i, link)) => format!(
+            r#"<section class="card issued"><h2>{h}</h2><p>{p}</p><p class="code"><a id="enroll-link" href="{link}">{link}</a></p>
+<p>{lc} <b id="enroll-code">{code}</b></p><p class="muted">{le} {exp}</p></section>"#,
+            h = l.t("新的扫码设备登记链接", "A new station's enrolment link"),
+            p = l.t(
+                "在采样点的电脑或手机上打开此链接即可登记（只能用一次，只显示这一次）。",
+                "Open this link on the point's laptop or phone to enrol it (works once, shown only now)."
+            ),
+            link = esc(&link),
+            lc = l.t("登记码：", "Enrolment code:"),
+            code = esc(&i.enroll_code),
+            le = l.t("有效期至", "Valid until"),
+            exp = esc(&date_text(i.expires_ms)),
+        ),
+        None => String::new(),
+    };
+    let body = format!(
+        r#"<p><a href="/rounds/{rk}">← {rn}</a></p><h1>{name}</h1>
+<section class="stats"><div><b id="point-total">{count}</b><span>{ls}</span></div></section>{issued_html}
+<section class="card"><h2>{sh}</h2><form method="post" action="/points/{k}/stations" class="stack"><input type="hidden" name="csrf" value="{csrf}">
+<label>{ll}<input name="label" maxlength="40" placeholder="{lp}"></label><button class="primary" type="submit">{sb}</button></form></section>"#,
+        rk = Key {
+            street: k.street,
+            id: round.id
+        },
+        rn = esc(&round.name),
+        name = esc(&pt.name),
+        ls = l.t("已采人次", "Swabs registered"),
+        sh = l.t("发放扫码设备", "Enrol a scanning station"),
+        csrf = esc(&a.csrf),
+        ll = l.t("设备名称（可不填）", "Station name (optional)"),
+        lp = l.t("例如：1号台", "e.g. table 1"),
+        sb = l.t("生成一次性登记链接", "Make a one-time enrolment link"),
+    );
+    Ok((pt.name.clone(), body))
+}
+
+/// Issues a station at a point from an HTML form; the answer shows its one-time link.
+pub async fn issue_station(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let l = page.lang;
+    // The form is read after authorisation (in the use-case), never before.
+    let label = std::str::from_utf8(&body)
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "label")
+        .map(|(_, v)| form_decode(v))
+        .unwrap_or_default();
+    let k = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    let issued = match gw_app::stations::issue(&s.store, &s.clock, &a.principal, k, &label).await {
+        Ok(i) => i,
+        Err(e) => return page.error(e.into()),
+    };
+    let https = s.secure_cookies
+        || headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v == "https");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let link = format!(
+        "{}://{host}/station?code={}",
+        if https { "https" } else { "http" },
+        issued.enroll_code
+    );
+    match point_body(&s, &a, &page, &id, Some((&issued, link))).await {
+        Ok((title, body)) => page.render(StatusCode::CREATED, &title, &body),
+        Err(e) => page.error(e),
     }
 }
