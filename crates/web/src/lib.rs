@@ -203,6 +203,19 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         (
             "GET",
+            "/rounds/{id}/live",
+            Need::Act(ReadRegistry),
+            get(pages::live),
+        ),
+        // Server-sent events for the live page (`?once=1`: one picture, then the end).
+        (
+            "GET",
+            "/rounds/{id}/events",
+            Need::Act(ReadRegistry),
+            get(pages::events),
+        ),
+        (
+            "GET",
             "/points/{id}",
             Need::Act(ManageStations),
             get(pages::point),

@@ -144,7 +144,9 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | (_, "/login")
         | (_, "/station") => true,
         (_, "/logout") | (_, "/password") => true,
-        ("GET", "/rounds/{id}") => reader,
+        ("GET", "/rounds/{id}") | ("GET", "/rounds/{id}/live") | ("GET", "/rounds/{id}/events") => {
+            reader
+        }
         ("GET", "/rounds/{id}/missed") => reader && reaches,
         ("GET", "/points/{id}") | ("POST", "/points/{id}/stations") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
@@ -238,6 +240,8 @@ fn call(
         ),
         "/api/v1/rounds/{id}/coverage" => (format!("/api/v1/rounds/{round}/coverage"), None),
         "/rounds/{id}" => (format!("/rounds/{round}"), None),
+        "/rounds/{id}/live" => (format!("/rounds/{round}/live"), None),
+        "/rounds/{id}/events" => (format!("/rounds/{round}/events?once=1"), None),
         "/points/{id}" => (format!("/points/{point}"), None),
         "/points/{id}/stations" => (format!("/points/{point}/stations"), Some(json!({}))),
         "/rounds/{id}/missed" => (format!("/rounds/{round}/missed?grid={grid}"), None),

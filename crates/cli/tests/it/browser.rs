@@ -635,6 +635,22 @@ async fn browser_login_home_language_coverage_and_masking() {
     b.goto(&format!("{origin}/rounds/{}", w.round));
     assert_eq!(b.text("#cov-sampled"), "4", "four swabs so far");
     b.screenshots("page-coverage");
+
+    // The live picture follows a new swab without a reload (server-sent events).
+    b.goto(&format!("{origin}/rounds/{}/live", w.round));
+    assert_eq!(b.text("#live-sampled"), "4");
+    assert!(b.source().contains("<svg"), "charts are SVG");
+    let r = w.srv.post(
+        &format!("/api/v1/tubes/{tube}/scans"),
+        &json!({ "client_id": "api-live", "code": w.codes[4].1 }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    b.wait(
+        "the live count to move",
+        "document.getElementById('live-sampled').textContent === '5'",
+    );
+    b.screenshots("page-live");
+    b.goto(&format!("{origin}/rounds/{}", w.round));
     b.click("tbody a");
     b.wait("the missed list", "location.pathname.endsWith('/missed')");
     let missed = b.source();

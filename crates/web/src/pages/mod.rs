@@ -17,7 +17,9 @@ use serde::Deserialize;
 
 use crate::{html_escape as esc, AppState, Auth, WebError};
 
+mod live;
 mod station;
+pub use live::{events, live};
 pub use station::station;
 
 pub const LANG_COOKIE: &str = "gw_lang";
@@ -840,12 +842,13 @@ async fn coverage_body(
     }
     let missed = e - sa - x;
     let pc = percent(sa + x, e);
-    let points = points_section(s, a, l, k).await?;
+    let points = points_section(s, a, l, k, &communities).await?;
     let body = format!(
         r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>
 <section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
 <section class="card"><h2>{gh}</h2><div class="scroll"><table><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
-<p class="hint">{hint}</p></section>{points}"#,
+<p class="hint">{hint}</p><p><a class="button" href="/rounds/{k}/live">{live}</a></p></section>{points}"#,
+        live = l.t("指挥大屏（实时）", "Live command picture"),
         name = esc(&round.name),
         state = esc(state_label(l, &round.state)),
         pool = round.pool_size,
@@ -1002,7 +1005,13 @@ async fn point_place(
 }
 
 /// The points of a round, with their counts; linked where the reader manages stations.
-async fn points_section(s: &AppState, a: &Auth, l: Lang, round: Key) -> Result<String, WebError> {
+async fn points_section(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    round: Key,
+    communities: &[String],
+) -> Result<String, WebError> {
     let now = s.clock.now_ms();
     let mut out = String::new();
     for (pt, n) in s.store.points_with_counts(round.street, round.id).await? {
@@ -1011,7 +1020,13 @@ async fn points_section(s: &AppState, a: &Auth, l: Lang, round: Key) -> Result<S
             id: pt.id,
         };
         let place = point_place(s, &pt).await?;
-        if !(a.principal.can(Action::ReadRegistry, &place, now)
+        // Counts of the points in communities the reader sees grids of.
+        let community = Key {
+            street: pt.street_id,
+            id: pt.community_id,
+        }
+        .to_string();
+        if !(communities.contains(&community)
             || a.principal.can(Action::ManageStations, &place, now))
         {
             continue;
