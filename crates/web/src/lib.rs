@@ -226,6 +226,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             Need::Act(ManageStations),
             post(pages::issue_station),
         ),
+        (
+            "GET",
+            "/households/{id}/codes",
+            Need::Act(ReadRegistry),
+            get(pages::household_codes),
+        ),
         ("GET", "/station", Need::Public, get(pages::station)),
         ("GET", "/healthz", Need::Public, get(healthz)),
         // Does no work: the HTTP floor for benchmarks.

@@ -147,7 +147,7 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("GET", "/rounds/{id}") | ("GET", "/rounds/{id}/live") | ("GET", "/rounds/{id}/events") => {
             reader
         }
-        ("GET", "/rounds/{id}/missed") => reader && reaches,
+        ("GET", "/rounds/{id}/missed") | ("GET", "/households/{id}/codes") => reader && reaches,
         ("GET", "/points/{id}") | ("POST", "/points/{id}/stations") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
@@ -240,6 +240,7 @@ fn call(
         ),
         "/api/v1/rounds/{id}/coverage" => (format!("/api/v1/rounds/{round}/coverage"), None),
         "/rounds/{id}" => (format!("/rounds/{round}"), None),
+        "/households/{id}/codes" => (format!("/households/{household}/codes"), None),
         "/rounds/{id}/live" => (format!("/rounds/{round}/live"), None),
         "/rounds/{id}/events" => (format!("/rounds/{round}/events?once=1"), None),
         "/points/{id}" => (format!("/points/{point}"), None),

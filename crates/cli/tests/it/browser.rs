@@ -659,6 +659,37 @@ async fn browser_login_home_language_coverage_and_masking() {
     assert!(missed.contains('*'), "masked numbers show stars");
     b.screenshots("page-missed");
 
+    // A household's code sheet: one QR per member, names masked, printable on A4.
+    b.click("tbody a[href$='/codes']");
+    b.wait("the code sheet", "location.pathname.endsWith('/codes')");
+    let sheet = b.source();
+    let cards = b.exec(
+        "return document.querySelectorAll('.code-card svg.qr path').length;",
+        json!([]),
+    );
+    assert!(cards.as_u64().unwrap() >= 1, "QR codes drawn: {sheet}");
+    let names = b.exec(
+        "return Array.from(document.querySelectorAll('.masked-name')).map(function(e){return e.textContent;});",
+        json!([]),
+    );
+    for n in names.as_array().unwrap() {
+        assert!(n.as_str().unwrap().contains('*'), "masked name: {n}");
+    }
+    assert!(
+        sheet.contains("GW1-"),
+        "the code's text is printed under its QR"
+    );
+    assert_masked("code sheet", &sheet);
+    b.screenshots("page-codes");
+    let pdf = b.cmd(
+        "POST",
+        "/print",
+        Some(json!({ "page": { "width": 21.0, "height": 29.7 }, "background": true })),
+    );
+    let pdf = base64_decode(pdf.as_str().unwrap());
+    assert!(pdf.starts_with(b"%PDF"), "a PDF");
+    std::fs::write(artifacts().join("household-codes-a4.pdf"), pdf).unwrap();
+
     // Log out through the button: back to the login page, the home page is anonymous.
     b.goto(&format!("{origin}/"));
     b.click("header form button");

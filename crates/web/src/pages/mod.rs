@@ -18,8 +18,10 @@ use serde::Deserialize;
 use crate::{html_escape as esc, AppState, Auth, WebError};
 
 mod live;
+mod print;
 mod station;
 pub use live::{events, live};
+pub use print::{household_codes, qr_svg};
 pub use station::station;
 
 pub const LANG_COOKIE: &str = "gw_lang";
@@ -930,8 +932,15 @@ async fn missed_body(
             gw_domain::mask::name(&v.name)
         };
         let phones: Vec<&str> = v.phones.iter().map(|p| p.number.as_str()).collect();
+        let sheet = v.household.as_deref().map_or_else(String::new, |h| {
+            format!(
+                r#"<a href="/households/{}/codes">{}</a>"#,
+                esc(h),
+                l.t("码单", "codes")
+            )
+        });
         list.push_str(&format!(
-            r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+            r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{sheet}</td></tr>"#,
             esc(&name),
             esc(gender_label(l, v.gender)),
             v.age.map_or_else(String::new, |a| a.to_string()),
@@ -958,7 +967,7 @@ async fn missed_body(
     };
     let body = format!(
         r#"<p><a href="/rounds/{round}">← {back}</a></p><h1>{title}</h1><p class="muted">{n} {people} · {masked}</p>
-<section class="card"><div class="scroll"><table><thead><tr><th>{ln}</th><th>{lg}</th><th>{la}</th><th>{ld}</th><th>{lp}</th><th>{lf}</th></tr></thead><tbody>{list}</tbody></table></div>{nav}</section>"#,
+<section class="card"><div class="scroll"><table><thead><tr><th>{ln}</th><th>{lg}</th><th>{la}</th><th>{ld}</th><th>{lp}</th><th>{lf}</th><th>{lc}</th></tr></thead><tbody>{list}</tbody></table></div>{nav}</section>"#,
         back = esc(&r.name),
         title = l.t("未检名单", "Missed list"),
         n = rows.len(),
@@ -973,6 +982,7 @@ async fn missed_body(
         ld = l.t("住址", "Address"),
         lp = l.t("电话", "Phone"),
         lf = l.t("标记", "Flags"),
+        lc = l.t("个人码", "Codes"),
     );
     Ok((format!("{} · {}", r.name, l.t("未检名单", "missed")), body))
 }
