@@ -9,5 +9,6 @@ mod browser;
 mod codes;
 mod harness;
 mod import;
+mod pages;
 mod storage;
 mod testing;
