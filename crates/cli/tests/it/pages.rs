@@ -123,3 +123,106 @@ async fn forms_need_the_csrf_field_assets_are_cached_pages_are_not() {
         "not_found"
     );
 }
+
+/// Logs in through the form (the account's password already changed) and
+/// returns the cookie and the page's CSRF token.
+fn form_session(srv: &crate::harness::Server, user: &str, password: &str) -> (String, String) {
+    let body = format!("username={user}&password={password}");
+    let r = srv.raw(&format!(
+        "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    assert_eq!(r.status, 303, "{}", r.body);
+    let cookie = header(&r.head, "set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let home = srv.raw(&format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"
+    ));
+    let csrf = home
+        .body
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    (cookie, csrf)
+}
+
+#[tokio::test]
+async fn a_point_manager_enrols_a_station_from_the_browser_a_volunteer_cannot() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "200", "--seed", "4", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let c = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let round = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "第1轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 })).json()["id"].as_str().unwrap().to_string();
+    srv.post(&format!("/api/v1/rounds/{round}/open"), &json!({}));
+    let point = srv
+        .post(
+            &format!("/api/v1/rounds/{round}/points"),
+            &json!({ "name": "3号采样点", "community": format!("{street}-{c}") }),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mgr = env.account("mgr", "point_manager", &["--point", &point]);
+    let vol = env.account("vol", "volunteer", &["--point", &point]);
+    // The first login (over the API) replaces the one-time passwords.
+    srv.login("mgr", &mgr);
+    srv.login("vol", &vol);
+    let (mgr, vol) = (format!("{mgr}-changed"), format!("{vol}-changed"));
+
+    let (cookie, csrf) = form_session(&srv, "mgr", &mgr);
+    let home = srv.raw(&format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"
+    ));
+    assert!(home.body.contains("采样点负责人"), "{}", home.body);
+    assert!(
+        home.body.contains(&format!(r#"href="/points/{point}""#)),
+        "the manager's point is linked"
+    );
+    let body = format!("csrf={csrf}&label=%E4%B8%80%E5%8F%B7%E5%8F%B0");
+    let issued = srv.raw(&format!(
+        "POST /points/{point}/stations HTTP/1.1\r\nHost: 10.0.0.5:8080\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    let link = issued
+        .body
+        .split(r#"id="enroll-link" href=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap();
+    assert!(
+        link.starts_with("http://10.0.0.5:8080/station?code=en."),
+        "{link}"
+    );
+    let code = link.split("code=").nth(1).unwrap();
+    let enrolled = srv
+        .anonymous()
+        .post("/api/v1/enroll", &json!({ "code": code }));
+    assert_eq!(enrolled.status, 200, "{}", enrolled.body);
+    assert_eq!(enrolled.json()["point_name"], "3号采样点");
+    assert_eq!(enrolled.json()["pool_size"], 10);
+
+    // A volunteer at the same point scans but does not enrol stations.
+    let (vcookie, vcsrf) = form_session(&srv, "vol", &vol);
+    let page = srv.raw(&format!(
+        "GET /points/{point} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {vcookie}\r\n\r\n"
+    ));
+    assert_eq!(page.status, 403);
+    let body = format!("csrf={vcsrf}&label=x");
+    let refused = srv.raw(&format!(
+        "POST /points/{point}/stations HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {vcookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    assert_eq!(refused.status, 403, "{}", refused.body);
+}

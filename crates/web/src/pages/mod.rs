@@ -703,6 +703,24 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
             l.t("核酸检测轮次 · 覆盖情况", "Testing rounds · coverage")
         );
     }
+    let mut point_links = String::new();
+    for g in a.principal.grants.iter().filter(|g| g.in_force(now)) {
+        if let (Node::Point { street, id }, true) =
+            (g.node, role_allows(g.role, Action::ManageStations))
+        {
+            point_links.push_str(&format!(
+                r#"<li><a class="row" href="/points/{}">{}</a></li>"#,
+                Key { street, id },
+                esc(&names.node(&s, l, g.node).await)
+            ));
+        }
+    }
+    if !point_links.is_empty() {
+        point_links = format!(
+            r#"<section class="card"><h2>{}</h2><ul class="list">{point_links}</ul></section>"#,
+            l.t("我的采样点", "My testing points")
+        );
+    }
     let station = if can(Action::Scan) {
         format!(
             r#"<section class="card"><h2>{}</h2><p>{}</p><p><a class="button" href="/station">{}</a></p></section>"#,
@@ -720,7 +738,7 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
         r#"<h1>{hello}，{name}</h1>
 <section class="card"><h2>{gh}</h2><ul class="list">{grants}</ul></section>
 <section class="card"><h2>{ah}</h2><ul class="ticks">{abilities_html}</ul></section>
-{rounds_html}{station}"#,
+{rounds_html}{point_links}{station}"#,
         hello = l.t("您好", "Hello"),
         name = esc(display(&a.principal)),
         gh = l.t("我的岗位和范围", "My roles and areas"),

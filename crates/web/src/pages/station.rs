@@ -51,7 +51,8 @@ pub async fn station(page: Page) -> Response {
 <div id="feedback" class="feedback idle" role="status" aria-live="assertive"><span id="fb-text">{ready}</span><small id="fb-detail"></small></div>
 <form id="scan-form" autocomplete="off"><label for="code" id="prompt">{prompt}</label>
 <input id="code" name="code" inputmode="text" autocomplete="off" autocapitalize="characters" spellcheck="false" autofocus>
-<div class="actions"><button class="primary" type="submit">{ok}</button><button type="button" id="new-tube" accesskey="n">{nt}</button></div></form>
+<div class="actions"><button class="primary" type="submit">{ok}</button><button type="button" id="new-tube" accesskey="n">{nt}</button><button type="button" id="camera-button" hidden>{cam}</button></div></form>
+<video id="camera" class="camera" playsinline muted hidden></video>
 <section id="problems" class="card" hidden><h2>{sp}</h2><ul id="problem-list" class="list"></ul><button type="button" id="clear-problems">{cp}</button></section>
 <p class="hint">{hint}</p>
 </section></div>
@@ -72,6 +73,7 @@ pub async fn station(page: Page) -> Response {
         prompt = l.t("请扫描采样管条码", "Scan the tube's barcode"),
         ok = l.t("确定", "OK"),
         nt = l.t("换管", "New tube"),
+        cam = l.t("摄像头扫码", "Camera"),
         sp = l.t("上传时发现的问题", "Problems found when uploading"),
         cp = l.t("已处理，清除", "Handled: clear"),
         hint = l.t(

@@ -286,6 +286,10 @@
       refresh();
       input.focus();
     });
+    if ('BarcodeDetector' in window && navigator.mediaDevices) {
+      $('camera-button').hidden = false;
+      $('camera-button').addEventListener('click', function () { startCamera(); input.focus(); });
+    }
     $('clear-problems').addEventListener('click', function () { problemsClear().then(refresh); input.focus(); });
     document.addEventListener('keydown', function (e) {
       // A scanner types into whatever has focus: bring it back to the input.
@@ -298,6 +302,38 @@
     setInterval(function () { sync(); }, 3000);
     input.focus();
     refresh().then(sync);
+  }
+
+  // The phone's camera, where the browser has a barcode detector; typed entry otherwise.
+  var camera = null;
+  function startCamera() {
+    if (camera) { stopCamera(); return; }
+    var video = $('camera');
+    var detector = new window.BarcodeDetector();
+    var last = '', lastAt = 0;
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false }).then(function (stream) {
+      camera = { stream: stream, timer: 0 };
+      video.srcObject = stream;
+      video.hidden = false;
+      return video.play();
+    }).then(function () {
+      camera.timer = setInterval(function () {
+        detector.detect(video).then(function (codes) {
+          if (!codes.length) return;
+          var v = codes[0].rawValue, now = Date.now();
+          if (v === last && now - lastAt < 3000) return; // the same code still in view
+          last = v; lastAt = now;
+          onScan(v);
+        }).catch(function () { /* next frame */ });
+      }, 250);
+    }).catch(function (e) { show('bad', String(e && e.message || e)); stopCamera(); });
+  }
+  function stopCamera() {
+    if (!camera) return;
+    clearInterval(camera.timer);
+    camera.stream.getTracks().forEach(function (t) { t.stop(); });
+    camera = null;
+    $('camera').hidden = true;
   }
 
   function enroll(code) {
