@@ -602,6 +602,12 @@ async fn browser_login_home_language_coverage_and_masking() {
         );
         assert_eq!(r.status, 200, "{}", r.body);
     }
+    // The lab finds the pool abnormal: the round's page shows what was done.
+    let r = w.srv.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &json!({ "results": [{ "barcode": "P0000001", "result": "abnormal" }] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
     let origin = format!("http://{}", w.srv.addr);
     let profile = tempfile::tempdir().unwrap();
     let b = Browser::start(profile.path().to_path_buf());
@@ -634,6 +640,12 @@ async fn browser_login_home_language_coverage_and_masking() {
     // Coverage, then the missed list of the grid: masked.
     b.goto(&format!("{origin}/rounds/{}", w.round));
     assert_eq!(b.text("#cov-sampled"), "4", "four swabs so far");
+    let alerts = b.text("#alerts");
+    assert!(
+        alerts.contains("P0000001") && alerts.contains("4 人待单管复检"),
+        "{alerts}"
+    );
+    assert_masked("alerts", &b.source());
     b.screenshots("page-coverage");
 
     // The live picture follows a new swab without a reload (server-sent events).

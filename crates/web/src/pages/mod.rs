@@ -863,11 +863,12 @@ async fn coverage_body(
     let missed = e - sa - x;
     let pc = percent(sa + x, e);
     let points = points_section(s, a, l, k, &communities).await?;
+    let alerts = alerts_section(s, a, l, k).await?;
     let body = format!(
         r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>
 <section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
 <section class="card"><h2>{gh}</h2><div class="scroll"><table><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
-<p class="hint">{hint}</p><p><a class="button" href="/rounds/{k}/live">{live}</a></p></section>{points}"#,
+<p class="hint">{hint}</p><p><a class="button" href="/rounds/{k}/live">{live}</a></p></section>{alerts}{points}"#,
         live = l.t("指挥大屏（实时）", "Live command picture"),
         name = esc(&round.name),
         state = esc(state_label(l, &round.state)),
@@ -1030,6 +1031,60 @@ async fn point_place(
     .await?;
     place.point = Some(pt.id);
     Ok(place)
+}
+
+/// Abnormal pools and what was done about each: the members (masked), their
+/// households under temporary control, the single-tube retests opened.
+async fn alerts_section(s: &AppState, a: &Auth, l: Lang, round: Key) -> Result<String, WebError> {
+    let alerts = gw_app::testing::alerts(&s.store, &s.clock, &a.principal, round).await?;
+    if alerts.is_empty() {
+        return Ok(String::new());
+    }
+    let now = s.clock.now_ms();
+    let full_names = a.principal.grants.iter().any(|g| {
+        g.in_force(now) && sees_full_names(g.role) && role_allows(g.role, Action::ReadRegistry)
+    });
+    let mut out = String::new();
+    for al in &alerts {
+        let members: Vec<String> = al
+            .members
+            .iter()
+            .map(|m| {
+                let name = if full_names {
+                    m.name.clone()
+                } else {
+                    gw_domain::mask::name(&m.name)
+                };
+                format!(
+                    "{}（{}）",
+                    esc(&name),
+                    esc(m.address.as_deref().unwrap_or(""))
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            r#"<li class="alert"><b>{tube} {barcode}</b> · {at}<br>{done}<br><span class="muted">{members}</span></li>"#,
+            tube = l.t("异常管", "Abnormal pool"),
+            barcode = esc(&al.barcode),
+            at = esc(&date_text(al.created_ms)),
+            done = esc(&match l {
+                Lang::Zh => format!(
+                    "{} 人待单管复检，{} 户已临时管控",
+                    al.retests_open, al.households_under_control
+                ),
+                Lang::En => format!(
+                    "{} people called for a single-tube retest, {} households under temporary control",
+                    al.retests_open, al.households_under_control
+                ),
+            }),
+            members = members.join("、"),
+        ));
+    }
+    Ok(format!(
+        r#"<section class="card alerts"><h2>{} <span class="tag bad">{}</span></h2><ul class="list" id="alerts">{out}</ul></section>"#,
+        l.t("异常情况与处置", "Abnormal pools and what was done"),
+        alerts.len()
+    ))
 }
 
 /// The points of a round, with their counts; linked where the reader manages stations.
