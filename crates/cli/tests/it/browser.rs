@@ -942,3 +942,65 @@ async fn browser_station_scans_by_keyboard_and_survives_a_dead_network() {
     assert_eq!(b.text("#cov-expected"), api["expected"].to_string());
     b.screenshots("coverage-after-station");
 }
+
+#[tokio::test]
+async fn browser_station_revoked_keeps_its_queue_and_replays_it_after_enrolling_again() {
+    if !browser_available(
+        "browser_station_revoked_keeps_its_queue_and_replays_it_after_enrolling_again",
+    ) {
+        return;
+    }
+    let (w, _) = world(&[]).await;
+    let point: gw_domain::ids::Key = w.points[0].parse().unwrap();
+    let issue = || {
+        w.srv
+            .post(
+                &format!("/api/v1/points/{}/stations", w.points[0]),
+                &json!({}),
+            )
+            .json()
+    };
+    let first = issue();
+    let origin = format!("http://{}", w.srv.addr);
+    let profile = tempfile::tempdir().unwrap();
+    let b = Browser::start(profile.path().to_path_buf());
+    b.goto(&format!(
+        "{origin}/station?code={}",
+        first["enroll_code"].as_str().unwrap()
+    ));
+    b.wait(
+        "the scanning panel",
+        "!document.getElementById('scan').hidden",
+    );
+    b.scan_keys("R0000001");
+    for (_, c) in &w.codes[..2] {
+        b.scan_keys(c);
+    }
+    b.wait("two stored", "document.getElementById('point-count').textContent === '2' && document.getElementById('waiting').textContent === '0'");
+
+    // The station is revoked: the next scan is refused with 401 and kept.
+    let station = first["station"].as_str().unwrap();
+    assert_eq!(
+        w.srv
+            .post(&format!("/api/v1/stations/{station}/revoke"), &json!({}))
+            .status,
+        200
+    );
+    b.scan_keys(&w.codes[2].1);
+    b.wait(
+        "the refusal shown and the scan kept",
+        "!document.getElementById('enroll').hidden && document.getElementById('waiting').textContent === '1' && document.getElementById('feedback').dataset.kind === 'bad'",
+    );
+    b.screenshot("station-revoked", 360);
+    assert_eq!(registrations(&w.env, w.street, point.id).await.len(), 2);
+
+    // Enrolled again with a new code (typed, Enter): the kept scan goes in once.
+    let second = issue();
+    b.type_into("#enroll-code", second["enroll_code"].as_str().unwrap());
+    b.scan_keys("");
+    b.wait("the queue replayed", "document.getElementById('enroll').hidden && document.getElementById('waiting').textContent === '0'");
+    std::thread::sleep(Duration::from_millis(3500));
+    let regs = registrations(&w.env, w.street, point.id).await;
+    assert_eq!(regs.len(), 3, "{regs:?}");
+    assert_eq!(regs[2].2, w.codes[2].1, "the kept scan, once");
+}

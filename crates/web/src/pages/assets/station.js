@@ -153,7 +153,10 @@
 
   // ----- sync: one item at a time, in order, each removed only once the server has it.
   var running = null;
+  // Refused (401): nothing is sent until the station is enrolled again.
+  var revoked = false;
   function sync() {
+    if (revoked) return Promise.resolve();
     if (!running) {
       var run = function () { return syncLoop(); };
       var p = navigator.locks ? navigator.locks.request('gw-station-sync', run) : run();
@@ -192,7 +195,7 @@
       // The tube was never opened (its open failed): keep the scan, say so.
       return problemAdd({ text: M.stuck + ': ' + it.barcode + ' ' + (it.code || ''), item: it }).then(function () { return qDel(it.seq); }).then(function () { return true; });
     }
-    if (r.status === 401) { show('bad', M.revoked); $('enroll').hidden = false; return Promise.resolve(false); }
+    if (r.status === 401) { revoked = true; show('bad', M.revoked); $('enroll').hidden = false; return Promise.resolve(false); }
     if (r.status >= 500) { setOnline(false); return Promise.resolve(false); }
     var msg = r.body && r.body.message ? r.body.message : String(r.status);
     if (it.kind === 'tube') {
@@ -245,11 +248,13 @@
       saveState(s);
       return refresh();
     }).then(function () {
+      if (revoked) { show('bad', M.revoked, text); return null; }
       if (!online) { show('queued', M.queued, text); sync(); return null; }
       awaiting[cid] = true;
       return sync().then(function () {
         var o = results[cid];
         delete awaiting[cid];
+        if (!o && revoked) { show('bad', M.revoked, text); return; }
         if (!o) { show('queued', M.queued, text); return; }
         delete results[cid];
         var detail = outcomeText(o);
@@ -342,6 +347,7 @@
     return api('POST', '/api/v1/enroll', { code: code.trim() }).then(function (r) {
       if (!r.ok) { msg.textContent = M.enroll_failed; return; }
       localStorage.setItem(CFG, JSON.stringify(r.body));
+      revoked = false;
       var s = state();
       if (s.tube) { s.tube = null; s.fill = 0; saveState(s); }
       startScanning();
