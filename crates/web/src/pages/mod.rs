@@ -735,11 +735,12 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
         String::new()
     };
     let body = format!(
-        r#"<h1>{hello}，{name}</h1>
+        r#"<h1>{hello}{comma}{name}</h1>
 <section class="card"><h2>{gh}</h2><ul class="list">{grants}</ul></section>
 <section class="card"><h2>{ah}</h2><ul class="ticks">{abilities_html}</ul></section>
 {rounds_html}{point_links}{station}"#,
         hello = l.t("您好", "Hello"),
+        comma = l.t("，", ", "),
         name = esc(display(&a.principal)),
         gh = l.t("我的岗位和范围", "My roles and areas"),
         ah = l.t("我可以做", "What I can do"),

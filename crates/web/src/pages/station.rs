@@ -33,6 +33,8 @@ fn messages(l: Lang) -> serde_json::Value {
         "sync_problems": t("上传时发现的问题", "Problems found when uploading"),
         "stuck": t("无法开启此采样管，这些扫码保留在本机", "This tube could not be opened: its scans are kept on this device"),
         "walk_in": t("临时人员", "walk-in"),
+        "resident": t("居民", "resident"),
+        "tube": t("管内", "tube"),
     })
 }
 

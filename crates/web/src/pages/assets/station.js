@@ -259,7 +259,7 @@
         delete results[cid];
         var detail = outcomeText(o);
         if (o.duplicate_of || o.problem) show('bad', o.duplicate_of ? M.duplicate : M.problem, detail);
-        else show('ok', M.ok, (o.resident || '') + ' · ' + o.tube_fill + '/' + o.pool_size);
+        else show('ok', M.ok, (o.resident ? M.resident + ' ' + o.resident + ' · ' : '') + M.tube + ' ' + o.tube_fill + '/' + o.pool_size);
         if (needTube()) $('prompt').textContent = M.tube_full;
       });
     });
