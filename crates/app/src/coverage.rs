@@ -40,6 +40,8 @@ pub struct CoverageRow {
     /// `community`, `grid` or `building`.
     pub level: &'static str,
     pub key: String,
+    /// The community the row lies in (known when the whole street is asked).
+    pub community: Option<String>,
     pub expected: i64,
     pub sampled: i64,
     pub exempt: i64,
@@ -116,11 +118,16 @@ pub async fn coverage(
     for c in counts {
         // Inside a territory the caller was authorised for, every row is
         // readable; otherwise each row is checked.
+        let mut community = match within {
+            Some((Level::Community, k)) => Some(k.id),
+            _ => None,
+        };
         if within.is_none() {
             let pl = place(store, round.street, by, c.id).await?;
             if !p.can(Action::ReadRegistry, &pl, now) {
                 continue;
             }
+            community = pl.community;
         }
         let missed = c.expected - c.sampled - c.exempt;
         totals.expected += c.expected;
@@ -136,6 +143,13 @@ pub async fn coverage(
                 id: c.id,
             }
             .to_string(),
+            community: community.map(|id| {
+                Key {
+                    street: round.street,
+                    id,
+                }
+                .to_string()
+            }),
             expected: c.expected,
             sampled: c.sampled,
             exempt: c.exempt,
@@ -340,4 +354,37 @@ pub async fn compare(
         points,
         lapsed,
     })
+}
+
+/// One grid's line of a round's coverage, as pages show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GridRow {
+    pub grid: String,
+    pub community: String,
+    pub expected: i64,
+    pub sampled: i64,
+    pub exempt: i64,
+    pub missed: i64,
+}
+
+/// Coverage per grid of the whole round, the grids the caller may read.
+pub async fn grid_rows(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+) -> Result<Vec<GridRow>, AuthError> {
+    Ok(coverage(store, clock, p, round, Level::Grid, None)
+        .await?
+        .rows
+        .into_iter()
+        .map(|r| GridRow {
+            grid: r.key,
+            community: r.community.unwrap_or_default(),
+            expected: r.expected,
+            sampled: r.sampled,
+            exempt: r.exempt,
+            missed: r.missed,
+        })
+        .collect())
 }

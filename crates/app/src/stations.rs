@@ -90,6 +90,10 @@ pub struct Enrolled {
     pub point: String,
     pub round: String,
     pub expires_ms: i64,
+    /// For the station's screen: the point's and round's names, the pool size.
+    pub point_name: String,
+    pub round_name: String,
+    pub pool_size: i32,
 }
 
 /// Exchanges a one-time code for the station's token.
@@ -118,6 +122,8 @@ pub async fn enroll(
         return Ok(None);
     };
     let st = store.station(street, id).await?;
+    let point = store.point(street, st.point_id).await?;
+    let round = store.round(street, st.round_id).await?;
     store
         .audit(&gw_store::audit::AuditWrite {
             street_id: street,
@@ -144,6 +150,9 @@ pub async fn enroll(
         }
         .to_string(),
         expires_ms: st.expires_ms,
+        point_name: point.name,
+        round_name: round.name,
+        pool_size: round.pool_size,
     }))
 }
 

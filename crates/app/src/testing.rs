@@ -281,6 +281,40 @@ pub async fn open_tube(
     ))
 }
 
+/// Opens a tube, or answers with the tube already open under this barcode at
+/// the same point: a station replaying an open it may have made while its
+/// network was down. `true` when the tube is new.
+pub async fn open_tube_reusing(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    point: Key,
+    barcode: &str,
+) -> Result<(Key, bool, Option<String>), AuthError> {
+    match open_tube(store, clock, p, point, barcode).await {
+        Err(AuthError::Store(StoreError::Conflict(m))) => {
+            let pt = store.point(point.street, point.id).await?;
+            let code = TubeBarcode::parse(barcode, &BarcodeRule::default())
+                .map_err(|e| AuthError::Invalid(e.to_string()))?;
+            match store
+                .tube_by_barcode(point.street, pt.round_id, code.as_str())
+                .await?
+            {
+                Some(t) if t.point_id == pt.id => Ok((
+                    Key {
+                        street: point.street,
+                        id: t.id,
+                    },
+                    false,
+                    None,
+                )),
+                _ => Err(AuthError::Store(StoreError::Conflict(m))),
+            }
+        }
+        other => other.map(|(k, warning)| (k, true, warning)),
+    }
+}
+
 pub async fn close_tube(
     store: &Store,
     clock: &Clock,

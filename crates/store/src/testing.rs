@@ -210,6 +210,38 @@ impl Store {
         )
     }
 
+    /// The points of a round with how many swabs each has registered.
+    pub async fn points_with_counts(
+        &self,
+        street: i64,
+        round: i64,
+    ) -> Result<Vec<(PointRow, i64)>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query("SELECT p.street_id, p.id, p.round_id, p.name, p.community_id, \
+                 (SELECT COUNT(*) FROM registration r WHERE r.street_id = p.street_id AND r.point_id = p.id) \
+                 FROM testing_point p WHERE p.street_id = $1 AND p.round_id = $2 ORDER BY p.id")
+                .bind(street).bind(round).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok((PointRow { street_id: r.try_get(0)?, id: r.try_get(1)?, round_id: r.try_get(2)?, name: r.try_get(3)?, community_id: r.try_get(4)? }, r.try_get::<i64, _>(5)?)))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
+    /// Swabs per point and time bucket (`bucket_ms` wide, by scan time) in a round.
+    pub async fn swabs_over_time(
+        &self,
+        street: i64,
+        round: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<(i64, i64, i64)>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query("SELECT point_id, scanned_ms / $3 AS b, COUNT(*) FROM registration \
+                 WHERE street_id = $1 AND round_id = $2 GROUP BY point_id, b ORDER BY b, point_id")
+                .bind(street).bind(round).bind(bucket_ms).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?, r.try_get::<i64, _>(2)?)))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
     pub async fn point(&self, street: i64, id: i64) -> Result<PointRow> {
         let r = db_run!(self, pool => {
             match sqlx::query("SELECT street_id, id, round_id, name, community_id FROM testing_point WHERE street_id = $1 AND id = $2").bind(street).bind(id).fetch_optional(pool).await? {

@@ -56,18 +56,22 @@ pub async fn login(
 ) -> Result<Response, WebError> {
     let address = addr.0;
     let session = acc::login(&s.store, &s.clock, &b.username, &b.password, &address).await?;
+    let cookie = session_cookie(&s, &headers, &session.token);
+    let body = json!({ "token": session.token, "csrf": session.csrf, "expires_ms": session.expires_ms, "user": session.user });
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+/// The session cookie for a new login (API and login page alike).
+pub(crate) fn session_cookie(s: &AppState, headers: &HeaderMap, token: &str) -> String {
     let secure = s.secure_cookies
         || headers
             .get("x-forwarded-proto")
             .is_some_and(|v| v == "https");
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
-        session.token,
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
         acc::SESSION_MS / 1000,
         if secure { "; Secure" } else { "" }
-    );
-    let body = json!({ "token": session.token, "csrf": session.csrf, "expires_ms": session.expires_ms, "user": session.user });
-    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+    )
 }
 
 pub async fn logout(
@@ -774,6 +778,10 @@ pub async fn add_point(
 #[derive(Debug, Deserialize)]
 pub struct TubeBody {
     pub barcode: String,
+    /// A station replaying its own open: the tube already open under this
+    /// barcode at this point is answered (200) instead of a conflict.
+    #[serde(default)]
+    pub reuse: bool,
 }
 
 pub async fn open_tube(
@@ -783,6 +791,22 @@ pub async fn open_tube(
     Json(b): Json<TubeBody>,
 ) -> Result<(StatusCode, Json<Value>), WebError> {
     let point = key(&id, "point")?;
+    if b.reuse {
+        let (k, new, warning) =
+            gw_app::testing::open_tube_reusing(&s.store, &s.clock, &a.principal, point, &b.barcode)
+                .await?;
+        let status = if new {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        return Ok((
+            status,
+            Json(
+                json!({ "id": k.to_string(), "state": "open", "reused": !new, "warning": warning }),
+            ),
+        ));
+    }
     let (k, warning) =
         gw_app::testing::open_tube(&s.store, &s.clock, &a.principal, point, &b.barcode).await?;
     Ok((

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use gw_app::access::Principal;
@@ -23,6 +23,7 @@ mod api;
 mod coverage_api;
 mod handoff_api;
 pub mod openapi;
+pub mod pages;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -172,7 +173,70 @@ fn same_secret(a: &str, b: &str) -> bool {
 pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>)> {
     use Action::*;
     vec![
-        ("GET", "/", Need::Public, get(index)),
+        // Pages (HTML) and their assets; not in the OpenAPI document (`is_page`).
+        ("GET", "/", Need::Public, get(pages::home)),
+        ("GET", "/assets/app.css", Need::Public, get(pages::css)),
+        (
+            "GET",
+            "/assets/station.js",
+            Need::Public,
+            get(pages::station_js),
+        ),
+        ("GET", "/sw.js", Need::Public, get(pages::service_worker)),
+        ("GET", "/login", Need::Public, get(pages::login_form)),
+        ("POST", "/login", Need::Public, post(pages::login_submit)),
+        ("POST", "/logout", Need::Login, post(pages::logout)),
+        ("GET", "/password", Need::Login, get(pages::password_form)),
+        (
+            "POST",
+            "/password",
+            Need::Login,
+            post(pages::password_submit),
+        ),
+        (
+            "GET",
+            "/rounds/{id}",
+            Need::Act(ReadRegistry),
+            get(pages::coverage),
+        ),
+        (
+            "GET",
+            "/rounds/{id}/missed",
+            Need::Act(ReadRegistry),
+            get(pages::missed),
+        ),
+        (
+            "GET",
+            "/rounds/{id}/live",
+            Need::Act(ReadRegistry),
+            get(pages::live),
+        ),
+        // Server-sent events for the live page (`?once=1`: one picture, then the end).
+        (
+            "GET",
+            "/rounds/{id}/events",
+            Need::Act(ReadRegistry),
+            get(pages::events),
+        ),
+        (
+            "GET",
+            "/points/{id}",
+            Need::Act(ManageStations),
+            get(pages::point),
+        ),
+        (
+            "POST",
+            "/points/{id}/stations",
+            Need::Act(ManageStations),
+            post(pages::issue_station),
+        ),
+        (
+            "GET",
+            "/households/{id}/codes",
+            Need::Act(ReadRegistry),
+            get(pages::household_codes),
+        ),
+        ("GET", "/station", Need::Public, get(pages::station)),
         ("GET", "/healthz", Need::Public, get(healthz)),
         // Does no work: the HTTP floor for benchmarks.
         ("GET", "/ping", Need::Public, get(|| async { "pong" })),
@@ -521,6 +585,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
     ]
 }
 
+/// Whether a route is a page (HTML) or one of its assets rather than API:
+/// pages answer errors as pages and are left out of the OpenAPI document.
+pub fn is_page(path: &str) -> bool {
+    !(path.starts_with("/api/") || path == "/healthz" || path == "/ping")
+}
+
 pub fn router(state: AppState) -> Router {
     let mut r = Router::new();
     for (_, path, need, handler) in routes() {
@@ -531,10 +601,23 @@ pub fn router(state: AppState) -> Router {
             })),
         );
     }
-    r.fallback(|| async { WebError::not_found("no such route / 没有这个地址") })
-        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
-        .layer(middleware::from_fn(log_requests))
-        .with_state(state)
+    r.fallback(|req: Request| async move {
+        let path = req.uri().path();
+        if is_page(path) {
+            let (lang, _) = pages::lang_of(req.headers(), req.uri().query());
+            pages::error_page(
+                lang,
+                StatusCode::NOT_FOUND,
+                "not_found",
+                lang.t("没有这个页面", "There is no such page"),
+            )
+        } else {
+            WebError::not_found("no such route / 没有这个地址").into_response()
+        }
+    })
+    .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+    .layer(middleware::from_fn(log_requests))
+    .with_state(state)
 }
 
 fn cookie(req: &Request, name: &str) -> Option<String> {
@@ -605,56 +688,138 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
     next.run(req).await
 }
 
+/// A denial: JSON for the API, a page (with its code in a meta tag) for pages.
+fn deny(
+    req_path: &str,
+    req: &Request,
+    status: StatusCode,
+    code: &'static str,
+    message: &str,
+) -> Response {
+    if is_page(req_path) {
+        let (lang, _) = pages::lang_of(req.headers(), req.uri().query());
+        let text = match code {
+            "unauthenticated" => lang.t("请先登录。", "Log in first."),
+            "csrf" => lang.t(
+                "页面已过期，请返回刷新后重试。",
+                "This page has expired: go back, reload and try again.",
+            ),
+            "password_change_required" => lang.t(
+                "请先修改一次性密码。",
+                "Change your one-time password first.",
+            ),
+            _ => lang.t(
+                "您的岗位无权查看此页面。",
+                "Your role does not allow this page.",
+            ),
+        };
+        return pages::error_page(lang, status, code, text);
+    }
+    WebError {
+        status,
+        code,
+        message: message.into(),
+    }
+    .into_response()
+}
+
+/// The CSRF token a request carries: the `X-CSRF-Token` header, or for an
+/// HTML form the `csrf` field of its urlencoded body (read, then put back).
+async fn sent_csrf(req: Request) -> Result<(String, Request), Response> {
+    if let Some(v) = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+    {
+        let v = v.to_string();
+        return Ok((v, req));
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Ok((String::new(), req));
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024).await.map_err(|_| {
+        WebError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "too_large",
+            message: "表单过大 / form too large".into(),
+        }
+        .into_response()
+    })?;
+    let sent = std::str::from_utf8(&bytes)
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "csrf")
+        .map(|(_, v)| pages::form_decode(v))
+        .unwrap_or_default();
+    Ok((
+        sent,
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+    ))
+}
+
 /// The one check every route passes through.
 async fn require(need: Need, req: Request, next: Next) -> Response {
     if need == Need::Public {
         return next.run(req).await;
     }
+    let path = req.uri().path().to_string();
     let Some(auth) = req.extensions().get::<Auth>().cloned() else {
-        return WebError {
-            status: StatusCode::UNAUTHORIZED,
-            code: "unauthenticated",
-            message: "请先登录 / log in first".into(),
-        }
-        .into_response();
+        return deny(
+            &path,
+            &req,
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "请先登录 / log in first",
+        );
     };
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let mut req = req;
     if auth.via_cookie && unsafe_method {
-        let sent = req
-            .headers()
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if sent.is_empty() || !same_secret(sent, &auth.csrf) {
-            return WebError {
-                status: StatusCode::FORBIDDEN,
-                code: "csrf",
-                message: "缺少或错误的 CSRF 令牌 / missing or wrong X-CSRF-Token".into(),
-            }
-            .into_response();
+        let (sent, back) = match sent_csrf(req).await {
+            Ok(x) => x,
+            Err(res) => return res,
+        };
+        req = back;
+        if sent.is_empty() || !same_secret(&sent, &auth.csrf) {
+            return deny(
+                &path,
+                &req,
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "缺少或错误的 CSRF 令牌 / missing or wrong X-CSRF-Token",
+            );
         }
     }
-    let path = req.uri().path();
     if auth.principal.must_change_password
-        && !matches!(path, "/api/v1/password" | "/api/v1/me" | "/api/v1/logout")
+        && !matches!(
+            path.as_str(),
+            "/api/v1/password" | "/api/v1/me" | "/api/v1/logout" | "/password" | "/logout"
+        )
     {
-        return WebError {
-            status: StatusCode::FORBIDDEN,
-            code: "password_change_required",
-            message:
-                "请先修改一次性密码 / change your one-time password first (POST /api/v1/password)"
-                    .into(),
-        }
-        .into_response();
+        return deny(
+            &path,
+            &req,
+            StatusCode::FORBIDDEN,
+            "password_change_required",
+            "请先修改一次性密码 / change your one-time password first (POST /api/v1/password)",
+        );
     }
     if let Need::Act(action) = need {
         if !auth.principal.can_somewhere(action, now_ms(&req)) {
-            return WebError {
-                status: StatusCode::FORBIDDEN,
-                code: "forbidden",
-                message: "您的岗位无此权限 / your role does not allow this".into(),
-            }
-            .into_response();
+            return deny(
+                &path,
+                &req,
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "您的岗位无此权限 / your role does not allow this",
+            );
         }
     }
     next.run(req).await
@@ -691,17 +856,6 @@ async fn healthz(State(s): State<AppState>) -> Result<Json<serde_json::Value>, W
 
 async fn openapi_json() -> Json<serde_json::Value> {
     Json(openapi::document())
-}
-
-async fn index() -> Html<&'static str> {
-    Html(
-        r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>网格卫士 Gridwarden</title><style>body{font:16px/1.5 system-ui,sans-serif;margin:1rem;max-width:60rem}</style></head>
-<body><h1>网格卫士 <small>Gridwarden</small></h1>
-<p>社区疫情防控工作平台 / community emergency operations.</p>
-<p>请登录后使用 / log in to use: <code>POST /api/v1/login</code> · 接口说明 API: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> · <a href="/healthz">/healthz</a></p>
-</body></html>"#,
-    )
 }
 
 pub fn html_escape(s: &str) -> String {

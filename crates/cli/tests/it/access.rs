@@ -136,6 +136,21 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | (_, "/api/v1/login")
         | (_, "/api/v1/household-link/{token}") => true,
         (_, "/api/v1/me") | (_, "/api/v1/password") | (_, "/api/v1/logout") => true,
+        // Pages: the login page, the station page (its device token is in the
+        // browser) and the assets are public; the rest follows the API's table.
+        (_, "/assets/app.css")
+        | (_, "/assets/station.js")
+        | (_, "/sw.js")
+        | (_, "/login")
+        | (_, "/station") => true,
+        (_, "/logout") | (_, "/password") => true,
+        ("GET", "/rounds/{id}") | ("GET", "/rounds/{id}/live") | ("GET", "/rounds/{id}/events") => {
+            reader
+        }
+        ("GET", "/rounds/{id}/missed") | ("GET", "/households/{id}/codes") => reader && reaches,
+        ("GET", "/points/{id}") | ("POST", "/points/{id}/stations") => {
+            matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
+        }
         ("GET", "/api/v1/territory")
         | ("GET", "/api/v1/residents")
         | ("GET", "/api/v1/residents/search") => reader,
@@ -270,6 +285,13 @@ fn call(
             format!("/api/v1/rounds/{round}/schedule"),
             (method == "POST").then(|| json!({ "slot_minutes": 30 })),
         ),
+        "/rounds/{id}" => (format!("/rounds/{round}"), None),
+        "/households/{id}/codes" => (format!("/households/{household}/codes"), None),
+        "/rounds/{id}/live" => (format!("/rounds/{round}/live"), None),
+        "/rounds/{id}/events" => (format!("/rounds/{round}/events?once=1"), None),
+        "/points/{id}" => (format!("/points/{point}"), None),
+        "/points/{id}/stations" => (format!("/points/{point}/stations"), Some(json!({}))),
+        "/rounds/{id}/missed" => (format!("/rounds/{round}/missed?grid={grid}"), None),
         "/api/v1/rounds/{id}/missed" => {
             (format!("/api/v1/rounds/{round}/missed?grid={grid}"), None)
         }
@@ -459,15 +481,24 @@ fn call(
     client.request(method, &url, body.as_ref())
 }
 
-/// Denied means the auth layer or a territory check said no.
+/// Denied means the auth layer or a territory check said no: a JSON error for
+/// the API, a page carrying `<meta name="gw-error" content="…">` for pages.
 fn denied(r: &crate::harness::Response) -> bool {
     if !matches!(r.status, 401 | 403) {
         return false;
     }
-    let code = serde_json::from_str::<serde_json::Value>(&r.body)
-        .ok()
-        .and_then(|v| v["code"].as_str().map(String::from))
-        .unwrap_or_default();
+    let page_code = r
+        .body
+        .split(r#"<meta name="gw-error" content=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(String::from);
+    let code = page_code.unwrap_or_else(|| {
+        serde_json::from_str::<serde_json::Value>(&r.body)
+            .ok()
+            .and_then(|v| v["code"].as_str().map(String::from))
+            .unwrap_or_default()
+    });
     matches!(
         code.as_str(),
         "unauthenticated" | "forbidden" | "csrf" | "password_change_required"
@@ -557,6 +588,7 @@ async fn permission_matrix_every_route_every_role() {
         for (target, own) in [(&w.own, true), (&w.neighbour, false)] {
             for (method, path, _, _) in &routes {
                 if *path == "/api/v1/logout"
+                    || *path == "/logout"
                     || *path == "/api/v1/household-link/{token}" && *method == "GET" && !own
                 {
                     continue; // logout last; the link is the same either way

@@ -6,11 +6,13 @@
 mod access;
 mod alerts;
 mod api;
+mod browser;
 mod codes;
 mod handoff;
 mod harness;
 mod import;
 mod lab;
+mod pages;
 mod schedule;
 mod storage;
 mod testing;

@@ -1,0 +1,1006 @@
+//! The pages in a real browser: Debian's headless Chromium driven through
+//! chromedriver over the WebDriver HTTP protocol (JSON over HTTP, by hand).
+//! Without Chromium the tests print SKIPPED and pass, unless
+//! GRIDWARDEN_REQUIRE_BROWSER=1 (set by .ci/run), which makes them fail.
+//! Screenshots (360 px and 1280 px) go to target/artifacts/.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::harness::{Server, TestEnv};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// Whether the browser tests can run here; prints SKIPPED when not (and fails
+/// when GRIDWARDEN_REQUIRE_BROWSER=1).
+fn browser_available(test: &str) -> bool {
+    let have =
+        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
+    if !have {
+        if std::env::var("GRIDWARDEN_REQUIRE_BROWSER").as_deref() == Ok("1") {
+            panic!("{test}: Chromium is required (GRIDWARDEN_REQUIRE_BROWSER=1) but {CHROMIUM} or {CHROMEDRIVER} is missing: apt-get install -y chromium chromium-driver fonts-wqy-zenhei");
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: no Chromium here. Install it with: sudo apt-get install -y chromium chromium-driver fonts-wqy-zenhei"
+        );
+    }
+    have
+}
+
+fn artifacts() -> PathBuf {
+    // crates/cli → the workspace's target/artifacts
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts");
+    std::fs::create_dir_all(&dir).expect("artifacts dir");
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.1 request with a JSON body; the status and the JSON answer.
+fn http_json(addr: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut s = TcpStream::connect(addr).expect("connect to chromedriver");
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n\r\n{payload}",
+        payload.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    // chromedriver keeps the connection open whatever the request says: read
+    // the head, then exactly the body it announces.
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 65536];
+    let split = loop {
+        if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+        let n = s.read(&mut buf).expect("read from chromedriver");
+        assert!(n > 0, "chromedriver closed the connection");
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let lower = head.to_ascii_lowercase();
+    let mut body = raw[split + 4..].to_vec();
+    if let Some(len) = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        while body.len() < len {
+            let n = s.read(&mut buf).expect("read body");
+            assert!(n > 0, "short body");
+            body.extend_from_slice(&buf[..n]);
+        }
+    } else if lower.contains("transfer-encoding: chunked") {
+        while !body.ends_with(b"0\r\n\r\n") {
+            let n = s.read(&mut buf).expect("read chunks");
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&buf[..n]);
+        }
+        body = dechunk(&body);
+    } else {
+        let _ = s.read_to_end(&mut body);
+    }
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    let v = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    (status, v)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(p) = b.windows(2).position(|w| w == b"\r\n") {
+        let n = usize::from_str_radix(String::from_utf8_lossy(&b[..p]).trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&b[p + 2..p + 2 + n]);
+        b = &b[p + 2 + n + 2..];
+    }
+    out
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes().filter_map(val) {
+        acc = (acc << 6) | c;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+/// chromedriver and one browser session.
+struct Browser {
+    driver: Child,
+    addr: String,
+    session: String,
+    profile: PathBuf,
+}
+
+impl Browser {
+    fn start(profile: PathBuf) -> Browser {
+        let port = free_port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let addr = format!("127.0.0.1:{port}");
+        let t0 = Instant::now();
+        while TcpStream::connect(&addr).is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "chromedriver did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut b = Browser {
+            driver,
+            addr,
+            session: String::new(),
+            profile,
+        };
+        b.new_session();
+        b
+    }
+
+    fn new_session(&mut self) {
+        let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,900",
+                     "--lang=zh-CN", format!("--user-data-dir={}", self.profile.display())]
+        } } } });
+        let (status, v) = http_json(&self.addr, "POST", "/session", Some(&caps));
+        assert_eq!(status, 200, "new session: {v}");
+        self.session = v["value"]["sessionId"].as_str().unwrap().to_string();
+    }
+
+    /// Quits the browser (the profile stays on disk) and starts it again.
+    fn restart(&mut self) {
+        self.cmd("DELETE", "", None);
+        self.new_session();
+    }
+
+    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, v) = http_json(
+            &self.addr,
+            method,
+            &format!("/session/{}{path}", self.session),
+            body.as_ref(),
+        );
+        assert_eq!(status, 200, "{method} {path}: {v}");
+        v["value"].clone()
+    }
+
+    fn goto(&self, url: &str) {
+        self.cmd("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    fn exec(&self, script: &str, args: Value) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
+    }
+
+    /// Waits until the JavaScript expression is true.
+    fn wait(&self, what: &str, expr: &str) {
+        let t0 = Instant::now();
+        loop {
+            if self.exec(&format!("return !!({expr});"), json!([])) == json!(true) {
+                return;
+            }
+            if t0.elapsed() > Duration::from_secs(30) {
+                let body = self.exec(
+                    "return document.body ? document.body.innerText : '';",
+                    json!([]),
+                );
+                panic!("timed out waiting for {what} ({expr}); page text: {body}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn find(&self, css: &str) -> String {
+        let t0 = Instant::now();
+        loop {
+            let (status, v) = http_json(
+                &self.addr,
+                "POST",
+                &format!("/session/{}/element", self.session),
+                Some(&json!({ "using": "css selector", "value": css })),
+            );
+            if status == 200 {
+                return v["value"][ELEMENT]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("element answer: {v}"))
+                    .to_string();
+            }
+            assert!(t0.elapsed() < Duration::from_secs(20), "no element {css}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let el = self.find(css);
+        self.cmd(
+            "POST",
+            &format!("/element/{el}/value"),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    fn click(&self, css: &str) {
+        let el = self.find(css);
+        self.cmd("POST", &format!("/element/{el}/click"), Some(json!({})));
+    }
+
+    fn text(&self, css: &str) -> String {
+        self.exec(
+            "var e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+            json!([css]),
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    fn source(&self) -> String {
+        self.cmd("GET", "/source", None)
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Key presses into whatever has focus, as a keyboard-wedge scanner types:
+    /// the text, then Enter.
+    fn scan_keys(&self, text: &str) {
+        let mut actions = Vec::new();
+        for c in text.chars().chain(std::iter::once('\u{E007}')) {
+            actions.push(json!({ "type": "keyDown", "value": c.to_string() }));
+            actions.push(json!({ "type": "keyUp", "value": c.to_string() }));
+        }
+        self.cmd(
+            "POST",
+            "/actions",
+            Some(json!({ "actions": [{ "type": "key", "id": "scanner", "actions": actions }] })),
+        );
+    }
+
+    /// Sets the viewport (device metrics) and saves a full screenshot.
+    fn screenshot(&self, name: &str, width: u32) {
+        self.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({ "cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                "width": width, "height": if width < 600 { 740 } else { 900 }, "deviceScaleFactor": 1, "mobile": width < 600 } })),
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        let png = self.cmd("GET", "/screenshot", None);
+        let path = artifacts().join(format!("{name}-{width}.png"));
+        std::fs::write(&path, base64_decode(png.as_str().unwrap())).unwrap();
+        self.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({ "cmd": "Emulation.clearDeviceMetricsOverride", "params": {} })),
+        );
+    }
+
+    fn screenshots(&self, name: &str) {
+        self.screenshot(name, 360);
+        self.screenshot(name, 1280);
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = http_json(
+            &self.addr,
+            "DELETE",
+            &format!("/session/{}", self.session),
+            None,
+        );
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// A loopback TCP proxy the test owns between the browser and the server:
+/// `down()` cuts every connection and refuses new ones, as a dead network does
+/// to the page and its service worker alike.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(target: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let conns: Arc<Mutex<Vec<TcpStream>>> = Arc::new(Mutex::new(Vec::new()));
+        let (u, c) = (up.clone(), conns.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !u.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(&target) else {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                };
+                {
+                    let mut list = c.lock().unwrap();
+                    list.push(client.try_clone().unwrap());
+                    list.push(server.try_clone().unwrap());
+                }
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Write);
+                    });
+                }
+            }
+        });
+        Proxy { port, up, conns }
+    }
+    fn origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+    fn down(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for s in self.conns.lock().unwrap().drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+    fn up(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A demo street with an open round, two points and personal codes.
+struct World {
+    env: TestEnv,
+    srv: Server,
+    chief_password: String,
+    street: i64,
+    round: String,
+    points: Vec<String>,
+    codes: Vec<(String, String)>,
+}
+
+async fn world(with_accounts: &[(&str, &str)]) -> (World, Vec<String>) {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "300", "--seed", "5", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let c = &store.communities(None, Some(street)).await.unwrap()[0];
+    let grid = &store.grids(None, Some((street, c.id))).await.unwrap()[0];
+    let mut passwords = Vec::new();
+    for (user, role) in with_accounts {
+        passwords.push(env.account(
+            user,
+            role,
+            &[
+                "--street",
+                "鸿城街道",
+                "--community",
+                &c.name,
+                "--grid",
+                &grid.name,
+            ],
+        ));
+    }
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let r = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "全员核酸第1轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 }));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let round = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        srv.post(&format!("/api/v1/rounds/{round}/open"), &json!({}))
+            .status,
+        200
+    );
+    let points = (0..2)
+        .map(|i| srv.post(&format!("/api/v1/rounds/{round}/points"), &json!({ "name": format!("{}号采样点", i + 1), "community": format!("{street}-{}", c.id) })).json()["id"].as_str().unwrap().to_string())
+        .collect();
+    let residents = srv
+        .get(&format!(
+            "/api/v1/residents?limit=40&grid={street}-{}",
+            grid.id
+        ))
+        .json();
+    let mut codes = Vec::new();
+    for r in residents["items"].as_array().unwrap() {
+        let id = r["id"].as_str().unwrap().to_string();
+        let code = srv.get(&format!("/api/v1/residents/{id}/code")).json()["code"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        codes.push((id, code));
+    }
+    assert!(codes.len() >= 25, "the grid needs 25 residents");
+    (
+        World {
+            chief_password: format!("{pw}-changed"),
+            env,
+            srv,
+            street,
+            round,
+            points,
+            codes,
+        },
+        passwords,
+    )
+}
+
+/// Registrations at a point: (client id, resident, raw code, duplicate of).
+async fn registrations(
+    env: &TestEnv,
+    street: i64,
+    point: i64,
+) -> Vec<(String, Option<i64>, String, Option<i64>)> {
+    let store = env.store().await;
+    let sql = "SELECT client_id, resident_id, raw_code, duplicate_of FROM registration WHERE street_id = $1 AND point_id = $2 ORDER BY id";
+    let rows = match &store.pool {
+        gw_store::Pool::Sqlite(p) => {
+            sqlx::query_as(sql)
+                .bind(street)
+                .bind(point)
+                .fetch_all(p)
+                .await
+        }
+        gw_store::Pool::Postgres(p) => {
+            sqlx::query_as(sql)
+                .bind(street)
+                .bind(point)
+                .fetch_all(p)
+                .await
+        }
+    };
+    rows.unwrap()
+}
+
+/// Logs in through the form, changing a one-time password on the way; ends on the home page.
+fn form_login(
+    b: &Browser,
+    origin: &str,
+    user: &str,
+    password: &str,
+    shots: Option<&str>,
+) -> String {
+    b.goto(&format!("{origin}/login"));
+    if let Some(name) = shots {
+        b.screenshots(&format!("{name}-login"));
+    }
+    b.type_into("input[name=username]", user);
+    b.type_into("input[name=password]", password);
+    b.click("button[type=submit]");
+    b.wait(
+        "the page after login",
+        "document.readyState === 'complete' && location.pathname !== '/login'",
+    );
+    let mut password = password.to_string();
+    if b.exec("return location.pathname;", json!([])) == json!("/password") {
+        if let Some(name) = shots {
+            b.screenshots(&format!("{name}-password"));
+        }
+        let new = format!("{password}-mine");
+        b.type_into("input[name=old]", &password);
+        b.type_into("input[name=new]", &new);
+        b.type_into("input[name=again]", &new);
+        b.click("button[type=submit]");
+        b.wait(
+            "the login page again",
+            "location.pathname === '/login' && document.readyState === 'complete'",
+        );
+        assert!(
+            b.source().contains("密码已修改"),
+            "the login page says the password changed"
+        );
+        b.type_into("input[name=username]", user);
+        b.type_into("input[name=password]", &new);
+        b.click("button[type=submit]");
+        b.wait(
+            "the home page",
+            "location.pathname === '/' && document.readyState === 'complete'",
+        );
+        password = new;
+    }
+    password
+}
+
+/// No full ID number (17 digits and a check character) or mobile number (11
+/// digits from 1) anywhere in the page.
+fn assert_masked(what: &str, html: &str) {
+    let bytes = html.as_bytes();
+    let mut run = 0;
+    for (i, c) in bytes.iter().enumerate() {
+        if c.is_ascii_digit() {
+            run += 1;
+            if run == 11 && bytes[i - 10] == b'1' {
+                panic!(
+                    "{what}: an unmasked phone-like number near {}",
+                    &html[i.saturating_sub(40)..(i + 10).min(html.len())]
+                );
+            }
+            assert!(run < 17, "{what}: an unmasked document-like number");
+        } else {
+            run = 0;
+        }
+    }
+}
+
+#[tokio::test]
+async fn browser_login_home_language_coverage_and_masking() {
+    if !browser_available("browser_login_home_language_coverage_and_masking") {
+        return;
+    }
+    let (w, pw) = world(&[("leader", "grid_leader"), ("helper", "volunteer")]).await;
+    // A few swabs so the coverage page has something to show.
+    let tube = w
+        .srv
+        .post(
+            &format!("/api/v1/points/{}/tubes", w.points[0]),
+            &json!({ "barcode": "P0000001" }),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (i, (_, code)) in w.codes[..4].iter().enumerate() {
+        let r = w.srv.post(
+            &format!("/api/v1/tubes/{tube}/scans"),
+            &json!({ "client_id": format!("api-{i}"), "code": code }),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    // The lab finds the pool abnormal: the round's page shows what was done.
+    let r = w.srv.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &json!({ "results": [{ "barcode": "P0000001", "result": "abnormal" }] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let origin = format!("http://{}", w.srv.addr);
+    let profile = tempfile::tempdir().unwrap();
+    let b = Browser::start(profile.path().to_path_buf());
+
+    // The grid leader's first login: the one-time password is replaced in the browser.
+    form_login(&b, &origin, "leader", &pw[0], Some("page"));
+    let home = b.source();
+    assert!(home.contains("您好"), "home in Chinese: {home}");
+    assert!(home.contains("网格长"), "the grant is shown");
+    assert!(
+        home.contains("全员核酸第1轮"),
+        "the round is listed for a reader"
+    );
+    assert_masked("grid leader home", &home);
+    b.screenshots("page-home");
+
+    // English on request, remembered by a cookie, and back.
+    b.click("a.lang");
+    b.wait("English", "document.documentElement.lang === 'en'");
+    assert!(b.source().contains("My roles and areas"));
+    b.goto(&format!("{origin}/"));
+    assert_eq!(
+        b.exec("return document.documentElement.lang;", json!([])),
+        json!("en")
+    );
+    b.screenshot("page-home-en", 360);
+    b.click("a.lang");
+    b.wait("Chinese", "document.documentElement.lang === 'zh-CN'");
+
+    // Coverage, then the missed list of the grid: masked.
+    b.goto(&format!("{origin}/rounds/{}", w.round));
+    assert_eq!(b.text("#cov-sampled"), "4", "four swabs so far");
+    let alerts = b.text("#alerts");
+    assert!(
+        alerts.contains("P0000001") && alerts.contains("4 人待单管复检"),
+        "{alerts}"
+    );
+    assert_masked("alerts", &b.source());
+    b.screenshots("page-coverage");
+
+    // The live picture follows a new swab without a reload (server-sent events).
+    b.goto(&format!("{origin}/rounds/{}/live", w.round));
+    assert_eq!(b.text("#live-sampled"), "4");
+    assert!(b.source().contains("<svg"), "charts are SVG");
+    let r = w.srv.post(
+        &format!("/api/v1/tubes/{tube}/scans"),
+        &json!({ "client_id": "api-live", "code": w.codes[4].1 }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    b.wait(
+        "the live count to move",
+        "document.getElementById('live-sampled').textContent === '5'",
+    );
+    b.screenshots("page-live");
+    b.goto(&format!("{origin}/rounds/{}", w.round));
+    b.click("tbody a");
+    b.wait("the missed list", "location.pathname.endsWith('/missed')");
+    let missed = b.source();
+    assert!(missed.contains("未检名单"));
+    assert_masked("missed list", &missed);
+    assert!(missed.contains('*'), "masked numbers show stars");
+    b.screenshots("page-missed");
+
+    // A household's code sheet: one QR per member, names masked, printable on A4.
+    b.click("tbody a[href$='/codes']");
+    b.wait("the code sheet", "location.pathname.endsWith('/codes')");
+    let sheet = b.source();
+    let cards = b.exec(
+        "return document.querySelectorAll('.code-card svg.qr path').length;",
+        json!([]),
+    );
+    assert!(cards.as_u64().unwrap() >= 1, "QR codes drawn: {sheet}");
+    let names = b.exec(
+        "return Array.from(document.querySelectorAll('.masked-name')).map(function(e){return e.textContent;});",
+        json!([]),
+    );
+    for n in names.as_array().unwrap() {
+        assert!(n.as_str().unwrap().contains('*'), "masked name: {n}");
+    }
+    assert!(
+        sheet.contains("GW1-"),
+        "the code's text is printed under its QR"
+    );
+    assert_masked("code sheet", &sheet);
+    b.screenshots("page-codes");
+    let pdf = b.cmd(
+        "POST",
+        "/print",
+        Some(json!({ "page": { "width": 21.0, "height": 29.7 }, "background": true })),
+    );
+    let pdf = base64_decode(pdf.as_str().unwrap());
+    assert!(pdf.starts_with(b"%PDF"), "a PDF");
+    std::fs::write(artifacts().join("household-codes-a4.pdf"), pdf).unwrap();
+
+    // Log out through the button: back to the login page, the home page is anonymous.
+    b.goto(&format!("{origin}/"));
+    b.click("header form button");
+    b.wait("the login page", "location.pathname === '/login'");
+    b.goto(&format!("{origin}/"));
+    assert!(!b.source().contains("您好"), "logged out");
+
+    // A volunteer: a home page without personal data, no coverage or missed list.
+    form_login(&b, &origin, "helper", &pw[1], None);
+    let home = b.source();
+    assert!(home.contains("志愿者"), "{home}");
+    assert!(
+        home.contains("/station"),
+        "a volunteer is pointed to the station page"
+    );
+    assert!(
+        !home.contains("全员核酸第1轮"),
+        "no coverage for a volunteer"
+    );
+    assert_masked("volunteer home", &home);
+    b.screenshot("page-home-volunteer", 360);
+    b.goto(&format!("{origin}/rounds/{}", w.round));
+    let denied = b.source();
+    assert!(
+        denied.contains(r#"<meta name="gw-error" content="forbidden">"#),
+        "{denied}"
+    );
+    assert_masked("volunteer's refusal", &denied);
+    let grid = w
+        .srv
+        .get(&format!("/api/v1/residents/{}", w.codes[0].0))
+        .json();
+    assert!(grid["grid"].is_string());
+
+    // Page weights: HTML with its CSS and script, well under 100 KB.
+    let css = w.srv.anonymous().get("/assets/app.css").body.len();
+    let js = w.srv.anonymous().get("/assets/station.js").body.len();
+    let station = w.srv.anonymous().get("/station").body.len();
+    let login = w.srv.anonymous().get("/login").body.len();
+    let _ = writeln!(
+        std::io::stderr(),
+        "[page weights] login {login} B, home {} B, missed {} B, station {station} B, app.css {css} B, station.js {js} B",
+        home.len(),
+        missed.len()
+    );
+    for (page, n) in [
+        ("login", login + css),
+        ("station", station + css + js),
+        ("missed", missed.len() + css),
+    ] {
+        assert!(n < 100 * 1024, "{page} weighs {n} bytes");
+    }
+}
+
+#[tokio::test]
+async fn browser_station_scans_by_keyboard_and_survives_a_dead_network() {
+    if !browser_available("browser_station_scans_by_keyboard_and_survives_a_dead_network") {
+        return;
+    }
+    let (w, _) = world(&[]).await;
+    let point: gw_domain::ids::Key = w.points[0].parse().unwrap();
+    // Someone already sampled at the other point: found again at sync, shown.
+    let other = w
+        .srv
+        .post(
+            &format!("/api/v1/points/{}/tubes", w.points[1]),
+            &json!({ "barcode": "Q0000001" }),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let elsewhere = &w.codes[24].1;
+    assert_eq!(
+        w.srv
+            .post(
+                &format!("/api/v1/tubes/{other}/scans"),
+                &json!({ "client_id": "elsewhere-1", "code": elsewhere })
+            )
+            .status,
+        200
+    );
+    let proxy = Proxy::start(w.srv.addr.clone());
+    let origin = proxy.origin();
+    let profile = tempfile::tempdir().unwrap();
+    let mut b = Browser::start(profile.path().to_path_buf());
+    // The commander enrols a station from the round's page: a one-time link.
+    form_login(&b, &origin, "chief", &w.chief_password, None);
+    b.goto(&format!("{origin}/rounds/{}", w.round));
+    b.click("#points a");
+    b.wait(
+        "the point's page",
+        "location.pathname.startsWith('/points/')",
+    );
+    b.type_into("input[name=label]", "1号台");
+    b.click("form.stack button[type=submit]");
+    b.wait(
+        "the enrolment link",
+        "document.getElementById('enroll-link')",
+    );
+    b.screenshots("point-enrol");
+    let link = b
+        .exec(
+            "return document.getElementById('enroll-link').href;",
+            json!([]),
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        link.starts_with(&format!("{origin}/station?code=en.")),
+        "{link}"
+    );
+    b.goto(&link);
+    b.wait(
+        "the scanning panel",
+        "!document.getElementById('scan').hidden",
+    );
+    assert_eq!(
+        b.exec("return location.search;", json!([])),
+        json!(""),
+        "the code leaves the address bar"
+    );
+    b.wait(
+        "the service worker in control",
+        "navigator.serviceWorker && navigator.serviceWorker.controller",
+    );
+
+    // Ten codes into a tube, typed by a "scanner" into the focused input.
+    b.scan_keys("T0000001");
+    b.wait(
+        "code mode",
+        "document.getElementById('code').dataset.mode === 'code'",
+    );
+    for (i, (_, c)) in w.codes[..10].iter().enumerate() {
+        b.scan_keys(c);
+        b.wait(
+            &format!("scan {i} answered green"),
+            &format!("document.getElementById('point-count').textContent === '{}' && document.getElementById('waiting').textContent === '0' && document.getElementById('feedback').dataset.kind === 'ok'", i + 1),
+        );
+    }
+    assert_eq!(b.text("#tube-fill"), "10/10");
+    b.screenshots("station-ten");
+    let regs = registrations(&w.env, w.street, point.id).await;
+    assert_eq!(regs.len(), 10);
+    for (r, (id, _)) in regs.iter().zip(&w.codes[..10]) {
+        assert_eq!(Some(id.parse::<gw_domain::ids::Key>().unwrap().id), r.1);
+        assert_eq!(r.3, None);
+    }
+    // The tube is full: the next scan asks for a tube. Three more online.
+    assert_eq!(
+        b.exec(
+            "return document.getElementById('code').dataset.mode;",
+            json!([])
+        ),
+        json!("tube")
+    );
+    b.scan_keys("T0000002");
+    for (_, c) in &w.codes[10..13] {
+        b.scan_keys(c);
+    }
+    b.wait("13 stored", "document.getElementById('point-count').textContent === '13' && document.getElementById('waiting').textContent === '0'");
+
+    // The network dies while scanning: five more (one already sampled elsewhere).
+    proxy.down();
+    let offline: Vec<&str> = w.codes[13..17]
+        .iter()
+        .map(|(_, c)| c.as_str())
+        .chain([elsewhere.as_str()])
+        .collect();
+    for c in &offline {
+        b.scan_keys(c);
+    }
+    b.wait("five waiting, offline", "document.getElementById('waiting').textContent === '5' && document.getElementById('net').dataset.online === '0'");
+    assert_eq!(
+        b.text("#point-count"),
+        "18",
+        "waiting scans count at the point"
+    );
+    assert_eq!(
+        b.exec(
+            "return document.getElementById('feedback').dataset.kind;",
+            json!([])
+        ),
+        json!("queued")
+    );
+    b.screenshots("station-offline");
+
+    // A reload with no network: the service worker serves the page, the queue is intact.
+    b.cmd("POST", "/refresh", Some(json!({})));
+    b.wait("the page back from the service worker", "document.getElementById('scan') && !document.getElementById('scan').hidden && document.getElementById('waiting').textContent === '5'");
+    // A browser restart, still offline.
+    b.restart();
+    b.goto(&format!("{origin}/station"));
+    b.wait("the page after a browser restart", "document.getElementById('scan') && !document.getElementById('scan').hidden && document.getElementById('waiting').textContent === '5'");
+    assert_eq!(
+        registrations(&w.env, w.street, point.id).await.len(),
+        13,
+        "nothing reached the server while it was cut off"
+    );
+
+    // The network is back: everything uploads, exactly once, and the conflict is shown.
+    proxy.up();
+    b.wait(
+        "the queue drained",
+        "document.getElementById('waiting').textContent === '0'",
+    );
+    b.wait(
+        "the conflict shown",
+        "!document.getElementById('problems').hidden",
+    );
+    let problems = b.text("#problem-list");
+    assert!(problems.contains("已采过样"), "{problems}");
+    b.screenshots("station-synced");
+    // Give a second sync every chance to send anything again.
+    std::thread::sleep(Duration::from_millis(3500));
+    let regs = registrations(&w.env, w.street, point.id).await;
+    assert_eq!(regs.len(), 18, "every scan stored exactly once: {regs:?}");
+    let mut raw: Vec<&str> = regs.iter().map(|r| r.2.as_str()).collect();
+    raw.sort_unstable();
+    raw.dedup();
+    assert_eq!(raw.len(), 18, "no code stored twice");
+    let dup = regs.iter().find(|r| r.2 == *elsewhere).unwrap();
+    assert!(dup.3.is_some(), "the second swab points at the first");
+    assert_eq!(b.text("#point-count"), "18");
+
+    // The coverage page reflects the scans: 18 people here plus the one elsewhere
+    // (who counts once), as the API says.
+    let api = w
+        .srv
+        .get(&format!("/api/v1/rounds/{}/coverage", w.round))
+        .json();
+    assert_eq!(api["sampled"], 18);
+    let direct = format!("http://{}", w.srv.addr);
+    form_login(&b, &direct, "chief", &w.chief_password, None);
+    b.goto(&format!("{direct}/rounds/{}", w.round));
+    assert_eq!(b.text("#cov-sampled"), "18");
+    assert_eq!(b.text("#cov-expected"), api["expected"].to_string());
+    b.screenshots("coverage-after-station");
+}
+
+#[tokio::test]
+async fn browser_station_revoked_keeps_its_queue_and_replays_it_after_enrolling_again() {
+    if !browser_available(
+        "browser_station_revoked_keeps_its_queue_and_replays_it_after_enrolling_again",
+    ) {
+        return;
+    }
+    let (w, _) = world(&[]).await;
+    let point: gw_domain::ids::Key = w.points[0].parse().unwrap();
+    let issue = || {
+        w.srv
+            .post(
+                &format!("/api/v1/points/{}/stations", w.points[0]),
+                &json!({}),
+            )
+            .json()
+    };
+    let first = issue();
+    let origin = format!("http://{}", w.srv.addr);
+    let profile = tempfile::tempdir().unwrap();
+    let b = Browser::start(profile.path().to_path_buf());
+    b.goto(&format!(
+        "{origin}/station?code={}",
+        first["enroll_code"].as_str().unwrap()
+    ));
+    b.wait(
+        "the scanning panel",
+        "!document.getElementById('scan').hidden",
+    );
+    b.scan_keys("R0000001");
+    for (_, c) in &w.codes[..2] {
+        b.scan_keys(c);
+    }
+    b.wait("two stored", "document.getElementById('point-count').textContent === '2' && document.getElementById('waiting').textContent === '0'");
+
+    // The station is revoked: the next scan is refused with 401 and kept.
+    let station = first["station"].as_str().unwrap();
+    assert_eq!(
+        w.srv
+            .post(&format!("/api/v1/stations/{station}/revoke"), &json!({}))
+            .status,
+        200
+    );
+    b.scan_keys(&w.codes[2].1);
+    b.wait(
+        "the refusal shown and the scan kept",
+        "!document.getElementById('enroll').hidden && document.getElementById('waiting').textContent === '1' && document.getElementById('feedback').dataset.kind === 'bad'",
+    );
+    b.screenshot("station-revoked", 360);
+    assert_eq!(registrations(&w.env, w.street, point.id).await.len(), 2);
+
+    // Enrolled again with a new code (typed, Enter): the kept scan goes in once.
+    let second = issue();
+    b.type_into("#enroll-code", second["enroll_code"].as_str().unwrap());
+    b.scan_keys("");
+    b.wait("the queue replayed", "document.getElementById('enroll').hidden && document.getElementById('waiting').textContent === '0'");
+    std::thread::sleep(Duration::from_millis(3500));
+    let regs = registrations(&w.env, w.street, point.id).await;
+    assert_eq!(regs.len(), 3, "{regs:?}");
+    assert_eq!(regs[2].2, w.codes[2].1, "the kept scan, once");
+}

@@ -1,0 +1,228 @@
+//! Pages over plain HTTP (no browser): form CSRF, cache headers, language,
+//! denials and unknown pages as pages.
+
+use serde_json::json;
+
+use crate::harness::TestEnv;
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+#[tokio::test]
+async fn forms_need_the_csrf_field_assets_are_cached_pages_are_not() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "200", "--seed", "4", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let srv = env.serve();
+    // Log in through the form: a cookie and a redirect to the password page.
+    let body = format!("username=chief&password={pw}");
+    let r = srv.raw(&format!(
+        "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    assert_eq!(r.status, 303, "{}", r.head);
+    assert_eq!(header(&r.head, "location"), Some("/password"));
+    let cookie = header(&r.head, "set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = srv.raw(&format!(
+        "GET /password HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"
+    ));
+    assert_eq!(page.status, 200);
+    assert_eq!(header(&page.head, "cache-control"), Some("no-store"));
+    let csrf = page
+        .body
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let post = |fields: &str| {
+        srv.raw(&format!(
+            "POST /password HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{fields}",
+            fields.len()
+        ))
+    };
+    let change = format!("old={pw}&new=a-new-password-1&again=a-new-password-1");
+    // No token, a wrong token: refused as a page, nothing changed.
+    for fields in [change.clone(), format!("csrf=nope&{change}")] {
+        let r = post(&fields);
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert!(r.body.contains(r#"<meta name="gw-error" content="csrf">"#));
+    }
+    // Mismatched new passwords: the form says what to fix.
+    let r = post(&format!(
+        "csrf={csrf}&old={pw}&new=a-new-password-1&again=a-new-password-2"
+    ));
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("两次输入的新密码不一致"), "{}", r.body);
+    let r = post(&format!("csrf={csrf}&{change}"));
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(header(&r.head, "location"), Some("/login?changed=1"));
+    // The new password works over the API; the old session is gone.
+    let anon = srv.anonymous();
+    assert_eq!(
+        anon.post(
+            "/api/v1/login",
+            &json!({ "username": "chief", "password": "a-new-password-1" })
+        )
+        .status,
+        200
+    );
+    let gone = srv.raw(&format!(
+        "GET /password HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"
+    ));
+    assert_eq!(gone.status, 401);
+    assert!(
+        gone.body.contains("url=/login"),
+        "a page that sends you to log in"
+    );
+
+    // Assets: versioned URLs cached for a year; the service worker always checked.
+    let home = anon.get("/");
+    let v = home
+        .body
+        .split("/assets/app.css?v=")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let css = anon.get(&format!("/assets/app.css?v={v}"));
+    assert_eq!(css.status, 200);
+    assert!(header(&css.head, "cache-control")
+        .unwrap()
+        .contains("max-age=31536000"));
+    let sw = anon.get("/sw.js");
+    assert_eq!(header(&sw.head, "cache-control"), Some("no-cache"));
+    assert!(
+        sw.body.contains(&format!("gw-station-{v}")),
+        "the cache name follows the assets"
+    );
+
+    // English on request, remembered; unknown pages are pages, unknown API routes JSON.
+    let en = anon.get("/login?lang=en");
+    assert!(en.body.contains("Log in") && en.body.contains(r#"lang="en""#));
+    assert!(header(&en.head, "set-cookie")
+        .unwrap()
+        .starts_with("gw_lang=en"));
+    let again = srv
+        .raw("GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: gw_lang=en\r\n\r\n");
+    assert!(again.body.contains(r#"lang="en""#));
+    let missing = anon.get("/no-such-page");
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains(r#"content="not_found""#));
+    assert_eq!(
+        anon.get("/api/v1/no-such-route").json()["code"],
+        "not_found"
+    );
+}
+
+/// Logs in through the form (the account's password already changed) and
+/// returns the cookie and the page's CSRF token.
+fn form_session(srv: &crate::harness::Server, user: &str, password: &str) -> (String, String) {
+    let body = format!("username={user}&password={password}");
+    let r = srv.raw(&format!(
+        "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    assert_eq!(r.status, 303, "{}", r.body);
+    let cookie = header(&r.head, "set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let home = srv.raw(&format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"
+    ));
+    let csrf = home
+        .body
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    (cookie, csrf)
+}
+
+#[tokio::test]
+async fn a_point_manager_enrols_a_station_from_the_browser_a_volunteer_cannot() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "200", "--seed", "4", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let c = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let round = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "第1轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 })).json()["id"].as_str().unwrap().to_string();
+    srv.post(&format!("/api/v1/rounds/{round}/open"), &json!({}));
+    let point = srv
+        .post(
+            &format!("/api/v1/rounds/{round}/points"),
+            &json!({ "name": "3号采样点", "community": format!("{street}-{c}") }),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mgr = env.account("mgr", "point_manager", &["--point", &point]);
+    let vol = env.account("vol", "volunteer", &["--point", &point]);
+    // The first login (over the API) replaces the one-time passwords.
+    srv.login("mgr", &mgr);
+    srv.login("vol", &vol);
+    let (mgr, vol) = (format!("{mgr}-changed"), format!("{vol}-changed"));
+
+    let (cookie, csrf) = form_session(&srv, "mgr", &mgr);
+    let home = srv.raw(&format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"
+    ));
+    assert!(home.body.contains("采样点负责人"), "{}", home.body);
+    assert!(
+        home.body.contains(&format!(r#"href="/points/{point}""#)),
+        "the manager's point is linked"
+    );
+    let body = format!("csrf={csrf}&label=%E4%B8%80%E5%8F%B7%E5%8F%B0");
+    let issued = srv.raw(&format!(
+        "POST /points/{point}/stations HTTP/1.1\r\nHost: 10.0.0.5:8080\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    let link = issued
+        .body
+        .split(r#"id="enroll-link" href=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap();
+    assert!(
+        link.starts_with("http://10.0.0.5:8080/station?code=en."),
+        "{link}"
+    );
+    let code = link.split("code=").nth(1).unwrap();
+    let enrolled = srv
+        .anonymous()
+        .post("/api/v1/enroll", &json!({ "code": code }));
+    assert_eq!(enrolled.status, 200, "{}", enrolled.body);
+    assert_eq!(enrolled.json()["point_name"], "3号采样点");
+    assert_eq!(enrolled.json()["pool_size"], 10);
+
+    // A volunteer at the same point scans but does not enrol stations.
+    let (vcookie, vcsrf) = form_session(&srv, "vol", &vol);
+    let page = srv.raw(&format!(
+        "GET /points/{point} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {vcookie}\r\n\r\n"
+    ));
+    assert_eq!(page.status, 403);
+    let body = format!("csrf={vcsrf}&label=x");
+    let refused = srv.raw(&format!(
+        "POST /points/{point}/stations HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {vcookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    assert_eq!(refused.status, 403, "{}", refused.body);
+}

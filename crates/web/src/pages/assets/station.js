@@ -1,0 +1,380 @@
+// Gridwarden scanning station. Every scan goes first into a queue in
+// IndexedDB (durable), then to the server with its client-generated id, so a
+// dead network, a reload or a browser restart loses nothing, and a replay is
+// answered by the server instead of applied twice.
+(function () {
+  'use strict';
+  var M = JSON.parse(document.getElementById('gw-msgs').textContent);
+  function $(id) { return document.getElementById(id); }
+  var CFG = 'gw.station';
+  var STATE = 'gw.station.state';
+
+  function cfg() { try { return JSON.parse(localStorage.getItem(CFG) || 'null'); } catch (e) { return null; } }
+  function state() {
+    var s = null;
+    try { s = JSON.parse(localStorage.getItem(STATE) || 'null'); } catch (e) { s = null; }
+    return s || { tube: null, fill: 0, pointCount: 0 };
+  }
+  function saveState(s) { localStorage.setItem(STATE, JSON.stringify(s)); }
+
+  // ----- IndexedDB -----------------------------------------------------------
+  var dbp = null;
+  function db() {
+    if (!dbp) {
+      dbp = new Promise(function (resolve, reject) {
+        var r = indexedDB.open('gridwarden-station', 1);
+        r.onupgradeneeded = function () {
+          var d = r.result;
+          d.createObjectStore('queue', { keyPath: 'seq', autoIncrement: true });
+          d.createObjectStore('kv');
+          d.createObjectStore('problems', { keyPath: 'seq', autoIncrement: true });
+        };
+        r.onsuccess = function () { resolve(r.result); };
+        r.onerror = function () { reject(r.error); };
+      });
+    }
+    return dbp;
+  }
+  // Runs fn(store) in one transaction; resolves with fn's request result once committed.
+  function tx(name, mode, fn) {
+    return db().then(function (d) {
+      return new Promise(function (resolve, reject) {
+        var t = mode === 'readwrite' ? d.transaction(name, mode, { durability: 'strict' }) : d.transaction(name, mode);
+        var req = fn(t.objectStore(name));
+        var out;
+        if (req) req.onsuccess = function () { out = req.result; };
+        t.oncomplete = function () { resolve(out); };
+        t.onerror = function () { reject(t.error); };
+        t.onabort = function () { reject(t.error); };
+      });
+    });
+  }
+  function qAdd(item) { return tx('queue', 'readwrite', function (s) { return s.add(item); }); }
+  function qFirst() { return tx('queue', 'readonly', function (s) { return s.getAll(null, 1); }).then(function (a) { return a[0]; }); }
+  function qAll() { return tx('queue', 'readonly', function (s) { return s.getAll(); }); }
+  function qDel(seq) { return tx('queue', 'readwrite', function (s) { return s.delete(seq); }); }
+  function kvGet(k) { return tx('kv', 'readonly', function (s) { return s.get(k); }); }
+  function kvPut(k, v) { return tx('kv', 'readwrite', function (s) { return s.put(v, k); }); }
+  function problemAdd(p) { return tx('problems', 'readwrite', function (s) { return s.add(p); }); }
+  function problemsAll() { return tx('problems', 'readonly', function (s) { return s.getAll(); }); }
+  function problemsClear() { return tx('problems', 'readwrite', function (s) { return s.clear(); }); }
+
+  // ----- server --------------------------------------------------------------
+  function api(method, path, body) {
+    var c = cfg();
+    var ctl = new AbortController();
+    var timer = setTimeout(function () { ctl.abort(); }, 8000);
+    var headers = { 'Content-Type': 'application/json' };
+    if (c && c.token) headers.Authorization = 'Bearer ' + c.token;
+    return fetch(path, { method: method, headers: headers, body: JSON.stringify(body || {}), signal: ctl.signal, credentials: 'omit', cache: 'no-store' })
+      .then(function (res) {
+        return res.text().then(function (t) {
+          var j = null;
+          try { j = JSON.parse(t); } catch (e) { j = null; }
+          return { status: res.status, ok: res.ok, body: j };
+        });
+      })
+      .finally(function () { clearTimeout(timer); });
+  }
+
+  function uid() {
+    if (self.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    return Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join('');
+  }
+
+  // ----- feedback ------------------------------------------------------------
+  var audio = null;
+  function beep(ok) {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      var o = audio.createOscillator(), g = audio.createGain();
+      o.type = ok ? 'sine' : 'square';
+      o.frequency.value = ok ? 1046 : 196;
+      g.gain.value = 0.25;
+      o.connect(g); g.connect(audio.destination);
+      o.start();
+      o.stop(audio.currentTime + (ok ? 0.12 : 0.6));
+    } catch (e) { /* no sound device */ }
+  }
+  function show(kind, text, detail) {
+    var f = $('feedback');
+    f.className = 'feedback ' + kind;
+    f.setAttribute('data-kind', kind);
+    $('fb-text').textContent = text;
+    $('fb-detail').textContent = detail || '';
+    if (kind !== 'idle') beep(kind === 'ok' || kind === 'queued');
+  }
+  function outcomeText(o) {
+    var parts = [];
+    if (o.duplicate_of) parts.push(M.duplicate + ' (' + M.at_point + ' ' + o.duplicate_of.point + ', ' + new Date(o.duplicate_of.scanned_ms).toLocaleTimeString(document.documentElement.lang) + ')');
+    if (o.problem) parts.push(o.problem);
+    return parts.join('；');
+  }
+
+  var online = true;
+  function setOnline(v) {
+    online = v;
+    var n = $('net');
+    n.textContent = v ? M.online : M.offline;
+    n.className = 'net' + (v ? '' : ' off');
+    n.setAttribute('data-online', v ? '1' : '0');
+  }
+
+  // ----- screen --------------------------------------------------------------
+  function refresh() {
+    var s = state();
+    return qAll().then(function (items) {
+      var waiting = items.filter(function (i) { return i.kind === 'scan'; });
+      $('waiting').textContent = String(waiting.length);
+      $('tube-barcode').textContent = s.tube ? s.tube : '—';
+      var c = cfg() || {};
+      $('tube-fill').textContent = (s.tube ? s.fill : 0) + '/' + (c.pool_size || 0);
+      $('point-count').textContent = String(s.pointCount + waiting.length);
+      $('prompt').textContent = needTube() ? M.scan_tube : M.scan_code;
+      $('code').setAttribute('data-mode', needTube() ? 'tube' : 'code');
+      return problemsAll();
+    }).then(function (ps) {
+      var list = $('problem-list');
+      list.textContent = '';
+      ps.forEach(function (p) {
+        var li = document.createElement('li');
+        li.textContent = p.text;
+        list.appendChild(li);
+      });
+      $('problems').hidden = ps.length === 0;
+    });
+  }
+  function needTube() {
+    var s = state(), c = cfg() || {};
+    return !s.tube || s.fill >= (c.pool_size || 10);
+  }
+
+  // ----- sync: one item at a time, in order, each removed only once the server has it.
+  var running = null;
+  // Refused (401): nothing is sent until the station is enrolled again.
+  var revoked = false;
+  function sync() {
+    if (revoked) return Promise.resolve();
+    if (!running) {
+      var run = function () { return syncLoop(); };
+      var p = navigator.locks ? navigator.locks.request('gw-station-sync', run) : run();
+      running = p.catch(function () { /* retried by the timer */ }).then(function () { running = null; return refresh(); });
+    }
+    return running;
+  }
+  var results = {};
+  // Scans whose outcome the volunteer is looking at right now.
+  var awaiting = {};
+  function syncLoop() {
+    var c = cfg();
+    if (!c) return Promise.resolve();
+    return qFirst().then(function (it) {
+      if (!it) return null;
+      var req;
+      if (it.kind === 'tube') {
+        req = api('POST', '/api/v1/points/' + c.point + '/tubes', { barcode: it.barcode, reuse: true });
+      } else {
+        req = kvGet('tube:' + it.barcode).then(function (id) {
+          if (!id) return { status: 0, missing: true };
+          if (it.kind === 'close') return api('POST', '/api/v1/tubes/' + id + '/close', {});
+          return api('POST', '/api/v1/tubes/' + id + '/scans', { client_id: it.client_id, code: it.code, scanned_ms: it.scanned_ms, station: c.station });
+        });
+      }
+      return req.then(function (r) {
+        setOnline(true);
+        return handle(it, r).then(function (go) { return go ? syncLoop() : null; });
+      }, function () { setOnline(false); return null; });
+    });
+  }
+  // Whether to carry on with the next item.
+  function handle(it, r) {
+    if (r.missing && it.kind === 'close') return qDel(it.seq).then(function () { return true; });
+    if (r.missing) {
+      // The tube was never opened (its open failed): keep the scan, say so.
+      return problemAdd({ text: M.stuck + ': ' + it.barcode + ' ' + (it.code || ''), item: it }).then(function () { return qDel(it.seq); }).then(function () { return true; });
+    }
+    if (r.status === 401) { revoked = true; show('bad', M.revoked); $('enroll').hidden = false; return Promise.resolve(false); }
+    if (r.status >= 500) { setOnline(false); return Promise.resolve(false); }
+    var msg = r.body && r.body.message ? r.body.message : String(r.status);
+    if (it.kind === 'tube') {
+      if (r.ok) return kvPut('tube:' + it.barcode, r.body.id).then(function () { return qDel(it.seq); }).then(function () { return true; });
+      return problemAdd({ text: M.stuck + ' (' + it.barcode + '): ' + msg }).then(function () { return qDel(it.seq); }).then(function () { return true; });
+    }
+    if (it.kind === 'close') return qDel(it.seq).then(function () { return true; });
+    if (!r.ok) {
+      // Refused for good (e.g. the station no longer covers the point): keep it visible.
+      return problemAdd({ text: (it.code || '') + ': ' + msg, item: it }).then(function () { return qDel(it.seq); }).then(function () { return true; });
+    }
+    var o = r.body;
+    results[it.client_id] = o;
+    var s = state();
+    s.pointCount = o.point_count;
+    if (s.tube === it.barcode) s.fill = Math.max(s.fill, o.tube_fill);
+    saveState(s);
+    var bad = o.duplicate_of || o.problem;
+    var p = Promise.resolve();
+    if (bad && !awaiting[it.client_id]) {
+      // Found at upload, not shown at the scan: the station must see it.
+      p = problemAdd({ text: (it.code || M.walk_in) + ' — ' + outcomeText(o), client_id: it.client_id });
+    }
+    return p.then(function () { return qDel(it.seq); }).then(function () { return true; });
+  }
+
+  // ----- scanning ------------------------------------------------------------
+  var chain = Promise.resolve();
+  function onScan(text) {
+    chain = chain.then(function () { return scan(text); }).catch(function (e) { show('bad', String(e)); });
+    return chain;
+  }
+  function scan(text) {
+    var s = state();
+    if (needTube()) {
+      var b = text.toUpperCase().replace(/\s+/g, '');
+      if (!/^[A-Z0-9]{8,20}$/.test(b)) { show('bad', M.bad_tube, text); return refresh(); }
+      if (s.tube) qAdd({ kind: 'close', barcode: s.tube });
+      s.tube = b; s.fill = 0;
+      saveState(s);
+      return qAdd({ kind: 'tube', barcode: b }).then(function () {
+        show('ok', M.tube_open, b);
+        return refresh();
+      }).then(function () { sync(); });
+    }
+    var cid = (cfg().station || 'st') + '-' + uid();
+    var item = { kind: 'scan', client_id: cid, barcode: s.tube, code: text, scanned_ms: Date.now() };
+    return qAdd(item).then(function () {
+      s.fill += 1;
+      saveState(s);
+      return refresh();
+    }).then(function () {
+      if (revoked) { show('bad', M.revoked, text); return null; }
+      if (!online) { show('queued', M.queued, text); sync(); return null; }
+      awaiting[cid] = true;
+      return sync().then(function () {
+        var o = results[cid];
+        delete awaiting[cid];
+        if (!o && revoked) { show('bad', M.revoked, text); return; }
+        if (!o) { show('queued', M.queued, text); return; }
+        delete results[cid];
+        var detail = outcomeText(o);
+        if (o.duplicate_of || o.problem) show('bad', o.duplicate_of ? M.duplicate : M.problem, detail);
+        else show('ok', M.ok, (o.resident ? M.resident + ' ' + o.resident + ' · ' : '') + M.tube + ' ' + o.tube_fill + '/' + o.pool_size);
+        if (needTube()) $('prompt').textContent = M.tube_full;
+      });
+    });
+  }
+
+  var started = false;
+  function startScanning() {
+    var c = cfg();
+    if (started) { $('enroll').hidden = true; refresh().then(sync); return; }
+    started = true;
+    $('enroll').hidden = true;
+    $('scan').hidden = false;
+    $('point-name').textContent = c.point_name || c.point;
+    $('round-name').textContent = c.round_name || c.round;
+    setOnline(navigator.onLine !== false);
+    var input = $('code');
+    $('scan-form').addEventListener('submit', function (e) {
+      e.preventDefault();
+      var v = input.value.trim();
+      input.value = '';
+      input.focus();
+      if (v) onScan(v);
+    });
+    $('new-tube').addEventListener('click', function () {
+      var s = state();
+      if (s.tube) qAdd({ kind: 'close', barcode: s.tube });
+      s.tube = null; s.fill = 0;
+      saveState(s);
+      refresh();
+      input.focus();
+    });
+    if ('BarcodeDetector' in window && navigator.mediaDevices) {
+      $('camera-button').hidden = false;
+      $('camera-button').addEventListener('click', function () { startCamera(); input.focus(); });
+    }
+    $('clear-problems').addEventListener('click', function () { problemsClear().then(refresh); input.focus(); });
+    document.addEventListener('keydown', function (e) {
+      // A scanner types into whatever has focus: bring it back to the input.
+      if (document.activeElement !== input && e.key.length === 1 && !e.ctrlKey && !e.altKey && !e.metaKey &&
+          !(document.activeElement && document.activeElement.tagName === 'INPUT')) {
+        input.focus();
+      }
+    });
+    window.addEventListener('online', function () { sync(); });
+    setInterval(function () { sync(); }, 3000);
+    input.focus();
+    refresh().then(sync);
+  }
+
+  // The phone's camera, where the browser has a barcode detector; typed entry otherwise.
+  var camera = null;
+  function startCamera() {
+    if (camera) { stopCamera(); return; }
+    var video = $('camera');
+    var detector = new window.BarcodeDetector();
+    var last = '', lastAt = 0;
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false }).then(function (stream) {
+      camera = { stream: stream, timer: 0 };
+      video.srcObject = stream;
+      video.hidden = false;
+      return video.play();
+    }).then(function () {
+      camera.timer = setInterval(function () {
+        detector.detect(video).then(function (codes) {
+          if (!codes.length) return;
+          var v = codes[0].rawValue, now = Date.now();
+          if (v === last && now - lastAt < 3000) return; // the same code still in view
+          last = v; lastAt = now;
+          onScan(v);
+        }).catch(function () { /* next frame */ });
+      }, 250);
+    }).catch(function (e) { show('bad', String(e && e.message || e)); stopCamera(); });
+  }
+  function stopCamera() {
+    if (!camera) return;
+    clearInterval(camera.timer);
+    camera.stream.getTracks().forEach(function (t) { t.stop(); });
+    camera = null;
+    $('camera').hidden = true;
+  }
+
+  function enroll(code) {
+    var msg = $('enroll-msg');
+    msg.textContent = '';
+    return api('POST', '/api/v1/enroll', { code: code.trim() }).then(function (r) {
+      if (!r.ok) { msg.textContent = M.enroll_failed; return; }
+      localStorage.setItem(CFG, JSON.stringify(r.body));
+      revoked = false;
+      var s = state();
+      if (s.tube) { s.tube = null; s.fill = 0; saveState(s); }
+      startScanning();
+      show('ok', M.enrolled);
+    }, function () { msg.textContent = M.network; });
+  }
+
+  function main() {
+    if ('serviceWorker' in navigator) {
+      navigator.serviceWorker.register('/sw.js', { scope: '/station' }).catch(function () { /* still works online */ });
+    }
+    var params = new URLSearchParams(location.search);
+    var code = params.get('code');
+    if (code) {
+      // The one-time code leaves the address bar (and history) at once.
+      history.replaceState(null, '', '/station');
+      enroll(code);
+      $('enroll').hidden = false;
+      return;
+    }
+    if (cfg()) { startScanning(); return; }
+    $('enroll').hidden = false;
+    $('enroll-code').focus();
+  }
+  $('enroll-form').addEventListener('submit', function (e) {
+    e.preventDefault();
+    enroll($('enroll-code').value);
+  });
+  main();
+})();

@@ -1,0 +1,1256 @@
+//! Server-rendered pages: one small layout, one CSS file, the station's script
+//! and its service worker, all served by the binary. Chinese first; `?lang=en`
+//! (remembered in a cookie) switches to English. No front-end framework and
+//! nothing fetched from elsewhere at run time.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Form};
+use gw_domain::access::{role_allows, sees_full_names, Action, Field, Node};
+use gw_domain::ids::Key;
+use serde::Deserialize;
+
+use crate::{html_escape as esc, AppState, Auth, WebError};
+
+mod live;
+mod print;
+mod station;
+pub use live::{events, live};
+pub use print::{household_codes, qr_svg};
+pub use station::station;
+
+pub const LANG_COOKIE: &str = "gw_lang";
+
+const CSS: &str = include_str!("assets/app.css");
+const STATION_JS: &str = include_str!("assets/station.js");
+const SW_JS: &str = include_str!("assets/sw.js");
+
+/// FNV-1a of the assets: changes whenever one does, so URLs carrying it can be
+/// cached for a year and the service worker replaces its cache.
+pub fn asset_version() -> &'static str {
+    static V: OnceLock<String> = OnceLock::new();
+    V.get_or_init(|| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in CSS.bytes().chain(STATION_JS.bytes()).chain(SW_JS.bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        format!("{:012x}", h & 0xffff_ffff_ffff)
+    })
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            // URLs carry the version: a changed file is a new URL.
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub async fn css() -> Response {
+    asset(CSS, "text/css; charset=utf-8")
+}
+
+pub async fn station_js() -> Response {
+    asset(STATION_JS, "text/javascript; charset=utf-8")
+}
+
+/// The service worker: not cached by HTTP (the browser checks it for updates);
+/// its cache name carries the asset version.
+pub async fn service_worker() -> Response {
+    static BODY: OnceLock<String> = OnceLock::new();
+    let body = BODY.get_or_init(|| SW_JS.replace("__VERSION__", asset_version()));
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body.clone(),
+    )
+        .into_response()
+}
+
+/// The language of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+    fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+}
+
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| form_decode(v))
+}
+
+/// Decodes one `application/x-www-form-urlencoded` value.
+pub(crate) fn form_decode(v: &str) -> String {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(x) => {
+                        out.push(x);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The language asked for: `?lang=` first, then the cookie, then Chinese.
+/// The second value is set when the query asked (the cookie is then written).
+pub(crate) fn lang_of(headers: &HeaderMap, query: Option<&str>) -> (Lang, bool) {
+    let parse = |v: &str| match v {
+        "en" => Some(Lang::En),
+        "zh" => Some(Lang::Zh),
+        _ => None,
+    };
+    if let Some(l) = query_param(query, "lang").as_deref().and_then(parse) {
+        return (l, true);
+    }
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == LANG_COOKIE)
+        .and_then(|(_, v)| parse(v));
+    (cookie.unwrap_or(Lang::Zh), false)
+}
+
+/// What every page handler starts from: the language, the caller (if any),
+/// the path and query (for the language switch).
+pub struct Page {
+    pub lang: Lang,
+    switched: bool,
+    pub auth: Option<Auth>,
+    path: String,
+    query: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Page {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let (lang, switched) = lang_of(&parts.headers, parts.uri.query());
+        Ok(Page {
+            lang,
+            switched,
+            auth: parts.extensions.get::<Auth>().cloned(),
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().unwrap_or("").to_string(),
+        })
+    }
+}
+
+impl Page {
+    /// The link to this page in the other language.
+    fn switch_link(&self) -> String {
+        let other = match self.lang {
+            Lang::Zh => "en",
+            Lang::En => "zh",
+        };
+        let mut q: Vec<&str> = self
+            .query
+            .split('&')
+            .filter(|kv| !kv.is_empty() && !kv.starts_with("lang="))
+            .collect();
+        let l = format!("lang={other}");
+        q.push(&l);
+        format!("{}?{}", self.path, q.join("&"))
+    }
+
+    /// The page in the shared layout.
+    pub fn render(&self, status: StatusCode, title: &str, body: &str) -> Response {
+        self.render_with(status, title, body, "")
+    }
+
+    fn render_with(&self, status: StatusCode, title: &str, body: &str, head: &str) -> Response {
+        let l = self.lang;
+        let user = match &self.auth {
+            Some(a) if !a.principal.username.starts_with("station:") => format!(
+                r#"<span class="who">{}</span><form method="post" action="/logout" class="inline"><input type="hidden" name="csrf" value="{}"><button class="link">{}</button></form>"#,
+                esc(display(&a.principal)),
+                esc(&a.csrf),
+                l.t("退出", "Log out")
+            ),
+            _ => format!(r#"<a href="/login">{}</a>"#, l.t("登录", "Log in")),
+        };
+        let html = format!(
+            r#"<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{title} · {brand}</title><link rel="stylesheet" href="/assets/app.css?v={v}">{head}</head>
+<body><header class="top"><a class="brand" href="/">{brand}</a><nav><a class="lang" href="{switch}">{other}</a>{user}</nav></header>
+<main>{body}</main></body></html>"#,
+            lang = l.t("zh-CN", "en"),
+            title = esc(title),
+            brand = l.t("网格卫士", "Gridwarden"),
+            v = asset_version(),
+            switch = esc(&self.switch_link()),
+            other = l.t("English", "中文"),
+        );
+        let mut res = (status, html).into_response();
+        let h = res.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        // Pages carry personal data: never stored by a cache.
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.switched {
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+                l.code()
+            )) {
+                h.append(header::SET_COOKIE, v);
+            }
+        }
+        res
+    }
+}
+
+fn display(p: &gw_app::access::Principal) -> &str {
+    if p.display_name.is_empty() {
+        &p.username
+    } else {
+        &p.display_name
+    }
+}
+
+fn redirect(to: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, to.to_string())],
+        "",
+    )
+        .into_response()
+}
+
+/// An error as a page: the status, a machine-readable code in a meta tag (the
+/// tests read it), what to do in the reader's language.
+pub(crate) fn error_page(lang: Lang, status: StatusCode, code: &str, message: &str) -> Response {
+    let (title, extra) = match code {
+        "unauthenticated" => (
+            lang.t("请先登录", "Log in first"),
+            r#"<meta http-equiv="refresh" content="0;url=/login">"#,
+        ),
+        "password_change_required" => (
+            lang.t("请先修改一次性密码", "Change your one-time password first"),
+            r#"<meta http-equiv="refresh" content="0;url=/password">"#,
+        ),
+        "forbidden" => (lang.t("无权查看", "Not allowed"), ""),
+        "csrf" => (lang.t("页面已过期", "This page has expired"), ""),
+        _ => (lang.t("出错了", "Something went wrong"), ""),
+    };
+    let body = format!(
+        r#"<section class="card"><h1>{}</h1><p class="error">{}</p><p><a class="button" href="/">{}</a></p></section>"#,
+        esc(title),
+        esc(message),
+        lang.t("返回首页", "Back to the home page")
+    );
+    let p = Page {
+        lang,
+        switched: false,
+        auth: None,
+        path: "/".into(),
+        query: String::new(),
+    };
+    p.render_with(
+        status,
+        title,
+        &body,
+        &format!(r#"<meta name="gw-error" content="{}">{extra}"#, esc(code)),
+    )
+}
+
+impl Page {
+    fn error(&self, e: WebError) -> Response {
+        error_page(self.lang, e.status, e.code, &e.message)
+    }
+}
+
+// ----- login, logout, password -------------------------------------------------
+
+pub async fn login_form(page: Page) -> Response {
+    login_page(&page, StatusCode::OK, "", "")
+}
+
+fn login_page(page: &Page, status: StatusCode, error: &str, username: &str) -> Response {
+    let l = page.lang;
+    let notice = if page.query.contains("changed=1") {
+        format!(
+            r#"<p class="notice">{}</p>"#,
+            l.t(
+                "密码已修改，请用新密码登录。",
+                "Password changed: log in with the new one."
+            )
+        )
+    } else {
+        String::new()
+    };
+    let err = if error.is_empty() {
+        String::new()
+    } else {
+        format!(r#"<p class="error" role="alert">{}</p>"#, esc(error))
+    };
+    let body = format!(
+        r#"<section class="card narrow"><h1>{h}</h1>{notice}{err}
+<form method="post" action="/login" class="stack">
+<label>{u}<input name="username" autocomplete="username" required autofocus value="{uv}"></label>
+<label>{p}<input name="password" type="password" autocomplete="current-password" required></label>
+<button class="primary" type="submit">{b}</button></form>
+<p class="hint">{st} <a href="/station">{sl}</a></p></section>"#,
+        h = l.t("登录", "Log in"),
+        u = l.t("用户名", "Username"),
+        uv = esc(username),
+        p = l.t("密码", "Password"),
+        b = l.t("登录", "Log in"),
+        st = l.t("采样点扫码设备：", "Scanning station:"),
+        sl = l.t("打开扫码页", "open the station page"),
+    );
+    page.render(status, l.t("登录", "Log in"), &body)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    pub username: String,
+    pub password: String,
+}
+
+pub async fn login_submit(
+    State(s): State<AppState>,
+    Extension(addr): Extension<crate::ClientAddr>,
+    page: Page,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let l = page.lang;
+    match gw_app::access::login(&s.store, &s.clock, &f.username, &f.password, &addr.0).await {
+        Ok(session) => {
+            let cookie = crate::api::session_cookie(&s, &headers, &session.token);
+            let to = if session.user.must_change_password {
+                "/password"
+            } else {
+                "/"
+            };
+            let mut res = redirect(to);
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                res.headers_mut().append(header::SET_COOKIE, v);
+            }
+            res
+        }
+        Err(gw_app::access::AuthError::BadCredentials) => login_page(
+            &page,
+            StatusCode::UNAUTHORIZED,
+            l.t(
+                "用户名或密码错误，或尝试次数过多：请核对后再试，或稍等片刻。",
+                "Wrong username or password, or too many attempts: check them, or wait a moment and try again.",
+            ),
+            &f.username,
+        ),
+        Err(e) => page.error(e.into()),
+    }
+}
+
+pub async fn logout(State(s): State<AppState>, Extension(a): Extension<Auth>) -> Response {
+    let _ = gw_app::access::logout(&s.store, &a.token).await;
+    let mut res = redirect("/login");
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("gw_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    res
+}
+
+pub async fn password_form(page: Page, Extension(a): Extension<Auth>) -> Response {
+    password_page(&page, &a, StatusCode::OK, "")
+}
+
+fn password_page(page: &Page, a: &Auth, status: StatusCode, error: &str) -> Response {
+    let l = page.lang;
+    let lead = if a.principal.must_change_password {
+        l.t(
+            "首次登录请设置自己的密码（至少 10 个字符）。",
+            "First login: choose your own password (at least 10 characters).",
+        )
+    } else {
+        l.t(
+            "新密码至少 10 个字符。修改后所有会话都会退出。",
+            "At least 10 characters. Every session ends when it changes.",
+        )
+    };
+    let err = if error.is_empty() {
+        String::new()
+    } else {
+        format!(r#"<p class="error" role="alert">{}</p>"#, esc(error))
+    };
+    let body = format!(
+        r#"<section class="card narrow"><h1>{h}</h1><p>{lead}</p>{err}
+<form method="post" action="/password" class="stack"><input type="hidden" name="csrf" value="{csrf}">
+<label>{o}<input name="old" type="password" autocomplete="current-password" required autofocus></label>
+<label>{n}<input name="new" type="password" autocomplete="new-password" minlength="10" required></label>
+<label>{n2}<input name="again" type="password" autocomplete="new-password" minlength="10" required></label>
+<button class="primary" type="submit">{b}</button></form></section>"#,
+        h = l.t("修改密码", "Change password"),
+        csrf = esc(&a.csrf),
+        o = l.t("当前密码", "Current password"),
+        n = l.t("新密码", "New password"),
+        n2 = l.t("再输入一次新密码", "New password again"),
+        b = l.t("保存新密码", "Save the new password"),
+    );
+    page.render(status, l.t("修改密码", "Change password"), &body)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    pub old: String,
+    pub new: String,
+    pub again: String,
+}
+
+pub async fn password_submit(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    let l = page.lang;
+    if f.new != f.again {
+        return password_page(
+            &page,
+            &a,
+            StatusCode::BAD_REQUEST,
+            l.t(
+                "两次输入的新密码不一致，请重新输入。",
+                "The two new passwords differ: type them again.",
+            ),
+        );
+    }
+    match gw_app::access::change_password(&s.store, &s.clock, &a.principal, &f.old, &f.new).await {
+        Ok(()) => {
+            let mut res = redirect("/login?changed=1");
+            res.headers_mut().append(
+                header::SET_COOKIE,
+                HeaderValue::from_static("gw_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+            );
+            res
+        }
+        Err(gw_app::access::AuthError::BadCredentials) => password_page(
+            &page,
+            &a,
+            StatusCode::BAD_REQUEST,
+            l.t(
+                "当前密码不对，请重新输入。",
+                "The current password is wrong: type it again.",
+            ),
+        ),
+        Err(gw_app::access::AuthError::Invalid(m)) => {
+            password_page(&page, &a, StatusCode::BAD_REQUEST, &m)
+        }
+        Err(e) => page.error(e.into()),
+    }
+}
+
+// ----- home ------------------------------------------------------------------------
+
+fn role_label(l: Lang, r: gw_domain::access::Role) -> &'static str {
+    use gw_domain::access::Role::*;
+    match l {
+        Lang::Zh => r.label_zh(),
+        Lang::En => match r {
+            Admin => "Administrator",
+            StreetCommander => "Street commander",
+            CommunitySecretary => "Community secretary",
+            GridLeader => "Grid leader",
+            PointManager => "Testing-point manager",
+            Volunteer => "Volunteer",
+            Lab => "Laboratory",
+            CdcLiaison => "CDC liaison",
+        },
+    }
+}
+
+/// What a role may do, in the reader's words.
+fn abilities(l: Lang) -> Vec<(Action, &'static str)> {
+    vec![
+        (
+            Action::ReadRegistry,
+            l.t(
+                "查看辖区的楼栋、住户和居民（信息已脱敏）",
+                "See the buildings, households and residents of your area (masked)",
+            ),
+        ),
+        (
+            Action::WriteRegistry,
+            l.t(
+                "登记临时人员、设置管控状态",
+                "Register walk-ins, set control status",
+            ),
+        ),
+        (
+            Action::Reveal(Field::Phone),
+            l.t("查看完整电话（留痕）", "See a full phone number (audited)"),
+        ),
+        (
+            Action::ManageRounds,
+            l.t(
+                "组织核酸检测轮次和采样点",
+                "Set up testing rounds and points",
+            ),
+        ),
+        (
+            Action::Scan,
+            l.t("在采样点扫码登记", "Scan codes at a testing point"),
+        ),
+        (
+            Action::ManageStations,
+            l.t("发放和撤销扫码设备", "Enrol and revoke scanning stations"),
+        ),
+        (
+            Action::PostResults,
+            l.t("上传检测结果", "Upload test results"),
+        ),
+        (
+            Action::ManageUsers,
+            l.t("管理账号和授权", "Manage accounts and grants"),
+        ),
+    ]
+}
+
+struct Names {
+    streets: Vec<gw_store::registry::StreetRow>,
+}
+
+impl Names {
+    async fn node(&self, s: &AppState, l: Lang, n: Node) -> String {
+        let street = |id: i64| {
+            self.streets
+                .iter()
+                .find(|r| r.id == id)
+                .map_or_else(|| format!("#{id}"), |r| r.name.clone())
+        };
+        match n {
+            Node::City => l.t("全市", "the whole city").to_string(),
+            Node::District { id } => self
+                .streets
+                .iter()
+                .find(|r| r.district_id == id)
+                .map_or_else(|| format!("#{id}"), |r| r.district.clone()),
+            Node::Street { id } => street(id),
+            Node::Community { street: st, id } => {
+                let c = s
+                    .store
+                    .communities(None, Some(st))
+                    .await
+                    .unwrap_or_default();
+                let name = c
+                    .iter()
+                    .find(|c| c.id == id)
+                    .map_or_else(|| format!("#{id}"), |c| c.name.clone());
+                format!("{} {name}", street(st))
+            }
+            Node::Grid { street: st, id } => {
+                let g = s.store.grids(None, None).await.unwrap_or_default();
+                let name = g
+                    .iter()
+                    .find(|g| g.street_id == st && g.id == id)
+                    .map_or_else(
+                        || format!("#{id}"),
+                        |g| format!("{} {}", g.community_name, g.name),
+                    );
+                format!("{} {name}", street(st))
+            }
+            Node::Point { street: st, id } => {
+                let name = s
+                    .store
+                    .point(st, id)
+                    .await
+                    .map_or_else(|_| format!("#{id}"), |p| p.name);
+                format!("{} {} {name}", street(st), l.t("采样点", "testing point"))
+            }
+        }
+    }
+}
+
+fn date_text(ms: i64) -> String {
+    gw_domain::date::Date::from_unix_ms_cst(ms).map_or_else(|| ms.to_string(), |d| d.to_string())
+}
+
+pub async fn home(State(s): State<AppState>, page: Page) -> Response {
+    let l = page.lang;
+    let Some(a) = page.auth.clone() else {
+        return landing(&page);
+    };
+    if a.principal.must_change_password {
+        return redirect("/password");
+    }
+    let now = s.clock.now_ms();
+    let names = Names {
+        streets: s.store.streets().await.unwrap_or_default(),
+    };
+    let mut grants = String::new();
+    let mut streets: Vec<i64> = Vec::new();
+    for g in a.principal.grants.iter().filter(|g| g.in_force(now)) {
+        let until = g.until_ms.map_or_else(
+            || l.t("长期", "no end").to_string(),
+            |u| format!("{} {}", l.t("至", "until"), date_text(u)),
+        );
+        grants.push_str(&format!(
+            "<li><strong>{}</strong> · {} <span class=\"muted\">({})</span></li>",
+            esc(role_label(l, g.role)),
+            esc(&names.node(&s, l, g.node).await),
+            esc(&until)
+        ));
+        match g.node {
+            Node::City => streets.extend(names.streets.iter().map(|r| r.id)),
+            Node::District { id } => streets.extend(
+                names
+                    .streets
+                    .iter()
+                    .filter(|r| r.district_id == id)
+                    .map(|r| r.id),
+            ),
+            Node::Street { id } => streets.push(id),
+            Node::Community { street, .. }
+            | Node::Grid { street, .. }
+            | Node::Point { street, .. } => streets.push(street),
+        }
+    }
+    if grants.is_empty() {
+        grants = format!(
+            "<li>{}</li>",
+            l.t(
+                "暂无有效授权：请联系社区或街道为您授权。",
+                "No grant in force: ask your community or street to grant you a role."
+            )
+        );
+    }
+    streets.sort_unstable();
+    streets.dedup();
+    let can = |act: Action| a.principal.can_somewhere(act, now);
+    let mut abilities_html = String::new();
+    for (act, text) in abilities(l) {
+        if a.principal
+            .grants
+            .iter()
+            .any(|g| g.in_force(now) && role_allows(g.role, act))
+        {
+            abilities_html.push_str(&format!("<li>{}</li>", esc(text)));
+        }
+    }
+    let mut rounds_html = String::new();
+    if can(Action::ReadRegistry) {
+        for st in &streets {
+            for r in s.store.rounds(*st).await.unwrap_or_default() {
+                let k = Key {
+                    street: r.street_id,
+                    id: r.id,
+                };
+                rounds_html.push_str(&format!(
+                    r#"<li><a class="row" href="/rounds/{k}"><span>{}</span><span class="tag {}">{}</span></a></li>"#,
+                    esc(&r.name),
+                    esc(&r.state),
+                    esc(state_label(l, &r.state))
+                ));
+            }
+        }
+        if rounds_html.is_empty() {
+            rounds_html = format!(
+                "<li class=\"muted\">{}</li>",
+                l.t("暂无检测轮次", "No testing round yet")
+            );
+        }
+        rounds_html = format!(
+            r#"<section class="card"><h2>{}</h2><ul class="list">{rounds_html}</ul></section>"#,
+            l.t("核酸检测轮次 · 覆盖情况", "Testing rounds · coverage")
+        );
+    }
+    let mut point_links = String::new();
+    for g in a.principal.grants.iter().filter(|g| g.in_force(now)) {
+        if let (Node::Point { street, id }, true) =
+            (g.node, role_allows(g.role, Action::ManageStations))
+        {
+            point_links.push_str(&format!(
+                r#"<li><a class="row" href="/points/{}">{}</a></li>"#,
+                Key { street, id },
+                esc(&names.node(&s, l, g.node).await)
+            ));
+        }
+    }
+    if !point_links.is_empty() {
+        point_links = format!(
+            r#"<section class="card"><h2>{}</h2><ul class="list">{point_links}</ul></section>"#,
+            l.t("我的采样点", "My testing points")
+        );
+    }
+    let station = if can(Action::Scan) {
+        format!(
+            r#"<section class="card"><h2>{}</h2><p>{}</p><p><a class="button" href="/station">{}</a></p></section>"#,
+            l.t("扫码登记", "Scanning"),
+            l.t(
+                "采样点的电脑或手机用采样点负责人发放的一次性登记码打开扫码页，断网也能继续扫码。",
+                "A laptop or phone at a point opens the station page with the one-time enrolment code from the point's manager; it keeps scanning when the network drops."
+            ),
+            l.t("打开扫码页", "Open the station page")
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        r#"<h1>{hello}{comma}{name}</h1>
+<section class="card"><h2>{gh}</h2><ul class="list">{grants}</ul></section>
+<section class="card"><h2>{ah}</h2><ul class="ticks">{abilities_html}</ul></section>
+{rounds_html}{point_links}{station}"#,
+        hello = l.t("您好", "Hello"),
+        comma = l.t("，", ", "),
+        name = esc(display(&a.principal)),
+        gh = l.t("我的岗位和范围", "My roles and areas"),
+        ah = l.t("我可以做", "What I can do"),
+    );
+    page.render(StatusCode::OK, l.t("首页", "Home"), &body)
+}
+
+fn landing(page: &Page) -> Response {
+    let l = page.lang;
+    let body = format!(
+        r#"<section class="card"><h1>{}</h1><p>{}</p>
+<p class="actions"><a class="button primary" href="/login">{}</a> <a class="button" href="/station">{}</a></p>
+<p class="muted">{} <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> · <a href="/healthz">/healthz</a></p></section>"#,
+        l.t("网格卫士", "Gridwarden"),
+        l.t(
+            "社区疫情防控工作平台：底数、核酸检测、扫码登记、覆盖情况。",
+            "Community emergency operations: registry, testing rounds, scanning, coverage."
+        ),
+        l.t("登录", "Log in"),
+        l.t("采样点扫码", "Scanning station"),
+        l.t("接口说明 API:", "API:"),
+    );
+    page.render(StatusCode::OK, l.t("网格卫士", "Gridwarden"), &body)
+}
+
+fn state_label(l: Lang, state: &str) -> &'static str {
+    match state {
+        "planned" => l.t("计划中", "planned"),
+        "open" => l.t("采样中", "sampling"),
+        "closed" => l.t("已结束采样", "sampling over"),
+        "reconciled" => l.t("已核对", "reconciled"),
+        "archived" => l.t("已归档", "archived"),
+        _ => l.t("未知", "unknown"),
+    }
+}
+
+// ----- coverage ------------------------------------------------------------------
+
+fn parse_key(l: Lang, s: &str) -> Result<Key, WebError> {
+    s.parse::<Key>().map_err(|_| {
+        WebError::bad_request(l.t(
+            "地址中的编号应为“街道-编号”，例如 1-42",
+            "The id in the address must be STREET-ID, e.g. 1-42",
+        ))
+    })
+}
+
+fn percent(n: i64, d: i64) -> i64 {
+    if d <= 0 {
+        0
+    } else {
+        (n * 100 / d).clamp(0, 100)
+    }
+}
+
+pub async fn coverage(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    match coverage_body(&s, &a, &page, &id).await {
+        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+async fn coverage_body(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    id: &str,
+) -> Result<(String, String), WebError> {
+    let l = page.lang;
+    let k = parse_key(l, id)?;
+    let rows = gw_app::coverage::grid_rows(&s.store, &s.clock, &a.principal, k).await?;
+    let round = s.store.round(k.street, k.id).await?;
+    let mut grid_names: HashMap<String, String> = HashMap::new();
+    let communities: Vec<String> = {
+        let mut c: Vec<String> = rows.iter().map(|r| r.community.clone()).collect();
+        c.sort();
+        c.dedup();
+        c
+    };
+    for c in &communities {
+        if let Ok(ck) = c.parse::<Key>() {
+            for g in s.store.grids(None, Some((ck.street, ck.id))).await? {
+                grid_names.insert(
+                    Key {
+                        street: g.street_id,
+                        id: g.id,
+                    }
+                    .to_string(),
+                    format!("{} · {}", g.community_name, g.name),
+                );
+            }
+        }
+    }
+    let (e, sa, x) = rows.iter().fold((0, 0, 0), |(e, s, x), r| {
+        (e + r.expected, s + r.sampled, x + r.exempt)
+    });
+    let mut table = String::new();
+    for r in &rows {
+        let done = r.sampled + r.exempt;
+        let pc = percent(done, r.expected);
+        let name = grid_names
+            .get(&r.grid)
+            .cloned()
+            .unwrap_or_else(|| r.grid.clone());
+        table.push_str(&format!(
+            r#"<tr><td><a href="/rounds/{k}/missed?grid={g}">{name}</a></td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n{miss}">{}</td><td><span class="bar"><span style="width:{pc}%"></span></span> {pc}%</td></tr>"#,
+            r.expected,
+            r.sampled,
+            r.exempt,
+            r.missed,
+            g = esc(&r.grid),
+            name = esc(&name),
+            miss = if r.missed > 0 { " warn" } else { "" },
+        ));
+    }
+    let missed = e - sa - x;
+    let pc = percent(sa + x, e);
+    let points = points_section(s, a, l, k, &communities).await?;
+    let alerts = alerts_section(s, a, l, k).await?;
+    let body = format!(
+        r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>
+<section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
+<section class="card"><h2>{gh}</h2><div class="scroll"><table><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
+<p class="hint">{hint}</p><p><a class="button" href="/rounds/{k}/live">{live}</a></p></section>{alerts}{points}"#,
+        live = l.t("指挥大屏（实时）", "Live command picture"),
+        name = esc(&round.name),
+        state = esc(state_label(l, &round.state)),
+        pool = round.pool_size,
+        pl = l.t("人一管", "per tube"),
+        le = l.t("应检", "Expected"),
+        ls = l.t("已检", "Sampled"),
+        lx = l.t("免检", "Exempt"),
+        lm = l.t("未检", "Missed"),
+        lp = l.t("覆盖率", "Coverage"),
+        lg = l.t("网格", "Grid"),
+        gh = l.t("各网格", "By grid"),
+        mc = if missed > 0 { "warn" } else { "" },
+        hint = l.t(
+            "点网格名查看未检名单（已脱敏），用于电话催检或上门采样。",
+            "Open a grid for its missed list (masked), to call people or sample at their door."
+        ),
+    );
+    Ok((
+        format!("{} · {}", round.name, l.t("覆盖情况", "coverage")),
+        body,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MissedQuery {
+    pub grid: Option<String>,
+    pub page: Option<usize>,
+}
+
+pub const MISSED_PAGE: usize = 200;
+
+pub async fn missed(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<MissedQuery>,
+) -> Response {
+    match missed_body(&s, &a, &page, &id, &q).await {
+        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+async fn missed_body(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    id: &str,
+    q: &MissedQuery,
+) -> Result<(String, String), WebError> {
+    let l = page.lang;
+    let round = parse_key(l, id)?;
+    let grid = parse_key(
+        l,
+        q.grid.as_deref().ok_or_else(|| {
+            WebError::bad_request(l.t(
+                "请在地址中给出网格，例如 ?grid=1-3",
+                "Name the grid in the address, e.g. ?grid=1-3",
+            ))
+        })?,
+    )?;
+    let rows = gw_app::coverage::missed(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        round,
+        (gw_store::coverage::Level::Grid, grid),
+    )
+    .await?;
+    let r = s.store.round(round.street, round.id).await?;
+    let now = s.clock.now_ms();
+    // Full names only for a role that sees them (volunteers see 王*芳).
+    let full_names = a.principal.grants.iter().any(|g| {
+        g.in_force(now) && sees_full_names(g.role) && role_allows(g.role, Action::ReadRegistry)
+    });
+    let today = s.clock.today();
+    let pages = rows.len().div_ceil(MISSED_PAGE).max(1);
+    let p = q.page.unwrap_or(1).clamp(1, pages);
+    let mut list = String::new();
+    for row in rows.iter().skip((p - 1) * MISSED_PAGE).take(MISSED_PAGE) {
+        let v = gw_app::registry::ResidentView::masked(row, today);
+        let name = if full_names {
+            v.name.clone()
+        } else {
+            gw_domain::mask::name(&v.name)
+        };
+        let phones: Vec<&str> = v.phones.iter().map(|p| p.number.as_str()).collect();
+        let sheet = v.household.as_deref().map_or_else(String::new, |h| {
+            format!(
+                r#"<a href="/households/{}/codes">{}</a>"#,
+                esc(h),
+                l.t("码单", "codes")
+            )
+        });
+        list.push_str(&format!(
+            r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{sheet}</td></tr>"#,
+            esc(&name),
+            esc(gender_label(l, v.gender)),
+            v.age.map_or_else(String::new, |a| a.to_string()),
+            esc(v.address.as_deref().unwrap_or("")),
+            esc(&phones.join(" ")),
+            esc(&v.flags.join(" ")),
+        ));
+    }
+    let nav = if pages > 1 {
+        let mut n = String::from(r#"<p class="pager">"#);
+        for i in 1..=pages {
+            if i == p {
+                n.push_str(&format!("<b>{i}</b> "));
+            } else {
+                n.push_str(&format!(
+                    r#"<a href="/rounds/{round}/missed?grid={grid}&page={i}">{i}</a> "#
+                ));
+            }
+        }
+        n.push_str("</p>");
+        n
+    } else {
+        String::new()
+    };
+    let body = format!(
+        r#"<p><a href="/rounds/{round}">← {back}</a></p><h1>{title}</h1><p class="muted">{n} {people} · {masked}</p>
+<section class="card"><div class="scroll"><table><thead><tr><th>{ln}</th><th>{lg}</th><th>{la}</th><th>{ld}</th><th>{lp}</th><th>{lf}</th><th>{lc}</th></tr></thead><tbody>{list}</tbody></table></div>{nav}</section>"#,
+        back = esc(&r.name),
+        title = l.t("未检名单", "Missed list"),
+        n = rows.len(),
+        people = l.t("人", "people"),
+        masked = l.t(
+            "证件号和电话已脱敏",
+            "document numbers and phones are masked"
+        ),
+        ln = l.t("姓名", "Name"),
+        lg = l.t("性别", "Gender"),
+        la = l.t("年龄", "Age"),
+        ld = l.t("住址", "Address"),
+        lp = l.t("电话", "Phone"),
+        lf = l.t("标记", "Flags"),
+        lc = l.t("个人码", "Codes"),
+    );
+    Ok((format!("{} · {}", r.name, l.t("未检名单", "missed")), body))
+}
+
+fn gender_label(l: Lang, code: &str) -> &'static str {
+    match code {
+        "M" => l.t("男", "male"),
+        "F" => l.t("女", "female"),
+        _ => "",
+    }
+}
+
+// ----- testing points and their stations ---------------------------------------------
+
+async fn point_place(
+    s: &AppState,
+    pt: &gw_store::testing::PointRow,
+) -> Result<gw_domain::access::Place, WebError> {
+    let mut place = gw_app::access::place_of(
+        &s.store,
+        "community",
+        Key {
+            street: pt.street_id,
+            id: pt.community_id,
+        },
+    )
+    .await?;
+    place.point = Some(pt.id);
+    Ok(place)
+}
+
+/// Abnormal pools and what was done about each: the members (masked), their
+/// households under temporary control, the single-tube retests opened.
+async fn alerts_section(s: &AppState, a: &Auth, l: Lang, round: Key) -> Result<String, WebError> {
+    let alerts = gw_app::testing::alerts(&s.store, &s.clock, &a.principal, round).await?;
+    if alerts.is_empty() {
+        return Ok(String::new());
+    }
+    let now = s.clock.now_ms();
+    let full_names = a.principal.grants.iter().any(|g| {
+        g.in_force(now) && sees_full_names(g.role) && role_allows(g.role, Action::ReadRegistry)
+    });
+    let mut out = String::new();
+    for al in &alerts {
+        let members: Vec<String> = al
+            .members
+            .iter()
+            .map(|m| {
+                let name = if full_names {
+                    m.name.clone()
+                } else {
+                    gw_domain::mask::name(&m.name)
+                };
+                format!(
+                    "{}（{}）",
+                    esc(&name),
+                    esc(m.address.as_deref().unwrap_or(""))
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            r#"<li class="alert"><b>{tube} {barcode}</b> · {at}<br>{done}<br><span class="muted">{members}</span></li>"#,
+            tube = l.t("异常管", "Abnormal pool"),
+            barcode = esc(&al.barcode),
+            at = esc(&date_text(al.created_ms)),
+            done = esc(&match l {
+                Lang::Zh => format!(
+                    "{} 人待单管复检，{} 户已临时管控",
+                    al.retests_open, al.households_under_control
+                ),
+                Lang::En => format!(
+                    "{} people called for a single-tube retest, {} households under temporary control",
+                    al.retests_open, al.households_under_control
+                ),
+            }),
+            members = members.join("、"),
+        ));
+    }
+    Ok(format!(
+        r#"<section class="card alerts"><h2>{} <span class="tag bad">{}</span></h2><ul class="list" id="alerts">{out}</ul></section>"#,
+        l.t("异常情况与处置", "Abnormal pools and what was done"),
+        alerts.len()
+    ))
+}
+
+/// The points of a round, with their counts; linked where the reader manages stations.
+async fn points_section(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    round: Key,
+    communities: &[String],
+) -> Result<String, WebError> {
+    let now = s.clock.now_ms();
+    let mut out = String::new();
+    for (pt, n) in s.store.points_with_counts(round.street, round.id).await? {
+        let k = Key {
+            street: pt.street_id,
+            id: pt.id,
+        };
+        let place = point_place(s, &pt).await?;
+        // Counts of the points in communities the reader sees grids of.
+        let community = Key {
+            street: pt.street_id,
+            id: pt.community_id,
+        }
+        .to_string();
+        if !(communities.contains(&community)
+            || a.principal.can(Action::ManageStations, &place, now))
+        {
+            continue;
+        }
+        let name = if a.principal.can(Action::ManageStations, &place, now) {
+            format!(r#"<a href="/points/{k}">{}</a>"#, esc(&pt.name))
+        } else {
+            esc(&pt.name)
+        };
+        out.push_str(&format!(
+            r#"<li class="row2"><span>{name}</span><b class="n">{n}</b></li>"#
+        ));
+    }
+    if out.is_empty() {
+        return Ok(String::new());
+    }
+    Ok(format!(
+        r#"<section class="card"><h2>{}</h2><ul class="list" id="points">{out}</ul></section>"#,
+        l.t("采样点 · 已采人次", "Testing points · swabs")
+    ))
+}
+
+pub async fn point(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    match point_body(&s, &a, &page, &id, None).await {
+        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+async fn point_body(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    id: &str,
+    issued: Option<(&gw_app::stations::Issued, String)>,
+) -> Result<(String, String), WebError> {
+    let l = page.lang;
+    let k = parse_key(l, id)?;
+    let pt = s.store.point(k.street, k.id).await?;
+    let place = point_place(s, &pt).await?;
+    gw_app::access::authorize(&a.principal, &s.clock, Action::ManageStations, &place)?;
+    let round = s.store.round(k.street, pt.round_id).await?;
+    let count = s
+        .store
+        .points_with_counts(k.street, pt.round_id)
+        .await?
+        .into_iter()
+        .find(|(p, _)| p.id == pt.id)
+        .map_or(0, |(_, n)| n);
+    let issued_html = match issued {
+        Some((i, link)) => format!(
+            r#"<section class="card issued"><h2>{h}</h2><p>{p}</p><p class="code"><a id="enroll-link" href="{link}">{link}</a></p>
+<p>{lc} <b id="enroll-code">{code}</b></p><p class="muted">{le} {exp}</p></section>"#,
+            h = l.t("新的扫码设备登记链接", "A new station's enrolment link"),
+            p = l.t(
+                "在采样点的电脑或手机上打开此链接即可登记（只能用一次，只显示这一次）。",
+                "Open this link on the point's laptop or phone to enrol it (works once, shown only now)."
+            ),
+            link = esc(&link),
+            lc = l.t("登记码：", "Enrolment code:"),
+            code = esc(&i.enroll_code),
+            le = l.t("有效期至", "Valid until"),
+            exp = esc(&date_text(i.expires_ms)),
+        ),
+        None => String::new(),
+    };
+    let body = format!(
+        r#"<p><a href="/rounds/{rk}">← {rn}</a></p><h1>{name}</h1>
+<section class="stats"><div><b id="point-total">{count}</b><span>{ls}</span></div></section>{issued_html}
+<section class="card"><h2>{sh}</h2><form method="post" action="/points/{k}/stations" class="stack"><input type="hidden" name="csrf" value="{csrf}">
+<label>{ll}<input name="label" maxlength="40" placeholder="{lp}"></label><button class="primary" type="submit">{sb}</button></form></section>"#,
+        rk = Key {
+            street: k.street,
+            id: round.id
+        },
+        rn = esc(&round.name),
+        name = esc(&pt.name),
+        ls = l.t("已采人次", "Swabs registered"),
+        sh = l.t("发放扫码设备", "Enrol a scanning station"),
+        csrf = esc(&a.csrf),
+        ll = l.t("设备名称（可不填）", "Station name (optional)"),
+        lp = l.t("例如：1号台", "e.g. table 1"),
+        sb = l.t("生成一次性登记链接", "Make a one-time enrolment link"),
+    );
+    Ok((pt.name.clone(), body))
+}
+
+/// Issues a station at a point from an HTML form; the answer shows its one-time link.
+pub async fn issue_station(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let l = page.lang;
+    // The form is read after authorisation (in the use-case), never before.
+    let label = std::str::from_utf8(&body)
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "label")
+        .map(|(_, v)| form_decode(v))
+        .unwrap_or_default();
+    let k = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    let issued = match gw_app::stations::issue(&s.store, &s.clock, &a.principal, k, &label).await {
+        Ok(i) => i,
+        Err(e) => return page.error(e.into()),
+    };
+    let https = s.secure_cookies
+        || headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v == "https");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let link = format!(
+        "{}://{host}/station?code={}",
+        if https { "https" } else { "http" },
+        issued.enroll_code
+    );
+    match point_body(&s, &a, &page, &id, Some((&issued, link))).await {
+        Ok((title, body)) => page.render(StatusCode::CREATED, &title, &body),
+        Err(e) => page.error(e),
+    }
+}

@@ -1,0 +1,88 @@
+//! The scanning station: one page, driven by `station.js` with the station's
+//! device token (kept in the browser), the JSON scan API, and a queue in
+//! IndexedDB behind a service worker. The HTML carries no data: it is the same
+//! for every station, so the service worker can keep it for offline reloads.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+
+use super::{asset_version, Lang, Page};
+
+/// Messages the script shows, in the page's language.
+fn messages(l: Lang) -> serde_json::Value {
+    let t = |zh: &str, en: &str| l.t(zh, en).to_string();
+    json!({
+        "scan_tube": t("请扫描采样管条码", "Scan the tube's barcode"),
+        "scan_code": t("请扫描居民码或输入证件号", "Scan a personal code or type a document number"),
+        "tube_open": t("已换新管", "New tube"),
+        "tube_full": t("本管已满，请扫描新管条码", "Tube full: scan the next tube's barcode"),
+        "bad_tube": t("条码应为 8–20 位字母或数字，请重扫", "A tube barcode has 8 to 20 letters or digits: scan again"),
+        "ok": t("登记成功", "Registered"),
+        "queued": t("已保存在本机，联网后自动上传", "Saved on this device: it uploads when the network is back"),
+        "duplicate": t("此人本轮已采过样", "Already sampled in this round"),
+        "at_point": t("采样点", "point"),
+        "problem": t("请核实", "Check this"),
+        "online": t("在线", "Online"),
+        "offline": t("离线：扫码照常保存在本机", "Offline: scans are kept on this device"),
+        "waiting": t("待上传", "Waiting to upload"),
+        "revoked": t("本设备的授权已失效，请向采样点负责人要新的登记码；未上传的扫码会保留", "This station's token is no longer valid: ask the point's manager for a new enrolment code. Queued scans are kept."),
+        "enrolled": t("登记成功，可以开始扫码", "Enrolled: ready to scan"),
+        "enroll_failed": t("登记码无效、已使用或已过期，请向采样点负责人要新的", "This enrolment code is unknown, used or expired: ask the point's manager for a new one"),
+        "network": t("无法连接服务器，请检查网络后重试", "Cannot reach the server: check the network and try again"),
+        "sync_problems": t("上传时发现的问题", "Problems found when uploading"),
+        "stuck": t("无法开启此采样管，这些扫码保留在本机", "This tube could not be opened: its scans are kept on this device"),
+        "walk_in": t("临时人员", "walk-in"),
+        "resident": t("居民", "resident"),
+        "tube": t("管内", "tube"),
+    })
+}
+
+pub async fn station(page: Page) -> Response {
+    let l = page.lang;
+    let msgs = messages(l).to_string().replace("</", "<\\/");
+    let body = format!(
+        r#"<div id="station" class="station" data-lang="{lang}">
+<section id="enroll" class="card narrow" hidden><h1>{eh}</h1><p>{ep}</p>
+<form id="enroll-form" class="stack"><label>{el}<input id="enroll-code" autocomplete="off" required></label><button class="primary" type="submit">{eb}</button></form>
+<p id="enroll-msg" class="error" role="alert"></p></section>
+<section id="scan" hidden>
+<div class="status"><span id="net" class="net">…</span><span id="waiting-box">{lw} <b id="waiting">0</b></span></div>
+<div class="where"><span id="point-name"></span> · <span id="round-name"></span></div>
+<div class="counts"><div><span>{lt}</span><b id="tube-barcode">—</b><b id="tube-fill" class="big">0/0</b></div><div><span>{lp}</span><b id="point-count" class="big">0</b></div></div>
+<div id="feedback" class="feedback idle" role="status" aria-live="assertive"><span id="fb-text">{ready}</span><small id="fb-detail"></small></div>
+<form id="scan-form" autocomplete="off"><label for="code" id="prompt">{prompt}</label>
+<input id="code" name="code" inputmode="text" autocomplete="off" autocapitalize="characters" spellcheck="false" autofocus>
+<div class="actions"><button class="primary" type="submit">{ok}</button><button type="button" id="new-tube" accesskey="n">{nt}</button><button type="button" id="camera-button" hidden>{cam}</button></div></form>
+<video id="camera" class="camera" playsinline muted hidden></video>
+<section id="problems" class="card" hidden><h2>{sp}</h2><ul id="problem-list" class="list"></ul><button type="button" id="clear-problems">{cp}</button></section>
+<p class="hint">{hint}</p>
+</section></div>
+<script id="gw-msgs" type="application/json">{msgs}</script>
+<script src="/assets/station.js?v={v}" defer></script>"#,
+        lang = l.t("zh", "en"),
+        eh = l.t("扫码设备登记", "Enrol this station"),
+        ep = l.t(
+            "输入采样点负责人给的一次性登记码（或直接打开登记链接）。",
+            "Type the one-time enrolment code from the point's manager (or open the enrolment link)."
+        ),
+        el = l.t("登记码", "Enrolment code"),
+        eb = l.t("登记", "Enrol"),
+        lw = l.t("待上传", "Waiting"),
+        lt = l.t("当前管", "Tube"),
+        lp = l.t("本点已采", "Sampled here"),
+        ready = l.t("准备就绪", "Ready"),
+        prompt = l.t("请扫描采样管条码", "Scan the tube's barcode"),
+        ok = l.t("确定", "OK"),
+        nt = l.t("换管", "New tube"),
+        cam = l.t("摄像头扫码", "Camera"),
+        sp = l.t("上传时发现的问题", "Problems found when uploading"),
+        cp = l.t("已处理，清除", "Handled: clear"),
+        hint = l.t(
+            "扫码枪扫完会自动回车；也可手动输入后按回车。断网时扫码保存在本机，联网后自动上传且只上传一次。",
+            "A scanner types the code and Enter; you can also type and press Enter. Offline, scans stay on this device and upload exactly once when the network is back."
+        ),
+        v = asset_version(),
+    );
+    page.render(StatusCode::OK, l.t("采样点扫码", "Scanning station"), &body)
+}
