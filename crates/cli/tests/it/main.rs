@@ -6,7 +6,9 @@
 mod access;
 mod api;
 mod codes;
+mod durability;
 mod harness;
 mod import;
+mod replay;
 mod storage;
 mod testing;
