@@ -11,6 +11,8 @@ use gw_app::Clock;
 use gw_store::Store;
 
 mod bench;
+mod bench_field;
+mod bench_load;
 mod bench_scan;
 
 #[derive(Parser)]
