@@ -154,7 +154,7 @@ pub async fn run(a: LoadArgs) -> Result<()> {
             let mut next = Instant::now() + interval.mul_f64(s as f64 / a.stations as f64);
             let (mut i, mut tube_n) = (0usize, 0usize);
             let mut tube = String::new();
-            while next < end {
+            while next < end && Instant::now() < end {
                 tokio::time::sleep_until(next.into()).await;
                 next += interval;
                 if i % 10 == 0 {
@@ -205,7 +205,7 @@ pub async fn run(a: LoadArgs) -> Result<()> {
         let mut grids: Vec<String> = Vec::new();
         let mut next = Instant::now();
         let mut n = 0usize;
-        while next < end {
+        while next < end && Instant::now() < end {
             tokio::time::sleep_until(next.into()).await;
             next += every;
             let t0 = Instant::now();
@@ -256,8 +256,8 @@ pub async fn run(a: LoadArgs) -> Result<()> {
     for t in stations {
         scans.merge(t.await??);
     }
-    let (mut cov, mut missed) = read_task.await??;
     let elapsed = started.elapsed().as_secs_f64();
+    let (mut cov, mut missed) = read_task.await??;
     drop(server);
     fresh.cleanup().await?;
 
