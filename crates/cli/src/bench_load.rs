@@ -104,7 +104,7 @@ pub async fn run(a: LoadArgs) -> Result<()> {
     if a.seconds == 0 || a.seconds > 3600 {
         bail!("--seconds must be 1 to 3600 (the run is bounded)");
     }
-    if !(a.rate >= 1.0 && a.rate <= 50_000.0) || !(0.0..=1000.0).contains(&a.reads_per_second) {
+    if !(1.0..=50_000.0).contains(&a.rate) || !(0.0..=1000.0).contains(&a.reads_per_second) {
         bail!("--rate must be 1 to 50000 scans/s and --reads 0 to 1000 /s");
     }
     let clock = Clock::System;
@@ -209,7 +209,7 @@ pub async fn run(a: LoadArgs) -> Result<()> {
             tokio::time::sleep_until(next.into()).await;
             next += every;
             let t0 = Instant::now();
-            if n % 2 == 0 || grids.is_empty() {
+            if n.is_multiple_of(2) || grids.is_empty() {
                 let r = c
                     .call(
                         "GET",

@@ -169,8 +169,9 @@ pub async fn stored(env: &TestEnv) -> (Vec<Row>, Vec<(String, String, i64)>) {
     const REG: &str = "SELECT client_id, street_id, id, tube_id, resident_id, duplicate_of, purpose FROM registration ORDER BY street_id, id";
     const TUBE: &str = "SELECT street_id, id, state, CAST(pool_size AS BIGINT) FROM tube";
     type R = (String, i64, i64, i64, Option<i64>, Option<i64>, String);
+    type T = (i64, i64, String, i64);
     let store = env.store().await;
-    let (regs, tubes): (Vec<R>, Vec<(i64, i64, String, i64)>) = match &store.pool {
+    let (regs, tubes): (Vec<R>, Vec<T>) = match &store.pool {
         gw_store::Pool::Sqlite(p) => {
             let ok: String = sqlx::query_scalar("PRAGMA integrity_check")
                 .fetch_one(p)
@@ -344,7 +345,7 @@ async fn killed_at_random_moments(seed: u64, kills: usize) {
     }
     let sent = Arc::new(Mutex::new(HashSet::new()));
     let mut acked: HashMap<String, Ack> = HashMap::new();
-    let mut pos = vec![0usize; CLIENTS];
+    let mut pos = [0usize; CLIENTS];
     let mut srv = Some(first);
     let (mut in_doubt_total, mut in_doubt_stored) = (0, 0);
     for kill in 0..=kills {

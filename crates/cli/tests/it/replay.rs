@@ -139,9 +139,7 @@ async fn two_stations_scanning_one_resident_at_one_moment_store_both_and_flag_on
     let mut acked = HashMap::new();
     let mut sent = HashSet::new();
     let mut firsts = [0, 0];
-    for i in 0..n {
-        let (ja, a) = &answers[0][i];
-        let (jb, b) = &answers[1][i];
+    for ((ja, a), (jb, b)) in answers[0].iter().zip(&answers[1]) {
         assert_eq!(a["resident"], b["resident"], "one resident");
         assert!(a["resident"].is_string());
         let (dup_a, dup_b) = (!a["duplicate_of"].is_null(), !b["duplicate_of"].is_null());
