@@ -17,6 +17,18 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::bench::{machine, Fresh};
 use crate::bench_field::{percentile, prepare, Conn};
 
+/// A request with no answer within this time counts as an error, so a run
+/// stays bounded in time even when the server stalls.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+async fn timed(
+    f: impl std::future::Future<Output = Result<(u16, String)>>,
+) -> Result<(u16, String)> {
+    tokio::time::timeout(PATIENCE, f)
+        .await
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer within {} s", PATIENCE.as_secs())))
+}
+
 pub struct LoadArgs {
     pub residents: u64,
     pub stations: usize,
@@ -177,14 +189,13 @@ pub async fn run(a: LoadArgs) -> Result<()> {
                 }
                 let code = &codes[(s * 7919 + i * 20 + s) % codes.len()];
                 let t0 = Instant::now();
-                let r = c
-                    .call(
-                        "POST",
-                        &format!("/api/v1/tubes/{tube}/scans"),
-                        &token,
-                        &format!("{{\"client_id\":\"load-{s}-{i}\",\"code\":\"{code}\"}}"),
-                    )
-                    .await;
+                let r = timed(c.call(
+                    "POST",
+                    &format!("/api/v1/tubes/{tube}/scans"),
+                    &token,
+                    &format!("{{\"client_id\":\"load-{s}-{i}\",\"code\":\"{code}\"}}"),
+                ))
+                .await;
                 if r.is_err() {
                     c = Conn::open(&addr).await?;
                 }
@@ -210,14 +221,13 @@ pub async fn run(a: LoadArgs) -> Result<()> {
             next += every;
             let t0 = Instant::now();
             if n.is_multiple_of(2) || grids.is_empty() {
-                let r = c
-                    .call(
-                        "GET",
-                        &format!("/api/v1/rounds/{round}/coverage"),
-                        &reader,
-                        "",
-                    )
-                    .await;
+                let r = timed(c.call(
+                    "GET",
+                    &format!("/api/v1/rounds/{round}/coverage"),
+                    &reader,
+                    "",
+                ))
+                .await;
                 if let Ok((200, body)) = &r {
                     let v: serde_json::Value = serde_json::from_str(body)?;
                     grids = v["grids"]
@@ -235,14 +245,13 @@ pub async fn run(a: LoadArgs) -> Result<()> {
                 cov.add(t0, r, 200);
             } else {
                 let g = &grids[(n / 2) % grids.len()];
-                let r = c
-                    .call(
-                        "GET",
-                        &format!("/api/v1/rounds/{round}/missed?grid={g}"),
-                        &reader,
-                        "",
-                    )
-                    .await;
+                let r = timed(c.call(
+                    "GET",
+                    &format!("/api/v1/rounds/{round}/missed?grid={g}"),
+                    &reader,
+                    "",
+                ))
+                .await;
                 if r.is_err() {
                     c = Conn::open(&addr).await?;
                 }
