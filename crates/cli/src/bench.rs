@@ -61,6 +61,31 @@ pub enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The scan endpoint held at a target rate for a bounded time from enrolled
+    /// stations while coverage and missed lists are read; the server runs as a
+    /// second process on loopback. Fails on any error or a rate below 90% of the target.
+    Load {
+        #[arg(long, default_value_t = 20_000)]
+        residents: u64,
+        #[arg(long, default_value_t = 20)]
+        stations: usize,
+        /// Length of the run (at most 3600).
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Target scans per second, all stations together.
+        #[arg(long, default_value_t = 500.0)]
+        rate: f64,
+        /// Coverage and missed-list reads per second (alternating).
+        #[arg(long, default_value_t = 5.0)]
+        reads: f64,
+        /// A directory for SQLite (default: a temp dir) or a postgres:// URL.
+        #[arg(long, env = "GRIDWARDEN_BENCH_DB")]
+        db: Option<String>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Fresh databases for one benchmark run, removed at the end.
@@ -82,7 +107,13 @@ impl Fresh {
     }
 
     pub(crate) async fn make(&mut self, name: &str) -> Result<Store> {
-        let url = match &self.base {
+        let url = self.make_url(name).await?;
+        Ok(Store::open(&url).await?)
+    }
+
+    /// A fresh, empty database; its URL (for a second process to open).
+    pub(crate) async fn make_url(&mut self, name: &str) -> Result<String> {
+        Ok(match &self.base {
             Some(base) => {
                 let db = format!("gw_bench_{}_{}", name, std::process::id());
                 let admin = Store::connect(base).await?;
@@ -99,8 +130,7 @@ impl Fresh {
                 gw_store::with_database(base, &db)
             }
             None => self.dir.join(format!("{name}.db")).display().to_string(),
-        };
-        Ok(Store::open(&url).await?)
+        })
     }
 
     pub(crate) async fn cleanup(self) -> Result<()> {
@@ -157,6 +187,28 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
             seed,
             json,
         } => crate::bench_coverage::run(residents, queries, db, seed, json).await,
+        BenchCmd::Load {
+            residents,
+            stations,
+            seconds,
+            rate,
+            reads,
+            db,
+            seed,
+            json,
+        } => {
+            crate::bench_load::run(crate::bench_load::LoadArgs {
+                residents,
+                stations,
+                seconds,
+                rate,
+                reads_per_second: reads,
+                db,
+                seed,
+                json,
+            })
+            .await
+        }
     }
 }
 

@@ -12,6 +12,8 @@ use gw_store::Store;
 
 mod bench;
 mod bench_coverage;
+mod bench_field;
+mod bench_load;
 mod bench_scan;
 mod round;
 mod round_cmd;
@@ -487,6 +489,15 @@ async fn serve(store: Store, bind: SocketAddr) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
+    // A crash between a tube's last swab and its closing leaves it open: close it
+    // before saying we serve.
+    let closed = store.close_full_tubes(Clock::System.now_ms()).await?;
+    if closed > 0 {
+        tracing::warn!(
+            closed,
+            "full tubes left open by an interrupted run were closed"
+        );
+    }
     let addr = listener.local_addr()?;
     println!("网格卫士 Gridwarden serving on http://{addr}/  (API: http://{addr}/api/v1/territory, backend: {})", store.backend().name());
     if let Some((user, password)) =

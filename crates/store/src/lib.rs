@@ -154,6 +154,18 @@ impl Store {
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(30))
+                // SQLite may end a transaction by itself on an I/O error (a full
+                // disk); sqlx then still counts it open, and the connection's next
+                // "transaction" becomes a savepoint whose release commits nothing,
+                // so a scan would be acknowledged and never stored. A connection
+                // that comes back still counted in a transaction is closed instead
+                // of reused (the ping first lets a queued rollback finish).
+                .after_release(|conn, _| {
+                    Box::pin(async move {
+                        sqlx::Connection::ping(&mut *conn).await?;
+                        Ok(!sqlx::Connection::is_in_transaction(&*conn))
+                    })
+                })
                 .connect_with(opts)
                 .await?;
             Pool::Sqlite(pool)

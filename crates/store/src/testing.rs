@@ -298,6 +298,16 @@ impl Store {
         Ok(())
     }
 
+    /// Closes every open tube that holds its pool size or more: a server
+    /// killed between storing a tube's last swab and closing it leaves one
+    /// open. Run once at start; returns how many it closed.
+    pub async fn close_full_tubes(&self, now_ms: i64) -> Result<u64> {
+        Ok(db_run!(self, pool => sqlx::query(
+            "UPDATE tube SET state = 'closed', closed_ms = COALESCE(closed_ms, $1) WHERE state = 'open' \
+             AND pool_size <= (SELECT COUNT(*) FROM registration r WHERE r.street_id = tube.street_id AND r.tube_id = tube.id)")
+            .bind(now_ms).execute(pool).await?.rows_affected()))
+    }
+
     pub async fn registration_by_client(
         &self,
         street: i64,

@@ -67,6 +67,18 @@ impl TestEnv {
         }
     }
 
+    /// An environment on a database somebody else made and removes (a SQLite
+    /// file on a small tmpfs, a throw-away PostgreSQL cluster): nothing is
+    /// dropped with it but its temp dir.
+    pub fn at(url: String, backend: &'static str) -> TestEnv {
+        TestEnv {
+            url,
+            dir: tempfile::tempdir().expect("tempdir"),
+            backend,
+            pg: None,
+        }
+    }
+
     pub async fn store(&self) -> Store {
         Store::open(&self.url).await.expect("open store")
     }
