@@ -216,11 +216,8 @@ pub async fn missed(
         ));
     }
     store.round(round.street, round.id).await?;
-    let mut out = Vec::new();
-    for id in store.missed_in(round.street, round.id, l, k.id).await? {
-        out.push(store.resident(round.street, id).await?);
-    }
-    Ok(out)
+    let ids = store.missed_in(round.street, round.id, l, k.id).await?;
+    Ok(store.residents_by_ids(round.street, &ids).await?)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -330,16 +327,15 @@ pub async fn compare(
         });
     }
     let today = clock.today();
-    let mut lapsed = Vec::new();
-    for id in store
+    let ids = store
         .lapsed_in(round.street, round.id, before, (l, k.id))
+        .await?;
+    let lapsed = store
+        .residents_by_ids(round.street, &ids)
         .await?
-    {
-        lapsed.push(ResidentView::masked(
-            &store.resident(round.street, id).await?,
-            today,
-        ));
-    }
+        .iter()
+        .map(|r| ResidentView::masked(r, today))
+        .collect();
     Ok(Comparison {
         round: round.to_string(),
         before: Some(

@@ -92,7 +92,9 @@ impl Store {
              GROUP BY e.{col} ORDER BY e.{col}"
         );
         // Residents living in the round's territory now who are not in its
-        // snapshot: moved in, or registered after the round opened.
+        // snapshot: moved in, or registered after the round opened. Either
+        // changed the resident after the opening (`updated_ms`, indexed), so
+        // only those are read.
         let live = group.live_column();
         let added_sql = format!(
             "SELECT {live}, COUNT(*), COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM registration s WHERE s.street_id = r.street_id AND s.round_id = $2 AND s.resident_id = r.id) THEN 1 ELSE 0 END), 0) \
@@ -101,6 +103,7 @@ impl Store {
              JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
              JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
              WHERE r.street_id = $1 AND r.status = 'active' AND $3 = $3{live_filter} \
+             AND r.updated_ms >= (SELECT COALESCE(t.opened_ms, 0) FROM testing_round t WHERE t.street_id = $1 AND t.id = $2) \
              AND (NOT EXISTS (SELECT 1 FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2) \
                   OR g.community_id IN (SELECT c.community_id FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2)) \
              AND NOT EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = r.street_id AND e.round_id = $2 AND e.resident_id = r.id) \

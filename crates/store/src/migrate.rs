@@ -30,6 +30,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     11 "0011_round_territory_alerts.sql",
     12 "0012_point_schedule.sql",
     13 "0013_supplies_handoff.sql",
+    14 "0014_resident_updated_index.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -46,6 +47,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     11 "0011_round_territory_alerts.sql",
     12 "0012_point_schedule.sql",
     13 "0013_supplies_handoff.sql",
+    14 "0014_resident_updated_index.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -193,6 +193,13 @@ impl Store {
             )
             .await?;
         tx.commit().await?;
+        // The snapshot is written in one go: give PostgreSQL's planner its
+        // statistics now, not at the next autovacuum (without them coverage
+        // re-reads the registrations for every expected resident).
+        if let crate::Pool::Postgres(p) = &self.pool {
+            sqlx::query("ANALYZE round_expected").execute(p).await?;
+            sqlx::query("ANALYZE registration").execute(p).await?;
+        }
         Ok(expected as i64)
     }
 

@@ -376,7 +376,8 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
             resident: &newcomer,
             status: "active",
         }],
-        1,
+        // Registered after the round opened (any time later than now will do).
+        4_000_000_000_000,
     )
     .await
     .unwrap();
