@@ -45,6 +45,18 @@ pub enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// From a lab's abnormal result to a local group-robot receiver: latency over N alerts.
+    Alert {
+        #[arg(long, default_value_t = 20)]
+        alerts: usize,
+        /// A directory for SQLite (default: a temp dir) or a postgres:// URL.
+        #[arg(long, env = "GRIDWARDEN_BENCH_DB")]
+        db: Option<String>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Median time for one grid's coverage and one building's missed list in a round over N
     /// residents (demo-shaped streets, each in a round with 90% sampled).
     Coverage {
@@ -180,6 +192,12 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
             seed,
             json,
         } => crate::bench_scan::run(residents, stations, seconds, db, seed, json).await,
+        BenchCmd::Alert {
+            alerts,
+            db,
+            seed,
+            json,
+        } => crate::bench_alert::run(alerts, db, seed, json).await,
         BenchCmd::Coverage {
             residents,
             queries,

@@ -162,7 +162,7 @@ pub async fn run(
         );
         println!(
             "  one building's missed list median {:.2} ms",
-            out["building_missed_ms"]
+            out["building_missed_ms"].as_f64().unwrap_or(0.0)
         );
     }
     Ok(())

@@ -11,6 +11,7 @@ use gw_app::Clock;
 use gw_store::Store;
 
 mod bench;
+mod bench_alert;
 mod bench_coverage;
 mod bench_field;
 mod bench_load;
