@@ -31,6 +31,38 @@ pub fn level_name(l: Level) -> &'static str {
     }
 }
 
+/// The one territory of `community`, `grid` or `building` given (ids
+/// STREET-ID), `None` when none is; more than one, or a bad id, is refused
+/// with the reason.
+pub fn within_of(
+    community: Option<&str>,
+    grid: Option<&str>,
+    building: Option<&str>,
+) -> Result<Option<(Level, Key)>, String> {
+    let given: Vec<(Level, &str)> = [
+        (Level::Community, community),
+        (Level::Grid, grid),
+        (Level::Building, building),
+    ]
+    .into_iter()
+    .filter_map(|(l, v)| v.map(|v| (l, v)))
+    .collect();
+    match given.as_slice() {
+        [] => Ok(None),
+        [(l, v)] => v.parse().map(|k| Some((*l, k))).map_err(|_| {
+            format!(
+                "{} 应为“街道-编号”，例如 1-42 / {} must be STREET-ID, e.g. 1-42: {v}",
+                level_name(*l),
+                level_name(*l)
+            )
+        }),
+        _ => Err(
+            "community、grid、building 只能给一个 / give only one of community, grid or building"
+                .into(),
+        ),
+    }
+}
+
 fn store_kind(l: Level) -> &'static str {
     level_name(l)
 }

@@ -8,7 +8,6 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use gw_app::access::Principal;
 use gw_app::Clock;
-use gw_domain::access::{Grant, Node, Role};
 use gw_domain::ids::Key;
 use gw_store::coverage::Level;
 use serde_json::json;
@@ -85,18 +84,7 @@ pub async fn run(
     }
     let setup_s = t.elapsed().as_secs_f64();
 
-    let admin = Principal {
-        user_id: 0,
-        username: "bench".into(),
-        display_name: "bench".into(),
-        must_change_password: false,
-        grants: vec![Grant {
-            role: Role::Admin,
-            node: Node::City,
-            from_ms: 0,
-            until_ms: None,
-        }],
-    };
+    let admin = Principal::operator("cli:bench");
     // Ask about grids and buildings of the first street, round-robin.
     let (street, round) = *rounds.first().context("no street")?;
     let round = Key { street, id: round };

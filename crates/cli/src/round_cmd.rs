@@ -26,23 +26,12 @@ pub struct TerritoryArg {
 
 impl TerritoryArg {
     fn within(&self) -> Result<Option<(Level, Key)>> {
-        let given: Vec<(Level, &String)> = [
-            (Level::Community, &self.community),
-            (Level::Grid, &self.grid),
-            (Level::Building, &self.building),
-        ]
-        .into_iter()
-        .filter_map(|(l, v)| v.as_ref().map(|v| (l, v)))
-        .collect();
-        match given.as_slice() {
-            [] => Ok(None),
-            [(l, v)] => Ok(Some((
-                *l,
-                v.parse()
-                    .map_err(|_| anyhow::anyhow!("id 应为 STREET-ID / ids are STREET-ID: {v}"))?,
-            ))),
-            _ => bail!("--community、--grid、--building 只能给一个 / give only one of them"),
-        }
+        gw_app::coverage::within_of(
+            self.community.as_deref(),
+            self.grid.as_deref(),
+            self.building.as_deref(),
+        )
+        .map_err(|e| anyhow::anyhow!(e))
     }
 }
 

@@ -25,21 +25,12 @@ pub struct Territory {
 
 impl Territory {
     fn within(&self) -> Result<Option<(Level, Key)>, WebError> {
-        let given: Vec<(Level, &String)> = [
-            (Level::Community, &self.community),
-            (Level::Grid, &self.grid),
-            (Level::Building, &self.building),
-        ]
-        .into_iter()
-        .filter_map(|(l, v)| v.as_ref().map(|v| (l, v)))
-        .collect();
-        match given.as_slice() {
-            [] => Ok(None),
-            [(l, v)] => Ok(Some((*l, key(v, level_name(*l))?))),
-            _ => Err(WebError::bad_request(
-                "community、grid、building 只能给一个 / give one of community, grid or building",
-            )),
-        }
+        gw_app::coverage::within_of(
+            self.community.as_deref(),
+            self.grid.as_deref(),
+            self.building.as_deref(),
+        )
+        .map_err(WebError::bad_request)
     }
 
     fn required(&self) -> Result<(Level, Key), WebError> {
