@@ -78,7 +78,7 @@ pub async fn run(
             .collect();
         registrations += ids.len();
         store
-            .raw_insert_registrations(&tube, &ids, 5_000, now)
+            .raw_insert_registrations(&tube, &ids, 2_000, now)
             .await?;
         rounds.push((s.id, round));
     }
