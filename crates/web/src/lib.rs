@@ -307,6 +307,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         (
             "GET",
+            "/rounds/{id}/coverage",
+            Need::Act(ReadRegistry),
+            get(pages::coverage_by),
+        ),
+        (
+            "GET",
             "/rounds/{id}/lab",
             Need::Act(PostResults),
             get(pages::lab_form),

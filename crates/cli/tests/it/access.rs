@@ -159,7 +159,9 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         }
         ("GET", "/rounds/{id}/schedule") => reader,
         ("POST", "/rounds/{id}/schedule") => matches!(role, "admin" | "street_commander"),
-        ("GET", "/rounds/{id}/door-to-door") | ("GET", "/rounds/{id}/compare") => reader && reaches,
+        ("GET", "/rounds/{id}/door-to-door")
+        | ("GET", "/rounds/{id}/compare")
+        | ("GET", "/rounds/{id}/coverage") => reader && reaches,
         ("GET", "/rounds/{id}/lab") | ("POST", "/rounds/{id}/lab") => {
             matches!(role, "admin" | "street_commander" | "lab")
         }
@@ -340,6 +342,7 @@ fn call(
         ),
         "/rounds/{id}/door-to-door" => (format!("/rounds/{round}/door-to-door?grid={grid}"), None),
         "/rounds/{id}/compare" => (format!("/rounds/{round}/compare?grid={grid}"), None),
+        "/rounds/{id}/coverage" => (format!("/rounds/{round}/coverage?grid={grid}"), None),
         "/rounds/{id}/lab" if method == "POST" => (
             format!("/rounds/{round}/lab?filename=matrix{n}.csv"),
             Some(json!({ "results": [] })),

@@ -287,18 +287,25 @@ async fn registry_pages_roster_upload_and_round_pages() {
     let phone = r.resident.phones[0].phone.as_str();
     assert!(!h.body.contains(doc.as_str()) && !h.body.contains(phone));
     assert!(h.body.contains(&gw_domain::mask::phone(phone)));
-    assert!(h.body.contains(&format!(r#"href="/households/{hk}/codes""#)));
+    assert!(h
+        .body
+        .contains(&format!(r#"href="/households/{hk}/codes""#)));
     // Search: by name; a tail that is not 4 characters says what to fix.
     let found = page(
         &srv,
         &cookie,
-        &format!("/registry/search?q={}", crate::harness::enc(&r.resident.name)),
+        &format!(
+            "/registry/search?q={}",
+            crate::harness::enc(&r.resident.name)
+        ),
     );
     assert_eq!(found.status, 200);
     assert!(found.body.contains(&format!(r#"href="/households/{hk}""#)));
     let tail = &phone[phone.len() - 4..];
     let by_tail = page(&srv, &cookie, &format!("/registry/search?q={tail}"));
-    assert!(by_tail.body.contains(&format!(r#"href="/households/{hk}""#)));
+    assert!(by_tail
+        .body
+        .contains(&format!(r#"href="/households/{hk}""#)));
     let bad = page(&srv, &cookie, "/registry/search?q=12345");
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("只能输入末4位"), "{}", bad.body);
@@ -309,7 +316,11 @@ async fn registry_pages_roster_upload_and_round_pages() {
     let form = page(&srv, &cookie, "/registry/import");
     assert_eq!(form.status, 200);
     let target = format!("{street}-{}/{gk}", c.id);
-    assert!(form.body.contains(&format!(r#"value="{target}""#)), "{}", form.body);
+    assert!(
+        form.body.contains(&format!(r#"value="{target}""#)),
+        "{}",
+        form.body
+    );
     let path = env.path("messy.xlsx");
     gw_app::fixtures::write_xlsx(&path, &gw_app::fixtures::messy_building_roster()).unwrap();
     let bytes = std::fs::read(&path).unwrap();
@@ -334,9 +345,10 @@ async fn registry_pages_roster_upload_and_round_pages() {
     assert!(done
         .body
         .contains(&format!(r#"<b id="n-added">{}</b>"#, exp.residents)));
-    assert!(done
-        .body
-        .contains(&format!(r#"<b id="n-rejected" class="warn">{}</b>"#, exp.rejected)));
+    assert!(done.body.contains(&format!(
+        r#"<b id="n-rejected" class="warn">{}</b>"#,
+        exp.rejected
+    )));
     assert_eq!(
         store.resident_count().await.unwrap(),
         before + exp.residents as i64
@@ -377,12 +389,18 @@ async fn registry_pages_roster_upload_and_round_pages() {
     );
     let cov = page(&srv, &cookie, &format!("/rounds/{round}"));
     for sub in ["schedule", "reconciliation", "lab", "disinfection"] {
-        assert!(cov.body.contains(&format!("/rounds/{round}/{sub}")), "{sub}");
+        assert!(
+            cov.body.contains(&format!("/rounds/{round}/{sub}")),
+            "{sub}"
+        );
     }
     for p in [
         format!("/rounds/{round}/schedule"),
         format!("/rounds/{round}/door-to-door?grid={gk}"),
         format!("/rounds/{round}/compare?grid={gk}"),
+        format!("/rounds/{round}/coverage"),
+        format!("/rounds/{round}/coverage?community={street}-{}", c.id),
+        format!("/rounds/{round}/coverage?grid={gk}"),
         format!("/rounds/{round}/lab"),
         format!("/rounds/{round}/reconciliation"),
         format!("/rounds/{round}/disinfection"),
@@ -400,9 +418,20 @@ async fn registry_pages_roster_upload_and_round_pages() {
     assert_eq!(plan("slot_minutes=30").status, 403, "no CSRF field");
     let wrong = plan(&format!("csrf={csrf}&slot_minutes=3&max_queue=20"));
     assert_eq!(wrong.status, 400);
-    assert!(wrong.body.contains("每个时段须为 5 到 240"), "{}", wrong.body);
+    assert!(
+        wrong.body.contains("每个时段须为 5 到 240"),
+        "{}",
+        wrong.body
+    );
     let planned = plan(&format!("csrf={csrf}&slot_minutes=30&max_queue=20"));
     assert_eq!(planned.status, 303, "{}", planned.body);
+    // Coverage per building in a grid: the grid's expected people, building by building.
+    let by = page(
+        &srv,
+        &cookie,
+        &format!("/rounds/{round}/coverage?grid={gk}"),
+    );
+    assert!(by.body.contains("号楼"), "buildings by name: {}", by.body);
     let sched = page(&srv, &cookie, &format!("/rounds/{round}/schedule"));
     assert!(sched.body.contains(r#"id="calldown""#), "{}", sched.body);
     assert!(sched.body.contains("1号采样点"));

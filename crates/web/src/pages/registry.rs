@@ -592,7 +592,7 @@ pub async fn import_submit(
     let l = page.lang;
     let fail = |status: StatusCode, msg: &str| {
         let html = format!(
-            r#"<section class="card" id="result"><h2>{}</h2><p class="error" role="alert" id="import-error">{}</p></section>"#,
+            r#"<div id="result"><section class="card"><h2>{}</h2><p class="error" role="alert" id="import-error">{}</p></section></div>"#,
             l.t("未导入", "Not imported"),
             esc(msg)
         );
@@ -704,9 +704,9 @@ pub async fn import_submit(
         )
     };
     let html = format!(
-        r#"<section class="card" id="result"><h2>{h}</h2><p>{file} → {street} · {community}</p>
+        r#"<div id="result"><section class="card"><h2>{h}</h2><p>{file} → {street} · {community}</p>
 <section class="stats"><div><b id="n-added">{added}</b><span>{la}</span></div><div><b id="n-updated">{updated}</b><span>{lu}</span></div><div><b id="n-unchanged">{unchanged}</b><span>{lc}</span></div><div><b id="n-rejected" class="{rc}">{rejected}</b><span>{lr}</span></div><div><b id="n-warnings">{warnings}</b><span>{lw}</span></div></section>
-<p class="actions"><a class="button primary" id="report-link" href="/registry/import/reports/{token}" download>{dl}</a></p>{issues}</section>"#,
+<p class="actions"><a class="button primary" id="report-link" href="/registry/import/reports/{token}" download>{dl}</a></p>{issues}</section></div>"#,
         h = l.t("导入完成", "Imported"),
         file = esc(&name),
         street = esc(&sum.street),

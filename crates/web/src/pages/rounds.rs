@@ -64,12 +64,17 @@ async fn schedule_body(
     let v = gw_app::schedule::view(&s.store, &s.clock, &a.principal, round)
         .await
         .map_err(|e| auth_err(l, e))?;
+    let mut ordered: Vec<(&gw_domain::schedule::PointPlan, &gw_domain::schedule::Slot)> = v
+        .plan
+        .points
+        .iter()
+        .flat_map(|p| p.slots.iter().map(move |sl| (p, sl)))
+        .filter(|(_, sl)| !sl.calls.is_empty())
+        .collect();
+    ordered.sort_by_key(|(p, sl)| (sl.starts_ms, p.point_id));
     let mut slots = String::new();
-    for p in &v.plan.points {
-        for sl in &p.slots {
-            if sl.calls.is_empty() {
-                continue;
-            }
+    {
+        for (p, sl) in ordered {
             let mut who = String::new();
             for c in &sl.calls {
                 let units: Vec<String> = c
@@ -545,7 +550,7 @@ pub async fn lab_submit(
         page.render(
             status,
             l.t("上传检测结果", "Upload test results"),
-            &format!(r#"<section class="card" id="result">{html}</section>"#),
+            &format!(r#"<div id="result"><section class="card">{html}</section></div>"#),
         )
     };
     let round = match parse_key(l, &id) {
@@ -774,4 +779,146 @@ pub async fn disinfection_done(
         },
         Err(e) => page.error(auth_err(l, e)),
     }
+}
+
+// ----- coverage by community, grid or building ------------------------------------------
+
+#[derive(Debug, Deserialize)]
+pub struct CoverageQuery {
+    pub community: Option<String>,
+    pub grid: Option<String>,
+}
+
+/// Coverage of a round per community; `?community=` per grid in it;
+/// `?grid=` per building in it.
+pub async fn coverage_by(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<CoverageQuery>,
+) -> Response {
+    let r = coverage_by_body(&s, &a, page.lang, &id, &q).await;
+    render(&page, r)
+}
+
+async fn coverage_by_body(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    id: &str,
+    q: &CoverageQuery,
+) -> Result<(String, String), WebError> {
+    use gw_store::coverage::Level;
+    let round = parse_key(l, id)?;
+    let (by, within) = match (&q.grid, &q.community) {
+        (Some(g), _) => (Level::Building, Some((Level::Grid, parse_key(l, g)?))),
+        (None, Some(c)) => (Level::Grid, Some((Level::Community, parse_key(l, c)?))),
+        (None, None) => (Level::Community, None),
+    };
+    let cov = gw_app::coverage::coverage(&s.store, &s.clock, &a.principal, round, by, within)
+        .await
+        .map_err(|e| auth_err(l, e))?;
+    // Names of the rows.
+    let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    match by {
+        Level::Community => {
+            for c in s.store.communities(None, Some(round.street)).await? {
+                names.insert(format!("{}-{}", c.street_id, c.id), c.name);
+            }
+        }
+        Level::Grid => {
+            for g in s.store.grids(None, None).await? {
+                if g.street_id == round.street {
+                    names.insert(format!("{}-{}", g.street_id, g.id), g.name);
+                }
+            }
+        }
+        Level::Building => {
+            if let Some((_, g)) = within {
+                for r in s
+                    .store
+                    .residents(&gw_store::registry::ResidentFilter {
+                        street: Some(g.street),
+                        grid: Some(g.id),
+                        limit: 20_000,
+                        scope: Some(gw_app::access::scope(
+                            &a.principal,
+                            &s.clock,
+                            gw_domain::access::Action::ReadRegistry,
+                        )),
+                        ..Default::default()
+                    })
+                    .await?
+                {
+                    if let Some(b) = r.building_id {
+                        names
+                            .entry(format!("{}-{b}", r.street_id))
+                            .or_insert_with(|| {
+                                format!(
+                                    "{} {}",
+                                    r.compound.clone().unwrap_or_default(),
+                                    r.building.clone().unwrap_or_default()
+                                )
+                            });
+                    }
+                }
+            }
+        }
+    }
+    let mut rows = String::new();
+    for r in &cov.rows {
+        let name = esc(names.get(&r.key).map_or(r.key.as_str(), String::as_str));
+        let link = match by {
+            Level::Community => format!(
+                r#"<a href="/rounds/{round}/coverage?community={}">{name}</a>"#,
+                esc(&r.key)
+            ),
+            Level::Grid => format!(
+                r#"<a href="/rounds/{round}/coverage?grid={k}">{name}</a> · <a href="/rounds/{round}/missed?grid={k}">{}</a>"#,
+                l.t("未检名单", "missed"),
+                k = esc(&r.key)
+            ),
+            Level::Building => name,
+        };
+        let pc = super::percent(r.sampled + r.exempt, r.expected);
+        rows.push_str(&format!(
+            r#"<tr><td>{link}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n{}">{}</td><td class="n">{}</td><td><span class="bar"><span style="width:{pc}%"></span></span> {pc}%</td></tr>"#,
+            r.expected,
+            r.sampled,
+            r.exempt,
+            if r.missed > 0 { " warn" } else { "" },
+            r.missed,
+            r.added,
+        ));
+    }
+    let t = &cov.totals;
+    let level = match by {
+        Level::Community => l.t("社区", "Community"),
+        Level::Grid => l.t("网格", "Grid"),
+        Level::Building => l.t("楼栋", "Building"),
+    };
+    let body = format!(
+        r#"{back}<h1>{h} · {level}</h1>
+<section class="stats"><div><b>{e}</b><span>{le}</span></div><div><b id="by-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b class="{mc}">{m}</b><span>{lm}</span></div></section>
+<section class="card"><div class="scroll"><table id="coverage-by"><thead><tr><th>{level}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{la}</th><th>{lp}</th></tr></thead><tbody>{rows}</tbody></table></div><p class="hint">{hint}</p></section>"#,
+        back = back(l, round),
+        h = l.t("覆盖情况", "Coverage"),
+        e = t.expected,
+        sa = t.sampled,
+        x = t.exempt,
+        m = t.missed,
+        mc = if t.missed > 0 { "warn" } else { "" },
+        le = l.t("应检", "Expected"),
+        ls = l.t("已检", "Sampled"),
+        lx = l.t("免检", "Exempt"),
+        lm = l.t("未检", "Missed"),
+        la = l.t("新增人员", "Added"),
+        lp = l.t("覆盖率", "Coverage"),
+        hint = l.t(
+            "“新增人员”是本轮开始后登记的人，单独统计。点名称看下一级。",
+            "“Added” are people registered after the round opened, counted apart. Open a name for the level below."
+        ),
+    );
+    Ok((format!("{} · {level}", l.t("覆盖情况", "Coverage")), body))
 }
