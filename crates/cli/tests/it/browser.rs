@@ -1025,9 +1025,11 @@ async fn browser_registry_roster_upload_with_report_and_round_pages() {
     assert!(b.source().contains(&format!("/grids/{gk}")));
     assert_masked("registry", &b.source());
     b.screenshots("page-registry");
+    eprintln!("page weight page-registry: {} bytes", b.source().len());
     b.goto(&format!("{origin}/grids/{gk}"));
     assert_masked("grid", &b.source());
     b.screenshots("page-grid");
+    eprintln!("page weight page-grid: {} bytes", b.source().len());
     let household = b
         .exec(
             "return document.querySelector('a.chip').getAttribute('href');",
@@ -1040,6 +1042,7 @@ async fn browser_registry_roster_upload_with_report_and_round_pages() {
     assert_masked("household", &b.source());
     assert!(b.source().contains(&format!("{household}/codes")));
     b.screenshots("page-household");
+    eprintln!("page weight page-household: {} bytes", b.source().len());
     b.goto(&format!("{origin}/registry"));
     b.type_into("input[name=q]", "12345");
     b.click(".searchbar button");
@@ -1049,6 +1052,7 @@ async fn browser_registry_roster_upload_with_report_and_round_pages() {
     );
     assert!(b.text("#results").contains("末4位"), "what to fix");
     b.screenshots("page-search");
+    eprintln!("page weight page-search: {} bytes", b.source().len());
 
     // Roster upload: progress, the counts, the report downloaded by the browser.
     let path = w.env.path("messy.xlsx");
@@ -1056,6 +1060,7 @@ async fn browser_registry_roster_upload_with_report_and_round_pages() {
     let before = store.resident_count().await.unwrap();
     b.goto(&format!("{origin}/registry/import"));
     b.screenshots("page-import");
+    eprintln!("page weight page-import: {} bytes", b.source().len());
     b.type_into("#file", path.to_str().unwrap());
     b.click("#go");
     b.wait(
@@ -1074,6 +1079,7 @@ async fn browser_registry_roster_upload_with_report_and_round_pages() {
         before + exp.residents as i64
     );
     b.screenshots("page-import-done");
+    eprintln!("page weight page-import-done: {} bytes", b.source().len());
     let report = b.cmd(
         "POST",
         "/execute/async",
@@ -1115,6 +1121,7 @@ async fn browser_registry_roster_upload_with_report_and_round_pages() {
         );
         assert_masked(name, &b.source());
         b.screenshots(name);
+        eprintln!("page weight {name}: {} bytes", b.source().len());
     }
     // The street commander's: the lab upload and the reconciliation.
     form_login(&b, &origin, "chief", &w.chief_password, None);
@@ -1135,5 +1142,6 @@ async fn browser_registry_roster_upload_with_report_and_round_pages() {
             b.source()
         );
         b.screenshots(name);
+        eprintln!("page weight {name}: {} bytes", b.source().len());
     }
 }

@@ -379,6 +379,11 @@ async fn registry_pages_roster_upload_and_round_pages() {
     let not = srv.raw_bytes(&req);
     assert_eq!(not.status, 422, "{}", not.body);
     assert!(not.body.contains(r#"id="import-error""#));
+    assert!(
+        not.body.contains("没有找到居民名单") && !not.body.contains("no resident sheet"),
+        "what to fix, in the reader's language: {}",
+        not.body
+    );
 
     // A round with a point: its pages answer and say what to fix.
     let round = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "第1轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 })).json()["id"].as_str().unwrap().to_string();

@@ -28,7 +28,14 @@ pub(crate) fn full_names(s: &AppState, a: &Auth) -> bool {
 
 /// The reader's half of a bilingual message `中文 / English` (both when unsplit).
 pub(crate) fn pick(l: Lang, msg: &str) -> String {
-    match msg.split_once(" / ") {
+    // The separator is "/ " after a space or a Chinese character ("…）/ no …").
+    let split = msg.match_indices("/ ").map(|(i, _)| i).find(|&i| {
+        msg[..i]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c == ' ' || !c.is_ascii())
+    });
+    match split.map(|i| (&msg[..i], &msg[i + 2..])) {
         Some((zh, en)) => match l {
             Lang::Zh => zh.trim().to_string(),
             Lang::En => en.trim().to_string(),
@@ -782,4 +789,22 @@ pub async fn import_report(
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pick_takes_the_readers_half() {
+        let m = "a.csv: 没有找到居民名单（表头）/ no resident sheet";
+        assert_eq!(pick(Lang::Zh, m), "a.csv: 没有找到居民名单（表头）");
+        assert_eq!(pick(Lang::En, m), "no resident sheet");
+        assert_eq!(
+            pick(Lang::En, "文件是空的 / the file is empty"),
+            "the file is empty"
+        );
+        assert_eq!(pick(Lang::Zh, "no split here"), "no split here");
+        assert_eq!(pick(Lang::En, "path a/ b"), "path a/ b");
+    }
 }
