@@ -388,10 +388,10 @@ async fn registry_pages_roster_upload_and_round_pages() {
     // A round with a point: its pages answer and say what to fix.
     let round = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "第1轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 })).json()["id"].as_str().unwrap().to_string();
     srv.post(&format!("/api/v1/rounds/{round}/open"), &json!({}));
-    srv.post(
+    let point = srv.post(
         &format!("/api/v1/rounds/{round}/points"),
         &json!({ "name": "1号采样点", "community": format!("{street}-{}", c.id), "stations": 2 }),
-    );
+    ).json()["id"].as_str().unwrap().to_string();
     let cov = page(&srv, &cookie, &format!("/rounds/{round}"));
     for sub in ["schedule", "reconciliation", "lab", "disinfection"] {
         assert!(
@@ -451,5 +451,55 @@ async fn registry_pages_roster_upload_and_round_pages() {
     let lab = srv.raw_bytes(&req);
     assert_eq!(lab.status, 422, "{}", lab.body);
     assert!(lab.body.contains(r#"id="lab-issues""#), "{}", lab.body);
+
+    // An abnormal pool: a disinfection task at the point, marked done from its page.
+    let tube = srv
+        .post(
+            &format!("/api/v1/points/{point}/tubes"),
+            &json!({ "barcode": "PG000001" }),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rid = format!("{street}-{}", r.id);
+    let code = srv.get(&format!("/api/v1/residents/{rid}/code")).json()["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let scan = srv.post(
+        &format!("/api/v1/tubes/{tube}/scans"),
+        &json!({ "client_id": "pg-1", "code": code }),
+    );
+    assert_eq!(scan.status, 200, "{}", scan.body);
+    srv.post(&format!("/api/v1/tubes/{tube}/close"), &json!({}));
+    let res = srv.post(
+        &format!("/api/v1/rounds/{round}/results"),
+        &json!({ "results": [{ "barcode": "PG000001", "result": "abnormal" }] }),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    let tasks = page(&srv, &cookie, &format!("/rounds/{round}/disinfection"));
+    let task = tasks
+        .body
+        .split(r#"action="/disinfection/"#)
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("a task with its button: {}", tasks.body))
+        .to_string();
+    let fields = format!("csrf={csrf}&round={round}");
+    let done = srv.raw(&format!(
+        "POST /disinfection/{task}/done HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{fields}",
+        fields.len()
+    ));
+    assert_eq!(done.status, 303, "{}", done.body);
+    let after = page(&srv, &cookie, &format!("/rounds/{round}/disinfection"));
+    assert!(
+        after.body.contains("已完成") && !after.body.contains("/done"),
+        "{}",
+        after.body
+    );
+    // The reconciliation counts the closed tube at its point.
+    let rec = page(&srv, &cookie, &format!("/rounds/{round}/reconciliation"));
+    assert!(rec.body.contains("1号采样点"), "{}", rec.body);
     assert!(lab.body.contains("NOSUCH0001") || lab.body.contains("<td class=\"n\">2</td>"));
 }
