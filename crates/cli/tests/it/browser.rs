@@ -1122,6 +1122,17 @@ async fn browser_registry_roster_upload_with_report_and_round_pages() {
         assert_masked(name, &b.source());
         b.screenshots(name);
         eprintln!("page weight {name}: {} bytes", b.source().len());
+        if name == "page-schedule" {
+            assert!(b.source().contains(r#"id="calldown""#), "slots to print");
+            let pdf = b.cmd(
+                "POST",
+                "/print",
+                Some(json!({ "page": { "width": 21.0, "height": 29.7 }, "background": true })),
+            );
+            let pdf = base64_decode(pdf.as_str().unwrap());
+            assert!(pdf.starts_with(b"%PDF"), "a PDF");
+            std::fs::write(artifacts().join("call-down-a4.pdf"), pdf).unwrap();
+        }
     }
     // The street commander's: the lab upload and the reconciliation.
     form_login(&b, &origin, "chief", &w.chief_password, None);
