@@ -53,6 +53,9 @@ pub enum ImportError {
     Store(#[from] StoreError),
     #[error("报告写入失败 / could not write the report {path}: {reason}")]
     Report { path: String, reason: String },
+    /// The caller may not import into that community or grid.
+    #[error(transparent)]
+    Auth(#[from] crate::access::AuthError),
 }
 
 /// What an import did. `added + updated + unchanged + rejected` equals the
@@ -110,6 +113,75 @@ pub async fn import_roster_file(
         progress,
     )
     .await
+}
+
+/// Imports an uploaded roster (the web page) into a community or grid the
+/// caller may import into, checked before the file is read. Returns the
+/// summary and the report workbook's bytes (written to a temporary file,
+/// read back and removed).
+#[allow(clippy::too_many_arguments)]
+pub async fn import_upload(
+    store: &Store,
+    clock: &Clock,
+    p: &crate::access::Principal,
+    community: gw_domain::ids::Key,
+    grid: Option<gw_domain::ids::Key>,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(ImportSummary, Vec<u8>), ImportError> {
+    let place = match grid {
+        Some(g) => store.place_of(g.street, "grid", g.id).await?,
+        None => {
+            store
+                .place_of(community.street, "community", community.id)
+                .await?
+        }
+    };
+    if place.community != Some(community.id) || place.street != community.street {
+        return Err(ImportError::Territory(
+            "网格不在所选社区 / the grid is not in the chosen community".into(),
+        ));
+    }
+    crate::access::authorize(p, clock, gw_domain::access::Action::ImportRoster, &place)?;
+    let sheets = roster_file::read_roster_bytes(name, bytes)?;
+    let c = store
+        .communities(None, Some(community.street))
+        .await?
+        .into_iter()
+        .find(|c| c.id == community.id)
+        .ok_or_else(|| {
+            ImportError::Territory(format!("没有社区 {community} / no community {community}"))
+        })?;
+    let grid_name = match grid {
+        Some(g) => store
+            .grids(None, Some((community.street, community.id)))
+            .await?
+            .into_iter()
+            .find(|r| r.id == g.id)
+            .map(|r| r.code.unwrap_or(r.name)),
+        None => None,
+    };
+    let opts = ImportOptions {
+        community: Some(c.code.clone().unwrap_or_else(|| c.name.clone())),
+        grid: grid_name,
+        street: Some(c.street_name.clone()),
+        actor: p.actor(),
+        ..Default::default()
+    };
+    let report = std::env::temp_dir().join(format!(
+        "gridwarden-report-{}.xlsx",
+        crate::access::random_token()
+    ));
+    let done = import_sheets(store, clock, name, &sheets, &opts, &report, &|_, _, _| {}).await;
+    let bytes = std::fs::read(&report);
+    let _ = std::fs::remove_file(&report);
+    let mut summary = done?;
+    summary.report = None;
+    let bytes = bytes.map_err(|e| ImportError::Report {
+        path: report.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok((summary, bytes))
 }
 
 pub fn default_report_path(roster: &Path) -> PathBuf {

@@ -148,6 +148,31 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
             reader
         }
         ("GET", "/rounds/{id}/missed") | ("GET", "/households/{id}/codes") => reader && reaches,
+        // Registry and round pages follow their API routes.
+        ("GET", "/registry") | ("GET", "/registry/search") => reader,
+        ("GET", "/grids/{id}") | ("GET", "/households/{id}") => reader && reaches,
+        // Importing: the registry writers in their own community or grid.
+        ("GET", "/registry/import") | ("GET", "/registry/import/reports/{token}") => writer,
+        ("POST", "/registry/import") => {
+            matches!(role, "admin" | "street_commander")
+                || (matches!(role, "community_secretary" | "grid_leader") && own)
+        }
+        ("GET", "/rounds/{id}/schedule") => reader,
+        ("POST", "/rounds/{id}/schedule") => matches!(role, "admin" | "street_commander"),
+        ("GET", "/rounds/{id}/door-to-door")
+        | ("GET", "/rounds/{id}/compare")
+        | ("GET", "/rounds/{id}/coverage") => reader && reaches,
+        ("GET", "/rounds/{id}/lab") | ("POST", "/rounds/{id}/lab") => {
+            matches!(role, "admin" | "street_commander" | "lab")
+        }
+        ("GET", "/rounds/{id}/reconciliation") => {
+            matches!(role, "admin" | "street_commander" | "lab")
+        }
+        ("GET", "/rounds/{id}/disinfection") => true,
+        ("POST", "/disinfection/{id}/done") => matches!(
+            role,
+            "admin" | "street_commander" | "community_secretary" | "grid_leader" | "point_manager"
+        ),
         ("GET", "/points/{id}") | ("POST", "/points/{id}/stations") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
@@ -292,6 +317,43 @@ fn call(
         "/points/{id}" => (format!("/points/{point}"), None),
         "/points/{id}/stations" => (format!("/points/{point}/stations"), Some(json!({}))),
         "/rounds/{id}/missed" => (format!("/rounds/{round}/missed?grid={grid}"), None),
+        "/registry/search" => (
+            format!("/registry/search?q={}", enc(&target.resident.name)),
+            None,
+        ),
+        "/grids/{id}" => (format!("/grids/{grid}"), None),
+        "/households/{id}" => (format!("/households/{household}"), None),
+        // The body (JSON text) is no roster: a 422 page when allowed.
+        "/registry/import" if method == "POST" => (
+            format!(
+                "/registry/import?filename=matrix{n}.csv&target={}",
+                if target.grid_id.is_some() {
+                    format!("{community}/{grid}")
+                } else {
+                    community.clone()
+                }
+            ),
+            Some(json!({ "not": "a roster" })),
+        ),
+        "/registry/import/reports/{token}" => ("/registry/import/reports/none".into(), None),
+        "/rounds/{id}/schedule" => (
+            format!("/rounds/{round}/schedule"),
+            (method == "POST").then(|| json!({})),
+        ),
+        "/rounds/{id}/door-to-door" => (format!("/rounds/{round}/door-to-door?grid={grid}"), None),
+        "/rounds/{id}/compare" => (format!("/rounds/{round}/compare?grid={grid}"), None),
+        "/rounds/{id}/coverage" => (format!("/rounds/{round}/coverage?grid={grid}"), None),
+        "/rounds/{id}/lab" if method == "POST" => (
+            format!("/rounds/{round}/lab?filename=matrix{n}.csv"),
+            Some(json!({ "results": [] })),
+        ),
+        "/rounds/{id}/lab" => (format!("/rounds/{round}/lab"), None),
+        "/rounds/{id}/reconciliation" => (format!("/rounds/{round}/reconciliation"), None),
+        "/rounds/{id}/disinfection" => (format!("/rounds/{round}/disinfection"), None),
+        "/disinfection/{id}/done" => (
+            format!("/disinfection/{}-999999/done", target.street_id),
+            Some(json!({})),
+        ),
         "/api/v1/rounds/{id}/missed" => {
             (format!("/api/v1/rounds/{round}/missed?grid={grid}"), None)
         }

@@ -1004,3 +1004,155 @@ async fn browser_station_revoked_keeps_its_queue_and_replays_it_after_enrolling_
     assert_eq!(regs.len(), 3, "{regs:?}");
     assert_eq!(regs[2].2, w.codes[2].1, "the kept scan, once");
 }
+
+#[tokio::test]
+async fn browser_registry_roster_upload_with_report_and_round_pages() {
+    if !browser_available("browser_registry_roster_upload_with_report_and_round_pages") {
+        return;
+    }
+    let (w, pw) = world(&[("leader2", "grid_leader")]).await;
+    let store = w.env.store().await;
+    let c = &store.communities(None, Some(w.street)).await.unwrap()[0];
+    let grid = &store.grids(None, Some((w.street, c.id))).await.unwrap()[0];
+    let gk = format!("{}-{}", w.street, grid.id);
+    let origin = format!("http://{}", w.srv.addr);
+    let profile = tempfile::tempdir().unwrap();
+    let b = Browser::start(profile.path().to_path_buf());
+    form_login(&b, &origin, "leader2", &pw[0], None);
+
+    // The tree, a grid, a household, a search: masked throughout.
+    b.goto(&format!("{origin}/registry"));
+    assert!(b.source().contains(&format!("/grids/{gk}")));
+    assert_masked("registry", &b.source());
+    b.screenshots("page-registry");
+    eprintln!("page weight page-registry: {} bytes", b.source().len());
+    b.goto(&format!("{origin}/grids/{gk}"));
+    assert_masked("grid", &b.source());
+    b.screenshots("page-grid");
+    eprintln!("page weight page-grid: {} bytes", b.source().len());
+    let household = b
+        .exec(
+            "return document.querySelector('a.chip').getAttribute('href');",
+            json!([]),
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.goto(&format!("{origin}{household}"));
+    assert_masked("household", &b.source());
+    assert!(b.source().contains(&format!("{household}/codes")));
+    b.screenshots("page-household");
+    eprintln!("page weight page-household: {} bytes", b.source().len());
+    b.goto(&format!("{origin}/registry"));
+    b.type_into("input[name=q]", "12345");
+    b.click(".searchbar button");
+    b.wait(
+        "the search answer",
+        "location.pathname === '/registry/search' && document.readyState === 'complete'",
+    );
+    assert!(b.text("#results").contains("末4位"), "what to fix");
+    b.screenshots("page-search");
+    eprintln!("page weight page-search: {} bytes", b.source().len());
+
+    // Roster upload: progress, the counts, the report downloaded by the browser.
+    let path = w.env.path("messy.xlsx");
+    gw_app::fixtures::write_xlsx(&path, &gw_app::fixtures::messy_building_roster()).unwrap();
+    let before = store.resident_count().await.unwrap();
+    b.goto(&format!("{origin}/registry/import"));
+    b.screenshots("page-import");
+    eprintln!("page weight page-import: {} bytes", b.source().len());
+    b.type_into("#file", path.to_str().unwrap());
+    b.click("#go");
+    b.wait(
+        "the import result",
+        "!!document.getElementById('report-link')",
+    );
+    let exp = gw_app::fixtures::messy_building_roster_expectations();
+    assert_eq!(b.text("#n-added"), exp.residents.to_string());
+    assert_eq!(b.text("#n-rejected"), exp.rejected.to_string());
+    assert!(
+        b.text("#issues").contains("3号楼"),
+        "issues by sheet and row"
+    );
+    assert_eq!(
+        store.resident_count().await.unwrap(),
+        before + exp.residents as i64
+    );
+    b.screenshots("page-import-done");
+    eprintln!("page weight page-import-done: {} bytes", b.source().len());
+    let report = b.cmd(
+        "POST",
+        "/execute/async",
+        Some(json!({ "script": "var done = arguments[0]; fetch(document.getElementById('report-link').href).then(function(r){ return r.arrayBuffer().then(function(a){ var u = new Uint8Array(a); done([r.status, r.headers.get('content-disposition'), u.length, String.fromCharCode(u[0], u[1])]); }); });", "args": [] })),
+    );
+    assert_eq!(report[0], json!(200), "{report}");
+    assert!(report[1].as_str().unwrap().contains("messy.report.xlsx"));
+    assert!(report[2].as_u64().unwrap() > 1000);
+    assert_eq!(report[3], json!("PK"), "an xlsx file");
+
+    // Round pages a grid leader reads.
+    for (name, path) in [
+        ("page-schedule", format!("/rounds/{}/schedule", w.round)),
+        (
+            "page-door-to-door",
+            format!("/rounds/{}/door-to-door?grid={gk}", w.round),
+        ),
+        (
+            "page-compare",
+            format!("/rounds/{}/compare?grid={gk}", w.round),
+        ),
+        (
+            "page-disinfection",
+            format!("/rounds/{}/disinfection", w.round),
+        ),
+        (
+            "page-coverage-buildings",
+            format!("/rounds/{}/coverage?grid={gk}", w.round),
+        ),
+    ] {
+        b.goto(&format!("{origin}{path}"));
+        assert!(
+            b.exec(
+                "return document.querySelector('meta[name=gw-error]') === null;",
+                json!([])
+            ) == json!(true),
+            "{name}: {}",
+            b.source()
+        );
+        assert_masked(name, &b.source());
+        b.screenshots(name);
+        eprintln!("page weight {name}: {} bytes", b.source().len());
+        if name == "page-schedule" {
+            assert!(b.source().contains(r#"id="calldown""#), "slots to print");
+            let pdf = b.cmd(
+                "POST",
+                "/print",
+                Some(json!({ "page": { "width": 21.0, "height": 29.7 }, "background": true })),
+            );
+            let pdf = base64_decode(pdf.as_str().unwrap());
+            assert!(pdf.starts_with(b"%PDF"), "a PDF");
+            std::fs::write(artifacts().join("call-down-a4.pdf"), pdf).unwrap();
+        }
+    }
+    // The street commander's: the lab upload and the reconciliation.
+    form_login(&b, &origin, "chief", &w.chief_password, None);
+    for (name, path) in [
+        ("page-lab", format!("/rounds/{}/lab", w.round)),
+        (
+            "page-reconciliation",
+            format!("/rounds/{}/reconciliation", w.round),
+        ),
+    ] {
+        b.goto(&format!("{origin}{path}"));
+        assert!(
+            b.exec(
+                "return document.querySelector('meta[name=gw-error]') === null;",
+                json!([])
+            ) == json!(true),
+            "{name}: {}",
+            b.source()
+        );
+        b.screenshots(name);
+        eprintln!("page weight {name}: {} bytes", b.source().len());
+    }
+}

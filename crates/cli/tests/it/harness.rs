@@ -258,7 +258,7 @@ impl Server {
         self.raw_bytes(&req)
     }
 
-    fn raw_bytes(&self, req: &[u8]) -> Response {
+    pub fn raw_bytes(&self, req: &[u8]) -> Response {
         let mut s = TcpStream::connect(&self.addr).expect("connect");
         s.write_all(req).expect("send");
         let mut raw = Vec::new();

@@ -226,3 +226,280 @@ async fn a_point_manager_enrols_a_station_from_the_browser_a_volunteer_cannot() 
     ));
     assert_eq!(refused.status, 403, "{}", refused.body);
 }
+
+/// A GET with the session cookie.
+fn page(srv: &crate::harness::Server, cookie: &str, path: &str) -> crate::harness::Response {
+    srv.raw(&format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"
+    ))
+}
+
+#[tokio::test]
+async fn registry_pages_roster_upload_and_round_pages() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "300", "--seed", "4", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let pw = format!("{pw}-changed");
+    let (cookie, csrf) = form_session(&srv, "chief", &pw);
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let c = &store.communities(None, Some(street)).await.unwrap()[0];
+    let grid = &store.grids(None, Some((street, c.id))).await.unwrap()[0];
+    let gk = format!("{street}-{}", grid.id);
+
+    // The tree: every grid linked with its counts; under 100 KB.
+    let tree = page(&srv, &cookie, "/registry");
+    assert_eq!(tree.status, 200, "{}", tree.body);
+    assert!(tree.body.contains(&format!(r#"href="/grids/{gk}""#)));
+    assert!(tree.body.contains("户") && tree.body.contains(r#"action="/registry/search""#));
+    assert!(tree.body.len() < 100_000);
+    // A grid: its buildings with counts adding up to the registry's.
+    let g = page(&srv, &cookie, &format!("/grids/{gk}"));
+    assert_eq!(g.status, 200);
+    let counts = store.grid_counts(Some(street)).await.unwrap();
+    let k = counts.iter().find(|k| k.grid_id == grid.id).unwrap();
+    assert!(g
+        .body
+        .contains(&format!(r#"<b id="grid-residents">{}</b>"#, k.residents)));
+    assert!(g
+        .body
+        .contains(&format!(r#"<b id="grid-households">{}</b>"#, k.households)));
+    assert!(g.body.len() < 100_000, "{} bytes", g.body.len());
+    // A household: masked document numbers and phones, a link to its code sheet.
+    let r = store
+        .residents(&gw_store::registry::ResidentFilter {
+            street: Some(street),
+            grid: Some(grid.id),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.resident.document.is_some() && !r.resident.phones.is_empty())
+        .unwrap();
+    let hk = format!("{street}-{}", r.household_id.unwrap());
+    let h = page(&srv, &cookie, &format!("/households/{hk}"));
+    assert_eq!(h.status, 200);
+    let doc = &r.resident.document.as_ref().unwrap().number;
+    let phone = r.resident.phones[0].phone.as_str();
+    assert!(!h.body.contains(doc.as_str()) && !h.body.contains(phone));
+    assert!(h.body.contains(&gw_domain::mask::phone(phone)));
+    assert!(h
+        .body
+        .contains(&format!(r#"href="/households/{hk}/codes""#)));
+    // Search: by name; a tail that is not 4 characters says what to fix.
+    let found = page(
+        &srv,
+        &cookie,
+        &format!(
+            "/registry/search?q={}",
+            crate::harness::enc(&r.resident.name)
+        ),
+    );
+    assert_eq!(found.status, 200);
+    assert!(found.body.contains(&format!(r#"href="/households/{hk}""#)));
+    let tail = &phone[phone.len() - 4..];
+    let by_tail = page(&srv, &cookie, &format!("/registry/search?q={tail}"));
+    assert!(by_tail
+        .body
+        .contains(&format!(r#"href="/households/{hk}""#)));
+    let bad = page(&srv, &cookie, "/registry/search?q=12345");
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("只能输入末4位"), "{}", bad.body);
+    let bad_en = page(&srv, &cookie, "/registry/search?q=12345&lang=en");
+    assert!(bad_en.body.contains("last 4 characters"));
+
+    // Roster upload: the file is the body, the CSRF token a header.
+    let form = page(&srv, &cookie, "/registry/import");
+    assert_eq!(form.status, 200);
+    let target = format!("{street}-{}/{gk}", c.id);
+    assert!(
+        form.body.contains(&format!(r#"value="{target}""#)),
+        "{}",
+        form.body
+    );
+    let path = env.path("messy.xlsx");
+    gw_app::fixtures::write_xlsx(&path, &gw_app::fixtures::messy_building_roster()).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let upload = |token: &str| {
+        let mut req = format!(
+            "POST /registry/import?filename=messy.xlsx&target={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n{token}Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+            crate::harness::enc(&target),
+            bytes.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(&bytes);
+        srv.raw_bytes(&req)
+    };
+    let before = store.resident_count().await.unwrap();
+    let refused = upload("");
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains(r#"content="csrf""#));
+    assert_eq!(store.resident_count().await.unwrap(), before);
+    let done = upload(&format!("X-CSRF-Token: {csrf}\r\n"));
+    assert_eq!(done.status, 200, "{}", done.body);
+    let exp = gw_app::fixtures::messy_building_roster_expectations();
+    assert!(done
+        .body
+        .contains(&format!(r#"<b id="n-added">{}</b>"#, exp.residents)));
+    assert!(done.body.contains(&format!(
+        r#"<b id="n-rejected" class="warn">{}</b>"#,
+        exp.rejected
+    )));
+    assert_eq!(
+        store.resident_count().await.unwrap(),
+        before + exp.residents as i64
+    );
+    let link = done
+        .body
+        .split(r#"id="report-link" href=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let report = page(&srv, &cookie, &link);
+    assert_eq!(report.status, 200);
+    assert!(header(&report.head, "content-type")
+        .unwrap()
+        .contains("spreadsheetml"));
+    assert!(header(&report.head, "content-disposition")
+        .unwrap()
+        .contains("messy.report.xlsx"));
+    assert!(report.body.starts_with("PK"), "an xlsx (zip) file");
+    // Not a roster: the page says what is wrong, nothing stored.
+    let mut req = format!(
+        "POST /registry/import?filename=notes.txt&target={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nX-CSRF-Token: {csrf}\r\nContent-Length: 9\r\n\r\n",
+        crate::harness::enc(&target)
+    )
+    .into_bytes();
+    req.extend_from_slice(b"a,b\r\n1,2\r\n");
+    let not = srv.raw_bytes(&req);
+    assert_eq!(not.status, 422, "{}", not.body);
+    assert!(not.body.contains(r#"id="import-error""#));
+    assert!(
+        not.body.contains("没有找到居民名单") && !not.body.contains("no resident sheet"),
+        "what to fix, in the reader's language: {}",
+        not.body
+    );
+
+    // A round with a point: its pages answer and say what to fix.
+    let round = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "第1轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 })).json()["id"].as_str().unwrap().to_string();
+    srv.post(&format!("/api/v1/rounds/{round}/open"), &json!({}));
+    let point = srv.post(
+        &format!("/api/v1/rounds/{round}/points"),
+        &json!({ "name": "1号采样点", "community": format!("{street}-{}", c.id), "stations": 2 }),
+    ).json()["id"].as_str().unwrap().to_string();
+    let cov = page(&srv, &cookie, &format!("/rounds/{round}"));
+    for sub in ["schedule", "reconciliation", "lab", "disinfection"] {
+        assert!(
+            cov.body.contains(&format!("/rounds/{round}/{sub}")),
+            "{sub}"
+        );
+    }
+    for p in [
+        format!("/rounds/{round}/schedule"),
+        format!("/rounds/{round}/door-to-door?grid={gk}"),
+        format!("/rounds/{round}/compare?grid={gk}"),
+        format!("/rounds/{round}/coverage"),
+        format!("/rounds/{round}/coverage?community={street}-{}", c.id),
+        format!("/rounds/{round}/coverage?grid={gk}"),
+        format!("/rounds/{round}/lab"),
+        format!("/rounds/{round}/reconciliation"),
+        format!("/rounds/{round}/disinfection"),
+    ] {
+        let r = page(&srv, &cookie, &p);
+        assert_eq!(r.status, 200, "{p}: {}", r.body);
+        assert!(r.body.len() < 100_000, "{p}: {} bytes", r.body.len());
+    }
+    let plan = |fields: &str| {
+        srv.raw(&format!(
+            "POST /rounds/{round}/schedule HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{fields}",
+            fields.len()
+        ))
+    };
+    assert_eq!(plan("slot_minutes=30").status, 403, "no CSRF field");
+    let wrong = plan(&format!("csrf={csrf}&slot_minutes=3&max_queue=20"));
+    assert_eq!(wrong.status, 400);
+    assert!(
+        wrong.body.contains("每个时段须为 5 到 240"),
+        "{}",
+        wrong.body
+    );
+    let planned = plan(&format!("csrf={csrf}&slot_minutes=30&max_queue=20"));
+    assert_eq!(planned.status, 303, "{}", planned.body);
+    // Coverage per building in a grid: the grid's expected people, building by building.
+    let by = page(
+        &srv,
+        &cookie,
+        &format!("/rounds/{round}/coverage?grid={gk}"),
+    );
+    assert!(by.body.contains("号楼"), "buildings by name: {}", by.body);
+    let sched = page(&srv, &cookie, &format!("/rounds/{round}/schedule"));
+    assert!(sched.body.contains(r#"id="calldown""#), "{}", sched.body);
+    assert!(sched.body.contains("1号采样点"));
+    // A lab file with a barcode that is no tube of the round: row and column named.
+    let csv = "条码,结果\r\nNOSUCH0001,阴性\r\n";
+    let mut req = format!(
+        "POST /rounds/{round}/lab?filename=r.csv HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nX-CSRF-Token: {csrf}\r\nContent-Length: {}\r\n\r\n",
+        csv.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(csv.as_bytes());
+    let lab = srv.raw_bytes(&req);
+    assert_eq!(lab.status, 422, "{}", lab.body);
+    assert!(lab.body.contains(r#"id="lab-issues""#), "{}", lab.body);
+
+    // An abnormal pool: a disinfection task at the point, marked done from its page.
+    let tube = srv
+        .post(
+            &format!("/api/v1/points/{point}/tubes"),
+            &json!({ "barcode": "PG000001" }),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rid = format!("{street}-{}", r.id);
+    let code = srv.get(&format!("/api/v1/residents/{rid}/code")).json()["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let scan = srv.post(
+        &format!("/api/v1/tubes/{tube}/scans"),
+        &json!({ "client_id": "pg-1", "code": code }),
+    );
+    assert_eq!(scan.status, 200, "{}", scan.body);
+    srv.post(&format!("/api/v1/tubes/{tube}/close"), &json!({}));
+    let res = srv.post(
+        &format!("/api/v1/rounds/{round}/results"),
+        &json!({ "results": [{ "barcode": "PG000001", "result": "abnormal" }] }),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    let tasks = page(&srv, &cookie, &format!("/rounds/{round}/disinfection"));
+    let task = tasks
+        .body
+        .split(r#"action="/disinfection/"#)
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("a task with its button: {}", tasks.body))
+        .to_string();
+    let fields = format!("csrf={csrf}&round={round}");
+    let done = srv.raw(&format!(
+        "POST /disinfection/{task}/done HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{fields}",
+        fields.len()
+    ));
+    assert_eq!(done.status, 303, "{}", done.body);
+    let after = page(&srv, &cookie, &format!("/rounds/{round}/disinfection"));
+    assert!(
+        after.body.contains("已完成") && !after.body.contains("/done"),
+        "{}",
+        after.body
+    );
+    // The reconciliation counts the closed tube at its point.
+    let rec = page(&srv, &cookie, &format!("/rounds/{round}/reconciliation"));
+    assert!(rec.body.contains("1号采样点"), "{}", rec.body);
+    assert!(lab.body.contains("NOSUCH0001") || lab.body.contains("<td class=\"n\">2</td>"));
+}

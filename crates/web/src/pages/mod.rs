@@ -19,9 +19,16 @@ use crate::{html_escape as esc, AppState, Auth, WebError};
 
 mod live;
 mod print;
+mod registry;
+mod rounds;
 mod station;
 pub use live::{events, live};
 pub use print::{household_codes, qr_svg};
+pub use registry::{grid, household, import_form, import_report, import_submit, registry, search};
+pub use rounds::{
+    compare, coverage_by, disinfection, disinfection_done, door_to_door, lab_form, lab_submit,
+    plan, reconciliation, schedule,
+};
 pub use station::station;
 
 pub const LANG_COOKIE: &str = "gw_lang";
@@ -699,8 +706,12 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
             );
         }
         rounds_html = format!(
-            r#"<section class="card"><h2>{}</h2><ul class="list">{rounds_html}</ul></section>"#,
-            l.t("核酸检测轮次 · 覆盖情况", "Testing rounds · coverage")
+            r#"<section class="card"><h2>{}</h2><ul class="list">{rounds_html}</ul></section><p class="actions"><a class="button" href="/registry">{}</a></p>"#,
+            l.t("核酸检测轮次 · 覆盖情况", "Testing rounds · coverage"),
+            l.t(
+                "辖区底数：楼栋、住户、查找、导入",
+                "Registry: buildings, households, search, import"
+            )
         );
     }
     let mut point_links = String::new();
@@ -851,7 +862,7 @@ async fn coverage_body(
             .cloned()
             .unwrap_or_else(|| r.grid.clone());
         table.push_str(&format!(
-            r#"<tr><td><a href="/rounds/{k}/missed?grid={g}">{name}</a></td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n{miss}">{}</td><td><span class="bar"><span style="width:{pc}%"></span></span> {pc}%</td></tr>"#,
+            r#"<tr><td><a href="/rounds/{k}/missed?grid={g}">{name}</a> · <a href="/rounds/{k}/door-to-door?grid={g}">{d2d}</a> · <a href="/rounds/{k}/compare?grid={g}">{cmp}</a></td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n{miss}">{}</td><td><span class="bar"><span style="width:{pc}%"></span></span> {pc}%</td></tr>"#,
             r.expected,
             r.sampled,
             r.exempt,
@@ -859,6 +870,8 @@ async fn coverage_body(
             g = esc(&r.grid),
             name = esc(&name),
             miss = if r.missed > 0 { " warn" } else { "" },
+            d2d = l.t("入户", "door"),
+            cmp = l.t("对比上轮", "vs last"),
         ));
     }
     let missed = e - sa - x;
@@ -869,7 +882,12 @@ async fn coverage_body(
         r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>
 <section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
 <section class="card"><h2>{gh}</h2><div class="scroll"><table><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
-<p class="hint">{hint}</p><p><a class="button" href="/rounds/{k}/live">{live}</a></p></section>{alerts}{points}"#,
+<p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a> <a class="button" href="/rounds/{k}/reconciliation">{recon}</a> <a class="button" href="/rounds/{k}/lab">{lab}</a> <a class="button" href="/rounds/{k}/disinfection">{dis}</a></p></section>{alerts}{points}"#,
+        sched = l.t("下楼时间表", "Schedule"),
+        byc = l.t("按社区/网格/楼栋", "By community, grid, building"),
+        recon = l.t("数据校对", "Reconciliation"),
+        lab = l.t("上传结果", "Lab results"),
+        dis = l.t("消杀", "Disinfection"),
         live = l.t("指挥大屏（实时）", "Live command picture"),
         name = esc(&round.name),
         state = esc(state_label(l, &round.state)),

@@ -1,0 +1,810 @@
+//! Registry pages: the territory tree with counts, a grid's buildings, a
+//! household (masked), search by name or 4-character tail, and the roster
+//! upload with its error report. Thin over `gw_app::registry` and
+//! `gw_app::import`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, OnceLock};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use gw_domain::access::{role_allows, sees_full_names, Action};
+use gw_domain::ids::Key;
+use gw_store::registry::ResidentFilter;
+use serde::Deserialize;
+
+use super::{gender_label, parse_key, Lang, Page};
+use crate::{html_escape as esc, AppState, Auth, WebError};
+
+/// Whether the caller sees names in full (volunteers see 王*芳).
+pub(crate) fn full_names(s: &AppState, a: &Auth) -> bool {
+    let now = s.clock.now_ms();
+    a.principal.grants.iter().any(|g| {
+        g.in_force(now) && sees_full_names(g.role) && role_allows(g.role, Action::ReadRegistry)
+    })
+}
+
+/// The reader's half of a bilingual message `中文 / English` (both when unsplit).
+pub(crate) fn pick(l: Lang, msg: &str) -> String {
+    // The separator is "/ " after a space or a Chinese character ("…）/ no …").
+    let split = msg.match_indices("/ ").map(|(i, _)| i).find(|&i| {
+        msg[..i]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c == ' ' || !c.is_ascii())
+    });
+    match split.map(|i| (&msg[..i], &msg[i + 2..])) {
+        Some((zh, en)) => match l {
+            Lang::Zh => zh.trim().to_string(),
+            Lang::En => en.trim().to_string(),
+        },
+        None => msg.to_string(),
+    }
+}
+
+fn render(page: &Page, r: Result<(String, String), WebError>) -> Response {
+    match r {
+        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+// ----- the tree --------------------------------------------------------------------
+
+pub async fn registry(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+) -> Response {
+    let r = tree_body(&s, &a, page.lang).await;
+    render(&page, r)
+}
+
+async fn tree_body(s: &AppState, a: &Auth, l: Lang) -> Result<(String, String), WebError> {
+    let nodes = gw_app::access::scope(&a.principal, &s.clock, Action::ReadRegistry);
+    let tree = gw_app::registry::territory_tree_in(&s.store, &nodes).await?;
+    let counts = |n: &gw_app::registry::TreeNode| {
+        format!(
+            r#"<span class="counts3"><span>{} {}</span><span>{} {}</span><span>{} {}</span></span>"#,
+            n.buildings,
+            l.t("栋", "bldg"),
+            n.households,
+            l.t("户", "hh"),
+            n.residents,
+            l.t("人", "people"),
+        )
+    };
+    let mut html = String::new();
+    for st in &tree {
+        html.push_str(&format!(
+            r#"<section class="card"><h2>{} {}</h2><ul class="list tree">"#,
+            esc(&st.name),
+            counts(st)
+        ));
+        for c in &st.children {
+            html.push_str(&format!(
+                r#"<li><b>{}</b> {}<ul class="list">"#,
+                esc(&c.name),
+                counts(c)
+            ));
+            for g in &c.children {
+                html.push_str(&format!(
+                    r#"<li><a class="row" href="/grids/{}"><span>{}</span>{}</a></li>"#,
+                    esc(&g.id),
+                    esc(&g.name),
+                    counts(g)
+                ));
+            }
+            html.push_str("</ul></li>");
+        }
+        html.push_str("</ul></section>");
+    }
+    if tree.is_empty() {
+        html = format!(
+            r#"<section class="card"><p class="muted">{}</p></section>"#,
+            l.t(
+                "您的范围内还没有登记的楼栋和居民。",
+                "No buildings or residents are registered in your area yet."
+            )
+        );
+    }
+    let import = if a
+        .principal
+        .can_somewhere(Action::ImportRoster, s.clock.now_ms())
+    {
+        format!(
+            r#" <a class="button" href="/registry/import">{}</a>"#,
+            l.t("导入花名册", "Import a roster")
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        r#"<h1>{h}</h1>{search}<p class="actions">{import}</p>{html}"#,
+        h = l.t("辖区底数", "Registry"),
+        search = search_form(l, ""),
+    );
+    Ok((l.t("辖区底数", "Registry").to_string(), body))
+}
+
+fn search_form(l: Lang, q: &str) -> String {
+    format!(
+        r#"<form method="get" action="/registry/search" class="card searchbar" role="search"><label>{lab}<input name="q" value="{q}" placeholder="{ph}" autocomplete="off"></label><button class="primary" type="submit">{b}</button></form>"#,
+        lab = l.t("查找居民", "Find a resident"),
+        q = esc(q),
+        ph = l.t(
+            "姓名，或电话/证件号末4位",
+            "Name, or the last 4 of a phone or ID"
+        ),
+        b = l.t("查找", "Search"),
+    )
+}
+
+// ----- search ------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    pub q: String,
+}
+
+pub async fn search(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Query(q): Query<SearchQuery>,
+) -> Response {
+    let l = page.lang;
+    let nodes = gw_app::access::scope(&a.principal, &s.clock, Action::ReadRegistry);
+    let (status, results) =
+        match gw_app::registry::search(&s.store, None, &nodes, &q.q, 100).await {
+            Ok(rows) => (StatusCode::OK, Ok(rows)),
+            Err(gw_app::registry::SearchError::TailLength) => (
+                StatusCode::BAD_REQUEST,
+                Err(l.t(
+                    "号码只能输入末4位（与脱敏显示一致），请改为4位数字或字母后再查。",
+                    "Type only the last 4 characters of a number (as the masked value shows) and search again.",
+                )),
+            ),
+            Err(e) => return page.error(e.into()),
+        };
+    let list = match results {
+        Err(msg) => format!(r#"<p class="error" role="alert">{}</p>"#, esc(msg)),
+        Ok(rows) if q.q.trim().is_empty() => {
+            let _ = rows;
+            String::new()
+        }
+        Ok(rows) if rows.is_empty() => format!(
+            r#"<p class="muted">{}</p>"#,
+            l.t(
+                "没有找到。姓名需完整；号码只输末4位。",
+                "Nobody found. Names must be complete; numbers only their last 4."
+            )
+        ),
+        Ok(rows) => resident_table(&s, &a, l, &rows, true),
+    };
+    let body = format!(
+        r#"<p><a href="/registry">← {back}</a></p><h1>{h}</h1>{form}<section class="card" id="results">{list}</section>"#,
+        back = l.t("辖区底数", "Registry"),
+        h = l.t("查找居民", "Find a resident"),
+        form = search_form(l, &q.q),
+    );
+    page.render(status, l.t("查找居民", "Find a resident"), &body)
+}
+
+/// Residents as a masked table (names masked too for volunteers).
+fn resident_table(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    rows: &[gw_store::registry::ResidentRow],
+    with_household: bool,
+) -> String {
+    let today = s.clock.today();
+    let full = full_names(s, a);
+    let mut out = String::new();
+    for r in rows {
+        let v = gw_app::registry::ResidentView::masked(r, today);
+        let name = if full {
+            v.name.clone()
+        } else {
+            gw_domain::mask::name(&v.name)
+        };
+        let phones: Vec<&str> = v.phones.iter().map(|p| p.number.as_str()).collect();
+        let addr = esc(v.address.as_deref().unwrap_or(""));
+        let addr = match (&v.household, with_household) {
+            (Some(h), true) => format!(r#"<a href="/households/{}">{addr}</a>"#, esc(h)),
+            _ => addr,
+        };
+        out.push_str(&format!(
+            r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+            esc(&name),
+            esc(gender_label(l, v.gender)),
+            v.age.map_or_else(String::new, |a| a.to_string()),
+            esc(v.document_number.as_deref().unwrap_or("")),
+            esc(&phones.join(" ")),
+            esc(&v.flags.join(" ")),
+            addr,
+        ));
+    }
+    format!(
+        r#"<div class="scroll"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{out}</tbody></table></div><p class="hint">{}</p>"#,
+        l.t("姓名", "Name"),
+        l.t("性别", "Gender"),
+        l.t("年龄", "Age"),
+        l.t("证件号", "Document"),
+        l.t("电话", "Phone"),
+        l.t("标记", "Flags"),
+        l.t("住址", "Address"),
+        l.t(
+            "证件号和电话已脱敏；健康信息不显示。",
+            "Document numbers and phones are masked; health data is not shown."
+        ),
+    )
+}
+
+// ----- a grid ------------------------------------------------------------------------
+
+pub async fn grid(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    let r = grid_body(&s, &a, page.lang, &id).await;
+    render(&page, r)
+}
+
+/// Residents one list page reads at most (a grid holds a few thousand).
+const GRID_LIMIT: i64 = 20_000;
+
+async fn grid_body(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    id: &str,
+) -> Result<(String, String), WebError> {
+    let k = parse_key(l, id)?;
+    let place = gw_app::access::place_of(&s.store, "grid", k).await?;
+    gw_app::access::authorize(&a.principal, &s.clock, Action::ReadRegistry, &place)?;
+    let g = s
+        .store
+        .grids(None, None)
+        .await?
+        .into_iter()
+        .find(|g| g.street_id == k.street && g.id == k.id)
+        .ok_or_else(|| WebError::not_found(l.t("没有这个网格", "There is no such grid")))?;
+    let rows = s
+        .store
+        .residents(&ResidentFilter {
+            street: Some(k.street),
+            grid: Some(k.id),
+            limit: GRID_LIMIT,
+            scope: Some(gw_app::access::scope(
+                &a.principal,
+                &s.clock,
+                Action::ReadRegistry,
+            )),
+            ..Default::default()
+        })
+        .await?;
+    // building → (name, household → (unit, room, people))
+    struct B {
+        name: String,
+        households: BTreeMap<i64, (String, String, u32)>,
+        residents: u32,
+    }
+    let mut buildings: BTreeMap<i64, B> = BTreeMap::new();
+    for r in &rows {
+        let (Some(b), Some(h)) = (r.building_id, r.household_id) else {
+            continue;
+        };
+        let e = buildings.entry(b).or_insert_with(|| B {
+            name: format!(
+                "{} {}",
+                r.compound.clone().unwrap_or_default(),
+                r.building.clone().unwrap_or_default()
+            ),
+            households: BTreeMap::new(),
+            residents: 0,
+        });
+        e.residents += 1;
+        let hh = e.households.entry(h).or_insert_with(|| {
+            (
+                r.unit.clone().unwrap_or_default(),
+                r.room.clone().unwrap_or_default(),
+                0,
+            )
+        });
+        hh.2 += 1;
+    }
+    let mut list = String::new();
+    for b in buildings.values() {
+        let mut hs = String::new();
+        for (h, (unit, room, n)) in &b.households {
+            let unit = if unit.is_empty() {
+                String::new()
+            } else {
+                format!("{unit}{} ", l.t("单元", "-"))
+            };
+            hs.push_str(&format!(
+                r#"<a class="chip" href="/households/{}">{}{} <small>{n}</small></a>"#,
+                Key {
+                    street: k.street,
+                    id: *h
+                },
+                esc(&unit),
+                esc(room),
+            ));
+        }
+        list.push_str(&format!(
+            r#"<details class="bldg"><summary><span>{}</span><span class="counts3"><span>{} {}</span><span>{} {}</span></span></summary><div class="chips">{hs}</div></details>"#,
+            esc(&b.name),
+            b.households.len(),
+            l.t("户", "hh"),
+            b.residents,
+            l.t("人", "people"),
+        ));
+    }
+    if list.is_empty() {
+        list = format!(
+            r#"<p class="muted">{}</p>"#,
+            l.t(
+                "本网格还没有登记居民。",
+                "No residents registered in this grid yet."
+            )
+        );
+    }
+    let households: usize = buildings.values().map(|b| b.households.len()).sum();
+    let body = format!(
+        r#"<p><a href="/registry">← {back}</a></p><h1>{c} · {name}</h1>
+<section class="stats"><div><b id="grid-buildings">{nb}</b><span>{lb}</span></div><div><b id="grid-households">{households}</b><span>{lh}</span></div><div><b id="grid-residents">{nr}</b><span>{lr}</span></div></section>
+<section class="card"><h2>{h}</h2><p class="hint">{hint}</p>{list}</section>"#,
+        back = l.t("辖区底数", "Registry"),
+        c = esc(&g.community_name),
+        name = esc(&g.name),
+        nb = buildings.len(),
+        lb = l.t("楼栋", "Buildings"),
+        lh = l.t("户", "Households"),
+        nr = rows.len(),
+        lr = l.t("居民", "Residents"),
+        h = l.t("楼栋与住户", "Buildings and households"),
+        hint = l.t(
+            "点楼栋展开住户（门牌后的数字是人数），点住户查看成员和个人码。",
+            "Open a building for its households (the small number is people); open a household for its members and codes."
+        ),
+    );
+    Ok((format!("{} · {}", g.community_name, g.name), body))
+}
+
+// ----- a household --------------------------------------------------------------------
+
+pub async fn household(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    let r = household_body(&s, &a, page.lang, &id).await;
+    render(&page, r)
+}
+
+async fn household_body(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    id: &str,
+) -> Result<(String, String), WebError> {
+    let k = parse_key(l, id)?;
+    let place = gw_app::access::place_of(&s.store, "household", k).await?;
+    gw_app::access::authorize(&a.principal, &s.clock, Action::ReadRegistry, &place)?;
+    let rows = s
+        .store
+        .residents(&ResidentFilter {
+            street: Some(k.street),
+            household: Some(k.id),
+            limit: 100,
+            ..Default::default()
+        })
+        .await?;
+    let first = rows.first().ok_or_else(|| {
+        WebError::not_found(l.t("这一户没有居民", "This household has no residents"))
+    })?;
+    let address = gw_app::registry::address_text(first).unwrap_or_default();
+    let grid = match (first.grid_id, &first.grid) {
+        (Some(g), Some(name)) => format!(
+            r#"<p><a href="/grids/{}">← {}</a></p>"#,
+            Key {
+                street: k.street,
+                id: g
+            },
+            esc(name)
+        ),
+        _ => String::new(),
+    };
+    let body = format!(
+        r#"{grid}<h1>{addr}</h1><p class="muted">{c} · {n} {people}</p>
+<section class="card"><h2>{h}</h2>{table}</section>
+<p class="actions"><a class="button primary" href="/households/{k}/codes">{codes}</a></p>"#,
+        addr = esc(&address),
+        c = esc(first.community.as_deref().unwrap_or("")),
+        n = rows.len(),
+        people = l.t("人", "people"),
+        h = l.t("家庭成员", "Members"),
+        table = resident_table(s, a, l, &rows, false),
+        codes = l.t("打印本户个人码", "Print this household's codes"),
+    );
+    Ok((address, body))
+}
+
+// ----- roster upload -------------------------------------------------------------------
+
+/// Import reports kept for download: token → (account, expiry, file name, bytes).
+type Shelf = HashMap<String, (i64, i64, String, Vec<u8>)>;
+
+fn shelf() -> &'static Mutex<Shelf> {
+    static S: OnceLock<Mutex<Shelf>> = OnceLock::new();
+    S.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// How long a report stays downloadable, and how many are kept.
+const REPORT_TTL_MS: i64 = 3_600_000;
+const REPORTS_KEPT: usize = 64;
+
+fn shelve(user: i64, now: i64, name: String, bytes: Vec<u8>) -> String {
+    let token = gw_app::access::random_token();
+    if let Ok(mut m) = shelf().lock() {
+        m.retain(|_, v| v.1 > now);
+        while m.len() >= REPORTS_KEPT {
+            let Some(oldest) = m.iter().min_by_key(|(_, v)| v.1).map(|(k, _)| k.clone()) else {
+                break;
+            };
+            m.remove(&oldest);
+        }
+        m.insert(token.clone(), (user, now + REPORT_TTL_MS, name, bytes));
+    }
+    token
+}
+
+/// The communities and grids the caller may import into, as `<option>`s.
+async fn import_targets(s: &AppState, a: &Auth) -> Result<String, WebError> {
+    let nodes = gw_app::access::scope(&a.principal, &s.clock, Action::ImportRoster);
+    let tree = gw_app::registry::territory_tree_in(&s.store, &nodes).await?;
+    let now = s.clock.now_ms();
+    let mut out = String::new();
+    for st in &tree {
+        for c in &st.children {
+            let ck: Key = match c.id.parse() {
+                Ok(k) => k,
+                Err(_) => continue,
+            };
+            let cplace = gw_app::access::place_of(&s.store, "community", ck).await?;
+            if a.principal.can(Action::ImportRoster, &cplace, now) {
+                out.push_str(&format!(
+                    r#"<option value="{}">{} · {}</option>"#,
+                    esc(&c.id),
+                    esc(&st.name),
+                    esc(&c.name)
+                ));
+            }
+            for g in &c.children {
+                out.push_str(&format!(
+                    r#"<option value="{}/{}">{} · {} · {}</option>"#,
+                    esc(&c.id),
+                    esc(&g.id),
+                    esc(&st.name),
+                    esc(&c.name),
+                    esc(&g.name)
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub async fn import_form(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+) -> Response {
+    let l = page.lang;
+    let targets = match import_targets(&s, &a).await {
+        Ok(t) => t,
+        Err(e) => return page.error(e),
+    };
+    let body = format!(
+        r#"<p><a href="/registry">← {back}</a></p><h1>{h}</h1>
+<section class="card"><form id="upload" class="stack" method="post" action="/registry/import" data-csrf="{csrf}">
+<label>{lt}<select name="target" id="target" required>{targets}</select></label>
+<label>{lf}<input type="file" name="file" id="file" accept=".xlsx,.xls,.csv,.txt" required></label>
+<button class="primary" type="submit" id="go">{b}</button></form>
+<p class="hint">{hint}</p><div id="progress" role="status" aria-live="polite"></div></section>
+<div id="result"></div>{script}"#,
+        back = l.t("辖区底数", "Registry"),
+        h = l.t("导入花名册", "Import a roster"),
+        csrf = esc(&a.csrf),
+        lt = l.t("导入到（新楼栋加入所选网格）", "Import into (new buildings join the chosen grid)"),
+        lf = l.t("花名册文件（.xlsx、.xls 或 .csv）", "Roster file (.xlsx, .xls or .csv)"),
+        b = l.t("上传并导入", "Upload and import"),
+        hint = l.t(
+            "有问题的行不会导入，也不会丢：导入后可下载问题报告，在报告里改好后直接重新上传。",
+            "Rows with problems are not imported and not lost: download the report, fix the cells in it and upload it again."
+        ),
+        script = upload_script(
+            l.t("正在上传", "Uploading"),
+            l.t("正在导入，请稍候…", "Importing, please wait…"),
+            l.t("请先选择文件。", "Choose a file first."),
+            l.t("网络中断，文件未导入，请重试。", "The network failed: nothing was imported. Try again."),
+            "/registry/import",
+            true,
+        ),
+    );
+    page.render(StatusCode::OK, l.t("导入花名册", "Import a roster"), &body)
+}
+
+/// The upload script shared by the roster and the lab forms: sends the file
+/// as the request body with the CSRF header, shows the progress, then puts the
+/// answer's `#result` in place.
+pub(crate) fn upload_script(
+    uploading: &str,
+    working: &str,
+    choose: &str,
+    failed: &str,
+    action: &str,
+    with_target: bool,
+) -> String {
+    let js_str = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+    format!(
+        r#"<script>(function(){{var f=document.getElementById('upload'),p=document.getElementById('progress'),out=document.getElementById('result');
+f.addEventListener('submit',function(e){{e.preventDefault();var file=document.getElementById('file').files[0];
+if(!file){{p.textContent={choose};p.className='error';return}}
+var u={action}+'?filename='+encodeURIComponent(file.name){target};
+var x=new XMLHttpRequest();x.open('POST',u);x.setRequestHeader('X-CSRF-Token',f.dataset.csrf);x.setRequestHeader('Content-Type','application/octet-stream');
+p.className='notice';p.textContent={uploading}+'…';document.getElementById('go').disabled=true;
+x.upload.onprogress=function(ev){{if(ev.lengthComputable){{p.textContent={uploading}+' '+Math.round(ev.loaded*100/ev.total)+'%'}}}};
+x.upload.onload=function(){{p.textContent={working}}};
+x.onload=function(){{document.getElementById('go').disabled=false;p.textContent='';var d=new DOMParser().parseFromString(x.responseText,'text/html');
+var r=d.getElementById('result')||d.querySelector('main');out.innerHTML=r?r.innerHTML:'';out.dataset.status=x.status;out.focus()}};
+x.onerror=function(){{document.getElementById('go').disabled=false;p.className='error';p.textContent={failed}}};x.send(file)}})}})();</script>"#,
+        choose = js_str(choose),
+        action = js_str(action),
+        target = if with_target {
+            "+'&target='+encodeURIComponent(document.getElementById('target').value)"
+        } else {
+            ""
+        },
+        uploading = js_str(uploading),
+        working = js_str(working),
+        failed = js_str(failed),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UploadQuery {
+    pub filename: Option<String>,
+    pub target: Option<String>,
+}
+
+/// The roster upload: the body is the file, `?filename=` names it and
+/// `?target=COMMUNITY[/GRID]` says where it goes.
+pub async fn import_submit(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Query(q): Query<UploadQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    let l = page.lang;
+    let fail = |status: StatusCode, msg: &str| {
+        let html = format!(
+            r#"<div id="result"><section class="card"><h2>{}</h2><p class="error" role="alert" id="import-error">{}</p></section></div>"#,
+            l.t("未导入", "Not imported"),
+            esc(msg)
+        );
+        page.render(status, l.t("导入花名册", "Import a roster"), &html)
+    };
+    let Some(name) = q.filename.filter(|f| !f.trim().is_empty()) else {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            l.t("请选择一个花名册文件。", "Choose a roster file."),
+        );
+    };
+    let target = q.target.unwrap_or_default();
+    let (c, g) = match target.split_once('/') {
+        Some((c, g)) => (c.to_string(), Some(g.to_string())),
+        None => (target.clone(), None),
+    };
+    let community = match c.parse::<Key>() {
+        Ok(k) => k,
+        Err(_) => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                l.t(
+                    "请选择导入到哪个社区或网格。",
+                    "Choose the community or grid to import into.",
+                ),
+            )
+        }
+    };
+    let grid = match g.map(|g| g.parse::<Key>()) {
+        None => None,
+        Some(Ok(k)) => Some(k),
+        Some(Err(_)) => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                l.t(
+                    "所选网格无效，请重新选择。",
+                    "That grid is not valid: choose again.",
+                ),
+            )
+        }
+    };
+    if body.is_empty() {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            l.t(
+                "文件是空的，请检查后重新选择。",
+                "The file is empty: check it and choose again.",
+            ),
+        );
+    }
+    use gw_app::import::ImportError;
+    let (sum, report) = match gw_app::import::import_upload(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        community,
+        grid,
+        &name,
+        &body,
+    )
+    .await
+    {
+        Ok(x) => x,
+        Err(ImportError::Auth(e)) => return page.error(e.into()),
+        Err(ImportError::Store(e)) => return page.error(e.into()),
+        Err(e) => return fail(StatusCode::UNPROCESSABLE_ENTITY, &pick(l, &e.to_string())),
+    };
+    let stem = name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("roster")
+        .rsplit_once('.')
+        .map_or(name.as_str(), |(s, _)| s)
+        .to_string();
+    let token = shelve(
+        a.principal.user_id,
+        s.clock.now_ms(),
+        format!("{stem}.report.xlsx"),
+        report,
+    );
+    let mut issues = String::new();
+    for i in sum.issues.iter().take(50) {
+        issues.push_str(&format!(
+            r#"<tr><td>{}</td><td class="n">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+            esc(&i.sheet),
+            i.row,
+            esc(&i.column),
+            esc(match i.severity {
+                gw_domain::roster::Severity::Rejected => l.t("未导入", "rejected"),
+                gw_domain::roster::Severity::Warning => l.t("警告", "warning"),
+            }),
+            esc(&pick(l, &i.reason)),
+        ));
+    }
+    let issues = if issues.is_empty() {
+        String::new()
+    } else {
+        format!(
+            r#"<h3>{}</h3><div class="scroll"><table id="issues"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{issues}</tbody></table></div>"#,
+            l.t(
+                "问题（前50条，全部见报告）",
+                "Problems (first 50; all in the report)"
+            ),
+            l.t("工作表", "Sheet"),
+            l.t("行", "Row"),
+            l.t("列", "Column"),
+            l.t("级别", "Severity"),
+            l.t("原因", "Reason"),
+        )
+    };
+    let html = format!(
+        r#"<div id="result"><section class="card"><h2>{h}</h2><p>{file} → {street} · {community}</p>
+<section class="stats"><div><b id="n-added">{added}</b><span>{la}</span></div><div><b id="n-updated">{updated}</b><span>{lu}</span></div><div><b id="n-unchanged">{unchanged}</b><span>{lc}</span></div><div><b id="n-rejected" class="{rc}">{rejected}</b><span>{lr}</span></div><div><b id="n-warnings">{warnings}</b><span>{lw}</span></div></section>
+<p class="actions"><a class="button primary" id="report-link" href="/registry/import/reports/{token}" download>{dl}</a></p>{issues}</section></div>"#,
+        h = l.t("导入完成", "Imported"),
+        file = esc(&name),
+        street = esc(&sum.street),
+        community = esc(&sum.community),
+        added = sum.added,
+        updated = sum.updated,
+        unchanged = sum.unchanged,
+        rejected = sum.rejected,
+        warnings = sum.warnings,
+        rc = if sum.rejected > 0 { "warn" } else { "" },
+        la = l.t("新增", "Added"),
+        lu = l.t("更新", "Updated"),
+        lc = l.t("未变", "Unchanged"),
+        lr = l.t("未导入", "Rejected"),
+        lw = l.t("警告", "Warnings"),
+        dl = l.t("下载问题报告（xlsx）", "Download the report (xlsx)"),
+    );
+    page.render(StatusCode::OK, l.t("导入花名册", "Import a roster"), &html)
+}
+
+/// The report of an import, for the account that ran it (kept an hour).
+pub async fn import_report(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(token): Path<String>,
+) -> Response {
+    let l = page.lang;
+    let now = s.clock.now_ms();
+    let found = shelf().lock().ok().and_then(|m| {
+        m.get(&token)
+            .filter(|v| v.0 == a.principal.user_id && v.1 > now)
+            .map(|v| (v.2.clone(), v.3.clone()))
+    });
+    let Some((name, bytes)) = found else {
+        return page.error(WebError::not_found(l.t(
+            "报告已过期或不存在：请重新上传花名册以生成新报告。",
+            "This report has expired or does not exist: upload the roster again for a new one.",
+        )));
+    };
+    let mut res = bytes.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pick_takes_the_readers_half() {
+        let m = "a.csv: 没有找到居民名单（表头）/ no resident sheet";
+        assert_eq!(pick(Lang::Zh, m), "a.csv: 没有找到居民名单（表头）");
+        assert_eq!(pick(Lang::En, m), "no resident sheet");
+        assert_eq!(
+            pick(Lang::En, "文件是空的 / the file is empty"),
+            "the file is empty"
+        );
+        assert_eq!(pick(Lang::Zh, "no split here"), "no split here");
+        assert_eq!(pick(Lang::En, "path a/ b"), "path a/ b");
+    }
+}

@@ -1,0 +1,924 @@
+//! Round pages beyond coverage: the schedule with its call-down lists
+//! (printable on A4), door-to-door lists, the lab upload, the reconciliation
+//! report, disinfection tasks and round-over-round. Thin over `gw_app`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::{Extension, Form};
+use gw_domain::ids::Key;
+use serde::Deserialize;
+
+use super::registry::{full_names, pick, upload_script};
+use super::{date_text, parse_key, redirect, Lang, Page};
+use crate::{html_escape as esc, AppState, Auth, WebError};
+
+/// `08:30` in China time.
+fn hm(ms: i64) -> String {
+    let m = (ms + 8 * 3_600_000).rem_euclid(86_400_000) / 60_000;
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+fn back(l: Lang, round: Key) -> String {
+    format!(
+        r#"<p class="noprint"><a href="/rounds/{round}">← {}</a></p>"#,
+        l.t("本轮覆盖情况", "This round's coverage")
+    )
+}
+
+fn render(page: &Page, r: Result<(String, String), WebError>) -> Response {
+    match r {
+        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+fn auth_err(l: Lang, e: gw_app::access::AuthError) -> WebError {
+    let mut w: WebError = e.into();
+    if w.code == "bad_request" {
+        w.message = pick(l, &w.message);
+    }
+    w
+}
+
+// ----- schedule and call-down lists ----------------------------------------------
+
+pub async fn schedule(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    let r = schedule_body(&s, &a, page.lang, &id, None).await;
+    render(&page, r)
+}
+
+async fn schedule_body(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    id: &str,
+    error: Option<&str>,
+) -> Result<(String, String), WebError> {
+    let round = parse_key(l, id)?;
+    let v = gw_app::schedule::view(&s.store, &s.clock, &a.principal, round)
+        .await
+        .map_err(|e| auth_err(l, e))?;
+    let mut ordered: Vec<(&gw_domain::schedule::PointPlan, &gw_domain::schedule::Slot)> = v
+        .plan
+        .points
+        .iter()
+        .flat_map(|p| p.slots.iter().map(move |sl| (p, sl)))
+        .filter(|(_, sl)| !sl.calls.is_empty())
+        .collect();
+    ordered.sort_by_key(|(p, sl)| (sl.starts_ms, p.point_id));
+    let mut slots = String::new();
+    {
+        for (p, sl) in ordered {
+            let mut who = String::new();
+            for c in &sl.calls {
+                let units: Vec<String> = c
+                    .units
+                    .iter()
+                    .map(|u| format!("{}{}（{}）", esc(&u.name), l.t("单元", ""), u.people))
+                    .collect();
+                who.push_str(&format!(
+                    "<li><b>{}</b> {}</li>",
+                    esc(&c.building),
+                    units.join("、")
+                ));
+            }
+            slots.push_str(&format!(
+                r#"<tr><td class="n">{}–{}</td><td>{}</td><td class="n">{}</td><td><ul class="calls">{who}</ul></td></tr>"#,
+                hm(sl.starts_ms),
+                hm(sl.ends_ms),
+                esc(&p.name),
+                sl.arrivals,
+            ));
+        }
+    }
+    let slots = if slots.is_empty() {
+        format!(
+            r#"<p class="muted">{}</p>"#,
+            l.t("还没有可下楼的时段。", "No call-down slots yet.")
+        )
+    } else {
+        format!(
+            r#"<div class="scroll"><table id="calldown"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{slots}</tbody></table></div>"#,
+            l.t("时段", "Slot"),
+            l.t("采样点", "Point"),
+            l.t("人数", "People"),
+            l.t(
+                "下楼的楼栋单元（人数）",
+                "Buildings and units called (people)"
+            ),
+        )
+    };
+    let mut texts = String::new();
+    for c in &v.call_down {
+        texts.push_str(&format!(
+            r#"<li><b>{}–{} {}</b><pre class="msg">{}</pre></li>"#,
+            hm(c.starts_ms),
+            hm(c.ends_ms),
+            esc(&c.point_name),
+            esc(&c.text)
+        ));
+    }
+    let d2d = v.plan.door_to_door.len();
+    let problem = v
+        .problem
+        .as_deref()
+        .map(|p| format!(r#"<p class="error" role="alert">{}</p>"#, esc(&pick(l, p))))
+        .unwrap_or_default();
+    let err = error
+        .map(|e| {
+            format!(
+                r#"<p class="error" role="alert" id="form-error">{}</p>"#,
+                esc(e)
+            )
+        })
+        .unwrap_or_default();
+    let can_plan = a
+        .principal
+        .can_somewhere(gw_domain::access::Action::ManageRounds, s.clock.now_ms());
+    let form = if can_plan {
+        format!(
+            r#"<section class="card noprint"><h2>{h}</h2>{err}<form method="post" action="/rounds/{round}/schedule" class="stack"><input type="hidden" name="csrf" value="{csrf}">
+<label>{ls}<input name="slot_minutes" inputmode="numeric" value="30"></label><label>{lq}<input name="max_queue" inputmode="numeric" value="20"></label>
+<button class="primary" type="submit">{b}</button></form></section>"#,
+            h = l.t(
+                "排班（重排保留已开始的时段）",
+                "Plan (a re-plan keeps started slots)"
+            ),
+            csrf = esc(&a.csrf),
+            ls = l.t("每个时段（分钟，5–240）", "Slot length (minutes, 5–240)"),
+            lq = l.t("排队上限（人）", "Queue bound (people)"),
+            b = l.t("生成下楼时间表", "Make the call-down schedule"),
+        )
+    } else {
+        String::new()
+    };
+    let status = if v.stored {
+        format!(
+            "{} {} · {}",
+            l.t("第", "revision"),
+            v.revision.unwrap_or(0),
+            v.planned_ms.map(date_text).unwrap_or_default()
+        )
+    } else {
+        l.t("尚未排班：以下为预览", "Not planned yet: a preview")
+            .to_string()
+    };
+    let body = format!(
+        r#"{back}<h1>{name} · {h}</h1><p class="muted">{status} · {people} {lp} · {d2d} {ld}</p>{problem}
+<section class="card"><h2>{hs}</h2>{slots}</section>
+<section class="card"><h2>{ht}</h2><ul class="list">{texts}</ul></section>
+<p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>{form}"#,
+        back = back(l, round),
+        name = esc(&v.round_name),
+        h = l.t("下楼时间表", "Call-down schedule"),
+        people = v.plan.people_called,
+        lp = l.t("人已安排", "people called"),
+        ld = l.t("处入户采样", "door-to-door entries"),
+        hs = l.t("各时段下楼名单", "Who comes down, slot by slot"),
+        ht = l.t("企业微信群通知", "Messages for the WeCom group"),
+        print = l.t("打印（A4）", "Print (A4)"),
+    );
+    Ok((
+        format!("{} · {}", v.round_name, l.t("下楼时间表", "schedule")),
+        body,
+    ))
+}
+
+/// The schedule page again with what to fix.
+async fn again(s: &AppState, a: &Auth, page: &Page, id: &str, msg: &str) -> Response {
+    match schedule_body(s, a, page.lang, id, Some(msg)).await {
+        Ok((t, b)) => page.render(StatusCode::BAD_REQUEST, &t, &b),
+        Err(e) => page.error(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PlanForm {
+    #[serde(default)]
+    pub slot_minutes: String,
+    #[serde(default)]
+    pub max_queue: String,
+}
+
+pub async fn plan(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(f): Form<PlanForm>,
+) -> Response {
+    let l = page.lang;
+    let num = |v: &str, lo: u32, hi: u32| -> Result<Option<u32>, ()> {
+        let v = v.trim();
+        if v.is_empty() {
+            return Ok(None);
+        }
+        match v.parse::<u32>() {
+            Ok(n) if (lo..=hi).contains(&n) => Ok(Some(n)),
+            _ => Err(()),
+        }
+    };
+    let Ok(slot_minutes) = num(&f.slot_minutes, 5, 240) else {
+        return again(
+            &s,
+            &a,
+            &page,
+            &id,
+            l.t(
+                "每个时段须为 5 到 240 之间的分钟数，请改正。",
+                "The slot length must be a number of minutes from 5 to 240: correct it.",
+            ),
+        )
+        .await;
+    };
+    let Ok(max_queue) = num(&f.max_queue, 1, 10_000) else {
+        return again(
+            &s,
+            &a,
+            &page,
+            &id,
+            l.t(
+                "排队上限须为 1 到 10000 之间的整数，请改正。",
+                "The queue bound must be a whole number from 1 to 10000: correct it.",
+            ),
+        )
+        .await;
+    };
+    let round = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    match gw_app::schedule::plan(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        round,
+        gw_app::schedule::PlanOptions {
+            slot_minutes,
+            max_queue,
+        },
+    )
+    .await
+    {
+        Ok(_) => redirect(&format!("/rounds/{round}/schedule")),
+        Err(gw_app::access::AuthError::Invalid(m)) => again(&s, &a, &page, &id, &pick(l, &m)).await,
+        Err(e) => page.error(e.into()),
+    }
+}
+
+// ----- door to door -------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+pub struct GridQuery {
+    pub grid: Option<String>,
+}
+
+fn grid_of(l: Lang, q: &GridQuery) -> Result<Key, WebError> {
+    parse_key(
+        l,
+        q.grid.as_deref().ok_or_else(|| {
+            WebError::bad_request(l.t(
+                "请在地址中给出网格，例如 ?grid=1-3",
+                "Name the grid in the address, e.g. ?grid=1-3",
+            ))
+        })?,
+    )
+}
+
+pub async fn door_to_door(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<GridQuery>,
+) -> Response {
+    let r = door_body(&s, &a, page.lang, &id, &q).await;
+    render(&page, r)
+}
+
+async fn door_body(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    id: &str,
+    q: &GridQuery,
+) -> Result<(String, String), WebError> {
+    let round = parse_key(l, id)?;
+    let grid = grid_of(l, q)?;
+    let floors = gw_app::testing::door_to_door(&s.store, &s.clock, &a.principal, round, grid)
+        .await
+        .map_err(|e| auth_err(l, e))?;
+    let full = full_names(s, a);
+    let mut html = String::new();
+    let mut total = 0;
+    let mut last_building = String::new();
+    for f in &floors {
+        if f.building != last_building {
+            if !last_building.is_empty() {
+                html.push_str("</section>");
+            }
+            html.push_str(&format!(
+                r#"<section class="card"><h2>{}</h2>"#,
+                esc(&f.building)
+            ));
+            last_building = f.building.clone();
+        }
+        let mut li = String::new();
+        for r in &f.residents {
+            total += 1;
+            let name = if full {
+                r.name.clone()
+            } else {
+                gw_domain::mask::name(&r.name)
+            };
+            let phones: Vec<&str> = r.phones.iter().map(|p| p.number.as_str()).collect();
+            li.push_str(&format!(
+                r#"<li><b>{}</b> {} <span class="muted">{} {}</span></li>"#,
+                esc(&name),
+                esc(r.address.as_deref().unwrap_or("")),
+                esc(&phones.join(" ")),
+                esc(&r.flags.join(" ")),
+            ));
+        }
+        html.push_str(&format!(
+            r#"<h3>{}</h3><ul class="list">{li}</ul>"#,
+            f.floor.map_or_else(
+                || l.t("楼层不明", "Floor unknown").to_string(),
+                |n| format!("{n} {}", l.t("层", "floor"))
+            )
+        ));
+    }
+    if !last_building.is_empty() {
+        html.push_str("</section>");
+    }
+    if floors.is_empty() {
+        html = format!(
+            r#"<section class="card"><p class="muted">{}</p></section>"#,
+            l.t(
+                "本网格没有需要入户采样的人。",
+                "Nobody in this grid is to be sampled at their door."
+            )
+        );
+    }
+    let body = format!(
+        r#"{back}<h1>{h}</h1><p class="muted">{total} {people} · {masked}</p>{html}<p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>"#,
+        back = back(l, round),
+        h = l.t("入户采样名单", "Door-to-door list"),
+        people = l.t("人", "people"),
+        masked = l.t(
+            "按楼栋和楼层；电话已脱敏",
+            "by building and floor; phones masked"
+        ),
+        print = l.t("打印（A4）", "Print (A4)"),
+    );
+    Ok((l.t("入户采样名单", "Door-to-door list").to_string(), body))
+}
+
+// ----- round over round ------------------------------------------------------------------
+
+pub async fn compare(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<GridQuery>,
+) -> Response {
+    let r = compare_body(&s, &a, page.lang, &id, &q).await;
+    render(&page, r)
+}
+
+async fn compare_body(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    id: &str,
+    q: &GridQuery,
+) -> Result<(String, String), WebError> {
+    let round = parse_key(l, id)?;
+    let grid = grid_of(l, q)?;
+    let c = gw_app::coverage::compare(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        round,
+        (gw_store::coverage::Level::Grid, grid),
+    )
+    .await
+    .map_err(|e| auth_err(l, e))?;
+    let mut rows = String::new();
+    for b in &c.buildings {
+        rows.push_str(&format!(
+            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n{}">{}</td></tr>"#,
+            esc(&b.name),
+            b.expected,
+            b.sampled_before,
+            b.sampled,
+            if b.lapsed > 0 { " warn" } else { "" },
+            b.lapsed
+        ));
+    }
+    let full = full_names(s, a);
+    let mut lapsed = String::new();
+    for r in c.lapsed.iter().take(200) {
+        let name = if full {
+            r.name.clone()
+        } else {
+            gw_domain::mask::name(&r.name)
+        };
+        lapsed.push_str(&format!(
+            "<li>{} <span class=\"muted\">{}</span></li>",
+            esc(&name),
+            esc(r.address.as_deref().unwrap_or(""))
+        ));
+    }
+    let before = if c.before.is_some() {
+        String::new()
+    } else {
+        format!(
+            r#"<p class="muted">{}</p>"#,
+            l.t(
+                "本街道没有更早的轮次可比。",
+                "The street has no earlier round to compare with."
+            )
+        )
+    };
+    let body = format!(
+        r#"{back}<h1>{h}</h1>{before}<section class="card"><div class="scroll"><table id="compare"><thead><tr><th>{lb}</th><th>{le}</th><th>{lbf}</th><th>{ln}</th><th>{ll}</th></tr></thead><tbody>{rows}</tbody></table></div></section>
+<section class="card"><h2>{hl} <span class="tag">{n}</span></h2><ul class="list">{lapsed}</ul></section>"#,
+        back = back(l, round),
+        h = l.t("与上一轮对比", "Round over round"),
+        lb = l.t("楼栋", "Building"),
+        le = l.t("应检", "Expected"),
+        lbf = l.t("上轮已检", "Sampled before"),
+        ln = l.t("本轮已检", "Sampled now"),
+        ll = l.t("上轮检了本轮未检", "Lapsed"),
+        hl = l.t(
+            "上轮检了、本轮尚未检的人",
+            "Sampled last round, not yet this one"
+        ),
+        n = c.lapsed.len(),
+    );
+    Ok((l.t("与上一轮对比", "Round over round").to_string(), body))
+}
+
+// ----- lab upload ---------------------------------------------------------------------
+
+pub async fn lab_form(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    let l = page.lang;
+    let round = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    // Results are posted street-wide (as `gw_app::lab` checks on upload).
+    let allowed = async {
+        let place = gw_app::access::place_of(
+            &s.store,
+            "street",
+            Key {
+                street: round.street,
+                id: round.street,
+            },
+        )
+        .await?;
+        gw_app::access::authorize(
+            &a.principal,
+            &s.clock,
+            gw_domain::access::Action::PostResults,
+            &place,
+        )?;
+        Ok::<_, WebError>(s.store.round(round.street, round.id).await?)
+    };
+    let r = match allowed.await {
+        Ok(r) => r,
+        Err(e) => return page.error(e),
+    };
+    let body = format!(
+        r#"<h1>{name} · {h}</h1><section class="card"><form id="upload" class="stack" method="post" action="/rounds/{round}/lab" data-csrf="{csrf}">
+<label>{lf}<input type="file" name="file" id="file" accept=".xlsx,.xls,.csv" required></label>
+<button class="primary" type="submit" id="go">{b}</button></form><p class="hint">{hint}</p><div id="progress" role="status" aria-live="polite"></div></section><div id="result"></div>{script}"#,
+        name = esc(&r.name),
+        h = l.t("上传检测结果", "Upload test results"),
+        csrf = esc(&a.csrf),
+        lf = l.t("实验室结果文件（.xlsx、.xls 或 .csv）", "The lab's results file (.xlsx, .xls or .csv)"),
+        b = l.t("上传", "Upload"),
+        hint = l.t(
+            "文件中有任何错误都不会记录任何结果：按提示的工作表、行和列改好后重新上传。",
+            "Any problem in the file records nothing: fix the sheet, row and column shown and upload again."
+        ),
+        script = upload_script(
+            l.t("正在上传", "Uploading"),
+            l.t("正在核对结果…", "Checking the results…"),
+            l.t("请先选择文件。", "Choose a file first."),
+            l.t("网络中断，未记录任何结果，请重试。", "The network failed: nothing was recorded. Try again."),
+            &format!("/rounds/{round}/lab"),
+            false,
+        ),
+    );
+    page.render(
+        StatusCode::OK,
+        l.t("上传检测结果", "Upload test results"),
+        &body,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LabQuery {
+    pub filename: Option<String>,
+}
+
+pub async fn lab_submit(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<LabQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    let l = page.lang;
+    let out = |status: StatusCode, html: String| {
+        page.render(
+            status,
+            l.t("上传检测结果", "Upload test results"),
+            &format!(r#"<div id="result"><section class="card">{html}</section></div>"#),
+        )
+    };
+    let round = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    let Some(name) = q.filename.filter(|f| !f.trim().is_empty()) else {
+        return out(
+            StatusCode::BAD_REQUEST,
+            format!(
+                r#"<p class="error" role="alert">{}</p>"#,
+                l.t("请选择结果文件。", "Choose a results file.")
+            ),
+        );
+    };
+    use gw_app::lab::UploadError;
+    match gw_app::lab::upload_results(&s.store, &s.clock, &a.principal, round, &name, &body).await {
+        Ok(done) => out(
+            StatusCode::OK,
+            format!(
+                r#"<h2>{}</h2><p id="lab-rows"><b>{}</b> {}</p>"#,
+                l.t("已记录", "Recorded"),
+                done.rows,
+                l.t("管结果已记录", "tube results recorded")
+            ),
+        ),
+        Err(UploadError::Auth(e)) => page.error(auth_err(l, e)),
+        Err(UploadError::File(e)) => out(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                r#"<p class="error" role="alert">{}</p>"#,
+                esc(&pick(l, &e.to_string()))
+            ),
+        ),
+        Err(UploadError::Rows(issues)) => {
+            let mut rows = String::new();
+            for i in &issues {
+                rows.push_str(&format!(
+                    r#"<tr><td>{}</td><td class="n">{}</td><td>{}</td><td>{}</td></tr>"#,
+                    esc(&i.sheet),
+                    i.row.map_or_else(String::new, |r| r.to_string()),
+                    esc(&i.column),
+                    esc(&pick(l, &i.reason))
+                ));
+            }
+            out(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    r#"<h2 class="error" role="alert">{h}</h2><div class="scroll"><table id="lab-issues"><thead><tr><th>{ls}</th><th>{lr}</th><th>{lc}</th><th>{lw}</th></tr></thead><tbody>{rows}</tbody></table></div>"#,
+                    h = match l {
+                        Lang::Zh => format!("文件有 {} 处错误，未记录任何结果：请逐条改正后重新上传。", issues.len()),
+                        Lang::En => format!("The file has {} problem(s) and nothing was recorded: fix each and upload again.", issues.len()),
+                    },
+                    ls = l.t("工作表", "Sheet"),
+                    lr = l.t("行", "Row"),
+                    lc = l.t("列", "Column"),
+                    lw = l.t("怎么改", "What to fix"),
+                ),
+            )
+        }
+    }
+}
+
+// ----- reconciliation ------------------------------------------------------------------
+
+pub async fn reconciliation(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    let r = reconciliation_body(&s, &a, page.lang, &id).await;
+    render(&page, r)
+}
+
+async fn reconciliation_body(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    id: &str,
+) -> Result<(String, String), WebError> {
+    let round = parse_key(l, id)?;
+    let rep = gw_app::handoff::report(&s.store, &s.clock, &a.principal, round, None)
+        .await
+        .map_err(|e| auth_err(l, e))?;
+    let mut steps = String::new();
+    for st in &rep.steps {
+        let t = &st.totals;
+        steps.push_str(&format!(
+            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+            esc(&st.name),
+            t.open_tubes,
+            t.closed.tubes,
+            t.bagged.tubes,
+            t.boxed.tubes,
+            t.handed_over.tubes,
+            t.received.tubes,
+        ));
+    }
+    let mut mism = String::new();
+    for m in &rep.mismatches {
+        mism.push_str(&format!(
+            r#"<li class="warn"><b>{}</b> {} {}: {} {} {} {} ({:+})</li>"#,
+            esc(m.step.label_zh()),
+            esc(m.kind),
+            esc(&m.at),
+            l.t("应为", "expected"),
+            m.expected,
+            l.t("实为", "found"),
+            m.found,
+            m.diff
+        ));
+    }
+    let verdict = if rep.matched {
+        format!(
+            r#"<p class="notice" id="matched">{}</p>"#,
+            l.t("各环节数量一致。", "Every step's count agrees.")
+        )
+    } else {
+        format!(
+            r#"<p class="error" id="matched">{}</p><ul class="list">{mism}</ul>"#,
+            l.t("以下环节数量不一致：", "These steps disagree:")
+        )
+    };
+    let body = format!(
+        r#"{back}<h1>{h}</h1><section class="card">{verdict}</section><section class="card"><h2>{hs}</h2><div class="scroll"><table id="steps"><thead><tr><th>{lp}</th><th>{lo}</th><th>{lc}</th><th>{lb}</th><th>{lx}</th><th>{lh}</th><th>{lr}</th></tr></thead><tbody>{steps}</tbody></table></div><p class="hint">{hint}</p></section>"#,
+        back = back(l, round),
+        h = l.t("数据统计校对", "Count reconciliation"),
+        hs = l.t("各采样点（管数）", "By point (tubes)"),
+        lp = l.t("采样点", "Point"),
+        lo = l.t("未封管", "Open"),
+        lc = l.t("已封管", "Closed"),
+        lb = l.t("已装袋", "Bagged"),
+        lx = l.t("已装箱", "Boxed"),
+        lh = l.t("已交接", "Handed over"),
+        lr = l.t("实验室已收", "Received"),
+        hint = l.t("只含数量，不含个人信息。", "Counts only, no personal data."),
+    );
+    Ok((
+        l.t("数据统计校对", "Count reconciliation").to_string(),
+        body,
+    ))
+}
+
+// ----- disinfection ---------------------------------------------------------------------
+
+pub async fn disinfection(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    let r = disinfection_body(&s, &a, page.lang, &id).await;
+    render(&page, r)
+}
+
+async fn disinfection_body(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    id: &str,
+) -> Result<(String, String), WebError> {
+    let round = parse_key(l, id)?;
+    let tasks = gw_app::testing::disinfection_tasks(&s.store, &s.clock, &a.principal, round)
+        .await
+        .map_err(|e| auth_err(l, e))?;
+    let mut li = String::new();
+    for t in &tasks {
+        let action = if t.state == "done" {
+            format!(
+                r#"<span class="tag open">{} {}</span>"#,
+                l.t("已完成", "done"),
+                t.done_ms.map(hm).unwrap_or_default()
+            )
+        } else {
+            format!(
+                r#"<form method="post" action="/disinfection/{}/done" class="inline"><input type="hidden" name="csrf" value="{}"><input type="hidden" name="round" value="{round}"><button class="primary" type="submit">{}</button></form>"#,
+                esc(&t.task),
+                esc(&a.csrf),
+                l.t("消杀完成", "Mark done")
+            )
+        };
+        li.push_str(&format!(
+            r#"<li class="row2"><span><b>{}</b> <span class="muted">{} {}</span></span>{action}</li>"#,
+            esc(&t.point_name),
+            l.t("异常管后", "after an abnormal pool,"),
+            date_text(t.created_ms),
+        ));
+    }
+    if li.is_empty() {
+        li = format!(
+            r#"<li class="muted">{}</li>"#,
+            l.t("没有消杀任务。", "No disinfection task.")
+        );
+    }
+    let body = format!(
+        r#"{back}<h1>{h}</h1><section class="card"><ul class="list" id="tasks">{li}</ul></section>"#,
+        back = back(l, round),
+        h = l.t("采样点消杀", "Disinfection of points"),
+    );
+    Ok((l.t("采样点消杀", "Disinfection").to_string(), body))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DoneForm {
+    #[serde(default)]
+    pub round: String,
+}
+
+pub async fn disinfection_done(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(f): Form<DoneForm>,
+) -> Response {
+    let l = page.lang;
+    let task = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    match gw_app::testing::disinfection_done(&s.store, &s.clock, &a.principal, task).await {
+        Ok(()) => match f.round.parse::<Key>() {
+            Ok(r) => redirect(&format!("/rounds/{r}/disinfection")),
+            Err(_) => redirect("/"),
+        },
+        Err(e) => page.error(auth_err(l, e)),
+    }
+}
+
+// ----- coverage by community, grid or building ------------------------------------------
+
+#[derive(Debug, Deserialize)]
+pub struct CoverageQuery {
+    pub community: Option<String>,
+    pub grid: Option<String>,
+}
+
+/// Coverage of a round per community; `?community=` per grid in it;
+/// `?grid=` per building in it.
+pub async fn coverage_by(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<CoverageQuery>,
+) -> Response {
+    let r = coverage_by_body(&s, &a, page.lang, &id, &q).await;
+    render(&page, r)
+}
+
+async fn coverage_by_body(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    id: &str,
+    q: &CoverageQuery,
+) -> Result<(String, String), WebError> {
+    use gw_store::coverage::Level;
+    let round = parse_key(l, id)?;
+    let (by, within) = match (&q.grid, &q.community) {
+        (Some(g), _) => (Level::Building, Some((Level::Grid, parse_key(l, g)?))),
+        (None, Some(c)) => (Level::Grid, Some((Level::Community, parse_key(l, c)?))),
+        (None, None) => (Level::Community, None),
+    };
+    let cov = gw_app::coverage::coverage(&s.store, &s.clock, &a.principal, round, by, within)
+        .await
+        .map_err(|e| auth_err(l, e))?;
+    // Names of the rows.
+    let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    match by {
+        Level::Community => {
+            for c in s.store.communities(None, Some(round.street)).await? {
+                names.insert(format!("{}-{}", c.street_id, c.id), c.name);
+            }
+        }
+        Level::Grid => {
+            for g in s.store.grids(None, None).await? {
+                if g.street_id == round.street {
+                    names.insert(format!("{}-{}", g.street_id, g.id), g.name);
+                }
+            }
+        }
+        Level::Building => {
+            if let Some((_, g)) = within {
+                for r in s
+                    .store
+                    .residents(&gw_store::registry::ResidentFilter {
+                        street: Some(g.street),
+                        grid: Some(g.id),
+                        limit: 20_000,
+                        scope: Some(gw_app::access::scope(
+                            &a.principal,
+                            &s.clock,
+                            gw_domain::access::Action::ReadRegistry,
+                        )),
+                        ..Default::default()
+                    })
+                    .await?
+                {
+                    if let Some(b) = r.building_id {
+                        names
+                            .entry(format!("{}-{b}", r.street_id))
+                            .or_insert_with(|| {
+                                format!(
+                                    "{} {}",
+                                    r.compound.clone().unwrap_or_default(),
+                                    r.building.clone().unwrap_or_default()
+                                )
+                            });
+                    }
+                }
+            }
+        }
+    }
+    let mut rows = String::new();
+    for r in &cov.rows {
+        let name = esc(names.get(&r.key).map_or(r.key.as_str(), String::as_str));
+        let link = match by {
+            Level::Community => format!(
+                r#"<a href="/rounds/{round}/coverage?community={}">{name}</a>"#,
+                esc(&r.key)
+            ),
+            Level::Grid => format!(
+                r#"<a href="/rounds/{round}/coverage?grid={k}">{name}</a> · <a href="/rounds/{round}/missed?grid={k}">{}</a>"#,
+                l.t("未检名单", "missed"),
+                k = esc(&r.key)
+            ),
+            Level::Building => name,
+        };
+        let pc = super::percent(r.sampled + r.exempt, r.expected);
+        rows.push_str(&format!(
+            r#"<tr><td>{link}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n{}">{}</td><td class="n">{}</td><td><span class="bar"><span style="width:{pc}%"></span></span> {pc}%</td></tr>"#,
+            r.expected,
+            r.sampled,
+            r.exempt,
+            if r.missed > 0 { " warn" } else { "" },
+            r.missed,
+            r.added,
+        ));
+    }
+    let t = &cov.totals;
+    let level = match by {
+        Level::Community => l.t("社区", "Community"),
+        Level::Grid => l.t("网格", "Grid"),
+        Level::Building => l.t("楼栋", "Building"),
+    };
+    let body = format!(
+        r#"{back}<h1>{h} · {level}</h1>
+<section class="stats"><div><b>{e}</b><span>{le}</span></div><div><b id="by-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b class="{mc}">{m}</b><span>{lm}</span></div></section>
+<section class="card"><div class="scroll"><table id="coverage-by"><thead><tr><th>{level}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{la}</th><th>{lp}</th></tr></thead><tbody>{rows}</tbody></table></div><p class="hint">{hint}</p></section>"#,
+        back = back(l, round),
+        h = l.t("覆盖情况", "Coverage"),
+        e = t.expected,
+        sa = t.sampled,
+        x = t.exempt,
+        m = t.missed,
+        mc = if t.missed > 0 { "warn" } else { "" },
+        le = l.t("应检", "Expected"),
+        ls = l.t("已检", "Sampled"),
+        lx = l.t("免检", "Exempt"),
+        lm = l.t("未检", "Missed"),
+        la = l.t("新增人员", "Added"),
+        lp = l.t("覆盖率", "Coverage"),
+        hint = l.t(
+            "“新增人员”是本轮开始后登记的人，单独统计。点名称看下一级。",
+            "“Added” are people registered after the round opened, counted apart. Open a name for the level below."
+        ),
+    );
+    Ok((format!("{} · {level}", l.t("覆盖情况", "Coverage")), body))
+}
