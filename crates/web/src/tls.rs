@@ -1,0 +1,462 @@
+//! `serve --tls`: https for stations. Browsers give service workers and the
+//! camera only to a secure context (https, or localhost), and a station reaches
+//! the server at a LAN address; so the server speaks TLS itself, with a
+//! certificate given by path or a self-signed one it makes once and keeps.
+//!
+//! The accept loop here shares `router()` with the plain-http `serve`: only
+//! the transport differs. A failed or slow handshake drops that connection;
+//! a plain-http request to the https port gets a redirect to https.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
+use tower_service::Service;
+
+use crate::AppState;
+
+/// A client that has not finished its handshake by then is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the server waits for open connections after Ctrl-C.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Validity of a generated certificate: Apple devices refuse server
+/// certificates valid for more than 825 days.
+const GENERATED_VALID_DAYS: i64 = 825;
+
+/// The certificate the server presents, as stations see it.
+#[derive(Clone)]
+pub struct Served {
+    /// PEM of the certificate chain (never the key), served at `/tls/cert.pem`.
+    pub cert_pem: String,
+    /// SHA-256 of the leaf certificate's DER, `AB:CD:…` as browsers show it.
+    pub fingerprint: String,
+}
+
+/// A loaded certificate and key, ready to serve.
+pub struct Material {
+    pub config: Arc<ServerConfig>,
+    pub served: Served,
+    /// Where the certificate file is.
+    pub cert_path: PathBuf,
+    /// The names and addresses a generated certificate covers (empty for a given one).
+    pub names: Vec<String>,
+    /// Made on this start (rather than loaded).
+    pub generated: bool,
+}
+
+fn err(msg: String) -> io::Error {
+    io::Error::other(msg)
+}
+
+/// SHA-256 fingerprint of a DER certificate, upper-case hex pairs joined by `:`.
+pub fn fingerprint(der: &[u8]) -> String {
+    Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Loads a PEM certificate chain and private key given by path.
+pub fn load(cert: &Path, key: &Path) -> io::Result<Material> {
+    let cert_pem = std::fs::read_to_string(cert)
+        .map_err(|e| err(format!("cannot read certificate {}: {e}", cert.display())))?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(format!("{}: not a PEM certificate: {e}", cert.display())))?;
+    if chain.is_empty() {
+        return Err(err(format!(
+            "{}: no CERTIFICATE block in the file",
+            cert.display()
+        )));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        err(format!(
+            "{}: no usable PEM private key (PKCS#8, PKCS#1 or SEC1): {e}",
+            key.display()
+        ))
+    })?;
+    let served = Served {
+        fingerprint: fingerprint(&chain[0]),
+        cert_pem: chain
+            .iter()
+            .map(|c| pem_block("CERTIFICATE", c))
+            .collect::<String>(),
+    };
+    let config = server_config(chain, key_der).map_err(|e| {
+        err(format!(
+            "{} and {} do not make a usable certificate: {e}",
+            cert.display(),
+            key.display()
+        ))
+    })?;
+    Ok(Material {
+        config,
+        served,
+        cert_path: cert.to_path_buf(),
+        names: Vec::new(),
+        generated: false,
+    })
+}
+
+fn pem_block(label: &str, der: &[u8]) -> String {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut b = String::new();
+    for chunk in der.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &x)| n | (u32::from(x) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                b.push(char::from(B64[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                b.push('=');
+            }
+        }
+    }
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+fn server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<ServerConfig>, tokio_rustls::rustls::Error> {
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The names a generated certificate covers: localhost, 127.0.0.1, the
+/// machine's host name (and `NAME.local`), its non-loopback IPv4 addresses,
+/// and the extra names given.
+pub fn local_names(extra: &[String]) -> Vec<String> {
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    if let Some(h) = host_name() {
+        names.push(h.clone());
+        if !h.contains('.') {
+            names.push(format!("{h}.local"));
+        }
+    }
+    names.extend(lan_ipv4s().iter().map(|ip| ip.to_string()));
+    names.extend(extra.iter().map(|s| s.trim().to_string()));
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| !n.is_empty() && seen.insert(n.to_ascii_lowercase()));
+    names
+}
+
+fn host_name() -> Option<String> {
+    let h = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())?;
+    let h = h.trim().to_ascii_lowercase();
+    let ok = !h.is_empty()
+        && h != "localhost"
+        && h.split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'));
+    ok.then_some(h)
+}
+
+/// The machine's non-loopback IPv4 addresses, in interface order.
+pub fn lan_ipv4s() -> Vec<Ipv4Addr> {
+    let mut out = Vec::new();
+    for iface in if_addrs::get_if_addrs().unwrap_or_default() {
+        if let IpAddr::V4(ip) = iface.ip() {
+            if !ip.is_loopback() && !ip.is_unspecified() && !out.contains(&ip) {
+                out.push(ip);
+            }
+        }
+    }
+    out
+}
+
+/// The first non-loopback IPv4 address: what a phone on the LAN opens.
+pub fn lan_ipv4() -> Option<Ipv4Addr> {
+    lan_ipv4s().into_iter().next()
+}
+
+/// Loads the certificate kept in `dir` (`cert.pem`, `key.pem`), or makes a
+/// self-signed one for `names` and keeps it there (key file mode 0600).
+/// `now_ms` is the start of its validity.
+pub fn load_or_generate(dir: &Path, names: &[String], now_ms: i64) -> io::Result<Material> {
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    let names_path = dir.join("names.txt");
+    if cert_path.exists() && key_path.exists() {
+        let mut m = load(&cert_path, &key_path)?;
+        m.names = std::fs::read_to_string(&names_path)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .filter(|l| !l.is_empty())
+            .collect();
+        return Ok(m);
+    }
+    let (cert_pem, key_pem) = generate(names, now_ms)?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+    // Key first, certificate last: a start cut short between them finds no
+    // certificate and makes a new pair.
+    write_file(&key_path, key_pem.as_bytes(), true)?;
+    write_file(&names_path, (names.join("\n") + "\n").as_bytes(), false)?;
+    write_file(&cert_path, cert_pem.as_bytes(), false)?;
+    let mut m = load(&cert_path, &key_path)?;
+    m.names = names.to_vec();
+    m.generated = true;
+    Ok(m)
+}
+
+fn write_file(path: &Path, bytes: &[u8], secret: bool) -> io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(if secret { 0o600 } else { 0o644 });
+    }
+    #[cfg(not(unix))]
+    let _ = secret;
+    let write = || -> io::Result<()> {
+        use std::io::Write;
+        let mut f = opts.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| err(format!("cannot write {}: {e}", path.display())))
+}
+
+/// A self-signed server certificate (ECDSA P-256) and its PKCS#8 key, as PEM.
+pub fn generate(names: &[String], now_ms: i64) -> io::Result<(String, String)> {
+    use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose};
+    let mut params = CertificateParams::new(names.to_vec())
+        .map_err(|e| err(format!("certificate names {names:?}: {e}")))?;
+    let start = time::OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000) - 3600)
+        .map_err(|e| err(format!("clock: {e}")))?;
+    params.not_before = start;
+    params.not_after = start + time::Duration::days(GENERATED_VALID_DAYS);
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(
+        DnType::CommonName,
+        format!(
+            "网格卫士 Gridwarden {}",
+            names
+                .get(2)
+                .or(names.first())
+                .map(String::as_str)
+                .unwrap_or("localhost")
+        ),
+    );
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "Gridwarden self-signed");
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let mut serial = [0u8; 16];
+    getrandom::fill(&mut serial).map_err(|e| err(format!("no randomness: {e}")))?;
+    serial[0] &= 0x7f;
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+    let key = KeyPair::generate().map_err(|e| err(format!("cannot make a key: {e}")))?;
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| err(format!("cannot sign the certificate: {e}")))?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+/// `GET /tls/cert.pem`: the certificate (never the key), for a station to
+/// install; 404 when the server does not speak TLS.
+pub async fn cert_pem(State(s): State<AppState>) -> Response {
+    match &s.tls {
+        Some(t) => (
+            [
+                (header::CONTENT_TYPE, "application/x-pem-file"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"gridwarden-cert.pem\"",
+                ),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            t.cert_pem.clone(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "此服务器未启用 https / this server does not serve https\n",
+        )
+            .into_response(),
+    }
+}
+
+/// Serves the router over TLS on a bound listener until Ctrl-C.
+pub async fn serve_tls(
+    listener: TcpListener,
+    state: AppState,
+    config: Arc<ServerConfig>,
+) -> io::Result<()> {
+    let acceptor = TlsAcceptor::from(config);
+    let app = crate::router(state);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut conns = tokio::task::JoinSet::new();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = &mut ctrl_c => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, go on.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        conns.spawn(connection(
+            acceptor.clone(),
+            app.clone(),
+            tcp,
+            peer,
+            stop_rx.clone(),
+        ));
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    Ok(())
+}
+
+async fn connection(
+    acceptor: TlsAcceptor,
+    app: axum::Router,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    // A TLS connection starts with a handshake record (0x16); anything else
+    // is most likely plain http typed into the address bar.
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] != 0x16 => {
+            redirect_plain_http(tcp, peer).await;
+            return;
+        }
+        Ok(Ok(1)) => {}
+        _ => return,
+    }
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::info!(%peer, error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(%peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let mut req = req.map(Body::new);
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let mut app = app.clone();
+        async move { app.call(req).await }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .serve_connection(TokioIo::new(tls), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        }
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// Answers a plain-http request on the https port with a redirect to the
+/// same address over https (or a short 400 when the request has no Host).
+async fn redirect_plain_http(mut tcp: TcpStream, peer: SocketAddr) {
+    let mut buf = vec![0u8; 8192];
+    let mut n = 0;
+    while n < buf.len() {
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.read(&mut buf[n..])).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(k)) => n += k,
+        }
+        if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    let head = String::from_utf8_lossy(&buf[..n]);
+    let path = head
+        .lines()
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .filter(|p| p.starts_with('/') && !p.contains(['\r', '\n']))
+        .unwrap_or("/");
+    let host = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("host"))
+        .map(|(_, v)| v.trim())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b".-:[]".contains(&c))
+        });
+    tracing::info!(%peer, "plain http on the https port");
+    let body =
+        "此端口使用 https，请改用 https:// 打开 / this port speaks https: open it with https://\n";
+    let res = match host {
+        Some(h) => format!(
+            "HTTP/1.1 301 Moved Permanently\r\nLocation: https://{h}{path}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+        None => format!(
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    };
+    let _ = tcp.write_all(res.as_bytes()).await;
+    let _ = tcp.shutdown().await;
+}
