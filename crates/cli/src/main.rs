@@ -573,17 +573,31 @@ async fn serve(store: Store, bind: SocketAddr, db: &DbArg, tls_args: &TlsArgs) -
         let origin = lan_origin
             .clone()
             .unwrap_or_else(|| format!("https://{addr}"));
+        let covers = if t.names.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "  (服务器证书 server certificate{} for {})",
+                if t.renewed { " 已更新 renewed" } else { "" },
+                t.names.join(", ")
+            )
+        };
         if t.generated {
             println!(
-                "已生成自签名证书 self-signed certificate made: {}  (covers {})",
-                t.cert_path.display(),
-                t.names.join(", ")
+                "已生成自签名根证书 self-signed CA made: {}{covers}",
+                t.cert_path.display()
             );
         } else {
-            println!("证书 certificate: {}", t.cert_path.display());
+            println!("证书 certificate: {}{covers}", t.cert_path.display());
         }
         println!("证书指纹 SHA-256 fingerprint: {}", t.served.fingerprint);
-        println!("让扫码设备信任此证书 to make a station trust it: 在设备上打开 open {origin}/tls/cert.pem 并安装 and install it (Android: 设置→安全→加密与凭据→安装证书→CA 证书 Settings→Security→Encryption & credentials→Install a certificate→CA certificate; iPhone: 设置→通用→VPN与设备管理 安装描述文件 install the profile, then 关于本机→证书信任设置 Settings→General→About→Certificate Trust Settings→turn it on); 或首次打开时接受警告，并核对浏览器显示的指纹与上面一致 or accept the warning once after checking the browser shows the fingerprint above");
+        if t.server_fingerprint != t.served.fingerprint {
+            println!(
+                "服务器证书指纹 server certificate SHA-256: {}",
+                t.server_fingerprint
+            );
+        }
+        println!("让扫码设备信任此证书 to make a station trust it: 在设备上打开 open {origin}/tls/cert.pem，安装为受信任的 CA 证书 and install it as a trusted CA certificate (Android: 设置→安全→加密与凭据→安装证书→CA 证书 Settings→Security→Encryption & credentials→Install a certificate→CA certificate; iPhone: 安装描述文件后在 通用→关于本机→证书信任设置 中开启 install the profile, then turn it on in General→About→Certificate Trust Settings), 并核对指纹与上面一致 checking the fingerprint above; 只接受浏览器警告可用摄像头但不能离线 accepting the browser's warning instead gives the camera but not offline scanning");
     }
     if let Some(o) = &lan_origin {
         println!("扫码设备地址 stations open: {o}/station");

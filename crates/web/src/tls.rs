@@ -34,16 +34,20 @@ use crate::AppState;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the server waits for open connections after Ctrl-C.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// Validity of a generated certificate: Apple devices refuse server
-/// certificates valid for more than 825 days.
-const GENERATED_VALID_DAYS: i64 = 825;
+/// Validity of a generated server certificate: Apple devices refuse server
+/// certificates valid for more than 825 days. It is remade before its end.
+const LEAF_VALID_DAYS: i64 = 825;
+/// Validity of the generated local CA that stations install.
+const CA_VALID_DAYS: i64 = 3650;
 
 /// The certificate the server presents, as stations see it.
 #[derive(Clone)]
 pub struct Served {
-    /// PEM of the certificate chain (never the key), served at `/tls/cert.pem`.
+    /// PEM of what a station installs (never a key), served at
+    /// `/tls/cert.pem`: the local CA when generated, else the given chain.
     pub cert_pem: String,
-    /// SHA-256 of the leaf certificate's DER, `AB:CD:…` as browsers show it.
+    /// SHA-256 of that certificate's DER (the CA, or the given leaf),
+    /// `AB:CD:…` as browsers show it.
     pub fingerprint: String,
 }
 
@@ -51,12 +55,16 @@ pub struct Served {
 pub struct Material {
     pub config: Arc<ServerConfig>,
     pub served: Served,
-    /// Where the certificate file is.
+    /// The file stations install: the generated CA (`ca.pem`), or the given certificate.
     pub cert_path: PathBuf,
+    /// SHA-256 of the certificate the server presents (its leaf).
+    pub server_fingerprint: String,
     /// The names and addresses a generated certificate covers (empty for a given one).
     pub names: Vec<String>,
-    /// Made on this start (rather than loaded).
+    /// The local CA was made on this start (stations must install it).
     pub generated: bool,
+    /// The server certificate was made on this start (names grew, or it neared its end).
+    pub renewed: bool,
 }
 
 fn err(msg: String) -> io::Error {
@@ -107,10 +115,12 @@ pub fn load(cert: &Path, key: &Path) -> io::Result<Material> {
     })?;
     Ok(Material {
         config,
+        server_fingerprint: served.fingerprint.clone(),
         served,
         cert_path: cert.to_path_buf(),
         names: Vec::new(),
         generated: false,
+        renewed: false,
     })
 }
 
@@ -201,34 +211,292 @@ pub fn lan_ipv4() -> Option<Ipv4Addr> {
     lan_ipv4s().into_iter().next()
 }
 
-/// Loads the certificate kept in `dir` (`cert.pem`, `key.pem`), or makes a
-/// self-signed one for `names` and keeps it there (key file mode 0600).
-/// `now_ms` is the start of its validity.
+/// The names a generated CA may vouch for: the machine's own names and
+/// private address ranges (a stolen CA key cannot impersonate other sites to
+/// the stations that trust it), plus the names given when it was made.
+fn ca_permitted(names: &[String]) -> Vec<String> {
+    let mut p: Vec<String> = ["localhost", "local", "lan", "home.arpa", "internal"]
+        .iter()
+        .map(|s| format!("dns {s}"))
+        .collect();
+    p.extend(
+        [
+            "127.0.0.0/8",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "169.254.0.0/16",
+            "100.64.0.0/10",
+            "::1/128",
+        ]
+        .iter()
+        .map(|s| format!("ip {s}")),
+    );
+    for n in names {
+        let entry = match n.parse::<IpAddr>() {
+            Ok(IpAddr::V4(ip)) => format!("ip {ip}/32"),
+            Ok(IpAddr::V6(ip)) => format!("ip {ip}/128"),
+            Err(_) => format!("dns {}", n.to_ascii_lowercase()),
+        };
+        if !permits(&p, n) && !p.contains(&entry) {
+            p.push(entry);
+        }
+    }
+    p
+}
+
+/// Whether a name is inside the permitted subtrees (`dns NAME`, `ip ADDR/LEN`).
+fn permits(permitted: &[String], name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    let ip = name.parse::<IpAddr>().ok();
+    permitted.iter().any(|p| match (p.split_once(' '), ip) {
+        (Some(("dns", base)), None) => name == base || name.ends_with(&format!(".{base}")),
+        (Some(("ip", cidr)), Some(ip)) => {
+            parse_cidr(cidr).is_some_and(|(net, len)| match (net, ip) {
+                (IpAddr::V4(n), IpAddr::V4(a)) => {
+                    let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+                    u32::from(n) & mask == u32::from(a) & mask
+                }
+                (IpAddr::V6(n), IpAddr::V6(a)) => {
+                    let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+                    u128::from(n) & mask == u128::from(a) & mask
+                }
+                _ => false,
+            })
+        }
+        _ => false,
+    })
+}
+
+fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
+    let (a, l) = s.split_once('/')?;
+    Some((a.parse().ok()?, l.parse().ok()?))
+}
+
+fn read_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// The kept local CA: made once, installed on the stations, never replaced
+/// by the server (remove the folder to start over).
+struct Ca {
+    cert: CertificateDer<'static>,
+    key: rcgen::KeyPair,
+    /// Its common name (the issuer name of the certificates it signs).
+    name: String,
+    /// `dns NAME` / `ip ADDR/LEN` lines: what it may vouch for.
+    permitted: Vec<String>,
+}
+
+fn random_serial() -> io::Result<rcgen::SerialNumber> {
+    let mut serial = [0u8; 16];
+    getrandom::fill(&mut serial).map_err(|e| err(format!("no randomness: {e}")))?;
+    serial[0] &= 0x7f;
+    Ok(rcgen::SerialNumber::from_slice(&serial))
+}
+
+fn validity(now_ms: i64, days: i64) -> io::Result<(time::OffsetDateTime, time::OffsetDateTime)> {
+    // An hour back: a station whose clock is a little behind still accepts it.
+    let start = time::OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000) - 3600)
+        .map_err(|e| err(format!("clock: {e}")))?;
+    Ok((start, start + time::Duration::days(days)))
+}
+
+fn ca_dn(name: &str) -> rcgen::DistinguishedName {
+    let mut dn = rcgen::DistinguishedName::new();
+    dn.push(rcgen::DnType::CommonName, name);
+    dn.push(rcgen::DnType::OrganizationName, "Gridwarden self-signed");
+    dn
+}
+
+fn ca_key_usages() -> Vec<rcgen::KeyUsagePurpose> {
+    vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ]
+}
+
+fn make_ca(names: &[String], now_ms: i64) -> io::Result<(Ca, String, String)> {
+    use rcgen::{BasicConstraints, CertificateParams, CidrSubnet, GeneralSubtree, IsCa};
+    let mut id = [0u8; 4];
+    getrandom::fill(&mut id).map_err(|e| err(format!("no randomness: {e}")))?;
+    let host = host_name().unwrap_or_else(|| "localhost".into());
+    let name = format!(
+        "网格卫士 Gridwarden {host} {:02x}{:02x}{:02x}{:02x}",
+        id[0], id[1], id[2], id[3]
+    );
+    let permitted = ca_permitted(names);
+    let mut params = CertificateParams::default();
+    (params.not_before, params.not_after) = validity(now_ms, CA_VALID_DAYS)?;
+    params.distinguished_name = ca_dn(&name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = ca_key_usages();
+    params.serial_number = Some(random_serial()?);
+    let mut subtrees = Vec::new();
+    for p in &permitted {
+        match p.split_once(' ') {
+            Some(("dns", d)) => subtrees.push(GeneralSubtree::DnsName(d.to_string())),
+            Some(("ip", c)) => {
+                if let Some((ip, len)) = parse_cidr(c) {
+                    subtrees.push(GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(
+                        ip, len,
+                    )));
+                }
+            }
+            _ => {}
+        }
+    }
+    params.name_constraints = Some(rcgen::NameConstraints {
+        permitted_subtrees: subtrees,
+        excluded_subtrees: Vec::new(),
+    });
+    let key = rcgen::KeyPair::generate().map_err(|e| err(format!("cannot make a key: {e}")))?;
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| err(format!("cannot sign the CA certificate: {e}")))?;
+    let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
+    Ok((
+        Ca {
+            cert: cert.der().clone(),
+            key,
+            name,
+            permitted,
+        },
+        cert_pem,
+        key_pem,
+    ))
+}
+
+/// A server certificate for `names`, signed by the CA: its PEM and its key's PEM.
+fn make_leaf(ca: &Ca, names: &[String], now_ms: i64) -> io::Result<(String, String)> {
+    use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose};
+    let mut params = CertificateParams::new(names.to_vec())
+        .map_err(|e| err(format!("certificate names {names:?}: {e}")))?;
+    (params.not_before, params.not_after) = validity(now_ms, LEAF_VALID_DAYS)?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(
+        DnType::CommonName,
+        format!(
+            "网格卫士 Gridwarden {}",
+            names.first().map_or("localhost", |n| n.as_str())
+        ),
+    );
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    params.serial_number = Some(random_serial()?);
+    let mut issuer_params = CertificateParams::default();
+    issuer_params.distinguished_name = ca_dn(&ca.name);
+    issuer_params.key_usages = ca_key_usages();
+    let issuer = rcgen::Issuer::new(issuer_params, &ca.key);
+    let key = KeyPair::generate().map_err(|e| err(format!("cannot make a key: {e}")))?;
+    let cert = params
+        .signed_by(&key, &issuer)
+        .map_err(|e| err(format!("cannot sign the server certificate: {e}")))?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+/// Loads or makes the certificates kept in `dir`: a local CA (`ca.pem`,
+/// `ca-key.pem`) made once, which stations install, and a server certificate
+/// (`cert.pem` with the CA after it, `key.pem`) signed by it, made anew when
+/// `names` grow or it nears its end, so stations keep trusting the server
+/// when its LAN address changes. Key files have mode 0600.
 pub fn load_or_generate(dir: &Path, names: &[String], now_ms: i64) -> io::Result<Material> {
+    let ca_path = dir.join("ca.pem");
+    let ca_key_path = dir.join("ca-key.pem");
+    let ca_info_path = dir.join("ca.txt");
     let cert_path = dir.join("cert.pem");
     let key_path = dir.join("key.pem");
     let names_path = dir.join("names.txt");
-    if cert_path.exists() && key_path.exists() {
-        let mut m = load(&cert_path, &key_path)?;
-        m.names = std::fs::read_to_string(&names_path)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .filter(|l| !l.is_empty())
-            .collect();
-        return Ok(m);
-    }
-    let (cert_pem, key_pem) = generate(names, now_ms)?;
     std::fs::create_dir_all(dir)
         .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
-    // Key first, certificate last: a start cut short between them finds no
-    // certificate and makes a new pair.
-    write_file(&key_path, key_pem.as_bytes(), true)?;
-    write_file(&names_path, (names.join("\n") + "\n").as_bytes(), false)?;
-    write_file(&cert_path, cert_pem.as_bytes(), false)?;
+
+    let have_ca = ca_path.exists() && ca_key_path.exists() && ca_info_path.exists();
+    let ca = if have_ca {
+        let cert = CertificateDer::from_pem_file(&ca_path)
+            .map_err(|e| err(format!("{}: not a PEM certificate: {e}", ca_path.display())))?;
+        let key_pem = std::fs::read_to_string(&ca_key_path)
+            .map_err(|e| err(format!("cannot read {}: {e}", ca_key_path.display())))?;
+        let key = rcgen::KeyPair::from_pem(&key_pem)
+            .map_err(|e| err(format!("{}: not a usable key: {e}", ca_key_path.display())))?;
+        let mut info = read_lines(&ca_info_path).into_iter();
+        let name = info
+            .next()
+            .ok_or_else(|| err(format!("{} is empty", ca_info_path.display())))?;
+        Ca {
+            cert,
+            key,
+            name,
+            permitted: info.collect(),
+        }
+    } else {
+        let (ca, cert_pem, key_pem) = make_ca(names, now_ms)?;
+        // Key first, certificate last: a start cut short finds no CA and makes one.
+        write_file(&ca_key_path, key_pem.as_bytes(), true)?;
+        let info = std::iter::once(ca.name.clone())
+            .chain(ca.permitted.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("\n");
+        write_file(&ca_info_path, (info + "\n").as_bytes(), false)?;
+        write_file(&ca_path, cert_pem.as_bytes(), false)?;
+        ca
+    };
+
+    let kept = read_lines(&names_path);
+    let fresh = std::fs::metadata(&cert_path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .is_some_and(|t| {
+            let age_days = (now_ms - t.as_millis() as i64) / 86_400_000;
+            age_days < LEAF_VALID_DAYS - 30
+        });
+    let covered = names
+        .iter()
+        .all(|n| kept.iter().any(|k| k.eq_ignore_ascii_case(n)));
+    let reuse = have_ca && fresh && covered && key_path.exists();
+    let mut leaf_names = if have_ca { kept } else { Vec::new() };
+    if !reuse {
+        for n in names {
+            if !leaf_names.iter().any(|k| k.eq_ignore_ascii_case(n)) {
+                leaf_names.push(n.clone());
+            }
+        }
+        // Names the CA may not vouch for would make stations refuse the
+        // server: leave them out, and say so.
+        let (ok, refused): (Vec<String>, Vec<String>) = leaf_names
+            .into_iter()
+            .partition(|n| permits(&ca.permitted, n));
+        for n in &refused {
+            tracing::warn!(name = %n, dir = %dir.display(), "the kept CA may not vouch for this name: remove the folder to make a new CA (stations then install it again)");
+        }
+        leaf_names = ok;
+        let (leaf_pem, key_pem) = make_leaf(&ca, &leaf_names, now_ms)?;
+        let ca_pem = pem_block("CERTIFICATE", &ca.cert);
+        write_file(&key_path, key_pem.as_bytes(), true)?;
+        write_file(
+            &names_path,
+            (leaf_names.join("\n") + "\n").as_bytes(),
+            false,
+        )?;
+        write_file(&cert_path, (leaf_pem + &ca_pem).as_bytes(), false)?;
+    }
     let mut m = load(&cert_path, &key_path)?;
-    m.names = names.to_vec();
-    m.generated = true;
+    m.server_fingerprint = m.served.fingerprint.clone();
+    m.served = Served {
+        cert_pem: pem_block("CERTIFICATE", &ca.cert),
+        fingerprint: fingerprint(&ca.cert),
+    };
+    m.cert_path = ca_path;
+    m.names = leaf_names;
+    m.generated = !have_ca;
+    m.renewed = have_ca && !reuse;
     Ok(m)
 }
 
@@ -252,43 +520,6 @@ fn write_file(path: &Path, bytes: &[u8], secret: bool) -> io::Result<()> {
         std::fs::rename(&tmp, path)
     };
     write().map_err(|e| err(format!("cannot write {}: {e}", path.display())))
-}
-
-/// A self-signed server certificate (ECDSA P-256) and its PKCS#8 key, as PEM.
-pub fn generate(names: &[String], now_ms: i64) -> io::Result<(String, String)> {
-    use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose};
-    let mut params = CertificateParams::new(names.to_vec())
-        .map_err(|e| err(format!("certificate names {names:?}: {e}")))?;
-    let start = time::OffsetDateTime::from_unix_timestamp(now_ms.div_euclid(1000) - 3600)
-        .map_err(|e| err(format!("clock: {e}")))?;
-    params.not_before = start;
-    params.not_after = start + time::Duration::days(GENERATED_VALID_DAYS);
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(
-        DnType::CommonName,
-        format!(
-            "网格卫士 Gridwarden {}",
-            names
-                .get(2)
-                .or(names.first())
-                .map(String::as_str)
-                .unwrap_or("localhost")
-        ),
-    );
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, "Gridwarden self-signed");
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let mut serial = [0u8; 16];
-    getrandom::fill(&mut serial).map_err(|e| err(format!("no randomness: {e}")))?;
-    serial[0] &= 0x7f;
-    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
-    let key = KeyPair::generate().map_err(|e| err(format!("cannot make a key: {e}")))?;
-    let cert = params
-        .self_signed(&key)
-        .map_err(|e| err(format!("cannot sign the certificate: {e}")))?;
-    Ok((cert.pem(), key.serialize_pem()))
 }
 
 /// `GET /tls/cert.pem`: the certificate (never the key), for a station to

@@ -190,31 +190,42 @@ async fn serve_tls_makes_a_certificate_once_serves_https_and_keeps_it() {
     extra.extend(["--tls-name", "gw.example.test"]);
     let srv = TlsServer::start(&env, "127.0.0.1:0", &extra, 1);
 
-    // Made now, kept next to the database, key private.
-    let made = srv.line("self-signed certificate made:");
-    let cert_path = made.split("  (").next().unwrap();
-    assert_eq!(Path::new(cert_path), dir.join("cert.pem"));
+    // A local CA made now, kept next to the database, keys private; the
+    // server certificate it signed covers the names.
+    let made = srv.line("self-signed CA made:");
+    let ca_path = made.split("  (").next().unwrap();
+    assert_eq!(Path::new(ca_path), dir.join("ca.pem"));
     assert!(
         made.contains("localhost")
             && made.contains("127.0.0.1")
             && made.contains("gw.example.test"),
         "{made}"
     );
-    let pem = std::fs::read(dir.join("cert.pem")).unwrap();
+    let pem = std::fs::read(dir.join("ca.pem")).unwrap();
     let cert = cert_of(&pem);
     assert_eq!(
         srv.fingerprint(),
         fingerprint(&cert),
-        "the printed fingerprint is the certificate's"
+        "the printed fingerprint is the CA's"
+    );
+    let chain: Vec<CertificateDer> =
+        CertificateDer::pem_slice_iter(&std::fs::read(dir.join("cert.pem")).unwrap())
+            .collect::<Result<_, _>>()
+            .unwrap();
+    assert_eq!(chain.len(), 2, "server certificate, then the CA");
+    assert_eq!(chain[1], cert);
+    assert_eq!(
+        srv.line("server certificate SHA-256:"),
+        fingerprint(&chain[0])
     );
     #[cfg(unix)]
-    {
+    for key in ["key.pem", "ca-key.pem"] {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.join("key.pem"))
+        let mode = std::fs::metadata(dir.join(key))
             .unwrap()
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o600, "the key is readable by its owner only");
+        assert_eq!(mode & 0o777, 0o600, "{key} is readable by its owner only");
     }
     assert!(srv
         .line("to make a station trust it:")
@@ -301,24 +312,46 @@ async fn serve_tls_makes_a_certificate_once_serves_https_and_keeps_it() {
     assert_eq!(get(&srv.addr, &cert, "/healthz").status, 200);
     drop(idle);
 
-    // Restarted: the same certificate, not a new one.
+    // Restarted: the same certificates, not new ones.
     drop(srv);
+    let leaf = std::fs::read(dir.join("cert.pem")).unwrap();
     let again = TlsServer::start(&env, "127.0.0.1:0", &extra, 0);
     assert!(
-        again
-            .out
-            .iter()
-            .all(|l| !l.contains("self-signed certificate made")),
+        again.out.iter().all(|l| !l.contains("CA made")),
         "{:?}",
         again.out
     );
+    let kept = again.line("证书 certificate:");
+    assert!(!kept.contains("renewed"), "{kept}");
     assert_eq!(
-        Path::new(again.line("证书 certificate:")),
-        dir.join("cert.pem")
+        Path::new(kept.split("  (").next().unwrap()),
+        dir.join("ca.pem")
     );
     assert_eq!(again.fingerprint(), fingerprint(&cert));
-    assert_eq!(std::fs::read(dir.join("cert.pem")).unwrap(), pem);
+    assert_eq!(std::fs::read(dir.join("ca.pem")).unwrap(), pem);
+    assert_eq!(std::fs::read(dir.join("cert.pem")).unwrap(), leaf);
     assert_eq!(get(&again.addr, &cert, "/healthz").status, 200);
+    drop(again);
+
+    // A new name: a new server certificate from the same CA, so stations
+    // keep trusting it; a name the CA may not vouch for is left out.
+    let mut more = extra.clone();
+    more.extend([
+        "--tls-name",
+        "scan.lan",
+        "--tls-name",
+        "outside.example.com",
+    ]);
+    let renewed = TlsServer::start(&env, "127.0.0.1:0", &more, 0);
+    assert!(renewed.line("证书 certificate:").contains("renewed"));
+    assert_eq!(renewed.fingerprint(), fingerprint(&cert));
+    assert_ne!(std::fs::read(dir.join("cert.pem")).unwrap(), leaf);
+    let req = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    for name in ["scan.lan", "gw.example.test", "localhost"] {
+        let r = https(&renewed.addr, &cert, name, req).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(r.status, 200);
+    }
+    assert!(https(&renewed.addr, &cert, "outside.example.com", req).is_err());
 }
 
 #[tokio::test]
@@ -385,7 +418,7 @@ async fn enrolment_links_use_https_and_the_lan_address() {
     let (dir, extra) = tls_dir(&env);
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let srv = TlsServer::start(&env, "0.0.0.0:0", &extra, 0);
-    let cert = cert_of(&std::fs::read(dir.join("cert.pem")).unwrap());
+    let cert = cert_of(&std::fs::read(dir.join("ca.pem")).unwrap());
     let port = srv.addr.rsplit(':').next().unwrap().to_string();
     let lan = gw_web::tls::lan_ipv4();
     if let Some(ip) = lan {
@@ -395,7 +428,7 @@ async fn enrolment_links_use_https_and_the_lan_address() {
             format!("https://{ip}:{port}/station")
         );
         assert!(
-            srv.line("self-signed certificate made:")
+            srv.line("self-signed CA made:")
                 .contains(&ip.to_string()),
             "the LAN address is in the certificate"
         );
