@@ -691,3 +691,80 @@ async fn redirect_plain_http(mut tcp: TcpStream, peer: SocketAddr) {
     let _ = tcp.write_all(res.as_bytes()).await;
     let _ = tcp.shutdown().await;
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::client::danger::ServerCertVerifier;
+
+    #[test]
+    fn pem_blocks_match_rcgens_encoding() {
+        for n in 0..4 {
+            let names = vec![format!("n{n}.lan"); n + 1];
+            let c = rcgen::generate_simple_self_signed(names).unwrap();
+            assert_eq!(
+                pem_block("CERTIFICATE", c.cert.der()),
+                c.cert.pem().replace("\r\n", "\n")
+            );
+        }
+    }
+
+    #[test]
+    fn permitted_names_are_the_machines_and_private_ranges() {
+        let p = ca_permitted(&["gw.example.test".into(), "203.0.113.7".into()]);
+        for ok in [
+            "localhost",
+            "scan.lan",
+            "vm.local",
+            "gw.example.test",
+            "a.gw.example.test",
+            "10.1.2.3",
+            "192.168.0.9",
+            "172.31.255.1",
+            "203.0.113.7",
+            "::1",
+        ] {
+            assert!(permits(&p, ok), "{ok}");
+        }
+        for no in [
+            "example.test",
+            "evil.com",
+            "xlocalhost",
+            "8.8.8.8",
+            "172.32.0.1",
+            "203.0.113.8",
+        ] {
+            assert!(!permits(&p, no), "{no}");
+        }
+    }
+
+    /// A client that trusts the CA refuses a certificate it signed for a
+    /// name outside its constraints: a stolen CA key cannot impersonate
+    /// other sites to the stations.
+    #[test]
+    fn clients_enforce_the_cas_name_constraints() {
+        let (ca, _, _) = make_ca(&["gw.example.test".into()], 1_790_000_000_000).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.cert.clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .unwrap();
+        let now = rustls_pki_types::UnixTime::since_unix_epoch(Duration::from_secs(1_790_000_100));
+        let check = |name: &str| {
+            let (pem, _) = make_leaf(&ca, &[name.to_string()], 1_790_000_000_000).unwrap();
+            let leaf = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+            let server = rustls_pki_types::ServerName::try_from(name.to_string()).unwrap();
+            verifier.verify_server_cert(&leaf, &[], &server, &[], now)
+        };
+        for ok in ["gw.example.test", "scan.lan", "192.168.1.20", "localhost"] {
+            check(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for no in ["www.bank.example", "8.8.8.8"] {
+            assert!(check(no).is_err(), "{no} is outside the CA's constraints");
+        }
+    }
+}

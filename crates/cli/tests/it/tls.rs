@@ -428,8 +428,7 @@ async fn enrolment_links_use_https_and_the_lan_address() {
             format!("https://{ip}:{port}/station")
         );
         assert!(
-            srv.line("self-signed CA made:")
-                .contains(&ip.to_string()),
+            srv.line("self-signed CA made:").contains(&ip.to_string()),
             "the LAN address is in the certificate"
         );
     }
