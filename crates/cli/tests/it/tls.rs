@@ -15,10 +15,10 @@ use tokio_rustls::rustls;
 
 use crate::harness::{TestEnv, BIN};
 
-struct TlsServer {
+pub(crate) struct TlsServer {
     child: Child,
     /// `127.0.0.1:PORT`
-    addr: String,
+    pub(crate) addr: String,
     /// Lines printed before serving.
     out: Vec<String>,
     _stdout: BufReader<ChildStdout>,
@@ -34,7 +34,7 @@ impl Drop for TlsServer {
 impl TlsServer {
     /// Starts the server and reads its start-up lines: up to the trust
     /// advice, the stations' address, then `more` (the first-admin line).
-    fn start(env: &TestEnv, bind: &str, extra: &[&str], more: usize) -> TlsServer {
+    pub(crate) fn start(env: &TestEnv, bind: &str, extra: &[&str], more: usize) -> TlsServer {
         let mut args = vec!["serve", "--db", &env.url, "--bind", bind, "--tls"];
         args.extend(extra);
         let mut child = Command::new(BIN)
@@ -173,7 +173,7 @@ fn plain(addr: &str, req: &[u8]) -> String {
 
 /// `--tls-dir` on PostgreSQL (no database file to sit beside); on SQLite
 /// the default `FILE.tls/` next to the database.
-fn tls_dir(env: &TestEnv) -> (PathBuf, Vec<String>) {
+pub(crate) fn tls_dir(env: &TestEnv) -> (PathBuf, Vec<String>) {
     if env.backend == "sqlite" {
         (PathBuf::from(format!("{}.tls", env.url)), Vec::new())
     } else {
