@@ -597,7 +597,7 @@ async fn serve(store: Store, bind: SocketAddr, db: &DbArg, tls_args: &TlsArgs) -
                 t.server_fingerprint
             );
         }
-        println!("让扫码设备信任此证书 to make a station trust it: 在设备上打开 open {origin}/tls/cert.pem，安装为受信任的 CA 证书 and install it as a trusted CA certificate (Android: 设置→安全→加密与凭据→安装证书→CA 证书 Settings→Security→Encryption & credentials→Install a certificate→CA certificate; iPhone: 安装描述文件后在 通用→关于本机→证书信任设置 中开启 install the profile, then turn it on in General→About→Certificate Trust Settings), 并核对指纹与上面一致 checking the fingerprint above; 只接受浏览器警告可用摄像头但不能离线 accepting the browser's warning instead gives the camera but not offline scanning");
+        println!("让扫码设备信任此证书 to make a station trust it: 在设备上打开 open {origin}/tls/cert.pem，安装为受信任的 CA 证书 and install it as a trusted CA certificate (Android: 设置→安全→加密与凭据→安装证书→CA 证书 Settings→Security→Encryption & credentials→Install a certificate→CA certificate; iPhone: 安装描述文件后在 通用→关于本机→证书信任设置 中开启 install the profile, then turn it on in General→About→Certificate Trust Settings), 并核对指纹与上面一致 checking the fingerprint above; 只接受浏览器警告不够：证书出错时浏览器不启用离线扫码 accepting the browser's warning is not enough: browsers refuse offline scanning (service workers) on a certificate error");
     }
     if let Some(o) = &lan_origin {
         println!("扫码设备地址 stations open: {o}/station");

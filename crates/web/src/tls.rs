@@ -1,7 +1,8 @@
 //! `serve --tls`: https for stations. Browsers give service workers and the
 //! camera only to a secure context (https, or localhost), and a station reaches
 //! the server at a LAN address; so the server speaks TLS itself, with a
-//! certificate given by path or a self-signed one it makes once and keeps.
+//! certificate given by path, or one signed by a self-signed local CA that it
+//! makes once and keeps (stations install the CA, `/tls/cert.pem`).
 //!
 //! The accept loop here shares `router()` with the plain-http `serve`: only
 //! the transport differs. A failed or slow handshake drops that connection;
