@@ -48,6 +48,8 @@ pub async fn run(
             secure_cookies: false,
             scans: gw_app::testing::ScanWriter::start(store.clone()),
             alerts: gw_app::notify::Dispatcher::start(store.clone(), clock.clone()),
+            tls: None,
+            lan_origin: None,
         },
     ));
     let window = Duration::from_secs(seconds);

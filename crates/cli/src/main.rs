@@ -44,6 +44,27 @@ struct BindArg {
     bind: SocketAddr,
 }
 
+#[derive(Args, Clone)]
+struct TlsArgs {
+    /// Serve https: stations' cameras and offline mode need it off localhost.
+    /// Without --cert/--key a self-signed certificate is made once and kept.
+    #[arg(long)]
+    tls: bool,
+    /// PEM certificate (chain) to serve, with --key.
+    #[arg(long, requires = "tls", requires = "key", value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// PEM private key of --cert.
+    #[arg(long, requires = "tls", requires = "cert", value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Another host name or address the generated certificate covers (repeatable).
+    #[arg(long = "tls-name", requires = "tls", value_name = "NAME")]
+    tls_names: Vec<String>,
+    /// Folder of the generated certificate (default: next to the SQLite file
+    /// as FILE.tls/, or ./gridwarden.tls/ on PostgreSQL).
+    #[arg(long, requires = "tls", value_name = "DIR")]
+    tls_dir: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Serve an existing database over HTTP (JSON API under /api/v1).
@@ -52,6 +73,8 @@ enum Cmd {
         db: DbArg,
         #[command(flatten)]
         bind: BindArg,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Build a realistic demo street (deterministic for a seed) and serve it.
     Demo {
@@ -68,6 +91,8 @@ enum Cmd {
         /// Load the data and exit without serving.
         #[arg(long)]
         no_serve: bool,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -486,7 +511,42 @@ fn progress_bar() -> impl Fn(&str, u64, u64) + Sync {
     }
 }
 
-async fn serve(store: Store, bind: SocketAddr) -> Result<()> {
+/// The certificate to serve under --tls: given by path, or generated once
+/// and kept next to the database.
+fn tls_material(db: &DbArg, args: &TlsArgs) -> Result<gw_web::tls::Material> {
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        return Ok(gw_web::tls::load(cert, key)?);
+    }
+    let dir = match &args.tls_dir {
+        Some(d) => d.clone(),
+        None if db.db.starts_with("postgres://") || db.db.starts_with("postgresql://") => {
+            PathBuf::from("gridwarden.tls")
+        }
+        None => {
+            let file = db
+                .db
+                .strip_prefix("sqlite://")
+                .or_else(|| db.db.strip_prefix("sqlite:"))
+                .unwrap_or(&db.db);
+            let file = file.split('?').next().unwrap_or(file);
+            PathBuf::from(format!("{file}.tls"))
+        }
+    };
+    let names = gw_web::tls::local_names(&args.tls_names);
+    Ok(gw_web::tls::load_or_generate(
+        &dir,
+        &names,
+        Clock::System.now_ms(),
+    )?)
+}
+
+async fn serve(store: Store, bind: SocketAddr, db: &DbArg, tls_args: &TlsArgs) -> Result<()> {
+    // Certificate first: a bad --cert fails before the port is taken.
+    let tls = if tls_args.tls {
+        Some(tls_material(db, tls_args)?)
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
@@ -500,34 +560,79 @@ async fn serve(store: Store, bind: SocketAddr) -> Result<()> {
         );
     }
     let addr = listener.local_addr()?;
-    println!("网格卫士 Gridwarden serving on http://{addr}/  (API: http://{addr}/api/v1/territory, backend: {})", store.backend().name());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("网格卫士 Gridwarden serving on {scheme}://{addr}/  (API: {scheme}://{addr}/api/v1/territory, backend: {})", store.backend().name());
+    // Listening on all interfaces: stations on the LAN use the first
+    // non-loopback IPv4 address.
+    let lan_origin = addr
+        .ip()
+        .is_unspecified()
+        .then(gw_web::tls::lan_ipv4)
+        .flatten()
+        .map(|ip| format!("{scheme}://{ip}:{}", addr.port()));
+    if let Some(t) = &tls {
+        let origin = lan_origin
+            .clone()
+            .unwrap_or_else(|| format!("https://{addr}"));
+        let covers = if t.names.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "  (服务器证书 server certificate{} for {})",
+                if t.renewed { " 已更新 renewed" } else { "" },
+                t.names.join(", ")
+            )
+        };
+        if t.generated {
+            println!(
+                "已生成自签名根证书 self-signed CA made: {}{covers}",
+                t.cert_path.display()
+            );
+        } else {
+            println!("证书 certificate: {}{covers}", t.cert_path.display());
+        }
+        println!("证书指纹 SHA-256 fingerprint: {}", t.served.fingerprint);
+        if t.server_fingerprint != t.served.fingerprint {
+            println!(
+                "服务器证书指纹 server certificate SHA-256: {}",
+                t.server_fingerprint
+            );
+        }
+        println!("让扫码设备信任此证书 to make a station trust it: 在设备上打开 open {origin}/tls/cert.pem，安装为受信任的 CA 证书 and install it as a trusted CA certificate (Android: 设置→安全→加密与凭据→安装证书→CA 证书 Settings→Security→Encryption & credentials→Install a certificate→CA certificate; iPhone: 安装描述文件后在 通用→关于本机→证书信任设置 中开启 install the profile, then turn it on in General→About→Certificate Trust Settings), 并核对指纹与上面一致 checking the fingerprint above; 只接受浏览器警告不够：证书出错时浏览器不启用离线扫码 accepting the browser's warning is not enough: browsers refuse offline scanning (service workers) on a certificate error");
+    }
+    if let Some(o) = &lan_origin {
+        println!("扫码设备地址 stations open: {o}/station");
+    }
     if let Some((user, password)) =
         gw_app::access::ensure_first_admin(&store, &Clock::System).await?
     {
         println!("首次启动：已创建管理员账号 first start: admin account created: username {user}, one-time password {password}  (shown once; change it after logging in)");
     }
     let _ = std::io::stdout().flush();
-    let secure_cookies = std::env::var("GRIDWARDEN_SECURE_COOKIES").is_ok_and(|v| v == "1");
-    gw_web::serve(
-        listener,
-        gw_web::AppState {
-            scans: gw_app::testing::ScanWriter::start(store.clone()),
-            alerts: gw_app::notify::Dispatcher::start(store.clone(), Clock::System),
-            store,
-            clock: Clock::System,
-            secure_cookies,
-        },
-    )
-    .await?;
+    let secure_cookies =
+        tls.is_some() || std::env::var("GRIDWARDEN_SECURE_COOKIES").is_ok_and(|v| v == "1");
+    let state = gw_web::AppState {
+        scans: gw_app::testing::ScanWriter::start(store.clone()),
+        alerts: gw_app::notify::Dispatcher::start(store.clone(), Clock::System),
+        store,
+        clock: Clock::System,
+        secure_cookies,
+        tls: tls.as_ref().map(|t| t.served.clone()),
+        lan_origin,
+    };
+    match tls {
+        Some(t) => gw_web::tls::serve_tls(listener, state, t.config).await?,
+        None => gw_web::serve(listener, state).await?,
+    }
     Ok(())
 }
 
 async fn run(cli: Cli) -> Result<()> {
     let clock = Clock::System;
     match cli.cmd {
-        Cmd::Serve { db, bind } => {
+        Cmd::Serve { db, bind, tls } => {
             let store = open(&db).await?;
-            serve(store, bind.bind).await
+            serve(store, bind.bind, &db, &tls).await
         }
         Cmd::Demo {
             residents,
@@ -535,6 +640,7 @@ async fn run(cli: Cli) -> Result<()> {
             db,
             bind,
             no_serve,
+            tls,
         } => {
             if residents == 0 {
                 bail!("--residents must be at least 1");
@@ -558,7 +664,7 @@ async fn run(cli: Cli) -> Result<()> {
             if no_serve {
                 return Ok(());
             }
-            serve(store, bind.bind).await
+            serve(store, bind.bind, &db, &tls).await
         }
         Cmd::Migrate { db } => {
             let store = Store::connect(&db.db).await?;

@@ -24,6 +24,7 @@ mod coverage_api;
 mod handoff_api;
 pub mod openapi;
 pub mod pages;
+pub mod tls;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -36,6 +37,12 @@ pub struct AppState {
     pub scans: gw_app::testing::ScanWriter,
     /// Delivers queued alert messages (group-robot webhooks).
     pub alerts: gw_app::notify::Dispatcher,
+    /// The certificate served under `serve --tls` (shown at `/tls/cert.pem`).
+    pub tls: Option<tls::Served>,
+    /// Where a phone on the LAN reaches this server (`https://192.168.1.5:8080`)
+    /// when it listens on all interfaces: enrolment links use it instead of a
+    /// loopback Host.
+    pub lan_origin: Option<String>,
 }
 
 /// An error as the API shows it: a stable code, a message, an HTTP status.
@@ -345,6 +352,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         ("GET", "/station", Need::Public, get(pages::station)),
         ("GET", "/healthz", Need::Public, get(healthz)),
+        ("GET", "/tls/cert.pem", Need::Public, get(tls::cert_pem)),
         // Does no work: the HTTP floor for benchmarks.
         ("GET", "/ping", Need::Public, get(|| async { "pong" })),
         (

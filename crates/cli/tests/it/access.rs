@@ -141,6 +141,7 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         (_, "/assets/app.css")
         | (_, "/assets/station.js")
         | (_, "/sw.js")
+        | (_, "/tls/cert.pem")
         | (_, "/login")
         | (_, "/station") => true,
         (_, "/logout") | (_, "/password") => true,

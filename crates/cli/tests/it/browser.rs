@@ -1156,3 +1156,45 @@ async fn browser_registry_roster_upload_with_report_and_round_pages() {
         eprintln!("page weight {name}: {} bytes", b.source().len());
     }
 }
+
+/// `serve --tls`: the station page opened over https at the server's address
+/// registers its service worker (the browser told to accept the self-made
+/// certificate, as a station that installed the CA would); plain http there
+/// is sent on to https.
+#[tokio::test]
+async fn browser_station_registers_its_service_worker_over_https() {
+    if !browser_available("browser_station_registers_its_service_worker_over_https") {
+        return;
+    }
+    let env = TestEnv::new().await;
+    let (_, extra) = crate::tls::tls_dir(&env);
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let srv = crate::tls::TlsServer::start(&env, "127.0.0.1:0", &extra, 1);
+    let profile = tempfile::tempdir().unwrap();
+    let mut b = Browser::start(profile.path().to_path_buf());
+    b.cmd("DELETE", "", None);
+    let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": {
+        "binary": CHROMIUM,
+        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--ignore-certificate-errors",
+                 format!("--user-data-dir={}", profile.path().display())]
+    } } } });
+    let (status, v) = http_json(&b.addr, "POST", "/session", Some(&caps));
+    assert_eq!(status, 200, "new session: {v}");
+    b.session = v["value"]["sessionId"].as_str().unwrap().to_string();
+
+    b.goto(&format!("http://{}/station", srv.addr));
+    b.wait(
+        "redirected to https",
+        "location.protocol === 'https:' && location.pathname === '/station'",
+    );
+    b.wait("a secure context", "window.isSecureContext");
+    b.exec(
+        "navigator.serviceWorker.ready.then(function (r) { window.__sw = r.active && r.active.scriptURL; }); return 1;",
+        json!([]),
+    );
+    b.wait(
+        "the service worker active",
+        "window.__sw && window.__sw.endsWith('/sw.js')",
+    );
+}

@@ -18,3 +18,4 @@ mod replay;
 mod schedule;
 mod storage;
 mod testing;
+mod tls;

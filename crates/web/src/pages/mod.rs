@@ -1262,13 +1262,27 @@ pub async fn issue_station(
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("127.0.0.1");
-    let link = format!(
-        "{}://{host}/station?code={}",
-        if https { "https" } else { "http" },
-        issued.enroll_code
-    );
+    let origin = match &s.lan_origin {
+        // Opened on the server itself: a phone needs the LAN address.
+        Some(lan) if is_loopback_host(host) => lan.clone(),
+        _ => format!("{}://{host}", if https { "https" } else { "http" }),
+    };
+    let link = format!("{origin}/station?code={}", issued.enroll_code);
     match point_body(&s, &a, &page, &id, Some((&issued, link))).await {
         Ok((title, body)) => page.render(StatusCode::CREATED, &title, &body),
         Err(e) => page.error(e),
     }
+}
+
+/// `localhost:8080`, `127.0.0.1`, `[::1]:8080`: a Host only the server itself can use.
+fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
