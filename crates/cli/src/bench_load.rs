@@ -230,11 +230,11 @@ pub async fn run(a: LoadArgs) -> Result<()> {
                 .await;
                 if let Ok((200, body)) = &r {
                     let v: serde_json::Value = serde_json::from_str(body)?;
-                    grids = v["grids"]
+                    grids = v["rows"]
                         .as_array()
                         .map(|g| {
                             g.iter()
-                                .filter_map(|g| g["grid"].as_str().map(str::to_string))
+                                .filter_map(|g| g["key"].as_str().map(str::to_string))
                                 .collect()
                         })
                         .unwrap_or_default();
