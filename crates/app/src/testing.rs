@@ -744,12 +744,7 @@ pub async fn scan(
             }
         }
     };
-    if tube.state == "open" && fill + 1 >= i64::from(tube.pool_size) {
-        // Full: the tube closes itself (a race with a manual close is harmless).
-        let _ = store
-            .move_tube(street, tube.id, "open", "closed", now)
-            .await;
-    }
+    // A full tube was closed by the writer, in the transaction that filled it.
     // The row as stored (no read-back).
     let r = RegistrationRow {
         id,

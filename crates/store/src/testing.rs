@@ -837,6 +837,22 @@ impl Store {
                     .fetch_optional(&mut *conn).await?;
                 out.push(id);
             }
+            // A tube that reached its pool size closes itself, in the same
+            // transaction: batches are written one at a time, so the count is
+            // exact however many stations filled the tube at once.
+            let mut tubes: Vec<(i64, i64, i64)> = rows
+                .iter()
+                .zip(&out)
+                .filter(|(_, id)| id.is_some())
+                .map(|(w, _)| (w.street_id, w.tube_id, w.stored_ms))
+                .collect();
+            tubes.sort_unstable();
+            tubes.dedup_by_key(|t| (t.0, t.1));
+            for (street, tube, now) in tubes {
+                sqlx::query("UPDATE tube SET state = 'closed', closed_ms = COALESCE(closed_ms, $3) WHERE street_id = $1 AND id = $2 AND state = 'open' \
+                             AND (SELECT COUNT(*) FROM registration r WHERE r.street_id = $1 AND r.tube_id = $2) >= pool_size")
+                    .bind(street).bind(tube).bind(now).execute(&mut *conn).await?;
+            }
         });
         tx.commit().await?;
         Ok(out)
