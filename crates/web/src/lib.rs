@@ -24,6 +24,7 @@ mod coverage_api;
 mod handoff_api;
 pub mod openapi;
 pub mod pages;
+mod rejections;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -615,6 +616,7 @@ pub fn router(state: AppState) -> Router {
             WebError::not_found("no such route / 没有这个地址").into_response()
         }
     })
+    .layer(middleware::from_fn(rejections::as_json))
     .layer(middleware::from_fn_with_state(state.clone(), authenticate))
     .layer(middleware::from_fn(log_requests))
     .with_state(state)
