@@ -16,5 +16,6 @@ mod lab;
 mod pages;
 mod replay;
 mod schedule;
+mod schema;
 mod storage;
 mod testing;
