@@ -34,7 +34,7 @@ fn q(name: &str, ty: &str, desc: &str, required: bool) -> Value {
 }
 
 fn path_id(desc: &str) -> Value {
-    json!({ "name": "id", "in": "path", "required": true, "description": desc, "schema": { "type": "string", "pattern": "^[0-9]+-[0-9]+$" } })
+    json!({ "name": "id", "in": "path", "required": true, "description": desc, "schema": { "type": "string", "pattern": "^[0-9]+-[0-9]+$" }, "example": "1-1" })
 }
 
 fn schedule_schema() -> Value {
