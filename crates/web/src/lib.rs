@@ -111,6 +111,9 @@ impl From<StoreError> for WebError {
                 code: "conflict",
                 message: m,
             },
+            StoreError::Invalid(m) => WebError::bad_request(format!(
+                "文本含有不允许的字符（如 NUL）/ the text holds a character that cannot be stored (such as NUL): {m}"
+            )),
             other => {
                 tracing::error!(error = %other, "store error");
                 WebError {
