@@ -36,7 +36,12 @@ async fn rejected_requests_answer_json_errors_as_documented() {
     };
 
     // A body that is not JSON at all.
-    let r = raw("POST", "/api/v1/rounds", "Content-Type: application/json\r\n", "{not json");
+    let r = raw(
+        "POST",
+        "/api/v1/rounds",
+        "Content-Type: application/json\r\n",
+        "{not json",
+    );
     assert_error(&r, 400, "bad_request");
     // No JSON content type.
     let r = raw("POST", "/api/v1/rounds", "", "{}");
@@ -46,9 +51,10 @@ async fn rejected_requests_answer_json_errors_as_documented() {
     // JSON of the wrong shape.
     let r = srv.post("/api/v1/rounds", &json!({ "street": "one" }));
     assert_error(&r, 422, "invalid_body");
-    let r = srv
-        .anonymous()
-        .post("/api/v1/login", &json!({ "username": 1.5e119, "password": "x" }));
+    let r = srv.anonymous().post(
+        "/api/v1/login",
+        &json!({ "username": 1.5e119, "password": "x" }),
+    );
     assert_error(&r, 422, "invalid_body");
     // A query string or path segment that does not parse.
     let r = srv.get("/api/v1/residents?street=null");
@@ -63,7 +69,11 @@ async fn rejected_requests_answer_json_errors_as_documented() {
     // A method the route does not have keeps its Allow header.
     let r = raw("DELETE", "/api/v1/territory", "", "");
     assert_error(&r, 405, "method_not_allowed");
-    assert!(r.head.to_ascii_lowercase().contains("allow: get"), "{}", r.head);
+    assert!(
+        r.head.to_ascii_lowercase().contains("allow: get"),
+        "{}",
+        r.head
+    );
     // Pages keep answering as pages.
     let r = raw("DELETE", "/login", "", "");
     assert_eq!(r.status, 405);
