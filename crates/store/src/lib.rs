@@ -85,6 +85,9 @@ pub enum StoreError {
         "the database was made by a newer Gridwarden (migration {0} is unknown to this binary)"
     )]
     NewerSchema(i64),
+    /// Input the database refuses as text (PostgreSQL: a NUL character).
+    #[error("invalid input: {0}")]
+    Invalid(String),
     #[error("database error: {0}")]
     Other(String),
 }
@@ -98,6 +101,10 @@ impl From<sqlx::Error> for StoreError {
             }
             sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
                 StoreError::Conflict(d.message().to_string())
+            }
+            // 22021 character_not_in_repertoire: PostgreSQL text cannot hold NUL.
+            sqlx::Error::Database(d) if d.code().as_deref() == Some("22021") => {
+                StoreError::Invalid(d.message().to_string())
             }
             _ => StoreError::Other(e.to_string()),
         }

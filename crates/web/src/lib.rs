@@ -24,6 +24,7 @@ mod coverage_api;
 mod handoff_api;
 pub mod openapi;
 pub mod pages;
+mod rejections;
 pub mod tls;
 
 #[derive(Clone)]
@@ -117,6 +118,9 @@ impl From<StoreError> for WebError {
                 code: "conflict",
                 message: m,
             },
+            StoreError::Invalid(m) => WebError::bad_request(format!(
+                "文本含有不允许的字符（如 NUL）/ the text holds a character that cannot be stored (such as NUL): {m}"
+            )),
             other => {
                 tracing::error!(error = %other, "store error");
                 WebError {
@@ -730,6 +734,7 @@ pub fn router(state: AppState) -> Router {
             WebError::not_found("no such route / 没有这个地址").into_response()
         }
     })
+    .layer(middleware::from_fn(rejections::as_json))
     .layer(middleware::from_fn_with_state(state.clone(), authenticate))
     .layer(middleware::from_fn(log_requests))
     .with_state(state)

@@ -8,6 +8,8 @@ fn err_responses() -> Value {
         "400": { "description": "bad request", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
         "404": { "description": "not found", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
         "409": { "description": "conflict", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+        "415": { "description": "the body is not application/json", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+        "422": { "description": "the JSON body does not have the documented shape", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
         "401": { "description": "not logged in", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
         "403": { "description": "forbidden", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
         "503": { "description": "database unavailable", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
@@ -32,7 +34,7 @@ fn q(name: &str, ty: &str, desc: &str, required: bool) -> Value {
 }
 
 fn path_id(desc: &str) -> Value {
-    json!({ "name": "id", "in": "path", "required": true, "description": desc, "schema": { "type": "string", "pattern": "^[0-9]+-[0-9]+$" } })
+    json!({ "name": "id", "in": "path", "required": true, "description": desc, "schema": { "type": "string", "pattern": "^[0-9]+-[0-9]+$" }, "example": "1-1" })
 }
 
 fn schedule_schema() -> Value {
@@ -78,7 +80,10 @@ fn registry_document() -> Value {
             "/api/v1/login": { "post": { "summary": "log in: returns a bearer token and its CSRF token, and sets the HttpOnly session cookie", "security": [],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["username", "password"], "properties": { "username": { "type": "string" }, "password": { "type": "string" } } } } } },
                 "responses": { "200": { "description": "ok", "content": { "application/json": { "schema": { "type": "object", "required": ["token", "csrf"], "properties": { "token": { "type": "string" }, "csrf": { "type": "string" }, "expires_ms": { "type": "integer" }, "user": { "type": "object" } } } } } },
+                    "400": { "description": "bad request", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
                     "401": { "description": "wrong username or password", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+                    "415": { "description": "the body is not application/json", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+                    "422": { "description": "the JSON body does not have the documented shape", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
                     "429": { "description": "too many failures: wait", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } } } } },
             "/api/v1/logout": { "post": { "summary": "end this session", "responses": ok(json!({ "type": "object" })) } },
             "/api/v1/me": { "get": { "summary": "the caller and their grants", "responses": ok(json!({ "type": "object", "properties": { "user": { "type": "object" } }, "required": ["user"] })) } },

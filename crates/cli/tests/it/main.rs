@@ -16,6 +16,7 @@ mod lab;
 mod pages;
 mod replay;
 mod schedule;
+mod schema;
 mod storage;
 mod testing;
 mod tls;
