@@ -3,7 +3,7 @@
 //! store the plan; show it with its call-down messages and the simulation of
 //! the plan against calling everyone at once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use gw_domain::access::{Action, Place};
 use gw_domain::ids::Key;
@@ -335,28 +335,7 @@ pub async fn plan_as(
             (from, i64::MIN, Vec::new())
         }
     };
-    let kept_units: BTreeSet<i64> = kept.iter().map(|c| c.unit_id).collect();
-    let rest: Vec<Building> = l
-        .buildings
-        .iter()
-        .filter_map(|b| {
-            let pin = kept
-                .iter()
-                .find(|c| c.building_id == b.id)
-                .map(|c| c.point_id);
-            let units: Vec<Unit> = b
-                .units
-                .iter()
-                .filter(|u| !kept_units.contains(&u.id))
-                .cloned()
-                .collect();
-            (!units.is_empty()).then(|| Building {
-                pinned_point: pin,
-                units,
-                ..b.clone()
-            })
-        })
-        .collect();
+    let rest = sched::remaining(&l.buildings, &kept);
     let prm = Params {
         from_ms: from,
         until_ms: l.round.ends_ms.min(from + PLAN_HORIZON_MS),

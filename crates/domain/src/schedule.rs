@@ -1091,6 +1091,33 @@ pub fn hhmm(ms: i64) -> String {
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
+/// What a re-plan still has to call: every building's units not already
+/// called in `kept` (slots started), a building partly called pinned to the
+/// point that began it; buildings with nothing left drop out.
+pub fn remaining(buildings: &[Building], kept: &[Call]) -> Vec<Building> {
+    let kept_units: BTreeSet<i64> = kept.iter().map(|c| c.unit_id).collect();
+    buildings
+        .iter()
+        .filter_map(|b| {
+            let pin = kept
+                .iter()
+                .find(|c| c.building_id == b.id)
+                .map(|c| c.point_id);
+            let units: Vec<Unit> = b
+                .units
+                .iter()
+                .filter(|u| !kept_units.contains(&u.id))
+                .cloned()
+                .collect();
+            (!units.is_empty()).then(|| Building {
+                pinned_point: pin,
+                units,
+                ..b.clone()
+            })
+        })
+        .collect()
+}
+
 /// The call-down message of one slot at one point, fit for a WeCom group (Chinese).
 pub fn calldown_text(round: &str, point: &str, slot: &Slot) -> String {
     let mut s = format!(
@@ -1462,28 +1489,8 @@ mod tests {
             .into_iter()
             .filter(|c| c.starts_ms < cut)
             .collect();
-        let kept_units: BTreeSet<i64> = kept.iter().map(|c| c.unit_id).collect();
         // Point 1 measured at 30 people per station-hour with people waiting.
-        let rest: Vec<Building> = bs
-            .iter()
-            .filter_map(|b| {
-                let pin = kept
-                    .iter()
-                    .find(|c| c.building_id == b.id)
-                    .map(|c| c.point_id);
-                let units: Vec<Unit> = b
-                    .units
-                    .iter()
-                    .filter(|u| !kept_units.contains(&u.id))
-                    .cloned()
-                    .collect();
-                (!units.is_empty()).then(|| Building {
-                    pinned_point: pin,
-                    units,
-                    ..b.clone()
-                })
-            })
-            .collect();
+        let rest = remaining(&bs, &kept);
         let mut slow = ps.clone();
         slow[0].rate_per_station_h = effective_rate(
             100.0,
