@@ -254,28 +254,59 @@ async fn deliver_due(store: &Store, clock: &Clock) -> Result<(), gw_store::Store
             return Ok(());
         }
         for n in due {
-            match post(&n.url, &n.body).await {
-                Ok(()) => {
-                    store
-                        .notification_delivered(n.street_id, n.id, clock.now_ms())
-                        .await?;
-                    tracing::info!(
-                        notification = n.id,
-                        latency_ms = clock.now_ms() - n.created_ms,
-                        "alert delivered"
-                    );
-                }
-                Err(e) => {
-                    let attempt = u32::try_from(n.attempts + 1).unwrap_or(1);
-                    let next = clock.now_ms() + notify::retry_delay_ms(attempt);
-                    tracing::warn!(notification = n.id, attempt, error = %e, "alert delivery failed");
-                    store
-                        .notification_failed(n.street_id, n.id, &e, next)
-                        .await?;
-                }
-            }
+            // A failed attempt is recorded with its retry time; go on.
+            let _attempt = deliver_one(store, clock, &n).await?;
         }
     }
+}
+
+/// Posts one message and records the attempt: delivered, or failed with the
+/// error and the time of the next try. The outer error is the database's.
+async fn deliver_one(
+    store: &Store,
+    clock: &Clock,
+    n: &gw_store::alerts::PendingNotification,
+) -> Result<Result<(), String>, gw_store::StoreError> {
+    match post(&n.url, &n.body).await {
+        Ok(()) => {
+            store
+                .notification_delivered(n.street_id, n.id, clock.now_ms())
+                .await?;
+            tracing::info!(
+                notification = n.id,
+                latency_ms = clock.now_ms() - n.created_ms,
+                "alert delivered"
+            );
+            Ok(Ok(()))
+        }
+        Err(e) => {
+            let attempt = u32::try_from(n.attempts + 1).unwrap_or(1);
+            let next = clock.now_ms() + notify::retry_delay_ms(attempt);
+            tracing::warn!(notification = n.id, attempt, error = %e, "alert delivery failed");
+            store
+                .notification_failed(n.street_id, n.id, &e, next)
+                .await?;
+            Ok(Err(e))
+        }
+    }
+}
+
+/// Delivers one queued message now (from the command line), recording the
+/// attempt as the dispatcher would. `Ok(Err(reason))`: the robot was not reached.
+pub async fn deliver_now(
+    store: &Store,
+    clock: &Clock,
+    notification: Key,
+) -> Result<Result<(), String>, AuthError> {
+    let n = store
+        .pending_notification(notification.street, notification.id)
+        .await?
+        .ok_or_else(|| {
+            AuthError::Invalid(format!(
+                "消息 {notification} 不在待发送状态 / message {notification} is not pending"
+            ))
+        })?;
+    Ok(deliver_one(store, clock, &n).await?)
 }
 
 /// One HTTP/1.1 POST of a JSON body; Ok on a 2xx answer. Robots answer 200

@@ -419,36 +419,16 @@ pub async fn alerts_cmd(cmd: AlertsCmd, clock: &Clock) -> Result<()> {
         AlertsCmd::Test { channel, db } => {
             let store = open(&db).await?;
             let channel = key(&channel, "channel")?;
-            let c = store
-                .channels(channel.street)
-                .await?
-                .into_iter()
-                .find(|c| c.id == channel.id)
-                .context("没有此渠道 / no such channel")?;
             let n = gw_app::notify::test_channel(&store, clock, &op, channel)
                 .await
                 .map_err(app_err)?;
             // Deliver it now, from here, and report.
-            let body = store
-                .due_notifications(i64::MAX, 1_000)
-                .await?
-                .into_iter()
-                .find(|p| p.street_id == n.street && p.id == n.id)
-                .context("queued message not found")?
-                .body;
-            match gw_app::notify::post(&c.url, &body).await {
-                Ok(()) => {
-                    store
-                        .notification_delivered(n.street, n.id, clock.now_ms())
-                        .await?;
-                    println!("已送达 delivered to channel {channel}");
-                }
-                Err(e) => {
-                    store
-                        .notification_failed(n.street, n.id, &e, clock.now_ms() + 2_000)
-                        .await?;
-                    bail!("送达失败 / delivery failed: {e}");
-                }
+            match gw_app::notify::deliver_now(&store, clock, n)
+                .await
+                .map_err(app_err)?
+            {
+                Ok(()) => println!("已送达 delivered to channel {channel}"),
+                Err(e) => bail!("送达失败 / delivery failed: {e}"),
             }
         }
     }

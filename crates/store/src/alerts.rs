@@ -127,6 +127,24 @@ impl Store {
         }))
     }
 
+    /// One pending message, if it is still pending.
+    pub async fn pending_notification(
+        &self,
+        street: i64,
+        id: i64,
+    ) -> Result<Option<PendingNotification>> {
+        Ok(db_run!(self, pool => {
+            match sqlx::query(
+                "SELECT n.street_id, n.id, c.url, n.body, n.attempts, n.created_ms FROM notification n \
+                 JOIN alert_channel c ON c.street_id = n.street_id AND c.id = n.channel_id \
+                 WHERE n.street_id = $1 AND n.id = $2 AND n.state = 'pending'")
+                .bind(street).bind(id).fetch_optional(pool).await? {
+                Some(r) => Some(PendingNotification { street_id: r.try_get(0)?, id: r.try_get(1)?, url: r.try_get(2)?, body: r.try_get(3)?, attempts: r.try_get(4)?, created_ms: r.try_get(5)? }),
+                None => None,
+            }
+        }))
+    }
+
     /// The earliest time a pending message is due, if any.
     pub async fn next_notification_ms(&self) -> Result<Option<i64>> {
         Ok(

@@ -1030,7 +1030,12 @@ pub async fn upload_results(
     use gw_app::lab::UploadError;
     use gw_app::roster_file::FileError;
     match gw_app::lab::upload_results(&s.store, &s.clock, &a.principal, round, &name, &body).await {
-        Ok(done) => Json(done).into_response(),
+        Ok(done) => {
+            if done.summary.notifications > 0 {
+                s.alerts.wake();
+            }
+            Json(done).into_response()
+        }
         Err(UploadError::Auth(e)) => WebError::from(e).into_response(),
         Err(UploadError::File(e @ FileError::TooLarge { .. })) => WebError {
             status: StatusCode::PAYLOAD_TOO_LARGE,

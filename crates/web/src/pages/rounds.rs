@@ -532,17 +532,12 @@ pub async fn lab_form(
     )
 }
 
-#[derive(Debug, Deserialize)]
-pub struct LabQuery {
-    pub filename: Option<String>,
-}
-
 pub async fn lab_submit(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,
     page: Page,
     Path(id): Path<String>,
-    Query(q): Query<LabQuery>,
+    Query(q): Query<crate::api::ResultsFileQuery>,
     body: axum::body::Bytes,
 ) -> Response {
     let l = page.lang;
@@ -568,15 +563,20 @@ pub async fn lab_submit(
     };
     use gw_app::lab::UploadError;
     match gw_app::lab::upload_results(&s.store, &s.clock, &a.principal, round, &name, &body).await {
-        Ok(done) => out(
-            StatusCode::OK,
-            format!(
-                r#"<h2>{}</h2><p id="lab-rows"><b>{}</b> {}</p>"#,
-                l.t("已记录", "Recorded"),
-                done.rows,
-                l.t("管结果已记录", "tube results recorded")
-            ),
-        ),
+        Ok(done) => {
+            if done.summary.notifications > 0 {
+                s.alerts.wake();
+            }
+            out(
+                StatusCode::OK,
+                format!(
+                    r#"<h2>{}</h2><p id="lab-rows"><b>{}</b> {}</p>"#,
+                    l.t("已记录", "Recorded"),
+                    done.rows,
+                    l.t("管结果已记录", "tube results recorded")
+                ),
+            )
+        }
         Err(UploadError::Auth(e)) => page.error(auth_err(l, e)),
         Err(UploadError::File(e)) => out(
             StatusCode::UNPROCESSABLE_ENTITY,
