@@ -249,16 +249,23 @@ impl Store {
         }))
     }
 
-    /// `(building, "compound building")` for each building id.
+    /// `(building, "compound building")` for each building id, in one query.
     pub async fn building_names(&self, street: i64, ids: &[i64]) -> Result<Vec<(i64, String)>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let name: Option<String> = db_run!(self, pool => sqlx::query_scalar(
-                "SELECT c.name || ' ' || b.name FROM building b JOIN compound c ON c.street_id = b.street_id AND c.id = b.compound_id WHERE b.street_id = $1 AND b.id = $2")
-                .bind(street).bind(*id).fetch_optional(pool).await?);
-            out.push((*id, name.unwrap_or_default()));
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        Ok(db_run!(self, pool, DB => {
+            let mut qb = sqlx::QueryBuilder::<DB>::new(
+                "SELECT b.id, c.name || ' ' || b.name FROM building b JOIN compound c ON c.street_id = b.street_id AND c.id = b.compound_id WHERE b.street_id = ");
+            qb.push_bind(street).push(" AND b.id IN (");
+            let mut sep = qb.separated(", ");
+            for id in ids {
+                sep.push_bind(*id);
+            }
+            qb.push(") ORDER BY b.id");
+            let rows = qb.build().fetch_all(pool).await?;
+            rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
     }
 }
 
