@@ -135,7 +135,7 @@ enum Cmd {
     /// Measure performance against raw limits.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
-    /// Testing rounds (全员核酸): create, list, move, points, coverage, missed, compare, alerts.
+    /// Testing rounds (全员核酸): create, list, move, points, plan and simulate, coverage, missed, compare, alerts.
     #[command(subcommand)]
     Round(round_cmd::RoundCmd),
     /// Alert channels (WeCom, DingTalk, Feishu group robots): add, list, test.
