@@ -8,8 +8,11 @@
 
 use gw_domain::access::{Action, Grant, Node, Role};
 use gw_domain::ids::Key;
+use gw_store::testing::StationRow;
 use gw_store::{Store, StoreError};
 use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use crate::access::{self, random_token, token_hash, AuthError, Principal};
 use crate::Clock;
@@ -161,10 +164,49 @@ pub fn is_station_token(token: &str) -> bool {
     token.starts_with("st.")
 }
 
-/// The station behind a token, as a principal holding one scan grant on its point.
+/// How long a server keeps a station token it has checked: a station
+/// revoked through this server stops at once (its cache is cleared); one
+/// revoked by another process (the CLI, another server) within this time.
+pub const STATION_CACHE_MS: i64 = 5_000;
+
+/// Stations whose tokens a server has checked, by token hash: a scan does not
+/// read the station's row again while it is fresh.
+#[derive(Clone, Debug, Default)]
+pub struct StationCache(Arc<Mutex<HashMap<String, (i64, StationRow)>>>);
+
+/// More stations than any street has: past it the cache starts again.
+const STATION_CACHE_MAX: usize = 10_000;
+
+impl StationCache {
+    /// Forgets every station (after a revocation).
+    pub fn clear(&self) {
+        if let Ok(mut m) = self.0.lock() {
+            m.clear();
+        }
+    }
+
+    fn get(&self, hash: &str, now_ms: i64) -> Option<StationRow> {
+        let m = self.0.lock().ok()?;
+        let (at, st) = m.get(hash)?;
+        (now_ms >= *at && now_ms - at < STATION_CACHE_MS).then(|| st.clone())
+    }
+
+    fn put(&self, hash: String, now_ms: i64, st: StationRow) {
+        if let Ok(mut m) = self.0.lock() {
+            if m.len() >= STATION_CACHE_MAX {
+                m.clear();
+            }
+            m.insert(hash, (now_ms, st));
+        }
+    }
+}
+
+/// The station behind a token, as a principal holding one scan grant on its
+/// point. Expiry and revocation are checked at every call, from the cached row.
 pub async fn authenticate(
     store: &Store,
     clock: &Clock,
+    cache: &StationCache,
     token: &str,
 ) -> Result<Option<Principal>, StoreError> {
     let Some(street) = token
@@ -174,8 +216,17 @@ pub async fn authenticate(
     else {
         return Ok(None);
     };
-    let Some(st) = store.station_by_token(street, &token_hash(token)).await? else {
-        return Ok(None);
+    let now = clock.now_ms();
+    let hash = token_hash(token);
+    let st = match cache.get(&hash, now) {
+        Some(st) => st,
+        None => match store.station_by_token(street, &hash).await? {
+            Some(st) => {
+                cache.put(hash, now, st.clone());
+                st
+            }
+            None => return Ok(None),
+        },
     };
     let until = st
         .revoked_ms
@@ -189,7 +240,7 @@ pub async fn authenticate(
         from_ms: st.created_ms,
         until_ms: Some(until),
     };
-    if !grant.in_force(clock.now_ms()) {
+    if !grant.in_force(now) {
         return Ok(None);
     }
     Ok(Some(Principal {

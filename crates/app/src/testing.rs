@@ -5,7 +5,7 @@ use gw_domain::access::{Action, Place};
 use gw_domain::idnumber::{DocKind, Document};
 use gw_domain::ids::Key;
 use gw_domain::testing::{BarcodeRule, CodeError, PersonalCode, TubeBarcode, POOL_SIZES};
-use gw_store::testing::{OwnedRegistration, RegistrationRow};
+use gw_store::testing::{NewTube, OwnedRegistration, RegistrationRow, Stored};
 use gw_store::{Store, StoreError};
 use serde::Serialize;
 use std::sync::Arc;
@@ -246,6 +246,7 @@ pub async fn open_tube(
     store: &Store,
     clock: &Clock,
     p: &Principal,
+    writer: &ScanWriter,
     point: Key,
     barcode: &str,
 ) -> Result<(Key, Option<String>), AuthError> {
@@ -260,16 +261,23 @@ pub async fn open_tube(
     }
     let code = TubeBarcode::parse(barcode, &BarcodeRule::default())
         .map_err(|e| AuthError::Invalid(e.to_string()))?;
-    let id = store
-        .open_tube(
-            point.street,
-            round.id,
-            pt.id,
-            code.as_str(),
-            round.pool_size,
-            clock.now_ms(),
-        )
-        .await?;
+    // Through the scan writer: one writer on the scan path.
+    let id = writer
+        .open(NewTube {
+            street: point.street,
+            round: round.id,
+            point: pt.id,
+            barcode: code.as_str().to_string(),
+            pool_size: round.pool_size,
+            now_ms: clock.now_ms(),
+        })
+        .await?
+        .ok_or_else(|| {
+            StoreError::Conflict(format!(
+                "采样管条码 {0} 本轮已使用 / tube {0} is already in use in this round",
+                code.as_str()
+            ))
+        })?;
     let warning =
         crate::handoff::issue_warning(store, point.street, round.id, pt.id, code.as_str()).await?;
     Ok((
@@ -288,10 +296,11 @@ pub async fn open_tube_reusing(
     store: &Store,
     clock: &Clock,
     p: &Principal,
+    writer: &ScanWriter,
     point: Key,
     barcode: &str,
 ) -> Result<(Key, bool, Option<String>), AuthError> {
-    match open_tube(store, clock, p, point, barcode).await {
+    match open_tube(store, clock, p, writer, point, barcode).await {
         Err(AuthError::Store(StoreError::Conflict(m))) => {
             let pt = store.point(point.street, point.id).await?;
             let code = TubeBarcode::parse(barcode, &BarcodeRule::default())
@@ -348,10 +357,17 @@ type SigningKeys = Arc<Vec<(u32, Vec<u8>)>>;
 /// How long signing keys are kept in memory by a server.
 pub const KEY_CACHE_MS: i64 = 5_000;
 
+/// What the writer is asked: a swab to store, or a tube to open.
 #[derive(Debug)]
-struct WriteJob {
-    row: OwnedRegistration,
-    reply: tokio::sync::oneshot::Sender<Result<Option<i64>, String>>,
+enum WriteJob {
+    Register(
+        OwnedRegistration,
+        tokio::sync::oneshot::Sender<Result<Option<Stored>, String>>,
+    ),
+    Open(
+        NewTube,
+        tokio::sync::oneshot::Sender<Result<Option<i64>, String>>,
+    ),
 }
 
 /// At most this many registrations share one commit.
@@ -362,6 +378,14 @@ impl ScanWriter {
     pub fn start(store: Store) -> ScanWriter {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<WriteJob>(4096);
         tokio::spawn(async move {
+            // A connection of its own: the writer never queues behind readers.
+            let store = match store.dedicated().await {
+                Ok(own) => own,
+                Err(e) => {
+                    tracing::warn!(error = %e, "scan writer: no connection of its own, sharing the pool");
+                    store
+                }
+            };
             while let Some(first) = rx.recv().await {
                 let mut jobs = vec![first];
                 while jobs.len() < GROUP_COMMIT_MAX {
@@ -370,18 +394,47 @@ impl ScanWriter {
                         Err(_) => break,
                     }
                 }
-                let rows: Vec<OwnedRegistration> = jobs.iter().map(|j| j.row.clone()).collect();
-                match store.insert_registrations_batch(&rows).await {
-                    Ok(ids) => {
-                        for (j, id) in jobs.into_iter().zip(ids) {
-                            let _ = j.reply.send(Ok(id));
+                let mut opens = Vec::new();
+                let mut open_replies = Vec::new();
+                let mut rows = Vec::new();
+                let mut replies = Vec::new();
+                for j in jobs {
+                    match j {
+                        WriteJob::Register(row, reply) => {
+                            rows.push(row);
+                            replies.push(reply);
+                        }
+                        WriteJob::Open(t, reply) => {
+                            opens.push(t);
+                            open_replies.push(reply);
+                        }
+                    }
+                }
+                let started = std::time::Instant::now();
+                let written = store.write_scans(&opens, &rows).await;
+                tracing::debug!(
+                    swabs = rows.len(),
+                    tubes = opens.len(),
+                    ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "scan writer commit"
+                );
+                match written {
+                    Ok((opened, stored)) => {
+                        for (reply, id) in open_replies.into_iter().zip(opened) {
+                            let _ = reply.send(Ok(id));
+                        }
+                        for (reply, st) in replies.into_iter().zip(stored) {
+                            let _ = reply.send(Ok(st));
                         }
                     }
                     Err(e) => {
                         // Nothing of the batch is stored: every station is told and retries.
                         let msg = e.to_string();
-                        for j in jobs {
-                            let _ = j.reply.send(Err(msg.clone()));
+                        for reply in open_replies {
+                            let _ = reply.send(Err(msg.clone()));
+                        }
+                        for reply in replies {
+                            let _ = reply.send(Err(msg.clone()));
                         }
                     }
                 }
@@ -415,16 +468,30 @@ impl ScanWriter {
         Ok(k)
     }
 
-    async fn insert(&self, row: OwnedRegistration) -> Result<Option<i64>, StoreError> {
+    async fn insert(&self, row: OwnedRegistration) -> Result<Option<Stored>, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.tx
-            .send(WriteJob { row, reply })
-            .await
-            .map_err(|_| StoreError::Other("scan writer stopped".into()))?;
+        self.send(WriteJob::Register(row, reply)).await?;
         answer
             .await
             .map_err(|_| StoreError::Other("scan writer stopped".into()))?
             .map_err(StoreError::Other)
+    }
+
+    /// Opens a tube in the writer's next commit; `None` when the barcode is taken.
+    async fn open(&self, tube: NewTube) -> Result<Option<i64>, StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send(WriteJob::Open(tube, reply)).await?;
+        answer
+            .await
+            .map_err(|_| StoreError::Other("scan writer stopped".into()))?
+            .map_err(StoreError::Other)
+    }
+
+    async fn send(&self, job: WriteJob) -> Result<(), StoreError> {
+        self.tx
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Other("scan writer stopped".into()))
     }
 }
 
@@ -589,16 +656,6 @@ pub async fn scan(
     s: &Scan<'_>,
 ) -> Result<ScanOutcome, AuthError> {
     let street = s.tube.street;
-    // The tube with its point's community, its round's state and the district: one query.
-    let (tube, community, round_state, district) = store.tube_context(street, s.tube.id).await?;
-    let place = Place {
-        district: Some(district),
-        street,
-        community: Some(community),
-        grid: None,
-        point: Some(tube.point_id),
-    };
-    access::authorize(p, clock, Action::Scan, &place)?;
     if s.client_id.is_empty() || s.client_id.len() > 80 {
         return Err(AuthError::Invalid(
             "client_id 须为 1–80 个字符 / client_id must be 1 to 80 characters".into(),
@@ -610,12 +667,45 @@ pub async fn scan(
         )));
     }
     let now = clock.now_ms();
-    let (who, mut problem) = match s.walk_in {
-        Some((name, phone)) if s.code.trim().is_empty() => {
-            // Checked before the pending resident is made: a replayed walk-in adds nobody.
-            if let Some(r) = store.registration_by_client(street, s.client_id).await? {
-                return Ok(outcome(store, street, &r, true, tube.pool_size).await?);
-            }
+    let walk_in = s.walk_in.filter(|_| s.code.trim().is_empty());
+    let who = match walk_in {
+        // The pending resident is made after the access check.
+        Some(_) => Who::Nobody(String::new()),
+        None => identify(store, writer, now, street, s.code).await?,
+    };
+    // The tube, the access check's place, the code's resident, a replay, the
+    // counts and a first swab: one read.
+    let state = store
+        .scan_state(&gw_store::testing::ScanQuery {
+            street,
+            client_id: s.client_id,
+            tube: s.tube.id,
+            uid: match &who {
+                Who::Code(uid, _) => Some(uid.as_str()),
+                _ => None,
+            },
+            resident: match who {
+                Who::Resident(id) => Some(id),
+                _ => None,
+            },
+        })
+        .await?;
+    let tube = &state.tube;
+    let place = Place {
+        district: Some(state.district),
+        street,
+        community: Some(state.community),
+        grid: None,
+        point: Some(tube.point_id),
+    };
+    access::authorize(p, clock, Action::Scan, &place)?;
+    if state.replay.is_some() {
+        if let Some(r) = store.registration_by_client(street, s.client_id).await? {
+            return Ok(outcome(store, street, &r, true, tube.pool_size).await?);
+        }
+    }
+    let (who, mut problem, first_routine) = match walk_in {
+        Some((name, phone)) => {
             let name = gw_domain::text::clean(name);
             if name.is_empty() {
                 return Err(AuthError::Invalid(
@@ -633,41 +723,20 @@ pub async fn scan(
                     Err(e) => note = format!("；电话无效 / phone left out: {e}"),
                 }
             }
+            // Made only once the replay check above found nothing: a replayed
+            // walk-in adds nobody.
             let id = store
                 .add_pending_resident(street, &crate::new_uid(), &r, now)
                 .await?;
             (
                 Who::Resident(id),
                 format!("临时人员（不在名单上，待核实）/ walk-in on no roster: pending{note}"),
+                // Someone just added has no earlier swab.
+                None,
             )
         }
-        _ => (
-            identify(store, writer, now, street, s.code).await?,
-            String::new(),
-        ),
+        None => (who, String::new(), state.first_routine),
     };
-    let state = store
-        .scan_state(&gw_store::testing::ScanQuery {
-            street,
-            client_id: s.client_id,
-            tube: tube.id,
-            point: tube.point_id,
-            round: tube.round_id,
-            uid: match &who {
-                Who::Code(uid, _) => Some(uid.as_str()),
-                _ => None,
-            },
-            resident: match who {
-                Who::Resident(id) => Some(id),
-                _ => None,
-            },
-        })
-        .await?;
-    if state.replay.is_some() {
-        if let Some(r) = store.registration_by_client(street, s.client_id).await? {
-            return Ok(outcome(store, street, &r, true, tube.pool_size).await?);
-        }
-    }
     let resident = match who {
         Who::Resident(id) => Some(id),
         Who::Code(_, generation) => match (state.uid_resident, state.uid_generation) {
@@ -687,6 +756,7 @@ pub async fn scan(
         }
     };
     let fill = state.tube_fill;
+    let round_state = &state.round_state;
     if round_state != "open" {
         problem = join(
             problem,
@@ -702,7 +772,7 @@ pub async fn scan(
         problem = join(problem, "超出混采数 / more swabs than the pool size");
     }
     let duplicate_of = match (resident, s.purpose) {
-        (Some(_), "routine") => state.first_routine,
+        (Some(_), "routine") => first_routine,
         _ => None,
     };
     let mut w = OwnedRegistration {
@@ -720,8 +790,8 @@ pub async fn scan(
         stored_ms: now,
         station: s.station.to_string(),
     };
-    let id = match writer.insert(w.clone()).await? {
-        Some(id) => id,
+    let stored = match writer.insert(w.clone()).await? {
+        Some(stored) => stored,
         None => {
             // A unique key refused it: the same client id (a replay), or the
             // same resident's first routine swab stored by another station.
@@ -734,7 +804,7 @@ pub async fn scan(
             };
             w.duplicate_of = first.map(|f| f.id);
             match writer.insert(w.clone()).await? {
-                Some(id) => id,
+                Some(stored) => stored,
                 None => match store.registration_by_client(street, s.client_id).await? {
                     Some(r) => return Ok(outcome(store, street, &r, true, tube.pool_size).await?),
                     None => {
@@ -747,7 +817,7 @@ pub async fn scan(
     // A full tube was closed by the writer, in the transaction that filled it.
     // The row as stored (no read-back).
     let r = RegistrationRow {
-        id,
+        id: stored.id,
         client_id: w.client_id,
         tube_id: w.tube_id,
         point_id: w.point_id,
@@ -757,9 +827,8 @@ pub async fn scan(
         problem: w.problem,
         scanned_ms: w.scanned_ms,
     };
-    // Counts as of this scan: exact for the tube (one station fills a tube);
-    // the point's count may lag other stations' scans of the same instant.
-    let counts = Some((fill + 1, state.point_count + 1));
+    // Counts as the writer made them: this swab's place in its tube and point.
+    let counts = Some((stored.tube_fill, stored.point_count));
     Ok(outcome_counted(store, street, &r, false, tube.pool_size, counts).await?)
 }
 

@@ -80,7 +80,7 @@ pub async fn run(alerts: usize, db: Option<String>, seed: u64, json_out: bool) -
     for i in 0..n {
         let barcode = format!("ALERT{i:05}");
         let (tube, _) =
-            gw_app::testing::open_tube(&store, &clock, &f.admin, point, &barcode).await?;
+            gw_app::testing::open_tube(&store, &clock, &f.admin, &writer, point, &barcode).await?;
         for (j, code) in f.codes[i * 10..i * 10 + 10].iter().enumerate() {
             gw_app::testing::scan(
                 &store,

@@ -442,9 +442,10 @@ enum ControlCmd {
     },
 }
 
-fn init_logs() {
+/// `default`: what is logged unless `GRIDWARDEN_LOG` says otherwise.
+fn init_logs(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GRIDWARDEN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -454,7 +455,13 @@ fn init_logs() {
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    init_logs();
+    // A benchmark's in-process server does not write a line per request (as
+    // `bench load` starts its server); everything else logs requests.
+    init_logs(if matches!(cli.cmd, Cmd::Bench(_)) {
+        "warn"
+    } else {
+        "info,sqlx=warn"
+    });
     if let Err(e) = run(cli).await {
         eprintln!("错误 error: {e:#}");
         std::process::exit(1);
@@ -613,6 +620,7 @@ async fn serve(store: Store, bind: SocketAddr, db: &DbArg, tls_args: &TlsArgs) -
         tls.is_some() || std::env::var("GRIDWARDEN_SECURE_COOKIES").is_ok_and(|v| v == "1");
     let state = gw_web::AppState {
         scans: gw_app::testing::ScanWriter::start(store.clone()),
+        stations: Default::default(),
         alerts: gw_app::notify::Dispatcher::start(store.clone(), Clock::System),
         store,
         clock: Clock::System,

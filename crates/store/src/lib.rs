@@ -119,6 +119,39 @@ pub struct Store {
     pub pool: Pool,
 }
 
+async fn pg_pool(opts: PgConnectOptions, max: u32) -> Result<PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(opts)
+        .await?)
+}
+
+async fn sqlite_pool(opts: SqliteConnectOptions, max: u32) -> Result<SqlitePool> {
+    Ok(SqlitePoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(30))
+        // SQLite may end a transaction by itself on an I/O error (a full
+        // disk); sqlx then still counts it open, and the connection's next
+        // "transaction" becomes a savepoint whose release commits nothing,
+        // so a scan would be acknowledged and never stored. A connection
+        // that comes back still counted in a transaction is closed instead
+        // of reused (the ping first lets a queued rollback finish; a
+        // connection not counted in a transaction needs no ping, which
+        // spares every plain query a second trip to the worker thread).
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                if !sqlx::Connection::is_in_transaction(&*conn) {
+                    return Ok(true);
+                }
+                sqlx::Connection::ping(&mut *conn).await?;
+                Ok(!sqlx::Connection::is_in_transaction(&*conn))
+            })
+        })
+        .connect_with(opts)
+        .await?)
+}
+
 impl Store {
     /// Connects to `url`: `postgres://…` / `postgresql://…`, or SQLite as
     /// `sqlite://FILE`, `sqlite:FILE` or a plain file path. Anything else with
@@ -132,12 +165,7 @@ impl Store {
             let opts = PgConnectOptions::from_str(url)
                 .map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?
                 .options([("synchronous_commit", "on")]);
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_with(opts)
-                .await?;
-            Pool::Postgres(pool)
+            Pool::Postgres(pg_pool(opts, 16).await?)
         } else {
             let path = if let Some(p) = url.strip_prefix("sqlite://") {
                 p
@@ -158,24 +186,18 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30));
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(30))
-                // SQLite may end a transaction by itself on an I/O error (a full
-                // disk); sqlx then still counts it open, and the connection's next
-                // "transaction" becomes a savepoint whose release commits nothing,
-                // so a scan would be acknowledged and never stored. A connection
-                // that comes back still counted in a transaction is closed instead
-                // of reused (the ping first lets a queued rollback finish).
-                .after_release(|conn, _| {
-                    Box::pin(async move {
-                        sqlx::Connection::ping(&mut *conn).await?;
-                        Ok(!sqlx::Connection::is_in_transaction(&*conn))
-                    })
-                })
-                .connect_with(opts)
-                .await?;
-            Pool::Sqlite(pool)
+            Pool::Sqlite(sqlite_pool(opts, 8).await?)
+        };
+        Ok(Store { pool })
+    }
+
+    /// The same database over a pool of its own with one connection: a task
+    /// that writes all the time (the scan writer) never waits behind readers
+    /// for a connection.
+    pub async fn dedicated(&self) -> Result<Store> {
+        let pool = match &self.pool {
+            Pool::Sqlite(p) => Pool::Sqlite(sqlite_pool((*p.connect_options()).clone(), 1).await?),
+            Pool::Postgres(p) => Pool::Postgres(pg_pool((*p.connect_options()).clone(), 1).await?),
         };
         Ok(Store { pool })
     }

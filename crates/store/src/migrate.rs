@@ -31,6 +31,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     12 "0012_point_schedule.sql",
     13 "0013_supplies_handoff.sql",
     14 "0014_resident_updated_index.sql",
+    15 "0015_swab_counters.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -48,6 +49,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     12 "0012_point_schedule.sql",
     13 "0013_supplies_handoff.sql",
     14 "0014_resident_updated_index.sql",
+    15 "0015_swab_counters.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

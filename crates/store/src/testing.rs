@@ -25,7 +25,7 @@ pub struct PointRow {
     pub community_id: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TubeRow {
     pub street_id: i64,
     pub id: i64,
@@ -56,23 +56,36 @@ pub struct ScanQuery<'a> {
     pub street: i64,
     pub client_id: &'a str,
     pub tube: i64,
-    pub point: i64,
-    pub round: i64,
     /// The uid a personal code carries (resolved here), or
     pub uid: Option<&'a str>,
     /// the resident already known (a document number).
     pub resident: Option<i64>,
 }
 
-/// What a scan must know before it is written.
+/// What a scan must know before it is written, read in one query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanState {
+    pub tube: TubeRow,
+    /// The tube's point's community, its round's state and the street's district.
+    pub community: i64,
+    pub round_state: String,
+    pub district: i64,
     pub uid_resident: Option<i64>,
     pub uid_generation: Option<i64>,
     pub replay: Option<i64>,
+    /// Swabs in the tube and at its point (the writer's counters).
     pub tube_fill: i64,
     pub point_count: i64,
     pub first_routine: Option<i64>,
+}
+
+/// A registration as the writer stored it, with the counts it made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    pub id: i64,
+    /// Swabs in the tube and at the point, this one included, in commit order.
+    pub tube_fill: i64,
+    pub point_count: i64,
 }
 
 /// A round to create (planned).
@@ -348,50 +361,51 @@ impl Store {
     }
 
     /// Everything a scan must know before it is written, in one query: the
-    /// resident a code's `uid` names (with the code generation in force), a
-    /// stored registration with this client id (a replay), the tube's fill and
-    /// the point's count, and the resident's first routine swab in the round.
+    /// tube with its point's community, its round's state and the district (for
+    /// the access check), the resident a code's `uid` names (with the code
+    /// generation in force), a stored registration with this client id (a
+    /// replay), the tube's fill and the point's count (counters), and the
+    /// resident's first routine swab in the round.
     pub async fn scan_state(&self, q: &ScanQuery<'_>) -> Result<ScanState> {
-        Ok(db_run!(self, pool => {
-            let r = sqlx::query(
-                "WITH who AS (SELECT COALESCE((SELECT id FROM resident WHERE street_id = $1 AND uid = $6), $7) AS id) \
-                 SELECT (SELECT id FROM resident WHERE street_id = $1 AND uid = $6), \
-                        (SELECT CAST(code_generation AS BIGINT) FROM resident WHERE street_id = $1 AND uid = $6), \
-                        (SELECT id FROM registration WHERE street_id = $1 AND client_id = $2), \
-                        (SELECT COUNT(*) FROM registration WHERE street_id = $1 AND tube_id = $3), \
-                        (SELECT COUNT(*) FROM registration WHERE street_id = $1 AND point_id = $4), \
-                        (SELECT g.id FROM registration g, who WHERE g.street_id = $1 AND g.round_id = $5 AND g.resident_id = who.id AND g.purpose = 'routine' AND g.duplicate_of IS NULL)")
-                .bind(q.street).bind(q.client_id).bind(q.tube).bind(q.point).bind(q.round).bind(q.uid.unwrap_or("")).bind(q.resident.unwrap_or(-1))
-                .fetch_one(pool).await?;
-            ScanState {
-                uid_resident: r.try_get(0)?,
-                uid_generation: r.try_get(1)?,
-                replay: r.try_get(2)?,
-                tube_fill: r.try_get(3)?,
-                point_count: r.try_get(4)?,
-                first_routine: r.try_get(5)?,
-            }
-        }))
-    }
-
-    /// A tube with what a scan needs around it, in one query: the tube, its
-    /// point's community, its round's state and the street's district.
-    pub async fn tube_context(&self, street: i64, id: i64) -> Result<(TubeRow, i64, String, i64)> {
-        let r = db_run!(self, pool => {
+        let st = db_run!(self, pool => {
             match sqlx::query(
-                "SELECT t.street_id, t.id, t.round_id, t.point_id, t.barcode, t.state, t.pool_size, p.community_id, r.state, s.district_id FROM tube t \
+                "SELECT t.round_id, t.point_id, t.barcode, t.state, t.pool_size, CAST(t.fill AS BIGINT), p.community_id, CAST(p.swabs AS BIGINT), r.state, s.district_id, \
+                        (SELECT id FROM resident WHERE street_id = $1 AND uid = $4), \
+                        (SELECT CAST(code_generation AS BIGINT) FROM resident WHERE street_id = $1 AND uid = $4), \
+                        (SELECT id FROM registration WHERE street_id = $1 AND client_id = $3), \
+                        (SELECT g.id FROM registration g WHERE g.street_id = $1 AND g.round_id = t.round_id \
+                            AND g.resident_id = COALESCE((SELECT id FROM resident WHERE street_id = $1 AND uid = $4), $5) \
+                            AND g.purpose = 'routine' AND g.duplicate_of IS NULL) \
+                 FROM tube t \
                  JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \
                  JOIN testing_round r ON r.street_id = t.street_id AND r.id = t.round_id \
                  JOIN street s ON s.id = t.street_id WHERE t.street_id = $1 AND t.id = $2")
-                .bind(street).bind(id).fetch_optional(pool).await? {
-                Some(r) => Some((
-                    TubeRow { street_id: r.try_get(0)?, id: r.try_get(1)?, round_id: r.try_get(2)?, point_id: r.try_get(3)?, barcode: r.try_get(4)?, state: r.try_get(5)?, pool_size: r.try_get(6)? },
-                    r.try_get(7)?, r.try_get(8)?, r.try_get(9)?,
-                )),
+                .bind(q.street).bind(q.tube).bind(q.client_id).bind(q.uid.unwrap_or("")).bind(q.resident.unwrap_or(-1))
+                .fetch_optional(pool).await? {
+                Some(r) => Some(ScanState {
+                    tube: TubeRow {
+                        street_id: q.street,
+                        id: q.tube,
+                        round_id: r.try_get(0)?,
+                        point_id: r.try_get(1)?,
+                        barcode: r.try_get(2)?,
+                        state: r.try_get(3)?,
+                        pool_size: r.try_get(4)?,
+                    },
+                    tube_fill: r.try_get(5)?,
+                    community: r.try_get(6)?,
+                    point_count: r.try_get(7)?,
+                    round_state: r.try_get(8)?,
+                    district: r.try_get(9)?,
+                    uid_resident: r.try_get(10)?,
+                    uid_generation: r.try_get(11)?,
+                    replay: r.try_get(12)?,
+                    first_routine: r.try_get(13)?,
+                }),
                 None => None,
             }
         });
-        r.ok_or_else(|| StoreError::NotFound(format!("tube {street}-{id}")))
+        st.ok_or_else(|| StoreError::NotFound(format!("tube {}-{}", q.street, q.tube)))
     }
 
     /// Swabs in a tube, and swabs taken at its point.
@@ -403,7 +417,7 @@ impl Store {
     ) -> Result<(i64, i64)> {
         Ok(db_run!(self, pool => {
             let r = sqlx::query(
-                "SELECT (SELECT COUNT(*) FROM registration WHERE street_id = $1 AND tube_id = $2), (SELECT COUNT(*) FROM registration WHERE street_id = $1 AND point_id = $3)")
+                "SELECT COALESCE((SELECT CAST(fill AS BIGINT) FROM tube WHERE street_id = $1 AND id = $2), 0), COALESCE((SELECT CAST(swabs AS BIGINT) FROM testing_point WHERE street_id = $1 AND id = $3), 0)")
                 .bind(street).bind(tube).bind(point).fetch_one(pool).await?;
             (r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)
         }))
@@ -799,6 +813,21 @@ impl Store {
     }
 }
 
+/// Rows per multi-row insert of the writer (13 binds each: well under both
+/// backends' limits on bind variables).
+const REGISTRATION_CHUNK: usize = 500;
+
+/// A tube to open, for the group-commit writer.
+#[derive(Debug, Clone)]
+pub struct NewTube {
+    pub street: i64,
+    pub round: i64,
+    pub point: i64,
+    pub barcode: String,
+    pub pool_size: i32,
+    pub now_ms: i64,
+}
+
 /// An owned registration, for the group-commit writer.
 #[derive(Debug, Clone)]
 pub struct OwnedRegistration {
@@ -818,43 +847,112 @@ pub struct OwnedRegistration {
 }
 
 impl Store {
-    /// Inserts registrations in one transaction and one durable commit. Each
-    /// gets its id, or `None` when a unique key refused it (a replayed client
-    /// id, or a second first-routine swab): the caller resolves those.
-    pub async fn insert_registrations_batch(
+    /// Writes what the scan writer gathered, each part one statement and so
+    /// one durable commit of its own (no transaction around it): the tubes
+    /// opened in this moment, then the registrations in one multi-row insert.
+    /// The database's trigger moves the tube and point counters and closes a
+    /// full tube in that same statement; batches are written one at a time, so
+    /// the counts are exact however many stations fill a tube at once.
+    ///
+    /// An opening gets its tube id, or `None` when the barcode is taken. A
+    /// registration gets its id and the counts it made, or `None` when a
+    /// unique key refused it (a replayed client id, or a second first-routine
+    /// swab): the caller resolves those. On SQLite the scan path then has one
+    /// writer, so an opening never waits on the database's lock (whose busy
+    /// handler sleeps).
+    pub async fn write_scans(
         &self,
+        opens: &[NewTube],
         rows: &[OwnedRegistration],
-    ) -> Result<Vec<Option<i64>>> {
-        let mut tx = self.begin().await?;
-        let mut out = Vec::with_capacity(rows.len());
-        crate::import::tx_run!(tx, conn, DB => {
-            for w in rows {
-                let id: Option<i64> = sqlx::query_scalar(
-                    "INSERT INTO registration (street_id, client_id, round_id, point_id, tube_id, resident_id, raw_code, purpose, duplicate_of, problem, scanned_ms, stored_ms, station) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING RETURNING id")
-                    .bind(w.street_id).bind(&w.client_id).bind(w.round_id).bind(w.point_id).bind(w.tube_id).bind(w.resident_id).bind(&w.raw_code)
-                    .bind(&w.purpose).bind(w.duplicate_of).bind(&w.problem).bind(w.scanned_ms).bind(w.stored_ms).bind(&w.station)
-                    .fetch_optional(&mut *conn).await?;
-                out.push(id);
+    ) -> Result<(Vec<Option<i64>>, Vec<Option<Stored>>)> {
+        let mut opened: Vec<Option<i64>> = vec![None; opens.len()];
+        let mut ids: Vec<Option<i64>> = vec![None; rows.len()];
+        let mut tubes: std::collections::BTreeMap<(i64, i64), i64> = Default::default();
+        let mut points: std::collections::BTreeMap<(i64, i64), i64> = Default::default();
+        db_run!(self, pool, DB => {
+            if !opens.is_empty() {
+                let mut qb = sqlx::QueryBuilder::<DB>::new(
+                    "INSERT INTO tube (street_id, round_id, point_id, barcode, state, pool_size, opened_ms) ");
+                qb.push_values(opens, |mut v, t| {
+                    v.push_bind(t.street).push_bind(t.round).push_bind(t.point).push_bind(&t.barcode)
+                        .push_bind("open").push_bind(t.pool_size).push_bind(t.now_ms);
+                });
+                qb.push(" ON CONFLICT DO NOTHING RETURNING street_id, round_id, barcode, id");
+                for r in qb.build().fetch_all(pool).await? {
+                    let (street, round, barcode): (i64, i64, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                    // The first opening of a barcode in the batch gets the tube.
+                    if let Some(i) = (0..opens.len()).find(|&i| opened[i].is_none() && opens[i].street == street && opens[i].round == round && opens[i].barcode == barcode) {
+                        opened[i] = Some(r.try_get(3)?);
+                    }
+                }
             }
-            // A tube that reached its pool size closes itself, in the same
-            // transaction: batches are written one at a time, so the count is
-            // exact however many stations filled the tube at once.
-            let mut tubes: Vec<(i64, i64, i64)> = rows
-                .iter()
-                .zip(&out)
-                .filter(|(_, id)| id.is_some())
-                .map(|(w, _)| (w.street_id, w.tube_id, w.stored_ms))
-                .collect();
-            tubes.sort_unstable();
-            tubes.dedup_by_key(|t| (t.0, t.1));
-            for (street, tube, now) in tubes {
-                sqlx::query("UPDATE tube SET state = 'closed', closed_ms = COALESCE(closed_ms, $3) WHERE street_id = $1 AND id = $2 AND state = 'open' \
-                             AND (SELECT COUNT(*) FROM registration r WHERE r.street_id = $1 AND r.tube_id = $2) >= pool_size")
-                    .bind(street).bind(tube).bind(now).execute(&mut *conn).await?;
+            for chunk in (0..rows.len()).collect::<Vec<_>>().chunks(REGISTRATION_CHUNK) {
+                let mut qb = sqlx::QueryBuilder::<DB>::new(
+                    "INSERT INTO registration (street_id, client_id, round_id, point_id, tube_id, resident_id, raw_code, purpose, duplicate_of, problem, scanned_ms, stored_ms, station) ");
+                qb.push_values(chunk, |mut v, &i| {
+                    let w = &rows[i];
+                    v.push_bind(w.street_id).push_bind(&w.client_id).push_bind(w.round_id).push_bind(w.point_id).push_bind(w.tube_id)
+                        .push_bind(w.resident_id).push_bind(&w.raw_code).push_bind(&w.purpose).push_bind(w.duplicate_of)
+                        .push_bind(&w.problem).push_bind(w.scanned_ms).push_bind(w.stored_ms).push_bind(&w.station);
+                });
+                qb.push(" ON CONFLICT DO NOTHING RETURNING street_id, client_id, id");
+                for r in qb.build().fetch_all(pool).await? {
+                    let street: i64 = r.try_get(0)?;
+                    let client: String = r.try_get(1)?;
+                    // RETURNING order is not promised: match by the client id
+                    // (unique per street; the first row of the batch that has it).
+                    if let Some(&i) = chunk.iter().find(|&&i| ids[i].is_none() && rows[i].street_id == street && rows[i].client_id == client) {
+                        ids[i] = Some(r.try_get(2)?);
+                    }
+                }
+            }
+            for (w, _) in rows.iter().zip(&ids).filter(|(_, id)| id.is_some()) {
+                *tubes.entry((w.street_id, w.tube_id)).or_insert(0) += 1;
+                *points.entry((w.street_id, w.point_id)).or_insert(0) += 1;
+            }
+            // The counters as the trigger left them: one read for the batch.
+            if !tubes.is_empty() {
+                let mut qb = sqlx::QueryBuilder::<DB>::new("SELECT 0, street_id, id, CAST(fill AS BIGINT) FROM tube WHERE ");
+                let mut first = true;
+                for &(street, id) in tubes.keys() {
+                    qb.push(if first { "(street_id = " } else { " OR (street_id = " }).push_bind(street).push(" AND id = ").push_bind(id).push(")");
+                    first = false;
+                }
+                qb.push(" UNION ALL SELECT 1, street_id, id, CAST(swabs AS BIGINT) FROM testing_point WHERE ");
+                let mut first = true;
+                for &(street, id) in points.keys() {
+                    qb.push(if first { "(street_id = " } else { " OR (street_id = " }).push_bind(street).push(" AND id = ").push_bind(id).push(")");
+                    first = false;
+                }
+                for r in qb.build().fetch_all(pool).await? {
+                    let kind: i32 = r.try_get(0)?;
+                    let key: (i64, i64) = (r.try_get(1)?, r.try_get(2)?);
+                    let now: i64 = r.try_get(3)?;
+                    // Turn "count after the batch" into "count before it".
+                    let m = if kind == 0 { &mut tubes } else { &mut points };
+                    if let Some(n) = m.get_mut(&key) {
+                        *n = now - *n;
+                    }
+                }
             }
         });
-        tx.commit().await?;
-        Ok(out)
+        // Counts in batch order: each stored row adds one to its tube and point.
+        let stored = rows
+            .iter()
+            .zip(ids)
+            .map(|(w, id)| {
+                let id = id?;
+                let t = tubes.get_mut(&(w.street_id, w.tube_id))?;
+                *t += 1;
+                let p = points.get_mut(&(w.street_id, w.point_id))?;
+                *p += 1;
+                Some(Stored {
+                    id,
+                    tube_fill: *t,
+                    point_count: *p,
+                })
+            })
+            .collect();
+        Ok((opened, stored))
     }
 }

@@ -792,9 +792,15 @@ pub async fn open_tube(
 ) -> Result<(StatusCode, Json<Value>), WebError> {
     let point = key(&id, "point")?;
     if b.reuse {
-        let (k, new, warning) =
-            gw_app::testing::open_tube_reusing(&s.store, &s.clock, &a.principal, point, &b.barcode)
-                .await?;
+        let (k, new, warning) = gw_app::testing::open_tube_reusing(
+            &s.store,
+            &s.clock,
+            &a.principal,
+            &s.scans,
+            point,
+            &b.barcode,
+        )
+        .await?;
         let status = if new {
             StatusCode::CREATED
         } else {
@@ -807,8 +813,15 @@ pub async fn open_tube(
             ),
         ));
     }
-    let (k, warning) =
-        gw_app::testing::open_tube(&s.store, &s.clock, &a.principal, point, &b.barcode).await?;
+    let (k, warning) = gw_app::testing::open_tube(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        &s.scans,
+        point,
+        &b.barcode,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "id": k.to_string(), "state": "open", "warning": warning })),
@@ -962,6 +975,8 @@ pub async fn revoke_station(
 ) -> Result<Json<Value>, WebError> {
     let k = key(&id, "station")?;
     gw_app::stations::revoke(&s.store, &s.clock, &a.principal, k).await?;
+    // Its token must stop working at once here, not when the cache expires.
+    s.stations.clear();
     Ok(Json(json!({ "station": k.to_string(), "revoked": true })))
 }
 

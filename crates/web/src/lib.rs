@@ -36,6 +36,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Group commit for scan registrations.
     pub scans: gw_app::testing::ScanWriter,
+    /// Station tokens this server has checked (a scan does not read its station again).
+    pub stations: gw_app::stations::StationCache,
     /// Delivers queued alert messages (group-robot webhooks).
     pub alerts: gw_app::notify::Dispatcher,
     /// The certificate served under `serve --tls` (shown at `/tls/cert.pem`).
@@ -775,7 +777,7 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
         .as_ref()
         .filter(|t| !via_cookie && gw_app::stations::is_station_token(t))
     {
-        match gw_app::stations::authenticate(&s.store, &s.clock, token).await {
+        match gw_app::stations::authenticate(&s.store, &s.clock, &s.stations, token).await {
             Ok(Some(principal)) => {
                 req.extensions_mut().insert(Auth {
                     principal: Arc::new(principal),
