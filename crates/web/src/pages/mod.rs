@@ -707,9 +707,6 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
                 l.t("暂无检测轮次", "No testing round yet")
             );
         }
-        if can(Action::ManageRounds) {
-            rounds_html.push_str(&setup::new_round_link(l));
-        }
         rounds_html = format!(
             r#"<section class="card"><h2>{}</h2><ul class="list">{rounds_html}</ul></section><p class="actions"><a class="button" href="/registry">{}</a></p>"#,
             l.t("核酸检测轮次 · 覆盖情况", "Testing rounds · coverage"),
@@ -718,6 +715,9 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
                 "Registry: buildings, households, search, import"
             )
         );
+        if can(Action::ManageRounds) {
+            rounds_html.push_str(&setup::new_round_link(l));
+        }
     }
     let mut point_links = String::new();
     for g in a.principal.grants.iter().filter(|g| g.in_force(now)) {

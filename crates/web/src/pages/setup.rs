@@ -513,8 +513,8 @@ pub(super) async fn round_tools(
 <label>{lr}<input name="rate" inputmode="numeric" value="{rate}" placeholder="100"></label>
 <label>{lo}<input type="datetime-local" name="opens" value="{opens}"></label>
 <label>{lcl}<input type="datetime-local" name="closes" value="{closes}"></label>
-<label>{lx}<input name="x" inputmode="numeric" value="{x}"></label>
-<label>{ly}<input name="y" inputmode="numeric" value="{y}"></label>
+<label>{lx}<input name="x" type="number" step="1" value="{x}"></label>
+<label>{ly}<input name="y" type="number" step="1" value="{y}"></label>
 <p class="hint">{hint}</p>
 <button class="primary" type="submit">{b}</button></form></section>"#,
         sh = l.t("轮次状态", "Round state"),
