@@ -178,17 +178,11 @@ fn key(s: &str, what: &str) -> Result<Key> {
 
 /// "YYYY-MM-DD HH:MM" (or "YYYY-MM-DD") in China time → Unix ms.
 fn moment(s: &str) -> Result<i64> {
-    let s = s.trim();
-    let (day, time) = s.split_once([' ', 'T']).unwrap_or((s, "00:00"));
-    let date = gw_domain::date::Date::parse(day).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (h, m) = time
-        .split_once(':')
-        .context("时间应为 HH:MM / time must be HH:MM")?;
-    let (h, m): (i64, i64) = (h.parse()?, m.parse()?);
-    if !(0..24).contains(&h) || !(0..60).contains(&m) {
-        bail!("时间无效 / bad time: {time}");
-    }
-    Ok(date.start_ms_cst() + (h * 60 + m) * 60_000)
+    gw_domain::date::parse_minute_cst(s).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}: 应为 YYYY-MM-DD HH:MM（北京时间）/ expected YYYY-MM-DD HH:MM (China time)"
+        )
+    })
 }
 
 fn app_err(e: gw_app::access::AuthError) -> anyhow::Error {

@@ -127,6 +127,34 @@ impl Date {
     }
 }
 
+/// A minute in China Standard Time → Unix milliseconds: `2026-11-23 06:00`,
+/// `2026-11-23T06:00` (an HTML `datetime-local` value, seconds allowed) or a
+/// date alone (midnight).
+pub fn parse_minute_cst(s: &str) -> Result<i64, DateError> {
+    let s = s.trim();
+    let err = || DateError(s.to_string());
+    let (day, time) = s.split_once([' ', 'T']).unwrap_or((s, "00:00"));
+    let date = Date::parse(day)?;
+    let mut parts = time.trim().split(':');
+    let mut num = |max: i64| -> Result<Option<i64>, DateError> {
+        match parts.next() {
+            None => Ok(None),
+            Some(p) => match p.parse::<i64>() {
+                Ok(n) if (0..max).contains(&n) && !p.is_empty() && p.len() <= 2 => Ok(Some(n)),
+                _ => Err(err()),
+            },
+        }
+    };
+    let (Some(h), Some(m)) = (num(24)?, num(60)?) else {
+        return Err(err());
+    };
+    num(60)?;
+    if parts.next().is_some() {
+        return Err(err());
+    }
+    Ok(date.start_ms_cst() + (h * 60 + m) * 60_000)
+}
+
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}-{:02}", self.y, self.m, self.d)
@@ -149,6 +177,29 @@ impl<'de> Deserialize<'de> for Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn minutes_in_china_time() {
+        let day = Date::new(2026, 11, 23).unwrap().start_ms_cst();
+        let six = day + 6 * 3_600_000;
+        assert_eq!(parse_minute_cst("2026-11-23 06:00"), Ok(six));
+        assert_eq!(parse_minute_cst("2026-11-23T06:00"), Ok(six));
+        assert_eq!(parse_minute_cst("2026-11-23T06:00:00"), Ok(six));
+        assert_eq!(parse_minute_cst(" 2026-11-23 "), Ok(day));
+        // 06:00 in Beijing is 22:00 UTC the day before.
+        assert_eq!(six % 86_400_000, 22 * 3_600_000);
+        for bad in [
+            "",
+            "2026-11-23T24:00",
+            "2026-11-23T06",
+            "2026-11-23T06:60",
+            "2026-13-01T06:00",
+            "2026-11-23T6:00:00:00",
+            "tomorrow",
+        ] {
+            assert!(parse_minute_cst(bad).is_err(), "{bad}");
+        }
+    }
     #[test]
     fn days_round_trip() {
         for days in -60_000..60_000 {

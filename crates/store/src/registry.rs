@@ -306,6 +306,17 @@ impl Store {
         }))
     }
 
+    /// The compounds of a street as `(community id, compound id, name)`, by community.
+    pub async fn street_compounds(&self, street: i64) -> Result<Vec<(i64, i64, String)>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT community_id, id, name FROM compound WHERE street_id = $1 ORDER BY community_id, id")
+                .bind(street).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
     /// Grids whose name or code is `key` (all when None), optionally within a community.
     pub async fn grids(
         &self,

@@ -356,6 +356,43 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             Need::Act(ManageStations),
             post(pages::disinfection_done),
         ),
+        // Setting up a round from the browser (pages/setup.rs): as the API routes.
+        (
+            "GET",
+            "/rounds/new",
+            Need::Act(ManageRounds),
+            get(pages::round_form),
+        ),
+        (
+            "POST",
+            "/rounds/new",
+            Need::Act(ManageRounds),
+            post(pages::round_create),
+        ),
+        (
+            "POST",
+            "/rounds/{id}/state",
+            Need::Act(ManageRounds),
+            post(pages::round_state),
+        ),
+        (
+            "POST",
+            "/rounds/{id}/points",
+            Need::Act(ManageRounds),
+            post(pages::point_create),
+        ),
+        (
+            "POST",
+            "/points/{id}/supplies",
+            Need::Act(IssueSupplies),
+            post(pages::supplies_issue),
+        ),
+        (
+            "POST",
+            "/rounds/{id}/exemptions",
+            Need::Act(WriteRegistry),
+            post(pages::exempt),
+        ),
         ("GET", "/station", Need::Public, get(pages::station)),
         ("GET", "/healthz", Need::Public, get(healthz)),
         ("GET", "/tls/cert.pem", Need::Public, get(tls::cert_pem)),

@@ -174,6 +174,15 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
             role,
             "admin" | "street_commander" | "community_secretary" | "grid_leader" | "point_manager"
         ),
+        // Setting up rounds from the browser: as their API routes.
+        ("GET", "/rounds/new")
+        | ("POST", "/rounds/new")
+        | ("POST", "/rounds/{id}/state")
+        | ("POST", "/rounds/{id}/points") => matches!(role, "admin" | "street_commander"),
+        ("POST", "/points/{id}/supplies") => {
+            matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
+        }
+        ("POST", "/rounds/{id}/exemptions") => writer && reaches,
         ("GET", "/points/{id}") | ("POST", "/points/{id}/stations") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
@@ -293,6 +302,27 @@ fn call(
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let household = format!("{}-{}", target.street_id, target.household_id.unwrap());
     let building = format!("{}-{}", target.street_id, target.building_id.unwrap());
+    // Page forms post urlencoded fields; these need them to reach the territory check.
+    let form = match (method, path) {
+        ("POST", "/points/{id}/supplies") => Some((
+            format!("/points/{point}/supplies"),
+            "kind=kits&quantity=1".to_string(),
+        )),
+        ("POST", "/rounds/{id}/exemptions") => Some((
+            format!("/rounds/{round}/exemptions"),
+            format!("resident={id}&reason=away&grid={grid}"),
+        )),
+        _ => None,
+    };
+    if let Some((url, fields)) = form {
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        return srv.raw(&format!(
+            "POST {url} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{fields}",
+            fields.len()
+        ));
+    }
     let (url, body) = match path {
         "/api/v1/residents/{id}" => (format!("/api/v1/residents/{id}"), None),
         "/api/v1/rounds" => (
@@ -317,6 +347,10 @@ fn call(
         "/rounds/{id}/events" => (format!("/rounds/{round}/events?once=1"), None),
         "/points/{id}" => (format!("/points/{point}"), None),
         "/points/{id}/stations" => (format!("/points/{point}/stations"), Some(json!({}))),
+        // No fields: refused as a form to fix when allowed, nothing created or moved.
+        "/rounds/new" => ("/rounds/new".into(), (method == "POST").then(|| json!({}))),
+        "/rounds/{id}/state" => (format!("/rounds/{round}/state"), Some(json!({}))),
+        "/rounds/{id}/points" => (format!("/rounds/{round}/points"), Some(json!({}))),
         "/rounds/{id}/missed" => (format!("/rounds/{round}/missed?grid={grid}"), None),
         "/registry/search" => (
             format!("/registry/search?q={}", enc(&target.resident.name)),

@@ -15,6 +15,7 @@ mod import;
 mod lab;
 mod pages;
 mod replay;
+mod round_pages;
 mod schedule;
 mod schema;
 mod storage;

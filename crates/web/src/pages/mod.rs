@@ -21,6 +21,7 @@ mod live;
 mod print;
 mod registry;
 mod rounds;
+mod setup;
 mod station;
 pub use live::{events, live};
 pub use print::{household_codes, qr_svg};
@@ -29,6 +30,7 @@ pub use rounds::{
     compare, coverage_by, disinfection, disinfection_done, door_to_door, lab_form, lab_submit,
     plan, reconciliation, schedule,
 };
+pub use setup::{exempt, point_create, round_create, round_form, round_state, supplies_issue};
 pub use station::station;
 
 pub const LANG_COOKIE: &str = "gw_lang";
@@ -713,6 +715,9 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
                 "Registry: buildings, households, search, import"
             )
         );
+        if can(Action::ManageRounds) {
+            rounds_html.push_str(&setup::new_round_link(l));
+        }
     }
     let mut point_links = String::new();
     for g in a.principal.grants.iter().filter(|g| g.in_force(now)) {
@@ -781,9 +786,9 @@ fn state_label(l: Lang, state: &str) -> &'static str {
     match state {
         "planned" => l.t("计划中", "planned"),
         "open" => l.t("采样中", "sampling"),
-        "closed" => l.t("已结束采样", "sampling over"),
-        "reconciled" => l.t("已核对", "reconciled"),
-        "archived" => l.t("已归档", "archived"),
+        "sampling_closed" => l.t("采样结束", "sampling closed"),
+        "results_complete" => l.t("结果已齐", "results complete"),
+        "closed" => l.t("已结束", "closed"),
         _ => l.t("未知", "unknown"),
     }
 }
@@ -813,7 +818,7 @@ pub async fn coverage(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    match coverage_body(&s, &a, &page, &id).await {
+    match coverage_body(&s, &a, &page, &id, None).await {
         Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
         Err(e) => page.error(e),
     }
@@ -824,6 +829,7 @@ async fn coverage_body(
     a: &Auth,
     page: &Page,
     id: &str,
+    refused_point: Option<&setup::PointForm>,
 ) -> Result<(String, String), WebError> {
     let l = page.lang;
     let k = parse_key(l, id)?;
@@ -878,11 +884,12 @@ async fn coverage_body(
     let pc = percent(sa + x, e);
     let points = points_section(s, a, l, k, &communities).await?;
     let alerts = alerts_section(s, a, l, k).await?;
+    let tools = setup::round_tools(s, a, l, &round, refused_point).await?;
     let body = format!(
         r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>
 <section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
 <section class="card"><h2>{gh}</h2><div class="scroll"><table><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
-<p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a> <a class="button" href="/rounds/{k}/reconciliation">{recon}</a> <a class="button" href="/rounds/{k}/lab">{lab}</a> <a class="button" href="/rounds/{k}/disinfection">{dis}</a></p></section>{alerts}{points}"#,
+<p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a> <a class="button" href="/rounds/{k}/reconciliation">{recon}</a> <a class="button" href="/rounds/{k}/lab">{lab}</a> <a class="button" href="/rounds/{k}/disinfection">{dis}</a></p></section>{alerts}{points}{tools}"#,
         sched = l.t("下楼时间表", "Schedule"),
         byc = l.t("按社区/网格/楼栋", "By community, grid, building"),
         recon = l.t("数据校对", "Reconciliation"),
@@ -916,6 +923,8 @@ async fn coverage_body(
 pub struct MissedQuery {
     pub grid: Option<String>,
     pub page: Option<usize>,
+    /// Set after an exemption was recorded (the notice says so).
+    pub exempted: Option<String>,
 }
 
 pub const MISSED_PAGE: usize = 200;
@@ -969,6 +978,7 @@ async fn missed_body(
     let pages = rows.len().div_ceil(MISSED_PAGE).max(1);
     let p = q.page.unwrap_or(1).clamp(1, pages);
     let mut list = String::new();
+    let mut people = Vec::new();
     for row in rows.iter().skip((p - 1) * MISSED_PAGE).take(MISSED_PAGE) {
         let v = gw_app::registry::ResidentView::masked(row, today);
         let name = if full_names {
@@ -977,6 +987,10 @@ async fn missed_body(
             gw_domain::mask::name(&v.name)
         };
         let phones: Vec<&str> = v.phones.iter().map(|p| p.number.as_str()).collect();
+        people.push((
+            v.id.clone(),
+            format!("{name} {}", v.address.as_deref().unwrap_or("")),
+        ));
         let sheet = v.household.as_deref().map_or_else(String::new, |h| {
             format!(
                 r#"<a href="/households/{}/codes">{}</a>"#,
@@ -1012,7 +1026,16 @@ async fn missed_body(
     };
     let body = format!(
         r#"<p><a href="/rounds/{round}">← {back}</a></p><h1>{title}</h1><p class="muted">{n} {people} · {masked}</p>
-<section class="card"><div class="scroll"><table><thead><tr><th>{ln}</th><th>{lg}</th><th>{la}</th><th>{ld}</th><th>{lp}</th><th>{lf}</th><th>{lc}</th></tr></thead><tbody>{list}</tbody></table></div>{nav}</section>"#,
+{notice}<section class="card"><div class="scroll"><table><thead><tr><th>{ln}</th><th>{lg}</th><th>{la}</th><th>{ld}</th><th>{lp}</th><th>{lf}</th><th>{lc}</th></tr></thead><tbody>{list}</tbody></table></div>{nav}</section>{exempt}"#,
+        notice = if q.exempted.is_some() {
+            format!(
+                r#"<p class="notice" id="exempted">{}</p>"#,
+                l.t("已登记免检。", "Exemption recorded.")
+            )
+        } else {
+            String::new()
+        },
+        exempt = setup::exempt_form(s, a, l, round, grid, &people),
         back = esc(&r.name),
         title = l.t("未检名单", "Missed list"),
         n = rows.len(),
@@ -1164,7 +1187,7 @@ pub async fn point(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    match point_body(&s, &a, &page, &id, None).await {
+    match point_body(&s, &a, &page, &id, None, None).await {
         Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
         Err(e) => page.error(e),
     }
@@ -1176,6 +1199,7 @@ async fn point_body(
     page: &Page,
     id: &str,
     issued: Option<(&gw_app::stations::Issued, String)>,
+    supplies: Option<&setup::SupplyOutcome>,
 ) -> Result<(String, String), WebError> {
     let l = page.lang;
     let k = parse_key(l, id)?;
@@ -1225,6 +1249,7 @@ async fn point_body(
         lp = l.t("例如：1号台", "e.g. table 1"),
         sb = l.t("生成一次性登记链接", "Make a one-time enrolment link"),
     );
+    let body = body + &setup::supplies_section(s, a, l, k, &place, supplies).await?;
     Ok((pt.name.clone(), body))
 }
 
@@ -1268,7 +1293,7 @@ pub async fn issue_station(
         _ => format!("{}://{host}", if https { "https" } else { "http" }),
     };
     let link = format!("{origin}/station?code={}", issued.enroll_code);
-    match point_body(&s, &a, &page, &id, Some((&issued, link))).await {
+    match point_body(&s, &a, &page, &id, Some((&issued, link)), None).await {
         Ok((title, body)) => page.render(StatusCode::CREATED, &title, &body),
         Err(e) => page.error(e),
     }

@@ -33,7 +33,7 @@ fn render(page: &Page, r: Result<(String, String), WebError>) -> Response {
     }
 }
 
-fn auth_err(l: Lang, e: gw_app::access::AuthError) -> WebError {
+pub(super) fn auth_err(l: Lang, e: gw_app::access::AuthError) -> WebError {
     let mut w: WebError = e.into();
     if w.code == "bad_request" {
         w.message = pick(l, &w.message);

@@ -1,0 +1,456 @@
+//! Setting up a round from the browser alone (real HTTP, session cookie and
+//! CSRF field as a browser sends them): the new-round form, points, the state
+//! button, supplies at a point, exemptions; form errors; who gets the forms.
+
+use crate::harness::{enc, Response, Server, TestEnv};
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// A logged-in browser: its session cookie and the session's CSRF token.
+struct Browser<'a> {
+    srv: &'a Server,
+    cookie: String,
+    csrf: String,
+}
+
+impl<'a> Browser<'a> {
+    /// Logs in through the login form (the password already changed).
+    fn login(srv: &'a Server, username: &str, password: &str) -> Browser<'a> {
+        let body = format!("username={}&password={}", enc(username), enc(password));
+        let r = srv.raw(&format!(
+            "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert_eq!(header(&r.head, "location"), Some("/"));
+        let cookie = header(&r.head, "set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let mut b = Browser {
+            srv,
+            cookie,
+            csrf: String::new(),
+        };
+        let home = b.get("/");
+        b.csrf = home
+            .body
+            .split(r#"name="csrf" value=""#)
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("the logout form carries the CSRF field")
+            .to_string();
+        b
+    }
+    fn get(&self, path: &str) -> Response {
+        self.srv.raw(&format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\n\r\n",
+            self.cookie
+        ))
+    }
+    /// Posts a form as the browser does: urlencoded, with the CSRF field.
+    fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let mut body = format!("csrf={}", enc(&self.csrf));
+        for (k, v) in fields {
+            body.push_str(&format!("&{}={}", enc(k), enc(v)));
+        }
+        self.srv.raw(&format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            self.cookie,
+            body.len()
+        ))
+    }
+}
+
+fn error_code(r: &Response) -> Option<String> {
+    r.body
+        .split(r#"<meta name="gw-error" content=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(String::from)
+}
+
+/// The link target of the element whose text is `text` (`<a href="X">text</a>`).
+fn href_of(body: &str, text: &str) -> String {
+    let end = body
+        .find(&format!(">{text}</a>"))
+        .unwrap_or_else(|| panic!("no link {text}: {body}"));
+    let start = body[..end].rfind("href=\"").unwrap() + 6;
+    body[start..end].trim_end_matches('"').to_string()
+}
+
+#[tokio::test]
+async fn a_round_set_up_opened_and_supplied_from_the_browser_alone() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "300", "--seed", "8", "--no-serve"]);
+    let store = env.store().await;
+    let communities = store.communities(None, None).await.unwrap();
+    let c1 = &communities[0];
+    let street = c1.street_id;
+    let c1_key = format!("{street}-{}", c1.id);
+    let compound = store
+        .street_compounds(street)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(c, _, _)| *c == c1.id)
+        .expect("a compound in community 1");
+    let grid = store
+        .grids(None, Some((street, c1.id)))
+        .await
+        .unwrap()
+        .remove(0);
+    let admin_pw = env.account("boss", "admin", &["--city"]);
+    let leader_pw = env.account(
+        "leader",
+        "grid_leader",
+        &[
+            "--street",
+            &c1.street_name,
+            "--community",
+            &c1.name,
+            "--grid",
+            &grid.name,
+        ],
+    );
+    let srv = env.serve();
+    let api = srv.login("boss", &admin_pw);
+    let api = srv.with_token(&api);
+    srv.login("leader", &leader_pw);
+    let admin = Browser::login(&srv, "boss", &format!("{admin_pw}-changed"));
+
+    // The home page leads to the form; the form offers the street's communities.
+    let home = admin.get("/");
+    assert!(home.body.contains(r#"href="/rounds/new""#), "{}", home.body);
+    let form = admin.get("/rounds/new");
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains(r#"type="datetime-local" name="starts""#));
+    assert!(form
+        .body
+        .contains(&format!(r#"name="community" value="{c1_key}""#)));
+    assert!(form.body.contains(&c1.name));
+
+    // Without the CSRF field: refused, nothing created.
+    let r = srv.raw(&format!(
+        "POST /rounds/new HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 9\r\n\r\nname=evil",
+        admin.cookie
+    ));
+    assert_eq!(r.status, 403);
+    assert_eq!(error_code(&r).as_deref(), Some("csrf"));
+
+    // The end before the start: the form again, with what to fix and what was typed.
+    let street_s = street.to_string();
+    let bad = admin.post(
+        "/rounds/new",
+        &[
+            ("name", "第九轮全员核酸"),
+            ("street", &street_s),
+            ("community", &c1_key),
+            ("starts", "2030-03-01T08:00"),
+            ("ends", "2030-03-01T07:00"),
+            ("pool", "5"),
+        ],
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("结束时间须晚于开始时间"), "{}", bad.body);
+    assert!(bad.body.contains(r#"value="第九轮全员核酸""#));
+    assert!(bad.body.contains(r#"value="2030-03-01T07:00""#));
+    assert!(bad.body.contains(&format!(r#"value="{c1_key}" checked"#)));
+    assert!(bad.body.contains(r#"<option value="5" selected>"#));
+    // No name: said so, in English when asked; the times are kept.
+    let bad = admin.post(
+        "/rounds/new",
+        &[
+            ("name", " "),
+            ("street", &street_s),
+            ("starts", "2030-03-01T08:00"),
+            ("ends", "2030-03-01T18:00"),
+            ("pool", "10"),
+        ],
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("请填写轮次名称"), "{}", bad.body);
+    assert!(bad.body.contains(r#"value="2030-03-01T18:00""#));
+    let bad = admin.post(
+        "/rounds/new?lang=en",
+        &[
+            ("name", "x"),
+            ("street", &street_s),
+            ("starts", "next tuesday"),
+            ("ends", "2030-03-01T18:00"),
+            ("pool", "10"),
+        ],
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("A time is not valid"), "{}", bad.body);
+    let rounds = api.get(&format!("/api/v1/streets/{street}/rounds")).json();
+    assert_eq!(
+        rounds["rounds"].as_array().unwrap().len(),
+        0,
+        "a refused form creates nothing"
+    );
+
+    // The round, over the whole street, in China time.
+    let r = admin.post(
+        "/rounds/new",
+        &[
+            ("name", "第九轮全员核酸"),
+            ("street", &street_s),
+            ("starts", "2024-01-01T06:00"),
+            ("ends", "2099-12-31T18:00"),
+            ("pool", "10"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let location = header(&r.head, "location").unwrap().to_string();
+    let round = location.strip_prefix("/rounds/").unwrap().to_string();
+    let rounds = api.get(&format!("/api/v1/streets/{street}/rounds")).json();
+    let made = &rounds["rounds"][0];
+    assert_eq!(made["id"], round.as_str());
+    assert_eq!(made["name"], "第九轮全员核酸");
+    // 06:00 in Beijing on 2024-01-01 is 22:00 UTC the day before.
+    assert_eq!(made["starts_ms"], 1_704_060_000_000_i64);
+    assert_eq!(made["pool_size"], 10);
+    assert_eq!(made["state"], "planned");
+    assert_eq!(made["communities"].as_array().unwrap().len(), 0);
+    let home = admin.get("/");
+    assert!(home.body.contains("第九轮全员核酸"));
+    assert!(home.body.contains(&format!(r#"href="/rounds/{round}""#)));
+    assert!(home.body.contains("计划中"));
+
+    // The round page: its state, the next step, the point form.
+    let page = admin.get(&location);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("<b>计划中</b>"), "{}", page.body);
+    assert!(page
+        .body
+        .contains(&format!(r#"action="/rounds/{round}/state""#)));
+    assert!(page.body.contains(r#"name="to" value="open""#));
+    assert!(page.body.contains("开始采样"));
+    assert!(page
+        .body
+        .contains(&format!(r#"action="/rounds/{round}/points""#)));
+
+    // A point closing before it opens: the page again with the app's reason and the values.
+    let points = format!("/rounds/{round}/points");
+    let compound_key = format!("{street}-{}", compound.1);
+    let bad = admin.post(
+        &points,
+        &[
+            ("name", "北门采样点"),
+            ("community", &c1_key),
+            ("compound", &compound_key),
+            ("opens", "2024-01-01T10:00"),
+            ("closes", "2024-01-01T09:00"),
+        ],
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(
+        bad.body.contains("采样点关闭时间须晚于开放时间"),
+        "{}",
+        bad.body
+    );
+    assert!(bad.body.contains(r#"value="北门采样点""#));
+    assert!(bad
+        .body
+        .contains(&format!(r#"<option value="{compound_key}" selected>"#)));
+    let bad = admin.post(
+        &points,
+        &[("name", "北门采样点"), ("community", &c1_key), ("x", "10")],
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("位置须同时填写向东、向北两个数"));
+
+    let r = admin.post(
+        &points,
+        &[
+            ("name", "北门采样点"),
+            ("community", &c1_key),
+            ("compound", &compound_key),
+            ("stations", "3"),
+            ("rate", "120"),
+            ("x", "10"),
+            ("y", "-20"),
+            ("opens", ""),
+            ("closes", ""),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = admin.get(&location);
+    let point_href = href_of(&page.body, "北门采样点");
+    let point = point_href.strip_prefix("/points/").unwrap().to_string();
+    let sched = api.get(&format!("/api/v1/rounds/{round}/schedule")).json();
+    let p = sched["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "北门采样点")
+        .unwrap_or_else(|| panic!("the point in the schedule: {sched}"))
+        .clone();
+    assert_eq!(p["stations"], 3, "{p}");
+    assert_eq!(p["configured_rate"], 120.0, "{p}");
+    assert_eq!(p["compound"], compound_key.as_str(), "{p}");
+    assert_eq!(
+        (p["x_m"].clone(), p["y_m"].clone()),
+        (10.into(), (-20).into())
+    );
+
+    // Open it with the state button: the snapshot is taken, the next step offered.
+    let r = admin.post(&format!("/rounds/{round}/state"), &[("to", "open")]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = admin.get(&location);
+    assert!(page.body.contains("<b>采样中</b>"), "{}", page.body);
+    assert!(page.body.contains(r#"name="to" value="sampling_closed""#));
+    let expected: i64 = page
+        .body
+        .split(r#"id="cov-expected">"#)
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(expected > 0, "opening fixed who is expected");
+    // A second click on the same button: said so, nothing moved.
+    let again = admin.post(&format!("/rounds/{round}/state"), &[("to", "open")]);
+    assert_eq!(again.status, 400, "{}", again.body);
+    let rounds = api.get(&format!("/api/v1/streets/{street}/rounds")).json();
+    assert_eq!(rounds["rounds"][0]["state"], "open");
+
+    // Tubes by range on the point page.
+    let pp = admin.get(&point_href);
+    assert_eq!(pp.status, 200, "{}", pp.body);
+    assert!(pp.body.contains(r#"id="supply-form""#), "{}", pp.body);
+    assert!(pp.body.contains("尚未发放物资"));
+    let supplies = format!("/points/{point}/supplies");
+    let r = admin.post(
+        &supplies,
+        &[
+            ("kind", "tubes"),
+            ("first_barcode", "TB000101"),
+            ("last_barcode", "TB000200"),
+            ("received_by", "李四"),
+        ],
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.body.contains(r#"id="supply-issued""#), "{}", r.body);
+    assert!(
+        r.body.contains("采样管 100 TB000101 – TB000200"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains(r#"<table id="supplies">"#));
+    let listed = api.get(&format!("/api/v1/points/{point}/supplies")).json();
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{listed}");
+    assert_eq!(items[0]["quantity"], 100);
+    assert_eq!(items[0]["first_barcode"], "TB000101");
+    assert_eq!(items[0]["received_by"], "李四");
+    // Half a range, kits without a count: what to fix, the values kept, nothing issued.
+    let bad = admin.post(
+        &supplies,
+        &[("kind", "tubes"), ("first_barcode", "TB000300")],
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("条码段须同时填写首条码和尾条码"));
+    assert!(bad.body.contains(r#"value="TB000300""#));
+    let bad = admin.post(&supplies, &[("kind", "kits"), ("quantity", "")]);
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("数量须为正数"), "{}", bad.body);
+    assert!(bad.body.contains(r#"<option value="kits" selected>"#));
+    let r = admin.post(
+        &supplies,
+        &[("kind", "protective_gear"), ("quantity", "40")],
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let listed = api.get(&format!("/api/v1/points/{point}/supplies")).json();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+
+    // An exemption from the missed list takes the person off it.
+    let grid_key = format!("{street}-{}", grid.id);
+    let missed = admin.get(&format!("/rounds/{round}/missed?grid={grid_key}"));
+    assert_eq!(missed.status, 200, "{}", missed.body);
+    assert!(missed
+        .body
+        .contains(&format!(r#"action="/rounds/{round}/exemptions""#)));
+    assert!(missed.body.contains("已隔离并在隔离点检测"));
+    let resident = missed
+        .body
+        .split(r#"<select name="resident" required><option value=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let r = admin.post(
+        &format!("/rounds/{round}/exemptions"),
+        &[
+            ("resident", &resident),
+            ("reason", "in_hospital"),
+            ("grid", &grid_key),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let back = header(&r.head, "location").unwrap().to_string();
+    let missed = admin.get(&back);
+    assert!(missed.body.contains(r#"id="exempted""#));
+    assert!(
+        !missed
+            .body
+            .contains(&format!(r#"<option value="{resident}">"#)),
+        "{}",
+        missed.body
+    );
+    let cov = api
+        .get(&format!("/api/v1/rounds/{round}/coverage?grid={grid_key}"))
+        .json();
+    assert!(cov.to_string().contains(r#""exempt":1"#), "{cov}");
+
+    // A grid leader sees the round but gets none of the forms, and cannot post them.
+    let leader = Browser::login(&srv, "leader", &format!("{leader_pw}-changed"));
+    assert!(!leader.get("/").body.contains(r#"href="/rounds/new""#));
+    let page = leader.get(&location);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains("/state\""));
+    assert!(!page.body.contains(r#"id="add-point""#));
+    let form = leader.get("/rounds/new");
+    assert_eq!(form.status, 403);
+    assert_eq!(error_code(&form).as_deref(), Some("forbidden"));
+    for (path, fields) in [
+        (
+            "/rounds/new".to_string(),
+            vec![
+                ("name", "越权轮次"),
+                ("street", street_s.as_str()),
+                ("starts", "2030-03-01T08:00"),
+                ("ends", "2030-03-01T18:00"),
+                ("pool", "10"),
+            ],
+        ),
+        (
+            format!("/rounds/{round}/state"),
+            vec![("to", "sampling_closed")],
+        ),
+        (
+            points.clone(),
+            vec![("name", "越权点"), ("community", c1_key.as_str())],
+        ),
+        (supplies.clone(), vec![("kind", "kits"), ("quantity", "5")]),
+    ] {
+        let r = leader.post(&path, &fields);
+        assert_eq!(r.status, 403, "{path}: {}", r.body);
+        assert_eq!(error_code(&r).as_deref(), Some("forbidden"), "{path}");
+    }
+    let rounds = api.get(&format!("/api/v1/streets/{street}/rounds")).json();
+    assert_eq!(rounds["rounds"].as_array().unwrap().len(), 1);
+    assert_eq!(rounds["rounds"][0]["state"], "open");
+    let listed = api.get(&format!("/api/v1/points/{point}/supplies")).json();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+    let sched = api.get(&format!("/api/v1/rounds/{round}/schedule")).json();
+    assert_eq!(sched["points"].as_array().unwrap().len(), 1);
+}

@@ -1,0 +1,1048 @@
+//! Setting up a round from the browser alone: the new-round form, the round's
+//! next state, adding testing points, supplies issued to a point and
+//! exemptions from the missed list. Thin over the same `gw_app` use-cases as
+//! the API routes (`POST /api/v1/rounds`, `/state`, `/points`,
+//! `/api/v1/points/{id}/supplies`, `/exemptions`).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Extension;
+use gw_app::access::AuthError;
+use gw_app::handoff::{NewSupply, SupplyView};
+use gw_domain::access::{Action, Place};
+use gw_domain::date::parse_minute_cst;
+use gw_domain::ids::Key;
+use gw_domain::notify::clock_text;
+use gw_domain::testing::{EXEMPTION_REASONS, POOL_SIZES, ROUND_STATES};
+use gw_store::testing::RoundRow;
+
+use super::registry::pick;
+use super::rounds::auth_err;
+use super::{form_decode, parse_key, point_place, redirect, state_label, Lang, Page};
+use crate::{html_escape as esc, AppState, Auth, WebError};
+
+/// The fields of an urlencoded form, in order (checkboxes repeat their name).
+/// Read leniently: a body that is no form has no fields, so the use-case's
+/// access check answers first, never the parser.
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn parse(body: &[u8]) -> Fields {
+        Fields(
+            std::str::from_utf8(body)
+                .unwrap_or("")
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (form_decode(k), form_decode(v)))
+                .collect(),
+        )
+    }
+    fn get(&self, name: &str) -> String {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    }
+    fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, v)| k == name && !v.trim().is_empty())
+            .map(|(_, v)| v.trim().to_string())
+            .collect()
+    }
+}
+
+/// A `datetime-local` value (`2026-11-23T06:00`) of a moment, in China time.
+fn local_input(ms: i64) -> String {
+    clock_text(ms).replacen(' ', "T", 1)
+}
+
+fn error_html(error: &str) -> String {
+    if error.is_empty() {
+        String::new()
+    } else {
+        format!(
+            r#"<p class="error" role="alert" id="form-error">{}</p>"#,
+            esc(error)
+        )
+    }
+}
+
+fn selected(on: bool) -> &'static str {
+    if on {
+        " selected"
+    } else {
+        ""
+    }
+}
+
+/// A button to the new-round form, for the home page of those who may use it.
+pub(super) fn new_round_link(l: Lang) -> String {
+    format!(
+        r#"<p class="actions"><a class="button primary" id="new-round" href="/rounds/new">{}</a></p>"#,
+        l.t("新建检测轮次", "Set up a testing round")
+    )
+}
+
+// ----- a new round -----------------------------------------------------------------
+
+#[derive(Default)]
+struct RoundForm {
+    name: String,
+    street: String,
+    communities: Vec<String>,
+    starts: String,
+    ends: String,
+    pool: String,
+}
+
+/// The streets where the caller may set up rounds, with their communities.
+async fn round_streets(
+    s: &AppState,
+    a: &Auth,
+) -> Result<
+    Vec<(
+        gw_store::registry::StreetRow,
+        Vec<gw_store::registry::CommunityRow>,
+    )>,
+    WebError,
+> {
+    let now = s.clock.now_ms();
+    let mut out = Vec::new();
+    for st in s.store.streets().await? {
+        let place = s.store.place_of(st.id, "street", st.id).await?;
+        if a.principal.can(Action::ManageRounds, &place, now) {
+            let communities = s.store.communities(None, Some(st.id)).await?;
+            out.push((st, communities));
+        }
+    }
+    Ok(out)
+}
+
+async fn round_form_page(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    status: StatusCode,
+    f: &RoundForm,
+    error: &str,
+) -> Response {
+    let l = page.lang;
+    let streets = match round_streets(s, a).await {
+        Ok(v) => v,
+        Err(e) => return page.error(e),
+    };
+    let title = l.t("新建检测轮次", "Set up a testing round");
+    if streets.is_empty() {
+        let body = format!(
+            r#"<h1>{title}</h1><section class="card"><p>{}</p></section>"#,
+            l.t(
+                "您没有可以组织检测轮次的街道：轮次须由街道或以上的授权创建。",
+                "You have no street to set up rounds in: a round needs a grant on a street or above."
+            )
+        );
+        return page.render(status, title, &body);
+    }
+    let street_field = if let [(st, _)] = streets.as_slice() {
+        format!(
+            r#"<input type="hidden" name="street" value="{}"><p>{} <b>{}</b></p>"#,
+            st.id,
+            l.t("街道：", "Street:"),
+            esc(&st.name)
+        )
+    } else {
+        let options: String = streets
+            .iter()
+            .map(|(st, _)| {
+                format!(
+                    r#"<option value="{}"{}>{}</option>"#,
+                    st.id,
+                    selected(f.street == st.id.to_string()),
+                    esc(&st.name)
+                )
+            })
+            .collect();
+        format!(
+            r#"<label>{}<select name="street" required>{options}</select></label>"#,
+            l.t("街道", "Street")
+        )
+    };
+    let several = streets.len() > 1;
+    let mut checks = String::new();
+    for (st, communities) in &streets {
+        if several {
+            checks.push_str(&format!(r#"<p class="muted">{}</p>"#, esc(&st.name)));
+        }
+        for c in communities {
+            let k = Key {
+                street: c.street_id,
+                id: c.id,
+            }
+            .to_string();
+            checks.push_str(&format!(
+                r#"<label><input type="checkbox" name="community" value="{k}"{}> {}</label>"#,
+                if f.communities.contains(&k) {
+                    " checked"
+                } else {
+                    ""
+                },
+                esc(&c.name)
+            ));
+        }
+    }
+    let pool: String = POOL_SIZES
+        .iter()
+        .map(|p| {
+            let v = p.to_string();
+            let on = if f.pool.is_empty() {
+                *p == 10
+            } else {
+                f.pool == v
+            };
+            format!(
+                r#"<option value="{v}"{}>{}</option>"#,
+                selected(on),
+                match (l, p) {
+                    (Lang::Zh, 1) => "1（单采）".to_string(),
+                    (Lang::En, 1) => "1 (single)".to_string(),
+                    (Lang::Zh, _) => format!("{p} 混 1"),
+                    (Lang::En, _) => format!("{p} per tube"),
+                }
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"<p><a href="/">← {home}</a></p><h1>{title}</h1><section class="card">{err}
+<form method="post" action="/rounds/new" class="stack" id="round-form"><input type="hidden" name="csrf" value="{csrf}">
+<label>{ln}<input name="name" required maxlength="60" value="{name}" placeholder="{lnp}"></label>
+{street_field}
+<fieldset class="checks"><legend>{lc}</legend>{checks}</fieldset>
+<label>{ls}<input type="datetime-local" name="starts" required value="{starts}"></label>
+<label>{le}<input type="datetime-local" name="ends" required value="{ends}"></label>
+<label>{lp}<select name="pool">{pool}</select></label>
+<button class="primary" type="submit">{b}</button></form>
+<p class="hint">{hint}</p></section>"#,
+        home = l.t("首页", "Home"),
+        err = error_html(error),
+        csrf = esc(&a.csrf),
+        ln = l.t("轮次名称", "Name"),
+        name = esc(&f.name),
+        lnp = l.t("例如：第3轮全员核酸", "e.g. round 3, everyone"),
+        lc = l.t(
+            "范围：勾选社区；都不勾选即全街道",
+            "Communities covered: none ticked means the whole street"
+        ),
+        ls = l.t("开始时间（北京时间）", "Starts (China time)"),
+        starts = esc(&f.starts),
+        le = l.t("结束时间（北京时间）", "Ends (China time)"),
+        ends = esc(&f.ends),
+        lp = l.t("混采（每管人数）", "Pooling (people per tube)"),
+        b = l.t("创建轮次（计划中）", "Create the round (planned)"),
+        hint = l.t(
+            "创建后轮次为“计划中”：在轮次页面添加采样点，准备好后点“开始采样”，届时锁定应检人员名单。",
+            "A new round is planned: add its testing points on the round page, then open it, which fixes who is expected."
+        ),
+    );
+    page.render(status, title, &body)
+}
+
+pub async fn round_form(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+) -> Response {
+    // By default: from the next full hour, for twelve hours.
+    let starts = (s.clock.now_ms() / 3_600_000 + 1) * 3_600_000;
+    let f = RoundForm {
+        starts: local_input(starts),
+        ends: local_input(starts + 12 * 3_600_000),
+        ..RoundForm::default()
+    };
+    round_form_page(&s, &a, &page, StatusCode::OK, &f, "").await
+}
+
+pub async fn round_create(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    body: Bytes,
+) -> Response {
+    let l = page.lang;
+    let fields = Fields::parse(&body);
+    let f = RoundForm {
+        name: fields.get("name"),
+        street: fields.get("street"),
+        communities: fields.all("community"),
+        starts: fields.get("starts"),
+        ends: fields.get("ends"),
+        pool: fields.get("pool"),
+    };
+    let again = |msg: &str| {
+        let msg = msg.to_string();
+        let (s, a, page, f) = (&s, &a, &page, &f);
+        async move { round_form_page(s, a, page, StatusCode::BAD_REQUEST, f, &msg).await }
+    };
+    if f.name.is_empty() {
+        return again(l.t("请填写轮次名称。", "Give the round a name.")).await;
+    }
+    let Ok(street) = f.street.parse::<i64>() else {
+        return again(l.t("请选择街道。", "Choose the street.")).await;
+    };
+    let bad_time = l.t(
+        "时间无效：请按“年-月-日 时:分”（北京时间）填写开始和结束时间。",
+        "A time is not valid: give the start and the end as year-month-day hour:minute (China time).",
+    );
+    let (Ok(starts_ms), Ok(ends_ms)) = (parse_minute_cst(&f.starts), parse_minute_cst(&f.ends))
+    else {
+        return again(bad_time).await;
+    };
+    if ends_ms <= starts_ms {
+        return again(l.t(
+            "结束时间须晚于开始时间，请改正。",
+            "The end must be after the start: correct it.",
+        ))
+        .await;
+    }
+    let pool_size = match f.pool.parse::<u32>() {
+        Ok(p) if POOL_SIZES.contains(&p) => p,
+        _ => {
+            return again(l.t(
+                "混采数只能是 1、5、10 或 20。",
+                "Pooling must be 1, 5, 10 or 20.",
+            ))
+            .await
+        }
+    };
+    let Ok(communities) = f
+        .communities
+        .iter()
+        .map(|c| c.parse::<Key>())
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return again(l.t(
+            "社区选择无效，请重新勾选。",
+            "A community ticked is not valid: tick them again.",
+        ))
+        .await;
+    };
+    match gw_app::testing::create_round(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        &gw_app::testing::NewRound {
+            street,
+            name: &f.name,
+            starts_ms,
+            ends_ms,
+            pool_size,
+            communities,
+        },
+    )
+    .await
+    {
+        Ok(k) => redirect(&format!("/rounds/{k}")),
+        Err(AuthError::Invalid(m)) => again(&pick(l, &m)).await,
+        Err(e) => page.error(e.into()),
+    }
+}
+
+// ----- the round page: next state, add a point ----------------------------------------
+
+/// What a refused point form held, and why it was refused.
+#[derive(Default)]
+pub(super) struct PointForm {
+    name: String,
+    community: String,
+    compound: String,
+    x: String,
+    y: String,
+    opens: String,
+    closes: String,
+    stations: String,
+    rate: String,
+    error: String,
+}
+
+/// The next step of a round and its button, with the question asked first.
+fn next_step(l: Lang, state: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    let i = ROUND_STATES.iter().position(|s| *s == state)?;
+    let to = *ROUND_STATES.get(i + 1)?;
+    let (button, confirm) = match to {
+        "open" => (
+            l.t("开始采样", "Open: start sampling"),
+            l.t(
+                "开始采样后将锁定应检人员名单，确定吗？",
+                "Opening fixes who is expected. Open the round?",
+            ),
+        ),
+        "sampling_closed" => (
+            l.t("结束采样", "Close sampling"),
+            l.t(
+                "结束采样后再扫码会被标记为异常，确定吗？",
+                "Swabs after this are flagged. Close sampling?",
+            ),
+        ),
+        "results_complete" => (
+            l.t("标记结果已齐", "Mark results complete"),
+            l.t(
+                "确定本轮检测结果已全部收到吗？",
+                "Have all of the round's results arrived?",
+            ),
+        ),
+        _ => (
+            l.t("结束本轮", "Close the round"),
+            l.t("确定结束本轮吗？", "Close the round?"),
+        ),
+    };
+    Some((to, button, confirm))
+}
+
+/// For those who manage the round: its next state and the form adding a
+/// point (with what a refused form held). Empty for everyone else.
+pub(super) async fn round_tools(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    round: &RoundRow,
+    refused: Option<&PointForm>,
+) -> Result<String, WebError> {
+    let place = s
+        .store
+        .place_of(round.street_id, "street", round.street_id)
+        .await?;
+    if !a
+        .principal
+        .can(Action::ManageRounds, &place, s.clock.now_ms())
+    {
+        return Ok(String::new());
+    }
+    let k = Key {
+        street: round.street_id,
+        id: round.id,
+    };
+    let csrf = esc(&a.csrf);
+    let state = match next_step(l, &round.state) {
+        Some((to, button, confirm)) => format!(
+            r#"<form method="post" action="/rounds/{k}/state" id="state-form" onsubmit="return confirm(this.dataset.q)" data-q="{q}"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="to" value="{to}"><button class="primary" type="submit">{b}</button></form>"#,
+            q = esc(confirm),
+            b = esc(button),
+        ),
+        None => format!(
+            r#"<p class="muted">{}</p>"#,
+            l.t("本轮已结束。", "This round is closed.")
+        ),
+    };
+    let steps: Vec<String> = ROUND_STATES
+        .iter()
+        .map(|st| {
+            let label = esc(state_label(l, st));
+            if *st == round.state {
+                format!("<b>{label}</b>")
+            } else {
+                label
+            }
+        })
+        .collect();
+    let empty = PointForm::default();
+    let f = refused.unwrap_or(&empty);
+    let communities = s.store.communities(None, Some(round.street_id)).await?;
+    let community_options: String = communities
+        .iter()
+        .map(|c| {
+            let v = Key {
+                street: c.street_id,
+                id: c.id,
+            }
+            .to_string();
+            format!(
+                r#"<option value="{v}"{}>{}</option>"#,
+                selected(f.community == v),
+                esc(&c.name)
+            )
+        })
+        .collect();
+    let mut compound_options = format!(
+        r#"<option value="">{}</option>"#,
+        l.t(
+            "在小区外（服务所有小区）",
+            "Outside any compound (serves all)"
+        )
+    );
+    let mut open_group: Option<i64> = None;
+    for (community, id, name) in s.store.street_compounds(round.street_id).await? {
+        if open_group != Some(community) {
+            if open_group.is_some() {
+                compound_options.push_str("</optgroup>");
+            }
+            let cname = communities
+                .iter()
+                .find(|c| c.id == community)
+                .map_or("", |c| c.name.as_str());
+            compound_options.push_str(&format!(r#"<optgroup label="{}">"#, esc(cname)));
+            open_group = Some(community);
+        }
+        let v = Key {
+            street: round.street_id,
+            id,
+        }
+        .to_string();
+        compound_options.push_str(&format!(
+            r#"<option value="{v}"{}>{}</option>"#,
+            selected(f.compound == v),
+            esc(&name)
+        ));
+    }
+    if open_group.is_some() {
+        compound_options.push_str("</optgroup>");
+    }
+    let stations = if f.stations.is_empty() {
+        "2"
+    } else {
+        f.stations.as_str()
+    };
+    Ok(format!(
+        r#"<section class="card" id="round-state"><h2>{sh}</h2><p>{steps}</p>{state}</section>
+<section class="card" id="add-point"><h2>{ph}</h2>{err}<form method="post" action="/rounds/{k}/points" class="stack"><input type="hidden" name="csrf" value="{csrf}">
+<label>{ln}<input name="name" required maxlength="60" value="{name}" placeholder="{lnp}"></label>
+<label>{lc}<select name="community" required>{community_options}</select></label>
+<label>{lcp}<select name="compound">{compound_options}</select></label>
+<label>{lst}<input name="stations" inputmode="numeric" value="{stations}"></label>
+<label>{lr}<input name="rate" inputmode="numeric" value="{rate}" placeholder="100"></label>
+<label>{lo}<input type="datetime-local" name="opens" value="{opens}"></label>
+<label>{lcl}<input type="datetime-local" name="closes" value="{closes}"></label>
+<label>{lx}<input name="x" type="number" step="1" value="{x}"></label>
+<label>{ly}<input name="y" type="number" step="1" value="{y}"></label>
+<p class="hint">{hint}</p>
+<button class="primary" type="submit">{b}</button></form></section>"#,
+        sh = l.t("轮次状态", "Round state"),
+        steps = steps.join(" → "),
+        ph = l.t("添加采样点", "Add a testing point"),
+        err = error_html(&f.error),
+        ln = l.t("采样点名称", "Point name"),
+        name = esc(&f.name),
+        lnp = l.t("例如：东风小区北门", "e.g. north gate"),
+        lc = l.t("所在社区", "Community"),
+        lcp = l.t("位置", "Where"),
+        lst = l.t("采样台数（1–50）", "Stations (1–50)"),
+        stations = esc(stations),
+        lr = l.t(
+            "每台每小时采样人数（不填为 100）",
+            "People per station per hour (default 100)"
+        ),
+        rate = esc(&f.rate),
+        lo = l.t("开放时间（不填为本轮开始）", "Opens (default: the round's start)"),
+        opens = esc(&f.opens),
+        lcl = l.t("关闭时间（不填为本轮结束）", "Closes (default: the round's end)"),
+        closes = esc(&f.closes),
+        lx = l.t("位置：向东（米，可不填）", "Position east (metres, optional)"),
+        x = esc(&f.x),
+        ly = l.t("位置：向北（米，可不填）", "Position north (metres, optional)"),
+        y = esc(&f.y),
+        hint = esc(&match l {
+            Lang::Zh => format!(
+                "本轮时间：{} 至 {}（北京时间）。位置是距街道原点的米数，用于排班时就近安排楼栋。",
+                clock_text(round.starts_ms),
+                clock_text(round.ends_ms)
+            ),
+            Lang::En => format!(
+                "The round runs {} to {} (China time). The position, in metres from the street's origin, lets the schedule send buildings to a point near them.",
+                clock_text(round.starts_ms),
+                clock_text(round.ends_ms)
+            ),
+        }),
+        b = l.t("添加采样点", "Add the point"),
+    ))
+}
+
+pub async fn round_state(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let l = page.lang;
+    let round = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    let to = Fields::parse(&body).get("to");
+    match gw_app::testing::advance_round(&s.store, &s.clock, &a.principal, round, &to).await {
+        Ok(_) => redirect(&format!("/rounds/{round}")),
+        Err(e) => page.error(auth_err(l, e)),
+    }
+}
+
+pub async fn point_create(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let l = page.lang;
+    let round = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    let fields = Fields::parse(&body);
+    let mut f = PointForm {
+        name: fields.get("name"),
+        community: fields.get("community"),
+        compound: fields.get("compound"),
+        x: fields.get("x"),
+        y: fields.get("y"),
+        opens: fields.get("opens"),
+        closes: fields.get("closes"),
+        stations: fields.get("stations"),
+        rate: fields.get("rate"),
+        error: String::new(),
+    };
+    f.error = match point_fields(l, &f) {
+        Err(msg) => msg,
+        Ok((community, stations, schedule)) => match gw_app::schedule::add_point(
+            &s.store,
+            &s.clock,
+            &a.principal,
+            round,
+            &f.name,
+            community,
+            stations,
+            schedule,
+        )
+        .await
+        {
+            Ok(_) => return redirect(&format!("/rounds/{round}#points")),
+            Err(AuthError::Invalid(m)) => pick(l, &m),
+            Err(e) => return page.error(e.into()),
+        },
+    };
+    match super::coverage_body(&s, &a, &page, &id, Some(&f)).await {
+        Ok((title, body)) => page.render(StatusCode::BAD_REQUEST, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+/// The point form read and checked: what to fix, in the reader's language.
+fn point_fields(
+    l: Lang,
+    f: &PointForm,
+) -> Result<(Key, u32, gw_app::schedule::PointSchedule), String> {
+    let fail = |zh: &str, en: &str| Err(l.t(zh, en).to_string());
+    if f.name.is_empty() {
+        return fail("请填写采样点名称。", "Give the point a name.");
+    }
+    let Ok(community) = f.community.parse::<Key>() else {
+        return fail("请选择采样点所在社区。", "Choose the point's community.");
+    };
+    let compound = if f.compound.is_empty() {
+        None
+    } else {
+        match f.compound.parse::<Key>() {
+            Ok(k) => Some(k),
+            Err(_) => {
+                return fail(
+                    "位置（小区）选择无效。",
+                    "The compound chosen is not valid.",
+                )
+            }
+        }
+    };
+    let stations = if f.stations.is_empty() {
+        2
+    } else {
+        match f.stations.parse::<u32>() {
+            Ok(n) if (1..=50).contains(&n) => n,
+            _ => {
+                return fail(
+                    "采样台数须为 1 到 50 之间的整数。",
+                    "Stations must be a whole number from 1 to 50.",
+                )
+            }
+        }
+    };
+    let rate = if f.rate.is_empty() {
+        None
+    } else {
+        match f.rate.parse::<u32>() {
+            Ok(r) => Some(r),
+            Err(_) => {
+                return fail(
+                    "每台每小时采样人数须为 1 到 2000 之间的整数。",
+                    "People per station per hour must be a whole number from 1 to 2000.",
+                )
+            }
+        }
+    };
+    let pos = match (f.x.is_empty(), f.y.is_empty()) {
+        (true, true) => None,
+        (false, false) => match (f.x.parse::<i32>(), f.y.parse::<i32>()) {
+            (Ok(x), Ok(y)) => Some((x, y)),
+            _ => return fail("位置须为整数米数。", "The position must be whole metres."),
+        },
+        _ => {
+            return fail(
+                "位置须同时填写向东、向北两个数，或都不填。",
+                "Give both position numbers (east and north), or neither.",
+            )
+        }
+    };
+    let time = |v: &str| -> Result<Option<i64>, String> {
+        if v.is_empty() {
+            Ok(None)
+        } else {
+            parse_minute_cst(v).map(Some).map_err(|_| {
+                l.t(
+                    "开放或关闭时间无效：请按“年-月-日 时:分”（北京时间）填写，或不填。",
+                    "An opening or closing time is not valid: give year-month-day hour:minute (China time), or leave it empty.",
+                )
+                .to_string()
+            })
+        }
+    };
+    let opens_ms = time(&f.opens)?;
+    let closes_ms = time(&f.closes)?;
+    Ok((
+        community,
+        stations,
+        gw_app::schedule::PointSchedule {
+            compound,
+            pos,
+            opens_ms,
+            closes_ms,
+            rate_per_station_h: rate,
+        },
+    ))
+}
+
+// ----- supplies at a point -------------------------------------------------------------
+
+/// What a refused supplies form held.
+#[derive(Default)]
+pub(super) struct SupplyForm {
+    kind: String,
+    first: String,
+    last: String,
+    batch: String,
+    quantity: String,
+    received_by: String,
+}
+
+/// The answer to a supplies form: what was issued, or what to fix.
+pub(super) enum SupplyOutcome {
+    Issued(SupplyView),
+    Refused(SupplyForm, String),
+}
+
+fn supply_label(l: Lang, code: &str) -> &'static str {
+    match code {
+        "tubes" => l.t("采样管", "tubes"),
+        "kits" => l.t("采样试剂盒", "swab kits"),
+        "protective_gear" => l.t("防护用品", "protective gear"),
+        _ => "",
+    }
+}
+
+fn supply_what(v: &SupplyView) -> String {
+    match (&v.first_barcode, &v.last_barcode, &v.batch) {
+        (Some(f), Some(t), _) => format!("{f} – {t}"),
+        (_, _, Some(b)) => b.clone(),
+        _ => String::new(),
+    }
+}
+
+/// The supplies issued to a point and, for those who may, the form issuing more.
+pub(super) async fn supplies_section(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    point: Key,
+    place: &Place,
+    outcome: Option<&SupplyOutcome>,
+) -> Result<String, WebError> {
+    let now = s.clock.now_ms();
+    let mut out = String::new();
+    let notice = match outcome {
+        Some(SupplyOutcome::Issued(v)) => format!(
+            r#"<p class="notice" id="supply-issued">{} {} {} {}</p>"#,
+            l.t("已发放：", "Issued:"),
+            esc(supply_label(l, &v.kind)),
+            v.quantity,
+            esc(&supply_what(v))
+        ),
+        Some(SupplyOutcome::Refused(_, msg)) => error_html(msg),
+        None => String::new(),
+    };
+    if a.principal.can(Action::ReadLogistics, place, now) {
+        let items = gw_app::handoff::supplies(&s.store, &s.clock, &a.principal, point).await?;
+        let rows: String = items
+            .iter()
+            .map(|v| {
+                format!(
+                    r#"<tr><td>{}</td><td class="n">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+                    esc(supply_label(l, &v.kind)),
+                    v.quantity,
+                    esc(&supply_what(v)),
+                    esc(&v.received_by),
+                    esc(&clock_text(v.issued_ms)),
+                )
+            })
+            .collect();
+        let list = if items.is_empty() {
+            format!(
+                r#"<p class="muted">{}</p>"#,
+                l.t("尚未发放物资。", "Nothing issued yet.")
+            )
+        } else {
+            format!(
+                r#"<div class="scroll"><table id="supplies"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{rows}</tbody></table></div>"#,
+                l.t("物资", "Kind"),
+                l.t("数量", "Quantity"),
+                l.t("条码段或批次", "Range or batch"),
+                l.t("接收人", "Received by"),
+                l.t("发放时间", "Issued"),
+            )
+        };
+        out.push_str(&list);
+    }
+    if a.principal.can(Action::IssueSupplies, place, now) {
+        let empty = SupplyForm::default();
+        let f = match outcome {
+            Some(SupplyOutcome::Refused(f, _)) => f,
+            _ => &empty,
+        };
+        let kinds: String = gw_domain::handoff::SupplyKind::ALL
+            .iter()
+            .map(|k| {
+                format!(
+                    r#"<option value="{}"{}>{}</option>"#,
+                    k.code(),
+                    selected(f.kind == k.code()),
+                    esc(supply_label(l, k.code()))
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            r#"<form method="post" action="/points/{point}/supplies" class="stack" id="supply-form"><input type="hidden" name="csrf" value="{csrf}">
+<label>{lk}<select name="kind">{kinds}</select></label>
+<p class="hint">{hint}</p>
+<label>{lf}<input name="first_barcode" value="{first}" autocomplete="off"></label>
+<label>{ll}<input name="last_barcode" value="{last}" autocomplete="off"></label>
+<label>{lb}<input name="batch" value="{batch}" autocomplete="off"></label>
+<label>{lq}<input name="quantity" inputmode="numeric" value="{quantity}"></label>
+<label>{lr}<input name="received_by" maxlength="40" value="{received}"></label>
+<button class="primary" type="submit">{b}</button></form>"#,
+            csrf = esc(&a.csrf),
+            lk = l.t("物资", "Kind"),
+            hint = l.t(
+                "采样管按条码段（首、尾条码）或批次号发放，数量可不填；试剂盒和防护用品只填数量。",
+                "Tubes go by barcode range (first and last) or by batch, the quantity optional; kits and protective gear by quantity only."
+            ),
+            lf = l.t("首条码", "First barcode"),
+            first = esc(&f.first),
+            ll = l.t("尾条码", "Last barcode"),
+            last = esc(&f.last),
+            lb = l.t("或：批次号", "Or: batch"),
+            batch = esc(&f.batch),
+            lq = l.t("数量", "Quantity"),
+            quantity = esc(&f.quantity),
+            lr = l.t("接收人（可不填）", "Received by (optional)"),
+            received = esc(&f.received_by),
+            b = l.t("登记发放", "Record the issue"),
+        ));
+    }
+    if out.is_empty() {
+        return Ok(String::new());
+    }
+    Ok(format!(
+        r#"<section class="card" id="point-supplies"><h2>{}</h2>{notice}{out}</section>"#,
+        l.t("物资发放", "Supplies")
+    ))
+}
+
+pub async fn supplies_issue(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let l = page.lang;
+    let point = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    // The caller's access to the point first; the form after.
+    let allowed = async {
+        let pt = s.store.point(point.street, point.id).await?;
+        let place = point_place(&s, &pt).await?;
+        gw_app::access::authorize(&a.principal, &s.clock, Action::IssueSupplies, &place)?;
+        Ok::<_, WebError>(())
+    };
+    if let Err(e) = allowed.await {
+        return page.error(e);
+    }
+    let fields = Fields::parse(&body);
+    let f = SupplyForm {
+        kind: fields.get("kind"),
+        first: fields.get("first_barcode"),
+        last: fields.get("last_barcode"),
+        batch: fields.get("batch"),
+        quantity: fields.get("quantity"),
+        received_by: fields.get("received_by"),
+    };
+    let outcome = match supply_issue(&s, &a, l, point, &f).await {
+        Ok(Ok(v)) => SupplyOutcome::Issued(v),
+        Ok(Err(msg)) => SupplyOutcome::Refused(f, msg),
+        Err(e) => return page.error(e),
+    };
+    let status = match outcome {
+        SupplyOutcome::Issued(_) => StatusCode::CREATED,
+        SupplyOutcome::Refused(..) => StatusCode::BAD_REQUEST,
+    };
+    match super::point_body(&s, &a, &page, &id, None, Some(&outcome)).await {
+        Ok((title, body)) => page.render(status, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+/// Issues what the form says: the issue, what to fix, or an error page's error.
+async fn supply_issue(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    point: Key,
+    f: &SupplyForm,
+) -> Result<Result<SupplyView, String>, WebError> {
+    let range = match (f.first.is_empty(), f.last.is_empty()) {
+        (true, true) => None,
+        (false, false) => Some((f.first.as_str(), f.last.as_str())),
+        _ => {
+            return Ok(Err(l
+                .t(
+                    "条码段须同时填写首条码和尾条码。",
+                    "A barcode range needs both the first and the last barcode.",
+                )
+                .to_string()))
+        }
+    };
+    let quantity = if f.quantity.is_empty() {
+        None
+    } else {
+        match f.quantity.parse::<u64>() {
+            Ok(q) => Some(q),
+            Err(_) => {
+                return Ok(Err(l
+                    .t("数量须为正整数。", "The quantity must be a whole number.")
+                    .to_string()))
+            }
+        }
+    };
+    let batch = (!f.batch.is_empty()).then_some(f.batch.as_str());
+    match gw_app::handoff::issue_supplies(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        point,
+        &NewSupply {
+            kind: &f.kind,
+            quantity,
+            range,
+            batch,
+            received_by: &f.received_by,
+        },
+    )
+    .await
+    {
+        Ok(v) => Ok(Ok(v)),
+        Err(AuthError::Invalid(m)) => Ok(Err(pick(l, &m))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ----- exemptions from the missed list ----------------------------------------------------
+
+fn reason_label(l: Lang, reason: &str) -> &'static str {
+    match reason {
+        "away" => l.t("不在本市", "away from the city"),
+        "in_hospital" => l.t("住院", "in hospital"),
+        "isolated_tested_there" => l.t("已隔离并在隔离点检测", "isolated and tested there"),
+        "deceased" => l.t("已故", "deceased"),
+        _ => "",
+    }
+}
+
+/// The exemption form over one page of a missed list: `people` are
+/// (resident id, what the list shows of them). Empty for those who may not.
+pub(super) fn exempt_form(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    round: Key,
+    grid: Key,
+    people: &[(String, String)],
+) -> String {
+    if people.is_empty()
+        || !a
+            .principal
+            .can_somewhere(Action::WriteRegistry, s.clock.now_ms())
+    {
+        return String::new();
+    }
+    let residents: String = people
+        .iter()
+        .map(|(id, shown)| format!(r#"<option value="{}">{}</option>"#, esc(id), esc(shown)))
+        .collect();
+    let reasons: String = EXEMPTION_REASONS
+        .iter()
+        .map(|r| {
+            format!(
+                r#"<option value="{r}">{}</option>"#,
+                esc(reason_label(l, r))
+            )
+        })
+        .collect();
+    format!(
+        r#"<section class="card" id="exempt"><h2>{h}</h2><form method="post" action="/rounds/{round}/exemptions" class="stack"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="grid" value="{grid}">
+<label>{lr}<select name="resident" required>{residents}</select></label>
+<label>{lw}<select name="reason" required>{reasons}</select></label>
+<button type="submit">{b}</button></form></section>"#,
+        h = l.t("登记免检", "Record an exemption"),
+        csrf = esc(&a.csrf),
+        lr = l.t("居民", "Resident"),
+        lw = l.t("原因", "Reason"),
+        b = l.t("登记免检（移出未检名单）", "Exempt (off the missed list)"),
+    )
+}
+
+pub async fn exempt(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let l = page.lang;
+    let round = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    let fields = Fields::parse(&body);
+    let Ok(resident) = fields.get("resident").parse::<Key>() else {
+        return page.error(WebError::bad_request(
+            l.t("请选择要登记免检的居民。", "Choose the resident to exempt."),
+        ));
+    };
+    let reason = fields.get("reason");
+    match gw_app::testing::exempt(&s.store, &s.clock, &a.principal, round, resident, &reason).await
+    {
+        Ok(()) => match fields.get("grid").parse::<Key>() {
+            Ok(g) => redirect(&format!("/rounds/{round}/missed?grid={g}&exempted=1")),
+            Err(_) => redirect(&format!("/rounds/{round}")),
+        },
+        Err(e) => page.error(auth_err(l, e)),
+    }
+}
