@@ -545,10 +545,6 @@ async fn answer(
     }
 }
 
-fn point_key(page: &Page, id: &str) -> Result<Key, Response> {
-    parse_key(page.lang, id).map_err(|e| page.error(e))
-}
-
 /// Seals tubes into a bag (as POST /api/v1/points/{id}/bags).
 pub async fn pack_bag(
     State(s): State<AppState>,
@@ -558,9 +554,9 @@ pub async fn pack_bag(
     body: axum::body::Bytes,
 ) -> Response {
     let l = page.lang;
-    let point = match point_key(&page, &id) {
+    let point = match parse_key(l, &id) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(e) => return page.error(e),
     };
     let f = Fields::parse(&body);
     let r = match required(f.get("counted_tubes"), "清点管数 / the tubes counted") {
@@ -602,9 +598,9 @@ pub async fn pack_box(
     body: axum::body::Bytes,
 ) -> Response {
     let l = page.lang;
-    let point = match point_key(&page, &id) {
+    let point = match parse_key(l, &id) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(e) => return page.error(e),
     };
     let f = Fields::parse(&body);
     let counted = required(f.get("counted_bags"), "清点袋数 / the bags counted").and_then(|b| {
@@ -655,9 +651,9 @@ pub async fn hand_over(
     body: axum::body::Bytes,
 ) -> Response {
     let l = page.lang;
-    let point = match point_key(&page, &id) {
+    let point = match parse_key(l, &id) {
         Ok(k) => k,
-        Err(r) => return r,
+        Err(e) => return page.error(e),
     };
     let f = Fields::parse(&body);
     let counted = (|| {
