@@ -1085,3 +1085,135 @@ pub async fn supplies(
         .map(|r| supply_view(point.street, r))
         .collect())
 }
+
+// ----- a point's packing table --------------------------------------------------------
+
+/// A closed tube waiting for a bag.
+#[derive(Debug, Clone, Serialize)]
+pub struct LooseTube {
+    pub barcode: String,
+    pub people: i64,
+}
+
+/// A bag of a point: what the system holds in it and what the packer counted.
+#[derive(Debug, Clone, Serialize)]
+pub struct BagView {
+    pub barcode: String,
+    pub tubes: i64,
+    pub people: i64,
+    pub counted_tubes: i64,
+    pub in_box: Option<String>,
+}
+
+/// A box of a point with what the system holds in it and what was counted.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoxView {
+    pub barcode: String,
+    pub bags: i64,
+    pub tubes: i64,
+    pub people: i64,
+    pub counted_bags: i64,
+    pub counted_tubes: i64,
+    pub handoff: Option<String>,
+    pub received: bool,
+}
+
+/// What a point's packers work from: closed tubes not yet bagged, bags not yet
+/// boxed and every bag and box with system counts, the point's hand-overs.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackingView {
+    pub point: String,
+    pub point_name: String,
+    pub round: String,
+    pub round_name: String,
+    pub bag_capacity: i32,
+    pub tubes_to_bag: Vec<LooseTube>,
+    pub bags: Vec<BagView>,
+    pub boxes: Vec<BoxView>,
+    pub handoffs: Vec<HandOffView>,
+}
+
+/// The packing table of a point, for its staff (`Pack` at the point).
+pub async fn packing(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    point: Key,
+) -> Result<PackingView, AuthError> {
+    let pt = store.point(point.street, point.id).await?;
+    access::authorize(p, clock, Action::Pack, &point_place(store, &pt).await?)?;
+    let street = point.street;
+    let round = store.round(street, pt.round_id).await?;
+    let capacity = store.bag_capacity(street, pt.round_id).await?;
+    let tubes_to_bag = store
+        .tubes_to_bag(street, pt.id)
+        .await?
+        .into_iter()
+        .map(|(barcode, people)| LooseTube { barcode, people })
+        .collect();
+    let rows = store.chain(street, pt.round_id).await?;
+    let bags: Vec<BagView> = rows
+        .bags
+        .iter()
+        .filter(|b| b.point_id == pt.id)
+        .map(|b| BagView {
+            barcode: b.barcode.clone(),
+            tubes: b.tubes,
+            people: b.people,
+            counted_tubes: b.counted_tubes,
+            in_box: b.box_barcode.clone(),
+        })
+        .collect();
+    let pkey = |id: i64| Key { street, id }.to_string();
+    let boxes = rows
+        .boxes
+        .iter()
+        .filter(|b| b.point_id == pt.id)
+        .map(|x| {
+            let inside = bags
+                .iter()
+                .filter(|b| b.in_box.as_deref() == Some(x.barcode.as_str()));
+            let (n, tubes, people) = inside.fold((0, 0, 0), |(n, t, pe), b| {
+                (n + 1, t + b.tubes, pe + b.people)
+            });
+            BoxView {
+                barcode: x.barcode.clone(),
+                bags: n,
+                tubes,
+                people,
+                counted_bags: x.counted_bags,
+                counted_tubes: x.counted_tubes,
+                handoff: x.handoff_id.map(pkey),
+                received: x.receipt_id.is_some(),
+            }
+        })
+        .collect();
+    let handoffs = rows
+        .handoffs
+        .iter()
+        .filter(|h| h.point_id == pt.id)
+        .map(|h| HandOffView {
+            id: pkey(h.id),
+            point: point.to_string(),
+            transporter: h.transporter_name.clone(),
+            transporter_phone: gw_domain::mask::phone(&h.transporter_phone),
+            transporter_account: h.transporter_account.clone(),
+            counted_boxes: h.counted_boxes,
+            counted_tubes: h.counted_tubes,
+            counted_people: h.counted_people,
+            handed_by: h.handed_by.clone(),
+            created_ms: h.created_ms,
+        })
+        .collect();
+    Ok(PackingView {
+        point: point.to_string(),
+        point_name: pt.name,
+        round: pkey(round.id),
+        round_name: round.name,
+        bag_capacity: capacity,
+        tubes_to_bag,
+        bags,
+        boxes,
+        handoffs,
+    })
+}

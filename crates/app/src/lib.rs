@@ -2,6 +2,7 @@
 //! and audit happen here; SQL does not (that is `gw-store`), nor HTTP (`gw-web`).
 
 pub mod access;
+pub mod alerts;
 pub mod clock;
 pub mod codes;
 pub mod coverage;

@@ -184,6 +184,21 @@ impl Store {
         }))
     }
 
+    /// The messages queued for a round's alerts, oldest first.
+    pub async fn round_notifications(
+        &self,
+        street: i64,
+        round: i64,
+    ) -> Result<Vec<NotificationRow>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query("SELECT n.id, n.channel_id, n.alert_id, n.state, n.attempts, n.last_error, n.created_ms, n.delivered_ms FROM notification n \
+                                    JOIN alert a ON a.street_id = n.street_id AND a.id = n.alert_id WHERE n.street_id = $1 AND a.round_id = $2 ORDER BY n.id")
+                .bind(street).bind(round).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(NotificationRow { id: r.try_get(0)?, channel_id: r.try_get(1)?, alert_id: r.try_get(2)?, state: r.try_get(3)?, attempts: r.try_get(4)?, last_error: r.try_get(5)?, created_ms: r.try_get(6)?, delivered_ms: r.try_get(7)? }))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
     pub async fn disinfection_tasks(
         &self,
         street: i64,

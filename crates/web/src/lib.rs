@@ -243,6 +243,43 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             Need::Act(ManageStations),
             post(pages::issue_station),
         ),
+        // Packing, hand-over and lab receipt from the browser; a round's alerts (pages/packing.rs).
+        (
+            "GET",
+            "/points/{id}/packing",
+            Need::Act(Pack),
+            get(pages::packing),
+        ),
+        (
+            "POST",
+            "/points/{id}/bags",
+            Need::Act(Pack),
+            post(pages::pack_bag),
+        ),
+        (
+            "POST",
+            "/points/{id}/boxes",
+            Need::Act(Pack),
+            post(pages::pack_box),
+        ),
+        (
+            "POST",
+            "/points/{id}/handoffs",
+            Need::Act(HandOver),
+            post(pages::hand_over),
+        ),
+        (
+            "POST",
+            "/rounds/{id}/receipts",
+            Need::Act(Receive),
+            post(pages::receive),
+        ),
+        (
+            "GET",
+            "/rounds/{id}/alerts",
+            Need::Act(ReadRegistry),
+            get(pages::alerts),
+        ),
         (
             "GET",
             "/households/{id}/codes",

@@ -183,6 +183,15 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
         ("POST", "/rounds/{id}/exemptions") => writer && reaches,
+        // Packing pages follow the packing API (point staff only at their own point).
+        ("GET", "/points/{id}/packing")
+        | ("POST", "/points/{id}/bags")
+        | ("POST", "/points/{id}/boxes")
+        | ("POST", "/points/{id}/handoffs") => {
+            matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
+        }
+        ("POST", "/rounds/{id}/receipts") => matches!(role, "admin" | "lab"),
+        ("GET", "/rounds/{id}/alerts") => reader,
         ("GET", "/points/{id}") | ("POST", "/points/{id}/stations") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
@@ -351,6 +360,13 @@ fn call(
         "/rounds/new" => ("/rounds/new".into(), (method == "POST").then(|| json!({}))),
         "/rounds/{id}/state" => (format!("/rounds/{round}/state"), Some(json!({}))),
         "/rounds/{id}/points" => (format!("/rounds/{round}/points"), Some(json!({}))),
+        // Packing forms sent as JSON: no fields, so a form error page when allowed.
+        "/points/{id}/packing" => (format!("/points/{point}/packing"), None),
+        "/points/{id}/bags" | "/points/{id}/boxes" | "/points/{id}/handoffs" => {
+            (path.replace("{id}", &point), Some(json!({})))
+        }
+        "/rounds/{id}/receipts" => (format!("/rounds/{round}/receipts"), Some(json!({}))),
+        "/rounds/{id}/alerts" => (format!("/rounds/{round}/alerts"), None),
         "/rounds/{id}/missed" => (format!("/rounds/{round}/missed?grid={grid}"), None),
         "/registry/search" => (
             format!("/registry/search?q={}", enc(&target.resident.name)),

@@ -13,6 +13,7 @@ mod handoff;
 mod harness;
 mod import;
 mod lab;
+mod packing_pages;
 mod pages;
 mod replay;
 mod round_pages;

@@ -50,7 +50,7 @@ pub async fn live(
 <section class="stats big"><div><b id="live-expected">{e}</b><span>{le}</span></div><div><b id="live-sampled">{sa}</b><span>{ls}</span></div><div><b id="live-missed" class="warn">{m}</b><span>{lm}</span></div><div><b id="live-coverage">{pc}%</b><span>{lp}</span></div><div><b id="live-alerts" class="warn">{al}</b><span>{la}</span></div></section>
 <div class="charts"><section class="card"><h2>{th}</h2><div id="chart-time">{svg_time}</div></section>
 <section class="card"><h2>{gh}</h2><div id="chart-grids">{svg_grids}</div></section></div>
-<p class="hint"><a href="/rounds/{k}">{back}</a> · <span id="live-at">{at}</span></p></div>
+<p class="hint"><a href="/rounds/{k}">{back}</a> · <a href="/rounds/{k}/alerts">{la}</a> · <span id="live-at">{at}</span></p></div>
 <script>(function(){{var d=document.querySelector('.live'),es=new EventSource(d.dataset.events);
 es.addEventListener('snapshot',function(m){{var v=JSON.parse(m.data);['expected','sampled','missed','alerts'].forEach(function(k){{document.getElementById('live-'+k).textContent=v[k];}});
 document.getElementById('live-coverage').textContent=v.coverage+'%';document.getElementById('chart-time').innerHTML=v.svg_time;document.getElementById('chart-grids').innerHTML=v.svg_grids;

@@ -18,12 +18,14 @@ use serde::Deserialize;
 use crate::{html_escape as esc, AppState, Auth, WebError};
 
 mod live;
+mod packing;
 mod print;
 mod registry;
 mod rounds;
 mod setup;
 mod station;
 pub use live::{events, live};
+pub use packing::{alerts, hand_over, pack_bag, pack_box, packing, receive};
 pub use print::{household_codes, qr_svg};
 pub use registry::{grid, household, import_form, import_report, import_submit, registry, search};
 pub use rounds::{
@@ -731,6 +733,16 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
             ));
         }
     }
+    for g in a.principal.grants.iter().filter(|g| g.in_force(now)) {
+        if let (Node::Point { street, id }, true) = (g.node, role_allows(g.role, Action::Pack)) {
+            point_links.push_str(&format!(
+                r#"<li><a class="row" href="/points/{}/packing">{} · {}</a></li>"#,
+                Key { street, id },
+                esc(&names.node(&s, l, g.node).await),
+                l.t("装袋装箱交接", "packing and hand-over")
+            ));
+        }
+    }
     if !point_links.is_empty() {
         point_links = format!(
             r#"<section class="card"><h2>{}</h2><ul class="list">{point_links}</ul></section>"#,
@@ -889,12 +901,13 @@ async fn coverage_body(
         r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>
 <section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
 <section class="card"><h2>{gh}</h2><div class="scroll"><table><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
-<p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a> <a class="button" href="/rounds/{k}/reconciliation">{recon}</a> <a class="button" href="/rounds/{k}/lab">{lab}</a> <a class="button" href="/rounds/{k}/disinfection">{dis}</a></p></section>{alerts}{points}{tools}"#,
+<p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a> <a class="button" href="/rounds/{k}/reconciliation">{recon}</a> <a class="button" href="/rounds/{k}/lab">{lab}</a> <a class="button" href="/rounds/{k}/disinfection">{dis}</a> <a class="button" href="/rounds/{k}/alerts">{alr}</a></p></section>{alerts}{points}{tools}"#,
         sched = l.t("下楼时间表", "Schedule"),
         byc = l.t("按社区/网格/楼栋", "By community, grid, building"),
         recon = l.t("数据校对", "Reconciliation"),
         lab = l.t("上传结果", "Lab results"),
         dis = l.t("消杀", "Disinfection"),
+        alr = l.t("异常处置", "Alerts"),
         live = l.t("指挥大屏（实时）", "Live command picture"),
         name = esc(&round.name),
         state = esc(state_label(l, &round.state)),
@@ -1234,6 +1247,7 @@ async fn point_body(
     let body = format!(
         r#"<p><a href="/rounds/{rk}">← {rn}</a></p><h1>{name}</h1>
 <section class="stats"><div><b id="point-total">{count}</b><span>{ls}</span></div></section>{issued_html}
+<p class="actions"><a class="button" href="/points/{k}/packing">{pk}</a></p>
 <section class="card"><h2>{sh}</h2><form method="post" action="/points/{k}/stations" class="stack"><input type="hidden" name="csrf" value="{csrf}">
 <label>{ll}<input name="label" maxlength="40" placeholder="{lp}"></label><button class="primary" type="submit">{sb}</button></form></section>"#,
         rk = Key {
@@ -1244,6 +1258,7 @@ async fn point_body(
         name = esc(&pt.name),
         ls = l.t("已采人次", "Swabs registered"),
         sh = l.t("发放扫码设备", "Enrol a scanning station"),
+        pk = l.t("装袋 · 装箱 · 交接", "Bag · box · hand over"),
         csrf = esc(&a.csrf),
         ll = l.t("设备名称（可不填）", "Station name (optional)"),
         lp = l.t("例如：1号台", "e.g. table 1"),

@@ -622,15 +622,17 @@ pub async fn reconciliation(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    let r = reconciliation_body(&s, &a, page.lang, &id).await;
+    let r = reconciliation_body(&s, &a, page.lang, &id, None).await;
     render(&page, r)
 }
 
-async fn reconciliation_body(
+/// `receipt`: the lab's receipt form after a post (else drawn empty, for the lab only).
+pub(super) async fn reconciliation_body(
     s: &AppState,
     a: &Auth,
     l: Lang,
     id: &str,
+    receipt: Option<String>,
 ) -> Result<(String, String), WebError> {
     let round = parse_key(l, id)?;
     let rep = gw_app::handoff::report(&s.store, &s.clock, &a.principal, round, None)
@@ -676,8 +678,12 @@ async fn reconciliation_body(
         )
     };
     let body = format!(
-        r#"{back}<h1>{h}</h1><section class="card">{verdict}</section><section class="card"><h2>{hs}</h2><div class="scroll"><table id="steps"><thead><tr><th>{lp}</th><th>{lo}</th><th>{lc}</th><th>{lb}</th><th>{lx}</th><th>{lh}</th><th>{lr}</th></tr></thead><tbody>{steps}</tbody></table></div><p class="hint">{hint}</p></section>"#,
+        r#"{back}<h1>{h}</h1>{receipt}<section class="card">{verdict}</section><section class="card"><h2>{hs}</h2><div class="scroll"><table id="steps"><thead><tr><th>{lp}</th><th>{lo}</th><th>{lc}</th><th>{lb}</th><th>{lx}</th><th>{lh}</th><th>{lr}</th></tr></thead><tbody>{steps}</tbody></table></div><p class="hint">{hint}</p></section>"#,
         back = back(l, round),
+        receipt = match receipt {
+            Some(r) => r,
+            None => super::packing::receipt_section(s, a, l, round, None).await?,
+        },
         h = l.t("数据统计校对", "Count reconciliation"),
         hs = l.t("各采样点（管数）", "By point (tubes)"),
         lp = l.t("采样点", "Point"),

@@ -1,0 +1,178 @@
+//! Abnormal pools and what was done about each (异常处置): for every alert of a
+//! round the caller may read, its members (masked, only those the caller
+//! reads), their households and the control status in force on each, the
+//! single-tube retest of each member and how it came back, the point's
+//! disinfection task, and the messages sent to the street's alert channels
+//! (for those who manage the street's rounds).
+
+use std::collections::HashMap;
+
+use gw_domain::access::Action;
+use gw_domain::ids::Key;
+use gw_domain::territory::{control_in_force, ControlTarget};
+use gw_store::Store;
+use serde::Serialize;
+
+use crate::access::{AuthError, Principal};
+use crate::notify::NotificationView;
+use crate::testing::{AlertView, DisinfectionView};
+use crate::Clock;
+
+/// A member's household and the control status in force on it now.
+#[derive(Debug, Clone, Serialize)]
+pub struct HouseholdControl {
+    pub household: String,
+    pub address: Option<String>,
+    /// `temporary`, `sealed`, …; none once the order has ended.
+    pub status: Option<&'static str>,
+    pub status_zh: Option<&'static str>,
+}
+
+/// One member's single-tube retest: `open`, `cleared` (negative) or
+/// `confirmed` (abnormal).
+#[derive(Debug, Clone, Serialize)]
+pub struct RetestView {
+    pub resident: String,
+    pub state: String,
+    pub resolved_ms: Option<i64>,
+}
+
+/// A message to a group robot about the alert, with how its delivery went.
+#[derive(Debug, Clone, Serialize)]
+pub struct SentView {
+    pub channel_kind: String,
+    #[serde(flatten)]
+    pub notification: NotificationView,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertDetail {
+    #[serde(flatten)]
+    pub alert: AlertView,
+    pub point_name: String,
+    pub households: Vec<HouseholdControl>,
+    pub retests: Vec<RetestView>,
+    pub disinfection: Option<DisinfectionView>,
+    /// None when the caller may not see the street's alert channels.
+    pub notifications: Option<Vec<SentView>>,
+}
+
+/// Every alert of a round the caller reads members of, with what was done.
+pub async fn details(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+) -> Result<Vec<AlertDetail>, AuthError> {
+    let street = round.street;
+    let alerts = crate::testing::alerts(store, clock, p, round).await?;
+    if alerts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = clock.now_ms();
+    let key = |id: i64| Key { street, id }.to_string();
+    let follow_ups = store.round_follow_ups(street, round.id).await?;
+    let tasks = crate::testing::disinfection_tasks(store, clock, p, round).await?;
+    let street_place = store.place_of(street, "street", street).await?;
+    let sent: Option<Vec<SentView>> = if p.can(Action::ManageRounds, &street_place, now) {
+        let kinds: HashMap<i64, String> = store
+            .channels(street)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.kind))
+            .collect();
+        Some(
+            store
+                .round_notifications(street, round.id)
+                .await?
+                .into_iter()
+                .map(|n| SentView {
+                    channel_kind: kinds.get(&n.channel_id).cloned().unwrap_or_default(),
+                    notification: NotificationView {
+                        notification: key(n.id),
+                        channel: key(n.channel_id),
+                        alert: n.alert_id.map(key),
+                        state: n.state,
+                        attempts: n.attempts,
+                        last_error: n.last_error,
+                        created_ms: n.created_ms,
+                        delivered_ms: n.delivered_ms,
+                    },
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let mut point_names: HashMap<String, String> = HashMap::new();
+    let mut out = Vec::new();
+    for a in alerts {
+        let point_name = match point_names.get(&a.point) {
+            Some(n) => n.clone(),
+            None => {
+                let pk: Key = a
+                    .point
+                    .parse()
+                    .map_err(|_| AuthError::Invalid(format!("bad point key {}", a.point)))?;
+                let n = store.point(pk.street, pk.id).await?.name;
+                point_names.insert(a.point.clone(), n.clone());
+                n
+            }
+        };
+        let mut households: Vec<HouseholdControl> = Vec::new();
+        for m in &a.members {
+            let Some(h) = m.household.as_deref() else {
+                continue;
+            };
+            if households.iter().any(|x| x.household == h) {
+                continue;
+            }
+            let Ok(hk) = h.parse::<Key>() else { continue };
+            let orders: Vec<_> = store
+                .control_history(hk.street, ControlTarget::Household, hk.id)
+                .await?
+                .into_iter()
+                .map(|r| r.order)
+                .collect();
+            let status = control_in_force(&orders, now).map(|o| o.status);
+            households.push(HouseholdControl {
+                household: h.to_string(),
+                address: m.address.clone(),
+                status: status.map(|s| s.code()),
+                status_zh: status.map(|s| s.label_zh()),
+            });
+        }
+        let alert_id: Option<i64> = a.alert.parse::<Key>().ok().map(|k| k.id);
+        let retests = a
+            .members
+            .iter()
+            .filter_map(|m| {
+                let rid = m.id.parse::<Key>().ok()?.id;
+                follow_ups
+                    .iter()
+                    .find(|f| f.kind == "retest" && f.alert_id == alert_id && f.resident_id == rid)
+                    .map(|f| RetestView {
+                        resident: m.id.clone(),
+                        state: f.state.clone(),
+                        resolved_ms: f.resolved_ms,
+                    })
+            })
+            .collect();
+        let disinfection = tasks.iter().find(|t| t.alert == a.alert).cloned();
+        let notifications = sent.as_ref().map(|all| {
+            all.iter()
+                .filter(|n| n.notification.alert.as_deref() == Some(a.alert.as_str()))
+                .cloned()
+                .collect()
+        });
+        out.push(AlertDetail {
+            alert: a,
+            point_name,
+            households,
+            retests,
+            disinfection,
+            notifications,
+        });
+    }
+    Ok(out)
+}

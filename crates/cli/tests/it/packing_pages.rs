@@ -1,0 +1,569 @@
+//! Packing, hand-over, lab receipt and the alerts page from the browser (real
+//! HTTP, cookie session and form posts with the CSRF field), on both backends:
+//! a bag sealed with a wrong count shows where it broke, the chain reaches the
+//! lab and the reconciliation page, point staff elsewhere are refused, and an
+//! abnormal pool shows with its members masked and what was done about it.
+
+use gw_domain::ids::Key;
+use serde_json::json;
+
+use crate::harness::{enc, Response, Server, TestEnv};
+
+struct World {
+    env: TestEnv,
+    srv: Server,
+    chief: String,
+    chief_pw: String,
+    street: i64,
+    round: String,
+    /// Point A (the manager's) and point B (the volunteer's).
+    a: String,
+    b: String,
+    /// (resident key, personal code) of residents of the street.
+    people: Vec<(String, String)>,
+    /// Passwords (already changed) of: the manager of A, a volunteer at B, a
+    /// grid leader, the street's lab.
+    pm: String,
+    vol_b: String,
+    leader: String,
+    lab: String,
+}
+
+async fn world() -> World {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "300", "--seed", "8", "--no-serve"]);
+    let chief_pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let lab_pw = env.account("lab", "lab", &["--street", "鸿城街道"]);
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let community = &store.communities(None, Some(street)).await.unwrap()[0];
+    let grid = &store
+        .grids(None, Some((street, community.id)))
+        .await
+        .unwrap()[0];
+    let leader_pw = env.account(
+        "leader",
+        "grid_leader",
+        &[
+            "--street",
+            "鸿城街道",
+            "--community",
+            &community.name,
+            "--grid",
+            &grid.name,
+        ],
+    );
+    let srv = env.serve();
+    let chief = srv.login("chief", &chief_pw);
+    let c = srv.with_token(&chief);
+    let r = c.post("/api/v1/rounds", &json!({ "street": street, "name": "全员核酸第3轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 }));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let round = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        c.post(&format!("/api/v1/rounds/{round}/open"), &json!({}))
+            .status,
+        200
+    );
+    let mut points = (0..2).map(|i| {
+        c.post(&format!("/api/v1/rounds/{round}/points"), &json!({ "name": format!("{i}号采样点"), "community": format!("{street}-{}", community.id) }))
+            .json()["id"].as_str().unwrap().to_string()
+    });
+    let (a, b) = (points.next().unwrap(), points.next().unwrap());
+    let people = c.get("/api/v1/residents?limit=12").json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let id = r["id"].as_str().unwrap().to_string();
+            let code = c.get(&format!("/api/v1/residents/{id}/code")).json()["code"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            (id, code)
+        })
+        .collect();
+    let pm_pw = env.account("pm", "point_manager", &["--point", &a]);
+    let vol_pw = env.account("volb", "volunteer", &["--point", &b]);
+    // The first login (over the API) replaces the one-time passwords.
+    let changed = |user: &str, pw: &str| {
+        srv.login(user, pw);
+        format!("{pw}-changed")
+    };
+    let (pm, vol_b, leader, lab) = (
+        changed("pm", &pm_pw),
+        changed("volb", &vol_pw),
+        changed("leader", &leader_pw),
+        changed("lab", &lab_pw),
+    );
+    World {
+        env,
+        srv,
+        chief,
+        chief_pw: format!("{chief_pw}-changed"),
+        street,
+        round,
+        a,
+        b,
+        people,
+        pm,
+        vol_b,
+        leader,
+        lab,
+    }
+}
+
+impl World {
+    /// A tube at `point` (opened by the chief) with these people, closed.
+    fn closed_tube(&self, point: &str, barcode: &str, people: &[(String, String)]) {
+        let c = self.srv.with_token(&self.chief);
+        let r = c.post(
+            &format!("/api/v1/points/{point}/tubes"),
+            &json!({ "barcode": barcode }),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        let tube = r.json()["id"].as_str().unwrap().to_string();
+        for (i, (_, code)) in people.iter().enumerate() {
+            let s = c.post(
+                &format!("/api/v1/tubes/{tube}/scans"),
+                &json!({ "client_id": format!("{barcode}-{i}"), "code": code }),
+            );
+            assert_eq!(s.status, 200, "{}", s.body);
+        }
+        let r = c.post(&format!("/api/v1/tubes/{tube}/close"), &json!({}));
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+    })
+}
+
+/// A browser session: the cookie from the login form and the page's CSRF token.
+struct Browser<'a> {
+    srv: &'a Server,
+    cookie: String,
+    csrf: String,
+}
+
+fn browser<'a>(srv: &'a Server, user: &str, password: &str) -> Browser<'a> {
+    let body = format!("username={user}&password={}", enc(password));
+    let r = srv.raw(&format!(
+        "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    assert_eq!(r.status, 303, "{user}: {}", r.body);
+    let cookie = header(&r.head, "set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut b = Browser {
+        srv,
+        cookie,
+        csrf: String::new(),
+    };
+    let home = b.get("/");
+    b.csrf = home
+        .body
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    b
+}
+
+impl Browser<'_> {
+    fn get(&self, path: &str) -> Response {
+        self.srv.raw(&format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\n\r\n",
+            self.cookie
+        ))
+    }
+    /// Posts a form as a browser does (the CSRF field first), values encoded.
+    fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let mut body = format!("csrf={}", enc(&self.csrf));
+        for (k, v) in fields {
+            body.push_str(&format!("&{k}={}", enc(v)));
+        }
+        self.srv.raw(&format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            self.cookie,
+            body.len()
+        ))
+    }
+}
+
+/// The first alert's card.
+fn alert_card(html: &str) -> &str {
+    let start = html
+        .find(r#"id="alert-"#)
+        .unwrap_or_else(|| panic!("no alert card in {html}"));
+    let rest = &html[start..];
+    &rest[..rest.find("</section>").unwrap_or(rest.len())]
+}
+
+/// The text of the element with this id (up to its first closing tag of `tag`).
+fn element<'a>(html: &'a str, id: &str, tag: &str) -> &'a str {
+    let start = html
+        .find(&format!(r#"id="{id}""#))
+        .unwrap_or_else(|| panic!("no #{id} in {html}"));
+    let rest = &html[start..];
+    &rest[..rest.find(&format!("</{tag}>")).unwrap_or(rest.len())]
+}
+
+#[tokio::test]
+async fn point_staff_bag_box_and_hand_over_in_the_browser_and_the_lab_receives() {
+    let w = world().await;
+    w.closed_tube(&w.a, "TB00000001", &w.people[0..3]);
+    w.closed_tube(&w.a, "TB00000002", &w.people[3..5]);
+    let pm = browser(&w.srv, "pm", &w.pm);
+    let a = &w.a;
+
+    // The manager's home links the packing page; so does the point page.
+    let home = pm.get("/");
+    assert!(
+        home.body
+            .contains(&format!(r#"href="/points/{a}/packing""#)),
+        "{}",
+        home.body
+    );
+    let page = pm.get(&format!("/points/{a}/packing"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let waiting = element(&page.body, "tubes-to-bag", "ul");
+    assert!(waiting.contains("TB00000001") && waiting.contains("TB00000002"));
+    assert!(page.body.contains(r#"<textarea name="tubes""#));
+    assert!(page.body.len() < 100_000);
+
+    // A count left empty: the form says what to fix and keeps what was scanned.
+    let r = pm.post(
+        &format!("/points/{a}/bags"),
+        &[
+            ("barcode", "BAG0000001"),
+            ("tubes", "TB00000001\r\nTB00000002\r\n"),
+            ("counted_tubes", ""),
+        ],
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let err = element(&r.body, "form-error", "div");
+    assert!(err.contains("请填写清点管数"), "{err}");
+    assert!(
+        r.body.contains("TB00000001\r\nTB00000002") || r.body.contains("TB00000001\nTB00000002")
+    );
+    assert!(r.body.contains(r#"value="BAG0000001""#));
+    // A tube that is not in the round: refused, named, nothing stored.
+    let r = pm.post(
+        &format!("/points/{a}/bags"),
+        &[
+            ("barcode", "BAG0000001"),
+            ("tubes", "TB00000001\r\nTB00000099"),
+            ("counted_tubes", "2"),
+        ],
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        element(&r.body, "form-error", "div").contains("TB00000099: 本轮没有这支采样管"),
+        "{}",
+        r.body
+    );
+    assert!(element(&r.body, "tubes-to-bag", "ul").contains("TB00000001"));
+
+    // Sealed with a wrong count (3 for 2): stored, with a red warning saying where.
+    let r = pm.post(
+        &format!("/points/{a}/bags"),
+        &[
+            ("barcode", "BAG0000001"),
+            ("tubes", "TB00000001\r\ntb00000002\r\n"),
+            ("counted_tubes", "3"),
+        ],
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(element(&r.body, "result", "p").contains("BAG0000001"));
+    let warn = element(&r.body, "mismatch", "div");
+    assert!(warn.contains("清点数与系统不符"), "{warn}");
+    assert!(
+        warn.contains("装袋环节 · 袋 BAG0000001：管数系统为 2，清点为 3（多1）"),
+        "{warn}"
+    );
+    assert!(
+        r.body.contains(r#"id="tubes-to-bag""#)
+            && !element(&r.body, "bag", "section").contains("<li class=\"row2\"><span>TB00000001")
+    );
+    // In English too.
+    let en = pm.get(&format!("/points/{a}/packing?lang=en"));
+    assert!(element(&en.body, "bags", "table").contains("BAG0000001"));
+
+    // Box it (counts right: no warning), then hand it over.
+    let r = pm.post(
+        &format!("/points/{a}/boxes"),
+        &[
+            ("barcode", "BOX0000001"),
+            ("bags", "BAG0000001\r\n"),
+            ("counted_bags", "1"),
+            ("counted_tubes", "2"),
+        ],
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(element(&r.body, "result", "p").contains("BOX0000001"));
+    assert!(!r.body.contains(r#"id="mismatch""#), "{}", r.body);
+    assert!(element(&r.body, "boxes-to-hand", "ul").contains("BOX0000001"));
+    let r = pm.post(
+        &format!("/points/{a}/handoffs"),
+        &[
+            ("name", "李师傅"),
+            ("phone", "13812345678"),
+            ("boxes", "BOX0000001"),
+            ("counted_boxes", ""),
+            ("counted_tubes", "2"),
+            ("counted_people", "5"),
+        ],
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(!r.body.contains(r#"id="mismatch""#), "{}", r.body);
+    let handoffs = element(&r.body, "handoffs", "ul");
+    assert!(handoffs.contains("李师傅") && handoffs.contains("138****5678"));
+    assert!(
+        !r.body.contains("13812345678"),
+        "the transporter's phone is masked"
+    );
+    assert!(element(&r.body, "boxes-to-hand", "p").contains("没有待交接的箱"));
+
+    // The chief reads the reconciliation but cannot receive: no receipt form.
+    let chief = browser(&w.srv, "chief", &w.chief_pw);
+    let rec = chief.get(&format!("/rounds/{}/reconciliation", w.round));
+    assert_eq!(rec.status, 200, "{}", rec.body);
+    assert!(!rec.body.contains(r#"id="receipt""#));
+    // The lab receives from the form on the reconciliation page.
+    let lab = browser(&w.srv, "lab", &w.lab);
+    let rec = lab.get(&format!("/rounds/{}/reconciliation", w.round));
+    assert!(rec
+        .body
+        .contains(&format!(r#"action="/rounds/{}/receipts""#, w.round)));
+    let r = lab.post(
+        &format!("/rounds/{}/receipts", w.round),
+        &[
+            ("boxes", "BOX0000001\r\nBOX0000404\r\n"),
+            ("counted_tubes", "2"),
+        ],
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(element(&r.body, "form-error", "div").contains("BOX0000404: 本轮没有这个箱"));
+    assert!(r.body.contains("BOX0000404"), "typed values kept");
+    let r = lab.post(
+        &format!("/rounds/{}/receipts", w.round),
+        &[("boxes", "BOX0000001\r\n"), ("counted_tubes", "2")],
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(element(&r.body, "result", "p").contains("实验室已接收"));
+    assert!(!r.body.contains(r#"id="mismatch""#), "{}", r.body);
+    // The chain on the reconciliation page: A closed, bagged, boxed, handed over and
+    // received 2 tubes; the bag's wrong count is where it broke.
+    let rec = chief.get(&format!("/rounds/{}/reconciliation", w.round));
+    let steps = element(&rec.body, "steps", "table");
+    assert!(
+        steps.contains(r#"<td>0号采样点</td><td class="n">0</td><td class="n">2</td><td class="n">2</td><td class="n">2</td><td class="n">2</td><td class="n">2</td>"#),
+        "{steps}"
+    );
+    let verdict = element(&rec.body, "matched", "ul");
+    assert!(verdict.contains("BAG0000001"), "{}", rec.body);
+    // State as the API sees it.
+    let round: Key = w.round.parse().unwrap();
+    let t = w
+        .env
+        .store()
+        .await
+        .tube_by_barcode(round.street, round.id, "TB00000002")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.state, "received");
+}
+
+#[tokio::test]
+async fn a_volunteer_elsewhere_and_a_grid_leader_cannot_pack_here() {
+    let w = world().await;
+    w.closed_tube(&w.a, "TB00000005", &w.people[0..2]);
+    let a = &w.a;
+    let vol = browser(&w.srv, "volb", &w.vol_b);
+    // The volunteer's own point is linked from their home; point A is not theirs.
+    let home = vol.get("/");
+    assert!(home
+        .body
+        .contains(&format!(r#"href="/points/{}/packing""#, w.b)));
+    assert!(!home
+        .body
+        .contains(&format!(r#"href="/points/{a}/packing""#)));
+    assert_eq!(vol.get(&format!("/points/{}/packing", w.b)).status, 200);
+    let leader = browser(&w.srv, "leader", &w.leader);
+    for who in [&vol, &leader] {
+        assert_eq!(who.get(&format!("/points/{a}/packing")).status, 403);
+        let bag = who.post(
+            &format!("/points/{a}/bags"),
+            &[
+                ("barcode", "BAG0000009"),
+                ("tubes", "TB00000005"),
+                ("counted_tubes", "1"),
+            ],
+        );
+        assert_eq!(bag.status, 403, "{}", bag.body);
+        assert!(bag
+            .body
+            .contains(r#"<meta name="gw-error" content="forbidden">"#));
+        let boxed = who.post(
+            &format!("/points/{a}/boxes"),
+            &[
+                ("barcode", "BOX0000009"),
+                ("bags", "BAG0000009"),
+                ("counted_bags", "1"),
+                ("counted_tubes", "1"),
+            ],
+        );
+        assert_eq!(boxed.status, 403, "{}", boxed.body);
+        let handed = who.post(
+            &format!("/points/{a}/handoffs"),
+            &[
+                ("name", "李师傅"),
+                ("phone", "13812345678"),
+                ("boxes", "BOX0000009"),
+                ("counted_tubes", "1"),
+            ],
+        );
+        assert_eq!(handed.status, 403, "{}", handed.body);
+        // Not the lab: no receipt either.
+        let r = who.post(
+            &format!("/rounds/{}/receipts", w.round),
+            &[("boxes", "BOX0000009"), ("counted_tubes", "1")],
+        );
+        assert_eq!(r.status, 403, "{}", r.body);
+    }
+    // A form without the CSRF field is refused too.
+    let pm = browser(&w.srv, "pm", &w.pm);
+    let body = "barcode=BAG0000009&tubes=TB00000005&counted_tubes=1";
+    let r = w.srv.raw(&format!(
+        "POST /points/{a}/bags HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        pm.cookie,
+        body.len()
+    ));
+    assert_eq!(r.status, 403);
+    // Nothing was stored: the tube still waits for a bag.
+    let page = pm.get(&format!("/points/{a}/packing"));
+    assert!(element(&page.body, "tubes-to-bag", "ul").contains("TB00000005"));
+    assert!(!page.body.contains("BAG0000009"));
+}
+
+#[tokio::test]
+async fn an_abnormal_pool_shows_on_the_alerts_page_masked_with_what_was_done() {
+    let w = world().await;
+    let chief_api = w.srv.with_token(&w.chief);
+    // A group robot that is not there: the message waits (pending), retried.
+    let r = chief_api.post(
+        &format!("/api/v1/streets/{}/alert-channels", w.street),
+        &json!({ "kind": "json", "url": "http://127.0.0.1:9/robot" }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let members = &w.people[0..4];
+    w.closed_tube(&w.a, "TB00000011", members);
+    w.closed_tube(&w.a, "TB00000012", &w.people[4..6]);
+    let r = chief_api.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &json!({ "results": [
+            { "barcode": "TB00000011", "result": "abnormal" },
+            { "barcode": "TB00000012", "result": "negative" },
+        ] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let chief = browser(&w.srv, "chief", &w.chief_pw);
+    let round_page = chief.get(&format!("/rounds/{}", w.round));
+    assert!(round_page
+        .body
+        .contains(&format!(r#"href="/rounds/{}/alerts""#, w.round)));
+    let page = chief.get(&format!("/rounds/{}/alerts", w.round));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.len() < 100_000);
+    assert!(
+        !page.body.contains("TB00000012"),
+        "a negative tube is no alert"
+    );
+    let card = alert_card(&page.body);
+    assert!(
+        card.contains("TB00000011") && card.contains("0号采样点"),
+        "{card}"
+    );
+    assert!(card.contains("处置中 · 待复检"), "{card}");
+    // Every member, each with an open retest; none shown in full.
+    let list = &card[card.find("class=\"list members\"").unwrap()..];
+    let list = &list[..list.find("</ul>").unwrap()];
+    assert_eq!(list.matches("<li").count(), 4, "{list}");
+    assert_eq!(list.matches("待复检").count(), 4, "{list}");
+    assert!(
+        card.contains("待复检 4 人 · 阴性 0 人 · 异常 0 人"),
+        "{card}"
+    );
+    let store = w.env.store().await;
+    for (id, _) in members {
+        let k: Key = id.parse().unwrap();
+        let r = store.resident(k.street, k.id).await.unwrap();
+        if let Some(d) = &r.resident.document {
+            assert!(
+                !page.body.contains(&d.number),
+                "a full document number on the page"
+            );
+        }
+        for p in &r.resident.phones {
+            assert!(
+                !page.body.contains(p.phone.as_str()),
+                "a full phone on the page"
+            );
+        }
+        if let Some(addr) = gw_app::registry::address_text(&r) {
+            assert!(list.contains(&addr), "{addr} in {list}");
+        }
+    }
+    // Households under temporary control; the disinfection task not done yet; the robot's message.
+    let hh = &card[card.find("class=\"list households\"").unwrap()..];
+    let hh = &hh[..hh.find("</ul>").unwrap()];
+    assert!(
+        hh.contains("临时管控") && hh.contains("href=\"/households/"),
+        "{hh}"
+    );
+    assert!(card.contains("消杀未完成"), "{card}");
+    assert!(card.contains(&format!(r#"href="/rounds/{}/disinfection""#, w.round)));
+    let sent = &card[card.find("class=\"list notifications\"").unwrap()..];
+    assert!(sent.contains("json"), "{sent}");
+    assert!(
+        sent.contains("发送中") || sent.contains("发送失败"),
+        "the robot is not there: {sent}"
+    );
+    assert!(
+        !page.body.contains("127.0.0.1:9"),
+        "no webhook address shown"
+    );
+
+    // Disinfection done: the page says so.
+    let tasks = chief_api
+        .get(&format!("/api/v1/rounds/{}/disinfection", w.round))
+        .json();
+    let task = tasks["tasks"][0]["task"].as_str().unwrap().to_string();
+    let r = chief_api.post(&format!("/api/v1/disinfection/{task}/done"), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let page = chief.get(&format!("/rounds/{}/alerts?lang=en", w.round));
+    let card = alert_card(&page.body);
+    assert!(card.contains("disinfected"), "{card}");
+    assert!(card.contains("4 open · 0 negative · 0 abnormal"), "{card}");
+
+    // A volunteer does not read the round; the grid leader sees only their grid's members.
+    let vol = browser(&w.srv, "volb", &w.vol_b);
+    assert_eq!(vol.get(&format!("/rounds/{}/alerts", w.round)).status, 403);
+    let leader = browser(&w.srv, "leader", &w.leader);
+    let lp = leader.get(&format!("/rounds/{}/alerts", w.round));
+    assert_eq!(lp.status, 200, "{}", lp.body);
+    assert!(
+        !lp.body.contains("群通知"),
+        "channels are the street's to see"
+    );
+}

@@ -1,0 +1,1044 @@
+//! Packing at a testing point from the browser (seal tubes into a bag, bags
+//! into a box, hand the boxes over), the lab's receipt on the reconciliation
+//! page, and a round's abnormal pools with what was done about each. Thin over
+//! `gw_app::handoff` and `gw_app::alerts`: the same use-cases as the API.
+//!
+//! Barcode boxes are textareas: a USB scanner types a code and Enter, so each
+//! code lands on its own line. Single-line barcode inputs move on to the next
+//! field on Enter instead of sending the form.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Extension;
+use gw_app::access::AuthError;
+use gw_app::handoff::{Counted, Packed, PackingView, Transporter};
+use gw_domain::access::Action;
+use gw_domain::handoff::{Measure, Mismatch, Step};
+use gw_domain::ids::Key;
+use gw_store::StoreError;
+
+use super::registry::full_names;
+use super::{date_text, form_decode, parse_key, Lang, Page};
+use crate::{html_escape as esc, AppState, Auth, WebError};
+
+// ----- form reading -------------------------------------------------------------------
+
+/// The fields of an urlencoded form body, in order.
+#[derive(Default)]
+pub(super) struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn parse(body: &[u8]) -> Fields {
+        Fields(
+            std::str::from_utf8(body)
+                .unwrap_or("")
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (form_decode(k), form_decode(v)))
+                .collect(),
+        )
+    }
+    fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// Barcodes typed or scanned into a box: one a line (commas and spaces too).
+fn codes(text: &str) -> Vec<String> {
+    text.split(|c: char| c.is_whitespace() || matches!(c, ',' | '，' | ';' | '；' | '、'))
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// A count as typed (full-width digits too): none when left empty.
+fn number(v: &str, what: &str) -> Result<Option<i64>, String> {
+    let v = gw_domain::text::to_half_width(v);
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    match v.parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(Some(n)),
+        _ => Err(format!(
+            "{what}应为 0 或正整数，请改正 / {what}: type a whole number, 0 or more"
+        )),
+    }
+}
+
+fn required(v: &str, what: &str) -> Result<i64, String> {
+    number(v, what)?.ok_or_else(|| format!("请填写{what} / enter {what}"))
+}
+
+/// What the use-case refused, as the form shows it; anything else is a page error.
+fn form_error(e: AuthError) -> Result<String, WebError> {
+    match e {
+        AuthError::Invalid(m) => Ok(m),
+        AuthError::Store(StoreError::Conflict(m)) => Ok(m),
+        other => Err(other.into()),
+    }
+}
+
+fn error_html(msg: &str) -> String {
+    let lines: Vec<String> = msg
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| format!("<li>{}</li>", esc(l)))
+        .collect();
+    format!(
+        r#"<div class="card alerts" role="alert" id="form-error"><ul class="error">{}</ul></div>"#,
+        lines.join("")
+    )
+}
+
+// ----- mismatches -----------------------------------------------------------------------
+
+fn step_label(l: Lang, s: Step) -> &'static str {
+    match l {
+        Lang::Zh => s.label_zh(),
+        Lang::En => match s {
+            Step::Point => "point",
+            Step::Bag => "bagging",
+            Step::Box => "boxing",
+            Step::HandOff => "hand-over",
+            Step::Lab => "lab receipt",
+        },
+    }
+}
+
+fn kind_label(l: Lang, kind: &str) -> &'static str {
+    match kind {
+        "point" => l.t("采样点", "point"),
+        "bag" => l.t("袋", "bag"),
+        "box" => l.t("箱", "box"),
+        "handoff" => l.t("交接单", "hand-over sheet"),
+        "receipt" => l.t("实验室接收单", "lab receipt"),
+        _ => "",
+    }
+}
+
+fn measure_label(l: Lang, m: Measure) -> &'static str {
+    match m {
+        Measure::Tubes => l.t("管数", "tubes"),
+        Measure::People => l.t("人份", "people"),
+        Measure::Bags => l.t("袋数", "bags"),
+        Measure::Boxes => l.t("箱数", "boxes"),
+    }
+}
+
+/// Where a count broke: the step, the bag/box/sheet, what was counted against
+/// what the system holds, and by how much.
+pub(super) fn mismatch_line(l: Lang, m: &Mismatch) -> String {
+    let (more, less) = (l.t("多", "over by"), l.t("少", "short by"));
+    let by = if m.diff > 0 { more } else { less };
+    let text = match l {
+        Lang::Zh => format!(
+            "{}环节 · {} {}：{}系统为 {}，清点为 {}（{}{}）",
+            step_label(l, m.step),
+            kind_label(l, m.kind),
+            m.at,
+            measure_label(l, m.measure),
+            m.expected,
+            m.found,
+            by,
+            m.diff.abs()
+        ),
+        Lang::En => format!(
+            "At {} · {} {}: {} {} in the system, {} counted ({} {})",
+            step_label(l, m.step),
+            kind_label(l, m.kind),
+            m.at,
+            measure_label(l, m.measure),
+            m.expected,
+            m.found,
+            by,
+            m.diff.abs()
+        ),
+    };
+    format!(r#"<li class="warn">{}</li>"#, esc(&text))
+}
+
+/// The answer to a packing step: what was recorded and, when a count differs,
+/// a red warning saying where.
+fn packed_html(l: Lang, what: &str, p: &Packed) -> String {
+    let mut out = format!(
+        r#"<section class="card" id="result"><p class="notice">{what} · {tubes} {lt} · {people} {lp}</p>"#,
+        tubes = p.tubes,
+        lt = l.t("管", "tubes"),
+        people = p.people,
+        lp = l.t("人份", "people"),
+    );
+    if !p.counts_match {
+        let lines: String = p.mismatches.iter().map(|m| mismatch_line(l, m)).collect();
+        out.push_str(&format!(
+            r#"<div class="card alerts" role="alert" id="mismatch"><p class="error">{}</p><ul class="list">{lines}</ul><p class="hint">{}</p></div>"#,
+            l.t(
+                "清点数与系统不符！已按清点数记录，请立即复核。",
+                "The count differs from the system! It was recorded as counted: check it now."
+            ),
+            l.t(
+                "核对实物后如需更正，请联系街道在数据统计校对中处理。",
+                "After checking what is really there, ask the street to correct it in the reconciliation."
+            ),
+        ));
+    }
+    for w in &p.warnings {
+        out.push_str(&format!(r#"<p class="warn">{}</p>"#, esc(w)));
+    }
+    out.push_str("</section>");
+    out
+}
+
+// ----- the packing page -----------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Bag,
+    Box,
+    HandOff,
+}
+
+/// What the page shows besides the tables: the form being fixed (with the
+/// values typed), or the result of the last post.
+#[derive(Default)]
+struct Outcome {
+    failed: Option<(Which, String, Fields)>,
+    done: Option<String>,
+}
+
+/// A barcode input that a scanner's Enter moves on from, rather than sending the form.
+const SCAN_SCRIPT: &str = r#"<script>document.querySelectorAll('input[data-scan]').forEach(function(i){i.addEventListener('keydown',function(e){if(e.key!=='Enter')return;e.preventDefault();var f=Array.prototype.slice.call(i.form.elements),n=f[f.indexOf(i)+1];if(n)n.focus();});});</script>"#;
+
+pub async fn packing(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    packing_page(&s, &a, &page, &id, StatusCode::OK, Outcome::default()).await
+}
+
+async fn packing_page(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    id: &str,
+    status: StatusCode,
+    out: Outcome,
+) -> Response {
+    let l = page.lang;
+    let v = match parse_key(l, id) {
+        Ok(k) => gw_app::handoff::packing(&s.store, &s.clock, &a.principal, k)
+            .await
+            .map_err(WebError::from),
+        Err(e) => Err(e),
+    };
+    match v {
+        Ok(v) => {
+            let body = packing_body(l, a, &v, &out);
+            page.render(
+                status,
+                &format!("{} · {}", v.point_name, l.t("装袋装箱交接", "packing")),
+                &body,
+            )
+        }
+        Err(e) => page.error(e),
+    }
+}
+
+/// The values typed into one form and what to fix, when that form failed.
+fn typed<'a>(out: &'a Outcome, empty: &'a Fields, w: Which) -> (&'a Fields, String) {
+    match &out.failed {
+        Some((f, msg, fields)) if *f == w => (fields, error_html(msg)),
+        _ => (empty, String::new()),
+    }
+}
+
+fn packing_body(l: Lang, a: &Auth, v: &PackingView, out: &Outcome) -> String {
+    let empty = Fields::default();
+    let csrf = esc(&a.csrf);
+    let k = &v.point;
+    // Closed tubes waiting for a bag.
+    let waiting: Vec<String> = v
+        .tubes_to_bag
+        .iter()
+        .map(|t| {
+            format!(
+                r#"<li class="row2"><span>{}</span><span class="muted">{} {}</span></li>"#,
+                esc(&t.barcode),
+                t.people,
+                l.t("人份", "people")
+            )
+        })
+        .collect();
+    let loose_bags: Vec<String> = v
+        .bags
+        .iter()
+        .filter(|b| b.in_box.is_none())
+        .map(|b| {
+            format!(
+                r#"<li class="row2"><span>{}</span><span class="muted">{} {}</span></li>"#,
+                esc(&b.barcode),
+                b.tubes,
+                l.t("管", "tubes")
+            )
+        })
+        .collect();
+    let waiting_boxes: Vec<String> = v
+        .boxes
+        .iter()
+        .filter(|b| b.handoff.is_none())
+        .map(|b| {
+            format!(
+                r#"<li class="row2"><span>{}</span><span class="muted">{} {} · {} {}</span></li>"#,
+                esc(&b.barcode),
+                b.bags,
+                l.t("袋", "bags"),
+                b.tubes,
+                l.t("管", "tubes")
+            )
+        })
+        .collect();
+    let list = |items: &[String], id: &str, none: &str| {
+        if items.is_empty() {
+            format!(r#"<p class="muted" id="{id}">{}</p>"#, esc(none))
+        } else {
+            format!(r#"<ul class="list" id="{id}">{}</ul>"#, items.join(""))
+        }
+    };
+    let (bt, be) = typed(out, &empty, Which::Bag);
+    let bag_form = format!(
+        r#"<section class="card" id="bag"><h2>{h}</h2>{be}
+<form method="post" action="/points/{k}/bags" class="stack"><input type="hidden" name="csrf" value="{csrf}">
+<label>{lb}<input name="barcode" data-scan autocomplete="off" required value="{bv}"></label>
+<label>{lt}<textarea name="tubes" rows="6" autocomplete="off" required>{tv}</textarea></label>
+<label>{lc}<input name="counted_tubes" inputmode="numeric" autocomplete="off" required value="{cv}"></label>
+<button class="primary" type="submit">{sb}</button></form>
+<h3>{wh} <span class="tag">{wn}</span></h3>{wl}</section>"#,
+        h = l.t("① 封袋", "① Seal a bag"),
+        lb = l.t("袋条码（先扫袋）", "Bag barcode (scan the bag first)"),
+        bv = esc(bt.get("barcode")),
+        lt = l.t(
+            "管条码（逐支扫入，一行一个）",
+            "Tube barcodes (scan each, one a line)"
+        ),
+        tv = esc(bt.get("tubes")),
+        lc = l.t(
+            "清点管数（数一数袋里的管）",
+            "Tubes counted (count what is in the bag)"
+        ),
+        cv = esc(bt.get("counted_tubes")),
+        sb = l.t("封袋", "Seal the bag"),
+        wh = l.t("待装袋（已封管）", "Closed tubes waiting for a bag"),
+        wn = v.tubes_to_bag.len(),
+        wl = list(
+            &waiting,
+            "tubes-to-bag",
+            l.t("没有待装袋的管。", "No tube is waiting.")
+        ),
+    );
+    let (xt, xe) = typed(out, &empty, Which::Box);
+    let box_form = format!(
+        r#"<section class="card" id="box"><h2>{h}</h2>{xe}
+<form method="post" action="/points/{k}/boxes" class="stack"><input type="hidden" name="csrf" value="{csrf}">
+<label>{lb}<input name="barcode" data-scan autocomplete="off" required value="{bv}"></label>
+<label>{lt}<textarea name="bags" rows="4" autocomplete="off" required>{tv}</textarea></label>
+<label>{lcb}<input name="counted_bags" inputmode="numeric" autocomplete="off" required value="{cbv}"></label>
+<label>{lct}<input name="counted_tubes" inputmode="numeric" autocomplete="off" required value="{ctv}"></label>
+<button class="primary" type="submit">{sb}</button></form>
+<h3>{wh} <span class="tag">{wn}</span></h3>{wl}</section>"#,
+        h = l.t("② 装箱", "② Pack a box"),
+        lb = l.t("箱条码", "Box barcode"),
+        bv = esc(xt.get("barcode")),
+        lt = l.t("袋条码（一行一个）", "Bag barcodes (one a line)"),
+        tv = esc(xt.get("bags")),
+        lcb = l.t("清点袋数", "Bags counted"),
+        cbv = esc(xt.get("counted_bags")),
+        lct = l.t("清点管数", "Tubes counted"),
+        ctv = esc(xt.get("counted_tubes")),
+        sb = l.t("装箱", "Pack the box"),
+        wh = l.t("已封袋未装箱", "Sealed bags not yet boxed"),
+        wn = loose_bags.len(),
+        wl = list(
+            &loose_bags,
+            "bags-to-box",
+            l.t("没有待装箱的袋。", "No bag is waiting.")
+        ),
+    );
+    let (ht, he) = typed(out, &empty, Which::HandOff);
+    let handoff_form = format!(
+        r#"<section class="card" id="handoff"><h2>{h}</h2>{he}
+<form method="post" action="/points/{k}/handoffs" class="stack"><input type="hidden" name="csrf" value="{csrf}">
+<label>{ln}<input name="name" autocomplete="off" required value="{nv}"></label>
+<label>{lp}<input name="phone" type="tel" inputmode="tel" autocomplete="off" required value="{pv}"></label>
+<label>{lt}<textarea name="boxes" rows="3" autocomplete="off" required>{tv}</textarea></label>
+<label>{lcb}<input name="counted_boxes" inputmode="numeric" autocomplete="off" value="{cbv}"></label>
+<label>{lct}<input name="counted_tubes" inputmode="numeric" autocomplete="off" required value="{ctv}"></label>
+<label>{lcp}<input name="counted_people" inputmode="numeric" autocomplete="off" value="{cpv}"></label>
+<button class="primary" type="submit">{sb}</button></form>
+<h3>{wh} <span class="tag">{wn}</span></h3>{wl}</section>"#,
+        h = l.t("③ 交接转运", "③ Hand over to the transporter"),
+        ln = l.t("转运人员姓名", "Transporter's name"),
+        nv = esc(ht.get("name")),
+        lp = l.t("转运人员电话", "Transporter's phone"),
+        pv = esc(ht.get("phone")),
+        lt = l.t("箱条码（一行一个）", "Box barcodes (one a line)"),
+        tv = esc(ht.get("boxes")),
+        lcb = l.t(
+            "交接单箱数（不填按扫入数）",
+            "Boxes on the sheet (empty: as scanned)"
+        ),
+        cbv = esc(ht.get("counted_boxes")),
+        lct = l.t("交接单管数", "Tubes on the sheet"),
+        ctv = esc(ht.get("counted_tubes")),
+        lcp = l.t("交接单人份（可不填）", "People on the sheet (optional)"),
+        cpv = esc(ht.get("counted_people")),
+        sb = l.t("确认交接", "Record the hand-over"),
+        wh = l.t("已装箱未交接", "Boxes not yet handed over"),
+        wn = waiting_boxes.len(),
+        wl = list(
+            &waiting_boxes,
+            "boxes-to-hand",
+            l.t("没有待交接的箱。", "No box is waiting.")
+        ),
+    );
+    // Every bag and box of the point with the system's and the counted figures.
+    let mut bags = String::new();
+    for b in &v.bags {
+        let cls = if b.counted_tubes != b.tubes {
+            " class=\"warn\""
+        } else {
+            ""
+        };
+        bags.push_str(&format!(
+            r#"<tr{cls}><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td></tr>"#,
+            esc(&b.barcode),
+            b.tubes,
+            b.people,
+            b.counted_tubes,
+            esc(b.in_box.as_deref().unwrap_or("")),
+        ));
+    }
+    let mut boxes = String::new();
+    for b in &v.boxes {
+        let cls = if b.counted_tubes != b.tubes || b.counted_bags != b.bags {
+            " class=\"warn\""
+        } else {
+            ""
+        };
+        let state = if b.received {
+            l.t("实验室已收", "at the lab")
+        } else if b.handoff.is_some() {
+            l.t("已交接", "handed over")
+        } else {
+            l.t("在本点", "at the point")
+        };
+        boxes.push_str(&format!(
+            r#"<tr{cls}><td>{}</td><td class="n">{}/{}</td><td class="n">{}/{}</td><td class="n">{}</td><td>{}</td></tr>"#,
+            esc(&b.barcode),
+            b.bags,
+            b.counted_bags,
+            b.tubes,
+            b.counted_tubes,
+            b.people,
+            esc(state),
+        ));
+    }
+    let mut handoffs = String::new();
+    for h in &v.handoffs {
+        handoffs.push_str(&format!(
+            r#"<li class="row2"><span>{} {} · {}</span><span class="muted">{} {} · {} {}</span></li>"#,
+            esc(&date_text(h.created_ms)),
+            esc(&h.transporter),
+            esc(&h.transporter_phone),
+            h.counted_boxes,
+            l.t("箱", "boxes"),
+            h.counted_tubes,
+            l.t("管", "tubes"),
+        ));
+    }
+    let tables = format!(
+        r#"<section class="card"><h2>{hb}</h2><div class="scroll"><table id="bags"><thead><tr><th>{lb}</th><th>{lt}</th><th>{lp}</th><th>{lc}</th><th>{lx}</th></tr></thead><tbody>{bags}</tbody></table></div>
+<h2>{hx}</h2><div class="scroll"><table id="boxes"><thead><tr><th>{lx}</th><th>{lbb}</th><th>{ltt}</th><th>{lp}</th><th>{ls}</th></tr></thead><tbody>{boxes}</tbody></table></div>
+<h2>{hh}</h2><ul class="list" id="handoffs">{handoffs}</ul><p class="hint">{hint}</p></section>"#,
+        hb = l.t("本点的袋", "This point's bags"),
+        lb = l.t("袋", "Bag"),
+        lt = l.t("系统管数", "Tubes (system)"),
+        lp = l.t("人份", "People"),
+        lc = l.t("清点管数", "Tubes counted"),
+        lx = l.t("箱", "Box"),
+        hx = l.t("本点的箱", "This point's boxes"),
+        lbb = l.t("袋 系统/清点", "Bags system/counted"),
+        ltt = l.t("管 系统/清点", "Tubes system/counted"),
+        ls = l.t("去向", "Where"),
+        hh = l.t("交接记录", "Hand-overs"),
+        hint = l.t(
+            "红色行：清点数与系统不符。转运人员电话已脱敏。",
+            "Red rows: the count differs from the system. Transporters' phones are masked."
+        ),
+    );
+    let (failed_which, done) = (
+        out.failed.as_ref().map(|(w, _, _)| *w),
+        out.done.clone().unwrap_or_default(),
+    );
+    // The form being fixed comes first, so its message is in view.
+    let mut forms = vec![
+        (Which::Bag, bag_form),
+        (Which::Box, box_form),
+        (Which::HandOff, handoff_form),
+    ];
+    if let Some(w) = failed_which {
+        forms.sort_by_key(|(x, _)| *x != w);
+    }
+    let forms: String = forms.into_iter().map(|(_, f)| f).collect();
+    format!(
+        r#"<p><a href="/">← {home}</a></p><h1>{name} · {h}</h1><p class="muted">{round} · {cap}</p>{done}
+<section class="stats"><div><b id="n-tubes">{nt}</b><span>{lt}</span></div><div><b id="n-bags">{nb}</b><span>{lb}</span></div><div><b id="n-boxes">{nx}</b><span>{lx}</span></div></section>
+{forms}{tables}{SCAN_SCRIPT}"#,
+        home = l.t("首页", "Home"),
+        name = esc(&v.point_name),
+        h = l.t("装袋 · 装箱 · 交接", "bag · box · hand over"),
+        round = esc(&v.round_name),
+        cap = esc(&match l {
+            Lang::Zh => format!("每袋最多 {} 管", v.bag_capacity),
+            Lang::En => format!("at most {} tubes a bag", v.bag_capacity),
+        }),
+        nt = v.tubes_to_bag.len(),
+        lt = l.t("管待装袋", "tubes to bag"),
+        nb = loose_bags.len(),
+        lb = l.t("袋待装箱", "bags to box"),
+        nx = waiting_boxes.len(),
+        lx = l.t("箱待交接", "boxes to hand over"),
+    )
+}
+
+/// After a post: the page with the result, or with the form to fix.
+async fn answer(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    id: &str,
+    which: Which,
+    fields: Fields,
+    r: Result<String, String>,
+) -> Response {
+    match r {
+        Ok(done) => {
+            let out = Outcome {
+                failed: None,
+                done: Some(done),
+            };
+            packing_page(s, a, page, id, StatusCode::CREATED, out).await
+        }
+        Err(msg) => {
+            let out = Outcome {
+                failed: Some((which, msg, fields)),
+                done: None,
+            };
+            packing_page(s, a, page, id, StatusCode::BAD_REQUEST, out).await
+        }
+    }
+}
+
+/// Seals tubes into a bag (as POST /api/v1/points/{id}/bags).
+pub async fn pack_bag(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let l = page.lang;
+    let point = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    let f = Fields::parse(&body);
+    let r = match required(f.get("counted_tubes"), "清点管数 / the tubes counted") {
+        Err(m) => Err(m),
+        Ok(counted) => {
+            let tubes = codes(f.get("tubes"));
+            match gw_app::handoff::pack_bag(
+                &s.store,
+                &s.clock,
+                &a.principal,
+                point,
+                f.get("barcode"),
+                &tubes,
+                counted,
+            )
+            .await
+            {
+                Ok(p) => Ok(packed_html(
+                    l,
+                    &format!("{} {}", l.t("已封袋", "Bag sealed:"), esc(&p.barcode)),
+                    &p,
+                )),
+                Err(e) => match form_error(e) {
+                    Ok(m) => Err(m),
+                    Err(e) => return page.error(e),
+                },
+            }
+        }
+    };
+    answer(&s, &a, &page, &id, Which::Bag, f, r).await
+}
+
+/// Packs bags into a box (as POST /api/v1/points/{id}/boxes).
+pub async fn pack_box(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let l = page.lang;
+    let point = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    let f = Fields::parse(&body);
+    let counted = required(f.get("counted_bags"), "清点袋数 / the bags counted").and_then(|b| {
+        required(f.get("counted_tubes"), "清点管数 / the tubes counted").map(|t| (b, t))
+    });
+    let r = match counted {
+        Err(m) => Err(m),
+        Ok(counted) => {
+            let bags = codes(f.get("bags"));
+            match gw_app::handoff::pack_box(
+                &s.store,
+                &s.clock,
+                &a.principal,
+                point,
+                f.get("barcode"),
+                &bags,
+                counted,
+            )
+            .await
+            {
+                Ok(p) => Ok(packed_html(
+                    l,
+                    &format!(
+                        "{} {} · {} {}",
+                        l.t("已装箱", "Box packed:"),
+                        esc(&p.barcode),
+                        p.bags.unwrap_or(0),
+                        l.t("袋", "bags")
+                    ),
+                    &p,
+                )),
+                Err(e) => match form_error(e) {
+                    Ok(m) => Err(m),
+                    Err(e) => return page.error(e),
+                },
+            }
+        }
+    };
+    answer(&s, &a, &page, &id, Which::Box, f, r).await
+}
+
+/// Hands boxes over to a transporter (as POST /api/v1/points/{id}/handoffs).
+pub async fn hand_over(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let l = page.lang;
+    let point = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    let f = Fields::parse(&body);
+    let counted = (|| {
+        Ok::<_, String>(Counted {
+            boxes: number(
+                f.get("counted_boxes"),
+                "交接单箱数 / the boxes on the sheet",
+            )?,
+            tubes: required(
+                f.get("counted_tubes"),
+                "交接单管数 / the tubes on the sheet",
+            )?,
+            people: number(
+                f.get("counted_people"),
+                "交接单人份 / the people on the sheet",
+            )?,
+        })
+    })();
+    let r = match counted {
+        Err(m) => Err(m),
+        Ok(counted) => {
+            let boxes = codes(f.get("boxes"));
+            let t = Transporter {
+                name: f.get("name"),
+                phone: f.get("phone"),
+                account: "",
+            };
+            match gw_app::handoff::hand_over(
+                &s.store,
+                &s.clock,
+                &a.principal,
+                point,
+                &boxes,
+                &t,
+                &counted,
+            )
+            .await
+            {
+                Ok(p) => Ok(packed_html(
+                    l,
+                    &format!(
+                        "{} {} {} → {}",
+                        l.t("已交接", "Handed over:"),
+                        p.boxes.unwrap_or(0),
+                        l.t("箱", "boxes"),
+                        esc(f.get("name").trim())
+                    ),
+                    &p,
+                )),
+                Err(e) => match form_error(e) {
+                    Ok(m) => Err(m),
+                    Err(e) => return page.error(e),
+                },
+            }
+        }
+    };
+    answer(&s, &a, &page, &id, Which::HandOff, f, r).await
+}
+
+// ----- the lab's receipt (on the reconciliation page) ---------------------------------------
+
+/// The lab's receipt form for the reconciliation page: empty unless the
+/// caller may receive for the round's street; with the last result or the
+/// error and typed values after a post.
+pub(super) async fn receipt_section(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    round: Key,
+    after: Option<(&Fields, Result<String, String>)>,
+) -> Result<String, WebError> {
+    let place = gw_app::access::place_of(
+        &s.store,
+        "street",
+        Key {
+            street: round.street,
+            id: round.street,
+        },
+    )
+    .await?;
+    if !a.principal.can(Action::Receive, &place, s.clock.now_ms()) {
+        return Ok(String::new());
+    }
+    let empty = Fields::default();
+    let (typed, top) = match &after {
+        Some((f, Err(m))) => (*f, error_html(m)),
+        Some((_, Ok(done))) => (&empty, done.clone()),
+        None => (&empty, String::new()),
+    };
+    Ok(format!(
+        r#"{top}<section class="card" id="receipt"><h2>{h}</h2>
+<form method="post" action="/rounds/{round}/receipts" class="stack"><input type="hidden" name="csrf" value="{csrf}">
+<label>{lb}<textarea name="boxes" rows="4" autocomplete="off" required>{bv}</textarea></label>
+<label>{lt}<input name="counted_tubes" inputmode="numeric" autocomplete="off" required value="{tv}"></label>
+<label>{lx}<input name="counted_boxes" inputmode="numeric" autocomplete="off" value="{xv}"></label>
+<button class="primary" type="submit">{sb}</button></form><p class="hint">{hint}</p></section>"#,
+        h = l.t("实验室接收", "Lab receipt"),
+        csrf = esc(&a.csrf),
+        lb = l.t("收到的箱条码（逐箱扫入，一行一个）", "Box barcodes received (scan each, one a line)"),
+        bv = esc(typed.get("boxes")),
+        lt = l.t("实验室清点管数", "Tubes the lab counted"),
+        tv = esc(typed.get("counted_tubes")),
+        lx = l.t("清点箱数（可不填）", "Boxes counted (optional)"),
+        xv = esc(typed.get("counted_boxes")),
+        sb = l.t("确认接收", "Record the receipt"),
+        hint = l.t(
+            "清点数与交接单或系统不符时会标红，并记入数据统计校对。",
+            "A count that differs from the hand-over sheet or the system is shown in red and kept in the reconciliation."
+        ),
+    ))
+}
+
+/// The lab receives boxes (as POST /api/v1/rounds/{id}/receipts).
+pub async fn receive(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let l = page.lang;
+    let round = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    let f = Fields::parse(&body);
+    let counted = (|| {
+        Ok::<_, String>(Counted {
+            boxes: number(f.get("counted_boxes"), "清点箱数 / the boxes counted")?,
+            tubes: required(f.get("counted_tubes"), "实验室清点管数 / the tubes counted")?,
+            people: None,
+        })
+    })();
+    let r = match counted {
+        Err(m) => Err(m),
+        Ok(counted) => {
+            let boxes = codes(f.get("boxes"));
+            match gw_app::handoff::receive(
+                &s.store,
+                &s.clock,
+                &a.principal,
+                round,
+                &boxes,
+                &counted,
+            )
+            .await
+            {
+                Ok(p) => Ok(packed_html(
+                    l,
+                    &format!(
+                        "{} {} {}",
+                        l.t("实验室已接收", "Received at the lab:"),
+                        p.boxes.unwrap_or(0),
+                        l.t("箱", "boxes")
+                    ),
+                    &p,
+                )),
+                Err(e) => match form_error(e) {
+                    Ok(m) => Err(m),
+                    Err(e) => return page.error(e),
+                },
+            }
+        }
+    };
+    let status = if r.is_ok() {
+        StatusCode::CREATED
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let section = match receipt_section(&s, &a, l, round, Some((&f, r))).await {
+        Ok(h) => h,
+        Err(e) => return page.error(e),
+    };
+    match super::rounds::reconciliation_body(&s, &a, l, &id, Some(section)).await {
+        Ok((title, body)) => page.render(status, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+// ----- abnormal pools and what was done -------------------------------------------------------
+
+fn alert_state(l: Lang, state: &str) -> (&'static str, &'static str) {
+    match state {
+        "open" => ("bad", l.t("处置中 · 待复检", "open · retests pending")),
+        "cleared" => (
+            "open",
+            l.t("已排除 · 复检均阴性", "cleared · every retest negative"),
+        ),
+        "confirmed" => (
+            "bad",
+            l.t("已确认 · 复检有异常", "confirmed · a retest was abnormal"),
+        ),
+        _ => ("", l.t("未知", "unknown")),
+    }
+}
+
+fn retest_state(l: Lang, state: &str) -> (&'static str, &'static str) {
+    match state {
+        "open" => ("", l.t("待复检", "retest open")),
+        "cleared" => ("open", l.t("复检阴性", "negative")),
+        "confirmed" => ("bad", l.t("复检异常", "abnormal")),
+        _ => ("", l.t("未知", "unknown")),
+    }
+}
+
+fn delivery_state(l: Lang, state: &str) -> (&'static str, &'static str) {
+    match state {
+        "delivered" => ("open", l.t("已送达", "delivered")),
+        "pending" => ("", l.t("发送中（重试）", "sending (retrying)")),
+        "failed" => ("bad", l.t("发送失败", "failed")),
+        _ => ("", l.t("未知", "unknown")),
+    }
+}
+
+pub async fn alerts(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    match alerts_body(&s, &a, page.lang, &id).await {
+        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+async fn alerts_body(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    id: &str,
+) -> Result<(String, String), WebError> {
+    let round = parse_key(l, id)?;
+    let r = s.store.round(round.street, round.id).await?;
+    let list = gw_app::alerts::details(&s.store, &s.clock, &a.principal, round).await?;
+    let full = full_names(s, a);
+    let mut out = String::new();
+    for d in &list {
+        let al = &d.alert;
+        let (cls, label) = alert_state(l, &al.state);
+        let kind = match al.kind.as_str() {
+            "confirmed" => l.t("单管复检异常", "single-tube retest abnormal"),
+            _ => l.t("混管异常", "abnormal pool"),
+        };
+        let mut members = String::new();
+        for m in &al.members {
+            let name = if full {
+                m.name.clone()
+            } else {
+                gw_domain::mask::name(&m.name)
+            };
+            let retest =
+                d.retests
+                    .iter()
+                    .find(|t| t.resident == m.id)
+                    .map_or_else(String::new, |t| {
+                        let (c, lbl) = retest_state(l, &t.state);
+                        format!(r#" <span class="tag {c}">{}</span>"#, esc(lbl))
+                    });
+            let phones: Vec<&str> = m.phones.iter().map(|p| p.number.as_str()).collect();
+            members.push_str(&format!(
+                r#"<li class="row2"><span>{} <span class="muted">{} {}</span></span>{retest}</li>"#,
+                esc(&name),
+                esc(m.address.as_deref().unwrap_or("")),
+                esc(&phones.join(" ")),
+            ));
+        }
+        let mut households = String::new();
+        for h in &d.households {
+            let status = match (l, h.status_zh, h.status) {
+                (Lang::Zh, Some(zh), _) => zh.to_string(),
+                (Lang::En, _, Some(code)) => code.replace('_', " "),
+                _ => l.t("已解除", "lifted").to_string(),
+            };
+            households.push_str(&format!(
+                r#"<li class="row2"><a href="/households/{hk}">{addr}</a><span class="tag {c}">{st}</span></li>"#,
+                hk = esc(&h.household),
+                addr = esc(h.address.as_deref().unwrap_or(&h.household)),
+                c = if h.status.is_some() { "bad" } else { "" },
+                st = esc(&status),
+            ));
+        }
+        let (open, neg, abn) =
+            d.retests
+                .iter()
+                .fold((0, 0, 0), |(o, n, x), t| match t.state.as_str() {
+                    "open" => (o + 1, n, x),
+                    "cleared" => (o, n + 1, x),
+                    "confirmed" => (o, n, x + 1),
+                    _ => (o, n, x),
+                });
+        let retests = if d.retests.is_empty() {
+            l.t("无单管复检。", "No single-tube retest.").to_string()
+        } else {
+            match l {
+                Lang::Zh => format!("待复检 {open} 人 · 阴性 {neg} 人 · 异常 {abn} 人"),
+                Lang::En => format!("{open} open · {neg} negative · {abn} abnormal"),
+            }
+        };
+        let disinfection = match &d.disinfection {
+            Some(t) if t.state == "done" => format!(
+                r#"<span class="tag open">{} {}</span>"#,
+                l.t("消杀已完成", "disinfected"),
+                esc(&date_text(t.done_ms.unwrap_or(t.created_ms)))
+            ),
+            Some(_) => format!(
+                r#"<span class="tag bad">{}</span> <a href="/rounds/{round}/disinfection">{}</a>"#,
+                l.t("消杀未完成", "not disinfected yet"),
+                l.t("去消杀任务", "disinfection tasks")
+            ),
+            None => format!(
+                r#"<span class="muted">{}</span> <a href="/rounds/{round}/disinfection">{}</a>"#,
+                l.t("无消杀任务", "no task"),
+                l.t("消杀任务", "disinfection tasks")
+            ),
+        };
+        let notifications = match &d.notifications {
+            None => String::new(),
+            Some(ns) if ns.is_empty() => format!(
+                r#"<h3>{}</h3><p class="muted">{}</p>"#,
+                l.t("群通知", "Group messages"),
+                l.t(
+                    "未发送：本街道没有配置预警群机器人。",
+                    "None sent: the street has no alert channel."
+                )
+            ),
+            Some(ns) => {
+                let mut li = String::new();
+                for n in ns {
+                    let (c, lbl) = delivery_state(l, &n.notification.state);
+                    li.push_str(&format!(
+                        r#"<li class="row2"><span>{kind} <span class="muted">{at} · {tries} {lt}</span></span><span class="tag {c}">{lbl}</span></li>"#,
+                        kind = esc(&n.channel_kind),
+                        at = esc(&date_text(
+                            n.notification.delivered_ms.unwrap_or(n.notification.created_ms)
+                        )),
+                        tries = n.notification.attempts,
+                        lt = l.t("次尝试", "attempts"),
+                        lbl = esc(lbl),
+                    ));
+                }
+                format!(
+                    r#"<h3>{}</h3><ul class="list notifications">{li}</ul>"#,
+                    l.t("群通知", "Group messages")
+                )
+            }
+        };
+        out.push_str(&format!(
+            r#"<section class="card alerts" id="alert-{ak}"><h2>{lt} {barcode} <span class="tag {cls}">{label}</span></h2>
+<p class="muted">{kind} · {point} · {at}</p>
+<h3>{lm} ({nm})</h3><ul class="list members">{members}</ul>
+<h3>{lh} ({nh})</h3><ul class="list households">{households}</ul>
+<h3>{lr}</h3><p class="retests">{retests}</p>
+<h3>{ld}</h3><p class="disinfection">{disinfection}</p>{notifications}</section>"#,
+            ak = esc(&al.alert),
+            lt = l.t("异常管", "Tube"),
+            barcode = esc(&al.barcode),
+            label = esc(label),
+            kind = esc(kind),
+            point = esc(&d.point_name),
+            at = esc(&date_text(al.created_ms)),
+            lm = l.t("混管人员（已脱敏）", "Members (masked)"),
+            nm = al.members.len(),
+            lh = l.t("临时管控的住户", "Households under temporary control"),
+            nh = d.households.len(),
+            lr = l.t("单管复检", "Single-tube retests"),
+            ld = l.t("采样点消杀", "Disinfection of the point"),
+        ));
+    }
+    if out.is_empty() {
+        out = format!(
+            r#"<section class="card"><p class="notice" id="no-alerts">{}</p></section>"#,
+            l.t("本轮暂无异常管。", "No abnormal pool in this round.")
+        );
+    }
+    let body = format!(
+        r#"<p><a href="/rounds/{round}">← {back}</a></p><h1>{h}</h1><p class="muted">{n} {ln} · {masked}</p>{out}"#,
+        back = esc(&r.name),
+        h = l.t("异常管与处置", "Abnormal pools and what was done"),
+        n = list.len(),
+        ln = l.t("条", "alerts"),
+        masked = l.t(
+            "只列出您辖区内的人员；证件号和电话已脱敏",
+            "only the people of your area are listed; document numbers and phones are masked"
+        ),
+    );
+    Ok((format!("{} · {}", r.name, l.t("异常处置", "alerts")), body))
+}
