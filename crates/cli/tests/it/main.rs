@@ -14,6 +14,7 @@ mod harness;
 mod import;
 mod lab;
 mod pages;
+mod print_pages;
 mod replay;
 mod schedule;
 mod schema;
