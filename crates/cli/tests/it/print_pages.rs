@@ -62,7 +62,7 @@ async fn world(residents: u32) -> World {
     let others = store
         .residents(&ResidentFilter {
             street: Some(street),
-            limit: 100,
+            limit: 5000,
             ..Default::default()
         })
         .await
@@ -142,7 +142,9 @@ fn label<'a>(html: &'a str, barcode: &str) -> &'a str {
         .find(&format!(r#"<div class="label" data-barcode="{barcode}">"#))
         .unwrap_or_else(|| panic!("no label for {barcode}: {html}"));
     let rest = &html[start..];
-    let end = rest.find("</span></div></div>").unwrap();
+    let end = rest
+        .find(r#"<span class="sign-line"></span></div></div>"#)
+        .unwrap();
     &rest[..end]
 }
 
@@ -257,6 +259,20 @@ async fn the_daily_report_matches_the_coverage_api_and_holds_no_personal_data() 
         table.matches("<tr><td>").count(),
         grids["rows"].as_array().unwrap().len()
     );
+    // Each grid by its community's and its own name.
+    let store = w.env.store().await;
+    for g in store.grids(None, None).await.unwrap() {
+        let key = format!("{}-{}", g.street_id, g.id);
+        if grids["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["key"] == key)
+        {
+            let cell = format!("<tr><td>{} · {}</td>", g.community_name, g.name);
+            assert!(table.contains(&cell), "{cell} missing: {table}");
+        }
+    }
     // Per point: swabs and tubes; tubes by state (all three boxed).
     assert!(
         html.contains(
@@ -281,7 +297,6 @@ async fn the_daily_report_matches_the_coverage_api_and_holds_no_personal_data() 
     assert_eq!(number(html, "rep-dis-open"), 0);
     assert!(html.contains(r#"id="rep-time""#));
     // No document number or phone of anyone in the street, not even masked.
-    let store = w.env.store().await;
     let everyone = store
         .residents(&ResidentFilter {
             street: Some(w.target.street_id),

@@ -85,7 +85,7 @@ async fn labels_body(
                 .unwrap_or_default();
             let _ = write!(
                 cards,
-                r#"<div class="label" data-barcode="{code}">{svg}<div><small>{what}</small><b class="label-code">{code}</b><small>{round} · {point}</small><small>封装 packed {at}</small><span class="label-counts">{counts}</span>{in_box}<span class="sign">核对人 / checked by: ____________</span></div></div>"#,
+                r#"<div class="label" data-barcode="{code}">{svg}<div><small>{what}</small><b class="label-code">{code}</b><small>{round} · {point}</small><small>封装 packed {at}</small><span class="label-counts">{counts}</span>{in_box}<span class="sign">核对人 / checked by:</span><span class="sign-line"></span></div></div>"#,
                 svg = qr_svg(&it.barcode).unwrap_or_default(),
                 code = esc(&it.barcode),
                 round = esc(&lb.round_name),
@@ -153,7 +153,7 @@ fn coverage_row(name: &str, expected: i64, sampled: i64, exempt: i64, missed: i6
 
 fn coverage_head(l: Lang, first: &str) -> String {
     format!(
-        "<thead><tr><th>{first}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>",
+        r#"<thead><tr><th>{first}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th></tr></thead>"#,
         l.t("应检", "Expected"),
         l.t("已检", "Sampled"),
         l.t("免检", "Exempt"),
@@ -242,6 +242,7 @@ async fn report_body(
     let now = s.clock.now_ms();
     // Names of the communities and grids shown.
     let mut names: HashMap<String, String> = HashMap::new();
+    let mut community_names: HashMap<String, String> = HashMap::new();
     for c in s.store.communities(None, Some(k.street)).await? {
         let ck = Key {
             street: c.street_id,
@@ -261,14 +262,20 @@ async fn report_body(
                 format!("{} · {}", c.name, g.name),
             );
         }
-        names.insert(ck, c.name);
+        community_names.insert(ck, c.name);
     }
     let name = |key: &str| names.get(key).cloned().unwrap_or_else(|| key.to_string());
+    let community_name = |key: &str| {
+        community_names
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| key.to_string())
+    };
     let t = &by_community.totals;
     let mut communities = String::new();
     for r in &by_community.rows {
         communities.push_str(&coverage_row(
-            &name(&r.key),
+            &community_name(&r.key),
             r.expected,
             r.sampled,
             r.exempt,
@@ -383,8 +390,8 @@ async fn report_body(
 <section class="stats"><div><b id="rep-expected">{e}</b><span>{le}</span></div><div><b id="rep-sampled">{sa}</b><span>{ls}</span></div><div><b id="rep-exempt">{x}</b><span>{lx}</span></div><div><b id="rep-missed">{m}</b><span>{lm}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
 <section class="card"><h2>{hc}</h2><div class="scroll"><table id="rep-communities">{headc}<tbody>{communities}</tbody></table></div></section>
 <section class="card"><h2>{hg}</h2><div class="scroll"><table id="rep-grids">{headg}<tbody>{grids}</tbody></table></div></section>
-<section class="card"><h2>{hp}</h2><div class="scroll"><table id="rep-points"><thead><tr><th>{lpt}</th><th>{lpeople}</th><th>{lswabs}</th><th>{ltubes}</th></tr></thead><tbody>{points}</tbody></table></div></section>
-<section class="card"><h2>{ht}</h2><table id="rep-tubes"><thead><tr><th>{lstate}</th><th>{ltubes}</th></tr></thead><tbody>{tubes}</tbody></table>
+<section class="card"><h2>{hp}</h2><div class="scroll"><table id="rep-points"><thead><tr><th>{lpt}</th><th class="n">{lpeople}</th><th class="n">{lswabs}</th><th class="n">{ltubes}</th></tr></thead><tbody>{points}</tbody></table></div></section>
+<section class="card"><h2>{ht}</h2><table id="rep-tubes"><thead><tr><th>{lstate}</th><th class="n">{ltubes}</th></tr></thead><tbody>{tubes}</tbody></table>
 <p>{lrecon}: {recon}</p></section>
 <section class="card"><h2>{ha}</h2><div class="scroll"><table id="rep-pools"><thead><tr><th>{lbar}</th><th>{lpt}</th><th>{lstate}</th><th>{lret}</th><th>{lhh}</th><th>{lat}</th></tr></thead><tbody>{pools}</tbody></table></div>
 <p>{lretests}: <b id="rep-retests">{retests}</b> · {ldis}: <b id="rep-dis-open">{open}</b> {lopen}, <b id="rep-dis-done">{done}</b> {ldone}</p></section>
@@ -513,6 +520,9 @@ fn control_tag(l: Lang, o: Option<&ControlOrder>) -> String {
     )
 }
 
+/// A unit's households by floor (`None`: a room that shows no floor).
+type Floors<'a> = BTreeMap<Option<u32>, Vec<&'a gw_store::registry::BuildingHousehold>>;
+
 async fn building_body(
     s: &AppState,
     a: &Auth,
@@ -524,10 +534,7 @@ async fn building_body(
     let b = &d.building;
     let ctl = |kind: &str, id: i64| d.controls.get(&(kind.to_string(), id));
     // unit → floor → households
-    let mut units: BTreeMap<
-        (String, i64),
-        BTreeMap<Option<u32>, Vec<&gw_store::registry::BuildingHousehold>>,
-    > = BTreeMap::new();
+    let mut units: BTreeMap<(String, i64), Floors> = BTreeMap::new();
     for h in &d.households {
         units
             .entry((h.unit.clone(), h.unit_id))
@@ -541,7 +548,10 @@ async fn building_body(
         let unit_name = if unit.is_empty() {
             l.t("（无单元）", "(no unit)").to_string()
         } else {
-            format!("{unit}{}", l.t("单元", " (unit)"))
+            match l {
+                Lang::Zh => format!("{unit}单元"),
+                Lang::En => format!("Unit {unit}"),
+            }
         };
         let mut rows = String::new();
         for (floor, hs) in floors {
@@ -586,7 +596,7 @@ async fn building_body(
             String::new()
         } else {
             format!(
-                r#"<details><summary>{} {} {}</summary>{}</details>"#,
+                r#"<details class="more"><summary>{} {} {}</summary>{}</details>"#,
                 l.t("居民", "Residents"),
                 members.len(),
                 l.t("人（已脱敏）", "(masked)"),
@@ -673,7 +683,11 @@ async fn building_body(
                 )
             )
         } else {
-            resident_table(s, a, l, &missed, true)
+            format!(
+                r#"<details class="more"><summary>{}</summary>{}</details>"#,
+                l.t("未检名单（已脱敏）", "Who is missed (masked)"),
+                resident_table(s, a, l, &missed, true)
+            )
         };
         let door_html = if door_html.is_empty() {
             String::new()
