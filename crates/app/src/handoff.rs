@@ -1217,3 +1217,72 @@ pub async fn packing(
         handoffs,
     })
 }
+
+// ----- labels and tube states -------------------------------------------------------
+
+/// What a point's tube-box labels print: its boxes, then its bags, as packed.
+#[derive(Debug, Clone)]
+pub struct Labels {
+    pub round: String,
+    pub round_name: String,
+    pub point: String,
+    pub point_name: String,
+    pub items: Vec<gw_store::handoff::PackedItem>,
+}
+
+/// The labels of a point's boxes and bags, for whoever may pack there.
+pub async fn labels(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    point: Key,
+) -> Result<Labels, AuthError> {
+    let pt = store.point(point.street, point.id).await?;
+    access::authorize(p, clock, Action::Pack, &point_place(store, &pt).await?)?;
+    let round = store.round(point.street, pt.round_id).await?;
+    let items = store
+        .packed_at_point(point.street, pt.round_id, pt.id)
+        .await?;
+    Ok(Labels {
+        round: Key {
+            street: point.street,
+            id: pt.round_id,
+        }
+        .to_string(),
+        round_name: round.name,
+        point: point.to_string(),
+        point_name: pt.name,
+        items,
+    })
+}
+
+/// Tubes of a round by state (open, closed, sealed, boxed, handed_over,
+/// received …), counted over the points in communities the caller may read.
+pub async fn tube_states(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+) -> Result<BTreeMap<String, i64>, AuthError> {
+    store.round(round.street, round.id).await?;
+    let now = clock.now_ms();
+    let mut readable: HashMap<i64, bool> = HashMap::new();
+    let mut out = BTreeMap::new();
+    for t in store.tube_states(round.street, round.id).await? {
+        let ok = match readable.get(&t.community_id) {
+            Some(ok) => *ok,
+            None => {
+                let place = store
+                    .place_of(round.street, "community", t.community_id)
+                    .await?;
+                let ok = p.can(Action::ReadRegistry, &place, now);
+                readable.insert(t.community_id, ok);
+                ok
+            }
+        };
+        if ok {
+            *out.entry(t.state).or_insert(0) += t.tubes;
+        }
+    }
+    Ok(out)
+}

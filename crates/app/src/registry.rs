@@ -314,3 +314,77 @@ pub async fn search(
     out.truncate(limit.max(0) as usize);
     Ok(out)
 }
+
+/// A building as its page shows it: households by unit and room, residents
+/// (rows for the masked views), and the control orders in force on the
+/// building, its compound, units and households.
+#[derive(Debug, Clone)]
+pub struct BuildingDetail {
+    pub building: gw_store::registry::BuildingRow,
+    pub households: Vec<gw_store::registry::BuildingHousehold>,
+    pub residents: Vec<ResidentRow>,
+    /// `(target kind, id)` → the order in force now.
+    pub controls: std::collections::HashMap<(String, i64), gw_domain::territory::ControlOrder>,
+}
+
+/// One building for a reader who reaches it (`ReadRegistry` on its grid).
+pub async fn building(
+    store: &Store,
+    clock: &crate::Clock,
+    p: &crate::access::Principal,
+    k: Key,
+) -> Result<BuildingDetail, crate::access::AuthError> {
+    let place = crate::access::place_of(store, "building", k).await?;
+    crate::access::authorize(p, clock, gw_domain::access::Action::ReadRegistry, &place)?;
+    let building = store.building(k.street, k.id).await?;
+    let households = store.building_households(k.street, k.id).await?;
+    let residents = store
+        .residents(&ResidentFilter {
+            street: Some(k.street),
+            building: Some(k.id),
+            limit: 20_000,
+            ..Default::default()
+        })
+        .await?;
+    let now = clock.now_ms();
+    let mut history: std::collections::HashMap<
+        (String, i64),
+        Vec<gw_domain::territory::ControlOrder>,
+    > = std::collections::HashMap::new();
+    for (kind, id, status, from_ms, until_ms) in store.controls_in_force(k.street, now).await? {
+        let mine = match kind.as_str() {
+            "compound" => id == building.compound_id,
+            "building" => id == k.id,
+            "unit" => households.iter().any(|h| h.unit_id == id),
+            "household" => households.iter().any(|h| h.household_id == id),
+            _ => false,
+        };
+        if let (true, Some(status)) = (
+            mine,
+            gw_domain::territory::ControlStatus::from_code(&status),
+        ) {
+            history
+                .entry((kind, id))
+                .or_default()
+                .push(gw_domain::territory::ControlOrder {
+                    status,
+                    from_ms,
+                    until_ms,
+                });
+        }
+    }
+    let controls = history
+        .into_iter()
+        .filter_map(|(key, h)| {
+            gw_domain::territory::control_in_force(&h, now)
+                .cloned()
+                .map(|o| (key, o))
+        })
+        .collect();
+    Ok(BuildingDetail {
+        building,
+        households,
+        residents,
+        controls,
+    })
+}

@@ -495,3 +495,75 @@ impl Store {
         }))
     }
 }
+
+/// A bag or box of a point as packed, with what the system holds in it (labels).
+#[derive(Debug, Clone)]
+pub struct PackedItem {
+    /// `box` or `bag`.
+    pub kind: &'static str,
+    pub barcode: String,
+    pub packed_ms: i64,
+    /// Bags in a box (none for a bag).
+    pub bags: Option<i64>,
+    pub tubes: i64,
+    pub people: i64,
+    /// The box a bag is in.
+    pub in_box: Option<String>,
+}
+
+/// Tubes of one point in one state.
+#[derive(Debug, Clone)]
+pub struct TubeStateCount {
+    pub point_id: i64,
+    pub community_id: i64,
+    pub state: String,
+    pub tubes: i64,
+}
+
+impl Store {
+    /// A point's boxes then bags, each in packing order, with the system's counts.
+    pub async fn packed_at_point(
+        &self,
+        street: i64,
+        round: i64,
+        point: i64,
+    ) -> Result<Vec<PackedItem>> {
+        Ok(db_run!(self, pool => {
+            let boxes = sqlx::query(
+                "SELECT x.barcode, x.created_ms, \
+                 (SELECT COUNT(*) FROM sample_bag g WHERE g.street_id = x.street_id AND g.box_id = x.id), \
+                 (SELECT COUNT(*) FROM sample_bag g JOIN bag_tube bt ON bt.street_id = g.street_id AND bt.bag_id = g.id WHERE g.street_id = x.street_id AND g.box_id = x.id), \
+                 (SELECT COUNT(*) FROM sample_bag g JOIN bag_tube bt ON bt.street_id = g.street_id AND bt.bag_id = g.id JOIN registration r ON r.street_id = bt.street_id AND r.tube_id = bt.tube_id WHERE g.street_id = x.street_id AND g.box_id = x.id) \
+                 FROM transport_box x WHERE x.street_id = $1 AND x.round_id = $2 AND x.point_id = $3 ORDER BY x.id")
+                .bind(street).bind(round).bind(point).fetch_all(pool).await?;
+            let bags = sqlx::query(
+                "SELECT g.barcode, g.created_ms, \
+                 (SELECT COUNT(*) FROM bag_tube bt WHERE bt.street_id = g.street_id AND bt.bag_id = g.id), \
+                 (SELECT COUNT(*) FROM bag_tube bt JOIN registration r ON r.street_id = bt.street_id AND r.tube_id = bt.tube_id WHERE bt.street_id = g.street_id AND bt.bag_id = g.id), \
+                 x.barcode FROM sample_bag g LEFT JOIN transport_box x ON x.street_id = g.street_id AND x.id = g.box_id \
+                 WHERE g.street_id = $1 AND g.round_id = $2 AND g.point_id = $3 ORDER BY g.id")
+                .bind(street).bind(round).bind(point).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(boxes.len() + bags.len());
+            for r in &boxes {
+                out.push(PackedItem { kind: "box", barcode: r.try_get(0)?, packed_ms: r.try_get(1)?, bags: Some(r.try_get(2)?), tubes: r.try_get(3)?, people: r.try_get(4)?, in_box: None });
+            }
+            for r in &bags {
+                out.push(PackedItem { kind: "bag", barcode: r.try_get(0)?, packed_ms: r.try_get(1)?, bags: None, tubes: r.try_get(2)?, people: r.try_get(3)?, in_box: r.try_get(4)? });
+            }
+            out
+        }))
+    }
+
+    /// Tubes of a round per point and state.
+    pub async fn tube_states(&self, street: i64, round: i64) -> Result<Vec<TubeStateCount>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT t.point_id, p.community_id, t.state, COUNT(*) FROM tube t \
+                 JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \
+                 WHERE t.street_id = $1 AND t.round_id = $2 GROUP BY t.point_id, p.community_id, t.state ORDER BY t.point_id, t.state")
+                .bind(street).bind(round).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(TubeStateCount { point_id: r.try_get(0)?, community_id: r.try_get(1)?, state: r.try_get(2)?, tubes: r.try_get(3)? }))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+}

@@ -687,3 +687,64 @@ impl crate::import::StoreTx {
         Ok(())
     }
 }
+
+/// A building with where it lies.
+#[derive(Debug, Clone)]
+pub struct BuildingRow {
+    pub street_id: i64,
+    pub id: i64,
+    pub name: String,
+    pub compound_id: i64,
+    pub compound: String,
+    pub grid_id: i64,
+    pub grid: String,
+    pub community_id: i64,
+    pub community: String,
+}
+
+/// One household of a building, with its unit and head count.
+#[derive(Debug, Clone)]
+pub struct BuildingHousehold {
+    pub unit_id: i64,
+    pub unit: String,
+    pub household_id: i64,
+    pub room: String,
+    pub people: i64,
+}
+
+impl Store {
+    pub async fn building(&self, street: i64, id: i64) -> Result<BuildingRow> {
+        let row = db_run!(self, pool => {
+            sqlx::query(
+                "SELECT b.street_id, b.id, b.name, c.id, c.name, g.id, g.name, cm.id, cm.name FROM building b \
+                 JOIN compound c ON c.street_id = b.street_id AND c.id = b.compound_id \
+                 JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+                 JOIN community cm ON cm.street_id = g.street_id AND cm.id = g.community_id \
+                 WHERE b.street_id = $1 AND b.id = $2")
+                .bind(street).bind(id).fetch_optional(pool).await?
+                .map(|r| -> std::result::Result<BuildingRow, sqlx::Error> { Ok(BuildingRow {
+                    street_id: r.try_get(0)?, id: r.try_get(1)?, name: r.try_get(2)?, compound_id: r.try_get(3)?, compound: r.try_get(4)?,
+                    grid_id: r.try_get(5)?, grid: r.try_get(6)?, community_id: r.try_get(7)?, community: r.try_get(8)?,
+                }) }).transpose()?
+        });
+        row.ok_or_else(|| StoreError::NotFound(format!("building {street}-{id}")))
+    }
+
+    /// The households of a building by unit and room, with how many live in each.
+    pub async fn building_households(
+        &self,
+        street: i64,
+        building: i64,
+    ) -> Result<Vec<BuildingHousehold>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT u.id, u.name, h.id, h.room, \
+                 (SELECT COUNT(*) FROM resident r WHERE r.street_id = h.street_id AND r.household_id = h.id) \
+                 FROM unit u JOIN household h ON h.street_id = u.street_id AND h.unit_id = u.id \
+                 WHERE u.street_id = $1 AND u.building_id = $2 ORDER BY u.name, u.id, h.room, h.id")
+                .bind(street).bind(building).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(BuildingHousehold { unit_id: r.try_get(0)?, unit: r.try_get(1)?, household_id: r.try_get(2)?, room: r.try_get(3)?, people: r.try_get(4)? }))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+}

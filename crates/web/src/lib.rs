@@ -280,6 +280,25 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             Need::Act(ReadRegistry),
             get(pages::alerts),
         ),
+        // Printable pages (pages/reports.rs): labels, the daily report, a building.
+        (
+            "GET",
+            "/points/{id}/labels",
+            Need::Act(Pack),
+            get(pages::point_labels),
+        ),
+        (
+            "GET",
+            "/rounds/{id}/report",
+            Need::Act(ReadRegistry),
+            get(pages::round_report),
+        ),
+        (
+            "GET",
+            "/buildings/{id}",
+            Need::Act(ReadRegistry),
+            get(pages::building),
+        ),
         (
             "GET",
             "/households/{id}/codes",

@@ -151,7 +151,15 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("GET", "/rounds/{id}/missed") | ("GET", "/households/{id}/codes") => reader && reaches,
         // Registry and round pages follow their API routes.
         ("GET", "/registry") | ("GET", "/registry/search") => reader,
-        ("GET", "/grids/{id}") | ("GET", "/households/{id}") => reader && reaches,
+        ("GET", "/grids/{id}") | ("GET", "/households/{id}") | ("GET", "/buildings/{id}") => {
+            reader && reaches
+        }
+        // The daily report: numbers narrowed to what the reader reaches, like the round page.
+        ("GET", "/rounds/{id}/report") => reader,
+        // Labels: whoever packs at the point (point staff only at their own point).
+        ("GET", "/points/{id}/labels") => {
+            matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
+        }
         // Importing: the registry writers in their own community or grid.
         ("GET", "/registry/import") | ("GET", "/registry/import/reports/{token}") => writer,
         ("POST", "/registry/import") => {
@@ -374,6 +382,9 @@ fn call(
         ),
         "/grids/{id}" => (format!("/grids/{grid}"), None),
         "/households/{id}" => (format!("/households/{household}"), None),
+        "/buildings/{id}" => (format!("/buildings/{building}"), None),
+        "/rounds/{id}/report" => (format!("/rounds/{round}/report"), None),
+        "/points/{id}/labels" => (format!("/points/{point}/labels"), None),
         // The body (JSON text) is no roster: a 422 page when allowed.
         "/registry/import" if method == "POST" => (
             format!(

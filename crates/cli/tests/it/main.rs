@@ -15,6 +15,7 @@ mod import;
 mod lab;
 mod packing_pages;
 mod pages;
+mod print_pages;
 mod replay;
 mod round_pages;
 mod schedule;

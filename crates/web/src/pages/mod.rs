@@ -21,6 +21,7 @@ mod live;
 mod packing;
 mod print;
 mod registry;
+mod reports;
 mod rounds;
 mod setup;
 mod station;
@@ -28,6 +29,7 @@ pub use live::{events, live};
 pub use packing::{alerts, hand_over, pack_bag, pack_box, packing, receive};
 pub use print::{household_codes, qr_svg};
 pub use registry::{grid, household, import_form, import_report, import_submit, registry, search};
+pub use reports::{building, point_labels, round_report};
 pub use rounds::{
     compare, coverage_by, disinfection, disinfection_done, door_to_door, lab_form, lab_submit,
     plan, reconciliation, schedule,
@@ -901,13 +903,14 @@ async fn coverage_body(
         r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>
 <section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
 <section class="card"><h2>{gh}</h2><div class="scroll"><table><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
-<p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a> <a class="button" href="/rounds/{k}/reconciliation">{recon}</a> <a class="button" href="/rounds/{k}/lab">{lab}</a> <a class="button" href="/rounds/{k}/disinfection">{dis}</a> <a class="button" href="/rounds/{k}/alerts">{alr}</a></p></section>{alerts}{points}{tools}"#,
+<p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a> <a class="button" href="/rounds/{k}/reconciliation">{recon}</a> <a class="button" href="/rounds/{k}/lab">{lab}</a> <a class="button" href="/rounds/{k}/disinfection">{dis}</a> <a class="button" href="/rounds/{k}/alerts">{alr}</a> <a class="button" href="/rounds/{k}/report">{rep}</a></p></section>{alerts}{points}{tools}"#,
         sched = l.t("下楼时间表", "Schedule"),
         byc = l.t("按社区/网格/楼栋", "By community, grid, building"),
         recon = l.t("数据校对", "Reconciliation"),
         lab = l.t("上传结果", "Lab results"),
         dis = l.t("消杀", "Disinfection"),
         alr = l.t("异常处置", "Alerts"),
+        rep = l.t("日报（打印）", "Daily report (print)"),
         live = l.t("指挥大屏（实时）", "Live command picture"),
         name = esc(&round.name),
         state = esc(state_label(l, &round.state)),

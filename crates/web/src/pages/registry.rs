@@ -195,7 +195,7 @@ pub async fn search(
 }
 
 /// Residents as a masked table (names masked too for volunteers).
-fn resident_table(
+pub(crate) fn resident_table(
     s: &AppState,
     a: &Auth,
     l: Lang,
@@ -321,7 +321,7 @@ async fn grid_body(
         hh.2 += 1;
     }
     let mut list = String::new();
-    for b in buildings.values() {
+    for (bid, b) in &buildings {
         let mut hs = String::new();
         for (h, (unit, room, n)) in &b.households {
             let unit = if unit.is_empty() {
@@ -340,7 +340,8 @@ async fn grid_body(
             ));
         }
         list.push_str(&format!(
-            r#"<details class="bldg"><summary><span>{}</span><span class="counts3"><span>{} {}</span><span>{} {}</span></span></summary><div class="chips">{hs}</div></details>"#,
+            r#"<details class="bldg"><summary><a href="/buildings/{}-{bid}">{}</a><span class="counts3"><span>{} {}</span><span>{} {}</span></span></summary><div class="chips">{hs}</div></details>"#,
+            k.street,
             esc(&b.name),
             b.households.len(),
             l.t("户", "hh"),

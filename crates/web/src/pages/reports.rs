@@ -1,0 +1,737 @@
+//! Printable pages of a day's work: a point's tube-box labels (barcode as a QR
+//! code, the system's counts, a line to sign), the daily report of a round
+//! (numbers only, no personal data) and a building's page (units → floors →
+//! households, masked residents, who is still missed). A4 through the print
+//! stylesheet in app.css, like the household code sheet (`print.rs`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Extension;
+use gw_domain::access::Action;
+use gw_domain::ids::Key;
+use gw_domain::territory::{ControlOrder, ControlStatus};
+use gw_store::coverage::Level;
+
+use super::registry::{full_names, resident_table};
+use super::{date_text, parse_key, percent, qr_svg, state_label, Lang, Page};
+use crate::{html_escape as esc, AppState, Auth, WebError};
+
+fn render(page: &Page, r: Result<(String, String), WebError>) -> Response {
+    match r {
+        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+/// `2024-05-01 14:30` in China time.
+fn when(ms: i64) -> String {
+    gw_domain::notify::clock_text(ms)
+}
+
+fn print_button(l: Lang) -> String {
+    format!(
+        r#"<p class="noprint actions"><button type="button" class="primary" onclick="window.print()">{}</button></p>"#,
+        l.t("打印（A4）", "Print (A4)")
+    )
+}
+
+// ----- tube-box labels ------------------------------------------------------------------
+
+pub async fn point_labels(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    let r = labels_body(&s, &a, page.lang, &id).await;
+    render(&page, r)
+}
+
+async fn labels_body(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    id: &str,
+) -> Result<(String, String), WebError> {
+    let k = parse_key(l, id)?;
+    let lb = gw_app::handoff::labels(&s.store, &s.clock, &a.principal, k).await?;
+    let mut sheets = String::new();
+    for (kind, heading) in [
+        ("box", l.t("转运箱标签", "Transport box labels")),
+        ("bag", l.t("样本袋标签", "Sample bag labels")),
+    ] {
+        let mut cards = String::new();
+        for it in lb.items.iter().filter(|i| i.kind == kind) {
+            let what = if kind == "box" {
+                "转运箱 Box"
+            } else {
+                "样本袋 Bag"
+            };
+            let counts = match it.bags {
+                Some(b) => format!(
+                    "{b} 袋 bags · {} 管 tubes · {} 人 people",
+                    it.tubes, it.people
+                ),
+                None => format!("{} 管 tubes · {} 人 people", it.tubes, it.people),
+            };
+            let in_box = it
+                .in_box
+                .as_deref()
+                .map(|b| format!("<small>装入箱 in box {}</small>", esc(b)))
+                .unwrap_or_default();
+            let _ = write!(
+                cards,
+                r#"<div class="label" data-barcode="{code}">{svg}<div><small>{what}</small><b class="label-code">{code}</b><small>{round} · {point}</small><small>封装 packed {at}</small><span class="label-counts">{counts}</span>{in_box}<span class="sign">核对人 / checked by:</span><span class="sign-line"></span></div></div>"#,
+                svg = qr_svg(&it.barcode).unwrap_or_default(),
+                code = esc(&it.barcode),
+                round = esc(&lb.round_name),
+                point = esc(&lb.point_name),
+                at = esc(&when(it.packed_ms)),
+            );
+        }
+        if !cards.is_empty() {
+            let _ = write!(
+                sheets,
+                r#"<section class="label-sheet"><h2>{heading}</h2><div class="label-grid">{cards}</div></section>"#
+            );
+        }
+    }
+    let body = if sheets.is_empty() {
+        format!(
+            r#"<p class="noprint"><a href="/rounds/{r}">← {rn}</a></p><h1>{h}</h1><section class="card"><p class="muted" id="nothing-packed">{none}</p></section>"#,
+            r = esc(&lb.round),
+            rn = esc(&lb.round_name),
+            h = esc(&lb.point_name),
+            none = l.t(
+                "本采样点还没有装袋或装箱，没有可打印的标签。",
+                "Nothing is packed at this point yet: there are no labels to print."
+            ),
+        )
+    } else {
+        format!(
+            r#"<p class="noprint"><a href="/rounds/{r}">← {rn}</a></p><h1 class="noprint">{h} · {t}</h1>{print}<p class="hint">{hint}</p>{sheets}"#,
+            r = esc(&lb.round),
+            rn = esc(&lb.round_name),
+            h = esc(&lb.point_name),
+            t = l.t("标签", "labels"),
+            print = print_button(l),
+            hint = l.t(
+                "每个标签上的数量是系统记录的数；交接时核对实物，并在“核对人”处签名。",
+                "The counts on each label are the system's; check them against what is in the box at hand-over and sign."
+            ),
+        )
+    };
+    Ok((
+        format!("{} · {}", lb.point_name, l.t("标签", "labels")),
+        body,
+    ))
+}
+
+// ----- the daily report -------------------------------------------------------------
+
+pub async fn round_report(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    let r = report_body(&s, &a, page.lang, &id).await;
+    render(&page, r)
+}
+
+fn coverage_row(name: &str, expected: i64, sampled: i64, exempt: i64, missed: i64) -> String {
+    format!(
+        r#"<tr><td>{}</td><td class="n">{expected}</td><td class="n">{sampled}</td><td class="n">{exempt}</td><td class="n">{missed}</td><td class="n">{}%</td></tr>"#,
+        esc(name),
+        percent(sampled + exempt, expected)
+    )
+}
+
+fn coverage_head(l: Lang, first: &str) -> String {
+    format!(
+        r#"<thead><tr><th>{first}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th></tr></thead>"#,
+        l.t("应检", "Expected"),
+        l.t("已检", "Sampled"),
+        l.t("免检", "Exempt"),
+        l.t("未检", "Missed"),
+        l.t("覆盖率", "Coverage"),
+    )
+}
+
+fn tube_state_label(l: Lang, state: &str) -> String {
+    let t = match state {
+        "open" => l.t("采样中（未封管）", "open"),
+        "closed" => l.t("已封管", "closed"),
+        "sealed" => l.t("已装袋", "bagged"),
+        "boxed" => l.t("已装箱", "boxed"),
+        "handed_over" => l.t("已交接转运", "handed over"),
+        "received" => l.t("实验室已接收", "received by the lab"),
+        "resulted" => l.t("已出结果", "resulted"),
+        other => other,
+    };
+    t.to_string()
+}
+
+fn alert_state_label(l: Lang, state: &str) -> String {
+    match state {
+        "open" => l.t("待复检", "awaiting retests"),
+        "cleared" => l.t("已排除", "cleared"),
+        "confirmed" => l.t("已确认", "confirmed"),
+        other => other,
+    }
+    .to_string()
+}
+
+/// Mismatches along the hand-off chain the caller may read: the whole round,
+/// else the points where they read logistics; `None` when they read none.
+async fn mismatches(s: &AppState, a: &Auth, round: Key) -> Result<Option<usize>, WebError> {
+    use gw_app::access::AuthError;
+    match gw_app::handoff::report(&s.store, &s.clock, &a.principal, round, None).await {
+        Ok(r) => return Ok(Some(r.mismatches.len())),
+        Err(AuthError::Forbidden(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let now = s.clock.now_ms();
+    let mut found: Vec<gw_domain::handoff::Mismatch> = Vec::new();
+    let mut any = false;
+    for (pt, _) in s.store.points_with_counts(round.street, round.id).await? {
+        let mut place = gw_app::access::place_of(
+            &s.store,
+            "community",
+            Key {
+                street: pt.street_id,
+                id: pt.community_id,
+            },
+        )
+        .await?;
+        place.point = Some(pt.id);
+        if !a.principal.can(Action::ReadLogistics, &place, now) {
+            continue;
+        }
+        any = true;
+        let pk = Key {
+            street: pt.street_id,
+            id: pt.id,
+        };
+        let r = gw_app::handoff::report(&s.store, &s.clock, &a.principal, round, Some(pk)).await?;
+        for m in r.mismatches {
+            if !found.contains(&m) {
+                found.push(m);
+            }
+        }
+    }
+    Ok(any.then_some(found.len()))
+}
+
+async fn report_body(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    id: &str,
+) -> Result<(String, String), WebError> {
+    let k = parse_key(l, id)?;
+    let p = &a.principal;
+    let round = s.store.round(k.street, k.id).await?;
+    let by_community =
+        gw_app::coverage::coverage(&s.store, &s.clock, p, k, Level::Community, None).await?;
+    let by_grid = gw_app::coverage::coverage(&s.store, &s.clock, p, k, Level::Grid, None).await?;
+    let now = s.clock.now_ms();
+    // Names of the communities and grids shown.
+    let mut names: HashMap<String, String> = HashMap::new();
+    let mut community_names: HashMap<String, String> = HashMap::new();
+    for c in s.store.communities(None, Some(k.street)).await? {
+        let ck = Key {
+            street: c.street_id,
+            id: c.id,
+        }
+        .to_string();
+        if !by_community.rows.iter().any(|r| r.key == ck) {
+            continue;
+        }
+        for g in s.store.grids(None, Some((c.street_id, c.id))).await? {
+            names.insert(
+                Key {
+                    street: g.street_id,
+                    id: g.id,
+                }
+                .to_string(),
+                format!("{} · {}", c.name, g.name),
+            );
+        }
+        community_names.insert(ck, c.name);
+    }
+    let name = |key: &str| names.get(key).cloned().unwrap_or_else(|| key.to_string());
+    let community_name = |key: &str| {
+        community_names
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| key.to_string())
+    };
+    let t = &by_community.totals;
+    let mut communities = String::new();
+    for r in &by_community.rows {
+        communities.push_str(&coverage_row(
+            &community_name(&r.key),
+            r.expected,
+            r.sampled,
+            r.exempt,
+            r.missed,
+        ));
+    }
+    if !by_community.rows.is_empty() {
+        communities.push_str(&format!(
+            r#"<tr class="total"><th>{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}%</th></tr>"#,
+            l.t("合计", "Total"),
+            t.expected,
+            t.sampled,
+            t.exempt,
+            t.missed,
+            percent(t.sampled + t.exempt, t.expected)
+        ));
+    }
+    let mut grids = String::new();
+    for r in &by_grid.rows {
+        grids.push_str(&coverage_row(
+            &name(&r.key),
+            r.expected,
+            r.sampled,
+            r.exempt,
+            r.missed,
+        ));
+    }
+    let mut points = String::new();
+    for pt in &by_community.points {
+        let _ = write!(
+            points,
+            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+            esc(&pt.name),
+            pt.people,
+            pt.swabs,
+            pt.tubes
+        );
+    }
+    let states = gw_app::handoff::tube_states(&s.store, &s.clock, p, k).await?;
+    let mut tubes = String::new();
+    for (st, n) in &states {
+        let _ = write!(
+            tubes,
+            r#"<tr data-state="{}"><td>{}</td><td class="n">{n}</td></tr>"#,
+            esc(st),
+            esc(&tube_state_label(l, st))
+        );
+    }
+    let mism = mismatches(s, a, k).await?;
+    let alerts = gw_app::testing::alerts(&s.store, &s.clock, p, k).await?;
+    let point_names: HashMap<String, String> = s
+        .store
+        .points_with_counts(k.street, k.id)
+        .await?
+        .into_iter()
+        .map(|(pt, _)| {
+            (
+                Key {
+                    street: pt.street_id,
+                    id: pt.id,
+                }
+                .to_string(),
+                pt.name,
+            )
+        })
+        .collect();
+    let mut pools = String::new();
+    for al in &alerts {
+        let _ = write!(
+            pools,
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td></tr>"#,
+            esc(&al.barcode),
+            esc(point_names.get(&al.point).unwrap_or(&al.point)),
+            esc(&alert_state_label(l, &al.state)),
+            al.retests_open,
+            al.households_under_control,
+            esc(&when(al.created_ms)),
+        );
+    }
+    let retests: usize = alerts.iter().map(|al| al.retests_open).sum();
+    let tasks = gw_app::testing::disinfection_tasks(&s.store, &s.clock, p, k).await?;
+    let done = tasks.iter().filter(|t| t.done_ms.is_some()).count();
+    let open = tasks.len() - done;
+    let empty = |cols: usize, text: &str| {
+        format!(
+            r#"<tr><td colspan="{cols}" class="muted">{}</td></tr>"#,
+            esc(text)
+        )
+    };
+    let none = l.t("无", "None");
+    let recon = match mism {
+        Some(0) => format!(
+            r#"<b id="rep-mismatches">0</b> {}"#,
+            l.t("处不一致：全部相符", "mismatches: everything matches")
+        ),
+        Some(n) => format!(
+            r#"<b id="rep-mismatches" class="warn">{n}</b> {} <a class="noprint" href="/rounds/{k}/reconciliation">{}</a>"#,
+            l.t("处数量不一致", "counts do not match"),
+            l.t("查看校对", "see the reconciliation")
+        ),
+        None => format!(
+            r#"<span class="muted">{}</span>"#,
+            l.t(
+                "您的岗位不查看交接数据。",
+                "Your role does not read hand-off counts."
+            )
+        ),
+    };
+    let body = format!(
+        r#"<div class="report"><p class="noprint"><a href="/rounds/{k}">← {name}</a></p>
+<h1>{name} · {title}</h1><p class="muted">{asof} <b id="rep-time">{time}</b> {cst} · {state} · {pool} {pl}</p>{print}
+<section class="stats"><div><b id="rep-expected">{e}</b><span>{le}</span></div><div><b id="rep-sampled">{sa}</b><span>{ls}</span></div><div><b id="rep-exempt">{x}</b><span>{lx}</span></div><div><b id="rep-missed">{m}</b><span>{lm}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
+<section class="card"><h2>{hc}</h2><div class="scroll"><table id="rep-communities">{headc}<tbody>{communities}</tbody></table></div></section>
+<section class="card"><h2>{hg}</h2><div class="scroll"><table id="rep-grids">{headg}<tbody>{grids}</tbody></table></div></section>
+<section class="card"><h2>{hp}</h2><div class="scroll"><table id="rep-points"><thead><tr><th>{lpt}</th><th class="n">{lpeople}</th><th class="n">{lswabs}</th><th class="n">{ltubes}</th></tr></thead><tbody>{points}</tbody></table></div></section>
+<section class="card"><h2>{ht}</h2><table id="rep-tubes"><thead><tr><th>{lstate}</th><th class="n">{ltubes}</th></tr></thead><tbody>{tubes}</tbody></table>
+<p>{lrecon}: {recon}</p></section>
+<section class="card"><h2>{ha}</h2><div class="scroll"><table id="rep-pools"><thead><tr><th>{lbar}</th><th>{lpt}</th><th>{lstate}</th><th>{lret}</th><th>{lhh}</th><th>{lat}</th></tr></thead><tbody>{pools}</tbody></table></div>
+<p>{lretests}: <b id="rep-retests">{retests}</b> · {ldis}: <b id="rep-dis-open">{open}</b> {lopen}, <b id="rep-dis-done">{done}</b> {ldone}</p></section>
+<p class="hint">{foot}</p></div>"#,
+        name = esc(&round.name),
+        title = l.t("日报", "daily report"),
+        asof = l.t("截至", "As of"),
+        time = esc(&when(now)),
+        cst = l.t("（北京时间）", "(China time)"),
+        state = esc(state_label(l, &round.state)),
+        pool = round.pool_size,
+        pl = l.t("人一管", "per tube"),
+        print = print_button(l),
+        e = t.expected,
+        sa = t.sampled,
+        x = t.exempt,
+        m = t.missed,
+        pc = percent(t.sampled + t.exempt, t.expected),
+        le = l.t("应检", "Expected"),
+        ls = l.t("已检", "Sampled"),
+        lx = l.t("免检", "Exempt"),
+        lm = l.t("未检", "Missed"),
+        lp = l.t("覆盖率", "Coverage"),
+        hc = l.t("各社区", "By community"),
+        headc = coverage_head(l, l.t("社区", "Community")),
+        communities = if communities.is_empty() {
+            empty(6, none)
+        } else {
+            communities
+        },
+        hg = l.t("各网格", "By grid"),
+        headg = coverage_head(l, l.t("网格", "Grid")),
+        grids = if grids.is_empty() {
+            empty(6, none)
+        } else {
+            grids
+        },
+        hp = l.t("各采样点", "By testing point"),
+        lpt = l.t("采样点", "Point"),
+        lpeople = l.t("人数", "People"),
+        lswabs = l.t("采样人次", "Swabs"),
+        ltubes = l.t("管数", "Tubes"),
+        points = if points.is_empty() {
+            empty(4, none)
+        } else {
+            points
+        },
+        ht = l.t("采样管状态", "Tubes by state"),
+        lstate = l.t("状态", "State"),
+        tubes = if tubes.is_empty() {
+            empty(2, none)
+        } else {
+            tubes
+        },
+        lrecon = l.t("交接数据校对", "Hand-off reconciliation"),
+        ha = l.t("异常混管与处置", "Abnormal pools"),
+        lbar = l.t("管码", "Tube"),
+        lret = l.t("待复检人数", "Retests open"),
+        lhh = l.t("临时管控户数", "Households under control"),
+        lat = l.t("发现时间", "Found"),
+        pools = if pools.is_empty() {
+            empty(6, none)
+        } else {
+            pools
+        },
+        lretests = l.t("待单管复检", "Open retests"),
+        ldis = l.t("消杀任务", "Disinfection tasks"),
+        lopen = l.t("未完成", "open"),
+        ldone = l.t("已完成", "done"),
+        foot = l.t(
+            "仅含统计数字，不含个人信息。范围为您有权查看的社区和网格。",
+            "Numbers only, no personal data; limited to the communities and grids you may read."
+        ),
+    );
+    Ok((
+        format!("{} · {}", round.name, l.t("日报", "daily report")),
+        body,
+    ))
+}
+
+// ----- a building ----------------------------------------------------------------
+
+pub async fn building(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    let r = building_body(&s, &a, page.lang, &id).await;
+    render(&page, r)
+}
+
+fn control_label(l: Lang, st: ControlStatus) -> &'static str {
+    match l {
+        Lang::Zh => st.label_zh(),
+        Lang::En => match st {
+            ControlStatus::Sealed => "sealed area",
+            ControlStatus::Controlled => "controlled area",
+            ControlStatus::Precaution => "precaution area",
+            ControlStatus::Temporary => "temporary control",
+        },
+    }
+}
+
+/// The control status in force and its order: `临时管控 2024-05-01 起，至 2024-05-08`.
+fn control_tag(l: Lang, o: Option<&ControlOrder>) -> String {
+    let Some(o) = o else {
+        return String::new();
+    };
+    let until = o.until_ms.map_or_else(
+        || l.t("不限期", "no end").to_string(),
+        |u| format!("{} {}", l.t("至", "until"), date_text(u)),
+    );
+    format!(
+        r#" <span class="tag{bad}" data-control="{code}">{label} · {from} {since}，{until}</span>"#,
+        bad = if o.status.door_to_door_only() {
+            " bad"
+        } else {
+            ""
+        },
+        code = o.status.code(),
+        label = esc(control_label(l, o.status)),
+        from = esc(&date_text(o.from_ms)),
+        since = l.t("起", "on"),
+        until = esc(&until),
+    )
+}
+
+/// A unit's households by floor (`None`: a room that shows no floor).
+type Floors<'a> = BTreeMap<Option<u32>, Vec<&'a gw_store::registry::BuildingHousehold>>;
+
+async fn building_body(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    id: &str,
+) -> Result<(String, String), WebError> {
+    let k = parse_key(l, id)?;
+    let d = gw_app::registry::building(&s.store, &s.clock, &a.principal, k).await?;
+    let b = &d.building;
+    let ctl = |kind: &str, id: i64| d.controls.get(&(kind.to_string(), id));
+    // unit → floor → households
+    let mut units: BTreeMap<(String, i64), Floors> = BTreeMap::new();
+    for h in &d.households {
+        units
+            .entry((h.unit.clone(), h.unit_id))
+            .or_default()
+            .entry(gw_domain::territory::floor_of_room(&h.room))
+            .or_default()
+            .push(h);
+    }
+    let mut html = String::new();
+    for ((unit, unit_id), floors) in &units {
+        let unit_name = if unit.is_empty() {
+            l.t("（无单元）", "(no unit)").to_string()
+        } else {
+            match l {
+                Lang::Zh => format!("{unit}单元"),
+                Lang::En => format!("Unit {unit}"),
+            }
+        };
+        let mut rows = String::new();
+        for (floor, hs) in floors {
+            let floor = floor.map_or_else(
+                || l.t("其他", "Other").to_string(),
+                |f| format!("{f}{}", l.t("层", "F")),
+            );
+            let mut chips = String::new();
+            for h in hs {
+                let _ = write!(
+                    chips,
+                    r#"<a class="chip" href="/households/{hk}">{room} <small>{n}{people}</small></a>{tag}"#,
+                    hk = Key {
+                        street: k.street,
+                        id: h.household_id
+                    },
+                    room = esc(&h.room),
+                    n = h.people,
+                    people = l.t("人", " ppl"),
+                    tag = control_tag(l, ctl("household", h.household_id)),
+                );
+            }
+            let _ = write!(
+                rows,
+                r#"<div class="floor"><b>{}</b><div class="chips">{chips}</div></div>"#,
+                esc(&floor)
+            );
+        }
+        let members: Vec<gw_store::registry::ResidentRow> = d
+            .residents
+            .iter()
+            .filter(|r| {
+                r.household_id.is_some_and(|h| {
+                    d.households
+                        .iter()
+                        .any(|x| x.household_id == h && x.unit_id == *unit_id)
+                })
+            })
+            .cloned()
+            .collect();
+        let table = if members.is_empty() {
+            String::new()
+        } else {
+            format!(
+                r#"<details class="more"><summary>{} {} {}</summary>{}</details>"#,
+                l.t("居民", "Residents"),
+                members.len(),
+                l.t("人（已脱敏）", "(masked)"),
+                resident_table(s, a, l, &members, true)
+            )
+        };
+        let _ = write!(
+            html,
+            r#"<section class="card unit"><h2>{}{}</h2>{rows}{table}</section>"#,
+            esc(&unit_name),
+            control_tag(l, ctl("unit", *unit_id)),
+        );
+    }
+    if html.is_empty() {
+        html = format!(
+            r#"<section class="card"><p class="muted">{}</p></section>"#,
+            l.t(
+                "本楼还没有登记住户。",
+                "No households registered in this building yet."
+            )
+        );
+    }
+    // Open rounds in the street: who here is still missed, and who to sample at the door.
+    let households: BTreeSet<String> = d
+        .households
+        .iter()
+        .map(|h| {
+            Key {
+                street: k.street,
+                id: h.household_id,
+            }
+            .to_string()
+        })
+        .collect();
+    let full = full_names(s, a);
+    let mut rounds_html = String::new();
+    for r in s.store.rounds(k.street).await? {
+        if r.state != "open" {
+            continue;
+        }
+        let rk = Key {
+            street: r.street_id,
+            id: r.id,
+        };
+        let missed =
+            gw_app::coverage::missed(&s.store, &s.clock, &a.principal, rk, (Level::Building, k))
+                .await?;
+        let door = gw_app::testing::door_to_door(
+            &s.store,
+            &s.clock,
+            &a.principal,
+            rk,
+            Key {
+                street: k.street,
+                id: b.grid_id,
+            },
+        )
+        .await?;
+        let mut door_html = String::new();
+        for f in &door {
+            for v in &f.residents {
+                if !v.household.as_ref().is_some_and(|h| households.contains(h)) {
+                    continue;
+                }
+                let name = if full {
+                    v.name.clone()
+                } else {
+                    gw_domain::mask::name(&v.name)
+                };
+                let _ = write!(
+                    door_html,
+                    r#"<li class="row2"><span>{}</span><span class="muted">{}</span></li>"#,
+                    esc(&name),
+                    esc(v.address.as_deref().unwrap_or("")),
+                );
+            }
+        }
+        let missed_html = if missed.is_empty() {
+            format!(
+                r#"<p class="muted">{}</p>"#,
+                l.t(
+                    "本楼应检人员均已采样或免检。",
+                    "Everyone expected here is sampled or exempt."
+                )
+            )
+        } else {
+            format!(
+                r#"<details class="more"><summary>{}</summary>{}</details>"#,
+                l.t("未检名单（已脱敏）", "Who is missed (masked)"),
+                resident_table(s, a, l, &missed, true)
+            )
+        };
+        let door_html = if door_html.is_empty() {
+            String::new()
+        } else {
+            format!(
+                r#"<h3>{}</h3><ul class="list" id="door-to-door">{door_html}</ul>"#,
+                l.t(
+                    "需上门采样（行动不便或封控）",
+                    "To sample at the door (cannot go down, or sealed)"
+                )
+            )
+        };
+        let _ = write!(
+            rounds_html,
+            r#"<section class="card alerts" id="missed-{rk}"><h2><a href="/rounds/{rk}">{name}</a> · {h} <span class="tag bad">{n}</span></h2>{missed_html}{door_html}</section>"#,
+            name = esc(&r.name),
+            h = l.t("本楼未检", "missed in this building"),
+            n = missed.len(),
+        );
+    }
+    let body = format!(
+        r#"<p><a href="/grids/{gk}">← {community} · {grid}</a></p><h1>{compound} {name}{btag}{ctag}</h1>
+<section class="stats"><div><b id="bldg-units">{nu}</b><span>{lu}</span></div><div><b id="bldg-households">{nh}</b><span>{lh}</span></div><div><b id="bldg-residents">{nr}</b><span>{lr}</span></div></section>
+{rounds_html}{html}<p class="hint">{hint}</p>"#,
+        gk = Key {
+            street: k.street,
+            id: b.grid_id
+        },
+        community = esc(&b.community),
+        grid = esc(&b.grid),
+        compound = esc(&b.compound),
+        name = esc(&b.name),
+        btag = control_tag(l, ctl("building", b.id)),
+        ctag = control_tag(l, ctl("compound", b.compound_id)),
+        nu = units.len(),
+        lu = l.t("单元", "Units"),
+        nh = d.households.len(),
+        lh = l.t("户", "Households"),
+        nr = d.residents.len(),
+        lr = l.t("居民", "Residents"),
+        hint = l.t(
+            "点门牌查看住户成员和个人码；证件号和电话已脱敏。",
+            "Open a room for its members and codes; document numbers and phones are masked."
+        ),
+    );
+    Ok((format!("{} {}", b.compound, b.name), body))
+}
