@@ -208,10 +208,18 @@ impl Store {
         tx.commit().await?;
         // The snapshot is written in one go: give PostgreSQL's planner its
         // statistics now, not at the next autovacuum (without them coverage
-        // re-reads the registrations for every expected resident).
+        // re-reads the registrations for every expected resident). An empty
+        // registration table is left unanalysed: statistics that say "empty"
+        // make the planner scan it whole for every scan's lookups while the
+        // round fills it, until autovacuum looks again.
         if let crate::Pool::Postgres(p) = &self.pool {
             sqlx::query("ANALYZE round_expected").execute(p).await?;
-            sqlx::query("ANALYZE registration").execute(p).await?;
+            let any: Option<i64> = sqlx::query_scalar("SELECT id FROM registration LIMIT 1")
+                .fetch_optional(p)
+                .await?;
+            if any.is_some() {
+                sqlx::query("ANALYZE registration").execute(p).await?;
+            }
         }
         Ok(expected as i64)
     }
