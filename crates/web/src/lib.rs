@@ -711,6 +711,31 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             Need::Act(ManageStations),
             post(coverage_api::disinfection_done),
         ),
+        // A street's alert channels from the browser (pages/channels.rs).
+        (
+            "GET",
+            "/streets/{id}/alert-channels",
+            Need::Act(ManageRounds),
+            get(pages::channels_page),
+        ),
+        (
+            "POST",
+            "/streets/{id}/alert-channels",
+            Need::Act(ManageRounds),
+            post(pages::channel_add),
+        ),
+        (
+            "POST",
+            "/alert-channels/{id}/remove",
+            Need::Act(ManageRounds),
+            post(pages::channel_remove),
+        ),
+        (
+            "POST",
+            "/alert-channels/{id}/test",
+            Need::Act(ManageRounds),
+            post(pages::channel_test),
+        ),
         (
             "GET",
             "/api/v1/streets/{id}/alert-channels",

@@ -242,7 +242,11 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
             role,
             "admin" | "street_commander" | "community_secretary" | "grid_leader" | "point_manager"
         ),
-        ("GET", "/api/v1/streets/{id}/alert-channels")
+        ("GET", "/streets/{id}/alert-channels")
+        | ("POST", "/streets/{id}/alert-channels")
+        | ("POST", "/alert-channels/{id}/remove")
+        | ("POST", "/alert-channels/{id}/test")
+        | ("GET", "/api/v1/streets/{id}/alert-channels")
         | ("POST", "/api/v1/streets/{id}/alert-channels")
         | ("POST", "/api/v1/alert-channels/{id}/remove")
         | ("POST", "/api/v1/alert-channels/{id}/test")
@@ -449,6 +453,15 @@ fn call(
         }
         "/api/v1/disinfection/{id}/done" => (
             format!("/api/v1/disinfection/{}-999999/done", target.street_id),
+            Some(json!({})),
+        ),
+        // The pages: a JSON body is no form (no fields), so a form error when allowed.
+        "/streets/{id}/alert-channels" => (
+            format!("/streets/{}/alert-channels", target.street_id),
+            (method == "POST").then(|| json!({})),
+        ),
+        "/alert-channels/{id}/remove" | "/alert-channels/{id}/test" => (
+            path.replace("{id}", &format!("{}-999999", target.street_id)),
             Some(json!({})),
         ),
         "/api/v1/streets/{id}/alert-channels" if method == "POST" => (

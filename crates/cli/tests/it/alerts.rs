@@ -14,7 +14,7 @@ use crate::harness::{Server, TestEnv};
 
 /// A group robot on loopback: answers like WeCom and hands each request body
 /// to the test.
-fn robot() -> (String, mpsc::Receiver<(String, String)>) {
+pub(crate) fn robot() -> (String, mpsc::Receiver<(String, String)>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();

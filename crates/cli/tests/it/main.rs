@@ -7,6 +7,7 @@ mod access;
 mod alerts;
 mod api;
 mod browser;
+mod channel_pages;
 mod codes;
 mod durability;
 mod handoff;

@@ -12,7 +12,7 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// A logged-in browser: its session cookie and the session's CSRF token.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     srv: &'a Server,
     cookie: String,
     csrf: String,
@@ -20,7 +20,7 @@ struct Browser<'a> {
 
 impl<'a> Browser<'a> {
     /// Logs in through the login form (the password already changed).
-    fn login(srv: &'a Server, username: &str, password: &str) -> Browser<'a> {
+    pub(crate) fn login(srv: &'a Server, username: &str, password: &str) -> Browser<'a> {
         let body = format!("username={}&password={}", enc(username), enc(password));
         let r = srv.raw(&format!(
             "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
@@ -49,14 +49,14 @@ impl<'a> Browser<'a> {
             .to_string();
         b
     }
-    fn get(&self, path: &str) -> Response {
+    pub(crate) fn get(&self, path: &str) -> Response {
         self.srv.raw(&format!(
             "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\n\r\n",
             self.cookie
         ))
     }
     /// Posts a form as the browser does: urlencoded, with the CSRF field.
-    fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+    pub(crate) fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
         let mut body = format!("csrf={}", enc(&self.csrf));
         for (k, v) in fields {
             body.push_str(&format!("&{}={}", enc(k), enc(v)));
@@ -69,7 +69,7 @@ impl<'a> Browser<'a> {
     }
 }
 
-fn error_code(r: &Response) -> Option<String> {
+pub(crate) fn error_code(r: &Response) -> Option<String> {
     r.body
         .split(r#"<meta name="gw-error" content=""#)
         .nth(1)

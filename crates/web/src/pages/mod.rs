@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use crate::{html_escape as esc, AppState, Auth, WebError};
 
+mod channels;
 mod live;
 mod packing;
 mod print;
@@ -25,6 +26,7 @@ mod reports;
 mod rounds;
 mod setup;
 mod station;
+pub use channels::{channel_add, channel_remove, channel_test, channels_page};
 pub use live::{events, live};
 pub use packing::{alerts, hand_over, pack_bag, pack_box, packing, receive};
 pub use print::{household_codes, qr_svg};
@@ -67,6 +69,42 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
         body,
     )
         .into_response()
+}
+
+/// The fields of an urlencoded form body, in order (checkboxes repeat their
+/// name). Read leniently: a body that is no form has no fields, so the
+/// use-case's access check answers first, never the parser.
+#[derive(Default)]
+pub(crate) struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    pub(crate) fn parse(body: &[u8]) -> Fields {
+        Fields(
+            std::str::from_utf8(body)
+                .unwrap_or("")
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (form_decode(k), form_decode(v)))
+                .collect(),
+        )
+    }
+
+    /// A field's value, trimmed ("" when absent).
+    pub(crate) fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.trim())
+    }
+
+    /// Every non-empty value of a repeated field.
+    pub(crate) fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, v)| k == name && !v.trim().is_empty())
+            .map(|(_, v)| v.trim().to_string())
+            .collect()
+    }
 }
 
 pub async fn css() -> Response {
@@ -751,6 +789,25 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
             l.t("我的采样点", "My testing points")
         );
     }
+    // The group robots abnormal pools are pushed to, per street the user runs.
+    let mut channels = String::new();
+    if can(Action::ManageRounds) {
+        for st in &streets {
+            let name = names
+                .streets
+                .iter()
+                .find(|r| r.id == *st)
+                .map_or(String::new(), |r| r.name.clone());
+            channels.push_str(&format!(
+                r#"<a class="button" href="/streets/{st}/alert-channels">{} {}</a> "#,
+                esc(&name),
+                l.t("告警推送渠道", "alert channels")
+            ));
+        }
+        if !channels.is_empty() {
+            channels = format!(r#"<p class="actions">{channels}</p>"#);
+        }
+    }
     let station = if can(Action::Scan) {
         format!(
             r#"<section class="card"><h2>{}</h2><p>{}</p><p><a class="button" href="/station">{}</a></p></section>"#,
@@ -768,7 +825,7 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
         r#"<h1>{hello}{comma}{name}</h1>
 <section class="card"><h2>{gh}</h2><ul class="list">{grants}</ul></section>
 <section class="card"><h2>{ah}</h2><ul class="ticks">{abilities_html}</ul></section>
-{rounds_html}{point_links}{station}"#,
+{rounds_html}{channels}{point_links}{station}"#,
         hello = l.t("您好", "Hello"),
         comma = l.t("，", ", "),
         name = esc(display(&a.principal)),

@@ -19,33 +19,10 @@ use gw_domain::ids::Key;
 use gw_store::StoreError;
 
 use super::registry::full_names;
-use super::{date_text, form_decode, parse_key, Lang, Page};
+use super::{date_text, parse_key, Fields, Lang, Page};
 use crate::{html_escape as esc, AppState, Auth, WebError};
 
 // ----- form reading -------------------------------------------------------------------
-
-/// The fields of an urlencoded form body, in order.
-#[derive(Default)]
-pub(super) struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    fn parse(body: &[u8]) -> Fields {
-        Fields(
-            std::str::from_utf8(body)
-                .unwrap_or("")
-                .split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (form_decode(k), form_decode(v)))
-                .collect(),
-        )
-    }
-    fn get(&self, name: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    }
-}
 
 /// Barcodes typed or scanned into a box: one a line (commas and spaces too).
 fn codes(text: &str) -> Vec<String> {

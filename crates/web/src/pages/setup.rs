@@ -20,40 +20,8 @@ use gw_store::testing::RoundRow;
 
 use super::registry::pick;
 use super::rounds::auth_err;
-use super::{form_decode, parse_key, point_place, redirect, state_label, Lang, Page};
+use super::{parse_key, point_place, redirect, state_label, Fields, Lang, Page};
 use crate::{html_escape as esc, AppState, Auth, WebError};
-
-/// The fields of an urlencoded form, in order (checkboxes repeat their name).
-/// Read leniently: a body that is no form has no fields, so the use-case's
-/// access check answers first, never the parser.
-struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    fn parse(body: &[u8]) -> Fields {
-        Fields(
-            std::str::from_utf8(body)
-                .unwrap_or("")
-                .split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (form_decode(k), form_decode(v)))
-                .collect(),
-        )
-    }
-    fn get(&self, name: &str) -> String {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    }
-    fn all(&self, name: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(k, v)| k == name && !v.trim().is_empty())
-            .map(|(_, v)| v.trim().to_string())
-            .collect()
-    }
-}
 
 /// A `datetime-local` value (`2026-11-23T06:00`) of a moment, in China time.
 fn local_input(ms: i64) -> String {
@@ -273,12 +241,12 @@ pub async fn round_create(
     let l = page.lang;
     let fields = Fields::parse(&body);
     let f = RoundForm {
-        name: fields.get("name"),
-        street: fields.get("street"),
+        name: fields.get("name").to_string(),
+        street: fields.get("street").to_string(),
         communities: fields.all("community"),
-        starts: fields.get("starts"),
-        ends: fields.get("ends"),
-        pool: fields.get("pool"),
+        starts: fields.get("starts").to_string(),
+        ends: fields.get("ends").to_string(),
+        pool: fields.get("pool").to_string(),
     };
     let again = |msg: &str| {
         let msg = msg.to_string();
@@ -569,8 +537,9 @@ pub async fn round_state(
         Ok(k) => k,
         Err(e) => return page.error(e),
     };
-    let to = Fields::parse(&body).get("to");
-    match gw_app::testing::advance_round(&s.store, &s.clock, &a.principal, round, &to).await {
+    let fields = Fields::parse(&body);
+    let to = fields.get("to");
+    match gw_app::testing::advance_round(&s.store, &s.clock, &a.principal, round, to).await {
         Ok(_) => redirect(&format!("/rounds/{round}")),
         Err(e) => page.error(auth_err(l, e)),
     }
@@ -590,15 +559,15 @@ pub async fn point_create(
     };
     let fields = Fields::parse(&body);
     let mut f = PointForm {
-        name: fields.get("name"),
-        community: fields.get("community"),
-        compound: fields.get("compound"),
-        x: fields.get("x"),
-        y: fields.get("y"),
-        opens: fields.get("opens"),
-        closes: fields.get("closes"),
-        stations: fields.get("stations"),
-        rate: fields.get("rate"),
+        name: fields.get("name").to_string(),
+        community: fields.get("community").to_string(),
+        compound: fields.get("compound").to_string(),
+        x: fields.get("x").to_string(),
+        y: fields.get("y").to_string(),
+        opens: fields.get("opens").to_string(),
+        closes: fields.get("closes").to_string(),
+        stations: fields.get("stations").to_string(),
+        rate: fields.get("rate").to_string(),
         error: String::new(),
     };
     f.error = match point_fields(l, &f) {
@@ -887,12 +856,12 @@ pub async fn supplies_issue(
     }
     let fields = Fields::parse(&body);
     let f = SupplyForm {
-        kind: fields.get("kind"),
-        first: fields.get("first_barcode"),
-        last: fields.get("last_barcode"),
-        batch: fields.get("batch"),
-        quantity: fields.get("quantity"),
-        received_by: fields.get("received_by"),
+        kind: fields.get("kind").to_string(),
+        first: fields.get("first_barcode").to_string(),
+        last: fields.get("last_barcode").to_string(),
+        batch: fields.get("batch").to_string(),
+        quantity: fields.get("quantity").to_string(),
+        received_by: fields.get("received_by").to_string(),
     };
     let outcome = match supply_issue(&s, &a, l, point, &f).await {
         Ok(Ok(v)) => SupplyOutcome::Issued(v),
@@ -1037,8 +1006,7 @@ pub async fn exempt(
         ));
     };
     let reason = fields.get("reason");
-    match gw_app::testing::exempt(&s.store, &s.clock, &a.principal, round, resident, &reason).await
-    {
+    match gw_app::testing::exempt(&s.store, &s.clock, &a.principal, round, resident, reason).await {
         Ok(()) => match fields.get("grid").parse::<Key>() {
             Ok(g) => redirect(&format!("/rounds/{round}/missed?grid={g}&exempted=1")),
             Err(_) => redirect(&format!("/rounds/{round}")),

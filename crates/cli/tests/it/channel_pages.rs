@@ -1,0 +1,116 @@
+//! A street's alert channels from the browser alone (real HTTP, session
+//! cookie and CSRF field): add a group robot, a form error that keeps what was
+//! typed, a test message that reaches a real local robot, removal; who gets
+//! the page.
+
+use std::time::Duration;
+
+use crate::alerts::robot;
+use crate::harness::TestEnv;
+use crate::round_pages::{error_code, Browser};
+
+#[tokio::test]
+async fn a_street_commander_sets_up_the_group_robot_from_the_browser() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "200", "--seed", "3", "--no-serve"]);
+    let store = env.store().await;
+    let c = store.communities(None, None).await.unwrap().remove(0);
+    let street = c.street_id;
+    let grid = store
+        .grids(None, Some((street, c.id)))
+        .await
+        .unwrap()
+        .remove(0);
+    let chief_pw = env.account("chief", "street_commander", &["--street", &c.street_name]);
+    let leader_pw = env.account(
+        "leader",
+        "grid_leader",
+        &[
+            "--street",
+            &c.street_name,
+            "--community",
+            &c.name,
+            "--grid",
+            &grid.name,
+        ],
+    );
+    let srv = env.serve();
+    srv.login("chief", &chief_pw);
+    srv.login("leader", &leader_pw);
+    let chief = Browser::login(&srv, "chief", &format!("{chief_pw}-changed"));
+    let page = format!("/streets/{street}/alert-channels");
+
+    // The home page leads to the page; nothing is configured yet.
+    let home = chief.get("/");
+    assert!(
+        home.body.contains(&format!(r#"href="{page}""#)),
+        "{}",
+        home.body
+    );
+    let empty = chief.get(&page);
+    assert_eq!(empty.status, 200, "{}", empty.body);
+    assert!(empty.body.contains("尚未配置"), "{}", empty.body);
+
+    // A wrong address: the form again, in Chinese, with what was typed kept.
+    let bad = chief.post(&page, &[("kind", "wecom"), ("url", "not-an-address")]);
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains(r#"id="form-error""#), "{}", bad.body);
+    assert!(
+        bad.body.contains(r#"value="not-an-address""#),
+        "{}",
+        bad.body
+    );
+    assert!(bad.body.contains(r#"<option value="wecom" selected>"#));
+    assert!(store.channels(street).await.unwrap().is_empty());
+
+    // A real robot on loopback: added, its secret key never shown, tested.
+    let (url, arrivals) = robot();
+    let url = format!("{url}?key=secret-robot-key");
+    let added = chief.post(&page, &[("kind", "wecom"), ("url", &url)]);
+    assert_eq!(added.status, 303, "{}", added.body);
+    let listed = chief.get(&format!("{page}?done=added"));
+    assert!(
+        listed.body.contains(r#"id="channel-done""#),
+        "{}",
+        listed.body
+    );
+    assert!(listed.body.contains("企业微信群机器人"));
+    assert!(!listed.body.contains("secret-robot-key"), "{}", listed.body);
+    let channel = store.channels(street).await.unwrap().remove(0);
+    let key = format!("{street}-{}", channel.id);
+    let tested = chief.post(&format!("/alert-channels/{key}/test"), &[]);
+    assert_eq!(tested.status, 303, "{}", tested.body);
+    let (_, body) = arrivals
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the test message reaches the robot");
+    assert!(body.contains("msgtype"), "{body}");
+    // Its delivery shows on the page.
+    let mut delivered = false;
+    for _ in 0..50 {
+        if chief.get(&page).body.contains("已送达") {
+            delivered = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(delivered, "the page shows the test message delivered");
+
+    // A grid leader gets neither the page nor the forms, and changes nothing.
+    let leader = Browser::login(&srv, "leader", &format!("{leader_pw}-changed"));
+    assert!(!leader.get("/").body.contains("alert-channels"));
+    for r in [
+        leader.get(&page),
+        leader.post(&page, &[("kind", "json"), ("url", "http://127.0.0.1:9/x")]),
+        leader.post(&format!("/alert-channels/{key}/test"), &[]),
+        leader.post(&format!("/alert-channels/{key}/remove"), &[]),
+    ] {
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert_eq!(error_code(&r).as_deref(), Some("forbidden"));
+    }
+    assert_eq!(store.channels(street).await.unwrap().len(), 1);
+
+    // Removed: no longer listed, no longer sent to.
+    let removed = chief.post(&format!("/alert-channels/{key}/remove"), &[]);
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    assert!(chief.get(&page).body.contains("尚未配置"));
+}
