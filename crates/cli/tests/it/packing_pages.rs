@@ -7,7 +7,8 @@
 use gw_domain::ids::Key;
 use serde_json::json;
 
-use crate::harness::{enc, Response, Server, TestEnv};
+use crate::harness::{Server, TestEnv};
+use crate::round_pages::Browser;
 
 struct World {
     env: TestEnv,
@@ -134,70 +135,6 @@ impl World {
     }
 }
 
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim().eq_ignore_ascii_case(name).then_some(v.trim())
-    })
-}
-
-/// A browser session: the cookie from the login form and the page's CSRF token.
-struct Browser<'a> {
-    srv: &'a Server,
-    cookie: String,
-    csrf: String,
-}
-
-fn browser<'a>(srv: &'a Server, user: &str, password: &str) -> Browser<'a> {
-    let body = format!("username={user}&password={}", enc(password));
-    let r = srv.raw(&format!(
-        "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    ));
-    assert_eq!(r.status, 303, "{user}: {}", r.body);
-    let cookie = header(&r.head, "set-cookie")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let mut b = Browser {
-        srv,
-        cookie,
-        csrf: String::new(),
-    };
-    let home = b.get("/");
-    b.csrf = home
-        .body
-        .split(r#"name="csrf" value=""#)
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_string();
-    b
-}
-
-impl Browser<'_> {
-    fn get(&self, path: &str) -> Response {
-        self.srv.raw(&format!(
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\n\r\n",
-            self.cookie
-        ))
-    }
-    /// Posts a form as a browser does (the CSRF field first), values encoded.
-    fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
-        let mut body = format!("csrf={}", enc(&self.csrf));
-        for (k, v) in fields {
-            body.push_str(&format!("&{k}={}", enc(v)));
-        }
-        self.srv.raw(&format!(
-            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-            self.cookie,
-            body.len()
-        ))
-    }
-}
-
 /// The first alert's card.
 fn alert_card(html: &str) -> &str {
     let start = html
@@ -221,7 +158,7 @@ async fn point_staff_bag_box_and_hand_over_in_the_browser_and_the_lab_receives()
     let w = world().await;
     w.closed_tube(&w.a, "TB00000001", &w.people[0..3]);
     w.closed_tube(&w.a, "TB00000002", &w.people[3..5]);
-    let pm = browser(&w.srv, "pm", &w.pm);
+    let pm = Browser::login(&w.srv, "pm", &w.pm);
     let a = &w.a;
 
     // The manager's home links the packing page; so does the point page.
@@ -333,12 +270,12 @@ async fn point_staff_bag_box_and_hand_over_in_the_browser_and_the_lab_receives()
     assert!(element(&r.body, "boxes-to-hand", "p").contains("没有待交接的箱"));
 
     // The chief reads the reconciliation but cannot receive: no receipt form.
-    let chief = browser(&w.srv, "chief", &w.chief_pw);
+    let chief = Browser::login(&w.srv, "chief", &w.chief_pw);
     let rec = chief.get(&format!("/rounds/{}/reconciliation", w.round));
     assert_eq!(rec.status, 200, "{}", rec.body);
     assert!(!rec.body.contains(r#"id="receipt""#));
     // The lab receives from the form on the reconciliation page.
-    let lab = browser(&w.srv, "lab", &w.lab);
+    let lab = Browser::login(&w.srv, "lab", &w.lab);
     let rec = lab.get(&format!("/rounds/{}/reconciliation", w.round));
     assert!(rec
         .body
@@ -388,7 +325,7 @@ async fn a_volunteer_elsewhere_and_a_grid_leader_cannot_pack_here() {
     let w = world().await;
     w.closed_tube(&w.a, "TB00000005", &w.people[0..2]);
     let a = &w.a;
-    let vol = browser(&w.srv, "volb", &w.vol_b);
+    let vol = Browser::login(&w.srv, "volb", &w.vol_b);
     // The volunteer's own point is linked from their home; point A is not theirs.
     let home = vol.get("/");
     assert!(home
@@ -398,7 +335,7 @@ async fn a_volunteer_elsewhere_and_a_grid_leader_cannot_pack_here() {
         .body
         .contains(&format!(r#"href="/points/{a}/packing""#)));
     assert_eq!(vol.get(&format!("/points/{}/packing", w.b)).status, 200);
-    let leader = browser(&w.srv, "leader", &w.leader);
+    let leader = Browser::login(&w.srv, "leader", &w.leader);
     for who in [&vol, &leader] {
         assert_eq!(who.get(&format!("/points/{a}/packing")).status, 403);
         let bag = who.post(
@@ -441,7 +378,7 @@ async fn a_volunteer_elsewhere_and_a_grid_leader_cannot_pack_here() {
         assert_eq!(r.status, 403, "{}", r.body);
     }
     // A form without the CSRF field is refused too.
-    let pm = browser(&w.srv, "pm", &w.pm);
+    let pm = Browser::login(&w.srv, "pm", &w.pm);
     let body = "barcode=BAG0000009&tubes=TB00000005&counted_tubes=1";
     let r = w.srv.raw(&format!(
         "POST /points/{a}/bags HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
@@ -477,7 +414,7 @@ async fn an_abnormal_pool_shows_on_the_alerts_page_masked_with_what_was_done() {
     );
     assert_eq!(r.status, 200, "{}", r.body);
 
-    let chief = browser(&w.srv, "chief", &w.chief_pw);
+    let chief = Browser::login(&w.srv, "chief", &w.chief_pw);
     let round_page = chief.get(&format!("/rounds/{}", w.round));
     assert!(round_page
         .body
@@ -557,9 +494,9 @@ async fn an_abnormal_pool_shows_on_the_alerts_page_masked_with_what_was_done() {
     assert!(card.contains("4 open · 0 negative · 0 abnormal"), "{card}");
 
     // A volunteer does not read the round; the grid leader sees only their grid's members.
-    let vol = browser(&w.srv, "volb", &w.vol_b);
+    let vol = Browser::login(&w.srv, "volb", &w.vol_b);
     assert_eq!(vol.get(&format!("/rounds/{}/alerts", w.round)).status, 403);
-    let leader = browser(&w.srv, "leader", &w.leader);
+    let leader = Browser::login(&w.srv, "leader", &w.leader);
     let lp = leader.get(&format!("/rounds/{}/alerts", w.round));
     assert_eq!(lp.status, 200, "{}", lp.body);
     assert!(

@@ -14,7 +14,7 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 /// A logged-in browser: its session cookie and the session's CSRF token.
 pub(crate) struct Browser<'a> {
     srv: &'a Server,
-    cookie: String,
+    pub(crate) cookie: String,
     csrf: String,
 }
 
