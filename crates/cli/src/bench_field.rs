@@ -85,6 +85,14 @@ pub(crate) struct Prepared {
     pub tokens: Vec<(Key, String)>,
 }
 
+/// The code station `s` of `stations` scans at its `i`-th scan: the stations
+/// share the street out between them (station `s` takes every `stations`-th
+/// resident), so each resident is swabbed once until the street is done, as
+/// in a round; only then do second swabs (stored as duplicates) begin.
+pub(crate) fn station_code(codes: &[String], stations: usize, s: usize, i: usize) -> &str {
+    &codes[(i * stations + s) % codes.len()]
+}
+
 pub(crate) async fn prepare(
     store: &Store,
     clock: &Clock,

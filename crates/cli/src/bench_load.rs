@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::bench::{machine, Fresh};
-use crate::bench_field::{percentile, prepare, Conn};
+use crate::bench_field::{percentile, prepare, station_code, Conn};
 
 /// A request with no answer within this time counts as an error, so a run
 /// stays bounded in time even when the server stalls.
@@ -187,7 +187,7 @@ pub async fn run(a: LoadArgs) -> Result<()> {
                         .unwrap_or_default()
                         .to_string();
                 }
-                let code = &codes[(s * 7919 + i * 20 + s) % codes.len()];
+                let code = station_code(&codes, a.stations, s, i);
                 let t0 = Instant::now();
                 let r = timed(c.call(
                     "POST",

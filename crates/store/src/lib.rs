@@ -123,6 +123,10 @@ async fn pg_pool(opts: PgConnectOptions, max: u32) -> Result<PgPool> {
     Ok(PgPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(30))
+        // No ping before each use: it doubled every query's round trips. A
+        // connection the server dropped fails its next query instead (that
+        // request is answered with an error and sqlx discards the connection).
+        .test_before_acquire(false)
         .connect_with(opts)
         .await?)
 }
@@ -131,6 +135,10 @@ async fn sqlite_pool(opts: SqliteConnectOptions, max: u32) -> Result<SqlitePool>
     Ok(SqlitePoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(30))
+        // No ping before each use (sqlx's default): a SQLite connection does
+        // not go away by itself, and the ping was a second trip to the
+        // connection's worker thread for every query.
+        .test_before_acquire(false)
         // SQLite may end a transaction by itself on an I/O error (a full
         // disk); sqlx then still counts it open, and the connection's next
         // "transaction" becomes a savepoint whose release commits nothing,

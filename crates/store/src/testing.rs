@@ -378,16 +378,17 @@ impl Store {
         let st = db_run!(self, pool => {
             match sqlx::query(
                 "SELECT t.round_id, t.point_id, t.barcode, t.state, t.pool_size, CAST(t.fill AS BIGINT), p.community_id, CAST(p.swabs AS BIGINT), r.state, s.district_id, \
-                        (SELECT id FROM resident WHERE street_id = $1 AND uid = $4), \
-                        (SELECT CAST(code_generation AS BIGINT) FROM resident WHERE street_id = $1 AND uid = $4), \
+                        u.id, CAST(u.code_generation AS BIGINT), \
                         (SELECT id FROM registration WHERE street_id = $1 AND client_id = $3), \
                         (SELECT g.id FROM registration g WHERE g.street_id = $1 AND g.round_id = t.round_id \
-                            AND g.resident_id = COALESCE((SELECT id FROM resident WHERE street_id = $1 AND uid = $4), $5) \
+                            AND g.resident_id = COALESCE(u.id, $5) \
                             AND g.purpose = 'routine' AND g.duplicate_of IS NULL) \
                  FROM tube t \
                  JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \
                  JOIN testing_round r ON r.street_id = t.street_id AND r.id = t.round_id \
-                 JOIN street s ON s.id = t.street_id WHERE t.street_id = $1 AND t.id = $2")
+                 JOIN street s ON s.id = t.street_id \
+                 LEFT JOIN resident u ON u.street_id = $1 AND u.uid = $4 \
+                 WHERE t.street_id = $1 AND t.id = $2")
                 .bind(q.street).bind(q.tube).bind(q.client_id).bind(q.uid.unwrap_or("")).bind(q.resident.unwrap_or(-1))
                 .fetch_optional(pool).await? {
                 Some(r) => Some(ScanState {
@@ -855,12 +856,14 @@ pub struct OwnedRegistration {
 }
 
 impl Store {
-    /// Writes what the scan writer gathered, each part one statement and so
-    /// one durable commit of its own (no transaction around it): the tubes
-    /// opened in this moment, then the registrations in one multi-row insert.
-    /// The database's trigger moves the tube and point counters and closes a
-    /// full tube in that same statement; batches are written one at a time, so
-    /// the counts are exact however many stations fill a tube at once.
+    /// Writes what the scan writer gathered in one transaction with one
+    /// durable commit, in one round trip to the database: the tubes opened in
+    /// this moment, the registrations in one multi-row insert (the database's
+    /// trigger moves the tube and point counters and closes a full tube), then
+    /// the counters of every tube and point the batch touched. Batches are
+    /// written one at a time, so the counts are exact however many stations
+    /// fill a tube at once. SQLite runs the statements as one script on its
+    /// worker thread; PostgreSQL calls `gw_write_scans` (migration 0016).
     ///
     /// An opening gets its tube id, or `None` when the barcode is taken. A
     /// registration gets its id and the counts it made, or `None` when a
@@ -877,73 +880,62 @@ impl Store {
         let mut ids: Vec<Option<i64>> = vec![None; rows.len()];
         let mut tubes: std::collections::BTreeMap<(i64, i64), i64> = Default::default();
         let mut points: std::collections::BTreeMap<(i64, i64), i64> = Default::default();
-        db_run!(self, pool, DB => {
-            if !opens.is_empty() {
-                let mut qb = sqlx::QueryBuilder::<DB>::new(
-                    "INSERT INTO tube (street_id, round_id, point_id, barcode, state, pool_size, opened_ms) ");
-                qb.push_values(opens, |mut v, t| {
-                    v.push_bind(t.street).push_bind(t.round).push_bind(t.point).push_bind(&t.barcode)
-                        .push_bind("open").push_bind(t.pool_size).push_bind(t.now_ms);
-                });
-                qb.push(" ON CONFLICT DO NOTHING RETURNING street_id, round_id, barcode, id");
-                for r in qb.build().fetch_all(pool).await? {
-                    let (street, round, barcode): (i64, i64, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-                    // The first opening of a barcode in the batch gets the tube.
-                    if let Some(i) = (0..opens.len()).find(|&i| opened[i].is_none() && opens[i].street == street && opens[i].round == round && opens[i].barcode == barcode) {
-                        opened[i] = Some(r.try_get(3)?);
+        for w in rows {
+            tubes.insert((w.street_id, w.tube_id), 0);
+            points.insert((w.street_id, w.point_id), 0);
+        }
+        let answers = match &self.pool {
+            crate::Pool::Sqlite(pool) => {
+                write_scans_sqlite(pool, opens, rows, &tubes, &points).await?
+            }
+            crate::Pool::Postgres(pool) => write_scans_postgres(pool, opens, rows).await?,
+        };
+        let mut after: std::collections::BTreeMap<(i32, i64, i64), i64> = Default::default();
+        for WriteAnswer {
+            kind,
+            street,
+            id,
+            text,
+            n,
+        } in answers
+        {
+            match kind {
+                // The first opening of a barcode in the batch gets the tube.
+                0 => {
+                    if let Some(i) = (0..opens.len()).find(|&i| {
+                        opened[i].is_none()
+                            && opens[i].street == street
+                            && opens[i].round == n
+                            && opens[i].barcode == text
+                    }) {
+                        opened[i] = Some(id);
                     }
                 }
-            }
-            for chunk in (0..rows.len()).collect::<Vec<_>>().chunks(REGISTRATION_CHUNK) {
-                let mut qb = sqlx::QueryBuilder::<DB>::new(
-                    "INSERT INTO registration (street_id, client_id, round_id, point_id, tube_id, resident_id, raw_code, purpose, duplicate_of, problem, scanned_ms, stored_ms, station) ");
-                qb.push_values(chunk, |mut v, &i| {
-                    let w = &rows[i];
-                    v.push_bind(w.street_id).push_bind(&w.client_id).push_bind(w.round_id).push_bind(w.point_id).push_bind(w.tube_id)
-                        .push_bind(w.resident_id).push_bind(&w.raw_code).push_bind(&w.purpose).push_bind(w.duplicate_of)
-                        .push_bind(&w.problem).push_bind(w.scanned_ms).push_bind(w.stored_ms).push_bind(&w.station);
-                });
-                qb.push(" ON CONFLICT DO NOTHING RETURNING street_id, client_id, id");
-                for r in qb.build().fetch_all(pool).await? {
-                    let street: i64 = r.try_get(0)?;
-                    let client: String = r.try_get(1)?;
-                    // RETURNING order is not promised: match by the client id
-                    // (unique per street; the first row of the batch that has it).
-                    if let Some(&i) = chunk.iter().find(|&&i| ids[i].is_none() && rows[i].street_id == street && rows[i].client_id == client) {
-                        ids[i] = Some(r.try_get(2)?);
+                // RETURNING order is not promised: match by the client id
+                // (unique per street; the first row of the batch that has it).
+                1 => {
+                    if let Some(i) = (0..rows.len()).find(|&i| {
+                        ids[i].is_none() && rows[i].street_id == street && rows[i].client_id == text
+                    }) {
+                        ids[i] = Some(id);
                     }
                 }
-            }
-            for (w, _) in rows.iter().zip(&ids).filter(|(_, id)| id.is_some()) {
-                *tubes.entry((w.street_id, w.tube_id)).or_insert(0) += 1;
-                *points.entry((w.street_id, w.point_id)).or_insert(0) += 1;
-            }
-            // The counters as the trigger left them: one read for the batch.
-            if !tubes.is_empty() {
-                let mut qb = sqlx::QueryBuilder::<DB>::new("SELECT 0, street_id, id, CAST(fill AS BIGINT) FROM tube WHERE ");
-                let mut first = true;
-                for &(street, id) in tubes.keys() {
-                    qb.push(if first { "(street_id = " } else { " OR (street_id = " }).push_bind(street).push(" AND id = ").push_bind(id).push(")");
-                    first = false;
-                }
-                qb.push(" UNION ALL SELECT 1, street_id, id, CAST(swabs AS BIGINT) FROM testing_point WHERE ");
-                let mut first = true;
-                for &(street, id) in points.keys() {
-                    qb.push(if first { "(street_id = " } else { " OR (street_id = " }).push_bind(street).push(" AND id = ").push_bind(id).push(")");
-                    first = false;
-                }
-                for r in qb.build().fetch_all(pool).await? {
-                    let kind: i32 = r.try_get(0)?;
-                    let key: (i64, i64) = (r.try_get(1)?, r.try_get(2)?);
-                    let now: i64 = r.try_get(3)?;
-                    // Turn "count after the batch" into "count before it".
-                    let m = if kind == 0 { &mut tubes } else { &mut points };
-                    if let Some(n) = m.get_mut(&key) {
-                        *n = now - *n;
-                    }
+                _ => {
+                    after.insert((kind, street, id), n);
                 }
             }
-        });
+        }
+        // Turn "count after the batch" into "count before it".
+        for (w, _) in rows.iter().zip(&ids).filter(|(_, id)| id.is_some()) {
+            *tubes.entry((w.street_id, w.tube_id)).or_insert(0) -= 1;
+            *points.entry((w.street_id, w.point_id)).or_insert(0) -= 1;
+        }
+        for (&(street, id), n) in tubes.iter_mut() {
+            *n += after.get(&(2, street, id)).copied().unwrap_or(0);
+        }
+        for (&(street, id), n) in points.iter_mut() {
+            *n += after.get(&(3, street, id)).copied().unwrap_or(0);
+        }
         // Counts in batch order: each stored row adds one to its tube and point.
         let stored = rows
             .iter()
@@ -963,4 +955,147 @@ impl Store {
             .collect();
         Ok((opened, stored))
     }
+}
+
+/// One row of what a scan writer's cycle answers (see `gw_write_scans`):
+/// kind 0 an opened tube (`text` its barcode, `n` its round), 1 a stored
+/// registration (`text` its client id), 2 a tube's fill and 3 a point's
+/// count after the batch (`n`).
+struct WriteAnswer {
+    kind: i32,
+    street: i64,
+    id: i64,
+    text: String,
+    n: i64,
+}
+
+/// The answers of a cycle, row by row (the same five columns on both backends).
+macro_rules! write_answers {
+    ($found:expr) => {
+        $found
+            .iter()
+            .map(|r| {
+                Ok(WriteAnswer {
+                    kind: r.try_get(0)?,
+                    street: r.try_get(1)?,
+                    id: r.try_get(2)?,
+                    text: r.try_get(3)?,
+                    n: r.try_get(4)?,
+                })
+            })
+            .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+    };
+}
+
+/// SQLite: the whole cycle as one script, run by the connection's worker
+/// thread in one trip (`BEGIN IMMEDIATE` … `COMMIT`); on an error the
+/// transaction is rolled back and nothing of the batch is stored.
+async fn write_scans_sqlite(
+    pool: &sqlx::SqlitePool,
+    opens: &[NewTube],
+    rows: &[OwnedRegistration],
+    tubes: &std::collections::BTreeMap<(i64, i64), i64>,
+    points: &std::collections::BTreeMap<(i64, i64), i64>,
+) -> Result<Vec<WriteAnswer>> {
+    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("BEGIN IMMEDIATE; ");
+    if !opens.is_empty() {
+        qb.push("INSERT INTO tube (street_id, round_id, point_id, barcode, state, pool_size, opened_ms) ");
+        qb.push_values(opens, |mut v, t| {
+            v.push_bind(t.street)
+                .push_bind(t.round)
+                .push_bind(t.point)
+                .push_bind(&t.barcode)
+                .push_bind("open")
+                .push_bind(t.pool_size)
+                .push_bind(t.now_ms);
+        });
+        qb.push(" ON CONFLICT DO NOTHING RETURNING 0, street_id, id, barcode, round_id; ");
+    }
+    for chunk in rows.chunks(REGISTRATION_CHUNK) {
+        qb.push("INSERT INTO registration (street_id, client_id, round_id, point_id, tube_id, resident_id, raw_code, purpose, duplicate_of, problem, scanned_ms, stored_ms, station) ");
+        qb.push_values(chunk, |mut v, w| {
+            v.push_bind(w.street_id)
+                .push_bind(&w.client_id)
+                .push_bind(w.round_id)
+                .push_bind(w.point_id)
+                .push_bind(w.tube_id)
+                .push_bind(w.resident_id)
+                .push_bind(&w.raw_code)
+                .push_bind(&w.purpose)
+                .push_bind(w.duplicate_of)
+                .push_bind(&w.problem)
+                .push_bind(w.scanned_ms)
+                .push_bind(w.stored_ms)
+                .push_bind(&w.station);
+        });
+        qb.push(" ON CONFLICT DO NOTHING RETURNING 1, street_id, id, client_id, 0; ");
+    }
+    for (kind, table, column, keys) in [
+        (2, "tube", "fill", tubes),
+        (3, "testing_point", "swabs", points),
+    ] {
+        if keys.is_empty() {
+            continue;
+        }
+        qb.push(format!(
+            "SELECT {kind}, street_id, id, '', {column} FROM {table} WHERE "
+        ));
+        for (i, &(street, id)) in keys.keys().enumerate() {
+            qb.push(if i == 0 {
+                "(street_id = "
+            } else {
+                " OR (street_id = "
+            })
+            .push_bind(street)
+            .push(" AND id = ")
+            .push_bind(id)
+            .push(")");
+        }
+        qb.push("; ");
+    }
+    qb.push("COMMIT");
+    let mut conn = pool.acquire().await?;
+    match qb.build().fetch_all(&mut *conn).await {
+        Ok(found) => Ok(write_answers!(found)),
+        Err(e) => {
+            // The script stopped part-way: undo what it began (an error here
+            // means no transaction was open).
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// PostgreSQL: one call of `gw_write_scans` (its own transaction, one commit).
+async fn write_scans_postgres(
+    pool: &sqlx::PgPool,
+    opens: &[NewTube],
+    rows: &[OwnedRegistration],
+) -> Result<Vec<WriteAnswer>> {
+    fn col<T, U>(xs: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
+        xs.iter().map(f).collect()
+    }
+    let found = sqlx::query("SELECT o_kind, o_street, o_id, o_text, o_n FROM gw_write_scans($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)")
+        .bind(col(opens, |t| t.street))
+        .bind(col(opens, |t| t.round))
+        .bind(col(opens, |t| t.point))
+        .bind(col(opens, |t| t.barcode.clone()))
+        .bind(col(opens, |t| t.pool_size))
+        .bind(col(opens, |t| t.now_ms))
+        .bind(col(rows, |w| w.street_id))
+        .bind(col(rows, |w| w.client_id.clone()))
+        .bind(col(rows, |w| w.round_id))
+        .bind(col(rows, |w| w.point_id))
+        .bind(col(rows, |w| w.tube_id))
+        .bind(col(rows, |w| w.resident_id))
+        .bind(col(rows, |w| w.raw_code.clone()))
+        .bind(col(rows, |w| w.purpose.clone()))
+        .bind(col(rows, |w| w.duplicate_of))
+        .bind(col(rows, |w| w.problem.clone()))
+        .bind(col(rows, |w| w.scanned_ms))
+        .bind(col(rows, |w| w.stored_ms))
+        .bind(col(rows, |w| w.station.clone()))
+        .fetch_all(pool)
+        .await?;
+    Ok(write_answers!(found))
 }

@@ -713,3 +713,77 @@ async fn exemptions_make_missed_mean_missed_and_rounds_move_forward_only() {
     assert_eq!(step("results_complete"), 200);
     assert_eq!(step("closed"), 200);
 }
+
+/// The scan writer's batch is one transaction: a batch that fails part-way
+/// (here a tube opened at a point that does not exist) stores none of its
+/// swabs, and the same connection then writes the next batch whole, with
+/// exact counts.
+#[tokio::test]
+async fn a_failed_write_batch_stores_nothing_and_the_next_is_whole() {
+    use gw_store::testing::{NewTube, OwnedRegistration};
+    let r = setup("30").await;
+    let t = tube(&r.srv, &r.points[0], "W0000001");
+    for (i, (_, code)) in r.codes.iter().take(2).enumerate() {
+        scan(&r.srv, &t, &format!("w-{i}"), code);
+    }
+    let key: gw_domain::ids::Key = t.parse().unwrap();
+    let store = r.env.store().await;
+    let row = store.tube(key.street, key.id).await.unwrap();
+    let writer = store.dedicated().await.unwrap();
+    let swab = |client: &str| OwnedRegistration {
+        street_id: key.street,
+        client_id: client.to_string(),
+        round_id: row.round_id,
+        point_id: row.point_id,
+        tube_id: row.id,
+        resident_id: None,
+        raw_code: "GW-test".into(),
+        purpose: "retest".into(),
+        duplicate_of: None,
+        problem: String::new(),
+        scanned_ms: 1,
+        stored_ms: 1,
+        station: "W".into(),
+    };
+    let nowhere = NewTube {
+        street: key.street,
+        round: row.round_id,
+        point: 987_654_321,
+        barcode: "W0000002".into(),
+        pool_size: 10,
+        now_ms: 1,
+    };
+    let failed = writer
+        .write_scans(std::slice::from_ref(&nowhere), &[swab("w-lost")])
+        .await;
+    assert!(failed.is_err(), "a tube at no point must fail the batch");
+    assert!(store
+        .registration_by_client(key.street, "w-lost")
+        .await
+        .unwrap()
+        .is_none());
+    let (opened, stored) = writer
+        .write_scans(&[], &[swab("w-2"), swab("w-3")])
+        .await
+        .unwrap();
+    assert!(opened.is_empty());
+    let fills: Vec<(i64, i64)> = stored
+        .iter()
+        .map(|s| {
+            let s = s.as_ref().expect("stored");
+            (s.tube_fill, s.point_count)
+        })
+        .collect();
+    assert_eq!(fills, vec![(3, 3), (4, 4)]);
+    // A replayed client id in the next batch is refused by its key, not stored twice.
+    let (_, again) = writer.write_scans(&[], &[swab("w-3")]).await.unwrap();
+    assert!(again[0].is_none());
+    assert_eq!(
+        store
+            .tube_and_point_counts(key.street, row.id, row.point_id)
+            .await
+            .unwrap(),
+        (4, 4)
+    );
+    writer.close().await;
+}
