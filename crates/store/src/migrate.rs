@@ -32,6 +32,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     13 "0013_supplies_handoff.sql",
     14 "0014_resident_updated_index.sql",
     15 "0015_swab_counters.sql",
+    16 "0016_scan_writes.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
