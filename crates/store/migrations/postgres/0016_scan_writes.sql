@@ -32,12 +32,41 @@ BEGIN
     ON CONFLICT DO NOTHING
     RETURNING 1, x.street_id, x.id, x.client_id, CAST(0 AS BIGINT);
 
+    -- One key lookup per tube and point (LIMIT 1 keeps each a lookup: as a
+    -- plain join the planner may hash the whole table, and this function's
+    -- plan is kept for the connection's life while the tables grow).
     RETURN QUERY
-    SELECT 2, t.street_id, t.id, '', t.fill FROM tube t
-    WHERE (t.street_id, t.id) IN (SELECT * FROM unnest(r_street, r_tube));
+    SELECT 2, t.street_id, t.id, '', t.fill
+    FROM (SELECT DISTINCT k.s, k.i FROM unnest(r_street, r_tube) AS k(s, i)) k
+    CROSS JOIN LATERAL (SELECT x.street_id, x.id, x.fill FROM tube x WHERE x.street_id = k.s AND x.id = k.i LIMIT 1) t;
 
     RETURN QUERY
-    SELECT 3, p.street_id, p.id, '', p.swabs FROM testing_point p
-    WHERE (p.street_id, p.id) IN (SELECT * FROM unnest(r_street, r_point));
+    SELECT 3, p.street_id, p.id, '', p.swabs
+    FROM (SELECT DISTINCT k.s, k.i FROM unnest(r_street, r_point) AS k(s, i)) k
+    CROSS JOIN LATERAL (SELECT x.street_id, x.id, x.swabs FROM testing_point x WHERE x.street_id = k.s AND x.id = k.i LIMIT 1) p;
+END
+$$;
+
+-- The counter trigger of 0015 joined the inserted rows to the whole tube and
+-- point tables; its plan, made while they were small, read them in full for
+-- every insert as they grew. Now one key lookup per tube and point, in key
+-- order (two inserts at once then lock rows in the same order).
+CREATE OR REPLACE FUNCTION registration_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    n RECORD;
+BEGIN
+    FOR n IN SELECT i.street_id, i.tube_id, COUNT(*) AS k, MAX(i.stored_ms) AS at FROM inserted i
+             GROUP BY i.street_id, i.tube_id ORDER BY i.street_id, i.tube_id LOOP
+        UPDATE tube t SET fill = t.fill + n.k,
+            state = CASE WHEN t.state = 'open' AND t.fill + n.k >= t.pool_size THEN 'closed' ELSE t.state END,
+            closed_ms = CASE WHEN t.state = 'open' AND t.fill + n.k >= t.pool_size THEN COALESCE(t.closed_ms, n.at) ELSE t.closed_ms END
+        WHERE t.street_id = n.street_id AND t.id = n.tube_id;
+    END LOOP;
+    FOR n IN SELECT i.street_id, i.point_id, COUNT(*) AS k FROM inserted i
+             GROUP BY i.street_id, i.point_id ORDER BY i.street_id, i.point_id LOOP
+        UPDATE testing_point p SET swabs = p.swabs + n.k
+        WHERE p.street_id = n.street_id AND p.id = n.point_id;
+    END LOOP;
+    RETURN NULL;
 END
 $$;
