@@ -8,6 +8,7 @@ use gw_domain::testing::{BarcodeRule, CodeError, PersonalCode, TubeBarcode, POOL
 use gw_store::testing::{NewTube, OwnedRegistration, RegistrationRow, Stored};
 use gw_store::{Store, StoreError};
 use serde::Serialize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::access::{self, AuthError, Principal};
@@ -349,6 +350,36 @@ pub struct ScanWriter {
     /// when a code names a key not yet seen): a code is checked without the
     /// database. A retired key stops verifying within that time.
     keys: Arc<std::sync::Mutex<Option<(i64, SigningKeys)>>>,
+    readers: Arc<Readers>,
+}
+
+/// Connections a server holds for the scans' reads (see [`ScanWriter`]).
+const HELD_READERS: usize = 4;
+
+#[derive(Debug)]
+struct Readers {
+    store: Store,
+    /// Held connections not in use.
+    free: std::sync::Mutex<Vec<gw_store::testing::HeldConnection>>,
+    /// Held connections in all, in use or not.
+    held: AtomicUsize,
+    /// Their own pool, made at the first scan.
+    pool: tokio::sync::OnceCell<Store>,
+}
+
+/// A held connection in use. Dropped without being put back (an error, or a
+/// request given up half-way), it goes back to its pool and its place is freed.
+struct Lent<'a> {
+    readers: &'a Readers,
+    conn: Option<gw_store::testing::HeldConnection>,
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if self.conn.take().is_some() {
+            self.readers.held.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// Signing keys by id, shared.
@@ -376,6 +407,7 @@ pub const GROUP_COMMIT_MAX: usize = 256;
 impl ScanWriter {
     /// Starts the writer task (on the current tokio runtime).
     pub fn start(store: Store) -> ScanWriter {
+        let readers_store = store.clone();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<WriteJob>(4096);
         tokio::spawn(async move {
             // A connection of its own: the writer never queues behind readers.
@@ -386,6 +418,9 @@ impl ScanWriter {
                     store
                 }
             };
+            // Held for good (no pool hand-out and return per batch); let go
+            // after an error, so a broken connection is replaced.
+            let mut held: Option<gw_store::testing::HeldConnection> = None;
             while let Some(first) = rx.recv().await {
                 let mut jobs = vec![first];
                 while jobs.len() < GROUP_COMMIT_MAX {
@@ -411,7 +446,20 @@ impl ScanWriter {
                     }
                 }
                 let started = std::time::Instant::now();
-                let written = store.write_scans(&opens, &rows).await;
+                let written = match held.take() {
+                    Some(c) => Ok(c),
+                    None => store.hold().await,
+                };
+                let written = match written {
+                    Ok(mut conn) => {
+                        let w = conn.write_scans(&opens, &rows).await;
+                        if w.is_ok() {
+                            held = Some(conn);
+                        }
+                        w
+                    }
+                    Err(e) => Err(e),
+                };
                 tracing::debug!(
                     swabs = rows.len(),
                     tubes = opens.len(),
@@ -443,7 +491,64 @@ impl ScanWriter {
         ScanWriter {
             tx,
             keys: Arc::new(std::sync::Mutex::new(None)),
+            readers: Arc::new(Readers {
+                store: readers_store,
+                free: Default::default(),
+                held: Default::default(),
+                pool: Default::default(),
+            }),
         }
+    }
+
+    /// A scan's one read, on a connection this server holds for scans when
+    /// one is free (sqlx pings every connection returned to a pool: a second
+    /// trip per read), else through the store's pool.
+    async fn scan_state(
+        &self,
+        store: &Store,
+        q: &gw_store::testing::ScanQuery<'_>,
+    ) -> Result<gw_store::testing::ScanState, StoreError> {
+        let r = &self.readers;
+        let taken = r.free.lock().ok().and_then(|mut f| f.pop());
+        let conn = match taken {
+            Some(c) => c,
+            None => {
+                if r.held.fetch_add(1, Ordering::SeqCst) >= HELD_READERS {
+                    r.held.fetch_sub(1, Ordering::SeqCst);
+                    return store.scan_state(q).await;
+                }
+                let made = match r
+                    .pool
+                    .get_or_try_init(|| r.store.separate(HELD_READERS as u32))
+                    .await
+                {
+                    Ok(pool) => pool.hold().await,
+                    Err(e) => Err(e),
+                };
+                match made {
+                    Ok(c) => c,
+                    Err(_) => {
+                        r.held.fetch_sub(1, Ordering::SeqCst);
+                        return store.scan_state(q).await;
+                    }
+                }
+            }
+        };
+        let mut lent = Lent {
+            readers: r,
+            conn: Some(conn),
+        };
+        let state = match lent.conn.as_mut() {
+            Some(c) => c.scan_state(q).await,
+            None => return store.scan_state(q).await,
+        };
+        if matches!(state, Ok(_) | Err(StoreError::NotFound(_))) {
+            // Answered: the connection is sound, lend it again.
+            if let (Some(c), Ok(mut free)) = (lent.conn.take(), r.free.lock()) {
+                free.push(c);
+            }
+        }
+        state
     }
 
     async fn signing_keys(
@@ -675,20 +780,23 @@ pub async fn scan(
     };
     // The tube, the access check's place, the code's resident, a replay, the
     // counts and a first swab: one read.
-    let state = store
-        .scan_state(&gw_store::testing::ScanQuery {
-            street,
-            client_id: s.client_id,
-            tube: s.tube.id,
-            uid: match &who {
-                Who::Code(uid, _) => Some(uid.as_str()),
-                _ => None,
+    let state = writer
+        .scan_state(
+            store,
+            &gw_store::testing::ScanQuery {
+                street,
+                client_id: s.client_id,
+                tube: s.tube.id,
+                uid: match &who {
+                    Who::Code(uid, _) => Some(uid.as_str()),
+                    _ => None,
+                },
+                resident: match who {
+                    Who::Resident(id) => Some(id),
+                    _ => None,
+                },
             },
-            resident: match who {
-                Who::Resident(id) => Some(id),
-                _ => None,
-            },
-        })
+        )
         .await?;
     let tube = &state.tube;
     let place = Place {

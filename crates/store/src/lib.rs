@@ -203,9 +203,14 @@ impl Store {
     /// that writes all the time (the scan writer) never waits behind readers
     /// for a connection.
     pub async fn dedicated(&self) -> Result<Store> {
+        self.separate(1).await
+    }
+
+    /// The same database over a pool of its own with up to `n` connections.
+    pub async fn separate(&self, n: u32) -> Result<Store> {
         let pool = match &self.pool {
-            Pool::Sqlite(p) => Pool::Sqlite(sqlite_pool((*p.connect_options()).clone(), 1).await?),
-            Pool::Postgres(p) => Pool::Postgres(pg_pool((*p.connect_options()).clone(), 1).await?),
+            Pool::Sqlite(p) => Pool::Sqlite(sqlite_pool((*p.connect_options()).clone(), n).await?),
+            Pool::Postgres(p) => Pool::Postgres(pg_pool((*p.connect_options()).clone(), n).await?),
         };
         Ok(Store { pool })
     }

@@ -375,46 +375,7 @@ impl Store {
     /// replay), the tube's fill and the point's count (counters), and the
     /// resident's first routine swab in the round.
     pub async fn scan_state(&self, q: &ScanQuery<'_>) -> Result<ScanState> {
-        let st = db_run!(self, pool => {
-            match sqlx::query(
-                "SELECT t.round_id, t.point_id, t.barcode, t.state, t.pool_size, CAST(t.fill AS BIGINT), p.community_id, CAST(p.swabs AS BIGINT), r.state, s.district_id, \
-                        u.id, CAST(u.code_generation AS BIGINT), \
-                        (SELECT id FROM registration WHERE street_id = $1 AND client_id = $3), \
-                        (SELECT g.id FROM registration g WHERE g.street_id = $1 AND g.round_id = t.round_id \
-                            AND g.resident_id = COALESCE(u.id, $5) \
-                            AND g.purpose = 'routine' AND g.duplicate_of IS NULL) \
-                 FROM tube t \
-                 JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \
-                 JOIN testing_round r ON r.street_id = t.street_id AND r.id = t.round_id \
-                 JOIN street s ON s.id = t.street_id \
-                 LEFT JOIN resident u ON u.street_id = $1 AND u.uid = $4 \
-                 WHERE t.street_id = $1 AND t.id = $2")
-                .bind(q.street).bind(q.tube).bind(q.client_id).bind(q.uid.unwrap_or("")).bind(q.resident.unwrap_or(-1))
-                .fetch_optional(pool).await? {
-                Some(r) => Some(ScanState {
-                    tube: TubeRow {
-                        street_id: q.street,
-                        id: q.tube,
-                        round_id: r.try_get(0)?,
-                        point_id: r.try_get(1)?,
-                        barcode: r.try_get(2)?,
-                        state: r.try_get(3)?,
-                        pool_size: r.try_get(4)?,
-                    },
-                    tube_fill: r.try_get(5)?,
-                    community: r.try_get(6)?,
-                    point_count: r.try_get(7)?,
-                    round_state: r.try_get(8)?,
-                    district: r.try_get(9)?,
-                    uid_resident: r.try_get(10)?,
-                    uid_generation: r.try_get(11)?,
-                    replay: r.try_get(12)?,
-                    first_routine: r.try_get(13)?,
-                }),
-                None => None,
-            }
-        });
-        st.ok_or_else(|| StoreError::NotFound(format!("tube {}-{}", q.street, q.tube)))
+        self.hold().await?.scan_state(q).await
     }
 
     /// Swabs in a tube, and swabs taken at its point.
@@ -876,6 +837,94 @@ impl Store {
         opens: &[NewTube],
         rows: &[OwnedRegistration],
     ) -> Result<(Vec<Option<i64>>, Vec<Option<Stored>>)> {
+        self.hold().await?.write_scans(opens, rows).await
+    }
+
+    /// A connection taken from the pool for good, for a task that writes all
+    /// the time (the scan writer): no hand-out and no return (sqlx pings a
+    /// connection on its return) per write.
+    pub async fn hold(&self) -> Result<HeldConnection> {
+        Ok(match &self.pool {
+            crate::Pool::Sqlite(p) => HeldConnection::Sqlite(p.acquire().await?),
+            crate::Pool::Postgres(p) => HeldConnection::Postgres(p.acquire().await?),
+        })
+    }
+}
+
+/// `db_run!` for a held connection: `$conn` is the backend's connection.
+macro_rules! held_run {
+    ($held:expr, $conn:ident => $body:expr) => {
+        match $held {
+            HeldConnection::Sqlite(c) => {
+                let $conn = &mut **c;
+                $body
+            }
+            HeldConnection::Postgres(c) => {
+                let $conn = &mut **c;
+                $body
+            }
+        }
+    };
+}
+
+/// See [`Store::hold`]. Dropping it returns the connection to its pool.
+#[derive(Debug)]
+pub enum HeldConnection {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+impl HeldConnection {
+    /// [`Store::scan_state`] on this connection.
+    pub async fn scan_state(&mut self, q: &ScanQuery<'_>) -> Result<ScanState> {
+        let st = held_run!(self, pool => {
+            match sqlx::query(
+                "SELECT t.round_id, t.point_id, t.barcode, t.state, t.pool_size, CAST(t.fill AS BIGINT), p.community_id, CAST(p.swabs AS BIGINT), r.state, s.district_id, \
+                        u.id, CAST(u.code_generation AS BIGINT), \
+                        (SELECT id FROM registration WHERE street_id = $1 AND client_id = $3), \
+                        (SELECT g.id FROM registration g WHERE g.street_id = $1 AND g.round_id = t.round_id \
+                            AND g.resident_id = COALESCE(u.id, $5) \
+                            AND g.purpose = 'routine' AND g.duplicate_of IS NULL) \
+                 FROM tube t \
+                 JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \
+                 JOIN testing_round r ON r.street_id = t.street_id AND r.id = t.round_id \
+                 JOIN street s ON s.id = t.street_id \
+                 LEFT JOIN resident u ON u.street_id = $1 AND u.uid = $4 \
+                 WHERE t.street_id = $1 AND t.id = $2")
+                .bind(q.street).bind(q.tube).bind(q.client_id).bind(q.uid.unwrap_or("")).bind(q.resident.unwrap_or(-1))
+                .fetch_optional(pool).await? {
+                Some(r) => Some(ScanState {
+                    tube: TubeRow {
+                        street_id: q.street,
+                        id: q.tube,
+                        round_id: r.try_get(0)?,
+                        point_id: r.try_get(1)?,
+                        barcode: r.try_get(2)?,
+                        state: r.try_get(3)?,
+                        pool_size: r.try_get(4)?,
+                    },
+                    tube_fill: r.try_get(5)?,
+                    community: r.try_get(6)?,
+                    point_count: r.try_get(7)?,
+                    round_state: r.try_get(8)?,
+                    district: r.try_get(9)?,
+                    uid_resident: r.try_get(10)?,
+                    uid_generation: r.try_get(11)?,
+                    replay: r.try_get(12)?,
+                    first_routine: r.try_get(13)?,
+                }),
+                None => None,
+            }
+        });
+        st.ok_or_else(|| StoreError::NotFound(format!("tube {}-{}", q.street, q.tube)))
+    }
+
+    /// [`Store::write_scans`] on this connection.
+    pub async fn write_scans(
+        &mut self,
+        opens: &[NewTube],
+        rows: &[OwnedRegistration],
+    ) -> Result<(Vec<Option<i64>>, Vec<Option<Stored>>)> {
         let mut opened: Vec<Option<i64>> = vec![None; opens.len()];
         let mut ids: Vec<Option<i64>> = vec![None; rows.len()];
         let mut tubes: std::collections::BTreeMap<(i64, i64), i64> = Default::default();
@@ -884,11 +933,11 @@ impl Store {
             tubes.insert((w.street_id, w.tube_id), 0);
             points.insert((w.street_id, w.point_id), 0);
         }
-        let answers = match &self.pool {
-            crate::Pool::Sqlite(pool) => {
-                write_scans_sqlite(pool, opens, rows, &tubes, &points).await?
+        let answers = match self {
+            HeldConnection::Sqlite(conn) => {
+                write_scans_sqlite(conn, opens, rows, &tubes, &points).await?
             }
-            crate::Pool::Postgres(pool) => write_scans_postgres(pool, opens, rows).await?,
+            HeldConnection::Postgres(conn) => write_scans_postgres(conn, opens, rows).await?,
         };
         let mut after: std::collections::BTreeMap<(i32, i64, i64), i64> = Default::default();
         for WriteAnswer {
@@ -991,7 +1040,7 @@ macro_rules! write_answers {
 /// thread in one trip (`BEGIN IMMEDIATE` … `COMMIT`); on an error the
 /// transaction is rolled back and nothing of the batch is stored.
 async fn write_scans_sqlite(
-    pool: &sqlx::SqlitePool,
+    conn: &mut sqlx::SqliteConnection,
     opens: &[NewTube],
     rows: &[OwnedRegistration],
     tubes: &std::collections::BTreeMap<(i64, i64), i64>,
@@ -1054,7 +1103,6 @@ async fn write_scans_sqlite(
         qb.push("; ");
     }
     qb.push("COMMIT");
-    let mut conn = pool.acquire().await?;
     match qb.build().fetch_all(&mut *conn).await {
         Ok(found) => Ok(write_answers!(found)),
         Err(e) => {
@@ -1068,7 +1116,7 @@ async fn write_scans_sqlite(
 
 /// PostgreSQL: one call of `gw_write_scans` (its own transaction, one commit).
 async fn write_scans_postgres(
-    pool: &sqlx::PgPool,
+    conn: &mut sqlx::PgConnection,
     opens: &[NewTube],
     rows: &[OwnedRegistration],
 ) -> Result<Vec<WriteAnswer>> {
@@ -1095,7 +1143,7 @@ async fn write_scans_postgres(
         .bind(col(rows, |w| w.scanned_ms))
         .bind(col(rows, |w| w.stored_ms))
         .bind(col(rows, |w| w.station.clone()))
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?;
     Ok(write_answers!(found))
 }
