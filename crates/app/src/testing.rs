@@ -544,8 +544,8 @@ impl ScanWriter {
         };
         if matches!(state, Ok(_) | Err(StoreError::NotFound(_))) {
             // Answered: the connection is sound, lend it again.
-            if let (Some(c), Ok(mut free)) = (lent.conn.take(), r.free.lock()) {
-                free.push(c);
+            if let Ok(mut free) = r.free.lock() {
+                free.extend(lent.conn.take());
             }
         }
         state
