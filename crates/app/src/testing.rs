@@ -367,16 +367,17 @@ struct Readers {
     pool: tokio::sync::OnceCell<Store>,
 }
 
-/// A held connection in use. Dropped without being put back (an error, or a
-/// request given up half-way), it goes back to its pool and its place is freed.
-struct Lent<'a> {
+/// The place of a held connection in use. Dropped without being kept (an
+/// error, or a request given up half-way: the connection itself then goes
+/// back to its pool), the place is freed.
+struct ReaderSlot<'a> {
     readers: &'a Readers,
-    conn: Option<gw_store::testing::HeldConnection>,
+    kept: bool,
 }
 
-impl Drop for Lent<'_> {
+impl Drop for ReaderSlot<'_> {
     fn drop(&mut self) {
-        if self.conn.take().is_some() {
+        if !self.kept {
             self.readers.held.fetch_sub(1, Ordering::SeqCst);
         }
     }
@@ -446,20 +447,18 @@ impl ScanWriter {
                     }
                 }
                 let started = std::time::Instant::now();
-                let written = match held.take() {
-                    Some(c) => Ok(c),
-                    None => store.hold().await,
-                };
-                let written = match written {
-                    Ok(mut conn) => {
-                        let w = conn.write_scans(&opens, &rows).await;
-                        if w.is_ok() {
-                            held = Some(conn);
-                        }
-                        w
+                let written = async {
+                    let mut conn = match held.take() {
+                        Some(c) => c,
+                        None => store.hold().await?,
+                    };
+                    let w = conn.write_scans(&opens, &rows).await;
+                    if w.is_ok() {
+                        held = Some(conn);
                     }
-                    Err(e) => Err(e),
-                };
+                    w
+                }
+                .await;
                 tracing::debug!(
                     swabs = rows.len(),
                     tubes = opens.len(),
@@ -510,13 +509,24 @@ impl ScanWriter {
     ) -> Result<gw_store::testing::ScanState, StoreError> {
         let r = &self.readers;
         let taken = r.free.lock().ok().and_then(|mut f| f.pop());
-        let conn = match taken {
-            Some(c) => c,
+        let (mut conn, mut slot) = match taken {
+            Some(c) => (
+                c,
+                ReaderSlot {
+                    readers: r,
+                    kept: false,
+                },
+            ),
             None => {
                 if r.held.fetch_add(1, Ordering::SeqCst) >= HELD_READERS {
                     r.held.fetch_sub(1, Ordering::SeqCst);
                     return store.scan_state(q).await;
                 }
+                // From here the place is the slot's: freed however this ends.
+                let slot = ReaderSlot {
+                    readers: r,
+                    kept: false,
+                };
                 let made = match r
                     .pool
                     .get_or_try_init(|| r.store.separate(HELD_READERS as u32))
@@ -526,26 +536,17 @@ impl ScanWriter {
                     Err(e) => Err(e),
                 };
                 match made {
-                    Ok(c) => c,
-                    Err(_) => {
-                        r.held.fetch_sub(1, Ordering::SeqCst);
-                        return store.scan_state(q).await;
-                    }
+                    Ok(c) => (c, slot),
+                    Err(_) => return store.scan_state(q).await,
                 }
             }
         };
-        let mut lent = Lent {
-            readers: r,
-            conn: Some(conn),
-        };
-        let state = match lent.conn.as_mut() {
-            Some(c) => c.scan_state(q).await,
-            None => return store.scan_state(q).await,
-        };
+        let state = conn.scan_state(q).await;
         if matches!(state, Ok(_) | Err(StoreError::NotFound(_))) {
             // Answered: the connection is sound, lend it again.
             if let Ok(mut free) = r.free.lock() {
-                free.extend(lent.conn.take());
+                free.push(conn);
+                slot.kept = true;
             }
         }
         state
