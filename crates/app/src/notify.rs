@@ -254,10 +254,33 @@ async fn deliver_due(store: &Store, clock: &Clock) -> Result<(), gw_store::Store
             return Ok(());
         }
         for n in due {
+            // Another dispatcher took it since the list was read: theirs.
+            if !claim(store, clock, &n).await? {
+                continue;
+            }
             // A failed attempt is recorded with its retry time; go on.
             let _attempt = deliver_one(store, clock, &n).await?;
         }
     }
+}
+
+/// How long a dispatcher owns a message it is posting: longer than a post
+/// may take ([`POST_TIMEOUT`]), after which another may try it again.
+pub const CLAIM_MS: i64 = 30_000;
+
+/// How long one post may take.
+pub const POST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Takes a due message for one attempt (see [`gw_store::Store::claim_notification`]).
+async fn claim(
+    store: &Store,
+    clock: &Clock,
+    n: &gw_store::alerts::PendingNotification,
+) -> Result<bool, gw_store::StoreError> {
+    let now = clock.now_ms();
+    store
+        .claim_notification(n.street_id, n.id, now, now + CLAIM_MS)
+        .await
 }
 
 /// Posts one message and records the attempt: delivered, or failed with the
@@ -292,7 +315,9 @@ async fn deliver_one(
 }
 
 /// Delivers one queued message now (from the command line), recording the
-/// attempt as the dispatcher would. `Ok(Err(reason))`: the robot was not reached.
+/// attempt as the dispatcher would. `Ok(Err(reason))`: the robot was not
+/// reached. When a running server's dispatcher took the message first, it is
+/// not posted twice: this waits for that attempt and reports how it went.
 pub async fn deliver_now(
     store: &Store,
     clock: &Clock,
@@ -306,14 +331,40 @@ pub async fn deliver_now(
                 "消息 {notification} 不在待发送状态 / message {notification} is not pending"
             ))
         })?;
-    Ok(deliver_one(store, clock, &n).await?)
+    if claim(store, clock, &n).await? {
+        return Ok(deliver_one(store, clock, &n).await?);
+    }
+    let attempts = n.attempts;
+    let wait_until = std::time::Instant::now()
+        + Duration::from_millis(u64::try_from(CLAIM_MS).unwrap_or(30_000));
+    loop {
+        match store
+            .notification_state(notification.street, notification.id)
+            .await?
+        {
+            Some((state, _, _)) if state == "delivered" => return Ok(Ok(())),
+            Some((state, tried, error)) if state != "pending" || tried > attempts => {
+                return Ok(Err(format!(
+                    "由运行中的服务器发送，失败 / sent by the running server, failed: {error}"
+                )))
+            }
+            Some(_) if std::time::Instant::now() < wait_until => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            _ => {
+                return Ok(Err(format!(
+                    "消息 {notification} 正由另一进程发送，结果未知 / message {notification} is being sent by another process; see `alerts list`"
+                )))
+            }
+        }
+    }
 }
 
 /// One HTTP/1.1 POST of a JSON body; Ok on a 2xx answer. Robots answer 200
 /// with an error code in the body for a bad key: that is reported too.
 pub async fn post(url: &str, body: &str) -> Result<(), String> {
     let u = notify::parse_webhook_url(url)?;
-    tokio::time::timeout(Duration::from_secs(10), post_parsed(&u, body))
+    tokio::time::timeout(POST_TIMEOUT, post_parsed(&u, body))
         .await
         .map_err(|_| "超时 / timed out after 10 s".to_string())?
 }

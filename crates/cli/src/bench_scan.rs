@@ -42,7 +42,7 @@ pub async fn run(
     let addr = listener.local_addr()?.to_string();
     let server = tokio::spawn(gw_web::serve(
         listener,
-        gw_web::AppState {
+        gw_web::AppState::new(gw_web::Services {
             store: store.clone(),
             clock: clock.clone(),
             secure_cookies: false,
@@ -51,7 +51,7 @@ pub async fn run(
             alerts: gw_app::notify::Dispatcher::start(store.clone(), clock.clone()),
             tls: None,
             lan_origin: None,
-        },
+        }),
     ));
     let window = Duration::from_secs(seconds);
 

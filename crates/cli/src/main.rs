@@ -618,7 +618,7 @@ async fn serve(store: Store, bind: SocketAddr, db: &DbArg, tls_args: &TlsArgs) -
     let _ = std::io::stdout().flush();
     let secure_cookies =
         tls.is_some() || std::env::var("GRIDWARDEN_SECURE_COOKIES").is_ok_and(|v| v == "1");
-    let state = gw_web::AppState {
+    let state = gw_web::AppState::new(gw_web::Services {
         scans: gw_app::testing::ScanWriter::start(store.clone()),
         stations: Default::default(),
         alerts: gw_app::notify::Dispatcher::start(store.clone(), Clock::System),
@@ -627,7 +627,7 @@ async fn serve(store: Store, bind: SocketAddr, db: &DbArg, tls_args: &TlsArgs) -
         secure_cookies,
         tls: tls.as_ref().map(|t| t.served.clone()),
         lan_origin,
-    };
+    });
     match tls {
         Some(t) => gw_web::tls::serve_tls(listener, state, t.config).await?,
         None => gw_web::serve(listener, state).await?,

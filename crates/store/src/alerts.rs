@@ -153,6 +153,38 @@ impl Store {
         )
     }
 
+    /// Takes a due message for one attempt: its next try moves to `until_ms`,
+    /// so no other dispatcher (another server on the same database, the
+    /// command line) posts it meanwhile. False when another took it first or
+    /// it is no longer due. A dispatcher that dies mid-attempt leaves it to be
+    /// tried again at `until_ms`.
+    pub async fn claim_notification(
+        &self,
+        street: i64,
+        id: i64,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool> {
+        let n = db_run!(self, pool => sqlx::query("UPDATE notification SET next_ms = $4 WHERE street_id = $1 AND id = $2 AND state = 'pending' AND next_ms <= $3")
+            .bind(street).bind(id).bind(now_ms).bind(until_ms).execute(pool).await?.rows_affected());
+        Ok(n == 1)
+    }
+
+    /// A message's state, attempts and last error.
+    pub async fn notification_state(
+        &self,
+        street: i64,
+        id: i64,
+    ) -> Result<Option<(String, i32, String)>> {
+        Ok(db_run!(self, pool => {
+            match sqlx::query("SELECT state, attempts, last_error FROM notification WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(id).fetch_optional(pool).await? {
+                Some(r) => Some((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)),
+                None => None,
+            }
+        }))
+    }
+
     pub async fn notification_delivered(&self, street: i64, id: i64, now_ms: i64) -> Result<()> {
         db_run!(self, pool => sqlx::query("UPDATE notification SET state = 'delivered', attempts = attempts + 1, delivered_ms = $3, last_error = '' WHERE street_id = $1 AND id = $2")
             .bind(street).bind(id).bind(now_ms).execute(pool).await?.rows_affected());

@@ -605,3 +605,56 @@ async fn a_slots_call_down_list_is_pushed_to_the_group() {
     );
     assert_eq!(none.status, 400, "{}", none.body);
 }
+
+/// Two dispatchers that find the same message due (a running server and
+/// `alerts test` from the command line, or two servers on one database): the
+/// group gets it once, and both learn it arrived.
+#[tokio::test]
+async fn a_message_two_dispatchers_find_due_is_posted_once() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "20", "--no-serve"]);
+    let (url, bodies) = robot();
+    env.cli_ok(&[
+        "alerts",
+        "add",
+        "--street",
+        "鸿城街道",
+        "--kind",
+        "wecom",
+        "--url",
+        &url,
+    ]);
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let clock = gw_app::Clock::System;
+    let id = store
+        .queue_notification(
+            street,
+            1,
+            r#"{"msgtype":"text","text":{"content":"一次 once"}}"#,
+            clock.now_ms(),
+        )
+        .await
+        .unwrap();
+    let key = gw_domain::ids::Key { street, id };
+    let (a, b) = tokio::join!(
+        gw_app::notify::deliver_now(&store, &clock, key),
+        gw_app::notify::deliver_now(&store, &clock, key)
+    );
+    assert!(matches!(a, Ok(Ok(()))), "{a:?}");
+    assert!(matches!(b, Ok(Ok(()))), "{b:?}");
+    let (_, body) = bodies.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(body.contains("once"));
+    assert!(
+        bodies.recv_timeout(Duration::from_millis(1500)).is_err(),
+        "the message was posted twice"
+    );
+    let (state, attempts, _) = store.notification_state(street, id).await.unwrap().unwrap();
+    assert_eq!((state.as_str(), attempts), ("delivered", 1));
+    // Delivered, it is no one's to claim again.
+    let now = clock.now_ms();
+    assert!(!store
+        .claim_notification(street, id, now, now + 1_000)
+        .await
+        .unwrap());
+}
