@@ -316,42 +316,44 @@ async fn deliver_one(
 
 /// Delivers one queued message now (from the command line), recording the
 /// attempt as the dispatcher would. `Ok(Err(reason))`: the robot was not
-/// reached. When a running server's dispatcher took the message first, it is
-/// not posted twice: this waits for that attempt and reports how it went.
+/// reached. When another dispatcher (a running server) took the message
+/// first, it is not posted twice: this waits for that attempt, or reads how
+/// it went, and reports it.
 pub async fn deliver_now(
     store: &Store,
     clock: &Clock,
     notification: Key,
 ) -> Result<Result<(), String>, AuthError> {
-    let n = store
-        .pending_notification(notification.street, notification.id)
-        .await?
-        .ok_or_else(|| {
-            AuthError::Invalid(format!(
-                "消息 {notification} 不在待发送状态 / message {notification} is not pending"
-            ))
-        })?;
-    if claim(store, clock, &n).await? {
-        return Ok(deliver_one(store, clock, &n).await?);
+    let (street, id) = (notification.street, notification.id);
+    let pending = store.pending_notification(street, id).await?;
+    if let Some(n) = &pending {
+        if claim(store, clock, n).await? {
+            return Ok(deliver_one(store, clock, n).await?);
+        }
     }
-    let attempts = n.attempts;
+    // Another's attempt: its outcome. A message never returns to pending.
+    let attempts = pending.map(|n| n.attempts);
     let wait_until = std::time::Instant::now()
         + Duration::from_millis(u64::try_from(CLAIM_MS).unwrap_or(30_000));
     loop {
-        match store
-            .notification_state(notification.street, notification.id)
-            .await?
-        {
+        match store.notification_state(street, id).await? {
+            None => {
+                return Err(AuthError::Invalid(format!(
+                    "没有此消息 / no message {notification}"
+                )))
+            }
             Some((state, _, _)) if state == "delivered" => return Ok(Ok(())),
-            Some((state, tried, error)) if state != "pending" || tried > attempts => {
+            Some((state, tried, error))
+                if state != "pending" || attempts.is_none_or(|a| tried > a) =>
+            {
                 return Ok(Err(format!(
-                    "由运行中的服务器发送，失败 / sent by the running server, failed: {error}"
+                    "由另一进程（运行中的服务器）发送，失败 / sent by another process (the running server), failed: {error}"
                 )))
             }
             Some(_) if std::time::Instant::now() < wait_until => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            _ => {
+            Some(_) => {
                 return Ok(Err(format!(
                     "消息 {notification} 正由另一进程发送，结果未知 / message {notification} is being sent by another process; see `alerts list`"
                 )))

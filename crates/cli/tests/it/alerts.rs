@@ -547,16 +547,7 @@ async fn rounds_and_alert_channels_from_the_command_line() {
     assert_eq!(cov["points"][0]["name"], "一号点");
     // A channel, and a test message that reaches the robot.
     let (url, bodies) = robot();
-    env.cli_ok(&[
-        "alerts",
-        "add",
-        "--street",
-        "鸿城街道",
-        "--kind",
-        "dingtalk",
-        "--url",
-        &url,
-    ]);
+    add_channel(&env, "dingtalk", &url);
     let out = env.cli_ok(&["alerts", "test", &format!("{street}-1")]);
     assert!(out.contains("已送达"), "{out}");
     let (_, body) = bodies.recv_timeout(Duration::from_secs(5)).unwrap();
@@ -606,6 +597,20 @@ async fn a_slots_call_down_list_is_pushed_to_the_group() {
     assert_eq!(none.status, 400, "{}", none.body);
 }
 
+/// A group robot channel of the demo street, from the command line.
+fn add_channel(env: &TestEnv, kind: &str, url: &str) {
+    env.cli_ok(&[
+        "alerts",
+        "add",
+        "--street",
+        "鸿城街道",
+        "--kind",
+        kind,
+        "--url",
+        url,
+    ]);
+}
+
 /// Two dispatchers that find the same message due (a running server and
 /// `alerts test` from the command line, or two servers on one database): the
 /// group gets it once, and both learn it arrived.
@@ -614,16 +619,7 @@ async fn a_message_two_dispatchers_find_due_is_posted_once() {
     let env = TestEnv::new().await;
     env.cli_ok(&["demo", "--residents", "20", "--no-serve"]);
     let (url, bodies) = robot();
-    env.cli_ok(&[
-        "alerts",
-        "add",
-        "--street",
-        "鸿城街道",
-        "--kind",
-        "wecom",
-        "--url",
-        &url,
-    ]);
+    add_channel(&env, "wecom", &url);
     let store = env.store().await;
     let street = store.streets().await.unwrap()[0].id;
     let clock = gw_app::Clock::System;
@@ -649,6 +645,9 @@ async fn a_message_two_dispatchers_find_due_is_posted_once() {
         bodies.recv_timeout(Duration::from_millis(1500)).is_err(),
         "the message was posted twice"
     );
+    // Asked again once delivered: told so, nothing posted.
+    let again = gw_app::notify::deliver_now(&store, &clock, key).await;
+    assert!(matches!(again, Ok(Ok(()))), "{again:?}");
     let (state, attempts, _) = store.notification_state(street, id).await.unwrap().unwrap();
     assert_eq!((state.as_str(), attempts), ("delivered", 1));
     // Delivered, it is no one's to claim again.
