@@ -24,6 +24,8 @@ pub struct ChannelView {
     /// The address with its secret part (query) hidden.
     pub url: String,
     pub active: bool,
+    /// It signs each message with a secret (DingTalk's and Feishu's 加签).
+    pub signed: bool,
 }
 
 fn hide_secret(url: &str) -> String {
@@ -41,6 +43,7 @@ pub async fn add_channel(
     street: i64,
     kind: &str,
     url: &str,
+    secret: &str,
 ) -> Result<Key, AuthError> {
     let place = store.place_of(street, "street", street).await?;
     access::authorize(p, clock, Action::ManageRounds, &place)?;
@@ -52,11 +55,27 @@ pub async fn add_channel(
         )));
     };
     notify::parse_webhook_url(url).map_err(AuthError::Invalid)?;
+    let secret = secret.trim();
+    if !secret.is_empty() {
+        if !notify::signs(kind) {
+            return Err(AuthError::Invalid(
+                "只有钉钉和飞书机器人使用加签密钥 / only DingTalk and Feishu robots sign with a secret"
+                    .into(),
+            ));
+        }
+        if secret.len() > 200 || secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(AuthError::Invalid(
+                "加签密钥无效（不能含空白，最长 200 个字符）/ bad signing secret (no spaces, at most 200 characters)"
+                    .into(),
+            ));
+        }
+    }
     let id = store
         .add_channel(
             street,
             kind.as_str(),
             url.trim(),
+            secret,
             &p.actor(),
             clock.now_ms(),
         )
@@ -92,6 +111,7 @@ pub async fn channels(
             kind: c.kind,
             url: hide_secret(&c.url),
             active: c.active,
+            signed: c.signed,
         })
         .collect())
 }
@@ -290,7 +310,8 @@ async fn deliver_one(
     clock: &Clock,
     n: &gw_store::alerts::PendingNotification,
 ) -> Result<Result<(), String>, gw_store::StoreError> {
-    match post(&n.url, &n.body).await {
+    let kind = ChannelKind::parse(&n.kind).unwrap_or(ChannelKind::Json);
+    match post_signed(&n.url, &n.body, kind, &n.secret, clock.now_ms()).await {
         Ok(()) => {
             store
                 .notification_delivered(n.street_id, n.id, clock.now_ms())
@@ -362,15 +383,25 @@ pub async fn deliver_now(
     }
 }
 
-/// One HTTP/1.1 POST of a JSON body; Ok on a 2xx answer. Robots answer 200
-/// with an error code in the body for a bad key: that is reported too.
-pub async fn post(url: &str, body: &str) -> Result<(), String> {
-    let u = notify::parse_webhook_url(url)?;
-    tokio::time::timeout(POST_TIMEOUT, post_parsed(&u, body))
+/// Posts a message, signed for its channel at this attempt (see
+/// [`notify::signed`]), in at most [`POST_TIMEOUT`].
+async fn post_signed(
+    url: &str,
+    body: &str,
+    kind: ChannelKind,
+    secret: &str,
+    now_ms: i64,
+) -> Result<(), String> {
+    let mut u = notify::parse_webhook_url(url)?;
+    let (target, body) = notify::signed(kind, secret, &u.target, body, now_ms);
+    u.target = target;
+    tokio::time::timeout(POST_TIMEOUT, post_parsed(&u, &body))
         .await
         .map_err(|_| "超时 / timed out after 10 s".to_string())?
 }
 
+/// One HTTP/1.1 POST of a JSON body; Ok on a 2xx answer. Robots answer 200
+/// with an error code in the body for a bad key: that is reported too.
 async fn post_parsed(u: &WebhookUrl, body: &str) -> Result<(), String> {
     let request = format!(
         "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nUser-Agent: gridwarden\r\nConnection: close\r\n\r\n{}",

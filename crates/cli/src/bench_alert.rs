@@ -72,7 +72,7 @@ pub async fn run(alerts: usize, db: Option<String>, seed: u64, json_out: bool) -
     let n = alerts.max(1);
     let f = prepare(&store, &clock, (n as u64 * 10).max(100), seed, 1).await?;
     let (url, mut arrivals) = robot().await?;
-    gw_app::notify::add_channel(&store, &clock, &f.admin, f.street, "wecom", &url).await?;
+    gw_app::notify::add_channel(&store, &clock, &f.admin, f.street, "wecom", &url, "").await?;
     let dispatcher = gw_app::notify::Dispatcher::start(store.clone(), clock.clone());
     let writer = gw_app::testing::ScanWriter::start(store.clone());
     let point = f.tokens[0].0;

@@ -140,6 +140,15 @@ pub enum AlertsCmd {
         kind: String,
         #[arg(long)]
         url: String,
+        /// The robot's signing secret (DingTalk and Feishu 加签), when its
+        /// security setting asks for signed messages.
+        #[arg(
+            long,
+            env = "GRIDWARDEN_ALERT_SECRET",
+            default_value = "",
+            hide_env_values = true
+        )]
+        secret: String,
         #[command(flatten)]
         db: DbArg,
     },
@@ -387,11 +396,12 @@ pub async fn alerts_cmd(cmd: AlertsCmd, clock: &Clock) -> Result<()> {
             street,
             kind,
             url,
+            secret,
             db,
         } => {
             let store = open(&db).await?;
             let street = street_id(&store, &street).await?;
-            let k = gw_app::notify::add_channel(&store, clock, &op, street, &kind, &url)
+            let k = gw_app::notify::add_channel(&store, clock, &op, street, &kind, &url, &secret)
                 .await
                 .map_err(app_err)?;
             println!("告警渠道 channel {k} 已添加 / added");

@@ -13,6 +13,8 @@ pub struct ChannelRow {
     pub kind: String,
     pub url: String,
     pub active: bool,
+    /// It signs its messages (the secret itself is never read back out).
+    pub signed: bool,
 }
 
 /// A message waiting to be delivered.
@@ -21,6 +23,9 @@ pub struct PendingNotification {
     pub street_id: i64,
     pub id: i64,
     pub url: String,
+    /// The channel's kind and signing secret (empty: unsigned).
+    pub kind: String,
+    pub secret: String,
     pub body: String,
     pub attempts: i32,
     pub created_ms: i64,
@@ -71,19 +76,20 @@ impl Store {
         street: i64,
         kind: &str,
         url: &str,
+        secret: &str,
         by: &str,
         now_ms: i64,
     ) -> Result<i64> {
         Ok(db_run!(self, pool => sqlx::query_scalar(
-            "INSERT INTO alert_channel (street_id, kind, url, active, created_by, created_ms) VALUES ($1, $2, $3, TRUE, $4, $5) RETURNING id")
-            .bind(street).bind(kind).bind(url).bind(by).bind(now_ms).fetch_one(pool).await?))
+            "INSERT INTO alert_channel (street_id, kind, url, secret, active, created_by, created_ms) VALUES ($1, $2, $3, $4, TRUE, $5, $6) RETURNING id")
+            .bind(street).bind(kind).bind(url).bind(secret).bind(by).bind(now_ms).fetch_one(pool).await?))
     }
 
     pub async fn channels(&self, street: i64) -> Result<Vec<ChannelRow>> {
         Ok(db_run!(self, pool => {
-            let rows = sqlx::query("SELECT street_id, id, kind, url, active FROM alert_channel WHERE street_id = $1 ORDER BY id")
+            let rows = sqlx::query("SELECT street_id, id, kind, url, active, secret <> '' FROM alert_channel WHERE street_id = $1 ORDER BY id")
                 .bind(street).fetch_all(pool).await?;
-            rows.iter().map(|r| Ok(ChannelRow { street_id: r.try_get(0)?, id: r.try_get(1)?, kind: r.try_get(2)?, url: r.try_get(3)?, active: r.try_get(4)? }))
+            rows.iter().map(|r| Ok(ChannelRow { street_id: r.try_get(0)?, id: r.try_get(1)?, kind: r.try_get(2)?, url: r.try_get(3)?, active: r.try_get(4)?, signed: r.try_get(5)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }
@@ -118,11 +124,11 @@ impl Store {
     ) -> Result<Vec<PendingNotification>> {
         Ok(db_run!(self, pool => {
             let rows = sqlx::query(
-                "SELECT n.street_id, n.id, c.url, n.body, n.attempts, n.created_ms FROM notification n \
+                "SELECT n.street_id, n.id, c.url, n.body, n.attempts, n.created_ms, c.kind, c.secret FROM notification n \
                  JOIN alert_channel c ON c.street_id = n.street_id AND c.id = n.channel_id \
                  WHERE n.state = 'pending' AND n.next_ms <= $1 ORDER BY n.next_ms, n.id LIMIT $2")
                 .bind(now_ms).bind(limit).fetch_all(pool).await?;
-            rows.iter().map(|r| Ok(PendingNotification { street_id: r.try_get(0)?, id: r.try_get(1)?, url: r.try_get(2)?, body: r.try_get(3)?, attempts: r.try_get(4)?, created_ms: r.try_get(5)? }))
+            rows.iter().map(|r| Ok(PendingNotification { street_id: r.try_get(0)?, id: r.try_get(1)?, url: r.try_get(2)?, body: r.try_get(3)?, attempts: r.try_get(4)?, created_ms: r.try_get(5)?, kind: r.try_get(6)?, secret: r.try_get(7)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }
@@ -135,11 +141,11 @@ impl Store {
     ) -> Result<Option<PendingNotification>> {
         Ok(db_run!(self, pool => {
             match sqlx::query(
-                "SELECT n.street_id, n.id, c.url, n.body, n.attempts, n.created_ms FROM notification n \
+                "SELECT n.street_id, n.id, c.url, n.body, n.attempts, n.created_ms, c.kind, c.secret FROM notification n \
                  JOIN alert_channel c ON c.street_id = n.street_id AND c.id = n.channel_id \
                  WHERE n.street_id = $1 AND n.id = $2 AND n.state = 'pending'")
                 .bind(street).bind(id).fetch_optional(pool).await? {
-                Some(r) => Some(PendingNotification { street_id: r.try_get(0)?, id: r.try_get(1)?, url: r.try_get(2)?, body: r.try_get(3)?, attempts: r.try_get(4)?, created_ms: r.try_get(5)? }),
+                Some(r) => Some(PendingNotification { street_id: r.try_get(0)?, id: r.try_get(1)?, url: r.try_get(2)?, body: r.try_get(3)?, attempts: r.try_get(4)?, created_ms: r.try_get(5)?, kind: r.try_get(6)?, secret: r.try_get(7)? }),
                 None => None,
             }
         }))

@@ -33,6 +33,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     14 "0014_resident_updated_index.sql",
     15 "0015_swab_counters.sql",
     16 "0016_scan_writes.sql",
+    17 "0017_channel_secret.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -52,6 +53,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     14 "0014_resident_updated_index.sql",
     15 "0015_swab_counters.sql",
     16 "0016_scan_writes.sql",
+    17 "0017_channel_secret.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

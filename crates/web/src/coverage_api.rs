@@ -136,6 +136,9 @@ pub struct ChannelBody {
     /// `wecom`, `dingtalk`, `feishu` or `json`.
     pub kind: String,
     pub url: String,
+    /// DingTalk's or Feishu's signing secret (加签), if the robot asks for one.
+    #[serde(default)]
+    pub secret: String,
 }
 
 pub async fn add_channel(
@@ -144,8 +147,16 @@ pub async fn add_channel(
     Path(id): Path<i64>,
     Json(b): Json<ChannelBody>,
 ) -> Result<Json<Value>, WebError> {
-    let k =
-        gw_app::notify::add_channel(&s.store, &s.clock, &a.principal, id, &b.kind, &b.url).await?;
+    let k = gw_app::notify::add_channel(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        id,
+        &b.kind,
+        &b.url,
+        &b.secret,
+    )
+    .await?;
     Ok(Json(json!({ "channel": k.to_string() })))
 }
 

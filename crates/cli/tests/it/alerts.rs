@@ -657,3 +657,105 @@ async fn a_message_two_dispatchers_find_due_is_posted_once() {
         .await
         .unwrap());
 }
+
+/// A DingTalk and a Feishu robot whose security setting is "sign" (加签): each
+/// message arrives signed with the channel's secret at sending time, the
+/// secret is never shown back, and a secret for a robot that does not sign is
+/// refused.
+#[tokio::test]
+async fn signed_dingtalk_and_feishu_robots_get_signed_messages() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "20", "--no-serve"]);
+    let secret = "SEC0123456789abcdef";
+    let (url, bodies) = robot();
+    let refused = env.cli(&[
+        "alerts",
+        "add",
+        "--street",
+        "鸿城街道",
+        "--kind",
+        "wecom",
+        "--url",
+        &url,
+        "--secret",
+        secret,
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("DingTalk"));
+    for kind in ["dingtalk", "feishu"] {
+        env.cli_ok(&[
+            "alerts",
+            "add",
+            "--street",
+            "鸿城街道",
+            "--kind",
+            kind,
+            "--url",
+            &url,
+            "--secret",
+            secret,
+        ]);
+    }
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let listed = env.cli_ok(&["alerts", "list", "--street", "鸿城街道"]);
+    assert!(!listed.contains(secret), "the secret is never shown");
+    assert_eq!(listed.matches("\"signed\": true").count(), 2, "{listed}");
+    let before = gw_app::Clock::System.now_ms();
+    for (channel, kind) in [(1, "dingtalk"), (2, "feishu")] {
+        let out = env.cli_ok(&["alerts", "test", &format!("{street}-{channel}")]);
+        assert!(out.contains("已送达"), "{out}");
+        let (head, body) = bodies.recv_timeout(Duration::from_secs(5)).unwrap();
+        let after = gw_app::Clock::System.now_ms();
+        let target = head
+            .lines()
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .to_string();
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let (sent_ms, kind) = match gw_domain::notify::ChannelKind::parse(kind).unwrap() {
+            k @ gw_domain::notify::ChannelKind::DingTalk => {
+                let ts: i64 = target
+                    .split(['?', '&'])
+                    .find_map(|p| p.strip_prefix("timestamp="))
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!(target.contains("&sign="), "{target}");
+                (ts, k)
+            }
+            k => {
+                let ts: i64 = v["timestamp"].as_str().unwrap().parse().unwrap();
+                assert!(v["sign"].as_str().is_some_and(|s| s.ends_with('=')), "{v}");
+                assert!(v["content"]["text"].as_str().unwrap().contains("测试消息"));
+                (ts * 1000, k)
+            }
+        };
+        assert!(
+            (before / 1000 * 1000..=after).contains(&sent_ms),
+            "signed at sending time"
+        );
+        // What the robot checks: the same signature from the secret and the
+        // timestamp it was given.
+        let unsigned_target = target.split("&timestamp=").next().unwrap();
+        let unsigned_body = match kind {
+            gw_domain::notify::ChannelKind::Feishu => {
+                let mut o = v.as_object().unwrap().clone();
+                o.remove("timestamp");
+                o.remove("sign");
+                serde_json::to_string(&o).unwrap()
+            }
+            _ => body.clone(),
+        };
+        let (again_target, again_body) =
+            gw_domain::notify::signed(kind, secret, unsigned_target, &unsigned_body, sent_ms);
+        assert_eq!(again_target, target);
+        if kind == gw_domain::notify::ChannelKind::Feishu {
+            let again: Value = serde_json::from_str(&again_body).unwrap();
+            assert_eq!(again["sign"], v["sign"]);
+        }
+    }
+}

@@ -61,6 +61,20 @@ async fn a_street_commander_sets_up_the_group_robot_from_the_browser() {
         bad.body
     );
     assert!(bad.body.contains(r#"<option value="wecom" selected>"#));
+    // A signing secret for a robot that does not sign: refused, and the
+    // secret is not sent back in the form.
+    let unsigned = chief.post(
+        &page,
+        &[
+            ("kind", "wecom"),
+            ("url", "https://example.com/hook"),
+            ("secret", "SECnot-for-wecom"),
+        ],
+    );
+    assert_eq!(unsigned.status, 400, "{}", unsigned.body);
+    assert!(unsigned.body.contains("钉钉和飞书"), "{}", unsigned.body);
+    assert!(!unsigned.body.contains("SECnot-for-wecom"));
+    assert!(unsigned.body.contains(r#"name="secret" type="password""#));
     assert!(store.channels(street).await.unwrap().is_empty());
 
     // A real robot on loopback: added, its secret key never shown, tested.
@@ -113,4 +127,22 @@ async fn a_street_commander_sets_up_the_group_robot_from_the_browser() {
     let removed = chief.post(&format!("/alert-channels/{key}/remove"), &[]);
     assert_eq!(removed.status, 303, "{}", removed.body);
     assert!(chief.get(&page).body.contains("尚未配置"));
+
+    // A DingTalk robot set to sign (加签): marked so, its secret never shown.
+    let signed = chief.post(
+        &page,
+        &[
+            ("kind", "dingtalk"),
+            ("url", &url),
+            ("secret", "SECpage-secret"),
+        ],
+    );
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let listed = chief.get(&page);
+    assert!(
+        listed.body.contains(r#"<span class="tag">加签</span>"#),
+        "{}",
+        listed.body
+    );
+    assert!(!listed.body.contains("SECpage-secret"));
 }

@@ -71,7 +71,7 @@ pub async fn channels_page(
     .await
 }
 
-/// Adds a channel (form fields `kind`, `url`).
+/// Adds a channel (form fields `kind`, `url`, `secret`).
 pub async fn channel_add(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,
@@ -81,7 +81,18 @@ pub async fn channel_add(
 ) -> Response {
     let f = Fields::parse(&body);
     let (kind, url) = (f.get("kind"), f.get("url"));
-    match gw_app::notify::add_channel(&s.store, &s.clock, &a.principal, street, kind, url).await {
+    // The secret is never shown again, not even on a form sent back to fix.
+    match gw_app::notify::add_channel(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        street,
+        kind,
+        url,
+        f.get("secret"),
+    )
+    .await
+    {
         Ok(_) => redirect(&format!("/streets/{street}/alert-channels?done=added")),
         Err(e) => {
             let e = auth_err(page.lang, e);
@@ -191,8 +202,13 @@ fn body(
     for c in channels.iter().filter(|c| c.active) {
         let k = esc(&c.channel);
         rows.push_str(&format!(
-            r#"<li class="row"><span><b>{kind}</b> <span class="muted">{url}</span></span><span class="actions"><form method="post" action="/alert-channels/{k}/test"><input type="hidden" name="csrf" value="{csrf}"><button type="submit">{test}</button></form> <form method="post" action="/alert-channels/{k}/remove" onsubmit="return confirm(this.dataset.q)" data-q="{q}"><input type="hidden" name="csrf" value="{csrf}"><button type="submit">{rm}</button></form></span></li>"#,
+            r#"<li class="row"><span><b>{kind}</b>{signed} <span class="muted">{url}</span></span><span class="actions"><form method="post" action="/alert-channels/{k}/test"><input type="hidden" name="csrf" value="{csrf}"><button type="submit">{test}</button></form> <form method="post" action="/alert-channels/{k}/remove" onsubmit="return confirm(this.dataset.q)" data-q="{q}"><input type="hidden" name="csrf" value="{csrf}"><button type="submit">{rm}</button></form></span></li>"#,
             kind = esc(&label(&c.kind)),
+            signed = if c.signed {
+                format!(r#" <span class="tag">{}</span>"#, l.t("加签", "signed"))
+            } else {
+                String::new()
+            },
             url = esc(&c.url),
             test = l.t("发测试消息", "Send a test"),
             rm = l.t("停用", "Remove"),
@@ -256,6 +272,7 @@ fn body(
 <section class="card" id="add-channel"><h2>{ah}</h2>{error}<form method="post" action="/streets/{street}/alert-channels" class="stack"><input type="hidden" name="csrf" value="{csrf}">
 <label>{lk}<select name="kind">{options}</select></label>
 <label>{lu}<input name="url" type="url" inputmode="url" required value="{url}" placeholder="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…"></label>
+<label>{ls2}<input name="secret" type="password" autocomplete="off" placeholder="SEC…"></label>
 <p class="hint">{hint}</p><button class="primary" type="submit">{add}</button></form></section>
 <section class="card"><h2>{lh}</h2><div class="scroll"><table><thead><tr><th>{lw}</th><th>{lm}</th><th>{ls}</th><th class="num">{lt}</th></tr></thead><tbody>{log}</tbody></table></div></section>"#,
         back = l.t("← 首页", "← Home"),
@@ -269,6 +286,10 @@ fn body(
         lk = l.t("类型", "Kind"),
         lu = l.t("Webhook 地址（群设置 → 群机器人 → 复制地址）", "Webhook address (group settings → robot → copy address)"),
         url = esc(typed.1),
+        ls2 = l.t(
+            "加签密钥（仅钉钉、飞书；机器人安全设置选了“加签”时填写）",
+            "Signing secret (DingTalk and Feishu only; when the robot's security setting is \"sign\")"
+        ),
         hint = l.t(
             "地址中的密钥只保存在服务器上，页面只显示地址前半部分。",
             "The key in the address stays on the server; pages show only its first part."
