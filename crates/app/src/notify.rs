@@ -397,7 +397,7 @@ async fn post_signed(
     u.target = target;
     tokio::time::timeout(POST_TIMEOUT, post_parsed(&u, &body))
         .await
-        .map_err(|_| "超时 / timed out after 10 s".to_string())?
+        .map_err(|_| format!("超时 / timed out after {} s", POST_TIMEOUT.as_secs()))?
 }
 
 /// One HTTP/1.1 POST of a JSON body; Ok on a 2xx answer. Robots answer 200

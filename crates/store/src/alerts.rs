@@ -70,6 +70,28 @@ pub struct FollowUpRow {
 /// After this many failed attempts a message is given up (`failed`).
 pub const MAX_ATTEMPTS: i32 = 12;
 
+/// Pending messages with their channel's address, kind and secret; the
+/// callers add their own conditions after it.
+const PENDING: &str = "SELECT n.street_id, n.id, c.url, n.body, n.attempts, n.created_ms, c.kind, c.secret FROM notification n \
+     JOIN alert_channel c ON c.street_id = n.street_id AND c.id = n.channel_id \
+     WHERE n.state = 'pending'";
+
+/// A row of [`PENDING`] (on either backend).
+macro_rules! pending_row {
+    ($r:expr) => {
+        PendingNotification {
+            street_id: $r.try_get(0)?,
+            id: $r.try_get(1)?,
+            url: $r.try_get(2)?,
+            body: $r.try_get(3)?,
+            attempts: $r.try_get(4)?,
+            created_ms: $r.try_get(5)?,
+            kind: $r.try_get(6)?,
+            secret: $r.try_get(7)?,
+        }
+    };
+}
+
 impl Store {
     pub async fn add_channel(
         &self,
@@ -122,13 +144,10 @@ impl Store {
         now_ms: i64,
         limit: i64,
     ) -> Result<Vec<PendingNotification>> {
+        let sql = format!("{PENDING} AND n.next_ms <= $1 ORDER BY n.next_ms, n.id LIMIT $2");
         Ok(db_run!(self, pool => {
-            let rows = sqlx::query(
-                "SELECT n.street_id, n.id, c.url, n.body, n.attempts, n.created_ms, c.kind, c.secret FROM notification n \
-                 JOIN alert_channel c ON c.street_id = n.street_id AND c.id = n.channel_id \
-                 WHERE n.state = 'pending' AND n.next_ms <= $1 ORDER BY n.next_ms, n.id LIMIT $2")
-                .bind(now_ms).bind(limit).fetch_all(pool).await?;
-            rows.iter().map(|r| Ok(PendingNotification { street_id: r.try_get(0)?, id: r.try_get(1)?, url: r.try_get(2)?, body: r.try_get(3)?, attempts: r.try_get(4)?, created_ms: r.try_get(5)?, kind: r.try_get(6)?, secret: r.try_get(7)? }))
+            let rows = sqlx::query(&sql).bind(now_ms).bind(limit).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(pending_row!(r)))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }
@@ -139,13 +158,10 @@ impl Store {
         street: i64,
         id: i64,
     ) -> Result<Option<PendingNotification>> {
+        let sql = format!("{PENDING} AND n.street_id = $1 AND n.id = $2");
         Ok(db_run!(self, pool => {
-            match sqlx::query(
-                "SELECT n.street_id, n.id, c.url, n.body, n.attempts, n.created_ms, c.kind, c.secret FROM notification n \
-                 JOIN alert_channel c ON c.street_id = n.street_id AND c.id = n.channel_id \
-                 WHERE n.street_id = $1 AND n.id = $2 AND n.state = 'pending'")
-                .bind(street).bind(id).fetch_optional(pool).await? {
-                Some(r) => Some(PendingNotification { street_id: r.try_get(0)?, id: r.try_get(1)?, url: r.try_get(2)?, body: r.try_get(3)?, attempts: r.try_get(4)?, created_ms: r.try_get(5)?, kind: r.try_get(6)?, secret: r.try_get(7)? }),
+            match sqlx::query(&sql).bind(street).bind(id).fetch_optional(pool).await? {
+                Some(r) => Some(pending_row!(r)),
                 None => None,
             }
         }))
