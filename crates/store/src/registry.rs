@@ -639,8 +639,9 @@ impl Store {
     }
 
     /// Merges a pending walk-in into a registered resident: the walk-in's
-    /// phones and document fill what the registered record lacks, and the
-    /// pending record is removed.
+    /// phones and document fill what the registered record lacks, its swabs
+    /// and what followed from them pass to the registered resident, and the
+    /// pending record is removed, all in one transaction.
     pub async fn match_pending(
         &self,
         street: i64,
@@ -657,6 +658,7 @@ impl Store {
         let t = self.resident(street, target).await?;
         let merged = gw_domain::roster::merge_resident(&p.resident, &t.resident);
         let mut tx = self.begin().await?;
+        tx.move_testing_records(street, pending, target).await?;
         tx.delete_resident(street, pending).await?;
         tx.update_resident(street, target, t.household_id, &merged, now_ms)
             .await?;
@@ -664,7 +666,66 @@ impl Store {
     }
 }
 
+/// The records of a round that name a resident and are keyed by the round or
+/// the tube, for [`crate::import::StoreTx::move_testing_records`]: where the
+/// target already has its own, the moved one is dropped.
+const KEYED_BY_ROUND: [(&str, &str); 3] = [
+    ("round_expected", "round_id"),
+    ("round_exemption", "round_id"),
+    ("follow_up", "tube_id, kind"),
+];
+
 impl crate::import::StoreTx {
+    /// Hands a walk-in's swabs and what followed from them to the registered
+    /// resident they turned out to be: registrations (a routine swab in a
+    /// round where the target already has one becomes its duplicate, so the
+    /// person still counts once), retests and re-samples, exemptions and a
+    /// place in a round's snapshot. `$1` street, `$2` from, `$3` to.
+    pub async fn move_testing_records(&mut self, street: i64, from: i64, to: i64) -> Result<()> {
+        let first = "SELECT g.id FROM registration g WHERE g.street_id = registration.street_id AND g.round_id = registration.round_id \
+                     AND g.resident_id = $3 AND g.purpose = 'routine' AND g.duplicate_of IS NULL";
+        self.exec3_with(
+            &format!(
+                "UPDATE registration SET duplicate_of = ({first}) WHERE street_id = $1 AND resident_id = $2 \
+                 AND purpose = 'routine' AND duplicate_of IS NULL AND EXISTS ({first})"
+            ),
+            street,
+            from,
+            to,
+        )
+        .await?;
+        self.exec3_with(
+            "UPDATE registration SET resident_id = $3 WHERE street_id = $1 AND resident_id = $2",
+            street,
+            from,
+            to,
+        )
+        .await?;
+        for (table, key) in KEYED_BY_ROUND {
+            let same = key
+                .split(", ")
+                .map(|k| format!(" AND o.{k} = {table}.{k}"))
+                .collect::<String>();
+            self.exec3_with(
+                &format!(
+                    "UPDATE {table} SET resident_id = $3 WHERE street_id = $1 AND resident_id = $2 \
+                     AND NOT EXISTS (SELECT 1 FROM {table} o WHERE o.street_id = {table}.street_id AND o.resident_id = $3{same})"
+                ),
+                street,
+                from,
+                to,
+            )
+            .await?;
+            self.exec3(
+                &format!("DELETE FROM {table} WHERE street_id = $1 AND resident_id = $2"),
+                street,
+                from,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     pub async fn delete_resident(&mut self, street: i64, id: i64) -> Result<()> {
         self.exec3(
             "DELETE FROM document_registry WHERE street_id = $1 AND resident_id = $2",
