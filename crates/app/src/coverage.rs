@@ -252,6 +252,53 @@ pub async fn missed(
     Ok(store.residents_by_ids(round.street, &ids).await?)
 }
 
+/// A member of an invalid tube who must be swabbed again.
+#[derive(Debug, Clone)]
+pub struct Resample {
+    pub resident: gw_store::registry::ResidentRow,
+    /// The invalid tube.
+    pub tube: String,
+    /// `open`, or `resampled` once a re-sample swab has a result.
+    pub state: String,
+    pub created_ms: i64,
+}
+
+/// The re-samples of a round in one community, grid or building: the members
+/// of tubes the lab found invalid, open ones first. A re-sample swab (purpose
+/// `resample`) whose tube gets a result ends its member's re-sample.
+pub async fn resamples(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    within: (Level, Key),
+) -> Result<Vec<Resample>, AuthError> {
+    let (l, k) = within;
+    let pl = place(store, k.street, l, k.id).await?;
+    access::authorize(p, clock, Action::ReadRegistry, &pl)?;
+    if k.street != round.street {
+        return Err(AuthError::Invalid(
+            "所选区域不在本轮街道 / that territory is not in the round's street".into(),
+        ));
+    }
+    store.round(round.street, round.id).await?;
+    let rows = store.resamples_in(round.street, round.id, l, k.id).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let people = store.residents_by_ids(round.street, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, tube, state, created_ms)| {
+            let resident = people.iter().find(|r| r.id == id)?.clone();
+            Some(Resample {
+                resident,
+                tube,
+                state,
+                created_ms,
+            })
+        })
+        .collect())
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildingCompared {
     pub building: String,

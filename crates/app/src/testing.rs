@@ -241,8 +241,56 @@ pub async fn add_point(
     })
 }
 
+/// What a tube is opened for. A pooled tube of the round's sampling, a
+/// single-tube retest of an abnormal pool's member (one swab to the tube,
+/// `pool_size` 1), or a re-sample of an invalid tube's members (pooled as the
+/// round pools). Retests and re-samples follow the lab's results, so they
+/// may be opened until the round is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TubeUse {
+    #[default]
+    Pool,
+    Retest,
+    Resample,
+}
+
+impl TubeUse {
+    /// From a scan purpose (`routine` and `door_to_door` sample into pools).
+    pub fn of_purpose(purpose: &str) -> Result<Self, AuthError> {
+        match purpose {
+            "routine" | "door_to_door" => Ok(Self::Pool),
+            "retest" => Ok(Self::Retest),
+            "resample" => Ok(Self::Resample),
+            _ => Err(AuthError::Invalid(format!(
+                "purpose must be one of {PURPOSES:?}"
+            ))),
+        }
+    }
+
+    /// Whether a tube for this use may be opened (and swabs of its purpose
+    /// taken) in a round in `state`.
+    pub fn fits(self, state: &str) -> bool {
+        match self {
+            Self::Pool => state == "open",
+            Self::Retest | Self::Resample => {
+                matches!(state, "open" | "sampling_closed" | "results_complete")
+            }
+        }
+    }
+
+    fn pool_size(self, round_pool: i32) -> i32 {
+        match self {
+            Self::Retest => 1,
+            Self::Pool | Self::Resample => round_pool,
+        }
+    }
+}
+
 /// Opens a tube at a point by its barcode. A tube not issued to the point is
-/// opened anyway, with a warning (`handoff::issue_warning`).
+/// opened anyway, with a warning (`handoff::issue_warning`). A tube that a
+/// station opened while offline (`replay`) is opened whatever the round's
+/// state, with a warning: its swabs are physically in it.
+#[allow(clippy::too_many_arguments)]
 pub async fn open_tube(
     store: &Store,
     clock: &Clock,
@@ -250,15 +298,23 @@ pub async fn open_tube(
     writer: &ScanWriter,
     point: Key,
     barcode: &str,
+    use_: TubeUse,
+    replay: bool,
 ) -> Result<(Key, Option<String>), AuthError> {
     let pt = store.point(point.street, point.id).await?;
     access::authorize(p, clock, Action::Scan, &point_place(store, &pt).await?)?;
     let round = store.round(point.street, pt.round_id).await?;
-    if round.state != "open" {
-        return Err(AuthError::Invalid(format!(
-            "轮次未开始或已结束 / the round is {}",
-            round.state
-        )));
+    let mut warning = None;
+    if !use_.fits(&round.state) {
+        let state = &round.state;
+        if !replay {
+            return Err(AuthError::Invalid(format!(
+                "轮次状态为 {state}，不能开此采样管 / the round is {state}: this tube cannot be opened"
+            )));
+        }
+        warning = Some(format!(
+            "轮次状态为 {state}：离线时开的采样管照收 / the round is {state}: a tube opened offline is recorded as it was"
+        ));
     }
     let code = TubeBarcode::parse(barcode, &BarcodeRule::default())
         .map_err(|e| AuthError::Invalid(e.to_string()))?;
@@ -269,7 +325,7 @@ pub async fn open_tube(
             round: round.id,
             point: pt.id,
             barcode: code.as_str().to_string(),
-            pool_size: round.pool_size,
+            pool_size: use_.pool_size(round.pool_size),
             now_ms: clock.now_ms(),
         })
         .await?
@@ -279,8 +335,12 @@ pub async fn open_tube(
                 code.as_str()
             ))
         })?;
-    let warning =
+    let issued =
         crate::handoff::issue_warning(store, point.street, round.id, pt.id, code.as_str()).await?;
+    let warning = match (warning, issued) {
+        (Some(a), Some(b)) => Some(join(a, &b)),
+        (a, b) => a.or(b),
+    };
     Ok((
         Key {
             street: point.street,
@@ -300,8 +360,9 @@ pub async fn open_tube_reusing(
     writer: &ScanWriter,
     point: Key,
     barcode: &str,
+    use_: TubeUse,
 ) -> Result<(Key, bool, Option<String>), AuthError> {
-    match open_tube(store, clock, p, writer, point, barcode).await {
+    match open_tube(store, clock, p, writer, point, barcode, use_, true).await {
         Err(AuthError::Store(StoreError::Conflict(m))) => {
             let pt = store.point(point.street, point.id).await?;
             let code = TubeBarcode::parse(barcode, &BarcodeRule::default())
@@ -866,7 +927,7 @@ pub async fn scan(
     };
     let fill = state.tube_fill;
     let round_state = &state.round_state;
-    if round_state != "open" {
+    if !TubeUse::of_purpose(s.purpose)?.fits(round_state) {
         problem = join(
             problem,
             &format!("轮次状态为 {round_state}（非采样中）/ the round is {round_state}, not open"),

@@ -79,8 +79,17 @@ pub async fn run(alerts: usize, db: Option<String>, seed: u64, json_out: bool) -
     let mut lat = Vec::with_capacity(n);
     for i in 0..n {
         let barcode = format!("ALERT{i:05}");
-        let (tube, _) =
-            gw_app::testing::open_tube(&store, &clock, &f.admin, &writer, point, &barcode).await?;
+        let (tube, _) = gw_app::testing::open_tube(
+            &store,
+            &clock,
+            &f.admin,
+            &writer,
+            point,
+            &barcode,
+            gw_app::testing::TubeUse::Pool,
+            false,
+        )
+        .await?;
         for (j, code) in f.codes[i * 10..i * 10 + 10].iter().enumerate() {
             gw_app::testing::scan(
                 &store,

@@ -151,9 +151,17 @@ pub async fn run(
 
     // Raw limit: the same number of registrations, durable, multi-row, 500 a transaction.
     let writer = gw_app::testing::ScanWriter::start(store.clone());
-    let (tube, _) =
-        gw_app::testing::open_tube(&store, &clock, &admin, &writer, raw_point, "RAW0000001")
-            .await?;
+    let (tube, _) = gw_app::testing::open_tube(
+        &store,
+        &clock,
+        &admin,
+        &writer,
+        raw_point,
+        "RAW0000001",
+        gw_app::testing::TubeUse::Pool,
+        false,
+    )
+    .await?;
     let tube_row = store.tube(street, tube.id).await?;
     let who: Vec<i64> = ids
         .iter()

@@ -18,7 +18,7 @@ pub enum Level {
 
 impl Level {
     /// The `round_expected` column holding this level.
-    fn column(self) -> &'static str {
+    pub(crate) fn column(self) -> &'static str {
         match self {
             Level::Community => "community_id",
             Level::Grid => "grid_id",

@@ -641,6 +641,11 @@ impl Store {
                 out.disinfection_id = Some(sqlx::query_scalar("INSERT INTO disinfection_task (street_id, round_id, point_id, alert_id, state, created_ms) VALUES ($1, $2, $3, $4, 'open', $5) RETURNING id")
                     .bind(street).bind(tube.round_id).bind(tube.point_id).bind(out.alert_id).bind(now_ms).fetch_one(&mut *conn).await?);
             }
+            // A re-sample swab with a result the lab could read ends its
+            // member's re-sample (another invalid one opens a new one below).
+            sqlx::query("UPDATE follow_up SET state = 'resampled', resolved_ms = $4 WHERE street_id = $1 AND round_id = $3 AND kind = 'resample' AND state = 'open' \
+                         AND resident_id IN (SELECT g.resident_id FROM registration g WHERE g.street_id = $1 AND g.tube_id = $2 AND g.purpose = 'resample' AND g.resident_id IS NOT NULL)")
+                .bind(street).bind(tube.id).bind(tube.round_id).bind(now_ms).execute(&mut *conn).await?;
             let follow = match (result, out.retest) {
                 ("abnormal", false) => Some("retest"),
                 ("invalid", _) => Some("resample"),
@@ -695,6 +700,30 @@ impl Store {
     }
 
     /// Residents with an open follow-up of `kind` from a tube.
+    /// The re-samples of a round (members of invalid tubes) whose residents
+    /// are expected in territory `level` `id` of its snapshot: `(resident,
+    /// invalid tube's barcode, state, created_ms)`, open ones first.
+    pub async fn resamples_in(
+        &self,
+        street: i64,
+        round: i64,
+        level: crate::coverage::Level,
+        id: i64,
+    ) -> Result<Vec<(i64, String, String, i64)>> {
+        let column = level.column();
+        let sql = format!(
+            "SELECT f.resident_id, t.barcode, f.state, f.created_ms FROM follow_up f \
+             JOIN tube t ON t.street_id = f.street_id AND t.id = f.tube_id \
+             JOIN round_expected e ON e.street_id = f.street_id AND e.round_id = f.round_id AND e.resident_id = f.resident_id \
+             WHERE f.street_id = $1 AND f.round_id = $2 AND f.kind = 'resample' AND e.{column} = $3 \
+             ORDER BY CASE WHEN f.state = 'open' THEN 0 ELSE 1 END, f.resident_id, f.created_ms"
+        );
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(&sql).bind(street).bind(round).bind(id).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
     pub async fn follow_ups(&self, street: i64, tube: i64, kind: &str) -> Result<Vec<i64>> {
         Ok(
             db_run!(self, pool => sqlx::query_scalar("SELECT resident_id FROM follow_up WHERE street_id = $1 AND tube_id = $2 AND kind = $3 AND state = 'open' ORDER BY resident_id")
@@ -724,6 +753,7 @@ impl Store {
              JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
              WHERE e.street_id = $1 AND e.round_id = $2 AND b.grid_id = $3 \
              AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = e.street_id AND g.round_id = e.round_id AND g.resident_id = e.resident_id) \
+             AND NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = e.street_id AND x.round_id = e.round_id AND x.resident_id = e.resident_id) \
              AND ((r.flags & $4) <> 0 OR EXISTS (SELECT 1 FROM control_order c WHERE c.street_id = e.street_id AND c.status IN ('sealed', 'temporary') \
                   AND c.from_ms <= $5 AND (c.until_ms IS NULL OR c.until_ms > $5) \
                   AND ((c.target_kind = 'household' AND c.target_id = h.id) OR (c.target_kind = 'unit' AND c.target_id = u.id) \
@@ -732,12 +762,17 @@ impl Store {
             .bind(street).bind(round).bind(grid).bind(flag_bit).bind(now_ms).fetch_all(pool).await?))
     }
 
-    /// `(pool size, resulted tubes, abnormal tubes)` over a street's rounds.
+    /// `(swabs in the tube, resulted tubes, abnormal tubes)` over a street's
+    /// rounds: the tubes of sampling as it came (routine, door-to-door and
+    /// re-sample swabs), by how many swabs each actually held. Retest tubes
+    /// are left out: their people came from abnormal pools.
     pub async fn pool_outcomes(&self, street: i64) -> Result<Vec<(i32, i64, i64)>> {
         Ok(db_run!(self, pool => {
             let rows = sqlx::query(
-                "SELECT pool_size, COUNT(*), COALESCE(SUM(CASE WHEN result = 'abnormal' THEN 1 ELSE 0 END), 0) FROM tube \
-                 WHERE street_id = $1 AND result IN ('negative', 'abnormal') GROUP BY pool_size ORDER BY pool_size")
+                "SELECT CAST(t.fill AS INTEGER), COUNT(*), COALESCE(SUM(CASE WHEN t.result = 'abnormal' THEN 1 ELSE 0 END), 0) FROM tube t \
+                 WHERE t.street_id = $1 AND t.result IN ('negative', 'abnormal') AND t.fill > 0 \
+                 AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = t.street_id AND g.tube_id = t.id AND g.purpose = 'retest') \
+                 GROUP BY t.fill ORDER BY t.fill")
                 .bind(street).fetch_all(pool).await?;
             rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))

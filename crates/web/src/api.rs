@@ -782,6 +782,10 @@ pub struct TubeBody {
     /// barcode at this point is answered (200) instead of a conflict.
     #[serde(default)]
     pub reuse: bool,
+    /// What the tube is for, as a scan's purpose: `routine` (default) and
+    /// `door_to_door` pool, `retest` is a single tube, `resample` pools again.
+    #[serde(default)]
+    pub purpose: Option<String>,
 }
 
 pub async fn open_tube(
@@ -791,6 +795,7 @@ pub async fn open_tube(
     Json(b): Json<TubeBody>,
 ) -> Result<(StatusCode, Json<Value>), WebError> {
     let point = key(&id, "point")?;
+    let use_ = gw_app::testing::TubeUse::of_purpose(b.purpose.as_deref().unwrap_or("routine"))?;
     if b.reuse {
         let (k, new, warning) = gw_app::testing::open_tube_reusing(
             &s.store,
@@ -799,6 +804,7 @@ pub async fn open_tube(
             &s.scans,
             point,
             &b.barcode,
+            use_,
         )
         .await?;
         let status = if new {
@@ -820,6 +826,8 @@ pub async fn open_tube(
         &s.scans,
         point,
         &b.barcode,
+        use_,
+        false,
     )
     .await?;
     Ok((

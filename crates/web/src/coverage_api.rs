@@ -97,6 +97,29 @@ pub async fn missed(
     })))
 }
 
+/// The members of invalid tubes to be swabbed again, in one territory.
+pub async fn resamples(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Query(q): Query<Territory>,
+) -> Result<Json<Value>, WebError> {
+    let round = key(&id, "round")?;
+    let within = q.required()?;
+    let rows = gw_app::coverage::resamples(&s.store, &s.clock, &a.principal, round, within).await?;
+    let today = s.clock.today();
+    Ok(Json(json!({
+        "round": round.to_string(),
+        "within": format!("{}:{}", level_name(within.0), within.1),
+        "items": rows.iter().map(|r| json!({
+            "resident": ResidentView::masked(&r.resident, today),
+            "tube": r.tube,
+            "state": r.state,
+            "created_ms": r.created_ms,
+        })).collect::<Vec<_>>(),
+    })))
+}
+
 pub async fn compare(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,

@@ -621,6 +621,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             get(coverage_api::missed),
         ),
         (
+            "GET",
+            "/api/v1/rounds/{id}/resamples",
+            Need::Act(ReadRegistry),
+            get(coverage_api::resamples),
+        ),
+        (
             "POST",
             "/api/v1/points/{id}/tubes",
             Need::Act(Scan),

@@ -230,9 +230,9 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("POST", "/api/v1/points/{id}/stations") | ("POST", "/api/v1/stations/{id}/revoke") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
-        ("GET", "/api/v1/rounds/{id}/missed") | ("GET", "/api/v1/rounds/{id}/compare") => {
-            reader && reaches
-        }
+        ("GET", "/api/v1/rounds/{id}/missed")
+        | ("GET", "/api/v1/rounds/{id}/resamples")
+        | ("GET", "/api/v1/rounds/{id}/compare") => reader && reaches,
         // Lists only the tasks at points the caller manages or reads.
         ("GET", "/api/v1/rounds/{id}/disinfection") | ("GET", "/api/v1/streets/{id}/rounds") => {
             true
@@ -423,6 +423,10 @@ fn call(
         "/api/v1/rounds/{id}/missed" => {
             (format!("/api/v1/rounds/{round}/missed?grid={grid}"), None)
         }
+        "/api/v1/rounds/{id}/resamples" => (
+            format!("/api/v1/rounds/{round}/resamples?grid={grid}"),
+            None,
+        ),
         "/api/v1/points/{id}/tubes" => (
             format!("/api/v1/points/{point}/tubes"),
             Some(json!({ "barcode": format!("TB{n:08}") })),

@@ -510,6 +510,157 @@ async fn an_abnormal_pool_is_traced_to_exactly_its_members() {
 }
 
 #[tokio::test]
+async fn retests_and_re_samples_are_taken_after_sampling_closes_and_close_their_follow_ups() {
+    let w = setup("100").await;
+    let srv = &w.srv;
+    let t1 = tube(srv, &w.points[0], "R0000001");
+    let t2 = tube(srv, &w.points[0], "R0000002");
+    for i in 0..3 {
+        scan(srv, &t1, &format!("p{i}"), &w.codes[i].1);
+        scan(srv, &t2, &format!("q{i}"), &w.codes[3 + i].1);
+    }
+    let closed = srv.post(
+        &format!("/api/v1/rounds/{}/state", w.round),
+        &json!({ "to": "sampling_closed" }),
+    );
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    let r = srv.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &json!({ "results": [{ "barcode": "R0000001", "result": "abnormal" }, { "barcode": "R0000002", "result": "invalid" }] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["alerts"][0]["retests_open"], 3);
+
+    // Sampling is closed: no new pooled tube, but a station's replay of a
+    // tube it opened offline is recorded, with a warning.
+    let open = |body: Value| srv.post(&format!("/api/v1/points/{}/tubes", w.points[0]), &body);
+    assert_eq!(open(json!({ "barcode": "R0000003" })).status, 400);
+    let late = open(json!({ "barcode": "R0000003", "reuse": true }));
+    assert_eq!(late.status, 201, "{}", late.body);
+    assert!(
+        late.json()["warning"]
+            .as_str()
+            .unwrap()
+            .contains("sampling_closed"),
+        "{}",
+        late.body
+    );
+
+    // Single-tube retests: one swab to a tube.
+    let mut retests = Vec::new();
+    for i in 0..3 {
+        let b = format!("S{i:07}");
+        let t = open(json!({ "barcode": b, "purpose": "retest" }));
+        assert_eq!(t.status, 201, "{}", t.body);
+        let t = t.json()["id"].as_str().unwrap().to_string();
+        let o = srv.post(
+            &format!("/api/v1/tubes/{t}/scans"),
+            &json!({ "client_id": format!("rt{i}"), "code": w.codes[i].1, "purpose": "retest" }),
+        ).json();
+        assert_eq!(
+            (o["pool_size"].as_i64(), o["problem"].as_str()),
+            (Some(1), Some("")),
+            "{o}"
+        );
+        retests.push(json!({ "barcode": b, "result": "negative" }));
+        if i == 0 {
+            let extra = srv
+                .post(
+                    &format!("/api/v1/tubes/{t}/scans"),
+                    &json!({ "client_id": "rt-extra", "code": w.codes[50].1, "purpose": "retest" }),
+                )
+                .json();
+            // Full at one swab, the tube closed itself: the extra swab is stored, flagged.
+            assert!(
+                extra["problem"]
+                    .as_str()
+                    .unwrap()
+                    .contains("tube is closed"),
+                "{extra}"
+            );
+        }
+    }
+    // A routine swab now is stored but flagged: the round is not sampling.
+    let late_scan = srv
+        .post(
+            &format!(
+                "/api/v1/tubes/{}/scans",
+                late.json()["id"].as_str().unwrap()
+            ),
+            &json!({ "client_id": "late-1", "code": w.codes[60].1 }),
+        )
+        .json();
+    assert!(
+        late_scan["problem"]
+            .as_str()
+            .unwrap()
+            .contains("sampling_closed"),
+        "{late_scan}"
+    );
+
+    // The invalid tube's members are on the re-sample list of their grid.
+    let store = w.env.store().await;
+    let k: gw_domain::ids::Key = w.codes[3].0.parse().unwrap();
+    let grid = store
+        .resident(k.street, k.id)
+        .await
+        .unwrap()
+        .grid_id
+        .unwrap();
+    let list = |srv: &Server| -> Vec<(String, String)> {
+        srv.get(&format!(
+            "/api/v1/rounds/{}/resamples?grid={}-{grid}",
+            w.round, k.street
+        ))
+        .json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["resident"]["id"].as_str().unwrap().to_string(),
+                    i["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let open_now: Vec<_> = list(srv)
+        .into_iter()
+        .filter(|(_, s)| s == "open")
+        .map(|(id, _)| id)
+        .collect();
+    for i in 3..6 {
+        assert!(open_now.contains(&w.codes[i].0), "{open_now:?}");
+    }
+    let rs = open(json!({ "barcode": "U0000001", "purpose": "resample" }));
+    assert_eq!(rs.status, 201, "{}", rs.body);
+    let rs = rs.json()["id"].as_str().unwrap().to_string();
+    for i in 3..6 {
+        let o = srv.post(
+            &format!("/api/v1/tubes/{rs}/scans"),
+            &json!({ "client_id": format!("rs{i}"), "code": w.codes[i].1, "purpose": "resample" }),
+        ).json();
+        assert_eq!(o["problem"], "", "{o}");
+    }
+    retests.push(json!({ "barcode": "U0000001", "result": "negative" }));
+    let done = srv.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &json!({ "results": retests }),
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(
+        list(srv).iter().all(|(_, s)| s == "resampled"),
+        "{:?}",
+        list(srv)
+    );
+    // Every retest negative: the abnormal pool is cleared.
+    let alerts = srv
+        .get(&format!("/api/v1/rounds/{}/alerts", w.round))
+        .json();
+    assert_eq!(alerts["alerts"][0]["state"], "cleared", "{alerts}");
+}
+
+#[tokio::test]
 async fn door_to_door_lists_and_pool_advice() {
     let w = setup("200").await;
     let srv = &w.srv;
@@ -634,6 +785,48 @@ async fn a_walk_in_is_registered_once_as_a_pending_resident() {
         &json!({ "client_id": "walk-2", "walk_in": { "name": " " } }),
     );
     assert_eq!(nameless.status, 400);
+
+    // Two walk-ins turn out to be registered residents: one not yet sampled,
+    // one already swabbed at the other point. Their swabs go with them: the
+    // first now counts as sampled, the second counts once, flagged.
+    let coverage = |srv: &Server| {
+        srv.get(&format!("/api/v1/rounds/{}/coverage", w.round))
+            .json()["sampled"]
+            .as_i64()
+            .unwrap()
+    };
+    let t2 = tube(&w.srv, &w.points[1], "W0000002");
+    scan(&w.srv, &t2, "known-1", &w.codes[6].1);
+    assert_eq!(coverage(&w.srv), 1);
+    let second = w
+        .srv
+        .post(
+            &format!("/api/v1/tubes/{t}/scans"),
+            &json!({ "client_id": "walk-3", "walk_in": { "name": "又一位" } }),
+        )
+        .json();
+    let who2 = second["resident"].as_str().unwrap().to_string();
+    for (pending, target) in [(&who, &w.codes[5].0), (&who2, &w.codes[6].0)] {
+        let m = w.srv.post(
+            &format!("/api/v1/residents/{pending}/match"),
+            &json!({ "target": target }),
+        );
+        assert_eq!(m.status, 200, "{}", m.body);
+    }
+    assert_eq!(coverage(&w.srv), 2, "each matched person counts once");
+    // The pooled tube comes back abnormal: its members are the matched residents.
+    let r = w.srv.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &json!({ "results": [{ "barcode": "W0000001", "result": "abnormal" }] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let members: std::collections::BTreeSet<String> = r.json()["alerts"][0]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(members, [w.codes[5].0.clone(), w.codes[6].0.clone()].into());
 }
 
 #[tokio::test]

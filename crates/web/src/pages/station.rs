@@ -51,7 +51,8 @@ pub async fn station(page: Page) -> Response {
 <div class="where"><span id="point-name"></span> · <span id="round-name"></span></div>
 <div class="counts"><div><span>{lt}</span><b id="tube-barcode">—</b><b id="tube-fill" class="big">0/0</b></div><div><span>{lp}</span><b id="point-count" class="big">0</b></div></div>
 <div id="feedback" class="feedback idle" role="status" aria-live="assertive"><span id="fb-text">{ready}</span><small id="fb-detail"></small></div>
-<form id="scan-form" autocomplete="off"><label for="code" id="prompt">{prompt}</label>
+<form id="scan-form" autocomplete="off"><label class="purpose">{lu} <select id="purpose" name="purpose"><option value="routine">{pr}</option><option value="door_to_door">{pd}</option><option value="retest">{pt}</option><option value="resample">{ps}</option></select></label>
+<label for="code" id="prompt">{prompt}</label>
 <input id="code" name="code" inputmode="text" autocomplete="off" autocapitalize="characters" spellcheck="false" autofocus>
 <div class="actions"><button class="primary" type="submit">{ok}</button><button type="button" id="new-tube" accesskey="n">{nt}</button><button type="button" id="camera-button" hidden>{cam}</button></div></form>
 <video id="camera" class="camera" playsinline muted hidden></video>
@@ -73,6 +74,11 @@ pub async fn station(page: Page) -> Response {
         lp = l.t("本点已采", "Sampled here"),
         ready = l.t("准备就绪", "Ready"),
         prompt = l.t("请扫描采样管条码", "Scan the tube's barcode"),
+        lu = l.t("下一管用于", "Next tube for"),
+        pr = l.t("混采", "pooled sampling"),
+        pd = l.t("上门采样", "door-to-door"),
+        pt = l.t("单管复检（一人一管）", "single-tube retest (one person)"),
+        ps = l.t("重采（原管无效）", "re-sample (tube was invalid)"),
         ok = l.t("确定", "OK"),
         nt = l.t("换管", "New tube"),
         cam = l.t("摄像头扫码", "Camera"),

@@ -13,7 +13,7 @@
   function state() {
     var s = null;
     try { s = JSON.parse(localStorage.getItem(STATE) || 'null'); } catch (e) { s = null; }
-    return s || { tube: null, fill: 0, pointCount: 0 };
+    return s || { tube: null, fill: 0, pointCount: 0, purpose: 'routine' };
   }
   function saveState(s) { localStorage.setItem(STATE, JSON.stringify(s)); }
 
@@ -130,7 +130,9 @@
       $('waiting').textContent = String(waiting.length);
       $('tube-barcode').textContent = s.tube ? s.tube : '—';
       var c = cfg() || {};
-      $('tube-fill').textContent = (s.tube ? s.fill : 0) + '/' + (c.pool_size || 0);
+      $('tube-fill').textContent = (s.tube ? s.fill : 0) + '/' + (c.pool_size ? poolSize(s) : 0);
+      $('purpose').value = s.tube ? purposeOf(s) : ($('purpose').value || 'routine');
+      $('purpose').disabled = !!s.tube;
       $('point-count').textContent = String(s.pointCount + waiting.length);
       $('prompt').textContent = needTube() ? M.scan_tube : M.scan_code;
       $('code').setAttribute('data-mode', needTube() ? 'tube' : 'code');
@@ -146,9 +148,15 @@
       $('problems').hidden = ps.length === 0;
     });
   }
+  // A retest tube holds one swab; other tubes the round's pool size.
+  function poolSize(s) {
+    var c = cfg() || {};
+    return s.purpose === 'retest' ? 1 : (c.pool_size || 10);
+  }
+  function purposeOf(s) { return s.purpose || 'routine'; }
   function needTube() {
-    var s = state(), c = cfg() || {};
-    return !s.tube || s.fill >= (c.pool_size || 10);
+    var s = state();
+    return !s.tube || s.fill >= poolSize(s);
   }
 
   // ----- sync: one item at a time, in order, each removed only once the server has it.
@@ -174,12 +182,12 @@
       if (!it) return null;
       var req;
       if (it.kind === 'tube') {
-        req = api('POST', '/api/v1/points/' + c.point + '/tubes', { barcode: it.barcode, reuse: true });
+        req = api('POST', '/api/v1/points/' + c.point + '/tubes', { barcode: it.barcode, reuse: true, purpose: it.purpose || 'routine' });
       } else {
         req = kvGet('tube:' + it.barcode).then(function (id) {
           if (!id) return { status: 0, missing: true };
           if (it.kind === 'close') return api('POST', '/api/v1/tubes/' + id + '/close', {});
-          return api('POST', '/api/v1/tubes/' + id + '/scans', { client_id: it.client_id, code: it.code, scanned_ms: it.scanned_ms, station: c.station });
+          return api('POST', '/api/v1/tubes/' + id + '/scans', { client_id: it.client_id, code: it.code, scanned_ms: it.scanned_ms, station: c.station, purpose: it.purpose || 'routine' });
         });
       }
       return req.then(function (r) {
@@ -199,7 +207,11 @@
     if (r.status >= 500) { setOnline(false); return Promise.resolve(false); }
     var msg = r.body && r.body.message ? r.body.message : String(r.status);
     if (it.kind === 'tube') {
-      if (r.ok) return kvPut('tube:' + it.barcode, r.body.id).then(function () { return qDel(it.seq); }).then(function () { return true; });
+      if (r.ok) {
+        // Opened, perhaps with a warning (not issued to this point, or opened offline after sampling closed).
+        var warned = r.body.warning ? problemAdd({ text: it.barcode + ' — ' + r.body.warning }) : Promise.resolve();
+        return warned.then(function () { return kvPut('tube:' + it.barcode, r.body.id); }).then(function () { return qDel(it.seq); }).then(function () { return true; });
+      }
       return problemAdd({ text: M.stuck + ' (' + it.barcode + '): ' + msg }).then(function () { return qDel(it.seq); }).then(function () { return true; });
     }
     if (it.kind === 'close') return qDel(it.seq).then(function () { return true; });
@@ -234,15 +246,15 @@
       var b = text.toUpperCase().replace(/\s+/g, '');
       if (!/^[A-Z0-9]{8,20}$/.test(b)) { show('bad', M.bad_tube, text); return refresh(); }
       if (s.tube) qAdd({ kind: 'close', barcode: s.tube });
-      s.tube = b; s.fill = 0;
+      s.tube = b; s.fill = 0; s.purpose = $('purpose').value || 'routine';
       saveState(s);
-      return qAdd({ kind: 'tube', barcode: b }).then(function () {
+      return qAdd({ kind: 'tube', barcode: b, purpose: s.purpose }).then(function () {
         show('ok', M.tube_open, b);
         return refresh();
       }).then(function () { sync(); });
     }
     var cid = (cfg().station || 'st') + '-' + uid();
-    var item = { kind: 'scan', client_id: cid, barcode: s.tube, code: text, scanned_ms: Date.now() };
+    var item = { kind: 'scan', client_id: cid, barcode: s.tube, code: text, scanned_ms: Date.now(), purpose: purposeOf(s) };
     return qAdd(item).then(function () {
       s.fill += 1;
       saveState(s);
@@ -259,7 +271,7 @@
         delete results[cid];
         var detail = outcomeText(o);
         if (o.duplicate_of || o.problem) show('bad', o.duplicate_of ? M.duplicate : M.problem, detail);
-        else show('ok', M.ok, (o.resident ? M.resident + ' ' + o.resident + ' · ' : '') + M.tube + ' ' + o.tube_fill + '/' + o.pool_size);
+        else show('ok', M.ok, (o.resident ? M.resident + ' ' + o.resident + ' · ' : '') + M.tube + ' ' + o.tube_fill + '/' + (o.pool_size || poolSize(state())));
         if (needTube()) $('prompt').textContent = M.tube_full;
       });
     });
