@@ -421,7 +421,9 @@ pub async fn view_as(
     let (stored, calls, prm) = match &l.stored {
         Some(s) => (
             true,
-            l.calls.clone(),
+            // Sealed or put under temporary control since the plan was made:
+            // not called down (door to door instead).
+            sched::calls_under_control_now(&l.buildings, &l.calls),
             Params {
                 from_ms: l
                     .calls

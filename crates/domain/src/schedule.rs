@@ -1138,6 +1138,33 @@ pub fn calldown_text(round: &str, point: &str, slot: &Slot) -> String {
     s
 }
 
+/// A stored plan's calls as they stand under the control in force now: a
+/// call whose building or unit has since been sealed or put under temporary
+/// control is dropped (its people are on the door-to-door list), and a unit
+/// call counts only the households still free to come down, never more than
+/// it was planned with. Units no longer among `buildings` drop out.
+pub fn calls_under_control_now(buildings: &[Building], calls: &[Call]) -> Vec<Call> {
+    let (callable, _) = split(buildings);
+    let mut free: BTreeMap<i64, u32> = BTreeMap::new();
+    for (b, units) in buildings.iter().zip(&callable) {
+        for (ui, n) in units {
+            if let Some(u) = b.units.get(*ui) {
+                free.insert(u.id, *n);
+            }
+        }
+    }
+    calls
+        .iter()
+        .filter_map(|c| {
+            let people = c.people.min(*free.get(&c.unit_id)?);
+            (people > 0).then(|| Call {
+                people,
+                ..c.clone()
+            })
+        })
+        .collect()
+}
+
 /// Buildings with at least one unit among `calls`.
 pub fn called_buildings(calls: &[Call]) -> BTreeSet<i64> {
     calls.iter().map(|c| c.building_id).collect()
@@ -1268,6 +1295,39 @@ mod tests {
         assert!(
             assigned < any * 0.6,
             "assigned {assigned:.0} vs any {any:.0}"
+        );
+    }
+
+    #[test]
+    fn calls_planned_before_a_seal_are_not_called_down_after_it() {
+        let mut bs = compound(3, 1, 0.0);
+        let ps = vec![point(1, Some(1), 0.0, 0.0, 2)];
+        let calls = plan(&bs, &ps, &params(8)).unwrap().calls();
+        assert_eq!(
+            calls_under_control_now(&bs, &calls),
+            calls,
+            "nothing changed"
+        );
+        // Later: building 0 sealed, one household of building 1 under temporary control.
+        bs[0].control = Some(ControlStatus::Sealed);
+        bs[1].units[0].households[0].control = Some(ControlStatus::Temporary);
+        bs[2].units[1].control = Some(ControlStatus::Precaution);
+        let now = calls_under_control_now(&bs, &calls);
+        assert!(now.iter().all(|c| c.building_id != bs[0].id));
+        let people = |cs: &[Call], unit: i64| -> u32 {
+            cs.iter()
+                .filter(|c| c.unit_id == unit)
+                .map(|c| c.people)
+                .sum()
+        };
+        let u = bs[1].units[0].id;
+        assert_eq!(people(&now, u), people(&calls, u) - 3);
+        // Precaution still comes down.
+        let u = bs[2].units[1].id;
+        assert_eq!(people(&now, u), people(&calls, u));
+        assert_eq!(
+            now.len(),
+            calls.iter().filter(|c| c.building_id != bs[0].id).count()
         );
     }
 

@@ -359,6 +359,29 @@ mod tests {
 
     const KEY: &[u8] = b"street-7-key-1-secret-material";
 
+    /// Printed codes outlive this software: version 1 is pinned here, with
+    /// texts computed independently (Python's `hmac` over the documented
+    /// body, the first 60 bits of the MAC in Crockford-style base 32). A
+    /// change that breaks these breaks every code already on paper.
+    #[test]
+    fn version_1_codes_are_pinned() {
+        let cases = [
+            (KEY, 1, 0, "GW1-7-K3QX8ZMA2B4C6D7E-1-0-KTSAZKYM9KHW"),
+            (
+                &b"street-7-key-2-rotated"[..],
+                2,
+                3,
+                "GW1-7-K3QX8ZMA2B4C6D7E-2-3-YFRSFCEMQWKF",
+            ),
+        ];
+        for (key, key_id, generation, printed) in cases {
+            let c = PersonalCode::issue(key_id, key, 7, "k3qx8zma2b4c6d7e", generation);
+            assert_eq!(c.text(), printed);
+            let d = PersonalCode::decode(printed).unwrap();
+            assert_eq!(d.verify(&[(key_id, key.to_vec())]), Ok(()));
+        }
+    }
+
     #[test]
     fn codes_round_trip_and_verify() {
         let c = PersonalCode::issue(1, KEY, 7, "k3qx8zma2b4c6d7e", 0);

@@ -116,8 +116,9 @@ impl Store {
 
     /// The round's households with the people expected to come down: the
     /// round's expected snapshot once it is open, the street's active
-    /// residents before. Residents with `homebound_bit` set are left out
-    /// (they are on the door-to-door lists). Ordered by compound, building, unit, room.
+    /// residents of its communities before. Residents with `homebound_bit`
+    /// set are left out (they are on the door-to-door lists), and so are the
+    /// round's exempt residents. Ordered by compound, building, unit, room.
     pub async fn schedule_households(
         &self,
         street: i64,
@@ -133,12 +134,16 @@ impl Store {
         } else {
             (
                 "resident r",
-                "r.street_id = $1 AND r.status = 'active' AND $2 = $2",
+                "r.street_id = $1 AND r.status = 'active' \
+                 AND (NOT EXISTS (SELECT 1 FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2) \
+                      OR b.grid_id IN (SELECT g.id FROM grid g JOIN round_community c ON c.street_id = g.street_id AND c.community_id = g.community_id \
+                                       WHERE g.street_id = $1 AND c.round_id = $2))",
             )
         };
         let q = format!(
             "SELECT b.id, b.name, b.compound_id, b.x_m, b.y_m, u.id, u.name, h.id, h.room, \
-             SUM(CASE WHEN (r.flags & $3) = 0 THEN 1 ELSE 0 END) FROM {src} \
+             SUM(CASE WHEN (r.flags & $3) = 0 AND NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = r.street_id AND x.round_id = $2 AND x.resident_id = r.id) \
+                 THEN 1 ELSE 0 END) FROM {src} \
              JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
              JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
              JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
