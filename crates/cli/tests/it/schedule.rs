@@ -374,6 +374,20 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
         serde_json::from_str(&env.cli_ok(&["round", "simulate", "--round", &round, "--json"]))
             .unwrap();
     assert_eq!(calls(&j["plan"]), after);
+
+    // A called building is sealed after planning: the stored plan shown (and
+    // pushed) no longer calls it down; it is on the door-to-door list.
+    let (&late_sealed, _) = at2.iter().next().unwrap();
+    let r = srv.post("/api/v1/control", &json!({ "target_kind": "building", "target_id": format!("{street}-{late_sealed}"), "status": "sealed", "reason": "排班后封控" }));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let now = srv.get(&format!("/api/v1/rounds/{round}/schedule")).json();
+    assert!(!building_points(&now["plan"]).contains_key(&late_sealed));
+    assert_eq!(building_points(&now["plan"]).len(), at2.len() - 1);
+    assert!(now["plan"]["door_to_door"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["building_id"] == late_sealed && d["status"] == "sealed"));
 }
 
 #[tokio::test]
