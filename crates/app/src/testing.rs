@@ -134,6 +134,9 @@ pub async fn advance_round(
 }
 
 /// Exempts a resident from a round with a reason, so "missed" means missed.
+/// The reason that lifts a resident's exemption (a mistake, or back in the city).
+pub const NO_EXEMPTION: &str = "none";
+
 pub async fn exempt(
     store: &Store,
     clock: &Clock,
@@ -146,9 +149,10 @@ pub async fn exempt(
         .place_of(resident.street, "resident", resident.id)
         .await?;
     access::authorize(p, clock, Action::WriteRegistry, &place)?;
-    if !gw_domain::testing::EXEMPTION_REASONS.contains(&reason) {
+    let lift = reason == NO_EXEMPTION;
+    if !lift && !gw_domain::testing::EXEMPTION_REASONS.contains(&reason) {
         return Err(AuthError::Invalid(format!(
-            "reason must be one of {:?}",
+            "reason must be one of {:?}, or {NO_EXEMPTION:?} to lift an exemption",
             gw_domain::testing::EXEMPTION_REASONS
         )));
     }
@@ -158,21 +162,33 @@ pub async fn exempt(
         ));
     }
     store.round(round.street, round.id).await?;
-    store
-        .exempt(
-            round.street,
-            round.id,
-            resident.id,
-            reason,
-            &p.actor(),
-            clock.now_ms(),
-        )
-        .await?;
+    if lift {
+        if !store
+            .lift_exemption(round.street, round.id, resident.id)
+            .await?
+        {
+            return Err(StoreError::NotFound(format!(
+                "本轮没有 {resident} 的免检 / {resident} is not exempt from this round"
+            ))
+            .into());
+        }
+    } else {
+        store
+            .exempt(
+                round.street,
+                round.id,
+                resident.id,
+                reason,
+                &p.actor(),
+                clock.now_ms(),
+            )
+            .await?;
+    }
     access::record(
         store,
         clock,
         p,
-        "exempt",
+        if lift { "lift_exemption" } else { "exempt" },
         (round.street, "resident", &resident.to_string()),
         &format!("round={round} reason={reason}"),
         "",

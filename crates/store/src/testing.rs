@@ -413,6 +413,13 @@ impl Store {
         Ok(())
     }
 
+    /// Removes a resident's exemption from a round; `false` if there was none.
+    pub async fn lift_exemption(&self, street: i64, round: i64, resident: i64) -> Result<bool> {
+        let n = db_run!(self, pool => sqlx::query("DELETE FROM round_exemption WHERE street_id = $1 AND round_id = $2 AND resident_id = $3")
+            .bind(street).bind(round).bind(resident).execute(pool).await?.rows_affected());
+        Ok(n > 0)
+    }
+
     /// Moves a round from one state to the next; Conflict if it is not in `from`.
     pub async fn move_round(&self, street: i64, id: i64, from: &str, to: &str) -> Result<()> {
         let n = db_run!(self, pool => sqlx::query("UPDATE testing_round SET state = $4 WHERE street_id = $1 AND id = $2 AND state = $3")

@@ -210,9 +210,9 @@ fn registry_document() -> Value {
             "/api/v1/rounds/{id}/state": { "post": { "summary": "move a round one step: planned → open → sampling_closed → results_complete → closed", "parameters": [path_id("round id")],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["to"], "properties": { "to": { "type": "string", "enum": ["open", "sampling_closed", "results_complete", "closed"] } } } } } },
                 "responses": ok(json!({ "type": "object", "properties": { "id": { "type": "string" }, "state": { "type": "string" } } })) } },
-            "/api/v1/rounds/{id}/exemptions": { "post": { "summary": "exempt a resident from a round with a reason", "parameters": [path_id("round id")],
+            "/api/v1/rounds/{id}/exemptions": { "post": { "summary": "exempt a resident from a round with a reason (none: lift their exemption; 404 if there was none)", "parameters": [path_id("round id")],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["resident", "reason"], "properties": {
-                    "resident": { "type": "string" }, "reason": { "type": "string", "enum": ["away", "in_hospital", "isolated_tested_there", "deceased"] } } } } } },
+                    "resident": { "type": "string" }, "reason": { "type": "string", "enum": ["away", "in_hospital", "isolated_tested_there", "deceased", "none"] } } } } } },
                 "responses": ok(json!({ "type": "object", "properties": { "round": { "type": "string" }, "resident": { "type": "string" }, "reason": { "type": "string" } } })) } },
             "/api/v1/audit": { "get": { "summary": "the audit log (city-wide admins)",
                 "parameters": [ q("user", "string", "actor (user:NAME or NAME)", false), q("resident", "string", "resident id STREET-ID", false), q("since_ms", "integer", "from this time", false), q("limit", "integer", "1..5000", false) ],

@@ -864,6 +864,28 @@ async fn exemptions_make_missed_mean_missed_and_rounds_move_forward_only() {
         (Some(100), Some(1), Some(2), Some(97)),
         "{cov}"
     );
+    // A mistaken exemption is lifted; lifting one that is not there is a 404.
+    let lift = |i: usize| {
+        srv.post(
+            &format!("/api/v1/rounds/{}/exemptions", w.round),
+            &json!({ "resident": w.codes[i].0, "reason": "none" }),
+        )
+        .status
+    };
+    assert_eq!((lift(2), lift(2), lift(3)), (200, 404, 404));
+    let cov2 = srv
+        .get(&format!("/api/v1/rounds/{}/coverage", w.round))
+        .json();
+    assert_eq!(
+        (cov2["exempt"].as_i64(), cov2["missed"].as_i64()),
+        (Some(1), Some(98)),
+        "{cov2}"
+    );
+    let again = srv.post(
+        &format!("/api/v1/rounds/{}/exemptions", w.round),
+        &json!({ "resident": w.codes[2].0, "reason": "in_hospital" }),
+    );
+    assert_eq!(again.status, 200, "{}", again.body);
     let store = w.env.store().await;
     let k: gw_domain::ids::Key = w.codes[1].0.parse().unwrap();
     let grid = format!(
