@@ -99,11 +99,20 @@ pub struct Totals {
 pub struct PointRow {
     pub point: String,
     pub name: String,
+    /// People swabbed at this point (each once), swabs and tubes.
     pub people: i64,
     pub swabs: i64,
     pub tubes: i64,
     pub first_ms: Option<i64>,
     pub last_ms: Option<i64>,
+    /// The point's own territory: the buildings the stored call-down plan
+    /// sends to it (none without a plan). Expected, sampled (anywhere in the
+    /// round), exempt and missed there.
+    pub buildings: usize,
+    pub expected: Option<i64>,
+    pub sampled: Option<i64>,
+    pub exempt: Option<i64>,
+    pub missed: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -202,9 +211,39 @@ pub async fn coverage(
         Some(c) => store.point_counts(round.street, round.id, c).await?,
         None => Vec::new(),
     };
+    // Each point's territory from the stored plan: building → point, and the
+    // buildings' coverage (one more grouped read, only when there is a plan).
+    let mut served: std::collections::BTreeMap<i64, (usize, [i64; 3])> = Default::default();
+    if !counts.is_empty() {
+        let calls = store.schedule_calls(round.street, round.id).await?;
+        if !calls.is_empty() {
+            let mut at: std::collections::BTreeMap<i64, i64> = Default::default();
+            for c in &calls {
+                at.entry(c.building_id).or_insert(c.point_id);
+            }
+            let by_building = store
+                .coverage_counts(
+                    round.street,
+                    round.id,
+                    Level::Building,
+                    within.map(|(l, k)| (l, k.id)),
+                )
+                .await?;
+            for b in by_building {
+                if let Some(point) = at.get(&b.id) {
+                    let e = served.entry(*point).or_default();
+                    e.0 += 1;
+                    e.1[0] += b.expected;
+                    e.1[1] += b.sampled;
+                    e.1[2] += b.exempt;
+                }
+            }
+        }
+    }
     for pc in counts {
         let pl = place(store, round.street, Level::Community, pc.community_id).await?;
         if p.can(Action::ReadRegistry, &pl, now) {
+            let own = served.get(&pc.point_id).copied();
             points.push(PointRow {
                 point: Key {
                     street: round.street,
@@ -217,6 +256,11 @@ pub async fn coverage(
                 tubes: pc.tubes,
                 first_ms: pc.first_ms,
                 last_ms: pc.last_ms,
+                buildings: own.map_or(0, |o| o.0),
+                expected: own.map(|o| o.1[0]),
+                sampled: own.map(|o| o.1[1]),
+                exempt: own.map(|o| o.1[2]),
+                missed: own.map(|o| o.1[0] - o.1[1] - o.1[2]),
             });
         }
     }

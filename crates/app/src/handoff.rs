@@ -32,14 +32,23 @@ async fn point_place(store: &Store, pt: &PointRow) -> Result<Place, StoreError> 
     Ok(place)
 }
 
-fn barcode(raw: &str) -> Result<String, AuthError> {
-    TubeBarcode::parse(raw, &BarcodeRule::default())
+/// A bag's or box's label, or (with the street's rule) a tube's barcode.
+fn barcode_by(rule: &BarcodeRule, raw: &str) -> Result<String, AuthError> {
+    TubeBarcode::parse(raw, rule)
         .map(|b| b.as_str().to_string())
         .map_err(|e| AuthError::Invalid(format!("{}: {e}", raw.trim())))
 }
 
+fn barcode(raw: &str) -> Result<String, AuthError> {
+    barcode_by(&BarcodeRule::default(), raw)
+}
+
+fn barcodes_by(rule: &BarcodeRule, raw: &[String]) -> Result<Vec<String>, AuthError> {
+    raw.iter().map(|b| barcode_by(rule, b)).collect()
+}
+
 fn barcodes(raw: &[String]) -> Result<Vec<String>, AuthError> {
-    raw.iter().map(|b| barcode(b)).collect()
+    barcodes_by(&BarcodeRule::default(), raw)
 }
 
 fn count(n: i64, what: &str) -> Result<i64, AuthError> {
@@ -311,7 +320,8 @@ pub async fn pack_bag(
     let pt = store.point(point.street, point.id).await?;
     access::authorize(p, clock, Action::Pack, &point_place(store, &pt).await?)?;
     let bag = barcode(bag)?;
-    let codes = barcodes(tubes)?;
+    let tube_rule = crate::testing::settings_of(store, point.street).await?.tube;
+    let codes = barcodes_by(&tube_rule, tubes)?;
     let counted = count(counted, "清点管数 / counted tubes")?;
     let capacity = store.bag_capacity(point.street, pt.round_id).await?;
     rules::check_packing(&codes, Some(capacity.max(1) as u32)).map_err(invalid)?;

@@ -8,7 +8,6 @@ use gw_domain::access::Action;
 use gw_domain::ids::Key;
 use gw_domain::lab::{parse_lab_sheets, LabIssue, LabResult};
 use gw_domain::roster::Sheet;
-use gw_domain::testing::BarcodeRule;
 use gw_store::Store;
 use serde::Serialize;
 
@@ -85,7 +84,8 @@ pub async fn upload_sheets(
     sheets: &[Sheet],
 ) -> Result<LabUpload, UploadError> {
     authorize(store, clock, p, round).await?;
-    let parsed = parse_lab_sheets(name, sheets, &BarcodeRule::default());
+    let rule = crate::testing::settings_of(store, round.street).await?.tube;
+    let parsed = parse_lab_sheets(name, sheets, &rule);
     let mut issues = parsed.issues;
     // Every barcode must be a tube of this round, and a result once recorded
     // is never changed: both checked before anything is applied.

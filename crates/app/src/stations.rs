@@ -97,6 +97,11 @@ pub struct Enrolled {
     pub point_name: String,
     pub round_name: String,
     pub pool_size: i32,
+    /// The street's tube barcode rule, so the station checks a tube offline too.
+    pub tube_min_len: usize,
+    pub tube_max_len: usize,
+    /// `none` or `luhn`.
+    pub tube_check: &'static str,
 }
 
 /// Exchanges a one-time code for the station's token.
@@ -127,6 +132,7 @@ pub async fn enroll(
     let st = store.station(street, id).await?;
     let point = store.point(street, st.point_id).await?;
     let round = store.round(street, st.round_id).await?;
+    let rule = crate::testing::settings_of(store, street).await?.tube;
     store
         .audit(&gw_store::audit::AuditWrite {
             street_id: street,
@@ -156,6 +162,9 @@ pub async fn enroll(
         point_name: point.name,
         round_name: round.name,
         pool_size: round.pool_size,
+        tube_min_len: rule.min_len,
+        tube_max_len: rule.max_len,
+        tube_check: rule.check_name(),
     }))
 }
 

@@ -4,7 +4,7 @@
 use gw_domain::access::{Action, Place};
 use gw_domain::idnumber::{DocKind, Document};
 use gw_domain::ids::Key;
-use gw_domain::testing::{BarcodeRule, CodeError, PersonalCode, TubeBarcode, POOL_SIZES};
+use gw_domain::testing::{CodeError, PersonalCode, TestingSettings, TubeBarcode, POOL_SIZES};
 use gw_store::testing::{NewTube, OwnedRegistration, RegistrationRow, Stored};
 use gw_store::{Store, StoreError};
 use serde::Serialize;
@@ -40,6 +40,111 @@ pub struct NewRound<'a> {
     pub communities: Vec<Key>,
 }
 
+/// A street's testing settings, with no access check (the scan path, the
+/// lab's upload and packing read them).
+pub async fn settings_of(store: &Store, street: i64) -> Result<TestingSettings, StoreError> {
+    let (min, max, check, lab) = store.testing_settings(street).await?;
+    TestingSettings::new(
+        usize::try_from(min).unwrap_or(0),
+        usize::try_from(max).unwrap_or(0),
+        &check,
+        u32::try_from(lab).unwrap_or(0),
+    )
+    .map_err(|e| StoreError::Other(format!("street {street}: {e}")))
+}
+
+/// A street's testing settings as the API and the CLI show them.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingsView {
+    pub street: i64,
+    pub tube_min_len: usize,
+    pub tube_max_len: usize,
+    /// `none` or `luhn`.
+    pub tube_check: &'static str,
+    pub lab_max_pool: u32,
+}
+
+impl SettingsView {
+    fn of(street: i64, s: &TestingSettings) -> SettingsView {
+        SettingsView {
+            street,
+            tube_min_len: s.tube.min_len,
+            tube_max_len: s.tube.max_len,
+            tube_check: s.tube.check_name(),
+            lab_max_pool: s.lab_max_pool,
+        }
+    }
+}
+
+/// What to change in a street's testing settings (`None`: keep).
+#[derive(Debug, Clone, Default)]
+pub struct SettingsChange {
+    pub tube_min_len: Option<usize>,
+    pub tube_max_len: Option<usize>,
+    pub tube_check: Option<String>,
+    pub lab_max_pool: Option<u32>,
+}
+
+pub async fn testing_settings(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    street: i64,
+) -> Result<SettingsView, AuthError> {
+    let place = store.place_of(street, "street", street).await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    Ok(SettingsView::of(street, &settings_of(store, street).await?))
+}
+
+/// Changes a street's testing settings (validated whole, audited). Tubes
+/// already opened keep their barcodes; stations pick the new rule up when
+/// they are enrolled again.
+pub async fn set_testing_settings(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    street: i64,
+    change: &SettingsChange,
+) -> Result<SettingsView, AuthError> {
+    let place = store.place_of(street, "street", street).await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    let now = settings_of(store, street).await?;
+    let new = TestingSettings::new(
+        change.tube_min_len.unwrap_or(now.tube.min_len),
+        change.tube_max_len.unwrap_or(now.tube.max_len),
+        change
+            .tube_check
+            .as_deref()
+            .unwrap_or(now.tube.check_name()),
+        change.lab_max_pool.unwrap_or(now.lab_max_pool),
+    )
+    .map_err(|e| AuthError::Invalid(e.to_string()))?;
+    store
+        .set_testing_settings(
+            street,
+            new.tube.min_len as i64,
+            new.tube.max_len as i64,
+            new.tube.check_name(),
+            i64::from(new.lab_max_pool),
+        )
+        .await?;
+    let view = SettingsView::of(street, &new);
+    access::record(
+        store,
+        clock,
+        p,
+        "testing_settings",
+        (street, "street", &street.to_string()),
+        &format!(
+            "tube={}..={} check={} lab_max_pool={}",
+            view.tube_min_len, view.tube_max_len, view.tube_check, view.lab_max_pool
+        ),
+        "",
+    )
+    .await?;
+    Ok(view)
+}
+
 pub async fn create_round(
     store: &Store,
     clock: &Clock,
@@ -53,6 +158,12 @@ pub async fn create_round(
     if !POOL_SIZES.contains(&pool_size) {
         return Err(AuthError::Invalid(format!(
             "混采数只能是 1、5、10 或 20 / pool size must be one of {POOL_SIZES:?}"
+        )));
+    }
+    let lab_max = settings_of(store, street).await?.lab_max_pool;
+    if pool_size > lab_max {
+        return Err(AuthError::Invalid(format!(
+            "实验室最多接受 {lab_max} 混 1 / the street's lab accepts pools of at most {lab_max} (testing settings)"
         )));
     }
     if ends_ms <= starts_ms || name.trim().is_empty() {
@@ -113,6 +224,23 @@ pub async fn advance_round(
             r.state, r.state
         )));
     }
+    if to == "results_complete" {
+        // Results are complete when every tube holding a swab has one.
+        let waiting = store.tubes_awaiting_result(round.street, round.id).await?;
+        if !waiting.is_empty() {
+            let n = waiting.len();
+            let some = waiting
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("、");
+            return Err(AuthError::Invalid(format!(
+                "还有 {n} 管没有结果（{some}{more}）/ {n} tube(s) with swabs have no result yet ({some}{more})",
+                more = if n > 5 { " …" } else { "" }
+            )));
+        }
+    }
     if to == "open" {
         open_round(store, clock, p, round).await?;
     } else {
@@ -133,10 +261,11 @@ pub async fn advance_round(
     Ok(to.to_string())
 }
 
-/// Exempts a resident from a round with a reason, so "missed" means missed.
 /// The reason that lifts a resident's exemption (a mistake, or back in the city).
 pub const NO_EXEMPTION: &str = "none";
 
+/// Exempts a resident from a round with a reason, so "missed" means missed
+/// ([`NO_EXEMPTION`] lifts an exemption).
 pub async fn exempt(
     store: &Store,
     clock: &Clock,
@@ -332,8 +461,8 @@ pub async fn open_tube(
             "轮次状态为 {state}：离线时开的采样管照收 / the round is {state}: a tube opened offline is recorded as it was"
         ));
     }
-    let code = TubeBarcode::parse(barcode, &BarcodeRule::default())
-        .map_err(|e| AuthError::Invalid(e.to_string()))?;
+    let rule = settings_of(store, point.street).await?.tube;
+    let code = TubeBarcode::parse(barcode, &rule).map_err(|e| AuthError::Invalid(e.to_string()))?;
     // Through the scan writer: one writer on the scan path.
     let id = writer
         .open(NewTube {
@@ -381,7 +510,8 @@ pub async fn open_tube_reusing(
     match open_tube(store, clock, p, writer, point, barcode, use_, true).await {
         Err(AuthError::Store(StoreError::Conflict(m))) => {
             let pt = store.point(point.street, point.id).await?;
-            let code = TubeBarcode::parse(barcode, &BarcodeRule::default())
+            let rule = settings_of(store, point.street).await?.tube;
+            let code = TubeBarcode::parse(barcode, &rule)
                 .map_err(|e| AuthError::Invalid(e.to_string()))?;
             match store
                 .tube_by_barcode(point.street, pt.round_id, code.as_str())
@@ -1291,10 +1421,13 @@ pub async fn pool_advice(
     clock: &Clock,
     p: &Principal,
     street: i64,
-    lab_max: u32,
+    lab_max: Option<u32>,
 ) -> Result<PoolAdviceView, AuthError> {
     let place = store.place_of(street, "street", street).await?;
     access::authorize(p, clock, Action::ManageRounds, &place)?;
+    // The street's lab's limit, or a smaller one asked for.
+    let limit = settings_of(store, street).await?.lab_max_pool;
+    let lab_max = lab_max.unwrap_or(limit).min(limit);
     let outcomes: Vec<(u32, u64, u64)> = store
         .pool_outcomes(street)
         .await?

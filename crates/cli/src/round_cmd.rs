@@ -71,6 +71,35 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
+    /// A street's testing settings: tube barcode lengths and check character,
+    /// the largest pool its lab accepts. Prints them; changes what is given.
+    Settings {
+        /// Street code or name.
+        #[arg(long)]
+        street: String,
+        /// Tube barcode lengths, MIN-MAX (e.g. 8-20) or one length.
+        #[arg(long)]
+        tube_length: Option<String>,
+        /// The tube barcode's check character: none or luhn.
+        #[arg(long)]
+        tube_check: Option<String>,
+        /// The largest pool the lab accepts: 1, 5, 10 or 20.
+        #[arg(long)]
+        lab_max_pool: Option<u32>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Pool-size advice (Dorfman) from the street's earlier results, within its lab's limit.
+    PoolAdvice {
+        #[arg(long)]
+        street: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Move a round one step: open, sampling_closed, results_complete, closed.
     State {
         round: String,
@@ -258,6 +287,72 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                             format!("  社区 communities {}", r.communities.join(","))
                         }
                     );
+                }
+            }
+        }
+        RoundCmd::Settings {
+            street,
+            tube_length,
+            tube_check,
+            lab_max_pool,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let street = street_id(&store, &street).await?;
+            let (tube_min_len, tube_max_len) = match tube_length.as_deref().map(str::trim) {
+                None => (None, None),
+                Some(t) => {
+                    let (a, b) = t.split_once('-').unwrap_or((t, t));
+                    let n = |x: &str| {
+                        x.trim()
+                            .parse::<usize>()
+                            .with_context(|| format!("--tube-length {t}: MIN-MAX, e.g. 8-20"))
+                    };
+                    (Some(n(a)?), Some(n(b)?))
+                }
+            };
+            let v = if tube_min_len.is_none() && tube_check.is_none() && lab_max_pool.is_none() {
+                gw_app::testing::testing_settings(&store, clock, &op, street).await
+            } else {
+                let change = gw_app::testing::SettingsChange {
+                    tube_min_len,
+                    tube_max_len,
+                    tube_check,
+                    lab_max_pool,
+                };
+                gw_app::testing::set_testing_settings(&store, clock, &op, street, &change).await
+            }
+            .map_err(app_err)?;
+            if json {
+                println!("{}", json!(v));
+            } else {
+                println!(
+                    "街道 street {}: 管码 tube barcodes {}–{} 位 characters, 校验 check {}; 实验室最多 lab accepts up to {} 混1",
+                    v.street, v.tube_min_len, v.tube_max_len, v.tube_check, v.lab_max_pool
+                );
+            }
+        }
+        RoundCmd::PoolAdvice { street, json, db } => {
+            let store = open(&db).await?;
+            let street = street_id(&store, &street).await?;
+            let v = gw_app::testing::pool_advice(&store, clock, &op, street, None)
+                .await
+                .map_err(app_err)?;
+            if json {
+                println!("{}", json!(v));
+            } else {
+                match (&v.advice, v.prevalence) {
+                    (Some(a), Some(p)) => println!(
+                        "{} 管结果 tubes seen; 估计阳性率 estimated rate {:.4}%; 建议 advice {} 混1 (每人 {:.3} 次检测 tests per person, 节省 saving {:.0}%; 实验室上限 lab limit {})",
+                        v.tubes_seen,
+                        p * 100.0,
+                        a.pool_size,
+                        a.tests_per_person,
+                        a.saving * 100.0,
+                        v.lab_max
+                    ),
+                    _ => println!("尚无检测结果可依 / no results to go on yet"),
                 }
             }
         }

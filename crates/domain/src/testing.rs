@@ -169,6 +169,78 @@ impl Default for BarcodeRule {
     }
 }
 
+impl BarcodeRule {
+    /// The check character's name as settings carry it (`none`, `luhn`).
+    pub fn check_name(&self) -> &'static str {
+        if self.luhn {
+            "luhn"
+        } else {
+            "none"
+        }
+    }
+}
+
+/// Check characters a street's tube barcodes may carry.
+pub const TUBE_CHECKS: [&str; 2] = ["none", "luhn"];
+
+/// A street's testing settings: how its tube barcodes are checked (at the
+/// station, on the server, in packing and in the lab's file) and the largest
+/// pool its lab accepts (rounds and pool-size advice stay within it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestingSettings {
+    pub tube: BarcodeRule,
+    pub lab_max_pool: u32,
+}
+
+impl Default for TestingSettings {
+    fn default() -> Self {
+        TestingSettings {
+            tube: BarcodeRule::default(),
+            lab_max_pool: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("管码长度须在 4 到 40 之间且最短不大于最长 / tube barcode lengths must lie within 4..=40, shortest first (got {0}..={1})")]
+    Lengths(usize, usize),
+    #[error("校验方式只能是 none 或 luhn / the check must be none or luhn (got {0:?})")]
+    Check(String),
+    #[error("实验室最大混采数只能是 1、5、10 或 20 / the lab's largest pool must be 1, 5, 10 or 20 (got {0})")]
+    LabMax(u32),
+}
+
+impl TestingSettings {
+    /// Validated settings.
+    pub fn new(
+        min_len: usize,
+        max_len: usize,
+        check: &str,
+        lab_max_pool: u32,
+    ) -> Result<TestingSettings, SettingsError> {
+        if !(4..=40).contains(&min_len) || !(min_len..=40).contains(&max_len) {
+            return Err(SettingsError::Lengths(min_len, max_len));
+        }
+        let luhn = match check {
+            "none" => false,
+            "luhn" => true,
+            other => return Err(SettingsError::Check(other.to_string())),
+        };
+        if !POOL_SIZES.contains(&lab_max_pool) {
+            return Err(SettingsError::LabMax(lab_max_pool));
+        }
+        Ok(TestingSettings {
+            tube: BarcodeRule {
+                min_len,
+                max_len,
+                luhn,
+            },
+            lab_max_pool,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BarcodeError {
     #[error("条码长度 {0} 不对 / barcode length {0} outside the configured range")]
@@ -380,6 +452,41 @@ mod tests {
             let d = PersonalCode::decode(printed).unwrap();
             assert_eq!(d.verify(&[(key_id, key.to_vec())]), Ok(()));
         }
+    }
+
+    #[test]
+    fn testing_settings_are_validated() {
+        let s = TestingSettings::new(10, 12, "luhn", 10).unwrap();
+        assert_eq!(s.tube.check_name(), "luhn");
+        assert!(TubeBarcode::parse("79927398713", &s.tube).is_ok());
+        assert_eq!(
+            TubeBarcode::parse("79927398710", &s.tube),
+            Err(BarcodeError::Check)
+        );
+        assert_eq!(
+            TubeBarcode::parse("799273987", &s.tube),
+            Err(BarcodeError::Length(9))
+        );
+        assert_eq!(
+            TestingSettings::new(12, 10, "none", 10),
+            Err(SettingsError::Lengths(12, 10))
+        );
+        assert_eq!(
+            TestingSettings::new(3, 10, "none", 10),
+            Err(SettingsError::Lengths(3, 10))
+        );
+        assert_eq!(
+            TestingSettings::new(8, 20, "mod11", 10),
+            Err(SettingsError::Check("mod11".into()))
+        );
+        assert_eq!(
+            TestingSettings::new(8, 20, "none", 8),
+            Err(SettingsError::LabMax(8))
+        );
+        assert_eq!(
+            TestingSettings::new(8, 20, "none", 20).unwrap(),
+            TestingSettings::default()
+        );
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     15 "0015_swab_counters.sql",
     16 "0016_scan_writes.sql",
     17 "0017_channel_secret.sql",
+    18 "0018_testing_settings.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -54,6 +55,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     15 "0015_swab_counters.sql",
     16 "0016_scan_writes.sql",
     17 "0017_channel_secret.sql",
+    18 "0018_testing_settings.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

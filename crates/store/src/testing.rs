@@ -413,6 +413,43 @@ impl Store {
         Ok(())
     }
 
+    /// A street's testing settings: `(tube_min_len, tube_max_len, tube_check,
+    /// lab_max_pool)`.
+    pub async fn testing_settings(&self, street: i64) -> Result<(i64, i64, String, i64)> {
+        let row = db_run!(self, pool => {
+            sqlx::query("SELECT CAST(tube_min_len AS BIGINT), CAST(tube_max_len AS BIGINT), tube_check, CAST(lab_max_pool AS BIGINT) FROM street WHERE id = $1")
+                .bind(street).fetch_optional(pool).await?
+                .map(|r| -> std::result::Result<_, sqlx::Error> { Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)) })
+                .transpose()?
+        });
+        row.ok_or_else(|| StoreError::NotFound(format!("street {street}")))
+    }
+
+    /// Stores a street's testing settings (validated by the caller).
+    pub async fn set_testing_settings(
+        &self,
+        street: i64,
+        tube_min_len: i64,
+        tube_max_len: i64,
+        tube_check: &str,
+        lab_max_pool: i64,
+    ) -> Result<()> {
+        let n = db_run!(self, pool => sqlx::query("UPDATE street SET tube_min_len = $2, tube_max_len = $3, tube_check = $4, lab_max_pool = $5 WHERE id = $1")
+            .bind(street).bind(tube_min_len as i32).bind(tube_max_len as i32).bind(tube_check).bind(lab_max_pool as i32).execute(pool).await?.rows_affected());
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("street {street}")));
+        }
+        Ok(())
+    }
+
+    /// Barcodes of a round's tubes that hold swabs and have no result yet.
+    pub async fn tubes_awaiting_result(&self, street: i64, round: i64) -> Result<Vec<String>> {
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar("SELECT barcode FROM tube WHERE street_id = $1 AND round_id = $2 AND fill > 0 AND result IS NULL ORDER BY barcode")
+            .bind(street).bind(round).fetch_all(pool).await?),
+        )
+    }
+
     /// Removes a resident's exemption from a round; `false` if there was none.
     pub async fn lift_exemption(&self, street: i64, round: i64, resident: i64) -> Result<bool> {
         let n = db_run!(self, pool => sqlx::query("DELETE FROM round_exemption WHERE street_id = $1 AND round_id = $2 AND resident_id = $3")

@@ -695,6 +695,18 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             get(api::pool_advice),
         ),
         (
+            "GET",
+            "/api/v1/streets/{id}/testing-settings",
+            Need::Act(ManageRounds),
+            get(api::testing_settings),
+        ),
+        (
+            "POST",
+            "/api/v1/streets/{id}/testing-settings",
+            Need::Act(ManageRounds),
+            post(api::set_testing_settings),
+        ),
+        (
             "POST",
             "/api/v1/rounds/{id}/state",
             Need::Act(ManageRounds),

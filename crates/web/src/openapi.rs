@@ -129,7 +129,12 @@ fn registry_document() -> Value {
                 "parameters": [path_id("round id"), q("by", "string", "community, grid or building (default: grid, or building within a grid or building)", false), q("community", "string", "community id STREET-ID", false), q("grid", "string", "grid id STREET-ID", false), q("building", "string", "building id STREET-ID", false)],
                 "responses": ok(json!({ "type": "object", "properties": { "round": { "type": "string" }, "by": { "type": "string" }, "expected": { "type": "integer" }, "sampled": { "type": "integer" }, "exempt": { "type": "integer" }, "missed": { "type": "integer" }, "added": { "type": "integer" }, "added_sampled": { "type": "integer" },
                     "rows": { "type": "array", "items": { "type": "object", "properties": { "level": { "type": "string" }, "key": { "type": "string" }, "expected": { "type": "integer" }, "sampled": { "type": "integer" }, "exempt": { "type": "integer" }, "missed": { "type": "integer" }, "added": { "type": "integer" }, "added_sampled": { "type": "integer" } } } },
-                    "points": { "type": "array", "items": { "type": "object" } } }, "required": ["round", "rows", "points"] })) } },
+                    "points": { "type": "array", "items": { "type": "object", "properties": { "point": { "type": "string" }, "name": { "type": "string" },
+                        "people": { "type": "integer", "description": "people swabbed at this point, each once" }, "swabs": { "type": "integer" }, "tubes": { "type": "integer" },
+                        "first_ms": { "type": "integer", "nullable": true }, "last_ms": { "type": "integer", "nullable": true },
+                        "buildings": { "type": "integer", "description": "buildings the stored call-down plan sends to this point (its territory)" },
+                        "expected": { "type": "integer", "nullable": true }, "sampled": { "type": "integer", "nullable": true }, "exempt": { "type": "integer", "nullable": true },
+                        "missed": { "type": "integer", "nullable": true, "description": "of the point's territory; null without a plan" } } } } }, "required": ["round", "rows", "points"] })) } },
             "/api/v1/rounds/{id}/missed": { "get": { "summary": "the missed list of one community, grid or building (masked): expected, not sampled, not exempt", "parameters": [path_id("round id"), q("community", "string", "community id STREET-ID", false), q("grid", "string", "grid id STREET-ID", false), q("building", "string", "building id STREET-ID", false)],
                 "responses": ok(json!({ "type": "object", "properties": { "items": { "type": "array", "items": { "$ref": "#/components/schemas/Resident" } } } })) } },
             "/api/v1/rounds/{id}/resamples": { "get": { "summary": "the members of invalid tubes to be swabbed again in one community, grid or building (masked), open ones first; a re-sample swab (purpose resample) whose tube gets a result ends one", "parameters": [path_id("round id"), q("community", "string", "community id STREET-ID", false), q("grid", "string", "grid id STREET-ID", false), q("building", "string", "building id STREET-ID", false)],
@@ -175,7 +180,7 @@ fn registry_document() -> Value {
                 "responses": created(json!({ "type": "object", "required": ["station", "enroll_code"], "properties": { "station": { "type": "string" }, "enroll_code": { "type": "string" }, "expires_ms": { "type": "integer" } } })) } },
             "/api/v1/enroll": { "post": { "summary": "exchange a one-time enrolment code for a station's bearer token (shown once)", "security": [],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["code"], "properties": { "code": { "type": "string" } } } } } },
-                "responses": ok(json!({ "type": "object", "required": ["station", "token"], "properties": { "station": { "type": "string" }, "token": { "type": "string" }, "point": { "type": "string" }, "round": { "type": "string" }, "expires_ms": { "type": "integer" }, "point_name": { "type": "string" }, "round_name": { "type": "string" }, "pool_size": { "type": "integer" } } })) } },
+                "responses": ok(json!({ "type": "object", "required": ["station", "token"], "properties": { "station": { "type": "string" }, "token": { "type": "string" }, "point": { "type": "string" }, "round": { "type": "string" }, "expires_ms": { "type": "integer" }, "point_name": { "type": "string" }, "round_name": { "type": "string" }, "pool_size": { "type": "integer" }, "tube_min_len": { "type": "integer" }, "tube_max_len": { "type": "integer" }, "tube_check": { "type": "string", "enum": ["none", "luhn"] } } })) } },
             "/api/v1/stations/{id}/revoke": { "post": { "summary": "revoke a station's token", "parameters": [path_id("station id")],
                 "responses": ok(json!({ "type": "object", "properties": { "station": { "type": "string" }, "revoked": { "type": "boolean" } } })) } },
             "/api/v1/rounds/{id}/results": { "post": { "summary": "the lab's results by tube barcode; an abnormal pool is traced to its members in the answer", "parameters": [path_id("round id")],
@@ -205,8 +210,18 @@ fn registry_document() -> Value {
             "/api/v1/rounds/{id}/door-to-door": { "get": { "summary": "who to sample at their door in a grid (cannot go downstairs, or sealed / temporary control), by building and floor", "parameters": [path_id("round id"), q("grid", "string", "grid id STREET-ID", true)],
                 "responses": ok(json!({ "type": "object", "properties": { "floors": { "type": "array", "items": { "type": "object" } } } })) } },
             "/api/v1/streets/{id}/pool-advice": { "get": { "summary": "pool size minimising tests per person (Dorfman) from the street's earlier results",
-                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }, q("lab_max", "integer", "largest pool the lab accepts (default 10)", false)],
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }, q("lab_max", "integer", "a smaller limit than the street's lab_max_pool (testing settings), which is the default", false)],
                 "responses": ok(json!({ "type": "object", "properties": { "prevalence": { "type": "number", "nullable": true }, "tubes_seen": { "type": "integer" }, "advice": { "type": "object", "nullable": true }, "lab_max": { "type": "integer" } } })) } },
+            "/api/v1/streets/{id}/testing-settings": {
+                "get": { "summary": "the street's testing settings: tube barcode lengths and check character (none or luhn), the largest pool its lab accepts",
+                    "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }],
+                    "responses": ok(json!({ "$ref": "#/components/schemas/TestingSettings" })) },
+                "post": { "summary": "change the street's testing settings (absent fields are kept; validated whole; audited); stations take a new tube rule when enrolled again",
+                    "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }],
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "properties": {
+                        "tube_min_len": { "type": "integer", "minimum": 4, "maximum": 40 }, "tube_max_len": { "type": "integer", "minimum": 4, "maximum": 40 },
+                        "tube_check": { "type": "string", "enum": ["none", "luhn"] }, "lab_max_pool": { "type": "integer", "enum": [1, 5, 10, 20] } } } } } },
+                    "responses": ok(json!({ "$ref": "#/components/schemas/TestingSettings" })) } },
             "/api/v1/rounds/{id}/state": { "post": { "summary": "move a round one step: planned → open → sampling_closed → results_complete → closed", "parameters": [path_id("round id")],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["to"], "properties": { "to": { "type": "string", "enum": ["open", "sampling_closed", "results_complete", "closed"] } } } } } },
                 "responses": ok(json!({ "type": "object", "properties": { "id": { "type": "string" }, "state": { "type": "string" } } })) } },
@@ -261,6 +276,9 @@ fn registry_document() -> Value {
             "session": { "type": "apiKey", "in": "cookie", "name": "gw_session", "description": "the session cookie; state-changing requests also need the X-CSRF-Token header" }
           },
           "schemas": {
+            "TestingSettings": { "type": "object", "required": ["street", "tube_min_len", "tube_max_len", "tube_check", "lab_max_pool"], "properties": {
+                "street": { "type": "integer" }, "tube_min_len": { "type": "integer" }, "tube_max_len": { "type": "integer" },
+                "tube_check": { "type": "string", "enum": ["none", "luhn"] }, "lab_max_pool": { "type": "integer" } } },
             "Code": { "type": "object", "required": ["resident", "code", "generation"], "properties": { "resident": { "type": "string" }, "code": { "type": "string" }, "generation": { "type": "integer" }, "key": { "type": "integer" } } },
             "Error": { "type": "object", "required": ["code", "message"], "properties": { "code": { "type": "string" }, "message": { "type": "string" } } },
             "TreeNode": { "type": "object", "required": ["level", "id", "name", "buildings", "households", "residents"], "properties": {

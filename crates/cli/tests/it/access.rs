@@ -226,7 +226,11 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("POST", "/api/v1/rounds/{id}/state") => matches!(role, "admin" | "street_commander"),
         ("POST", "/api/v1/rounds/{id}/exemptions") => writer && reaches,
         ("GET", "/api/v1/rounds/{id}/door-to-door") => reader && reaches,
-        ("GET", "/api/v1/streets/{id}/pool-advice") => matches!(role, "admin" | "street_commander"),
+        ("GET", "/api/v1/streets/{id}/pool-advice")
+        | ("GET", "/api/v1/streets/{id}/testing-settings")
+        | ("POST", "/api/v1/streets/{id}/testing-settings") => {
+            matches!(role, "admin" | "street_commander")
+        }
         ("POST", "/api/v1/points/{id}/stations") | ("POST", "/api/v1/stations/{id}/revoke") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
@@ -506,6 +510,10 @@ fn call(
                 target.street_id
             ),
             None,
+        ),
+        "/api/v1/streets/{id}/testing-settings" => (
+            format!("/api/v1/streets/{}/testing-settings", target.street_id),
+            (method == "POST").then(|| json!({ "lab_max_pool": 20 })),
         ),
         "/api/v1/rounds/{id}/state" => (
             format!("/api/v1/rounds/{round}/state"),

@@ -1006,6 +1006,95 @@ async fn browser_station_revoked_keeps_its_queue_and_replays_it_after_enrolling_
 }
 
 #[tokio::test]
+async fn browser_station_takes_a_walk_in_and_a_single_tube_retest() {
+    if !browser_available("browser_station_takes_a_walk_in_and_a_single_tube_retest") {
+        return;
+    }
+    let (w, _) = world(&[]).await;
+    let point: gw_domain::ids::Key = w.points[0].parse().unwrap();
+    let issued = w
+        .srv
+        .post(
+            &format!("/api/v1/points/{}/stations", w.points[0]),
+            &json!({}),
+        )
+        .json();
+    let origin = format!("http://{}", w.srv.addr);
+    let profile = tempfile::tempdir().unwrap();
+    let b = Browser::start(profile.path().to_path_buf());
+    b.goto(&format!(
+        "{origin}/station?code={}",
+        issued["enroll_code"].as_str().unwrap()
+    ));
+    b.wait(
+        "the scanning panel",
+        "!document.getElementById('scan').hidden",
+    );
+    // A pooled tube: a resident's code, then a walk-in on no roster by the form.
+    b.scan_keys("W0000001");
+    b.scan_keys(&w.codes[0].1);
+    b.wait("one stored", "document.getElementById('point-count').textContent === '1' && document.getElementById('waiting').textContent === '0'");
+    b.click("#walk-in-button");
+    b.type_into("#walk-in-name", "过路人");
+    b.type_into("#walk-in-phone", "13904310000");
+    b.click("#walk-in button[type=submit]");
+    b.wait("the walk-in stored and flagged for checking", "document.getElementById('point-count').textContent === '2' && document.getElementById('waiting').textContent === '0' && document.getElementById('feedback').dataset.kind === 'bad'");
+    assert!(
+        b.text("#fb-detail").contains("walk-in"),
+        "{}",
+        b.text("#fb-detail")
+    );
+    assert_eq!(
+        b.exec(
+            "return getComputedStyle(document.getElementById('walk-in')).display;",
+            json!([])
+        ),
+        json!("none"),
+        "the form folds away after use"
+    );
+    b.screenshot("station-walk-in", 360);
+    // A single-tube retest: the next tube for a retest holds one swab.
+    b.click("#new-tube");
+    b.exec(
+        "document.getElementById('purpose').value = 'retest';",
+        json!([]),
+    );
+    b.scan_keys("S0000001");
+    b.wait(
+        "a tube of one",
+        "document.getElementById('tube-fill').textContent === '0/1'",
+    );
+    b.scan_keys(&w.codes[1].1);
+    b.wait("the retest stored, the tube full", "document.getElementById('point-count').textContent === '3' && document.getElementById('waiting').textContent === '0' && document.getElementById('code').dataset.mode === 'tube'");
+    let regs = registrations(&w.env, w.street, point.id).await;
+    assert_eq!(regs.len(), 3, "{regs:?}");
+    let pending = w.srv.get("/api/v1/residents?status=pending").json();
+    assert_eq!(
+        pending["items"][0]["id"]
+            .as_str()
+            .map(|s| s.parse::<gw_domain::ids::Key>().unwrap().id),
+        regs[1].1
+    );
+    let store = w.env.store().await;
+    let tube = store
+        .tube_by_barcode(
+            w.street,
+            w.round.parse::<gw_domain::ids::Key>().unwrap().id,
+            "S0000001",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tube.pool_size, 1);
+    let last = store
+        .registration_by_client(w.street, &regs[2].0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.purpose, "retest");
+}
+
+#[tokio::test]
 async fn browser_registry_roster_upload_with_report_and_round_pages() {
     if !browser_available("browser_registry_roster_upload_with_report_and_round_pages") {
         return;

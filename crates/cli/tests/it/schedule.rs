@@ -388,6 +388,41 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
         .unwrap()
         .iter()
         .any(|d| d["building_id"] == late_sealed && d["status"] == "sealed"));
+
+    // Coverage per point: each point's territory is the buildings the stored
+    // plan sends to it; its expected is theirs.
+    let cov = srv
+        .get(&format!("/api/v1/rounds/{round}/coverage?by=building"))
+        .json();
+    let of_building: BTreeMap<i64, i64> = cov["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let k: Key = r["key"].as_str().unwrap().parse().unwrap();
+            (k.id, r["expected"].as_i64().unwrap())
+        })
+        .collect();
+    let mut want: BTreeMap<i64, (usize, i64)> = BTreeMap::new();
+    for (b, p) in &at2 {
+        let e = want.entry(*p).or_default();
+        e.0 += 1;
+        e.1 += of_building.get(b).copied().unwrap_or(0);
+    }
+    let mut seen = 0;
+    for p in cov["points"].as_array().unwrap() {
+        let k: Key = p["point"].as_str().unwrap().parse().unwrap();
+        if let Some((n, expected)) = want.get(&k.id) {
+            assert_eq!(p["buildings"].as_u64(), Some(*n as u64), "{p}");
+            assert_eq!(p["expected"].as_i64(), Some(*expected), "{p}");
+            assert_eq!(
+                p["missed"].as_i64().unwrap(),
+                expected - p["sampled"].as_i64().unwrap() - p["exempt"].as_i64().unwrap()
+            );
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, want.len(), "{}", cov["points"]);
 }
 
 #[tokio::test]

@@ -661,6 +661,111 @@ async fn retests_and_re_samples_are_taken_after_sampling_closes_and_close_their_
 }
 
 #[tokio::test]
+async fn a_street_sets_its_tube_barcode_rule_and_its_labs_largest_pool() {
+    let w = setup("100").await;
+    let srv = &w.srv;
+    let street = w.codes[0].0.split('-').next().unwrap().to_string();
+    let path = format!("/api/v1/streets/{street}/testing-settings");
+    let now = srv.get(&path).json();
+    assert_eq!(
+        (
+            &now["tube_min_len"],
+            &now["tube_max_len"],
+            &now["tube_check"],
+            &now["lab_max_pool"]
+        ),
+        (&json!(8), &json!(20), &json!("none"), &json!(20)),
+        "{now}"
+    );
+    // Refused whole: nothing changes.
+    for bad in [
+        json!({ "tube_min_len": 12, "tube_max_len": 10 }),
+        json!({ "tube_check": "mod11" }),
+        json!({ "lab_max_pool": 8 }),
+    ] {
+        let r = srv.post(&path, &bad);
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    assert_eq!(srv.get(&path).json(), now);
+    // The lab's tubes: 11 digits with a Luhn check digit; it takes pools of 5 at most.
+    let set = srv.post(
+        &path,
+        &json!({ "tube_min_len": 11, "tube_max_len": 11, "tube_check": "luhn", "lab_max_pool": 5 }),
+    );
+    assert_eq!(set.status, 200, "{}", set.body);
+    let open = |barcode: &str| {
+        srv.post(
+            &format!("/api/v1/points/{}/tubes", w.points[0]),
+            &json!({ "barcode": barcode }),
+        )
+    };
+    let misread = open("79927398710");
+    assert_eq!(misread.status, 400);
+    assert!(misread.body.contains("check digit"), "{}", misread.body);
+    assert_eq!(
+        open("T0000001").status,
+        400,
+        "the old shape no longer passes"
+    );
+    assert_eq!(open("79927398713").status, 201);
+    // A station learns the rule when it enrols, to check tubes offline.
+    let issued = srv.post(
+        &format!("/api/v1/points/{}/stations", w.points[0]),
+        &json!({ "label": "2号台" }),
+    );
+    let code = issued.json()["enroll_code"].as_str().unwrap().to_string();
+    let enrolled = srv
+        .anonymous()
+        .post("/api/v1/enroll", &json!({ "code": code }))
+        .json();
+    assert_eq!(
+        (&enrolled["tube_min_len"], &enrolled["tube_check"]),
+        (&json!(11), &json!("luhn"))
+    );
+    // A round pooling more than the lab takes is refused; advice stays within it.
+    let r = srv.post("/api/v1/rounds", &json!({ "street": street.parse::<i64>().unwrap(), "name": "第2轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 }));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("at most 5"), "{}", r.body);
+    let advice = srv
+        .get(&format!("/api/v1/streets/{street}/pool-advice?lab_max=20"))
+        .json();
+    assert_eq!(advice["lab_max"], 5);
+    // The CLI shows and changes the same settings.
+    let out = w
+        .env
+        .cli_ok(&["round", "settings", "--street", "鸿城街道", "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (&v["tube_check"], &v["lab_max_pool"]),
+        (&json!("luhn"), &json!(5))
+    );
+    let out = w.env.cli_ok(&[
+        "round",
+        "settings",
+        "--street",
+        "鸿城街道",
+        "--tube-length",
+        "8-20",
+        "--tube-check",
+        "none",
+        "--lab-max-pool",
+        "10",
+    ]);
+    assert!(out.contains("8–20") && out.contains("none"), "{out}");
+    assert_eq!(open("T0000002").status, 201);
+    let bad = w.env.cli(&[
+        "round",
+        "settings",
+        "--street",
+        "鸿城街道",
+        "--tube-length",
+        "3-9",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("4..=40"));
+}
+
+#[tokio::test]
 async fn door_to_door_lists_and_pool_advice() {
     let w = setup("200").await;
     let srv = &w.srv;
@@ -927,6 +1032,18 @@ async fn exemptions_make_missed_mean_missed_and_rounds_move_forward_only() {
         "{late}"
     );
     assert_eq!(step("open"), 400);
+    // Results are not complete while a tube with swabs has none.
+    let early = srv.post(
+        &format!("/api/v1/rounds/{}/state", w.round),
+        &json!({ "to": "results_complete" }),
+    );
+    assert_eq!(early.status, 400);
+    assert!(early.body.contains("X0000001"), "{}", early.body);
+    let r = srv.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &json!({ "results": [{ "barcode": "X0000001", "result": "negative" }] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(step("results_complete"), 200);
     assert_eq!(step("closed"), 200);
 }

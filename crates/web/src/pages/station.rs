@@ -17,7 +17,7 @@ fn messages(l: Lang) -> serde_json::Value {
         "scan_code": t("请扫描居民码或输入证件号", "Scan a personal code or type a document number"),
         "tube_open": t("已换新管", "New tube"),
         "tube_full": t("本管已满，请扫描新管条码", "Tube full: scan the next tube's barcode"),
-        "bad_tube": t("条码应为 8–20 位字母或数字，请重扫", "A tube barcode has 8 to 20 letters or digits: scan again"),
+        "bad_tube": t("不是本街道的采样管条码（长度、字符或校验位不对），请重扫", "Not a tube barcode of this street (length, characters or check digit): scan again"),
         "ok": t("登记成功", "Registered"),
         "queued": t("已保存在本机，联网后自动上传", "Saved on this device: it uploads when the network is back"),
         "duplicate": t("此人本轮已采过样", "Already sampled in this round"),
@@ -54,7 +54,8 @@ pub async fn station(page: Page) -> Response {
 <form id="scan-form" autocomplete="off"><label class="purpose">{lu} <select id="purpose" name="purpose"><option value="routine">{pr}</option><option value="door_to_door">{pd}</option><option value="retest">{pt}</option><option value="resample">{ps}</option></select></label>
 <label for="code" id="prompt">{prompt}</label>
 <input id="code" name="code" inputmode="text" autocomplete="off" autocapitalize="characters" spellcheck="false" autofocus>
-<div class="actions"><button class="primary" type="submit">{ok}</button><button type="button" id="new-tube" accesskey="n">{nt}</button><button type="button" id="camera-button" hidden>{cam}</button></div></form>
+<div class="actions"><button class="primary" type="submit">{ok}</button><button type="button" id="new-tube" accesskey="n">{nt}</button><button type="button" id="walk-in-button">{wb}</button><button type="button" id="camera-button" hidden>{cam}</button></div></form>
+<form id="walk-in" class="card stack" autocomplete="off" hidden><p class="hint">{wh}</p><label>{wn}<input id="walk-in-name" maxlength="40"></label><label>{wp}<input id="walk-in-phone" inputmode="tel" maxlength="20"></label><button class="primary" type="submit">{ws}</button></form>
 <video id="camera" class="camera" playsinline muted hidden></video>
 <section id="problems" class="card" hidden><h2>{sp}</h2><ul id="problem-list" class="list"></ul><button type="button" id="clear-problems">{cp}</button></section>
 <p class="hint">{hint}</p>
@@ -82,6 +83,14 @@ pub async fn station(page: Page) -> Response {
         ok = l.t("确定", "OK"),
         nt = l.t("换管", "New tube"),
         cam = l.t("摄像头扫码", "Camera"),
+        wb = l.t("临时人员", "Walk-in"),
+        wh = l.t(
+            "无码、名单上查不到的人：登记姓名和电话，待社区核实（有证件的请直接输入证件号）。",
+            "Someone with no code and on no roster: their name and phone, for the community to check (with an ID card, type its number instead)."
+        ),
+        wn = l.t("姓名", "Name"),
+        wp = l.t("电话", "Phone"),
+        ws = l.t("登记入当前管", "Register into this tube"),
         sp = l.t("上传时发现的问题", "Problems found when uploading"),
         cp = l.t("已处理，清除", "Handled: clear"),
         hint = l.t(

@@ -187,7 +187,9 @@
         req = kvGet('tube:' + it.barcode).then(function (id) {
           if (!id) return { status: 0, missing: true };
           if (it.kind === 'close') return api('POST', '/api/v1/tubes/' + id + '/close', {});
-          return api('POST', '/api/v1/tubes/' + id + '/scans', { client_id: it.client_id, code: it.code, scanned_ms: it.scanned_ms, station: c.station, purpose: it.purpose || 'routine' });
+          var body = { client_id: it.client_id, code: it.code, scanned_ms: it.scanned_ms, station: c.station, purpose: it.purpose || 'routine' };
+          if (it.walk_in) body.walk_in = it.walk_in;
+          return api('POST', '/api/v1/tubes/' + id + '/scans', body);
         });
       }
       return req.then(function (r) {
@@ -234,17 +236,37 @@
     return p.then(function () { return qDel(it.seq); }).then(function () { return true; });
   }
 
+  // The street's tube barcode rule (from enrolment; 8 to 20 letters or digits
+  // before stations were told): checked here so a misread tube is caught offline too.
+  function luhnOk(d) {
+    var sum = 0;
+    for (var i = 0; i < d.length; i++) {
+      var x = d.charCodeAt(d.length - 1 - i) - 48;
+      if (i % 2 === 1) { x *= 2; if (x > 9) x -= 9; }
+      sum += x;
+    }
+    return sum % 10 === 0;
+  }
+  function tubeOk(b) {
+    var c = cfg() || {};
+    var min = c.tube_min_len || 8, max = c.tube_max_len || 20;
+    if (b.length < min || b.length > max || !/^[A-Z0-9]+$/.test(b)) return false;
+    return c.tube_check !== 'luhn' || (/^[0-9]+$/.test(b) && luhnOk(b));
+  }
+
   // ----- scanning ------------------------------------------------------------
   var chain = Promise.resolve();
-  function onScan(text) {
-    chain = chain.then(function () { return scan(text); }).catch(function (e) { show('bad', String(e)); });
+  function onScan(text, walkIn) {
+    chain = chain.then(function () { return scan(text, walkIn); }).catch(function (e) { show('bad', String(e)); });
     return chain;
   }
-  function scan(text) {
+  // walkIn: {name, phone} of someone on no roster (text is then their name, for the screen).
+  function scan(text, walkIn) {
     var s = state();
+    if (walkIn && needTube()) { show('bad', M.scan_tube, text); return refresh(); }
     if (needTube()) {
       var b = text.toUpperCase().replace(/\s+/g, '');
-      if (!/^[A-Z0-9]{8,20}$/.test(b)) { show('bad', M.bad_tube, text); return refresh(); }
+      if (!tubeOk(b)) { show('bad', M.bad_tube, text); return refresh(); }
       if (s.tube) qAdd({ kind: 'close', barcode: s.tube });
       s.tube = b; s.fill = 0; s.purpose = $('purpose').value || 'routine';
       saveState(s);
@@ -254,7 +276,8 @@
       }).then(function () { sync(); });
     }
     var cid = (cfg().station || 'st') + '-' + uid();
-    var item = { kind: 'scan', client_id: cid, barcode: s.tube, code: text, scanned_ms: Date.now(), purpose: purposeOf(s) };
+    var item = { kind: 'scan', client_id: cid, barcode: s.tube, code: walkIn ? '' : text, scanned_ms: Date.now(), purpose: purposeOf(s) };
+    if (walkIn) item.walk_in = walkIn;
     return qAdd(item).then(function () {
       s.fill += 1;
       saveState(s);
@@ -307,6 +330,20 @@
       $('camera-button').hidden = false;
       $('camera-button').addEventListener('click', function () { startCamera(); input.focus(); });
     }
+    $('walk-in-button').addEventListener('click', function () {
+      var f = $('walk-in');
+      f.hidden = !f.hidden;
+      if (!f.hidden) $('walk-in-name').focus();
+    });
+    $('walk-in').addEventListener('submit', function (e) {
+      e.preventDefault();
+      var name = $('walk-in-name').value.trim(), phone = $('walk-in-phone').value.trim();
+      if (!name) { $('walk-in-name').focus(); return; }
+      $('walk-in-name').value = ''; $('walk-in-phone').value = '';
+      $('walk-in').hidden = true;
+      input.focus();
+      onScan(name, { name: name, phone: phone });
+    });
     $('clear-problems').addEventListener('click', function () { problemsClear().then(refresh); input.focus(); });
     document.addEventListener('keydown', function (e) {
       // A scanner types into whatever has focus: bring it back to the input.
