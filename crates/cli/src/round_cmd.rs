@@ -143,6 +143,48 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Exempt a resident from a round: away, in_hospital, isolated_tested_there,
+    /// deceased; none lifts an exemption.
+    Exempt {
+        round: String,
+        /// Resident id, STREET-ID.
+        #[arg(long)]
+        resident: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Who a door-to-door team samples in a grid, by building and floor (masked).
+    DoorToDoor {
+        round: String,
+        /// Grid id, STREET-ID.
+        #[arg(long)]
+        grid: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Members of invalid tubes to swab again in a community, grid or building (masked).
+    Resamples {
+        round: String,
+        #[command(flatten)]
+        within: TerritoryArg,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Push one slot's call-down messages to the street's alert channels.
+    Push {
+        round: String,
+        /// The slot's start, "YYYY-MM-DD HH:MM" China time (default: the next slot).
+        #[arg(long)]
+        starts: Option<String>,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Round over round for a community, grid or building.
     Compare {
         round: String,
@@ -455,6 +497,99 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     println!("  {}", serde_json::to_string(&v)?);
                 }
             }
+        }
+        RoundCmd::Exempt {
+            round,
+            resident,
+            reason,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let round = key(&round, "round")?;
+            let resident = key(&resident, "resident")?;
+            gw_app::testing::exempt(&store, clock, &op, round, resident, &reason)
+                .await
+                .map_err(app_err)?;
+            println!("轮次 round {round}: {resident} → {reason}");
+        }
+        RoundCmd::DoorToDoor {
+            round,
+            grid,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let floors = gw_app::testing::door_to_door(
+                &store,
+                clock,
+                &op,
+                key(&round, "round")?,
+                key(&grid, "grid")?,
+            )
+            .await
+            .map_err(app_err)?;
+            if json {
+                println!("{}", json!({ "floors": floors }));
+            } else {
+                let n: usize = floors.iter().map(|f| f.residents.len()).sum();
+                println!("入户采样 door-to-door: {n}");
+                for f in floors {
+                    let floor = f.floor.map_or_else(|| "?".to_string(), |x| x.to_string());
+                    println!("  {} {floor}层 floor:", f.building);
+                    for r in f.residents {
+                        println!("    {}", serde_json::to_string(&r)?);
+                    }
+                }
+            }
+        }
+        RoundCmd::Resamples {
+            round,
+            within,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let within = within
+                .within()?
+                .context("give --community, --grid or --building")?;
+            let rows =
+                gw_app::coverage::resamples(&store, clock, &op, key(&round, "round")?, within)
+                    .await
+                    .map_err(app_err)?;
+            let today = clock.today();
+            let items: Vec<_> = rows
+                .iter()
+                .map(|r| {
+                    json!({
+                        "resident": gw_app::registry::ResidentView::masked(&r.resident, today),
+                        "tube": r.tube,
+                        "state": r.state,
+                    })
+                })
+                .collect();
+            if json {
+                println!("{}", json!({ "items": items }));
+            } else {
+                let open_now = rows.iter().filter(|r| r.state == "open").count();
+                println!("待重采 to re-sample: {open_now} (of {})", rows.len());
+                for i in items {
+                    println!("  {i}");
+                }
+            }
+        }
+        RoundCmd::Push { round, starts, db } => {
+            let store = open(&db).await?;
+            let starts = starts
+                .as_deref()
+                .map(|s| moment(s).context("--starts"))
+                .transpose()?;
+            let n =
+                gw_app::notify::push_call_down(&store, clock, &op, key(&round, "round")?, starts)
+                    .await
+                    .map_err(app_err)?;
+            println!(
+                "已排队 queued {n} 条叫号消息 call-down message(s); 运行中的服务器发送 the running server delivers them"
+            );
         }
         RoundCmd::Compare { round, within, db } => {
             let store = open(&db).await?;

@@ -595,6 +595,15 @@ async fn a_slots_call_down_list_is_pushed_to_the_group() {
         &json!({ "starts_ms": 1 }),
     );
     assert_eq!(none.status, 400, "{}", none.body);
+    // From the command line too: queued, and the running server delivers it.
+    let out = w.env.cli_ok(&["round", "push", &r]);
+    assert!(out.contains("queued 1"), "{out}");
+    let (_, again) = bodies.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(again.contains("下楼通知"), "{again}");
+    let bad = w
+        .env
+        .cli(&["round", "push", &r, "--starts", "2001-01-01 00:00"]);
+    assert!(!bad.status.success());
 }
 
 /// `alerts add` for the demo street, with `more` arguments after the address.

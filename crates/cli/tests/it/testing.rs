@@ -653,6 +653,16 @@ async fn retests_and_re_samples_are_taken_after_sampling_closes_and_close_their_
         "{:?}",
         list(srv)
     );
+    let cli: Value = serde_json::from_str(&w.env.cli_ok(&[
+        "round",
+        "resamples",
+        &w.round,
+        "--grid",
+        &format!("{}-{grid}", k.street),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(cli["items"].as_array().unwrap().len(), list(srv).len());
     // Every retest negative: the abnormal pool is cleared.
     let alerts = srv
         .get(&format!("/api/v1/rounds/{}/alerts", w.round))
@@ -812,6 +822,17 @@ async fn door_to_door_lists_and_pool_advice() {
     }
     // Grouped by building and floor, floors from room numbers.
     assert!(floors.iter().all(|f| f["floor"].is_number()));
+    // The CLI gives the same list.
+    let cli: Value = serde_json::from_str(&w.env.cli_ok(&[
+        "round",
+        "door-to-door",
+        &w.round,
+        "--grid",
+        &grid,
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(cli["floors"], list["floors"]);
     // Everyone flagged "cannot go downstairs" in the grid is on it too.
     for r in srv
         .get(&format!(
@@ -978,6 +999,17 @@ async fn exemptions_make_missed_mean_missed_and_rounds_move_forward_only() {
         .status
     };
     assert_eq!((lift(2), lift(2), lift(3)), (200, 404, 404));
+    // The CLI records one the same way.
+    w.env.cli_ok(&[
+        "round",
+        "exempt",
+        &w.round,
+        "--resident",
+        &w.codes[3].0,
+        "--reason",
+        "deceased",
+    ]);
+    assert_eq!(lift(3), 200);
     let cov2 = srv
         .get(&format!("/api/v1/rounds/{}/coverage", w.round))
         .json();
