@@ -274,6 +274,26 @@ pub async fn coverage(
     })
 }
 
+/// Authorises reading the registry of `within` and checks it lies in the
+/// round's street, and that the round exists.
+async fn read_in_round(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    (l, k): (Level, Key),
+) -> Result<(), AuthError> {
+    let pl = place(store, k.street, l, k.id).await?;
+    access::authorize(p, clock, Action::ReadRegistry, &pl)?;
+    if k.street != round.street {
+        return Err(AuthError::Invalid(
+            "所选区域不在本轮街道 / that territory is not in the round's street".into(),
+        ));
+    }
+    store.round(round.street, round.id).await?;
+    Ok(())
+}
+
 /// The missed list of a community, grid or building: who to call, or visit
 /// at their door (masked as access rules say).
 pub async fn missed(
@@ -284,14 +304,7 @@ pub async fn missed(
     within: (Level, Key),
 ) -> Result<Vec<gw_store::registry::ResidentRow>, AuthError> {
     let (l, k) = within;
-    let pl = place(store, k.street, l, k.id).await?;
-    access::authorize(p, clock, Action::ReadRegistry, &pl)?;
-    if k.street != round.street {
-        return Err(AuthError::Invalid(
-            "所选区域不在本轮街道 / that territory is not in the round's street".into(),
-        ));
-    }
-    store.round(round.street, round.id).await?;
+    read_in_round(store, clock, p, round, within).await?;
     let ids = store.missed_in(round.street, round.id, l, k.id).await?;
     Ok(store.residents_by_ids(round.street, &ids).await?)
 }
@@ -307,6 +320,26 @@ pub struct Resample {
     pub created_ms: i64,
 }
 
+/// A [`Resample`] as the API and the CLI show it (the resident masked).
+#[derive(Debug, Clone, Serialize)]
+pub struct ResampleView {
+    pub resident: ResidentView,
+    pub tube: String,
+    pub state: String,
+    pub created_ms: i64,
+}
+
+impl Resample {
+    pub fn masked(&self, today: gw_domain::date::Date) -> ResampleView {
+        ResampleView {
+            resident: ResidentView::masked(&self.resident, today),
+            tube: self.tube.clone(),
+            state: self.state.clone(),
+            created_ms: self.created_ms,
+        }
+    }
+}
+
 /// The re-samples of a round in one community, grid or building: the members
 /// of tubes the lab found invalid, open ones first. A re-sample swab (purpose
 /// `resample`) whose tube gets a result ends its member's re-sample.
@@ -318,14 +351,7 @@ pub async fn resamples(
     within: (Level, Key),
 ) -> Result<Vec<Resample>, AuthError> {
     let (l, k) = within;
-    let pl = place(store, k.street, l, k.id).await?;
-    access::authorize(p, clock, Action::ReadRegistry, &pl)?;
-    if k.street != round.street {
-        return Err(AuthError::Invalid(
-            "所选区域不在本轮街道 / that territory is not in the round's street".into(),
-        ));
-    }
-    store.round(round.street, round.id).await?;
+    read_in_round(store, clock, p, round, within).await?;
     let rows = store.resamples_in(round.street, round.id, l, k.id).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
     let people = store.residents_by_ids(round.street, &ids).await?;
@@ -382,14 +408,7 @@ pub async fn compare(
     within: (Level, Key),
 ) -> Result<Comparison, AuthError> {
     let (l, k) = within;
-    let pl = place(store, k.street, l, k.id).await?;
-    access::authorize(p, clock, Action::ReadRegistry, &pl)?;
-    if k.street != round.street {
-        return Err(AuthError::Invalid(
-            "所选区域不在本轮街道 / that territory is not in the round's street".into(),
-        ));
-    }
-    store.round(round.street, round.id).await?;
+    read_in_round(store, clock, p, round, within).await?;
     let within_text = format!("{}:{k}", level_name(l));
     let Some(before) = store.previous_round(round.street, round.id).await? else {
         return Ok(Comparison {

@@ -557,23 +557,14 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     .await
                     .map_err(app_err)?;
             let today = clock.today();
-            let items: Vec<_> = rows
-                .iter()
-                .map(|r| {
-                    json!({
-                        "resident": gw_app::registry::ResidentView::masked(&r.resident, today),
-                        "tube": r.tube,
-                        "state": r.state,
-                    })
-                })
-                .collect();
+            let items: Vec<_> = rows.iter().map(|r| r.masked(today)).collect();
             if json {
                 println!("{}", json!({ "items": items }));
             } else {
                 let open_now = rows.iter().filter(|r| r.state == "open").count();
                 println!("待重采 to re-sample: {open_now} (of {})", rows.len());
                 for i in items {
-                    println!("  {i}");
+                    println!("  {}", serde_json::to_string(&i)?);
                 }
             }
         }

@@ -111,12 +111,7 @@ pub async fn resamples(
     Ok(Json(json!({
         "round": round.to_string(),
         "within": format!("{}:{}", level_name(within.0), within.1),
-        "items": rows.iter().map(|r| json!({
-            "resident": ResidentView::masked(&r.resident, today),
-            "tube": r.tube,
-            "state": r.state,
-            "created_ms": r.created_ms,
-        })).collect::<Vec<_>>(),
+        "items": rows.iter().map(|r| r.masked(today)).collect::<Vec<_>>(),
     })))
 }
 
