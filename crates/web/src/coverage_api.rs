@@ -90,11 +90,24 @@ pub async fn missed(
     let within = q.required()?;
     let rows = gw_app::coverage::missed(&s.store, &s.clock, &a.principal, round, within).await?;
     let today = s.clock.today();
-    Ok(Json(json!({
+    Ok(listed(
+        round,
+        within,
+        rows.iter().map(|r| ResidentView::masked(r, today)),
+    ))
+}
+
+/// A list of one territory of a round, as the API answers it.
+fn listed<T: serde::Serialize>(
+    round: Key,
+    within: (Level, Key),
+    items: impl Iterator<Item = T>,
+) -> Json<Value> {
+    Json(json!({
         "round": round.to_string(),
         "within": format!("{}:{}", level_name(within.0), within.1),
-        "items": rows.iter().map(|r| ResidentView::masked(r, today)).collect::<Vec<_>>(),
-    })))
+        "items": items.collect::<Vec<_>>(),
+    }))
 }
 
 /// The members of invalid tubes to be swabbed again, in one territory.
@@ -108,11 +121,7 @@ pub async fn resamples(
     let within = q.required()?;
     let rows = gw_app::coverage::resamples(&s.store, &s.clock, &a.principal, round, within).await?;
     let today = s.clock.today();
-    Ok(Json(json!({
-        "round": round.to_string(),
-        "within": format!("{}:{}", level_name(within.0), within.1),
-        "items": rows.iter().map(|r| r.masked(today)).collect::<Vec<_>>(),
-    })))
+    Ok(listed(round, within, rows.iter().map(|r| r.masked(today))))
 }
 
 pub async fn compare(
