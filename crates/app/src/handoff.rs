@@ -320,8 +320,7 @@ pub async fn pack_bag(
     let pt = store.point(point.street, point.id).await?;
     access::authorize(p, clock, Action::Pack, &point_place(store, &pt).await?)?;
     let bag = barcode(bag)?;
-    let tube_rule = crate::testing::settings_of(store, point.street).await?.tube;
-    let codes = barcodes_by(&tube_rule, tubes)?;
+    let codes = barcodes_by(&BarcodeRule::lookup(), tubes)?;
     let counted = count(counted, "清点管数 / counted tubes")?;
     let capacity = store.bag_capacity(point.street, pt.round_id).await?;
     rules::check_packing(&codes, Some(capacity.max(1) as u32)).map_err(invalid)?;

@@ -170,6 +170,18 @@ impl Default for BarcodeRule {
 }
 
 impl BarcodeRule {
+    /// The shape of any barcode a street's settings allow (4 to 40 letters or
+    /// digits, no check): for finding tubes already opened (in a bag, in the
+    /// lab's file), which must exist anyway, so a tube opened under an
+    /// earlier rule is still found after the street changes its rule.
+    pub fn lookup() -> BarcodeRule {
+        BarcodeRule {
+            min_len: 4,
+            max_len: 40,
+            luhn: false,
+        }
+    }
+
     /// The check character's name as settings carry it (`none`, `luhn`).
     pub fn check_name(&self) -> &'static str {
         if self.luhn {

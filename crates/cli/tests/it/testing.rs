@@ -717,6 +717,20 @@ async fn a_street_sets_its_tube_barcode_rule_and_its_labs_largest_pool() {
         400,
         "the old shape no longer passes"
     );
+    // A station that opened it offline under the old rule still gets it, flagged.
+    let replayed = srv.post(
+        &format!("/api/v1/points/{}/tubes", w.points[0]),
+        &json!({ "barcode": "T0000001", "reuse": true }),
+    );
+    assert_eq!(replayed.status, 201, "{}", replayed.body);
+    assert!(
+        replayed.json()["warning"]
+            .as_str()
+            .unwrap()
+            .contains("outside the configured range"),
+        "{}",
+        replayed.body
+    );
     assert_eq!(open("79927398713").status, 201);
     // A station learns the rule when it enrols, to check tubes offline.
     let issued = srv.post(
@@ -763,6 +777,13 @@ async fn a_street_sets_its_tube_barcode_rule_and_its_labs_largest_pool() {
     ]);
     assert!(out.contains("8–20") && out.contains("none"), "{out}");
     assert_eq!(open("T0000002").status, 201);
+    // The tube opened under the earlier rule still takes its result from the lab.
+    let r = srv.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &json!({ "results": [{ "barcode": "79927398713", "result": "negative" }] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["recorded"], 1, "{}", r.body);
     let bad = w.env.cli(&[
         "round",
         "settings",
