@@ -1066,6 +1066,14 @@ async fn browser_station_takes_a_walk_in_and_a_single_tube_retest() {
     );
     b.scan_keys(&w.codes[1].1);
     b.wait("the retest stored, the tube full", "document.getElementById('point-count').textContent === '3' && document.getElementById('waiting').textContent === '0' && document.getElementById('code').dataset.mode === 'tube'");
+    assert_eq!(
+        b.exec(
+            "return [document.getElementById('purpose').disabled, document.getElementById('purpose').value];",
+            json!([])
+        ),
+        json!([false, "retest"]),
+        "a full tube: the next one's purpose may be chosen, the last one offered"
+    );
     let regs = registrations(&w.env, w.street, point.id).await;
     assert_eq!(regs.len(), 3, "{regs:?}");
     let pending = w.srv.get("/api/v1/residents?status=pending").json();

@@ -131,8 +131,10 @@
       $('tube-barcode').textContent = s.tube ? s.tube : '—';
       var c = cfg() || {};
       $('tube-fill').textContent = (s.tube ? s.fill : 0) + '/' + (c.pool_size ? poolSize(s) : 0);
-      $('purpose').value = s.tube ? purposeOf(s) : ($('purpose').value || 'routine');
-      $('purpose').disabled = !!s.tube;
+      // Fixed while a tube is being filled; free to choose for the next one.
+      var filling = !!s.tube && !needTube();
+      if (filling) $('purpose').value = purposeOf(s);
+      $('purpose').disabled = filling;
       $('point-count').textContent = String(s.pointCount + waiting.length);
       $('prompt').textContent = needTube() ? M.scan_tube : M.scan_code;
       $('code').setAttribute('data-mode', needTube() ? 'tube' : 'code');
