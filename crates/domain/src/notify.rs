@@ -161,7 +161,7 @@ pub fn signed(
             (
                 format!(
                     "{target}{sep}timestamp={now_ms}&sign={}",
-                    query_escape(&sign)
+                    crate::text::percent_encode(&sign)
                 ),
                 body.to_string(),
             )
@@ -207,19 +207,6 @@ fn base64(bytes: &[u8]) -> String {
             } else {
                 out.push('=');
             }
-        }
-    }
-    out
-}
-
-/// Percent-encodes what is not unreserved in a query value.
-fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
         }
     }
     out

@@ -56,6 +56,21 @@ pub fn chinese_number(s: &str) -> Option<u32> {
     }
 }
 
+/// Percent-encodes every byte but RFC 3986's unreserved characters (letters,
+/// digits, `-._~`): a query value, or an RFC 5987 header parameter.
+pub fn percent_encode(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
