@@ -95,6 +95,18 @@ pub struct Totals {
     pub added_sampled: i64,
 }
 
+impl Totals {
+    /// Adds one row of counts; missed = expected, neither sampled nor exempt.
+    fn add(&mut self, c: &gw_store::coverage::CoverageCount) {
+        self.expected += c.expected;
+        self.sampled += c.sampled;
+        self.exempt += c.exempt;
+        self.missed += c.expected - c.sampled - c.exempt;
+        self.added += c.added;
+        self.added_sampled += c.added_sampled;
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PointRow {
     pub point: String,
@@ -171,12 +183,7 @@ pub async fn coverage(
             community = pl.community;
         }
         let missed = c.expected - c.sampled - c.exempt;
-        totals.expected += c.expected;
-        totals.sampled += c.sampled;
-        totals.exempt += c.exempt;
-        totals.missed += missed;
-        totals.added += c.added;
-        totals.added_sampled += c.added_sampled;
+        totals.add(&c);
         rows.push(CoverageRow {
             level: level_name(by),
             key: Key {
@@ -213,7 +220,7 @@ pub async fn coverage(
     };
     // Each point's territory from the stored plan: building → point, and the
     // buildings' coverage (one more grouped read, only when there is a plan).
-    let mut served: std::collections::BTreeMap<i64, (usize, [i64; 3])> = Default::default();
+    let mut served: std::collections::BTreeMap<i64, (usize, Totals)> = Default::default();
     if !counts.is_empty() {
         let calls = store.schedule_calls(round.street, round.id).await?;
         if !calls.is_empty() {
@@ -233,9 +240,7 @@ pub async fn coverage(
                 if let Some(point) = at.get(&b.id) {
                     let e = served.entry(*point).or_default();
                     e.0 += 1;
-                    e.1[0] += b.expected;
-                    e.1[1] += b.sampled;
-                    e.1[2] += b.exempt;
+                    e.1.add(&b);
                 }
             }
         }
@@ -243,7 +248,7 @@ pub async fn coverage(
     for pc in counts {
         let pl = place(store, round.street, Level::Community, pc.community_id).await?;
         if p.can(Action::ReadRegistry, &pl, now) {
-            let own = served.get(&pc.point_id).copied();
+            let own = served.get(&pc.point_id);
             points.push(PointRow {
                 point: Key {
                     street: round.street,
@@ -257,10 +262,10 @@ pub async fn coverage(
                 first_ms: pc.first_ms,
                 last_ms: pc.last_ms,
                 buildings: own.map_or(0, |o| o.0),
-                expected: own.map(|o| o.1[0]),
-                sampled: own.map(|o| o.1[1]),
-                exempt: own.map(|o| o.1[2]),
-                missed: own.map(|o| o.1[0] - o.1[1] - o.1[2]),
+                expected: own.map(|o| o.1.expected),
+                sampled: own.map(|o| o.1.sampled),
+                exempt: own.map(|o| o.1.exempt),
+                missed: own.map(|o| o.1.missed),
             });
         }
     }

@@ -76,8 +76,9 @@ impl SettingsView {
     }
 }
 
-/// What to change in a street's testing settings (`None`: keep).
-#[derive(Debug, Clone, Default)]
+/// What to change in a street's testing settings (`None`: keep); the API's
+/// request body as it is.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct SettingsChange {
     pub tube_min_len: Option<usize>,
     pub tube_max_len: Option<usize>,
@@ -984,11 +985,7 @@ pub async fn scan(
             "client_id 须为 1–80 个字符 / client_id must be 1 to 80 characters".into(),
         ));
     }
-    if !PURPOSES.contains(&s.purpose) {
-        return Err(AuthError::Invalid(format!(
-            "purpose must be one of {PURPOSES:?}"
-        )));
-    }
+    let use_ = TubeUse::of_purpose(s.purpose)?;
     let now = clock.now_ms();
     let walk_in = s.walk_in.filter(|_| s.code.trim().is_empty());
     let who = match walk_in {
@@ -1083,7 +1080,7 @@ pub async fn scan(
     };
     let fill = state.tube_fill;
     let round_state = &state.round_state;
-    if !TubeUse::of_purpose(s.purpose)?.fits(round_state) {
+    if !use_.fits(round_state) {
         problem = join(
             problem,
             &format!("轮次状态为 {round_state}（非采样中）/ the round is {round_state}, not open"),

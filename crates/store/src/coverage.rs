@@ -62,8 +62,8 @@ pub struct BuildingComparison {
     pub lapsed: i64,
 }
 
-const SAMPLED: &str = "EXISTS (SELECT 1 FROM registration s WHERE s.street_id = e.street_id AND s.round_id = e.round_id AND s.resident_id = e.resident_id)";
-const EXEMPT: &str = "EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = e.street_id AND x.round_id = e.round_id AND x.resident_id = e.resident_id)";
+pub(crate) const SAMPLED: &str = "EXISTS (SELECT 1 FROM registration s WHERE s.street_id = e.street_id AND s.round_id = e.round_id AND s.resident_id = e.resident_id)";
+pub(crate) const EXEMPT: &str = "EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = e.street_id AND x.round_id = e.round_id AND x.resident_id = e.resident_id)";
 
 impl Store {
     /// Coverage of a round grouped by `group`, limited to `within` (a level

@@ -789,20 +789,22 @@ impl Store {
         flag_bit: i64,
         now_ms: i64,
     ) -> Result<Vec<i64>> {
-        Ok(db_run!(self, pool => sqlx::query_scalar(
+        use crate::coverage::{EXEMPT, SAMPLED};
+        let sql = format!(
             "SELECT e.resident_id FROM round_expected e \
              JOIN resident r ON r.street_id = e.street_id AND r.id = e.resident_id \
              JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
              JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
              JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
              WHERE e.street_id = $1 AND e.round_id = $2 AND b.grid_id = $3 \
-             AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = e.street_id AND g.round_id = e.round_id AND g.resident_id = e.resident_id) \
-             AND NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = e.street_id AND x.round_id = e.round_id AND x.resident_id = e.resident_id) \
+             AND NOT {SAMPLED} AND NOT {EXEMPT} \
              AND ((r.flags & $4) <> 0 OR EXISTS (SELECT 1 FROM control_order c WHERE c.street_id = e.street_id AND c.status IN ('sealed', 'temporary') \
                   AND c.from_ms <= $5 AND (c.until_ms IS NULL OR c.until_ms > $5) \
                   AND ((c.target_kind = 'household' AND c.target_id = h.id) OR (c.target_kind = 'unit' AND c.target_id = u.id) \
                     OR (c.target_kind = 'building' AND c.target_id = b.id) OR (c.target_kind = 'compound' AND c.target_id = b.compound_id)))) \
-             ORDER BY e.resident_id")
+             ORDER BY e.resident_id"
+        );
+        Ok(db_run!(self, pool => sqlx::query_scalar(&sql)
             .bind(street).bind(round).bind(grid).bind(flag_bit).bind(now_ms).fetch_all(pool).await?))
     }
 

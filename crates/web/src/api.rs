@@ -1138,27 +1138,12 @@ pub async fn testing_settings(
     ))
 }
 
-/// What to change in a street's testing settings; absent fields are kept.
-#[derive(Debug, Deserialize)]
-pub struct SettingsBody {
-    pub tube_min_len: Option<usize>,
-    pub tube_max_len: Option<usize>,
-    pub tube_check: Option<String>,
-    pub lab_max_pool: Option<u32>,
-}
-
 pub async fn set_testing_settings(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,
     Path(id): Path<i64>,
-    Json(b): Json<SettingsBody>,
+    Json(change): Json<gw_app::testing::SettingsChange>,
 ) -> Result<Json<gw_app::testing::SettingsView>, WebError> {
-    let change = gw_app::testing::SettingsChange {
-        tube_min_len: b.tube_min_len,
-        tube_max_len: b.tube_max_len,
-        tube_check: b.tube_check,
-        lab_max_pool: b.lab_max_pool,
-    };
     Ok(Json(
         gw_app::testing::set_testing_settings(&s.store, &s.clock, &a.principal, id, &change)
             .await?,
