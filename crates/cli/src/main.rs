@@ -16,6 +16,7 @@ mod bench_coverage;
 mod bench_field;
 mod bench_load;
 mod bench_scan;
+mod handoff_cmd;
 mod round;
 mod round_cmd;
 
@@ -166,79 +167,13 @@ enum Cmd {
     Results(ResultsCmd),
     /// Supplies issued to testing points (采样管、试剂盒、防护用品).
     #[command(subcommand)]
-    Supplies(SuppliesCmd),
-    /// Bags, boxes, hand-over and lab receipt: settings and the count reconciliation (数据统计校对).
+    Supplies(handoff_cmd::SuppliesCmd),
+    /// Bags, boxes, hand-over and lab receipt (装袋、装箱、交接、实验室接收) and the count reconciliation (数据统计校对).
     #[command(subcommand)]
-    Handoff(HandoffCmd),
-}
-
-#[derive(Subcommand)]
-enum SuppliesCmd {
-    /// Record supplies issued to a point: tubes by barcode range (--first/--last) or
-    /// --batch, kits, protective gear.
-    Issue {
-        /// Testing point id, STREET-ID.
-        #[arg(long)]
-        point: String,
-        /// tubes, kits or protective_gear.
-        #[arg(long)]
-        kind: String,
-        /// How many (a barcode range counts itself).
-        #[arg(long)]
-        quantity: Option<u64>,
-        /// First barcode of a range of tubes.
-        #[arg(long, requires = "last")]
-        first: Option<String>,
-        /// Last barcode of a range of tubes.
-        #[arg(long, requires = "first")]
-        last: Option<String>,
-        /// A batch of tubes: the code their barcodes start with.
-        #[arg(long, conflicts_with = "first")]
-        batch: Option<String>,
-        /// Who took them at the point.
-        #[arg(long, default_value = "")]
-        received_by: String,
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        db: DbArg,
-    },
-    /// List supplies issued to a point.
-    List {
-        #[arg(long)]
-        point: String,
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        db: DbArg,
-    },
-}
-
-#[derive(Subcommand)]
-enum HandoffCmd {
-    /// Every count along point → bag → box → hand-off → lab that does not match,
-    /// with the step where it broke. Exits 2 when any count does not match (1 on errors).
-    Report {
-        /// Round id, STREET-ID.
-        #[arg(long)]
-        round: String,
-        /// Only this point (STREET-ID).
-        #[arg(long)]
-        point: Option<String>,
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        db: DbArg,
-    },
-    /// Set how many tubes go into one bag in a round (20 unless set).
-    BagCapacity {
-        #[arg(long)]
-        round: String,
-        #[arg(long)]
-        tubes: u32,
-        #[command(flatten)]
-        db: DbArg,
-    },
+    Handoff(handoff_cmd::HandoffCmd),
+    /// Scanning stations of a testing point: issue an enrolment code, revoke.
+    #[command(subcommand)]
+    Station(handoff_cmd::StationCmd),
 }
 
 #[derive(Subcommand)]
@@ -780,8 +715,9 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Alerts(a) => round_cmd::alerts_cmd(a, &clock).await,
         Cmd::User(u) => user_cmd(u, &clock).await,
         Cmd::Codes(c) => codes_cmd(c, &clock).await,
-        Cmd::Supplies(c) => supplies_cmd(c, &clock).await,
-        Cmd::Handoff(c) => handoff_cmd(c, &clock).await,
+        Cmd::Supplies(c) => handoff_cmd::supplies_cmd(c, &clock).await,
+        Cmd::Handoff(c) => handoff_cmd::handoff_cmd(c, &clock).await,
+        Cmd::Station(c) => handoff_cmd::station_cmd(c, &clock).await,
         Cmd::Purge { before, yes, db } => {
             if !yes {
                 bail!("purging cannot be undone: add --yes");
@@ -1317,180 +1253,6 @@ async fn codes_cmd(c: CodesCmd, clock: &Clock) -> Result<()> {
                 })
                 .await?;
             println!("signing key {id} retired; codes signed with it no longer verify");
-            Ok(())
-        }
-    }
-}
-
-/// The operator on the server: city-wide, recorded as `user:cli:USER`.
-fn operator() -> gw_app::access::Principal {
-    use gw_domain::access::{Grant, Node, Role};
-    gw_app::access::Principal {
-        user_id: 0,
-        username: actor(),
-        display_name: actor(),
-        must_change_password: false,
-        grants: vec![Grant {
-            role: Role::Admin,
-            node: Node::City,
-            from_ms: 0,
-            until_ms: None,
-        }],
-    }
-}
-
-async fn supplies_cmd(c: SuppliesCmd, clock: &Clock) -> Result<()> {
-    match c {
-        SuppliesCmd::Issue {
-            point,
-            kind,
-            quantity,
-            first,
-            last,
-            batch,
-            received_by,
-            json,
-            db,
-        } => {
-            let store = open(&db).await?;
-            let point: gw_domain::ids::Key = point.parse().context("--point STREET-ID")?;
-            let range = first.as_deref().zip(last.as_deref());
-            let v = gw_app::handoff::issue_supplies(
-                &store,
-                clock,
-                &operator(),
-                point,
-                &gw_app::handoff::NewSupply {
-                    kind: &kind,
-                    quantity,
-                    range,
-                    batch: batch.as_deref(),
-                    received_by: &received_by,
-                },
-            )
-            .await?;
-            if json {
-                println!("{}", serde_json::to_string(&v)?);
-            } else {
-                let what = match (&v.first_barcode, &v.last_barcode, &v.batch) {
-                    (Some(a), Some(b), _) => format!(" {a} … {b}"),
-                    (_, _, Some(b)) => format!(" batch {b}"),
-                    _ => String::new(),
-                };
-                println!(
-                    "issued {} {} {}{what} to point {} (supply {})",
-                    v.quantity, v.kind_zh, v.kind, v.point, v.id
-                );
-            }
-            Ok(())
-        }
-        SuppliesCmd::List { point, json, db } => {
-            let store = open(&db).await?;
-            let point: gw_domain::ids::Key = point.parse().context("--point STREET-ID")?;
-            let items = gw_app::handoff::supplies(&store, clock, &operator(), point).await?;
-            if json {
-                println!("{}", serde_json::to_string(&items)?);
-            } else {
-                for v in items {
-                    println!(
-                        "{}\t{}\t{}\t{}\t{}",
-                        v.id,
-                        v.kind,
-                        v.quantity,
-                        v.first_barcode
-                            .zip(v.last_barcode)
-                            .map(|(a, b)| format!("{a}…{b}"))
-                            .or(v.batch)
-                            .unwrap_or_default(),
-                        v.received_by
-                    );
-                }
-            }
-            Ok(())
-        }
-    }
-}
-
-async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
-    match c {
-        HandoffCmd::Report {
-            round,
-            point,
-            json,
-            db,
-        } => {
-            let store = open(&db).await?;
-            let round: gw_domain::ids::Key = round.parse().context("--round STREET-ID")?;
-            let point: Option<gw_domain::ids::Key> = point
-                .map(|p| p.parse().context("--point STREET-ID"))
-                .transpose()?;
-            let r = gw_app::handoff::report(&store, clock, &operator(), round, point).await?;
-            if json {
-                println!("{}", serde_json::to_string(&r)?);
-            } else {
-                println!(
-                    "round {} (bag capacity {}): point / 采样点  open  closed  bagged  boxed  handed over  received (tubes/people)",
-                    r.round, r.bag_capacity
-                );
-                for s in &r.steps {
-                    let t = &s.totals;
-                    let f = |x: &gw_domain::handoff::Tally| format!("{}/{}", x.tubes, x.people);
-                    println!(
-                        "  {} {}  {}  {}  {}  {}  {}  {}",
-                        t.point,
-                        s.name,
-                        t.open_tubes,
-                        f(&t.closed),
-                        f(&t.bagged),
-                        f(&t.boxed),
-                        f(&t.handed_over),
-                        f(&t.received)
-                    );
-                }
-                for s in &r.supplies {
-                    if !s.not_issued.is_empty() {
-                        println!(
-                            "  {}: {} tube(s) not issued to the point / 未发放给本点的采样管: {}",
-                            s.point,
-                            s.not_issued.len(),
-                            s.not_issued.join(" ")
-                        );
-                    }
-                }
-                if r.matched {
-                    println!("全部数量一致 / every count matches");
-                } else {
-                    println!(
-                        "数量不符 / counts that do not match: {}",
-                        r.mismatches.len()
-                    );
-                    for m in &r.mismatches {
-                        println!(
-                            "  {} ({:?}) {} {}: {:?} expected {} found {} ({:+}) — {}",
-                            m.step.label_zh(),
-                            m.step,
-                            m.kind,
-                            m.at,
-                            m.measure,
-                            m.expected,
-                            m.found,
-                            m.diff,
-                            m.note
-                        );
-                    }
-                }
-            }
-            if !r.matched {
-                std::process::exit(2);
-            }
-            Ok(())
-        }
-        HandoffCmd::BagCapacity { round, tubes, db } => {
-            let store = open(&db).await?;
-            let round: gw_domain::ids::Key = round.parse().context("--round STREET-ID")?;
-            let c =
-                gw_app::handoff::set_bag_capacity(&store, clock, &operator(), round, tubes).await?;
-            println!("round {round}: {c} tubes to a bag");
             Ok(())
         }
     }

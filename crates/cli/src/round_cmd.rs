@@ -193,9 +193,17 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Abnormal pools and confirmed retests, with what was done.
+    /// Abnormal pools and confirmed retests, with what was done, and the
+    /// points' disinfection tasks.
     Alerts {
         round: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Mark a point's disinfection task (opened by an abnormal pool) done.
+    DisinfectionDone {
+        /// Task id, STREET-ID (see `round alerts`).
+        task: String,
         #[command(flatten)]
         db: DbArg,
     },
@@ -239,7 +247,7 @@ pub enum AlertsCmd {
 }
 
 /// The operator at the machine: every right, every action audited as `cli:USER`.
-fn operator() -> Principal {
+pub(crate) fn operator() -> Principal {
     Principal::operator(&crate::actor())
 }
 
@@ -251,7 +259,7 @@ async fn street_id(store: &Store, s: &str) -> Result<i64> {
     }
 }
 
-fn key(s: &str, what: &str) -> Result<Key> {
+pub(crate) fn key(s: &str, what: &str) -> Result<Key> {
     s.parse()
         .map_err(|_| anyhow::anyhow!("{what} 应为 STREET-ID / {what} must be STREET-ID: {s}"))
 }
@@ -605,6 +613,14 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 "{}",
                 serde_json::to_string_pretty(&json!({ "alerts": a, "disinfection": d }))?
             );
+        }
+        RoundCmd::DisinfectionDone { task, db } => {
+            let store = open(&db).await?;
+            let task = key(&task, "task")?;
+            gw_app::testing::disinfection_done(&store, clock, &op, task)
+                .await
+                .map_err(app_err)?;
+            println!("消杀任务 {task} 已完成 / disinfection task done");
         }
     }
     Ok(())

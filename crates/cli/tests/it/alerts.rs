@@ -280,6 +280,30 @@ async fn an_abnormal_pool_reaches_the_group_robot_and_retests_clear_or_confirm()
             .status,
         409
     );
+    // The other from the command line; `round alerts` lists both as done.
+    let t1 = tasks[1]["task"].as_str().unwrap();
+    let out = w.env.cli_ok(&["round", "disinfection-done", t1]);
+    assert!(out.contains(t1) && out.contains("done"), "{out}");
+    let again = w.env.cli(&["round", "disinfection-done", t1]);
+    assert_eq!(again.status.code(), Some(1));
+    let listed: Value = serde_json::from_str(&w.env.cli_ok(&["round", "alerts", &r])).unwrap();
+    let states: Vec<(&str, &str)> = listed["disinfection"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["task"].as_str().unwrap(), t["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states.len(), 2, "{listed}");
+    assert!(states.iter().all(|(_, s)| *s == "done"), "{listed}");
+    let by_cli = srv.get(&format!("/api/v1/rounds/{r}/disinfection")).json();
+    let done_by = by_cli["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task"] == t1)
+        .unwrap()["done_by"]
+        .clone();
+    assert!(done_by.as_str().unwrap().starts_with("cli:"), "{by_cli}");
 
     // Single-tube retests: pool A's ten come back negative but one; pool B's two negative.
     let mut rows = Vec::new();

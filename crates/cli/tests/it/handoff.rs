@@ -1,7 +1,8 @@
 //! Supplies, bags, boxes, hand-off and lab receipt over real HTTP, and the count
 //! reconciliation (数据统计校对): a chain that matches, a hand-over sheet that does
 //! not (flagged at the hand-off), a tube not issued to its point (a warning),
-//! a bag over capacity (a clear error, nothing stored).
+//! a bag over capacity (a clear error, nothing stored); the same steps and a
+//! point's stations from the command line.
 
 use serde_json::{json, Value};
 
@@ -546,4 +547,201 @@ async fn a_bag_over_capacity_is_refused_and_nothing_is_stored() {
         ),
         (&json!("bag"), &json!("BAG0000003"), &json!(1))
     );
+}
+
+#[tokio::test]
+async fn packing_hand_over_receipt_and_stations_from_the_command_line() {
+    let w = world().await;
+    w.filled_tube(&w.a, "TB00000001", &w.codes[0..10]);
+    w.filled_tube(&w.a, "TB00000002", &w.codes[10..15]);
+    w.filled_tube(&w.a, "TB00000003", &w.codes[15..18]);
+    let cli_json = |args: &[&str]| -> (Option<i32>, Value) {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let out = w.env.cli(&a);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let v = serde_json::from_str(&text).unwrap_or_else(|_| {
+            panic!("{args:?}: {text} {}", String::from_utf8_lossy(&out.stderr))
+        });
+        (out.status.code(), v)
+    };
+    let (code, table) = cli_json(&["handoff", "packing", "--point", &w.a]);
+    assert_eq!(code, Some(0));
+    let loose: Vec<&str> = table["tubes_to_bag"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["barcode"].as_str().unwrap())
+        .collect();
+    assert_eq!(loose, ["TB00000001", "TB00000002", "TB00000003"]);
+
+    // Refused with the reason, nothing stored.
+    let out = w.env.cli(&[
+        "handoff",
+        "bag",
+        "--point",
+        &w.a,
+        "--bag",
+        "BAG0000001",
+        "--tube",
+        "TB00000077",
+        "--counted",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no such tube"),
+        "{out:?}"
+    );
+    // Two tubes in one flag, separated by a comma: counts match.
+    let (code, bag) = cli_json(&[
+        "handoff",
+        "bag",
+        "--point",
+        &w.a,
+        "--bag",
+        "BAG0000001",
+        "--tube",
+        "TB00000001,TB00000002",
+        "--counted",
+        "2",
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        (&bag["tubes"], &bag["people"], &bag["counts_match"]),
+        (&json!(2), &json!(15), &json!(true)),
+        "{bag}"
+    );
+    // The packer counted two tubes in a bag of one: stored, flagged, exit 2, in words.
+    let out = w.env.cli(&[
+        "handoff",
+        "bag",
+        "--point",
+        &w.a,
+        "--bag",
+        "BAG0000002",
+        "--tube",
+        "TB00000003",
+        "--counted",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("BAG0000002") && text.contains("装袋") && text.contains("+1"),
+        "{text}"
+    );
+    assert_eq!(w.tube_state("TB00000003").await, "sealed");
+
+    let (code, boxed) = cli_json(&[
+        "handoff",
+        "box",
+        "--point",
+        &w.a,
+        "--box",
+        "BOX0000001",
+        "--bag",
+        "BAG0000001",
+        "--bag",
+        "BAG0000002",
+        "--counted-bags",
+        "2",
+        "--counted-tubes",
+        "3",
+    ]);
+    assert_eq!(code, Some(0), "{boxed}");
+    assert_eq!((&boxed["bags"], &boxed["tubes"]), (&json!(2), &json!(3)));
+    let (code, handed) = cli_json(&[
+        "handoff",
+        "hand-over",
+        "--point",
+        &w.a,
+        "--box",
+        "BOX0000001",
+        "--transporter",
+        "王师傅",
+        "--phone",
+        "13912345678",
+        "--counted-tubes",
+        "3",
+        "--counted-people",
+        "18",
+    ]);
+    assert_eq!(code, Some(0), "{handed}");
+    assert_eq!(
+        (&handed["boxes"], &handed["tubes"], &handed["people"]),
+        (&json!(1), &json!(3), &json!(18))
+    );
+    let (code, received) = cli_json(&[
+        "handoff",
+        "receive",
+        "--round",
+        &w.round,
+        "--box",
+        "BOX0000001",
+        "--counted-tubes",
+        "3",
+    ]);
+    assert_eq!(code, Some(0), "{received}");
+    assert_eq!(received["counts_match"], true, "{received}");
+
+    // The reconciliation the API gives holds exactly the one miscounted bag.
+    let r = w.report(&w.chief, None);
+    let got: Vec<(&str, &str, i64)> = r["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["step"].as_str().unwrap(),
+                m["at"].as_str().unwrap(),
+                m["diff"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("bag", "BAG0000002", 1)], "{r}");
+    let (_, table) = cli_json(&["handoff", "packing", "--point", &w.a]);
+    assert_eq!(table["tubes_to_bag"], json!([]));
+    assert_eq!(table["boxes"][0]["received"], true, "{table}");
+    assert_eq!(table["handoffs"][0]["transporter"], "王师傅", "{table}");
+
+    // A station issued from the command line enrols on the page's API, scans,
+    // and stops once revoked there.
+    let (code, issued) = cli_json(&["station", "issue", "--point", &w.a, "--label", "A-1"]);
+    assert_eq!(code, Some(0), "{issued}");
+    let enrolled = w
+        .srv
+        .anonymous()
+        .post("/api/v1/enroll", &json!({ "code": issued["enroll_code"] }));
+    assert_eq!(enrolled.status, 200, "{}", enrolled.body);
+    let token = enrolled.json()["token"].as_str().unwrap().to_string();
+    let st = w.as_(&token);
+    let open = |barcode: &str| {
+        st.post(
+            &format!("/api/v1/points/{}/tubes", w.a),
+            &json!({ "barcode": barcode }),
+        )
+        .status
+    };
+    assert_eq!(open("TB00000004"), 201);
+    let station = issued["station"].as_str().unwrap();
+    let out = w.env.cli_ok(&["station", "revoke", station]);
+    assert!(out.contains("revoked"), "{out}");
+    // The running server lets a station it checked lately go within its cache time.
+    let deadline = std::time::Instant::now()
+        + std::time::Duration::from_millis(gw_app::stations::STATION_CACHE_MS as u64 + 5_000);
+    let mut n = 5;
+    loop {
+        let status = open(&format!("TB0000000{n}"));
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 201);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still scanning after revocation"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        n += 1;
+    }
 }

@@ -1,0 +1,617 @@
+//! `gridwarden supplies …`, `gridwarden handoff …` and `gridwarden station …`:
+//! supplies issued to points, packing tubes into bags and boxes, the hand-over
+//! to the transporter, the lab's receipt and the count reconciliation (数据统计校对),
+//! and the scanning stations of a point, from the command line as the
+//! machine's operator (audited as `cli:USER`).
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use gw_app::Clock;
+
+use crate::open;
+use crate::round_cmd::{key, operator};
+use crate::DbArg;
+
+#[derive(Subcommand)]
+pub enum SuppliesCmd {
+    /// Record supplies issued to a point: tubes by barcode range (--first/--last) or
+    /// --batch, kits, protective gear.
+    Issue {
+        /// Testing point id, STREET-ID.
+        #[arg(long)]
+        point: String,
+        /// tubes, kits or protective_gear.
+        #[arg(long)]
+        kind: String,
+        /// How many (a barcode range counts itself).
+        #[arg(long)]
+        quantity: Option<u64>,
+        /// First barcode of a range of tubes.
+        #[arg(long, requires = "last")]
+        first: Option<String>,
+        /// Last barcode of a range of tubes.
+        #[arg(long, requires = "first")]
+        last: Option<String>,
+        /// A batch of tubes: the code their barcodes start with.
+        #[arg(long, conflicts_with = "first")]
+        batch: Option<String>,
+        /// Who took them at the point.
+        #[arg(long, default_value = "")]
+        received_by: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// List supplies issued to a point.
+    List {
+        #[arg(long)]
+        point: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum HandoffCmd {
+    /// Every count along point → bag → box → hand-off → lab that does not match,
+    /// with the step where it broke. Exits 2 when any count does not match (1 on errors).
+    Report {
+        /// Round id, STREET-ID.
+        #[arg(long)]
+        round: String,
+        /// Only this point (STREET-ID).
+        #[arg(long)]
+        point: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// A point's packing table: closed tubes not yet bagged, its bags and boxes
+    /// with the system's and the packers' counts, its hand-overs.
+    Packing {
+        /// Testing point id, STREET-ID.
+        #[arg(long)]
+        point: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Pack closed tubes into a sealed bag (装袋): the bag's barcode, the tubes'
+    /// barcodes and how many tubes the packer counted. A tube unknown, elsewhere,
+    /// open or already bagged, or more than the bag holds: refused, nothing stored.
+    /// A count that differs is stored and flagged (exit 2).
+    Bag {
+        #[arg(long)]
+        point: String,
+        /// The bag's barcode.
+        #[arg(long)]
+        bag: String,
+        /// Tube barcodes (repeat, or separate by commas or spaces).
+        #[arg(long = "tube", required = true, num_args = 1..)]
+        tubes: Vec<String>,
+        /// Tubes the packer counted in the bag.
+        #[arg(long)]
+        counted: i64,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Pack sealed bags into a box (装箱), with the bags and tubes counted.
+    /// A count that differs is stored and flagged (exit 2).
+    Box {
+        #[arg(long)]
+        point: String,
+        /// The box's barcode.
+        #[arg(long = "box")]
+        box_code: String,
+        /// Bag barcodes (repeat, or separate by commas or spaces).
+        #[arg(long = "bag", required = true, num_args = 1..)]
+        bags: Vec<String>,
+        /// Bags counted in the box.
+        #[arg(long)]
+        counted_bags: i64,
+        /// Tubes counted in the box.
+        #[arg(long)]
+        counted_tubes: i64,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Hand a point's boxes to the transporter (交接): the boxes scanned and the
+    /// hand-over sheet's counts. A count that differs is stored and flagged (exit 2).
+    HandOver {
+        #[arg(long)]
+        point: String,
+        /// Box barcodes (repeat, or separate by commas or spaces).
+        #[arg(long = "box", required = true, num_args = 1..)]
+        boxes: Vec<String>,
+        /// The transporter's name (or --account).
+        #[arg(long, default_value = "")]
+        transporter: String,
+        #[arg(long, default_value = "")]
+        phone: String,
+        /// The transporter's account, instead of or beside a name.
+        #[arg(long, default_value = "")]
+        account: String,
+        /// Boxes on the sheet (default: the number scanned).
+        #[arg(long)]
+        counted_boxes: Option<i64>,
+        /// Tubes on the sheet.
+        #[arg(long)]
+        counted_tubes: i64,
+        /// People on the sheet.
+        #[arg(long)]
+        counted_people: Option<i64>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// The lab's receipt (实验室接收): the boxes it scanned and the tubes it
+    /// counted. A count that differs is stored and flagged (exit 2).
+    Receive {
+        /// Round id, STREET-ID.
+        #[arg(long)]
+        round: String,
+        /// Box barcodes (repeat, or separate by commas or spaces).
+        #[arg(long = "box", required = true, num_args = 1..)]
+        boxes: Vec<String>,
+        /// Boxes the lab counted (default: the number scanned).
+        #[arg(long)]
+        counted_boxes: Option<i64>,
+        /// Tubes the lab counted.
+        #[arg(long)]
+        counted_tubes: i64,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Set how many tubes go into one bag in a round (20 unless set).
+    BagCapacity {
+        #[arg(long)]
+        round: String,
+        #[arg(long)]
+        tubes: u32,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+pub async fn supplies_cmd(c: SuppliesCmd, clock: &Clock) -> Result<()> {
+    match c {
+        SuppliesCmd::Issue {
+            point,
+            kind,
+            quantity,
+            first,
+            last,
+            batch,
+            received_by,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let point = key(&point, "--point")?;
+            let range = first.as_deref().zip(last.as_deref());
+            let v = gw_app::handoff::issue_supplies(
+                &store,
+                clock,
+                &operator(),
+                point,
+                &gw_app::handoff::NewSupply {
+                    kind: &kind,
+                    quantity,
+                    range,
+                    batch: batch.as_deref(),
+                    received_by: &received_by,
+                },
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string(&v)?);
+            } else {
+                let what = match (&v.first_barcode, &v.last_barcode, &v.batch) {
+                    (Some(a), Some(b), _) => format!(" {a} … {b}"),
+                    (_, _, Some(b)) => format!(" batch {b}"),
+                    _ => String::new(),
+                };
+                println!(
+                    "issued {} {} {}{what} to point {} (supply {})",
+                    v.quantity, v.kind_zh, v.kind, v.point, v.id
+                );
+            }
+            Ok(())
+        }
+        SuppliesCmd::List { point, json, db } => {
+            let store = open(&db).await?;
+            let point = key(&point, "--point")?;
+            let items = gw_app::handoff::supplies(&store, clock, &operator(), point).await?;
+            if json {
+                println!("{}", serde_json::to_string(&items)?);
+            } else {
+                for v in items {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        v.id,
+                        v.kind,
+                        v.quantity,
+                        v.first_barcode
+                            .zip(v.last_barcode)
+                            .map(|(a, b)| format!("{a}…{b}"))
+                            .or(v.batch)
+                            .unwrap_or_default(),
+                        v.received_by
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
+    match c {
+        HandoffCmd::Report {
+            round,
+            point,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let round = key(&round, "--round")?;
+            let point: Option<gw_domain::ids::Key> = point
+                .map(|p| p.parse().context("--point STREET-ID"))
+                .transpose()?;
+            let r = gw_app::handoff::report(&store, clock, &operator(), round, point).await?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!(
+                    "round {} (bag capacity {}): point / 采样点  open  closed  bagged  boxed  handed over  received (tubes/people)",
+                    r.round, r.bag_capacity
+                );
+                for s in &r.steps {
+                    let t = &s.totals;
+                    let f = |x: &gw_domain::handoff::Tally| format!("{}/{}", x.tubes, x.people);
+                    println!(
+                        "  {} {}  {}  {}  {}  {}  {}  {}",
+                        t.point,
+                        s.name,
+                        t.open_tubes,
+                        f(&t.closed),
+                        f(&t.bagged),
+                        f(&t.boxed),
+                        f(&t.handed_over),
+                        f(&t.received)
+                    );
+                }
+                for s in &r.supplies {
+                    if !s.not_issued.is_empty() {
+                        println!(
+                            "  {}: {} tube(s) not issued to the point / 未发放给本点的采样管: {}",
+                            s.point,
+                            s.not_issued.len(),
+                            s.not_issued.join(" ")
+                        );
+                    }
+                }
+                if r.matched {
+                    println!("全部数量一致 / every count matches");
+                } else {
+                    println!(
+                        "数量不符 / counts that do not match: {}",
+                        r.mismatches.len()
+                    );
+                    for m in &r.mismatches {
+                        print_mismatch(m);
+                    }
+                }
+            }
+            if !r.matched {
+                std::process::exit(2);
+            }
+            Ok(())
+        }
+        HandoffCmd::Packing { point, json, db } => {
+            let store = open(&db).await?;
+            let point = key(&point, "--point")?;
+            let v = gw_app::handoff::packing(&store, clock, &operator(), point).await?;
+            if json {
+                println!("{}", serde_json::to_string(&v)?);
+                return Ok(());
+            }
+            println!(
+                "{} {} · {} {} (bag capacity {})",
+                v.point, v.point_name, v.round, v.round_name, v.bag_capacity
+            );
+            println!("closed tubes not bagged / 待装袋: {}", v.tubes_to_bag.len());
+            for t in &v.tubes_to_bag {
+                println!("  tube {}\t{} people", t.barcode, t.people);
+            }
+            for b in &v.bags {
+                println!(
+                    "  bag {}\t{} tubes (counted {})\t{} people\t{}",
+                    b.barcode,
+                    b.tubes,
+                    b.counted_tubes,
+                    b.people,
+                    b.in_box
+                        .as_deref()
+                        .map(|x| format!("in box {x}"))
+                        .unwrap_or_else(|| "待装箱 / not boxed".into())
+                );
+            }
+            for b in &v.boxes {
+                println!(
+                    "  box {}\t{} bags (counted {})\t{} tubes (counted {})\t{} people\t{}{}",
+                    b.barcode,
+                    b.bags,
+                    b.counted_bags,
+                    b.tubes,
+                    b.counted_tubes,
+                    b.people,
+                    b.handoff
+                        .as_deref()
+                        .map(|h| format!("handed over ({h})"))
+                        .unwrap_or_else(|| "待交接 / not handed over".into()),
+                    if b.received { ", received" } else { "" }
+                );
+            }
+            for h in &v.handoffs {
+                println!(
+                    "  hand-over {} to {} {}: {} boxes, {} tubes",
+                    h.id, h.transporter, h.transporter_account, h.counted_boxes, h.counted_tubes
+                );
+            }
+            Ok(())
+        }
+        HandoffCmd::Bag {
+            point,
+            bag,
+            tubes,
+            counted,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let point = key(&point, "--point")?;
+            let tubes = split_list(&tubes);
+            let v =
+                gw_app::handoff::pack_bag(&store, clock, &operator(), point, &bag, &tubes, counted)
+                    .await?;
+            packed("bag / 袋", &v, json)
+        }
+        HandoffCmd::Box {
+            point,
+            box_code,
+            bags,
+            counted_bags,
+            counted_tubes,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let point = key(&point, "--point")?;
+            let bags = split_list(&bags);
+            let v = gw_app::handoff::pack_box(
+                &store,
+                clock,
+                &operator(),
+                point,
+                &box_code,
+                &bags,
+                (counted_bags, counted_tubes),
+            )
+            .await?;
+            packed("box / 箱", &v, json)
+        }
+        HandoffCmd::HandOver {
+            point,
+            boxes,
+            transporter,
+            phone,
+            account,
+            counted_boxes,
+            counted_tubes,
+            counted_people,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let point = key(&point, "--point")?;
+            let boxes = split_list(&boxes);
+            let v = gw_app::handoff::hand_over(
+                &store,
+                clock,
+                &operator(),
+                point,
+                &boxes,
+                &gw_app::handoff::Transporter {
+                    name: &transporter,
+                    phone: &phone,
+                    account: &account,
+                },
+                &gw_app::handoff::Counted {
+                    boxes: counted_boxes,
+                    tubes: counted_tubes,
+                    people: counted_people,
+                },
+            )
+            .await?;
+            packed("hand-over / 交接", &v, json)
+        }
+        HandoffCmd::Receive {
+            round,
+            boxes,
+            counted_boxes,
+            counted_tubes,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let round = key(&round, "--round")?;
+            let boxes = split_list(&boxes);
+            let v = gw_app::handoff::receive(
+                &store,
+                clock,
+                &operator(),
+                round,
+                &boxes,
+                &gw_app::handoff::Counted {
+                    boxes: counted_boxes,
+                    tubes: counted_tubes,
+                    people: None,
+                },
+            )
+            .await?;
+            packed("lab receipt / 实验室接收", &v, json)
+        }
+        HandoffCmd::BagCapacity { round, tubes, db } => {
+            let store = open(&db).await?;
+            let round = key(&round, "--round")?;
+            let c =
+                gw_app::handoff::set_bag_capacity(&store, clock, &operator(), round, tubes).await?;
+            println!("round {round}: {c} tubes to a bag");
+            Ok(())
+        }
+    }
+}
+
+/// Barcodes given as repeated flags, or separated by commas or spaces in one.
+fn split_list(items: &[String]) -> Vec<String> {
+    items
+        .iter()
+        .flat_map(|i| i.split([',', ' ', '\n', '\t', '，']))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn print_mismatch(m: &gw_domain::handoff::Mismatch) {
+    println!(
+        "  {} ({:?}) {} {}: {:?} expected {} found {} ({:+}) — {}",
+        m.step.label_zh(),
+        m.step,
+        m.kind,
+        m.at,
+        m.measure,
+        m.expected,
+        m.found,
+        m.diff,
+        m.note
+    );
+}
+
+/// Prints a packing step's answer; a count that does not match exits 2 (it is stored).
+fn packed(what: &str, v: &gw_app::handoff::Packed, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(v)?);
+    } else {
+        let mut counts = Vec::new();
+        if let Some(b) = v.boxes {
+            counts.push(format!("{b} boxes"));
+        }
+        if let Some(b) = v.bags {
+            counts.push(format!("{b} bags"));
+        }
+        counts.push(format!("{} tubes", v.tubes));
+        counts.push(format!("{} people", v.people));
+        println!("{what} {} ({}): {}", v.barcode, v.id, counts.join(", "));
+        for w in &v.warnings {
+            println!("  注意 / warning: {w}");
+        }
+        if v.counts_match {
+            println!("数量一致 / counts match");
+        } else {
+            println!("数量不符，已记录 / counts do not match, recorded:");
+            for m in &v.mismatches {
+                print_mismatch(m);
+            }
+        }
+    }
+    if !v.counts_match {
+        std::process::exit(2);
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum StationCmd {
+    /// Issue a scanning station for a point: prints a one-time enrolment code,
+    /// entered on the station page (/station?code=…) of the phone or laptop.
+    Issue {
+        /// Testing point id, STREET-ID.
+        #[arg(long)]
+        point: String,
+        /// What the station is called (default: the point's name and "-station").
+        #[arg(long, default_value = "")]
+        label: String,
+        /// The server's address, to print the enrolment link (e.g. https://10.0.0.5:8443).
+        #[arg(long)]
+        origin: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Revoke a station (a lost phone): its token stops working; a running
+    /// server that checked it lately lets it go within 5 seconds.
+    Revoke {
+        /// Station id, STREET-ID.
+        station: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+pub async fn station_cmd(c: StationCmd, clock: &Clock) -> Result<()> {
+    match c {
+        StationCmd::Issue {
+            point,
+            label,
+            origin,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let point = key(&point, "--point")?;
+            let v = gw_app::stations::issue(&store, clock, &operator(), point, &label).await?;
+            if json {
+                println!("{}", serde_json::to_string(&v)?);
+            } else {
+                println!(
+                    "station {} issued; enrolment code (once) / 登记码（仅一次）: {}",
+                    v.station, v.enroll_code
+                );
+                if let Some(o) = origin {
+                    println!(
+                        "enrolment link / 登记链接: {}/station?code={}",
+                        o.trim_end_matches('/'),
+                        v.enroll_code
+                    );
+                }
+                println!(
+                    "valid until / 有效至 {}",
+                    gw_domain::notify::clock_text(v.expires_ms)
+                );
+            }
+            Ok(())
+        }
+        StationCmd::Revoke { station, db } => {
+            let store = open(&db).await?;
+            let station = key(&station, "station")?;
+            gw_app::stations::revoke(&store, clock, &operator(), station).await?;
+            println!("station {station} revoked / 已停用");
+            Ok(())
+        }
+    }
+}
