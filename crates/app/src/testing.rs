@@ -424,6 +424,32 @@ impl TubeUse {
         }
     }
 
+    /// From the tube's stored use.
+    pub fn of_tube(name: &str) -> Self {
+        match name {
+            "retest" => Self::Retest,
+            "resample" => Self::Resample,
+            _ => Self::Pool,
+        }
+    }
+
+    /// As stored with the tube.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pool => "pool",
+            Self::Retest => "retest",
+            Self::Resample => "resample",
+        }
+    }
+
+    fn label_zh(self) -> &'static str {
+        match self {
+            Self::Pool => "混采",
+            Self::Retest => "复检",
+            Self::Resample => "重采",
+        }
+    }
+
     fn pool_size(self, round_pool: i32) -> i32 {
         match self {
             Self::Retest => 1,
@@ -484,6 +510,7 @@ pub async fn open_tube(
             barcode: code.as_str().to_string(),
             pool_size: use_.pool_size(round.pool_size),
             now_ms: clock.now_ms(),
+            tube_use: use_.name(),
         })
         .await?
         .ok_or_else(|| {
@@ -922,10 +949,11 @@ async fn outcome(
     replay: bool,
     pool_size: i32,
 ) -> Result<ScanOutcome, StoreError> {
-    outcome_counted(store, street, r, replay, pool_size, None).await
+    outcome_counted(store, street, r, replay, pool_size, None, None).await
 }
 
-/// `counts`: the tube's fill and the point's count when already known.
+/// `counts`: the tube's fill and the point's count when already known;
+/// `first`: the first swab `r` duplicates, when already read.
 async fn outcome_counted(
     store: &Store,
     street: i64,
@@ -933,10 +961,14 @@ async fn outcome_counted(
     replay: bool,
     pool_size: i32,
     counts: Option<(i64, i64)>,
+    first: Option<RegistrationRow>,
 ) -> Result<ScanOutcome, StoreError> {
     let duplicate_of = match r.duplicate_of {
-        Some(first) => {
-            let f = store.registration_by_id(street, first).await?;
+        Some(first_id) => {
+            let f = match first {
+                Some(f) if f.id == first_id => f,
+                _ => store.registration_by_id(street, first_id).await?,
+            };
             Some(FirstSwab {
                 registration: Key { street, id: f.id }.to_string(),
                 point: Key {
@@ -1094,9 +1126,29 @@ pub async fn scan(
     } else if fill >= i64::from(tube.pool_size) {
         problem = join(problem, "超出混采数 / more swabs than the pool size");
     }
+    if tube.tube_use != use_.name() {
+        let held = TubeUse::of_tube(&tube.tube_use);
+        problem = join(
+            problem,
+            &format!(
+                "采样管为{}用途，本样本为{} / a {} swab in a tube opened for {}",
+                held.label_zh(),
+                use_.label_zh(),
+                s.purpose,
+                tube.tube_use
+            ),
+        );
+    }
     let duplicate_of = match (resident, s.purpose) {
         (Some(_), "routine") => first_routine,
         _ => None,
+    };
+    // The first swab, read to tell the station where and when it was taken,
+    // and to see whether this one was taken before it (an offline station's
+    // swab synced late): then this one becomes the first.
+    let mut first = match duplicate_of {
+        Some(id) => Some(store.registration_by_id(street, id).await?),
+        None => None,
     };
     let mut w = OwnedRegistration {
         street_id: street,
@@ -1121,11 +1173,11 @@ pub async fn scan(
             if let Some(r) = store.registration_by_client(street, s.client_id).await? {
                 return Ok(outcome(store, street, &r, true, tube.pool_size).await?);
             }
-            let first = match resident {
-                Some(rid) => store.first_routine(street, tube.round_id, rid).await?,
-                None => None,
+            first = match (resident, s.purpose) {
+                (Some(rid), "routine") => store.first_routine(street, tube.round_id, rid).await?,
+                _ => None,
             };
-            w.duplicate_of = first.map(|f| f.id);
+            w.duplicate_of = first.as_ref().map(|f| f.id);
             match writer.insert(w.clone()).await? {
                 Some(stored) => stored,
                 None => match store.registration_by_client(street, s.client_id).await? {
@@ -1137,6 +1189,14 @@ pub async fn scan(
             }
         }
     };
+    if let (Some(f), Some(rid)) = (&first, resident) {
+        if w.duplicate_of == Some(f.id) && s.scanned_ms < f.scanned_ms - EARLIER_BY_MS {
+            store
+                .take_first(street, tube.round_id, rid, stored.id)
+                .await?;
+            w.duplicate_of = None;
+        }
+    }
     // A full tube was closed by the writer, in the transaction that filled it.
     // The row as stored (no read-back).
     let r = RegistrationRow {
@@ -1152,8 +1212,14 @@ pub async fn scan(
     };
     // Counts as the writer made them: this swab's place in its tube and point.
     let counts = Some((stored.tube_fill, stored.point_count));
-    Ok(outcome_counted(store, street, &r, false, tube.pool_size, counts).await?)
+    Ok(outcome_counted(store, street, &r, false, tube.pool_size, counts, first).await?)
 }
+
+/// A second routine swab taken this much earlier than the stored first (by
+/// the stations' clocks) is the first: an offline station's queue synced
+/// late. Within it, the order of arrival stands, so that two stations whose
+/// clocks differ by a minute or two do not swap live swabs.
+pub const EARLIER_BY_MS: i64 = 120_000;
 
 fn join(a: String, b: &str) -> String {
     if a.is_empty() {

@@ -35,6 +35,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     16 "0016_scan_writes.sql",
     17 "0017_channel_secret.sql",
     18 "0018_testing_settings.sql",
+    19 "0019_tube_use.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -56,6 +57,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     16 "0016_scan_writes.sql",
     17 "0017_channel_secret.sql",
     18 "0018_testing_settings.sql",
+    19 "0019_tube_use.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

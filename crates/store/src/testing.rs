@@ -34,6 +34,8 @@ pub struct TubeRow {
     pub barcode: String,
     pub state: String,
     pub pool_size: i32,
+    /// What it was opened for: `pool`, `retest` or `resample`.
+    pub tube_use: String,
 }
 
 /// A stored registration, as a station is told about it.
@@ -299,8 +301,8 @@ impl Store {
 
     pub async fn tube(&self, street: i64, id: i64) -> Result<TubeRow> {
         let r = db_run!(self, pool => {
-            match sqlx::query("SELECT street_id, id, round_id, point_id, barcode, state, pool_size FROM tube WHERE street_id = $1 AND id = $2").bind(street).bind(id).fetch_optional(pool).await? {
-                Some(r) => Some(TubeRow { street_id: r.try_get(0)?, id: r.try_get(1)?, round_id: r.try_get(2)?, point_id: r.try_get(3)?, barcode: r.try_get(4)?, state: r.try_get(5)?, pool_size: r.try_get(6)? }),
+            match sqlx::query("SELECT street_id, id, round_id, point_id, barcode, state, pool_size, tube_use FROM tube WHERE street_id = $1 AND id = $2").bind(street).bind(id).fetch_optional(pool).await? {
+                Some(r) => Some(TubeRow { street_id: r.try_get(0)?, id: r.try_get(1)?, round_id: r.try_get(2)?, point_id: r.try_get(3)?, barcode: r.try_get(4)?, state: r.try_get(5)?, pool_size: r.try_get(6)?, tube_use: r.try_get(7)? }),
                 None => None,
             }
         });
@@ -350,6 +352,24 @@ impl Store {
         let q = format!("SELECT {REG_COLS} FROM registration WHERE street_id = $1 AND id = $2");
         one_by_key!(self, &q, street, id, reg_row)
             .ok_or_else(|| StoreError::NotFound(format!("registration {street}-{id}")))
+    }
+
+    /// Makes `id`, a routine swab stored as a duplicate of the resident's
+    /// first, the first: it was taken earlier (an offline station synced it
+    /// later). The former first and every other routine swab of the resident
+    /// in the round become its duplicates, in one transaction. The unique
+    /// "one first" index holds at every statement: `id` points at the former
+    /// first until all others point at `id`.
+    pub async fn take_first(&self, street: i64, round: i64, resident: i64, id: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        crate::import::tx_run!(tx, conn, DB => {
+            sqlx::query("UPDATE registration SET duplicate_of = $4 WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND purpose = 'routine' AND id <> $4")
+                .bind(street).bind(round).bind(resident).bind(id).execute(&mut *conn).await?;
+            sqlx::query("UPDATE registration SET duplicate_of = NULL WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(id).execute(&mut *conn).await?;
+        });
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The first routine swab of a resident in a round.
@@ -598,9 +618,9 @@ impl Store {
         barcode: &str,
     ) -> Result<Option<TubeRow>> {
         Ok(db_run!(self, pool => {
-            match sqlx::query("SELECT street_id, id, round_id, point_id, barcode, state, pool_size FROM tube WHERE street_id = $1 AND round_id = $2 AND barcode = $3")
+            match sqlx::query("SELECT street_id, id, round_id, point_id, barcode, state, pool_size, tube_use FROM tube WHERE street_id = $1 AND round_id = $2 AND barcode = $3")
                 .bind(street).bind(round).bind(barcode).fetch_optional(pool).await? {
-                Some(r) => Some(TubeRow { street_id: r.try_get(0)?, id: r.try_get(1)?, round_id: r.try_get(2)?, point_id: r.try_get(3)?, barcode: r.try_get(4)?, state: r.try_get(5)?, pool_size: r.try_get(6)? }),
+                Some(r) => Some(TubeRow { street_id: r.try_get(0)?, id: r.try_get(1)?, round_id: r.try_get(2)?, point_id: r.try_get(3)?, barcode: r.try_get(4)?, state: r.try_get(5)?, pool_size: r.try_get(6)?, tube_use: r.try_get(7)? }),
                 None => None,
             }
         }))
@@ -877,6 +897,8 @@ pub struct NewTube {
     pub barcode: String,
     pub pool_size: i32,
     pub now_ms: i64,
+    /// `pool`, `retest` or `resample`.
+    pub tube_use: &'static str,
 }
 
 /// An owned registration, for the group-commit writer.
@@ -965,7 +987,8 @@ impl HeldConnection {
                         (SELECT id FROM registration WHERE street_id = $1 AND client_id = $3), \
                         (SELECT g.id FROM registration g WHERE g.street_id = $1 AND g.round_id = t.round_id \
                             AND g.resident_id = COALESCE(u.id, $5) \
-                            AND g.purpose = 'routine' AND g.duplicate_of IS NULL) \
+                            AND g.purpose = 'routine' AND g.duplicate_of IS NULL), \
+                        t.tube_use \
                  FROM tube t \
                  JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \
                  JOIN testing_round r ON r.street_id = t.street_id AND r.id = t.round_id \
@@ -983,6 +1006,7 @@ impl HeldConnection {
                         barcode: r.try_get(2)?,
                         state: r.try_get(3)?,
                         pool_size: r.try_get(4)?,
+                        tube_use: r.try_get(14)?,
                     },
                     tube_fill: r.try_get(5)?,
                     community: r.try_get(6)?,
@@ -1129,7 +1153,7 @@ async fn write_scans_sqlite(
 ) -> Result<Vec<WriteAnswer>> {
     let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("BEGIN IMMEDIATE; ");
     if !opens.is_empty() {
-        qb.push("INSERT INTO tube (street_id, round_id, point_id, barcode, state, pool_size, opened_ms) ");
+        qb.push("INSERT INTO tube (street_id, round_id, point_id, barcode, state, pool_size, opened_ms, tube_use) ");
         qb.push_values(opens, |mut v, t| {
             v.push_bind(t.street)
                 .push_bind(t.round)
@@ -1137,7 +1161,8 @@ async fn write_scans_sqlite(
                 .push_bind(&t.barcode)
                 .push_bind("open")
                 .push_bind(t.pool_size)
-                .push_bind(t.now_ms);
+                .push_bind(t.now_ms)
+                .push_bind(t.tube_use);
         });
         qb.push(" ON CONFLICT DO NOTHING RETURNING 0, street_id, id, barcode, round_id; ");
     }
@@ -1204,13 +1229,14 @@ async fn write_scans_postgres(
     fn col<T, U>(xs: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
         xs.iter().map(f).collect()
     }
-    let found = sqlx::query("SELECT o_kind, o_street, o_id, o_text, o_n FROM gw_write_scans($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)")
+    let found = sqlx::query("SELECT o_kind, o_street, o_id, o_text, o_n FROM gw_write_scans($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)")
         .bind(col(opens, |t| t.street))
         .bind(col(opens, |t| t.round))
         .bind(col(opens, |t| t.point))
         .bind(col(opens, |t| t.barcode.clone()))
         .bind(col(opens, |t| t.pool_size))
         .bind(col(opens, |t| t.now_ms))
+        .bind(col(opens, |t| t.tube_use.to_string()))
         .bind(col(rows, |w| w.street_id))
         .bind(col(rows, |w| w.client_id.clone()))
         .bind(col(rows, |w| w.round_id))

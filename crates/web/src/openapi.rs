@@ -168,8 +168,8 @@ fn registry_document() -> Value {
             "/api/v1/tubes/{id}/scans": { "post": { "summary": "register one swab (always stored; exactly once per client_id)", "parameters": [path_id("tube id")],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["client_id"], "properties": {
                     "client_id": { "type": "string" }, "code": { "type": "string" },
-                    "walk_in": { "type": "object", "required": ["name"], "properties": { "name": { "type": "string" }, "phone": { "type": "string" } } }, "purpose": { "type": "string", "enum": ["routine", "door_to_door", "retest", "resample"] },
-                    "station": { "type": "string" }, "scanned_ms": { "type": "integer" } } } } } },
+                    "walk_in": { "type": "object", "required": ["name"], "properties": { "name": { "type": "string" }, "phone": { "type": "string" } } }, "purpose": { "type": "string", "enum": ["routine", "door_to_door", "retest", "resample"], "description": "a purpose that does not fit the tube's (a routine swab in a retest tube) is stored and flagged in problem" },
+                    "station": { "type": "string" }, "scanned_ms": { "type": "integer", "description": "when the station took the swab (default: now); a second routine swab taken more than two minutes before the stored first becomes the first" } } } } } },
                 "responses": ok(json!({ "type": "object", "required": ["registration", "replay", "tube_fill", "point_count"], "properties": {
                     "registration": { "type": "string" }, "replay": { "type": "boolean" }, "resident": { "type": "string", "nullable": true }, "purpose": { "type": "string" },
                     "duplicate_of": { "type": "object", "nullable": true }, "problem": { "type": "string" }, "tube_fill": { "type": "integer" }, "pool_size": { "type": "integer" }, "point_count": { "type": "integer" } } })) } },

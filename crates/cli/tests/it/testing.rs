@@ -1139,6 +1139,7 @@ async fn a_failed_write_batch_stores_nothing_and_the_next_is_whole() {
         barcode: "W0000002".into(),
         pool_size: 10,
         now_ms: 1,
+        tube_use: "pool",
     };
     let failed = writer
         .write_scans(std::slice::from_ref(&nowhere), &[swab("w-lost")])
@@ -1173,4 +1174,112 @@ async fn a_failed_write_batch_stores_nothing_and_the_next_is_whole() {
         (4, 4)
     );
     writer.close().await;
+}
+
+#[tokio::test]
+async fn a_swab_taken_earlier_offline_is_the_first_and_a_swab_in_the_wrong_tube_is_flagged() {
+    let w = setup("60").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    let street: gw_domain::ids::Key = w.round.parse().unwrap();
+    let street = street.street;
+    let swab = |tube: &str, client: &str, code: &str, purpose: &str, at: Option<i64>| {
+        let mut body = json!({ "client_id": client, "code": code, "purpose": purpose });
+        if let Some(at) = at {
+            body["scanned_ms"] = json!(at);
+        }
+        let r = srv.post(&format!("/api/v1/tubes/{tube}/scans"), &body);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let t1 = tube(srv, &w.points[0], "E0000001");
+    let t2 = tube(srv, &w.points[1], "E0000002");
+    // Point 0 swabs resident 0 now; point 1's station, offline since, syncs
+    // a swab of the same resident taken half an hour ago: that one is the first.
+    let live = swab(&t1, "live-0", &w.codes[0].1, "routine", None);
+    assert!(live["duplicate_of"].is_null(), "{live}");
+    let early = swab(
+        &t2,
+        "early-0",
+        &w.codes[0].1,
+        "routine",
+        Some(now - 1_800_000),
+    );
+    assert!(early["duplicate_of"].is_null(), "{early}");
+    let live_row = store
+        .registration_by_client(street, "live-0")
+        .await
+        .unwrap()
+        .unwrap();
+    let early_row = store
+        .registration_by_client(street, "early-0")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(live_row.duplicate_of, Some(early_row.id));
+    assert_eq!(early_row.duplicate_of, None);
+    // A third swab is told of the earlier one, at point 1.
+    let third = swab(&t1, "third-0", &w.codes[0].1, "routine", None);
+    assert_eq!(
+        third["duplicate_of"]["point"],
+        w.points[1].as_str(),
+        "{third}"
+    );
+    assert_eq!(
+        third["duplicate_of"]["scanned_ms"],
+        now - 1_800_000,
+        "{third}"
+    );
+    // A minute apart is within two stations' clock difference: arrival order stands.
+    let a = swab(&t1, "live-1", &w.codes[1].1, "routine", None);
+    assert!(a["duplicate_of"].is_null(), "{a}");
+    let b = swab(&t2, "near-1", &w.codes[1].1, "routine", Some(now - 60_000));
+    assert_eq!(b["duplicate_of"]["registration"], a["registration"], "{b}");
+    // Counted once each.
+    let cov = srv
+        .get(&format!("/api/v1/rounds/{}/coverage", w.round))
+        .json();
+    assert_eq!(cov["sampled"], 2, "{cov}");
+
+    // A routine swab in a retest tube, a retest swab in a pooled tube: stored, flagged.
+    let r = srv.post(
+        &format!("/api/v1/points/{}/tubes", w.points[0]),
+        &json!({ "barcode": "E0000003", "purpose": "retest" }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let retest_tube = r.json()["id"].as_str().unwrap().to_string();
+    let wrong = swab(&retest_tube, "wrong-5", &w.codes[5].1, "routine", None);
+    let problem = wrong["problem"].as_str().unwrap();
+    assert!(
+        problem.contains("a routine swab in a tube opened for retest") && problem.contains("复检"),
+        "{wrong}"
+    );
+    assert_eq!(wrong["resident"], w.codes[5].0.as_str());
+    let t4 = tube(srv, &w.points[0], "E0000004");
+    let wrong = swab(&t4, "wrong-6", &w.codes[6].1, "retest", None);
+    assert!(
+        wrong["problem"]
+            .as_str()
+            .unwrap()
+            .contains("a retest swab in a tube opened for pool"),
+        "{wrong}"
+    );
+    // The right purpose in the right tube: nothing to say.
+    let t5 = srv
+        .post(
+            &format!("/api/v1/points/{}/tubes", w.points[0]),
+            &json!({ "barcode": "E0000005", "purpose": "retest" }),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let right = swab(&t5, "right-7", &w.codes[7].1, "retest", None);
+    assert_eq!(right["problem"], "", "{right}");
+    let k: gw_domain::ids::Key = t5.parse().unwrap();
+    assert_eq!(store.tube(k.street, k.id).await.unwrap().tube_use, "retest");
 }
