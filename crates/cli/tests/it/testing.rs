@@ -1192,10 +1192,7 @@ async fn a_swab_taken_earlier_offline_is_the_first_and_a_swab_in_the_wrong_tube_
         assert_eq!(r.status, 200, "{}", r.body);
         r.json()
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = gw_app::Clock::System.now_ms();
     let t1 = tube(srv, &w.points[0], "E0000001");
     let t2 = tube(srv, &w.points[1], "E0000002");
     // Point 0 swabs resident 0 now; point 1's station, offline since, syncs
