@@ -388,3 +388,68 @@ pub async fn building(
         controls,
     })
 }
+
+/// A street's pending residents (walk-ins on no roster, waiting to be matched
+/// to the registry), masked, where the caller may read the registry.
+pub async fn pending(
+    store: &Store,
+    clock: &crate::Clock,
+    p: &crate::access::Principal,
+    street: i64,
+    limit: i64,
+) -> Result<Vec<ResidentView>, StoreError> {
+    let f = ResidentFilter {
+        street: Some(street),
+        status: Some("pending".into()),
+        limit: limit.clamp(1, 1000),
+        scope: Some(crate::access::scope(
+            p,
+            clock,
+            gw_domain::access::Action::ReadRegistry,
+        )),
+        ..Default::default()
+    };
+    let today = clock.today();
+    Ok(store
+        .residents(&f)
+        .await?
+        .iter()
+        .map(|r| ResidentView::masked(r, today))
+        .collect())
+}
+
+/// Merges a pending walk-in into the registered resident it turned out to
+/// be: their swabs, retests, re-samples and exemptions pass over and the
+/// pending record goes, in one transaction (`Store::match_pending`). Audited.
+pub async fn match_walk_in(
+    store: &Store,
+    clock: &crate::Clock,
+    p: &crate::access::Principal,
+    pending: Key,
+    target: Key,
+    address: &str,
+) -> Result<(), crate::access::AuthError> {
+    if pending.street != target.street {
+        return Err(crate::access::AuthError::Invalid(
+            "只能与同一街道的居民合并 / target must be in the same street".into(),
+        ));
+    }
+    for k in [target, pending] {
+        let place = crate::access::place_of(store, "resident", k).await?;
+        crate::access::authorize(p, clock, gw_domain::access::Action::WriteRegistry, &place)?;
+    }
+    store
+        .match_pending(pending.street, pending.id, target.id, clock.now_ms())
+        .await?;
+    crate::access::record(
+        store,
+        clock,
+        p,
+        "match_resident",
+        (pending.street, "resident", &target.to_string()),
+        &format!("merged={pending}"),
+        address,
+    )
+    .await?;
+    Ok(())
+}

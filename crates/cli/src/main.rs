@@ -17,6 +17,7 @@ mod bench_field;
 mod bench_load;
 mod bench_scan;
 mod handoff_cmd;
+mod resident_cmd;
 mod round;
 mod round_cmd;
 
@@ -174,6 +175,9 @@ enum Cmd {
     /// Scanning stations of a testing point: issue an enrolment code, revoke.
     #[command(subcommand)]
     Station(handoff_cmd::StationCmd),
+    /// Walk-ins on no roster (pending residents) and matching them to the registry.
+    #[command(subcommand)]
+    Resident(resident_cmd::ResidentCmd),
 }
 
 #[derive(Subcommand)]
@@ -718,6 +722,7 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Supplies(c) => handoff_cmd::supplies_cmd(c, &clock).await,
         Cmd::Handoff(c) => handoff_cmd::handoff_cmd(c, &clock).await,
         Cmd::Station(c) => handoff_cmd::station_cmd(c, &clock).await,
+        Cmd::Resident(c) => resident_cmd::resident_cmd(c, &clock).await,
         Cmd::Purge { before, yes, db } => {
             if !yes {
                 bail!("purging cannot be undone: add --yes");

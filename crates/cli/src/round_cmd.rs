@@ -251,7 +251,7 @@ pub(crate) fn operator() -> Principal {
     Principal::operator(&crate::actor())
 }
 
-async fn street_id(store: &Store, s: &str) -> Result<i64> {
+pub(crate) async fn street_id(store: &Store, s: &str) -> Result<i64> {
     match store.find_streets(s).await?.as_slice() {
         [one] => Ok(one.id),
         [] => bail!("找不到街道 street not found: {s}"),

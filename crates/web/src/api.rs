@@ -460,26 +460,7 @@ pub async fn match_pending(
 ) -> Result<Json<Value>, WebError> {
     let p = key(&id, "resident")?;
     let t = key(&b.target, "target")?;
-    if p.street != t.street {
-        return Err(WebError::bad_request(
-            "只能与同一街道的居民合并 / target must be in the same street",
-        ));
-    }
-    authorize_at(&s, &a.principal, Action::WriteRegistry, "resident", t).await?;
-    authorize_at(&s, &a.principal, Action::WriteRegistry, "resident", p).await?;
-    s.store
-        .match_pending(p.street, p.id, t.id, s.clock.now_ms())
-        .await?;
-    acc::record(
-        &s.store,
-        &s.clock,
-        &a.principal,
-        "match_resident",
-        (p.street, "resident", &t.to_string()),
-        &format!("merged={p}"),
-        &a.address,
-    )
-    .await?;
+    gw_app::registry::match_walk_in(&s.store, &s.clock, &a.principal, p, t, &a.address).await?;
     Ok(Json(json!({ "merged_into": t.to_string() })))
 }
 

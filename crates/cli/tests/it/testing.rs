@@ -953,13 +953,47 @@ async fn a_walk_in_is_registered_once_as_a_pending_resident() {
         )
         .json();
     let who2 = second["resident"].as_str().unwrap().to_string();
-    for (pending, target) in [(&who, &w.codes[5].0), (&who2, &w.codes[6].0)] {
-        let m = w.srv.post(
-            &format!("/api/v1/residents/{pending}/match"),
-            &json!({ "target": target }),
-        );
-        assert_eq!(m.status, 200, "{}", m.body);
-    }
+    // The command line lists both, masked.
+    let listed: Value = serde_json::from_str(&w.env.cli_ok(&[
+        "resident",
+        "pending",
+        "--street",
+        "鸿城街道",
+        "--json",
+    ]))
+    .unwrap();
+    let ids: std::collections::BTreeSet<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [who.as_str(), who2.as_str()].into(), "{listed}");
+    assert!(!listed.to_string().contains("13904310000"), "{listed}");
+    // One matched over the API, the other from the command line.
+    let m = w.srv.post(
+        &format!("/api/v1/residents/{who}/match"),
+        &json!({ "target": w.codes[5].0 }),
+    );
+    assert_eq!(m.status, 200, "{}", m.body);
+    let out = w
+        .env
+        .cli_ok(&["resident", "match", &who2, "--target", &w.codes[6].0]);
+    assert!(out.contains("merged into"), "{out}");
+    // Matched once: a second time is an error, and nothing changes.
+    let again = w
+        .env
+        .cli(&["resident", "match", &who2, "--target", &w.codes[6].0]);
+    assert_eq!(again.status.code(), Some(1));
+    let left: Value = serde_json::from_str(&w.env.cli_ok(&[
+        "resident",
+        "pending",
+        "--street",
+        "鸿城街道",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(left, json!([]));
     assert_eq!(coverage(&w.srv), 2, "each matched person counts once");
     // The pooled tube comes back abnormal: its members are the matched residents.
     let r = w.srv.post(

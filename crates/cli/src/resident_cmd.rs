@@ -1,0 +1,77 @@
+//! `gridwarden resident …`: walk-ins sampled at a point who were on no roster
+//! (pending residents), and matching one to the registered resident they
+//! are, as the machine's operator (audited as `cli:USER`).
+
+use anyhow::Result;
+use clap::Subcommand;
+use gw_app::Clock;
+
+use crate::round_cmd::{key, operator, street_id};
+use crate::{open, DbArg};
+
+#[derive(Subcommand)]
+pub enum ResidentCmd {
+    /// A street's pending residents (walk-ins on no roster), masked.
+    Pending {
+        /// Street code or name.
+        #[arg(long)]
+        street: String,
+        #[arg(long, default_value_t = 200)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Match a pending walk-in to the registered resident they are: their
+    /// swabs, retests, re-samples and exemptions pass over (a second routine
+    /// swab becomes a duplicate) and the pending record goes.
+    Match {
+        /// The pending resident, STREET-ID.
+        pending: String,
+        /// The registered resident, STREET-ID.
+        #[arg(long)]
+        target: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+pub async fn resident_cmd(c: ResidentCmd, clock: &Clock) -> Result<()> {
+    match c {
+        ResidentCmd::Pending {
+            street,
+            limit,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let street = street_id(&store, &street).await?;
+            let items =
+                gw_app::registry::pending(&store, clock, &operator(), street, limit).await?;
+            if json {
+                println!("{}", serde_json::to_string(&items)?);
+            } else {
+                println!("待核实人员 / pending residents: {}", items.len());
+                for r in &items {
+                    let phones: Vec<&str> = r.phones.iter().map(|p| p.number.as_str()).collect();
+                    println!("  {}\t{}\t{}", r.id, r.name, phones.join(" "));
+                }
+            }
+            Ok(())
+        }
+        ResidentCmd::Match {
+            pending,
+            target,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let pending = key(&pending, "pending")?;
+            let target = key(&target, "--target")?;
+            gw_app::registry::match_walk_in(&store, clock, &operator(), pending, target, "")
+                .await?;
+            println!("{pending} 已并入 / merged into {target}");
+            Ok(())
+        }
+    }
+}
