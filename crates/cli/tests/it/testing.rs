@@ -954,14 +954,17 @@ async fn a_walk_in_is_registered_once_as_a_pending_resident() {
         .json();
     let who2 = second["resident"].as_str().unwrap().to_string();
     // The command line lists both, masked.
-    let listed: Value = serde_json::from_str(&w.env.cli_ok(&[
-        "resident",
-        "pending",
-        "--street",
-        "鸿城街道",
-        "--json",
-    ]))
-    .unwrap();
+    let pending = || -> Value {
+        serde_json::from_str(&w.env.cli_ok(&[
+            "resident",
+            "pending",
+            "--street",
+            "鸿城街道",
+            "--json",
+        ]))
+        .unwrap()
+    };
+    let listed = pending();
     let ids: std::collections::BTreeSet<&str> = listed
         .as_array()
         .unwrap()
@@ -985,15 +988,7 @@ async fn a_walk_in_is_registered_once_as_a_pending_resident() {
         .env
         .cli(&["resident", "match", &who2, "--target", &w.codes[6].0]);
     assert_eq!(again.status.code(), Some(1));
-    let left: Value = serde_json::from_str(&w.env.cli_ok(&[
-        "resident",
-        "pending",
-        "--street",
-        "鸿城街道",
-        "--json",
-    ]))
-    .unwrap();
-    assert_eq!(left, json!([]));
+    assert_eq!(pending(), json!([]));
     assert_eq!(coverage(&w.srv), 2, "each matched person counts once");
     // The pooled tube comes back abnormal: its members are the matched residents.
     let r = w.srv.post(
