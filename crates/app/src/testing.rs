@@ -1247,8 +1247,14 @@ pub struct AlertView {
     pub tube: String,
     pub barcode: String,
     pub point: String,
-    /// The pool's members (masked), with their households now under temporary control.
+    /// The pool's members the caller may read (masked), with their households
+    /// now under temporary control. A lab sees none: only `member_count`.
     pub members: Vec<crate::registry::ResidentView>,
+    /// Everyone traced to the tube, whether the caller may read them or not.
+    pub member_count: usize,
+    /// Swabs in the tube that name nobody (a forged, unknown or revoked code):
+    /// to be found by the point's own records.
+    pub unidentified: i64,
     pub households_under_control: usize,
     pub retests_open: usize,
     pub created_ms: i64,
@@ -1272,17 +1278,39 @@ pub struct ResultsSummary {
     pub notifications: usize,
 }
 
+/// The residents among `ids` the caller may read in the registry.
+async fn readable(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    street: i64,
+    ids: &[i64],
+) -> Result<Vec<i64>, StoreError> {
+    let now = clock.now_ms();
+    let mut out = Vec::new();
+    for &m in ids {
+        let place = store.place_of(street, "resident", m).await?;
+        if p.can(Action::ReadRegistry, &place, now) {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+/// An alert as `p` may see it: every member counted, the readable ones listed.
 async fn alert_view(
     store: &Store,
     clock: &Clock,
+    p: &Principal,
     a: &gw_store::testing::AlertRow,
     street: i64,
-    members: &[i64],
+    all_members: &[i64],
     households: usize,
 ) -> Result<AlertView, StoreError> {
     let today = clock.today();
+    let members = readable(store, clock, p, street, all_members).await?;
     let mut views = Vec::new();
-    for m in members {
+    for m in &members {
         views.push(crate::registry::ResidentView::masked(
             &store.resident(street, *m).await?,
             today,
@@ -1305,6 +1333,8 @@ async fn alert_view(
         .to_string(),
         retests_open: store.follow_ups(street, a.tube_id, "retest").await?.len(),
         members: views,
+        member_count: all_members.len(),
+        unidentified: store.tube_unidentified(street, a.tube_id).await?,
         households_under_control: households,
         created_ms: a.created_ms,
     })
@@ -1363,6 +1393,7 @@ pub async fn post_results(
                 alert_view(
                     store,
                     clock,
+                    p,
                     &a,
                     round.street,
                     &applied.members,
@@ -1404,17 +1435,14 @@ pub async fn alerts(
     let now = clock.now_ms();
     let mut out = Vec::new();
     for a in store.alerts(round.street, round.id).await? {
-        let mut members = Vec::new();
-        for m in store.tube_members(round.street, a.tube_id).await? {
-            let place = store.place_of(round.street, "resident", m).await?;
-            if p.can(Action::ReadRegistry, &place, now) {
-                members.push(m);
-            }
-        }
-        if members.is_empty() {
+        let all = store.tube_members(round.street, a.tube_id).await?;
+        // Shown to whoever may read a member, or the point's community (an
+        // alert whose swabs name nobody readable still needs the commander).
+        let point = point_place(store, &store.point(round.street, a.point_id).await?).await?;
+        let mut v = alert_view(store, clock, p, &a, round.street, &all, 0).await?;
+        if v.members.is_empty() && !p.can(Action::ReadRegistry, &point, now) {
             continue;
         }
-        let mut v = alert_view(store, clock, &a, round.street, &members, 0).await?;
         // The households of the members shown (each was placed under temporary control).
         v.households_under_control = v
             .members

@@ -297,6 +297,15 @@ impl Store {
         )
     }
 
+    /// Swabs in a tube that name nobody (a forged, unknown or revoked code, an
+    /// unreadable text): they cannot be traced to a person.
+    pub async fn tube_unidentified(&self, street: i64, tube: i64) -> Result<i64> {
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM registration WHERE street_id = $1 AND tube_id = $2 AND resident_id IS NULL")
+            .bind(street).bind(tube).fetch_one(pool).await?),
+        )
+    }
+
     /// Every follow-up of a round (retests and re-samples), newest first.
     pub async fn round_follow_ups(&self, street: i64, round: i64) -> Result<Vec<FollowUpRow>> {
         Ok(db_run!(self, pool => {

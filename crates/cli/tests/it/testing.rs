@@ -425,6 +425,8 @@ async fn an_abnormal_pool_is_traced_to_exactly_its_members() {
         scan(srv, &t3, &format!("c{i}"), &w.codes[20 + i].1);
     }
     srv.post(&format!("/api/v1/tubes/{t3}/close"), &json!({}));
+    // A swab whose code could not be read went into the first tube too.
+    scan(srv, &t1, "a-unread", "GW1-unreadable");
     // The lab uploads; only the lab (and street command) may.
     let lab_pw = w.env.account("lab", "lab", &["--street", "鸿城街道"]);
     let mut lab = w.env.serve();
@@ -440,7 +442,17 @@ async fn an_abnormal_pool_is_traced_to_exactly_its_members() {
     let sum = r.json();
     assert_eq!(sum["recorded"], 3);
     assert_eq!(sum["unknown"], json!(["NOSUCH01"]));
-    let alert = &sum["alerts"][0];
+    // The lab learns how many people the pool holds, not who they are.
+    let lab_alert = &sum["alerts"][0];
+    assert_eq!(lab_alert["members"], json!([]), "{lab_alert}");
+    assert_eq!(lab_alert["member_count"], 10);
+    assert_eq!(lab_alert["unidentified"], 1);
+    // The street's commander sees them.
+    let alerts = srv
+        .get(&format!("/api/v1/rounds/{}/alerts", w.round))
+        .json();
+    let alert = &alerts["alerts"][0];
+    assert_eq!(alert["barcode"], "P0000001", "{alerts}");
     let members: std::collections::BTreeSet<String> = alert["members"]
         .as_array()
         .unwrap()

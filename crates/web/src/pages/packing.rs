@@ -981,7 +981,7 @@ async fn alerts_body(
         out.push_str(&format!(
             r#"<section class="card alerts" id="alert-{ak}"><h2>{lt} {barcode} <span class="tag {cls}">{label}</span></h2>
 <p class="muted">{kind} · {point} · {at}</p>
-<h3>{lm} ({nm})</h3><ul class="list members">{members}</ul>
+<h3>{lm} ({nm})</h3><ul class="list members">{members}</ul>{unidentified}
 <h3>{lh} ({nh})</h3><ul class="list households">{households}</ul>
 <h3>{lr}</h3><p class="retests">{retests}</p>
 <h3>{ld}</h3><p class="disinfection">{disinfection}</p>{notifications}</section>"#,
@@ -993,7 +993,28 @@ async fn alerts_body(
             point = esc(&d.point_name),
             at = esc(&date_text(al.created_ms)),
             lm = l.t("混管人员（已脱敏）", "Members (masked)"),
-            nm = al.members.len(),
+            nm = if al.members.len() == al.member_count {
+                al.member_count.to_string()
+            } else {
+                format!("{}/{}", al.members.len(), al.member_count)
+            },
+            unidentified = if al.unidentified > 0 {
+                format!(
+                    r#"<p class="error unidentified">{}</p>"#,
+                    esc(&match l {
+                        Lang::Zh => format!(
+                            "另有 {} 份样本对应不到人（码无效或无法识别），请按采样点记录核查",
+                            al.unidentified
+                        ),
+                        Lang::En => format!(
+                            "{} more swabs name nobody (a bad or unreadable code): check the point's records",
+                            al.unidentified
+                        ),
+                    })
+                )
+            } else {
+                String::new()
+            },
             lh = l.t("临时管控的住户", "Households under temporary control"),
             nh = d.households.len(),
             lr = l.t("单管复检", "Single-tube retests"),
