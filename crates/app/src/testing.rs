@@ -242,6 +242,15 @@ pub async fn advance_round(
             )));
         }
     }
+    if to == "closed" {
+        // Retests and re-samples can be taken until the round is closed.
+        let (retests, resamples) = store.open_follow_ups(round.street, round.id).await?;
+        if retests + resamples > 0 {
+            return Err(AuthError::Invalid(format!(
+                "还有 {retests} 人待单管复检、{resamples} 人待重采；采完或登记豁免后才能结束本轮 / {retests} retest(s) and {resamples} re-sample(s) are still open: swab them, or exempt those who cannot be, before closing the round"
+            )));
+        }
+    }
     if to == "open" {
         open_round(store, clock, p, round).await?;
     } else {
@@ -1272,6 +1281,9 @@ pub struct ResultsSummary {
     pub alerts: Vec<AlertView>,
     /// Open single-tube retests this upload resolved (cleared or confirmed).
     pub retests_resolved: u64,
+    /// Households released from the temporary control an abnormal pool set,
+    /// their members' retests all negative.
+    pub households_released: u64,
     /// Disinfection tasks opened (one per abnormal pool's point).
     pub disinfection_tasks: usize,
     /// Messages queued for the street's alert channels.
@@ -1375,6 +1387,7 @@ pub async fn post_results(
         }
         sum.recorded += 1;
         sum.retests_resolved += applied.resolved;
+        sum.households_released += applied.released;
         sum.notifications += applied.notifications;
         sum.disinfection_tasks += usize::from(applied.disinfection_id.is_some());
         match result {

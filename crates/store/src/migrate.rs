@@ -36,6 +36,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     17 "0017_channel_secret.sql",
     18 "0018_testing_settings.sql",
     19 "0019_tube_use.sql",
+    20 "0020_control_alert.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -58,6 +59,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     17 "0017_channel_secret.sql",
     18 "0018_testing_settings.sql",
     19 "0019_tube_use.sql",
+    20 "0020_control_alert.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

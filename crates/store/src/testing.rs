@@ -589,10 +589,13 @@ pub struct ResultApplied {
     pub alert_id: Option<i64>,
     pub members: Vec<i64>,
     pub households: Vec<i64>,
-    /// The tube held retest swabs (single-tube retests of an abnormal pool).
+    /// The tube was opened for a single-tube retest (of an abnormal pool's member).
     pub retest: bool,
     /// Open retests this result resolved (cleared or confirmed).
     pub resolved: u64,
+    /// Households whose temporary control (set by an abnormal pool) ended:
+    /// every retest of their members came back negative.
+    pub released: u64,
     pub disinfection_id: Option<i64>,
     /// Messages queued for the street's alert channels.
     pub notifications: usize,
@@ -663,9 +666,9 @@ impl Store {
             out.applied = true;
             out.members = sqlx::query_scalar("SELECT DISTINCT resident_id FROM registration WHERE street_id = $1 AND tube_id = $2 AND resident_id IS NOT NULL ORDER BY resident_id")
                 .bind(street).bind(tube.id).fetch_all(&mut *conn).await?;
-            let retests: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM registration WHERE street_id = $1 AND tube_id = $2 AND purpose = 'retest'")
-                .bind(street).bind(tube.id).fetch_one(&mut *conn).await?;
-            out.retest = retests > 0;
+            // A single-tube retest by what the tube was opened for (a pooled
+            // tube holding one mislabelled retest swab stays a pool).
+            out.retest = tube.tube_use == "retest";
             let alert_kind = match (result, out.retest) {
                 ("abnormal", false) => Some("abnormal_pool"),
                 ("abnormal", true) => Some("confirmed"),
@@ -695,12 +698,21 @@ impl Store {
                                  WHERE street_id = $1 AND round_id = $2 AND kind = 'abnormal_pool' AND state = 'open' \
                                  AND NOT EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.kind = 'retest' AND f.state = 'open')")
                         .bind(street).bind(tube.round_id).execute(&mut *conn).await?;
+                    // A household whose members' retests in an alert all came
+                    // back negative leaves the temporary control that alert set.
+                    out.released = sqlx::query("UPDATE control_order SET until_ms = $3, reason = reason || ' · 复检阴性解除 / released: retests negative' \
+                                 WHERE street_id = $1 AND target_kind = 'household' AND status = 'temporary' AND until_ms IS NULL \
+                                 AND alert_id IN (SELECT a.id FROM alert a WHERE a.street_id = $1 AND a.round_id = $2) \
+                                 AND NOT EXISTS (SELECT 1 FROM follow_up f JOIN resident r ON r.street_id = f.street_id AND r.id = f.resident_id \
+                                     WHERE f.street_id = control_order.street_id AND f.alert_id = control_order.alert_id AND f.kind = 'retest' \
+                                     AND f.state IN ('open', 'confirmed') AND r.household_id = control_order.target_id)")
+                        .bind(street).bind(tube.round_id).bind(now_ms).execute(&mut *conn).await?.rows_affected();
                 }
             } else if result == "abnormal" {
                 let reason = format!("混管异常 abnormal pool {}", tube.barcode);
                 for h in &out.households {
-                    sqlx::query("INSERT INTO control_order (street_id, target_kind, target_id, status, from_ms, until_ms, reason, set_by, created_ms) VALUES ($1, 'household', $2, 'temporary', $3, NULL, $4, $5, $3)")
-                        .bind(street).bind(*h).bind(now_ms).bind(&reason).bind(by).execute(&mut *conn).await?;
+                    sqlx::query("INSERT INTO control_order (street_id, target_kind, target_id, status, from_ms, until_ms, reason, set_by, created_ms, alert_id) VALUES ($1, 'household', $2, 'temporary', $3, NULL, $4, $5, $3, $6)")
+                        .bind(street).bind(*h).bind(now_ms).bind(&reason).bind(by).bind(out.alert_id).execute(&mut *conn).await?;
                 }
                 out.disinfection_id = Some(sqlx::query_scalar("INSERT INTO disinfection_task (street_id, round_id, point_id, alert_id, state, created_ms) VALUES ($1, $2, $3, $4, 'open', $5) RETURNING id")
                     .bind(street).bind(tube.round_id).bind(tube.point_id).bind(out.alert_id).bind(now_ms).fetch_one(&mut *conn).await?);
@@ -710,9 +722,12 @@ impl Store {
             sqlx::query("UPDATE follow_up SET state = 'resampled', resolved_ms = $4 WHERE street_id = $1 AND round_id = $3 AND kind = 'resample' AND state = 'open' \
                          AND resident_id IN (SELECT g.resident_id FROM registration g WHERE g.street_id = $1 AND g.tube_id = $2 AND g.purpose = 'resample' AND g.resident_id IS NOT NULL)")
                 .bind(street).bind(tube.id).bind(tube.round_id).bind(now_ms).execute(&mut *conn).await?;
+            // An invalid pool: its members are swabbed again (re-sample). An
+            // invalid retest tube: the member's retest stays open, to be
+            // swabbed again into a single tube.
             let follow = match (result, out.retest) {
                 ("abnormal", false) => Some("retest"),
-                ("invalid", _) => Some("resample"),
+                ("invalid", false) => Some("resample"),
                 _ => None,
             };
             if let Some(kind) = follow {
@@ -821,7 +836,9 @@ impl Store {
              AND ((r.flags & $4) <> 0 OR EXISTS (SELECT 1 FROM control_order c WHERE c.street_id = e.street_id AND c.status IN ('sealed', 'temporary') \
                   AND c.from_ms <= $5 AND (c.until_ms IS NULL OR c.until_ms > $5) \
                   AND ((c.target_kind = 'household' AND c.target_id = h.id) OR (c.target_kind = 'unit' AND c.target_id = u.id) \
-                    OR (c.target_kind = 'building' AND c.target_id = b.id) OR (c.target_kind = 'compound' AND c.target_id = b.compound_id)))) \
+                    OR (c.target_kind = 'building' AND c.target_id = b.id) OR (c.target_kind = 'compound' AND c.target_id = b.compound_id)) \
+                  AND NOT EXISTS (SELECT 1 FROM control_order l WHERE l.street_id = c.street_id AND l.target_kind = c.target_kind AND l.target_id = c.target_id \
+                    AND l.from_ms <= $5 AND (l.until_ms IS NULL OR l.until_ms > $5) AND l.from_ms > c.from_ms))) \
              ORDER BY e.resident_id"
         );
         Ok(db_run!(self, pool => sqlx::query_scalar(&sql)
@@ -837,7 +854,7 @@ impl Store {
             let rows = sqlx::query(
                 "SELECT CAST(t.fill AS INTEGER), COUNT(*), COALESCE(SUM(CASE WHEN t.result = 'abnormal' THEN 1 ELSE 0 END), 0) FROM tube t \
                  WHERE t.street_id = $1 AND t.result IN ('negative', 'abnormal') AND t.fill > 0 \
-                 AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = t.street_id AND g.tube_id = t.id AND g.purpose = 'retest') \
+                 AND t.tube_use <> 'retest' \
                  GROUP BY t.fill ORDER BY t.fill")
                 .bind(street).fetch_all(pool).await?;
             rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?

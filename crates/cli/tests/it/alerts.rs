@@ -154,6 +154,30 @@ fn results(srv: &Server, round: &str, rows: Value) -> Value {
     r.json()
 }
 
+async fn household_of(store: &gw_store::Store, resident: &str) -> i64 {
+    let k: gw_domain::ids::Key = resident.parse().unwrap();
+    store
+        .resident(k.street, k.id)
+        .await
+        .unwrap()
+        .household_id
+        .unwrap()
+}
+
+/// Whether the order in force on a household at `at_ms` is temporary control.
+async fn under_temporary_control(store: &gw_store::Store, household: i64, at_ms: i64) -> bool {
+    use gw_domain::territory::{control_in_force, ControlStatus, ControlTarget};
+    let street = store.streets().await.unwrap()[0].id;
+    let history: Vec<_> = store
+        .control_history(street, ControlTarget::Household, household)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.order)
+        .collect();
+    control_in_force(&history, at_ms).is_some_and(|o| o.status == ControlStatus::Temporary)
+}
+
 #[tokio::test]
 async fn an_abnormal_pool_reaches_the_group_robot_and_retests_clear_or_confirm() {
     let w = world("200").await;
@@ -308,8 +332,14 @@ async fn an_abnormal_pool_reaches_the_group_robot_and_retests_clear_or_confirm()
     // Single-tube retests: pool A's ten come back negative but one; pool B's two negative.
     let mut rows = Vec::new();
     for i in 0..12 {
-        let t = tube(srv, &p, &format!("RT{i:06}"));
+        let opened = srv.post(
+            &format!("/api/v1/points/{p}/tubes"),
+            &json!({ "barcode": format!("RT{i:06}"), "purpose": "retest" }),
+        );
+        assert_eq!(opened.status, 201, "{}", opened.body);
+        let t = opened.json()["id"].as_str().unwrap().to_string();
         let s = swab(srv, &t, &format!("r{i}"), &w.codes[i].1, "retest");
+        assert_eq!(s["problem"], "", "{s}");
         assert!(s["duplicate_of"].is_null(), "a retest is no duplicate: {s}");
         let result = if i == 3 { "abnormal" } else { "negative" };
         rows.push(json!({ "barcode": format!("RT{i:06}"), "result": result }));
@@ -338,6 +368,28 @@ async fn an_abnormal_pool_reaches_the_group_robot_and_retests_clear_or_confirm()
         by_barcode("PA000001")["members"].as_array().unwrap().len(),
         10,
         "members stay listed after their retests"
+    );
+
+    // A household whose members all came back negative leaves temporary
+    // control; the confirmed member's household stays under it.
+    let now = gw_app::Clock::System.now_ms() + 1;
+    let confirmed_home = household_of(&store, &w.codes[3].0).await;
+    assert!(under_temporary_control(&store, confirmed_home, now).await);
+    let mut released = std::collections::BTreeSet::new();
+    for i in (0..12).filter(|&i| i != 3) {
+        let h = household_of(&store, &w.codes[i].0).await;
+        if h != confirmed_home {
+            assert!(
+                !under_temporary_control(&store, h, now).await,
+                "member {i}'s household is released"
+            );
+            released.insert(h);
+        }
+    }
+    assert!(!released.is_empty());
+    assert!(
+        sum["households_released"].as_u64().unwrap() >= released.len() as u64,
+        "{sum}"
     );
 }
 

@@ -574,7 +574,9 @@ async fn retests_and_re_samples_are_taken_after_sampling_closes_and_close_their_
             (Some(1), Some("")),
             "{o}"
         );
-        retests.push(json!({ "barcode": b, "result": "negative" }));
+        // The lab cannot read the third: the member must be swabbed again.
+        let result = if i == 2 { "invalid" } else { "negative" };
+        retests.push(json!({ "barcode": b, "result": result }));
         if i == 0 {
             let extra = srv
                 .post(
@@ -655,6 +657,7 @@ async fn retests_and_re_samples_are_taken_after_sampling_closes_and_close_their_
         assert_eq!(o["problem"], "", "{o}");
     }
     retests.push(json!({ "barcode": "U0000001", "result": "negative" }));
+    retests.push(json!({ "barcode": "R0000003", "result": "negative" }));
     let done = srv.post(
         &format!("/api/v1/rounds/{}/results", w.round),
         &json!({ "results": retests }),
@@ -675,11 +678,52 @@ async fn retests_and_re_samples_are_taken_after_sampling_closes_and_close_their_
     ]))
     .unwrap();
     assert_eq!(cli["items"].as_array().unwrap().len(), list(srv).len());
-    // Every retest negative: the abnormal pool is cleared.
+    // An invalid retest keeps the member's retest open (no pooled re-sample):
+    // the abnormal pool is not cleared yet.
+    let alerts = srv
+        .get(&format!("/api/v1/rounds/{}/alerts", w.round))
+        .json();
+    assert_eq!(alerts["alerts"][0]["state"], "open", "{alerts}");
+    assert_eq!(alerts["alerts"][0]["retests_open"], 1, "{alerts}");
+    assert!(!list(srv).iter().any(|(id, _)| id == &w.codes[2].0));
+    // Results are complete, but the round cannot close with a retest open.
+    let move_to = |to: &str| {
+        srv.post(
+            &format!("/api/v1/rounds/{}/state", w.round),
+            &json!({ "to": to }),
+        )
+    };
+    let m = move_to("results_complete");
+    assert_eq!(m.status, 200, "{}", m.body);
+    let m = move_to("closed");
+    assert_eq!(m.status, 400, "{}", m.body);
+    assert!(
+        m.body.contains("1 retest(s) and 0 re-sample(s)"),
+        "{}",
+        m.body
+    );
+    // Swabbed again into a single tube: negative, the pool is cleared, the round closes.
+    let t = open(json!({ "barcode": "S0000009", "purpose": "retest" }));
+    assert_eq!(t.status, 201, "{}", t.body);
+    let t = t.json()["id"].as_str().unwrap().to_string();
+    let o = srv
+        .post(
+            &format!("/api/v1/tubes/{t}/scans"),
+            &json!({ "client_id": "rt2-again", "code": w.codes[2].1, "purpose": "retest" }),
+        )
+        .json();
+    assert_eq!(o["problem"], "", "{o}");
+    let r = srv.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &json!({ "results": [{ "barcode": "S0000009", "result": "negative" }] }),
+    );
+    assert_eq!(r.json()["retests_resolved"], 1, "{}", r.body);
     let alerts = srv
         .get(&format!("/api/v1/rounds/{}/alerts", w.round))
         .json();
     assert_eq!(alerts["alerts"][0]["state"], "cleared", "{alerts}");
+    let m = move_to("closed");
+    assert_eq!(m.status, 200, "{}", m.body);
 }
 
 #[tokio::test]
@@ -881,6 +925,37 @@ async fn door_to_door_lists_and_pool_advice() {
             "{id} missing from {ids:?}"
         );
     }
+    // The seal is lifted to precaution by a later order (as the schedule
+    // reads it, the latest order in force decides): the building's people go
+    // back to the call-down, only those who cannot go downstairs stay listed.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let lifted = srv.post("/api/v1/control", &json!({ "target_kind": "building", "target_id": building, "status": "precaution", "reason": "解封" }));
+    assert_eq!(lifted.status, 201, "{}", lifted.body);
+    let after = srv
+        .get(&format!(
+            "/api/v1/rounds/{}/door-to-door?grid={grid}",
+            w.round
+        ))
+        .json();
+    let immobile: Vec<String> = srv
+        .get(&format!(
+            "/api/v1/residents?grid={grid}&flag=cannot_go_downstairs&limit=1000"
+        ))
+        .json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    let listed: Vec<String> = after["floors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["residents"].as_array().unwrap().clone())
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(listed.len() < ids.len(), "{listed:?}");
+    assert!(listed.iter().all(|id| immobile.contains(id)), "{listed:?}");
 
     // Pool advice: nothing to go on yet, then from results.
     let street = w.codes[0].0.split('-').next().unwrap().to_string();
