@@ -394,13 +394,15 @@ pub struct PointCompared {
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
     pub round: String,
-    /// The round compared with (the street's previous opened round).
+    /// The round compared with: the latest opened before it that expected
+    /// anyone in the territory asked about.
     pub before: Option<String>,
     pub within: String,
     pub buildings: Vec<BuildingCompared>,
     /// Points matched by name across the two rounds.
     pub points: Vec<PointCompared>,
-    /// Residents sampled in the round before and not (yet) in this one (masked).
+    /// Residents sampled in the round before and not (yet) in this one, nor
+    /// exempt from it (masked).
     pub lapsed: Vec<ResidentView>,
 }
 
@@ -415,7 +417,10 @@ pub async fn compare(
     let (l, k) = within;
     read_in_round(store, clock, p, round, within).await?;
     let within_text = format!("{}:{k}", level_name(l));
-    let Some(before) = store.previous_round(round.street, round.id).await? else {
+    let Some(before) = store
+        .previous_round(round.street, round.id, (l, k.id))
+        .await?
+    else {
         return Ok(Comparison {
             round: round.to_string(),
             before: None,

@@ -164,11 +164,23 @@ impl Store {
         )
     }
 
-    /// The street's round opened most recently before `round` (not planned).
-    pub async fn previous_round(&self, street: i64, round: i64) -> Result<Option<i64>> {
-        Ok(db_run!(self, pool => sqlx::query_scalar(
-            "SELECT id FROM testing_round WHERE street_id = $1 AND id < $2 AND state <> 'planned' ORDER BY id DESC LIMIT 1")
-            .bind(street).bind(round).fetch_optional(pool).await?))
+    /// The round opened most recently before `round` (not planned) that
+    /// expected anyone in `within`: a round over another community is no
+    /// "last round" here.
+    pub async fn previous_round(
+        &self,
+        street: i64,
+        round: i64,
+        within: (Level, i64),
+    ) -> Result<Option<i64>> {
+        let sql = format!(
+            "SELECT r.id FROM testing_round r WHERE r.street_id = $1 AND r.id < $2 AND r.state <> 'planned' \
+             AND EXISTS (SELECT 1 FROM round_expected x WHERE x.street_id = r.street_id AND x.round_id = r.id AND x.{} = $3) \
+             ORDER BY r.id DESC LIMIT 1",
+            within.0.column()
+        );
+        Ok(db_run!(self, pool => sqlx::query_scalar(&sql)
+            .bind(street).bind(round).bind(within.1).fetch_optional(pool).await?))
     }
 
     /// Per building of `within`, this round against `before`.
@@ -184,7 +196,7 @@ impl Store {
             "SELECT e.building_id, COUNT(*), \
              COALESCE(SUM(CASE WHEN {SAMPLED} THEN 1 ELSE 0 END), 0), \
              COALESCE(SUM(CASE WHEN {before_sampled} THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN {before_sampled} AND NOT {SAMPLED} THEN 1 ELSE 0 END), 0) \
+             COALESCE(SUM(CASE WHEN {before_sampled} AND NOT {SAMPLED} AND NOT {EXEMPT} THEN 1 ELSE 0 END), 0) \
              FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND e.{} = $3 \
              GROUP BY e.building_id ORDER BY e.building_id",
             within.0.column()
@@ -213,7 +225,7 @@ impl Store {
         let sql = format!(
             "SELECT e.resident_id FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND e.{} = $3 \
              AND EXISTS (SELECT 1 FROM registration p WHERE p.street_id = e.street_id AND p.round_id = $4 AND p.resident_id = e.resident_id) \
-             AND NOT {SAMPLED} ORDER BY e.resident_id",
+             AND NOT {SAMPLED} AND NOT {EXEMPT} ORDER BY e.resident_id",
             within.0.column()
         );
         Ok(

@@ -551,6 +551,39 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
     assert_eq!(pt["name"], "1号点");
     assert_eq!(pt["people"], sampled2.len());
     assert_eq!(pt["people_before"], 60);
+    // Someone exempt from round 2 (away) is not lapsed.
+    let away = want.iter().next().unwrap().clone();
+    let r = srv.post(
+        &format!("/api/v1/rounds/{r2}/exemptions"),
+        &json!({ "resident": away, "reason": "away" }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let compare = |round: &str| {
+        srv.get(&format!(
+            "/api/v1/rounds/{round}/compare?community={}-{c0}",
+            w.street
+        ))
+        .json()
+    };
+    let cmp = compare(&r2);
+    let got: BTreeSet<String> = cmp["lapsed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut left = want.clone();
+    left.remove(&away);
+    assert_eq!(got, left);
+    assert_eq!(
+        sum(cmp["buildings"].as_array().unwrap(), "lapsed"),
+        left.len() as i64
+    );
+    // Round 3 over this community compares with round 2, the last round that
+    // expected anyone here, not with the round over the other community
+    // opened in between.
+    let (r3, _) = round(srv, w.street, "第3轮", &[format!("{}-{c0}", w.street)]);
+    assert_eq!(compare(&r3)["before"], r2);
 }
 
 #[tokio::test]
