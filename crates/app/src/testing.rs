@@ -868,8 +868,12 @@ pub struct Scan<'a> {
     /// A person on no roster: name and phone (the code is then empty). They
     /// become a pending resident, matched to the registry later.
     pub walk_in: Option<(&'a str, Option<&'a str>)>,
-    /// When the station took the swab (an offline queue syncs later).
+    /// When the station took the swab (an offline queue syncs later), by the
+    /// station's clock.
     pub scanned_ms: i64,
+    /// The station's clock when it sent the scan: the difference from the
+    /// server's corrects `scanned_ms` (a phone whose clock is off).
+    pub sent_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -1135,6 +1139,18 @@ pub async fn scan(
     } else if fill >= i64::from(tube.pool_size) {
         problem = join(problem, "超出混采数 / more swabs than the pool size");
     }
+    // The swab's time by the server's clock: the station's, moved by how far
+    // its clock was from the server's when it sent the scan.
+    let scanned_ms = match s.sent_ms {
+        Some(sent) => s.scanned_ms.saturating_add(now.saturating_sub(sent)),
+        None => s.scanned_ms,
+    };
+    if scanned_ms > now + CLOCK_AHEAD_MS {
+        problem = join(
+            problem,
+            "采样时间晚于服务器时间，请校准站点时钟 / the swab's time is after the server's: the station's clock is ahead",
+        );
+    }
     if tube.tube_use != use_.name() {
         let held = TubeUse::of_tube(&tube.tube_use);
         problem = join(
@@ -1170,7 +1186,7 @@ pub async fn scan(
         purpose: s.purpose.to_string(),
         duplicate_of,
         problem,
-        scanned_ms: s.scanned_ms,
+        scanned_ms,
         stored_ms: now,
         station: s.station.to_string(),
     };
@@ -1199,7 +1215,7 @@ pub async fn scan(
         }
     };
     if let (Some(f), Some(rid)) = (&first, resident) {
-        if w.duplicate_of == Some(f.id) && s.scanned_ms < f.scanned_ms - EARLIER_BY_MS {
+        if w.duplicate_of == Some(f.id) && scanned_ms < f.scanned_ms - EARLIER_BY_MS {
             store
                 .take_first(street, tube.round_id, rid, stored.id)
                 .await?;
@@ -1229,6 +1245,10 @@ pub async fn scan(
 /// late. Within it, the order of arrival stands, so that two stations whose
 /// clocks differ by a minute or two do not swap live swabs.
 pub const EARLIER_BY_MS: i64 = 120_000;
+
+/// A swab time this far after the server's clock is flagged (the station's
+/// clock runs ahead).
+pub const CLOCK_AHEAD_MS: i64 = 300_000;
 
 fn join(a: String, b: &str) -> String {
     if a.is_empty() {

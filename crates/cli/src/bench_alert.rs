@@ -104,6 +104,7 @@ pub async fn run(alerts: usize, db: Option<String>, seed: u64, json_out: bool) -
                     station: "bench",
                     walk_in: None,
                     scanned_ms: clock.now_ms(),
+                    sent_ms: None,
                 },
             )
             .await?;

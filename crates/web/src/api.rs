@@ -843,6 +843,8 @@ pub struct ScanBody {
     pub purpose: Option<String>,
     pub station: Option<String>,
     pub scanned_ms: Option<i64>,
+    /// The station's clock as it sends: corrects `scanned_ms` for a clock that is off.
+    pub sent_ms: Option<i64>,
 }
 
 pub async fn scan(
@@ -860,6 +862,7 @@ pub async fn scan(
         purpose,
         station: b.station.as_deref().unwrap_or(""),
         scanned_ms: b.scanned_ms.unwrap_or_else(|| s.clock.now_ms()),
+        sent_ms: b.sent_ms.filter(|_| b.scanned_ms.is_some()),
         walk_in: b
             .walk_in
             .as_ref()

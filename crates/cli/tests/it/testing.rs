@@ -1352,11 +1352,53 @@ async fn a_swab_taken_earlier_offline_is_the_first_and_a_swab_in_the_wrong_tube_
     assert!(a["duplicate_of"].is_null(), "{a}");
     let b = swab(&t2, "near-1", &w.codes[1].1, "routine", Some(now - 60_000));
     assert_eq!(b["duplicate_of"]["registration"], a["registration"], "{b}");
+    // A station whose clock is ten minutes behind swabs resident 2 live,
+    // after point 0 did: told by its send time, the server sets its clock
+    // right and the arrival order stands.
+    let first2 = swab(&t1, "live-2", &w.codes[2].1, "routine", None);
+    assert!(first2["duplicate_of"].is_null(), "{first2}");
+    let behind = now - 600_000;
+    let r = srv.post(
+        &format!("/api/v1/tubes/{t2}/scans"),
+        &json!({ "client_id": "slow-2", "code": w.codes[2].1, "scanned_ms": behind, "sent_ms": behind }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json()["duplicate_of"]["registration"],
+        first2["registration"],
+        "{}",
+        r.body
+    );
+    let slow = store
+        .registration_by_client(street, "slow-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        (slow.scanned_ms - now).abs() < 60_000,
+        "{}",
+        slow.scanned_ms
+    );
+    // A swab time an hour ahead of the server's clock is stored and flagged.
+    let ahead = swab(
+        &t1,
+        "ahead-3",
+        &w.codes[3].1,
+        "routine",
+        Some(now + 3_600_000),
+    );
+    assert!(
+        ahead["problem"]
+            .as_str()
+            .unwrap()
+            .contains("clock is ahead"),
+        "{ahead}"
+    );
     // Counted once each.
     let cov = srv
         .get(&format!("/api/v1/rounds/{}/coverage", w.round))
         .json();
-    assert_eq!(cov["sampled"], 2, "{cov}");
+    assert_eq!(cov["sampled"], 4, "{cov}");
 
     // A routine swab in a retest tube, a retest swab in a pooled tube: stored, flagged.
     let r = srv.post(

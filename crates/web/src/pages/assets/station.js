@@ -189,7 +189,8 @@
         req = kvGet('tube:' + it.barcode).then(function (id) {
           if (!id) return { status: 0, missing: true };
           if (it.kind === 'close') return api('POST', '/api/v1/tubes/' + id + '/close', {});
-          var body = { client_id: it.client_id, code: it.code, scanned_ms: it.scanned_ms, station: c.station, purpose: it.purpose || 'routine' };
+          // sent_ms: the server sets this clock against its own.
+          var body = { client_id: it.client_id, code: it.code, scanned_ms: it.scanned_ms, sent_ms: Date.now(), station: c.station, purpose: it.purpose || 'routine' };
           if (it.walk_in) body.walk_in = it.walk_in;
           return api('POST', '/api/v1/tubes/' + id + '/scans', body);
         });
