@@ -1488,6 +1488,102 @@ pub async fn alerts(
     Ok(out)
 }
 
+/// A swab the server flagged, as the round's review list shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlaggedView {
+    pub registration: String,
+    pub client_id: String,
+    pub point: String,
+    pub point_name: String,
+    pub tube: String,
+    pub purpose: String,
+    /// What is wrong (empty for a plain second swab).
+    pub problem: String,
+    /// The first routine swab this one repeats.
+    pub duplicate_of: Option<String>,
+    pub scanned_ms: i64,
+    pub station: String,
+    /// Whom the swab names, if anyone.
+    pub resident: Option<String>,
+    /// Their name, masked, where the caller may read the registry.
+    pub name: Option<String>,
+}
+
+/// The round's flagged swabs (a problem, or a second routine swab), newest
+/// first, at the points where the caller scans or reads the registry: what a
+/// point's staff and the command post go through after a sync.
+pub async fn flagged(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    point: Option<Key>,
+    limit: i64,
+) -> Result<Vec<FlaggedView>, AuthError> {
+    store.round(round.street, round.id).await?;
+    if point.is_some_and(|pt| pt.street != round.street) {
+        return Err(AuthError::Invalid(
+            "采样点不在本轮街道 / the point is not in the round's street".into(),
+        ));
+    }
+    let now = clock.now_ms();
+    let street = round.street;
+    let rows = store
+        .flagged_swabs(
+            street,
+            round.id,
+            point.map_or(-1, |k| k.id),
+            limit.clamp(1, 5_000),
+        )
+        .await?;
+    let mut points: std::collections::HashMap<i64, bool> = Default::default();
+    let mut out = Vec::new();
+    let k = |id| Key { street, id }.to_string();
+    for r in rows {
+        let visible = match points.get(&r.point_id) {
+            Some(v) => *v,
+            None => {
+                let place = point_place(store, &store.point(street, r.point_id).await?).await?;
+                let v =
+                    p.can(Action::Scan, &place, now) || p.can(Action::ReadRegistry, &place, now);
+                points.insert(r.point_id, v);
+                v
+            }
+        };
+        if !visible {
+            continue;
+        }
+        let name = match r.resident_id {
+            Some(id) => {
+                let place = store.place_of(street, "resident", id).await?;
+                if p.can(Action::ReadRegistry, &place, now) {
+                    Some(gw_domain::mask::name(
+                        &store.resident(street, id).await?.resident.name,
+                    ))
+                } else {
+                    None
+                }
+            }
+            None => None,
+        };
+        out.push(FlaggedView {
+            registration: k(r.id),
+            client_id: r.client_id,
+            point: k(r.point_id),
+            point_name: r.point,
+            tube: r.tube,
+            purpose: r.purpose,
+            problem: r.problem,
+            duplicate_of: r.duplicate_of.map(k),
+            scanned_ms: r.scanned_ms,
+            station: r.station,
+            resident: r.resident_id.map(k),
+            name,
+        });
+    }
+    Ok(out)
+}
+
 /// One floor of one building on a door-to-door list.
 #[derive(Debug, Clone, Serialize)]
 pub struct DoorFloor {

@@ -200,6 +200,20 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Swabs the server flagged (a bad code, a closed or over-full tube, a
+    /// purpose that does not fit the tube, a clock ahead, a second swab), newest first.
+    Flagged {
+        round: String,
+        /// Only this point (STREET-ID).
+        #[arg(long)]
+        point: Option<String>,
+        #[arg(long, default_value_t = 500)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Mark a point's disinfection task (opened by an abnormal pool) done.
     DisinfectionDone {
         /// Task id, STREET-ID (see `round alerts`).
@@ -613,6 +627,44 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 "{}",
                 serde_json::to_string_pretty(&json!({ "alerts": a, "disinfection": d }))?
             );
+        }
+        RoundCmd::Flagged {
+            round,
+            point,
+            limit,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let round = key(&round, "round")?;
+            let point = point.map(|p| key(&p, "--point")).transpose()?;
+            let items = gw_app::testing::flagged(&store, clock, &op, round, point, limit)
+                .await
+                .map_err(app_err)?;
+            if json {
+                println!("{}", serde_json::to_string(&items)?);
+            } else {
+                println!("flagged swabs / 待核查的采样: {}", items.len());
+                for f in &items {
+                    let what = match (&f.duplicate_of, f.problem.is_empty()) {
+                        (Some(first), true) => format!("重复采样 / second swab of {first}"),
+                        (Some(first), false) => {
+                            format!("{} (second swab of {first})", f.problem)
+                        }
+                        (None, _) => f.problem.clone(),
+                    };
+                    println!(
+                        "  {}\t{} {}\ttube {}\t{}\t{}\t{}",
+                        f.registration,
+                        f.point,
+                        f.point_name,
+                        f.tube,
+                        gw_domain::notify::clock_text(f.scanned_ms),
+                        f.name.as_deref().or(f.resident.as_deref()).unwrap_or("—"),
+                        what
+                    );
+                }
+            }
         }
         RoundCmd::DisinfectionDone { task, db } => {
             let store = open(&db).await?;

@@ -37,6 +37,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     18 "0018_testing_settings.sql",
     19 "0019_tube_use.sql",
     20 "0020_control_alert.sql",
+    21 "0021_flagged_swabs.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -60,6 +61,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     18 "0018_testing_settings.sql",
     19 "0019_tube_use.sql",
     20 "0020_control_alert.sql",
+    21 "0021_flagged_swabs.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -81,6 +81,22 @@ pub struct ScanState {
     pub first_routine: Option<i64>,
 }
 
+/// A flagged swab, for the round's review list.
+#[derive(Debug, Clone)]
+pub struct FlaggedRow {
+    pub id: i64,
+    pub client_id: String,
+    pub point_id: i64,
+    pub point: String,
+    pub tube: String,
+    pub resident_id: Option<i64>,
+    pub purpose: String,
+    pub duplicate_of: Option<i64>,
+    pub problem: String,
+    pub scanned_ms: i64,
+    pub station: String,
+}
+
 /// A registration as the writer stored it, with the counts it made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stored {
@@ -352,6 +368,31 @@ impl Store {
         let q = format!("SELECT {REG_COLS} FROM registration WHERE street_id = $1 AND id = $2");
         one_by_key!(self, &q, street, id, reg_row)
             .ok_or_else(|| StoreError::NotFound(format!("registration {street}-{id}")))
+    }
+
+    /// A round's flagged swabs (a problem, or a second routine swab), newest
+    /// first, at one point or all (`point` < 0).
+    pub async fn flagged_swabs(
+        &self,
+        street: i64,
+        round: i64,
+        point: i64,
+        limit: i64,
+    ) -> Result<Vec<FlaggedRow>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT g.id, g.client_id, g.point_id, p.name, t.barcode, g.resident_id, g.purpose, g.duplicate_of, g.problem, g.scanned_ms, g.station \
+                 FROM registration g JOIN tube t ON t.street_id = g.street_id AND t.id = g.tube_id \
+                 JOIN testing_point p ON p.street_id = g.street_id AND p.id = g.point_id \
+                 WHERE g.street_id = $1 AND g.round_id = $2 AND (g.problem <> '' OR g.duplicate_of IS NOT NULL) \
+                 AND ($3 < 0 OR g.point_id = $3) ORDER BY g.id DESC LIMIT $4")
+                .bind(street).bind(round).bind(point).bind(limit).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(FlaggedRow {
+                id: r.try_get(0)?, client_id: r.try_get(1)?, point_id: r.try_get(2)?, point: r.try_get(3)?,
+                tube: r.try_get(4)?, resident_id: r.try_get(5)?, purpose: r.try_get(6)?, duplicate_of: r.try_get(7)?,
+                problem: r.try_get(8)?, scanned_ms: r.try_get(9)?, station: r.try_get(10)?,
+            })).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
     }
 
     /// Makes `id`, a routine swab stored as a duplicate of the resident's

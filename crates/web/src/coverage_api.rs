@@ -148,6 +148,33 @@ pub async fn disinfection_tasks(
     Ok(Json(json!({ "round": round.to_string(), "tasks": tasks })))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct FlaggedQuery {
+    pub point: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// The round's flagged swabs at the points the caller scans at or reads.
+pub async fn flagged(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Query(q): Query<FlaggedQuery>,
+) -> Result<Json<Value>, WebError> {
+    let round = key(&id, "round")?;
+    let point = q.point.as_deref().map(|p| key(p, "point")).transpose()?;
+    let items = gw_app::testing::flagged(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        round,
+        point,
+        q.limit.unwrap_or(500),
+    )
+    .await?;
+    Ok(Json(json!({ "round": round.to_string(), "items": items })))
+}
+
 pub async fn disinfection_done(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,

@@ -743,6 +743,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             get(coverage_api::disinfection_tasks),
         ),
         (
+            "GET",
+            "/api/v1/rounds/{id}/flagged",
+            Need::Login,
+            get(coverage_api::flagged),
+        ),
+        (
             "POST",
             "/api/v1/disinfection/{id}/done",
             Need::Act(ManageStations),

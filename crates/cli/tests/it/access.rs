@@ -238,9 +238,10 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | ("GET", "/api/v1/rounds/{id}/resamples")
         | ("GET", "/api/v1/rounds/{id}/compare") => reader && reaches,
         // Lists only the tasks at points the caller manages or reads.
-        ("GET", "/api/v1/rounds/{id}/disinfection") | ("GET", "/api/v1/streets/{id}/rounds") => {
-            true
-        }
+        // Lists only the rows at points the caller scans at or reads.
+        ("GET", "/api/v1/rounds/{id}/disinfection")
+        | ("GET", "/api/v1/streets/{id}/rounds")
+        | ("GET", "/api/v1/rounds/{id}/flagged") => true,
         // An unknown task: whoever may manage stations somewhere learns it is unknown.
         ("POST", "/api/v1/disinfection/{id}/done") => matches!(
             role,
@@ -459,6 +460,7 @@ fn call(
         "/api/v1/rounds/{id}/disinfection" => {
             (format!("/api/v1/rounds/{round}/disinfection"), None)
         }
+        "/api/v1/rounds/{id}/flagged" => (format!("/api/v1/rounds/{round}/flagged"), None),
         "/api/v1/disinfection/{id}/done" => (
             format!("/api/v1/disinfection/{}-999999/done", target.street_id),
             Some(json!({})),

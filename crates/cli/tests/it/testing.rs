@@ -152,6 +152,32 @@ async fn a_tube_of_ten_replays_duplicates_and_bad_codes() {
         .number;
     let d = scan(srv, &t2, "s2-4", &doc);
     assert_eq!(d["resident"], w.codes[30].0.as_str(), "{d}");
+    // The round's review list holds exactly the flagged swabs, newest first.
+    let flagged = srv
+        .get(&format!("/api/v1/rounds/{}/flagged", w.round))
+        .json();
+    let got: Vec<&str> = flagged["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["client_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ["s2-3", "s2-2", "s2-1", "s2-0", "s1-10"], "{flagged}");
+    let dup = &flagged["items"][3];
+    assert_eq!(dup["duplicate_of"], first["registration"], "{dup}");
+    assert_eq!(dup["point"], w.points[1].as_str());
+    assert!(dup["name"].as_str().unwrap().contains('*'), "masked: {dup}");
+    // One point's, and the same from the command line.
+    let at0 = srv
+        .get(&format!(
+            "/api/v1/rounds/{}/flagged?point={}",
+            w.round, w.points[0]
+        ))
+        .json();
+    assert_eq!(at0["items"].as_array().unwrap().len(), 1, "{at0}");
+    let cli: Value =
+        serde_json::from_str(&w.env.cli_ok(&["round", "flagged", &w.round, "--json"])).unwrap();
+    assert_eq!(cli, flagged["items"]);
     // Opening a tube twice with the same barcode is a clear conflict.
     assert_eq!(
         srv.post(
@@ -295,6 +321,21 @@ async fn volunteers_scan_only_at_their_point() {
             .status,
         403
     );
+    // The flagged swabs of their own point only, without names.
+    scan(&v, &t, "v-2", "nonsense");
+    let t1 = tube(&w.srv, &w.points[1], "V0000003");
+    scan(&w.srv, &t1, "c-1", "more nonsense");
+    scan(&w.srv, &t1, "c-2", &w.codes[0].1);
+    let seen = v.get(&format!("/api/v1/rounds/{}/flagged", w.round)).json();
+    let items = seen["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{seen}");
+    assert_eq!(items[0]["client_id"], "v-2");
+    let all = w
+        .srv
+        .get(&format!("/api/v1/rounds/{}/flagged", w.round))
+        .json();
+    assert_eq!(all["items"].as_array().unwrap().len(), 3, "{all}");
+    assert!(all["items"][0]["name"].is_string(), "{all}");
 }
 
 #[tokio::test]
