@@ -314,6 +314,23 @@ pub async fn missed(
     Ok(store.residents_by_ids(round.street, &ids).await?)
 }
 
+/// Residents of a community, grid or building added since the round opened
+/// (not in its snapshot) and not swabbed in it: missed as well.
+pub async fn added_unsampled(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    within: (Level, Key),
+) -> Result<Vec<gw_store::registry::ResidentRow>, AuthError> {
+    let (l, k) = within;
+    read_in_round(store, clock, p, round, within).await?;
+    let ids = store
+        .added_unsampled_in(round.street, round.id, l, k.id)
+        .await?;
+    Ok(store.residents_by_ids(round.street, &ids).await?)
+}
+
 /// A member of an invalid tube who must be swabbed again.
 #[derive(Debug, Clone)]
 pub struct Resample {

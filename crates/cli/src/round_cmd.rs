@@ -503,19 +503,32 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             let within = within
                 .within()?
                 .context("give --community, --grid or --building")?;
-            let rows = gw_app::coverage::missed(&store, clock, &op, key(&round, "round")?, within)
+            let round = key(&round, "round")?;
+            let rows = gw_app::coverage::missed(&store, clock, &op, round, within)
+                .await
+                .map_err(app_err)?;
+            let added = gw_app::coverage::added_unsampled(&store, clock, &op, round, within)
                 .await
                 .map_err(app_err)?;
             let today = clock.today();
-            let views: Vec<_> = rows
-                .iter()
-                .map(|r| gw_app::registry::ResidentView::masked(r, today))
-                .collect();
+            let masked = |rows: &[gw_store::registry::ResidentRow]| -> Vec<_> {
+                rows.iter()
+                    .map(|r| gw_app::registry::ResidentView::masked(r, today))
+                    .collect()
+            };
+            let (views, added) = (masked(&rows), masked(&added));
             if json {
-                println!("{}", json!({ "items": views }));
+                println!("{}", json!({ "items": views, "added": added }));
             } else {
                 println!("漏检 missed: {}", views.len());
                 for v in views {
+                    println!("  {}", serde_json::to_string(&v)?);
+                }
+                println!(
+                    "新增未采 added since the round opened, not swabbed: {}",
+                    added.len()
+                );
+                for v in added {
                     println!("  {}", serde_json::to_string(&v)?);
                 }
             }

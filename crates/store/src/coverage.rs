@@ -63,6 +63,28 @@ pub struct BuildingComparison {
 }
 
 pub(crate) const SAMPLED: &str = "EXISTS (SELECT 1 FROM registration s WHERE s.street_id = e.street_id AND s.round_id = e.round_id AND s.resident_id = e.resident_id)";
+/// A resident `r` (not in the snapshot) swabbed in round `$2`.
+const ADDED_SAMPLED: &str = "EXISTS (SELECT 1 FROM registration s WHERE s.street_id = r.street_id AND s.round_id = $2 AND s.resident_id = r.id)";
+
+/// `FROM … WHERE …` of the residents `r` of street `$1` living in round
+/// `$2`'s territory now who are not in its snapshot: moved in, or registered
+/// after the round opened. Either changed the resident after the opening
+/// (`updated_ms`, indexed), so only those are read. `live_filter` narrows
+/// with `$3`.
+fn added_from(live_filter: &str) -> String {
+    format!(
+        "FROM resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+         JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+         JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+         JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+         WHERE r.street_id = $1 AND r.status = 'active' AND $3 = $3{live_filter} \
+         AND r.updated_ms >= (SELECT COALESCE(t.opened_ms, 0) FROM testing_round t WHERE t.street_id = $1 AND t.id = $2) \
+         AND (NOT EXISTS (SELECT 1 FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2) \
+              OR g.community_id IN (SELECT c.community_id FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2)) \
+         AND NOT EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = r.street_id AND e.round_id = $2 AND e.resident_id = r.id)"
+    )
+}
+
 pub(crate) const EXEMPT: &str = "EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = e.street_id AND x.round_id = e.round_id AND x.resident_id = e.resident_id)";
 
 impl Store {
@@ -91,23 +113,11 @@ impl Store {
              FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND $3 = $3{filter} \
              GROUP BY e.{col} ORDER BY e.{col}"
         );
-        // Residents living in the round's territory now who are not in its
-        // snapshot: moved in, or registered after the round opened. Either
-        // changed the resident after the opening (`updated_ms`, indexed), so
-        // only those are read.
+        // Residents added since the opening (see `added_from`).
         let live = group.live_column();
         let added_sql = format!(
-            "SELECT {live}, COUNT(*), COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM registration s WHERE s.street_id = r.street_id AND s.round_id = $2 AND s.resident_id = r.id) THEN 1 ELSE 0 END), 0) \
-             FROM resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
-             JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
-             JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
-             JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
-             WHERE r.street_id = $1 AND r.status = 'active' AND $3 = $3{live_filter} \
-             AND r.updated_ms >= (SELECT COALESCE(t.opened_ms, 0) FROM testing_round t WHERE t.street_id = $1 AND t.id = $2) \
-             AND (NOT EXISTS (SELECT 1 FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2) \
-                  OR g.community_id IN (SELECT c.community_id FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2)) \
-             AND NOT EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = r.street_id AND e.round_id = $2 AND e.resident_id = r.id) \
-             GROUP BY {live}"
+            "SELECT {live}, COUNT(*), COALESCE(SUM(CASE WHEN {ADDED_SAMPLED} THEN 1 ELSE 0 END), 0) {} GROUP BY {live}",
+            added_from(&live_filter)
         );
         type Counts = (Vec<(i64, i64, i64, i64)>, Vec<(i64, i64, i64)>);
         let (rows, added): Counts = db_run!(self, pool => {
@@ -143,6 +153,25 @@ impl Store {
             c.added_sampled = s;
         }
         Ok(out.into_values().collect())
+    }
+
+    /// Residents of a community, grid or building added since the round
+    /// opened (moved in, or registered after) with no swab in it, in
+    /// resident order: missed too, though not in the snapshot.
+    pub async fn added_unsampled_in(
+        &self,
+        street: i64,
+        round: i64,
+        level: Level,
+        id: i64,
+    ) -> Result<Vec<i64>> {
+        let sql = format!(
+            "SELECT r.id {} AND NOT {ADDED_SAMPLED} ORDER BY r.id",
+            added_from(&format!(" AND {} = $3", level.live_column()))
+        );
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar(&sql).bind(street).bind(round).bind(id).fetch_all(pool).await?),
+        )
     }
 
     /// Expected residents of a community, grid or building with no swab in

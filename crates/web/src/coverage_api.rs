@@ -89,12 +89,20 @@ pub async fn missed(
     let round = key(&id, "round")?;
     let within = q.required()?;
     let rows = gw_app::coverage::missed(&s.store, &s.clock, &a.principal, round, within).await?;
+    let added =
+        gw_app::coverage::added_unsampled(&s.store, &s.clock, &a.principal, round, within).await?;
     let today = s.clock.today();
-    Ok(listed(
+    let Json(mut v) = listed(
         round,
         within,
         rows.iter().map(|r| ResidentView::masked(r, today)),
-    ))
+    );
+    // Moved in or registered since the round opened, not swabbed: missed too.
+    v["added"] = json!(added
+        .iter()
+        .map(|r| ResidentView::masked(r, today))
+        .collect::<Vec<_>>());
+    Ok(Json(v))
 }
 
 /// A list of one territory of a round, as the API answers it.

@@ -514,6 +514,27 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
         .unwrap()
         .iter()
         .all(|m| !sampled_ids.contains(m["id"].as_str().unwrap())));
+    // The newcomer, not in the snapshot and not swabbed, is listed as added
+    // in their community's missed list (and only there, not as expected).
+    let community_missed = srv
+        .get(&format!(
+            "/api/v1/rounds/{r2}/missed?community={}-{c0}",
+            w.street
+        ))
+        .json();
+    let added: Vec<&str> = community_missed["added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(added.len(), 1, "{community_missed}");
+    assert!(added[0].starts_with('新'), "{added:?}");
+    assert!(community_missed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["name"] != added[0]));
     // Two territories at once is refused with the reason.
     assert_eq!(
         srv.get(&format!(

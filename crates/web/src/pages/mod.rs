@@ -1033,14 +1033,14 @@ async fn missed_body(
             ))
         })?,
     )?;
-    let rows = gw_app::coverage::missed(
-        &s.store,
-        &s.clock,
-        &a.principal,
-        round,
-        (gw_store::coverage::Level::Grid, grid),
-    )
-    .await?;
+    let within = (gw_store::coverage::Level::Grid, grid);
+    let mut rows =
+        gw_app::coverage::missed(&s.store, &s.clock, &a.principal, round, within).await?;
+    // Then those who moved in or were registered since the round opened.
+    let in_snapshot = rows.len();
+    rows.extend(
+        gw_app::coverage::added_unsampled(&s.store, &s.clock, &a.principal, round, within).await?,
+    );
     let r = s.store.round(round.street, round.id).await?;
     let now = s.clock.now_ms();
     // Full names only for a role that sees them (volunteers see 王*芳).
@@ -1052,13 +1052,17 @@ async fn missed_body(
     let p = q.page.unwrap_or(1).clamp(1, pages);
     let mut list = String::new();
     let mut people = Vec::new();
-    for row in rows.iter().skip((p - 1) * MISSED_PAGE).take(MISSED_PAGE) {
+    let first = (p - 1) * MISSED_PAGE;
+    for (i, row) in rows.iter().enumerate().skip(first).take(MISSED_PAGE) {
         let v = gw_app::registry::ResidentView::masked(row, today);
-        let name = if full_names {
+        let mut name = if full_names {
             v.name.clone()
         } else {
             gw_domain::mask::name(&v.name)
         };
+        if i >= in_snapshot {
+            name.push_str(l.t("（开轮后新增）", " (added since the round opened)"));
+        }
         let phones: Vec<&str> = v.phones.iter().map(|p| p.number.as_str()).collect();
         people.push((
             v.id.clone(),
