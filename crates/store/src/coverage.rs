@@ -64,14 +64,14 @@ pub struct BuildingComparison {
 
 pub(crate) const SAMPLED: &str = "EXISTS (SELECT 1 FROM registration s WHERE s.street_id = e.street_id AND s.round_id = e.round_id AND s.resident_id = e.resident_id)";
 /// A resident `r` (not in the snapshot) swabbed in round `$2`.
-const ADDED_SAMPLED: &str = "EXISTS (SELECT 1 FROM registration s WHERE s.street_id = r.street_id AND s.round_id = $2 AND s.resident_id = r.id)";
+pub(crate) const ADDED_SAMPLED: &str = "EXISTS (SELECT 1 FROM registration s WHERE s.street_id = r.street_id AND s.round_id = $2 AND s.resident_id = r.id)";
 
 /// `FROM … WHERE …` of the residents `r` of street `$1` living in round
 /// `$2`'s territory now who are not in its snapshot: moved in, or registered
 /// after the round opened. Either changed the resident after the opening
 /// (`updated_ms`, indexed), so only those are read. `live_filter` narrows
 /// with `$3`.
-fn added_from(live_filter: &str) -> String {
+pub(crate) fn added_from(live_filter: &str) -> String {
     format!(
         "FROM resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
          JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \

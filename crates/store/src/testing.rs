@@ -853,8 +853,8 @@ impl Store {
 }
 
 impl Store {
-    /// Expected residents of a grid with no swab yet who must be sampled at
-    /// their door: flagged with `flag_bit` (cannot go downstairs), or living under a
+    /// Residents of a grid (expected, or added since the round opened) with
+    /// no swab yet who must be sampled at their door: flagged with `flag_bit` (cannot go downstairs), or living under a
     /// sealed or temporary control order in force on their household, unit,
     /// building or compound.
     pub async fn door_to_door(
@@ -865,7 +865,18 @@ impl Store {
         flag_bit: i64,
         now_ms: i64,
     ) -> Result<Vec<i64>> {
-        use crate::coverage::{EXEMPT, SAMPLED};
+        use crate::coverage::{added_from, ADDED_SAMPLED, EXEMPT, SAMPLED};
+        // Cannot go downstairs, or under sealed or temporary control now: the
+        // latest order in force on the household, unit, building or compound
+        // decides (as the schedule reads it).
+        let stays_in = "((r.flags & $4) <> 0 OR EXISTS (SELECT 1 FROM control_order c WHERE c.street_id = r.street_id AND c.status IN ('sealed', 'temporary') \
+                  AND c.from_ms <= $5 AND (c.until_ms IS NULL OR c.until_ms > $5) \
+                  AND ((c.target_kind = 'household' AND c.target_id = h.id) OR (c.target_kind = 'unit' AND c.target_id = u.id) \
+                    OR (c.target_kind = 'building' AND c.target_id = b.id) OR (c.target_kind = 'compound' AND c.target_id = b.compound_id)) \
+                  AND NOT EXISTS (SELECT 1 FROM control_order l WHERE l.street_id = c.street_id AND l.target_kind = c.target_kind AND l.target_id = c.target_id \
+                    AND l.from_ms <= $5 AND (l.until_ms IS NULL OR l.until_ms > $5) AND l.from_ms > c.from_ms)))";
+        // The expected not yet swabbed nor exempt, and those added since the
+        // round opened not yet swabbed.
         let sql = format!(
             "SELECT e.resident_id FROM round_expected e \
              JOIN resident r ON r.street_id = e.street_id AND r.id = e.resident_id \
@@ -873,14 +884,10 @@ impl Store {
              JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
              JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
              WHERE e.street_id = $1 AND e.round_id = $2 AND b.grid_id = $3 \
-             AND NOT {SAMPLED} AND NOT {EXEMPT} \
-             AND ((r.flags & $4) <> 0 OR EXISTS (SELECT 1 FROM control_order c WHERE c.street_id = e.street_id AND c.status IN ('sealed', 'temporary') \
-                  AND c.from_ms <= $5 AND (c.until_ms IS NULL OR c.until_ms > $5) \
-                  AND ((c.target_kind = 'household' AND c.target_id = h.id) OR (c.target_kind = 'unit' AND c.target_id = u.id) \
-                    OR (c.target_kind = 'building' AND c.target_id = b.id) OR (c.target_kind = 'compound' AND c.target_id = b.compound_id)) \
-                  AND NOT EXISTS (SELECT 1 FROM control_order l WHERE l.street_id = c.street_id AND l.target_kind = c.target_kind AND l.target_id = c.target_id \
-                    AND l.from_ms <= $5 AND (l.until_ms IS NULL OR l.until_ms > $5) AND l.from_ms > c.from_ms))) \
-             ORDER BY e.resident_id"
+             AND NOT {SAMPLED} AND NOT {EXEMPT} AND {stays_in} \
+             UNION SELECT r.id {} AND NOT {ADDED_SAMPLED} AND {stays_in} \
+             ORDER BY 1",
+            added_from(" AND b.grid_id = $3")
         );
         Ok(db_run!(self, pool => sqlx::query_scalar(&sql)
             .bind(street).bind(round).bind(grid).bind(flag_bit).bind(now_ms).fetch_all(pool).await?))

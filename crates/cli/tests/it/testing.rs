@@ -997,6 +997,38 @@ async fn door_to_door_lists_and_pool_advice() {
         .collect();
     assert!(listed.len() < ids.len(), "{listed:?}");
     assert!(listed.iter().all(|id| immobile.contains(id)), "{listed:?}");
+    // Someone bedridden who moved into the grid after the round opened is
+    // on the list too (not in the snapshot, still not to be missed).
+    let mut bedridden = gw_domain::resident::NewResident::named("新搬来");
+    bedridden
+        .flags
+        .set(gw_domain::resident::Flag::CannotGoDownstairs);
+    let mut tx = store.begin().await.unwrap();
+    let added = tx
+        .insert_residents(
+            row.street_id,
+            &[gw_store::import::ResidentWrite {
+                uid: "bedridden-newcomer".into(),
+                household_id: row.household_id,
+                resident: &bedridden,
+                status: "active",
+            }],
+            gw_app::Clock::System.now_ms() + 1,
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let newcomer = format!("{}-{}", row.street_id, added["bedridden-newcomer"]);
+    let with_newcomer = srv
+        .get(&format!(
+            "/api/v1/rounds/{}/door-to-door?grid={grid}",
+            w.round
+        ))
+        .json();
+    assert!(
+        with_newcomer.to_string().contains(&newcomer),
+        "{newcomer} missing: {with_newcomer}"
+    );
 
     // Pool advice: nothing to go on yet, then from results.
     let street = w.codes[0].0.split('-').next().unwrap().to_string();
