@@ -299,36 +299,35 @@ async fn read_in_round(
     Ok(())
 }
 
-/// The missed list of a community, grid or building: who to call, or visit
-/// at their door (masked as access rules say).
+/// Who is missed in a community, grid or building: to call, or visit at
+/// their door (masked as access rules say when shown).
+#[derive(Debug, Clone)]
+pub struct Missed {
+    /// Expected (in the round's snapshot), not swabbed, not exempt.
+    pub expected: Vec<gw_store::registry::ResidentRow>,
+    /// Moved in or registered since the round opened, not swabbed: missed
+    /// too, though not in the snapshot.
+    pub added: Vec<gw_store::registry::ResidentRow>,
+}
+
+/// The missed list of a community, grid or building.
 pub async fn missed(
     store: &Store,
     clock: &Clock,
     p: &Principal,
     round: Key,
     within: (Level, Key),
-) -> Result<Vec<gw_store::registry::ResidentRow>, AuthError> {
+) -> Result<Missed, AuthError> {
     let (l, k) = within;
     read_in_round(store, clock, p, round, within).await?;
-    let ids = store.missed_in(round.street, round.id, l, k.id).await?;
-    Ok(store.residents_by_ids(round.street, &ids).await?)
-}
-
-/// Residents of a community, grid or building added since the round opened
-/// (not in its snapshot) and not swabbed in it: missed as well.
-pub async fn added_unsampled(
-    store: &Store,
-    clock: &Clock,
-    p: &Principal,
-    round: Key,
-    within: (Level, Key),
-) -> Result<Vec<gw_store::registry::ResidentRow>, AuthError> {
-    let (l, k) = within;
-    read_in_round(store, clock, p, round, within).await?;
-    let ids = store
+    let expected = store.missed_in(round.street, round.id, l, k.id).await?;
+    let added = store
         .added_unsampled_in(round.street, round.id, l, k.id)
         .await?;
-    Ok(store.residents_by_ids(round.street, &ids).await?)
+    Ok(Missed {
+        expected: store.residents_by_ids(round.street, &expected).await?,
+        added: store.residents_by_ids(round.street, &added).await?,
+    })
 }
 
 /// A member of an invalid tube who must be swabbed again.

@@ -119,7 +119,10 @@ pub async fn run(
             gw_app::coverage::missed(&store, &clock, &admin, round, (Level::Building, building))
                 .await?;
         building_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        anyhow::ensure!(missed.len() as i64 == b.missed, "missed list disagrees");
+        anyhow::ensure!(
+            missed.expected.len() as i64 == b.missed,
+            "missed list disagrees"
+        );
         checked += b.missed;
     }
     store.close().await;

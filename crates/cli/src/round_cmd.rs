@@ -504,10 +504,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 .within()?
                 .context("give --community, --grid or --building")?;
             let round = key(&round, "round")?;
-            let rows = gw_app::coverage::missed(&store, clock, &op, round, within)
-                .await
-                .map_err(app_err)?;
-            let added = gw_app::coverage::added_unsampled(&store, clock, &op, round, within)
+            let m = gw_app::coverage::missed(&store, clock, &op, round, within)
                 .await
                 .map_err(app_err)?;
             let today = clock.today();
@@ -516,7 +513,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     .map(|r| gw_app::registry::ResidentView::masked(r, today))
                     .collect()
             };
-            let (views, added) = (masked(&rows), masked(&added));
+            let (views, added) = (masked(&m.expected), masked(&m.added));
             if json {
                 println!("{}", json!({ "items": views, "added": added }));
             } else {

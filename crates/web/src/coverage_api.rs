@@ -88,17 +88,16 @@ pub async fn missed(
 ) -> Result<Json<Value>, WebError> {
     let round = key(&id, "round")?;
     let within = q.required()?;
-    let rows = gw_app::coverage::missed(&s.store, &s.clock, &a.principal, round, within).await?;
-    let added =
-        gw_app::coverage::added_unsampled(&s.store, &s.clock, &a.principal, round, within).await?;
+    let m = gw_app::coverage::missed(&s.store, &s.clock, &a.principal, round, within).await?;
     let today = s.clock.today();
     let Json(mut v) = listed(
         round,
         within,
-        rows.iter().map(|r| ResidentView::masked(r, today)),
+        m.expected.iter().map(|r| ResidentView::masked(r, today)),
     );
     // Moved in or registered since the round opened, not swabbed: missed too.
-    v["added"] = json!(added
+    v["added"] = json!(m
+        .added
         .iter()
         .map(|r| ResidentView::masked(r, today))
         .collect::<Vec<_>>());

@@ -1034,13 +1034,10 @@ async fn missed_body(
         })?,
     )?;
     let within = (gw_store::coverage::Level::Grid, grid);
-    let mut rows =
-        gw_app::coverage::missed(&s.store, &s.clock, &a.principal, round, within).await?;
+    let m = gw_app::coverage::missed(&s.store, &s.clock, &a.principal, round, within).await?;
     // Then those who moved in or were registered since the round opened.
-    let in_snapshot = rows.len();
-    rows.extend(
-        gw_app::coverage::added_unsampled(&s.store, &s.clock, &a.principal, round, within).await?,
-    );
+    let in_snapshot = m.expected.len();
+    let rows: Vec<_> = m.expected.into_iter().chain(m.added).collect();
     let r = s.store.round(round.street, round.id).await?;
     let now = s.clock.now_ms();
     // Full names only for a role that sees them (volunteers see 王*芳).

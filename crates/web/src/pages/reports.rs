@@ -674,6 +674,8 @@ async fn building_body(
                 );
             }
         }
+        // The expected first, then those added since the round opened.
+        let missed: Vec<_> = missed.expected.into_iter().chain(missed.added).collect();
         let missed_html = if missed.is_empty() {
             format!(
                 r#"<p class="muted">{}</p>"#,
