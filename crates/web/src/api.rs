@@ -311,7 +311,7 @@ pub async fn create_household_link(
     Ok((
         StatusCode::CREATED,
         Json(
-            json!({ "household": k.to_string(), "token": token, "path": format!("/api/v1/household-link/{token}") }),
+            json!({ "household": k.to_string(), "token": token, "path": format!("/api/v1/household-link/{token}"), "page": format!("/h/{token}") }),
         ),
     ))
 }

@@ -324,6 +324,19 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             Need::Act(ReadRegistry),
             get(pages::household_codes),
         ),
+        (
+            "POST",
+            "/households/{id}/link",
+            Need::Act(ManageHouseholdLinks),
+            post(pages::household_link_create),
+        ),
+        // A household's own page: its link's token is the key.
+        (
+            "GET",
+            "/h/{token}",
+            Need::Public,
+            get(pages::household_link),
+        ),
         // Registry and round pages (pages/registry.rs, pages/rounds.rs).
         (
             "GET",

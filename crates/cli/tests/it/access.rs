@@ -134,7 +134,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | (_, "/ping")
         | (_, "/api/v1/openapi.json")
         | (_, "/api/v1/login")
-        | (_, "/api/v1/household-link/{token}") => true,
+        | (_, "/api/v1/household-link/{token}")
+        | (_, "/h/{token}") => true,
         (_, "/api/v1/me") | (_, "/api/v1/password") | (_, "/api/v1/logout") => true,
         // Pages: the login page, the station page (its device token is in the
         // browser) and the assets are public; the rest follows the API's table.
@@ -270,6 +271,7 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("POST", "/api/v1/residents/pending") => matches!(role, "admin" | "street_commander"),
         ("POST", "/api/v1/residents/{id}/match") | ("POST", "/api/v1/control") => writer && reaches,
         ("POST", "/api/v1/households/{id}/link")
+        | ("POST", "/households/{id}/link")
         | ("POST", "/api/v1/households/{id}/link/revoke") => writer && reaches,
         ("GET", "/api/v1/audit") => role == "admin",
         // Supplies and packing at points: like tubes (point staff only at their own point).
@@ -590,6 +592,8 @@ fn call(
             Some(json!({})),
         ),
         "/api/v1/household-link/{token}" => (format!("/api/v1/household-link/{link}"), None),
+        "/h/{token}" => (format!("/h/{link}"), None),
+        "/households/{id}/link" => (format!("/households/{household}/link"), Some(json!({}))),
         "/api/v1/control" if method == "GET" => (
             format!("/api/v1/control?target_kind=building&target_id={building}"),
             None,
@@ -740,7 +744,9 @@ async fn permission_matrix_every_route_every_role() {
             for (method, path, _, _) in &routes {
                 if *path == "/api/v1/logout"
                     || *path == "/logout"
-                    || *path == "/api/v1/household-link/{token}" && *method == "GET" && !own
+                    || matches!(*path, "/api/v1/household-link/{token}" | "/h/{token}")
+                        && *method == "GET"
+                        && !own
                 {
                     continue; // logout last; the link is the same either way
                 }

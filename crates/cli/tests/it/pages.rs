@@ -503,3 +503,89 @@ async fn registry_pages_roster_upload_and_round_pages() {
     assert!(rec.body.contains("1号采样点"), "{}", rec.body);
     assert!(lab.body.contains("NOSUCH0001") || lab.body.contains("<td class=\"n\">2</td>"));
 }
+
+#[tokio::test]
+async fn a_household_gets_a_link_to_its_codes_on_a_phone() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "120", "--seed", "6", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let pw = format!("{pw}-changed");
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let rows = store
+        .residents(&gw_store::registry::ResidentFilter {
+            street: Some(street),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // A household of two or more.
+    let hh = rows
+        .iter()
+        .filter_map(|r| r.household_id)
+        .find(|h| rows.iter().filter(|r| r.household_id == Some(*h)).count() >= 2)
+        .unwrap();
+    let members: Vec<_> = rows.iter().filter(|r| r.household_id == Some(hh)).collect();
+    let (cookie, csrf) = form_session(&srv, "chief", &pw);
+    let codes = srv.raw(&format!(
+        "GET /households/{street}-{hh}/codes HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"
+    ));
+    assert_eq!(codes.status, 200);
+    assert!(
+        codes
+            .body
+            .contains(&format!(r#"action="/households/{street}-{hh}/link""#)),
+        "{}",
+        codes.body
+    );
+    let body = format!("csrf={csrf}");
+    let made = srv.raw(&format!(
+        "POST /households/{street}-{hh}/link HTTP/1.1\r\nHost: 10.0.0.5:8080\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    assert_eq!(made.status, 201, "{}", made.body);
+    let link = made
+        .body
+        .split(r#"id="household-link-url" href=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    assert!(link.starts_with("http://10.0.0.5:8080/h/"), "{link}");
+    // Opened on the household's phone, no login: one QR code per person, names masked.
+    let path = link.trim_start_matches("http://10.0.0.5:8080");
+    let page = srv.anonymous().get(path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(
+        page.body.matches(r#"<svg class="qr""#).count(),
+        members.len(),
+        "{}",
+        page.body
+    );
+    for m in &members {
+        let k = gw_domain::ids::Key { street, id: m.id };
+        let code = gw_app::codes::code_for(&store, &gw_app::Clock::System, k)
+            .await
+            .unwrap()
+            .text();
+        assert!(page.body.contains(&code), "{code}");
+        if m.resident.name.chars().count() > 1 {
+            assert!(!page.body.contains(&m.resident.name), "unmasked name");
+        }
+        if let Some(d) = &m.resident.document {
+            assert!(!page.body.contains(&d.number), "document number shown");
+        }
+    }
+    // Revoked: the page says so.
+    let revoked = srv.post(
+        &format!("/api/v1/households/{street}-{hh}/link/revoke"),
+        &json!({}),
+    );
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    let gone = srv.anonymous().get(path);
+    assert_eq!(gone.status, 404, "{}", gone.body);
+    assert!(gone.body.contains("已撤销"), "{}", gone.body);
+}

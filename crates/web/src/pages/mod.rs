@@ -29,7 +29,7 @@ mod station;
 pub use channels::{channel_add, channel_remove, channel_test, channels_page};
 pub use live::{events, live};
 pub use packing::{alerts, hand_over, pack_bag, pack_box, packing, receive};
-pub use print::{household_codes, qr_svg};
+pub use print::{household_codes, household_link, household_link_create, qr_svg};
 pub use registry::{grid, household, import_form, import_report, import_submit, registry, search};
 pub use reports::{building, point_labels, round_report};
 pub use rounds::{
@@ -1355,6 +1355,20 @@ pub async fn issue_station(
         Ok(i) => i,
         Err(e) => return page.error(e.into()),
     };
+    let link = format!(
+        "{}/station?code={}",
+        origin(&s, &headers),
+        issued.enroll_code
+    );
+    match point_body(&s, &a, &page, &id, Some((&issued, link)), None).await {
+        Ok((title, body)) => page.render(StatusCode::CREATED, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+/// The address a phone reaches this server at, for links it opens: the
+/// request's own, or the LAN address when the page was opened on the server.
+fn origin(s: &AppState, headers: &HeaderMap) -> String {
     let https = s.secure_cookies
         || headers
             .get("x-forwarded-proto")
@@ -1363,15 +1377,10 @@ pub async fn issue_station(
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("127.0.0.1");
-    let origin = match &s.lan_origin {
+    match &s.lan_origin {
         // Opened on the server itself: a phone needs the LAN address.
         Some(lan) if is_loopback_host(host) => lan.clone(),
         _ => format!("{}://{host}", if https { "https" } else { "http" }),
-    };
-    let link = format!("{origin}/station?code={}", issued.enroll_code);
-    match point_body(&s, &a, &page, &id, Some((&issued, link)), None).await {
-        Ok((title, body)) => page.render(StatusCode::CREATED, &title, &body),
-        Err(e) => page.error(e),
     }
 }
 

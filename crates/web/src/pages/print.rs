@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
 use gw_domain::access::Action;
@@ -40,45 +40,123 @@ pub async fn household_codes(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    match body(&s, &a, &page, &id).await {
+    match body(&s, &a, &page, &id, None).await {
         Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
         Err(e) => page.error(e),
     }
 }
 
-async fn body(s: &AppState, a: &Auth, page: &Page, id: &str) -> Result<(String, String), WebError> {
+/// Makes the household's own link (the form on its codes page) and shows it
+/// with a QR code to open on the household's phone.
+pub async fn household_link_create(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let k = match parse_key(page.lang, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    let token =
+        match gw_app::access::create_household_link(&s.store, &s.clock, &a.principal, k).await {
+            Ok(t) => t,
+            Err(e) => return page.error(e.into()),
+        };
+    let link = format!("{}/h/{token}", super::origin(&s, &headers));
+    match body(&s, &a, &page, &id, Some(&link)).await {
+        Ok((title, body)) => page.render(StatusCode::CREATED, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+/// A household's own page (no login: the link's token is the key): its
+/// members' personal codes as QR codes to hold up to a station's camera,
+/// names masked.
+pub async fn household_link(
+    State(s): State<AppState>,
+    page: Page,
+    Path(token): Path<String>,
+) -> Response {
+    match link_body(&s, &page, &token).await {
+        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+async fn link_body(s: &AppState, page: &Page, token: &str) -> Result<(String, String), WebError> {
     let l = page.lang;
-    let k = parse_key(l, id)?;
-    let place = gw_app::access::place_of(&s.store, "household", k).await?;
-    gw_app::access::authorize(&a.principal, &s.clock, Action::ReadRegistry, &place)?;
-    let rows = s
-        .store
+    let k = gw_app::access::open_household_link(&s.store, token)
+        .await?
+        .ok_or_else(|| {
+            WebError::not_found(l.t(
+                "链接无效或已撤销，请向网格员要新的",
+                "This link is unknown or revoked: ask your grid leader for a new one",
+            ))
+        })?;
+    let rows = household_rows(s, k).await?;
+    let mut codes = Vec::new();
+    for r in &rows {
+        let rk = Key {
+            street: r.street_id,
+            id: r.id,
+        };
+        let code = gw_app::codes::code_for(&s.store, &s.clock, rk).await?;
+        codes.push((gw_domain::mask::name(&r.resident.name), code.text()));
+    }
+    let address = rows
+        .first()
+        .and_then(gw_app::registry::address_text)
+        .unwrap_or_default();
+    let body = format!(
+        r#"<div class="sheet"><h1>{h}</h1><p class="muted">{addr}</p><p>{how}</p>
+<div class="code-grid phone">{cards}</div><p class="hint">{hint}</p></div>"#,
+        h = l.t("我家的个人码", "Our personal codes"),
+        addr = esc(&address),
+        how = l.t(
+            "采样时把本人的码对准采样点的扫码设备，每人一码。",
+            "At the testing point, hold each person's own code up to the scanner: one code per person."
+        ),
+        cards = code_cards(l, &codes, &address)?,
+        hint = l.t(
+            "此页面不含身份证号和电话。请勿转发给他人；丢失或泄露请找网格员撤销。",
+            "This page holds no ID numbers or phones. Do not pass it on; if it leaks, ask your grid leader to revoke it."
+        ),
+    );
+    Ok((l.t("个人码", "Personal codes").to_string(), body))
+}
+
+/// The residents of a household, as the registry lists them.
+async fn household_rows(
+    s: &AppState,
+    k: Key,
+) -> Result<Vec<gw_store::registry::ResidentRow>, WebError> {
+    Ok(s.store
         .residents(&ResidentFilter {
             street: Some(k.street),
             household: Some(k.id),
             limit: 100,
             ..Default::default()
         })
-        .await?;
-    let address = rows
-        .first()
-        .and_then(gw_app::registry::address_text)
-        .unwrap_or_default();
+        .await?)
+}
+
+/// One card per person: the QR code, the masked name, the address, the code's text.
+fn code_cards(
+    l: super::Lang,
+    codes: &[(String, String)],
+    address: &str,
+) -> Result<String, WebError> {
     let mut cards = String::new();
-    for r in &rows {
-        let rk = Key {
-            street: r.street_id,
-            id: r.id,
-        };
-        let code = gw_app::codes::show(&s.store, &s.clock, &a.principal, rk).await?;
-        let text = code.text();
-        let svg = qr_svg(&text).unwrap_or_default();
+    for (name, text) in codes {
+        let svg = qr_svg(text).unwrap_or_default();
         let _ = write!(
             cards,
             r#"<div class="code-card">{svg}<div><b class="masked-name">{}</b><small>{}</small><small class="code-text">{}</small></div></div>"#,
-            esc(&gw_domain::mask::name(&r.resident.name)),
-            esc(&address),
-            esc(&text),
+            esc(name),
+            esc(address),
+            esc(text),
         );
     }
     if cards.is_empty() {
@@ -86,8 +164,61 @@ async fn body(s: &AppState, a: &Auth, page: &Page, id: &str) -> Result<(String, 
             l.t("这一户没有居民", "This household has no residents"),
         ));
     }
+    Ok(cards)
+}
+
+async fn body(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    id: &str,
+    link: Option<&str>,
+) -> Result<(String, String), WebError> {
+    let l = page.lang;
+    let k = parse_key(l, id)?;
+    let place = gw_app::access::place_of(&s.store, "household", k).await?;
+    gw_app::access::authorize(&a.principal, &s.clock, Action::ReadRegistry, &place)?;
+    let rows = household_rows(s, k).await?;
+    let address = rows
+        .first()
+        .and_then(gw_app::registry::address_text)
+        .unwrap_or_default();
+    let mut codes = Vec::new();
+    for r in &rows {
+        let rk = Key {
+            street: r.street_id,
+            id: r.id,
+        };
+        let code = gw_app::codes::show(&s.store, &s.clock, &a.principal, rk).await?;
+        codes.push((gw_domain::mask::name(&r.resident.name), code.text()));
+    }
+    let cards = code_cards(l, &codes, &address)?;
+    // The household's own link, for a phone: made here by whoever may.
+    let share = if let Some(link) = link {
+        format!(
+            r#"<section class="card noprint" id="household-link"><h2>{h}</h2><p>{p}</p>{qr}<p class="code"><a id="household-link-url" href="{u}">{u}</a></p></section>"#,
+            h = l.t("住户链接已生成", "The household's link"),
+            p = l.t(
+                "用住户的手机扫这个码或打开链接，即可随时出示全家的个人码。链接只显示一次；泄露时可撤销。",
+                "Scan this with the household's phone, or open the link there: it shows the family's codes at any time. Shown once; revoke it if it leaks."
+            ),
+            qr = qr_svg(link).unwrap_or_default(),
+            u = esc(link),
+        )
+    } else if a
+        .principal
+        .can(Action::ManageHouseholdLinks, &place, s.clock.now_ms())
+    {
+        format!(
+            r#"<form method="post" action="/households/{k}/link" class="noprint"><input type="hidden" name="csrf" value="{csrf}"><button type="submit">{b}</button></form>"#,
+            csrf = esc(&a.csrf),
+            b = l.t("生成住户手机链接", "Make a link for the household's phone"),
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
-        r#"<div class="sheet"><h1>{h}</h1><p class="muted">{addr} · {n} {people}</p><p class="noprint"><button type="button" onclick="window.print()">{p}</button></p>
+        r#"<div class="sheet"><h1>{h}</h1><p class="muted">{addr} · {n} {people}</p><p class="noprint"><button type="button" onclick="window.print()">{p}</button></p>{share}
 <div class="code-grid">{cards}</div><p class="hint">{hint}</p></div>"#,
         h = l.t("个人码（核酸扫码用）", "Personal codes (for testing)"),
         addr = esc(&address),
