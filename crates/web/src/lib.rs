@@ -299,6 +299,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             Need::Act(ReadRegistry),
             get(pages::alerts),
         ),
+        (
+            "POST",
+            "/rounds/{id}/alerts",
+            Need::Act(Reveal(gw_domain::access::Field::Phone)),
+            post(pages::alerts_reveal_phones),
+        ),
         // Printable pages (pages/reports.rs): labels, the daily report, a building.
         (
             "GET",

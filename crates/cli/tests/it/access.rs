@@ -200,7 +200,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
         ("POST", "/rounds/{id}/receipts") => matches!(role, "admin" | "lab"),
-        ("GET", "/rounds/{id}/alerts") => reader,
+        // The page's phone reveal: whoever may reveal phones (each read audited).
+        ("GET", "/rounds/{id}/alerts") | ("POST", "/rounds/{id}/alerts") => reader,
         ("GET", "/points/{id}") | ("POST", "/points/{id}/stations") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }

@@ -481,6 +481,54 @@ async fn an_abnormal_pool_shows_on_the_alerts_page_masked_with_what_was_done() {
         "no webhook address shown"
     );
 
+    // The chief asks for the members' full phones: shown on the page, each
+    // read in the audit log; the button is gone once they are shown.
+    let alert_key = card
+        .split(r#"name="alert" value=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let shown = chief.post(
+        &format!("/rounds/{}/alerts", w.round),
+        &[("alert", &alert_key)],
+    );
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    let mut full = 0;
+    for (id, _) in members {
+        let k: Key = id.parse().unwrap();
+        for p in &store
+            .resident(k.street, k.id)
+            .await
+            .unwrap()
+            .resident
+            .phones
+        {
+            assert!(
+                shown.body.contains(p.phone.as_str()),
+                "{}",
+                p.phone.as_str()
+            );
+            full += 1;
+        }
+    }
+    assert!(full > 0, "the members have phones");
+    assert!(!alert_card(&shown.body).contains("reveal-phones"));
+    let audit = store.audit_events(None, None, None, 500).await.unwrap();
+    let reveals = audit
+        .iter()
+        .filter(|e| e.action == "reveal_phone" && members.iter().any(|(id, _)| *id == e.target_id))
+        .count();
+    assert_eq!(reveals, members.len(), "one audited read per member");
+    // Without the CSRF field the form is refused.
+    let forged = w.srv.raw(&format!(
+        "POST /rounds/{}/alerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\nalert={alert_key}",
+        w.round,
+        chief.cookie,
+        6 + alert_key.len()
+    ));
+    assert_eq!(forged.status, 403, "{}", forged.body);
+
     // Disinfection done: the page says so.
     let tasks = chief_api
         .get(&format!("/api/v1/rounds/{}/disinfection", w.round))

@@ -851,22 +851,96 @@ pub async fn alerts(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    match alerts_body(&s, &a, page.lang, &id).await {
+    match alerts_body(&s, &a, page.lang, &id, &Default::default()).await {
         Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
         Err(e) => page.error(e),
     }
 }
 
+/// Shows the full phone numbers of one alert's members (form field `alert`)
+/// to whoever may reveal phones where they live; each read is in the audit
+/// log. Members outside the caller's reveal right stay masked.
+pub async fn alerts_reveal_phones(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let l = page.lang;
+    let alert = std::str::from_utf8(&body)
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "alert")
+        .map(|(_, v)| super::form_decode(v))
+        .unwrap_or_default();
+    let revealed = async {
+        let round = parse_key(l, &id)?;
+        let list = gw_app::alerts::details(&s.store, &s.clock, &a.principal, round).await?;
+        let d = list
+            .iter()
+            .find(|d| d.alert.alert == alert)
+            .ok_or_else(|| WebError::not_found(l.t("没有这条预警", "No such alert")))?;
+        let mut out = std::collections::HashMap::new();
+        for m in &d.alert.members {
+            let k = parse_key(l, &m.id)?;
+            match gw_app::access::reveal(
+                &s.store,
+                &s.clock,
+                &a.principal,
+                k,
+                gw_domain::access::Field::Phone,
+                &a.address,
+            )
+            .await
+            {
+                Ok(v) => {
+                    let numbers: Vec<String> = v
+                        .as_array()
+                        .map(|ps| {
+                            ps.iter()
+                                .filter_map(|p| p["number"].as_str().map(String::from))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    out.insert(m.id.clone(), numbers);
+                }
+                // Not this caller's to reveal: stays masked.
+                Err(gw_app::access::AuthError::Forbidden(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok::<_, WebError>(out)
+    }
+    .await;
+    let revealed = match revealed {
+        Ok(r) => r,
+        Err(e) => return page.error(e),
+    };
+    match alerts_body(&s, &a, l, &id, &revealed).await {
+        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+/// `revealed`: full phone numbers by member id, for the members just revealed.
 async fn alerts_body(
     s: &AppState,
     a: &Auth,
     l: Lang,
     id: &str,
+    revealed: &std::collections::HashMap<String, Vec<String>>,
 ) -> Result<(String, String), WebError> {
     let round = parse_key(l, id)?;
     let r = s.store.round(round.street, round.id).await?;
     let list = gw_app::alerts::details(&s.store, &s.clock, &a.principal, round).await?;
     let full = full_names(s, a);
+    let now = s.clock.now_ms();
+    let may_reveal = a.principal.can_somewhere(
+        gw_domain::access::Action::Reveal(gw_domain::access::Field::Phone),
+        now,
+    );
     let mut out = String::new();
     for d in &list {
         let al = &d.alert;
@@ -890,7 +964,10 @@ async fn alerts_body(
                         let (c, lbl) = retest_state(l, &t.state);
                         format!(r#" <span class="tag {c}">{}</span>"#, esc(lbl))
                     });
-            let phones: Vec<&str> = m.phones.iter().map(|p| p.number.as_str()).collect();
+            let phones: Vec<&str> = match revealed.get(&m.id) {
+                Some(full) => full.iter().map(String::as_str).collect(),
+                None => m.phones.iter().map(|p| p.number.as_str()).collect(),
+            };
             members.push_str(&format!(
                 r#"<li class="row2"><span>{} <span class="muted">{} {}</span></span>{retest}</li>"#,
                 esc(&name),
@@ -981,7 +1058,7 @@ async fn alerts_body(
         out.push_str(&format!(
             r#"<section class="card alerts" id="alert-{ak}"><h2>{lt} {barcode} <span class="tag {cls}">{label}</span></h2>
 <p class="muted">{kind} · {point} · {at}</p>
-<h3>{lm} ({nm})</h3><ul class="list members">{members}</ul>{unidentified}
+<h3>{lm} ({nm})</h3><ul class="list members">{members}</ul>{reveal}{unidentified}
 <h3>{lh} ({nh})</h3><ul class="list households">{households}</ul>
 <h3>{lr}</h3><p class="retests">{retests}</p>
 <h3>{ld}</h3><p class="disinfection">{disinfection}</p>{notifications}</section>"#,
@@ -993,6 +1070,16 @@ async fn alerts_body(
             point = esc(&d.point_name),
             at = esc(&date_text(al.created_ms)),
             lm = l.t("混管人员（已脱敏）", "Members (masked)"),
+            reveal = if may_reveal && !al.members.is_empty() && !al.members.iter().any(|m| revealed.contains_key(&m.id)) {
+                format!(
+                    r#"<form method="post" action="/rounds/{round}/alerts#alert-{ak}" class="noprint"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="alert" value="{ak}"><button type="submit" class="reveal-phones">{b}</button></form>"#,
+                    ak = esc(&al.alert),
+                    csrf = esc(&a.csrf),
+                    b = l.t("显示成员完整电话（记入审计日志）", "Show the members' full phone numbers (audited)"),
+                )
+            } else {
+                String::new()
+            },
             nm = if al.members.len() == al.member_count {
                 al.member_count.to_string()
             } else {
