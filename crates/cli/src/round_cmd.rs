@@ -13,6 +13,32 @@ use serde_json::json;
 
 use crate::{open, DbArg};
 
+/// A point's hours and configured rate.
+#[derive(Args, Clone, Default)]
+pub struct PointHours {
+    /// Opens, "YYYY-MM-DD HH:MM" China time.
+    #[arg(long)]
+    opens: Option<String>,
+    /// Closes, "YYYY-MM-DD HH:MM" China time.
+    #[arg(long)]
+    closes: Option<String>,
+    /// People per station per hour (100 unless set).
+    #[arg(long)]
+    rate: Option<u32>,
+}
+
+impl PointHours {
+    fn schedule(&self, compound: Option<Key>) -> Result<gw_app::schedule::PointSchedule> {
+        Ok(gw_app::schedule::PointSchedule {
+            compound,
+            pos: None,
+            opens_ms: self.opens.as_deref().map(moment).transpose()?,
+            closes_ms: self.closes.as_deref().map(moment).transpose()?,
+            rate_per_station_h: self.rate,
+        })
+    }
+}
+
 /// At most one of --community, --grid, --building (ids STREET-ID).
 #[derive(Args, Clone, Default)]
 pub struct TerritoryArg {
@@ -115,8 +141,27 @@ pub enum RoundCmd {
         /// Community id (STREET-ID).
         #[arg(long)]
         community: String,
-        #[arg(long, default_value_t = 1)]
+        /// Sampling stations (as the API: 2 unless given).
+        #[arg(long, default_value_t = 2)]
         stations: u32,
+        #[command(flatten)]
+        hours: PointHours,
+        /// The compound the point stands in (STREET-ID); none: outside any.
+        #[arg(long)]
+        compound: Option<String>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Change a running point: stations, hours, rate (then `round replan`).
+    PointSet {
+        /// Point id, STREET-ID.
+        point: String,
+        #[arg(long)]
+        stations: Option<u32>,
+        #[command(flatten)]
+        hours: PointHours,
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         db: DbArg,
     },
@@ -433,10 +478,13 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             name,
             community,
             stations,
+            hours,
+            compound,
             db,
         } => {
             let store = open(&db).await?;
-            let p = gw_app::testing::add_point(
+            let compound = compound.map(|c| key(&c, "--compound")).transpose()?;
+            let p = gw_app::schedule::add_point(
                 &store,
                 clock,
                 &op,
@@ -444,10 +492,44 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 &name,
                 key(&community, "--community")?,
                 stations,
+                hours.schedule(compound)?,
             )
             .await
             .map_err(app_err)?;
             println!("采样点 point {p} 已添加 / added");
+        }
+        RoundCmd::PointSet {
+            point,
+            stations,
+            hours,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let v = gw_app::schedule::change_point(
+                &store,
+                clock,
+                &op,
+                key(&point, "point")?,
+                stations,
+                hours.schedule(None)?,
+            )
+            .await
+            .map_err(app_err)?;
+            if json {
+                println!("{}", serde_json::to_string(&v)?);
+            } else {
+                println!(
+                    "采样点 {} {}: {} 台 stations, {} 人/台/时 per station per hour, {} – {}",
+                    v.id,
+                    v.name,
+                    v.stations,
+                    v.rate_per_station_h,
+                    v.opens_ms.map_or("—".into(), gw_domain::notify::clock_text),
+                    v.closes_ms
+                        .map_or("—".into(), gw_domain::notify::clock_text)
+                );
+            }
         }
         RoundCmd::Coverage {
             round,

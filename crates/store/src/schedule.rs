@@ -30,6 +30,7 @@ pub struct PointDetails {
     pub opens_ms: Option<i64>,
     pub closes_ms: Option<i64>,
     pub rate_per_station_h: Option<i32>,
+    pub stations: Option<i32>,
 }
 
 /// One household of the round with the people expected to come down.
@@ -92,9 +93,10 @@ impl Store {
         };
         db_run!(self, pool => {
             sqlx::query("UPDATE testing_point SET compound_id = COALESCE($3, compound_id), x_m = COALESCE($4, x_m), y_m = COALESCE($5, y_m), \
-                         opens_ms = COALESCE($6, opens_ms), closes_ms = COALESCE($7, closes_ms), rate_per_station_h = COALESCE($8, rate_per_station_h) \
+                         opens_ms = COALESCE($6, opens_ms), closes_ms = COALESCE($7, closes_ms), rate_per_station_h = COALESCE($8, rate_per_station_h), \
+                         stations = COALESCE($9, stations) \
                          WHERE street_id = $1 AND id = $2")
-                .bind(street).bind(point).bind(d.compound_id).bind(x).bind(y).bind(d.opens_ms).bind(d.closes_ms).bind(d.rate_per_station_h)
+                .bind(street).bind(point).bind(d.compound_id).bind(x).bind(y).bind(d.opens_ms).bind(d.closes_ms).bind(d.rate_per_station_h).bind(d.stations)
                 .execute(pool).await?;
         });
         Ok(())

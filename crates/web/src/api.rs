@@ -715,19 +715,17 @@ pub struct PointBody {
     pub rate_per_station_h: Option<u32>,
 }
 
-pub async fn add_point(
-    State(s): State<AppState>,
-    Extension(a): Extension<Auth>,
-    Path(id): Path<String>,
-    Json(b): Json<PointBody>,
-) -> Result<(StatusCode, Json<Value>), WebError> {
-    let round = key(&id, "round")?;
-    let community = key(&b.community, "community")?;
-    let compound = match &b.compound {
+/// The compound and position a point body gives, checked.
+fn point_place_fields(
+    compound: &Option<String>,
+    x_m: Option<i32>,
+    y_m: Option<i32>,
+) -> Result<(Option<Key>, Option<(i32, i32)>), WebError> {
+    let compound = match compound {
         Some(c) => Some(key(c, "compound")?),
         None => None,
     };
-    let pos = match (b.x_m, b.y_m) {
+    let pos = match (x_m, y_m) {
         (Some(x), Some(y)) => Some((x, y)),
         (None, None) => None,
         _ => {
@@ -736,6 +734,57 @@ pub async fn add_point(
             ))
         }
     };
+    Ok((compound, pos))
+}
+
+/// What may change on a running point (all optional: what is absent stays).
+#[derive(Debug, Deserialize)]
+pub struct PointChangeBody {
+    pub stations: Option<u32>,
+    pub compound: Option<String>,
+    pub x_m: Option<i32>,
+    pub y_m: Option<i32>,
+    pub opens_ms: Option<i64>,
+    pub closes_ms: Option<i64>,
+    pub rate_per_station_h: Option<u32>,
+}
+
+/// Changes a point (more stations, other hours …); answers the point as it stands.
+pub async fn change_point(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<PointChangeBody>,
+) -> Result<Json<Value>, WebError> {
+    let point = key(&id, "point")?;
+    let (compound, pos) = point_place_fields(&b.compound, b.x_m, b.y_m)?;
+    let v = gw_app::schedule::change_point(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        point,
+        b.stations,
+        gw_app::schedule::PointSchedule {
+            compound,
+            pos,
+            opens_ms: b.opens_ms,
+            closes_ms: b.closes_ms,
+            rate_per_station_h: b.rate_per_station_h,
+        },
+    )
+    .await?;
+    Ok(Json(json!(v)))
+}
+
+pub async fn add_point(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<PointBody>,
+) -> Result<(StatusCode, Json<Value>), WebError> {
+    let round = key(&id, "round")?;
+    let community = key(&b.community, "community")?;
+    let (compound, pos) = point_place_fields(&b.compound, b.x_m, b.y_m)?;
     let k = gw_app::schedule::add_point(
         &s.store,
         &s.clock,

@@ -616,6 +616,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             post(api::add_point),
         ),
         (
+            "POST",
+            "/api/v1/points/{id}",
+            Need::Act(ManageRounds),
+            post(api::change_point),
+        ),
+        (
             "GET",
             "/api/v1/rounds/{id}/schedule",
             Need::Act(ReadRegistry),

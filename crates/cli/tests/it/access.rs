@@ -215,7 +215,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("GET", "/api/v1/residents/{id}/code") => reader && reaches,
         ("POST", "/api/v1/rounds")
         | ("POST", "/api/v1/rounds/{id}/open")
-        | ("POST", "/api/v1/rounds/{id}/points") => matches!(role, "admin" | "street_commander"),
+        | ("POST", "/api/v1/rounds/{id}/points")
+        | ("POST", "/api/v1/points/{id}") => matches!(role, "admin" | "street_commander"),
         ("GET", "/api/v1/rounds/{id}/coverage") => reader,
         // The schedule is read narrowed to the caller's points; planned street-wide.
         ("GET", "/api/v1/rounds/{id}/schedule") => reader,
@@ -361,6 +362,7 @@ fn call(
             ),
         ),
         "/api/v1/rounds/{id}/open" => (format!("/api/v1/rounds/{round}/open"), Some(json!({}))),
+        "/api/v1/points/{id}" => (format!("/api/v1/points/{point}"), Some(json!({}))),
         "/api/v1/rounds/{id}/points" => (
             format!("/api/v1/rounds/{round}/points"),
             Some(json!({ "name": format!("点{n}"), "community": community })),

@@ -460,4 +460,36 @@ async fn a_window_too_short_is_refused_with_what_would_meet_it() {
         .contains("window cannot be met"));
     let out = env.cli(&["round", "plan", "--round", &round]);
     assert!(!out.status.success());
+    // The street sends help: fifty stations at the point (from the command
+    // line), and the plan fits. Nonsense is refused and changes nothing.
+    let point = p.json()["id"].as_str().unwrap().to_string();
+    let bad = env.cli(&["round", "point-set", &point, "--stations", "0"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("1 to 50"),
+        "{bad:?}"
+    );
+    let backwards = srv.post(
+        &format!("/api/v1/points/{point}"),
+        &json!({ "closes_ms": now - HOUR }),
+    );
+    assert_eq!(backwards.status, 400, "{}", backwards.body);
+    let set: Value = serde_json::from_str(&env.cli_ok(&[
+        "round",
+        "point-set",
+        &point,
+        "--stations",
+        "50",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(set["stations"], 50, "{set}");
+    assert_eq!(set["closes_ms"], now + HOUR, "hours kept: {set}");
+    let r = srv.post(&format!("/api/v1/rounds/{round}/schedule"), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let audit = store.audit_events(None, None, None, 100).await.unwrap();
+    assert!(
+        audit.iter().any(|e| e.action == "change_point"),
+        "{audit:?}"
+    );
 }
