@@ -715,12 +715,15 @@ pub struct PointBody {
     pub rate_per_station_h: Option<u32>,
 }
 
+/// A point's compound (none: outside any) and position (metres east, north).
+type PointPlace = (Option<Key>, Option<(i32, i32)>);
+
 /// The compound and position a point body gives, checked.
 fn point_place_fields(
     compound: &Option<String>,
     x_m: Option<i32>,
     y_m: Option<i32>,
-) -> Result<(Option<Key>, Option<(i32, i32)>), WebError> {
+) -> Result<PointPlace, WebError> {
     let compound = match compound {
         Some(c) => Some(key(c, "compound")?),
         None => None,
