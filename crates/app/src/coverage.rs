@@ -299,6 +299,75 @@ async fn read_in_round(
     Ok(())
 }
 
+/// One round's totals over a territory, in a run of rounds.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoundTotals {
+    pub round: String,
+    pub name: String,
+    pub state: String,
+    pub starts_ms: i64,
+    #[serde(flatten)]
+    pub totals: Totals,
+    /// Nobody missed: every expected person sampled or exempt, and everyone
+    /// added since the opening sampled.
+    pub nobody_missed: bool,
+}
+
+/// The latest rounds over a territory, newest first (不落一人 over rounds).
+#[derive(Debug, Clone, Serialize)]
+pub struct History {
+    pub street: i64,
+    pub within: Option<String>,
+    pub rounds: Vec<RoundTotals>,
+    /// How many of the latest rounds in a row missed nobody.
+    pub in_a_row: usize,
+}
+
+/// The street's latest `last` opened rounds that expected anyone in `within`
+/// (the whole street when none), newest first, each with its totals as the
+/// caller may read them, and how many in a row missed nobody.
+pub async fn history(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    street: i64,
+    within: Option<(Level, Key)>,
+    last: usize,
+) -> Result<History, AuthError> {
+    // The street exists; each round's totals are narrowed to what the caller reads.
+    store.place_of(street, "street", street).await?;
+    let mut rounds = Vec::new();
+    for r in store.rounds(street).await? {
+        if r.state == "planned" {
+            continue;
+        }
+        let key = Key { street, id: r.id };
+        let c = coverage(store, clock, p, key, Level::Community, within).await?;
+        let t = c.totals;
+        if t.expected == 0 && t.added == 0 {
+            continue; // a round over another territory
+        }
+        rounds.push(RoundTotals {
+            round: key.to_string(),
+            name: r.name,
+            state: r.state,
+            starts_ms: r.starts_ms,
+            nobody_missed: t.missed == 0 && t.added == t.added_sampled,
+            totals: t,
+        });
+        if rounds.len() >= last.max(1) {
+            break;
+        }
+    }
+    let in_a_row = rounds.iter().take_while(|r| r.nobody_missed).count();
+    Ok(History {
+        street,
+        within: within.map(|(l, k)| format!("{}:{k}", level_name(l))),
+        rounds,
+        in_a_row,
+    })
+}
+
 /// Who is missed in a community, grid or building: to call, or visit at
 /// their door (masked as access rules say when shown).
 #[derive(Debug, Clone)]

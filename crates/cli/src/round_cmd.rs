@@ -230,6 +230,21 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
+    /// The latest rounds over the street, or a community, grid or building:
+    /// each round's totals and how many in a row missed nobody (不落一人).
+    History {
+        /// Street code or name.
+        #[arg(long)]
+        street: String,
+        #[command(flatten)]
+        within: TerritoryArg,
+        #[arg(long, default_value_t = 4)]
+        rounds: usize,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Round over round for a community, grid or building.
     Compare {
         round: String,
@@ -754,6 +769,43 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                         gw_domain::notify::clock_text(f.scanned_ms),
                         f.name.as_deref().or(f.resident.as_deref()).unwrap_or("—"),
                         what
+                    );
+                }
+            }
+        }
+        RoundCmd::History {
+            street,
+            within,
+            rounds,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let street = street_id(&store, &street).await?;
+            let h = gw_app::coverage::history(&store, clock, &op, street, within.within()?, rounds)
+                .await
+                .map_err(app_err)?;
+            if json {
+                println!("{}", serde_json::to_string(&h)?);
+            } else {
+                println!(
+                    "连续 {} 轮不落一人 / {} round(s) in a row with nobody missed",
+                    h.in_a_row, h.in_a_row
+                );
+                for r in &h.rounds {
+                    let t = &r.totals;
+                    println!(
+                        "  {} {} ({}): expected {} sampled {} exempt {} missed {} added {}/{} {}",
+                        r.round,
+                        r.name,
+                        r.state,
+                        t.expected,
+                        t.sampled,
+                        t.exempt,
+                        t.missed,
+                        t.added_sampled,
+                        t.added,
+                        if r.nobody_missed { "✓" } else { "" }
                     );
                 }
             }

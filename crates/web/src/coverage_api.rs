@@ -42,6 +42,49 @@ impl Territory {
     }
 }
 
+#[derive(Debug, Deserialize, Default)]
+pub struct HistoryQuery {
+    pub community: Option<String>,
+    pub grid: Option<String>,
+    pub building: Option<String>,
+    pub rounds: Option<usize>,
+}
+
+/// The street's latest rounds over a territory with their totals and how many
+/// in a row missed nobody.
+pub async fn history(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<gw_app::coverage::History>, WebError> {
+    let street: i64 = id
+        .parse()
+        .map_err(|_| WebError::bad_request("街道 id 应为数字 / the street id is a number"))?;
+    let within = gw_app::coverage::within_of(
+        q.community.as_deref(),
+        q.grid.as_deref(),
+        q.building.as_deref(),
+    )
+    .map_err(WebError::bad_request)?;
+    if within.is_some_and(|(_, k)| k.street != street) {
+        return Err(WebError::bad_request(
+            "所选区域不在该街道 / that territory is not in this street",
+        ));
+    }
+    Ok(Json(
+        gw_app::coverage::history(
+            &s.store,
+            &s.clock,
+            &a.principal,
+            street,
+            within,
+            q.rounds.unwrap_or(4).clamp(1, 50),
+        )
+        .await?,
+    ))
+}
+
 pub async fn coverage(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,

@@ -769,6 +769,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         (
             "GET",
+            "/api/v1/streets/{id}/coverage-history",
+            Need::Act(ReadRegistry),
+            get(coverage_api::history),
+        ),
+        (
+            "GET",
             "/api/v1/rounds/{id}/flagged",
             Need::Login,
             get(coverage_api::flagged),

@@ -217,7 +217,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | ("POST", "/api/v1/rounds/{id}/open")
         | ("POST", "/api/v1/rounds/{id}/points")
         | ("POST", "/api/v1/points/{id}") => matches!(role, "admin" | "street_commander"),
-        ("GET", "/api/v1/rounds/{id}/coverage") => reader,
+        ("GET", "/api/v1/rounds/{id}/coverage")
+        | ("GET", "/api/v1/streets/{id}/coverage-history") => reader,
         // The schedule is read narrowed to the caller's points; planned street-wide.
         ("GET", "/api/v1/rounds/{id}/schedule") => reader,
         ("POST", "/api/v1/rounds/{id}/schedule") => matches!(role, "admin" | "street_commander"),
@@ -466,6 +467,10 @@ fn call(
             (format!("/api/v1/rounds/{round}/disinfection"), None)
         }
         "/api/v1/rounds/{id}/flagged" => (format!("/api/v1/rounds/{round}/flagged"), None),
+        "/api/v1/streets/{id}/coverage-history" => (
+            format!("/api/v1/streets/{}/coverage-history", target.street_id),
+            None,
+        ),
         "/api/v1/disinfection/{id}/done" => (
             format!("/api/v1/disinfection/{}-999999/done", target.street_id),
             Some(json!({})),

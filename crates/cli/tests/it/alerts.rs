@@ -601,6 +601,46 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
     // opened in between.
     let (r3, _) = round(srv, w.street, "第3轮", &[format!("{}-{c0}", w.street)]);
     assert_eq!(compare(&r3)["before"], r2);
+    // The run of rounds over this community, newest first, leaves out the
+    // round over the other community; each round's totals are its coverage.
+    let h = srv
+        .get(&format!(
+            "/api/v1/streets/{}/coverage-history?community={}-{c0}&rounds=10",
+            w.street, w.street
+        ))
+        .json();
+    let ids: Vec<&str> = h["rounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["round"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [r3.as_str(), r2.as_str(), r1.as_str()], "{h}");
+    let cov2 = srv
+        .get(&format!(
+            "/api/v1/rounds/{r2}/coverage?community={}-{c0}",
+            w.street
+        ))
+        .json();
+    for k in ["expected", "sampled", "exempt", "missed", "added"] {
+        assert_eq!(h["rounds"][1][k], cov2[k], "{k}: {h}");
+    }
+    assert_eq!(h["rounds"][1]["nobody_missed"], false);
+    assert_eq!(h["in_a_row"], 0, "round 3 has sampled nobody yet");
+    let cli: Value = serde_json::from_str(&w.env.cli_ok(&[
+        "round",
+        "history",
+        "--street",
+        "鸿城街道",
+        "--community",
+        &format!("{}-{c0}", w.street),
+        "--rounds",
+        "2",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(cli["rounds"].as_array().unwrap().len(), 2);
+    assert_eq!(cli["rounds"][1], h["rounds"][1]);
 }
 
 #[tokio::test]
