@@ -667,6 +667,20 @@ async fn check_schedule(
 /// Changes a running point: more or fewer sampling stations, other hours,
 /// another configured rate (a point that runs slow gets help; then re-plan
 /// the rest of the round). What is not given stays. Audited.
+/// A point's row as the schedule reads it.
+async fn settings_of(
+    store: &Store,
+    point: Key,
+    round: i64,
+) -> Result<gw_store::schedule::SchedPointRow, AuthError> {
+    Ok(store
+        .schedule_points(point.street, round)
+        .await?
+        .into_iter()
+        .find(|r| r.id == point.id)
+        .ok_or_else(|| gw_store::StoreError::NotFound(format!("point {point}")))?)
+}
+
 /// A point's schedule fields as they stand.
 #[derive(Debug, Clone, Serialize)]
 pub struct PointSettings {
@@ -694,12 +708,7 @@ pub async fn change_point(
             "采样台数须在 1–50 之间 / stations must be 1 to 50".into(),
         ));
     }
-    let now = store
-        .schedule_points(point.street, pt.round_id)
-        .await?
-        .into_iter()
-        .find(|r| r.id == point.id)
-        .ok_or_else(|| gw_store::StoreError::NotFound(format!("point {point}")))?;
+    let now = settings_of(store, point, pt.round_id).await?;
     let hours = (d.opens_ms.or(now.opens_ms), d.closes_ms.or(now.closes_ms));
     check_schedule(store, point.street, pt.community_id, &d, hours).await?;
     store
@@ -733,12 +742,7 @@ pub async fn change_point(
         "",
     )
     .await?;
-    let r = store
-        .schedule_points(point.street, pt.round_id)
-        .await?
-        .into_iter()
-        .find(|r| r.id == point.id)
-        .ok_or_else(|| gw_store::StoreError::NotFound(format!("point {point}")))?;
+    let r = settings_of(store, point, pt.round_id).await?;
     Ok(PointSettings {
         id: point.to_string(),
         name: r.name,

@@ -704,15 +704,9 @@ pub async fn open_round(
 pub struct PointBody {
     pub name: String,
     pub community: String,
-    pub stations: Option<u32>,
-    /// The compound the point stands in (STREET-ID); absent = outside any compound.
-    pub compound: Option<String>,
-    pub x_m: Option<i32>,
-    pub y_m: Option<i32>,
-    pub opens_ms: Option<i64>,
-    pub closes_ms: Option<i64>,
-    /// People per station per hour (default 100).
-    pub rate_per_station_h: Option<u32>,
+    /// Stations (2 unless given), compound, position, hours, rate.
+    #[serde(flatten)]
+    pub point: PointChangeBody,
 }
 
 /// A point's compound (none: outside any) and position (metres east, north).
@@ -744,12 +738,28 @@ fn point_place_fields(
 #[derive(Debug, Deserialize)]
 pub struct PointChangeBody {
     pub stations: Option<u32>,
+    /// The compound the point stands in (STREET-ID); absent = outside any compound.
     pub compound: Option<String>,
     pub x_m: Option<i32>,
     pub y_m: Option<i32>,
     pub opens_ms: Option<i64>,
     pub closes_ms: Option<i64>,
+    /// People per station per hour (default 100).
     pub rate_per_station_h: Option<u32>,
+}
+
+impl PointChangeBody {
+    /// The schedule fields, checked.
+    fn schedule(&self) -> Result<gw_app::schedule::PointSchedule, WebError> {
+        let (compound, pos) = point_place_fields(&self.compound, self.x_m, self.y_m)?;
+        Ok(gw_app::schedule::PointSchedule {
+            compound,
+            pos,
+            opens_ms: self.opens_ms,
+            closes_ms: self.closes_ms,
+            rate_per_station_h: self.rate_per_station_h,
+        })
+    }
 }
 
 /// Changes a point (more stations, other hours …); answers the point as it stands.
@@ -760,20 +770,13 @@ pub async fn change_point(
     Json(b): Json<PointChangeBody>,
 ) -> Result<Json<Value>, WebError> {
     let point = key(&id, "point")?;
-    let (compound, pos) = point_place_fields(&b.compound, b.x_m, b.y_m)?;
     let v = gw_app::schedule::change_point(
         &s.store,
         &s.clock,
         &a.principal,
         point,
         b.stations,
-        gw_app::schedule::PointSchedule {
-            compound,
-            pos,
-            opens_ms: b.opens_ms,
-            closes_ms: b.closes_ms,
-            rate_per_station_h: b.rate_per_station_h,
-        },
+        b.schedule()?,
     )
     .await?;
     Ok(Json(json!(v)))
@@ -787,7 +790,6 @@ pub async fn add_point(
 ) -> Result<(StatusCode, Json<Value>), WebError> {
     let round = key(&id, "round")?;
     let community = key(&b.community, "community")?;
-    let (compound, pos) = point_place_fields(&b.compound, b.x_m, b.y_m)?;
     let k = gw_app::schedule::add_point(
         &s.store,
         &s.clock,
@@ -795,14 +797,8 @@ pub async fn add_point(
         round,
         &b.name,
         community,
-        b.stations.unwrap_or(2),
-        gw_app::schedule::PointSchedule {
-            compound,
-            pos,
-            opens_ms: b.opens_ms,
-            closes_ms: b.closes_ms,
-            rate_per_station_h: b.rate_per_station_h,
-        },
+        b.point.stations.unwrap_or(2),
+        b.point.schedule()?,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": k.to_string() }))))

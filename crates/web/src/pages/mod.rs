@@ -1340,13 +1340,7 @@ pub async fn issue_station(
 ) -> Response {
     let l = page.lang;
     // The form is read after authorisation (in the use-case), never before.
-    let label = std::str::from_utf8(&body)
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == "label")
-        .map(|(_, v)| form_decode(v))
-        .unwrap_or_default();
+    let label = Fields::parse(&body).get("label").to_string();
     let k = match parse_key(l, &id) {
         Ok(k) => k,
         Err(e) => return page.error(e),

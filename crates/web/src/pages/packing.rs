@@ -868,13 +868,7 @@ pub async fn alerts_reveal_phones(
     body: axum::body::Bytes,
 ) -> Response {
     let l = page.lang;
-    let alert = std::str::from_utf8(&body)
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == "alert")
-        .map(|(_, v)| super::form_decode(v))
-        .unwrap_or_default();
+    let alert = Fields::parse(&body).get("alert").to_string();
     let revealed = async {
         let round = parse_key(l, &id)?;
         let list = gw_app::alerts::details(&s.store, &s.clock, &a.principal, round).await?;
