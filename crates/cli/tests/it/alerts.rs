@@ -921,3 +921,71 @@ async fn signed_dingtalk_and_feishu_robots_get_signed_messages() {
         }
     }
 }
+
+#[tokio::test]
+async fn rounds_in_a_row_that_miss_nobody() {
+    let w = world("40").await;
+    let srv = &w.srv;
+    // Round n swabs everyone, except one person exempt (in hospital) or,
+    // in round 2, one person simply missed.
+    let mut ids = Vec::new();
+    for n in 1..=4 {
+        let (r, expected) = round(srv, w.street, &format!("第{n}轮"), &[]);
+        assert_eq!(expected, 40);
+        let p = point(srv, &r, w.street, w.communities[0], "1号点");
+        for (i, chunk) in w.codes.chunks(10).enumerate() {
+            let t = tube(srv, &p, &format!("N{n}{i:06}"));
+            for (j, (id, code)) in chunk.iter().enumerate() {
+                let who = i * 10 + j;
+                if who == 0 && n == 3 {
+                    let x = srv.post(
+                        &format!("/api/v1/rounds/{r}/exemptions"),
+                        &json!({ "resident": id, "reason": "in_hospital" }),
+                    );
+                    assert_eq!(x.status, 200, "{}", x.body);
+                    continue;
+                }
+                if who == 1 && n == 2 {
+                    continue;
+                }
+                swab(srv, &t, &format!("n{n}-{who}"), code, "routine");
+            }
+        }
+        ids.push(r);
+    }
+    let h = srv
+        .get(&format!("/api/v1/streets/{}/coverage-history", w.street))
+        .json();
+    let got: Vec<(&str, bool, i64)> = h["rounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["round"].as_str().unwrap(),
+                r["nobody_missed"].as_bool().unwrap(),
+                r["missed"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (ids[3].as_str(), true, 0),
+            (ids[2].as_str(), true, 0),
+            (ids[1].as_str(), false, 1),
+            (ids[0].as_str(), true, 0),
+        ],
+        "{h}"
+    );
+    assert_eq!(h["in_a_row"], 2, "rounds 4 and 3; round 2 missed one");
+    let cli: Value = serde_json::from_str(&w.env.cli_ok(&[
+        "round",
+        "history",
+        "--street",
+        "鸿城街道",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(cli["in_a_row"], 2);
+}
