@@ -63,6 +63,52 @@ async fn current_key(store: &Store, clock: &Clock) -> Result<(u32, Vec<u8>), Sto
         .ok_or_else(|| StoreError::Other("signing key vanished".into()))
 }
 
+/// What a household's own link shows: the address, and each member's
+/// masked name with their current personal code.
+#[derive(Debug, Clone)]
+pub struct HouseholdCodes {
+    pub address: Option<String>,
+    /// `(masked name, code text)` per member.
+    pub members: Vec<(String, String)>,
+}
+
+/// The codes a household link opens (the token is the key: no login);
+/// `None` for an unknown or revoked link.
+pub async fn by_household_link(
+    store: &Store,
+    clock: &Clock,
+    token: &str,
+) -> Result<Option<HouseholdCodes>, StoreError> {
+    let Some(k) = crate::access::open_household_link(store, token).await? else {
+        return Ok(None);
+    };
+    let rows = store
+        .residents(&gw_store::registry::ResidentFilter {
+            street: Some(k.street),
+            household: Some(k.id),
+            limit: 100,
+            ..Default::default()
+        })
+        .await?;
+    let mut members = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let code = code_for(
+            store,
+            clock,
+            Key {
+                street: r.street_id,
+                id: r.id,
+            },
+        )
+        .await?;
+        members.push((gw_domain::mask::name(&r.resident.name), code.text()));
+    }
+    Ok(Some(HouseholdCodes {
+        address: rows.first().and_then(crate::registry::address_text),
+        members,
+    }))
+}
+
 /// The current code of a resident (no authorisation: callers check it).
 pub async fn code_for(
     store: &Store,

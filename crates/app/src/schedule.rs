@@ -620,6 +620,18 @@ pub struct PointSchedule {
 }
 
 impl PointSchedule {
+    /// The fields to store (absent ones stay), with `stations` when changed.
+    fn details(&self, stations: Option<u32>) -> gw_store::schedule::PointDetails {
+        gw_store::schedule::PointDetails {
+            compound_id: self.compound.map(|c| c.id),
+            pos: self.pos,
+            opens_ms: self.opens_ms,
+            closes_ms: self.closes_ms,
+            rate_per_station_h: self.rate_per_station_h.map(|r| r as i32),
+            stations: stations.map(|n| n as i32),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.compound.is_none()
             && self.pos.is_none()
@@ -664,9 +676,6 @@ async fn check_schedule(
     Ok(())
 }
 
-/// Changes a running point: more or fewer sampling stations, other hours,
-/// another configured rate (a point that runs slow gets help; then re-plan
-/// the rest of the round). What is not given stays. Audited.
 /// A point's row as the schedule reads it.
 async fn settings_of(
     store: &Store,
@@ -692,6 +701,9 @@ pub struct PointSettings {
     pub closes_ms: Option<i64>,
 }
 
+/// Changes a running point: more or fewer sampling stations, other hours,
+/// another configured rate (a point that runs slow gets help; then re-plan
+/// the rest of the round). What is not given stays. Audited.
 pub async fn change_point(
     store: &Store,
     clock: &Clock,
@@ -712,18 +724,7 @@ pub async fn change_point(
     let hours = (d.opens_ms.or(now.opens_ms), d.closes_ms.or(now.closes_ms));
     check_schedule(store, point.street, pt.community_id, &d, hours).await?;
     store
-        .set_point_details(
-            point.street,
-            point.id,
-            &gw_store::schedule::PointDetails {
-                compound_id: d.compound.map(|c| c.id),
-                pos: d.pos,
-                opens_ms: d.opens_ms,
-                closes_ms: d.closes_ms,
-                rate_per_station_h: d.rate_per_station_h.map(|r| r as i32),
-                stations: stations.map(|n| n as i32),
-            },
-        )
+        .set_point_details(point.street, point.id, &d.details(stations))
         .await?;
     let detail = format!(
         "stations={} opens_ms={} closes_ms={} rate={}",
@@ -742,14 +743,16 @@ pub async fn change_point(
         "",
     )
     .await?;
-    let r = settings_of(store, point, pt.round_id).await?;
+    // As stored: what was given, else what stood.
     Ok(PointSettings {
         id: point.to_string(),
-        name: r.name,
-        stations: r.stations,
-        rate_per_station_h: r.rate_per_station_h,
-        opens_ms: r.opens_ms,
-        closes_ms: r.closes_ms,
+        name: now.name,
+        stations: stations.map_or(now.stations, |n| n as i32),
+        rate_per_station_h: d
+            .rate_per_station_h
+            .map_or(now.rate_per_station_h, |r| r as i32),
+        opens_ms: hours.0,
+        closes_ms: hours.1,
     })
 }
 
@@ -779,18 +782,7 @@ pub async fn add_point(
     let k = crate::testing::add_point(store, clock, p, round, name, community, stations).await?;
     if !d.is_empty() {
         store
-            .set_point_details(
-                k.street,
-                k.id,
-                &gw_store::schedule::PointDetails {
-                    compound_id: d.compound.map(|c| c.id),
-                    pos: d.pos,
-                    opens_ms: d.opens_ms,
-                    closes_ms: d.closes_ms,
-                    rate_per_station_h: d.rate_per_station_h.map(|r| r as i32),
-                    stations: None,
-                },
-            )
+            .set_point_details(k.street, k.id, &d.details(None))
             .await?;
     }
     Ok(k)

@@ -1469,12 +1469,14 @@ pub async fn alerts(
     let mut out = Vec::new();
     for a in store.alerts(round.street, round.id).await? {
         let all = store.tube_members(round.street, a.tube_id).await?;
+        let mut v = alert_view(store, clock, p, &a, round.street, &all, 0).await?;
         // Shown to whoever may read a member, or the point's community (an
         // alert whose swabs name nobody readable still needs the commander).
-        let point = point_place(store, &store.point(round.street, a.point_id).await?).await?;
-        let mut v = alert_view(store, clock, p, &a, round.street, &all, 0).await?;
-        if v.members.is_empty() && !p.can(Action::ReadRegistry, &point, now) {
-            continue;
+        if v.members.is_empty() {
+            let point = point_place(store, &store.point(round.street, a.point_id).await?).await?;
+            if !p.can(Action::ReadRegistry, &point, now) {
+                continue;
+            }
         }
         // The households of the members shown (each was placed under temporary control).
         v.households_under_control = v
@@ -1537,10 +1539,9 @@ pub async fn flagged(
         )
         .await?;
     let mut points: std::collections::HashMap<i64, bool> = Default::default();
-    let mut out = Vec::new();
-    let k = |id| Key { street, id }.to_string();
+    let mut visible = Vec::new();
     for r in rows {
-        let visible = match points.get(&r.point_id) {
+        let seen = match points.get(&r.point_id) {
             Some(v) => *v,
             None => {
                 let place = point_place(store, &store.point(street, r.point_id).await?).await?;
@@ -1550,22 +1551,25 @@ pub async fn flagged(
                 v
             }
         };
-        if !visible {
-            continue;
+        if seen {
+            visible.push(r);
         }
-        let name = match r.resident_id {
-            Some(id) => {
-                let place = store.place_of(street, "resident", id).await?;
-                if p.can(Action::ReadRegistry, &place, now) {
-                    Some(gw_domain::mask::name(
-                        &store.resident(street, id).await?.resident.name,
-                    ))
-                } else {
-                    None
-                }
-            }
-            None => None,
-        };
+    }
+    // Names (masked) of the residents the caller reads, loaded together.
+    let mut ids: Vec<i64> = visible.iter().filter_map(|r| r.resident_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let ids = readable(store, clock, p, street, &ids).await?;
+    let names: std::collections::HashMap<i64, String> = store
+        .residents_by_ids(street, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, gw_domain::mask::name(&r.resident.name)))
+        .collect();
+    let k = |id| Key { street, id }.to_string();
+    let mut out = Vec::with_capacity(visible.len());
+    for r in visible {
+        let name = r.resident_id.and_then(|id| names.get(&id).cloned());
         out.push(FlaggedView {
             registration: k(r.id),
             client_id: r.client_id,

@@ -331,39 +331,23 @@ pub async fn open_household_link(
     State(s): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Json<Value>, WebError> {
-    let k = acc::open_household_link(&s.store, &token)
+    // Public (the token is the key): the address, masked names and codes only.
+    let h = gw_app::codes::by_household_link(&s.store, &s.clock, &token)
         .await?
         .ok_or_else(|| WebError::not_found("链接无效或已撤销 / this link is unknown or revoked"))?;
-    // Public (the token is the key): the address and masked names only.
-    let rows = s
-        .store
-        .residents(&ResidentFilter {
-            street: Some(k.street),
-            household: Some(k.id),
-            limit: 100,
-            ..Default::default()
-        })
-        .await?;
-    let first = rows
-        .first()
-        .ok_or_else(|| WebError::not_found("这一户没有居民 / this household has no residents"))?;
-    let mut members = Vec::new();
-    for r in &rows {
-        let code = gw_app::codes::code_for(
-            &s.store,
-            &s.clock,
-            Key {
-                street: r.street_id,
-                id: r.id,
-            },
-        )
-        .await?;
-        members
-            .push(json!({ "name": gw_domain::mask::name(&r.resident.name), "code": code.text() }));
+    if h.members.is_empty() {
+        return Err(WebError::not_found(
+            "这一户没有居民 / this household has no residents",
+        ));
     }
+    let members: Vec<Value> = h
+        .members
+        .iter()
+        .map(|(name, code)| json!({ "name": name, "code": code }))
+        .collect();
     Ok(Json(json!({
-        "address": registry::address_text(first),
-    "members": members,
+        "address": h.address,
+        "members": members,
     })))
 }
 

@@ -87,7 +87,7 @@ pub async fn household_link(
 
 async fn link_body(s: &AppState, page: &Page, token: &str) -> Result<(String, String), WebError> {
     let l = page.lang;
-    let k = gw_app::access::open_household_link(&s.store, token)
+    let h = gw_app::codes::by_household_link(&s.store, &s.clock, token)
         .await?
         .ok_or_else(|| {
             WebError::not_found(l.t(
@@ -95,20 +95,8 @@ async fn link_body(s: &AppState, page: &Page, token: &str) -> Result<(String, St
                 "This link is unknown or revoked: ask your grid leader for a new one",
             ))
         })?;
-    let rows = household_rows(s, k).await?;
-    let mut codes = Vec::new();
-    for r in &rows {
-        let rk = Key {
-            street: r.street_id,
-            id: r.id,
-        };
-        let code = gw_app::codes::code_for(&s.store, &s.clock, rk).await?;
-        codes.push((gw_domain::mask::name(&r.resident.name), code.text()));
-    }
-    let address = rows
-        .first()
-        .and_then(gw_app::registry::address_text)
-        .unwrap_or_default();
+    let address = h.address.unwrap_or_default();
+    let codes = h.members;
     let body = format!(
         r#"<div class="sheet"><h1>{h}</h1><p class="muted">{addr}</p><p>{how}</p>
 <div class="code-grid phone">{cards}</div><p class="hint">{hint}</p></div>"#,
