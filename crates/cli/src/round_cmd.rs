@@ -152,7 +152,7 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Change a running point: stations, hours, rate (then `round replan`).
+    /// Change a running point: stations, hours, rate (then `round plan` re-plans).
     PointSet {
         /// Point id, STREET-ID.
         point: String,
