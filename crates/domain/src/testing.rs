@@ -4,15 +4,22 @@
 //! ## Personal code format, version 1 (printed codes outlive software versions)
 //!
 //! `GW1-{street}-{uid}-{key}-{generation}-{signature}`, upper-case, e.g.
-//! `GW1-7-K3QX8ZMA2B4C6D7E-1-0-9F4KQ2M8ZT6W`:
+//! `GW1-7-K3QX8ZMA2B4C6D7E-1-0-KTSAZKYM9KHW` (signed with the test key
+//! `street-7-key-1-secret-material`; see `version_1_codes_are_pinned`):
 //! - `GW1`: format and version;
 //! - `street`: the street id (decimal), where the resident is registered;
 //! - `uid`: the resident's opaque 16-character id (no personal data);
 //! - `key`: which server key signed it (decimal), so keys can rotate;
 //! - `generation`: incremented to revoke a lost code and issue a new one;
-//! - `signature`: the first 60 bits of HMAC-SHA256(key, `GW1-street-uid-key-generation`)
-//!   as 12 characters of [`ALPHABET`] (digits and upper-case letters without I, L, O, U).
-//!   Only the server, holding the key, makes or checks one.
+//! - `signature`: HMAC-SHA256(key, body), the body being the code's text before
+//!   the last `-` (`GW1-7-K3QX8ZMA2B4C6D7E-1-0` above, the uid upper-case).
+//!   Of the MAC's first 8 bytes read as a big-endian 64-bit number, the top 4
+//!   bits are dropped and the 60 below them are written as 12 characters of
+//!   [`ALPHABET`] (digits and upper-case letters without I, L, O, U), 5 bits
+//!   each, most significant first: in Python,
+//!   `v = int.from_bytes(mac[:8], "big") & (2**60 - 1)`, then character `i`
+//!   is `ALPHABET[(v >> (55 - 5*i)) & 31]`. Only the server, holding the
+//!   key, makes or checks one.
 //!
 //! Upper-case letters, digits and `-` only: the QR alphanumeric mode, and what a
 //! keyboard-wedge scanner types on any keyboard layout.
@@ -444,9 +451,10 @@ mod tests {
     const KEY: &[u8] = b"street-7-key-1-secret-material";
 
     /// Printed codes outlive this software: version 1 is pinned here, with
-    /// texts computed independently (Python's `hmac` over the documented
-    /// body, the first 60 bits of the MAC in Crockford-style base 32). A
-    /// change that breaks these breaks every code already on paper.
+    /// texts computed independently by following the module's documentation
+    /// (Python's `hmac` over the body, bits 4 to 63 of the MAC's first 8
+    /// bytes in the base 32 of [`ALPHABET`]). A change that breaks these
+    /// breaks every code already on paper.
     #[test]
     fn version_1_codes_are_pinned() {
         let cases = [
