@@ -255,7 +255,7 @@ pub async fn advance_round(
         open_round(store, clock, p, round).await?;
     } else {
         store
-            .move_round(round.street, round.id, &r.state, to)
+            .move_round(round.street, round.id, &r.state, to, clock.now_ms())
             .await?;
         access::record(
             store,
@@ -300,7 +300,14 @@ pub async fn exempt(
             "居民不在本轮街道 / the resident is not in the round's street".into(),
         ));
     }
-    store.round(round.street, round.id).await?;
+    let r = store.round(round.street, round.id).await?;
+    if r.state == "closed" {
+        // A closed round's figures are its record (the run of rounds
+        // without anyone missed reads them).
+        return Err(AuthError::Invalid(format!(
+            "轮次 {round} 已结束，免检不能再改 / round {round} is closed: its exemptions can no longer change"
+        )));
+    }
     if lift {
         if !store
             .lift_exemption(round.street, round.id, resident.id)
@@ -377,23 +384,45 @@ pub async fn add_point(
             "采样点须在本街道 / the point must be in the round's street".into(),
         ));
     }
-    store.round(round.street, round.id).await?;
+    if !(1..=50).contains(&stations) {
+        // As a change of a running point says.
+        return Err(AuthError::Invalid(
+            "采样台数须在 1–50 之间 / stations must be 1 to 50".into(),
+        ));
+    }
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AuthError::Invalid(
+            "采样点须有名称 / a point needs a name".into(),
+        ));
+    }
+    let r = store.round(round.street, round.id).await?;
+    if r.state == "closed" {
+        return Err(AuthError::Invalid(format!(
+            "轮次 {round} 已结束 / round {round} is closed"
+        )));
+    }
     store
         .place_of(community.street, "community", community.id)
         .await?;
     let id = store
-        .add_point(
-            round.street,
-            round.id,
-            name.trim(),
-            community.id,
-            stations.clamp(1, 50) as i32,
-        )
+        .add_point(round.street, round.id, name, community.id, stations as i32)
         .await?;
-    Ok(Key {
+    let k = Key {
         street: round.street,
         id,
-    })
+    };
+    access::record(
+        store,
+        clock,
+        p,
+        "add_point",
+        (round.street, "point", &k.to_string()),
+        &format!("round={round} community={community} stations={stations} name={name}"),
+        "",
+    )
+    .await?;
+    Ok(k)
 }
 
 /// What a tube is opened for. A pooled tube of the round's sampling, a
@@ -572,11 +601,66 @@ pub async fn open_tube_reusing(
                     false,
                     None,
                 )),
-                _ => Err(AuthError::Store(StoreError::Conflict(m))),
+                Some(t) => {
+                    open_clashing(store, clock, writer, &pt, code.as_str(), t.point_id, use_).await
+                }
+                None => Err(AuthError::Store(StoreError::Conflict(m))),
             }
         }
         other => other.map(|(k, warning)| (k, true, warning)),
     }
+}
+
+/// A tube a station opened offline under a barcode that another point's
+/// tube has in this round (a misread, or two tubes labelled alike): its
+/// swabs are physically in it, so it is kept, never refused, under the
+/// barcode marked with this point (`BARCODE~POINT`), and flagged. It holds
+/// no result until someone checks the tube and posts one for the marked
+/// barcode, so the round's results cannot be complete before that.
+async fn open_clashing(
+    store: &Store,
+    clock: &Clock,
+    writer: &ScanWriter,
+    pt: &gw_store::testing::PointRow,
+    barcode: &str,
+    other_point: i64,
+    use_: TubeUse,
+) -> Result<(Key, bool, Option<String>), AuthError> {
+    let kept = format!("{barcode}~{}", pt.id);
+    let other = store.point(pt.street_id, other_point).await?;
+    let warning = format!(
+        "条码 {barcode} 本轮已在采样点「{}」使用：本管记为 {kept}，请核对实物条码 / barcode {barcode} is already used at point {} in this round: this tube is kept as {kept}; check the physical tube",
+        other.name, other.name
+    );
+    let key = |id| Key {
+        street: pt.street_id,
+        id,
+    };
+    if let Some(t) = store
+        .tube_by_barcode(pt.street_id, pt.round_id, &kept)
+        .await?
+    {
+        return Ok((key(t.id), false, Some(warning)));
+    }
+    let round = store.round(pt.street_id, pt.round_id).await?;
+    let id = writer
+        .open(NewTube {
+            street: pt.street_id,
+            round: round.id,
+            point: pt.id,
+            barcode: kept.clone(),
+            pool_size: use_.pool_size(round.pool_size),
+            now_ms: clock.now_ms(),
+            tube_use: use_.name(),
+        })
+        .await?
+        .ok_or_else(|| {
+            StoreError::Conflict(format!(
+                "采样管条码 {kept} 本轮已使用 / tube {kept} is already in use in this round"
+            ))
+        })?;
+    tracing::warn!(barcode, kept = %kept, "tube barcode clash on an offline replay");
+    Ok((key(id), true, Some(warning)))
 }
 
 pub async fn close_tube(
@@ -1190,13 +1274,22 @@ pub async fn scan(
         stored_ms: now,
         station: s.station.to_string(),
     };
+    // The walk-in made for this scan, if any: a replay stored first leaves it
+    // naming no swab, and it goes.
+    let made_pending = walk_in.and(resident);
+    let replayed = |r: RegistrationRow| async move {
+        if let Some(id) = made_pending {
+            store.drop_unswabbed_pending(street, id).await?;
+        }
+        outcome(store, street, &r, true, tube.pool_size).await
+    };
     let stored = match writer.insert(w.clone()).await? {
         Some(stored) => stored,
         None => {
             // A unique key refused it: the same client id (a replay), or the
             // same resident's first routine swab stored by another station.
             if let Some(r) = store.registration_by_client(street, s.client_id).await? {
-                return Ok(outcome(store, street, &r, true, tube.pool_size).await?);
+                return Ok(replayed(r).await?);
             }
             first = match (resident, s.purpose) {
                 (Some(rid), "routine") => store.first_routine(street, tube.round_id, rid).await?,
@@ -1206,7 +1299,7 @@ pub async fn scan(
             match writer.insert(w.clone()).await? {
                 Some(stored) => stored,
                 None => match store.registration_by_client(street, s.client_id).await? {
-                    Some(r) => return Ok(outcome(store, street, &r, true, tube.pool_size).await?),
+                    Some(r) => return Ok(replayed(r).await?),
                     None => {
                         return Err(StoreError::Other("registration refused twice".into()).into())
                     }
@@ -1234,6 +1327,7 @@ pub async fn scan(
         duplicate_of: w.duplicate_of,
         problem: w.problem,
         scanned_ms: w.scanned_ms,
+        raw_code: w.raw_code,
     };
     // Counts as the writer made them: this swab's place in its tube and point.
     let counts = Some((stored.tube_fill, stored.point_count));
@@ -1392,9 +1486,31 @@ pub async fn post_results(
             None => return Err(AuthError::Invalid(format!("{}: 结果应为 negative/abnormal/invalid / result must be negative, abnormal or invalid, not {}", r.barcode, r.result))),
         }
     }
-    for (r, result) in results.iter().zip(words) {
+    // A recorded result is never changed (as for a lab file): a request that
+    // says otherwise for any tube is refused whole, before anything is applied.
+    let mut tubes = Vec::with_capacity(results.len());
+    let mut conflicts = Vec::new();
+    for (r, result) in results.iter().zip(&words) {
         let code = gw_domain::text::squeeze(&r.barcode).to_uppercase();
-        let Some(tube) = store.tube_by_barcode(round.street, round.id, &code).await? else {
+        let tube = store.tube_by_barcode(round.street, round.id, &code).await?;
+        if let Some(t) = &tube {
+            if let Some(e) = store.tube_result(t.street_id, t.id).await? {
+                if e != *result {
+                    conflicts.push(format!("{code}: {e} → {result}"));
+                }
+            }
+        }
+        tubes.push((code, tube));
+    }
+    if !conflicts.is_empty() {
+        return Err(StoreError::Conflict(format!(
+            "结果一经记录不再更改，本次未记录任何结果 / a recorded result is never changed; nothing was recorded: {}",
+            conflicts.join("; ")
+        ))
+        .into());
+    }
+    for ((code, tube), result) in tubes.into_iter().zip(words) {
+        let Some(tube) = tube else {
             sum.unknown.push(code);
             continue;
         };

@@ -25,13 +25,27 @@ pub struct PointHours {
     /// People per station per hour (100 unless set).
     #[arg(long)]
     rate: Option<u32>,
+    /// The compound the point stands in (STREET-ID); none: outside any.
+    #[arg(long)]
+    compound: Option<String>,
+    /// Where the point stands, metres east on the street's map (with --y):
+    /// the planner calls each building down to a point near it.
+    #[arg(long, requires = "y", allow_hyphen_values = true)]
+    x: Option<i32>,
+    /// Metres north on the street's map (with --x).
+    #[arg(long, requires = "x", allow_hyphen_values = true)]
+    y: Option<i32>,
 }
 
 impl PointHours {
-    fn schedule(&self, compound: Option<Key>) -> Result<gw_app::schedule::PointSchedule> {
+    fn schedule(&self) -> Result<gw_app::schedule::PointSchedule> {
         Ok(gw_app::schedule::PointSchedule {
-            compound,
-            pos: None,
+            compound: self
+                .compound
+                .as_deref()
+                .map(|c| key(c, "--compound"))
+                .transpose()?,
+            pos: self.x.zip(self.y),
             opens_ms: self.opens.as_deref().map(moment).transpose()?,
             closes_ms: self.closes.as_deref().map(moment).transpose()?,
             rate_per_station_h: self.rate,
@@ -146,13 +160,10 @@ pub enum RoundCmd {
         stations: u32,
         #[command(flatten)]
         hours: PointHours,
-        /// The compound the point stands in (STREET-ID); none: outside any.
-        #[arg(long)]
-        compound: Option<String>,
         #[command(flatten)]
         db: DbArg,
     },
-    /// Change a running point: stations, hours, rate (then `round plan` re-plans).
+    /// Change a running point: stations, hours, rate, compound, position (then `round plan` re-plans).
     PointSet {
         /// Point id, STREET-ID.
         point: String,
@@ -494,11 +505,9 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             community,
             stations,
             hours,
-            compound,
             db,
         } => {
             let store = open(&db).await?;
-            let compound = compound.map(|c| key(&c, "--compound")).transpose()?;
             let p = gw_app::schedule::add_point(
                 &store,
                 clock,
@@ -507,7 +516,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 &name,
                 key(&community, "--community")?,
                 stations,
-                hours.schedule(compound)?,
+                hours.schedule()?,
             )
             .await
             .map_err(app_err)?;
@@ -527,7 +536,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 &op,
                 key(&point, "point")?,
                 stations,
-                hours.schedule(None)?,
+                hours.schedule()?,
             )
             .await
             .map_err(app_err)?;

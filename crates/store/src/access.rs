@@ -66,6 +66,9 @@ pub struct PurgeCounts {
     pub documents: i64,
     pub household_links: i64,
     pub control_reasons: i64,
+    /// Registrations whose scanned or typed text (a document number typed
+    /// by hand is one) was cleared.
+    pub scanned_codes: i64,
 }
 
 impl Store {
@@ -342,7 +345,8 @@ impl Store {
 
     /// Deletes or anonymises the personal data of residents last changed
     /// before `before_ms`: names become `已清除`, documents, birth dates,
-    /// phones, flags and notes go, household links are revoked. Rows (and so
+    /// phones, flags and notes go, household links are revoked, the text
+    /// scanned or typed for swabs stored before then is cleared. Rows (and so
     /// counts per grid and household) remain.
     pub async fn purge_before(&self, before_ms: i64, now_ms: i64) -> Result<PurgeCounts> {
         let mut c = PurgeCounts::default();
@@ -369,6 +373,14 @@ impl crate::import::StoreTx {
                           WHERE r.street_id = household_link.street_id AND r.household_id = household_link.household_id)"),
                 before_ms,
                 now_ms,
+            )
+            .await? as i64;
+        // A swab's scanned text may be a document number typed by hand; the
+        // swab itself (who, which tube, when) stays for the counts.
+        c.scanned_codes = self
+            .exec_ms(
+                "UPDATE registration SET raw_code = '' WHERE stored_ms < $1 AND raw_code <> ''",
+                before_ms,
             )
             .await? as i64;
         // Free-text reasons may name people or illnesses; the orders themselves stay.

@@ -27,7 +27,7 @@ impl Level {
     }
 
     /// The same level read off the current registry (building `b`, grid `g`).
-    fn live_column(self) -> &'static str {
+    pub(crate) fn live_column(self) -> &'static str {
         match self {
             Level::Community => "g.community_id",
             Level::Grid => "b.grid_id",
@@ -66,28 +66,79 @@ pub(crate) const SAMPLED: &str = "EXISTS (SELECT 1 FROM registration s WHERE s.s
 /// A resident `r` (not in the snapshot) swabbed in round `$2`.
 pub(crate) const ADDED_SAMPLED: &str = "EXISTS (SELECT 1 FROM registration s WHERE s.street_id = r.street_id AND s.round_id = $2 AND s.resident_id = r.id)";
 
-/// `FROM … WHERE …` of the residents `r` of street `$1` living in round
-/// `$2`'s territory now who are not in its snapshot: moved in, or registered
-/// after the round opened. Either changed the resident after the opening
-/// (`updated_ms`, indexed), so only those are read. `live_filter` narrows
+/// Where the residents added since a round opened are read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Added {
+    /// While the round samples: found live (see [`added_rows`]).
+    Live,
+    /// Once sampling closed: as they were kept then (`round_added`), so a
+    /// resident registered later is no "added" of a round that is over.
+    Kept,
+}
+
+/// `FROM … WHERE …` of the residents `r` of street `$1` added to round `$2`
+/// (not in its snapshot), with their household `h`, unit `u`, building `b`
+/// and grid `g`. Live: those living in the round's territory now who moved
+/// in or were registered after it opened; either changed the resident after
+/// the opening (`updated_ms`, indexed), so only those are read. Kept: those
+/// kept when sampling closed, at the building they lived in then (`h` and `u`
+/// may be missing for someone who has left since). `live_filter` narrows
 /// with `$3`.
-pub(crate) fn added_from(live_filter: &str) -> String {
+fn added_rows(source: Added, live_filter: &str) -> String {
+    match source {
+        Added::Live => format!(
+            "FROM resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+             JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+             JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+             JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+             WHERE r.street_id = $1 AND r.status = 'active' AND $3 = $3{live_filter} \
+             AND r.updated_ms >= (SELECT COALESCE(t.opened_ms, 0) FROM testing_round t WHERE t.street_id = $1 AND t.id = $2) \
+             AND (NOT EXISTS (SELECT 1 FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2) \
+                  OR g.community_id IN (SELECT c.community_id FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2)) \
+             AND NOT EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = r.street_id AND e.round_id = $2 AND e.resident_id = r.id)"
+        ),
+        Added::Kept => format!(
+            "FROM round_added a JOIN resident r ON r.street_id = a.street_id AND r.id = a.resident_id \
+             JOIN building b ON b.street_id = a.street_id AND b.id = a.building_id \
+             JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+             LEFT JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+             LEFT JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+             WHERE a.street_id = $1 AND a.round_id = $2 AND $3 = $3{live_filter}"
+        ),
+    }
+}
+
+/// [`added_rows`] less those exempt and not swabbed: "missed" means missed
+/// for the added as for the expected.
+pub(crate) fn added_from(source: Added, live_filter: &str) -> String {
     format!(
-        "FROM resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
-         JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
-         JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
-         JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
-         WHERE r.street_id = $1 AND r.status = 'active' AND $3 = $3{live_filter} \
-         AND r.updated_ms >= (SELECT COALESCE(t.opened_ms, 0) FROM testing_round t WHERE t.street_id = $1 AND t.id = $2) \
-         AND (NOT EXISTS (SELECT 1 FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2) \
-              OR g.community_id IN (SELECT c.community_id FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2)) \
-         AND NOT EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = r.street_id AND e.round_id = $2 AND e.resident_id = r.id)"
+        "{} AND ({ADDED_SAMPLED} OR NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = r.street_id AND x.round_id = $2 AND x.resident_id = r.id))",
+        added_rows(source, live_filter)
+    )
+}
+
+/// The statement that keeps round `$2`'s added residents as sampling closes.
+pub(crate) fn keep_added_sql() -> String {
+    format!(
+        "INSERT INTO round_added (street_id, round_id, resident_id, community_id, grid_id, building_id) \
+         SELECT r.street_id, $2, r.id, g.community_id, b.grid_id, b.id {}",
+        added_rows(Added::Live, "")
     )
 }
 
 pub(crate) const EXEMPT: &str = "EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = e.street_id AND x.round_id = e.round_id AND x.resident_id = e.resident_id)";
 
 impl Store {
+    /// Whether round `round`'s added residents are read live or as kept.
+    pub(crate) async fn added_source(&self, street: i64, round: i64) -> Result<Added> {
+        let closed: Option<Option<i64>> = db_run!(self, pool => sqlx::query_scalar("SELECT sampling_closed_ms FROM testing_round WHERE street_id = $1 AND id = $2")
+            .bind(street).bind(round).fetch_optional(pool).await?);
+        Ok(match closed {
+            Some(Some(_)) => Added::Kept,
+            _ => Added::Live,
+        })
+    }
+
     /// Coverage of a round grouped by `group`, limited to `within` (a level
     /// and its id) when given.
     pub async fn coverage_counts(
@@ -117,7 +168,7 @@ impl Store {
         let live = group.live_column();
         let added_sql = format!(
             "SELECT {live}, COUNT(*), COALESCE(SUM(CASE WHEN {ADDED_SAMPLED} THEN 1 ELSE 0 END), 0) {} GROUP BY {live}",
-            added_from(&live_filter)
+            added_from(self.added_source(street, round).await?, &live_filter)
         );
         type Counts = (Vec<(i64, i64, i64, i64)>, Vec<(i64, i64, i64)>);
         let (rows, added): Counts = db_run!(self, pool => {
@@ -167,7 +218,10 @@ impl Store {
     ) -> Result<Vec<i64>> {
         let sql = format!(
             "SELECT r.id {} AND NOT {ADDED_SAMPLED} ORDER BY r.id",
-            added_from(&format!(" AND {} = $3", level.live_column()))
+            added_from(
+                self.added_source(street, round).await?,
+                &format!(" AND {} = $3", level.live_column())
+            )
         );
         Ok(
             db_run!(self, pool => sqlx::query_scalar(&sql).bind(street).bind(round).bind(id).fetch_all(pool).await?),

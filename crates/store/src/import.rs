@@ -60,9 +60,13 @@ pub struct BuildingWrite {
 }
 
 impl Store {
+    /// A write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred one that read first and then wrote
+    /// after another connection's commit would fail at once ("database is
+    /// locked", no busy wait), as concurrent walk-ins at two stations did.
     pub async fn begin(&self) -> Result<StoreTx> {
         Ok(StoreTx(match &self.pool {
-            crate::Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            crate::Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             crate::Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         }))
     }

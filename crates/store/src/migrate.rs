@@ -38,6 +38,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     19 "0019_tube_use.sql",
     20 "0020_control_alert.sql",
     21 "0021_flagged_swabs.sql",
+    22 "0022_round_added.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -62,6 +63,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     19 "0019_tube_use.sql",
     20 "0020_control_alert.sql",
     21 "0021_flagged_swabs.sql",
+    22 "0022_round_added.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -638,6 +638,22 @@ impl Store {
             .ok_or_else(|| StoreError::Other("pending resident lost".into()))
     }
 
+    /// Removes a pending walk-in no swab names: made for a registration that
+    /// a replay of the same client id stored first. False when it stays.
+    pub async fn drop_unswabbed_pending(&self, street: i64, id: i64) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let unused = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM resident r WHERE r.street_id = $1 AND r.id = $2 AND r.status = 'pending' \
+             AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = r.street_id AND g.resident_id = r.id)")
+            .bind(street).bind(id).fetch_one(&mut *conn).await?)
+            == 1;
+        if unused {
+            tx.delete_resident(street, id).await?;
+        }
+        tx.commit().await?;
+        Ok(unused)
+    }
+
     /// Merges a pending walk-in into a registered resident: the walk-in's
     /// phones and document fill what the registered record lacks, its swabs
     /// and what followed from them pass to the registered resident, and the

@@ -50,6 +50,9 @@ pub struct RegistrationRow {
     pub duplicate_of: Option<i64>,
     pub problem: String,
     pub scanned_ms: i64,
+    /// What was scanned or typed (a personal code, or a document number:
+    /// personal data, cleared by a purge). Never shown.
+    pub raw_code: String,
 }
 
 /// What [`Store::scan_state`] is asked.
@@ -133,7 +136,7 @@ macro_rules! one_by_key {
 }
 
 const REG_COLS: &str =
-    "id, client_id, tube_id, point_id, resident_id, purpose, duplicate_of, problem, scanned_ms";
+    "id, client_id, tube_id, point_id, resident_id, purpose, duplicate_of, problem, scanned_ms, raw_code";
 
 macro_rules! reg_row {
     ($r:expr) => {
@@ -147,6 +150,7 @@ macro_rules! reg_row {
             duplicate_of: $r.try_get(6)?,
             problem: $r.try_get(7)?,
             scanned_ms: $r.try_get(8)?,
+            raw_code: $r.try_get(9)?,
         }
     };
 }
@@ -519,14 +523,34 @@ impl Store {
     }
 
     /// Moves a round from one state to the next; Conflict if it is not in `from`.
-    pub async fn move_round(&self, street: i64, id: i64, from: &str, to: &str) -> Result<()> {
-        let n = db_run!(self, pool => sqlx::query("UPDATE testing_round SET state = $4 WHERE street_id = $1 AND id = $2 AND state = $3")
-            .bind(street).bind(id).bind(from).bind(to).execute(pool).await?.rows_affected());
+    /// Moves a round from state `from` to `to`. Leaving `open` (sampling
+    /// closes) keeps the residents added since the opening as they are now
+    /// (`round_added`), in the same transaction.
+    pub async fn move_round(
+        &self,
+        street: i64,
+        id: i64,
+        from: &str,
+        to: &str,
+        now_ms: i64,
+    ) -> Result<()> {
+        let keep = from == "open";
+        let keep_sql = crate::coverage::keep_added_sql();
+        let mut tx = self.begin().await?;
+        let n = crate::import::tx_run!(tx, conn, DB => {
+            let n = sqlx::query("UPDATE testing_round SET state = $4, sampling_closed_ms = CASE WHEN $5 THEN $6 ELSE sampling_closed_ms END WHERE street_id = $1 AND id = $2 AND state = $3")
+                .bind(street).bind(id).bind(from).bind(to).bind(keep).bind(now_ms).execute(&mut *conn).await?.rows_affected();
+            if n == 1 && keep {
+                sqlx::query(&keep_sql).bind(street).bind(id).bind(0i64).execute(&mut *conn).await?;
+            }
+            n
+        });
         if n != 1 {
             return Err(StoreError::Conflict(format!(
                 "round {street}-{id} is not {from}"
             )));
         }
+        tx.commit().await?;
         Ok(())
     }
 }
@@ -819,10 +843,11 @@ impl Store {
         }))
     }
 
-    /// Residents with an open follow-up of `kind` from a tube.
-    /// The re-samples of a round (members of invalid tubes) whose residents
-    /// are expected in territory `level` `id` of its snapshot: `(resident,
-    /// invalid tube's barcode, state, created_ms)`, open ones first.
+    /// The re-samples of a round (members of invalid tubes) in territory
+    /// `level` `id`: where its snapshot expected them, else (added since the
+    /// opening) where they live now, else (a walk-in on no roster) the
+    /// community of the point that swabbed them. `(resident, invalid tube's
+    /// barcode, state, created_ms)`, open ones first.
     pub async fn resamples_in(
         &self,
         street: i64,
@@ -831,11 +856,22 @@ impl Store {
         id: i64,
     ) -> Result<Vec<(i64, String, String, i64)>> {
         let column = level.column();
+        let live = level.live_column();
+        let at_point = match level {
+            crate::coverage::Level::Community => "p.community_id",
+            _ => "NULL",
+        };
         let sql = format!(
             "SELECT f.resident_id, t.barcode, f.state, f.created_ms FROM follow_up f \
              JOIN tube t ON t.street_id = f.street_id AND t.id = f.tube_id \
-             JOIN round_expected e ON e.street_id = f.street_id AND e.round_id = f.round_id AND e.resident_id = f.resident_id \
-             WHERE f.street_id = $1 AND f.round_id = $2 AND f.kind = 'resample' AND e.{column} = $3 \
+             JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \
+             LEFT JOIN round_expected e ON e.street_id = f.street_id AND e.round_id = f.round_id AND e.resident_id = f.resident_id \
+             LEFT JOIN resident r ON r.street_id = f.street_id AND r.id = f.resident_id \
+             LEFT JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+             LEFT JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+             LEFT JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+             LEFT JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+             WHERE f.street_id = $1 AND f.round_id = $2 AND f.kind = 'resample' AND COALESCE(e.{column}, {live}, {at_point}) = $3 \
              ORDER BY CASE WHEN f.state = 'open' THEN 0 ELSE 1 END, f.resident_id, f.created_ms"
         );
         Ok(db_run!(self, pool => {
@@ -866,6 +902,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Vec<i64>> {
         use crate::coverage::{added_from, ADDED_SAMPLED, EXEMPT, SAMPLED};
+        let source = self.added_source(street, round).await?;
         // Cannot go downstairs, or under sealed or temporary control now: the
         // latest order in force on the household, unit, building or compound
         // decides (as the schedule reads it).
@@ -887,7 +924,7 @@ impl Store {
              AND NOT {SAMPLED} AND NOT {EXEMPT} AND {stays_in} \
              UNION SELECT r.id {} AND NOT {ADDED_SAMPLED} AND {stays_in} \
              ORDER BY 1",
-            added_from(" AND b.grid_id = $3")
+            added_from(source, " AND b.grid_id = $3")
         );
         Ok(db_run!(self, pool => sqlx::query_scalar(&sql)
             .bind(street).bind(round).bind(grid).bind(flag_bit).bind(now_ms).fetch_all(pool).await?))

@@ -596,6 +596,67 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
         sum(cmp["buildings"].as_array().unwrap(), "lapsed"),
         left.len() as i64
     );
+    // Sampling of round 2 closes: its added are kept as they are now. Someone
+    // registered afterwards is no "added, missed" of round 2.
+    let moved = srv.post(
+        &format!("/api/v1/rounds/{r2}/state"),
+        &json!({ "to": "sampling_closed" }),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let latecomer = gw_domain::resident::NewResident::named("后来者");
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_residents(
+        first.street,
+        &[gw_store::import::ResidentWrite {
+            uid: "added-after-sampling".into(),
+            household_id: Some(household),
+            resident: &latecomer,
+            status: "active",
+        }],
+        4_000_000_000_001,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let added_names = |round: &str| -> Vec<String> {
+        srv.get(&format!(
+            "/api/v1/rounds/{round}/missed?community={}-{c0}",
+            w.street
+        ))
+        .json()["added"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let kept = added_names(&r2);
+    assert!(kept.len() == 1 && kept[0].starts_with('新'), "{kept:?}");
+    let cov = srv
+        .get(&format!("/api/v1/rounds/{r2}/coverage?by=community"))
+        .json();
+    assert_eq!(cov["added"], 1, "{cov}");
+    // An added resident can be exempt like an expected one: then not missed.
+    let newcomer_id = format!(
+        "{}-{}",
+        first.street,
+        store
+            .resident_by_uid(first.street, "added-after-open")
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+    );
+    let r = srv.post(
+        &format!("/api/v1/rounds/{r2}/exemptions"),
+        &json!({ "resident": newcomer_id, "reason": "in_hospital" }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(added_names(&r2).is_empty());
+    let cov = srv
+        .get(&format!("/api/v1/rounds/{r2}/coverage?by=community"))
+        .json();
+    assert_eq!(cov["added"], 0, "{cov}");
     // Round 3 over this community compares with round 2, the last round that
     // expected anyone here, not with the round over the other community
     // opened in between.
@@ -641,6 +702,17 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
     .unwrap();
     assert_eq!(cli["rounds"].as_array().unwrap().len(), 2);
     assert_eq!(cli["rounds"][1], h["rounds"][1]);
+    // A closed round's exemptions are its record: they no longer change.
+    for to in ["sampling_closed", "results_complete", "closed"] {
+        let moved = srv.post(&format!("/api/v1/rounds/{r3}/state"), &json!({ "to": to }));
+        assert_eq!(moved.status, 200, "{to}: {}", moved.body);
+    }
+    let r = srv.post(
+        &format!("/api/v1/rounds/{r3}/exemptions"),
+        &json!({ "resident": in_c0[1].0, "reason": "away" }),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("closed"), "{}", r.body);
 }
 
 #[tokio::test]

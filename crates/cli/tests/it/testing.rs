@@ -216,6 +216,28 @@ async fn a_tube_of_ten_replays_duplicates_and_bad_codes() {
         .unwrap()
         .iter()
         .all(|r| r["id"] != w.codes[0].0.as_str()));
+
+    // When the emergency ends a purge clears the typed document number the
+    // swab kept; the swab and the coverage it makes stay.
+    let typed = store
+        .registration_by_client(k.street, "s2-4")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(typed.raw_code, doc);
+    let out = w.env.cli_ok(&["purge", "--before", "2200-01-01", "--yes"]);
+    assert!(out.contains("scanned codes of swabs cleared"), "{out}");
+    let typed = store
+        .registration_by_client(k.street, "s2-4")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(typed.raw_code, "");
+    assert_eq!(typed.resident_id, Some(k.id));
+    let after = srv
+        .get(&format!("/api/v1/rounds/{}/coverage", w.round))
+        .json();
+    assert_eq!(after["sampled"], 12, "{after}");
 }
 
 #[tokio::test]
@@ -545,6 +567,21 @@ async fn an_abnormal_pool_is_traced_to_exactly_its_members() {
         .json();
     assert_eq!(again["recorded"], 0);
     assert_eq!(again["already"].as_array().unwrap().len(), 3);
+    // A different result for a tube that has one is refused whole: the
+    // negative tube stays negative, and the new tube beside it waits too.
+    let changed = lab.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &json!({ "results": [
+            { "barcode": "P0000002", "result": "abnormal" },
+            { "barcode": "NOSUCH02", "result": "negative" }
+        ] }),
+    );
+    assert_eq!(changed.status, 409, "{}", changed.body);
+    assert!(
+        changed.body.contains("P0000002: negative → abnormal"),
+        "{}",
+        changed.body
+    );
     assert_eq!(
         srv.get(&format!("/api/v1/rounds/{}/alerts", w.round))
             .json()["alerts"]
@@ -829,6 +866,37 @@ async fn a_street_sets_its_tube_barcode_rule_and_its_labs_largest_pool() {
         replayed.body
     );
     assert_eq!(open("79927398713").status, 201);
+    // A station at the other point opened a tube with the same label while
+    // offline: its swabs are in it, so it is kept under a marked barcode and
+    // flagged, never refused; replayed again, the same tube.
+    let clash = || {
+        srv.post(
+            &format!("/api/v1/points/{}/tubes", w.points[1]),
+            &json!({ "barcode": "79927398713", "reuse": true }),
+        )
+    };
+    let kept = clash();
+    assert_eq!(kept.status, 201, "{}", kept.body);
+    assert!(kept.body.contains("already used at point"), "{}", kept.body);
+    let kept_id = kept.json()["id"].as_str().unwrap().to_string();
+    let again = clash();
+    assert_eq!(again.json()["id"], kept_id.as_str(), "{}", again.body);
+    let swab = scan(srv, &kept_id, "clash-1", &w.codes[40].1);
+    assert_eq!(swab["resident"], w.codes[40].0.as_str(), "{swab}");
+    // Its marked barcode waits for a result: the round's results cannot be
+    // complete before someone checks the tube.
+    let k: gw_domain::ids::Key = kept_id.parse().unwrap();
+    let point1: gw_domain::ids::Key = w.points[1].parse().unwrap();
+    assert_eq!(
+        w.env
+            .store()
+            .await
+            .tube(k.street, k.id)
+            .await
+            .unwrap()
+            .barcode,
+        format!("79927398713~{}", point1.id)
+    );
     // A station learns the rule when it enrols, to check tubes offline.
     let issued = srv.post(
         &format!("/api/v1/points/{}/stations", w.points[0]),
@@ -1150,6 +1218,20 @@ async fn a_walk_in_is_registered_once_as_a_pending_resident() {
     assert_eq!(again.status.code(), Some(1));
     assert_eq!(pending(), json!([]));
     assert_eq!(coverage(&w.srv), 2, "each matched person counts once");
+    // Five copies of one walk-in's registration at once (a station retrying
+    // over a bad link): one swab, one pending resident.
+    let t3 = tube(&w.srv, &w.points[0], "W0000003");
+    let five = json!({ "client_id": "walk-5x", "code": "", "walk_in": { "name": "同时到" } });
+    std::thread::scope(|sc| {
+        for _ in 0..5 {
+            sc.spawn(|| {
+                let r = w.srv.post(&format!("/api/v1/tubes/{t3}/scans"), &five);
+                assert_eq!(r.status, 200, "{}", r.body);
+            });
+        }
+    });
+    let listed = pending();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
     // The pooled tube comes back abnormal: its members are the matched residents.
     let r = w.srv.post(
         &format!("/api/v1/rounds/{}/results", w.round),
