@@ -20,6 +20,7 @@ mod handoff_cmd;
 mod resident_cmd;
 mod round;
 mod round_cmd;
+mod tube_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -175,6 +176,9 @@ enum Cmd {
     /// Scanning stations of a testing point: issue an enrolment code, revoke.
     #[command(subcommand)]
     Station(handoff_cmd::StationCmd),
+    /// A station's work by hand: open a tube at a point, register swabs into it, close it.
+    #[command(subcommand)]
+    Tube(tube_cmd::TubeCmd),
     /// Walk-ins on no roster (pending residents) and matching them to the registry.
     #[command(subcommand)]
     Resident(resident_cmd::ResidentCmd),
@@ -722,6 +726,7 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Supplies(c) => handoff_cmd::supplies_cmd(c, &clock).await,
         Cmd::Handoff(c) => handoff_cmd::handoff_cmd(c, &clock).await,
         Cmd::Station(c) => handoff_cmd::station_cmd(c, &clock).await,
+        Cmd::Tube(c) => tube_cmd::tube_cmd(c, &clock).await,
         Cmd::Resident(c) => resident_cmd::resident_cmd(c, &clock).await,
         Cmd::Purge { before, yes, db } => {
             if !yes {

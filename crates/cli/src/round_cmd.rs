@@ -358,7 +358,7 @@ fn moment(s: &str) -> Result<i64> {
     })
 }
 
-fn app_err(e: gw_app::access::AuthError) -> anyhow::Error {
+pub(crate) fn app_err(e: gw_app::access::AuthError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
 

@@ -770,7 +770,29 @@ async fn rounds_and_alert_channels_from_the_command_line() {
         "一号点",
         "--community",
         &format!("{street}-{community}"),
+        "--x",
+        "-120",
+        "--y",
+        "40",
     ]);
+    // Where it stands, for the planner to call buildings near it.
+    let round_key: gw_domain::ids::Key = round.parse().unwrap();
+    let pts = store.schedule_points(street, round_key.id).await.unwrap();
+    assert_eq!((pts[0].x_m, pts[0].y_m), (Some(-120), Some(40)));
+    // No stations is refused, as a change of a running point is.
+    let none = env.cli(&[
+        "round",
+        "point",
+        &round,
+        "--name",
+        "二号点",
+        "--community",
+        &format!("{street}-{community}"),
+        "--stations",
+        "0",
+    ]);
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("1 to 50"));
     let cov: Value = serde_json::from_str(&env.cli_ok(&[
         "round",
         "coverage",

@@ -1593,3 +1593,82 @@ async fn a_swab_taken_earlier_offline_is_the_first_and_a_swab_in_the_wrong_tube_
     let k: gw_domain::ids::Key = t5.parse().unwrap();
     assert_eq!(store.tube(k.street, k.id).await.unwrap().tube_use, "retest");
 }
+
+#[tokio::test]
+async fn a_stations_work_from_the_command_line() {
+    let w = setup("100").await;
+    let out = w.env.cli_ok(&[
+        "tube",
+        "open",
+        "--point",
+        &w.points[0],
+        "--barcode",
+        "C0000001",
+        "--json",
+    ]);
+    let opened: Value = serde_json::from_str(&out).unwrap();
+    let tube = opened["id"].as_str().unwrap().to_string();
+    let swab = |client: &str, code: &str| -> Value {
+        serde_json::from_str(&w.env.cli_ok(&[
+            "tube",
+            "scan",
+            &tube,
+            "--code",
+            code,
+            "--client-id",
+            client,
+            "--json",
+        ]))
+        .unwrap()
+    };
+    let first = swab("cli-a", &w.codes[0].1);
+    assert_eq!(first["resident"], w.codes[0].0.as_str(), "{first}");
+    assert_eq!(first["tube_fill"], 1);
+    // The same command again (a retry) applies nothing twice.
+    let again = swab("cli-a", &w.codes[0].1);
+    assert_eq!(again["replay"], true);
+    assert_eq!(again["registration"], first["registration"]);
+    // A second swab of the same person is stored and flagged, with where the first was.
+    let second = swab("cli-b", &w.codes[0].1);
+    assert_eq!(
+        second["duplicate_of"]["registration"], first["registration"],
+        "{second}"
+    );
+    // A walk-in, and a bad code: stored, with the problem said.
+    let walk: Value = serde_json::from_str(&w.env.cli_ok(&[
+        "tube",
+        "scan",
+        &tube,
+        "--walk-in-name",
+        "路过者",
+        "--json",
+    ]))
+    .unwrap();
+    assert!(
+        walk["problem"].as_str().unwrap().contains("walk-in"),
+        "{walk}"
+    );
+    let bad = swab("cli-c", "GW1-nonsense");
+    assert!(!bad["problem"].as_str().unwrap().is_empty(), "{bad}");
+    assert_eq!(bad["tube_fill"], 4);
+    let closed = w.env.cli_ok(&["tube", "close", &tube]);
+    assert!(closed.contains("closed"), "{closed}");
+    // Closed: the API sees the swab and counts the person once.
+    let cov = w
+        .srv
+        .get(&format!("/api/v1/rounds/{}/coverage", w.round))
+        .json();
+    assert_eq!(cov["sampled"], 1, "{cov}");
+    // A purpose that does not exist is refused before anything is written.
+    let wrong = w.env.cli(&[
+        "tube",
+        "open",
+        "--point",
+        &w.points[0],
+        "--barcode",
+        "C0000002",
+        "--purpose",
+        "party",
+    ]);
+    assert!(!wrong.status.success());
+}

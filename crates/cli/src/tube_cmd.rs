@@ -1,0 +1,191 @@
+//! `gridwarden tube …`: a station's work from the command line (open a tube
+//! at a point, register swabs into it, close it), as the machine's operator
+//! (audited as `cli:USER`). The same use cases as the station's API: a swab
+//! is always stored, a problem is said, not refused, and a client id makes
+//! a retried command apply once.
+
+use anyhow::Result;
+use clap::Subcommand;
+use gw_app::testing::{ScanWriter, TubeUse};
+use gw_app::Clock;
+
+use crate::open;
+use crate::round_cmd::{app_err, key, operator};
+use crate::DbArg;
+
+#[derive(Subcommand)]
+pub enum TubeCmd {
+    /// Open a tube at a testing point by its barcode. Prints the tube's id.
+    Open {
+        /// Testing point id, STREET-ID.
+        #[arg(long)]
+        point: String,
+        #[arg(long)]
+        barcode: String,
+        /// routine, door_to_door, retest or resample (a retest tube holds one swab).
+        #[arg(long, default_value = "routine")]
+        purpose: String,
+        /// Opened earlier while offline: an open tube of this barcode at the point
+        /// is answered again, and one opened after sampling closed is kept, flagged.
+        #[arg(long)]
+        reuse: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Register one swab into an open tube: a personal code, a document number
+    /// typed by hand, or (with --walk-in-name) a walk-in on no roster.
+    Scan {
+        /// Tube id, STREET-ID (as `tube open` printed it).
+        tube: String,
+        /// The personal code or document number; empty with --walk-in-name.
+        #[arg(long, default_value = "")]
+        code: String,
+        /// routine, door_to_door, retest or resample.
+        #[arg(long, default_value = "routine")]
+        purpose: String,
+        /// The registration's id: the same id again applies nothing twice
+        /// (a new one is made when not given).
+        #[arg(long)]
+        client_id: Option<String>,
+        /// A walk-in's name (registered as a pending resident).
+        #[arg(long)]
+        walk_in_name: Option<String>,
+        /// A walk-in's phone.
+        #[arg(long, requires = "walk_in_name")]
+        walk_in_phone: Option<String>,
+        /// Who took the swab (a station's label).
+        #[arg(long, default_value = "cli")]
+        station: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Close a tube by hand (a full tube closes by itself).
+    Close {
+        /// Tube id, STREET-ID.
+        tube: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+pub async fn tube_cmd(cmd: TubeCmd, clock: &Clock) -> Result<()> {
+    let op = operator();
+    match cmd {
+        TubeCmd::Open {
+            point,
+            barcode,
+            purpose,
+            reuse,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let writer = ScanWriter::start(store.clone());
+            let point = key(&point, "--point")?;
+            let use_ = TubeUse::of_purpose(&purpose).map_err(app_err)?;
+            let (k, new, warning) = if reuse {
+                gw_app::testing::open_tube_reusing(
+                    &store, clock, &op, &writer, point, &barcode, use_,
+                )
+                .await
+                .map_err(app_err)?
+            } else {
+                let (k, w) = gw_app::testing::open_tube(
+                    &store, clock, &op, &writer, point, &barcode, use_, false,
+                )
+                .await
+                .map_err(app_err)?;
+                (k, true, w)
+            };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "id": k.to_string(), "state": "open", "reused": !new, "warning": warning })
+                );
+            } else {
+                println!(
+                    "采样管 tube {k} {}",
+                    if new {
+                        "已开 / opened"
+                    } else {
+                        "已在用 / already open here"
+                    }
+                );
+                if let Some(w) = warning {
+                    println!("注意 warning: {w}");
+                }
+            }
+        }
+        TubeCmd::Scan {
+            tube,
+            code,
+            purpose,
+            client_id,
+            walk_in_name,
+            walk_in_phone,
+            station,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let writer = ScanWriter::start(store.clone());
+            let client_id = client_id.unwrap_or_else(|| format!("cli-{}", gw_app::new_uid()));
+            let scan = gw_app::testing::Scan {
+                tube: key(&tube, "tube")?,
+                client_id: &client_id,
+                code: &code,
+                purpose: &purpose,
+                station: &station,
+                scanned_ms: clock.now_ms(),
+                sent_ms: None,
+                walk_in: walk_in_name
+                    .as_deref()
+                    .map(|n| (n, walk_in_phone.as_deref())),
+            };
+            let o = gw_app::testing::scan(&store, clock, &op, &writer, &scan)
+                .await
+                .map_err(app_err)?;
+            if json {
+                println!("{}", serde_json::to_string(&o)?);
+            } else {
+                println!(
+                    "登记 registration {}{}: {} 管内 {}/{} in the tube, 本点 {} at the point",
+                    o.registration,
+                    if o.replay {
+                        "（重放 / replay）"
+                    } else {
+                        ""
+                    },
+                    o.resident.as_deref().unwrap_or("—"),
+                    o.tube_fill,
+                    o.pool_size,
+                    o.point_count
+                );
+                if let Some(first) = &o.duplicate_of {
+                    println!(
+                        "重复采样 second swab: the first is {} at point {}, {}",
+                        first.registration,
+                        first.point,
+                        gw_domain::notify::clock_text(first.scanned_ms)
+                    );
+                }
+                if !o.problem.is_empty() {
+                    println!("问题 problem: {}", o.problem);
+                }
+            }
+        }
+        TubeCmd::Close { tube, db } => {
+            let store = open(&db).await?;
+            let k = key(&tube, "tube")?;
+            gw_app::testing::close_tube(&store, clock, &op, k)
+                .await
+                .map_err(app_err)?;
+            println!("采样管 tube {k} 已封 / closed");
+        }
+    }
+    Ok(())
+}
