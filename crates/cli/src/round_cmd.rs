@@ -135,6 +135,9 @@ pub enum RoundCmd {
     PoolAdvice {
         #[arg(long)]
         street: String,
+        /// A smaller limit than the street's lab accepts (its testing settings).
+        #[arg(long)]
+        lab_max: Option<u32>,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -468,10 +471,15 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 );
             }
         }
-        RoundCmd::PoolAdvice { street, json, db } => {
+        RoundCmd::PoolAdvice {
+            street,
+            lab_max,
+            json,
+            db,
+        } => {
             let store = open(&db).await?;
             let street = street_id(&store, &street).await?;
-            let v = gw_app::testing::pool_advice(&store, clock, &op, street, None)
+            let v = gw_app::testing::pool_advice(&store, clock, &op, street, lab_max)
                 .await
                 .map_err(app_err)?;
             if json {

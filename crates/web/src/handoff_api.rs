@@ -73,6 +73,19 @@ pub async fn list_supplies(
     Ok(Json(json!({ "point": point.to_string(), "items": items })))
 }
 
+/// A point's packing table: closed tubes to bag, its bags and boxes with
+/// the system's and the packers' counts, its hand-overs.
+pub async fn packing(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let point = key(&id, "point")?;
+    Ok(Json(json!(
+        handoff::packing(&s.store, &s.clock, &a.principal, point).await?
+    )))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct BagBody {
     pub barcode: String,

@@ -860,6 +860,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             get(handoff_api::list_supplies),
         ),
         (
+            "GET",
+            "/api/v1/points/{id}/packing",
+            Need::Act(Pack),
+            get(handoff_api::packing),
+        ),
+        (
             "POST",
             "/api/v1/points/{id}/bags",
             Need::Act(Pack),

@@ -335,6 +335,12 @@ fn handoff_paths() -> Vec<(&'static str, Value)> {
                 "responses": ok(json!({ "type": "object", "properties": { "point": { "type": "string" }, "items": { "type": "array", "items": supply } }, "required": ["items"] })) } }),
         ),
         (
+            "/api/v1/points/{id}/packing",
+            json!({ "get": { "summary": "a point's packing table: closed tubes not yet bagged, its bags and boxes with the system's and the packers' counts, its hand-overs", "parameters": [path_id("point id")],
+            "responses": ok(json!({ "type": "object", "properties": { "point": { "type": "string" }, "tubes_to_bag": { "type": "array", "items": { "type": "object" } },
+                "bags": { "type": "array", "items": { "type": "object" } }, "boxes": { "type": "array", "items": { "type": "object" } } } })) } }),
+        ),
+        (
             "/api/v1/points/{id}/bags",
             json!({ "post": { "summary": "pack closed tubes into a sealed bag (at most the round's bag capacity, 20 unless set); the packer's count is checked", "parameters": [path_id("point id")],
             "requestBody": body(&["barcode", "tubes", "counted_tubes"], json!({ "barcode": { "type": "string" }, "tubes": barcodes, "counted_tubes": { "type": "integer" } })),

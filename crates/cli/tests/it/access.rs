@@ -279,6 +279,7 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("GET", "/api/v1/audit") => role == "admin",
         // Supplies and packing at points: like tubes (point staff only at their own point).
         ("POST", "/api/v1/points/{id}/supplies")
+        | ("GET", "/api/v1/points/{id}/packing")
         | ("POST", "/api/v1/points/{id}/bags")
         | ("POST", "/api/v1/points/{id}/boxes")
         | ("POST", "/api/v1/points/{id}/handoffs") => {
@@ -545,6 +546,7 @@ fn call(
         "/api/v1/points/{id}/supplies" if method == "GET" => {
             (format!("/api/v1/points/{point}/supplies"), None)
         }
+        "/api/v1/points/{id}/packing" => (format!("/api/v1/points/{point}/packing"), None),
         "/api/v1/points/{id}/supplies" => (
             format!("/api/v1/points/{point}/supplies"),
             Some(json!({ "kind": "kits", "quantity": 1 })),

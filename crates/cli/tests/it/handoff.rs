@@ -574,6 +574,20 @@ async fn packing_hand_over_receipt_and_stations_from_the_command_line() {
         .map(|t| t["barcode"].as_str().unwrap())
         .collect();
     assert_eq!(loose, ["TB00000001", "TB00000002", "TB00000003"]);
+    // The same table over the API, for the point's staff; the lab does not pack.
+    let api = w
+        .srv
+        .with_token(&w.pm)
+        .get(&format!("/api/v1/points/{}/packing", w.a));
+    assert_eq!(api.status, 200, "{}", api.body);
+    assert_eq!(api.json(), table);
+    assert_eq!(
+        w.srv
+            .with_token(&w.lab)
+            .get(&format!("/api/v1/points/{}/packing", w.a))
+            .status,
+        403
+    );
 
     // Refused with the reason, nothing stored.
     let out = w.env.cli(&[

@@ -1130,6 +1130,20 @@ async fn door_to_door_lists_and_pool_advice() {
     assert!((p - (1.0 - 0.95f64.powf(0.1))).abs() < 1e-9, "{advice}");
     assert_eq!(advice["tubes_seen"], 20);
     assert!(advice["advice"]["pool_size"].as_u64().unwrap() >= 5);
+    // The command line gives the same, and keeps within a smaller limit.
+    let cli: Value = serde_json::from_str(&w.env.cli_ok(&[
+        "round",
+        "pool-advice",
+        "--street",
+        "鸿城街道",
+        "--lab-max",
+        "5",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(cli["lab_max"], 5, "{cli}");
+    assert_eq!(cli["prevalence"], advice["prevalence"]);
+    assert!(cli["advice"]["pool_size"].as_u64().unwrap() <= 5, "{cli}");
 }
 
 #[tokio::test]
