@@ -132,6 +132,8 @@ pub struct Coverage {
     pub round: String,
     pub by: &'static str,
     pub within: Option<String>,
+    /// At the top level when serialised (the API's and `round coverage --json`'s one shape).
+    #[serde(flatten)]
     pub totals: Totals,
     pub rows: Vec<CoverageRow>,
     /// Points the caller may see (those in communities they can read).

@@ -107,20 +107,7 @@ pub async fn coverage(
         },
     };
     let c = gw_app::coverage::coverage(&s.store, &s.clock, &a.principal, round, by, within).await?;
-    let t = &c.totals;
-    Ok(Json(json!({
-        "round": c.round,
-        "by": c.by,
-        "within": c.within,
-        "expected": t.expected,
-        "sampled": t.sampled,
-        "exempt": t.exempt,
-        "missed": t.missed,
-        "added": t.added,
-        "added_sampled": t.added_sampled,
-        "rows": c.rows,
-        "points": c.points,
-    })))
+    Ok(Json(json!(c)))
 }
 
 pub async fn missed(
