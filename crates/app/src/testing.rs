@@ -975,7 +975,7 @@ pub struct ScanOutcome {
     pub replay: bool,
     pub resident: Option<String>,
     pub purpose: String,
-    /// Set when this is a second routine swab of the resident in the round.
+    /// Set when this is a second sampling swab (routine or door-to-door) of the resident in the round.
     pub duplicate_of: Option<FirstSwab>,
     /// What is wrong, for the station to show (stored anyway: the swab is in the tube).
     pub problem: String,
@@ -1248,8 +1248,10 @@ pub async fn scan(
             ),
         );
     }
+    // A routine or door-to-door swab after the resident's first of either
+    // is its duplicate (a person swabbed at a point and again at the door).
     let duplicate_of = match (resident, s.purpose) {
-        (Some(_), "routine") => first_routine,
+        (Some(_), "routine" | "door_to_door") => first_routine,
         _ => None,
     };
     // The first swab, read to tell the station where and when it was taken,
@@ -1292,7 +1294,9 @@ pub async fn scan(
                 return Ok(replayed(r).await?);
             }
             first = match (resident, s.purpose) {
-                (Some(rid), "routine") => store.first_routine(street, tube.round_id, rid).await?,
+                (Some(rid), "routine" | "door_to_door") => {
+                    store.first_routine(street, tube.round_id, rid).await?
+                }
                 _ => None,
             };
             w.duplicate_of = first.as_ref().map(|f| f.id);
@@ -1402,6 +1406,10 @@ pub struct ResultsSummary {
     pub disinfection_tasks: usize,
     /// Messages queued for the street's alert channels.
     pub notifications: usize,
+    /// Barcodes resulted whose tube the system never saw packed in a bag
+    /// (still open or only closed at its point): recorded, and where the
+    /// chain of counts broke (the point's packing was skipped).
+    pub unpacked: Vec<String>,
 }
 
 /// The residents among `ids` the caller may read in the registry.
@@ -1522,6 +1530,10 @@ pub async fn post_results(
             continue;
         }
         sum.recorded += 1;
+        if matches!(tube.state.as_str(), "open" | "closed") {
+            tracing::warn!(round = %round, barcode = %code, state = %tube.state, "result for a tube never packed");
+            sum.unpacked.push(code.clone());
+        }
         sum.retests_resolved += applied.resolved;
         sum.households_released += applied.released;
         sum.notifications += applied.notifications;
@@ -1554,11 +1566,12 @@ pub async fn post_results(
         }
     }
     let detail = format!(
-        "recorded={} abnormal={} invalid={} unknown={}",
+        "recorded={} abnormal={} invalid={} unknown={} unpacked={}",
         sum.recorded,
         sum.alerts.len(),
         sum.invalid,
-        sum.unknown.len()
+        sum.unknown.len(),
+        sum.unpacked.len()
     );
     access::record(
         store,

@@ -796,6 +796,12 @@ async fn upload_results(
             for sheet in &done.skipped_sheets {
                 println!("  跳过工作表 skipped sheet “{sheet}” (no barcode/result header)");
             }
+            if !s.unpacked.is_empty() {
+                println!(
+                    "  未装袋即出结果 resulted but never packed at their point (check the hand-off): {}",
+                    s.unpacked.join(", ")
+                );
+            }
             for a in &s.alerts {
                 println!(
                     "  混管异常 abnormal pool {} (tube {}, point {}): {} people traced, {} households under temporary control",

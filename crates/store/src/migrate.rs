@@ -39,6 +39,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     20 "0020_control_alert.sql",
     21 "0021_flagged_swabs.sql",
     22 "0022_round_added.sql",
+    23 "0023_first_sampling_swab.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -64,6 +65,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     20 "0020_control_alert.sql",
     21 "0021_flagged_swabs.sql",
     22 "0022_round_added.sql",
+    23 "0023_first_sampling_swab.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -693,17 +693,20 @@ const KEYED_BY_ROUND: [(&str, &str); 3] = [
 
 impl crate::import::StoreTx {
     /// Hands a walk-in's swabs and what followed from them to the registered
-    /// resident they turned out to be: registrations (a routine swab in a
-    /// round where the target already has one becomes its duplicate, so the
+    /// resident they turned out to be: registrations (a routine or
+    /// door-to-door swab in a round where the target already has one becomes its duplicate, so the
     /// person still counts once), retests and re-samples, exemptions and a
     /// place in a round's snapshot. `$1` street, `$2` from, `$3` to.
     pub async fn move_testing_records(&mut self, street: i64, from: i64, to: i64) -> Result<()> {
-        let first = "SELECT g.id FROM registration g WHERE g.street_id = registration.street_id AND g.round_id = registration.round_id \
-                     AND g.resident_id = $3 AND g.purpose = 'routine' AND g.duplicate_of IS NULL";
+        use crate::testing::SAMPLING;
+        let first = format!(
+            "SELECT g.id FROM registration g WHERE g.street_id = registration.street_id AND g.round_id = registration.round_id \
+             AND g.resident_id = $3 AND g.purpose IN {SAMPLING} AND g.duplicate_of IS NULL"
+        );
         self.exec3_with(
             &format!(
                 "UPDATE registration SET duplicate_of = ({first}) WHERE street_id = $1 AND resident_id = $2 \
-                 AND purpose = 'routine' AND duplicate_of IS NULL AND EXISTS ({first})"
+                 AND purpose IN {SAMPLING} AND duplicate_of IS NULL AND EXISTS ({first})"
             ),
             street,
             from,

@@ -135,6 +135,11 @@ macro_rules! one_by_key {
     };
 }
 
+/// The purposes of the round's sampling (a point's routine swab, the
+/// door-to-door team's): a resident's first of either is their first swab,
+/// a later one its duplicate (the unique index `registration_first_swab`).
+pub(crate) const SAMPLING: &str = "('routine', 'door_to_door')";
+
 const REG_COLS: &str =
     "id, client_id, tube_id, point_id, resident_id, purpose, duplicate_of, problem, scanned_ms, raw_code";
 
@@ -408,7 +413,7 @@ impl Store {
     pub async fn take_first(&self, street: i64, round: i64, resident: i64, id: i64) -> Result<()> {
         let mut tx = self.begin().await?;
         crate::import::tx_run!(tx, conn, DB => {
-            sqlx::query("UPDATE registration SET duplicate_of = $4 WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND purpose = 'routine' AND id <> $4")
+            sqlx::query(&format!("UPDATE registration SET duplicate_of = $4 WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND purpose IN {SAMPLING} AND id <> $4"))
                 .bind(street).bind(round).bind(resident).bind(id).execute(&mut *conn).await?;
             sqlx::query("UPDATE registration SET duplicate_of = NULL WHERE street_id = $1 AND id = $2")
                 .bind(street).bind(id).execute(&mut *conn).await?;
@@ -417,7 +422,7 @@ impl Store {
         Ok(())
     }
 
-    /// The first routine swab of a resident in a round.
+    /// The first sampling swab (routine or door-to-door) of a resident in a round.
     pub async fn first_routine(
         &self,
         street: i64,
@@ -425,7 +430,7 @@ impl Store {
         resident: i64,
     ) -> Result<Option<RegistrationRow>> {
         Ok(db_run!(self, pool => {
-            let q = format!("SELECT {REG_COLS} FROM registration WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND purpose = 'routine' AND duplicate_of IS NULL");
+            let q = format!("SELECT {REG_COLS} FROM registration WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND purpose IN {SAMPLING} AND duplicate_of IS NULL");
             match sqlx::query(&q).bind(street).bind(round).bind(resident).fetch_optional(pool).await? {
                 Some(r) => Some(reg_row!(r)),
                 None => None,
@@ -723,7 +728,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let mut out = ResultApplied::default();
         crate::import::tx_run!(tx, conn, DB => {
-            let n = sqlx::query("UPDATE tube SET result = $3, result_ms = $4, state = 'resulted' WHERE street_id = $1 AND id = $2 AND result IS NULL")
+            let n = sqlx::query("UPDATE tube SET result = $3, result_ms = $4, state = 'resulted', closed_ms = COALESCE(closed_ms, $4) WHERE street_id = $1 AND id = $2 AND result IS NULL")
                 .bind(street).bind(tube.id).bind(result).bind(now_ms).execute(&mut *conn).await?.rows_affected();
             if n == 0 {
                 return Ok(out);
@@ -1089,7 +1094,7 @@ impl HeldConnection {
                         (SELECT id FROM registration WHERE street_id = $1 AND client_id = $3), \
                         (SELECT g.id FROM registration g WHERE g.street_id = $1 AND g.round_id = t.round_id \
                             AND g.resident_id = COALESCE(u.id, $5) \
-                            AND g.purpose = 'routine' AND g.duplicate_of IS NULL), \
+                            AND g.purpose IN ('routine', 'door_to_door') AND g.duplicate_of IS NULL), \
                         t.tube_use \
                  FROM tube t \
                  JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \

@@ -383,6 +383,20 @@ async fn a_hand_over_whose_counts_do_not_match_is_flagged_at_the_hand_off() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("交接") && text.contains("HandOff"), "{text}");
     assert!(text.contains("装袋"), "{text}");
+    // The lab has a result for all three tubes: recorded, and the one the
+    // point never bagged is named where the chain broke.
+    let r = w.as_(&w.lab).post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &json!({ "results": [
+            { "barcode": "TB00000001", "result": "negative" },
+            { "barcode": "TB00000002", "result": "negative" },
+            { "barcode": "TB00000003", "result": "negative" }
+        ] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sum = r.json();
+    assert_eq!(sum["recorded"], 3);
+    assert_eq!(sum["unpacked"], json!(["TB00000003"]), "{sum}");
 }
 
 #[tokio::test]

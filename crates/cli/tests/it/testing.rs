@@ -1097,6 +1097,25 @@ async fn door_to_door_lists_and_pool_advice() {
         with_newcomer.to_string().contains(&newcomer),
         "{newcomer} missing: {with_newcomer}"
     );
+    // Resident 1 went down to a point; the door-to-door team swabs them again:
+    // stored, flagged, told where the first was; counted once.
+    let t1 = tube(srv, &w.points[1], "D0000002");
+    let at_point = scan(srv, &t1, "p1", &w.codes[1].1);
+    assert!(at_point["duplicate_of"].is_null());
+    let at_door = srv
+        .post(
+            &format!("/api/v1/tubes/{t}/scans"),
+            &json!({ "client_id": "d1", "code": w.codes[1].1, "purpose": "door_to_door" }),
+        )
+        .json();
+    assert_eq!(
+        at_door["duplicate_of"]["registration"], at_point["registration"],
+        "{at_door}"
+    );
+    assert_eq!(at_door["duplicate_of"]["point"], w.points[1].as_str());
+    // And the other way round: resident 0, swabbed at the door, comes down to a point.
+    let later = scan(srv, &t1, "p0", &w.codes[0].1);
+    assert!(!later["duplicate_of"].is_null(), "{later}");
 
     // Pool advice: nothing to go on yet, then from results.
     let street = w.codes[0].0.split('-').next().unwrap().to_string();
