@@ -527,9 +527,8 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Moves a round from one state to the next; Conflict if it is not in `from`.
-    /// Moves a round from state `from` to `to`. Leaving `open` (sampling
-    /// closes) keeps the residents added since the opening as they are now
+    /// Moves a round from state `from` to `to`; Conflict if it is not in
+    /// `from`. Leaving `open` (sampling closes) keeps the residents added since the opening as they are now
     /// (`round_added`), in the same transaction.
     pub async fn move_round(
         &self,
