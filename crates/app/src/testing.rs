@@ -672,8 +672,15 @@ pub async fn close_tube(
     let t = store.tube(tube.street, tube.id).await?;
     let pt = store.point(tube.street, t.point_id).await?;
     access::authorize(p, clock, Action::Scan, &point_place(store, &pt).await?)?;
+    use gw_domain::testing::TubeState;
     store
-        .move_tube(tube.street, tube.id, "open", "closed", clock.now_ms())
+        .move_tube(
+            tube.street,
+            tube.id,
+            TubeState::Open.name(),
+            TubeState::Closed.name(),
+            clock.now_ms(),
+        )
         .await?;
     Ok(())
 }
@@ -1530,7 +1537,7 @@ pub async fn post_results(
             continue;
         }
         sum.recorded += 1;
-        if matches!(tube.state.as_str(), "open" | "closed") {
+        if gw_domain::testing::TubeState::parse(&tube.state).is_some_and(|s| !s.packed()) {
             tracing::warn!(round = %round, barcode = %code, state = %tube.state, "result for a tube never packed");
             sum.unpacked.push(code.clone());
         }

@@ -329,6 +329,61 @@ pub struct IllegalMove {
 }
 
 impl TubeState {
+    /// The state as stored (`tube.state`).
+    pub fn name(self) -> &'static str {
+        use TubeState::*;
+        match self {
+            Open => "open",
+            Closed => "closed",
+            Sealed => "sealed",
+            Boxed => "boxed",
+            HandedOver => "handed_over",
+            Received => "received",
+            Resulted => "resulted",
+        }
+    }
+
+    /// The stored state's value.
+    pub fn parse(name: &str) -> Option<TubeState> {
+        use TubeState::*;
+        [Open, Closed, Sealed, Boxed, HandedOver, Received, Resulted]
+            .into_iter()
+            .find(|s| s.name() == name)
+    }
+
+    /// The states a tube may come to this one from, as the storage moves
+    /// it: each step of the chain from the one before; the lab may receive a
+    /// box whose hand-over was never scanned (the count report shows that
+    /// break); a result is recorded whatever the tube's state (the lab has
+    /// the tube: a step the point skipped is named with the result).
+    pub fn comes_from(self) -> &'static [TubeState] {
+        use TubeState::*;
+        match self {
+            Open => &[],
+            Closed => &[Open],
+            Sealed => &[Closed],
+            Boxed => &[Sealed],
+            HandedOver => &[Boxed],
+            Received => &[HandedOver, Boxed],
+            Resulted => &[Open, Closed, Sealed, Boxed, HandedOver, Received],
+        }
+    }
+
+    /// `('a', 'b')`: [`Self::comes_from`] as an SQL list.
+    pub fn comes_from_sql(self) -> String {
+        let names: Vec<String> = self
+            .comes_from()
+            .iter()
+            .map(|s| format!("'{}'", s.name()))
+            .collect();
+        format!("({})", names.join(", "))
+    }
+
+    /// Packed at the point (in a bag) or further along.
+    pub fn packed(self) -> bool {
+        !matches!(self, TubeState::Open | TubeState::Closed)
+    }
+
     /// The one legal successor of each state (closing a full tube and closing
     /// by hand are the same move).
     pub fn next(self) -> Option<TubeState> {
@@ -603,6 +658,19 @@ mod tests {
     fn tube_moves_only_forward_one_step() {
         let t = TubeState::Open.move_to(TubeState::Closed).unwrap();
         assert!(t.move_to(TubeState::Boxed).is_err());
+        // Every state's stored name reads back; the storage's moves follow
+        // the chain, with the two allowances documented.
+        for s in TubeState::Resulted.comes_from() {
+            assert_eq!(TubeState::parse(s.name()), Some(*s));
+            if let Some(n) = s.next() {
+                assert!(n.comes_from().contains(s), "{s:?} → {n:?}");
+            }
+        }
+        assert_eq!(
+            TubeState::Received.comes_from_sql(),
+            "('handed_over', 'boxed')"
+        );
+        assert!(!TubeState::Closed.packed() && TubeState::Sealed.packed());
         assert!(t.move_to(TubeState::Open).is_err());
         assert!(TubeState::Resulted.next().is_none());
         assert!(TubeState::Open.accepts_swabs() && !TubeState::Sealed.accepts_swabs());

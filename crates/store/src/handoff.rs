@@ -5,6 +5,8 @@
 
 use sqlx::{QueryBuilder, Row};
 
+use gw_domain::testing::TubeState;
+
 use crate::import::tx_run;
 use crate::{db_run, push_ids, Result, Store, StoreError};
 
@@ -182,6 +184,17 @@ fn taken(what: &str) -> StoreError {
     ))
 }
 
+/// `UPDATE tube SET state = TO WHERE state IN (what TO comes from) AND
+/// street_id = `, the street and the tubes to follow: moves as
+/// [`TubeState::comes_from`] says.
+fn moved_to(to: TubeState) -> String {
+    format!(
+        "UPDATE tube SET state = '{}' WHERE state IN {} AND street_id = ",
+        to.name(),
+        to.comes_from_sql()
+    )
+}
+
 impl Store {
     pub async fn set_bag_capacity(&self, street: i64, round: i64, capacity: i32) -> Result<()> {
         let n = db_run!(self, pool => sqlx::query("UPDATE testing_round SET bag_capacity = $3 WHERE street_id = $1 AND id = $2")
@@ -289,7 +302,7 @@ impl Store {
                 StoreError::Conflict(_) => taken("采样管 / tube"),
                 other => other,
             })?;
-            let mut qb = QueryBuilder::<DB>::new("UPDATE tube SET state = 'sealed' WHERE state = 'closed' AND street_id = ");
+            let mut qb = QueryBuilder::<DB>::new(moved_to(TubeState::Sealed));
             qb.push_bind(street).push(" AND id IN ");
             push_ids(&mut qb, tubes);
             if qb.build().execute(&mut *conn).await?.rows_affected() != tubes.len() as u64 {
@@ -352,7 +365,7 @@ impl Store {
             if qb.build().execute(&mut *conn).await?.rows_affected() != bags.len() as u64 {
                 return Err(taken("袋 / bag"));
             }
-            let mut qb = QueryBuilder::<DB>::new("UPDATE tube SET state = 'boxed' WHERE state = 'sealed' AND street_id = ");
+            let mut qb = QueryBuilder::<DB>::new(moved_to(TubeState::Boxed));
             qb.push_bind(street).push(" AND id IN (SELECT tube_id FROM bag_tube WHERE street_id = ").push_bind(street).push(" AND bag_id IN ");
             push_ids(&mut qb, bags);
             qb.push(")");
@@ -405,7 +418,7 @@ impl Store {
             if qb.build().execute(&mut *conn).await?.rows_affected() != boxes.len() as u64 {
                 return Err(taken("箱 / box"));
             }
-            let mut qb = QueryBuilder::<DB>::new("UPDATE tube SET state = 'handed_over' WHERE state = 'boxed' AND street_id = ");
+            let mut qb = QueryBuilder::<DB>::new(moved_to(TubeState::HandedOver));
             qb.push_bind(street).push(" AND id IN (SELECT bt.tube_id FROM bag_tube bt JOIN sample_bag g ON g.street_id = bt.street_id AND g.id = bt.bag_id WHERE bt.street_id = ")
                 .push_bind(street).push(" AND g.box_id IN ");
             push_ids(&mut qb, boxes);
@@ -432,7 +445,7 @@ impl Store {
             if qb.build().execute(&mut *conn).await?.rows_affected() != boxes.len() as u64 {
                 return Err(taken("箱 / box"));
             }
-            let mut qb = QueryBuilder::<DB>::new("UPDATE tube SET state = 'received' WHERE state IN ('handed_over', 'boxed') AND street_id = ");
+            let mut qb = QueryBuilder::<DB>::new(moved_to(TubeState::Received));
             qb.push_bind(street).push(" AND id IN (SELECT bt.tube_id FROM bag_tube bt JOIN sample_bag g ON g.street_id = bt.street_id AND g.id = bt.bag_id WHERE bt.street_id = ")
                 .push_bind(street).push(" AND g.box_id IN ");
             push_ids(&mut qb, boxes);
