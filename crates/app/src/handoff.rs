@@ -324,11 +324,31 @@ pub async fn pack_bag(
     let counted = count(counted, "清点管数 / counted tubes")?;
     let capacity = store.bag_capacity(point.street, pt.round_id).await?;
     rules::check_packing(&codes, Some(capacity.max(1) as u32)).map_err(invalid)?;
+    // A label this point's tube shares with another point's (kept as
+    // `BASE~POINT` when an offline station opened it here) means this
+    // point's tube.
+    let marked = |c: &String| format!("{c}~{}", pt.id);
+    let asked: Vec<String> = codes
+        .iter()
+        .cloned()
+        .chain(codes.iter().filter(|c| !c.contains('~')).map(marked))
+        .collect();
     let found = store
-        .tubes_for_packing(point.street, pt.round_id, &codes)
+        .tubes_for_packing(point.street, pt.round_id, &asked)
         .await?;
     let by_code: HashMap<&str, &gw_store::handoff::PackTube> =
         found.iter().map(|t| (t.barcode.as_str(), t)).collect();
+    let codes: Vec<String> = codes
+        .into_iter()
+        .map(|c| {
+            let m = marked(&c);
+            if by_code.contains_key(m.as_str()) {
+                m
+            } else {
+                c
+            }
+        })
+        .collect();
     let mut problems = Vec::new();
     for c in &codes {
         match by_code.get(c.as_str()) {

@@ -643,7 +643,7 @@ async fn open_clashing(
         return Ok((key(t.id), false, Some(warning)));
     }
     let round = store.round(pt.street_id, pt.round_id).await?;
-    let id = writer
+    let opened = writer
         .open(NewTube {
             street: pt.street_id,
             round: round.id,
@@ -653,14 +653,24 @@ async fn open_clashing(
             now_ms: clock.now_ms(),
             tube_use: use_.name(),
         })
-        .await?
-        .ok_or_else(|| {
-            StoreError::Conflict(format!(
+        .await?;
+    match opened {
+        Some(id) => {
+            tracing::warn!(barcode, kept = %kept, "tube barcode clash on an offline replay");
+            Ok((key(id), true, Some(warning)))
+        }
+        // Another station of the point kept it a moment ago: the same tube.
+        None => match store
+            .tube_by_barcode(pt.street_id, pt.round_id, &kept)
+            .await?
+        {
+            Some(t) => Ok((key(t.id), false, Some(warning))),
+            None => Err(StoreError::Conflict(format!(
                 "采样管条码 {kept} 本轮已使用 / tube {kept} is already in use in this round"
             ))
-        })?;
-    tracing::warn!(barcode, kept = %kept, "tube barcode clash on an offline replay");
-    Ok((key(id), true, Some(warning)))
+            .into()),
+        },
+    }
 }
 
 pub async fn close_tube(
@@ -1292,11 +1302,25 @@ pub async fn scan(
         }
         outcome(store, street, &r, true, tube.pool_size).await
     };
-    let stored = match writer.insert(w.clone()).await? {
+    // Nothing stored (the database failed): the walk-in made for it goes
+    // too, so the station's retry makes one, not two.
+    let unstored = |e: StoreError| async move {
+        if let Some(id) = made_pending {
+            if let Err(e2) = store.drop_unswabbed_pending(street, id).await {
+                tracing::warn!(error = %e2, "a walk-in made for an unstored swab stays pending");
+            }
+        }
+        e
+    };
+    let first_try = match writer.insert(w.clone()).await {
+        Ok(v) => v,
+        Err(e) => return Err(unstored(e).await.into()),
+    };
+    let stored = match first_try {
         Some(stored) => stored,
         None => {
             // A unique key refused it: the same client id (a replay), or the
-            // same resident's first routine swab stored by another station.
+            // same resident's first sampling swab stored by another station.
             if let Some(r) = store.registration_by_client(street, s.client_id).await? {
                 return Ok(replayed(r).await?);
             }
@@ -1307,7 +1331,11 @@ pub async fn scan(
                 _ => None,
             };
             w.duplicate_of = first.as_ref().map(|f| f.id);
-            match writer.insert(w.clone()).await? {
+            let second_try = match writer.insert(w.clone()).await {
+                Ok(v) => v,
+                Err(e) => return Err(unstored(e).await.into()),
+            };
+            match second_try {
                 Some(stored) => stored,
                 None => match store.registration_by_client(street, s.client_id).await? {
                     Some(r) => return Ok(replayed(r).await?),
@@ -1417,6 +1445,9 @@ pub struct ResultsSummary {
     /// (still open or only closed at its point): recorded, and where the
     /// chain of counts broke (the point's packing was skipped).
     pub unpacked: Vec<String>,
+    /// Tubes another request gave a different result while this one ran:
+    /// not changed (a recorded result never is), listed as `BARCODE: stored → asked`.
+    pub conflicting: Vec<String>,
 }
 
 /// The residents among `ids` the caller may read in the registry.
@@ -1505,8 +1536,16 @@ pub async fn post_results(
     // says otherwise for any tube is refused whole, before anything is applied.
     let mut tubes = Vec::with_capacity(results.len());
     let mut conflicts = Vec::new();
+    let mut said: std::collections::HashMap<String, &str> = Default::default();
     for (r, result) in results.iter().zip(&words) {
         let code = gw_domain::text::squeeze(&r.barcode).to_uppercase();
+        // The same tube twice in one request, with two results.
+        match said.insert(code.clone(), result) {
+            Some(before) if before != *result => {
+                conflicts.push(format!("{code}: {before} / {result}"));
+            }
+            _ => {}
+        }
         let tube = store.tube_by_barcode(round.street, round.id, &code).await?;
         if let Some(t) = &tube {
             if let Some(e) = store.tube_result(t.street_id, t.id).await? {
@@ -1533,7 +1572,12 @@ pub async fn post_results(
             .apply_result(&tube, result, &p.actor(), clock.now_ms())
             .await?;
         if !applied.applied {
-            sum.already.push(code);
+            // Recorded by another request since the check above: the same
+            // result is a replay; another is refused like any change.
+            match store.tube_result(tube.street_id, tube.id).await? {
+                Some(e) if e != result => sum.conflicting.push(format!("{code}: {e} → {result}")),
+                _ => sum.already.push(code),
+            }
             continue;
         }
         sum.recorded += 1;

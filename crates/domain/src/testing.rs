@@ -164,6 +164,10 @@ pub struct BarcodeRule {
     pub max_len: usize,
     /// The last digit is a Luhn (MOD 10) check digit.
     pub luhn: bool,
+    /// A barcode marked with its point (`BASE~POINT`: a tube an offline
+    /// station opened under a label another point's tube has) is accepted,
+    /// its base checked. Only for finding tubes already opened.
+    pub marked: bool,
 }
 
 impl Default for BarcodeRule {
@@ -172,6 +176,7 @@ impl Default for BarcodeRule {
             min_len: 8,
             max_len: 20,
             luhn: false,
+            marked: false,
         }
     }
 }
@@ -186,6 +191,7 @@ impl BarcodeRule {
             min_len: 4,
             max_len: 40,
             luhn: false,
+            marked: true,
         }
     }
 
@@ -254,6 +260,7 @@ impl TestingSettings {
                 min_len,
                 max_len,
                 luhn,
+                marked: false,
             },
             lab_max_pool,
         })
@@ -292,6 +299,21 @@ fn luhn_ok(digits: &str) -> bool {
 impl TubeBarcode {
     pub fn parse(raw: &str, rule: &BarcodeRule) -> Result<TubeBarcode, BarcodeError> {
         let t = crate::text::squeeze(raw).to_uppercase();
+        if rule.marked {
+            if let Some((base, point)) = t.split_once('~') {
+                if point.is_empty() || !point.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(BarcodeError::Characters);
+                }
+                let base = TubeBarcode::parse(
+                    base,
+                    &BarcodeRule {
+                        marked: false,
+                        ..rule.clone()
+                    },
+                )?;
+                return Ok(TubeBarcode(format!("{}~{point}", base.0)));
+            }
+        }
         if !(rule.min_len..=rule.max_len).contains(&t.len()) {
             return Err(BarcodeError::Length(t.chars().count()));
         }
@@ -642,6 +664,17 @@ mod tests {
             TubeBarcode::parse("79927398710", &luhn),
             Err(BarcodeError::Check)
         );
+        // A tube kept marked with its point is found by the lookup rule only,
+        // its base checked as any barcode.
+        let lookup = BarcodeRule::lookup();
+        assert_eq!(
+            TubeBarcode::parse("a1234567~12", &lookup).unwrap().as_str(),
+            "A1234567~12"
+        );
+        assert!(TubeBarcode::parse("A1234567~12", &rule).is_err());
+        assert!(TubeBarcode::parse("A1234567~", &lookup).is_err());
+        assert!(TubeBarcode::parse("A1234567~X", &lookup).is_err());
+        assert!(TubeBarcode::parse("A1~12", &lookup).is_err());
     }
 
     #[test]

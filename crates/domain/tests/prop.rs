@@ -382,7 +382,8 @@ proptest! {
         }
         let _ = Date::parse(&s);
         let _ = TubeBarcode::parse(&s, &BarcodeRule::default());
-        let _ = TubeBarcode::parse(&s, &BarcodeRule { luhn: true, min_len: 0, max_len: 64 });
+        let _ = TubeBarcode::parse(&s, &BarcodeRule { luhn: true, min_len: 0, max_len: 64, marked: false });
+        let _ = TubeBarcode::parse(&s, &BarcodeRule::lookup());
         if let Ok(c) = PersonalCode::decode(&s) {
             prop_assert_eq!(PersonalCode::decode(&c.text()), Ok(c.clone()));
             let _ = c.verify(&[(c.key_id, b"k".to_vec())]);

@@ -375,11 +375,13 @@ impl crate::import::StoreTx {
                 now_ms,
             )
             .await? as i64;
-        // A swab's scanned text may be a document number typed by hand; the
-        // swab itself (who, which tube, when) stays for the counts.
+        // A swab's scanned text may be a document number typed by hand, and
+        // its problem text may quote one (a mistyped birth date); the swab
+        // itself (who, which tube, when, whether a duplicate) stays for the counts.
         c.scanned_codes = self
             .exec_ms(
-                "UPDATE registration SET raw_code = '' WHERE stored_ms < $1 AND raw_code <> ''",
+                "UPDATE registration SET raw_code = '', problem = CASE WHEN problem = '' THEN '' ELSE '已清除' END \
+                 WHERE stored_ms < $1 AND (raw_code <> '' OR (problem <> '' AND problem <> '已清除'))",
                 before_ms,
             )
             .await? as i64;

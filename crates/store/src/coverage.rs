@@ -26,12 +26,17 @@ impl Level {
         }
     }
 
-    /// The same level read off the current registry (building `b`, grid `g`).
-    pub(crate) fn live_column(self) -> &'static str {
-        match self {
-            Level::Community => "g.community_id",
-            Level::Grid => "b.grid_id",
-            Level::Building => "b.id",
+    /// The same level for the added residents of [`added_from`]: read off
+    /// the current registry (building `b`, grid `g`) while the round samples,
+    /// as kept (`round_added a`) once sampling closed.
+    pub(crate) fn added_column(self, source: Added) -> &'static str {
+        match (source, self) {
+            (Added::Live, Level::Community) => "g.community_id",
+            (Added::Live, Level::Grid) => "b.grid_id",
+            (Added::Live, Level::Building) => "b.id",
+            (Added::Kept, Level::Community) => "a.community_id",
+            (Added::Kept, Level::Grid) => "a.grid_id",
+            (Added::Kept, Level::Building) => "a.building_id",
         }
     }
 }
@@ -148,10 +153,11 @@ impl Store {
         group: Level,
         within: Option<(Level, i64)>,
     ) -> Result<Vec<CoverageCount>> {
+        let source = self.added_source(street, round).await?;
         let (filter, live_filter) = match within {
             Some((l, _)) => (
                 format!(" AND e.{} = $3", l.column()),
-                format!(" AND {} = $3", l.live_column()),
+                format!(" AND {} = $3", l.added_column(source)),
             ),
             None => (String::new(), String::new()),
         };
@@ -165,10 +171,10 @@ impl Store {
              GROUP BY e.{col} ORDER BY e.{col}"
         );
         // Residents added since the opening (see `added_from`).
-        let live = group.live_column();
+        let live = group.added_column(source);
         let added_sql = format!(
             "SELECT {live}, COUNT(*), COALESCE(SUM(CASE WHEN {ADDED_SAMPLED} THEN 1 ELSE 0 END), 0) {} GROUP BY {live}",
-            added_from(self.added_source(street, round).await?, &live_filter)
+            added_from(source, &live_filter)
         );
         type Counts = (Vec<(i64, i64, i64, i64)>, Vec<(i64, i64, i64)>);
         let (rows, added): Counts = db_run!(self, pool => {
@@ -216,12 +222,10 @@ impl Store {
         level: Level,
         id: i64,
     ) -> Result<Vec<i64>> {
+        let source = self.added_source(street, round).await?;
         let sql = format!(
             "SELECT r.id {} AND NOT {ADDED_SAMPLED} ORDER BY r.id",
-            added_from(
-                self.added_source(street, round).await?,
-                &format!(" AND {} = $3", level.live_column())
-            )
+            added_from(source, &format!(" AND {} = $3", level.added_column(source)))
         );
         Ok(
             db_run!(self, pool => sqlx::query_scalar(&sql).bind(street).bind(round).bind(id).fetch_all(pool).await?),

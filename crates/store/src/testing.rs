@@ -860,7 +860,7 @@ impl Store {
         id: i64,
     ) -> Result<Vec<(i64, String, String, i64)>> {
         let column = level.column();
-        let live = level.live_column();
+        let live = level.added_column(crate::coverage::Added::Live);
         let at_point = match level {
             crate::coverage::Level::Community => "p.community_id",
             _ => "NULL",
@@ -928,7 +928,13 @@ impl Store {
              AND NOT {SAMPLED} AND NOT {EXEMPT} AND {stays_in} \
              UNION SELECT r.id {} AND NOT {ADDED_SAMPLED} AND {stays_in} \
              ORDER BY 1",
-            added_from(source, " AND b.grid_id = $3")
+            added_from(
+                source,
+                &format!(
+                    " AND {} = $3",
+                    crate::coverage::Level::Grid.added_column(source)
+                )
+            )
         );
         Ok(db_run!(self, pool => sqlx::query_scalar(&sql)
             .bind(street).bind(round).bind(grid).bind(flag_bit).bind(now_ms).fetch_all(pool).await?))

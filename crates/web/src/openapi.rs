@@ -195,6 +195,7 @@ fn registry_document() -> Value {
                     "type": "object", "required": ["barcode", "result"], "properties": { "barcode": { "type": "string" }, "result": { "type": "string" } } } } } } } } },
                 "responses": ok(json!({ "type": "object", "properties": { "recorded": { "type": "integer" }, "already": { "type": "array", "items": { "type": "string" } }, "unknown": { "type": "array", "items": { "type": "string" } },
                     "unpacked": { "type": "array", "items": { "type": "string" }, "description": "recorded, but the system never saw these tubes packed in a bag: where the chain of counts broke" },
+                    "conflicting": { "type": "array", "items": { "type": "string" }, "description": "tubes another request gave a different result while this one ran: not changed" },
                     "negative": { "type": "integer" }, "invalid": { "type": "integer" }, "alerts": { "type": "array", "items": { "type": "object" } } } })) } },
             "/api/v1/rounds/{id}/results/file": { "post": { "summary": "the lab's results file (.xlsx, .xls, or .csv in UTF-8 or GBK: a tube-barcode column and a result column, 阴性/阳性/异常/无效 or negative/positive/abnormal/invalid) as the raw body; all or nothing: any bad row refuses the file with every problem listed (422)",
                 "parameters": [path_id("round id"), q("filename", "string", "the file's name, e.g. 结果.xlsx: its extension gives the type (else Content-Type: text/csv, application/vnd.ms-excel or …spreadsheetml.sheet)", false)],

@@ -234,6 +234,16 @@ async fn a_tube_of_ten_replays_duplicates_and_bad_codes() {
         .unwrap();
     assert_eq!(typed.raw_code, "");
     assert_eq!(typed.resident_id, Some(k.id));
+    // A flagged swab keeps that it was flagged, not the text (it may quote a number).
+    let bad = store
+        .registration_by_client(k.street, "s2-3")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (bad.raw_code.as_str(), bad.problem.as_str()),
+        ("", "已清除")
+    );
     let after = srv
         .get(&format!("/api/v1/rounds/{}/coverage", w.round))
         .json();
@@ -582,6 +592,15 @@ async fn an_abnormal_pool_is_traced_to_exactly_its_members() {
         "{}",
         changed.body
     );
+    // One tube twice in one request with two results: refused the same way.
+    let twice = lab.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &json!({ "results": [
+            { "barcode": "P0000009", "result": "negative" },
+            { "barcode": "p0000009", "result": "abnormal" }
+        ] }),
+    );
+    assert_eq!(twice.status, 409, "{}", twice.body);
     assert_eq!(
         srv.get(&format!("/api/v1/rounds/{}/alerts", w.round))
             .json()["alerts"]
@@ -897,6 +916,20 @@ async fn a_street_sets_its_tube_barcode_rule_and_its_labs_largest_pool() {
             .barcode,
         format!("79927398713~{}", point1.id)
     );
+    // Packed at its point by the label printed on it: the point's own tube.
+    let closed = srv.post(&format!("/api/v1/tubes/{kept_id}/close"), &json!({}));
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    let bag = srv.post(
+        &format!("/api/v1/points/{}/bags", w.points[1]),
+        &json!({ "barcode": "BAGCLASH01", "tubes": ["79927398713"], "counted_tubes": 1 }),
+    );
+    assert_eq!(bag.status, 201, "{}", bag.body);
+    // The lab names it by its kept barcode.
+    let r = srv.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &json!({ "results": [{ "barcode": format!("79927398713~{}", point1.id), "result": "negative" }] }),
+    );
+    assert_eq!(r.json()["recorded"], 1, "{}", r.body);
     // A station learns the rule when it enrols, to check tubes offline.
     let issued = srv.post(
         &format!("/api/v1/points/{}/stations", w.points[0]),
@@ -1704,4 +1737,76 @@ async fn a_stations_work_from_the_command_line() {
         "party",
     ]);
     assert!(!wrong.status.success());
+}
+
+/// Runs one statement on either backend.
+async fn exec(store: &gw_store::Store, sql: &str) {
+    match &store.pool {
+        gw_store::Pool::Sqlite(p) => {
+            sqlx::query(sql).execute(p).await.unwrap();
+        }
+        gw_store::Pool::Postgres(p) => {
+            sqlx::query(sql).execute(p).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn migration_0023_points_every_sampling_swab_of_a_resident_at_one_first() {
+    let w = setup("100").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    // Three swabs of resident 0: at the door, then twice at a point.
+    let t = tube(srv, &w.points[0], "M0000001");
+    let reg = |o: Value| -> i64 {
+        let k: gw_domain::ids::Key = o["registration"].as_str().unwrap().parse().unwrap();
+        k.id
+    };
+    let door = reg(srv
+        .post(
+            &format!("/api/v1/tubes/{t}/scans"),
+            &json!({ "client_id": "m-door", "code": w.codes[0].1, "purpose": "door_to_door" }),
+        )
+        .json());
+    let r1 = reg(scan(srv, &t, "m-r1", &w.codes[0].1));
+    let r2 = reg(scan(srv, &t, "m-r2", &w.codes[0].1));
+    // As the rows were before migration 0023 (only routine swabs shared a
+    // first): the door swab first, the first routine swab first too, the
+    // second routine swab its duplicate.
+    exec(&store, "DROP INDEX registration_first_swab").await;
+    exec(&store, "CREATE UNIQUE INDEX registration_first_routine ON registration (street_id, round_id, resident_id) \
+                  WHERE purpose = 'routine' AND duplicate_of IS NULL AND resident_id IS NOT NULL").await;
+    exec(
+        &store,
+        &format!("UPDATE registration SET duplicate_of = NULL WHERE id = {r1}"),
+    )
+    .await;
+    exec(
+        &store,
+        &format!("UPDATE registration SET duplicate_of = {r1} WHERE id = {r2}"),
+    )
+    .await;
+    exec(&store, "DELETE FROM schema_migrations WHERE version = 23").await;
+    assert_eq!(store.migrate().await.unwrap(), vec![23]);
+    // One first (the earliest), every other swab pointing at it, no chain.
+    let k: gw_domain::ids::Key = w.codes[0].0.parse().unwrap();
+    for id in [r1, r2] {
+        assert_eq!(
+            store
+                .registration_by_id(k.street, id)
+                .await
+                .unwrap()
+                .duplicate_of,
+            Some(door),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        store
+            .registration_by_id(k.street, door)
+            .await
+            .unwrap()
+            .duplicate_of,
+        None
+    );
 }
