@@ -1373,7 +1373,7 @@ pub async fn scan(
     Ok(outcome_counted(store, street, &r, false, tube.pool_size, counts, first).await?)
 }
 
-/// A second routine swab taken this much earlier than the stored first (by
+/// A second sampling swab taken this much earlier than the stored first (by
 /// the stations' clocks) is the first: an offline station's queue synced
 /// late. Within it, the order of arrival stands, so that two stations whose
 /// clocks differ by a minute or two do not swap live swabs.
@@ -1681,7 +1681,7 @@ pub struct FlaggedView {
     pub purpose: String,
     /// What is wrong (empty for a plain second swab).
     pub problem: String,
-    /// The first routine swab this one repeats.
+    /// The first sampling swab (routine or door-to-door) this one repeats.
     pub duplicate_of: Option<String>,
     pub scanned_ms: i64,
     pub station: String,
@@ -1691,7 +1691,7 @@ pub struct FlaggedView {
     pub name: Option<String>,
 }
 
-/// The round's flagged swabs (a problem, or a second routine swab), newest
+/// The round's flagged swabs (a problem, or a second sampling swab), newest
 /// first, at the points where the caller scans or reads the registry: what a
 /// point's staff and the command post go through after a sync.
 pub async fn flagged(

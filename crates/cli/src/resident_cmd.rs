@@ -24,7 +24,7 @@ pub enum ResidentCmd {
         db: DbArg,
     },
     /// Match a pending walk-in to the registered resident they are: their
-    /// swabs, retests, re-samples and exemptions pass over (a second routine
+    /// swabs, retests, re-samples and exemptions pass over (a second sampling
     /// swab becomes a duplicate) and the pending record goes.
     Match {
         /// The pending resident, STREET-ID.

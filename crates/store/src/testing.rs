@@ -379,7 +379,7 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("registration {street}-{id}")))
     }
 
-    /// A round's flagged swabs (a problem, or a second routine swab), newest
+    /// A round's flagged swabs (a problem, or a second sampling swab), newest
     /// first, at one point or all (`point` < 0).
     pub async fn flagged_swabs(
         &self,
@@ -404,9 +404,9 @@ impl Store {
         }))
     }
 
-    /// Makes `id`, a routine swab stored as a duplicate of the resident's
+    /// Makes `id`, a sampling swab stored as a duplicate of the resident's
     /// first, the first: it was taken earlier (an offline station synced it
-    /// later). The former first and every other routine swab of the resident
+    /// later). The former first and every other sampling swab of the resident
     /// in the round become its duplicates, in one transaction. The unique
     /// "one first" index holds at every statement: `id` points at the former
     /// first until all others point at `id`.
@@ -443,7 +443,7 @@ impl Store {
     /// the access check), the resident a code's `uid` names (with the code
     /// generation in force), a stored registration with this client id (a
     /// replay), the tube's fill and the point's count (counters), and the
-    /// resident's first routine swab in the round.
+    /// resident's first sampling swab (routine or door-to-door) in the round.
     pub async fn scan_state(&self, q: &ScanQuery<'_>) -> Result<ScanState> {
         self.hold().await?.scan_state(q).await
     }
@@ -1043,7 +1043,7 @@ impl Store {
     ///
     /// An opening gets its tube id, or `None` when the barcode is taken. A
     /// registration gets its id and the counts it made, or `None` when a
-    /// unique key refused it (a replayed client id, or a second first-routine
+    /// unique key refused it (a replayed client id, or a second first sampling swab
     /// swab): the caller resolves those. On SQLite the scan path then has one
     /// writer, so an opening never waits on the database's lock (whose busy
     /// handler sleeps).

@@ -234,7 +234,7 @@ fn registry_document() -> Value {
             "/api/v1/rounds/{id}/state": { "post": { "summary": "move a round one step: planned → open → sampling_closed → results_complete → closed", "parameters": [path_id("round id")],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["to"], "properties": { "to": { "type": "string", "enum": ["open", "sampling_closed", "results_complete", "closed"] } } } } } },
                 "responses": ok(json!({ "type": "object", "properties": { "id": { "type": "string" }, "state": { "type": "string" } } })) } },
-            "/api/v1/rounds/{id}/exemptions": { "post": { "summary": "exempt a resident from a round with a reason (none: lift their exemption; 404 if there was none)", "parameters": [path_id("round id")],
+            "/api/v1/rounds/{id}/exemptions": { "post": { "summary": "exempt a resident from a round with a reason (none: lift their exemption; 404 if there was none); refused (400) once the round is closed", "parameters": [path_id("round id")],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["resident", "reason"], "properties": {
                     "resident": { "type": "string" }, "reason": { "type": "string", "enum": ["away", "in_hospital", "isolated_tested_there", "deceased", "none"] } } } } } },
                 "responses": ok(json!({ "type": "object", "properties": { "round": { "type": "string" }, "resident": { "type": "string" }, "reason": { "type": "string" } } })) } },
@@ -339,8 +339,9 @@ fn handoff_paths() -> Vec<(&'static str, Value)> {
         (
             "/api/v1/points/{id}/packing",
             json!({ "get": { "summary": "a point's packing table: closed tubes not yet bagged, its bags and boxes with the system's and the packers' counts, its hand-overs", "parameters": [path_id("point id")],
-            "responses": ok(json!({ "type": "object", "properties": { "point": { "type": "string" }, "tubes_to_bag": { "type": "array", "items": { "type": "object" } },
-                "bags": { "type": "array", "items": { "type": "object" } }, "boxes": { "type": "array", "items": { "type": "object" } } } })) } }),
+            "responses": ok(json!({ "type": "object", "properties": { "point": { "type": "string" }, "point_name": { "type": "string" }, "round": { "type": "string" }, "round_name": { "type": "string" },
+                "bag_capacity": { "type": "integer" }, "tubes_to_bag": { "type": "array", "items": { "type": "object" } },
+                "bags": { "type": "array", "items": { "type": "object" } }, "boxes": { "type": "array", "items": { "type": "object" } }, "handoffs": { "type": "array", "items": { "type": "object" } } } })) } }),
         ),
         (
             "/api/v1/points/{id}/bags",
