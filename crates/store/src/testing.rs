@@ -971,6 +971,18 @@ impl Store {
         }))
     }
 
+    /// For benchmarks after a bulk load: on PostgreSQL a checkpoint and
+    /// `VACUUM ANALYZE` (what the checkpointer and autovacuum do in time), so
+    /// queries are timed on the database a running round has, not while it
+    /// still writes out the load. Nothing on SQLite.
+    pub async fn settle_after_bulk_load(&self) -> Result<()> {
+        if let crate::Pool::Postgres(p) = &self.pool {
+            sqlx::query("CHECKPOINT").execute(p).await?;
+            sqlx::query("VACUUM ANALYZE").execute(p).await?;
+        }
+        Ok(())
+    }
+
     /// Raw durable inserts of registrations into one tube, `batch` rows per
     /// multi-row INSERT and per transaction: the storage limit of the scan path.
     pub async fn raw_insert_registrations(
