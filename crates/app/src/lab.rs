@@ -100,7 +100,7 @@ pub async fn upload_sheets(
             reason,
         };
         match store
-            .tube_by_barcode(round.street, round.id, r.barcode.as_str())
+            .tube_and_result_by_barcode(round.street, round.id, r.barcode.as_str())
             .await?
         {
             None => issues.push(place(format!(
@@ -108,8 +108,7 @@ pub async fn upload_sheets(
                 r.barcode.as_str(),
                 r.barcode.as_str()
             ))),
-            Some(t) => {
-                let earlier = store.tube_result(t.street_id, t.id).await?;
+            Some((_, earlier)) => {
                 if let Some(e) = earlier.filter(|e| e != r.result.code()) {
                     let shown = match e.as_str() {
                         "negative" => LabResult::Negative.label_zh(),

@@ -50,13 +50,16 @@ pub struct PointInfo {
     pub closes_ms: i64,
     /// People per station per hour, as configured.
     pub configured_rate: f64,
-    /// Scans per station-hour over the last hour (`None`: too few scans yet).
+    /// Scans per hour of each station that scanned, over the last hour
+    /// (`None`: too few scans yet).
     pub measured_rate: Option<f64>,
     /// Scans in the measuring window.
     pub scans_recent: i64,
     /// People called in slots already started and not yet scanned.
     pub backlog: u32,
-    /// The rate the next re-plan uses.
+    /// The rate per configured station the next re-plan uses: with people
+    /// waiting, the point's measured throughput spread over its `stations`
+    /// (one of two stations scanning at 30 an hour plans 15 for each).
     pub planning_rate: f64,
 }
 
@@ -193,7 +196,15 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
             people: u32::try_from(c.people).unwrap_or(0),
         })
         .collect();
-    let anchor = stored.as_ref().map_or(now, |s| s.anchor_ms);
+    // Who has been swabbed since the calls began: from the first stored
+    // call (the first plan's first slot; a re-plan keeps started calls), not
+    // from the latest plan's cut-off, which lies ahead of its own scans.
+    let anchor = calls
+        .iter()
+        .map(|c| c.starts_ms)
+        .min()
+        .or(stored.as_ref().map(|s| s.anchor_ms))
+        .unwrap_or(now);
     let scans = store
         .point_scans(
             street,
@@ -210,9 +221,9 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
         let stations = u32::try_from(p.stations).unwrap_or(1).max(1);
         let configured = f64::from(p.rate_per_station_h.max(1));
         let s = scans.iter().find(|s| s.point_id == p.id);
-        let measured = s.and_then(|s| {
+        let m = s.and_then(|s| {
             let first = s.first_recent_ms?;
-            sched::measured_rate(&Measured {
+            Some(Measured {
                 scans: u32::try_from(s.recent).unwrap_or(0),
                 span_ms: now - first.max(now - MEASURE_WINDOW_MS),
                 stations: u32::try_from(s.stations_recent)
@@ -221,6 +232,11 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
                     .unwrap_or(stations),
             })
         });
+        // Per station that scanned (shown)...
+        let measured = m.as_ref().and_then(sched::measured_rate);
+        // ...and the point's throughput over the stations it is planned
+        // with: a configured station that is not scanning adds nothing.
+        let throughput = m.and_then(|m| sched::measured_rate(&Measured { stations, ..m }));
         let called: u32 = calls
             .iter()
             .filter(|c| c.point_id == p.id && c.starts_ms <= now)
@@ -228,7 +244,7 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
             .sum();
         let scanned = s.map_or(0, |s| u32::try_from(s.since_anchor).unwrap_or(0));
         let backlog = called.saturating_sub(scanned);
-        let rate = sched::effective_rate(configured, measured, backlog >= stations);
+        let rate = sched::effective_rate(configured, throughput, backlog >= stations);
         let opens_ms = p.opens_ms.unwrap_or(r.starts_ms);
         let closes_ms = p.closes_ms.unwrap_or(r.ends_ms);
         infos.push(PointInfo {
@@ -593,7 +609,10 @@ pub async fn plan(
 }
 
 /// The round's schedule as the caller may read it: the points and door-to-door
-/// entries in their territory.
+/// entries in their territory. Registry readers see their territory; the
+/// staff of a point (who scan there) see their point's calls, so they know
+/// which buildings come down when. The schedule holds buildings, units and
+/// head counts, no personal data.
 pub async fn view(
     store: &Store,
     clock: &Clock,
@@ -601,11 +620,25 @@ pub async fn view(
     round: Key,
 ) -> Result<ScheduleView, AuthError> {
     let now = clock.now_ms();
-    if !p.can_somewhere(Action::ReadRegistry, now) {
+    if !p.can_somewhere(Action::ReadRegistry, now) && !p.can_somewhere(Action::Scan, now) {
         return Err(AuthError::Forbidden("ReadRegistry".into()));
     }
-    let can = |place: &Place| p.can(Action::ReadRegistry, place, now);
-    view_as(store, clock, round, &can).await
+    let can =
+        |place: &Place| p.can(Action::ReadRegistry, place, now) || p.can(Action::Scan, place, now);
+    let mut v = view_as(store, clock, round, &can).await?;
+    // The door-to-door list names households under control: registry
+    // readers only.
+    let mut kept = Vec::new();
+    for d in std::mem::take(&mut v.plan.door_to_door) {
+        let place = store
+            .place_of(round.street, "building", d.building_id)
+            .await?;
+        if p.can(Action::ReadRegistry, &place, now) {
+            kept.push(d);
+        }
+    }
+    v.plan.door_to_door = kept;
+    Ok(v)
 }
 
 /// What a point may carry for the schedule (all optional).
@@ -756,8 +789,9 @@ pub async fn change_point(
     })
 }
 
-/// Adds a point with its schedule fields: checked first, so a refused field
-/// adds no point.
+/// Adds a point to a round with its schedule fields (all optional: see
+/// [`PointSchedule`]), checked first; the point and its fields are stored in
+/// one transaction, refused once the round is closed.
 #[allow(clippy::too_many_arguments)]
 pub async fn add_point(
     store: &Store,
@@ -771,6 +805,26 @@ pub async fn add_point(
 ) -> Result<Key, AuthError> {
     let place = store.place_of(round.street, "street", round.street).await?;
     access::authorize(p, clock, Action::ManageRounds, &place)?;
+    if community.street != round.street {
+        return Err(AuthError::Invalid(
+            "采样点须在本街道 / the point must be in the round's street".into(),
+        ));
+    }
+    if !(1..=50).contains(&stations) {
+        // As a change of a running point says.
+        return Err(AuthError::Invalid(
+            "采样台数须在 1–50 之间 / stations must be 1 to 50".into(),
+        ));
+    }
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AuthError::Invalid(
+            "采样点须有名称 / a point needs a name".into(),
+        ));
+    }
+    store
+        .place_of(community.street, "community", community.id)
+        .await?;
     check_schedule(
         store,
         round.street,
@@ -779,11 +833,29 @@ pub async fn add_point(
         (d.opens_ms, d.closes_ms),
     )
     .await?;
-    let k = crate::testing::add_point(store, clock, p, round, name, community, stations).await?;
-    if !d.is_empty() {
-        store
-            .set_point_details(k.street, k.id, &d.details(None))
-            .await?;
-    }
+    let id = store
+        .add_point(
+            round.street,
+            round.id,
+            name,
+            community.id,
+            stations as i32,
+            &d.details(None),
+        )
+        .await?;
+    let k = Key {
+        street: round.street,
+        id,
+    };
+    access::record(
+        store,
+        clock,
+        p,
+        "add_point",
+        (round.street, "point", &k.to_string()),
+        &format!("round={round} community={community} stations={stations} name={name}"),
+        "",
+    )
+    .await?;
     Ok(k)
 }

@@ -14,8 +14,7 @@ use std::sync::Arc;
 use crate::access::{self, AuthError, Principal};
 use crate::Clock;
 
-/// Why a swab was taken.
-pub const PURPOSES: [&str; 4] = ["routine", "door_to_door", "retest", "resample"];
+pub use gw_domain::testing::PURPOSES;
 
 async fn point_place(
     store: &Store,
@@ -300,14 +299,8 @@ pub async fn exempt(
             "居民不在本轮街道 / the resident is not in the round's street".into(),
         ));
     }
-    let r = store.round(round.street, round.id).await?;
-    if r.state == "closed" {
-        // A closed round's figures are its record (the run of rounds
-        // without anyone missed reads them).
-        return Err(AuthError::Invalid(format!(
-            "轮次 {round} 已结束，免检不能再改 / round {round} is closed: its exemptions can no longer change"
-        )));
-    }
+    // A closed round's figures are its record (the run of rounds without
+    // anyone missed reads them): the store refuses once it is closed.
     if lift {
         if !store
             .lift_exemption(round.street, round.id, resident.id)
@@ -368,63 +361,6 @@ pub async fn open_round(
     Ok(n)
 }
 
-pub async fn add_point(
-    store: &Store,
-    clock: &Clock,
-    p: &Principal,
-    round: Key,
-    name: &str,
-    community: Key,
-    stations: u32,
-) -> Result<Key, AuthError> {
-    let place = store.place_of(round.street, "street", round.street).await?;
-    access::authorize(p, clock, Action::ManageRounds, &place)?;
-    if community.street != round.street {
-        return Err(AuthError::Invalid(
-            "采样点须在本街道 / the point must be in the round's street".into(),
-        ));
-    }
-    if !(1..=50).contains(&stations) {
-        // As a change of a running point says.
-        return Err(AuthError::Invalid(
-            "采样台数须在 1–50 之间 / stations must be 1 to 50".into(),
-        ));
-    }
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(AuthError::Invalid(
-            "采样点须有名称 / a point needs a name".into(),
-        ));
-    }
-    let r = store.round(round.street, round.id).await?;
-    if r.state == "closed" {
-        return Err(AuthError::Invalid(format!(
-            "轮次 {round} 已结束 / round {round} is closed"
-        )));
-    }
-    store
-        .place_of(community.street, "community", community.id)
-        .await?;
-    let id = store
-        .add_point(round.street, round.id, name, community.id, stations as i32)
-        .await?;
-    let k = Key {
-        street: round.street,
-        id,
-    };
-    access::record(
-        store,
-        clock,
-        p,
-        "add_point",
-        (round.street, "point", &k.to_string()),
-        &format!("round={round} community={community} stations={stations} name={name}"),
-        "",
-    )
-    .await?;
-    Ok(k)
-}
-
 /// What a tube is opened for. A pooled tube of the round's sampling, a
 /// single-tube retest of an abnormal pool's member (one swab to the tube,
 /// `pool_size` 1), or a re-sample of an invalid tube's members (pooled as the
@@ -442,7 +378,7 @@ impl TubeUse {
     /// From a scan purpose (`routine` and `door_to_door` sample into pools).
     pub fn of_purpose(purpose: &str) -> Result<Self, AuthError> {
         match purpose {
-            "routine" | "door_to_door" => Ok(Self::Pool),
+            p if gw_domain::testing::is_sampling(p) => Ok(Self::Pool),
             "retest" => Ok(Self::Retest),
             "resample" => Ok(Self::Resample),
             _ => Err(AuthError::Invalid(format!(
@@ -999,6 +935,12 @@ pub struct ScanOutcome {
     pub tube_fill: i64,
     pub pool_size: i32,
     pub point_count: i64,
+    /// A swab stored after its tube's result: what that result now asks for
+    /// this resident. Taken before the result (an offline queue synced late),
+    /// as for the tube's other members: `retest` (an abnormal pool: their
+    /// household under temporary control too) or `resample` (an invalid
+    /// tube); taken after it (into a tube already tested): `resample`.
+    pub follow_up: Option<String>,
 }
 
 /// Whom a scanned text names, as far as it can be told before the one
@@ -1113,11 +1055,18 @@ async fn outcome_counted(
         tube_fill,
         pool_size,
         point_count,
+        follow_up: None,
     })
 }
 
 /// Registers one swab. Never refused once authorised: a wrong code, a full or
 /// closed tube, a second swab are stored and flagged. Exactly once per client id.
+///
+/// A swab stored in a tube past `open` may have come after the tube's
+/// result (an offline station's queue synced late): its resident then gets
+/// what the result gave the tube's other members (see
+/// [`Store::follow_up_late_swab`]). A replay checks again, so a follow-up a
+/// crash cut off is made by the station's retry.
 pub async fn scan(
     store: &Store,
     clock: &Clock,
@@ -1125,6 +1074,60 @@ pub async fn scan(
     writer: &ScanWriter,
     s: &Scan<'_>,
 ) -> Result<ScanOutcome, AuthError> {
+    let (mut out, late) = register_swab(store, clock, p, writer, s).await?;
+    if let Some((tube, resident, scanned_ms)) = late {
+        let f = store
+            .follow_up_late_swab(
+                s.tube.street,
+                tube,
+                resident,
+                scanned_ms,
+                &p.actor(),
+                clock.now_ms(),
+            )
+            .await?;
+        if f.opened {
+            access::record(
+                store,
+                clock,
+                p,
+                "late_follow_up",
+                (
+                    s.tube.street,
+                    "resident",
+                    &Key {
+                        street: s.tube.street,
+                        id: resident,
+                    }
+                    .to_string(),
+                ),
+                &format!(
+                    "tube={} result={} follow_up={}",
+                    Key {
+                        street: s.tube.street,
+                        id: tube
+                    },
+                    f.result.as_deref().unwrap_or(""),
+                    f.kind.unwrap_or("")
+                ),
+                "",
+            )
+            .await?;
+        }
+        out.follow_up = f.kind.map(str::to_string);
+    }
+    Ok(out)
+}
+
+/// [`scan`]'s registration; also the tube, resident and swab time to check
+/// for a result the swab came after (a tube past `open`, or any replay).
+async fn register_swab(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    writer: &ScanWriter,
+    s: &Scan<'_>,
+) -> Result<(ScanOutcome, Option<(i64, i64, i64)>), AuthError> {
     let street = s.tube.street;
     if s.client_id.is_empty() || s.client_id.len() > 80 {
         return Err(AuthError::Invalid(
@@ -1170,7 +1173,11 @@ pub async fn scan(
     access::authorize(p, clock, Action::Scan, &place)?;
     if state.replay.is_some() {
         if let Some(r) = store.registration_by_client(street, s.client_id).await? {
-            return Ok(outcome(store, street, &r, true, tube.pool_size).await?);
+            let late = r.resident_id.map(|id| (r.tube_id, id, r.scanned_ms));
+            return Ok((
+                outcome(store, street, &r, true, tube.pool_size).await?,
+                late,
+            ));
         }
     }
     let (who, mut problem, first_routine) = match walk_in {
@@ -1268,7 +1275,7 @@ pub async fn scan(
     // A routine or door-to-door swab after the resident's first of either
     // is its duplicate (a person swabbed at a point and again at the door).
     let duplicate_of = match (resident, s.purpose) {
-        (Some(_), "routine" | "door_to_door") => first_routine,
+        (Some(_), p) if gw_domain::testing::is_sampling(p) => first_routine,
         _ => None,
     };
     // The first swab, read to tell the station where and when it was taken,
@@ -1300,7 +1307,11 @@ pub async fn scan(
         if let Some(id) = made_pending {
             store.drop_unswabbed_pending(street, id).await?;
         }
-        outcome(store, street, &r, true, tube.pool_size).await
+        let late = r.resident_id.map(|id| (r.tube_id, id, r.scanned_ms));
+        Ok::<_, StoreError>((
+            outcome(store, street, &r, true, tube.pool_size).await?,
+            late,
+        ))
     };
     // Nothing stored (the database failed): the walk-in made for it goes
     // too, so the station's retry makes one, not two.
@@ -1325,7 +1336,7 @@ pub async fn scan(
                 return Ok(replayed(r).await?);
             }
             first = match (resident, s.purpose) {
-                (Some(rid), "routine" | "door_to_door") => {
+                (Some(rid), p) if gw_domain::testing::is_sampling(p) => {
                     store.first_routine(street, tube.round_id, rid).await?
                 }
                 _ => None,
@@ -1370,7 +1381,13 @@ pub async fn scan(
     };
     // Counts as the writer made them: this swab's place in its tube and point.
     let counts = Some((stored.tube_fill, stored.point_count));
-    Ok(outcome_counted(store, street, &r, false, tube.pool_size, counts, first).await?)
+    // A tube past open may have its result already.
+    let late = match (tube.state.as_str(), r.resident_id) {
+        ("open", _) | (_, None) => None,
+        (_, Some(id)) => Some((r.tube_id, id, r.scanned_ms)),
+    };
+    let out = outcome_counted(store, street, &r, false, tube.pool_size, counts, first).await?;
+    Ok((out, late))
 }
 
 /// A second sampling swab taken this much earlier than the stored first (by
@@ -1546,15 +1563,15 @@ pub async fn post_results(
             }
             _ => {}
         }
-        let tube = store.tube_by_barcode(round.street, round.id, &code).await?;
-        if let Some(t) = &tube {
-            if let Some(e) = store.tube_result(t.street_id, t.id).await? {
-                if e != *result {
-                    conflicts.push(format!("{code}: {e} → {result}"));
-                }
+        let tube = store
+            .tube_and_result_by_barcode(round.street, round.id, &code)
+            .await?;
+        if let Some((_, Some(e))) = &tube {
+            if e != result {
+                conflicts.push(format!("{code}: {e} → {result}"));
             }
         }
-        tubes.push((code, tube));
+        tubes.push((code, tube.map(|(t, _)| t)));
     }
     if !conflicts.is_empty() {
         return Err(StoreError::Conflict(format!(

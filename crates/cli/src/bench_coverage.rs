@@ -63,7 +63,9 @@ pub async fn run(
             .await?;
         store.open_round(s.id, round, now).await?;
         let community = store.communities(None, Some(s.id)).await?[0].id;
-        let point = store.add_point(s.id, round, "P", community, 1).await?;
+        let point = store
+            .add_point(s.id, round, "P", community, 1, &Default::default())
+            .await?;
         let tube = store
             .open_tube(s.id, round, point, "BENCH0001", 10, now)
             .await?;

@@ -168,7 +168,7 @@ pub(crate) async fn prepare(
     // One point and one enrolled station token per station.
     let mut tokens = Vec::new();
     for i in 0..stations {
-        let point = gw_app::testing::add_point(
+        let point = gw_app::schedule::add_point(
             store,
             clock,
             &admin,
@@ -179,6 +179,7 @@ pub(crate) async fn prepare(
                 id: community,
             },
             1,
+            gw_app::schedule::PointSchedule::default(),
         )
         .await?;
         let issued = gw_app::stations::issue(store, clock, &admin, point, "bench").await?;

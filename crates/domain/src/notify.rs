@@ -48,7 +48,8 @@ impl ChannelKind {
 /// to those allowed to see them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertFacts {
-    /// `abnormal_pool` or `confirmed`.
+    /// `abnormal_pool`, `confirmed`, or `late_member` (a swab of an abnormal
+    /// pool synced after its result: `members` counts the late ones).
     pub kind: String,
     pub round: String,
     pub point: String,
@@ -78,6 +79,16 @@ pub fn alert_text(f: &AlertFacts) -> String {
             round = f.round,
             point = f.point,
             barcode = f.barcode,
+        ),
+        "late_member" => format!(
+            "【混管异常·补录 Abnormal pool, late member】{round}｜采样点 {point}｜管码 {barcode}｜{when}\n\
+             出结果后又同步到 {members} 人（{households} 户），已临时管控，单管复核已开。\n\
+             {members} more person(s) in {households} household(s) synced after the result: under temporary control, single-tube retest opened.",
+            round = f.round,
+            point = f.point,
+            barcode = f.barcode,
+            members = f.members,
+            households = f.households,
         ),
         _ => format!(
             "【混管异常 Abnormal pool】{round}｜采样点 {point}｜管码 {barcode}｜{when}\n\
@@ -312,6 +323,17 @@ mod tests {
             ..facts()
         });
         assert!(c.starts_with("【复核阳性"));
+        let late = alert_text(&AlertFacts {
+            kind: "late_member".into(),
+            members: 1,
+            households: 1,
+            ..facts()
+        });
+        assert!(late.starts_with("【混管异常·补录"), "{late}");
+        assert!(
+            late.contains("GW00000012") && late.contains("1 人（1 户）"),
+            "{late}"
+        );
     }
 
     #[test]

@@ -449,6 +449,27 @@ pub fn round_move_ok(from: &str, to: &str) -> bool {
     matches!((i, j), (Some(i), Some(j)) if j == i + 1)
 }
 
+/// Why a swab was taken (`registration.purpose`): the round's sampling at a
+/// point or at the door, a single-tube retest of an abnormal pool's member,
+/// a re-sample of an invalid tube's member.
+pub const PURPOSES: [&str; 4] = ["routine", "door_to_door", "retest", "resample"];
+
+/// The purposes of the round's sampling: a resident's first swab of either
+/// counts them sampled, and a later one of either is its duplicate.
+pub const SAMPLING_PURPOSES: [&str; 2] = ["routine", "door_to_door"];
+
+/// Whether a swab of `purpose` is one of the round's sampling (see
+/// [`SAMPLING_PURPOSES`]).
+pub fn is_sampling(purpose: &str) -> bool {
+    SAMPLING_PURPOSES.contains(&purpose)
+}
+
+/// [`SAMPLING_PURPOSES`] as an SQL list: `('routine', 'door_to_door')`.
+pub fn sampling_sql() -> String {
+    let quoted: Vec<String> = SAMPLING_PURPOSES.iter().map(|p| format!("'{p}'")).collect();
+    format!("({})", quoted.join(", "))
+}
+
 /// Why a resident is not expected to be sampled in a round.
 pub const EXEMPTION_REASONS: [&str; 4] = [
     // 不在本市
@@ -526,6 +547,15 @@ mod tests {
     use super::*;
 
     const KEY: &[u8] = b"street-7-key-1-secret-material";
+
+    #[test]
+    fn sampling_is_routine_and_door_to_door_only() {
+        let sampling: Vec<&str> = PURPOSES.into_iter().filter(|p| is_sampling(p)).collect();
+        assert_eq!(sampling, ["routine", "door_to_door"]);
+        assert!(!is_sampling("Routine") && !is_sampling(""));
+        // The list the migration of `registration_first_swab` spells.
+        assert_eq!(sampling_sql(), "('routine', 'door_to_door')");
+    }
 
     /// Printed codes outlive this software: version 1 is pinned here, with
     /// texts computed independently by following the module's documentation

@@ -698,15 +698,15 @@ impl crate::import::StoreTx {
     /// person still counts once), retests and re-samples, exemptions and a
     /// place in a round's snapshot. `$1` street, `$2` from, `$3` to.
     pub async fn move_testing_records(&mut self, street: i64, from: i64, to: i64) -> Result<()> {
-        use crate::testing::SAMPLING;
+        let sampling = crate::testing::SAMPLING.as_str();
         let first = format!(
             "SELECT g.id FROM registration g WHERE g.street_id = registration.street_id AND g.round_id = registration.round_id \
-             AND g.resident_id = $3 AND g.purpose IN {SAMPLING} AND g.duplicate_of IS NULL"
+             AND g.resident_id = $3 AND g.purpose IN {sampling} AND g.duplicate_of IS NULL"
         );
         self.exec3_with(
             &format!(
                 "UPDATE registration SET duplicate_of = ({first}) WHERE street_id = $1 AND resident_id = $2 \
-                 AND purpose IN {SAMPLING} AND duplicate_of IS NULL AND EXISTS ({first})"
+                 AND purpose IN {sampling} AND duplicate_of IS NULL AND EXISTS ({first})"
             ),
             street,
             from,

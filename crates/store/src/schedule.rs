@@ -87,19 +87,9 @@ impl Store {
     /// Sets a point's compound, position, hours and configured rate (the
     /// fields given; the others are left as they are).
     pub async fn set_point_details(&self, street: i64, point: i64, d: &PointDetails) -> Result<()> {
-        let (x, y) = match d.pos {
-            Some((x, y)) => (Some(x), Some(y)),
-            None => (None, None),
-        };
-        db_run!(self, pool => {
-            sqlx::query("UPDATE testing_point SET compound_id = COALESCE($3, compound_id), x_m = COALESCE($4, x_m), y_m = COALESCE($5, y_m), \
-                         opens_ms = COALESCE($6, opens_ms), closes_ms = COALESCE($7, closes_ms), rate_per_station_h = COALESCE($8, rate_per_station_h), \
-                         stations = COALESCE($9, stations) \
-                         WHERE street_id = $1 AND id = $2")
-                .bind(street).bind(point).bind(d.compound_id).bind(x).bind(y).bind(d.opens_ms).bind(d.closes_ms).bind(d.rate_per_station_h).bind(d.stations)
-                .execute(pool).await?;
-        });
-        Ok(())
+        let mut tx = self.begin().await?;
+        tx.set_point_details(street, point, d).await?;
+        tx.commit().await
     }
 
     /// The round's points, in id order.
@@ -269,6 +259,30 @@ impl StoreTx {
                 sqlx::query("UPDATE building SET x_m = $3, y_m = $4 WHERE street_id = $1 AND id = $2")
                     .bind(street).bind(*id).bind(*x).bind(*y).execute(&mut *conn).await?;
             }
+        });
+        Ok(())
+    }
+}
+
+impl crate::import::StoreTx {
+    /// Sets a point's schedule fields that `d` gives (the others stay).
+    pub async fn set_point_details(
+        &mut self,
+        street: i64,
+        point: i64,
+        d: &PointDetails,
+    ) -> Result<()> {
+        let (x, y) = match d.pos {
+            Some((x, y)) => (Some(x), Some(y)),
+            None => (None, None),
+        };
+        crate::import::tx_run!(self, conn, DB => {
+            sqlx::query("UPDATE testing_point SET compound_id = COALESCE($3, compound_id), x_m = COALESCE($4, x_m), y_m = COALESCE($5, y_m), \
+                         opens_ms = COALESCE($6, opens_ms), closes_ms = COALESCE($7, closes_ms), rate_per_station_h = COALESCE($8, rate_per_station_h), \
+                         stations = COALESCE($9, stations) \
+                         WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(point).bind(d.compound_id).bind(x).bind(y).bind(d.opens_ms).bind(d.closes_ms).bind(d.rate_per_station_h).bind(d.stations)
+                .execute(&mut *conn).await?;
         });
         Ok(())
     }

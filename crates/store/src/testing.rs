@@ -135,10 +135,32 @@ macro_rules! one_by_key {
     };
 }
 
-/// The purposes of the round's sampling (a point's routine swab, the
-/// door-to-door team's): a resident's first of either is their first swab,
-/// a later one its duplicate (the unique index `registration_first_swab`).
-pub(crate) const SAMPLING: &str = "('routine', 'door_to_door')";
+/// The purposes of the round's sampling as an SQL list
+/// ([`gw_domain::testing::sampling_sql`]): a resident's first of either is
+/// their first swab, a later one its duplicate (the unique index
+/// `registration_first_swab`, whose migration spells the list too).
+pub(crate) static SAMPLING: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(gw_domain::testing::sampling_sql);
+
+/// The scan's one read (see [`HeldConnection::scan_state`]).
+static SCAN_STATE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT t.round_id, t.point_id, t.barcode, t.state, t.pool_size, CAST(t.fill AS BIGINT), p.community_id, CAST(p.swabs AS BIGINT), r.state, s.district_id, \
+                u.id, CAST(u.code_generation AS BIGINT), \
+                (SELECT id FROM registration WHERE street_id = $1 AND client_id = $3), \
+                (SELECT g.id FROM registration g WHERE g.street_id = $1 AND g.round_id = t.round_id \
+                    AND g.resident_id = COALESCE(u.id, $5) \
+                    AND g.purpose IN {} AND g.duplicate_of IS NULL), \
+                t.tube_use \
+         FROM tube t \
+         JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \
+         JOIN testing_round r ON r.street_id = t.street_id AND r.id = t.round_id \
+         JOIN street s ON s.id = t.street_id \
+         LEFT JOIN resident u ON u.street_id = $1 AND u.uid = $4 \
+         WHERE t.street_id = $1 AND t.id = $2",
+        *SAMPLING
+    )
+});
 
 const REG_COLS: &str =
     "id, client_id, tube_id, point_id, resident_id, purpose, duplicate_of, problem, scanned_ms, raw_code";
@@ -251,6 +273,8 @@ impl Store {
         Ok(expected as i64)
     }
 
+    /// Adds a point to a round with its schedule fields, in one transaction.
+    /// Conflict once the round is closed (see [`StoreTx::hold_unclosed_round`]).
     pub async fn add_point(
         &self,
         street: i64,
@@ -258,11 +282,15 @@ impl Store {
         name: &str,
         community: i64,
         stations: i32,
+        d: &crate::schedule::PointDetails,
     ) -> Result<i64> {
-        Ok(
-            db_run!(self, pool => sqlx::query_scalar("INSERT INTO testing_point (street_id, round_id, name, community_id, stations) VALUES ($1, $2, $3, $4, $5) RETURNING id")
-            .bind(street).bind(round).bind(name).bind(community).bind(stations).fetch_one(pool).await?),
-        )
+        let mut tx = self.begin().await?;
+        tx.hold_unclosed_round(street, round).await?;
+        let id = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar::<_, i64>("INSERT INTO testing_point (street_id, round_id, name, community_id, stations) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+            .bind(street).bind(round).bind(name).bind(community).bind(stations).fetch_one(&mut *conn).await?);
+        tx.set_point_details(street, id, d).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// The points of a round with how many swabs each has registered.
@@ -413,7 +441,7 @@ impl Store {
     pub async fn take_first(&self, street: i64, round: i64, resident: i64, id: i64) -> Result<()> {
         let mut tx = self.begin().await?;
         crate::import::tx_run!(tx, conn, DB => {
-            sqlx::query(&format!("UPDATE registration SET duplicate_of = $4 WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND purpose IN {SAMPLING} AND id <> $4"))
+            sqlx::query(&format!("UPDATE registration SET duplicate_of = $4 WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND purpose IN {} AND id <> $4", *SAMPLING))
                 .bind(street).bind(round).bind(resident).bind(id).execute(&mut *conn).await?;
             sqlx::query("UPDATE registration SET duplicate_of = NULL WHERE street_id = $1 AND id = $2")
                 .bind(street).bind(id).execute(&mut *conn).await?;
@@ -430,7 +458,7 @@ impl Store {
         resident: i64,
     ) -> Result<Option<RegistrationRow>> {
         Ok(db_run!(self, pool => {
-            let q = format!("SELECT {REG_COLS} FROM registration WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND purpose IN {SAMPLING} AND duplicate_of IS NULL");
+            let q = format!("SELECT {REG_COLS} FROM registration WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND purpose IN {} AND duplicate_of IS NULL", *SAMPLING);
             match sqlx::query(&q).bind(street).bind(round).bind(resident).fetch_optional(pool).await? {
                 Some(r) => Some(reg_row!(r)),
                 None => None,
@@ -466,6 +494,8 @@ impl Store {
     /// Expected and sampled per grid: a resident counts once, whatever the
     /// number of swabs; swabs of people outside the snapshot are not coverage.
     /// Exempts a resident from a round (replacing an earlier reason).
+    /// Conflict once the round is closed (its figures are its record), also
+    /// when it closes at this moment (see [`StoreTx::hold_unclosed_round`]).
     pub async fn exempt(
         &self,
         street: i64,
@@ -475,12 +505,14 @@ impl Store {
         by: &str,
         now_ms: i64,
     ) -> Result<()> {
-        db_run!(self, pool => {
+        let mut tx = self.begin().await?;
+        tx.hold_unclosed_round(street, round).await?;
+        crate::import::tx_run!(tx, conn, DB => {
             sqlx::query("INSERT INTO round_exemption (street_id, round_id, resident_id, reason, set_by, created_ms) VALUES ($1, $2, $3, $4, $5, $6) \
                          ON CONFLICT (street_id, round_id, resident_id) DO UPDATE SET reason = excluded.reason, set_by = excluded.set_by, created_ms = excluded.created_ms")
-                .bind(street).bind(round).bind(resident).bind(reason).bind(by).bind(now_ms).execute(pool).await?;
+                .bind(street).bind(round).bind(resident).bind(reason).bind(by).bind(now_ms).execute(&mut *conn).await?;
         });
-        Ok(())
+        tx.commit().await
     }
 
     /// A street's testing settings: `(tube_min_len, tube_max_len, tube_check,
@@ -521,9 +553,13 @@ impl Store {
     }
 
     /// Removes a resident's exemption from a round; `false` if there was none.
+    /// Conflict once the round is closed, as for [`Store::exempt`].
     pub async fn lift_exemption(&self, street: i64, round: i64, resident: i64) -> Result<bool> {
-        let n = db_run!(self, pool => sqlx::query("DELETE FROM round_exemption WHERE street_id = $1 AND round_id = $2 AND resident_id = $3")
-            .bind(street).bind(round).bind(resident).execute(pool).await?.rows_affected());
+        let mut tx = self.begin().await?;
+        tx.hold_unclosed_round(street, round).await?;
+        let n = crate::import::tx_run!(tx, conn, DB => sqlx::query("DELETE FROM round_exemption WHERE street_id = $1 AND round_id = $2 AND resident_id = $3")
+            .bind(street).bind(round).bind(resident).execute(&mut *conn).await?.rows_affected());
+        tx.commit().await?;
         Ok(n > 0)
     }
 
@@ -689,10 +725,24 @@ impl Store {
         round: i64,
         barcode: &str,
     ) -> Result<Option<TubeRow>> {
+        Ok(self
+            .tube_and_result_by_barcode(street, round, barcode)
+            .await?
+            .map(|(t, _)| t))
+    }
+
+    /// A round's tube by barcode with the result it already has, if any
+    /// (one read: a lab's file or request checks every tube this way).
+    pub async fn tube_and_result_by_barcode(
+        &self,
+        street: i64,
+        round: i64,
+        barcode: &str,
+    ) -> Result<Option<(TubeRow, Option<String>)>> {
         Ok(db_run!(self, pool => {
-            match sqlx::query("SELECT street_id, id, round_id, point_id, barcode, state, pool_size, tube_use FROM tube WHERE street_id = $1 AND round_id = $2 AND barcode = $3")
+            match sqlx::query("SELECT street_id, id, round_id, point_id, barcode, state, pool_size, tube_use, result FROM tube WHERE street_id = $1 AND round_id = $2 AND barcode = $3")
                 .bind(street).bind(round).bind(barcode).fetch_optional(pool).await? {
-                Some(r) => Some(TubeRow { street_id: r.try_get(0)?, id: r.try_get(1)?, round_id: r.try_get(2)?, point_id: r.try_get(3)?, barcode: r.try_get(4)?, state: r.try_get(5)?, pool_size: r.try_get(6)?, tube_use: r.try_get(7)? }),
+                Some(r) => Some((TubeRow { street_id: r.try_get(0)?, id: r.try_get(1)?, round_id: r.try_get(2)?, point_id: r.try_get(3)?, barcode: r.try_get(4)?, state: r.try_get(5)?, pool_size: r.try_get(6)?, tube_use: r.try_get(7)? }, r.try_get(8)?)),
                 None => None,
             }
         }))
@@ -725,7 +775,17 @@ impl Store {
     ) -> Result<ResultApplied> {
         let street = tube.street_id;
         let mut tx = self.begin().await?;
-        let mut out = ResultApplied::default();
+        let mut out = ResultApplied {
+            // A single-tube retest by what the tube was opened for (a pooled
+            // tube holding one mislabelled retest swab stays a pool).
+            retest: tube.tube_use == "retest",
+            ..Default::default()
+        };
+        let alert_kind = match (result, out.retest) {
+            ("abnormal", false) => Some("abnormal_pool"),
+            ("abnormal", true) => Some("confirmed"),
+            _ => None,
+        };
         crate::import::tx_run!(tx, conn, DB => {
             let n = sqlx::query("UPDATE tube SET result = $3, result_ms = $4, state = 'resulted', closed_ms = COALESCE(closed_ms, $4) WHERE street_id = $1 AND id = $2 AND result IS NULL")
                 .bind(street).bind(tube.id).bind(result).bind(now_ms).execute(&mut *conn).await?.rows_affected();
@@ -735,14 +795,6 @@ impl Store {
             out.applied = true;
             out.members = sqlx::query_scalar("SELECT DISTINCT resident_id FROM registration WHERE street_id = $1 AND tube_id = $2 AND resident_id IS NOT NULL ORDER BY resident_id")
                 .bind(street).bind(tube.id).fetch_all(&mut *conn).await?;
-            // A single-tube retest by what the tube was opened for (a pooled
-            // tube holding one mislabelled retest swab stays a pool).
-            out.retest = tube.tube_use == "retest";
-            let alert_kind = match (result, out.retest) {
-                ("abnormal", false) => Some("abnormal_pool"),
-                ("abnormal", true) => Some("confirmed"),
-                _ => None,
-            };
             if let Some(kind) = alert_kind {
                 let id: i64 = sqlx::query_scalar("INSERT INTO alert (street_id, round_id, tube_id, point_id, kind, state, created_ms) VALUES ($1, $2, $3, $4, $5, 'open', $6) RETURNING id")
                     .bind(street).bind(tube.round_id).bind(tube.id).bind(tube.point_id).bind(kind).bind(now_ms).fetch_one(&mut *conn).await?;
@@ -805,34 +857,21 @@ impl Store {
                         .bind(street).bind(out.alert_id).bind(tube.round_id).bind(tube.id).bind(*m).bind(kind).bind(now_ms).execute(&mut *conn).await?;
                 }
             }
-            if let (Some(alert_id), Some(kind)) = (out.alert_id, alert_kind) {
-                let (round_name, point_name): (String, String) = {
-                    let r = sqlx::query("SELECT r.name, p.name FROM testing_point p JOIN testing_round r ON r.street_id = p.street_id AND r.id = p.round_id WHERE p.street_id = $1 AND p.id = $2")
-                        .bind(street).bind(tube.point_id).fetch_one(&mut *conn).await?;
-                    (r.try_get(0)?, r.try_get(1)?)
-                };
-                let facts = gw_domain::notify::AlertFacts {
-                    kind: kind.to_string(),
-                    round: round_name,
-                    point: point_name,
-                    barcode: tube.barcode.clone(),
+        });
+        if let (Some(alert_id), Some(kind)) = (out.alert_id, alert_kind) {
+            out.notifications = tx
+                .queue_alert_messages(&AlertNews {
+                    street,
+                    alert_id,
+                    kind,
+                    point: tube.point_id,
+                    barcode: &tube.barcode,
                     members: out.members.len(),
                     households: out.households.len(),
                     at_ms: now_ms,
-                };
-                let text = gw_domain::notify::alert_text(&facts);
-                let channels = sqlx::query("SELECT id, kind FROM alert_channel WHERE street_id = $1 AND active = TRUE ORDER BY id")
-                    .bind(street).fetch_all(&mut *conn).await?;
-                for c in &channels {
-                    let (channel, kind): (i64, String) = (c.try_get(0)?, c.try_get(1)?);
-                    let Some(kind) = gw_domain::notify::ChannelKind::parse(&kind) else { continue };
-                    let body = gw_domain::notify::body(kind, &text, &facts);
-                    sqlx::query("INSERT INTO notification (street_id, channel_id, alert_id, body, state, created_ms, next_ms) VALUES ($1, $2, $3, $4, 'pending', $5, $5)")
-                        .bind(street).bind(channel).bind(alert_id).bind(&body).bind(now_ms).execute(&mut *conn).await?;
-                    out.notifications += 1;
-                }
-            }
-        });
+                })
+                .await?;
+        }
         tx.commit().await?;
         Ok(out)
     }
@@ -1105,20 +1144,7 @@ impl HeldConnection {
     /// [`Store::scan_state`] on this connection.
     pub async fn scan_state(&mut self, q: &ScanQuery<'_>) -> Result<ScanState> {
         let st = held_run!(self, pool => {
-            match sqlx::query(
-                "SELECT t.round_id, t.point_id, t.barcode, t.state, t.pool_size, CAST(t.fill AS BIGINT), p.community_id, CAST(p.swabs AS BIGINT), r.state, s.district_id, \
-                        u.id, CAST(u.code_generation AS BIGINT), \
-                        (SELECT id FROM registration WHERE street_id = $1 AND client_id = $3), \
-                        (SELECT g.id FROM registration g WHERE g.street_id = $1 AND g.round_id = t.round_id \
-                            AND g.resident_id = COALESCE(u.id, $5) \
-                            AND g.purpose IN ('routine', 'door_to_door') AND g.duplicate_of IS NULL), \
-                        t.tube_use \
-                 FROM tube t \
-                 JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \
-                 JOIN testing_round r ON r.street_id = t.street_id AND r.id = t.round_id \
-                 JOIN street s ON s.id = t.street_id \
-                 LEFT JOIN resident u ON u.street_id = $1 AND u.uid = $4 \
-                 WHERE t.street_id = $1 AND t.id = $2")
+            match sqlx::query(SCAN_STATE_SQL.as_str())
                 .bind(q.street).bind(q.tube).bind(q.client_id).bind(q.uid.unwrap_or("")).bind(q.resident.unwrap_or(-1))
                 .fetch_optional(pool).await? {
                 Some(r) => Some(ScanState {
@@ -1377,4 +1403,198 @@ async fn write_scans_postgres(
         .fetch_all(&mut *conn)
         .await?;
     Ok(write_answers!(found))
+}
+
+/// An alert as its messages tell it (see [`StoreTx::queue_alert_messages`]).
+#[derive(Debug, Clone)]
+pub struct AlertNews<'a> {
+    pub street: i64,
+    pub alert_id: i64,
+    /// `abnormal_pool`, `confirmed` or `late_member`.
+    pub kind: &'a str,
+    pub point: i64,
+    pub barcode: &'a str,
+    pub members: usize,
+    pub households: usize,
+    pub at_ms: i64,
+}
+
+impl crate::import::StoreTx {
+    /// Queues one message per active alert channel of the street, in this
+    /// transaction (the alert and its messages are stored together or not
+    /// at all). Returns how many were queued.
+    pub async fn queue_alert_messages(&mut self, n: &AlertNews<'_>) -> Result<usize> {
+        let mut queued = 0;
+        crate::import::tx_run!(self, conn, DB => {
+            let r = sqlx::query("SELECT r.name, p.name FROM testing_point p JOIN testing_round r ON r.street_id = p.street_id AND r.id = p.round_id WHERE p.street_id = $1 AND p.id = $2")
+                .bind(n.street).bind(n.point).fetch_one(&mut *conn).await?;
+            let facts = gw_domain::notify::AlertFacts {
+                kind: n.kind.to_string(),
+                round: r.try_get(0)?,
+                point: r.try_get(1)?,
+                barcode: n.barcode.to_string(),
+                members: n.members,
+                households: n.households,
+                at_ms: n.at_ms,
+            };
+            let text = gw_domain::notify::alert_text(&facts);
+            let channels = sqlx::query("SELECT id, kind FROM alert_channel WHERE street_id = $1 AND active = TRUE ORDER BY id")
+                .bind(n.street).fetch_all(&mut *conn).await?;
+            for c in &channels {
+                let (channel, kind): (i64, String) = (c.try_get(0)?, c.try_get(1)?);
+                let Some(kind) = gw_domain::notify::ChannelKind::parse(&kind) else { continue };
+                let body = gw_domain::notify::body(kind, &text, &facts);
+                sqlx::query("INSERT INTO notification (street_id, channel_id, alert_id, body, state, created_ms, next_ms) VALUES ($1, $2, $3, $4, 'pending', $5, $5)")
+                    .bind(n.street).bind(channel).bind(n.alert_id).bind(&body).bind(n.at_ms).execute(&mut *conn).await?;
+                queued += 1;
+            }
+        });
+        Ok(queued)
+    }
+
+    /// Holds round `round` for this transaction unless it is closed: a
+    /// concurrent close waits for this transaction (PostgreSQL: a share lock
+    /// on the round's row; SQLite: the write lock `begin` took), so nothing
+    /// written here lands in a round after it closed. Conflict if it is
+    /// closed, NotFound if there is no such round.
+    pub async fn hold_unclosed_round(&mut self, street: i64, round: i64) -> Result<()> {
+        let state: Option<String> =
+            match &mut self.0 {
+                crate::import::Tx::Sqlite(t) => {
+                    sqlx::query_scalar(
+                        "SELECT state FROM testing_round WHERE street_id = $1 AND id = $2",
+                    )
+                    .bind(street)
+                    .bind(round)
+                    .fetch_optional(&mut **t)
+                    .await?
+                }
+                crate::import::Tx::Postgres(t) => sqlx::query_scalar(
+                    "SELECT state FROM testing_round WHERE street_id = $1 AND id = $2 FOR SHARE",
+                )
+                .bind(street)
+                .bind(round)
+                .fetch_optional(&mut **t)
+                .await?,
+            };
+        match state.as_deref() {
+            None => Err(StoreError::NotFound(format!("round {street}-{round}"))),
+            Some("closed") => Err(StoreError::Conflict(format!(
+                "轮次 {street}-{round} 已结束 / round {street}-{round} is closed"
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// What a swab stored after its tube's result set in motion.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LateFollowUp {
+    /// The tube's result (None: it has none, nothing to follow).
+    pub result: Option<String>,
+    /// `retest` (an abnormal pool) or `resample` (an invalid tube, or a swab
+    /// taken after the result) opened for the swab's resident; None for a
+    /// negative tube or a retest tube.
+    pub kind: Option<&'static str>,
+    /// False when it was open already (a replay, or the result saw the swab).
+    pub opened: bool,
+    /// The resident's household put under the pool's temporary control.
+    pub household_controlled: bool,
+    /// The abnormal pool's alert, reopened while this member's retest is open.
+    pub alert_id: Option<i64>,
+    /// Messages queued for the street's alert channels.
+    pub notifications: usize,
+}
+
+impl Store {
+    /// A swab of `resident` stored in tube `tube` after (or while) the lab's
+    /// result for it was recorded. Taken before the result (`scanned_ms`, an
+    /// offline station's queue synced late), it was in the tube the lab
+    /// tested, and the resident gets what the result gave the tube's other
+    /// members: an abnormal pool's retest, their household under the pool's
+    /// temporary control, the alert open again and its channels told; an
+    /// invalid tube's re-sample. Taken after the result, it went into a tube
+    /// already tested: a re-sample, whatever the result. Idempotent
+    /// (a replay of the swab, or a result that already saw it, opens
+    /// nothing twice). On PostgreSQL the tube's row is read under a share
+    /// lock, so a result being recorded at this moment is waited for: either
+    /// its members include this swab or this reads its result.
+    pub async fn follow_up_late_swab(
+        &self,
+        street: i64,
+        tube: i64,
+        resident: i64,
+        scanned_ms: i64,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<LateFollowUp> {
+        let mut tx = self.begin().await?;
+        let mut out = LateFollowUp::default();
+        let row = match &mut tx.0 {
+            crate::import::Tx::Sqlite(t) => sqlx::query("SELECT result, tube_use, round_id, point_id, barcode, result_ms FROM tube WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(tube).fetch_optional(&mut **t).await?.map(|r| -> std::result::Result<_, sqlx::Error> { Ok((r.try_get::<Option<String>, _>(0)?, r.try_get::<String, _>(1)?, r.try_get::<i64, _>(2)?, r.try_get::<i64, _>(3)?, r.try_get::<String, _>(4)?, r.try_get::<Option<i64>, _>(5)?)) }),
+            crate::import::Tx::Postgres(t) => sqlx::query("SELECT result, tube_use, round_id, point_id, barcode, result_ms FROM tube WHERE street_id = $1 AND id = $2 FOR SHARE")
+                .bind(street).bind(tube).fetch_optional(&mut **t).await?.map(|r| -> std::result::Result<_, sqlx::Error> { Ok((r.try_get::<Option<String>, _>(0)?, r.try_get::<String, _>(1)?, r.try_get::<i64, _>(2)?, r.try_get::<i64, _>(3)?, r.try_get::<String, _>(4)?, r.try_get::<Option<i64>, _>(5)?)) }),
+        }
+        .transpose()?;
+        let Some((result, tube_use, round, point, barcode, result_ms)) = row else {
+            return Err(StoreError::NotFound(format!("tube {street}-{tube}")));
+        };
+        out.result = result.clone();
+        // Taken after the result (by the station's clock): the swab went into
+        // a tube already tested, so whatever the result it was never tested.
+        let untested = result_ms.is_some_and(|r| scanned_ms > r);
+        out.kind = match (result.as_deref(), tube_use.as_str()) {
+            (_, "retest") | (None, _) => None,
+            (Some(_), _) if untested => Some("resample"),
+            (Some("abnormal"), _) => Some("retest"),
+            (Some("invalid"), _) => Some("resample"),
+            _ => None,
+        };
+        let Some(kind) = out.kind else {
+            return Ok(out);
+        };
+        let mut household = None;
+        crate::import::tx_run!(tx, conn, DB => {
+            if kind == "retest" {
+                out.alert_id = sqlx::query_scalar("SELECT id FROM alert WHERE street_id = $1 AND tube_id = $2 AND kind = 'abnormal_pool'")
+                    .bind(street).bind(tube).fetch_optional(&mut *conn).await?;
+            }
+            out.opened = sqlx::query("INSERT INTO follow_up (street_id, alert_id, round_id, tube_id, resident_id, kind, state, created_ms) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7) \
+                                      ON CONFLICT (street_id, tube_id, resident_id, kind) DO NOTHING")
+                .bind(street).bind(out.alert_id).bind(round).bind(tube).bind(resident).bind(kind).bind(now_ms)
+                .execute(&mut *conn).await?.rows_affected() == 1;
+            if let (true, Some(alert)) = (out.opened, out.alert_id) {
+                household = sqlx::query_scalar::<_, Option<i64>>("SELECT household_id FROM resident WHERE street_id = $1 AND id = $2")
+                    .bind(street).bind(resident).fetch_optional(&mut *conn).await?.flatten();
+                if let Some(h) = household {
+                    let reason = format!("混管异常 abnormal pool {barcode}（结果后补录 / synced after the result）");
+                    out.household_controlled = sqlx::query("INSERT INTO control_order (street_id, target_kind, target_id, status, from_ms, until_ms, reason, set_by, created_ms, alert_id) \
+                                 SELECT $1, 'household', $2, 'temporary', $3, NULL, $4, $5, $3, $6 \
+                                 WHERE NOT EXISTS (SELECT 1 FROM control_order c WHERE c.street_id = $1 AND c.target_kind = 'household' AND c.target_id = $2 AND c.alert_id = $6 AND c.until_ms IS NULL)")
+                        .bind(street).bind(h).bind(now_ms).bind(&reason).bind(by).bind(alert)
+                        .execute(&mut *conn).await?.rows_affected() == 1;
+                }
+                // A retest is open again: the alert is not over.
+                sqlx::query("UPDATE alert SET state = 'open' WHERE street_id = $1 AND id = $2")
+                    .bind(street).bind(alert).execute(&mut *conn).await?;
+            }
+        });
+        if let (true, Some(alert_id)) = (out.opened, out.alert_id) {
+            out.notifications = tx
+                .queue_alert_messages(&AlertNews {
+                    street,
+                    alert_id,
+                    kind: "late_member",
+                    point,
+                    barcode: &barcode,
+                    members: 1,
+                    households: usize::from(household.is_some()),
+                    at_ms: now_ms,
+                })
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
 }

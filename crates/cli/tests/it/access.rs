@@ -167,7 +167,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
             matches!(role, "admin" | "street_commander")
                 || (matches!(role, "community_secretary" | "grid_leader") && own)
         }
-        ("GET", "/rounds/{id}/schedule") => reader,
+        // Point staff read their point's calls too.
+        ("GET", "/rounds/{id}/schedule") => reader || matches!(role, "point_manager" | "volunteer"),
         ("POST", "/rounds/{id}/schedule") => matches!(role, "admin" | "street_commander"),
         ("GET", "/rounds/{id}/door-to-door")
         | ("GET", "/rounds/{id}/compare")
@@ -220,7 +221,10 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("GET", "/api/v1/rounds/{id}/coverage")
         | ("GET", "/api/v1/streets/{id}/coverage-history") => reader,
         // The schedule is read narrowed to the caller's points; planned street-wide.
-        ("GET", "/api/v1/rounds/{id}/schedule") => reader,
+        // Point staff read their point's calls too.
+        ("GET", "/api/v1/rounds/{id}/schedule") => {
+            reader || matches!(role, "point_manager" | "volunteer")
+        }
         ("POST", "/api/v1/rounds/{id}/schedule") => matches!(role, "admin" | "street_commander"),
         ("POST", "/api/v1/enroll") => true,
         ("POST", "/api/v1/rounds/{id}/results") | ("POST", "/api/v1/rounds/{id}/results/file") => {

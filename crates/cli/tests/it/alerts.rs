@@ -393,6 +393,183 @@ async fn an_abnormal_pool_reaches_the_group_robot_and_retests_clear_or_confirm()
     );
 }
 
+/// An offline station's queue synced after the lab's result: the late
+/// member of an abnormal pool is traced like the others (retest, household
+/// under control, the alert open again and the group told); of an invalid
+/// tube, re-sampled; of a negative one, nothing. A replay opens nothing twice.
+#[tokio::test]
+async fn a_swab_synced_after_its_tubes_result_is_followed_up_like_the_other_members() {
+    let w = world("200").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    let (url, bodies) = robot();
+    let wecom = srv.post(
+        &format!("/api/v1/streets/{}/alert-channels", w.street),
+        &json!({ "kind": "wecom", "url": url }),
+    );
+    assert_eq!(wecom.status, 200, "{}", wecom.body);
+    let (r, _) = round(srv, w.street, "全员核酸第5轮", &[]);
+    let p = point(srv, &r, w.street, w.communities[0], "A区1号点");
+    let (abnormal, invalid, negative) = (
+        tube(srv, &p, "LA000001"),
+        tube(srv, &p, "LI000001"),
+        tube(srv, &p, "LN000001"),
+    );
+    // Late swabs are of residents in households nobody else in the tubes
+    // lives in, so each control order seen below is the late swab's own.
+    let household = |i: usize| {
+        let store = &store;
+        let id = w.codes[i].0.clone();
+        async move { household_of(store, &id).await }
+    };
+    let mut early = Vec::new();
+    for i in 0..9 {
+        early.push(household(i).await);
+    }
+    let mut late = Vec::new();
+    for i in 9..w.codes.len() {
+        if !early.contains(&household(i).await) && late.len() < 4 {
+            late.push(i);
+        }
+    }
+    assert_eq!(late.len(), 4, "four residents of other households");
+    for i in 0..3 {
+        swab(srv, &abnormal, &format!("a{i}"), &w.codes[i].1, "routine");
+        swab(
+            srv,
+            &invalid,
+            &format!("i{i}"),
+            &w.codes[3 + i].1,
+            "routine",
+        );
+        swab(
+            srv,
+            &negative,
+            &format!("n{i}"),
+            &w.codes[6 + i].1,
+            "routine",
+        );
+    }
+    let sum = results(
+        srv,
+        &r,
+        json!([{ "barcode": "LA000001", "result": "abnormal" }, { "barcode": "LI000001", "result": "invalid" }, { "barcode": "LN000001", "result": "negative" }]),
+    );
+    assert_eq!(sum["alerts"].as_array().unwrap().len(), 1, "{sum}");
+    let (_, first) = bodies.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(first.contains("3 人"), "{first}");
+    // The three members' retests come back negative: the alert is cleared.
+    let mut rows = Vec::new();
+    for i in 0..3 {
+        let opened = srv.post(
+            &format!("/api/v1/points/{p}/tubes"),
+            &json!({ "barcode": format!("LR{i:06}"), "purpose": "retest" }),
+        );
+        assert_eq!(opened.status, 201, "{}", opened.body);
+        let t = opened.json()["id"].as_str().unwrap().to_string();
+        swab(srv, &t, &format!("r{i}"), &w.codes[i].1, "retest");
+        rows.push(json!({ "barcode": format!("LR{i:06}"), "result": "negative" }));
+    }
+    results(srv, &r, json!(rows));
+    let alert = |srv: &Server| {
+        srv.get(&format!("/api/v1/rounds/{r}/alerts")).json()["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["barcode"] == "LA000001")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(alert(srv)["state"], "cleared");
+
+    // A station's queue comes in after all that: one swab into each tube,
+    // taken an hour ago.
+    let hour_ago = gw_app::Clock::System.now_ms() - 3_600_000;
+    let late_scan = |tube: &str, client: &str, i: usize| {
+        let r = srv.post(
+            &format!("/api/v1/tubes/{tube}/scans"),
+            &json!({ "client_id": client, "code": w.codes[i].1, "purpose": "routine", "scanned_ms": hour_ago }),
+        );
+        assert!(r.status == 200 || r.status == 201, "{}", r.body);
+        r.json()
+    };
+    let s = late_scan(&abnormal, "late-a", late[0]);
+    assert_eq!(s["follow_up"], "retest", "{s}");
+    assert!(s["problem"].as_str().unwrap().contains("resulted"), "{s}");
+    let a = alert(srv);
+    assert_eq!(a["state"], "open", "a retest is open again: {a}");
+    assert_eq!(a["retests_open"], 1, "{a}");
+    assert_eq!(a["member_count"], 4, "{a}");
+    let now = gw_app::Clock::System.now_ms() + 1;
+    let h = household(late[0]).await;
+    assert!(under_temporary_control(&store, h, now).await);
+    let (_, told) = bodies.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(told.contains("补录") && told.contains("LA000001"), "{told}");
+    // The station's retry: the same answer, nothing opened or told twice.
+    let again = late_scan(&abnormal, "late-a", late[0]);
+    assert_eq!(again["replay"], true, "{again}");
+    assert_eq!(again["follow_up"], "retest", "{again}");
+    assert_eq!(alert(srv)["retests_open"], 1);
+    assert!(bodies.recv_timeout(Duration::from_millis(1500)).is_err());
+    let notes = srv
+        .get(&format!("/api/v1/streets/{}/notifications", w.street))
+        .json();
+    assert_eq!(notes["items"].as_array().unwrap().len(), 2, "{notes}");
+    // Its retest comes back negative: cleared again, the household released.
+    let opened = srv.post(
+        &format!("/api/v1/points/{p}/tubes"),
+        &json!({ "barcode": "LR000009", "purpose": "retest" }),
+    );
+    assert_eq!(opened.status, 201, "{}", opened.body);
+    let t = opened.json()["id"].as_str().unwrap().to_string();
+    swab(srv, &t, "r-late", &w.codes[late[0]].1, "retest");
+    let sum = results(
+        srv,
+        &r,
+        json!([{ "barcode": "LR000009", "result": "negative" }]),
+    );
+    assert_eq!(sum["retests_resolved"], 1, "{sum}");
+    assert_eq!(alert(srv)["state"], "cleared");
+    let now = gw_app::Clock::System.now_ms() + 1;
+    assert!(!under_temporary_control(&store, h, now).await);
+
+    // The invalid tube's late member is re-sampled; the negative tube's is done.
+    let s = late_scan(&invalid, "late-i", late[1]);
+    assert_eq!(s["follow_up"], "resample", "{s}");
+    let tube_id = |k: &str| k.parse::<gw_domain::ids::Key>().unwrap();
+    let resampled = store
+        .follow_ups(w.street, tube_id(&invalid).id, "resample")
+        .await
+        .unwrap();
+    let late_id = tube_id(&w.codes[late[1]].0).id;
+    assert!(resampled.contains(&late_id), "{resampled:?}");
+    assert_eq!(resampled.len(), 4);
+    let s = late_scan(&negative, "late-n", late[2]);
+    assert!(s["follow_up"].is_null(), "{s}");
+    // A swab taken now, after the result, went into a tube already tested:
+    // whatever the result, it is re-sampled.
+    let r_now = srv.post(
+        &format!("/api/v1/tubes/{negative}/scans"),
+        &json!({ "client_id": "after-n", "code": w.codes[late[3]].1, "purpose": "routine" }),
+    );
+    assert_eq!(r_now.json()["follow_up"], "resample", "{}", r_now.body);
+    // The round cannot close while the re-samples are open.
+    for to in ["sampling_closed", "results_complete"] {
+        let moved = srv.post(&format!("/api/v1/rounds/{r}/state"), &json!({ "to": to }));
+        assert_eq!(moved.status, 200, "{to}: {}", moved.body);
+    }
+    let closing = srv.post(
+        &format!("/api/v1/rounds/{r}/state"),
+        &json!({ "to": "closed" }),
+    );
+    assert_eq!(closing.status, 400, "{}", closing.body);
+    assert!(
+        closing.body.contains("0 人待单管复检、5 人待重采"),
+        "{}",
+        closing.body
+    );
+}
+
 #[tokio::test]
 async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
     let w = world("300").await;
@@ -711,8 +888,19 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
         &format!("/api/v1/rounds/{r3}/exemptions"),
         &json!({ "resident": in_c0[1].0, "reason": "away" }),
     );
-    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.status, 409, "{}", r.body);
     assert!(r.body.contains("closed"), "{}", r.body);
+    // Nor does lifting one, nor adding a point.
+    let r = srv.post(
+        &format!("/api/v1/rounds/{r3}/exemptions"),
+        &json!({ "resident": in_c0[1].0, "reason": "none" }),
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    let r = srv.post(
+        &format!("/api/v1/rounds/{r3}/points"),
+        &json!({ "name": "迟到的点", "community": format!("{}-{c0}", w.street) }),
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
 }
 
 #[tokio::test]

@@ -34,6 +34,24 @@ fn building_points(plan: &Value) -> BTreeMap<i64, i64> {
 }
 
 /// (point, slot start, unit, people) of every call.
+/// People the stored plan called at `point` in slots started by `at_ms`.
+async fn before_calls(
+    store: &gw_store::Store,
+    street: i64,
+    round: i64,
+    point: i64,
+    at_ms: i64,
+) -> u32 {
+    store
+        .schedule_calls(street, round)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|c| c.point_id == point && c.starts_ms <= at_ms)
+        .map(|c| c.people as u32)
+        .sum()
+}
+
 fn calls(plan: &Value) -> BTreeSet<(i64, i64, i64, i64)> {
     let mut out = BTreeSet::new();
     for p in plan["points"].as_array().unwrap() {
@@ -302,8 +320,21 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
     assert_eq!(v2.revision, Some(2));
     let info = v2.points.iter().find(|p| p.id == points[0]).unwrap();
     assert_eq!(info.measured_rate, Some(30.0), "{info:?}");
-    assert_eq!(info.planning_rate, 30.0);
+    // Only one of its two stations scans: the point does 30 an hour, so it
+    // is planned at 15 for each of its two.
+    assert_eq!(info.planning_rate, 15.0);
     assert!(info.backlog > 0);
+    // Everyone called there so far, less the 20 swabbed.
+    let called_by_45: u32 = before_calls(
+        &store,
+        street,
+        rk.id,
+        slow_point.id,
+        anchor + 45 * MINUTE_MS,
+    )
+    .await;
+    assert_eq!(info.backlog, called_by_45 - 20, "{info:?}");
+
     let plan2 = serde_json::to_value(&v2.plan).unwrap();
     let at2 = building_points(&plan2);
     assert_eq!(at2.keys().copied().collect::<BTreeSet<_>>(), callable);
@@ -389,6 +420,33 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
         .iter()
         .any(|d| d["building_id"] == late_sealed && d["status"] == "sealed"));
 
+    // The manager of one point reads that point's calls and no other's, and
+    // no door-to-door list (it names households under control).
+    let pm_pw = env.account("pm", "point_manager", &["--point", &points[3]]);
+    let pm_token = srv.login("pm", &pm_pw);
+    let mine = srv
+        .with_token(&pm_token)
+        .get(&format!("/api/v1/rounds/{round}/schedule"));
+    assert_eq!(mine.status, 200, "{}", mine.body);
+    let mine = mine.json();
+    let shown: Vec<&str> = mine["plan"]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["point_id"].as_i64().unwrap())
+        .map(|id| {
+            if id == points[3].parse::<Key>().unwrap().id {
+                "mine"
+            } else {
+                "other"
+            }
+        })
+        .collect();
+    assert_eq!(shown, ["mine"], "{}", mine["plan"]);
+    let calls = mine["call_down"].as_array().unwrap();
+    assert!(!calls.is_empty() && calls.iter().all(|c| c["point"] == points[3].as_str()));
+    assert_eq!(mine["plan"]["door_to_door"].as_array().unwrap().len(), 0);
+
     // Coverage per point: each point's territory is the buildings the stored
     // plan sends to it; its expected is theirs.
     let cov = srv
@@ -423,6 +481,28 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
         }
     }
     assert_eq!(seen, want.len(), "{}", cov["points"]);
+
+    // A second re-plan five minutes later (say a station was added) still
+    // counts the 20 swabbed: the backlog is not everyone ever called.
+    let v3 = gw_app::schedule::plan_as(
+        &store,
+        &Clock::fixed(anchor + 50 * MINUTE_MS),
+        "test:replan",
+        rk,
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let info3 = v3.points.iter().find(|p| p.id == points[0]).unwrap();
+    let called_by_50 = before_calls(
+        &store,
+        street,
+        rk.id,
+        slow_point.id,
+        anchor + 50 * MINUTE_MS,
+    )
+    .await;
+    assert_eq!(info3.backlog, called_by_50 - 20, "{info3:?}");
 }
 
 #[tokio::test]

@@ -23,6 +23,8 @@ fn messages(l: Lang) -> serde_json::Value {
         "duplicate": t("此人本轮已采过样", "Already sampled in this round"),
         "at_point": t("采样点", "point"),
         "problem": t("请核实", "Check this"),
+        "follow_up_retest": t("该管已出结果（混管异常）：此人须单管复核，其户已临时管控，请通知社区", "This tube's result is in (abnormal pool): this person needs a single-tube retest and their household is under temporary control: tell the community"),
+        "follow_up_resample": t("该管已出结果（无效）：此人须重采", "This tube's result is in (invalid): this person must be swabbed again"),
         "online": t("在线", "Online"),
         "offline": t("离线：扫码照常保存在本机", "Offline: scans are kept on this device"),
         "waiting": t("待上传", "Waiting to upload"),
