@@ -69,11 +69,15 @@ fn refuse(problems: Vec<String>) -> Result<(), AuthError> {
     }
 }
 
-fn tube_issues(rows: &[SupplyRow]) -> Vec<TubeIssue> {
+/// The tube issues of supply rows; `check_digit`: the street's tube barcodes
+/// end in a Luhn check digit.
+fn tube_issues(rows: &[SupplyRow], check_digit: bool) -> Vec<TubeIssue> {
     rows.iter()
         .filter(|r| r.kind == SupplyKind::Tubes.code())
         .filter_map(|r| match (&r.first_barcode, &r.last_barcode, &r.batch) {
-            (Some(a), Some(b), _) => BarcodeRange::parse(a, b).ok().map(TubeIssue::Range),
+            (Some(a), Some(b), _) => BarcodeRange::parse(a, b, check_digit)
+                .ok()
+                .map(TubeIssue::Range),
             (_, _, Some(batch)) => TubeIssue::batch(batch).ok(),
             _ => None,
         })
@@ -154,9 +158,18 @@ pub async fn issue_supplies(
         ))
     })?;
     let issue = match (kind, s.range, s.batch) {
-        (SupplyKind::Tubes, Some((a, b)), None) => Some(TubeIssue::Range(
-            BarcodeRange::parse(a, b).map_err(invalid)?,
-        )),
+        (SupplyKind::Tubes, Some((a, b)), None) => {
+            // Both ends must be tube barcodes of the street.
+            let rule = crate::testing::settings_of(store, point.street).await?.tube;
+            for end in [a, b] {
+                gw_domain::testing::TubeBarcode::parse(end, &rule).map_err(|e| {
+                    AuthError::Invalid(format!("{}: {e}", gw_domain::text::squeeze(end)))
+                })?;
+            }
+            Some(TubeIssue::Range(
+                BarcodeRange::parse(a, b, rule.luhn).map_err(invalid)?,
+            ))
+        }
         (SupplyKind::Tubes, None, Some(batch)) => Some(TubeIssue::batch(batch).map_err(invalid)?),
         (SupplyKind::Tubes, _, _) => {
             return Err(invalid(rules::SupplyError::TubesNeedRangeOrBatch))
@@ -241,13 +254,14 @@ pub async fn issue_warning(
         .filter(|r| r.point_id == point)
         .cloned()
         .collect();
-    if rules::issued(&tube_issues(&here), barcode) {
+    let luhn = crate::testing::settings_of(store, street).await?.tube.luhn;
+    if rules::issued(&tube_issues(&here, luhn), barcode) {
         return Ok(None);
     }
     let elsewhere = rows
         .iter()
         .filter(|r| r.point_id != point)
-        .find(|r| rules::issued(&tube_issues(std::slice::from_ref(r)), barcode));
+        .find(|r| rules::issued(&tube_issues(std::slice::from_ref(r), luhn), barcode));
     Ok(Some(match elsewhere {
         Some(r) => format!(
             "采样管 {barcode} 发放给了采样点 {street}-{}，不是本点 / tube {barcode} was issued to point {street}-{}, not this one",
@@ -1022,6 +1036,7 @@ pub async fn report(
         .collect();
     // Supplies and tubes not issued.
     let supply_rows = store.supplies(street, round.id, None).await?;
+    let luhn = crate::testing::settings_of(store, street).await?.tube.luhn;
     let tracked = supply_rows
         .iter()
         .any(|r| r.kind == SupplyKind::Tubes.code());
@@ -1037,7 +1052,7 @@ pub async fn report(
                 .filter(|r| r.point_id == *id)
                 .cloned()
                 .collect();
-            let issues = tube_issues(&mine);
+            let issues = tube_issues(&mine, luhn);
             let mut issued = BTreeMap::new();
             for r in &mine {
                 *issued.entry(r.kind.clone()).or_insert(0) += r.quantity;

@@ -505,6 +505,13 @@ pub async fn push_call_down(
     let place = store.place_of(round.street, "street", round.street).await?;
     access::authorize(p, clock, Action::ManageRounds, &place)?;
     let view = crate::schedule::view_as(store, clock, round, &|_| true).await?;
+    if !view.stored {
+        // A preview is worked out again at every look: pushing it would call
+        // buildings no plan remembers calling.
+        return Err(AuthError::Invalid(
+            "还没有排班，请先排班再推送叫号 / nothing is planned yet: plan the round before pushing its call-down".into(),
+        ));
+    }
     let now = clock.now_ms();
     let slot = match starts_ms {
         Some(t) => Some(t),

@@ -644,8 +644,11 @@ pub async fn view(
 /// What a point may carry for the schedule (all optional).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PointSchedule {
-    /// The compound the point stands in (`None`: outside, serves any compound).
+    /// The compound the point stands in (a point outside any serves every
+    /// compound); `None`: as it stands (a new point: outside).
     pub compound: Option<Key>,
+    /// Move the point out of its compound (with no `compound`).
+    pub outside: bool,
     pub pos: Option<(i32, i32)>,
     pub opens_ms: Option<i64>,
     pub closes_ms: Option<i64>,
@@ -657,6 +660,7 @@ impl PointSchedule {
     fn details(&self, stations: Option<u32>) -> gw_store::schedule::PointDetails {
         gw_store::schedule::PointDetails {
             compound_id: self.compound.map(|c| c.id),
+            outside: self.outside,
             pos: self.pos,
             opens_ms: self.opens_ms,
             closes_ms: self.closes_ms,
@@ -667,6 +671,7 @@ impl PointSchedule {
 
     pub fn is_empty(&self) -> bool {
         self.compound.is_none()
+            && !self.outside
             && self.pos.is_none()
             && self.opens_ms.is_none()
             && self.closes_ms.is_none()
@@ -697,6 +702,12 @@ async fn check_schedule(
                     .into(),
             ));
         }
+    }
+    if d.outside && d.compound.is_some() {
+        return Err(AuthError::Invalid(
+            "采样点不能既在小区内又在小区外 / a point cannot be both inside a compound and outside"
+                .into(),
+        ));
     }
     if let Some(c) = d.compound {
         let cp = store.place_of(c.street, "compound", c.id).await?;

@@ -1788,7 +1788,9 @@ pub async fn flagged(
 /// One floor of one building on a door-to-door list.
 #[derive(Debug, Clone, Serialize)]
 pub struct DoorFloor {
+    /// The compound's name and the building's (`阳光小区 1号楼`).
     pub building: String,
+    pub building_id: Option<String>,
     pub floor: Option<u32>,
     pub residents: Vec<crate::registry::ResidentView>,
 }
@@ -1810,10 +1812,13 @@ pub async fn door_to_door(
     }
     let flag = i64::from(gw_domain::resident::Flag::CannotGoDownstairs.bit());
     let today = clock.today();
-    let mut floors: std::collections::BTreeMap<
-        (String, Option<u32>),
+    // By building (its compound's name first: every compound has a 1号楼)
+    // and floor.
+    type Floors = std::collections::BTreeMap<
+        (String, Option<i64>, Option<u32>),
         Vec<crate::registry::ResidentView>,
-    > = std::collections::BTreeMap::new();
+    >;
+    let mut floors = Floors::new();
     for id in store
         .door_to_door(round.street, round.id, grid.id, flag, clock.now_ms())
         .await?
@@ -1823,15 +1828,27 @@ pub async fn door_to_door(
             .room
             .as_deref()
             .and_then(gw_domain::territory::floor_of_room);
+        let label = [r.compound.as_deref(), r.building.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
         floors
-            .entry((r.building.clone().unwrap_or_default(), floor))
+            .entry((label, r.building_id, floor))
             .or_default()
             .push(crate::registry::ResidentView::masked(&r, today));
     }
     Ok(floors
         .into_iter()
-        .map(|((building, floor), residents)| DoorFloor {
+        .map(|((building, building_id, floor), residents)| DoorFloor {
             building,
+            building_id: building_id.map(|id| {
+                Key {
+                    street: round.street,
+                    id,
+                }
+                .to_string()
+            }),
             floor,
             residents,
         })

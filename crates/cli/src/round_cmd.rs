@@ -25,7 +25,9 @@ pub struct PointHours {
     /// People per station per hour (100 unless set).
     #[arg(long)]
     rate: Option<u32>,
-    /// The compound the point stands in (STREET-ID); none: outside any.
+    /// The compound the point stands in (STREET-ID), or `outside` (out of
+    /// any compound: it serves every compound); not given: a new point
+    /// stands outside, a changed one stays where it is.
     #[arg(long)]
     compound: Option<String>,
     /// Where the point stands, metres east on the street's map (with --y):
@@ -37,14 +39,20 @@ pub struct PointHours {
     y: Option<i32>,
 }
 
+fn is_outside(compound: &str) -> bool {
+    matches!(compound.trim(), "" | "outside")
+}
+
 impl PointHours {
     fn schedule(&self) -> Result<gw_app::schedule::PointSchedule> {
         Ok(gw_app::schedule::PointSchedule {
             compound: self
                 .compound
                 .as_deref()
+                .filter(|c| !is_outside(c))
                 .map(|c| key(c, "--compound"))
                 .transpose()?,
+            outside: self.compound.as_deref().is_some_and(is_outside),
             pos: self.x.zip(self.y),
             opens_ms: self.opens.as_deref().map(moment).transpose()?,
             closes_ms: self.closes.as_deref().map(moment).transpose()?,

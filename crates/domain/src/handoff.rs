@@ -68,6 +68,8 @@ pub enum SupplyError {
     NotTubes,
     #[error("条码段 {range} 支与数量 {quantity} 不符 / the range holds {range} tubes, the quantity says {quantity}")]
     QuantityDiffers { range: u64, quantity: u64 },
+    #[error("本街道的采样管条码带校验位（Luhn），{0} 或 {1} 的校验位不对 / this street's tube barcodes end in a Luhn check digit: {0} or {1} does not")]
+    CheckDigit(String, String),
 }
 
 /// The largest range one issue may cover.
@@ -82,31 +84,52 @@ fn split_digits(s: &str) -> (&str, &str) {
 }
 
 /// Tubes issued by barcode range: `first` … `last`, the same prefix, numbered
-/// tails of the same width.
+/// tails of the same width. Under a street's check-digit rule (Luhn) a
+/// barcode is a serial number and its check digit: the range numbers the
+/// serials (`…0100x` to `…0199x` is 100 tubes, not about 1,000 numbers), and
+/// holds only barcodes whose check digit is right.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BarcodeRange {
     pub first: String,
     pub last: String,
+    /// The last digit is a Luhn check digit, not part of the number.
+    pub check_digit: bool,
 }
 
 impl BarcodeRange {
-    pub fn parse(first: &str, last: &str) -> Result<BarcodeRange, SupplyError> {
+    /// A range as entered (or stored): `check_digit` is the street's rule.
+    pub fn parse(first: &str, last: &str, check_digit: bool) -> Result<BarcodeRange, SupplyError> {
         let a = crate::text::squeeze(first).to_uppercase();
         let b = crate::text::squeeze(last).to_uppercase();
         let bad = || SupplyError::BadRange(a.clone(), b.clone());
-        let (_, da) = split_digits(&a);
-        let (_, db) = split_digits(&b);
-        if a.len() != b.len() || da.is_empty() || db.is_empty() || da.len() > 38 {
+        if a.len() != b.len() || !a.bytes().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(bad());
+        }
+        if check_digit
+            && !(a.bytes().all(|c| c.is_ascii_digit())
+                && b.bytes().all(|c| c.is_ascii_digit())
+                && crate::testing::luhn_ok(&a)
+                && crate::testing::luhn_ok(&b))
+        {
+            return Err(SupplyError::CheckDigit(a.clone(), b.clone()));
+        }
+        let r = BarcodeRange {
+            first: a.clone(),
+            last: b.clone(),
+            check_digit,
+        };
+        let (sa, sb) = (r.serial(&r.first), r.serial(&r.last));
+        let (_, da) = split_digits(sa);
+        let (_, db) = split_digits(sb);
+        if da.is_empty() || db.is_empty() || da.len() > 38 {
             return Err(bad());
         }
         // The shorter digit tail decides where the number starts.
         let width = da.len().min(db.len());
-        let (pa, pb) = (&a[..a.len() - width], &b[..b.len() - width]);
-        if pa != pb || !a.bytes().all(|c| c.is_ascii_alphanumeric()) {
+        if sa[..sa.len() - width] != sb[..sb.len() - width] {
             return Err(bad());
         }
-        let na: u128 = a[a.len() - width..].parse().map_err(|_| bad())?;
-        let nb: u128 = b[b.len() - width..].parse().map_err(|_| bad())?;
+        let (_, _, na, nb) = r.parts();
         if na > nb {
             return Err(bad());
         }
@@ -114,23 +137,33 @@ impl BarcodeRange {
         if n > u128::from(MAX_RANGE) {
             return Err(SupplyError::RangeTooLarge(n, MAX_RANGE));
         }
-        Ok(BarcodeRange { first: a, last: b })
+        Ok(r)
+    }
+
+    /// A barcode without its check digit.
+    fn serial<'a>(&self, barcode: &'a str) -> &'a str {
+        if self.check_digit && !barcode.is_empty() {
+            &barcode[..barcode.len() - 1]
+        } else {
+            barcode
+        }
     }
 
     fn parts(&self) -> (&str, usize, u128, u128) {
-        let (_, da) = split_digits(&self.first);
-        let (_, db) = split_digits(&self.last);
+        let (first, last) = (self.serial(&self.first), self.serial(&self.last));
+        let (_, da) = split_digits(first);
+        let (_, db) = split_digits(last);
         let width = da.len().min(db.len());
-        let prefix = &self.first[..self.first.len() - width];
-        let lo = self.first[self.first.len() - width..].parse().unwrap_or(0);
-        let hi = self.last[self.last.len() - width..].parse().unwrap_or(0);
+        let prefix = &first[..first.len() - width];
+        let lo = first[first.len() - width..].parse().unwrap_or(0);
+        let hi = last[last.len() - width..].parse().unwrap_or(0);
         (prefix, width, lo, hi)
     }
 
     /// How many tubes the range holds.
     pub fn len(&self) -> u64 {
         let (_, _, lo, hi) = self.parts();
-        u64::try_from(hi - lo + 1).unwrap_or(u64::MAX)
+        u64::try_from(hi.saturating_sub(lo) + 1).unwrap_or(u64::MAX)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -139,11 +172,20 @@ impl BarcodeRange {
 
     /// Whether `barcode` (already upper-case) is in the range.
     pub fn contains(&self, barcode: &str) -> bool {
-        let (prefix, width, lo, hi) = self.parts();
-        if barcode.len() != self.first.len() || !barcode.starts_with(prefix) {
+        if barcode.len() != self.first.len() {
             return false;
         }
-        let tail = &barcode[barcode.len() - width..];
+        if self.check_digit
+            && !(barcode.bytes().all(|b| b.is_ascii_digit()) && crate::testing::luhn_ok(barcode))
+        {
+            return false;
+        }
+        let (prefix, width, lo, hi) = self.parts();
+        let serial = self.serial(barcode);
+        if !serial.starts_with(prefix) {
+            return false;
+        }
+        let tail = &serial[serial.len() - width..];
         if !tail.bytes().all(|b| b.is_ascii_digit()) {
             return false;
         }
@@ -727,18 +769,18 @@ mod tests {
 
     #[test]
     fn ranges_hold_what_they_say() {
-        let r = BarcodeRange::parse("tb00000100", "TB00000199").unwrap();
+        let r = BarcodeRange::parse("tb00000100", "TB00000199", false).unwrap();
         assert_eq!(r.len(), 100);
         assert!(r.contains("TB00000100") && r.contains("TB00000150") && r.contains("TB00000199"));
         assert!(!r.contains("TB00000200") && !r.contains("TB00000099"));
         assert!(!r.contains("TC00000150"), "another prefix");
         assert!(!r.contains("TB0000150"), "another length");
         // Digits all the way: the number is the whole tail of the shorter run.
-        let d = BarcodeRange::parse("2200000100", "2200000109").unwrap();
+        let d = BarcodeRange::parse("2200000100", "2200000109", false).unwrap();
         assert_eq!(d.len(), 10);
         assert!(d.contains("2200000105") && !d.contains("2200000110"));
         // Across a carry into a letter-free prefix.
-        let c = BarcodeRange::parse("A1999", "A2001").unwrap();
+        let c = BarcodeRange::parse("A1999", "A2001", false).unwrap();
         assert_eq!(c.len(), 3);
         assert!(c.contains("A2000"));
         for (a, b) in [
@@ -748,14 +790,55 @@ mod tests {
             ("TA0100", "TB0199"),
         ] {
             assert!(
-                matches!(BarcodeRange::parse(a, b), Err(SupplyError::BadRange(..))),
+                matches!(
+                    BarcodeRange::parse(a, b, false),
+                    Err(SupplyError::BadRange(..))
+                ),
                 "{a}..{b}"
             );
         }
         assert!(matches!(
-            BarcodeRange::parse("T0000000", "T9999999"),
+            BarcodeRange::parse("T0000000", "T9999999", false),
             Err(SupplyError::RangeTooLarge(..))
         ));
+    }
+
+    /// `serial` followed by its Luhn check digit.
+    fn with_check(serial: &str) -> String {
+        (0..10)
+            .map(|d| format!("{serial}{d}"))
+            .find(|b| crate::testing::luhn_ok(b))
+            .unwrap()
+    }
+
+    #[test]
+    fn check_digit_ranges_number_the_serials() {
+        let (a, b) = (with_check("22000100"), with_check("22000199"));
+        let r = BarcodeRange::parse(&a, &b, true).unwrap();
+        assert_eq!(r.len(), 100, "{a}..{b}");
+        assert!(r.contains(&a) && r.contains(&b) && r.contains(&with_check("22000150")));
+        assert!(!r.contains(&with_check("22000200")) && !r.contains(&with_check("22000099")));
+        // A misread check digit is not a tube of the range.
+        let mid = with_check("22000150");
+        let wrong = format!(
+            "{}{}",
+            &mid[..mid.len() - 1],
+            (mid.as_bytes()[mid.len() - 1] - b'0' + 1) % 10
+        );
+        assert!(!r.contains(&wrong), "{wrong}");
+        // Ends whose check digits are wrong are refused.
+        assert!(matches!(
+            BarcodeRange::parse(&wrong, &b, true),
+            Err(SupplyError::CheckDigit(..))
+        ));
+        assert!(matches!(
+            BarcodeRange::parse("TB0100", "TB0199", true),
+            Err(SupplyError::CheckDigit(..))
+        ));
+        assert_eq!(
+            tube_issue_quantity(&TubeIssue::Range(r), Some(100)),
+            Ok(100)
+        );
     }
 
     #[test]
@@ -766,7 +849,7 @@ mod tests {
         assert!(TubeIssue::batch("LOT-1").is_err());
         assert_eq!(tube_issue_quantity(&b, Some(500)), Ok(500));
         assert_eq!(tube_issue_quantity(&b, None), Err(SupplyError::Quantity));
-        let r = TubeIssue::Range(BarcodeRange::parse("TB0100", "TB0119").unwrap());
+        let r = TubeIssue::Range(BarcodeRange::parse("TB0100", "TB0119", false).unwrap());
         assert_eq!(tube_issue_quantity(&r, None), Ok(20));
         assert_eq!(
             tube_issue_quantity(&r, Some(30)),

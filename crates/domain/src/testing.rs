@@ -281,7 +281,8 @@ pub enum BarcodeError {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TubeBarcode(String);
 
-fn luhn_ok(digits: &str) -> bool {
+/// Whether a string of digits ends in its right Luhn check digit.
+pub fn luhn_ok(digits: &str) -> bool {
     let mut sum = 0;
     for (i, c) in digits.bytes().rev().enumerate() {
         let mut d = u32::from(c - b'0');

@@ -26,6 +26,8 @@ pub struct SchedPointRow {
 #[derive(Debug, Clone, Default)]
 pub struct PointDetails {
     pub compound_id: Option<i64>,
+    /// Clear the compound (the point stands outside any).
+    pub outside: bool,
     pub pos: Option<(i32, i32)>,
     pub opens_ms: Option<i64>,
     pub closes_ms: Option<i64>,
@@ -277,11 +279,11 @@ impl crate::import::StoreTx {
             None => (None, None),
         };
         crate::import::tx_run!(self, conn, DB => {
-            sqlx::query("UPDATE testing_point SET compound_id = COALESCE($3, compound_id), x_m = COALESCE($4, x_m), y_m = COALESCE($5, y_m), \
+            sqlx::query("UPDATE testing_point SET compound_id = CASE WHEN $10 THEN NULL ELSE COALESCE($3, compound_id) END, x_m = COALESCE($4, x_m), y_m = COALESCE($5, y_m), \
                          opens_ms = COALESCE($6, opens_ms), closes_ms = COALESCE($7, closes_ms), rate_per_station_h = COALESCE($8, rate_per_station_h), \
                          stations = COALESCE($9, stations) \
                          WHERE street_id = $1 AND id = $2")
-                .bind(street).bind(point).bind(d.compound_id).bind(x).bind(y).bind(d.opens_ms).bind(d.closes_ms).bind(d.rate_per_station_h).bind(d.stations)
+                .bind(street).bind(point).bind(d.compound_id).bind(x).bind(y).bind(d.opens_ms).bind(d.closes_ms).bind(d.rate_per_station_h).bind(d.stations).bind(d.outside)
                 .execute(&mut *conn).await?;
         });
         Ok(())

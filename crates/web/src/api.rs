@@ -693,8 +693,9 @@ pub struct PointBody {
     pub point: PointChangeBody,
 }
 
-/// A point's compound (none: outside any) and position (metres east, north).
-type PointPlace = (Option<Key>, Option<(i32, i32)>);
+/// A point's compound (absent: as it stands; `Some(None)`: outside any) and
+/// position (metres east, north).
+type PointPlace = (Option<Option<Key>>, Option<(i32, i32)>);
 
 /// The compound and position a point body gives, checked.
 fn point_place_fields(
@@ -702,8 +703,10 @@ fn point_place_fields(
     x_m: Option<i32>,
     y_m: Option<i32>,
 ) -> Result<PointPlace, WebError> {
-    let compound = match compound {
-        Some(c) => Some(key(c, "compound")?),
+    // "" or "outside": out of any compound.
+    let compound = match compound.as_deref().map(str::trim) {
+        Some("" | "outside") => Some(None),
+        Some(c) => Some(Some(key(c, "compound")?)),
         None => None,
     };
     let pos = match (x_m, y_m) {
@@ -722,7 +725,8 @@ fn point_place_fields(
 #[derive(Debug, Deserialize)]
 pub struct PointChangeBody {
     pub stations: Option<u32>,
-    /// The compound the point stands in (STREET-ID); absent = outside any compound.
+    /// The compound the point stands in (STREET-ID); `""` or `"outside"`:
+    /// outside any compound; absent: as it stands (a new point: outside).
     pub compound: Option<String>,
     pub x_m: Option<i32>,
     pub y_m: Option<i32>,
@@ -737,7 +741,8 @@ impl PointChangeBody {
     fn schedule(&self) -> Result<gw_app::schedule::PointSchedule, WebError> {
         let (compound, pos) = point_place_fields(&self.compound, self.x_m, self.y_m)?;
         Ok(gw_app::schedule::PointSchedule {
-            compound,
+            compound: compound.flatten(),
+            outside: compound == Some(None),
             pos,
             opens_ms: self.opens_ms,
             closes_ms: self.closes_ms,

@@ -1026,7 +1026,12 @@ async fn a_slots_call_down_list_is_pushed_to_the_group() {
     );
     let (r, _) = round(srv, w.street, "全员核酸第3轮", &[]);
     point(srv, &r, w.street, w.communities[0], "广场点");
-    // Nothing planned yet: nothing to push, and the reason says so.
+    // Nothing planned yet: nothing to push (a preview is not a plan), and
+    // the reason says so; nothing reaches the group.
+    let early = srv.post(&format!("/api/v1/rounds/{r}/schedule/push"), &json!({}));
+    assert_eq!(early.status, 400, "{}", early.body);
+    assert!(early.body.contains("plan the round"), "{}", early.body);
+    assert!(bodies.recv_timeout(Duration::from_millis(500)).is_err());
     let plan = srv.post(&format!("/api/v1/rounds/{r}/schedule"), &json!({}));
     assert_eq!(plan.status, 200, "{}", plan.body);
     let pushed = srv.post(&format!("/api/v1/rounds/{r}/schedule/push"), &json!({}));

@@ -572,4 +572,44 @@ async fn a_window_too_short_is_refused_with_what_would_meet_it() {
         audit.iter().any(|e| e.action == "change_point"),
         "{audit:?}"
     );
+    // The point moves into a compound, then out of it again ("outside");
+    // a change that does not name the compound leaves it where it is.
+    let compound = store
+        .street_compounds(street)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.0 == community)
+        .unwrap()
+        .1;
+    let compound_of =
+        || async { store.schedule_points(street, rk.id).await.unwrap()[0].compound_id };
+    let inside = srv.post(
+        &format!("/api/v1/points/{point}"),
+        &json!({ "compound": format!("{street}-{compound}") }),
+    );
+    assert_eq!(inside.status, 200, "{}", inside.body);
+    assert_eq!(compound_of().await, Some(compound));
+    let more = srv.post(
+        &format!("/api/v1/points/{point}"),
+        &json!({ "stations": 49 }),
+    );
+    assert_eq!(more.status, 200, "{}", more.body);
+    assert_eq!(compound_of().await, Some(compound));
+    let out = srv.post(
+        &format!("/api/v1/points/{point}"),
+        &json!({ "compound": "outside" }),
+    );
+    assert_eq!(out.status, 200, "{}", out.body);
+    assert_eq!(compound_of().await, None);
+    env.cli_ok(&[
+        "round",
+        "point-set",
+        &point,
+        "--compound",
+        &format!("{street}-{compound}"),
+    ]);
+    assert_eq!(compound_of().await, Some(compound));
+    env.cli_ok(&["round", "point-set", &point, "--compound", "outside"]);
+    assert_eq!(compound_of().await, None);
 }

@@ -930,6 +930,36 @@ async fn a_street_sets_its_tube_barcode_rule_and_its_labs_largest_pool() {
         &json!({ "results": [{ "barcode": format!("79927398713~{}", point1.id), "result": "negative" }] }),
     );
     assert_eq!(r.json()["recorded"], 1, "{}", r.body);
+    // Tubes issued by range under the check-digit rule: the range numbers
+    // the serials, so 100 tubes are 100, not the ~1,000 numbers between the
+    // two barcodes; an end whose check digit is wrong is refused.
+    let luhn = |serial: &str| {
+        (0..10)
+            .map(|d| format!("{serial}{d}"))
+            .find(|b| gw_domain::testing::luhn_ok(b))
+            .unwrap()
+    };
+    let (first, last) = (luhn("7992739800"), luhn("7992739899"));
+    let supplied = srv.post(
+        &format!("/api/v1/points/{}/supplies", w.points[0]),
+        &json!({ "kind": "tubes", "first_barcode": first, "last_barcode": last, "quantity": 100 }),
+    );
+    assert_eq!(supplied.status, 201, "{}", supplied.body);
+    assert_eq!(supplied.json()["quantity"], 100, "{}", supplied.body);
+    let mut misread = last.clone().into_bytes();
+    let end = misread.len() - 1;
+    misread[end] = b'0' + (misread[end] - b'0' + 1) % 10;
+    let misread = String::from_utf8(misread).unwrap();
+    let refused = srv.post(
+        &format!("/api/v1/points/{}/supplies", w.points[0]),
+        &json!({ "kind": "tubes", "first_barcode": first, "last_barcode": misread }),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("check digit"), "{}", refused.body);
+    // A tube of the range opens without a warning.
+    let in_range = open(&luhn("7992739850"));
+    assert_eq!(in_range.status, 201, "{}", in_range.body);
+    assert!(in_range.json()["warning"].is_null(), "{}", in_range.body);
     // A station learns the rule when it enrols, to check tubes offline.
     let issued = srv.post(
         &format!("/api/v1/points/{}/stations", w.points[0]),
@@ -1039,8 +1069,16 @@ async fn door_to_door_lists_and_pool_advice() {
         let id = r["id"].as_str().unwrap();
         assert_eq!(ids.contains(&id.to_string()), id != w.codes[0].0, "{id}");
     }
-    // Grouped by building and floor, floors from room numbers.
+    // Grouped by building and floor, floors from room numbers; a group is
+    // one building (every compound has a 1号楼), named with its compound.
     assert!(floors.iter().all(|f| f["floor"].is_number()));
+    for f in floors {
+        for r in f["residents"].as_array().unwrap() {
+            assert_eq!(r["building"], f["building_id"], "{f}");
+        }
+        let name = f["building"].as_str().unwrap();
+        assert!(name.contains(' ') && name.ends_with('楼'), "{name}");
+    }
     // The CLI gives the same list.
     let cli: Value = serde_json::from_str(&w.env.cli_ok(&[
         "round",

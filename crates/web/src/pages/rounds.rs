@@ -317,17 +317,18 @@ async fn door_body(
     let full = full_names(s, a);
     let mut html = String::new();
     let mut total = 0;
-    let mut last_building = String::new();
+    let mut last_building: Option<(&str, Option<&str>)> = None;
     for f in &floors {
-        if f.building != last_building {
-            if !last_building.is_empty() {
+        let this = (f.building.as_str(), f.building_id.as_deref());
+        if last_building != Some(this) {
+            if last_building.is_some() {
                 html.push_str("</section>");
             }
             html.push_str(&format!(
                 r#"<section class="card"><h2>{}</h2>"#,
                 esc(&f.building)
             ));
-            last_building = f.building.clone();
+            last_building = Some(this);
         }
         let mut li = String::new();
         for r in &f.residents {
@@ -354,7 +355,7 @@ async fn door_body(
             )
         ));
     }
-    if !last_building.is_empty() {
+    if last_building.is_some() {
         html.push_str("</section>");
     }
     if floors.is_empty() {

@@ -679,6 +679,8 @@ fn point_fields(
         stations,
         gw_app::schedule::PointSchedule {
             compound,
+            // A new point with no compound stands outside.
+            outside: false,
             pos,
             opens_ms,
             closes_ms,
