@@ -166,17 +166,38 @@ pub async fn reissue(
 /// Whose code this is: the signature must hold under a key in service and
 /// the generation must be the resident's current one.
 pub async fn verify(store: &Store, text: &str) -> Result<Key, VerifyError> {
+    match owner(store, text).await? {
+        (k, true) => Ok(k),
+        (_, false) => Err(VerifyError::Revoked),
+    }
+}
+
+/// Whose code this is, current or not: the signature must hold under a key
+/// in service; `true` when its generation is the resident's current one.
+async fn owner(store: &Store, text: &str) -> Result<(Key, bool), VerifyError> {
     let code = PersonalCode::decode(text)?;
     code.verify(&keys(store).await?)?;
     let (id, generation) = store
         .resident_by_uid(code.street, &code.uid.to_lowercase())
         .await?
         .ok_or(VerifyError::Unknown)?;
-    if i64::from(code.generation) != generation {
-        return Err(VerifyError::Revoked);
+    Ok((
+        Key {
+            street: code.street,
+            id,
+        },
+        i64::from(code.generation) == generation,
+    ))
+}
+
+/// The resident a revoked code was issued to (its signature good, a newer
+/// code issued since): whoever gave a swab with it most likely holds that
+/// resident's old printed sheet. None for any other text.
+pub async fn former_owner(store: &Store, text: &str) -> Result<Option<Key>, StoreError> {
+    match owner(store, text).await {
+        Ok((k, false)) => Ok(Some(k)),
+        Ok((_, true)) => Ok(None),
+        Err(VerifyError::Store(e)) => Err(e),
+        Err(_) => Ok(None),
     }
-    Ok(Key {
-        street: code.street,
-        id,
-    })
 }

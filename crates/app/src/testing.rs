@@ -1434,6 +1434,13 @@ pub struct AlertView {
     /// Swabs in the tube that name nobody (a forged, unknown or revoked code):
     /// to be found by the point's own records.
     pub unidentified: i64,
+    /// Of those, the residents a revoked code among them was issued to (not
+    /// members: their newer code was not scanned), as the caller may read
+    /// them: whoever gave that swab most likely holds their old printed
+    /// sheet. Found by the tracers, not put under control by the system.
+    pub revoked_code_owners: Vec<crate::registry::ResidentView>,
+    /// How many such residents, whether the caller may read them or not.
+    pub revoked_code_count: usize,
     pub households_under_control: usize,
     pub retests_open: usize,
     pub created_ms: i64,
@@ -1505,6 +1512,25 @@ async fn alert_view(
             today,
         ));
     }
+    // A swab that names nobody but carries a revoked code of this street
+    // points at the resident it was issued to.
+    let unidentified = store.tube_unidentified(street, a.tube_id).await?;
+    let mut former = Vec::new();
+    for text in &unidentified {
+        if let Some(k) = crate::codes::former_owner(store, text).await? {
+            if k.street == street && !former.contains(&k.id) && !all_members.contains(&k.id) {
+                former.push(k.id);
+            }
+        }
+    }
+    let revoked_code_count = former.len();
+    let mut revoked_code_owners = Vec::new();
+    for m in readable(store, clock, p, street, &former).await? {
+        revoked_code_owners.push(crate::registry::ResidentView::masked(
+            &store.resident(street, m).await?,
+            today,
+        ));
+    }
     Ok(AlertView {
         alert: Key { street, id: a.id }.to_string(),
         kind: a.kind.clone(),
@@ -1523,7 +1549,9 @@ async fn alert_view(
         retests_open: store.follow_ups(street, a.tube_id, "retest").await?.len(),
         members: views,
         member_count: all_members.len(),
-        unidentified: store.tube_unidentified(street, a.tube_id).await?,
+        unidentified: unidentified.len() as i64,
+        revoked_code_owners,
+        revoked_code_count,
         households_under_control: households,
         created_ms: a.created_ms,
     })

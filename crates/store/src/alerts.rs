@@ -297,12 +297,13 @@ impl Store {
         )
     }
 
-    /// Swabs in a tube that name nobody (a forged, unknown or revoked code, an
-    /// unreadable text): they cannot be traced to a person.
-    pub async fn tube_unidentified(&self, street: i64, tube: i64) -> Result<i64> {
+    /// The texts scanned for the swabs in a tube that name nobody (a forged,
+    /// unknown or revoked code, an unreadable text; empty once purged): they
+    /// cannot be traced to a person by the registry.
+    pub async fn tube_unidentified(&self, street: i64, tube: i64) -> Result<Vec<String>> {
         Ok(
-            db_run!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM registration WHERE street_id = $1 AND tube_id = $2 AND resident_id IS NULL")
-            .bind(street).bind(tube).fetch_one(pool).await?),
+            db_run!(self, pool => sqlx::query_scalar("SELECT raw_code FROM registration WHERE street_id = $1 AND tube_id = $2 AND resident_id IS NULL ORDER BY id")
+            .bind(street).bind(tube).fetch_all(pool).await?),
         )
     }
 

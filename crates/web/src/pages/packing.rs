@@ -1080,8 +1080,38 @@ async fn alerts_body(
                 format!("{}/{}", al.members.len(), al.member_count)
             },
             unidentified = if al.unidentified > 0 {
+                let owners: Vec<String> = al
+                    .revoked_code_owners
+                    .iter()
+                    .map(|m| {
+                        let name = if full { m.name.clone() } else { gw_domain::mask::name(&m.name) };
+                        format!(
+                            r#"<li class="row2"><span>{} <span class="muted">{}</span></span></li>"#,
+                            esc(&name),
+                            esc(m.address.as_deref().unwrap_or(""))
+                        )
+                    })
+                    .collect();
+                let owners = if al.revoked_code_count > 0 {
+                    format!(
+                        r#"<p class="muted">{}</p><ul class="list revoked-owners">{}</ul>"#,
+                        esc(&match l {
+                            Lang::Zh => format!(
+                                "其中 {} 份用的是已作废的旧码，旧码原属以下居民，请核实是否本人：",
+                                al.revoked_code_count
+                            ),
+                            Lang::En => format!(
+                                "{} of them used a revoked code; it was issued to these residents: check whether it was them:",
+                                al.revoked_code_count
+                            ),
+                        }),
+                        owners.join("")
+                    )
+                } else {
+                    String::new()
+                };
                 format!(
-                    r#"<p class="error unidentified">{}</p>"#,
+                    r#"<p class="error unidentified">{}</p>{owners}"#,
                     esc(&match l {
                         Lang::Zh => format!(
                             "另有 {} 份样本对应不到人（码无效或无法识别），请按采样点记录核查",
