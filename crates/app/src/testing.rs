@@ -1086,7 +1086,7 @@ pub async fn scan(
                 clock.now_ms(),
             )
             .await?;
-        if f.opened {
+        if f.opened || f.resolved > 0 {
             access::record(
                 store,
                 clock,
@@ -1102,13 +1102,15 @@ pub async fn scan(
                     .to_string(),
                 ),
                 &format!(
-                    "tube={} result={} follow_up={}",
+                    "tube={} result={} follow_up={} resolved={} released={}",
                     Key {
                         street: s.tube.street,
                         id: tube
                     },
                     f.result.as_deref().unwrap_or(""),
-                    f.kind.unwrap_or("")
+                    f.kind.unwrap_or(""),
+                    f.resolved,
+                    f.released
                 ),
                 "",
             )
@@ -1173,6 +1175,7 @@ async fn register_swab(
     access::authorize(p, clock, Action::Scan, &place)?;
     if state.replay.is_some() {
         if let Some(r) = store.registration_by_client(street, s.client_id).await? {
+            let r = finish_take_over(store, tube, r).await?;
             let late = r.resident_id.map(|id| (r.tube_id, id, r.scanned_ms));
             return Ok((
                 outcome(store, street, &r, true, tube.pool_size).await?,
@@ -1307,6 +1310,7 @@ async fn register_swab(
         if let Some(id) = made_pending {
             store.drop_unswabbed_pending(street, id).await?;
         }
+        let r = finish_take_over(store, tube, r).await?;
         let late = r.resident_id.map(|id| (r.tube_id, id, r.scanned_ms));
         Ok::<_, StoreError>((
             outcome(store, street, &r, true, tube.pool_size).await?,
@@ -1388,6 +1392,31 @@ async fn register_swab(
     };
     let out = outcome_counted(store, street, &r, false, tube.pool_size, counts, first).await?;
     Ok((out, late))
+}
+
+/// A replayed swab stored as the duplicate of a first taken more than
+/// [`EARLIER_BY_MS`] after it: the first try stored it but did not live to
+/// make it the first (the process died between the two writes); the replay
+/// does. Anything else comes back as it is.
+async fn finish_take_over(
+    store: &Store,
+    tube: &gw_store::testing::TubeRow,
+    mut r: RegistrationRow,
+) -> Result<RegistrationRow, StoreError> {
+    let (Some(first_id), Some(resident)) = (r.duplicate_of, r.resident_id) else {
+        return Ok(r);
+    };
+    if r.tube_id != tube.id {
+        return Ok(r);
+    }
+    let first = store.registration_by_id(tube.street_id, first_id).await?;
+    if r.scanned_ms < first.scanned_ms - EARLIER_BY_MS {
+        store
+            .take_first(tube.street_id, tube.round_id, resident, r.id)
+            .await?;
+        r.duplicate_of = None;
+    }
+    Ok(r)
 }
 
 /// A second sampling swab taken this much earlier than the stored first (by

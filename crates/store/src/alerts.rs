@@ -92,6 +92,12 @@ macro_rules! pending_row {
     };
 }
 
+/// `(retests, re-samples)` open in round `$2` of street `$1`, leaving out
+/// residents exempt from it.
+pub(crate) const OPEN_FOLLOW_UPS: &str = "SELECT COALESCE(SUM(CASE WHEN f.kind = 'retest' THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN f.kind = 'resample' THEN 1 ELSE 0 END), 0) \
+     FROM follow_up f WHERE f.street_id = $1 AND f.round_id = $2 AND f.state = 'open' \
+     AND NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = f.street_id AND x.round_id = f.round_id AND x.resident_id = f.resident_id)";
+
 impl Store {
     pub async fn add_channel(
         &self,
@@ -311,10 +317,7 @@ impl Store {
     /// from it (away, in hospital …: they will not be swabbed here).
     pub async fn open_follow_ups(&self, street: i64, round: i64) -> Result<(i64, i64)> {
         Ok(db_run!(self, pool => {
-            let r = sqlx::query("SELECT COALESCE(SUM(CASE WHEN f.kind = 'retest' THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN f.kind = 'resample' THEN 1 ELSE 0 END), 0) \
-                                 FROM follow_up f WHERE f.street_id = $1 AND f.round_id = $2 AND f.state = 'open' \
-                                 AND NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = f.street_id AND x.round_id = f.round_id AND x.resident_id = f.resident_id)")
-                .bind(street).bind(round).fetch_one(pool).await?;
+            let r = sqlx::query(OPEN_FOLLOW_UPS).bind(street).bind(round).fetch_one(pool).await?;
             (r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)
         }))
     }

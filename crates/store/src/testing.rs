@@ -577,6 +577,28 @@ impl Store {
         let keep = from == "open";
         let keep_sql = crate::coverage::keep_added_sql();
         let mut tx = self.begin().await?;
+        if to == "closed" {
+            // Writes that hold the round (an exemption lifted, a follow-up
+            // opened) finish first; what they left open is counted here.
+            if let crate::import::Tx::Postgres(t) = &mut tx.0 {
+                sqlx::query(
+                    "SELECT id FROM testing_round WHERE street_id = $1 AND id = $2 FOR UPDATE",
+                )
+                .bind(street)
+                .bind(id)
+                .fetch_optional(&mut **t)
+                .await?;
+            }
+            let (retests, resamples) = crate::import::tx_run!(tx, conn, DB => {
+                let r = sqlx::query(crate::alerts::OPEN_FOLLOW_UPS).bind(street).bind(id).fetch_one(&mut *conn).await?;
+                (r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)
+            });
+            if retests + resamples > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "还有 {retests} 人待单管复检、{resamples} 人待重采 / {retests} retest(s) and {resamples} re-sample(s) are open: the round stays open"
+                )));
+            }
+        }
         let n = crate::import::tx_run!(tx, conn, DB => {
             let n = sqlx::query("UPDATE testing_round SET state = $4, sampling_closed_ms = CASE WHEN $5 THEN $6 ELSE sampling_closed_ms END WHERE street_id = $1 AND id = $2 AND state = $3")
                 .bind(street).bind(id).bind(from).bind(to).bind(keep).bind(now_ms).execute(&mut *conn).await?.rows_affected();
@@ -786,6 +808,8 @@ impl Store {
             ("abnormal", true) => Some("confirmed"),
             _ => None,
         };
+        // A close at this moment waits, then counts the follow-ups opened here.
+        tx.hold_round(street, tube.round_id).await?;
         crate::import::tx_run!(tx, conn, DB => {
             let n = sqlx::query("UPDATE tube SET result = $3, result_ms = $4, state = 'resulted', closed_ms = COALESCE(closed_ms, $4) WHERE street_id = $1 AND id = $2 AND result IS NULL")
                 .bind(street).bind(tube.id).bind(result).bind(now_ms).execute(&mut *conn).await?.rows_affected();
@@ -804,32 +828,7 @@ impl Store {
                      WHERE g.street_id = $1 AND g.tube_id = $2 AND r.household_id IS NOT NULL ORDER BY r.household_id")
                     .bind(street).bind(tube.id).fetch_all(&mut *conn).await?;
             }
-            if out.retest {
-                let resolved = match result {
-                    "negative" => Some("cleared"),
-                    "abnormal" => Some("confirmed"),
-                    _ => None,
-                };
-                if let Some(state) = resolved {
-                    for m in &out.members {
-                        out.resolved += sqlx::query("UPDATE follow_up SET state = $4, resolved_ms = $5 WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND kind = 'retest' AND state = 'open'")
-                            .bind(street).bind(tube.round_id).bind(*m).bind(state).bind(now_ms).execute(&mut *conn).await?.rows_affected();
-                    }
-                    sqlx::query("UPDATE alert SET state = CASE WHEN EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.state = 'confirmed') THEN 'confirmed' ELSE 'cleared' END \
-                                 WHERE street_id = $1 AND round_id = $2 AND kind = 'abnormal_pool' AND state = 'open' \
-                                 AND NOT EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.kind = 'retest' AND f.state = 'open')")
-                        .bind(street).bind(tube.round_id).execute(&mut *conn).await?;
-                    // A household whose members' retests in an alert all came
-                    // back negative leaves the temporary control that alert set.
-                    out.released = sqlx::query("UPDATE control_order SET until_ms = $3, reason = reason || ' · 复检阴性解除 / released: retests negative' \
-                                 WHERE street_id = $1 AND target_kind = 'household' AND status = 'temporary' AND until_ms IS NULL \
-                                 AND alert_id IN (SELECT a.id FROM alert a WHERE a.street_id = $1 AND a.round_id = $2) \
-                                 AND NOT EXISTS (SELECT 1 FROM follow_up f JOIN resident r ON r.street_id = f.street_id AND r.id = f.resident_id \
-                                     WHERE f.street_id = control_order.street_id AND f.alert_id = control_order.alert_id AND f.kind = 'retest' \
-                                     AND f.state IN ('open', 'confirmed') AND r.household_id = control_order.target_id)")
-                        .bind(street).bind(tube.round_id).bind(now_ms).execute(&mut *conn).await?.rows_affected();
-                }
-            } else if result == "abnormal" {
+            if !out.retest && result == "abnormal" {
                 let reason = format!("混管异常 abnormal pool {}", tube.barcode);
                 for h in &out.households {
                     sqlx::query("INSERT INTO control_order (street_id, target_kind, target_id, status, from_ms, until_ms, reason, set_by, created_ms, alert_id) VALUES ($1, 'household', $2, 'temporary', $3, NULL, $4, $5, $3, $6)")
@@ -838,11 +837,13 @@ impl Store {
                 out.disinfection_id = Some(sqlx::query_scalar("INSERT INTO disinfection_task (street_id, round_id, point_id, alert_id, state, created_ms) VALUES ($1, $2, $3, $4, 'open', $5) RETURNING id")
                     .bind(street).bind(tube.round_id).bind(tube.point_id).bind(out.alert_id).bind(now_ms).fetch_one(&mut *conn).await?);
             }
-            // A re-sample swab with a result the lab could read ends its
-            // member's re-sample (another invalid one opens a new one below).
-            sqlx::query("UPDATE follow_up SET state = 'resampled', resolved_ms = $4 WHERE street_id = $1 AND round_id = $3 AND kind = 'resample' AND state = 'open' \
-                         AND resident_id IN (SELECT g.resident_id FROM registration g WHERE g.street_id = $1 AND g.tube_id = $2 AND g.purpose = 'resample' AND g.resident_id IS NOT NULL)")
-                .bind(street).bind(tube.id).bind(tube.round_id).bind(now_ms).execute(&mut *conn).await?;
+        });
+        // The follow-ups this tube's swabs answer (before an invalid tube
+        // opens new re-samples below).
+        let (resolved, released) = tx.resolve_follow_ups(tube, result, None, now_ms).await?;
+        out.resolved = resolved;
+        out.released = released;
+        crate::import::tx_run!(tx, conn, DB => {
             // An invalid pool: its members are swabbed again (re-sample). An
             // invalid retest tube: the member's retest stays open, to be
             // swabbed again into a single tube.
@@ -1452,12 +1453,12 @@ impl crate::import::StoreTx {
         Ok(queued)
     }
 
-    /// Holds round `round` for this transaction unless it is closed: a
-    /// concurrent close waits for this transaction (PostgreSQL: a share lock
-    /// on the round's row; SQLite: the write lock `begin` took), so nothing
-    /// written here lands in a round after it closed. Conflict if it is
-    /// closed, NotFound if there is no such round.
-    pub async fn hold_unclosed_round(&mut self, street: i64, round: i64) -> Result<()> {
+    /// Holds round `round` for this transaction and returns its state: a
+    /// close at the same moment waits for this transaction (PostgreSQL: a
+    /// share lock on the round's row, which the close's `FOR UPDATE` waits
+    /// for; SQLite: the write lock `begin` took) and then sees what it wrote.
+    /// NotFound if there is no such round.
+    pub async fn hold_round(&mut self, street: i64, round: i64) -> Result<String> {
         let state: Option<String> =
             match &mut self.0 {
                 crate::import::Tx::Sqlite(t) => {
@@ -1477,13 +1478,74 @@ impl crate::import::StoreTx {
                 .fetch_optional(&mut **t)
                 .await?,
             };
-        match state.as_deref() {
-            None => Err(StoreError::NotFound(format!("round {street}-{round}"))),
-            Some("closed") => Err(StoreError::Conflict(format!(
+        state.ok_or_else(|| StoreError::NotFound(format!("round {street}-{round}")))
+    }
+
+    /// [`Self::hold_round`] for a write a closed round must not take
+    /// (exemptions, points): Conflict if it is closed.
+    pub async fn hold_unclosed_round(&mut self, street: i64, round: i64) -> Result<()> {
+        if self.hold_round(street, round).await? == "closed" {
+            return Err(StoreError::Conflict(format!(
                 "轮次 {street}-{round} 已结束 / round {street}-{round} is closed"
-            ))),
-            Some(_) => Ok(()),
+            )));
         }
+        Ok(())
+    }
+
+    /// The follow-ups a result of `tube` answers, for its swabs (or only
+    /// `only`'s): a retest tube's `negative` clears and `abnormal` confirms
+    /// its members' open retests; an abnormal-pool alert whose retests are
+    /// all back becomes `cleared` or `confirmed`, and a household whose
+    /// members' retests in an alert all came back negative leaves the
+    /// temporary control that alert set. A re-sample swab with any result
+    /// ends its member's open re-sample. On PostgreSQL the round's open
+    /// alerts are locked first, so two results (or a late member) at the
+    /// same moment are decided one after the other, each seeing the other's
+    /// follow-ups. `(retests resolved, households released)`.
+    pub async fn resolve_follow_ups(
+        &mut self,
+        tube: &TubeRow,
+        result: &str,
+        only: Option<i64>,
+        now_ms: i64,
+    ) -> Result<(u64, u64)> {
+        let street = tube.street_id;
+        let resolved_as = match (tube.tube_use.as_str(), result) {
+            ("retest", "negative") => Some("cleared"),
+            ("retest", "abnormal") => Some("confirmed"),
+            _ => None,
+        };
+        if let (crate::import::Tx::Postgres(t), Some(_)) = (&mut self.0, resolved_as) {
+            sqlx::query("SELECT id FROM alert WHERE street_id = $1 AND round_id = $2 AND kind = 'abnormal_pool' AND state = 'open' ORDER BY id FOR UPDATE")
+                .bind(street).bind(tube.round_id).fetch_all(&mut **t).await?;
+        }
+        let (mut resolved, mut released) = (0, 0);
+        crate::import::tx_run!(self, conn, DB => {
+            if let Some(state) = resolved_as {
+                let members: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT resident_id FROM registration WHERE street_id = $1 AND tube_id = $2 AND resident_id IS NOT NULL AND ($3 IS NULL OR resident_id = $3) ORDER BY resident_id")
+                    .bind(street).bind(tube.id).bind(only).fetch_all(&mut *conn).await?;
+                for m in &members {
+                    resolved += sqlx::query("UPDATE follow_up SET state = $4, resolved_ms = $5 WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND kind = 'retest' AND state = 'open'")
+                        .bind(street).bind(tube.round_id).bind(*m).bind(state).bind(now_ms).execute(&mut *conn).await?.rows_affected();
+                }
+                sqlx::query("UPDATE alert SET state = CASE WHEN EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.state = 'confirmed') THEN 'confirmed' ELSE 'cleared' END \
+                             WHERE street_id = $1 AND round_id = $2 AND kind = 'abnormal_pool' AND state = 'open' \
+                             AND NOT EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.kind = 'retest' AND f.state = 'open')")
+                    .bind(street).bind(tube.round_id).execute(&mut *conn).await?;
+                released = sqlx::query("UPDATE control_order SET until_ms = $3, reason = reason || ' · 复检阴性解除 / released: retests negative' \
+                             WHERE street_id = $1 AND target_kind = 'household' AND status = 'temporary' AND until_ms IS NULL \
+                             AND alert_id IN (SELECT a.id FROM alert a WHERE a.street_id = $1 AND a.round_id = $2) \
+                             AND NOT EXISTS (SELECT 1 FROM follow_up f JOIN resident r ON r.street_id = f.street_id AND r.id = f.resident_id \
+                                 WHERE f.street_id = control_order.street_id AND f.alert_id = control_order.alert_id AND f.kind = 'retest' \
+                                 AND f.state IN ('open', 'confirmed') AND r.household_id = control_order.target_id)")
+                    .bind(street).bind(tube.round_id).bind(now_ms).execute(&mut *conn).await?.rows_affected();
+            }
+            sqlx::query("UPDATE follow_up SET state = 'resampled', resolved_ms = $4 WHERE street_id = $1 AND round_id = $3 AND kind = 'resample' AND state = 'open' \
+                         AND ($5 IS NULL OR resident_id = $5) \
+                         AND resident_id IN (SELECT g.resident_id FROM registration g WHERE g.street_id = $1 AND g.tube_id = $2 AND g.purpose = 'resample' AND g.resident_id IS NOT NULL)")
+                .bind(street).bind(tube.id).bind(tube.round_id).bind(now_ms).bind(only).execute(&mut *conn).await?;
+        });
+        Ok((resolved, released))
     }
 }
 
@@ -1504,6 +1566,11 @@ pub struct LateFollowUp {
     pub alert_id: Option<i64>,
     /// Messages queued for the street's alert channels.
     pub notifications: usize,
+    /// Open retests or re-samples of the resident this swab's result
+    /// answered (a retest tube's swab synced late), and households that left
+    /// temporary control with it.
+    pub resolved: u64,
+    pub released: u64,
 }
 
 impl Store {
@@ -1513,8 +1580,10 @@ impl Store {
     /// tested, and the resident gets what the result gave the tube's other
     /// members: an abnormal pool's retest, their household under the pool's
     /// temporary control, the alert open again and its channels told; an
-    /// invalid tube's re-sample. Taken after the result, it went into a tube
-    /// already tested: a re-sample, whatever the result. Idempotent
+    /// invalid tube's re-sample; and a retest or re-sample swab's result
+    /// answers the follow-up it was taken for ([`StoreTx::resolve_follow_ups`]).
+    /// Taken after the result, it went into a tube already tested: a
+    /// re-sample, whatever the result. Idempotent
     /// (a replay of the swab, or a result that already saw it, opens
     /// nothing twice). On PostgreSQL the tube's row is read under a share
     /// lock, so a result being recorded at this moment is waited for: either
@@ -1530,21 +1599,47 @@ impl Store {
     ) -> Result<LateFollowUp> {
         let mut tx = self.begin().await?;
         let mut out = LateFollowUp::default();
-        let row = match &mut tx.0 {
-            crate::import::Tx::Sqlite(t) => sqlx::query("SELECT result, tube_use, round_id, point_id, barcode, result_ms FROM tube WHERE street_id = $1 AND id = $2")
-                .bind(street).bind(tube).fetch_optional(&mut **t).await?.map(|r| -> std::result::Result<_, sqlx::Error> { Ok((r.try_get::<Option<String>, _>(0)?, r.try_get::<String, _>(1)?, r.try_get::<i64, _>(2)?, r.try_get::<i64, _>(3)?, r.try_get::<String, _>(4)?, r.try_get::<Option<i64>, _>(5)?)) }),
-            crate::import::Tx::Postgres(t) => sqlx::query("SELECT result, tube_use, round_id, point_id, barcode, result_ms FROM tube WHERE street_id = $1 AND id = $2 FOR SHARE")
-                .bind(street).bind(tube).fetch_optional(&mut **t).await?.map(|r| -> std::result::Result<_, sqlx::Error> { Ok((r.try_get::<Option<String>, _>(0)?, r.try_get::<String, _>(1)?, r.try_get::<i64, _>(2)?, r.try_get::<i64, _>(3)?, r.try_get::<String, _>(4)?, r.try_get::<Option<i64>, _>(5)?)) }),
-        }
-        .transpose()?;
-        let Some((result, tube_use, round, point, barcode, result_ms)) = row else {
+        // The round first, then the tube, in the order a result takes them
+        // (no lock waits on another in a circle).
+        let round: Option<i64> = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar("SELECT round_id FROM tube WHERE street_id = $1 AND id = $2")
+            .bind(street).bind(tube).fetch_optional(&mut *conn).await?);
+        let Some(round) = round else {
             return Err(StoreError::NotFound(format!("tube {street}-{tube}")));
         };
+        // A close at this moment waits and then counts what this opens. A
+        // round already closed is followed up all the same: a member of an
+        // abnormal pool is traced whatever the round's record says.
+        tx.hold_round(street, round).await?;
+        let lock = match tx.0 {
+            crate::import::Tx::Sqlite(_) => "",
+            crate::import::Tx::Postgres(_) => " FOR SHARE",
+        };
+        let sql = format!("SELECT street_id, id, round_id, point_id, barcode, state, pool_size, tube_use, result, result_ms FROM tube WHERE street_id = $1 AND id = $2{lock}");
+        let row = crate::import::tx_run!(tx, conn, DB => {
+            match sqlx::query(&sql).bind(street).bind(tube).fetch_optional(&mut *conn).await? {
+                Some(r) => Some((
+                    TubeRow { street_id: r.try_get(0)?, id: r.try_get(1)?, round_id: r.try_get(2)?, point_id: r.try_get(3)?, barcode: r.try_get(4)?, state: r.try_get(5)?, pool_size: r.try_get(6)?, tube_use: r.try_get(7)? },
+                    r.try_get::<Option<String>, _>(8)?,
+                    r.try_get::<Option<i64>, _>(9)?,
+                )),
+                None => None,
+            }
+        });
+        let Some((t, result, result_ms)) = row else {
+            return Err(StoreError::NotFound(format!("tube {street}-{tube}")));
+        };
+        let (point, barcode) = (t.point_id, t.barcode.clone());
         out.result = result.clone();
         // Taken after the result (by the station's clock): the swab went into
         // a tube already tested, so whatever the result it was never tested.
         let untested = result_ms.is_some_and(|r| scanned_ms > r);
-        out.kind = match (result.as_deref(), tube_use.as_str()) {
+        // Taken before it: the result answers what this swab was for (a
+        // retest clears or confirms, a re-sample ends), as for the others.
+        if let (Some(r), false) = (result.as_deref(), untested) {
+            (out.resolved, out.released) =
+                tx.resolve_follow_ups(&t, r, Some(resident), now_ms).await?;
+        }
+        out.kind = match (result.as_deref(), t.tube_use.as_str()) {
             (_, "retest") | (None, _) => None,
             (Some(_), _) if untested => Some("resample"),
             (Some("abnormal"), _) => Some("retest"),
@@ -1552,6 +1647,7 @@ impl Store {
             _ => None,
         };
         let Some(kind) = out.kind else {
+            tx.commit().await?;
             return Ok(out);
         };
         let mut household = None;

@@ -1696,6 +1696,66 @@ async fn a_swab_taken_earlier_offline_is_the_first_and_a_swab_in_the_wrong_tube_
     assert_eq!(right["problem"], "", "{right}");
     let k: gw_domain::ids::Key = t5.parse().unwrap();
     assert_eq!(store.tube(k.street, k.id).await.unwrap().tube_use, "retest");
+
+    // The server died between storing an offline swab taken earlier (as the
+    // duplicate of a live one) and making it the first: the station's replay
+    // finishes the take-over.
+    let live = swab(&t1, "live-8", &w.codes[8].1, "routine", None);
+    let live_row = store
+        .registration_by_client(street, "live-8")
+        .await
+        .unwrap()
+        .unwrap();
+    let key = |s: &str| s.parse::<gw_domain::ids::Key>().unwrap();
+    let (tube2, resident) = (
+        store.tube(street, key(&t2).id).await.unwrap(),
+        key(&w.codes[8].0).id,
+    );
+    let (_, stored) = store
+        .write_scans(
+            &[],
+            &[gw_store::testing::OwnedRegistration {
+                street_id: street,
+                client_id: "early-8".into(),
+                round_id: tube2.round_id,
+                point_id: tube2.point_id,
+                tube_id: tube2.id,
+                resident_id: Some(resident),
+                raw_code: w.codes[8].1.clone(),
+                purpose: "routine".into(),
+                duplicate_of: Some(live_row.id),
+                problem: String::new(),
+                scanned_ms: now - 1_800_000,
+                stored_ms: now,
+                station: String::new(),
+            }],
+        )
+        .await
+        .unwrap();
+    assert!(stored[0].is_some(), "{live}");
+    let replayed = swab(
+        &t2,
+        "early-8",
+        &w.codes[8].1,
+        "routine",
+        Some(now - 1_800_000),
+    );
+    assert_eq!(replayed["replay"], true, "{replayed}");
+    assert!(replayed["duplicate_of"].is_null(), "{replayed}");
+    let early_row = store
+        .registration_by_client(street, "early-8")
+        .await
+        .unwrap()
+        .unwrap();
+    let live_row = store
+        .registration_by_client(street, "live-8")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (early_row.duplicate_of, live_row.duplicate_of),
+        (None, Some(early_row.id))
+    );
 }
 
 #[tokio::test]
