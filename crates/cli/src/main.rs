@@ -230,6 +230,29 @@ enum CodesCmd {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Reissue a resident's code (a lost or copied card): the old one is
+    /// revoked at once; prints the new one.
+    Reissue {
+        /// Resident id, STREET-ID.
+        resident: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Make a household's link: its members' codes on a phone, no login.
+    /// Prints the page's path (append it to the server's address).
+    Link {
+        /// Household id, STREET-ID.
+        household: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Revoke every link of a household.
+    Unlink {
+        /// Household id, STREET-ID.
+        household: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -1269,6 +1292,36 @@ async fn codes_cmd(c: CodesCmd, clock: &Clock) -> Result<()> {
                 })
                 .await?;
             println!("signing key {id} retired; codes signed with it no longer verify");
+            Ok(())
+        }
+        CodesCmd::Reissue { resident, db } => {
+            let store = open(&db).await?;
+            let key = round_cmd::key(&resident, "resident")?;
+            let code = gw_app::codes::reissue(&store, clock, &round_cmd::operator(), key)
+                .await
+                .map_err(round_cmd::app_err)?;
+            println!("{}", code.text());
+            eprintln!("居民 {key} 的旧码已作废 / the old code of resident {key} is revoked");
+            Ok(())
+        }
+        CodesCmd::Link { household, db } => {
+            let store = open(&db).await?;
+            let key = round_cmd::key(&household, "household")?;
+            let token =
+                gw_app::access::create_household_link(&store, clock, &round_cmd::operator(), key)
+                    .await
+                    .map_err(round_cmd::app_err)?;
+            println!("/h/{token}");
+            Ok(())
+        }
+        CodesCmd::Unlink { household, db } => {
+            let store = open(&db).await?;
+            let key = round_cmd::key(&household, "household")?;
+            let n =
+                gw_app::access::revoke_household_links(&store, clock, &round_cmd::operator(), key)
+                    .await
+                    .map_err(round_cmd::app_err)?;
+            println!("住户 household {key}: {n} 个链接已撤销 / link(s) revoked");
             Ok(())
         }
     }

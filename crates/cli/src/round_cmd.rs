@@ -340,6 +340,12 @@ pub enum AlertsCmd {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Remove a channel: nothing more is pushed to it.
+    Remove {
+        channel: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 /// The operator at the machine: every right, every action audited as `cli:USER`.
@@ -892,6 +898,14 @@ pub async fn alerts_cmd(cmd: AlertsCmd, clock: &Clock) -> Result<()> {
                 Ok(()) => println!("已送达 delivered to channel {channel}"),
                 Err(e) => bail!("送达失败 / delivery failed: {e}"),
             }
+        }
+        AlertsCmd::Remove { channel, db } => {
+            let store = open(&db).await?;
+            let channel = key(&channel, "channel")?;
+            gw_app::notify::remove_channel(&store, clock, &op, channel)
+                .await
+                .map_err(app_err)?;
+            println!("告警渠道 channel {channel} 已移除 / removed");
         }
     }
     Ok(())

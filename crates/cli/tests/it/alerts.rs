@@ -1139,6 +1139,29 @@ async fn rounds_and_alert_channels_from_the_command_line() {
         "ftp://x",
     ]);
     assert!(!dead.status.success());
+    // Removed, the channel is no longer listed (nor pushed to).
+    let before: Value =
+        serde_json::from_str(&env.cli_ok(&["alerts", "list", "--street", "鸿城街道"])).unwrap();
+    assert!(
+        before["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["channel"] == format!("{street}-1").as_str() && c["active"] == true),
+        "{before}"
+    );
+    let out = env.cli_ok(&["alerts", "remove", &format!("{street}-1")]);
+    assert!(out.contains("removed"), "{out}");
+    let listed: Value =
+        serde_json::from_str(&env.cli_ok(&["alerts", "list", "--street", "鸿城街道"])).unwrap();
+    assert!(
+        listed["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["channel"] != format!("{street}-1").as_str() || c["active"] == false),
+        "{listed}"
+    );
 }
 
 #[tokio::test]

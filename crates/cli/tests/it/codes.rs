@@ -107,4 +107,41 @@ async fn codes_are_signed_revocable_and_rotate() {
         .unwrap()
         .iter()
         .any(|e| e.action == "reissue_code"));
+
+    // The same from the command line: a reissue revokes the code before it;
+    // a household link is made and revoked.
+    let code4 = env.cli_ok(&["codes", "reissue", &id]).trim().to_string();
+    assert!(code4.starts_with("GW1-") && code4 != code3, "{code4}");
+    let (ok, msg) = verify(&env, &code3);
+    assert!(!ok && msg.contains("revoked"), "{msg}");
+    assert_eq!(
+        verify(&env, &code4),
+        (true, format!("valid: resident {id}\n"))
+    );
+    let path = env.cli_ok(&["codes", "link", hh]).trim().to_string();
+    let token = path.strip_prefix("/h/").unwrap().to_string();
+    let view = srv
+        .anonymous()
+        .get(&format!("/api/v1/household-link/{token}"))
+        .json();
+    assert!(
+        view["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["code"] == code4.as_str()),
+        "{view}"
+    );
+    let out = env.cli_ok(&["codes", "unlink", hh]);
+    assert!(out.contains("revoked"), "{out}");
+    let gone = srv
+        .anonymous()
+        .get(&format!("/api/v1/household-link/{token}"));
+    assert_ne!(gone.status, 200, "{}", gone.body);
+    assert!(store
+        .audit_events(None, Some(&id), None, 20)
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.action == "reissue_code" && e.actor.starts_with("cli:")));
 }
