@@ -230,13 +230,10 @@ pub async fn coverage(
             for c in &calls {
                 at.entry(c.building_id).or_insert(c.point_id);
             }
+            // Street-wide: a point outside any compound may be given a
+            // building of another community, and its territory is all of it.
             let by_building = store
-                .coverage_counts(
-                    round.street,
-                    round.id,
-                    Level::Building,
-                    within.map(|(l, k)| (l, k.id)),
-                )
+                .coverage_counts(round.street, round.id, Level::Building, None)
                 .await?;
             for b in by_building {
                 if let Some(point) = at.get(&b.id) {
@@ -548,15 +545,22 @@ pub async fn compare(
             Err(_) => false,
         }
     };
+    // The points of the territory's community, each against the point of the
+    // same name in the same community last round (names repeat across
+    // communities: every community may have its 1号点).
+    let community = store
+        .place_of(round.street, level_name(l), k.id)
+        .await?
+        .community;
     let before_points = store.point_counts(round.street, before, None).await?;
     let mut points = Vec::new();
     for pc in store.point_counts(round.street, round.id, None).await? {
-        if !readable(pc.community_id).await {
+        if community.is_some_and(|c| c != pc.community_id) || !readable(pc.community_id).await {
             continue;
         }
         let people_before = before_points
             .iter()
-            .filter(|b| b.name == pc.name)
+            .filter(|b| b.name == pc.name && b.community_id == pc.community_id)
             .map(|b| b.people)
             .sum();
         points.push(PointCompared {

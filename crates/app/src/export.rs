@@ -179,7 +179,8 @@ pub async fn export_roster(
         ws.set_column_width(c as u16, *w).map_err(werr)?;
     }
     ws.set_freeze_panes(2, 0).map_err(werr)?;
-    wb.save(out).map_err(werr)?;
+    // Recorded before the file exists: a failed audit write leaves no file
+    // (a file that then fails to save leaves a record of an attempt).
     let now = clock.now_ms();
     let street = scope.street.unwrap_or(0);
     let target = match (scope.grid, scope.community) {
@@ -204,5 +205,6 @@ pub async fn export_roster(
             address: "",
         })
         .await?;
+    wb.save(out).map_err(werr)?;
     Ok(rows.len())
 }

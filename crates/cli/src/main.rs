@@ -759,8 +759,8 @@ async fn run(cli: Cli) -> Result<()> {
             let before_ms = day_start_ms(&before)?;
             let c = gw_app::access::purge(&store, &clock, &actor(), before_ms).await?;
             println!(
-                "已清除 purged: {} residents anonymised, {} phones and {} document numbers deleted, {} household links revoked, {} scanned codes of swabs cleared (recorded in the audit log)",
-                c.residents, c.phones, c.documents, c.household_links, c.scanned_codes
+                "已清除 purged: {} residents anonymised, {} phones and {} document numbers deleted, {} household links revoked, {} scanned codes of swabs cleared, {} control and {} exemption reasons and {} transporters' names and phones cleared (recorded in the audit log)",
+                c.residents, c.phones, c.documents, c.household_links, c.scanned_codes, c.control_reasons, c.exemption_reasons, c.transporters
             );
             Ok(())
         }

@@ -69,6 +69,10 @@ pub struct PurgeCounts {
     /// Registrations whose scanned or typed text (a document number typed
     /// by hand is one) was cleared.
     pub scanned_codes: i64,
+    /// Exemptions whose reason (in hospital, deceased …) was cleared.
+    pub exemption_reasons: i64,
+    /// Hand-overs whose transporter's name and phone were cleared.
+    pub transporters: i64,
 }
 
 impl Store {
@@ -345,9 +349,10 @@ impl Store {
 
     /// Deletes or anonymises the personal data of residents last changed
     /// before `before_ms`: names become `已清除`, documents, birth dates,
-    /// phones, flags and notes go, household links are revoked, the text
-    /// scanned or typed for swabs stored before then is cleared. Rows (and so
-    /// counts per grid and household) remain.
+    /// phones, flags and notes go, household links are revoked; the text
+    /// scanned or typed for swabs, control orders' and exemptions' reasons and
+    /// transporters' names and phones from before then are cleared. Rows (and
+    /// so counts per grid and household) remain.
     pub async fn purge_before(&self, before_ms: i64, now_ms: i64) -> Result<PurgeCounts> {
         let mut c = PurgeCounts::default();
         let mut tx = self.begin().await?;
@@ -387,6 +392,17 @@ impl crate::import::StoreTx {
             .await? as i64;
         // Free-text reasons may name people or illnesses; the orders themselves stay.
         c.control_reasons = self.exec_ms("UPDATE control_order SET reason = '已清除' WHERE created_ms < $1 AND reason <> '已清除'", before_ms).await? as i64;
+        // Why someone was exempt (in hospital, deceased …) is health data;
+        // that they were exempt stays for the counts.
+        c.exemption_reasons = self.exec_ms("UPDATE round_exemption SET reason = '已清除' WHERE created_ms < $1 AND reason <> '已清除'", before_ms).await? as i64;
+        // The transporter who took the boxes: a name and a phone number.
+        c.transporters = self
+            .exec_ms(
+                "UPDATE handoff SET transporter_name = '已清除', transporter_phone = '' \
+                 WHERE created_ms < $1 AND (transporter_name <> '已清除' OR transporter_phone <> '')",
+                before_ms,
+            )
+            .await? as i64;
         c.residents = self
             .exec_ms2(
                 "UPDATE resident SET name = '已清除', doc_kind = NULL, doc_number = NULL, birth_date = NULL, flags = 0, notes = '', status = 'purged', updated_ms = $2 \

@@ -261,9 +261,11 @@ impl Store {
         within: (Level, i64),
     ) -> Result<Option<i64>> {
         let sql = format!(
-            "SELECT r.id FROM testing_round r WHERE r.street_id = $1 AND r.id < $2 AND r.state <> 'planned' \
+            "SELECT r.id FROM testing_round r JOIN testing_round me ON me.street_id = r.street_id AND me.id = $2 \
+             WHERE r.street_id = $1 AND r.id <> $2 AND r.state <> 'planned' \
+             AND (me.opened_ms IS NULL OR r.opened_ms < me.opened_ms OR (r.opened_ms = me.opened_ms AND r.id < me.id)) \
              AND EXISTS (SELECT 1 FROM round_expected x WHERE x.street_id = r.street_id AND x.round_id = r.id AND x.{} = $3) \
-             ORDER BY r.id DESC LIMIT 1",
+             ORDER BY r.opened_ms DESC, r.id DESC LIMIT 1",
             within.0.column()
         );
         Ok(db_run!(self, pool => sqlx::query_scalar(&sql)

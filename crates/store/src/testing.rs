@@ -200,10 +200,12 @@ impl Store {
         Ok(id)
     }
 
-    /// A street's rounds, newest first.
+    /// A street's rounds, newest first: the ones not opened yet, then by
+    /// when they opened (a round created later may open earlier).
     pub async fn rounds(&self, street: i64) -> Result<Vec<RoundRow>> {
         Ok(db_run!(self, pool => {
-            let rows = sqlx::query("SELECT street_id, id, name, starts_ms, ends_ms, pool_size, state FROM testing_round WHERE street_id = $1 ORDER BY id DESC")
+            let rows = sqlx::query("SELECT street_id, id, name, starts_ms, ends_ms, pool_size, state FROM testing_round WHERE street_id = $1 \
+                                    ORDER BY CASE WHEN opened_ms IS NULL THEN 0 ELSE 1 END, opened_ms DESC, id DESC")
                 .bind(street).fetch_all(pool).await?;
             rows.iter().map(|r| Ok(RoundRow { street_id: r.try_get(0)?, id: r.try_get(1)?, name: r.try_get(2)?, starts_ms: r.try_get(3)?, ends_ms: r.try_get(4)?, pool_size: r.try_get(5)?, state: r.try_get(6)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?

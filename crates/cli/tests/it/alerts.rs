@@ -696,6 +696,104 @@ async fn retests_of_one_household_posted_at_once_clear_the_alert() {
     }
 }
 
+/// Rounds compared in the order they opened, not the order they were made;
+/// points compared with the point of the same name in the same community.
+#[tokio::test]
+async fn round_over_round_follows_when_rounds_opened_and_each_communitys_points() {
+    // A street large enough for two communities.
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "6000", "--seed", "11", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let srv = &srv;
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let communities: Vec<i64> = store
+        .communities(None, Some(street))
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert!(communities.len() >= 2, "{communities:?}");
+    let made = |name: &str| {
+        let r = srv.post("/api/v1/rounds", &json!({ "street": street, "name": name, "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 }));
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.json()["id"].as_str().unwrap().to_string()
+    };
+    let open = |r: &str| {
+        let o = srv.post(&format!("/api/v1/rounds/{r}/open"), &json!({}));
+        assert_eq!(o.status, 200, "{}", o.body);
+    };
+    // Friday's round is made first, Wednesday's second; Wednesday's opens first.
+    let friday = made("周五轮");
+    let wednesday = made("周三轮");
+    open(&wednesday);
+    // Each community has its own "1号点"; 3 people at A's, 5 at B's.
+    let (ca, cb) = (communities[0], communities[1]);
+    let in_community = |c: i64| {
+        srv.get(&format!(
+            "/api/v1/residents?community={}-{c}&limit=5",
+            street
+        ))
+        .json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let id = r["id"].as_str().unwrap();
+                srv.get(&format!("/api/v1/residents/{id}/code")).json()["code"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (codes_a, codes_b) = (in_community(ca), in_community(cb));
+    assert_eq!((codes_a.len(), codes_b.len()), (5, 5));
+    let pa = point(srv, &wednesday, street, ca, "1号点");
+    let pb = point(srv, &wednesday, street, cb, "1号点");
+    let (ta, tb) = (tube(srv, &pa, "WA000001"), tube(srv, &pb, "WB000001"));
+    for (i, code) in codes_a[..3].iter().enumerate() {
+        swab(srv, &ta, &format!("wa{i}"), code, "routine");
+    }
+    for (i, code) in codes_b.iter().enumerate() {
+        swab(srv, &tb, &format!("wb{i}"), code, "routine");
+    }
+    open(&friday);
+    point(srv, &friday, street, ca, "1号点");
+    point(srv, &friday, street, cb, "1号点");
+    let compare = |r: &str| {
+        srv.get(&format!(
+            "/api/v1/rounds/{r}/compare?community={}-{ca}",
+            street
+        ))
+        .json()
+    };
+    let f = compare(&friday);
+    assert_eq!(f["before"], wednesday.as_str(), "{f}");
+    let points = f["points"].as_array().unwrap();
+    assert_eq!(points.len(), 1, "only community A's points: {f}");
+    assert_eq!(points[0]["people_before"], 3, "{f}");
+    // Wednesday's round has nothing before it.
+    assert!(compare(&wednesday)["before"].is_null());
+    // The history lists the round opened last first.
+    let h = srv
+        .get(&format!(
+            "/api/v1/streets/{}/coverage-history?rounds=10",
+            street
+        ))
+        .json();
+    let order: Vec<&str> = h["rounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["round"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, [friday.as_str(), wednesday.as_str()], "{h}");
+}
+
 #[tokio::test]
 async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
     let w = world("300").await;

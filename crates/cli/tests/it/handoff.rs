@@ -303,6 +303,19 @@ async fn a_full_chain_from_supplies_to_lab_matches_everywhere() {
     // The CLI agrees and exits 0.
     let out = w.env.cli_ok(&["handoff", "report", "--round", &w.round]);
     assert!(out.contains("every count matches"), "{out}");
+    // When the emergency ends the transporter's name and phone go; the
+    // counts stay and still match.
+    w.env.cli_ok(&["purge", "--before", "2200-01-01", "--yes"]);
+    let rep = w.report(&w.chief, None);
+    assert_eq!(
+        (
+            &rep["handoffs"][0]["transporter"],
+            &rep["handoffs"][0]["transporter_phone"]
+        ),
+        (&json!("已清除"), &json!("")),
+        "{rep}"
+    );
+    assert_eq!(rep["matched"], true);
 }
 
 #[tokio::test]

@@ -225,8 +225,38 @@ async fn a_tube_of_ten_replays_duplicates_and_bad_codes() {
         .unwrap()
         .unwrap();
     assert_eq!(typed.raw_code, doc);
+    // An exemption's reason is health data: the purge clears it, the
+    // exemption (and the count it makes) stays.
+    let exempt = srv.post(
+        &format!("/api/v1/rounds/{}/exemptions", w.round),
+        &json!({ "resident": w.codes[30].0, "reason": "in_hospital" }),
+    );
+    assert_eq!(exempt.status, 200, "{}", exempt.body);
+    let exempt_before = srv
+        .get(&format!("/api/v1/rounds/{}/coverage", w.round))
+        .json()["exempt"]
+        .clone();
     let out = w.env.cli_ok(&["purge", "--before", "2200-01-01", "--yes"]);
     assert!(out.contains("scanned codes of swabs cleared"), "{out}");
+    let reasons: Vec<String> = match &store.pool {
+        gw_store::Pool::Sqlite(p) => sqlx::query_scalar("SELECT reason FROM round_exemption")
+            .fetch_all(p)
+            .await
+            .unwrap(),
+        gw_store::Pool::Postgres(p) => sqlx::query_scalar("SELECT reason FROM round_exemption")
+            .fetch_all(p)
+            .await
+            .unwrap(),
+    };
+    assert!(
+        !reasons.is_empty() && reasons.iter().all(|r| r == "已清除"),
+        "{reasons:?}"
+    );
+    let audit = store.audit_events(None, None, None, 200).await.unwrap();
+    assert!(
+        audit.iter().all(|e| !e.detail.contains("in_hospital")),
+        "the audit log keeps ids, not why someone was exempt"
+    );
     let typed = store
         .registration_by_client(k.street, "s2-4")
         .await
@@ -248,6 +278,7 @@ async fn a_tube_of_ten_replays_duplicates_and_bad_codes() {
         .get(&format!("/api/v1/rounds/{}/coverage", w.round))
         .json();
     assert_eq!(after["sampled"], 12, "{after}");
+    assert_eq!(after["exempt"], exempt_before, "{after}");
 }
 
 #[tokio::test]
