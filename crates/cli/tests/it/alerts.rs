@@ -792,6 +792,30 @@ async fn round_over_round_follows_when_rounds_opened_and_each_communitys_points(
         .map(|r| r["round"].as_str().unwrap())
         .collect();
     assert_eq!(order, [friday.as_str(), wednesday.as_str()], "{h}");
+
+    // One point of community A, outside any compound, planned for the whole
+    // street: its territory is every building called there, in both
+    // communities, whether the street's or community A's coverage is read.
+    let sunday = made("周日轮");
+    open(&sunday);
+    let p = srv.post(&format!("/api/v1/rounds/{sunday}/points"), &json!({
+        "name": "街面点", "community": format!("{street}-{ca}"), "stations": 50, "x_m": 0, "y_m": 0 }));
+    assert_eq!(p.status, 201, "{}", p.body);
+    let plan = srv.post(&format!("/api/v1/rounds/{sunday}/schedule"), &json!({}));
+    assert_eq!(plan.status, 200, "{}", plan.body);
+    let of = |q: &str| {
+        let c = srv
+            .get(&format!("/api/v1/rounds/{sunday}/coverage{q}"))
+            .json();
+        let p = c["points"][0].clone();
+        (
+            p["buildings"].as_u64().unwrap(),
+            p["expected"].as_i64().unwrap(),
+        )
+    };
+    let street_wide = of("");
+    assert_eq!(street_wide.1, 6000, "everyone is called to the one point");
+    assert_eq!(of(&format!("?community={street}-{ca}")), street_wide);
 }
 
 #[tokio::test]
