@@ -460,9 +460,7 @@ pub async fn open_tube(
                 "轮次状态为 {state}，不能开此采样管 / the round is {state}: this tube cannot be opened"
             )));
         }
-        warning = Some(format!(
-            "轮次状态为 {state}：离线时开的采样管照收 / the round is {state}: a tube opened offline is recorded as it was"
-        ));
+        warning = Some(opened_offline_in(state));
     }
     let rule = settings_of(store, point.street).await?.tube;
     let code = match TubeBarcode::parse(barcode, &rule) {
@@ -510,6 +508,13 @@ pub async fn open_tube(
     ))
 }
 
+/// The warning for a tube a station opened offline in a round now `state`.
+fn opened_offline_in(state: &str) -> String {
+    format!(
+        "轮次状态为 {state}：离线时开的采样管照收 / the round is {state}: a tube opened offline is recorded as it was"
+    )
+}
+
 /// Opens a tube, or answers with the tube already open under this barcode at
 /// the same point: a station replaying an open it may have made while its
 /// network was down. `true` when the tube is new.
@@ -531,14 +536,32 @@ pub async fn open_tube_reusing(
                 .tube_by_barcode(point.street, pt.round_id, code.as_str())
                 .await?
             {
-                Some(t) if t.point_id == pt.id => Ok((
-                    Key {
-                        street: point.street,
-                        id: t.id,
-                    },
-                    false,
-                    None,
-                )),
+                Some(t) if t.point_id == pt.id => {
+                    // The answer to the first try may be what was lost: its
+                    // warnings again.
+                    let round = store.round(point.street, pt.round_id).await?;
+                    let state = (!use_.fits(&round.state)).then(|| opened_offline_in(&round.state));
+                    let issued = crate::handoff::issue_warning(
+                        store,
+                        point.street,
+                        pt.round_id,
+                        pt.id,
+                        code.as_str(),
+                    )
+                    .await?;
+                    let warning = match (state, issued) {
+                        (Some(a), Some(b)) => Some(join(a, &b)),
+                        (a, b) => a.or(b),
+                    };
+                    Ok((
+                        Key {
+                            street: point.street,
+                            id: t.id,
+                        },
+                        false,
+                        warning,
+                    ))
+                }
                 Some(t) => {
                     open_clashing(store, clock, writer, &pt, code.as_str(), t.point_id, use_).await
                 }

@@ -454,6 +454,22 @@ async fn a_tube_not_issued_to_its_point_is_opened_with_a_warning() {
         o["warning"].as_str().unwrap().contains("no range or batch"),
         "{o}"
     );
+    // The station never got that answer and replays the open: the same tube,
+    // and the same warning (the first answer's was lost).
+    let again = c.post(
+        &format!("/api/v1/points/{}/tubes", w.a),
+        &json!({ "barcode": "ZZ00000001", "reuse": true }),
+    );
+    assert_eq!(again.status, 200, "{}", again.body);
+    let again = again.json();
+    assert_eq!(again["id"], o["id"], "{again}");
+    assert!(
+        again["warning"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no range or batch"),
+        "{again}"
+    );
     // The report lists them under A's supplies.
     let rep = w.report(&w.chief, Some(&w.a));
     assert_eq!(
