@@ -1005,6 +1005,116 @@ async fn browser_station_revoked_keeps_its_queue_and_replays_it_after_enrolling_
     assert_eq!(regs[2].2, w.codes[2].1, "the kept scan, once");
 }
 
+/// A scan the station must not send where it is now (queued at another
+/// point before the device was enrolled elsewhere) is held on the device,
+/// never sent to the wrong point nor dropped, and sent once from the right
+/// one; a tube's barcode read twice is not a swab; an ID number is not a
+/// tube barcode.
+#[tokio::test]
+async fn browser_station_holds_scans_of_another_point_and_knows_a_code_from_a_tube() {
+    if !browser_available(
+        "browser_station_holds_scans_of_another_point_and_knows_a_code_from_a_tube",
+    ) {
+        return;
+    }
+    let (w, _) = world(&[]).await;
+    let p0: gw_domain::ids::Key = w.points[0].parse().unwrap();
+    let p1: gw_domain::ids::Key = w.points[1].parse().unwrap();
+    let issue = |point: &str| {
+        w.srv
+            .post(&format!("/api/v1/points/{point}/stations"), &json!({}))
+            .json()
+    };
+    let first = issue(&w.points[0]);
+    let origin = format!("http://{}", w.srv.addr);
+    let profile = tempfile::tempdir().unwrap();
+    let b = Browser::start(profile.path().to_path_buf());
+    b.goto(&format!(
+        "{origin}/station?code={}",
+        first["enroll_code"].as_str().unwrap()
+    ));
+    b.wait(
+        "the scanning panel",
+        "!document.getElementById('scan').hidden",
+    );
+    // An ID number where a tube barcode is wanted: refused, no tube opened.
+    let base = "11010519491231002";
+    let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = base
+        .bytes()
+        .zip(weights)
+        .map(|(c, w)| u32::from(c - b'0') * w)
+        .sum();
+    let id_number = format!(
+        "{base}{}",
+        "10X98765432".as_bytes()[(sum % 11) as usize] as char
+    );
+    b.scan_keys(&id_number);
+    b.wait(
+        "the ID number refused as a tube",
+        "document.getElementById('feedback').dataset.kind === 'bad' && document.getElementById('tube-barcode').textContent === '—'",
+    );
+    b.scan_keys("H0000001");
+    b.scan_keys(&w.codes[0].1);
+    b.wait("one stored", "document.getElementById('point-count').textContent === '1' && document.getElementById('waiting').textContent === '0'");
+    // The tube's own label read again: not a swab.
+    b.scan_keys("H0000001");
+    b.wait(
+        "the double read refused",
+        "document.getElementById('feedback').dataset.kind === 'bad' && document.getElementById('tube-fill').textContent.startsWith('1/')",
+    );
+    // Revoked: the next scan is kept.
+    let station = first["station"].as_str().unwrap();
+    assert_eq!(
+        w.srv
+            .post(&format!("/api/v1/stations/{station}/revoke"), &json!({}))
+            .status,
+        200
+    );
+    b.scan_keys(&w.codes[1].1);
+    b.wait(
+        "the scan kept",
+        "!document.getElementById('enroll').hidden && document.getElementById('waiting').textContent === '1'",
+    );
+    // Enrolled at the other point: the kept scan is held, not sent there.
+    let other = issue(&w.points[1]);
+    b.type_into("#enroll-code", other["enroll_code"].as_str().unwrap());
+    b.scan_keys("");
+    b.wait(
+        "the scan held",
+        "document.getElementById('enroll').hidden && document.getElementById('waiting').textContent === '0' && document.querySelectorAll('#problem-list li.held').length === 1 && !document.getElementById('resend-held').hidden",
+    );
+    b.screenshot("station-held", 360);
+    std::thread::sleep(Duration::from_millis(3500));
+    assert_eq!(registrations(&w.env, w.street, p0.id).await.len(), 1);
+    assert_eq!(registrations(&w.env, w.street, p1.id).await.len(), 0);
+    // "Clear" leaves what is held.
+    b.click("#clear-problems");
+    b.wait(
+        "still held",
+        "document.querySelectorAll('#problem-list li.held').length === 1",
+    );
+    // Back at its point, sent again: stored once.
+    let again = issue(&w.points[0]);
+    b.goto(&format!(
+        "{origin}/station?code={}",
+        again["enroll_code"].as_str().unwrap()
+    ));
+    b.wait(
+        "the scanning panel",
+        "!document.getElementById('scan').hidden && !document.getElementById('resend-held').hidden",
+    );
+    b.click("#resend-held");
+    b.wait(
+        "the held scan sent",
+        "document.querySelectorAll('#problem-list li.held').length === 0 && document.getElementById('waiting').textContent === '0'",
+    );
+    std::thread::sleep(Duration::from_millis(3500));
+    let regs = registrations(&w.env, w.street, p0.id).await;
+    assert_eq!(regs.len(), 2, "{regs:?}");
+    assert_eq!(regs[1].2, w.codes[1].1, "the held scan, once");
+}
+
 #[tokio::test]
 async fn browser_station_takes_a_walk_in_and_a_single_tube_retest() {
     if !browser_available("browser_station_takes_a_walk_in_and_a_single_tube_retest") {

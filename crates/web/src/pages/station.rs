@@ -23,6 +23,10 @@ fn messages(l: Lang) -> serde_json::Value {
         "duplicate": t("此人本轮已采过样", "Already sampled in this round"),
         "at_point": t("采样点", "point"),
         "problem": t("请核实", "Check this"),
+        "held": t("服务器没有收下，已保留在本机，处理后可重新上传", "The server did not take it: kept on this device, to send again once sorted out"),
+        "other_point": t("此扫码属于另一个采样点（本设备已改登记），已保留在本机；回原采样点登记后重新上传", "This scan belongs to another point (this device was enrolled elsewhere since): kept on this device; enrol at that point again and send it"),
+        "same_tube": t("这是本管的条码，不是居民码（重复扫描），未登记", "That is this tube's own barcode, not a personal code (read twice): not registered"),
+        "person_not_tube": t("这是居民码或身份证号，不是采样管条码：本管已满，请先扫描新管条码", "That is a personal code or an ID number, not a tube barcode: this tube is full, scan the next tube's barcode first"),
         "follow_up_retest": t("该管已出结果（混管异常）：此人须单管复核，其户已临时管控，请通知社区", "This tube's result is in (abnormal pool): this person needs a single-tube retest and their household is under temporary control: tell the community"),
         "follow_up_resample": t("该管已出结果（无效）：此人须重采", "This tube's result is in (invalid): this person must be swabbed again"),
         "online": t("在线", "Online"),
@@ -59,7 +63,7 @@ pub async fn station(page: Page) -> Response {
 <div class="actions"><button class="primary" type="submit">{ok}</button><button type="button" id="new-tube" accesskey="n">{nt}</button><button type="button" id="walk-in-button">{wb}</button><button type="button" id="camera-button" hidden>{cam}</button></div></form>
 <form id="walk-in" class="card stack" autocomplete="off" hidden><p class="hint">{wh}</p><label>{wn}<input id="walk-in-name" maxlength="40"></label><label>{wp}<input id="walk-in-phone" inputmode="tel" maxlength="20"></label><button class="primary" type="submit">{ws}</button></form>
 <video id="camera" class="camera" playsinline muted hidden></video>
-<section id="problems" class="card" hidden><h2>{sp}</h2><ul id="problem-list" class="list"></ul><button type="button" id="clear-problems">{cp}</button></section>
+<section id="problems" class="card" hidden><h2>{sp}</h2><ul id="problem-list" class="list"></ul><div class="actions"><button type="button" id="resend-held" hidden>{rh}</button><button type="button" id="clear-problems">{cp}</button></div></section>
 <p class="hint">{hint}</p>
 </section></div>
 <script id="gw-msgs" type="application/json">{msgs}</script>
@@ -73,6 +77,7 @@ pub async fn station(page: Page) -> Response {
         el = l.t("登记码", "Enrolment code"),
         eb = l.t("登记", "Enrol"),
         lw = l.t("待上传", "Waiting"),
+        rh = l.t("重新上传未收下的扫码", "Send the held scans again"),
         lt = l.t("当前管", "Tube"),
         lp = l.t("本点已采", "Sampled here"),
         ready = l.t("准备就绪", "Ready"),

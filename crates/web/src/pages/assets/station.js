@@ -57,7 +57,49 @@
   function kvPut(k, v) { return tx('kv', 'readwrite', function (s) { return s.put(v, k); }); }
   function problemAdd(p) { return tx('problems', 'readwrite', function (s) { return s.add(p); }); }
   function problemsAll() { return tx('problems', 'readonly', function (s) { return s.getAll(); }); }
-  function problemsClear() { return tx('problems', 'readwrite', function (s) { return s.clear(); }); }
+  // Clears what was only said; items the server did not take stay held.
+  function problemsClear() {
+    return problemsAll().then(function (ps) {
+      return Promise.all(ps.filter(function (p) { return !p.held; }).map(function (p) {
+        return tx('problems', 'readwrite', function (s) { return s.delete(p.seq); });
+      }));
+    });
+  }
+  // A queue item the server refused (other than 401/5xx), or one for another
+  // point: moved, whole, out of the queue into the problems store, so the
+  // next items go on; never deleted until sent again and taken.
+  function hold(it, text) {
+    var item = Object.assign({}, it);
+    delete item.seq;
+    return db().then(function (d) {
+      return new Promise(function (resolve, reject) {
+        var t = d.transaction(['queue', 'problems'], 'readwrite', { durability: 'strict' });
+        t.objectStore('problems').add({ text: text, item: item, held: true });
+        t.objectStore('queue').delete(it.seq);
+        t.oncomplete = function () { resolve(); };
+        t.onerror = function () { reject(t.error); };
+        t.onabort = function () { reject(t.error); };
+      });
+    });
+  }
+  // Held items back into the queue (same client ids: the server applies each once).
+  function resendHeld() {
+    return problemsAll().then(function (ps) {
+      var held = ps.filter(function (p) { return p.held && p.item; });
+      return db().then(function (d) {
+        return new Promise(function (resolve, reject) {
+          var t = d.transaction(['queue', 'problems'], 'readwrite', { durability: 'strict' });
+          held.forEach(function (p) {
+            t.objectStore('queue').add(p.item);
+            t.objectStore('problems').delete(p.seq);
+          });
+          t.oncomplete = function () { resolve(); };
+          t.onerror = function () { reject(t.error); };
+          t.onabort = function () { reject(t.error); };
+        });
+      });
+    });
+  }
 
   // ----- server --------------------------------------------------------------
   function api(method, path, body) {
@@ -147,9 +189,11 @@
       ps.forEach(function (p) {
         var li = document.createElement('li');
         li.textContent = p.text;
+        if (p.held) li.className = 'held';
         list.appendChild(li);
       });
       $('problems').hidden = ps.length === 0;
+      $('resend-held').hidden = !ps.some(function (p) { return p.held; });
     });
   }
   // A retest tube holds one swab; other tubes the round's pool size.
@@ -177,6 +221,8 @@
     return running;
   }
   var results = {};
+  // Scans the server did not take, by client id: the station says so.
+  var failed = {};
   // Scans whose outcome the volunteer is looking at right now.
   var awaiting = {};
   function syncLoop() {
@@ -184,6 +230,14 @@
     if (!c) return Promise.resolve();
     return qFirst().then(function (it) {
       if (!it) return null;
+      // Queued at another point (the device was enrolled elsewhere since):
+      // held, never sent to this one.
+      if (it.point && String(it.point) !== String(c.point)) {
+        return hold(it, M.other_point + ': ' + (it.code || it.barcode || '')).then(function () {
+          if (it.client_id) failed[it.client_id] = M.other_point;
+          return syncLoop();
+        });
+      }
       var req;
       if (it.kind === 'tube') {
         req = api('POST', '/api/v1/points/' + c.point + '/tubes', { barcode: it.barcode, reuse: true, purpose: it.purpose || 'routine' });
@@ -207,8 +261,9 @@
   function handle(it, r) {
     if (r.missing && it.kind === 'close') return qDel(it.seq).then(function () { return true; });
     if (r.missing) {
-      // The tube was never opened (its open failed): keep the scan, say so.
-      return problemAdd({ text: M.stuck + ': ' + it.barcode + ' ' + (it.code || ''), item: it }).then(function () { return qDel(it.seq); }).then(function () { return true; });
+      // The tube was never opened (its open is held): the scan is held too.
+      if (it.client_id) failed[it.client_id] = M.stuck;
+      return hold(it, M.stuck + ': ' + it.barcode + ' ' + (it.code || '')).then(function () { return true; });
     }
     if (r.status === 401) { revoked = true; show('bad', M.revoked); $('enroll').hidden = false; return Promise.resolve(false); }
     if (r.status >= 500) { setOnline(false); return Promise.resolve(false); }
@@ -219,12 +274,14 @@
         var warned = r.body.warning ? problemAdd({ text: it.barcode + ' — ' + r.body.warning }) : Promise.resolve();
         return warned.then(function () { return kvPut('tube:' + it.barcode, r.body.id); }).then(function () { return qDel(it.seq); }).then(function () { return true; });
       }
-      return problemAdd({ text: M.stuck + ' (' + it.barcode + '): ' + msg }).then(function () { return qDel(it.seq); }).then(function () { return true; });
+      return hold(it, M.stuck + ' (' + it.barcode + '): ' + msg).then(function () { return true; });
     }
     if (it.kind === 'close') return qDel(it.seq).then(function () { return true; });
     if (!r.ok) {
-      // Refused for good (e.g. the station no longer covers the point): keep it visible.
-      return problemAdd({ text: (it.code || '') + ': ' + msg, item: it }).then(function () { return qDel(it.seq); }).then(function () { return true; });
+      // Refused (e.g. the station no longer covers the point): held, whole,
+      // to be sent again once sorted out; the next items go on.
+      failed[it.client_id] = msg;
+      return hold(it, (it.code || M.walk_in) + ': ' + msg + ' — ' + M.held).then(function () { return true; });
     }
     var o = r.body;
     results[it.client_id] = o;
@@ -258,6 +315,15 @@
     if (b.length < min || b.length > max || !/^[A-Z0-9]+$/.test(b)) return false;
     return c.tube_check !== 'luhn' || (/^[0-9]+$/.test(b) && luhnOk(b));
   }
+  // A personal code (GW1-…) or a mainland ID number with a right check
+  // character: never a tube barcode, whatever the street's tube rule.
+  function looksLikePerson(b) {
+    if (/^GW\d+-/.test(b)) return true;
+    if (!/^\d{17}[\dX]$/.test(b)) return false;
+    var w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], sum = 0;
+    for (var i = 0; i < 17; i++) sum += (b.charCodeAt(i) - 48) * w[i];
+    return '10X98765432'.charAt(sum % 11) === b.charAt(17);
+  }
 
   // ----- scanning ------------------------------------------------------------
   var chain = Promise.resolve();
@@ -269,23 +335,28 @@
   function scan(text, walkIn) {
     var s = state();
     if (walkIn && needTube()) { show('bad', M.scan_tube, text); return refresh(); }
+    var point = cfg().point;
     if (needTube()) {
       var b = text.toUpperCase().replace(/\s+/g, '');
+      if (looksLikePerson(b)) { show('bad', M.person_not_tube, text); return refresh(); }
       if (!tubeOk(b)) { show('bad', M.bad_tube, text); return refresh(); }
-      if (s.tube) qAdd({ kind: 'close', barcode: s.tube });
+      if (s.tube) qAdd({ kind: 'close', barcode: s.tube, point: point });
       s.tube = b; s.fill = 0; s.purpose = $('purpose').value || 'routine';
       saveState(s);
-      return qAdd({ kind: 'tube', barcode: b, purpose: s.purpose }).then(function () {
+      return qAdd({ kind: 'tube', barcode: b, purpose: s.purpose, point: point }).then(function () {
         show('ok', M.tube_open, b);
         return refresh();
       }).then(function () { sync(); });
     }
+    if (!walkIn && text.toUpperCase().replace(/\s+/g, '') === s.tube) { show('bad', M.same_tube, text); return refresh(); }
     var cid = (cfg().station || 'st') + '-' + uid();
-    var item = { kind: 'scan', client_id: cid, barcode: s.tube, code: walkIn ? '' : text, scanned_ms: Date.now(), purpose: purposeOf(s) };
+    var item = { kind: 'scan', client_id: cid, barcode: s.tube, code: walkIn ? '' : text, scanned_ms: Date.now(), purpose: purposeOf(s), point: point };
     if (walkIn) item.walk_in = walkIn;
     return qAdd(item).then(function () {
-      s.fill += 1;
-      saveState(s);
+      // Read again: a sync that ended meanwhile may have saved a newer count.
+      var now = state();
+      now.fill += 1;
+      saveState(now);
       return refresh();
     }).then(function () {
       if (revoked) { show('bad', M.revoked, text); return null; }
@@ -294,6 +365,7 @@
       return sync().then(function () {
         var o = results[cid];
         delete awaiting[cid];
+        if (!o && failed[cid]) { var why = failed[cid]; delete failed[cid]; show('bad', M.held, text + ' — ' + why); return; }
         if (!o && revoked) { show('bad', M.revoked, text); return; }
         if (!o) { show('queued', M.queued, text); return; }
         delete results[cid];
@@ -325,7 +397,7 @@
     });
     $('new-tube').addEventListener('click', function () {
       var s = state();
-      if (s.tube) qAdd({ kind: 'close', barcode: s.tube });
+      if (s.tube) qAdd({ kind: 'close', barcode: s.tube, point: cfg().point });
       s.tube = null; s.fill = 0;
       saveState(s);
       refresh();
@@ -350,6 +422,7 @@
       onScan(name, { name: name, phone: phone });
     });
     $('clear-problems').addEventListener('click', function () { problemsClear().then(refresh); input.focus(); });
+    $('resend-held').addEventListener('click', function () { resendHeld().then(refresh).then(sync); input.focus(); });
     document.addEventListener('keydown', function (e) {
       // A scanner types into whatever has focus: bring it back to the input.
       if (document.activeElement !== input && e.key.length === 1 && !e.ctrlKey && !e.altKey && !e.metaKey &&
@@ -400,10 +473,14 @@
     msg.textContent = '';
     return api('POST', '/api/v1/enroll', { code: code.trim() }).then(function (r) {
       if (!r.ok) { msg.textContent = M.enroll_failed; return; }
+      var before = cfg();
       localStorage.setItem(CFG, JSON.stringify(r.body));
       revoked = false;
       var s = state();
-      if (s.tube) { s.tube = null; s.fill = 0; saveState(s); }
+      if (s.tube) { s.tube = null; s.fill = 0; }
+      // Another point's count is not this one's (its next answer gives it).
+      if (!before || String(before.point) !== String(r.body.point)) s.pointCount = 0;
+      saveState(s);
       startScanning();
       show('ok', M.enrolled);
     }, function () { msg.textContent = M.network; });

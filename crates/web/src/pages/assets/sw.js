@@ -28,16 +28,21 @@ self.addEventListener('fetch', (e) => {
   if (url.origin !== self.location.origin || url.pathname.startsWith('/api/')) return;
   if (url.pathname === '/station') {
     // Network first (a fresh page when online), the kept copy when not.
+    // A server or proxy answering with an error (502, 503 …) is no better
+    // than no network: the kept copy, if there is one.
+    let failed = null;
     e.respondWith(
       Promise.race([fetch(req), timeout(4000)])
         .then((res) => {
-          if (res.ok) {
-            const copy = res.clone();
-            caches.open(CACHE).then((c) => c.put('/station', copy));
+          if (!res.ok) {
+            failed = res;
+            throw new Error(String(res.status));
           }
+          const copy = res.clone();
+          caches.open(CACHE).then((c) => c.put('/station', copy));
           return res;
         })
-        .catch(() => caches.match('/station').then((r) => r || Response.error()))
+        .catch(() => caches.match('/station').then((r) => r || failed || Response.error()))
     );
     return;
   }
