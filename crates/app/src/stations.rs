@@ -4,7 +4,8 @@
 //! shown once and stored hashed. The token acts as a volunteer granted on that
 //! point only, so it goes through the same authorisation as everyone.
 //! Revoked or expired, it is refused with 401: the station keeps its queued
-//! scans and replays them, exactly once, after enrolling again.
+//! scans and replays them, exactly once, after enrolling again (after the
+//! round's grace, for [`LATE_UPLOAD_MS`]).
 
 use gw_domain::access::{Action, Grant, Node, Role};
 use gw_domain::ids::Key;
@@ -19,6 +20,11 @@ use crate::Clock;
 
 /// A token stays valid this long after its round's window ends.
 pub const GRACE_MS: i64 = 24 * 3_600_000;
+
+/// A token issued after that grace is valid this long: for a station to
+/// upload the scans it still holds (its swabs are physically in tubes, so
+/// they are stored, flagged as taken outside the round's state).
+pub const LATE_UPLOAD_MS: i64 = 2 * 3_600_000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Issued {
@@ -42,10 +48,14 @@ pub async fn issue(
     place.point = Some(pt.id);
     access::authorize(p, clock, Action::ManageStations, &place)?;
     let round = store.round(point.street, pt.round_id).await?;
-    let expires = round.ends_ms + GRACE_MS;
-    if expires <= clock.now_ms() {
-        return Err(AuthError::Invalid("轮次已结束 / the round is over".into()));
-    }
+    // Over (and past its grace): a short token, so a station that still holds
+    // scans of the round can upload them.
+    let late = round.ends_ms + GRACE_MS <= clock.now_ms();
+    let expires = if late {
+        clock.now_ms() + LATE_UPLOAD_MS
+    } else {
+        round.ends_ms + GRACE_MS
+    };
     let code = format!("en.{}.{}", point.street, random_token());
     let label = if label.trim().is_empty() {
         format!("{}-station", pt.name)
@@ -74,7 +84,7 @@ pub async fn issue(
         p,
         "issue_station",
         (point.street, "station", &k.to_string()),
-        &format!("point={point}"),
+        &format!("point={point}{}", if late { " late_upload" } else { "" }),
         "",
     )
     .await?;

@@ -1939,3 +1939,69 @@ async fn migration_0023_points_every_sampling_swab_of_a_resident_at_one_first() 
         None
     );
 }
+
+/// A station still holding scans of a round whose window ended days ago can
+/// be enrolled for a short while to upload them; they are stored.
+#[tokio::test]
+async fn a_station_enrolled_after_its_round_is_over_uploads_what_it_kept() {
+    let w = setup("60").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let community = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let now = gw_app::Clock::System.now_ms();
+    let day = 24 * 3_600_000_i64;
+    let r = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "上周的轮次", "starts_ms": now - 9 * day, "ends_ms": now - 2 * day, "pool_size": 10 }));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let round = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        srv.post(&format!("/api/v1/rounds/{round}/open"), &json!({}))
+            .status,
+        200
+    );
+    let point = srv
+        .post(
+            &format!("/api/v1/rounds/{round}/points"),
+            &json!({ "name": "迟传点", "community": format!("{street}-{community}") }),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let issued = srv.post(&format!("/api/v1/points/{point}/stations"), &json!({}));
+    assert!(
+        issued.status == 200 || issued.status == 201,
+        "{}",
+        issued.body
+    );
+    let issued = issued.json();
+    let expires = issued["expires_ms"].as_i64().unwrap();
+    assert!(
+        expires > now && expires <= now + gw_app::stations::LATE_UPLOAD_MS + 60_000,
+        "a short token: {issued}"
+    );
+    let enrolled = srv
+        .anonymous()
+        .post("/api/v1/enroll", &json!({ "code": issued["enroll_code"] }));
+    assert_eq!(enrolled.status, 200, "{}", enrolled.body);
+    let token = enrolled.json()["token"].as_str().unwrap().to_string();
+    let st = srv.with_token(&token);
+    let tube = st.post(
+        &format!("/api/v1/points/{point}/tubes"),
+        &json!({ "barcode": "LATE0001", "reuse": true }),
+    );
+    assert_eq!(tube.status, 201, "{}", tube.body);
+    let tube = tube.json()["id"].as_str().unwrap().to_string();
+    let s = st.post(
+        &format!("/api/v1/tubes/{tube}/scans"),
+        &json!({ "client_id": "kept-1", "code": w.codes[0].1, "scanned_ms": now - 3 * day }),
+    );
+    assert_eq!(s.status, 200, "{}", s.body);
+    assert_eq!(s.json()["resident"], w.codes[0].0.as_str());
+    assert!(store
+        .audit_events(None, None, None, 50)
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.action == "issue_station" && e.detail.contains("late_upload")));
+}
