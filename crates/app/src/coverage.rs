@@ -318,7 +318,8 @@ pub struct History {
     pub street: i64,
     pub within: Option<String>,
     pub rounds: Vec<RoundTotals>,
-    /// How many of the latest rounds in a row missed nobody.
+    /// How many of the latest rounds in a row missed nobody (a round still
+    /// sampling with people missed is not counted against the run yet).
     pub in_a_row: usize,
 }
 
@@ -358,7 +359,14 @@ pub async fn history(
             break;
         }
     }
-    let in_a_row = rounds.iter().take_while(|r| r.nobody_missed).count();
+    // A round still sampling that has missed people is not over yet: the
+    // run is counted from the rounds before it (it breaks the run once its
+    // sampling has closed with anyone missed).
+    let in_a_row = rounds
+        .iter()
+        .skip_while(|r| r.state == "open" && !r.nobody_missed)
+        .take_while(|r| r.nobody_missed)
+        .count();
     Ok(History {
         street,
         within: within.map(|(l, k)| format!("{}:{k}", level_name(l))),

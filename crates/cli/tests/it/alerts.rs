@@ -1547,4 +1547,20 @@ async fn rounds_in_a_row_that_miss_nobody() {
     ]))
     .unwrap();
     assert_eq!(cli["in_a_row"], 2);
+    // Round 5 opens: nobody swabbed yet, but it is still sampling, so the run
+    // stands; once its sampling closes with people missed, the run is broken.
+    let (r5, _) = round(srv, w.street, "第5轮", &[]);
+    let history = || {
+        srv.get(&format!("/api/v1/streets/{}/coverage-history", w.street))
+            .json()
+    };
+    let h = history();
+    assert_eq!(h["rounds"][0]["round"], r5.as_str());
+    assert_eq!(h["in_a_row"], 2, "{h}");
+    let closed = srv.post(
+        &format!("/api/v1/rounds/{r5}/state"),
+        &json!({ "to": "sampling_closed" }),
+    );
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    assert_eq!(history()["in_a_row"], 0);
 }
