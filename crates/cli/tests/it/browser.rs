@@ -294,6 +294,19 @@ impl Browser {
 
     /// Key presses into whatever has focus, as a keyboard-wedge scanner types:
     /// the text, then Enter.
+    /// Opens the station page with an enrolment code (`issued`: the answer
+    /// of `POST /points/{id}/stations`) and waits for the scanning panel.
+    fn enrol_station(&self, origin: &str, issued: &Value) {
+        self.goto(&format!(
+            "{origin}/station?code={}",
+            issued["enroll_code"].as_str().unwrap()
+        ));
+        self.wait(
+            "the scanning panel",
+            "!document.getElementById('scan').hidden",
+        );
+    }
+
     fn scan_keys(&self, text: &str) {
         let mut actions = Vec::new();
         for c in text.chars().chain(std::iter::once('\u{E007}')) {
@@ -964,14 +977,7 @@ async fn browser_station_revoked_keeps_its_queue_and_replays_it_after_enrolling_
     let origin = format!("http://{}", w.srv.addr);
     let profile = tempfile::tempdir().unwrap();
     let b = Browser::start(profile.path().to_path_buf());
-    b.goto(&format!(
-        "{origin}/station?code={}",
-        first["enroll_code"].as_str().unwrap()
-    ));
-    b.wait(
-        "the scanning panel",
-        "!document.getElementById('scan').hidden",
-    );
+    b.enrol_station(&origin, &first);
     b.scan_keys("R0000001");
     for (_, c) in &w.codes[..2] {
         b.scan_keys(c);
@@ -1029,14 +1035,7 @@ async fn browser_station_holds_scans_of_another_point_and_knows_a_code_from_a_tu
     let origin = format!("http://{}", w.srv.addr);
     let profile = tempfile::tempdir().unwrap();
     let b = Browser::start(profile.path().to_path_buf());
-    b.goto(&format!(
-        "{origin}/station?code={}",
-        first["enroll_code"].as_str().unwrap()
-    ));
-    b.wait(
-        "the scanning panel",
-        "!document.getElementById('scan').hidden",
-    );
+    b.enrol_station(&origin, &first);
     // An ID number where a tube barcode is wanted: refused, no tube opened.
     let base = "11010519491231002";
     let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
@@ -1132,14 +1131,7 @@ async fn browser_station_takes_a_walk_in_and_a_single_tube_retest() {
     let origin = format!("http://{}", w.srv.addr);
     let profile = tempfile::tempdir().unwrap();
     let b = Browser::start(profile.path().to_path_buf());
-    b.goto(&format!(
-        "{origin}/station?code={}",
-        issued["enroll_code"].as_str().unwrap()
-    ));
-    b.wait(
-        "the scanning panel",
-        "!document.getElementById('scan').hidden",
-    );
+    b.enrol_station(&origin, &issued);
     // A pooled tube: a resident's code, then a walk-in on no roster by the form.
     b.scan_keys("W0000001");
     b.scan_keys(&w.codes[0].1);

@@ -396,3 +396,12 @@ impl TestEnv {
         password
     }
 }
+
+/// The text column of every row `sql` (no parameters) returns, on either backend.
+pub async fn query_strings(store: &Store, sql: &str) -> Vec<String> {
+    match &store.pool {
+        gw_store::Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await,
+        gw_store::Pool::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await,
+    }
+    .expect("query")
+}

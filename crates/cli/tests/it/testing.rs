@@ -238,16 +238,7 @@ async fn a_tube_of_ten_replays_duplicates_and_bad_codes() {
         .clone();
     let out = w.env.cli_ok(&["purge", "--before", "2200-01-01", "--yes"]);
     assert!(out.contains("scanned codes of swabs cleared"), "{out}");
-    let reasons: Vec<String> = match &store.pool {
-        gw_store::Pool::Sqlite(p) => sqlx::query_scalar("SELECT reason FROM round_exemption")
-            .fetch_all(p)
-            .await
-            .unwrap(),
-        gw_store::Pool::Postgres(p) => sqlx::query_scalar("SELECT reason FROM round_exemption")
-            .fetch_all(p)
-            .await
-            .unwrap(),
-    };
+    let reasons = crate::harness::query_strings(&store, "SELECT reason FROM round_exemption").await;
     assert!(
         !reasons.is_empty() && reasons.iter().all(|r| r == "已清除"),
         "{reasons:?}"
