@@ -75,7 +75,10 @@ fn tube_issues(rows: &[SupplyRow], check_digit: bool) -> Vec<TubeIssue> {
     rows.iter()
         .filter(|r| r.kind == SupplyKind::Tubes.code())
         .filter_map(|r| match (&r.first_barcode, &r.last_barcode, &r.batch) {
+            // Under the street's rule, else as numbers (a range issued
+            // before the street took a check digit).
             (Some(a), Some(b), _) => BarcodeRange::parse(a, b, check_digit)
+                .or_else(|_| BarcodeRange::parse(a, b, false))
                 .ok()
                 .map(TubeIssue::Range),
             (_, _, Some(batch)) => TubeIssue::batch(batch).ok(),

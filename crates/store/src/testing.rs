@@ -1658,6 +1658,18 @@ impl Store {
                 out.alert_id = sqlx::query_scalar("SELECT id FROM alert WHERE street_id = $1 AND tube_id = $2 AND kind = 'abnormal_pool'")
                     .bind(street).bind(tube).fetch_optional(&mut *conn).await?;
             }
+        });
+        // On PostgreSQL the alert is locked before anything is written (as a
+        // retest result locks it first): a result resolving a housemate's
+        // retest at this moment either sees this retest or is seen by it.
+        if let (crate::import::Tx::Postgres(t), Some(alert)) = (&mut tx.0, out.alert_id) {
+            sqlx::query("SELECT id FROM alert WHERE street_id = $1 AND id = $2 FOR UPDATE")
+                .bind(street)
+                .bind(alert)
+                .fetch_optional(&mut **t)
+                .await?;
+        }
+        crate::import::tx_run!(tx, conn, DB => {
             out.opened = sqlx::query("INSERT INTO follow_up (street_id, alert_id, round_id, tube_id, resident_id, kind, state, created_ms) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7) \
                                       ON CONFLICT (street_id, tube_id, resident_id, kind) DO NOTHING")
                 .bind(street).bind(out.alert_id).bind(round).bind(tube).bind(resident).bind(kind).bind(now_ms)
@@ -1673,8 +1685,9 @@ impl Store {
                         .bind(street).bind(h).bind(now_ms).bind(&reason).bind(by).bind(alert)
                         .execute(&mut *conn).await?.rows_affected() == 1;
                 }
-                // A retest is open again: the alert is not over.
-                sqlx::query("UPDATE alert SET state = 'open' WHERE street_id = $1 AND id = $2")
+                // A retest is open again: a cleared alert is not over (a
+                // confirmed one stays confirmed).
+                sqlx::query("UPDATE alert SET state = 'open' WHERE street_id = $1 AND id = $2 AND state = 'cleared'")
                     .bind(street).bind(alert).execute(&mut *conn).await?;
             }
         });

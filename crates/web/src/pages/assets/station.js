@@ -60,7 +60,7 @@
   // Clears what was only said; items the server did not take stay held.
   function problemsClear() {
     return problemsAll().then(function (ps) {
-      return Promise.all(ps.filter(function (p) { return !p.held; }).map(function (p) {
+      return Promise.all(ps.filter(function (p) { return !isHeld(p); }).map(function (p) {
         return tx('problems', 'readwrite', function (s) { return s.delete(p.seq); });
       }));
     });
@@ -82,15 +82,20 @@
       });
     });
   }
+  // Held: an item kept whole (an earlier version of this page kept refused
+  // scans as `item` without the mark).
+  function isHeld(p) { return !!(p.held || p.item); }
   // Held items back into the queue (same client ids: the server applies each once).
   function resendHeld() {
     return problemsAll().then(function (ps) {
-      var held = ps.filter(function (p) { return p.held && p.item; });
+      var held = ps.filter(function (p) { return isHeld(p) && p.item; });
       return db().then(function (d) {
         return new Promise(function (resolve, reject) {
           var t = d.transaction(['queue', 'problems'], 'readwrite', { durability: 'strict' });
           held.forEach(function (p) {
-            t.objectStore('queue').add(p.item);
+            var item = Object.assign({}, p.item);
+            delete item.seq; // a new place at the end of the queue
+            t.objectStore('queue').add(item);
             t.objectStore('problems').delete(p.seq);
           });
           t.oncomplete = function () { resolve(); };
@@ -189,11 +194,11 @@
       ps.forEach(function (p) {
         var li = document.createElement('li');
         li.textContent = p.text;
-        if (p.held) li.className = 'held';
+        if (isHeld(p)) li.className = 'held';
         list.appendChild(li);
       });
       $('problems').hidden = ps.length === 0;
-      $('resend-held').hidden = !ps.some(function (p) { return p.held; });
+      $('resend-held').hidden = !ps.some(isHeld);
     });
   }
   // A retest tube holds one swab; other tubes the round's pool size.
@@ -259,7 +264,8 @@
   }
   // Whether to carry on with the next item.
   function handle(it, r) {
-    if (r.missing && it.kind === 'close') return qDel(it.seq).then(function () { return true; });
+    // A close of a tube whose open is held: held too, to follow it in order.
+    if (r.missing && it.kind === 'close') return hold(it, M.stuck + ': ' + it.barcode).then(function () { return true; });
     if (r.missing) {
       // The tube was never opened (its open is held): the scan is held too.
       if (it.client_id) failed[it.client_id] = M.stuck;
@@ -317,9 +323,13 @@
   }
   // A personal code (GW1-…) or a mainland ID number with a right check
   // character: never a tube barcode, whatever the street's tube rule.
+  // The ID number needs its check character and a birth date that can be
+  // (digits 7–14), so an 18-digit tube barcode is almost never taken for one.
   function looksLikePerson(b) {
     if (/^GW\d+-/.test(b)) return true;
-    if (!/^\d{17}[\dX]$/.test(b)) return false;
+    if (!/^[1-9]\d{16}[\dX]$/.test(b)) return false;
+    var y = +b.slice(6, 10), m = +b.slice(10, 12), d = +b.slice(12, 14);
+    if (y < 1900 || y > 2100 || m < 1 || m > 12 || d < 1 || d > 31) return false;
     var w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], sum = 0;
     for (var i = 0; i < 17; i++) sum += (b.charCodeAt(i) - 48) * w[i];
     return '10X98765432'.charAt(sum % 11) === b.charAt(17);
