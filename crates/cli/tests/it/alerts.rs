@@ -391,6 +391,27 @@ async fn an_abnormal_pool_reaches_the_group_robot_and_retests_clear_or_confirm()
         sum["households_released"].as_u64().unwrap() >= released.len() as u64,
         "{sum}"
     );
+    // A member of pool A synced late: their retest opens, but the alert a
+    // confirmed retest made stays confirmed.
+    let late = srv.post(
+        &format!("/api/v1/tubes/{pool_a}/scans"),
+        &json!({ "client_id": "a-late", "code": w.codes[20].1, "purpose": "routine", "scanned_ms": now - 3_600_000 }),
+    );
+    assert_eq!(late.status, 200, "{}", late.body);
+    assert_eq!(late.json()["follow_up"], "retest", "{}", late.body);
+    let alerts = srv.get(&format!("/api/v1/rounds/{r}/alerts")).json();
+    let a = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["barcode"] == "PA000001")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&a["state"], &a["retests_open"]),
+        (&json!("confirmed"), &json!(1)),
+        "{a}"
+    );
 }
 
 /// An offline station's queue synced after the lab's result: the late

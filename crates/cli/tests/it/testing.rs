@@ -872,6 +872,13 @@ async fn a_street_sets_its_tube_barcode_rule_and_its_labs_largest_pool() {
         assert_eq!(r.status, 400, "{bad}: {}", r.body);
     }
     assert_eq!(srv.get(&path).json(), now);
+    // Tubes issued as plain numbers before the street takes a check digit.
+    let numbered = srv.post(
+        &format!("/api/v1/points/{}/supplies", w.points[0]),
+        &json!({ "kind": "tubes", "first_barcode": "10000000000", "last_barcode": "10000000099" }),
+    );
+    assert_eq!(numbered.status, 201, "{}", numbered.body);
+    assert_eq!(numbered.json()["quantity"], 100);
     // The lab's tubes: 11 digits with a Luhn check digit; it takes pools of 5 at most.
     let set = srv.post(
         &path,
@@ -982,6 +989,11 @@ async fn a_street_sets_its_tube_barcode_rule_and_its_labs_largest_pool() {
     let in_range = open(&luhn("7992739850"));
     assert_eq!(in_range.status, 201, "{}", in_range.body);
     assert!(in_range.json()["warning"].is_null(), "{}", in_range.body);
+    // So does one of the range issued before the rule changed (its ends have
+    // no check digit: it still counts as numbers).
+    let older = open(&luhn("1000000005"));
+    assert_eq!(older.status, 201, "{}", older.body);
+    assert!(older.json()["warning"].is_null(), "{}", older.body);
     // A station learns the rule when it enrols, to check tubes offline.
     let issued = srv.post(
         &format!("/api/v1/points/{}/stations", w.points[0]),
