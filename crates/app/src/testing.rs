@@ -495,10 +495,7 @@ pub async fn open_tube(
         })?;
     let issued =
         crate::handoff::issue_warning(store, point.street, round.id, pt.id, code.as_str()).await?;
-    let warning = match (warning, issued) {
-        (Some(a), Some(b)) => Some(join(a, &b)),
-        (a, b) => a.or(b),
-    };
+    let warning = join_warnings(warning, issued);
     Ok((
         Key {
             street: point.street,
@@ -549,10 +546,7 @@ pub async fn open_tube_reusing(
                         code.as_str(),
                     )
                     .await?;
-                    let warning = match (state, issued) {
-                        (Some(a), Some(b)) => Some(join(a, &b)),
-                        (a, b) => a.or(b),
-                    };
+                    let warning = join_warnings(state, issued);
                     Ok((
                         Key {
                             street: point.street,
@@ -1453,6 +1447,14 @@ pub const EARLIER_BY_MS: i64 = 120_000;
 /// A swab time this far after the server's clock is flagged (the station's
 /// clock runs ahead).
 pub const CLOCK_AHEAD_MS: i64 = 300_000;
+
+/// Two optional warnings as one.
+fn join_warnings(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(join(a, &b)),
+        (a, b) => a.or(b),
+    }
+}
 
 fn join(a: String, b: &str) -> String {
     if a.is_empty() {
