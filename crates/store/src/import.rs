@@ -42,6 +42,13 @@ pub(crate) use tx_run;
 /// A write transaction on either backend.
 pub struct StoreTx(pub(crate) Tx);
 
+/// A row lock a transaction's read takes ([`StoreTx::row_lock`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowLock {
+    Share,
+    Update,
+}
+
 /// A resident to insert.
 pub struct ResidentWrite<'a> {
     pub uid: String,
@@ -92,6 +99,38 @@ impl StoreTx {
         match self.0 {
             Tx::Sqlite(t) => t.rollback().await?,
             Tx::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+
+    /// The clause a read appends to lock the rows it reads until this
+    /// transaction ends: `FOR SHARE` or `FOR UPDATE` on PostgreSQL; nothing on
+    /// SQLite, where `begin` took the database's write lock already.
+    pub(crate) fn row_lock(&self, lock: RowLock) -> &'static str {
+        match (&self.0, lock) {
+            (Tx::Sqlite(_), _) => "",
+            (Tx::Postgres(_), RowLock::Share) => " FOR SHARE",
+            (Tx::Postgres(_), RowLock::Update) => " FOR UPDATE",
+        }
+    }
+
+    /// Locks the rows `select` (a `SELECT … WHERE street_id = $1 AND … = $2`
+    /// without a lock clause) reads, for the rest of this transaction (see
+    /// [`Self::row_lock`]); a no-op on SQLite.
+    pub(crate) async fn lock_rows(
+        &mut self,
+        select: &str,
+        lock: RowLock,
+        street: i64,
+        id: i64,
+    ) -> Result<()> {
+        let sql = format!("{select}{}", self.row_lock(lock));
+        if let Tx::Postgres(t) = &mut self.0 {
+            sqlx::query(&sql)
+                .bind(street)
+                .bind(id)
+                .fetch_all(&mut **t)
+                .await?;
         }
         Ok(())
     }

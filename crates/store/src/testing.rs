@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 
+use crate::import::RowLock;
 use crate::{db_run, Result, Store, StoreError};
 
 #[derive(Debug, Clone)]
@@ -582,15 +583,13 @@ impl Store {
         if to == "closed" {
             // Writes that hold the round (an exemption lifted, a follow-up
             // opened) finish first; what they left open is counted here.
-            if let crate::import::Tx::Postgres(t) = &mut tx.0 {
-                sqlx::query(
-                    "SELECT id FROM testing_round WHERE street_id = $1 AND id = $2 FOR UPDATE",
-                )
-                .bind(street)
-                .bind(id)
-                .fetch_optional(&mut **t)
-                .await?;
-            }
+            tx.lock_rows(
+                "SELECT id FROM testing_round WHERE street_id = $1 AND id = $2",
+                RowLock::Update,
+                street,
+                id,
+            )
+            .await?;
             let (retests, resamples) = crate::import::tx_run!(tx, conn, DB => {
                 let r = sqlx::query(crate::alerts::OPEN_FOLLOW_UPS).bind(street).bind(id).fetch_one(&mut *conn).await?;
                 (r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)
@@ -1461,25 +1460,12 @@ impl crate::import::StoreTx {
     /// for; SQLite: the write lock `begin` took) and then sees what it wrote.
     /// NotFound if there is no such round.
     pub async fn hold_round(&mut self, street: i64, round: i64) -> Result<String> {
-        let state: Option<String> =
-            match &mut self.0 {
-                crate::import::Tx::Sqlite(t) => {
-                    sqlx::query_scalar(
-                        "SELECT state FROM testing_round WHERE street_id = $1 AND id = $2",
-                    )
-                    .bind(street)
-                    .bind(round)
-                    .fetch_optional(&mut **t)
-                    .await?
-                }
-                crate::import::Tx::Postgres(t) => sqlx::query_scalar(
-                    "SELECT state FROM testing_round WHERE street_id = $1 AND id = $2 FOR SHARE",
-                )
-                .bind(street)
-                .bind(round)
-                .fetch_optional(&mut **t)
-                .await?,
-            };
+        let sql = format!(
+            "SELECT state FROM testing_round WHERE street_id = $1 AND id = $2{}",
+            self.row_lock(RowLock::Share)
+        );
+        let state: Option<String> = crate::import::tx_run!(self, conn, DB => sqlx::query_scalar(&sql)
+            .bind(street).bind(round).fetch_optional(&mut *conn).await?);
         state.ok_or_else(|| StoreError::NotFound(format!("round {street}-{round}")))
     }
 
@@ -1517,9 +1503,9 @@ impl crate::import::StoreTx {
             ("retest", "abnormal") => Some("confirmed"),
             _ => None,
         };
-        if let (crate::import::Tx::Postgres(t), Some(_)) = (&mut self.0, resolved_as) {
-            sqlx::query("SELECT id FROM alert WHERE street_id = $1 AND round_id = $2 AND kind = 'abnormal_pool' AND state = 'open' ORDER BY id FOR UPDATE")
-                .bind(street).bind(tube.round_id).fetch_all(&mut **t).await?;
+        if resolved_as.is_some() {
+            self.lock_rows("SELECT id FROM alert WHERE street_id = $1 AND round_id = $2 AND kind = 'abnormal_pool' AND state = 'open' ORDER BY id", RowLock::Update, street, tube.round_id)
+                .await?;
         }
         let (mut resolved, mut released) = (0, 0);
         crate::import::tx_run!(self, conn, DB => {
@@ -1612,11 +1598,7 @@ impl Store {
         // round already closed is followed up all the same: a member of an
         // abnormal pool is traced whatever the round's record says.
         tx.hold_round(street, round).await?;
-        let lock = match tx.0 {
-            crate::import::Tx::Sqlite(_) => "",
-            crate::import::Tx::Postgres(_) => " FOR SHARE",
-        };
-        let sql = format!("SELECT street_id, id, round_id, point_id, barcode, state, pool_size, tube_use, result, result_ms FROM tube WHERE street_id = $1 AND id = $2{lock}");
+        let sql = format!("SELECT street_id, id, round_id, point_id, barcode, state, pool_size, tube_use, result, result_ms FROM tube WHERE street_id = $1 AND id = $2{}", tx.row_lock(RowLock::Share));
         let row = crate::import::tx_run!(tx, conn, DB => {
             match sqlx::query(&sql).bind(street).bind(tube).fetch_optional(&mut *conn).await? {
                 Some(r) => Some((
@@ -1662,12 +1644,14 @@ impl Store {
         // On PostgreSQL the alert is locked before anything is written (as a
         // retest result locks it first): a result resolving a housemate's
         // retest at this moment either sees this retest or is seen by it.
-        if let (crate::import::Tx::Postgres(t), Some(alert)) = (&mut tx.0, out.alert_id) {
-            sqlx::query("SELECT id FROM alert WHERE street_id = $1 AND id = $2 FOR UPDATE")
-                .bind(street)
-                .bind(alert)
-                .fetch_optional(&mut **t)
-                .await?;
+        if let Some(alert) = out.alert_id {
+            tx.lock_rows(
+                "SELECT id FROM alert WHERE street_id = $1 AND id = $2",
+                RowLock::Update,
+                street,
+                alert,
+            )
+            .await?;
         }
         crate::import::tx_run!(tx, conn, DB => {
             out.opened = sqlx::query("INSERT INTO follow_up (street_id, alert_id, round_id, tube_id, resident_id, kind, state, created_ms) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7) \

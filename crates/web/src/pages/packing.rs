@@ -945,11 +945,6 @@ async fn alerts_body(
         };
         let mut members = String::new();
         for m in &al.members {
-            let name = if full {
-                m.name.clone()
-            } else {
-                gw_domain::mask::name(&m.name)
-            };
             let retest =
                 d.retests
                     .iter()
@@ -962,11 +957,12 @@ async fn alerts_body(
                 Some(full) => full.iter().map(String::as_str).collect(),
                 None => m.phones.iter().map(|p| p.number.as_str()).collect(),
             };
-            members.push_str(&format!(
-                r#"<li class="row2"><span>{} <span class="muted">{} {}</span></span>{retest}</li>"#,
-                esc(&name),
-                esc(m.address.as_deref().unwrap_or("")),
-                esc(&phones.join(" ")),
+            members.push_str(&person_row(
+                &m.name,
+                full,
+                m.address.as_deref(),
+                &phones.join(" "),
+                &retest,
             ));
         }
         let mut households = String::new();
@@ -1083,14 +1079,7 @@ async fn alerts_body(
                 let owners: Vec<String> = al
                     .revoked_code_owners
                     .iter()
-                    .map(|m| {
-                        let name = if full { m.name.clone() } else { gw_domain::mask::name(&m.name) };
-                        format!(
-                            r#"<li class="row2"><span>{} <span class="muted">{}</span></span></li>"#,
-                            esc(&name),
-                            esc(m.address.as_deref().unwrap_or(""))
-                        )
-                    })
+                    .map(|m| person_row(&m.name, full, m.address.as_deref(), "", ""))
                     .collect();
                 let owners = if al.revoked_code_count > 0 {
                     format!(
@@ -1150,4 +1139,23 @@ async fn alerts_body(
         ),
     );
     Ok((format!("{} · {}", r.name, l.t("异常处置", "alerts")), body))
+}
+
+/// One person of an alert as a list row: the name (masked unless `full`),
+/// the address and `detail` (their phones) muted beside it, `tail` (a tag)
+/// at the right.
+fn person_row(name: &str, full: bool, address: Option<&str>, detail: &str, tail: &str) -> String {
+    let name = if full {
+        name.to_string()
+    } else {
+        gw_domain::mask::name(name)
+    };
+    let muted = match (address.unwrap_or(""), detail) {
+        (a, "") => esc(a),
+        (a, d) => format!("{} {}", esc(a), esc(d)),
+    };
+    format!(
+        r#"<li class="row2"><span>{} <span class="muted">{muted}</span></span>{tail}</li>"#,
+        esc(&name)
+    )
 }
