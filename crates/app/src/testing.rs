@@ -1194,7 +1194,7 @@ async fn register_swab(
     access::authorize(p, clock, Action::Scan, &place)?;
     if state.replay.is_some() {
         if let Some(r) = store.registration_by_client(street, s.client_id).await? {
-            let r = finish_take_over(store, tube, r).await?;
+            let r = finish_take_over(store, tube, s.code, r).await?;
             let late = r.resident_id.map(|id| (r.tube_id, id, r.scanned_ms));
             return Ok((
                 outcome(store, street, &r, true, tube.pool_size).await?,
@@ -1329,7 +1329,7 @@ async fn register_swab(
         if let Some(id) = made_pending {
             store.drop_unswabbed_pending(street, id).await?;
         }
-        let r = finish_take_over(store, tube, r).await?;
+        let r = finish_take_over(store, tube, s.code, r).await?;
         let late = r.resident_id.map(|id| (r.tube_id, id, r.scanned_ms));
         Ok::<_, StoreError>((
             outcome(store, street, &r, true, tube.pool_size).await?,
@@ -1416,18 +1416,34 @@ async fn register_swab(
 /// A replayed swab stored as the duplicate of a first taken more than
 /// [`EARLIER_BY_MS`] after it: the first try stored it but did not live to
 /// make it the first (the process died between the two writes); the replay
-/// does. Anything else comes back as it is.
+/// does. Anything else comes back as it is; a "replay" of another tube or
+/// another code is a conflict (the client id was reused).
 async fn finish_take_over(
     store: &Store,
     tube: &gw_store::testing::TubeRow,
+    code: &str,
     mut r: RegistrationRow,
 ) -> Result<RegistrationRow, StoreError> {
+    // A client id names one swab in one tube: the same id sent with another
+    // tube is not a replay, and its answer (whose swab, the other tube's and
+    // point's counts) is not this station's to read.
+    if r.tube_id != tube.id {
+        return Err(StoreError::Conflict(format!(
+            "client_id {} 已用于另一支采样管的样本 / client_id {} was used for a swab in another tube",
+            r.client_id, r.client_id
+        )));
+    }
+    // Nor is the same id sent with another code: a station that reused an id
+    // would otherwise lose the second person without a word.
+    if r.raw_code != code {
+        return Err(StoreError::Conflict(format!(
+            "client_id {} 已用于另一个码的样本，本次未登记 / client_id {} was used for a swab of another code: this one is not stored",
+            r.client_id, r.client_id
+        )));
+    }
     let (Some(first_id), Some(resident)) = (r.duplicate_of, r.resident_id) else {
         return Ok(r);
     };
-    if r.tube_id != tube.id {
-        return Ok(r);
-    }
     let first = store.registration_by_id(tube.street_id, first_id).await?;
     if r.scanned_ms < first.scanned_ms - EARLIER_BY_MS {
         store

@@ -82,6 +82,41 @@ async fn one_batch_replayed_by_five_clients_at_once_is_applied_once() {
 }
 
 #[tokio::test]
+async fn a_client_id_sent_again_with_another_tube_or_code_is_refused_and_tells_nothing() {
+    let (f, srv) = field(TestEnv::new().await, 20).await;
+    let here = open_tube(&srv.addr, &f.token, &f.points[0], "Q0000001");
+    let there = open_tube(&srv.addr, &f.token, &f.points[1], "Q0000002");
+    let job = |tube: &str, code: &str| Job {
+        client: "reused-1".into(),
+        tube: tube.to_string(),
+        code: code.to_string(),
+    };
+    let (st, first) = send(&srv.addr, &f.token, &job(&here, &f.codes[0])).unwrap();
+    assert_eq!(st, 200, "{first}");
+    // The same id with another point's tube: not a replay, and the answer
+    // does not name the swab it was used for.
+    let (st, v) = send(&srv.addr, &f.token, &job(&there, &f.codes[0])).unwrap();
+    assert_eq!(st, 409, "{v}");
+    assert!(v.to_string().contains("another tube"), "{v}");
+    assert!(
+        v.get("registration").is_none() && v.get("resident").is_none(),
+        "{v}"
+    );
+    // The same id in the same tube with another person's code: refused, so
+    // the station learns the second person was not stored.
+    let (st, v) = send(&srv.addr, &f.token, &job(&here, &f.codes[1])).unwrap();
+    assert_eq!(st, 409, "{v}");
+    assert!(v.to_string().contains("another code"), "{v}");
+    // The true replay is answered as before.
+    let (st, v) = send(&srv.addr, &f.token, &job(&here, &f.codes[0])).unwrap();
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["replay"], true, "{v}");
+    assert_eq!(v["registration"], first["registration"], "{v}");
+    let (rows, _) = stored(&f.env).await;
+    assert_eq!(rows.len(), 1, "one swab stored");
+}
+
+#[tokio::test]
 async fn two_stations_scanning_one_resident_at_one_moment_store_both_and_flag_one() {
     let (f, srv) = field(TestEnv::new().await, 100).await;
     // Two enrolled stations, one at each point.
