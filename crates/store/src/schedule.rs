@@ -39,6 +39,8 @@ pub struct PointDetails {
 #[derive(Debug, Clone)]
 pub struct SchedHouseholdRow {
     pub building_id: i64,
+    /// The building named with its compound ("嘉惠小区 1号楼"): call-downs
+    /// reach residents of several compounds, whose buildings share names.
     pub building: String,
     pub compound_id: i64,
     pub x_m: Option<i32>,
@@ -135,14 +137,15 @@ impl Store {
             )
         };
         let q = format!(
-            "SELECT b.id, b.name, b.compound_id, b.x_m, b.y_m, u.id, u.name, h.id, h.room, \
+            "SELECT b.id, c.name || ' ' || b.name, b.compound_id, b.x_m, b.y_m, u.id, u.name, h.id, h.room, \
              SUM(CASE WHEN (r.flags & $3) = 0 AND NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = r.street_id AND x.round_id = $2 AND x.resident_id = r.id) \
                  THEN 1 ELSE 0 END) FROM {src} \
              JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
              JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
              JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+             JOIN compound c ON c.street_id = b.street_id AND c.id = b.compound_id \
              WHERE {cond} \
-             GROUP BY b.id, b.name, b.compound_id, b.x_m, b.y_m, u.id, u.name, h.id, h.room \
+             GROUP BY b.id, c.name, b.name, b.compound_id, b.x_m, b.y_m, u.id, u.name, h.id, h.room \
              ORDER BY b.compound_id, b.id, u.id, h.id"
         );
         Ok(db_run!(self, pool => {

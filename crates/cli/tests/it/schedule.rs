@@ -244,6 +244,15 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
         text.contains("核酸检测下楼通知") && text.contains("单元"),
         "{text}"
     );
+    // Buildings are named with their compound: two compounds' 1号楼 called in
+    // one slot must not read alike.
+    let compounds = store.street_compounds(street).await.unwrap();
+    assert!(
+        compounds
+            .iter()
+            .any(|(_, _, name)| text.contains(&format!("{name} ")) && text.contains("号楼")),
+        "{text}"
+    );
     // GET shows the stored plan.
     let got = srv.get(&format!("/api/v1/rounds/{round}/schedule")).json();
     assert_eq!(got["revision"], 1);
