@@ -381,7 +381,9 @@ pub async fn pack_bag(
                 t.bag.as_deref().unwrap_or(""),
                 t.bag.as_deref().unwrap_or("")
             )),
-            Some(t) if t.state != "closed" => problems.push(format!(
+            // A resulted tube the point never bagged: the lab has it, and the
+            // bag's record is made after the fact (its count then matches).
+            Some(t) if t.state != "closed" && t.state != "resulted" => problems.push(format!(
                 "{c}: 采样管状态为 {}，须先封管 / the tube is {}; close it first",
                 t.state, t.state
             )),

@@ -821,7 +821,7 @@ async fn upload_results(
             }
             if !s.unpacked.is_empty() {
                 println!(
-                    "  未装袋即出结果 resulted but never packed at their point (check the hand-off): {}",
+                    "  未装袋即出结果 resulted but never packed at their point (record their bag after the fact: gridwarden handoff bag): {}",
                     s.unpacked.join(", ")
                 );
             }

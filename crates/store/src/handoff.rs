@@ -302,10 +302,16 @@ impl Store {
                 StoreError::Conflict(_) => taken("采样管 / tube"),
                 other => other,
             })?;
+            // A tube the lab has resulted already is recorded in the bag (the
+            // point packs after the fact what it sent) and keeps its state.
+            let mut qb = QueryBuilder::<DB>::new("SELECT COUNT(*) FROM tube WHERE state = 'resulted' AND street_id = ");
+            qb.push_bind(street).push(" AND id IN ");
+            push_ids(&mut qb, tubes);
+            let resulted: i64 = qb.build_query_scalar().fetch_one(&mut *conn).await?;
             let mut qb = QueryBuilder::<DB>::new(moved_to(TubeState::Sealed));
             qb.push_bind(street).push(" AND id IN ");
             push_ids(&mut qb, tubes);
-            if qb.build().execute(&mut *conn).await?.rows_affected() != tubes.len() as u64 {
+            if qb.build().execute(&mut *conn).await?.rows_affected() + resulted as u64 != tubes.len() as u64 {
                 return Err(taken("采样管 / tube"));
             }
             id

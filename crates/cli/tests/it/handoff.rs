@@ -410,6 +410,38 @@ async fn a_hand_over_whose_counts_do_not_match_is_flagged_at_the_hand_off() {
     let sum = r.json();
     assert_eq!(sum["recorded"], 3);
     assert_eq!(sum["unpacked"], json!(["TB00000003"]), "{sum}");
+    // The point records the bag after the fact: the resulted tube goes in
+    // (it keeps its result), and the bag step's break is mended.
+    let late = w.as_(&w.vol).post(
+        &format!("/api/v1/points/{}/bags", w.a),
+        &json!({ "barcode": "BAG0000009", "tubes": ["TB00000003"], "counted_tubes": 1 }),
+    );
+    assert_eq!(late.status, 201, "{}", late.body);
+    assert_eq!(late.json()["counts_match"], true, "{}", late.body);
+    let rep = w.report(&w.chief, None);
+    let steps: Vec<&str> = rep["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["step"].as_str().unwrap())
+        .collect();
+    assert!(!steps.contains(&"bag"), "{rep}");
+    let store = w.env.store().await;
+    let state: String = match &store.pool {
+        gw_store::Pool::Sqlite(p) => {
+            sqlx::query_scalar("SELECT state FROM tube WHERE barcode = 'TB00000003'")
+                .fetch_one(p)
+                .await
+                .unwrap()
+        }
+        gw_store::Pool::Postgres(p) => {
+            sqlx::query_scalar("SELECT state FROM tube WHERE barcode = 'TB00000003'")
+                .fetch_one(p)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(state, "resulted");
 }
 
 #[tokio::test]
