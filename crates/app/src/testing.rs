@@ -1960,6 +1960,9 @@ pub async fn door_to_door(
 pub struct PoolAdviceView {
     pub prevalence: Option<f64>,
     pub tubes_seen: u64,
+    /// Swabs in those tubes: below [`gw_domain::testing::MIN_SWABS_FOR_ADVICE`]
+    /// there is no advice (the rate is a guess).
+    pub swabs_seen: u64,
     pub advice: Option<gw_domain::testing::PoolAdvice>,
     pub lab_max: u32,
 }
@@ -1989,10 +1992,14 @@ pub async fn pool_advice(
         })
         .collect();
     let prevalence = gw_domain::testing::estimate_prevalence(&outcomes);
+    let swabs_seen = outcomes.iter().map(|o| u64::from(o.0) * o.1).sum();
     Ok(PoolAdviceView {
         prevalence,
         tubes_seen: outcomes.iter().map(|o| o.1).sum(),
-        advice: prevalence.map(|p| gw_domain::testing::advise_pool_size(p, lab_max)),
+        swabs_seen,
+        advice: prevalence
+            .filter(|_| swabs_seen >= gw_domain::testing::MIN_SWABS_FOR_ADVICE)
+            .map(|p| gw_domain::testing::advise_pool_size(p, lab_max)),
         lab_max,
     })
 }

@@ -509,6 +509,17 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                         a.saving * 100.0,
                         v.lab_max
                     ),
+                    (None, Some(p)) => println!(
+                        "{} 管 {} 人的结果（估计阳性率 {:.4}%）太少，不足以建议混采规模（至少 {} 人）/ {} tubes of {} swabs (estimated rate {:.4}%) are too few to advise on (at least {})",
+                        v.tubes_seen,
+                        v.swabs_seen,
+                        p * 100.0,
+                        gw_domain::testing::MIN_SWABS_FOR_ADVICE,
+                        v.tubes_seen,
+                        v.swabs_seen,
+                        p * 100.0,
+                        gw_domain::testing::MIN_SWABS_FOR_ADVICE
+                    ),
                     _ => println!("尚无检测结果可依 / no results to go on yet"),
                 }
             }

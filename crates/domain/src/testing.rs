@@ -524,24 +524,53 @@ pub fn advise_pool_size(prevalence: f64, lab_max: u32) -> PoolAdvice {
     }
 }
 
-/// The person-level abnormal rate implied by pool outcomes: for pools of
-/// size `k`, a pool is abnormal with probability `1 - (1-p)^k`, so each
-/// group's rate of abnormal pools `q` gives `p = 1 - (1-q)^(1/k)`; groups are
-/// weighted by the people they tested. `(k, pools, abnormal pools)`.
+/// The person-level abnormal rate implied by pool outcomes: the maximum
+/// likelihood estimate over all pools at once, a pool of `k` being abnormal
+/// with probability `1 - (1-p)^k`. (Estimating each pool size apart and
+/// averaging fails on the small groups real rounds have: one abnormal pool of
+/// eleven swabs, the only tube that held eleven, would say p = 1.)
+/// `(k, pools, abnormal pools)`; `None` when there are none.
 pub fn estimate_prevalence(outcomes: &[(u32, u64, u64)]) -> Option<f64> {
-    let (mut people, mut weighted) = (0.0, 0.0);
-    for &(k, pools, abnormal) in outcomes {
-        if k == 0 || pools == 0 {
-            continue;
-        }
-        let q = abnormal.min(pools) as f64 / pools as f64;
-        let p = 1.0 - (1.0 - q).powf(1.0 / f64::from(k));
-        let n = pools as f64 * f64::from(k);
-        people += n;
-        weighted += p * n;
+    let groups: Vec<(f64, f64, f64)> = outcomes
+        .iter()
+        .filter(|o| o.0 > 0 && o.1 > 0)
+        .map(|&(k, n, x)| (f64::from(k), n as f64, x.min(n) as f64))
+        .collect();
+    if groups.is_empty() {
+        return None;
     }
-    (people > 0.0).then(|| weighted / people)
+    let abnormal: f64 = groups.iter().map(|g| g.2).sum();
+    let negative: f64 = groups.iter().map(|g| g.1 - g.2).sum();
+    if abnormal == 0.0 {
+        return Some(0.0);
+    }
+    if negative == 0.0 {
+        return Some(1.0);
+    }
+    // The log-likelihood's slope in p falls from +∞ to -∞ over (0, 1):
+    // halve the interval around its zero.
+    let slope = |p: f64| -> f64 {
+        let s = 1.0 - p;
+        groups
+            .iter()
+            .map(|&(k, n, x)| x * k * s.powf(k - 1.0) / (1.0 - s.powf(k)) - (n - x) * k / s)
+            .sum()
+    };
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    for _ in 0..200 {
+        let mid = (lo + hi) / 2.0;
+        if slope(mid) > 0.0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some((lo + hi) / 2.0)
 }
+
+/// Fewer swabs than this with a result, and the street's rate is too
+/// uncertain to advise a pool size on.
+pub const MIN_SWABS_FOR_ADVICE: u64 = 100;
 
 #[cfg(test)]
 mod tests {
@@ -749,6 +778,21 @@ mod tests {
         // 10-in-1 with 1 pool in 100 abnormal: p = 1 - 0.99^(1/10) ≈ 0.001.
         let p = estimate_prevalence(&[(10, 100, 1)]).unwrap();
         assert!((p - (1.0 - 0.99f64.powf(0.1))).abs() < 1e-12, "{p}");
+        // Pools of several fills at once: the one abnormal pool of eleven
+        // among 31 swabs is a rate near 1 in 31, not 1 (as each fill's group
+        // taken apart said).
+        let p = estimate_prevalence(&[(11, 1, 1), (10, 1, 0), (5, 2, 0)]).unwrap();
+        assert!(p > 0.02 && p < 0.06, "{p}");
+        // Every pool abnormal: as high as it goes.
+        assert_eq!(estimate_prevalence(&[(10, 3, 3)]), Some(1.0));
+        // Two sizes with the same rate behind them agree with it.
+        let q = |k: f64| 1.0 - 0.998f64.powf(k);
+        let p = estimate_prevalence(&[
+            (10, 100_000, (q(10.0) * 100_000.0) as u64),
+            (5, 100_000, (q(5.0) * 100_000.0) as u64),
+        ])
+        .unwrap();
+        assert!((p - 0.002).abs() < 0.0002, "{p}");
     }
 
     #[test]

@@ -220,7 +220,7 @@ fn registry_document() -> Value {
                 "responses": ok(json!({ "type": "object", "properties": { "floors": { "type": "array", "items": { "type": "object" } } } })) } },
             "/api/v1/streets/{id}/pool-advice": { "get": { "summary": "pool size minimising tests per person (Dorfman) from the street's earlier results",
                 "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }, q("lab_max", "integer", "a smaller limit than the street's lab_max_pool (testing settings), which is the default", false)],
-                "responses": ok(json!({ "type": "object", "properties": { "prevalence": { "type": "number", "nullable": true }, "tubes_seen": { "type": "integer" }, "advice": { "type": "object", "nullable": true }, "lab_max": { "type": "integer" } } })) } },
+                "responses": ok(json!({ "type": "object", "properties": { "prevalence": { "type": "number", "nullable": true }, "tubes_seen": { "type": "integer" }, "swabs_seen": { "type": "integer", "description": "swabs in those tubes; below 100 there is no advice" }, "advice": { "type": "object", "nullable": true }, "lab_max": { "type": "integer" } } })) } },
             "/api/v1/streets/{id}/testing-settings": {
                 "get": { "summary": "the street's testing settings: tube barcode lengths and check character (none or luhn), the largest pool its lab accepts",
                     "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }],

@@ -1253,6 +1253,7 @@ async fn door_to_door_lists_and_pool_advice() {
     let p = advice["prevalence"].as_f64().unwrap();
     assert!((p - (1.0 - 0.95f64.powf(0.1))).abs() < 1e-9, "{advice}");
     assert_eq!(advice["tubes_seen"], 20);
+    assert_eq!(advice["swabs_seen"], 200);
     assert!(advice["advice"]["pool_size"].as_u64().unwrap() >= 5);
     // The command line gives the same, and keeps within a smaller limit.
     let cli: Value = serde_json::from_str(&w.env.cli_ok(&[
