@@ -768,7 +768,7 @@ pub async fn change_point(
     let hours = (d.opens_ms.or(now.opens_ms), d.closes_ms.or(now.closes_ms));
     check_schedule(store, point.street, pt.community_id, &d, hours).await?;
     store
-        .set_point_details(point.street, point.id, &d.details(stations))
+        .set_point_details(point.street, pt.round_id, point.id, &d.details(stations))
         .await?;
     let detail = format!(
         "stations={} opens_ms={} closes_ms={} rate={}",
@@ -836,6 +836,38 @@ pub async fn add_point(
     store
         .place_of(community.street, "community", community.id)
         .await?;
+    // The point serves the round's territory: a community the round does
+    // not cover would have the planner call its buildings to nobody's round.
+    let covered = store.round_communities(round.street, round.id).await?;
+    if !covered.is_empty() && !covered.contains(&community.id) {
+        return Err(AuthError::Invalid(format!(
+            "社区 {community} 不在本轮检测范围内 / community {community} is not in the round's territory"
+        )));
+    }
+    let r = store.round(round.street, round.id).await?;
+    if let (Some(o), Some(c)) = (d.opens_ms, d.closes_ms) {
+        if c <= r.starts_ms || o >= r.ends_ms {
+            return Err(AuthError::Invalid(
+                "采样点开放时间须与本轮检测时段有重叠 / the point's hours must overlap the round's window".into(),
+            ));
+        }
+    }
+    let same = |q: &gw_store::schedule::SchedPointRow| {
+        q.community_id == community.id && q.name.trim() == name
+    };
+    if let Some(q) = store
+        .schedule_points(round.street, round.id)
+        .await?
+        .iter()
+        .find(|q| same(q))
+    {
+        return Err(gw_store::StoreError::Conflict(format!(
+            "本社区已有同名采样点 {name}（{}）/ the community has a point named {name} already ({})",
+            Key { street: round.street, id: q.id },
+            Key { street: round.street, id: q.id }
+        ))
+        .into());
+    }
     check_schedule(
         store,
         round.street,

@@ -170,6 +170,12 @@ impl BarcodeRange {
         false
     }
 
+    /// Whether the two ranges share a barcode (one range's end lies in the
+    /// other: ranges are intervals of one prefix).
+    pub fn overlaps(&self, other: &BarcodeRange) -> bool {
+        self.contains(&other.first) || self.contains(&other.last) || other.contains(&self.first)
+    }
+
     /// Whether `barcode` (already upper-case) is in the range.
     pub fn contains(&self, barcode: &str) -> bool {
         if barcode.len() != self.first.len() {
@@ -766,6 +772,25 @@ pub fn reconcile(chain: &Chain) -> Vec<Mismatch> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_overlap_when_they_share_a_barcode() {
+        let r = |a: &str, b: &str| BarcodeRange::parse(a, b, false).unwrap();
+        let a = r("TB00001000", "TB00001099");
+        assert!(a.overlaps(&r("TB00001050", "TB00001060")), "inside");
+        assert!(r("TB00001050", "TB00001060").overlaps(&a), "around");
+        assert!(a.overlaps(&r("TB00001099", "TB00001200")), "one shared end");
+        assert!(a.overlaps(&r("TB00000900", "TB00002000")), "covering");
+        assert!(!a.overlaps(&r("TB00001100", "TB00001199")), "next to it");
+        assert!(
+            !a.overlaps(&r("TC00001000", "TC00001099")),
+            "another prefix"
+        );
+        // Under the Luhn rule, by serial.
+        let l = |a: &str, b: &str| BarcodeRange::parse(a, b, true).unwrap();
+        assert!(l("10000001007", "10000001999").overlaps(&l("10000001502", "10000001601")));
+        assert!(!l("10000001007", "10000001999").overlaps(&l("10000002005", "10000002005")));
+    }
 
     #[test]
     fn ranges_hold_what_they_say() {

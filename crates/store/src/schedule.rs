@@ -90,8 +90,16 @@ pub struct CallRow {
 impl Store {
     /// Sets a point's compound, position, hours and configured rate (the
     /// fields given; the others are left as they are).
-    pub async fn set_point_details(&self, street: i64, point: i64, d: &PointDetails) -> Result<()> {
+    pub async fn set_point_details(
+        &self,
+        street: i64,
+        round: i64,
+        point: i64,
+        d: &PointDetails,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
+        // A closed round's points are its record.
+        tx.hold_unclosed_round(street, round).await?;
         tx.set_point_details(street, point, d).await?;
         tx.commit().await
     }

@@ -1148,6 +1148,31 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
     .unwrap();
     assert_eq!(cli["rounds"].as_array().unwrap().len(), 2);
     assert_eq!(cli["rounds"][1], h["rounds"][1]);
+    // A point of round 3 stands in its territory, under a name of its own,
+    // open while the round is.
+    let r = srv.post(
+        &format!("/api/v1/rounds/{r3}/points"),
+        &json!({ "name": "别处的点", "community": format!("{}-{other}", w.street) }),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("not in the round's territory"),
+        "{}",
+        r.body
+    );
+    let p3 = point(srv, &r3, w.street, c0, "1号点");
+    let r = srv.post(
+        &format!("/api/v1/rounds/{r3}/points"),
+        &json!({ "name": " 1号点 ", "community": format!("{}-{c0}", w.street) }),
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains(&p3), "{}", r.body);
+    let r = srv.post(
+        &format!("/api/v1/rounds/{r3}/points"),
+        &json!({ "name": "2号点", "community": format!("{}-{c0}", w.street), "opens_ms": 4_102_444_900_000_i64, "closes_ms": 4_102_445_000_000_i64 }),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("overlap the round's window"), "{}", r.body);
     // A closed round's exemptions are its record: they no longer change.
     for to in ["sampling_closed", "results_complete", "closed"] {
         let moved = srv.post(&format!("/api/v1/rounds/{r3}/state"), &json!({ "to": to }));
@@ -1170,6 +1195,15 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
         &json!({ "name": "迟到的点", "community": format!("{}-{c0}", w.street) }),
     );
     assert_eq!(r.status, 409, "{}", r.body);
+    // Nor changing a point, nor issuing it supplies.
+    let r = srv.post(&format!("/api/v1/points/{p3}"), &json!({ "stations": 9 }));
+    assert_eq!(r.status, 409, "{}", r.body);
+    let r = srv.post(
+        &format!("/api/v1/points/{p3}/supplies"),
+        &json!({ "kind": "kits", "quantity": 5 }),
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("closed"), "{}", r.body);
 }
 
 #[tokio::test]

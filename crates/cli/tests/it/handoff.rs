@@ -530,6 +530,23 @@ async fn a_tube_not_issued_to_its_point_is_opened_with_a_warning() {
         assert_eq!(r.status, 400, "{body}: {}", r.body);
         assert!(r.body.contains(needle), "{body}: {}", r.body);
     }
+    // A range that shares tubes with one given out already is refused,
+    // naming the point that has them; the next range is fine.
+    let r = c.post(
+        &format!("/api/v1/points/{}/supplies", w.b),
+        &json!({ "kind": "tubes", "first_barcode": "TB00000005", "last_barcode": "TB00000030" }),
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains(&format!("issued to point {}", w.a)),
+        "{}",
+        r.body
+    );
+    let r = c.post(
+        &format!("/api/v1/points/{}/supplies", w.b),
+        &json!({ "kind": "tubes", "first_barcode": "TB00000021", "last_barcode": "TB00000030" }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
 }
 
 #[tokio::test]
