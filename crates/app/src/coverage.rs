@@ -6,7 +6,7 @@
 use gw_domain::access::{Action, Place};
 use gw_domain::ids::Key;
 use gw_store::coverage::Level;
-use gw_store::Store;
+use gw_store::{Store, StoreError};
 use serde::Serialize;
 
 use crate::access::{self, AuthError, Principal};
@@ -384,6 +384,40 @@ pub struct Missed {
     /// Moved in or registered since the round opened, not swabbed: missed
     /// too, though not in the snapshot.
     pub added: Vec<gw_store::registry::ResidentRow>,
+    /// Missed here who have moved since to where the caller may not read
+    /// them (another grid): counted, not listed (their grid has them).
+    pub moved_away: usize,
+}
+
+/// `rows` split into those the caller may read where the residents live
+/// now, and how many they may not: a list chosen by where people lived when
+/// the round opened must not show a grid leader who lives in another grid
+/// today.
+async fn readable_now(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    street: i64,
+    rows: Vec<gw_store::registry::ResidentRow>,
+) -> Result<(Vec<gw_store::registry::ResidentRow>, usize), StoreError> {
+    let district = store.place_of(street, "street", street).await?.district;
+    let now = clock.now_ms();
+    let total = rows.len();
+    let kept: Vec<_> = rows
+        .into_iter()
+        .filter(|r| {
+            let place = Place {
+                district,
+                street,
+                community: r.community_id,
+                grid: r.grid_id,
+                point: None,
+            };
+            p.can(Action::ReadRegistry, &place, now)
+        })
+        .collect();
+    let away = total - kept.len();
+    Ok((kept, away))
 }
 
 /// The missed list of a community, grid or building.
@@ -400,9 +434,26 @@ pub async fn missed(
     let added = store
         .added_unsampled_in(round.street, round.id, l, k.id)
         .await?;
+    let (expected, away) = readable_now(
+        store,
+        clock,
+        p,
+        round.street,
+        store.residents_by_ids(round.street, &expected).await?,
+    )
+    .await?;
+    let (added, away_added) = readable_now(
+        store,
+        clock,
+        p,
+        round.street,
+        store.residents_by_ids(round.street, &added).await?,
+    )
+    .await?;
     Ok(Missed {
-        expected: store.residents_by_ids(round.street, &expected).await?,
-        added: store.residents_by_ids(round.street, &added).await?,
+        expected,
+        added,
+        moved_away: away + away_added,
     })
 }
 
@@ -451,7 +502,14 @@ pub async fn resamples(
     read_in_round(store, clock, p, round, within).await?;
     let rows = store.resamples_in(round.street, round.id, l, k.id).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let people = store.residents_by_ids(round.street, &ids).await?;
+    let (people, _) = readable_now(
+        store,
+        clock,
+        p,
+        round.street,
+        store.residents_by_ids(round.street, &ids).await?,
+    )
+    .await?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, tube, state, created_ms)| {
@@ -581,9 +639,15 @@ pub async fn compare(
     let ids = store
         .lapsed_in(round.street, round.id, before, (l, k.id))
         .await?;
-    let lapsed = store
-        .residents_by_ids(round.street, &ids)
-        .await?
+    let (lapsed, _) = readable_now(
+        store,
+        clock,
+        p,
+        round.street,
+        store.residents_by_ids(round.street, &ids).await?,
+    )
+    .await?;
+    let lapsed = lapsed
         .iter()
         .map(|r| ResidentView::masked(r, today))
         .collect();

@@ -128,6 +128,15 @@ pub async fn upload_sheets(
         }
     }
     if !issues.is_empty() {
+        // In the file's order (the parse's problems came first, then the
+        // round's): each sheet as it first appears, its rows top to bottom.
+        let mut sheets: Vec<String> = Vec::new();
+        for i in &issues {
+            if !sheets.contains(&i.sheet) {
+                sheets.push(i.sheet.clone());
+            }
+        }
+        issues.sort_by_key(|i| (sheets.iter().position(|s| *s == i.sheet), i.row));
         tracing::warn!(round = %round, problems = issues.len(), "lab file refused");
         return Err(UploadError::Rows(issues));
     }

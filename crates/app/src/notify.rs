@@ -29,10 +29,19 @@ pub struct ChannelView {
 }
 
 fn hide_secret(url: &str) -> String {
-    match url.split_once('?') {
-        Some((base, _)) => format!("{base}?…"),
-        None => url.to_string(),
-    }
+    let (base, query) = match url.split_once('?') {
+        Some((base, _)) => (base, "?…"),
+        None => (url, ""),
+    };
+    // Feishu's robot carries its token in the path (`…/hook/<token>`).
+    let base = match base.rsplit_once('/') {
+        Some((head, token)) if token.chars().count() >= 16 => {
+            let shown: String = token.chars().take(4).collect();
+            format!("{head}/{shown}…")
+        }
+        _ => base.to_string(),
+    };
+    format!("{base}{query}")
 }
 
 /// Adds a group-robot webhook for a street's alerts.
@@ -578,4 +587,28 @@ pub async fn push_call_down(
     )
     .await?;
     Ok(queued)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::hide_secret;
+
+    #[test]
+    fn a_channel_url_is_shown_without_its_token() {
+        assert_eq!(
+            hide_secret("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abcd-1234"),
+            "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?…"
+        );
+        assert_eq!(
+            hide_secret(
+                "https://open.feishu.cn/open-apis/bot/v2/hook/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+            ),
+            "https://open.feishu.cn/open-apis/bot/v2/hook/0a1b…"
+        );
+        assert_eq!(
+            hide_secret("http://127.0.0.1:8399/robot"),
+            "http://127.0.0.1:8399/robot"
+        );
+    }
 }

@@ -219,9 +219,16 @@ pub async fn advance_round(
     access::authorize(p, clock, Action::ManageRounds, &place)?;
     let r = store.round(round.street, round.id).await?;
     if !gw_domain::testing::round_move_ok(&r.state, to) {
+        let next = match gw_domain::testing::round_next(&r.state) {
+            Some(n) => format!("下一步只能是 {n} / the next state can only be {n}"),
+            None => "轮次已结束 / the round is closed".to_string(),
+        };
         return Err(AuthError::Invalid(format!(
-            "轮次不能从 {} 变为 {to} / a round cannot go from {} to {to}",
-            r.state, r.state
+            "轮次不能从 {} 变为 {to}（状态依次为 {}）；{next} / a round cannot go from {} to {to} (states in order: {})",
+            r.state,
+            gw_domain::testing::ROUND_STATES.join(" → "),
+            r.state,
+            gw_domain::testing::ROUND_STATES.join(" → ")
         )));
     }
     if to == "results_complete" {
@@ -1011,8 +1018,11 @@ async fn identify(
                 None => Who::Nobody("证件未登记 / document not registered".into()),
             })
         }
+        // Stored in the swab's flag, which the point's volunteers read: no
+        // part of the number goes with it.
         Err(e) => Ok(Who::Nobody(format!(
-            "无法识别的码 / not a code or document: {e}"
+            "无法识别的码 / not a code or document: {}",
+            e.without_digits()
         ))),
     }
 }
@@ -1120,14 +1130,15 @@ pub async fn scan(
                     }
                     .to_string(),
                 ),
+                // The audit log outlives a purge: it names the tube, not its
+                // result (health data about this resident).
                 &format!(
-                    "tube={} result={} follow_up={} resolved={} released={}",
+                    "tube={} opened={} resolved={} released={}",
                     Key {
                         street: s.tube.street,
                         id: tube
                     },
-                    f.result.as_deref().unwrap_or(""),
-                    f.kind.unwrap_or(""),
+                    f.opened,
                     f.resolved,
                     f.released
                 ),

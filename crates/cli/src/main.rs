@@ -420,6 +420,7 @@ fn init_logs(default: &str) {
 
 #[tokio::main]
 async fn main() {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     // A benchmark's in-process server does not write a line per request (as
     // `bench load` starts its server); everything else logs requests.
@@ -432,6 +433,25 @@ async fn main() {
         eprintln!("错误 error: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// `gridwarden round missed … | head`: when the reader goes away, printing
+/// stops quietly (as a shell tool's would, status 141), instead of a panic
+/// with a backtrace. Rust ignores SIGPIPE, so `println!` panics on it.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
 
 pub(crate) async fn open(db: &DbArg) -> Result<Store> {
@@ -759,8 +779,8 @@ async fn run(cli: Cli) -> Result<()> {
             let before_ms = day_start_ms(&before)?;
             let c = gw_app::access::purge(&store, &clock, &actor(), before_ms).await?;
             println!(
-                "已清除 purged: {} residents anonymised, {} phones and {} document numbers deleted, {} household links revoked, {} scanned codes of swabs cleared, {} control and {} exemption reasons and {} transporters' names and phones cleared (recorded in the audit log)",
-                c.residents, c.phones, c.documents, c.household_links, c.scanned_codes, c.control_reasons, c.exemption_reasons, c.transporters
+                "已清除 purged: {} residents anonymised, {} phones and {} document numbers deleted, {} household links revoked, {} scanned codes of swabs cleared, {} control and {} exemption reasons and {} transporters' names and phones and {} supply receivers' names cleared (recorded in the audit log)",
+                c.residents, c.phones, c.documents, c.household_links, c.scanned_codes, c.control_reasons, c.exemption_reasons, c.transporters, c.supply_receivers
             );
             Ok(())
         }
@@ -826,13 +846,29 @@ async fn upload_results(
                 );
             }
             for a in &s.alerts {
+                if a.kind == "confirmed" {
+                    println!(
+                        "  单管复检异常 retest abnormal {} (tube {}, point {}): {} people confirmed",
+                        a.barcode,
+                        a.tube,
+                        a.point,
+                        a.members.len()
+                    );
+                } else {
+                    println!(
+                        "  混管异常 abnormal pool {} (tube {}, point {}): {} people traced, {} households under temporary control",
+                        a.barcode,
+                        a.tube,
+                        a.point,
+                        a.members.len(),
+                        a.households_under_control
+                    );
+                }
+            }
+            if s.retests_resolved > 0 || s.households_released > 0 {
                 println!(
-                    "  混管异常 abnormal pool {} (tube {}, point {}): {} people traced, {} households under temporary control",
-                    a.barcode,
-                    a.tube,
-                    a.point,
-                    a.members.len(),
-                    a.households_under_control
+                    "  复检 retests: {} resolved; {} 户解除临时管控 households released from temporary control",
+                    s.retests_resolved, s.households_released
                 );
             }
             Ok(())

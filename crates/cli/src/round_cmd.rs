@@ -654,18 +654,27 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             };
             let (views, added) = (masked(&m.expected), masked(&m.added));
             if json {
-                println!("{}", json!({ "items": views, "added": added }));
+                println!(
+                    "{}",
+                    json!({ "items": views, "added": added, "moved_away": m.moved_away })
+                );
             } else {
                 println!("漏检 missed: {}", views.len());
-                for v in views {
-                    println!("  {}", serde_json::to_string(&v)?);
+                for v in &views {
+                    println!("  {}", person_line(v));
                 }
                 println!(
                     "新增未采 added since the round opened, not swabbed: {}",
                     added.len()
                 );
-                for v in added {
-                    println!("  {}", serde_json::to_string(&v)?);
+                for v in &added {
+                    println!("  {}", person_line(v));
+                }
+                if m.moved_away > 0 {
+                    println!(
+                        "另有 {} 人已迁往您无权查看的网格，未列出 / {} more have moved to a grid you do not cover: not listed",
+                        m.moved_away, m.moved_away
+                    );
                 }
             }
         }
@@ -707,8 +716,8 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 for f in floors {
                     let floor = f.floor.map_or_else(|| "?".to_string(), |x| x.to_string());
                     println!("  {} {floor}层 floor:", f.building);
-                    for r in f.residents {
-                        println!("    {}", serde_json::to_string(&r)?);
+                    for r in &f.residents {
+                        println!("    {}", person_line(r));
                     }
                 }
             }
@@ -734,8 +743,8 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             } else {
                 let open_now = rows.iter().filter(|r| r.state == "open").count();
                 println!("待重采 to re-sample: {open_now} (of {})", rows.len());
-                for i in items {
-                    println!("  {}", serde_json::to_string(&i)?);
+                for i in &items {
+                    println!("  {}  {} {}", person_line(&i.resident), i.tube, i.state);
                 }
             }
         }
@@ -920,4 +929,28 @@ pub async fn alerts_cmd(cmd: AlertsCmd, clock: &Clock) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// One resident as a list line (masked as the view is): id, name, gender and
+/// age, address, phones, flags.
+fn person_line(v: &gw_app::registry::ResidentView) -> String {
+    let phones: Vec<&str> = v.phones.iter().map(|p| p.number.as_str()).collect();
+    let age = v.age.map_or_else(String::new, |a| format!(" {a}岁"));
+    let mut line = format!(
+        "{}  {}  {}{age}  {}  {}",
+        v.id,
+        v.name,
+        v.gender,
+        v.address.as_deref().unwrap_or("-"),
+        if phones.is_empty() {
+            "-".to_string()
+        } else {
+            phones.join(" ")
+        }
+    );
+    if !v.flags.is_empty() {
+        line.push_str("  ");
+        line.push_str(&v.flags.join(" "));
+    }
+    line
 }

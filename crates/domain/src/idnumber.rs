@@ -99,6 +99,20 @@ pub enum IdNumberError {
     BadFormat(&'static str),
 }
 
+impl IdNumberError {
+    /// The reason without any part of the number it was about (the birth
+    /// date, the digits Excel kept): what a stored flag may say, where people
+    /// who never saw the number read it.
+    pub fn without_digits(&self) -> String {
+        match self {
+            IdNumberError::DigitsLost(_) => "Excel stored the number as a number and dropped its last digits / Excel 把证件号存成了数字，末几位已丢失".into(),
+            IdNumberError::BadBirthDate(_) => "the birth date inside the number is not a real date / 号码中的出生日期无效".into(),
+            IdNumberError::BadCheck { .. } => "check character wrong (a digit was mistyped) / 校验位错误".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// A valid, normalised resident ID card number (18 characters, upper-case X).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IdNumber(String);
@@ -282,6 +296,19 @@ impl From<IdNumber> for Document {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reason_without_digits_names_no_part_of_the_number() {
+        for raw in ["11010519491331002X", "1.10105E+17", "110105194912310022"] {
+            let e = IdNumber::parse(raw).unwrap_err();
+            let shown = e.without_digits();
+            assert!(
+                !shown.contains("19491331") && !shown.contains("110105"),
+                "{raw}: {shown}"
+            );
+            assert!(!shown.is_empty());
+        }
+    }
 
     // A well-known valid test number (GB 11643 example style).
     const VALID: &str = "11010519491231002X";

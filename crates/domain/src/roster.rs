@@ -409,12 +409,27 @@ const FOOTER_WORDS: [&str; 14] = [
     "填报",
 ];
 
+/// Words of a signature line wherever they stand in its label.
+const SIGNED_BY: [&str; 7] = [
+    "签字",
+    "签名",
+    "审核人",
+    "负责人",
+    "制表人",
+    "填表人",
+    "检验员",
+];
+
 pub(crate) fn is_footer(cells: &[String]) -> bool {
     let first = cells.iter().find(|c| !c.is_empty());
     match first {
         Some(t) => {
             let t = squeeze(t);
-            FOOTER_WORDS.iter().any(|w| t.starts_with(w)) || t.starts_with("total")
+            FOOTER_WORDS.iter().any(|w| t.starts_with(w))
+                || t.starts_with("total")
+                // "检验员签字：", "社区负责人（签名）:": a label for a signature.
+                || (SIGNED_BY.iter().any(|w| t.contains(w))
+                    && (t.contains('：') || t.contains(':') || SIGNED_BY.iter().any(|w| t.ends_with(w))))
         }
         None => false,
     }
@@ -1011,6 +1026,27 @@ pub fn plan_import(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signature_lines_are_footers_wherever_the_word_stands() {
+        let row = |cells: &[&str]| cells.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        for footer in [
+            &["检验员签字：", ""][..],
+            &["", "社区负责人（签名）:", "王"][..],
+            &["签字：王医生"][..],
+            &["检验员：张三"][..],
+            &["合计", "33"][..],
+        ] {
+            assert!(is_footer(&row(footer)), "{footer:?}");
+        }
+        for line in [
+            &["张三", "3号楼"][..],
+            &["TB00001001", "阴性"][..],
+            &["负责任"][..],
+        ] {
+            assert!(!is_footer(&row(line)), "{line:?}");
+        }
+    }
     use crate::idnumber::IdNumber;
 
     fn t(s: &str) -> Cell {

@@ -269,12 +269,24 @@ impl TestingSettings {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BarcodeError {
-    #[error("条码长度 {0} 不对 / barcode length {0} outside the configured range")]
-    Length(usize),
+    #[error("{}", length_text(*.0, *.1, *.2))]
+    Length(usize, usize, usize),
     #[error("条码含非法字符 / barcode has characters other than letters and digits")]
     Characters,
+    #[error("这是个人码，不是采样管条码 / this is a personal code, not a tube barcode")]
+    PersonalCode,
+    #[error("条码被 Excel 变成了数字（{0}）：请把该列设为文本后重新导出 / Excel turned the barcode into a number ({0}): format the column as text and export again")]
+    AsNumber(String),
     #[error("条码校验位错误（扫错或污损）/ barcode check digit wrong (misread or damaged)")]
     Check,
+}
+
+fn length_text(len: usize, min: usize, max: usize) -> String {
+    if min == max {
+        format!("条码长度 {len}，应为 {min} 位 / barcode length {len}: it must be {min} characters")
+    } else {
+        format!("条码长度 {len}，应为 {min}–{max} 位 / barcode length {len}: it must be {min} to {max} characters")
+    }
 }
 
 /// A validated tube barcode.
@@ -297,6 +309,20 @@ pub fn luhn_ok(digits: &str) -> bool {
     sum % 10 == 0
 }
 
+/// `1.00002E+9`: what Excel shows (and a CSV it saved holds) for a long
+/// number in a general column; the digits past the sixth are gone.
+fn looks_like_excel_number(t: &str) -> bool {
+    let Some((mantissa, exp)) = t.split_once("E+") else {
+        return false;
+    };
+    let digits = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((a, b)) => digits(a) && digits(b),
+        None => digits(mantissa),
+    };
+    mantissa_ok && digits(exp)
+}
+
 impl TubeBarcode {
     pub fn parse(raw: &str, rule: &BarcodeRule) -> Result<TubeBarcode, BarcodeError> {
         let t = crate::text::squeeze(raw).to_uppercase();
@@ -315,8 +341,18 @@ impl TubeBarcode {
                 return Ok(TubeBarcode(format!("{}~{point}", base.0)));
             }
         }
+        if t.starts_with("GW") && t.split('-').count() >= 6 {
+            return Err(BarcodeError::PersonalCode);
+        }
+        if looks_like_excel_number(&t) {
+            return Err(BarcodeError::AsNumber(t));
+        }
         if !(rule.min_len..=rule.max_len).contains(&t.len()) {
-            return Err(BarcodeError::Length(t.chars().count()));
+            return Err(BarcodeError::Length(
+                t.chars().count(),
+                rule.min_len,
+                rule.max_len,
+            ));
         }
         if !t.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(BarcodeError::Characters);
@@ -442,6 +478,13 @@ pub const ROUND_STATES: [&str; 5] = [
     "results_complete",
     "closed",
 ];
+
+/// The one state a round in `from` may move to next (`None`: closed, or no
+/// such state).
+pub fn round_next(from: &str) -> Option<&'static str> {
+    let i = ROUND_STATES.iter().position(|s| *s == from)?;
+    ROUND_STATES.get(i + 1).copied()
+}
 
 /// Whether a round may move from `from` to `to` (one step forward only).
 pub fn round_move_ok(from: &str, to: &str) -> bool {
@@ -579,6 +622,15 @@ mod tests {
     const KEY: &[u8] = b"street-7-key-1-secret-material";
 
     #[test]
+    fn a_round_moves_one_state_forward() {
+        assert_eq!(round_next("planned"), Some("open"));
+        assert_eq!(round_next("results_complete"), Some("closed"));
+        assert_eq!(round_next("closed"), None);
+        assert_eq!(round_next("bogus"), None);
+        assert!(round_move_ok("open", "sampling_closed") && !round_move_ok("open", "closed"));
+    }
+
+    #[test]
     fn sampling_is_routine_and_door_to_door_only() {
         let sampling: Vec<&str> = PURPOSES.into_iter().filter(|p| is_sampling(p)).collect();
         assert_eq!(sampling, ["routine", "door_to_door"]);
@@ -622,7 +674,7 @@ mod tests {
         );
         assert_eq!(
             TubeBarcode::parse("799273987", &s.tube),
-            Err(BarcodeError::Length(9))
+            Err(BarcodeError::Length(9, 10, 12))
         );
         assert_eq!(
             TestingSettings::new(12, 10, "none", 10),
@@ -712,7 +764,15 @@ mod tests {
         );
         assert_eq!(
             TubeBarcode::parse("123", &rule),
-            Err(BarcodeError::Length(3))
+            Err(BarcodeError::Length(3, 8, 20))
+        );
+        assert_eq!(
+            TubeBarcode::parse("1.00002E+9", &rule),
+            Err(BarcodeError::AsNumber("1.00002E+9".into()))
+        );
+        assert_eq!(
+            TubeBarcode::parse("GW1-7-K3QX8ZMA2B4C6D7E-1-0-KTSAZKYM9KHW", &rule),
+            Err(BarcodeError::PersonalCode)
         );
         assert_eq!(
             TubeBarcode::parse("1234-5678", &rule),

@@ -312,7 +312,7 @@ proptest! {
                 prop_assert_eq!(b.as_str(), s.to_uppercase());
                 prop_assert_eq!(TubeBarcode::parse(b.as_str(), &rule), Ok(b.clone()));
             }
-            Err(e) => prop_assert_eq!(e, BarcodeError::Length(s.len())),
+            Err(e) => prop_assert_eq!(e, BarcodeError::Length(s.len(), 8, 20)),
         }
     }
 }

@@ -71,8 +71,10 @@ pub struct PurgeCounts {
     pub scanned_codes: i64,
     /// Exemptions whose reason (in hospital, deceased …) was cleared.
     pub exemption_reasons: i64,
-    /// Hand-overs whose transporter's name and phone were cleared.
+    /// Hand-overs whose transporter's name, phone and account were cleared.
     pub transporters: i64,
+    /// Supply issues whose receiver's name was cleared.
+    pub supply_receivers: i64,
 }
 
 impl Store {
@@ -398,8 +400,15 @@ impl crate::import::StoreTx {
         // The transporter who took the boxes: a name and a phone number.
         c.transporters = self
             .exec_ms(
-                "UPDATE handoff SET transporter_name = '已清除', transporter_phone = '' \
-                 WHERE created_ms < $1 AND (transporter_name <> '已清除' OR transporter_phone <> '')",
+                "UPDATE handoff SET transporter_name = '已清除', transporter_phone = '', transporter_account = '' \
+                 WHERE created_ms < $1 AND (transporter_name <> '已清除' OR transporter_phone <> '' OR transporter_account <> '')",
+                before_ms,
+            )
+            .await? as i64;
+        // Who took the supplies at the point: a name typed in.
+        c.supply_receivers = self
+            .exec_ms(
+                "UPDATE supply_issue SET received_by = '已清除' WHERE issued_ms < $1 AND received_by <> '' AND received_by <> '已清除'",
                 before_ms,
             )
             .await? as i64;

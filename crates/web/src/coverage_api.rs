@@ -131,6 +131,7 @@ pub async fn missed(
         .iter()
         .map(|r| ResidentView::masked(r, today))
         .collect::<Vec<_>>());
+    v["moved_away"] = json!(m.moved_away);
     Ok(Json(v))
 }
 

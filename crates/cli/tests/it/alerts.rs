@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::harness::{Server, TestEnv};
+use crate::harness::{query_strings, Server, TestEnv};
 
 /// A group robot on loopback: answers like WeCom and hands each request body
 /// to the test.
@@ -1618,4 +1618,99 @@ async fn rounds_in_a_row_that_miss_nobody() {
     );
     assert_eq!(closed.status, 200, "{}", closed.body);
     assert_eq!(history()["in_a_row"], 0);
+}
+
+#[tokio::test]
+async fn a_missed_list_lists_no_one_who_now_lives_where_its_reader_may_not_read() {
+    // The smallest demo street with two grids.
+    let w = world("1000").await;
+    let srv = &w.srv;
+    let (r, _) = round(srv, w.street, "全员核酸", &[]);
+    let store = w.env.store().await;
+    let comm = store.communities(None, Some(w.street)).await.unwrap()[0]
+        .name
+        .clone();
+    const PLACE: &str = "FROM resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+        JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+        JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id";
+    let mover = query_strings(
+        &store,
+        &format!(
+            "SELECT CAST(r.id AS TEXT) {PLACE} WHERE g.name = '第1网格' ORDER BY r.id LIMIT 1"
+        ),
+    )
+    .await;
+    let elsewhere = query_strings(
+        &store,
+        "SELECT CAST(h.id AS TEXT) FROM household h JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+         JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+         WHERE g.name <> '第1网格' ORDER BY h.id LIMIT 1",
+    )
+    .await;
+    let grid = query_strings(
+        &store,
+        "SELECT CAST(id AS TEXT) FROM grid WHERE name = '第1网格'",
+    )
+    .await;
+    assert_eq!(
+        (mover.len(), elsewhere.len(), grid.len()),
+        (1, 1, 1),
+        "two grids"
+    );
+    let mover_key = format!("{}-{}", w.street, mover[0]);
+    // The roster of the other grid now has them (a re-import moved them).
+    let moved = format!(
+        "UPDATE resident SET household_id = {} WHERE id = {}",
+        elsewhere[0], mover[0]
+    );
+    match &store.pool {
+        gw_store::Pool::Sqlite(p) => {
+            sqlx::query(&moved).execute(p).await.unwrap();
+        }
+        gw_store::Pool::Postgres(p) => {
+            sqlx::query(&moved).execute(p).await.unwrap();
+        }
+    }
+    check_moved(&w, &r, &comm, &grid[0], &mover_key);
+}
+
+fn check_moved(w: &World, round: &str, comm: &str, grid: &str, mover: &str) {
+    let path = format!("/api/v1/rounds/{round}/missed?grid={}-{grid}", w.street);
+    let listed = |v: &Value| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(v["added"].as_array().unwrap())
+            .any(|x| x["id"] == mover)
+    };
+    // The street's commander reads everyone: still missed in grid 1 (they
+    // were expected there), listed.
+    let all = w.srv.get(&path).json();
+    assert!(listed(&all), "{all}");
+    assert_eq!(all["moved_away"], 0);
+    // Grid 1's leader may not read someone living in another grid today:
+    // counted, not listed.
+    let pw = w.env.account(
+        "gl1",
+        "grid_leader",
+        &[
+            "--street",
+            "鸿城街道",
+            "--community",
+            comm,
+            "--grid",
+            "第1网格",
+        ],
+    );
+    let gl = w.srv.login("gl1", &pw);
+    let mine = w.srv.with_token(&gl).get(&path);
+    assert_eq!(mine.status, 200, "{}", mine.body);
+    let mine = mine.json();
+    assert!(!listed(&mine), "{mine}");
+    assert_eq!(mine["moved_away"], 1, "{mine}");
+    assert_eq!(
+        mine["items"].as_array().unwrap().len() + 1,
+        all["items"].as_array().unwrap().len()
+    );
 }

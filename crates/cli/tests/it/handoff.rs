@@ -427,21 +427,12 @@ async fn a_hand_over_whose_counts_do_not_match_is_flagged_at_the_hand_off() {
         .collect();
     assert!(!steps.contains(&"bag"), "{rep}");
     let store = w.env.store().await;
-    let state: String = match &store.pool {
-        gw_store::Pool::Sqlite(p) => {
-            sqlx::query_scalar("SELECT state FROM tube WHERE barcode = 'TB00000003'")
-                .fetch_one(p)
-                .await
-                .unwrap()
-        }
-        gw_store::Pool::Postgres(p) => {
-            sqlx::query_scalar("SELECT state FROM tube WHERE barcode = 'TB00000003'")
-                .fetch_one(p)
-                .await
-                .unwrap()
-        }
-    };
-    assert_eq!(state, "resulted");
+    let state = crate::harness::query_strings(
+        &store,
+        "SELECT state FROM tube WHERE barcode = 'TB00000003'",
+    )
+    .await;
+    assert_eq!(state, ["resulted"]);
 }
 
 #[tokio::test]

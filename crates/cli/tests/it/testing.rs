@@ -909,7 +909,7 @@ async fn a_street_sets_its_tube_barcode_rule_and_its_labs_largest_pool() {
         replayed.json()["warning"]
             .as_str()
             .unwrap()
-            .contains("outside the configured range"),
+            .contains("it must be 11 characters"),
         "{}",
         replayed.body
     );

@@ -1037,6 +1037,7 @@ async fn missed_body(
     let m = gw_app::coverage::missed(&s.store, &s.clock, &a.principal, round, within).await?;
     // Then those who moved in or were registered since the round opened.
     let in_snapshot = m.expected.len();
+    let moved_away = m.moved_away;
     let rows: Vec<_> = m.expected.into_iter().chain(m.added).collect();
     let r = s.store.round(round.street, round.id).await?;
     let now = s.clock.now_ms();
@@ -1105,6 +1106,16 @@ async fn missed_body(
             format!(
                 r#"<p class="notice" id="exempted">{}</p>"#,
                 l.t("已登记免检。", "Exemption recorded.")
+            )
+        } else {
+            String::new()
+        } + &if moved_away > 0 {
+            format!(
+                r#"<p class="muted" id="moved-away">{}</p>"#,
+                esc(&match l {
+                    Lang::Zh => format!("另有 {moved_away} 人开轮后已迁往其他网格，由其所在网格跟进，此处不列出。"),
+                    Lang::En => format!("{moved_away} more have moved to another grid since the round opened: their grid follows them up; not listed here."),
+                })
             )
         } else {
             String::new()
