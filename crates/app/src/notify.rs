@@ -412,10 +412,15 @@ async fn post_signed(
 /// One HTTP/1.1 POST of a JSON body; Ok on a 2xx answer. Robots answer 200
 /// with an error code in the body for a bad key: that is reported too.
 async fn post_parsed(u: &WebhookUrl, body: &str) -> Result<(), String> {
+    // The port goes in Host unless it is the scheme's own (RFC 9110 §7.2).
+    let host = if u.port == if u.tls { 443 } else { 80 } {
+        u.host.clone()
+    } else {
+        format!("{}:{}", u.host, u.port)
+    };
     let request = format!(
-        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nUser-Agent: gridwarden\r\nConnection: close\r\n\r\n{}",
+        "POST {} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nUser-Agent: gridwarden\r\nConnection: close\r\n\r\n{}",
         u.target,
-        u.host,
         body.len(),
         body
     );

@@ -207,6 +207,31 @@ pub async fn create_round(
     Ok(k)
 }
 
+/// What a round moved to `to` leaves unsettled, told to whoever moved it:
+/// once sampling or the round is closed, the count reconciliation's breaks
+/// (the move stands: the counts are the round's record, and the report
+/// says where each broke). Empty when the caller may not read the report.
+pub async fn move_warnings(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    to: &str,
+) -> Vec<String> {
+    if !matches!(to, "results_complete" | "closed") {
+        return Vec::new();
+    }
+    match crate::handoff::report(store, clock, p, round, None).await {
+        Ok(r) if !r.matched => {
+            let n = r.mismatches.len();
+            vec![format!(
+                "数据统计校对有 {n} 处不符 / the count reconciliation has {n} mismatch(es): gridwarden handoff report --round {round}"
+            )]
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Moves a round one step along its life. Opening fixes the expected population.
 pub async fn advance_round(
     store: &Store,

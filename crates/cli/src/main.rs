@@ -1104,10 +1104,10 @@ async fn control(c: ControlCmd, clock: &Clock) -> Result<()> {
                     "{}\t{}\tfrom {}\tuntil {}\t{}\t{}",
                     r.id,
                     r.order.status.label_zh(),
-                    r.order.from_ms,
+                    gw_domain::date::minute_text_cst(r.order.from_ms),
                     r.order
                         .until_ms
-                        .map(|u| u.to_string())
+                        .map(gw_domain::date::minute_text_cst)
                         .unwrap_or("-".into()),
                     r.set_by,
                     r.reason

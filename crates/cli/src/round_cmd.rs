@@ -272,6 +272,8 @@ pub enum RoundCmd {
         round: String,
         #[command(flatten)]
         within: TerritoryArg,
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         db: DbArg,
     },
@@ -279,6 +281,8 @@ pub enum RoundCmd {
     /// points' disinfection tasks.
     Alerts {
         round: String,
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         db: DbArg,
     },
@@ -331,6 +335,8 @@ pub enum AlertsCmd {
     List {
         #[arg(long)]
         street: String,
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         db: DbArg,
     },
@@ -531,6 +537,9 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 .await
                 .map_err(app_err)?;
             println!("轮次 round {round} → {s}");
+            for w in gw_app::testing::move_warnings(&store, clock, &op, round, &s).await {
+                println!("  注意 warning: {w}");
+            }
         }
         RoundCmd::Point {
             round,
@@ -618,10 +627,46 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     "轮次 round {}: 应检 expected {}  已采 sampled {}  免检 exempt {}  漏检 missed {}  新增 added {} (已采 sampled {})",
                     c.round, t.expected, t.sampled, t.exempt, t.missed, t.added, t.added_sampled
                 );
+                // Names for the rows' keys (the key stays: other commands take it).
+                let mut names: std::collections::HashMap<(&str, String), String> =
+                    Default::default();
+                for g in store.grids(None, None).await? {
+                    names.insert(
+                        ("grid", format!("{}-{}", g.street_id, g.id)),
+                        format!("{} {}", g.community_name, g.name),
+                    );
+                }
+                for r in c.rows.iter().filter(|r| r.level == "building") {
+                    if let Ok(k) = r.key.parse::<gw_domain::ids::Key>() {
+                        let b = store.building(k.street, k.id).await?;
+                        names.insert(
+                            ("building", r.key.clone()),
+                            format!("{} {}", b.compound, b.name),
+                        );
+                    }
+                }
+                for cm in store.communities(None, None).await? {
+                    names.insert(
+                        ("community", format!("{}-{}", cm.street_id, cm.id)),
+                        cm.name,
+                    );
+                }
+                println!(
+                    "  {:<10} {:>6} {:>6} {:>5} {:>6} {:>5}  名称 name",
+                    "id", "应检", "已采", "免检", "漏检", "新增"
+                );
                 for r in &c.rows {
                     println!(
-                        "  {:<9} {:<10} {:>6} {:>6} {:>5} {:>6} {:>5}",
-                        r.level, r.key, r.expected, r.sampled, r.exempt, r.missed, r.added
+                        "  {:<10} {:>8} {:>8} {:>7} {:>8} {:>7}  {}",
+                        r.key,
+                        r.expected,
+                        r.sampled,
+                        r.exempt,
+                        r.missed,
+                        r.added,
+                        names
+                            .get(&(r.level, r.key.clone()))
+                            .map_or(r.level, String::as_str)
                     );
                 }
                 for p in &c.points {
@@ -762,7 +807,12 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 "已排队 queued {n} 条叫号消息 call-down message(s); 运行中的服务器发送 the running server delivers them"
             );
         }
-        RoundCmd::Compare { round, within, db } => {
+        RoundCmd::Compare {
+            round,
+            within,
+            json,
+            db,
+        } => {
             let store = open(&db).await?;
             let within = within
                 .within()?
@@ -770,9 +820,43 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             let c = gw_app::coverage::compare(&store, clock, &op, key(&round, "round")?, within)
                 .await
                 .map_err(app_err)?;
-            println!("{}", serde_json::to_string_pretty(&c)?);
+            if json {
+                println!("{}", json!(c));
+                return Ok(());
+            }
+            let Some(before) = &c.before else {
+                println!(
+                    "轮次 {} 之前没有可比的轮次 / no earlier round to compare {} with",
+                    c.round, c.round
+                );
+                return Ok(());
+            };
+            println!(
+                "轮次 round {} 对比 against {} ({}):",
+                c.round, before, c.within
+            );
+            println!(
+                "  楼栋 building\t应检 expected\t本轮 sampled\t上轮 before\t上轮采本轮未采 lapsed"
+            );
+            for b in &c.buildings {
+                println!(
+                    "  {}\t{}\t{}\t{}\t{}",
+                    b.name, b.expected, b.sampled, b.sampled_before, b.lapsed
+                );
+            }
+            println!("  采样点 point\t本轮 people\t上轮 before");
+            for p in &c.points {
+                println!("  {}\t{}\t{}", p.name, p.people, p.people_before);
+            }
+            println!(
+                "上轮采、本轮未采 sampled last round, not this one: {}",
+                c.lapsed.len()
+            );
+            for v in &c.lapsed {
+                println!("  {}", person_line(v));
+            }
         }
-        RoundCmd::Alerts { round, db } => {
+        RoundCmd::Alerts { round, json, db } => {
             let store = open(&db).await?;
             let round = key(&round, "round")?;
             let a = gw_app::testing::alerts(&store, clock, &op, round)
@@ -781,10 +865,47 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             let d = gw_app::testing::disinfection_tasks(&store, clock, &op, round)
                 .await
                 .map_err(app_err)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&json!({ "alerts": a, "disinfection": d }))?
-            );
+            if json {
+                println!("{}", json!({ "alerts": a, "disinfection": d }));
+                return Ok(());
+            }
+            println!("预警 alerts: {}", a.len());
+            for al in &a {
+                let what = if al.kind == "confirmed" {
+                    "单管复检异常 retest abnormal"
+                } else {
+                    "混管异常 abnormal pool"
+                };
+                println!(
+                    "  {} {what} {} · {} · {} · {} 人 people ({} 待复检 retests open) · {} 户管控 households under control",
+                    al.alert,
+                    al.barcode,
+                    al.state,
+                    gw_domain::date::minute_text_cst(al.created_ms),
+                    al.member_count,
+                    al.retests_open,
+                    al.households_under_control
+                );
+                for m in &al.members {
+                    println!("    {}", person_line(m));
+                }
+                if al.unidentified > 0 {
+                    println!(
+                        "    另有 {} 份样本对应不到人 / {} more swabs name nobody (revoked codes' owners: {})",
+                        al.unidentified, al.unidentified, al.revoked_code_count
+                    );
+                }
+            }
+            println!("消杀 disinfection tasks: {}", d.len());
+            for t in &d {
+                println!(
+                    "  {} {} {} {}",
+                    t.task,
+                    t.point_name,
+                    t.state,
+                    gw_domain::date::minute_text_cst(t.done_ms.unwrap_or(t.created_ms))
+                );
+            }
         }
         RoundCmd::Flagged {
             round,
@@ -890,7 +1011,7 @@ pub async fn alerts_cmd(cmd: AlertsCmd, clock: &Clock) -> Result<()> {
                 .map_err(app_err)?;
             println!("告警渠道 channel {k} 已添加 / added");
         }
-        AlertsCmd::List { street, db } => {
+        AlertsCmd::List { street, json, db } => {
             let store = open(&db).await?;
             let street = street_id(&store, &street).await?;
             let c = gw_app::notify::channels(&store, clock, &op, street)
@@ -899,10 +1020,37 @@ pub async fn alerts_cmd(cmd: AlertsCmd, clock: &Clock) -> Result<()> {
             let n = gw_app::notify::notifications(&store, clock, &op, street)
                 .await
                 .map_err(app_err)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&json!({ "channels": c, "notifications": n }))?
-            );
+            if json {
+                println!("{}", json!({ "channels": c, "notifications": n }));
+                return Ok(());
+            }
+            println!("渠道 channels: {}", c.len());
+            for ch in &c {
+                println!(
+                    "  {} {} {}{}{}",
+                    ch.channel,
+                    ch.kind,
+                    ch.url,
+                    if ch.signed { " (加签 signed)" } else { "" },
+                    if ch.active { "" } else { " (停用 inactive)" }
+                );
+            }
+            println!("最近消息 recent messages: {}", n.len());
+            for m in &n {
+                println!(
+                    "  {} → {} {} · {} 次 attempts · {}{}",
+                    m.notification,
+                    m.channel,
+                    m.state,
+                    m.attempts,
+                    gw_domain::date::minute_text_cst(m.delivered_ms.unwrap_or(m.created_ms)),
+                    if m.last_error.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" · {}", m.last_error)
+                    }
+                );
+            }
         }
         AlertsCmd::Test { channel, db } => {
             let store = open(&db).await?;

@@ -39,9 +39,13 @@ pub enum TubeCmd {
     Scan {
         /// Tube id, STREET-ID (as `tube open` printed it).
         tube: String,
-        /// The personal code or document number; empty with --walk-in-name.
-        #[arg(long, default_value = "")]
-        code: String,
+        /// The personal code or document number (or --walk-in-name instead).
+        #[arg(
+            long,
+            required_unless_present = "walk_in_name",
+            conflicts_with = "walk_in_name"
+        )]
+        code: Option<String>,
         /// routine, door_to_door, retest or resample.
         #[arg(long, default_value = "routine")]
         purpose: String,
@@ -137,7 +141,7 @@ pub async fn tube_cmd(cmd: TubeCmd, clock: &Clock) -> Result<()> {
             let scan = gw_app::testing::Scan {
                 tube: key(&tube, "tube")?,
                 client_id: &client_id,
-                code: &code,
+                code: code.as_deref().unwrap_or(""),
                 purpose: &purpose,
                 station: &station,
                 scanned_ms: clock.now_ms(),

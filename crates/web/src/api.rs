@@ -1185,7 +1185,11 @@ pub async fn advance_round(
     let round = key(&id, "round")?;
     let state =
         gw_app::testing::advance_round(&s.store, &s.clock, &a.principal, round, &b.to).await?;
-    Ok(Json(json!({ "id": round.to_string(), "state": state })))
+    let warnings =
+        gw_app::testing::move_warnings(&s.store, &s.clock, &a.principal, round, &state).await;
+    Ok(Json(
+        json!({ "id": round.to_string(), "state": state, "warnings": warnings }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -233,7 +233,7 @@ fn registry_document() -> Value {
                     "responses": ok(json!({ "$ref": "#/components/schemas/TestingSettings" })) } },
             "/api/v1/rounds/{id}/state": { "post": { "summary": "move a round one step: planned → open → sampling_closed → results_complete → closed", "parameters": [path_id("round id")],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["to"], "properties": { "to": { "type": "string", "enum": ["open", "sampling_closed", "results_complete", "closed"] } } } } } },
-                "responses": ok(json!({ "type": "object", "properties": { "id": { "type": "string" }, "state": { "type": "string" } } })) } },
+                "responses": ok(json!({ "type": "object", "properties": { "id": { "type": "string" }, "state": { "type": "string" }, "warnings": { "type": "array", "items": { "type": "string" }, "description": "what the move leaves unsettled (results_complete, closed): the count reconciliation's breaks; the move stands" } } })) } },
             "/api/v1/rounds/{id}/exemptions": { "post": { "summary": "exempt a resident from a round with a reason (none: lift their exemption; 404 if there was none); refused (409) once the round is closed", "parameters": [path_id("round id")],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["resident", "reason"], "properties": {
                     "resident": { "type": "string" }, "reason": { "type": "string", "enum": ["away", "in_hospital", "isolated_tested_there", "deceased", "none"] } } } } } },

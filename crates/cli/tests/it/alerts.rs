@@ -310,7 +310,8 @@ async fn an_abnormal_pool_reaches_the_group_robot_and_retests_clear_or_confirm()
     assert!(out.contains(t1) && out.contains("done"), "{out}");
     let again = w.env.cli(&["round", "disinfection-done", t1]);
     assert_eq!(again.status.code(), Some(1));
-    let listed: Value = serde_json::from_str(&w.env.cli_ok(&["round", "alerts", &r])).unwrap();
+    let listed: Value =
+        serde_json::from_str(&w.env.cli_ok(&["round", "alerts", &r, "--json"])).unwrap();
     let states: Vec<(&str, &str)> = listed["disinfection"]
         .as_array()
         .unwrap()
@@ -1297,6 +1298,21 @@ async fn rounds_and_alert_channels_from_the_command_line() {
     assert_eq!(cov["expected"], 120);
     assert_eq!(cov["missed"], 120);
     assert_eq!(cov["points"][0]["name"], "一号点");
+    // For a person: a header, and each grid by its key and its name.
+    let text = env.cli_ok(&["round", "coverage", &round]);
+    assert!(text.contains("漏检") && text.contains("第1网格"), "{text}");
+    let text = env.cli_ok(&[
+        "round",
+        "compare",
+        &round,
+        "--community",
+        &format!("{street}-{community}"),
+    ]);
+    assert!(
+        text.contains("no earlier round") || text.contains("lapsed"),
+        "{text}"
+    );
+    assert!(!text.trim_start().starts_with('{'), "{text}");
     // A channel, and a test message that reaches the robot.
     let (url, bodies) = robot();
     add_channel(&env, "dingtalk", &url);
@@ -1318,7 +1334,8 @@ async fn rounds_and_alert_channels_from_the_command_line() {
     assert!(!dead.status.success());
     // Removed, the channel is no longer listed (nor pushed to).
     let before: Value =
-        serde_json::from_str(&env.cli_ok(&["alerts", "list", "--street", "鸿城街道"])).unwrap();
+        serde_json::from_str(&env.cli_ok(&["alerts", "list", "--street", "鸿城街道", "--json"]))
+            .unwrap();
     assert!(
         before["channels"]
             .as_array()
@@ -1330,7 +1347,8 @@ async fn rounds_and_alert_channels_from_the_command_line() {
     let out = env.cli_ok(&["alerts", "remove", &format!("{street}-1")]);
     assert!(out.contains("removed"), "{out}");
     let listed: Value =
-        serde_json::from_str(&env.cli_ok(&["alerts", "list", "--street", "鸿城街道"])).unwrap();
+        serde_json::from_str(&env.cli_ok(&["alerts", "list", "--street", "鸿城街道", "--json"]))
+            .unwrap();
     assert!(
         listed["channels"]
             .as_array()
@@ -1476,7 +1494,7 @@ async fn signed_dingtalk_and_feishu_robots_get_signed_messages() {
     let street = store.streets().await.unwrap()[0].id;
     let listed = env.cli_ok(&["alerts", "list", "--street", "鸿城街道"]);
     assert!(!listed.contains(secret), "the secret is never shown");
-    assert_eq!(listed.matches("\"signed\": true").count(), 2, "{listed}");
+    assert_eq!(listed.matches("(加签 signed)").count(), 2, "{listed}");
     let before = gw_app::Clock::System.now_ms();
     for (channel, kind) in [(1, "dingtalk"), (2, "feishu")] {
         let out = env.cli_ok(&["alerts", "test", &format!("{street}-{channel}")]);

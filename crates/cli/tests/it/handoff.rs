@@ -426,6 +426,32 @@ async fn a_hand_over_whose_counts_do_not_match_is_flagged_at_the_hand_off() {
         .map(|m| m["step"].as_str().unwrap())
         .collect();
     assert!(!steps.contains(&"bag"), "{rep}");
+    // The hand-over sheet's break stays: the round moves on, and whoever
+    // moves it is told.
+    let c = w.as_(&w.chief);
+    let moved = c.post(
+        &format!("/api/v1/rounds/{}/state", w.round),
+        &json!({ "to": "sampling_closed" }),
+    );
+    assert_eq!(moved.json()["warnings"], json!([]), "{}", moved.body);
+    let moved = c.post(
+        &format!("/api/v1/rounds/{}/state", w.round),
+        &json!({ "to": "results_complete" }),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let warnings = moved.json()["warnings"].clone();
+    let n = w.report(&w.chief, None)["mismatches"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(n > 0);
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{n} mismatch(es)")),
+        "{warnings}"
+    );
     let store = w.env.store().await;
     let state = crate::harness::query_strings(
         &store,

@@ -1847,6 +1847,10 @@ async fn a_stations_work_from_the_command_line() {
         walk["problem"].as_str().unwrap().contains("walk-in"),
         "{walk}"
     );
+    // Neither a code nor a walk-in: a usage error, nothing stored.
+    let none = w.env.cli(&["tube", "scan", &tube]);
+    assert_eq!(none.status.code(), Some(2), "{none:?}");
+    assert!(String::from_utf8_lossy(&none.stderr).contains("--code"));
     let bad = swab("cli-c", "GW1-nonsense");
     assert!(!bad["problem"].as_str().unwrap().is_empty(), "{bad}");
     assert_eq!(bad["tube_fill"], 4);
