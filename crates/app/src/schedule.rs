@@ -149,6 +149,7 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
                 id: h.building_id,
                 name: h.building.clone(),
                 compound: h.compound_id,
+                community: Some(h.community_id),
                 order: buildings.len() as u32,
                 pos: match (h.x_m, h.y_m) {
                     (Some(x), Some(y)) => Some(Pos {
@@ -272,6 +273,7 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
             id: p.id,
             name: p.name,
             compound: p.compound_id,
+            community: Some(p.community_id),
             pos: match (p.x_m, p.y_m) {
                 (Some(x), Some(y)) => Some(Pos {
                     x_m: f64::from(x),

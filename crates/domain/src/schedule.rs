@@ -45,6 +45,10 @@ pub const DEFAULT_RATE_PER_STATION_H: f64 = 100.0;
 /// Nominal distance (m) to a point outside the compound when positions are unknown.
 const FAR_M: f64 = 1_000.0;
 
+/// Added to the distance to a point of another community: a street is a few
+/// kilometres across, so any point of a building's own community comes first.
+const OTHER_COMMUNITY_M: f64 = 100_000.0;
+
 /// Metres east and north of the street's origin.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Pos {
@@ -81,6 +85,9 @@ pub struct Building {
     pub id: i64,
     pub name: String,
     pub compound: i64,
+    /// The community the building lies in (`None`: not known).
+    #[serde(default)]
+    pub community: Option<i64>,
     /// Order of the building on the street (compound, then name): call-down
     /// lists follow it, and it stands in for positions when they are missing.
     pub order: u32,
@@ -98,6 +105,11 @@ pub struct Point {
     pub name: String,
     /// The compound the point stands in; `None` = outside any compound.
     pub compound: Option<i64>,
+    /// The community the point belongs to (`None`: not known). A point
+    /// outside any compound serves its own community's buildings first;
+    /// another community's only when none of that community's points has room.
+    #[serde(default)]
+    pub community: Option<i64>,
     pub pos: Option<Pos>,
     pub stations: u32,
     /// People per station per hour the plan assumes (configured or measured).
@@ -452,15 +464,23 @@ fn distance(
             return None;
         }
     }
+    // Another community's point: after every point of the building's own.
+    let elsewhere = match (p.community, b.community) {
+        (Some(pc), Some(bc)) if pc != bc => OTHER_COMMUNITY_M,
+        _ => 0.0,
+    };
     if let (Some(a), Some(q)) = (bpos, ppos) {
-        return Some(a.distance(q));
+        return Some(a.distance(q) + elsewhere);
     }
     let by_order = (rank.0 - rank.1).abs() * 100.0;
-    Some(if p.compound == Some(b.compound) {
-        by_order
-    } else {
-        FAR_M + by_order
-    })
+    Some(
+        elsewhere
+            + if p.compound == Some(b.compound) {
+                by_order
+            } else {
+                FAR_M + by_order
+            },
+    )
 }
 
 /// Splits buildings into callable pieces and door-to-door entries.
@@ -1184,6 +1204,7 @@ mod tests {
                 id: compound * 1000 + i as i64,
                 name: format!("{}号楼", i + 1),
                 compound,
+                community: None,
                 order: (compound * 1000) as u32 + i as u32,
                 pos: Some(Pos {
                     x_m: x0 + (i % 6) as f64 * 35.0,
@@ -1215,6 +1236,7 @@ mod tests {
             id,
             name: format!("{id}号采样点"),
             compound,
+            community: None,
             pos: Some(Pos { x_m: x, y_m: y }),
             stations,
             rate_per_station_h: 100.0,
@@ -1378,6 +1400,36 @@ mod tests {
         // Without any outside point compound 2 has nowhere to go.
         let err = super::plan(&bs, &ps[..1], &params(8)).unwrap_err();
         assert!(matches!(err, PlanError::NoPointFor { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_point_outside_compounds_serves_its_own_community_first() {
+        // Two communities of one compound each; their outside points have no
+        // position, and the street order would pair them crosswise.
+        let mut bs = compound(4, 1, 0.0);
+        bs.extend(compound(4, 2, 2_000.0));
+        for b in &mut bs {
+            b.pos = None;
+            b.community = Some(if b.compound == 1 { 20 } else { 10 });
+        }
+        let mut ps = vec![point(1, None, 0.0, 0.0, 2), point(2, None, 0.0, 0.0, 2)];
+        for (p, c) in ps.iter_mut().zip([10, 20]) {
+            p.pos = None;
+            p.community = Some(c);
+        }
+        let plan = plan(&bs, &ps, &params(8)).unwrap();
+        let at = at_one_point(&plan);
+        for b in &bs {
+            let want = if b.community == Some(10) { 1 } else { 2 };
+            assert_eq!(
+                at[&b.id], want,
+                "building {} of community {:?}",
+                b.id, b.community
+            );
+        }
+        // A community without a point of its own is still served.
+        let plan = super::plan(&bs, &ps[..1], &params(8)).unwrap();
+        assert_eq!(at_one_point(&plan).len(), bs.len());
     }
 
     #[test]

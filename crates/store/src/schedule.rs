@@ -43,6 +43,7 @@ pub struct SchedHouseholdRow {
     /// reach residents of several compounds, whose buildings share names.
     pub building: String,
     pub compound_id: i64,
+    pub community_id: i64,
     pub x_m: Option<i32>,
     pub y_m: Option<i32>,
     pub unit_id: i64,
@@ -145,7 +146,7 @@ impl Store {
             )
         };
         let q = format!(
-            "SELECT b.id, c.name || ' ' || b.name, b.compound_id, b.x_m, b.y_m, u.id, u.name, h.id, h.room, \
+            "SELECT b.id, c.name || ' ' || b.name, b.compound_id, b.x_m, b.y_m, u.id, u.name, h.id, h.room, c.community_id, \
              SUM(CASE WHEN (r.flags & $3) = 0 AND NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = r.street_id AND x.round_id = $2 AND x.resident_id = r.id) \
                  THEN 1 ELSE 0 END) FROM {src} \
              JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
@@ -153,14 +154,14 @@ impl Store {
              JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
              JOIN compound c ON c.street_id = b.street_id AND c.id = b.compound_id \
              WHERE {cond} \
-             GROUP BY b.id, c.name, b.name, b.compound_id, b.x_m, b.y_m, u.id, u.name, h.id, h.room \
+             GROUP BY b.id, c.name, c.community_id, b.name, b.compound_id, b.x_m, b.y_m, u.id, u.name, h.id, h.room \
              ORDER BY b.compound_id, b.id, u.id, h.id"
         );
         Ok(db_run!(self, pool => {
             let rows = sqlx::query(&q).bind(street).bind(round).bind(homebound_bit).fetch_all(pool).await?;
             rows.iter().map(|r| Ok(SchedHouseholdRow {
                 building_id: r.try_get(0)?, building: r.try_get(1)?, compound_id: r.try_get(2)?, x_m: r.try_get(3)?, y_m: r.try_get(4)?,
-                unit_id: r.try_get(5)?, unit: r.try_get(6)?, household_id: r.try_get(7)?, room: r.try_get(8)?, people: r.try_get(9)?,
+                unit_id: r.try_get(5)?, unit: r.try_get(6)?, household_id: r.try_get(7)?, room: r.try_get(8)?, community_id: r.try_get(9)?, people: r.try_get(10)?,
             })).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }
