@@ -82,6 +82,16 @@
       });
     });
   }
+  // What a problem line shows of a scanned code: a personal code carries no
+  // personal data; a document number typed by hand is shown masked, since the
+  // device is shared and its problem list stays until cleared.
+  function shownCode(code) {
+    if (!code) return M.walk_in;
+    var c = String(code).replace(/\s+/g, '');
+    if (/^GW\d*-/i.test(c)) return c;
+    if (c.length <= 7) return '***';
+    return c.slice(0, 3) + new Array(c.length - 6).join('*') + c.slice(-4);
+  }
   // Held: an item kept whole (an earlier version of this page kept refused
   // scans as `item` without the mark).
   function isHeld(p) { return !!(p.held || p.item); }
@@ -238,7 +248,7 @@
       // Queued at another point (the device was enrolled elsewhere since):
       // held, never sent to this one.
       if (it.point && String(it.point) !== String(c.point)) {
-        return hold(it, M.other_point + ': ' + (it.code || it.barcode || '')).then(function () {
+        return hold(it, M.other_point + ': ' + (it.code ? shownCode(it.code) : (it.barcode || ''))).then(function () {
           if (it.client_id) failed[it.client_id] = M.other_point;
           return syncLoop();
         });
@@ -269,7 +279,7 @@
     if (r.missing) {
       // The tube was never opened (its open is held): the scan is held too.
       if (it.client_id) failed[it.client_id] = M.stuck;
-      return hold(it, M.stuck + ': ' + it.barcode + ' ' + (it.code || '')).then(function () { return true; });
+      return hold(it, M.stuck + ': ' + it.barcode + ' ' + (it.code ? shownCode(it.code) : '')).then(function () { return true; });
     }
     if (r.status === 401) { revoked = true; show('bad', M.revoked); $('enroll').hidden = false; return Promise.resolve(false); }
     if (r.status >= 500) { setOnline(false); return Promise.resolve(false); }
@@ -287,7 +297,7 @@
       // Refused (e.g. the station no longer covers the point): held, whole,
       // to be sent again once sorted out; the next items go on.
       failed[it.client_id] = msg;
-      return hold(it, (it.code || M.walk_in) + ': ' + msg + ' — ' + M.held).then(function () { return true; });
+      return hold(it, shownCode(it.code) + ': ' + msg + ' — ' + M.held).then(function () { return true; });
     }
     var o = r.body;
     results[it.client_id] = o;
@@ -299,7 +309,7 @@
     var p = Promise.resolve();
     if (bad && !awaiting[it.client_id]) {
       // Found at upload, not shown at the scan: the station must see it.
-      p = problemAdd({ text: (it.code || M.walk_in) + ' — ' + outcomeText(o), client_id: it.client_id });
+      p = problemAdd({ text: shownCode(it.code) + ' — ' + outcomeText(o), client_id: it.client_id });
     }
     return p.then(function () { return qDel(it.seq); }).then(function () { return true; });
   }
