@@ -51,10 +51,12 @@ fn barcodes(raw: &[String]) -> Result<Vec<String>, AuthError> {
     barcodes_by(&BarcodeRule::default(), raw)
 }
 
-fn count(n: i64, what: &str) -> Result<i64, AuthError> {
+/// A count entered by hand; `what` is `(中文, English)`.
+fn count(n: i64, what: (&str, &str)) -> Result<i64, AuthError> {
     if n < 0 {
+        let (zh, en) = what;
         return Err(AuthError::Invalid(format!(
-            "{what}不能为负数 / {what} cannot be negative"
+            "{zh}不能为负数 / {en} cannot be negative"
         )));
     }
     Ok(n)
@@ -364,7 +366,7 @@ pub async fn pack_bag(
     access::authorize(p, clock, Action::Pack, &point_place(store, &pt).await?)?;
     let bag = barcode(bag)?;
     let codes = barcodes_by(&BarcodeRule::lookup(), tubes)?;
-    let counted = count(counted, "清点管数 / counted tubes")?;
+    let counted = count(counted, ("清点管数", "counted tubes"))?;
     let capacity = store.bag_capacity(point.street, pt.round_id).await?;
     rules::check_packing(&codes, Some(capacity.max(1) as u32)).map_err(invalid)?;
     // A label this point's tube shares with another point's (kept as
@@ -493,8 +495,8 @@ pub async fn pack_box(
     access::authorize(p, clock, Action::Pack, &point_place(store, &pt).await?)?;
     let box_code = barcode(box_code)?;
     let codes = barcodes(bags)?;
-    let counted_bags = count(counted_bags, "清点袋数 / counted bags")?;
-    let counted_tubes = count(counted_tubes, "清点管数 / counted tubes")?;
+    let counted_bags = count(counted_bags, ("清点袋数", "counted bags"))?;
+    let counted_tubes = count(counted_tubes, ("清点管数", "counted tubes"))?;
     rules::check_packing(&codes, None).map_err(invalid)?;
     let found = store
         .bags_for_packing(point.street, pt.round_id, &codes)
@@ -654,7 +656,7 @@ pub async fn hand_over(
             "请填写转运人员电话 / the transporter's phone is needed (or their account)",
         ));
     }
-    let counted_tubes = count(counted.tubes, "交接管数 / counted tubes")?;
+    let counted_tubes = count(counted.tubes, ("交接管数", "counted tubes"))?;
     let (_, found) = boxes_found(store, point.street, pt.round_id, boxes).await?;
     let mut problems = Vec::new();
     for b in &found {
@@ -670,11 +672,11 @@ pub async fn hand_over(
     refuse(problems)?;
     let counted_boxes = count(
         counted.boxes.unwrap_or(found.len() as i64),
-        "交接箱数 / counted boxes",
+        ("交接箱数", "counted boxes"),
     )?;
     let counted_people = counted
         .people
-        .map(|n| count(n, "交接人份 / counted people"))
+        .map(|n| count(n, ("交接人份", "counted people")))
         .transpose()?;
     let ids: Vec<i64> = found.iter().map(|b| b.id).collect();
     let actor = p.actor();
@@ -797,14 +799,14 @@ pub async fn receive(
     let place = store.place_of(round.street, "street", round.street).await?;
     access::authorize(p, clock, Action::Receive, &place)?;
     store.round(round.street, round.id).await?;
-    let counted_tubes = count(counted.tubes, "实验室清点管数 / counted tubes")?;
+    let counted_tubes = count(counted.tubes, ("实验室清点管数", "counted tubes"))?;
     let counted_boxes = counted
         .boxes
-        .map(|n| count(n, "实验室清点箱数 / counted boxes"))
+        .map(|n| count(n, ("实验室清点箱数", "counted boxes")))
         .transpose()?;
     let counted_people = counted
         .people
-        .map(|n| count(n, "实验室清点人份 / counted people"))
+        .map(|n| count(n, ("实验室清点人份", "counted people")))
         .transpose()?;
     let (_, found) = boxes_found(store, round.street, round.id, boxes).await?;
     refuse(

@@ -438,6 +438,16 @@ pub async fn match_walk_in(
         let place = crate::access::place_of(store, "resident", k).await?;
         crate::access::authorize(p, clock, gw_domain::access::Action::WriteRegistry, &place)?;
     }
+    if pending == target {
+        return Err(crate::access::AuthError::Invalid(
+            "不能与自身合并：请指定其在花名册上的登记记录 / a walk-in cannot be matched to itself: give their registered record".into(),
+        ));
+    }
+    if store.resident(target.street, target.id).await?.status == "pending" {
+        return Err(crate::access::AuthError::Invalid(format!(
+            "{target} 也是待核实的临时人员：请指定花名册上的登记记录 / {target} is a pending walk-in too: give a registered resident"
+        )));
+    }
     store
         .match_pending(pending.street, pending.id, target.id, clock.now_ms())
         .await?;

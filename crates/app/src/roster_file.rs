@@ -33,12 +33,10 @@ const SNIFF_LEN: usize = 8 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    #[error("无法读取文件 {path}：{source} / cannot read {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    // The cause is said once, in the message (not also as a source, which
+    // error chains print again).
+    #[error("无法读取文件 {path} / cannot read {path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
     #[error("文件 {path} 太大（{}），上限为 {}，请删去无关内容或拆分后重试 / {path} is too large ({size} bytes; the limit is {max} bytes)", human_size(.size), human_size(.max))]
     TooLarge { path: String, size: u64, max: u64 },
     #[error("文件 {path} 是空的 / {path} is empty")]
@@ -109,9 +107,9 @@ fn kind_of(path: &str) -> Result<Kind, FileError> {
 pub fn read_roster_file(path: &Path, max_size: u64) -> Result<Vec<Sheet>, FileError> {
     let shown = path.display().to_string();
     let kind = kind_of(&shown)?;
-    let io = |source| FileError::Io {
+    let io = |cause| FileError::Io {
         path: shown.clone(),
-        source,
+        cause,
     };
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.len() > max_size {

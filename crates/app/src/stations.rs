@@ -222,18 +222,28 @@ impl StationCache {
 
 /// The station behind a token, as a principal holding one scan grant on its
 /// point. Expiry and revocation are checked at every call, from the cached row.
+/// What a station's token is worth now.
+#[derive(Debug)]
+pub enum StationAuth {
+    Valid(Principal),
+    /// A station's token, revoked or past its enrolment: enrol again.
+    Ended,
+    /// Not a token of any station.
+    Unknown,
+}
+
 pub async fn authenticate(
     store: &Store,
     clock: &Clock,
     cache: &StationCache,
     token: &str,
-) -> Result<Option<Principal>, StoreError> {
+) -> Result<StationAuth, StoreError> {
     let Some(street) = token
         .strip_prefix("st.")
         .and_then(|r| r.split('.').next())
         .and_then(|s| s.parse::<i64>().ok())
     else {
-        return Ok(None);
+        return Ok(StationAuth::Unknown);
     };
     let now = clock.now_ms();
     let hash = token_hash(token);
@@ -244,7 +254,7 @@ pub async fn authenticate(
                 cache.put(hash, now, st.clone());
                 st
             }
-            None => return Ok(None),
+            None => return Ok(StationAuth::Unknown),
         },
     };
     let until = st
@@ -260,9 +270,9 @@ pub async fn authenticate(
         until_ms: Some(until),
     };
     if !grant.in_force(now) {
-        return Ok(None);
+        return Ok(StationAuth::Ended);
     }
-    Ok(Some(Principal {
+    Ok(StationAuth::Valid(Principal {
         user_id: 0,
         username: format!("station:{street}-{}", st.id),
         display_name: st.label,

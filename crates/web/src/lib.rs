@@ -978,7 +978,7 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
         .filter(|t| !via_cookie && gw_app::stations::is_station_token(t))
     {
         match gw_app::stations::authenticate(&s.store, &s.clock, &s.stations, token).await {
-            Ok(Some(principal)) => {
+            Ok(gw_app::stations::StationAuth::Valid(principal)) => {
                 req.extensions_mut().insert(Auth {
                     principal: Arc::new(principal),
                     token: token.clone(),
@@ -987,7 +987,10 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
                     address,
                 });
             }
-            Ok(None) => {}
+            Ok(gw_app::stations::StationAuth::Ended) => {
+                req.extensions_mut().insert(StationEnded);
+            }
+            Ok(gw_app::stations::StationAuth::Unknown) => {}
             Err(e) => return WebError::from(e).into_response(),
         }
         return next.run(req).await;
@@ -1009,6 +1012,10 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
     }
     next.run(req).await
 }
+
+/// Marks a request whose station token was revoked or ran out (its 401 says so).
+#[derive(Debug, Clone, Copy)]
+struct StationEnded;
 
 /// A denial: JSON for the API, a page (with its code in a meta tag) for pages.
 fn deny(
@@ -1093,12 +1100,17 @@ async fn require(need: Need, req: Request, next: Next) -> Response {
     }
     let path = req.uri().path().to_string();
     let Some(auth) = req.extensions().get::<Auth>().cloned() else {
+        let message = if req.extensions().get::<StationEnded>().is_some() {
+            "此采样台已被撤销或登记已到期，请重新登记 / this station was revoked or its enrolment ended: enrol it again"
+        } else {
+            "请先登录 / log in first"
+        };
         return deny(
             &path,
             &req,
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
-            "请先登录 / log in first",
+            message,
         );
     };
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);

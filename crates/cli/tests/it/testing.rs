@@ -465,6 +465,7 @@ async fn a_station_enrols_once_scans_at_its_point_and_survives_revocation_withou
         &json!({ "client_id": "q-1", "code": w.codes[1].1 }),
     );
     assert_eq!(refused.status, 401);
+    assert!(refused.body.contains("enrol it again"), "{}", refused.body);
     // Enrolled again, it replays the whole queue, q-0 included: each applied exactly once.
     let code2 = srv
         .post(
@@ -1340,6 +1341,15 @@ async fn a_walk_in_is_registered_once_as_a_pending_resident() {
         .collect();
     assert_eq!(ids, [who.as_str(), who2.as_str()].into(), "{listed}");
     assert!(!listed.to_string().contains("13904310000"), "{listed}");
+    // Not to itself, nor to another walk-in: the answer says what to give.
+    for (target, says) in [(&who, "itself"), (&who2, "pending walk-in too")] {
+        let m = w.srv.post(
+            &format!("/api/v1/residents/{who}/match"),
+            &json!({ "target": target }),
+        );
+        assert_eq!(m.status, 400, "{}", m.body);
+        assert!(m.body.contains(says), "{}", m.body);
+    }
     // One matched over the API, the other from the command line.
     let m = w.srv.post(
         &format!("/api/v1/residents/{who}/match"),
