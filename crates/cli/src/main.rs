@@ -1104,10 +1104,10 @@ async fn control(c: ControlCmd, clock: &Clock) -> Result<()> {
                     "{}\t{}\tfrom {}\tuntil {}\t{}\t{}",
                     r.id,
                     r.order.status.label_zh(),
-                    gw_domain::date::minute_text_cst(r.order.from_ms),
+                    gw_domain::notify::clock_text(r.order.from_ms),
                     r.order
                         .until_ms
-                        .map(gw_domain::date::minute_text_cst)
+                        .map(gw_domain::notify::clock_text)
                         .unwrap_or("-".into()),
                     r.set_by,
                     r.reason

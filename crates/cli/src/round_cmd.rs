@@ -430,6 +430,9 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             if json {
                 println!("{}", json!({ "rounds": rounds }));
             } else {
+                if rounds.is_empty() {
+                    println!("本街道还没有检测轮次 / no testing round in this street yet: gridwarden round create …");
+                }
                 for r in rounds {
                     println!(
                         "{:<8} {:<18} {} → {}  {}混1  {}{}",
@@ -881,7 +884,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     al.alert,
                     al.barcode,
                     al.state,
-                    gw_domain::date::minute_text_cst(al.created_ms),
+                    gw_domain::notify::clock_text(al.created_ms),
                     al.member_count,
                     al.retests_open,
                     al.households_under_control
@@ -903,7 +906,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     t.task,
                     t.point_name,
                     t.state,
-                    gw_domain::date::minute_text_cst(t.done_ms.unwrap_or(t.created_ms))
+                    gw_domain::notify::clock_text(t.done_ms.unwrap_or(t.created_ms))
                 );
             }
         }
@@ -1043,7 +1046,7 @@ pub async fn alerts_cmd(cmd: AlertsCmd, clock: &Clock) -> Result<()> {
                     m.channel,
                     m.state,
                     m.attempts,
-                    gw_domain::date::minute_text_cst(m.delivered_ms.unwrap_or(m.created_ms)),
+                    gw_domain::notify::clock_text(m.delivered_ms.unwrap_or(m.created_ms)),
                     if m.last_error.is_empty() {
                         String::new()
                     } else {

@@ -155,16 +155,6 @@ pub fn parse_minute_cst(s: &str) -> Result<i64, DateError> {
     Ok(date.start_ms_cst() + (h * 60 + m) * 60_000)
 }
 
-/// Unix milliseconds → `2026-11-23 06:00` in China Standard Time (what
-/// [`parse_minute_cst`] reads back).
-pub fn minute_text_cst(ms: i64) -> String {
-    let Some(day) = Date::from_unix_ms_cst(ms) else {
-        return ms.to_string();
-    };
-    let minutes = (ms - day.start_ms_cst()).div_euclid(60_000);
-    format!("{day} {:02}:{:02}", minutes / 60, minutes % 60)
-}
-
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}-{:02}", self.y, self.m, self.d)
@@ -187,14 +177,6 @@ impl<'de> Deserialize<'de> for Date {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_minute_is_written_as_it_is_read() {
-        for t in ["2026-11-23 06:00", "2022-03-11 23:59", "1970-01-01 08:00"] {
-            assert_eq!(minute_text_cst(parse_minute_cst(t).unwrap()), t);
-        }
-        assert_eq!(minute_text_cst(0), "1970-01-01 08:00");
-    }
 
     #[test]
     fn minutes_in_china_time() {

@@ -288,6 +288,14 @@ pub fn parse_webhook_url(url: &str) -> Result<WebhookUrl, String> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn clock_text_reads_back() {
+        for t in ["2026-11-23 06:00", "2022-03-11 23:59", "1970-01-01 08:00"] {
+            let ms = crate::date::parse_minute_cst(t).unwrap();
+            assert_eq!(clock_text(ms), t);
+        }
+    }
+
     fn facts() -> AlertFacts {
         AlertFacts {
             kind: "abnormal_pool".into(),
