@@ -389,7 +389,7 @@ pub struct Missed {
     pub moved_away: usize,
 }
 
-/// `rows` split into those the caller may read where the residents live
+/// The residents `ids` split into those the caller may read where they live
 /// now, and how many they may not: a list chosen by where people lived when
 /// the round opened must not show a grid leader who lives in another grid
 /// today.
@@ -398,8 +398,9 @@ async fn readable_now(
     clock: &Clock,
     p: &Principal,
     street: i64,
-    rows: Vec<gw_store::registry::ResidentRow>,
+    ids: &[i64],
 ) -> Result<(Vec<gw_store::registry::ResidentRow>, usize), StoreError> {
+    let rows = store.residents_by_ids(street, ids).await?;
     let district = store.place_of(street, "street", street).await?.district;
     let now = clock.now_ms();
     let total = rows.len();
@@ -434,22 +435,8 @@ pub async fn missed(
     let added = store
         .added_unsampled_in(round.street, round.id, l, k.id)
         .await?;
-    let (expected, away) = readable_now(
-        store,
-        clock,
-        p,
-        round.street,
-        store.residents_by_ids(round.street, &expected).await?,
-    )
-    .await?;
-    let (added, away_added) = readable_now(
-        store,
-        clock,
-        p,
-        round.street,
-        store.residents_by_ids(round.street, &added).await?,
-    )
-    .await?;
+    let (expected, away) = readable_now(store, clock, p, round.street, &expected).await?;
+    let (added, away_added) = readable_now(store, clock, p, round.street, &added).await?;
     Ok(Missed {
         expected,
         added,
@@ -502,14 +489,7 @@ pub async fn resamples(
     read_in_round(store, clock, p, round, within).await?;
     let rows = store.resamples_in(round.street, round.id, l, k.id).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let (people, _) = readable_now(
-        store,
-        clock,
-        p,
-        round.street,
-        store.residents_by_ids(round.street, &ids).await?,
-    )
-    .await?;
+    let (people, _) = readable_now(store, clock, p, round.street, &ids).await?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, tube, state, created_ms)| {
@@ -639,14 +619,7 @@ pub async fn compare(
     let ids = store
         .lapsed_in(round.street, round.id, before, (l, k.id))
         .await?;
-    let (lapsed, _) = readable_now(
-        store,
-        clock,
-        p,
-        round.street,
-        store.residents_by_ids(round.street, &ids).await?,
-    )
-    .await?;
+    let (lapsed, _) = readable_now(store, clock, p, round.street, &ids).await?;
     let lapsed = lapsed
         .iter()
         .map(|r| ResidentView::masked(r, today))
