@@ -182,8 +182,9 @@ pub struct Slot {
 pub struct Assignment {
     pub building_id: i64,
     pub building: String,
-    /// Metres to the point; by compound and building order when positions are missing.
-    pub distance_m: f64,
+    /// Metres to the point, when both positions are known (the building's,
+    /// else its compound's centre; the point's, else its compound's).
+    pub distance_m: Option<f64>,
     pub people: u32,
 }
 
@@ -777,12 +778,17 @@ fn plan_inner(
     plan.door_to_door = d2d;
     for pp in &mut plan.points {
         for a in &mut pp.buildings {
-            if let Some((_, d)) = buildings
+            // The planner's distance carries its preferences (another
+            // community, no position); what is shown is metres or nothing.
+            if let Some((bi, (pj, _))) = buildings
                 .iter()
                 .position(|b| b.id == a.building_id)
-                .and_then(|bi| at[bi])
+                .and_then(|bi| at[bi].map(|x| (bi, x)))
             {
-                a.distance_m = (d * 10.0).round() / 10.0;
+                a.distance_m = match (bpos[bi], ppos[pj]) {
+                    (Some(b), Some(q)) => Some((b.distance(q) * 10.0).round() / 10.0),
+                    _ => None,
+                };
             }
         }
     }
@@ -866,8 +872,8 @@ pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &
                 None => {
                     let building = bname.get(&c.building_id);
                     let d = match (bpos.get(&c.building_id).copied().flatten(), p.pos) {
-                        (Some(a), Some(q)) => (a.distance(q) * 10.0).round() / 10.0,
-                        _ => 0.0,
+                        (Some(a), Some(q)) => Some((a.distance(q) * 10.0).round() / 10.0),
+                        _ => None,
                     };
                     assigned.push(Assignment {
                         building_id: c.building_id,
@@ -1397,6 +1403,11 @@ mod tests {
         for b in &bs[4..] {
             assert_eq!(at[&b.id], 2, "compound 2 cannot enter compound 1");
         }
+        // Positions known: metres, as far as they are.
+        for a in plan.points.iter().flat_map(|p| &p.buildings) {
+            let d = a.distance_m.unwrap();
+            assert!((0.0..3_000.0).contains(&d), "{d}");
+        }
         // Without any outside point compound 2 has nowhere to go.
         let err = super::plan(&bs, &ps[..1], &params(8)).unwrap_err();
         assert!(matches!(err, PlanError::NoPointFor { .. }), "{err}");
@@ -1418,6 +1429,12 @@ mod tests {
             p.community = Some(c);
         }
         let plan = plan(&bs, &ps, &params(8)).unwrap();
+        // No positions: no distance to show (not the planner's preferences).
+        assert!(plan
+            .points
+            .iter()
+            .flat_map(|p| &p.buildings)
+            .all(|a| a.distance_m.is_none()));
         let at = at_one_point(&plan);
         for b in &bs {
             let want = if b.community == Some(10) { 1 } else { 2 };
