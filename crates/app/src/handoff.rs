@@ -156,13 +156,6 @@ pub async fn issue_supplies(
         Action::IssueSupplies,
         &point_place(store, &pt).await?,
     )?;
-    if store.round(point.street, pt.round_id).await?.state == "closed" {
-        return Err(StoreError::Conflict(format!(
-            "轮次 {}-{} 已结束，不再发放物资 / round {}-{} is closed: no more supplies",
-            point.street, pt.round_id, point.street, pt.round_id
-        ))
-        .into());
-    }
     let kind = SupplyKind::from_code(s.kind).ok_or_else(|| {
         AuthError::Invalid(format!(
             "物资种类应为 tubes / kits / protective_gear（采样管、试剂盒、防护用品）/ kind must be tubes, kits or protective_gear, not {}",
@@ -195,26 +188,6 @@ pub async fn issue_supplies(
             _ => return Err(invalid(rules::SupplyError::Quantity)),
         },
     };
-    if let Some(TubeIssue::Range(range)) = &issue {
-        let luhn = range.check_digit;
-        // A tube belongs to one point: a range given out already (in
-        // part) is refused, naming where it went.
-        let issued = store.supplies(point.street, pt.round_id, None).await?;
-        for row in &issued {
-            let Some(TubeIssue::Range(had)) = tube_issues(std::slice::from_ref(row), luhn).pop()
-            else {
-                continue;
-            };
-            if had.overlaps(range) {
-                return Err(StoreError::Conflict(format!(
-                    "条码段 {}–{} 与已发给采样点 {}-{} 的 {}–{} 重叠 / range {}–{} overlaps {}–{}, issued to point {}-{}",
-                    range.first, range.last, point.street, row.point_id, had.first, had.last,
-                    range.first, range.last, had.first, had.last, point.street, row.point_id
-                ))
-                .into());
-            }
-        }
-    }
     let (first, last, batch) = match &issue {
         Some(TubeIssue::Range(r)) => (Some(r.first.as_str()), Some(r.last.as_str()), None),
         Some(TubeIssue::Batch { batch }) => (None, None, Some(batch.as_str())),
@@ -223,20 +196,45 @@ pub async fn issue_supplies(
     let quantity = i64::try_from(quantity).map_err(|_| invalid(rules::SupplyError::Quantity))?;
     let actor = p.actor();
     let now = clock.now_ms();
+    // A tube belongs to one point: a range given out already (in part) is
+    // refused, naming where it went; checked in the issue's transaction.
+    let no_overlap = |issued: &[SupplyRow]| -> Result<(), StoreError> {
+        let Some(TubeIssue::Range(range)) = &issue else {
+            return Ok(());
+        };
+        for row in issued {
+            let Some(TubeIssue::Range(had)) =
+                tube_issues(std::slice::from_ref(row), range.check_digit).pop()
+            else {
+                continue;
+            };
+            if had.overlaps(range) {
+                return Err(StoreError::Conflict(format!(
+                    "条码段 {}–{} 与已发给采样点 {}-{} 的 {}–{} 重叠 / range {}–{} overlaps {}–{}, issued to point {}-{}",
+                    range.first, range.last, point.street, row.point_id, had.first, had.last,
+                    range.first, range.last, had.first, had.last, point.street, row.point_id
+                )));
+            }
+        }
+        Ok(())
+    };
     let id = store
-        .insert_supply(&SupplyWrite {
-            street: point.street,
-            round: pt.round_id,
-            point: pt.id,
-            kind: kind.code(),
-            quantity,
-            first_barcode: first,
-            last_barcode: last,
-            batch,
-            received_by: s.received_by.trim(),
-            issued_by: &actor,
-            now_ms: now,
-        })
+        .insert_supply(
+            &SupplyWrite {
+                street: point.street,
+                round: pt.round_id,
+                point: pt.id,
+                kind: kind.code(),
+                quantity,
+                first_barcode: first,
+                last_barcode: last,
+                batch,
+                received_by: s.received_by.trim(),
+                issued_by: &actor,
+                now_ms: now,
+            },
+            no_overlap,
+        )
         .await?;
     access::record(
         store,

@@ -33,11 +33,14 @@ fn hide_secret(url: &str) -> String {
         Some((base, _)) => (base, "?…"),
         None => (url, ""),
     };
-    // Feishu's robot carries its token in the path (`…/hook/<token>`).
-    let base = match base.rsplit_once('/') {
-        Some((head, token)) if token.chars().count() >= 16 => {
-            let shown: String = token.chars().take(4).collect();
-            format!("{head}/{shown}…")
+    // Feishu's robot carries its token in the path (`…/hook/<token>`); the
+    // scheme and host are never taken for one.
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let path_at = base[after_scheme..].find('/').map(|i| after_scheme + i);
+    let base = match path_at.and_then(|at| base[at..].rfind('/').map(|i| at + i)) {
+        Some(i) if base[i + 1..].chars().count() >= 16 => {
+            let shown: String = base[i + 1..].chars().take(4).collect();
+            format!("{}/{shown}…", &base[..i])
         }
         _ => base.to_string(),
     };
@@ -614,6 +617,14 @@ mod tests {
         assert_eq!(
             hide_secret("http://127.0.0.1:8399/robot"),
             "http://127.0.0.1:8399/robot"
+        );
+        assert_eq!(
+            hide_secret("https://hooks.example-corporation.cn?key=abc"),
+            "https://hooks.example-corporation.cn?…"
+        );
+        assert_eq!(
+            hide_secret("https://hooks.example-corporation.cn"),
+            "https://hooks.example-corporation.cn"
         );
     }
 }

@@ -1470,8 +1470,9 @@ async fn finish_take_over(
         )));
     }
     // Nor is the same id sent with another code: a station that reused an id
-    // would otherwise lose the second person without a word.
-    if r.raw_code != code {
+    // would otherwise lose the second person without a word. (A purge
+    // cleared the stored code: a replay that old is taken as it is.)
+    if !r.raw_code.is_empty() && r.raw_code != code {
         return Err(StoreError::Conflict(format!(
             "client_id {} 已用于另一个码的样本，本次未登记 / client_id {} was used for a swab of another code: this one is not stored",
             r.client_id, r.client_id

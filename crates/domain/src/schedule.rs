@@ -450,6 +450,12 @@ fn positions(bs: &[Building]) -> (Vec<Option<Pos>>, BTreeMap<i64, Pos>) {
     (own, centres)
 }
 
+/// A point's position to plan with: its own, else its compound's centre.
+fn point_pos(p: &Point, centres: &BTreeMap<i64, Pos>) -> Option<Pos> {
+    p.pos
+        .or_else(|| p.compound.and_then(|c| centres.get(&c).copied()))
+}
+
 /// Distance from building to point, `None` when the point may not serve it.
 /// Without positions: buildings of a compound are spread over the compound's
 /// points by building order; a point outside counts as [`FAR_M`] away.
@@ -650,13 +656,7 @@ fn plan_inner(
     }
     let (callable, d2d) = split(buildings);
     let (bpos, centres) = positions(buildings);
-    let ppos: Vec<Option<Pos>> = points
-        .iter()
-        .map(|p| {
-            p.pos
-                .or_else(|| p.compound.and_then(|c| centres.get(&c).copied()))
-        })
-        .collect();
+    let ppos: Vec<Option<Pos>> = points.iter().map(|p| point_pos(p, &centres)).collect();
     // Ranks for the no-position fallback: a building's place in its compound,
     // a point's place among the compound's points (outside points: the street).
     let mut in_compound: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
@@ -774,24 +774,10 @@ fn plan_inner(
             });
         }
     }
+    // Distances as `evaluate` gives them (metres between known positions),
+    // so a plan reads the same when it is made and when it is read back.
     let mut plan = evaluate(buildings, points, &calls, prm);
     plan.door_to_door = d2d;
-    for pp in &mut plan.points {
-        for a in &mut pp.buildings {
-            // The planner's distance carries its preferences (another
-            // community, no position); what is shown is metres or nothing.
-            if let Some((bi, (pj, _))) = buildings
-                .iter()
-                .position(|b| b.id == a.building_id)
-                .and_then(|bi| at[bi].map(|x| (bi, x)))
-            {
-                a.distance_m = match (bpos[bi], ppos[pj]) {
-                    (Some(b), Some(q)) => Some((b.distance(q) * 10.0).round() / 10.0),
-                    _ => None,
-                };
-            }
-        }
-    }
     Ok((plan, unplaced))
 }
 
@@ -799,7 +785,7 @@ fn plan_inner(
 /// (a fresh or a stored plan). Door-to-door lists are left empty.
 pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &Params) -> Plan {
     let bname: BTreeMap<i64, &Building> = buildings.iter().map(|b| (b.id, b)).collect();
-    let (bpos, _) = positions(buildings);
+    let (bpos, centres) = positions(buildings);
     let bpos: BTreeMap<i64, Option<Pos>> =
         buildings.iter().zip(bpos).map(|(b, p)| (b.id, p)).collect();
     let mut out = Vec::with_capacity(points.len());
@@ -871,7 +857,10 @@ pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &
                 Some(a) => a.people += c.people,
                 None => {
                     let building = bname.get(&c.building_id);
-                    let d = match (bpos.get(&c.building_id).copied().flatten(), p.pos) {
+                    let d = match (
+                        bpos.get(&c.building_id).copied().flatten(),
+                        point_pos(p, &centres),
+                    ) {
                         (Some(a), Some(q)) => Some((a.distance(q) * 10.0).round() / 10.0),
                         _ => None,
                     };

@@ -7,7 +7,7 @@ use sqlx::{QueryBuilder, Row};
 
 use gw_domain::testing::TubeState;
 
-use crate::import::tx_run;
+use crate::import::{tx_run, RowLock};
 use crate::{db_run, push_ids, Result, Store, StoreError};
 
 /// Supplies to record.
@@ -178,6 +178,31 @@ where
     sep.push_unseparated(")");
 }
 
+/// The supplies of a round (`$1` street, `$2` round), of one point (`$3`) or all.
+const SUPPLIES: &str = "SELECT id, point_id, kind, quantity, first_barcode, last_barcode, batch, received_by, issued_by, issued_ms FROM supply_issue \
+     WHERE street_id = $1 AND round_id = $2 AND ($3 IS NULL OR point_id = $3)";
+
+fn supply_row<R: sqlx::Row>(r: &R) -> std::result::Result<SupplyRow, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    i64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(SupplyRow {
+        id: r.try_get(0)?,
+        point_id: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        quantity: r.try_get(3)?,
+        first_barcode: r.try_get(4)?,
+        last_barcode: r.try_get(5)?,
+        batch: r.try_get(6)?,
+        received_by: r.try_get(7)?,
+        issued_by: r.try_get(8)?,
+        issued_ms: r.try_get(9)?,
+    })
+}
+
 fn taken(what: &str) -> StoreError {
     StoreError::Conflict(format!(
         "{what}已被另一操作处理，请刷新后重试 / {what}: another request took it first; reload and retry"
@@ -211,12 +236,43 @@ impl Store {
         c.ok_or_else(|| StoreError::NotFound(format!("round {street}-{round}")))
     }
 
-    pub async fn insert_supply(&self, w: &SupplyWrite<'_>) -> Result<i64> {
-        Ok(db_run!(self, pool => sqlx::query_scalar(
+    /// Stores a supply issue in one transaction that holds its round: a
+    /// close, or another issue of the same round, at the same moment waits
+    /// (PostgreSQL: the round's row locked for update; SQLite: the write lock
+    /// `begin` took). Refused (Conflict) if the round is closed, or if `check`
+    /// refuses what the round was issued so far (read in the transaction).
+    pub async fn insert_supply(
+        &self,
+        w: &SupplyWrite<'_>,
+        check: impl FnOnce(&[SupplyRow]) -> Result<()>,
+    ) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        tx.lock_rows(
+            "SELECT id FROM testing_round WHERE street_id = $1 AND id = $2",
+            RowLock::Update,
+            w.street,
+            w.round,
+        )
+        .await?;
+        if tx.hold_round(w.street, w.round).await? == "closed" {
+            return Err(StoreError::Conflict(format!(
+                "轮次 {}-{} 已结束，不再发放物资 / round {}-{} is closed: no more supplies",
+                w.street, w.round, w.street, w.round
+            )));
+        }
+        let issued = tx_run!(tx, conn, DB => {
+            let rows = sqlx::query(&format!("{SUPPLIES} ORDER BY id"))
+                .bind(w.street).bind(w.round).bind(None::<i64>).fetch_all(&mut *conn).await?;
+            rows.iter().map(supply_row).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        });
+        check(&issued)?;
+        let id = tx_run!(tx, conn, DB => sqlx::query_scalar(
             "INSERT INTO supply_issue (street_id, round_id, point_id, kind, quantity, first_barcode, last_barcode, batch, received_by, issued_by, issued_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id")
             .bind(w.street).bind(w.round).bind(w.point).bind(w.kind).bind(w.quantity).bind(w.first_barcode).bind(w.last_barcode)
-            .bind(w.batch).bind(w.received_by).bind(w.issued_by).bind(w.now_ms).fetch_one(pool).await?))
+            .bind(w.batch).bind(w.received_by).bind(w.issued_by).bind(w.now_ms).fetch_one(&mut *conn).await?);
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// Supplies issued in a round, of one point or all, oldest first.
@@ -227,14 +283,9 @@ impl Store {
         point: Option<i64>,
     ) -> Result<Vec<SupplyRow>> {
         Ok(db_run!(self, pool => {
-            let rows = sqlx::query(
-                "SELECT id, point_id, kind, quantity, first_barcode, last_barcode, batch, received_by, issued_by, issued_ms FROM supply_issue \
-                 WHERE street_id = $1 AND round_id = $2 AND ($3 IS NULL OR point_id = $3) ORDER BY id")
+            let rows = sqlx::query(&format!("{SUPPLIES} ORDER BY id"))
                 .bind(street).bind(round).bind(point).fetch_all(pool).await?;
-            rows.iter().map(|r| Ok(SupplyRow {
-                id: r.try_get(0)?, point_id: r.try_get(1)?, kind: r.try_get(2)?, quantity: r.try_get(3)?, first_barcode: r.try_get(4)?,
-                last_barcode: r.try_get(5)?, batch: r.try_get(6)?, received_by: r.try_get(7)?, issued_by: r.try_get(8)?, issued_ms: r.try_get(9)?,
-            })).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+            rows.iter().map(supply_row).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }
 

@@ -40,6 +40,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     21 "0021_flagged_swabs.sql",
     22 "0022_round_added.sql",
     23 "0023_first_sampling_swab.sql",
+    24 "0024_point_name.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -66,6 +67,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     21 "0021_flagged_swabs.sql",
     22 "0022_round_added.sql",
     23 "0023_first_sampling_swab.sql",
+    24 "0024_point_name.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -405,3 +405,15 @@ pub async fn query_strings(store: &Store, sql: &str) -> Vec<String> {
     }
     .expect("query")
 }
+
+/// Runs `sql` (no parameters) on either backend.
+pub async fn exec(store: &Store, sql: &str) {
+    match &store.pool {
+        gw_store::Pool::Sqlite(p) => {
+            sqlx::query(sql).execute(p).await.expect("exec");
+        }
+        gw_store::Pool::Postgres(p) => {
+            sqlx::query(sql).execute(p).await.expect("exec");
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::harness::{Server, TestEnv};
+use crate::harness::{exec, Server, TestEnv};
 
 pub(crate) struct Round {
     pub(crate) env: TestEnv,
@@ -1886,18 +1886,6 @@ async fn a_stations_work_from_the_command_line() {
     assert!(!wrong.status.success());
 }
 
-/// Runs one statement on either backend.
-async fn exec(store: &gw_store::Store, sql: &str) {
-    match &store.pool {
-        gw_store::Pool::Sqlite(p) => {
-            sqlx::query(sql).execute(p).await.unwrap();
-        }
-        gw_store::Pool::Postgres(p) => {
-            sqlx::query(sql).execute(p).await.unwrap();
-        }
-    }
-}
-
 #[tokio::test]
 async fn migration_0023_points_every_sampling_swab_of_a_resident_at_one_first() {
     let w = setup("100").await;
@@ -2022,4 +2010,41 @@ async fn a_station_enrolled_after_its_round_is_over_uploads_what_it_kept() {
         .unwrap()
         .iter()
         .any(|e| e.action == "issue_station" && e.detail.contains("late_upload")));
+}
+
+#[tokio::test]
+async fn migration_0024_tells_points_of_one_name_apart_and_then_keeps_names_unique() {
+    let w = setup("100").await;
+    let store = w.env.store().await;
+    // Two points of one community and one name, as could be made before.
+    exec(&store, "DROP INDEX testing_point_name").await;
+    exec(
+        &store,
+        "UPDATE testing_point SET name = '同名点', community_id = (SELECT MIN(community_id) FROM testing_point)",
+    )
+    .await;
+    exec(&store, "DELETE FROM schema_migrations WHERE version = 24").await;
+    assert_eq!(store.migrate().await.unwrap(), vec![24]);
+    let ids = crate::harness::query_strings(
+        &store,
+        "SELECT CAST(id AS TEXT) FROM testing_point ORDER BY id",
+    )
+    .await;
+    let names =
+        crate::harness::query_strings(&store, "SELECT name FROM testing_point ORDER BY id").await;
+    assert!(ids.len() >= 2, "{ids:?}");
+    assert_eq!(names[0], "同名点");
+    assert_eq!(names[1], format!("同名点 ({})", ids[1]));
+    // From now on the name is refused, whichever way it comes.
+    let community = crate::harness::query_strings(
+        &store,
+        "SELECT CAST(community_id AS TEXT) FROM testing_point ORDER BY id",
+    )
+    .await;
+    let street = w.codes[0].0.split('-').next().unwrap();
+    let r = w.srv.post(
+        &format!("/api/v1/rounds/{}/points", w.round),
+        &json!({ "name": "同名点", "community": format!("{street}-{}", community[0]) }),
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
 }
