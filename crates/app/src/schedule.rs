@@ -802,6 +802,33 @@ pub async fn change_point(
     })
 }
 
+/// Removes a point added by mistake (nothing happened at it yet; see
+/// `Store::remove_point`). Audited.
+pub async fn remove_point(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    point: Key,
+) -> Result<(), AuthError> {
+    let pt = store.point(point.street, point.id).await?;
+    let place = store.place_of(point.street, "street", point.street).await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    store
+        .remove_point(point.street, pt.round_id, point.id)
+        .await?;
+    access::record(
+        store,
+        clock,
+        p,
+        "remove_point",
+        (point.street, "testing_point", &point.to_string()),
+        &format!("round={}-{} name={}", point.street, pt.round_id, pt.name),
+        "",
+    )
+    .await?;
+    Ok(())
+}
+
 /// Adds a point to a round with its schedule fields (all optional: see
 /// [`PointSchedule`]), checked first; the point and its fields are stored in
 /// one transaction, refused once the round is closed.

@@ -187,6 +187,14 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Remove a point added by mistake (refused once anything happened at it:
+    /// a tube, a swab, a station, supplies, an alert, a bag or a hand-over).
+    PointRemove {
+        /// Point id, STREET-ID.
+        point: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Coverage: expected, sampled, exempt, missed, added — per community, grid or building.
     Coverage {
         round: String,
@@ -566,6 +574,14 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             .await
             .map_err(app_err)?;
             println!("采样点 point {p} 已添加 / added");
+        }
+        RoundCmd::PointRemove { point, db } => {
+            let store = open(&db).await?;
+            let point = key(&point, "point")?;
+            gw_app::schedule::remove_point(&store, clock, &op, point)
+                .await
+                .map_err(app_err)?;
+            println!("采样点 {point} 已删除 / point {point} removed (plan the round again if it was planned)");
         }
         RoundCmd::PointSet {
             point,

@@ -296,6 +296,58 @@ impl Store {
         Ok(id)
     }
 
+    /// Removes point `point` of round `round`, added by mistake: refused
+    /// (Conflict, naming what) once anything happened at it (a tube, a swab,
+    /// a station, supplies, an alert, a bag or a hand-over) or once the round
+    /// is closed; its calls in a stored plan go with it (plan again).
+    pub async fn remove_point(&self, street: i64, round: i64, point: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        tx.hold_unclosed_round(street, round).await?;
+        const USES: [(&str, &str); 7] = [
+            ("tube", "采样管 tubes"),
+            ("registration", "样本 swabs"),
+            ("station", "采样台 stations"),
+            ("supply_issue", "物资 supply issues"),
+            ("alert", "预警 alerts"),
+            ("sample_bag", "袋 bags"),
+            ("handoff", "交接 hand-overs"),
+        ];
+        let counts = USES
+            .iter()
+            .map(|(t, _)| {
+                format!("(SELECT COUNT(*) FROM {t} WHERE street_id = $1 AND point_id = $2)")
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("SELECT {counts}");
+        let found: Vec<i64> = crate::import::tx_run!(tx, conn, DB => {
+            let r = sqlx::query(&sql).bind(street).bind(point).fetch_one(&mut *conn).await?;
+            (0..USES.len()).map(|i| r.try_get::<i64, _>(i)).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        });
+        let used: Vec<String> = USES
+            .iter()
+            .zip(&found)
+            .filter(|(_, n)| **n > 0)
+            .map(|((_, what), n)| format!("{n} {what}"))
+            .collect();
+        if !used.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "采样点 {street}-{point} 已有记录，不能删除 / point {street}-{point} is in use and stays: {}",
+                used.join(", ")
+            )));
+        }
+        let gone = crate::import::tx_run!(tx, conn, DB => {
+            sqlx::query("DELETE FROM schedule_call WHERE street_id = $1 AND point_id = $2")
+                .bind(street).bind(point).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM testing_point WHERE street_id = $1 AND id = $2 AND round_id = $3")
+                .bind(street).bind(point).bind(round).execute(&mut *conn).await?.rows_affected()
+        });
+        if gone == 0 {
+            return Err(StoreError::NotFound(format!("point {street}-{point}")));
+        }
+        tx.commit().await
+    }
+
     /// The points of a round with how many swabs each has registered.
     pub async fn points_with_counts(
         &self,

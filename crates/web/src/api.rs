@@ -771,6 +771,17 @@ pub async fn change_point(
     Ok(Json(json!(v)))
 }
 
+/// Removes a point added by mistake (409 once anything happened at it).
+pub async fn remove_point(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let point = key(&id, "point")?;
+    gw_app::schedule::remove_point(&s.store, &s.clock, &a.principal, point).await?;
+    Ok(Json(json!({ "id": point.to_string(), "removed": true })))
+}
+
 pub async fn add_point(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,

@@ -622,6 +622,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             Need::Act(ManageRounds),
             post(api::change_point),
         ),
+        (
+            "POST",
+            "/api/v1/points/{id}/remove",
+            Need::Act(ManageRounds),
+            post(api::remove_point),
+        ),
         // Registry readers and a point's staff: the use-case narrows.
         (
             "GET",

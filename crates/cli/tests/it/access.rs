@@ -217,7 +217,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("POST", "/api/v1/rounds")
         | ("POST", "/api/v1/rounds/{id}/open")
         | ("POST", "/api/v1/rounds/{id}/points")
-        | ("POST", "/api/v1/points/{id}") => matches!(role, "admin" | "street_commander"),
+        | ("POST", "/api/v1/points/{id}")
+        | ("POST", "/api/v1/points/{id}/remove") => matches!(role, "admin" | "street_commander"),
         ("GET", "/api/v1/rounds/{id}/coverage")
         | ("GET", "/api/v1/streets/{id}/coverage-history") => reader,
         // The schedule is read narrowed to the caller's points; planned street-wide.
@@ -369,6 +370,9 @@ fn call(
         ),
         "/api/v1/rounds/{id}/open" => (format!("/api/v1/rounds/{round}/open"), Some(json!({}))),
         "/api/v1/points/{id}" => (format!("/api/v1/points/{point}"), Some(json!({}))),
+        // The matrix's points have a tube and a station: an allowed caller
+        // is refused with 409 (and the point stays for the other routes).
+        "/api/v1/points/{id}/remove" => (format!("/api/v1/points/{point}/remove"), Some(json!({}))),
         "/api/v1/rounds/{id}/points" => (
             format!("/api/v1/rounds/{round}/points"),
             Some(json!({ "name": format!("点{n}"), "community": community })),

@@ -1174,6 +1174,12 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
     );
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("overlap the round's window"), "{}", r.body);
+    // A point added by mistake is removed; once gone, it is not found.
+    let wrong = point(srv, &r3, w.street, c0, "点错了");
+    let r = srv.post(&format!("/api/v1/points/{wrong}/remove"), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = srv.post(&format!("/api/v1/points/{wrong}/remove"), &json!({}));
+    assert_eq!(r.status, 404, "{}", r.body);
     // A closed round's exemptions are its record: they no longer change.
     for to in ["sampling_closed", "results_complete", "closed"] {
         let moved = srv.post(&format!("/api/v1/rounds/{r3}/state"), &json!({ "to": to }));
@@ -1198,6 +1204,8 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
     assert_eq!(r.status, 409, "{}", r.body);
     // Nor changing a point, nor issuing it supplies.
     let r = srv.post(&format!("/api/v1/points/{p3}"), &json!({ "stations": 9 }));
+    assert_eq!(r.status, 409, "{}", r.body);
+    let r = srv.post(&format!("/api/v1/points/{p3}/remove"), &json!({}));
     assert_eq!(r.status, 409, "{}", r.body);
     let r = srv.post(
         &format!("/api/v1/points/{p3}/supplies"),

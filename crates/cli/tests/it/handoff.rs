@@ -547,6 +547,14 @@ async fn a_tube_not_issued_to_its_point_is_opened_with_a_warning() {
         assert_eq!(r.status, 400, "{body}: {}", r.body);
         assert!(r.body.contains(needle), "{body}: {}", r.body);
     }
+    // A point with tubes and supplies is not removed, and the answer says why.
+    let r = c.post(&format!("/api/v1/points/{}/remove", w.a), &json!({}));
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("tubes") && r.body.contains("supply issues"),
+        "{}",
+        r.body
+    );
     // A range that shares tubes with one given out already is refused,
     // naming the point that has them; the next range is fine.
     let r = c.post(
