@@ -478,6 +478,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         (
             "POST",
+            "/points/{id}/remove",
+            Need::Act(ManageRounds),
+            post(pages::remove_point),
+        ),
+        (
+            "POST",
             "/points/{id}/supplies",
             Need::Act(IssueSupplies),
             post(pages::supplies_issue),

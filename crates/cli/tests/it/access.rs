@@ -188,7 +188,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("GET", "/rounds/new")
         | ("POST", "/rounds/new")
         | ("POST", "/rounds/{id}/state")
-        | ("POST", "/rounds/{id}/points") => matches!(role, "admin" | "street_commander"),
+        | ("POST", "/rounds/{id}/points")
+        | ("POST", "/points/{id}/remove") => matches!(role, "admin" | "street_commander"),
         ("POST", "/points/{id}/supplies") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
@@ -388,6 +389,8 @@ fn call(
         "/rounds/{id}/events" => (format!("/rounds/{round}/events?once=1"), None),
         "/points/{id}" => (format!("/points/{point}"), None),
         "/points/{id}/stations" => (format!("/points/{point}/stations"), Some(json!({}))),
+        // The point has a tube and a station: refused (409 page) when allowed.
+        "/points/{id}/remove" => (format!("/points/{point}/remove"), Some(json!({}))),
         // No fields: refused as a form to fix when allowed, nothing created or moved.
         "/rounds/new" => ("/rounds/new".into(), (method == "POST").then(|| json!({}))),
         "/rounds/{id}/state" => (format!("/rounds/{round}/state"), Some(json!({}))),

@@ -453,4 +453,19 @@ async fn a_round_set_up_opened_and_supplied_from_the_browser_alone() {
     assert_eq!(listed["items"].as_array().unwrap().len(), 2);
     let sched = api.get(&format!("/api/v1/rounds/{round}/schedule")).json();
     assert_eq!(sched["points"].as_array().unwrap().len(), 1);
+    // A point added by mistake goes from its page; the one with supplies
+    // refuses, saying why.
+    let r = admin.post(&points, &[("name", "误建点"), ("community", &c1_key)]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let wrong = href_of(&admin.get(&location).body, "误建点");
+    let page = admin.get(&wrong);
+    assert!(page.body.contains(r#"id="remove-point""#), "{}", page.body);
+    let r = admin.post(&format!("{wrong}/remove"), &[]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(admin.get(&wrong).status, 404);
+    let r = admin.post(&format!("/points/{point}/remove"), &[]);
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("supply issues"), "{}", r.body);
+    let sched = api.get(&format!("/api/v1/rounds/{round}/schedule")).json();
+    assert_eq!(sched["points"].as_array().unwrap().len(), 1);
 }

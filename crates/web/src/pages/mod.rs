@@ -1337,7 +1337,51 @@ async fn point_body(
         sb = l.t("生成一次性登记链接", "Make a one-time enrolment link"),
     );
     let body = body + &setup::supplies_section(s, a, l, k, &place, supplies).await?;
+    // A point added by mistake: its round's managers remove it while nothing
+    // happened at it (the store refuses otherwise, naming what).
+    let street_place = s.store.place_of(k.street, "street", k.street).await?;
+    let removable = count == 0
+        && round.state != "closed"
+        && a.principal
+            .can(Action::ManageRounds, &street_place, s.clock.now_ms());
+    let body = if removable {
+        body + &format!(
+            r#"<section class="card noprint"><form method="post" action="/points/{k}/remove"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" id="remove-point">{b}</button> <span class="muted">{n}</span></form></section>"#,
+            csrf = esc(&a.csrf),
+            b = l.t("删除此采样点", "Remove this point"),
+            n = l.t(
+                "仅限误建且尚无采样管、样本、设备、物资的采样点。",
+                "Only for a point added by mistake: no tube, swab, station or supplies yet."
+            ),
+        )
+    } else {
+        body
+    };
     Ok((pt.name.clone(), body))
+}
+
+/// Removes a point from its page's form; back to its round's points.
+pub async fn remove_point(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    let k = match parse_key(page.lang, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    let round = match s.store.point(k.street, k.id).await {
+        Ok(pt) => Key {
+            street: k.street,
+            id: pt.round_id,
+        },
+        Err(e) => return page.error(e.into()),
+    };
+    match gw_app::schedule::remove_point(&s.store, &s.clock, &a.principal, k).await {
+        Ok(()) => redirect(&format!("/rounds/{round}#points")),
+        Err(e) => page.error(e.into()),
+    }
 }
 
 /// Issues a station at a point from an HTML form; the answer shows its one-time link.
