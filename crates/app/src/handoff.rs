@@ -171,8 +171,9 @@ pub async fn issue_supplies(
                     AuthError::Invalid(format!("{}: {e}", gw_domain::text::squeeze(end)))
                 })?;
             }
-            let range = BarcodeRange::parse(a, b, rule.luhn).map_err(invalid)?;
-            Some(TubeIssue::Range(range))
+            Some(TubeIssue::Range(
+                BarcodeRange::parse(a, b, rule.luhn).map_err(invalid)?,
+            ))
         }
         (SupplyKind::Tubes, None, Some(batch)) => Some(TubeIssue::batch(batch).map_err(invalid)?),
         (SupplyKind::Tubes, _, _) => {

@@ -803,13 +803,13 @@ pub async fn change_point(
 }
 
 /// Removes a point added by mistake (nothing happened at it yet; see
-/// `Store::remove_point`). Audited.
+/// `Store::remove_point`). Audited. Answers the point's round.
 pub async fn remove_point(
     store: &Store,
     clock: &Clock,
     p: &Principal,
     point: Key,
-) -> Result<(), AuthError> {
+) -> Result<Key, AuthError> {
     let pt = store.point(point.street, point.id).await?;
     let place = store.place_of(point.street, "street", point.street).await?;
     access::authorize(p, clock, Action::ManageRounds, &place)?;
@@ -826,7 +826,10 @@ pub async fn remove_point(
         "",
     )
     .await?;
-    Ok(())
+    Ok(Key {
+        street: point.street,
+        id: pt.round_id,
+    })
 }
 
 /// Adds a point to a round with its schedule fields (all optional: see

@@ -247,14 +247,7 @@ impl Store {
         check: impl FnOnce(&[SupplyRow]) -> Result<()>,
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
-        tx.lock_rows(
-            "SELECT id FROM testing_round WHERE street_id = $1 AND id = $2",
-            RowLock::Update,
-            w.street,
-            w.round,
-        )
-        .await?;
-        if tx.hold_round(w.street, w.round).await? == "closed" {
+        if tx.round_state(w.street, w.round, RowLock::Update).await? == "closed" {
             return Err(StoreError::Conflict(format!(
                 "轮次 {}-{} 已结束，不再发放物资 / round {}-{} is closed: no more supplies",
                 w.street, w.round, w.street, w.round

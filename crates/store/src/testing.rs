@@ -635,13 +635,7 @@ impl Store {
         if to == "closed" {
             // Writes that hold the round (an exemption lifted, a follow-up
             // opened) finish first; what they left open is counted here.
-            tx.lock_rows(
-                "SELECT id FROM testing_round WHERE street_id = $1 AND id = $2",
-                RowLock::Update,
-                street,
-                id,
-            )
-            .await?;
+            tx.round_state(street, id, RowLock::Update).await?;
             let (retests, resamples) = crate::import::tx_run!(tx, conn, DB => {
                 let r = sqlx::query(crate::alerts::OPEN_FOLLOW_UPS).bind(street).bind(id).fetch_one(&mut *conn).await?;
                 (r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)
@@ -1512,9 +1506,22 @@ impl crate::import::StoreTx {
     /// for; SQLite: the write lock `begin` took) and then sees what it wrote.
     /// NotFound if there is no such round.
     pub async fn hold_round(&mut self, street: i64, round: i64) -> Result<String> {
+        self.round_state(street, round, RowLock::Share).await
+    }
+
+    /// Round `round`'s state, its row locked `lock` on PostgreSQL for the
+    /// rest of this transaction ([`Self::hold_round`] shares it; a close or
+    /// a supply issue takes it for update, so they wait for each other).
+    /// NotFound if there is no such round.
+    pub(crate) async fn round_state(
+        &mut self,
+        street: i64,
+        round: i64,
+        lock: RowLock,
+    ) -> Result<String> {
         let sql = format!(
             "SELECT state FROM testing_round WHERE street_id = $1 AND id = $2{}",
-            self.row_lock(RowLock::Share)
+            self.row_lock(lock)
         );
         let state: Option<String> = crate::import::tx_run!(self, conn, DB => sqlx::query_scalar(&sql)
             .bind(street).bind(round).fetch_optional(&mut *conn).await?);
@@ -1687,23 +1694,17 @@ impl Store {
             return Ok(out);
         };
         let mut household = None;
-        crate::import::tx_run!(tx, conn, DB => {
-            if kind == "retest" {
-                out.alert_id = sqlx::query_scalar("SELECT id FROM alert WHERE street_id = $1 AND tube_id = $2 AND kind = 'abnormal_pool'")
-                    .bind(street).bind(tube).fetch_optional(&mut *conn).await?;
-            }
-        });
-        // On PostgreSQL the alert is locked before anything is written (as a
-        // retest result locks it first): a result resolving a housemate's
-        // retest at this moment either sees this retest or is seen by it.
-        if let Some(alert) = out.alert_id {
-            tx.lock_rows(
-                "SELECT id FROM alert WHERE street_id = $1 AND id = $2",
-                RowLock::Update,
-                street,
-                alert,
-            )
-            .await?;
+        // On PostgreSQL the alert is locked as it is read, before anything is
+        // written (as a retest result locks it first): a result resolving a
+        // housemate's retest at this moment either sees this retest or is
+        // seen by it.
+        let alert_sql = format!(
+            "SELECT id FROM alert WHERE street_id = $1 AND tube_id = $2 AND kind = 'abnormal_pool'{}",
+            tx.row_lock(RowLock::Update)
+        );
+        if kind == "retest" {
+            out.alert_id = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar(&alert_sql)
+                .bind(street).bind(tube).fetch_optional(&mut *conn).await?);
         }
         crate::import::tx_run!(tx, conn, DB => {
             out.opened = sqlx::query("INSERT INTO follow_up (street_id, alert_id, round_id, tube_id, resident_id, kind, state, created_ms) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7) \

@@ -1371,16 +1371,9 @@ pub async fn remove_point(
         Ok(k) => k,
         Err(e) => return page.error(e),
     };
-    let round = match s.store.point(k.street, k.id).await {
-        Ok(pt) => Key {
-            street: k.street,
-            id: pt.round_id,
-        },
-        Err(e) => return page.error(e.into()),
-    };
     match gw_app::schedule::remove_point(&s.store, &s.clock, &a.principal, k).await {
-        Ok(()) => redirect(&format!("/rounds/{round}#points")),
-        Err(e) => page.error(e.into()),
+        Ok(round) => redirect(&format!("/rounds/{round}#points")),
+        Err(e) => page.error(rounds::auth_err(page.lang, e)),
     }
 }
 
