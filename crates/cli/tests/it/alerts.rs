@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::harness::{exec, query_strings, Server, TestEnv};
+use crate::harness::{exec, query_strings, residents_with_codes, Server, TestEnv};
 
 /// A group robot on loopback: answers like WeCom and hands each request body
 /// to the test.
@@ -90,16 +90,7 @@ async fn world(residents: &str) -> World {
         .iter()
         .map(|c| c.id)
         .collect();
-    let list = srv.get("/api/v1/residents?limit=1000").json();
-    let mut codes = Vec::new();
-    for r in list["items"].as_array().unwrap() {
-        let id = r["id"].as_str().unwrap().to_string();
-        let code = srv.get(&format!("/api/v1/residents/{id}/code")).json()["code"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        codes.push((id, code));
-    }
+    let codes = residents_with_codes(|p| srv.get(p), "limit=1000");
     World {
         env,
         srv,
@@ -755,21 +746,9 @@ async fn round_over_round_follows_when_rounds_opened_and_each_communitys_points(
     // Each community has its own "1号点"; 3 people at A's, 5 at B's.
     let (ca, cb) = (communities[0], communities[1]);
     let in_community = |c: i64| {
-        srv.get(&format!(
-            "/api/v1/residents?community={}-{c}&limit=5",
-            street
-        ))
-        .json()["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                let id = r["id"].as_str().unwrap();
-                srv.get(&format!("/api/v1/residents/{id}/code")).json()["code"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
+        residents_with_codes(|p| srv.get(p), &format!("community={street}-{c}&limit=5"))
+            .into_iter()
+            .map(|(_, code)| code)
             .collect::<Vec<_>>()
     };
     let (codes_a, codes_b) = (in_community(ca), in_community(cb));

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::harness::{Server, TestEnv};
+use crate::harness::{residents_with_codes, Server, TestEnv};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -464,21 +464,10 @@ async fn world(with_accounts: &[(&str, &str)]) -> (World, Vec<String>) {
     let points = (0..2)
         .map(|i| srv.post(&format!("/api/v1/rounds/{round}/points"), &json!({ "name": format!("{}号采样点", i + 1), "community": format!("{street}-{}", c.id) })).json()["id"].as_str().unwrap().to_string())
         .collect();
-    let residents = srv
-        .get(&format!(
-            "/api/v1/residents?limit=40&grid={street}-{}",
-            grid.id
-        ))
-        .json();
-    let mut codes = Vec::new();
-    for r in residents["items"].as_array().unwrap() {
-        let id = r["id"].as_str().unwrap().to_string();
-        let code = srv.get(&format!("/api/v1/residents/{id}/code")).json()["code"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        codes.push((id, code));
-    }
+    let codes = residents_with_codes(
+        |p| srv.get(p),
+        &format!("limit=40&grid={street}-{}", grid.id),
+    );
     assert!(codes.len() >= 25, "the grid needs 25 residents");
     (
         World {

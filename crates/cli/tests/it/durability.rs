@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use gw_domain::rng::Rng;
 use serde_json::{json, Value};
 
-use crate::harness::{Server, TestEnv};
+use crate::harness::{residents_with_codes, Server, TestEnv};
 
 fn announce(msg: &str) {
     let _ = writeln!(std::io::stderr(), "[gridwarden tests] {msg}");
@@ -94,18 +94,9 @@ pub async fn field(env: TestEnv, residents: usize) -> (Field, Server) {
             p.json()["id"].as_str().unwrap().to_string()
         })
         .collect();
-    let list = srv.get("/api/v1/residents?limit=1000").json();
-    let codes = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let id = r["id"].as_str().unwrap();
-            srv.get(&format!("/api/v1/residents/{id}/code")).json()["code"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+    let codes = residents_with_codes(|p| srv.get(p), "limit=1000")
+        .into_iter()
+        .map(|(_, code)| code)
         .collect::<Vec<_>>();
     assert_eq!(codes.len(), residents);
     (

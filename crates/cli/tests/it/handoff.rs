@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{Client, Server, TestEnv};
+use crate::harness::{residents_with_codes, Client, Server, TestEnv};
 
 struct World {
     env: TestEnv,
@@ -48,17 +48,9 @@ async fn world() -> World {
             .json()["id"].as_str().unwrap().to_string()
     });
     let (a, b) = (points.next().unwrap(), points.next().unwrap());
-    let codes = c.get("/api/v1/residents?limit=40").json()["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let id = r["id"].as_str().unwrap();
-            c.get(&format!("/api/v1/residents/{id}/code")).json()["code"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+    let codes = residents_with_codes(|p| c.get(p), "limit=40")
+        .into_iter()
+        .map(|(_, code)| code)
         .collect();
     let vol_pw = env.account("vol", "volunteer", &["--point", &a]);
     let pm_pw = env.account("pm", "point_manager", &["--point", &a]);

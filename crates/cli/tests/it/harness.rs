@@ -417,3 +417,21 @@ pub async fn exec(store: &Store, sql: &str) {
         }
     }
 }
+
+/// The residents `GET /api/v1/residents?{query}` lists (through `get`, a
+/// server's or a client's), each with their personal code: `(id, code)`.
+pub fn residents_with_codes(get: impl Fn(&str) -> Response, query: &str) -> Vec<(String, String)> {
+    get(&format!("/api/v1/residents?{query}")).json()["items"]
+        .as_array()
+        .expect("a list of residents")
+        .iter()
+        .map(|r| {
+            let id = r["id"].as_str().expect("an id").to_string();
+            let code = get(&format!("/api/v1/residents/{id}/code")).json()["code"]
+                .as_str()
+                .expect("a code")
+                .to_string();
+            (id, code)
+        })
+        .collect()
+}

@@ -7,7 +7,7 @@
 use gw_domain::ids::Key;
 use serde_json::json;
 
-use crate::harness::{Server, TestEnv};
+use crate::harness::{residents_with_codes, Server, TestEnv};
 use crate::round_pages::Browser;
 
 struct World {
@@ -70,19 +70,7 @@ async fn world() -> World {
             .json()["id"].as_str().unwrap().to_string()
     });
     let (a, b) = (points.next().unwrap(), points.next().unwrap());
-    let people = c.get("/api/v1/residents?limit=12").json()["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let id = r["id"].as_str().unwrap().to_string();
-            let code = c.get(&format!("/api/v1/residents/{id}/code")).json()["code"]
-                .as_str()
-                .unwrap()
-                .to_string();
-            (id, code)
-        })
-        .collect();
+    let people = residents_with_codes(|p| c.get(p), "limit=12");
     let pm_pw = env.account("pm", "point_manager", &["--point", &a]);
     let vol_pw = env.account("volb", "volunteer", &["--point", &b]);
     // The first login (over the API) replaces the one-time passwords.

@@ -10,7 +10,7 @@ use gw_domain::ids::Key;
 use gw_domain::schedule::MINUTE_MS;
 use serde_json::{json, Value};
 
-use crate::harness::TestEnv;
+use crate::harness::{residents_with_codes, TestEnv};
 
 const HOUR: i64 = 3_600_000;
 
@@ -311,13 +311,10 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
     );
     assert_eq!(tube.status, 201, "{}", tube.body);
     let tube = tube.json()["id"].as_str().unwrap().to_string();
-    let residents = srv.get("/api/v1/residents?limit=20").json();
-    for (i, r) in residents["items"].as_array().unwrap().iter().enumerate() {
-        let id = r["id"].as_str().unwrap();
-        let code = srv.get(&format!("/api/v1/residents/{id}/code")).json()["code"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    for (i, (_, code)) in residents_with_codes(|p| srv.get(p), "limit=20")
+        .into_iter()
+        .enumerate()
+    {
         let s = srv.post(&format!("/api/v1/tubes/{tube}/scans"), &json!({ "client_id": format!("slow-{i}"), "code": code, "station": "A", "scanned_ms": anchor + (5 + 2 * i as i64) * MINUTE_MS }));
         assert_eq!(s.status, 200, "{}", s.body);
     }

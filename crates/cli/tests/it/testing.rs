@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::harness::{exec, Server, TestEnv};
+use crate::harness::{exec, residents_with_codes, Server, TestEnv};
 
 pub(crate) struct Round {
     pub(crate) env: TestEnv,
@@ -45,16 +45,7 @@ pub(crate) async fn setup(residents: &str) -> Round {
     let points = (0..2)
         .map(|i| srv.post(&format!("/api/v1/rounds/{round}/points"), &json!({ "name": format!("{i}号采样点"), "community": format!("{street}-{community}") })).json()["id"].as_str().unwrap().to_string())
         .collect();
-    let residents = srv.get("/api/v1/residents?limit=1000").json();
-    let mut codes = Vec::new();
-    for r in residents["items"].as_array().unwrap() {
-        let id = r["id"].as_str().unwrap().to_string();
-        let code = srv.get(&format!("/api/v1/residents/{id}/code")).json()["code"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        codes.push((id, code));
-    }
+    let codes = residents_with_codes(|p| srv.get(p), "limit=1000");
     Round {
         env,
         srv: Arc::new(srv),
