@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::harness::{enc, Server, TestEnv};
+use crate::harness::{enc, open_round, round_body, Server, TestEnv};
 use gw_store::registry::{ResidentFilter, ResidentRow};
 use gw_web::Need;
 
@@ -704,12 +704,7 @@ async fn permission_matrix_every_route_every_role() {
 
     // A round with a point and an open tube in the own and the neighbouring community.
     let a = srv.with_token(&admin);
-    let round = a.post("/api/v1/rounds", &json!({ "street": w.own.street_id, "name": "第1轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 })).json()["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        a.post(&format!("/api/v1/rounds/{round}/open"), &json!({}))
-            .status,
-        200
-    );
+    let (round, _) = open_round(|p, b| a.post(p, b), &round_body(w.own.street_id, "第1轮"));
     let mut points = std::collections::HashMap::new();
     for (i, t) in [&w.own, &w.neighbour].into_iter().enumerate() {
         let c = t.community_id.unwrap();

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::harness::{exec, query_strings, residents_with_codes, Server, TestEnv};
+use crate::harness::{
+    exec, open_round, query_strings, residents_with_codes, round_body, Server, TestEnv,
+};
 
 /// A group robot on loopback: answers like WeCom and hands each request body
 /// to the test.
@@ -101,12 +103,10 @@ async fn world(residents: &str) -> World {
 }
 
 fn round(srv: &Server, street: i64, name: &str, communities: &[String]) -> (String, i64) {
-    let r = srv.post("/api/v1/rounds", &json!({ "street": street, "name": name, "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10, "communities": communities }));
-    assert_eq!(r.status, 201, "{}", r.body);
-    let id = r.json()["id"].as_str().unwrap().to_string();
-    let opened = srv.post(&format!("/api/v1/rounds/{id}/open"), &json!({}));
-    assert_eq!(opened.status, 200, "{}", opened.body);
-    (id, opened.json()["expected"].as_i64().unwrap())
+    let mut body = round_body(street, name);
+    body["communities"] = json!(communities);
+    let (id, opened) = open_round(|p, b| srv.post(p, b), &body);
+    (id, opened["expected"].as_i64().unwrap())
 }
 
 fn point(srv: &Server, round: &str, street: i64, community: i64, name: &str) -> String {
@@ -731,7 +731,7 @@ async fn round_over_round_follows_when_rounds_opened_and_each_communitys_points(
         .collect();
     assert!(communities.len() >= 2, "{communities:?}");
     let made = |name: &str| {
-        let r = srv.post("/api/v1/rounds", &json!({ "street": street, "name": name, "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 }));
+        let r = srv.post("/api/v1/rounds", &round_body(street, name));
         assert_eq!(r.status, 201, "{}", r.body);
         r.json()["id"].as_str().unwrap().to_string()
     };

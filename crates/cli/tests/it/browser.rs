@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::harness::{residents_with_codes, Server, TestEnv};
+use crate::harness::{open_round, residents_with_codes, round_body, Server, TestEnv};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -453,14 +453,7 @@ async fn world(with_accounts: &[(&str, &str)]) -> (World, Vec<String>) {
     }
     let mut srv = env.serve();
     srv.token = Some(srv.login("chief", &pw));
-    let r = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "全员核酸第1轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 }));
-    assert_eq!(r.status, 201, "{}", r.body);
-    let round = r.json()["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        srv.post(&format!("/api/v1/rounds/{round}/open"), &json!({}))
-            .status,
-        200
-    );
+    let (round, _) = open_round(|p, b| srv.post(p, b), &round_body(street, "全员核酸第1轮"));
     let points = (0..2)
         .map(|i| srv.post(&format!("/api/v1/rounds/{round}/points"), &json!({ "name": format!("{}号采样点", i + 1), "community": format!("{street}-{}", c.id) })).json()["id"].as_str().unwrap().to_string())
         .collect();

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use gw_domain::rng::Rng;
 use serde_json::{json, Value};
 
-use crate::harness::{residents_with_codes, Server, TestEnv};
+use crate::harness::{open_round, residents_with_codes, round_body, Server, TestEnv};
 
 fn announce(msg: &str) {
     let _ = writeln!(std::io::stderr(), "[gridwarden tests] {msg}");
@@ -79,11 +79,7 @@ pub async fn field(env: TestEnv, residents: usize) -> (Field, Server) {
     let street = store.streets().await.unwrap()[0].id;
     let community = store.communities(None, Some(street)).await.unwrap()[0].id;
     store.close().await;
-    let r = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "全员核酸第1轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 }));
-    assert_eq!(r.status, 201, "{}", r.body);
-    let round = r.json()["id"].as_str().unwrap().to_string();
-    let opened = srv.post(&format!("/api/v1/rounds/{round}/open"), &json!({}));
-    assert_eq!(opened.status, 200, "{}", opened.body);
+    let (round, _) = open_round(|p, b| srv.post(p, b), &round_body(street, "全员核酸第1轮"));
     let points = (0..2)
         .map(|i| {
             let p = srv.post(

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{residents_with_codes, Client, Server, TestEnv};
+use crate::harness::{open_round, residents_with_codes, round_body, Client, Server, TestEnv};
 
 struct World {
     env: TestEnv,
@@ -35,14 +35,7 @@ async fn world() -> World {
     let store = env.store().await;
     let street = store.streets().await.unwrap()[0].id;
     let community = store.communities(None, Some(street)).await.unwrap()[0].id;
-    let r = c.post("/api/v1/rounds", &json!({ "street": street, "name": "全员核酸第2轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 }));
-    assert_eq!(r.status, 201, "{}", r.body);
-    let round = r.json()["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        c.post(&format!("/api/v1/rounds/{round}/open"), &json!({}))
-            .status,
-        200
-    );
+    let (round, _) = open_round(|p, b| c.post(p, b), &round_body(street, "全员核酸第2轮"));
     let mut points = (0..2).map(|i| {
         c.post(&format!("/api/v1/rounds/{round}/points"), &json!({ "name": format!("{i}号采样点"), "community": format!("{street}-{community}") }))
             .json()["id"].as_str().unwrap().to_string()

@@ -435,3 +435,24 @@ pub fn residents_with_codes(get: impl Fn(&str) -> Response, query: &str) -> Vec<
         })
         .collect()
 }
+
+/// The body of a round over `street` open from 1970 to 2100, pooling ten to a
+/// tube: what most tests need. Add keys (`communities`) to the returned object.
+pub fn round_body(street: i64, name: &str) -> serde_json::Value {
+    serde_json::json!({ "street": street, "name": name, "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 })
+}
+
+/// Creates a round from `body` and opens it (through `post`, a server's or a
+/// client's), asserting both answers: the round's id and the opening's answer
+/// (`expected` and the rest).
+pub fn open_round(
+    post: impl Fn(&str, &serde_json::Value) -> Response,
+    body: &serde_json::Value,
+) -> (String, serde_json::Value) {
+    let r = post("/api/v1/rounds", body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_str().expect("a round id").to_string();
+    let opened = post(&format!("/api/v1/rounds/{id}/open"), &serde_json::json!({}));
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    (id, opened.json())
+}

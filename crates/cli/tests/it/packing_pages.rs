@@ -7,7 +7,7 @@
 use gw_domain::ids::Key;
 use serde_json::json;
 
-use crate::harness::{residents_with_codes, Server, TestEnv};
+use crate::harness::{open_round, residents_with_codes, round_body, Server, TestEnv};
 use crate::round_pages::Browser;
 
 struct World {
@@ -57,14 +57,7 @@ async fn world() -> World {
     let srv = env.serve();
     let chief = srv.login("chief", &chief_pw);
     let c = srv.with_token(&chief);
-    let r = c.post("/api/v1/rounds", &json!({ "street": street, "name": "全员核酸第3轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 }));
-    assert_eq!(r.status, 201, "{}", r.body);
-    let round = r.json()["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        c.post(&format!("/api/v1/rounds/{round}/open"), &json!({}))
-            .status,
-        200
-    );
+    let (round, _) = open_round(|p, b| c.post(p, b), &round_body(street, "全员核酸第3轮"));
     let mut points = (0..2).map(|i| {
         c.post(&format!("/api/v1/rounds/{round}/points"), &json!({ "name": format!("{i}号采样点"), "community": format!("{street}-{}", community.id) }))
             .json()["id"].as_str().unwrap().to_string()

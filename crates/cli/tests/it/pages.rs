@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::harness::TestEnv;
+use crate::harness::{open_round, round_body, TestEnv};
 
 fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     head.lines().find_map(|l| {
@@ -162,8 +162,7 @@ async fn a_point_manager_enrols_a_station_from_the_browser_a_volunteer_cannot() 
     let store = env.store().await;
     let street = store.streets().await.unwrap()[0].id;
     let c = store.communities(None, Some(street)).await.unwrap()[0].id;
-    let round = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "第1轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 })).json()["id"].as_str().unwrap().to_string();
-    srv.post(&format!("/api/v1/rounds/{round}/open"), &json!({}));
+    let (round, _) = open_round(|p, b| srv.post(p, b), &round_body(street, "第1轮"));
     let point = srv
         .post(
             &format!("/api/v1/rounds/{round}/points"),
@@ -386,8 +385,7 @@ async fn registry_pages_roster_upload_and_round_pages() {
     );
 
     // A round with a point: its pages answer and say what to fix.
-    let round = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "第1轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 })).json()["id"].as_str().unwrap().to_string();
-    srv.post(&format!("/api/v1/rounds/{round}/open"), &json!({}));
+    let (round, _) = open_round(|p, b| srv.post(p, b), &round_body(street, "第1轮"));
     let point = srv.post(
         &format!("/api/v1/rounds/{round}/points"),
         &json!({ "name": "1号采样点", "community": format!("{street}-{}", c.id), "stations": 2 }),
