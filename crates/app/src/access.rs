@@ -68,7 +68,8 @@ pub enum AuthError {
     /// Also for a locked or disabled account: the answer must not tell which names exist.
     #[error("用户名或密码错误，或尝试次数过多请稍后再试 / wrong username or password, or too many attempts: wait and try again")]
     BadCredentials,
-    #[error("无权执行此操作 / not allowed: {0}")]
+    /// What was refused, in words (see [`forbidden`]).
+    #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
     Invalid(String),
@@ -530,8 +531,14 @@ pub fn authorize(
     if p.can(action, place, clock.now_ms()) {
         Ok(())
     } else {
-        Err(AuthError::Forbidden(format!("{action:?}")))
+        Err(forbidden(action))
     }
+}
+
+/// The refusal of `action`: "无权上传检测结果 / not allowed: posting lab results".
+pub fn forbidden(action: Action) -> AuthError {
+    let (zh, en) = action.words();
+    AuthError::Forbidden(format!("无权{zh} / not allowed: {en}"))
 }
 
 /// The nodes a list may be narrowed to for `action`.

@@ -103,11 +103,9 @@ pub async fn upload_sheets(
             .tube_and_result_by_barcode(round.street, round.id, r.barcode.as_str())
             .await?
         {
-            None => issues.push(place(format!(
-                "条码 {} 不是本轮次的试管（轮次或条码有误）/ barcode {} is not a tube of this round (wrong round or misread barcode)",
-                r.barcode.as_str(),
-                r.barcode.as_str()
-            ))),
+            None => issues.push(place(
+                crate::testing::unknown_tube_reason(store, round, r.barcode.as_str()).await?,
+            )),
             Some((_, earlier)) => {
                 if let Some(e) = earlier.filter(|e| e != r.result.code()) {
                     let shown = match e.as_str() {

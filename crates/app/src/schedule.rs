@@ -623,7 +623,7 @@ pub async fn view(
 ) -> Result<ScheduleView, AuthError> {
     let now = clock.now_ms();
     if !p.can_somewhere(Action::ReadRegistry, now) && !p.can_somewhere(Action::Scan, now) {
-        return Err(AuthError::Forbidden("ReadRegistry".into()));
+        return Err(access::forbidden(Action::ReadRegistry));
     }
     let can =
         |place: &Place| p.can(Action::ReadRegistry, place, now) || p.can(Action::Scan, place, now);
@@ -668,6 +668,7 @@ impl PointSchedule {
             closes_ms: self.closes_ms,
             rate_per_station_h: self.rate_per_station_h.map(|r| r as i32),
             stations: stations.map(|n| n as i32),
+            name: None,
         }
     }
 
@@ -747,15 +748,51 @@ pub struct PointSettings {
     pub closes_ms: Option<i64>,
 }
 
+/// A point's name, trimmed and checked: not blank, and no other point of the
+/// round in `community` has it (the call-down lists and the stations tell
+/// points by name). `except`: the point being renamed.
+async fn point_name<'a>(
+    store: &Store,
+    round: Key,
+    community: i64,
+    name: &'a str,
+    except: Option<i64>,
+) -> Result<&'a str, AuthError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AuthError::Invalid(
+            "采样点须有名称 / a point needs a name".into(),
+        ));
+    }
+    if let Some(q) = store
+        .schedule_points(round.street, round.id)
+        .await?
+        .iter()
+        .find(|q| q.community_id == community && q.name.trim() == name && Some(q.id) != except)
+    {
+        let q = Key {
+            street: round.street,
+            id: q.id,
+        };
+        return Err(gw_store::StoreError::Conflict(format!(
+            "本社区已有同名采样点 {name}（{q}）/ the community has a point named {name} already ({q})"
+        ))
+        .into());
+    }
+    Ok(name)
+}
+
 /// Changes a running point: more or fewer sampling stations, other hours,
 /// another configured rate (a point that runs slow gets help; then re-plan
-/// the rest of the round). What is not given stays. Audited.
+/// the rest of the round), or its name (one typed wrong). What is not given
+/// stays. Audited.
 pub async fn change_point(
     store: &Store,
     clock: &Clock,
     p: &Principal,
     point: Key,
     stations: Option<u32>,
+    name: Option<&str>,
     d: PointSchedule,
 ) -> Result<PointSettings, AuthError> {
     let pt = store.point(point.street, point.id).await?;
@@ -766,18 +803,31 @@ pub async fn change_point(
             "采样台数须在 1–50 之间 / stations must be 1 to 50".into(),
         ));
     }
+    let round = Key {
+        street: point.street,
+        id: pt.round_id,
+    };
+    let name = match name {
+        Some(n) => Some(point_name(store, round, pt.community_id, n, Some(point.id)).await?),
+        None => None,
+    };
     let now = settings_of(store, point, pt.round_id).await?;
     let hours = (d.opens_ms.or(now.opens_ms), d.closes_ms.or(now.closes_ms));
     check_schedule(store, point.street, pt.community_id, &d, hours).await?;
+    let details = gw_store::schedule::PointDetails {
+        name: name.map(str::to_string),
+        ..d.details(stations)
+    };
     store
-        .set_point_details(point.street, pt.round_id, point.id, &d.details(stations))
+        .set_point_details(point.street, pt.round_id, point.id, &details)
         .await?;
     let detail = format!(
-        "stations={} opens_ms={} closes_ms={} rate={}",
+        "stations={} opens_ms={} closes_ms={} rate={}{}",
         stations.map_or("-".into(), |n| n.to_string()),
         d.opens_ms.map_or("-".into(), |n| n.to_string()),
         d.closes_ms.map_or("-".into(), |n| n.to_string()),
         d.rate_per_station_h.map_or("-".into(), |n| n.to_string()),
+        name.map_or(String::new(), |n| format!(" name={n} (was {})", now.name)),
     );
     access::record(
         store,
@@ -792,7 +842,7 @@ pub async fn change_point(
     // As stored: what was given, else what stood.
     Ok(PointSettings {
         id: point.to_string(),
-        name: now.name,
+        name: name.map_or(now.name, str::to_string),
         stations: stations.map_or(now.stations, |n| n as i32),
         rate_per_station_h: d
             .rate_per_station_h
@@ -859,12 +909,6 @@ pub async fn add_point(
             "采样台数须在 1–50 之间 / stations must be 1 to 50".into(),
         ));
     }
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(AuthError::Invalid(
-            "采样点须有名称 / a point needs a name".into(),
-        ));
-    }
     store
         .place_of(community.street, "community", community.id)
         .await?;
@@ -884,22 +928,7 @@ pub async fn add_point(
             ));
         }
     }
-    let same = |q: &gw_store::schedule::SchedPointRow| {
-        q.community_id == community.id && q.name.trim() == name
-    };
-    if let Some(q) = store
-        .schedule_points(round.street, round.id)
-        .await?
-        .iter()
-        .find(|q| same(q))
-    {
-        return Err(gw_store::StoreError::Conflict(format!(
-            "本社区已有同名采样点 {name}（{}）/ the community has a point named {name} already ({})",
-            Key { street: round.street, id: q.id },
-            Key { street: round.street, id: q.id }
-        ))
-        .into());
-    }
+    let name = point_name(store, round, community.id, name, None).await?;
     check_schedule(
         store,
         round.street,

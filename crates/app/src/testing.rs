@@ -968,6 +968,8 @@ pub struct Scan<'a> {
 pub struct FirstSwab {
     pub registration: String,
     pub point: String,
+    /// The point's name, as its volunteers know it.
+    pub point_name: String,
     pub scanned_ms: i64,
 }
 
@@ -992,6 +994,14 @@ pub struct ScanOutcome {
     /// household under temporary control too) or `resample` (an invalid
     /// tube); taken after it (into a tube already tested): `resample`.
     pub follow_up: Option<String>,
+    /// Who was swabbed, masked (`张*萍 女 44岁`): for the volunteer to check
+    /// the code is the person's. Absent on a replay and for nobody known.
+    pub person: Option<String>,
+    /// Something the volunteer must act on now, before the next person: the
+    /// person has an open single-tube retest (a member of an abnormal pool,
+    /// their household under temporary control) and was swabbed for
+    /// something else.
+    pub alert: Option<String>,
 }
 
 /// Whom a scanned text names, as far as it can be told before the one
@@ -1086,6 +1096,7 @@ async fn outcome_counted(
                     id: f.point_id,
                 }
                 .to_string(),
+                point_name: store.point(street, f.point_id).await?.name,
                 scanned_ms: f.scanned_ms,
             })
         }
@@ -1110,6 +1121,8 @@ async fn outcome_counted(
         pool_size,
         point_count,
         follow_up: None,
+        person: None,
+        alert: None,
     })
 }
 
@@ -1128,6 +1141,26 @@ pub async fn scan(
     writer: &ScanWriter,
     s: &Scan<'_>,
 ) -> Result<ScanOutcome, AuthError> {
+    // A scanner's Enter and a pasted space are not part of a code; a control
+    // character cannot come from a scanner or a keyboard, and PostgreSQL
+    // refuses a NUL (in a batch shared with other stations' swabs).
+    let s = &Scan {
+        code: s.code.trim(),
+        client_id: s.client_id.trim(),
+        station: s.station.trim(),
+        ..s.clone()
+    };
+    for (what, text) in [
+        ("client_id", s.client_id),
+        ("code", s.code),
+        ("station", s.station),
+    ] {
+        if text.chars().any(char::is_control) {
+            return Err(AuthError::Invalid(format!(
+                "{what} 含有控制字符，未登记 / {what} contains a control character: not stored"
+            )));
+        }
+    }
     let (mut out, late) = register_swab(store, clock, p, writer, s).await?;
     if let Some((tube, resident, scanned_ms)) = late {
         let f = store
@@ -1220,6 +1253,7 @@ async fn register_swab(
         )
         .await?;
     let tube = &state.tube;
+    let round_starts_ms = state.round_starts_ms;
     let place = Place {
         district: Some(state.district),
         street,
@@ -1230,7 +1264,7 @@ async fn register_swab(
     access::authorize(p, clock, Action::Scan, &place)?;
     if state.replay.is_some() {
         if let Some(r) = store.registration_by_client(street, s.client_id).await? {
-            let r = finish_take_over(store, tube, s.code, r).await?;
+            let r = finish_take_over(store, tube, s.code, round_starts_ms, r).await?;
             let late = r.resident_id.map(|id| (r.tube_id, id, r.scanned_ms));
             return Ok((
                 outcome(store, street, &r, true, tube.pool_size).await?,
@@ -1300,7 +1334,12 @@ async fn register_swab(
     if tube.state != "open" {
         problem = join(
             problem,
-            &format!("采样管状态为 {} / tube is {}", tube.state, tube.state),
+            &format!(
+                "采样管{} / the tube is {}",
+                gw_domain::testing::TubeState::parse(&tube.state)
+                    .map_or(tube.state.as_str(), |s| s.label_zh()),
+                tube.state.replace('_', " ")
+            ),
         );
     } else if fill >= i64::from(tube.pool_size) {
         problem = join(problem, "超出混采数 / more swabs than the pool size");
@@ -1316,6 +1355,10 @@ async fn register_swab(
             problem,
             "采样时间晚于服务器时间，请校准站点时钟 / the swab's time is after the server's: the station's clock is ahead",
         );
+    }
+    let time_trusted = before_round(scanned_ms, state.round_starts_ms).is_none();
+    if let Some(flag) = before_round(scanned_ms, state.round_starts_ms) {
+        problem = join(problem, &flag);
     }
     if tube.tube_use != use_.name() {
         let held = TubeUse::of_tube(&tube.tube_use);
@@ -1365,7 +1408,7 @@ async fn register_swab(
         if let Some(id) = made_pending {
             store.drop_unswabbed_pending(street, id).await?;
         }
-        let r = finish_take_over(store, tube, s.code, r).await?;
+        let r = finish_take_over(store, tube, s.code, round_starts_ms, r).await?;
         let late = r.resident_id.map(|id| (r.tube_id, id, r.scanned_ms));
         Ok::<_, StoreError>((
             outcome(store, street, &r, true, tube.pool_size).await?,
@@ -1417,7 +1460,8 @@ async fn register_swab(
         }
     };
     if let (Some(f), Some(rid)) = (&first, resident) {
-        if w.duplicate_of == Some(f.id) && scanned_ms < f.scanned_ms - EARLIER_BY_MS {
+        if w.duplicate_of == Some(f.id) && time_trusted && scanned_ms < f.scanned_ms - EARLIER_BY_MS
+        {
             store
                 .take_first(street, tube.round_id, rid, stored.id)
                 .await?;
@@ -1445,7 +1489,29 @@ async fn register_swab(
         ("open", _) | (_, None) => None,
         (_, Some(id)) => Some((r.tube_id, id, r.scanned_ms)),
     };
-    let out = outcome_counted(store, street, &r, false, tube.pool_size, counts, first).await?;
+    let mut out = outcome_counted(store, street, &r, false, tube.pool_size, counts, first).await?;
+    if resident.is_some() {
+        let today = gw_domain::date::Date::from_unix_ms_cst(now);
+        let age = state
+            .birth_date
+            .as_deref()
+            .and_then(|b| gw_domain::date::Date::parse(b).ok())
+            .zip(today)
+            .map(|(b, t)| b.age_on(t));
+        let gender = state
+            .gender
+            .as_deref()
+            .map_or("", |g| gw_domain::resident::Gender::from_code(g).label_zh());
+        out.person = state
+            .name
+            .as_deref()
+            .map(|n| gw_domain::mask::person_brief(n, gender, age));
+        if state.open_retests > 0 && r.purpose != "retest" {
+            out.alert = Some(
+                "此人所在混管异常，有待做的单管复检，户已临时管控：请用单管复检的采样管为其单独采样，并报告采样点负责人 / this person was in an abnormal pool and has an open single-tube retest (household under temporary control): swab them alone in a retest tube and tell the point's manager".into(),
+            );
+        }
+    }
     Ok((out, late))
 }
 
@@ -1458,6 +1524,7 @@ async fn finish_take_over(
     store: &Store,
     tube: &gw_store::testing::TubeRow,
     code: &str,
+    round_starts_ms: i64,
     mut r: RegistrationRow,
 ) -> Result<RegistrationRow, StoreError> {
     // A client id names one swab in one tube: the same id sent with another
@@ -1465,7 +1532,7 @@ async fn finish_take_over(
     // point's counts) is not this station's to read.
     if r.tube_id != tube.id {
         return Err(StoreError::Conflict(format!(
-            "client_id {} 已用于另一支采样管的样本 / client_id {} was used for a swab in another tube",
+            "client_id {} 已用于另一支采样管的样本，本次未登记 / client_id {} was used for a swab in another tube: this one is not stored",
             r.client_id, r.client_id
         )));
     }
@@ -1482,7 +1549,9 @@ async fn finish_take_over(
         return Ok(r);
     };
     let first = store.registration_by_id(tube.street_id, first_id).await?;
-    if r.scanned_ms < first.scanned_ms - EARLIER_BY_MS {
+    if before_round(r.scanned_ms, round_starts_ms).is_none()
+        && r.scanned_ms < first.scanned_ms - EARLIER_BY_MS
+    {
         store
             .take_first(tube.street_id, tube.round_id, resident, r.id)
             .await?;
@@ -1500,6 +1569,18 @@ pub const EARLIER_BY_MS: i64 = 120_000;
 /// A swab time this far after the server's clock is flagged (the station's
 /// clock runs ahead).
 pub const CLOCK_AHEAD_MS: i64 = 300_000;
+
+/// A swab time this far before its round begins is flagged (the station's
+/// clock runs behind: a phone reset to 1970), and such a swab never takes
+/// "first swab" from one taken in the round.
+pub const BEFORE_ROUND_MS: i64 = 12 * 3_600_000;
+
+/// The flag for a swab time far before its round's start, if it is.
+fn before_round(scanned_ms: i64, round_starts_ms: i64) -> Option<String> {
+    (scanned_ms < round_starts_ms.saturating_sub(BEFORE_ROUND_MS)).then(|| {
+        "采样时间早于本轮开始时间，请校准站点时钟 / the swab's time is before the round began: the station's clock is behind".to_string()
+    })
+}
 
 /// Two optional warnings as one.
 fn join_warnings(a: Option<String>, b: Option<String>) -> Option<String> {
@@ -1560,7 +1641,6 @@ pub struct ResultsSummary {
     pub recorded: usize,
     /// Barcodes that already had a result (a replayed upload): left as they were.
     pub already: Vec<String>,
-    pub unknown: Vec<String>,
     pub negative: usize,
     pub invalid: usize,
     /// Alerts raised now, each traced to its members.
@@ -1666,7 +1746,44 @@ async fn alert_view(
     })
 }
 
+/// Why `barcode` is no tube of `round`, and where it may belong instead:
+/// another round of the street, or this round's tube with the leading zeros
+/// Excel dropped.
+pub async fn unknown_tube_reason(
+    store: &Store,
+    round: Key,
+    barcode: &str,
+) -> Result<String, StoreError> {
+    let (others, padded) = store.barcode_hints(round.street, round.id, barcode).await?;
+    let hint = if let Some(p) = padded {
+        format!("；是否 Excel 去掉了前导零？本轮次有试管 {p} / did Excel drop leading zeros? This round has tube {p}")
+    } else if !others.is_empty() {
+        let named = others
+            .iter()
+            .map(|(id, name)| {
+                format!(
+                    "{} {name}",
+                    Key {
+                        street: round.street,
+                        id: *id
+                    }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("、");
+        format!("；它是另一轮次的试管：{named} / it is a tube of another round: {named}")
+    } else {
+        "（轮次或条码有误）/ (wrong round or misread barcode)".to_string()
+    };
+    Ok(format!(
+        "条码 {barcode} 不是本轮次的试管 / barcode {barcode} is not a tube of this round{hint}"
+    ))
+}
+
 /// Records a lab's results; an abnormal pool is traced to its members at once.
+/// A barcode that is no tube of the round refuses the whole request (as a
+/// file's row does), naming where it may belong: an abnormal result for a
+/// tube nobody can find must not pass as done.
 pub async fn post_results(
     store: &Store,
     clock: &Clock,
@@ -1717,9 +1834,24 @@ pub async fn post_results(
         ))
         .into());
     }
+    let mut unknown = Vec::new();
+    for (code, tube) in &tubes {
+        if tube.is_none() && !unknown.iter().any(|(c, _)| c == code) {
+            unknown.push((code.clone(), unknown_tube_reason(store, round, code).await?));
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(AuthError::Invalid(format!(
+            "本次未记录任何结果 / nothing was recorded: {}",
+            unknown
+                .into_iter()
+                .map(|(_, why)| why)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )));
+    }
     for ((code, tube), result) in tubes.into_iter().zip(words) {
         let Some(tube) = tube else {
-            sum.unknown.push(code);
             continue;
         };
         let applied = store
@@ -1771,11 +1903,10 @@ pub async fn post_results(
         }
     }
     let detail = format!(
-        "recorded={} abnormal={} invalid={} unknown={} unpacked={}",
+        "recorded={} abnormal={} invalid={} unpacked={}",
         sum.recorded,
         sum.alerts.len(),
         sum.invalid,
-        sum.unknown.len(),
         sum.unpacked.len()
     );
     access::record(

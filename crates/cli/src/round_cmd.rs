@@ -174,12 +174,15 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Change a running point: stations, hours, rate, compound, position (then `round plan` re-plans).
+    /// Change a running point: stations, hours, rate, compound, position (then `round plan` re-plans), or its name.
     PointSet {
         /// Point id, STREET-ID.
         point: String,
         #[arg(long)]
         stations: Option<u32>,
+        /// A new name (unique among the round's points of its community).
+        #[arg(long)]
+        name: Option<String>,
         #[command(flatten)]
         hours: PointHours,
         #[arg(long)]
@@ -586,6 +589,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
         RoundCmd::PointSet {
             point,
             stations,
+            name,
             hours,
             json,
             db,
@@ -597,6 +601,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 &op,
                 key(&point, "point")?,
                 stations,
+                name.as_deref(),
                 hours.schedule()?,
             )
             .await

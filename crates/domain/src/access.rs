@@ -230,6 +230,40 @@ pub enum Action {
     ReadLogistics,
 }
 
+impl Action {
+    /// What the action is, in Chinese and in English, for a refusal
+    /// ("无权上传检测结果 / not allowed: posting lab results").
+    pub fn words(self) -> (&'static str, &'static str) {
+        use Action::*;
+        match self {
+            ReadRegistry => ("查看居民名册", "reading the registry"),
+            WriteRegistry => ("修改居民信息", "changing residents"),
+            ImportRoster => ("导入名单", "importing rosters"),
+            ExportRoster => ("导出名单", "exporting rosters"),
+            Reveal(Field::Phone) => ("查看完整电话", "seeing full phone numbers"),
+            Reveal(Field::Document) => ("查看完整证件号", "seeing full document numbers"),
+            Reveal(Field::Health) => ("查看健康情况", "seeing health flags"),
+            FilterHealth => ("按健康情况筛选", "filtering by health flags"),
+            ManageHouseholdLinks => ("管理家庭链接", "managing household links"),
+            ManageUsers => ("管理账号", "managing accounts"),
+            ReadAudit => ("查看审计日志", "reading the audit log"),
+            Purge => ("清除个人信息", "purging personal data"),
+            ManageRounds => ("管理检测轮次和采样点", "managing testing rounds and points"),
+            Scan => ("在此采样点扫码登记", "registering swabs at this point"),
+            ManageStations => ("管理扫码设备", "managing scanning stations"),
+            PostResults => ("上传检测结果", "posting lab results"),
+            IssueSupplies => ("发放物资", "issuing supplies"),
+            Pack => ("装袋装箱", "packing bags and boxes"),
+            HandOver => ("交接转运", "handing boxes over"),
+            Receive => ("实验室接收", "receiving at the lab"),
+            ReadLogistics => (
+                "查看物资和数量校对",
+                "reading supplies and the reconciliation",
+            ),
+        }
+    }
+}
+
 /// The documented table (module docs) as code.
 pub fn role_allows(role: Role, action: Action) -> bool {
     use Action::*;

@@ -35,7 +35,10 @@ const NEGATIVE_WORDS: [&str; 9] = [
     "未检测到",
     "notdetected",
 ];
-const ABNORMAL_WORDS: [&str; 15] = [
+/// Every word that leans positive, however weakly, traces the pool: a weak,
+/// single-gene, suspected or to-be-rechecked positive is what the single-tube
+/// retests are for.
+const ABNORMAL_WORDS: [&str; 32] = [
     "阳性",
     "阳",
     "异常",
@@ -44,6 +47,23 @@ const ABNORMAL_WORDS: [&str; 15] = [
     "混采异常",
     "初筛阳性",
     "可疑",
+    "可疑阳性",
+    "疑似",
+    "疑似阳性",
+    "弱阳性",
+    "弱阳",
+    "单阳",
+    "单阳性",
+    "单基因阳性",
+    "orf1ab阳性",
+    "n基因阳性",
+    "待复检",
+    "需复检",
+    "复检",
+    "待复核",
+    "需复核",
+    "复核中",
+    "阳性待复核",
     "positive",
     "pos",
     "abnormal",
@@ -115,32 +135,72 @@ impl LabResult {
 /// What a lab-file column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LabField {
-    Barcode,
+    /// A tube's barcode; `true` for a name that says so (`试管条码`), `false`
+    /// for one that may mean another number (`样本编号`).
+    Barcode(bool),
     Result,
 }
 
-/// Recognises a lab-file header cell: `试管条码`, `管码`, `条码号`, `样本编号`,
-/// `Barcode`, `Tube`; `结果`, `检测结果`, `Result`.
+/// Recognises a lab-file header cell: `试管条码`, `管码`, `条码号`, `Barcode`,
+/// `Tube` (and, less surely, `样本编号`); `结果`, `检测结果`, `Result`. A time,
+/// date or remark column is neither (`结果报告时间`, `条码打印时间`).
 fn lab_field(header: &str) -> Option<LabField> {
     let t = header_key(header);
     let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
-    if t.is_empty() {
+    if t.is_empty() || has(&["时间", "日期", "time", "date", "备注", "remark"]) {
         None
-    } else if has(&[
-        "条码",
-        "管码",
-        "管号",
-        "试管编号",
-        "样本编号",
-        "样本号",
-        "barcode",
-        "tube",
-    ]) {
-        Some(LabField::Barcode)
+    } else if has(&["条码", "管码", "管号", "试管编号", "barcode", "tube"]) {
+        Some(LabField::Barcode(true))
+    } else if has(&["样本编号", "样本号"]) {
+        Some(LabField::Barcode(false))
     } else if has(&["结果", "结论", "result"]) {
         Some(LabField::Result)
     } else {
         None
+    }
+}
+
+/// The barcode and result columns of a header row (`texts`, their kinds in
+/// `fields`) that has both kinds, or why they cannot be told apart: two
+/// columns that could each be the result (`原结果` and `更正后结果`, `初筛结果`
+/// and `复核结果`), or the barcode, are never guessed between.
+fn header_columns(texts: &[String], fields: &[Option<LabField>]) -> Columns {
+    let of = |want: LabField| -> Vec<usize> {
+        (0..fields.len())
+            .filter(|&i| fields[i] == Some(want))
+            .collect()
+    };
+    let strong = of(LabField::Barcode(true));
+    let barcodes = if strong.is_empty() {
+        of(LabField::Barcode(false))
+    } else {
+        strong
+    };
+    let results = of(LabField::Result);
+    let named = |cols: &[usize]| {
+        cols.iter()
+            .map(|&c| {
+                format!(
+                    "{} {}",
+                    column_letter(c),
+                    texts.get(c).map_or("", |t| t.trim())
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("、")
+    };
+    match (barcodes.as_slice(), results.as_slice()) {
+        ([b], [r]) => Ok((*b, *r)),
+        (_, [_, _, ..]) => Err(format!(
+            "表头有多列都可能是检测结果（{}），无法确定以哪一列为准：请只保留最终结果一列后重新上传 / several columns could be the result ({}): keep only the final result's column and upload again",
+            named(&results),
+            named(&results)
+        )),
+        _ => Err(format!(
+            "表头有多列都可能是试管条码（{}），无法确定以哪一列为准：请只保留试管条码一列后重新上传 / several columns could be the tube barcode ({}): keep only the barcode's column and upload again",
+            named(&barcodes),
+            named(&barcodes)
+        )),
     }
 }
 
@@ -196,16 +256,21 @@ pub struct LabFile {
     pub repeated: usize,
 }
 
-/// The header row and the barcode and result columns, if the sheet has one.
-fn find_header(rows: &[Vec<Cell>]) -> Option<(usize, usize, usize)> {
+/// The barcode and result columns, or why they cannot be told apart.
+type Columns = Result<(usize, usize), String>;
+
+/// The header row (the first with a barcode column and a result column),
+/// if the sheet has one, with its two columns or why they cannot be told.
+fn find_header(rows: &[Vec<Cell>]) -> Option<(usize, Columns)> {
     rows.iter()
         .enumerate()
         .take(HEADER_SEARCH_ROWS)
         .find_map(|(i, row)| {
-            let fields: Vec<Option<LabField>> =
-                row.iter().map(|c| lab_field(&cell_text(c))).collect();
-            let col = |want| fields.iter().position(|f| *f == Some(want));
-            Some((i, col(LabField::Barcode)?, col(LabField::Result)?))
+            let texts: Vec<String> = row.iter().map(cell_text).collect();
+            let fields: Vec<Option<LabField>> = texts.iter().map(|t| lab_field(t)).collect();
+            let has = |f: fn(&LabField) -> bool| fields.iter().flatten().any(f);
+            (has(|f| matches!(f, LabField::Barcode(_))) && has(|f| *f == LabField::Result))
+                .then(|| (i, header_columns(&texts, &fields)))
         })
 }
 
@@ -226,13 +291,26 @@ pub fn parse_lab_sheets(file: &str, sheets: &[Sheet], rule: &BarcodeRule) -> Lab
     let mut found_header = false;
     for sheet in sheets {
         let rows = fill_merges(sheet);
-        let Some((header, bc, rc)) = find_header(&rows) else {
+        let Some((header, columns)) = find_header(&rows) else {
             if rows.iter().flatten().any(|c| *c != Cell::Empty) {
                 out.skipped_sheets.push(sheet.name.clone());
             }
             continue;
         };
         found_header = true;
+        let (bc, rc) = match columns {
+            Ok(c) => c,
+            Err(reason) => {
+                out.issues.push(LabIssue {
+                    file: file.to_string(),
+                    sheet: sheet.name.clone(),
+                    row: u32::try_from(header + 1).ok(),
+                    column: String::new(),
+                    reason,
+                });
+                continue;
+            }
+        };
         let column = |c: usize| {
             let h = rows[header].get(c).map(cell_text).unwrap_or_default();
             format!("{} {h}", column_letter(c))
@@ -261,7 +339,7 @@ pub fn parse_lab_sheets(file: &str, sheets: &[Sheet], rule: &BarcodeRule) -> Lab
             let bc_text = texts.get(bc).cloned().unwrap_or_default();
             let rc_text = texts.get(rc).cloned().unwrap_or_default();
             // A header repeated further down (sheets pasted together).
-            if lab_field(&bc_text) == Some(LabField::Barcode) {
+            if matches!(lab_field(&bc_text), Some(LabField::Barcode(_))) {
                 continue;
             }
             // No barcode and no result word: a remark or a signature line
@@ -391,6 +469,14 @@ mod tests {
             ("无效", Invalid),
             ("需重采", Invalid),
             ("Invalid", Invalid),
+            // Weak, single-gene, suspected, to be rechecked: all trace the pool.
+            ("弱阳性", Abnormal),
+            ("单阳", Abnormal),
+            ("单基因阳性", Abnormal),
+            ("疑似阳性", Abnormal),
+            ("待复检", Abnormal),
+            ("复核中", Abnormal),
+            ("ORF1ab阳性", Abnormal),
         ] {
             assert_eq!(LabResult::from_word(w), Some(want), "{w}");
         }
@@ -454,7 +540,7 @@ mod tests {
                 &["P0000001", "阴性", ""],
                 &["", "阴性", ""],
                 &["P0000002", "", "漏填"],
-                &["P0000003", "待复核", ""],
+                &["P0000003", "见附件", ""],
                 &["P#00004", "阴性", ""],
                 &["P01", "阴性", ""],
                 &["", "", "只有备注"],
@@ -479,7 +565,7 @@ mod tests {
             .issues
             .iter()
             .all(|i| i.sheet == "结果" && i.file == "结果.xlsx"));
-        assert!(f.issues[2].reason.contains("待复核"));
+        assert!(f.issues[2].reason.contains("见附件"));
         let shown = f.issues[0].to_string();
         assert!(
             shown.contains("结果.xlsx") && shown.contains("第 3 行"),
@@ -575,5 +661,89 @@ mod tests {
         assert_eq!(f.rows.len(), 1);
         assert_eq!(f.issues.len(), 1);
         assert_eq!(f.issues[0].row, Some(3));
+    }
+
+    #[test]
+    fn two_columns_that_could_be_the_result_are_never_guessed_between() {
+        for (a, b) in [("原结果", "更正后结果"), ("初筛结果", "复核结果")] {
+            let f = parse(&[sheet(
+                "结果",
+                &[
+                    &["报告"],
+                    &["试管条码", a, b],
+                    &["P0000001", "阴性", "阳性"],
+                ],
+            )]);
+            assert!(f.rows.is_empty(), "{f:?}");
+            assert_eq!(f.issues.len(), 1, "{f:?}");
+            let i = &f.issues[0];
+            assert_eq!(i.row, Some(2));
+            assert!(
+                i.reason.contains(&format!("B {a}、C {b}")) && i.reason.contains("keep only"),
+                "{}",
+                i.reason
+            );
+        }
+        // Two barcode columns alike.
+        let f = parse(&[sheet(
+            "结果",
+            &[&["条码", "管号", "结果"], &["P0000001", "P0000001", "阴性"]],
+        )]);
+        assert!(f.issues[0].reason.contains("A 条码、B 管号"), "{f:?}");
+    }
+
+    #[test]
+    fn time_columns_are_not_read_and_a_tube_barcode_beats_a_sample_number() {
+        let f = parse(&[sheet(
+            "结果",
+            &[
+                &[
+                    "样本编号",
+                    "条码打印时间",
+                    "结果报告时间",
+                    "试管条码",
+                    "检测结果",
+                    "备注",
+                ],
+                &[
+                    "S-1",
+                    "2022-04-01 08:00",
+                    "2022-04-01 20:00",
+                    "P0000001",
+                    "阳性",
+                    "复核结果",
+                ],
+            ],
+        )]);
+        assert!(f.issues.is_empty(), "{f:?}");
+        assert_eq!(
+            pairs(&f),
+            [("P0000001".to_string(), LabResult::Abnormal, 2)]
+        );
+        assert_eq!(f.rows[0].column, "D 试管条码");
+        // A sample number is the barcode when nothing says "barcode".
+        let f = parse(&[sheet(
+            "结果",
+            &[&["样本编号", "结果"], &["P0000002", "阴性"]],
+        )]);
+        assert_eq!(
+            pairs(&f),
+            [("P0000002".to_string(), LabResult::Negative, 2)]
+        );
+    }
+
+    #[test]
+    fn signature_lines_of_testers_and_reviewers_are_footers() {
+        let f = parse(&[sheet(
+            "结果",
+            &[
+                &["条码", "结果"],
+                &["P0000001", "阴性"],
+                &["检验者：李四", "", "审核者：王五"],
+                &["报告人:", "批准人:"],
+            ],
+        )]);
+        assert!(f.issues.is_empty(), "{f:?}");
+        assert_eq!(f.rows.len(), 1);
     }
 }

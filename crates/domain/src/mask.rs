@@ -49,6 +49,20 @@ pub fn name(full: &str) -> String {
     }
 }
 
+/// Who was just swabbed, for a station to check against the person in front
+/// of it, masked: `张*萍 女 44岁`.
+pub fn person_brief(full_name: &str, gender_zh: &str, age: Option<i32>) -> String {
+    let mut out = name(full_name);
+    if !gender_zh.is_empty() {
+        out.push(' ');
+        out.push_str(gender_zh);
+    }
+    if let Some(a) = age.filter(|a| (0..150).contains(a)) {
+        out.push_str(&format!(" {a}岁"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +79,8 @@ mod tests {
         assert_eq!(name("王小芳"), "王*芳");
         assert_eq!(name("王芳"), "王*");
         assert_eq!(name("欧阳小芳"), "欧**芳");
+        assert_eq!(person_brief("张小萍", "女", Some(44)), "张*萍 女 44岁");
+        assert_eq!(person_brief("刘建军", "", None), "刘*军");
+        assert_eq!(person_brief("王芳", "女", Some(-3)), "王* 女");
     }
 }

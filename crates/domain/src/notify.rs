@@ -90,6 +90,15 @@ pub fn alert_text(f: &AlertFacts) -> String {
             members = f.members,
             households = f.households,
         ),
+        // Nobody traced: the tube's people must be found another way, now.
+        _ if f.members == 0 => format!(
+            "【混管异常 Abnormal pool】{round}｜采样点 {point}｜管码 {barcode}｜{when}\n\
+             此管没有登记到任何人：请立即核对采样点的纸质记录和扫码设备，找出管内的人。采样点消杀任务已派。\n\
+             Nobody is registered in this tube: check the point's paper records and stations now to find who is in it. A disinfection task was opened.",
+            round = f.round,
+            point = f.point,
+            barcode = f.barcode,
+        ),
         _ => format!(
             "【混管异常 Abnormal pool】{round}｜采样点 {point}｜管码 {barcode}｜{when}\n\
              {members} 人、{households} 户已临时管控，单管复核已开，采样点消杀任务已派。\n\
@@ -317,6 +326,21 @@ mod tests {
         for k in CHANNEL_KINDS {
             assert_eq!(ChannelKind::parse(k).unwrap().as_str(), k);
         }
+    }
+
+    #[test]
+    fn a_pool_that_traces_to_nobody_says_to_find_its_people() {
+        let t = alert_text(&AlertFacts {
+            members: 0,
+            households: 0,
+            ..facts()
+        });
+        assert!(t.starts_with("【混管异常"), "{t}");
+        assert!(
+            t.contains("没有登记到任何人") && t.contains("Nobody is registered"),
+            "{t}"
+        );
+        assert!(!t.contains("0 人"), "{t}");
     }
 
     #[test]

@@ -410,14 +410,22 @@ const FOOTER_WORDS: [&str; 14] = [
 ];
 
 /// Words of a signature line wherever they stand in its label.
-const SIGNED_BY: [&str; 7] = [
+const SIGNED_BY: [&str; 15] = [
     "签字",
     "签名",
     "审核人",
+    "审核者",
     "负责人",
     "制表人",
     "填表人",
     "检验员",
+    "检验者",
+    "检验人",
+    "检测人",
+    "复核人",
+    "报告人",
+    "报告者",
+    "批准人",
 ];
 
 pub(crate) fn is_footer(cells: &[String]) -> bool {

@@ -402,6 +402,20 @@ impl TubeState {
         }
     }
 
+    /// The state in Chinese, for a volunteer.
+    pub fn label_zh(self) -> &'static str {
+        use TubeState::*;
+        match self {
+            Open => "使用中",
+            Closed => "已封管",
+            Sealed => "已装袋",
+            Boxed => "已装箱",
+            HandedOver => "已交接",
+            Received => "实验室已接收",
+            Resulted => "已出结果",
+        }
+    }
+
     /// The stored state's value.
     pub fn parse(name: &str) -> Option<TubeState> {
         use TubeState::*;

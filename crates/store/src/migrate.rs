@@ -41,6 +41,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     22 "0022_round_added.sql",
     23 "0023_first_sampling_swab.sql",
     24 "0024_point_name.sql",
+    25 "0025_follow_up_resident.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -68,6 +69,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     22 "0022_round_added.sql",
     23 "0023_first_sampling_swab.sql",
     24 "0024_point_name.sql",
+    25 "0025_follow_up_resident.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -33,6 +33,9 @@ pub struct PointDetails {
     pub closes_ms: Option<i64>,
     pub rate_per_station_h: Option<i32>,
     pub stations: Option<i32>,
+    /// A new name (checked by the caller: not blank, no namesake in the
+    /// point's community and round; the unique index refuses a race).
+    pub name: Option<String>,
 }
 
 /// One household of the round with the people expected to come down.
@@ -89,8 +92,8 @@ pub struct CallRow {
 }
 
 impl Store {
-    /// Sets a point's compound, position, hours and configured rate (the
-    /// fields given; the others are left as they are).
+    /// Sets a point's compound, position, hours, configured rate, stations
+    /// and name (the fields given; the others are left as they are).
     pub async fn set_point_details(
         &self,
         street: i64,
@@ -293,9 +296,9 @@ impl crate::import::StoreTx {
         crate::import::tx_run!(self, conn, DB => {
             sqlx::query("UPDATE testing_point SET compound_id = CASE WHEN $10 THEN NULL ELSE COALESCE($3, compound_id) END, x_m = COALESCE($4, x_m), y_m = COALESCE($5, y_m), \
                          opens_ms = COALESCE($6, opens_ms), closes_ms = COALESCE($7, closes_ms), rate_per_station_h = COALESCE($8, rate_per_station_h), \
-                         stations = COALESCE($9, stations) \
+                         stations = COALESCE($9, stations), name = COALESCE($11, name) \
                          WHERE street_id = $1 AND id = $2")
-                .bind(street).bind(point).bind(d.compound_id).bind(x).bind(y).bind(d.opens_ms).bind(d.closes_ms).bind(d.rate_per_station_h).bind(d.stations).bind(d.outside)
+                .bind(street).bind(point).bind(d.compound_id).bind(x).bind(y).bind(d.opens_ms).bind(d.closes_ms).bind(d.rate_per_station_h).bind(d.stations).bind(d.outside).bind(d.name.as_deref())
                 .execute(&mut *conn).await?;
         });
         Ok(())

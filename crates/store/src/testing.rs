@@ -83,6 +83,15 @@ pub struct ScanState {
     pub tube_fill: i64,
     pub point_count: i64,
     pub first_routine: Option<i64>,
+    /// The resident's name, gender code and birth date (the code's or the
+    /// typed document's), for the station's masked line about who it was.
+    pub name: Option<String>,
+    pub gender: Option<String>,
+    pub birth_date: Option<String>,
+    /// The resident's open single-tube retests (an abnormal pool's member).
+    pub open_retests: i64,
+    /// When the tube's round begins.
+    pub round_starts_ms: i64,
 }
 
 /// A flagged swab, for the round's review list.
@@ -152,12 +161,17 @@ static SCAN_STATE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
                 (SELECT g.id FROM registration g WHERE g.street_id = $1 AND g.round_id = t.round_id \
                     AND g.resident_id = COALESCE(u.id, $5) \
                     AND g.purpose IN {} AND g.duplicate_of IS NULL), \
-                t.tube_use \
+                t.tube_use, \
+                COALESCE(u.name, v.name), COALESCE(u.gender, v.gender), COALESCE(u.birth_date, v.birth_date), \
+                (SELECT COUNT(*) FROM follow_up f WHERE f.street_id = $1 AND f.resident_id = COALESCE(u.id, $5) \
+                    AND f.kind = 'retest' AND f.state = 'open'), \
+                r.starts_ms \
          FROM tube t \
          JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \
          JOIN testing_round r ON r.street_id = t.street_id AND r.id = t.round_id \
          JOIN street s ON s.id = t.street_id \
          LEFT JOIN resident u ON u.street_id = $1 AND u.uid = $4 \
+         LEFT JOIN resident v ON v.street_id = $1 AND v.id = $5 \
          WHERE t.street_id = $1 AND t.id = $2",
         *SAMPLING
     )
@@ -775,6 +789,22 @@ pub struct ResultApplied {
     pub notifications: usize,
 }
 
+/// What a corrected result undid (see [`Store::correct_result`]); `applied`
+/// is what the new result did (`applied.applied` false: it was the result
+/// already, nothing changed).
+#[derive(Debug, Clone, Default)]
+pub struct ResultCorrected {
+    /// The result the tube had.
+    pub before: String,
+    /// The earlier abnormal result's alert, withdrawn.
+    pub withdrawn_alert: Option<i64>,
+    /// Open retests or re-samples the earlier result opened, cancelled.
+    pub cancelled: u64,
+    /// Households whose temporary control the withdrawn alert set, ended.
+    pub released: u64,
+    pub applied: ResultApplied,
+}
+
 #[derive(Debug, Clone)]
 pub struct AlertRow {
     pub id: i64,
@@ -798,6 +828,27 @@ impl Store {
             .tube_and_result_by_barcode(street, round, barcode)
             .await?
             .map(|(t, _)| t))
+    }
+
+    /// Where a barcode that is no tube of round `round` may belong: the
+    /// street's other rounds with a tube of that barcode (id and name), and a
+    /// tube of this round that is the barcode with leading zeros (Excel
+    /// drops them from a number).
+    pub async fn barcode_hints(
+        &self,
+        street: i64,
+        round: i64,
+        barcode: &str,
+    ) -> Result<(Vec<(i64, String)>, Option<String>)> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query("SELECT r.id, r.name FROM tube t JOIN testing_round r ON r.street_id = t.street_id AND r.id = t.round_id \
+                                    WHERE t.street_id = $1 AND t.barcode = $2 AND t.round_id <> $3 ORDER BY r.id")
+                .bind(street).bind(barcode).bind(round).fetch_all(pool).await?;
+            let others = rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
+            let padded: Option<String> = sqlx::query_scalar("SELECT barcode FROM tube WHERE street_id = $1 AND round_id = $2 AND barcode <> $3 AND LTRIM(barcode, '0') = LTRIM($3, '0') ORDER BY barcode LIMIT 1")
+                .bind(street).bind(round).bind(barcode).fetch_optional(pool).await?;
+            (others, padded)
+        }))
     }
 
     /// A round's tube by barcode with the result it already has, if any
@@ -850,24 +901,135 @@ impl Store {
             retest: tube.tube_use == "retest",
             ..Default::default()
         };
+        // A close at this moment waits, then counts the follow-ups opened here.
+        tx.hold_round(street, tube.round_id).await?;
+        let n = crate::import::tx_run!(tx, conn, DB => {
+            sqlx::query("UPDATE tube SET result = $3, result_ms = $4, state = 'resulted', closed_ms = COALESCE(closed_ms, $4) WHERE street_id = $1 AND id = $2 AND result IS NULL")
+                .bind(street).bind(tube.id).bind(result).bind(now_ms).execute(&mut *conn).await?.rows_affected()
+        });
+        if n == 0 {
+            return Ok(out);
+        }
+        tx.result_effects(tube, result, by, now_ms, &mut out).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Corrects the result a pooled tube already has (the lab sends a
+    /// corrected report), in one transaction: what the earlier result set in
+    /// motion is undone (an abnormal pool's alert is withdrawn, its open
+    /// retests cancelled and the temporary control it set ended; an invalid
+    /// tube's open re-samples cancelled), then the new result does what any
+    /// result does (an abnormal one traces the pool at once). The alert
+    /// channels are told of a withdrawal. A single-tube retest's result is not
+    /// corrected here (Conflict), nor a tube with no result yet.
+    pub async fn correct_result(
+        &self,
+        tube: &TubeRow,
+        result: &str,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<ResultCorrected> {
+        let street = tube.street_id;
+        if tube.tube_use == "retest" {
+            return Err(StoreError::Conflict(format!(
+                "{} 是单管复检管，其结果不在此更正：请与疾控联系 / {} is a single-tube retest: its result is not corrected here (contact the CDC)",
+                tube.barcode, tube.barcode
+            )));
+        }
+        let mut tx = self.begin().await?;
+        tx.hold_round(street, tube.round_id).await?;
+        let sql = format!(
+            "SELECT result FROM tube WHERE street_id = $1 AND id = $2{}",
+            tx.row_lock(RowLock::Update)
+        );
+        let before: Option<String> = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar::<_, Option<String>>(&sql)
+            .bind(street).bind(tube.id).fetch_optional(&mut *conn).await?.flatten());
+        let Some(before) = before else {
+            return Err(StoreError::Conflict(format!(
+                "采样管 {} 还没有结果，无需更正：请直接上传结果 / tube {} has no result yet: post it, there is nothing to correct",
+                tube.barcode, tube.barcode
+            )));
+        };
+        let mut out = ResultCorrected {
+            before: before.clone(),
+            ..Default::default()
+        };
+        if before == result {
+            return Ok(out);
+        }
+        crate::import::tx_run!(tx, conn, DB => {
+            if before == "abnormal" {
+                let alert: Option<i64> = sqlx::query_scalar("SELECT id FROM alert WHERE street_id = $1 AND tube_id = $2 AND kind = 'abnormal_pool' AND state <> 'withdrawn'")
+                    .bind(street).bind(tube.id).fetch_optional(&mut *conn).await?;
+                if let Some(a) = alert {
+                    sqlx::query("UPDATE alert SET state = 'withdrawn' WHERE street_id = $1 AND id = $2")
+                        .bind(street).bind(a).execute(&mut *conn).await?;
+                    out.cancelled += sqlx::query("UPDATE follow_up SET state = 'withdrawn', resolved_ms = $3 WHERE street_id = $1 AND alert_id = $2 AND state = 'open'")
+                        .bind(street).bind(a).bind(now_ms).execute(&mut *conn).await?.rows_affected();
+                    out.released = sqlx::query("UPDATE control_order SET until_ms = $3, reason = reason || ' · 结果更正解除 / released: result corrected' \
+                                                WHERE street_id = $1 AND alert_id = $2 AND target_kind = 'household' AND until_ms IS NULL")
+                        .bind(street).bind(a).bind(now_ms).execute(&mut *conn).await?.rows_affected();
+                    out.withdrawn_alert = Some(a);
+                }
+            }
+            if before == "invalid" {
+                out.cancelled += sqlx::query("UPDATE follow_up SET state = 'withdrawn', resolved_ms = $3 WHERE street_id = $1 AND tube_id = $2 AND kind = 'resample' AND state = 'open'")
+                    .bind(street).bind(tube.id).bind(now_ms).execute(&mut *conn).await?.rows_affected();
+            }
+            sqlx::query("UPDATE tube SET result = $3, result_ms = $4 WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(tube.id).bind(result).bind(now_ms).execute(&mut *conn).await?;
+        });
+        out.applied.retest = false;
+        tx.result_effects(tube, result, by, now_ms, &mut out.applied)
+            .await?;
+        if let Some(a) = out.withdrawn_alert {
+            out.applied.notifications += tx
+                .queue_alert_messages(&AlertNews {
+                    street,
+                    alert_id: a,
+                    kind: "withdrawn",
+                    point: tube.point_id,
+                    barcode: &tube.barcode,
+                    members: out.cancelled as usize,
+                    households: out.released as usize,
+                    at_ms: now_ms,
+                })
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+}
+
+impl crate::import::StoreTx {
+    /// What a result just stored on `tube` sets in motion (see
+    /// [`Store::apply_result`]); `out.retest` says whether the tube was
+    /// opened for a single-tube retest. A tube whose earlier result was
+    /// corrected away meets its earlier alert, follow-ups and disinfection
+    /// task again: they are opened again, not made twice.
+    async fn result_effects(
+        &mut self,
+        tube: &TubeRow,
+        result: &str,
+        by: &str,
+        now_ms: i64,
+        out: &mut ResultApplied,
+    ) -> Result<()> {
+        let street = tube.street_id;
         let alert_kind = match (result, out.retest) {
             ("abnormal", false) => Some("abnormal_pool"),
             ("abnormal", true) => Some("confirmed"),
             _ => None,
         };
-        // A close at this moment waits, then counts the follow-ups opened here.
-        tx.hold_round(street, tube.round_id).await?;
+        let tx = self;
         crate::import::tx_run!(tx, conn, DB => {
-            let n = sqlx::query("UPDATE tube SET result = $3, result_ms = $4, state = 'resulted', closed_ms = COALESCE(closed_ms, $4) WHERE street_id = $1 AND id = $2 AND result IS NULL")
-                .bind(street).bind(tube.id).bind(result).bind(now_ms).execute(&mut *conn).await?.rows_affected();
-            if n == 0 {
-                return Ok(out);
-            }
             out.applied = true;
             out.members = sqlx::query_scalar("SELECT DISTINCT resident_id FROM registration WHERE street_id = $1 AND tube_id = $2 AND resident_id IS NOT NULL ORDER BY resident_id")
                 .bind(street).bind(tube.id).fetch_all(&mut *conn).await?;
             if let Some(kind) = alert_kind {
-                let id: i64 = sqlx::query_scalar("INSERT INTO alert (street_id, round_id, tube_id, point_id, kind, state, created_ms) VALUES ($1, $2, $3, $4, $5, 'open', $6) RETURNING id")
+                let id: i64 = sqlx::query_scalar("INSERT INTO alert (street_id, round_id, tube_id, point_id, kind, state, created_ms) VALUES ($1, $2, $3, $4, $5, 'open', $6) \
+                                                  ON CONFLICT (street_id, tube_id, kind) DO UPDATE SET state = 'open', created_ms = excluded.created_ms RETURNING id")
                     .bind(street).bind(tube.round_id).bind(tube.id).bind(tube.point_id).bind(kind).bind(now_ms).fetch_one(&mut *conn).await?;
                 out.alert_id = Some(id);
                 out.households = sqlx::query_scalar(
@@ -881,7 +1043,8 @@ impl Store {
                     sqlx::query("INSERT INTO control_order (street_id, target_kind, target_id, status, from_ms, until_ms, reason, set_by, created_ms, alert_id) VALUES ($1, 'household', $2, 'temporary', $3, NULL, $4, $5, $3, $6)")
                         .bind(street).bind(*h).bind(now_ms).bind(&reason).bind(by).bind(out.alert_id).execute(&mut *conn).await?;
                 }
-                out.disinfection_id = Some(sqlx::query_scalar("INSERT INTO disinfection_task (street_id, round_id, point_id, alert_id, state, created_ms) VALUES ($1, $2, $3, $4, 'open', $5) RETURNING id")
+                out.disinfection_id = Some(sqlx::query_scalar("INSERT INTO disinfection_task (street_id, round_id, point_id, alert_id, state, created_ms) VALUES ($1, $2, $3, $4, 'open', $5) \
+                                                               ON CONFLICT (street_id, alert_id) DO UPDATE SET state = disinfection_task.state RETURNING id")
                     .bind(street).bind(tube.round_id).bind(tube.point_id).bind(out.alert_id).bind(now_ms).fetch_one(&mut *conn).await?);
             }
         });
@@ -901,7 +1064,8 @@ impl Store {
             };
             if let Some(kind) = follow {
                 for m in &out.members {
-                    sqlx::query("INSERT INTO follow_up (street_id, alert_id, round_id, tube_id, resident_id, kind, state, created_ms) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7)")
+                    sqlx::query("INSERT INTO follow_up (street_id, alert_id, round_id, tube_id, resident_id, kind, state, created_ms) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7) \
+                                 ON CONFLICT (street_id, tube_id, resident_id, kind) DO UPDATE SET alert_id = excluded.alert_id, state = 'open', created_ms = excluded.created_ms, resolved_ms = NULL")
                         .bind(street).bind(out.alert_id).bind(tube.round_id).bind(tube.id).bind(*m).bind(kind).bind(now_ms).execute(&mut *conn).await?;
                 }
             }
@@ -920,10 +1084,11 @@ impl Store {
                 })
                 .await?;
         }
-        tx.commit().await?;
-        Ok(out)
+        Ok(())
     }
+}
 
+impl Store {
     pub async fn alerts(&self, street: i64, round: i64) -> Result<Vec<AlertRow>> {
         Ok(db_run!(self, pool => {
             let rows = sqlx::query("SELECT a.id, a.round_id, a.tube_id, a.point_id, t.barcode, a.kind, a.state, a.created_ms FROM alert a JOIN tube t ON t.street_id = a.street_id AND t.id = a.tube_id \
@@ -1215,6 +1380,11 @@ impl HeldConnection {
                     uid_generation: r.try_get(11)?,
                     replay: r.try_get(12)?,
                     first_routine: r.try_get(13)?,
+                    name: r.try_get(15)?,
+                    gender: r.try_get(16)?,
+                    birth_date: r.try_get(17)?,
+                    open_retests: r.try_get(18)?,
+                    round_starts_ms: r.try_get(19)?,
                 }),
                 None => None,
             }

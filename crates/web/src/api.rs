@@ -751,12 +751,20 @@ impl PointChangeBody {
     }
 }
 
-/// Changes a point (more stations, other hours …); answers the point as it stands.
+/// A change of a running point: its name, and the fields a new point takes.
+#[derive(Debug, Deserialize)]
+pub struct PointRenameBody {
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub point: PointChangeBody,
+}
+
+/// Changes a point (more stations, other hours, its name …); answers the point as it stands.
 pub async fn change_point(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,
     Path(id): Path<String>,
-    Json(b): Json<PointChangeBody>,
+    Json(b): Json<PointRenameBody>,
 ) -> Result<Json<Value>, WebError> {
     let point = key(&id, "point")?;
     let v = gw_app::schedule::change_point(
@@ -764,8 +772,9 @@ pub async fn change_point(
         &s.clock,
         &a.principal,
         point,
-        b.stations,
-        b.schedule()?,
+        b.point.stations,
+        b.name.as_deref(),
+        b.point.schedule()?,
     )
     .await?;
     Ok(Json(json!(v)))

@@ -253,7 +253,7 @@ async fn a_bad_file_is_refused_whole_with_every_problem_placed() {
         &path,
         &[lab_sheet(&[
             ("L0000001", "阳性"),   // row 5: fine on its own
-            ("L0000002", "待复核"), // row 6: unknown result word
+            ("L0000002", "见附件"), // row 6: unknown result word
             ("", "阴性"),           // row 7: no barcode
             ("L0000003", "阴性"),   // row 8: fine …
             ("L0000003", "阳性"),   // row 9: … but contradicted here
@@ -293,7 +293,7 @@ async fn a_bad_file_is_refused_whole_with_every_problem_placed() {
     assert!(v["issues"][0]["reason"]
         .as_str()
         .unwrap()
-        .contains("待复核"));
+        .contains("见附件"));
     // Nothing was recorded: not even the good rows.
     for b in ["L0000001", "L0000002", "L0000003"] {
         assert_eq!(tube_result(&w, b).await, None, "{b}");
@@ -357,4 +357,57 @@ async fn a_bad_file_is_refused_whole_with_every_problem_placed() {
     );
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("no header row"), "{}", r.body);
+}
+
+/// Posted as JSON, a barcode that is no tube of the round refuses the whole
+/// request, as a file's row does, and says where it may belong: an abnormal
+/// result for a tube nobody can find must not pass as done.
+#[tokio::test]
+async fn json_results_for_tubes_not_in_the_round_are_refused_naming_where_they_are() {
+    let (w, lab) = round_with_tubes().await;
+    let srv = &w.srv;
+    // A tube whose barcode starts with zeros (Excel drops them) …
+    tube(srv, &w.points[0], "0012340001");
+    // … and a tube of another round of the street.
+    let street: Key = w.round.parse().unwrap();
+    let (other, _) = crate::harness::open_round(
+        |p, b| srv.post(p, b),
+        &crate::harness::round_body(street.street, "第2轮"),
+    );
+    let p0: Key = w.points[0].parse().unwrap();
+    let store = w.env.store().await;
+    let community = store.point(p0.street, p0.id).await.unwrap().community_id;
+    let point = srv.post(
+        &format!("/api/v1/rounds/{other}/points"),
+        &json!({ "name": "二轮采样点", "community": format!("{}-{community}", p0.street) }),
+    );
+    assert_eq!(point.status, 201, "{}", point.body);
+    tube(srv, point.json()["id"].as_str().unwrap(), "M0000001");
+
+    let url = format!("/api/v1/rounds/{}/results", w.round);
+    let r = lab.post(
+        &url,
+        &json!({ "results": [
+            { "barcode": "L0000001", "result": "negative" },
+            { "barcode": "12340001", "result": "abnormal" },
+            { "barcode": "M0000001", "result": "abnormal" },
+            { "barcode": "Z9999999", "result": "abnormal" },
+        ] }),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let msg = r.json()["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("nothing was recorded"), "{msg}");
+    assert!(
+        msg.contains("leading zeros? This round has tube 0012340001"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!("another round: {other} 第2轮")),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("Z9999999 is not a tube of this round"),
+        "{msg}"
+    );
+    assert_eq!(tube_result(&w, "L0000001").await, None);
 }

@@ -10,7 +10,7 @@ use gw_domain::ids::Key;
 use gw_domain::schedule::MINUTE_MS;
 use serde_json::{json, Value};
 
-use crate::harness::{residents_with_codes, TestEnv};
+use crate::harness::{open_round, residents_with_codes, round_body, TestEnv};
 
 const HOUR: i64 = 3_600_000;
 
@@ -81,15 +81,8 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
     let store = env.store().await;
     let street = store.streets().await.unwrap()[0].id;
     let community = store.communities(None, Some(street)).await.unwrap()[0].id;
-    let r = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "全员核酸第3轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 }));
-    assert_eq!(r.status, 201, "{}", r.body);
-    let round = r.json()["id"].as_str().unwrap().to_string();
+    let (round, _) = open_round(|p, b| srv.post(p, b), &round_body(street, "全员核酸第3轮"));
     let rk: Key = round.parse().unwrap();
-    assert_eq!(
-        srv.post(&format!("/api/v1/rounds/{round}/open"), &json!({}))
-            .status,
-        200
-    );
 
     // The territory as the planner will see it (those who cannot go downstairs left out).
     let homebound = i64::from(gw_domain::resident::Flag::CannotGoDownstairs.bit());
@@ -522,7 +515,7 @@ async fn a_window_too_short_is_refused_with_what_would_meet_it() {
     let street = store.streets().await.unwrap()[0].id;
     let community = store.communities(None, Some(street)).await.unwrap()[0].id;
     let now = Clock::System.now_ms();
-    let r = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "加急轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 }));
+    let r = srv.post("/api/v1/rounds", &round_body(street, "加急轮"));
     let round = r.json()["id"].as_str().unwrap().to_string();
     // One point of one station, open for one hour: 100 people, not 1,500.
     let p = srv.post(&format!("/api/v1/rounds/{round}/points"), &json!({
@@ -618,4 +611,46 @@ async fn a_window_too_short_is_refused_with_what_would_meet_it() {
     assert_eq!(compound_of().await, Some(compound));
     env.cli_ok(&["round", "point-set", &point, "--compound", "outside"]);
     assert_eq!(compound_of().await, None);
+
+    // A point named wrong is renamed; a namesake in its community is refused
+    // (naming it), and so is a blank name; nothing else of the point changes.
+    let other = srv.post(
+        &format!("/api/v1/rounds/{round}/points"),
+        &json!({ "name": "二号采样点", "community": format!("{street}-{community}") }),
+    );
+    assert_eq!(other.status, 201, "{}", other.body);
+    let other = other.json()["id"].as_str().unwrap().to_string();
+    let clash = srv.post(
+        &format!("/api/v1/points/{other}"),
+        &json!({ "name": " 唯一采样点 " }),
+    );
+    assert_eq!(clash.status, 409, "{}", clash.body);
+    assert!(clash.body.contains(&point), "{}", clash.body);
+    let blank = srv.post(&format!("/api/v1/points/{other}"), &json!({ "name": "  " }));
+    assert_eq!(blank.status, 400, "{}", blank.body);
+    let renamed: Value = serde_json::from_str(&env.cli_ok(&[
+        "round",
+        "point-set",
+        &other,
+        "--name",
+        "2号采样点",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(renamed["name"], "2号采样点", "{renamed}");
+    assert_eq!(renamed["stations"], 2, "stations kept: {renamed}");
+    let names: Vec<String> = store
+        .schedule_points(street, rk.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|q| q.name)
+        .collect();
+    assert_eq!(names, ["唯一采样点", "2号采样点"]);
+    // Its own name again is no clash.
+    let same = srv.post(
+        &format!("/api/v1/points/{other}"),
+        &json!({ "name": "2号采样点" }),
+    );
+    assert_eq!(same.status, 200, "{}", same.body);
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::harness::{exec, residents_with_codes, Server, TestEnv};
+use crate::harness::{exec, open_round, residents_with_codes, round_body, Server, TestEnv};
 
 pub(crate) struct Round {
     pub(crate) env: TestEnv,
@@ -32,12 +32,7 @@ pub(crate) async fn setup(residents: &str) -> Round {
     let store = env.store().await;
     let street = store.streets().await.unwrap()[0].id;
     let community = store.communities(None, Some(street)).await.unwrap()[0].id;
-    let r = srv.post("/api/v1/rounds", &json!({ "street": street, "name": "全员核酸第1轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 }));
-    assert_eq!(r.status, 201, "{}", r.body);
-    let round = r.json()["id"].as_str().unwrap().to_string();
-    let opened = srv
-        .post(&format!("/api/v1/rounds/{round}/open"), &json!({}))
-        .json();
+    let (round, opened) = open_round(|p, b| srv.post(p, b), &round_body(street, "全员核酸第1轮"));
     assert_eq!(
         opened["expected"].as_i64().unwrap(),
         residents.parse::<i64>().unwrap()
@@ -521,14 +516,24 @@ async fn an_abnormal_pool_is_traced_to_exactly_its_members() {
     let results = json!({ "results": [
         { "barcode": "p0000001", "result": "阳性" },
         { "barcode": "P0000002", "result": "negative" },
-        { "barcode": "P0000003", "result": "invalid" },
-        { "barcode": "NOSUCH01", "result": "negative" }
+        { "barcode": "P0000003", "result": "invalid" }
     ] });
+    // A barcode that is no tube of the round refuses the whole request.
+    let mut with_unknown = results.clone();
+    with_unknown["results"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "barcode": "NOSUCH01", "result": "negative" }));
+    let refused = lab.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &with_unknown,
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("NOSUCH01"), "{}", refused.body);
     let r = lab.post(&format!("/api/v1/rounds/{}/results", w.round), &results);
     assert_eq!(r.status, 200, "{}", r.body);
     let sum = r.json();
     assert_eq!(sum["recorded"], 3);
-    assert_eq!(sum["unknown"], json!(["NOSUCH01"]));
     // The lab learns how many people the pool holds, not who they are.
     let lab_alert = &sum["alerts"][0];
     assert_eq!(lab_alert["members"], json!([]), "{lab_alert}");
@@ -575,6 +580,32 @@ async fn an_abnormal_pool_is_traced_to_exactly_its_members() {
         "{orders:?}"
     );
     assert!(alert["households_under_control"].as_u64().unwrap() >= 1);
+    // A member comes to a point for a routine swab: the station is told, at
+    // once, to swab them alone for the retest; it always says who it was
+    // (masked), so the volunteer can check the code is the person's.
+    let t4 = tube(srv, &w.points[1], "P0000004");
+    let member = scan(srv, &t4, "d0", &w.codes[0].1);
+    assert!(
+        member["alert"]
+            .as_str()
+            .is_some_and(|a| a.contains("single-tube retest")),
+        "{member}"
+    );
+    let other = scan(srv, &t4, "d1", &w.codes[30].1);
+    assert_eq!(other["alert"], Value::Null, "{other}");
+    let person = other["person"].as_str().unwrap_or_default().to_string();
+    assert!(
+        person.contains('*') && person.ends_with('岁'),
+        "masked name, sex, age: {other}"
+    );
+    let full = srv
+        .get(&format!("/api/v1/residents/{}", w.codes[30].0))
+        .json();
+    let name = full["name"].as_str().unwrap_or_default().to_string();
+    assert!(
+        !name.is_empty() && !person.contains(&name),
+        "{person} / {full}"
+    );
     // The invalid tube's five members are to be re-sampled.
     let k3: gw_domain::ids::Key = t3.parse().unwrap();
     assert_eq!(
@@ -1001,7 +1032,10 @@ async fn a_street_sets_its_tube_barcode_rule_and_its_labs_largest_pool() {
         (&json!(11), &json!("luhn"))
     );
     // A round pooling more than the lab takes is refused; advice stays within it.
-    let r = srv.post("/api/v1/rounds", &json!({ "street": street.parse::<i64>().unwrap(), "name": "第2轮", "starts_ms": 0, "ends_ms": 4_102_444_800_000_i64, "pool_size": 10 }));
+    let r = srv.post(
+        "/api/v1/rounds",
+        &round_body(street.parse().unwrap(), "第2轮"),
+    );
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("at most 5"), "{}", r.body);
     let advice = srv
@@ -2038,4 +2072,64 @@ async fn migration_0024_tells_points_of_one_name_apart_and_then_keeps_names_uniq
         &json!({ "name": "同名点", "community": format!("{street}-{}", community[0]) }),
     );
     assert_eq!(r.status, 409, "{}", r.body);
+}
+
+/// No scanner sends a control character: a code, client id or station name
+/// with one is refused with a clear 400 and nothing is stored (PostgreSQL
+/// would refuse a NUL in the batch other stations' swabs share); a scanner's
+/// Enter around a code is not part of it. A swab time far before the round
+/// began (a phone reset to 1970) is flagged and never takes "first swab".
+#[tokio::test]
+async fn control_characters_are_refused_and_a_clock_behind_the_round_is_flagged() {
+    let w = setup("60").await;
+    let srv = &w.srv;
+    let t = tube(srv, &w.points[0], "N0000001");
+    for body in [
+        json!({ "client_id": "nul", "code": "GW1-\u{0}" }),
+        json!({ "client_id": "n\u{1}", "code": &w.codes[5].1 }),
+        json!({ "client_id": "st", "code": &w.codes[5].1, "station": "A\u{0}" }),
+    ] {
+        let r = srv.post(&format!("/api/v1/tubes/{t}/scans"), &body);
+        assert_eq!(r.status, 400, "{body} {}", r.body);
+        assert!(r.body.contains("control character"), "{}", r.body);
+    }
+    // Nothing of those is stored; the next scan is counted as the first.
+    let first = scan(srv, &t, "e1", &format!(" {}\r\n", w.codes[0].1));
+    assert_eq!(first["tube_fill"], 1, "{first}");
+    assert_eq!(scan(srv, &t, "e1", &w.codes[0].1)["replay"], true);
+
+    // A round that began an hour ago.
+    let store = w.env.store().await;
+    let p0: gw_domain::ids::Key = w.points[0].parse().unwrap();
+    let community = store.point(p0.street, p0.id).await.unwrap().community_id;
+    let now = gw_app::Clock::System.now_ms();
+    let mut body = crate::harness::round_body(p0.street, "今天的轮次");
+    body["starts_ms"] = json!(now - 3_600_000);
+    body["ends_ms"] = json!(now + 36_000_000);
+    let (round, _) = crate::harness::open_round(|p, b| srv.post(p, b), &body);
+    let point = srv.post(
+        &format!("/api/v1/rounds/{round}/points"),
+        &json!({ "name": "今日采样点", "community": format!("{}-{community}", p0.street) }),
+    );
+    assert_eq!(point.status, 201, "{}", point.body);
+    let t2 = tube(srv, point.json()["id"].as_str().unwrap(), "N0000002");
+    let live = scan(srv, &t2, "live", &w.codes[1].1);
+    assert_eq!(live["duplicate_of"], Value::Null, "{live}");
+    let r = srv.post(
+        &format!("/api/v1/tubes/{t2}/scans"),
+        &json!({ "client_id": "1970", "code": &w.codes[1].1, "scanned_ms": 1000 }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let late = r.json();
+    assert!(
+        late["problem"]
+            .as_str()
+            .unwrap()
+            .contains("before the round began"),
+        "{late}"
+    );
+    assert_eq!(
+        late["duplicate_of"]["registration"], live["registration"],
+        "the swab taken in the round stays the first: {late}"
+    );
 }

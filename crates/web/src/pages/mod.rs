@@ -1080,7 +1080,7 @@ async fn missed_body(
             v.age.map_or_else(String::new, |a| a.to_string()),
             esc(v.address.as_deref().unwrap_or("")),
             esc(&phones.join(" ")),
-            esc(&v.flags.join(" ")),
+            esc(&flags_label(l, &v.flags)),
         ));
     }
     let nav = if pages > 1 {
@@ -1138,6 +1138,20 @@ async fn missed_body(
         lc = l.t("个人码", "Codes"),
     );
     Ok((format!("{} · {}", r.name, l.t("未检名单", "missed")), body))
+}
+
+/// A resident's flags (`elderly_alone` …) as words: `独居老人`, or in English
+/// `elderly alone`; a code this binary does not know is shown as it is.
+pub(crate) fn flags_label(l: Lang, flags: &[impl AsRef<str>]) -> String {
+    flags
+        .iter()
+        .map(|c| c.as_ref())
+        .map(|c| match (gw_domain::resident::Flag::from_code(c), l) {
+            (Some(f), Lang::Zh) => f.label_zh().to_string(),
+            _ => c.replace('_', " "),
+        })
+        .collect::<Vec<_>>()
+        .join(l.t("、", ", "))
 }
 
 fn gender_label(l: Lang, code: &str) -> &'static str {
@@ -1200,7 +1214,7 @@ async fn alerts_section(s: &AppState, a: &Auth, l: Lang, round: Key) -> Result<S
             r#"<li class="alert"><b>{tube} {barcode}</b> · {at}<br>{done}<br><span class="muted">{members}</span></li>"#,
             tube = l.t("异常管", "Abnormal pool"),
             barcode = esc(&al.barcode),
-            at = esc(&date_text(al.created_ms)),
+            at = esc(&gw_domain::notify::clock_text(al.created_ms)),
             done = esc(&match l {
                 Lang::Zh => format!(
                     "{} 人待单管复检，{} 户已临时管控",

@@ -19,7 +19,7 @@ use gw_domain::ids::Key;
 use gw_store::StoreError;
 
 use super::registry::full_names;
-use super::{date_text, parse_key, Fields, Lang, Page};
+use super::{parse_key, Fields, Lang, Page};
 use crate::{html_escape as esc, AppState, Auth, WebError};
 
 // ----- form reading -------------------------------------------------------------------
@@ -430,7 +430,7 @@ fn packing_body(l: Lang, a: &Auth, v: &PackingView, out: &Outcome) -> String {
     for h in &v.handoffs {
         handoffs.push_str(&format!(
             r#"<li class="row2"><span>{} {} · {}</span><span class="muted">{} {} · {} {}</span></li>"#,
-            esc(&date_text(h.created_ms)),
+            esc(&gw_domain::notify::clock_text(h.created_ms)),
             esc(&h.transporter),
             esc(&h.transporter_phone),
             h.counted_boxes,
@@ -1001,7 +1001,9 @@ async fn alerts_body(
             Some(t) if t.state == "done" => format!(
                 r#"<span class="tag open">{} {}</span>"#,
                 l.t("消杀已完成", "disinfected"),
-                esc(&date_text(t.done_ms.unwrap_or(t.created_ms)))
+                esc(&gw_domain::notify::clock_text(
+                    t.done_ms.unwrap_or(t.created_ms)
+                ))
             ),
             Some(_) => format!(
                 r#"<span class="tag bad">{}</span> <a href="/rounds/{round}/disinfection">{}</a>"#,
@@ -1031,7 +1033,7 @@ async fn alerts_body(
                     li.push_str(&format!(
                         r#"<li class="row2"><span>{kind} <span class="muted">{at} · {tries} {lt}</span></span><span class="tag {c}">{lbl}</span></li>"#,
                         kind = esc(&n.channel_kind),
-                        at = esc(&date_text(
+                        at = esc(&gw_domain::notify::clock_text(
                             n.notification.delivered_ms.unwrap_or(n.notification.created_ms)
                         )),
                         tries = n.notification.attempts,
@@ -1058,8 +1060,8 @@ async fn alerts_body(
             label = esc(label),
             kind = esc(kind),
             point = esc(&d.point_name),
-            at = esc(&date_text(al.created_ms)),
-            lm = l.t("混管人员（已脱敏）", "Members (masked)"),
+            at = esc(&gw_domain::notify::clock_text(al.created_ms)),
+            lm = l.t("混管人员", "Members"),
             reveal = if may_reveal && !al.members.is_empty() && !al.members.iter().any(|m| revealed.contains_key(&m.id)) {
                 format!(
                     r#"<form method="post" action="/rounds/{round}/alerts#alert-{ak}" class="noprint"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="alert" value="{ak}"><button type="submit" class="reveal-phones">{b}</button></form>"#,
@@ -1075,7 +1077,15 @@ async fn alerts_body(
             } else {
                 format!("{}/{}", al.members.len(), al.member_count)
             },
-            unidentified = if al.unidentified > 0 {
+            unidentified = if al.member_count == 0 && al.unidentified == 0 && al.kind != "confirmed" {
+                format!(
+                    r#"<p class="error unidentified">{}</p>"#,
+                    l.t(
+                        "此管没有登记到任何人：请立即核对采样点的纸质记录和扫码设备，找出管内的人",
+                        "Nobody is registered in this tube: check the point's paper records and stations now to find who is in it"
+                    )
+                )
+            } else if al.unidentified > 0 {
                 let owners: Vec<String> = al
                     .revoked_code_owners
                     .iter()
@@ -1133,10 +1143,17 @@ async fn alerts_body(
         h = l.t("异常管与处置", "Abnormal pools and what was done"),
         n = list.len(),
         ln = l.t("条", "alerts"),
-        masked = l.t(
-            "只列出您辖区内的人员；证件号和电话已脱敏",
-            "only the people of your area are listed; document numbers and phones are masked"
-        ),
+        masked = if revealed.is_empty() {
+            l.t(
+                "只列出您辖区内的人员；证件号和电话已脱敏",
+                "only the people of your area are listed; document numbers and phones are masked",
+            )
+        } else {
+            l.t(
+                "只列出您辖区内的人员；证件号已脱敏，此处显示的完整电话已记入审计日志",
+                "only the people of your area are listed; document numbers are masked, the full phone numbers shown here are in the audit log",
+            )
+        },
     );
     Ok((format!("{} · {}", r.name, l.t("异常处置", "alerts")), body))
 }

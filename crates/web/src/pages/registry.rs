@@ -225,7 +225,7 @@ pub(crate) fn resident_table(
             v.age.map_or_else(String::new, |a| a.to_string()),
             esc(v.document_number.as_deref().unwrap_or("")),
             esc(&phones.join(" ")),
-            esc(&v.flags.join(" ")),
+            esc(&super::flags_label(l, &v.flags)),
             addr,
         ));
     }

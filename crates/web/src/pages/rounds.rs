@@ -344,7 +344,7 @@ async fn door_body(
                 esc(&name),
                 esc(r.address.as_deref().unwrap_or("")),
                 esc(&phones.join(" ")),
-                esc(&r.flags.join(" ")),
+                esc(&super::flags_label(l, &r.flags)),
             ));
         }
         html.push_str(&format!(
@@ -744,7 +744,7 @@ async fn disinfection_body(
             r#"<li class="row2"><span><b>{}</b> <span class="muted">{} {}</span></span>{action}</li>"#,
             esc(&t.point_name),
             l.t("异常管后", "after an abnormal pool,"),
-            date_text(t.created_ms),
+            gw_domain::notify::clock_text(t.created_ms),
         ));
     }
     if li.is_empty() {

@@ -40,6 +40,7 @@ fn messages(l: Lang) -> serde_json::Value {
         "stuck": t("无法开启此采样管，这些扫码保留在本机", "This tube could not be opened: its scans are kept on this device"),
         "walk_in": t("临时人员", "walk-in"),
         "resident": t("居民", "resident"),
+        "retest_due": t("注意：此人须单管复检", "Stop: this person needs a single-tube retest"),
         "tube": t("管内", "tube"),
     })
 }

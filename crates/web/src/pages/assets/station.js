@@ -165,7 +165,9 @@
   }
   function outcomeText(o) {
     var parts = [];
-    if (o.duplicate_of) parts.push(M.duplicate + ' (' + M.at_point + ' ' + o.duplicate_of.point + ', ' + new Date(o.duplicate_of.scanned_ms).toLocaleTimeString(document.documentElement.lang) + ')');
+    if (o.alert) parts.push(o.alert);
+    if (o.person) parts.push(o.person);
+    if (o.duplicate_of) parts.push(M.duplicate + ' (' + M.at_point + ' ' + (o.duplicate_of.point_name || o.duplicate_of.point) + ', ' + new Date(o.duplicate_of.scanned_ms).toLocaleTimeString(document.documentElement.lang, { timeZone: 'Asia/Shanghai' }) + ')');
     if (o.problem) parts.push(o.problem);
     if (o.follow_up === 'retest') parts.push(M.follow_up_retest);
     if (o.follow_up === 'resample') parts.push(M.follow_up_resample);
@@ -305,7 +307,7 @@
     s.pointCount = o.point_count;
     if (s.tube === it.barcode) s.fill = Math.max(s.fill, o.tube_fill);
     saveState(s);
-    var bad = o.duplicate_of || o.problem || o.follow_up;
+    var bad = o.alert || o.duplicate_of || o.problem || o.follow_up;
     var p = Promise.resolve();
     if (bad && !awaiting[it.client_id]) {
       // Found at upload, not shown at the scan: the station must see it.
@@ -390,8 +392,9 @@
         if (!o) { show('queued', M.queued, text); return; }
         delete results[cid];
         var detail = outcomeText(o);
-        if (o.duplicate_of || o.problem || o.follow_up) show('bad', o.duplicate_of ? M.duplicate : M.problem, detail);
-        else show('ok', M.ok, (o.resident ? M.resident + ' ' + o.resident + ' · ' : '') + M.tube + ' ' + o.tube_fill + '/' + (o.pool_size || poolSize(state())));
+        if (o.alert) show('bad', M.retest_due, detail);
+        else if (o.duplicate_of || o.problem || o.follow_up) show('bad', o.duplicate_of ? M.duplicate : M.problem, detail);
+        else show('ok', M.ok, (o.person ? o.person : o.resident ? M.resident + ' ' + o.resident : '') + ' · ' + M.tube + ' ' + o.tube_fill + '/' + (o.pool_size || poolSize(state())));
         if (needTube()) $('prompt').textContent = M.tube_full;
       });
     });
