@@ -115,7 +115,7 @@ pub async fn upload_sheets(
                         other => other,
                     };
                     issues.push(place(format!(
-                        "试管 {} 已记录为{shown}，文件中为{}；结果一经记录不再更改 / tube {} already has the result {e}, the file says {}: a recorded result is never changed",
+                        "试管 {} 已记录为{shown}，文件中为{}；上传不改动已有结果，实验室更正请用“更正结果”并写明原因 / tube {} already has the result {e}, the file says {}: an upload does not change it (for a corrected report use the correction, with a reason)",
                         r.barcode.as_str(),
                         r.result.label_zh(),
                         r.barcode.as_str(),

@@ -1829,7 +1829,7 @@ pub async fn post_results(
     }
     if !conflicts.is_empty() {
         return Err(StoreError::Conflict(format!(
-            "结果一经记录不再更改，本次未记录任何结果 / a recorded result is never changed; nothing was recorded: {}",
+            "已有结果的采样管不在上传时改动，本次未记录任何结果；实验室更正结果请用“更正结果”并写明原因 / a tube's recorded result is not changed by an upload, nothing was recorded; for the lab's corrected report use the correction with a reason (POST …/results/corrections, gridwarden results correct): {}",
             conflicts.join("; ")
         ))
         .into());
@@ -1920,6 +1920,130 @@ pub async fn post_results(
     )
     .await?;
     Ok(sum)
+}
+
+/// What a lab's corrected result did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Correction {
+    pub barcode: String,
+    /// The result the tube had, and has now.
+    pub before: String,
+    pub after: String,
+    /// False when the tube had this result already (nothing changed).
+    pub changed: bool,
+    /// The earlier abnormal result's alert, withdrawn.
+    pub withdrawn_alert: Option<String>,
+    /// Open retests or re-samples of the earlier result, cancelled.
+    pub cancelled: u64,
+    /// Households released from the temporary control the withdrawn alert set.
+    pub released: u64,
+    /// The alert the corrected result raised (an abnormal pool), traced.
+    pub alert: Option<AlertView>,
+    /// Messages queued for the street's alert channels.
+    pub notifications: usize,
+}
+
+/// Corrects the result a pooled tube of `round` already has: the lab sends
+/// a corrected report, with `reason` (required: it is the record of why).
+/// What the earlier result set in motion is undone and the new result does
+/// what any result does (see `Store::correct_result`). Audited with the
+/// reason; the alert channels are told of a withdrawal or a new alert.
+pub async fn correct_result(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    barcode: &str,
+    result: &str,
+    reason: &str,
+) -> Result<Correction, AuthError> {
+    let place = store.place_of(round.street, "street", round.street).await?;
+    access::authorize(p, clock, Action::PostResults, &place)?;
+    store.round(round.street, round.id).await?;
+    let reason = gw_domain::text::clean(reason);
+    if reason.is_empty() {
+        return Err(AuthError::Invalid(
+            "更正结果须写明原因（如实验室的更正报告）/ a correction needs a reason (the lab's corrected report)".into(),
+        ));
+    }
+    let after = gw_domain::lab::LabResult::from_word(result).ok_or_else(|| {
+        AuthError::Invalid(format!(
+            "结果应为 阴性、异常（阳性）或 无效，不是“{result}” / the result must be negative, abnormal or invalid, not “{result}”"
+        ))
+    })?;
+    let code = gw_domain::text::squeeze(barcode).to_uppercase();
+    let Some((tube, _)) = store
+        .tube_and_result_by_barcode(round.street, round.id, &code)
+        .await?
+    else {
+        return Err(AuthError::Invalid(
+            unknown_tube_reason(store, round, &code).await?,
+        ));
+    };
+    let c = store
+        .correct_result(&tube, after.code(), &p.actor(), clock.now_ms())
+        .await?;
+    let key = |id: i64| {
+        Key {
+            street: round.street,
+            id,
+        }
+        .to_string()
+    };
+    let changed = c.applied.applied;
+    if changed {
+        access::record(
+            store,
+            clock,
+            p,
+            "correct_result",
+            (round.street, "tube", &key(tube.id)),
+            &format!(
+                "barcode={code} before={} after={} cancelled={} released={} reason={reason}",
+                c.before,
+                after.code(),
+                c.cancelled,
+                c.released
+            ),
+            "",
+        )
+        .await?;
+        tracing::warn!(round = %round, barcode = %code, before = %c.before, after = after.code(), "result corrected");
+    }
+    let alert = match c.applied.alert_id {
+        Some(id) => {
+            let a = store
+                .alerts(round.street, round.id)
+                .await?
+                .into_iter()
+                .find(|a| a.id == id)
+                .ok_or_else(|| StoreError::Other("alert vanished".into()))?;
+            Some(
+                alert_view(
+                    store,
+                    clock,
+                    p,
+                    &a,
+                    round.street,
+                    &c.applied.members,
+                    c.applied.households.len(),
+                )
+                .await?,
+            )
+        }
+        None => None,
+    };
+    Ok(Correction {
+        barcode: code,
+        before: c.before,
+        after: after.code().to_string(),
+        changed,
+        withdrawn_alert: c.withdrawn_alert.map(key),
+        cancelled: c.cancelled,
+        released: c.released,
+        alert,
+        notifications: c.applied.notifications,
+    })
 }
 
 /// The round's alerts with the members the caller may read.

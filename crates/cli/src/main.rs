@@ -202,6 +202,27 @@ enum ResultsCmd {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Correct a pooled tube's recorded result (the lab's corrected report), with the reason:
+    /// an abnormal pool's alert is withdrawn and its controls end, or the new abnormal result traces the pool.
+    Correct {
+        /// The round, STREET-ID.
+        #[arg(long)]
+        round: String,
+        /// The tube's barcode.
+        #[arg(long)]
+        barcode: String,
+        /// negative, abnormal (positive) or invalid (阴性, 阳性, 无效 …).
+        #[arg(long)]
+        result: String,
+        /// Why (the lab's corrected report): recorded in the audit log.
+        #[arg(long)]
+        reason: String,
+        /// Print exactly one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -791,6 +812,48 @@ async fn run(cli: Cli) -> Result<()> {
             json,
             db,
         }) => upload_results(&round, &file, max_size, json, &db, &clock).await,
+        Cmd::Results(ResultsCmd::Correct {
+            round,
+            barcode,
+            result,
+            reason,
+            json,
+            db,
+        }) => {
+            let round: gw_domain::ids::Key = round.parse().map_err(|_| {
+                anyhow::anyhow!("--round 应为“街道-编号” / --round must be STREET-ID, e.g. 1-42")
+            })?;
+            let store = open(&db).await?;
+            let p = gw_app::access::Principal::operator(&actor());
+            let c = gw_app::testing::correct_result(
+                &store, &clock, &p, round, &barcode, &result, &reason,
+            )
+            .await
+            .map_err(round_cmd::app_err)?;
+            if json {
+                println!("{}", serde_json::to_string(&c)?);
+            } else if !c.changed {
+                println!(
+                    "采样管 {} 已是 {}，未改动 / tube {} already has this result: nothing changed",
+                    c.barcode, c.after, c.barcode
+                );
+            } else {
+                println!("已更正 corrected {}: {} → {}", c.barcode, c.before, c.after);
+                if let Some(a) = &c.withdrawn_alert {
+                    println!("  预警 {a} 已撤销 alert withdrawn: {} households released, {} open retests/re-samples cancelled", c.released, c.cancelled);
+                } else if c.cancelled > 0 {
+                    println!("  {} open re-samples cancelled", c.cancelled);
+                }
+                if let Some(a) = &c.alert {
+                    println!("  混管异常 abnormal pool {}: {} people traced, {} households under temporary control", a.barcode, a.member_count, a.households_under_control);
+                }
+                println!(
+                    "  {} messages queued for the alert channels",
+                    c.notifications
+                );
+            }
+            Ok(())
+        }
         Cmd::Sample(SampleCmd::Roster { out }) => {
             gw_app::fixtures::write_xlsx(&out, &gw_app::fixtures::messy_building_roster())
                 .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;

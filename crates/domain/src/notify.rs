@@ -48,8 +48,10 @@ impl ChannelKind {
 /// to those allowed to see them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertFacts {
-    /// `abnormal_pool`, `confirmed`, or `late_member` (a swab of an abnormal
-    /// pool synced after its result: `members` counts the late ones).
+    /// `abnormal_pool`, `confirmed`, `late_member` (a swab of an abnormal
+    /// pool synced after its result: `members` counts the late ones), or
+    /// `withdrawn` (the lab corrected the result: `members` counts the
+    /// retests cancelled, `households` the households released).
     pub kind: String,
     pub round: String,
     pub point: String,
@@ -84,6 +86,18 @@ pub fn alert_text(f: &AlertFacts) -> String {
             "【混管异常·补录 Abnormal pool, late member】{round}｜采样点 {point}｜管码 {barcode}｜{when}\n\
              出结果后又同步到 {members} 人（{households} 户），已临时管控，单管复核已开。\n\
              {members} more person(s) in {households} household(s) synced after the result: under temporary control, single-tube retest opened.",
+            round = f.round,
+            point = f.point,
+            barcode = f.barcode,
+            members = f.members,
+            households = f.households,
+        ),
+        // The lab corrected an abnormal result: `members` counts the retests
+        // cancelled, `households` the households released.
+        "withdrawn" => format!(
+            "【结果更正 Result corrected】{round}｜采样点 {point}｜管码 {barcode}｜{when}\n\
+             实验室更正了此管的结果，混管异常预警撤销：{households} 户解除临时管控，{members} 个未做的单管复检取消。\n\
+             The lab corrected this tube's result: the abnormal-pool alert is withdrawn, {households} households released, {members} open retests cancelled.",
             round = f.round,
             point = f.point,
             barcode = f.barcode,
@@ -326,6 +340,21 @@ mod tests {
         for k in CHANNEL_KINDS {
             assert_eq!(ChannelKind::parse(k).unwrap().as_str(), k);
         }
+    }
+
+    #[test]
+    fn a_withdrawal_says_what_was_undone() {
+        let t = alert_text(&AlertFacts {
+            kind: "withdrawn".into(),
+            members: 10,
+            households: 4,
+            ..facts()
+        });
+        assert!(t.starts_with("【结果更正"), "{t}");
+        assert!(
+            t.contains("4 户解除临时管控") && t.contains("10 open retests cancelled"),
+            "{t}"
+        );
     }
 
     #[test]

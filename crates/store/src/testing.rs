@@ -910,7 +910,8 @@ impl Store {
         if n == 0 {
             return Ok(out);
         }
-        tx.result_effects(tube, result, by, now_ms, &mut out).await?;
+        tx.result_effects(tube, result, by, now_ms, &mut out)
+            .await?;
         tx.commit().await?;
         Ok(out)
     }

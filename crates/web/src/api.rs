@@ -1030,6 +1030,35 @@ pub async fn revoke_station(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct CorrectionBody {
+    pub barcode: String,
+    pub result: String,
+    pub reason: String,
+}
+
+/// The lab's corrected result for one tube, with the reason.
+pub async fn correct_result(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<CorrectionBody>,
+) -> Result<Json<gw_app::testing::Correction>, WebError> {
+    let round = key(&id, "round")?;
+    Ok(Json(
+        gw_app::testing::correct_result(
+            &s.store,
+            &s.clock,
+            &a.principal,
+            round,
+            &b.barcode,
+            &b.result,
+            &b.reason,
+        )
+        .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
 pub struct ResultsBody {
     pub results: Vec<gw_app::testing::TubeResult>,
 }

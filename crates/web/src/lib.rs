@@ -709,6 +709,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         (
             "POST",
+            "/api/v1/rounds/{id}/results/corrections",
+            Need::Act(PostResults),
+            post(api::correct_result),
+        ),
+        (
+            "POST",
             "/api/v1/rounds/{id}/results/file",
             Need::Act(PostResults),
             post(api::upload_results).layer(axum::extract::DefaultBodyLimit::max(

@@ -229,7 +229,9 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         }
         ("POST", "/api/v1/rounds/{id}/schedule") => matches!(role, "admin" | "street_commander"),
         ("POST", "/api/v1/enroll") => true,
-        ("POST", "/api/v1/rounds/{id}/results") | ("POST", "/api/v1/rounds/{id}/results/file") => {
+        ("POST", "/api/v1/rounds/{id}/results")
+        | ("POST", "/api/v1/rounds/{id}/results/file")
+        | ("POST", "/api/v1/rounds/{id}/results/corrections") => {
             matches!(role, "admin" | "street_commander" | "lab")
         }
         ("GET", "/api/v1/rounds/{id}/alerts") => reader,
@@ -470,6 +472,12 @@ fn call(
             format!("/api/v1/rounds/{round}/results"),
             Some(
                 json!({ "results": [{ "barcode": format!("NOPE{n:06}"), "result": "negative" }] }),
+            ),
+        ),
+        "/api/v1/rounds/{id}/results/corrections" => (
+            format!("/api/v1/rounds/{round}/results/corrections"),
+            Some(
+                json!({ "barcode": format!("NOPE{n:06}"), "result": "negative", "reason": "matrix" }),
             ),
         ),
         "/api/v1/rounds/{id}/compare" => {

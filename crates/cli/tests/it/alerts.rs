@@ -1710,3 +1710,176 @@ fn check_moved(w: &World, round: &str, comm: &str, grid: &str, mover: &str) {
         all["items"].as_array().unwrap().len()
     );
 }
+
+/// The lab corrects results it sent: a negative pool that was abnormal is
+/// traced at once; an abnormal pool that was negative has its alert
+/// withdrawn, its open retests cancelled and its households released, and
+/// the robot is told; an invalid tube's re-samples go; flipped back, the
+/// alert and retests open again (not made twice). Every correction needs a
+/// reason and is audited; the CLI does the same.
+#[tokio::test]
+async fn the_labs_corrected_results_undo_and_redo_what_a_result_sets_in_motion() {
+    let w = world("200").await;
+    let srv = &w.srv;
+    let (round, _) = round(srv, w.street, "更正轮", &[]);
+    let p = point(srv, &round, w.street, w.communities[0], "1号点");
+    let tubes: Vec<String> = ["K0000001", "K0000002", "K0000003"]
+        .iter()
+        .map(|b| tube(srv, &p, b))
+        .collect();
+    for (t, tube_id) in tubes.iter().enumerate() {
+        for i in 0..5 {
+            let n = t * 5 + i;
+            swab(srv, tube_id, &format!("k{n}"), &w.codes[n].1, "routine");
+        }
+    }
+    let (url, bodies) = robot();
+    add_channel(&w.env, "json", &url);
+    results(
+        srv,
+        &round,
+        json!([
+            { "barcode": "K0000001", "result": "negative" },
+            { "barcode": "K0000002", "result": "abnormal" },
+            { "barcode": "K0000003", "result": "invalid" },
+        ]),
+    );
+    let _ = bodies.recv_timeout(Duration::from_secs(10)).unwrap();
+    let correct = |barcode: &str, result: &str, reason: &str| {
+        srv.post(
+            &format!("/api/v1/rounds/{round}/results/corrections"),
+            &json!({ "barcode": barcode, "result": result, "reason": reason }),
+        )
+    };
+    // No reason, no such tube: refused, nothing changed.
+    let r = correct("K0000001", "abnormal", " ");
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = correct("K9999999", "abnormal", "更正报告");
+    assert_eq!(r.status, 400, "{}", r.body);
+    let store = w.env.store().await;
+    let k: gw_domain::ids::Key = round.parse().unwrap();
+    let open = |kind: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .round_follow_ups(k.street, k.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|f| f.kind == kind && f.state == "open")
+                .count()
+        }
+    };
+    assert_eq!((open("retest").await, open("resample").await), (5, 5));
+
+    // Negative → abnormal: traced at once.
+    let r = correct("K0000001", "阳性", "实验室更正报告 No.7");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let c = r.json();
+    assert_eq!(
+        (c["before"].clone(), c["after"].clone()),
+        (json!("negative"), json!("abnormal"))
+    );
+    assert_eq!(c["alert"]["member_count"], 5, "{c}");
+    assert_eq!(open("retest").await, 10);
+    let h0 = household_of(&store, &w.codes[0].0).await;
+    let now = gw_app::Clock::System.now_ms();
+    assert!(under_temporary_control(&store, h0, now + 1).await);
+
+    // Abnormal → negative: the alert is withdrawn, its retests cancelled,
+    // its households released, and the robot told.
+    let c = correct("K0000002", "negative", "复核为阴性").json();
+    assert!(c["withdrawn_alert"].as_str().is_some(), "{c}");
+    assert_eq!(c["cancelled"], 5, "{c}");
+    assert!(c["released"].as_u64().unwrap() >= 1, "{c}");
+    assert_eq!(open("retest").await, 5);
+    // A household of the withdrawn pool's and of no abnormal pool's member.
+    let mut traced = BTreeSet::new();
+    for c in &w.codes[..5] {
+        traced.insert(household_of(&store, &c.0).await);
+    }
+    let mut released = None;
+    for c in &w.codes[5..10] {
+        let h = household_of(&store, &c.0).await;
+        if !traced.contains(&h) {
+            released = Some(h);
+        }
+    }
+    let released = released.expect("a household of the second tube alone");
+    let later = gw_app::Clock::System.now_ms() + 1;
+    assert!(!under_temporary_control(&store, released, later).await);
+    let mut said = String::new();
+    while let Ok((_, body)) = bodies.recv_timeout(Duration::from_secs(10)) {
+        said.push_str(&body);
+        if said.contains("结果更正") {
+            break;
+        }
+    }
+    assert!(
+        said.contains("结果更正") && said.contains("K0000002"),
+        "{said}"
+    );
+    let alerts = srv.get(&format!("/api/v1/rounds/{round}/alerts")).json();
+    let states: Vec<(String, String)> = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["barcode"].as_str().unwrap().to_string(),
+                a["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&("K0000002".into(), "withdrawn".into())),
+        "{states:?}"
+    );
+
+    // Invalid → negative: its re-samples go.
+    let c = correct("K0000003", "negative", "复测有效").json();
+    assert_eq!(c["cancelled"], 5, "{c}");
+    assert_eq!(open("resample").await, 0);
+
+    // Flipped back (the lab's second correction): the alert and its retests
+    // open again, the same alert, not a second one.
+    let c = correct("K0000002", "abnormal", "第二次更正").json();
+    assert_eq!(c["alert"]["member_count"], 5, "{c}");
+    assert_eq!(open("retest").await, 10);
+    let again = srv.get(&format!("/api/v1/rounds/{round}/alerts")).json();
+    assert_eq!(
+        again["alerts"].as_array().unwrap().len(),
+        alerts["alerts"].as_array().unwrap().len(),
+        "{again}"
+    );
+    // The same result again changes nothing.
+    let c = correct("K0000002", "abnormal", "重复").json();
+    assert_eq!(c["changed"], false, "{c}");
+    // From the command line, with the reason in the audit log.
+    let out: Value = serde_json::from_str(&w.env.cli_ok(&[
+        "results",
+        "correct",
+        "--round",
+        &round,
+        "--barcode",
+        "K0000003",
+        "--result",
+        "无效",
+        "--reason",
+        "样本溶血",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        (out["before"].clone(), out["after"].clone()),
+        (json!("negative"), json!("invalid"))
+    );
+    assert_eq!(open("resample").await, 5);
+    let audit = store.audit_events(None, None, None, 200).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "correct_result" && e.detail.contains("样本溶血")),
+        "{audit:?}"
+    );
+}

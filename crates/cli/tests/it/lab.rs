@@ -322,7 +322,7 @@ async fn a_bad_file_is_refused_whole_with_every_problem_placed() {
         "{err}"
     );
     assert_eq!(tube_result(&w, "L0000001").await, None);
-    // A result once recorded is never changed by a later file.
+    // A recorded result is not changed by a later file (a correction is its own step).
     let r = lab.post(
         &format!("/api/v1/rounds/{}/results", w.round),
         &json!({ "results": [{ "barcode": "L0000002", "result": "negative" }] }),
@@ -336,7 +336,7 @@ async fn a_bad_file_is_refused_whole_with_every_problem_placed() {
         &std::fs::read(&path2).unwrap(),
     );
     assert_eq!(r.status, 422, "{}", r.body);
-    assert!(r.body.contains("never changed"), "{}", r.body);
+    assert!(r.body.contains("does not change it"), "{}", r.body);
     assert_eq!(
         tube_result(&w, "L0000002").await.as_deref(),
         Some("negative")

@@ -823,6 +823,13 @@ fn alert_state(l: Lang, state: &str) -> (&'static str, &'static str) {
             "bad",
             l.t("已确认 · 复检有异常", "confirmed · a retest was abnormal"),
         ),
+        "withdrawn" => (
+            "",
+            l.t(
+                "已撤销 · 实验室更正了结果",
+                "withdrawn · the lab corrected the result",
+            ),
+        ),
         _ => ("", l.t("未知", "unknown")),
     }
 }
@@ -832,6 +839,10 @@ fn retest_state(l: Lang, state: &str) -> (&'static str, &'static str) {
         "open" => ("", l.t("待复检", "retest open")),
         "cleared" => ("open", l.t("复检阴性", "negative")),
         "confirmed" => ("bad", l.t("复检异常", "abnormal")),
+        "withdrawn" => (
+            "",
+            l.t("已取消（结果更正）", "cancelled (result corrected)"),
+        ),
         _ => ("", l.t("未知", "unknown")),
     }
 }

@@ -181,6 +181,7 @@ fn alert_state_label(l: Lang, state: &str) -> String {
         "open" => l.t("待复检", "awaiting retests"),
         "cleared" => l.t("已排除", "cleared"),
         "confirmed" => l.t("已确认", "confirmed"),
+        "withdrawn" => l.t("已撤销（结果更正）", "withdrawn (result corrected)"),
         other => other,
     }
     .to_string()
