@@ -967,6 +967,11 @@ pub async fn report(
     }
     let capacity = store.bag_capacity(street, round.id).await?;
     let rows = store.chain(street, round.id).await?;
+    // Once sampling is over, a tube still open with swabs in it is a break.
+    let sampling_over = !matches!(
+        store.round(street, round.id).await?.state.as_str(),
+        "planned" | "open"
+    );
     let pkey = |id: i64| Key { street, id }.to_string();
     let names: HashMap<String, String> = rows
         .points
@@ -989,6 +994,14 @@ pub async fn report(
                     people: p.closed_people,
                 },
                 open_tubes: p.open_tubes,
+                left_open: if sampling_over {
+                    Tally {
+                        tubes: p.open_filled_tubes,
+                        people: p.open_people,
+                    }
+                } else {
+                    Tally::default()
+                },
             })
             .collect(),
         bags: rows

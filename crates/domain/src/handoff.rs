@@ -342,6 +342,9 @@ pub struct PointLink {
     pub point: String,
     pub closed: Tally,
     pub open_tubes: i64,
+    /// Once sampling is over: the open tubes that hold swabs (and the swabs),
+    /// which nobody will seal now unless told (none while sampling runs).
+    pub left_open: Tally,
 }
 
 /// A bag: what the system holds in it and what the packer counted.
@@ -572,6 +575,19 @@ pub fn reconcile(chain: &Chain) -> Vec<Mismatch> {
         }
     }
     let steps = totals(chain);
+
+    // At the point: sampling is over, and tubes holding swabs were never sealed.
+    for p in &chain.points {
+        out.tally(
+            Step::Point,
+            "point",
+            &p.point,
+            Some(&p.point),
+            Tally::default(),
+            p.left_open,
+            "采样已结束，仍有装着样本的采样管未封：请封管装袋，否则这些人没有结果 / sampling is over and tubes holding swabs are still open: seal and bag them, or these people get no result",
+        );
+    }
 
     // Point → bag: closed tubes not in any bag.
     for t in &steps {
@@ -923,6 +939,7 @@ mod tests {
     fn good_chain() -> Chain {
         Chain {
             points: vec![PointLink {
+                left_open: Tally::default(),
                 point: "P1".into(),
                 closed: t(3, 25),
                 open_tubes: 1,
@@ -975,6 +992,20 @@ mod tests {
         assert_eq!(s[0].received, t(3, 25));
         assert_eq!(s[0].open_tubes, 1);
         assert_eq!((s[0].bags, s[0].boxes, s[0].boxes_received), (2, 1, 1));
+    }
+
+    #[test]
+    fn a_tube_left_open_with_swabs_after_sampling_breaks_at_the_point() {
+        let mut c = good_chain();
+        c.points[0].left_open = t(1, 3);
+        let m = reconcile(&c);
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert!(m
+            .iter()
+            .all(|m| m.step == Step::Point && m.at == "P1" && m.expected == 0));
+        assert_eq!((m[0].measure, m[0].found), (Measure::Tubes, 1));
+        assert_eq!((m[1].measure, m[1].found), (Measure::People, 3));
+        assert!(m[0].note.contains("still open"));
     }
 
     #[test]

@@ -861,3 +861,55 @@ async fn packing_hand_over_receipt_and_stations_from_the_command_line() {
         n += 1;
     }
 }
+
+/// A tube left open with swabs in it is nothing to flag while sampling runs;
+/// once sampling is over it is a break at the point (nobody will seal it now
+/// unless told, and its people would get no result), until it is closed.
+#[tokio::test]
+async fn a_tube_left_open_with_swabs_after_sampling_breaks_at_the_point() {
+    let w = world().await;
+    let c = w.as_(&w.chief);
+    let r = c.post(
+        &format!("/api/v1/points/{}/tubes", w.b),
+        &json!({ "barcode": "TB00000099" }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let tube = r.json()["id"].as_str().unwrap().to_string();
+    for (i, code) in w.codes[20..23].iter().enumerate() {
+        let s = c.post(
+            &format!("/api/v1/tubes/{tube}/scans"),
+            &json!({ "client_id": format!("open-{i}"), "code": code }),
+        );
+        assert_eq!(s.status, 200, "{}", s.body);
+    }
+    assert_eq!(w.report(&w.chief, None)["matched"], true);
+    let moved = c.post(
+        &format!("/api/v1/rounds/{}/state", w.round),
+        &json!({ "to": "sampling_closed" }),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let rep = w.report(&w.chief, None);
+    assert_eq!(rep["matched"], false, "{rep}");
+    let m = &rep["mismatches"];
+    assert_eq!(
+        (&m[0]["step"], &m[0]["at"], &m[0]["found"], &m[1]["found"]),
+        (&json!("point"), &json!(w.b), &json!(1), &json!(3)),
+        "{rep}"
+    );
+    assert!(
+        m[0]["note"].as_str().unwrap().contains("still open"),
+        "{rep}"
+    );
+    // Sealed, the break is gone.
+    let r = c.post(&format!("/api/v1/tubes/{tube}/close"), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rep = w.report(&w.chief, None);
+    assert!(
+        rep["mismatches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["step"] != "point"),
+        "{rep}"
+    );
+}

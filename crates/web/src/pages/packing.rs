@@ -113,6 +113,25 @@ fn measure_label(l: Lang, m: Measure) -> &'static str {
 pub(super) fn mismatch_line(l: Lang, m: &Mismatch) -> String {
     let (more, less) = (l.t("多", "over by"), l.t("少", "short by"));
     let by = if m.diff > 0 { more } else { less };
+    // Not a count against a count: what is left undone, said in words.
+    if m.step == gw_domain::handoff::Step::Point {
+        let note = m
+            .note
+            .split(" / ")
+            .nth(usize::from(l == Lang::En))
+            .unwrap_or(m.note);
+        return format!(
+            r#"<li class="warn">{}</li>"#,
+            esc(&format!(
+                "{} · {} {}：{} {} — {note}",
+                step_label(l, m.step),
+                kind_label(l, m.kind),
+                m.at,
+                measure_label(l, m.measure),
+                m.found
+            ))
+        );
+    }
     let text = match l {
         Lang::Zh => format!(
             "{}环节 · {} {}：{}系统为 {}，清点为 {}（{}{}）",
@@ -159,8 +178,8 @@ fn packed_html(l: Lang, what: &str, p: &Packed) -> String {
                 "The count differs from the system! It was recorded as counted: check it now."
             ),
             l.t(
-                "核对实物后如需更正，请联系街道在数据统计校对中处理。",
-                "After checking what is really there, ask the street to correct it in the reconciliation."
+                "请核对实物，在袋/箱的纸质单上注明实际数量并报告街道：已记录的清点数不能在此修改，数据统计校对会一直标出此处不符。",
+                "Check what is really there, write the real count on the bag's or box's paper slip and tell the street: a recorded count cannot be changed here, and the reconciliation keeps showing this mismatch."
             ),
         ));
     }
