@@ -484,6 +484,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         (
             "POST",
+            "/points/{id}/change",
+            Need::Act(ManageRounds),
+            post(pages::point_change),
+        ),
+        (
+            "POST",
             "/points/{id}/supplies",
             Need::Act(IssueSupplies),
             post(pages::supplies_issue),

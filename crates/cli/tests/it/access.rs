@@ -189,7 +189,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | ("POST", "/rounds/new")
         | ("POST", "/rounds/{id}/state")
         | ("POST", "/rounds/{id}/points")
-        | ("POST", "/points/{id}/remove") => matches!(role, "admin" | "street_commander"),
+        | ("POST", "/points/{id}/remove")
+        | ("POST", "/points/{id}/change") => matches!(role, "admin" | "street_commander"),
         ("POST", "/points/{id}/supplies") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
@@ -393,6 +394,11 @@ fn call(
         "/points/{id}/stations" => (format!("/points/{point}/stations"), Some(json!({}))),
         // The point has a tube and a station: refused (409 page) when allowed.
         "/points/{id}/remove" => (format!("/points/{point}/remove"), Some(json!({}))),
+        // A stations count out of range: refused as a form to fix when allowed.
+        "/points/{id}/change" => (
+            format!("/points/{point}/change"),
+            Some(json!({ "stations": "0" })),
+        ),
         // No fields: refused as a form to fix when allowed, nothing created or moved.
         "/rounds/new" => ("/rounds/new".into(), (method == "POST").then(|| json!({}))),
         "/rounds/{id}/state" => (format!("/rounds/{round}/state"), Some(json!({}))),

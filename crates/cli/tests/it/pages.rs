@@ -204,6 +204,14 @@ async fn a_point_manager_enrols_a_station_from_the_browser_a_volunteer_cannot() 
         link.starts_with("http://10.0.0.5:8080/station?code=en."),
         "{link}"
     );
+    // The phone scans it: the link as a QR code beside it.
+    assert!(
+        issued.body.contains(r#"id="enroll-qr"><svg"#),
+        "{}",
+        issued.body
+    );
+    // A point's manager runs it; changing it is the round's managers' work.
+    assert!(!issued.body.contains(r#"id="change-point""#));
     let code = link.split("code=").nth(1).unwrap();
     let enrolled = srv
         .anonymous()
@@ -224,6 +232,39 @@ async fn a_point_manager_enrols_a_station_from_the_browser_a_volunteer_cannot() 
         body.len()
     ));
     assert_eq!(refused.status, 403, "{}", refused.body);
+
+    // The street's commander gives the point more stations and a better
+    // name from its page; nonsense is refused as a form to fix.
+    let (ccookie, ccsrf) = form_session(&srv, "chief", &format!("{pw}-changed"));
+    let change = |fields: &str| {
+        srv.raw(&format!(
+            "POST /points/{point}/change HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {ccookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{fields}",
+            fields.len()
+        ))
+    };
+    let bad = change(&format!(
+        "csrf={ccsrf}&name=3%E5%8F%B7%E9%87%87%E6%A0%B7%E7%82%B9&stations=0"
+    ));
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("1 到 50"), "{}", bad.body);
+    // "东门3号点", six stations, open until 20:00 on 2100-01-01.
+    let fields = format!(
+        "csrf={ccsrf}&name=%E4%B8%9C%E9%97%A83%E5%8F%B7%E7%82%B9&stations=6&rate=&opens=&closes=2099-12-31T20%3A00"
+    );
+    let done = change(&fields);
+    assert_eq!(done.status, 303, "{}", done.body);
+    let after = srv.raw(&format!(
+        "GET /points/{point} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {ccookie}\r\n\r\n"
+    ));
+    assert!(after.body.contains("<h1>东门3号点</h1>"), "{}", after.body);
+    assert!(
+        after
+            .body
+            .contains(r#"name="stations" type="number" min="1" max="50" value="6""#),
+        "{}",
+        after.body
+    );
+    assert!(after.body.contains("2099-12-31T20:00"), "{}", after.body);
 }
 
 /// A GET with the session cookie.

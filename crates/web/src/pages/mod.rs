@@ -36,7 +36,9 @@ pub use rounds::{
     compare, coverage_by, disinfection, disinfection_done, door_to_door, lab_form, lab_submit,
     plan, reconciliation, schedule,
 };
-pub use setup::{exempt, point_create, round_create, round_form, round_state, supplies_issue};
+pub use setup::{
+    exempt, point_change, point_create, round_create, round_form, round_state, supplies_issue,
+};
 pub use station::station;
 
 pub const LANG_COOKIE: &str = "gw_lang";
@@ -1286,7 +1288,7 @@ pub async fn point(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    match point_body(&s, &a, &page, &id, None, None).await {
+    match point_body(&s, &a, &page, &id, None, None, None).await {
         Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
         Err(e) => page.error(e),
     }
@@ -1299,6 +1301,7 @@ async fn point_body(
     id: &str,
     issued: Option<(&gw_app::stations::Issued, String)>,
     supplies: Option<&setup::SupplyOutcome>,
+    change_error: Option<&str>,
 ) -> Result<(String, String), WebError> {
     let l = page.lang;
     let k = parse_key(l, id)?;
@@ -1316,12 +1319,13 @@ async fn point_body(
     let issued_html = match issued {
         Some((i, link)) => format!(
             r#"<section class="card issued"><h2>{h}</h2><p>{p}</p><p class="code"><a id="enroll-link" href="{link}">{link}</a></p>
-<p>{lc} <b id="enroll-code">{code}</b></p><p class="muted">{le} {exp}</p></section>"#,
+<div class="qr" id="enroll-qr">{qr}</div><p>{lc} <b id="enroll-code">{code}</b></p><p class="muted">{le} {exp}</p></section>"#,
             h = l.t("新的扫码设备登记链接", "A new station's enrolment link"),
             p = l.t(
-                "在采样点的电脑或手机上打开此链接即可登记（只能用一次，只显示这一次）。",
-                "Open this link on the point's laptop or phone to enrol it (works once, shown only now)."
+                "用采样点的手机扫下面的二维码，或在电脑上打开此链接即可登记（只能用一次，只显示这一次）。",
+                "Scan the QR code below with the point's phone, or open this link on its laptop, to enrol it (works once, shown only now)."
             ),
+            qr = qr_svg(&link).unwrap_or_default(),
             link = esc(&link),
             lc = l.t("登记码：", "Enrolment code:"),
             code = esc(&i.enroll_code),
@@ -1350,7 +1354,9 @@ async fn point_body(
         lp = l.t("例如：1号台", "e.g. table 1"),
         sb = l.t("生成一次性登记链接", "Make a one-time enrolment link"),
     );
-    let body = body + &setup::supplies_section(s, a, l, k, &place, supplies).await?;
+    let body = body
+        + &setup::point_change_section(s, a, l, k, &round, change_error).await?
+        + &setup::supplies_section(s, a, l, k, &place, supplies).await?;
     // A point added by mistake: its round's managers remove it while nothing
     // happened at it (the store refuses otherwise, naming what).
     let street_place = s.store.place_of(k.street, "street", k.street).await?;
@@ -1416,7 +1422,7 @@ pub async fn issue_station(
         origin(&s, &headers),
         issued.enroll_code
     );
-    match point_body(&s, &a, &page, &id, Some((&issued, link)), None).await {
+    match point_body(&s, &a, &page, &id, Some((&issued, link)), None, None).await {
         Ok((title, body)) => page.render(StatusCode::CREATED, &title, &body),
         Err(e) => page.error(e),
     }

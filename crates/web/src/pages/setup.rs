@@ -689,6 +689,165 @@ fn point_fields(
     ))
 }
 
+// ----- a running point changed ------------------------------------------------------------
+
+/// The form that changes a running point (its name, stations, hours and
+/// rate), filled with what stands, for the round's managers while the round
+/// is not closed; `error`: what to fix from the last try.
+pub(super) async fn point_change_section(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    k: Key,
+    round: &RoundRow,
+    error: Option<&str>,
+) -> Result<String, WebError> {
+    let street = s.store.place_of(k.street, "street", k.street).await?;
+    if round.state == "closed"
+        || !a
+            .principal
+            .can(Action::ManageRounds, &street, s.clock.now_ms())
+    {
+        return Ok(String::new());
+    }
+    let Some(p) = s
+        .store
+        .schedule_points(k.street, round.id)
+        .await?
+        .into_iter()
+        .find(|p| p.id == k.id)
+    else {
+        return Ok(String::new());
+    };
+    let rk = Key {
+        street: k.street,
+        id: round.id,
+    };
+    Ok(format!(
+        r#"<section class="card noprint" id="change-point"><h2>{h}</h2>{err}<form method="post" action="/points/{k}/change" class="stack"><input type="hidden" name="csrf" value="{csrf}">
+<label>{ln}<input name="name" required maxlength="60" value="{name}"></label>
+<label>{lst}<input name="stations" type="number" min="1" max="50" value="{stations}"></label>
+<label>{lr}<input name="rate" type="number" min="1" max="2000" value="{rate}"></label>
+<label>{lo}<input type="datetime-local" name="opens" value="{opens}"></label>
+<label>{lc}<input type="datetime-local" name="closes" value="{closes}"></label>
+<button class="primary" type="submit" id="change-point-submit">{b}</button></form>
+<p class="hint">{hint} <a href="/rounds/{rk}/schedule">{ls}</a></p></section>"#,
+        h = l.t("调整采样点", "Change this point"),
+        err = error_html(error.unwrap_or("")),
+        csrf = esc(&a.csrf),
+        ln = l.t("名称", "Name"),
+        name = esc(&p.name),
+        lst = l.t("采样台数（1–50）", "Sampling stations (1–50)"),
+        stations = p.stations,
+        lr = l.t("每台每小时采样人数", "People per station per hour"),
+        rate = p.rate_per_station_h,
+        lo = l.t("开放时间（北京时间）", "Opens (China time)"),
+        opens = p.opens_ms.map(local_input).unwrap_or_default(),
+        lc = l.t("关闭时间（北京时间）", "Closes (China time)"),
+        closes = p.closes_ms.map(local_input).unwrap_or_default(),
+        b = l.t("保存", "Save"),
+        hint = l.t(
+            "采样点慢了就加台或延长时间，然后重新排班：",
+            "A point running slow gets more stations or longer hours; then plan again:",
+        ),
+        ls = l.t("排班与叫号", "schedule and call-downs"),
+    ))
+}
+
+/// Changes a running point from its page's form; back to the point, or the
+/// page again with what to fix.
+pub async fn point_change(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let l = page.lang;
+    let k = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    let f = Fields::parse(&body);
+    let number = |name: &str, range: std::ops::RangeInclusive<u32>, zh: &str, en: &str| {
+        let v = f.get(name).trim();
+        if v.is_empty() {
+            return Ok(None);
+        }
+        match v.parse::<u32>() {
+            Ok(n) if range.contains(&n) => Ok(Some(n)),
+            _ => Err(l.t(zh, en).to_string()),
+        }
+    };
+    let time = |name: &str| {
+        let v = f.get(name).trim();
+        if v.is_empty() {
+            return Ok(None);
+        }
+        parse_minute_cst(v).map(Some).map_err(|_| {
+            l.t(
+                "开放或关闭时间无效：请按“年-月-日 时:分”（北京时间）填写。",
+                "An opening or closing time is not valid: give year-month-day hour:minute (China time).",
+            )
+            .to_string()
+        })
+    };
+    let read = || -> Result<_, String> {
+        let stations = number(
+            "stations",
+            1..=50,
+            "采样台数须为 1 到 50 之间的整数。",
+            "Stations must be a whole number from 1 to 50.",
+        )?;
+        let rate = number(
+            "rate",
+            1..=2000,
+            "每台每小时采样人数须为 1 到 2000 之间的整数。",
+            "People per station per hour must be a whole number from 1 to 2000.",
+        )?;
+        Ok((stations, rate, time("opens")?, time("closes")?))
+    };
+    let outcome: Result<(), String> = match read() {
+        Err(msg) => Err(msg),
+        Ok((stations, rate, opens_ms, closes_ms)) => {
+            // A name sent as it stands is no rename (nor an audit line saying one).
+            let now = match s.store.point(k.street, k.id).await {
+                Ok(p) => p.name,
+                Err(e) => return page.error(e.into()),
+            };
+            let name = f.get("name").trim();
+            let name = (name != now.trim()).then_some(name);
+            let d = gw_app::schedule::PointSchedule {
+                opens_ms,
+                closes_ms,
+                rate_per_station_h: rate,
+                ..Default::default()
+            };
+            match gw_app::schedule::change_point(
+                &s.store,
+                &s.clock,
+                &a.principal,
+                k,
+                stations,
+                name,
+                d,
+            )
+            .await
+            {
+                Ok(_) => return redirect(&format!("/points/{k}#change-point")),
+                Err(AuthError::Invalid(m))
+                | Err(AuthError::Store(gw_store::StoreError::Conflict(m))) => Err(pick(l, &m)),
+                Err(e) => return page.error(auth_err(l, e)),
+            }
+        }
+    };
+    let error = outcome.err().unwrap_or_default();
+    match super::point_body(&s, &a, &page, &id, None, None, Some(&error)).await {
+        Ok((title, body)) => page.render(StatusCode::BAD_REQUEST, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
 // ----- supplies at a point -------------------------------------------------------------
 
 /// What a refused supplies form held.
@@ -874,7 +1033,7 @@ pub async fn supplies_issue(
         SupplyOutcome::Issued(_) => StatusCode::CREATED,
         SupplyOutcome::Refused(..) => StatusCode::BAD_REQUEST,
     };
-    match super::point_body(&s, &a, &page, &id, None, Some(&outcome)).await {
+    match super::point_body(&s, &a, &page, &id, None, Some(&outcome), None).await {
         Ok((title, body)) => page.render(status, &title, &body),
         Err(e) => page.error(e),
     }
