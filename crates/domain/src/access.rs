@@ -231,6 +231,32 @@ pub enum Action {
 }
 
 impl Action {
+    /// Whether a grant at `node` reaches any place this action is checked
+    /// at. A grid holds buildings and residents, not testing points: a
+    /// point's work (scans, stations, supplies, packing, hand-over, its
+    /// counts) and the street's (rounds, results, the lab's receipt,
+    /// accounts, audit, purge) are never within a grid's grant, whatever its
+    /// role allows elsewhere.
+    pub fn within_reach_of(self, node: &Node) -> bool {
+        use Action::*;
+        let at_points_or_street = matches!(
+            self,
+            ManageRounds
+                | Scan
+                | ManageStations
+                | PostResults
+                | IssueSupplies
+                | Pack
+                | HandOver
+                | Receive
+                | ReadLogistics
+                | ManageUsers
+                | ReadAudit
+                | Purge
+        );
+        !(matches!(node, Node::Grid { .. }) && at_points_or_street)
+    }
+
     /// What the action is, in Chinese and in English, for a refusal
     /// ("无权上传检测结果 / not allowed: posting lab results").
     pub fn words(self) -> (&'static str, &'static str) {
@@ -303,9 +329,9 @@ pub fn can(grants: &[Grant], action: Action, place: &Place, now_ms: i64) -> bool
 
 /// Whether any grant in force allows `action` anywhere (route-level check).
 pub fn can_somewhere(grants: &[Grant], action: Action, now_ms: i64) -> bool {
-    grants
-        .iter()
-        .any(|g| g.in_force(now_ms) && role_allows(g.role, action))
+    grants.iter().any(|g| {
+        g.in_force(now_ms) && role_allows(g.role, action) && action.within_reach_of(&g.node)
+    })
 }
 
 /// The nodes where `action` is allowed: what a list may be narrowed to.
@@ -370,6 +396,46 @@ mod tests {
         assert!(!can(&gs, Action::Reveal(Field::Document), &GRID_A, 500));
         assert!(!can(&gs, Action::ReadRegistry, &GRID_B, 500));
         assert!(!can(&gs, Action::ReadRegistry, &OTHER_STREET, 500));
+    }
+
+    #[test]
+    fn a_grids_grant_reaches_residents_not_points_or_the_streets_work() {
+        let grid = [g(Role::GridLeader, Node::Grid { street: 7, id: 30 })];
+        for a in [
+            Action::ReadRegistry,
+            Action::WriteRegistry,
+            Action::Reveal(Field::Phone),
+        ] {
+            assert!(can_somewhere(&grid, a, 500), "{a:?}");
+        }
+        // Their role allows these, but no place they are checked at is in a grid.
+        let point = Place {
+            grid: None,
+            point: Some(9),
+            ..GRID_A
+        };
+        let street = Place {
+            community: None,
+            grid: None,
+            ..GRID_A
+        };
+        for a in [
+            Action::PostResults,
+            Action::ManageStations,
+            Action::Scan,
+            Action::Pack,
+        ] {
+            assert!(!can_somewhere(&grid, a, 500), "{a:?}");
+            assert!(
+                !can(&grid, a, &point, 500) && !can(&grid, a, &street, 500),
+                "{a:?}"
+            );
+        }
+        let community = [g(
+            Role::CommunitySecretary,
+            Node::Community { street: 7, id: 3 },
+        )];
+        assert!(can_somewhere(&community, Action::ManageStations, 500));
     }
 
     #[test]

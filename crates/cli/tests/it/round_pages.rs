@@ -413,9 +413,21 @@ async fn a_round_set_up_opened_and_supplied_from_the_browser_alone() {
 
     // A grid leader sees the round but gets none of the forms, and cannot post them.
     let leader = Browser::login(&srv, "leader", &format!("{leader_pw}-changed"));
-    assert!(!leader.get("/").body.contains(r#"href="/rounds/new""#));
+    let home = leader.get("/").body;
+    assert!(!home.contains(r#"href="/rounds/new""#));
+    // Nor does the home page promise what no place in a grid allows.
+    assert!(home.contains("查看辖区的楼栋"), "{home}");
+    assert!(
+        !home.contains("上传检测结果") && !home.contains("发放和撤销扫码设备"),
+        "{home}"
+    );
     let page = leader.get(&location);
     assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        !page.body.contains(&format!(r#"{location}/lab""#)),
+        "{}",
+        page.body
+    );
     assert!(!page.body.contains("/state\""));
     assert!(!page.body.contains(r#"id="add-point""#));
     let form = leader.get("/rounds/new");

@@ -721,11 +721,7 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
     let can = |act: Action| a.principal.can_somewhere(act, now);
     let mut abilities_html = String::new();
     for (act, text) in abilities(l) {
-        if a.principal
-            .grants
-            .iter()
-            .any(|g| g.in_force(now) && role_allows(g.role, act))
-        {
+        if can(act) {
             abilities_html.push_str(&format!("<li>{}</li>", esc(text)));
         }
     }
@@ -957,16 +953,29 @@ async fn coverage_body(
     let pc = percent(sa + x, e);
     let points = points_section(s, a, l, k, &communities).await?;
     let alerts = alerts_section(s, a, l, k).await?;
+    let may_post_results = a.principal.can(
+        Action::PostResults,
+        &s.store.place_of(k.street, "street", k.street).await?,
+        s.clock.now_ms(),
+    );
     let tools = setup::round_tools(s, a, l, &round, refused_point).await?;
     let body = format!(
         r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>
 <section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
 <section class="card"><h2>{gh}</h2><div class="scroll"><table><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
-<p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a> <a class="button" href="/rounds/{k}/reconciliation">{recon}</a> <a class="button" href="/rounds/{k}/lab">{lab}</a> <a class="button" href="/rounds/{k}/disinfection">{dis}</a> <a class="button" href="/rounds/{k}/alerts">{alr}</a> <a class="button" href="/rounds/{k}/report">{rep}</a></p></section>{alerts}{points}{tools}"#,
+<p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a> <a class="button" href="/rounds/{k}/reconciliation">{recon}</a>{lab} <a class="button" href="/rounds/{k}/disinfection">{dis}</a> <a class="button" href="/rounds/{k}/alerts">{alr}</a> <a class="button" href="/rounds/{k}/report">{rep}</a></p></section>{alerts}{points}{tools}"#,
         sched = l.t("下楼时间表", "Schedule"),
         byc = l.t("按社区/网格/楼栋", "By community, grid, building"),
         recon = l.t("数据校对", "Reconciliation"),
-        lab = l.t("上传结果", "Lab results"),
+        // Only for those who may post results (the street's and the lab's).
+        lab = if may_post_results {
+            format!(
+                r#" <a class="button" href="/rounds/{k}/lab">{}</a>"#,
+                l.t("上传结果", "Lab results")
+            )
+        } else {
+            String::new()
+        },
         dis = l.t("消杀", "Disinfection"),
         alr = l.t("异常处置", "Alerts"),
         rep = l.t("日报（打印）", "Daily report (print)"),
