@@ -428,6 +428,10 @@ async fn a_round_set_up_opened_and_supplied_from_the_browser_alone() {
         "{}",
         page.body
     );
+    assert!(admin
+        .get(&location)
+        .body
+        .contains(&format!(r#"{location}/lab""#)));
     assert!(!page.body.contains("/state\""));
     assert!(!page.body.contains(r#"id="add-point""#));
     let form = leader.get("/rounds/new");
