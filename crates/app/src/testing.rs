@@ -2067,13 +2067,17 @@ pub async fn alerts(
                 continue;
             }
         }
-        // The households of the members shown (each was placed under temporary control).
-        v.households_under_control = v
-            .members
-            .iter()
-            .filter_map(|m| m.household.clone())
-            .collect::<std::collections::BTreeSet<_>>()
-            .len();
+        // The households of the members shown (each was placed under
+        // temporary control), none once the lab withdrew the alert.
+        v.households_under_control = if v.state == "withdrawn" {
+            0
+        } else {
+            v.members
+                .iter()
+                .filter_map(|m| m.household.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        };
         out.push(v);
     }
     Ok(out)

@@ -830,26 +830,54 @@ async fn run(cli: Cli) -> Result<()> {
             )
             .await
             .map_err(round_cmd::app_err)?;
+            let zh = |code: &str| {
+                gw_domain::lab::LabResult::from_word(code).map_or("", |r| r.label_zh())
+            };
             if json {
                 println!("{}", serde_json::to_string(&c)?);
             } else if !c.changed {
                 println!(
-                    "采样管 {} 已是 {}，未改动 / tube {} already has this result: nothing changed",
-                    c.barcode, c.after, c.barcode
+                    "采样管 {} 已是{}，未改动 / tube {} is {} already: nothing changed",
+                    c.barcode,
+                    zh(&c.after),
+                    c.barcode,
+                    c.after
                 );
             } else {
-                println!("已更正 corrected {}: {} → {}", c.barcode, c.before, c.after);
+                println!(
+                    "已更正 {}：{} → {} / corrected {}: {} → {}",
+                    c.barcode,
+                    zh(&c.before),
+                    zh(&c.after),
+                    c.barcode,
+                    c.before,
+                    c.after
+                );
                 if let Some(a) = &c.withdrawn_alert {
-                    println!("  预警 {a} 已撤销 alert withdrawn: {} households released, {} open retests/re-samples cancelled", c.released, c.cancelled);
+                    println!(
+                        "  预警 {a} 已撤销：{} 户解除临时管控，{} 个待做的复检/重采取消 / alert withdrawn: {} households released, {} open retests or re-samples cancelled",
+                        c.released, c.cancelled, c.released, c.cancelled
+                    );
                 } else if c.cancelled > 0 {
-                    println!("  {} open re-samples cancelled", c.cancelled);
+                    println!(
+                        "  {} 个待做的重采取消 / {} open re-samples cancelled",
+                        c.cancelled, c.cancelled
+                    );
                 }
                 if let Some(a) = &c.alert {
-                    println!("  混管异常 abnormal pool {}: {} people traced, {} households under temporary control", a.barcode, a.member_count, a.households_under_control);
+                    println!(
+                        "  混管异常 {}：追踪到 {} 人，{} 户已临时管控 / abnormal pool {}: {} people traced, {} households under temporary control",
+                        a.barcode,
+                        a.member_count,
+                        a.households_under_control,
+                        a.barcode,
+                        a.member_count,
+                        a.households_under_control
+                    );
                 }
                 println!(
-                    "  {} messages queued for the alert channels",
-                    c.notifications
+                    "  已通知预警渠道 {} 条 / {} messages queued for the alert channels",
+                    c.notifications, c.notifications
                 );
             }
             Ok(())

@@ -329,6 +329,16 @@ pub fn can(grants: &[Grant], action: Action, place: &Place, now_ms: i64) -> bool
 
 /// Whether any grant in force allows `action` anywhere (route-level check).
 pub fn can_somewhere(grants: &[Grant], action: Action, now_ms: i64) -> bool {
+    grants
+        .iter()
+        .any(|g| g.in_force(now_ms) && role_allows(g.role, action))
+}
+
+/// Whether some grant in force both allows `action` and reaches a place it
+/// is checked at (see [`Action::within_reach_of`]): what a home page may
+/// offer. (Routes let a grant through on its role alone; the use-case then
+/// checks the place.)
+pub fn can_reach_somewhere(grants: &[Grant], action: Action, now_ms: i64) -> bool {
     grants.iter().any(|g| {
         g.in_force(now_ms) && role_allows(g.role, action) && action.within_reach_of(&g.node)
     })
@@ -406,7 +416,7 @@ mod tests {
             Action::WriteRegistry,
             Action::Reveal(Field::Phone),
         ] {
-            assert!(can_somewhere(&grid, a, 500), "{a:?}");
+            assert!(can_reach_somewhere(&grid, a, 500), "{a:?}");
         }
         // Their role allows these, but no place they are checked at is in a grid.
         let point = Place {
@@ -425,7 +435,7 @@ mod tests {
             Action::Scan,
             Action::Pack,
         ] {
-            assert!(!can_somewhere(&grid, a, 500), "{a:?}");
+            assert!(!can_reach_somewhere(&grid, a, 500), "{a:?}");
             assert!(
                 !can(&grid, a, &point, 500) && !can(&grid, a, &street, 500),
                 "{a:?}"
@@ -435,7 +445,7 @@ mod tests {
             Role::CommunitySecretary,
             Node::Community { street: 7, id: 3 },
         )];
-        assert!(can_somewhere(&community, Action::ManageStations, 500));
+        assert!(can_reach_somewhere(&community, Action::ManageStations, 500));
     }
 
     #[test]

@@ -120,7 +120,8 @@ pub struct PointCount {
     pub closed_tubes: i64,
     pub closed_people: i64,
     pub open_tubes: i64,
-    /// Open tubes holding swabs, and the swabs in open tubes.
+    /// Open pooled tubes holding swabs, and the swabs in them (retest and
+    /// re-sample tubes are filled after sampling closes).
     pub open_filled_tubes: i64,
     pub open_people: i64,
 }
@@ -527,8 +528,8 @@ impl Store {
                  (SELECT COUNT(*) FROM tube t WHERE t.street_id = p.street_id AND t.point_id = p.id AND t.state <> 'open'), \
                  (SELECT COUNT(*) FROM registration r JOIN tube t ON t.street_id = r.street_id AND t.id = r.tube_id WHERE r.street_id = p.street_id AND r.point_id = p.id AND t.state <> 'open'), \
                  (SELECT COUNT(*) FROM tube t WHERE t.street_id = p.street_id AND t.point_id = p.id AND t.state = 'open'), \
-                 (SELECT COUNT(*) FROM tube t WHERE t.street_id = p.street_id AND t.point_id = p.id AND t.state = 'open' AND t.fill > 0), \
-                 (SELECT COALESCE(SUM(CAST(t.fill AS BIGINT)), 0) FROM tube t WHERE t.street_id = p.street_id AND t.point_id = p.id AND t.state = 'open') \
+                 (SELECT COUNT(*) FROM tube t WHERE t.street_id = p.street_id AND t.point_id = p.id AND t.state = 'open' AND t.tube_use = 'pool' AND t.fill > 0), \
+                 (SELECT CAST(COALESCE(SUM(t.fill), 0) AS BIGINT) FROM tube t WHERE t.street_id = p.street_id AND t.point_id = p.id AND t.state = 'open' AND t.tube_use = 'pool') \
                  FROM testing_point p WHERE p.street_id = $1 AND p.round_id = $2 ORDER BY p.id")
                 .bind(street).bind(round).fetch_all(pool).await?
                 .iter().map(|r| Ok(PointCount { id: r.try_get(0)?, name: r.try_get(1)?, closed_tubes: r.try_get(2)?, closed_people: r.try_get(3)?, open_tubes: r.try_get(4)?, open_filled_tubes: r.try_get(5)?, open_people: r.try_get(6)? }))

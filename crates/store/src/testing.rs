@@ -90,7 +90,8 @@ pub struct ScanState {
     pub birth_date: Option<String>,
     /// The resident's open single-tube retests (an abnormal pool's member).
     pub open_retests: i64,
-    /// When the tube's round begins.
+    /// When the tube's round began: its planned start, or its opening if
+    /// that was earlier.
     pub round_starts_ms: i64,
 }
 
@@ -165,7 +166,7 @@ static SCAN_STATE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
                 COALESCE(u.name, v.name), COALESCE(u.gender, v.gender), COALESCE(u.birth_date, v.birth_date), \
                 (SELECT COUNT(*) FROM follow_up f WHERE f.street_id = $1 AND f.resident_id = COALESCE(u.id, $5) \
                     AND f.kind = 'retest' AND f.state = 'open'), \
-                r.starts_ms \
+                CASE WHEN r.opened_ms IS NOT NULL AND r.opened_ms < r.starts_ms THEN r.opened_ms ELSE r.starts_ms END \
          FROM tube t \
          JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \
          JOIN testing_round r ON r.street_id = t.street_id AND r.id = t.round_id \
@@ -923,7 +924,11 @@ impl Store {
     /// tube's open re-samples cancelled), then the new result does what any
     /// result does (an abnormal one traces the pool at once). The alert
     /// channels are told of a withdrawal. A single-tube retest's result is not
-    /// corrected here (Conflict), nor a tube with no result yet.
+    /// corrected here (Conflict), nor a tube with no result yet, nor an
+    /// abnormal pool a member's retest confirmed (their household stays
+    /// under control: the CDC decides). The tube's `result_ms` (when the lab
+    /// tested it) stays. A closed round's tube is corrected too: a positive
+    /// is traced whatever the round's record says, as a late member is.
     pub async fn correct_result(
         &self,
         tube: &TubeRow,
@@ -959,11 +964,28 @@ impl Store {
         if before == result {
             return Ok(out);
         }
+        let alert_sql = format!(
+            "SELECT id, state FROM alert WHERE street_id = $1 AND tube_id = $2 AND kind = 'abnormal_pool' AND state <> 'withdrawn'{}",
+            tx.row_lock(RowLock::Update)
+        );
         crate::import::tx_run!(tx, conn, DB => {
             if before == "abnormal" {
-                let alert: Option<i64> = sqlx::query_scalar("SELECT id FROM alert WHERE street_id = $1 AND tube_id = $2 AND kind = 'abnormal_pool' AND state <> 'withdrawn'")
+                // Locked as it is read: a retest result at this moment (which
+                // may confirm it) is decided first, and seen here.
+                let alert: Option<(i64, String)> = sqlx::query_as(&alert_sql)
                     .bind(street).bind(tube.id).fetch_optional(&mut *conn).await?;
-                if let Some(a) = alert {
+                let confirmed: i64 = match &alert {
+                    Some((a, _)) => sqlx::query_scalar("SELECT COUNT(*) FROM follow_up WHERE street_id = $1 AND alert_id = $2 AND state = 'confirmed'")
+                        .bind(street).bind(*a).fetch_one(&mut *conn).await?,
+                    None => 0,
+                };
+                if confirmed > 0 || alert.as_ref().is_some_and(|(_, s)| s == "confirmed") {
+                    return Err(StoreError::Conflict(format!(
+                        "{} 的成员单管复检已确认阳性，此管结果不能更正：请与疾控联系 / a member of {}'s pool was confirmed positive by a single-tube retest: its result is not corrected (contact the CDC)",
+                        tube.barcode, tube.barcode
+                    )));
+                }
+                if let Some((a, _)) = alert {
                     sqlx::query("UPDATE alert SET state = 'withdrawn' WHERE street_id = $1 AND id = $2")
                         .bind(street).bind(a).execute(&mut *conn).await?;
                     out.cancelled += sqlx::query("UPDATE follow_up SET state = 'withdrawn', resolved_ms = $3 WHERE street_id = $1 AND alert_id = $2 AND state = 'open'")
@@ -978,8 +1000,10 @@ impl Store {
                 out.cancelled += sqlx::query("UPDATE follow_up SET state = 'withdrawn', resolved_ms = $3 WHERE street_id = $1 AND tube_id = $2 AND kind = 'resample' AND state = 'open'")
                     .bind(street).bind(tube.id).bind(now_ms).execute(&mut *conn).await?.rows_affected();
             }
-            sqlx::query("UPDATE tube SET result = $3, result_ms = $4 WHERE street_id = $1 AND id = $2")
-                .bind(street).bind(tube.id).bind(result).bind(now_ms).execute(&mut *conn).await?;
+            // `result_ms` stays when the lab tested the tube: a swab synced
+            // later is judged against it (the correction's time is audited).
+            sqlx::query("UPDATE tube SET result = $3 WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(tube.id).bind(result).execute(&mut *conn).await?;
         });
         out.applied.retest = false;
         tx.result_effects(tube, result, by, now_ms, &mut out.applied)
@@ -1066,7 +1090,8 @@ impl crate::import::StoreTx {
             if let Some(kind) = follow {
                 for m in &out.members {
                     sqlx::query("INSERT INTO follow_up (street_id, alert_id, round_id, tube_id, resident_id, kind, state, created_ms) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7) \
-                                 ON CONFLICT (street_id, tube_id, resident_id, kind) DO UPDATE SET alert_id = excluded.alert_id, state = 'open', created_ms = excluded.created_ms, resolved_ms = NULL")
+                                 ON CONFLICT (street_id, tube_id, resident_id, kind) DO UPDATE SET alert_id = excluded.alert_id, state = 'open', created_ms = excluded.created_ms, resolved_ms = NULL \
+                                 WHERE follow_up.state = 'withdrawn'")
                         .bind(street).bind(out.alert_id).bind(tube.round_id).bind(tube.id).bind(*m).bind(kind).bind(now_ms).execute(&mut *conn).await?;
                 }
             }

@@ -1855,6 +1855,25 @@ async fn the_labs_corrected_results_undo_and_redo_what_a_result_sets_in_motion()
     // The same result again changes nothing.
     let c = correct("K0000002", "abnormal", "重复").json();
     assert_eq!(c["changed"], false, "{c}");
+    // A member's single-tube retest comes back positive: the pool's result
+    // is no longer the lab's to correct, and their household stays held.
+    let r = srv.post(
+        &format!("/api/v1/points/{p}/tubes"),
+        &json!({ "barcode": "KR000001", "purpose": "retest" }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let rt = r.json()["id"].as_str().unwrap().to_string();
+    swab(srv, &rt, "kr", &w.codes[5].1, "retest");
+    results(
+        srv,
+        &round,
+        json!([{ "barcode": "KR000001", "result": "abnormal" }]),
+    );
+    let h = household_of(&store, &w.codes[5].0).await;
+    let r = correct("K0000002", "negative", "想撤回");
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("confirmed positive"), "{}", r.body);
+    assert!(under_temporary_control(&store, h, gw_app::Clock::System.now_ms() + 1).await);
     // From the command line, with the reason in the audit log.
     let out: Value = serde_json::from_str(&w.env.cli_ok(&[
         "results",

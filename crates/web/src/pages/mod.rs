@@ -721,7 +721,7 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
     let can = |act: Action| a.principal.can_somewhere(act, now);
     let mut abilities_html = String::new();
     for (act, text) in abilities(l) {
-        if can(act) {
+        if gw_domain::access::can_reach_somewhere(&a.principal.grants, act, now) {
             abilities_html.push_str(&format!("<li>{}</li>", esc(text)));
         }
     }
@@ -1195,7 +1195,13 @@ async fn point_place(
 /// Abnormal pools and what was done about each: the members (masked), their
 /// households under temporary control, the single-tube retests opened.
 async fn alerts_section(s: &AppState, a: &Auth, l: Lang, round: Key) -> Result<String, WebError> {
-    let alerts = gw_app::testing::alerts(&s.store, &s.clock, &a.principal, round).await?;
+    // An alert the lab withdrew (a corrected result) is no longer a case:
+    // its page (/rounds/{id}/alerts) keeps it, marked withdrawn.
+    let alerts: Vec<_> = gw_app::testing::alerts(&s.store, &s.clock, &a.principal, round)
+        .await?
+        .into_iter()
+        .filter(|al| al.state != "withdrawn")
+        .collect();
     if alerts.is_empty() {
         return Ok(String::new());
     }
