@@ -620,32 +620,8 @@ fn point_fields(
             }
         }
     };
-    let stations = if f.stations.is_empty() {
-        2
-    } else {
-        match f.stations.parse::<u32>() {
-            Ok(n) if (1..=50).contains(&n) => n,
-            _ => {
-                return fail(
-                    "采样台数须为 1 到 50 之间的整数。",
-                    "Stations must be a whole number from 1 to 50.",
-                )
-            }
-        }
-    };
-    let rate = if f.rate.is_empty() {
-        None
-    } else {
-        match f.rate.parse::<u32>() {
-            Ok(r) => Some(r),
-            Err(_) => {
-                return fail(
-                    "每台每小时采样人数须为 1 到 2000 之间的整数。",
-                    "People per station per hour must be a whole number from 1 to 2000.",
-                )
-            }
-        }
-    };
+    let stations = form_stations(l, &f.stations)?.unwrap_or(2);
+    let rate = form_rate(l, &f.rate)?;
     let pos = match (f.x.is_empty(), f.y.is_empty()) {
         (true, true) => None,
         (false, false) => match (f.x.parse::<i32>(), f.y.parse::<i32>()) {
@@ -659,21 +635,8 @@ fn point_fields(
             )
         }
     };
-    let time = |v: &str| -> Result<Option<i64>, String> {
-        if v.is_empty() {
-            Ok(None)
-        } else {
-            parse_minute_cst(v).map(Some).map_err(|_| {
-                l.t(
-                    "开放或关闭时间无效：请按“年-月-日 时:分”（北京时间）填写，或不填。",
-                    "An opening or closing time is not valid: give year-month-day hour:minute (China time), or leave it empty.",
-                )
-                .to_string()
-            })
-        }
-    };
-    let opens_ms = time(&f.opens)?;
-    let closes_ms = time(&f.closes)?;
+    let opens_ms = form_time(l, &f.opens)?;
+    let closes_ms = form_time(l, &f.closes)?;
     Ok((
         community,
         stations,
@@ -687,6 +650,63 @@ fn point_fields(
             rate_per_station_h: rate,
         },
     ))
+}
+
+/// A point form's stations (1–50; empty: `None`), or what to fix.
+fn form_stations(l: Lang, v: &str) -> Result<Option<u32>, String> {
+    form_number(
+        v,
+        1..=50,
+        l.t(
+            "采样台数须为 1 到 50 之间的整数。",
+            "Stations must be a whole number from 1 to 50.",
+        ),
+    )
+}
+
+/// A point form's people per station per hour (1–2000; empty: `None`).
+fn form_rate(l: Lang, v: &str) -> Result<Option<u32>, String> {
+    form_number(
+        v,
+        1..=2000,
+        l.t(
+            "每台每小时采样人数须为 1 到 2000 之间的整数。",
+            "People per station per hour must be a whole number from 1 to 2000.",
+        ),
+    )
+}
+
+/// A whole number typed into a form: empty is `None`; not one, or outside
+/// `range`, is `fix`.
+fn form_number(
+    v: &str,
+    range: std::ops::RangeInclusive<u32>,
+    fix: &str,
+) -> Result<Option<u32>, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    match v.parse::<u32>() {
+        Ok(n) if range.contains(&n) => Ok(Some(n)),
+        _ => Err(fix.to_string()),
+    }
+}
+
+/// An opening or closing time typed into a point form (`datetime-local`,
+/// China time): empty is `None`.
+fn form_time(l: Lang, v: &str) -> Result<Option<i64>, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    parse_minute_cst(v).map(Some).map_err(|_| {
+        l.t(
+            "开放或关闭时间无效：请按“年-月-日 时:分”（北京时间）填写，或不填。",
+            "An opening or closing time is not valid: give year-month-day hour:minute (China time), or leave it empty.",
+        )
+        .to_string()
+    })
 }
 
 // ----- a running point changed ------------------------------------------------------------
@@ -769,43 +789,13 @@ pub async fn point_change(
         Err(e) => return page.error(e),
     };
     let f = Fields::parse(&body);
-    let number = |name: &str, range: std::ops::RangeInclusive<u32>, zh: &str, en: &str| {
-        let v = f.get(name).trim();
-        if v.is_empty() {
-            return Ok(None);
-        }
-        match v.parse::<u32>() {
-            Ok(n) if range.contains(&n) => Ok(Some(n)),
-            _ => Err(l.t(zh, en).to_string()),
-        }
-    };
-    let time = |name: &str| {
-        let v = f.get(name).trim();
-        if v.is_empty() {
-            return Ok(None);
-        }
-        parse_minute_cst(v).map(Some).map_err(|_| {
-            l.t(
-                "开放或关闭时间无效：请按“年-月-日 时:分”（北京时间）填写。",
-                "An opening or closing time is not valid: give year-month-day hour:minute (China time).",
-            )
-            .to_string()
-        })
-    };
     let read = || -> Result<_, String> {
-        let stations = number(
-            "stations",
-            1..=50,
-            "采样台数须为 1 到 50 之间的整数。",
-            "Stations must be a whole number from 1 to 50.",
-        )?;
-        let rate = number(
-            "rate",
-            1..=2000,
-            "每台每小时采样人数须为 1 到 2000 之间的整数。",
-            "People per station per hour must be a whole number from 1 to 2000.",
-        )?;
-        Ok((stations, rate, time("opens")?, time("closes")?))
+        Ok((
+            form_stations(l, f.get("stations"))?,
+            form_rate(l, f.get("rate"))?,
+            form_time(l, f.get("opens"))?,
+            form_time(l, f.get("closes"))?,
+        ))
     };
     let outcome: Result<(), String> = match read() {
         Err(msg) => Err(msg),
