@@ -1035,6 +1035,9 @@ async fn browser_station_holds_scans_of_another_point_and_knows_a_code_from_a_tu
         "the ID number refused as a tube",
         "document.getElementById('feedback').dataset.kind === 'bad' && document.getElementById('tube-barcode').textContent === '—'",
     );
+    // No tube yet: the station says to scan one first (not that a tube is full).
+    let said = b.source();
+    assert!(said.contains("请先扫描采样管条码，再扫居民码"), "{said}");
     b.scan_keys("H0000001");
     b.scan_keys(&w.codes[0].1);
     b.wait("one stored", "document.getElementById('point-count').textContent === '1' && document.getElementById('waiting').textContent === '0'");

@@ -26,6 +26,7 @@ fn messages(l: Lang) -> serde_json::Value {
         "held": t("服务器没有收下，已保留在本机，处理后可重新上传", "The server did not take it: kept on this device, to send again once sorted out"),
         "other_point": t("此扫码属于另一个采样点（本设备已改登记），已保留在本机；回原采样点登记后重新上传", "This scan belongs to another point (this device was enrolled elsewhere since): kept on this device; enrol at that point again and send it"),
         "same_tube": t("这是本管的条码，不是居民码（重复扫描），未登记", "That is this tube's own barcode, not a personal code (read twice): not registered"),
+        "person_no_tube": t("这是居民码或身份证号：请先扫描采样管条码，再扫居民码", "That is a personal code or an ID number: scan a tube's barcode first, then people's codes"),
         "person_not_tube": t("这是居民码或身份证号，不是采样管条码：本管已满，请先扫描新管条码", "That is a personal code or an ID number, not a tube barcode: this tube is full, scan the next tube's barcode first"),
         "follow_up_retest": t("该管已出结果（混管异常）：此人须单管复核，其户已临时管控，请通知社区", "This tube's result is in (abnormal pool): this person needs a single-tube retest and their household is under temporary control: tell the community"),
         "follow_up_resample": t("该管已出结果（无效）：此人须重采", "This tube's result is in (invalid): this person must be swabbed again"),

@@ -360,7 +360,7 @@
     var point = cfg().point;
     if (needTube()) {
       var b = text.toUpperCase().replace(/\s+/g, '');
-      if (looksLikePerson(b)) { show('bad', M.person_not_tube, text); return refresh(); }
+      if (looksLikePerson(b)) { show('bad', s.tube ? M.person_not_tube : M.person_no_tube, text); return refresh(); }
       if (!tubeOk(b)) { show('bad', M.bad_tube, text); return refresh(); }
       if (s.tube) qAdd({ kind: 'close', barcode: s.tube, point: point });
       s.tube = b; s.fill = 0; s.purpose = $('purpose').value || 'routine';
