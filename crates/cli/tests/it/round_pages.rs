@@ -317,6 +317,13 @@ async fn a_round_set_up_opened_and_supplied_from_the_browser_alone() {
         .parse()
         .unwrap();
     assert!(expected > 0, "opening fixed who is expected");
+    // Closing sampling asks with how many are still missed (nobody swabbed yet).
+    assert!(
+        page.body
+            .contains(&format!("仍有 {expected} 人未检（不含免检）。结束采样后")),
+        "{}",
+        page.body
+    );
     // A second click on the same button: said so, nothing moved.
     let again = admin.post(&format!("/rounds/{round}/state"), &[("to", "open")]);
     assert_eq!(again.status, 400, "{}", again.body);

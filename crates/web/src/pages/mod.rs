@@ -958,7 +958,7 @@ async fn coverage_body(
         &s.store.place_of(k.street, "street", k.street).await?,
         s.clock.now_ms(),
     );
-    let tools = setup::round_tools(s, a, l, &round, refused_point).await?;
+    let tools = setup::round_tools(s, a, l, &round, refused_point, missed).await?;
     let body = format!(
         r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>
 <section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>

@@ -376,6 +376,7 @@ pub(super) async fn round_tools(
     l: Lang,
     round: &RoundRow,
     refused: Option<&PointForm>,
+    missed: i64,
 ) -> Result<String, WebError> {
     let place = s
         .store
@@ -395,7 +396,19 @@ pub(super) async fn round_tools(
     let state = match next_step(l, &round.state) {
         Some((to, button, confirm)) => format!(
             r#"<form method="post" action="/rounds/{k}/state" id="state-form" onsubmit="return confirm(this.dataset.q)" data-q="{q}"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="to" value="{to}"><button class="primary" type="submit">{b}</button></form>"#,
-            q = esc(confirm),
+            // Ending sampling or the round while people are missed: say how many.
+            q = esc(
+                &if missed > 0 && matches!(to, "sampling_closed" | "closed") {
+                    match l {
+                        Lang::Zh => format!("仍有 {missed} 人未检（不含免检）。{confirm}"),
+                        Lang::En => format!(
+                            "{missed} people are still missed (exempt ones aside). {confirm}"
+                        ),
+                    }
+                } else {
+                    confirm.to_string()
+                }
+            ),
             b = esc(button),
         ),
         None => format!(
@@ -414,9 +427,26 @@ pub(super) async fn round_tools(
             }
         })
         .collect();
+    if round.state == "closed" {
+        // A closed round's points are its record: no form to add one.
+        return Ok(format!(
+            r#"<section class="card" id="round-state"><h2>{}</h2><p>{}</p>{state}</section>"#,
+            l.t("轮次状态", "Round state"),
+            steps.join(" → ")
+        ));
+    }
     let empty = PointForm::default();
     let f = refused.unwrap_or(&empty);
-    let communities = s.store.communities(None, Some(round.street_id)).await?;
+    // The communities of the round's territory (all of the street's when it
+    // covers the whole street): a point elsewhere is refused.
+    let covered = s.store.round_communities(round.street_id, round.id).await?;
+    let communities: Vec<_> = s
+        .store
+        .communities(None, Some(round.street_id))
+        .await?
+        .into_iter()
+        .filter(|c| covered.is_empty() || covered.contains(&c.id))
+        .collect();
     let community_options: String = communities
         .iter()
         .map(|c| {
@@ -441,6 +471,9 @@ pub(super) async fn round_tools(
     );
     let mut open_group: Option<i64> = None;
     for (community, id, name) in s.store.street_compounds(round.street_id).await? {
+        if !communities.iter().any(|c| c.id == community) {
+            continue;
+        }
         if open_group != Some(community) {
             if open_group.is_some() {
                 compound_options.push_str("</optgroup>");
