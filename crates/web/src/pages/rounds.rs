@@ -159,12 +159,11 @@ async fn schedule_body(
         String::new()
     };
     let status = if v.stored {
-        format!(
-            "{} {} · {}",
-            l.t("第", "revision"),
-            v.revision.unwrap_or(0),
-            v.planned_ms.map(date_text).unwrap_or_default()
-        )
+        let at = v.planned_ms.map(date_text).unwrap_or_default();
+        match l {
+            Lang::Zh => format!("第 {} 版 · {at}", v.revision.unwrap_or(0)),
+            Lang::En => format!("revision {} · {at}", v.revision.unwrap_or(0)),
+        }
     } else {
         l.t("尚未排班：以下为预览", "Not planned yet: a preview")
             .to_string()
@@ -179,7 +178,10 @@ async fn schedule_body(
         h = l.t("下楼时间表", "Call-down schedule"),
         people = v.plan.people_called,
         lp = l.t("人已安排", "people called"),
-        ld = l.t("处入户采样", "door-to-door entries"),
+        ld = l.t(
+            "处管控楼栋或住户入户采样（行动不便者另见各网格的入户采样名单）",
+            "buildings or households under control sampled at the door (people who cannot go downstairs: each grid's door-to-door list)"
+        ),
         hs = l.t("各时段下楼名单", "Who comes down, slot by slot"),
         ht = l.t("企业微信群通知", "Messages for the WeCom group"),
         print = l.t("打印（A4）", "Print (A4)"),
