@@ -2067,17 +2067,27 @@ pub async fn alerts(
                 continue;
             }
         }
-        // The households of the members shown (each was placed under
-        // temporary control), none once the lab withdrew the alert.
-        v.households_under_control = if v.state == "withdrawn" {
-            0
-        } else {
-            v.members
-                .iter()
-                .filter_map(|m| m.household.clone())
-                .collect::<std::collections::BTreeSet<_>>()
-                .len()
-        };
+        // The households of the members shown that the alert's temporary
+        // control still holds (negative retests and a withdrawal end it).
+        let held: std::collections::BTreeSet<String> = store
+            .alert_held_households(round.street, a.id)
+            .await?
+            .into_iter()
+            .map(|id| {
+                Key {
+                    street: round.street,
+                    id,
+                }
+                .to_string()
+            })
+            .collect();
+        v.households_under_control = v
+            .members
+            .iter()
+            .filter_map(|m| m.household.clone())
+            .filter(|h| held.contains(h))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
         out.push(v);
     }
     Ok(out)

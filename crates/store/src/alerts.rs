@@ -296,6 +296,15 @@ impl Store {
     }
 
     /// The residents swabbed into a tube.
+    /// The households an alert's temporary control still holds (its orders
+    /// not ended by negative retests or a withdrawal).
+    pub async fn alert_held_households(&self, street: i64, alert: i64) -> Result<Vec<i64>> {
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar("SELECT DISTINCT target_id FROM control_order WHERE street_id = $1 AND alert_id = $2 AND target_kind = 'household' AND until_ms IS NULL ORDER BY target_id")
+            .bind(street).bind(alert).fetch_all(pool).await?),
+        )
+    }
+
     pub async fn tube_members(&self, street: i64, tube: i64) -> Result<Vec<i64>> {
         Ok(
             db_run!(self, pool => sqlx::query_scalar("SELECT DISTINCT resident_id FROM registration WHERE street_id = $1 AND tube_id = $2 AND resident_id IS NOT NULL ORDER BY resident_id")

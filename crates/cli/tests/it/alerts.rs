@@ -383,6 +383,10 @@ async fn an_abnormal_pool_reaches_the_group_robot_and_retests_clear_or_confirm()
         sum["households_released"].as_u64().unwrap() >= released.len() as u64,
         "{sum}"
     );
+    // The alerts count the households still held, not every member's: the
+    // cleared pool none, the confirmed pool the confirmed member's alone.
+    assert_eq!(by_barcode("PB000001")["households_under_control"], 0);
+    assert_eq!(by_barcode("PA000001")["households_under_control"], 1);
     // A member of pool A synced late: their retest opens, but the alert a
     // confirmed retest made stays confirmed.
     let late = srv.post(
