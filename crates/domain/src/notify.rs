@@ -51,7 +51,9 @@ pub struct AlertFacts {
     /// `abnormal_pool`, `confirmed`, `late_member` (a swab of an abnormal
     /// pool synced after its result: `members` counts the late ones), or
     /// `withdrawn` (the lab corrected the result: `members` counts the
-    /// retests cancelled, `households` the households released).
+    /// retests cancelled, `households` the households released), or
+    /// `cleared` (every retest negative: `members` counts them, `households`
+    /// the households released).
     pub kind: String,
     pub round: String,
     pub point: String,
@@ -86,6 +88,17 @@ pub fn alert_text(f: &AlertFacts) -> String {
             "【混管异常·补录 Abnormal pool, late member】{round}｜采样点 {point}｜管码 {barcode}｜{when}\n\
              出结果后又同步到 {members} 人（{households} 户），已临时管控，单管复核已开。\n\
              {members} more person(s) in {households} household(s) synced after the result: under temporary control, single-tube retest opened.",
+            round = f.round,
+            point = f.point,
+            barcode = f.barcode,
+            members = f.members,
+            households = f.households,
+        ),
+        // Every member's retest came back negative: `members` counts them.
+        "cleared" => format!(
+            "【复检全阴 Retests negative】{round}｜采样点 {point}｜管码 {barcode}｜{when}\n\
+             混管成员的 {members} 个单管复检均为阴性，预警解除：{households} 户解除临时管控。\n\
+             All {members} single-tube retests of the pool came back negative: the alert is cleared, {households} households released from temporary control.",
             round = f.round,
             point = f.point,
             barcode = f.barcode,
@@ -340,6 +353,21 @@ mod tests {
         for k in CHANNEL_KINDS {
             assert_eq!(ChannelKind::parse(k).unwrap().as_str(), k);
         }
+    }
+
+    #[test]
+    fn a_cleared_pool_says_the_households_are_released() {
+        let t = alert_text(&AlertFacts {
+            kind: "cleared".into(),
+            members: 10,
+            households: 4,
+            ..facts()
+        });
+        assert!(t.starts_with("【复检全阴"), "{t}");
+        assert!(
+            t.contains("4 户解除临时管控") && t.contains("All 10 single-tube retests"),
+            "{t}"
+        );
     }
 
     #[test]

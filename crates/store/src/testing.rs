@@ -1075,9 +1075,11 @@ impl crate::import::StoreTx {
         });
         // The follow-ups this tube's swabs answer (before an invalid tube
         // opens new re-samples below).
-        let (resolved, released) = tx.resolve_follow_ups(tube, result, None, now_ms).await?;
+        let (resolved, released, queued) =
+            tx.resolve_follow_ups(tube, result, None, now_ms).await?;
         out.resolved = resolved;
         out.released = released;
+        out.notifications += queued;
         crate::import::tx_run!(tx, conn, DB => {
             // An invalid pool: its members are swabbed again (re-sample). An
             // invalid retest tube: the member's retest stays open, to be
@@ -1744,14 +1746,16 @@ impl crate::import::StoreTx {
     /// ends its member's open re-sample. On PostgreSQL the round's open
     /// alerts are locked first, so two results (or a late member) at the
     /// same moment are decided one after the other, each seeing the other's
-    /// follow-ups. `(retests resolved, households released)`.
+    /// follow-ups. An alert cleared here (every retest negative) tells the
+    /// street's alert channels, with the households it released.
+    /// `(retests resolved, households released, messages queued)`.
     pub async fn resolve_follow_ups(
         &mut self,
         tube: &TubeRow,
         result: &str,
         only: Option<i64>,
         now_ms: i64,
-    ) -> Result<(u64, u64)> {
+    ) -> Result<(u64, u64, usize)> {
         let street = tube.street_id;
         let resolved_as = match (tube.tube_use.as_str(), result) {
             ("retest", "negative") => Some("cleared"),
@@ -1763,6 +1767,8 @@ impl crate::import::StoreTx {
                 .await?;
         }
         let (mut resolved, mut released) = (0, 0);
+        // Pool alerts that end now: (id, point, barcode, retests cleared).
+        let mut ended: Vec<(i64, i64, String, i64)> = Vec::new();
         crate::import::tx_run!(self, conn, DB => {
             if let Some(state) = resolved_as {
                 let members: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT resident_id FROM registration WHERE street_id = $1 AND tube_id = $2 AND resident_id IS NOT NULL AND ($3 IS NULL OR resident_id = $3) ORDER BY resident_id")
@@ -1771,6 +1777,11 @@ impl crate::import::StoreTx {
                     resolved += sqlx::query("UPDATE follow_up SET state = $4, resolved_ms = $5 WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND kind = 'retest' AND state = 'open'")
                         .bind(street).bind(tube.round_id).bind(*m).bind(state).bind(now_ms).execute(&mut *conn).await?.rows_affected();
                 }
+                ended = sqlx::query_as("SELECT a.id, a.point_id, t.barcode, (SELECT COUNT(*) FROM follow_up f WHERE f.street_id = a.street_id AND f.alert_id = a.id AND f.state = 'cleared') \
+                                        FROM alert a JOIN tube t ON t.street_id = a.street_id AND t.id = a.tube_id \
+                                        WHERE a.street_id = $1 AND a.round_id = $2 AND a.kind = 'abnormal_pool' AND a.state = 'open' \
+                                        AND NOT EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = a.street_id AND f.alert_id = a.id AND f.kind = 'retest' AND f.state IN ('open', 'confirmed')) ORDER BY a.id")
+                    .bind(street).bind(tube.round_id).fetch_all(&mut *conn).await?;
                 sqlx::query("UPDATE alert SET state = CASE WHEN EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.state = 'confirmed') THEN 'confirmed' ELSE 'cleared' END \
                              WHERE street_id = $1 AND round_id = $2 AND kind = 'abnormal_pool' AND state = 'open' \
                              AND NOT EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.kind = 'retest' AND f.state = 'open')")
@@ -1788,7 +1799,25 @@ impl crate::import::StoreTx {
                          AND resident_id IN (SELECT g.resident_id FROM registration g WHERE g.street_id = $1 AND g.tube_id = $2 AND g.purpose = 'resample' AND g.resident_id IS NOT NULL)")
                 .bind(street).bind(tube.id).bind(tube.round_id).bind(now_ms).bind(only).execute(&mut *conn).await?;
         });
-        Ok((resolved, released))
+        let mut queued = 0;
+        for (alert_id, point, barcode, cleared) in ended {
+            let households: i64 = crate::import::tx_run!(self, conn, DB => sqlx::query_scalar(
+                "SELECT COUNT(DISTINCT target_id) FROM control_order WHERE street_id = $1 AND alert_id = $2 AND target_kind = 'household' AND until_ms = $3")
+                .bind(street).bind(alert_id).bind(now_ms).fetch_one(&mut *conn).await?);
+            queued += self
+                .queue_alert_messages(&AlertNews {
+                    street,
+                    alert_id,
+                    kind: "cleared",
+                    point,
+                    barcode: &barcode,
+                    members: usize::try_from(cleared).unwrap_or(0),
+                    households: usize::try_from(households).unwrap_or(0),
+                    at_ms: now_ms,
+                })
+                .await?;
+        }
+        Ok((resolved, released, queued))
     }
 }
 
@@ -1875,8 +1904,10 @@ impl Store {
         // Taken before it: the result answers what this swab was for (a
         // retest clears or confirms, a re-sample ends), as for the others.
         if let (Some(r), false) = (result.as_deref(), untested) {
-            (out.resolved, out.released) =
+            let queued;
+            (out.resolved, out.released, queued) =
                 tx.resolve_follow_ups(&t, r, Some(resident), now_ms).await?;
+            out.notifications += queued;
         }
         out.kind = match (result.as_deref(), t.tube_use.as_str()) {
             (_, "retest") | (None, _) => None,

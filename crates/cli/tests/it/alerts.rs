@@ -527,6 +527,14 @@ async fn a_swab_synced_after_its_tubes_result_is_followed_up_like_the_other_memb
             .clone()
     };
     assert_eq!(alert(srv)["state"], "cleared");
+    // The group is told the pool is cleared and how many households are released.
+    let (_, cleared) = bodies.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        cleared.contains("复检全阴")
+            && cleared.contains("LA000001")
+            && cleared.contains("3 个单管复检均为阴性"),
+        "{cleared}"
+    );
 
     // A station's queue comes in after all that: one swab into each tube,
     // taken an hour ago.
@@ -560,7 +568,7 @@ async fn a_swab_synced_after_its_tubes_result_is_followed_up_like_the_other_memb
     let notes = srv
         .get(&format!("/api/v1/streets/{}/notifications", w.street))
         .json();
-    assert_eq!(notes["items"].as_array().unwrap().len(), 2, "{notes}");
+    assert_eq!(notes["items"].as_array().unwrap().len(), 3, "{notes}");
     // Its retest is swabbed by a station that went offline; the lab's
     // negative comes in before the swab syncs: the synced swab still clears
     // the retest, the alert is cleared again and the household released.
