@@ -394,6 +394,17 @@ pub async fn pack_bag(
         })
         .collect();
     let mut problems = Vec::new();
+    // Bag and box labels share one printing: a box's label read as a bag's
+    // would make a bag the chain never sees again.
+    if !store
+        .boxes_for_packing(point.street, pt.round_id, std::slice::from_ref(&bag))
+        .await?
+        .is_empty()
+    {
+        problems.push(format!(
+            "{bag}: 这是本轮一个箱的箱码，不是袋码 / that is a box's label in this round, not a bag's"
+        ));
+    }
     for c in &codes {
         match by_code.get(c.as_str()) {
             None => problems.push(format!(
@@ -503,6 +514,15 @@ pub async fn pack_box(
     let by_code: HashMap<&str, &gw_store::handoff::PackBag> =
         found.iter().map(|b| (b.barcode.as_str(), b)).collect();
     let mut problems = Vec::new();
+    if !store
+        .bags_for_packing(point.street, pt.round_id, std::slice::from_ref(&box_code))
+        .await?
+        .is_empty()
+    {
+        problems.push(format!(
+            "{box_code}: 这是本轮一个袋的袋码，不是箱码 / that is a bag's label in this round, not a box's"
+        ));
+    }
     for c in &codes {
         match by_code.get(c.as_str()) {
             None => problems.push(format!("{c}: 本轮没有这个袋 / no such bag in this round")),

@@ -913,3 +913,36 @@ async fn a_tube_left_open_with_swabs_after_sampling_breaks_at_the_point() {
         "{rep}"
     );
 }
+
+/// Bag and box labels come from one printing: a box's label read as a
+/// bag's (or the reverse) is refused, naming what it is, and nothing is made.
+#[tokio::test]
+async fn a_box_label_is_not_taken_for_a_bag_nor_a_bag_label_for_a_box() {
+    let w = world().await;
+    w.three_tubes_in_a_box(true);
+    w.filled_tube(&w.a, "TB00000004", &w.codes[20..22]);
+    let v = w.as_(&w.vol);
+    let r = v.post(
+        &format!("/api/v1/points/{}/bags", w.a),
+        &json!({ "barcode": "BOX0000001", "tubes": ["TB00000004"], "counted_tubes": 1 }),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("box's label"), "{}", r.body);
+    assert_eq!(w.tube_state("TB00000004").await, "closed");
+    let r = v.post(
+        &format!("/api/v1/points/{}/bags", w.a),
+        &json!({ "barcode": "BAG0000003", "tubes": ["TB00000004"], "counted_tubes": 1 }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = v.post(
+        &format!("/api/v1/points/{}/boxes", w.a),
+        &json!({ "barcode": "BAG0000001", "bags": ["BAG0000003"], "counted_bags": 1, "counted_tubes": 1 }),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("bag's label"), "{}", r.body);
+    assert_eq!(
+        w.report(&w.chief, None)["matched"],
+        false,
+        "the third bag is in no box yet"
+    );
+}
