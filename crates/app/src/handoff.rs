@@ -1003,11 +1003,17 @@ pub async fn report(
         .iter()
         .map(|b| (b.barcode.clone(), pkey(b.point_id)))
         .collect();
+    let unbagged = store.unbagged_tubes(street, round.id).await?;
     let chain = Chain {
         points: rows
             .points
             .iter()
             .map(|p| PointLink {
+                unbagged: unbagged
+                    .iter()
+                    .filter(|(pt, _)| *pt == p.id)
+                    .map(|(_, b)| b.clone())
+                    .collect(),
                 point: pkey(p.id),
                 closed: Tally {
                     tubes: p.closed_tubes,

@@ -509,6 +509,9 @@ fn print_mismatch(m: &gw_domain::handoff::Mismatch) {
         m.diff,
         m.note
     );
+    if !m.items.is_empty() {
+        println!("    {}", m.items.join(" "));
+    }
 }
 
 /// Prints a packing step's answer; a count that does not match exits 2 (it is stored).

@@ -345,6 +345,9 @@ pub struct PointLink {
     /// Once sampling is over: the open tubes that hold swabs (and the swabs),
     /// which nobody will seal now unless told (none while sampling runs).
     pub left_open: Tally,
+    /// Barcodes of the point's tubes past `open` that are in no bag, for a
+    /// break at the bag step to name (may be left empty).
+    pub unbagged: Vec<String>,
 }
 
 /// A bag: what the system holds in it and what the packer counted.
@@ -414,6 +417,9 @@ pub struct Mismatch {
     /// `found - expected`: negative means missing.
     pub diff: i64,
     pub note: &'static str,
+    /// What a point's break is made of, where the chain knows it: the tubes
+    /// in no bag, the bags in no box, the boxes not handed over.
+    pub items: Vec<String>,
 }
 
 struct Out(Vec<Mismatch>);
@@ -442,6 +448,7 @@ impl Out {
                 found,
                 diff: found - expected,
                 note,
+                items: Vec::new(),
             });
         }
     }
@@ -781,6 +788,30 @@ pub fn reconcile(chain: &Chain) -> Vec<Mismatch> {
             );
         }
     }
+    // A point's break names what it is made of.
+    for m in out.0.iter_mut().filter(|m| m.kind == "point") {
+        m.items = match m.step {
+            Step::Bag => chain
+                .points
+                .iter()
+                .find(|p| p.point == m.at)
+                .map(|p| p.unbagged.clone())
+                .unwrap_or_default(),
+            Step::Box => chain
+                .bags
+                .iter()
+                .filter(|b| b.point == m.at && b.in_box.is_none())
+                .map(|b| b.barcode.clone())
+                .collect(),
+            Step::HandOff => chain
+                .boxes
+                .iter()
+                .filter(|b| b.point == m.at && b.handoff.is_none())
+                .map(|b| b.barcode.clone())
+                .collect(),
+            _ => Vec::new(),
+        };
+    }
     out.0
 }
 
@@ -940,6 +971,7 @@ mod tests {
         Chain {
             points: vec![PointLink {
                 left_open: Tally::default(),
+                unbagged: Vec::new(),
                 point: "P1".into(),
                 closed: t(3, 25),
                 open_tubes: 1,
@@ -1026,6 +1058,7 @@ mod tests {
         // A closed tube never bagged: the bag step at the point, tubes and people.
         let mut c = good_chain();
         c.points[0].closed = t(4, 30);
+        c.points[0].unbagged = vec!["T4".into()];
         let m = reconcile(&c);
         assert_eq!(m.len(), 2, "{m:?}");
         assert!(m
@@ -1033,6 +1066,7 @@ mod tests {
             .all(|x| x.step == Step::Bag && x.kind == "point" && x.diff < 0));
         assert_eq!(m[1].measure, Measure::People);
         assert_eq!(m[1].diff, -5);
+        assert!(m.iter().all(|x| x.items == ["T4"]), "named: {m:?}");
 
         // A packer who counted 3 tubes into a 2-tube bag.
         let mut c = good_chain();
@@ -1048,6 +1082,7 @@ mod tests {
         let mut c = good_chain();
         c.bags[1].in_box = None;
         let m = reconcile(&c);
+        assert_eq!(m[0].items, ["BAG2"], "the bag in no box, named");
         let steps: Vec<_> = m.iter().map(|x| (x.step, x.kind, x.measure)).collect();
         assert_eq!(
             steps[..4],

@@ -288,6 +288,18 @@ impl Store {
 
     /// A point's closed tubes not yet in a bag, oldest first, each with the
     /// swabs in it: what is waiting to be sealed into a bag.
+    /// A round's tubes past `open` that are in no bag: `(point, barcode)`,
+    /// in the order they were opened.
+    pub async fn unbagged_tubes(&self, street: i64, round: i64) -> Result<Vec<(i64, String)>> {
+        Ok(db_run!(self, pool => {
+            sqlx::query("SELECT t.point_id, t.barcode FROM tube t WHERE t.street_id = $1 AND t.round_id = $2 AND t.state <> 'open' \
+                         AND NOT EXISTS (SELECT 1 FROM bag_tube bt WHERE bt.street_id = t.street_id AND bt.tube_id = t.id) ORDER BY t.id")
+                .bind(street).bind(round).fetch_all(pool).await?
+                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
     pub async fn tubes_to_bag(&self, street: i64, point: i64) -> Result<Vec<(String, i64)>> {
         Ok(db_run!(self, pool => {
             sqlx::query("SELECT t.barcode, (SELECT COUNT(*) FROM registration r WHERE r.street_id = t.street_id AND r.tube_id = t.id) \

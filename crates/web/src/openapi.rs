@@ -63,7 +63,8 @@ pub fn document() -> Value {
         "step": { "type": "string", "enum": ["point", "bag", "box", "hand_off", "lab"], "description": "where the count broke" },
         "kind": { "type": "string", "enum": ["point", "bag", "box", "handoff", "receipt"] }, "at": { "type": "string", "description": "point id, bag or box barcode, hand-off or receipt id" },
         "point": { "type": "string", "nullable": true }, "measure": { "type": "string", "enum": ["tubes", "people", "bags", "boxes"] },
-        "expected": { "type": "integer" }, "found": { "type": "integer" }, "diff": { "type": "integer", "description": "found − expected" }, "note": { "type": "string" } } });
+        "expected": { "type": "integer" }, "found": { "type": "integer" }, "diff": { "type": "integer", "description": "found − expected" }, "note": { "type": "string" },
+        "items": { "type": "array", "items": { "type": "string" }, "description": "what a point's break is made of: the tubes in no bag, the bags in no box, the boxes not handed over (barcodes)" } } });
     doc
 }
 

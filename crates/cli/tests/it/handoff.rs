@@ -343,6 +343,12 @@ async fn a_hand_over_whose_counts_do_not_match_is_flagged_at_the_hand_off() {
     // bag step, then the hand-over sheet. Nothing else.
     let rep = w.report(&w.chief, None);
     assert_eq!(rep["matched"], false);
+    // The point's break names the tube in no bag.
+    assert_eq!(
+        rep["mismatches"][0]["items"],
+        json!(["TB00000003"]),
+        "{rep}"
+    );
     let got: Vec<(String, String, String, String, i64)> = rep["mismatches"]
         .as_array()
         .unwrap()

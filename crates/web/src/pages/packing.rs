@@ -156,7 +156,33 @@ pub(super) fn mismatch_line(l: Lang, m: &Mismatch) -> String {
             m.diff.abs()
         ),
     };
-    format!(r#"<li class="warn">{}</li>"#, esc(&text))
+    format!(
+        r#"<li class="warn">{}{}</li>"#,
+        esc(&text),
+        items_text(l, &m.items)
+    )
+}
+
+/// What a break is made of, named (the first twenty).
+fn items_text(l: Lang, items: &[String]) -> String {
+    if items.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<&str> = items.iter().take(20).map(String::as_str).collect();
+    let more = items.len().saturating_sub(shown.len());
+    let tail = if more > 0 {
+        match l {
+            Lang::Zh => format!(" 等 {} 个", items.len()),
+            Lang::En => format!(" and {more} more"),
+        }
+    } else {
+        String::new()
+    };
+    format!(
+        r#"<br><span class="muted items">{}{}</span>"#,
+        esc(&shown.join(" ")),
+        esc(&tail)
+    )
 }
 
 /// The answer to a packing step: what was recorded and, when a count differs,
