@@ -489,7 +489,7 @@ proptest! {
     fn one_unknown_result_word_is_one_issue_at_its_row(
         results in prop::collection::btree_map("[A-Z][0-9]{7}", select(RESULT_WORDS), 2..20),
         bad in any::<prop::sample::Index>(),
-        word in "[待复核查可能]{1,4}",
+        word in "[查可能见附件]{1,4}",
     ) {
         let mut rows = vec![vec![text("试管条码"), text("检测结果")]];
         let bad = bad.index(results.len());
