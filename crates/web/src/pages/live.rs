@@ -136,24 +136,40 @@ async fn snapshot(s: &AppState, p: &Principal, l: Lang, k: Key) -> Result<Value,
     let (e, sa, x) = rows.iter().fold((0, 0, 0), |(e, s, x), r| {
         (e + r.expected, s + r.sampled, x + r.exempt)
     });
+    // Alerts that are cases (a withdrawn one, a corrected result, is not).
     let alerts = gw_app::testing::alerts(&s.store, &s.clock, p, k)
         .await?
-        .len();
-    // Grid names.
+        .iter()
+        .filter(|a| a.state != "withdrawn")
+        .count();
+    // Grid names, with their community's when the round spans several
+    // (every community has its 第1网格).
     let mut names = std::collections::HashMap::new();
     let mut communities: Vec<&str> = rows.iter().map(|r| r.community.as_str()).collect();
     communities.sort_unstable();
     communities.dedup();
+    let community_names: std::collections::HashMap<i64, String> = s
+        .store
+        .communities(None, Some(k.street))
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
+    let several = communities.len() > 1;
     for c in communities {
         if let Ok(ck) = c.parse::<Key>() {
             for g in s.store.grids(None, Some((ck.street, ck.id))).await? {
+                let name = match community_names.get(&ck.id) {
+                    Some(cn) if several => format!("{cn} {}", g.name),
+                    _ => g.name,
+                };
                 names.insert(
                     Key {
                         street: g.street_id,
                         id: g.id,
                     }
                     .to_string(),
-                    g.name,
+                    name,
                 );
             }
         }
