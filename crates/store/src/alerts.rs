@@ -295,7 +295,6 @@ impl Store {
         p.ok_or_else(|| StoreError::NotFound(format!("disinfection task {street}-{id}")))
     }
 
-    /// The residents swabbed into a tube.
     /// The households an alert's temporary control still holds (its orders
     /// not ended by negative retests or a withdrawal).
     pub async fn alert_held_households(&self, street: i64, alert: i64) -> Result<Vec<i64>> {
@@ -305,6 +304,7 @@ impl Store {
         )
     }
 
+    /// The residents swabbed into a tube.
     pub async fn tube_members(&self, street: i64, tube: i64) -> Result<Vec<i64>> {
         Ok(
             db_run!(self, pool => sqlx::query_scalar("SELECT DISTINCT resident_id FROM registration WHERE street_id = $1 AND tube_id = $2 AND resident_id IS NOT NULL ORDER BY resident_id")

@@ -286,8 +286,6 @@ impl Store {
         }))
     }
 
-    /// A point's closed tubes not yet in a bag, oldest first, each with the
-    /// swabs in it: what is waiting to be sealed into a bag.
     /// A round's tubes past `open` that are in no bag: `(point, barcode)`,
     /// in the order they were opened.
     pub async fn unbagged_tubes(&self, street: i64, round: i64) -> Result<Vec<(i64, String)>> {
@@ -300,6 +298,8 @@ impl Store {
         }))
     }
 
+    /// A point's closed tubes not yet in a bag, oldest first, each with the
+    /// swabs in it: what is waiting to be sealed into a bag.
     pub async fn tubes_to_bag(&self, street: i64, point: i64) -> Result<Vec<(String, i64)>> {
         Ok(db_run!(self, pool => {
             sqlx::query("SELECT t.barcode, (SELECT COUNT(*) FROM registration r WHERE r.street_id = t.street_id AND r.tube_id = t.id) \
