@@ -807,7 +807,8 @@ pub async fn change_point(
         street: point.street,
         id: pt.round_id,
     };
-    let name = match name {
+    // The name it has already is no rename (nor an audit line saying one).
+    let name = match name.filter(|n| n.trim() != pt.name.trim()) {
         Some(n) => Some(point_name(store, round, pt.community_id, n, Some(point.id)).await?),
         None => None,
     };

@@ -1356,8 +1356,9 @@ async fn register_swab(
             "采样时间晚于服务器时间，请校准站点时钟 / the swab's time is after the server's: the station's clock is ahead",
         );
     }
-    let time_trusted = before_round(scanned_ms, state.round_starts_ms).is_none();
-    if let Some(flag) = before_round(scanned_ms, state.round_starts_ms) {
+    let behind = before_round(scanned_ms, state.round_starts_ms);
+    let time_trusted = behind.is_none();
+    if let Some(flag) = behind {
         problem = join(problem, &flag);
     }
     if tube.tube_use != use_.name() {
@@ -1880,26 +1881,9 @@ pub async fn post_results(
             "invalid" => sum.invalid += 1,
             _ => {}
         }
-        if let Some(alert_id) = applied.alert_id {
-            let a = store
-                .alerts(round.street, round.id)
-                .await?
-                .into_iter()
-                .find(|a| a.id == alert_id)
-                .ok_or_else(|| StoreError::Other("alert vanished".into()))?;
-            sum.alerts.push(
-                alert_view(
-                    store,
-                    clock,
-                    p,
-                    &a,
-                    round.street,
-                    &applied.members,
-                    applied.households.len(),
-                )
-                .await?,
-            );
-            tracing::warn!(round = %round, alert = alert_id, members = applied.members.len(), "abnormal pool");
+        if let Some(view) = raised_alert(store, clock, p, round, &applied).await? {
+            tracing::warn!(round = %round, alert = %view.alert, members = applied.members.len(), "abnormal pool");
+            sum.alerts.push(view);
         }
     }
     let detail = format!(
@@ -1920,6 +1904,38 @@ pub async fn post_results(
     )
     .await?;
     Ok(sum)
+}
+
+/// The alert a result just raised (`applied.alert_id`), traced to the
+/// members it found, as the caller may read them.
+async fn raised_alert(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    applied: &gw_store::testing::ResultApplied,
+) -> Result<Option<AlertView>, AuthError> {
+    let Some(id) = applied.alert_id else {
+        return Ok(None);
+    };
+    let a = store
+        .alerts(round.street, round.id)
+        .await?
+        .into_iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| StoreError::Other("alert vanished".into()))?;
+    Ok(Some(
+        alert_view(
+            store,
+            clock,
+            p,
+            &a,
+            round.street,
+            &applied.members,
+            applied.households.len(),
+        )
+        .await?,
+    ))
 }
 
 /// What a lab's corrected result did.
@@ -2010,29 +2026,7 @@ pub async fn correct_result(
         .await?;
         tracing::warn!(round = %round, barcode = %code, before = %c.before, after = after.code(), "result corrected");
     }
-    let alert = match c.applied.alert_id {
-        Some(id) => {
-            let a = store
-                .alerts(round.street, round.id)
-                .await?
-                .into_iter()
-                .find(|a| a.id == id)
-                .ok_or_else(|| StoreError::Other("alert vanished".into()))?;
-            Some(
-                alert_view(
-                    store,
-                    clock,
-                    p,
-                    &a,
-                    round.street,
-                    &c.applied.members,
-                    c.applied.households.len(),
-                )
-                .await?,
-            )
-        }
-        None => None,
-    };
+    let alert = raised_alert(store, clock, p, round, &c.applied).await?;
     Ok(Correction {
         barcode: code,
         before: c.before,

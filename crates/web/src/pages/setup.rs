@@ -833,13 +833,6 @@ pub async fn point_change(
     let outcome: Result<(), String> = match read() {
         Err(msg) => Err(msg),
         Ok((stations, rate, opens_ms, closes_ms)) => {
-            // A name sent as it stands is no rename (nor an audit line saying one).
-            let now = match s.store.point(k.street, k.id).await {
-                Ok(p) => p.name,
-                Err(e) => return page.error(e.into()),
-            };
-            let name = f.get("name").trim();
-            let name = (name != now.trim()).then_some(name);
             let d = gw_app::schedule::PointSchedule {
                 opens_ms,
                 closes_ms,
@@ -852,7 +845,7 @@ pub async fn point_change(
                 &a.principal,
                 k,
                 stations,
-                name,
+                Some(f.get("name")),
                 d,
             )
             .await
