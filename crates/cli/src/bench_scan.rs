@@ -51,6 +51,7 @@ pub async fn run(
             alerts: gw_app::notify::Dispatcher::start(store.clone(), clock.clone()),
             tls: None,
             lan_origin: None,
+            request_timeout: gw_web::listen::DEFAULT_REQUEST_TIMEOUT,
         }),
     ));
     let window = Duration::from_secs(seconds);

@@ -45,6 +45,11 @@ struct BindArg {
     /// Address to listen on.
     #[arg(long, env = "GRIDWARDEN_BIND", default_value = "127.0.0.1:8080")]
     bind: SocketAddr,
+    /// Seconds a client has to send a request's headers, and then its body;
+    /// a connection that stalls longer is closed (a body cut off is answered
+    /// 408 and nothing of it is stored).
+    #[arg(long, value_name = "SECONDS", default_value_t = gw_web::listen::DEFAULT_REQUEST_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    request_timeout: u64,
 }
 
 #[derive(Args, Clone)]
@@ -554,7 +559,8 @@ fn tls_material(db: &DbArg, args: &TlsArgs) -> Result<gw_web::tls::Material> {
     )?)
 }
 
-async fn serve(store: Store, bind: SocketAddr, db: &DbArg, tls_args: &TlsArgs) -> Result<()> {
+async fn serve(store: Store, bind_arg: &BindArg, db: &DbArg, tls_args: &TlsArgs) -> Result<()> {
+    let bind = bind_arg.bind;
     // Certificate first: a bad --cert fails before the port is taken.
     let tls = if tls_args.tls {
         Some(tls_material(db, tls_args)?)
@@ -634,6 +640,7 @@ async fn serve(store: Store, bind: SocketAddr, db: &DbArg, tls_args: &TlsArgs) -
         secure_cookies,
         tls: tls.as_ref().map(|t| t.served.clone()),
         lan_origin,
+        request_timeout: std::time::Duration::from_secs(bind_arg.request_timeout),
     });
     match tls {
         Some(t) => gw_web::tls::serve_tls(listener, state, t.config).await?,
@@ -647,7 +654,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Serve { db, bind, tls } => {
             let store = open(&db).await?;
-            serve(store, bind.bind, &db, &tls).await
+            serve(store, &bind, &db, &tls).await
         }
         Cmd::Demo {
             residents,
@@ -679,7 +686,7 @@ async fn run(cli: Cli) -> Result<()> {
             if no_serve {
                 return Ok(());
             }
-            serve(store, bind.bind, &db, &tls).await
+            serve(store, &bind, &db, &tls).await
         }
         Cmd::Migrate { db } => {
             let store = Store::connect(&db.db).await?;

@@ -193,6 +193,10 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
+                // Statement journals and the rows a RETURNING gathers stay in
+                // memory: on disk each was a file made, written and deleted
+                // in every scan writer's commit.
+                .pragma("temp_store", "memory")
                 .busy_timeout(Duration::from_secs(30));
             Pool::Sqlite(sqlite_pool(opts, 8).await?)
         };

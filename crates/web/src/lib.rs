@@ -22,6 +22,7 @@ use serde_json::json;
 mod api;
 mod coverage_api;
 mod handoff_api;
+pub mod listen;
 pub mod openapi;
 pub mod pages;
 mod rejections;
@@ -65,6 +66,9 @@ pub struct Services {
     /// when it listens on all interfaces: enrolment links use it instead of a
     /// loopback Host.
     pub lan_origin: Option<String>,
+    /// Time a client has to send a request's headers, and then its body
+    /// (`--request-timeout`; see [`listen`]).
+    pub request_timeout: std::time::Duration,
 }
 
 /// An error as the API shows it: a stable code, a message, an HTTP status.
@@ -962,6 +966,10 @@ pub fn router(state: AppState) -> Router {
     })
     .layer(middleware::from_fn(rejections::as_json))
     .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        listen::body_deadline,
+    ))
     .layer(middleware::from_fn(log_requests))
     .with_state(state)
 }
@@ -1225,12 +1233,9 @@ pub fn html_escape(s: &str) -> String {
 
 /// Serves the router on a bound listener until Ctrl-C.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
+    let timeout = state.request_timeout;
+    listen::serve_loop(listener, router(state), timeout, |tcp, _| async move {
+        Some(tcp)
     })
     .await
 }

@@ -14,12 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{header, Request, StatusCode};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
@@ -27,14 +24,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
-use tower_service::Service;
 
 use crate::AppState;
 
 /// A client that has not finished its handshake by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long the server waits for open connections after Ctrl-C.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Validity of a generated server certificate: Apple devices refuse server
 /// certificates valid for more than 825 days. It is remade before its end.
 const LEAF_VALID_DAYS: i64 = 825;
@@ -554,92 +548,40 @@ pub async fn serve_tls(
     config: Arc<ServerConfig>,
 ) -> io::Result<()> {
     let acceptor = TlsAcceptor::from(config);
-    let app = crate::router(state);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut conns = tokio::task::JoinSet::new();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            _ = &mut ctrl_c => break,
-            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait, go on.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = tcp.set_nodelay(true);
-        conns.spawn(connection(
-            acceptor.clone(),
-            app.clone(),
-            tcp,
-            peer,
-            stop_rx.clone(),
-        ));
-    }
-    drop(listener);
-    let _ = stop_tx.send(true);
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        while conns.join_next().await.is_some() {}
+    let timeout = state.request_timeout;
+    crate::listen::serve_loop(listener, crate::router(state), timeout, move |tcp, peer| {
+        handshake(acceptor.clone(), tcp, peer)
     })
-    .await;
-    Ok(())
+    .await
 }
 
-async fn connection(
+/// The TLS side of a new connection: `None` when it is not TLS (answered
+/// with a redirect to https) or the handshake fails or is too slow.
+async fn handshake(
     acceptor: TlsAcceptor,
-    app: axum::Router,
     tcp: TcpStream,
     peer: SocketAddr,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
     // A TLS connection starts with a handshake record (0x16); anything else
     // is most likely plain http typed into the address bar.
     let mut first = [0u8; 1];
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.peek(&mut first)).await {
         Ok(Ok(1)) if first[0] != 0x16 => {
             redirect_plain_http(tcp, peer).await;
-            return;
+            return None;
         }
         Ok(Ok(1)) => {}
-        _ => return,
+        _ => return None,
     }
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-        Ok(Ok(s)) => s,
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => Some(s),
         Ok(Err(e)) => {
             tracing::info!(%peer, error = %e, "TLS handshake failed");
-            return;
+            None
         }
         Err(_) => {
             tracing::info!(%peer, "TLS handshake timed out");
-            return;
-        }
-    };
-    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let mut req = req.map(Body::new);
-        req.extensions_mut().insert(ConnectInfo(peer));
-        let mut app = app.clone();
-        async move { app.call(req).await }
-    });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
-        .serve_connection(TokioIo::new(tls), svc);
-    tokio::pin!(conn);
-    tokio::select! {
-        r = conn.as_mut() => {
-            if let Err(e) = r {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-        }
-        _ = stop.changed() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
+            None
         }
     }
 }

@@ -201,3 +201,78 @@ async fn walk_ins_and_control_status_over_http() {
     let bad = srv.post("/api/v1/control", &json!({ "target_kind": "planet", "target_id": building, "status": "sealed", "reason": "x" }));
     assert_eq!(bad.status, 400);
 }
+
+/// A client that stalls mid-request (a phone losing its link while
+/// uploading, or anyone holding connections open) is cut off: a body not
+/// sent within `--request-timeout` gets 408 and nothing of it is stored; a
+/// request whose headers never finish loses its connection. The server goes
+/// on answering others.
+#[tokio::test]
+async fn stalled_requests_are_cut_off_and_store_nothing() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "60", "--seed", "3", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let mut srv = env.serve_with(&["--request-timeout", "1"]);
+    let token = srv.login("chief", &pw);
+    srv.token = Some(token.clone());
+    let street = env.store().await.streets().await.unwrap()[0].id;
+    let body = crate::harness::round_body(street, "慢速轮次").to_string();
+    let stalled = |sent: &[u8]| {
+        let mut s = std::net::TcpStream::connect(&srv.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(sent).unwrap();
+        let t0 = Instant::now();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got)
+            .expect("the server closes the connection");
+        (String::from_utf8_lossy(&got).to_string(), t0.elapsed())
+    };
+
+    // Half the body, then silence: 408 in both languages, connection closed.
+    let head = format!(
+        "POST /api/v1/rounds HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        srv.addr,
+        body.len()
+    );
+    let mut half = head.clone().into_bytes();
+    half.extend_from_slice(&body.as_bytes()[..body.len() / 2]);
+    let (answer, waited) = stalled(&half);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+    assert!(
+        answer.contains("未发送完毕") && answer.contains("did not arrive within 1 s"),
+        "{answer}"
+    );
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    assert!(waited < Duration::from_secs(15), "{waited:?}");
+    let listed = format!("/api/v1/streets/{street}/rounds");
+    let rounds = srv.get(&listed).json();
+    assert_eq!(
+        rounds["rounds"].as_array().map(Vec::len),
+        Some(0),
+        "{rounds}"
+    );
+
+    // Headers that never finish: the connection is closed without an answer.
+    let (answer, waited) = stalled(b"GET /healthz HTTP/1.1\r\nHo");
+    assert_eq!(answer, "", "no answer to half a request");
+    assert!(waited < Duration::from_secs(15), "{waited:?}");
+
+    // The whole request, sent at once, is taken.
+    let mut whole = head.into_bytes();
+    whole.extend_from_slice(body.as_bytes());
+    let (answer, _) = stalled(&whole);
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let rounds = srv.get(&listed).json();
+    assert_eq!(
+        rounds["rounds"].as_array().map(Vec::len),
+        Some(1),
+        "{rounds}"
+    );
+}

@@ -151,8 +151,14 @@ impl TestEnv {
 
     /// Starts `gridwarden serve` on a random port.
     pub fn serve(&self) -> Server {
+        self.serve_with(&[])
+    }
+
+    /// [`Self::serve`] with more options (`--request-timeout 1`).
+    pub fn serve_with(&self, options: &[&str]) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--db", &self.url, "--bind", "127.0.0.1:0"])
+            .args(options)
             .env("GRIDWARDEN_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

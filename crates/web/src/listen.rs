@@ -1,0 +1,204 @@
+//! The accept loop both transports share (plain http `serve`, https
+//! `serve --tls`), and the time limits on a request: a client that does not
+//! send a request's headers within the limit loses its connection (hyper's
+//! header timeout), and a body still arriving after the limit is cut off with
+//! `408` (the [`body_deadline`] layer). Without them a phone on a dead link, or
+//! anyone, could hold a connection and its task open for ever.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hyper::body::{Body as HttpBody, Bytes, Frame, Incoming};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tower_service::Service;
+
+use crate::AppState;
+
+/// How long the server waits for open connections after Ctrl-C.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default of `--request-timeout`: a 10 MB lab file over a slow mobile
+/// link still arrives, a stalled client is let go.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Serves `app` on `listener` until Ctrl-C, each accepted connection first
+/// passed through `accept` (the TLS handshake, or nothing); a connection
+/// `accept` answers `None` for is dropped. On Ctrl-C the listener closes and
+/// open connections finish their requests (up to [`DRAIN_TIMEOUT`]).
+pub async fn serve_loop<A, F, IO>(
+    listener: TcpListener,
+    app: axum::Router,
+    request_timeout: Duration,
+    accept: A,
+) -> io::Result<()>
+where
+    A: Fn(TcpStream, SocketAddr) -> F + Clone + Send + 'static,
+    F: Future<Output = Option<IO>> + Send + 'static,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut conns = tokio::task::JoinSet::new();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = &mut ctrl_c => break,
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, go on.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let accept = accept.clone();
+        let app = app.clone();
+        let stop = stop_rx.clone();
+        conns.spawn(async move {
+            if let Some(io) = accept(tcp, peer).await {
+                connection(io, app, peer, request_timeout, stop).await;
+            }
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    Ok(())
+}
+
+/// One HTTP/1.1 connection: requests answered by `app` with the peer's
+/// address as `ConnectInfo`, headers due within `request_timeout`.
+async fn connection<IO>(
+    io: IO,
+    app: axum::Router,
+    peer: SocketAddr,
+    request_timeout: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        let mut req = req.map(Body::new);
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let mut app = app.clone();
+        async move { app.call(req).await }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(request_timeout)
+        .serve_connection(TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        }
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// A request body that must have arrived whole by a deadline: after it, the
+/// next read fails (the handler's extractor gives up) and the flag is set.
+struct Deadline {
+    inner: Body,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    expired: Arc<AtomicBool>,
+}
+
+impl HttpBody for Deadline {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        if self.sleep.as_mut().poll(cx).is_ready() {
+            self.expired.store(true, Ordering::Relaxed);
+            return Poll::Ready(Some(Err(axum::Error::new(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "request body too slow",
+            )))));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Layer: a request's body must arrive within the server's request timeout;
+/// one that does not is answered `408` and its connection closed (nothing of
+/// it was stored: a handler reads its whole body before it writes).
+pub(crate) async fn body_deadline(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = s.request_timeout;
+    let page = crate::is_page(req.uri().path())
+        .then(|| crate::pages::lang_of(req.headers(), req.uri().query()).0);
+    let expired = Arc::new(AtomicBool::new(false));
+    let req = req.map(|inner| {
+        Body::new(Deadline {
+            inner,
+            sleep: Box::pin(tokio::time::sleep(limit)),
+            expired: expired.clone(),
+        })
+    });
+    let res = next.run(req).await;
+    if !expired.load(Ordering::Relaxed) {
+        return res;
+    }
+    let secs = limit.as_secs();
+    let message = format!(
+        "请求内容 {secs} 秒内未发送完毕，未作处理 / the request body did not arrive within {secs} s; nothing was done"
+    );
+    let mut out = match page {
+        Some(lang) => crate::pages::error_page(
+            lang,
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            &message,
+        ),
+        None => crate::WebError {
+            status: StatusCode::REQUEST_TIMEOUT,
+            code: "request_timeout",
+            message,
+        }
+        .into_response(),
+    };
+    out.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    out
+}
