@@ -1264,7 +1264,7 @@ async fn register_swab(
     access::authorize(p, clock, Action::Scan, &place)?;
     if state.replay.is_some() {
         if let Some(r) = store.registration_by_client(street, s.client_id).await? {
-            let r = finish_take_over(store, tube, s.code, round_starts_ms, r).await?;
+            let r = finish_take_over(store, tube, s.code, s.purpose, round_starts_ms, r).await?;
             let late = r.resident_id.map(|id| (r.tube_id, id, r.scanned_ms));
             return Ok((
                 outcome(store, street, &r, true, tube.pool_size).await?,
@@ -1409,7 +1409,7 @@ async fn register_swab(
         if let Some(id) = made_pending {
             store.drop_unswabbed_pending(street, id).await?;
         }
-        let r = finish_take_over(store, tube, s.code, round_starts_ms, r).await?;
+        let r = finish_take_over(store, tube, s.code, s.purpose, round_starts_ms, r).await?;
         let late = r.resident_id.map(|id| (r.tube_id, id, r.scanned_ms));
         Ok::<_, StoreError>((
             outcome(store, street, &r, true, tube.pool_size).await?,
@@ -1519,12 +1519,13 @@ async fn register_swab(
 /// A replayed swab stored as the duplicate of a first taken more than
 /// [`EARLIER_BY_MS`] after it: the first try stored it but did not live to
 /// make it the first (the process died between the two writes); the replay
-/// does. Anything else comes back as it is; a "replay" of another tube or
-/// another code is a conflict (the client id was reused).
+/// does. Anything else comes back as it is; a "replay" of another tube,
+/// another code or another purpose is a conflict (the client id was reused).
 async fn finish_take_over(
     store: &Store,
     tube: &gw_store::testing::TubeRow,
     code: &str,
+    purpose: &str,
     round_starts_ms: i64,
     mut r: RegistrationRow,
 ) -> Result<RegistrationRow, StoreError> {
@@ -1544,6 +1545,17 @@ async fn finish_take_over(
         return Err(StoreError::Conflict(format!(
             "client_id {} 已用于另一个码的样本，本次未登记 / client_id {} was used for a swab of another code: this one is not stored",
             r.client_id, r.client_id
+        )));
+    }
+    // Nor with another purpose: a retry that says "door to door" where the
+    // stored swab says "routine" is another swab, and the answer would tell
+    // the station something it did not store.
+    if r.purpose != purpose {
+        return Err(StoreError::Conflict(format!(
+            "client_id {} 已用于另一种用途的样本（{}），本次未登记 / client_id {} was used for a swab of another purpose: this one is not stored",
+            r.client_id,
+            gw_domain::testing::purpose_words(&r.purpose),
+            r.client_id
         )));
     }
     let (Some(first_id), Some(resident)) = (r.duplicate_of, r.resident_id) else {
@@ -1953,6 +1965,8 @@ pub struct Correction {
     pub cancelled: u64,
     /// Households released from the temporary control the withdrawn alert set.
     pub released: u64,
+    /// The withdrawn alert's disinfection task, not done yet, called off.
+    pub disinfection_withdrawn: bool,
     /// The alert the corrected result raised (an abnormal pool), traced.
     pub alert: Option<AlertView>,
     /// Messages queued for the street's alert channels.
@@ -2035,6 +2049,7 @@ pub async fn correct_result(
         withdrawn_alert: c.withdrawn_alert.map(key),
         cancelled: c.cancelled,
         released: c.released,
+        disinfection_withdrawn: c.disinfection_withdrawn,
         alert,
         notifications: c.applied.notifications,
     })

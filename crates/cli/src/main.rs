@@ -865,6 +865,11 @@ async fn run(cli: Cli) -> Result<()> {
                         "  预警 {a} 已撤销：{} 户解除临时管控，{} 个待做的复检/重采取消 / alert withdrawn: {} households released, {} open retests or re-samples cancelled",
                         c.released, c.cancelled, c.released, c.cancelled
                     );
+                    if c.disinfection_withdrawn {
+                        println!(
+                            "  采样点消杀任务已撤销 / the point's disinfection task is called off"
+                        );
+                    }
                 } else if c.cancelled > 0 {
                     println!(
                         "  {} 个待做的重采取消 / {} open re-samples cancelled",

@@ -51,7 +51,8 @@ pub struct AlertFacts {
     /// `abnormal_pool`, `confirmed`, `late_member` (a swab of an abnormal
     /// pool synced after its result: `members` counts the late ones), or
     /// `withdrawn` (the lab corrected the result: `members` counts the
-    /// retests cancelled, `households` the households released), or
+    /// retests cancelled, `households` the households released; and
+    /// `withdrawn_invalid` when it was corrected to invalid), or
     /// `cleared` (every retest negative: `members` counts them, `households`
     /// the households released).
     pub kind: String,
@@ -109,8 +110,20 @@ pub fn alert_text(f: &AlertFacts) -> String {
         // cancelled, `households` the households released.
         "withdrawn" => format!(
             "【结果更正 Result corrected】{round}｜采样点 {point}｜管码 {barcode}｜{when}\n\
-             实验室更正了此管的结果，混管异常预警撤销：{households} 户解除临时管控，{members} 个未做的单管复检取消。\n\
-             The lab corrected this tube's result: the abnormal-pool alert is withdrawn, {households} households released, {members} open retests cancelled.",
+             实验室更正了此管的结果，混管异常预警撤销：{households} 户解除临时管控，{members} 个未做的单管复检取消。采样点消杀任务如未完成则撤销。\n\
+             The lab corrected this tube's result: the abnormal-pool alert is withdrawn, {households} households released, {members} open retests cancelled. The point's disinfection, if not done, is called off.",
+            round = f.round,
+            point = f.point,
+            barcode = f.barcode,
+            members = f.members,
+            households = f.households,
+        ),
+        // Corrected to invalid: the same withdrawal, and the pool's people
+        // are swabbed again.
+        "withdrawn_invalid" => format!(
+            "【结果更正 Result corrected】{round}｜采样点 {point}｜管码 {barcode}｜{when}\n\
+             实验室将此管结果更正为无效，混管异常预警撤销：{households} 户解除临时管控，{members} 个未做的单管复检取消；管内人员须重新采样（见重采名单）。采样点消杀任务如未完成则撤销。\n\
+             The lab corrected this tube's result to invalid: the abnormal-pool alert is withdrawn, {households} households released, {members} open retests cancelled; the pool's people must be swabbed again (see the re-sample list). The point's disinfection, if not done, is called off.",
             round = f.round,
             point = f.point,
             barcode = f.barcode,
@@ -381,6 +394,24 @@ mod tests {
         assert!(t.starts_with("【结果更正"), "{t}");
         assert!(
             t.contains("4 户解除临时管控") && t.contains("10 open retests cancelled"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn a_withdrawal_to_invalid_says_the_pool_is_swabbed_again() {
+        let t = alert_text(&AlertFacts {
+            kind: "withdrawn_invalid".into(),
+            members: 10,
+            households: 4,
+            ..facts()
+        });
+        assert!(t.starts_with("【结果更正"), "{t}");
+        assert!(
+            t.contains("更正为无效")
+                && t.contains("须重新采样")
+                && t.contains("4 户解除临时管控")
+                && t.contains("must be swabbed again"),
             "{t}"
         );
     }

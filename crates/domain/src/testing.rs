@@ -512,6 +512,18 @@ pub fn round_move_ok(from: &str, to: &str) -> bool {
 /// a re-sample of an invalid tube's member.
 pub const PURPOSES: [&str; 4] = ["routine", "door_to_door", "retest", "resample"];
 
+/// A purpose as people say it, Chinese first (`routine` → 混采 / pooled
+/// sampling); an unknown word comes back as it is.
+pub fn purpose_words(purpose: &str) -> String {
+    match purpose {
+        "routine" => "混采 / pooled sampling".into(),
+        "door_to_door" => "上门采样 / door-to-door".into(),
+        "retest" => "单管复检 / single-tube retest".into(),
+        "resample" => "重采 / re-sample".into(),
+        other => other.to_string(),
+    }
+}
+
 /// The purposes of the round's sampling: a resident's first swab of either
 /// counts them sampled, and a later one of either is its duplicate.
 pub const SAMPLING_PURPOSES: [&str; 2] = ["routine", "door_to_door"];
@@ -631,9 +643,19 @@ pub const MIN_SWABS_FOR_ADVICE: u64 = 100;
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
 
     const KEY: &[u8] = b"street-7-key-1-secret-material";
+
+    #[test]
+    fn every_purpose_has_words() {
+        for p in PURPOSES {
+            let w = purpose_words(p);
+            assert!(w.contains(" / ") && w != p, "{p}: {w}");
+        }
+        assert_eq!(purpose_words("other"), "other");
+    }
 
     #[test]
     fn a_round_moves_one_state_forward() {

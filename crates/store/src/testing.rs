@@ -803,6 +803,8 @@ pub struct ResultCorrected {
     pub cancelled: u64,
     /// Households whose temporary control the withdrawn alert set, ended.
     pub released: u64,
+    /// The withdrawn alert's disinfection task was still open: called off.
+    pub disinfection_withdrawn: bool,
     pub applied: ResultApplied,
 }
 
@@ -993,6 +995,10 @@ impl Store {
                     out.released = sqlx::query("UPDATE control_order SET until_ms = $3, reason = reason || ' · 结果更正解除 / released: result corrected' \
                                                 WHERE street_id = $1 AND alert_id = $2 AND target_kind = 'household' AND until_ms IS NULL")
                         .bind(street).bind(a).bind(now_ms).execute(&mut *conn).await?.rows_affected();
+                    // The point was not where an infection was: its
+                    // disinfection, if not done yet, is called off.
+                    out.disinfection_withdrawn = sqlx::query("UPDATE disinfection_task SET state = 'withdrawn' WHERE street_id = $1 AND alert_id = $2 AND state = 'open'")
+                        .bind(street).bind(a).execute(&mut *conn).await?.rows_affected() > 0;
                     out.withdrawn_alert = Some(a);
                 }
             }
@@ -1013,7 +1019,11 @@ impl Store {
                 .queue_alert_messages(&AlertNews {
                     street,
                     alert_id: a,
-                    kind: "withdrawn",
+                    kind: if result == "invalid" {
+                        "withdrawn_invalid"
+                    } else {
+                        "withdrawn"
+                    },
                     point: tube.point_id,
                     barcode: &tube.barcode,
                     members: out.cancelled as usize,
@@ -1069,7 +1079,7 @@ impl crate::import::StoreTx {
                         .bind(street).bind(*h).bind(now_ms).bind(&reason).bind(by).bind(out.alert_id).execute(&mut *conn).await?;
                 }
                 out.disinfection_id = Some(sqlx::query_scalar("INSERT INTO disinfection_task (street_id, round_id, point_id, alert_id, state, created_ms) VALUES ($1, $2, $3, $4, 'open', $5) \
-                                                               ON CONFLICT (street_id, alert_id) DO UPDATE SET state = disinfection_task.state RETURNING id")
+                                                               ON CONFLICT (street_id, alert_id) DO UPDATE SET state = CASE WHEN disinfection_task.state = 'withdrawn' THEN 'open' ELSE disinfection_task.state END RETURNING id")
                     .bind(street).bind(tube.round_id).bind(tube.point_id).bind(out.alert_id).bind(now_ms).fetch_one(&mut *conn).await?);
             }
         });

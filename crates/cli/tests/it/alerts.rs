@@ -1847,6 +1847,39 @@ async fn the_labs_corrected_results_undo_and_redo_what_a_result_sets_in_motion()
         states.contains(&("K0000002".into(), "withdrawn".into())),
         "{states:?}"
     );
+    // Its point's disinfection, not done yet, is called off; the other
+    // abnormal pool's stays open.
+    assert_eq!(c["disinfection_withdrawn"], true, "{c}");
+    let alert_of = |barcode: &str, alerts: &Value| {
+        alerts["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["barcode"] == barcode)
+            .map(|a| a["alert"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let (k1, k2) = (alert_of("K0000001", &alerts), alert_of("K0000002", &alerts));
+    let task_state = |alert: &str| {
+        let tasks = srv
+            .get(&format!("/api/v1/rounds/{round}/disinfection"))
+            .json();
+        tasks["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["alert"] == alert)
+            .map(|t| t["state"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(task_state(&k2), "withdrawn");
+    assert_eq!(task_state(&k1), "open");
+    let page = srv.get(&format!("/rounds/{round}/disinfection"));
+    assert!(
+        page.body.contains("已撤销：结果更正为非异常"),
+        "{}",
+        page.body
+    );
 
     // Invalid → negative: its re-samples go.
     let c = correct("K0000003", "negative", "复测有效").json();
@@ -1858,6 +1891,7 @@ async fn the_labs_corrected_results_undo_and_redo_what_a_result_sets_in_motion()
     let c = correct("K0000002", "abnormal", "第二次更正").json();
     assert_eq!(c["alert"]["member_count"], 5, "{c}");
     assert_eq!(open("retest").await, 10);
+    assert_eq!(task_state(&k2), "open", "its disinfection is due again");
     let again = srv.get(&format!("/api/v1/rounds/{round}/alerts")).json();
     assert_eq!(
         again["alerts"].as_array().unwrap().len(),
@@ -1906,6 +1940,22 @@ async fn the_labs_corrected_results_undo_and_redo_what_a_result_sets_in_motion()
         (json!("negative"), json!("invalid"))
     );
     assert_eq!(open("resample").await, 5);
+    // Abnormal → invalid: the alert is withdrawn and the pool swabbed again;
+    // the robot says both.
+    let c = correct("K0000001", "invalid", "对照失效").json();
+    assert!(c["withdrawn_alert"].as_str().is_some(), "{c}");
+    assert_eq!(open("resample").await, 10);
+    let mut said = String::new();
+    while let Ok((_, body)) = bodies.recv_timeout(Duration::from_secs(10)) {
+        said.push_str(&body);
+        if said.contains("更正为无效") {
+            break;
+        }
+    }
+    assert!(
+        said.contains("更正为无效") && said.contains("K0000001") && said.contains("须重新采样"),
+        "{said}"
+    );
     let audit = store.audit_events(None, None, None, 200).await.unwrap();
     assert!(
         audit

@@ -82,7 +82,7 @@ async fn one_batch_replayed_by_five_clients_at_once_is_applied_once() {
 }
 
 #[tokio::test]
-async fn a_client_id_sent_again_with_another_tube_or_code_is_refused_and_tells_nothing() {
+async fn a_client_id_sent_again_with_another_tube_code_or_purpose_is_refused_and_tells_nothing() {
     let (f, srv) = field(TestEnv::new().await, 20).await;
     let here = open_tube(&srv.addr, &f.token, &f.points[0], "Q0000001");
     let there = open_tube(&srv.addr, &f.token, &f.points[1], "Q0000002");
@@ -107,6 +107,22 @@ async fn a_client_id_sent_again_with_another_tube_or_code_is_refused_and_tells_n
     let (st, v) = send(&srv.addr, &f.token, &job(&here, &f.codes[1])).unwrap();
     assert_eq!(st, 409, "{v}");
     assert!(v.to_string().contains("another code"), "{v}");
+    // The same id, tube and code sent as a door-to-door swab: the stored one
+    // is a pooled swab at the point, so this is another swab, refused.
+    let (st, v) = call(
+        &srv.addr,
+        &f.token,
+        "POST",
+        &format!("/api/v1/tubes/{here}/scans"),
+        &json!({ "client_id": "reused-1", "code": f.codes[0], "purpose": "door_to_door" })
+            .to_string(),
+    )
+    .unwrap();
+    assert_eq!(st, 409, "{v}");
+    assert!(
+        v.to_string().contains("another purpose") && v.to_string().contains("混采"),
+        "{v}"
+    );
     // The true replay is answered as before.
     let (st, v) = send(&srv.addr, &f.token, &job(&here, &f.codes[0])).unwrap();
     assert_eq!(st, 200, "{v}");

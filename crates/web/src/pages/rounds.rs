@@ -734,6 +734,14 @@ async fn disinfection_body(
                 l.t("已完成", "done"),
                 t.done_ms.map(hm).unwrap_or_default()
             )
+        } else if t.state == "withdrawn" {
+            format!(
+                r#"<span class="tag">{}</span>"#,
+                l.t(
+                    "已撤销：结果更正为非异常",
+                    "withdrawn: the result was corrected"
+                )
+            )
         } else {
             format!(
                 r#"<form method="post" action="/disinfection/{}/done" class="inline"><input type="hidden" name="csrf" value="{}"><input type="hidden" name="round" value="{round}"><button class="primary" type="submit">{}</button></form>"#,
