@@ -608,6 +608,145 @@ pub async fn pack_box(
     })
 }
 
+/// A packer's recount of a bag or box still at the point (before its box
+/// is handed over): the physical count typed at packing was wrong, or the
+/// bag was counted again. `bags` is for a box (required there, refused for
+/// a bag); `reason` is required. The old and new counts and the reason go
+/// to the audit log; the answer is the packing step's, checked again.
+#[allow(clippy::too_many_arguments)]
+pub async fn recount(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    point: Key,
+    label: &str,
+    tubes: i64,
+    bags: Option<i64>,
+    reason: &str,
+) -> Result<Packed, AuthError> {
+    let pt = store.point(point.street, point.id).await?;
+    access::authorize(p, clock, Action::Pack, &point_place(store, &pt).await?)?;
+    let label = barcode(label)?;
+    let tubes = count(tubes, ("清点管数", "counted tubes"))?;
+    let bags = bags
+        .map(|n| count(n, ("清点袋数", "counted bags")))
+        .transpose()?;
+    let reason = gw_domain::text::clean(reason);
+    if reason.is_empty() {
+        return Err(invalid(
+            "重新清点须写明原因（如：封袋时数错）/ a recount needs a reason (say: miscounted when sealing)",
+        ));
+    }
+    let rows = store.chain(point.street, pt.round_id).await?;
+    let bag = rows.bags.iter().find(|b| b.barcode == label);
+    let boxed = rows.boxes.iter().find(|b| b.barcode == label);
+    let at = match (bag.map(|b| b.point_id), boxed.map(|b| b.point_id)) {
+        (None, None) => {
+            return Err(invalid(format!(
+                "{label}: 本轮没有这个袋或箱 / no such bag or box in this round"
+            )))
+        }
+        (Some(at), _) | (None, Some(at)) => at,
+    };
+    if at != pt.id {
+        return Err(invalid(format!(
+            "{label}: 属于采样点 {}-{at}，不是本点 / belongs to point {}-{at}, not this one",
+            point.street, point.street
+        )));
+    }
+    let kind = if bag.is_some() { "bag" } else { "box" };
+    match (kind, bags) {
+        ("bag", Some(_)) => {
+            return Err(invalid(format!(
+                "{label} 是袋：只清点管数 / {label} is a bag: count its tubes only"
+            )))
+        }
+        ("box", None) => {
+            return Err(invalid(format!(
+                "{label} 是箱：请填清点袋数和管数 / {label} is a box: give the bags and the tubes counted"
+            )))
+        }
+        _ => {}
+    }
+    let (id, before_tubes, before_bags) = store
+        .recount(point.street, pt.round_id, &label, tubes, bags)
+        .await?;
+    // The step checked again with the new count, as packing checked it.
+    let inside: Vec<&gw_store::handoff::BagCount> = match bag {
+        Some(b) => vec![b],
+        None => rows
+            .bags
+            .iter()
+            .filter(|b| b.box_barcode.as_deref() == Some(label.as_str()))
+            .collect(),
+    };
+    let chain = Chain {
+        bags: inside
+            .iter()
+            .map(|b| BagLink {
+                barcode: b.barcode.clone(),
+                point: point.to_string(),
+                system: Tally {
+                    tubes: b.tubes,
+                    people: b.people,
+                },
+                counted_tubes: if kind == "bag" { tubes } else { b.tubes },
+                in_box: (kind == "box").then(|| label.clone()),
+            })
+            .collect(),
+        boxes: bags
+            .map(|n| BoxLink {
+                barcode: label.clone(),
+                point: point.to_string(),
+                counted_bags: n,
+                counted_tubes: tubes,
+                handoff: None,
+                receipt: None,
+            })
+            .into_iter()
+            .collect(),
+        ..Chain::default()
+    };
+    let mismatches: Vec<Mismatch> = rules::reconcile(&chain)
+        .into_iter()
+        .filter(|m| m.kind == kind)
+        .collect();
+    access::record(
+        store,
+        clock,
+        p,
+        "recount",
+        (point.street, "point", &point.to_string()),
+        &format!(
+            "{kind}={label} tubes={before_tubes}->{tubes}{} reason={reason}",
+            match (before_bags, bags) {
+                (Some(a), Some(b)) => format!(" bags={a}->{b}"),
+                _ => String::new(),
+            }
+        ),
+        "",
+    )
+    .await?;
+    let (system_tubes, people) = inside
+        .iter()
+        .fold((0, 0), |(t, pe), b| (t + b.tubes, pe + b.people));
+    Ok(Packed {
+        id: Key {
+            street: point.street,
+            id,
+        }
+        .to_string(),
+        barcode: label,
+        bags: (kind == "box").then_some(inside.len() as i64),
+        boxes: None,
+        tubes: system_tubes,
+        people,
+        counts_match: mismatches.is_empty(),
+        mismatches,
+        warnings: Vec::new(),
+    })
+}
+
 /// Who takes the boxes: a name and phone, or an account.
 #[derive(Debug, Clone, Default)]
 pub struct Transporter<'a> {

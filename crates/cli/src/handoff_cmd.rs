@@ -124,6 +124,30 @@ pub enum HandoffCmd {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Count a bag or box of the point again (重新清点), before its box is
+    /// handed over: the count typed at packing was wrong. The reason is
+    /// required and audited with the old and new counts; the step is checked
+    /// again (exit 2 when it still differs).
+    Recount {
+        #[arg(long)]
+        point: String,
+        /// The bag's or box's barcode.
+        #[arg(long)]
+        barcode: String,
+        /// Tubes counted.
+        #[arg(long)]
+        counted_tubes: i64,
+        /// Bags counted (a box only).
+        #[arg(long)]
+        counted_bags: Option<i64>,
+        /// Why (say: miscounted when sealing).
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Hand a point's boxes to the transporter (交接): the boxes scanned and the
     /// hand-over sheet's counts. A count that differs is stored and flagged (exit 2).
     HandOver {
@@ -412,6 +436,35 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
             )
             .await?;
             packed("box / 箱", &v, json)
+        }
+        HandoffCmd::Recount {
+            point,
+            barcode,
+            counted_tubes,
+            counted_bags,
+            reason,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let point = key(&point, "--point")?;
+            let v = gw_app::handoff::recount(
+                &store,
+                clock,
+                &operator(),
+                point,
+                &barcode,
+                counted_tubes,
+                counted_bags,
+                &reason,
+            )
+            .await?;
+            let what = if v.bags.is_some() {
+                "box / 箱"
+            } else {
+                "bag / 袋"
+            };
+            packed(what, &v, json)
         }
         HandoffCmd::HandOver {
             point,

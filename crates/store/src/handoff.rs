@@ -442,6 +442,52 @@ impl Store {
         Ok(id)
     }
 
+    /// A packer's new physical count of round `round`'s bag or box
+    /// `barcode` (`bags` for a box only), taken only while that box (the
+    /// bag's box) is not handed over: a miscount is corrected where the
+    /// bag is, not after it has left. Returns its id and the counts it had
+    /// (tubes, and bags for a box). NotFound: no such bag or box; Conflict:
+    /// it left.
+    pub async fn recount(
+        &self,
+        street: i64,
+        round: i64,
+        barcode: &str,
+        tubes: i64,
+        bags: Option<i64>,
+    ) -> Result<(i64, i64, Option<i64>)> {
+        let mut tx = self.begin().await?;
+        let before = tx_run!(tx, conn, DB => {
+            let (read, write) = match bags {
+                None => (
+                    "SELECT id, counted_tubes, CAST(NULL AS BIGINT) FROM sample_bag WHERE street_id = $1 AND round_id = $2 AND barcode = $3",
+                    "UPDATE sample_bag SET counted_tubes = $4 WHERE street_id = $1 AND round_id = $2 AND barcode = $3 \
+                     AND NOT EXISTS (SELECT 1 FROM transport_box x WHERE x.street_id = sample_bag.street_id AND x.id = sample_bag.box_id AND x.handoff_id IS NOT NULL)",
+                ),
+                Some(_) => (
+                    "SELECT id, counted_tubes, counted_bags FROM transport_box WHERE street_id = $1 AND round_id = $2 AND barcode = $3",
+                    "UPDATE transport_box SET counted_tubes = $4, counted_bags = $5 WHERE street_id = $1 AND round_id = $2 AND barcode = $3 AND handoff_id IS NULL",
+                ),
+            };
+            let before: Option<(i64, i64, Option<i64>)> = sqlx::query_as(read)
+                .bind(street).bind(round).bind(barcode).fetch_optional(&mut *conn).await?;
+            let Some(before) = before else {
+                return Err(StoreError::NotFound(format!("bag or box {barcode}")));
+            };
+            let moved = sqlx::query(write)
+                .bind(street).bind(round).bind(barcode).bind(tubes).bind(bags.unwrap_or(0))
+                .execute(&mut *conn).await?.rows_affected();
+            if moved == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "{barcode} 已交给转运，清点数不能再改 / {barcode} was handed over: its count is no longer changed"
+                )));
+            }
+            before
+        });
+        tx.commit().await?;
+        Ok(before)
+    }
+
     /// Boxes of a round with these barcodes, with what the system holds in each.
     pub async fn boxes_for_packing(
         &self,

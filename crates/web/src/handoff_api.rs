@@ -142,6 +142,39 @@ pub async fn pack_box(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct RecountBody {
+    /// The bag's or box's label.
+    pub barcode: String,
+    pub counted_tubes: i64,
+    /// A box's bags counted (absent for a bag).
+    #[serde(default)]
+    pub counted_bags: Option<i64>,
+    pub reason: String,
+}
+
+/// A packer's recount of a bag or box not yet handed over.
+pub async fn recount(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<RecountBody>,
+) -> Result<Json<Packed>, WebError> {
+    let point = key(&id, "point")?;
+    let v = handoff::recount(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        point,
+        &b.barcode,
+        b.counted_tubes,
+        b.counted_bags,
+        &b.reason,
+    )
+    .await?;
+    Ok(Json(v))
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct TransporterBody {
     #[serde(default)]

@@ -287,6 +287,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         (
             "POST",
+            "/points/{id}/recount",
+            Need::Act(Pack),
+            post(pages::recount),
+        ),
+        (
+            "POST",
             "/points/{id}/handoffs",
             Need::Act(HandOver),
             post(pages::hand_over),
@@ -906,6 +912,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             "/api/v1/points/{id}/boxes",
             Need::Act(Pack),
             post(handoff_api::pack_box),
+        ),
+        (
+            "POST",
+            "/api/v1/points/{id}/recounts",
+            Need::Act(Pack),
+            post(handoff_api::recount),
         ),
         (
             "POST",

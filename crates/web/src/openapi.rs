@@ -370,6 +370,12 @@ fn handoff_paths() -> Vec<(&'static str, Value)> {
             "responses": created(packed()) } }),
         ),
         (
+            "/api/v1/points/{id}/recounts",
+            json!({ "post": { "summary": "a packer's new physical count of a bag or box of the point not yet handed over (a miscount at packing), with the reason (audited with the old and new counts); the step is checked again. 400: no such bag or box in the round, another point's, no reason, bags given for a bag or missing for a box; 409: its box was handed over", "parameters": [path_id("point id")],
+            "requestBody": body(&["barcode", "counted_tubes", "reason"], json!({ "barcode": { "type": "string", "description": "the bag's or box's label" }, "counted_tubes": { "type": "integer" }, "counted_bags": { "type": "integer", "description": "a box's bags counted (a box only)" }, "reason": { "type": "string" } })),
+            "responses": ok(packed()) } }),
+        ),
+        (
             "/api/v1/points/{id}/handoffs",
             json!({ "post": { "summary": "hand boxes to a transporter; the hand-over sheet's counts are checked", "parameters": [path_id("point id")],
             "requestBody": body(&["boxes", "transporter", "counted_tubes"], json!({ "boxes": barcodes,

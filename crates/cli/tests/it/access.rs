@@ -199,6 +199,7 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("GET", "/points/{id}/packing")
         | ("POST", "/points/{id}/bags")
         | ("POST", "/points/{id}/boxes")
+        | ("POST", "/points/{id}/recount")
         | ("POST", "/points/{id}/handoffs") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
@@ -291,6 +292,7 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | ("GET", "/api/v1/points/{id}/packing")
         | ("POST", "/api/v1/points/{id}/bags")
         | ("POST", "/api/v1/points/{id}/boxes")
+        | ("POST", "/api/v1/points/{id}/recounts")
         | ("POST", "/api/v1/points/{id}/handoffs") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
@@ -405,9 +407,10 @@ fn call(
         "/rounds/{id}/points" => (format!("/rounds/{round}/points"), Some(json!({}))),
         // Packing forms sent as JSON: no fields, so a form error page when allowed.
         "/points/{id}/packing" => (format!("/points/{point}/packing"), None),
-        "/points/{id}/bags" | "/points/{id}/boxes" | "/points/{id}/handoffs" => {
-            (path.replace("{id}", &point), Some(json!({})))
-        }
+        "/points/{id}/bags"
+        | "/points/{id}/boxes"
+        | "/points/{id}/recount"
+        | "/points/{id}/handoffs" => (path.replace("{id}", &point), Some(json!({}))),
         "/rounds/{id}/receipts" => (format!("/rounds/{round}/receipts"), Some(json!({}))),
         "/rounds/{id}/alerts" => (format!("/rounds/{round}/alerts"), None),
         "/rounds/{id}/missed" => (format!("/rounds/{round}/missed?grid={grid}"), None),
@@ -587,6 +590,10 @@ fn call(
             Some(
                 json!({ "barcode": format!("BX{n:08}"), "bags": [format!("NO{n:08}")], "counted_bags": 1, "counted_tubes": 1 }),
             ),
+        ),
+        "/api/v1/points/{id}/recounts" => (
+            format!("/api/v1/points/{point}/recounts"),
+            Some(json!({ "barcode": format!("BG{n:08}"), "counted_tubes": 1, "reason": "数错了" })),
         ),
         "/api/v1/points/{id}/handoffs" => (
             format!("/api/v1/points/{point}/handoffs"),

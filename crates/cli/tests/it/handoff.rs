@@ -952,3 +952,170 @@ async fn a_box_label_is_not_taken_for_a_bag_nor_a_bag_label_for_a_box() {
         "the third bag is in no box yet"
     );
 }
+
+/// A packer who typed the wrong count corrects it by counting again, with a
+/// reason, while the bag or box is still at the point; the reconciliation
+/// then agrees, the audit log keeps both counts, and once the box has been
+/// handed over its counts stand.
+#[tokio::test]
+async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
+    let w = world().await;
+    w.filled_tube(&w.a, "TB00000001", &w.codes[0..10]);
+    w.filled_tube(&w.a, "TB00000002", &w.codes[10..15]);
+    let v = w.as_(&w.vol);
+    let bag = v.post(
+        &format!("/api/v1/points/{}/bags", w.a),
+        &json!({ "barcode": "BAG0000001", "tubes": ["TB00000001", "TB00000002"], "counted_tubes": 3 }),
+    );
+    assert_eq!(bag.status, 201, "{}", bag.body);
+    assert_eq!(bag.json()["counts_match"], false, "{}", bag.body);
+    let flagged = |kind: &str, at: &str| {
+        w.report(&w.chief, None)["mismatches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["kind"] == kind && m["at"] == at)
+    };
+    assert!(flagged("bag", "BAG0000001"));
+    let recount = |body: Value| v.post(&format!("/api/v1/points/{}/recounts", w.a), &body);
+    // Refused, nothing changed: no reason; a bag count for a bag; a label of
+    // no bag or box; another point's.
+    for (body, says) in [
+        (
+            json!({ "barcode": "BAG0000001", "counted_tubes": 2, "reason": " " }),
+            "needs a reason",
+        ),
+        (
+            json!({ "barcode": "BAG0000001", "counted_tubes": 2, "counted_bags": 1, "reason": "数错" }),
+            "is a bag",
+        ),
+        (
+            json!({ "barcode": "BAG0000099", "counted_tubes": 2, "reason": "数错" }),
+            "no such bag or box",
+        ),
+    ] {
+        let r = recount(body);
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains(says), "{says}: {}", r.body);
+    }
+    let elsewhere = w.as_(&w.chief).post(
+        &format!("/api/v1/points/{}/recounts", w.b),
+        &json!({ "barcode": "BAG0000001", "counted_tubes": 2, "reason": "数错" }),
+    );
+    assert_eq!(elsewhere.status, 400, "{}", elsewhere.body);
+    assert!(
+        elsewhere.body.contains("not this one"),
+        "{}",
+        elsewhere.body
+    );
+    assert!(
+        flagged("bag", "BAG0000001"),
+        "a refused recount changes nothing"
+    );
+    // The real count: the step agrees, and so does the reconciliation.
+    let r = recount(json!({ "barcode": "bag0000001", "counted_tubes": 2, "reason": "封袋时数错" }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let p = r.json();
+    assert_eq!(
+        (&p["counts_match"], &p["tubes"], &p["people"]),
+        (&json!(true), &json!(2), &json!(15)),
+        "{p}"
+    );
+    assert!(!flagged("bag", "BAG0000001"));
+    // The command line: a wrong recount is recorded and flagged (exit 2),
+    // the right one clears it again.
+    let cli = |n: &str| {
+        w.env.cli(&[
+            "handoff",
+            "recount",
+            "--point",
+            &w.a,
+            "--barcode",
+            "BAG0000001",
+            "--counted-tubes",
+            n,
+            "--reason",
+            "复核",
+        ])
+    };
+    let out = cli("4");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(flagged("bag", "BAG0000001"));
+    let out = cli("2");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("counts match"),
+        "{out:?}"
+    );
+    assert!(!flagged("bag", "BAG0000001"));
+
+    // A box packed with a wrong bag count, recounted the same way (from
+    // the packing page's form this time).
+    let boxed = v.post(
+        &format!("/api/v1/points/{}/boxes", w.a),
+        &json!({ "barcode": "BOX0000001", "bags": ["BAG0000001"], "counted_bags": 2, "counted_tubes": 2 }),
+    );
+    assert_eq!(boxed.json()["counts_match"], false, "{}", boxed.body);
+    assert!(flagged("box", "BOX0000001"));
+    let r = recount(json!({ "barcode": "BOX0000001", "counted_tubes": 2, "reason": "数错" }));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("is a box"), "{}", r.body);
+    let pw = w.env.account("packer", "volunteer", &["--point", &w.a]);
+    w.srv.login("packer", &pw);
+    let browser = crate::round_pages::Browser::login(&w.srv, "packer", &format!("{pw}-changed"));
+    let page = browser.get(&format!("/points/{}/packing", w.a));
+    assert!(page.body.contains("重新清点（数错时）"), "{}", page.body);
+    let r = browser.post(
+        &format!("/points/{}/recount", w.a),
+        &[
+            ("barcode", "BOX0000001"),
+            ("counted_tubes", "2"),
+            ("counted_bags", "1"),
+            ("reason", "装箱时数错"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("已重新清点") && !r.body.contains("id=\"mismatch\""),
+        "{}",
+        r.body
+    );
+    assert!(!flagged("box", "BOX0000001"));
+    let audit = w
+        .env
+        .store()
+        .await
+        .audit_events(None, None, None, 200)
+        .await
+        .unwrap();
+    let said: Vec<&str> = audit
+        .iter()
+        .filter(|e| e.action == "recount")
+        .map(|e| e.detail.as_str())
+        .collect();
+    assert!(
+        said.iter()
+            .any(|d| d.contains("bag=BAG0000001 tubes=3->2") && d.contains("封袋时数错"))
+            && said.iter().any(|d| d.contains("bag=BAG0000001 tubes=2->4"))
+            && said
+                .iter()
+                .any(|d| d.contains("box=BOX0000001") && d.contains("bags=2->1")),
+        "{said:?}"
+    );
+
+    // Handed over: the box and its bag have left the point; counts stand.
+    let h = w.as_(&w.chief).post(
+        &format!("/api/v1/points/{}/handoffs", w.a),
+        &json!({ "boxes": ["BOX0000001"], "transporter": { "name": "李师傅", "phone": "13812345678" }, "counted_tubes": 2 }),
+    );
+    assert_eq!(h.status, 201, "{}", h.body);
+    for body in [
+        json!({ "barcode": "BOX0000001", "counted_tubes": 3, "counted_bags": 1, "reason": "再数" }),
+        json!({ "barcode": "BAG0000001", "counted_tubes": 3, "reason": "再数" }),
+    ] {
+        let r = recount(body);
+        assert_eq!(r.status, 409, "{}", r.body);
+        assert!(r.body.contains("handed over"), "{}", r.body);
+    }
+    assert!(!flagged("box", "BOX0000001") && !flagged("bag", "BAG0000001"));
+}

@@ -28,7 +28,9 @@ mod setup;
 mod station;
 pub use channels::{channel_add, channel_remove, channel_test, channels_page};
 pub use live::{events, live};
-pub use packing::{alerts, alerts_reveal_phones, hand_over, pack_bag, pack_box, packing, receive};
+pub use packing::{
+    alerts, alerts_reveal_phones, hand_over, pack_bag, pack_box, packing, receive, recount,
+};
 pub use print::{household_codes, household_link, household_link_create, qr_svg};
 pub use registry::{grid, household, import_form, import_report, import_submit, registry, search};
 pub use reports::{building, point_labels, round_report};

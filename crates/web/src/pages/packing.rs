@@ -204,8 +204,8 @@ fn packed_html(l: Lang, what: &str, p: &Packed) -> String {
                 "The count differs from the system! It was recorded as counted: check it now."
             ),
             l.t(
-                "请核对实物，在袋/箱的纸质单上注明实际数量并报告街道：已记录的清点数不能在此修改，数据统计校对会一直标出此处不符。",
-                "Check what is really there, write the real count on the bag's or box's paper slip and tell the street: a recorded count cannot be changed here, and the reconciliation keeps showing this mismatch."
+                "请核对实物：是清点数错了，就在下方“重新清点”中按实数更正（交接前）；是系统少了或多了管，请报告街道，数据统计校对会一直标出此处不符。",
+                "Check what is really there: if the count was wrong, correct it under \"Recount\" below (before the hand-over); if the system has tubes too few or too many, tell the street: the reconciliation keeps showing this mismatch."
             ),
         ));
     }
@@ -222,6 +222,7 @@ fn packed_html(l: Lang, what: &str, p: &Packed) -> String {
 enum Which {
     Bag,
     Box,
+    Recount,
     HandOff,
 }
 
@@ -392,6 +393,30 @@ fn packing_body(l: Lang, a: &Auth, v: &PackingView, out: &Outcome) -> String {
             l.t("没有待装箱的袋。", "No bag is waiting.")
         ),
     );
+    let (rt, re) = typed(out, &empty, Which::Recount);
+    let recount_form = format!(
+        r#"<section class="card" id="recount"><h2>{h}</h2>{re}<p class="hint">{hint}</p>
+<form method="post" action="/points/{k}/recount" class="stack"><input type="hidden" name="csrf" value="{csrf}">
+<label>{lb}<input name="barcode" data-scan autocomplete="off" required value="{bv}"></label>
+<label>{lct}<input name="counted_tubes" inputmode="numeric" autocomplete="off" required value="{ctv}"></label>
+<label>{lcb}<input name="counted_bags" inputmode="numeric" autocomplete="off" value="{cbv}"></label>
+<label>{lr}<input name="reason" autocomplete="off" required value="{rv}"></label>
+<button type="submit">{sb}</button></form></section>"#,
+        h = l.t("重新清点（数错时）", "Recount (a miscount)"),
+        hint = l.t(
+            "袋或箱交接前，可按实物重新清点并记录原因；原数、新数和原因记入审计日志。",
+            "Before a bag or box is handed over, count it again and record why: the old and new counts and the reason go to the audit log."
+        ),
+        lb = l.t("袋或箱条码", "Bag or box barcode"),
+        bv = esc(rt.get("barcode")),
+        lct = l.t("实数管数", "Tubes counted"),
+        ctv = esc(rt.get("counted_tubes")),
+        lcb = l.t("实数袋数（箱才填）", "Bags counted (a box only)"),
+        cbv = esc(rt.get("counted_bags")),
+        lr = l.t("原因", "Reason"),
+        rv = esc(rt.get("reason")),
+        sb = l.t("记录重新清点", "Record the recount"),
+    );
     let (ht, he) = typed(out, &empty, Which::HandOff);
     let handoff_form = format!(
         r#"<section class="card" id="handoff"><h2>{h}</h2>{he}
@@ -513,6 +538,7 @@ fn packing_body(l: Lang, a: &Auth, v: &PackingView, out: &Outcome) -> String {
         (Which::Bag, bag_form),
         (Which::Box, box_form),
         (Which::HandOff, handoff_form),
+        (Which::Recount, recount_form),
     ];
     if let Some(w) = failed_which {
         forms.sort_by_key(|(x, _)| *x != w);
@@ -555,7 +581,13 @@ async fn answer(
                 failed: None,
                 done: Some(done),
             };
-            packing_page(s, a, page, id, StatusCode::CREATED, out).await
+            // A recount changes a record; the other forms make one.
+            let status = if which == Which::Recount {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            packing_page(s, a, page, id, status, out).await
         }
         Err(msg) => {
             let out = Outcome {
@@ -662,6 +694,50 @@ pub async fn pack_box(
         }
     };
     answer(&s, &a, &page, &id, Which::Box, f, r).await
+}
+
+/// A bag or box counted again (as POST /api/v1/points/{id}/recounts).
+pub async fn recount(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let l = page.lang;
+    let point = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    let f = Fields::parse(&body);
+    let counted = required(f.get("counted_tubes"), "实数管数 / the tubes counted")
+        .and_then(|t| number(f.get("counted_bags"), "实数袋数 / the bags counted").map(|b| (t, b)));
+    let r = match counted {
+        Err(m) => Err(m),
+        Ok((tubes, bags)) => match gw_app::handoff::recount(
+            &s.store,
+            &s.clock,
+            &a.principal,
+            point,
+            f.get("barcode"),
+            tubes,
+            bags,
+            f.get("reason"),
+        )
+        .await
+        {
+            Ok(p) => Ok(packed_html(
+                l,
+                &format!("{} {}", l.t("已重新清点", "Recounted:"), esc(&p.barcode)),
+                &p,
+            )),
+            Err(e) => match form_error(e) {
+                Ok(m) => Err(m),
+                Err(e) => return page.error(e),
+            },
+        },
+    };
+    answer(&s, &a, &page, &id, Which::Recount, f, r).await
 }
 
 /// Hands boxes over to a transporter (as POST /api/v1/points/{id}/handoffs).
