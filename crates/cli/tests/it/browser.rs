@@ -1194,6 +1194,26 @@ async fn browser_station_takes_a_walk_in_and_a_single_tube_retest() {
         .unwrap()
         .unwrap();
     assert_eq!(last.purpose, "retest");
+    // Tubes are now issued to this point by range: a tube from outside it
+    // opens (green at the scan, offline-first), then the server's warning
+    // turns the screen red with the tube named.
+    let r = w.srv.post(
+        &format!("/api/v1/points/{}/supplies", w.points[0]),
+        &json!({ "kind": "tubes", "first_barcode": "TA00000001", "last_barcode": "TA00000050" }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    b.scan_keys("ZZ0000001");
+    b.wait(
+        "the not-issued warning on the screen",
+        "document.getElementById('feedback').dataset.kind === 'bad' && document.getElementById('fb-detail').textContent.indexOf('ZZ0000001') === 0",
+    );
+    assert!(
+        b.text("#fb-text").contains("注意此采样管")
+            && b.text("#fb-detail").contains("不在发放给本点"),
+        "{} {}",
+        b.text("#fb-text"),
+        b.text("#fb-detail")
+    );
 }
 
 #[tokio::test]

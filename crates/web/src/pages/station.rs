@@ -43,6 +43,7 @@ fn messages(l: Lang) -> serde_json::Value {
         "resident": t("居民", "resident"),
         "retest_due": t("注意：此人须单管复检", "Stop: this person needs a single-tube retest"),
         "tube": t("管内", "tube"),
+        "tube_warning": t("注意此采样管", "Check this tube"),
     })
 }
 

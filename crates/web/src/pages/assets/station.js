@@ -289,6 +289,9 @@
     if (it.kind === 'tube') {
       if (r.ok) {
         // Opened, perhaps with a warning (not issued to this point, or opened offline after sampling closed).
+        // The tube showed green when it was scanned (opening is offline-first):
+        // a warning turns the screen red now, so the volunteer sees it at once.
+        if (r.body.warning) show('bad', M.tube_warning, it.barcode + ' — ' + r.body.warning);
         var warned = r.body.warning ? problemAdd({ text: it.barcode + ' — ' + r.body.warning }) : Promise.resolve();
         return warned.then(function () { return kvPut('tube:' + it.barcode, r.body.id); }).then(function () { return qDel(it.seq); }).then(function () { return true; });
       }
