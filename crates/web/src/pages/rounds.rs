@@ -171,7 +171,7 @@ async fn schedule_body(
     let body = format!(
         r#"{back}<h1>{name} · {h}</h1><p class="muted">{status} · {people} {lp} · {d2d} {ld}</p>{problem}
 <section class="card"><h2>{hs}</h2>{slots}</section>
-<section class="card"><h2>{ht}</h2><ul class="list">{texts}</ul></section>
+<section class="card noprint" id="messages"><h2>{ht}</h2><ul class="list">{texts}</ul></section>
 <p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>{form}"#,
         back = back(l, round),
         name = esc(&v.round_name),
