@@ -444,7 +444,8 @@ impl Store {
 
     /// A packer's new physical count of round `round`'s bag or box
     /// `barcode` (`bags` for a box only), taken only while that box (the
-    /// bag's box) is not handed over: a miscount is corrected where the
+    /// bag's box) is neither handed over nor received by the lab (a box
+    /// can reach the lab with no hand-over recorded): a miscount is corrected where the
     /// bag is, not after it has left. Returns its id and the counts it had
     /// (tubes, and bags for a box). NotFound: no such bag or box; Conflict:
     /// it left.
@@ -462,11 +463,11 @@ impl Store {
                 None => (
                     "SELECT id, counted_tubes, CAST(NULL AS BIGINT) FROM sample_bag WHERE street_id = $1 AND round_id = $2 AND barcode = $3",
                     "UPDATE sample_bag SET counted_tubes = $4 WHERE street_id = $1 AND round_id = $2 AND barcode = $3 \
-                     AND NOT EXISTS (SELECT 1 FROM transport_box x WHERE x.street_id = sample_bag.street_id AND x.id = sample_bag.box_id AND x.handoff_id IS NOT NULL)",
+                     AND NOT EXISTS (SELECT 1 FROM transport_box x WHERE x.street_id = sample_bag.street_id AND x.id = sample_bag.box_id AND (x.handoff_id IS NOT NULL OR x.receipt_id IS NOT NULL))",
                 ),
                 Some(_) => (
                     "SELECT id, counted_tubes, counted_bags FROM transport_box WHERE street_id = $1 AND round_id = $2 AND barcode = $3",
-                    "UPDATE transport_box SET counted_tubes = $4, counted_bags = $5 WHERE street_id = $1 AND round_id = $2 AND barcode = $3 AND handoff_id IS NULL",
+                    "UPDATE transport_box SET counted_tubes = $4, counted_bags = $5 WHERE street_id = $1 AND round_id = $2 AND barcode = $3 AND handoff_id IS NULL AND receipt_id IS NULL",
                 ),
             };
             let before: Option<(i64, i64, Option<i64>)> = sqlx::query_as(read)

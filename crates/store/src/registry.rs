@@ -338,6 +338,23 @@ impl Store {
         }))
     }
 
+    /// Grid `id` of `street` with its community's name; NotFound if none.
+    pub async fn grid(&self, street: i64, id: i64) -> Result<GridRow> {
+        let row = db_run!(self, pool => {
+            sqlx::query(
+                "SELECT g.street_id, g.id, g.community_id, g.name, g.code, g.unassigned, c.name FROM grid g \
+                 JOIN community c ON c.street_id = g.street_id AND c.id = g.community_id \
+                 WHERE g.street_id = $1 AND g.id = $2")
+                .bind(street).bind(id).fetch_optional(pool).await?
+                .map(|r| Ok::<_, sqlx::Error>(GridRow {
+                    street_id: r.try_get(0)?, id: r.try_get(1)?, community_id: r.try_get(2)?, name: r.try_get(3)?, code: r.try_get(4)?,
+                    unassigned: r.try_get(5)?, community_name: r.try_get(6)?,
+                }))
+                .transpose()?
+        });
+        row.ok_or_else(|| StoreError::NotFound(format!("grid {street}-{id}")))
+    }
+
     /// Buildings, households and residents per grid (one street, or all).
     pub async fn grid_counts(&self, street: Option<i64>) -> Result<Vec<GridCounts>> {
         Ok(db_run!(self, pool => {

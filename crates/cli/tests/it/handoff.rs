@@ -1118,4 +1118,28 @@ async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
         assert!(r.body.contains("handed over"), "{}", r.body);
     }
     assert!(!flagged("box", "BOX0000001") && !flagged("bag", "BAG0000001"));
+    // A box the lab received with no hand-over recorded has left the point too.
+    w.filled_tube(&w.a, "TB00000003", &w.codes[15..18]);
+    let r = v.post(
+        &format!("/api/v1/points/{}/bags", w.a),
+        &json!({ "barcode": "BAG0000002", "tubes": ["TB00000003"], "counted_tubes": 1 }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = v.post(
+        &format!("/api/v1/points/{}/boxes", w.a),
+        &json!({ "barcode": "BOX0000002", "bags": ["BAG0000002"], "counted_bags": 1, "counted_tubes": 1 }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let rc = w.as_(&w.lab).post(
+        &format!("/api/v1/rounds/{}/receipts", w.round),
+        &json!({ "boxes": ["BOX0000002"], "counted_tubes": 1 }),
+    );
+    assert_eq!(rc.status, 201, "{}", rc.body);
+    for body in [
+        json!({ "barcode": "BOX0000002", "counted_tubes": 2, "counted_bags": 1, "reason": "再数" }),
+        json!({ "barcode": "BAG0000002", "counted_tubes": 2, "reason": "再数" }),
+    ] {
+        let r = recount(body);
+        assert_eq!(r.status, 409, "{}", r.body);
+    }
 }

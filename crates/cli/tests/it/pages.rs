@@ -453,6 +453,18 @@ async fn registry_pages_roster_upload_and_round_pages() {
         assert_eq!(r.status, 200, "{p}: {}", r.body);
         assert!(r.body.len() < 100_000, "{p}: {} bytes", r.body.len());
     }
+    // The door-to-door list, printed for the team at the door, says whose it is.
+    let door = page(
+        &srv,
+        &cookie,
+        &format!("/rounds/{round}/door-to-door?grid={gk}"),
+    );
+    assert!(
+        door.body
+            .contains(&format!("第1轮 · {} {}", c.name, grid.name)),
+        "{}",
+        door.body
+    );
     let plan = |fields: &str| {
         srv.raw(&format!(
             "POST /rounds/{round}/schedule HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{fields}",

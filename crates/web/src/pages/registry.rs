@@ -13,6 +13,7 @@ use axum::Extension;
 use gw_domain::access::{role_allows, sees_full_names, Action};
 use gw_domain::ids::Key;
 use gw_store::registry::ResidentFilter;
+use gw_store::StoreError;
 use serde::Deserialize;
 
 use super::{gender_label, parse_key, Lang, Page};
@@ -269,13 +270,12 @@ async fn grid_body(
     let k = parse_key(l, id)?;
     let place = gw_app::access::place_of(&s.store, "grid", k).await?;
     gw_app::access::authorize(&a.principal, &s.clock, Action::ReadRegistry, &place)?;
-    let g = s
-        .store
-        .grids(None, None)
-        .await?
-        .into_iter()
-        .find(|g| g.street_id == k.street && g.id == k.id)
-        .ok_or_else(|| WebError::not_found(l.t("没有这个网格", "There is no such grid")))?;
+    let g = s.store.grid(k.street, k.id).await.map_err(|e| match e {
+        StoreError::NotFound(_) => {
+            WebError::not_found(l.t("没有这个网格", "There is no such grid"))
+        }
+        e => e.into(),
+    })?;
     let rows = s
         .store
         .residents(&ResidentFilter {

@@ -316,6 +316,9 @@ async fn door_body(
     let floors = gw_app::testing::door_to_door(&s.store, &s.clock, &a.principal, round, grid)
         .await
         .map_err(|e| auth_err(l, e))?;
+    // Named on the page and on paper: the team at the door knows whose list it holds.
+    let g = s.store.grid(grid.street, grid.id).await?;
+    let round_name = s.store.round(round.street, round.id).await?.name;
     let full = full_names(s, a);
     let mut html = String::new();
     let mut total = 0;
@@ -370,9 +373,10 @@ async fn door_body(
         );
     }
     let body = format!(
-        r#"{back}<h1>{h}</h1><p class="muted">{total} {people} · {masked}</p>{html}<p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>"#,
+        r#"{back}<h1>{h}</h1><p><b>{where_}</b></p><p class="muted">{total} {people} · {masked}</p>{html}<p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>"#,
         back = back(l, round),
         h = l.t("入户采样名单", "Door-to-door list"),
+        where_ = esc(&format!("{round_name} · {} {}", g.community_name, g.name)),
         people = l.t("人", "people"),
         masked = l.t(
             "按楼栋和楼层；电话已脱敏",
@@ -380,7 +384,10 @@ async fn door_body(
         ),
         print = l.t("打印（A4）", "Print (A4)"),
     );
-    Ok((l.t("入户采样名单", "Door-to-door list").to_string(), body))
+    Ok((
+        format!("{} · {}", g.name, l.t("入户采样名单", "Door-to-door list")),
+        body,
+    ))
 }
 
 // ----- round over round ------------------------------------------------------------------
