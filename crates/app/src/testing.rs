@@ -399,7 +399,8 @@ pub async fn open_round(
 /// single-tube retest of an abnormal pool's member (one swab to the tube,
 /// `pool_size` 1), or a re-sample of an invalid tube's members (pooled as the
 /// round pools). Retests and re-samples follow the lab's results, so they
-/// may be opened until the round is closed.
+/// may be opened once the round is open and also after it is closed: a
+/// lab's correction after the close opens follow-ups of that round too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TubeUse {
     #[default]
@@ -427,7 +428,10 @@ impl TubeUse {
         match self {
             Self::Pool => state == "open",
             Self::Retest | Self::Resample => {
-                matches!(state, "open" | "sampling_closed" | "results_complete")
+                matches!(
+                    state,
+                    "open" | "sampling_closed" | "results_complete" | "closed"
+                )
             }
         }
     }

@@ -1964,3 +1964,69 @@ async fn the_labs_corrected_results_undo_and_redo_what_a_result_sets_in_motion()
         "{audit:?}"
     );
 }
+
+/// The lab corrects a result after the round was closed: the pool is traced
+/// as ever, and its members' single-tube retests are still swabbed and
+/// answered in that round (before, a closed round refused retest tubes, so
+/// those follow-ups could never be done).
+#[tokio::test]
+async fn retests_a_correction_opens_after_the_round_closed_are_swabbed_and_answered() {
+    let w = world("200").await;
+    let srv = &w.srv;
+    let (r, _) = round(srv, w.street, "已结束轮", &[]);
+    let p = point(srv, &r, w.street, w.communities[0], "1号点");
+    let pool = tube(srv, &p, "KC000001");
+    for i in 0..3 {
+        swab(srv, &pool, &format!("kc{i}"), &w.codes[i].1, "routine");
+    }
+    results(
+        srv,
+        &r,
+        json!([{ "barcode": "KC000001", "result": "negative" }]),
+    );
+    for to in ["sampling_closed", "results_complete", "closed"] {
+        let moved = srv.post(&format!("/api/v1/rounds/{r}/state"), &json!({ "to": to }));
+        assert_eq!(moved.status, 200, "{to}: {}", moved.body);
+    }
+    // A pooled tube is refused in the closed round, as before.
+    let refused = srv.post(
+        &format!("/api/v1/points/{p}/tubes"),
+        &json!({ "barcode": "KC000002" }),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let c = srv
+        .post(
+            &format!("/api/v1/rounds/{r}/results/corrections"),
+            &json!({ "barcode": "KC000001", "result": "阳性", "reason": "更正报告" }),
+        )
+        .json();
+    assert_eq!(c["alert"]["member_count"], 3, "{c}");
+    let k: gw_domain::ids::Key = r.parse().unwrap();
+    let store = w.env.store().await;
+    let open_retests = || async {
+        store
+            .round_follow_ups(k.street, k.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.kind == "retest" && f.state == "open")
+            .count()
+    };
+    assert_eq!(open_retests().await, 3);
+    // A member's single-tube retest: opened, swabbed with no problem, and
+    // its negative result resolves their retest.
+    let rt = srv.post(
+        &format!("/api/v1/points/{p}/tubes"),
+        &json!({ "barcode": "KR100001", "purpose": "retest" }),
+    );
+    assert_eq!(rt.status, 201, "{}", rt.body);
+    let rt = rt.json()["id"].as_str().unwrap().to_string();
+    let s = swab(srv, &rt, "kr0", &w.codes[0].1, "retest");
+    assert_eq!(s["problem"], "", "{s}");
+    results(
+        srv,
+        &r,
+        json!([{ "barcode": "KR100001", "result": "negative" }]),
+    );
+    assert_eq!(open_retests().await, 2);
+}
