@@ -574,6 +574,7 @@ pub async fn pack_box(
             counted_tubes,
             handoff: None,
             receipt: None,
+            lab_tubes: None,
         }],
         ..Chain::default()
     };
@@ -702,6 +703,7 @@ pub async fn recount(
                 counted_tubes: tubes,
                 handoff: None,
                 receipt: None,
+                lab_tubes: None,
             })
             .into_iter()
             .collect(),
@@ -761,6 +763,9 @@ pub struct Counted {
     pub boxes: Option<i64>,
     pub tubes: i64,
     pub people: Option<i64>,
+    /// At the lab: tubes counted box by box, `(box barcode, tubes)`, for any
+    /// of the boxes received (a break then names its box).
+    pub per_box: Vec<(String, i64)>,
 }
 
 async fn boxes_found(
@@ -938,6 +943,7 @@ fn chain_of_boxes(
                     .to_string()
                 })),
                 receipt: receipt.map(String::from),
+                lab_tubes: None,
             })
             .collect(),
         ..Chain::default()
@@ -974,6 +980,24 @@ pub async fn receive(
             .map(|b| format!("{}: 实验室已接收 / already received", b.barcode))
             .collect(),
     )?;
+    let mut per_box: BTreeMap<String, i64> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (raw, n) in &counted.per_box {
+        let code = barcode(raw)?;
+        let n = count(*n, ("实验室逐箱清点管数", "tubes counted in a box"))?;
+        if !found.iter().any(|b| b.barcode == code) {
+            problems.push(format!(
+                "{code}: 不在本次接收的箱中 / not among the boxes received"
+            ));
+        } else if per_box.insert(code.clone(), n).is_some() {
+            problems.push(format!("{code}: 清点数写了两次 / counted twice"));
+        }
+    }
+    refuse(problems)?;
+    let box_tubes: Vec<(i64, i64)> = found
+        .iter()
+        .filter_map(|b| per_box.get(&b.barcode).map(|n| (b.id, *n)))
+        .collect();
     let warnings: Vec<String> = found
         .iter()
         .filter(|b| b.handoff_id.is_none())
@@ -993,6 +1017,7 @@ pub async fn receive(
                 counted_boxes,
                 counted_tubes,
                 counted_people,
+                box_tubes: &box_tubes,
                 by: &p.actor(),
                 now_ms: clock.now_ms(),
             },
@@ -1007,7 +1032,7 @@ pub async fn receive(
     let (tubes_n, people) = found
         .iter()
         .fold((0, 0), |(t, pe), b| (t + b.tubes, pe + b.people));
-    let chain = Chain {
+    let mut chain = Chain {
         receipts: vec![ReceiptLink {
             id: rid.clone(),
             counted_boxes,
@@ -1016,9 +1041,15 @@ pub async fn receive(
         }],
         ..chain_of_boxes(round, &found, None, Some(&rid))
     };
+    for b in &mut chain.boxes {
+        b.lab_tubes = per_box.get(&b.barcode).copied();
+    }
     let mismatches: Vec<Mismatch> = rules::reconcile(&chain)
         .into_iter()
-        .filter(|m| m.kind == "receipt" || (m.kind == "box" && m.step == rules::Step::HandOff))
+        .filter(|m| {
+            m.kind == "receipt"
+                || (m.kind == "box" && matches!(m.step, rules::Step::HandOff | rules::Step::Lab))
+        })
         .collect();
     access::record(
         store,
@@ -1193,6 +1224,7 @@ pub async fn report(
                 counted_tubes: b.counted_tubes,
                 handoff: b.handoff_id.map(pkey),
                 receipt: b.receipt_id.map(pkey),
+                lab_tubes: b.lab_tubes,
             })
             .collect(),
         handoffs: rows

@@ -193,6 +193,9 @@ pub enum HandoffCmd {
         /// Tubes the lab counted.
         #[arg(long)]
         counted_tubes: i64,
+        /// Tubes counted in one box, BOX=N (repeat for each box counted on its own).
+        #[arg(long = "box-tubes", value_name = "BOX=N")]
+        box_tubes: Vec<String>,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -496,6 +499,7 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
                     boxes: counted_boxes,
                     tubes: counted_tubes,
                     people: counted_people,
+                    per_box: Vec::new(),
                 },
             )
             .await?;
@@ -506,9 +510,22 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
             boxes,
             counted_boxes,
             counted_tubes,
+            box_tubes,
             json,
             db,
         } => {
+            let per_box = box_tubes
+                .iter()
+                .map(|bt| {
+                    bt.split_once('=')
+                        .and_then(|(b, n)| Some((b.trim().to_string(), n.trim().parse().ok()?)))
+                        .ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "--box-tubes {bt}: 应为 箱码=管数 / expected BOX=N (say BOX0001=38)"
+                            )
+                        })
+                })
+                .collect::<Result<Vec<(String, i64)>>>()?;
             let store = open(&db).await?;
             let round = key(&round, "--round")?;
             let boxes = split_list(&boxes);
@@ -522,6 +539,7 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
                     boxes: counted_boxes,
                     tubes: counted_tubes,
                     people: None,
+                    per_box,
                 },
             )
             .await?;

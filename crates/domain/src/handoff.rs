@@ -369,6 +369,9 @@ pub struct BoxLink {
     pub counted_tubes: i64,
     pub handoff: Option<String>,
     pub receipt: Option<String>,
+    /// The tubes the lab counted in this box when it received it, when it
+    /// counted box by box (the receipt's count covers all its boxes).
+    pub lab_tubes: Option<i64>,
 }
 
 /// A hand-over as written on the hand-over sheet (交接单).
@@ -788,6 +791,21 @@ pub fn reconcile(chain: &Chain) -> Vec<Mismatch> {
             );
         }
     }
+    // A box the lab counted on its own: which box the receipt's break is in.
+    for b in chain.boxes.iter().filter(|b| b.receipt.is_some()) {
+        if let Some(n) = b.lab_tubes {
+            out.check(
+                Step::Lab,
+                "box",
+                &b.barcode,
+                Some(&b.point),
+                Measure::Tubes,
+                box_tally(b).1.tubes,
+                n,
+                "实验室逐箱清点管数与系统不符 / the lab's count of this box differs from the system",
+            );
+        }
+    }
     // A point's break names what it is made of.
     for m in out.0.iter_mut().filter(|m| m.kind == "point") {
         m.items = match m.step {
@@ -999,6 +1017,7 @@ mod tests {
                 counted_tubes: 3,
                 handoff: Some("H1".into()),
                 receipt: Some("R1".into()),
+                lab_tubes: None,
             }],
             handoffs: vec![HandOffLink {
                 id: "H1".into(),
@@ -1014,6 +1033,31 @@ mod tests {
                 counted_people: None,
             }],
         }
+    }
+
+    #[test]
+    fn the_labs_count_of_one_box_names_that_box() {
+        let mut c = good_chain();
+        c.boxes[0].lab_tubes = Some(3);
+        assert_eq!(reconcile(&c), vec![], "the box's own count agrees");
+        c.boxes[0].lab_tubes = Some(2);
+        let m = reconcile(&c);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(
+            (
+                m[0].step,
+                m[0].kind,
+                m[0].at.as_str(),
+                m[0].expected,
+                m[0].found
+            ),
+            (Step::Lab, "box", "BOX1", 3, 2)
+        );
+        // A box not received yet is not checked at the lab.
+        c.boxes[0].receipt = None;
+        assert!(reconcile(&c)
+            .iter()
+            .all(|m| m.kind != "box" || m.step != Step::Lab));
     }
 
     #[test]

@@ -98,6 +98,8 @@ pub struct ReceiptWrite<'a> {
     pub counted_boxes: Option<i64>,
     pub counted_tubes: i64,
     pub counted_people: Option<i64>,
+    /// `(box id, tubes)` the lab counted box by box (any of the boxes, or none).
+    pub box_tubes: &'a [(i64, i64)],
     pub by: &'a str,
     pub now_ms: i64,
 }
@@ -144,6 +146,8 @@ pub struct BoxCount {
     pub counted_tubes: i64,
     pub handoff_id: Option<i64>,
     pub receipt_id: Option<i64>,
+    /// The tubes the lab counted in this box, when it counted box by box.
+    pub lab_tubes: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -558,6 +562,10 @@ impl Store {
             if qb.build().execute(&mut *conn).await?.rows_affected() != boxes.len() as u64 {
                 return Err(taken("箱 / box"));
             }
+            for &(b, n) in w.box_tubes {
+                sqlx::query("UPDATE transport_box SET lab_tubes = $3 WHERE street_id = $1 AND id = $2")
+                    .bind(street).bind(b).bind(n).execute(&mut *conn).await?;
+            }
             let mut qb = QueryBuilder::<DB>::new(moved_to(TubeState::Received));
             qb.push_bind(street).push(" AND id IN (SELECT bt.tube_id FROM bag_tube bt JOIN sample_bag g ON g.street_id = bt.street_id AND g.id = bt.bag_id WHERE bt.street_id = ")
                 .push_bind(street).push(" AND g.box_id IN ");
@@ -603,9 +611,9 @@ impl Store {
                 .iter().map(|r| Ok(BagCount { barcode: r.try_get(0)?, point_id: r.try_get(1)?, tubes: r.try_get(2)?, people: r.try_get(3)?, counted_tubes: r.try_get(4)?, box_barcode: r.try_get(5)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
             let boxes = sqlx::query(
-                "SELECT barcode, point_id, counted_bags, counted_tubes, handoff_id, receipt_id FROM transport_box WHERE street_id = $1 AND round_id = $2 ORDER BY id")
+                "SELECT barcode, point_id, counted_bags, counted_tubes, handoff_id, receipt_id, lab_tubes FROM transport_box WHERE street_id = $1 AND round_id = $2 ORDER BY id")
                 .bind(street).bind(round).fetch_all(pool).await?
-                .iter().map(|r| Ok(BoxCount { barcode: r.try_get(0)?, point_id: r.try_get(1)?, counted_bags: r.try_get(2)?, counted_tubes: r.try_get(3)?, handoff_id: r.try_get(4)?, receipt_id: r.try_get(5)? }))
+                .iter().map(|r| Ok(BoxCount { barcode: r.try_get(0)?, point_id: r.try_get(1)?, counted_bags: r.try_get(2)?, counted_tubes: r.try_get(3)?, handoff_id: r.try_get(4)?, receipt_id: r.try_get(5)?, lab_tubes: r.try_get(6)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
             let handoffs = sqlx::query(
                 "SELECT id, point_id, counted_boxes, counted_tubes, counted_people, transporter_name, transporter_phone, transporter_account, handed_by, created_ms \

@@ -42,6 +42,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     23 "0023_first_sampling_swab.sql",
     24 "0024_point_name.sql",
     25 "0025_follow_up_resident.sql",
+    26 "0026_box_lab_count.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -70,6 +71,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     23 "0023_first_sampling_swab.sql",
     24 "0024_point_name.sql",
     25 "0025_follow_up_resident.sql",
+    26 "0026_box_lab_count.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -217,6 +217,7 @@ pub async fn hand_over(
             boxes: b.counted_boxes,
             tubes: b.counted_tubes,
             people: b.counted_people,
+            ..Default::default()
         },
     )
     .await?;
@@ -229,6 +230,9 @@ pub struct ReceiptBody {
     pub counted_boxes: Option<i64>,
     pub counted_tubes: i64,
     pub counted_people: Option<i64>,
+    /// Tubes the lab counted box by box: `{"BOX0001": 38}` (any of the boxes).
+    #[serde(default)]
+    pub box_tubes: std::collections::BTreeMap<String, i64>,
 }
 
 pub async fn receive(
@@ -248,6 +252,7 @@ pub async fn receive(
             boxes: b.counted_boxes,
             tubes: b.counted_tubes,
             people: b.counted_people,
+            per_box: b.box_tubes.into_iter().collect(),
         },
     )
     .await?;

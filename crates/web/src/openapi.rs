@@ -385,8 +385,8 @@ fn handoff_paths() -> Vec<(&'static str, Value)> {
         ),
         (
             "/api/v1/rounds/{id}/receipts",
-            json!({ "post": { "summary": "the lab receives boxes with its own counts (a box with no hand-over is received and flagged)", "parameters": [path_id("round id")],
-            "requestBody": body(&["boxes", "counted_tubes"], json!({ "boxes": barcodes, "counted_boxes": { "type": "integer" }, "counted_tubes": { "type": "integer" }, "counted_people": { "type": "integer" } })),
+            json!({ "post": { "summary": "the lab receives boxes with its own counts (a box with no hand-over is received and flagged); `box_tubes` adds the tubes counted in any box on its own, so a break names its box", "parameters": [path_id("round id")],
+            "requestBody": body(&["boxes", "counted_tubes"], json!({ "boxes": barcodes, "counted_boxes": { "type": "integer" }, "counted_tubes": { "type": "integer" }, "counted_people": { "type": "integer" }, "box_tubes": { "type": "object", "additionalProperties": { "type": "integer", "minimum": 0 }, "description": "tubes counted per box, by box barcode (boxes of this receipt only)" } })),
             "responses": created(packed()) } }),
         ),
         (

@@ -794,6 +794,24 @@ async fn packing_hand_over_receipt_and_stations_from_the_command_line() {
         (&handed["boxes"], &handed["tubes"], &handed["people"]),
         (&json!(1), &json!(3), &json!(18))
     );
+    // A box count that is not BOX=N is refused before anything is stored.
+    let out = w.env.cli(&[
+        "handoff",
+        "receive",
+        "--round",
+        &w.round,
+        "--box",
+        "BOX0000001",
+        "--counted-tubes",
+        "3",
+        "--box-tubes",
+        "BOX0000001:3",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("BOX=N"),
+        "{out:?}"
+    );
     let (code, received) = cli_json(&[
         "handoff",
         "receive",
@@ -803,6 +821,8 @@ async fn packing_hand_over_receipt_and_stations_from_the_command_line() {
         "BOX0000001",
         "--counted-tubes",
         "3",
+        "--box-tubes",
+        "BOX0000001=3",
     ]);
     assert_eq!(code, Some(0), "{received}");
     assert_eq!(received["counts_match"], true, "{received}");
@@ -1142,4 +1162,81 @@ async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
         let r = recount(body);
         assert_eq!(r.status, 409, "{}", r.body);
     }
+}
+
+/// The lab receives two boxes in one receipt and counts each on its own: the
+/// receipt's shortfall is named at the box it is in (数据统计校对 says where
+/// it broke), from the API's `box_tubes` and from the lab page's box lines.
+#[tokio::test]
+async fn the_labs_count_box_by_box_names_the_short_box() {
+    let w = world().await;
+    w.three_tubes_in_a_box(true);
+    w.filled_tube(&w.a, "TB00000004", &w.codes[20..22]);
+    let v = w.as_(&w.vol);
+    let r = v.post(
+        &format!("/api/v1/points/{}/bags", w.a),
+        &json!({ "barcode": "BAG0000003", "tubes": ["TB00000004"], "counted_tubes": 1 }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = v.post(
+        &format!("/api/v1/points/{}/boxes", w.a),
+        &json!({ "barcode": "BOX0000002", "bags": ["BAG0000003"], "counted_bags": 1, "counted_tubes": 1 }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let h = w.as_(&w.chief).post(
+        &format!("/api/v1/points/{}/handoffs", w.a),
+        &json!({ "boxes": ["BOX0000001", "BOX0000002"], "transporter": { "name": "李师傅", "phone": "13812345678" }, "counted_tubes": 4 }),
+    );
+    assert_eq!(h.status, 201, "{}", h.body);
+    let lab = w.as_(&w.lab);
+    let receipts = format!("/api/v1/rounds/{}/receipts", w.round);
+    // A count for a box not in this receipt, or a negative one: refused,
+    // nothing received.
+    for bad in [json!({ "BOX0000009": 1 }), json!({ "BOX0000002": -1 })] {
+        let r = lab.post(
+            &receipts,
+            &json!({ "boxes": ["BOX0000001", "BOX0000002"], "counted_tubes": 4, "box_tubes": bad }),
+        );
+        assert_eq!(r.status, 400, "{}", r.body);
+    }
+    assert_eq!(w.tube_state("TB00000004").await, "handed_over");
+    // From the lab's page: one box a line, its count after it.
+    let pw = w.env.account("lab2", "lab", &["--street", "鸿城街道"]);
+    w.srv.login("lab2", &pw);
+    let browser = crate::round_pages::Browser::login(&w.srv, "lab2", &format!("{pw}-changed"));
+    let r = browser.post(
+        &format!("/rounds/{}/receipts", w.round),
+        &[
+            ("boxes", "box0000001 ２\nBOX0000002 1"),
+            ("counted_tubes", "3"),
+        ],
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.body.contains("BOX0000001"), "{}", r.body);
+    assert_eq!(w.tube_state("TB00000004").await, "received");
+    let rep = w.report(&w.chief, None);
+    let at_box: Vec<&Value> = rep["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "box")
+        .collect();
+    assert_eq!(at_box.len(), 1, "only the short box: {rep}");
+    assert_eq!(
+        (
+            &at_box[0]["at"],
+            &at_box[0]["expected"],
+            &at_box[0]["found"]
+        ),
+        (&json!("BOX0000001"), &json!(3), &json!(2)),
+        "{rep}"
+    );
+    assert!(
+        rep["mismatches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["kind"] == "receipt"),
+        "the receipt as a whole is short too: {rep}"
+    );
 }

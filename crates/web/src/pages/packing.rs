@@ -33,6 +33,28 @@ fn codes(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The lab's box list: one box a line, a line may add the tubes counted in
+/// that box after its barcode (`BOX0001 38`; a count has at most four
+/// digits, a barcode more). Returns the boxes and the counts given.
+fn boxes_and_counts(text: &str) -> (Vec<String>, Vec<(String, i64)>) {
+    let mut boxes = Vec::new();
+    let mut counts = Vec::new();
+    for line in text.lines() {
+        let line = gw_domain::text::to_half_width(line);
+        let mut parts = codes(&line);
+        let count = match parts.as_slice() {
+            [_, n] if n.len() <= 4 && n.chars().all(|c| c.is_ascii_digit()) => n.parse().ok(),
+            _ => None,
+        };
+        if let Some(n) = count {
+            parts.truncate(1);
+            counts.push((parts[0].clone(), n));
+        }
+        boxes.extend(parts);
+    }
+    (boxes, counts)
+}
+
 /// A count as typed (full-width digits too): none when left empty.
 fn number(v: &str, what: &str) -> Result<Option<i64>, String> {
     let v = gw_domain::text::to_half_width(v);
@@ -768,6 +790,7 @@ pub async fn hand_over(
                 f.get("counted_people"),
                 "交接单人份 / the people on the sheet",
             )?,
+            per_box: Vec::new(),
         })
     })();
     let r = match counted {
@@ -850,7 +873,10 @@ pub(super) async fn receipt_section(
 <button class="primary" type="submit">{sb}</button></form><p class="hint">{hint}</p></section>"#,
         h = l.t("实验室接收", "Lab receipt"),
         csrf = esc(&a.csrf),
-        lb = l.t("收到的箱条码（逐箱扫入，一行一个）", "Box barcodes received (scan each, one a line)"),
+        lb = l.t(
+            "收到的箱条码（逐箱扫入，一行一个；可在条码后写该箱清点管数，如 BOX0001 38）",
+            "Box barcodes received (scan each, one a line; a line may add the tubes counted in that box, as BOX0001 38)"
+        ),
         bv = esc(typed.get("boxes")),
         lt = l.t("实验室清点管数", "Tubes the lab counted"),
         tv = esc(typed.get("counted_tubes")),
@@ -878,17 +904,18 @@ pub async fn receive(
         Err(e) => return page.error(e),
     };
     let f = Fields::parse(&body);
+    let (boxes, per_box) = boxes_and_counts(f.get("boxes"));
     let counted = (|| {
         Ok::<_, String>(Counted {
             boxes: number(f.get("counted_boxes"), "清点箱数 / the boxes counted")?,
             tubes: required(f.get("counted_tubes"), "实验室清点管数 / the tubes counted")?,
             people: None,
+            per_box,
         })
     })();
     let r = match counted {
         Err(m) => Err(m),
         Ok(counted) => {
-            let boxes = codes(f.get("boxes"));
             match gw_app::handoff::receive(
                 &s.store,
                 &s.clock,
