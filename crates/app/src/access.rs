@@ -145,6 +145,9 @@ async fn audit(
     address: &str,
 ) -> Result<(), StoreError> {
     let (street_id, target_kind, target_id) = target;
+    // A NUL cannot be stored on PostgreSQL: the record is kept, marked.
+    let detail = &detail.replace('\0', "\u{fffd}");
+    let address = &address.replace('\0', "\u{fffd}");
     store
         .audit(&AuditWrite {
             street_id,

@@ -609,6 +609,9 @@ pub async fn pack_box(
     })
 }
 
+/// The longest reason a recount or a correction keeps (characters).
+pub const REASON_MAX: usize = 500;
+
 /// A packer's recount of a bag or box still at the point (before its box
 /// is handed over): the physical count typed at packing was wrong, or the
 /// bag was counted again. `bags` is for a box (required there, refused for
@@ -632,12 +635,12 @@ pub async fn recount(
     let bags = bags
         .map(|n| count(n, ("清点袋数", "counted bags")))
         .transpose()?;
-    let reason = gw_domain::text::clean(reason);
-    if reason.is_empty() {
-        return Err(invalid(
+    let reason = gw_domain::text::reason(reason, REASON_MAX).map_err(|e| match e {
+        gw_domain::text::NoteError::Empty => invalid(
             "重新清点须写明原因（如：封袋时数错）/ a recount needs a reason (say: miscounted when sealing)",
-        ));
-    }
+        ),
+        e => invalid(e),
+    })?;
     let rows = store.chain(point.street, pt.round_id).await?;
     let bag = rows.bags.iter().find(|b| b.barcode == label);
     let boxed = rows.boxes.iter().find(|b| b.barcode == label);

@@ -1994,12 +1994,12 @@ pub async fn correct_result(
     let place = store.place_of(round.street, "street", round.street).await?;
     access::authorize(p, clock, Action::PostResults, &place)?;
     store.round(round.street, round.id).await?;
-    let reason = gw_domain::text::clean(reason);
-    if reason.is_empty() {
-        return Err(AuthError::Invalid(
-            "更正结果须写明原因（如实验室的更正报告）/ a correction needs a reason (the lab's corrected report)".into(),
-        ));
-    }
+    let reason = gw_domain::text::reason(reason, crate::handoff::REASON_MAX).map_err(|e| {
+        AuthError::Invalid(match e {
+            gw_domain::text::NoteError::Empty => "更正结果须写明原因（如实验室的更正报告）/ a correction needs a reason (the lab's corrected report)".into(),
+            e => e.to_string(),
+        })
+    })?;
     let after = gw_domain::lab::LabResult::from_word(result).ok_or_else(|| {
         AuthError::Invalid(format!(
             "结果应为 阴性、异常（阳性）或 无效，不是“{result}” / the result must be negative, abnormal or invalid, not “{result}”"

@@ -28,6 +28,53 @@ pub fn clean(s: &str) -> String {
         .join(" ")
 }
 
+/// Why a written reason (a recount's, a correction's) was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoteError {
+    Empty,
+    TooLong(usize),
+    Control,
+}
+
+impl std::fmt::Display for NoteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoteError::Empty => write!(f, "原因为空 / the reason is empty"),
+            NoteError::TooLong(n) => write!(
+                f,
+                "原因超过 {n} 个字 / the reason is longer than {n} characters"
+            ),
+            NoteError::Control => write!(
+                f,
+                "原因含有控制字符 / the reason contains a control character"
+            ),
+        }
+    }
+}
+
+/// A reason as it is kept (in the audit log, on a record): [`clean`]ed,
+/// invisible characters (zero-width spaces, joiners, byte-order marks)
+/// dropped; refused when nothing is left, when longer than `max`
+/// characters, or when it holds a control character (a NUL cannot be
+/// stored on PostgreSQL, and none belongs in a record).
+pub fn reason(s: &str, max: usize) -> Result<String, NoteError> {
+    let visible: String = s
+        .chars()
+        .filter(|c| !matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}'))
+        .collect();
+    let r = clean(&visible);
+    if r.chars().any(char::is_control) {
+        return Err(NoteError::Control);
+    }
+    if r.is_empty() {
+        return Err(NoteError::Empty);
+    }
+    if r.chars().count() > max {
+        return Err(NoteError::TooLong(max));
+    }
+    Ok(r)
+}
+
 /// Chinese numerals one to ninety-nine (`三`, `十二`, `二十`) as a number.
 pub fn chinese_number(s: &str) -> Option<u32> {
     fn digit(c: char) -> Option<u32> {
@@ -73,6 +120,16 @@ pub fn percent_encode(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_reason_is_visible_text_of_bounded_length() {
+        assert_eq!(reason("  封袋时 数错 ", 10), Ok("封袋时 数错".into()));
+        assert_eq!(reason("\u{200b} \u{feff}", 10), Err(NoteError::Empty));
+        assert_eq!(reason("数错\0", 10), Err(NoteError::Control));
+        assert_eq!(reason(&"错".repeat(11), 10), Err(NoteError::TooLong(10)));
+        assert_eq!(reason("Ｎｏ．７", 10), Ok("No.7".into()));
+    }
+
     use super::*;
     #[test]
     fn half_width_and_squeeze() {

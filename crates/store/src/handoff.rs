@@ -462,32 +462,42 @@ impl Store {
         bags: Option<i64>,
     ) -> Result<(i64, i64, Option<i64>)> {
         let mut tx = self.begin().await?;
+        // The bag or box is locked for update as it is read (two recounts
+        // at once: the second reads the first's count), and the box it is
+        // in for share: a hand-over or receipt of that box at this moment
+        // waits for this transaction, or this one sees it and refuses.
+        let (update, share) = (tx.row_lock(RowLock::Update), tx.row_lock(RowLock::Share));
+        // A closed round's counts are its record.
+        tx.hold_unclosed_round(street, round).await?;
         let before = tx_run!(tx, conn, DB => {
-            let (read, write) = match bags {
-                None => (
-                    "SELECT id, counted_tubes, CAST(NULL AS BIGINT) FROM sample_bag WHERE street_id = $1 AND round_id = $2 AND barcode = $3",
-                    "UPDATE sample_bag SET counted_tubes = $4 WHERE street_id = $1 AND round_id = $2 AND barcode = $3 \
-                     AND NOT EXISTS (SELECT 1 FROM transport_box x WHERE x.street_id = sample_bag.street_id AND x.id = sample_bag.box_id AND (x.handoff_id IS NOT NULL OR x.receipt_id IS NOT NULL))",
-                ),
-                Some(_) => (
-                    "SELECT id, counted_tubes, counted_bags FROM transport_box WHERE street_id = $1 AND round_id = $2 AND barcode = $3",
-                    "UPDATE transport_box SET counted_tubes = $4, counted_bags = $5 WHERE street_id = $1 AND round_id = $2 AND barcode = $3 AND handoff_id IS NULL AND receipt_id IS NULL",
-                ),
+            let read = match bags {
+                None => format!("SELECT id, counted_tubes, CAST(NULL AS BIGINT), box_id FROM sample_bag WHERE street_id = $1 AND round_id = $2 AND barcode = $3{update}"),
+                Some(_) => format!("SELECT id, counted_tubes, counted_bags, id FROM transport_box WHERE street_id = $1 AND round_id = $2 AND barcode = $3{update}"),
             };
-            let before: Option<(i64, i64, Option<i64>)> = sqlx::query_as(read)
+            let row: Option<(i64, i64, Option<i64>, Option<i64>)> = sqlx::query_as(&read)
                 .bind(street).bind(round).bind(barcode).fetch_optional(&mut *conn).await?;
-            let Some(before) = before else {
-                return Err(StoreError::NotFound(format!("bag or box {barcode}")));
-            };
-            let moved = sqlx::query(write)
-                .bind(street).bind(round).bind(barcode).bind(tubes).bind(bags.unwrap_or(0))
-                .execute(&mut *conn).await?.rows_affected();
-            if moved == 0 {
-                return Err(StoreError::Conflict(format!(
-                    "{barcode} 已交给转运，清点数不能再改 / {barcode} was handed over: its count is no longer changed"
+            let Some((id, before_tubes, before_bags, in_box)) = row else {
+                return Err(StoreError::NotFound(format!(
+                    "本轮没有袋或箱 {barcode} / no bag or box {barcode} in this round"
                 )));
+            };
+            if let Some(x) = in_box {
+                let left: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(&format!(
+                    "SELECT handoff_id, receipt_id FROM transport_box WHERE street_id = $1 AND id = $2{share}"))
+                    .bind(street).bind(x).fetch_optional(&mut *conn).await?;
+                if let Some((Some(_), _) | (_, Some(_))) = left {
+                    return Err(StoreError::Conflict(format!(
+                        "{barcode} 已离开采样点（已交接或实验室已接收），清点数不能再改 / {barcode} has left the point (handed over or received by the lab): its count is no longer changed"
+                    )));
+                }
             }
-            before
+            match bags {
+                None => sqlx::query("UPDATE sample_bag SET counted_tubes = $3 WHERE street_id = $1 AND id = $2")
+                    .bind(street).bind(id).bind(tubes).execute(&mut *conn).await?,
+                Some(n) => sqlx::query("UPDATE transport_box SET counted_tubes = $3, counted_bags = $4 WHERE street_id = $1 AND id = $2")
+                    .bind(street).bind(id).bind(tubes).bind(n).execute(&mut *conn).await?,
+            };
+            (id, before_tubes, before_bags)
         });
         tx.commit().await?;
         Ok(before)

@@ -1763,9 +1763,12 @@ async fn the_labs_corrected_results_undo_and_redo_what_a_result_sets_in_motion()
             &json!({ "barcode": barcode, "result": result, "reason": reason }),
         )
     };
-    // No reason, no such tube: refused, nothing changed.
+    // No reason, a reason with a NUL, no such tube: refused, nothing changed.
     let r = correct("K0000001", "abnormal", " ");
     assert_eq!(r.status, 400, "{}", r.body);
+    let r = correct("K0000002", "negative", "更正\u{0}");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("control character"), "{}", r.body);
     let r = correct("K9999999", "abnormal", "更正报告");
     assert_eq!(r.status, 400, "{}", r.body);
     let store = w.env.store().await;

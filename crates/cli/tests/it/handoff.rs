@@ -1013,6 +1013,18 @@ async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
             json!({ "barcode": "BAG0000099", "counted_tubes": 2, "reason": "数错" }),
             "no such bag or box",
         ),
+        (
+            json!({ "barcode": "BAG0000001", "counted_tubes": 2, "reason": "数错\u{0}" }),
+            "control character",
+        ),
+        (
+            json!({ "barcode": "BAG0000001", "counted_tubes": 2, "reason": "错".repeat(501) }),
+            "longer than 500",
+        ),
+        (
+            json!({ "barcode": "BAG0000001", "counted_tubes": 2, "reason": "\u{200b}" }),
+            "needs a reason",
+        ),
     ] {
         let r = recount(body);
         assert_eq!(r.status, 400, "{}", r.body);
@@ -1161,7 +1173,31 @@ async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
     ] {
         let r = recount(body);
         assert_eq!(r.status, 409, "{}", r.body);
+        assert!(r.body.contains("has left the point"), "{}", r.body);
     }
+    // A closed round's counts are its record: a bag still at the point is
+    // not recounted there either.
+    w.filled_tube(&w.a, "TB00000004", &w.codes[20..22]);
+    let r = v.post(
+        &format!("/api/v1/points/{}/bags", w.a),
+        &json!({ "barcode": "BAG0000003", "tubes": ["TB00000004"], "counted_tubes": 2 }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let k: gw_domain::ids::Key = w.round.parse().unwrap();
+    let store = w.env.store().await;
+    store
+        .move_round(
+            k.street,
+            k.id,
+            "open",
+            "closed",
+            gw_app::Clock::System.now_ms(),
+        )
+        .await
+        .unwrap();
+    let r = recount(json!({ "barcode": "BAG0000003", "counted_tubes": 1, "reason": "数错" }));
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("is closed"), "{}", r.body);
 }
 
 /// The lab receives two boxes in one receipt and counts each on its own: the
