@@ -1072,6 +1072,19 @@ impl crate::import::StoreTx {
                      WHERE g.street_id = $1 AND g.tube_id = $2 AND r.household_id IS NOT NULL ORDER BY r.household_id")
                     .bind(street).bind(tube.id).fetch_all(&mut *conn).await?;
             }
+            if out.retest && result == "abnormal" {
+                // A confirmed positive's household is held: by the pool's
+                // control as a rule, by this alert's own when none is in
+                // force (the pool's was withdrawn by a correction, or ended).
+                let reason = format!("单管复检阳性 confirmed positive {}", tube.barcode);
+                for h in &out.households {
+                    sqlx::query("INSERT INTO control_order (street_id, target_kind, target_id, status, from_ms, until_ms, reason, set_by, created_ms, alert_id) \
+                                 SELECT $1, 'household', $2, 'temporary', $3, NULL, $4, $5, $3, $6 WHERE NOT EXISTS ( \
+                                   SELECT 1 FROM control_order c WHERE c.street_id = $1 AND c.target_kind = 'household' AND c.target_id = $2 \
+                                   AND c.from_ms <= $3 AND (c.until_ms IS NULL OR c.until_ms > $3))")
+                        .bind(street).bind(*h).bind(now_ms).bind(&reason).bind(by).bind(out.alert_id).execute(&mut *conn).await?;
+                }
+            }
             if !out.retest && result == "abnormal" {
                 let reason = format!("混管异常 abnormal pool {}", tube.barcode);
                 for h in &out.households {
@@ -1798,7 +1811,7 @@ impl crate::import::StoreTx {
                     .bind(street).bind(tube.round_id).execute(&mut *conn).await?;
                 released = sqlx::query("UPDATE control_order SET until_ms = $3, reason = reason || ' · 复检阴性解除 / released: retests negative' \
                              WHERE street_id = $1 AND target_kind = 'household' AND status = 'temporary' AND until_ms IS NULL \
-                             AND alert_id IN (SELECT a.id FROM alert a WHERE a.street_id = $1 AND a.round_id = $2) \
+                             AND alert_id IN (SELECT a.id FROM alert a WHERE a.street_id = $1 AND a.round_id = $2 AND a.kind = 'abnormal_pool') \
                              AND NOT EXISTS (SELECT 1 FROM follow_up f JOIN resident r ON r.street_id = f.street_id AND r.id = f.resident_id \
                                  WHERE f.street_id = control_order.street_id AND f.alert_id = control_order.alert_id AND f.kind = 'retest' \
                                  AND f.state IN ('open', 'confirmed') AND r.household_id = control_order.target_id)")

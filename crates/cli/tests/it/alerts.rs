@@ -2033,3 +2033,53 @@ async fn retests_a_correction_opens_after_the_round_closed_are_swabbed_and_answe
     );
     assert_eq!(open_retests().await, 2);
 }
+
+/// A member's retest swab is in the lab when the pool's result is corrected
+/// to negative (the alert withdrawn, the households released); the retest
+/// then comes back positive: that household is held again, by the confirmed
+/// alert itself.
+#[tokio::test]
+async fn a_positive_retest_after_its_pool_was_withdrawn_holds_the_household_again() {
+    let w = world("200").await;
+    let srv = &w.srv;
+    let (r, _) = round(srv, w.street, "撤回后复检阳性", &[]);
+    let p = point(srv, &r, w.street, w.communities[0], "1号点");
+    let pool = tube(srv, &p, "KW000001");
+    for i in 0..3 {
+        swab(srv, &pool, &format!("kw{i}"), &w.codes[i].1, "routine");
+    }
+    results(
+        srv,
+        &r,
+        json!([{ "barcode": "KW000001", "result": "abnormal" }]),
+    );
+    let rt = srv.post(
+        &format!("/api/v1/points/{p}/tubes"),
+        &json!({ "barcode": "KWR00001", "purpose": "retest" }),
+    );
+    assert_eq!(rt.status, 201, "{}", rt.body);
+    let rt = rt.json()["id"].as_str().unwrap().to_string();
+    swab(srv, &rt, "kwr0", &w.codes[0].1, "retest");
+    let c = srv.post(
+        &format!("/api/v1/rounds/{r}/results/corrections"),
+        &json!({ "barcode": "KW000001", "result": "negative", "reason": "复核阴性" }),
+    );
+    assert_eq!(c.status, 200, "{}", c.body);
+    let store = w.env.store().await;
+    let h = household_of(&store, &w.codes[0].0).await;
+    let now = || gw_app::Clock::System.now_ms() + 1;
+    assert!(
+        !under_temporary_control(&store, h, now()).await,
+        "released by the correction"
+    );
+    let v = results(
+        srv,
+        &r,
+        json!([{ "barcode": "KWR00001", "result": "abnormal" }]),
+    );
+    assert!(v.to_string().contains("confirmed"), "{v}");
+    assert!(
+        under_temporary_control(&store, h, now()).await,
+        "held again: {v}"
+    );
+}
