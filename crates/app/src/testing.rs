@@ -1302,7 +1302,7 @@ async fn register_swab(
                 .await?;
             (
                 Who::Resident(id),
-                format!("临时人员（不在名单上，待核实）/ walk-in on no roster: pending{note}"),
+                format!("{WALK_IN_NOTE}/ walk-in on no roster: pending{note}"),
                 // Someone just added has no earlier swab.
                 None,
             )
@@ -1520,6 +1520,10 @@ async fn register_swab(
     Ok((out, late))
 }
 
+/// How a walk-in's swab is flagged (its problem begins with it): the
+/// community checks who they are.
+const WALK_IN_NOTE: &str = "临时人员（不在名单上，待核实）";
+
 /// A replayed swab stored as the duplicate of a first taken more than
 /// [`EARLIER_BY_MS`] after it: the first try stored it but did not live to
 /// make it the first (the process died between the two writes); the replay
@@ -1548,6 +1552,14 @@ async fn finish_take_over(
     if !r.raw_code.is_empty() && r.raw_code != code {
         return Err(StoreError::Conflict(format!(
             "client_id {} 已用于另一个码的样本，本次未登记 / client_id {} was used for a swab of another code: this one is not stored",
+            r.client_id, r.client_id
+        )));
+    }
+    // Nor a code sent with the id of a walk-in's swab (stored with no code,
+    // as a purged swab is; a purged one's flag is cleared with it).
+    if r.raw_code.is_empty() && r.problem.starts_with(WALK_IN_NOTE) && !code.is_empty() {
+        return Err(StoreError::Conflict(format!(
+            "client_id {} 已用于一位临时人员的样本，本次未登记 / client_id {} was used for a walk-in's swab: this one is not stored",
             r.client_id, r.client_id
         )));
     }

@@ -123,13 +123,40 @@ async fn a_client_id_sent_again_with_another_tube_code_or_purpose_is_refused_and
         v.to_string().contains("another purpose") && v.to_string().contains("混采"),
         "{v}"
     );
+    // A walk-in's swab under another id, then a resident's code sent with
+    // that id: refused, so the resident is not lost as a "replay".
+    let walk_in = |code: &str| {
+        call(
+            &srv.addr,
+            &f.token,
+            "POST",
+            &format!("/api/v1/tubes/{here}/scans"),
+            &json!({ "client_id": "reused-w", "code": code, "walk_in": { "name": "过路人" } })
+                .to_string(),
+        )
+        .unwrap()
+    };
+    let (st, v) = walk_in("");
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = call(
+        &srv.addr,
+        &f.token,
+        "POST",
+        &format!("/api/v1/tubes/{here}/scans"),
+        &json!({ "client_id": "reused-w", "code": f.codes[2] }).to_string(),
+    )
+    .unwrap();
+    assert_eq!(st, 409, "{v}");
+    assert!(v.to_string().contains("walk-in's swab"), "{v}");
+    let (st, v) = walk_in("");
+    assert_eq!((st, &v["replay"]), (200, &json!(true)), "{v}");
     // The true replay is answered as before.
     let (st, v) = send(&srv.addr, &f.token, &job(&here, &f.codes[0])).unwrap();
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["replay"], true, "{v}");
     assert_eq!(v["registration"], first["registration"], "{v}");
     let (rows, _) = stored(&f.env).await;
-    assert_eq!(rows.len(), 1, "one swab stored");
+    assert_eq!(rows.len(), 2, "one swab and one walk-in's stored");
 }
 
 #[tokio::test]
