@@ -872,7 +872,7 @@ pub async fn hand_over(
     let (tubes_n, people) = found
         .iter()
         .fold((0, 0), |(t, pe), b| (t + b.tubes, pe + b.people));
-    let chain = chain_of_boxes(point, &found, Some(&hid), None);
+    let chain = chain_of_boxes(point.street, &found, Some(&hid), None);
     let chain = Chain {
         handoffs: vec![HandOffLink {
             id: hid.clone(),
@@ -912,17 +912,25 @@ pub async fn hand_over(
 
 /// Boxes with bags whose counts are taken as right (for one step's check).
 fn chain_of_boxes(
-    point: Key,
+    street: i64,
     found: &[gw_store::handoff::PackBox],
     handoff: Option<&str>,
     receipt: Option<&str>,
 ) -> Chain {
+    // Each box's own point (a lab receipt spans points).
+    let point = |b: &gw_store::handoff::PackBox| {
+        Key {
+            street,
+            id: b.point_id,
+        }
+        .to_string()
+    };
     Chain {
         bags: found
             .iter()
             .map(|b| BagLink {
                 barcode: format!("{}#bags", b.barcode),
-                point: point.to_string(),
+                point: point(b),
                 system: Tally {
                     tubes: b.tubes,
                     people: b.people,
@@ -935,16 +943,12 @@ fn chain_of_boxes(
             .iter()
             .map(|b| BoxLink {
                 barcode: b.barcode.clone(),
-                point: point.to_string(),
+                point: point(b),
                 counted_bags: 1,
                 counted_tubes: b.tubes,
-                handoff: handoff.map(String::from).or(b.handoff_id.map(|h| {
-                    Key {
-                        street: point.street,
-                        id: h,
-                    }
-                    .to_string()
-                })),
+                handoff: handoff
+                    .map(String::from)
+                    .or(b.handoff_id.map(|h| Key { street, id: h }.to_string())),
                 receipt: receipt.map(String::from),
                 lab_tubes: None,
             })
@@ -1042,7 +1046,7 @@ pub async fn receive(
             counted_tubes,
             counted_people,
         }],
-        ..chain_of_boxes(round, &found, None, Some(&rid))
+        ..chain_of_boxes(round.street, &found, None, Some(&rid))
     };
     for b in &mut chain.boxes {
         b.lab_tubes = per_box.get(&b.barcode).copied();

@@ -1207,23 +1207,27 @@ async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
 async fn the_labs_count_box_by_box_names_the_short_box() {
     let w = world().await;
     w.three_tubes_in_a_box(true);
-    w.filled_tube(&w.a, "TB00000004", &w.codes[20..22]);
-    let v = w.as_(&w.vol);
-    let r = v.post(
-        &format!("/api/v1/points/{}/bags", w.a),
+    // A second box at the other point (the round's id and point A's read
+    // alike here: 1-1).
+    w.filled_tube(&w.b, "TB00000004", &w.codes[20..22]);
+    let c = w.as_(&w.chief);
+    let r = c.post(
+        &format!("/api/v1/points/{}/bags", w.b),
         &json!({ "barcode": "BAG0000003", "tubes": ["TB00000004"], "counted_tubes": 1 }),
     );
     assert_eq!(r.status, 201, "{}", r.body);
-    let r = v.post(
-        &format!("/api/v1/points/{}/boxes", w.a),
+    let r = c.post(
+        &format!("/api/v1/points/{}/boxes", w.b),
         &json!({ "barcode": "BOX0000002", "bags": ["BAG0000003"], "counted_bags": 1, "counted_tubes": 1 }),
     );
     assert_eq!(r.status, 201, "{}", r.body);
-    let h = w.as_(&w.chief).post(
-        &format!("/api/v1/points/{}/handoffs", w.a),
-        &json!({ "boxes": ["BOX0000001", "BOX0000002"], "transporter": { "name": "李师傅", "phone": "13812345678" }, "counted_tubes": 4 }),
-    );
-    assert_eq!(h.status, 201, "{}", h.body);
+    for (point, boxed, tubes) in [(&w.a, "BOX0000001", 3), (&w.b, "BOX0000002", 1)] {
+        let h = c.post(
+            &format!("/api/v1/points/{point}/handoffs"),
+            &json!({ "boxes": [boxed], "transporter": { "name": "李师傅", "phone": "13812345678" }, "counted_tubes": tubes }),
+        );
+        assert_eq!(h.status, 201, "{}", h.body);
+    }
     let lab = w.as_(&w.lab);
     let receipts = format!("/api/v1/rounds/{}/receipts", w.round);
     // A count for a box not in this receipt, or a negative one: refused,
@@ -1236,20 +1240,38 @@ async fn the_labs_count_box_by_box_names_the_short_box() {
         assert_eq!(r.status, 400, "{}", r.body);
     }
     assert_eq!(w.tube_state("TB00000004").await, "handed_over");
+    // The second box alone, counted empty: its break is named with its
+    // point (a receipt spans points; it is not the round).
+    let r = lab.post(
+        &receipts,
+        &json!({ "boxes": ["BOX0000002"], "counted_tubes": 0, "box_tubes": { "BOX0000002": 0 } }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let answer = r.json();
+    let short: Vec<&Value> = answer["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "box")
+        .collect();
+    assert_eq!(short.len(), 1, "{answer}");
+    assert_eq!(
+        (&short[0]["at"], &short[0]["point"]),
+        (&json!("BOX0000002"), &json!(w.b)),
+        "{answer}"
+    );
+    assert_eq!(w.tube_state("TB00000004").await, "received");
     // From the lab's page: one box a line, its count after it.
     let pw = w.env.account("lab2", "lab", &["--street", "鸿城街道"]);
     w.srv.login("lab2", &pw);
     let browser = crate::round_pages::Browser::login(&w.srv, "lab2", &format!("{pw}-changed"));
     let r = browser.post(
         &format!("/rounds/{}/receipts", w.round),
-        &[
-            ("boxes", "box0000001 ２\nBOX0000002 1"),
-            ("counted_tubes", "3"),
-        ],
+        &[("boxes", "box0000001 ２"), ("counted_tubes", "2")],
     );
     assert_eq!(r.status, 201, "{}", r.body);
     assert!(r.body.contains("BOX0000001"), "{}", r.body);
-    assert_eq!(w.tube_state("TB00000004").await, "received");
+    assert_eq!(w.tube_state("TB00000001").await, "received");
     let rep = w.report(&w.chief, None);
     let at_box: Vec<&Value> = rep["mismatches"]
         .as_array()
@@ -1257,15 +1279,17 @@ async fn the_labs_count_box_by_box_names_the_short_box() {
         .iter()
         .filter(|m| m["kind"] == "box")
         .collect();
-    assert_eq!(at_box.len(), 1, "only the short box: {rep}");
+    let named: Vec<(&Value, &Value, &Value)> = at_box
+        .iter()
+        .map(|m| (&m["at"], &m["expected"], &m["found"]))
+        .collect();
     assert_eq!(
-        (
-            &at_box[0]["at"],
-            &at_box[0]["expected"],
-            &at_box[0]["found"]
-        ),
-        (&json!("BOX0000001"), &json!(3), &json!(2)),
-        "{rep}"
+        named,
+        vec![
+            (&json!("BOX0000001"), &json!(3), &json!(2)),
+            (&json!("BOX0000002"), &json!(1), &json!(0))
+        ],
+        "only the short boxes: {rep}"
     );
     assert!(
         rep["mismatches"]
