@@ -45,10 +45,10 @@ struct BindArg {
     /// Address to listen on.
     #[arg(long, env = "GRIDWARDEN_BIND", default_value = "127.0.0.1:8080")]
     bind: SocketAddr,
-    /// Seconds a client has to send a request's headers, and then its body;
-    /// a connection that stalls longer is closed (a body cut off is answered
-    /// 408 and nothing of it is stored).
-    #[arg(long, value_name = "SECONDS", default_value_t = gw_web::listen::DEFAULT_REQUEST_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    /// Seconds a request's body may stall (no data) before it is cut off
+    /// with 408, nothing of it stored; headers are due within 30 s, or this
+    /// if shorter (an idle connection is closed after as long).
+    #[arg(long, value_name = "SECONDS", default_value_t = gw_web::listen::DEFAULT_REQUEST_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=86_400))]
     request_timeout: u64,
 }
 

@@ -1,9 +1,11 @@
 //! The accept loop both transports share (plain http `serve`, https
 //! `serve --tls`), and the time limits on a request: a client that does not
-//! send a request's headers within the limit loses its connection (hyper's
-//! header timeout), and a body still arriving after the limit is cut off with
-//! `408` (the [`body_deadline`] layer). Without them a phone on a dead link, or
-//! anyone, could hold a connection and its task open for ever.
+//! send a request's headers within 30 s (or `--request-timeout`, if shorter)
+//! loses its connection (hyper's header timeout, which also ends an idle
+//! kept-alive connection), and a body that stalls for longer than
+//! `--request-timeout` is cut off with `408` (the [`body_deadline`] layer).
+//! Without them a phone on a dead link, or anyone, could hold a connection
+//! and its task open for ever.
 
 use std::future::Future;
 use std::io;
@@ -30,9 +32,12 @@ use crate::AppState;
 /// How long the server waits for open connections after Ctrl-C.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The default of `--request-timeout`: a 10 MB lab file over a slow mobile
-/// link still arrives, a stalled client is let go.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Headers are due within this, or `--request-timeout` when it is shorter.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default of `--request-timeout`: a slow mobile link that keeps
+/// sending is never cut off, one silent for a minute is let go.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Serves `app` on `listener` until Ctrl-C, each accepted connection first
 /// passed through `accept` (the TLS handshake, or nothing); a connection
@@ -105,7 +110,7 @@ async fn connection<IO>(
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(request_timeout)
+        .header_read_timeout(request_timeout.min(HEADER_TIMEOUT))
         .serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     tokio::select! {
@@ -121,11 +126,14 @@ async fn connection<IO>(
     }
 }
 
-/// A request body that must have arrived whole by a deadline: after it, the
-/// next read fails (the handler's extractor gives up) and the flag is set.
+/// A request body that must keep arriving: after `limit` with no new data
+/// (counted from the handler's first read, then from each piece that came)
+/// the next read fails (the handler's extractor gives up) and the flag is
+/// set. A large upload over a slow but live link is not cut off.
 struct Deadline {
     inner: Body,
-    sleep: Pin<Box<tokio::time::Sleep>>,
+    limit: Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
     expired: Arc<AtomicBool>,
 }
 
@@ -137,14 +145,21 @@ impl HttpBody for Deadline {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let limit = self.limit;
         if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            if let Some(sleep) = self.sleep.as_mut() {
+                sleep.as_mut().reset(tokio::time::Instant::now() + limit);
+            }
             return Poll::Ready(frame);
         }
-        if self.sleep.as_mut().poll(cx).is_ready() {
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        if sleep.as_mut().poll(cx).is_ready() {
             self.expired.store(true, Ordering::Relaxed);
             return Poll::Ready(Some(Err(axum::Error::new(io::Error::new(
                 io::ErrorKind::TimedOut,
-                "request body too slow",
+                "request body stalled",
             )))));
         }
         Poll::Pending
@@ -159,9 +174,10 @@ impl HttpBody for Deadline {
     }
 }
 
-/// Layer: a request's body must arrive within the server's request timeout;
-/// one that does not is answered `408` and its connection closed (nothing of
-/// it was stored: a handler reads its whole body before it writes).
+/// Layer: a request's body must not stall for longer than the server's
+/// request timeout; one that does is answered `408` and its connection
+/// closed (nothing of it was stored: a handler reads its whole body before
+/// it writes).
 pub(crate) async fn body_deadline(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let limit = s.request_timeout;
     let page = crate::is_page(req.uri().path())
@@ -170,7 +186,8 @@ pub(crate) async fn body_deadline(State(s): State<AppState>, req: Request, next:
     let req = req.map(|inner| {
         Body::new(Deadline {
             inner,
-            sleep: Box::pin(tokio::time::sleep(limit)),
+            limit,
+            sleep: None,
             expired: expired.clone(),
         })
     });
@@ -180,7 +197,7 @@ pub(crate) async fn body_deadline(State(s): State<AppState>, req: Request, next:
     }
     let secs = limit.as_secs();
     let message = format!(
-        "请求内容 {secs} 秒内未发送完毕，未作处理 / the request body did not arrive within {secs} s; nothing was done"
+        "请求内容发送中断超过 {secs} 秒，未作处理，请重新提交 / the request body stalled for {secs} s: nothing was done, send it again"
     );
     let mut out = match page {
         Some(lang) => crate::pages::error_page(
