@@ -285,7 +285,9 @@ impl Store {
             "UPDATE disinfection_task SET state = 'done', done_ms = $3, done_by = $4 WHERE street_id = $1 AND id = $2 AND state = 'open' RETURNING round_id")
             .bind(street).bind(id).bind(now_ms).bind(by).fetch_optional(pool).await?);
         round.ok_or_else(|| {
-            StoreError::Conflict(format!("disinfection task {street}-{id} is not open"))
+            StoreError::Conflict(format!(
+                "消杀任务 {street}-{id} 已完成或已撤销 / disinfection task {street}-{id} is done, or withdrawn by a corrected result"
+            ))
         })
     }
 

@@ -1883,6 +1883,8 @@ async fn the_labs_corrected_results_undo_and_redo_what_a_result_sets_in_motion()
         "{}",
         page.body
     );
+    let page = srv.get(&format!("/rounds/{round}/alerts"));
+    assert!(page.body.contains("消杀已撤销"), "{}", page.body);
 
     // Invalid → negative: its re-samples go.
     let c = correct("K0000003", "negative", "复测有效").json();

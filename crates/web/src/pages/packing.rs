@@ -210,6 +210,12 @@ fn items_text(l: Lang, items: &[String]) -> String {
 /// The answer to a packing step: what was recorded and, when a count differs,
 /// a red warning saying where.
 fn packed_html(l: Lang, what: &str, p: &Packed) -> String {
+    packed_html_at(l, what, p, true)
+}
+
+/// [`packed_html`]; `at_point`: the bag or box is still at the point, so a
+/// miscount can be recounted there (not after a hand-over, nor at the lab).
+fn packed_html_at(l: Lang, what: &str, p: &Packed, at_point: bool) -> String {
     let mut out = format!(
         r#"<section class="card" id="result"><p class="notice">{what} · {tubes} {lt} · {people} {lp}</p>"#,
         tubes = p.tubes,
@@ -225,10 +231,17 @@ fn packed_html(l: Lang, what: &str, p: &Packed) -> String {
                 "清点数与系统不符！已按清点数记录，请立即复核。",
                 "The count differs from the system! It was recorded as counted: check it now."
             ),
-            l.t(
-                "请核对实物：是清点数错了，就在下方“重新清点”中按实数更正（交接前）；是系统少了或多了管，请报告街道，数据统计校对会一直标出此处不符。",
-                "Check what is really there: if the count was wrong, correct it under \"Recount\" below (before the hand-over); if the system has tubes too few or too many, tell the street: the reconciliation keeps showing this mismatch."
-            ),
+            if at_point {
+                l.t(
+                    "请核对实物：是清点数错了，就在下方“重新清点”中按实数更正（交接前）；是系统少了或多了管，请报告街道，数据统计校对会一直标出此处不符。",
+                    "Check what is really there: if the count was wrong, correct it under \"Recount\" below (before the hand-over); if the system has tubes too few or too many, tell the street: the reconciliation keeps showing this mismatch."
+                )
+            } else {
+                l.t(
+                    "请核对实物并报告街道：已记录的清点数不再修改，数据统计校对会一直标出此处不符。",
+                    "Check what is really there and tell the street: the recorded count stands, and the reconciliation keeps showing this mismatch."
+                )
+            },
         ));
     }
     for w in &p.warnings {
@@ -813,7 +826,7 @@ pub async fn hand_over(
             )
             .await
             {
-                Ok(p) => Ok(packed_html(
+                Ok(p) => Ok(packed_html_at(
                     l,
                     &format!(
                         "{} {} {} → {}",
@@ -823,6 +836,7 @@ pub async fn hand_over(
                         esc(f.get("name").trim())
                     ),
                     &p,
+                    false,
                 )),
                 Err(e) => match form_error(e) {
                     Ok(m) => Err(m),
@@ -926,7 +940,7 @@ pub async fn receive(
             )
             .await
             {
-                Ok(p) => Ok(packed_html(
+                Ok(p) => Ok(packed_html_at(
                     l,
                     &format!(
                         "{} {} {}",
@@ -935,6 +949,7 @@ pub async fn receive(
                         l.t("箱", "boxes")
                     ),
                     &p,
+                    false,
                 )),
                 Err(e) => match form_error(e) {
                     Ok(m) => Err(m),
@@ -1163,6 +1178,13 @@ async fn alerts_body(
                 esc(&gw_domain::notify::clock_text(
                     t.done_ms.unwrap_or(t.created_ms)
                 ))
+            ),
+            Some(t) if t.state == "withdrawn" => format!(
+                r#"<span class="tag">{}</span>"#,
+                l.t(
+                    "消杀已撤销：结果更正为非异常",
+                    "disinfection withdrawn: the result was corrected"
+                )
             ),
             Some(_) => format!(
                 r#"<span class="tag bad">{}</span> <a href="/rounds/{round}/disinfection">{}</a>"#,

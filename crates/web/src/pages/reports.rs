@@ -358,8 +358,9 @@ async fn report_body(
     }
     let retests: usize = alerts.iter().map(|al| al.retests_open).sum();
     let tasks = gw_app::testing::disinfection_tasks(&s.store, &s.clock, p, k).await?;
-    let done = tasks.iter().filter(|t| t.done_ms.is_some()).count();
-    let open = tasks.len() - done;
+    // A task a corrected result called off is neither done nor due.
+    let done = tasks.iter().filter(|t| t.state == "done").count();
+    let open = tasks.iter().filter(|t| t.state == "open").count();
     let empty = |cols: usize, text: &str| {
         format!(
             r#"<tr><td colspan="{cols}" class="muted">{}</td></tr>"#,
