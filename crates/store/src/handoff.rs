@@ -303,11 +303,14 @@ impl Store {
     }
 
     /// A point's closed tubes not yet in a bag, oldest first, each with the
-    /// swabs in it: what is waiting to be sealed into a bag.
+    /// swabs in it: what is waiting to be sealed into a bag. A tube the lab
+    /// resulted before it was bagged (a retest tube carried over by hand) is
+    /// among them: the reconciliation counts it unbagged until it is.
     pub async fn tubes_to_bag(&self, street: i64, point: i64) -> Result<Vec<(String, i64)>> {
         Ok(db_run!(self, pool => {
             sqlx::query("SELECT t.barcode, (SELECT COUNT(*) FROM registration r WHERE r.street_id = t.street_id AND r.tube_id = t.id) \
-                         FROM tube t WHERE t.street_id = $1 AND t.point_id = $2 AND t.state = 'closed' ORDER BY t.id")
+                         FROM tube t WHERE t.street_id = $1 AND t.point_id = $2 AND t.state IN ('closed', 'resulted') \
+                         AND NOT EXISTS (SELECT 1 FROM bag_tube bt WHERE bt.street_id = t.street_id AND bt.tube_id = t.id) ORDER BY t.id")
                 .bind(street).bind(point).fetch_all(pool).await?
                 .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?

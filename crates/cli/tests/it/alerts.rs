@@ -2034,6 +2034,16 @@ async fn retests_a_correction_opens_after_the_round_closed_are_swabbed_and_answe
         json!([{ "barcode": "KR100001", "result": "negative" }]),
     );
     assert_eq!(open_retests().await, 2);
+    // Resulted but never bagged (carried to the lab by hand): the packing
+    // table lists them to bag, as the reconciliation counts them unbagged.
+    let table = srv.get(&format!("/api/v1/points/{p}/packing")).json();
+    let loose: Vec<&str> = table["tubes_to_bag"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["barcode"].as_str().unwrap())
+        .collect();
+    assert_eq!(loose, vec!["KC000001", "KR100001"], "{table}");
 }
 
 /// A member's retest swab is in the lab when the pool's result is corrected
