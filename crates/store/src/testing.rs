@@ -1014,6 +1014,13 @@ impl Store {
         out.applied.retest = false;
         tx.result_effects(tube, result, by, now_ms, &mut out.applied)
             .await?;
+        // An alert raised again meets the retests its members already had:
+        // what they settled stays settled (a household whose retests were
+        // all negative is not held again; an alert none of whose retests is
+        // open ends as it ended).
+        if let Some(a) = out.applied.alert_id {
+            out.applied.released += tx.settle_alert(street, a, now_ms).await?;
+        }
         if let Some(a) = out.withdrawn_alert {
             out.applied.notifications += tx
                 .queue_alert_messages(&AlertNews {
@@ -1038,6 +1045,30 @@ impl Store {
 }
 
 impl crate::import::StoreTx {
+    /// Pool alert `alert` as its members' retests leave it: the temporary
+    /// control of a household none of whose members has a retest open or
+    /// confirmed ends, and the alert is `cleared` (or `confirmed`) once it
+    /// has retests and none is open. Returns the households released.
+    async fn settle_alert(&mut self, street: i64, alert: i64, now_ms: i64) -> Result<u64> {
+        let released = crate::import::tx_run!(self, conn, DB => {
+            let released = sqlx::query("UPDATE control_order SET until_ms = $3, reason = reason || ' · 复检阴性解除 / released: retests negative' \
+                         WHERE street_id = $1 AND alert_id = $2 AND target_kind = 'household' AND status = 'temporary' AND until_ms IS NULL \
+                         AND EXISTS (SELECT 1 FROM follow_up f JOIN resident r ON r.street_id = f.street_id AND r.id = f.resident_id \
+                             WHERE f.street_id = control_order.street_id AND f.alert_id = control_order.alert_id AND f.kind = 'retest' AND r.household_id = control_order.target_id) \
+                         AND NOT EXISTS (SELECT 1 FROM follow_up f JOIN resident r ON r.street_id = f.street_id AND r.id = f.resident_id \
+                             WHERE f.street_id = control_order.street_id AND f.alert_id = control_order.alert_id AND f.kind = 'retest' \
+                             AND f.state IN ('open', 'confirmed') AND r.household_id = control_order.target_id)")
+                .bind(street).bind(alert).bind(now_ms).execute(&mut *conn).await?.rows_affected();
+            sqlx::query("UPDATE alert SET state = CASE WHEN EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.state = 'confirmed') THEN 'confirmed' ELSE 'cleared' END \
+                         WHERE street_id = $1 AND id = $2 AND kind = 'abnormal_pool' AND state = 'open' \
+                         AND EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.kind = 'retest') \
+                         AND NOT EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.kind = 'retest' AND f.state = 'open')")
+                .bind(street).bind(alert).execute(&mut *conn).await?;
+            released
+        });
+        Ok(released)
+    }
+
     /// What a result just stored on `tube` sets in motion (see
     /// [`Store::apply_result`]); `out.retest` says whether the tube was
     /// opened for a single-tube retest. A tube whose earlier result was

@@ -2095,3 +2095,64 @@ async fn a_positive_retest_after_its_pool_was_withdrawn_holds_the_household_agai
         "held again: {v}"
     );
 }
+
+/// An abnormal pool whose member's retest came back negative, corrected to
+/// negative and back to abnormal: the negative retest still stands, so the
+/// alert ends cleared again and the household is not held a second time
+/// (it had stayed open for ever, holding a household nothing could release).
+#[tokio::test]
+async fn an_alert_raised_again_keeps_what_its_retests_settled() {
+    let w = world("200").await;
+    let srv = &w.srv;
+    let (r, _) = round(srv, w.street, "再次异常轮", &[]);
+    let p = point(srv, &r, w.street, w.communities[0], "1号点");
+    let pool = tube(srv, &p, "KS000001");
+    swab(srv, &pool, "ks0", &w.codes[0].1, "routine");
+    results(
+        srv,
+        &r,
+        json!([{ "barcode": "KS000001", "result": "abnormal" }]),
+    );
+    let rt = srv.post(
+        &format!("/api/v1/points/{p}/tubes"),
+        &json!({ "barcode": "KSR00001", "purpose": "retest" }),
+    );
+    assert_eq!(rt.status, 201, "{}", rt.body);
+    let rt = rt.json()["id"].as_str().unwrap().to_string();
+    swab(srv, &rt, "ksr0", &w.codes[0].1, "retest");
+    results(
+        srv,
+        &r,
+        json!([{ "barcode": "KSR00001", "result": "negative" }]),
+    );
+    let store = w.env.store().await;
+    let h = household_of(&store, &w.codes[0].0).await;
+    let now = || gw_app::Clock::System.now_ms() + 1;
+    assert!(!under_temporary_control(&store, h, now()).await);
+    let state = || {
+        let a = srv.get(&format!("/api/v1/rounds/{r}/alerts")).json();
+        a["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["barcode"] == "KS000001")
+            .map(|x| x["state"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(state(), "cleared");
+    let correct = |result: &str| {
+        let c = srv.post(
+            &format!("/api/v1/rounds/{r}/results/corrections"),
+            &json!({ "barcode": "KS000001", "result": result, "reason": "更正" }),
+        );
+        assert_eq!(c.status, 200, "{}", c.body);
+    };
+    correct("negative");
+    assert_eq!(state(), "withdrawn");
+    correct("abnormal");
+    assert_eq!(state(), "cleared", "its retest was negative");
+    assert!(
+        !under_temporary_control(&store, h, now()).await,
+        "not held again"
+    );
+}
