@@ -56,10 +56,20 @@ impl Principal {
         }
     }
     pub fn can(&self, action: Action, place: &Place, now_ms: i64) -> bool {
-        access::can(&self.grants, action, place, now_ms)
+        self.station_may(action) && access::can(&self.grants, action, place, now_ms)
     }
     pub fn can_somewhere(&self, action: Action, now_ms: i64) -> bool {
-        access::can_somewhere(&self.grants, action, now_ms)
+        self.station_may(action) && access::can_somewhere(&self.grants, action, now_ms)
+    }
+    /// An enrolled scanning station (its device token, not an account).
+    pub fn is_station(&self) -> bool {
+        self.user_id == 0 && self.username.starts_with("station:")
+    }
+    /// A station holds its point's volunteer grant for scanning only: it
+    /// opens, fills and closes tubes; packing, hand-over and recounts are
+    /// done by a person, whom the audit log names.
+    fn station_may(&self, action: Action) -> bool {
+        !self.is_station() || action == Action::Scan
     }
 }
 

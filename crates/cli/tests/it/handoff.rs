@@ -866,6 +866,24 @@ async fn packing_hand_over_receipt_and_stations_from_the_command_line() {
         .status
     };
     assert_eq!(open("TB00000004"), 201);
+    // A station scans; packing, recounts and hand-overs are a person's.
+    for (path, body) in [
+        (
+            format!("/api/v1/points/{}/bags", w.a),
+            json!({ "barcode": "BAGST001", "tubes": ["TB00000004"], "counted_tubes": 1 }),
+        ),
+        (
+            format!("/api/v1/points/{}/recounts", w.a),
+            json!({ "barcode": "BAG0000001", "counted_tubes": 9, "reason": "station" }),
+        ),
+        (
+            format!("/api/v1/points/{}/handoffs", w.a),
+            json!({ "boxes": ["BOX0000001"], "transporter": { "name": "某人" }, "counted_tubes": 3 }),
+        ),
+    ] {
+        let r = st.post(&path, &body);
+        assert_eq!(r.status, 403, "{path}: {}", r.body);
+    }
     let station = issued["station"].as_str().unwrap();
     let out = w.env.cli_ok(&["station", "revoke", station]);
     assert!(out.contains("revoked"), "{out}");
