@@ -51,12 +51,21 @@ fn barcodes(raw: &[String]) -> Result<Vec<String>, AuthError> {
     barcodes_by(&BarcodeRule::default(), raw)
 }
 
+/// More than any bag, box, hand-over or lab receipt holds: a count over it
+/// is a typing slip (a barcode typed into a count field).
+pub const MAX_COUNT: i64 = 1_000_000;
+
 /// A count entered by hand; `what` is `(中文, English)`.
 fn count(n: i64, what: (&str, &str)) -> Result<i64, AuthError> {
+    let (zh, en) = what;
     if n < 0 {
-        let (zh, en) = what;
         return Err(AuthError::Invalid(format!(
             "{zh}不能为负数 / {en} cannot be negative"
+        )));
+    }
+    if n > MAX_COUNT {
+        return Err(AuthError::Invalid(format!(
+            "{zh}超过 {MAX_COUNT}，请核对 / {en} over {MAX_COUNT}: check it"
         )));
     }
     Ok(n)

@@ -1043,6 +1043,10 @@ async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
             json!({ "barcode": "BAG0000001", "counted_tubes": 2, "reason": "\u{200b}" }),
             "needs a reason",
         ),
+        (
+            json!({ "barcode": "BAG0000001", "counted_tubes": 20220001, "reason": "数错" }),
+            "over 1000000",
+        ),
     ] {
         let r = recount(body);
         assert_eq!(r.status, 400, "{}", r.body);

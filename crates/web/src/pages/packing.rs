@@ -56,7 +56,9 @@ fn boxes_and_counts(text: &str) -> (Vec<String>, Vec<(String, i64)>) {
 }
 
 /// A count as typed (full-width digits too): none when left empty.
-fn number(v: &str, what: &str) -> Result<Option<i64>, String> {
+/// `what` is `(中文, English)`.
+fn number(v: &str, what: (&str, &str)) -> Result<Option<i64>, String> {
+    let (zh, en) = what;
     let v = gw_domain::text::to_half_width(v);
     let v = v.trim();
     if v.is_empty() {
@@ -65,13 +67,14 @@ fn number(v: &str, what: &str) -> Result<Option<i64>, String> {
     match v.parse::<i64>() {
         Ok(n) if n >= 0 => Ok(Some(n)),
         _ => Err(format!(
-            "{what}应为 0 或正整数，请改正 / {what}: type a whole number, 0 or more"
+            "{zh}应为 0 或正整数，请改正 / {en}: type a whole number, 0 or more"
         )),
     }
 }
 
-fn required(v: &str, what: &str) -> Result<i64, String> {
-    number(v, what)?.ok_or_else(|| format!("请填写{what} / enter {what}"))
+fn required(v: &str, what: (&str, &str)) -> Result<i64, String> {
+    let (zh, en) = what;
+    number(v, what)?.ok_or_else(|| format!("请填写{zh} / enter {en}"))
 }
 
 /// What the use-case refused, as the form shows it; anything else is a page error.
@@ -648,7 +651,7 @@ pub async fn pack_bag(
         Err(e) => return page.error(e),
     };
     let f = Fields::parse(&body);
-    let r = match required(f.get("counted_tubes"), "清点管数 / the tubes counted") {
+    let r = match required(f.get("counted_tubes"), ("清点管数", "the tubes counted")) {
         Err(m) => Err(m),
         Ok(counted) => {
             let tubes = codes(f.get("tubes"));
@@ -692,8 +695,8 @@ pub async fn pack_box(
         Err(e) => return page.error(e),
     };
     let f = Fields::parse(&body);
-    let counted = required(f.get("counted_bags"), "清点袋数 / the bags counted").and_then(|b| {
-        required(f.get("counted_tubes"), "清点管数 / the tubes counted").map(|t| (b, t))
+    let counted = required(f.get("counted_bags"), ("清点袋数", "the bags counted")).and_then(|b| {
+        required(f.get("counted_tubes"), ("清点管数", "the tubes counted")).map(|t| (b, t))
     });
     let r = match counted {
         Err(m) => Err(m),
@@ -745,8 +748,10 @@ pub async fn recount(
         Err(e) => return page.error(e),
     };
     let f = Fields::parse(&body);
-    let counted = required(f.get("counted_tubes"), "实数管数 / the tubes counted")
-        .and_then(|t| number(f.get("counted_bags"), "实数袋数 / the bags counted").map(|b| (t, b)));
+    let counted =
+        required(f.get("counted_tubes"), ("实数管数", "the tubes counted")).and_then(|t| {
+            number(f.get("counted_bags"), ("实数袋数", "the bags counted")).map(|b| (t, b))
+        });
     let r = match counted {
         Err(m) => Err(m),
         Ok((tubes, bags)) => match gw_app::handoff::recount(
@@ -793,15 +798,15 @@ pub async fn hand_over(
         Ok::<_, String>(Counted {
             boxes: number(
                 f.get("counted_boxes"),
-                "交接单箱数 / the boxes on the sheet",
+                ("交接单箱数", "the boxes on the sheet"),
             )?,
             tubes: required(
                 f.get("counted_tubes"),
-                "交接单管数 / the tubes on the sheet",
+                ("交接单管数", "the tubes on the sheet"),
             )?,
             people: number(
                 f.get("counted_people"),
-                "交接单人份 / the people on the sheet",
+                ("交接单人份", "the people on the sheet"),
             )?,
             per_box: Vec::new(),
         })
@@ -921,8 +926,11 @@ pub async fn receive(
     let (boxes, per_box) = boxes_and_counts(f.get("boxes"));
     let counted = (|| {
         Ok::<_, String>(Counted {
-            boxes: number(f.get("counted_boxes"), "清点箱数 / the boxes counted")?,
-            tubes: required(f.get("counted_tubes"), "实验室清点管数 / the tubes counted")?,
+            boxes: number(f.get("counted_boxes"), ("清点箱数", "the boxes counted"))?,
+            tubes: required(
+                f.get("counted_tubes"),
+                ("实验室清点管数", "the tubes counted"),
+            )?,
             people: None,
             per_box,
         })
