@@ -168,7 +168,10 @@ async fn point_staff_bag_box_and_hand_over_in_the_browser_and_the_lab_receives()
     );
     assert_eq!(r.status, 400, "{}", r.body);
     let err = element(&r.body, "form-error", "div");
-    assert!(err.contains("请填写清点管数"), "{err}");
+    assert!(
+        err.contains("请填写清点管数 / enter the tubes counted"),
+        "Chinese, then English, not mixed: {err}"
+    );
     assert!(
         r.body.contains("TB00000001\r\nTB00000002") || r.body.contains("TB00000001\nTB00000002")
     );
