@@ -597,7 +597,10 @@ pub async fn pack_box(
         p,
         "pack_box",
         (point.street, "point", &point.to_string()),
-        &format!("box={box_code} bags={} tubes={tubes_n}", ids.len()),
+        &format!(
+            "box={box_code} bags={} tubes={tubes_n} counted_bags={counted_bags} counted_tubes={counted_tubes}",
+            ids.len()
+        ),
         "",
     )
     .await?;
@@ -655,9 +658,15 @@ pub async fn recount(
     let boxed = rows.boxes.iter().find(|b| b.barcode == label);
     let at = match (bag.map(|b| b.point_id), boxed.map(|b| b.point_id)) {
         (None, None) => {
-            return Err(invalid(format!(
-                "{label}: 本轮没有这个袋或箱 / no such bag or box in this round"
-            )))
+            let tube = store
+                .tube_by_barcode(point.street, pt.round_id, &label)
+                .await?;
+            return Err(invalid(match tube {
+                Some(_) => format!(
+                    "{label}: 这是采样管条码，请重新清点它所在的袋 / that is a tube's barcode: recount the bag it is in"
+                ),
+                None => format!("{label}: 本轮没有这个袋或箱 / no such bag or box in this round"),
+            }));
         }
         (Some(at), _) | (None, Some(at)) => at,
     };

@@ -1567,11 +1567,10 @@ async fn finish_take_over(
     // stored swab says "routine" is another swab, and the answer would tell
     // the station something it did not store.
     if r.purpose != purpose {
+        let (zh, en) = gw_domain::testing::purpose_words(&r.purpose);
         return Err(StoreError::Conflict(format!(
-            "client_id {} 已用于另一种用途的样本（{}），本次未登记 / client_id {} was used for a swab of another purpose: this one is not stored",
-            r.client_id,
-            gw_domain::testing::purpose_words(&r.purpose),
-            r.client_id
+            "client_id {} 已用于另一种用途的样本（{zh}），本次未登记 / client_id {} was used for a swab of another purpose ({en}): this one is not stored",
+            r.client_id, r.client_id
         )));
     }
     let (Some(first_id), Some(resident)) = (r.duplicate_of, r.resident_id) else {

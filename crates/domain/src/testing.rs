@@ -512,15 +512,15 @@ pub fn round_move_ok(from: &str, to: &str) -> bool {
 /// a re-sample of an invalid tube's member.
 pub const PURPOSES: [&str; 4] = ["routine", "door_to_door", "retest", "resample"];
 
-/// A purpose as people say it, Chinese first (`routine` → 混采 / pooled
-/// sampling); an unknown word comes back as it is.
-pub fn purpose_words(purpose: &str) -> String {
+/// A purpose as people say it, `(中文, English)` (`routine` → 混采, pooled
+/// sampling); an unknown word comes back as it is, twice.
+pub fn purpose_words(purpose: &str) -> (&str, &str) {
     match purpose {
-        "routine" => "混采 / pooled sampling".into(),
-        "door_to_door" => "上门采样 / door-to-door".into(),
-        "retest" => "单管复检 / single-tube retest".into(),
-        "resample" => "重采 / re-sample".into(),
-        other => other.to_string(),
+        "routine" => ("混采", "pooled sampling"),
+        "door_to_door" => ("上门采样", "door-to-door"),
+        "retest" => ("单管复检", "single-tube retest"),
+        "resample" => ("重采", "re-sample"),
+        other => (other, other),
     }
 }
 
@@ -651,10 +651,10 @@ mod tests {
     #[test]
     fn every_purpose_has_words() {
         for p in PURPOSES {
-            let w = purpose_words(p);
-            assert!(w.contains(" / ") && w != p, "{p}: {w}");
+            let (zh, en) = purpose_words(p);
+            assert!(!zh.is_ascii() && en.is_ascii() && en != p, "{p}: {zh} {en}");
         }
-        assert_eq!(purpose_words("other"), "other");
+        assert_eq!(purpose_words("other"), ("other", "other"));
     }
 
     #[test]

@@ -1032,6 +1032,10 @@ async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
             "no such bag or box",
         ),
         (
+            json!({ "barcode": "TB00000001", "counted_tubes": 2, "reason": "数错" }),
+            "that is a tube's barcode",
+        ),
+        (
             json!({ "barcode": "BAG0000001", "counted_tubes": 2, "reason": "数错\u{0}" }),
             "control character",
         ),

@@ -120,7 +120,8 @@ async fn a_client_id_sent_again_with_another_tube_code_or_purpose_is_refused_and
     .unwrap();
     assert_eq!(st, 409, "{v}");
     assert!(
-        v.to_string().contains("another purpose") && v.to_string().contains("混采"),
+        v.to_string().contains("another purpose (pooled sampling)")
+            && v.to_string().contains("（混采）"),
         "{v}"
     );
     // A walk-in's swab under another id, then a resident's code sent with
