@@ -458,19 +458,18 @@ pub async fn pack_bag(
         .bags_for_packing(point.street, pt.round_id, std::slice::from_ref(&bag))
         .await?;
     let (tubes_n, people) = sys.first().map_or((0, 0), |b| (b.tubes, b.people));
-    let mismatches = rules::reconcile(&Chain {
-        bags: vec![BagLink {
-            barcode: bag.clone(),
-            point: point.to_string(),
-            system: Tally {
+    let mismatches = step_checked(
+        point,
+        &bag,
+        &[(
+            bag.clone(),
+            Tally {
                 tubes: tubes_n,
                 people,
             },
-            counted_tubes: counted,
-            in_box: None,
-        }],
-        ..Chain::default()
-    });
+        )],
+        Counting::Bag(counted),
+    );
     access::record(
         store,
         clock,
@@ -562,35 +561,27 @@ pub async fn pack_box(
     let (tubes_n, people) = found
         .iter()
         .fold((0, 0), |(t, pe), b| (t + b.tubes, pe + b.people));
-    let chain = Chain {
-        bags: found
-            .iter()
-            .map(|b| BagLink {
-                barcode: b.barcode.clone(),
-                point: point.to_string(),
-                system: Tally {
+    let inside: Vec<(String, Tally)> = found
+        .iter()
+        .map(|b| {
+            (
+                b.barcode.clone(),
+                Tally {
                     tubes: b.tubes,
                     people: b.people,
                 },
-                counted_tubes: b.tubes,
-                in_box: Some(box_code.clone()),
-            })
-            .collect(),
-        boxes: vec![BoxLink {
-            barcode: box_code.clone(),
-            point: point.to_string(),
-            counted_bags,
-            counted_tubes,
-            handoff: None,
-            receipt: None,
-            lab_tubes: None,
-        }],
-        ..Chain::default()
-    };
-    let mismatches: Vec<Mismatch> = rules::reconcile(&chain)
-        .into_iter()
-        .filter(|m| m.kind == "box")
+            )
+        })
         .collect();
+    let mismatches = step_checked(
+        point,
+        &box_code,
+        &inside,
+        Counting::Box {
+            bags: counted_bags,
+            tubes: counted_tubes,
+        },
+    );
     access::record(
         store,
         clock,
@@ -694,46 +685,32 @@ pub async fn recount(
         .recount(point.street, pt.round_id, &label, tubes, bags)
         .await?;
     // The step checked again with the new count, as packing checked it.
-    let inside: Vec<&gw_store::handoff::BagCount> = match bag {
-        Some(b) => vec![b],
-        None => rows
-            .bags
-            .iter()
-            .filter(|b| b.box_barcode.as_deref() == Some(label.as_str()))
-            .collect(),
-    };
-    let chain = Chain {
-        bags: inside
-            .iter()
-            .map(|b| BagLink {
-                barcode: b.barcode.clone(),
-                point: point.to_string(),
-                system: Tally {
+    let inside: Vec<(String, Tally)> = rows
+        .bags
+        .iter()
+        .filter(|b| match bag {
+            Some(_) => b.barcode == label,
+            None => b.box_barcode.as_deref() == Some(label.as_str()),
+        })
+        .map(|b| {
+            (
+                b.barcode.clone(),
+                Tally {
                     tubes: b.tubes,
                     people: b.people,
                 },
-                counted_tubes: if kind == "bag" { tubes } else { b.tubes },
-                in_box: (kind == "box").then(|| label.clone()),
-            })
-            .collect(),
-        boxes: bags
-            .map(|n| BoxLink {
-                barcode: label.clone(),
-                point: point.to_string(),
-                counted_bags: n,
-                counted_tubes: tubes,
-                handoff: None,
-                receipt: None,
-                lab_tubes: None,
-            })
-            .into_iter()
-            .collect(),
-        ..Chain::default()
-    };
-    let mismatches: Vec<Mismatch> = rules::reconcile(&chain)
-        .into_iter()
-        .filter(|m| m.kind == kind)
+            )
+        })
         .collect();
+    let mismatches = step_checked(
+        point,
+        &label,
+        &inside,
+        match bags {
+            None => Counting::Bag(tubes),
+            Some(n) => Counting::Box { bags: n, tubes },
+        },
+    );
     access::record(
         store,
         clock,
@@ -752,7 +729,7 @@ pub async fn recount(
     .await?;
     let (system_tubes, people) = inside
         .iter()
-        .fold((0, 0), |(t, pe), b| (t + b.tubes, pe + b.people));
+        .fold((0, 0), |(t, pe), (_, b)| (t + b.tubes, pe + b.people));
     Ok(Packed {
         id: Key {
             street: point.street,
@@ -768,6 +745,63 @@ pub async fn recount(
         mismatches,
         warnings: Vec::new(),
     })
+}
+
+/// What a packer counted at a packing step.
+#[derive(Debug, Clone, Copy)]
+enum Counting {
+    /// The tubes in a bag.
+    Bag(i64),
+    /// The bags and the tubes in a box.
+    Box { bags: i64, tubes: i64 },
+}
+
+/// One packing step checked as the reconciliation checks it: bag or box
+/// `label` of `point`, holding `bags` (each with what the system holds; a
+/// bag's own counts are taken as right inside a box), against what the
+/// packer counted. The mismatches of that bag or box only.
+fn step_checked(
+    point: Key,
+    label: &str,
+    bags: &[(String, Tally)],
+    counting: Counting,
+) -> Vec<Mismatch> {
+    let (kind, in_box) = match counting {
+        Counting::Bag(_) => ("bag", None),
+        Counting::Box { .. } => ("box", Some(label.to_string())),
+    };
+    let chain = Chain {
+        bags: bags
+            .iter()
+            .map(|(barcode, system)| BagLink {
+                barcode: barcode.clone(),
+                point: point.to_string(),
+                system: *system,
+                counted_tubes: match counting {
+                    Counting::Bag(n) => n,
+                    Counting::Box { .. } => system.tubes,
+                },
+                in_box: in_box.clone(),
+            })
+            .collect(),
+        boxes: match counting {
+            Counting::Bag(_) => Vec::new(),
+            Counting::Box { bags, tubes } => vec![BoxLink {
+                barcode: label.to_string(),
+                point: point.to_string(),
+                counted_bags: bags,
+                counted_tubes: tubes,
+                handoff: None,
+                receipt: None,
+                lab_tubes: None,
+            }],
+        },
+        ..Chain::default()
+    };
+    rules::reconcile(&chain)
+        .into_iter()
+        .filter(|m| m.kind == kind)
+        .collect()
 }
 
 /// Who takes the boxes: a name and phone, or an account.
