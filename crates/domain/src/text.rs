@@ -22,10 +22,35 @@ pub fn squeeze(s: &str) -> String {
 
 /// Half-width and trimmed, inner whitespace kept as single spaces.
 pub fn clean(s: &str) -> String {
-    to_half_width(s)
+    let visible: String = s
+        .chars()
+        .filter(|c| !is_invisible(*c) && (c.is_whitespace() || !c.is_control()))
+        .collect();
+    to_half_width(&visible)
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A character that shows nothing and changes no word: zero-width spaces
+/// and joiners, direction marks and overrides, soft hyphens, variation
+/// selectors, fillers, tags (Unicode's default-ignorable characters), and
+/// the blank braille pattern. Names and reasons drop them: text made only
+/// of them is empty, and a direction override would disguise a record.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00ad}' | '\u{034f}' | '\u{061c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}'
+        | '\u{180b}'..='\u{180f}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{206f}'
+        | '\u{2800}' | '\u{3164}'
+        | '\u{fe00}'..='\u{fe0f}'
+        | '\u{feff}' | '\u{ffa0}'
+        | '\u{fff0}'..='\u{fffb}'
+        | '\u{1bca0}'..='\u{1bca3}'
+        | '\u{1d173}'..='\u{1d17a}'
+        | '\u{e0000}'..='\u{e0fff}')
 }
 
 /// Why a written reason (a recount's, a correction's) was refused.
@@ -58,14 +83,10 @@ impl std::fmt::Display for NoteError {
 /// characters, or when it holds a control character (a NUL cannot be
 /// stored on PostgreSQL, and none belongs in a record).
 pub fn reason(s: &str, max: usize) -> Result<String, NoteError> {
-    let visible: String = s
-        .chars()
-        .filter(|c| !matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}'))
-        .collect();
-    let r = clean(&visible);
-    if r.chars().any(char::is_control) {
+    if s.chars().any(|c| c.is_control() && !c.is_whitespace()) {
         return Err(NoteError::Control);
     }
+    let r = clean(s);
     if r.is_empty() {
         return Err(NoteError::Empty);
     }
@@ -128,6 +149,18 @@ mod tests {
         assert_eq!(reason("数错\0", 10), Err(NoteError::Control));
         assert_eq!(reason(&"错".repeat(11), 10), Err(NoteError::TooLong(10)));
         assert_eq!(reason("Ｎｏ．７", 10), Ok("No.7".into()));
+        for blank in [
+            "\u{202e}",
+            "\u{3164}",
+            "\u{00ad}",
+            "\u{2800}",
+            "\u{e0001}",
+            "\u{fe0f}",
+        ] {
+            assert_eq!(reason(blank, 10), Err(NoteError::Empty), "{blank:?}");
+        }
+        assert_eq!(reason("数\u{202e}错", 10), Ok("数错".into()));
+        assert_eq!(clean("王\u{0}小\u{200b}二 "), "王小二");
     }
 
     use super::*;

@@ -1014,13 +1014,6 @@ impl Store {
         out.applied.retest = false;
         tx.result_effects(tube, result, by, now_ms, &mut out.applied)
             .await?;
-        // An alert raised again meets the retests its members already had:
-        // what they settled stays settled (a household whose retests were
-        // all negative is not held again; an alert none of whose retests is
-        // open ends as it ended).
-        if let Some(a) = out.applied.alert_id {
-            out.applied.released += tx.settle_alert(street, a, now_ms).await?;
-        }
         if let Some(a) = out.withdrawn_alert {
             out.applied.notifications += tx
                 .queue_alert_messages(&AlertNews {
@@ -1098,9 +1091,14 @@ impl crate::import::StoreTx {
                                                   ON CONFLICT (street_id, tube_id, kind) DO UPDATE SET state = 'open', created_ms = excluded.created_ms RETURNING id")
                     .bind(street).bind(tube.round_id).bind(tube.id).bind(tube.point_id).bind(kind).bind(now_ms).fetch_one(&mut *conn).await?;
                 out.alert_id = Some(id);
+                // The members' households, but for one whose members in this
+                // tube all had their retest come back negative already (an
+                // alert raised again by a correction): that is settled.
                 out.households = sqlx::query_scalar(
                     "SELECT DISTINCT r.household_id FROM registration g JOIN resident r ON r.street_id = g.street_id AND r.id = g.resident_id \
-                     WHERE g.street_id = $1 AND g.tube_id = $2 AND r.household_id IS NOT NULL ORDER BY r.household_id")
+                     WHERE g.street_id = $1 AND g.tube_id = $2 AND r.household_id IS NOT NULL \
+                     AND NOT EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = g.street_id AND f.tube_id = g.tube_id AND f.resident_id = g.resident_id AND f.kind = 'retest' AND f.state = 'cleared') \
+                     ORDER BY r.household_id")
                     .bind(street).bind(tube.id).fetch_all(&mut *conn).await?;
             }
             if out.retest && result == "abnormal" {
@@ -1152,7 +1150,19 @@ impl crate::import::StoreTx {
                 }
             }
         });
-        if let (Some(alert_id), Some(kind)) = (out.alert_id, alert_kind) {
+        // An alert raised again meets the retests its members already had:
+        // one none of whose retests is open ends as it ended, and the
+        // channels are told that, not a new abnormal pool.
+        let mut kind = alert_kind;
+        if let (Some(alert_id), Some("abnormal_pool")) = (out.alert_id, alert_kind) {
+            out.released += tx.settle_alert(street, alert_id, now_ms).await?;
+            let state: String = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar("SELECT state FROM alert WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(alert_id).fetch_one(&mut *conn).await?);
+            if state != "open" {
+                kind = Some("cleared");
+            }
+        }
+        if let (Some(alert_id), Some(kind)) = (out.alert_id, kind) {
             out.notifications = tx
                 .queue_alert_messages(&AlertNews {
                     street,
@@ -1161,7 +1171,11 @@ impl crate::import::StoreTx {
                     point: tube.point_id,
                     barcode: &tube.barcode,
                     members: out.members.len(),
-                    households: out.households.len(),
+                    households: if kind == "cleared" {
+                        0
+                    } else {
+                        out.households.len()
+                    },
                     at_ms: now_ms,
                 })
                 .await?;
@@ -1856,7 +1870,7 @@ impl crate::import::StoreTx {
         let mut queued = 0;
         for (alert_id, point, barcode, cleared) in ended {
             let households: i64 = crate::import::tx_run!(self, conn, DB => sqlx::query_scalar(
-                "SELECT COUNT(DISTINCT target_id) FROM control_order WHERE street_id = $1 AND alert_id = $2 AND target_kind = 'household' AND until_ms = $3")
+                "SELECT COUNT(DISTINCT target_id) FROM control_order WHERE street_id = $1 AND alert_id = $2 AND target_kind = 'household' AND until_ms IS NOT NULL AND until_ms <= $3")
                 .bind(street).bind(alert_id).bind(now_ms).fetch_one(&mut *conn).await?);
             queued += self
                 .queue_alert_messages(&AlertNews {

@@ -976,6 +976,7 @@ pub fn router(state: AppState) -> Router {
             WebError::not_found("no such route / 没有这个地址").into_response()
         }
     })
+    .layer(middleware::from_fn(listen::refuse_nul))
     .layer(middleware::from_fn(rejections::as_json))
     .layer(middleware::from_fn_with_state(state.clone(), authenticate))
     .layer(middleware::from_fn_with_state(

@@ -219,3 +219,58 @@ pub(crate) async fn body_deadline(State(s): State<AppState>, req: Request, next:
     );
     out
 }
+
+/// Layer: a JSON or form body holding a NUL character (`\u0000`, `%00`) is
+/// refused with 400 before any handler reads it: PostgreSQL cannot store a
+/// NUL in text, and no name, reason or code holds one. (File uploads are
+/// bytes, and are not read here.)
+pub(crate) async fn refuse_nul(req: Request, next: Next) -> Response {
+    let kind = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let nul: &[u8] = if kind.starts_with("application/json") {
+        b"\\u0000"
+    } else if kind.starts_with("application/x-www-form-urlencoded") {
+        b"%00"
+    } else {
+        return next.run(req).await;
+    };
+    let page = crate::is_page(req.uri().path())
+        .then(|| crate::pages::lang_of(req.headers(), req.uri().query()).0);
+    let (parts, body) = req.into_parts();
+    // Each route's own size limit still applies when its handler reads it.
+    let bytes = match axum::body::to_bytes(body, BUFFER_LIMIT).await {
+        Ok(b) => b,
+        // Too large, or cut off: let the handler's reading answer as it does.
+        Err(_) => return next.run(Request::from_parts(parts, Body::empty())).await,
+    };
+    if !bytes
+        .windows(nul.len())
+        .any(|w| w.eq_ignore_ascii_case(nul))
+    {
+        return next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+    }
+    let message =
+        "请求内容含有空字符（NUL），未作处理 / the request holds a NUL character: nothing was done"
+            .to_string();
+    match page {
+        Some(lang) => {
+            crate::pages::error_page(lang, StatusCode::BAD_REQUEST, "nul_character", &message)
+        }
+        None => crate::WebError {
+            status: StatusCode::BAD_REQUEST,
+            code: "nul_character",
+            message,
+        }
+        .into_response(),
+    }
+}
+
+/// The most of a JSON or form body [`refuse_nul`] reads (the largest any
+/// route takes).
+const BUFFER_LIMIT: usize = 64 * 1024 * 1024;

@@ -535,6 +535,18 @@ async fn a_swab_synced_after_its_tubes_result_is_followed_up_like_the_other_memb
             && cleared.contains("3 个单管复检均为阴性"),
         "{cleared}"
     );
+    // Every household the pool held is counted released, not only the last
+    // retest's (each retest tube is its own transaction).
+    let store = w.env.store().await;
+    let mut held = BTreeSet::new();
+    for c in &w.codes[0..3] {
+        held.insert(household_of(&store, &c.0).await);
+    }
+    assert!(
+        cleared.contains(&format!("{} 户解除临时管控", held.len())),
+        "{} households: {cleared}",
+        held.len()
+    );
 
     // A station's queue comes in after all that: one swab into each tube,
     // taken an hour ago.
@@ -1768,6 +1780,9 @@ async fn the_labs_corrected_results_undo_and_redo_what_a_result_sets_in_motion()
     assert_eq!(r.status, 400, "{}", r.body);
     let r = correct("K0000002", "negative", "更正\u{0}");
     assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("NUL character"), "{}", r.body);
+    let r = correct("K0000002", "negative", "更正\u{7}");
+    assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("control character"), "{}", r.body);
     let r = correct("K9999999", "abnormal", "更正报告");
     assert_eq!(r.status, 400, "{}", r.body);
@@ -2146,11 +2161,16 @@ async fn an_alert_raised_again_keeps_what_its_retests_settled() {
             &json!({ "barcode": "KS000001", "result": result, "reason": "更正" }),
         );
         assert_eq!(c.status, 200, "{}", c.body);
+        c.json()
     };
     correct("negative");
     assert_eq!(state(), "withdrawn");
-    correct("abnormal");
+    let c = correct("abnormal");
     assert_eq!(state(), "cleared", "its retest was negative");
+    assert_eq!(
+        c["alert"]["households_under_control"], 0,
+        "the answer says what was done: {c}"
+    );
     assert!(
         !under_temporary_control(&store, h, now()).await,
         "not held again"

@@ -1037,6 +1037,10 @@ async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
         ),
         (
             json!({ "barcode": "BAG0000001", "counted_tubes": 2, "reason": "数错\u{0}" }),
+            "NUL character",
+        ),
+        (
+            json!({ "barcode": "BAG0000001", "counted_tubes": 2, "reason": "数错\u{7}" }),
             "control character",
         ),
         (
