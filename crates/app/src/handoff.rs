@@ -323,6 +323,14 @@ pub async fn set_bag_capacity(
     let place = store.place_of(round.street, "street", round.street).await?;
     access::authorize(p, clock, Action::ManageRounds, &place)?;
     let c = rules::check_capacity(capacity).map_err(invalid)?;
+    // Packing goes on after the close (a correction's retests travel the
+    // chain too), but a closed round's rules are its record.
+    if store.round(round.street, round.id).await?.state == "closed" {
+        return Err(StoreError::Conflict(format!(
+            "轮次 {round} 已结束，装袋数不再更改 / round {round} is closed: its bag capacity no longer changes"
+        ))
+        .into());
+    }
     store
         .set_bag_capacity(round.street, round.id, c as i32)
         .await?;

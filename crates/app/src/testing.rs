@@ -1230,7 +1230,12 @@ async fn register_swab(
     }
     let use_ = TubeUse::of_purpose(s.purpose)?;
     let now = clock.now_ms();
-    let walk_in = s.walk_in.filter(|_| s.code.trim().is_empty());
+    if s.walk_in.is_some() && !s.code.trim().is_empty() {
+        return Err(AuthError::Invalid(
+            "一次扫码只能是一个码或一位临时人员，不能两者都有 / a scan is a code or a walk-in, not both".into(),
+        ));
+    }
+    let walk_in = s.walk_in;
     let who = match walk_in {
         // The pending resident is made after the access check.
         Some(_) => Who::Nobody(String::new()),
@@ -1268,6 +1273,18 @@ async fn register_swab(
     access::authorize(p, clock, Action::Scan, &place)?;
     if state.replay.is_some() {
         if let Some(r) = store.registration_by_client(street, s.client_id).await? {
+            // A walk-in resent under the id of another walk-in's swab is
+            // another person: not a replay.
+            if let (Some((name, _)), Some(id)) = (walk_in, r.resident_id) {
+                let stored = store.resident(street, id).await?;
+                if gw_domain::text::clean(&stored.resident.name) != gw_domain::text::clean(name) {
+                    return Err(StoreError::Conflict(format!(
+                        "client_id {} 已用于另一位临时人员的样本，本次未登记 / client_id {} was used for another walk-in's swab: this one is not stored",
+                        r.client_id, r.client_id
+                    ))
+                    .into());
+                }
+            }
             let r = finish_take_over(store, tube, s.code, s.purpose, round_starts_ms, r).await?;
             let late = r.resident_id.map(|id| (r.tube_id, id, r.scanned_ms));
             return Ok((

@@ -151,6 +151,29 @@ async fn a_client_id_sent_again_with_another_tube_code_or_purpose_is_refused_and
     assert!(v.to_string().contains("walk-in's swab"), "{v}");
     let (st, v) = walk_in("");
     assert_eq!((st, &v["replay"]), (200, &json!(true)), "{v}");
+    // Another walk-in under that id is another person: refused.
+    let (st, v) = call(
+        &srv.addr,
+        &f.token,
+        "POST",
+        &format!("/api/v1/tubes/{here}/scans"),
+        &json!({ "client_id": "reused-w", "walk_in": { "name": "王小三" } }).to_string(),
+    )
+    .unwrap();
+    assert_eq!(st, 409, "{v}");
+    assert!(v.to_string().contains("another walk-in's swab"), "{v}");
+    // A code and a walk-in in one scan: which person? Refused.
+    let (st, v) = call(
+        &srv.addr,
+        &f.token,
+        "POST",
+        &format!("/api/v1/tubes/{here}/scans"),
+        &json!({ "client_id": "both", "code": f.codes[3], "walk_in": { "name": "过路人" } })
+            .to_string(),
+    )
+    .unwrap();
+    assert_eq!(st, 400, "{v}");
+    assert!(v.to_string().contains("not both"), "{v}");
     // The true replay is answered as before.
     let (st, v) = send(&srv.addr, &f.token, &job(&here, &f.codes[0])).unwrap();
     assert_eq!(st, 200, "{v}");
