@@ -1038,25 +1038,34 @@ impl Store {
 }
 
 impl crate::import::StoreTx {
-    /// Pool alert `alert` as its members' retests leave it: the temporary
-    /// control of a household none of whose members has a retest open or
-    /// confirmed ends, and the alert is `cleared` (or `confirmed`) once it
-    /// has retests and none is open. Returns the households released.
-    async fn settle_alert(&mut self, street: i64, alert: i64, now_ms: i64) -> Result<u64> {
+    /// Pool alerts of round `round` (only `alert`, when given) as their
+    /// members' retests leave them: the temporary control of a household
+    /// none of whose members has a retest open or confirmed ends, and an
+    /// alert is `cleared` (or `confirmed`) once it has retests and none is
+    /// open. Returns the households released. A retest's result settles
+    /// the round's alerts; an alert raised again by a correction, its own.
+    async fn settle_alerts(
+        &mut self,
+        street: i64,
+        round: i64,
+        alert: Option<i64>,
+        now_ms: i64,
+    ) -> Result<u64> {
         let released = crate::import::tx_run!(self, conn, DB => {
             let released = sqlx::query("UPDATE control_order SET until_ms = $3, reason = reason || ' · 复检阴性解除 / released: retests negative' \
-                         WHERE street_id = $1 AND alert_id = $2 AND target_kind = 'household' AND status = 'temporary' AND until_ms IS NULL \
+                         WHERE street_id = $1 AND target_kind = 'household' AND status = 'temporary' AND until_ms IS NULL \
+                         AND alert_id IN (SELECT a.id FROM alert a WHERE a.street_id = $1 AND a.round_id = $2 AND a.kind = 'abnormal_pool' AND ($4 IS NULL OR a.id = $4)) \
                          AND EXISTS (SELECT 1 FROM follow_up f JOIN resident r ON r.street_id = f.street_id AND r.id = f.resident_id \
                              WHERE f.street_id = control_order.street_id AND f.alert_id = control_order.alert_id AND f.kind = 'retest' AND r.household_id = control_order.target_id) \
                          AND NOT EXISTS (SELECT 1 FROM follow_up f JOIN resident r ON r.street_id = f.street_id AND r.id = f.resident_id \
                              WHERE f.street_id = control_order.street_id AND f.alert_id = control_order.alert_id AND f.kind = 'retest' \
                              AND f.state IN ('open', 'confirmed') AND r.household_id = control_order.target_id)")
-                .bind(street).bind(alert).bind(now_ms).execute(&mut *conn).await?.rows_affected();
+                .bind(street).bind(round).bind(now_ms).bind(alert).execute(&mut *conn).await?.rows_affected();
             sqlx::query("UPDATE alert SET state = CASE WHEN EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.state = 'confirmed') THEN 'confirmed' ELSE 'cleared' END \
-                         WHERE street_id = $1 AND id = $2 AND kind = 'abnormal_pool' AND state = 'open' \
+                         WHERE street_id = $1 AND round_id = $2 AND ($3 IS NULL OR id = $3) AND kind = 'abnormal_pool' AND state = 'open' \
                          AND EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.kind = 'retest') \
                          AND NOT EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.kind = 'retest' AND f.state = 'open')")
-                .bind(street).bind(alert).execute(&mut *conn).await?;
+                .bind(street).bind(round).bind(alert).execute(&mut *conn).await?;
             released
         });
         Ok(released)
@@ -1155,7 +1164,9 @@ impl crate::import::StoreTx {
         // channels are told that, not a new abnormal pool.
         let mut kind = alert_kind;
         if let (Some(alert_id), Some("abnormal_pool")) = (out.alert_id, alert_kind) {
-            out.released += tx.settle_alert(street, alert_id, now_ms).await?;
+            out.released += tx
+                .settle_alerts(street, tube.round_id, Some(alert_id), now_ms)
+                .await?;
             let state: String = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar("SELECT state FROM alert WHERE street_id = $1 AND id = $2")
                 .bind(street).bind(alert_id).fetch_one(&mut *conn).await?);
             if state != "open" {
@@ -1848,25 +1859,20 @@ impl crate::import::StoreTx {
                 ended = sqlx::query_as("SELECT a.id, a.point_id, t.barcode, (SELECT COUNT(*) FROM follow_up f WHERE f.street_id = a.street_id AND f.alert_id = a.id AND f.state = 'cleared') \
                                         FROM alert a JOIN tube t ON t.street_id = a.street_id AND t.id = a.tube_id \
                                         WHERE a.street_id = $1 AND a.round_id = $2 AND a.kind = 'abnormal_pool' AND a.state = 'open' \
+                                        AND EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = a.street_id AND f.alert_id = a.id AND f.kind = 'retest') \
                                         AND NOT EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = a.street_id AND f.alert_id = a.id AND f.kind = 'retest' AND f.state IN ('open', 'confirmed')) ORDER BY a.id")
                     .bind(street).bind(tube.round_id).fetch_all(&mut *conn).await?;
-                sqlx::query("UPDATE alert SET state = CASE WHEN EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.state = 'confirmed') THEN 'confirmed' ELSE 'cleared' END \
-                             WHERE street_id = $1 AND round_id = $2 AND kind = 'abnormal_pool' AND state = 'open' \
-                             AND NOT EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.kind = 'retest' AND f.state = 'open')")
-                    .bind(street).bind(tube.round_id).execute(&mut *conn).await?;
-                released = sqlx::query("UPDATE control_order SET until_ms = $3, reason = reason || ' · 复检阴性解除 / released: retests negative' \
-                             WHERE street_id = $1 AND target_kind = 'household' AND status = 'temporary' AND until_ms IS NULL \
-                             AND alert_id IN (SELECT a.id FROM alert a WHERE a.street_id = $1 AND a.round_id = $2 AND a.kind = 'abnormal_pool') \
-                             AND NOT EXISTS (SELECT 1 FROM follow_up f JOIN resident r ON r.street_id = f.street_id AND r.id = f.resident_id \
-                                 WHERE f.street_id = control_order.street_id AND f.alert_id = control_order.alert_id AND f.kind = 'retest' \
-                                 AND f.state IN ('open', 'confirmed') AND r.household_id = control_order.target_id)")
-                    .bind(street).bind(tube.round_id).bind(now_ms).execute(&mut *conn).await?.rows_affected();
             }
             sqlx::query("UPDATE follow_up SET state = 'resampled', resolved_ms = $4 WHERE street_id = $1 AND round_id = $3 AND kind = 'resample' AND state = 'open' \
                          AND ($5 IS NULL OR resident_id = $5) \
                          AND resident_id IN (SELECT g.resident_id FROM registration g WHERE g.street_id = $1 AND g.tube_id = $2 AND g.purpose = 'resample' AND g.resident_id IS NOT NULL)")
                 .bind(street).bind(tube.id).bind(tube.round_id).bind(now_ms).bind(only).execute(&mut *conn).await?;
         });
+        if resolved_as.is_some() {
+            released = self
+                .settle_alerts(street, tube.round_id, None, now_ms)
+                .await?;
+        }
         let mut queued = 0;
         for (alert_id, point, barcode, cleared) in ended {
             let households: i64 = crate::import::tx_run!(self, conn, DB => sqlx::query_scalar(

@@ -2176,3 +2176,50 @@ async fn an_alert_raised_again_keeps_what_its_retests_settled() {
         "not held again"
     );
 }
+
+/// An abnormal pool traced to nobody (its one swab's code was unreadable)
+/// has no retests to wait for: another pool's negative retest in the round
+/// does not clear it, nor tell the group it is cleared.
+#[tokio::test]
+async fn a_pool_traced_to_nobody_is_not_cleared_by_another_pools_retests() {
+    let w = world("200").await;
+    let srv = &w.srv;
+    let (r, _) = round(srv, w.street, "无人可追轮", &[]);
+    let p = point(srv, &r, w.street, w.communities[0], "1号点");
+    let nobody = tube(srv, &p, "KN000001");
+    swab(srv, &nobody, "kn0", "GW1-not-a-code", "routine");
+    let pool = tube(srv, &p, "KN000002");
+    swab(srv, &pool, "kn1", &w.codes[0].1, "routine");
+    results(
+        srv,
+        &r,
+        json!([
+            { "barcode": "KN000001", "result": "abnormal" },
+            { "barcode": "KN000002", "result": "abnormal" },
+        ]),
+    );
+    let rt = srv.post(
+        &format!("/api/v1/points/{p}/tubes"),
+        &json!({ "barcode": "KNR00001", "purpose": "retest" }),
+    );
+    assert_eq!(rt.status, 201, "{}", rt.body);
+    let rt = rt.json()["id"].as_str().unwrap().to_string();
+    swab(srv, &rt, "knr", &w.codes[0].1, "retest");
+    results(
+        srv,
+        &r,
+        json!([{ "barcode": "KNR00001", "result": "negative" }]),
+    );
+    let alerts = srv.get(&format!("/api/v1/rounds/{r}/alerts")).json();
+    let state = |barcode: &str| {
+        alerts["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["barcode"] == barcode)
+            .map(|a| a["state"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(state("KN000002"), "cleared", "{alerts}");
+    assert_eq!(state("KN000001"), "open", "{alerts}");
+}
