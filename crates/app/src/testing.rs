@@ -686,6 +686,96 @@ pub async fn close_tube(
     Ok(())
 }
 
+/// What a station or volunteer is told after taking a swab back.
+#[derive(Debug, Clone, Serialize)]
+pub struct VoidOutcome {
+    pub registration: String,
+    pub tube: String,
+    /// Swabs in the tube and at the point now.
+    pub tube_fill: i64,
+    pub point_count: i64,
+    /// The tube had closed (full, or by hand) and is open again for the right code.
+    pub reopened: bool,
+    /// The resident's later swab that is now their first in the round.
+    pub promoted: Option<String>,
+    pub message: String,
+}
+
+/// Takes back a swab registered by mistake (a wrong code scanned, a person
+/// scanned and not swabbed) while its tube is still at the point: see
+/// [`Store::void_registration`]. A reason is required; who, why and the tube
+/// go to the audit log. Allowed to whoever may scan at the tube's point,
+/// the point's station device too (where the mistake was made).
+pub async fn void_swab(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    registration: Key,
+    reason: &str,
+) -> Result<VoidOutcome, AuthError> {
+    let street = registration.street;
+    let Some((point, voided)) = store.swab_point(street, registration.id).await? else {
+        return Err(StoreError::NotFound(format!("registration {registration}")).into());
+    };
+    let pt = store.point(street, point).await?;
+    access::authorize(p, clock, Action::Scan, &point_place(store, &pt).await?)?;
+    if voided {
+        return Err(StoreError::NotFound(format!(
+            "样本 {registration} 已撤销 / swab {registration} was taken back already"
+        ))
+        .into());
+    }
+    let reason = gw_domain::text::reason(reason, crate::handoff::REASON_MAX).map_err(|e| {
+        AuthError::Invalid(match e {
+            gw_domain::text::NoteError::Empty => "撤销样本须写明原因（如：扫错了码、扫码后未采样）/ taking a swab back needs a reason (say: wrong code scanned, scanned but not swabbed)".into(),
+            e => e.to_string(),
+        })
+    })?;
+    let v = store
+        .void_registration(street, registration.id, &p.actor(), &reason, clock.now_ms())
+        .await?;
+    let tube = Key {
+        street,
+        id: v.tube_id,
+    };
+    access::record(
+        store,
+        clock,
+        p,
+        "void_swab",
+        (street, "registration", &registration.to_string()),
+        &format!(
+            "tube={tube} point={} reopened={}{} reason={reason}",
+            Key {
+                street,
+                id: v.point_id
+            },
+            v.reopened,
+            v.promoted
+                .map(|id| format!(" promoted={}", Key { street, id }))
+                .unwrap_or_default()
+        ),
+        "",
+    )
+    .await?;
+    let message = format!(
+        "已撤销：采样管现有 {} 个样本{} / taken back: the tube now holds {} swab(s){}",
+        v.tube_fill,
+        if v.reopened { "，已重新打开" } else { "" },
+        v.tube_fill,
+        if v.reopened { ", open again" } else { "" }
+    );
+    Ok(VoidOutcome {
+        registration: registration.to_string(),
+        tube: tube.to_string(),
+        tube_fill: v.tube_fill,
+        point_count: v.point_count,
+        reopened: v.reopened,
+        promoted: v.promoted.map(|id| Key { street, id }.to_string()),
+        message,
+    })
+}
+
 /// Group commit for scan registrations: one writer task per server takes
 /// what the stations send, writes everything waiting in one transaction with
 /// one durable commit, and answers each scan after that commit.
@@ -1291,6 +1381,20 @@ async fn register_swab(
                 outcome(store, street, &r, true, tube.pool_size).await?,
                 late,
             ));
+        }
+    }
+    if state.replay.is_none() && state.voided.is_some() {
+        if let Some(v) = store.voided_by_client(street, s.client_id).await? {
+            return Err(StoreError::Conflict(format!(
+                "此样本（{}）已由 {} 撤销（{}），不再登记 / this swab ({}) was taken back by {} ({}): it is not stored again",
+                Key { street, id: v.id },
+                v.voided_by,
+                v.reason,
+                Key { street, id: v.id },
+                v.voided_by,
+                v.reason
+            ))
+            .into());
         }
     }
     let (who, mut problem, first_routine) = match walk_in {

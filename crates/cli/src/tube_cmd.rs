@@ -74,6 +74,21 @@ pub enum TubeCmd {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Take back a swab registered by mistake (a wrong code scanned, a person
+    /// scanned and not swabbed) while its tube is still open or closed at the
+    /// point: it leaves every count and a closed tube opens again. Audited with
+    /// the reason.
+    Void {
+        /// Registration id, STREET-ID (as `tube scan` printed it).
+        registration: String,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 pub async fn tube_cmd(cmd: TubeCmd, clock: &Clock) -> Result<()> {
@@ -198,6 +213,28 @@ pub async fn tube_cmd(cmd: TubeCmd, clock: &Clock) -> Result<()> {
                 .await
                 .map_err(app_err)?;
             println!("采样管 tube {k} 已封 / closed");
+        }
+        TubeCmd::Void {
+            registration,
+            reason,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let k = key(&registration, "registration")?;
+            let v = gw_app::testing::void_swab(&store, clock, &op, k, &reason)
+                .await
+                .map_err(app_err)?;
+            if json {
+                println!("{}", serde_json::to_string(&v)?);
+            } else {
+                println!("样本 registration {k}：{}", v.message);
+                if let Some(p) = &v.promoted {
+                    println!(
+                        "此人在本轮的首个样本现为 {p} / their first swab in the round is now {p}"
+                    );
+                }
+            }
         }
     }
     Ok(())

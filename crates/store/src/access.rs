@@ -392,6 +392,14 @@ impl crate::import::StoreTx {
                 before_ms,
             )
             .await? as i64;
+        // Swabs taken back: the same, and why (a reason may name the person).
+        c.scanned_codes += self
+            .exec_ms(
+                "UPDATE voided_swab SET raw_code = '', problem = CASE WHEN problem = '' THEN '' ELSE '已清除' END, reason = '已清除' \
+                 WHERE stored_ms < $1 AND (raw_code <> '' OR reason <> '已清除')",
+                before_ms,
+            )
+            .await? as i64;
         // Free-text reasons may name people or illnesses; the orders themselves stay.
         c.control_reasons = self.exec_ms("UPDATE control_order SET reason = '已清除' WHERE created_ms < $1 AND reason <> '已清除'", before_ms).await? as i64;
         // Why someone was exempt (in hospital, deceased …) is health data;

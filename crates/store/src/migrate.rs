@@ -43,6 +43,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     24 "0024_point_name.sql",
     25 "0025_follow_up_resident.sql",
     26 "0026_box_lab_count.sql",
+    27 "0027_voided_swab.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -72,6 +73,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     24 "0024_point_name.sql",
     25 "0025_follow_up_resident.sql",
     26 "0026_box_lab_count.sql",
+    27 "0027_voided_swab.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -93,6 +93,8 @@ pub struct ScanState {
     /// When the tube's round began: its planned start, or its opening if
     /// that was earlier.
     pub round_starts_ms: i64,
+    /// A swab with this client id that was taken back (its registration).
+    pub voided: Option<i64>,
 }
 
 /// A flagged swab, for the round's review list.
@@ -166,7 +168,8 @@ static SCAN_STATE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
                 COALESCE(u.name, v.name), COALESCE(u.gender, v.gender), COALESCE(u.birth_date, v.birth_date), \
                 (SELECT COUNT(*) FROM follow_up f WHERE f.street_id = $1 AND f.resident_id = COALESCE(u.id, $5) \
                     AND f.kind = 'retest' AND f.state = 'open'), \
-                CASE WHEN r.opened_ms IS NOT NULL AND r.opened_ms < r.starts_ms THEN r.opened_ms ELSE r.starts_ms END \
+                CASE WHEN r.opened_ms IS NOT NULL AND r.opened_ms < r.starts_ms THEN r.opened_ms ELSE r.starts_ms END, \
+                (SELECT id FROM voided_swab WHERE street_id = $1 AND client_id = $3) \
          FROM tube t \
          JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \
          JOIN testing_round r ON r.street_id = t.street_id AND r.id = t.round_id \
@@ -1492,6 +1495,7 @@ impl HeldConnection {
                     birth_date: r.try_get(17)?,
                     open_retests: r.try_get(18)?,
                     round_starts_ms: r.try_get(19)?,
+                    voided: r.try_get(20)?,
                 }),
                 None => None,
             }
@@ -2045,5 +2049,182 @@ impl Store {
         }
         tx.commit().await?;
         Ok(out)
+    }
+}
+
+/// What taking a swab back did (see [`Store::void_registration`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Voided {
+    pub tube_id: i64,
+    pub point_id: i64,
+    pub round_id: i64,
+    pub resident_id: Option<i64>,
+    pub client_id: String,
+    /// Swabs in the tube and at the point after it.
+    pub tube_fill: i64,
+    pub point_count: i64,
+    /// The tube had been closed (full, or by hand) and is open again.
+    pub reopened: bool,
+    /// The resident's later sampling swab that is now their first.
+    pub promoted: Option<i64>,
+}
+
+/// A swab taken back earlier, for the answer to a station that sends it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoidedRow {
+    pub id: i64,
+    pub voided_ms: i64,
+    pub voided_by: String,
+    pub reason: String,
+}
+
+impl Store {
+    /// Takes back a registration made by mistake (a wrong code scanned, a
+    /// person scanned and not swabbed) while its tube is still at the point
+    /// (`open` or `closed`) and its round not closed: the row moves to
+    /// `voided_swab` with who, when and why, leaves every count (the tube's
+    /// fill and the point's count go down), and a closed tube opens again for
+    /// the right code. When it was the resident's first sampling swab, their
+    /// next one (by time) becomes the first. A pending walk-in no other swab
+    /// names is removed. One transaction; on PostgreSQL the round is
+    /// share-locked and the tube locked, so a seal or a close at the same
+    /// moment is decided first. NotFound when there is no such registration
+    /// (or it was taken back already); Conflict when the tube has left
+    /// `closed` or the round is closed.
+    pub async fn void_registration(
+        &self,
+        street: i64,
+        id: i64,
+        by: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<Voided> {
+        let mut tx = self.begin().await?;
+        let round: Option<i64> = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar(
+            "SELECT round_id FROM registration WHERE street_id = $1 AND id = $2")
+            .bind(street).bind(id).fetch_optional(&mut *conn).await?);
+        let round =
+            round.ok_or_else(|| StoreError::NotFound(format!("registration {street}-{id}")))?;
+        tx.hold_unclosed_round(street, round).await?;
+        let sql = format!(
+            "SELECT g.tube_id, g.point_id, g.resident_id, g.purpose, g.duplicate_of, g.client_id, t.state \
+             FROM registration g JOIN tube t ON t.street_id = g.street_id AND t.id = g.tube_id \
+             WHERE g.street_id = $1 AND g.id = $2{}",
+            tx.row_lock(RowLock::Update)
+        );
+        let row = crate::import::tx_run!(tx, conn, DB => {
+            match sqlx::query(&sql).bind(street).bind(id).fetch_optional(&mut *conn).await? {
+                Some(r) => Some((
+                    r.try_get::<i64, _>(0)?,
+                    r.try_get::<i64, _>(1)?,
+                    r.try_get::<Option<i64>, _>(2)?,
+                    r.try_get::<String, _>(3)?,
+                    r.try_get::<Option<i64>, _>(4)?,
+                    r.try_get::<String, _>(5)?,
+                    r.try_get::<String, _>(6)?,
+                )),
+                None => None,
+            }
+        });
+        let (tube, point, resident, purpose, duplicate_of, client_id, state) =
+            row.ok_or_else(|| StoreError::NotFound(format!("registration {street}-{id}")))?;
+        if state != "open" && state != "closed" {
+            let label = gw_domain::testing::TubeState::parse(&state)
+                .map_or(state.as_str(), |s| s.label_zh());
+            return Err(StoreError::Conflict(format!(
+                "采样管{label}，其中的样本不能再撤销 / the tube is {}: its swabs can no longer be taken back",
+                state.replace('_', " ")
+            )));
+        }
+        let promoted = crate::import::tx_run!(tx, conn, DB => {
+            sqlx::query("INSERT INTO voided_swab (street_id, id, client_id, round_id, point_id, tube_id, resident_id, raw_code, purpose, problem, scanned_ms, stored_ms, station, voided_ms, voided_by, reason) \
+                         SELECT street_id, id, client_id, round_id, point_id, tube_id, resident_id, raw_code, purpose, problem, scanned_ms, stored_ms, station, $3, $4, $5 \
+                         FROM registration WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(id).bind(now_ms).bind(by).bind(reason).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM registration WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(id).execute(&mut *conn).await?;
+            let mut promoted = None;
+            if let (Some(rid), None, true) = (resident, duplicate_of, gw_domain::testing::is_sampling(&purpose)) {
+                // The resident's next sampling swab becomes the first; the
+                // others point at it.
+                promoted = sqlx::query_scalar::<_, i64>(
+                    "SELECT id FROM registration WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND duplicate_of = $4 \
+                     ORDER BY scanned_ms, id LIMIT 1")
+                    .bind(street).bind(round).bind(rid).bind(id).fetch_optional(&mut *conn).await?;
+                if let Some(first) = promoted {
+                    sqlx::query("UPDATE registration SET duplicate_of = NULL WHERE street_id = $1 AND id = $2")
+                        .bind(street).bind(first).execute(&mut *conn).await?;
+                    sqlx::query("UPDATE registration SET duplicate_of = $5 WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND duplicate_of = $4")
+                        .bind(street).bind(round).bind(rid).bind(id).bind(first).execute(&mut *conn).await?;
+                }
+            }
+            sqlx::query("UPDATE tube SET fill = fill - 1, state = 'open', closed_ms = NULL WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(tube).execute(&mut *conn).await?;
+            sqlx::query("UPDATE testing_point SET swabs = swabs - 1 WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(point).execute(&mut *conn).await?;
+            promoted
+        });
+        // A walk-in made for this swab and named by no other goes with it.
+        if let Some(rid) = resident {
+            let unused = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM resident r WHERE r.street_id = $1 AND r.id = $2 AND r.status = 'pending' \
+                 AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = r.street_id AND g.resident_id = r.id)")
+                .bind(street).bind(rid).fetch_one(&mut *conn).await?)
+                == 1;
+            if unused {
+                crate::import::tx_run!(tx, conn, DB => sqlx::query("UPDATE voided_swab SET resident_id = NULL WHERE street_id = $1 AND resident_id = $2")
+                    .bind(street).bind(rid).execute(&mut *conn).await?.rows_affected());
+                tx.delete_resident(street, rid).await?;
+            }
+        }
+        let (tube_fill, point_count) = crate::import::tx_run!(tx, conn, DB => {
+            let r = sqlx::query("SELECT CAST(t.fill AS BIGINT), CAST(p.swabs AS BIGINT) FROM tube t JOIN testing_point p ON p.street_id = t.street_id AND p.id = $3 WHERE t.street_id = $1 AND t.id = $2")
+                .bind(street).bind(tube).bind(point).fetch_one(&mut *conn).await?;
+            (r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)
+        });
+        tx.commit().await?;
+        Ok(Voided {
+            tube_id: tube,
+            point_id: point,
+            round_id: round,
+            resident_id: resident,
+            client_id,
+            tube_fill,
+            point_count,
+            reopened: state == "closed",
+            promoted,
+        })
+    }
+
+    /// A swab's point, whether it stands or was taken back (`true`): for the
+    /// access check of taking it back. `None` when there is no such swab.
+    pub async fn swab_point(&self, street: i64, id: i64) -> Result<Option<(i64, bool)>> {
+        Ok(db_run!(self, pool => {
+            match sqlx::query("SELECT point_id, 0 FROM registration WHERE street_id = $1 AND id = $2 UNION ALL SELECT point_id, 1 FROM voided_swab WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(id).fetch_optional(pool).await? {
+                Some(r) => Some((r.try_get::<i64, _>(0)?, r.try_get::<i32, _>(1)? == 1)),
+                None => None,
+            }
+        }))
+    }
+
+    /// A swab taken back, by the client id its station gave it.
+    pub async fn voided_by_client(
+        &self,
+        street: i64,
+        client_id: &str,
+    ) -> Result<Option<VoidedRow>> {
+        Ok(db_run!(self, pool => {
+            match sqlx::query("SELECT id, voided_ms, voided_by, reason FROM voided_swab WHERE street_id = $1 AND client_id = $2")
+                .bind(street).bind(client_id).fetch_optional(pool).await? {
+                Some(r) => Some(VoidedRow {
+                    id: r.try_get(0)?,
+                    voided_ms: r.try_get(1)?,
+                    voided_by: r.try_get(2)?,
+                    reason: r.try_get(3)?,
+                }),
+                None => None,
+            }
+        }))
     }
 }

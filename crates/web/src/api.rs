@@ -885,6 +885,25 @@ pub async fn close_tube(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct VoidBody {
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Takes back a swab registered by mistake while its tube is at the point.
+pub async fn void_swab(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<VoidBody>,
+) -> Result<Json<gw_app::testing::VoidOutcome>, WebError> {
+    let k = key(&id, "registration")?;
+    Ok(Json(
+        gw_app::testing::void_swab(&s.store, &s.clock, &a.principal, k, &b.reason).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
 pub struct WalkIn {
     pub name: String,
     pub phone: Option<String>,

@@ -701,6 +701,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         (
             "POST",
+            "/api/v1/registrations/{id}/void",
+            Need::Act(Scan),
+            post(api::void_swab),
+        ),
+        (
+            "POST",
             "/api/v1/points/{id}/stations",
             Need::Act(ManageStations),
             post(api::issue_station),

@@ -277,7 +277,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         // their own community; point staff only at points they are granted (none here).
         ("POST", "/api/v1/points/{id}/tubes")
         | ("POST", "/api/v1/tubes/{id}/scans")
-        | ("POST", "/api/v1/tubes/{id}/close") => {
+        | ("POST", "/api/v1/tubes/{id}/close")
+        | ("POST", "/api/v1/registrations/{id}/void") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
         ("POST", "/api/v1/residents/{id}/code/reissue") => writer && reaches,
@@ -321,6 +322,8 @@ struct Ctx {
     round: String,
     /// community id → (testing point, open tube, station) there
     points: std::collections::HashMap<i64, (String, String, String)>,
+    /// community id → a swab in that tube (taken back by the first role allowed to)
+    swabs: std::collections::HashMap<i64, String>,
 }
 
 /// Sends one concrete request for a route template against `target`.
@@ -570,6 +573,13 @@ fn call(
             Some(json!({ "code": "en.1.not-a-real-code" })),
         ),
         "/api/v1/tubes/{id}/close" => (format!("/api/v1/tubes/{tube}/close"), Some(json!({}))),
+        "/api/v1/registrations/{id}/void" => (
+            format!(
+                "/api/v1/registrations/{}/void",
+                ctx.swabs[&target.community_id.unwrap()]
+            ),
+            Some(json!({ "reason": "matrix" })),
+        ),
         "/api/v1/residents/{id}/code" => (format!("/api/v1/residents/{id}/code"), None),
         "/api/v1/points/{id}/supplies" if method == "GET" => {
             (format!("/api/v1/points/{point}/supplies"), None)
@@ -727,6 +737,7 @@ async fn permission_matrix_every_route_every_role() {
     let a = srv.with_token(&admin);
     let (round, _) = open_round(|p, b| a.post(p, b), &round_body(w.own.street_id, "第1轮"));
     let mut points = std::collections::HashMap::new();
+    let mut swabs = std::collections::HashMap::new();
     for (i, t) in [&w.own, &w.neighbour].into_iter().enumerate() {
         let c = t.community_id.unwrap();
         let point = a.post(&format!("/api/v1/rounds/{round}/points"), &json!({ "name": format!("采样点{i}"), "community": format!("{}-{c}", t.street_id) })).json()["id"].as_str().unwrap().to_string();
@@ -745,12 +756,23 @@ async fn permission_matrix_every_route_every_role() {
             .as_str()
             .unwrap()
             .to_string();
+        let swab = a
+            .post(
+                &format!("/api/v1/tubes/{tube}/scans"),
+                &json!({ "client_id": format!("setup-{i}"), "code": "GW1-x" }),
+            )
+            .json()["registration"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        swabs.insert(c, swab);
         points.insert(c, (point, tube, station));
     }
     let ctx = Ctx {
         link,
         round,
         points,
+        swabs,
     };
 
     let routes = gw_web::routes();

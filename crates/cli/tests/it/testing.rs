@@ -2137,3 +2137,152 @@ async fn control_characters_are_refused_and_a_clock_behind_the_round_is_flagged(
         "the swab taken in the round stays the first: {late}"
     );
 }
+
+#[tokio::test]
+async fn a_swab_scanned_by_mistake_is_taken_back_while_its_tube_is_at_the_point() {
+    let w = setup("100").await;
+    let srv = &w.srv;
+    let sampled = || {
+        srv.get(&format!("/api/v1/rounds/{}/coverage", w.round))
+            .json()["sampled"]
+            .as_i64()
+            .unwrap()
+    };
+    let void = |reg: &str, reason: &str| {
+        srv.post(
+            &format!("/api/v1/registrations/{reg}/void"),
+            &json!({ "reason": reason }),
+        )
+    };
+    // Ten codes fill the tube, which closes itself.
+    let t1 = tube(srv, &w.points[0], "V0000001");
+    let regs: Vec<String> = (0..10)
+        .map(|i| {
+            scan(srv, &t1, &format!("v-{i}"), &w.codes[i].1)["registration"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    // The fourth resident is swabbed again at the other point: a duplicate.
+    let t2 = tube(srv, &w.points[1], "V0000002");
+    let dup = scan(srv, &t2, "v2-0", &w.codes[3].1);
+    assert_eq!(dup["duplicate_of"]["registration"], regs[3].as_str());
+    let dup = dup["registration"].as_str().unwrap().to_string();
+    assert_eq!(sampled(), 10);
+
+    // The tenth code was the wrong one. Without a reason: refused, nothing changes.
+    let r = void(&regs[9], "  ");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(sampled(), 10);
+    let r = void(&regs[9], "扫错了码（扫了家属的码）");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(
+        (&v["tube_fill"], &v["point_count"], &v["reopened"]),
+        (&json!(9), &json!(9), &json!(true)),
+        "{v}"
+    );
+    assert!(v["promoted"].is_null(), "{v}");
+    // The resident whose code it was is not sampled, and is on the missed list.
+    assert_eq!(sampled(), 9);
+    let store = w.env.store().await;
+    let k: gw_domain::ids::Key = t1.parse().unwrap();
+    assert_eq!(store.tube(k.street, k.id).await.unwrap().state, "open");
+    // The tube is open again: the right code goes in and fills it.
+    let right = scan(srv, &t1, "v-10", &w.codes[10].1);
+    assert_eq!(
+        (&right["tube_fill"], &right["problem"]),
+        (&json!(10), &json!("")),
+        "{right}"
+    );
+    assert_eq!(store.tube(k.street, k.id).await.unwrap().state, "closed");
+    // The station sends the taken-back scan again (its offline queue): refused, not stored.
+    let replay = srv.post(
+        &format!("/api/v1/tubes/{t1}/scans"),
+        &json!({ "client_id": "v-9", "code": w.codes[9].1 }),
+    );
+    assert_eq!(replay.status, 409, "{}", replay.body);
+    assert!(replay.body.contains("taken back"), "{}", replay.body);
+    assert_eq!(sampled(), 10);
+
+    // A first swab taken back: the resident's swab at the other point becomes the first.
+    let r = void(&regs[3], "扫码后未采样");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(
+        (&v["promoted"], &v["reopened"], &v["tube_fill"]),
+        (&json!(dup), &json!(true), &json!(9)),
+        "{v}"
+    );
+    let dk: gw_domain::ids::Key = dup.parse().unwrap();
+    assert_eq!(
+        store
+            .registration_by_id(dk.street, dk.id)
+            .await
+            .unwrap()
+            .duplicate_of,
+        None
+    );
+    assert_eq!(sampled(), 10, "the resident is still sampled, once");
+    // The resident swabbed a third time: a duplicate of the new first.
+    let t3 = tube(srv, &w.points[1], "V0000003");
+    let third = scan(srv, &t3, "v3-0", &w.codes[3].1);
+    assert_eq!(
+        third["duplicate_of"]["registration"],
+        dup.as_str(),
+        "{third}"
+    );
+    // Taken back already: 404, saying so.
+    let again = void(&regs[3], "again");
+    assert_eq!(again.status, 404, "{}", again.body);
+    assert!(again.body.contains("taken back already"), "{}", again.body);
+
+    // A walk-in taken back leaves no pending resident behind.
+    let walk = srv
+        .post(
+            &format!("/api/v1/tubes/{t3}/scans"),
+            &json!({ "client_id": "walk-v", "walk_in": { "name": "过路人" } }),
+        )
+        .json();
+    let r = void(walk["registration"].as_str().unwrap(), "不是来采样的");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        srv.get("/api/v1/residents?status=pending").json()["items"],
+        json!([])
+    );
+
+    // Once its tube is sealed into a bag, a swab can no longer be taken back.
+    let closed = srv.post(&format!("/api/v1/tubes/{t1}/close"), &json!({}));
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    let bag = srv.post(
+        &format!("/api/v1/points/{}/bags", w.points[0]),
+        &json!({ "barcode": "BAGV000001", "tubes": ["V0000001"], "counted_tubes": 1 }),
+    );
+    assert_eq!(bag.status, 201, "{}", bag.body);
+    let sealed = void(&regs[0], "太晚了");
+    assert_eq!(sealed.status, 409, "{}", sealed.body);
+    assert_eq!(sampled(), 10);
+
+    // The command line takes one back too; each is audited with its reason.
+    let reg = scan(srv, &t3, "v3-1", &w.codes[40].1)["registration"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = w
+        .env
+        .cli_ok(&["tube", "void", &reg, "--reason", "重复扫码"]);
+    assert!(out.contains("taken back"), "{out}");
+    let audit = store.audit_events(None, None, None, 100).await.unwrap();
+    let voids: Vec<&str> = audit
+        .iter()
+        .filter(|e| e.action == "void_swab")
+        .map(|e| e.detail.as_str())
+        .collect();
+    assert_eq!(voids.len(), 4, "{voids:?}");
+    assert!(voids.iter().any(|d| d.contains("扫错了码")), "{voids:?}");
+    assert!(
+        voids.iter().any(|d| d.contains(&format!("promoted={dup}"))),
+        "{voids:?}"
+    );
+}
