@@ -1592,6 +1592,16 @@ async fn register_swab(
                 .take_first(street, tube.round_id, rid, stored.id)
                 .await?;
             w.duplicate_of = None;
+        } else if w.duplicate_of == Some(f.id)
+            && !matches!(store.swab_point(street, f.id).await?, Some((_, false)))
+        {
+            // The first was taken back (voided) after this scan read it:
+            // this swab is the resident's first now.
+            store
+                .take_first(street, tube.round_id, rid, stored.id)
+                .await?;
+            w.duplicate_of = None;
+            first = None;
         }
     }
     // A full tube was closed by the writer, in the transaction that filled it.

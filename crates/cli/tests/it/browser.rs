@@ -860,6 +860,23 @@ async fn browser_station_scans_by_keyboard_and_survives_a_dead_network() {
     }
     b.wait("13 stored", "document.getElementById('point-count').textContent === '13' && document.getElementById('waiting').textContent === '0'");
 
+    // A wrong code scanned: the volunteer takes it back (two presses); the
+    // server takes it out of the tube and the point's count.
+    b.scan_keys(&w.codes[30].1);
+    b.wait("14 stored", "document.getElementById('point-count').textContent === '14' && document.getElementById('waiting').textContent === '0' && !document.getElementById('undo').hidden");
+    b.click("#undo");
+    assert!(b.text("#undo").contains("再按一次"), "{}", b.text("#undo"));
+    b.click("#undo");
+    b.wait("taken back", "document.getElementById('point-count').textContent === '13' && document.getElementById('feedback').dataset.kind === 'ok' && document.getElementById('undo').hidden");
+    assert!(
+        b.text("#fb-text").contains("已撤销"),
+        "{}",
+        b.text("#fb-text")
+    );
+    assert_eq!(b.text("#tube-fill"), "3/10");
+    b.screenshots("station-undone");
+    assert_eq!(registrations(&w.env, w.street, point.id).await.len(), 13);
+
     // The network dies while scanning: five more (one already sampled elsewhere).
     proxy.down();
     let offline: Vec<&str> = w.codes[13..17]
@@ -884,6 +901,20 @@ async fn browser_station_scans_by_keyboard_and_survives_a_dead_network() {
         json!("queued")
     );
     b.screenshots("station-offline");
+    // One more offline, taken back before it was ever sent: it leaves the queue.
+    b.scan_keys(&w.codes[17].1);
+    b.wait(
+        "six waiting",
+        "document.getElementById('waiting').textContent === '6'",
+    );
+    b.click("#undo");
+    b.click("#undo");
+    b.wait("five waiting again", "document.getElementById('waiting').textContent === '5' && document.getElementById('feedback').dataset.kind === 'ok'");
+    assert!(
+        b.text("#fb-detail").contains("尚未上传"),
+        "{}",
+        b.text("#fb-detail")
+    );
 
     // A reload with no network: the service worker serves the page, the queue is intact.
     b.cmd("POST", "/refresh", Some(json!({})));

@@ -44,6 +44,12 @@ fn messages(l: Lang) -> serde_json::Value {
         "retest_due": t("注意：此人须单管复检", "Stop: this person needs a single-tube retest"),
         "tube": t("管内", "tube"),
         "tube_warning": t("注意此采样管", "Check this tube"),
+        "undo": t("撤销上一个", "Undo last scan"),
+        "undo_confirm": t("再按一次撤销：", "Press again to take back:"),
+        "undone": t("已撤销", "Taken back"),
+        "undone_local": t("尚未上传，已从本机删除", "not uploaded yet: removed from this device"),
+        "undo_failed": t("未能撤销", "Not taken back"),
+        "undo_reason": t("站点撤销：扫错码或扫码后未采样", "undone at the station: wrong code, or scanned and not swabbed"),
     })
 }
 
@@ -63,7 +69,7 @@ pub async fn station(page: Page) -> Response {
 <form id="scan-form" autocomplete="off"><label class="purpose">{lu} <select id="purpose" name="purpose"><option value="routine">{pr}</option><option value="door_to_door">{pd}</option><option value="retest">{pt}</option><option value="resample">{ps}</option></select></label>
 <label for="code" id="prompt">{prompt}</label>
 <input id="code" name="code" inputmode="text" autocomplete="off" autocapitalize="characters" spellcheck="false" autofocus>
-<div class="actions"><button class="primary" type="submit">{ok}</button><button type="button" id="new-tube" accesskey="n">{nt}</button><button type="button" id="walk-in-button">{wb}</button><button type="button" id="camera-button" hidden>{cam}</button></div></form>
+<div class="actions"><button class="primary" type="submit">{ok}</button><button type="button" id="new-tube" accesskey="n">{nt}</button><button type="button" id="walk-in-button">{wb}</button><button type="button" id="camera-button" hidden>{cam}</button><button type="button" id="undo" hidden>{undo}</button></div></form>
 <form id="walk-in" class="card stack" autocomplete="off" hidden><p class="hint">{wh}</p><label>{wn}<input id="walk-in-name" maxlength="40"></label><label>{wp}<input id="walk-in-phone" inputmode="tel" maxlength="20"></label><button class="primary" type="submit">{ws}</button></form>
 <video id="camera" class="camera" playsinline muted hidden></video>
 <section id="problems" class="card" hidden><h2>{sp}</h2><ul id="problem-list" class="list"></ul><div class="actions"><button type="button" id="resend-held" hidden>{rh}</button><button type="button" id="clear-problems">{cp}</button></div></section>
@@ -93,6 +99,7 @@ pub async fn station(page: Page) -> Response {
         ok = l.t("确定", "OK"),
         nt = l.t("换管", "New tube"),
         cam = l.t("摄像头扫码", "Camera"),
+        undo = l.t("撤销上一个", "Undo last scan"),
         wb = l.t("临时人员", "Walk-in"),
         wh = l.t(
             "无码、名单上查不到的人：登记姓名和电话，待社区核实（有证件的请直接输入证件号）。",

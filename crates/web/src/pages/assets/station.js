@@ -211,6 +211,7 @@
       });
       $('problems').hidden = ps.length === 0;
       $('resend-held').hidden = !ps.some(isHeld);
+      $('undo').hidden = !state().last;
     });
   }
   // A retest tube holds one swab; other tubes the round's pool size.
@@ -309,6 +310,7 @@
     var s = state();
     s.pointCount = o.point_count;
     if (s.tube === it.barcode) s.fill = Math.max(s.fill, o.tube_fill);
+    if (s.last && s.last.client_id === it.client_id) s.last.registration = o.registration;
     saveState(s);
     var bad = o.alert || o.duplicate_of || o.problem || o.follow_up;
     var p = Promise.resolve();
@@ -381,6 +383,8 @@
       // Read again: a sync that ended meanwhile may have saved a newer count.
       var now = state();
       now.fill += 1;
+      // The one scan the volunteer can take back (see undoLast).
+      now.last = { client_id: cid, barcode: s.tube, shown: walkIn ? text : shownCode(text) };
       saveState(now);
       return refresh();
     }).then(function () {
@@ -401,6 +405,46 @@
         if (needTube()) $('prompt').textContent = M.tube_full;
       });
     });
+  }
+
+  // Takes back the last scan (a wrong code, or a person scanned and not
+  // swabbed): still queued, it is removed from the queue; stored, the server
+  // takes it back (its tube must still be at the point). Done under the sync
+  // lock, so the scan is not being sent at that moment.
+  function undoLast() {
+    var run = function () {
+      var s = state();
+      var last = s.last;
+      if (!last) return null;
+      return qAll().then(function (items) {
+        var queued = items.filter(function (i) { return i.client_id === last.client_id; })[0];
+        if (queued) {
+          return qDel(queued.seq).then(function () {
+            var now = state();
+            if (now.tube === last.barcode && now.fill > 0) now.fill -= 1;
+            delete now.last;
+            saveState(now);
+            show('ok', M.undone, last.shown + ' — ' + M.undone_local);
+          });
+        }
+        if (!last.registration) { show('bad', M.undo_failed, last.shown); return null; }
+        return api('POST', '/api/v1/registrations/' + last.registration + '/void', { reason: M.undo_reason }).then(function (r) {
+          var now = state();
+          if (r.ok) {
+            if (now.tube === last.barcode) now.fill = r.body.tube_fill;
+            now.pointCount = r.body.point_count;
+            delete now.last;
+            saveState(now);
+            show('ok', M.undone, last.shown + ' — ' + r.body.message);
+          } else {
+            if (r.status === 404 || r.status === 409) { delete now.last; saveState(now); }
+            show('bad', M.undo_failed, last.shown + ' — ' + (r.body && r.body.message ? r.body.message : r.status));
+          }
+        }, function () { setOnline(false); show('bad', M.undo_failed, last.shown + ' — ' + M.network); });
+      });
+    };
+    var p = navigator.locks ? navigator.locks.request('gw-station-sync', run) : run();
+    return Promise.resolve(p).then(refresh);
   }
 
   var started = false;
@@ -446,6 +490,21 @@
       $('walk-in').hidden = true;
       input.focus();
       onScan(name, { name: name, phone: phone });
+    });
+    // Two presses: the first asks, the second (within 5 s) takes the scan back.
+    var armed = 0;
+    $('undo').addEventListener('click', function () {
+      var b = $('undo');
+      if (!armed) {
+        b.textContent = M.undo_confirm + ' ' + ((state().last || {}).shown || '');
+        b.classList.add('danger');
+        armed = setTimeout(function () { armed = 0; b.textContent = M.undo; b.classList.remove('danger'); }, 5000);
+        return;
+      }
+      clearTimeout(armed); armed = 0;
+      b.textContent = M.undo; b.classList.remove('danger');
+      chain = chain.then(undoLast).catch(function (e) { show('bad', String(e)); });
+      input.focus();
     });
     $('clear-problems').addEventListener('click', function () { problemsClear().then(refresh); input.focus(); });
     $('resend-held').addEventListener('click', function () { resendHeld().then(refresh).then(sync); input.focus(); });
