@@ -83,6 +83,10 @@ pub enum AuthError {
     Forbidden(String),
     #[error("{0}")]
     Invalid(String),
+    /// A scan whose client id names a swab that was taken back: not stored
+    /// again (the station drops it from its queue).
+    #[error("此扫码已被撤销，不再登记 / this scan was taken back: it is not stored again")]
+    Voided,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -689,15 +689,18 @@ pub async fn close_tube(
 /// What a station or volunteer is told after taking a swab back.
 #[derive(Debug, Clone, Serialize)]
 pub struct VoidOutcome {
-    pub registration: String,
+    /// None for a scan the server never stored (taken back by its client id).
+    pub registration: Option<String>,
     pub tube: String,
     /// Swabs in the tube and at the point now.
     pub tube_fill: i64,
     pub point_count: i64,
-    /// The tube had closed (full, or by hand) and is open again for the right code.
+    /// The tube had closed itself when full and is open again for the right code.
     pub reopened: bool,
     /// The resident's later swab that is now their first in the round.
     pub promoted: Option<String>,
+    /// It had been taken back already (this is a retry): nothing changed.
+    pub already: bool,
     pub message: String,
 }
 
@@ -714,23 +717,30 @@ pub async fn void_swab(
     reason: &str,
 ) -> Result<VoidOutcome, AuthError> {
     let street = registration.street;
-    let Some((point, voided)) = store.swab_point(street, registration.id).await? else {
+    let Some(at) = store.swab_point(street, registration.id).await? else {
         return Err(StoreError::NotFound(format!("registration {registration}")).into());
     };
-    let pt = store.point(street, point).await?;
+    let pt = store.point(street, at.point).await?;
     access::authorize(p, clock, Action::Scan, &point_place(store, &pt).await?)?;
-    if voided {
-        return Err(StoreError::NotFound(format!(
-            "样本 {registration} 已撤销 / swab {registration} was taken back already"
-        ))
-        .into());
+    if at.voided {
+        // Sent again (its answer was lost): the same outcome, with the counts as they are.
+        let (tube_fill, point_count) = store
+            .tube_and_point_counts(street, at.tube, at.point)
+            .await?;
+        return Ok(VoidOutcome {
+            registration: Some(registration.to_string()),
+            tube: Key { street, id: at.tube }.to_string(),
+            tube_fill,
+            point_count,
+            reopened: false,
+            promoted: None,
+            already: true,
+            message: format!(
+                "此样本之前已撤销：采样管现有 {tube_fill} 个样本 / taken back already: the tube holds {tube_fill} swab(s)"
+            ),
+        });
     }
-    let reason = gw_domain::text::reason(reason, crate::handoff::REASON_MAX).map_err(|e| {
-        AuthError::Invalid(match e {
-            gw_domain::text::NoteError::Empty => "撤销样本须写明原因（如：扫错了码、扫码后未采样）/ taking a swab back needs a reason (say: wrong code scanned, scanned but not swabbed)".into(),
-            e => e.to_string(),
-        })
-    })?;
+    let reason = void_reason(reason)?;
     let v = store
         .void_registration(street, registration.id, &p.actor(), &reason, clock.now_ms())
         .await?;
@@ -745,7 +755,9 @@ pub async fn void_swab(
         "void_swab",
         (street, "registration", &registration.to_string()),
         &format!(
-            "tube={tube} point={} reopened={}{} reason={reason}",
+            // The reason stays with the swab (cleared by a purge); the audit
+            // log, which outlives a purge, keeps ids only.
+            "tube={tube} point={} reopened={}{}",
             Key {
                 street,
                 id: v.point_id
@@ -766,13 +778,99 @@ pub async fn void_swab(
         if v.reopened { ", open again" } else { "" }
     );
     Ok(VoidOutcome {
-        registration: registration.to_string(),
+        registration: Some(registration.to_string()),
         tube: tube.to_string(),
         tube_fill: v.tube_fill,
         point_count: v.point_count,
         reopened: v.reopened,
         promoted: v.promoted.map(|id| Key { street, id }.to_string()),
+        already: false,
         message,
+    })
+}
+
+/// Takes back a scan by the client id its station gave it, in `tube`: the
+/// station's "undo last scan", which may be sent before or after the scan
+/// itself reached the server (an offline queue, an answer lost). Stored: as
+/// [`void_swab`]. Not stored (yet): its client id is recorded as taken back,
+/// so the scan, if it comes, is refused. Taken back already: the same answer
+/// again. 400 when the client id names a swab in another tube.
+pub async fn void_scan(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    tube: Key,
+    client_id: &str,
+    reason: &str,
+) -> Result<VoidOutcome, AuthError> {
+    let street = tube.street;
+    let client_id = client_id.trim();
+    if client_id.is_empty() || client_id.len() > 80 {
+        return Err(AuthError::Invalid(
+            "client_id 须为 1–80 个字符 / client_id must be 1 to 80 characters".into(),
+        ));
+    }
+    let t = store.tube(street, tube.id).await?;
+    let pt = store.point(street, t.point_id).await?;
+    access::authorize(p, clock, Action::Scan, &point_place(store, &pt).await?)?;
+    let id = match store.registration_by_client(street, client_id).await? {
+        Some(r) => Some(r.id),
+        None => store
+            .voided_by_client(street, client_id)
+            .await?
+            .map(|v| v.id),
+    };
+    if let Some(id) = id.filter(|id| *id > 0) {
+        if store.swab_point(street, id).await?.map(|a| a.tube) != Some(tube.id) {
+            return Err(AuthError::Invalid(format!(
+                "client_id {client_id} 的样本不在采样管 {tube} 中 / the swab of client_id {client_id} is not in tube {tube}"
+            )));
+        }
+        return void_swab(store, clock, p, Key { street, id }, reason).await;
+    }
+    let reason = void_reason(reason)?;
+    let recorded = store
+        .void_unstored_scan(&t, client_id, &p.actor(), &reason, clock.now_ms())
+        .await?;
+    if !recorded && id.is_none() {
+        // Stored between the two reads: take it back as stored.
+        if let Some(r) = store.registration_by_client(street, client_id).await? {
+            return void_swab(store, clock, p, Key { street, id: r.id }, &reason).await;
+        }
+    }
+    if recorded {
+        access::record(
+            store,
+            clock,
+            p,
+            "void_swab",
+            (street, "tube", &tube.to_string()),
+            &format!("client_id={client_id} unstored"),
+            "",
+        )
+        .await?;
+    }
+    let (tube_fill, point_count) = store
+        .tube_and_point_counts(street, tube.id, t.point_id)
+        .await?;
+    Ok(VoidOutcome {
+        registration: None,
+        tube: tube.to_string(),
+        tube_fill,
+        point_count,
+        reopened: false,
+        promoted: None,
+        already: !recorded,
+        message: "已撤销（服务器未收到过此扫码，以后收到也不再登记）/ taken back (the server never had this scan; if it comes, it is not stored)".into(),
+    })
+}
+
+fn void_reason(reason: &str) -> Result<String, AuthError> {
+    gw_domain::text::reason(reason, crate::handoff::REASON_MAX).map_err(|e| {
+        AuthError::Invalid(match e {
+            gw_domain::text::NoteError::Empty => "撤销样本须写明原因（如：扫错了码、扫码后未采样）/ taking a swab back needs a reason (say: wrong code scanned, scanned but not swabbed)".into(),
+            e => e.to_string(),
+        })
     })
 }
 
@@ -1382,20 +1480,13 @@ async fn register_swab(
                 late,
             ));
         }
+        // Stored when read, gone now: taken back in the meantime.
+        if store.voided_by_client(street, s.client_id).await?.is_some() {
+            return Err(AuthError::Voided);
+        }
     }
     if state.replay.is_none() && state.voided.is_some() {
-        if let Some(v) = store.voided_by_client(street, s.client_id).await? {
-            return Err(StoreError::Conflict(format!(
-                "此样本（{}）已由 {} 撤销（{}），不再登记 / this swab ({}) was taken back by {} ({}): it is not stored again",
-                Key { street, id: v.id },
-                v.voided_by,
-                v.reason,
-                Key { street, id: v.id },
-                v.voided_by,
-                v.reason
-            ))
-            .into());
-        }
+        return Err(AuthError::Voided);
     }
     let (who, mut problem, first_routine) = match walk_in {
         Some((name, phone)) => {
@@ -1509,9 +1600,16 @@ async fn register_swab(
     // and to see whether this one was taken before it (an offline station's
     // swab synced late): then this one becomes the first.
     let mut first = match duplicate_of {
-        Some(id) => Some(store.registration_by_id(street, id).await?),
+        // Taken back since the read: this swab is stored as a first, and the
+        // unique index sends it the other way if another became the first.
+        Some(id) => match store.registration_by_id(street, id).await {
+            Ok(f) => Some(f),
+            Err(StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        },
         None => None,
     };
+    let duplicate_of = duplicate_of.filter(|_| first.is_some());
     let mut w = OwnedRegistration {
         street_id: street,
         client_id: s.client_id.to_string(),
@@ -1593,15 +1691,32 @@ async fn register_swab(
                 .await?;
             w.duplicate_of = None;
         } else if w.duplicate_of == Some(f.id)
-            && !matches!(store.swab_point(street, f.id).await?, Some((_, false)))
+            && !matches!(
+                store.swab_point(street, f.id).await?,
+                Some(gw_store::testing::SwabPlace { voided: false, .. })
+            )
         {
-            // The first was taken back (voided) after this scan read it:
-            // this swab is the resident's first now.
-            store
-                .take_first(street, tube.round_id, rid, stored.id)
-                .await?;
-            w.duplicate_of = None;
-            first = None;
+            // The first was taken back after this scan read it: the first is
+            // now the swab the void made first, unless this one was taken
+            // earlier (by the rule above), or none (this one).
+            let now_first = store.first_routine(street, tube.round_id, rid).await?;
+            let keep = match &now_first {
+                Some(f2)
+                    if f2.id != stored.id
+                        && !(time_trusted && scanned_ms < f2.scanned_ms - EARLIER_BY_MS) =>
+                {
+                    f2.id
+                }
+                _ => stored.id,
+            };
+            store.take_first(street, tube.round_id, rid, keep).await?;
+            if keep == stored.id {
+                w.duplicate_of = None;
+                first = None;
+            } else {
+                w.duplicate_of = Some(keep);
+                first = now_first;
+            }
         }
     }
     // A full tube was closed by the writer, in the transaction that filled it.

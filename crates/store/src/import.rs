@@ -47,6 +47,9 @@ pub struct StoreTx(pub(crate) Tx);
 pub(crate) enum RowLock {
     Share,
     Update,
+    /// `FOR NO KEY UPDATE`: a row whose key stays, so an insert referring
+    /// to it (a foreign key's share lock) is not held up.
+    NoKeyUpdate,
 }
 
 /// A resident to insert.
@@ -111,6 +114,7 @@ impl StoreTx {
             (Tx::Sqlite(_), _) => "",
             (Tx::Postgres(_), RowLock::Share) => " FOR SHARE",
             (Tx::Postgres(_), RowLock::Update) => " FOR UPDATE",
+            (Tx::Postgres(_), RowLock::NoKeyUpdate) => " FOR NO KEY UPDATE",
         }
     }
 

@@ -2063,10 +2063,18 @@ pub struct Voided {
     /// Swabs in the tube and at the point after it.
     pub tube_fill: i64,
     pub point_count: i64,
-    /// The tube had been closed (full, or by hand) and is open again.
+    /// The tube had closed itself when full and is open again.
     pub reopened: bool,
     /// The resident's later sampling swab that is now their first.
     pub promoted: Option<i64>,
+}
+
+/// Where a swab is, or was before it was taken back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SwabPlace {
+    pub point: i64,
+    pub tube: i64,
+    pub voided: bool,
 }
 
 /// A swab taken back earlier, for the answer to a station that sends it again.
@@ -2083,12 +2091,15 @@ impl Store {
     /// person scanned and not swabbed) while its tube is still at the point
     /// (`open` or `closed`) and its round not closed: the row moves to
     /// `voided_swab` with who, when and why, leaves every count (the tube's
-    /// fill and the point's count go down), and a closed tube opens again for
-    /// the right code. When it was the resident's first sampling swab, their
+    /// fill and the point's count go down), and a tube that closed itself
+    /// when full opens again for the right code (one closed by hand stays
+    /// closed). When it was the resident's first sampling swab, their
     /// next one (by time) becomes the first. A pending walk-in no other swab
     /// names is removed. One transaction; on PostgreSQL the round is
     /// share-locked and the tube locked, so a seal or a close at the same
-    /// moment is decided first. NotFound when there is no such registration
+    /// moment is decided first (the tube `FOR NO KEY UPDATE`: the key stays,
+    /// so a foreign-key check does not wait on it; a scan writer's batch
+    /// that fills the same tube waits for the void's short transaction). NotFound when there is no such registration
     /// (or it was taken back already); Conflict when the tube has left
     /// `closed` or the round is closed.
     pub async fn void_registration(
@@ -2107,10 +2118,10 @@ impl Store {
             round.ok_or_else(|| StoreError::NotFound(format!("registration {street}-{id}")))?;
         tx.hold_unclosed_round(street, round).await?;
         let sql = format!(
-            "SELECT g.tube_id, g.point_id, g.resident_id, g.purpose, g.duplicate_of, g.client_id, t.state \
+            "SELECT g.tube_id, g.point_id, g.resident_id, g.purpose, g.duplicate_of, g.client_id, t.state, CAST(t.fill AS BIGINT), CAST(t.pool_size AS BIGINT) \
              FROM registration g JOIN tube t ON t.street_id = g.street_id AND t.id = g.tube_id \
              WHERE g.street_id = $1 AND g.id = $2{}",
-            tx.row_lock(RowLock::Update)
+            tx.row_lock(RowLock::NoKeyUpdate)
         );
         let row = crate::import::tx_run!(tx, conn, DB => {
             match sqlx::query(&sql).bind(street).bind(id).fetch_optional(&mut *conn).await? {
@@ -2122,12 +2133,17 @@ impl Store {
                     r.try_get::<Option<i64>, _>(4)?,
                     r.try_get::<String, _>(5)?,
                     r.try_get::<String, _>(6)?,
+                    r.try_get::<i64, _>(7)?,
+                    r.try_get::<i64, _>(8)?,
                 )),
                 None => None,
             }
         });
-        let (tube, point, resident, purpose, duplicate_of, client_id, state) =
+        let (tube, point, resident, purpose, duplicate_of, client_id, state, fill, pool_size) =
             row.ok_or_else(|| StoreError::NotFound(format!("registration {street}-{id}")))?;
+        // A tube that closed itself when full opens again for the right code;
+        // one closed by hand before it was full stays closed.
+        let reopen = state == "closed" && fill >= pool_size && fill - 1 < pool_size;
         if state != "open" && state != "closed" {
             let label = gw_domain::testing::TubeState::parse(&state)
                 .map_or(state.as_str(), |s| s.label_zh());
@@ -2158,8 +2174,8 @@ impl Store {
                         .bind(street).bind(round).bind(rid).bind(id).bind(first).execute(&mut *conn).await?;
                 }
             }
-            sqlx::query("UPDATE tube SET fill = fill - 1, state = 'open', closed_ms = NULL WHERE street_id = $1 AND id = $2")
-                .bind(street).bind(tube).execute(&mut *conn).await?;
+            sqlx::query("UPDATE tube SET fill = fill - 1, state = CASE WHEN $3 THEN 'open' ELSE state END, closed_ms = CASE WHEN $3 THEN NULL ELSE closed_ms END WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(tube).bind(reopen).execute(&mut *conn).await?;
             sqlx::query("UPDATE testing_point SET swabs = swabs - 1 WHERE street_id = $1 AND id = $2")
                 .bind(street).bind(point).execute(&mut *conn).await?;
             promoted
@@ -2191,21 +2207,53 @@ impl Store {
             client_id,
             tube_fill,
             point_count,
-            reopened: state == "closed",
+            reopened: reopen,
             promoted,
         })
     }
 
-    /// A swab's point, whether it stands or was taken back (`true`): for the
-    /// access check of taking it back. `None` when there is no such swab.
-    pub async fn swab_point(&self, street: i64, id: i64) -> Result<Option<(i64, bool)>> {
+    /// A swab's point and tube, whether it stands or was taken back: for
+    /// the access check of taking it back. `None` when there is no such swab.
+    pub async fn swab_point(&self, street: i64, id: i64) -> Result<Option<SwabPlace>> {
         Ok(db_run!(self, pool => {
-            match sqlx::query("SELECT point_id, 0 FROM registration WHERE street_id = $1 AND id = $2 UNION ALL SELECT point_id, 1 FROM voided_swab WHERE street_id = $1 AND id = $2")
+            match sqlx::query("SELECT point_id, tube_id, 0 FROM registration WHERE street_id = $1 AND id = $2 UNION ALL SELECT point_id, tube_id, 1 FROM voided_swab WHERE street_id = $1 AND id = $2")
                 .bind(street).bind(id).fetch_optional(pool).await? {
-                Some(r) => Some((r.try_get::<i64, _>(0)?, r.try_get::<i32, _>(1)? == 1)),
+                Some(r) => Some(SwabPlace {
+                    point: r.try_get(0)?,
+                    tube: r.try_get(1)?,
+                    voided: r.try_get::<i32, _>(2)? == 1,
+                }),
                 None => None,
             }
         }))
+    }
+
+    /// Records that a scan a station sent (or may have sent) and then took
+    /// back, never stored here, is taken back: its client id joins
+    /// `voided_swab` with no swab (a negative id, none of a registration),
+    /// so the scan arriving later is refused. False when the client id was
+    /// known already (stored or taken back: the caller handles those).
+    pub async fn void_unstored_scan(
+        &self,
+        tube: &TubeRow,
+        client_id: &str,
+        by: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        tx.hold_unclosed_round(tube.street_id, tube.round_id)
+            .await?;
+        let n = crate::import::tx_run!(tx, conn, DB => {
+            sqlx::query("INSERT INTO voided_swab (street_id, id, client_id, round_id, point_id, tube_id, resident_id, raw_code, purpose, problem, scanned_ms, stored_ms, station, voided_ms, voided_by, reason) \
+                         SELECT $1, COALESCE((SELECT MIN(v.id) FROM voided_swab v WHERE v.street_id = $1 AND v.id < 0), 0) - 1, $2, $3, $4, $5, NULL, '', '', '', $6, $6, '', $6, $7, $8 \
+                         WHERE NOT EXISTS (SELECT 1 FROM registration WHERE street_id = $1 AND client_id = $2) \
+                           AND NOT EXISTS (SELECT 1 FROM voided_swab WHERE street_id = $1 AND client_id = $2)")
+                .bind(tube.street_id).bind(client_id).bind(tube.round_id).bind(tube.point_id).bind(tube.id)
+                .bind(now_ms).bind(by).bind(reason).execute(&mut *conn).await?.rows_affected()
+        });
+        tx.commit().await?;
+        Ok(n == 1)
     }
 
     /// A swab taken back, by the client id its station gave it.

@@ -890,6 +890,27 @@ pub struct VoidBody {
     pub reason: String,
 }
 
+#[derive(Debug, Deserialize)]
+pub struct VoidScanBody {
+    pub client_id: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A station's "undo last scan": takes a scan back by its client id, stored or not.
+pub async fn void_scan(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<VoidScanBody>,
+) -> Result<Json<gw_app::testing::VoidOutcome>, WebError> {
+    let k = key(&id, "tube")?;
+    Ok(Json(
+        gw_app::testing::void_scan(&s.store, &s.clock, &a.principal, k, &b.client_id, &b.reason)
+            .await?,
+    ))
+}
+
 /// Takes back a swab registered by mistake while its tube is at the point.
 pub async fn void_swab(
     State(s): State<AppState>,

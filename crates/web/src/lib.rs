@@ -116,6 +116,11 @@ impl From<gw_app::access::AuthError> for WebError {
                 code: "bad_request",
                 message,
             },
+            Voided => WebError {
+                status: StatusCode::CONFLICT,
+                code: "voided",
+                message,
+            },
             Store(e) => e.into(),
         }
     }
@@ -704,6 +709,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             "/api/v1/registrations/{id}/void",
             Need::Act(Scan),
             post(api::void_swab),
+        ),
+        (
+            "POST",
+            "/api/v1/tubes/{id}/voids",
+            Need::Act(Scan),
+            post(api::void_scan),
         ),
         (
             "POST",

@@ -175,7 +175,7 @@ fn registry_document() -> Value {
             "/api/v1/points/{id}/tubes": { "post": { "summary": "open a tube at a point by its barcode", "parameters": [path_id("point id")],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["barcode"], "properties": { "barcode": { "type": "string" }, "reuse": { "type": "boolean", "description": "a station replaying its own open: the tube already open under this barcode at this point is answered with 200 instead of 409, and a tube opened offline is accepted whatever the round's state (with a warning)" }, "purpose": { "type": "string", "enum": ["routine", "door_to_door", "retest", "resample"], "description": "what the tube is for: retest tubes hold one swab; retest and resample tubes may be opened once the round is open, also after sampling or the round closed (a correction after the close opens retests)" } } } } } },
                 "responses": created(json!({ "type": "object", "properties": { "id": { "type": "string" }, "state": { "type": "string" }, "reused": { "type": "boolean" }, "warning": { "type": "string", "nullable": true, "description": "set when the tube was not issued to this point, or was opened offline in a round no longer sampling (opened anyway)" } }, "required": ["id"] })) } },
-            "/api/v1/tubes/{id}/scans": { "post": { "summary": "register one swab (always stored; exactly once per client_id: the same client_id sent with another tube, another code or another purpose, or a walk-in's client_id sent with a code, is refused with 409)", "parameters": [path_id("tube id")],
+            "/api/v1/tubes/{id}/scans": { "post": { "summary": "register one swab (always stored; exactly once per client_id: the same client_id sent with another tube, another code or another purpose, or a walk-in's client_id sent with a code, is refused with 409, and a client_id whose scan was taken back with 409 code `voided`)", "parameters": [path_id("tube id")],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["client_id"], "properties": {
                     "client_id": { "type": "string" }, "code": { "type": "string" },
                     "walk_in": { "type": "object", "required": ["name"], "properties": { "name": { "type": "string" }, "phone": { "type": "string" } } }, "purpose": { "type": "string", "enum": ["routine", "door_to_door", "retest", "resample"], "description": "a purpose that does not fit the tube's (a routine swab in a retest tube) is stored and flagged in problem" },
@@ -187,9 +187,12 @@ fn registry_document() -> Value {
                     "alert": { "type": "string", "nullable": true, "description": "to act on before the next person: they have an open single-tube retest (an abnormal pool's member) and were swabbed for something else" } } })) } },
             "/api/v1/tubes/{id}/close": { "post": { "summary": "close a tube by hand", "parameters": [path_id("tube id")],
                 "responses": ok(json!({ "type": "object", "properties": { "id": { "type": "string" }, "state": { "type": "string" } } })) } },
-            "/api/v1/registrations/{id}/void": { "post": { "summary": "take back a swab registered by mistake (a wrong code scanned, a person scanned and not swabbed) while its tube is open or closed at the point: it leaves every count, a closed tube opens again, the resident's next swab becomes their first, a pending walk-in named by no other swab goes; audited with the reason. A station's replay of its client id is then refused (409). 400: no reason; 403: not allowed to scan at its point; 404: no such registration (or taken back already); 409: the tube is sealed or further on, or the round is closed", "parameters": [path_id("registration id")],
+            "/api/v1/registrations/{id}/void": { "post": { "summary": "take back a swab registered by mistake (a wrong code scanned, a person scanned and not swabbed) while its tube is open or closed at the point: it leaves every count, a tube that closed itself when full opens again, the resident's next swab becomes their first, a pending walk-in named by no other swab goes; audited (the reason is kept with the swab, cleared by a purge). A station's replay of its client id is then refused (409, code `voided`). Sent again for a swab taken back: the same answer with `already`. 400: no reason; 403: not allowed to scan at its point; 404: no such registration; 409: the tube is sealed or further on, or the round is closed", "parameters": [path_id("registration id")],
                 "requestBody": body(&["reason"], json!({ "reason": { "type": "string", "description": "why (1–500 characters)" } })),
-                "responses": ok(json!({ "type": "object", "required": ["registration", "tube", "tube_fill", "point_count", "reopened", "message"], "properties": { "registration": { "type": "string" }, "tube": { "type": "string" }, "tube_fill": { "type": "integer" }, "point_count": { "type": "integer" }, "reopened": { "type": "boolean" }, "promoted": { "type": "string", "nullable": true, "description": "the resident's swab that is now their first" }, "message": { "type": "string" } } })) } },
+                "responses": ok(void_outcome()) } },
+            "/api/v1/tubes/{id}/voids": { "post": { "summary": "a station's undo of its last scan, by the scan's client id, whether or not the scan has reached the server (an offline queue, a lost answer): stored, it is taken back as by /registrations/{id}/void; not stored, its client id is recorded as taken back and the scan, if it comes later, is refused (409, code `voided`). Sent again: the same answer with `already`. 400: no reason, or the client id's swab is in another tube; 409: the tube is sealed or further on, or the round is closed", "parameters": [path_id("tube id")],
+                "requestBody": body(&["client_id", "reason"], json!({ "client_id": { "type": "string" }, "reason": { "type": "string" } })),
+                "responses": ok(void_outcome()) } },
             "/api/v1/points/{id}/stations": { "post": { "summary": "issue a one-time enrolment code for a scanning station at a point (shown once)", "parameters": [path_id("point id")],
                 "requestBody": { "required": false, "content": { "application/json": { "schema": { "type": "object", "properties": { "label": { "type": "string" } } } } } },
                 "responses": created(json!({ "type": "object", "required": ["station", "enroll_code"], "properties": { "station": { "type": "string" }, "enroll_code": { "type": "string" }, "expires_ms": { "type": "integer" } } })) } },
@@ -330,6 +333,15 @@ fn packed() -> Value {
         "tubes": { "type": "integer", "description": "tubes the system holds" }, "people": { "type": "integer", "description": "swabs in them" },
         "counts_match": { "type": "boolean" }, "mismatches": { "type": "array", "items": { "$ref": "#/components/schemas/Mismatch" } },
         "warnings": { "type": "array", "items": { "type": "string" } } } })
+}
+
+/// What taking a swab back answers.
+fn void_outcome() -> Value {
+    json!({ "type": "object", "required": ["tube", "tube_fill", "point_count", "reopened", "already", "message"], "properties": {
+        "registration": { "type": "string", "nullable": true, "description": "none for a scan the server never stored" }, "tube": { "type": "string" },
+        "tube_fill": { "type": "integer" }, "point_count": { "type": "integer" }, "reopened": { "type": "boolean", "description": "the tube had closed itself when full and is open again" },
+        "promoted": { "type": "string", "nullable": true, "description": "the resident's swab that is now their first" },
+        "already": { "type": "boolean", "description": "taken back before: nothing changed" }, "message": { "type": "string" } } })
 }
 
 fn body(required: &[&str], properties: Value) -> Value {

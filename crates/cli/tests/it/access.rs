@@ -278,7 +278,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("POST", "/api/v1/points/{id}/tubes")
         | ("POST", "/api/v1/tubes/{id}/scans")
         | ("POST", "/api/v1/tubes/{id}/close")
-        | ("POST", "/api/v1/registrations/{id}/void") => {
+        | ("POST", "/api/v1/registrations/{id}/void")
+        | ("POST", "/api/v1/tubes/{id}/voids") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
         ("POST", "/api/v1/residents/{id}/code/reissue") => writer && reaches,
@@ -579,6 +580,10 @@ fn call(
                 ctx.swabs[&target.community_id.unwrap()]
             ),
             Some(json!({ "reason": "matrix" })),
+        ),
+        "/api/v1/tubes/{id}/voids" => (
+            format!("/api/v1/tubes/{tube}/voids"),
+            Some(json!({ "client_id": format!("never-{n}"), "reason": "matrix" })),
         ),
         "/api/v1/residents/{id}/code" => (format!("/api/v1/residents/{id}/code"), None),
         "/api/v1/points/{id}/supplies" if method == "GET" => {

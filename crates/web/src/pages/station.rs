@@ -49,6 +49,7 @@ fn messages(l: Lang) -> serde_json::Value {
         "undone": t("已撤销", "Taken back"),
         "undone_local": t("尚未上传，已从本机删除", "not uploaded yet: removed from this device"),
         "undo_failed": t("未能撤销", "Not taken back"),
+        "undo_queued": t("撤销已保存在本机，联网后自动上传", "the take-back is kept on this device: it uploads when the network is back"),
         "undo_reason": t("站点撤销：扫错码或扫码后未采样", "undone at the station: wrong code, or scanned and not swabbed"),
     })
 }

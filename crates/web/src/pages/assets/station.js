@@ -53,6 +53,7 @@
   function qFirst() { return tx('queue', 'readonly', function (s) { return s.getAll(null, 1); }).then(function (a) { return a[0]; }); }
   function qAll() { return tx('queue', 'readonly', function (s) { return s.getAll(); }); }
   function qDel(seq) { return tx('queue', 'readwrite', function (s) { return s.delete(seq); }); }
+  function qPut(item) { return tx('queue', 'readwrite', function (s) { return s.put(item); }); }
   function kvGet(k) { return tx('kv', 'readonly', function (s) { return s.get(k); }); }
   function kvPut(k, v) { return tx('kv', 'readwrite', function (s) { return s.put(v, k); }); }
   function problemAdd(p) { return tx('problems', 'readwrite', function (s) { return s.add(p); }); }
@@ -263,10 +264,14 @@
         req = kvGet('tube:' + it.barcode).then(function (id) {
           if (!id) return { status: 0, missing: true };
           if (it.kind === 'close') return api('POST', '/api/v1/tubes/' + id + '/close', {});
+          if (it.kind === 'void') return api('POST', '/api/v1/tubes/' + id + '/voids', { client_id: it.client_id, reason: it.reason });
           // sent_ms: the server sets this clock against its own.
           var body = { client_id: it.client_id, code: it.code, scanned_ms: it.scanned_ms, sent_ms: Date.now(), station: c.station, purpose: it.purpose || 'routine' };
           if (it.walk_in) body.walk_in = it.walk_in;
-          return api('POST', '/api/v1/tubes/' + id + '/scans', body);
+          // Marked before it leaves: the server may store it even if no
+          // answer comes back, so it can no longer be undone on this device alone.
+          var marked = it.sent ? Promise.resolve() : (it.sent = true, qPut(it));
+          return marked.then(function () { return api('POST', '/api/v1/tubes/' + id + '/scans', body); });
         });
       }
       return req.then(function (r) {
@@ -279,6 +284,8 @@
   function handle(it, r) {
     // A close of a tube whose open is held: held too, to follow it in order.
     if (r.missing && it.kind === 'close') return hold(it, M.stuck + ': ' + it.barcode).then(function () { return true; });
+    // A take-back in a tube the server never opened: its scan never left either.
+    if (r.missing && it.kind === 'void') return qDel(it.seq).then(function () { return true; });
     if (r.missing) {
       // The tube was never opened (its open is held): the scan is held too.
       if (it.client_id) failed[it.client_id] = M.stuck;
@@ -299,6 +306,25 @@
       return hold(it, M.stuck + ' (' + it.barcode + '): ' + msg).then(function () { return true; });
     }
     if (it.kind === 'close') return qDel(it.seq).then(function () { return true; });
+    if (it.kind === 'void') {
+      // Answered either way: taken back, or refused with the reason (a
+      // sealed tube: the swab stays, the volunteer must tell the manager).
+      undone[it.client_id] = { ok: r.ok, message: msg };
+      var after = Promise.resolve();
+      if (r.ok) {
+        var sv = state();
+        sv.pointCount = r.body.point_count;
+        saveState(sv);
+      } else {
+        after = problemAdd({ text: M.undo_failed + ': ' + msg });
+      }
+      return after.then(function () { return qDel(it.seq); }).then(function () { return true; });
+    }
+    if (!r.ok && r.body && r.body.code === 'voided') {
+      // Taken back while its answer was lost: nothing to send any more.
+      failed[it.client_id] = M.undone;
+      return problemAdd({ text: shownCode(it.code) + ' — ' + M.undone }).then(function () { return qDel(it.seq); }).then(function () { return true; });
+    }
     if (!r.ok) {
       // Refused (e.g. the station no longer covers the point): held, whole,
       // to be sent again once sorted out; the next items go on.
@@ -360,6 +386,7 @@
   }
   // walkIn: {name, phone} of someone on no roster (text is then their name, for the screen).
   function scan(text, walkIn) {
+    disarm();
     var s = state();
     if (walkIn && needTube()) { show('bad', M.scan_tube, text); return refresh(); }
     var point = cfg().point;
@@ -369,6 +396,8 @@
       if (!tubeOk(b)) { show('bad', M.bad_tube, text); return refresh(); }
       if (s.tube) qAdd({ kind: 'close', barcode: s.tube, point: point });
       s.tube = b; s.fill = 0; s.purpose = $('purpose').value || 'routine';
+      // A scan in the tube before is not taken back from this one.
+      delete s.last;
       saveState(s);
       return qAdd({ kind: 'tube', barcode: b, purpose: s.purpose, point: point }).then(function () {
         show('ok', M.tube_open, b);
@@ -408,43 +437,54 @@
   }
 
   // Takes back the last scan (a wrong code, or a person scanned and not
-  // swabbed): still queued, it is removed from the queue; stored, the server
-  // takes it back (its tube must still be at the point). Done under the sync
-  // lock, so the scan is not being sent at that moment.
-  function undoLast() {
+  // swabbed). Never sent: it just leaves the queue. Sent (stored, or perhaps
+  // stored with its answer lost): a "take back" by its client id is queued
+  // after it, sent in order like any scan (offline too), and the server
+  // takes the scan back, or refuses it if it ever arrives. Done under the
+  // sync lock, so the scan is not being sent at that moment.
+  var undone = {};
+  function undoLast(cid) {
     var run = function () {
-      var s = state();
-      var last = s.last;
-      if (!last) return null;
+      var last = state().last;
+      // Only the scan the volunteer confirmed: another came in meanwhile.
+      if (!last || last.client_id !== cid) return null;
       return qAll().then(function (items) {
-        var queued = items.filter(function (i) { return i.client_id === last.client_id; })[0];
-        if (queued) {
-          return qDel(queued.seq).then(function () {
-            var now = state();
-            if (now.tube === last.barcode && now.fill > 0) now.fill -= 1;
-            delete now.last;
-            saveState(now);
-            show('ok', M.undone, last.shown + ' — ' + M.undone_local);
-          });
+        var queued = items.filter(function (i) { return i.client_id === cid && i.kind === 'scan'; })[0];
+        var now = state();
+        if (now.tube === last.barcode && now.fill > 0) now.fill -= 1;
+        delete now.last;
+        saveState(now);
+        if (queued && !queued.sent) {
+          return qDel(queued.seq).then(function () { return 'local'; });
         }
-        if (!last.registration) { show('bad', M.undo_failed, last.shown); return null; }
-        return api('POST', '/api/v1/registrations/' + last.registration + '/void', { reason: M.undo_reason }).then(function (r) {
-          var now = state();
-          if (r.ok) {
-            if (now.tube === last.barcode) now.fill = r.body.tube_fill;
-            now.pointCount = r.body.point_count;
-            delete now.last;
-            saveState(now);
-            show('ok', M.undone, last.shown + ' — ' + r.body.message);
-          } else {
-            if (r.status === 404 || r.status === 409) { delete now.last; saveState(now); }
-            show('bad', M.undo_failed, last.shown + ' — ' + (r.body && r.body.message ? r.body.message : r.status));
-          }
-        }, function () { setOnline(false); show('bad', M.undo_failed, last.shown + ' — ' + M.network); });
-      });
+        var drop = queued ? qDel(queued.seq) : Promise.resolve();
+        return drop.then(function () {
+          return qAdd({ kind: 'void', client_id: cid, barcode: last.barcode, point: cfg().point, reason: M.undo_reason });
+        }).then(function () { return 'queued'; });
+      }).then(function (how) { return { how: how, last: last }; });
     };
     var p = navigator.locks ? navigator.locks.request('gw-station-sync', run) : run();
-    return Promise.resolve(p).then(refresh);
+    return Promise.resolve(p).then(function (done) {
+      if (!done) return refresh();
+      var shown = done.last.shown;
+      if (done.how === 'local') { show('ok', M.undone, shown + ' — ' + M.undone_local); return refresh(); }
+      if (!online) { show('queued', M.undone, shown + ' — ' + M.undo_queued); return refresh(); }
+      return refresh().then(sync).then(function () {
+        var o = undone[cid];
+        delete undone[cid];
+        if (o && o.ok) show('ok', M.undone, shown + ' — ' + o.message);
+        else if (o) show('bad', M.undo_failed, shown + ' — ' + o.message);
+        else show('queued', M.undone, shown + ' — ' + M.undo_queued);
+      });
+    });
+  }
+
+  var armed = null;
+  function disarm() {
+    if (armed) clearTimeout(armed.timer);
+    armed = null;
+    var b = $('undo');
+    if (b) { b.textContent = M.undo; b.classList.remove('danger'); }
   }
 
   var started = false;
@@ -469,6 +509,7 @@
       var s = state();
       if (s.tube) qAdd({ kind: 'close', barcode: s.tube, point: cfg().point });
       s.tube = null; s.fill = 0;
+      delete s.last;
       saveState(s);
       refresh();
       input.focus();
@@ -491,19 +532,22 @@
       input.focus();
       onScan(name, { name: name, phone: phone });
     });
-    // Two presses: the first asks, the second (within 5 s) takes the scan back.
-    var armed = 0;
+    // Two presses: the first asks about the last scan, the second (within
+    // 5 s, with no scan in between) takes that scan back.
     $('undo').addEventListener('click', function () {
       var b = $('undo');
-      if (!armed) {
-        b.textContent = M.undo_confirm + ' ' + ((state().last || {}).shown || '');
+      var last = state().last;
+      if (!armed || !last || last.client_id !== armed.cid) {
+        disarm();
+        if (!last) return;
+        b.textContent = M.undo_confirm + ' ' + last.shown;
         b.classList.add('danger');
-        armed = setTimeout(function () { armed = 0; b.textContent = M.undo; b.classList.remove('danger'); }, 5000);
+        armed = { cid: last.client_id, timer: setTimeout(disarm, 5000) };
         return;
       }
-      clearTimeout(armed); armed = 0;
-      b.textContent = M.undo; b.classList.remove('danger');
-      chain = chain.then(undoLast).catch(function (e) { show('bad', String(e)); });
+      var cid = armed.cid;
+      disarm();
+      chain = chain.then(function () { return undoLast(cid); }).catch(function (e) { show('bad', String(e)); });
       input.focus();
     });
     $('clear-problems').addEventListener('click', function () { problemsClear().then(refresh); input.focus(); });
