@@ -659,14 +659,7 @@ impl Store {
     /// a replay of the same client id stored first. False when it stays.
     pub async fn drop_unswabbed_pending(&self, street: i64, id: i64) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let unused = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM resident r WHERE r.street_id = $1 AND r.id = $2 AND r.status = 'pending' \
-             AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = r.street_id AND g.resident_id = r.id)")
-            .bind(street).bind(id).fetch_one(&mut *conn).await?)
-            == 1;
-        if unused {
-            tx.delete_resident(street, id).await?;
-        }
+        let unused = tx.drop_unswabbed_pending(street, id).await?;
         tx.commit().await?;
         Ok(unused)
     }
@@ -760,6 +753,22 @@ impl crate::import::StoreTx {
             .await?;
         }
         Ok(())
+    }
+
+    /// [`Store::drop_unswabbed_pending`] in this transaction; a swab taken
+    /// back that named the walk-in then names nobody.
+    pub async fn drop_unswabbed_pending(&mut self, street: i64, id: i64) -> Result<bool> {
+        let unused = crate::import::tx_run!(self, conn, DB => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM resident r WHERE r.street_id = $1 AND r.id = $2 AND r.status = 'pending' \
+             AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = r.street_id AND g.resident_id = r.id)")
+            .bind(street).bind(id).fetch_one(&mut *conn).await?)
+            == 1;
+        if unused {
+            crate::import::tx_run!(self, conn, DB => sqlx::query("UPDATE voided_swab SET resident_id = NULL WHERE street_id = $1 AND resident_id = $2")
+                .bind(street).bind(id).execute(&mut *conn).await?.rows_affected());
+            self.delete_resident(street, id).await?;
+        }
+        Ok(unused)
     }
 
     pub async fn delete_resident(&mut self, street: i64, id: i64) -> Result<()> {

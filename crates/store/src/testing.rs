@@ -2099,9 +2099,10 @@ impl Store {
     /// share-locked and the tube locked, so a seal or a close at the same
     /// moment is decided first (the tube `FOR NO KEY UPDATE`: the key stays,
     /// so a foreign-key check does not wait on it; a scan writer's batch
-    /// that fills the same tube waits for the void's short transaction). NotFound when there is no such registration
-    /// (or it was taken back already); Conflict when the tube has left
-    /// `closed` or the round is closed.
+    /// that fills the same tube waits for the void's short transaction).
+    /// NotFound when there is no such registration (or it was taken back
+    /// already); Conflict when the tube has left `closed` or the round is
+    /// closed.
     pub async fn void_registration(
         &self,
         street: i64,
@@ -2182,16 +2183,7 @@ impl Store {
         });
         // A walk-in made for this swab and named by no other goes with it.
         if let Some(rid) = resident {
-            let unused = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM resident r WHERE r.street_id = $1 AND r.id = $2 AND r.status = 'pending' \
-                 AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = r.street_id AND g.resident_id = r.id)")
-                .bind(street).bind(rid).fetch_one(&mut *conn).await?)
-                == 1;
-            if unused {
-                crate::import::tx_run!(tx, conn, DB => sqlx::query("UPDATE voided_swab SET resident_id = NULL WHERE street_id = $1 AND resident_id = $2")
-                    .bind(street).bind(rid).execute(&mut *conn).await?.rows_affected());
-                tx.delete_resident(street, rid).await?;
-            }
+            tx.drop_unswabbed_pending(street, rid).await?;
         }
         let (tube_fill, point_count) = crate::import::tx_run!(tx, conn, DB => {
             let r = sqlx::query("SELECT CAST(t.fill AS BIGINT), CAST(p.swabs AS BIGINT) FROM tube t JOIN testing_point p ON p.street_id = t.street_id AND p.id = $3 WHERE t.street_id = $1 AND t.id = $2")
