@@ -1187,7 +1187,8 @@ pub struct ScanOutcome {
     /// tube); taken after it (into a tube already tested): `resample`.
     pub follow_up: Option<String>,
     /// Who was swabbed, masked (`张*萍 女 44岁`): for the volunteer to check
-    /// the code is the person's. Absent on a replay and for nobody known.
+    /// the code is the person's. On a replay too, when the same code or
+    /// number is sent again; absent for a walk-in and for nobody known.
     pub person: Option<String>,
     /// Something the volunteer must act on now, before the next person: the
     /// person has an open single-tube retest (a member of an abnormal pool,
@@ -1475,10 +1476,19 @@ async fn register_swab(
             }
             let r = finish_take_over(store, tube, s.code, s.purpose, round_starts_ms, r).await?;
             let late = r.resident_id.map(|id| (r.tube_id, id, r.scanned_ms));
-            return Ok((
-                outcome(store, street, &r, true, tube.pool_size).await?,
-                late,
-            ));
+            let mut out = outcome(store, street, &r, true, tube.pool_size).await?;
+            // The read named this swab's resident (the same code or number
+            // sent again): the volunteer whose first answer was lost sees who
+            // it was, and an open retest, as the first answer said.
+            let read_names = match &who {
+                Who::Code(_, _) => state.uid_resident,
+                Who::Resident(id) => Some(*id),
+                Who::Nobody(_) => None,
+            };
+            if r.resident_id.is_some() && read_names == r.resident_id && walk_in.is_none() {
+                tell_who(&mut out, &state, now);
+            }
+            return Ok((out, late));
         }
         // Stored when read, gone now: taken back in the meantime.
         if store.voided_by_client(street, s.client_id).await?.is_some() {
@@ -1742,28 +1752,36 @@ async fn register_swab(
     };
     let mut out = outcome_counted(store, street, &r, false, tube.pool_size, counts, first).await?;
     if resident.is_some() {
-        let today = gw_domain::date::Date::from_unix_ms_cst(now);
-        let age = state
-            .birth_date
-            .as_deref()
-            .and_then(|b| gw_domain::date::Date::parse(b).ok())
-            .zip(today)
-            .map(|(b, t)| b.age_on(t));
-        let gender = state
-            .gender
-            .as_deref()
-            .map_or("", |g| gw_domain::resident::Gender::from_code(g).label_zh());
-        out.person = state
-            .name
-            .as_deref()
-            .map(|n| gw_domain::mask::person_brief(n, gender, age));
-        if state.open_retests > 0 && r.purpose != "retest" {
-            out.alert = Some(
-                "此人所在混管异常，有待做的单管复检，户已临时管控：请用单管复检的采样管为其单独采样，并报告采样点负责人 / this person was in an abnormal pool and has an open single-tube retest (household under temporary control): swab them alone in a retest tube and tell the point's manager".into(),
-            );
-        }
+        tell_who(&mut out, &state, now);
     }
     Ok((out, late))
+}
+
+/// The masked line about who was swabbed (`person`) and, when they have an
+/// open single-tube retest and this swab is not it, the `alert` the
+/// volunteer must act on: from the scan's one read, whose resident is the
+/// swab's.
+fn tell_who(out: &mut ScanOutcome, state: &gw_store::testing::ScanState, now: i64) {
+    let today = gw_domain::date::Date::from_unix_ms_cst(now);
+    let age = state
+        .birth_date
+        .as_deref()
+        .and_then(|b| gw_domain::date::Date::parse(b).ok())
+        .zip(today)
+        .map(|(b, t)| b.age_on(t));
+    let gender = state
+        .gender
+        .as_deref()
+        .map_or("", |g| gw_domain::resident::Gender::from_code(g).label_zh());
+    out.person = state
+        .name
+        .as_deref()
+        .map(|n| gw_domain::mask::person_brief(n, gender, age));
+    if state.open_retests > 0 && out.purpose != "retest" {
+        out.alert = Some(
+            "此人所在混管异常，有待做的单管复检，户已临时管控：请用单管复检的采样管为其单独采样，并报告采样点负责人 / this person was in an abnormal pool and has an open single-tube retest (household under temporary control): swab them alone in a retest tube and tell the point's manager".into(),
+        );
+    }
 }
 
 /// How a walk-in's swab is flagged (its problem begins with it): the

@@ -86,9 +86,23 @@ async fn a_tube_of_ten_replays_duplicates_and_bad_codes() {
         store.tube(key.street, key.id).await.unwrap().state,
         "closed"
     );
-    // A retry of the same scan is answered, not applied again.
+    // A retry of the same scan is answered, not applied again, and says
+    // again who it was (the first answer may never have reached the station).
     let again = scan(srv, &t1, "s1-3", &w.codes[3].1);
     assert_eq!(again["replay"], true);
+    let person = again["person"].as_str().unwrap_or_default();
+    assert!(person.contains('*'), "masked: {again}");
+    let k3: gw_domain::ids::Key = w.codes[3].0.parse().unwrap();
+    let name = store
+        .resident(k3.street, k3.id)
+        .await
+        .unwrap()
+        .resident
+        .name;
+    assert!(
+        person.starts_with(name.chars().next().unwrap()),
+        "{person} is {name}"
+    );
     assert_eq!(again["tube_fill"], 10);
     // An eleventh swab in the closed tube is stored (it is physically there) and flagged.
     let extra = scan(srv, &t1, "s1-10", &w.codes[10].1);
