@@ -716,29 +716,38 @@ pub async fn void_swab(
     registration: Key,
     reason: &str,
 ) -> Result<VoidOutcome, AuthError> {
-    let street = registration.street;
-    let Some(at) = store.swab_point(street, registration.id).await? else {
+    let Some(at) = store
+        .swab_point(registration.street, registration.id)
+        .await?
+    else {
         return Err(StoreError::NotFound(format!("registration {registration}")).into());
     };
-    let pt = store.point(street, at.point).await?;
+    let pt = store.point(registration.street, at.point).await?;
     access::authorize(p, clock, Action::Scan, &point_place(store, &pt).await?)?;
+    void_at(store, clock, p, registration, at, reason).await
+}
+
+/// [`void_swab`] once the swab's place is known and the caller may scan there.
+async fn void_at(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    registration: Key,
+    at: gw_store::testing::SwabPlace,
+    reason: &str,
+) -> Result<VoidOutcome, AuthError> {
+    let street = registration.street;
     if at.voided {
         // Sent again (its answer was lost): the same outcome, with the counts as they are.
-        let (tube_fill, point_count) = store
-            .tube_and_point_counts(street, at.tube, at.point)
-            .await?;
-        return Ok(VoidOutcome {
-            registration: Some(registration.to_string()),
-            tube: Key { street, id: at.tube }.to_string(),
-            tube_fill,
-            point_count,
-            reopened: false,
-            promoted: None,
-            already: true,
-            message: format!(
-                "此样本之前已撤销：采样管现有 {tube_fill} 个样本 / taken back already: the tube holds {tube_fill} swab(s)"
-            ),
-        });
+        return void_as_is(
+            store,
+            Some(registration),
+            Key { street, id: at.tube },
+            at.point,
+            true,
+            |fill| format!("此样本之前已撤销：采样管现有 {fill} 个样本 / taken back already: the tube holds {fill} swab(s)"),
+        )
+        .await;
     }
     let reason = void_reason(reason)?;
     let v = store
@@ -805,28 +814,22 @@ pub async fn void_scan(
 ) -> Result<VoidOutcome, AuthError> {
     let street = tube.street;
     let client_id = client_id.trim();
-    if client_id.is_empty() || client_id.len() > 80 {
-        return Err(AuthError::Invalid(
-            "client_id 须为 1–80 个字符 / client_id must be 1 to 80 characters".into(),
-        ));
-    }
+    check_client_id(client_id)?;
     let t = store.tube(street, tube.id).await?;
     let pt = store.point(street, t.point_id).await?;
     access::authorize(p, clock, Action::Scan, &point_place(store, &pt).await?)?;
     let id = match store.registration_by_client(street, client_id).await? {
         Some(r) => Some(r.id),
-        None => store
-            .voided_by_client(street, client_id)
-            .await?
-            .map(|v| v.id),
+        None => store.voided_by_client(street, client_id).await?,
     };
     if let Some(id) = id.filter(|id| *id > 0) {
-        if store.swab_point(street, id).await?.map(|a| a.tube) != Some(tube.id) {
+        let at = store.swab_point(street, id).await?;
+        let Some(at) = at.filter(|a| a.tube == tube.id) else {
             return Err(AuthError::Invalid(format!(
                 "client_id {client_id} 的样本不在采样管 {tube} 中 / the swab of client_id {client_id} is not in tube {tube}"
             )));
-        }
-        return void_swab(store, clock, p, Key { street, id }, reason).await;
+        };
+        return void_at(store, clock, p, Key { street, id }, at, reason).await;
     }
     let reason = void_reason(reason)?;
     let recorded = store
@@ -850,18 +853,49 @@ pub async fn void_scan(
         )
         .await?;
     }
+    void_as_is(
+        store,
+        None,
+        tube,
+        t.point_id,
+        !recorded,
+        |_| "已撤销（服务器未收到过此扫码，以后收到也不再登记）/ taken back (the server never had this scan; if it comes, it is not stored)".into(),
+    )
+    .await
+}
+
+/// A station's id for a scan: 1 to 80 characters.
+fn check_client_id(client_id: &str) -> Result<(), AuthError> {
+    if client_id.is_empty() || client_id.len() > 80 {
+        return Err(AuthError::Invalid(
+            "client_id 须为 1–80 个字符 / client_id must be 1 to 80 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The answer when nothing changed (taken back before) or nothing was
+/// stored to change: the tube's and point's counts as they are.
+async fn void_as_is(
+    store: &Store,
+    registration: Option<Key>,
+    tube: Key,
+    point: i64,
+    already: bool,
+    message: impl FnOnce(i64) -> String,
+) -> Result<VoidOutcome, AuthError> {
     let (tube_fill, point_count) = store
-        .tube_and_point_counts(street, tube.id, t.point_id)
+        .tube_and_point_counts(tube.street, tube.id, point)
         .await?;
     Ok(VoidOutcome {
-        registration: None,
+        registration: registration.map(|k| k.to_string()),
         tube: tube.to_string(),
         tube_fill,
         point_count,
         reopened: false,
         promoted: None,
-        already: !recorded,
-        message: "已撤销（服务器未收到过此扫码，以后收到也不再登记）/ taken back (the server never had this scan; if it comes, it is not stored)".into(),
+        already,
+        message: message(tube_fill),
     })
 }
 
@@ -1412,11 +1446,7 @@ async fn register_swab(
     s: &Scan<'_>,
 ) -> Result<(ScanOutcome, Option<(i64, i64, i64)>), AuthError> {
     let street = s.tube.street;
-    if s.client_id.is_empty() || s.client_id.len() > 80 {
-        return Err(AuthError::Invalid(
-            "client_id 须为 1–80 个字符 / client_id must be 1 to 80 characters".into(),
-        ));
-    }
+    check_client_id(s.client_id)?;
     let use_ = TubeUse::of_purpose(s.purpose)?;
     let now = clock.now_ms();
     if s.walk_in.is_some() && !s.code.trim().is_empty() {

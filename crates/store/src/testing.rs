@@ -2057,9 +2057,6 @@ impl Store {
 pub struct Voided {
     pub tube_id: i64,
     pub point_id: i64,
-    pub round_id: i64,
-    pub resident_id: Option<i64>,
-    pub client_id: String,
     /// Swabs in the tube and at the point after it.
     pub tube_fill: i64,
     pub point_count: i64,
@@ -2075,15 +2072,6 @@ pub struct SwabPlace {
     pub point: i64,
     pub tube: i64,
     pub voided: bool,
-}
-
-/// A swab taken back earlier, for the answer to a station that sends it again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VoidedRow {
-    pub id: i64,
-    pub voided_ms: i64,
-    pub voided_by: String,
-    pub reason: String,
 }
 
 impl Store {
@@ -2119,7 +2107,7 @@ impl Store {
             round.ok_or_else(|| StoreError::NotFound(format!("registration {street}-{id}")))?;
         tx.hold_unclosed_round(street, round).await?;
         let sql = format!(
-            "SELECT g.tube_id, g.point_id, g.resident_id, g.purpose, g.duplicate_of, g.client_id, t.state, CAST(t.fill AS BIGINT), CAST(t.pool_size AS BIGINT) \
+            "SELECT g.tube_id, g.point_id, g.resident_id, g.purpose, g.duplicate_of, t.state, CAST(t.fill AS BIGINT), CAST(t.pool_size AS BIGINT) \
              FROM registration g JOIN tube t ON t.street_id = g.street_id AND t.id = g.tube_id \
              WHERE g.street_id = $1 AND g.id = $2{}",
             tx.row_lock(RowLock::NoKeyUpdate)
@@ -2133,14 +2121,13 @@ impl Store {
                     r.try_get::<String, _>(3)?,
                     r.try_get::<Option<i64>, _>(4)?,
                     r.try_get::<String, _>(5)?,
-                    r.try_get::<String, _>(6)?,
+                    r.try_get::<i64, _>(6)?,
                     r.try_get::<i64, _>(7)?,
-                    r.try_get::<i64, _>(8)?,
                 )),
                 None => None,
             }
         });
-        let (tube, point, resident, purpose, duplicate_of, client_id, state, fill, pool_size) =
+        let (tube, point, resident, purpose, duplicate_of, state, fill, pool_size) =
             row.ok_or_else(|| StoreError::NotFound(format!("registration {street}-{id}")))?;
         // A tube that closed itself when full opens again for the right code;
         // one closed by hand before it was full stays closed.
@@ -2194,9 +2181,6 @@ impl Store {
         Ok(Voided {
             tube_id: tube,
             point_id: point,
-            round_id: round,
-            resident_id: resident,
-            client_id,
             tube_fill,
             point_count,
             reopened: reopen,
@@ -2248,23 +2232,12 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// A swab taken back, by the client id its station gave it.
-    pub async fn voided_by_client(
-        &self,
-        street: i64,
-        client_id: &str,
-    ) -> Result<Option<VoidedRow>> {
-        Ok(db_run!(self, pool => {
-            match sqlx::query("SELECT id, voided_ms, voided_by, reason FROM voided_swab WHERE street_id = $1 AND client_id = $2")
-                .bind(street).bind(client_id).fetch_optional(pool).await? {
-                Some(r) => Some(VoidedRow {
-                    id: r.try_get(0)?,
-                    voided_ms: r.try_get(1)?,
-                    voided_by: r.try_get(2)?,
-                    reason: r.try_get(3)?,
-                }),
-                None => None,
-            }
-        }))
+    /// The swab taken back under this client id (its registration's id;
+    /// negative for a scan that never was stored).
+    pub async fn voided_by_client(&self, street: i64, client_id: &str) -> Result<Option<i64>> {
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar("SELECT id FROM voided_swab WHERE street_id = $1 AND client_id = $2")
+            .bind(street).bind(client_id).fetch_optional(pool).await?),
+        )
     }
 }
