@@ -76,8 +76,9 @@ pub enum TubeCmd {
     },
     /// Take back a swab registered by mistake (a wrong code scanned, a person
     /// scanned and not swabbed) while its tube is still open or closed at the
-    /// point: it leaves every count and a closed tube opens again. Audited with
-    /// the reason.
+    /// point: it leaves every count, and a tube that closed itself when full
+    /// opens again (one closed by hand stays closed). The reason is kept with
+    /// the swab; the audit log records who and when.
     Void {
         /// Registration id, STREET-ID (as `tube scan` printed it).
         registration: String,
