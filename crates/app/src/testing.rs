@@ -1697,9 +1697,16 @@ async fn register_swab(
         Some(stored) => stored,
         None => {
             // A unique key refused it: the same client id (a replay), or the
-            // same resident's first sampling swab stored by another station.
+            // same resident's first sampling swab stored by another station;
+            // or the station took this scan back while it was on its way.
             if let Some(r) = store.registration_by_client(street, s.client_id).await? {
                 return Ok(replayed(r).await?);
+            }
+            if store.voided_by_client(street, s.client_id).await?.is_some() {
+                if let Some(id) = made_pending {
+                    store.drop_unswabbed_pending(street, id).await?;
+                }
+                return Err(AuthError::Voided);
             }
             first = match (resident, s.purpose) {
                 (Some(rid), p) if gw_domain::testing::is_sampling(p) => {

@@ -44,6 +44,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     25 "0025_follow_up_resident.sql",
     26 "0026_box_lab_count.sql",
     27 "0027_voided_swab.sql",
+    28 "0028_void_race.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -74,6 +75,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     25 "0025_follow_up_resident.sql",
     26 "0026_box_lab_count.sql",
     27 "0027_voided_swab.sql",
+    28 "0028_void_race.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -1417,8 +1417,9 @@ impl Store {
     ///
     /// An opening gets its tube id, or `None` when the barcode is taken. A
     /// registration gets its id and the counts it made, or `None` when a
-    /// unique key refused it (a replayed client id, or a second first sampling swab
-    /// swab): the caller resolves those. On SQLite the scan path then has one
+    /// unique key refused it (a replayed client id, or a second first sampling
+    /// swab) or its client id was taken back already (`voided_swab`): the
+    /// caller resolves those. On SQLite the scan path then has one
     /// writer, so an opening never waits on the database's lock (whose busy
     /// handler sleeps).
     pub async fn write_scans(
@@ -1646,7 +1647,9 @@ async fn write_scans_sqlite(
         qb.push(" ON CONFLICT DO NOTHING RETURNING 0, street_id, id, barcode, round_id; ");
     }
     for chunk in rows.chunks(REGISTRATION_CHUNK) {
-        qb.push("INSERT INTO registration (street_id, client_id, round_id, point_id, tube_id, resident_id, raw_code, purpose, duplicate_of, problem, scanned_ms, stored_ms, station) ");
+        // A client id taken back already (a station's undo that reached the
+        // server first) is left out: the caller answers `voided`.
+        qb.push("INSERT INTO registration (street_id, client_id, round_id, point_id, tube_id, resident_id, raw_code, purpose, duplicate_of, problem, scanned_ms, stored_ms, station) SELECT * FROM (");
         qb.push_values(chunk, |mut v, w| {
             v.push_bind(w.street_id)
                 .push_bind(&w.client_id)
@@ -1662,7 +1665,8 @@ async fn write_scans_sqlite(
                 .push_bind(w.stored_ms)
                 .push_bind(&w.station);
         });
-        qb.push(" ON CONFLICT DO NOTHING RETURNING 1, street_id, id, client_id, 0; ");
+        qb.push(") AS v WHERE NOT EXISTS (SELECT 1 FROM voided_swab x WHERE x.street_id = v.column1 AND x.client_id = v.column2) \
+                 ON CONFLICT DO NOTHING RETURNING 1, street_id, id, client_id, 0; ");
     }
     for (kind, table, column, keys) in [
         (2, "tube", "fill", tubes),
@@ -2220,6 +2224,16 @@ impl Store {
         let mut tx = self.begin().await?;
         tx.hold_unclosed_round(tube.street_id, tube.round_id)
             .await?;
+        if let crate::import::Tx::Postgres(t) = &mut tx.0 {
+            // Take-backs in a street one at a time (each takes the next
+            // negative id), and this client id's scan, if the writer is
+            // storing it now, decided first (migration 0028).
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('voided_swab/' || CAST($1 AS TEXT), 28)), pg_advisory_xact_lock(gw_client_key($1, $2))")
+                .bind(tube.street_id)
+                .bind(client_id)
+                .execute(&mut **t)
+                .await?;
+        }
         let n = crate::import::tx_run!(tx, conn, DB => {
             sqlx::query("INSERT INTO voided_swab (street_id, id, client_id, round_id, point_id, tube_id, resident_id, raw_code, purpose, problem, scanned_ms, stored_ms, station, voided_ms, voided_by, reason) \
                          SELECT $1, COALESCE((SELECT MIN(v.id) FROM voided_swab v WHERE v.street_id = $1 AND v.id < 0), 0) - 1, $2, $3, $4, $5, NULL, '', '', '', $6, $6, '', $6, $7, $8 \

@@ -2390,3 +2390,90 @@ async fn a_station_takes_back_a_scan_by_its_client_id_before_or_after_it_arrives
         1
     );
 }
+
+/// A scan and its take-back by client id reaching the server at the same
+/// moment (two connections, nothing ordering them): whichever comes first,
+/// the swab ends taken back, never both stored and taken back, never stored
+/// twice; take-backs of many client ids at once in one street do not collide.
+#[tokio::test]
+async fn a_scan_and_its_take_back_at_the_same_moment_end_taken_back() {
+    let w = setup("100").await;
+    let srv = &w.srv;
+    const N: usize = 12;
+    // Two tubes of ten at two points, so both take-back paths (stored and
+    // never stored) meet concurrent writes to two tubes.
+    let tubes = [
+        tube(srv, &w.points[0], "V0000001"),
+        tube(srv, &w.points[1], "V0000002"),
+    ];
+    let answers: Vec<(u16, String, u16, String)> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..N)
+            .map(|i| {
+                let t = tubes[i % 2].clone();
+                let code = w.codes[i].1.clone();
+                let client = format!("race-{i}");
+                sc.spawn(move || {
+                    let (scan, void) = std::thread::scope(|inner| {
+                        let s = inner.spawn(|| {
+                            srv.post(
+                                &format!("/api/v1/tubes/{t}/scans"),
+                                &json!({ "client_id": client, "code": code }),
+                            )
+                        });
+                        let v = inner.spawn(|| {
+                            srv.post(
+                                &format!("/api/v1/tubes/{t}/voids"),
+                                &json!({ "client_id": client, "reason": "扫错了" }),
+                            )
+                        });
+                        (s.join().unwrap(), v.join().unwrap())
+                    });
+                    (scan.status, scan.body, void.status, void.body)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (scan_status, scan_body, void_status, void_body) in &answers {
+        assert_eq!(*void_status, 200, "the take-back: {void_body}");
+        assert!(
+            *scan_status == 200 || (*scan_status == 409 && scan_body.contains("\"voided\"")),
+            "the scan: {scan_status} {scan_body}"
+        );
+    }
+    // Every client id is taken back and none is stored.
+    let store = w.env.store().await;
+    let street = tubes[0].parse::<gw_domain::ids::Key>().unwrap().street;
+    for i in 0..N {
+        let client = format!("race-{i}");
+        assert!(
+            store
+                .registration_by_client(street, &client)
+                .await
+                .unwrap()
+                .is_none(),
+            "{client} stored although taken back"
+        );
+        assert!(
+            store
+                .voided_by_client(street, &client)
+                .await
+                .unwrap()
+                .is_some(),
+            "{client} has no take-back"
+        );
+    }
+    assert_eq!(
+        srv.get(&format!("/api/v1/rounds/{}/coverage", w.round))
+            .json()["sampled"],
+        0
+    );
+    // The tubes' and points' counters agree with the rows: none left.
+    let sql = "SELECT CAST(COALESCE(SUM(fill), 0) AS BIGINT) FROM tube WHERE barcode IN ('V0000001', 'V0000002') \
+               UNION ALL SELECT CAST(COALESCE(SUM(swabs), 0) AS BIGINT) FROM testing_point";
+    let counters: Vec<i64> = match &store.pool {
+        gw_store::Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+        gw_store::Pool::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+    };
+    assert_eq!(counters, vec![0, 0]);
+}
