@@ -312,6 +312,32 @@ pub async fn issue_warning(
     }))
 }
 
+/// Whether `code`, scanned where a person's code was expected, is a tube's
+/// label of round `round`: a tube opened in it, or a barcode in a range or
+/// batch issued to any of its points. Read only for a code that names
+/// nobody (rare), never on a good scan's path.
+pub async fn is_tube_label(
+    store: &Store,
+    street: i64,
+    round: i64,
+    code: &str,
+) -> Result<bool, StoreError> {
+    let Ok(barcode) = TubeBarcode::parse(code, &BarcodeRule::lookup()) else {
+        return Ok(false);
+    };
+    let barcode = barcode.as_str();
+    if store
+        .tube_by_barcode(street, round, barcode)
+        .await?
+        .is_some()
+    {
+        return Ok(true);
+    }
+    let rows = store.supplies(street, round, None).await?;
+    let luhn = crate::testing::settings_of(store, street).await?.tube.luhn;
+    Ok(rules::issued(&tube_issues(&rows, luhn), barcode))
+}
+
 /// Sets how many tubes go into one bag in a round (20 unless set).
 pub async fn set_bag_capacity(
     store: &Store,

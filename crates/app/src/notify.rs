@@ -10,7 +10,7 @@ use std::time::Duration;
 use gw_domain::access::Action;
 use gw_domain::ids::Key;
 use gw_domain::notify::{self, ChannelKind, WebhookUrl};
-use gw_store::Store;
+use gw_store::{Store, StoreError};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -518,9 +518,19 @@ pub async fn push_call_down(
     p: &Principal,
     round: Key,
     starts_ms: Option<i64>,
+    again: bool,
 ) -> Result<usize, AuthError> {
     let place = store.place_of(round.street, "street", round.street).await?;
     access::authorize(p, clock, Action::ManageRounds, &place)?;
+    // Only a round still to be sampled calls people down: once sampling has
+    // closed no routine tube opens, and a call would send them to a point
+    // that no longer swabs.
+    let state = store.round(round.street, round.id).await?.state;
+    if state != "planned" && state != "open" {
+        return Err(AuthError::Store(StoreError::Conflict(format!(
+            "轮次状态为 {state}，已停止采样，不能再推送叫号 / the round is {state}: sampling is over, nobody is called down any more"
+        ))));
+    }
     let view = crate::schedule::view_as(store, clock, round, &|_| true).await?;
     if !view.stored {
         // A preview is worked out again at every look: pushing it would call
@@ -554,6 +564,35 @@ pub async fn push_call_down(
             "该时段没有叫号 / no call-down starts at {}",
             notify::clock_text(slot)
         )));
+    }
+    if slot < now {
+        return Err(AuthError::Invalid(format!(
+            "该时段 {} 已开始，不能再叫号：请推送以后的时段 / the slot of {} has begun: push a later one",
+            notify::clock_text(slot),
+            notify::clock_text(slot)
+        )));
+    }
+    // A group told twice to go down at the same time doubts the next call:
+    // a second push of a slot must be asked for.
+    let detail = format!("slot={slot} ");
+    if !again {
+        let round_key = round.to_string();
+        if let Some(e) = store
+            .audit_events(None, Some(&round_key), None, 10_000)
+            .await?
+            .into_iter()
+            .find(|e| e.action == "push_call_down" && e.detail.starts_with(&detail))
+        {
+            return Err(AuthError::Store(StoreError::Conflict(format!(
+                "时段 {} 的叫号已于 {} 由 {} 推送过；确需再次推送请加 again / the call-down of {} was pushed at {} by {}: ask again to send it once more",
+                notify::clock_text(slot),
+                notify::clock_text(e.at_ms),
+                e.actor,
+                notify::clock_text(slot),
+                notify::clock_text(e.at_ms),
+                e.actor
+            ))));
+        }
     }
     let mut queued = 0;
     for ch in store
@@ -590,7 +629,7 @@ pub async fn push_call_down(
         p,
         "push_call_down",
         (round.street, "round", &round.to_string()),
-        &format!("slot={slot} messages={queued}"),
+        &format!("{detail}messages={queued}"),
         "",
     )
     .await?;

@@ -1454,6 +1454,13 @@ async fn register_swab(
             "一次扫码只能是一个码或一位临时人员，不能两者都有 / a scan is a code or a walk-in, not both".into(),
         ));
     }
+    if s.walk_in.is_none() && s.code.trim().is_empty() {
+        // A blank read (a scanner's stray Enter): no one was named, so no
+        // swab can be said to be in the tube.
+        return Err(AuthError::Invalid(
+            "扫码为空：请重新扫描此人的个人码或证件 / the scan is empty: scan the person's code or document again".into(),
+        ));
+    }
     let walk_in = s.walk_in;
     let who = match walk_in {
         // The pending resident is made after the access check.
@@ -1527,6 +1534,18 @@ async fn register_swab(
     }
     if state.replay.is_none() && state.voided.is_some() {
         return Err(AuthError::Voided);
+    }
+    if walk_in.is_none()
+        && matches!(who, Who::Nobody(_))
+        && crate::handoff::is_tube_label(store, street, tube.round_id, s.code).await?
+    {
+        // A tube's label read where the person's code goes: the volunteer
+        // scans the person next; storing it would count a swab nobody gave.
+        return Err(AuthError::Invalid(format!(
+            "{} 是采样管条码，不是个人码：请扫描此人的个人码 / {} is a tube barcode, not a person's code: scan the person's code",
+            s.code.trim(),
+            s.code.trim()
+        )));
     }
     let (who, mut problem, first_routine) = match walk_in {
         Some((name, phone)) => {

@@ -254,12 +254,16 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Push one slot's call-down messages to the street's alert channels.
+    /// Push one slot's call-down messages to the street's alert channels
+    /// (a round planned or open; a slot not begun, pushed once unless --again).
     Push {
         round: String,
         /// The slot's start, "YYYY-MM-DD HH:MM" China time (default: the next slot).
         #[arg(long)]
         starts: Option<String>,
+        /// Push a slot that was pushed before once more.
+        #[arg(long)]
+        again: bool,
         #[command(flatten)]
         db: DbArg,
     },
@@ -817,16 +821,27 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 }
             }
         }
-        RoundCmd::Push { round, starts, db } => {
+        RoundCmd::Push {
+            round,
+            starts,
+            again,
+            db,
+        } => {
             let store = open(&db).await?;
             let starts = starts
                 .as_deref()
                 .map(|s| moment(s).context("--starts"))
                 .transpose()?;
-            let n =
-                gw_app::notify::push_call_down(&store, clock, &op, key(&round, "round")?, starts)
-                    .await
-                    .map_err(app_err)?;
+            let n = gw_app::notify::push_call_down(
+                &store,
+                clock,
+                &op,
+                key(&round, "round")?,
+                starts,
+                again,
+            )
+            .await
+            .map_err(app_err)?;
             println!(
                 "已排队 queued {n} 条叫号消息 call-down message(s); 运行中的服务器发送 the running server delivers them"
             );

@@ -957,7 +957,12 @@ pub async fn scan(
         client_id: &b.client_id,
         code: &b.code,
         purpose,
-        station: b.station.as_deref().unwrap_or(""),
+        // An enrolled station is the station its token names, whatever the
+        // body says (the points' measured rates count stations by it).
+        station: match a.principal.username.strip_prefix("station:") {
+            Some(own) if a.principal.is_station() => own,
+            _ => b.station.as_deref().unwrap_or(""),
+        },
         scanned_ms: b.scanned_ms.unwrap_or_else(|| s.clock.now_ms()),
         sent_ms: b.sent_ms.filter(|_| b.scanned_ms.is_some()),
         walk_in: b

@@ -304,6 +304,9 @@ pub async fn rounds(
 pub struct PushBody {
     /// The slot to push (its start, Unix ms); absent: the next slot to start.
     pub starts_ms: Option<i64>,
+    /// Push a slot already pushed once more (refused with 409 otherwise).
+    #[serde(default)]
+    pub again: bool,
 }
 
 pub async fn push_call_down(
@@ -313,8 +316,15 @@ pub async fn push_call_down(
     Json(b): Json<PushBody>,
 ) -> Result<Json<Value>, WebError> {
     let round = key(&id, "round")?;
-    let n = gw_app::notify::push_call_down(&s.store, &s.clock, &a.principal, round, b.starts_ms)
-        .await?;
+    let n = gw_app::notify::push_call_down(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        round,
+        b.starts_ms,
+        b.again,
+    )
+    .await?;
     s.alerts.wake();
     Ok(Json(json!({ "round": round.to_string(), "queued": n })))
 }

@@ -1402,8 +1402,22 @@ async fn a_slots_call_down_list_is_pushed_to_the_group() {
         &json!({ "starts_ms": 1 }),
     );
     assert_eq!(none.status, 400, "{}", none.body);
-    // From the command line too: queued, and the running server delivers it.
-    let out = w.env.cli_ok(&["round", "push", &r]);
+    // The same slot again: refused, saying when it went out and by whom,
+    // unless asked for again.
+    let twice = srv.post(&format!("/api/v1/rounds/{r}/schedule/push"), &json!({}));
+    assert_eq!(twice.status, 409, "{}", twice.body);
+    assert!(twice.body.contains("was pushed at"), "{}", twice.body);
+    let refused = w.env.cli(&["round", "push", &r]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--again")
+            || String::from_utf8_lossy(&refused.stderr).contains("again"),
+        "{refused:?}"
+    );
+    assert!(bodies.recv_timeout(Duration::from_millis(500)).is_err());
+    // From the command line, asked again: queued, and the running server
+    // delivers it.
+    let out = w.env.cli_ok(&["round", "push", &r, "--again"]);
     assert!(out.contains("queued 1"), "{out}");
     let (_, again) = bodies.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(again.contains("下楼通知"), "{again}");
@@ -1411,6 +1425,19 @@ async fn a_slots_call_down_list_is_pushed_to_the_group() {
         .env
         .cli(&["round", "push", &r, "--starts", "2001-01-01 00:00"]);
     assert!(!bad.status.success());
+    // Once sampling has closed nobody is called down any more.
+    let moved = srv.post(
+        &format!("/api/v1/rounds/{r}/state"),
+        &json!({ "to": "sampling_closed" }),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let late = srv.post(
+        &format!("/api/v1/rounds/{r}/schedule/push"),
+        &json!({ "again": true }),
+    );
+    assert_eq!(late.status, 409, "{}", late.body);
+    assert!(late.body.contains("sampling is over"), "{}", late.body);
+    assert!(bodies.recv_timeout(Duration::from_millis(500)).is_err());
 }
 
 /// `alerts add` for the demo street, with `more` arguments after the address.

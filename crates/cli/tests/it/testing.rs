@@ -437,11 +437,19 @@ async fn a_station_enrols_once_scans_at_its_point_and_survives_revocation_withou
     );
     assert_eq!(tube.status, 201, "{}", tube.body);
     let tube = tube.json()["id"].as_str().unwrap().to_string();
+    // Sent with no station name (or another's): stored under the station
+    // its token names, which the points' measured rates count by.
     let ok = st.post(
         &format!("/api/v1/tubes/{tube}/scans"),
-        &json!({ "client_id": "q-0", "code": w.codes[0].1 }),
+        &json!({ "client_id": "q-0", "code": w.codes[0].1, "station": "别的台" }),
     );
     assert_eq!(ok.status, 200);
+    let sql = "SELECT station FROM registration WHERE client_id = 'q-0'";
+    let stored: String = match &store.pool {
+        gw_store::Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        gw_store::Pool::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+    };
+    assert_eq!(stored, station);
     // Only its own point; no registry.
     assert_eq!(
         st.post(
@@ -2476,4 +2484,56 @@ async fn a_scan_and_its_take_back_at_the_same_moment_end_taken_back() {
         gw_store::Pool::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
     };
     assert_eq!(counters, vec![0, 0]);
+}
+
+/// A blank read (a scanner's stray Enter) or a tube's label read where the
+/// person's code goes names nobody and no swab: refused with the reason,
+/// nothing counted; an unknown code stays stored and flagged (its swab is in
+/// the tube).
+#[tokio::test]
+async fn a_blank_read_or_a_tube_label_in_the_persons_place_is_refused() {
+    let w = setup("100").await;
+    let srv = &w.srv;
+    let t = tube(srv, &w.points[0], "L0000001");
+    tube(srv, &w.points[1], "L0000002");
+    let scan_raw = |client: &str, code: &str| {
+        srv.post(
+            &format!("/api/v1/tubes/{t}/scans"),
+            &json!({ "client_id": client, "code": code }),
+        )
+    };
+    let blank = scan_raw("b-0", "   ");
+    assert_eq!(blank.status, 400, "{}", blank.body);
+    assert!(blank.body.contains("scan is empty"), "{}", blank.body);
+    // Its own label, another point's tube of the round: both refused.
+    for (i, label) in ["L0000001", "l0000002"].iter().enumerate() {
+        let r = scan_raw(&format!("b-{}", i + 1), label);
+        assert_eq!(r.status, 400, "{label}: {}", r.body);
+        assert!(r.body.contains("is a tube barcode"), "{}", r.body);
+    }
+    // A barcode in a range issued to a point, no tube opened with it yet.
+    let issued = w.env.cli(&[
+        "supplies",
+        "issue",
+        "--point",
+        &w.points[1],
+        "--kind",
+        "tubes",
+        "--first",
+        "L0000100",
+        "--last",
+        "L0000199",
+    ]);
+    assert!(issued.status.success(), "{issued:?}");
+    let r = scan_raw("b-3", "L0000150");
+    assert_eq!(r.status, 400, "{}", r.body);
+    // A code nobody has: stored and flagged, as before.
+    let unknown = scan_raw("b-4", "X9Y8Z7W6V5");
+    assert_eq!(unknown.status, 200, "{}", unknown.body);
+    assert_ne!(unknown.json()["problem"], "");
+    assert_eq!(
+        unknown.json()["tube_fill"],
+        1,
+        "only the unknown code counts"
+    );
 }
