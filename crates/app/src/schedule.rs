@@ -122,7 +122,7 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
     let r = store.round(street, round.id).await?;
     let homebound = i64::from(gw_domain::resident::Flag::CannotGoDownstairs.bit());
     let rows = store
-        .schedule_households(street, round.id, r.state != "planned", homebound)
+        .schedule_households(street, round.id, homebound)
         .await?;
     let mut orders: BTreeMap<(String, i64), Vec<ControlOrder>> = BTreeMap::new();
     for (kind, id, status, from_ms, until_ms) in store.controls_in_force(street, now).await? {

@@ -1,9 +1,12 @@
 //! Testing rounds: rounds, points, tubes, and the scan registration — one
 //! swab in one tube, always stored, applied exactly once per client id.
 
+use std::collections::HashMap;
+
 use gw_domain::access::{Action, Place};
 use gw_domain::idnumber::{DocKind, Document};
 use gw_domain::ids::Key;
+use gw_domain::territory::ControlStatus;
 use gw_domain::testing::{CodeError, PersonalCode, TestingSettings, TubeBarcode, POOL_SIZES};
 use gw_store::testing::{NewTube, OwnedRegistration, RegistrationRow, Stored};
 use gw_store::{Store, StoreError};
@@ -919,7 +922,25 @@ pub struct ScanWriter {
     /// database. A retired key stops verifying within that time.
     keys: Arc<std::sync::Mutex<Option<(i64, SigningKeys)>>>,
     readers: Arc<Readers>,
+    /// Per street, the households held at home (封控 or 临时管控 in force on
+    /// the household or around it), so a scan sees one without a read of its
+    /// own (see [`ScanWriter::held_at_home`]).
+    held: Arc<std::sync::Mutex<HashMap<i64, HeldHomes>>>,
 }
+
+/// A street's households held at home, as of `version` (its newest control
+/// order) and `at_ms`.
+#[derive(Debug)]
+struct HeldHomes {
+    version: Option<i64>,
+    at_ms: i64,
+    households: Arc<HashMap<i64, ControlStatus>>,
+}
+
+/// How long [`HeldHomes`] is trusted while no order is added: an order
+/// ended or released in place (no new id) is seen within this time, and so
+/// is an order set to begin later.
+const HELD_CACHE_MS: i64 = 10_000;
 
 /// Connections a server holds for the scans' reads (see [`ScanWriter`]).
 const HELD_READERS: usize = 4;
@@ -1058,6 +1079,7 @@ impl ScanWriter {
         ScanWriter {
             tx,
             keys: Arc::new(std::sync::Mutex::new(None)),
+            held: Default::default(),
             readers: Arc::new(Readers {
                 store: readers_store,
                 free: Default::default(),
@@ -1140,6 +1162,77 @@ impl ScanWriter {
             *g = Some((now_ms, k.clone()));
         }
         Ok(k)
+    }
+
+    /// Whether `household` is held at home (sealed or under temporary
+    /// control, on itself, its unit, building or compound; the latest order
+    /// on each of them counts): from a per-street cache, reloaded when the
+    /// street's newest order (`version`, from the scan's read) changed or
+    /// after [`HELD_CACHE_MS`].
+    async fn held_at_home(
+        &self,
+        store: &Store,
+        street: i64,
+        household: i64,
+        version: Option<i64>,
+        now_ms: i64,
+    ) -> Result<Option<ControlStatus>, StoreError> {
+        let cached = self.held.lock().ok().and_then(|g| {
+            g.get(&street)
+                .filter(|h| {
+                    h.version == version && now_ms >= h.at_ms && now_ms - h.at_ms < HELD_CACHE_MS
+                })
+                .map(|h| h.households.clone())
+        });
+        let households = match cached {
+            Some(h) => h,
+            None => {
+                let mut orders: HashMap<(String, i64), Vec<gw_domain::territory::ControlOrder>> =
+                    HashMap::new();
+                for (kind, id, status, from_ms, until_ms) in
+                    store.controls_in_force(street, now_ms).await?
+                {
+                    if let Some(status) = ControlStatus::from_code(&status) {
+                        orders.entry((kind, id)).or_default().push(
+                            gw_domain::territory::ControlOrder {
+                                status,
+                                from_ms,
+                                until_ms,
+                            },
+                        );
+                    }
+                }
+                let mut held: HashMap<i64, ControlStatus> = HashMap::new();
+                for ((kind, id), history) in &orders {
+                    let Some(o) = gw_domain::territory::control_in_force(history, now_ms) else {
+                        continue;
+                    };
+                    if !o.status.door_to_door_only() {
+                        continue;
+                    }
+                    for h in store.households_under(street, kind, *id).await? {
+                        // Sealed says more than temporary control.
+                        let e = held.entry(h).or_insert(o.status);
+                        if o.status == ControlStatus::Sealed {
+                            *e = ControlStatus::Sealed;
+                        }
+                    }
+                }
+                let held = Arc::new(held);
+                if let Ok(mut g) = self.held.lock() {
+                    g.insert(
+                        street,
+                        HeldHomes {
+                            version,
+                            at_ms: now_ms,
+                            households: held.clone(),
+                        },
+                    );
+                }
+                held
+            }
+        };
+        Ok(households.get(&household).copied())
     }
 
     async fn insert(&self, row: OwnedRegistration) -> Result<Option<Stored>, StoreError> {
@@ -1649,6 +1742,26 @@ async fn register_swab(
             ),
         );
     }
+    // Someone held at home (sealed, or under temporary control) swabbed at
+    // a point: stored (the swab is in the tube), flagged for the command
+    // post, and the volunteer told at once.
+    let mut held_home = None;
+    if let (Some(_), Some(h), "routine") = (resident, state.household, s.purpose) {
+        if let Some(status) = writer
+            .held_at_home(store, street, h, state.control_version, now)
+            .await?
+        {
+            problem = join(
+                problem,
+                &format!(
+                    "此人住处为{}，应居家上门采样 / lives under {} control: to be swabbed at home, not at a point",
+                    status.label_zh(),
+                    status.code()
+                ),
+            );
+            held_home = Some(status);
+        }
+    }
     // A routine or door-to-door swab after the resident's first of either
     // is its duplicate (a person swabbed at a point and again at the door).
     let duplicate_of = match (resident, s.purpose) {
@@ -1809,6 +1922,13 @@ async fn register_swab(
     let mut out = outcome_counted(store, street, &r, false, tube.pool_size, counts, first).await?;
     if resident.is_some() {
         tell_who(&mut out, &state, now);
+    }
+    if let (None, Some(status)) = (&out.alert, held_home) {
+        out.alert = Some(format!(
+            "此人住处为{}，不应到采样点：请报告采样点负责人，由社区安排其返回并居家上门采样 / this person lives under {} control and should not be at a point: tell the point's manager; the community sees them home and swabs them there",
+            status.label_zh(),
+            status.code()
+        ));
     }
     Ok((out, late))
 }

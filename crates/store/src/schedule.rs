@@ -122,32 +122,24 @@ impl Store {
         }))
     }
 
-    /// The round's households with the people expected to come down: the
-    /// round's expected snapshot once it is open, the street's active
-    /// residents of its communities before. Residents with `homebound_bit`
-    /// set are left out (they are on the door-to-door lists), and so are the
-    /// round's exempt residents. Ordered by compound, building, unit, room.
+    /// The round's households with the people to call down: the street's
+    /// active residents of the round's communities as they live now, before
+    /// the opening and after it (a resident registered or moved in since the
+    /// opening is called too, one who moved away is not). Residents with
+    /// `homebound_bit` set are left out (they are on the door-to-door
+    /// lists), and so are the round's exempt residents. Ordered by compound,
+    /// building, unit, room.
     pub async fn schedule_households(
         &self,
         street: i64,
         round: i64,
-        snapshot: bool,
         homebound_bit: i64,
     ) -> Result<Vec<SchedHouseholdRow>> {
-        let (src, cond) = if snapshot {
-            (
-                "round_expected e JOIN resident r ON r.street_id = e.street_id AND r.id = e.resident_id",
-                "e.street_id = $1 AND e.round_id = $2",
-            )
-        } else {
-            (
-                "resident r",
-                "r.street_id = $1 AND r.status = 'active' \
+        let src = "resident r";
+        let cond = "r.street_id = $1 AND r.status = 'active' \
                  AND (NOT EXISTS (SELECT 1 FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2) \
                       OR b.grid_id IN (SELECT g.id FROM grid g JOIN round_community c ON c.street_id = g.street_id AND c.community_id = g.community_id \
-                                       WHERE g.street_id = $1 AND c.round_id = $2))",
-            )
-        };
+                                       WHERE g.street_id = $1 AND c.round_id = $2))";
         let q = format!(
             "SELECT b.id, c.name || ' ' || b.name, b.compound_id, b.x_m, b.y_m, u.id, u.name, h.id, h.room, c.community_id, \
              SUM(CASE WHEN (r.flags & $3) = 0 AND NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = r.street_id AND x.round_id = $2 AND x.resident_id = r.id) \
@@ -167,6 +159,24 @@ impl Store {
                 unit_id: r.try_get(5)?, unit: r.try_get(6)?, household_id: r.try_get(7)?, room: r.try_get(8)?, community_id: r.try_get(9)?, people: r.try_get(10)?,
             })).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
+    }
+
+    /// The households of a compound, building, unit or household (`kind`
+    /// as control orders name it) in a street.
+    pub async fn households_under(&self, street: i64, kind: &str, id: i64) -> Result<Vec<i64>> {
+        let sql = match kind {
+            "household" => "SELECT h.id FROM household h WHERE h.street_id = $1 AND h.id = $2",
+            "unit" => "SELECT h.id FROM household h WHERE h.street_id = $1 AND h.unit_id = $2",
+            "building" => "SELECT h.id FROM household h JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+                           WHERE h.street_id = $1 AND u.building_id = $2",
+            "compound" => "SELECT h.id FROM household h JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+                           JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+                           WHERE h.street_id = $1 AND b.compound_id = $2",
+            _ => return Ok(Vec::new()),
+        };
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar(sql).bind(street).bind(id).fetch_all(pool).await?),
+        )
     }
 
     /// Control orders in force at `at_ms` in a street.

@@ -95,6 +95,11 @@ pub struct ScanState {
     pub round_starts_ms: i64,
     /// A swab with this client id that was taken back (its registration).
     pub voided: Option<i64>,
+    /// The resident's household (none for a walk-in or nobody known).
+    pub household: Option<i64>,
+    /// The street's newest control order: a cache of who is held at home
+    /// is good while this stays.
+    pub control_version: Option<i64>,
 }
 
 /// A flagged swab, for the round's review list.
@@ -169,7 +174,9 @@ static SCAN_STATE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
                 (SELECT COUNT(*) FROM follow_up f WHERE f.street_id = $1 AND f.resident_id = COALESCE(u.id, $5) \
                     AND f.kind = 'retest' AND f.state = 'open'), \
                 CASE WHEN r.opened_ms IS NOT NULL AND r.opened_ms < r.starts_ms THEN r.opened_ms ELSE r.starts_ms END, \
-                (SELECT id FROM voided_swab WHERE street_id = $1 AND client_id = $3) \
+                (SELECT id FROM voided_swab WHERE street_id = $1 AND client_id = $3), \
+                COALESCE(u.household_id, v.household_id), \
+                (SELECT MAX(c.id) FROM control_order c WHERE c.street_id = $1) \
          FROM tube t \
          JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \
          JOIN testing_round r ON r.street_id = t.street_id AND r.id = t.round_id \
@@ -1497,6 +1504,8 @@ impl HeldConnection {
                     open_retests: r.try_get(18)?,
                     round_starts_ms: r.try_get(19)?,
                     voided: r.try_get(20)?,
+                    household: r.try_get(21)?,
+                    control_version: r.try_get(22)?,
                 }),
                 None => None,
             }

@@ -87,7 +87,7 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
     // The territory as the planner will see it (those who cannot go downstairs left out).
     let homebound = i64::from(gw_domain::resident::Flag::CannotGoDownstairs.bit());
     let rows = store
-        .schedule_households(street, rk.id, true, homebound)
+        .schedule_households(street, rk.id, homebound)
         .await
         .unwrap();
     assert!(
@@ -653,4 +653,76 @@ async fn a_window_too_short_is_refused_with_what_would_meet_it() {
         &json!({ "name": "2号采样点" }),
     );
     assert_eq!(same.status, 200, "{}", same.body);
+}
+
+/// Residents registered after the round opened (a late roster from the
+/// property company) are counted as added by coverage and called down by the
+/// next plan: the planner works from who lives there now.
+#[tokio::test]
+async fn residents_added_after_the_opening_are_called_down_by_the_next_plan() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "300", "--seed", "5", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let community = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let (round, opened) = open_round(|p, b| srv.post(p, b), &round_body(street, "全员核酸第9轮"));
+    let r = srv.post(
+        &format!("/api/v1/rounds/{round}/points"),
+        &json!({ "name": "广场点", "community": format!("{street}-{community}") }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let people = |v: &Value| -> i64 {
+        v["call_down"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["people"].as_i64().unwrap())
+            .sum()
+    };
+    let first = srv.post(&format!("/api/v1/rounds/{round}/schedule"), &json!({}));
+    assert_eq!(first.status, 200, "{}", first.body);
+    let before = people(&first.json());
+    assert!(before > 0 && before <= opened["expected"].as_i64().unwrap());
+    // A late roster: new residents in a building of its own.
+    let file = env.path("late.xlsx");
+    gw_app::fixtures::write_xlsx(&file, &gw_app::fixtures::messy_building_roster()).unwrap();
+    let community_name = store.communities(None, Some(street)).await.unwrap()[0]
+        .name
+        .clone();
+    let out = env.cli_ok(&[
+        "import",
+        "roster",
+        file.to_str().unwrap(),
+        "--community",
+        &community_name,
+        "--json",
+    ]);
+    let added = serde_json::from_str::<Value>(out.trim()).unwrap()["added"]
+        .as_i64()
+        .unwrap();
+    assert!(added > 0, "{out}");
+    let cov = srv.get(&format!("/api/v1/rounds/{round}/coverage")).json();
+    assert!(cov["added"].as_i64().unwrap() >= added, "{cov}");
+    let again = srv.post(&format!("/api/v1/rounds/{round}/schedule"), &json!({}));
+    assert_eq!(again.status, 200, "{}", again.body);
+    let after = people(&again.json());
+    // Each added resident who can go downstairs is called (a sample roster
+    // marks some who cannot: they go to the door-to-door list).
+    assert!(after > before, "before {before}, after {after}");
+    assert!(
+        after <= before + added,
+        "before {before}, after {after}, added {added}"
+    );
+    assert!(
+        again.json()["call_down"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["text"].as_str().unwrap().contains("3号楼")),
+        "{}",
+        again.body
+    );
 }

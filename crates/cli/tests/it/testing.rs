@@ -2537,3 +2537,80 @@ async fn a_blank_read_or_a_tube_label_in_the_persons_place_is_refused() {
         "only the unknown code counts"
     );
 }
+
+/// A resident whose household is sealed (封控) comes to a point anyway: the
+/// swab is stored (it is in the tube), flagged for the command post, and the
+/// volunteer is told at once; a neighbour elsewhere, or the same person
+/// swabbed at the door, is not flagged; an order set after the first scan is
+/// seen by the next one.
+#[tokio::test]
+async fn someone_held_at_home_swabbed_at_a_point_is_flagged_and_the_volunteer_told() {
+    let w = setup("100").await;
+    let srv = &w.srv;
+    let residents = srv.get("/api/v1/residents?limit=1000").json()["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    // The demo's hundred live in one building: one household is sealed.
+    let household_of = |id: &str| {
+        residents.iter().find(|r| r["id"] == id).unwrap()["household"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let sealed = household_of(&w.codes[0].0);
+    let (inside, outside): (Vec<_>, Vec<_>) = w
+        .codes
+        .iter()
+        .partition(|(id, _)| household_of(id) == sealed);
+    assert!(inside.len() >= 2 && !outside.is_empty());
+    let t = tube(srv, &w.points[0], "H0000001");
+    // Before any order: nobody is flagged (and the cache of who is held is
+    // filled with nobody).
+    let before = scan(srv, &t, "h-0", &outside[0].1);
+    assert_eq!(before["alert"], Value::Null, "{before}");
+    let r = srv.post(
+        "/api/v1/control",
+        &json!({ "target_kind": "household", "target_id": sealed, "status": "sealed", "reason": "密接" }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let held = scan(srv, &t, "h-1", &inside[0].1);
+    assert!(
+        held["alert"]
+            .as_str()
+            .unwrap_or("")
+            .contains("sealed control"),
+        "{held}"
+    );
+    assert!(
+        held["problem"].as_str().unwrap().contains("sealed"),
+        "{held}"
+    );
+    // Stored and counted: the swab is in the tube.
+    assert_eq!(held["tube_fill"], 2, "{held}");
+    let neighbour = scan(srv, &t, "h-2", &outside[1 % outside.len()].1);
+    assert_eq!(neighbour["alert"], Value::Null, "{neighbour}");
+    // At the door, as it should be: no flag.
+    let door = srv.post(
+        &format!("/api/v1/tubes/{t}/scans"),
+        &json!({ "client_id": "h-3", "code": inside[1].1, "purpose": "door_to_door" }),
+    );
+    assert_eq!(door.status, 200, "{}", door.body);
+    assert!(
+        !door.json()["problem"].as_str().unwrap().contains("sealed"),
+        "{}",
+        door.body
+    );
+    // The command post's list of flagged swabs names it.
+    let flagged = srv
+        .get(&format!("/api/v1/rounds/{}/flagged", w.round))
+        .json();
+    let items = flagged["items"].as_array().unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|i| i["client_id"] == "h-1" && i["problem"].as_str().unwrap().contains("sealed")),
+        "{flagged}"
+    );
+    assert!(!items.iter().any(|i| i["client_id"] == "h-2"), "{flagged}");
+}
