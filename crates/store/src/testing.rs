@@ -587,6 +587,23 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         tx.hold_unclosed_round(street, round).await?;
+        // Only someone the round counts: expected when it opened, or living
+        // in its communities now (added since, or before the opening).
+        let in_round: bool = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND e.resident_id = $3) \
+                 OR EXISTS (SELECT 1 FROM resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+                              JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+                              JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+                            WHERE r.street_id = $1 AND r.id = $3 AND r.status = 'active' \
+                              AND (NOT EXISTS (SELECT 1 FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2) \
+                                   OR b.grid_id IN (SELECT g.id FROM grid g JOIN round_community c ON c.street_id = g.street_id AND c.community_id = g.community_id \
+                                                    WHERE g.street_id = $1 AND c.round_id = $2)))")
+            .bind(street).bind(round).bind(resident).fetch_one(&mut *conn).await?);
+        if !in_round {
+            return Err(StoreError::Invalid(format!(
+                "居民 {street}-{resident} 不在本轮范围内（开轮时不在应检名单上，现在也不住在本轮的社区）/ resident {street}-{resident} is not in this round: not expected when it opened, and not living in its communities now"
+            )));
+        }
         crate::import::tx_run!(tx, conn, DB => {
             sqlx::query("INSERT INTO round_exemption (street_id, round_id, resident_id, reason, set_by, created_ms) VALUES ($1, $2, $3, $4, $5, $6) \
                          ON CONFLICT (street_id, round_id, resident_id) DO UPDATE SET reason = excluded.reason, set_by = excluded.set_by, created_ms = excluded.created_ms")

@@ -877,7 +877,7 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
         .ensure_community(w.street, "新建社区", None)
         .await
         .unwrap();
-    let (_, elsewhere) = round(
+    let (r_other, elsewhere) = round(
         srv,
         w.street,
         "第2轮（其他社区）",
@@ -1107,6 +1107,14 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
         .get(&format!("/api/v1/rounds/{r2}/coverage?by=community"))
         .json();
     assert_eq!(cov["added"], 0, "{cov}");
+    // Someone a round does not count (living in another community) is not
+    // exempted from it: a typo in the resident's id is told, not stored.
+    let r = srv.post(
+        &format!("/api/v1/rounds/{r_other}/exemptions"),
+        &json!({ "resident": in_c0[1].0, "reason": "away" }),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("not in this round"), "{}", r.body);
     // Round 3 over this community compares with round 2, the last round that
     // expected anyone here, not with the round over the other community
     // opened in between.
