@@ -210,10 +210,12 @@ pub async fn create_round(
     Ok(k)
 }
 
-/// What a round moved to `to` leaves unsettled, told to whoever moved it:
-/// once sampling or the round is closed, the count reconciliation's breaks
-/// (the move stands: the counts are the round's record, and the report
-/// says where each broke). Empty when the caller may not read the report.
+/// What a round moved to `to` leaves unsettled, told to whoever moved it
+/// (the move stands): once sampling is closed, tubes still open at their
+/// point with swabs in them (to be closed and bagged, or they miss the
+/// hand-over); once results are complete or the round is closed, the count
+/// reconciliation's breaks (the counts are the round's record, and the
+/// report says where each broke; empty when the caller may not read it).
 pub async fn move_warnings(
     store: &Store,
     clock: &Clock,
@@ -221,6 +223,19 @@ pub async fn move_warnings(
     round: Key,
     to: &str,
 ) -> Vec<String> {
+    if to == "sampling_closed" {
+        return match store.open_tubes_with_swabs(round.street, round.id).await {
+            Ok(open) if !open.is_empty() => {
+                let n = open.len();
+                let some = open.iter().take(5).cloned().collect::<Vec<_>>().join("、");
+                let more = if n > 5 { " …" } else { "" };
+                vec![format!(
+                    "还有 {n} 管未封管且有样本（{some}{more}）：请封管、装袋交接 / {n} tube(s) still open hold swabs ({some}{more}): close them and bag them for the hand-over"
+                )]
+            }
+            _ => Vec::new(),
+        };
+    }
     if !matches!(to, "results_complete" | "closed") {
         return Vec::new();
     }

@@ -649,6 +649,15 @@ impl Store {
         )
     }
 
+    /// Barcodes of the round's tubes still open at their point with swabs in
+    /// them (not closed, so not bagged: they would miss the hand-over).
+    pub async fn open_tubes_with_swabs(&self, street: i64, round: i64) -> Result<Vec<String>> {
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar("SELECT barcode FROM tube WHERE street_id = $1 AND round_id = $2 AND state = 'open' AND fill > 0 ORDER BY barcode")
+            .bind(street).bind(round).fetch_all(pool).await?),
+        )
+    }
+
     /// Removes a resident's exemption from a round; `false` if there was none.
     /// Conflict once the round is closed, as for [`Store::exempt`].
     pub async fn lift_exemption(&self, street: i64, round: i64, resident: i64) -> Result<bool> {

@@ -2536,6 +2536,18 @@ async fn a_blank_read_or_a_tube_label_in_the_persons_place_is_refused() {
         1,
         "only the unknown code counts"
     );
+    // Sampling closes with that tube still open: the move stands, and says
+    // which tube is to be closed and bagged (the empty one is not named).
+    let moved = srv.post(
+        &format!("/api/v1/rounds/{}/state", w.round),
+        &json!({ "to": "sampling_closed" }),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let warnings = moved.json()["warnings"].to_string();
+    assert!(
+        warnings.contains("L0000001") && !warnings.contains("L0000002"),
+        "{warnings}"
+    );
 }
 
 /// A resident whose household is sealed (封控) comes to a point anyway: the
