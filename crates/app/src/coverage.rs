@@ -649,6 +649,10 @@ pub struct GridRow {
     pub sampled: i64,
     pub exempt: i64,
     pub missed: i64,
+    /// Residents added since the round opened, and how many of them were
+    /// swabbed (the rest are missed too, counted apart from `missed`).
+    pub added: i64,
+    pub added_sampled: i64,
 }
 
 /// Coverage per grid of the whole round, the grids the caller may read.
@@ -669,6 +673,8 @@ pub async fn grid_rows(
             sampled: r.sampled,
             exempt: r.exempt,
             missed: r.missed,
+            added: r.added,
+            added_sampled: r.added_sampled,
         })
         .collect())
 }

@@ -926,6 +926,27 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
     assert_eq!(cov["missed"], expected as usize - sampled2.len());
     assert_eq!(cov["added"], 1, "{cov}");
     assert_eq!(cov["added_sampled"], 0);
+    // The round's page and its live picture show the added resident not yet
+    // swabbed, apart from the expected.
+    let pw = w
+        .env
+        .account("viewer", "street_commander", &["--street", "鸿城街道"]);
+    w.srv.login("viewer", &pw);
+    let b = crate::round_pages::Browser::login(&w.srv, "viewer", &format!("{pw}-changed"));
+    let page = b.get(&format!("/rounds/{r2}"));
+    assert!(
+        page.body
+            .contains(r#"<b id="cov-added" class="warn">1 (1)</b>"#),
+        "{}",
+        page.body
+    );
+    let live = b.get(&format!("/rounds/{r2}/live"));
+    assert!(
+        live.body
+            .contains(r#"<b id="live-added_missed" class="warn">1</b>"#),
+        "{}",
+        live.body
+    );
     assert_eq!(cov["points"][0]["people"], sampled2.len());
     // Grid rows add up to the community; building rows inside a grid add up to the grid.
     let grids = srv

@@ -47,12 +47,12 @@ pub async fn live(
     };
     let body = format!(
         r#"<div class="live" data-events="/rounds/{k}/events"><h1>{name} <span id="live-state" class="tag open">{live}</span></h1>
-<section class="stats big"><div><b id="live-expected">{e}</b><span>{le}</span></div><div><b id="live-sampled">{sa}</b><span>{ls}</span></div><div><b id="live-missed" class="warn">{m}</b><span>{lm}</span></div><div><b id="live-coverage">{pc}%</b><span>{lp}</span></div><div><b id="live-alerts" class="warn">{al}</b><span>{la}</span></div></section>
+<section class="stats big"><div><b id="live-expected">{e}</b><span>{le}</span></div><div><b id="live-sampled">{sa}</b><span>{ls}</span></div><div><b id="live-missed" class="warn">{m}</b><span>{lm}</span></div><div><b id="live-added_missed" class="warn">{am}</b><span>{lam}</span></div><div><b id="live-coverage">{pc}%</b><span>{lp}</span></div><div><b id="live-alerts" class="warn">{al}</b><span>{la}</span></div></section>
 <div class="charts"><section class="card"><h2>{th}</h2><div id="chart-time">{svg_time}</div></section>
 <section class="card"><h2>{gh}</h2><div id="chart-grids">{svg_grids}</div></section></div>
 <p class="hint"><a href="/rounds/{k}">{back}</a> · <a href="/rounds/{k}/alerts">{la}</a> · <span id="live-at">{at}</span></p></div>
 <script>(function(){{var d=document.querySelector('.live'),es=new EventSource(d.dataset.events);
-es.addEventListener('snapshot',function(m){{var v=JSON.parse(m.data);['expected','sampled','missed','alerts'].forEach(function(k){{document.getElementById('live-'+k).textContent=v[k];}});
+es.addEventListener('snapshot',function(m){{var v=JSON.parse(m.data);['expected','sampled','missed','added_missed','alerts'].forEach(function(k){{document.getElementById('live-'+k).textContent=v[k];}});
 document.getElementById('live-coverage').textContent=v.coverage+'%';document.getElementById('chart-time').innerHTML=v.svg_time;document.getElementById('chart-grids').innerHTML=v.svg_grids;
 document.getElementById('live-at').textContent=v.at;document.getElementById('live-state').className='tag open';}});
 es.onerror=function(){{document.getElementById('live-state').className='tag';}};}})();</script>"#,
@@ -61,6 +61,8 @@ es.onerror=function(){{document.getElementById('live-state').className='tag';}};
         e = v["expected"],
         sa = v["sampled"],
         m = v["missed"],
+        am = v["added_missed"],
+        lam = l.t("新增未检", "Added, missed"),
         pc = v["coverage"],
         al = v["alerts"],
         le = l.t("应检", "Expected"),
@@ -215,6 +217,8 @@ async fn snapshot(s: &AppState, p: &Principal, l: Lang, k: Key) -> Result<Value,
         "sampled": sa,
         "exempt": x,
         "missed": e - sa - x,
+        // Added since the opening and not swabbed: missed too, counted apart.
+        "added_missed": rows.iter().map(|r| r.added - r.added_sampled).sum::<i64>(),
         "coverage": super::percent(sa + x, e),
         "alerts": alerts,
         "svg_time": time_chart(l, &points, &series, first),

@@ -930,6 +930,11 @@ async fn coverage_body(
     let (e, sa, x) = rows.iter().fold((0, 0, 0), |(e, s, x), r| {
         (e + r.expected, s + r.sampled, x + r.exempt)
     });
+    // Residents added since the opening, counted apart; those not swabbed
+    // yet are missed too and must show.
+    let (ad, ad_missed) = rows.iter().fold((0, 0), |(a, m), r| {
+        (a + r.added, m + r.added - r.added_sampled)
+    });
     let mut table = String::new();
     for r in &rows {
         let done = r.sampled + r.exempt;
@@ -939,14 +944,16 @@ async fn coverage_body(
             .cloned()
             .unwrap_or_else(|| r.grid.clone());
         table.push_str(&format!(
-            r#"<tr><td><a href="/rounds/{k}/missed?grid={g}">{name}</a> · <a href="/rounds/{k}/door-to-door?grid={g}">{d2d}</a> · <a href="/rounds/{k}/compare?grid={g}">{cmp}</a></td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n{miss}">{}</td><td><span class="bar"><span style="width:{pc}%"></span></span> {pc}%</td></tr>"#,
+            r#"<tr><td><a href="/rounds/{k}/missed?grid={g}">{name}</a> · <a href="/rounds/{k}/door-to-door?grid={g}">{d2d}</a> · <a href="/rounds/{k}/compare?grid={g}">{cmp}</a></td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n{miss}">{}</td><td class="n{amiss}">{}</td><td><span class="bar"><span style="width:{pc}%"></span></span> {pc}%</td></tr>"#,
             r.expected,
             r.sampled,
             r.exempt,
             r.missed,
+            added_cell(r.added, r.added_sampled),
             g = esc(&r.grid),
             name = esc(&name),
             miss = if r.missed > 0 { " warn" } else { "" },
+            amiss = if r.added > r.added_sampled { " warn" } else { "" },
             d2d = l.t("入户", "door"),
             cmp = l.t("对比上轮", "vs last"),
         ));
@@ -963,8 +970,8 @@ async fn coverage_body(
     let tools = setup::round_tools(s, a, l, &round, refused_point, missed).await?;
     let body = format!(
         r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>
-<section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
-<section class="card"><h2>{gh}</h2><div class="scroll"><table><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
+<section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b id="cov-added" class="{amc}">{added}</b><span>{la}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
+<section class="card"><h2>{gh}</h2><div class="scroll"><table><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{la}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
 <p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a> <a class="button" href="/rounds/{k}/reconciliation">{recon}</a>{lab} <a class="button" href="/rounds/{k}/disinfection">{dis}</a> <a class="button" href="/rounds/{k}/alerts">{alr}</a> <a class="button" href="/rounds/{k}/report">{rep}</a></p></section>{alerts}{points}{tools}"#,
         sched = l.t("下楼时间表", "Schedule"),
         byc = l.t("按社区/网格/楼栋", "By community, grid, building"),
@@ -990,13 +997,16 @@ async fn coverage_body(
         ls = l.t("已检", "Sampled"),
         lx = l.t("免检", "Exempt"),
         lm = l.t("未检", "Missed"),
+        la = l.t("新增（未检）", "Added (missed)"),
+        added = added_cell(ad, ad - ad_missed),
+        amc = if ad_missed > 0 { "warn" } else { "" },
         lp = l.t("覆盖率", "Coverage"),
         lg = l.t("网格", "Grid"),
         gh = l.t("各网格", "By grid"),
         mc = if missed > 0 { "warn" } else { "" },
         hint = l.t(
-            "点网格名查看未检名单（已脱敏），用于电话催检或上门采样。",
-            "Open a grid for its missed list (masked), to call people or sample at their door."
+            "点网格名查看未检名单（已脱敏），用于电话催检或上门采样。“新增”是开轮后登记或迁入的人，单独统计，括号内为其中未检的人，也在未检名单上。",
+            "Open a grid for its missed list (masked), to call people or sample at their door. “Added” are people registered or moved in after the round opened, counted apart; in brackets those not sampled, who are on the missed list too."
         ),
     );
     Ok((
@@ -1474,4 +1484,14 @@ fn is_loopback_host(host: &str) -> bool {
         || name
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// "Added (not sampled)" as a cell: `18 (18)`, or `0`.
+pub(crate) fn added_cell(added: i64, added_sampled: i64) -> String {
+    let missed = added - added_sampled;
+    if missed > 0 {
+        format!("{added} ({missed})")
+    } else {
+        added.to_string()
+    }
 }
