@@ -184,7 +184,26 @@ pub async fn issue_supplies(
                 BarcodeRange::parse(a, b, rule.luhn).map_err(invalid)?,
             ))
         }
-        (SupplyKind::Tubes, None, Some(batch)) => Some(TubeIssue::batch(batch).map_err(invalid)?),
+        (SupplyKind::Tubes, None, Some(batch)) => {
+            let issue = TubeIssue::batch(batch).map_err(invalid)?;
+            // A batch code no barcode of the street can start with would
+            // leave every tube of it "not issued".
+            let rule = crate::testing::settings_of(store, point.street).await?.tube;
+            if let TubeIssue::Batch { batch } = &issue {
+                if rule.luhn && !batch.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(AuthError::Invalid(format!(
+                        "批次 {batch}：本街道的采样管条码带 Luhn 校验位，只有数字，没有条码能以此开头 / batch {batch}: this street's tube barcodes carry a Luhn check digit and are digits only, so none can start with it"
+                    )));
+                }
+                if batch.len() >= rule.max_len {
+                    return Err(AuthError::Invalid(format!(
+                        "批次 {batch} 不短于条码最大长度 {} 位，没有条码能以此开头 / batch {batch} is no shorter than the longest barcode ({} characters): none can start with it",
+                        rule.max_len, rule.max_len
+                    )));
+                }
+            }
+            Some(issue)
+        }
         (SupplyKind::Tubes, _, _) => {
             return Err(invalid(rules::SupplyError::TubesNeedRangeOrBatch))
         }

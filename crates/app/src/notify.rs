@@ -42,6 +42,11 @@ fn hide_secret(url: &str) -> String {
             let shown: String = base[i + 1..].chars().take(4).collect();
             format!("{}/{shown}…", &base[..i])
         }
+        // Whatever follows `/hook/` is a robot's token, however short (a
+        // relay or a test robot may use one): none of it is shown.
+        Some(i) if base[..i].ends_with("/hook") && i + 1 < base.len() => {
+            format!("{}/…", &base[..i])
+        }
         _ => base.to_string(),
     };
     format!("{base}{query}")
@@ -656,6 +661,10 @@ mod tests {
         assert_eq!(
             hide_secret("http://127.0.0.1:8399/robot"),
             "http://127.0.0.1:8399/robot"
+        );
+        assert_eq!(
+            hide_secret("http://10.1.2.3:8080/feishu/hook/abc"),
+            "http://10.1.2.3:8080/feishu/hook/…"
         );
         assert_eq!(
             hide_secret("https://hooks.example-corporation.cn?key=abc"),

@@ -279,6 +279,8 @@ pub enum BarcodeError {
     AsNumber(String),
     #[error("条码校验位错误（扫错或污损）/ barcode check digit wrong (misread or damaged)")]
     Check,
+    #[error("本街道的采样管条码带 Luhn 校验位，只能是数字 / this street's tube barcodes carry a Luhn check digit: digits only")]
+    NotDigits,
 }
 
 fn length_text(len: usize, min: usize, max: usize) -> String {
@@ -357,7 +359,10 @@ impl TubeBarcode {
         if !t.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(BarcodeError::Characters);
         }
-        if rule.luhn && !(t.bytes().all(|b| b.is_ascii_digit()) && luhn_ok(&t)) {
+        if rule.luhn && !t.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(BarcodeError::NotDigits);
+        }
+        if rule.luhn && !luhn_ok(&t) {
             return Err(BarcodeError::Check);
         }
         Ok(TubeBarcode(t))
@@ -819,6 +824,11 @@ mod tests {
         assert_eq!(
             TubeBarcode::parse("79927398710", &luhn),
             Err(BarcodeError::Check)
+        );
+        // Letters cannot carry a Luhn digit: said so, not "check digit wrong".
+        assert_eq!(
+            TubeBarcode::parse("ABC12345", &luhn),
+            Err(BarcodeError::NotDigits)
         );
         // A tube kept marked with its point is found by the lookup rule only,
         // its base checked as any barcode.

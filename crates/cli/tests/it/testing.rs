@@ -1030,6 +1030,20 @@ async fn a_street_sets_its_tube_barcode_rule_and_its_labs_largest_pool() {
     );
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert!(refused.body.contains("check digit"), "{}", refused.body);
+    // A batch no barcode of this street can start with (letters under the
+    // Luhn rule; as long as a whole barcode): refused, saying why.
+    for batch in ["B2026", "79927398000"] {
+        let refused = srv.post(
+            &format!("/api/v1/points/{}/supplies", w.points[0]),
+            &json!({ "kind": "tubes", "batch": batch, "quantity": 500 }),
+        );
+        assert_eq!(refused.status, 400, "{batch}: {}", refused.body);
+        assert!(
+            refused.body.contains("none can start with it"),
+            "{}",
+            refused.body
+        );
+    }
     // A tube of the range opens without a warning.
     let in_range = open(&luhn("7992739850"));
     assert_eq!(in_range.status, 201, "{}", in_range.body);
