@@ -427,6 +427,7 @@ pub async fn match_walk_in(
     p: &crate::access::Principal,
     pending: Key,
     target: Key,
+    despite_name: bool,
     address: &str,
 ) -> Result<(), crate::access::AuthError> {
     if pending.street != target.street {
@@ -443,10 +444,25 @@ pub async fn match_walk_in(
             "不能与自身合并：请指定其在花名册上的登记记录 / a walk-in cannot be matched to itself: give their registered record".into(),
         ));
     }
-    if store.resident(target.street, target.id).await?.status == "pending" {
+    let registered = store.resident(target.street, target.id).await?;
+    if registered.status == "pending" {
         return Err(crate::access::AuthError::Invalid(format!(
             "{target} 也是待核实的临时人员：请指定花名册上的登记记录 / {target} is a pending walk-in too: give a registered resident"
         )));
+    }
+    // The walk-in's swabs become the registered person's: a wrong target
+    // marks someone sampled who was not. Names that differ (beyond spaces)
+    // must be confirmed; a volunteer's typo is common, so it is a question,
+    // not a refusal. Neither name is told: the caller knows whom they chose.
+    let walk_in = store.resident(pending.street, pending.id).await?;
+    let same = |a: &str, b: &str| {
+        let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        squeeze(a) == squeeze(b)
+    };
+    if !despite_name && !same(&walk_in.resident.name, &registered.resident.name) {
+        return Err(crate::access::AuthError::Store(gw_store::StoreError::Conflict(format!(
+            "{pending} 与 {target} 的姓名不同：确认是同一人后再合并（despite_name）/ {pending} and {target} have different names: merge only once sure they are the same person (despite_name)"
+        ))));
     }
     store
         .match_pending(pending.street, pending.id, target.id, clock.now_ms())

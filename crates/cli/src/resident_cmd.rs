@@ -32,6 +32,9 @@ pub enum ResidentCmd {
         /// The registered resident, STREET-ID.
         #[arg(long)]
         target: String,
+        /// Merge although the names differ (the walk-in's name was mistyped).
+        #[arg(long)]
+        despite_name: bool,
         #[command(flatten)]
         db: DbArg,
     },
@@ -63,13 +66,22 @@ pub async fn resident_cmd(c: ResidentCmd, clock: &Clock) -> Result<()> {
         ResidentCmd::Match {
             pending,
             target,
+            despite_name,
             db,
         } => {
             let store = open(&db).await?;
             let pending = key(&pending, "pending")?;
             let target = key(&target, "--target")?;
-            gw_app::registry::match_walk_in(&store, clock, &operator(), pending, target, "")
-                .await?;
+            gw_app::registry::match_walk_in(
+                &store,
+                clock,
+                &operator(),
+                pending,
+                target,
+                despite_name,
+                "",
+            )
+            .await?;
             println!("{pending} 已并入 / merged into {target}");
             Ok(())
         }

@@ -434,6 +434,9 @@ pub async fn add_pending(
 #[derive(Debug, Deserialize)]
 pub struct MatchBody {
     pub target: String,
+    /// Merge although the names differ (the walk-in's was mistyped).
+    #[serde(default)]
+    pub despite_name: bool,
 }
 
 pub async fn match_pending(
@@ -444,7 +447,16 @@ pub async fn match_pending(
 ) -> Result<Json<Value>, WebError> {
     let p = key(&id, "resident")?;
     let t = key(&b.target, "target")?;
-    gw_app::registry::match_walk_in(&s.store, &s.clock, &a.principal, p, t, &a.address).await?;
+    gw_app::registry::match_walk_in(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        p,
+        t,
+        b.despite_name,
+        &a.address,
+    )
+    .await?;
     Ok(Json(json!({ "merged_into": t.to_string() })))
 }
 

@@ -279,8 +279,8 @@ fn registry_document() -> Value {
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["street", "name"], "properties": {
                     "street": { "type": "integer" }, "name": { "type": "string", "minLength": 1 }, "phone": { "type": "string" }, "document": { "type": "string" }, "notes": { "type": "string" } } } } } },
                 "responses": created(json!({ "type": "object", "properties": { "id": { "type": "string" }, "status": { "type": "string" } }, "required": ["id"] })) } },
-            "/api/v1/residents/{id}/match": { "post": { "summary": "merge a pending walk-in into a registered resident", "parameters": [path_id("pending resident id")],
-                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["target"], "properties": { "target": { "type": "string" } } } } } },
+            "/api/v1/residents/{id}/match": { "post": { "summary": "merge a pending walk-in into a registered resident (their swabs become the resident's); names that differ are refused with 409 unless `despite_name`", "parameters": [path_id("pending resident id")],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["target"], "properties": { "target": { "type": "string" }, "despite_name": { "type": "boolean", "description": "merge although the names differ (the walk-in's was mistyped)" } } } } } },
                 "responses": ok(json!({ "type": "object", "properties": { "merged_into": { "type": "string" } }, "required": ["merged_into"] })) } },
             "/api/v1/households/{id}": { "get": { "summary": "a household and its members (masked)", "parameters": [path_id("household id")],
                 "responses": ok(json!({ "type": "object", "properties": { "id": { "type": "string" }, "address": { "type": "string", "nullable": true },

@@ -171,7 +171,7 @@ async fn walk_ins_and_control_status_over_http() {
         .to_string();
     let m = srv.post(
         &format!("/api/v1/residents/{pid}/match"),
-        &json!({ "target": target }),
+        &json!({ "target": target, "despite_name": true }),
     );
     assert_eq!(m.status, 200, "{}", m.body);
     assert_eq!(

@@ -1411,20 +1411,43 @@ async fn a_walk_in_is_registered_once_as_a_pending_resident() {
         assert_eq!(m.status, 400, "{}", m.body);
         assert!(m.body.contains(says), "{}", m.body);
     }
-    // One matched over the API, the other from the command line.
+    // The names differ (the walk-in gave another, or it was mistyped): the
+    // merge waits for a confirmation, and nothing moves meanwhile.
     let m = w.srv.post(
         &format!("/api/v1/residents/{who}/match"),
         &json!({ "target": w.codes[5].0 }),
     );
+    assert_eq!(m.status, 409, "{}", m.body);
+    assert!(m.body.contains("different names"), "{}", m.body);
+    assert_eq!(pending().as_array().unwrap().len(), 2);
+    // One matched over the API, the other from the command line, confirmed.
+    let m = w.srv.post(
+        &format!("/api/v1/residents/{who}/match"),
+        &json!({ "target": w.codes[5].0, "despite_name": true }),
+    );
     assert_eq!(m.status, 200, "{}", m.body);
-    let out = w
-        .env
-        .cli_ok(&["resident", "match", &who2, "--target", &w.codes[6].0]);
-    assert!(out.contains("merged into"), "{out}");
-    // Matched once: a second time is an error, and nothing changes.
-    let again = w
+    let refused = w
         .env
         .cli(&["resident", "match", &who2, "--target", &w.codes[6].0]);
+    assert_eq!(refused.status.code(), Some(1));
+    let out = w.env.cli_ok(&[
+        "resident",
+        "match",
+        &who2,
+        "--target",
+        &w.codes[6].0,
+        "--despite-name",
+    ]);
+    assert!(out.contains("merged into"), "{out}");
+    // Matched once: a second time is an error, and nothing changes.
+    let again = w.env.cli(&[
+        "resident",
+        "match",
+        &who2,
+        "--target",
+        &w.codes[6].0,
+        "--despite-name",
+    ]);
     assert_eq!(again.status.code(), Some(1));
     assert_eq!(pending(), json!([]));
     assert_eq!(coverage(&w.srv), 2, "each matched person counts once");
