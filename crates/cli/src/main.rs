@@ -1329,7 +1329,7 @@ async fn user_cmd(c: UserCmd, clock: &Clock) -> Result<()> {
                 gw_app::access::grant(&store, clock, &actor(), uid, role, node, until_ms, prev)
                     .await?;
             println!(
-                "授权 grant #{id}: {username} is {} ({}) on {node:?}",
+                "授权 grant #{id}: {username} is {} ({}) on {node}",
                 role.label_zh(),
                 role.code()
             );
@@ -1360,7 +1360,7 @@ async fn user_cmd(c: UserCmd, clock: &Clock) -> Result<()> {
                         "ended"
                     };
                     println!(
-                        "  grant #{} {} on {:?} [{state}] by {} {}",
+                        "  grant #{} {} on {} [{state}] by {} {}",
                         g.id,
                         g.grant.role.code(),
                         g.grant.node,

@@ -96,6 +96,20 @@ pub enum Node {
     },
 }
 
+/// As the command line and the API name it: `street 1`, `grid 1-5`.
+impl std::fmt::Display for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Node::City => write!(f, "city"),
+            Node::District { id } => write!(f, "district {id}"),
+            Node::Street { id } => write!(f, "street {id}"),
+            Node::Community { street, id }
+            | Node::Grid { street, id }
+            | Node::Point { street, id } => write!(f, "{} {street}-{id}", self.kind()),
+        }
+    }
+}
+
 impl Node {
     pub fn kind(self) -> &'static str {
         match self {
@@ -367,6 +381,13 @@ pub fn lockout_ms(failures: u32) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_reads_as_its_kind_and_id() {
+        assert_eq!(Node::Street { id: 1 }.to_string(), "street 1");
+        assert_eq!(Node::Grid { street: 1, id: 5 }.to_string(), "grid 1-5");
+        assert_eq!(Node::City.to_string(), "city");
+    }
 
     fn g(role: Role, node: Node) -> Grant {
         Grant {
