@@ -569,11 +569,15 @@ fn split_list(items: &[String]) -> Vec<String> {
 
 fn print_mismatch(m: &gw_domain::handoff::Mismatch) {
     println!(
-        "  {} ({:?}) {} {}: {:?} expected {} found {} ({:+}) — {}",
+        "  {} ({:?}) {} {}{}: {:?} expected {} found {} ({:+}) — {}",
         m.step.label_zh(),
         m.step,
         m.kind,
         m.at,
+        match (&m.point, m.kind) {
+            (Some(p), k) if k != "point" => format!(" (采样点 point {p})"),
+            _ => String::new(),
+        },
         m.measure,
         m.expected,
         m.found,

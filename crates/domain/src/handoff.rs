@@ -412,7 +412,8 @@ pub struct Mismatch {
     /// `point`, `bag`, `box`, `handoff` or `receipt`.
     pub kind: &'static str,
     pub at: String,
-    /// The point it belongs to (none for a lab receipt, which can span points).
+    /// The point it belongs to (for a lab receipt, only when all its boxes
+    /// came from one point).
     pub point: Option<String>,
     pub measure: Measure,
     pub expected: i64,
@@ -420,8 +421,9 @@ pub struct Mismatch {
     /// `found - expected`: negative means missing.
     pub diff: i64,
     pub note: &'static str,
-    /// What a point's break is made of, where the chain knows it: the tubes
-    /// in no bag, the bags in no box, the boxes not handed over.
+    /// What a break is made of, where the chain knows it: for a point the
+    /// tubes in no bag, the bags in no box, the boxes not handed over; for a
+    /// lab receipt its boxes.
     pub items: Vec<String>,
 }
 
@@ -830,6 +832,21 @@ pub fn reconcile(chain: &Chain) -> Vec<Mismatch> {
             _ => Vec::new(),
         };
     }
+    // A lab receipt's break names its boxes, and its point when they all
+    // came from one (the lab counts a delivery, which may span points).
+    for m in out.0.iter_mut().filter(|m| m.kind == "receipt") {
+        let boxes: Vec<&BoxLink> = chain
+            .boxes
+            .iter()
+            .filter(|b| b.receipt.as_deref() == Some(m.at.as_str()))
+            .collect();
+        m.items = boxes.iter().map(|b| b.barcode.clone()).collect();
+        if let Some(first) = boxes.first() {
+            if boxes.iter().all(|b| b.point == first.point) {
+                m.point = Some(first.point.clone());
+            }
+        }
+    }
     out.0
 }
 
@@ -1033,6 +1050,18 @@ mod tests {
                 counted_people: None,
             }],
         }
+    }
+
+    #[test]
+    fn a_lab_receipts_break_names_its_boxes_and_their_point() {
+        let mut c = good_chain();
+        c.receipts[0].counted_tubes = 2;
+        let m = reconcile(&c);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(
+            (m[0].kind, m[0].point.as_deref(), m[0].items.clone()),
+            ("receipt", Some("P1"), vec!["BOX1".to_string()])
+        );
     }
 
     #[test]
