@@ -1158,6 +1158,17 @@ impl crate::import::StoreTx {
                                    AND c.from_ms <= $3 AND (c.until_ms IS NULL OR c.until_ms > $3))")
                         .bind(street).bind(*h).bind(now_ms).bind(&reason).bind(by).bind(out.alert_id).execute(&mut *conn).await?;
                 }
+                // The point of the pool they were swabbed in is disinfected
+                // after all: a task its pool's withdrawn alert called off
+                // opens again.
+                let reopened: Option<i64> = sqlx::query_scalar(
+                    "UPDATE disinfection_task SET state = 'open' WHERE street_id = $1 AND state = 'withdrawn' AND alert_id IN ( \
+                       SELECT f.alert_id FROM follow_up f JOIN registration g ON g.street_id = f.street_id AND g.resident_id = f.resident_id \
+                       WHERE g.street_id = $1 AND g.tube_id = $2 AND f.kind = 'retest' AND f.alert_id IS NOT NULL) RETURNING id")
+                    .bind(street).bind(tube.id).fetch_all(&mut *conn).await?.into_iter().next();
+                if reopened.is_some() {
+                    out.disinfection_id = reopened;
+                }
             }
             if !out.retest && result == "abnormal" {
                 let reason = format!("混管异常 abnormal pool {}", tube.barcode);

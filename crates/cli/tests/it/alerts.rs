@@ -2165,6 +2165,16 @@ async fn a_positive_retest_after_its_pool_was_withdrawn_holds_the_household_agai
         under_temporary_control(&store, h, now()).await,
         "held again: {v}"
     );
+    // And the pool's point is to be disinfected after all: the task the
+    // correction called off is open again.
+    let tasks = srv.get(&format!("/api/v1/rounds/{r}/disinfection")).json();
+    let states: Vec<&str> = tasks["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, vec!["open"], "{tasks}");
 }
 
 /// An abnormal pool whose member's retest came back negative, corrected to
