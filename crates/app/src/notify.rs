@@ -514,9 +514,14 @@ async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     Ok(answer)
 }
 
+/// Held while a call-down push checks and queues (see [`push_call_down`]).
+static PUSHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Pushes the call-down messages of one slot (the one starting at
 /// `starts_ms`, or the next to start from now) to every active channel of the
-/// round's street. Returns how many messages were queued.
+/// round's street, while the round is planned or open and the slot has not
+/// begun; a slot pushed before only when asked `again`. Returns how many
+/// messages were queued.
 pub async fn push_call_down(
     store: &Store,
     clock: &Clock,
@@ -580,22 +585,28 @@ pub async fn push_call_down(
     // A group told twice to go down at the same time doubts the next call:
     // a second push of a slot must be asked for.
     let detail = format!("slot={slot} ");
+    // Two pushes at once (a double click) are decided one after the other
+    // in this server: the second sees the first's record.
+    let _one = PUSHING.lock().await;
     if !again {
-        let round_key = round.to_string();
-        if let Some(e) = store
-            .audit_events(None, Some(&round_key), None, 10_000)
+        if let Some((at_ms, actor)) = store
+            .first_audit_event(
+                round.street,
+                "push_call_down",
+                "round",
+                &round.to_string(),
+                &detail,
+            )
             .await?
-            .into_iter()
-            .find(|e| e.action == "push_call_down" && e.detail.starts_with(&detail))
         {
             return Err(AuthError::Store(StoreError::Conflict(format!(
                 "时段 {} 的叫号已于 {} 由 {} 推送过；确需再次推送请加 again / the call-down of {} was pushed at {} by {}: ask again to send it once more",
                 notify::clock_text(slot),
-                notify::clock_text(e.at_ms),
-                e.actor,
+                notify::clock_text(at_ms),
+                actor,
                 notify::clock_text(slot),
-                notify::clock_text(e.at_ms),
-                e.actor
+                notify::clock_text(at_ms),
+                actor
             ))));
         }
     }

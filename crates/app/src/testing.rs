@@ -1,5 +1,7 @@
 //! Testing rounds: rounds, points, tubes, and the scan registration — one
-//! swab in one tube, always stored, applied exactly once per client id.
+//! swab in one tube, always stored (a blank read or a tube's label in the
+//! person's place, live, is no swab: refused), applied exactly once per
+//! client id.
 
 use std::collections::HashMap;
 
@@ -941,6 +943,7 @@ pub struct ScanWriter {
     /// the household or around it), so a scan sees one without a read of its
     /// own (see [`ScanWriter::held_at_home`]).
     held: Arc<std::sync::Mutex<HashMap<i64, HeldHomes>>>,
+    held_reload: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A street's households held at home, as of `version` (its newest control
@@ -1095,6 +1098,7 @@ impl ScanWriter {
             tx,
             keys: Arc::new(std::sync::Mutex::new(None)),
             held: Default::default(),
+            held_reload: Default::default(),
             readers: Arc::new(Readers {
                 store: readers_store,
                 free: Default::default(),
@@ -1202,6 +1206,21 @@ impl ScanWriter {
         let households = match cached {
             Some(h) => h,
             None => {
+                // One reload at a time: the scans that missed meanwhile find
+                // it done.
+                let _one = self.held_reload.lock().await;
+                let again = self.held.lock().ok().and_then(|g| {
+                    g.get(&street)
+                        .filter(|h| {
+                            h.version == version
+                                && now_ms >= h.at_ms
+                                && now_ms - h.at_ms < HELD_CACHE_MS
+                        })
+                        .map(|h| h.households.clone())
+                });
+                if let Some(h) = again {
+                    return Ok(h.get(&household).copied());
+                }
                 let mut orders: HashMap<(String, i64), Vec<gw_domain::territory::ControlOrder>> =
                     HashMap::new();
                 for (kind, id, status, from_ms, until_ms) in
@@ -1562,13 +1581,6 @@ async fn register_swab(
             "一次扫码只能是一个码或一位临时人员，不能两者都有 / a scan is a code or a walk-in, not both".into(),
         ));
     }
-    if s.walk_in.is_none() && s.code.trim().is_empty() {
-        // A blank read (a scanner's stray Enter): no one was named, so no
-        // swab can be said to be in the tube.
-        return Err(AuthError::Invalid(
-            "扫码为空：请重新扫描此人的个人码或证件 / the scan is empty: scan the person's code or document again".into(),
-        ));
-    }
     let walk_in = s.walk_in;
     let who = match walk_in {
         // The pending resident is made after the access check.
@@ -1643,17 +1655,32 @@ async fn register_swab(
     if state.replay.is_none() && state.voided.is_some() {
         return Err(AuthError::Voided);
     }
-    if walk_in.is_none()
-        && matches!(who, Who::Nobody(_))
-        && crate::handoff::is_tube_label(store, street, tube.round_id, s.code).await?
-    {
-        // A tube's label read where the person's code goes: the volunteer
-        // scans the person next; storing it would count a swab nobody gave.
-        return Err(AuthError::Invalid(format!(
-            "{} 是采样管条码，不是个人码：请扫描此人的个人码 / {} is a tube barcode, not a person's code: scan the person's code",
-            s.code.trim(),
-            s.code.trim()
-        )));
+    // A blank read (a scanner's stray Enter) or a tube's label read where
+    // the person's code goes names nobody: while the volunteer is still in
+    // front of the person (the scan is live) it is refused, to be scanned
+    // again; storing it would count a swab nobody gave. Synced late from an
+    // offline queue, the person is gone: it is stored and flagged, as any
+    // code naming nobody, so the tube's count keeps the swab that may be in
+    // it. A replay was answered above whatever it holds.
+    let live = now.saturating_sub(corrected_scan_ms(s, now)) <= LIVE_SCAN_MS;
+    if walk_in.is_none() && live {
+        if s.code.trim().is_empty() {
+            return Err(AuthError::Invalid(
+                "扫码为空：请重新扫描此人的个人码或证件 / the scan is empty: scan the person's code or document again".into(),
+            ));
+        }
+        // An ID card number is a person's, whatever batch it starts like;
+        // another document's number may look like a label, and is one only
+        // when a tube of the round has it or an issue covers it.
+        let id_card = matches!(Document::guess(s.code.trim()), Ok(d) if d.kind == DocKind::IdCard);
+        if matches!(who, Who::Nobody(_))
+            && !id_card
+            && crate::handoff::is_tube_label(store, street, tube.round_id, s.code).await?
+        {
+            return Err(AuthError::Invalid(
+                "这是采样管条码，不是个人码：请扫描此人的个人码或证件 / this is a tube barcode, not a person's code: scan the person's code or document".into(),
+            ));
+        }
     }
     let (who, mut problem, first_routine) = match walk_in {
         Some((name, phone)) => {
@@ -1729,10 +1756,7 @@ async fn register_swab(
     }
     // The swab's time by the server's clock: the station's, moved by how far
     // its clock was from the server's when it sent the scan.
-    let scanned_ms = match s.sent_ms {
-        Some(sent) => s.scanned_ms.saturating_add(now.saturating_sub(sent)),
-        None => s.scanned_ms,
-    };
+    let scanned_ms = corrected_scan_ms(s, now);
     if scanned_ms > now + CLOCK_AHEAD_MS {
         problem = join(
             problem,
@@ -1760,22 +1784,34 @@ async fn register_swab(
     // Someone held at home (sealed, or under temporary control) swabbed at
     // a point: stored (the swab is in the tube), flagged for the command
     // post, and the volunteer told at once.
-    let mut held_home = None;
-    if let (Some(_), Some(h), "routine") = (resident, state.household, s.purpose) {
-        if let Some(status) = writer
-            .held_at_home(store, street, h, state.control_version, now)
-            .await?
-        {
-            problem = join(
-                problem,
-                &format!(
-                    "此人住处为{}，应居家上门采样 / lives under {} control: to be swabbed at home, not at a point",
-                    status.label_zh(),
-                    status.code()
-                ),
-            );
-            held_home = Some(status);
+    // Judged by the orders in force now, so only for a live scan: one synced
+    // late may have been taken before the order (and the person is gone).
+    let held_home = match (resident, state.household, s.purpose) {
+        (Some(_), Some(h), "routine") if live => {
+            match writer
+                .held_at_home(store, street, h, state.control_version, now)
+                .await
+            {
+                Ok(held) => held,
+                // The flag is a help, not the swab: a failed look-up of who
+                // is held does not cost the scan.
+                Err(e) => {
+                    tracing::warn!(error = %e, "who is held at home could not be read; the scan goes on unflagged");
+                    None
+                }
+            }
         }
+        _ => None,
+    };
+    if let Some(status) = held_home {
+        problem = join(
+            problem,
+            &format!(
+                "此人住处为{}，应居家上门采样 / lives under {} control: to be swabbed at home, not at a point",
+                status.label_zh(),
+                status.code()
+            ),
+        );
     }
     // A routine or door-to-door swab after the resident's first of either
     // is its duplicate (a person swabbed at a point and again at the door).
@@ -2052,6 +2088,19 @@ pub const EARLIER_BY_MS: i64 = 120_000;
 /// A swab time this far after the server's clock is flagged (the station's
 /// clock runs ahead).
 pub const CLOCK_AHEAD_MS: i64 = 300_000;
+
+/// A scan taken at most this long ago (by the server's clock) is live: the
+/// volunteer is still with the person, and can be asked to scan again.
+const LIVE_SCAN_MS: i64 = 120_000;
+
+/// When a swab was taken by the server's clock: the station's time, moved by
+/// how far its clock was from the server's when it sent the scan.
+fn corrected_scan_ms(s: &Scan<'_>, now: i64) -> i64 {
+    match s.sent_ms {
+        Some(sent) => s.scanned_ms.saturating_add(now.saturating_sub(sent)),
+        None => s.scanned_ms,
+    }
+}
 
 /// A swab time this far before its round begins is flagged (the station's
 /// clock runs behind: a phone reset to 1970), and such a swab never takes

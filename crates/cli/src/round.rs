@@ -18,7 +18,7 @@ pub enum RoundCmd {
         /// Slot length in minutes (default 30, or the stored plan's).
         #[arg(long)]
         slot_minutes: Option<u32>,
-        /// Bound on the expected queue at any point, people (default 30).
+        /// Bound on the expected longest queue at any point, people waiting (default 30).
         #[arg(long)]
         max_queue: Option<u32>,
         /// One JSON object on stdout.

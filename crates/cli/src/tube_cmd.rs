@@ -1,8 +1,9 @@
 //! `gridwarden tube …`: a station's work from the command line (open a tube
 //! at a point, register swabs into it, close it), as the machine's operator
 //! (audited as `cli:USER`). The same use cases as the station's API: a swab
-//! is always stored, a problem is said, not refused, and a client id makes
-//! a retried command apply once.
+//! is always stored, a problem is said, not refused (but for a blank read or
+//! a tube's label in the person's place), and a client id makes a retried
+//! command apply once.
 
 use anyhow::Result;
 use clap::Subcommand;

@@ -1185,14 +1185,15 @@ mod tests {
         );
         assert_eq!(m.len(), 3);
 
-        // The lab counts one tube fewer than the system.
+        // The lab counts one tube fewer than the system: the receipt, with
+        // the point its one box came from.
         let mut c = good_chain();
         c.receipts[0].counted_tubes = 2;
         let m = reconcile(&c);
         assert_eq!(m.len(), 1);
         assert_eq!(
             (m[0].step, m[0].kind, m[0].point.as_deref()),
-            (Step::Lab, "receipt", None)
+            (Step::Lab, "receipt", Some("P1"))
         );
 
         // A box received with no hand-over.

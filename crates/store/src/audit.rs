@@ -36,6 +36,28 @@ impl Store {
         tx.commit().await
     }
 
+    /// The first event of `action` on `(street, target_kind, target_id)`
+    /// whose detail starts with `detail_prefix` (letters, digits, `=` and
+    /// spaces only: no `LIKE` wildcards): `(at_ms, actor)`.
+    pub async fn first_audit_event(
+        &self,
+        street: i64,
+        action: &str,
+        target_kind: &str,
+        target_id: &str,
+        detail_prefix: &str,
+    ) -> Result<Option<(i64, String)>> {
+        let pattern = format!("{detail_prefix}%");
+        Ok(db_run!(self, pool => {
+            match sqlx::query("SELECT at_ms, actor FROM audit_event WHERE street_id = $1 AND action = $2 AND target_kind = $3 AND target_id = $4 AND detail LIKE $5 ORDER BY at_ms, id LIMIT 1")
+                .bind(street).bind(action).bind(target_kind).bind(target_id).bind(&pattern)
+                .fetch_optional(pool).await? {
+                Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+                None => None,
+            }
+        }))
+    }
+
     /// Events, newest first, optionally filtered by actor and a minimum time.
     pub async fn audit_events(
         &self,

@@ -45,6 +45,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     26 "0026_box_lab_count.sql",
     27 "0027_voided_swab.sql",
     28 "0028_void_race.sql",
+    29 "0029_audit_target.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -76,6 +77,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     26 "0026_box_lab_count.sql",
     27 "0027_voided_swab.sql",
     28 "0028_void_race.sql",
+    29 "0029_audit_target.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -587,14 +587,17 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         tx.hold_unclosed_round(street, round).await?;
-        // Only someone the round counts: expected when it opened, or living
-        // in its communities now (added since, or before the opening).
+        // Only someone the round counts: expected when it opened; added since
+        // (as kept when sampling closed, see `coverage::added_rows`); or,
+        // while it samples or before it opens, living in its communities now.
         let in_round: bool = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND e.resident_id = $3) \
+                 OR EXISTS (SELECT 1 FROM round_added a WHERE a.street_id = $1 AND a.round_id = $2 AND a.resident_id = $3) \
                  OR EXISTS (SELECT 1 FROM resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
                               JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
                               JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
                             WHERE r.street_id = $1 AND r.id = $3 AND r.status = 'active' \
+                              AND (SELECT t.sampling_closed_ms FROM testing_round t WHERE t.street_id = $1 AND t.id = $2) IS NULL \
                               AND (NOT EXISTS (SELECT 1 FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2) \
                                    OR b.grid_id IN (SELECT g.id FROM grid g JOIN round_community c ON c.street_id = g.street_id AND c.community_id = g.community_id \
                                                     WHERE g.street_id = $1 AND c.round_id = $2)))")
@@ -1164,8 +1167,8 @@ impl crate::import::StoreTx {
                 let reopened: Option<i64> = sqlx::query_scalar(
                     "UPDATE disinfection_task SET state = 'open' WHERE street_id = $1 AND state = 'withdrawn' AND alert_id IN ( \
                        SELECT f.alert_id FROM follow_up f JOIN registration g ON g.street_id = f.street_id AND g.resident_id = f.resident_id \
-                       WHERE g.street_id = $1 AND g.tube_id = $2 AND f.kind = 'retest' AND f.alert_id IS NOT NULL) RETURNING id")
-                    .bind(street).bind(tube.id).fetch_all(&mut *conn).await?.into_iter().next();
+                       WHERE g.street_id = $1 AND g.tube_id = $2 AND f.round_id = $3 AND f.kind = 'retest' AND f.alert_id IS NOT NULL) RETURNING id")
+                    .bind(street).bind(tube.id).bind(tube.round_id).fetch_all(&mut *conn).await?.into_iter().next();
                 if reopened.is_some() {
                     out.disinfection_id = reopened;
                 }

@@ -2573,6 +2573,50 @@ async fn a_blank_read_or_a_tube_label_in_the_persons_place_is_refused() {
         1,
         "only the unknown code counts"
     );
+    // A batch of tubes whose code an ID number may start with: an ID number
+    // registered nowhere here is a person (a walk-in to register), stored
+    // and flagged, not taken for a tube.
+    let id = gw_domain::idnumber::IdNumber::compose(
+        "220102",
+        gw_domain::date::Date::new(1980, 5, 17).unwrap(),
+        731,
+    )
+    .unwrap();
+    let batch = w.env.cli(&[
+        "supplies",
+        "issue",
+        "--point",
+        &w.points[0],
+        "--kind",
+        "tubes",
+        "--batch",
+        "2201",
+        "--quantity",
+        "500",
+    ]);
+    assert!(batch.status.success(), "{batch:?}");
+    let person = scan_raw("b-5", id.as_str());
+    assert_eq!(person.status, 200, "{}", person.body);
+    assert!(
+        person.json()["problem"]
+            .as_str()
+            .unwrap()
+            .contains("register a walk-in"),
+        "{}",
+        person.body
+    );
+    // Synced late from an offline queue (taken ten minutes ago): the person
+    // is gone, so a label or a blank is stored and flagged, the tube's count
+    // keeping the swab that may be in it.
+    let ten_minutes_ago = gw_app::Clock::System.now_ms() - 600_000;
+    for (client, code) in [("b-6", "L0000150"), ("b-7", "")] {
+        let r = srv.post(
+            &format!("/api/v1/tubes/{t}/scans"),
+            &json!({ "client_id": client, "code": code, "scanned_ms": ten_minutes_ago, "sent_ms": gw_app::Clock::System.now_ms() }),
+        );
+        assert_eq!(r.status, 200, "{code:?}: {}", r.body);
+        assert_ne!(r.json()["problem"], "", "{}", r.body);
+    }
     // Sampling closes with that tube still open: the move stands, and says
     // which tube is to be closed and bagged (the empty one is not named).
     let moved = srv.post(
