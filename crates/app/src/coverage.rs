@@ -80,9 +80,11 @@ pub struct CoverageRow {
     /// Expected, neither sampled nor exempt.
     pub missed: i64,
     /// Living here now but not in the round's snapshot (moved in or
-    /// registered after the round opened): counted apart, never silently.
+    /// registered after the round opened): counted apart, never silently;
+    /// less those exempt and not sampled, who are `added_exempt`.
     pub added: i64,
     pub added_sampled: i64,
+    pub added_exempt: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
@@ -93,6 +95,7 @@ pub struct Totals {
     pub missed: i64,
     pub added: i64,
     pub added_sampled: i64,
+    pub added_exempt: i64,
 }
 
 impl Totals {
@@ -104,6 +107,7 @@ impl Totals {
         self.missed += c.expected - c.sampled - c.exempt;
         self.added += c.added;
         self.added_sampled += c.added_sampled;
+        self.added_exempt += c.added_exempt;
     }
 }
 
@@ -206,6 +210,7 @@ pub async fn coverage(
             missed,
             added: c.added,
             added_sampled: c.added_sampled,
+            added_exempt: c.added_exempt,
         });
     }
     // Points belong to communities: listed for a street or a community, not

@@ -652,8 +652,8 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             } else {
                 let t = &c.totals;
                 println!(
-                    "轮次 round {}: 应检 expected {}  已采 sampled {}  免检 exempt {}  漏检 missed {}  新增 added {} (已采 sampled {})",
-                    c.round, t.expected, t.sampled, t.exempt, t.missed, t.added, t.added_sampled
+                    "轮次 round {}: 应检 expected {}  已采 sampled {}  免检 exempt {}  漏检 missed {}  新增 added {} (已采 sampled {}；另有免检 exempt besides {})",
+                    c.round, t.expected, t.sampled, t.exempt, t.missed, t.added, t.added_sampled, t.added_exempt
                 );
                 // Names for the rows' keys (the key stays: other commands take it).
                 let mut names: std::collections::HashMap<(&str, String), String> =

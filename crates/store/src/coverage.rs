@@ -54,6 +54,9 @@ pub struct CoverageCount {
     pub added: i64,
     /// Of those added, how many were swabbed.
     pub added_sampled: i64,
+    /// Added, exempt and not swabbed (left out of `added`: "missed" means
+    /// missed for the added as for the expected).
+    pub added_exempt: i64,
 }
 
 /// One building compared with the round before.
@@ -172,17 +175,21 @@ impl Store {
         );
         // Residents added since the opening (see `added_from`).
         let live = group.added_column(source);
+        // All added, then those swabbed and those exempt and not swabbed
+        // (`added` leaves the last out, as `added_from` does).
         let added_sql = format!(
-            "SELECT {live}, COUNT(*), COALESCE(SUM(CASE WHEN {ADDED_SAMPLED} THEN 1 ELSE 0 END), 0) {} GROUP BY {live}",
-            added_from(source, &live_filter)
+            "SELECT {live}, COUNT(*), COALESCE(SUM(CASE WHEN {ADDED_SAMPLED} THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN NOT {ADDED_SAMPLED} AND EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = r.street_id AND x.round_id = $2 AND x.resident_id = r.id) THEN 1 ELSE 0 END), 0) \
+             {} GROUP BY {live}",
+            added_rows(source, &live_filter)
         );
-        type Counts = (Vec<(i64, i64, i64, i64)>, Vec<(i64, i64, i64)>);
+        type Counts = (Vec<(i64, i64, i64, i64)>, Vec<(i64, i64, i64, i64)>);
         let (rows, added): Counts = db_run!(self, pool => {
             let rows = sqlx::query(&sql).bind(street).bind(round).bind(within_id).fetch_all(pool).await?;
             let rows = rows.iter().map(|r| Ok((r.try_get::<Option<i64>, _>(0)?.unwrap_or(0), r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
             let added = sqlx::query(&added_sql).bind(street).bind(round).bind(within_id).fetch_all(pool).await?;
-            let added = added.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            let added = added.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
             (rows, added)
         });
@@ -201,13 +208,14 @@ impl Store {
                 )
             })
             .collect();
-        for (id, n, s) in added {
+        for (id, n, s, x) in added {
             let c = out.entry(id).or_insert_with(|| CoverageCount {
                 id,
                 ..CoverageCount::default()
             });
-            c.added = n;
+            c.added = n - x;
             c.added_sampled = s;
+            c.added_exempt = x;
         }
         Ok(out.into_values().collect())
     }

@@ -1128,6 +1128,9 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
         .get(&format!("/api/v1/rounds/{r2}/coverage?by=community"))
         .json();
     assert_eq!(cov["added"], 0, "{cov}");
+    // Not lost from every column: counted as an exempt newcomer.
+    assert_eq!(cov["added_exempt"], 1, "{cov}");
+    assert_eq!(cov["rows"][0]["added_exempt"], 1, "{cov}");
     // Someone a round does not count (living in another community) is not
     // exempted from it: a typo in the resident's id is told, not stored.
     let r = srv.post(
