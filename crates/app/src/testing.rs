@@ -1708,7 +1708,7 @@ async fn register_swab(
                 .await?;
             (
                 Who::Resident(id),
-                format!("{WALK_IN_NOTE}/ walk-in on no roster: pending{note}"),
+                walk_in_problem(&note),
                 // Someone just added has no earlier swab.
                 None,
             )
@@ -2014,6 +2014,13 @@ fn tell_who(out: &mut ScanOutcome, state: &gw_store::testing::ScanState, now: i6
 /// How a walk-in's swab is flagged (its problem begins with it): the
 /// community checks who they are.
 const WALK_IN_NOTE: &str = "临时人员（不在名单上，待核实）";
+
+/// A walk-in swab's `problem`: the note, then what else was wrong with
+/// what was given (`note`, from `；`). With no note it says only that the
+/// community is to check who it was: the station shows that as done.
+pub fn walk_in_problem(note: &str) -> String {
+    format!("{WALK_IN_NOTE}/ walk-in on no roster: pending{note}")
+}
 
 /// A replayed swab stored as the duplicate of a first taken more than
 /// [`EARLIER_BY_MS`] after it: the first try stored it but did not live to

@@ -164,6 +164,11 @@
     $('fb-detail').textContent = detail || '';
     if (kind !== 'idle') beep(kind === 'ok' || kind === 'queued');
   }
+  // A walk-in's swab whose only flag says the community is to check who it
+  // was: nothing for the volunteer to do.
+  function walkInOnly(o) {
+    return o.problem === M.walk_in_problem && !o.alert && !o.duplicate_of && !o.follow_up;
+  }
   function outcomeText(o) {
     var parts = [];
     if (o.alert) parts.push(o.alert);
@@ -338,7 +343,7 @@
     if (s.tube === it.barcode) s.fill = Math.max(s.fill, o.tube_fill);
     if (s.last && s.last.client_id === it.client_id) s.last.registration = o.registration;
     saveState(s);
-    var bad = o.alert || o.duplicate_of || o.problem || o.follow_up;
+    var bad = o.alert || o.duplicate_of || (o.problem && !walkInOnly(o)) || o.follow_up;
     var p = Promise.resolve();
     if (bad && !awaiting[it.client_id]) {
       // Found at upload, not shown at the scan: the station must see it.
@@ -429,6 +434,7 @@
         delete results[cid];
         var detail = outcomeText(o);
         if (o.alert) show('bad', M.retest_due, detail);
+        else if (walkInOnly(o)) show('ok', M.walk_in_ok, M.walk_in_later + ' · ' + M.tube + ' ' + o.tube_fill + '/' + (o.pool_size || poolSize(state())));
         else if (o.duplicate_of || o.problem || o.follow_up) show('bad', o.duplicate_of ? M.duplicate : M.problem, detail);
         else show('ok', M.ok, (o.person ? o.person : o.resident ? M.resident + ' ' + o.resident : '') + ' · ' + M.tube + ' ' + o.tube_fill + '/' + (o.pool_size || poolSize(state())));
         if (needTube()) $('prompt').textContent = M.tube_full;
