@@ -1554,6 +1554,19 @@ mod tests {
         assert_eq!(at_one_point(&plan).len(), bs.len());
     }
 
+    /// People, people not placed and the remedy of a window too short.
+    fn too_short(err: &PlanError) -> (u32, u32, &Remedy) {
+        match err {
+            PlanError::WindowTooShort {
+                people,
+                unplaced_people,
+                remedy,
+                ..
+            } => (*people, *unplaced_people, remedy),
+            _ => panic!("{err}"),
+        }
+    }
+
     #[test]
     fn too_short_a_window_says_what_would_meet_it() {
         let bs = compound(33, 1, 0.0);
@@ -1562,17 +1575,9 @@ mod tests {
             .collect();
         // 2,376 people, 400/h of stations: far more than 2 hours.
         let err = plan(&bs, &ps, &params(2)).unwrap_err();
-        let PlanError::WindowTooShort {
-            people,
-            unplaced_people,
-            remedy,
-            ..
-        } = &err
-        else {
-            panic!("{err}");
-        };
-        assert_eq!(*people, 2376);
-        assert!(*unplaced_people > 0);
+        let (people, unplaced_people, remedy) = too_short(&err);
+        assert_eq!(people, 2376);
+        assert!(unplaced_people > 0);
         let k = remedy.more_stations_per_point.unwrap();
         // The remedy really works, and one station fewer does not.
         let more = |k: u32| -> Vec<Point> {
@@ -1984,17 +1989,9 @@ mod tests {
         let bs = compound(5, 1, 0.0);
         let ps = vec![point(1, Some(1), 0.0, 0.0, 2)];
         let err = plan(&bs, &ps, &params(2)).unwrap_err();
-        let PlanError::WindowTooShort {
-            people,
-            unplaced_people,
-            remedy,
-            ..
-        } = &err
-        else {
-            panic!("{err}");
-        };
-        assert_eq!(*people, 360);
-        assert!(*unplaced_people >= 36, "{err}");
+        let (people, unplaced_people, remedy) = too_short(&err);
+        assert_eq!(people, 360);
+        assert!(unplaced_people >= 36, "{err}");
         assert!(remedy.more_stations_per_point.is_some(), "{err}");
         // Five slots of 72 would hold everyone, but the last one's people are
         // still being swabbed when it ends: an hour more does it.
