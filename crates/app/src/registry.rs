@@ -327,6 +327,42 @@ pub struct BuildingDetail {
     pub controls: std::collections::HashMap<(String, i64), gw_domain::territory::ControlOrder>,
 }
 
+/// The control order in force at `now` on each target of a street that has
+/// one, by `(kind, id)` (of several, the latest begun): control as a
+/// building's page, the call-down planner and the scan's held-at-home flag
+/// read it.
+pub(crate) async fn controls_in_force(
+    store: &Store,
+    street: i64,
+    now: i64,
+) -> Result<std::collections::BTreeMap<(String, i64), gw_domain::territory::ControlOrder>, StoreError>
+{
+    let mut history: std::collections::BTreeMap<
+        (String, i64),
+        Vec<gw_domain::territory::ControlOrder>,
+    > = Default::default();
+    for (kind, id, status, from_ms, until_ms) in store.controls_in_force(street, now).await? {
+        if let Some(status) = gw_domain::territory::ControlStatus::from_code(&status) {
+            history
+                .entry((kind, id))
+                .or_default()
+                .push(gw_domain::territory::ControlOrder {
+                    status,
+                    from_ms,
+                    until_ms,
+                });
+        }
+    }
+    Ok(history
+        .into_iter()
+        .filter_map(|(key, h)| {
+            gw_domain::territory::control_in_force(&h, now)
+                .cloned()
+                .map(|o| (key, o))
+        })
+        .collect())
+}
+
 /// One building for a reader who reaches it (`ReadRegistry` on its grid).
 pub async fn building(
     store: &Store,
@@ -346,39 +382,15 @@ pub async fn building(
             ..Default::default()
         })
         .await?;
-    let now = clock.now_ms();
-    let mut history: std::collections::HashMap<
-        (String, i64),
-        Vec<gw_domain::territory::ControlOrder>,
-    > = std::collections::HashMap::new();
-    for (kind, id, status, from_ms, until_ms) in store.controls_in_force(k.street, now).await? {
-        let mine = match kind.as_str() {
-            "compound" => id == building.compound_id,
-            "building" => id == k.id,
-            "unit" => households.iter().any(|h| h.unit_id == id),
-            "household" => households.iter().any(|h| h.household_id == id),
-            _ => false,
-        };
-        if let (true, Some(status)) = (
-            mine,
-            gw_domain::territory::ControlStatus::from_code(&status),
-        ) {
-            history
-                .entry((kind, id))
-                .or_default()
-                .push(gw_domain::territory::ControlOrder {
-                    status,
-                    from_ms,
-                    until_ms,
-                });
-        }
-    }
-    let controls = history
+    let controls = controls_in_force(store, k.street, clock.now_ms())
+        .await?
         .into_iter()
-        .filter_map(|(key, h)| {
-            gw_domain::territory::control_in_force(&h, now)
-                .cloned()
-                .map(|o| (key, o))
+        .filter(|((kind, id), _)| match kind.as_str() {
+            "compound" => *id == building.compound_id,
+            "building" => *id == k.id,
+            "unit" => households.iter().any(|h| h.unit_id == *id),
+            "household" => households.iter().any(|h| h.household_id == *id),
+            _ => false,
         })
         .collect();
     Ok(BuildingDetail {

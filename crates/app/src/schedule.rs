@@ -11,7 +11,7 @@ use gw_domain::schedule::{
     self as sched, Building, Call, Comparison, DoorToDoor, Household, Measured, Params, Plan,
     Point, Pos, Unit, HOUR_MS, MINUTE_MS,
 };
-use gw_domain::territory::{control_in_force, ControlOrder, ControlStatus};
+use gw_domain::territory::{ControlOrder, ControlStatus};
 use gw_store::audit::AuditWrite;
 use gw_store::schedule::{CallRow, SchedulePlanRow};
 use gw_store::testing::RoundRow;
@@ -105,15 +105,11 @@ struct Loaded {
 }
 
 fn status_of(
-    orders: &BTreeMap<(String, i64), Vec<ControlOrder>>,
+    orders: &BTreeMap<(String, i64), ControlOrder>,
     kind: &str,
     id: i64,
-    at: i64,
 ) -> Option<ControlStatus> {
-    orders
-        .get(&(kind.to_string(), id))
-        .and_then(|h| control_in_force(h, at))
-        .map(|o| o.status)
+    orders.get(&(kind.to_string(), id)).map(|o| o.status)
 }
 
 async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthError> {
@@ -124,21 +120,12 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
     let rows = store
         .schedule_households(street, round.id, homebound)
         .await?;
-    let mut orders: BTreeMap<(String, i64), Vec<ControlOrder>> = BTreeMap::new();
-    for (kind, id, status, from_ms, until_ms) in store.controls_in_force(street, now).await? {
-        if let Some(status) = ControlStatus::from_code(&status) {
-            orders.entry((kind, id)).or_default().push(ControlOrder {
-                status,
-                from_ms,
-                until_ms,
-            });
-        }
-    }
+    let orders = crate::registry::controls_in_force(store, street, now).await?;
     let mut buildings: Vec<Building> = Vec::new();
     for h in rows {
         if buildings.last().is_none_or(|b| b.id != h.building_id) {
-            let own = status_of(&orders, "building", h.building_id, now);
-            let compound = status_of(&orders, "compound", h.compound_id, now);
+            let own = status_of(&orders, "building", h.building_id);
+            let compound = status_of(&orders, "compound", h.compound_id);
             let control = [own, compound]
                 .into_iter()
                 .flatten()
@@ -170,7 +157,7 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
             b.units.push(Unit {
                 id: h.unit_id,
                 name: h.unit.clone(),
-                control: status_of(&orders, "unit", h.unit_id, now),
+                control: status_of(&orders, "unit", h.unit_id),
                 households: Vec::new(),
             });
         }
@@ -179,7 +166,7 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
                 id: h.household_id,
                 room: h.room,
                 people: u32::try_from(h.people).unwrap_or(0),
-                control: status_of(&orders, "household", h.household_id, now),
+                control: status_of(&orders, "household", h.household_id),
             });
         }
     }

@@ -1196,51 +1196,18 @@ impl ScanWriter {
         version: Option<i64>,
         now_ms: i64,
     ) -> Result<Option<ControlStatus>, StoreError> {
-        let cached = self.held.lock().ok().and_then(|g| {
-            g.get(&street)
-                .filter(|h| {
-                    h.version == version && now_ms >= h.at_ms && now_ms - h.at_ms < HELD_CACHE_MS
-                })
-                .map(|h| h.households.clone())
-        });
-        let households = match cached {
+        let households = match self.held_cached(street, version, now_ms) {
             Some(h) => h,
             None => {
                 // One reload at a time: the scans that missed meanwhile find
                 // it done.
                 let _one = self.held_reload.lock().await;
-                let again = self.held.lock().ok().and_then(|g| {
-                    g.get(&street)
-                        .filter(|h| {
-                            h.version == version
-                                && now_ms >= h.at_ms
-                                && now_ms - h.at_ms < HELD_CACHE_MS
-                        })
-                        .map(|h| h.households.clone())
-                });
-                if let Some(h) = again {
+                if let Some(h) = self.held_cached(street, version, now_ms) {
                     return Ok(h.get(&household).copied());
                 }
-                let mut orders: HashMap<(String, i64), Vec<gw_domain::territory::ControlOrder>> =
-                    HashMap::new();
-                for (kind, id, status, from_ms, until_ms) in
-                    store.controls_in_force(street, now_ms).await?
-                {
-                    if let Some(status) = ControlStatus::from_code(&status) {
-                        orders.entry((kind, id)).or_default().push(
-                            gw_domain::territory::ControlOrder {
-                                status,
-                                from_ms,
-                                until_ms,
-                            },
-                        );
-                    }
-                }
+                let orders = crate::registry::controls_in_force(store, street, now_ms).await?;
                 let mut held: HashMap<i64, ControlStatus> = HashMap::new();
-                for ((kind, id), history) in &orders {
-                    let Some(o) = gw_domain::territory::control_in_force(history, now_ms) else {
-                        continue;
-                    };
+                for ((kind, id), o) in &orders {
                     if !o.status.door_to_door_only() {
                         continue;
                     }
@@ -1267,6 +1234,23 @@ impl ScanWriter {
             }
         };
         Ok(households.get(&household).copied())
+    }
+
+    /// A street's held households as cached, while still good for
+    /// `version` at `now_ms` (see [`ScanWriter::held_at_home`]).
+    fn held_cached(
+        &self,
+        street: i64,
+        version: Option<i64>,
+        now_ms: i64,
+    ) -> Option<Arc<HashMap<i64, ControlStatus>>> {
+        self.held.lock().ok().and_then(|g| {
+            g.get(&street)
+                .filter(|h| {
+                    h.version == version && now_ms >= h.at_ms && now_ms - h.at_ms < HELD_CACHE_MS
+                })
+                .map(|h| h.households.clone())
+        })
     }
 
     async fn insert(&self, row: OwnedRegistration) -> Result<Option<Stored>, StoreError> {
@@ -1662,7 +1646,8 @@ async fn register_swab(
     // offline queue, the person is gone: it is stored and flagged, as any
     // code naming nobody, so the tube's count keeps the swab that may be in
     // it. A replay was answered above whatever it holds.
-    let live = now.saturating_sub(corrected_scan_ms(s, now)) <= LIVE_SCAN_MS;
+    let scanned_ms = corrected_scan_ms(s, now);
+    let live = now.saturating_sub(scanned_ms) <= LIVE_SCAN_MS;
     if walk_in.is_none() && live {
         if s.code.trim().is_empty() {
             return Err(AuthError::Invalid(
@@ -1754,9 +1739,6 @@ async fn register_swab(
     } else if fill >= i64::from(tube.pool_size) {
         problem = join(problem, "超出混采数 / more swabs than the pool size");
     }
-    // The swab's time by the server's clock: the station's, moved by how far
-    // its clock was from the server's when it sent the scan.
-    let scanned_ms = corrected_scan_ms(s, now);
     if scanned_ms > now + CLOCK_AHEAD_MS {
         problem = join(
             problem,
