@@ -101,8 +101,7 @@ fn added_rows(source: Added, live_filter: &str) -> String {
              JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
              WHERE r.street_id = $1 AND r.status = 'active' AND $3 = $3{live_filter} \
              AND r.updated_ms >= (SELECT COALESCE(t.opened_ms, 0) FROM testing_round t WHERE t.street_id = $1 AND t.id = $2) \
-             AND (NOT EXISTS (SELECT 1 FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2) \
-                  OR g.community_id IN (SELECT c.community_id FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2)) \
+             AND {ROUND_COVERS_BUILDING} \
              AND NOT EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = r.street_id AND e.round_id = $2 AND e.resident_id = r.id)"
         ),
         Added::Kept => format!(
@@ -133,6 +132,14 @@ pub(crate) fn keep_added_sql() -> String {
         added_rows(Added::Live, "")
     )
 }
+
+/// Whether building `b` lies in round `$2`'s territory (street `$1`): a
+/// round over the whole street (no `round_community` rows), or one of its
+/// communities' grids. The opening's snapshot, the added residents, the
+/// call-down plan and an exemption read the round's territory through it.
+pub(crate) const ROUND_COVERS_BUILDING: &str = "(NOT EXISTS (SELECT 1 FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2) \
+     OR b.grid_id IN (SELECT g.id FROM grid g JOIN round_community c ON c.street_id = g.street_id AND c.community_id = g.community_id \
+                      WHERE g.street_id = $1 AND c.round_id = $2))";
 
 pub(crate) const EXEMPT: &str = "EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = e.street_id AND x.round_id = e.round_id AND x.resident_id = e.resident_id)";
 

@@ -135,22 +135,18 @@ impl Store {
         round: i64,
         homebound_bit: i64,
     ) -> Result<Vec<SchedHouseholdRow>> {
-        let src = "resident r";
-        let cond = "r.street_id = $1 AND r.status = 'active' \
-                 AND (NOT EXISTS (SELECT 1 FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2) \
-                      OR b.grid_id IN (SELECT g.id FROM grid g JOIN round_community c ON c.street_id = g.street_id AND c.community_id = g.community_id \
-                                       WHERE g.street_id = $1 AND c.round_id = $2))";
         let q = format!(
             "SELECT b.id, c.name || ' ' || b.name, b.compound_id, b.x_m, b.y_m, u.id, u.name, h.id, h.room, c.community_id, \
              SUM(CASE WHEN (r.flags & $3) = 0 AND NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = r.street_id AND x.round_id = $2 AND x.resident_id = r.id) \
-                 THEN 1 ELSE 0 END) FROM {src} \
+                 THEN 1 ELSE 0 END) FROM resident r \
              JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
              JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
              JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
              JOIN compound c ON c.street_id = b.street_id AND c.id = b.compound_id \
-             WHERE {cond} \
+             WHERE r.street_id = $1 AND r.status = 'active' AND {} \
              GROUP BY b.id, c.name, c.community_id, b.name, b.compound_id, b.x_m, b.y_m, u.id, u.name, h.id, h.room \
-             ORDER BY b.compound_id, b.id, u.id, h.id"
+             ORDER BY b.compound_id, b.id, u.id, h.id",
+            crate::coverage::ROUND_COVERS_BUILDING
         );
         Ok(db_run!(self, pool => {
             let rows = sqlx::query(&q).bind(street).bind(round).bind(homebound_bit).fetch_all(pool).await?;

@@ -269,15 +269,13 @@ impl Store {
         }
         let expected = tx
             .exec3(
-                "INSERT INTO round_expected (street_id, round_id, resident_id, community_id, grid_id, building_id) \
+                &format!("INSERT INTO round_expected (street_id, round_id, resident_id, community_id, grid_id, building_id) \
                  SELECT r.street_id, $2, r.id, g.community_id, b.grid_id, b.id FROM resident r \
                  JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
                  JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
                  JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
                  JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
-                 WHERE r.street_id = $1 AND r.status = 'active' \
-                 AND (NOT EXISTS (SELECT 1 FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2) \
-                      OR g.community_id IN (SELECT c.community_id FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2))",
+                 WHERE r.street_id = $1 AND r.status = 'active' AND {}", crate::coverage::ROUND_COVERS_BUILDING),
                 street,
                 id,
             )
@@ -590,7 +588,7 @@ impl Store {
         // Only someone the round counts: expected when it opened; added since
         // (as kept when sampling closed, see `coverage::added_rows`); or,
         // while it samples or before it opens, living in its communities now.
-        let in_round: bool = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar(
+        let in_round_sql = format!(
             "SELECT EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND e.resident_id = $3) \
                  OR EXISTS (SELECT 1 FROM round_added a WHERE a.street_id = $1 AND a.round_id = $2 AND a.resident_id = $3) \
                  OR EXISTS (SELECT 1 FROM resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
@@ -598,9 +596,10 @@ impl Store {
                               JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
                             WHERE r.street_id = $1 AND r.id = $3 AND r.status = 'active' \
                               AND (SELECT t.sampling_closed_ms FROM testing_round t WHERE t.street_id = $1 AND t.id = $2) IS NULL \
-                              AND (NOT EXISTS (SELECT 1 FROM round_community c WHERE c.street_id = $1 AND c.round_id = $2) \
-                                   OR b.grid_id IN (SELECT g.id FROM grid g JOIN round_community c ON c.street_id = g.street_id AND c.community_id = g.community_id \
-                                                    WHERE g.street_id = $1 AND c.round_id = $2)))")
+                              AND {})",
+            crate::coverage::ROUND_COVERS_BUILDING
+        );
+        let in_round: bool = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar(&in_round_sql)
             .bind(street).bind(round).bind(resident).fetch_one(&mut *conn).await?);
         if !in_round {
             return Err(StoreError::Invalid(format!(
