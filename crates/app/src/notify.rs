@@ -10,6 +10,8 @@ use std::time::Duration;
 use gw_domain::access::Action;
 use gw_domain::ids::Key;
 use gw_domain::notify::{self, ChannelKind, WebhookUrl};
+use gw_store::alerts::{CallDownMessage, PushOutcome};
+use gw_store::audit::AuditWrite;
 use gw_store::{Store, StoreError};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -157,7 +159,13 @@ pub async fn remove_channel(
     Ok(())
 }
 
-/// Queues a test message to a channel (so a street can check its robot).
+/// How long a robot's test message is tried: it answers "does the robot work
+/// now?", and a group that gets it an hour later, when the channel came back,
+/// is only confused.
+pub const TEST_MESSAGE_MS: i64 = 60_000;
+
+/// Queues a test message to a channel (so a street can check its robot),
+/// tried for [`TEST_MESSAGE_MS`].
 pub async fn test_channel(
     store: &Store,
     clock: &Clock,
@@ -195,6 +203,7 @@ pub async fn test_channel(
             channel.id,
             &notify::body(kind, &text, &facts),
             now,
+            now + TEST_MESSAGE_MS,
         )
         .await?;
     Ok(Key {
@@ -354,7 +363,7 @@ async fn deliver_one(
 
 /// Delivers one queued message now (from the command line), recording the
 /// attempt as the dispatcher would. `Ok(Err(reason))`: the robot was not
-/// reached. When another dispatcher (a running server) took the message
+/// reached, or the message expired unsent. When another dispatcher (a running server) took the message
 /// first, it is not posted twice: this waits for that attempt, or reads how
 /// it went, and reports it.
 pub async fn deliver_now(
@@ -363,6 +372,7 @@ pub async fn deliver_now(
     notification: Key,
 ) -> Result<Result<(), String>, AuthError> {
     let (street, id) = (notification.street, notification.id);
+    store.expire_notifications(clock.now_ms()).await?;
     let pending = store.pending_notification(street, id).await?;
     if let Some(n) = &pending {
         if claim(store, clock, n).await? {
@@ -381,6 +391,9 @@ pub async fn deliver_now(
                 )))
             }
             Some((state, _, _)) if state == "delivered" => return Ok(Ok(())),
+            Some((state, _, error)) if state == "expired" => {
+                return Ok(Err(format!("已过期，不再发送 / expired, not sent any more: {error}")))
+            }
             Some((state, tried, error))
                 if state != "pending" || attempts.is_none_or(|a| tried > a) =>
             {
@@ -514,14 +527,12 @@ async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     Ok(answer)
 }
 
-/// Held while a call-down push checks and queues (see [`push_call_down`]).
-static PUSHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// Pushes the call-down messages of one slot (the one starting at
 /// `starts_ms`, or the next to start from now) to every active channel of the
 /// round's street, while the round is planned or open and the slot has not
-/// begun; a slot pushed before only when asked `again`. Returns how many
-/// messages were queued.
+/// begun; a slot pushed before only when asked `again`. Each message expires
+/// at the slot's end: a channel down until then never sends a stale call.
+/// Returns how many messages were queued.
 pub async fn push_call_down(
     store: &Store,
     clock: &Clock,
@@ -532,15 +543,6 @@ pub async fn push_call_down(
 ) -> Result<usize, AuthError> {
     let place = store.place_of(round.street, "street", round.street).await?;
     access::authorize(p, clock, Action::ManageRounds, &place)?;
-    // Only a round still to be sampled calls people down: once sampling has
-    // closed no routine tube opens, and a call would send them to a point
-    // that no longer swabs.
-    let state = store.round(round.street, round.id).await?.state;
-    if state != "planned" && state != "open" {
-        return Err(AuthError::Store(StoreError::Conflict(format!(
-            "轮次状态为 {state}，已停止采样，不能再推送叫号 / the round is {state}: sampling is over, nobody is called down any more"
-        ))));
-    }
     let view = crate::schedule::view_as(store, clock, round, &|_| true).await?;
     if !view.stored {
         // A preview is worked out again at every look: pushing it would call
@@ -582,35 +584,7 @@ pub async fn push_call_down(
             notify::clock_text(slot)
         )));
     }
-    // A group told twice to go down at the same time doubts the next call:
-    // a second push of a slot must be asked for.
-    let detail = format!("slot={slot} ");
-    // Two pushes at once (a double click) are decided one after the other
-    // in this server: the second sees the first's record.
-    let _one = PUSHING.lock().await;
-    if !again {
-        if let Some((at_ms, actor)) = store
-            .first_audit_event(
-                round.street,
-                "push_call_down",
-                "round",
-                &round.to_string(),
-                &detail,
-            )
-            .await?
-        {
-            return Err(AuthError::Store(StoreError::Conflict(format!(
-                "时段 {} 的叫号已于 {} 由 {} 推送过；确需再次推送请加 again / the call-down of {} was pushed at {} by {}: ask again to send it once more",
-                notify::clock_text(slot),
-                notify::clock_text(at_ms),
-                actor,
-                notify::clock_text(slot),
-                notify::clock_text(at_ms),
-                actor
-            ))));
-        }
-    }
-    let mut queued = 0;
+    let mut messages = Vec::new();
     for ch in store
         .channels(round.street)
         .await?
@@ -628,28 +602,53 @@ pub async fn push_call_down(
                 households: 0,
                 at_ms: c.starts_ms,
             };
-            store
-                .queue_notification(
-                    round.street,
-                    ch.id,
-                    &notify::body(kind, &c.text, &facts),
-                    now,
-                )
-                .await?;
-            queued += 1;
+            messages.push(CallDownMessage {
+                channel: ch.id,
+                body: notify::body(kind, &c.text, &facts),
+                expires_ms: c.ends_ms,
+            });
         }
     }
-    access::record(
-        store,
-        clock,
-        p,
-        "push_call_down",
-        (round.street, "round", &round.to_string()),
-        &format!("{detail}messages={queued}"),
-        "",
-    )
-    .await?;
-    Ok(queued)
+    // A group told twice to go down at the same time doubts the next call:
+    // a second push of a slot must be asked for. The push's audit record is
+    // how a later push knows (`slot=… ` starts its detail).
+    let slot_detail = format!("slot={slot} ");
+    let detail = format!("{slot_detail}messages={}", messages.len());
+    let round_id = round.to_string();
+    let actor = p.actor();
+    let audit = AuditWrite {
+        street_id: round.street,
+        at_ms: now,
+        actor: &actor,
+        action: "push_call_down",
+        target_kind: "round",
+        target_id: &round_id,
+        detail: &detail,
+        address: "",
+    };
+    match store
+        .push_call_down(round.id, &slot_detail, again, &messages, &audit)
+        .await?
+    {
+        PushOutcome::Queued(n) => Ok(n),
+        // Only a round still to be sampled calls people down: once sampling
+        // has closed no routine tube opens, and a call would send them to a
+        // point that no longer swabs.
+        PushOutcome::NotSampling(state) => Err(AuthError::Store(StoreError::Conflict(format!(
+            "轮次状态为 {state}，已停止采样，不能再推送叫号 / the round is {state}: sampling is over, nobody is called down any more"
+        )))),
+        PushOutcome::PushedBefore(at_ms, actor) => {
+            Err(AuthError::Store(StoreError::Conflict(format!(
+                "时段 {} 的叫号已于 {} 由 {} 推送过；确需再次推送请加 again / the call-down of {} was pushed at {} by {}: ask again to send it once more",
+                notify::clock_text(slot),
+                notify::clock_text(at_ms),
+                actor,
+                notify::clock_text(slot),
+                notify::clock_text(at_ms),
+                actor
+            ))))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 
 use sqlx::Row;
 
+use crate::audit::AuditWrite;
+use crate::import::{tx_run, RowLock};
 use crate::{db_run, Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +72,31 @@ pub struct FollowUpRow {
 /// After this many failed attempts a message is given up (`failed`).
 pub const MAX_ATTEMPTS: i32 = 12;
 
+/// The last error of a message that expired before its first attempt.
+const EXPIRED: &str = "到期前未能发送 / not sent before it expired";
+
+const QUEUE: &str = "INSERT INTO notification (street_id, channel_id, alert_id, body, state, created_ms, next_ms, expires_ms) VALUES ($1, $2, NULL, $3, 'pending', $4, $4, $5) RETURNING id";
+
+/// One call-down message of a push: its channel, its body and when it
+/// expires (the slot's end).
+#[derive(Debug, Clone)]
+pub struct CallDownMessage {
+    pub channel: i64,
+    pub body: String,
+    pub expires_ms: i64,
+}
+
+/// How a call-down push ended (see [`Store::push_call_down`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// This many messages queued, and the push recorded.
+    Queued(usize),
+    /// The round is in this state: it samples no more.
+    NotSampling(String),
+    /// The slot was pushed at this time by this actor.
+    PushedBefore(i64, String),
+}
+
 /// Pending messages with their channel's address, kind and secret; the
 /// callers add their own conditions after it.
 const PENDING: &str = "SELECT n.street_id, n.id, c.url, n.body, n.attempts, n.created_ms, c.kind, c.secret FROM notification n \
@@ -131,25 +158,80 @@ impl Store {
         Ok(())
     }
 
-    /// Queues a message (a test message, or a call-down list) to one channel.
+    /// Queues a message (a robot's test message) to one channel; it is not
+    /// posted after `expires_ms`.
     pub async fn queue_notification(
         &self,
         street: i64,
         channel: i64,
         body: &str,
         now_ms: i64,
+        expires_ms: i64,
     ) -> Result<i64> {
-        Ok(db_run!(self, pool => sqlx::query_scalar(
-            "INSERT INTO notification (street_id, channel_id, alert_id, body, state, created_ms, next_ms) VALUES ($1, $2, NULL, $3, 'pending', $4, $4) RETURNING id")
-            .bind(street).bind(channel).bind(body).bind(now_ms).fetch_one(pool).await?))
+        Ok(db_run!(self, pool => sqlx::query_scalar(QUEUE)
+            .bind(street).bind(channel).bind(body).bind(now_ms).bind(expires_ms).fetch_one(pool).await?))
     }
 
-    /// Messages due now, oldest first, across all streets.
+    /// Queues the call-down messages of one slot of a round, with the audit
+    /// record of the push, in one transaction that first locks the round: two
+    /// pushes at once (two servers, or the command line and a server) are
+    /// decided one after the other, and a push is never half made. Refused
+    /// when the round no longer samples, or when the slot was pushed before
+    /// (an audit event of `audit.action` on the round whose detail starts
+    /// with `slot_detail`) unless `again`.
+    pub async fn push_call_down(
+        &self,
+        round: i64,
+        slot_detail: &str,
+        again: bool,
+        messages: &[CallDownMessage],
+        audit: &AuditWrite<'_>,
+    ) -> Result<PushOutcome> {
+        let street = audit.street_id;
+        let mut tx = self.begin().await?;
+        let lock = tx.row_lock(RowLock::NoKeyUpdate);
+        let state: Option<String> = tx_run!(tx, conn, DB => sqlx::query_scalar(&format!(
+            "SELECT state FROM testing_round WHERE street_id = $1 AND id = $2{lock}"))
+            .bind(street).bind(round).fetch_optional(&mut *conn).await?);
+        let state = state.ok_or_else(|| StoreError::NotFound(format!("round {street}-{round}")))?;
+        if state != "planned" && state != "open" {
+            tx.rollback().await?;
+            return Ok(PushOutcome::NotSampling(state));
+        }
+        if !again {
+            if let Some(before) = tx.first_audit_event(audit, slot_detail).await? {
+                tx.rollback().await?;
+                return Ok(PushOutcome::PushedBefore(before.0, before.1));
+            }
+        }
+        for m in messages {
+            tx_run!(tx, conn, DB => sqlx::query(QUEUE)
+                .bind(street).bind(m.channel).bind(&m.body).bind(audit.at_ms).bind(m.expires_ms)
+                .execute(&mut *conn).await?.rows_affected());
+        }
+        tx.audit(audit).await?;
+        tx.commit().await?;
+        Ok(PushOutcome::Queued(messages.len()))
+    }
+
+    /// Marks the pending messages past their expiry `expired`: they are never
+    /// posted.
+    pub async fn expire_notifications(&self, now_ms: i64) -> Result<()> {
+        db_run!(self, pool => sqlx::query(
+            "UPDATE notification SET state = 'expired', last_error = CASE WHEN last_error = '' THEN $2 ELSE last_error END \
+             WHERE state = 'pending' AND expires_ms IS NOT NULL AND expires_ms <= $1")
+            .bind(now_ms).bind(EXPIRED).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Messages due now, oldest first, across all streets; those past their
+    /// expiry are marked so first ([`Self::expire_notifications`]).
     pub async fn due_notifications(
         &self,
         now_ms: i64,
         limit: i64,
     ) -> Result<Vec<PendingNotification>> {
+        self.expire_notifications(now_ms).await?;
         let sql = format!("{PENDING} AND n.next_ms <= $1 ORDER BY n.next_ms, n.id LIMIT $2");
         Ok(db_run!(self, pool => {
             let rows = sqlx::query(&sql).bind(now_ms).bind(limit).fetch_all(pool).await?;
@@ -193,7 +275,7 @@ impl Store {
         now_ms: i64,
         until_ms: i64,
     ) -> Result<bool> {
-        let n = db_run!(self, pool => sqlx::query("UPDATE notification SET next_ms = $4 WHERE street_id = $1 AND id = $2 AND state = 'pending' AND next_ms <= $3")
+        let n = db_run!(self, pool => sqlx::query("UPDATE notification SET next_ms = $4 WHERE street_id = $1 AND id = $2 AND state = 'pending' AND next_ms <= $3 AND (expires_ms IS NULL OR expires_ms > $3)")
             .bind(street).bind(id).bind(now_ms).bind(until_ms).execute(pool).await?.rows_affected());
         Ok(n == 1)
     }
@@ -230,7 +312,7 @@ impl Store {
     ) -> Result<()> {
         db_run!(self, pool => sqlx::query(
             "UPDATE notification SET attempts = attempts + 1, last_error = $3, next_ms = $4, \
-             state = CASE WHEN attempts + 1 >= $5 THEN 'failed' ELSE 'pending' END WHERE street_id = $1 AND id = $2")
+             state = CASE WHEN attempts + 1 >= $5 THEN 'failed' WHEN expires_ms IS NOT NULL AND expires_ms <= $4 THEN 'expired' ELSE 'pending' END WHERE street_id = $1 AND id = $2")
             .bind(street).bind(id).bind(error).bind(next_ms).bind(MAX_ATTEMPTS).execute(pool).await?.rows_affected());
         Ok(())
     }

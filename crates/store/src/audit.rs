@@ -1,6 +1,7 @@
 //! The append-only audit log. It holds ids and actions, never personal values,
 //! so it survives a purge intact.
 
+use crate::import::{tx_run, StoreTx};
 use crate::{db_run, Result, Store};
 use sqlx::Row;
 
@@ -36,28 +37,6 @@ impl Store {
         tx.commit().await
     }
 
-    /// The first event of `action` on `(street, target_kind, target_id)`
-    /// whose detail starts with `detail_prefix` (letters, digits, `=` and
-    /// spaces only: no `LIKE` wildcards): `(at_ms, actor)`.
-    pub async fn first_audit_event(
-        &self,
-        street: i64,
-        action: &str,
-        target_kind: &str,
-        target_id: &str,
-        detail_prefix: &str,
-    ) -> Result<Option<(i64, String)>> {
-        let pattern = format!("{detail_prefix}%");
-        Ok(db_run!(self, pool => {
-            match sqlx::query("SELECT at_ms, actor FROM audit_event WHERE street_id = $1 AND action = $2 AND target_kind = $3 AND target_id = $4 AND detail LIKE $5 ORDER BY at_ms, id LIMIT 1")
-                .bind(street).bind(action).bind(target_kind).bind(target_id).bind(&pattern)
-                .fetch_optional(pool).await? {
-                Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
-                None => None,
-            }
-        }))
-    }
-
     /// Events, newest first, optionally filtered by actor and a minimum time.
     pub async fn audit_events(
         &self,
@@ -78,5 +57,26 @@ impl Store {
             })).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         });
         Ok(rows)
+    }
+}
+
+impl StoreTx {
+    /// The first event like `like` (its street, action and target) whose
+    /// detail starts with `detail_prefix` (letters, digits, `=` and spaces
+    /// only: no `LIKE` wildcards): `(at_ms, actor)`.
+    pub(crate) async fn first_audit_event(
+        &mut self,
+        like: &AuditWrite<'_>,
+        detail_prefix: &str,
+    ) -> Result<Option<(i64, String)>> {
+        let pattern = format!("{detail_prefix}%");
+        Ok(tx_run!(self, conn, DB => {
+            match sqlx::query("SELECT at_ms, actor FROM audit_event WHERE street_id = $1 AND action = $2 AND target_kind = $3 AND target_id = $4 AND detail LIKE $5 ORDER BY at_ms, id LIMIT 1")
+                .bind(like.street_id).bind(like.action).bind(like.target_kind).bind(like.target_id).bind(&pattern)
+                .fetch_optional(&mut *conn).await? {
+                Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+                None => None,
+            }
+        }))
     }
 }

@@ -46,6 +46,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     27 "0027_voided_swab.sql",
     28 "0028_void_race.sql",
     29 "0029_audit_target.sql",
+    30 "0030_notification_expiry.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -78,6 +79,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     27 "0027_voided_swab.sql",
     28 "0028_void_race.sql",
     29 "0029_audit_target.sql",
+    30 "0030_notification_expiry.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -1472,6 +1472,60 @@ async fn a_slots_call_down_list_is_pushed_to_the_group() {
     assert!(bodies.recv_timeout(Duration::from_millis(500)).is_err());
 }
 
+/// Each slot pushed at the same moment through two stores of their own (two
+/// connection pools, as two servers or the command line and a server have):
+/// one push goes out, the other is told it was pushed, and the group gets
+/// each call once.
+#[tokio::test]
+async fn a_slot_pushed_by_two_processes_at_once_goes_out_once() {
+    let w = world("201").await;
+    let srv = &w.srv;
+    let (url, bodies) = robot();
+    srv.post(
+        &format!("/api/v1/streets/{}/alert-channels", w.street),
+        &json!({ "kind": "wecom", "url": url }),
+    );
+    let (r, _) = round(srv, w.street, "全员核酸第4轮", &[]);
+    point(srv, &r, w.street, w.communities[0], "广场点");
+    let plan = srv.post(&format!("/api/v1/rounds/{r}/schedule"), &json!({}));
+    assert_eq!(plan.status, 200, "{}", plan.body);
+    let round: gw_domain::ids::Key = r.parse().unwrap();
+    let clock = gw_app::Clock::System;
+    let op = gw_app::access::Principal::operator("cli:test");
+    let (a, b) = (w.env.store().await, w.env.store().await);
+    let view = gw_app::schedule::view(&a, &clock, &op, round)
+        .await
+        .unwrap();
+    let later = clock.now_ms() + 60_000;
+    let mut slots: Vec<i64> = view
+        .call_down
+        .iter()
+        .map(|c| c.starts_ms)
+        .filter(|t| *t > later)
+        .collect();
+    slots.dedup();
+    assert!(!slots.is_empty());
+    for slot in &slots {
+        let (x, y) = tokio::join!(
+            gw_app::notify::push_call_down(&a, &clock, &op, round, Some(*slot), false),
+            gw_app::notify::push_call_down(&b, &clock, &op, round, Some(*slot), false)
+        );
+        let refused = match (&x, &y) {
+            (Ok(1), Err(e)) | (Err(e), Ok(1)) => e.to_string(),
+            _ => panic!("slot {slot}: {x:?} {y:?}"),
+        };
+        assert!(refused.contains("was pushed at"), "{refused}");
+    }
+    for _ in &slots {
+        let (_, body) = bodies.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(body.contains("下楼通知"), "{body}");
+    }
+    assert!(
+        bodies.recv_timeout(Duration::from_millis(1500)).is_err(),
+        "a call went out twice"
+    );
+}
+
 /// `alerts add` for the demo street, with `more` arguments after the address.
 fn alerts_add(env: &TestEnv, kind: &str, url: &str, more: &[&str]) -> std::process::Output {
     let mut args = vec![
@@ -1512,6 +1566,7 @@ async fn a_message_two_dispatchers_find_due_is_posted_once() {
             1,
             r#"{"msgtype":"text","text":{"content":"一次 once"}}"#,
             clock.now_ms(),
+            clock.now_ms() + 60_000,
         )
         .await
         .unwrap();
@@ -1539,6 +1594,79 @@ async fn a_message_two_dispatchers_find_due_is_posted_once() {
         .claim_notification(street, id, now, now + 1_000)
         .await
         .unwrap());
+}
+
+/// A message past its expiry (a robot's test message after its minute, a
+/// call-down list after its slot) is never posted, whether it expired
+/// waiting or after a failed attempt; one still in time is.
+#[tokio::test]
+async fn a_stale_message_is_never_posted() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "20", "--no-serve"]);
+    let (url, bodies) = robot();
+    add_channel(&env, "wecom", &url);
+    // A robot nobody answers at: a port just freed.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!(
+            "http://{}/cgi-bin/webhook/send?key=dead",
+            l.local_addr().unwrap()
+        )
+    };
+    add_channel(&env, "wecom", &dead);
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let clock = gw_app::Clock::System;
+    let now = clock.now_ms();
+    let queue = |channel: i64, text: &'static str, expires_ms: i64| {
+        let store = store.clone();
+        async move {
+            let body = format!(r#"{{"msgtype":"text","text":{{"content":"{text}"}}}}"#);
+            let id = store
+                .queue_notification(street, channel, &body, now - 5_000, expires_ms)
+                .await
+                .unwrap();
+            gw_domain::ids::Key { street, id }
+        }
+    };
+    let stale = queue(1, "stale", now - 1_000).await;
+    let fresh = queue(1, "fresh", now + 60_000).await;
+    let failing = queue(2, "failing", now + 1_000).await;
+    let sent = gw_app::notify::deliver_now(&store, &clock, stale).await;
+    assert!(
+        matches!(&sent, Ok(Err(e)) if e.contains("expired")),
+        "{sent:?}"
+    );
+    let sent = gw_app::notify::deliver_now(&store, &clock, fresh).await;
+    assert!(matches!(sent, Ok(Ok(()))), "{sent:?}");
+    let (_, body) = bodies.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(body.contains("fresh"), "{body}");
+    assert!(bodies.recv_timeout(Duration::from_millis(500)).is_err());
+    // Its first attempt fails; the next would come after its expiry.
+    let sent = gw_app::notify::deliver_now(&store, &clock, failing).await;
+    assert!(matches!(sent, Ok(Err(_))), "{sent:?}");
+    let mut states = Vec::new();
+    for k in [stale, fresh, failing] {
+        states.push(
+            store
+                .notification_state(street, k.id)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    assert_eq!(states[0].0, "expired", "{states:?}");
+    assert!(states[0].2.contains("expired"), "{states:?}");
+    assert_eq!((states[0].1, states[1].1), (0, 1), "{states:?}");
+    assert_eq!(states[1].0, "delivered");
+    assert_eq!(
+        (states[2].0.as_str(), states[2].1),
+        ("expired", 1),
+        "{states:?}"
+    );
+    // Nothing expired is due again, for any dispatcher.
+    let due = store.due_notifications(now + 10_000_000, 50).await.unwrap();
+    assert!(due.is_empty(), "{}", due.len());
 }
 
 /// A DingTalk and a Feishu robot whose security setting is "sign" (加签): each

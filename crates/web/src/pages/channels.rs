@@ -32,6 +32,7 @@ fn delivery_label(l: Lang, state: &str) -> &'static str {
         "delivered" => l.t("已送达", "delivered"),
         "pending" => l.t("待发送（将重试）", "waiting (will retry)"),
         "failed" => l.t("发送失败", "failed"),
+        "expired" => l.t("已过期，未发送", "expired, not sent"),
         _ => l.t("未知", "unknown"),
     }
 }

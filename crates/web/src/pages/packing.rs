@@ -1023,6 +1023,7 @@ fn delivery_state(l: Lang, state: &str) -> (&'static str, &'static str) {
         "delivered" => ("open", l.t("已送达", "delivered")),
         "pending" => ("", l.t("发送中（重试）", "sending (retrying)")),
         "failed" => ("bad", l.t("发送失败", "failed")),
+        "expired" => ("bad", l.t("已过期，未发送", "expired, not sent")),
         _ => ("", l.t("未知", "unknown")),
     }
 }
