@@ -276,8 +276,10 @@ pub async fn advance_round(
             gw_domain::testing::ROUND_STATES.join(" → ")
         )));
     }
-    if to == "results_complete" {
-        // Results are complete when every tube holding a swab has one.
+    if to == "results_complete" || to == "closed" {
+        // Results are complete when every tube holding a swab has one; a
+        // round is not closed with one without (a tube synced from a
+        // station's offline queue after the results came in).
         let waiting = store.tubes_awaiting_result(round.street, round.id).await?;
         if !waiting.is_empty() {
             let n = waiting.len();
@@ -288,7 +290,7 @@ pub async fn advance_round(
                 .collect::<Vec<_>>()
                 .join("、");
             return Err(AuthError::Invalid(format!(
-                "还有 {n} 管没有结果（{some}{more}）/ {n} tube(s) with swabs have no result yet ({some}{more})",
+                "还有 {n} 管没有结果（{some}{more}）：请实验室检测并上传结果（无法检测的报“无效”，其成员重采）/ {n} tube(s) with swabs have no result yet ({some}{more}): the lab tests them and uploads their results (one that cannot be tested is reported invalid, and its members are swabbed again)",
                 more = if n > 5 { " …" } else { "" }
             )));
         }
@@ -1793,6 +1795,16 @@ async fn register_swab(
                 status.label_zh(),
                 status.code()
             ),
+        );
+    }
+    // A retest swab of someone with no single-tube retest open (a second
+    // retest, or the wrong person called over): stored, flagged for the
+    // community to check. Live scans only: one synced late may have been
+    // taken while the retest was open, and answered it since.
+    if resident.is_some() && s.purpose == "retest" && live && state.open_retests == 0 {
+        problem = join(
+            problem,
+            "此人没有待做的单管复检 / this person has no open single-tube retest",
         );
     }
     // A routine or door-to-door swab after the resident's first of either

@@ -645,10 +645,8 @@ impl Store {
 
     /// Barcodes of a round's tubes that hold swabs and have no result yet.
     pub async fn tubes_awaiting_result(&self, street: i64, round: i64) -> Result<Vec<String>> {
-        Ok(
-            db_run!(self, pool => sqlx::query_scalar("SELECT barcode FROM tube WHERE street_id = $1 AND round_id = $2 AND fill > 0 AND result IS NULL ORDER BY barcode")
-            .bind(street).bind(round).fetch_all(pool).await?),
-        )
+        Ok(db_run!(self, pool => sqlx::query_scalar(AWAITING_RESULT)
+            .bind(street).bind(round).fetch_all(pool).await?))
     }
 
     /// Barcodes of the round's tubes still open at their point with swabs in
@@ -694,8 +692,19 @@ impl Store {
                 (r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)
             });
             if retests + resamples > 0 {
+                tx.rollback().await?;
                 return Err(StoreError::Conflict(format!(
                     "还有 {retests} 人待单管复检、{resamples} 人待重采 / {retests} retest(s) and {resamples} re-sample(s) are open: the round stays open"
+                )));
+            }
+            // A tube synced after the results came in, still without one.
+            let waiting: Vec<String> = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar(AWAITING_RESULT)
+                .bind(street).bind(id).fetch_all(&mut *conn).await?);
+            if let Some(first) = waiting.first() {
+                tx.rollback().await?;
+                return Err(StoreError::Conflict(format!(
+                    "还有 {n} 管没有结果（{first} …）/ {n} tube(s) with swabs have no result ({first} …): the round stays open",
+                    n = waiting.len()
                 )));
             }
         }
@@ -716,6 +725,9 @@ impl Store {
         Ok(())
     }
 }
+
+/// Barcodes of round `$2`'s tubes holding swabs with no result yet.
+const AWAITING_RESULT: &str = "SELECT barcode FROM tube WHERE street_id = $1 AND round_id = $2 AND fill > 0 AND result IS NULL ORDER BY barcode";
 
 /// A station as the auth layer needs it.
 #[derive(Debug, Clone)]
@@ -1080,7 +1092,8 @@ impl crate::import::StoreTx {
     /// members' retests leave them: the temporary control of a household
     /// none of whose members has a retest open or confirmed ends, and an
     /// alert is `cleared` (or `confirmed`) once it has retests and none is
-    /// open. Returns the households released. A retest's result settles
+    /// open; a cleared alert whose member's retest is confirmed later (a
+    /// second retest tube) becomes `confirmed`. Returns the households released. A retest's result settles
     /// the round's alerts; an alert raised again by a correction, its own.
     async fn settle_alerts(
         &mut self,
@@ -1100,7 +1113,7 @@ impl crate::import::StoreTx {
                              AND f.state IN ('open', 'confirmed') AND r.household_id = control_order.target_id)")
                 .bind(street).bind(round).bind(now_ms).bind(alert).execute(&mut *conn).await?.rows_affected();
             sqlx::query("UPDATE alert SET state = CASE WHEN EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.state = 'confirmed') THEN 'confirmed' ELSE 'cleared' END \
-                         WHERE street_id = $1 AND round_id = $2 AND ($3 IS NULL OR id = $3) AND kind = 'abnormal_pool' AND state = 'open' \
+                         WHERE street_id = $1 AND round_id = $2 AND ($3 IS NULL OR id = $3) AND kind = 'abnormal_pool' AND state IN ('open', 'cleared') \
                          AND EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.kind = 'retest') \
                          AND NOT EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.kind = 'retest' AND f.state = 'open')")
                 .bind(street).bind(round).bind(alert).execute(&mut *conn).await?;
@@ -1908,8 +1921,12 @@ impl crate::import::StoreTx {
             if let Some(state) = resolved_as {
                 let members: Vec<i64> = sqlx::query_scalar("SELECT DISTINCT resident_id FROM registration WHERE street_id = $1 AND tube_id = $2 AND resident_id IS NOT NULL AND ($3 IS NULL OR resident_id = $3) ORDER BY resident_id")
                     .bind(street).bind(tube.id).bind(only).fetch_all(&mut *conn).await?;
+                // A positive retest outweighs a negative one before it (two
+                // retest tubes of one member): it confirms a cleared retest
+                // too; a negative one never clears a confirmed retest.
                 for m in &members {
-                    resolved += sqlx::query("UPDATE follow_up SET state = $4, resolved_ms = $5 WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND kind = 'retest' AND state = 'open'")
+                    resolved += sqlx::query("UPDATE follow_up SET state = $4, resolved_ms = $5 WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND kind = 'retest' \
+                                             AND (state = 'open' OR (state = 'cleared' AND $4 = 'confirmed'))")
                         .bind(street).bind(tube.round_id).bind(*m).bind(state).bind(now_ms).execute(&mut *conn).await?.rows_affected();
                 }
                 ended = sqlx::query_as("SELECT a.id, a.point_id, t.barcode, (SELECT COUNT(*) FROM follow_up f WHERE f.street_id = a.street_id AND f.alert_id = a.id AND f.state = 'cleared') \

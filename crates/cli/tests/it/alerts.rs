@@ -408,6 +408,64 @@ async fn an_abnormal_pool_reaches_the_group_robot_and_retests_clear_or_confirm()
         (&json!("confirmed"), &json!(1)),
         "{a}"
     );
+
+    // Pool B's member swabbed into a second retest tube (their retest came
+    // back negative): flagged, as is a retest of someone never in an
+    // abnormal pool; the second comes back positive and outweighs the
+    // first: pool B is confirmed, the household held again, and the pool's
+    // result can no longer be corrected away.
+    let opened = srv.post(
+        &format!("/api/v1/points/{p}/tubes"),
+        &json!({ "barcode": "RT000099", "purpose": "retest" }),
+    );
+    assert_eq!(opened.status, 201, "{}", opened.body);
+    let t = opened.json()["id"].as_str().unwrap().to_string();
+    let again = swab(srv, &t, "r-again", &w.codes[10].1, "retest");
+    assert!(
+        again["problem"]
+            .as_str()
+            .unwrap()
+            .contains("no open single-tube retest"),
+        "{again}"
+    );
+    let opened = srv.post(
+        &format!("/api/v1/points/{p}/tubes"),
+        &json!({ "barcode": "RT000098", "purpose": "retest" }),
+    );
+    let stranger = opened.json()["id"].as_str().unwrap().to_string();
+    let s = swab(srv, &stranger, "r-stranger", &w.codes[40].1, "retest");
+    assert!(
+        s["problem"]
+            .as_str()
+            .unwrap()
+            .contains("no open single-tube retest"),
+        "{s}"
+    );
+    let home_b = household_of(&store, &w.codes[10].0).await;
+    let now = gw_app::Clock::System.now_ms() + 1;
+    assert!(!under_temporary_control(&store, home_b, now).await);
+    let sum = results(
+        srv,
+        &r,
+        json!([{ "barcode": "RT000099", "result": "abnormal" }, { "barcode": "RT000098", "result": "negative" }]),
+    );
+    assert_eq!(sum["retests_resolved"], 1, "{sum}");
+    let alerts = srv.get(&format!("/api/v1/rounds/{r}/alerts")).json();
+    let b = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["barcode"] == "PB000001")
+        .unwrap()
+        .clone();
+    assert_eq!(b["state"], "confirmed", "{b}");
+    let now = gw_app::Clock::System.now_ms() + 1;
+    assert!(under_temporary_control(&store, home_b, now).await);
+    let corrected = srv.post(
+        &format!("/api/v1/rounds/{r}/results/corrections"),
+        &json!({ "barcode": "PB000001", "result": "negative", "reason": "复核" }),
+    );
+    assert_eq!(corrected.status, 409, "{}", corrected.body);
 }
 
 /// An offline station's queue synced after the lab's result: the late

@@ -2697,3 +2697,53 @@ async fn someone_held_at_home_swabbed_at_a_point_is_flagged_and_the_volunteer_to
     );
     assert!(!items.iter().any(|i| i["client_id"] == "h-2"), "{flagged}");
 }
+
+/// A tube synced from a station's offline queue after every result came in
+/// keeps the round from closing, named, until the lab has its result; then
+/// it closes.
+#[tokio::test]
+async fn a_round_does_not_close_over_a_tube_with_no_result() {
+    let w = setup("30").await;
+    let srv = &w.srv;
+    let r = &w.round;
+    let t1 = tube(srv, &w.points[0], "C0000001");
+    for (i, (_, code)) in w.codes[..3].iter().enumerate() {
+        scan(srv, &t1, &format!("c-{i}"), code);
+    }
+    let move_to = |to: &str| srv.post(&format!("/api/v1/rounds/{r}/state"), &json!({ "to": to }));
+    assert_eq!(move_to("sampling_closed").status, 200);
+    let results = |barcode: &str| {
+        let posted = srv.post(
+            &format!("/api/v1/rounds/{r}/results"),
+            &json!({ "results": [{ "barcode": barcode, "result": "negative" }] }),
+        );
+        assert_eq!(posted.status, 200, "{}", posted.body);
+    };
+    results("C0000001");
+    let moved = move_to("results_complete");
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    // The offline station's tube arrives now.
+    let opened = srv.post(
+        &format!("/api/v1/points/{}/tubes", w.points[1]),
+        &json!({ "barcode": "C0000002", "reuse": true }),
+    );
+    assert_eq!(opened.status, 201, "{}", opened.body);
+    let late = opened.json()["id"].as_str().unwrap().to_string();
+    scan(srv, &late, "late-0", &w.codes[5].1);
+    let closing = move_to("closed");
+    assert_eq!(closing.status, 400, "{}", closing.body);
+    assert!(closing.body.contains("C0000002"), "{}", closing.body);
+    // The store refuses it too, in the closing transaction.
+    let store = w.env.store().await;
+    let rk: gw_domain::ids::Key = r.parse().unwrap();
+    let closed = store
+        .move_round(rk.street, rk.id, "results_complete", "closed", 0)
+        .await;
+    assert!(
+        matches!(&closed, Err(gw_store::StoreError::Conflict(m)) if m.contains("C0000002")),
+        "{closed:?}"
+    );
+    results("C0000002");
+    let closing = move_to("closed");
+    assert_eq!(closing.status, 200, "{}", closing.body);
+}
