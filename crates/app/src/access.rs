@@ -691,8 +691,8 @@ pub async fn purge(
 ) -> Result<gw_store::access::PurgeCounts, StoreError> {
     let c = store.purge_before(before_ms, clock.now_ms()).await?;
     let detail = format!(
-        "before_ms={before_ms} residents={} phones={} documents={} household_links={} control_reasons={} scanned_codes={} exemption_reasons={} transporters={} supply_receivers={}",
-        c.residents, c.phones, c.documents, c.household_links, c.control_reasons, c.scanned_codes, c.exemption_reasons, c.transporters, c.supply_receivers
+        "before_ms={before_ms} residents={} phones={} documents={} household_links={} control_reasons={} scanned_codes={} exemption_reasons={} transporters={} supply_receivers={} audit_reasons={}",
+        c.residents, c.phones, c.documents, c.household_links, c.control_reasons, c.scanned_codes, c.exemption_reasons, c.transporters, c.supply_receivers, c.audit_reasons
     );
     audit(store, clock, actor, "purge", (0, "city", "0"), &detail, "").await?;
     Ok(c)

@@ -807,8 +807,8 @@ async fn run(cli: Cli) -> Result<()> {
             let before_ms = day_start_ms(&before)?;
             let c = gw_app::access::purge(&store, &clock, &actor(), before_ms).await?;
             println!(
-                "已清除 purged: {} residents anonymised, {} phones and {} document numbers deleted, {} household links revoked, {} scanned codes of swabs cleared, {} control and {} exemption reasons and {} transporters' names and phones and {} supply receivers' names cleared (recorded in the audit log)",
-                c.residents, c.phones, c.documents, c.household_links, c.scanned_codes, c.control_reasons, c.exemption_reasons, c.transporters, c.supply_receivers
+                "已清除 purged: {} residents anonymised, {} phones and {} document numbers deleted, {} household links revoked, {} scanned codes of swabs cleared, {} control and {} exemption reasons and {} transporters' names and phones, {} supply receivers' names and {} reasons in the audit log cleared (recorded in the audit log)",
+                c.residents, c.phones, c.documents, c.household_links, c.scanned_codes, c.control_reasons, c.exemption_reasons, c.transporters, c.supply_receivers, c.audit_reasons
             );
             Ok(())
         }
@@ -1171,29 +1171,28 @@ async fn control(c: ControlCmd, clock: &Clock) -> Result<()> {
                 Some(u) => Some(day_start_ms(&u).context("--until")?),
                 None => None,
             };
-            let now = clock.now_ms();
-            let actor = actor();
-            let oid = store
-                .set_control(&gw_store::control::ControlWrite {
-                    street_id: key.street,
+            let order = gw_app::registry::set_control(
+                &store,
+                clock,
+                &round_cmd::operator(),
+                &gw_app::registry::ControlAsk {
                     target,
-                    target_id: key.id,
+                    key,
                     status,
-                    from_ms: now,
+                    from_ms: None,
                     until_ms,
                     reason: &reason,
-                    set_by: &actor,
-                    now_ms: now,
-                })
-                .await?;
+                },
+                "",
+            )
+            .await
+            .map_err(round_cmd::app_err)?;
             println!(
-                "{} {} → {} ({}), order {}-{}",
+                "{} {} → {} ({}), order {order}",
                 target.code(),
                 key,
                 status.label_zh(),
                 status.code(),
-                key.street,
-                oid
             );
             Ok(())
         }

@@ -75,6 +75,9 @@ pub struct PurgeCounts {
     pub transporters: i64,
     /// Supply issues whose receiver's name was cleared.
     pub supply_receivers: i64,
+    /// Audit events whose free-text reason (a corrected result's, a
+    /// recount's) was cleared.
+    pub audit_reasons: i64,
 }
 
 impl Store {
@@ -352,8 +355,9 @@ impl Store {
     /// Deletes or anonymises the personal data of residents last changed
     /// before `before_ms`: names become `已清除`, documents, birth dates,
     /// phones, flags and notes go, household links are revoked; the text
-    /// scanned or typed for swabs, control orders' and exemptions' reasons and
-    /// transporters' names and phones from before then are cleared. Rows (and
+    /// scanned or typed for swabs, control orders' and exemptions' reasons,
+    /// transporters' names and phones and the free-text reasons audit events
+    /// carry (see [`crate::audit::REASON`]) from before then are cleared. Rows (and
     /// so counts per grid and household) remain.
     pub async fn purge_before(&self, before_ms: i64, now_ms: i64) -> Result<PurgeCounts> {
         let mut c = PurgeCounts::default();
@@ -420,6 +424,7 @@ impl crate::import::StoreTx {
                 before_ms,
             )
             .await? as i64;
+        c.audit_reasons = self.purge_audit_reasons(before_ms).await?;
         c.residents = self
             .exec_ms2(
                 "UPDATE resident SET name = '已清除', doc_kind = NULL, doc_number = NULL, birth_date = NULL, flags = 0, notes = '', status = 'purged', updated_ms = $2 \

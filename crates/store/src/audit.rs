@@ -1,9 +1,19 @@
-//! The append-only audit log. It holds ids and actions, never personal values,
-//! so it survives a purge intact.
+//! The append-only audit log. It holds ids, actions and counts; the one
+//! exception is the free-text reason a few acts carry (why a result was
+//! corrected, why a bag was recounted), always the detail's last field
+//! ([`REASON`]): a reason may name a person, so a purge clears it and keeps
+//! the rest of the event.
 
 use crate::import::{tx_run, StoreTx};
 use crate::{db_run, Result, Store};
 use sqlx::Row;
+
+/// How a free-text reason starts in an event's detail; everything after it
+/// is the reason.
+pub const REASON: &str = " reason=";
+
+/// What a purged reason reads.
+const PURGED_REASON: &str = "已清除";
 
 pub struct AuditWrite<'a> {
     /// The street the act concerns; 0 for city-wide acts.
@@ -78,5 +88,26 @@ impl StoreTx {
                 None => None,
             }
         }))
+    }
+}
+
+impl StoreTx {
+    /// Clears the free-text reasons of audit events before `before_ms`
+    /// (see [`REASON`]); returns how many.
+    pub(crate) async fn purge_audit_reasons(&mut self, before_ms: i64) -> Result<i64> {
+        let pattern = format!("%{REASON}%");
+        let kept = format!("%{REASON}{PURGED_REASON}");
+        let found: Vec<(i64, i64, String)> = tx_run!(self, conn, DB => sqlx::query_as(
+            "SELECT street_id, id, detail FROM audit_event WHERE at_ms < $1 AND detail LIKE $2 AND detail NOT LIKE $3")
+            .bind(before_ms).bind(&pattern).bind(&kept).fetch_all(&mut *conn).await?);
+        for (street, id, detail) in &found {
+            let Some(at) = detail.find(REASON) else {
+                continue;
+            };
+            let cleared = format!("{}{REASON}{PURGED_REASON}", &detail[..at]);
+            tx_run!(self, conn, DB => sqlx::query("UPDATE audit_event SET detail = $3 WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(id).bind(&cleared).execute(&mut *conn).await?.rows_affected());
+        }
+        Ok(i64::try_from(found.len()).unwrap_or(i64::MAX))
     }
 }

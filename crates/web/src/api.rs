@@ -13,7 +13,6 @@ use gw_domain::ids::Key;
 use gw_domain::phone::{Phone, PhoneRelation};
 use gw_domain::resident::{Flag, NewResident, ResidentPhone};
 use gw_domain::territory::{ControlStatus, ControlTarget};
-use gw_store::control::ControlWrite;
 use gw_store::registry::ResidentFilter;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -521,46 +520,22 @@ pub async fn set_control(
     let status = ControlStatus::from_code(&b.status).ok_or_else(|| {
         WebError::bad_request("status 应为 sealed/controlled/precaution/temporary")
     })?;
-    if b.reason.trim().is_empty() {
-        return Err(WebError::bad_request("请填写原因 / reason is required"));
-    }
-    let now = s.clock.now_ms();
-    let from = b.from_ms.unwrap_or(now);
-    if b.until_ms.is_some_and(|u| u <= from) {
-        return Err(WebError::bad_request(
-            "结束时间必须晚于开始时间 / until must be after from",
-        ));
-    }
-    authorize_at(&s, &a.principal, Action::WriteRegistry, kind.code(), k).await?;
-    let actor = a.principal.actor();
-    let id = s
-        .store
-        .set_control(&ControlWrite {
-            street_id: k.street,
-            target: kind,
-            target_id: k.id,
-            status,
-            from_ms: from,
-            until_ms: b.until_ms,
-            reason: b.reason.trim(),
-            set_by: &actor,
-            now_ms: now,
-        })
-        .await?;
-    acc::record(
+    let id = gw_app::registry::set_control(
         &s.store,
         &s.clock,
         &a.principal,
-        "set_control",
-        (k.street, kind.code(), &k.to_string()),
-        status.code(),
+        &gw_app::registry::ControlAsk {
+            target: kind,
+            key: k,
+            status,
+            from_ms: b.from_ms,
+            until_ms: b.until_ms,
+            reason: &b.reason,
+        },
         &a.address,
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": Key { street: k.street, id }.to_string() })),
-    ))
+    Ok((StatusCode::CREATED, Json(json!({ "id": id.to_string() }))))
 }
 
 #[derive(Debug, Deserialize)]

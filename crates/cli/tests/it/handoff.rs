@@ -1213,6 +1213,15 @@ async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
         &json!({ "barcode": "BAG0000003", "tubes": ["TB00000004"], "counted_tubes": 2 }),
     );
     assert_eq!(r.status, 201, "{}", r.body);
+    // (A round closes with every tube resulted.)
+    let rows: Vec<Value> = (1..=4)
+        .map(|i| json!({ "barcode": format!("TB0000000{i}"), "result": "negative" }))
+        .collect();
+    let r = w.as_(&w.chief).post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &json!({ "results": rows }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
     let k: gw_domain::ids::Key = w.round.parse().unwrap();
     let store = w.env.store().await;
     store
@@ -1235,6 +1244,28 @@ async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
     );
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(r.body.contains("is closed"), "{}", r.body);
+    // When the emergency ends a recount's reason (it may name someone)
+    // goes from the audit log; what was recounted, and by whom, stays.
+    w.env.cli_ok(&["purge", "--before", "2200-01-01", "--yes"]);
+    let audit = store.audit_events(None, None, None, 500).await.unwrap();
+    let recounts: Vec<&str> = audit
+        .iter()
+        .filter(|e| e.action == "recount")
+        .map(|e| e.detail.as_str())
+        .collect();
+    assert!(recounts.len() >= 3, "{recounts:?}");
+    assert!(
+        recounts.iter().all(|d| d.ends_with(" reason=已清除")),
+        "{recounts:?}"
+    );
+    assert!(
+        recounts
+            .iter()
+            .any(|d| d.starts_with("bag=BAG0000001 tubes=3->2")),
+        "{recounts:?}"
+    );
+    let purge = audit.iter().find(|e| e.action == "purge").unwrap();
+    assert!(purge.detail.contains("audit_reasons="), "{}", purge.detail);
 }
 
 /// The lab receives two boxes in one receipt and counts each on its own: the
