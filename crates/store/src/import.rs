@@ -236,12 +236,31 @@ impl StoreTx {
     ) -> Result<HashMap<String, i64>> {
         let mut ids = HashMap::with_capacity(rows.len());
         for chunk in rows.chunks(BATCH) {
+            // SQLite numbers them itself from the largest id present, which
+            // may be below one removed (see migration 0031): above both.
+            let first_id: Option<i64> = match &mut self.0 {
+                Tx::Sqlite(t) => Some(
+                    sqlx::query_scalar::<_, i64>(
+                        "SELECT MAX(COALESCE((SELECT MAX(id) FROM resident), 0), COALESCE((SELECT id FROM id_floor WHERE tbl = 'resident'), 0))",
+                    )
+                    .fetch_one(&mut **t)
+                    .await?
+                        + 1,
+                ),
+                Tx::Postgres(_) => None,
+            };
             tx_run!(self, conn, DB => {
-                let mut qb = QueryBuilder::<DB>::new(
-                    "INSERT INTO resident (street_id, uid, household_id, name, gender, doc_kind, doc_number, birth_date, residence, flags, notes, status, created_ms, updated_ms) ");
-                qb.push_values(chunk, |mut b, w| {
+                let mut qb = QueryBuilder::<DB>::new(if first_id.is_some() {
+                    "INSERT INTO resident (id, street_id, uid, household_id, name, gender, doc_kind, doc_number, birth_date, residence, flags, notes, status, created_ms, updated_ms) "
+                } else {
+                    "INSERT INTO resident (street_id, uid, household_id, name, gender, doc_kind, doc_number, birth_date, residence, flags, notes, status, created_ms, updated_ms) "
+                });
+                qb.push_values(chunk.iter().enumerate(), |mut b, (i, w)| {
                     let r = w.resident;
                     let (kind, number) = doc_parts(r);
+                    if let Some(first) = first_id {
+                        b.push_bind(first + i as i64);
+                    }
                     b.push_bind(street)
                         .push_bind(w.uid.clone())
                         .push_bind(w.household_id)

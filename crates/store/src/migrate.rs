@@ -47,6 +47,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     28 "0028_void_race.sql",
     29 "0029_audit_target.sql",
     30 "0030_notification_expiry.sql",
+    31 "0031_resident_id_floor.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -80,6 +81,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     28 "0028_void_race.sql",
     29 "0029_audit_target.sql",
     30 "0030_notification_expiry.sql",
+    31 "0031_resident_id_floor.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {
