@@ -148,7 +148,7 @@ pub async fn reissue(
     let place = access::place_of(store, "resident", resident).await?;
     access::authorize(p, clock, Action::WriteRegistry, &place)?;
     let g = store
-        .bump_code_generation(resident.street, resident.id)
+        .bump_code_generation(resident.street, resident.id, clock.now_ms())
         .await?;
     access::record(
         store,

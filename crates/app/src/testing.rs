@@ -1706,6 +1706,17 @@ async fn register_swab(
         Who::Resident(id) => Some(id),
         Who::Code(_, generation) => match (state.uid_resident, state.uid_generation) {
             (Some(id), Some(g)) if g == i64::from(generation) => Some(id),
+            // Synced from an offline station: taken with the code the last
+            // reissue revoked, but before it (a trusted time): it counts.
+            (Some(id), Some(g))
+                if g == i64::from(generation) + 1
+                    && !live
+                    && before_round(scanned_ms, state.round_starts_ms).is_none()
+                    && state.code_reissued_ms.is_some_and(|t| scanned_ms < t) =>
+            {
+                problem = REISSUED_AFTER.into();
+                Some(id)
+            }
             (Some(_), _) => {
                 problem = crate::codes::VerifyError::Revoked.to_string();
                 None
@@ -2004,6 +2015,10 @@ fn tell_who(out: &mut ScanOutcome, state: &gw_store::testing::ScanState, now: i6
         );
     }
 }
+
+/// How a swab synced late with a code revoked after it was taken is
+/// flagged (it counts for its person).
+const REISSUED_AFTER: &str = "此码在采样后已补发新码（样本计入本人）/ the code was reissued after this swab was taken (it counts for its person)";
 
 /// How a walk-in's swab is flagged (its problem begins with it): the
 /// community checks who they are.

@@ -52,10 +52,11 @@ impl Store {
         }))
     }
 
-    /// Revokes a resident's code: the next generation is issued. Returns it.
-    pub async fn bump_code_generation(&self, street: i64, id: i64) -> Result<i64> {
-        let g: Option<i32> = db_run!(self, pool => sqlx::query_scalar("UPDATE resident SET code_generation = code_generation + 1 WHERE street_id = $1 AND id = $2 RETURNING code_generation")
-            .bind(street).bind(id).fetch_optional(pool).await?);
+    /// Revokes a resident's code at `now_ms`: the next generation is
+    /// issued. Returns it.
+    pub async fn bump_code_generation(&self, street: i64, id: i64, now_ms: i64) -> Result<i64> {
+        let g: Option<i32> = db_run!(self, pool => sqlx::query_scalar("UPDATE resident SET code_generation = code_generation + 1, code_reissued_ms = $3 WHERE street_id = $1 AND id = $2 RETURNING code_generation")
+            .bind(street).bind(id).bind(now_ms).fetch_optional(pool).await?);
         g.map(i64::from)
             .ok_or_else(|| StoreError::NotFound(format!("resident {street}-{id}")))
     }

@@ -48,6 +48,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     29 "0029_audit_target.sql",
     30 "0030_notification_expiry.sql",
     31 "0031_resident_id_floor.sql",
+    32 "0032_code_reissued.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -82,6 +83,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     29 "0029_audit_target.sql",
     30 "0030_notification_expiry.sql",
     31 "0031_resident_id_floor.sql",
+    32 "0032_code_reissued.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -78,6 +78,8 @@ pub struct ScanState {
     pub district: i64,
     pub uid_resident: Option<i64>,
     pub uid_generation: Option<i64>,
+    /// When the code's resident had their code last reissued.
+    pub code_reissued_ms: Option<i64>,
     pub replay: Option<i64>,
     /// Swabs in the tube and at its point (the writer's counters).
     pub tube_fill: i64,
@@ -176,7 +178,8 @@ static SCAN_STATE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
                 CASE WHEN r.opened_ms IS NOT NULL AND r.opened_ms < r.starts_ms THEN r.opened_ms ELSE r.starts_ms END, \
                 (SELECT id FROM voided_swab WHERE street_id = $1 AND client_id = $3), \
                 COALESCE(u.household_id, v.household_id), \
-                (SELECT MAX(c.id) FROM control_order c WHERE c.street_id = $1) \
+                (SELECT MAX(c.id) FROM control_order c WHERE c.street_id = $1), \
+                u.code_reissued_ms \
          FROM tube t \
          JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \
          JOIN testing_round r ON r.street_id = t.street_id AND r.id = t.round_id \
@@ -1558,6 +1561,7 @@ impl HeldConnection {
                     voided: r.try_get(20)?,
                     household: r.try_get(21)?,
                     control_version: r.try_get(22)?,
+                    code_reissued_ms: r.try_get(23)?,
                 }),
                 None => None,
             }

@@ -2755,3 +2755,43 @@ async fn a_round_does_not_close_over_a_tube_with_no_result() {
     let closing = move_to("closed");
     assert_eq!(closing.status, 200, "{}", closing.body);
 }
+
+/// A swab an offline station took with a code that was reissued (revoked)
+/// before the station synced counts for its person, flagged; a swab taken
+/// with the revoked code after the reissue counts for nobody.
+#[tokio::test]
+async fn a_swab_taken_before_its_code_was_reissued_counts_when_synced_later() {
+    let w = setup("30").await;
+    let srv = &w.srv;
+    let t = tube(srv, &w.points[0], "D0000001");
+    let now = gw_app::Clock::System.now_ms();
+    for (id, _) in &w.codes[..2] {
+        let r = srv.post(&format!("/api/v1/residents/{id}/code/reissue"), &json!({}));
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let synced = |client: &str, code: &str, scanned_ms: Option<i64>| {
+        let mut body = json!({ "client_id": client, "code": code, "station": "A" });
+        if let Some(at) = scanned_ms {
+            body["scanned_ms"] = json!(at);
+        }
+        let r = srv.post(&format!("/api/v1/tubes/{t}/scans"), &body);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    };
+    let before = synced("d-0", &w.codes[0].1, Some(now - 600_000));
+    assert_eq!(before["resident"], w.codes[0].0.as_str(), "{before}");
+    assert!(
+        before["problem"]
+            .as_str()
+            .unwrap()
+            .contains("reissued after"),
+        "{before}"
+    );
+    let after = synced("d-1", &w.codes[1].1, None);
+    assert!(after["resident"].is_null(), "{after}");
+    assert!(!after["problem"].as_str().unwrap().is_empty(), "{after}");
+    let cov = srv
+        .get(&format!("/api/v1/rounds/{}/coverage", w.round))
+        .json();
+    assert_eq!(cov["sampled"], 1, "{cov}");
+}
