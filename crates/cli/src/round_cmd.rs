@@ -244,6 +244,16 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Who is exempt from the round in a community, grid or building, and why (masked).
+    Exemptions {
+        round: String,
+        #[command(flatten)]
+        within: TerritoryArg,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Members of invalid tubes to swab again in a community, grid or building (masked).
     Resamples {
         round: String,
@@ -792,6 +802,37 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     for r in &f.residents {
                         println!("    {}", person_line(r));
                     }
+                }
+            }
+        }
+        RoundCmd::Exemptions {
+            round,
+            within,
+            json,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let within = within
+                .within()?
+                .context("give --community, --grid or --building")?;
+            let rows =
+                gw_app::coverage::exemptions(&store, clock, &op, key(&round, "round")?, within)
+                    .await
+                    .map_err(app_err)?;
+            let today = clock.today();
+            let items: Vec<_> = rows.iter().map(|r| r.masked(today)).collect();
+            if json {
+                println!("{}", json!({ "items": items }));
+            } else {
+                println!("免检 exempt: {}", items.len());
+                for i in &items {
+                    println!(
+                        "  {}  {} {} · {}",
+                        person_line(&i.resident),
+                        gw_domain::testing::exemption_label(&i.reason),
+                        i.set_by,
+                        gw_domain::notify::clock_text(i.created_ms)
+                    );
                 }
             }
         }

@@ -557,6 +557,18 @@ pub const EXEMPTION_REASONS: [&str; 4] = [
     "deceased",
 ];
 
+/// An exemption's reason in Chinese and English ("住院 in hospital"); a
+/// reason not in [`EXEMPTION_REASONS`] (a purged one) as it is.
+pub fn exemption_label(reason: &str) -> String {
+    match reason {
+        "away" => "不在本市 away from the city".into(),
+        "in_hospital" => "住院 in hospital".into(),
+        "isolated_tested_there" => "已隔离并在隔离点检测 isolated and tested there".into(),
+        "deceased" => "已故 deceased".into(),
+        other => other.to_string(),
+    }
+}
+
 /// Pooling modes a round may use.
 pub const POOL_SIZES: [u32; 4] = [1, 5, 10, 20];
 

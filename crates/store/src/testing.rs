@@ -1271,6 +1271,36 @@ impl Store {
         }))
     }
 
+    /// The residents exempt from round `round` of `street` in one community,
+    /// grid or building (as [`Self::resamples_in`] places them: where the
+    /// round's snapshot put them, else where they live now). `(resident,
+    /// reason, set by, created_ms)`, newest first.
+    pub async fn exemptions_in(
+        &self,
+        street: i64,
+        round: i64,
+        level: crate::coverage::Level,
+        id: i64,
+    ) -> Result<Vec<(i64, String, String, i64)>> {
+        let column = level.column();
+        let live = level.added_column(crate::coverage::Added::Live);
+        let sql = format!(
+            "SELECT x.resident_id, x.reason, x.set_by, x.created_ms FROM round_exemption x \
+             LEFT JOIN round_expected e ON e.street_id = x.street_id AND e.round_id = x.round_id AND e.resident_id = x.resident_id \
+             LEFT JOIN resident r ON r.street_id = x.street_id AND r.id = x.resident_id \
+             LEFT JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+             LEFT JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+             LEFT JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+             LEFT JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+             WHERE x.street_id = $1 AND x.round_id = $2 AND COALESCE(e.{column}, {live}) = $3 \
+             ORDER BY x.created_ms DESC, x.resident_id"
+        );
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(&sql).bind(street).bind(round).bind(id).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
     /// The re-samples of a round (members of invalid tubes) in territory
     /// `level` `id`: where its snapshot expected them, else (added since the
     /// opening) where they live now, else (a walk-in on no roster) the

@@ -162,6 +162,21 @@ pub async fn resamples(
     Ok(listed(round, within, rows.iter().map(|r| r.masked(today))))
 }
 
+/// Who is exempt in one territory, and why.
+pub async fn exemptions(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Query(q): Query<Territory>,
+) -> Result<Json<Value>, WebError> {
+    let round = key(&id, "round")?;
+    let within = q.required()?;
+    let rows =
+        gw_app::coverage::exemptions(&s.store, &s.clock, &a.principal, round, within).await?;
+    let today = s.clock.today();
+    Ok(listed(round, within, rows.iter().map(|r| r.masked(today))))
+}
+
 pub async fn compare(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,

@@ -687,6 +687,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             get(coverage_api::resamples),
         ),
         (
+            "GET",
+            "/api/v1/rounds/{id}/exemptions",
+            Need::Act(ReadRegistry),
+            get(coverage_api::exemptions),
+        ),
+        (
             "POST",
             "/api/v1/points/{id}/tubes",
             Need::Act(Scan),

@@ -250,6 +250,7 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         }
         ("GET", "/api/v1/rounds/{id}/missed")
         | ("GET", "/api/v1/rounds/{id}/resamples")
+        | ("GET", "/api/v1/rounds/{id}/exemptions")
         | ("GET", "/api/v1/rounds/{id}/compare") => reader && reaches,
         // Lists only the tasks at points the caller manages or reads.
         // Lists only the rows at points the caller scans at or reads.
@@ -563,6 +564,10 @@ fn call(
         "/api/v1/rounds/{id}/state" => (
             format!("/api/v1/rounds/{round}/state"),
             Some(json!({ "to": "planned" })),
+        ),
+        "/api/v1/rounds/{id}/exemptions" if method == "GET" => (
+            format!("/api/v1/rounds/{round}/exemptions?grid={grid}"),
+            None,
         ),
         "/api/v1/rounds/{id}/exemptions" => (
             format!("/api/v1/rounds/{round}/exemptions"),

@@ -417,6 +417,42 @@ async fn a_round_set_up_opened_and_supplied_from_the_browser_alone() {
         .get(&format!("/api/v1/rounds/{round}/coverage?grid={grid_key}"))
         .json();
     assert!(cov.to_string().contains(r#""exempt":1"#), "{cov}");
+    // The exempt are listed with why, each with a button that lifts a
+    // mistaken exemption: the resident is back on the missed list.
+    let listed = missed
+        .body
+        .split(r#"id="exempt-list""#)
+        .nth(1)
+        .unwrap_or("");
+    assert!(
+        listed.contains("住院")
+            && listed.contains(&format!(r#"name="resident" value="{resident}""#)),
+        "{}",
+        missed.body
+    );
+    let r = admin.post(
+        &format!("/rounds/{round}/exemptions"),
+        &[
+            ("resident", &resident),
+            ("reason", "none"),
+            ("grid", &grid_key),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let back = header(&r.head, "location").unwrap().to_string();
+    let missed = admin.get(&back);
+    assert!(missed.body.contains(r#"id="lifted""#), "{}", missed.body);
+    assert!(
+        missed
+            .body
+            .contains(&format!(r#"<option value="{resident}">"#)),
+        "{}",
+        missed.body
+    );
+    let cov = api
+        .get(&format!("/api/v1/rounds/{round}/coverage?grid={grid_key}"))
+        .json();
+    assert!(cov.to_string().contains(r#""exempt":0"#), "{cov}");
 
     // A grid leader sees the round but gets none of the forms, and cannot post them.
     let leader = Browser::login(&srv, "leader", &format!("{leader_pw}-changed"));

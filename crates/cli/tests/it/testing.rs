@@ -1513,6 +1513,46 @@ async fn exemptions_make_missed_mean_missed_and_rounds_move_forward_only() {
         (Some(100), Some(1), Some(2), Some(97)),
         "{cov}"
     );
+    // Who is exempt, and why, is listed per territory (masked), so a wrong
+    // exemption is found; over the API and from the command line.
+    let store = w.env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let community = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let within = format!("{street}-{community}");
+    let exempt = || {
+        let r = srv.get(&format!(
+            "/api/v1/rounds/{}/exemptions?community={within}",
+            w.round
+        ));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let mut items: Vec<(String, String)> = r.json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                assert_eq!(i["resident"]["masked"], true, "{i}");
+                (
+                    i["resident"]["id"].as_str().unwrap().to_string(),
+                    i["reason"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        items.sort();
+        items
+    };
+    let mut want = vec![
+        (w.codes[1].0.clone(), "away".to_string()),
+        (w.codes[2].0.clone(), "in_hospital".to_string()),
+    ];
+    want.sort();
+    assert_eq!(exempt(), want);
+    let out = w
+        .env
+        .cli_ok(&["round", "exemptions", &w.round, "--community", &within]);
+    assert!(
+        out.contains("免检 exempt: 2") && out.contains("住院 in hospital"),
+        "{out}"
+    );
     // A mistaken exemption is lifted; lifting one that is not there is a 404.
     let lift = |i: usize| {
         srv.post(
@@ -1522,6 +1562,7 @@ async fn exemptions_make_missed_mean_missed_and_rounds_move_forward_only() {
         .status
     };
     assert_eq!((lift(2), lift(2), lift(3)), (200, 404, 404));
+    assert_eq!(exempt(), vec![(w.codes[1].0.clone(), "away".to_string())]);
     // The CLI records one the same way.
     w.env.cli_ok(&[
         "round",

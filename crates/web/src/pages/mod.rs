@@ -1022,6 +1022,8 @@ pub struct MissedQuery {
     pub page: Option<usize>,
     /// Set after an exemption was recorded (the notice says so).
     pub exempted: Option<String>,
+    /// Set after an exemption was lifted.
+    pub lifted: Option<String>,
 }
 
 pub const MISSED_PAGE: usize = 200;
@@ -1069,6 +1071,15 @@ async fn missed_body(
     let full_names = a.principal.grants.iter().any(|g| {
         g.in_force(now) && sees_full_names(g.role) && role_allows(g.role, Action::ReadRegistry)
     });
+    let names = |name: &str| {
+        if full_names {
+            name.to_string()
+        } else {
+            gw_domain::mask::name(name)
+        }
+    };
+    let exempt_rows =
+        gw_app::coverage::exemptions(&s.store, &s.clock, &a.principal, round, within).await?;
     let today = s.clock.today();
     let pages = rows.len().div_ceil(MISSED_PAGE).max(1);
     let p = q.page.unwrap_or(1).clamp(1, pages);
@@ -1077,11 +1088,7 @@ async fn missed_body(
     let first = (p - 1) * MISSED_PAGE;
     for (i, row) in rows.iter().enumerate().skip(first).take(MISSED_PAGE) {
         let v = gw_app::registry::ResidentView::masked(row, today);
-        let mut name = if full_names {
-            v.name.clone()
-        } else {
-            gw_domain::mask::name(&v.name)
-        };
+        let mut name = names(&v.name);
         if i >= in_snapshot {
             name.push_str(l.t("（开轮后新增）", " (added since the round opened)"));
         }
@@ -1125,11 +1132,19 @@ async fn missed_body(
     };
     let body = format!(
         r#"<p><a href="/rounds/{round}">← {back}</a></p><h1>{title}</h1><p class="muted">{n} {people} · {masked}</p>
-{notice}<section class="card"><div class="scroll"><table><thead><tr><th>{ln}</th><th>{lg}</th><th>{la}</th><th>{ld}</th><th>{lp}</th><th>{lf}</th><th>{lc}</th></tr></thead><tbody>{list}</tbody></table></div>{nav}</section>{exempt}"#,
+{notice}<section class="card"><div class="scroll"><table><thead><tr><th>{ln}</th><th>{lg}</th><th>{la}</th><th>{ld}</th><th>{lp}</th><th>{lf}</th><th>{lc}</th></tr></thead><tbody>{list}</tbody></table></div>{nav}</section>{exempt}{exempt_list}"#,
         notice = if q.exempted.is_some() {
             format!(
                 r#"<p class="notice" id="exempted">{}</p>"#,
                 l.t("已登记免检。", "Exemption recorded.")
+            )
+        } else if q.lifted.is_some() {
+            format!(
+                r#"<p class="notice" id="lifted">{}</p>"#,
+                l.t(
+                    "已取消免检，此人回到未检名单。",
+                    "Exemption lifted: they are back on the missed list."
+                )
             )
         } else {
             String::new()
@@ -1145,6 +1160,7 @@ async fn missed_body(
             String::new()
         },
         exempt = setup::exempt_form(s, a, l, round, grid, &people),
+        exempt_list = setup::exempt_list(s, a, l, (round, grid), &exempt_rows, &names),
         back = esc(&r.name),
         title = l.t("未检名单", "Missed list"),
         n = rows.len(),

@@ -1164,6 +1164,74 @@ pub(super) fn exempt_form(
     )
 }
 
+/// The residents of a missed list's grid who are exempt, and why, each with
+/// a button that lifts a mistaken exemption (for those who may change the
+/// registry). `names` shows a name as the missed list does.
+pub(super) fn exempt_list(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    (round, grid): (Key, Key),
+    rows: &[gw_app::coverage::Exemption],
+    names: &dyn Fn(&str) -> String,
+) -> String {
+    let may_lift = a
+        .principal
+        .can_somewhere(Action::WriteRegistry, s.clock.now_ms());
+    let today = s.clock.today();
+    let list: String = rows
+        .iter()
+        .map(|x| {
+            let v = gw_app::registry::ResidentView::masked(&x.resident, today);
+            let lift = if may_lift {
+                format!(
+                    r#"<form method="post" action="/rounds/{round}/exemptions" class="inline"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="grid" value="{grid}"><input type="hidden" name="resident" value="{id}"><input type="hidden" name="reason" value="none"><button type="submit">{b}</button></form>"#,
+                    csrf = esc(&a.csrf),
+                    id = esc(&v.id),
+                    b = l.t("取消免检", "Lift"),
+                )
+            } else {
+                String::new()
+            };
+            let reason = match reason_label(l, &x.reason) {
+                "" => x.reason.as_str(),
+                known => known,
+            };
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{lift}</td></tr>",
+                esc(&names(&v.name)),
+                esc(v.address.as_deref().unwrap_or("")),
+                esc(reason),
+                esc(&x.set_by),
+                esc(&clock_text(x.created_ms)),
+            )
+        })
+        .collect();
+    format!(
+        r#"<section class="card" id="exempt-list"><h2>{h} ({n})</h2>{body}</section>"#,
+        h = l.t("已免检", "Exempt"),
+        n = rows.len(),
+        body = if rows.is_empty() {
+            format!(
+                r#"<p class="muted">{}</p>"#,
+                l.t(
+                    "本网格本轮无人免检。",
+                    "Nobody in this grid is exempt from the round."
+                )
+            )
+        } else {
+            format!(
+                r#"<div class="scroll"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th></th></tr></thead><tbody>{list}</tbody></table></div>"#,
+                l.t("姓名", "Name"),
+                l.t("住址", "Address"),
+                l.t("原因", "Reason"),
+                l.t("登记人", "By"),
+                l.t("时间", "When"),
+            )
+        },
+    )
+}
+
 pub async fn exempt(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,
@@ -1185,6 +1253,9 @@ pub async fn exempt(
     let reason = fields.get("reason");
     match gw_app::testing::exempt(&s.store, &s.clock, &a.principal, round, resident, reason).await {
         Ok(()) => match fields.get("grid").parse::<Key>() {
+            Ok(g) if reason == gw_app::testing::NO_EXEMPTION => redirect(&format!(
+                "/rounds/{round}/missed?grid={g}&lifted=1#exempt-list"
+            )),
             Ok(g) => redirect(&format!("/rounds/{round}/missed?grid={g}&exempted=1")),
             Err(_) => redirect(&format!("/rounds/{round}")),
         },
