@@ -74,7 +74,7 @@ pub enum CodeError {
     Version(String),
     #[error("个人码签名无效（伪造或抄错）/ the code's signature is wrong (forged or mistyped)")]
     BadSignature,
-    #[error("密钥 {0} 未知或已停用 / signing key {0} is unknown or retired")]
+    #[error("密钥 {0} 未知或已停用：请其出示新打印的码单，或按证件号登记 / signing key {0} is unknown or retired: ask for the newly printed code sheet, or register by document number")]
     UnknownKey(u32),
 }
 

@@ -20,10 +20,19 @@ impl Store {
         )
     }
 
+    /// Retires a key: codes signed with it no longer verify. The newest key
+    /// in service (the one new codes are signed with) is refused: a street's
+    /// codes would all stop at once, with none to print in their place.
     pub async fn retire_signing_key(&self, id: i64, now_ms: i64) -> Result<()> {
-        let n = db_run!(self, pool => sqlx::query("UPDATE signing_key SET retired_ms = $2 WHERE id = $1 AND retired_ms IS NULL")
+        let n = db_run!(self, pool => sqlx::query("UPDATE signing_key SET retired_ms = $2 WHERE id = $1 AND retired_ms IS NULL \
+                                                   AND id <> (SELECT MAX(k.id) FROM signing_key k WHERE k.retired_ms IS NULL)")
             .bind(id).bind(now_ms).execute(pool).await?.rows_affected());
         if n == 0 {
+            if self.signing_keys().await?.first().map(|k| k.0) == Some(id) {
+                return Err(StoreError::Conflict(format!(
+                    "密钥 {id} 是新码正在使用的密钥，不能停用：请先轮换密钥（codes rotate-key），重新打印码单后再停用 / signing key {id} signs every new code: rotate first (codes rotate-key), reprint the households' code sheets, then retire it"
+                )));
+            }
             return Err(StoreError::NotFound(format!(
                 "signing key {id} (or already retired)"
             )));

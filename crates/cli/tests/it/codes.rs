@@ -70,6 +70,15 @@ async fn codes_are_signed_revocable_and_rotate() {
     let c3 = srv.get(&format!("/api/v1/residents/{id}/code")).json();
     assert_eq!(c3["key"], new_key);
     let code3 = c3["code"].as_str().unwrap().to_string();
+    // The key new codes use is not retired (every code would stop at once):
+    // refused, saying to rotate first; nothing changes.
+    let refused = env.cli(&["codes", "retire-key", &new_key.to_string()]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("rotate first"),
+        "{refused:?}"
+    );
+    assert!(verify(&env, &code3).0);
     env.cli_ok(&["codes", "retire-key", &c2["key"].to_string()]);
     let (ok, msg) = verify(&env, &code2);
     assert!(!ok && msg.contains("unknown or retired"), "{msg}");
