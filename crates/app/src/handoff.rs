@@ -929,6 +929,12 @@ pub async fn hand_over(
             "请填写转运人员电话 / the transporter's phone is needed (or their account)",
         ));
     }
+    // The chain of custody names someone who exists: an account given is one.
+    if !account.is_empty() && store.user_by_name(account).await?.is_none() {
+        return Err(AuthError::Invalid(format!(
+            "没有账号“{account}”：请核对，或填写转运人员姓名和电话 / no account “{account}”: check it, or give the transporter's name and phone"
+        )));
+    }
     let counted_tubes = count(counted.tubes, ("交接管数", "counted tubes"))?;
     let (_, found) = boxes_found(store, point.street, pt.round_id, boxes).await?;
     let mut problems = Vec::new();

@@ -12,6 +12,10 @@ use crate::open;
 use crate::round_cmd::{key, operator};
 use crate::DbArg;
 
+/// The exit code of a count that differs (stored and flagged): not 2, which
+/// is a usage error (a flag mistyped: nothing stored), nor 1 (refused).
+const MISMATCH_EXIT: i32 = 3;
+
 #[derive(Subcommand)]
 pub enum SuppliesCmd {
     /// Record supplies issued to a point: tubes by barcode range (--first/--last) or
@@ -84,7 +88,7 @@ pub enum HandoffCmd {
     /// Pack closed tubes into a sealed bag (装袋): the bag's barcode, the tubes'
     /// barcodes and how many tubes the packer counted. A tube unknown, elsewhere,
     /// open or already bagged, or more than the bag holds: refused, nothing stored.
-    /// A count that differs is stored and flagged (exit 2).
+    /// A count that differs is stored and flagged (exit 3).
     Bag {
         #[arg(long)]
         point: String,
@@ -103,7 +107,7 @@ pub enum HandoffCmd {
         db: DbArg,
     },
     /// Pack sealed bags into a box (装箱), with the bags and tubes counted.
-    /// A count that differs is stored and flagged (exit 2).
+    /// A count that differs is stored and flagged (exit 3).
     Box {
         #[arg(long)]
         point: String,
@@ -127,7 +131,7 @@ pub enum HandoffCmd {
     /// Count a bag or box of the point again (重新清点), before its box is
     /// handed over: the count typed at packing was wrong. The reason is
     /// required and audited with the old and new counts; the step is checked
-    /// again (exit 2 when it still differs).
+    /// again (exit 3 when it still differs).
     Recount {
         #[arg(long)]
         point: String,
@@ -149,7 +153,7 @@ pub enum HandoffCmd {
         db: DbArg,
     },
     /// Hand a point's boxes to the transporter (交接): the boxes scanned and the
-    /// hand-over sheet's counts. A count that differs is stored and flagged (exit 2).
+    /// hand-over sheet's counts. A count that differs is stored and flagged (exit 3).
     HandOver {
         #[arg(long)]
         point: String,
@@ -179,7 +183,7 @@ pub enum HandoffCmd {
         db: DbArg,
     },
     /// The lab's receipt (实验室接收): the boxes it scanned and the tubes it
-    /// counted. A count that differs is stored and flagged (exit 2).
+    /// counted. A count that differs is stored and flagged (exit 3).
     Receive {
         /// Round id, STREET-ID.
         #[arg(long)]
@@ -343,7 +347,7 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
                 }
             }
             if !r.matched {
-                std::process::exit(2);
+                std::process::exit(MISMATCH_EXIT);
             }
             Ok(())
         }
@@ -589,7 +593,7 @@ fn print_mismatch(m: &gw_domain::handoff::Mismatch) {
     }
 }
 
-/// Prints a packing step's answer; a count that does not match exits 2 (it is stored).
+/// Prints a packing step's answer; a count that does not match exits 3 (it is stored).
 fn packed(what: &str, v: &gw_app::handoff::Packed, json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string(v)?);
@@ -617,7 +621,7 @@ fn packed(what: &str, v: &gw_app::handoff::Packed, json: bool) -> Result<()> {
         }
     }
     if !v.counts_match {
-        std::process::exit(2);
+        std::process::exit(MISMATCH_EXIT);
     }
     Ok(())
 }

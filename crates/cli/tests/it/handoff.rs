@@ -308,6 +308,15 @@ async fn a_hand_over_whose_counts_do_not_match_is_flagged_at_the_hand_off() {
     let w = world().await;
     // The third tube is closed but never bagged.
     w.three_tubes_in_a_box(false);
+    // A transporter's account that does not exist is refused: the chain of
+    // custody names someone real.
+    let h = w.as_(&w.vol).post(
+        &format!("/api/v1/points/{}/handoffs", w.a),
+        &json!({ "boxes": ["BOX0000001"], "transporter": { "account": "driver7" }, "counted_tubes": 3 }),
+    );
+    assert_eq!(h.status, 400, "{}", h.body);
+    assert!(h.body.contains("no account"), "{}", h.body);
+    w.env.account("driver7", "volunteer", &["--point", &w.a]);
     // The hand-over sheet says 3 tubes; the box holds 2 (15 people, the sheet says 18).
     let h = w.as_(&w.vol).post(
         &format!("/api/v1/points/{}/handoffs", w.a),
@@ -383,7 +392,7 @@ async fn a_hand_over_whose_counts_do_not_match_is_flagged_at_the_hand_off() {
     assert_eq!(w.report(&w.chief, Some(&w.b))["matched"], true);
     // The CLI prints the step and exits 2 (1 is for errors).
     let out = w.env.cli(&["handoff", "report", "--round", &w.round]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("交接") && text.contains("HandOff"), "{text}");
     assert!(text.contains("装袋"), "{text}");
@@ -734,7 +743,7 @@ async fn packing_hand_over_receipt_and_stations_from_the_command_line() {
         (&json!(2), &json!(15), &json!(true)),
         "{bag}"
     );
-    // The packer counted two tubes in a bag of one: stored, flagged, exit 2, in words.
+    // The packer counted two tubes in a bag of one: stored, flagged, exit 3, in words.
     let out = w.env.cli(&[
         "handoff",
         "bag",
@@ -747,7 +756,7 @@ async fn packing_hand_over_receipt_and_stations_from_the_command_line() {
         "--counted",
         "2",
     ]);
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("BAG0000002") && text.contains("装袋") && text.contains("+1"),
@@ -1084,7 +1093,7 @@ async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
         "{p}"
     );
     assert!(!flagged("bag", "BAG0000001"));
-    // The command line: a wrong recount is recorded and flagged (exit 2),
+    // The command line: a wrong recount is recorded and flagged (exit 3),
     // the right one clears it again.
     let cli = |n: &str| {
         w.env.cli(&[
@@ -1101,7 +1110,7 @@ async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
         ])
     };
     let out = cli("4");
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert!(flagged("bag", "BAG0000001"));
     let out = cli("2");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
