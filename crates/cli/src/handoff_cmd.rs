@@ -61,7 +61,7 @@ pub enum SuppliesCmd {
 #[derive(Subcommand)]
 pub enum HandoffCmd {
     /// Every count along point → bag → box → hand-off → lab that does not match,
-    /// with the step where it broke. Exits 2 when any count does not match (1 on errors).
+    /// with the step where it broke. Exits 3 when any count does not match (1 on errors).
     Report {
         /// Round id, STREET-ID.
         #[arg(long)]
