@@ -2355,13 +2355,14 @@ pub async fn post_results(
     // says otherwise for any tube is refused whole, before anything is applied.
     let mut tubes = Vec::with_capacity(results.len());
     let mut conflicts = Vec::new();
+    let mut twice = Vec::new();
     let mut said: std::collections::HashMap<String, &str> = Default::default();
     for (r, result) in results.iter().zip(&words) {
         let code = gw_domain::text::squeeze(&r.barcode).to_uppercase();
         // The same tube twice in one request, with two results.
         match said.insert(code.clone(), result) {
             Some(before) if before != *result => {
-                conflicts.push(format!("{code}: {before} / {result}"));
+                twice.push(format!("{code}: {before} / {result}"));
             }
             _ => {}
         }
@@ -2374,6 +2375,12 @@ pub async fn post_results(
             }
         }
         tubes.push((code, tube.map(|(t, _)| t)));
+    }
+    if !twice.is_empty() {
+        return Err(AuthError::Invalid(format!(
+            "同一采样管在本次上传中有两个不同结果，本次未记录任何结果：请核对后重传 / a tube appears twice in this upload with two different results, nothing was recorded: check and send again: {}",
+            twice.join("; ")
+        )));
     }
     if !conflicts.is_empty() {
         return Err(StoreError::Conflict(format!(

@@ -2768,7 +2768,25 @@ async fn a_round_does_not_close_over_a_tube_with_no_result() {
         );
         assert_eq!(posted.status, 200, "{}", posted.body);
     };
+    // One tube twice in one request with two results: refused as that,
+    // nothing recorded; a recorded result changed by an upload: refused too.
+    let two = srv.post(
+        &format!("/api/v1/rounds/{r}/results"),
+        &json!({ "results": [{ "barcode": "C0000001", "result": "阴性" }, { "barcode": "c0000001", "result": "阳性" }] }),
+    );
+    assert_eq!(two.status, 400, "{}", two.body);
+    assert!(two.body.contains("appears twice"), "{}", two.body);
     results("C0000001");
+    let changed = srv.post(
+        &format!("/api/v1/rounds/{r}/results"),
+        &json!({ "results": [{ "barcode": "C0000001", "result": "abnormal" }] }),
+    );
+    assert_eq!(changed.status, 409, "{}", changed.body);
+    assert!(
+        changed.body.contains("not changed by an upload"),
+        "{}",
+        changed.body
+    );
     let moved = move_to("results_complete");
     assert_eq!(moved.status, 200, "{}", moved.body);
     // The offline station's tube arrives now.
