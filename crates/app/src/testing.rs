@@ -2206,6 +2206,13 @@ pub struct ResultsSummary {
     /// (still open or only closed at its point): recorded, and where the
     /// chain of counts broke (the point's packing was skipped).
     pub unpacked: Vec<String>,
+    /// Of those, the tubes still open at their point (being filled): the lab
+    /// cannot have them; a misread barcode is likelier.
+    pub still_open: Vec<String>,
+    /// Barcodes resulted whose box the lab has not recorded receiving
+    /// (packed, or handed over and not received): recorded; check the
+    /// barcode, or record the receipt.
+    pub not_received: Vec<String>,
     /// Tubes another request gave a different result while this one ran:
     /// not changed (a recorded result never is), listed as `BARCODE: stored → asked`.
     pub conflicting: Vec<String>,
@@ -2422,9 +2429,24 @@ pub async fn post_results(
             continue;
         }
         sum.recorded += 1;
-        if gw_domain::testing::TubeState::parse(&tube.state).is_some_and(|s| !s.packed()) {
-            tracing::warn!(round = %round, barcode = %code, state = %tube.state, "result for a tube never packed");
-            sum.unpacked.push(code.clone());
+        // The tube as it stood before this result: where the chain says it is.
+        match gw_domain::testing::TubeState::parse(&tube.state) {
+            Some(s) if !s.packed() => {
+                tracing::warn!(round = %round, barcode = %code, state = %tube.state, "result for a tube never packed");
+                if s == gw_domain::testing::TubeState::Open {
+                    sum.still_open.push(code.clone());
+                }
+                sum.unpacked.push(code.clone());
+            }
+            Some(
+                gw_domain::testing::TubeState::Sealed
+                | gw_domain::testing::TubeState::Boxed
+                | gw_domain::testing::TubeState::HandedOver,
+            ) => {
+                tracing::warn!(round = %round, barcode = %code, state = %tube.state, "result for a tube the lab has not received");
+                sum.not_received.push(code.clone());
+            }
+            _ => {}
         }
         sum.retests_resolved += applied.resolved;
         sum.households_released += applied.released;
@@ -2441,11 +2463,12 @@ pub async fn post_results(
         }
     }
     let detail = format!(
-        "recorded={} abnormal={} invalid={} unpacked={}",
+        "recorded={} abnormal={} invalid={} unpacked={} not_received={}",
         sum.recorded,
         sum.alerts.len(),
         sum.invalid,
-        sum.unpacked.len()
+        sum.unpacked.len(),
+        sum.not_received.len()
     );
     access::record(
         store,

@@ -942,10 +942,27 @@ async fn upload_results(
             for sheet in &done.skipped_sheets {
                 println!("  跳过工作表 skipped sheet “{sheet}” (no barcode/result header)");
             }
-            if !s.unpacked.is_empty() {
+            if !s.still_open.is_empty() {
+                println!(
+                    "  注意：这些采样管仍在采样点使用中，实验室不可能收到，请核对条码 / WARNING: these tubes are still open at their point (being filled): the lab cannot have them; check the barcodes: {}",
+                    s.still_open.join(", ")
+                );
+            }
+            let closed: Vec<&String> = s
+                .unpacked
+                .iter()
+                .filter(|b| !s.still_open.contains(b))
+                .collect();
+            if !closed.is_empty() {
                 println!(
                     "  未装袋即出结果 resulted but never packed at their point (record their bag after the fact: gridwarden handoff bag): {}",
-                    s.unpacked.join(", ")
+                    closed.iter().map(|b| b.as_str()).collect::<Vec<_>>().join(", ")
+                );
+            }
+            if !s.not_received.is_empty() {
+                println!(
+                    "  实验室未登记接收其所在箱即出结果，请核对条码或补登接收 / resulted though the lab never recorded receiving their box: check the barcodes, or record the receipt (gridwarden handoff receive): {}",
+                    s.not_received.join(", ")
                 );
             }
             for a in &s.alerts {

@@ -832,6 +832,19 @@ pub fn reconcile(chain: &Chain) -> Vec<Mismatch> {
             _ => Vec::new(),
         };
     }
+    // A hand-over the lab has not received whole names the boxes it lacks.
+    for m in out
+        .0
+        .iter_mut()
+        .filter(|m| m.kind == "handoff" && m.step == Step::Lab)
+    {
+        m.items = chain
+            .boxes
+            .iter()
+            .filter(|b| b.handoff.as_deref() == Some(m.at.as_str()) && b.receipt.is_none())
+            .map(|b| b.barcode.clone())
+            .collect();
+    }
     // A lab receipt's break names its boxes, and its point when they all
     // came from one (the lab counts a delivery, which may span points).
     for m in out.0.iter_mut().filter(|m| m.kind == "receipt") {
@@ -854,6 +867,48 @@ pub fn reconcile(chain: &Chain) -> Vec<Mismatch> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hand_over_the_lab_lacks_names_the_boxes_not_received() {
+        let box_ = |barcode: &str, receipt: Option<&str>| BoxLink {
+            barcode: barcode.into(),
+            point: "P".into(),
+            counted_bags: 0,
+            counted_tubes: 0,
+            handoff: Some("H1".into()),
+            receipt: receipt.map(Into::into),
+            lab_tubes: None,
+        };
+        let chain = Chain {
+            boxes: vec![
+                box_("BOX1", Some("R1")),
+                box_("BOX2", None),
+                box_("BOX3", Some("R1")),
+            ],
+            handoffs: vec![HandOffLink {
+                id: "H1".into(),
+                point: "P".into(),
+                counted_boxes: 3,
+                counted_tubes: 0,
+                counted_people: None,
+            }],
+            receipts: vec![ReceiptLink {
+                id: "R1".into(),
+                counted_boxes: Some(2),
+                counted_tubes: 0,
+                counted_people: None,
+            }],
+            ..Chain::default()
+        };
+        let m = reconcile(&chain);
+        let lab: Vec<&Mismatch> = m
+            .iter()
+            .filter(|m| m.step == Step::Lab && m.kind == "handoff")
+            .collect();
+        assert_eq!(lab.len(), 1, "{m:?}");
+        assert_eq!((lab[0].expected, lab[0].found), (3, 2));
+        assert_eq!(lab[0].items, ["BOX2"]);
+    }
 
     #[test]
     fn ranges_overlap_when_they_share_a_barcode() {

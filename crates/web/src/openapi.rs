@@ -215,6 +215,8 @@ fn registry_document() -> Value {
                     "type": "object", "required": ["barcode", "result"], "properties": { "barcode": { "type": "string" }, "result": { "type": "string" } } } } } } } } },
                 "responses": ok(json!({ "type": "object", "properties": { "recorded": { "type": "integer" }, "already": { "type": "array", "items": { "type": "string" } },
                     "unpacked": { "type": "array", "items": { "type": "string" }, "description": "recorded, but the system never saw these tubes packed in a bag: where the chain of counts broke" },
+                    "still_open": { "type": "array", "items": { "type": "string" }, "description": "of `unpacked`, the tubes still open at their point (being filled): the lab cannot have them, check the barcodes" },
+                    "not_received": { "type": "array", "items": { "type": "string" }, "description": "recorded, but the lab never recorded receiving their box (packed, or handed over and not received): check the barcodes, or record the receipt" },
                     "conflicting": { "type": "array", "items": { "type": "string" }, "description": "tubes another request gave a different result while this one ran: not changed" },
                     "negative": { "type": "integer" }, "invalid": { "type": "integer" }, "alerts": { "type": "array", "items": { "type": "object" } } } })) } },
             "/api/v1/rounds/{id}/results/file": { "post": { "summary": "the lab's results file (.xlsx, .xls, or .csv in UTF-8 or GBK: a tube-barcode column and a result column, 阴性/阳性/异常/无效 or negative/positive/abnormal/invalid) as the raw body; all or nothing: any bad row refuses the file with every problem listed (422)",

@@ -390,7 +390,7 @@ async fn a_hand_over_whose_counts_do_not_match_is_flagged_at_the_hand_off() {
     );
     // Point B has nothing to do with it.
     assert_eq!(w.report(&w.chief, Some(&w.b))["matched"], true);
-    // The CLI prints the step and exits 2 (1 is for errors).
+    // The CLI prints the step and exits 3 (1 is for errors, 2 for usage).
     let out = w.env.cli(&["handoff", "report", "--round", &w.round]);
     assert_eq!(out.status.code(), Some(3));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -410,6 +410,8 @@ async fn a_hand_over_whose_counts_do_not_match_is_flagged_at_the_hand_off() {
     let sum = r.json();
     assert_eq!(sum["recorded"], 3);
     assert_eq!(sum["unpacked"], json!(["TB00000003"]), "{sum}");
+    // The two the lab received are not named again.
+    assert_eq!(sum["not_received"], json!([]), "{sum}");
     // The point records the bag after the fact: the resulted tube goes in
     // (it keeps its result), and the bag step's break is mended.
     let late = w.as_(&w.vol).post(
@@ -1222,7 +1224,9 @@ async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
         &json!({ "barcode": "BAG0000003", "tubes": ["TB00000004"], "counted_tubes": 2 }),
     );
     assert_eq!(r.status, 201, "{}", r.body);
-    // (A round closes with every tube resulted.)
+    // (A round closes with every tube resulted.) Recorded; the tubes whose
+    // box the lab never recorded receiving are named: the handed-over box's
+    // two and the bag still at the point.
     let rows: Vec<Value> = (1..=4)
         .map(|i| json!({ "barcode": format!("TB0000000{i}"), "result": "negative" }))
         .collect();
@@ -1231,6 +1235,12 @@ async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
         &json!({ "results": rows }),
     );
     assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json()["not_received"],
+        json!(["TB00000001", "TB00000002", "TB00000004"]),
+        "{}",
+        r.body
+    );
     let k: gw_domain::ids::Key = w.round.parse().unwrap();
     let store = w.env.store().await;
     store
