@@ -659,7 +659,7 @@ async fn an_abnormal_pool_is_traced_to_exactly_its_members() {
         "{}",
         changed.body
     );
-    // One tube twice in one request with two results: refused the same way.
+    // One tube twice in one request with two results: refused as that.
     let twice = lab.post(
         &format!("/api/v1/rounds/{}/results", w.round),
         &json!({ "results": [
@@ -667,7 +667,8 @@ async fn an_abnormal_pool_is_traced_to_exactly_its_members() {
             { "barcode": "p0000009", "result": "abnormal" }
         ] }),
     );
-    assert_eq!(twice.status, 409, "{}", twice.body);
+    assert_eq!(twice.status, 400, "{}", twice.body);
+    assert!(twice.body.contains("appears twice"), "{}", twice.body);
     assert_eq!(
         srv.get(&format!("/api/v1/rounds/{}/alerts", w.round))
             .json()["alerts"]
@@ -1850,7 +1851,8 @@ async fn a_swab_taken_earlier_offline_is_the_first_and_a_swab_in_the_wrong_tube_
             .contains("a retest swab in a tube opened for pool"),
         "{wrong}"
     );
-    // The right purpose in the right tube: nothing to say.
+    // The right purpose in the right tube: nothing to say about the tube
+    // (that this person has no retest open is said).
     let t5 = srv
         .post(
             &format!("/api/v1/points/{}/tubes", w.points[0]),
@@ -1861,7 +1863,10 @@ async fn a_swab_taken_earlier_offline_is_the_first_and_a_swab_in_the_wrong_tube_
         .unwrap()
         .to_string();
     let right = swab(&t5, "right-7", &w.codes[7].1, "retest", None);
-    assert_eq!(right["problem"], "", "{right}");
+    assert_eq!(
+        right["problem"], "此人没有待做的单管复检 / this person has no open single-tube retest",
+        "{right}"
+    );
     let k: gw_domain::ids::Key = t5.parse().unwrap();
     assert_eq!(store.tube(k.street, k.id).await.unwrap().tube_use, "retest");
 
