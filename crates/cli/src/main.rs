@@ -386,7 +386,10 @@ struct ImportRosterArgs {
 enum ExportCmd {
     /// Export the roster of a grid, community or street to .xlsx (masked unless --unmasked, which is audited).
     Roster {
-        #[arg(long, conflicts_with = "community")]
+        /// The grid: its id (STREET-ID, as `territory` and the round commands
+        /// show it), its code, or its name with --community (or --street)
+        /// when several communities have a grid of that name.
+        #[arg(long)]
         grid: Option<String>,
         #[arg(long)]
         community: Option<String>,
@@ -1030,7 +1033,26 @@ async fn resolve_scope(
         None => None,
     };
     if let Some(g) = grid {
-        let found = store.grids(Some(&g), None).await?;
+        let found = match g.parse::<gw_domain::ids::Key>() {
+            // Its id, as every other command shows it.
+            Ok(k) => match store.grid(k.street, k.id).await {
+                Ok(one) => vec![one],
+                Err(gw_store::StoreError::NotFound(_)) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            },
+            Err(_) => {
+                // By code or name, within the community when one is given.
+                let within = match &community {
+                    Some(c) => match store.communities(Some(c), street_id).await?.as_slice() {
+                        [one] => Some((one.street_id, one.id)),
+                        [] => bail!("找不到社区 community not found: {c}"),
+                        _ => bail!("社区不唯一，请加 --street / community is ambiguous: {c}"),
+                    },
+                    None => None,
+                };
+                store.grids(Some(&g), within).await?
+            }
+        };
         let found: Vec<_> = found
             .into_iter()
             .filter(|x| street_id.is_none_or(|s| x.street_id == s))
@@ -1042,8 +1064,8 @@ async fn resolve_scope(
                 grid: Some(one.id),
                 label: format!("{}{}", one.community_name, one.name),
             }),
-            [] => bail!("找不到网格 grid not found: {g}"),
-            _ => bail!("网格不唯一，请加 --street / grid is ambiguous: {g}"),
+            [] => bail!("找不到网格 grid not found: {g} (give its id STREET-ID, its code, or its name with --community)"),
+            _ => bail!("网格不唯一，请加 --community，或用网格编号 / grid is ambiguous: {g}: add --community, or give its id (STREET-ID)"),
         };
     }
     if let Some(c) = community {

@@ -59,7 +59,22 @@ async fn registry_api_over_real_http() {
             .iter()
             .any(|f| f == "cannot_go_downstairs" || f == "elderly_alone")));
     // A street commander may filter by a health flag (it is their job to know who needs dialysis).
-    assert_eq!(srv.get("/api/v1/residents?flag=dialysis").status, 200);
+    let dialysis = srv.get("/api/v1/residents?flag=dialysis&limit=1000");
+    assert_eq!(dialysis.status, 200);
+    // It tells who has a health flag, as a reveal does: audited, with the
+    // flag and how many, never who.
+    let found = dialysis.json()["items"].as_array().unwrap().len();
+    let audit = env.cli_ok(&["audit", "--limit", "50"]);
+    let line = audit
+        .lines()
+        .find(|l| l.contains("filter_health"))
+        .unwrap_or_else(|| panic!("{audit}"));
+    assert!(
+        line.contains("user:chief") && line.contains(&format!("flags=dialysis residents={found}")),
+        "{line}"
+    );
+    // A flag that is no health data is no such read.
+    assert_eq!(audit.matches("filter_health").count(), 1, "{audit}");
     let bad = srv.get("/api/v1/residents?flag=zombie");
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json()["code"], "bad_request");

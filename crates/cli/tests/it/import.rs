@@ -491,3 +491,58 @@ async fn export_masks_by_default_and_audits_unmasked() {
         .collect::<String>()
         .contains("220102")));
 }
+
+/// A grid's roster is exported by the grid's id (as every other command
+/// shows it), or by its name within its community; a name several
+/// communities share says how to pick one.
+#[tokio::test]
+async fn a_grids_roster_is_exported_by_its_id_or_its_name_in_a_community() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "6000", "--seed", "3", "--no-serve"]);
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let grids = store.grids(Some("第1网格"), None).await.unwrap();
+    assert!(
+        grids.len() > 1,
+        "several communities have a 第1网格: {grids:?}"
+    );
+    let first = &grids[0];
+    let rows_of = |path: &std::path::Path| -> usize {
+        let mut wb: Xlsx<_> = open_workbook(path).unwrap();
+        wb.worksheet_range("居民名单").unwrap().rows().count()
+    };
+    let by_id = env.path("by-id.xlsx");
+    env.cli_ok(&[
+        "export",
+        "roster",
+        "--grid",
+        &format!("{street}-{}", first.id),
+        "--out",
+        &by_id.display().to_string(),
+    ]);
+    let ambiguous = env.cli(&["export", "roster", "--grid", "第1网格", "--out", "x.xlsx"]);
+    assert!(!ambiguous.status.success());
+    assert!(
+        String::from_utf8_lossy(&ambiguous.stderr).contains("--community"),
+        "{ambiguous:?}"
+    );
+    let by_name = env.path("by-name.xlsx");
+    env.cli_ok(&[
+        "export",
+        "roster",
+        "--community",
+        &first.community_name,
+        "--grid",
+        "第1网格",
+        "--out",
+        &by_name.display().to_string(),
+    ]);
+    assert_eq!(rows_of(&by_id), rows_of(&by_name));
+    assert!(rows_of(&by_id) > 2);
+    let none = env.cli(&["export", "roster", "--grid", "1-99999", "--out", "x.xlsx"]);
+    assert!(!none.status.success());
+    assert!(
+        String::from_utf8_lossy(&none.stderr).contains("grid not found"),
+        "{none:?}"
+    );
+}
