@@ -2845,6 +2845,10 @@ pub struct PoolAdviceView {
     pub swabs_seen: u64,
     pub advice: Option<gw_domain::testing::PoolAdvice>,
     pub lab_max: u32,
+    /// The rounds read, newest first: the newest whose swabs together first
+    /// reach [`gw_domain::testing::ADVICE_WINDOW_SWABS`] (so the advice
+    /// follows a rate as it moves).
+    pub rounds: Vec<String>,
 }
 
 pub async fn pool_advice(
@@ -2857,20 +2861,33 @@ pub async fn pool_advice(
     let place = store.place_of(street, "street", street).await?;
     access::authorize(p, clock, Action::ManageRounds, &place)?;
     // The street's lab's limit, or a smaller one asked for.
+    if let Some(m) = lab_max.filter(|m| !gw_domain::testing::POOL_SIZES.contains(m)) {
+        return Err(AuthError::Invalid(format!(
+            "实验室上限应为 {:?} 之一，不是 {m} / the lab's limit must be one of {:?}, not {m}",
+            gw_domain::testing::POOL_SIZES,
+            gw_domain::testing::POOL_SIZES
+        )));
+    }
     let limit = settings_of(store, street).await?.lab_max_pool;
     let lab_max = lab_max.unwrap_or(limit).min(limit);
-    let outcomes: Vec<(u32, u64, u64)> = store
-        .pool_outcomes(street)
-        .await?
-        .into_iter()
-        .map(|(k, n, a)| {
-            (
-                u32::try_from(k).unwrap_or(1),
-                u64::try_from(n).unwrap_or(0),
-                u64::try_from(a).unwrap_or(0),
-            )
-        })
-        .collect();
+    // Each round's outcomes, newest round first.
+    let mut rounds: Vec<(i64, Vec<gw_domain::testing::PoolOutcome>)> = Vec::new();
+    for (round, k, n, a) in store.pool_outcomes(street).await? {
+        let o = (
+            u32::try_from(k).unwrap_or(1),
+            u64::try_from(n).unwrap_or(0),
+            u64::try_from(a).unwrap_or(0),
+        );
+        match rounds.last_mut() {
+            Some((r, v)) if *r == round => v.push(o),
+            _ => rounds.push((round, vec![o])),
+        }
+    }
+    let per_round: Vec<Vec<gw_domain::testing::PoolOutcome>> =
+        rounds.iter().map(|r| r.1.clone()).collect();
+    let used =
+        gw_domain::testing::advice_window(&per_round, gw_domain::testing::ADVICE_WINDOW_SWABS);
+    let outcomes: Vec<gw_domain::testing::PoolOutcome> = per_round[..used].concat();
     let prevalence = gw_domain::testing::estimate_prevalence(&outcomes);
     let swabs_seen = outcomes.iter().map(|o| u64::from(o.0) * o.1).sum();
     Ok(PoolAdviceView {
@@ -2881,6 +2898,10 @@ pub async fn pool_advice(
             .filter(|_| swabs_seen >= gw_domain::testing::MIN_SWABS_FOR_ADVICE)
             .map(|p| gw_domain::testing::advise_pool_size(p, lab_max)),
         lab_max,
+        rounds: rounds[..used]
+            .iter()
+            .map(|(id, _)| Key { street, id: *id }.to_string())
+            .collect(),
     })
 }
 

@@ -556,6 +556,14 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     ),
                     _ => println!("尚无检测结果可依 / no results to go on yet"),
                 }
+                if !v.rounds.is_empty() {
+                    println!(
+                        "依据最近的轮次 from the latest rounds: {} (最近约 {} 人 the newest ~{} swabs)",
+                        v.rounds.join(", "),
+                        gw_domain::testing::ADVICE_WINDOW_SWABS,
+                        gw_domain::testing::ADVICE_WINDOW_SWABS
+                    );
+                }
             }
         }
         RoundCmd::State { round, to, db } => {

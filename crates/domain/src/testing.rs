@@ -658,6 +658,28 @@ pub fn estimate_prevalence(outcomes: &[(u32, u64, u64)]) -> Option<f64> {
 /// uncertain to advise a pool size on.
 pub const MIN_SWABS_FOR_ADVICE: u64 = 100;
 
+/// The swabs the pool-size advice reads, newest rounds first: enough for a
+/// rate, few enough that an outbreak shows in the next advice (all rounds
+/// alike would keep a rising rate low for weeks).
+pub const ADVICE_WINDOW_SWABS: u64 = 1_000;
+
+/// What a round's pools came to: `(pool size, tubes, abnormal tubes)`.
+pub type PoolOutcome = (u32, u64, u64);
+
+/// How many of `rounds` (newest first, each its outcomes) the advice reads:
+/// the newest whose swabs together first reach `window`, or all of them
+/// when they never do.
+pub fn advice_window(rounds: &[Vec<PoolOutcome>], window: u64) -> usize {
+    let mut swabs = 0;
+    for (i, r) in rounds.iter().enumerate() {
+        swabs += r.iter().map(|o| u64::from(o.0) * o.1).sum::<u64>();
+        if swabs >= window {
+            return i + 1;
+        }
+    }
+    rounds.len()
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -885,6 +907,31 @@ mod tests {
         assert!(t.move_to(TubeState::Open).is_err());
         assert!(TubeState::Resulted.next().is_none());
         assert!(TubeState::Open.accepts_swabs() && !TubeState::Sealed.accepts_swabs());
+    }
+
+    #[test]
+    fn advice_reads_the_newest_rounds_that_reach_the_window() {
+        // An outbreak: the newest round, 101 tubes of 10 with half abnormal,
+        // is a thousand swabs alone; the calm round before it is left out.
+        let rounds = vec![vec![(10, 101, 51)], vec![(10, 162, 2)]];
+        assert_eq!(advice_window(&rounds, ADVICE_WINDOW_SWABS), 1);
+        let now = estimate_prevalence(&rounds[0]).unwrap();
+        let all: Vec<_> = rounds.concat();
+        let blended = estimate_prevalence(&all).unwrap();
+        assert!(now > 3.0 * blended, "{now} against {blended}");
+        assert!(advise_pool_size(now, 10).pool_size < advise_pool_size(blended, 10).pool_size);
+        // Small rounds are read together until they reach it; all of them
+        // when they never do.
+        let small = vec![
+            vec![(10, 30, 0)],
+            vec![(5, 100, 1)],
+            vec![(10, 50, 0)],
+            vec![(10, 50, 0)],
+        ];
+        // 300 + 500 swabs are short of a thousand; the third round reaches it.
+        assert_eq!(advice_window(&small, ADVICE_WINDOW_SWABS), 3);
+        assert_eq!(advice_window(&small[..2], ADVICE_WINDOW_SWABS), 2);
+        assert_eq!(advice_window(&[], ADVICE_WINDOW_SWABS), 0);
     }
 
     #[test]

@@ -1398,15 +1398,16 @@ impl Store {
     /// rounds: the tubes of sampling as it came (routine, door-to-door and
     /// re-sample swabs), by how many swabs each actually held. Retest tubes
     /// are left out: their people came from abnormal pools.
-    pub async fn pool_outcomes(&self, street: i64) -> Result<Vec<(i32, i64, i64)>> {
+    pub async fn pool_outcomes(&self, street: i64) -> Result<Vec<(i64, i32, i64, i64)>> {
         Ok(db_run!(self, pool => {
             let rows = sqlx::query(
-                "SELECT CAST(t.fill AS INTEGER), COUNT(*), COALESCE(SUM(CASE WHEN t.result = 'abnormal' THEN 1 ELSE 0 END), 0) FROM tube t \
+                "SELECT t.round_id, CAST(t.fill AS INTEGER), COUNT(*), COALESCE(SUM(CASE WHEN t.result = 'abnormal' THEN 1 ELSE 0 END), 0) FROM tube t \
+                 JOIN testing_round r ON r.street_id = t.street_id AND r.id = t.round_id \
                  WHERE t.street_id = $1 AND t.result IN ('negative', 'abnormal') AND t.fill > 0 \
                  AND t.tube_use <> 'retest' \
-                 GROUP BY t.fill ORDER BY t.fill")
+                 GROUP BY t.round_id, r.starts_ms, t.fill ORDER BY r.starts_ms DESC, t.round_id DESC, t.fill")
                 .bind(street).fetch_all(pool).await?;
-            rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+            rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }
 }

@@ -1332,6 +1332,10 @@ async fn door_to_door_lists_and_pool_advice() {
     assert_eq!(cli["lab_max"], 5, "{cli}");
     assert_eq!(cli["prevalence"], advice["prevalence"]);
     assert!(cli["advice"]["pool_size"].as_u64().unwrap() <= 5, "{cli}");
+    // It says which rounds it read; a limit no pool has is refused.
+    assert_eq!(advice["rounds"], json!([w.round.as_str()]), "{advice}");
+    let zero = srv.get(&format!("/api/v1/streets/{street}/pool-advice?lab_max=0"));
+    assert_eq!(zero.status, 400, "{}", zero.body);
 }
 
 #[tokio::test]
