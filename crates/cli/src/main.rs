@@ -787,7 +787,12 @@ async fn run(cli: Cli) -> Result<()> {
             {
                 println!(
                     "{}\t{}\t{}\t{}:{}\t{}",
-                    e.at_ms, e.actor, e.action, e.target_kind, e.target_id, e.detail
+                    gw_domain::notify::clock_text(e.at_ms),
+                    e.actor,
+                    e.action,
+                    e.target_kind,
+                    e.target_id,
+                    e.detail
                 );
             }
             Ok(())
@@ -1432,7 +1437,7 @@ async fn codes_cmd(c: CodesCmd, clock: &Clock) -> Result<()> {
         CodesCmd::Verify { code, db } => {
             let store = open(&db).await?;
             let key = gw_app::codes::verify(&store, &code).await?;
-            println!("valid: resident {key}");
+            println!("有效 valid: 居民 resident {key}");
             Ok(())
         }
         CodesCmd::RotateKey { db } => {

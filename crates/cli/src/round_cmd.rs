@@ -979,19 +979,29 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 }
                 if al.unidentified > 0 {
                     println!(
-                        "    另有 {} 份样本对应不到人 / {} more swabs name nobody (revoked codes' owners: {})",
-                        al.unidentified, al.unidentified, al.revoked_code_count
+                        "    另有 {} 份样本对应不到人 / {} more swabs name nobody",
+                        al.unidentified, al.unidentified
                     );
+                }
+                if al.revoked_code_count > 0 {
+                    println!(
+                        "    其中 {} 份用了已作废的码，码的主人 / {} taken with a revoked code, whose owners are (trace them):",
+                        al.revoked_code_count, al.revoked_code_count
+                    );
+                    for m in &al.revoked_code_owners {
+                        println!("      {}", person_line(m));
+                    }
                 }
             }
             println!("消杀 disinfection tasks: {}", d.len());
             for t in &d {
                 println!(
-                    "  {} {} {} {}",
+                    "  {} {} {} {} (预警 alert {})",
                     t.task,
                     t.point_name,
                     t.state,
-                    gw_domain::notify::clock_text(t.done_ms.unwrap_or(t.created_ms))
+                    gw_domain::notify::clock_text(t.done_ms.unwrap_or(t.created_ms)),
+                    t.alert
                 );
             }
         }

@@ -34,7 +34,7 @@ async fn codes_are_signed_revocable_and_rotate() {
     assert!(!code1.contains(first["name"].as_str().unwrap()));
     assert_eq!(
         verify(&env, &code1),
-        (true, format!("valid: resident {id}\n"))
+        (true, format!("有效 valid: 居民 resident {id}\n"))
     );
     // The same code every time until it is revoked.
     assert_eq!(
@@ -125,7 +125,7 @@ async fn codes_are_signed_revocable_and_rotate() {
     assert!(!ok && msg.contains("revoked"), "{msg}");
     assert_eq!(
         verify(&env, &code4),
-        (true, format!("valid: resident {id}\n"))
+        (true, format!("有效 valid: 居民 resident {id}\n"))
     );
     let path = env.cli_ok(&["codes", "link", hh]).trim().to_string();
     let token = path.strip_prefix("/h/").unwrap().to_string();
