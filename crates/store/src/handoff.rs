@@ -340,7 +340,8 @@ impl Store {
         }))
     }
 
-    /// Makes a bag holding these tubes, all of them `closed` now; they become `sealed`.
+    /// Makes a bag holding these tubes, all of them `closed` now; they become
+    /// `sealed`. Refused once the round is closed, as every packing step is.
     #[allow(clippy::too_many_arguments)]
     pub async fn pack_bag(
         &self,
@@ -354,6 +355,9 @@ impl Store {
         now_ms: i64,
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
+        // A closed round's counts are its record (a miscount could no
+        // longer be recounted).
+        tx.hold_unclosed_round(street, round).await?;
         let id = tx_run!(tx, conn, DB => {
             let id: i64 = sqlx::query_scalar("INSERT INTO sample_bag (street_id, round_id, point_id, barcode, counted_tubes, packed_by, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
                 .bind(street).bind(round).bind(point).bind(barcode).bind(counted).bind(by).bind(now_ms).fetch_one(&mut *conn).await
@@ -425,6 +429,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
+        tx.hold_unclosed_round(street, round).await?;
         let id = tx_run!(tx, conn, DB => {
             let id: i64 = sqlx::query_scalar("INSERT INTO transport_box (street_id, round_id, point_id, barcode, counted_bags, counted_tubes, packed_by, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
                 .bind(street).bind(round).bind(point).bind(barcode).bind(counted.0).bind(counted.1).bind(by).bind(now_ms).fetch_one(&mut *conn).await
@@ -536,6 +541,7 @@ impl Store {
     pub async fn hand_over(&self, w: &HandOffWrite<'_>, boxes: &[i64]) -> Result<i64> {
         let street = w.street;
         let mut tx = self.begin().await?;
+        tx.hold_unclosed_round(street, w.round).await?;
         let id = tx_run!(tx, conn, DB => {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO handoff (street_id, round_id, point_id, transporter_name, transporter_phone, transporter_account, counted_boxes, counted_tubes, counted_people, handed_by, created_ms) \
@@ -565,6 +571,7 @@ impl Store {
     pub async fn receive(&self, w: &ReceiptWrite<'_>, boxes: &[i64]) -> Result<i64> {
         let street = w.street;
         let mut tx = self.begin().await?;
+        tx.hold_unclosed_round(street, w.round).await?;
         let id = tx_run!(tx, conn, DB => {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO lab_receipt (street_id, round_id, counted_boxes, counted_tubes, counted_people, received_by, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")

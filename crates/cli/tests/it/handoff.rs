@@ -1256,6 +1256,13 @@ async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
     let r = recount(json!({ "barcode": "BAG0000003", "counted_tubes": 1, "reason": "数错" }));
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(r.body.contains("is closed"), "{}", r.body);
+    // Nor is it packed on: a miscount made now could never be recounted.
+    let r = v.post(
+        &format!("/api/v1/points/{}/boxes", w.a),
+        &json!({ "barcode": "BOX0000003", "bags": ["BAG0000003"], "counted_bags": 1, "counted_tubes": 5 }),
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("is closed"), "{}", r.body);
     // Nor does its bag capacity change.
     let r = w.as_(&w.chief).post(
         &format!("/api/v1/rounds/{}/bag-capacity", w.round),
