@@ -412,6 +412,39 @@ pub struct Packed {
     pub warnings: Vec<String>,
 }
 
+/// Whether `label` is the barcode of a tube of the round (a bag or box label
+/// scanned off a tube by mistake).
+async fn is_tube_of_round(
+    store: &Store,
+    street: i64,
+    round: i64,
+    label: &str,
+) -> Result<bool, StoreError> {
+    Ok(store
+        .tube_and_result_by_barcode(street, round, label)
+        .await?
+        .is_some())
+}
+
+/// Whether `label` is a bag's or a box's label of the round (read where a
+/// tube's barcode goes).
+pub async fn is_packing_label(
+    store: &Store,
+    street: i64,
+    round: i64,
+    label: &str,
+) -> Result<bool, StoreError> {
+    let one = vec![label.to_string()];
+    Ok(!store
+        .bags_for_packing(street, round, &one)
+        .await?
+        .is_empty()
+        || !store
+            .boxes_for_packing(street, round, &one)
+            .await?
+            .is_empty())
+}
+
 /// Packs closed tubes into a sealed bag: the bag's barcode, then the tubes'
 /// barcodes, then the number of tubes the packer counted. Over the round's bag
 /// capacity, or any tube unknown, elsewhere, not closed or already bagged: refused,
@@ -467,6 +500,11 @@ pub async fn pack_bag(
     {
         problems.push(format!(
             "{bag}: 这是本轮一个箱的箱码，不是袋码 / that is a box's label in this round, not a bag's"
+        ));
+    }
+    if is_tube_of_round(store, point.street, pt.round_id, &bag).await? {
+        problems.push(format!(
+            "{bag}: 这是本轮一支采样管的条码，不是袋码 / that is a tube's barcode in this round, not a bag's label"
         ));
     }
     for c in &codes {
@@ -584,6 +622,11 @@ pub async fn pack_box(
     {
         problems.push(format!(
             "{box_code}: 这是本轮一个袋的袋码，不是箱码 / that is a bag's label in this round, not a box's"
+        ));
+    }
+    if is_tube_of_round(store, point.street, pt.round_id, &box_code).await? {
+        problems.push(format!(
+            "{box_code}: 这是本轮一支采样管的条码，不是箱码 / that is a tube's barcode in this round, not a box's label"
         ));
     }
     for c in &codes {

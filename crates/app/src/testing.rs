@@ -533,6 +533,18 @@ pub async fn open_tube(
         }
         Err(e) => return Err(AuthError::Invalid(e.to_string())),
     };
+    // A bag's or box's label read where a tube's barcode goes: refused, so
+    // the volunteer scans the tube; opened offline, kept with a warning.
+    if crate::handoff::is_packing_label(store, point.street, round.id, code.as_str()).await? {
+        let why = format!(
+            "{0}: 这是本轮一个袋或箱的标签，不是采样管条码 / {0} is a bag's or box's label in this round, not a tube's barcode",
+            code.as_str()
+        );
+        if !replay {
+            return Err(AuthError::Invalid(why));
+        }
+        warning = Some(join(warning.unwrap_or_default(), &why));
+    }
     // Through the scan writer: one writer on the scan path.
     let id = writer
         .open(NewTube {

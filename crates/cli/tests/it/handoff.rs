@@ -995,6 +995,35 @@ async fn a_box_label_is_not_taken_for_a_bag_nor_a_bag_label_for_a_box() {
     );
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("bag's label"), "{}", r.body);
+    // Nor a tube's barcode for either, nor a bag's or box's label for a tube.
+    let r = v.post(
+        &format!("/api/v1/points/{}/bags", w.a),
+        &json!({ "barcode": "TB00000001", "tubes": ["TB00000004"], "counted_tubes": 1 }),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("tube's barcode"), "{}", r.body);
+    let r = v.post(
+        &format!("/api/v1/points/{}/boxes", w.a),
+        &json!({ "barcode": "TB00000002", "bags": ["BAG0000003"], "counted_bags": 1, "counted_tubes": 1 }),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("tube's barcode"), "{}", r.body);
+    for label in ["BOX0000001", "BAG0000003"] {
+        let r = v.post(
+            &format!("/api/v1/points/{}/tubes", w.a),
+            &json!({ "barcode": label }),
+        );
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains("not a tube's barcode"), "{}", r.body);
+    }
+    // Opened offline with one (a station's replay): its swabs are in it;
+    // kept, with the warning.
+    let r = v.post(
+        &format!("/api/v1/points/{}/tubes", w.a),
+        &json!({ "barcode": "BOX0000001", "reuse": true }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.body.contains("not a tube's barcode"), "{}", r.body);
     assert_eq!(
         w.report(&w.chief, None)["matched"],
         false,
