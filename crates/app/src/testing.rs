@@ -2192,7 +2192,11 @@ pub struct AlertView {
     /// How many such residents, whether the caller may read them or not.
     pub revoked_code_count: usize,
     pub households_under_control: usize,
+    /// Members whose single-tube retest is still to be taken.
     pub retests_open: usize,
+    /// Members whose retest is open but who are exempt from the round (in
+    /// hospital, away …): not counted as waiting; the round can close.
+    pub retests_exempt: usize,
     pub created_ms: i64,
 }
 
@@ -2287,6 +2291,11 @@ async fn alert_view(
             today,
         ));
     }
+    let open_retests = store.follow_ups(street, a.tube_id, "retest").await?.len();
+    let retests_exempt = store
+        .follow_ups_exempt(street, a.tube_id, "retest")
+        .await?
+        .len();
     Ok(AlertView {
         alert: Key { street, id: a.id }.to_string(),
         kind: a.kind.clone(),
@@ -2302,7 +2311,8 @@ async fn alert_view(
             id: a.point_id,
         }
         .to_string(),
-        retests_open: store.follow_ups(street, a.tube_id, "retest").await?.len(),
+        retests_open: open_retests - retests_exempt,
+        retests_exempt,
         members: views,
         member_count: all_members.len(),
         unidentified: unidentified.len() as i64,

@@ -965,13 +965,18 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     "混管异常 abnormal pool"
                 };
                 println!(
-                    "  {} {what} {} · {} · {} · {} 人 people ({} 待复检 retests open) · {} 户管控 households under control",
+                    "  {} {what} {} · {} · {} · {} 人 people ({} 待复检 retests open{}) · {} 户管控 households under control",
                     al.alert,
                     al.barcode,
                     al.state,
                     gw_domain::notify::clock_text(al.created_ms),
                     al.member_count,
                     al.retests_open,
+                    if al.retests_exempt > 0 {
+                        format!(", {} 人免检未复检 exempt, not retested", al.retests_exempt)
+                    } else {
+                        String::new()
+                    },
                     al.households_under_control
                 );
                 for m in &al.members {

@@ -2478,3 +2478,54 @@ async fn a_pool_traced_to_nobody_is_not_cleared_by_another_pools_retests() {
     assert_eq!(state("KN000002"), "cleared", "{alerts}");
     assert_eq!(state("KN000001"), "open", "{alerts}");
 }
+
+/// A member of an abnormal pool exempt from the round (in hospital) is not
+/// counted as waiting for a retest: the alert says they are exempt, and the
+/// round's close is not held by them.
+#[tokio::test]
+async fn an_exempt_members_retest_is_not_counted_as_waiting() {
+    let w = world("200").await;
+    let srv = &w.srv;
+    let (r, _) = round(srv, w.street, "全员核酸第5轮", &[]);
+    let p = point(srv, &r, w.street, w.communities[0], "医院旁");
+    let pool = tube(srv, &p, "EX000001");
+    for i in 0..2 {
+        swab(srv, &pool, &format!("x{i}"), &w.codes[i].1, "routine");
+    }
+    results(
+        srv,
+        &r,
+        json!([{ "barcode": "EX000001", "result": "abnormal" }]),
+    );
+    let exempt = srv.post(
+        &format!("/api/v1/rounds/{r}/exemptions"),
+        &json!({ "resident": w.codes[1].0, "reason": "in_hospital" }),
+    );
+    assert_eq!(exempt.status, 200, "{}", exempt.body);
+    let alert = || srv.get(&format!("/api/v1/rounds/{r}/alerts")).json()["alerts"][0].clone();
+    let a = alert();
+    assert_eq!(
+        (&a["retests_open"], &a["retests_exempt"]),
+        (&json!(1), &json!(1)),
+        "{a}"
+    );
+    let opened = srv.post(
+        &format!("/api/v1/points/{p}/tubes"),
+        &json!({ "barcode": "EXR00001", "purpose": "retest" }),
+    );
+    let t = opened.json()["id"].as_str().unwrap().to_string();
+    swab(srv, &t, "xr0", &w.codes[0].1, "retest");
+    results(
+        srv,
+        &r,
+        json!([{ "barcode": "EXR00001", "result": "negative" }]),
+    );
+    let a = alert();
+    assert_eq!(
+        (&a["retests_open"], &a["retests_exempt"]),
+        (&json!(0), &json!(1)),
+        "{a}"
+    );
+    let out = w.env.cli_ok(&["round", "alerts", &r]);
+    assert!(out.contains("1 人免检未复检"), "{out}");
+}
