@@ -306,7 +306,7 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
                 println!(
-                    "round {} (bag capacity {}): point / 采样点  open  closed  bagged  boxed  handed over  received (tubes/people)",
+                    "round {} (bag capacity {}): point / 采样点  open  closed  bagged  boxed  handed over  received (tubes/swabs 管/人份)",
                     r.round, r.bag_capacity
                 );
                 for s in &r.steps {
@@ -365,11 +365,11 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
             );
             println!("closed tubes not bagged / 待装袋: {}", v.tubes_to_bag.len());
             for t in &v.tubes_to_bag {
-                println!("  tube {}\t{} people", t.barcode, t.people);
+                println!("  tube {}\t{} swabs 人份", t.barcode, t.people);
             }
             for b in &v.bags {
                 println!(
-                    "  bag {}\t{} tubes (counted {})\t{} people\t{}",
+                    "  bag {}\t{} tubes (counted {})\t{} swabs 人份\t{}",
                     b.barcode,
                     b.tubes,
                     b.counted_tubes,
@@ -382,7 +382,7 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
             }
             for b in &v.boxes {
                 println!(
-                    "  box {}\t{} bags (counted {})\t{} tubes (counted {})\t{} people\t{}{}",
+                    "  box {}\t{} bags (counted {})\t{} tubes (counted {})\t{} swabs 人份\t{}{}",
                     b.barcode,
                     b.bags,
                     b.counted_bags,
@@ -573,7 +573,7 @@ fn split_list(items: &[String]) -> Vec<String> {
 
 fn print_mismatch(m: &gw_domain::handoff::Mismatch) {
     println!(
-        "  {} ({:?}) {} {}{}: {:?} expected {} found {} ({:+}) — {}",
+        "  {} ({:?}) {} {}{}: {} expected {} found {} ({:+}) — {}",
         m.step.label_zh(),
         m.step,
         m.kind,
@@ -582,7 +582,7 @@ fn print_mismatch(m: &gw_domain::handoff::Mismatch) {
             (Some(p), k) if k != "point" => format!(" (采样点 point {p})"),
             _ => String::new(),
         },
-        m.measure,
+        m.measure.label(),
         m.expected,
         m.found,
         m.diff,
@@ -606,7 +606,7 @@ fn packed(what: &str, v: &gw_app::handoff::Packed, json: bool) -> Result<()> {
             counts.push(format!("{b} bags"));
         }
         counts.push(format!("{} tubes", v.tubes));
-        counts.push(format!("{} people", v.people));
+        counts.push(format!("{} swabs 人份", v.people));
         println!("{what} {} ({}): {}", v.barcode, v.id, counts.join(", "));
         for w in &v.warnings {
             println!("  注意 / warning: {w}");

@@ -322,6 +322,18 @@ pub enum Measure {
     Boxes,
 }
 
+impl Measure {
+    /// What is counted, in Chinese and English (`人份 swabs`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Measure::Tubes => "管数 tubes",
+            Measure::People => "人份 swabs",
+            Measure::Bags => "袋数 bags",
+            Measure::Boxes => "箱数 boxes",
+        }
+    }
+}
+
 /// Tubes and the swabs in them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Tally {

@@ -291,6 +291,17 @@ async fn point_staff_bag_box_and_hand_over_in_the_browser_and_the_lab_receives()
     );
     let verdict = element(&rec.body, "matched", "ul");
     assert!(verdict.contains("BAG0000001"), "{}", rec.body);
+    // It says what was counted, in the page's language.
+    assert!(
+        verdict.contains("管数") && verdict.contains("装袋"),
+        "{verdict}"
+    );
+    let en = chief.get(&format!("/rounds/{}/reconciliation?lang=en", w.round));
+    let verdict = element(&en.body, "matched", "ul");
+    assert!(
+        verdict.contains("tubes") && verdict.contains("bagging") && !verdict.contains("装袋"),
+        "{verdict}"
+    );
     // State as the API sees it.
     let round: Key = w.round.parse().unwrap();
     let t = w

@@ -127,7 +127,7 @@ fn kind_label(l: Lang, kind: &str) -> &'static str {
 fn measure_label(l: Lang, m: Measure) -> &'static str {
     match m {
         Measure::Tubes => l.t("管数", "tubes"),
-        Measure::People => l.t("人份", "people"),
+        Measure::People => l.t("人份", "swabs"),
         Measure::Bags => l.t("袋数", "bags"),
         Measure::Boxes => l.t("箱数", "boxes"),
     }
@@ -224,7 +224,7 @@ fn packed_html_at(l: Lang, what: &str, p: &Packed, at_point: bool) -> String {
         tubes = p.tubes,
         lt = l.t("管", "tubes"),
         people = p.people,
-        lp = l.t("人份", "people"),
+        lp = l.t("人份", "swabs"),
     );
     if !p.counts_match {
         let lines: String = p.mismatches.iter().map(|m| mismatch_line(l, m)).collect();
@@ -333,7 +333,7 @@ fn packing_body(l: Lang, a: &Auth, v: &PackingView, out: &Outcome) -> String {
                 r#"<li class="row2"><span>{}</span><span class="muted">{} {}</span></li>"#,
                 esc(&t.barcode),
                 t.people,
-                l.t("人份", "people")
+                l.t("人份", "swabs")
             )
         })
         .collect();
@@ -481,7 +481,7 @@ fn packing_body(l: Lang, a: &Auth, v: &PackingView, out: &Outcome) -> String {
         cbv = esc(ht.get("counted_boxes")),
         lct = l.t("交接单管数", "Tubes on the sheet"),
         ctv = esc(ht.get("counted_tubes")),
-        lcp = l.t("交接单人份（可不填）", "People on the sheet (optional)"),
+        lcp = l.t("交接单人份（可不填）", "Swabs on the sheet (optional)"),
         cpv = esc(ht.get("counted_people")),
         sb = l.t("确认交接", "Record the hand-over"),
         wh = l.t("已装箱未交接", "Boxes not yet handed over"),
@@ -554,7 +554,7 @@ fn packing_body(l: Lang, a: &Auth, v: &PackingView, out: &Outcome) -> String {
         hb = l.t("本点的袋", "This point's bags"),
         lb = l.t("袋", "Bag"),
         lt = l.t("系统管数", "Tubes (system)"),
-        lp = l.t("人份", "People"),
+        lp = l.t("人份", "Swabs"),
         lc = l.t("清点管数", "Tubes counted"),
         lx = l.t("箱", "Box"),
         hx = l.t("本点的箱", "This point's boxes"),

@@ -662,20 +662,13 @@ pub(super) async fn reconciliation_body(
             t.received.tubes,
         ));
     }
-    let mut mism = String::new();
-    for m in &rep.mismatches {
-        mism.push_str(&format!(
-            r#"<li class="warn"><b>{}</b> {} {}: {} {} {} {} ({:+})</li>"#,
-            esc(m.step.label_zh()),
-            esc(m.kind),
-            esc(&m.at),
-            l.t("应为", "expected"),
-            m.expected,
-            l.t("实为", "found"),
-            m.found,
-            m.diff
-        ));
-    }
+    // Each break as the packing page says it: the step, what was counted,
+    // and the tubes, bags or boxes it is made of.
+    let mism: String = rep
+        .mismatches
+        .iter()
+        .map(|m| super::packing::mismatch_line(l, m))
+        .collect();
     let verdict = if rep.matched {
         format!(
             r#"<p class="notice" id="matched">{}</p>"#,
