@@ -786,8 +786,9 @@ async fn run(cli: Cli) -> Result<()> {
                 .await?
             {
                 println!(
-                    "{}\t{}\t{}\t{}:{}\t{}",
+                    "{}:{:02}\t{}\t{}\t{}:{}\t{}",
                     gw_domain::notify::clock_text(e.at_ms),
+                    e.at_ms.rem_euclid(60_000) / 1_000,
                     e.actor,
                     e.action,
                     e.target_kind,

@@ -139,7 +139,8 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Pool-size advice (Dorfman) from the street's earlier results, within its lab's limit.
+    /// Pool-size advice (Dorfman) from the street's latest results (the newest rounds
+    /// up to 1,000 swabs), within its lab's limit.
     PoolAdvice {
         #[arg(long)]
         street: String,

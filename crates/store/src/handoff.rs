@@ -341,7 +341,7 @@ impl Store {
     }
 
     /// Makes a bag holding these tubes, all of them `closed` now; they become
-    /// `sealed`. Refused once the round is closed, as every packing step is.
+    /// `sealed` (also after the round closed: its retests travel the chain).
     #[allow(clippy::too_many_arguments)]
     pub async fn pack_bag(
         &self,
@@ -355,9 +355,6 @@ impl Store {
         now_ms: i64,
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
-        // A closed round's counts are its record (a miscount could no
-        // longer be recounted).
-        tx.hold_unclosed_round(street, round).await?;
         let id = tx_run!(tx, conn, DB => {
             let id: i64 = sqlx::query_scalar("INSERT INTO sample_bag (street_id, round_id, point_id, barcode, counted_tubes, packed_by, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
                 .bind(street).bind(round).bind(point).bind(barcode).bind(counted).bind(by).bind(now_ms).fetch_one(&mut *conn).await
@@ -429,7 +426,6 @@ impl Store {
         now_ms: i64,
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
-        tx.hold_unclosed_round(street, round).await?;
         let id = tx_run!(tx, conn, DB => {
             let id: i64 = sqlx::query_scalar("INSERT INTO transport_box (street_id, round_id, point_id, barcode, counted_bags, counted_tubes, packed_by, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
                 .bind(street).bind(round).bind(point).bind(barcode).bind(counted.0).bind(counted.1).bind(by).bind(now_ms).fetch_one(&mut *conn).await
@@ -475,8 +471,8 @@ impl Store {
         // in for share: a hand-over or receipt of that box at this moment
         // waits for this transaction, or this one sees it and refuses.
         let (update, share) = (tx.row_lock(RowLock::Update), tx.row_lock(RowLock::Share));
-        // A closed round's counts are its record.
-        tx.hold_unclosed_round(street, round).await?;
+        // Also once the round is closed: packing goes on after the close (a
+        // correction's retests), and so does correcting its miscounts.
         let before = tx_run!(tx, conn, DB => {
             let read = match bags {
                 None => format!("SELECT id, counted_tubes, CAST(NULL AS BIGINT), box_id FROM sample_bag WHERE street_id = $1 AND round_id = $2 AND barcode = $3{update}"),
@@ -541,7 +537,6 @@ impl Store {
     pub async fn hand_over(&self, w: &HandOffWrite<'_>, boxes: &[i64]) -> Result<i64> {
         let street = w.street;
         let mut tx = self.begin().await?;
-        tx.hold_unclosed_round(street, w.round).await?;
         let id = tx_run!(tx, conn, DB => {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO handoff (street_id, round_id, point_id, transporter_name, transporter_phone, transporter_account, counted_boxes, counted_tubes, counted_people, handed_by, created_ms) \
@@ -571,7 +566,6 @@ impl Store {
     pub async fn receive(&self, w: &ReceiptWrite<'_>, boxes: &[i64]) -> Result<i64> {
         let street = w.street;
         let mut tx = self.begin().await?;
-        tx.hold_unclosed_round(street, w.round).await?;
         let id = tx_run!(tx, conn, DB => {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO lab_receipt (street_id, round_id, counted_boxes, counted_tubes, counted_people, received_by, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")

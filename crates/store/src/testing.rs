@@ -1234,8 +1234,12 @@ impl crate::import::StoreTx {
                 .await?;
             let state: String = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar("SELECT state FROM alert WHERE street_id = $1 AND id = $2")
                 .bind(street).bind(alert_id).fetch_one(&mut *conn).await?);
-            if state != "open" {
-                kind = Some("cleared");
+            // Ended cleared: say so. Ended confirmed (a member's retest came
+            // back positive, a second one too): that is the news.
+            match state.as_str() {
+                "cleared" => kind = Some("cleared"),
+                "confirmed" => kind = Some("confirmed"),
+                _ => {}
             }
         }
         if let (Some(alert_id), Some(kind)) = (out.alert_id, kind) {
@@ -1956,7 +1960,9 @@ impl crate::import::StoreTx {
             _ => None,
         };
         if resolved_as.is_some() {
-            self.lock_rows("SELECT id FROM alert WHERE street_id = $1 AND round_id = $2 AND kind = 'abnormal_pool' AND state = 'open' ORDER BY id", RowLock::Update, street, tube.round_id)
+            // Cleared ones too: a positive retest may confirm one, and a
+            // correction at the same moment must see that.
+            self.lock_rows("SELECT id FROM alert WHERE street_id = $1 AND round_id = $2 AND kind = 'abnormal_pool' AND state IN ('open', 'cleared') ORDER BY id", RowLock::Update, street, tube.round_id)
                 .await?;
         }
         let (mut resolved, mut released) = (0, 0);

@@ -1461,7 +1461,7 @@ async fn a_walk_in_is_registered_once_as_a_pending_resident() {
     let listed = pending();
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
     // A new id: those of the walk-ins merged away name nobody else, ever
-    // (the audit log's "merged=…" keeps meaning them), also after an import.
+    // (the audit log's "merged=…" keeps meaning them).
     let new = listed[0]["id"].as_str().unwrap().to_string();
     let number = |k: &str| k.parse::<gw_domain::ids::Key>().unwrap().id;
     assert!(
@@ -2867,6 +2867,25 @@ async fn a_swab_taken_before_its_code_was_reissued_counts_when_synced_later() {
     let after = synced("d-1", &w.codes[1].1, None);
     assert!(after["resident"].is_null(), "{after}");
     assert!(!after["problem"].as_str().unwrap().is_empty(), "{after}");
+    // Synced late too, but taken after the reissue (ten minutes ago): nobody.
+    let store = w.env.store().await;
+    let k: gw_domain::ids::Key = w.codes[1].0.parse().unwrap();
+    exec(
+        &store,
+        &format!(
+            "UPDATE resident SET code_reissued_ms = {} WHERE street_id = {} AND id = {}",
+            now - 600_000,
+            k.street,
+            k.id
+        ),
+    )
+    .await;
+    let late = synced("d-2", &w.codes[1].1, Some(now - 300_000));
+    assert!(late["resident"].is_null(), "{late}");
+    assert!(
+        !late["problem"].as_str().unwrap().contains("reissued after"),
+        "{late}"
+    );
     let cov = srv
         .get(&format!("/api/v1/rounds/{}/coverage", w.round))
         .json();
