@@ -106,6 +106,25 @@ impl StoreTx {
         Ok(())
     }
 
+    /// On SQLite, the id to give the next row of `table` (one of those
+    /// `id_floor` keeps: `resident`, `testing_point`): above both the largest
+    /// id present and the largest ever removed, which SQLite alone would
+    /// give again (migrations 0031, 0033). None on PostgreSQL, whose
+    /// sequences never do.
+    pub(crate) async fn next_id_above_floor(&mut self, table: &'static str) -> Result<Option<i64>> {
+        Ok(match &mut self.0 {
+            Tx::Sqlite(t) => Some(
+                sqlx::query_scalar::<_, i64>(&format!(
+                    "SELECT MAX(COALESCE((SELECT MAX(id) FROM {table}), 0), COALESCE((SELECT id FROM id_floor WHERE tbl = '{table}'), 0))"
+                ))
+                .fetch_one(&mut **t)
+                .await?
+                    + 1,
+            ),
+            Tx::Postgres(_) => None,
+        })
+    }
+
     /// The clause a read appends to lock the rows it reads until this
     /// transaction ends: `FOR SHARE` or `FOR UPDATE` on PostgreSQL; nothing on
     /// SQLite, where `begin` took the database's write lock already.
@@ -238,17 +257,7 @@ impl StoreTx {
         for chunk in rows.chunks(BATCH) {
             // SQLite numbers them itself from the largest id present, which
             // may be below one removed (see migration 0031): above both.
-            let first_id: Option<i64> = match &mut self.0 {
-                Tx::Sqlite(t) => Some(
-                    sqlx::query_scalar::<_, i64>(
-                        "SELECT MAX(COALESCE((SELECT MAX(id) FROM resident), 0), COALESCE((SELECT id FROM id_floor WHERE tbl = 'resident'), 0))",
-                    )
-                    .fetch_one(&mut **t)
-                    .await?
-                        + 1,
-                ),
-                Tx::Postgres(_) => None,
-            };
+            let first_id = self.next_id_above_floor("resident").await?;
             tx_run!(self, conn, DB => {
                 let mut qb = QueryBuilder::<DB>::new(if first_id.is_some() {
                     "INSERT INTO resident (id, street_id, uid, household_id, name, gender, doc_kind, doc_number, birth_date, residence, flags, notes, status, created_ms, updated_ms) "

@@ -49,6 +49,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     30 "0030_notification_expiry.sql",
     31 "0031_resident_id_floor.sql",
     32 "0032_code_reissued.sql",
+    33 "0033_point_id_floor.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -84,6 +85,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     30 "0030_notification_expiry.sql",
     31 "0031_resident_id_floor.sql",
     32 "0032_code_reissued.sql",
+    33 "0033_point_id_floor.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

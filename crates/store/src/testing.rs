@@ -315,8 +315,22 @@ impl Store {
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
         tx.hold_unclosed_round(street, round).await?;
-        let id = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar::<_, i64>("INSERT INTO testing_point (street_id, round_id, name, community_id, stations) VALUES ($1, $2, $3, $4, $5) RETURNING id")
-            .bind(street).bind(round).bind(name).bind(community).bind(stations).fetch_one(&mut *conn).await?);
+        // Numbered above any point removed (SQLite), as residents are.
+        let given = tx.next_id_above_floor("testing_point").await?;
+        let sql = if given.is_some() {
+            "INSERT INTO testing_point (street_id, round_id, name, community_id, stations, id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"
+        } else {
+            "INSERT INTO testing_point (street_id, round_id, name, community_id, stations) VALUES ($1, $2, $3, $4, $5) RETURNING id"
+        };
+        let id = crate::import::tx_run!(tx, conn, DB => {
+            let q = sqlx::query_scalar::<_, i64>(sql)
+                .bind(street).bind(round).bind(name).bind(community).bind(stations);
+            match given {
+                Some(g) => q.bind(g),
+                None => q,
+            }
+            .fetch_one(&mut *conn).await?
+        });
         tx.set_point_details(street, id, d).await?;
         tx.commit().await?;
         Ok(id)

@@ -1273,6 +1273,10 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
     assert_eq!(r.status, 200, "{}", r.body);
     let r = srv.post(&format!("/api/v1/points/{wrong}/remove"), &json!({}));
     assert_eq!(r.status, 404, "{}", r.body);
+    // The next point gets a new id: the removed one names nothing else.
+    let right = point(srv, &r3, w.street, c0, "点对了");
+    let number = |k: &str| k.parse::<gw_domain::ids::Key>().unwrap().id;
+    assert!(number(&right) > number(&wrong), "{right} after {wrong}");
     // A closed round's exemptions are its record: they no longer change.
     for to in ["sampling_closed", "results_complete", "closed"] {
         let moved = srv.post(&format!("/api/v1/rounds/{r3}/state"), &json!({ "to": to }));
