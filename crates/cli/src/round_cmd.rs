@@ -948,7 +948,8 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
         RoundCmd::Alerts { round, json, db } => {
             let store = open(&db).await?;
             let round = key(&round, "round")?;
-            let a = gw_app::testing::alerts(&store, clock, &op, round)
+            // With each member's retest and how it came back.
+            let a = gw_app::alerts::details(&store, clock, &op, round)
                 .await
                 .map_err(app_err)?;
             let d = gw_app::testing::disinfection_tasks(&store, clock, &op, round)
@@ -959,7 +960,8 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 return Ok(());
             }
             println!("预警 alerts: {}", a.len());
-            for al in &a {
+            for detail in &a {
+                let al = &detail.alert;
                 let what = if al.kind == "confirmed" {
                     "单管复检异常 retest abnormal"
                 } else {
@@ -981,7 +983,19 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     al.households_under_control
                 );
                 for m in &al.members {
-                    println!("    {}", person_line(m));
+                    let retest =
+                        detail
+                            .retests
+                            .iter()
+                            .find(|r| r.resident == m.id)
+                            .map_or("", |r| match r.state.as_str() {
+                                "open" => "  待复检 retest open",
+                                "cleared" => "  复检阴性 retest negative",
+                                "confirmed" => "  复检阳性 retest positive",
+                                "withdrawn" => "  复检已撤销 retest withdrawn",
+                                _ => "",
+                            });
+                    println!("    {}{retest}", person_line(m));
                 }
                 if al.unidentified > 0 {
                     println!(

@@ -2533,4 +2533,9 @@ async fn an_exempt_members_retest_is_not_counted_as_waiting() {
     );
     let out = w.env.cli_ok(&["round", "alerts", &r]);
     assert!(out.contains("1 人免检未复检"), "{out}");
+    // Each member with their retest and how it came back.
+    assert!(
+        out.contains("复检阴性 retest negative") && out.contains("待复检 retest open"),
+        "{out}"
+    );
 }
