@@ -160,6 +160,22 @@ pub async fn coverage(
 ) -> Result<Coverage, AuthError> {
     store.round(round.street, round.id).await?;
     let now = clock.now_ms();
+    // Grouped by a level finer than the territory, or the same: a grid
+    // "by community" would show the grid's counts under its community's name.
+    let depth = |l: Level| match l {
+        Level::Community => 0,
+        Level::Grid => 1,
+        Level::Building => 2,
+    };
+    if let Some((l, _)) = within.filter(|(l, _)| depth(by) < depth(*l)) {
+        return Err(AuthError::Invalid(format!(
+            "分组应细于所选区域（{} 内可按 {} 分组）/ group by a level finer than the territory asked about (within a {} by {} or finer)",
+            level_name(l),
+            level_name(l),
+            level_name(l),
+            level_name(l)
+        )));
+    }
     if let Some((l, k)) = within {
         if k.street != round.street {
             return Err(AuthError::Invalid(
@@ -172,6 +188,7 @@ pub async fn coverage(
     let counts = store
         .coverage_counts(round.street, round.id, by, within.map(|(l, k)| (l, k.id)))
         .await?;
+    let anyone = counts.iter().any(|c| c.expected > 0 || c.added > 0);
     let mut rows = Vec::with_capacity(counts.len());
     let mut totals = Totals::default();
     for c in counts {
@@ -212,6 +229,19 @@ pub async fn coverage(
             added_sampled: c.added_sampled,
             added_exempt: c.added_exempt,
         });
+    }
+    // Nothing at this level the caller may read (a grid leader asking by
+    // community): the next level down, where their own grids are, rather
+    // than a street of zeros. (Each row says its level.)
+    if within.is_none() && rows.is_empty() && anyone {
+        let finer = match by {
+            Level::Community => Some(Level::Grid),
+            Level::Grid => Some(Level::Building),
+            Level::Building => None,
+        };
+        if let Some(finer) = finer {
+            return Box::pin(coverage(store, clock, p, round, finer, None)).await;
+        }
     }
     // Points belong to communities: listed for a street or a community, not
     // inside a grid or building (whose cost must not depend on the street).

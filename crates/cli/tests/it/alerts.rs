@@ -1028,6 +1028,27 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
         rows[0]["expected"].as_i64().unwrap()
     );
     assert_eq!(sum(brows, "missed"), rows[0]["missed"].as_i64().unwrap());
+    // Grouped coarser than the territory asked about: refused, not the
+    // grid's counts under its community's name.
+    let coarse = srv.get(&format!(
+        "/api/v1/rounds/{r2}/coverage?by=community&grid={grid}"
+    ));
+    assert_eq!(coarse.status, 400, "{}", coarse.body);
+    // A grid leader asking by community (none of which they may read) gets
+    // their grids, not a street of zeros.
+    let gk: gw_domain::ids::Key = grid.parse().unwrap();
+    let code = store.grid(gk.street, gk.id).await.unwrap().code.unwrap();
+    let pw = w.env.account("gl", "grid_leader", &["--grid", &code]);
+    let token = srv.login("gl", &pw);
+    let theirs = srv
+        .with_token(&token)
+        .get(&format!("/api/v1/rounds/{r2}/coverage?by=community"))
+        .json();
+    assert_eq!(theirs["by"], "grid", "{theirs}");
+    let trows = theirs["rows"].as_array().unwrap();
+    assert_eq!(trows.len(), 1, "{theirs}");
+    assert_eq!(trows[0]["key"], grid.as_str());
+    assert_eq!(trows[0]["expected"], rows[0]["expected"], "{theirs}");
     // The missed list of one building is exactly its expected, unsampled residents.
     let building = brows[0]["key"].as_str().unwrap();
     let missed = srv
