@@ -607,7 +607,12 @@ fn packed(what: &str, v: &gw_app::handoff::Packed, json: bool) -> Result<()> {
         }
         counts.push(format!("{} tubes", v.tubes));
         counts.push(format!("{} swabs 人份", v.people));
-        println!("{what} {} ({}): {}", v.barcode, v.id, counts.join(", "));
+        // A hand-over or receipt has no label of its own: its id names it.
+        if v.barcode.is_empty() {
+            println!("{what} {}: {}", v.id, counts.join(", "));
+        } else {
+            println!("{what} {} ({}): {}", v.barcode, v.id, counts.join(", "));
+        }
         for w in &v.warnings {
             println!("  注意 / warning: {w}");
         }

@@ -72,7 +72,7 @@ const ABNORMAL_WORDS: [&str; 32] = [
     "检出",
     "detected",
 ];
-const INVALID_WORDS: [&str; 14] = [
+const INVALID_WORDS: [&str; 17] = [
     "无效",
     "invalid",
     "重采",
@@ -84,6 +84,9 @@ const INVALID_WORDS: [&str; 14] = [
     "样本无效",
     "不合格",
     "样本不合格",
+    "标本不合格",
+    "无效样本",
+    "标本无效",
     "void",
     "inconclusive",
     "rejected",
@@ -469,6 +472,8 @@ mod tests {
             ("无效", Invalid),
             ("需重采", Invalid),
             ("Invalid", Invalid),
+            ("标本不合格", Invalid),
+            ("无效样本", Invalid),
             // Weak, single-gene, suspected, to be rechecked: all trace the pool.
             ("弱阳性", Abnormal),
             ("单阳", Abnormal),
