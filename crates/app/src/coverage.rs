@@ -479,6 +479,27 @@ pub async fn missed(
     })
 }
 
+/// A list's rows `(resident id, what the list says of them)` read in one
+/// territory of a round, each with the resident as the caller may read them
+/// now (those they may not are left out), in the rows' order.
+async fn with_readable<T>(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    within: (Level, Key),
+    rows: impl std::future::Future<Output = Result<Vec<(i64, T)>, StoreError>>,
+) -> Result<Vec<(gw_store::registry::ResidentRow, T)>, AuthError> {
+    read_in_round(store, clock, p, round, within).await?;
+    let rows = rows.await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let (people, _) = readable_now(store, clock, p, round.street, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, what)| Some((people.iter().find(|r| r.id == id)?.clone(), what)))
+        .collect())
+}
+
 /// A member of an invalid tube who must be swabbed again.
 #[derive(Debug, Clone)]
 pub struct Resample {
@@ -521,20 +542,22 @@ pub async fn resamples(
     within: (Level, Key),
 ) -> Result<Vec<Resample>, AuthError> {
     let (l, k) = within;
-    read_in_round(store, clock, p, round, within).await?;
-    let rows = store.resamples_in(round.street, round.id, l, k.id).await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let (people, _) = readable_now(store, clock, p, round.street, &ids).await?;
-    Ok(rows
+    let rows = async {
+        Ok(store
+            .resamples_in(round.street, round.id, l, k.id)
+            .await?
+            .into_iter()
+            .map(|(id, tube, state, created_ms)| (id, (tube, state, created_ms)))
+            .collect())
+    };
+    Ok(with_readable(store, clock, p, round, within, rows)
+        .await?
         .into_iter()
-        .filter_map(|(id, tube, state, created_ms)| {
-            let resident = people.iter().find(|r| r.id == id)?.clone();
-            Some(Resample {
-                resident,
-                tube,
-                state,
-                created_ms,
-            })
+        .map(|(resident, (tube, state, created_ms))| Resample {
+            resident,
+            tube,
+            state,
+            created_ms,
         })
         .collect())
 }
@@ -580,20 +603,22 @@ pub async fn exemptions(
     within: (Level, Key),
 ) -> Result<Vec<Exemption>, AuthError> {
     let (l, k) = within;
-    read_in_round(store, clock, p, round, within).await?;
-    let rows = store.exemptions_in(round.street, round.id, l, k.id).await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let (people, _) = readable_now(store, clock, p, round.street, &ids).await?;
-    Ok(rows
+    let rows = async {
+        Ok(store
+            .exemptions_in(round.street, round.id, l, k.id)
+            .await?
+            .into_iter()
+            .map(|(id, reason, set_by, created_ms)| (id, (reason, set_by, created_ms)))
+            .collect())
+    };
+    Ok(with_readable(store, clock, p, round, within, rows)
+        .await?
         .into_iter()
-        .filter_map(|(id, reason, set_by, created_ms)| {
-            let resident = people.iter().find(|r| r.id == id)?.clone();
-            Some(Exemption {
-                resident,
-                reason,
-                set_by,
-                created_ms,
-            })
+        .map(|(resident, (reason, set_by, created_ms))| Exemption {
+            resident,
+            reason,
+            set_by,
+            created_ms,
         })
         .collect())
 }

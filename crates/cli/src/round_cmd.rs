@@ -73,6 +73,12 @@ pub struct TerritoryArg {
 }
 
 impl TerritoryArg {
+    /// The one community, grid or building a list is read in (required).
+    fn required(&self) -> Result<(Level, Key)> {
+        self.within()?
+            .context("give --community, --grid or --building")
+    }
+
     fn within(&self) -> Result<Option<(Level, Key)>> {
         gw_app::coverage::within_of(
             self.community.as_deref(),
@@ -731,9 +737,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             db,
         } => {
             let store = open(&db).await?;
-            let within = within
-                .within()?
-                .context("give --community, --grid or --building")?;
+            let within = within.required()?;
             let round = key(&round, "round")?;
             let m = gw_app::coverage::missed(&store, clock, &op, round, within)
                 .await
@@ -821,9 +825,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             db,
         } => {
             let store = open(&db).await?;
-            let within = within
-                .within()?
-                .context("give --community, --grid or --building")?;
+            let within = within.required()?;
             let rows =
                 gw_app::coverage::exemptions(&store, clock, &op, key(&round, "round")?, within)
                     .await
@@ -852,9 +854,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             db,
         } => {
             let store = open(&db).await?;
-            let within = within
-                .within()?
-                .context("give --community, --grid or --building")?;
+            let within = within.required()?;
             let rows =
                 gw_app::coverage::resamples(&store, clock, &op, key(&round, "round")?, within)
                     .await
@@ -903,9 +903,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             db,
         } => {
             let store = open(&db).await?;
-            let within = within
-                .within()?
-                .context("give --community, --grid or --building")?;
+            let within = within.required()?;
             let c = gw_app::coverage::compare(&store, clock, &op, key(&round, "round")?, within)
                 .await
                 .map_err(app_err)?;

@@ -743,6 +743,21 @@ impl Store {
     }
 }
 
+/// The joins that place the resident of the rows aliased `of` (with
+/// `street_id`, `round_id` and `resident_id`): `e`, where the round's snapshot
+/// put them, and `r`, `h`, `u`, `b`, `g`, where they live now (for
+/// [`crate::coverage::Level::column`] and `added_column`).
+fn where_they_are(of: &str) -> String {
+    format!(
+        "LEFT JOIN round_expected e ON e.street_id = {of}.street_id AND e.round_id = {of}.round_id AND e.resident_id = {of}.resident_id \
+         LEFT JOIN resident r ON r.street_id = {of}.street_id AND r.id = {of}.resident_id \
+         LEFT JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+         LEFT JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+         LEFT JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+         LEFT JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id"
+    )
+}
+
 /// Barcodes of round `$2`'s tubes holding swabs with no result yet.
 const AWAITING_RESULT: &str = "SELECT barcode FROM tube WHERE street_id = $1 AND round_id = $2 AND fill > 0 AND result IS NULL ORDER BY barcode";
 
@@ -1302,14 +1317,9 @@ impl Store {
     ) -> Result<Vec<(i64, String, String, i64)>> {
         let column = level.column();
         let live = level.added_column(crate::coverage::Added::Live);
+        let places = where_they_are("x");
         let sql = format!(
-            "SELECT x.resident_id, x.reason, x.set_by, x.created_ms FROM round_exemption x \
-             LEFT JOIN round_expected e ON e.street_id = x.street_id AND e.round_id = x.round_id AND e.resident_id = x.resident_id \
-             LEFT JOIN resident r ON r.street_id = x.street_id AND r.id = x.resident_id \
-             LEFT JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
-             LEFT JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
-             LEFT JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
-             LEFT JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+            "SELECT x.resident_id, x.reason, x.set_by, x.created_ms FROM round_exemption x {places} \
              WHERE x.street_id = $1 AND x.round_id = $2 AND COALESCE(e.{column}, {live}) = $3 \
              ORDER BY x.created_ms DESC, x.resident_id"
         );
@@ -1337,16 +1347,11 @@ impl Store {
             crate::coverage::Level::Community => "p.community_id",
             _ => "NULL",
         };
+        let places = where_they_are("f");
         let sql = format!(
             "SELECT f.resident_id, t.barcode, f.state, f.created_ms FROM follow_up f \
              JOIN tube t ON t.street_id = f.street_id AND t.id = f.tube_id \
-             JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \
-             LEFT JOIN round_expected e ON e.street_id = f.street_id AND e.round_id = f.round_id AND e.resident_id = f.resident_id \
-             LEFT JOIN resident r ON r.street_id = f.street_id AND r.id = f.resident_id \
-             LEFT JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
-             LEFT JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
-             LEFT JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
-             LEFT JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+             JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id {places} \
              WHERE f.street_id = $1 AND f.round_id = $2 AND f.kind = 'resample' AND COALESCE(e.{column}, {live}, {at_point}) = $3 \
              ORDER BY CASE WHEN f.state = 'open' THEN 0 ELSE 1 END, f.resident_id, f.created_ms"
         );
