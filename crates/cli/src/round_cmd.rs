@@ -838,7 +838,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 println!("免检 exempt: {}", items.len());
                 for i in &items {
                     println!(
-                        "  {}  {} {} · {}",
+                        "  {}  {} · {} · {}",
                         person_line(&i.resident),
                         gw_domain::testing::exemption_label(&i.reason),
                         i.set_by,
@@ -1042,9 +1042,14 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 println!("flagged swabs / 待核查的采样: {}", items.len());
                 for f in &items {
                     let what = match (&f.duplicate_of, f.problem.is_empty()) {
-                        (Some(first), true) => format!("重复采样 / second swab of {first}"),
+                        (Some(first), true) => {
+                            format!("重复采样，首次为采样记录 {first} / second swab: the first is registration {first}")
+                        }
                         (Some(first), false) => {
-                            format!("{} (second swab of {first})", f.problem)
+                            format!(
+                                "{} (首次为采样记录 {first} / the first is registration {first})",
+                                f.problem
+                            )
                         }
                         (None, _) => f.problem.clone(),
                     };

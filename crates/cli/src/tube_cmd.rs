@@ -188,7 +188,7 @@ pub async fn tube_cmd(cmd: TubeCmd, clock: &Clock) -> Result<()> {
                 );
                 if let Some(first) = &o.duplicate_of {
                     println!(
-                        "重复采样 second swab: the first is {} at point {}, {}",
+                        "重复采样 second swab: the first is registration {} at point {}, {}",
                         first.registration,
                         first.point,
                         gw_domain::notify::clock_text(first.scanned_ms)

@@ -211,9 +211,10 @@ where
     })
 }
 
-fn taken(what: &str) -> StoreError {
+/// Another request took `(zh, en)` (采样管, tube …) first.
+fn taken((zh, en): (&str, &str)) -> StoreError {
     StoreError::Conflict(format!(
-        "{what}已被另一操作处理，请刷新后重试 / {what}: another request took it first; reload and retry"
+        "{zh}已被另一操作处理，请刷新后重试 / the {en} was taken by another request first: reload and retry"
     ))
 }
 
@@ -367,7 +368,7 @@ impl Store {
                 v.push_bind(street).push_bind(*t).push_bind(id);
             });
             qb.build().execute(&mut *conn).await.map_err(|e| match StoreError::from(e) {
-                StoreError::Conflict(_) => taken("采样管 / tube"),
+                StoreError::Conflict(_) => taken(("采样管", "tube")),
                 other => other,
             })?;
             // A tube the lab has resulted already is recorded in the bag (the
@@ -380,7 +381,7 @@ impl Store {
             qb.push_bind(street).push(" AND id IN ");
             push_ids(&mut qb, tubes);
             if qb.build().execute(&mut *conn).await?.rows_affected() + resulted as u64 != tubes.len() as u64 {
-                return Err(taken("采样管 / tube"));
+                return Err(taken(("采样管", "tube")));
             }
             id
         });
@@ -437,7 +438,7 @@ impl Store {
             qb.push_bind(id).push(" WHERE box_id IS NULL AND street_id = ").push_bind(street).push(" AND id IN ");
             push_ids(&mut qb, bags);
             if qb.build().execute(&mut *conn).await?.rows_affected() != bags.len() as u64 {
-                return Err(taken("袋 / bag"));
+                return Err(taken(("袋", "bag")));
             }
             let mut qb = QueryBuilder::<DB>::new(moved_to(TubeState::Boxed));
             qb.push_bind(street).push(" AND id IN (SELECT tube_id FROM bag_tube WHERE street_id = ").push_bind(street).push(" AND bag_id IN ");
@@ -547,7 +548,7 @@ impl Store {
             qb.push_bind(id).push(" WHERE handoff_id IS NULL AND street_id = ").push_bind(street).push(" AND id IN ");
             push_ids(&mut qb, boxes);
             if qb.build().execute(&mut *conn).await?.rows_affected() != boxes.len() as u64 {
-                return Err(taken("箱 / box"));
+                return Err(taken(("箱", "box")));
             }
             let mut qb = QueryBuilder::<DB>::new(moved_to(TubeState::HandedOver));
             qb.push_bind(street).push(" AND id IN (SELECT bt.tube_id FROM bag_tube bt JOIN sample_bag g ON g.street_id = bt.street_id AND g.id = bt.bag_id WHERE bt.street_id = ")
@@ -574,7 +575,7 @@ impl Store {
             qb.push_bind(id).push(" WHERE receipt_id IS NULL AND street_id = ").push_bind(street).push(" AND id IN ");
             push_ids(&mut qb, boxes);
             if qb.build().execute(&mut *conn).await?.rows_affected() != boxes.len() as u64 {
-                return Err(taken("箱 / box"));
+                return Err(taken(("箱", "box")));
             }
             for &(b, n) in w.box_tubes {
                 sqlx::query("UPDATE transport_box SET lab_tubes = $3 WHERE street_id = $1 AND id = $2")
