@@ -184,6 +184,7 @@ pub async fn coverage(
         }
         let pl = place(store, round.street, l, k.id).await?;
         access::authorize(p, clock, Action::ReadRegistry, &pl)?;
+        within_round(store, round, &pl).await?;
     }
     let counts = store
         .coverage_counts(round.street, round.id, by, within.map(|(l, k)| (l, k.id)))
@@ -330,7 +331,38 @@ async fn read_in_round(
         ));
     }
     store.round(round.street, round.id).await?;
-    Ok(())
+    within_round(store, round, &pl).await
+}
+
+/// Whether a round covers the territory at `pl` (a round over some
+/// communities of its street covers those; one over the street, all).
+async fn covers(store: &Store, round: Key, pl: &Place) -> Result<bool, StoreError> {
+    let covered = store.round_communities(round.street, round.id).await?;
+    Ok(match pl.community {
+        Some(c) => covered.is_empty() || covered.contains(&c),
+        None => true,
+    })
+}
+
+/// Refuses a territory outside the round's communities (a round over some
+/// communities of its street): its figures would be zeros that look like
+/// nobody missed.
+async fn within_round(store: &Store, round: Key, pl: &Place) -> Result<(), AuthError> {
+    if covers(store, round, pl).await? {
+        return Ok(());
+    }
+    let covered = store.round_communities(round.street, round.id).await?;
+    match pl.community {
+        Some(_) => Err(AuthError::Invalid(format!(
+            "所选区域不在本轮范围内（本轮覆盖社区 {0}）/ that territory is outside the round (it covers communities {0})",
+            covered
+                .iter()
+                .map(|c| Key { street: round.street, id: *c }.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// One round's totals over a territory, in a run of rounds.
@@ -371,13 +403,24 @@ pub async fn history(
 ) -> Result<History, AuthError> {
     // The street exists; each round's totals are narrowed to what the caller reads.
     store.place_of(street, "street", street).await?;
+    let at = match within {
+        Some((l, k)) => Some(place(store, street, l, k.id).await?),
+        None => None,
+    };
+    // Grouped at the territory's own level (a coarser grouping is refused).
+    let by = within.map_or(Level::Community, |(l, _)| l);
     let mut rounds = Vec::new();
     for r in store.rounds(street).await? {
         if r.state == "planned" {
             continue;
         }
         let key = Key { street, id: r.id };
-        let c = coverage(store, clock, p, key, Level::Community, within).await?;
+        if let Some(pl) = &at {
+            if !covers(store, key, pl).await? {
+                continue; // a round over other communities
+            }
+        }
+        let c = coverage(store, clock, p, key, by, within).await?;
         let t = c.totals;
         if t.expected == 0 && t.added == 0 {
             continue; // a round over another territory

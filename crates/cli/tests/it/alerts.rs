@@ -1218,6 +1218,17 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
     );
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("not in this round"), "{}", r.body);
+    // Nor is a grid it does not cover given as a row of zeros (nobody
+    // missed, it would seem): refused, naming what the round covers; its
+    // missed list too.
+    for path in [
+        format!("/api/v1/rounds/{r_other}/coverage?grid={grid}"),
+        format!("/api/v1/rounds/{r_other}/missed?grid={grid}"),
+    ] {
+        let r = srv.get(&path);
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert!(r.body.contains("outside the round"), "{}", r.body);
+    }
     // Round 3 over this community compares with round 2, the last round that
     // expected anyone here, not with the round over the other community
     // opened in between.
