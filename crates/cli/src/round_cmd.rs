@@ -931,7 +931,9 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     b.name, b.expected, b.sampled, b.sampled_before, b.lapsed
                 );
             }
-            println!("  采样点 point\t本轮 people\t上轮 before");
+            // Points serve a whole community: their figures are the
+            // community's, also when a grid or building was asked about.
+            println!("  采样点（全社区）point (whole community)\t本轮 people\t上轮 before");
             for p in &c.points {
                 println!("  {}\t{}\t{}", p.name, p.people, p.people_before);
             }
