@@ -930,11 +930,22 @@ async fn boxes_found(
     let codes = barcodes(raw)?;
     rules::check_packing(&codes, None).map_err(invalid)?;
     let found = store.boxes_for_packing(street, round, &codes).await?;
-    let missing: Vec<String> = codes
+    let mut missing = Vec::new();
+    for c in codes
         .iter()
         .filter(|c| !found.iter().any(|b| &b.barcode == *c))
-        .map(|c| format!("{c}: 本轮没有这个箱 / no such box in this round"))
-        .collect();
+    {
+        // A box of another round (a delivery sorted into the wrong round)
+        // is named as that.
+        let elsewhere = store.box_in_other_rounds(street, round, c).await?;
+        missing.push(match elsewhere.first() {
+            Some((id, name)) => {
+                let other = Key { street, id: *id };
+                format!("{c}: 这是另一轮次 {other} {name} 的箱 / a box of another round, {other} {name}")
+            }
+            None => format!("{c}: 本轮没有这个箱 / no such box in this round"),
+        });
+    }
     refuse(missing)?;
     Ok((codes, found))
 }

@@ -936,6 +936,22 @@ impl Store {
         }))
     }
 
+    /// The other rounds of the street with a transport box labelled
+    /// `barcode`: `(round id, name)` (a box scanned for the wrong round).
+    pub async fn box_in_other_rounds(
+        &self,
+        street: i64,
+        round: i64,
+        barcode: &str,
+    ) -> Result<Vec<(i64, String)>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query("SELECT r.id, r.name FROM transport_box x JOIN testing_round r ON r.street_id = x.street_id AND r.id = x.round_id \
+                                    WHERE x.street_id = $1 AND x.barcode = $2 AND x.round_id <> $3 ORDER BY r.id")
+                .bind(street).bind(barcode).bind(round).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
     /// A round's tube by barcode with the result it already has, if any
     /// (one read: a lab's file or request checks every tube this way).
     pub async fn tube_and_result_by_barcode(

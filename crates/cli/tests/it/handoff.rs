@@ -1428,3 +1428,26 @@ async fn the_labs_count_box_by_box_names_the_short_box() {
         "the receipt as a whole is short too: {rep}"
     );
 }
+
+/// A box scanned at the lab against the wrong round is named as a box of
+/// the round it belongs to, not "no such box".
+#[tokio::test]
+async fn a_box_of_another_round_is_named_as_that() {
+    let w = world().await;
+    w.three_tubes_in_a_box(true);
+    let street: gw_domain::ids::Key = w.round.parse().unwrap();
+    let (r2, _) = open_round(
+        |p, b| w.as_(&w.chief).post(p, b),
+        &round_body(street.street, "全员核酸第2轮"),
+    );
+    let rc = w.as_(&w.lab).post(
+        &format!("/api/v1/rounds/{r2}/receipts"),
+        &json!({ "boxes": ["BOX0000001"], "counted_tubes": 2 }),
+    );
+    assert_eq!(rc.status, 400, "{}", rc.body);
+    assert!(
+        rc.body.contains("a box of another round") && rc.body.contains(&w.round),
+        "{}",
+        rc.body
+    );
+}
