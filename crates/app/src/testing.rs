@@ -264,16 +264,17 @@ pub async fn advance_round(
     access::authorize(p, clock, Action::ManageRounds, &place)?;
     let r = store.round(round.street, round.id).await?;
     if !gw_domain::testing::round_move_ok(&r.state, to) {
-        let next = match gw_domain::testing::round_next(&r.state) {
-            Some(n) => format!("下一步只能是 {n} / the next state can only be {n}"),
-            None => "轮次已结束 / the round is closed".to_string(),
+        let (next_zh, next_en) = match gw_domain::testing::round_next(&r.state) {
+            Some(n) => (
+                format!("下一步只能是 {n}"),
+                format!("the next state can only be {n}"),
+            ),
+            None => ("轮次已结束".to_string(), "the round is closed".to_string()),
         };
+        let order = gw_domain::testing::ROUND_STATES.join(" → ");
         return Err(AuthError::Invalid(format!(
-            "轮次不能从 {} 变为 {to}（状态依次为 {}）；{next} / a round cannot go from {} to {to} (states in order: {})",
-            r.state,
-            gw_domain::testing::ROUND_STATES.join(" → "),
-            r.state,
-            gw_domain::testing::ROUND_STATES.join(" → ")
+            "轮次不能从 {from} 变为 {to}（状态依次为 {order}）；{next_zh} / a round cannot go from {from} to {to} (states in order: {order}); {next_en}",
+            from = r.state,
         )));
     }
     if to == "results_complete" || to == "closed" {
