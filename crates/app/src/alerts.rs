@@ -35,6 +35,9 @@ pub struct RetestView {
     pub resident: String,
     pub state: String,
     pub resolved_ms: Option<i64>,
+    /// Open, but the member is exempt from the round (in hospital …):
+    /// nobody will swab them here, and the round can close.
+    pub exempt: bool,
 }
 
 /// A message to a group robot about the alert, with how its delivery went.
@@ -143,6 +146,10 @@ pub async fn details(
             });
         }
         let alert_id: Option<i64> = a.alert.parse::<Key>().ok().map(|k| k.id);
+        let exempt = match a.tube.parse::<Key>() {
+            Ok(t) => store.follow_ups_exempt(street, t.id, "retest").await?,
+            Err(_) => Vec::new(),
+        };
         let retests = a
             .members
             .iter()
@@ -155,6 +162,7 @@ pub async fn details(
                         resident: m.id.clone(),
                         state: f.state.clone(),
                         resolved_ms: f.resolved_ms,
+                        exempt: f.state == "open" && exempt.contains(&rid),
                     })
             })
             .collect();

@@ -989,6 +989,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                             .iter()
                             .find(|r| r.resident == m.id)
                             .map_or("", |r| match r.state.as_str() {
+                                "open" if r.exempt => "  免检未复检 exempt, not retested",
                                 "open" => "  待复检 retest open",
                                 "cleared" => "  复检阴性 retest negative",
                                 "confirmed" => "  复检阳性 retest positive",

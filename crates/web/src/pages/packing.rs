@@ -1133,7 +1133,11 @@ async fn alerts_body(
                     .iter()
                     .find(|t| t.resident == m.id)
                     .map_or_else(String::new, |t| {
-                        let (c, lbl) = retest_state(l, &t.state);
+                        let (c, lbl) = if t.exempt {
+                            ("", l.t("免检（未复检）", "exempt (not retested)"))
+                        } else {
+                            retest_state(l, &t.state)
+                        };
                         format!(r#" <span class="tag {c}">{}</span>"#, esc(lbl))
                     });
             let phones: Vec<&str> = match revealed.get(&m.id) {
