@@ -91,7 +91,8 @@ pub async fn by_household_link(
         })
         .await?;
     let mut members = Vec::with_capacity(rows.len());
-    for r in &rows {
+    // A purged member has no code any more.
+    for r in rows.iter().filter(|r| r.status != "purged") {
         let code = code_for(
             store,
             clock,

@@ -41,20 +41,29 @@ impl Store {
     }
 
     /// `(uid, code generation)` of a resident.
+    /// A purged resident (the emergency is over for them) has no code:
+    /// Conflict.
     pub async fn code_identity(&self, street: i64, id: i64) -> Result<(String, i64)> {
-        let r: Option<(String, i64)> = db_run!(self, pool => {
-            match sqlx::query("SELECT uid, code_generation FROM resident WHERE street_id = $1 AND id = $2").bind(street).bind(id).fetch_optional(pool).await? {
-                Some(r) => Some((r.try_get(0)?, i64::from(r.try_get::<i32, _>(1)?))),
+        let r: Option<(String, i64, String)> = db_run!(self, pool => {
+            match sqlx::query("SELECT uid, code_generation, status FROM resident WHERE street_id = $1 AND id = $2").bind(street).bind(id).fetch_optional(pool).await? {
+                Some(r) => Some((r.try_get(0)?, i64::from(r.try_get::<i32, _>(1)?), r.try_get(2)?)),
                 None => None,
             }
         });
-        r.ok_or_else(|| StoreError::NotFound(format!("resident {street}-{id}")))
+        match r {
+            None => Err(StoreError::NotFound(format!("resident {street}-{id}"))),
+            Some((_, _, status)) if status == "purged" => Err(StoreError::Conflict(format!(
+                "居民 {street}-{id} 的资料已清除，不再有个人码 / resident {street}-{id} was purged: they have no personal code"
+            ))),
+            Some((uid, generation, _)) => Ok((uid, generation)),
+        }
     }
 
-    /// `(resident id, code generation)` of a uid in a street.
+    /// `(resident id, code generation)` of a uid in a street (none for a
+    /// purged resident: their printed code no longer names anyone).
     pub async fn resident_by_uid(&self, street: i64, uid: &str) -> Result<Option<(i64, i64)>> {
         Ok(db_run!(self, pool => {
-            match sqlx::query("SELECT id, code_generation FROM resident WHERE street_id = $1 AND uid = $2").bind(street).bind(uid).fetch_optional(pool).await? {
+            match sqlx::query("SELECT id, code_generation FROM resident WHERE street_id = $1 AND uid = $2 AND status <> 'purged'").bind(street).bind(uid).fetch_optional(pool).await? {
                 Some(r) => Some((r.try_get(0)?, i64::from(r.try_get::<i32, _>(1)?))),
                 None => None,
             }

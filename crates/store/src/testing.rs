@@ -184,7 +184,7 @@ static SCAN_STATE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
          JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id \
          JOIN testing_round r ON r.street_id = t.street_id AND r.id = t.round_id \
          JOIN street s ON s.id = t.street_id \
-         LEFT JOIN resident u ON u.street_id = $1 AND u.uid = $4 \
+         LEFT JOIN resident u ON u.street_id = $1 AND u.uid = $4 AND u.status <> 'purged' \
          LEFT JOIN resident v ON v.street_id = $1 AND v.id = $5 \
          WHERE t.street_id = $1 AND t.id = $2",
         *SAMPLING

@@ -270,6 +270,18 @@ async fn a_tube_of_ten_replays_duplicates_and_bad_codes() {
         .json();
     assert_eq!(after["sampled"], 12, "{after}");
     assert_eq!(after["exempt"], exempt_before, "{after}");
+    // A purged resident's printed code names nobody any more: it does not
+    // verify, a station's scan of it counts for nobody, and no new code is
+    // shown for them.
+    let (id, code) = &w.codes[40];
+    let verify = w.env.cli(&["codes", "verify", code]);
+    assert!(!verify.status.success(), "{verify:?}");
+    let t = tube(srv, &w.points[1], "PG000001");
+    let s = scan(srv, &t, "after-purge", code);
+    assert!(s["resident"].is_null(), "{s}");
+    let shown = srv.get(&format!("/api/v1/residents/{id}/code"));
+    assert_eq!(shown.status, 409, "{}", shown.body);
+    assert!(shown.body.contains("purged"), "{}", shown.body);
 }
 
 #[tokio::test]

@@ -172,7 +172,8 @@ async fn body(
         .and_then(gw_app::registry::address_text)
         .unwrap_or_default();
     let mut codes = Vec::new();
-    for r in &rows {
+    // A purged member has no code any more.
+    for r in rows.iter().filter(|r| r.status != "purged") {
         let rk = Key {
             street: r.street_id,
             id: r.id,
