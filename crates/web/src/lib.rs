@@ -346,6 +346,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             get(pages::household_codes),
         ),
         (
+            "GET",
+            "/buildings/{id}/codes",
+            Need::Act(ReadRegistry),
+            get(pages::building_codes),
+        ),
+        (
             "POST",
             "/households/{id}/link",
             Need::Act(ManageHouseholdLinks),

@@ -149,7 +149,9 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("GET", "/rounds/{id}") | ("GET", "/rounds/{id}/live") | ("GET", "/rounds/{id}/events") => {
             reader
         }
-        ("GET", "/rounds/{id}/missed") | ("GET", "/households/{id}/codes") => reader && reaches,
+        ("GET", "/rounds/{id}/missed")
+        | ("GET", "/households/{id}/codes")
+        | ("GET", "/buildings/{id}/codes") => reader && reaches,
         // Registry and round pages follow their API routes.
         ("GET", "/registry") | ("GET", "/registry/search") => reader,
         ("GET", "/grids/{id}") | ("GET", "/households/{id}") | ("GET", "/buildings/{id}") => {
@@ -395,6 +397,7 @@ fn call(
         ),
         "/rounds/{id}" => (format!("/rounds/{round}"), None),
         "/households/{id}/codes" => (format!("/households/{household}/codes"), None),
+        "/buildings/{id}/codes" => (format!("/buildings/{building}/codes"), None),
         "/rounds/{id}/live" => (format!("/rounds/{round}/live"), None),
         "/rounds/{id}/events" => (format!("/rounds/{round}/events?once=1"), None),
         "/points/{id}" => (format!("/points/{point}"), None),

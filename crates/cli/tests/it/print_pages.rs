@@ -378,6 +378,26 @@ async fn a_building_page_lists_households_masks_people_and_shows_who_is_missed()
     }
     assert_eq!(number(html, "bldg-households"), households.len() as i64);
     assert_eq!(number(html, "bldg-residents"), residents.len() as i64);
+    // The building's codes print at once, a sheet per household, a card
+    // per person, names masked.
+    assert!(html.contains(&format!(r#"href="/buildings/{building}/codes""#)));
+    let sheets = l.get(&format!("/buildings/{building}/codes"));
+    assert_eq!(sheets.status, 200, "{}", sheets.body);
+    assert_eq!(
+        sheets
+            .body
+            .matches(r#"class="sheet building-sheet""#)
+            .count(),
+        households.len()
+    );
+    assert_eq!(
+        sheets.body.matches(r#"class="code-card""#).count(),
+        residents.len()
+    );
+    for p in &residents {
+        let shown = format!(r#"masked-name">{}<"#, p.resident.name);
+        assert!(!sheets.body.contains(&shown), "a full name");
+    }
     // Masked: no full document number or phone; the masked forms are there.
     for p in &residents {
         if let Some(d) = &p.resident.document {
@@ -430,6 +450,11 @@ async fn a_building_page_lists_households_masks_people_and_shows_who_is_missed()
         .with_token(&leader2)
         .get(&format!("/buildings/{building}"));
     assert_eq!(r.status, 403, "{}", r.body);
+    let codes = w
+        .srv
+        .with_token(&leader2)
+        .get(&format!("/buildings/{building}/codes"));
+    assert_eq!(codes.status, 403, "{}", codes.body);
     assert!(r
         .body
         .contains(r#"<meta name="gw-error" content="forbidden">"#));

@@ -1,5 +1,7 @@
 //! Printable sheets: a household's personal codes as QR codes, names masked,
-//! laid out for A4 by the print stylesheet (`@media print` in app.css).
+//! laid out for A4 by the print stylesheet (`@media print` in app.css); a
+//! building's households at once, one sheet each (after a key rotation, or
+//! for a building's residents without smartphones).
 
 use std::fmt::Write as _;
 
@@ -44,6 +46,91 @@ pub async fn household_codes(
         Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
         Err(e) => page.error(e),
     }
+}
+
+/// Every household of a building, one printed sheet each: their members'
+/// current codes (purged members left out), names masked.
+pub async fn building_codes(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    match building_body(&s, &a, &page, &id).await {
+        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+async fn building_body(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    id: &str,
+) -> Result<(String, String), WebError> {
+    let l = page.lang;
+    let k = parse_key(l, id)?;
+    let place = gw_app::access::place_of(&s.store, "building", k).await?;
+    gw_app::access::authorize(&a.principal, &s.clock, Action::ReadRegistry, &place)?;
+    let rows = s
+        .store
+        .residents(&ResidentFilter {
+            street: Some(k.street),
+            building: Some(k.id),
+            limit: 5_000,
+            ..Default::default()
+        })
+        .await?;
+    // Households in the order of their addresses, one sheet each.
+    let mut households: Vec<(Option<i64>, Vec<&gw_store::registry::ResidentRow>)> = Vec::new();
+    for r in rows.iter().filter(|r| r.status != "purged") {
+        match households.iter_mut().find(|(h, _)| *h == r.household_id) {
+            Some((_, members)) => members.push(r),
+            None => households.push((r.household_id, vec![r])),
+        }
+    }
+    let mut sheets = String::new();
+    for (_, members) in &households {
+        let address = members
+            .first()
+            .and_then(|r| gw_app::registry::address_text(r))
+            .unwrap_or_default();
+        let mut codes = Vec::new();
+        for r in members {
+            let rk = Key {
+                street: r.street_id,
+                id: r.id,
+            };
+            let code = gw_app::codes::show(&s.store, &s.clock, &a.principal, rk).await?;
+            codes.push((gw_domain::mask::name(&r.resident.name), code.text()));
+        }
+        let _ = write!(
+            sheets,
+            r#"<div class="sheet building-sheet"><h2>{}</h2><div class="code-grid">{}</div></div>"#,
+            esc(&address),
+            code_cards(l, &codes, &address)?
+        );
+    }
+    if households.is_empty() {
+        return Err(WebError::not_found(
+            l.t("这栋楼没有居民", "This building has no residents"),
+        ));
+    }
+    let body = format!(
+        r#"<h1>{h}</h1><p class="muted">{n} {hh}</p><p class="noprint"><button type="button" onclick="window.print()">{p}</button></p>{sheets}<p class="hint">{hint}</p>"#,
+        h = l.t(
+            "整栋楼的个人码（每户一页）",
+            "Personal codes of a building (a sheet per household)"
+        ),
+        n = households.len(),
+        hh = l.t("户", "households"),
+        p = l.t("打印（A4）", "Print (A4)"),
+        hint = l.t(
+            "请分发到户并妥善保管。姓名已脱敏。",
+            "Hand each household its sheet. Names are masked."
+        ),
+    );
+    Ok((l.t("个人码", "Personal codes").to_string(), body))
 }
 
 /// Makes the household's own link (the form on its codes page) and shows it

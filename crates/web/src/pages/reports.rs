@@ -715,7 +715,12 @@ async fn building_body(
     let body = format!(
         r#"<p><a href="/grids/{gk}">← {community} · {grid}</a></p><h1>{compound} {name}{btag}{ctag}</h1>
 <section class="stats"><div><b id="bldg-units">{nu}</b><span>{lu}</span></div><div><b id="bldg-households">{nh}</b><span>{lh}</span></div><div><b id="bldg-residents">{nr}</b><span>{lr}</span></div></section>
+<p class="actions"><a class="button" href="/buildings/{k}/codes">{codes}</a></p>
 {rounds_html}{html}<p class="hint">{hint}</p>"#,
+        codes = l.t(
+            "打印整栋楼个人码（每户一页）",
+            "Print the building's personal codes (a sheet per household)"
+        ),
         gk = Key {
             street: k.street,
             id: b.grid_id
