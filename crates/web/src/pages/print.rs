@@ -95,15 +95,7 @@ async fn building_body(
             .first()
             .and_then(|r| gw_app::registry::address_text(r))
             .unwrap_or_default();
-        let mut codes = Vec::new();
-        for r in members {
-            let rk = Key {
-                street: r.street_id,
-                id: r.id,
-            };
-            let code = gw_app::codes::show(&s.store, &s.clock, &a.principal, rk).await?;
-            codes.push((gw_domain::mask::name(&r.resident.name), code.text()));
-        }
+        let codes = member_codes(s, a, members.iter().copied()).await?;
         let _ = write!(
             sheets,
             r#"<div class="sheet building-sheet"><h2>{}</h2><div class="code-grid">{}</div></div>"#,
@@ -217,6 +209,25 @@ async fn household_rows(
         .await?)
 }
 
+/// `(masked name, current code)` of each of `members`, as the caller may
+/// read them.
+async fn member_codes<'r>(
+    s: &AppState,
+    a: &Auth,
+    members: impl Iterator<Item = &'r gw_store::registry::ResidentRow>,
+) -> Result<Vec<(String, String)>, WebError> {
+    let mut codes = Vec::new();
+    for r in members {
+        let rk = Key {
+            street: r.street_id,
+            id: r.id,
+        };
+        let code = gw_app::codes::show(&s.store, &s.clock, &a.principal, rk).await?;
+        codes.push((gw_domain::mask::name(&r.resident.name), code.text()));
+    }
+    Ok(codes)
+}
+
 /// One card per person: the QR code, the masked name, the address, the code's text.
 fn code_cards(
     l: super::Lang,
@@ -258,16 +269,8 @@ async fn body(
         .first()
         .and_then(gw_app::registry::address_text)
         .unwrap_or_default();
-    let mut codes = Vec::new();
     // A purged member has no code any more.
-    for r in rows.iter().filter(|r| r.status != "purged") {
-        let rk = Key {
-            street: r.street_id,
-            id: r.id,
-        };
-        let code = gw_app::codes::show(&s.store, &s.clock, &a.principal, rk).await?;
-        codes.push((gw_domain::mask::name(&r.resident.name), code.text()));
-    }
+    let codes = member_codes(s, a, rows.iter().filter(|r| r.status != "purged")).await?;
     let cards = code_cards(l, &codes, &address)?;
     // The household's own link, for a phone: made here by whoever may.
     let share = if let Some(link) = link {
