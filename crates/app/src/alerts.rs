@@ -146,10 +146,6 @@ pub async fn details(
             });
         }
         let alert_id: Option<i64> = a.alert.parse::<Key>().ok().map(|k| k.id);
-        let exempt = match a.tube.parse::<Key>() {
-            Ok(t) => store.follow_ups_exempt(street, t.id, "retest").await?,
-            Err(_) => Vec::new(),
-        };
         let retests = a
             .members
             .iter()
@@ -162,7 +158,7 @@ pub async fn details(
                         resident: m.id.clone(),
                         state: f.state.clone(),
                         resolved_ms: f.resolved_ms,
-                        exempt: f.state == "open" && exempt.contains(&rid),
+                        exempt: f.state == "open" && a.exempt_retest_members.contains(&rid),
                     })
             })
             .collect();

@@ -162,12 +162,7 @@ pub async fn coverage(
     let now = clock.now_ms();
     // Grouped by a level finer than the territory, or the same: a grid
     // "by community" would show the grid's counts under its community's name.
-    let depth = |l: Level| match l {
-        Level::Community => 0,
-        Level::Grid => 1,
-        Level::Building => 2,
-    };
-    if let Some((l, _)) = within.filter(|(l, _)| depth(by) < depth(*l)) {
+    if let Some((l, _)) = within.filter(|(l, _)| by < *l) {
         return Err(AuthError::Invalid(format!(
             "分组应细于所选区域（{} 内可按 {} 分组）/ group by a level finer than the territory asked about (within a {} by {} or finer)",
             level_name(l),
@@ -235,12 +230,7 @@ pub async fn coverage(
     // community): the next level down, where their own grids are, rather
     // than a street of zeros. (Each row says its level.)
     if within.is_none() && rows.is_empty() && anyone {
-        let finer = match by {
-            Level::Community => Some(Level::Grid),
-            Level::Grid => Some(Level::Building),
-            Level::Building => None,
-        };
-        if let Some(finer) = finer {
+        if let Some(finer) = by.finer() {
             return Box::pin(coverage(store, clock, p, round, finer, None)).await;
         }
     }
@@ -334,35 +324,29 @@ async fn read_in_round(
     within_round(store, round, &pl).await
 }
 
-/// Whether a round covers the territory at `pl` (a round over some
-/// communities of its street covers those; one over the street, all).
-async fn covers(store: &Store, round: Key, pl: &Place) -> Result<bool, StoreError> {
-    let covered = store.round_communities(round.street, round.id).await?;
-    Ok(match pl.community {
-        Some(c) => covered.is_empty() || covered.contains(&c),
-        None => true,
-    })
+/// Whether a round covering `covered` (its communities; none: the whole
+/// street) covers the territory at `pl`.
+fn covers(covered: &[i64], pl: &Place) -> bool {
+    pl.community
+        .is_none_or(|c| covered.is_empty() || covered.contains(&c))
 }
 
 /// Refuses a territory outside the round's communities (a round over some
 /// communities of its street): its figures would be zeros that look like
 /// nobody missed.
 async fn within_round(store: &Store, round: Key, pl: &Place) -> Result<(), AuthError> {
-    if covers(store, round, pl).await? {
+    let covered = store.round_communities(round.street, round.id).await?;
+    if covers(&covered, pl) {
         return Ok(());
     }
-    let covered = store.round_communities(round.street, round.id).await?;
-    match pl.community {
-        Some(_) => Err(AuthError::Invalid(format!(
-            "所选区域不在本轮范围内（本轮覆盖社区 {0}）/ that territory is outside the round (it covers communities {0})",
-            covered
-                .iter()
-                .map(|c| Key { street: round.street, id: *c }.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-        _ => Ok(()),
-    }
+    Err(AuthError::Invalid(format!(
+        "所选区域不在本轮范围内（本轮覆盖社区 {0}）/ that territory is outside the round (it covers communities {0})",
+        covered
+            .iter()
+            .map(|c| Key { street: round.street, id: *c }.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
 }
 
 /// One round's totals over a territory, in a run of rounds.
@@ -416,7 +400,7 @@ pub async fn history(
         }
         let key = Key { street, id: r.id };
         if let Some(pl) = &at {
-            if !covers(store, key, pl).await? {
+            if !covers(&store.round_communities(street, r.id).await?, pl) {
                 continue; // a round over other communities
             }
         }

@@ -426,25 +426,6 @@ async fn is_tube_of_round(
         .is_some())
 }
 
-/// Whether `label` is a bag's or a box's label of the round (read where a
-/// tube's barcode goes).
-pub async fn is_packing_label(
-    store: &Store,
-    street: i64,
-    round: i64,
-    label: &str,
-) -> Result<bool, StoreError> {
-    let one = vec![label.to_string()];
-    Ok(!store
-        .bags_for_packing(street, round, &one)
-        .await?
-        .is_empty()
-        || !store
-            .boxes_for_packing(street, round, &one)
-            .await?
-            .is_empty())
-}
-
 /// Packs closed tubes into a sealed bag: the bag's barcode, then the tubes'
 /// barcodes, then the number of tubes the packer counted. Over the round's bag
 /// capacity, or any tube unknown, elsewhere, not closed or already bagged: refused,

@@ -536,7 +536,10 @@ pub async fn open_tube(
     };
     // A bag's or box's label read where a tube's barcode goes: refused, so
     // the volunteer scans the tube; opened offline, kept with a warning.
-    if crate::handoff::is_packing_label(store, point.street, round.id, code.as_str()).await? {
+    if store
+        .is_packing_label(point.street, round.id, code.as_str())
+        .await?
+    {
         let why = format!(
             "{0}: 这是本轮一个袋或箱的标签，不是采样管条码 / {0} is a bag's or box's label in this round, not a tube's barcode",
             code.as_str()
@@ -2198,6 +2201,9 @@ pub struct AlertView {
     /// Members whose retest is open but who are exempt from the round (in
     /// hospital, away …): not counted as waiting; the round can close.
     pub retests_exempt: usize,
+    /// Those members' ids (for a view that marks each member's retest).
+    #[serde(skip)]
+    pub exempt_retest_members: Vec<i64>,
     pub created_ms: i64,
 }
 
@@ -2293,10 +2299,8 @@ async fn alert_view(
         ));
     }
     let open_retests = store.follow_ups(street, a.tube_id, "retest").await?.len();
-    let retests_exempt = store
-        .follow_ups_exempt(street, a.tube_id, "retest")
-        .await?
-        .len();
+    let exempt_retest_members = store.follow_ups_exempt(street, a.tube_id, "retest").await?;
+    let retests_exempt = exempt_retest_members.len();
     Ok(AlertView {
         alert: Key { street, id: a.id }.to_string(),
         kind: a.kind.clone(),
@@ -2314,6 +2318,7 @@ async fn alert_view(
         .to_string(),
         retests_open: open_retests - retests_exempt,
         retests_exempt,
+        exempt_retest_members,
         members: views,
         member_count: all_members.len(),
         unidentified: unidentified.len() as i64,

@@ -8,8 +8,9 @@ use sqlx::Row;
 
 use crate::{db_run, Result, Store};
 
-/// A territory level a round's coverage can be grouped by or limited to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A territory level a round's coverage can be grouped by or limited to,
+/// ordered from the coarsest (`Community < Grid < Building`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     Community,
     Grid,
@@ -17,6 +18,15 @@ pub enum Level {
 }
 
 impl Level {
+    /// The level one step finer, if any.
+    pub fn finer(self) -> Option<Level> {
+        match self {
+            Level::Community => Some(Level::Grid),
+            Level::Grid => Some(Level::Building),
+            Level::Building => None,
+        }
+    }
+
     /// The `round_expected` column holding this level.
     pub(crate) fn column(self) -> &'static str {
         match self {

@@ -413,6 +413,16 @@ impl Store {
         }))
     }
 
+    /// Whether `label` is a bag's or a box's label of round `round` (read
+    /// where a tube's barcode goes), in one read.
+    pub async fn is_packing_label(&self, street: i64, round: i64, label: &str) -> Result<bool> {
+        let found: Option<i64> = db_run!(self, pool => sqlx::query_scalar(
+            "SELECT CAST(1 AS BIGINT) FROM sample_bag WHERE street_id = $1 AND round_id = $2 AND barcode = $3 \
+             UNION ALL SELECT CAST(1 AS BIGINT) FROM transport_box WHERE street_id = $1 AND round_id = $2 AND barcode = $3 LIMIT 1")
+            .bind(street).bind(round).bind(label).fetch_optional(pool).await?);
+        Ok(found.is_some())
+    }
+
     /// Makes a box holding these bags (none in a box yet); their tubes become `boxed`.
     #[allow(clippy::too_many_arguments)]
     pub async fn pack_box(
