@@ -621,6 +621,21 @@ pub async fn create_household_link(
 ) -> Result<String, AuthError> {
     let place = place_of(store, "household", household).await?;
     authorize(p, clock, Action::ManageHouseholdLinks, &place)?;
+    // A link shows the members' codes: a household whose members were all
+    // purged (or that has none) would open onto an empty page.
+    let members = store
+        .residents(&gw_store::registry::ResidentFilter {
+            street: Some(household.street),
+            household: Some(household.id),
+            limit: 100,
+            ..Default::default()
+        })
+        .await?;
+    if !members.iter().any(|r| r.status != "purged") {
+        return Err(AuthError::Invalid(format!(
+            "户 {household} 没有可显示个人码的成员（无人登记或资料已清除）/ household {household} has nobody whose code a link could show (no members, or their data was purged)"
+        )));
+    }
     let token = format!("{}.{}", household.street, random_token());
     store
         .create_household_link(

@@ -873,6 +873,7 @@ fn step_checked(
                 handoff: None,
                 receipt: None,
                 lab_tubes: None,
+                handed_after_receipt: false,
             }],
         },
         ..Chain::default()
@@ -1054,7 +1055,16 @@ pub async fn hand_over(
         people,
         counts_match: mismatches.is_empty(),
         mismatches,
-        warnings: Vec::new(),
+        warnings: found
+            .iter()
+            .filter(|b| b.receipt_id.is_some())
+            .map(|b| {
+                format!(
+                    "{}: 实验室已先接收此箱，交接为补录，核对表将标出 / the lab received this box before this hand-over was recorded; the reconciliation will flag it",
+                    b.barcode
+                )
+            })
+            .collect(),
     })
 }
 
@@ -1099,6 +1109,7 @@ fn chain_of_boxes(
                     .or(b.handoff_id.map(|h| Key { street, id: h }.to_string())),
                 receipt: receipt.map(String::from),
                 lab_tubes: None,
+                handed_after_receipt: handoff.is_some() && b.receipt_id.is_some(),
             })
             .collect(),
         ..Chain::default()
@@ -1329,6 +1340,9 @@ pub async fn report(
         .map(|b| (b.barcode.clone(), pkey(b.point_id)))
         .collect();
     let unbagged = store.unbagged_tubes(street, round.id).await?;
+    let handed_ms: HashMap<i64, i64> = rows.handoffs.iter().map(|h| (h.id, h.created_ms)).collect();
+    let received_ms: HashMap<i64, i64> =
+        rows.receipts.iter().map(|r| (r.id, r.created_ms)).collect();
     let chain = Chain {
         points: rows
             .points
@@ -1380,6 +1394,10 @@ pub async fn report(
                 handoff: b.handoff_id.map(pkey),
                 receipt: b.receipt_id.map(pkey),
                 lab_tubes: b.lab_tubes,
+                handed_after_receipt: match (b.handoff_id, b.receipt_id) {
+                    (Some(h), Some(r)) => handed_ms.get(&h) > received_ms.get(&r),
+                    _ => false,
+                },
             })
             .collect(),
         handoffs: rows

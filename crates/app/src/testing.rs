@@ -1722,11 +1722,12 @@ async fn register_swab(
         Who::Resident(id) => Some(id),
         Who::Code(_, generation) => match (state.uid_resident, state.uid_generation) {
             (Some(id), Some(g)) if g == i64::from(generation) => Some(id),
-            // Synced from an offline station: taken with the code the last
-            // reissue revoked, but before it (a trusted time): it counts.
+            // Taken with the code the last reissue revoked, but before it
+            // (a trusted time: synced from an offline station, or a queue
+            // that caught up within minutes of the reissue): it counts. A
+            // scan with no time of its own is taken now, after the reissue.
             (Some(id), Some(g))
                 if g == i64::from(generation) + 1
-                    && !live
                     && before_round(scanned_ms, state.round_starts_ms).is_none()
                     && state.code_reissued_ms.is_some_and(|t| scanned_ms < t) =>
             {

@@ -250,9 +250,14 @@ enum CodesCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Retire a signing key: codes signed with it stop verifying (reprint them).
+    /// Retire a signing key: codes signed with it stop verifying (reprint
+    /// them). Without --yes it only tells how many residents were scanned
+    /// with such codes in the last 30 days.
     RetireKey {
         id: i64,
+        /// Retire it (without this, nothing changes).
+        #[arg(long)]
+        yes: bool,
         #[command(flatten)]
         db: DbArg,
     },
@@ -1459,8 +1464,20 @@ async fn codes_cmd(c: CodesCmd, clock: &Clock) -> Result<()> {
             println!("signing key {id} added; new codes use it");
             Ok(())
         }
-        CodesCmd::RetireKey { id, db } => {
+        CodesCmd::RetireKey { id, yes, db } => {
             let store = open(&db).await?;
+            store.retirable_signing_key(id).await?;
+            let since = clock.now_ms() - 30 * 86_400_000;
+            let (residents, streets) = store.residents_scanned_with_key(id, since).await?;
+            let in_use = format!(
+                "近 30 天有 {residents} 位居民（{streets} 个街道）用密钥 {id} 签发的码扫码采样，停用后须重新打印其码单 / {residents} residents in {streets} streets were scanned with codes of key {id} in the last 30 days: their sheets must be reprinted once it is retired"
+            );
+            if !yes {
+                println!("{in_use}");
+                return Err(anyhow::anyhow!(
+                    "未停用：确认后加 --yes 再运行 / not retired: run again with --yes to retire signing key {id}"
+                ));
+            }
             store.retire_signing_key(id, clock.now_ms()).await?;
             store
                 .audit(&gw_store::audit::AuditWrite {
@@ -1470,10 +1487,11 @@ async fn codes_cmd(c: CodesCmd, clock: &Clock) -> Result<()> {
                     action: "retire_signing_key",
                     target_kind: "signing_key",
                     target_id: &id.to_string(),
-                    detail: "",
+                    detail: &format!("residents_scanned_30d={residents}"),
                     address: "",
                 })
                 .await?;
+            println!("{in_use}");
             println!("signing key {id} retired; codes signed with it no longer verify");
             Ok(())
         }

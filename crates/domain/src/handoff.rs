@@ -384,6 +384,10 @@ pub struct BoxLink {
     /// The tubes the lab counted in this box when it received it, when it
     /// counted box by box (the receipt's count covers all its boxes).
     pub lab_tubes: Option<i64>,
+    /// Its hand-over was recorded only after the lab had received it (a
+    /// transporter's sheet entered late): the chain of custody has a hole the
+    /// late record does not fill.
+    pub handed_after_receipt: bool,
 }
 
 /// A hand-over as written on the hand-over sheet (交接单).
@@ -695,11 +699,14 @@ pub fn reconcile(chain: &Chain) -> Vec<Mismatch> {
             "已装箱未交接 / boxed, not handed over",
         );
     }
-    for b in chain
-        .boxes
-        .iter()
-        .filter(|b| b.handoff.is_none() && b.receipt.is_some())
-    {
+    for b in chain.boxes.iter().filter(|b| b.receipt.is_some()) {
+        let note = if b.handoff.is_none() {
+            "实验室收到未登记交接的箱 / received at the lab with no hand-over record"
+        } else if b.handed_after_receipt {
+            "交接记录在实验室接收之后才补录 / the hand-over was recorded only after the lab received the box"
+        } else {
+            continue;
+        };
         out.check(
             Step::HandOff,
             "box",
@@ -708,7 +715,7 @@ pub fn reconcile(chain: &Chain) -> Vec<Mismatch> {
             Measure::Boxes,
             0,
             1,
-            "实验室收到未登记交接的箱 / received at the lab with no hand-over record",
+            note,
         );
     }
     for h in &chain.handoffs {
@@ -890,6 +897,7 @@ mod tests {
             handoff: Some("H1".into()),
             receipt: receipt.map(Into::into),
             lab_tubes: None,
+            handed_after_receipt: false,
         };
         let chain = Chain {
             boxes: vec![
@@ -1102,6 +1110,7 @@ mod tests {
                 handoff: Some("H1".into()),
                 receipt: Some("R1".into()),
                 lab_tubes: None,
+                handed_after_receipt: false,
             }],
             handoffs: vec![HandOffLink {
                 id: "H1".into(),
@@ -1270,6 +1279,18 @@ mod tests {
         let m = reconcile(&c);
         assert!(m.iter().all(|x| x.step == Step::HandOff), "{m:?}");
         assert!(m.iter().any(|x| x.kind == "box" && x.at == "BOX1"));
+
+        // Its hand-over entered after the receipt does not make the hole go
+        // away: the box is still named, with what happened.
+        let mut c = good_chain();
+        c.boxes[0].handed_after_receipt = true;
+        let m = reconcile(&c);
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(
+            (m[0].step, m[0].kind, m[0].at.as_str()),
+            (Step::HandOff, "box", "BOX1")
+        );
+        assert!(m[0].note.contains("after the lab received"), "{m:?}");
     }
 
     #[test]

@@ -28,16 +28,41 @@ impl Store {
                                                    AND id <> (SELECT MAX(k.id) FROM signing_key k WHERE k.retired_ms IS NULL)")
             .bind(id).bind(now_ms).execute(pool).await?.rows_affected());
         if n == 0 {
-            if self.signing_keys().await?.first().map(|k| k.0) == Some(id) {
-                return Err(StoreError::Conflict(format!(
-                    "密钥 {id} 是新码正在使用的密钥，不能停用：请先轮换密钥（codes rotate-key），重新打印码单后再停用 / signing key {id} signs every new code: rotate first (codes rotate-key), reprint the households' code sheets, then retire it"
-                )));
-            }
+            self.retirable_signing_key(id).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether key `id` could be retired now: NotFound for a key not in
+    /// service, Conflict for the key new codes are signed with.
+    pub async fn retirable_signing_key(&self, id: i64) -> Result<()> {
+        let keys = self.signing_keys().await?;
+        if keys.first().map(|k| k.0) == Some(id) {
+            return Err(StoreError::Conflict(format!(
+                "密钥 {id} 是新码正在使用的密钥，不能停用：请先轮换密钥（codes rotate-key），重新打印码单后再停用 / signing key {id} signs every new code: rotate first (codes rotate-key), reprint the households' code sheets, then retire it"
+            )));
+        }
+        if !keys.iter().any(|k| k.0 == id) {
             return Err(StoreError::NotFound(format!(
                 "signing key {id} (or already retired)"
             )));
         }
         Ok(())
+    }
+
+    /// How many residents were scanned since `since_ms` with a code signed
+    /// with key `id` (their printed sheets stop working when it is retired),
+    /// and in how many streets. Codes are made on demand and not stored, so
+    /// the scans are what shows which printed sheets are still in use.
+    pub async fn residents_scanned_with_key(&self, id: i64, since_ms: i64) -> Result<(i64, i64)> {
+        // GW1-{street}-{uid: 16 characters}-{key}-{generation}-{signature}
+        let pattern = format!("GW1-%-{}-{id}-%", "_".repeat(16));
+        Ok(db_run!(self, pool => {
+            let r = sqlx::query("SELECT COUNT(DISTINCT street_id * 4294967296 + resident_id), COUNT(DISTINCT street_id) FROM registration \
+                                 WHERE scanned_ms >= $1 AND resident_id IS NOT NULL AND UPPER(raw_code) LIKE $2")
+                .bind(since_ms).bind(&pattern).fetch_one(pool).await?;
+            (r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)
+        }))
     }
 
     /// `(uid, code generation)` of a resident.

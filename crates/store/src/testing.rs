@@ -90,7 +90,8 @@ pub struct ScanState {
     pub name: Option<String>,
     pub gender: Option<String>,
     pub birth_date: Option<String>,
-    /// The resident's open single-tube retests (an abnormal pool's member).
+    /// The resident's open single-tube retests in the tube's round (an
+    /// abnormal pool's member; a retest is answered in its own round).
     pub open_retests: i64,
     /// When the tube's round began: its planned start, or its opening if
     /// that was earlier.
@@ -174,7 +175,7 @@ static SCAN_STATE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
                 t.tube_use, \
                 COALESCE(u.name, v.name), COALESCE(u.gender, v.gender), COALESCE(u.birth_date, v.birth_date), \
                 (SELECT COUNT(*) FROM follow_up f WHERE f.street_id = $1 AND f.resident_id = COALESCE(u.id, $5) \
-                    AND f.kind = 'retest' AND f.state = 'open'), \
+                    AND f.round_id = t.round_id AND f.kind = 'retest' AND f.state = 'open'), \
                 CASE WHEN r.opened_ms IS NOT NULL AND r.opened_ms < r.starts_ms THEN r.opened_ms ELSE r.starts_ms END, \
                 (SELECT id FROM voided_swab WHERE street_id = $1 AND client_id = $3), \
                 COALESCE(u.household_id, v.household_id), \
@@ -1454,7 +1455,7 @@ impl Store {
                  JOIN testing_round r ON r.street_id = t.street_id AND r.id = t.round_id \
                  WHERE t.street_id = $1 AND t.result IN ('negative', 'abnormal') AND t.fill > 0 \
                  AND t.tube_use <> 'retest' \
-                 GROUP BY t.round_id, r.starts_ms, t.fill ORDER BY r.starts_ms DESC, t.round_id DESC, t.fill")
+                 GROUP BY t.round_id, r.opened_ms, r.starts_ms, t.fill ORDER BY COALESCE(r.opened_ms, r.starts_ms) DESC, t.round_id DESC, t.fill")
                 .bind(street).fetch_all(pool).await?;
             rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))

@@ -98,7 +98,7 @@ fn registry_document() -> Value {
                 "responses": ok(json!({ "$ref": "#/components/schemas/Code" })) } },
             "/api/v1/residents/{id}/code/reissue": { "post": { "summary": "revoke a lost code and issue the next generation (audited)", "parameters": [path_id("resident id")],
                 "responses": ok(json!({ "$ref": "#/components/schemas/Code" })) } },
-            "/api/v1/households/{id}/link": { "post": { "summary": "a new unguessable link for the household (printable as a QR)", "parameters": [path_id("household id")],
+            "/api/v1/households/{id}/link": { "post": { "summary": "a new unguessable link for the household (printable as a QR); 400 when the household has nobody whose code it could show (no members, or all purged)", "parameters": [path_id("household id")],
                 "responses": created(json!({ "type": "object", "properties": { "household": { "type": "string" }, "token": { "type": "string" }, "path": { "type": "string" } }, "required": ["token"] })) } },
             "/api/v1/households/{id}/link/revoke": { "post": { "summary": "revoke every link of the household", "parameters": [path_id("household id")],
                 "responses": ok(json!({ "type": "object", "properties": { "household": { "type": "string" }, "revoked": { "type": "integer" } } })) } },

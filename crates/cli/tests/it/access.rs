@@ -1180,6 +1180,10 @@ async fn purge_anonymises_people_and_keeps_the_counts() {
             .status,
         404
     );
+    // Nor can a new one be made: nobody is left whose code it could show.
+    let again = srv.post(&format!("/api/v1/households/{hh}/link"), &json!({}));
+    assert_eq!(again.status, 400, "{}", again.body);
+    assert!(again.body.contains("purged"), "{}", again.body);
     let after = gw_app::registry::territory_tree(&store).await.unwrap();
     assert_eq!(before[0].residents, after[0].residents);
     assert_eq!(before[0].households, after[0].households);

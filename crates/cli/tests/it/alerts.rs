@@ -2573,3 +2573,58 @@ async fn an_exempt_members_retest_is_not_counted_as_waiting() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn a_retest_is_answered_in_its_own_round() {
+    let w = world("60").await;
+    let srv = &w.srv;
+    let all: Vec<String> = w
+        .communities
+        .iter()
+        .map(|c| format!("{}-{c}", w.street))
+        .collect();
+    let (r1, _) = round(srv, w.street, "全员核酸第1轮", &all);
+    let p1 = point(srv, &r1, w.street, w.communities[0], "一轮采样点");
+    let pool = tube(srv, &p1, "PA000001");
+    for (i, (_, code)) in w.codes.iter().take(3).enumerate() {
+        swab(srv, &pool, &format!("a{i}"), code, "routine");
+    }
+    let sum = results(
+        srv,
+        &r1,
+        json!([{ "barcode": "PA000001", "result": "abnormal" }]),
+    );
+    assert_eq!(sum["alerts"].as_array().map(Vec::len), Some(1), "{sum}");
+    // A second round opens while the first's retests are still open.
+    let (r2, _) = round(srv, w.street, "全员核酸第2轮", &all);
+    let p2 = point(srv, &r2, w.street, w.communities[0], "二轮采样点");
+    let retest_tube = |point: &str, barcode: &str| {
+        let r = srv.post(
+            &format!("/api/v1/points/{point}/tubes"),
+            &json!({ "barcode": barcode, "purpose": "retest" }),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.json()["id"].as_str().unwrap().to_string()
+    };
+    // Swabbed as a retest in the second round: that tube answers no retest
+    // (a retest is resolved in its own round), so the station is told.
+    let t2 = retest_tube(&p2, "RT000002");
+    let wrong = swab(srv, &t2, "r2-0", &w.codes[0].1, "retest");
+    assert!(
+        wrong["problem"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no open single-tube retest"),
+        "{wrong}"
+    );
+    // In the first round's retest tube it is what was asked for.
+    let t1 = retest_tube(&p1, "RT000001");
+    let right = swab(srv, &t1, "r1-1", &w.codes[1].1, "retest");
+    assert!(
+        !right["problem"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no open single-tube retest"),
+        "{right}"
+    );
+}

@@ -72,14 +72,23 @@ async fn codes_are_signed_revocable_and_rotate() {
     let code3 = c3["code"].as_str().unwrap().to_string();
     // The key new codes use is not retired (every code would stop at once):
     // refused, saying to rotate first; nothing changes.
-    let refused = env.cli(&["codes", "retire-key", &new_key.to_string()]);
+    let refused = env.cli(&["codes", "retire-key", &new_key.to_string(), "--yes"]);
     assert!(!refused.status.success());
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("rotate first"),
         "{refused:?}"
     );
     assert!(verify(&env, &code3).0);
-    env.cli_ok(&["codes", "retire-key", &c2["key"].to_string()]);
+    // Without --yes it only tells how many residents were scanned with the
+    // key's codes lately (none here), and nothing changes.
+    let old_key = c2["key"].to_string();
+    let preview = env.cli(&["codes", "retire-key", &old_key]);
+    assert!(!preview.status.success());
+    let said = String::from_utf8_lossy(&preview.stdout);
+    assert!(said.contains("0 residents in 0 streets"), "{preview:?}");
+    assert!(verify(&env, &code2).0, "a preview retired the key");
+    let out = env.cli_ok(&["codes", "retire-key", &old_key, "--yes"]);
+    assert!(out.contains("retired"), "{out}");
     let (ok, msg) = verify(&env, &code2);
     assert!(!ok && msg.contains("unknown or retired"), "{msg}");
     assert!(verify(&env, &code3).0);
@@ -153,4 +162,57 @@ async fn codes_are_signed_revocable_and_rotate() {
         .unwrap()
         .iter()
         .any(|e| e.action == "reissue_code" && e.actor.starts_with("cli:")));
+}
+
+#[tokio::test]
+async fn retiring_a_key_first_tells_how_many_residents_still_use_its_codes() {
+    let r = crate::testing::setup("40").await;
+    let tube = crate::testing::tube(&r.srv, &r.points[0], "TB00000001");
+    for (i, (_, code)) in r.codes.iter().take(3).enumerate() {
+        crate::testing::scan(&r.srv, &tube, &format!("k{i}"), code);
+    }
+    // The same resident scanned twice is one resident.
+    crate::testing::scan(&r.srv, &tube, "k9", &r.codes[0].1);
+    let out = r.env.cli_ok(&["codes", "rotate-key"]);
+    let new_key = out.split_whitespace().nth(2).unwrap().to_string();
+    let old_key = r.codes[0].1.split('-').nth(3).unwrap().to_string();
+    assert_ne!(old_key, new_key);
+    // The preview counts them and changes nothing.
+    let preview = r.env.cli(&["codes", "retire-key", &old_key]);
+    assert!(!preview.status.success());
+    let said = String::from_utf8_lossy(&preview.stdout);
+    assert!(said.contains("3 residents in 1 streets"), "{said}");
+    assert!(r
+        .env
+        .cli(&["codes", "verify", &r.codes[1].1])
+        .status
+        .success());
+    // The key new codes use is refused before any count.
+    let newest = r.env.cli(&["codes", "retire-key", &new_key]);
+    assert!(
+        String::from_utf8_lossy(&newest.stderr).contains("rotate first"),
+        "{newest:?}"
+    );
+    let out = r.env.cli_ok(&["codes", "retire-key", &old_key, "--yes"]);
+    assert!(
+        out.contains("3 residents") && out.contains("retired"),
+        "{out}"
+    );
+    assert!(!r
+        .env
+        .cli(&["codes", "verify", &r.codes[1].1])
+        .status
+        .success());
+    let ev = r
+        .env
+        .store()
+        .await
+        .audit_events(None, None, None, 20)
+        .await
+        .unwrap();
+    assert!(
+        ev.iter()
+            .any(|e| e.action == "retire_signing_key" && e.detail == "residents_scanned_30d=3"),
+        "{ev:?}"
+    );
 }

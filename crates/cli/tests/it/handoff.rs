@@ -1245,6 +1245,34 @@ async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
         assert_eq!(r.status, 409, "{}", r.body);
         assert!(r.body.contains("has left the point"), "{}", r.body);
     }
+    // Its hand-over entered late is taken, with a warning, and the box stays
+    // flagged: the record does not fill the hole in the chain of custody.
+    assert!(flagged("box", "BOX0000002"));
+    let late = v.post(
+        &format!("/api/v1/points/{}/handoffs", w.a),
+        &json!({ "boxes": ["BOX0000002"], "transporter": { "name": "李师傅", "phone": "13812345678" }, "counted_tubes": 1 }),
+    );
+    assert_eq!(late.status, 201, "{}", late.body);
+    assert!(
+        late.body.contains("before this hand-over was recorded"),
+        "{}",
+        late.body
+    );
+    let report = w.report(&w.chief, None);
+    let m = report["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "box" && m["at"] == "BOX0000002")
+        .cloned();
+    let m = m.unwrap_or_else(|| panic!("the late hand-over hid the box: {report}"));
+    assert!(
+        m["note"]
+            .as_str()
+            .unwrap()
+            .contains("only after the lab received"),
+        "{m}"
+    );
     // Packing goes on after the round closed (a correction's retests travel
     // the chain), and so does correcting a miscount at the point.
     w.filled_tube(&w.a, "TB00000004", &w.codes[20..22]);

@@ -1348,6 +1348,41 @@ async fn door_to_door_lists_and_pool_advice() {
     assert_eq!(advice["rounds"], json!([w.round.as_str()]), "{advice}");
     let zero = srv.get(&format!("/api/v1/streets/{street}/pool-advice?lab_max=0"));
     assert_eq!(zero.status, 400, "{}", zero.body);
+    // Newest means opened last, not planned last: a round planned for later
+    // but opened first (here the first round, its plan moved on) comes after
+    // the one opened since.
+    let (second, _) = crate::harness::open_round(
+        |p, b| srv.post(p, b),
+        &crate::harness::round_body(street.parse::<i64>().unwrap(), "全员核酸第2轮"),
+    );
+    let street_id: i64 = street.parse().unwrap();
+    let community = store.communities(None, Some(street_id)).await.unwrap()[0].id;
+    let p2 = srv.post(
+        &format!("/api/v1/rounds/{second}/points"),
+        &json!({ "name": "二轮采样点", "community": format!("{street}-{community}") }),
+    );
+    assert_eq!(p2.status, 201, "{}", p2.body);
+    let t2 = tube(srv, p2.json()["id"].as_str().unwrap(), "F0000001");
+    scan(srv, &t2, "f0", &w.codes[5].1);
+    let r = srv.post(
+        &format!("/api/v1/rounds/{second}/results"),
+        &json!({ "results": [{ "barcode": "F0000001", "result": "negative" }] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let first_id = w.round.split('-').nth(1).unwrap();
+    crate::harness::exec(
+        &store,
+        &format!("UPDATE testing_round SET starts_ms = 86400000 WHERE id = {first_id}"),
+    )
+    .await;
+    let advice = srv
+        .get(&format!("/api/v1/streets/{street}/pool-advice"))
+        .json();
+    assert_eq!(
+        advice["rounds"],
+        json!([second.as_str(), w.round.as_str()]),
+        "{advice}"
+    );
 }
 
 #[tokio::test]
@@ -2898,8 +2933,29 @@ async fn a_swab_taken_before_its_code_was_reissued_counts_when_synced_later() {
         !late["problem"].as_str().unwrap().contains("reissued after"),
         "{late}"
     );
+    // Taken half a minute before a reissue and synced a minute later (a
+    // live scan by the clock): it counts too.
+    let r = srv.post(
+        &format!("/api/v1/residents/{}/code/reissue", w.codes[2].0),
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let reissued = gw_app::Clock::System.now_ms();
+    let just_before = synced("d-3", &w.codes[2].1, Some(reissued - 30_000));
+    assert_eq!(
+        just_before["resident"],
+        w.codes[2].0.as_str(),
+        "{just_before}"
+    );
+    assert!(
+        just_before["problem"]
+            .as_str()
+            .unwrap()
+            .contains("reissued after"),
+        "{just_before}"
+    );
     let cov = srv
         .get(&format!("/api/v1/rounds/{}/coverage", w.round))
         .json();
-    assert_eq!(cov["sampled"], 1, "{cov}");
+    assert_eq!(cov["sampled"], 2, "{cov}");
 }
