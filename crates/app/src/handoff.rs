@@ -226,22 +226,28 @@ pub async fn issue_supplies(
     let actor = p.actor();
     let now = clock.now_ms();
     // A tube belongs to one point: a range given out already (in part) is
-    // refused, naming where it went; checked in the issue's transaction.
+    // refused, naming where it went, and so is a batch sharing barcodes with
+    // another point's range or batch (the same batch delivered to one point
+    // in two lots is one issue); checked in the issue's transaction.
+    let here = pt.id;
+    let luhn = crate::testing::settings_of(store, point.street)
+        .await?
+        .tube
+        .luhn;
     let no_overlap = |issued: &[SupplyRow]| -> Result<(), StoreError> {
-        let Some(TubeIssue::Range(range)) = &issue else {
+        let Some(new) = &issue else {
             return Ok(());
         };
         for row in issued {
-            let Some(TubeIssue::Range(had)) =
-                tube_issues(std::slice::from_ref(row), range.check_digit).pop()
-            else {
+            let Some(had) = tube_issues(std::slice::from_ref(row), luhn).pop() else {
                 continue;
             };
-            if had.overlaps(range) {
+            let both_ranges = matches!((new, &had), (TubeIssue::Range(_), TubeIssue::Range(_)));
+            if (both_ranges || row.point_id != here) && had.overlaps(new) {
+                let (n, h) = (new.describe(), had.describe());
                 return Err(StoreError::Conflict(format!(
-                    "条码段 {}–{} 与已发给采样点 {}-{} 的 {}–{} 重叠 / range {}–{} overlaps {}–{}, issued to point {}-{}",
-                    range.first, range.last, point.street, row.point_id, had.first, had.last,
-                    range.first, range.last, had.first, had.last, point.street, row.point_id
+                    "{n} 与已发给采样点 {}-{} 的 {h} 有相同条码 / {n} shares barcodes with {h}, issued to point {}-{}: a tube belongs to one point",
+                    point.street, row.point_id, point.street, row.point_id
                 )));
             }
         }
@@ -331,32 +337,36 @@ pub async fn issue_warning(
     }))
 }
 
-/// Whether `code`, scanned where a person's code was expected, is a tube's
-/// label of round `round`: a tube opened in it, or a barcode in a range or
-/// batch issued to any of its points. Read only for a code that names
-/// nobody (rare), never on a good scan's path.
-pub async fn is_tube_label(
+/// What a label read where a person's code goes is, if it is one of the
+/// round's: a tube's barcode (a tube opened in the round, under whatever
+/// rule the street had then, or one issued to a point) or a bag's or box's
+/// label. The refusal's words, `None` for anything else.
+pub async fn label_in_round(
     store: &Store,
     street: i64,
     round: i64,
     code: &str,
-) -> Result<bool, StoreError> {
-    // The street's own rule (length, check digit): a label of its tubes
-    // passes it, most other strings do not.
-    let rule = crate::testing::settings_of(store, street).await?.tube;
-    let Ok(barcode) = TubeBarcode::parse(code, &rule) else {
-        return Ok(false);
+) -> Result<Option<&'static str>, StoreError> {
+    // The shape of any label: the street's rule may have changed since
+    // the round's first tubes were opened.
+    let Ok(barcode) = TubeBarcode::parse(code, &gw_domain::testing::BarcodeRule::lookup()) else {
+        return Ok(None);
     };
     let barcode = barcode.as_str();
+    const TUBE: &str = "这是采样管条码，不是个人码：请扫描此人的个人码或证件 / this is a tube barcode, not a person's code: scan the person's code or document";
     if store
         .tube_by_barcode(street, round, barcode)
         .await?
         .is_some()
     {
-        return Ok(true);
+        return Ok(Some(TUBE));
     }
+    if store.is_packing_label(street, round, barcode).await? {
+        return Ok(Some("这是本轮一个袋或箱的标签，不是个人码：请扫描此人的个人码或证件 / this is a bag's or box's label in this round, not a person's code: scan the person's code or document"));
+    }
+    let rule = crate::testing::settings_of(store, street).await?.tube;
     let rows = store.supplies(street, round, None).await?;
-    Ok(rules::issued(&tube_issues(&rows, rule.luhn), barcode))
+    Ok(rules::issued(&tube_issues(&rows, rule.luhn), barcode).then_some(TUBE))
 }
 
 /// Sets how many tubes go into one bag in a round (20 unless set).
@@ -505,8 +515,10 @@ pub async fn pack_bag(
             // A resulted tube the point never bagged: the lab has it, and the
             // bag's record is made after the fact (its count then matches).
             Some(t) if t.state != "closed" && t.state != "resulted" => problems.push(format!(
-                "{c}: 采样管状态为 {}，须先封管 / the tube is {}; close it first",
-                t.state, t.state
+                "{c}: 采样管{}，须先封管 / the tube is {}; close it first",
+                gw_domain::testing::TubeState::parse(&t.state)
+                    .map_or(t.state.as_str(), |s| s.label_zh()),
+                t.state.replace('_', " ")
             )),
             Some(_) => {}
         }
@@ -956,7 +968,13 @@ pub async fn hand_over(
         String::new()
     } else {
         gw_domain::phone::Phone::parse(t.phone)
-            .map_err(|e| AuthError::Invalid(format!("转运人员电话 / transporter phone: {e}")))?
+            .map_err(|e| {
+                AuthError::Invalid(gw_domain::text::labelled(
+                    "转运人员电话",
+                    "transporter phone",
+                    &e.to_string(),
+                ))
+            })?
             .as_str()
             .to_string()
     };

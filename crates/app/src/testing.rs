@@ -513,13 +513,13 @@ pub async fn open_tube(
     let round = store.round(point.street, pt.round_id).await?;
     let mut warning = None;
     if !use_.fits(&round.state) {
-        let state = &round.state;
         if !replay {
+            let (zh, en) = gw_domain::testing::round_state_words(&round.state);
             return Err(AuthError::Invalid(format!(
-                "轮次状态为 {state}，不能开此采样管 / the round is {state}: this tube cannot be opened"
+                "本轮{zh}，不能开此采样管 / the round is {en}: this tube cannot be opened"
             )));
         }
-        warning = Some(opened_offline_in(state));
+        warning = Some(opened_offline_in(&round.state));
     }
     let rule = settings_of(store, point.street).await?.tube;
     let code = match TubeBarcode::parse(barcode, &rule) {
@@ -579,10 +579,12 @@ pub async fn open_tube(
     ))
 }
 
-/// The warning for a tube a station opened offline in a round now `state`.
+/// The warning for a tube a station opened (offline, or as its own replay)
+/// in a round now `state`: recorded, and the station told to stop sampling.
 fn opened_offline_in(state: &str) -> String {
+    let (zh, en) = gw_domain::testing::round_state_words(state);
     format!(
-        "轮次状态为 {state}：离线时开的采样管照收 / the round is {state}: a tube opened offline is recorded as it was"
+        "本轮{zh}：此管已记录，但不要再用它采常规样本 / the round is {en}: this tube is recorded, but take no more routine swabs into it"
     )
 }
 
@@ -620,7 +622,21 @@ pub async fn open_tube_reusing(
                         code.as_str(),
                     )
                     .await?;
-                    let warning = join_warnings(state, issued);
+                    // Scanned again once full, sealed or further along (the
+                    // tube in the volunteer's hand is another with the same
+                    // label, or the old one picked up by mistake): told, as
+                    // the swabs scanned next into it are flagged.
+                    let past_open = (t.state != "open").then(|| {
+                        let zh = gw_domain::testing::TubeState::parse(&t.state)
+                            .map_or(t.state.as_str(), |s| s.label_zh());
+                        format!(
+                            "采样管 {} {zh}，不能再装样本：请换一支新管 / tube {} is {}: it takes no more swabs, take a new tube",
+                            code.as_str(),
+                            code.as_str(),
+                            t.state.replace('_', " ")
+                        )
+                    });
+                    let warning = join_warnings(join_warnings(past_open, state), issued);
                     Ok((
                         Key {
                             street: point.street,
@@ -1406,14 +1422,15 @@ async fn identify(
             Ok(match owners.iter().find(|o| o.street_id == street) {
                 Some(o) => Who::Resident(o.resident_id),
                 None if d.kind == DocKind::IdCard => Who::Nobody("证件号未在本街道登记，请按临时人员登记 / ID not registered in this street: register a walk-in".into()),
-                None => Who::Nobody("证件未登记 / document not registered".into()),
+                None => Who::Nobody("不是个人码，也不是本街道登记的证件号：请扫描此人的个人码或证件，或按临时人员登记 / not a personal code, nor a document number registered in this street: scan the person's code or document, or register a walk-in".into()),
             })
         }
         // Stored in the swab's flag, which the point's volunteers read: no
         // part of the number goes with it.
-        Err(e) => Ok(Who::Nobody(format!(
-            "无法识别的码 / not a code or document: {}",
-            e.without_digits()
+        Err(e) => Ok(Who::Nobody(gw_domain::text::labelled(
+            "无法识别的码",
+            "not a code or document",
+            &e.without_digits(),
         ))),
     }
 }
@@ -1514,6 +1531,20 @@ pub async fn scan(
         if text.chars().any(char::is_control) {
             return Err(AuthError::Invalid(format!(
                 "{what} 含有控制字符，未登记 / {what} contains a control character: not stored"
+            )));
+        }
+        // No scanner reads this much from a code, a document or a label;
+        // stored, it would count a swab for a paste of something else.
+        if text.chars().count() > MAX_SCAN_TEXT {
+            return Err(AuthError::Invalid(format!(
+                "{what} 超过 {MAX_SCAN_TEXT} 个字符，不是扫码内容，未登记 / {what} is longer than {MAX_SCAN_TEXT} characters, not a scan: not stored"
+            )));
+        }
+    }
+    if let Some((name, _)) = s.walk_in {
+        if name.trim().chars().count() > MAX_WALK_IN_NAME {
+            return Err(AuthError::Invalid(format!(
+                "临时人员姓名超过 {MAX_WALK_IN_NAME} 个字 / a walk-in's name is longer than {MAX_WALK_IN_NAME} characters"
             )));
         }
     }
@@ -1676,13 +1707,12 @@ async fn register_swab(
         // another document's number may look like a label, and is one only
         // when a tube of the round has it or an issue covers it.
         let id_card = matches!(Document::guess(s.code.trim()), Ok(d) if d.kind == DocKind::IdCard);
-        if matches!(who, Who::Nobody(_))
-            && !id_card
-            && crate::handoff::is_tube_label(store, street, tube.round_id, s.code).await?
-        {
-            return Err(AuthError::Invalid(
-                "这是采样管条码，不是个人码：请扫描此人的个人码或证件 / this is a tube barcode, not a person's code: scan the person's code or document".into(),
-            ));
+        if matches!(who, Who::Nobody(_)) && !id_card {
+            if let Some(why) =
+                crate::handoff::label_in_round(store, street, tube.round_id, s.code).await?
+            {
+                return Err(AuthError::Invalid(why.into()));
+            }
         }
     }
     let (who, mut problem, first_routine) = match walk_in {
@@ -1701,7 +1731,25 @@ async fn register_swab(
                         phone,
                         relation: gw_domain::phone::PhoneRelation::Own,
                     }),
-                    Err(e) => note = format!("；电话无效 / phone left out: {e}"),
+                    // The volunteer is still with them: asked again, or
+                    // the walk-in's only contact would be lost.
+                    Err(e) if live => {
+                        return Err(AuthError::Invalid(gw_domain::text::labelled(
+                            "临时人员电话无效，请核对后重新提交",
+                            "the walk-in's phone is not valid: check it and send again",
+                            &e.to_string(),
+                        )))
+                    }
+                    Err(e) => {
+                        note = format!(
+                            "；{}",
+                            gw_domain::text::labelled(
+                                "电话无效未记录",
+                                "phone left out",
+                                &e.to_string()
+                            )
+                        )
+                    }
                 }
             }
             // Made only once the replay check above found nothing: a replayed
@@ -1751,10 +1799,10 @@ async fn register_swab(
     let fill = state.tube_fill;
     let round_state = &state.round_state;
     if !use_.fits(round_state) {
-        problem = join(
-            problem,
-            &format!("轮次状态为 {round_state}（非采样中）/ the round is {round_state}, not open"),
-        );
+        problem = join(problem, &{
+            let (zh, en) = gw_domain::testing::round_state_words(round_state);
+            format!("本轮{zh}（非采样中）/ the round is {en}, not open")
+        });
     }
     if tube.state != "open" {
         problem = join(
@@ -2121,6 +2169,13 @@ pub const EARLIER_BY_MS: i64 = 120_000;
 /// A swab time this far after the server's clock is flagged (the station's
 /// clock runs ahead).
 pub const CLOCK_AHEAD_MS: i64 = 300_000;
+
+/// The longest code, client id or station name a scan may carry (a
+/// personal code has 45 characters, a document number at most 18).
+pub const MAX_SCAN_TEXT: usize = 200;
+
+/// The longest walk-in name taken (the station's form allows as many).
+pub const MAX_WALK_IN_NAME: usize = 40;
 
 /// A scan taken at most this long ago (by the server's clock) is live: the
 /// volunteer is still with the person, and can be asked to scan again.

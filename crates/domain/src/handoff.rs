@@ -176,6 +176,37 @@ impl BarcodeRange {
         self.contains(&other.first) || self.contains(&other.last) || other.contains(&self.first)
     }
 
+    /// Whether some barcode of the range starts with `start` (a batch
+    /// code, upper-case).
+    pub fn has_barcode_starting(&self, start: &str) -> bool {
+        let (prefix, width, lo, hi) = self.parts();
+        if start.len() <= prefix.len() {
+            return prefix.starts_with(start);
+        }
+        let Some(rest) = start.strip_prefix(prefix) else {
+            return false;
+        };
+        let (digits, check) = rest.split_at(rest.len().min(width));
+        if !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        let Ok(head) = digits.parse::<u128>() else {
+            return false;
+        };
+        // The numbers whose padded digits begin with `digits`.
+        let scale = 10u128.pow(u32::try_from(width - digits.len()).unwrap_or(0));
+        let (from, to) = (head * scale, head * scale + scale - 1);
+        if from > hi || to < lo {
+            return false;
+        }
+        match check {
+            "" => true,
+            // Into the check digit: one barcode, which must be the range's.
+            c if self.check_digit && c.len() == 1 => self.contains(start),
+            _ => false,
+        }
+    }
+
     /// Whether `barcode` (already upper-case) is in the range.
     pub fn contains(&self, barcode: &str) -> bool {
         if barcode.len() != self.first.len() {
@@ -222,6 +253,29 @@ impl TubeIssue {
         match self {
             TubeIssue::Range(r) => r.contains(barcode),
             TubeIssue::Batch { batch } => barcode.starts_with(batch.as_str()),
+        }
+    }
+
+    /// Whether the two issues can hold the same barcode (a tube belongs to
+    /// one point).
+    pub fn overlaps(&self, other: &TubeIssue) -> bool {
+        use TubeIssue::*;
+        match (self, other) {
+            (Range(a), Range(b)) => a.overlaps(b),
+            (Batch { batch: a }, Batch { batch: b }) => {
+                a.starts_with(b.as_str()) || b.starts_with(a.as_str())
+            }
+            (Range(r), Batch { batch }) | (Batch { batch }, Range(r)) => {
+                r.has_barcode_starting(batch)
+            }
+        }
+    }
+
+    /// The issue as people write it: `A–B` or `批次 X / batch X`.
+    pub fn describe(&self) -> String {
+        match self {
+            TubeIssue::Range(r) => format!("{}–{}", r.first, r.last),
+            TubeIssue::Batch { batch } => format!("批次 batch {batch}"),
         }
     }
 }
@@ -1305,6 +1359,47 @@ mod tests {
         sorted.sort();
         assert_eq!(steps, sorted);
         assert_eq!(steps, vec![Step::Bag, Step::Box, Step::Lab]);
+    }
+
+    #[test]
+    fn a_batch_overlaps_a_range_holding_a_barcode_it_starts() {
+        let range = |a: &str, b: &str, luhn: bool| {
+            TubeIssue::Range(BarcodeRange::parse(a, b, luhn).unwrap())
+        };
+        let batch = |b: &str| TubeIssue::batch(b).unwrap();
+        let r = range("GZ2026000001", "GZ2026000100", false);
+        for (b, overlaps) in [
+            ("GZ", true),
+            ("GZ2026", true),
+            ("GZ20260001", true),
+            ("GZ2026000100", true),
+            ("GZ2026000101", false),
+            ("GZ2026001", false),
+            ("GZ2027", false),
+            ("HB777", false),
+            ("GZ2026X", false),
+        ] {
+            assert_eq!(r.overlaps(&batch(b)), overlaps, "{b}");
+            assert_eq!(batch(b).overlaps(&r), overlaps, "{b}");
+        }
+        assert!(batch("HB77").overlaps(&batch("HB777")));
+        assert!(batch("HB777").overlaps(&batch("HB77")));
+        assert!(!batch("HB777").overlaps(&batch("HB778")));
+        // With a Luhn check digit: into the check digit only the range's own.
+        let first = format!("1000000{}", check_of("1000000"));
+        let last = format!("1000009{}", check_of("1000009"));
+        let l = range(&first, &last, true);
+        assert!(l.overlaps(&batch("100000")));
+        assert!(l.overlaps(&batch(&first)));
+        let wrong = format!("1000000{}", (check_of("1000000") + 1) % 10);
+        assert!(!l.overlaps(&batch(&wrong)));
+        assert!(!l.overlaps(&batch("100001")));
+    }
+
+    fn check_of(body: &str) -> u32 {
+        (0..10)
+            .find(|d| crate::testing::luhn_ok(&format!("{body}{d}")))
+            .unwrap()
     }
 
     #[test]

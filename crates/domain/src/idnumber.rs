@@ -52,6 +52,15 @@ impl DocKind {
             DocKind::ForeignPermanentResident => "外国人永久居留身份证",
         }
     }
+    pub fn label_en(self) -> &'static str {
+        match self {
+            DocKind::IdCard => "resident ID card",
+            DocKind::Passport => "passport",
+            DocKind::HkMacauPermit => "Hong Kong/Macau permit",
+            DocKind::TaiwanPermit => "Taiwan permit",
+            DocKind::ForeignPermanentResident => "foreign permanent resident card",
+        }
+    }
     /// What a roster's "证件类型" cell says, in Chinese or English.
     pub fn from_label(s: &str) -> Option<DocKind> {
         let t = squeeze(s).to_lowercase();
@@ -83,20 +92,20 @@ impl DocKind {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdNumberError {
-    #[error("empty")]
+    #[error("证件号为空 / empty")]
     Empty,
-    #[error("Excel stored the number as a number ({0}) and dropped its last digits; format the column as text and type it again / Excel 把证件号存成了数字，末几位已丢失，请将该列设为文本后重新录入")]
+    #[error("Excel 把证件号存成了数字（{0}），末几位已丢失，请将该列设为文本后重新录入 / Excel stored the number as a number ({0}) and dropped its last digits; format the column as text and type it again")]
     DigitsLost(String),
-    #[error("{0} characters; an ID card number has 18 (or 15 on an old card) / 位数不对，身份证号应为18位")]
+    #[error("位数不对（{0} 位），身份证号应为18位（旧证15位）/ {0} characters; an ID card number has 18 (or 15 on an old card)")]
     WrongLength(usize),
-    #[error("contains characters other than digits and a final X / 含有非法字符")]
+    #[error("含有非法字符 / contains characters other than digits and a final X")]
     BadCharacters,
-    #[error("birth date {0} inside the number is not a real date / 号码中的出生日期无效")]
+    #[error("号码中的出生日期 {0} 无效 / birth date {0} inside the number is not a real date")]
     BadBirthDate(String),
-    #[error("check character should be {expected}, not {found} (a digit was mistyped) / 校验位错误，应为 {expected}")]
+    #[error("校验位错误，应为 {expected} 而不是 {found}（有一位输错了）/ check character should be {expected}, not {found} (a digit was mistyped)")]
     BadCheck { expected: char, found: char },
-    #[error("not a valid {0} number / 证件号格式不正确")]
-    BadFormat(&'static str),
+    #[error("{}号码格式不正确 / not a valid {} number", .0.label_zh(), .0.label_en())]
+    BadFormat(DocKind),
 }
 
 impl IdNumberError {
@@ -105,9 +114,9 @@ impl IdNumberError {
     /// who never saw the number read it.
     pub fn without_digits(&self) -> String {
         match self {
-            IdNumberError::DigitsLost(_) => "Excel stored the number as a number and dropped its last digits / Excel 把证件号存成了数字，末几位已丢失".into(),
-            IdNumberError::BadBirthDate(_) => "the birth date inside the number is not a real date / 号码中的出生日期无效".into(),
-            IdNumberError::BadCheck { .. } => "check character wrong (a digit was mistyped) / 校验位错误".into(),
+            IdNumberError::DigitsLost(_) => "Excel 把证件号存成了数字，末几位已丢失 / Excel stored the number as a number and dropped its last digits".into(),
+            IdNumberError::BadBirthDate(_) => "号码中的出生日期无效 / the birth date inside the number is not a real date".into(),
+            IdNumberError::BadCheck { .. } => "校验位错误（有一位输错了）/ check character wrong (a digit was mistyped)".into(),
             other => other.to_string(),
         }
     }
@@ -262,7 +271,7 @@ impl Document {
             return Err(IdNumberError::DigitsLost(t));
         }
         if !(5..=20).contains(&t.len()) || !t.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(IdNumberError::BadFormat(kind.label_zh()));
+            return Err(IdNumberError::BadFormat(kind));
         }
         Ok(Document { kind, number: t })
     }

@@ -11,13 +11,13 @@ pub struct Phone(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PhoneError {
-    #[error("empty")]
+    #[error("电话为空 / empty")]
     Empty,
-    #[error("{0} digits; a mobile has 11, a landline 10 to 12 with its area code / 电话位数不对")]
+    #[error("电话位数不对（{0} 位）：手机号11位，固话连区号10至12位 / {0} digits; a mobile has 11, a landline 10 to 12 with its area code")]
     WrongLength(usize),
-    #[error("a mobile number starts with 13-19 / 手机号应以13-19开头")]
+    #[error("手机号应以13-19开头 / a mobile number starts with 13-19")]
     BadPrefix,
-    #[error("contains letters or symbols / 电话含非法字符")]
+    #[error("电话含非法字符 / contains letters or symbols")]
     BadCharacters,
 }
 

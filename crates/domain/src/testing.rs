@@ -498,6 +498,19 @@ pub const ROUND_STATES: [&str; 5] = [
     "closed",
 ];
 
+/// A round's state as people say it, `(中文, English)`; an unknown word
+/// comes back as it is, twice.
+pub fn round_state_words(state: &str) -> (&str, &str) {
+    match state {
+        "planned" => ("计划中", "planned"),
+        "open" => ("采样中", "open for sampling"),
+        "sampling_closed" => ("已停止采样", "sampling closed"),
+        "results_complete" => ("结果已齐", "results complete"),
+        "closed" => ("已结束", "closed"),
+        other => (other, other),
+    }
+}
+
 /// The one state a round in `from` may move to next (`None`: closed, or no
 /// such state).
 pub fn round_next(from: &str) -> Option<&'static str> {

@@ -96,6 +96,15 @@ pub fn reason(s: &str, max: usize) -> Result<String, NoteError> {
     Ok(r)
 }
 
+/// A bilingual message under a bilingual heading, each language whole:
+/// `labelled("电话无效", "phone", "位数不对 / 10 digits")` is
+/// `电话无效：位数不对 / phone: 10 digits`. A message in one language only
+/// goes to both halves.
+pub fn labelled(zh: &str, en: &str, message: &str) -> String {
+    let (mz, me) = message.split_once(" / ").unwrap_or((message, message));
+    format!("{zh}：{mz} / {en}: {me}")
+}
+
 /// Chinese numerals one to ninety-nine (`三`, `十二`, `二十`) as a number.
 pub fn chinese_number(s: &str) -> Option<u32> {
     fn digit(c: char) -> Option<u32> {
@@ -141,6 +150,18 @@ pub fn percent_encode(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_labelled_message_keeps_each_language_whole() {
+        assert_eq!(
+            labelled("电话无效", "phone", "位数不对 / 10 digits"),
+            "电话无效：位数不对 / phone: 10 digits"
+        );
+        assert_eq!(
+            labelled("证件", "document", "empty"),
+            "证件：empty / document: empty"
+        );
+    }
 
     #[test]
     fn a_reason_is_visible_text_of_bounded_length() {

@@ -404,18 +404,26 @@ pub async fn add_pending(
     }
     let mut r = NewResident::named(&name);
     if let Some(p) = b.phone.as_deref().filter(|p| !p.trim().is_empty()) {
-        let phone =
-            Phone::parse(p).map_err(|e| WebError::bad_request(format!("电话无效 / phone: {e}")))?;
+        let phone = Phone::parse(p).map_err(|e| {
+            WebError::bad_request(gw_domain::text::labelled(
+                "电话无效",
+                "phone",
+                &e.to_string(),
+            ))
+        })?;
         r.phones.push(ResidentPhone {
             phone,
             relation: PhoneRelation::Own,
         });
     }
     if let Some(d) = b.document.as_deref().filter(|d| !d.trim().is_empty()) {
-        r.document = Some(
-            Document::guess(d)
-                .map_err(|e| WebError::bad_request(format!("证件号无效 / document: {e}")))?,
-        );
+        r.document = Some(Document::guess(d).map_err(|e| {
+            WebError::bad_request(gw_domain::text::labelled(
+                "证件号无效",
+                "document",
+                &e.to_string(),
+            ))
+        })?);
         if let Some(Document {
             kind: gw_domain::idnumber::DocKind::IdCard,
             number,
@@ -865,15 +873,15 @@ pub async fn open_tube(
             use_,
         )
         .await?;
-        let status = if new {
-            StatusCode::CREATED
+        let (status, state) = if new {
+            (StatusCode::CREATED, "open".to_string())
         } else {
-            StatusCode::OK
+            (StatusCode::OK, s.store.tube(k.street, k.id).await?.state)
         };
         return Ok((
             status,
             Json(
-                json!({ "id": k.to_string(), "state": "open", "reused": !new, "warning": warning }),
+                json!({ "id": k.to_string(), "state": state, "reused": !new, "warning": warning }),
             ),
         ));
     }

@@ -40,6 +40,11 @@ pub async fn issue_supplies(
     let range = match (&b.first_barcode, &b.last_barcode) {
         (Some(f), Some(l)) => Some((f.as_str(), l.as_str())),
         (None, None) => None,
+        _ if b.kind != "tubes" => {
+            return Err(WebError::bad_request(
+                "只有采样管按条码发放；试剂盒和防护用品只填数量 / only tubes are issued by barcode: kits and protective gear take a quantity only",
+            ))
+        }
         _ => {
             return Err(WebError::bad_request(
                 "条码段须同时给出首尾 / a range needs both first_barcode and last_barcode",

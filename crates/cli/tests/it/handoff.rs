@@ -544,6 +544,10 @@ async fn a_tube_not_issued_to_its_point_is_opened_with_a_warning() {
         ),
         (json!({ "kind": "masks", "quantity": 5 }), "kind must be"),
         (json!({ "kind": "kits" }), "positive"),
+        (
+            json!({ "kind": "kits", "quantity": 5, "first_barcode": "X" }),
+            "only tubes are issued by barcode",
+        ),
     ] {
         let r = c.post(&format!("/api/v1/points/{}/supplies", w.a), &body);
         assert_eq!(r.status, 400, "{body}: {}", r.body);
@@ -574,6 +578,35 @@ async fn a_tube_not_issued_to_its_point_is_opened_with_a_warning() {
         &json!({ "kind": "tubes", "first_barcode": "TB00000021", "last_barcode": "TB00000030" }),
     );
     assert_eq!(r.status, 201, "{}", r.body);
+    // Batches too: one whose barcodes another point's range or batch holds
+    // is refused; the same batch delivered to its own point in a second lot
+    // is fine.
+    let supply =
+        |point: &str, body: Value| c.post(&format!("/api/v1/points/{point}/supplies"), &body);
+    for (point, batch, status) in [
+        (&w.b, "TB0000000", 409),
+        (&w.a, "HB777", 201),
+        (&w.b, "HB777", 409),
+        (&w.b, "HB77", 409),
+        (&w.b, "HB7770", 409),
+        (&w.a, "HB777", 201),
+        (&w.b, "HB778", 201),
+    ] {
+        let r = supply(
+            point,
+            json!({ "kind": "tubes", "batch": batch, "quantity": 10 }),
+        );
+        assert_eq!(r.status, status, "{batch} at {point}: {}", r.body);
+        if status == 409 {
+            assert!(r.body.contains("a tube belongs to one point"), "{}", r.body);
+        }
+    }
+    // And a range inside another point's batch.
+    let r = supply(
+        &w.a,
+        json!({ "kind": "tubes", "first_barcode": "HB778001", "last_barcode": "HB778009" }),
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
 }
 
 #[tokio::test]

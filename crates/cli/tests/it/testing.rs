@@ -730,7 +730,7 @@ async fn retests_and_re_samples_are_taken_after_sampling_closes_and_close_their_
         late.json()["warning"]
             .as_str()
             .unwrap()
-            .contains("sampling_closed"),
+            .contains("sampling closed"),
         "{}",
         late.body
     );
@@ -785,7 +785,7 @@ async fn retests_and_re_samples_are_taken_after_sampling_closes_and_close_their_
         late_scan["problem"]
             .as_str()
             .unwrap()
-            .contains("sampling_closed"),
+            .contains("sampling closed"),
         "{late_scan}"
     );
 
@@ -1676,7 +1676,7 @@ async fn exemptions_make_missed_mean_missed_and_rounds_move_forward_only() {
         late["problem"]
             .as_str()
             .unwrap()
-            .contains("sampling_closed"),
+            .contains("sampling closed"),
         "{late}"
     );
     assert_eq!(step("open"), 400);
@@ -2700,10 +2700,98 @@ async fn a_blank_read_or_a_tube_label_in_the_persons_place_is_refused() {
         "{}",
         person.body
     );
+    // A bag's label of the round read in the person's place: refused too.
+    let t3 = tube(srv, &w.points[0], "L0000003");
+    scan(srv, &t3, "bag-0", &w.codes[10].1);
+    assert_eq!(
+        srv.post(&format!("/api/v1/tubes/{t3}/close"), &json!({}))
+            .status,
+        200
+    );
+    let bagged = srv.post(
+        &format!("/api/v1/points/{}/bags", w.points[0]),
+        &json!({ "barcode": "BAG0000001", "tubes": ["L0000003"], "counted_tubes": 1 }),
+    );
+    assert_eq!(bagged.status, 201, "{}", bagged.body);
+    // The bagged tube scanned again by a station (which opens offline-first,
+    // so as a replay): its real state, and told to take a new tube.
+    let again = srv.post(
+        &format!("/api/v1/points/{}/tubes", w.points[0]),
+        &json!({ "barcode": "L0000003", "reuse": true }),
+    );
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.json()["state"], "sealed", "{}", again.body);
+    assert!(
+        again.json()["warning"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("take a new tube"),
+        "{}",
+        again.body
+    );
+    let r = scan_raw("b-8", "BAG0000001");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("bag's or box's label"), "{}", r.body);
+    // The street's tube rule changed during the round (a check digit now):
+    // the tubes opened under the old one are still its labels.
+    w.env.cli_ok(&[
+        "round",
+        "settings",
+        "--street",
+        "鸿城街道",
+        "--tube-length",
+        "11-12",
+        "--tube-check",
+        "luhn",
+    ]);
+    let r = scan_raw("b-9", "L0000001");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("is a tube barcode"), "{}", r.body);
+    // What no scanner reads: too long a code, too long a walk-in's name, and
+    // a walk-in's phone the volunteer can still ask again.
+    let r = scan_raw("b-10", &"A".repeat(201));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("longer than 200"), "{}", r.body);
+    for (client, walk_in, says) in [
+        (
+            "w-long",
+            json!({ "name": "长".repeat(41) }),
+            "longer than 40",
+        ),
+        (
+            "w-phone",
+            json!({ "name": "过路人", "phone": "1390431000" }),
+            "phone is not valid",
+        ),
+    ] {
+        let r = srv.post(
+            &format!("/api/v1/tubes/{t}/scans"),
+            &json!({ "client_id": client, "walk_in": walk_in }),
+        );
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains(says), "{}", r.body);
+    }
+    let next = scan_raw("b-11", "X9Y8Z7W6V4");
+    assert_eq!(next.status, 200, "{}", next.body);
+    // The unknown code, the unregistered ID number and this one.
+    assert_eq!(next.json()["tube_fill"], 3, "nothing refused was counted");
     // Synced late from an offline queue (taken ten minutes ago): the person
     // is gone, so a label or a blank is stored and flagged, the tube's count
     // keeping the swab that may be in it.
     let ten_minutes_ago = gw_app::Clock::System.now_ms() - 600_000;
+    let late_walk_in = srv.post(
+        &format!("/api/v1/tubes/{t}/scans"),
+        &json!({ "client_id": "w-late", "walk_in": { "name": "过路人", "phone": "1390431000" }, "scanned_ms": ten_minutes_ago, "sent_ms": gw_app::Clock::System.now_ms() }),
+    );
+    assert_eq!(late_walk_in.status, 200, "{}", late_walk_in.body);
+    assert!(
+        late_walk_in.json()["problem"]
+            .as_str()
+            .unwrap()
+            .contains("phone left out"),
+        "{}",
+        late_walk_in.body
+    );
     for (client, code) in [("b-6", "L0000150"), ("b-7", "")] {
         let r = srv.post(
             &format!("/api/v1/tubes/{t}/scans"),

@@ -984,8 +984,8 @@ pub(super) async fn supplies_section(
             csrf = esc(&a.csrf),
             lk = l.t("物资", "Kind"),
             hint = l.t(
-                "采样管按条码段（首、尾条码）或批次号发放，数量可不填；试剂盒和防护用品只填数量。",
-                "Tubes go by barcode range (first and last) or by batch, the quantity optional; kits and protective gear by quantity only."
+                "采样管按条码段（首、尾条码，数量可不填）或按批次号加数量发放；试剂盒和防护用品只填数量。",
+                "Tubes go by barcode range (first and last; the quantity optional) or by batch with its quantity; kits and protective gear by quantity only."
             ),
             lf = l.t("首条码", "First barcode"),
             first = esc(&f.first),

@@ -44,6 +44,7 @@ fn messages(l: Lang) -> serde_json::Value {
         // the community checks who it was later.
         "walk_in_problem": gw_app::testing::walk_in_problem(""),
         "walk_in_ok": t("已登记临时人员", "Walk-in registered"),
+        "walk_in_phone": t("电话不对：手机号11位（13-19开头），固话连区号10至12位；不知道可不填", "Phone not valid: a mobile has 11 digits (starting 13-19), a landline 10 to 12 with its area code; leave it empty if unknown"),
         "walk_in_later": t("社区稍后核实身份", "the community checks who they are later"),
         "resident": t("居民", "resident"),
         "retest_due": t("注意：请先处理下面的提示", "Stop: act on the note below first"),
@@ -94,7 +95,7 @@ pub async fn station(page: Page) -> Response {
         lw = l.t("待上传", "Waiting"),
         rh = l.t("重新上传未收下的扫码", "Send the held scans again"),
         lt = l.t("当前管", "Tube"),
-        lp = l.t("本点已采", "Sampled here"),
+        lp = l.t("本点已采人次", "Swabs taken here"),
         ready = l.t("准备就绪", "Ready"),
         prompt = l.t("请扫描采样管条码", "Scan the tube's barcode"),
         lu = l.t("下一管用于", "Next tube for"),

@@ -231,6 +231,16 @@
     return !s.tube || s.fill >= poolSize(s);
   }
 
+  // The server's phone rule (gw_domain::phone): a mobile of 11 digits from
+  // 13 to 19, or a landline of 10 to 12 digits from 0; separators allowed.
+  function phoneOk(p) {
+    var t = p.replace(/[\s\-—–()（）+.]/g, '');
+    if (!/^[0-9]+$/.test(t)) return false;
+    if (t.length === 13 && t.indexOf('86') === 0) t = t.slice(2);
+    if (t.charAt(0) === '1') return t.length === 11 && /^1[3-9]/.test(t);
+    return t.charAt(0) === '0' && t.length >= 10 && t.length <= 12;
+  }
+
   // ----- sync: one item at a time, in order, each removed only once the server has it.
   var running = null;
   // Refused (401): nothing is sent until the station is enrolled again.
@@ -533,6 +543,7 @@
       e.preventDefault();
       var name = $('walk-in-name').value.trim(), phone = $('walk-in-phone').value.trim();
       if (!name) { $('walk-in-name').focus(); return; }
+      if (phone && !phoneOk(phone)) { show('bad', M.walk_in_phone, phone); $('walk-in-phone').focus(); return; }
       $('walk-in-name').value = ''; $('walk-in-phone').value = '';
       $('walk-in').hidden = true;
       input.focus();
