@@ -281,6 +281,59 @@ pub async fn authenticate(
     }))
 }
 
+/// A station as its point's manager sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StationView {
+    pub station: String,
+    pub label: String,
+    pub created_ms: i64,
+    /// When its one-time code was exchanged; none while unused.
+    pub enrolled_ms: Option<i64>,
+    pub expires_ms: i64,
+    pub revoked_ms: Option<i64>,
+    /// `waiting` (code not used yet), `active`, `revoked` or `expired`.
+    pub state: &'static str,
+}
+
+/// The point's stations, newest first, for its manager (to revoke a lost one).
+pub async fn list(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    point: Key,
+) -> Result<Vec<StationView>, AuthError> {
+    let pt = store.point(point.street, point.id).await?;
+    let mut place = store
+        .place_of(point.street, "community", pt.community_id)
+        .await?;
+    place.point = Some(pt.id);
+    access::authorize(p, clock, Action::ManageStations, &place)?;
+    let now = clock.now_ms();
+    Ok(store
+        .stations_of_point(point.street, pt.id)
+        .await?
+        .into_iter()
+        .map(|(st, enrolled_ms)| StationView {
+            station: Key {
+                street: st.street_id,
+                id: st.id,
+            }
+            .to_string(),
+            state: match (st.revoked_ms, enrolled_ms) {
+                (Some(_), _) => "revoked",
+                _ if st.expires_ms <= now => "expired",
+                (None, None) => "waiting",
+                (None, Some(_)) => "active",
+            },
+            label: st.label,
+            created_ms: st.created_ms,
+            enrolled_ms,
+            expires_ms: st.expires_ms,
+            revoked_ms: st.revoked_ms,
+        })
+        .collect())
+}
+
 pub async fn revoke(
     store: &Store,
     clock: &Clock,

@@ -841,6 +841,20 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("station {street}-{id}")))
     }
 
+    /// A point's stations, newest first, with when each was enrolled (none
+    /// while its one-time code is unused).
+    pub async fn stations_of_point(
+        &self,
+        street: i64,
+        point: i64,
+    ) -> Result<Vec<(StationRow, Option<i64>)>> {
+        let q = format!("SELECT {STATION_COLS}, enrolled_ms FROM station WHERE street_id = $1 AND point_id = $2 ORDER BY id DESC");
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(&q).bind(street).bind(point).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok((station_row!(r), r.try_get(8)?))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
     pub async fn revoke_station(&self, street: i64, id: i64, now_ms: i64) -> Result<()> {
         let n = db_run!(self, pool => sqlx::query("UPDATE station SET revoked_ms = $3 WHERE street_id = $1 AND id = $2 AND revoked_ms IS NULL")
             .bind(street).bind(id).bind(now_ms).execute(pool).await?.rows_affected());

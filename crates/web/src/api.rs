@@ -1090,6 +1090,16 @@ pub async fn enroll_station(
         .ok_or_else(|| WebError::not_found("登记码无效、已使用或已过期 / this enrolment code is unknown, used, revoked or expired"))
 }
 
+pub async fn point_stations(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, WebError> {
+    let k = key(&id, "point")?;
+    let items = gw_app::stations::list(&s.store, &s.clock, &a.principal, k).await?;
+    Ok(Json(json!({ "point": k.to_string(), "items": items })))
+}
+
 pub async fn revoke_station(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,

@@ -271,6 +271,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             Need::Act(ManageStations),
             post(pages::issue_station),
         ),
+        (
+            "POST",
+            "/stations/{id}/revoke",
+            Need::Act(ManageStations),
+            post(pages::revoke_station),
+        ),
         // Packing, hand-over and lab receipt from the browser; a round's alerts (pages/packing.rs).
         (
             "GET",
@@ -733,6 +739,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             "/api/v1/points/{id}/stations",
             Need::Act(ManageStations),
             post(api::issue_station),
+        ),
+        (
+            "GET",
+            "/api/v1/points/{id}/stations",
+            Need::Act(ManageStations),
+            get(api::point_stations),
         ),
         (
             "POST",

@@ -208,7 +208,9 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("POST", "/rounds/{id}/receipts") => matches!(role, "admin" | "lab"),
         // The page's phone reveal: whoever may reveal phones (each read audited).
         ("GET", "/rounds/{id}/alerts") | ("POST", "/rounds/{id}/alerts") => reader,
-        ("GET", "/points/{id}") | ("POST", "/points/{id}/stations") => {
+        ("GET", "/points/{id}")
+        | ("POST", "/points/{id}/stations")
+        | ("POST", "/stations/{id}/revoke") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
         ("GET", "/api/v1/territory")
@@ -247,7 +249,9 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | ("POST", "/api/v1/streets/{id}/testing-settings") => {
             matches!(role, "admin" | "street_commander")
         }
-        ("POST", "/api/v1/points/{id}/stations") | ("POST", "/api/v1/stations/{id}/revoke") => {
+        ("POST", "/api/v1/points/{id}/stations")
+        | ("GET", "/api/v1/points/{id}/stations")
+        | ("POST", "/api/v1/stations/{id}/revoke") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
         ("GET", "/api/v1/rounds/{id}/missed")
@@ -402,6 +406,7 @@ fn call(
         "/rounds/{id}/events" => (format!("/rounds/{round}/events?once=1"), None),
         "/points/{id}" => (format!("/points/{point}"), None),
         "/points/{id}/stations" => (format!("/points/{point}/stations"), Some(json!({}))),
+        "/stations/{id}/revoke" => (format!("/stations/{station}/revoke"), Some(json!({}))),
         // The point has a tube and a station: refused (409 page) when allowed.
         "/points/{id}/remove" => (format!("/points/{point}/remove"), Some(json!({}))),
         // A stations count out of range: refused as a form to fix when allowed.
@@ -477,6 +482,9 @@ fn call(
             format!("/api/v1/tubes/{tube}/scans"),
             Some(json!({ "client_id": format!("m-{n}"), "code": "GW1-x" })),
         ),
+        "/api/v1/points/{id}/stations" if method == "GET" => {
+            (format!("/api/v1/points/{point}/stations"), None)
+        }
         "/api/v1/points/{id}/stations" => (
             format!("/api/v1/points/{point}/stations"),
             Some(json!({ "label": format!("s{n}") })),

@@ -219,6 +219,45 @@ async fn a_point_manager_enrols_a_station_from_the_browser_a_volunteer_cannot() 
     assert_eq!(enrolled.status, 200, "{}", enrolled.body);
     assert_eq!(enrolled.json()["point_name"], "3号采样点");
     assert_eq!(enrolled.json()["pool_size"], 10);
+    // The phone is lost: the manager finds it on the point's page and
+    // revokes it there; its token stops at once.
+    let token = enrolled.json()["token"].as_str().unwrap().to_string();
+    let station = enrolled.json()["station"].as_str().unwrap().to_string();
+    let phone = srv.with_token(&token);
+    assert_eq!(phone.get("/api/v1/me").status, 200);
+    let listed = srv.raw(&format!(
+        "GET /points/{point} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"
+    ));
+    assert!(
+        listed
+            .body
+            .contains(&format!(r#"action="/stations/{station}/revoke""#))
+            && listed.body.contains("一号台")
+            && listed.body.contains("使用中"),
+        "{}",
+        listed.body
+    );
+    let body = format!("csrf={csrf}");
+    let revoked = srv.raw(&format!(
+        "POST /stations/{station}/revoke HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    assert_eq!(revoked.status, 303, "{}", revoked.body);
+    assert_eq!(phone.get("/api/v1/me").status, 401);
+    let after = srv.raw(&format!(
+        "GET /points/{point} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n"
+    ));
+    assert!(after.body.contains("已撤销"), "{}", after.body);
+    assert!(!after
+        .body
+        .contains(&format!(r#"action="/stations/{station}/revoke""#)));
+    // The API lists it too, for the same people.
+    let mgr_token = srv.login("mgr", &mgr);
+    let api = srv
+        .with_token(&mgr_token)
+        .get(&format!("/api/v1/points/{point}/stations"))
+        .json();
+    assert_eq!(api["items"][0]["state"], "revoked", "{api}");
 
     // A volunteer at the same point scans but does not enrol stations.
     let (vcookie, vcsrf) = form_session(&srv, "vol", &vol);

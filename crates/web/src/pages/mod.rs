@@ -1399,6 +1399,7 @@ async fn point_body(
         sb = l.t("生成一次性登记链接", "Make a one-time enrolment link"),
     );
     let body = body
+        + &stations_section(s, a, l, k).await?
         + &setup::point_change_section(s, a, l, k, &round, change_error).await?
         + &setup::supplies_section(s, a, l, k, &place, supplies).await?;
     // A point added by mistake: its round's managers remove it while nothing
@@ -1422,6 +1423,84 @@ async fn point_body(
         body
     };
     Ok((pt.name.clone(), body))
+}
+
+/// The point's stations, each with a revoke button while it can still
+/// scan (a lost or stolen phone is stopped here).
+async fn stations_section(s: &AppState, a: &Auth, l: Lang, point: Key) -> Result<String, WebError> {
+    let items = gw_app::stations::list(&s.store, &s.clock, &a.principal, point).await?;
+    if items.is_empty() {
+        return Ok(String::new());
+    }
+    let rows: String = items
+        .iter()
+        .map(|st| {
+            let state = match st.state {
+                "waiting" => l.t("待登记", "not enrolled yet"),
+                "active" => l.t("使用中", "active"),
+                "revoked" => l.t("已撤销", "revoked"),
+                _ => l.t("已过期", "expired"),
+            };
+            let action = if matches!(st.state, "waiting" | "active") {
+                format!(
+                    r#"<form method="post" action="/stations/{id}/revoke"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" class="danger">{b}</button></form>"#,
+                    id = esc(&st.station),
+                    csrf = esc(&a.csrf),
+                    b = l.t("撤销", "Revoke"),
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "<tr><td>{id}</td><td>{label}</td><td>{state}</td><td>{created}</td><td>{enrolled}</td><td>{action}</td></tr>",
+                id = esc(&st.station),
+                label = esc(&st.label),
+                created = esc(&date_text(st.created_ms)),
+                enrolled = st.enrolled_ms.map(|t| esc(&date_text(t))).unwrap_or_default(),
+            )
+        })
+        .collect();
+    Ok(format!(
+        r#"<section class="card" id="stations"><h2>{h}</h2><p class="hint">{hint}</p><table><thead><tr><th>{c1}</th><th>{c2}</th><th>{c3}</th><th>{c4}</th><th>{c5}</th><th></th></tr></thead><tbody>{rows}</tbody></table></section>"#,
+        h = l.t("扫码设备", "Scanning stations"),
+        hint = l.t(
+            "设备丢失或被借走：撤销后它立刻不能再扫码；它已存的扫码重新登记后照常上传。",
+            "A phone lost or lent: once revoked it scans no more at once; the scans it holds upload after it is enrolled again."
+        ),
+        c1 = l.t("编号", "Id"),
+        c2 = l.t("名称", "Name"),
+        c3 = l.t("状态", "State"),
+        c4 = l.t("发放时间", "Issued"),
+        c5 = l.t("登记时间", "Enrolled"),
+    ))
+}
+
+/// Revokes a station from its point's page; back to the point's stations.
+pub async fn revoke_station(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    let k = match parse_key(page.lang, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    if let Err(e) = gw_app::stations::revoke(&s.store, &s.clock, &a.principal, k).await {
+        return page.error(e.into());
+    }
+    // Its token stops working at once here, not when the cache expires.
+    s.stations.clear();
+    match s.store.station(k.street, k.id).await {
+        Ok(st) => redirect(&format!(
+            "/points/{}#stations",
+            Key {
+                street: k.street,
+                id: st.point_id
+            }
+        )),
+        Err(e) => page.error(e.into()),
+    }
 }
 
 /// Removes a point from its page's form; back to its round's points.
