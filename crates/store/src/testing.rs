@@ -471,7 +471,9 @@ impl Store {
             .bind(street).bind(id).bind(from).bind(to).bind(now_ms).execute(pool).await?.rows_affected());
         if n != 1 {
             return Err(StoreError::Conflict(format!(
-                "tube {street}-{id} is not {from}"
+                "采样管 {street}-{id} 已不是“{}”状态（可能已封管或已被他人处理）/ tube {street}-{id} is not {} any more (closed already, or by someone else)",
+                gw_domain::testing::TubeState::parse(from).map_or(from, |s| s.label_zh()),
+                from.replace('_', " ")
             )));
         }
         Ok(())
@@ -735,8 +737,9 @@ impl Store {
             n
         });
         if n != 1 {
+            let (zh, en) = gw_domain::testing::round_state_words(from);
             return Err(StoreError::Conflict(format!(
-                "round {street}-{id} is not {from}"
+                "轮次 {street}-{id} 已不是“{zh}”状态（他人刚改过）/ round {street}-{id} is not {en} any more (someone else just moved it)"
             )));
         }
         tx.commit().await?;
