@@ -978,7 +978,16 @@ pub struct ScanWriter {
     /// own (see [`ScanWriter::held_at_home`]).
     held: Arc<std::sync::Mutex<HashMap<i64, HeldHomes>>>,
     held_reload: Arc<tokio::sync::Mutex<()>>,
+    /// The same for past minutes, for swabs synced late: `(street, minute)`
+    /// → its households held then (a queue's swabs span a few minutes).
+    held_then: Arc<std::sync::Mutex<HashMap<(i64, i64), HeldMap>>>,
 }
+
+/// Households held at home, with how.
+type HeldMap = Arc<HashMap<i64, ControlStatus>>;
+
+/// Past minutes kept in [`ScanWriter::held_then`] before it starts afresh.
+const HELD_THEN_MINUTES: usize = 256;
 
 /// A street's households held at home, as of `version` (its newest control
 /// order) and `at_ms`.
@@ -987,6 +996,25 @@ struct HeldHomes {
     version: Option<i64>,
     at_ms: i64,
     households: Arc<HashMap<i64, ControlStatus>>,
+}
+
+/// A street's households held at home at `at_ms` (封控 or 临时管控 in force
+/// on the household or around it; sealed says more than temporary control).
+async fn held_homes(store: &Store, street: i64, at_ms: i64) -> Result<HeldMap, StoreError> {
+    let orders = crate::registry::controls_in_force(store, street, at_ms).await?;
+    let mut held: HashMap<i64, ControlStatus> = HashMap::new();
+    for ((kind, id), o) in &orders {
+        if !o.status.door_to_door_only() {
+            continue;
+        }
+        for h in store.households_under(street, kind, *id).await? {
+            let e = held.entry(h).or_insert(o.status);
+            if o.status == ControlStatus::Sealed {
+                *e = ControlStatus::Sealed;
+            }
+        }
+    }
+    Ok(Arc::new(held))
 }
 
 /// How long [`HeldHomes`] is trusted while no order is added: an order
@@ -1133,6 +1161,7 @@ impl ScanWriter {
             keys: Arc::new(std::sync::Mutex::new(None)),
             held: Default::default(),
             held_reload: Default::default(),
+            held_then: Default::default(),
             readers: Arc::new(Readers {
                 store: readers_store,
                 free: Default::default(),
@@ -1239,21 +1268,7 @@ impl ScanWriter {
                 if let Some(h) = self.held_cached(street, version, now_ms) {
                     return Ok(h.get(&household).copied());
                 }
-                let orders = crate::registry::controls_in_force(store, street, now_ms).await?;
-                let mut held: HashMap<i64, ControlStatus> = HashMap::new();
-                for ((kind, id), o) in &orders {
-                    if !o.status.door_to_door_only() {
-                        continue;
-                    }
-                    for h in store.households_under(street, kind, *id).await? {
-                        // Sealed says more than temporary control.
-                        let e = held.entry(h).or_insert(o.status);
-                        if o.status == ControlStatus::Sealed {
-                            *e = ControlStatus::Sealed;
-                        }
-                    }
-                }
-                let held = Arc::new(held);
+                let held = held_homes(store, street, now_ms).await?;
                 if let Ok(mut g) = self.held.lock() {
                     g.insert(
                         street,
@@ -1268,6 +1283,37 @@ impl ScanWriter {
             }
         };
         Ok(households.get(&household).copied())
+    }
+
+    /// Whether `household` was held at home when a swab synced late was
+    /// taken (`at_ms`, judged to the minute): by the orders in force then.
+    async fn held_at_home_then(
+        &self,
+        store: &Store,
+        street: i64,
+        household: i64,
+        at_ms: i64,
+    ) -> Result<Option<ControlStatus>, StoreError> {
+        let minute = at_ms.div_euclid(60_000);
+        let cached = self
+            .held_then
+            .lock()
+            .ok()
+            .and_then(|g| g.get(&(street, minute)).cloned());
+        let held = match cached {
+            Some(h) => h,
+            None => {
+                let h = held_homes(store, street, minute * 60_000).await?;
+                if let Ok(mut g) = self.held_then.lock() {
+                    if g.len() >= HELD_THEN_MINUTES {
+                        g.clear();
+                    }
+                    g.insert((street, minute), h.clone());
+                }
+                h
+            }
+        };
+        Ok(held.get(&household).copied())
     }
 
     /// A street's held households as cached, while still good for
@@ -1844,14 +1890,19 @@ async fn register_swab(
     // Someone held at home (sealed, or under temporary control) swabbed at
     // a point: stored (the swab is in the tube), flagged for the command
     // post, and the volunteer told at once.
-    // Judged by the orders in force now, so only for a live scan: one synced
-    // late may have been taken before the order (and the person is gone).
+    // A live scan is judged by the orders in force now; one synced late by
+    // those in force when it was taken (to the minute): the person is gone,
+    // but the command post learns a held home's member went out.
     let held_home = match (resident, state.household, s.purpose) {
-        (Some(_), Some(h), "routine") if live => {
-            match writer
-                .held_at_home(store, street, h, state.control_version, now)
-                .await
-            {
+        (Some(_), Some(h), "routine") => {
+            let held = if live {
+                writer
+                    .held_at_home(store, street, h, state.control_version, now)
+                    .await
+            } else {
+                writer.held_at_home_then(store, street, h, scanned_ms).await
+            };
+            match held {
                 Ok(held) => held,
                 // The flag is a help, not the swab: a failed look-up of who
                 // is held does not cost the scan.
@@ -1864,10 +1915,15 @@ async fn register_swab(
         _ => None,
     };
     if let Some(status) = held_home {
+        let (zh, en) = if live {
+            ("此人住处为", "lives")
+        } else {
+            ("采样时此人住处为", "lived, when swabbed,")
+        };
         problem = join(
             problem,
             &format!(
-                "此人住处为{}，应居家上门采样 / lives under {} control: to be swabbed at home, not at a point",
+                "{zh}{}，应居家上门采样 / {en} under {} control: to be swabbed at home, not at a point",
                 status.label_zh(),
                 status.code()
             ),
@@ -2044,7 +2100,8 @@ async fn register_swab(
     if resident.is_some() {
         tell_who(&mut out, &state, now);
     }
-    if let (None, Some(status)) = (&out.alert, held_home) {
+    // The volunteer is told while the person is in front of them.
+    if let (None, Some(status), true) = (&out.alert, held_home, live) {
         out.alert = Some(format!(
             "此人住处为{}，不应到采样点：请报告采样点负责人，由社区安排其返回并居家上门采样 / this person lives under {} control and should not be at a point: tell the point's manager; the community sees them home and swabs them there",
             status.label_zh(),

@@ -135,7 +135,10 @@ async fn registry_api_over_real_http() {
     assert_eq!(nf.json()["code"], "not_found");
     // In Chinese first, like every message.
     let said = nf.json()["message"].as_str().unwrap().to_string();
-    assert!(said.starts_with("找不到") && said.contains(" / not found"), "{said}");
+    assert!(
+        said.starts_with("找不到") && said.contains(" / not found"),
+        "{said}"
+    );
     let bk = srv.get("/api/v1/residents/banana");
     assert_eq!(bk.status, 400);
     assert_eq!(srv.get("/nope").status, 404);

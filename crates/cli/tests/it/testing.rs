@@ -2889,6 +2889,49 @@ async fn someone_held_at_home_swabbed_at_a_point_is_flagged_and_the_volunteer_to
         "{flagged}"
     );
     assert!(!items.iter().any(|i| i["client_id"] == "h-2"), "{flagged}");
+    // Swabs synced late from an offline queue, taken ten minutes ago, are
+    // judged by the orders in force then: a household sealed half an hour
+    // ago is flagged (the volunteer is not told: the person is gone); one
+    // sealed five minutes ago was not held when the swab was taken.
+    let now = gw_app::Clock::System.now_ms();
+    let taken = [&outside[0].0, &outside[1 % outside.len()].0].map(|id| household_of(id));
+    let mut others = outside
+        .iter()
+        .filter(|(id, _)| !taken.contains(&household_of(id)));
+    let a = others.next().unwrap().clone();
+    let b = others
+        .find(|(id, _)| household_of(id) != household_of(&a.0))
+        .unwrap()
+        .clone();
+    for (who, ago) in [(&a, 1_800_000), (&b, 300_000)] {
+        let r = srv.post(
+            "/api/v1/control",
+            &json!({ "target_kind": "household", "target_id": household_of(&who.0), "status": "sealed", "from_ms": now - ago, "reason": "密接" }),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let late = |client: &str, code: &str| {
+        let r = srv.post(
+            &format!("/api/v1/tubes/{t}/scans"),
+            &json!({ "client_id": client, "code": code, "scanned_ms": now - 600_000, "sent_ms": now }),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    };
+    let held_then = late("h-4", &a.1);
+    assert!(
+        held_then["problem"]
+            .as_str()
+            .unwrap()
+            .contains("lived, when swabbed, under sealed control"),
+        "{held_then}"
+    );
+    assert_eq!(held_then["alert"], Value::Null, "{held_then}");
+    let free_then = late("h-5", &b.1);
+    assert!(
+        !free_then["problem"].as_str().unwrap().contains("sealed"),
+        "{free_then}"
+    );
 }
 
 /// A tube synced from a station's offline queue after every result came in
