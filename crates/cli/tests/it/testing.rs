@@ -2898,11 +2898,10 @@ async fn someone_held_at_home_swabbed_at_a_point_is_flagged_and_the_volunteer_to
     let mut others = outside
         .iter()
         .filter(|(id, _)| !taken.contains(&household_of(id)));
-    let a = others.next().unwrap().clone();
-    let b = others
+    let a = *others.next().unwrap();
+    let b = *others
         .find(|(id, _)| household_of(id) != household_of(&a.0))
-        .unwrap()
-        .clone();
+        .unwrap();
     for (who, ago) in [(&a, 1_800_000), (&b, 300_000)] {
         let r = srv.post(
             "/api/v1/control",
