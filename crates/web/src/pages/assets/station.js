@@ -86,6 +86,11 @@
   // What a problem line shows of a scanned code: a personal code carries no
   // personal data; a document number typed by hand is shown masked, since the
   // device is shared and its problem list stays until cleared.
+  // 王小明 → 王**: the family name only.
+  function maskedName(name) {
+    var n = String(name);
+    return n.charAt(0) + new Array(Math.max(n.length, 2)).join('*');
+  }
   function shownCode(code) {
     if (!code) return M.walk_in;
     var c = String(code).replace(/\s+/g, '');
@@ -428,7 +433,9 @@
       var now = state();
       now.fill += 1;
       // The one scan the volunteer can take back (see undoLast).
-      now.last = { client_id: cid, barcode: s.tube, shown: walkIn ? text : shownCode(text) };
+      // Kept on the device until the next scan: a walk-in's name masked
+      // (the queue holds it whole only until it is sent).
+      now.last = { client_id: cid, barcode: s.tube, shown: walkIn ? maskedName(text) : shownCode(text) };
       saveState(now);
       return refresh();
     }).then(function () {
