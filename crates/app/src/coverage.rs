@@ -334,7 +334,7 @@ fn covers(covered: &[i64], pl: &Place) -> bool {
 /// Refuses a territory outside the round's communities (a round over some
 /// communities of its street): its figures would be zeros that look like
 /// nobody missed.
-async fn within_round(store: &Store, round: Key, pl: &Place) -> Result<(), AuthError> {
+pub(crate) async fn within_round(store: &Store, round: Key, pl: &Place) -> Result<(), AuthError> {
     let covered = store.round_communities(round.street, round.id).await?;
     if covers(&covered, pl) {
         return Ok(());

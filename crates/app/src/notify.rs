@@ -527,6 +527,12 @@ async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     Ok(answer)
 }
 
+fn no_channel() -> AuthError {
+    AuthError::Invalid(
+        "没有可用的告警渠道，叫号未推送也未记录：请先添加或启用一个群机器人渠道 / no alert channel: nothing was pushed or recorded; add or enable a group-robot channel first".into(),
+    )
+}
+
 /// Pushes the call-down messages of one slot (the one starting at
 /// `starts_ms`, or the next to start from now) to every active channel of the
 /// round's street, while the round is planned or open and the slot has not
@@ -609,6 +615,11 @@ pub async fn push_call_down(
             });
         }
     }
+    if messages.is_empty() {
+        // Queued to nobody, the push would still be recorded and refuse the
+        // real one later as a second push.
+        return Err(no_channel());
+    }
     // A group told twice to go down at the same time doubts the next call:
     // a second push of a slot must be asked for. The push's audit record is
     // how a later push knows (`slot=… ` starts its detail).
@@ -620,17 +631,30 @@ pub async fn push_call_down(
         street_id: round.street,
         at_ms: now,
         actor: &actor,
-        action: "push_call_down",
+        action: gw_store::alerts::PUSH_ACTION,
         target_kind: "round",
         target_id: &round_id,
         detail: &detail,
         address: "",
     };
     match store
-        .push_call_down(round.id, &slot_detail, again, &messages, &audit)
+        .push_call_down(
+            round.id,
+            view.revision,
+            &slot_detail,
+            again,
+            &messages,
+            &audit,
+        )
         .await?
     {
         PushOutcome::Queued(n) => Ok(n),
+        PushOutcome::NoChannel => Err(no_channel()),
+        PushOutcome::PlanChanged(rev) => Err(AuthError::Store(StoreError::Conflict(format!(
+            "推送期间排班已改为第 {} 版，请查看新的时间表后再推送 / the plan was made again meanwhile (revision {}): push from the new one",
+            rev.unwrap_or(0),
+            rev.unwrap_or(0)
+        )))),
         // Only a round still to be sampled calls people down: once sampling
         // has closed no routine tube opens, and a call would send them to a
         // point that no longer swabs.

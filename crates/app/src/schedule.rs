@@ -28,11 +28,42 @@ pub const DEFAULT_MAX_QUEUE: u32 = 30;
 /// A plan looks no further ahead than this (a round is a day's work).
 pub const PLAN_HORIZON_MS: i64 = 24 * HOUR_MS;
 
-/// What the organiser may choose when planning.
+/// The slot lengths (minutes) a plan may have.
+pub const SLOT_MINUTES: (u32, u32) = (5, 240);
+/// The queue bounds (people) a plan may have.
+pub const MAX_QUEUE: (u32, u32) = (1, 1000);
+
+/// What the organiser may choose when planning. A field left out is the
+/// stored plan's (a re-plan keeps its slots and bound), else the default.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PlanOptions {
     pub slot_minutes: Option<u32>,
     pub max_queue: Option<u32>,
+}
+
+impl PlanOptions {
+    /// Out of range is refused, naming the field: never quietly clamped.
+    pub fn check(&self) -> Result<(), AuthError> {
+        if let Some(n) = self
+            .slot_minutes
+            .filter(|n| !(SLOT_MINUTES.0..=SLOT_MINUTES.1).contains(n))
+        {
+            return Err(AuthError::Invalid(format!(
+                "slot_minutes：每个时段须为 {} 到 {} 分钟，收到 {n} / slot_minutes must be {} to {} minutes, not {n}",
+                SLOT_MINUTES.0, SLOT_MINUTES.1, SLOT_MINUTES.0, SLOT_MINUTES.1
+            )));
+        }
+        if let Some(n) = self
+            .max_queue
+            .filter(|n| !(MAX_QUEUE.0..=MAX_QUEUE.1).contains(n))
+        {
+            return Err(AuthError::Invalid(format!(
+                "max_queue：排队上限须为 {} 到 {} 人，收到 {n} / max_queue must be {} to {} people, not {n}",
+                MAX_QUEUE.0, MAX_QUEUE.1, MAX_QUEUE.0, MAX_QUEUE.1
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A point as the schedule shows it: hours, configured and measured rate.
@@ -273,6 +304,8 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
             opens_ms,
             closes_ms,
             backlog,
+            booked: Vec::new(),
+            announced: Vec::new(),
         });
     }
     Ok(Loaded {
@@ -300,18 +333,21 @@ pub async fn plan_as(
     opts: PlanOptions,
 ) -> Result<ScheduleView, AuthError> {
     let now = clock.now_ms();
+    opts.check()?;
     let l = load(store, clock, round).await?;
+    // Left out: as the stored plan has it (a re-plan keeps its slot grid and
+    // bound), else the defaults.
     let slot_ms = i64::from(
         opts.slot_minutes
             .or(l.stored.as_ref().map(|s| (s.slot_ms / MINUTE_MS) as u32))
             .unwrap_or(DEFAULT_SLOT_MINUTES)
-            .clamp(5, 240),
+            .clamp(SLOT_MINUTES.0, SLOT_MINUTES.1),
     ) * MINUTE_MS;
     let max_queue = opts
         .max_queue
         .or(l.stored.as_ref().map(|s| s.max_queue as u32))
         .unwrap_or(DEFAULT_MAX_QUEUE)
-        .clamp(1, 1000);
+        .clamp(MAX_QUEUE.0, MAX_QUEUE.1);
     if l.round.state == "sampling_closed"
         || l.round.state == "results_complete"
         || l.round.state == "closed"
@@ -321,13 +357,15 @@ pub async fn plan_as(
             l.round.state
         )));
     }
+    // Slots whose call-down went out stand as told, like slots begun.
+    let pushed = store.pushed_slots(round.street, round.id).await?;
     let (from, keep_before, kept) = match &l.stored {
         Some(s) => {
             let cut = sched::next_slot_start(s.anchor_ms, s.slot_ms, now);
             let kept: Vec<Call> = l
                 .calls
                 .iter()
-                .filter(|c| c.starts_ms < cut)
+                .filter(|c| c.starts_ms < cut || pushed.contains(&c.starts_ms))
                 .cloned()
                 .collect();
             (cut, cut, kept)
@@ -347,9 +385,21 @@ pub async fn plan_as(
         slot_ms,
         max_queue: f64::from(max_queue),
     };
-    // A first plan starts with nobody waiting.
+    // A first plan starts with nobody waiting; a re-plan fills around the
+    // calls already pushed for slots ahead.
     let points: Vec<Point> = if l.stored.is_some() {
-        l.points.clone()
+        l.points
+            .iter()
+            .map(|p| Point {
+                booked: kept
+                    .iter()
+                    .filter(|c| c.point_id == p.id && c.starts_ms >= from)
+                    .cloned()
+                    .collect(),
+                announced: pushed.iter().copied().filter(|t| *t >= from).collect(),
+                ..p.clone()
+            })
+            .collect()
     } else {
         l.points
             .iter()
@@ -359,7 +409,10 @@ pub async fn plan_as(
             })
             .collect()
     };
-    let plan = sched::plan(&rest, &points, &prm).map_err(|e| AuthError::Invalid(e.to_string()))?;
+    // A round longer than the plan's horizon: a later end is no remedy.
+    let horizon = (prm.until_ms < l.round.ends_ms).then_some(PLAN_HORIZON_MS / HOUR_MS);
+    let plan = sched::plan_until(&rest, &points, &prm, horizon)
+        .map_err(|e| AuthError::Invalid(refusal(e, &l.infos)))?;
     let calls: Vec<CallRow> = plan
         .calls()
         .into_iter()
@@ -386,6 +439,7 @@ pub async fn plan_as(
                 planned_ms: now,
             },
             keep_before,
+            &pushed,
             &calls,
         )
         .await?;
@@ -406,6 +460,56 @@ pub async fn plan_as(
         })
         .await?;
     view_as(store, clock, round, &|_| true).await
+}
+
+/// A plan's refusal as the organiser reads it: a point planned slower than
+/// configured (its measured rate) is named, as it is often why the window
+/// is missed.
+fn refusal(e: sched::PlanError, infos: &[PointInfo]) -> String {
+    let mut e = e;
+    if let sched::PlanError::WindowTooShort {
+        remedy_zh,
+        remedy_en,
+        ..
+    } = &mut e
+    {
+        let slow: Vec<&PointInfo> = infos
+            .iter()
+            .filter(|p| p.planning_rate < p.configured_rate)
+            .collect();
+        if !slow.is_empty() {
+            let zh: Vec<String> = slow
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{}（实测每台每小时约 {} 人，按 {} 人排，原定 {} 人）",
+                        p.name,
+                        p.measured_rate.unwrap_or(p.planning_rate),
+                        p.planning_rate,
+                        p.configured_rate
+                    )
+                })
+                .collect();
+            let en: Vec<String> = slow
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} (measured about {} per station per hour, planned at {}, configured {})",
+                        p.name,
+                        p.measured_rate.unwrap_or(p.planning_rate),
+                        p.planning_rate,
+                        p.configured_rate
+                    )
+                })
+                .collect();
+            remedy_zh.push_str(&format!("。采样偏慢的点：{}", zh.join("、")));
+            remedy_en.push_str(&format!(
+                ". Points slower than configured: {}",
+                en.join("; ")
+            ));
+        }
+    }
+    e.to_string()
 }
 
 fn round_up(ms: i64, step: i64) -> i64 {
@@ -461,10 +565,11 @@ pub async fn view_as(
                     ..p.clone()
                 })
                 .collect();
-            let calls = match sched::plan(&l.buildings, &pts, &prm) {
+            let horizon = (prm.until_ms < l.round.ends_ms).then_some(PLAN_HORIZON_MS / HOUR_MS);
+            let calls = match sched::plan_until(&l.buildings, &pts, &prm, horizon) {
                 Ok(plan) => plan.calls(),
                 Err(e) => {
-                    problem = Some(e.to_string());
+                    problem = Some(refusal(e, &l.infos));
                     Vec::new()
                 }
             };
@@ -539,6 +644,15 @@ pub async fn view_as(
             p.slots.retain(|s| !s.calls.is_empty());
         }
     }
+    // The header's figure is what is listed: a grid leader's calls, not the
+    // whole plan's (slots keep their whole arrivals: queues count everyone).
+    plan.people_called = plan
+        .points
+        .iter()
+        .flat_map(|p| &p.slots)
+        .flat_map(|s| &s.calls)
+        .map(|c| c.people)
+        .sum();
     let mut d2d: Vec<DoorToDoor> = Vec::new();
     for d in sched::door_to_door(&l.buildings) {
         let place = store
@@ -670,20 +784,27 @@ impl PointSchedule {
 }
 
 /// Checks a point's schedule fields: `hours` are its opening and closing as
-/// they will stand (a change may give only one of them).
+/// they will stand (a change may give only one of them; one not set is the
+/// round's), `round` the round's window: a point's hours must overlap it, or
+/// the point would silently serve nobody.
 async fn check_schedule(
     store: &Store,
     street: i64,
     community: i64,
     d: &PointSchedule,
     hours: (Option<i64>, Option<i64>),
+    round: (i64, i64),
 ) -> Result<(), AuthError> {
-    if let (Some(o), Some(c)) = hours {
-        if c <= o {
-            return Err(AuthError::Invalid(
-                "采样点关闭时间须晚于开放时间 / a point must close after it opens".into(),
-            ));
-        }
+    let (o, c) = (hours.0.unwrap_or(round.0), hours.1.unwrap_or(round.1));
+    if c <= round.0 || o >= round.1 {
+        return Err(AuthError::Invalid(
+            "采样点开放时间须与本轮检测时段有重叠 / the point's hours must overlap the round's window".into(),
+        ));
+    }
+    if c <= o {
+        return Err(AuthError::Invalid(
+            "采样点关闭时间须晚于开放时间 / a point must close after it opens".into(),
+        ));
     }
     if let Some(r) = d.rate_per_station_h {
         if !(1..=2000).contains(&r) {
@@ -801,7 +922,16 @@ pub async fn change_point(
     };
     let now = settings_of(store, point, pt.round_id).await?;
     let hours = (d.opens_ms.or(now.opens_ms), d.closes_ms.or(now.closes_ms));
-    check_schedule(store, point.street, pt.community_id, &d, hours).await?;
+    let r = store.round(point.street, pt.round_id).await?;
+    check_schedule(
+        store,
+        point.street,
+        pt.community_id,
+        &d,
+        hours,
+        (r.starts_ms, r.ends_ms),
+    )
+    .await?;
     let details = gw_store::schedule::PointDetails {
         name: name.map(str::to_string),
         ..d.details(stations)
@@ -909,13 +1039,6 @@ pub async fn add_point(
         )));
     }
     let r = store.round(round.street, round.id).await?;
-    if let (Some(o), Some(c)) = (d.opens_ms, d.closes_ms) {
-        if c <= r.starts_ms || o >= r.ends_ms {
-            return Err(AuthError::Invalid(
-                "采样点开放时间须与本轮检测时段有重叠 / the point's hours must overlap the round's window".into(),
-            ));
-        }
-    }
     let name = point_name(store, round, community.id, name, None).await?;
     check_schedule(
         store,
@@ -923,6 +1046,7 @@ pub async fn add_point(
         community.id,
         &d,
         (d.opens_ms, d.closes_ms),
+        (r.starts_ms, r.ends_ms),
     )
     .await?;
     let id = store

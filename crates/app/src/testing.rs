@@ -2913,7 +2913,57 @@ pub struct DoorFloor {
     pub building: String,
     pub building_id: Option<String>,
     pub floor: Option<u32>,
-    pub residents: Vec<crate::registry::ResidentView>,
+    pub residents: Vec<DoorResident>,
+}
+
+/// Someone on a door-to-door list, and why they are on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoorResident {
+    #[serde(flatten)]
+    pub resident: crate::registry::ResidentView,
+    /// Every reason that keeps them at home: a sealed or temporary control
+    /// order in force on their compound, building, unit or household, or
+    /// the cannot-go-downstairs flag.
+    pub reasons: Vec<DoorReason>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DoorReason {
+    /// `sealed`, `temporary` or `cannot_go_downstairs`.
+    pub kind: &'static str,
+    /// Where the control order is set (`compound`, `building`, `unit`,
+    /// `household`); none for the flag.
+    pub level: Option<&'static str>,
+    /// "楼栋封控 / building sealed".
+    pub text: String,
+}
+
+impl DoorReason {
+    fn control(level: &'static str, status: gw_domain::territory::ControlStatus) -> DoorReason {
+        let (zh, en) = match level {
+            "compound" => ("小区", "compound"),
+            "building" => ("楼栋", "building"),
+            "unit" => ("单元", "unit"),
+            _ => ("住户", "household"),
+        };
+        let (szh, sen) = match status {
+            gw_domain::territory::ControlStatus::Sealed => ("封控", "sealed"),
+            _ => ("临时管控", "under temporary control"),
+        };
+        DoorReason {
+            kind: status.code(),
+            level: Some(level),
+            text: format!("{zh}{szh} / {en} {sen}"),
+        }
+    }
+
+    fn cannot_go_downstairs() -> DoorReason {
+        DoorReason {
+            kind: "cannot_go_downstairs",
+            level: None,
+            text: "行动不便，不能下楼 / cannot go downstairs".into(),
+        }
+    }
 }
 
 /// Who a door-to-door team must sample in a grid, by building and floor (masked).
@@ -2931,20 +2981,65 @@ pub async fn door_to_door(
             "网格不在本轮街道 / the grid is not in the round's street".into(),
         ));
     }
+    // A grid the round does not cover has nobody to visit for it: an empty
+    // list would read as "all done".
+    crate::coverage::within_round(store, round, &place).await?;
     let flag = i64::from(gw_domain::resident::Flag::CannotGoDownstairs.bit());
     let today = clock.today();
     // By building (its compound's name first: every compound has a 1号楼)
     // and floor.
-    type Floors = std::collections::BTreeMap<
-        (String, Option<i64>, Option<u32>),
-        Vec<crate::registry::ResidentView>,
-    >;
+    type Floors = std::collections::BTreeMap<(String, Option<i64>, Option<u32>), Vec<DoorResident>>;
     let mut floors = Floors::new();
+    let now = clock.now_ms();
+    let orders = crate::registry::controls_in_force(store, round.street, now).await?;
+    let held = |kind: &str, id: Option<i64>| {
+        id.and_then(|id| orders.get(&(kind.to_string(), id)))
+            .map(|o| o.status)
+            .filter(|s| s.door_to_door_only())
+    };
+    // A building's compound and its households' units, read once per building.
+    let mut places: std::collections::BTreeMap<i64, (i64, std::collections::BTreeMap<i64, i64>)> =
+        Default::default();
     for id in store
-        .door_to_door(round.street, round.id, grid.id, flag, clock.now_ms())
+        .door_to_door(round.street, round.id, grid.id, flag, now)
         .await?
     {
         let r = store.resident(round.street, id).await?;
+        let (compound, unit) = match r.building_id {
+            Some(b) => {
+                if let std::collections::btree_map::Entry::Vacant(slot) = places.entry(b) {
+                    let compound = store.building(round.street, b).await?.compound_id;
+                    let units = store
+                        .building_households(round.street, b)
+                        .await?
+                        .into_iter()
+                        .map(|h| (h.household_id, h.unit_id))
+                        .collect();
+                    slot.insert((compound, units));
+                }
+                let (c, units) = &places[&b];
+                (
+                    Some(*c),
+                    r.household_id.and_then(|h| units.get(&h).copied()),
+                )
+            }
+            None => (None, None),
+        };
+        let mut reasons: Vec<DoorReason> = [
+            ("compound", compound),
+            ("building", r.building_id),
+            ("unit", unit),
+            ("household", r.household_id),
+        ]
+        .into_iter()
+        .filter_map(|(level, id)| held(level, id).map(|s| DoorReason::control(level, s)))
+        .collect();
+        if r.resident
+            .flags
+            .has(gw_domain::resident::Flag::CannotGoDownstairs)
+        {
+            reasons.push(DoorReason::cannot_go_downstairs());
+        }
         let floor = r
             .room
             .as_deref()
@@ -2957,7 +3052,10 @@ pub async fn door_to_door(
         floors
             .entry((label, r.building_id, floor))
             .or_default()
-            .push(crate::registry::ResidentView::masked(&r, today));
+            .push(DoorResident {
+                resident: crate::registry::ResidentView::masked(&r, today),
+                reasons,
+            });
     }
     Ok(floors
         .into_iter()

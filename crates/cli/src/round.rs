@@ -10,15 +10,15 @@ use crate::DbArg;
 
 #[derive(Subcommand)]
 pub enum RoundCmd {
-    /// Plan the round's call-down schedule (or re-plan the slots not yet started) and print it.
+    /// Plan the round's call-down schedule (or re-plan the slots neither started nor pushed) and print it.
     Plan {
         /// Round id, STREET-ID.
         #[arg(long)]
         round: String,
-        /// Slot length in minutes (default 30, or the stored plan's).
+        /// Slot length in minutes, 5–240 (left out: the stored plan's, else 30).
         #[arg(long)]
         slot_minutes: Option<u32>,
-        /// Bound on the expected longest queue at any point, people waiting (default 30).
+        /// Bound on the expected longest queue at any point, people waiting, 1–1000 (left out: the stored plan's, else 30).
         #[arg(long)]
         max_queue: Option<u32>,
         /// One JSON object on stdout.

@@ -813,7 +813,8 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     let floor = f.floor.map_or_else(|| "?".to_string(), |x| x.to_string());
                     println!("  {} {floor}层 floor:", f.building);
                     for r in &f.residents {
-                        println!("    {}", person_line(r));
+                        let why: Vec<&str> = r.reasons.iter().map(|w| w.text.as_str()).collect();
+                        println!("    {} [{}]", person_line(&r.resident), why.join("; "));
                     }
                 }
             }

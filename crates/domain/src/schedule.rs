@@ -128,6 +128,16 @@ pub struct Point {
     pub closes_ms: i64,
     /// People already called and waiting at `from_ms` (re-plan).
     pub backlog: u32,
+    /// Re-plan: calls already announced (pushed) for slots not begun yet.
+    /// They stand as they were told: their people arrive in their slot, and
+    /// the plan fills around them.
+    #[serde(default)]
+    pub booked: Vec<Call>,
+    /// Re-plan: the starts of slots whose call-down went out. No new call
+    /// joins them (the group was told who comes down then; a second message
+    /// for the same slot would read as a correction).
+    #[serde(default)]
+    pub announced: Vec<i64>,
 }
 
 impl Point {
@@ -163,6 +173,10 @@ pub struct UnitCall {
     pub id: i64,
     pub name: String,
     pub people: u32,
+    /// Rooms of the unit not called (a household under sealed or temporary
+    /// control: sampled at its door): the call-down names them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub except_rooms: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -278,14 +292,18 @@ pub enum PlanError {
     BadWindow,
     #[error("{building} 所在小区没有可去的采样点（小区内的点只服务本小区）/ no point can serve {building}: points inside a compound serve only that compound")]
     NoPointFor { building: String },
-    #[error("时间窗内排不下：{unplaced_people} 人（{unplaced_buildings} 栋楼）无处安排，采样能力约 {capacity} 人，需 {people} 人 / the window cannot be met: {unplaced_people} people in {unplaced_buildings} buildings do not fit (capacity about {capacity} of {people}); {remedy_text}")]
+    /// Each language whole on its side of the one " / " (a page shows one).
+    #[error("时间窗内排不下：{unplaced_people} 人（{unplaced_buildings} 栋楼）无处安排，采样能力约 {capacity} 人，需 {people} 人；{remedy_zh} / the window cannot be met: {unplaced_people} people in {unplaced_buildings} buildings do not fit (capacity about {capacity} of {people}); {remedy_en}")]
     WindowTooShort {
         people: u32,
         capacity: u32,
         unplaced_people: u32,
         unplaced_buildings: u32,
         remedy: Remedy,
-        remedy_text: String,
+        /// What would meet the window, in Chinese (no " / " in it).
+        remedy_zh: String,
+        /// The same in English.
+        remedy_en: String,
     },
 }
 
@@ -459,6 +477,23 @@ fn frames(p: &Point, prm: &Params) -> Vec<(i64, i64)> {
 /// A unit ready to call: (building index, unit index, people).
 type Piece = (usize, usize, u32);
 
+/// People a point's `booked` calls bring into each of its frames: a call
+/// lands in the frame its slot starts in, or the first after it (a re-plan
+/// with another slot length cuts other frames).
+fn preloaded(p: &Point, fr: &[(i64, i64)]) -> Vec<f64> {
+    let mut pre = vec![0.0; fr.len()];
+    for c in &p.booked {
+        if let Some(n) = fr
+            .iter()
+            .position(|&(_, e)| c.starts_ms < e)
+            .and_then(|k| pre.get_mut(k))
+        {
+            *n += f64::from(c.people);
+        }
+    }
+    pre
+}
+
 /// Fills a point's frames with pieces in order; `None` when they do not all
 /// fit with everyone done by the point's end.
 ///
@@ -470,21 +505,26 @@ type Piece = (usize, usize, u32);
 /// point is expected to have emptied (an empty slot before it, or the
 /// first); its slot then shows the queue it really makes.
 fn pack(p: &Point, prm: &Params, fr: &[(i64, i64)], pieces: &[Piece]) -> Option<Vec<usize>> {
+    let pre = preloaded(p, fr);
     let mut slot_of = Vec::with_capacity(pieces.len());
     let mut carry = Carry {
         backlog: f64::from(p.backlog),
         run_ms: 0.0,
     };
     let mut i = 0usize;
-    let mut load = 0.0f64;
+    let mut load = pre.first().copied().unwrap_or(0.0);
     let mut it = pieces.iter().peekable();
     while let Some(&&(_, _, people)) = it.peek() {
         let &(s, e) = fr.get(i)?;
         let n = f64::from(people);
         let capacity = p.rate_per_ms() * (e - s) as f64;
         let (_, q, _) = slot_step(p, carry, load + n, e - s);
-        let fits = carry.backlog + load + n <= capacity && q <= prm.max_queue;
-        let fresh = load == 0.0 && carry.backlog < 1.0 && carry.run_ms <= 0.0;
+        // A slot already announced takes nobody new (its start on the grid
+        // lies within a slot length before the frame's, which a late opening
+        // cuts, or inside it, when the slot length changed).
+        let open = !p.announced.iter().any(|&t| t > s - prm.slot_ms && t < e);
+        let fits = open && carry.backlog + load + n <= capacity && q <= prm.max_queue;
+        let fresh = open && load == 0.0 && carry.backlog < 1.0 && carry.run_ms <= 0.0;
         let too_big = || {
             let (_, q_alone, _) = slot_step(p, Carry::default(), n, e - s);
             n > capacity || q_alone > prm.max_queue
@@ -498,17 +538,19 @@ fn pack(p: &Point, prm: &Params, fr: &[(i64, i64)], pieces: &[Piece]) -> Option<
             let (out, _, _) = slot_step(p, carry, load, e - s);
             let next_start = fr.get(i + 1).map_or(e, |f| f.0);
             carry = out.after_gap(p, next_start - e);
-            load = 0.0;
             i += 1;
+            load = pre.get(i).copied().unwrap_or(0.0);
         }
     }
-    // Everyone called must be done before the point's end.
+    // Everyone called (and everyone already told to come) must be done
+    // before the point's end.
     let end = prm.until_ms.min(p.closes_ms);
     let mut c2 = Carry {
         backlog: f64::from(p.backlog),
         run_ms: 0.0,
     };
-    let last = slot_of.last().copied();
+    let last_booked = pre.iter().rposition(|n| *n > 0.0);
+    let last = slot_of.last().copied().max(last_booked);
     let mut finish = prm.from_ms.max(p.opens_ms) as f64 + c2.backlog / p.rate_per_ms();
     if let Some(last) = last {
         for (k, &(s, e)) in fr.iter().enumerate().take(last + 1) {
@@ -517,7 +559,8 @@ fn pack(p: &Point, prm: &Params, fr: &[(i64, i64)], pieces: &[Piece]) -> Option<
                 .zip(pieces)
                 .filter(|(si, _)| **si == k)
                 .map(|(_, pc)| f64::from(pc.2))
-                .sum();
+                .sum::<f64>()
+                + pre.get(k).copied().unwrap_or(0.0);
             let (out, _, done) = slot_step(p, c2, arr, e - s);
             if arr > 0.0 || c2.backlog > 0.0 {
                 finish = s as f64 + done;
@@ -671,6 +714,18 @@ pub fn door_to_door(buildings: &[Building]) -> Vec<DoorToDoor> {
 
 /// Plans the round: see the module documentation.
 pub fn plan(buildings: &[Building], points: &[Point], prm: &Params) -> Result<Plan, PlanError> {
+    plan_until(buildings, points, prm, None)
+}
+
+/// [`plan`], where `horizon_h` says the plan's end (`until_ms`) is a planning
+/// horizon of that many hours, not the round's end: a later end is then no
+/// remedy (the points may still stay open longer up to it).
+pub fn plan_until(
+    buildings: &[Building],
+    points: &[Point],
+    prm: &Params,
+    horizon_h: Option<i64>,
+) -> Result<Plan, PlanError> {
     let (out, unplaced) = plan_inner(buildings, points, prm)?;
     if unplaced.is_empty() {
         return Ok(out);
@@ -686,38 +741,69 @@ pub fn plan(buildings: &[Building], points: &[Point], prm: &Params) -> Result<Pl
         })
         .sum();
     let placed = total - unplaced_people.min(total);
-    let remedy = remedy(buildings, points, prm);
-    let remedy_text = remedy_text(&remedy);
+    let remedy = remedy(buildings, points, prm, horizon_h.is_some());
+    let (remedy_zh, remedy_en) = remedy_texts(&remedy, horizon_h.map(|h| (prm.until_ms, h)));
     Err(PlanError::WindowTooShort {
         people: total,
         capacity: placed,
         unplaced_people,
         unplaced_buildings: unplaced.len() as u32,
         remedy,
-        remedy_text,
+        remedy_zh,
+        remedy_en,
     })
 }
 
-fn remedy_text(r: &Remedy) -> String {
-    let mut parts = Vec::new();
+/// What would meet the window, in Chinese and in English. `horizon`: the
+/// plan's end and its length in hours when that end is the planning horizon
+/// (a plan covers so many hours at a time), not the round's end: a longer
+/// window then changes nothing, and the advice says so.
+pub fn remedy_texts(r: &Remedy, horizon: Option<(i64, i64)>) -> (String, String) {
+    let mut zh = Vec::new();
+    let mut en = Vec::new();
     if let Some(k) = r.more_stations_per_point {
-        parts.push(format!(
-            "每个采样点增加 {k} 个采样台 / {k} more station(s) at every point"
-        ));
+        zh.push(format!("每个采样点增加 {k} 个采样台"));
+        en.push(format!("{k} more station(s) at every point"));
     }
-    if let Some(m) = r.more_minutes {
-        parts.push(format!(
-            "采样点开放与时间窗延长 {m} 分钟 / keep the points open and the window {m} minutes longer"
-        ));
+    match (horizon, r.more_minutes) {
+        (None, Some(m)) => {
+            zh.push(format!("采样点开放与时间窗延长 {m} 分钟"));
+            en.push(format!(
+                "keep the points open and the window {m} minutes longer"
+            ));
+        }
+        (Some(_), Some(m)) => {
+            zh.push(format!("采样点延长开放 {m} 分钟"));
+            en.push(format!("keep the points open {m} minutes longer"));
+        }
+        (_, None) => {}
     }
-    if parts.is_empty() {
-        "增加采样点 / add testing points".to_string()
+    if let Some((until, hours)) = horizon {
+        zh.push("增加采样点".to_string());
+        en.push("more testing points".to_string());
+        return (
+            format!(
+                "{}（排班一次只排 {hours} 小时，至 {}，延长本轮时间窗无济于事）",
+                zh.join("，或"),
+                hhmm(until)
+            ),
+            format!(
+                "{} (a plan covers {hours} h at a time, up to {}: a longer round window changes nothing)",
+                en.join(", or "),
+                hhmm(until)
+            ),
+        );
+    }
+    if zh.is_empty() {
+        ("增加采样点".to_string(), "add testing points".to_string())
     } else {
-        parts.join("; ")
+        (zh.join("，或"), en.join(", or "))
     }
 }
 
-fn remedy(buildings: &[Building], points: &[Point], prm: &Params) -> Remedy {
+/// `end_fixed`: the plan's end cannot move (a planning horizon): only the
+/// points' hours may grow, up to it.
+fn remedy(buildings: &[Building], points: &[Point], prm: &Params, end_fixed: bool) -> Remedy {
     let fits = |ps: &[Point], pr: &Params| {
         plan_inner(buildings, ps, pr)
             .map(|(_, u)| u.is_empty())
@@ -743,7 +829,11 @@ fn remedy(buildings: &[Building], points: &[Point], prm: &Params) -> Remedy {
             })
             .collect();
         let pr = Params {
-            until_ms: prm.until_ms + d,
+            until_ms: if end_fixed {
+                prm.until_ms
+            } else {
+                prm.until_ms + d
+            },
             ..*prm
         };
         fits(&ps, &pr)
@@ -867,7 +957,8 @@ fn plan_inner(
     let unplaced: Vec<usize> = (0..buildings.len())
         .filter(|&i| at[i].is_none() && !callable[i].is_empty())
         .collect();
-    let mut calls = Vec::new();
+    // Calls already announced stay as they were told.
+    let mut calls: Vec<Call> = points.iter().flat_map(|p| p.booked.clone()).collect();
     for (pj, p) in points.iter().enumerate() {
         let pieces = pieces_of(&members[pj]);
         let slots = pack(p, prm, &frames[pj], &pieces).unwrap_or_default();
@@ -933,13 +1024,20 @@ pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &
             let mut by_b: Vec<SlotCall> = Vec::new();
             for c in cs {
                 let building = bname.get(&c.building_id);
-                let uname = building
-                    .and_then(|b| b.units.iter().find(|u| u.id == c.unit_id))
-                    .map_or_else(|| c.unit_id.to_string(), |u| u.name.clone());
+                let u = building.and_then(|b| b.units.iter().find(|u| u.id == c.unit_id));
                 let unit = UnitCall {
                     id: c.unit_id,
-                    name: uname,
+                    name: u.map_or_else(|| c.unit_id.to_string(), |u| u.name.clone()),
                     people: c.people,
+                    except_rooms: u
+                        .map(|u| {
+                            u.households
+                                .iter()
+                                .filter(|h| h.control.is_some_and(|s| s.door_to_door_only()))
+                                .map(|h| h.room.clone())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 };
                 match by_b.iter_mut().find(|x| x.building_id == c.building_id) {
                     Some(x) => {
@@ -1094,7 +1192,9 @@ pub fn simulate(
                     c.starts_ms as f64,
                     ((c.ends_ms - c.starts_ms) as f64 * ARRIVAL_SPREAD).max(1.0),
                 ),
-                Calling::AllAtOnce => (first as f64, spread),
+                // Called at once, they come when the point opens at the
+                // earliest: nobody queues at a point still shut.
+                Calling::AllAtOnce => (first.max(p.opens_ms) as f64, spread),
             };
             for _ in 0..c.people {
                 arrivals.push(s + uniform(&mut rng) * len);
@@ -1258,8 +1358,29 @@ pub fn calldown_text(round: &str, point: &str, slot: &Slot) -> String {
     );
     for c in &slot.calls {
         let units: Vec<String> = c.units.iter().map(|u| format!("{}单元", u.name)).collect();
+        // A household held at home in a unit called down is named, or it
+        // would read the call as its own.
+        let except: Vec<String> = c
+            .units
+            .iter()
+            .flat_map(|u| {
+                u.except_rooms.iter().map(move |r| {
+                    let room = r.trim();
+                    let room = room.strip_suffix('室').unwrap_or(room);
+                    format!("{}单元{room}室", u.name)
+                })
+            })
+            .collect();
+        let except = if except.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "；{}除外，请留在家中，由医护人员入户采样",
+                except.join("、")
+            )
+        };
         s.push_str(&format!(
-            "· {} {}（约{}人）\n",
+            "· {} {}（约{}人{except}）\n",
             c.building,
             units.join("、"),
             c.people
@@ -1354,6 +1475,8 @@ mod tests {
             opens_ms: T0,
             closes_ms: T0 + 8 * HOUR_MS,
             backlog: 0,
+            booked: Vec::new(),
+            announced: Vec::new(),
         }
     }
 
@@ -1833,6 +1956,185 @@ mod tests {
         assert!(text.contains("时段：09:46–10:16"), "{text}");
         assert!(text.contains("· 1号楼 1单元"), "{text}");
         assert!(text.contains("人）"), "{text}");
+    }
+
+    #[test]
+    fn calls_already_pushed_stay_as_told_and_the_plan_fills_around_them() {
+        let bs = compound(12, 1, 0.0);
+        let ps = vec![point(1, Some(1), 0.0, 0.0, 2)];
+        let first = plan(&bs, &ps, &params(8)).unwrap();
+        // The second slot was pushed; then a nearer point is added and the
+        // round planned again from the second slot on.
+        let calls = first.calls();
+        let second = calls
+            .iter()
+            .map(|c| c.starts_ms)
+            .filter(|t| *t > T0)
+            .min()
+            .unwrap();
+        let pushed: Vec<Call> = calls
+            .iter()
+            .filter(|c| c.starts_ms == second)
+            .cloned()
+            .collect();
+        assert!(!pushed.is_empty());
+        let kept: Vec<Call> = calls
+            .iter()
+            .filter(|c| c.starts_ms <= second)
+            .cloned()
+            .collect();
+        let rest = remaining(&bs, &kept);
+        let prm = Params {
+            from_ms: second,
+            ..params(8)
+        };
+        let ps2 = vec![
+            Point {
+                booked: pushed.clone(),
+                ..ps[0].clone()
+            },
+            point(2, Some(1), 100.0, 30.0, 4),
+        ];
+        let ps2: Vec<Point> = ps2
+            .into_iter()
+            .map(|p| Point {
+                announced: vec![second],
+                ..p
+            })
+            .collect();
+        let again = plan(&rest, &ps2, &prm).unwrap();
+        let after = again.calls();
+        for c in &pushed {
+            assert!(after.contains(c), "pushed call {c:?} moved: {after:?}");
+        }
+        // Nobody new joins the announced slot, at either point.
+        let in_slot: Vec<&Call> = after.iter().filter(|c| c.starts_ms == second).collect();
+        assert_eq!(in_slot.len(), pushed.len(), "{in_slot:?}");
+        // Nobody else is called into the pushed slot beyond what it serves,
+        // and every unit is called once.
+        let slot = again.points[0]
+            .slots
+            .iter()
+            .find(|s| s.starts_ms == second)
+            .unwrap();
+        assert!(f64::from(slot.arrivals) <= slot.capacity + 1e-9, "{slot:?}");
+        let mut units: Vec<i64> = after.iter().map(|c| c.unit_id).collect();
+        units.extend(
+            kept.iter()
+                .filter(|c| c.starts_ms < second)
+                .map(|c| c.unit_id),
+        );
+        let n = units.len();
+        units.sort();
+        units.dedup();
+        assert_eq!(units.len(), n);
+        assert_eq!(n, bs.len() * 2);
+    }
+
+    #[test]
+    fn a_household_held_at_home_is_named_in_its_units_call() {
+        let mut bs = compound(1, 1, 0.0);
+        bs[0].units[0].households[0].control = Some(ControlStatus::Temporary);
+        let plan = plan(&bs, &[point(1, Some(1), 0.0, 0.0, 4)], &params(8)).unwrap();
+        let slot = &plan.points[0].slots[0];
+        assert_eq!(slot.calls[0].units[0].except_rooms, ["101"]);
+        assert_eq!(slot.calls[0].units[0].people, 33);
+        let text = calldown_text("全员核酸第1轮", "1号采样点", slot);
+        assert!(
+            text.contains("（约69人；1单元101室除外，请留在家中，由医护人员入户采样）"),
+            "{text}"
+        );
+        // Without a household held, the line is as before.
+        let free = compound(1, 1, 0.0);
+        let p2 = super::plan(&free, &[point(1, Some(1), 0.0, 0.0, 4)], &params(8)).unwrap();
+        let t2 = calldown_text("第1轮", "点", &p2.points[0].slots[0]);
+        assert!(t2.contains("单元（约") && !t2.contains("除外"), "{t2}");
+    }
+
+    #[test]
+    fn a_refusal_reads_whole_in_each_language() {
+        let bs = compound(33, 1, 0.0);
+        let ps = vec![point(1, Some(1), 0.0, 0.0, 2)];
+        let msg = plan(&bs, &ps, &params(2)).unwrap_err().to_string();
+        // One separator: the Chinese half, then the English half, each whole.
+        assert_eq!(msg.matches(" / ").count(), 1, "{msg}");
+        let (zh, en) = msg.split_once(" / ").unwrap();
+        assert!(zh.contains("采样台") && zh.contains("分钟"), "{zh}");
+        assert!(!zh.is_ascii() && !zh.contains("station"), "{zh}");
+        assert!(
+            en.contains("more station") && en.contains("minutes longer") && en.is_ascii(),
+            "{en}"
+        );
+    }
+
+    #[test]
+    fn beyond_the_plans_horizon_a_longer_window_is_not_advised() {
+        // Points open through a 48-hour round; the plan covers 24 hours and
+        // one station cannot call 2,376 people in them.
+        let bs = compound(33, 1, 0.0);
+        let ps = vec![Point {
+            closes_ms: T0 + 48 * HOUR_MS,
+            ..point(1, Some(1), 0.0, 0.0, 1)
+        }];
+        let prm = params(24);
+        let msg = plan_until(&bs, &ps, &prm, Some(24))
+            .unwrap_err()
+            .to_string();
+        let (zh, en) = msg.split_once(" / ").unwrap();
+        assert!(!zh.contains("分钟") && !en.contains("minutes"), "{msg}");
+        assert!(
+            zh.contains("采样台") && zh.contains("增加采样点") && zh.contains("24 小时"),
+            "{zh}"
+        );
+        assert!(
+            en.contains("more station") && en.contains("24 h at a time"),
+            "{en}"
+        );
+        // Points closing before the horizon may still be kept open longer.
+        let short = vec![point(1, Some(1), 0.0, 0.0, 1)];
+        let msg = plan_until(&compound(8, 1, 0.0), &short, &prm, Some(24))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("keep the points open") && msg.contains("minutes longer"),
+            "{msg}"
+        );
+        assert!(!msg.contains("and the window"), "{msg}");
+        // Without a horizon, the window's end is a remedy.
+        let (zh, en) = remedy_texts(
+            &Remedy {
+                more_stations_per_point: None,
+                more_minutes: Some(690),
+            },
+            None,
+        );
+        assert!(
+            zh.contains("690 分钟") && en.contains("and the window 690 minutes"),
+            "{zh} {en}"
+        );
+    }
+
+    #[test]
+    fn called_at_once_nobody_queues_before_their_point_opens() {
+        let mut ps = vec![point(1, None, 0.0, 0.0, 2), point(2, None, 0.0, 0.0, 2)];
+        ps[1].opens_ms = T0 + 2 * HOUR_MS;
+        let prm = params(8);
+        let calls: Vec<Call> = [(1, T0), (2, T0 + 2 * HOUR_MS)]
+            .iter()
+            .map(|&(p, s)| Call {
+                point_id: p,
+                starts_ms: s,
+                ends_ms: s + prm.slot_ms,
+                building_id: p,
+                unit_id: p,
+                people: 20,
+            })
+            .collect();
+        let sim = simulate(&ps, &calls, &prm, Calling::AllAtOnce, 7);
+        let late = &sim.points[1].stats;
+        // 20 people at 2 stations: a few minutes' wait, not the two hours the
+        // point was shut.
+        assert!(late.mean_wait_min < 15.0, "{late:?}");
     }
 
     #[test]

@@ -95,7 +95,31 @@ pub enum PushOutcome {
     NotSampling(String),
     /// The slot was pushed at this time by this actor.
     PushedBefore(i64, String),
+    /// No message to queue (the street has no active channel): nothing is
+    /// recorded, so a later push with a channel is no second push.
+    NoChannel,
+    /// The plan was made again (this revision now) after the messages were
+    /// worked out from an earlier one.
+    PlanChanged(Option<i32>),
 }
+
+/// The action of a call-down push's audit record, whose detail starts
+/// `slot={starts_ms} `: how a push and a re-plan know what was pushed.
+pub const PUSH_ACTION: &str = "push_call_down";
+
+/// The slots (their start) pushed, from the details of the pushes' audit
+/// records.
+pub(crate) fn pushed_slots_of(details: Vec<String>) -> Vec<i64> {
+    let mut out: Vec<i64> = details
+        .iter()
+        .filter_map(|d| d.strip_prefix("slot=")?.split(' ').next()?.parse().ok())
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+pub(crate) const PUSHED_SQL: &str = "SELECT detail FROM audit_event WHERE street_id = $1 AND action = $2 AND target_kind = 'round' AND target_id = $3 AND detail LIKE 'slot=%'";
 
 /// Pending messages with their channel's address, kind and secret; the
 /// callers add their own conditions after it.
@@ -179,15 +203,36 @@ impl Store {
     /// when the round no longer samples, or when the slot was pushed before
     /// (an audit event of `audit.action` on the round whose detail starts
     /// with `slot_detail`) unless `again`.
+    /// The slots of a round pushed so far (their start), oldest first.
+    pub async fn pushed_slots(&self, street: i64, round: i64) -> Result<Vec<i64>> {
+        let target = format!("{street}-{round}");
+        let details: Vec<String> = db_run!(self, pool => sqlx::query_scalar(PUSHED_SQL)
+            .bind(street).bind(PUSH_ACTION).bind(&target).fetch_all(pool).await?);
+        Ok(pushed_slots_of(details))
+    }
+
+    /// Queues the call-down messages of one slot of a round, with the audit
+    /// record of the push, in one transaction that first locks the round: two
+    /// pushes at once (two servers, or the command line and a server), or a
+    /// push and a re-plan, are decided one after the other, and a push is
+    /// never half made. Refused when the round no longer samples, when there
+    /// is no message (no channel), when the stored plan's revision is no
+    /// longer `revision` (the messages were made from an older plan), or
+    /// when the slot was pushed before (an audit event of `audit.action` on
+    /// the round whose detail starts with `slot_detail`) unless `again`.
     pub async fn push_call_down(
         &self,
         round: i64,
+        revision: Option<i32>,
         slot_detail: &str,
         again: bool,
         messages: &[CallDownMessage],
         audit: &AuditWrite<'_>,
     ) -> Result<PushOutcome> {
         let street = audit.street_id;
+        if messages.is_empty() {
+            return Ok(PushOutcome::NoChannel);
+        }
         let mut tx = self.begin().await?;
         let lock = tx.row_lock(RowLock::NoKeyUpdate);
         let state: Option<String> = tx_run!(tx, conn, DB => sqlx::query_scalar(&format!(
@@ -197,6 +242,13 @@ impl Store {
         if state != "planned" && state != "open" {
             tx.rollback().await?;
             return Ok(PushOutcome::NotSampling(state));
+        }
+        let now: Option<i32> = tx_run!(tx, conn, DB => sqlx::query_scalar(
+            "SELECT revision FROM schedule_plan WHERE street_id = $1 AND round_id = $2")
+            .bind(street).bind(round).fetch_optional(&mut *conn).await?);
+        if now != revision {
+            tx.rollback().await?;
+            return Ok(PushOutcome::PlanChanged(now));
         }
         if !again {
             if let Some(before) = tx.first_audit_event(audit, slot_detail).await? {

@@ -281,11 +281,19 @@ impl Store {
 
     /// Streets whose name or official code is `key`.
     pub async fn find_streets(&self, key: &str) -> Result<Vec<StreetRow>> {
-        Ok(self
-            .streets()
-            .await?
-            .into_iter()
+        let all = self.streets().await?;
+        let named: Vec<StreetRow> = all
+            .iter()
             .filter(|s| s.name == key || s.code.as_deref() == Some(key))
+            .cloned()
+            .collect();
+        if !named.is_empty() {
+            return Ok(named);
+        }
+        // Else its id, as `territory` and every listing show it.
+        Ok(all
+            .into_iter()
+            .filter(|s| s.id.to_string() == key.trim())
             .collect())
     }
 

@@ -4,8 +4,8 @@
 
 use sqlx::{QueryBuilder, Row};
 
-use crate::import::{tx_run, StoreTx};
-use crate::{db_run, Result, Store};
+use crate::import::{tx_run, RowLock, StoreTx};
+use crate::{db_run, Result, Store, StoreError};
 
 /// A testing point as the planner sees it.
 #[derive(Debug, Clone)]
@@ -241,9 +241,31 @@ impl Store {
         round: i64,
         header: &SchedulePlanRow,
         keep_before_ms: i64,
+        pushed: &[i64],
         calls: &[CallRow],
     ) -> Result<i32> {
         let mut tx = self.begin().await?;
+        // A push and a re-plan lock the round first, so one is decided after
+        // the other: a slot pushed while this plan was made (not among
+        // `pushed`, which the plan kept) must not be planned over.
+        let lock = tx.row_lock(RowLock::NoKeyUpdate);
+        let target = format!("{street}-{round}");
+        let details: Vec<String> = tx_run!(tx, conn, DB => {
+            sqlx::query(&format!("SELECT id FROM testing_round WHERE street_id = $1 AND id = $2{lock}"))
+                .bind(street).bind(round).fetch_optional(&mut *conn).await?;
+            sqlx::query_scalar(crate::alerts::PUSHED_SQL)
+                .bind(street).bind(crate::alerts::PUSH_ACTION).bind(&target).fetch_all(&mut *conn).await?
+        });
+        let now_pushed = crate::alerts::pushed_slots_of(details);
+        if now_pushed
+            .iter()
+            .any(|t| *t >= keep_before_ms && !pushed.contains(t))
+        {
+            tx.rollback().await?;
+            return Err(StoreError::Conflict(
+                "排班期间有时段的叫号刚被推送，请重新排班 / a slot's call-down was pushed while the plan was made: plan again".into(),
+            ));
+        }
         let revision: i32 = tx_run!(tx, conn, DB => {
             let rev: i32 = sqlx::query_scalar(
                 "INSERT INTO schedule_plan (street_id, round_id, anchor_ms, slot_ms, until_ms, max_queue, revision, planned_by, planned_ms) \

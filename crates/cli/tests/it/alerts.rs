@@ -1224,6 +1224,7 @@ async fn coverage_at_every_level_with_added_residents_and_round_over_round() {
     for path in [
         format!("/api/v1/rounds/{r_other}/coverage?grid={grid}"),
         format!("/api/v1/rounds/{r_other}/missed?grid={grid}"),
+        format!("/api/v1/rounds/{r_other}/door-to-door?grid={grid}"),
     ] {
         let r = srv.get(&path);
         assert_eq!(r.status, 400, "{path}: {}", r.body);

@@ -528,3 +528,114 @@ async fn a_round_set_up_opened_and_supplied_from_the_browser_alone() {
     let sched = api.get(&format!("/api/v1/rounds/{round}/schedule")).json();
     assert_eq!(sched["points"].as_array().unwrap().len(), 1);
 }
+
+/// The text between `<p … id="form-error">` and its `</p>`.
+fn form_error(body: &str) -> String {
+    body.split(r#"id="form-error">"#)
+        .nth(1)
+        .and_then(|r| r.split("</p>").next())
+        .unwrap_or_else(|| panic!("no form error: {body}"))
+        .to_string()
+}
+
+/// The schedule page's plan form: a refusal reads whole in each language and
+/// keeps what was typed; the form shows the stored plan's values.
+#[tokio::test]
+async fn the_plan_form_keeps_its_values_and_a_refusal_reads_whole() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "1500", "--seed", "5", "--no-serve"]);
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let community = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let pw = env.account("boss", "admin", &["--city"]);
+    let srv = env.serve();
+    let api = srv.login("boss", &pw);
+    let api = srv.with_token(&api);
+    let admin = Browser::login(&srv, "boss", &format!("{pw}-changed"));
+    let now = gw_app::Clock::System.now_ms();
+    let r = api.post(
+        "/api/v1/rounds",
+        &crate::harness::round_body(street, "加急轮"),
+    );
+    let round = r.json()["id"].as_str().unwrap().to_string();
+    // One station for one hour: 100 people, not 1,500.
+    let p = api.post(
+        &format!("/api/v1/rounds/{round}/points"),
+        &serde_json::json!({ "name": "唯一采样点", "community": format!("{street}-{community}"),
+            "stations": 1, "opens_ms": now, "closes_ms": now + 3_600_000 }),
+    );
+    assert_eq!(p.status, 201, "{}", p.body);
+    let point = p.json()["id"].as_str().unwrap().to_string();
+    // Before any plan the form shows the defaults (30 and 30).
+    let page = admin.get(&format!("/rounds/{round}/schedule"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains(r#"name="slot_minutes" inputmode="numeric" value="30""#)
+            && page
+                .body
+                .contains(r#"name="max_queue" inputmode="numeric" value="30""#),
+        "{}",
+        page.body
+    );
+    let form = [("slot_minutes", "30"), ("max_queue", "25")];
+    let zh = admin.post(&format!("/rounds/{round}/schedule"), &form);
+    assert_eq!(zh.status, 400, "{}", zh.body);
+    let e = form_error(&zh.body);
+    assert!(
+        e.contains("时间窗内排不下") && e.contains("增加采样点") && e.contains("分钟"),
+        "{e}"
+    );
+    assert!(!e.contains("station") && !e.contains("minutes"), "{e}");
+    assert!(zh
+        .body
+        .contains(r#"name="max_queue" inputmode="numeric" value="25""#));
+    let en = admin.post(&format!("/rounds/{round}/schedule?lang=en"), &form);
+    assert_eq!(en.status, 400, "{}", en.body);
+    let e = form_error(&en.body);
+    assert!(
+        e.contains("window cannot be met")
+            && e.contains("more testing points")
+            && e.contains("minutes longer"),
+        "{e}"
+    );
+    assert!(e.is_ascii(), "English only: {e}");
+    // Out of range: refused, what was typed stays.
+    let big = admin.post(
+        &format!("/rounds/{round}/schedule"),
+        &[("slot_minutes", "45"), ("max_queue", "5000")],
+    );
+    assert_eq!(big.status, 400, "{}", big.body);
+    assert!(form_error(&big.body).contains("1 到 1000"), "{}", big.body);
+    assert!(
+        big.body
+            .contains(r#"name="slot_minutes" inputmode="numeric" value="45""#)
+            && big
+                .body
+                .contains(r#"name="max_queue" inputmode="numeric" value="5000""#),
+        "{}",
+        big.body
+    );
+    // Help arrives; the plan is made with 20 minutes and 45 people, and the
+    // form shows those, not 30 and 20.
+    let set = api.post(
+        &format!("/api/v1/points/{point}"),
+        &serde_json::json!({ "stations": 50 }),
+    );
+    assert_eq!(set.status, 200, "{}", set.body);
+    let ok = admin.post(
+        &format!("/rounds/{round}/schedule"),
+        &[("slot_minutes", "20"), ("max_queue", "45")],
+    );
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let page = admin.get(&format!("/rounds/{round}/schedule"));
+    assert!(
+        page.body
+            .contains(r#"name="slot_minutes" inputmode="numeric" value="20""#)
+            && page
+                .body
+                .contains(r#"name="max_queue" inputmode="numeric" value="45""#),
+        "{}",
+        page.body
+    );
+}

@@ -206,6 +206,44 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
             && d["room"] == temp_household.room.as_str()));
     assert!(!d2d.iter().any(|d| d["building_id"] == big_buildings[2]));
     assert!(at.contains_key(&big_buildings[2]));
+    // The door-to-door lists say why each person is on them.
+    for (building, kind, level) in [
+        (sealed, "sealed", "building"),
+        (big_buildings[1], "temporary", "household"),
+    ] {
+        let grid = store
+            .place_of(street, "building", building)
+            .await
+            .unwrap()
+            .grid
+            .unwrap();
+        let list = srv.get(&format!(
+            "/api/v1/rounds/{round}/door-to-door?grid={street}-{grid}"
+        ));
+        assert_eq!(list.status, 200, "{}", list.body);
+        let list = list.json();
+        let here: Vec<&Value> = list["floors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["building_id"] == format!("{street}-{building}").as_str())
+            .flat_map(|f| f["residents"].as_array().unwrap())
+            .collect();
+        assert!(!here.is_empty(), "{list}");
+        assert!(
+            here.iter().any(|r| r["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|w| w["kind"] == kind && w["level"] == level)),
+            "{kind} {level}: {here:?}"
+        );
+        assert!(
+            here.iter()
+                .all(|r| !r["reasons"].as_array().unwrap().is_empty()),
+            "{here:?}"
+        );
+    }
     // Everyone expected is either called or on the door-to-door list.
     let expected: i64 = rows.iter().map(|h| h.people).sum();
     let d2d_people: i64 = d2d.iter().map(|d| d["people"].as_i64().unwrap()).sum();
@@ -232,6 +270,15 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
     // A call-down message per slot, in Chinese, naming buildings and units.
     let cd = v["call_down"].as_array().unwrap();
     assert!(!cd.is_empty());
+    // The unit of the household held at home is called with it named as
+    // the exception: the household must not read the call as its own.
+    let room = temp_household.room.trim_end_matches('室');
+    let except = format!("{}单元{room}室除外", temp_household.unit);
+    assert!(
+        cd.iter()
+            .any(|c| c["text"].as_str().unwrap().contains(&except)),
+        "{except} in {cd:?}"
+    );
     let text = cd[0]["text"].as_str().unwrap();
     assert!(
         text.contains("核酸检测下楼通知") && text.contains("单元"),
@@ -286,6 +333,10 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
         assert_eq!(mine_at[b], at[b]);
     }
     assert_eq!(grids.len(), 1, "{grids:?}");
+    // The plan's head count is that of the calls listed to them.
+    let listed: i64 = calls(&mine["plan"]).iter().map(|c| c.3).sum();
+    assert_eq!(mine["plan"]["people_called"].as_i64(), Some(listed));
+    assert!(listed < plan["people_called"].as_i64().unwrap());
     assert_eq!(got["points"].as_array().unwrap().len(), 5);
 
     // Point 1 runs slow: 20 swabs in 40 minutes at one station (30 an hour, not 100).
@@ -502,6 +553,32 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
     )
     .await;
     assert_eq!(info3.backlog, called_by_50 - 20, "{info3:?}");
+
+    // Every point closes an hour and a half from now: the re-plan cannot
+    // meet that, and the refusal names the point that runs slow.
+    for p in &points {
+        let r = srv.post(
+            &format!("/api/v1/points/{p}"),
+            &json!({ "closes_ms": anchor + 140 * MINUTE_MS }),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let refused = gw_app::schedule::plan_as(
+        &store,
+        &Clock::fixed(anchor + 50 * MINUTE_MS),
+        "test:replan",
+        rk,
+        Default::default(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.contains("采样偏慢的点：1号采样点（实测每台每小时约")
+            && refused.contains("slower than configured: 1号采样点 (measured about"),
+        "{refused}"
+    );
+    assert!(!refused.contains("街面1号点"), "{refused}");
 }
 
 #[tokio::test]
@@ -716,4 +793,172 @@ async fn residents_added_after_the_opening_are_called_down_by_the_next_plan() {
         "{}",
         again.body
     );
+}
+
+/// A slot whose call-down went out stands as told: a re-plan after a bigger
+/// point opens next to the buildings it called keeps its calls. A push to a
+/// street with no alert channel is refused and not recorded, so the real
+/// push later is no "second push".
+#[tokio::test]
+async fn a_replan_keeps_what_was_pushed_and_a_push_needs_a_channel() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "1500", "--seed", "5", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let community = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let (round, _) = open_round(|p, b| srv.post(p, b), &round_body(street, "叫号轮"));
+    let rk: Key = round.parse().unwrap();
+    let p = srv.post(
+        &format!("/api/v1/rounds/{round}/points"),
+        &json!({ "name": "老点", "community": format!("{street}-{community}"), "stations": 3 }),
+    );
+    assert_eq!(p.status, 201, "{}", p.body);
+    let first = srv.post(&format!("/api/v1/rounds/{round}/schedule"), &json!({}));
+    assert_eq!(first.status, 200, "{}", first.body);
+    // No channel: refused, and nothing recorded.
+    let none = srv.post(&format!("/api/v1/rounds/{round}/schedule/push"), &json!({}));
+    assert_eq!(none.status, 400, "{}", none.body);
+    assert!(
+        none.body.contains("没有可用的告警渠道") && none.body.contains("no alert channel"),
+        "{}",
+        none.body
+    );
+    assert!(store.pushed_slots(street, rk.id).await.unwrap().is_empty());
+    // With a channel the same slot goes out, not "already pushed".
+    let ch = srv.post(
+        &format!("/api/v1/streets/{street}/alert-channels"),
+        &json!({ "kind": "json", "url": "http://127.0.0.1:9/hook" }),
+    );
+    assert!(ch.status == 200 || ch.status == 201, "{}", ch.body);
+    let pushed = srv.post(&format!("/api/v1/rounds/{round}/schedule/push"), &json!({}));
+    assert_eq!(pushed.status, 200, "{}", pushed.body);
+    let slots = store.pushed_slots(street, rk.id).await.unwrap();
+    assert_eq!(slots.len(), 1, "{slots:?}");
+    let slot = slots[0];
+    let at_slot = |v: &Value| -> BTreeSet<(i64, i64, i64, i64)> {
+        calls(v).into_iter().filter(|c| c.1 == slot).collect()
+    };
+    let before = at_slot(&first.json()["plan"]);
+    assert!(!before.is_empty());
+    // A point of ten stations opens right next to a building called in it.
+    let homebound = i64::from(gw_domain::resident::Flag::CannotGoDownstairs.bit());
+    let rows = store
+        .schedule_households(street, rk.id, homebound)
+        .await
+        .unwrap();
+    let unit = before.iter().next().unwrap().2;
+    let h = rows.iter().find(|h| h.unit_id == unit).unwrap();
+    let np = srv.post(
+        &format!("/api/v1/rounds/{round}/points"),
+        &json!({ "name": "新点", "community": format!("{street}-{community}"), "stations": 10,
+                 "x_m": h.x_m.unwrap(), "y_m": h.y_m.unwrap() }),
+    );
+    assert_eq!(np.status, 201, "{}", np.body);
+    let new_point: Key = np.json()["id"].as_str().unwrap().parse().unwrap();
+    let again = srv.post(&format!("/api/v1/rounds/{round}/schedule"), &json!({}));
+    assert_eq!(again.status, 200, "{}", again.body);
+    let again = again.json();
+    assert_eq!(again["revision"], 2);
+    // The pushed slot's calls stand as told, and nobody new joins it (not
+    // even at the new point: that slot's call-down went out).
+    assert_eq!(
+        at_slot(&again["plan"]),
+        before,
+        "the pushed slot's calls stand as told"
+    );
+    // The re-plan did use the new point for the rest.
+    assert!(calls(&again["plan"]).iter().any(|c| c.0 == new_point.id));
+    // Every unit is called once.
+    let units: Vec<i64> = calls(&again["plan"]).iter().map(|c| c.2).collect();
+    let distinct: BTreeSet<i64> = units.iter().copied().collect();
+    assert_eq!(units.len(), distinct.len());
+}
+
+/// Plan fields out of range are refused naming the field, never clamped and
+/// stored; left out, they are the stored plan's. A point's hours that miss
+/// the round's window are refused however they are given. A street is named
+/// by its id too.
+#[tokio::test]
+async fn out_of_range_plan_fields_and_point_hours_are_refused_not_clamped() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "300", "--seed", "5", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let community = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let now = Clock::System.now_ms();
+    let (starts, ends) = (now - HOUR, now + 10 * HOUR);
+    let mut body = round_body(street, "校验轮");
+    body["starts_ms"] = json!(starts);
+    body["ends_ms"] = json!(ends);
+    let (round, _) = open_round(|p, b| srv.post(p, b), &body);
+    let rk: Key = round.parse().unwrap();
+    let p = srv.post(
+        &format!("/api/v1/rounds/{round}/points"),
+        &json!({ "name": "一号点", "community": format!("{street}-{community}"), "stations": 2 }),
+    );
+    assert_eq!(p.status, 201, "{}", p.body);
+    let point = p.json()["id"].as_str().unwrap().to_string();
+    for (b, field) in [
+        (json!({ "slot_minutes": 0 }), "slot_minutes"),
+        (json!({ "slot_minutes": 100000 }), "slot_minutes"),
+        (json!({ "max_queue": 100000 }), "max_queue"),
+        (json!({ "max_queue": 0 }), "max_queue"),
+    ] {
+        let r = srv.post(&format!("/api/v1/rounds/{round}/schedule"), &b);
+        assert_eq!(r.status, 400, "{b}: {}", r.body);
+        assert!(r.body.contains(field), "{b}: {}", r.body);
+    }
+    assert!(store.schedule_plan(street, rk.id).await.unwrap().is_none());
+    let cli = env.cli(&["round", "plan", "--round", &round, "--slot-minutes", "0"]);
+    assert!(!cli.status.success());
+    assert!(
+        String::from_utf8_lossy(&cli.stderr).contains("5 to 240"),
+        "{cli:?}"
+    );
+    assert!(store.schedule_plan(street, rk.id).await.unwrap().is_none());
+    // In range: stored as given; a re-plan leaving them out keeps them.
+    let r = srv.post(
+        &format!("/api/v1/rounds/{round}/schedule"),
+        &json!({ "slot_minutes": 20, "max_queue": 45 }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = srv.post(&format!("/api/v1/rounds/{round}/schedule"), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let stored = store.schedule_plan(street, rk.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.slot_ms, stored.max_queue),
+        (20 * MINUTE_MS, 45),
+        "{stored:?}"
+    );
+
+    // Hours outside the round, with one end given (the other is the round's).
+    for b in [
+        json!({ "name": "晚点", "community": format!("{street}-{community}"), "opens_ms": ends + HOUR }),
+        json!({ "name": "早点", "community": format!("{street}-{community}"), "closes_ms": starts - HOUR }),
+    ] {
+        let r = srv.post(&format!("/api/v1/rounds/{round}/points"), &b);
+        assert_eq!(r.status, 400, "{b}: {}", r.body);
+        assert!(r.body.contains("须与本轮检测时段有重叠"), "{}", r.body);
+    }
+    for b in [
+        json!({ "opens_ms": ends + HOUR }),
+        json!({ "closes_ms": starts - HOUR }),
+    ] {
+        let r = srv.post(&format!("/api/v1/points/{point}"), &b);
+        assert_eq!(r.status, 400, "{b}: {}", r.body);
+        assert!(r.body.contains("overlap the round"), "{}", r.body);
+    }
+    let pts = store.schedule_points(street, rk.id).await.unwrap();
+    assert_eq!(pts.len(), 1);
+    assert_eq!((pts[0].opens_ms, pts[0].closes_ms), (None, None));
+
+    // The street by its id, as `territory` prints it.
+    let listed = env.cli_ok(&["round", "list", "--street", &street.to_string()]);
+    assert!(listed.contains("校验轮"), "{listed}");
 }

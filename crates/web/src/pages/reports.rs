@@ -659,7 +659,7 @@ async fn building_body(
         .await?;
         let mut door_html = String::new();
         for f in &door {
-            for v in &f.residents {
+            for v in f.residents.iter().map(|d| &d.resident) {
                 if !v.household.as_ref().is_some_and(|h| households.contains(h)) {
                     continue;
                 }

@@ -53,12 +53,18 @@ pub async fn schedule(
     render(&page, r)
 }
 
+/// A refused plan form: what to fix and the values as typed.
+struct Refused<'a> {
+    message: &'a str,
+    form: &'a PlanForm,
+}
+
 async fn schedule_body(
     s: &AppState,
     a: &Auth,
     l: Lang,
     id: &str,
-    error: Option<&str>,
+    refused: Option<Refused<'_>>,
 ) -> Result<(String, String), WebError> {
     let round = parse_key(l, id)?;
     let v = gw_app::schedule::view(&s.store, &s.clock, &a.principal, round)
@@ -130,29 +136,41 @@ async fn schedule_body(
         .as_deref()
         .map(|p| format!(r#"<p class="error" role="alert">{}</p>"#, esc(&pick(l, p))))
         .unwrap_or_default();
-    let err = error
-        .map(|e| {
+    let err = refused
+        .as_ref()
+        .map(|r| {
             format!(
                 r#"<p class="error" role="alert" id="form-error">{}</p>"#,
-                esc(e)
+                esc(r.message)
             )
         })
         .unwrap_or_default();
+    // The form shows the stored plan's values (a preview's are the
+    // defaults), or what was typed when it was refused.
+    let (slot_value, queue_value) = match &refused {
+        Some(r) => (r.form.slot_minutes.clone(), r.form.max_queue.clone()),
+        None => (
+            (v.plan.params.slot_ms / 60_000).to_string(),
+            format!("{}", v.plan.params.max_queue.round() as i64),
+        ),
+    };
     let can_plan = a
         .principal
         .can_somewhere(gw_domain::access::Action::ManageRounds, s.clock.now_ms());
     let form = if can_plan {
         format!(
             r#"<section class="card noprint"><h2>{h}</h2>{err}<form method="post" action="/rounds/{round}/schedule" class="stack"><input type="hidden" name="csrf" value="{csrf}">
-<label>{ls}<input name="slot_minutes" inputmode="numeric" value="30"></label><label>{lq}<input name="max_queue" inputmode="numeric" value="20"></label>
+<label>{ls}<input name="slot_minutes" inputmode="numeric" value="{sv}"></label><label>{lq}<input name="max_queue" inputmode="numeric" value="{qv}"></label>
 <button class="primary" type="submit">{b}</button></form></section>"#,
             h = l.t(
                 "排班（重排保留已开始的时段）",
                 "Plan (a re-plan keeps started slots)"
             ),
             csrf = esc(&a.csrf),
+            sv = esc(&slot_value),
+            qv = esc(&queue_value),
             ls = l.t("每个时段（分钟，5–240）", "Slot length (minutes, 5–240)"),
-            lq = l.t("排队上限（人）", "Queue bound (people)"),
+            lq = l.t("排队上限（人，1–1000）", "Queue bound (people, 1–1000)"),
             b = l.t("生成下楼时间表", "Make the call-down schedule"),
         )
     } else {
@@ -192,9 +210,17 @@ async fn schedule_body(
     ))
 }
 
-/// The schedule page again with what to fix.
-async fn again(s: &AppState, a: &Auth, page: &Page, id: &str, msg: &str) -> Response {
-    match schedule_body(s, a, page.lang, id, Some(msg)).await {
+/// The schedule page again with what to fix, the form as it was typed.
+async fn again(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    id: &str,
+    msg: &str,
+    form: &PlanForm,
+) -> Response {
+    let refused = Refused { message: msg, form };
+    match schedule_body(s, a, page.lang, id, Some(refused)).await {
         Ok((t, b)) => page.render(StatusCode::BAD_REQUEST, &t, &b),
         Err(e) => page.error(e),
     }
@@ -216,17 +242,16 @@ pub async fn plan(
     Form(f): Form<PlanForm>,
 ) -> Response {
     let l = page.lang;
-    let num = |v: &str, lo: u32, hi: u32| -> Result<Option<u32>, ()> {
+    // A number or nothing here; the range is the plan's own check (the same
+    // for the API and the command line).
+    let num = |v: &str| -> Result<Option<u32>, ()> {
         let v = v.trim();
         if v.is_empty() {
             return Ok(None);
         }
-        match v.parse::<u32>() {
-            Ok(n) if (lo..=hi).contains(&n) => Ok(Some(n)),
-            _ => Err(()),
-        }
+        v.parse::<u32>().map(Some).map_err(|_| ())
     };
-    let Ok(slot_minutes) = num(&f.slot_minutes, 5, 240) else {
+    let Ok(slot_minutes) = num(&f.slot_minutes) else {
         return again(
             &s,
             &a,
@@ -236,19 +261,21 @@ pub async fn plan(
                 "每个时段须为 5 到 240 之间的分钟数，请改正。",
                 "The slot length must be a number of minutes from 5 to 240: correct it.",
             ),
+            &f,
         )
         .await;
     };
-    let Ok(max_queue) = num(&f.max_queue, 1, 10_000) else {
+    let Ok(max_queue) = num(&f.max_queue) else {
         return again(
             &s,
             &a,
             &page,
             &id,
             l.t(
-                "排队上限须为 1 到 10000 之间的整数，请改正。",
-                "The queue bound must be a whole number from 1 to 10000: correct it.",
+                "排队上限须为 1 到 1000 之间的整数，请改正。",
+                "The queue bound must be a whole number from 1 to 1000: correct it.",
             ),
+            &f,
         )
         .await;
     };
@@ -269,7 +296,9 @@ pub async fn plan(
     .await
     {
         Ok(_) => redirect(&format!("/rounds/{round}/schedule")),
-        Err(gw_app::access::AuthError::Invalid(m)) => again(&s, &a, &page, &id, &pick(l, &m)).await,
+        Err(gw_app::access::AuthError::Invalid(m)) => {
+            again(&s, &a, &page, &id, &pick(l, &m), &f).await
+        }
         Err(e) => page.error(e.into()),
     }
 }
@@ -336,7 +365,8 @@ async fn door_body(
             last_building = Some(this);
         }
         let mut li = String::new();
-        for r in &f.residents {
+        for d in &f.residents {
+            let r = &d.resident;
             total += 1;
             let name = if full {
                 r.name.clone()
@@ -344,10 +374,14 @@ async fn door_body(
                 gw_domain::mask::name(&r.name)
             };
             let phones: Vec<&str> = r.phones.iter().map(|p| p.number.as_str()).collect();
+            // Why at the door: the team knows whether to expect a sealed
+            // door or someone who cannot walk down.
+            let why: Vec<String> = d.reasons.iter().map(|w| pick(l, &w.text)).collect();
             li.push_str(&format!(
-                r#"<li><b>{}</b> {} <span class="muted">{} {}</span></li>"#,
+                r#"<li><b>{}</b> {} <span class="tag">{}</span> <span class="muted">{} {}</span></li>"#,
                 esc(&name),
                 esc(r.address.as_deref().unwrap_or("")),
+                esc(&why.join(l.t("、", ", "))),
                 esc(&phones.join(" ")),
                 esc(&super::flags_label(l, &r.flags)),
             ));
