@@ -558,3 +558,43 @@ pub async fn set_control(
         id,
     })
 }
+
+/// Places a building in one of its community's grids (a building a roster
+/// brought in lands in the community's 未分配网格 until someone does):
+/// its residents go with it, and the grid's leader reaches them from now
+/// on. The community's secretary and the street's commander may; audited.
+pub async fn assign_building(
+    store: &Store,
+    clock: &crate::Clock,
+    p: &crate::access::Principal,
+    building: Key,
+    grid: Key,
+) -> Result<gw_store::registry::BuildingRow, crate::access::AuthError> {
+    let before = store.building(building.street, building.id).await?;
+    let place = crate::access::place_of(store, "building", building).await?;
+    // The community's work, not a grid's: checked at the community.
+    let community = gw_domain::access::Place {
+        grid: None,
+        ..place
+    };
+    crate::access::authorize(p, clock, gw_domain::access::Action::AssignGrids, &community)?;
+    if grid.street != building.street {
+        return Err(crate::access::AuthError::Invalid(format!(
+            "网格 {grid} 不在该楼栋所在街道 / grid {grid} is not in building {building}'s street"
+        )));
+    }
+    store
+        .set_building_grid(building.street, building.id, grid.id)
+        .await?;
+    crate::access::record(
+        store,
+        clock,
+        p,
+        "assign_building",
+        (building.street, "building", &building.to_string()),
+        &format!("grid={}-{}→{grid}", building.street, before.grid_id),
+        "",
+    )
+    .await?;
+    Ok(store.building(building.street, building.id).await?)
+}

@@ -187,6 +187,24 @@ enum Cmd {
     /// Walk-ins on no roster (pending residents) and matching them to the registry.
     #[command(subcommand)]
     Resident(resident_cmd::ResidentCmd),
+    /// Buildings: place one in a grid of its community.
+    #[command(subcommand)]
+    Building(BuildingCmd),
+}
+
+#[derive(Subcommand)]
+enum BuildingCmd {
+    /// Place a building in a grid of its community (one a roster brought in
+    /// lands in 未分配网格): its residents go with it; audited.
+    Grid {
+        /// The building, STREET-ID (as the API and its page show it).
+        building: String,
+        /// The grid: STREET-ID, or its name or code within the building's community.
+        #[arg(long)]
+        grid: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -808,6 +826,7 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Alerts(a) => round_cmd::alerts_cmd(a, &clock).await,
         Cmd::User(u) => user_cmd(u, &clock).await,
         Cmd::Codes(c) => codes_cmd(c, &clock).await,
+        Cmd::Building(c) => building_cmd(c, &clock).await,
         Cmd::Supplies(c) => handoff_cmd::supplies_cmd(c, &clock).await,
         Cmd::Handoff(c) => handoff_cmd::handoff_cmd(c, &clock).await,
         Cmd::Station(c) => handoff_cmd::station_cmd(c, &clock).await,
@@ -1198,6 +1217,44 @@ async fn import_roster(a: ImportRosterArgs, clock: &Clock) -> Result<()> {
         println!("问题清单 report: {r}");
     }
     Ok(())
+}
+
+async fn building_cmd(c: BuildingCmd, clock: &Clock) -> Result<()> {
+    match c {
+        BuildingCmd::Grid { building, grid, db } => {
+            let store = open(&db).await?;
+            let b = round_cmd::key(&building, "building")?;
+            let row = store.building(b.street, b.id).await?;
+            let g = match grid.parse::<gw_domain::ids::Key>() {
+                Ok(k) => k,
+                Err(_) => {
+                    let found = store
+                        .grids(Some(grid.trim()), Some((b.street, row.community_id)))
+                        .await?;
+                    let Some(g) = found.first() else {
+                        bail!(
+                            "{}没有网格“{grid}” / {} has no grid “{grid}”",
+                            row.community,
+                            row.community
+                        );
+                    };
+                    gw_domain::ids::Key {
+                        street: g.street_id,
+                        id: g.id,
+                    }
+                }
+            };
+            let after =
+                gw_app::registry::assign_building(&store, clock, &round_cmd::operator(), b, g)
+                    .await
+                    .map_err(round_cmd::app_err)?;
+            println!(
+                "{} {}：{} → {} / building {b} moved from grid {} to {}",
+                after.compound, after.name, row.grid, after.grid, row.grid, after.grid
+            );
+            Ok(())
+        }
+    }
 }
 
 async fn control(c: ControlCmd, clock: &Clock) -> Result<()> {

@@ -242,6 +242,8 @@ pub enum Action {
     Receive,
     /// Read the supplies and the count reconciliation of a round (counts only).
     ReadLogistics,
+    /// Place a building in one of its community's grids.
+    AssignGrids,
 }
 
 impl Action {
@@ -267,6 +269,7 @@ impl Action {
                 | ManageUsers
                 | ReadAudit
                 | Purge
+                | AssignGrids
         );
         !(matches!(node, Node::Grid { .. }) && at_points_or_street)
     }
@@ -300,6 +303,7 @@ impl Action {
                 "查看物资和数量校对",
                 "reading supplies and the reconciliation",
             ),
+            AssignGrids => ("分配楼栋到网格", "placing buildings in grids"),
         }
     }
 }
@@ -317,7 +321,13 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         ),
         GridLeader => !matches!(
             action,
-            ManageUsers | ReadAudit | Purge | ManageRounds | Reveal(Field::Document) | Receive
+            ManageUsers
+                | ReadAudit
+                | Purge
+                | ManageRounds
+                | Reveal(Field::Document)
+                | Receive
+                | AssignGrids
         ),
         CdcLiaison => matches!(action, ReadRegistry | Reveal(_) | FilterHealth),
         PointManager => matches!(

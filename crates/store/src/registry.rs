@@ -812,6 +812,8 @@ pub struct BuildingRow {
     pub compound: String,
     pub grid_id: i64,
     pub grid: String,
+    /// Its grid is the community's 未分配网格 (a roster brought it in).
+    pub grid_unassigned: bool,
     pub community_id: i64,
     pub community: String,
 }
@@ -830,7 +832,7 @@ impl Store {
     pub async fn building(&self, street: i64, id: i64) -> Result<BuildingRow> {
         let row = db_run!(self, pool => {
             sqlx::query(
-                "SELECT b.street_id, b.id, b.name, c.id, c.name, g.id, g.name, cm.id, cm.name FROM building b \
+                "SELECT b.street_id, b.id, b.name, c.id, c.name, g.id, g.name, cm.id, cm.name, g.unassigned FROM building b \
                  JOIN compound c ON c.street_id = b.street_id AND c.id = b.compound_id \
                  JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
                  JOIN community cm ON cm.street_id = g.street_id AND cm.id = g.community_id \
@@ -838,7 +840,7 @@ impl Store {
                 .bind(street).bind(id).fetch_optional(pool).await?
                 .map(|r| -> std::result::Result<BuildingRow, sqlx::Error> { Ok(BuildingRow {
                     street_id: r.try_get(0)?, id: r.try_get(1)?, name: r.try_get(2)?, compound_id: r.try_get(3)?, compound: r.try_get(4)?,
-                    grid_id: r.try_get(5)?, grid: r.try_get(6)?, community_id: r.try_get(7)?, community: r.try_get(8)?,
+                    grid_id: r.try_get(5)?, grid: r.try_get(6)?, community_id: r.try_get(7)?, community: r.try_get(8)?, grid_unassigned: r.try_get(9)?,
                 }) }).transpose()?
         });
         row.ok_or_else(|| StoreError::NotFound(format!("building {street}-{id}")))
@@ -860,5 +862,26 @@ impl Store {
             rows.iter().map(|r| Ok(BuildingHousehold { unit_id: r.try_get(0)?, unit: r.try_get(1)?, household_id: r.try_get(2)?, room: r.try_get(3)?, people: r.try_get(4)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
+    }
+}
+
+impl Store {
+    /// Places a building in grid `grid` of its compound's community (its
+    /// residents go with it: a resident's grid is their building's).
+    /// NotFound for an unknown building; Conflict for a grid of another
+    /// community.
+    pub async fn set_building_grid(&self, street: i64, building: i64, grid: i64) -> Result<()> {
+        let n = db_run!(self, pool => sqlx::query(
+            "UPDATE building SET grid_id = $3 WHERE street_id = $1 AND id = $2 \
+             AND EXISTS (SELECT 1 FROM grid g JOIN compound c ON c.street_id = g.street_id AND c.community_id = g.community_id \
+                         WHERE g.street_id = $1 AND g.id = $3 AND c.id = building.compound_id)")
+            .bind(street).bind(building).bind(grid).execute(pool).await?.rows_affected());
+        if n == 0 {
+            self.building(street, building).await?;
+            return Err(StoreError::Conflict(format!(
+                "网格 {street}-{grid} 不在该楼栋所在社区 / grid {street}-{grid} is not in building {street}-{building}'s community"
+            )));
+        }
+        Ok(())
     }
 }

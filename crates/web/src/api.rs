@@ -1090,6 +1090,30 @@ pub async fn enroll_station(
         .ok_or_else(|| WebError::not_found("登记码无效、已使用或已过期 / this enrolment code is unknown, used, revoked or expired"))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct GridBody {
+    /// The grid, STREET-ID.
+    pub grid: String,
+}
+
+/// Places a building in one of its community's grids (its residents go with it).
+pub async fn assign_building(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<GridBody>,
+) -> Result<Json<Value>, WebError> {
+    let k = key(&id, "building")?;
+    let g = key(&b.grid, "grid")?;
+    let row = gw_app::registry::assign_building(&s.store, &s.clock, &a.principal, k, g).await?;
+    Ok(Json(json!({
+        "building": k.to_string(),
+        "grid": Key { street: row.street_id, id: row.grid_id }.to_string(),
+        "grid_name": row.grid,
+        "community": row.community,
+    })))
+}
+
 pub async fn point_stations(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,

@@ -362,6 +362,18 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             get(pages::household_codes),
         ),
         (
+            "POST",
+            "/buildings/{id}/grid",
+            Need::Act(AssignGrids),
+            post(pages::assign_building),
+        ),
+        (
+            "POST",
+            "/api/v1/buildings/{id}/grid",
+            Need::Act(AssignGrids),
+            post(api::assign_building),
+        ),
+        (
             "GET",
             "/buildings/{id}/codes",
             Need::Act(ReadRegistry),

@@ -157,6 +157,10 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("GET", "/grids/{id}") | ("GET", "/households/{id}") | ("GET", "/buildings/{id}") => {
             reader && reaches
         }
+        // Placing a building in a grid is the community's work (not a grid leader's).
+        ("POST", "/buildings/{id}/grid") | ("POST", "/api/v1/buildings/{id}/grid") => {
+            matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
+        }
         // The daily report: numbers narrowed to what the reader reaches, like the round page.
         ("GET", "/rounds/{id}/report") => reader,
         // Labels: whoever packs at the point (point staff only at their own point).
@@ -362,6 +366,10 @@ fn call(
             format!("/points/{point}/supplies"),
             "kind=kits&quantity=1".to_string(),
         )),
+        ("POST", "/buildings/{id}/grid") => Some((
+            format!("/buildings/{building}/grid"),
+            format!("grid={grid}"),
+        )),
         ("POST", "/rounds/{id}/exemptions") => Some((
             format!("/rounds/{round}/exemptions"),
             format!("resident={id}&reason=away&grid={grid}"),
@@ -434,6 +442,11 @@ fn call(
         "/grids/{id}" => (format!("/grids/{grid}"), None),
         "/households/{id}" => (format!("/households/{household}"), None),
         "/buildings/{id}" => (format!("/buildings/{building}"), None),
+        // Into the grid it is in: allowed, nothing moves.
+        "/api/v1/buildings/{id}/grid" => (
+            format!("/api/v1/buildings/{building}/grid"),
+            Some(json!({ "grid": grid })),
+        ),
         "/rounds/{id}/report" => (format!("/rounds/{round}/report"), None),
         "/points/{id}/labels" => (format!("/points/{point}/labels"), None),
         // The body (JSON text) is no roster: a 422 page when allowed.

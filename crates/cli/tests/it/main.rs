@@ -22,5 +22,6 @@ mod round_pages;
 mod schedule;
 mod schema;
 mod storage;
+mod territory;
 mod testing;
 mod tls;

@@ -522,6 +522,77 @@ fn control_tag(l: Lang, o: Option<&ControlOrder>) -> String {
     )
 }
 
+/// Placing the building in one of its community's grids, for those who may
+/// (the community's secretary, the street's commander).
+async fn assign_form(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    k: Key,
+    b: &gw_store::registry::BuildingRow,
+) -> Result<String, WebError> {
+    let community = gw_domain::access::Place {
+        district: None,
+        street: k.street,
+        community: Some(b.community_id),
+        grid: None,
+        point: None,
+    };
+    if !a
+        .principal
+        .can(Action::AssignGrids, &community, s.clock.now_ms())
+    {
+        return Ok(String::new());
+    }
+    let options: String = s
+        .store
+        .grids(None, Some((k.street, b.community_id)))
+        .await?
+        .iter()
+        .map(|g| {
+            format!(
+                r#"<option value="{v}"{sel}>{n}</option>"#,
+                v = Key {
+                    street: g.street_id,
+                    id: g.id
+                },
+                sel = if g.id == b.grid_id { " selected" } else { "" },
+                n = esc(&g.name),
+            )
+        })
+        .collect();
+    Ok(format!(
+        r#"<section class="card noprint" id="assign-grid"><form method="post" action="/buildings/{k}/grid" class="stack"><input type="hidden" name="csrf" value="{csrf}"><label>{lg}<select name="grid">{options}</select></label><button type="submit">{sb}</button><p class="hint">{hint}</p></form></section>"#,
+        csrf = esc(&a.csrf),
+        lg = l.t("所属网格", "Grid"),
+        sb = l.t("调整网格", "Move to this grid"),
+        hint = l.t(
+            "本楼居民随楼栋归入所选网格，由该网格长负责。",
+            "The building's residents go with it: the chosen grid's leader looks after them."
+        ),
+    ))
+}
+
+/// Places a building in a grid from its page's form; back to the building.
+pub async fn assign_building(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let l = page.lang;
+    let grid = super::Fields::parse(&body).get("grid").to_string();
+    let (k, g) = match (parse_key(l, &id), parse_key(l, &grid)) {
+        (Ok(k), Ok(g)) => (k, g),
+        (Err(e), _) | (_, Err(e)) => return page.error(e),
+    };
+    match gw_app::registry::assign_building(&s.store, &s.clock, &a.principal, k, g).await {
+        Ok(_) => super::redirect(&format!("/buildings/{k}")),
+        Err(e) => page.error(e.into()),
+    }
+}
+
 /// A unit's households by floor (`None`: a room that shows no floor).
 type Floors<'a> = BTreeMap<Option<u32>, Vec<&'a gw_store::registry::BuildingHousehold>>;
 
@@ -716,7 +787,8 @@ async fn building_body(
         r#"<p><a href="/grids/{gk}">← {community} · {grid}</a></p><h1>{compound} {name}{btag}{ctag}</h1>
 <section class="stats"><div><b id="bldg-units">{nu}</b><span>{lu}</span></div><div><b id="bldg-households">{nh}</b><span>{lh}</span></div><div><b id="bldg-residents">{nr}</b><span>{lr}</span></div></section>
 <p class="actions"><a class="button" href="/buildings/{k}/codes">{codes}</a></p>
-{rounds_html}{html}<p class="hint">{hint}</p>"#,
+{assign}{rounds_html}{html}<p class="hint">{hint}</p>"#,
+        assign = assign_form(s, a, l, k, b).await?,
         codes = l.t(
             "打印整栋楼个人码（每户一页）",
             "Print the building's personal codes (a sheet per household)"
@@ -729,7 +801,14 @@ async fn building_body(
         grid = esc(&b.grid),
         compound = esc(&b.compound),
         name = esc(&b.name),
-        btag = control_tag(l, ctl("building", b.id)),
+        btag = if b.grid_unassigned {
+            format!(
+                r#" <span class="tag bad">{}</span>"#,
+                l.t("未分配网格", "in no grid yet")
+            )
+        } else {
+            control_tag(l, ctl("building", b.id))
+        },
         ctag = control_tag(l, ctl("compound", b.compound_id)),
         nu = units.len(),
         lu = l.t("单元", "Units"),

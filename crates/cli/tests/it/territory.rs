@@ -1,0 +1,141 @@
+//! The territory's own upkeep: a building a roster brought in waits in its
+//! community's 未分配网格 until the community places it in a grid, which
+//! takes its residents there for the grid's leader.
+
+use gw_app::fixtures;
+use serde_json::json;
+
+use crate::harness::TestEnv;
+
+#[tokio::test]
+async fn a_building_a_roster_brought_in_is_placed_in_a_grid_by_its_community() {
+    let env = TestEnv::new().await;
+    let store = env.store().await;
+    let city = store.ensure_city("长春市", Some("220100")).await.unwrap();
+    let d = store
+        .ensure_district(city, "南关区", Some("220102"))
+        .await
+        .unwrap();
+    let s = store
+        .ensure_street(d, "鸿城街道", Some("220102001"))
+        .await
+        .unwrap();
+    let c = store
+        .ensure_community(s, "东风社区", Some("220102001001"))
+        .await
+        .unwrap();
+    let grid = store
+        .ensure_grid(s, c, "第3网格", Some("22010200100103"), false)
+        .await
+        .unwrap();
+    let other_c = store.ensure_community(s, "西湖社区", None).await.unwrap();
+    let other_grid = store
+        .ensure_grid(s, other_c, "第9网格", None, false)
+        .await
+        .unwrap();
+    let rows = vec![
+        ["姓名", "联系电话", "楼栋", "单元", "房号"]
+            .map(String::from)
+            .to_vec(),
+        ["王大爷", "13812345678", "8", "1", "301"]
+            .map(String::from)
+            .to_vec(),
+        ["李奶奶", "13812345679", "8", "1", "302"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    let file = env.path("8号楼.csv");
+    fixtures::write_csv_utf8(&file, &rows, true).unwrap();
+    let (ok, v, e) = env.import_json(&file, &["--community", "东风社区"]);
+    assert!(ok, "{v} {e}");
+    let imported = store
+        .residents(&gw_store::registry::ResidentFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(imported.len(), 2);
+    assert!(imported
+        .iter()
+        .all(|r| r.grid.as_deref() == Some(gw_app::import::UNASSIGNED_GRID)));
+    let building = format!("{s}-{}", imported[0].building_id.unwrap());
+
+    let secretary = env.account(
+        "sec",
+        "community_secretary",
+        &["--street", "鸿城街道", "--community", "东风社区"],
+    );
+    let leader = env.account(
+        "gl3",
+        "grid_leader",
+        &[
+            "--street",
+            "鸿城街道",
+            "--community",
+            "东风社区",
+            "--grid",
+            "第3网格",
+        ],
+    );
+    let srv = env.serve();
+    let sec = srv.login("sec", &secretary);
+    let gl = srv.login("gl3", &leader);
+    let seen_by_leader = || {
+        srv.with_token(&gl).get("/api/v1/residents?limit=10").json()["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(
+        seen_by_leader(),
+        0,
+        "in no grid yet: no grid leader reaches them"
+    );
+    // Not a grid leader's to decide; not into another community's grid.
+    let ask = |token: &str, g: String| {
+        srv.with_token(token).post(
+            &format!("/api/v1/buildings/{building}/grid"),
+            &json!({ "grid": g }),
+        )
+    };
+    assert_eq!(ask(&gl, format!("{s}-{grid}")).status, 403);
+    let wrong = ask(&sec, format!("{s}-{other_grid}"));
+    assert_eq!(wrong.status, 409, "{}", wrong.body);
+    assert!(wrong.body.contains("not in building"), "{}", wrong.body);
+    assert_eq!(seen_by_leader(), 0);
+    // The secretary places it: its residents go with it.
+    let placed = ask(&sec, format!("{s}-{grid}"));
+    assert_eq!(placed.status, 200, "{}", placed.body);
+    assert_eq!(placed.json()["grid_name"], "第3网格", "{}", placed.body);
+    assert_eq!(seen_by_leader(), 2);
+    // The building's page says where it is and offers the move to the
+    // secretary only.
+    let page = |token: &str| {
+        srv.with_token(token)
+            .get(&format!("/buildings/{building}"))
+            .body
+    };
+    assert!(page(&sec).contains(r#"id="assign-grid""#));
+    assert!(!page(&gl).contains(r#"id="assign-grid""#));
+    // From the command line, by the grid's name within the community: back
+    // to where it was; audited both times.
+    let out = env.cli_ok(&[
+        "building",
+        "grid",
+        &building,
+        "--grid",
+        gw_app::import::UNASSIGNED_GRID,
+    ]);
+    assert!(out.contains("第3网格 → 未分配网格"), "{out}");
+    assert_eq!(seen_by_leader(), 0);
+    let events = store.audit_events(None, None, None, 50).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.action == "assign_building" && e.target_id == building)
+            .count(),
+        2,
+        "{events:?}"
+    );
+}
