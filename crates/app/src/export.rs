@@ -125,16 +125,13 @@ pub async fn export_roster(
                 }
             })
             .collect();
+        // Masked, health flags are left out, not hidden behind a placeholder:
+        // that someone has one at all is health data.
         let flags: Vec<&str> = p
             .flags
             .iter()
-            .map(|f| {
-                if unmasked || !crate::registry::is_health_flag(f) {
-                    f.label_zh()
-                } else {
-                    "健康信息(已隐藏)"
-                }
-            })
+            .filter(|f| unmasked || !crate::registry::is_health_flag(*f))
+            .map(|f| f.label_zh())
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();

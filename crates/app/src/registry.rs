@@ -80,7 +80,9 @@ impl ResidentView {
                 .filter(|f| !is_health_flag(*f))
                 .map(Flag::code)
                 .collect(),
-            health_flags: p.flags.iter().any(is_health_flag).then_some("masked"),
+            // Whether someone has a health flag at all is health data: the
+            // same word for everyone (a reveal, audited, shows them).
+            health_flags: Some("masked"),
             notes_present: !p.notes.is_empty(),
             household: r.household_id.map(|h| {
                 Key {

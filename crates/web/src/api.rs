@@ -447,10 +447,33 @@ pub async fn add_pending(
         },
     )
     .await?;
-    let id = s
+    // A document number names one person in the city: someone registered
+    // already is scanned or matched, not added again.
+    let registered = || {
+        WebError::from(gw_store::StoreError::Conflict(
+            "此证件号已有人登记，不再新增待核实人员：请直接用证件号扫码，或在名册中查找此人 / this document number is registered already: no walk-in is added; scan the document, or find the person in the registry".into(),
+        ))
+    };
+    if let Some(d) = &r.document {
+        if !s
+            .store
+            .document_owners(&[(d.kind, d.number.clone())])
+            .await?
+            .is_empty()
+        {
+            return Err(registered());
+        }
+    }
+    let id = match s
         .store
         .add_pending_resident(b.street, &gw_app::new_uid(), &r, s.clock.now_ms())
-        .await?;
+        .await
+    {
+        Ok(id) => id,
+        // Registered by someone else at the same moment.
+        Err(gw_store::StoreError::Conflict(_)) if r.document.is_some() => return Err(registered()),
+        Err(e) => return Err(e.into()),
+    };
     let k = Key {
         street: b.street,
         id,

@@ -331,7 +331,7 @@ fn registry_document() -> Value {
                 "id": { "type": "string" }, "uid": { "type": "string" }, "status": { "type": "string" }, "name": { "type": "string" }, "gender": { "type": "string" },
                 "age": { "type": "integer", "nullable": true }, "document_kind": { "type": "string", "nullable": true }, "document_number": { "type": "string", "nullable": true },
                 "phones": { "type": "array", "items": { "type": "object", "properties": { "number": { "type": "string" }, "relation": { "type": "string" } } } },
-                "residence": { "type": "string" }, "flags": { "type": "array", "items": { "type": "string" } }, "health_flags": { "type": "string", "nullable": true },
+                "residence": { "type": "string" }, "flags": { "type": "array", "items": { "type": "string" } }, "health_flags": { "type": "string", "nullable": true, "description": "always `masked`: whether someone has a health flag is itself health data (a reveal, audited, shows them)" },
                 "notes_present": { "type": "boolean" }, "household": { "type": "string", "nullable": true }, "address": { "type": "string", "nullable": true },
                 "building": { "type": "string", "nullable": true }, "grid": { "type": "string", "nullable": true }, "community": { "type": "string", "nullable": true },
                 "masked": { "type": "boolean" } } }

@@ -25,12 +25,32 @@ fn code_of(status: StatusCode) -> &'static str {
 pub(crate) async fn as_json(req: Request, next: Next) -> Response {
     let api = !crate::is_page(req.uri().path());
     let head = req.method() == Method::HEAD;
+    let (lang, _) = crate::pages::lang_of(req.headers(), req.uri().query());
     let res = next.run(req).await;
-    let is_json = res
+    let content_type = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .unwrap_or("")
+        .to_string();
+    let is_json = content_type.starts_with("application/json");
+    // A page's form gets a page: a file too large for the upload, say, is
+    // said in words where the form shows its answer.
+    if !api
+        && !head
+        && res.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && !content_type.starts_with("text/html")
+    {
+        return crate::pages::error_page(
+            lang,
+            res.status(),
+            code_of(res.status()),
+            lang.t(
+                "文件太大，未导入任何内容：请拆分成几个文件后分别上传",
+                "The file is too large: nothing was imported. Split it into several files and upload each",
+            ),
+        );
+    }
     if !api || head || is_json || !res.status().is_client_error() {
         return res;
     }

@@ -43,6 +43,8 @@ async fn registry_api_over_real_http() {
             .unwrap()
             .iter()
             .all(|f| f != "dialysis" && f != "pregnant" && f != "chronic_treatment"));
+        // Not even whether they have one: the same word for everyone.
+        assert_eq!(r["health_flags"], "masked", "{r}");
     }
 
     // Filter by flag, and an unknown flag is a clear 400.
@@ -183,6 +185,36 @@ async fn walk_ins_and_control_status_over_http() {
         )
         .status,
         400
+    );
+
+    // Someone registered already is not added again as a walk-in: told so.
+    let holder = store
+        .residents(&gw_store::registry::ResidentFilter {
+            street: Some(street),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .find_map(|r| r.resident.document)
+        .expect("a demo resident with a document");
+    let again = srv.post(
+        "/api/v1/residents/pending",
+        &json!({ "street": street, "name": "某人", "document": holder.number }),
+    );
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(
+        again.body.contains("registered already") && !again.body.contains("UNIQUE"),
+        "{}",
+        again.body
+    );
+    assert_eq!(
+        srv.get("/api/v1/residents?status=pending").json()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
     );
 
     // Matched later to a registered resident: the pending record disappears, the phone is kept.

@@ -461,6 +461,18 @@ async fn export_masks_by_default_and_audits_unmasked() {
         .map(|row| row[phone_col].to_string())
         .filter(|p| !p.is_empty())
         .all(|p| p.contains('*')));
+    // Health flags are left out, not marked as hidden: having one is health data.
+    for row in r.rows().skip(2) {
+        for cell in row {
+            let t = cell.to_string();
+            assert!(
+                !["健康信息", "透析", "孕妇", "慢病"]
+                    .iter()
+                    .any(|w| t.contains(w)),
+                "{t}"
+            );
+        }
+    }
 
     let o2 = env.path("full.xlsx").display().to_string();
     env.cli_ok(&[

@@ -463,6 +463,22 @@ async fn registry_pages_roster_upload_and_round_pages() {
         "what to fix, in the reader's language: {}",
         not.body
     );
+    // Too large a file: a page that says so (the form shows its <main>),
+    // not a line of plain English.
+    let size = usize::try_from(gw_app::roster_file::DEFAULT_MAX_SIZE).unwrap() + 1024;
+    let mut req = format!(
+        "POST /registry/import?filename=huge.xlsx&target={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nX-CSRF-Token: {csrf}\r\nContent-Length: {size}\r\n\r\n",
+        crate::harness::enc(&target)
+    )
+    .into_bytes();
+    req.resize(req.len() + size, b'x');
+    let huge = srv.raw_bytes(&req);
+    assert_eq!(huge.status, 413, "{}", huge.body);
+    assert!(
+        huge.body.contains("<main>") && huge.body.contains("文件太大"),
+        "{}",
+        huge.body
+    );
 
     // A round with a point: its pages answer and say what to fix.
     let (round, _) = open_round(|p, b| srv.post(p, b), &round_body(street, "第1轮"));
