@@ -546,6 +546,21 @@ async fn registry_pages_roster_upload_and_round_pages() {
     let sched = page(&srv, &cookie, &format!("/rounds/{round}/schedule"));
     assert!(sched.body.contains(r#"id="calldown""#), "{}", sched.body);
     assert!(sched.body.contains("1号采样点"));
+    // The points' pace and the simulation beside calling everyone at once;
+    // the group messages on demand (they repeat the table in full).
+    assert!(
+        sched.body.contains(r#"id="point-rates""#) && sched.body.contains(r#"id="simulation""#),
+        "{}",
+        sched.body
+    );
+    assert!(sched.body.contains("一次全叫"), "{}", sched.body);
+    assert!(!sched.body.contains(r#"class="msg""#), "{}", sched.body);
+    let full = page(
+        &srv,
+        &cookie,
+        &format!("/rounds/{round}/schedule?messages=1"),
+    );
+    assert!(full.body.contains(r#"class="msg""#), "{}", full.body);
     // A lab file with a barcode that is no tube of the round: row and column named.
     let csv = "条码,结果\r\nNOSUCH0001,阴性\r\n";
     let mut req = format!(

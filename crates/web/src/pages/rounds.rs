@@ -43,13 +43,22 @@ pub(super) fn auth_err(l: Lang, e: gw_app::access::AuthError) -> WebError {
 
 // ----- schedule and call-down lists ----------------------------------------------
 
+#[derive(Debug, Deserialize, Default)]
+pub struct ScheduleQuery {
+    /// `1`: show the group messages in full (long for a street).
+    #[serde(default)]
+    pub messages: Option<String>,
+}
+
 pub async fn schedule(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,
     page: Page,
     Path(id): Path<String>,
+    Query(q): Query<ScheduleQuery>,
 ) -> Response {
-    let r = schedule_body(&s, &a, page.lang, &id, None).await;
+    let full = q.messages.as_deref() == Some("1");
+    let r = schedule_body(&s, &a, page.lang, &id, None, full).await;
     render(&page, r)
 }
 
@@ -65,6 +74,7 @@ async fn schedule_body(
     l: Lang,
     id: &str,
     refused: Option<Refused<'_>>,
+    messages: bool,
 ) -> Result<(String, String), WebError> {
     let round = parse_key(l, id)?;
     let v = gw_app::schedule::view(&s.store, &s.clock, &a.principal, round)
@@ -120,16 +130,31 @@ async fn schedule_body(
             ),
         )
     };
-    let mut texts = String::new();
-    for c in &v.call_down {
-        texts.push_str(&format!(
-            r#"<li><b>{}–{} {}</b><pre class="msg">{}</pre></li>"#,
-            hm(c.starts_ms),
-            hm(c.ends_ms),
-            esc(&c.point_name),
-            esc(&c.text)
-        ));
-    }
+    // The group messages repeat the table in full: shown on demand (a
+    // street's run to hundreds of kilobytes).
+    let texts = if messages {
+        let mut t = String::new();
+        for c in &v.call_down {
+            t.push_str(&format!(
+                r#"<li><b>{}–{} {}</b><pre class="msg">{}</pre></li>"#,
+                hm(c.starts_ms),
+                hm(c.ends_ms),
+                esc(&c.point_name),
+                esc(&c.text)
+            ));
+        }
+        format!(r#"<ul class="list">{t}</ul>"#)
+    } else {
+        format!(
+            r#"<p><a class="button" href="/rounds/{round}/schedule?messages=1#messages">{}</a></p>"#,
+            match l {
+                Lang::Zh => format!("显示全部 {} 条群通知", v.call_down.len()),
+                Lang::En => format!("Show all {} group messages", v.call_down.len()),
+            }
+        )
+    };
+    let points = points_table(l, &v);
+    let sim = simulation_table(l, &v.simulation);
     let d2d = v.plan.door_to_door.len();
     let problem = v
         .problem
@@ -188,8 +213,8 @@ async fn schedule_body(
     };
     let body = format!(
         r#"{back}<h1>{name} · {h}</h1><p class="muted">{status} · {people} {lp} · {d2d} {ld}</p>{problem}
-<section class="card"><h2>{hs}</h2>{slots}</section>
-<section class="card noprint" id="messages"><h2>{ht}</h2><ul class="list">{texts}</ul></section>
+{points}{sim}<section class="card"><h2>{hs}</h2>{slots}</section>
+<section class="card noprint" id="messages"><h2>{ht}</h2>{texts}</section>
 <p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>{form}"#,
         back = back(l, round),
         name = esc(&v.round_name),
@@ -210,6 +235,79 @@ async fn schedule_body(
     ))
 }
 
+/// Each point the caller sees: stations, the rate configured, the rate its
+/// scans show over the last hour, the rate a re-plan would use, and the
+/// people called and not yet scanned.
+fn points_table(l: Lang, v: &gw_app::schedule::ScheduleView) -> String {
+    if v.points.is_empty() {
+        return String::new();
+    }
+    let rows: String = v
+        .points
+        .iter()
+        .map(|p| {
+            let slow = p.measured_rate.is_some_and(|m| m < p.configured_rate * 0.8);
+            format!(
+                r#"<tr{cls}><td>{name}</td><td class="n">{st}</td><td class="n">{cr:.0}</td><td class="n">{mr}</td><td class="n">{pr:.0}</td><td class="n">{bl}</td></tr>"#,
+                cls = if slow { r#" class="bad""# } else { "" },
+                name = esc(&p.name),
+                st = p.stations,
+                cr = p.configured_rate,
+                mr = p.measured_rate.map_or_else(
+                    || l.t("（扫码太少）", "(too few scans)").to_string(),
+                    |m| format!("{m:.0}")
+                ),
+                pr = p.planning_rate,
+                bl = p.backlog,
+            )
+        })
+        .collect();
+    format!(
+        r#"<section class="card" id="point-rates"><h2>{h}</h2><p class="hint">{hint}</p><div class="scroll"><table><thead><tr><th>{c1}</th><th>{c2}</th><th>{c3}</th><th>{c4}</th><th>{c5}</th><th>{c6}</th></tr></thead><tbody>{rows}</tbody></table></div></section>"#,
+        h = l.t("采样点速度", "Points and their pace"),
+        hint = l.t(
+            "每台每小时人数。实测为近一小时各台扫码的速度；慢于配置两成以上的标红：加台、延长开放或重新排班。",
+            "People per station per hour. Measured: each scanning station's pace over the last hour; red when over a fifth slower than configured: add stations, stay open longer, or re-plan."
+        ),
+        c1 = l.t("采样点", "Point"),
+        c2 = l.t("台数", "Stations"),
+        c3 = l.t("配置速度", "Configured"),
+        c4 = l.t("实测速度", "Measured"),
+        c5 = l.t("重排所用速度", "Used by a re-plan"),
+        c6 = l.t("已叫未采", "Called, not yet swabbed"),
+    )
+}
+
+/// The plan's queues beside calling everyone at once (the same seeded
+/// simulation the API gives).
+fn simulation_table(l: Lang, c: &gw_domain::schedule::Comparison) -> String {
+    let row = |name: &str, s: &gw_domain::schedule::SimStats| {
+        format!(
+            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{:.1}</td><td class="n">{:.1}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+            esc(name),
+            s.people,
+            s.mean_wait_min,
+            s.p95_wait_min,
+            s.max_queue,
+            s.finish_ms.map(hm).unwrap_or_default(),
+        )
+    };
+    format!(
+        r#"<section class="card" id="simulation"><h2>{h}</h2><div class="scroll"><table><thead><tr><th></th><th>{c1}</th><th>{c2}</th><th>{c3}</th><th>{c4}</th><th>{c5}</th></tr></thead><tbody>{a}{b}</tbody></table></div></section>"#,
+        h = l.t(
+            "排队模拟：按时段叫号与一次全叫",
+            "Queue simulation: called by slot against everyone at once"
+        ),
+        c1 = l.t("人数", "People"),
+        c2 = l.t("平均等待（分钟）", "Mean wait (min)"),
+        c3 = l.t("95% 等待（分钟）", "95th percentile wait (min)"),
+        c4 = l.t("最长队伍（人）", "Longest queue (people)"),
+        c5 = l.t("采完时间", "Finished by"),
+        a = row(l.t("按时段叫号", "Called by slot"), &c.plan.overall),
+        b = row(l.t("一次全叫", "Everyone at once"), &c.all_at_once.overall),
+    )
+}
+
 /// The schedule page again with what to fix, the form as it was typed.
 async fn again(
     s: &AppState,
@@ -220,7 +318,7 @@ async fn again(
     form: &PlanForm,
 ) -> Response {
     let refused = Refused { message: msg, form };
-    match schedule_body(s, a, page.lang, id, Some(refused)).await {
+    match schedule_body(s, a, page.lang, id, Some(refused), false).await {
         Ok((t, b)) => page.render(StatusCode::BAD_REQUEST, &t, &b),
         Err(e) => page.error(e),
     }
