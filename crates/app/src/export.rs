@@ -132,7 +132,7 @@ pub async fn export_roster(
                 if unmasked || !crate::registry::is_health_flag(f) {
                     f.label_zh()
                 } else {
-                    "健康信息(已隐藏)"
+                    gw_domain::roster::HIDDEN_HEALTH
                 }
             })
             .collect::<std::collections::BTreeSet<_>>()
@@ -163,7 +163,7 @@ pub async fn export_roster(
             } else if p.notes.is_empty() {
                 String::new()
             } else {
-                "(已隐藏)".into()
+                gw_domain::roster::HIDDEN.into()
             },
         ];
         for (c, v) in values.iter().enumerate() {
