@@ -160,7 +160,7 @@ pub async fn export_roster(
             } else if p.notes.is_empty() {
                 String::new()
             } else {
-                "(已隐藏)".into()
+                gw_domain::roster::HIDDEN.into()
             },
         ];
         for (c, v) in values.iter().enumerate() {

@@ -4,10 +4,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use gw_domain::access::{Action as Can, Place};
 use gw_domain::idnumber::DocKind;
 use gw_domain::roster::{
-    self, Action, ExistingResident, ParseOptions, RosterRow, RowIssue, RowOutcome, Severity, Sheet,
-    SheetSummary,
+    self, Action, Elsewhere, ExistingResident, ParseOptions, RejectedRow, RosterRow, RowIssue,
+    RowOutcome, Severity, Sheet, SheetSummary,
 };
 use gw_store::audit::AuditWrite;
 use gw_store::import::{BuildingWrite, ResidentWrite};
@@ -39,6 +40,10 @@ pub struct ImportOptions {
     pub report_path: Option<PathBuf>,
     /// Who imports (for the audit log).
     pub actor: String,
+    /// The account importing (the web upload): rows about residents or
+    /// buildings it may not change are refused, and a document registered
+    /// where it may not read is not told where. `None`: the console operator.
+    pub principal: Option<crate::access::Principal>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +171,7 @@ pub async fn import_upload(
         grid: grid_name,
         street: Some(c.street_name.clone()),
         actor: p.actor(),
+        principal: Some(p.clone()),
         ..Default::default()
     };
     let report = std::env::temp_dir().join(format!(
@@ -327,7 +333,7 @@ pub async fn import_sheets(
         .compound
         .clone()
         .unwrap_or_else(|| DEFAULT_COMPOUND.to_string());
-    let parsed = roster::parse_workbook(
+    let mut parsed = roster::parse_workbook(
         sheets,
         &ParseOptions {
             default_compound,
@@ -341,7 +347,27 @@ pub async fn import_sheets(
     }
     let target = resolve_target(store, opts).await?;
     progress("核对 matching", 0, 1);
+    let now_ms = clock.now_ms();
+    let community_place = store
+        .place_of(target.street_id, "community", target.community_id)
+        .await?;
+    // Whether the importer may change what is in a grid of the community.
+    let writable = |grid: i64| {
+        opts.principal.as_ref().is_none_or(|p| {
+            let place = Place {
+                grid: Some(grid),
+                ..community_place
+            };
+            p.can(Can::ImportRoster, &place, now_ms)
+        })
+    };
 
+    let snap = store
+        .community_snapshot(target.street_id, target.community_id)
+        .await?;
+    if opts.compound.is_none() {
+        place_rows_without_compound(&mut parsed.rows, &snap, target.grid_id);
+    }
     let rows: Vec<&RosterRow> = parsed
         .rows
         .iter()
@@ -350,9 +376,6 @@ pub async fn import_sheets(
             RowOutcome::Rejected(_) => None,
         })
         .collect();
-    let snap = store
-        .community_snapshot(target.street_id, target.community_id)
-        .await?;
     let existing: Vec<ExistingResident> = snap
         .residents
         .iter()
@@ -377,17 +400,95 @@ pub async fn import_sheets(
     for owner in store.document_owners(&docs).await? {
         let ours =
             owner.street_id == target.street_id && owner.community_id == Some(target.community_id);
-        if !ours {
-            elsewhere.insert((owner.kind, owner.number.clone()), owner.place.clone());
+        if ours {
+            continue;
+        }
+        let key = gw_domain::ids::Key {
+            street: owner.street_id,
+            id: owner.resident_id,
+        };
+        let told = if owner.pending {
+            Elsewhere {
+                zh: format!("属于待核实人员 {key}（在采样点登记、不在任何名单上）：导入后请用 resident match 把 {key} 合并到本行居民"),
+                en: format!("belongs to pending walk-in {key} (sampled at a point, on no roster): after the import, merge {key} into this row's resident with resident match"),
+            }
+        } else {
+            // The place only to whoever may read it: the number alone must
+            // not tell a grid leader where somebody lives.
+            let readable = match &opts.principal {
+                None => true,
+                Some(p) => {
+                    let place = store
+                        .place_of(owner.street_id, "resident", owner.resident_id)
+                        .await?;
+                    p.can(Can::ReadRegistry, &place, now_ms)
+                }
+            };
+            if readable {
+                Elsewhere {
+                    zh: format!("已在{}登记", owner.place),
+                    en: format!("already registered elsewhere ({})", owner.place),
+                }
+            } else if owner.street_id == target.street_id {
+                Elsewhere {
+                    zh: "已在本街道其他地方登记".into(),
+                    en: "already registered elsewhere in this street".into(),
+                }
+            } else {
+                Elsewhere {
+                    zh: "已在本市其他街道登记".into(),
+                    en: "already registered elsewhere in the city".into(),
+                }
+            }
+        };
+        elsewhere.insert((owner.kind, owner.number.clone()), told);
+    }
+    let mut plan = roster::plan_import(&rows, &existing, &elsewhere);
+
+    // An import touches only what the importer may change: a row that would
+    // add to a building, or update or move a resident, of a grid it may not
+    // write is refused and reported (without saying whom or where).
+    if opts.principal.is_some() {
+        let grid_of = |a: &roster::Address| {
+            snap.compounds
+                .get(&a.compound)
+                .and_then(|c| snap.buildings.get(&(*c, a.building.clone())))
+                .map(|(_, g)| *g)
+        };
+        let existing_at: HashMap<i64, &roster::Address> =
+            existing.iter().map(|e| (e.id, &e.address)).collect();
+        for action in plan.actions.iter_mut() {
+            let row = rows[action.row()];
+            let (from, to) = match action {
+                Action::Add { .. } => (None, grid_of(&row.address)),
+                Action::Update { id, .. } => (
+                    existing_at.get(id).and_then(|a| grid_of(a)),
+                    grid_of(&row.address),
+                ),
+                Action::Unchanged { id: Some(id), .. } => {
+                    (existing_at.get(id).and_then(|a| grid_of(a)), None)
+                }
+                Action::Unchanged { id: None, .. } | Action::Refused { .. } => continue,
+            };
+            if [from, to].into_iter().flatten().all(writable) {
+                continue;
+            }
+            plan.warnings.push(RowIssue {
+                sheet: row.sheet.clone(),
+                row: row.row,
+                column: String::new(),
+                severity: Severity::Rejected,
+                reason: "本行的居民或住址在您无权修改的网格，未导入：请由其所在网格或社区导入 / this row's resident or address is in a grid you may not change: not imported (their own grid or community may import it)".into(),
+            });
+            *action = Action::Refused { row: action.row() };
         }
     }
-    let plan = roster::plan_import(&rows, &existing, &elsewhere);
     progress("核对 matching", 1, 1);
 
     // Territory the plan needs that does not exist yet.
     let needs_address = |a: &Action| match a {
         Action::Add { row, .. } | Action::Update { row, .. } => Some(*row),
-        Action::Unchanged { .. } => None,
+        Action::Unchanged { .. } | Action::Refused { .. } => None,
     };
     let addresses: BTreeSet<&roster::Address> = plan
         .actions
@@ -498,7 +599,7 @@ pub async fn import_sheets(
             .ok_or_else(|| StoreError::Other(format!("household {} missing", a.room)))
     };
 
-    let (mut added, mut updated, mut unchanged) = (0, 0, 0);
+    let (mut added, mut updated, mut unchanged, mut refused) = (0, 0, 0, 0);
     let mut adds = Vec::new();
     for action in &plan.actions {
         match action {
@@ -526,6 +627,7 @@ pub async fn import_sheets(
                 }
             }
             Action::Unchanged { .. } => unchanged += 1,
+            Action::Refused { .. } => refused += 1,
         }
     }
     for (i, chunk) in adds.chunks(2_000).enumerate() {
@@ -538,7 +640,7 @@ pub async fn import_sheets(
     }
 
     let mut issues: Vec<RowIssue> = Vec::new();
-    let mut rejected = 0;
+    let mut rejected = refused;
     for r in &parsed.rows {
         match r {
             RowOutcome::Resident(r) => issues.extend(r.warnings.iter().cloned()),
@@ -605,6 +707,66 @@ pub async fn import_sheets(
     tx.commit().await?;
     progress("完成 done", total, total);
     Ok(summary)
+}
+
+/// Rows whose roster names no compound (they carry [`DEFAULT_COMPOUND`])
+/// take the compound of the target's one building of their name: in the
+/// target grid first, else in the community. A building name several
+/// compounds have refuses the row rather than guess, naming them; a name no
+/// compound has stays a new building of [`DEFAULT_COMPOUND`].
+fn place_rows_without_compound(
+    rows: &mut [RowOutcome],
+    snap: &gw_store::registry::CommunitySnapshot,
+    grid: Option<i64>,
+) {
+    let compound_name: HashMap<i64, &str> = snap
+        .compounds
+        .iter()
+        .map(|(name, id)| (*id, name.as_str()))
+        .collect();
+    for outcome in rows.iter_mut() {
+        let RowOutcome::Resident(r) = outcome else {
+            continue;
+        };
+        if r.address.compound != DEFAULT_COMPOUND {
+            continue;
+        }
+        let holding = |in_grid: Option<i64>| -> Vec<&str> {
+            let mut names: Vec<&str> = snap
+                .buildings
+                .iter()
+                .filter(|((_, b), (_, g))| {
+                    *b == r.address.building && in_grid.is_none_or(|x| x == *g)
+                })
+                .filter_map(|((c, _), _)| compound_name.get(c).copied())
+                .collect();
+            names.sort_unstable();
+            names
+        };
+        let mut found = grid.map(|g| holding(Some(g))).unwrap_or_default();
+        if found.is_empty() {
+            found = holding(None);
+        }
+        match found.as_slice() {
+            [] => {}
+            [one] => r.address.compound = one.to_string(),
+            many => {
+                let list = many.join("、");
+                let issue = RowIssue {
+                    sheet: r.sheet.clone(),
+                    row: r.row,
+                    column: String::new(),
+                    severity: Severity::Rejected,
+                    reason: format!(
+                        "名单没有小区，而{b}在本社区的多个小区都有（{list}）：未导入，请加一列“小区”，或导入时指定小区 / the roster names no compound and {b} is in several compounds here ({list}): not imported; add a 小区 column or choose the compound when importing",
+                        b = r.address.building
+                    ),
+                };
+                let cells = std::mem::take(&mut r.cells);
+                *outcome = RowOutcome::Rejected(RejectedRow { issue, cells });
+            }
+        }
+    }
 }
 
 fn sheet_order(sheets: &[SheetSummary], name: &str) -> usize {

@@ -436,13 +436,32 @@ fn read_csv(path: &str, bytes: &[u8]) -> Result<Vec<Sheet>, FileError> {
         .from_reader(text.as_bytes());
     let mut rows: Vec<Vec<Cell>> = Vec::new();
     // The csv crate skips blank lines; Excel shows them as rows. Keep them so
-    // row numbers in reports match what the user sees.
+    // row numbers in reports match what the user sees. A record's line is
+    // counted from its first byte (the crate's own line count goes wrong over
+    // blank CRLF lines): every `\n` before it, quoted ones included.
+    let bytes = text.as_bytes();
+    let (mut counted_to, mut line_at): (usize, u64) = (0, 1);
     let mut next_line: u64 = 1;
     for record in reader.records() {
         let record = record
             .map_err(|e| not_a_spreadsheet(path, format!("CSV 格式错误 / malformed CSV: {e}")))?;
-        if let Some(line) = record.position().map(csv::Position::line) {
-            while next_line < line {
+        if let Some(start) = record.position().map(|p| p.byte() as usize) {
+            // The crate's offset is where it began reading: the line breaks
+            // (and blank lines) before the record are still ahead of it.
+            let mut start = start.min(bytes.len());
+            while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
+                start += 1;
+            }
+            if start > counted_to {
+                line_at += bytes[counted_to..start]
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count() as u64;
+                counted_to = start;
+            }
+            // A blank line is an empty row; a record spanning lines (a quoted
+            // line break) is one row, as Excel shows them.
+            while next_line < line_at {
                 rows.push(Vec::new());
                 next_line += 1;
             }
@@ -450,7 +469,7 @@ fn read_csv(path: &str, bytes: &[u8]) -> Result<Vec<Sheet>, FileError> {
                 .iter()
                 .map(|f| f.matches('\n').count() as u64)
                 .sum::<u64>();
-            next_line = line + 1 + inner_newlines;
+            next_line = line_at + 1 + inner_newlines;
         }
         rows.push(
             record
@@ -663,6 +682,21 @@ mod tests {
         let up = read_roster_bytes("C:\\fakepath\\5栋.CSV", &raw).unwrap();
         assert_eq!(up[0].name, "5栋");
         assert_eq!(up[0].rows, s.rows);
+    }
+
+    #[test]
+    fn crlf_blank_lines_keep_the_line_numbers_an_editor_shows() {
+        // Found by a review: a person on line 6 after two blank CRLF lines was row 4.
+        let raw = "姓名,楼栋,房号\r\n甲,1,101\r\n乙,1,102\r\n\r\n\r\n丙,1,103\r\n";
+        let s = &read_roster_bytes("e.csv", raw.as_bytes()).unwrap()[0];
+        assert_eq!(s.rows[5][0], text("丙"), "{:?}", s.rows);
+        assert_eq!(s.rows.len(), 6);
+        // A quoted cell holding a line break is one row (as in Excel), and
+        // the blank lines after it still count.
+        let raw = "姓名,备注,房号\r\n甲,\"两\r\n行\",101\r\n\r\n\r\n丙,,103\r\n";
+        let s = &read_roster_bytes("e.csv", raw.as_bytes()).unwrap()[0];
+        assert_eq!(s.rows[4][0], text("丙"), "{:?}", s.rows);
+        assert_eq!(s.rows.len(), 5);
     }
 
     #[test]

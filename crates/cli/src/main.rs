@@ -389,7 +389,7 @@ struct ImportRosterArgs {
     /// Street (name or code), to disambiguate or to create the community under.
     #[arg(long)]
     street: Option<String>,
-    /// Compound for rows that name none.
+    /// Compound for rows that name none (default: the one compound of the community that has the building they name; a building several have is refused; a new one goes to 未填小区).
     #[arg(long)]
     compound: Option<String>,
     /// Largest file accepted, in bytes.
@@ -1133,6 +1133,8 @@ async fn import_roster(a: ImportRosterArgs, clock: &Clock) -> Result<()> {
         max_size: a.max_size,
         report_path: a.report,
         actor: actor(),
+        // The console operator: city-wide, as elsewhere on the command line.
+        principal: None,
     };
     let bar = progress_bar();
     let result = gw_app::import::import_roster_file(&store, clock, &a.file, &opts, &bar).await;

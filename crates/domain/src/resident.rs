@@ -193,17 +193,58 @@ impl Flag {
             ],
         }
     }
-    /// The flags a free-text cell mentions.
+    /// The flags a free-text cell mentions. A mention right after a negation
+    /// (非孕妇, 已无需透析, 不是独居, 没有低保) sets nothing, nor does 无手机 in
+    /// 无手机号 (no phone number); a cell saying the person has a smartphone
+    /// (有智能手机, not 没有智能手机) never sets 无智能手机.
     pub fn scan_text(s: &str) -> Flags {
-        let t = s.to_lowercase();
+        let t = crate::text::clean(s).to_lowercase();
         let mut f = Flags::default();
         for flag in Flag::ALL {
-            if flag.keywords().iter().any(|k| t.contains(k)) {
+            let affirmed = flag.keywords().iter().any(|k| {
+                t.match_indices(k).any(|(at, _)| {
+                    let before = t[..at].trim_end();
+                    let after = t[at + k.len()..].trim_start();
+                    let denied = NEGATIONS.iter().any(|n| before.ends_with(n));
+                    // 无手机号: no phone number, not no phone.
+                    let no_number =
+                        flag == Flag::NoSmartphone && *k == "无手机" && after.starts_with('号');
+                    !denied && !no_number
+                })
+            });
+            if affirmed && !(flag == Flag::NoSmartphone && has_smartphone(&t)) {
                 f.set(flag);
             }
         }
         f
     }
+}
+
+/// Words that deny the flag word right after them.
+const NEGATIONS: [&str; 15] = [
+    "非",
+    "不是",
+    "并非",
+    "无需",
+    "无须",
+    "不需",
+    "不需要",
+    "不用",
+    "没有",
+    "没",
+    "不",
+    "未",
+    "无",
+    "否",
+    "不再",
+];
+
+/// `有智能手机` said, not denied (`没有智能手机`, `无智能手机`).
+fn has_smartphone(t: &str) -> bool {
+    t.match_indices("有智能手机").any(|(at, _)| {
+        let before = t[..at].trim_end();
+        !(before.ends_with('没') || before.ends_with('无') || before.ends_with("不"))
+    })
 }
 
 /// A set of [`Flag`]s, stored as a bit mask.
@@ -317,9 +358,31 @@ mod tests {
             vec!["cannot_go_downstairs", "elderly_alone", "dialysis"]
         );
         assert!(Flag::scan_text("").is_empty());
+        assert!(Flag::scan_text("无智能手机").has(Flag::NoSmartphone));
+        assert!(Flag::scan_text("没有智能手机，老年机").has(Flag::NoSmartphone));
+        assert!(Flag::scan_text("行动不便").has(Flag::CannotGoDownstairs));
         for fl in Flag::ALL {
             assert_eq!(Flag::from_code(fl.code()), Some(fl));
         }
+    }
+    #[test]
+    fn negated_words_set_no_flag() {
+        // Found by an end-to-end review: each of these set the flag it denies.
+        for (text, flag) in [
+            ("非孕妇", Flag::Pregnant),
+            ("已无需透析", Flag::Dialysis),
+            ("子女同住，不是独居", Flag::ElderlyAlone),
+            ("有智能手机（无手机号）", Flag::NoSmartphone),
+            ("没有低保", Flag::LowIncome),
+            ("并非 独居", Flag::ElderlyAlone),
+        ] {
+            assert!(!Flag::scan_text(text).has(flag), "{text}");
+        }
+        // A denial touches only the word it stands before.
+        let f = Flag::scan_text("非孕妇，独居老人");
+        assert!(f.has(Flag::ElderlyAlone) && !f.has(Flag::Pregnant));
+        assert!(Flag::scan_text("无手机").has(Flag::NoSmartphone));
+        assert!(Flag::scan_text("Cannot go downstairs").has(Flag::CannotGoDownstairs));
     }
     #[test]
     fn yes_no_cells() {

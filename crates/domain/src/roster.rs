@@ -40,7 +40,7 @@ pub struct Sheet {
 
 use crate::idnumber::{DocKind, Document, IdNumberError};
 use crate::phone::{split_phones, Phone, PhoneRelation};
-use crate::resident::{yes_no, Flag, Gender, NewResident, ResidenceType, ResidentPhone};
+use crate::resident::{yes_no, Flag, Flags, Gender, NewResident, ResidenceType, ResidentPhone};
 use crate::territory::{building_from_sheet_name, building_name, room_name, unit_name};
 use crate::text::{clean, squeeze};
 use std::collections::HashMap;
@@ -50,6 +50,10 @@ use std::collections::HashMap;
 pub enum Field {
     Seq,
     Name,
+    /// 户主姓名: the household head's name, not the person's (a household
+    /// file lists every member beside it). The name only when no column is
+    /// the person's own.
+    HeadName,
     Gender,
     DocKind,
     DocNumber,
@@ -83,6 +87,7 @@ impl Field {
         match self {
             Field::Seq => "序号",
             Field::Name => "姓名",
+            Field::HeadName => "户主姓名",
             Field::Gender => "性别",
             Field::DocKind => "证件类型",
             Field::DocNumber => "证件号码",
@@ -165,6 +170,13 @@ pub fn field_of_header(header: &str) -> Option<Field> {
             Some(PhoneRelation::Own) | None => Field::Phone,
             Some(r) => Field::OtherPhone(r),
         });
+    }
+    if has(&["户主"]) && (has(&["姓名", "名字"]) || is(&["户主"])) {
+        return Some(Field::HeadName);
+    }
+    if has(&["联系人", "监护人", "紧急"]) && has(&["姓名", "名字"]) {
+        // Somebody else's name (an emergency contact's): not the person.
+        return None;
     }
     if has(&["姓名", "名字", "fullname", "full name"]) || is(&["name", "居民", "人员"]) {
         return Some(Field::Name);
@@ -284,6 +296,11 @@ pub struct RosterRow {
     pub row: u32,
     pub address: Address,
     pub resident: NewResident,
+    /// Flags the row denies in a yes/no column (是否孕妇 = 否): a re-import
+    /// clears them. Flags it does not mention stay as registered.
+    pub flags_cleared: Flags,
+    /// The document's column (`C 身份证号码`), for issues about the document.
+    pub doc_column: String,
     pub warnings: Vec<RowIssue>,
     /// The row's cells as text, aligned with its sheet's headers (for the report).
     pub cells: Vec<String>,
@@ -446,10 +463,14 @@ pub(crate) fn is_footer(cells: &[String]) -> bool {
 fn find_header(rows: &[Vec<Cell>]) -> Option<(usize, Vec<Option<Field>>)> {
     let mut best: Option<(usize, usize, Vec<Option<Field>>)> = None;
     for (i, row) in rows.iter().enumerate().take(30) {
-        let fields: Vec<Option<Field>> =
+        let mut fields: Vec<Option<Field>> =
             row.iter().map(|c| field_of_header(&cell_text(c))).collect();
         if !fields.contains(&Some(Field::Name)) {
-            continue;
+            // A household file with only the head's name: that is the name.
+            match fields.iter().position(|f| *f == Some(Field::HeadName)) {
+                Some(c) => fields[c] = Some(Field::Name),
+                None => continue,
+            }
         }
         let mut distinct: Vec<Field> = fields
             .iter()
@@ -467,7 +488,58 @@ fn find_header(rows: &[Vec<Cell>]) -> Option<(usize, Vec<Option<Field>>)> {
     best.map(|(i, _, f)| (i, f))
 }
 
-/// Parses an address written in one cell: `虹馆小区3号楼2单元301室`, `3-2-301`.
+/// `3-2-301` (building, unit, room), all digits.
+fn dashed_triple(t: &str) -> Option<(String, String, String)> {
+    let dash: Vec<&str> = t.split(['-', '—']).collect();
+    (dash.len() == 3
+        && dash
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())))
+    .then(|| {
+        (
+            building_name(dash[0]),
+            unit_name(dash[1]),
+            room_name(dash[2]),
+        )
+    })
+}
+
+/// `2-302` (unit, room) or `1单元204室`: the unit written with the room.
+pub fn split_unit_room(s: &str) -> Option<(String, String)> {
+    let t = squeeze(s);
+    let t = t.trim_start_matches(['-', '—']);
+    if let Some(pos) = t.find("单元") {
+        let (u, rm) = (&t[..pos + "单元".len()], &t[pos + "单元".len()..]);
+        let rm = room_name(rm.trim_start_matches(['-', '—']));
+        let u = unit_name(u);
+        return (!u.is_empty() && !rm.is_empty() && !u.contains("单元")).then_some((u, rm));
+    }
+    let (u, rm) = t.split_once(['-', '—'])?;
+    let rm = room_name(rm);
+    (!u.is_empty() && !rm.is_empty() && u.chars().all(|c| c.is_ascii_digit()))
+        .then(|| (unit_name(u), rm))
+}
+
+/// A compound's name without the street address written before it
+/// (`东风路12号幸福家园` → `幸福家园`).
+fn compound_without_street_address(c: &str) -> String {
+    for road in ["路", "街", "大道", "道", "巷", "弄"] {
+        if let Some(p) = c.find(road) {
+            let after = &c[p + road.len()..];
+            let digits = after.chars().take_while(|ch| ch.is_ascii_digit()).count();
+            if digits > 0 && after[digits..].starts_with('号') {
+                let rest = &after[digits + '号'.len_utf8()..];
+                if !rest.is_empty() {
+                    return rest.to_string();
+                }
+            }
+        }
+    }
+    c.to_string()
+}
+
+/// Parses an address written in one cell: `虹馆小区3号楼2单元301室`,
+/// `3-2-301`, `幸福家园8-2-304`, `幸福家园8栋2-302`.
 pub fn parse_address_text(
     s: &str,
 ) -> (
@@ -481,28 +553,22 @@ pub fn parse_address_text(
         return (None, None, None, None);
     }
     // 3-2-301
-    let dash: Vec<&str> = t.split(['-', '—']).collect();
-    if dash.len() == 3
-        && dash
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-    {
-        return (
-            None,
-            Some(building_name(dash[0])),
-            Some(unit_name(dash[1])),
-            Some(room_name(dash[2])),
-        );
+    if let Some((b, u, r)) = dashed_triple(&t) {
+        return (None, Some(b), Some(u), Some(r));
     }
     let mut compound = None;
     let mut rest = t.as_str();
     for marker in ["小区", "花园", "家园", "公寓", "新村", "园"] {
         if let Some(pos) = rest.find(marker) {
             let end = pos + marker.len();
-            compound = Some(rest[..end].to_string());
+            compound = Some(compound_without_street_address(&rest[..end]));
             rest = &rest[end..];
             break;
         }
+    }
+    // 幸福家园8-2-304
+    if let Some((b, u, r)) = dashed_triple(rest) {
+        return (compound, Some(b), Some(u), Some(r));
     }
     let mut building = None;
     for marker in ["号楼", "栋", "幢", "楼", "#"] {
@@ -511,6 +577,12 @@ pub fn parse_address_text(
             building = Some(building_name(&rest[..end]));
             rest = &rest[end..];
             break;
+        }
+    }
+    // 8栋2-302, 8栋2单元302
+    if building.is_some() {
+        if let Some((u, r)) = split_unit_room(rest) {
+            return (compound, building, Some(u), Some(r));
         }
     }
     let mut unit = None;
@@ -522,6 +594,25 @@ pub fn parse_address_text(
     let room = room_name(rest.trim_start_matches(['-', '—']));
     let room = (!room.is_empty()).then_some(room);
     (compound, building, unit, room)
+}
+
+/// The building a title row above the header names (`幸福家园5号楼居民花名册`).
+fn building_from_title(rows: &[Vec<Cell>]) -> Option<String> {
+    rows.iter().flatten().find_map(|c| {
+        let t = squeeze(&cell_text(c));
+        let chars: Vec<(usize, char)> = t.char_indices().collect();
+        for (i, &(at, ch)) in chars.iter().enumerate() {
+            if !ch.is_ascii_digit() || (i > 0 && chars[i - 1].1.is_ascii_digit()) {
+                continue;
+            }
+            let digits: String = t[at..].chars().take_while(char::is_ascii_digit).collect();
+            let after = &t[at + digits.len()..];
+            if ["号楼", "栋", "幢"].iter().any(|m| after.starts_with(m)) {
+                return Some(building_name(&format!("{digits}号楼")));
+            }
+        }
+        None
+    })
 }
 
 struct RowCtx<'a> {
@@ -593,8 +684,13 @@ fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
         .filter(|(h, f)| f.is_none() && !h.is_empty())
         .map(|(h, _)| h.clone())
         .collect();
-    let sheet_building = building_from_sheet_name(&sheet.name);
     let col_of = |want: Field| fields.iter().position(|f| *f == Some(want));
+    // The building a sheet is about: its name (`3号楼`), else its title rows.
+    let sheet_building = building_from_sheet_name(&sheet.name).or_else(|| {
+        (col_of(Field::Building).is_none() && col_of(Field::Address).is_none())
+            .then(|| building_from_title(&rows[..header_idx]))
+            .flatten()
+    });
     let mut data_rows = 0;
     let mut last_compound: Option<String> = None;
     for (i, row) in rows.iter().enumerate().skip(header_idx + 1) {
@@ -644,19 +740,14 @@ fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
         }
         let room_raw = get(Field::Room);
         if !room_raw.is_empty() {
-            // `1-301` in a room column with no unit column: unit and room.
-            let r = squeeze(&room_raw);
-            match r.split_once(['-', '—']) {
-                Some((u, rm))
-                    if unit.is_none()
-                        && !u.is_empty()
-                        && !rm.is_empty()
-                        && u.chars().all(|c| c.is_ascii_digit()) =>
-                {
-                    unit = Some(unit_name(u));
-                    room = Some(room_name(rm));
+            // `1-301` or `1单元301室` in a room column: unit and room (the
+            // unit column, when it has a value, wins).
+            match split_unit_room(&room_raw) {
+                Some((u, rm)) if unit.is_none() || unit.as_deref() == Some(u.as_str()) => {
+                    unit = Some(u);
+                    room = Some(rm);
                 }
-                _ => room = Some(room_name(&r)),
+                _ => room = Some(room_name(&room_raw)),
             }
         }
         let building = building.or_else(|| sheet_building.clone());
@@ -688,11 +779,21 @@ fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
             ));
             continue;
         }
-        let (Some(building), Some(room)) = (building, room) else {
-            let col = col_of(Field::Room)
-                .or(col_of(Field::Address))
-                .or(col_of(Field::Building));
-            out.rows.push(reject(col, "缺少地址（楼栋和门牌号），未导入 / no address (building and room): row not imported", &ctx));
+        let (Some(building), Some(room)) = (building.clone(), room.clone()) else {
+            // Blame the cell that is missing: the building's (or the whole
+            // row when no column, sheet name or title gives one), else the room's.
+            let (col, reason) = if building.is_none() {
+                (
+                    col_of(Field::Building).or(col_of(Field::Address)),
+                    "缺少楼栋（楼栋列、地址、工作表名和标题都没有写楼号），未导入 / no building (no building column, address, sheet name or title names one): row not imported",
+                )
+            } else {
+                (
+                    col_of(Field::Room).or(col_of(Field::Address)),
+                    "缺少门牌号，未导入 / no room number: row not imported",
+                )
+            };
+            out.rows.push(reject(col, reason, &ctx));
             continue;
         };
         let address = Address {
@@ -704,12 +805,17 @@ fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
 
         let mut r = NewResident::named(&name);
         parse_document(&mut r, &mut ctx, row, &texts, &col_of);
-        parse_person(&mut r, &mut ctx, row, &texts, &fields, opts);
+        let flags_cleared = parse_person(&mut r, &mut ctx, row, &texts, &fields, opts);
+        let doc_column = col_of(Field::DocNumber)
+            .map(|c| ctx.column(c))
+            .unwrap_or_default();
         out.rows.push(RowOutcome::Resident(Box::new(RosterRow {
             sheet: sheet.name.clone(),
             row: ctx.row,
             address,
             resident: r,
+            flags_cleared,
+            doc_column,
             warnings: ctx.warnings,
             cells: texts,
         })));
@@ -743,7 +849,8 @@ fn parse_document(
         return;
     };
     let text = &texts[c];
-    if text.is_empty() {
+    if text.is_empty() || is_masked_number(text) {
+        // A masked export's `220102********0018` is no value, not a bad one.
         return;
     }
     let parsed = match row.get(c) {
@@ -758,7 +865,14 @@ fn parse_document(
     };
     match parsed {
         Ok(d) => r.document = Some(d),
-        Err(e) => ctx.warn(c, format!("证件号“{text}”无效，未录入证件号，请核对后重新导入 / document number left out: {e}")),
+        Err(e) => ctx.warn(
+            c,
+            crate::text::labelled(
+                &format!("证件号“{text}”无效，未录入证件号，请核对后重新导入"),
+                "document number left out",
+                &e.to_string(),
+            ),
+        ),
     }
 }
 
@@ -769,7 +883,8 @@ fn parse_person(
     texts: &[String],
     fields: &[Option<Field>],
     opts: &ParseOptions,
-) {
+) -> Flags {
+    let mut cleared = Flags::default();
     if let Some(Document {
         kind: DocKind::IdCard,
         number,
@@ -784,7 +899,8 @@ fn parse_person(
     for (c, field) in fields.iter().enumerate() {
         let Some(field) = *field else { continue };
         let text = texts.get(c).cloned().unwrap_or_default();
-        if text.is_empty() {
+        if text.is_empty() || is_placeholder(&text) {
+            // An export's "(已隐藏)" is no value: what is registered stays.
             continue;
         }
         match field {
@@ -811,13 +927,16 @@ fn parse_person(
                     _ => PhoneRelation::Own,
                 };
                 for part in split_phones(&text) {
+                    if is_masked_number(part) {
+                        continue;
+                    }
                     let relation = PhoneRelation::from_text(part).unwrap_or(base);
                     let digits: String = part.chars().filter(|ch| !ch.is_alphabetic() || ch.is_ascii_alphabetic()).collect();
                     let digits = digits.trim_start_matches(|ch: char| !(ch.is_ascii_digit() || ch == '+' || ('０'..='９').contains(&ch)));
                     match Phone::parse(digits) {
                         Ok(phone) if !r.phones.iter().any(|p| p.phone == phone) => r.phones.push(ResidentPhone { phone, relation }),
                         Ok(_) => {}
-                        Err(e) => ctx.warn(c, format!("电话“{part}”无效，未录入 / phone left out: {e}")),
+                        Err(e) => ctx.warn(c, crate::text::labelled(&format!("电话“{part}”无效，未录入"), "phone left out", &e.to_string())),
                     }
                 }
             }
@@ -827,32 +946,79 @@ fn parse_person(
             },
             Field::Immobile => match yes_no(&text) {
                 Some(true) => r.flags.set(Flag::CannotGoDownstairs),
-                Some(false) => {}
+                Some(false) => cleared.set(Flag::CannotGoDownstairs),
                 None => {
                     let f = Flag::scan_text(&text);
                     r.flags = r.flags.union(f);
-                    notes.push(text);
+                    add_note(&mut notes, text);
                 }
             },
             Field::FlagColumn(flag) => match yes_no(&text) {
                 Some(true) => r.flags.set(flag),
-                Some(false) => {}
+                Some(false) => cleared.set(flag),
                 None => ctx.warn(c, format!("“{text}”不是“是/否” / expected yes or no")),
             },
             Field::HasSmartphone => match yes_no(&text) {
                 Some(false) => r.flags.set(Flag::NoSmartphone),
-                Some(true) => {}
+                Some(true) => cleared.set(Flag::NoSmartphone),
                 None => ctx.warn(c, format!("“{text}”不是“是/否” / expected yes or no")),
             },
-            Field::Special | Field::Notes => {
+            Field::Special => {
                 r.flags = r.flags.union(Flag::scan_text(&text));
-                notes.push(text);
+                // A cell of flag names only (as an export writes 特殊人群)
+                // is said by the flags: kept as a note, every export and
+                // import would add it to the notes once more.
+                if !only_flag_names(&text) {
+                    add_note(&mut notes, text);
+                }
+            }
+            Field::Notes => {
+                r.flags = r.flags.union(Flag::scan_text(&text));
+                add_note(&mut notes, text);
             }
             _ => {}
         }
     }
-    notes.dedup();
     r.notes = notes.join("；");
+    // What the row says wins over what it denies (是否孕妇 = 否, 备注 孕妇).
+    Flags(cleared.0 & !r.flags.0)
+}
+
+/// What an export writes in place of a value it hides.
+pub const HIDDEN: &str = "(已隐藏)";
+/// What a masked export writes in 特殊人群 for each hidden health flag.
+pub const HIDDEN_HEALTH: &str = "健康信息(已隐藏)";
+
+/// An export's placeholder for a hidden value (half- or full-width brackets).
+pub fn is_placeholder(text: &str) -> bool {
+    let t = squeeze(text);
+    t == HIDDEN || t == "已隐藏" || t == HIDDEN_HEALTH
+}
+
+/// A number masked for display (`138****5678`, `220102********0018`).
+pub fn is_masked_number(text: &str) -> bool {
+    let t = squeeze(text);
+    t.contains("**")
+        && t.chars()
+            .all(|c| c == '*' || c.is_ascii_alphanumeric() || c == '+' || c == '-')
+}
+
+/// A 特殊人群 cell made of flag names and placeholders only
+/// (`行动不便、健康信息(已隐藏)`), or 无.
+fn only_flag_names(text: &str) -> bool {
+    let t = squeeze(text);
+    t.split(['、', ',', '，', ';', '；', '/'])
+        .filter(|p| !p.is_empty())
+        .all(|p| p == "无" || is_placeholder(p) || Flag::ALL.iter().any(|f| f.label_zh() == p))
+}
+
+/// Adds a note unless the notes already say it.
+fn add_note(notes: &mut Vec<String>, text: String) {
+    let said = notes.iter().any(|n| n.contains(text.as_str()));
+    if !said {
+        notes.retain(|n| !text.contains(n.as_str()));
+        notes.push(text);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -883,17 +1049,55 @@ pub enum Action {
         row: usize,
         id: Option<i64>,
     },
+    /// Not applied: the plan's issues say why (severity `Rejected`).
+    Refused {
+        row: usize,
+    },
+}
+
+impl Action {
+    pub fn row(&self) -> usize {
+        match self {
+            Action::Add { row, .. }
+            | Action::Update { row, .. }
+            | Action::Unchanged { row, .. }
+            | Action::Refused { row } => *row,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
     pub actions: Vec<Action>,
-    /// Warnings found while planning (duplicates, registered elsewhere).
+    /// Issues found while planning (duplicates, registered elsewhere, a
+    /// document under another name); a refused row's has severity `Rejected`.
     pub warnings: Vec<RowIssue>,
+}
+
+/// Where a document the importer cannot take is registered, as the
+/// importer may be told: `zh` and `en` complete the sentence "证件号 X …"
+/// (`已在鸿城街道西湖社区登记` / `already registered elsewhere (…)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Elsewhere {
+    pub zh: String,
+    pub en: String,
 }
 
 fn doc_key(d: &Document) -> (DocKind, String) {
     (d.kind, d.number.clone())
+}
+
+/// Whether two names are the same person's as written (spaces, middle dots
+/// and letter case aside: `John Smith`, `JOHN SMITH`, `阿依·买买提`).
+pub fn same_name(a: &str, b: &str) -> bool {
+    let key = |s: &str| {
+        clean(s)
+            .chars()
+            .filter(|c| !c.is_whitespace() && !matches!(c, '·' | '•' | '.' | '・'))
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    key(a) == key(b)
 }
 
 /// The roster's values laid over the registry's: a value the roster gives
@@ -931,13 +1135,40 @@ pub fn merge_resident(old: &NewResident, new: &NewResident) -> NewResident {
     }
 }
 
+/// A roster row laid over the registered resident it matched: as
+/// [`merge_resident`], except that the registered name stays (a match is by
+/// the same name) and flags are added, never taken away by their absence: a
+/// roster cannot show every flag (a masked export hides health flags), so a
+/// flag goes only when the row denies it in a yes/no column.
+pub fn merge_roster_row(old: &NewResident, row: &RosterRow) -> NewResident {
+    let mut m = merge_resident(old, &row.resident);
+    m.name = old.name.clone();
+    m.flags = Flags((old.flags.0 & !row.flags_cleared.0) | row.resident.flags.0);
+    m
+}
+
+/// `第4行` or, for another sheet, `工作表“2号楼”第4行`, both languages.
+fn row_ref(sheet: &str, row: u32, this_sheet: &str) -> (String, String) {
+    if sheet == this_sheet {
+        (format!("第{row}行"), format!("row {row}"))
+    } else {
+        (
+            format!("工作表“{sheet}”第{row}行"),
+            format!("row {row} of sheet {sheet}"),
+        )
+    }
+}
+
 /// Matches parsed rows to existing residents: by document number, else by
-/// name within the household. `elsewhere` maps document numbers registered
-/// outside the importer's territory to a description of where.
+/// name within the household. A document registered to someone of another
+/// name refuses the row (nobody is renamed or moved by a wrong number), as
+/// does a second person in the file with the same document. `elsewhere`
+/// maps document numbers registered outside the importer's territory to
+/// what the importer may be told of where.
 pub fn plan_import(
     rows: &[&RosterRow],
     existing: &[ExistingResident],
-    elsewhere: &HashMap<(DocKind, String), String>,
+    elsewhere: &HashMap<(DocKind, String), Elsewhere>,
 ) -> Plan {
     let mut by_doc: HashMap<(DocKind, String), usize> = HashMap::new();
     let mut by_name: HashMap<(Address, String), usize> = HashMap::new();
@@ -950,52 +1181,91 @@ pub fn plan_import(
             .or_insert(i);
     }
     let mut plan = Plan::default();
-    // Rows already seen in this file: by document, and by name in household.
-    let mut seen_doc: HashMap<(DocKind, String), u32> = HashMap::new();
-    let mut seen_name: HashMap<(Address, String), u32> = HashMap::new();
+    // Rows already seen in this file: by document (with the name), and by
+    // name in household.
+    let mut seen_doc: HashMap<(DocKind, String), (&str, u32, &str)> = HashMap::new();
+    let mut seen_name: HashMap<(Address, String), (&str, u32)> = HashMap::new();
     let mut claimed: HashMap<usize, u32> = HashMap::new();
     for (idx, row) in rows.iter().enumerate() {
         let mut resident = row.resident.clone();
         let name_key = (row.address.clone(), resident.name.clone());
+        let issue = |column: &str, severity: Severity, reason: String| RowIssue {
+            sheet: row.sheet.clone(),
+            row: row.row,
+            column: column.to_string(),
+            severity,
+            reason,
+        };
         let first = match &resident.document {
             Some(d) => seen_doc.get(&doc_key(d)).copied(),
-            None => seen_name.get(&name_key).copied(),
+            None => seen_name
+                .get(&name_key)
+                .map(|(sheet, r)| (*sheet, *r, resident.name.as_str())),
         };
-        if let Some(first_row) = first {
-            plan.warnings.push(RowIssue {
-                sheet: row.sheet.clone(),
-                row: row.row,
-                column: String::new(),
-                severity: Severity::Warning,
-                reason: format!("与第{first_row}行重复，只导入一次 / duplicate of row {first_row}: imported once"),
-            });
-            plan.actions.push(Action::Unchanged { row: idx, id: None });
+        if let Some((sheet, first_row, first_name)) = first {
+            let (zh, en) = row_ref(sheet, first_row, &row.sheet);
+            if same_name(first_name, &resident.name) {
+                plan.warnings.push(issue(
+                    "",
+                    Severity::Warning,
+                    format!("与{zh}重复，只导入一次 / duplicate of {en}: imported once"),
+                ));
+                plan.actions.push(Action::Unchanged { row: idx, id: None });
+            } else {
+                let masked = resident
+                    .document
+                    .as_ref()
+                    .map(|d| crate::mask::document(&d.number))
+                    .unwrap_or_default();
+                plan.warnings.push(issue(
+                    &row.doc_column,
+                    Severity::Rejected,
+                    format!("证件号 {masked} 与{zh}相同但姓名不同，本行未导入：请核实是谁的证件号 / document {masked} is the same as on {en} but the name differs: row not imported, check whose number it is"),
+                ));
+                plan.actions.push(Action::Refused { row: idx });
+            }
             continue;
         }
         if let Some(d) = &resident.document {
-            seen_doc.insert(doc_key(d), row.row);
+            seen_doc.insert(doc_key(d), (&row.sheet, row.row, &row.resident.name));
         }
-        seen_name.insert(name_key.clone(), row.row);
+        seen_name.insert(name_key.clone(), (&row.sheet, row.row));
 
         if let Some(d) = resident.document.clone() {
             if let Some(place) = elsewhere.get(&doc_key(&d)) {
-                plan.warnings.push(RowIssue {
-                    sheet: row.sheet.clone(),
-                    row: row.row,
-                    column: String::new(),
-                    severity: Severity::Warning,
-                    reason: format!(
-                        "证件号 {} 已在{place}登记，未迁移；本行居民已导入但未录入证件号，请核实 / document already registered elsewhere ({place}): not moved; resident imported without it",
-                        crate::mask::document(&d.number)
+                let masked = crate::mask::document(&d.number);
+                plan.warnings.push(issue(
+                    &row.doc_column,
+                    Severity::Warning,
+                    format!(
+                        "证件号 {masked} {}，未迁移；本行居民已导入但未录入证件号，请核实 / document {masked} {}: not moved; resident imported without it",
+                        place.zh, place.en
                     ),
-                });
+                ));
                 resident.document = None;
             }
         }
-        let matched = resident
+        let by_document = resident
             .document
             .as_ref()
-            .and_then(|d| by_doc.get(&doc_key(d)).copied())
+            .and_then(|d| by_doc.get(&doc_key(d)).copied());
+        if let Some(i) = by_document {
+            if !same_name(&existing[i].resident.name, &resident.name) {
+                let masked = resident
+                    .document
+                    .as_ref()
+                    .map(|d| crate::mask::document(&d.number))
+                    .unwrap_or_default();
+                plan.warnings.push(issue(
+                    &row.doc_column,
+                    Severity::Rejected,
+                    format!("证件号 {masked} 已登记在另一姓名下，与本行姓名不同：本行未导入，登记的居民未改名、未迁移；请核实证件号 / document {masked} is registered to a person of another name: row not imported, nobody renamed or moved; check the number"),
+                ));
+                plan.actions.push(Action::Refused { row: idx });
+                continue;
+            }
+        }
+        let matched = by_document
             .or_else(|| {
                 by_name.get(&name_key).copied().filter(|i| {
                     // A name match must not contradict a document.
@@ -1011,7 +1281,9 @@ pub fn plan_import(
             Some(i) => {
                 claimed.insert(i, row.row);
                 let e = &existing[i];
-                let merged = merge_resident(&e.resident, &resident);
+                let mut taken = (*row).clone();
+                taken.resident = resident;
+                let merged = merge_roster_row(&e.resident, &taken);
                 if merged == e.resident && e.address == row.address {
                     plan.actions.push(Action::Unchanged {
                         row: idx,
@@ -1277,6 +1549,41 @@ mod tests {
     }
 
     #[test]
+    fn value_warnings_keep_each_language_whole() {
+        // Found by an end-to-end review: "证件号…无效… / document number left
+        // out: 校验位错误… / check character…" split at its first " / " left
+        // the Chinese page without the reason.
+        let mut bad = id(11);
+        let last = if bad.ends_with('1') { '2' } else { '1' };
+        bad.pop();
+        bad.push(last);
+        let sheet = Sheet {
+            name: "楼".into(),
+            rows: vec![
+                row(&["姓名", "身份证号", "电话", "楼栋", "门牌号"]),
+                row(&["甲", &bad, "123", "1", "101"]),
+            ],
+            merges: vec![],
+            hidden: false,
+        };
+        let p = parse_workbook(&[sheet], &opts());
+        let rs = residents(&p);
+        assert_eq!(rs[0].warnings.len(), 2);
+        for w in &rs[0].warnings {
+            assert_eq!(w.reason.matches(" / ").count(), 1, "{}", w.reason);
+            let (zh, en) = w.reason.split_once(" / ").unwrap();
+            assert!(zh.contains('：') && en.contains(": "), "{}", w.reason);
+        }
+        assert!(rs[0].warnings[0].reason.contains("校验位错误"));
+        assert!(rs[0].warnings[0]
+            .reason
+            .split_once(" / ")
+            .unwrap()
+            .1
+            .contains("check character"));
+    }
+
+    #[test]
     fn hidden_sheets_are_skipped_and_reported() {
         let sheet = Sheet {
             name: "旧名单".into(),
@@ -1337,6 +1644,8 @@ mod tests {
                 room: room.into(),
             },
             resident: r,
+            flags_cleared: Flags::default(),
+            doc_column: "B 身份证号".into(),
             warnings: vec![],
             cells: vec![],
         }
@@ -1367,7 +1676,13 @@ mod tests {
         ];
         let refs: Vec<&RosterRow> = rows.iter().collect();
         let mut elsewhere = HashMap::new();
-        elsewhere.insert((DocKind::IdCard, id(15)), "全安街道".to_string());
+        elsewhere.insert(
+            (DocKind::IdCard, id(15)),
+            Elsewhere {
+                zh: "已在全安街道登记".into(),
+                en: "already registered elsewhere (全安街道)".into(),
+            },
+        );
         let plan = plan_import(&refs, &existing, &elsewhere);
         assert!(matches!(
             plan.actions[0],
@@ -1387,6 +1702,284 @@ mod tests {
         assert_eq!(plan.warnings.len(), 2);
         assert!(plan.warnings[0].reason.contains("row 4"));
         assert!(plan.warnings[1].reason.contains("elsewhere"));
+    }
+
+    fn existing(id_: i64, r: &RosterRow) -> ExistingResident {
+        ExistingResident {
+            id: id_,
+            address: r.address.clone(),
+            resident: r.resident.clone(),
+        }
+    }
+
+    #[test]
+    fn a_document_registered_under_another_name_refuses_the_row() {
+        // Found by an end-to-end review: 张三丰 with 任伟健's ID renamed and
+        // moved 任伟健; a passport turned 金敏洙 into "John Smith".
+        let a = id(11);
+        let registered = rr("任伟健", Some(&a), "101", 0);
+        let rows = [rr("张三丰", Some(&a), "301", 2)];
+        let refs: Vec<&RosterRow> = rows.iter().collect();
+        let plan = plan_import(&refs, &[existing(7, &registered)], &HashMap::new());
+        assert_eq!(plan.actions, vec![Action::Refused { row: 0 }]);
+        let w = &plan.warnings[0];
+        assert_eq!(
+            (w.row, w.column.as_str(), w.severity),
+            (2, "B 身份证号", Severity::Rejected)
+        );
+        assert!(w.reason.contains("another name"), "{}", w.reason);
+        assert!(w.reason.contains(&crate::mask::document(&a)));
+        assert!(!w.reason.contains(&a), "the number is masked: {}", w.reason);
+        assert!(!w.reason.contains("任伟健"));
+        // The same name written differently is the same person.
+        let rows = [rr("任 伟健", Some(&a), "101", 2)];
+        let refs: Vec<&RosterRow> = rows.iter().collect();
+        let plan = plan_import(&refs, &[existing(7, &registered)], &HashMap::new());
+        assert_eq!(
+            plan.actions,
+            vec![Action::Unchanged {
+                row: 0,
+                id: Some(7)
+            }]
+        );
+        assert!(same_name("John Smith", "JOHN  SMITH"));
+        assert!(!same_name("John Smith", "金敏洙"));
+    }
+
+    #[test]
+    fn two_people_with_one_document_in_a_file_is_a_conflict_not_a_duplicate() {
+        let a = id(11);
+        let rows = [
+            rr("孙大宝", Some(&a), "101", 2),
+            rr("孙二宝", Some(&a), "101", 3),
+            rr("孙大宝", Some(&a), "101", 4),
+        ];
+        let refs: Vec<&RosterRow> = rows.iter().collect();
+        let plan = plan_import(&refs, &[], &HashMap::new());
+        assert!(matches!(plan.actions[0], Action::Add { .. }));
+        assert_eq!(plan.actions[1], Action::Refused { row: 1 });
+        assert_eq!(plan.actions[2], Action::Unchanged { row: 2, id: None });
+        assert_eq!(plan.warnings[0].severity, Severity::Rejected);
+        assert!(
+            plan.warnings[0].reason.contains("第2行"),
+            "{}",
+            plan.warnings[0].reason
+        );
+        assert_eq!(plan.warnings[1].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn a_duplicate_on_another_sheet_names_the_sheet() {
+        let mut first = rr("丙", None, "103", 4);
+        first.sheet = "1号楼".into();
+        let mut second = rr("丙", None, "103", 4);
+        second.sheet = "2号楼".into();
+        let rows = [first, second];
+        let refs: Vec<&RosterRow> = rows.iter().collect();
+        let plan = plan_import(&refs, &[], &HashMap::new());
+        let reason = &plan.warnings[0].reason;
+        assert!(reason.contains("工作表“1号楼”第4行"), "{reason}");
+        assert!(reason.contains("row 4 of sheet 1号楼"), "{reason}");
+    }
+
+    #[test]
+    fn flags_a_roster_cannot_show_stay_and_a_no_clears_one() {
+        let mut old = rr("甲", None, "101", 0);
+        old.resident.flags.set(Flag::Dialysis);
+        old.resident.flags.set(Flag::ElderlyAlone);
+        old.resident.flags.set(Flag::Pregnant);
+        old.resident.notes = "每周二透析".into();
+        // A masked export's row: non-health flags shown, health flags hidden,
+        // notes hidden.
+        let sheet = Sheet {
+            name: "居民名单".into(),
+            rows: vec![
+                row(&[
+                    "楼栋",
+                    "单元",
+                    "门牌号",
+                    "姓名",
+                    "特殊人群",
+                    "备注",
+                    "是否孕妇",
+                ]),
+                row(&[
+                    "1号楼",
+                    "1",
+                    "101",
+                    "甲",
+                    "独居老人、健康信息(已隐藏)",
+                    "(已隐藏)",
+                    "否",
+                ]),
+            ],
+            merges: vec![],
+            hidden: false,
+        };
+        let mut p = parse_workbook(&[sheet], &opts());
+        let RowOutcome::Resident(r) = p.rows.remove(0) else {
+            panic!("a resident")
+        };
+        assert_eq!(r.resident.notes, "", "placeholders are no value");
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        let mut r = *r;
+        r.address.compound = "c".into();
+        let merged = merge_roster_row(&old.resident, &r);
+        assert!(
+            merged.flags.has(Flag::Dialysis),
+            "a hidden health flag stays"
+        );
+        assert!(merged.flags.has(Flag::ElderlyAlone));
+        assert!(!merged.flags.has(Flag::Pregnant), "是否孕妇 = 否 clears it");
+        assert_eq!(merged.notes, "每周二透析");
+    }
+
+    #[test]
+    fn an_exports_flag_names_are_not_added_to_the_notes_again() {
+        let sheet = Sheet {
+            name: "居民名单".into(),
+            rows: vec![
+                row(&[
+                    "楼栋",
+                    "门牌号",
+                    "姓名",
+                    "特殊人群",
+                    "备注",
+                    "联系电话",
+                    "证件号码",
+                ]),
+                row(&[
+                    "1",
+                    "101",
+                    "甲",
+                    "行动不便、独居老人",
+                    "行动不便",
+                    "138****5678",
+                    "220102********0018",
+                ]),
+                row(&["1", "102", "乙", "行动不便，每周透析", "", "", ""]),
+            ],
+            merges: vec![],
+            hidden: false,
+        };
+        let p = parse_workbook(&[sheet], &opts());
+        let rs = residents(&p);
+        assert_eq!(rs[0].resident.notes, "行动不便");
+        assert!(rs[0].resident.flags.has(Flag::ElderlyAlone));
+        // Masked numbers are no value, not a bad one.
+        assert!(rs[0].warnings.is_empty(), "{:?}", rs[0].warnings);
+        assert!(rs[0].resident.phones.is_empty() && rs[0].resident.document.is_none());
+        assert_eq!(rs[1].resident.notes, "行动不便，每周透析");
+    }
+
+    #[test]
+    fn the_person_s_name_column_beats_the_household_head_s() {
+        // Found by an end-to-end review: 户主姓名 before 姓名 was taken as the
+        // name, so 王小花 was stored as 李大山 and 李小山 dropped.
+        assert_eq!(field_of_header("户主姓名"), Some(Field::HeadName));
+        assert_eq!(field_of_header("紧急联系人姓名"), None);
+        let sheet = Sheet {
+            name: "户籍".into(),
+            rows: vec![
+                row(&["户主姓名", "与户主关系", "姓名", "楼栋", "单元", "房号"]),
+                row(&["李大山", "本人", "李大山", "22栋", "1", "101"]),
+                row(&["李大山", "妻子", "王小花", "22栋", "1", "101"]),
+                row(&["李大山", "儿子", "李小山", "22栋", "1", "101"]),
+            ],
+            merges: vec![],
+            hidden: false,
+        };
+        let p = parse_workbook(&[sheet], &opts());
+        let names: Vec<&str> = residents(&p)
+            .iter()
+            .map(|r| r.resident.name.as_str())
+            .collect();
+        assert_eq!(names, ["李大山", "王小花", "李小山"]);
+        // A household list with the head's name only: that is the name.
+        let sheet = Sheet {
+            name: "户".into(),
+            rows: vec![
+                row(&["户主姓名", "楼栋", "房号"]),
+                row(&["李大山", "22", "101"]),
+            ],
+            merges: vec![],
+            hidden: false,
+        };
+        assert_eq!(
+            residents(&parse_workbook(&[sheet], &opts()))[0]
+                .resident
+                .name,
+            "李大山"
+        );
+    }
+
+    #[test]
+    fn addresses_with_the_unit_beside_the_room() {
+        let p = |s: &str| parse_address_text(s);
+        let full = |c: &str, b: &str, u: &str, r: &str| {
+            (
+                Some(c.to_string()),
+                Some(b.to_string()),
+                Some(u.to_string()),
+                Some(r.to_string()),
+            )
+        };
+        assert_eq!(p("幸福家园8栋2-302"), full("幸福家园", "8号楼", "2", "302"));
+        assert_eq!(p("幸福家园8-2-304"), full("幸福家园", "8号楼", "2", "304"));
+        assert_eq!(
+            p("幸福家园8#2单元303"),
+            full("幸福家园", "8号楼", "2", "303")
+        );
+        assert_eq!(
+            p("东风路12号幸福家园8栋2单元305"),
+            full("幸福家园", "8号楼", "2", "305")
+        );
+        assert_eq!(
+            p("幸福家园8幢201室"),
+            (
+                Some("幸福家园".into()),
+                Some("8号楼".into()),
+                None,
+                Some("201".into())
+            )
+        );
+        assert_eq!(
+            split_unit_room("1单元204室"),
+            Some(("1".into(), "204".into()))
+        );
+        assert_eq!(split_unit_room("204"), None);
+        // A room column holding the unit too.
+        let sheet = Sheet {
+            name: "3号楼".into(),
+            rows: vec![row(&["姓名", "房号"]), row(&["甲", "1单元204室"])],
+            merges: vec![],
+            hidden: false,
+        };
+        let p = parse_workbook(&[sheet], &opts());
+        let a = &residents(&p)[0].address;
+        assert_eq!((a.unit.as_str(), a.room.as_str()), ("1", "204"));
+    }
+
+    #[test]
+    fn a_building_in_the_title_only_is_taken_and_a_missing_one_is_blamed_on_the_building() {
+        let sheet = |title: &str| Sheet {
+            name: "Sheet1".into(),
+            rows: vec![
+                row(&[title, "", ""]),
+                row(&["姓名", "单元", "房号"]),
+                row(&["题一", "1", "101"]),
+            ],
+            merges: vec![],
+            hidden: false,
+        };
+        let p = parse_workbook(&[sheet("幸福家园5号楼居民花名册")], &opts());
+        assert_eq!(residents(&p)[0].address.building, "5号楼");
+        let p = parse_workbook(&[sheet("居民花名册")], &opts());
+        let RowOutcome::Rejected(r) = &p.rows[0] else {
+            panic!("rejected")
+        };
+        assert_eq!(r.issue.column, "", "no building column: the whole row");
+        assert!(r.issue.reason.contains("no building"), "{}", r.issue.reason);
     }
 
     #[test]

@@ -101,8 +101,20 @@ pub fn reason(s: &str, max: usize) -> Result<String, NoteError> {
 /// `电话无效：位数不对 / phone: 10 digits`. A message in one language only
 /// goes to both halves.
 pub fn labelled(zh: &str, en: &str, message: &str) -> String {
-    let (mz, me) = message.split_once(" / ").unwrap_or((message, message));
+    let (mz, me) = split_languages(message).unwrap_or((message, message));
     format!("{zh}：{mz} / {en}: {me}")
+}
+
+/// The two halves of `中文 / English`: split at the first `/ ` after a space
+/// or a Chinese character (`…（有一位输错了）/ check …`), each trimmed.
+pub fn split_languages(message: &str) -> Option<(&str, &str)> {
+    let at = message.match_indices("/ ").map(|(i, _)| i).find(|&i| {
+        message[..i]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c == ' ' || !c.is_ascii())
+    })?;
+    Some((message[..at].trim(), message[at + 2..].trim()))
 }
 
 /// Chinese numerals one to ninety-nine (`三`, `十二`, `二十`) as a number.
@@ -160,6 +172,14 @@ mod tests {
         assert_eq!(
             labelled("证件", "document", "empty"),
             "证件：empty / document: empty"
+        );
+        assert_eq!(
+            labelled(
+                "证件",
+                "document",
+                "校验位错误（输错了）/ check character wrong"
+            ),
+            "证件：校验位错误（输错了） / document: check character wrong"
         );
     }
 

@@ -113,6 +113,8 @@ pub struct DocumentOwner {
     pub resident_id: i64,
     pub community_id: Option<i64>,
     pub place: String,
+    /// A walk-in sampled at a point, on no roster yet (`resident match`).
+    pub pending: bool,
 }
 
 const RESIDENT_SELECT: &str = "SELECT r.street_id, r.id, r.uid, r.status, r.name, r.gender, r.doc_kind, r.doc_number, r.birth_date, r.residence, r.flags, r.notes, \
@@ -594,6 +596,7 @@ impl Store {
                     resident_id,
                     community_id: r.community_id,
                     place,
+                    pending: r.status == "pending",
                 });
             }
         }

@@ -558,3 +558,416 @@ async fn a_grids_roster_is_exported_by_its_id_or_its_name_in_a_community() {
         "{none:?}"
     );
 }
+
+fn csv(env: &TestEnv, name: &str, rows: &[&[&str]]) -> std::path::PathBuf {
+    let path = env.path(name);
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    fixtures::write_csv_utf8(&path, &rows, false).unwrap();
+    path
+}
+
+fn id_no(year: i32, seq: u16) -> String {
+    gw_domain::idnumber::IdNumber::compose(
+        "220102",
+        gw_domain::date::Date::new(year, 5, 15).unwrap(),
+        seq,
+    )
+    .unwrap()
+    .to_string()
+}
+
+async fn everyone(env: &TestEnv) -> Vec<gw_store::registry::ResidentRow> {
+    env.store()
+        .await
+        .residents(&gw_store::registry::ResidentFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_document_under_another_name_renames_and_moves_nobody() {
+    // Found by an end-to-end review: 张三丰 with 任伟健's ID renamed and moved 任伟健.
+    let env = TestEnv::new().await;
+    let a = id_no(1996, 797);
+    let head: &[&str] = &["小区", "楼栋", "单元", "房号", "姓名", "身份证号码"];
+    let first = csv(
+        &env,
+        "a.csv",
+        &[head, &["幸福家园", "1栋", "1", "101", "任伟健", &a]],
+    );
+    let (ok, v, e) = env.import_json(&first, &["--community", "东风社区"]);
+    assert!(ok, "{v} {e}");
+    let wrong = csv(
+        &env,
+        "b.csv",
+        &[head, &["幸福家园", "8栋", "1", "101", "张三丰", &a]],
+    );
+    let (ok, v, e) = env.import_json(&wrong, &["--community", "东风社区"]);
+    assert!(ok, "{v} {e}");
+    assert_eq!((int(&v, "updated"), int(&v, "rejected")), (0, 1), "{v}");
+    let issue = &v["issues"][0];
+    assert_eq!(issue["row"], 2);
+    assert_eq!(issue["column"], "F 身份证号码");
+    let reason = issue["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("another name") && !reason.contains(&a),
+        "{reason}"
+    );
+    let all = everyone(&env).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].resident.name, "任伟健");
+    assert_eq!(all[0].building.as_deref(), Some("1号楼"));
+    // Two people with one number in a file: the second is a conflict, not dropped.
+    let twins = csv(
+        &env,
+        "c.csv",
+        &[
+            head,
+            &["幸福家园", "13栋", "1", "101", "孙大宝", &id_no(1990, 11)],
+            &["幸福家园", "13栋", "1", "101", "孙二宝", &id_no(1990, 11)],
+        ],
+    );
+    let (ok, v, e) = env.import_json(&twins, &["--community", "东风社区"]);
+    assert!(ok, "{v} {e}");
+    assert_eq!(
+        (int(&v, "added"), int(&v, "unchanged"), int(&v, "rejected")),
+        (1, 0, 1),
+        "{v}"
+    );
+}
+
+fn grid_leader(street: i64, grid: i64) -> gw_app::access::Principal {
+    use gw_domain::access::{Grant, Node, Role};
+    gw_app::access::Principal {
+        user_id: 99,
+        username: "wgl".into(),
+        display_name: "网格长".into(),
+        must_change_password: false,
+        grants: vec![Grant {
+            role: Role::GridLeader,
+            node: Node::Grid { street, id: grid },
+            from_ms: 0,
+            until_ms: None,
+        }],
+    }
+}
+
+#[tokio::test]
+async fn a_grid_leaders_import_touches_only_their_grid_and_names_no_unreadable_place() {
+    // Found by an end-to-end review: an import into one grid changed, moved
+    // and added to residents of other grids, and said where any ID lived.
+    let env = TestEnv::new().await;
+    let store = env.store().await;
+    let city = store.ensure_city("长春市", None).await.unwrap();
+    let d = store.ensure_district(city, "南关区", None).await.unwrap();
+    let s = store.ensure_street(d, "鸿城街道", None).await.unwrap();
+    let c = store.ensure_community(s, "东风社区", None).await.unwrap();
+    let g1 = store
+        .ensure_grid(s, c, "第1网格", None, false)
+        .await
+        .unwrap();
+    store
+        .ensure_grid(s, c, "第2网格", None, false)
+        .await
+        .unwrap();
+    let x = store.ensure_community(s, "西湖社区", None).await.unwrap();
+    store
+        .ensure_grid(s, x, "西湖网格", None, false)
+        .await
+        .unwrap();
+    let head: &[&str] = &[
+        "小区",
+        "楼栋",
+        "单元",
+        "房号",
+        "姓名",
+        "身份证号码",
+        "手机号码",
+    ];
+    let (a, b, secret) = (id_no(1980, 11), id_no(1981, 13), id_no(1970, 15));
+    for (file, grid, community, row) in [
+        (
+            "g1.csv",
+            "第1网格",
+            "东风社区",
+            [
+                "百合小区",
+                "1栋",
+                "1",
+                "101",
+                "甲一",
+                a.as_str(),
+                "13800000001",
+            ],
+        ),
+        (
+            "g2.csv",
+            "第2网格",
+            "东风社区",
+            [
+                "百合小区",
+                "2栋",
+                "1",
+                "101",
+                "任伟健",
+                b.as_str(),
+                "13800000002",
+            ],
+        ),
+        (
+            "x.csv",
+            "西湖网格",
+            "西湖社区",
+            [
+                "西湖苑",
+                "1栋",
+                "1",
+                "101",
+                "秘密人",
+                secret.as_str(),
+                "13800000003",
+            ],
+        ),
+    ] {
+        let f = csv(&env, file, &[head, &row]);
+        let (ok, v, e) = env.import_json(&f, &["--community", community, "--grid", grid]);
+        assert!(ok, "{v} {e}");
+    }
+    let upload = csv(
+        &env,
+        "up.csv",
+        &[
+            head,
+            // Pulls 任伟健 (grid 2) into grid 1: refused.
+            &["百合小区", "1栋", "1", "102", "任伟健", &b, "13999999999"],
+            // Adds someone to a household of grid 2: refused.
+            &["百合小区", "2栋", "1", "101", "探针", "", ""],
+            // Someone new in grid 1: added, with a number registered in
+            // another community the grid leader may not read.
+            &["百合小区", "1栋", "1", "103", "新人", &secret, ""],
+        ],
+    );
+    let bytes = std::fs::read(&upload).unwrap();
+    let clock = gw_app::Clock::fixed(1_650_000_000_000);
+    let (sum, _) = gw_app::import::import_upload(
+        &store,
+        &clock,
+        &grid_leader(s, g1),
+        gw_domain::ids::Key { street: s, id: c },
+        Some(gw_domain::ids::Key { street: s, id: g1 }),
+        "up.csv",
+        &bytes,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (sum.added, sum.updated, sum.rejected),
+        (1, 0, 2),
+        "{:?}",
+        sum.issues
+    );
+    let text = format!("{:?}", sum.issues);
+    assert!(!text.contains("西湖") && !text.contains("任伟健"), "{text}");
+    assert!(text.contains("elsewhere in this street"), "{text}");
+    let all = everyone(&env).await;
+    let ren = all.iter().find(|r| r.resident.name == "任伟健").unwrap();
+    assert_eq!(ren.building.as_deref(), Some("2号楼"), "not moved");
+    assert_eq!(
+        ren.resident.phones[0].phone.as_str(),
+        "13800000002",
+        "not changed"
+    );
+    assert!(all.iter().all(|r| r.resident.name != "探针"));
+    assert!(all
+        .iter()
+        .any(|r| r.resident.name == "新人" && r.grid.as_deref() == Some("第1网格")));
+    // The console operator (city-wide) is told where.
+    let again = csv(
+        &env,
+        "op.csv",
+        &[
+            head,
+            &["百合小区", "1栋", "1", "104", "新人二", &secret, ""],
+        ],
+    );
+    let (ok, v, e) = env.import_json(&again, &["--community", "东风社区"]);
+    assert!(ok, "{v} {e}");
+    assert!(v["issues"].to_string().contains("西湖社区"), "{v}");
+}
+
+#[tokio::test]
+async fn a_walk_ins_document_names_the_walk_in_to_merge() {
+    let env = TestEnv::new().await;
+    let head: &[&str] = &["楼栋", "单元", "房号", "姓名", "身份证号码"];
+    let first = csv(
+        &env,
+        "a.csv",
+        &[head, &["3号楼", "1", "101", "甲", &id_no(1980, 11)]],
+    );
+    let (ok, v, e) = env.import_json(&first, &["--community", "东风社区"]);
+    assert!(ok, "{v} {e}");
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let mut walk_in = gw_domain::resident::NewResident::named("散客甲");
+    walk_in.document = Some(gw_domain::idnumber::Document::from(
+        gw_domain::idnumber::IdNumber::parse(&id_no(1988, 33)).unwrap(),
+    ));
+    let pending = store
+        .add_pending_resident(street, &gw_app::new_uid(), &walk_in, 1)
+        .await
+        .unwrap();
+    let roster = csv(
+        &env,
+        "b.csv",
+        &[head, &["3号楼", "1", "801", "散客甲", &id_no(1988, 33)]],
+    );
+    let (ok, v, e) = env.import_json(&roster, &["--community", "东风社区"]);
+    assert!(ok, "{v} {e}");
+    let reason = v["issues"][0]["reason"].as_str().unwrap().to_string();
+    assert!(
+        reason.contains(&format!("待核实人员 {street}-{pending}"))
+            && reason.contains("resident match"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn a_roster_without_compounds_updates_the_building_it_names() {
+    // Found by an end-to-end review: such a roster moved a building's
+    // residents into a new 未填小区 building ("updated 98, warnings 0").
+    let env = TestEnv::new().await;
+    let a = id_no(1980, 11);
+    let first = csv(
+        &env,
+        "a.csv",
+        &[
+            &["小区", "楼栋", "单元", "房号", "姓名", "身份证号码"],
+            &["幸福家园", "8栋", "1", "301", "甲一", &a],
+        ],
+    );
+    let (ok, v, e) = env.import_json(&first, &["--community", "东风社区"]);
+    assert!(ok, "{v} {e}");
+    let head: &[&str] = &["楼栋", "单元", "房号", "姓名", "身份证号码", "手机号码"];
+    let second = csv(
+        &env,
+        "b.csv",
+        &[head, &["8栋", "1", "301", "甲一", &a, "13800000001"]],
+    );
+    let (ok, v, e) = env.import_json(&second, &["--community", "东风社区"]);
+    assert!(ok, "{v} {e}");
+    assert_eq!(int(&v, "updated"), 1, "{v}");
+    assert_eq!(v["new_buildings"].as_array().unwrap().len(), 0, "{v}");
+    let all = everyone(&env).await;
+    assert_eq!(all[0].compound.as_deref(), Some("幸福家园"));
+    // Once two compounds have an 8号楼, a roster without compounds is refused for it.
+    let other = csv(
+        &env,
+        "c.csv",
+        &[
+            &["小区", "楼栋", "单元", "房号", "姓名"],
+            &["百合小区", "8栋", "1", "101", "乙一"],
+        ],
+    );
+    let (ok, v, e) = env.import_json(&other, &["--community", "东风社区"]);
+    assert!(ok, "{v} {e}");
+    let (ok, v, e) = env.import_json(&second, &["--community", "东风社区"]);
+    assert!(ok, "{v} {e}");
+    assert_eq!(
+        (
+            int(&v, "updated"),
+            int(&v, "unchanged"),
+            int(&v, "rejected")
+        ),
+        (0, 0, 1),
+        "{v}"
+    );
+    let reason = v["issues"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("幸福家园") && reason.contains("百合小区"),
+        "{reason}"
+    );
+    assert_eq!(everyone(&env).await.len(), 2);
+}
+
+#[tokio::test]
+async fn an_exported_roster_imported_again_changes_nothing_and_loses_nothing() {
+    // Found by an end-to-end review: a masked export's re-import wrote
+    // "…；(已隐藏)" into notes and dropped health flags it hides; each
+    // unmasked cycle appended 特殊人群 to the notes again.
+    let env = TestEnv::new().await;
+    let roster = csv(
+        &env,
+        "a.csv",
+        &[
+            &[
+                "楼栋",
+                "单元",
+                "房号",
+                "姓名",
+                "身份证号码",
+                "手机号码",
+                "特殊人群",
+                "备注",
+            ],
+            &[
+                "3号楼",
+                "1",
+                "101",
+                "王秀兰",
+                &id_no(1950, 24),
+                "13812345678",
+                "独居老人，每周透析",
+                "子女在外地",
+            ],
+            &[
+                "3号楼",
+                "1",
+                "102",
+                "李四",
+                &id_no(1960, 13),
+                "",
+                "行动不便",
+                "",
+            ],
+        ],
+    );
+    let (ok, v, e) = env.import_json(&roster, &["--community", "东风社区"]);
+    assert!(ok, "{v} {e}");
+    let before = everyone(&env).await;
+    let wang = before.iter().find(|r| r.resident.name == "王秀兰").unwrap();
+    assert!(wang.resident.flags.has(gw_domain::resident::Flag::Dialysis));
+    for (name, extra) in [("masked.xlsx", None), ("full.xlsx", Some("--unmasked"))] {
+        let out = env.path(name);
+        let o = out.display().to_string();
+        let mut args = vec![
+            "export",
+            "roster",
+            "--community",
+            "东风社区",
+            "--out",
+            o.as_str(),
+        ];
+        args.extend(extra);
+        env.cli_ok(&args);
+        for _ in 0..2 {
+            let (ok, v, e) = env.import_json(&out, &["--community", "东风社区"]);
+            assert!(ok, "{v} {e}");
+            assert_eq!(
+                (int(&v, "updated"), int(&v, "added")),
+                (0, 0),
+                "{name}: {v}"
+            );
+            assert_eq!(int(&v, "warnings"), 0, "{name}: {v}");
+        }
+        let after = everyone(&env).await;
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!(b.resident, a.resident, "{name}");
+        }
+    }
+}

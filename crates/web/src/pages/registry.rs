@@ -30,16 +30,10 @@ pub(crate) fn full_names(s: &AppState, a: &Auth) -> bool {
 /// The reader's half of a bilingual message `中文 / English` (both when unsplit).
 pub(crate) fn pick(l: Lang, msg: &str) -> String {
     // The separator is "/ " after a space or a Chinese character ("…）/ no …").
-    let split = msg.match_indices("/ ").map(|(i, _)| i).find(|&i| {
-        msg[..i]
-            .chars()
-            .next_back()
-            .is_some_and(|c| c == ' ' || !c.is_ascii())
-    });
-    match split.map(|i| (&msg[..i], &msg[i + 2..])) {
+    match gw_domain::text::split_languages(msg) {
         Some((zh, en)) => match l {
-            Lang::Zh => zh.trim().to_string(),
-            Lang::En => en.trim().to_string(),
+            Lang::Zh => zh.to_string(),
+            Lang::En => en.to_string(),
         },
         None => msg.to_string(),
     }
@@ -798,5 +792,42 @@ mod tests {
         );
         assert_eq!(pick(Lang::Zh, "no split here"), "no split here");
         assert_eq!(pick(Lang::En, "path a/ b"), "path a/ b");
+    }
+
+    #[test]
+    fn an_import_issue_shows_its_reason_in_either_language() {
+        // Found by an end-to-end review: the Chinese page showed
+        // "证件号…无效，未录入证件号，请核对后重新导入" without the reason.
+        let sheet = gw_domain::roster::Sheet {
+            name: "楼".into(),
+            rows: vec![
+                ["姓名", "身份证号", "楼栋", "门牌号"]
+                    .map(|t| gw_domain::roster::Cell::Text(t.into()))
+                    .to_vec(),
+                ["甲", "220102195001020111", "1", "101"]
+                    .map(|t| gw_domain::roster::Cell::Text(t.into()))
+                    .to_vec(),
+            ],
+            merges: vec![],
+            hidden: false,
+        };
+        let parsed = gw_domain::roster::parse_workbook(
+            &[sheet],
+            &gw_domain::roster::ParseOptions {
+                default_compound: "未填小区".into(),
+                today: gw_domain::date::Date::new(2022, 3, 18).unwrap(),
+            },
+        );
+        let gw_domain::roster::RowOutcome::Resident(r) = &parsed.rows[0] else {
+            panic!("a resident")
+        };
+        let reason = &r.warnings[0].reason;
+        let zh = pick(Lang::Zh, reason);
+        let en = pick(Lang::En, reason);
+        assert!(zh.contains("校验位错误") && !zh.contains("check"), "{zh}");
+        assert!(
+            en.contains("check character") && !en.contains("校验"),
+            "{en}"
+        );
     }
 }
