@@ -986,7 +986,8 @@ fn parse_person(
 
 /// What an export writes in place of a value it hides.
 pub const HIDDEN: &str = "(已隐藏)";
-/// What a masked export writes in 特殊人群 for each hidden health flag.
+/// What a masked export once wrote in 特殊人群 for each hidden health flag
+/// (it now leaves them out): read as no value when such a file comes back.
 pub const HIDDEN_HEALTH: &str = "健康信息(已隐藏)";
 
 /// An export's placeholder for a hidden value (half- or full-width brackets).
