@@ -244,9 +244,9 @@ pub async fn issue_supplies(
             };
             let both_ranges = matches!((new, &had), (TubeIssue::Range(_), TubeIssue::Range(_)));
             if (both_ranges || row.point_id != here) && had.overlaps(new) {
-                let (n, h) = (new.describe(), had.describe());
+                let ((nz, ne), (hz, he)) = (new.describe(), had.describe());
                 return Err(StoreError::Conflict(format!(
-                    "{n} 与已发给采样点 {}-{} 的 {h} 有相同条码 / {n} shares barcodes with {h}, issued to point {}-{}: a tube belongs to one point",
+                    "{nz} 与已发给采样点 {}-{} 的 {hz} 有相同条码 / {ne} shares barcodes with {he}, issued to point {}-{}: a tube belongs to one point",
                     point.street, row.point_id, point.street, row.point_id
                 )));
             }

@@ -407,38 +407,37 @@ pub async fn import_sheets(
             street: owner.street_id,
             id: owner.resident_id,
         };
-        let told = if owner.pending {
+        // The place, or the walk-in to merge, only to whoever may read it:
+        // the number alone must not tell a grid leader where somebody lives
+        // or that they were swabbed as a walk-in.
+        let readable = match &opts.principal {
+            None => true,
+            Some(p) => {
+                let place = store
+                    .place_of(owner.street_id, "resident", owner.resident_id)
+                    .await?;
+                p.can(Can::ReadRegistry, &place, now_ms)
+            }
+        };
+        let told = if owner.pending && readable && owner.street_id == target.street_id {
             Elsewhere {
                 zh: format!("属于待核实人员 {key}（在采样点登记、不在任何名单上）：导入后请用 resident match 把 {key} 合并到本行居民"),
                 en: format!("belongs to pending walk-in {key} (sampled at a point, on no roster): after the import, merge {key} into this row's resident with resident match"),
             }
+        } else if readable && !owner.pending {
+            Elsewhere {
+                zh: format!("已在{}登记", owner.place),
+                en: format!("already registered elsewhere ({})", owner.place),
+            }
+        } else if owner.street_id == target.street_id {
+            Elsewhere {
+                zh: "已在本街道其他地方登记".into(),
+                en: "already registered elsewhere in this street".into(),
+            }
         } else {
-            // The place only to whoever may read it: the number alone must
-            // not tell a grid leader where somebody lives.
-            let readable = match &opts.principal {
-                None => true,
-                Some(p) => {
-                    let place = store
-                        .place_of(owner.street_id, "resident", owner.resident_id)
-                        .await?;
-                    p.can(Can::ReadRegistry, &place, now_ms)
-                }
-            };
-            if readable {
-                Elsewhere {
-                    zh: format!("已在{}登记", owner.place),
-                    en: format!("already registered elsewhere ({})", owner.place),
-                }
-            } else if owner.street_id == target.street_id {
-                Elsewhere {
-                    zh: "已在本街道其他地方登记".into(),
-                    en: "already registered elsewhere in this street".into(),
-                }
-            } else {
-                Elsewhere {
-                    zh: "已在本市其他街道登记".into(),
-                    en: "already registered elsewhere in the city".into(),
-                }
+            Elsewhere {
+                zh: "已在本市其他街道登记".into(),
+                en: "already registered elsewhere in the city".into(),
             }
         };
         elsewhere.insert((owner.kind, owner.number.clone()), told);
@@ -746,6 +745,12 @@ fn place_rows_without_compound(
         let mut found = grid.map(|g| holding(Some(g))).unwrap_or_default();
         if found.is_empty() {
             found = holding(None);
+        }
+        // A building an earlier roster without compounds brought in stays
+        // the one such a roster means, whatever other compound has one so
+        // named since.
+        if found.contains(&DEFAULT_COMPOUND) {
+            continue;
         }
         match found.as_slice() {
             [] => {}

@@ -650,11 +650,12 @@ pub async fn push_call_down(
     {
         PushOutcome::Queued(n) => Ok(n),
         PushOutcome::NoChannel => Err(no_channel()),
-        PushOutcome::PlanChanged(rev) => Err(AuthError::Store(StoreError::Conflict(format!(
-            "推送期间排班已改为第 {} 版，请查看新的时间表后再推送 / the plan was made again meanwhile (revision {}): push from the new one",
-            rev.unwrap_or(0),
-            rev.unwrap_or(0)
+        PushOutcome::PlanChanged(Some(rev)) => Err(AuthError::Store(StoreError::Conflict(format!(
+            "推送期间排班已改为第 {rev} 版，请查看新的时间表后再推送 / the plan was made again meanwhile (revision {rev}): push from the new one"
         )))),
+        PushOutcome::PlanChanged(None) => Err(AuthError::Store(StoreError::Conflict(
+            "推送期间排班已不存在，请重新排班后再推送 / the plan is gone meanwhile: plan again, then push".into(),
+        ))),
         // Only a round still to be sampled calls people down: once sampling
         // has closed no routine tube opens, and a call would send them to a
         // point that no longer swabs.

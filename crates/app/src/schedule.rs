@@ -357,8 +357,10 @@ pub async fn plan_as(
             l.round.state
         )));
     }
-    // Slots whose call-down went out stand as told, like slots begun.
+    // Slots whose call-down went out stand as told, like slots begun (told
+    // with the stored plan's slot length).
     let pushed = store.pushed_slots(round.street, round.id).await?;
+    let told_slot_ms = l.stored.as_ref().map_or(slot_ms, |s| s.slot_ms);
     let (from, keep_before, kept) = match &l.stored {
         Some(s) => {
             let cut = sched::next_slot_start(s.anchor_ms, s.slot_ms, now);
@@ -396,7 +398,11 @@ pub async fn plan_as(
                     .filter(|c| c.point_id == p.id && c.starts_ms >= from)
                     .cloned()
                     .collect(),
-                announced: pushed.iter().copied().filter(|t| *t >= from).collect(),
+                announced: pushed
+                    .iter()
+                    .filter(|t| **t >= from)
+                    .map(|t| (*t, t + told_slot_ms))
+                    .collect(),
                 ..p.clone()
             })
             .collect()
@@ -482,7 +488,7 @@ fn refusal(e: sched::PlanError, infos: &[PointInfo]) -> String {
                 .iter()
                 .map(|p| {
                     format!(
-                        "{}（实测每台每小时约 {} 人，按 {} 人排，原定 {} 人）",
+                        "{}（实测每台每小时约 {:.0} 人，按 {:.0} 人排，原定 {:.0} 人）",
                         p.name,
                         p.measured_rate.unwrap_or(p.planning_rate),
                         p.planning_rate,
@@ -494,7 +500,7 @@ fn refusal(e: sched::PlanError, infos: &[PointInfo]) -> String {
                 .iter()
                 .map(|p| {
                     format!(
-                        "{} (measured about {} per station per hour, planned at {}, configured {})",
+                        "{} (measured about {:.0} per station per hour, planned at {:.0}, configured {:.0})",
                         p.name,
                         p.measured_rate.unwrap_or(p.planning_rate),
                         p.planning_rate,

@@ -1579,21 +1579,47 @@ pub async fn scan(
                 "{what} 含有控制字符，未登记 / {what} contains a control character: not stored"
             )));
         }
-        // No scanner reads this much from a code, a document or a label;
-        // stored, it would count a swab for a paste of something else.
+    }
+    // No scanner reads this much from a code, a document or a label, and no
+    // station names itself at such length. While the volunteer is with the
+    // person the scan is refused, to be read again; synced late from an
+    // offline queue, the swab is in the tube: stored, its text cut to the
+    // limit (the same cut for a replay), naming nobody and so flagged.
+    let now = clock.now_ms();
+    let live = now.saturating_sub(corrected_scan_ms(s, now)) <= LIVE_SCAN_MS;
+    let too_long = |what: &str, max: usize| {
+        AuthError::Invalid(format!(
+            "{what} 超过 {max} 个字符，不是扫码内容，未登记 / {what} is longer than {max} characters, not a scan: not stored"
+        ))
+    };
+    for (what, text) in [("client_id", s.client_id), ("station", s.station)] {
         if text.chars().count() > MAX_SCAN_TEXT {
-            return Err(AuthError::Invalid(format!(
-                "{what} 超过 {MAX_SCAN_TEXT} 个字符，不是扫码内容，未登记 / {what} is longer than {MAX_SCAN_TEXT} characters, not a scan: not stored"
-            )));
+            return Err(too_long(what, MAX_SCAN_TEXT));
         }
     }
-    if let Some((name, _)) = s.walk_in {
-        if name.trim().chars().count() > MAX_WALK_IN_NAME {
-            return Err(AuthError::Invalid(format!(
-                "临时人员姓名超过 {MAX_WALK_IN_NAME} 个字 / a walk-in's name is longer than {MAX_WALK_IN_NAME} characters"
-            )));
-        }
+    let cut = |text: &str, max: usize| -> Option<String> {
+        (text.chars().count() > max).then(|| text.chars().take(max).collect())
+    };
+    let code_cut = cut(s.code, MAX_SCAN_TEXT);
+    if code_cut.is_some() && live {
+        return Err(too_long("code", MAX_SCAN_TEXT));
     }
+    let name_cut = s
+        .walk_in
+        .and_then(|(name, _)| cut(name.trim(), MAX_WALK_IN_NAME));
+    if name_cut.is_some() && live {
+        return Err(AuthError::Invalid(format!(
+            "临时人员姓名超过 {MAX_WALK_IN_NAME} 个字 / a walk-in's name is longer than {MAX_WALK_IN_NAME} characters"
+        )));
+    }
+    let s = &Scan {
+        code: code_cut.as_deref().unwrap_or(s.code),
+        walk_in: match (s.walk_in, name_cut.as_deref()) {
+            (Some((_, phone)), Some(name)) => Some((name, phone)),
+            (w, _) => w,
+        },
+        ..s.clone()
+    };
     let (mut out, late) = register_swab(store, clock, p, writer, s).await?;
     if let Some((tube, resident, scanned_ms)) = late {
         let f = store

@@ -271,11 +271,15 @@ impl TubeIssue {
         }
     }
 
-    /// The issue as people write it: `A–B` or `批次 X / batch X`.
-    pub fn describe(&self) -> String {
+    /// The issue as people write it, `(中文, English)`: `A–B`, or
+    /// `批次 X` / `batch X`.
+    pub fn describe(&self) -> (String, String) {
         match self {
-            TubeIssue::Range(r) => format!("{}–{}", r.first, r.last),
-            TubeIssue::Batch { batch } => format!("批次 batch {batch}"),
+            TubeIssue::Range(r) => {
+                let t = format!("{}–{}", r.first, r.last);
+                (t.clone(), t)
+            }
+            TubeIssue::Batch { batch } => (format!("批次 {batch}"), format!("batch {batch}")),
         }
     }
 }

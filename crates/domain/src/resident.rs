@@ -205,7 +205,17 @@ impl Flag {
                 t.match_indices(k).any(|(at, _)| {
                     let before = t[..at].trim_end();
                     let after = t[at + k.len()..].trim_start();
-                    let denied = NEGATIONS.iter().any(|n| before.ends_with(n));
+                    // A question (是否独居：是 / 有无透析：无) is answered after it.
+                    let asked = before.ends_with("是否") || before.ends_with("有无");
+                    let denied = if asked {
+                        let answer =
+                            after.trim_start_matches([':', '：', ',', '，', ' ', '？', '?']);
+                        ["否", "无", "不", "没"]
+                            .iter()
+                            .any(|n| answer.starts_with(n))
+                    } else {
+                        NEGATIONS.iter().any(|n| before.ends_with(n))
+                    };
                     // 无手机号: no phone number, not no phone.
                     let no_number =
                         flag == Flag::NoSmartphone && *k == "无手机" && after.starts_with('号');
@@ -382,6 +392,11 @@ mod tests {
         let f = Flag::scan_text("非孕妇，独居老人");
         assert!(f.has(Flag::ElderlyAlone) && !f.has(Flag::Pregnant));
         assert!(Flag::scan_text("无手机").has(Flag::NoSmartphone));
+        // A form's question is answered after it.
+        assert!(Flag::scan_text("是否独居：是").has(Flag::ElderlyAlone));
+        assert!(Flag::scan_text("是否透析: 是").has(Flag::Dialysis));
+        assert!(!Flag::scan_text("是否独居：否").has(Flag::ElderlyAlone));
+        assert!(!Flag::scan_text("有无透析：无").has(Flag::Dialysis));
         assert!(Flag::scan_text("Cannot go downstairs").has(Flag::CannotGoDownstairs));
     }
     #[test]

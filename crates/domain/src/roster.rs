@@ -596,10 +596,27 @@ pub fn parse_address_text(
     (compound, building, unit, room)
 }
 
-/// The building a title row above the header names (`幸福家园5号楼居民花名册`).
+/// The building a title row above the header names (`幸福家园5号楼居民花名册`):
+/// only a title (a cell that calls itself a roster or a list) naming exactly
+/// one building. A range (`1-5栋`), several buildings, or a note above the
+/// header (`请到3栋门口集合`) names none: the rows then need their own.
 fn building_from_title(rows: &[Vec<Cell>]) -> Option<String> {
-    rows.iter().flatten().find_map(|c| {
+    const TITLE: [&str; 7] = [
+        "名单",
+        "花名册",
+        "名册",
+        "台账",
+        "信息表",
+        "登记表",
+        "统计表",
+    ];
+    const RANGE: [char; 7] = ['-', '—', '–', '~', '～', '至', '到'];
+    let mut found: Vec<String> = Vec::new();
+    for c in rows.iter().flatten() {
         let t = squeeze(&cell_text(c));
+        if !TITLE.iter().any(|w| t.contains(w)) {
+            continue;
+        }
         let chars: Vec<(usize, char)> = t.char_indices().collect();
         for (i, &(at, ch)) in chars.iter().enumerate() {
             if !ch.is_ascii_digit() || (i > 0 && chars[i - 1].1.is_ascii_digit()) {
@@ -608,11 +625,21 @@ fn building_from_title(rows: &[Vec<Cell>]) -> Option<String> {
             let digits: String = t[at..].chars().take_while(char::is_ascii_digit).collect();
             let after = &t[at + digits.len()..];
             if ["号楼", "栋", "幢"].iter().any(|m| after.starts_with(m)) {
-                return Some(building_name(&format!("{digits}号楼")));
+                // The end of a range: no one building.
+                if i > 0 && RANGE.contains(&chars[i - 1].1) {
+                    return None;
+                }
+                let name = building_name(&format!("{digits}号楼"));
+                if !found.contains(&name) {
+                    found.push(name);
+                }
             }
         }
-        None
-    })
+    }
+    match found.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
 }
 
 struct RowCtx<'a> {
@@ -927,12 +954,13 @@ fn parse_person(
                     _ => PhoneRelation::Own,
                 };
                 for part in split_phones(&text) {
-                    if is_masked_number(part) {
-                        continue;
-                    }
                     let relation = PhoneRelation::from_text(part).unwrap_or(base);
                     let digits: String = part.chars().filter(|ch| !ch.is_alphabetic() || ch.is_ascii_alphabetic()).collect();
                     let digits = digits.trim_start_matches(|ch: char| !(ch.is_ascii_digit() || ch == '+' || ('０'..='９').contains(&ch)));
+                    // A masked export's number (a relative's too, `家属:138****5678`): no value.
+                    if is_masked_number(digits) {
+                        continue;
+                    }
                     match Phone::parse(digits) {
                         Ok(phone) if !r.phones.iter().any(|p| p.phone == phone) => r.phones.push(ResidentPhone { phone, relation }),
                         Ok(_) => {}
@@ -1227,11 +1255,6 @@ pub fn plan_import(
             }
             continue;
         }
-        if let Some(d) = &resident.document {
-            seen_doc.insert(doc_key(d), (&row.sheet, row.row, &row.resident.name));
-        }
-        seen_name.insert(name_key.clone(), (&row.sheet, row.row));
-
         if let Some(d) = resident.document.clone() {
             if let Some(place) = elsewhere.get(&doc_key(&d)) {
                 let masked = crate::mask::document(&d.number);
@@ -1266,6 +1289,12 @@ pub fn plan_import(
                 continue;
             }
         }
+        // Seen only once taken: a later row is not a "duplicate" of a row
+        // refused, and a later right one is not refused for it.
+        if let Some(d) = &row.resident.document {
+            seen_doc.insert(doc_key(d), (&row.sheet, row.row, &row.resident.name));
+        }
+        seen_name.insert(name_key.clone(), (&row.sheet, row.row));
         let matched = by_document
             .or_else(|| {
                 by_name.get(&name_key).copied().filter(|i| {
@@ -1745,6 +1774,23 @@ mod tests {
         );
         assert!(same_name("John Smith", "JOHN  SMITH"));
         assert!(!same_name("John Smith", "金敏洙"));
+        // A refused row is not "seen": the right one after it is taken.
+        let rows = [
+            rr("张三丰", Some(&a), "301", 2),
+            rr("任伟健", Some(&a), "101", 3),
+        ];
+        let refs: Vec<&RosterRow> = rows.iter().collect();
+        let plan = plan_import(&refs, &[existing(7, &registered)], &HashMap::new());
+        assert_eq!(
+            plan.actions,
+            vec![
+                Action::Refused { row: 0 },
+                Action::Unchanged {
+                    row: 1,
+                    id: Some(7)
+                }
+            ]
+        );
     }
 
     #[test]
@@ -1803,6 +1849,7 @@ mod tests {
                     "特殊人群",
                     "备注",
                     "是否孕妇",
+                    "联系电话",
                 ]),
                 row(&[
                     "1号楼",
@@ -1812,6 +1859,7 @@ mod tests {
                     "独居老人、健康信息(已隐藏)",
                     "(已隐藏)",
                     "否",
+                    "138****5678 / 家属:139****1234",
                 ]),
             ],
             merges: vec![],
@@ -1975,6 +2023,19 @@ mod tests {
         };
         let p = parse_workbook(&[sheet("幸福家园5号楼居民花名册")], &opts());
         assert_eq!(residents(&p)[0].address.building, "5号楼");
+        // A range, several buildings, or a note above the header: none taken.
+        for title in [
+            "幸福家园1-5栋居民名单",
+            "第3栋、第5栋居民名单",
+            "请到3栋门口集合",
+        ] {
+            let p = parse_workbook(&[sheet(title)], &opts());
+            assert!(
+                matches!(&p.rows[0], RowOutcome::Rejected(_)),
+                "{title}: {:?}",
+                p.rows[0]
+            );
+        }
         let p = parse_workbook(&[sheet("居民花名册")], &opts());
         let RowOutcome::Rejected(r) = &p.rows[0] else {
             panic!("rejected")

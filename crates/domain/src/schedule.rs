@@ -133,11 +133,11 @@ pub struct Point {
     /// the plan fills around them.
     #[serde(default)]
     pub booked: Vec<Call>,
-    /// Re-plan: the starts of slots whose call-down went out. No new call
-    /// joins them (the group was told who comes down then; a second message
-    /// for the same slot would read as a correction).
+    /// Re-plan: the slots (start, end) whose call-down went out. No new
+    /// call joins a slot overlapping one (the group was told who comes down
+    /// then; a second message for the same time would read as a correction).
     #[serde(default)]
-    pub announced: Vec<i64>,
+    pub announced: Vec<(i64, i64)>,
 }
 
 impl Point {
@@ -519,10 +519,10 @@ fn pack(p: &Point, prm: &Params, fr: &[(i64, i64)], pieces: &[Piece]) -> Option<
         let n = f64::from(people);
         let capacity = p.rate_per_ms() * (e - s) as f64;
         let (_, q, _) = slot_step(p, carry, load + n, e - s);
-        // A slot already announced takes nobody new (its start on the grid
-        // lies within a slot length before the frame's, which a late opening
-        // cuts, or inside it, when the slot length changed).
-        let open = !p.announced.iter().any(|&t| t > s - prm.slot_ms && t < e);
+        // A frame overlapping a slot already announced takes nobody new
+        // (the same slot, one a late opening cuts, or one of another length
+        // when the slot length changed).
+        let open = !p.announced.iter().any(|&(a, b)| a < e && b > s);
         let fits = open && carry.backlog + load + n <= capacity && q <= prm.max_queue;
         let fresh = open && load == 0.0 && carry.backlog < 1.0 && carry.run_ms <= 0.0;
         let too_big = || {
@@ -1489,6 +1489,26 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_longer_slot_closes_only_frames_overlapping_an_announced_slot() {
+        // Announced 00:30–01:00 under 30-minute slots; re-planned with
+        // 60-minute ones: 00:00–01:00 overlaps it, 01:00–02:00 does not.
+        let bs = compound(6, 1, 0.0);
+        let announced = (T0 + 30 * MINUTE_MS, T0 + 60 * MINUTE_MS);
+        let ps = vec![Point {
+            announced: vec![announced],
+            ..point(1, Some(1), 0.0, 0.0, 4)
+        }];
+        let prm = Params {
+            slot_ms: 60 * MINUTE_MS,
+            ..params(4)
+        };
+        let plan = plan(&bs, &ps, &prm).unwrap();
+        let starts: BTreeSet<i64> = plan.calls().iter().map(|c| c.starts_ms).collect();
+        assert!(!starts.contains(&T0), "{starts:?}");
+        assert!(starts.contains(&(T0 + HOUR_MS)), "{starts:?}");
+    }
+
     fn at_one_point(plan: &Plan) -> BTreeMap<i64, i64> {
         let mut at = BTreeMap::new();
         for c in plan.calls() {
@@ -1998,7 +2018,7 @@ mod tests {
         let ps2: Vec<Point> = ps2
             .into_iter()
             .map(|p| Point {
-                announced: vec![second],
+                announced: vec![(second, second + prm.slot_ms)],
                 ..p
             })
             .collect();

@@ -787,6 +787,42 @@ async fn a_grid_leaders_import_touches_only_their_grid_and_names_no_unreadable_p
     assert!(all
         .iter()
         .any(|r| r.resident.name == "新人" && r.grid.as_deref() == Some("第1网格")));
+    // A number a walk-in was swabbed with: the grid leader is not told of
+    // the walk-in (who may not read the street's pending residents).
+    let walk_doc = id_no(1990, 17);
+    let mut walker = gw_domain::resident::NewResident::named("过路人");
+    walker.document = Some(gw_domain::idnumber::Document {
+        kind: gw_domain::idnumber::DocKind::IdCard,
+        number: walk_doc.clone(),
+    });
+    let pending = store
+        .add_pending_resident(s, &gw_app::new_uid(), &walker, 1)
+        .await
+        .unwrap();
+    let up2 = csv(
+        &env,
+        "up2.csv",
+        &[
+            head,
+            &["百合小区", "1栋", "1", "105", "过路人", &walk_doc, ""],
+        ],
+    );
+    let (sum2, _) = gw_app::import::import_upload(
+        &store,
+        &clock,
+        &grid_leader(s, g1),
+        gw_domain::ids::Key { street: s, id: c },
+        Some(gw_domain::ids::Key { street: s, id: g1 }),
+        "up2.csv",
+        &std::fs::read(&up2).unwrap(),
+    )
+    .await
+    .unwrap();
+    let text = format!("{:?}", sum2.issues);
+    assert!(
+        !text.contains("walk-in") && !text.contains(&format!("{s}-{pending}")),
+        "{text}"
+    );
     // The console operator (city-wide) is told where.
     let again = csv(
         &env,

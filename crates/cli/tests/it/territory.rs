@@ -117,9 +117,27 @@ async fn a_building_a_roster_brought_in_is_placed_in_a_grid_by_its_community() {
             .body
     };
     assert!(page(&sec).contains(r#"id="assign-grid""#));
+    // Sealed while in no grid: the page says both.
+    env.cli_ok(&[
+        "control", "set", "--kind", "building", "--id", &building, "--status", "sealed",
+        "--reason", "密接",
+    ]);
+    env.cli_ok(&[
+        "building",
+        "grid",
+        &building,
+        "--grid",
+        gw_app::import::UNASSIGNED_GRID,
+    ]);
+    let both = page(&sec);
+    assert!(
+        both.contains("未分配网格") && both.contains(r#"data-control="sealed""#),
+        "{both}"
+    );
+    env.cli_ok(&["building", "grid", &building, "--grid", "第3网格"]);
     assert!(!page(&gl).contains(r#"id="assign-grid""#));
     // From the command line, by the grid's name within the community: back
-    // to where it was; audited both times.
+    // to where it was; audited every time (twice more for the seal's look).
     let out = env.cli_ok(&[
         "building",
         "grid",
@@ -135,7 +153,7 @@ async fn a_building_a_roster_brought_in_is_placed_in_a_grid_by_its_community() {
             .iter()
             .filter(|e| e.action == "assign_building" && e.target_id == building)
             .count(),
-        2,
+        4,
         "{events:?}"
     );
 }

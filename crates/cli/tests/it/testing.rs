@@ -2792,6 +2792,15 @@ async fn a_blank_read_or_a_tube_label_in_the_persons_place_is_refused() {
         "{}",
         late_walk_in.body
     );
+    // Too long a read synced late: the swab is in the tube, so it is stored
+    // (cut to the limit, naming nobody), and its replay is the same swab.
+    let long = json!({ "client_id": "b-long", "code": "A".repeat(300), "scanned_ms": ten_minutes_ago, "sent_ms": gw_app::Clock::System.now_ms() });
+    let stored = srv.post(&format!("/api/v1/tubes/{t}/scans"), &long);
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    assert_ne!(stored.json()["problem"], "", "{}", stored.body);
+    let again = srv.post(&format!("/api/v1/tubes/{t}/scans"), &long);
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.json()["replay"], true, "{}", again.body);
     for (client, code) in [("b-6", "L0000150"), ("b-7", "")] {
         let r = srv.post(
             &format!("/api/v1/tubes/{t}/scans"),

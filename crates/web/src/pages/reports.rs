@@ -531,12 +531,10 @@ async fn assign_form(
     k: Key,
     b: &gw_store::registry::BuildingRow,
 ) -> Result<String, WebError> {
+    // Checked where the use-case checks it: the building's community.
     let community = gw_domain::access::Place {
-        district: None,
-        street: k.street,
-        community: Some(b.community_id),
         grid: None,
-        point: None,
+        ..s.store.place_of(k.street, "building", k.id).await?
     };
     if !a
         .principal
@@ -783,6 +781,14 @@ async fn building_body(
             n = missed.len(),
         );
     }
+    let unassigned_tag = if b.grid_unassigned {
+        format!(
+            r#" <span class="tag bad">{}</span>"#,
+            l.t("未分配网格", "in no grid yet")
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
         r#"<p><a href="/grids/{gk}">← {community} · {grid}</a></p><h1>{compound} {name}{btag}{ctag}</h1>
 <section class="stats"><div><b id="bldg-units">{nu}</b><span>{lu}</span></div><div><b id="bldg-households">{nh}</b><span>{lh}</span></div><div><b id="bldg-residents">{nr}</b><span>{lr}</span></div></section>
@@ -801,14 +807,7 @@ async fn building_body(
         grid = esc(&b.grid),
         compound = esc(&b.compound),
         name = esc(&b.name),
-        btag = if b.grid_unassigned {
-            format!(
-                r#" <span class="tag bad">{}</span>"#,
-                l.t("未分配网格", "in no grid yet")
-            )
-        } else {
-            control_tag(l, ctl("building", b.id))
-        },
+        btag = unassigned_tag + &control_tag(l, ctl("building", b.id)),
         ctag = control_tag(l, ctl("compound", b.compound_id)),
         nu = units.len(),
         lu = l.t("单元", "Units"),

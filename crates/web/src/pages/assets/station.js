@@ -239,7 +239,10 @@
   // The server's phone rule (gw_domain::phone): a mobile of 11 digits from
   // 13 to 19, or a landline of 10 to 12 digits from 0; separators allowed.
   function phoneOk(p) {
-    var t = p.replace(/[\s\-—–()（）+.]/g, '');
+    // Full-width digits as the server reads them (１３８ → 138).
+    var t = p.replace(/[０-９]/g, function (d) { return String.fromCharCode(d.charCodeAt(0) - 0xFEE0); });
+    if (/\.0$/.test(t)) t = t.slice(0, -2);
+    t = t.replace(/[\s\-—–()（）+.]/g, '');
     if (!/^[0-9]+$/.test(t)) return false;
     if (t.length === 13 && t.indexOf('86') === 0) t = t.slice(2);
     if (t.charAt(0) === '1') return t.length === 11 && /^1[3-9]/.test(t);
