@@ -1225,6 +1225,18 @@ pub fn plan_import(
             severity,
             reason,
         };
+        // The row refused over its document: said with the number masked.
+        let masked = row
+            .resident
+            .document
+            .as_ref()
+            .map(|d| crate::mask::document(&d.number))
+            .unwrap_or_default();
+        let refuse = |plan: &mut Plan, reason: String| {
+            plan.warnings
+                .push(issue(&row.doc_column, Severity::Rejected, reason));
+            plan.actions.push(Action::Refused { row: idx });
+        };
         let first = match &resident.document {
             Some(d) => seen_doc.get(&doc_key(d)).copied(),
             None => seen_name
@@ -1241,17 +1253,7 @@ pub fn plan_import(
                 ));
                 plan.actions.push(Action::Unchanged { row: idx, id: None });
             } else {
-                let masked = resident
-                    .document
-                    .as_ref()
-                    .map(|d| crate::mask::document(&d.number))
-                    .unwrap_or_default();
-                plan.warnings.push(issue(
-                    &row.doc_column,
-                    Severity::Rejected,
-                    format!("证件号 {masked} 与{zh}相同但姓名不同，本行未导入：请核实是谁的证件号 / document {masked} is the same as on {en} but the name differs: row not imported, check whose number it is"),
-                ));
-                plan.actions.push(Action::Refused { row: idx });
+                refuse(&mut plan, format!("证件号 {masked} 与{zh}相同但姓名不同，本行未导入：请核实是谁的证件号 / document {masked} is the same as on {en} but the name differs: row not imported, check whose number it is"));
             }
             continue;
         }
@@ -1275,17 +1277,7 @@ pub fn plan_import(
             .and_then(|d| by_doc.get(&doc_key(d)).copied());
         if let Some(i) = by_document {
             if !same_name(&existing[i].resident.name, &resident.name) {
-                let masked = resident
-                    .document
-                    .as_ref()
-                    .map(|d| crate::mask::document(&d.number))
-                    .unwrap_or_default();
-                plan.warnings.push(issue(
-                    &row.doc_column,
-                    Severity::Rejected,
-                    format!("证件号 {masked} 已登记在另一姓名下，与本行姓名不同：本行未导入，登记的居民未改名、未迁移；请核实证件号 / document {masked} is registered to a person of another name: row not imported, nobody renamed or moved; check the number"),
-                ));
-                plan.actions.push(Action::Refused { row: idx });
+                refuse(&mut plan, format!("证件号 {masked} 已登记在另一姓名下，与本行姓名不同：本行未导入，登记的居民未改名、未迁移；请核实证件号 / document {masked} is registered to a person of another name: row not imported, nobody renamed or moved; check the number"));
                 continue;
             }
         }

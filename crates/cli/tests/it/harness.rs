@@ -403,6 +403,29 @@ impl TestEnv {
     }
 }
 
+/// 长春市 › 南关区 › 鸿城街道 › 东风社区 with their official codes, and the
+/// community's 第3网格: `(street, community, grid)`.
+pub async fn dongfeng(store: &Store) -> (i64, i64, i64) {
+    let city = store.ensure_city("长春市", Some("220100")).await.unwrap();
+    let d = store
+        .ensure_district(city, "南关区", Some("220102"))
+        .await
+        .unwrap();
+    let s = store
+        .ensure_street(d, "鸿城街道", Some("220102001"))
+        .await
+        .unwrap();
+    let c = store
+        .ensure_community(s, "东风社区", Some("220102001001"))
+        .await
+        .unwrap();
+    let g = store
+        .ensure_grid(s, c, "第3网格", Some("22010200100103"), false)
+        .await
+        .unwrap();
+    (s, c, g)
+}
+
 /// The text column of every row `sql` (no parameters) returns, on either backend.
 pub async fn query_strings(store: &Store, sql: &str) -> Vec<String> {
     match &store.pool {

@@ -113,23 +113,7 @@ async fn messy_roster_imports_with_a_precise_report() {
 async fn updated_roster_updates_and_grid_option_places_buildings() {
     let env = TestEnv::new().await;
     let store = env.store().await;
-    let city = store.ensure_city("长春市", Some("220100")).await.unwrap();
-    let d = store
-        .ensure_district(city, "南关区", Some("220102"))
-        .await
-        .unwrap();
-    let s = store
-        .ensure_street(d, "鸿城街道", Some("220102001"))
-        .await
-        .unwrap();
-    let c = store
-        .ensure_community(s, "东风社区", Some("220102001001"))
-        .await
-        .unwrap();
-    store
-        .ensure_grid(s, c, "第3网格", Some("22010200100103"), false)
-        .await
-        .unwrap();
+    crate::harness::dongfeng(&store).await;
     let id = gw_domain::idnumber::IdNumber::compose(
         "220102",
         gw_domain::date::Date::new(1950, 3, 1).unwrap(),

@@ -11,23 +11,7 @@ use crate::harness::TestEnv;
 async fn a_building_a_roster_brought_in_is_placed_in_a_grid_by_its_community() {
     let env = TestEnv::new().await;
     let store = env.store().await;
-    let city = store.ensure_city("长春市", Some("220100")).await.unwrap();
-    let d = store
-        .ensure_district(city, "南关区", Some("220102"))
-        .await
-        .unwrap();
-    let s = store
-        .ensure_street(d, "鸿城街道", Some("220102001"))
-        .await
-        .unwrap();
-    let c = store
-        .ensure_community(s, "东风社区", Some("220102001001"))
-        .await
-        .unwrap();
-    let grid = store
-        .ensure_grid(s, c, "第3网格", Some("22010200100103"), false)
-        .await
-        .unwrap();
+    let (s, _, grid) = crate::harness::dongfeng(&store).await;
     let other_c = store.ensure_community(s, "西湖社区", None).await.unwrap();
     let other_grid = store
         .ensure_grid(s, other_c, "第9网格", None, false)
