@@ -451,6 +451,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             post(pages::plan),
         ),
         (
+            "POST",
+            "/rounds/{id}/schedule/push",
+            Need::Act(ManageRounds),
+            post(pages::push_slot),
+        ),
+        (
             "GET",
             "/rounds/{id}/door-to-door",
             Need::Act(ReadRegistry),

@@ -175,7 +175,9 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         }
         // Point staff read their point's calls too.
         ("GET", "/rounds/{id}/schedule") => reader || matches!(role, "point_manager" | "volunteer"),
-        ("POST", "/rounds/{id}/schedule") => matches!(role, "admin" | "street_commander"),
+        ("POST", "/rounds/{id}/schedule") | ("POST", "/rounds/{id}/schedule/push") => {
+            matches!(role, "admin" | "street_commander")
+        }
         ("GET", "/rounds/{id}/door-to-door")
         | ("GET", "/rounds/{id}/compare")
         | ("GET", "/rounds/{id}/coverage") => reader && reaches,
@@ -369,6 +371,10 @@ fn call(
         ("POST", "/buildings/{id}/grid") => Some((
             format!("/buildings/{building}/grid"),
             format!("grid={grid}"),
+        )),
+        ("POST", "/rounds/{id}/schedule/push") => Some((
+            format!("/rounds/{round}/schedule/push"),
+            "starts_ms=0".to_string(),
         )),
         ("POST", "/rounds/{id}/exemptions") => Some((
             format!("/rounds/{round}/exemptions"),

@@ -638,4 +638,39 @@ async fn the_plan_form_keeps_its_values_and_a_refusal_reads_whole() {
         "{}",
         page.body
     );
+    // A slot's call-down is pushed from the page: with no alert channel it
+    // is refused in words (the plan form keeps its values); with one it
+    // goes, and the slot says it was pushed.
+    let first_slot = page
+        .body
+        .split(r#"name="starts_ms" value=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("a push button: {}", page.body))
+        .to_string();
+    let buttons = page.body.matches(r#"class="push-slot""#).count();
+    let push = [("starts_ms", first_slot.as_str())];
+    let refused = admin.post(&format!("/rounds/{round}/schedule/push"), &push);
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        form_error(&refused.body).contains("没有可用的告警渠道"),
+        "{}",
+        refused.body
+    );
+    assert!(refused
+        .body
+        .contains(r#"name="slot_minutes" inputmode="numeric" value="20""#));
+    let ch = api.post(
+        &format!("/api/v1/streets/{street}/alert-channels"),
+        &serde_json::json!({ "kind": "json", "url": "http://127.0.0.1:9/hook" }),
+    );
+    assert!(ch.status == 200 || ch.status == 201, "{}", ch.body);
+    let sent = admin.post(&format!("/rounds/{round}/schedule/push"), &push);
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let page = admin.get(&format!("/rounds/{round}/schedule"));
+    assert!(page.body.contains("已推送"), "{}", page.body);
+    assert_eq!(
+        page.body.matches(r#"class="push-slot""#).count(),
+        buttons - 1
+    );
 }

@@ -36,7 +36,7 @@ pub use registry::{grid, household, import_form, import_report, import_submit, r
 pub use reports::{assign_building, building, point_labels, round_report};
 pub use rounds::{
     compare, coverage_by, disinfection, disinfection_done, door_to_door, lab_form, lab_submit,
-    plan, reconciliation, schedule,
+    plan, push_slot, reconciliation, schedule,
 };
 pub use setup::{
     exempt, point_change, point_create, round_create, round_form, round_state, supplies_issue,

@@ -88,9 +88,41 @@ async fn schedule_body(
         .filter(|(_, sl)| !sl.calls.is_empty())
         .collect();
     ordered.sort_by_key(|(p, sl)| (sl.starts_ms, p.point_id));
+    // The round's managers push a slot's call-down from here: once per slot
+    // (a slot already told says so; a slot begun is past pushing).
+    let can_push = v.stored
+        && a.principal.can(
+            gw_domain::access::Action::ManageRounds,
+            &s.store
+                .place_of(round.street, "street", round.street)
+                .await?,
+            s.clock.now_ms(),
+        );
+    let pushed = if can_push {
+        s.store.pushed_slots(round.street, round.id).await?
+    } else {
+        Vec::new()
+    };
+    let now = s.clock.now_ms();
+    let mut last_start = None;
     let mut slots = String::new();
     {
         for (p, sl) in ordered {
+            let push = if !can_push || last_start == Some(sl.starts_ms) {
+                String::new()
+            } else if pushed.contains(&sl.starts_ms) {
+                format!(r#"<span class="tag">{}</span>"#, l.t("已推送", "pushed"))
+            } else if sl.starts_ms < now {
+                String::new()
+            } else {
+                format!(
+                    r#"<form method="post" action="/rounds/{round}/schedule/push"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="starts_ms" value="{t}"><button type="submit" class="push-slot">{b}</button></form>"#,
+                    csrf = esc(&a.csrf),
+                    t = sl.starts_ms,
+                    b = l.t("推送叫号", "Push call-down"),
+                )
+            };
+            last_start = Some(sl.starts_ms);
             let mut who = String::new();
             for c in &sl.calls {
                 let units: Vec<String> = c
@@ -105,7 +137,7 @@ async fn schedule_body(
                 ));
             }
             slots.push_str(&format!(
-                r#"<tr><td class="n">{}–{}</td><td>{}</td><td class="n">{}</td><td><ul class="calls">{who}</ul></td></tr>"#,
+                r#"<tr><td class="n">{}–{}</td><td>{}</td><td class="n">{}</td><td><ul class="calls">{who}</ul></td><td class="noprint">{push}</td></tr>"#,
                 hm(sl.starts_ms),
                 hm(sl.ends_ms),
                 esc(&p.name),
@@ -120,7 +152,7 @@ async fn schedule_body(
         )
     } else {
         format!(
-            r#"<div class="scroll"><table id="calldown"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{slots}</tbody></table></div>"#,
+            r#"<div class="scroll"><table id="calldown"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th class="noprint"></th></tr></thead><tbody>{slots}</tbody></table></div>"#,
             l.t("时段", "Slot"),
             l.t("采样点", "Point"),
             l.t("人数", "People"),
@@ -173,8 +205,11 @@ async fn schedule_body(
     // The form shows the stored plan's values (a preview's are the
     // defaults), or what was typed when it was refused.
     let (slot_value, queue_value) = match &refused {
-        Some(r) => (r.form.slot_minutes.clone(), r.form.max_queue.clone()),
-        None => (
+        // (A refused push carries no plan form: the stored values.)
+        Some(r) if !(r.form.slot_minutes.is_empty() && r.form.max_queue.is_empty()) => {
+            (r.form.slot_minutes.clone(), r.form.max_queue.clone())
+        }
+        _ => (
             (v.plan.params.slot_ms / 60_000).to_string(),
             format!("{}", v.plan.params.max_queue.round() as i64),
         ),
@@ -321,6 +356,50 @@ async fn again(
     match schedule_body(s, a, page.lang, id, Some(refused), false).await {
         Ok((t, b)) => page.render(StatusCode::BAD_REQUEST, &t, &b),
         Err(e) => page.error(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PushForm {
+    pub starts_ms: i64,
+}
+
+/// Pushes one slot's call-down to the street's alert channels from the
+/// schedule page; back to the schedule, or the schedule with why not.
+pub async fn push_slot(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(f): Form<PushForm>,
+) -> Response {
+    let l = page.lang;
+    let round = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    match gw_app::notify::push_call_down(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        round,
+        Some(f.starts_ms),
+        false,
+    )
+    .await
+    {
+        Ok(_) => {
+            s.alerts.wake();
+            redirect(&format!("/rounds/{round}/schedule#calldown"))
+        }
+        Err(e) => {
+            let msg = auth_err(l, e).message;
+            let form = PlanForm {
+                slot_minutes: String::new(),
+                max_queue: String::new(),
+            };
+            again(&s, &a, &page, &id, &msg, &form).await
+        }
     }
 }
 
