@@ -131,6 +131,7 @@ pub async fn import_upload(
     p: &crate::access::Principal,
     community: gw_domain::ids::Key,
     grid: Option<gw_domain::ids::Key>,
+    compound: Option<&str>,
     name: &str,
     bytes: &[u8],
 ) -> Result<(ImportSummary, Vec<u8>), ImportError> {
@@ -170,6 +171,10 @@ pub async fn import_upload(
         community: Some(c.code.clone().unwrap_or_else(|| c.name.clone())),
         grid: grid_name,
         street: Some(c.street_name.clone()),
+        compound: compound
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(String::from),
         actor: p.actor(),
         principal: Some(p.clone()),
         ..Default::default()

@@ -745,6 +745,7 @@ async fn a_grid_leaders_import_touches_only_their_grid_and_names_no_unreadable_p
         &grid_leader(s, g1),
         gw_domain::ids::Key { street: s, id: c },
         Some(gw_domain::ids::Key { street: s, id: g1 }),
+        None,
         "up.csv",
         &bytes,
     )
@@ -797,6 +798,7 @@ async fn a_grid_leaders_import_touches_only_their_grid_and_names_no_unreadable_p
         &grid_leader(s, g1),
         gw_domain::ids::Key { street: s, id: c },
         Some(gw_domain::ids::Key { street: s, id: g1 }),
+        None,
         "up2.csv",
         &std::fs::read(&up2).unwrap(),
     )

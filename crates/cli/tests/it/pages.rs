@@ -448,6 +448,30 @@ async fn registry_pages_roster_upload_and_round_pages() {
         .unwrap()
         .contains("messy.report.xlsx"));
     assert!(report.body.starts_with("PK"), "an xlsx (zip) file");
+    // A roster with no 小区 column, with the compound chosen on the form.
+    assert!(form.body.contains(r#"id="compound""#), "{}", form.body);
+    let rows = "姓名,楼栋,单元,房号\r\n院外人,88号楼,1,101\r\n";
+    let mut req = format!(
+        "POST /registry/import?filename=no-compound.csv&target={}&compound={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nX-CSRF-Token: {csrf}\r\nContent-Length: {}\r\n\r\n",
+        crate::harness::enc(&target),
+        crate::harness::enc("幸福家园"),
+        rows.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(rows.as_bytes());
+    let placed = srv.raw_bytes(&req);
+    assert_eq!(placed.status, 200, "{}", placed.body);
+    let who = store
+        .residents(&gw_store::registry::ResidentFilter {
+            street: Some(street),
+            name: Some("院外人".into()),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(who.len(), 1, "{who:?}");
+    assert_eq!(who[0].compound.as_deref(), Some("幸福家园"), "{who:?}");
     // Not a roster: the page says what is wrong, nothing stored.
     let mut req = format!(
         "POST /registry/import?filename=notes.txt&target={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nX-CSRF-Token: {csrf}\r\nContent-Length: 9\r\n\r\n",

@@ -513,6 +513,7 @@ pub async fn import_form(
         r#"<p><a href="/registry">← {back}</a></p><h1>{h}</h1>
 <section class="card"><form id="upload" class="stack" method="post" action="/registry/import" data-csrf="{csrf}">
 <label>{lt}<select name="target" id="target" required>{targets}</select></label>
+<label>{lc}<input name="compound" id="compound" maxlength="40" placeholder="{lcp}"></label>
 <label>{lf}<input type="file" name="file" id="file" accept=".xlsx,.xls,.csv,.txt" required></label>
 <button class="primary" type="submit" id="go">{b}</button></form>
 <p class="hint">{hint}</p><div id="progress" role="status" aria-live="polite"></div></section>
@@ -522,6 +523,11 @@ pub async fn import_form(
         csrf = esc(&a.csrf),
         lt = l.t("导入到（新楼栋加入所选网格）", "Import into (new buildings join the chosen grid)"),
         lf = l.t("花名册文件（.xlsx、.xls 或 .csv）", "Roster file (.xlsx, .xls or .csv)"),
+        lc = l.t(
+            "小区（名单没有“小区”列时填写，可不填）",
+            "Compound (for a roster with no 小区 column; optional)"
+        ),
+        lcp = l.t("例如：幸福家园", "e.g. 幸福家园"),
         b = l.t("上传并导入", "Upload and import"),
         hint = l.t(
             "有问题的行不会导入，也不会丢：导入后可下载问题报告，在报告里改好后直接重新上传。",
@@ -566,7 +572,7 @@ x.onerror=function(){{document.getElementById('go').disabled=false;p.className='
         choose = js_str(choose),
         action = js_str(action),
         target = if with_target {
-            "+'&target='+encodeURIComponent(document.getElementById('target').value)"
+            "+'&target='+encodeURIComponent(document.getElementById('target').value)+'&compound='+encodeURIComponent((document.getElementById('compound')||{value:''}).value)"
         } else {
             ""
         },
@@ -580,6 +586,8 @@ x.onerror=function(){{document.getElementById('go').disabled=false;p.className='
 pub struct UploadQuery {
     pub filename: Option<String>,
     pub target: Option<String>,
+    /// The compound of rows that name none (a roster with no 小区 column).
+    pub compound: Option<String>,
 }
 
 /// The roster upload: the body is the file, `?filename=` names it and
@@ -652,6 +660,7 @@ pub async fn import_submit(
         &a.principal,
         community,
         grid,
+        q.compound.as_deref(),
         &name,
         &body,
     )
