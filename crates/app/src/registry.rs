@@ -600,3 +600,85 @@ pub async fn assign_building(
     .await?;
     Ok(store.building(building.street, building.id).await?)
 }
+
+/// Flags set and cleared on one resident at once (the roster's flags, by
+/// hand: a dialysis patient found on a round, a pregnancy, someone who can
+/// go downstairs again). Writing the registry where they live; a health
+/// flag also needs the right to see health flags. Audited; the audit names
+/// the other flags and only counts health ones.
+pub async fn set_flags(
+    store: &Store,
+    clock: &crate::Clock,
+    p: &crate::access::Principal,
+    resident: Key,
+    set: &[Flag],
+    clear: &[Flag],
+) -> Result<Vec<&'static str>, crate::access::AuthError> {
+    use gw_domain::access::{Action, Field};
+    if set.is_empty() && clear.is_empty() {
+        return Err(crate::access::AuthError::Invalid(
+            "请选择要加上或去掉的标记 / choose a flag to set or clear".into(),
+        ));
+    }
+    if let Some(f) = set.iter().find(|f| clear.contains(f)) {
+        return Err(crate::access::AuthError::Invalid(format!(
+            "“{}”不能同时加上和去掉 / {} cannot be both set and cleared",
+            f.label_zh(),
+            f.code()
+        )));
+    }
+    let place = crate::access::place_of(store, "resident", resident).await?;
+    crate::access::authorize(p, clock, Action::WriteRegistry, &place)?;
+    let health = set
+        .iter()
+        .chain(clear)
+        .filter(|f| is_health_flag(**f))
+        .count();
+    if health > 0 {
+        crate::access::authorize(p, clock, Action::Reveal(Field::Health), &place)?;
+    }
+    let bits = |fs: &[Flag]| {
+        let mut b = gw_domain::resident::Flags::default();
+        for f in fs {
+            b.set(*f);
+        }
+        b.0
+    };
+    let after = store
+        .set_resident_flags(
+            resident.street,
+            resident.id,
+            bits(set),
+            bits(clear),
+            clock.now_ms(),
+        )
+        .await?;
+    let named = |fs: &[Flag]| {
+        fs.iter()
+            .filter(|f| !is_health_flag(**f))
+            .map(|f| f.code())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    crate::access::record(
+        store,
+        clock,
+        p,
+        "set_flags",
+        (resident.street, "resident", &resident.to_string()),
+        &format!(
+            "set={} clear={} health_flags_changed={health}",
+            named(set),
+            named(clear)
+        ),
+        "",
+    )
+    .await?;
+    // What the caller may see of the result: the flags that are not health
+    // data (health ones only through a reveal).
+    Ok(gw_domain::resident::Flags(after)
+        .iter()
+        .filter(|f| !is_health_flag(*f))
+        .map(Flag::code)
+        .collect())
+}

@@ -38,6 +38,21 @@ pub enum ResidentCmd {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Set and clear flags of one resident (cannot_go_downstairs,
+    /// elderly_alone, dialysis, chronic_treatment, pregnant, low_income,
+    /// child_alone, no_smartphone); audited, health flags counted, not named.
+    Flags {
+        /// The resident, STREET-ID.
+        resident: String,
+        /// A flag to set (repeatable).
+        #[arg(long)]
+        set: Vec<String>,
+        /// A flag to clear (repeatable).
+        #[arg(long)]
+        clear: Vec<String>,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 pub async fn resident_cmd(c: ResidentCmd, clock: &Clock) -> Result<()> {
@@ -83,6 +98,47 @@ pub async fn resident_cmd(c: ResidentCmd, clock: &Clock) -> Result<()> {
             )
             .await?;
             println!("{pending} 已并入 / merged into {target}");
+            Ok(())
+        }
+        ResidentCmd::Flags {
+            resident,
+            set,
+            clear,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let k = key(&resident, "resident")?;
+            let parse = |codes: &[String]| -> Result<Vec<gw_domain::resident::Flag>> {
+                codes
+                    .iter()
+                    .map(|c| {
+                        gw_domain::resident::Flag::from_code(c.trim()).ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "没有标记“{c}” / no flag “{c}”: one of {}",
+                                gw_domain::resident::Flag::ALL.map(|f| f.code()).join(", ")
+                            )
+                        })
+                    })
+                    .collect()
+            };
+            let flags = gw_app::registry::set_flags(
+                &store,
+                clock,
+                &operator(),
+                k,
+                &parse(&set)?,
+                &parse(&clear)?,
+            )
+            .await
+            .map_err(crate::round_cmd::app_err)?;
+            println!(
+                "{k}: {} （健康信息不显示 / health flags not shown)",
+                if flags.is_empty() {
+                    "无标记 / no flags".to_string()
+                } else {
+                    flags.join(", ")
+                }
+            );
             Ok(())
         }
     }

@@ -888,3 +888,31 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Sets and clears flags of one resident (bits of
+    /// [`gw_domain::resident::Flags`]); the flags after. NotFound for an
+    /// unknown resident, Conflict for a purged one.
+    pub async fn set_resident_flags(
+        &self,
+        street: i64,
+        id: i64,
+        set: u32,
+        clear: u32,
+        now_ms: i64,
+    ) -> Result<u32> {
+        let after: Option<i64> = db_run!(self, pool => sqlx::query_scalar(
+            "UPDATE resident SET flags = (flags | $3) & ~$4, updated_ms = $5 WHERE street_id = $1 AND id = $2 AND status <> 'purged' RETURNING flags")
+            .bind(street).bind(id).bind(i64::from(set)).bind(i64::from(clear)).bind(now_ms).fetch_optional(pool).await?);
+        match after {
+            Some(f) => Ok(u32::try_from(f).unwrap_or(0)),
+            None => {
+                let r = self.resident(street, id).await?;
+                Err(StoreError::Conflict(format!(
+                    "居民 {street}-{id} 的资料已清除 / resident {street}-{id} was purged ({})",
+                    r.status
+                )))
+            }
+        }
+    }
+}

@@ -502,6 +502,44 @@ pub struct MatchBody {
     pub despite_name: bool,
 }
 
+#[derive(Debug, Deserialize)]
+pub struct FlagsBody {
+    #[serde(default)]
+    pub set: Vec<String>,
+    #[serde(default)]
+    pub clear: Vec<String>,
+}
+
+/// Flags set and cleared on one resident (a health flag needs the right to
+/// see health flags); audited.
+pub async fn set_flags(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<FlagsBody>,
+) -> Result<Json<Value>, WebError> {
+    let k = key(&id, "resident")?;
+    let parse = |codes: &[String]| -> Result<Vec<gw_domain::resident::Flag>, WebError> {
+        codes
+            .iter()
+            .map(|c| {
+                gw_domain::resident::Flag::from_code(c.trim()).ok_or_else(|| {
+                    WebError::bad_request(format!(
+                        "没有标记“{c}” / no flag “{c}”: one of {}",
+                        gw_domain::resident::Flag::ALL.map(|f| f.code()).join(", ")
+                    ))
+                })
+            })
+            .collect()
+    };
+    let (set, clear) = (parse(&b.set)?, parse(&b.clear)?);
+    let flags =
+        gw_app::registry::set_flags(&s.store, &s.clock, &a.principal, k, &set, &clear).await?;
+    Ok(Json(
+        json!({ "resident": k.to_string(), "flags": flags, "health_flags": "masked" }),
+    ))
+}
+
 pub async fn match_pending(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,

@@ -625,6 +625,18 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         (
             "POST",
+            "/api/v1/residents/{id}/flags",
+            Need::Act(WriteRegistry),
+            post(api::set_flags),
+        ),
+        (
+            "POST",
+            "/households/{id}/flags",
+            Need::Act(WriteRegistry),
+            post(pages::household_flags),
+        ),
+        (
+            "POST",
             "/api/v1/residents/{id}/match",
             Need::Act(WriteRegistry),
             post(api::match_pending),

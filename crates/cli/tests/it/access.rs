@@ -297,7 +297,10 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         }
         ("POST", "/api/v1/residents/{id}/code/reissue") => writer && reaches,
         ("POST", "/api/v1/residents/pending") => matches!(role, "admin" | "street_commander"),
-        ("POST", "/api/v1/residents/{id}/match") | ("POST", "/api/v1/control") => writer && reaches,
+        ("POST", "/api/v1/residents/{id}/match")
+        | ("POST", "/api/v1/control")
+        | ("POST", "/api/v1/residents/{id}/flags")
+        | ("POST", "/households/{id}/flags") => writer && reaches,
         ("POST", "/api/v1/households/{id}/link")
         | ("POST", "/households/{id}/link")
         | ("POST", "/api/v1/households/{id}/link/revoke") => writer && reaches,
@@ -371,6 +374,10 @@ fn call(
         ("POST", "/buildings/{id}/grid") => Some((
             format!("/buildings/{building}/grid"),
             format!("grid={grid}"),
+        )),
+        ("POST", "/households/{id}/flags") => Some((
+            format!("/households/{household}/flags"),
+            format!("resident={id}&flag=elderly_alone&op=set"),
         )),
         ("POST", "/rounds/{id}/schedule/push") => Some((
             format!("/rounds/{round}/schedule/push"),
@@ -669,6 +676,10 @@ fn call(
         "/api/v1/residents/{id}/reveal" => (
             format!("/api/v1/residents/{id}/reveal"),
             Some(json!({ "field": "phone" })),
+        ),
+        "/api/v1/residents/{id}/flags" => (
+            format!("/api/v1/residents/{id}/flags"),
+            Some(json!({ "set": ["elderly_alone"] })),
         ),
         "/api/v1/residents/{id}/match" => (
             format!("/api/v1/residents/{id}/match"),

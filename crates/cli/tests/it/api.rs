@@ -217,6 +217,61 @@ async fn walk_ins_and_control_status_over_http() {
         1
     );
 
+    // Flags by hand: a dialysis patient found on a round. Set and cleared in
+    // one go; the answer shows no health flag; the audit counts it, unnamed.
+    let some = store
+        .residents(&gw_store::registry::ResidentFilter {
+            street: Some(street),
+            status: Some("active".into()),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .remove(0);
+    let rid = format!("{}-{}", some.street_id, some.id);
+    let f = srv.post(
+        &format!("/api/v1/residents/{rid}/flags"),
+        &json!({ "set": ["dialysis", "cannot_go_downstairs"], "clear": ["elderly_alone"] }),
+    );
+    assert_eq!(f.status, 200, "{}", f.body);
+    let flags = f.json()["flags"].clone();
+    assert!(
+        flags
+            .as_array()
+            .unwrap()
+            .contains(&json!("cannot_go_downstairs")),
+        "{flags}"
+    );
+    assert!(!flags.to_string().contains("dialysis"), "{flags}");
+    let stored = store.resident(some.street_id, some.id).await.unwrap();
+    assert!(stored
+        .resident
+        .flags
+        .has(gw_domain::resident::Flag::Dialysis));
+    assert!(!stored
+        .resident
+        .flags
+        .has(gw_domain::resident::Flag::ElderlyAlone));
+    let ev = store.audit_events(None, None, None, 5).await.unwrap();
+    let e = ev
+        .iter()
+        .find(|e| e.action == "set_flags")
+        .expect("audited");
+    assert!(
+        e.detail.contains("health_flags_changed=1") && !e.detail.contains("dialysis"),
+        "{}",
+        e.detail
+    );
+    for (body, status) in [
+        (json!({ "set": ["wings"] }), 400),
+        (json!({}), 400),
+        (json!({ "set": ["pregnant"], "clear": ["pregnant"] }), 400),
+    ] {
+        let r = srv.post(&format!("/api/v1/residents/{rid}/flags"), &body);
+        assert_eq!(r.status, status, "{body}: {}", r.body);
+    }
+
     // Matched later to a registered resident: the pending record disappears, the phone is kept.
     let target = srv.get("/api/v1/residents?status=active&limit=1").json()["items"][0]["id"]
         .as_str()

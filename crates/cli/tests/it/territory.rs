@@ -131,6 +131,40 @@ async fn a_building_a_roster_brought_in_is_placed_in_a_grid_by_its_community() {
     ]);
     assert!(out.contains("第3网格 → 未分配网格"), "{out}");
     assert_eq!(seen_by_leader(), 0);
+    // Flags by hand, from the command line and the household's page.
+    let rid = format!("{s}-{}", imported[0].id);
+    let out = env.cli_ok(&[
+        "resident",
+        "flags",
+        &rid,
+        "--set",
+        "cannot_go_downstairs",
+        "--set",
+        "pregnant",
+    ]);
+    assert!(
+        out.contains("cannot_go_downstairs") && !out.contains("pregnant"),
+        "{out}"
+    );
+    let hh = format!("{s}-{}", imported[0].household_id.unwrap());
+    let form = format!("resident={rid}&flag=cannot_go_downstairs&op=clear");
+    let page_post = srv.raw(&format!(
+        "POST /households/{hh}/flags HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {sec}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    ));
+    assert_eq!(page_post.status, 303, "{}", page_post.body);
+    let r = store.resident(s, imported[0].id).await.unwrap();
+    assert!(
+        !r.resident
+            .flags
+            .has(gw_domain::resident::Flag::CannotGoDownstairs)
+            && r.resident.flags.has(gw_domain::resident::Flag::Pregnant)
+    );
+    assert!(srv
+        .with_token(&sec)
+        .get(&format!("/households/{hh}"))
+        .body
+        .contains(r#"id="flags""#));
     let events = store.audit_events(None, None, None, 50).await.unwrap();
     assert_eq!(
         events

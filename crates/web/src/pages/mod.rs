@@ -32,7 +32,9 @@ pub use packing::{
     alerts, alerts_reveal_phones, hand_over, pack_bag, pack_box, packing, receive, recount,
 };
 pub use print::{building_codes, household_codes, household_link, household_link_create, qr_svg};
-pub use registry::{grid, household, import_form, import_report, import_submit, registry, search};
+pub use registry::{
+    grid, household, household_flags, import_form, import_report, import_submit, registry, search,
+};
 pub use reports::{assign_building, building, point_labels, round_report};
 pub use rounds::{
     compare, coverage_by, disinfection, disinfection_done, door_to_door, lab_form, lab_submit,

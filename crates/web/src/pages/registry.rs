@@ -419,9 +419,57 @@ async fn household_body(
         ),
         _ => String::new(),
     };
+    // Flags by hand, for who may write the registry here: a flag picked and
+    // set or cleared, without showing which health flags anyone has.
+    let flags_form = if a
+        .principal
+        .can(Action::WriteRegistry, &place, s.clock.now_ms())
+    {
+        let who: String = rows
+            .iter()
+            .filter(|r| r.status != "purged")
+            .map(|r| {
+                format!(
+                    r#"<option value="{}">{}</option>"#,
+                    Key {
+                        street: r.street_id,
+                        id: r.id
+                    },
+                    esc(&gw_domain::mask::name(&r.resident.name))
+                )
+            })
+            .collect();
+        let flags: String = gw_domain::resident::Flag::ALL
+            .iter()
+            .map(|f| {
+                format!(
+                    r#"<option value="{}">{}</option>"#,
+                    f.code(),
+                    l.t(f.label_zh(), f.code())
+                )
+            })
+            .collect();
+        format!(
+            r#"<section class="card noprint" id="flags"><h2>{h}</h2><form method="post" action="/households/{k}/flags" class="stack"><input type="hidden" name="csrf" value="{csrf}">
+<label>{lw}<select name="resident">{who}</select></label><label>{lf}<select name="flag">{flags}</select></label>
+<p class="actions"><button type="submit" name="op" value="set">{set}</button> <button type="submit" name="op" value="clear">{clear}</button></p><p class="hint">{hint}</p></form></section>"#,
+            h = l.t("标记", "Flags"),
+            csrf = esc(&a.csrf),
+            lw = l.t("成员", "Member"),
+            lf = l.t("标记", "Flag"),
+            set = l.t("加上", "Set"),
+            clear = l.t("去掉", "Clear"),
+            hint = l.t(
+                "透析、慢病治疗、孕妇是健康信息：改动记入审计日志，页面不显示谁有。",
+                "Dialysis, chronic treatment and pregnancy are health data: a change is audited, and the page does not show who has them."
+            ),
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
         r#"{grid}<h1>{addr}</h1><p class="muted">{c} · {n} {people}</p>
-<section class="card"><h2>{h}</h2>{table}</section>
+<section class="card"><h2>{h}</h2>{table}</section>{flags_form}
 <p class="actions"><a class="button primary" href="/households/{k}/codes">{codes}</a></p>"#,
         addr = esc(&address),
         c = esc(first.community.as_deref().unwrap_or("")),
@@ -432,6 +480,40 @@ async fn household_body(
         codes = l.t("打印本户个人码", "Print this household's codes"),
     );
     Ok((address, body))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FlagForm {
+    pub resident: String,
+    pub flag: String,
+    pub op: String,
+}
+
+/// A flag set or cleared from the household's page; back to the household.
+pub async fn household_flags(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<FlagForm>,
+) -> Response {
+    let l = page.lang;
+    let (hk, rk) = match (parse_key(l, &id), parse_key(l, &f.resident)) {
+        (Ok(h), Ok(r)) => (h, r),
+        (Err(e), _) | (_, Err(e)) => return page.error(e),
+    };
+    let Some(flag) = gw_domain::resident::Flag::from_code(&f.flag) else {
+        return page.error(WebError::bad_request(l.t("没有这个标记", "No such flag")));
+    };
+    let (set, clear) = if f.op == "clear" {
+        (vec![], vec![flag])
+    } else {
+        (vec![flag], vec![])
+    };
+    match gw_app::registry::set_flags(&s.store, &s.clock, &a.principal, rk, &set, &clear).await {
+        Ok(_) => super::redirect(&format!("/households/{hk}#flags")),
+        Err(e) => page.error(e.into()),
+    }
 }
 
 // ----- roster upload -------------------------------------------------------------------
