@@ -452,13 +452,17 @@ pub async fn import_sheets(
     // An import touches only what the importer may change: a row that would
     // add to a building, or update or move a resident, of a grid it may not
     // write is refused and reported (without saying whom or where).
+    // The buildings whose grid the check below relied on, with that grid:
+    // checked again inside the write transaction.
+    let mut relied: std::collections::BTreeMap<i64, i64> = Default::default();
     if opts.principal.is_some() {
-        let grid_of = |a: &roster::Address| {
+        let building_at = |a: &roster::Address| {
             snap.compounds
                 .get(&a.compound)
                 .and_then(|c| snap.buildings.get(&(*c, a.building.clone())))
-                .map(|(_, g)| *g)
+                .copied()
         };
+        let grid_of = |a: &roster::Address| building_at(a).map(|(_, g)| g);
         let existing_at: HashMap<i64, &roster::Address> =
             existing.iter().map(|e| (e.id, &e.address)).collect();
         for action in plan.actions.iter_mut() {
@@ -475,6 +479,15 @@ pub async fn import_sheets(
                 Action::Unchanged { id: None, .. } | Action::Refused { .. } => continue,
             };
             if [from, to].into_iter().flatten().all(writable) {
+                let addresses = match action {
+                    Action::Update { id, .. } | Action::Unchanged { id: Some(id), .. } => {
+                        vec![existing_at.get(id).copied(), Some(&row.address)]
+                    }
+                    _ => vec![Some(&row.address)],
+                };
+                for (b, g) in addresses.into_iter().flatten().filter_map(building_at) {
+                    relied.insert(b, g);
+                }
                 continue;
             }
             plan.warnings.push(RowIssue {
@@ -518,6 +531,18 @@ pub async fn import_sheets(
     let total = plan.actions.len() as u64;
     let mut tx = store.begin().await?;
     let street = target.street_id;
+    // A building moved to another grid since the check (by the community, at
+    // this moment): nothing is written, and the importer is asked to import
+    // again, checked against where the buildings are now.
+    if !relied.is_empty() {
+        let ids: Vec<i64> = relied.keys().copied().collect();
+        let now = tx.building_grids(street, &ids).await?;
+        if now.iter().any(|(b, g)| relied.get(b) != Some(g)) {
+            return Err(ImportError::Store(StoreError::Conflict(
+                "导入期间有楼栋刚被调整到别的网格，本次未导入任何内容：请重新导入 / a building was moved to another grid while this import ran: nothing was imported; import again".into(),
+            )));
+        }
+    }
     let mut compounds = snap.compounds.clone();
     let new_compounds: Vec<(i64, String)> = addresses
         .iter()

@@ -428,3 +428,28 @@ impl StoreTx {
         Ok(())
     }
 }
+
+impl StoreTx {
+    /// The grid of each building in `ids` as the transaction sees it, the
+    /// rows held (shared on PostgreSQL; SQLite's write lock holds them) so
+    /// no move lands before the commit.
+    pub async fn building_grids(&mut self, street: i64, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+        let share = self.row_lock(RowLock::Share);
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(BATCH) {
+            tx_run!(self, conn, DB => {
+                let mut qb = QueryBuilder::<DB>::new("SELECT id, grid_id FROM building WHERE street_id = ");
+                qb.push_bind(street).push(" AND id IN (");
+                let mut sep = qb.separated(", ");
+                for id in chunk {
+                    sep.push_bind(*id);
+                }
+                qb.push(")").push(share);
+                for r in qb.build().fetch_all(conn).await? {
+                    out.push((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?));
+                }
+            });
+        }
+        Ok(out)
+    }
+}

@@ -993,3 +993,122 @@ async fn an_exported_roster_imported_again_changes_nothing_and_loses_nothing() {
         }
     }
 }
+
+/// A grid leader's import and the community moving one of its buildings to
+/// another grid at the same moment: the import writes nothing and says to
+/// import again (its grid check was made before the move).
+#[tokio::test]
+async fn a_building_moved_while_a_grid_import_runs_stops_the_import_whole() {
+    let env = TestEnv::new().await;
+    let store = env.store().await;
+    let (s, c, g3) = crate::harness::dongfeng(&store).await;
+    let g4 = store
+        .ensure_grid(s, c, "第4网格", None, false)
+        .await
+        .unwrap();
+    let head: &[&str] = &["小区", "楼栋", "单元", "房号", "姓名", "手机号码"];
+    let first = csv(
+        &env,
+        "first.csv",
+        &[
+            head,
+            &["百合小区", "1栋", "1", "101", "甲一", "13800000001"],
+        ],
+    );
+    let (ok, v, e) = env.import_json(&first, &["--community", "东风社区", "--grid", "第3网格"]);
+    assert!(ok, "{v} {e}");
+    let building = store
+        .residents(&gw_store::registry::ResidentFilter {
+            street: Some(s),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()[0]
+        .building_id
+        .unwrap();
+    // The community's move, written and held open (SQLite's write lock, the
+    // building's row on PostgreSQL) while the import reads and then waits.
+    let mover = gw_store::Store::connect(&env.url).await.unwrap();
+    let sql =
+        format!("UPDATE building SET grid_id = {g4} WHERE street_id = {s} AND id = {building}");
+    let held = match &mover.pool {
+        gw_store::Pool::Sqlite(p) => {
+            let mut c = p.acquire().await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut *c)
+                .await
+                .unwrap();
+            sqlx::query(&sql).execute(&mut *c).await.unwrap();
+            Held::Sqlite(c)
+        }
+        gw_store::Pool::Postgres(p) => {
+            let mut c = p.acquire().await.unwrap();
+            sqlx::query("BEGIN").execute(&mut *c).await.unwrap();
+            sqlx::query(&sql).execute(&mut *c).await.unwrap();
+            Held::Postgres(c)
+        }
+    };
+    let update = csv(
+        &env,
+        "update.csv",
+        &[
+            head,
+            &["百合小区", "1栋", "1", "101", "甲一", "13900000009"],
+        ],
+    );
+    let bytes = std::fs::read(&update).unwrap();
+    let importer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            gw_app::import::import_upload(
+                &store,
+                &gw_app::Clock::System,
+                &grid_leader(s, g3),
+                gw_domain::ids::Key { street: s, id: c },
+                Some(gw_domain::ids::Key { street: s, id: g3 }),
+                None,
+                "update.csv",
+                &bytes,
+            )
+            .await
+        })
+    };
+    // The import has read the registry and waits for the write lock.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    match held {
+        Held::Sqlite(mut c) => {
+            sqlx::query("COMMIT").execute(&mut *c).await.unwrap();
+        }
+        Held::Postgres(mut c) => {
+            sqlx::query("COMMIT").execute(&mut *c).await.unwrap();
+        }
+    }
+    let done = importer.await.unwrap();
+    match done {
+        Err(gw_app::import::ImportError::Store(gw_store::StoreError::Conflict(m))) => {
+            assert!(m.contains("import again"), "{m}")
+        }
+        other => panic!("the import went on: {:?}", other.map(|x| x.0)),
+    }
+    let r = store
+        .residents(&gw_store::registry::ResidentFilter {
+            street: Some(s),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        r.resident.phones[0].phone.as_str(),
+        "13800000001",
+        "nothing written"
+    );
+}
+
+/// A connection holding an open transaction, on either backend.
+enum Held {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
