@@ -75,7 +75,7 @@ impl Backend {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("not found: {0}")]
+    #[error("找不到 / not found: {0}")]
     NotFound(String),
     #[error("conflict: {0}")]
     Conflict(String),
