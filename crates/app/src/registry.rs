@@ -682,3 +682,47 @@ pub async fn set_flags(
         .map(Flag::code)
         .collect())
 }
+
+/// Moves one resident to another household of the street (a family taken
+/// in by relatives, a flat swapped): writing the registry both where they
+/// live and where they go. Their swabs and codes stay theirs; a round
+/// opened before counts them where its snapshot has them. Audited.
+pub async fn move_resident(
+    store: &Store,
+    clock: &crate::Clock,
+    p: &crate::access::Principal,
+    resident: Key,
+    household: Key,
+) -> Result<(), crate::access::AuthError> {
+    use gw_domain::access::Action;
+    if household.street != resident.street {
+        return Err(crate::access::AuthError::Invalid(format!(
+            "户 {household} 不在居民 {resident} 所在街道：跨街道迁移请两边分别导入 / household {household} is not in resident {resident}'s street"
+        )));
+    }
+    let from = crate::access::place_of(store, "resident", resident).await?;
+    crate::access::authorize(p, clock, Action::WriteRegistry, &from)?;
+    let to = crate::access::place_of(store, "household", household).await?;
+    crate::access::authorize(p, clock, Action::WriteRegistry, &to)?;
+    let before = store
+        .resident(resident.street, resident.id)
+        .await?
+        .household_id;
+    store
+        .move_resident(resident.street, resident.id, household.id, clock.now_ms())
+        .await?;
+    crate::access::record(
+        store,
+        clock,
+        p,
+        "move_resident",
+        (resident.street, "resident", &resident.to_string()),
+        &format!(
+            "household={}→{household}",
+            before.map_or_else(|| "-".to_string(), |h| format!("{}-{h}", resident.street))
+        ),
+        "",
+    )
+    .await?;
+    Ok(())
+}

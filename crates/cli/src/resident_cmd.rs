@@ -38,6 +38,16 @@ pub enum ResidentCmd {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Move one resident to another household of the street; audited.
+    Move {
+        /// The resident, STREET-ID.
+        resident: String,
+        /// The household they move to, STREET-ID.
+        #[arg(long)]
+        household: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Set and clear flags of one resident (cannot_go_downstairs,
     /// elderly_alone, dialysis, chronic_treatment, pregnant, low_income,
     /// child_alone, no_smartphone); audited, health flags counted, not named.
@@ -98,6 +108,20 @@ pub async fn resident_cmd(c: ResidentCmd, clock: &Clock) -> Result<()> {
             )
             .await?;
             println!("{pending} 已并入 / merged into {target}");
+            Ok(())
+        }
+        ResidentCmd::Move {
+            resident,
+            household,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let k = key(&resident, "resident")?;
+            let h = key(&household, "--household")?;
+            gw_app::registry::move_resident(&store, clock, &operator(), k, h)
+                .await
+                .map_err(crate::round_cmd::app_err)?;
+            println!("{k} 已迁入户 / moved into household {h}");
             Ok(())
         }
         ResidentCmd::Flags {

@@ -916,3 +916,33 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// Moves one resident to household `household` of the same street.
+    /// NotFound for an unknown resident or household; Conflict for a
+    /// purged resident.
+    pub async fn move_resident(
+        &self,
+        street: i64,
+        id: i64,
+        household: i64,
+        now_ms: i64,
+    ) -> Result<()> {
+        let n = db_run!(self, pool => sqlx::query(
+            "UPDATE resident SET household_id = $3, updated_ms = $4 WHERE street_id = $1 AND id = $2 AND status <> 'purged' \
+             AND EXISTS (SELECT 1 FROM household h WHERE h.street_id = $1 AND h.id = $3)")
+            .bind(street).bind(id).bind(household).bind(now_ms).execute(pool).await?.rows_affected());
+        if n == 0 {
+            let r = self.resident(street, id).await?;
+            if r.status == "purged" {
+                return Err(StoreError::Conflict(format!(
+                    "居民 {street}-{id} 的资料已清除 / resident {street}-{id} was purged"
+                )));
+            }
+            return Err(StoreError::NotFound(format!(
+                "household {street}-{household}"
+            )));
+        }
+        Ok(())
+    }
+}

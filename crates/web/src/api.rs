@@ -503,6 +503,27 @@ pub struct MatchBody {
 }
 
 #[derive(Debug, Deserialize)]
+pub struct MoveBody {
+    /// The household they move to, STREET-ID.
+    pub household: String,
+}
+
+/// Moves one resident to another household of the street; audited.
+pub async fn move_resident(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<MoveBody>,
+) -> Result<Json<Value>, WebError> {
+    let k = key(&id, "resident")?;
+    let h = key(&b.household, "household")?;
+    gw_app::registry::move_resident(&s.store, &s.clock, &a.principal, k, h).await?;
+    Ok(Json(
+        json!({ "resident": k.to_string(), "household": h.to_string() }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
 pub struct FlagsBody {
     #[serde(default)]
     pub set: Vec<String>,

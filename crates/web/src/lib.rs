@@ -625,6 +625,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         (
             "POST",
+            "/api/v1/residents/{id}/move",
+            Need::Act(WriteRegistry),
+            post(api::move_resident),
+        ),
+        (
+            "POST",
             "/api/v1/residents/{id}/flags",
             Need::Act(WriteRegistry),
             post(api::set_flags),

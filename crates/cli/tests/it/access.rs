@@ -300,6 +300,7 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("POST", "/api/v1/residents/{id}/match")
         | ("POST", "/api/v1/control")
         | ("POST", "/api/v1/residents/{id}/flags")
+        | ("POST", "/api/v1/residents/{id}/move")
         | ("POST", "/households/{id}/flags") => writer && reaches,
         ("POST", "/api/v1/households/{id}/link")
         | ("POST", "/households/{id}/link")
@@ -676,6 +677,11 @@ fn call(
         "/api/v1/residents/{id}/reveal" => (
             format!("/api/v1/residents/{id}/reveal"),
             Some(json!({ "field": "phone" })),
+        ),
+        // Into the household they are in: allowed, nothing moves.
+        "/api/v1/residents/{id}/move" => (
+            format!("/api/v1/residents/{id}/move"),
+            Some(json!({ "household": household })),
         ),
         "/api/v1/residents/{id}/flags" => (
             format!("/api/v1/residents/{id}/flags"),

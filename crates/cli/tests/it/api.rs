@@ -272,6 +272,40 @@ async fn walk_ins_and_control_status_over_http() {
         assert_eq!(r.status, status, "{body}: {}", r.body);
     }
 
+    // Moved to another household: there now, audited; an unknown household
+    // is 404 and nothing moves.
+    let other = store
+        .residents(&gw_store::registry::ResidentFilter {
+            street: Some(street),
+            status: Some("active".into()),
+            limit: 200,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.household_id != some.household_id && r.household_id.is_some())
+        .unwrap();
+    let dest = format!("{}-{}", other.street_id, other.household_id.unwrap());
+    let nowhere = srv.post(
+        &format!("/api/v1/residents/{rid}/move"),
+        &json!({ "household": format!("{street}-999999999") }),
+    );
+    assert_eq!(nowhere.status, 404, "{}", nowhere.body);
+    let moved = srv.post(
+        &format!("/api/v1/residents/{rid}/move"),
+        &json!({ "household": dest }),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let after = store.resident(some.street_id, some.id).await.unwrap();
+    assert_eq!(after.household_id, other.household_id);
+    let ev = store.audit_events(None, None, None, 5).await.unwrap();
+    assert!(
+        ev.iter()
+            .any(|e| e.action == "move_resident" && e.detail.ends_with(&format!("→{dest}"))),
+        "{ev:?}"
+    );
+
     // Matched later to a registered resident: the pending record disappears, the phone is kept.
     let target = srv.get("/api/v1/residents?status=active&limit=1").json()["items"][0]["id"]
         .as_str()

@@ -165,6 +165,38 @@ async fn a_building_a_roster_brought_in_is_placed_in_a_grid_by_its_community() {
         .get(&format!("/households/{hh}"))
         .body
         .contains(r#"id="flags""#));
+    // A grid leader moves people within reach only: not into a household of
+    // a building in no grid (the community's).
+    let rows9 = vec![
+        ["姓名", "联系电话", "楼栋", "单元", "房号"]
+            .map(String::from)
+            .to_vec(),
+        ["赵九", "13812345670", "9", "1", "101"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    let file9 = env.path("9号楼.csv");
+    fixtures::write_csv_utf8(&file9, &rows9, true).unwrap();
+    let (ok, v, e) = env.import_json(&file9, &["--community", "东风社区", "--grid", "第3网格"]);
+    assert!(ok, "{v} {e}");
+    let zhao = store
+        .residents(&gw_store::registry::ResidentFilter {
+            name: Some("赵九".into()),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .remove(0);
+    let out_of_reach = srv.with_token(&gl).post(
+        &format!("/api/v1/residents/{s}-{}/move", zhao.id),
+        &json!({ "household": hh }),
+    );
+    assert_eq!(out_of_reach.status, 403, "{}", out_of_reach.body);
+    assert_eq!(
+        store.resident(s, zhao.id).await.unwrap().household_id,
+        zhao.household_id
+    );
     let events = store.audit_events(None, None, None, 50).await.unwrap();
     assert_eq!(
         events

@@ -425,6 +425,7 @@ async fn household_body(
         .principal
         .can(Action::WriteRegistry, &place, s.clock.now_ms())
     {
+        let full = full_names(s, a);
         let who: String = rows
             .iter()
             .filter(|r| r.status != "purged")
@@ -435,7 +436,11 @@ async fn household_body(
                         street: r.street_id,
                         id: r.id
                     },
-                    esc(&gw_domain::mask::name(&r.resident.name))
+                    esc(&if full {
+                        r.resident.name.clone()
+                    } else {
+                        gw_domain::mask::name(&r.resident.name)
+                    })
                 )
             })
             .collect();
