@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use gw_domain::access::{Action, Place};
+use gw_domain::access::Action;
 use gw_domain::handoff::{
     self as rules, BagLink, BarcodeRange, BoxLink, Chain, HandOffLink, Mismatch, PointLink,
     ReceiptLink, StepTotals, SupplyKind, Tally, TubeIssue,
@@ -13,23 +13,15 @@ use gw_domain::handoff::{
 use gw_domain::ids::Key;
 use gw_domain::testing::{BarcodeRule, TubeBarcode};
 use gw_store::handoff::{HandOffWrite, ReceiptWrite, SupplyRow, SupplyWrite};
-use gw_store::testing::PointRow;
 use gw_store::{Store, StoreError};
 use serde::Serialize;
 
 use crate::access::{self, AuthError, Principal};
+use crate::testing::point_place;
 use crate::Clock;
 
 fn invalid(e: impl std::fmt::Display) -> AuthError {
     AuthError::Invalid(e.to_string())
-}
-
-async fn point_place(store: &Store, pt: &PointRow) -> Result<Place, StoreError> {
-    let mut place = store
-        .place_of(pt.street_id, "community", pt.community_id)
-        .await?;
-    place.point = Some(pt.id);
-    Ok(place)
 }
 
 /// A bag's or box's label, or (with the street's rule) a tube's barcode.

@@ -42,10 +42,7 @@ pub async fn issue(
     label: &str,
 ) -> Result<Issued, AuthError> {
     let pt = store.point(point.street, point.id).await?;
-    let mut place = store
-        .place_of(point.street, "community", pt.community_id)
-        .await?;
-    place.point = Some(pt.id);
+    let place = crate::testing::point_place(store, &pt).await?;
     access::authorize(p, clock, Action::ManageStations, &place)?;
     let round = store.round(point.street, pt.round_id).await?;
     // Over (and past its grace): a short token, so a station that still holds
@@ -303,10 +300,7 @@ pub async fn list(
     point: Key,
 ) -> Result<Vec<StationView>, AuthError> {
     let pt = store.point(point.street, point.id).await?;
-    let mut place = store
-        .place_of(point.street, "community", pt.community_id)
-        .await?;
-    place.point = Some(pt.id);
+    let place = crate::testing::point_place(store, &pt).await?;
     access::authorize(p, clock, Action::ManageStations, &place)?;
     let now = clock.now_ms();
     Ok(store
@@ -342,10 +336,7 @@ pub async fn revoke(
 ) -> Result<(), AuthError> {
     let st = store.station(station.street, station.id).await?;
     let pt = store.point(station.street, st.point_id).await?;
-    let mut place = store
-        .place_of(station.street, "community", pt.community_id)
-        .await?;
-    place.point = Some(pt.id);
+    let place = crate::testing::point_place(store, &pt).await?;
     access::authorize(p, clock, Action::ManageStations, &place)?;
     store
         .revoke_station(station.street, station.id, clock.now_ms())

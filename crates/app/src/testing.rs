@@ -21,7 +21,8 @@ use crate::Clock;
 
 pub use gw_domain::testing::PURPOSES;
 
-async fn point_place(
+/// Where a testing point's work is checked: its community, with the point.
+pub(crate) async fn point_place(
     store: &Store,
     point: &gw_store::testing::PointRow,
 ) -> Result<Place, StoreError> {

@@ -132,18 +132,8 @@ pub async fn resident_cmd(c: ResidentCmd, clock: &Clock) -> Result<()> {
         } => {
             let store = open(&db).await?;
             let k = key(&resident, "resident")?;
-            let parse = |codes: &[String]| -> Result<Vec<gw_domain::resident::Flag>> {
-                codes
-                    .iter()
-                    .map(|c| {
-                        gw_domain::resident::Flag::from_code(c.trim()).ok_or_else(|| {
-                            anyhow::anyhow!(
-                                "没有标记“{c}” / no flag “{c}”: one of {}",
-                                gw_domain::resident::Flag::ALL.map(|f| f.code()).join(", ")
-                            )
-                        })
-                    })
-                    .collect()
+            let parse = |codes: &[String]| {
+                gw_domain::resident::Flag::from_codes(codes).map_err(anyhow::Error::msg)
             };
             let flags = gw_app::registry::set_flags(
                 &store,

@@ -143,6 +143,22 @@ impl Flag {
     pub fn from_code(s: &str) -> Option<Flag> {
         Flag::ALL.into_iter().find(|f| f.code() == s)
     }
+    /// Flags by their codes, as an API or a command line gives them; the
+    /// first unknown one is named with the codes there are.
+    pub fn from_codes<S: AsRef<str>>(codes: &[S]) -> Result<Vec<Flag>, String> {
+        codes
+            .iter()
+            .map(|c| {
+                let c = c.as_ref().trim();
+                Flag::from_code(c).ok_or_else(|| {
+                    format!(
+                        "没有标记“{c}” / no flag “{c}”: one of {}",
+                        Flag::ALL.map(Flag::code).join(", ")
+                    )
+                })
+            })
+            .collect()
+    }
     pub fn label_zh(self) -> &'static str {
         match self {
             Flag::CannotGoDownstairs => "行动不便",
@@ -399,6 +415,19 @@ mod tests {
         assert!(!Flag::scan_text("有无透析：无").has(Flag::Dialysis));
         assert!(Flag::scan_text("Cannot go downstairs").has(Flag::CannotGoDownstairs));
     }
+    #[test]
+    fn flags_by_code() {
+        assert_eq!(
+            Flag::from_codes(&[" dialysis", "no_smartphone"]),
+            Ok(vec![Flag::Dialysis, Flag::NoSmartphone])
+        );
+        let e = Flag::from_codes(&["wings"]).unwrap_err();
+        assert!(
+            e.contains("wings") && e.contains("cannot_go_downstairs"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn yes_no_cells() {
         assert_eq!(yes_no("是"), Some(true));

@@ -540,18 +540,8 @@ pub async fn set_flags(
     Json(b): Json<FlagsBody>,
 ) -> Result<Json<Value>, WebError> {
     let k = key(&id, "resident")?;
-    let parse = |codes: &[String]| -> Result<Vec<gw_domain::resident::Flag>, WebError> {
-        codes
-            .iter()
-            .map(|c| {
-                gw_domain::resident::Flag::from_code(c.trim()).ok_or_else(|| {
-                    WebError::bad_request(format!(
-                        "没有标记“{c}” / no flag “{c}”: one of {}",
-                        gw_domain::resident::Flag::ALL.map(|f| f.code()).join(", ")
-                    ))
-                })
-            })
-            .collect()
+    let parse = |codes: &[String]| {
+        gw_domain::resident::Flag::from_codes(codes).map_err(WebError::bad_request)
     };
     let (set, clear) = (parse(&b.set)?, parse(&b.clear)?);
     let flags =
