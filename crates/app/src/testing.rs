@@ -1587,7 +1587,7 @@ pub async fn scan(
     // offline queue, the swab is in the tube: stored, its text cut to the
     // limit (the same cut for a replay), naming nobody and so flagged.
     let now = clock.now_ms();
-    let live = now.saturating_sub(corrected_scan_ms(s, now)) <= LIVE_SCAN_MS;
+    let live = is_live(corrected_scan_ms(s, now), now);
     let too_long = |what: &str, max: usize| {
         AuthError::Invalid(format!(
             "{what} 超过 {max} 个字符，不是扫码内容，未登记 / {what} is longer than {max} characters, not a scan: not stored"
@@ -1769,7 +1769,7 @@ async fn register_swab(
     // code naming nobody, so the tube's count keeps the swab that may be in
     // it. A replay was answered above whatever it holds.
     let scanned_ms = corrected_scan_ms(s, now);
-    let live = now.saturating_sub(scanned_ms) <= LIVE_SCAN_MS;
+    let live = is_live(scanned_ms, now);
     if walk_in.is_none() && live {
         if s.code.trim().is_empty() {
             return Err(AuthError::Invalid(
@@ -2264,6 +2264,12 @@ pub const MAX_WALK_IN_NAME: usize = 40;
 /// A scan taken at most this long ago (by the server's clock) is live: the
 /// volunteer is still with the person, and can be asked to scan again.
 const LIVE_SCAN_MS: i64 = 120_000;
+
+/// Whether a swab taken at `scanned_ms` (the station's time, corrected) is
+/// live at `now`: the volunteer is still with the person.
+fn is_live(scanned_ms: i64, now: i64) -> bool {
+    now.saturating_sub(scanned_ms) <= LIVE_SCAN_MS
+}
 
 /// When a swab was taken by the server's clock: the station's time, moved by
 /// how far its clock was from the server's when it sent the scan.

@@ -73,9 +73,19 @@ impl Backend {
     }
 }
 
+/// What a NotFound says: its own words when they speak Chinese already
+/// (`本轮没有袋或箱 X / no bag or box X`), else 找不到 first (`tube 1-9`).
+fn not_found_text(m: &str) -> String {
+    if m.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)) {
+        m.to_string()
+    } else {
+        format!("找不到：{m} / not found: {m}")
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("找不到 / not found: {0}")]
+    #[error("{}", not_found_text(.0))]
     NotFound(String),
     #[error("conflict: {0}")]
     Conflict(String),

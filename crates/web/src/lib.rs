@@ -135,23 +135,13 @@ impl From<gw_app::registry::SearchError> for WebError {
     }
 }
 
-/// A CJK ideograph: the text already speaks Chinese.
-fn is_cjk(c: char) -> bool {
-    ('\u{4e00}'..='\u{9fff}').contains(&c)
-}
-
 impl From<StoreError> for WebError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(m) => WebError {
+            e @ StoreError::NotFound(_) => WebError {
                 status: StatusCode::NOT_FOUND,
                 code: "not_found",
-                // Most say only what was looked up ("tube 1-9"): Chinese first.
-                message: if m.chars().any(is_cjk) {
-                    m
-                } else {
-                    format!("找不到：{m} / not found: {m}")
-                },
+                message: e.to_string(),
             },
             StoreError::Conflict(m) => WebError {
                 status: StatusCode::CONFLICT,
