@@ -708,6 +708,11 @@ pub async fn move_resident(
         .resident(resident.street, resident.id)
         .await?
         .household_id;
+    if before == Some(household.id) {
+        return Err(crate::access::AuthError::Invalid(format!(
+            "居民 {resident} 已经在户 {household} / resident {resident} already lives in household {household}"
+        )));
+    }
     store
         .move_resident(resident.street, resident.id, household.id, clock.now_ms())
         .await?;

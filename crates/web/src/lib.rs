@@ -633,6 +633,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         (
             "POST",
+            "/households/{id}/move",
+            Need::Act(WriteRegistry),
+            post(pages::household_move),
+        ),
+        (
+            "POST",
             "/api/v1/residents/{id}/match",
             Need::Act(WriteRegistry),
             post(api::match_pending),

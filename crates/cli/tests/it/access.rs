@@ -301,7 +301,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | ("POST", "/api/v1/control")
         | ("POST", "/api/v1/residents/{id}/flags")
         | ("POST", "/api/v1/residents/{id}/move")
-        | ("POST", "/households/{id}/flags") => writer && reaches,
+        | ("POST", "/households/{id}/flags")
+        | ("POST", "/households/{id}/move") => writer && reaches,
         ("POST", "/api/v1/households/{id}/link")
         | ("POST", "/households/{id}/link")
         | ("POST", "/api/v1/households/{id}/link/revoke") => writer && reaches,
@@ -379,6 +380,10 @@ fn call(
         ("POST", "/households/{id}/flags") => Some((
             format!("/households/{household}/flags"),
             format!("resident={id}&flag=elderly_alone&op=set"),
+        )),
+        ("POST", "/households/{id}/move") => Some((
+            format!("/households/{household}/move"),
+            format!("resident={id}&household={household}&other="),
         )),
         ("POST", "/rounds/{id}/schedule/push") => Some((
             format!("/rounds/{round}/schedule/push"),

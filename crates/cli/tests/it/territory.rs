@@ -206,4 +206,45 @@ async fn a_building_a_roster_brought_in_is_placed_in_a_grid_by_its_community() {
         4,
         "{events:?}"
     );
+    // From the household's page: the secretary moves 赵九 into the household
+    // above (typed as another building's number); the page offers the form
+    // with this building's other households; a move into the household one
+    // lives in already is refused in words, and nothing moves.
+    let zhao_id = format!("{s}-{}", zhao.id);
+    let zhao_hh = format!("{s}-{}", zhao.household_id.unwrap());
+    let zhao_page = srv.with_token(&sec).get(&format!("/households/{zhao_hh}")).body;
+    assert!(
+        zhao_page.contains(r#"id="move""#) && zhao_page.contains(&format!(r#"value="{zhao_id}""#)),
+        "{zhao_page}"
+    );
+    let page_move = |who: &str, form: String| {
+        srv.raw(&format!(
+            "POST /households/{zhao_hh}/move HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {who}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        ))
+    };
+    let same = page_move(&sec, format!("resident={zhao_id}&household={zhao_hh}&other="));
+    assert_eq!(same.status, 400, "{}", same.body);
+    assert!(same.body.contains("已经在户"), "{}", same.body);
+    let none = page_move(&sec, format!("resident={zhao_id}&household=&other=+"));
+    assert_eq!(none.status, 400, "{}", none.body);
+    assert!(none.body.contains("请选择迁往的户"), "{}", none.body);
+    let moved = page_move(&sec, format!("resident={zhao_id}&household=&other={hh}"));
+    assert_eq!(moved.status, 303, "{}", moved.body);
+    assert_eq!(
+        store.resident(s, zhao.id).await.unwrap().household_id,
+        imported[0].household_id
+    );
+    assert!(store
+        .audit_events(None, None, None, 5)
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.action == "move_resident" && e.target_id == zhao_id));
+    // The grid leader's view of a household in no grid offers no form.
+    assert!(!srv
+        .with_token(&gl)
+        .get(&format!("/households/{hh}"))
+        .body
+        .contains(r#"id="move""#));
 }

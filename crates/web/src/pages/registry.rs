@@ -472,9 +472,10 @@ async fn household_body(
     } else {
         String::new()
     };
+    let move_form = move_form(s, a, l, k, first, &rows).await?;
     let body = format!(
         r#"{grid}<h1>{addr}</h1><p class="muted">{c} · {n} {people}</p>
-<section class="card"><h2>{h}</h2>{table}</section>{flags_form}
+<section class="card"><h2>{h}</h2>{table}</section>{flags_form}{move_form}
 <p class="actions"><a class="button primary" href="/households/{k}/codes">{codes}</a></p>"#,
         addr = esc(&address),
         c = esc(first.community.as_deref().unwrap_or("")),
@@ -485,6 +486,121 @@ async fn household_body(
         codes = l.t("打印本户个人码", "Print this household's codes"),
     );
     Ok((address, body))
+}
+
+/// Moving one member to another household, for who may write the registry
+/// here: the other households of the building to pick from, or another
+/// household's number (as its page's address shows it) typed in.
+async fn move_form(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    k: Key,
+    first: &gw_store::registry::ResidentRow,
+    rows: &[gw_store::registry::ResidentRow],
+) -> Result<String, WebError> {
+    let place = gw_app::access::place_of(&s.store, "household", k).await?;
+    if !a
+        .principal
+        .can(Action::WriteRegistry, &place, s.clock.now_ms())
+    {
+        return Ok(String::new());
+    }
+    let full = full_names(s, a);
+    let who: String = rows
+        .iter()
+        .filter(|r| r.status != "purged")
+        .map(|r| {
+            format!(
+                r#"<option value="{}">{}</option>"#,
+                Key {
+                    street: r.street_id,
+                    id: r.id
+                },
+                esc(&if full {
+                    r.resident.name.clone()
+                } else {
+                    gw_domain::mask::name(&r.resident.name)
+                })
+            )
+        })
+        .collect();
+    let mut to = format!(r#"<option value="">{}</option>"#, l.t("（选择）", "(choose)"));
+    if let Some(b) = first.building_id {
+        for h in s.store.building_households(k.street, b).await? {
+            if h.household_id == k.id {
+                continue;
+            }
+            to.push_str(&format!(
+                r#"<option value="{}">{} {} {} ({} {})</option>"#,
+                Key {
+                    street: k.street,
+                    id: h.household_id
+                },
+                esc(first.building.as_deref().unwrap_or("")),
+                esc(&h.unit),
+                esc(&h.room),
+                h.people,
+                l.t("人", "people")
+            ));
+        }
+    }
+    Ok(format!(
+        r#"<section class="card noprint" id="move"><h2>{h}</h2><form method="post" action="/households/{k}/move" class="stack"><input type="hidden" name="csrf" value="{csrf}">
+<label>{lw}<select name="resident">{who}</select></label><label>{lt}<select name="household">{to}</select></label>
+<label>{lo}<input name="other" placeholder="{ph}" autocomplete="off"></label>
+<p class="actions"><button type="submit">{go}</button></p><p class="hint">{hint}</p></form></section>"#,
+        h = l.t("迁往其他户", "Move to another household"),
+        csrf = esc(&a.csrf),
+        lw = l.t("成员", "Member"),
+        lt = l.t("本楼其他户", "Another household of this building"),
+        lo = l.t("或其他楼的户号", "Or another building's household number"),
+        ph = l.t("如 1-2345（见该户页面地址）", "e.g. 1-2345 (from that household's page address)"),
+        go = l.t("迁移", "Move"),
+        hint = l.t(
+            "只改登记的住址：核酸记录、个人码不变；迁出和迁入两处都须有登记权限，记入审计日志。",
+            "Changes only where they are registered: swabs and personal codes stay; needs the right to write the registry at both ends; audited."
+        ),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MoveForm {
+    pub resident: String,
+    #[serde(default)]
+    pub household: String,
+    #[serde(default)]
+    pub other: String,
+}
+
+/// One member moved from the household's page; on to the household they went to.
+pub async fn household_move(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<MoveForm>,
+) -> Response {
+    let l = page.lang;
+    let target = if f.other.trim().is_empty() {
+        f.household.trim()
+    } else {
+        f.other.trim()
+    };
+    if target.is_empty() {
+        return page.error(WebError::bad_request(l.t(
+            "请选择迁往的户，或填写其他楼的户号",
+            "Choose the household to move to, or type another building's household number",
+        )));
+    }
+    let (_, rk, to) = match (parse_key(l, &id), parse_key(l, &f.resident), parse_key(l, target)) {
+        (Ok(h), Ok(r), Ok(t)) => (h, r, t),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return page.error(e),
+    };
+    match gw_app::registry::move_resident(&s.store, &s.clock, &a.principal, rk, to).await {
+        Ok(()) => super::redirect(&format!("/households/{to}#move")),
+        Err(e) => page.error(e.into()),
+    }
 }
 
 #[derive(Debug, Deserialize)]
