@@ -747,6 +747,24 @@ pub async fn view(
         }
     }
     v.plan.door_to_door = kept;
+    // So do the rooms a unit's call leaves out.
+    for pt in &mut v.plan.points {
+        for slot in &mut pt.slots {
+            for c in &mut slot.calls {
+                if c.units.iter().all(|u| u.except_rooms.is_empty()) {
+                    continue;
+                }
+                let place = store
+                    .place_of(round.street, "building", c.building_id)
+                    .await?;
+                if !p.can(Action::ReadRegistry, &place, now) {
+                    for u in &mut c.units {
+                        u.except_rooms.clear();
+                    }
+                }
+            }
+        }
+    }
     Ok(v)
 }
 

@@ -174,7 +174,8 @@ pub struct UnitCall {
     pub name: String,
     pub people: u32,
     /// Rooms of the unit not called (a household under sealed or temporary
-    /// control: sampled at its door): the call-down names them.
+    /// control: sampled at its door): the call-down counts them without
+    /// naming them; only registry readers are shown the rooms.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub except_rooms: Vec<String>,
 }
@@ -1358,26 +1359,15 @@ pub fn calldown_text(round: &str, point: &str, slot: &Slot) -> String {
     );
     for c in &slot.calls {
         let units: Vec<String> = c.units.iter().map(|u| format!("{}单元", u.name)).collect();
-        // A household held at home in a unit called down is named, or it
-        // would read the call as its own.
-        let except: Vec<String> = c
-            .units
-            .iter()
-            .flat_map(|u| {
-                u.except_rooms.iter().map(move |r| {
-                    let room = r.trim();
-                    let room = room.strip_suffix('室').unwrap_or(room);
-                    format!("{}单元{room}室", u.name)
-                })
-            })
-            .collect();
-        let except = if except.is_empty() {
+        // A household held at home in a unit called down is told it is not
+        // called, but not by its room: the group is the whole unit, and the
+        // households held just after an abnormal pool are that pool's (their
+        // grid leader tells each one at its door).
+        let held: usize = c.units.iter().map(|u| u.except_rooms.len()).sum();
+        let except = if held == 0 {
             String::new()
         } else {
-            format!(
-                "；{}除外，请留在家中，由医护人员入户采样",
-                except.join("、")
-            )
+            format!("；其中{held}户已另行通知，请留在家中，由医护人员入户采样")
         };
         s.push_str(&format!(
             "· {} {}（约{}人{except}）\n",
@@ -2061,14 +2051,17 @@ mod tests {
         assert_eq!(slot.calls[0].units[0].people, 33);
         let text = calldown_text("全员核酸第1轮", "1号采样点", slot);
         assert!(
-            text.contains("（约69人；1单元101室除外，请留在家中，由医护人员入户采样）"),
+            text.contains("（约69人；其中1户已另行通知，请留在家中，由医护人员入户采样）"),
             "{text}"
         );
+        // The room is not in the group's message (the held households just
+        // after an abnormal pool are the pool's).
+        assert!(!text.contains("101"), "{text}");
         // Without a household held, the line is as before.
         let free = compound(1, 1, 0.0);
         let p2 = super::plan(&free, &[point(1, Some(1), 0.0, 0.0, 4)], &params(8)).unwrap();
         let t2 = calldown_text("第1轮", "点", &p2.points[0].slots[0]);
-        assert!(t2.contains("单元（约") && !t2.contains("除外"), "{t2}");
+        assert!(t2.contains("单元（约") && !t2.contains("另行通知"), "{t2}");
     }
 
     #[test]

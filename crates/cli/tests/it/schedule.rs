@@ -270,15 +270,33 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
     // A call-down message per slot, in Chinese, naming buildings and units.
     let cd = v["call_down"].as_array().unwrap();
     assert!(!cd.is_empty());
-    // The unit of the household held at home is called with it named as
-    // the exception: the household must not read the call as its own.
-    let room = temp_household.room.trim_end_matches('室');
-    let except = format!("{}单元{room}室除外", temp_household.unit);
+    // The unit of the household held at home is called with a household
+    // counted out, not named (the group is the unit's; households held
+    // after an abnormal pool are the pool's); the plan names the room to
+    // registry readers.
+    let room = temp_household.room.trim_end_matches('室').to_string();
+    let held_line = cd
+        .iter()
+        .flat_map(|c| c["text"].as_str().unwrap().lines())
+        .find(|l| l.contains("户已另行通知"))
+        .unwrap_or_else(|| panic!("a held household counted in {cd:?}"));
     assert!(
-        cd.iter()
-            .any(|c| c["text"].as_str().unwrap().contains(&except)),
-        "{except} in {cd:?}"
+        !held_line.contains(&format!("{room}室")),
+        "{held_line}"
     );
+    let excepted = |v: &serde_json::Value| -> Vec<String> {
+        v["plan"]["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["slots"].as_array().unwrap().iter())
+            .flat_map(|s| s["calls"].as_array().unwrap().iter())
+            .flat_map(|c| c["units"].as_array().unwrap().iter())
+            .flat_map(|u| u["except_rooms"].as_array().cloned().unwrap_or_default())
+            .map(|r| r.as_str().unwrap().trim_end_matches('室').to_string())
+            .collect()
+    };
+    assert!(excepted(&v).contains(&room), "{room} in {}", v["plan"]);
     let text = cd[0]["text"].as_str().unwrap();
     assert!(
         text.contains("核酸检测下楼通知") && text.contains("单元"),
@@ -496,6 +514,11 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
     let calls = mine["call_down"].as_array().unwrap();
     assert!(!calls.is_empty() && calls.iter().all(|c| c["point"] == points[3].as_str()));
     assert_eq!(mine["plan"]["door_to_door"].as_array().unwrap().len(), 0);
+    // Nor the rooms a call leaves out, nor any room in the messages.
+    assert!(excepted(&mine).is_empty(), "{}", mine["plan"]);
+    assert!(calls
+        .iter()
+        .all(|c| !c["text"].as_str().unwrap().contains(&format!("{room}室"))));
 
     // Coverage per point: each point's territory is the buildings the stored
     // plan sends to it; its expected is theirs.
