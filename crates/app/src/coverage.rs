@@ -449,6 +449,10 @@ pub struct Missed {
     /// Missed here who have moved since to where the caller may not read
     /// them (another grid): counted, not listed (their grid has them).
     pub moved_away: usize,
+    /// Expected elsewhere (the opening's snapshot counts them there), living
+    /// here now, not swabbed, not exempt: listed here too, since this is
+    /// where their door is.
+    pub moved_in: Vec<gw_store::registry::ResidentRow>,
 }
 
 /// The residents `ids` split into those the caller may read where they live
@@ -497,12 +501,17 @@ pub async fn missed(
     let added = store
         .added_unsampled_in(round.street, round.id, l, k.id)
         .await?;
+    let moved_in = store
+        .moved_in_unsampled_in(round.street, round.id, l, k.id)
+        .await?;
     let (expected, away) = readable_now(store, clock, p, round.street, &expected).await?;
     let (added, away_added) = readable_now(store, clock, p, round.street, &added).await?;
+    let (moved_in, _) = readable_now(store, clock, p, round.street, &moved_in).await?;
     Ok(Missed {
         expected,
         added,
         moved_away: away + away_added,
+        moved_in,
     })
 }
 

@@ -748,11 +748,12 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     .map(|r| gw_app::registry::ResidentView::masked(r, today))
                     .collect()
             };
-            let (views, added) = (masked(&m.expected), masked(&m.added));
+            let (views, added, moved_in) =
+                (masked(&m.expected), masked(&m.added), masked(&m.moved_in));
             if json {
                 println!(
                     "{}",
-                    json!({ "items": views, "added": added, "moved_away": m.moved_away })
+                    json!({ "items": views, "added": added, "moved_away": m.moved_away, "moved_in": moved_in })
                 );
             } else {
                 println!("漏检 missed: {}", views.len());
@@ -765,6 +766,15 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 );
                 for v in &added {
                     println!("  {}", person_line(v));
+                }
+                if !moved_in.is_empty() {
+                    println!(
+                        "开轮后迁入，未采（计在原登记处）/ moved in since the round opened, not swabbed (counted where they lived then): {}",
+                        moved_in.len()
+                    );
+                    for v in &moved_in {
+                        println!("  {}", person_line(v));
+                    }
                 }
                 if m.moved_away > 0 {
                     println!(

@@ -257,6 +257,35 @@ impl Store {
         )
     }
 
+    /// Expected residents (in the snapshot of another community, grid or
+    /// building) who live in this one now, with no swab in the round and no
+    /// exemption, in resident order: moved here since the opening. The
+    /// coverage counts them where the snapshot has them; the list of where
+    /// they live now must show them, or nobody would go to their door.
+    pub async fn moved_in_unsampled_in(
+        &self,
+        street: i64,
+        round: i64,
+        level: Level,
+        id: i64,
+    ) -> Result<Vec<i64>> {
+        let sql = format!(
+            "SELECT r.id FROM resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+             JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+             JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+             JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+             JOIN round_expected e ON e.street_id = r.street_id AND e.round_id = $2 AND e.resident_id = r.id \
+             WHERE r.street_id = $1 AND r.status = 'active' AND {live} = $3 AND e.{col} <> $3 \
+             AND r.updated_ms >= (SELECT COALESCE(t.opened_ms, 0) FROM testing_round t WHERE t.street_id = $1 AND t.id = $2) \
+             AND NOT {SAMPLED} AND NOT {EXEMPT} ORDER BY r.id",
+            live = level.added_column(Added::Live),
+            col = level.column()
+        );
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar(&sql).bind(street).bind(round).bind(id).fetch_all(pool).await?),
+        )
+    }
+
     /// Expected residents of a community, grid or building with no swab in
     /// the round and no exemption, in resident order.
     pub async fn missed_in(

@@ -132,6 +132,12 @@ pub async fn missed(
         .map(|r| ResidentView::masked(r, today))
         .collect::<Vec<_>>());
     v["moved_away"] = json!(m.moved_away);
+    // Expected elsewhere at the opening, living here now, not swabbed.
+    v["moved_in"] = json!(m
+        .moved_in
+        .iter()
+        .map(|r| ResidentView::masked(r, today))
+        .collect::<Vec<_>>());
     Ok(Json(v))
 }
 

@@ -1957,6 +1957,16 @@ async fn a_missed_list_lists_no_one_who_now_lives_where_its_reader_may_not_read(
          WHERE g.name <> '第1网格' ORDER BY h.id LIMIT 1",
     )
     .await;
+    let other_grid = query_strings(
+        &store,
+        &format!(
+            "SELECT g.name || '|' || CAST(g.id AS TEXT) FROM household h JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+             JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+             WHERE h.id = {}",
+            elsewhere.first().map_or("0", String::as_str)
+        ),
+    )
+    .await;
     let grid = query_strings(
         &store,
         "SELECT CAST(id AS TEXT) FROM grid WHERE name = '第1网格'",
@@ -1968,13 +1978,80 @@ async fn a_missed_list_lists_no_one_who_now_lives_where_its_reader_may_not_read(
         "two grids"
     );
     let mover_key = format!("{}-{}", w.street, mover[0]);
-    // The roster of the other grid now has them (a re-import moved them).
-    let moved = format!(
-        "UPDATE resident SET household_id = {} WHERE id = {}",
-        elsewhere[0], mover[0]
-    );
-    exec(&store, &moved).await;
+    // They move to a flat of the other grid after the round opened.
+    w.env.cli_ok(&[
+        "resident",
+        "move",
+        &mover_key,
+        "--household",
+        &format!("{}-{}", w.street, elsewhere[0]),
+    ]);
     check_moved(&w, &r, &comm, &grid[0], &mover_key);
+    // The other grid's missed list has them, moved in (its coverage does not
+    // count them: the opening's snapshot has them in grid 1), so someone
+    // goes to their door; once swabbed they leave both lists.
+    let (other_name, other_id) = other_grid[0].split_once('|').unwrap();
+    let pw = w.env.account(
+        "gl2",
+        "grid_leader",
+        &[
+            "--street",
+            "鸿城街道",
+            "--community",
+            &comm,
+            "--grid",
+            other_name,
+        ],
+    );
+    let gl2 = w.srv.login("gl2", &pw);
+    let theirs_path = format!("/api/v1/rounds/{r}/missed?grid={}-{other_id}", w.street);
+    let in_moved = |v: &Value| {
+        v["moved_in"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == mover_key.as_str())
+    };
+    let theirs = w.srv.with_token(&gl2).get(&theirs_path).json();
+    assert!(in_moved(&theirs), "{theirs}");
+    assert!(!theirs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(theirs["added"].as_array().unwrap())
+        .any(|x| x["id"] == mover_key.as_str()));
+    let page = w
+        .srv
+        .with_token(&gl2)
+        .get(&format!(
+            "/rounds/{r}/missed?grid={}-{other_id}&page=999",
+            w.street
+        ))
+        .body;
+    assert!(page.contains("开轮后迁入"), "{page}");
+    let cli = w.env.cli_ok(&[
+        "round",
+        "missed",
+        &r,
+        "--grid",
+        &format!("{}-{other_id}", w.street),
+    ]);
+    assert!(
+        cli.contains(
+            "moved in since the round opened, not swabbed (counted where they lived then): 1"
+        ),
+        "{cli}"
+    );
+    let p = point(&w.srv, &r, w.street, w.communities[0], "迁入点");
+    let t = tube(&w.srv, &p, "MV000001");
+    let code = w
+        .codes
+        .iter()
+        .find(|(id, _)| *id == mover_key)
+        .map(|(_, c)| c.clone())
+        .expect("the mover's code");
+    swab(&w.srv, &t, "mv-1", &code, "routine");
+    assert!(!in_moved(&w.srv.with_token(&gl2).get(&theirs_path).json()));
 }
 
 fn check_moved(w: &World, round: &str, comm: &str, grid: &str, mover: &str) {

@@ -280,10 +280,7 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
         .flat_map(|c| c["text"].as_str().unwrap().lines())
         .find(|l| l.contains("户已另行通知"))
         .unwrap_or_else(|| panic!("a held household counted in {cd:?}"));
-    assert!(
-        !held_line.contains(&format!("{room}室")),
-        "{held_line}"
-    );
+    assert!(!held_line.contains(&format!("{room}室")), "{held_line}");
     let excepted = |v: &serde_json::Value| -> Vec<String> {
         v["plan"]["points"]
             .as_array()

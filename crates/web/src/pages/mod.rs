@@ -33,7 +33,8 @@ pub use packing::{
 };
 pub use print::{building_codes, household_codes, household_link, household_link_create, qr_svg};
 pub use registry::{
-    grid, household, household_flags, household_move, import_form, import_report, import_submit, registry, search,
+    grid, household, household_flags, household_move, import_form, import_report, import_submit,
+    registry, search,
 };
 pub use reports::{assign_building, building, point_labels, round_report};
 pub use rounds::{
@@ -1065,8 +1066,14 @@ async fn missed_body(
     let m = gw_app::coverage::missed(&s.store, &s.clock, &a.principal, round, within).await?;
     // Then those who moved in or were registered since the round opened.
     let in_snapshot = m.expected.len();
+    let added_end = in_snapshot + m.added.len();
     let moved_away = m.moved_away;
-    let rows: Vec<_> = m.expected.into_iter().chain(m.added).collect();
+    let rows: Vec<_> = m
+        .expected
+        .into_iter()
+        .chain(m.added)
+        .chain(m.moved_in)
+        .collect();
     let r = s.store.round(round.street, round.id).await?;
     let now = s.clock.now_ms();
     // Full names only for a role that sees them (volunteers see 王*芳).
@@ -1091,7 +1098,12 @@ async fn missed_body(
     for (i, row) in rows.iter().enumerate().skip(first).take(MISSED_PAGE) {
         let v = gw_app::registry::ResidentView::masked(row, today);
         let mut name = names(&v.name);
-        if i >= in_snapshot {
+        if i >= added_end {
+            name.push_str(l.t(
+                "（开轮后迁入，计在原登记处）",
+                " (moved in since the round opened; counted where they lived then)",
+            ));
+        } else if i >= in_snapshot {
             name.push_str(l.t("（开轮后新增）", " (added since the round opened)"));
         }
         let phones: Vec<&str> = v.phones.iter().map(|p| p.number.as_str()).collect();

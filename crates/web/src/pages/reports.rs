@@ -745,8 +745,14 @@ async fn building_body(
                 );
             }
         }
-        // The expected first, then those added since the round opened.
-        let missed: Vec<_> = missed.expected.into_iter().chain(missed.added).collect();
+        // The expected first, then those added since the round opened, then
+        // those expected elsewhere who live here now.
+        let missed: Vec<_> = missed
+            .expected
+            .into_iter()
+            .chain(missed.added)
+            .chain(missed.moved_in)
+            .collect();
         let missed_html = if missed.is_empty() {
             format!(
                 r#"<p class="muted">{}</p>"#,
