@@ -2586,13 +2586,22 @@ pub async fn post_results(
                 .join("; ")
         )));
     }
-    for ((code, tube), result) in tubes.into_iter().zip(words) {
-        let Some(tube) = tube else {
-            continue;
-        };
-        let applied = store
-            .apply_result(&tube, result, &p.actor(), clock.now_ms())
-            .await?;
+    // All recorded in one transaction: a crash or an error part-way records
+    // none of the file (its upload can simply be sent again).
+    let items: Vec<(&str, &gw_store::testing::TubeRow, &str)> = tubes
+        .iter()
+        .zip(&words)
+        .filter_map(|((code, tube), result)| Some((code.as_str(), tube.as_ref()?, *result)))
+        .collect();
+    let pairs: Vec<(&gw_store::testing::TubeRow, &str)> =
+        items.iter().map(|(_, t, r)| (*t, *r)).collect();
+    let outcomes = store
+        .apply_results(&pairs, &p.actor(), clock.now_ms())
+        .await?;
+    let mut unpacked_logged = 0usize;
+    let mut not_received_logged = 0usize;
+    for ((code, tube, result), applied) in items.into_iter().zip(outcomes) {
+        let code = code.to_string();
         if !applied.applied {
             // Recorded by another request since the check above: the same
             // result is a replay; another is refused like any change.
@@ -2606,7 +2615,7 @@ pub async fn post_results(
         // The tube as it stood before this result: where the chain says it is.
         match gw_domain::testing::TubeState::parse(&tube.state) {
             Some(s) if !s.packed() => {
-                tracing::warn!(round = %round, barcode = %code, state = %tube.state, "result for a tube never packed");
+                unpacked_logged += 1;
                 if s == gw_domain::testing::TubeState::Open {
                     sum.still_open.push(code.clone());
                 }
@@ -2617,7 +2626,7 @@ pub async fn post_results(
                 | gw_domain::testing::TubeState::Boxed
                 | gw_domain::testing::TubeState::HandedOver,
             ) => {
-                tracing::warn!(round = %round, barcode = %code, state = %tube.state, "result for a tube the lab has not received");
+                not_received_logged += 1;
                 sum.not_received.push(code.clone());
             }
             _ => {}
@@ -2635,6 +2644,13 @@ pub async fn post_results(
             tracing::warn!(round = %round, alert = %view.alert, members = applied.members.len(), "abnormal pool");
             sum.alerts.push(view);
         }
+    }
+    // Once per upload, not once per tube.
+    if unpacked_logged > 0 {
+        tracing::warn!(round = %round, tubes = unpacked_logged, "results for tubes never packed");
+    }
+    if not_received_logged > 0 {
+        tracing::warn!(round = %round, tubes = not_received_logged, "results for tubes the lab has not received");
     }
     let detail = format!(
         "recorded={} abnormal={} invalid={} unpacked={} not_received={}",

@@ -1012,27 +1012,48 @@ impl Store {
         by: &str,
         now_ms: i64,
     ) -> Result<ResultApplied> {
-        let street = tube.street_id;
+        let mut outs = self.apply_results(&[(tube, result)], by, now_ms).await?;
+        Ok(outs.pop().unwrap_or_default())
+    }
+
+    /// Records the results of one lab file or request, all in one
+    /// transaction: each as [`Store::apply_result`] does it, so a crash or an
+    /// error part-way stores none of them (acknowledged means the whole file).
+    /// The answers are in the order given.
+    pub async fn apply_results(
+        &self,
+        items: &[(&TubeRow, &str)],
+        by: &str,
+        now_ms: i64,
+    ) -> Result<Vec<ResultApplied>> {
         let mut tx = self.begin().await?;
-        let mut out = ResultApplied {
-            // A single-tube retest by what the tube was opened for (a pooled
-            // tube holding one mislabelled retest swab stays a pool).
-            retest: tube.tube_use == "retest",
-            ..Default::default()
-        };
-        // A close at this moment waits, then counts the follow-ups opened here.
-        tx.hold_round(street, tube.round_id).await?;
-        let n = crate::import::tx_run!(tx, conn, DB => {
-            sqlx::query("UPDATE tube SET result = $3, result_ms = $4, state = 'resulted', closed_ms = COALESCE(closed_ms, $4) WHERE street_id = $1 AND id = $2 AND result IS NULL")
-                .bind(street).bind(tube.id).bind(result).bind(now_ms).execute(&mut *conn).await?.rows_affected()
-        });
-        if n == 0 {
-            return Ok(out);
+        let mut held: Vec<(i64, i64)> = Vec::new();
+        let mut outs = Vec::with_capacity(items.len());
+        for (tube, result) in items {
+            let street = tube.street_id;
+            if !held.contains(&(street, tube.round_id)) {
+                // A close at this moment waits, then counts the follow-ups opened here.
+                tx.hold_round(street, tube.round_id).await?;
+                held.push((street, tube.round_id));
+            }
+            let mut out = ResultApplied {
+                // A single-tube retest by what the tube was opened for (a pooled
+                // tube holding one mislabelled retest swab stays a pool).
+                retest: tube.tube_use == "retest",
+                ..Default::default()
+            };
+            let n = crate::import::tx_run!(tx, conn, DB => {
+                sqlx::query("UPDATE tube SET result = $3, result_ms = $4, state = 'resulted', closed_ms = COALESCE(closed_ms, $4) WHERE street_id = $1 AND id = $2 AND result IS NULL")
+                    .bind(street).bind(tube.id).bind(*result).bind(now_ms).execute(&mut *conn).await?.rows_affected()
+            });
+            if n > 0 {
+                tx.result_effects(tube, result, by, now_ms, &mut out)
+                    .await?;
+            }
+            outs.push(out);
         }
-        tx.result_effects(tube, result, by, now_ms, &mut out)
-            .await?;
         tx.commit().await?;
-        Ok(out)
+        Ok(outs)
     }
 
     /// Corrects the result a pooled tube already has (the lab sends a

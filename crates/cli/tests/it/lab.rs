@@ -411,3 +411,75 @@ async fn json_results_for_tubes_not_in_the_round_are_refused_naming_where_they_a
     );
     assert_eq!(tube_result(&w, "L0000001").await, None);
 }
+
+/// A file is recorded whole or not at all: the database refusing the third
+/// tube's result (a trigger standing in for a full disk or a crash part-way)
+/// leaves the first two without results and no alert raised; the same file
+/// sent again once the fault is gone records all three.
+#[tokio::test]
+async fn a_file_that_fails_part_way_records_none_of_its_results() {
+    let (w, lab) = round_with_tubes().await;
+    let store = w.env.store().await;
+    match &store.pool {
+        gw_store::Pool::Sqlite(_) => {
+            crate::harness::exec(
+                &store,
+                "CREATE TRIGGER gw_test_fault BEFORE UPDATE OF result ON tube \
+                 WHEN NEW.barcode = 'L0000003' AND NEW.result IS NOT NULL \
+                 BEGIN SELECT RAISE(ABORT, 'fault injected'); END",
+            )
+            .await;
+        }
+        gw_store::Pool::Postgres(_) => {
+            crate::harness::exec(
+                &store,
+                "CREATE OR REPLACE FUNCTION gw_test_fault() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN IF NEW.barcode = 'L0000003' AND NEW.result IS NOT NULL THEN RAISE EXCEPTION 'fault injected'; END IF; RETURN NEW; END $$",
+            )
+            .await;
+            crate::harness::exec(
+                &store,
+                "CREATE TRIGGER gw_test_fault BEFORE UPDATE ON tube FOR EACH ROW EXECUTE FUNCTION gw_test_fault()",
+            )
+            .await;
+        }
+    }
+    let path = w.env.path("结果.xlsx");
+    write_xlsx(
+        &path,
+        &[lab_sheet(&[
+            ("L0000001", "阳性"),
+            ("L0000002", "阴性"),
+            ("L0000003", "阴性"),
+        ])],
+    )
+    .unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let url = format!(
+        "/api/v1/rounds/{}/results/file?filename={}",
+        w.round,
+        enc("结果.xlsx")
+    );
+    let r = lab.post_bytes(&url, XLSX, &bytes);
+    assert!(r.status >= 500, "{} {}", r.status, r.body);
+    for barcode in ["L0000001", "L0000002", "L0000003"] {
+        assert_eq!(tube_result(&w, barcode).await, None, "{barcode}");
+    }
+    let alerts = w
+        .srv
+        .get(&format!("/api/v1/rounds/{}/alerts", w.round))
+        .json();
+    assert_eq!(alerts["alerts"].as_array().unwrap().len(), 0, "{alerts}");
+    let drop = match &store.pool {
+        gw_store::Pool::Sqlite(_) => "DROP TRIGGER gw_test_fault",
+        gw_store::Pool::Postgres(_) => "DROP TRIGGER gw_test_fault ON tube",
+    };
+    crate::harness::exec(&store, drop).await;
+    let again = lab.post_bytes(&url, XLSX, &bytes);
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.json()["recorded"], 3);
+    assert_eq!(
+        tube_result(&w, "L0000001").await.as_deref(),
+        Some("abnormal")
+    );
+}
