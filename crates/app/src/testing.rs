@@ -346,8 +346,9 @@ pub async fn exempt(
     let lift = reason == NO_EXEMPTION;
     if !lift && !gw_domain::testing::EXEMPTION_REASONS.contains(&reason) {
         return Err(AuthError::Invalid(format!(
-            "reason must be one of {:?}, or {NO_EXEMPTION:?} to lift an exemption",
-            gw_domain::testing::EXEMPTION_REASONS
+            "免检原因须为以下之一：{}，或 {NO_EXEMPTION} 取消免检 / reason must be one of {}, or {NO_EXEMPTION} to lift an exemption",
+            gw_domain::testing::EXEMPTION_REASONS.join("、"),
+            gw_domain::testing::EXEMPTION_REASONS.join(", ")
         )));
     }
     if resident.street != round.street {

@@ -626,6 +626,19 @@ impl Store {
                 "居民 {street}-{resident} 不在本轮范围内（开轮时不在应检名单上，现在也不住在本轮的社区）/ resident {street}-{resident} is not in this round: not expected when it opened, and not living in its communities now"
             )));
         }
+        // Someone swabbed in this round is sampled, not exempt: an exemption
+        // would list them among the exempt while coverage counts them sampled.
+        let swabbed: Option<(i64, String)> = crate::import::tx_run!(tx, conn, DB => {
+            sqlx::query_as("SELECT s.scanned_ms, p.name FROM registration s JOIN testing_point p ON p.street_id = s.street_id AND p.id = s.point_id \
+                            WHERE s.street_id = $1 AND s.round_id = $2 AND s.resident_id = $3 ORDER BY s.scanned_ms, s.id LIMIT 1")
+                .bind(street).bind(round).bind(resident).fetch_optional(&mut *conn).await?
+        });
+        if let Some((at, point)) = swabbed {
+            let when = gw_domain::notify::clock_text(at);
+            return Err(StoreError::Conflict(format!(
+                "居民 {street}-{resident} 本轮已采样（{when}，采样点「{point}」），无需免检 / resident {street}-{resident} was swabbed in this round already ({when}, point {point}): not exempted"
+            )));
+        }
         crate::import::tx_run!(tx, conn, DB => {
             sqlx::query("INSERT INTO round_exemption (street_id, round_id, resident_id, reason, set_by, created_ms) VALUES ($1, $2, $3, $4, $5, $6) \
                          ON CONFLICT (street_id, round_id, resident_id) DO UPDATE SET reason = excluded.reason, set_by = excluded.set_by, created_ms = excluded.created_ms")

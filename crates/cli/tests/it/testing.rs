@@ -1544,14 +1544,20 @@ async fn exemptions_make_missed_mean_missed_and_rounds_move_forward_only() {
         );
         assert_eq!(r.status, 200, "{}", r.body);
     }
-    assert_eq!(
-        srv.post(
-            &format!("/api/v1/rounds/{}/exemptions", w.round),
-            &json!({ "resident": w.codes[3].0, "reason": "bored" })
-        )
-        .status,
-        400
+    let bored = srv.post(
+        &format!("/api/v1/rounds/{}/exemptions", w.round),
+        &json!({ "resident": w.codes[3].0, "reason": "bored" }),
     );
+    assert_eq!(bored.status, 400);
+    assert!(bored.body.contains("免检原因须为"), "{}", bored.body);
+    // Someone swabbed already is sampled, not exempt: refused, saying when
+    // and where, and nothing is stored.
+    let sampled = srv.post(
+        &format!("/api/v1/rounds/{}/exemptions", w.round),
+        &json!({ "resident": w.codes[0].0, "reason": "away" }),
+    );
+    assert_eq!(sampled.status, 409, "{}", sampled.body);
+    assert!(sampled.body.contains("本轮已采样"), "{}", sampled.body);
     let cov = srv
         .get(&format!("/api/v1/rounds/{}/coverage", w.round))
         .json();
