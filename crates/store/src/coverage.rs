@@ -97,7 +97,8 @@ pub(crate) enum Added {
 /// `FROM … WHERE …` of the residents `r` of street `$1` added to round `$2`
 /// (not in its snapshot), with their household `h`, unit `u`, building `b`
 /// and grid `g`. Live: those living in the round's territory now who moved
-/// in or were registered after it opened; either changed the resident after
+/// in or were registered after it opened (none before it opens: a planned
+/// round has no snapshot yet, and its population is not "added"); either changed the resident after
 /// the opening (`updated_ms`, indexed), so only those are read. Kept: those
 /// kept when sampling closed, at the building they lived in then (`h` and `u`
 /// may be missing for someone who has left since). `live_filter` narrows
@@ -110,7 +111,7 @@ fn added_rows(source: Added, live_filter: &str) -> String {
              JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
              JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
              WHERE r.street_id = $1 AND r.status = 'active' AND $3 = $3{live_filter} \
-             AND r.updated_ms >= (SELECT COALESCE(t.opened_ms, 0) FROM testing_round t WHERE t.street_id = $1 AND t.id = $2) \
+             AND r.updated_ms >= (SELECT t.opened_ms FROM testing_round t WHERE t.street_id = $1 AND t.id = $2) \
              AND {ROUND_COVERS_BUILDING} \
              AND NOT EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = r.street_id AND e.round_id = $2 AND e.resident_id = r.id)"
         ),

@@ -1558,6 +1558,21 @@ async fn exemptions_make_missed_mean_missed_and_rounds_move_forward_only() {
     );
     assert_eq!(sampled.status, 409, "{}", sampled.body);
     assert!(sampled.body.contains("本轮已采样"), "{}", sampled.body);
+    // A round not yet open has no snapshot: its population is not "added".
+    let street: i64 = w.codes[0].0.split('-').next().unwrap().parse().unwrap();
+    let planned = srv.post("/api/v1/rounds", &crate::harness::round_body(street, "下一轮"));
+    assert_eq!(planned.status, 201, "{}", planned.body);
+    let planned_cov = srv
+        .get(&format!(
+            "/api/v1/rounds/{}/coverage",
+            planned.json()["id"].as_str().unwrap()
+        ))
+        .json();
+    assert_eq!(
+        (planned_cov["expected"].as_i64(), planned_cov["added"].as_i64()),
+        (Some(0), Some(0)),
+        "{planned_cov}"
+    );
     let cov = srv
         .get(&format!("/api/v1/rounds/{}/coverage", w.round))
         .json();
