@@ -545,8 +545,15 @@ pub fn authorize(
     action: Action,
     place: &Place,
 ) -> Result<(), AuthError> {
-    if p.can(action, place, clock.now_ms()) {
+    let now = clock.now_ms();
+    if p.can(action, place, now) {
         Ok(())
+    } else if p.can_somewhere(action, now) {
+        // The role may, but not here: say so, not that the role may not.
+        let (zh, en) = action.words();
+        Err(AuthError::Forbidden(format!(
+            "不在您的辖区：您只能在受委派的地方{zh} / outside your territory: {en} is allowed to you only where you are appointed"
+        )))
     } else {
         Err(forbidden(action))
     }

@@ -2089,6 +2089,14 @@ fn check_moved(w: &World, round: &str, comm: &str, grid: &str, mover: &str) {
     let mine = mine.json();
     assert!(!listed(&mine), "{mine}");
     assert_eq!(mine["moved_away"], 1, "{mine}");
+    // Their phone is out of reach: refused for the territory, not the role
+    // (a grid leader may see phones, in their own grid).
+    let reveal = w.srv.with_token(&gl).post(
+        &format!("/api/v1/residents/{mover}/reveal"),
+        &json!({ "field": "phone" }),
+    );
+    assert_eq!(reveal.status, 403, "{}", reveal.body);
+    assert!(reveal.body.contains("不在您的辖区"), "{}", reveal.body);
     assert_eq!(
         mine["items"].as_array().unwrap().len() + 1,
         all["items"].as_array().unwrap().len()
