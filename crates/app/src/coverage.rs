@@ -395,7 +395,7 @@ pub async fn history(
     let by = within.map_or(Level::Community, |(l, _)| l);
     let mut rounds = Vec::new();
     for r in store.rounds(street).await? {
-        if r.state == "planned" {
+        if r.state == "planned" || r.state == gw_domain::testing::CANCELLED {
             continue;
         }
         let key = Key { street, id: r.id };

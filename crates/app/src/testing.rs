@@ -178,6 +178,13 @@ pub async fn create_round(
                 .into(),
         ));
     }
+    let range = gw_domain::testing::ROUND_TIME_RANGE_MS;
+    if !range.contains(&starts_ms) || !range.contains(&ends_ms) {
+        return Err(AuthError::Invalid(
+            "开始和结束时间须在 1970 年到 2100 年之间：请检查日期 / a round starts and ends between 1970 and 2100: check the dates"
+                .into(),
+        ));
+    }
     let mut communities = Vec::new();
     for c in &r.communities {
         if c.street != street || store.place_of(street, "community", c.id).await.is_err() {
@@ -266,16 +273,24 @@ pub async fn advance_round(
     let r = store.round(round.street, round.id).await?;
     if !gw_domain::testing::round_move_ok(&r.state, to) {
         let (next_zh, next_en) = match gw_domain::testing::round_next(&r.state) {
-            Some(n) => (
-                format!("下一步只能是 {n}"),
-                format!("the next state can only be {n}"),
+            Some(n) => {
+                let (zh, en) = gw_domain::testing::round_state_words(n);
+                (
+                    format!("下一步只能是“{zh}”（{n}）"),
+                    format!("the next state can only be {en} ({n})"),
+                )
+            }
+            None if r.state == gw_domain::testing::CANCELLED => (
+                "轮次已取消".to_string(),
+                "the round was cancelled".to_string(),
             ),
             None => ("轮次已结束".to_string(), "the round is closed".to_string()),
         };
         let order = gw_domain::testing::ROUND_STATES.join(" → ");
+        let (from_zh, from_en) = gw_domain::testing::round_state_words(&r.state);
+        let (to_zh, to_en) = gw_domain::testing::round_state_words(to);
         return Err(AuthError::Invalid(format!(
-            "轮次不能从 {from} 变为 {to}（状态依次为 {order}）；{next_zh} / a round cannot go from {from} to {to} (states in order: {order}); {next_en}",
-            from = r.state,
+            "轮次已是“{from_zh}”，不能变为“{to_zh}”（状态依次为 {order}；计划中的轮次可取消 cancelled）；{next_zh} / the round is {from_en}: it cannot become {to_en} (states in order: {order}; a planned round can be cancelled); {next_en}",
         )));
     }
     if to == "results_complete" || to == "closed" {

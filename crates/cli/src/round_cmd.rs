@@ -158,7 +158,7 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Move a round one step: open, sampling_closed, results_complete, closed.
+    /// Move a round one step: open, sampling_closed, results_complete, closed; or cancel a planned one (cancelled).
     State {
         round: String,
         to: String,

@@ -498,6 +498,15 @@ pub const ROUND_STATES: [&str; 5] = [
     "closed",
 ];
 
+/// A planned round called off (made by mistake, twice, or no longer
+/// wanted): it never opens, holds nothing, and leaves every list of rounds
+/// that count (history, comparison). Only a planned round is cancelled.
+pub const CANCELLED: &str = "cancelled";
+
+/// The earliest and latest instants a round may start or end (1970 to
+/// 2100): a date outside is a typing or clock mistake.
+pub const ROUND_TIME_RANGE_MS: std::ops::RangeInclusive<i64> = 0..=4_102_444_800_000;
+
 /// A round's state as people say it, `(中文, English)`; an unknown word
 /// comes back as it is, twice.
 pub fn round_state_words(state: &str) -> (&str, &str) {
@@ -507,6 +516,7 @@ pub fn round_state_words(state: &str) -> (&str, &str) {
         "sampling_closed" => ("已停止采样", "sampling closed"),
         "results_complete" => ("结果已齐", "results complete"),
         "closed" => ("已结束", "closed"),
+        CANCELLED => ("已取消", "cancelled"),
         other => (other, other),
     }
 }
@@ -518,8 +528,12 @@ pub fn round_next(from: &str) -> Option<&'static str> {
     ROUND_STATES.get(i + 1).copied()
 }
 
-/// Whether a round may move from `from` to `to` (one step forward only).
+/// Whether a round may move from `from` to `to` (one step forward only, or
+/// a planned one cancelled).
 pub fn round_move_ok(from: &str, to: &str) -> bool {
+    if to == CANCELLED {
+        return from == "planned";
+    }
     let i = ROUND_STATES.iter().position(|s| *s == from);
     let j = ROUND_STATES.iter().position(|s| *s == to);
     matches!((i, j), (Some(i), Some(j)) if j == i + 1)
@@ -898,6 +912,12 @@ mod tests {
         assert!(!round_move_ok("open", "planned"));
         assert!(!round_move_ok("closed", "planned"));
         assert!(!round_move_ok("open", "banana"));
+        // Only a planned round is cancelled, and a cancelled one goes nowhere.
+        assert!(round_move_ok("planned", CANCELLED));
+        assert!(!round_move_ok("open", CANCELLED));
+        assert!(!round_move_ok(CANCELLED, "open") && !round_move_ok(CANCELLED, CANCELLED));
+        assert_eq!(round_next(CANCELLED), None);
+        assert_eq!(round_state_words(CANCELLED), ("已取消", "cancelled"));
     }
 
     #[test]

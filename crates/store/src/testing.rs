@@ -216,6 +216,27 @@ impl Store {
     /// Creates a planned round over `w.communities` (none: the whole street).
     pub async fn create_round(&self, w: &RoundWrite<'_>) -> Result<i64> {
         let mut tx = self.begin().await?;
+        if let crate::import::Tx::Postgres(t) = &mut tx.0 {
+            // Two rounds made at once (a double submit) are checked in turn.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('round_name/' || CAST($1 AS TEXT), 28))")
+                .bind(w.street_id)
+                .execute(&mut **t)
+                .await?;
+        }
+        // A street's rounds are told apart by name (on every page, in every
+        // message): a second one of the same name is a double submit or a
+        // mistake, unless the first was cancelled.
+        let same: Option<(i64, String)> = crate::import::tx_run!(tx, conn, DB => sqlx::query_as(
+            "SELECT id, state FROM testing_round WHERE street_id = $1 AND name = $2 AND state <> 'cancelled' ORDER BY id LIMIT 1")
+            .bind(w.street_id).bind(w.name).fetch_optional(&mut *conn).await?);
+        if let Some((id, state)) = same {
+            let (zh, en) = gw_domain::testing::round_state_words(&state);
+            return Err(StoreError::Conflict(format!(
+                "本街道已有同名轮次「{name}」（{street}-{id}，{zh}）：请换个名称，或打开那一轮 / the street has a round named {name} already ({street}-{id}, {en}): choose another name, or open that one",
+                name = w.name,
+                street = w.street_id
+            )));
+        }
         let id: i64 = crate::import::tx_run!(tx, conn, DB => {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO testing_round (street_id, name, starts_ms, ends_ms, pool_size, state, created_by, created_ms) VALUES ($1, $2, $3, $4, $5, 'planned', $6, $7) RETURNING id")
@@ -267,8 +288,16 @@ impl Store {
         let mut tx = self.begin().await?;
         let n = tx.exec3_with("UPDATE testing_round SET state = 'open', opened_ms = $3 WHERE street_id = $1 AND id = $2 AND state = 'planned'", street, id, now_ms).await?;
         if n != 1 {
+            let state: Option<String> = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar("SELECT state FROM testing_round WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(id).fetch_optional(&mut *conn).await?);
+            let Some(state) = state else {
+                return Err(StoreError::NotFound(format!(
+                    "轮次 {street}-{id} / round {street}-{id}"
+                )));
+            };
+            let (zh, en) = gw_domain::testing::round_state_words(&state);
             return Err(StoreError::Conflict(format!(
-                "round {street}-{id} is not planned (already open, or unknown)"
+                "轮次 {street}-{id} 已是“{zh}”，不能再开始采样（可能刚被他人或重复提交开启）/ round {street}-{id} is {en} already, not planned (someone else, or a second click, just moved it)"
             )));
         }
         let expected = tx
@@ -628,9 +657,13 @@ impl Store {
         }
         // Someone swabbed in this round is sampled, not exempt: an exemption
         // would list them among the exempt while coverage counts them sampled.
+        // Unless a retest or re-sample is open for them: then it exempts them
+        // from that (taken to hospital after an abnormal pool).
         let swabbed: Option<(i64, String)> = crate::import::tx_run!(tx, conn, DB => {
             sqlx::query_as("SELECT s.scanned_ms, p.name FROM registration s JOIN testing_point p ON p.street_id = s.street_id AND p.id = s.point_id \
-                            WHERE s.street_id = $1 AND s.round_id = $2 AND s.resident_id = $3 ORDER BY s.scanned_ms, s.id LIMIT 1")
+                            WHERE s.street_id = $1 AND s.round_id = $2 AND s.resident_id = $3 \
+                            AND NOT EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = $1 AND f.round_id = $2 AND f.resident_id = $3 AND f.state = 'open') \
+                            ORDER BY s.scanned_ms, s.id LIMIT 1")
                 .bind(street).bind(round).bind(resident).fetch_optional(&mut *conn).await?
         });
         if let Some((at, point)) = swabbed {
@@ -2013,12 +2046,15 @@ impl crate::import::StoreTx {
     /// [`Self::hold_round`] for a write a closed round must not take
     /// (exemptions, points): Conflict if it is closed.
     pub async fn hold_unclosed_round(&mut self, street: i64, round: i64) -> Result<()> {
-        if self.hold_round(street, round).await? == "closed" {
-            return Err(StoreError::Conflict(format!(
+        match self.hold_round(street, round).await?.as_str() {
+            "closed" => Err(StoreError::Conflict(format!(
                 "轮次 {street}-{round} 已结束 / round {street}-{round} is closed"
-            )));
+            ))),
+            gw_domain::testing::CANCELLED => Err(StoreError::Conflict(format!(
+                "轮次 {street}-{round} 已取消 / round {street}-{round} was cancelled"
+            ))),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// The follow-ups a result of `tube` answers, for its swabs (or only

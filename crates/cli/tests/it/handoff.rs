@@ -1499,7 +1499,7 @@ async fn a_box_of_another_round_is_named_as_that() {
     let street: gw_domain::ids::Key = w.round.parse().unwrap();
     let (r2, _) = open_round(
         |p, b| w.as_(&w.chief).post(p, b),
-        &round_body(street.street, "全员核酸第2轮"),
+        &round_body(street.street, "全员核酸第2轮（另一轮）"),
     );
     let rc = w.as_(&w.lab).post(
         &format!("/api/v1/rounds/{r2}/receipts"),

@@ -229,7 +229,7 @@ async fn a_tube_of_ten_replays_duplicates_and_bad_codes() {
     // exemption (and the count it makes) stays.
     let exempt = srv.post(
         &format!("/api/v1/rounds/{}/exemptions", w.round),
-        &json!({ "resident": w.codes[30].0, "reason": "in_hospital" }),
+        &json!({ "resident": w.codes.last().unwrap().0, "reason": "in_hospital" }),
     );
     assert_eq!(exempt.status, 200, "{}", exempt.body);
     let exempt_before = srv
@@ -1560,7 +1560,10 @@ async fn exemptions_make_missed_mean_missed_and_rounds_move_forward_only() {
     assert!(sampled.body.contains("本轮已采样"), "{}", sampled.body);
     // A round not yet open has no snapshot: its population is not "added".
     let street: i64 = w.codes[0].0.split('-').next().unwrap().parse().unwrap();
-    let planned = srv.post("/api/v1/rounds", &crate::harness::round_body(street, "下一轮"));
+    let planned = srv.post(
+        "/api/v1/rounds",
+        &crate::harness::round_body(street, "下一轮"),
+    );
     assert_eq!(planned.status, 201, "{}", planned.body);
     let planned_cov = srv
         .get(&format!(
@@ -1569,7 +1572,10 @@ async fn exemptions_make_missed_mean_missed_and_rounds_move_forward_only() {
         ))
         .json();
     assert_eq!(
-        (planned_cov["expected"].as_i64(), planned_cov["added"].as_i64()),
+        (
+            planned_cov["expected"].as_i64(),
+            planned_cov["added"].as_i64()
+        ),
         (Some(0), Some(0)),
         "{planned_cov}"
     );
@@ -3118,4 +3124,81 @@ async fn a_swab_taken_before_its_code_was_reissued_counts_when_synced_later() {
         .get(&format!("/api/v1/rounds/{}/coverage", w.round))
         .json();
     assert_eq!(cov["sampled"], 2, "{cov}");
+}
+
+/// A planned round made by mistake or twice is cancelled (page button, API,
+/// CLI); a second round of a name in use is refused (a double submit makes
+/// one round), a cancelled one's name may be used again; dates outside
+/// 1970–2100 are refused; a cancelled round opens never and takes no point.
+#[tokio::test]
+async fn a_planned_round_is_cancelled_and_a_double_submit_makes_one_round() {
+    let w = setup("100").await;
+    let srv = &w.srv;
+    let street: i64 = w.codes[0].0.split('-').next().unwrap().parse().unwrap();
+    let first = srv.post("/api/v1/rounds", &round_body(street, "第2轮全员核酸"));
+    assert_eq!(first.status, 201, "{}", first.body);
+    let id = first.json()["id"].as_str().unwrap().to_string();
+    let twice = srv.post("/api/v1/rounds", &round_body(street, " 第2轮全员核酸 "));
+    assert_eq!(twice.status, 409, "{}", twice.body);
+    assert!(twice.body.contains("同名轮次"), "{}", twice.body);
+    for (starts, ends) in [
+        (0, 9_223_372_036_854_775_000_i64),
+        (-62_135_596_800_000_i64, 1_000),
+    ] {
+        let r = srv.post(
+            "/api/v1/rounds",
+            &json!({ "street": street, "name": "远古轮", "starts_ms": starts, "ends_ms": ends, "pool_size": 10 }),
+        );
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains("1970"), "{}", r.body);
+    }
+    // Cancelled from its page.
+    let page = srv.get(&format!("/rounds/{id}")).body;
+    assert!(page.contains(r#"id="cancel-form""#), "{page}");
+    let r = srv.post(
+        &format!("/api/v1/rounds/{id}/state"),
+        &json!({ "to": "cancelled" }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let page = srv.get(&format!("/rounds/{id}")).body;
+    assert!(
+        page.contains("本轮已取消") && !page.contains(r#"id="cancel-form""#),
+        "{page}"
+    );
+    let open = srv.post(&format!("/api/v1/rounds/{id}/open"), &json!({}));
+    assert!(matches!(open.status, 400 | 409), "{}", open.body);
+    let open = srv.post(
+        &format!("/api/v1/rounds/{id}/state"),
+        &json!({ "to": "open" }),
+    );
+    assert_eq!(open.status, 400, "{}", open.body);
+    assert!(open.body.contains("已取消"), "{}", open.body);
+    let point = srv.post(
+        &format!("/api/v1/rounds/{id}/points"),
+        &json!({ "name": "迟到点", "community": format!("{street}-{}", w.env.store().await.communities(None, Some(street)).await.unwrap()[0].id) }),
+    );
+    assert_eq!(point.status, 409, "{}", point.body);
+    // An open round is not cancelled.
+    let r = srv.post(
+        &format!("/api/v1/rounds/{}/state", w.round),
+        &json!({ "to": "cancelled" }),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    // The name is free again; the CLI cancels too.
+    let again = srv.post("/api/v1/rounds", &round_body(street, "第2轮全员核酸"));
+    assert_eq!(again.status, 201, "{}", again.body);
+    let again = again.json()["id"].as_str().unwrap().to_string();
+    let out = w.env.cli_ok(&["round", "state", &again, "cancelled"]);
+    assert!(out.contains("cancelled"), "{out}");
+    let history = srv
+        .get(&format!("/api/v1/streets/{street}/coverage-history"))
+        .json();
+    assert!(
+        history["rounds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["round"] != id.as_str() && r["round"] != again.as_str()),
+        "{history}"
+    );
 }

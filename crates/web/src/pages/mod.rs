@@ -863,6 +863,7 @@ fn state_label(l: Lang, state: &str) -> &'static str {
         "sampling_closed" => l.t("采样结束", "sampling closed"),
         "results_complete" => l.t("结果已齐", "results complete"),
         "closed" => l.t("已结束", "closed"),
+        gw_domain::testing::CANCELLED => l.t("已取消", "cancelled"),
         _ => l.t("未知", "unknown"),
     }
 }

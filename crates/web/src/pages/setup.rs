@@ -411,10 +411,29 @@ pub(super) async fn round_tools(
             ),
             b = esc(button),
         ),
+        None if round.state == gw_domain::testing::CANCELLED => format!(
+            r#"<p class="muted">{}</p>"#,
+            l.t("本轮已取消。", "This round was cancelled.")
+        ),
         None => format!(
             r#"<p class="muted">{}</p>"#,
             l.t("本轮已结束。", "This round is closed.")
         ),
+    };
+    // A planned round made by mistake (or twice) is called off, not left
+    // "planned" on everyone's home page for ever.
+    let state = if round.state == "planned" {
+        format!(
+            r#"{state}<form method="post" action="/rounds/{k}/state" id="cancel-form" onsubmit="return confirm(this.dataset.q)" data-q="{q}"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="to" value="{to}"><button type="submit">{b}</button></form>"#,
+            to = gw_domain::testing::CANCELLED,
+            q = esc(l.t(
+                "取消本轮？取消后不能再开始采样。",
+                "Cancel this round? It can never open after that."
+            )),
+            b = esc(l.t("取消本轮", "Cancel this round")),
+        )
+    } else {
+        state
     };
     let steps: Vec<String> = ROUND_STATES
         .iter()
