@@ -355,6 +355,20 @@ async fn an_abnormal_pool_reaches_the_group_robot_and_retests_clear_or_confirm()
     };
     assert_eq!(by_barcode("PA000001")["state"], "confirmed");
     assert_eq!(by_barcode("PA000001")["retests_open"], 0);
+    // The retest tube's own alert reads confirmed on the alerts page, not
+    // "awaiting retests", and names its one person as such.
+    let page = srv.get(&format!("/rounds/{r}/alerts")).body;
+    let rt = page
+        .split("RT000003")
+        .nth(1)
+        .map(|rest| rest.split("</section>").next().unwrap_or(""))
+        .unwrap_or_else(|| panic!("the retest tube's alert on {page}"));
+    assert!(
+        rt.contains("单管复检异常，待转运和流调")
+            && rt.contains("被检人员")
+            && !rt.contains("待复检"),
+        "{rt}"
+    );
     assert_eq!(by_barcode("PB000001")["state"], "cleared");
     assert_eq!(
         by_barcode("PA000001")["members"].as_array().unwrap().len(),

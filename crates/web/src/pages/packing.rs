@@ -983,8 +983,16 @@ pub async fn receive(
 
 // ----- abnormal pools and what was done -------------------------------------------------------
 
-fn alert_state(l: Lang, state: &str) -> (&'static str, &'static str) {
+fn alert_state(l: Lang, kind: &str, state: &str) -> (&'static str, &'static str) {
     match state {
+        // A single-tube retest came back abnormal: nothing left to retest.
+        "open" | "confirmed" if kind == "confirmed" => (
+            "bad",
+            l.t(
+                "已确认 · 单管复检异常，待转运和流调",
+                "confirmed · a single-tube retest was abnormal: transfer and tracing",
+            ),
+        ),
         "open" => ("bad", l.t("处置中 · 待复检", "open · retests pending")),
         "cleared" => (
             "open",
@@ -1121,7 +1129,7 @@ async fn alerts_body(
     let mut out = String::new();
     for d in &list {
         let al = &d.alert;
-        let (cls, label) = alert_state(l, &al.state);
+        let (cls, label) = alert_state(l, &al.kind, &al.state);
         let kind = match al.kind.as_str() {
             "confirmed" => l.t("单管复检异常", "single-tube retest abnormal"),
             _ => l.t("混管异常", "abnormal pool"),
@@ -1255,7 +1263,11 @@ async fn alerts_body(
             kind = esc(kind),
             point = esc(&d.point_name),
             at = esc(&gw_domain::notify::clock_text(al.created_ms)),
-            lm = l.t("混管人员", "Members"),
+            lm = if al.kind == "confirmed" {
+                l.t("被检人员", "Person tested")
+            } else {
+                l.t("混管人员", "Members")
+            },
             reveal = if may_reveal && !al.members.is_empty() && !al.members.iter().any(|m| revealed.contains_key(&m.id)) {
                 format!(
                     r#"<form method="post" action="/rounds/{round}/alerts#alert-{ak}" class="noprint"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="alert" value="{ak}"><button type="submit" class="reveal-phones">{b}</button></form>"#,

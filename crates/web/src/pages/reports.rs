@@ -176,8 +176,11 @@ fn tube_state_label(l: Lang, state: &str) -> String {
     t.to_string()
 }
 
-fn alert_state_label(l: Lang, state: &str) -> String {
+fn alert_state_label(l: Lang, kind: &str, state: &str) -> String {
     match state {
+        "open" if kind == "confirmed" => {
+            l.t("已确认（单管复检异常）", "confirmed (single-tube retest)")
+        }
         "open" => l.t("待复检", "awaiting retests"),
         "cleared" => l.t("已排除", "cleared"),
         "confirmed" => l.t("已确认", "confirmed"),
@@ -350,7 +353,7 @@ async fn report_body(
             r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td></tr>"#,
             esc(&al.barcode),
             esc(point_names.get(&al.point).unwrap_or(&al.point)),
-            esc(&alert_state_label(l, &al.state)),
+            esc(&alert_state_label(l, &al.kind, &al.state)),
             al.retests_open,
             al.households_under_control,
             esc(&when(al.created_ms)),
