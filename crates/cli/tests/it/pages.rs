@@ -734,3 +734,47 @@ async fn a_household_gets_a_link_to_its_codes_on_a_phone() {
     assert_eq!(gone.status, 404, "{}", gone.body);
     assert!(gone.body.contains("已撤销"), "{}", gone.body);
 }
+
+/// What axum's extractors refuse reads Chinese first: a page gets a page
+/// (a wrong method, a form of the wrong type, a field missing), the API a
+/// JSON message naming the field.
+#[tokio::test]
+async fn an_extractors_refusal_is_a_page_or_a_message_in_chinese() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "200", "--seed", "4", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let json_login = srv.raw(
+        "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+    );
+    assert_eq!(json_login.status, 415, "{}", json_login.head);
+    assert!(
+        header(&json_login.head, "content-type").is_some_and(|t| t.starts_with("text/html"))
+            && json_login.body.contains("请求须为表单"),
+        "{}",
+        json_login.body
+    );
+    let half = srv.raw(
+        "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 14\r\n\r\nusername=admin",
+    );
+    assert_eq!(half.status, 422, "{}", half.head);
+    assert!(half.body.contains("缺少字段 password"), "{}", half.body);
+    let delete = srv.raw("DELETE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(delete.status, 405, "{}", delete.head);
+    assert!(
+        delete.body.contains("此地址不接受这种请求方法"),
+        "{}",
+        delete.body
+    );
+    let typed = srv.post(
+        "/api/v1/rounds",
+        &json!({ "street": "1", "name": "x", "starts_ms": 0, "ends_ms": 1, "pool_size": 10 }),
+    );
+    assert_eq!(typed.status, 422, "{}", typed.body);
+    let message = typed.json()["message"].as_str().unwrap().to_string();
+    assert!(
+        message.starts_with("字段 street 的值不对（应为 整数）"),
+        "{message}"
+    );
+}
