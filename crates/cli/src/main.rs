@@ -507,6 +507,20 @@ fn quiet_on_closed_pipe() {
 }
 
 pub(crate) async fn open(db: &DbArg) -> Result<Store> {
+    // A mistyped path must not pass for an empty street in silence.
+    if let Some(file) = gw_store::sqlite_file(&db.db) {
+        if !std::path::Path::new(file).exists() {
+            eprintln!(
+                "注意：数据库文件 {file} 不存在，已新建一个空数据库（若是路径写错，请用 --db 指向已有的文件）/ note: {file} did not exist: a new, empty database was made (if the path is mistyped, point --db at the existing file)"
+            );
+        }
+    }
+    open_creating(db).await
+}
+
+/// [`open`] for the commands whose work is to make a database (`demo`,
+/// `migrate`): a new file is what they are for.
+pub(crate) async fn open_creating(db: &DbArg) -> Result<Store> {
     Store::open(&db.db)
         .await
         .with_context(|| format!("打开数据库失败 / cannot open database {}", redact(&db.db)))
@@ -694,7 +708,7 @@ async fn run(cli: Cli) -> Result<()> {
                 bail!("--residents must be at least 1");
             }
             let started = std::time::Instant::now();
-            let store = open(&db).await?;
+            let store = open_creating(&db).await?;
             let spec = gw_domain::demo::DemoSpec {
                 residents,
                 seed,

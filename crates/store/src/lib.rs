@@ -170,6 +170,24 @@ async fn sqlite_pool(opts: SqliteConnectOptions, max: u32) -> Result<SqlitePool>
         .await?)
 }
 
+/// The file of a SQLite database URL (`FILE`, `sqlite://FILE`,
+/// `sqlite:FILE`); `None` for PostgreSQL or a URL of another kind.
+pub fn sqlite_file(url: &str) -> Option<&str> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return None;
+    }
+    let path = if let Some(p) = url.strip_prefix("sqlite://") {
+        p
+    } else if let Some(p) = url.strip_prefix("sqlite:") {
+        p
+    } else if url.contains("://") {
+        return None;
+    } else {
+        url
+    };
+    (!path.is_empty()).then_some(path)
+}
+
 impl Store {
     /// Connects to `url`: `postgres://…` / `postgresql://…`, or SQLite as
     /// `sqlite://FILE`, `sqlite:FILE` or a plain file path. Anything else with
@@ -185,18 +203,7 @@ impl Store {
                 .options([("synchronous_commit", "on")]);
             Pool::Postgres(pg_pool(opts, 16).await?)
         } else {
-            let path = if let Some(p) = url.strip_prefix("sqlite://") {
-                p
-            } else if let Some(p) = url.strip_prefix("sqlite:") {
-                p
-            } else if url.contains("://") {
-                return Err(StoreError::BadUrl(url.to_string()));
-            } else {
-                url
-            };
-            if path.is_empty() {
-                return Err(StoreError::BadUrl(url.to_string()));
-            }
+            let path = sqlite_file(url).ok_or_else(|| StoreError::BadUrl(url.to_string()))?;
             let opts = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
                 .map_err(|e| StoreError::BadUrl(format!("{url}: {e}")))?
                 .create_if_missing(true)

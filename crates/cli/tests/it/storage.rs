@@ -80,6 +80,40 @@ async fn unknown_url_schemes_are_refused() {
     assert!(e.to_string().contains("not understood"), "{e}");
 }
 
+/// A command given a SQLite file that does not exist says it made a new,
+/// empty one (a mistyped path read as an empty street in silence); `demo`,
+/// whose work is to make one, does not.
+#[tokio::test]
+async fn a_missing_database_file_is_said_to_be_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo.db");
+    let out = std::process::Command::new(crate::harness::BIN)
+        .args(["territory", "--db", typo.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("不存在，已新建一个空数据库"), "{err}");
+    let again = std::process::Command::new(crate::harness::BIN)
+        .args(["territory", "--db", typo.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("不存在"));
+    let fresh = dir.path().join("demo.db");
+    let demo = std::process::Command::new(crate::harness::BIN)
+        .args([
+            "demo",
+            "--residents",
+            "50",
+            "--no-serve",
+            "--db",
+            fresh.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(demo.status.success());
+    assert!(!String::from_utf8_lossy(&demo.stderr).contains("不存在"));
+}
+
 #[tokio::test]
 async fn demo_is_deterministic_and_idempotent() {
     let a = TestEnv::new().await;
