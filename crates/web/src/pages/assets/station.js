@@ -66,7 +66,7 @@
       }));
     });
   }
-  // A queue item the server refused (other than 401/5xx), or one for another
+  // A queue item the server refused (other than 401, 408, 429 and 5xx), or one for another
   // point: moved, whole, out of the queue into the problems store, so the
   // next items go on; never deleted until sent again and taken.
   function hold(it, text) {
@@ -315,7 +315,10 @@
       return hold(it, M.stuck + ': ' + it.barcode + ' ' + (it.code ? shownCode(it.code) : '')).then(function () { return true; });
     }
     if (r.status === 401) { revoked = true; show('bad', M.revoked); $('enroll').hidden = false; return Promise.resolve(false); }
-    if (r.status >= 500) { setOnline(false); return Promise.resolve(false); }
+    // The server or the way to it could not take it now (a body cut off on a
+    // flaky network, 408; too many requests, 429; a gateway or the server,
+    // 5xx): kept in the queue and sent again, not held as refused.
+    if (r.status >= 500 || r.status === 408 || r.status === 429) { setOnline(false); return Promise.resolve(false); }
     var msg = r.body && r.body.message ? r.body.message : String(r.status);
     if (it.kind === 'tube') {
       if (r.ok) {
