@@ -11,7 +11,7 @@ pub struct Date {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a date: {0}")]
+#[error("日期不对（应为 YYYY-MM-DD，如 2022-04-08）：{0} / not a date (YYYY-MM-DD, e.g. 2022-04-08): {0}")]
 pub struct DateError(pub String);
 
 fn is_leap(y: i32) -> bool {
