@@ -226,6 +226,13 @@ pub async fn issue_supplies(
         .await?
         .tube
         .luhn;
+    // The round's points by name, for a refusal inside the transaction.
+    let names: std::collections::HashMap<i64, String> = store
+        .points_with_counts(point.street, pt.round_id)
+        .await?
+        .into_iter()
+        .map(|(p, _)| (p.id, p.name))
+        .collect();
     let no_overlap = |issued: &[SupplyRow]| -> Result<(), StoreError> {
         let Some(new) = &issue else {
             return Ok(());
@@ -237,9 +244,13 @@ pub async fn issue_supplies(
             let both_ranges = matches!((new, &had), (TubeIssue::Range(_), TubeIssue::Range(_)));
             if (both_ranges || row.point_id != here) && had.overlaps(new) {
                 let ((nz, ne), (hz, he)) = (new.describe(), had.describe());
+                let at = point_label(
+                    point.street,
+                    row.point_id,
+                    names.get(&row.point_id).map(String::as_str),
+                );
                 return Err(StoreError::Conflict(format!(
-                    "{nz} 与已发给采样点 {}-{} 的 {hz} 有相同条码 / {ne} shares barcodes with {he}, issued to point {}-{}: a tube belongs to one point",
-                    point.street, row.point_id, point.street, row.point_id
+                    "{nz} 与已发给采样点{at}的 {hz} 有相同条码 / {ne} shares barcodes with {he}, issued to point {at}: a tube belongs to one point"
                 )));
             }
         }
@@ -319,10 +330,12 @@ pub async fn issue_warning(
         .filter(|r| r.point_id != point)
         .find(|r| rules::issued(&tube_issues(std::slice::from_ref(r), luhn), barcode));
     Ok(Some(match elsewhere {
-        Some(r) => format!(
-            "采样管 {barcode} 发放给了采样点 {street}-{}，不是本点 / tube {barcode} was issued to point {street}-{}, not this one",
-            r.point_id, r.point_id
-        ),
+        Some(r) => {
+            let at = point_named(store, street, r.point_id).await;
+            format!(
+                "采样管 {barcode} 发放给了采样点{at}，不是本点 / tube {barcode} was issued to point {at}, not this one"
+            )
+        }
         None => format!(
             "采样管 {barcode} 不在发放给本点的条码段或批次内 / tube {barcode} is in no range or batch issued to this point"
         ),
@@ -495,10 +508,12 @@ pub async fn pack_bag(
             None => problems.push(format!(
                 "{c}: 本轮没有这支采样管 / no such tube in this round"
             )),
-            Some(t) if t.point_id != pt.id => problems.push(format!(
-                "{c}: 属于采样点 {}-{}，不是本点 / belongs to point {}-{}, not this one",
-                point.street, t.point_id, point.street, t.point_id
-            )),
+            Some(t) if t.point_id != pt.id => {
+                let at = point_named(store, point.street, t.point_id).await;
+                problems.push(format!(
+                    "{c}: 属于采样点{at}，不是本点 / belongs to point {at}, not this one"
+                ))
+            }
             Some(t) if t.bag.is_some() => problems.push(format!(
                 "{c}: 已装入袋 {} / already in bag {}",
                 t.bag.as_deref().unwrap_or(""),
@@ -617,10 +632,12 @@ pub async fn pack_box(
     for c in &codes {
         match by_code.get(c.as_str()) {
             None => problems.push(format!("{c}: 本轮没有这个袋 / no such bag in this round")),
-            Some(b) if b.point_id != pt.id => problems.push(format!(
-                "{c}: 属于采样点 {}-{}，不是本点 / belongs to point {}-{}, not this one",
-                point.street, b.point_id, point.street, b.point_id
-            )),
+            Some(b) if b.point_id != pt.id => {
+                let at = point_named(store, point.street, b.point_id).await;
+                problems.push(format!(
+                    "{c}: 属于采样点{at}，不是本点 / belongs to point {at}, not this one"
+                ))
+            }
             Some(b) if b.box_id.is_some() => {
                 problems.push(format!("{c}: 已装箱 / already in a box"))
             }
@@ -745,9 +762,9 @@ pub async fn recount(
         (Some(at), _) | (None, Some(at)) => at,
     };
     if at != pt.id {
+        let at = point_named(store, point.street, at).await;
         return Err(invalid(format!(
-            "{label}: 属于采样点 {}-{at}，不是本点 / belongs to point {}-{at}, not this one",
-            point.street, point.street
+            "{label}: 属于采样点{at}，不是本点 / belongs to point {at}, not this one"
         )));
     }
     let kind = if bag.is_some() { "bag" } else { "box" };
@@ -986,9 +1003,10 @@ pub async fn hand_over(
     let mut problems = Vec::new();
     for b in &found {
         if b.point_id != pt.id {
+            let at = point_named(store, point.street, b.point_id).await;
             problems.push(format!(
-                "{}: 属于采样点 {}-{}，不是本点 / belongs to point {}-{}, not this one",
-                b.barcode, point.street, b.point_id, point.street, b.point_id
+                "{}: 属于采样点{at}，不是本点 / belongs to point {at}, not this one",
+                b.barcode
             ));
         } else if b.handoff_id.is_some() {
             problems.push(format!("{}: 已交接 / already handed over", b.barcode));
@@ -1754,4 +1772,18 @@ pub async fn tube_states(
         }
     }
     Ok(out)
+}
+
+/// A point as people know it: its name with its id, 「东风广场」（1-3）; the id
+/// alone if it cannot be read.
+async fn point_named(store: &Store, street: i64, id: i64) -> String {
+    let name = store.point(street, id).await.ok().map(|p| p.name);
+    point_label(street, id, name.as_deref())
+}
+
+fn point_label(street: i64, id: i64, name: Option<&str>) -> String {
+    match name {
+        Some(n) => format!("「{n}」（{street}-{id}）"),
+        None => format!("{street}-{id}"),
+    }
 }

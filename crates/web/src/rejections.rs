@@ -79,7 +79,7 @@ pub(crate) async fn as_json(req: Request, next: Next) -> Response {
             lang,
             parts.status,
             code_of(parts.status),
-            &lang.t(&zh, &format!("The request cannot be handled: {text}")),
+            lang.t(&zh, &format!("The request cannot be handled: {text}")),
         );
     }
     let message = format!("{zh} / the request cannot be handled: {text}");

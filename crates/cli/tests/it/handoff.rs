@@ -568,8 +568,9 @@ async fn a_tube_not_issued_to_its_point_is_opened_with_a_warning() {
         &json!({ "kind": "tubes", "first_barcode": "TB00000005", "last_barcode": "TB00000030" }),
     );
     assert_eq!(r.status, 409, "{}", r.body);
+    // Named as people know it, with its id.
     assert!(
-        r.body.contains(&format!("issued to point {}", w.a)),
+        r.body.contains("issued to point 「") && r.body.contains(&format!("（{}）", w.a)),
         "{}",
         r.body
     );
