@@ -31,8 +31,10 @@ fn barcode_by(rule: &BarcodeRule, raw: &str) -> Result<String, AuthError> {
         .map_err(|e| AuthError::Invalid(format!("{}: {e}", raw.trim())))
 }
 
+/// A bag's or box's label: printed for the packing, not under the street's
+/// tube rule, so any 4 to 40 letters or digits (`BOX1A01`).
 fn barcode(raw: &str) -> Result<String, AuthError> {
-    barcode_by(&BarcodeRule::default(), raw)
+    barcode_by(&BarcodeRule::lookup(), raw)
 }
 
 fn barcodes_by(rule: &BarcodeRule, raw: &[String]) -> Result<Vec<String>, AuthError> {
@@ -40,7 +42,7 @@ fn barcodes_by(rule: &BarcodeRule, raw: &[String]) -> Result<Vec<String>, AuthEr
 }
 
 fn barcodes(raw: &[String]) -> Result<Vec<String>, AuthError> {
-    barcodes_by(&BarcodeRule::default(), raw)
+    barcodes_by(&BarcodeRule::lookup(), raw)
 }
 
 /// More than any bag, box, hand-over or lab receipt holds: a count over it
