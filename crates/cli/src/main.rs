@@ -651,6 +651,13 @@ async fn serve(store: Store, bind_arg: &BindArg, db: &DbArg, tls_args: &TlsArgs)
         } else {
             println!("证书 certificate: {}{covers}", t.cert_path.display());
         }
+        if !t.refused.is_empty() {
+            println!(
+                "注意：已有的自签名根证书不能为 {names} 作证，服务器证书不含这些名称，扫码设备用这些名称访问会报证书错误；如需这些名称，请删除证书文件夹 {dir} 后重启（会生成新的根证书，各扫码设备须重新安装）/ note: the kept CA may not vouch for {names}: the server certificate leaves them out and stations using them get a certificate error; to add them, remove {dir} and start again (a new CA is made, and every station installs it again)",
+                names = t.refused.join(", "),
+                dir = t.cert_path.parent().map_or_else(String::new, |d| d.display().to_string()),
+            );
+        }
         println!("证书指纹 SHA-256 fingerprint: {}", t.served.fingerprint);
         if t.server_fingerprint != t.served.fingerprint {
             println!(

@@ -60,6 +60,9 @@ pub struct Material {
     pub generated: bool,
     /// The server certificate was made on this start (names grew, or it neared its end).
     pub renewed: bool,
+    /// Names asked for that the kept CA may not vouch for: left out of the
+    /// certificate (stations would refuse them).
+    pub refused: Vec<String>,
 }
 
 fn err(msg: String) -> io::Error {
@@ -116,6 +119,7 @@ pub fn load(cert: &Path, key: &Path) -> io::Result<Material> {
         names: Vec::new(),
         generated: false,
         renewed: false,
+        refused: Vec::new(),
     })
 }
 
@@ -452,8 +456,20 @@ pub fn load_or_generate(dir: &Path, names: &[String], now_ms: i64) -> io::Result
             let age_days = (now_ms - t.as_millis() as i64) / 86_400_000;
             age_days < LEAF_VALID_DAYS - 30
         });
+    // A name the CA may not vouch for never enters the certificate: asking
+    // for it again is no reason to make a new one on every start.
+    let refused: Vec<String> = if have_ca {
+        names
+            .iter()
+            .filter(|n| !permits(&ca.permitted, n))
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
     let covered = names
         .iter()
+        .filter(|n| !refused.contains(n))
         .all(|n| kept.iter().any(|k| k.eq_ignore_ascii_case(n)));
     let reuse = have_ca && fresh && covered && key_path.exists();
     let mut leaf_names = if have_ca { kept } else { Vec::new() };
@@ -465,10 +481,10 @@ pub fn load_or_generate(dir: &Path, names: &[String], now_ms: i64) -> io::Result
         }
         // Names the CA may not vouch for would make stations refuse the
         // server: leave them out, and say so.
-        let (ok, refused): (Vec<String>, Vec<String>) = leaf_names
+        let (ok, left_out): (Vec<String>, Vec<String>) = leaf_names
             .into_iter()
             .partition(|n| permits(&ca.permitted, n));
-        for n in &refused {
+        for n in &left_out {
             tracing::warn!(name = %n, dir = %dir.display(), "the kept CA may not vouch for this name: remove the folder to make a new CA (stations then install it again)");
         }
         leaf_names = ok;
@@ -492,6 +508,7 @@ pub fn load_or_generate(dir: &Path, names: &[String], now_ms: i64) -> io::Result
     m.names = leaf_names;
     m.generated = !have_ca;
     m.renewed = have_ca && !reuse;
+    m.refused = refused;
     Ok(m)
 }
 

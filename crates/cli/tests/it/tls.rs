@@ -352,6 +352,17 @@ async fn serve_tls_makes_a_certificate_once_serves_https_and_keeps_it() {
         assert_eq!(r.status, 200);
     }
     assert!(https(&renewed.addr, &cert, "outside.example.com", req).is_err());
+    // Said at the start, in Chinese first, naming the way out.
+    assert!(renewed
+        .line("注意：已有的自签名根证书不能为")
+        .contains("outside.example.com"));
+    drop(renewed);
+    // Started again with the same names: the certificate stands (the name
+    // left out is no reason to make a new one every time).
+    let issued = std::fs::read(dir.join("cert.pem")).unwrap();
+    let same = TlsServer::start(&env, "127.0.0.1:0", &more, 0);
+    assert!(!same.line("证书 certificate:").contains("renewed"));
+    assert_eq!(std::fs::read(dir.join("cert.pem")).unwrap(), issued);
 }
 
 #[tokio::test]
