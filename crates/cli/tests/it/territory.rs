@@ -212,7 +212,10 @@ async fn a_building_a_roster_brought_in_is_placed_in_a_grid_by_its_community() {
     // lives in already is refused in words, and nothing moves.
     let zhao_id = format!("{s}-{}", zhao.id);
     let zhao_hh = format!("{s}-{}", zhao.household_id.unwrap());
-    let zhao_page = srv.with_token(&sec).get(&format!("/households/{zhao_hh}")).body;
+    let zhao_page = srv
+        .with_token(&sec)
+        .get(&format!("/households/{zhao_hh}"))
+        .body;
     assert!(
         zhao_page.contains(r#"id="move""#) && zhao_page.contains(&format!(r#"value="{zhao_id}""#)),
         "{zhao_page}"
@@ -223,7 +226,10 @@ async fn a_building_a_roster_brought_in_is_placed_in_a_grid_by_its_community() {
             form.len()
         ))
     };
-    let same = page_move(&sec, format!("resident={zhao_id}&household={zhao_hh}&other="));
+    let same = page_move(
+        &sec,
+        format!("resident={zhao_id}&household={zhao_hh}&other="),
+    );
     assert_eq!(same.status, 400, "{}", same.body);
     assert!(same.body.contains("已经在户"), "{}", same.body);
     let none = page_move(&sec, format!("resident={zhao_id}&household=&other=+"));

@@ -33,7 +33,8 @@ pub use packing::{
 };
 pub use print::{building_codes, household_codes, household_link, household_link_create, qr_svg};
 pub use registry::{
-    grid, household, household_flags, household_move, import_form, import_report, import_submit, registry, search,
+    grid, household, household_flags, household_move, import_form, import_report, import_submit,
+    registry, search,
 };
 pub use reports::{assign_building, building, point_labels, round_report};
 pub use rounds::{

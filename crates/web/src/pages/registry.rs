@@ -525,7 +525,10 @@ async fn move_form(
             )
         })
         .collect();
-    let mut to = format!(r#"<option value="">{}</option>"#, l.t("（选择）", "(choose)"));
+    let mut to = format!(
+        r#"<option value="">{}</option>"#,
+        l.t("（选择）", "(choose)")
+    );
     if let Some(b) = first.building_id {
         for h in s.store.building_households(k.street, b).await? {
             if h.household_id == k.id {
@@ -593,7 +596,11 @@ pub async fn household_move(
             "Choose the household to move to, or type another building's household number",
         )));
     }
-    let (_, rk, to) = match (parse_key(l, &id), parse_key(l, &f.resident), parse_key(l, target)) {
+    let (_, rk, to) = match (
+        parse_key(l, &id),
+        parse_key(l, &f.resident),
+        parse_key(l, target),
+    ) {
         (Ok(h), Ok(r), Ok(t)) => (h, r, t),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return page.error(e),
     };
