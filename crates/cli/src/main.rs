@@ -838,11 +838,20 @@ async fn run(cli: Cli) -> Result<()> {
             }
             let store = open(&db).await?;
             let before_ms = day_start_ms(&before)?;
-            let c = gw_app::access::purge(&store, &clock, &actor(), before_ms).await?;
+            let p = gw_app::access::purge(&store, &clock, &actor(), before_ms).await?;
+            let c = &p.counts;
             println!(
                 "已清除 purged: {} residents anonymised, {} phones and {} document numbers deleted, {} household links revoked, {} scanned codes of swabs cleared, {} control and {} exemption reasons and {} transporters' names and phones, {} supply receivers' names and {} reasons in the audit log cleared (recorded in the audit log)",
                 c.residents, c.phones, c.documents, c.household_links, c.scanned_codes, c.control_reasons, c.exemption_reasons, c.transporters, c.supply_receivers, c.audit_reasons
             );
+            if p.gaps.is_empty() {
+                println!("{}", p.files_text());
+            }
+            println!("{}", p.beyond_reach_text());
+            store.close().await;
+            if let Some(gaps) = p.gaps_text() {
+                bail!("{gaps}");
+            }
             Ok(())
         }
         Cmd::Results(ResultsCmd::Upload {
