@@ -707,6 +707,16 @@ pub struct Purged {
 }
 
 impl Purged {
+    /// How many residents changed on or after `before` (the date as the
+    /// operator gave it) still hold personal data, `中文 / English`; `None`
+    /// when nobody does.
+    pub fn kept_text(&self, before: &str) -> Option<String> {
+        let n = self.counts.residents_kept;
+        (n > 0).then(|| format!(
+            "仍有 {n} 名居民在 {before} 当天或之后有变更，个人信息未清除：要清除他们，请用更晚的日期再运行一次 / {n} residents changed on or after {before} still hold personal data: purge again with a later date to clear them"
+        ))
+    }
+
     /// What the files now hold, `中文 / English`.
     pub fn files_text(&self) -> &'static str {
         match self.backend {
@@ -752,8 +762,8 @@ pub async fn purge(
 ) -> Result<Purged, StoreError> {
     let c = store.purge_before(before_ms, clock.now_ms()).await?;
     let detail = format!(
-        "before_ms={before_ms} residents={} phones={} documents={} household_links={} control_reasons={} scanned_codes={} exemption_reasons={} transporters={} supply_receivers={} audit_reasons={}",
-        c.residents, c.phones, c.documents, c.household_links, c.control_reasons, c.scanned_codes, c.exemption_reasons, c.transporters, c.supply_receivers, c.audit_reasons
+        "before_ms={before_ms} residents={} phones={} documents={} household_links={} control_reasons={} scanned_codes={} exemption_reasons={} transporters={} supply_receivers={} audit_reasons={} residents_kept={}",
+        c.residents, c.phones, c.documents, c.household_links, c.control_reasons, c.scanned_codes, c.exemption_reasons, c.transporters, c.supply_receivers, c.audit_reasons, c.residents_kept
     );
     audit(store, clock, actor, "purge", (0, "city", "0"), &detail, "").await?;
     let gaps = store.scrub_files().await?;

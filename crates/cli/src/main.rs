@@ -844,6 +844,9 @@ async fn run(cli: Cli) -> Result<()> {
                 "已清除 purged: {} residents anonymised, {} phones and {} document numbers deleted, {} household links revoked, {} scanned codes of swabs cleared, {} control and {} exemption reasons and {} transporters' names and phones, {} supply receivers' names and {} reasons in the audit log cleared (recorded in the audit log)",
                 c.residents, c.phones, c.documents, c.household_links, c.scanned_codes, c.control_reasons, c.exemption_reasons, c.transporters, c.supply_receivers, c.audit_reasons
             );
+            if let Some(kept) = p.kept_text(&before) {
+                println!("{kept}");
+            }
             if p.gaps.is_empty() {
                 println!("{}", p.files_text());
             }

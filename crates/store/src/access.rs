@@ -4,6 +4,7 @@
 use gw_domain::access::{Grant, Node, Place, Role};
 use sqlx::{QueryBuilder, Row};
 
+use crate::import::tx_run;
 use crate::{db_run, Result, Store, StoreError};
 
 #[derive(Debug, Clone)]
@@ -78,6 +79,9 @@ pub struct PurgeCounts {
     /// Audit events whose free-text reason (a corrected result's, a
     /// recount's) was cleared.
     pub audit_reasons: i64,
+    /// Residents changed on or after the date, left holding their personal
+    /// data (a later date clears them).
+    pub residents_kept: i64,
 }
 
 impl Store {
@@ -358,7 +362,8 @@ impl Store {
     /// scanned or typed for swabs, control orders' and exemptions' reasons,
     /// transporters' names and phones and the free-text reasons audit events
     /// carry (see [`crate::audit::REASON`]) from before then are cleared. Rows (and
-    /// so counts per grid and household) remain. On SQLite the transaction
+    /// so counts per grid and household) remain; residents changed since
+    /// are counted, not touched. On SQLite the transaction
     /// runs with `secure_delete`: what it deletes or shortens is overwritten
     /// with zeros in the pages it writes. Older copies of the bytes stay in
     /// the files until [`Self::scrub_files`] rewrites them.
@@ -677,6 +682,9 @@ impl crate::import::StoreTx {
                 now_ms,
             )
             .await? as i64;
+        c.residents_kept = tx_run!(self, conn, DB => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM resident WHERE updated_ms >= $1 AND status <> 'purged'")
+            .bind(before_ms).fetch_one(&mut *conn).await?);
         Ok(())
     }
 }

@@ -1431,6 +1431,25 @@ async fn a_purge_leaves_no_personal_data_in_the_database_files() {
     assert_eq!(r.resident.name, "已清除");
 }
 
+/// A purge whose date leaves everyone untouched said only "0 residents
+/// anonymised": it also says how many residents changed on or after the
+/// date still hold personal data, so the operator knows it is not done.
+#[tokio::test]
+async fn a_purge_says_how_many_residents_it_left_holding_personal_data() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "20", "--no-serve"]);
+    let out = env.cli_ok(&["purge", "--before", "2000-01-01", "--yes"]);
+    assert!(out.contains("0 residents anonymised"), "{out}");
+    assert!(
+        out.contains("20 名")
+            && out.contains("20 residents changed on or after 2000-01-01 still hold personal data"),
+        "{out}"
+    );
+    let out = env.cli_ok(&["purge", "--before", "2200-01-01", "--yes"]);
+    assert!(out.contains("20 residents anonymised"), "{out}");
+    assert!(!out.contains("still hold personal data"), "{out}");
+}
+
 #[tokio::test]
 async fn an_acting_grid_leader_takes_over_and_the_previous_leader_loses_access() {
     let w = world().await;
