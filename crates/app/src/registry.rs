@@ -2,7 +2,7 @@
 //! data (document numbers, phones, health flags) is masked in every view by
 //! default.
 
-use gw_domain::access::{Grant, Node, Place, Role};
+use gw_domain::access::{self, Grant, Node, Place, Role};
 use gw_domain::date::Date;
 use gw_domain::ids::Key;
 use gw_domain::mask;
@@ -599,6 +599,81 @@ pub async fn assign_building(
     )
     .await?;
     Ok(store.building(building.street, building.id).await?)
+}
+
+/// A list of residents by a health flag reads who has one, as a reveal
+/// reads one resident's: audited (`filter_health`, the flags asked for, ids
+/// only) over the territory it was taken over: the household or building
+/// it names, else, for each node of the caller's scope, the narrower of it
+/// and the filter's grid, community or street ([`access::covered`]; with no
+/// filter, the caller's own territory), each with how many of the listed
+/// residents are there.
+pub async fn record_health_list(
+    store: &Store,
+    clock: &crate::Clock,
+    p: &crate::access::Principal,
+    f: &ResidentFilter,
+    flags: &str,
+    rows: &[ResidentRow],
+    address: &str,
+) -> Result<(), StoreError> {
+    let street = f.street.unwrap_or(0);
+    let mut events: Vec<(i64, &'static str, String, usize)> = Vec::new();
+    if let Some((kind, id)) = [("household", f.household), ("building", f.building)]
+        .into_iter()
+        .find_map(|(kind, id)| id.map(|id| (kind, id)))
+    {
+        events.push((street, kind, Key { street, id }.to_string(), rows.len()));
+    } else {
+        let asked = f.street.map(|s| match (f.grid, f.community) {
+            (Some(id), _) => Node::Grid { street: s, id },
+            (None, Some(id)) => Node::Community { street: s, id },
+            (None, None) => Node::Street { id: s },
+        });
+        let scope = f.scope.clone().unwrap_or_else(|| vec![Node::City]);
+        let mut nodes = access::covered(asked, &scope);
+        if nodes.is_empty() {
+            // Nothing of it is the caller's: an empty list, recorded where it was asked.
+            nodes.extend(asked);
+        }
+        for n in nodes {
+            let here = rows
+                .iter()
+                .filter(|r| match n {
+                    Node::City | Node::District { .. } => true,
+                    Node::Street { id } => r.street_id == id,
+                    Node::Community { street, id } => {
+                        r.street_id == street && r.community_id == Some(id)
+                    }
+                    Node::Grid { street, id } => r.street_id == street && r.grid_id == Some(id),
+                    Node::Point { .. } => false,
+                })
+                .count();
+            let (kind, s, id) = n.parts();
+            let target = match n {
+                Node::City => "0".to_string(),
+                Node::District { id } | Node::Street { id } => id.to_string(),
+                _ => Key { street: s, id }.to_string(),
+            };
+            events.push((s, kind, target, here));
+        }
+    }
+    if events.is_empty() {
+        events.push((street, "street", street.to_string(), rows.len()));
+    }
+    for (s, kind, target, n) in events {
+        crate::access::record(
+            store,
+            clock,
+            p,
+            "filter_health",
+            (s, kind, &target),
+            &format!("flags={flags} residents={n}"),
+            address,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Flags set and cleared on one resident at once (the roster's flags, by
