@@ -719,7 +719,7 @@ pub async fn set_flags(
         }
         b.0
     };
-    let after = store
+    let (before, after) = store
         .set_resident_flags(
             resident.street,
             resident.id,
@@ -728,13 +728,20 @@ pub async fn set_flags(
             clock.now_ms(),
         )
         .await?;
-    let named = |fs: &[Flag]| {
-        fs.iter()
-            .filter(|f| !is_health_flag(**f))
-            .map(|f| f.code())
+    // What the call changed, not what it asked: a flag set already, or
+    // cleared where it was not set, is no change.
+    let named = |bits: u32| {
+        gw_domain::resident::Flags(bits)
+            .iter()
+            .filter(|f| !is_health_flag(*f))
+            .map(Flag::code)
             .collect::<Vec<_>>()
             .join(",")
     };
+    let health_changed = gw_domain::resident::Flags(before ^ after)
+        .iter()
+        .filter(|f| is_health_flag(*f))
+        .count();
     crate::access::record(
         store,
         clock,
@@ -742,9 +749,9 @@ pub async fn set_flags(
         "set_flags",
         (resident.street, "resident", &resident.to_string()),
         &format!(
-            "set={} clear={} health_flags_changed={health}",
-            named(set),
-            named(clear)
+            "set={} clear={} health_flags_changed={health_changed}",
+            named(after & !before),
+            named(before & !after)
         ),
         "",
     )

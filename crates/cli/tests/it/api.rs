@@ -263,6 +263,24 @@ async fn walk_ins_and_control_status_over_http() {
         "{}",
         e.detail
     );
+    // What changes nothing counts as nothing: a health flag set again, or
+    // cleared where it is not set, is no health flag changed.
+    for (body, changed) in [
+        (json!({ "set": ["dialysis"] }), 0),
+        (json!({ "clear": ["dialysis"] }), 1),
+        (json!({ "clear": ["dialysis"] }), 0),
+    ] {
+        let r = srv.post(&format!("/api/v1/residents/{rid}/flags"), &body);
+        assert_eq!(r.status, 200, "{body}: {}", r.body);
+        let ev = store.audit_events(None, None, None, 5).await.unwrap();
+        let e = ev.iter().find(|e| e.action == "set_flags").unwrap();
+        assert!(
+            e.detail
+                .ends_with(&format!("health_flags_changed={changed}")),
+            "{body}: {}",
+            e.detail
+        );
+    }
     for (body, status) in [
         (json!({ "set": ["wings"] }), 400),
         (json!({}), 400),
