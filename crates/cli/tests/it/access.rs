@@ -1450,6 +1450,36 @@ async fn a_purge_says_how_many_residents_it_left_holding_personal_data() {
     assert!(!out.contains("still hold personal data"), "{out}");
 }
 
+/// The command line's acts were audited as `cli:unknown` when `$USER` was
+/// unset (a cron job, a service unit): `LOGNAME` then the account of the
+/// process's uid name the operator.
+#[tokio::test]
+async fn the_command_line_names_its_operator_without_user() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["migrate"]);
+    let last_actor = || async {
+        env.store()
+            .await
+            .audit_events(None, None, None, 1)
+            .await
+            .unwrap()
+            .remove(0)
+            .actor
+    };
+    let out = env.cli_env(&["user", "add", "a1"], &[("LOGNAME", "ops")], &["USER"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(last_actor().await, "cli:ops");
+    let out = env.cli_env(&["user", "add", "a2"], &[], &["USER", "LOGNAME"]);
+    assert!(out.status.success(), "{out:?}");
+    let id = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let account = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    assert!(!account.is_empty());
+    assert_eq!(last_actor().await, format!("cli:{account}"));
+}
+
 #[tokio::test]
 async fn an_acting_grid_leader_takes_over_and_the_previous_leader_loses_access() {
     let w = world().await;
