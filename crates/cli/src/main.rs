@@ -890,7 +890,7 @@ async fn run(cli: Cli) -> Result<()> {
             let p = gw_app::access::purge(&store, &clock, &actor(), before_ms).await?;
             let c = &p.counts;
             println!(
-                "已清除 purged: {} residents anonymised, {} phones and {} document numbers deleted, {} household links revoked, {} scanned codes of swabs cleared, {} control and {} exemption reasons and {} transporters' names and phones, {} supply receivers' names and {} reasons in the audit log cleared (recorded in the audit log)",
+                "已清除 purged: {} residents anonymised, {} phones and {} document numbers deleted, {} household links revoked, {} scanned codes of swabs cleared, {} control and {} exemption reasons and {} transporters' names and phones, {} supply receivers' names and {} reasons and file names in the audit log cleared (recorded in the audit log)",
                 c.residents, c.phones, c.documents, c.household_links, c.scanned_codes, c.control_reasons, c.exemption_reasons, c.transporters, c.supply_receivers, c.audit_reasons
             );
             if let Some(kept) = p.kept_text(&before) {

@@ -76,8 +76,8 @@ pub struct PurgeCounts {
     pub transporters: i64,
     /// Supply issues whose receiver's name was cleared.
     pub supply_receivers: i64,
-    /// Audit events whose free-text reason (a corrected result's, a
-    /// recount's) was cleared.
+    /// Audit events whose free text (a corrected result's or a recount's
+    /// reason, an imported roster's file name) was cleared.
     pub audit_reasons: i64,
     /// Residents changed on or after the date, left holding their personal
     /// data (a later date clears them).
@@ -360,8 +360,9 @@ impl Store {
     /// before `before_ms`: names become `已清除`, documents, birth dates,
     /// phones, flags and notes go, household links are revoked; the text
     /// scanned or typed for swabs, control orders' and exemptions' reasons,
-    /// transporters' names and phones and the free-text reasons audit events
-    /// carry (see [`crate::audit::REASON`]) from before then are cleared. Rows (and
+    /// transporters' names and phones and the free text audit events carry
+    /// (reasons, imported files' names: see [`crate::audit::purged_detail`])
+    /// from before then are cleared. Rows (and
     /// so counts per grid and household) remain; residents changed since
     /// are counted, not touched. On SQLite the transaction
     /// runs with `secure_delete`: what it deletes or shortens is overwritten

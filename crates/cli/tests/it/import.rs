@@ -1112,3 +1112,39 @@ enum Held {
     Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
 }
+
+/// A roster's file name (张三家.xlsx names a family) stayed in the import's
+/// audit record after a purge: the purge clears it as it clears the free-text
+/// reasons of audit events, and keeps the counts.
+#[tokio::test]
+async fn a_purge_clears_the_file_names_of_imports() {
+    let env = TestEnv::new().await;
+    let roster = csv(
+        &env,
+        "张三家.csv",
+        &[
+            &["楼栋", "单元", "房号", "姓名"],
+            &["3号楼", "1", "101", "张三"],
+        ],
+    );
+    let (ok, v, e) = env.import_json(&roster, &["--community", "东风社区"]);
+    assert!(ok, "{v} {e}");
+    let store = env.store().await;
+    let detail = || async {
+        store
+            .audit_events(None, None, None, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.action == "import_roster")
+            .unwrap()
+            .detail
+    };
+    assert!(detail().await.contains("张三家.csv"));
+    env.cli_ok(&["purge", "--before", "2200-01-01", "--yes"]);
+    let d = detail().await;
+    assert!(
+        !d.contains("张三家") && d.contains("file=已清除") && d.contains("added=1"),
+        "{d}"
+    );
+}
