@@ -39,7 +39,10 @@ pub struct ResidentView {
     pub flags: Vec<&'static str>,
     /// Whether health flags exist; which ones is personal data.
     pub health_flags: Option<&'static str>,
-    pub notes_present: bool,
+    /// Always `masked`, as `health_flags`: notes are where rosters write
+    /// 怀孕30周 or 每周一三五透析, so whether someone has any is health data
+    /// (a health reveal, audited, shows them).
+    pub notes_present: &'static str,
     pub household: Option<String>,
     pub address: Option<String>,
     pub building: Option<String>,
@@ -83,7 +86,7 @@ impl ResidentView {
             // Whether someone has a health flag at all is health data: the
             // same word for everyone (a reveal, audited, shows them).
             health_flags: Some("masked"),
-            notes_present: !p.notes.is_empty(),
+            notes_present: "masked",
             household: r.household_id.map(|h| {
                 Key {
                     street: r.street_id,

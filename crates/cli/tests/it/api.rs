@@ -45,6 +45,8 @@ async fn registry_api_over_real_http() {
             .all(|f| f != "dialysis" && f != "pregnant" && f != "chronic_treatment"));
         // Not even whether they have one: the same word for everyone.
         assert_eq!(r["health_flags"], "masked", "{r}");
+        // Nor whether they have notes (where rosters write 怀孕30周, 每周一三五透析).
+        assert_eq!(r["notes_present"], "masked", "{r}");
     }
 
     // Filter by flag, and an unknown flag is a clear 400.
