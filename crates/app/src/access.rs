@@ -704,20 +704,81 @@ pub async fn open_household_link(store: &Store, token: &str) -> Result<Option<Ke
         .map(|id| Key { street, id }))
 }
 
-/// Anonymises personal data last changed before `before_ms`; audited.
+/// What a purge did, and what it could not do to the database's files.
+#[derive(Debug, Clone)]
+pub struct Purged {
+    pub counts: gw_store::access::PurgeCounts,
+    /// Empty when the files were rewritten without what was cleared.
+    pub gaps: Vec<gw_store::access::FileGap>,
+    pub backend: gw_store::Backend,
+}
+
+impl Purged {
+    /// How many residents changed on or after `before` (the date as the
+    /// operator gave it) still hold personal data, `中文 / English`; `None`
+    /// when nobody does.
+    pub fn kept_text(&self, before: &str) -> Option<String> {
+        let n = self.counts.residents_kept;
+        (n > 0).then(|| format!(
+            "仍有 {n} 名居民在 {before} 当天或之后有变更，个人信息未清除：要清除他们，请用更晚的日期再运行一次 / {n} residents changed on or after {before} still hold personal data: purge again with a later date to clear them"
+        ))
+    }
+
+    /// What the files now hold, `中文 / English`.
+    pub fn files_text(&self) -> &'static str {
+        match self.backend {
+            gw_store::Backend::Sqlite => "数据库文件已重写：清除的内容已被覆盖，文件已压缩（VACUUM），WAL 文件已清空 / the database file was rewritten: what was cleared is overwritten, the file compacted (VACUUM) and its WAL file emptied",
+            gw_store::Backend::Postgres => "存放个人信息的表已重写（VACUUM FULL），删除的旧行已不在表文件中 / the tables that held personal data were rewritten (VACUUM FULL): deleted rows are gone from their files",
+        }
+    }
+
+    /// What this software cannot reach, `中文 / English`: the operator's to do.
+    pub fn beyond_reach_text(&self) -> String {
+        let (zh, en) = match self.backend {
+            gw_store::Backend::Sqlite => ("", ""),
+            gw_store::Backend::Postgres => (
+                "PostgreSQL 的 WAL 日志及其归档、备库；",
+                "the PostgreSQL WAL with its archives and standbys; ",
+            ),
+        };
+        format!(
+            "本软件清除不到，请按规定另行处理：{zh}数据库的备份和副本；此前导出的名册和导入时生成的报告文件（*.report.xlsx）；磁盘上已释放但未覆写的空间 / beyond this software's reach, to be dealt with as your rules require: {en}backups and copies of the database; rosters exported and import reports (*.report.xlsx) written earlier; disk space freed but not overwritten"
+        )
+    }
+
+    /// What could not be done and how to finish, `中文 / English`; `None`
+    /// when the files hold nothing of what was cleared.
+    pub fn gaps_text(&self) -> Option<String> {
+        if self.gaps.is_empty() {
+            return None;
+        }
+        let mut lines: Vec<String> = self.gaps.iter().map(|g| g.to_string()).collect();
+        lines.push("记录已清除；解决上述问题后（例如停止使用此数据库的其他进程，如 gridwarden serve），再运行一次同样的 purge 命令即可完成 / the rows are cleared; once the above is resolved (other processes using this database, such as gridwarden serve, stopped), run the same purge command again to finish".into());
+        Some(lines.join("\n"))
+    }
+}
+
+/// Anonymises personal data last changed before `before_ms` (audited),
+/// then rewrites the database's files so the cleared values are gone from
+/// their bytes too ([`Store::scrub_files`]).
 pub async fn purge(
     store: &Store,
     clock: &Clock,
     actor: &str,
     before_ms: i64,
-) -> Result<gw_store::access::PurgeCounts, StoreError> {
+) -> Result<Purged, StoreError> {
     let c = store.purge_before(before_ms, clock.now_ms()).await?;
     let detail = format!(
-        "before_ms={before_ms} residents={} phones={} documents={} household_links={} control_reasons={} scanned_codes={} exemption_reasons={} transporters={} supply_receivers={} audit_reasons={}",
-        c.residents, c.phones, c.documents, c.household_links, c.control_reasons, c.scanned_codes, c.exemption_reasons, c.transporters, c.supply_receivers, c.audit_reasons
+        "before_ms={before_ms} residents={} phones={} documents={} household_links={} control_reasons={} scanned_codes={} exemption_reasons={} transporters={} supply_receivers={} audit_reasons={} residents_kept={}",
+        c.residents, c.phones, c.documents, c.household_links, c.control_reasons, c.scanned_codes, c.exemption_reasons, c.transporters, c.supply_receivers, c.audit_reasons, c.residents_kept
     );
     audit(store, clock, actor, "purge", (0, "city", "0"), &detail, "").await?;
-    Ok(c)
+    let gaps = store.scrub_files().await?;
+    Ok(Purged {
+        counts: c,
+        gaps,
+        backend: store.backend(),
+    })
 }
 
 #[cfg(test)]

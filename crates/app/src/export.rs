@@ -155,10 +155,11 @@ pub async fn export_roster(
             phones.join(" / "),
             p.residence.label_zh().to_string(),
             flags.join("、"),
+            // Masked, every row reads the placeholder: one only where a
+            // note is (怀孕30周, 每周一三五透析) would mark who has health
+            // data. An import reads it as no value.
             if unmasked {
                 p.notes.clone()
-            } else if p.notes.is_empty() {
-                String::new()
             } else {
                 gw_domain::roster::HIDDEN.into()
             },

@@ -692,7 +692,13 @@ pub async fn import_sheets(
         .filter(|i| i.severity == Severity::Warning)
         .count();
 
-    let detail = format!("file={} added={added} updated={updated} unchanged={unchanged} rejected={rejected} warnings={warnings}", file_name(file));
+    // The file's name last: it may name a family (张三家.xlsx), so a purge
+    // clears it as it clears a reason (gw_store::audit::FILE).
+    let detail = format!(
+        "added={added} updated={updated} unchanged={unchanged} rejected={rejected} warnings={warnings}{}{}",
+        gw_store::audit::FILE,
+        file_name(file)
+    );
     tx.audit(&AuditWrite {
         street_id: street,
         at_ms: now,

@@ -2,7 +2,7 @@
 //! data (document numbers, phones, health flags) is masked in every view by
 //! default.
 
-use gw_domain::access::{Grant, Node, Place, Role};
+use gw_domain::access::{self, Grant, Node, Place, Role};
 use gw_domain::date::Date;
 use gw_domain::ids::Key;
 use gw_domain::mask;
@@ -39,7 +39,10 @@ pub struct ResidentView {
     pub flags: Vec<&'static str>,
     /// Whether health flags exist; which ones is personal data.
     pub health_flags: Option<&'static str>,
-    pub notes_present: bool,
+    /// Always `masked`, as `health_flags`: notes are where rosters write
+    /// 怀孕30周 or 每周一三五透析, so whether someone has any is health data
+    /// (a health reveal, audited, shows them).
+    pub notes_present: &'static str,
     pub household: Option<String>,
     pub address: Option<String>,
     pub building: Option<String>,
@@ -83,7 +86,7 @@ impl ResidentView {
             // Whether someone has a health flag at all is health data: the
             // same word for everyone (a reveal, audited, shows them).
             health_flags: Some("masked"),
-            notes_present: !p.notes.is_empty(),
+            notes_present: "masked",
             household: r.household_id.map(|h| {
                 Key {
                     street: r.street_id,
@@ -601,6 +604,81 @@ pub async fn assign_building(
     Ok(store.building(building.street, building.id).await?)
 }
 
+/// A list of residents by a health flag reads who has one, as a reveal
+/// reads one resident's: audited (`filter_health`, the flags asked for, ids
+/// only) over the territory it was taken over: the household or building
+/// it names, else, for each node of the caller's scope, the narrower of it
+/// and the filter's grid, community or street ([`access::covered`]; with no
+/// filter, the caller's own territory), each with how many of the listed
+/// residents are there.
+pub async fn record_health_list(
+    store: &Store,
+    clock: &crate::Clock,
+    p: &crate::access::Principal,
+    f: &ResidentFilter,
+    flags: &str,
+    rows: &[ResidentRow],
+    address: &str,
+) -> Result<(), StoreError> {
+    let street = f.street.unwrap_or(0);
+    let mut events: Vec<(i64, &'static str, String, usize)> = Vec::new();
+    if let Some((kind, id)) = [("household", f.household), ("building", f.building)]
+        .into_iter()
+        .find_map(|(kind, id)| id.map(|id| (kind, id)))
+    {
+        events.push((street, kind, Key { street, id }.to_string(), rows.len()));
+    } else {
+        let asked = f.street.map(|s| match (f.grid, f.community) {
+            (Some(id), _) => Node::Grid { street: s, id },
+            (None, Some(id)) => Node::Community { street: s, id },
+            (None, None) => Node::Street { id: s },
+        });
+        let scope = f.scope.clone().unwrap_or_else(|| vec![Node::City]);
+        let mut nodes = access::covered(asked, &scope);
+        if nodes.is_empty() {
+            // Nothing of it is the caller's: an empty list, recorded where it was asked.
+            nodes.extend(asked);
+        }
+        for n in nodes {
+            let here = rows
+                .iter()
+                .filter(|r| match n {
+                    Node::City | Node::District { .. } => true,
+                    Node::Street { id } => r.street_id == id,
+                    Node::Community { street, id } => {
+                        r.street_id == street && r.community_id == Some(id)
+                    }
+                    Node::Grid { street, id } => r.street_id == street && r.grid_id == Some(id),
+                    Node::Point { .. } => false,
+                })
+                .count();
+            let (kind, s, id) = n.parts();
+            let target = match n {
+                Node::City => "0".to_string(),
+                Node::District { id } | Node::Street { id } => id.to_string(),
+                _ => Key { street: s, id }.to_string(),
+            };
+            events.push((s, kind, target, here));
+        }
+    }
+    if events.is_empty() {
+        events.push((street, "street", street.to_string(), rows.len()));
+    }
+    for (s, kind, target, n) in events {
+        crate::access::record(
+            store,
+            clock,
+            p,
+            "filter_health",
+            (s, kind, &target),
+            &format!("flags={flags} residents={n}"),
+            address,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Flags set and cleared on one resident at once (the roster's flags, by
 /// hand: a dialysis patient found on a round, a pregnancy, someone who can
 /// go downstairs again). Writing the registry where they live; a health
@@ -644,7 +722,7 @@ pub async fn set_flags(
         }
         b.0
     };
-    let after = store
+    let (before, after) = store
         .set_resident_flags(
             resident.street,
             resident.id,
@@ -653,13 +731,20 @@ pub async fn set_flags(
             clock.now_ms(),
         )
         .await?;
-    let named = |fs: &[Flag]| {
-        fs.iter()
-            .filter(|f| !is_health_flag(**f))
-            .map(|f| f.code())
+    // What the call changed, not what it asked: a flag set already, or
+    // cleared where it was not set, is no change.
+    let named = |bits: u32| {
+        gw_domain::resident::Flags(bits)
+            .iter()
+            .filter(|f| !is_health_flag(*f))
+            .map(Flag::code)
             .collect::<Vec<_>>()
             .join(",")
     };
+    let health_changed = gw_domain::resident::Flags(before ^ after)
+        .iter()
+        .filter(|f| is_health_flag(*f))
+        .count();
     crate::access::record(
         store,
         clock,
@@ -667,9 +752,9 @@ pub async fn set_flags(
         "set_flags",
         (resident.street, "resident", &resident.to_string()),
         &format!(
-            "set={} clear={} health_flags_changed={health}",
-            named(set),
-            named(clear)
+            "set={} clear={} health_flags_changed={health_changed}",
+            named(after & !before),
+            named(before & !after)
         ),
         "",
     )

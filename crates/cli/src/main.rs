@@ -540,11 +540,60 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// The console operator as the audit log records them: `cli:NAME`.
 pub(crate) fn actor() -> String {
+    let var = |k: &str| std::env::var(k).ok();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok();
     format!(
         "cli:{}",
-        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        operator_name(
+            var("USER"),
+            var("LOGNAME"),
+            passwd.as_deref(),
+            process_uid()
+        )
     )
+}
+
+/// The real uid of this process, from `/proc/self/status` (no `unsafe`
+/// call to `getuid`); `None` where there is no such file.
+fn process_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Who runs the command: `$USER`, else `$LOGNAME` (a cron job or a service
+/// unit may set neither), else the account of `uid` in `passwd` (the text of
+/// `/etc/passwd`), else `uid:N`; `unknown` only when even the uid is.
+fn operator_name(
+    user: Option<String>,
+    logname: Option<String>,
+    passwd: Option<&str>,
+    uid: Option<u32>,
+) -> String {
+    let set = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    if let Some(name) = set(user).or_else(|| set(logname)) {
+        return name;
+    }
+    let Some(uid) = uid else {
+        return "unknown".into();
+    };
+    passwd
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let mut f = l.split(':');
+                let name = f.next()?;
+                let id: u32 = f.nth(1)?.parse().ok()?;
+                (id == uid && !name.is_empty()).then(|| name.to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("uid:{uid}"))
 }
 
 /// A progress bar on stderr when it is a terminal, nothing otherwise.
@@ -859,11 +908,23 @@ async fn run(cli: Cli) -> Result<()> {
             }
             let store = open(&db).await?;
             let before_ms = day_start_ms(&before)?;
-            let c = gw_app::access::purge(&store, &clock, &actor(), before_ms).await?;
+            let p = gw_app::access::purge(&store, &clock, &actor(), before_ms).await?;
+            let c = &p.counts;
             println!(
-                "已清除 purged: {} residents anonymised, {} phones and {} document numbers deleted, {} household links revoked, {} scanned codes of swabs cleared, {} control and {} exemption reasons and {} transporters' names and phones, {} supply receivers' names and {} reasons in the audit log cleared (recorded in the audit log)",
+                "已清除 purged: {} residents anonymised, {} phones and {} document numbers deleted, {} household links revoked, {} scanned codes of swabs cleared, {} control and {} exemption reasons and {} transporters' names and phones, {} supply receivers' names and {} reasons and file names in the audit log cleared (recorded in the audit log)",
                 c.residents, c.phones, c.documents, c.household_links, c.scanned_codes, c.control_reasons, c.exemption_reasons, c.transporters, c.supply_receivers, c.audit_reasons
             );
+            if let Some(kept) = p.kept_text(&before) {
+                println!("{kept}");
+            }
+            if p.gaps.is_empty() {
+                println!("{}", p.files_text());
+            }
+            println!("{}", p.beyond_reach_text());
+            store.close().await;
+            if let Some(gaps) = p.gaps_text() {
+                bail!("{gaps}");
+            }
             Ok(())
         }
         Cmd::Results(ResultsCmd::Upload {
@@ -1605,5 +1666,32 @@ async fn codes_cmd(c: CodesCmd, clock: &Clock) -> Result<()> {
             println!("住户 household {key}: {n} 个链接已撤销 / link(s) revoked");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::operator_name;
+
+    #[test]
+    fn the_operator_is_user_then_logname_then_the_uid_s_account() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nops:x:1000:1000::/home/ops:/bin/sh\n";
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(
+            operator_name(s("li"), s("ops"), Some(passwd), Some(0)),
+            "li"
+        );
+        assert_eq!(operator_name(None, s("ops"), Some(passwd), Some(0)), "ops");
+        assert_eq!(
+            operator_name(s(""), s(" "), Some(passwd), Some(1000)),
+            "ops"
+        );
+        assert_eq!(operator_name(None, None, Some(passwd), Some(0)), "root");
+        assert_eq!(
+            operator_name(None, None, Some(passwd), Some(1234)),
+            "uid:1234"
+        );
+        assert_eq!(operator_name(None, None, None, Some(7)), "uid:7");
+        assert_eq!(operator_name(None, None, None, None), "unknown");
     }
 }

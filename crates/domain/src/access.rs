@@ -377,6 +377,62 @@ pub fn nodes_for(grants: &[Grant], action: Action, now_ms: i64) -> Vec<Node> {
         .collect()
 }
 
+/// The territory a list asked over `asked` (a filter's node; `None`: no
+/// filter) is taken over for a caller who may list `scope`: for each scope
+/// node, the narrower of it and the filter when they can overlap. Two nodes
+/// of different streets, or two different nodes of one rank, share nothing;
+/// a community and a grid of one street, or a district and a street, are
+/// taken to overlap (which grid lies in which community is not in a node).
+/// Testing points hold no registry and are left out. Each node once, in
+/// scope order; empty when the filter and the scope share nothing.
+pub fn covered(asked: Option<Node>, scope: &[Node]) -> Vec<Node> {
+    fn rank(n: Node) -> u8 {
+        match n {
+            Node::City => 0,
+            Node::District { .. } => 1,
+            Node::Street { .. } => 2,
+            Node::Community { .. } => 3,
+            Node::Grid { .. } => 4,
+            Node::Point { .. } => 5,
+        }
+    }
+    fn street(n: Node) -> Option<i64> {
+        match n {
+            Node::City | Node::District { .. } => None,
+            Node::Street { id } => Some(id),
+            Node::Community { street, .. }
+            | Node::Grid { street, .. }
+            | Node::Point { street, .. } => Some(street),
+        }
+    }
+    let mut out: Vec<Node> = Vec::new();
+    for &s in scope {
+        if matches!(s, Node::Point { .. }) {
+            continue;
+        }
+        let node = match asked {
+            None => s,
+            Some(a) if a == s => a,
+            Some(a) => {
+                if matches!((street(a), street(s)), (Some(x), Some(y)) if x != y)
+                    || rank(a) == rank(s)
+                {
+                    continue;
+                }
+                if rank(s) > rank(a) {
+                    s
+                } else {
+                    a
+                }
+            }
+        };
+        if !out.contains(&node) {
+            out.push(node);
+        }
+    }
+    out
+}
+
 /// Login back-off: after `free` failures, each further one doubles the wait
 /// (30 s, 60 s, … capped at one hour).
 pub fn lockout_ms(failures: u32) -> i64 {
@@ -391,6 +447,31 @@ pub fn lockout_ms(failures: u32) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_is_taken_over_the_narrower_of_filter_and_scope() {
+        let grid = Node::Grid { street: 1, id: 5 };
+        let community = Node::Community { street: 1, id: 2 };
+        let street = Node::Street { id: 1 };
+        // No filter: the caller's own territory, each node once.
+        assert_eq!(covered(None, &[grid, grid]), vec![grid]);
+        assert_eq!(covered(None, &[Node::City]), vec![Node::City]);
+        assert_eq!(covered(None, &[community, grid]), vec![community, grid]);
+        // A filter wider than the scope: the scope; narrower: the filter.
+        assert_eq!(covered(Some(street), &[grid]), vec![grid]);
+        assert_eq!(covered(Some(community), &[grid]), vec![grid]);
+        assert_eq!(covered(Some(grid), &[community]), vec![grid]);
+        assert_eq!(covered(Some(grid), &[Node::City]), vec![grid]);
+        assert_eq!(
+            covered(Some(street), &[Node::District { id: 3 }]),
+            vec![street]
+        );
+        assert_eq!(covered(Some(grid), &[grid]), vec![grid]);
+        // Nothing shared: another street, another grid, a testing point.
+        assert!(covered(Some(Node::Street { id: 2 }), &[grid]).is_empty());
+        assert!(covered(Some(Node::Grid { street: 1, id: 6 }), &[grid]).is_empty());
+        assert!(covered(None, &[Node::Point { street: 1, id: 1 }]).is_empty());
+    }
 
     #[test]
     fn a_node_reads_as_its_kind_and_id() {

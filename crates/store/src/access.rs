@@ -4,6 +4,7 @@
 use gw_domain::access::{Grant, Node, Place, Role};
 use sqlx::{QueryBuilder, Row};
 
+use crate::import::tx_run;
 use crate::{db_run, Result, Store, StoreError};
 
 #[derive(Debug, Clone)]
@@ -75,9 +76,12 @@ pub struct PurgeCounts {
     pub transporters: i64,
     /// Supply issues whose receiver's name was cleared.
     pub supply_receivers: i64,
-    /// Audit events whose free-text reason (a corrected result's, a
-    /// recount's) was cleared.
+    /// Audit events whose free text (a corrected result's or a recount's
+    /// reason, an imported roster's file name) was cleared.
     pub audit_reasons: i64,
+    /// Residents changed on or after the date, left holding their personal
+    /// data (a later date clears them).
+    pub residents_kept: i64,
 }
 
 impl Store {
@@ -356,16 +360,262 @@ impl Store {
     /// before `before_ms`: names become `已清除`, documents, birth dates,
     /// phones, flags and notes go, household links are revoked; the text
     /// scanned or typed for swabs, control orders' and exemptions' reasons,
-    /// transporters' names and phones and the free-text reasons audit events
-    /// carry (see [`crate::audit::REASON`]) from before then are cleared. Rows (and
-    /// so counts per grid and household) remain.
+    /// transporters' names and phones and the free text audit events carry
+    /// (reasons, imported files' names: see [`crate::audit::purged_detail`])
+    /// from before then are cleared. Rows (and
+    /// so counts per grid and household) remain; residents changed since
+    /// are counted, not touched. On SQLite the transaction
+    /// runs with `secure_delete`: what it deletes or shortens is overwritten
+    /// with zeros in the pages it writes. Older copies of the bytes stay in
+    /// the files until [`Self::scrub_files`] rewrites them.
     pub async fn purge_before(&self, before_ms: i64, now_ms: i64) -> Result<PurgeCounts> {
         let mut c = PurgeCounts::default();
-        let mut tx = self.begin().await?;
+        let own = self.scrubbing().await?;
+        let mut tx = match &own {
+            Some((pool, _)) => crate::import::StoreTx(crate::import::Tx::Sqlite(
+                pool.begin_with("BEGIN IMMEDIATE").await?,
+            )),
+            None => self.begin().await?,
+        };
         tx.purge(before_ms, now_ms, &mut c).await?;
         tx.commit().await?;
+        if let Some((pool, _)) = own {
+            pool.close().await;
+        }
         Ok(c)
     }
+
+    /// After a purge: rewrites the database's files so that what it cleared
+    /// is gone from the bytes, not only from the rows (a deleted value stays
+    /// in its page's free space, in a free page, in the -wal file's older
+    /// copies of the page, in a PostgreSQL table's dead tuples until
+    /// rewritten). SQLite: `VACUUM` (a fresh copy of the live rows and
+    /// nothing else), then `PRAGMA wal_checkpoint(TRUNCATE)`, which empties
+    /// the -wal file; each waits at most the busy timeout for other
+    /// connections (a server's idle ones hold nothing). PostgreSQL: `VACUUM
+    /// FULL` of each table that holds personal data, waiting at most
+    /// [`LOCK_WAIT_S`] for another session's lock, and the planner
+    /// statistics sampled from them (cleared, for a superuser, and sampled
+    /// again). Returns what could not be done.
+    pub async fn scrub_files(&self) -> Result<Vec<FileGap>> {
+        match &self.pool {
+            crate::Pool::Sqlite(_) => {
+                let Some((pool, file)) = self.scrubbing().await? else {
+                    return Ok(Vec::new());
+                };
+                let r = scrub_sqlite(&pool, &file).await;
+                pool.close().await;
+                r
+            }
+            crate::Pool::Postgres(p) => {
+                let pool = crate::pg_pool((*p.connect_options()).clone(), 1).await?;
+                let r = scrub_postgres(&pool).await;
+                pool.close().await;
+                r
+            }
+        }
+    }
+}
+
+/// The tables that hold personal data, or held it before a purge cleared
+/// it: what [`Store::scrub_files`] rewrites on PostgreSQL.
+const PERSONAL_TABLES: [&str; 11] = [
+    "resident",
+    "resident_phone",
+    "document_registry",
+    "household_link",
+    "registration",
+    "voided_swab",
+    "control_order",
+    "round_exemption",
+    "handoff",
+    "supply_issue",
+    "audit_event",
+];
+
+/// How long a rewrite waits for another session's lock (a server's
+/// request, a running import) before it says what it could not do.
+const LOCK_WAIT_S: u64 = 30;
+
+/// What [`Store::scrub_files`] could not do: the rows are cleared either
+/// way, but old bytes of them may be left where this says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileGap {
+    /// SQLite: the file was not rewritten (`VACUUM` failed, for this reason).
+    NotRewritten(String),
+    /// SQLite: the -wal file could not be emptied: another process was
+    /// reading the database (`bytes` are left in it).
+    WalKept { bytes: u64 },
+    /// PostgreSQL: a transaction begun before the purge was still running
+    /// (in this or another database of the server) past the wait: the
+    /// rewritten tables keep the rows it might still see.
+    OlderTransaction,
+    /// PostgreSQL: tables another session held past the wait, not rewritten.
+    TablesHeld(Vec<String>),
+    /// PostgreSQL: the planner statistics of these tables may keep values
+    /// sampled before the purge; only a superuser may clear them.
+    Statistics(Vec<String>),
+}
+
+impl std::fmt::Display for FileGap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileGap::NotRewritten(why) => write!(
+                f,
+                "数据库文件未能重写（VACUUM 失败：{why}），清除前的内容可能仍在文件的空闲空间里 / the database file was not rewritten (VACUUM failed: {why}): what was cleared may remain in its free space"
+            ),
+            FileGap::WalKept { bytes } => write!(
+                f,
+                "WAL 文件未能清空（另一进程正在读数据库，文件还有 {bytes} 字节），其中可能仍有清除前的旧页面 / the WAL file could not be emptied (another process was reading the database; {bytes} bytes are left): it may still hold pages from before the purge"
+            ),
+            FileGap::OlderTransaction => write!(
+                f,
+                "清除前开始的事务（本库或同一服务器的其他库）{LOCK_WAIT_S} 秒后仍在运行，它可能还看得到的旧行被保留在重写的表文件中 / a transaction begun before the purge (in this or another database of the server) was still running after {LOCK_WAIT_S} s: the rewritten tables keep the old rows it might still see"
+            ),
+            FileGap::TablesHeld(t) => write!(
+                f,
+                "这些表被其他会话占用超过 {LOCK_WAIT_S} 秒，未能重写，已删除的旧行可能仍在表文件中：{} / these tables were held by other sessions for over {LOCK_WAIT_S} s and were not rewritten: deleted rows may remain in their files: {}",
+                t.join("、"),
+                t.join(", ")
+            ),
+            FileGap::Statistics(t) => write!(
+                f,
+                "这些表的查询统计信息（pg_statistic）可能仍有清除前抽样的值，只有超级用户能清除（以超级用户连接再运行一次）：{} / the planner statistics (pg_statistic) of these tables may still hold values sampled before the purge; only a superuser can clear them (run the purge again connected as one): {}",
+                t.join("、"),
+                t.join(", ")
+            ),
+        }
+    }
+}
+
+async fn scrub_sqlite(pool: &sqlx::SqlitePool, file: &std::path::Path) -> Result<Vec<FileGap>> {
+    let mut gaps = Vec::new();
+    let mut conn = pool.acquire().await?;
+    if let Err(e) = sqlx::query("VACUUM").execute(&mut *conn).await {
+        gaps.push(FileGap::NotRewritten(e.to_string()));
+    }
+    // The answer says whether it was done: busy = 1 when another
+    // connection kept it from finishing, log = the frames left in the WAL
+    // (0 once truncated).
+    let (busy, log, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(&mut *conn)
+        .await?;
+    if busy != 0 || log != 0 {
+        let mut wal = file.as_os_str().to_owned();
+        wal.push("-wal");
+        let bytes = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        gaps.push(FileGap::WalKept { bytes });
+    }
+    Ok(gaps)
+}
+
+/// Waits, at most [`LOCK_WAIT_S`], until no transaction that began before
+/// this call is still running in any database of the server, and no other
+/// session of this database holds a snapshot taken before it: until then
+/// `VACUUM FULL` copies the rows deleted meanwhile into the new file, as
+/// rows someone might still see. Whether it came to that.
+async fn wait_for_older_snapshots(conn: &mut sqlx::PgConnection) -> Result<bool> {
+    let now: i64 = sqlx::query_scalar("SELECT txid_current()")
+        .fetch_one(&mut *conn)
+        .await?;
+    for _ in 0..LOCK_WAIT_S * 10 {
+        let clear: bool = sqlx::query_scalar(
+            "SELECT txid_snapshot_xmin(txid_current_snapshot()) > $1 AND NOT EXISTS (SELECT 1 FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL \
+             AND age(backend_xmin) >= age(($1 % 4294967296)::text::xid))",
+        )
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+        if clear {
+            return Ok(true);
+        }
+        sqlx::query("SELECT pg_sleep(0.1)")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(false)
+}
+
+async fn scrub_postgres(pool: &sqlx::PgPool) -> Result<Vec<FileGap>> {
+    let mut gaps = Vec::new();
+    let mut conn = pool.acquire().await?;
+    sqlx::query(&format!("SET lock_timeout = '{LOCK_WAIT_S}s'"))
+        .execute(&mut *conn)
+        .await?;
+    // 55P03 lock_not_available: another session held the table past the wait.
+    let held = |e: &sqlx::Error| matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03"));
+    if !wait_for_older_snapshots(&mut conn).await? {
+        gaps.push(FileGap::OlderTransaction);
+    }
+    let mut not_rewritten = Vec::new();
+    for t in PERSONAL_TABLES {
+        // Outside a transaction (VACUUM refuses to run in one), one table at a time.
+        match sqlx::query(&format!("VACUUM FULL {t}"))
+            .execute(&mut *conn)
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if held(&e) => not_rewritten.push(t.to_string()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !not_rewritten.is_empty() {
+        gaps.push(FileGap::TablesHeld(not_rewritten));
+    }
+    // ANALYZE (autovacuum runs it) keeps samples of the columns' values,
+    // most common values and histogram bounds, in pg_statistic.
+    let tables: Vec<String> = PERSONAL_TABLES.iter().map(|t| t.to_string()).collect();
+    let sampled: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT tablename::text FROM pg_stats WHERE schemaname = current_schema() AND tablename = ANY($1)",
+    )
+    .bind(&tables)
+    .fetch_all(&mut *conn)
+    .await?;
+    if sampled.is_empty() {
+        return Ok(gaps);
+    }
+    let superuser: bool =
+        sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(&mut *conn)
+            .await?;
+    if superuser {
+        sqlx::query(
+            "DELETE FROM pg_statistic WHERE starelid IN (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relname = ANY($1))",
+        )
+        .bind(&sampled)
+        .execute(&mut *conn)
+        .await?;
+        if !wait_for_older_snapshots(&mut conn).await? && !gaps.contains(&FileGap::OlderTransaction)
+        {
+            gaps.push(FileGap::OlderTransaction);
+        }
+        match sqlx::query("VACUUM FULL pg_statistic")
+            .execute(&mut *conn)
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if held(&e) => gaps.push(FileGap::Statistics(sampled.clone())),
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        gaps.push(FileGap::Statistics(sampled.clone()));
+    }
+    // The planner needs statistics of the tables in use: sampled again from
+    // what is left (an empty table is left unanalysed, as a round's
+    // registrations are before its first swab).
+    for t in &sampled {
+        let any: Option<i32> = sqlx::query_scalar(&format!("SELECT 1 FROM {t} LIMIT 1"))
+            .fetch_optional(&mut *conn)
+            .await?;
+        if any.is_some() {
+            sqlx::query(&format!("ANALYZE {t}"))
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(gaps)
 }
 
 impl crate::import::StoreTx {
@@ -433,6 +683,9 @@ impl crate::import::StoreTx {
                 now_ms,
             )
             .await? as i64;
+        c.residents_kept = tx_run!(self, conn, DB => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM resident WHERE updated_ms >= $1 AND status <> 'purged'")
+            .bind(before_ms).fetch_one(&mut *conn).await?);
         Ok(())
     }
 }

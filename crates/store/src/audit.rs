@@ -1,8 +1,9 @@
-//! The append-only audit log. It holds ids, actions and counts; the one
-//! exception is the free-text reason a few acts carry (why a result was
-//! corrected, why a bag was recounted), always the detail's last field
-//! ([`REASON`]): a reason may name a person, so a purge clears it and keeps
-//! the rest of the event.
+//! The append-only audit log. It holds ids, actions and counts; the
+//! exceptions are the free-text reason a few acts carry (why a result was
+//! corrected, why a bag was recounted, [`REASON`]) and the name of an
+//! imported roster's file ([`FILE`]: `张三家.xlsx` names a family), always the
+//! detail's last field: they may name a person, so a purge clears them and
+//! keeps the rest of the event.
 
 use crate::import::{tx_run, StoreTx};
 use crate::{db_run, Result, Store};
@@ -12,8 +13,30 @@ use sqlx::Row;
 /// is the reason.
 pub const REASON: &str = " reason=";
 
-/// What a purged reason reads.
+/// How an imported file's name starts in an event's detail; everything
+/// after it is the name.
+pub const FILE: &str = " file=";
+
+/// What a purged reason or file name reads.
 const PURGED_REASON: &str = "已清除";
+
+/// An event's detail with its free text (a [`REASON`] or a [`FILE`],
+/// whichever comes first, to the end) cleared; `None` when there is none
+/// or it is cleared already. Imports recorded before the file name came
+/// last read `file=NAME added=…`: their name is cleared up to ` added=`.
+pub fn purged_detail(detail: &str) -> Option<String> {
+    let cleared = if let Some(rest) = detail.strip_prefix("file=") {
+        let end = rest.rfind(" added=")?;
+        format!("file={PURGED_REASON}{}", &rest[end..])
+    } else {
+        let (at, marker) = [REASON, FILE]
+            .iter()
+            .filter_map(|m| detail.find(m).map(|at| (at, *m)))
+            .min()?;
+        format!("{}{marker}{PURGED_REASON}", &detail[..at])
+    };
+    (cleared != detail).then_some(cleared)
+}
 
 pub struct AuditWrite<'a> {
     /// The street the act concerns; 0 for city-wide acts.
@@ -92,22 +115,50 @@ impl StoreTx {
 }
 
 impl StoreTx {
-    /// Clears the free-text reasons of audit events before `before_ms`
-    /// (see [`REASON`]); returns how many.
+    /// Clears the free text of audit events before `before_ms`, reasons and
+    /// imported files' names (see [`purged_detail`]); returns how many.
     pub(crate) async fn purge_audit_reasons(&mut self, before_ms: i64) -> Result<i64> {
-        let pattern = format!("%{REASON}%");
-        let kept = format!("%{REASON}{PURGED_REASON}");
+        let reason = format!("%{REASON}%");
+        let file = format!("%{FILE}%");
         let found: Vec<(i64, i64, String)> = tx_run!(self, conn, DB => sqlx::query_as(
-            "SELECT street_id, id, detail FROM audit_event WHERE at_ms < $1 AND detail LIKE $2 AND detail NOT LIKE $3")
-            .bind(before_ms).bind(&pattern).bind(&kept).fetch_all(&mut *conn).await?);
+            "SELECT street_id, id, detail FROM audit_event WHERE at_ms < $1 AND (detail LIKE $2 OR detail LIKE $3 OR detail LIKE 'file=%')")
+            .bind(before_ms).bind(&reason).bind(&file).fetch_all(&mut *conn).await?);
+        let mut n = 0_i64;
         for (street, id, detail) in &found {
-            let Some(at) = detail.find(REASON) else {
+            let Some(cleared) = purged_detail(detail) else {
                 continue;
             };
-            let cleared = format!("{}{REASON}{PURGED_REASON}", &detail[..at]);
             tx_run!(self, conn, DB => sqlx::query("UPDATE audit_event SET detail = $3 WHERE street_id = $1 AND id = $2")
                 .bind(street).bind(id).bind(&cleared).execute(&mut *conn).await?.rows_affected());
+            n += 1;
         }
-        Ok(i64::try_from(found.len()).unwrap_or(i64::MAX))
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::purged_detail;
+
+    #[test]
+    fn a_purge_clears_reasons_and_file_names_and_keeps_the_counts() {
+        assert_eq!(
+            purged_detail("bag=1-3 counted=9 reason=王秀兰说少了一管").as_deref(),
+            Some("bag=1-3 counted=9 reason=已清除")
+        );
+        assert_eq!(
+            purged_detail("added=1 updated=0 warnings=0 file=张三家 reason=x.xlsx").as_deref(),
+            Some("added=1 updated=0 warnings=0 file=已清除")
+        );
+        // As imports were recorded before: the name first.
+        assert_eq!(
+            purged_detail("file=张三 家.xlsx added=1 updated=0 warnings=0").as_deref(),
+            Some("file=已清除 added=1 updated=0 warnings=0")
+        );
+        // Cleared already, or nothing to clear: left alone.
+        assert_eq!(purged_detail("bag=1-3 reason=已清除"), None);
+        assert_eq!(purged_detail("added=1 file=已清除"), None);
+        assert_eq!(purged_detail("file=已清除 added=1"), None);
+        assert_eq!(purged_detail("residents=3 unmasked=true"), None);
     }
 }

@@ -236,6 +236,24 @@ impl Store {
         Ok(Store { pool })
     }
 
+    /// SQLite: the same database over one connection of its own that
+    /// overwrites what it deletes with zeros (`secure_delete`) and builds a
+    /// `VACUUM`'s copy in a temporary file rather than in memory (a city's
+    /// database may not fit). `None` on PostgreSQL.
+    pub(crate) async fn scrubbing(&self) -> Result<Option<(SqlitePool, std::path::PathBuf)>> {
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let opts = (*p.connect_options()).clone();
+                let file = opts.get_filename().to_path_buf();
+                let opts = opts
+                    .pragma("secure_delete", "on")
+                    .pragma("temp_store", "file");
+                Ok(Some((sqlite_pool(opts, 1).await?, file)))
+            }
+            Pool::Postgres(_) => Ok(None),
+        }
+    }
+
     /// Connects and applies pending migrations.
     pub async fn open(url: &str) -> Result<Store> {
         let store = Store::connect(url).await?;

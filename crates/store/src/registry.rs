@@ -891,8 +891,9 @@ impl Store {
 
 impl Store {
     /// Sets and clears flags of one resident (bits of
-    /// [`gw_domain::resident::Flags`]); the flags after. NotFound for an
-    /// unknown resident, Conflict for a purged one.
+    /// [`gw_domain::resident::Flags`]): the flags before and after, read and
+    /// written with the row held, so the difference is what this call
+    /// changed. NotFound for an unknown resident, Conflict for a purged one.
     pub async fn set_resident_flags(
         &self,
         street: i64,
@@ -900,20 +901,34 @@ impl Store {
         set: u32,
         clear: u32,
         now_ms: i64,
-    ) -> Result<u32> {
-        let after: Option<i64> = db_run!(self, pool => sqlx::query_scalar(
-            "UPDATE resident SET flags = (flags | $3) & ~$4, updated_ms = $5 WHERE street_id = $1 AND id = $2 AND status <> 'purged' RETURNING flags")
-            .bind(street).bind(id).bind(i64::from(set)).bind(i64::from(clear)).bind(now_ms).fetch_optional(pool).await?);
-        match after {
-            Some(f) => Ok(u32::try_from(f).unwrap_or(0)),
-            None => {
-                let r = self.resident(street, id).await?;
-                Err(StoreError::Conflict(format!(
-                    "居民 {street}-{id} 的资料已清除 / resident {street}-{id} was purged ({})",
-                    r.status
-                )))
-            }
+    ) -> Result<(u32, u32)> {
+        use crate::import::{tx_run, RowLock};
+        let mut tx = self.begin().await?;
+        let read = format!(
+            "SELECT flags FROM resident WHERE street_id = $1 AND id = $2 AND status <> 'purged'{}",
+            tx.row_lock(RowLock::NoKeyUpdate)
+        );
+        let before: Option<i64> = tx_run!(tx, conn, DB => sqlx::query_scalar(&read)
+            .bind(street).bind(id).fetch_optional(&mut *conn).await?);
+        let Some(before) = before else {
+            tx.rollback().await?;
+            let r = self.resident(street, id).await?;
+            return Err(StoreError::Conflict(format!(
+                "居民 {street}-{id} 的资料已清除 / resident {street}-{id} was purged ({})",
+                r.status
+            )));
+        };
+        let before = u32::try_from(before).unwrap_or(0);
+        let after = (before | set) & !clear;
+        // What changes nothing is no change: the resident is not "changed
+        // since" a purge's date by it either.
+        if after != before {
+            tx_run!(tx, conn, DB => sqlx::query(
+                "UPDATE resident SET flags = $3, updated_ms = $4 WHERE street_id = $1 AND id = $2")
+                .bind(street).bind(id).bind(i64::from(after)).bind(now_ms).execute(&mut *conn).await?.rows_affected());
         }
+        tx.commit().await?;
+        Ok((before, after))
     }
 }
 

@@ -192,34 +192,13 @@ pub async fn list_residents(
     f.scope = Some(acc::scope(&a.principal, &s.clock, action));
     let rows = s.store.residents(&f).await?;
     if action == Action::FilterHealth {
-        // Who has a health flag is read by this list, as a reveal reads one
-        // resident's: audited (the flags asked for, where, how many found).
-        let (kind, id) = [
-            ("household", f.household),
-            ("building", f.building),
-            ("grid", f.grid),
-            ("community", f.community),
-        ]
-        .into_iter()
-        .find_map(|(kind, id)| id.map(|id| (kind, id)))
-        .map_or(("street", f.street.unwrap_or(0)), |x| x);
-        let street = f.street.unwrap_or(0);
-        let target = if kind == "street" {
-            street.to_string()
-        } else {
-            Key { street, id }.to_string()
-        };
-        acc::record(
+        registry::record_health_list(
             &s.store,
             &s.clock,
             &a.principal,
-            "filter_health",
-            (street, kind, &target),
-            &format!(
-                "flags={} residents={}",
-                q.flag.as_deref().unwrap_or(""),
-                rows.len()
-            ),
+            &f,
+            q.flag.as_deref().unwrap_or(""),
+            &rows,
             &a.address,
         )
         .await?;

@@ -340,7 +340,7 @@ fn registry_document() -> Value {
                 "age": { "type": "integer", "nullable": true }, "document_kind": { "type": "string", "nullable": true }, "document_number": { "type": "string", "nullable": true },
                 "phones": { "type": "array", "items": { "type": "object", "properties": { "number": { "type": "string" }, "relation": { "type": "string" } } } },
                 "residence": { "type": "string" }, "flags": { "type": "array", "items": { "type": "string" } }, "health_flags": { "type": "string", "nullable": true, "description": "always `masked`: whether someone has a health flag is itself health data (a reveal, audited, shows them)" },
-                "notes_present": { "type": "boolean" }, "household": { "type": "string", "nullable": true }, "address": { "type": "string", "nullable": true },
+                "notes_present": { "type": "string", "enum": ["masked"], "description": "always `masked`, as `health_flags`: notes are where rosters write a pregnancy or a dialysis schedule, so whether someone has any is health data (a health reveal, audited, shows them)" }, "household": { "type": "string", "nullable": true }, "address": { "type": "string", "nullable": true },
                 "building": { "type": "string", "nullable": true }, "grid": { "type": "string", "nullable": true }, "community": { "type": "string", "nullable": true },
                 "masked": { "type": "boolean" } } }
         } }

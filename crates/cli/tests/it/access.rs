@@ -1,6 +1,8 @@
 //! Access control: the permission matrix over every route, isolation between
 //! grids, login throttling, CSRF, revocation, masking and purge.
 
+use std::io::Write;
+
 use serde_json::json;
 
 use crate::harness::{enc, open_round, round_body, Server, TestEnv};
@@ -1264,6 +1266,218 @@ async fn purge_anonymises_people_and_keeps_the_counts() {
         .cli(&["purge", "--before", "2200-01-01"])
         .status
         .success());
+}
+
+/// Where each of `needles` still occurs in the database: on SQLite, in the
+/// bytes of the database file and its -wal file (free space of live pages,
+/// free pages, old frames); on PostgreSQL, in the rows of every table and,
+/// when this role may read the server's files (a superuser), in the bytes
+/// of every relation's file after a checkpoint (dead tuples, old index
+/// entries, planner statistics).
+async fn where_left(env: &TestEnv, store: &gw_store::Store, needles: &[String]) -> Vec<String> {
+    fn holds(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
+    let mut found = Vec::new();
+    match &store.pool {
+        gw_store::Pool::Sqlite(_) => {
+            for path in [env.url.clone(), format!("{}-wal", env.url)] {
+                let Ok(bytes) = std::fs::read(&path) else {
+                    continue;
+                };
+                for n in needles {
+                    if holds(&bytes, n.as_bytes()) {
+                        found.push(format!("{n} in {path}"));
+                    }
+                }
+            }
+        }
+        gw_store::Pool::Postgres(p) => {
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()",
+            )
+            .fetch_all(p)
+            .await
+            .unwrap();
+            for t in &tables {
+                for n in needles {
+                    let c: i64 = sqlx::query_scalar(&format!(
+                        "SELECT count(*) FROM {t} x WHERE strpos(x::text, $1) > 0"
+                    ))
+                    .bind(n)
+                    .fetch_one(p)
+                    .await
+                    .unwrap();
+                    if c > 0 {
+                        found.push(format!("{n} in table {t}"));
+                    }
+                }
+            }
+            let files: Result<Vec<(String, Vec<u8>)>, sqlx::Error> = async {
+                sqlx::query("CHECKPOINT").execute(p).await?;
+                sqlx::query_as(
+                    "SELECT c.oid::regclass::text, pg_read_binary_file(pg_relation_filepath(c.oid), 0, 1000000000, true) FROM pg_class c \
+                     WHERE c.relpersistence = 'p' AND c.relkind IN ('r', 'i', 't', 'm') AND c.reltablespace = 0",
+                )
+                .fetch_all(p)
+                .await
+            }
+            .await;
+            match files {
+                Ok(files) => {
+                    for (rel, bytes) in &files {
+                        for n in needles {
+                            if holds(bytes, n.as_bytes()) {
+                                found.push(format!("{n} in the file of {rel}"));
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "[gridwarden tests] the files of the tables are not readable by this role ({e}): rows checked, bytes not"
+                    );
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The privacy review found a purge cleared the rows and left the bytes:
+/// full ID numbers, phones, health notes (怀孕…周) and walk-in names were
+/// still in the SQLite file (free space of pages, free pages) and its -wal
+/// file. A purge run while the server serves the same database now leaves
+/// none of them, the server carries on, and the operator is told what the
+/// software cannot reach.
+#[tokio::test]
+async fn a_purge_leaves_no_personal_data_in_the_database_files() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "300", "--seed", "8", "--no-serve"]);
+    let pw = env.account("boss", "admin", &["--city"]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("boss", &pw));
+    let store = env.store().await;
+    let all = store
+        .residents(&ResidentFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let person = all
+        .iter()
+        .find(|r| r.resident.document.is_some() && !r.resident.phones.is_empty())
+        .expect("a resident with a document and a phone");
+    let id = key(person);
+    let reveal = |field: &str| {
+        let r = srv.post(
+            &format!("/api/v1/residents/{id}/reveal"),
+            &json!({ "field": field }),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["value"].clone()
+    };
+    let phone = reveal("phone")[0]["number"].as_str().unwrap().to_string();
+    let document = reveal("document")["number"].as_str().unwrap().to_string();
+    // A note (怀孕…周，预产期…, 每周一三五透析 …): the longest the demo wrote.
+    let note = all
+        .iter()
+        .map(|r| r.resident.notes.clone())
+        .max_by_key(|n| n.chars().count())
+        .unwrap();
+    assert!(note.chars().count() >= 4, "{note}");
+    // A walk-in sampled at a point, on no roster.
+    let walk_in = srv.post(
+        "/api/v1/residents/pending",
+        &json!({ "street": person.street_id, "name": "甄隐名", "phone": "13907311234", "notes": "怀孕11周" }),
+    );
+    assert_eq!(walk_in.status, 201, "{}", walk_in.body);
+    if let gw_store::Pool::Postgres(p) = &store.pool {
+        // As autovacuum would have: planner statistics sample the columns' values.
+        sqlx::query("ANALYZE").execute(p).await.unwrap();
+    }
+    let needles: Vec<String> = vec![
+        phone,
+        document,
+        note,
+        "甄隐名".into(),
+        "13907311234".into(),
+        "怀孕11周".into(),
+    ];
+    assert!(
+        !where_left(&env, &store, &needles[..1]).await.is_empty(),
+        "the check must see a value before the purge"
+    );
+
+    let out = env.cli_ok(&["purge", "--before", "2200-01-01", "--yes"]);
+    let left = where_left(&env, &store, &needles).await;
+    assert!(left.is_empty(), "after the purge: {left:?}\n{out}");
+    // What the software cannot reach is said, Chinese first.
+    assert!(
+        out.contains("备份")
+            && out.contains("backups")
+            && out.contains("导出")
+            && out.contains("exported"),
+        "{out}"
+    );
+    if env.backend == "postgres" {
+        assert!(out.contains("WAL"), "{out}");
+    }
+    // The server went on serving the same database.
+    assert_eq!(srv.get("/api/v1/territory").status, 200);
+    let r = store.resident(person.street_id, person.id).await.unwrap();
+    assert_eq!(r.resident.name, "已清除");
+}
+
+/// A purge whose date leaves everyone untouched said only "0 residents
+/// anonymised": it also says how many residents changed on or after the
+/// date still hold personal data, so the operator knows it is not done.
+#[tokio::test]
+async fn a_purge_says_how_many_residents_it_left_holding_personal_data() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "20", "--no-serve"]);
+    let out = env.cli_ok(&["purge", "--before", "2000-01-01", "--yes"]);
+    assert!(out.contains("0 residents anonymised"), "{out}");
+    assert!(
+        out.contains("20 名")
+            && out.contains("20 residents changed on or after 2000-01-01 still hold personal data"),
+        "{out}"
+    );
+    let out = env.cli_ok(&["purge", "--before", "2200-01-01", "--yes"]);
+    assert!(out.contains("20 residents anonymised"), "{out}");
+    assert!(!out.contains("still hold personal data"), "{out}");
+}
+
+/// The command line's acts were audited as `cli:unknown` when `$USER` was
+/// unset (a cron job, a service unit): `LOGNAME` then the account of the
+/// process's uid name the operator.
+#[tokio::test]
+async fn the_command_line_names_its_operator_without_user() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["migrate"]);
+    let last_actor = || async {
+        env.store()
+            .await
+            .audit_events(None, None, None, 1)
+            .await
+            .unwrap()
+            .remove(0)
+            .actor
+    };
+    let out = env.cli_env(&["user", "add", "a1"], &[("LOGNAME", "ops")], &["USER"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(last_actor().await, "cli:ops");
+    let out = env.cli_env(&["user", "add", "a2"], &[], &["USER", "LOGNAME"]);
+    assert!(out.status.success(), "{out:?}");
+    let id = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let account = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    assert!(!account.is_empty());
+    assert_eq!(last_actor().await, format!("cli:{account}"));
 }
 
 #[tokio::test]

@@ -45,6 +45,8 @@ async fn registry_api_over_real_http() {
             .all(|f| f != "dialysis" && f != "pregnant" && f != "chronic_treatment"));
         // Not even whether they have one: the same word for everyone.
         assert_eq!(r["health_flags"], "masked", "{r}");
+        // Nor whether they have notes (where rosters write 怀孕30周, 每周一三五透析).
+        assert_eq!(r["notes_present"], "masked", "{r}");
     }
 
     // Filter by flag, and an unknown flag is a clear 400.
@@ -263,6 +265,24 @@ async fn walk_ins_and_control_status_over_http() {
         "{}",
         e.detail
     );
+    // What changes nothing counts as nothing: a health flag set again, or
+    // cleared where it is not set, is no health flag changed.
+    for (body, changed) in [
+        (json!({ "set": ["dialysis"] }), 0),
+        (json!({ "clear": ["dialysis"] }), 1),
+        (json!({ "clear": ["dialysis"] }), 0),
+    ] {
+        let r = srv.post(&format!("/api/v1/residents/{rid}/flags"), &body);
+        assert_eq!(r.status, 200, "{body}: {}", r.body);
+        let ev = store.audit_events(None, None, None, 5).await.unwrap();
+        let e = ev.iter().find(|e| e.action == "set_flags").unwrap();
+        assert!(
+            e.detail
+                .ends_with(&format!("health_flags_changed={changed}")),
+            "{body}: {}",
+            e.detail
+        );
+    }
     for (body, status) in [
         (json!({ "set": ["wings"] }), 400),
         (json!({}), 400),
@@ -441,4 +461,78 @@ async fn stalled_requests_are_cut_off_and_store_nothing() {
         Some(2),
         "{rounds}"
     );
+}
+
+/// Listing residents by a health flag with no territory filter was audited
+/// as street 0, target "0" (nowhere): it is recorded over the territory the
+/// list was taken over, the caller's own (a grid leader's grid, a CDC
+/// liaison's community), and a street filter narrows to what of it the
+/// caller may read.
+#[tokio::test]
+async fn a_health_flag_list_is_audited_where_it_was_taken() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "200", "--seed", "4", "--no-serve"]);
+    let store = env.store().await;
+    let c = store.communities(None, None).await.unwrap().remove(0);
+    let g = store
+        .grids(None, Some((c.street_id, c.id)))
+        .await
+        .unwrap()
+        .remove(0);
+    let leader = env.account(
+        "leader",
+        "grid_leader",
+        &[
+            "--street",
+            &c.street_name,
+            "--community",
+            &c.name,
+            "--grid",
+            &g.name,
+        ],
+    );
+    let cdc = env.account(
+        "cdc",
+        "cdc_liaison",
+        &["--street", &c.street_name, "--community", &c.name],
+    );
+    let srv = env.serve();
+    let leader = srv.login("leader", &leader);
+    let cdc = srv.login("cdc", &cdc);
+    let grid = format!("{}-{}", g.street_id, g.id);
+    let community = format!("{}-{}", c.street_id, c.id);
+    let on_street = format!("flag=pregnant&street={}", c.street_id);
+    for (user, token, query, kind, target) in [
+        ("leader", &leader, "flag=pregnant", "grid", grid.as_str()),
+        (
+            "cdc",
+            &cdc,
+            "flag=pregnant,dialysis",
+            "community",
+            community.as_str(),
+        ),
+        ("leader", &leader, on_street.as_str(), "grid", grid.as_str()),
+    ] {
+        let r = srv
+            .with_token(token)
+            .get(&format!("/api/v1/residents?{query}&limit=1000"));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let listed = r.json()["items"].as_array().unwrap().len();
+        let ev = store.audit_events(None, None, None, 5).await.unwrap();
+        let e = ev
+            .iter()
+            .find(|e| e.action == "filter_health")
+            .expect("audited");
+        assert_eq!(
+            (
+                e.actor.as_str(),
+                e.street_id,
+                e.target_kind.as_str(),
+                e.target_id.as_str()
+            ),
+            (format!("user:{user}").as_str(), c.street_id, kind, target),
+            "{query}: {e:?}"
+        );
+        assert!(e.detail.ends_with(&format!("residents={listed}")), "{e:?}");
+    }
 }

@@ -99,6 +99,23 @@ impl TestEnv {
             .expect("run gridwarden")
     }
 
+    /// [`Self::cli`] with environment variables set and removed (`USER`, `LOGNAME`).
+    pub fn cli_env(&self, args: &[&str], set: &[(&str, &str)], remove: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--db", &self.url]);
+        let mut cmd = Command::new(BIN);
+        cmd.args(&all)
+            .env("GRIDWARDEN_LOG", "warn")
+            .env_remove("GRIDWARDEN_DB");
+        for k in remove {
+            cmd.env_remove(k);
+        }
+        for (k, v) in set {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run gridwarden")
+    }
+
     pub fn cli_ok(&self, args: &[&str]) -> String {
         let out = self.cli(args);
         assert!(

@@ -977,6 +977,15 @@ async fn an_exported_roster_imported_again_changes_nothing_and_loses_nothing() {
         ];
         args.extend(extra);
         env.cli_ok(&args);
+        if extra.is_none() {
+            // Masked, 备注 reads the same on every row: a placeholder only
+            // where there is a note (怀孕30周, 每周一三五透析) marked who has one.
+            let mut wb: Xlsx<_> = open_workbook(&out).unwrap();
+            let r = wb.worksheet_range("居民名单").unwrap();
+            let notes: Vec<String> = r.rows().skip(2).map(|row| row[14].to_string()).collect();
+            assert_eq!(notes.len(), 2, "{notes:?}");
+            assert!(notes.iter().all(|n| n == &notes[0]), "{notes:?}");
+        }
         for _ in 0..2 {
             let (ok, v, e) = env.import_json(&out, &["--community", "东风社区"]);
             assert!(ok, "{v} {e}");
@@ -1111,4 +1120,40 @@ async fn a_building_moved_while_a_grid_import_runs_stops_the_import_whole() {
 enum Held {
     Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+/// A roster's file name (张三家.xlsx names a family) stayed in the import's
+/// audit record after a purge: the purge clears it as it clears the free-text
+/// reasons of audit events, and keeps the counts.
+#[tokio::test]
+async fn a_purge_clears_the_file_names_of_imports() {
+    let env = TestEnv::new().await;
+    let roster = csv(
+        &env,
+        "张三家.csv",
+        &[
+            &["楼栋", "单元", "房号", "姓名"],
+            &["3号楼", "1", "101", "张三"],
+        ],
+    );
+    let (ok, v, e) = env.import_json(&roster, &["--community", "东风社区"]);
+    assert!(ok, "{v} {e}");
+    let store = env.store().await;
+    let detail = || async {
+        store
+            .audit_events(None, None, None, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.action == "import_roster")
+            .unwrap()
+            .detail
+    };
+    assert!(detail().await.contains("张三家.csv"));
+    env.cli_ok(&["purge", "--before", "2200-01-01", "--yes"]);
+    let d = detail().await;
+    assert!(
+        !d.contains("张三家") && d.contains("file=已清除") && d.contains("added=1"),
+        "{d}"
+    );
 }
