@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::harness::{
-    exec, open_round, query_strings, residents_with_codes, round_body, Server, TestEnv,
+    open_round, query_strings, residents_with_codes, round_body, Server, TestEnv,
 };
 
 /// A group robot on loopback: answers like WeCom and hands each request body
