@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use gw_domain::access::{Action as Can, Place};
 use gw_domain::idnumber::DocKind;
 use gw_domain::roster::{
-    self, Action, Elsewhere, ExistingResident, ParseOptions, RejectedRow, RosterRow, RowIssue,
-    RowOutcome, Severity, Sheet, SheetSummary,
+    self, Action, Elsewhere, ExistingResident, ParseOptions, ParsedRoster, RejectedRow, RosterRow,
+    RowIssue, RowOutcome, Severity, Sheet, SheetSummary,
 };
 use gw_store::audit::AuditWrite;
 use gw_store::import::{BuildingWrite, ResidentWrite};
@@ -24,6 +24,13 @@ pub const UNASSIGNED_GRID: &str = "未分配网格";
 pub const DEFAULT_STREET: &str = "默认街道";
 /// The compound of rows that name none.
 pub const DEFAULT_COMPOUND: &str = "未填小区";
+/// How often an import plans again when another import into its street
+/// wrote between its reading and its writing.
+const PLAN_ATTEMPTS: usize = 5;
+/// What an import says when, planned again that often, it still found the
+/// registry changed under it, or the database refused a row as one already
+/// there: never the database's own words.
+pub const IMPORTED_MEANWHILE: &str = "同一份名单（或其中的居民、小区）正在同时导入（另一个窗口、另一位同事或命令行），本次未导入任何内容：请重新导入 / the same roster (or residents or compounds in it) was being imported at the same moment (another tab, a colleague or the command line): nothing was imported; import again";
 
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
@@ -333,12 +340,11 @@ pub async fn import_sheets(
     report_path: &Path,
     progress: Progress<'_>,
 ) -> Result<ImportSummary, ImportError> {
-    let now = clock.now_ms();
     let default_compound = opts
         .compound
         .clone()
         .unwrap_or_else(|| DEFAULT_COMPOUND.to_string());
-    let mut parsed = roster::parse_workbook(
+    let parsed = roster::parse_workbook(
         sheets,
         &ParseOptions {
             default_compound,
@@ -351,8 +357,49 @@ pub async fn import_sheets(
         });
     }
     let target = resolve_target(store, opts).await?;
+    for _ in 0..PLAN_ATTEMPTS {
+        if let Some(summary) = import_once(
+            store,
+            clock,
+            file,
+            &parsed,
+            opts,
+            &target,
+            report_path,
+            progress,
+        )
+        .await?
+        {
+            return Ok(summary);
+        }
+    }
+    Err(ImportError::Store(StoreError::Conflict(
+        IMPORTED_MEANWHILE.into(),
+    )))
+}
+
+/// One plan against the registry as it is now, and its write: `None`, with
+/// nothing written, when another import into the street wrote between this
+/// one's reading and its writing (the registry version moved), or the
+/// database refused a row as one already there: plan again.
+#[allow(clippy::too_many_arguments)]
+async fn import_once(
+    store: &Store,
+    clock: &Clock,
+    file: &str,
+    parsed: &ParsedRoster,
+    opts: &ImportOptions,
+    target: &Target,
+    report_path: &Path,
+    progress: Progress<'_>,
+) -> Result<Option<ImportSummary>, ImportError> {
+    let now = clock.now_ms();
+    let mut parsed = parsed.clone();
     progress("核对 matching", 0, 1);
-    let now_ms = clock.now_ms();
+    let now_ms = now;
+    // Read before anything the plan rests on; moved on by the write below
+    // only if no other import moved it meanwhile.
+    let version = store.registry_version(target.street_id).await?;
     let community_place = store
         .place_of(target.street_id, "community", target.community_id)
         .await?;
@@ -531,6 +578,10 @@ pub async fn import_sheets(
     let total = plan.actions.len() as u64;
     let mut tx = store.begin().await?;
     let street = target.street_id;
+    if !tx.bump_registry_version(street, version).await? {
+        tx.rollback().await?;
+        return Ok(None);
+    }
     // A building moved to another grid since the check (by the community, at
     // this moment): nothing is written, and the importer is asked to import
     // again, checked against where the buildings are now.
@@ -543,130 +594,35 @@ pub async fn import_sheets(
             )));
         }
     }
-    let mut compounds = snap.compounds.clone();
-    let new_compounds: Vec<(i64, String)> = addresses
-        .iter()
-        .map(|a| a.compound.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .filter(|c| !compounds.contains_key(c))
-        .map(|c| (target.community_id, c))
-        .collect();
-    for ((_, name), id) in tx.insert_compounds(street, &new_compounds).await? {
-        compounds.insert(name, id);
-    }
-    let compound_of = |a: &roster::Address| {
-        compounds
-            .get(&a.compound)
-            .copied()
-            .ok_or_else(|| StoreError::Other(format!("compound {} missing", a.compound)))
-    };
-
-    let mut buildings: HashMap<(i64, String), i64> = snap
-        .buildings
-        .iter()
-        .map(|(k, (id, _))| (k.clone(), *id))
-        .collect();
-    let mut new_buildings = Vec::new();
-    let mut seen = BTreeSet::new();
-    for a in &addresses {
-        let key = (compound_of(a)?, a.building.clone());
-        if !buildings.contains_key(&key) && seen.insert(key.clone()) {
-            new_buildings.push(BuildingWrite {
-                compound_id: key.0,
-                grid_id: grid_for_new,
-                name: key.1.clone(),
-                floors: None,
-                elevator: None,
-            });
+    let written = write_plan(
+        &mut tx,
+        target,
+        &snap,
+        &addresses,
+        &plan,
+        &rows,
+        grid_for_new,
+        now,
+        progress,
+    )
+    .await;
+    let Written {
+        added,
+        updated,
+        unchanged,
+        refused,
+        new_buildings: new_building_names,
+    } = match written {
+        Ok(w) => w,
+        // A row the database already holds (a compound, a document): written
+        // by another at this moment, past the version (a walk-in's number
+        // registered at a station). Nothing of this attempt stays.
+        Err(StoreError::Conflict(_)) => {
+            tx.rollback().await?;
+            return Ok(None);
         }
-    }
-    let new_building_names: Vec<String> = new_buildings.iter().map(|b| b.name.clone()).collect();
-    buildings.extend(tx.insert_buildings(street, &new_buildings).await?);
-    let building_of = |a: &roster::Address| -> Result<i64, StoreError> {
-        buildings
-            .get(&(compound_of(a)?, a.building.clone()))
-            .copied()
-            .ok_or_else(|| StoreError::Other(format!("building {} missing", a.building)))
+        Err(e) => return Err(e.into()),
     };
-
-    let mut units = snap.units.clone();
-    let mut new_units = BTreeSet::new();
-    for a in &addresses {
-        let key = (building_of(a)?, a.unit.clone());
-        if !units.contains_key(&key) {
-            new_units.insert(key);
-        }
-    }
-    units.extend(
-        tx.insert_units(street, &new_units.into_iter().collect::<Vec<_>>())
-            .await?,
-    );
-    let unit_of = |a: &roster::Address| -> Result<i64, StoreError> {
-        units
-            .get(&(building_of(a)?, a.unit.clone()))
-            .copied()
-            .ok_or_else(|| StoreError::Other(format!("unit {} missing", a.unit)))
-    };
-
-    let mut households = snap.households.clone();
-    let mut new_households = BTreeSet::new();
-    for a in &addresses {
-        let key = (unit_of(a)?, a.room.clone());
-        if !households.contains_key(&key) {
-            new_households.insert(key);
-        }
-    }
-    households.extend(
-        tx.insert_households(street, &new_households.into_iter().collect::<Vec<_>>())
-            .await?,
-    );
-    let household_of = |a: &roster::Address| -> Result<i64, StoreError> {
-        households
-            .get(&(unit_of(a)?, a.room.clone()))
-            .copied()
-            .ok_or_else(|| StoreError::Other(format!("household {} missing", a.room)))
-    };
-
-    let (mut added, mut updated, mut unchanged, mut refused) = (0, 0, 0, 0);
-    let mut adds = Vec::new();
-    for action in &plan.actions {
-        match action {
-            Action::Add { row, resident } => {
-                adds.push(ResidentWrite {
-                    uid: crate::new_uid(),
-                    household_id: Some(household_of(&rows[*row].address)?),
-                    resident,
-                    status: "active",
-                });
-                added += 1;
-            }
-            Action::Update { row, id, resident } => {
-                tx.update_resident(
-                    street,
-                    *id,
-                    Some(household_of(&rows[*row].address)?),
-                    resident,
-                    now,
-                )
-                .await?;
-                updated += 1;
-                if updated % 200 == 0 {
-                    progress("写入 writing", updated as u64, total);
-                }
-            }
-            Action::Unchanged { .. } => unchanged += 1,
-            Action::Refused { .. } => refused += 1,
-        }
-    }
-    for (i, chunk) in adds.chunks(2_000).enumerate() {
-        tx.insert_residents(street, chunk, now).await?;
-        progress(
-            "写入 writing",
-            (updated + i * 2_000 + chunk.len()) as u64,
-            total,
-        );
-    }
 
     let mut issues: Vec<RowIssue> = Vec::new();
     let mut rejected = refused;
@@ -735,9 +691,167 @@ pub async fn import_sheets(
     summary.report = Some(report_path.display().to_string());
     tx.commit().await?;
     progress("完成 done", total, total);
-    Ok(summary)
+    Ok(Some(summary))
 }
 
+/// What [`write_plan`] did.
+struct Written {
+    added: usize,
+    updated: usize,
+    unchanged: usize,
+    refused: usize,
+    new_buildings: Vec<String>,
+}
+
+/// Writes a plan in the import's transaction: the territory it needs, then
+/// the residents added and updated.
+#[allow(clippy::too_many_arguments)]
+async fn write_plan(
+    tx: &mut gw_store::import::StoreTx,
+    target: &Target,
+    snap: &gw_store::registry::CommunitySnapshot,
+    addresses: &BTreeSet<&roster::Address>,
+    plan: &roster::Plan,
+    rows: &[&RosterRow],
+    grid_for_new: i64,
+    now: i64,
+    progress: Progress<'_>,
+) -> Result<Written, StoreError> {
+    let street = target.street_id;
+    let total = plan.actions.len() as u64;
+    let mut compounds = snap.compounds.clone();
+    let new_compounds: Vec<(i64, String)> = addresses
+        .iter()
+        .map(|a| a.compound.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|c| !compounds.contains_key(c))
+        .map(|c| (target.community_id, c))
+        .collect();
+    for ((_, name), id) in tx.insert_compounds(street, &new_compounds).await? {
+        compounds.insert(name, id);
+    }
+    let compound_of = |a: &roster::Address| {
+        compounds
+            .get(&a.compound)
+            .copied()
+            .ok_or_else(|| StoreError::Other(format!("compound {} missing", a.compound)))
+    };
+
+    let mut buildings: HashMap<(i64, String), i64> = snap
+        .buildings
+        .iter()
+        .map(|(k, (id, _))| (k.clone(), *id))
+        .collect();
+    let mut new_buildings = Vec::new();
+    let mut seen = BTreeSet::new();
+    for a in addresses {
+        let key = (compound_of(a)?, a.building.clone());
+        if !buildings.contains_key(&key) && seen.insert(key.clone()) {
+            new_buildings.push(BuildingWrite {
+                compound_id: key.0,
+                grid_id: grid_for_new,
+                name: key.1.clone(),
+                floors: None,
+                elevator: None,
+            });
+        }
+    }
+    let new_building_names: Vec<String> = new_buildings.iter().map(|b| b.name.clone()).collect();
+    buildings.extend(tx.insert_buildings(street, &new_buildings).await?);
+    let building_of = |a: &roster::Address| -> Result<i64, StoreError> {
+        buildings
+            .get(&(compound_of(a)?, a.building.clone()))
+            .copied()
+            .ok_or_else(|| StoreError::Other(format!("building {} missing", a.building)))
+    };
+
+    let mut units = snap.units.clone();
+    let mut new_units = BTreeSet::new();
+    for a in addresses {
+        let key = (building_of(a)?, a.unit.clone());
+        if !units.contains_key(&key) {
+            new_units.insert(key);
+        }
+    }
+    units.extend(
+        tx.insert_units(street, &new_units.into_iter().collect::<Vec<_>>())
+            .await?,
+    );
+    let unit_of = |a: &roster::Address| -> Result<i64, StoreError> {
+        units
+            .get(&(building_of(a)?, a.unit.clone()))
+            .copied()
+            .ok_or_else(|| StoreError::Other(format!("unit {} missing", a.unit)))
+    };
+
+    let mut households = snap.households.clone();
+    let mut new_households = BTreeSet::new();
+    for a in addresses {
+        let key = (unit_of(a)?, a.room.clone());
+        if !households.contains_key(&key) {
+            new_households.insert(key);
+        }
+    }
+    households.extend(
+        tx.insert_households(street, &new_households.into_iter().collect::<Vec<_>>())
+            .await?,
+    );
+    let household_of = |a: &roster::Address| -> Result<i64, StoreError> {
+        households
+            .get(&(unit_of(a)?, a.room.clone()))
+            .copied()
+            .ok_or_else(|| StoreError::Other(format!("household {} missing", a.room)))
+    };
+
+    let (mut added, mut updated, mut unchanged, mut refused) = (0, 0, 0, 0);
+    let mut adds = Vec::new();
+    for action in &plan.actions {
+        match action {
+            Action::Add { row, resident } => {
+                adds.push(ResidentWrite {
+                    uid: crate::new_uid(),
+                    household_id: Some(household_of(&rows[*row].address)?),
+                    resident,
+                    status: "active",
+                });
+                added += 1;
+            }
+            Action::Update { row, id, resident } => {
+                tx.update_resident(
+                    street,
+                    *id,
+                    Some(household_of(&rows[*row].address)?),
+                    resident,
+                    now,
+                )
+                .await?;
+                updated += 1;
+                if updated % 200 == 0 {
+                    progress("写入 writing", updated as u64, total);
+                }
+            }
+            Action::Unchanged { .. } => unchanged += 1,
+            Action::Refused { .. } => refused += 1,
+        }
+    }
+    for (i, chunk) in adds.chunks(2_000).enumerate() {
+        tx.insert_residents(street, chunk, now).await?;
+        progress(
+            "写入 writing",
+            (updated + i * 2_000 + chunk.len()) as u64,
+            total,
+        );
+    }
+
+    Ok(Written {
+        added,
+        updated,
+        unchanged,
+        refused,
+        new_buildings: new_building_names,
+    })
+}
 /// Rows whose roster names no compound (they carry [`DEFAULT_COMPOUND`])
 /// take the compound of the target's one building of their name: in the
 /// target grid first, else in the community. A building name several

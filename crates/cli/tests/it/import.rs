@@ -1112,3 +1112,144 @@ enum Held {
     Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
 }
+
+/// Imports `file` into 东风社区 on a thread of its own (its own runtime and
+/// connections, as a second process would), waiting at `planned` once its
+/// plan is made so that both imports have read the registry before either
+/// writes.
+fn import_on_a_thread(
+    url: String,
+    file: std::path::PathBuf,
+    report: std::path::PathBuf,
+    planned: std::sync::Arc<std::sync::Barrier>,
+) -> std::thread::JoinHandle<Result<gw_app::import::ImportSummary, String>> {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let store = gw_store::Store::open(&url).await.unwrap();
+            let sheets =
+                gw_app::roster_file::read_roster_file(&file, gw_app::roster_file::DEFAULT_MAX_SIZE)
+                    .unwrap();
+            let waited = std::sync::atomic::AtomicBool::new(false);
+            let progress = |stage: &str, done: u64, _: u64| {
+                if stage.starts_with("核对")
+                    && done == 1
+                    && !waited.swap(true, std::sync::atomic::Ordering::SeqCst)
+                {
+                    planned.wait();
+                }
+            };
+            let opts = gw_app::import::ImportOptions {
+                community: Some("东风社区".into()),
+                actor: "test".into(),
+                ..Default::default()
+            };
+            gw_app::import::import_sheets(
+                &store,
+                &gw_app::Clock::System,
+                &file.display().to_string(),
+                &sheets,
+                &opts,
+                &report,
+                &progress,
+            )
+            .await
+            .map_err(|e| e.to_string())
+        })
+    })
+}
+
+/// Found by a review acting as grid leaders: the same roster uploaded twice
+/// at the same moment (two tabs, or the page and the command line) both
+/// planned from the registry as it was before either wrote: rows without a
+/// document number were registered twice ("3000 新增" twice, 6,000
+/// residents), and rows with one failed with the database's English
+/// ("UNIQUE constraint failed: document_registry…", "…compound…"). Now the
+/// second finds the street's registry version moved, plans again, and
+/// reports the first one's rows unchanged.
+#[tokio::test]
+async fn two_imports_of_one_roster_at_the_same_moment_register_everyone_once() {
+    let env = TestEnv::new().await;
+    let store = env.store().await;
+    crate::harness::dongfeng(&store).await;
+    const ROWS: usize = 150;
+    let head = ["小区", "楼栋", "单元", "房号", "姓名", "身份证号码"].map(String::from);
+    let address = |compound: &str, i: usize| {
+        vec![
+            compound.to_string(),
+            format!("{}栋", i / 50 + 1),
+            "1".to_string(),
+            format!("{}", 101 + i % 50),
+        ]
+    };
+    // Households already registered (the buildings' heads): the roster adds
+    // a member to each, so nothing but the registry version tells the two
+    // imports apart (no new compound, building or household to collide on).
+    let mut heads = vec![head.to_vec()];
+    for (round, compound) in [(1, "东园"), (2, "西园")] {
+        for i in 0..ROWS {
+            let mut row = address(compound, i);
+            row.extend([format!("户主{round}-{i}"), String::new()]);
+            heads.push(row);
+        }
+    }
+    let seed = env.path("heads.csv");
+    fixtures::write_csv_utf8(&seed, &heads, false).unwrap();
+    let (ok, v, e) = env.import_json(&seed, &["--community", "东风社区"]);
+    assert!(ok && int(&v, "added") == 2 * ROWS, "{v} {e}");
+    // Without document numbers (registered twice before), then with them
+    // (the database's English before); a new compound too (…compound…).
+    for (round, compound, with_documents) in
+        [(1, "东园", false), (2, "西园", true), (3, "新建小区", true)]
+    {
+        let mut rows = vec![head.to_vec()];
+        for i in 0..ROWS {
+            let mut row = address(compound, i);
+            row.extend([
+                format!("居民{round}-{i}"),
+                if with_documents {
+                    id_no(1950 + round, i as u16 + 1)
+                } else {
+                    String::new()
+                },
+            ]);
+            rows.push(row);
+        }
+        let file = env.path(&format!("same-{round}.csv"));
+        fixtures::write_csv_utf8(&file, &rows, false).unwrap();
+        let planned = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let threads: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|who| {
+                import_on_a_thread(
+                    env.url.clone(),
+                    file.clone(),
+                    env.path(&format!("same-{round}-{who}.report.xlsx")),
+                    planned.clone(),
+                )
+            })
+            .collect();
+        let done: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let sums: Vec<&gw_app::import::ImportSummary> = done
+            .iter()
+            .map(|d| d.as_ref().unwrap_or_else(|e| panic!("round {round}: {e}")))
+            .collect();
+        let mut counts: Vec<(usize, usize)> = sums.iter().map(|s| (s.added, s.unchanged)).collect();
+        counts.sort();
+        assert_eq!(counts, [(0, ROWS), (ROWS, 0)], "round {round}");
+        let registered = crate::harness::query_strings(
+            &store,
+            &format!(
+                "SELECT r.name FROM resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+                 JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+                 JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+                 JOIN compound c ON c.street_id = b.street_id AND c.id = b.compound_id WHERE c.name = '{compound}' AND r.name LIKE '居民%'"
+            ),
+        )
+        .await;
+        assert_eq!(registered.len(), ROWS, "round {round}: everyone once");
+    }
+}

@@ -878,6 +878,11 @@ pub async fn import_submit(
     {
         Ok(x) => x,
         Err(ImportError::Auth(e)) => return page.error(e.into()),
+        // Imported at the same moment elsewhere, or a building moved
+        // meanwhile: said in place, in the reader's language, to import again.
+        Err(ImportError::Store(StoreError::Conflict(m))) => {
+            return fail(StatusCode::CONFLICT, &pick(l, &m))
+        }
         Err(ImportError::Store(e)) => return page.error(e.into()),
         Err(e) => return fail(StatusCode::UNPROCESSABLE_ENTITY, &pick(l, &e.to_string())),
     };
