@@ -63,8 +63,12 @@ pub enum ImportError {
     NoResidentSheet { file: String },
     #[error("写入数据库失败，数据库未作任何改动 / the database refused the import and is unchanged: {0}")]
     Store(#[from] StoreError),
-    #[error("报告写入失败 / could not write the report {path}: {reason}")]
+    /// The report file (the command line's) could not be written.
+    #[error("报告写入失败，数据库未作任何改动 / could not write the report {path}, the database is unchanged: {reason}")]
     Report { path: String, reason: String },
+    /// The report could not be made (it is made in memory: never a server's path).
+    #[error("问题报告生成失败，数据库未作任何改动 / could not make the report, the database is unchanged: {reason}")]
+    ReportMade { reason: String },
     /// The caller may not import into that community or grid.
     #[error(transparent)]
     Auth(#[from] crate::access::AuthError),
@@ -115,22 +119,22 @@ pub async fn import_roster_file(
         .report_path
         .clone()
         .unwrap_or_else(|| default_report_path(path));
-    import_sheets(
+    let (summary, _) = import_sheets(
         store,
         clock,
         &path.display().to_string(),
         &sheets,
         opts,
-        &report,
+        Some(&report),
         progress,
     )
-    .await
+    .await?;
+    Ok(summary)
 }
 
 /// Imports an uploaded roster (the web page) into a community or grid the
 /// caller may import into, checked before the file is read. Returns the
-/// summary and the report workbook's bytes (written to a temporary file,
-/// read back and removed).
+/// summary and the report workbook's bytes (made in memory).
 #[allow(clippy::too_many_arguments)]
 pub async fn import_upload(
     store: &Store,
@@ -186,20 +190,8 @@ pub async fn import_upload(
         principal: Some(p.clone()),
         ..Default::default()
     };
-    let report = std::env::temp_dir().join(format!(
-        "gridwarden-report-{}.xlsx",
-        crate::access::random_token()
-    ));
-    let done = import_sheets(store, clock, name, &sheets, &opts, &report, &|_, _, _| {}).await;
-    let bytes = std::fs::read(&report);
-    let _ = std::fs::remove_file(&report);
-    let mut summary = done?;
-    summary.report = None;
-    let bytes = bytes.map_err(|e| ImportError::Report {
-        path: report.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    Ok((summary, bytes))
+    // The report is made in memory: no file of the server's to name or leave.
+    import_sheets(store, clock, name, &sheets, &opts, None, &|_, _, _| {}).await
 }
 
 pub fn default_report_path(roster: &Path) -> PathBuf {
@@ -330,16 +322,18 @@ async fn one_community(
     }
 }
 
-/// Imports sheets already read (the web upload reads bytes, the CLI a file).
+/// Imports sheets already read (the web upload reads bytes, the CLI a file);
+/// returns the summary and the report's bytes, also written to
+/// `report_path` (before the commit) when one is given.
 pub async fn import_sheets(
     store: &Store,
     clock: &Clock,
     file: &str,
     sheets: &[Sheet],
     opts: &ImportOptions,
-    report_path: &Path,
+    report_path: Option<&Path>,
     progress: Progress<'_>,
-) -> Result<ImportSummary, ImportError> {
+) -> Result<(ImportSummary, Vec<u8>), ImportError> {
     let default_compound = opts
         .compound
         .clone()
@@ -390,9 +384,9 @@ async fn import_once(
     parsed: &ParsedRoster,
     opts: &ImportOptions,
     target: &Target,
-    report_path: &Path,
+    report_path: Option<&Path>,
     progress: Progress<'_>,
-) -> Result<Option<ImportSummary>, ImportError> {
+) -> Result<Option<(ImportSummary, Vec<u8>)>, ImportError> {
     let now = clock.now_ms();
     let mut parsed = parsed.clone();
     progress("核对 matching", 0, 1);
@@ -680,18 +674,22 @@ async fn import_once(
         report: None,
         issues,
     };
-    // The report is written before the commit: a report that cannot be
-    // written fails the import, and the database stays as it was.
-    crate::report::write_import_report(report_path, &summary, &parsed).map_err(|reason| {
-        ImportError::Report {
-            path: report_path.display().to_string(),
-            reason,
-        }
-    })?;
-    summary.report = Some(report_path.display().to_string());
+    // The report is made and written before the commit: a report file that
+    // cannot be written fails the import, and the database stays as it was.
+    // (Its cells are cut to what a workbook holds, so no roster's content
+    // can fail it.)
+    let report = crate::report::import_report(&summary, &parsed)
+        .map_err(|reason| ImportError::ReportMade { reason })?;
+    if let Some(path) = report_path {
+        std::fs::write(path, &report).map_err(|e| ImportError::Report {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        summary.report = Some(path.display().to_string());
+    }
     tx.commit().await?;
     progress("完成 done", total, total);
-    Ok(Some(summary))
+    Ok(Some((summary, report)))
 }
 
 /// What [`write_plan`] did.

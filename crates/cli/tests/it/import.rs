@@ -1153,10 +1153,11 @@ fn import_on_a_thread(
                 &file.display().to_string(),
                 &sheets,
                 &opts,
-                &report,
+                Some(&report),
                 &progress,
             )
             .await
+            .map(|(summary, _)| summary)
             .map_err(|e| e.to_string())
         })
     })
@@ -1251,5 +1252,110 @@ async fn two_imports_of_one_roster_at_the_same_moment_register_everyone_once() {
         )
         .await;
         assert_eq!(registered.len(), ROWS, "round {round}: everyone once");
+    }
+}
+
+/// A street commander of the street the first `import_json` made, logged in
+/// to a server of its own: the server (with the token) and the upload
+/// page's target for 东风社区.
+async fn upload_server(env: &TestEnv) -> (crate::harness::Server, String) {
+    let store = env.store().await;
+    let c = store.communities(Some("东风社区"), None).await.unwrap()[0].clone();
+    let street = store.street_name(c.street_id).await.unwrap();
+    let pw = env.account("chief", "street_commander", &["--street", &street]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    (srv, format!("{}-{}", c.street_id, c.id))
+}
+
+/// Uploads `bytes` as `name` through the roster page into `target`.
+fn upload(
+    srv: &crate::harness::Server,
+    target: &str,
+    name: &str,
+    bytes: &[u8],
+    lang: &str,
+) -> crate::harness::Response {
+    srv.post_bytes(
+        &format!(
+            "/registry/import?filename={}&target={}&lang={lang}",
+            crate::harness::enc(name),
+            crate::harness::enc(target)
+        ),
+        "application/octet-stream",
+        bytes,
+    )
+}
+
+/// Found by a review acting as grid leaders: a cell longer than a workbook's
+/// cell holds (32,767 characters), or a row wider than its sheet (16,384
+/// columns), failed the whole import with only 「报告写入失败」, the English
+/// half naming a file under the server's /tmp. The report cuts what it
+/// cannot hold and says so in the cell; the import goes on.
+#[tokio::test]
+async fn cells_and_rows_no_workbook_holds_are_cut_in_the_report_and_the_import_goes_on() {
+    let env = TestEnv::new().await;
+    let head: Vec<String> = ["楼栋", "单元", "房号", "姓名", "手机号码", "备注"]
+        .map(String::from)
+        .to_vec();
+    let long = "很".repeat(40_000);
+    let mut wide: Vec<String> = ["1栋", "1", "102", "丙", "不是电话", ""]
+        .map(String::from)
+        .to_vec();
+    wide.extend((0..16_400).map(|i| format!("v{i}")));
+    let rows = vec![
+        head,
+        ["1栋", "1", "101", "甲", "13800000001", "一楼"]
+            .map(String::from)
+            .to_vec(),
+        // No room: rejected, its long note copied into the report.
+        ["1栋", "1", "", "乙", "", long.as_str()]
+            .map(String::from)
+            .to_vec(),
+        // A phone left out (a warning), and 16,400 more cells.
+        wide,
+    ];
+    let file = env.path("wide.csv");
+    fixtures::write_csv_utf8(&file, &rows, false).unwrap();
+    let (ok, v, e) = env.import_json(&file, &["--community", "东风社区"]);
+    assert!(ok, "{v} {e}");
+    assert_eq!(
+        (int(&v, "added"), int(&v, "rejected")),
+        (2, 1),
+        "valid rows imported: {v}"
+    );
+    let mut wb: Xlsx<_> = open_workbook(v["report"].as_str().unwrap()).unwrap();
+    let sheet = wb.worksheet_range("wide").unwrap();
+    let cells: Vec<String> = sheet
+        .rows()
+        .flat_map(|r| r.iter().map(|c| c.to_string()))
+        .collect();
+    let cut = cells
+        .iter()
+        .find(|c| c.starts_with("很很很"))
+        .expect("the long cell, cut");
+    assert!(
+        cut.chars().count() < 32_768 && cut.contains("已截断") && cut.contains("40000"),
+        "{}",
+        &cut[cut.len() - 300..]
+    );
+    assert!(
+        cells
+            .iter()
+            .any(|c| c.contains("Excel 的列数上限") && c.contains("not in this report")),
+        "the row's cells past the last column are said to be left out"
+    );
+    // The page: the same file imports, no server path shown.
+    let (srv, target) = upload_server(&env).await;
+    let bytes = std::fs::read(&file).unwrap();
+    for lang in ["zh", "en"] {
+        let r = upload(&srv, &target, "wide.csv", &bytes, lang);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            !r.body.contains("/tmp") && !r.body.contains("gridwarden-report"),
+            "{}",
+            r.body
+        );
+        assert!(r.body.contains(r#"id="report-link""#), "{}", r.body);
     }
 }
