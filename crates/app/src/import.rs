@@ -334,6 +334,17 @@ pub async fn import_sheets(
     report_path: Option<&Path>,
     progress: Progress<'_>,
 ) -> Result<(ImportSummary, Vec<u8>), ImportError> {
+    if let Some(c) = opts
+        .compound
+        .as_deref()
+        .filter(|c| c.chars().count() > roster::COMPOUND_MAX)
+    {
+        let n = c.chars().count();
+        let max = roster::COMPOUND_MAX;
+        return Err(ImportError::Territory(format!(
+            "所填小区名称超过{max}个字（共{n}个字），未导入 / the compound given is longer than {max} characters ({n}): nothing imported"
+        )));
+    }
     let default_compound = opts
         .compound
         .clone()

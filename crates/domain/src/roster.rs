@@ -259,6 +259,29 @@ pub fn column_letter(col: usize) -> String {
     s.iter().rev().collect()
 }
 
+/// The longest a person's name may be, in characters: a longer one is a
+/// cell pasted into the wrong column (or a probe), and refuses the row.
+pub const NAME_MAX: usize = 50;
+/// The longest a compound's name may be.
+pub const COMPOUND_MAX: usize = 50;
+/// The longest a building's, a unit's or a room's name may be.
+pub const ADDRESS_PART_MAX: usize = 30;
+/// The longest one free-text cell (备注, 特殊人群, an unrecognised 人员类别 or
+/// 行动不便) may be, and all of a row's notes together.
+pub const NOTE_MAX: usize = 500;
+pub const NOTES_MAX: usize = 2_000;
+/// How much of a cell a reason or a column label quotes.
+const QUOTE_MAX: usize = 40;
+
+/// `text` as a reason quotes it: at most [`QUOTE_MAX`] characters, an
+/// ellipsis saying more was there.
+pub fn quote(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_MAX) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -654,7 +677,7 @@ impl RowCtx<'_> {
         format!(
             "{} {}",
             column_letter(col),
-            self.headers.get(col).map(String::as_str).unwrap_or("")
+            quote(self.headers.get(col).map(String::as_str).unwrap_or(""))
         )
         .trim_end()
         .to_string()
@@ -709,7 +732,7 @@ fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
         .iter()
         .zip(&fields)
         .filter(|(h, f)| f.is_none() && !h.is_empty())
-        .map(|(h, _)| h.clone())
+        .map(|(h, _)| quote(h))
         .collect();
     let col_of = |want: Field| fields.iter().position(|f| *f == Some(want));
     // The building a sheet is about: its name (`3号楼`), else its title rows.
@@ -829,6 +852,79 @@ fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
             unit: unit.unwrap_or_default(),
             room,
         };
+        // The column a value came from: the first of `cols` with a value.
+        let from = |cols: &[Option<usize>]| {
+            cols.iter()
+                .flatten()
+                .copied()
+                .find(|c| !texts[*c].is_empty())
+        };
+        let (name_col, building_col, room_col) = (
+            col_of(Field::Name),
+            col_of(Field::Building),
+            col_of(Field::Room),
+        );
+        let (address_col, unit_col) = (col_of(Field::Address), col_of(Field::Unit));
+        let too_long = [
+            (name.as_str(), NAME_MAX, "姓名", "name", from(&[name_col])),
+            (
+                address.compound.as_str(),
+                COMPOUND_MAX,
+                "小区名称",
+                "compound",
+                from(&[col_of(Field::Compound), address_col]),
+            ),
+            (
+                address.building.as_str(),
+                ADDRESS_PART_MAX,
+                "楼栋",
+                "building",
+                from(&[building_col, address_col]),
+            ),
+            (
+                address.unit.as_str(),
+                ADDRESS_PART_MAX,
+                "单元",
+                "unit",
+                from(&[unit_col, room_col, address_col]),
+            ),
+            (
+                address.room.as_str(),
+                ADDRESS_PART_MAX,
+                "门牌号",
+                "room",
+                from(&[room_col, address_col]),
+            ),
+        ]
+        .into_iter()
+        .map(|(text, max, zh, en, col)| (text.chars().count(), max, zh, en, col))
+        .chain(
+            // Free text kept as notes: each cell on its own.
+            fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| {
+                    matches!(
+                        f,
+                        Some(Field::Notes | Field::Special | Field::Residence | Field::Immobile)
+                    )
+                })
+                .map(|(c, _)| {
+                    (
+                        texts[c].chars().count(),
+                        NOTE_MAX,
+                        "这一格",
+                        "cell",
+                        Some(c),
+                    )
+                }),
+        )
+        .find(|(n, max, ..)| n > max);
+        if let Some((n, max, zh, en, col)) = too_long {
+            let reason = format!("{zh}超过{max}个字（共{n}个字），未导入：请检查这一格，是否粘进了别的内容 / the {en} is longer than {max} characters ({n}): row not imported; check the cell, something else may have been pasted into it");
+            out.rows.push(reject(col, &reason, &ctx));
+            continue;
+        }
 
         let mut r = NewResident::named(&name);
         parse_document(&mut r, &mut ctx, row, &texts, &col_of);
@@ -836,6 +932,12 @@ fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
         let doc_column = col_of(Field::DocNumber)
             .map(|c| ctx.column(c))
             .unwrap_or_default();
+        let n = r.notes.chars().count();
+        if n > NOTES_MAX {
+            let reason = format!("备注等说明合计超过{NOTES_MAX}个字（共{n}个字），未导入：请精简 / the notes together are longer than {NOTES_MAX} characters ({n}): row not imported; shorten them");
+            out.rows.push(reject(None, &reason, &ctx));
+            continue;
+        }
         out.rows.push(RowOutcome::Resident(Box::new(RosterRow {
             sheet: sheet.name.clone(),
             row: ctx.row,
@@ -868,7 +970,7 @@ fn parse_document(
         let t = &texts[c];
         let k = DocKind::from_label(t);
         if k.is_none() && !t.is_empty() {
-            ctx.warn(c, format!("不认识的证件类型“{t}”，按号码判断 / unknown document type, guessed from the number"));
+            ctx.warn(c, format!("不认识的证件类型“{}”，按号码判断 / unknown document type, guessed from the number", quote(t)));
         }
         k
     });
@@ -895,7 +997,10 @@ fn parse_document(
         Err(e) => ctx.warn(
             c,
             crate::text::labelled(
-                &format!("证件号“{text}”无效，未录入证件号，请核对后重新导入"),
+                &format!(
+                    "证件号“{}”无效，未录入证件号，请核对后重新导入",
+                    quote(text)
+                ),
                 "document number left out",
                 &e.to_string(),
             ),
@@ -933,9 +1038,9 @@ fn parse_person(
         match field {
             Field::Gender => match Gender::from_text(&text) {
                 Some(g) if r.gender == Gender::Unknown => r.gender = g,
-                Some(g) if g != r.gender => ctx.warn(c, format!("性别“{text}”与身份证号不符，以证件为准 / gender disagrees with the ID number; the ID wins")),
+                Some(g) if g != r.gender => ctx.warn(c, format!("性别“{}”与身份证号不符，以证件为准 / gender disagrees with the ID number; the ID wins", quote(&text))),
                 Some(_) => {}
-                None => ctx.warn(c, format!("不认识的性别“{text}” / gender not understood")),
+                None => ctx.warn(c, format!("不认识的性别“{}” / gender not understood", quote(&text))),
             },
             Field::BirthDate if r.birth_date.is_none() => {
                 let d = match row.get(c) {
@@ -945,7 +1050,7 @@ fn parse_person(
                 };
                 match d {
                     Some(d) if d <= opts.today => r.birth_date = Some(d),
-                    _ => ctx.warn(c, format!("出生日期“{text}”无效 / birth date not understood")),
+                    _ => ctx.warn(c, format!("出生日期“{}”无效 / birth date not understood", quote(&text))),
                 }
             }
             Field::Phone | Field::OtherPhone(_) => {
@@ -964,7 +1069,7 @@ fn parse_person(
                     match Phone::parse(digits) {
                         Ok(phone) if !r.phones.iter().any(|p| p.phone == phone) => r.phones.push(ResidentPhone { phone, relation }),
                         Ok(_) => {}
-                        Err(e) => ctx.warn(c, crate::text::labelled(&format!("电话“{part}”无效，未录入"), "phone left out", &e.to_string())),
+                        Err(e) => ctx.warn(c, crate::text::labelled(&format!("电话“{}”无效，未录入", quote(part)), "phone left out", &e.to_string())),
                     }
                 }
             }
@@ -984,12 +1089,12 @@ fn parse_person(
             Field::FlagColumn(flag) => match yes_no(&text) {
                 Some(true) => r.flags.set(flag),
                 Some(false) => cleared.set(flag),
-                None => ctx.warn(c, format!("“{text}”不是“是/否” / expected yes or no")),
+                None => ctx.warn(c, format!("“{}”不是“是/否” / expected yes or no", quote(&text))),
             },
             Field::HasSmartphone => match yes_no(&text) {
                 Some(false) => r.flags.set(Flag::NoSmartphone),
                 Some(true) => cleared.set(Flag::NoSmartphone),
-                None => ctx.warn(c, format!("“{text}”不是“是/否” / expected yes or no")),
+                None => ctx.warn(c, format!("“{}”不是“是/否” / expected yes or no", quote(&text))),
             },
             Field::Special => {
                 r.flags = r.flags.union(Flag::scan_text(&text));
@@ -2049,5 +2154,66 @@ mod tests {
         let refs: Vec<&RosterRow> = rows.iter().collect();
         let plan = plan_import(&refs, &existing, &HashMap::new());
         assert!(matches!(plan.actions[0], Action::Update { id: 1, .. }));
+    }
+
+    /// Found by a review acting as grid leaders: a name of 40,000 characters
+    /// (or 5,000) was imported as it was. Free text has limits; a cell past
+    /// one refuses its row, naming sheet, row, column and why.
+    #[test]
+    fn over_long_free_text_refuses_the_row_where_it_is() {
+        let head = ["小区", "楼栋", "单元", "房号", "姓名", "性别", "备注"];
+        let parse = |cells: [&str; 7]| {
+            let sheet = Sheet {
+                name: "楼".into(),
+                rows: vec![row(&head), row(&cells)],
+                merges: vec![],
+                hidden: false,
+            };
+            parse_workbook(&[sheet], &opts()).rows.remove(0)
+        };
+        let name50 = "张".repeat(NAME_MAX);
+        let ok = ["幸福家园", "1栋", "1", "101", name50.as_str(), "女", "一楼"];
+        assert!(
+            matches!(parse(ok), RowOutcome::Resident(_)),
+            "50 characters is a name"
+        );
+        let long = "很".repeat(40_000);
+        let cases: [(usize, &str, usize); 6] = [
+            (4, "E 姓名", 51),
+            (4, "E 姓名", 5_000),
+            (0, "A 小区", 51),
+            (1, "B 楼栋", 40),
+            (3, "D 房号", 40),
+            (6, "G 备注", 501),
+        ];
+        for (col, column, n) in cases {
+            let mut cells = ok;
+            let text = "很".repeat(n);
+            cells[col] = &text;
+            let RowOutcome::Rejected(r) = parse(cells) else {
+                panic!("{column} of {n} characters: refused")
+            };
+            assert_eq!((r.issue.row, r.issue.column.as_str()), (2, column));
+            assert!(
+                r.issue.reason.contains(&format!("共{n}个字"))
+                    && r.issue.reason.contains("longer than"),
+                "{}",
+                r.issue.reason
+            );
+        }
+        // A long cell in a column that is parsed, not kept: the row stays,
+        // and the warning quotes only the start of it.
+        let mut cells = ok;
+        cells[5] = &long;
+        let RowOutcome::Resident(r) = parse(cells) else {
+            panic!("kept")
+        };
+        assert!(
+            r.warnings[0].reason.chars().count() < 200,
+            "{}",
+            r.warnings[0].reason
+        );
+        assert_eq!(quote("王秀兰"), "王秀兰");
+        assert_eq!(quote(&long).chars().count(), 41);
     }
 }
