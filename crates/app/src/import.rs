@@ -61,6 +61,8 @@ pub enum ImportError {
     Territory(String),
     #[error("{file}: 没有找到居民名单（任何工作表都没有含“姓名”的表头）/ no resident sheet: no sheet has a header row with a 姓名 (name) column")]
     NoResidentSheet { file: String },
+    #[error("{file}: 居民名单只在隐藏的工作表（{}）中，未导入：请在 Excel 中取消隐藏后重新导入 / the people are only on hidden sheets ({}): nothing imported; unhide them in Excel and import again", .sheets.join("、"), .sheets.join(", "))]
+    OnlyHidden { file: String, sheets: Vec<String> },
     #[error("写入数据库失败，数据库未作任何改动 / the database refused the import and is unchanged: {0}")]
     Store(#[from] StoreError),
     /// The report file (the command line's) could not be written.
@@ -90,6 +92,9 @@ pub struct ImportSummary {
     pub data_rows: usize,
     pub sheets: Vec<SheetSummary>,
     pub new_buildings: Vec<String>,
+    /// The grid new buildings joined; `None`: the community's
+    /// [`UNASSIGNED_GRID`], where they wait for the secretary to place them.
+    pub new_buildings_grid: Option<String>,
     pub report: Option<String>,
     pub issues: Vec<RowIssue>,
 }
@@ -209,8 +214,9 @@ pub struct Target {
     pub street: String,
     pub community_id: i64,
     pub community: String,
-    /// The named grid, if any.
+    /// The named grid, if any, and its name.
     pub grid_id: Option<i64>,
+    pub grid_name: Option<String>,
 }
 
 /// Finds (or, on a database with no territory yet, creates) the community.
@@ -264,12 +270,13 @@ pub async fn resolve_target(store: &Store, opts: &ImportOptions) -> Result<Targe
             community_id: grid.community_id,
             community: grid.community_name,
             grid_id: Some(grid.id),
+            grid_name: Some(grid.name.clone()),
         });
     }
     let Some(cname) = &opts.community else {
         let all = store.communities(None, street_id).await?;
         return match all.as_slice() {
-            [one] => Ok(Target { street_id: one.street_id, street: one.street_name.clone(), community_id: one.id, community: one.name.clone(), grid_id: None }),
+            [one] => Ok(Target { street_id: one.street_id, street: one.street_name.clone(), community_id: one.id, community: one.name.clone(), grid_id: None, grid_name: None }),
             [] => Err(ImportError::Territory("数据库中还没有社区，请用 --community 社区名 指定 / no community yet: name one with --community NAME".into())),
             many => {
                 let list: Vec<String> = many.iter().map(|c| c.name.clone()).collect();
@@ -279,7 +286,7 @@ pub async fn resolve_target(store: &Store, opts: &ImportOptions) -> Result<Targe
     };
     let found = store.communities(Some(cname), street_id).await?;
     match found.as_slice() {
-        [one] => Ok(Target { street_id: one.street_id, street: one.street_name.clone(), community_id: one.id, community: one.name.clone(), grid_id: None }),
+        [one] => Ok(Target { street_id: one.street_id, street: one.street_name.clone(), community_id: one.id, community: one.name.clone(), grid_id: None, grid_name: None }),
         [] if streets.is_empty() || opts.street.is_some() => {
             // A grid leader's first import: create the territory in one go.
             let sid = match street {
@@ -292,7 +299,7 @@ pub async fn resolve_target(store: &Store, opts: &ImportOptions) -> Result<Targe
             };
             let code = gw_domain::territory::AreaCode::parse(cname).ok().map(|c| c.as_str().to_string());
             let cid = store.ensure_community(sid, cname, code.as_deref()).await?;
-            Ok(Target { street_id: sid, street: store.street_name(sid).await?, community_id: cid, community: cname.clone(), grid_id: None })
+            Ok(Target { street_id: sid, street: store.street_name(sid).await?, community_id: cid, community: cname.clone(), grid_id: None, grid_name: None })
         }
         [] => {
             let known: Vec<String> = store.communities(None, street_id).await?.into_iter().map(|c| c.name).collect();
@@ -357,6 +364,13 @@ pub async fn import_sheets(
         },
     );
     if parsed.sheets.iter().all(|s| s.skipped.is_some()) {
+        let hidden: Vec<String> = parsed.issues.iter().map(|i| i.sheet.clone()).collect();
+        if !hidden.is_empty() {
+            return Err(ImportError::OnlyHidden {
+                file: file.to_string(),
+                sheets: hidden,
+            });
+        }
         return Err(ImportError::NoResidentSheet {
             file: file.to_string(),
         });
@@ -641,6 +655,7 @@ async fn import_once(
         }
     }
     issues.extend(plan.warnings.iter().cloned());
+    issues.extend(parsed.issues.iter().cloned());
     issues.sort_by(|a, b| {
         (sheet_order(&parsed.sheets, &a.sheet), a.row, &a.column).cmp(&(
             sheet_order(&parsed.sheets, &b.sheet),
@@ -681,6 +696,7 @@ async fn import_once(
         warnings,
         data_rows: parsed.data_rows(),
         sheets: parsed.sheets.clone(),
+        new_buildings_grid: target.grid_name.clone(),
         new_buildings: new_building_names,
         report: None,
         issues,

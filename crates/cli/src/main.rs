@@ -1156,7 +1156,7 @@ async fn import_roster(a: ImportRosterArgs, clock: &Clock) -> Result<()> {
             serde_json::json!({
                 "file": s.file, "street": s.street, "community": s.community,
                 "added": s.added, "updated": s.updated, "unchanged": s.unchanged, "rejected": s.rejected, "warnings": s.warnings,
-                "data_rows": s.data_rows, "new_buildings": s.new_buildings, "report": s.report, "sheets": s.sheets, "issues": s.issues,
+                "data_rows": s.data_rows, "new_buildings": s.new_buildings, "new_buildings_grid": s.new_buildings_grid, "report": s.report, "sheets": s.sheets, "issues": s.issues,
             })
         );
         return Ok(());
@@ -1185,10 +1185,18 @@ async fn import_roster(a: ImportRosterArgs, clock: &Clock) -> Result<()> {
         s.added, s.updated, s.unchanged, s.rejected, s.warnings
     );
     if !s.new_buildings.is_empty() {
-        println!(
-            "新楼栋 new buildings (请社区书记分配网格 / to be placed in a grid): {}",
-            s.new_buildings.join("、")
-        );
+        match &s.new_buildings_grid {
+            Some(g) => println!(
+                "新楼栋（已加入{g}）new buildings (joined {g}): {}",
+                s.new_buildings.join("、")
+            ),
+            None => println!(
+                "新楼栋（在{}，请社区书记分配网格）new buildings (waiting in {}: the community secretary places them in a grid): {}",
+                gw_app::import::UNASSIGNED_GRID,
+                gw_app::import::UNASSIGNED_GRID,
+                s.new_buildings.join("、")
+            ),
+        }
     }
     for i in s.issues.iter().take(30) {
         let sev = match i.severity {

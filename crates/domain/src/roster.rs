@@ -360,6 +360,9 @@ pub struct SheetSummary {
 pub struct ParsedRoster {
     pub sheets: Vec<SheetSummary>,
     pub rows: Vec<RowOutcome>,
+    /// Warnings about a sheet rather than one of its rows (a hidden sheet
+    /// holding people), placed on the sheet's header row.
+    pub issues: Vec<RowIssue>,
 }
 
 impl ParsedRoster {
@@ -704,17 +707,42 @@ pub fn parse_workbook(sheets: &[Sheet], opts: &ParseOptions) -> ParsedRoster {
 }
 
 fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
-    if sheet.hidden {
-        out.sheets.push(SheetSummary {
-            name: sheet.name.clone(),
-            skipped: Some("隐藏的工作表，已跳过；如需导入请在 Excel 中取消隐藏 / hidden sheet skipped: unhide it in Excel to import it".into()),
-            header_row: None,
-            headers: Vec::new(),
-            ignored_columns: Vec::new(),
-            data_rows: 0,
-        });
+    if !sheet.hidden {
+        parse_visible(sheet, opts, out);
         return;
     }
+    // Read as if shown, to say whether people are on it; nothing of it is
+    // imported.
+    let mut seen = ParsedRoster::default();
+    parse_visible(sheet, opts, &mut seen);
+    let people = seen.rows.len();
+    let header_row = seen.sheets.first().and_then(|s| s.header_row);
+    let skipped = if people == 0 {
+        "隐藏的工作表，已跳过；如需导入请在 Excel 中取消隐藏 / hidden sheet skipped: unhide it in Excel to import it".to_string()
+    } else {
+        format!("隐藏的工作表，已跳过，其中有{people}行居民没有导入；如需导入请在 Excel 中取消隐藏 / hidden sheet skipped: {people} rows of people on it were not imported; unhide it in Excel to import them")
+    };
+    if people > 0 {
+        out.issues.push(RowIssue {
+            sheet: sheet.name.clone(),
+            row: header_row.unwrap_or(1),
+            column: String::new(),
+            severity: Severity::Warning,
+            reason: skipped.clone(),
+        });
+    }
+    out.sheets.push(SheetSummary {
+        name: sheet.name.clone(),
+        skipped: Some(skipped),
+        header_row: None,
+        headers: Vec::new(),
+        ignored_columns: Vec::new(),
+        data_rows: 0,
+    });
+}
+
+/// People on a sheet that hides none of them: [`parse_sheet`]'s work.
+fn parse_visible(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
     let rows = fill_merges(sheet);
     let Some((header_idx, fields)) = find_header(&rows) else {
         out.sheets.push(SheetSummary {
@@ -1718,9 +1746,26 @@ mod tests {
             merges: vec![],
             hidden: true,
         };
-        let p = parse_workbook(&[sheet], &opts());
+        let p = parse_workbook(std::slice::from_ref(&sheet), &opts());
         assert_eq!(p.data_rows(), 0);
-        assert!(p.sheets[0].skipped.as_deref().unwrap().contains("hidden"));
+        let skipped = p.sheets[0].skipped.as_deref().unwrap();
+        assert!(
+            skipped.contains("hidden") && skipped.contains("有1行居民"),
+            "{skipped}"
+        );
+        // People on it: a warning, on its header's row.
+        assert_eq!(p.issues.len(), 1);
+        assert_eq!(
+            (p.issues[0].row, p.issues[0].severity),
+            (1, Severity::Warning)
+        );
+        // Nobody on it: said, no warning.
+        let empty = Sheet {
+            rows: vec![row(&["说明"]), row(&["旧表，勿删"])],
+            ..sheet
+        };
+        let p = parse_workbook(&[empty], &opts());
+        assert!(p.issues.is_empty() && p.sheets[0].skipped.is_some());
     }
 
     #[test]

@@ -1359,3 +1359,115 @@ async fn cells_and_rows_no_workbook_holds_are_cut_in_the_report_and_the_import_g
         assert!(r.body.contains(r#"id="report-link""#), "{}", r.body);
     }
 }
+
+/// Found by a review acting as grid leaders: the page showed the counts and
+/// hid what the command line prints about each sheet: a hidden sheet with
+/// people on it skipped, a summary sheet skipped, the new buildings waiting
+/// for the secretary to place them in a grid. The page shows them, and a
+/// hidden sheet with people on it is a warning.
+#[tokio::test]
+async fn the_page_says_what_became_of_each_sheet_and_of_new_buildings() {
+    let env = TestEnv::new().await;
+    let path = env.path("楼.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let write = |ws: &mut rust_xlsxwriter::Worksheet, rows: &[&[&str]]| {
+        for (r, cells) in rows.iter().enumerate() {
+            for (c, v) in cells.iter().enumerate() {
+                ws.write_string(r as u32, c as u16, *v).unwrap();
+            }
+        }
+    };
+    let a = wb.add_worksheet();
+    a.set_name("汇总").unwrap();
+    write(a, &[&["楼栋", "人数"], &["7号楼", "1"]]);
+    let b = wb.add_worksheet();
+    b.set_name("7号楼").unwrap();
+    write(b, &[&["姓名", "单元", "房号"], &["甲", "1", "101"]]);
+    let c = wb.add_worksheet();
+    c.set_name("旧名单").unwrap();
+    write(
+        c,
+        &[
+            &["姓名", "楼栋", "单元", "房号"],
+            &["乙", "8号楼", "1", "101"],
+            &["丙", "8号楼", "1", "102"],
+        ],
+    );
+    c.set_hidden(true);
+    wb.save(&path).unwrap();
+    let (ok, v, e) = env.import_json(&path, &["--community", "东风社区"]);
+    assert!(ok, "{v} {e}");
+    assert_eq!((int(&v, "added"), int(&v, "warnings")), (1, 1), "{v}");
+    let hidden = v["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["sheet"] == "旧名单")
+        .expect("the hidden sheet's warning");
+    assert!(
+        hidden["reason"].as_str().unwrap().contains("有2行居民"),
+        "{hidden}"
+    );
+    assert_eq!(v["new_buildings_grid"], serde_json::Value::Null);
+    // People only on a hidden sheet: refused, naming it.
+    let only = env.path("only.xlsx");
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let note = wb.add_worksheet();
+    note.set_name("说明").unwrap();
+    write(note, &[&["本表为旧名单，请勿修改"]]);
+    let old = wb.add_worksheet();
+    old.set_name("旧名单").unwrap();
+    write(
+        old,
+        &[
+            &["姓名", "楼栋", "单元", "房号"],
+            &["乙", "8号楼", "1", "101"],
+        ],
+    );
+    old.set_hidden(true);
+    wb.save(&only).unwrap();
+    let (ok, v, _) = env.import_json(&only, &["--community", "东风社区"]);
+    assert!(!ok, "{v}");
+    let error = v["error"].as_str().unwrap();
+    assert!(error.contains("隐藏的工作表（旧名单）"), "{error}");
+
+    let (srv, target) = upload_server(&env).await;
+    let bytes = std::fs::read(&path).unwrap();
+    let zh = upload(&srv, &target, "楼.xlsx", &bytes, "zh");
+    assert_eq!(zh.status, 200, "{}", zh.body);
+    assert!(
+        zh.body.contains(r#"<b id="n-warnings">1</b>"#),
+        "{}",
+        zh.body
+    );
+    let sheets = zh.body.split(r#"id="sheets""#).nth(1).unwrap();
+    for said in [
+        "旧名单",
+        "隐藏的工作表，已跳过",
+        "有2行居民",
+        "汇总",
+        "不是居民名单",
+        "7号楼",
+    ] {
+        assert!(sheets.contains(said), "{said}: {}", zh.body);
+    }
+    assert!(!sheets.contains("hidden sheet"), "{}", zh.body);
+    // A new building: said with where it waits.
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let s = wb.add_worksheet();
+    s.set_name("9号楼").unwrap();
+    write(s, &[&["姓名", "单元", "房号"], &["丁", "1", "101"]]);
+    let nine = wb.save_to_buffer().unwrap();
+    let en = upload(&srv, &target, "9.xlsx", &nine, "en");
+    assert_eq!(en.status, 200, "{}", en.body);
+    let said = en
+        .body
+        .split(r#"id="new-buildings""#)
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        said.contains("9号楼") && said.contains("community secretary places them in a grid"),
+        "{}",
+        en.body
+    );
+}

@@ -929,10 +929,76 @@ pub async fn import_submit(
             l.t("原因", "Reason"),
         )
     };
+    // How each sheet was read, as the command line prints it: a hidden
+    // sheet or a summary sheet skipped, columns not understood.
+    let mut sheets = String::new();
+    for sh in &sum.sheets {
+        let what = match &sh.skipped {
+            Some(why) => format!(r#"<span class="warn">{}</span>"#, esc(&pick(l, why))),
+            None => match l {
+                Lang::Zh => format!(
+                    "表头第{}行，{}行数据",
+                    sh.header_row.unwrap_or(0),
+                    sh.data_rows
+                ),
+                Lang::En => format!(
+                    "header on row {}, {} data rows",
+                    sh.header_row.unwrap_or(0),
+                    sh.data_rows
+                ),
+            },
+        };
+        let ignored = if sh.ignored_columns.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "<br><small>{}{}</small>",
+                l.t(
+                    "未识别的列（已忽略）：",
+                    "Columns not understood (ignored): "
+                ),
+                esc(&sh.ignored_columns.join(l.t("、", ", ")))
+            )
+        };
+        sheets.push_str(&format!(
+            "<li><b>{}</b> {what}{ignored}</li>",
+            esc(&sh.name)
+        ));
+    }
+    let new_buildings = if sum.new_buildings.is_empty() {
+        String::new()
+    } else {
+        let list = esc(&sum.new_buildings.join(l.t("、", ", ")));
+        let (class, text) = match &sum.new_buildings_grid {
+            Some(g) => (
+                "notice",
+                match l {
+                    Lang::Zh => format!("新楼栋：{list}（已加入{}）", esc(g)),
+                    Lang::En => format!("New buildings: {list} (joined {})", esc(g)),
+                },
+            ),
+            None => (
+                "warn",
+                match l {
+                    Lang::Zh => format!(
+                        "新楼栋：{list}（在{}，请社区书记分配网格）",
+                        gw_app::import::UNASSIGNED_GRID
+                    ),
+                    Lang::En => format!(
+                        "New buildings: {list} (waiting in {}: the community secretary places them in a grid)",
+                        gw_app::import::UNASSIGNED_GRID
+                    ),
+                },
+            ),
+        };
+        format!(r#"<p class="{class}" id="new-buildings">{text}</p>"#)
+    };
     let html = format!(
         r#"<div id="result"><section class="card"><h2>{h}</h2><p>{file} → {street} · {community}</p>
 <section class="stats"><div><b id="n-added">{added}</b><span>{la}</span></div><div><b id="n-updated">{updated}</b><span>{lu}</span></div><div><b id="n-unchanged">{unchanged}</b><span>{lc}</span></div><div><b id="n-rejected" class="{rc}">{rejected}</b><span>{lr}</span></div><div><b id="n-warnings">{warnings}</b><span>{lw}</span></div></section>
+{new_buildings}<h3>{ls}</h3><ul class="list" id="sheets">{sheets}</ul>
 <p class="actions"><a class="button primary" id="report-link" href="/registry/import/reports/{token}" download>{dl}</a></p>{issues}</section></div>"#,
+        ls = l.t("工作表", "Sheets"),
         h = l.t("导入完成", "Imported"),
         file = esc(&name),
         street = esc(&sum.street),
