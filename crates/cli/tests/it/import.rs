@@ -1471,3 +1471,53 @@ async fn the_page_says_what_became_of_each_sheet_and_of_new_buildings() {
         en.body
     );
 }
+
+/// Found by a review acting as grid leaders: the Chinese upload page said a
+/// file was "不是 Excel 文件" and no more, where the command line and the
+/// English page said why; a workbook cut short was "not Excel".
+#[tokio::test]
+async fn the_chinese_page_says_why_a_file_cannot_be_read() {
+    let env = TestEnv::new().await;
+    let first = csv(
+        &env,
+        "a.csv",
+        &[
+            &["楼栋", "单元", "房号", "姓名"],
+            &["1栋", "1", "101", "甲"],
+        ],
+    );
+    let (ok, v, e) = env.import_json(&first, &["--community", "东风社区"]);
+    assert!(ok, "{v} {e}");
+    let (srv, target) = upload_server(&env).await;
+    let xlsx = env.path("whole.xlsx");
+    fixtures::write_xlsx(&xlsx, &fixtures::messy_building_roster()).unwrap();
+    let whole = std::fs::read(&xlsx).unwrap();
+    for (name, bytes, zh_says, en_says) in [
+        (
+            "名单.xlsx",
+            "姓名,楼栋\n甲,1\n".as_bytes(),
+            "看起来是文本文件，若是逗号分隔的表格请改扩展名为 .csv",
+            "rename it to .csv",
+        ),
+        (
+            "名单.csv",
+            &[b'a', 0, b'b', 0, 1][..],
+            "NUL 字节",
+            "NUL bytes",
+        ),
+        (
+            "名单.xlsx",
+            &whole[..whole.len() / 2],
+            "已损坏或不完整",
+            "damaged or incomplete",
+        ),
+    ] {
+        let zh = upload(&srv, &target, name, bytes, "zh");
+        assert_eq!(zh.status, 422, "{}", zh.body);
+        let said = zh.body.split(r#"id="import-error">"#).nth(1).unwrap();
+        assert!(said.contains(zh_says) && !said.contains(en_says), "{said}");
+        let en = upload(&srv, &target, name, bytes, "en");
+        assert!(en.body.contains(en_says), "{}", en.body);
+    }
+    assert_eq!(env.store().await.resident_count().await.unwrap(), 1);
+}
