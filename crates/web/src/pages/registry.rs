@@ -646,31 +646,89 @@ pub async fn household_flags(
 
 // ----- roster upload -------------------------------------------------------------------
 
-/// Import reports kept for download: token → (account, expiry, file name, bytes).
-type Shelf = HashMap<String, (i64, i64, String, Vec<u8>)>;
+/// Import reports kept for download in the server's memory, for the account
+/// that ran the import, for an hour; past [`REPORTS_KEPT`] reports or
+/// [`REPORT_BYTES_KEPT`] bytes the oldest go first.
+#[derive(Default)]
+struct Shelf {
+    /// token → the report.
+    reports: HashMap<String, Shelved>,
+    /// The bytes of every report kept.
+    bytes: usize,
+}
+
+struct Shelved {
+    user: i64,
+    /// When it was shelved and when it goes.
+    at: i64,
+    until: i64,
+    name: String,
+    bytes: Vec<u8>,
+}
+
+impl Shelf {
+    /// Keeps `report` under `token`, making room; false (nothing kept) when
+    /// it alone is larger than `max_bytes`.
+    fn put(&mut self, token: String, report: Shelved, max_count: usize, max_bytes: usize) -> bool {
+        let now = report.at;
+        self.reports.retain(|_, v| v.until > now);
+        self.bytes = self.reports.values().map(|v| v.bytes.len()).sum();
+        if report.bytes.len() > max_bytes {
+            return false;
+        }
+        while self.reports.len() >= max_count || self.bytes + report.bytes.len() > max_bytes {
+            let Some(oldest) = self
+                .reports
+                .iter()
+                .min_by_key(|(_, v)| v.at)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(gone) = self.reports.remove(&oldest) {
+                self.bytes -= gone.bytes.len();
+            }
+        }
+        self.bytes += report.bytes.len();
+        self.reports.insert(token, report);
+        true
+    }
+
+    /// The report under `token`, for `user`, while it is kept.
+    fn get(&self, token: &str, user: i64, now: i64) -> Option<(String, Vec<u8>)> {
+        self.reports
+            .get(token)
+            .filter(|v| v.user == user && v.until > now)
+            .map(|v| (v.name.clone(), v.bytes.clone()))
+    }
+}
 
 fn shelf() -> &'static Mutex<Shelf> {
     static S: OnceLock<Mutex<Shelf>> = OnceLock::new();
-    S.get_or_init(|| Mutex::new(HashMap::new()))
+    S.get_or_init(|| Mutex::new(Shelf::default()))
 }
 
-/// How long a report stays downloadable, and how many are kept.
+/// How long a report stays downloadable, and how many reports and bytes
+/// are kept at most (a roster of 50 MB makes a report of about as much).
 const REPORT_TTL_MS: i64 = 3_600_000;
 const REPORTS_KEPT: usize = 64;
+const REPORT_BYTES_KEPT: usize = 64 * 1024 * 1024;
 
-fn shelve(user: i64, now: i64, name: String, bytes: Vec<u8>) -> String {
+/// Keeps a report for download: its token, or `None` when it is too large
+/// to keep.
+fn shelve(user: i64, now: i64, name: String, bytes: Vec<u8>) -> Option<String> {
     let token = gw_app::access::random_token();
-    if let Ok(mut m) = shelf().lock() {
-        m.retain(|_, v| v.1 > now);
-        while m.len() >= REPORTS_KEPT {
-            let Some(oldest) = m.iter().min_by_key(|(_, v)| v.1).map(|(k, _)| k.clone()) else {
-                break;
-            };
-            m.remove(&oldest);
-        }
-        m.insert(token.clone(), (user, now + REPORT_TTL_MS, name, bytes));
-    }
-    token
+    let report = Shelved {
+        user,
+        at: now,
+        until: now + REPORT_TTL_MS,
+        name,
+        bytes,
+    };
+    let mut shelf = shelf().lock().ok()?;
+    shelf
+        .put(token.clone(), report, REPORTS_KEPT, REPORT_BYTES_KEPT)
+        .then_some(token)
 }
 
 /// The communities and grids the caller may import into, as `<option>`s.
@@ -899,6 +957,19 @@ pub async fn import_submit(
         format!("{stem}.report.xlsx"),
         report,
     );
+    let download = match token {
+        Some(token) => format!(
+            r#"<p class="actions"><a class="button primary" id="report-link" href="/registry/import/reports/{token}" download>{}</a></p>"#,
+            l.t("下载问题报告（xlsx）", "Download the report (xlsx)")
+        ),
+        None => format!(
+            r#"<p class="warn" id="report-too-large">{}</p>"#,
+            l.t(
+                "问题报告太大，服务器未保留下载：请在服务器上用命令行 gridwarden import roster 导入，报告文件会写在名单旁边。",
+                "The report is too large for the server to keep: import with gridwarden import roster on the server, which writes it beside the roster."
+            )
+        ),
+    };
     let mut issues = String::new();
     for i in sum.issues.iter().take(50) {
         issues.push_str(&format!(
@@ -997,7 +1068,7 @@ pub async fn import_submit(
         r#"<div id="result"><section class="card"><h2>{h}</h2><p>{file} → {street} · {community}</p>
 <section class="stats"><div><b id="n-added">{added}</b><span>{la}</span></div><div><b id="n-updated">{updated}</b><span>{lu}</span></div><div><b id="n-unchanged">{unchanged}</b><span>{lc}</span></div><div><b id="n-rejected" class="{rc}">{rejected}</b><span>{lr}</span></div><div><b id="n-warnings">{warnings}</b><span>{lw}</span></div></section>
 {new_buildings}<h3>{ls}</h3><ul class="list" id="sheets">{sheets}</ul>
-<p class="actions"><a class="button primary" id="report-link" href="/registry/import/reports/{token}" download>{dl}</a></p>{issues}</section></div>"#,
+{download}{issues}</section></div>"#,
         ls = l.t("工作表", "Sheets"),
         h = l.t("导入完成", "Imported"),
         file = esc(&name),
@@ -1014,7 +1085,6 @@ pub async fn import_submit(
         lc = l.t("未变", "Unchanged"),
         lr = l.t("未导入", "Rejected"),
         lw = l.t("警告", "Warnings"),
-        dl = l.t("下载问题报告（xlsx）", "Download the report (xlsx)"),
     );
     page.render(StatusCode::OK, l.t("导入花名册", "Import a roster"), &html)
 }
@@ -1028,11 +1098,10 @@ pub async fn import_report(
 ) -> Response {
     let l = page.lang;
     let now = s.clock.now_ms();
-    let found = shelf().lock().ok().and_then(|m| {
-        m.get(&token)
-            .filter(|v| v.0 == a.principal.user_id && v.1 > now)
-            .map(|v| (v.2.clone(), v.3.clone()))
-    });
+    let found = shelf()
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&token, a.principal.user_id, now));
     let Some((name, bytes)) = found else {
         return page.error(WebError::not_found(l.t(
             "报告已过期或不存在：请重新上传花名册以生成新报告。",
@@ -1070,6 +1139,42 @@ pub async fn import_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by a review acting as a privacy auditor: reports were kept up
+    /// to 64 for an hour whatever their size. The bytes kept are capped too,
+    /// the oldest going first; a report larger than the cap is not kept.
+    #[test]
+    fn the_report_shelf_keeps_a_count_and_a_size_oldest_out_first() {
+        let report = |at: i64, n: usize| Shelved {
+            user: 1,
+            at,
+            until: at + REPORT_TTL_MS,
+            name: format!("r{at}.xlsx"),
+            bytes: vec![0; n],
+        };
+        let mut shelf = Shelf::default();
+        for at in 0..3 {
+            assert!(shelf.put(format!("t{at}"), report(at, 40), 10, 100));
+        }
+        // 120 bytes would be kept: the oldest goes.
+        assert_eq!((shelf.reports.len(), shelf.bytes), (2, 80));
+        assert!(shelf.get("t1", 1, 5).is_some() && shelf.get("t0", 1, 5).is_none());
+        assert!(shelf.put("t3".into(), report(3, 60), 10, 100));
+        assert_eq!((shelf.reports.len(), shelf.bytes), (2, 100));
+        assert!(shelf.get("t1", 1, 5).is_none() && shelf.get("t2", 1, 5).is_some());
+        // The count too.
+        assert!(shelf.put("t4".into(), report(4, 0), 2, 100));
+        assert!(shelf.get("t2", 1, 5).is_none() && shelf.get("t4", 1, 5).is_some());
+        // Too large alone: not kept, nothing else dropped for it.
+        assert!(!shelf.put("t5".into(), report(5, 101), 10, 100));
+        assert!(shelf.get("t3", 1, 5).is_some() && shelf.get("t5", 1, 5).is_none());
+        // Another account's, or one past its hour: not given.
+        assert!(shelf.get("t3", 2, 5).is_none());
+        assert!(shelf.get("t3", 1, 3 + REPORT_TTL_MS).is_none());
+        // Expired ones leave (and their bytes) at the next put.
+        assert!(shelf.put("t6".into(), report(REPORT_TTL_MS + 10, 10), 10, 100));
+        assert_eq!((shelf.reports.len(), shelf.bytes), (1, 10));
+    }
 
     #[test]
     fn pick_takes_the_readers_half() {
