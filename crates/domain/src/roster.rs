@@ -763,6 +763,35 @@ fn parse_visible(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
         .map(|(h, _)| quote(h))
         .collect();
     let col_of = |want: Field| fields.iter().position(|f| *f == Some(want));
+    // A field read from one column only, found in several (two 姓名
+    // columns): the first is read, and the sheet says so.
+    for field in [
+        Field::Name,
+        Field::DocKind,
+        Field::DocNumber,
+        Field::Compound,
+        Field::Building,
+        Field::Unit,
+        Field::Room,
+        Field::Address,
+    ] {
+        let cols: Vec<String> = fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| **f == Some(field))
+            .map(|(c, _)| format!("{} {}", column_letter(c), quote(&headers[c])))
+            .collect();
+        if let [first, _, ..] = cols.as_slice() {
+            let (n, label, list) = (cols.len(), field.label(), cols.join("、"));
+            out.issues.push(RowIssue {
+                sheet: sheet.name.clone(),
+                row: header_idx as u32 + 1,
+                column: list.clone(),
+                severity: Severity::Warning,
+                reason: format!("有{n}列都是“{label}”（{list}），只读取了第一列 {first}，其余的列没有导入：请删去或改名多余的列 / {n} columns are read as {label} ({}): only the first, {first}, was imported; remove or rename the others", cols.join(", ")),
+            });
+        }
+    }
     // The building a sheet is about: its name (`3号楼`), else its title rows.
     let sheet_building = building_from_sheet_name(&sheet.name).or_else(|| {
         (col_of(Field::Building).is_none() && col_of(Field::Address).is_none())
@@ -2260,5 +2289,50 @@ mod tests {
         );
         assert_eq!(quote("王秀兰"), "王秀兰");
         assert_eq!(quote(&long).chars().count(), 41);
+    }
+
+    /// Found by a review acting as grid leaders: a CSV with two 姓名
+    /// columns imported the first without a word.
+    #[test]
+    fn two_columns_read_as_one_field_are_a_warning_naming_both() {
+        let sheet = Sheet {
+            name: "楼".into(),
+            rows: vec![
+                row(&["姓名", "楼栋", "姓名", "房号", "身份证号", "证件号码"]),
+                row(&["甲", "1", "乙", "101", "", ""]),
+            ],
+            merges: vec![],
+            hidden: false,
+        };
+        let p = parse_workbook(&[sheet], &opts());
+        assert_eq!(residents(&p)[0].resident.name, "甲");
+        assert_eq!(p.issues.len(), 2, "{:?}", p.issues);
+        let name = &p.issues[0];
+        assert_eq!(
+            (
+                name.sheet.as_str(),
+                name.row,
+                name.column.as_str(),
+                name.severity
+            ),
+            ("楼", 1, "A 姓名、C 姓名", Severity::Warning)
+        );
+        assert!(
+            name.reason.contains("只读取了第一列 A 姓名"),
+            "{}",
+            name.reason
+        );
+        assert_eq!(p.issues[1].column, "E 身份证号、F 证件号码");
+        // Several phone or note columns are all read: no warning.
+        let sheet = Sheet {
+            name: "楼".into(),
+            rows: vec![
+                row(&["姓名", "楼栋", "房号", "电话", "手机", "备注", "说明"]),
+                row(&["甲", "1", "101", "", "", "", ""]),
+            ],
+            merges: vec![],
+            hidden: false,
+        };
+        assert!(parse_workbook(&[sheet], &opts()).issues.is_empty());
     }
 }
