@@ -373,8 +373,19 @@ enum SampleCmd {
 #[derive(Subcommand)]
 enum ImportCmd {
     /// Import a roster (.xlsx, .xls or .csv) into a community; writes a report of every problem row.
+    #[command(after_help = IMPORT_EXIT_CODES)]
     Roster(ImportRosterArgs),
 }
+
+/// What `import roster`'s exit status says.
+const IMPORT_EXIT_CODES: &str = "Exit status 退出码:
+  0  imported: at least one row added, updated or found unchanged (rows refused or warned are in the report) / 已导入
+  1  nothing imported: the file cannot be read, the community is not found, or the database refused it; nothing stored / 出错，未导入
+  2  usage error (an option missing or mistyped); nothing stored / 参数错误
+  3  no row imported: every row was refused, or the file has no data rows under its header; the report and the summary say why / 没有任何一行导入";
+
+/// `import roster`'s exit status when no row of the file was imported.
+const NOTHING_IMPORTED_EXIT: i32 = 3;
 
 #[derive(Args)]
 struct ImportRosterArgs {
@@ -1150,6 +1161,12 @@ async fn import_roster(a: ImportRosterArgs, clock: &Clock) -> Result<()> {
             bail!("{e}");
         }
     };
+    // No row of the file imported: every one refused, or none under the header.
+    let nothing = s.added + s.updated + s.unchanged == 0;
+    let exit = |code: i32| {
+        let _ = std::io::stdout().flush();
+        std::process::exit(code)
+    };
     if a.json {
         println!(
             "{}",
@@ -1159,6 +1176,9 @@ async fn import_roster(a: ImportRosterArgs, clock: &Clock) -> Result<()> {
                 "data_rows": s.data_rows, "new_buildings": s.new_buildings, "new_buildings_grid": s.new_buildings_grid, "report": s.report, "sheets": s.sheets, "issues": s.issues,
             })
         );
+        if nothing {
+            exit(NOTHING_IMPORTED_EXIT);
+        }
         return Ok(());
     }
     println!("导入 {} → {} {}", s.file, s.street, s.community);
@@ -1225,6 +1245,14 @@ async fn import_roster(a: ImportRosterArgs, clock: &Clock) -> Result<()> {
     }
     if let Some(r) = &s.report {
         println!("问题清单 report: {r}");
+    }
+    if s.data_rows == 0 {
+        println!("没有导入：表头下面没有数据行，请检查是否选错了文件或工作表 / nothing imported: no data rows under the header (the wrong file or sheet?)");
+        exit(NOTHING_IMPORTED_EXIT);
+    }
+    if nothing {
+        println!("没有导入：每一行都未通过，原因见上面和问题清单 / nothing imported: every row was refused (see above and the report)");
+        exit(NOTHING_IMPORTED_EXIT);
     }
     Ok(())
 }

@@ -593,7 +593,10 @@ async fn a_document_under_another_name_renames_and_moves_nobody() {
         &[head, &["幸福家园", "8栋", "1", "101", "张三丰", &a]],
     );
     let (ok, v, e) = env.import_json(&wrong, &["--community", "东风社区"]);
-    assert!(ok, "{v} {e}");
+    assert!(
+        !ok,
+        "its one row refused: nothing imported (exit 3): {v} {e}"
+    );
     assert_eq!((int(&v, "updated"), int(&v, "rejected")), (0, 1), "{v}");
     let issue = &v["issues"][0];
     assert_eq!(issue["row"], 2);
@@ -899,7 +902,10 @@ async fn a_roster_without_compounds_updates_the_building_it_names() {
     let (ok, v, e) = env.import_json(&other, &["--community", "东风社区"]);
     assert!(ok, "{v} {e}");
     let (ok, v, e) = env.import_json(&second, &["--community", "东风社区"]);
-    assert!(ok, "{v} {e}");
+    assert!(
+        !ok,
+        "its one row refused: nothing imported (exit 3): {v} {e}"
+    );
     assert_eq!(
         (
             int(&v, "updated"),
@@ -1520,4 +1526,75 @@ async fn the_chinese_page_says_why_a_file_cannot_be_read() {
         assert!(en.body.contains(en_says), "{}", en.body);
     }
     assert_eq!(env.store().await.resident_count().await.unwrap(), 1);
+}
+
+/// Found by a review acting as grid leaders: a file with its header and no
+/// row answered 「导入完成 0 新增…」 and the command line exited 0. It says
+/// there were no data rows; the command line exits 3 when no row of the
+/// file was imported (none under the header, or every one refused).
+#[tokio::test]
+async fn a_file_that_imports_nobody_says_so_and_exits_3() {
+    let env = TestEnv::new().await;
+    let head: &[&str] = &["楼栋", "单元", "房号", "姓名"];
+    let first = csv(&env, "first.csv", &[head, &["1栋", "1", "101", "甲"]]);
+    let out = env.cli(&[
+        "import",
+        "roster",
+        &first.display().to_string(),
+        "--community",
+        "东风社区",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let empty = csv(&env, "empty.csv", &[head]);
+    let refused = csv(
+        &env,
+        "refused.csv",
+        &[head, &["1栋", "1", "", "乙"], &["", "", "", "丙"]],
+    );
+    for (file, said) in [(&empty, "表头下面没有数据行"), (&refused, "每一行都未通过")]
+    {
+        let f = file.display().to_string();
+        let out = env.cli(&["import", "roster", &f, "--community", "东风社区"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(3), "{stdout}");
+        assert!(stdout.contains(said), "{stdout}");
+        let out = env.cli(&["import", "roster", &f, "--community", "东风社区", "--json"]);
+        assert_eq!(out.status.code(), Some(3));
+        let v: serde_json::Value =
+            serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+        assert_eq!(
+            int(&v, "added") + int(&v, "updated") + int(&v, "unchanged"),
+            0
+        );
+    }
+    // Found unchanged is imported: 0.
+    let out = env.cli(&[
+        "import",
+        "roster",
+        &first.display().to_string(),
+        "--community",
+        "东风社区",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = env.cli(&["import", "roster", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("Exit status") && help.contains("  3  no row imported"),
+        "{help}"
+    );
+    // The page: not 导入完成.
+    let (srv, target) = upload_server(&env).await;
+    let r = upload(
+        &srv,
+        &target,
+        "empty.csv",
+        &std::fs::read(&empty).unwrap(),
+        "zh",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("表头下面没有数据行") && !r.body.contains("导入完成"),
+        "{}",
+        r.body
+    );
 }

@@ -1064,13 +1064,28 @@ pub async fn import_submit(
         };
         format!(r#"<p class="{class}" id="new-buildings">{text}</p>"#)
     };
+    // A file with no rows under its header, or whose every row was refused,
+    // imported nobody: said so, not 导入完成.
+    let heading = if sum.data_rows == 0 {
+        l.t(
+            "没有导入：表头下面没有数据行，请检查是否选错了文件或工作表",
+            "Nothing imported: there are no data rows under the header (the wrong file or sheet?)",
+        )
+    } else if sum.added + sum.updated + sum.unchanged == 0 {
+        l.t(
+            "没有导入：每一行都未通过，原因见下面和问题报告",
+            "Nothing imported: every row was refused (see below and the report)",
+        )
+    } else {
+        l.t("导入完成", "Imported")
+    };
     let html = format!(
-        r#"<div id="result"><section class="card"><h2>{h}</h2><p>{file} → {street} · {community}</p>
+        r#"<div id="result"><section class="card"><h2 id="import-heading">{h}</h2><p>{file} → {street} · {community}</p>
 <section class="stats"><div><b id="n-added">{added}</b><span>{la}</span></div><div><b id="n-updated">{updated}</b><span>{lu}</span></div><div><b id="n-unchanged">{unchanged}</b><span>{lc}</span></div><div><b id="n-rejected" class="{rc}">{rejected}</b><span>{lr}</span></div><div><b id="n-warnings">{warnings}</b><span>{lw}</span></div></section>
 {new_buildings}<h3>{ls}</h3><ul class="list" id="sheets">{sheets}</ul>
 {download}{issues}</section></div>"#,
         ls = l.t("工作表", "Sheets"),
-        h = l.t("导入完成", "Imported"),
+        h = heading,
         file = esc(&name),
         street = esc(&sum.street),
         community = esc(&sum.community),
