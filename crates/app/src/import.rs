@@ -304,8 +304,9 @@ pub async fn resolve_target(store: &Store, opts: &ImportOptions) -> Result<Targe
         [] => {
             let known: Vec<String> = store.communities(None, street_id).await?.into_iter().map(|c| c.name).collect();
             Err(ImportError::Territory(format!(
-                "找不到社区“{cname}”；已有：{} / community {cname} not found (add --street NAME to create it there)",
-                known.join("、")
+                "找不到社区“{cname}”；已有：{}。如要在某个街道新建这个社区，请加 --street 街道名 / community {cname} not found; there are: {} (add --street NAME to create it in that street)",
+                known.join("、"),
+                known.join(", ")
             )))
         }
         _ => Err(ImportError::Territory(format!("社区“{cname}”在多个街道都有，请用 --street 指定 / community {cname} exists in several streets: add --street"))),
@@ -579,8 +580,17 @@ async fn import_once(
         .filter_map(needs_address)
         .map(|i| &rows[i].address)
         .collect();
+    // New buildings join the named grid, else the community's 未分配网格,
+    // made only when a building is new (an import that adds none leaves no
+    // empty grid behind).
+    let new_building = addresses.iter().any(|a| {
+        snap.compounds
+            .get(&a.compound)
+            .is_none_or(|c| !snap.buildings.contains_key(&(*c, a.building.clone())))
+    });
     let grid_for_new = match target.grid_id {
         Some(g) => g,
+        None if !new_building => 0,
         None => {
             store
                 .ensure_grid(

@@ -941,7 +941,7 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Sample(SampleCmd::Roster { out }) => {
             gw_app::fixtures::write_xlsx(&out, &gw_app::fixtures::messy_building_roster())
                 .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
-            println!("示例花名册 sample roster written: {} (try: gridwarden import roster {} --community 东风社区)", out.display(), out.display());
+            println!("示例花名册 sample roster written: {} (try: gridwarden import roster {} --community 东风社区; 在演示数据库上加 --compound 百合小区：示例名单没有小区列，而东风社区有多个小区都有3号楼 / on the demo database add --compound 百合小区: the sample names no compound and 东风社区 has a 3号楼 in several)", out.display(), out.display());
             Ok(())
         }
     }

@@ -1598,3 +1598,62 @@ async fn a_file_that_imports_nobody_says_so_and_exits_3() {
         r.body
     );
 }
+
+/// Found by a review acting as grid leaders: the README's walkthrough
+/// (`sample roster`, then `import roster 3号楼.xlsx --community 东风社区`)
+/// imported nobody on the demo database, where 东风社区 has a 3号楼 in
+/// several compounds; and a community not found said only in English how
+/// to create it. The README names `--compound`; both halves say `--street`.
+#[tokio::test]
+async fn the_readme_walkthrough_imports_the_sample_on_the_demo_database() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--no-serve"]);
+    let sample = env.path("3号楼.xlsx");
+    let s = sample.display().to_string();
+    let out = std::process::Command::new(crate::harness::BIN)
+        .args(["sample", "roster", "--out", &s])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--compound 百合小区"));
+    let (ok, v, _) = env.import_json(&sample, &["--community", "东风社区"]);
+    assert!(!ok && int(&v, "added") == 0, "{v}");
+    assert!(
+        v["issues"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("多个小区"),
+        "{v}"
+    );
+    let readme = include_str!("../../../../README.md");
+    assert!(
+        readme.contains(
+            "gridwarden import roster 3号楼.xlsx --community 东风社区 --compound 百合小区"
+        ),
+        "the README says what to do on the demo database"
+    );
+    let (ok, v, e) = env.import_json(
+        &sample,
+        &["--community", "东风社区", "--compound", "百合小区"],
+    );
+    assert!(ok, "{v} {e}");
+    let exp = fixtures::messy_building_roster_expectations();
+    assert_eq!(
+        int(&v, "added") + int(&v, "unchanged"),
+        exp.residents + exp.duplicates,
+        "{v}"
+    );
+    // A community that is not there: each half lists the ones there are and
+    // says how to create it.
+    let (ok, v, _) = env.import_json(&sample, &["--community", "西湖社区"]);
+    assert!(!ok);
+    let error = v["error"].as_str().unwrap();
+    let (zh, en) = gw_domain::text::split_languages(error).unwrap();
+    assert!(
+        zh.contains("已有：东风社区") && zh.contains("--street 街道名"),
+        "{zh}"
+    );
+    assert!(
+        en.contains("there are: 东风社区") && en.contains("--street NAME"),
+        "{en}"
+    );
+}
