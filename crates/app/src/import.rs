@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use gw_domain::access::{Action as Can, Place};
+use gw_domain::access::{Action as Can, Field, Place};
 use gw_domain::idnumber::DocKind;
 use gw_domain::roster::{
     self, Action, Elsewhere, ExistingResident, ParseOptions, ParsedRoster, RejectedRow, RosterRow,
@@ -27,6 +27,10 @@ pub const DEFAULT_COMPOUND: &str = "未填小区";
 /// How often an import plans again when another import into its street
 /// wrote between its reading and its writing.
 const PLAN_ATTEMPTS: usize = 5;
+/// How many document numbers an importer who may not see them can find
+/// registered (refused with `roster::DOC_CONFLICT`) before the whole file is
+/// refused: a roster's typos, not a search.
+pub const CONFLICTS_ALLOWED: usize = 3;
 /// What an import says when, planned again that often, it still found the
 /// registry changed under it, or the database refused a row as one already
 /// there: never the database's own words.
@@ -74,6 +78,10 @@ pub enum ImportError {
     /// The caller may not import into that community or grid.
     #[error(transparent)]
     Auth(#[from] crate::access::AuthError),
+    /// More rows than [`CONFLICTS_ALLOWED`] name documents registered where
+    /// the importer may not see them: nothing imported, audited.
+    #[error("名单中有{rows}行的证件号与已登记信息不符（超过{allowed}个号码），本次未导入任何内容：如果名单含有其他网格或社区的居民，请只导入本网格的行，或请社区书记核对后导入 / {rows} rows name document numbers that do not match what is registered (more than {allowed} numbers): nothing was imported; if the roster holds residents of other grids or communities, import only your own grid's rows, or ask the community secretary to check and import it", allowed = CONFLICTS_ALLOWED)]
+    TooManyConflicts { rows: usize },
 }
 
 /// What an import did. `added + updated + unchanged + rejected` equals the
@@ -433,6 +441,14 @@ async fn import_once(
             p.can(Can::ImportRoster, &place, now_ms)
         })
     };
+    // Whether the importer may reveal a document held by someone at `place`:
+    // who may not is told one thing of every row naming such a document
+    // (`roster::DOC_CONFLICT`), whoever holds it and wherever.
+    let reveals = |place: &Place| {
+        opts.principal
+            .as_ref()
+            .is_none_or(|p| p.can(Can::Reveal(Field::Document), place, now_ms))
+    };
 
     let snap = store
         .community_snapshot(target.street_id, target.community_id)
@@ -468,6 +484,21 @@ async fn import_once(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    // Who holds each document the file names (for the audit of a refused
+    // row: ids, never the number).
+    let mut holders: HashMap<(DocKind, String), gw_domain::ids::Key> = existing
+        .iter()
+        .filter_map(|e| {
+            let d = e.resident.document.as_ref()?;
+            Some((
+                (d.kind, d.number.clone()),
+                gw_domain::ids::Key {
+                    street: target.street_id,
+                    id: e.id,
+                },
+            ))
+        })
+        .collect();
     let mut elsewhere = HashMap::new();
     for owner in store.document_owners(&docs).await? {
         let ours =
@@ -479,42 +510,123 @@ async fn import_once(
             street: owner.street_id,
             id: owner.resident_id,
         };
+        holders.insert((owner.kind, owner.number.clone()), key);
         // The place, or the walk-in to merge, only to whoever may read it:
         // the number alone must not tell a grid leader where somebody lives
-        // or that they were swabbed as a walk-in.
-        let readable = match &opts.principal {
-            None => true,
+        // or that they were swabbed as a walk-in. Who may not reveal the
+        // document there is told nothing at all (the row is refused).
+        let (readable, revealed) = match &opts.principal {
+            None => (true, true),
             Some(p) => {
                 let place = store
                     .place_of(owner.street_id, "resident", owner.resident_id)
                     .await?;
-                p.can(Can::ReadRegistry, &place, now_ms)
+                (p.can(Can::ReadRegistry, &place, now_ms), reveals(&place))
             }
         };
-        let told = if owner.pending && readable && owner.street_id == target.street_id {
-            Elsewhere {
+        let told = if !revealed {
+            Elsewhere::Sealed
+        } else if owner.pending && readable && owner.street_id == target.street_id {
+            Elsewhere::Told {
                 zh: format!("属于待核实人员 {key}（在采样点登记、不在任何名单上）：导入后请用 resident match 把 {key} 合并到本行居民"),
                 en: format!("belongs to pending walk-in {key} (sampled at a point, on no roster): after the import, merge {key} into this row's resident with resident match"),
             }
         } else if readable && !owner.pending {
-            Elsewhere {
+            Elsewhere::Told {
                 zh: format!("已在{}登记", owner.place),
                 en: format!("already registered elsewhere ({})", owner.place),
             }
         } else if owner.street_id == target.street_id {
-            Elsewhere {
+            Elsewhere::Told {
                 zh: "已在本街道其他地方登记".into(),
                 en: "already registered elsewhere in this street".into(),
             }
         } else {
-            Elsewhere {
+            Elsewhere::Told {
                 zh: "已在本市其他街道登记".into(),
                 en: "already registered elsewhere in the city".into(),
             }
         };
         elsewhere.insert((owner.kind, owner.number.clone()), told);
     }
-    let mut plan = roster::plan_import(&rows, &existing, &elsewhere);
+    // What the importer sees of each registered resident's document here:
+    // revealed where they may reveal it; else a row of the same name is the
+    // resident only in a grid they may change (their own), and any other
+    // row naming it is refused with the one message.
+    let grid_of_resident: HashMap<i64, i64> = existing
+        .iter()
+        .filter_map(|e| {
+            let c = snap.compounds.get(&e.address.compound)?;
+            let (_, g) = snap.buildings.get(&(*c, e.address.building.clone()))?;
+            Some((e.id, *g))
+        })
+        .collect();
+    let sight = |id: i64| {
+        let grid = grid_of_resident.get(&id).copied();
+        let place = Place {
+            grid,
+            ..community_place
+        };
+        if reveals(&place) {
+            roster::Sight::Reveals
+        } else if grid.is_some_and(writable) {
+            roster::Sight::SameNameOnly
+        } else {
+            roster::Sight::Sealed
+        }
+    };
+    let mut plan = roster::plan_import_for(&rows, &existing, &elsewhere, &sight);
+    // The rows refused for a document the importer may not see: each one
+    // audited (ids, never the number), so that probing shows; more than
+    // CONFLICTS_ALLOWED numbers refuse the whole file, saying how many rows,
+    // not which.
+    let conflicts: Vec<(&RosterRow, Option<gw_domain::ids::Key>)> = plan
+        .conflicts
+        .iter()
+        .map(|i| {
+            let row = rows[*i];
+            let holder = row
+                .resident
+                .document
+                .as_ref()
+                .and_then(|d| holders.get(&(d.kind, d.number.clone())).copied());
+            (row, holder)
+        })
+        .collect();
+    let numbers: BTreeSet<(DocKind, &str)> = conflicts
+        .iter()
+        .filter_map(|(r, _)| r.resident.document.as_ref())
+        .map(|d| (d.kind, d.number.as_str()))
+        .collect();
+    if numbers.len() > CONFLICTS_ALLOWED {
+        let mut tx = store.begin().await?;
+        audit_conflicts(&mut tx, opts, target, file, now, &conflicts).await?;
+        let detail = format!(
+            "file={} refused conflicting_rows={} conflicting_numbers={}",
+            file_name(file),
+            conflicts.len(),
+            numbers.len()
+        );
+        tx.audit(&AuditWrite {
+            street_id: target.street_id,
+            at_ms: now,
+            actor: &opts.actor,
+            action: "import_roster_refused",
+            target_kind: "community",
+            target_id: &gw_domain::ids::Key {
+                street: target.street_id,
+                id: target.community_id,
+            }
+            .to_string(),
+            detail: &detail,
+            address: "",
+        })
+        .await?;
+        tx.commit().await?;
+        return Err(ImportError::TooManyConflicts {
+            rows: conflicts.len(),
+        });
+    }
 
     // An import touches only what the importer may change: a row that would
     // add to a building, or update or move a resident, of a grid it may not
@@ -623,6 +735,7 @@ async fn import_once(
             )));
         }
     }
+    audit_conflicts(&mut tx, opts, target, file, now, &conflicts).await?;
     let written = write_plan(
         &mut tx,
         target,
@@ -727,6 +840,40 @@ async fn import_once(
     tx.commit().await?;
     progress("完成 done", total, total);
     Ok(Some((summary, report)))
+}
+
+/// Writes one audit event per row refused for a document the importer may
+/// not see (`import_document_conflict`, naming the document's holder by id,
+/// and the file, sheet and row: never the number).
+async fn audit_conflicts(
+    tx: &mut gw_store::import::StoreTx,
+    opts: &ImportOptions,
+    target: &Target,
+    file: &str,
+    now: i64,
+    conflicts: &[(&RosterRow, Option<gw_domain::ids::Key>)],
+) -> Result<(), StoreError> {
+    for (row, holder) in conflicts {
+        let detail = format!(
+            "file={} sheet={} row={}",
+            file_name(file),
+            row.sheet,
+            row.row
+        );
+        let target_id = holder.map(|k| k.to_string()).unwrap_or_default();
+        tx.audit(&AuditWrite {
+            street_id: target.street_id,
+            at_ms: now,
+            actor: &opts.actor,
+            action: "import_document_conflict",
+            target_kind: "resident",
+            target_id: &target_id,
+            detail: &detail,
+            address: "",
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 /// What [`write_plan`] did.

@@ -1263,15 +1263,43 @@ pub struct Plan {
     /// Issues found while planning (duplicates, registered elsewhere, a
     /// document under another name); a refused row's has severity `Rejected`.
     pub warnings: Vec<RowIssue>,
+    /// The rows (indexes into the planned rows) refused with [`DOC_CONFLICT`]:
+    /// a document registered where the importer may not reveal documents.
+    pub conflicts: Vec<usize>,
 }
 
+/// What an importer who may not reveal a registered document where its
+/// holder lives is told of any row naming it, whatever the holder's name or
+/// place: one message, so that a number typed beside a made-up name cannot
+/// confirm whose it is or where they live.
+pub const DOC_CONFLICT: &str = "证件号与已登记信息不符，本行未导入：请社区书记核对 / the document number does not match what is registered: row not imported; ask the community secretary to check it";
+
 /// Where a document the importer cannot take is registered, as the
-/// importer may be told: `zh` and `en` complete the sentence "证件号 X …"
-/// (`已在鸿城街道西湖社区登记` / `already registered elsewhere (…)`).
+/// importer may be told.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Elsewhere {
-    pub zh: String,
-    pub en: String,
+pub enum Elsewhere {
+    /// To an importer who may reveal documents there: `zh` and `en`
+    /// complete the sentence "证件号 X …" (`已在鸿城街道西湖社区登记` /
+    /// `already registered elsewhere (…)`); the row's person is imported
+    /// without the document.
+    Told { zh: String, en: String },
+    /// To one who may not: the row is refused with [`DOC_CONFLICT`].
+    Sealed,
+}
+
+/// What an importer may see of a registered resident's document (the
+/// document a row names is theirs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sight {
+    /// May reveal it where they live: a row of another name is refused
+    /// saying the number is registered under another name.
+    Reveals,
+    /// May not reveal it, but may change the registry where they live (a
+    /// grid leader's own grid): a row of the same name is that resident;
+    /// another name is refused with [`DOC_CONFLICT`].
+    SameNameOnly,
+    /// Neither: any row naming it is refused with [`DOC_CONFLICT`].
+    Sealed,
 }
 
 fn doc_key(d: &Document) -> (DocKind, String) {
@@ -1355,11 +1383,26 @@ fn row_ref(sheet: &str, row: u32, this_sheet: &str) -> (String, String) {
 /// name refuses the row (nobody is renamed or moved by a wrong number), as
 /// does a second person in the file with the same document. `elsewhere`
 /// maps document numbers registered outside the importer's territory to
-/// what the importer may be told of where.
+/// what the importer may be told of where. For an importer who may reveal
+/// every registered document (see [`plan_import_for`]).
 pub fn plan_import(
     rows: &[&RosterRow],
     existing: &[ExistingResident],
     elsewhere: &HashMap<(DocKind, String), Elsewhere>,
+) -> Plan {
+    plan_import_for(rows, existing, elsewhere, &|_| Sight::Reveals)
+}
+
+/// [`plan_import`] for an importer whose sight of each existing resident's
+/// document (by the resident's id) is `sight`: where it does not reveal,
+/// a row naming the document is refused with [`DOC_CONFLICT`] unless it is
+/// the resident's own row in the importer's own grid (see [`Sight`]), and
+/// listed in [`Plan::conflicts`].
+pub fn plan_import_for(
+    rows: &[&RosterRow],
+    existing: &[ExistingResident],
+    elsewhere: &HashMap<(DocKind, String), Elsewhere>,
+    sight: &dyn Fn(i64) -> Sight,
 ) -> Plan {
     let mut by_doc: HashMap<(DocKind, String), usize> = HashMap::new();
     let mut by_name: HashMap<(Address, String), usize> = HashMap::new();
@@ -1376,7 +1419,7 @@ pub fn plan_import(
     // name in household.
     let mut seen_doc: HashMap<(DocKind, String), (&str, u32, &str)> = HashMap::new();
     let mut seen_name: HashMap<(Address, String), (&str, u32)> = HashMap::new();
-    let mut claimed: HashMap<usize, u32> = HashMap::new();
+    let mut claimed: HashMap<usize, (&str, u32)> = HashMap::new();
     for (idx, row) in rows.iter().enumerate() {
         let mut resident = row.resident.clone();
         let name_key = (row.address.clone(), resident.name.clone());
@@ -1419,18 +1462,34 @@ pub fn plan_import(
             }
             continue;
         }
+        // Refused with the one message said of every such row.
+        let conflict = |plan: &mut Plan| {
+            plan.warnings.push(issue(
+                &row.doc_column,
+                Severity::Rejected,
+                DOC_CONFLICT.into(),
+            ));
+            plan.actions.push(Action::Refused { row: idx });
+            plan.conflicts.push(idx);
+        };
         if let Some(d) = resident.document.clone() {
-            if let Some(place) = elsewhere.get(&doc_key(&d)) {
-                let masked = crate::mask::document(&d.number);
-                plan.warnings.push(issue(
-                    &row.doc_column,
-                    Severity::Warning,
-                    format!(
-                        "证件号 {masked} {}，未迁移；本行居民已导入但未录入证件号，请核实 / document {masked} {}: not moved; resident imported without it",
-                        place.zh, place.en
-                    ),
-                ));
-                resident.document = None;
+            match elsewhere.get(&doc_key(&d)) {
+                Some(Elsewhere::Told { zh, en }) => {
+                    let masked = crate::mask::document(&d.number);
+                    plan.warnings.push(issue(
+                        &row.doc_column,
+                        Severity::Warning,
+                        format!(
+                            "证件号 {masked} {zh}，未迁移；本行居民已导入但未录入证件号，请核实 / document {masked} {en}: not moved; resident imported without it"
+                        ),
+                    ));
+                    resident.document = None;
+                }
+                Some(Elsewhere::Sealed) => {
+                    conflict(&mut plan);
+                    continue;
+                }
+                None => {}
             }
         }
         let by_document = resident
@@ -1438,8 +1497,32 @@ pub fn plan_import(
             .as_ref()
             .and_then(|d| by_doc.get(&doc_key(d)).copied());
         if let Some(i) = by_document {
-            if !same_name(&existing[i].resident.name, &resident.name) {
-                refuse(&mut plan, format!("证件号 {masked} 已登记在另一姓名下，与本行姓名不同：本行未导入，登记的居民未改名、未迁移；请核实证件号 / document {masked} is registered to a person of another name: row not imported, nobody renamed or moved; check the number"));
+            let same = same_name(&existing[i].resident.name, &resident.name);
+            match sight(existing[i].id) {
+                Sight::Reveals if !same => {
+                    refuse(&mut plan, format!("证件号 {masked} 已登记在另一姓名下，与本行姓名不同：本行未导入，登记的居民未改名、未迁移；请核实证件号 / document {masked} is registered to a person of another name: row not imported, nobody renamed or moved; check the number"));
+                    continue;
+                }
+                Sight::SameNameOnly if !same => {
+                    conflict(&mut plan);
+                    continue;
+                }
+                Sight::Sealed => {
+                    conflict(&mut plan);
+                    continue;
+                }
+                Sight::Reveals | Sight::SameNameOnly => {}
+            }
+            // Taken by an earlier row of the file (by name in its
+            // household): this row is the same person again.
+            if let Some((sheet, first_row)) = claimed.get(&i).copied() {
+                let (zh, en) = row_ref(sheet, first_row, &row.sheet);
+                plan.warnings.push(issue(
+                    "",
+                    Severity::Warning,
+                    format!("与{zh}是同一人，只导入一次 / the same person as {en}: imported once"),
+                ));
+                plan.actions.push(Action::Unchanged { row: idx, id: None });
                 continue;
             }
         }
@@ -1463,7 +1546,7 @@ pub fn plan_import(
             .filter(|i| !claimed.contains_key(i));
         match matched {
             Some(i) => {
-                claimed.insert(i, row.row);
+                claimed.insert(i, (&row.sheet, row.row));
                 let e = &existing[i];
                 let mut taken = (*row).clone();
                 taken.resident = resident;
@@ -1879,7 +1962,7 @@ mod tests {
         let mut elsewhere = HashMap::new();
         elsewhere.insert(
             (DocKind::IdCard, id(15)),
-            Elsewhere {
+            Elsewhere::Told {
                 zh: "已在全安街道登记".into(),
                 en: "already registered elsewhere (全安街道)".into(),
             },
@@ -2334,5 +2417,73 @@ mod tests {
             hidden: false,
         };
         assert!(parse_workbook(&[sheet], &opts()).issues.is_empty());
+    }
+
+    /// Found by a review acting as a privacy auditor: a grid leader (who may
+    /// never see a full document number) typed the ~32 numbers a mask and an
+    /// age leave beside made-up names, and the one registered answered
+    /// "registered to a person of another name"; the answers also differed
+    /// by the holder's name and place. To an importer who may not reveal a
+    /// document where its holder lives, every row naming it gets one
+    /// message, listed as a conflict.
+    #[test]
+    fn a_document_the_importer_may_not_see_answers_one_message_whoever_holds_it() {
+        let (a, b, c) = (id(11), id(13), id(15));
+        let registered = [
+            existing(1, &rr("任伟健", Some(&a), "101", 0)),
+            existing(2, &rr("王芳", Some(&b), "102", 0)),
+        ];
+        let sight = |id: i64| match id {
+            1 => Sight::SameNameOnly, // the importer's own grid
+            _ => Sight::Sealed,       // another grid
+        };
+        let mut elsewhere = HashMap::new();
+        elsewhere.insert((DocKind::IdCard, c.clone()), Elsewhere::Sealed);
+        let rows = [
+            rr("张三丰", Some(&a), "301", 2), // another name, own grid
+            rr("王芳", Some(&b), "102", 3),   // the same name, another grid
+            rr("李四", Some(&b), "103", 4),   // another name, another grid
+            rr("赵六", Some(&c), "104", 5),   // elsewhere
+            rr("任伟健", Some(&a), "101", 6), // the resident's own row
+        ];
+        let refs: Vec<&RosterRow> = rows.iter().collect();
+        let plan = plan_import_for(&refs, &registered, &elsewhere, &sight);
+        assert_eq!(plan.conflicts, vec![0, 1, 2, 3]);
+        assert_eq!(
+            plan.actions[4],
+            Action::Unchanged {
+                row: 4,
+                id: Some(1)
+            }
+        );
+        let reasons: Vec<&str> = plan.warnings.iter().map(|w| w.reason.as_str()).collect();
+        assert_eq!(reasons, vec![DOC_CONFLICT; 4]);
+        assert!(plan
+            .warnings
+            .iter()
+            .all(|w| w.column == "B 身份证号" && w.severity == Severity::Rejected));
+        // Who may reveal it is told as before.
+        let plan = plan_import_for(&refs[..1], &registered, &elsewhere, &|_| Sight::Reveals);
+        assert!(plan.conflicts.is_empty());
+        assert!(plan.warnings[0].reason.contains("another name"));
+    }
+
+    #[test]
+    fn a_document_of_a_resident_an_earlier_row_took_by_name_is_the_same_person() {
+        let a = id(11);
+        let registered = [existing(1, &rr("甲", Some(&a), "101", 0))];
+        let rows = [rr("甲", None, "101", 2), rr("甲", Some(&a), "101", 3)];
+        let refs: Vec<&RosterRow> = rows.iter().collect();
+        let plan = plan_import(&refs, &registered, &HashMap::new());
+        assert!(
+            matches!(plan.actions[1], Action::Unchanged { id: None, .. }),
+            "not added again with a number the registry holds: {:?}",
+            plan.actions
+        );
+        assert!(
+            plan.warnings[0].reason.contains("row 2"),
+            "{:?}",
+            plan.warnings
+        );
     }
 }
