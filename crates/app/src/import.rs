@@ -4,11 +4,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use gw_domain::access::{Action as Can, Place};
+use gw_domain::access::{Action as Can, Field, Place};
 use gw_domain::idnumber::DocKind;
 use gw_domain::roster::{
-    self, Action, Elsewhere, ExistingResident, ParseOptions, RejectedRow, RosterRow, RowIssue,
-    RowOutcome, Severity, Sheet, SheetSummary,
+    self, Action, Elsewhere, ExistingResident, ParseOptions, ParsedRoster, RejectedRow, RosterRow,
+    RowIssue, RowOutcome, Severity, Sheet, SheetSummary,
 };
 use gw_store::audit::AuditWrite;
 use gw_store::import::{BuildingWrite, ResidentWrite};
@@ -24,6 +24,17 @@ pub const UNASSIGNED_GRID: &str = "未分配网格";
 pub const DEFAULT_STREET: &str = "默认街道";
 /// The compound of rows that name none.
 pub const DEFAULT_COMPOUND: &str = "未填小区";
+/// How often an import plans again when another import into its street
+/// wrote between its reading and its writing.
+const PLAN_ATTEMPTS: usize = 5;
+/// How many document numbers an importer who may not see them can find
+/// registered (refused with `roster::DOC_CONFLICT`) before the whole file is
+/// refused: a roster's typos, not a search.
+pub const CONFLICTS_ALLOWED: usize = 3;
+/// What an import says when, planned again that often, it still found the
+/// registry changed under it, or the database refused a row as one already
+/// there: never the database's own words.
+pub const IMPORTED_MEANWHILE: &str = "同一份名单（或其中的居民、小区）正在同时导入（另一个窗口、另一位同事或命令行），本次未导入任何内容：请重新导入 / the same roster (or residents or compounds in it) was being imported at the same moment (another tab, a colleague or the command line): nothing was imported; import again";
 
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
@@ -54,13 +65,23 @@ pub enum ImportError {
     Territory(String),
     #[error("{file}: 没有找到居民名单（任何工作表都没有含“姓名”的表头）/ no resident sheet: no sheet has a header row with a 姓名 (name) column")]
     NoResidentSheet { file: String },
+    #[error("{file}: 居民名单只在隐藏的工作表（{}）中，未导入：请在 Excel 中取消隐藏后重新导入 / the people are only on hidden sheets ({}): nothing imported; unhide them in Excel and import again", .sheets.join("、"), .sheets.join(", "))]
+    OnlyHidden { file: String, sheets: Vec<String> },
     #[error("写入数据库失败，数据库未作任何改动 / the database refused the import and is unchanged: {0}")]
     Store(#[from] StoreError),
-    #[error("报告写入失败 / could not write the report {path}: {reason}")]
+    /// The report file (the command line's) could not be written.
+    #[error("报告写入失败，数据库未作任何改动 / could not write the report {path}, the database is unchanged: {reason}")]
     Report { path: String, reason: String },
+    /// The report could not be made (it is made in memory: never a server's path).
+    #[error("问题报告生成失败，数据库未作任何改动 / could not make the report, the database is unchanged: {reason}")]
+    ReportMade { reason: String },
     /// The caller may not import into that community or grid.
     #[error(transparent)]
     Auth(#[from] crate::access::AuthError),
+    /// More rows than [`CONFLICTS_ALLOWED`] name documents registered where
+    /// the importer may not see them: nothing imported, audited.
+    #[error("名单中有{rows}行的证件号与已登记信息不符（超过{allowed}个号码），本次未导入任何内容：如果名单含有其他网格或社区的居民，请只导入本网格的行，或请社区书记核对后导入 / {rows} rows name document numbers that do not match what is registered (more than {allowed} numbers): nothing was imported; if the roster holds residents of other grids or communities, import only your own grid's rows, or ask the community secretary to check and import it", allowed = CONFLICTS_ALLOWED)]
+    TooManyConflicts { rows: usize },
 }
 
 /// What an import did. `added + updated + unchanged + rejected` equals the
@@ -79,6 +100,9 @@ pub struct ImportSummary {
     pub data_rows: usize,
     pub sheets: Vec<SheetSummary>,
     pub new_buildings: Vec<String>,
+    /// The grid new buildings joined; `None`: the community's
+    /// [`UNASSIGNED_GRID`], where they wait for the secretary to place them.
+    pub new_buildings_grid: Option<String>,
     pub report: Option<String>,
     pub issues: Vec<RowIssue>,
 }
@@ -108,22 +132,22 @@ pub async fn import_roster_file(
         .report_path
         .clone()
         .unwrap_or_else(|| default_report_path(path));
-    import_sheets(
+    let (summary, _) = import_sheets(
         store,
         clock,
         &path.display().to_string(),
         &sheets,
         opts,
-        &report,
+        Some(&report),
         progress,
     )
-    .await
+    .await?;
+    Ok(summary)
 }
 
 /// Imports an uploaded roster (the web page) into a community or grid the
 /// caller may import into, checked before the file is read. Returns the
-/// summary and the report workbook's bytes (written to a temporary file,
-/// read back and removed).
+/// summary and the report workbook's bytes (made in memory).
 #[allow(clippy::too_many_arguments)]
 pub async fn import_upload(
     store: &Store,
@@ -179,20 +203,8 @@ pub async fn import_upload(
         principal: Some(p.clone()),
         ..Default::default()
     };
-    let report = std::env::temp_dir().join(format!(
-        "gridwarden-report-{}.xlsx",
-        crate::access::random_token()
-    ));
-    let done = import_sheets(store, clock, name, &sheets, &opts, &report, &|_, _, _| {}).await;
-    let bytes = std::fs::read(&report);
-    let _ = std::fs::remove_file(&report);
-    let mut summary = done?;
-    summary.report = None;
-    let bytes = bytes.map_err(|e| ImportError::Report {
-        path: report.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    Ok((summary, bytes))
+    // The report is made in memory: no file of the server's to name or leave.
+    import_sheets(store, clock, name, &sheets, &opts, None, &|_, _, _| {}).await
 }
 
 pub fn default_report_path(roster: &Path) -> PathBuf {
@@ -210,8 +222,9 @@ pub struct Target {
     pub street: String,
     pub community_id: i64,
     pub community: String,
-    /// The named grid, if any.
+    /// The named grid, if any, and its name.
     pub grid_id: Option<i64>,
+    pub grid_name: Option<String>,
 }
 
 /// Finds (or, on a database with no territory yet, creates) the community.
@@ -265,12 +278,13 @@ pub async fn resolve_target(store: &Store, opts: &ImportOptions) -> Result<Targe
             community_id: grid.community_id,
             community: grid.community_name,
             grid_id: Some(grid.id),
+            grid_name: Some(grid.name.clone()),
         });
     }
     let Some(cname) = &opts.community else {
         let all = store.communities(None, street_id).await?;
         return match all.as_slice() {
-            [one] => Ok(Target { street_id: one.street_id, street: one.street_name.clone(), community_id: one.id, community: one.name.clone(), grid_id: None }),
+            [one] => Ok(Target { street_id: one.street_id, street: one.street_name.clone(), community_id: one.id, community: one.name.clone(), grid_id: None, grid_name: None }),
             [] => Err(ImportError::Territory("数据库中还没有社区，请用 --community 社区名 指定 / no community yet: name one with --community NAME".into())),
             many => {
                 let list: Vec<String> = many.iter().map(|c| c.name.clone()).collect();
@@ -280,7 +294,7 @@ pub async fn resolve_target(store: &Store, opts: &ImportOptions) -> Result<Targe
     };
     let found = store.communities(Some(cname), street_id).await?;
     match found.as_slice() {
-        [one] => Ok(Target { street_id: one.street_id, street: one.street_name.clone(), community_id: one.id, community: one.name.clone(), grid_id: None }),
+        [one] => Ok(Target { street_id: one.street_id, street: one.street_name.clone(), community_id: one.id, community: one.name.clone(), grid_id: None, grid_name: None }),
         [] if streets.is_empty() || opts.street.is_some() => {
             // A grid leader's first import: create the territory in one go.
             let sid = match street {
@@ -293,13 +307,14 @@ pub async fn resolve_target(store: &Store, opts: &ImportOptions) -> Result<Targe
             };
             let code = gw_domain::territory::AreaCode::parse(cname).ok().map(|c| c.as_str().to_string());
             let cid = store.ensure_community(sid, cname, code.as_deref()).await?;
-            Ok(Target { street_id: sid, street: store.street_name(sid).await?, community_id: cid, community: cname.clone(), grid_id: None })
+            Ok(Target { street_id: sid, street: store.street_name(sid).await?, community_id: cid, community: cname.clone(), grid_id: None, grid_name: None })
         }
         [] => {
             let known: Vec<String> = store.communities(None, street_id).await?.into_iter().map(|c| c.name).collect();
             Err(ImportError::Territory(format!(
-                "找不到社区“{cname}”；已有：{} / community {cname} not found (add --street NAME to create it there)",
-                known.join("、")
+                "找不到社区“{cname}”；已有：{}。如要在某个街道新建这个社区，请加 --street 街道名 / community {cname} not found; there are: {} (add --street NAME to create it in that street)",
+                known.join("、"),
+                known.join(", ")
             )))
         }
         _ => Err(ImportError::Territory(format!("社区“{cname}”在多个街道都有，请用 --street 指定 / community {cname} exists in several streets: add --street"))),
@@ -323,22 +338,34 @@ async fn one_community(
     }
 }
 
-/// Imports sheets already read (the web upload reads bytes, the CLI a file).
+/// Imports sheets already read (the web upload reads bytes, the CLI a file);
+/// returns the summary and the report's bytes, also written to
+/// `report_path` (before the commit) when one is given.
 pub async fn import_sheets(
     store: &Store,
     clock: &Clock,
     file: &str,
     sheets: &[Sheet],
     opts: &ImportOptions,
-    report_path: &Path,
+    report_path: Option<&Path>,
     progress: Progress<'_>,
-) -> Result<ImportSummary, ImportError> {
-    let now = clock.now_ms();
+) -> Result<(ImportSummary, Vec<u8>), ImportError> {
+    if let Some(c) = opts
+        .compound
+        .as_deref()
+        .filter(|c| c.chars().count() > roster::COMPOUND_MAX)
+    {
+        let n = c.chars().count();
+        let max = roster::COMPOUND_MAX;
+        return Err(ImportError::Territory(format!(
+            "所填小区名称超过{max}个字（共{n}个字），未导入 / the compound given is longer than {max} characters ({n}): nothing imported"
+        )));
+    }
     let default_compound = opts
         .compound
         .clone()
         .unwrap_or_else(|| DEFAULT_COMPOUND.to_string());
-    let mut parsed = roster::parse_workbook(
+    let parsed = roster::parse_workbook(
         sheets,
         &ParseOptions {
             default_compound,
@@ -346,13 +373,61 @@ pub async fn import_sheets(
         },
     );
     if parsed.sheets.iter().all(|s| s.skipped.is_some()) {
+        let hidden: Vec<String> = parsed.issues.iter().map(|i| i.sheet.clone()).collect();
+        if !hidden.is_empty() {
+            return Err(ImportError::OnlyHidden {
+                file: file.to_string(),
+                sheets: hidden,
+            });
+        }
         return Err(ImportError::NoResidentSheet {
             file: file.to_string(),
         });
     }
     let target = resolve_target(store, opts).await?;
+    for _ in 0..PLAN_ATTEMPTS {
+        if let Some(summary) = import_once(
+            store,
+            clock,
+            file,
+            &parsed,
+            opts,
+            &target,
+            report_path,
+            progress,
+        )
+        .await?
+        {
+            return Ok(summary);
+        }
+    }
+    Err(ImportError::Store(StoreError::Conflict(
+        IMPORTED_MEANWHILE.into(),
+    )))
+}
+
+/// One plan against the registry as it is now, and its write: `None`, with
+/// nothing written, when another import into the street wrote between this
+/// one's reading and its writing (the registry version moved), or the
+/// database refused a row as one already there: plan again.
+#[allow(clippy::too_many_arguments)]
+async fn import_once(
+    store: &Store,
+    clock: &Clock,
+    file: &str,
+    parsed: &ParsedRoster,
+    opts: &ImportOptions,
+    target: &Target,
+    report_path: Option<&Path>,
+    progress: Progress<'_>,
+) -> Result<Option<(ImportSummary, Vec<u8>)>, ImportError> {
+    let now = clock.now_ms();
+    let mut parsed = parsed.clone();
     progress("核对 matching", 0, 1);
-    let now_ms = clock.now_ms();
+    let now_ms = now;
+    // Read before anything the plan rests on; moved on by the write below
+    // only if no other import moved it meanwhile.
+    let version = store.registry_version(target.street_id).await?;
     let community_place = store
         .place_of(target.street_id, "community", target.community_id)
         .await?;
@@ -365,6 +440,14 @@ pub async fn import_sheets(
             };
             p.can(Can::ImportRoster, &place, now_ms)
         })
+    };
+    // Whether the importer may reveal a document held by someone at `place`:
+    // who may not is told one thing of every row naming such a document
+    // (`roster::DOC_CONFLICT`), whoever holds it and wherever.
+    let reveals = |place: &Place| {
+        opts.principal
+            .as_ref()
+            .is_none_or(|p| p.can(Can::Reveal(Field::Document), place, now_ms))
     };
 
     let snap = store
@@ -401,6 +484,21 @@ pub async fn import_sheets(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    // Who holds each document the file names (for the audit of a refused
+    // row: ids, never the number).
+    let mut holders: HashMap<(DocKind, String), gw_domain::ids::Key> = existing
+        .iter()
+        .filter_map(|e| {
+            let d = e.resident.document.as_ref()?;
+            Some((
+                (d.kind, d.number.clone()),
+                gw_domain::ids::Key {
+                    street: target.street_id,
+                    id: e.id,
+                },
+            ))
+        })
+        .collect();
     let mut elsewhere = HashMap::new();
     for owner in store.document_owners(&docs).await? {
         let ours =
@@ -412,42 +510,124 @@ pub async fn import_sheets(
             street: owner.street_id,
             id: owner.resident_id,
         };
+        holders.insert((owner.kind, owner.number.clone()), key);
         // The place, or the walk-in to merge, only to whoever may read it:
         // the number alone must not tell a grid leader where somebody lives
-        // or that they were swabbed as a walk-in.
-        let readable = match &opts.principal {
-            None => true,
+        // or that they were swabbed as a walk-in. Who may not reveal the
+        // document there is told nothing at all (the row is refused).
+        let (readable, revealed) = match &opts.principal {
+            None => (true, true),
             Some(p) => {
                 let place = store
                     .place_of(owner.street_id, "resident", owner.resident_id)
                     .await?;
-                p.can(Can::ReadRegistry, &place, now_ms)
+                (p.can(Can::ReadRegistry, &place, now_ms), reveals(&place))
             }
         };
-        let told = if owner.pending && readable && owner.street_id == target.street_id {
-            Elsewhere {
+        let told = if !revealed {
+            Elsewhere::Sealed
+        } else if owner.pending && readable && owner.street_id == target.street_id {
+            Elsewhere::Told {
                 zh: format!("属于待核实人员 {key}（在采样点登记、不在任何名单上）：导入后请用 resident match 把 {key} 合并到本行居民"),
                 en: format!("belongs to pending walk-in {key} (sampled at a point, on no roster): after the import, merge {key} into this row's resident with resident match"),
             }
         } else if readable && !owner.pending {
-            Elsewhere {
+            Elsewhere::Told {
                 zh: format!("已在{}登记", owner.place),
                 en: format!("already registered elsewhere ({})", owner.place),
             }
         } else if owner.street_id == target.street_id {
-            Elsewhere {
+            Elsewhere::Told {
                 zh: "已在本街道其他地方登记".into(),
                 en: "already registered elsewhere in this street".into(),
             }
         } else {
-            Elsewhere {
+            Elsewhere::Told {
                 zh: "已在本市其他街道登记".into(),
                 en: "already registered elsewhere in the city".into(),
             }
         };
         elsewhere.insert((owner.kind, owner.number.clone()), told);
     }
-    let mut plan = roster::plan_import(&rows, &existing, &elsewhere);
+    // What the importer sees of each registered resident's document here:
+    // revealed where they may reveal it; else a row of the same name is the
+    // resident only in a grid they may change (their own), and any other
+    // row naming it is refused with the one message.
+    let grid_of_resident: HashMap<i64, i64> = existing
+        .iter()
+        .filter_map(|e| {
+            let c = snap.compounds.get(&e.address.compound)?;
+            let (_, g) = snap.buildings.get(&(*c, e.address.building.clone()))?;
+            Some((e.id, *g))
+        })
+        .collect();
+    let sight = |id: i64| {
+        let grid = grid_of_resident.get(&id).copied();
+        let place = Place {
+            grid,
+            ..community_place
+        };
+        if reveals(&place) {
+            roster::Sight::Reveals
+        } else if grid.is_some_and(writable) {
+            roster::Sight::SameNameOnly
+        } else {
+            roster::Sight::Sealed
+        }
+    };
+    let mut plan = roster::plan_import_for(&rows, &existing, &elsewhere, &sight);
+    // The rows refused for a document the importer may not see: each one
+    // audited (ids, never the number), so that probing shows; more than
+    // CONFLICTS_ALLOWED numbers refuse the whole file, saying how many rows,
+    // not which.
+    let conflicts: Vec<(&RosterRow, Option<gw_domain::ids::Key>)> = plan
+        .conflicts
+        .iter()
+        .map(|i| {
+            let row = rows[*i];
+            let holder = row
+                .resident
+                .document
+                .as_ref()
+                .and_then(|d| holders.get(&(d.kind, d.number.clone())).copied());
+            (row, holder)
+        })
+        .collect();
+    let numbers: BTreeSet<(DocKind, &str)> = conflicts
+        .iter()
+        .filter_map(|(r, _)| r.resident.document.as_ref())
+        .map(|d| (d.kind, d.number.as_str()))
+        .collect();
+    if numbers.len() > CONFLICTS_ALLOWED {
+        let mut tx = store.begin().await?;
+        audit_conflicts(&mut tx, opts, target, file, now, &conflicts).await?;
+        let detail = format!(
+            "refused conflicting_rows={} conflicting_numbers={}{}{}",
+            conflicts.len(),
+            numbers.len(),
+            gw_store::audit::FILE,
+            file_name(file)
+        );
+        tx.audit(&AuditWrite {
+            street_id: target.street_id,
+            at_ms: now,
+            actor: &opts.actor,
+            action: "import_roster_refused",
+            target_kind: "community",
+            target_id: &gw_domain::ids::Key {
+                street: target.street_id,
+                id: target.community_id,
+            }
+            .to_string(),
+            detail: &detail,
+            address: "",
+        })
+        .await?;
+        tx.commit().await?;
+        return Err(ImportError::TooManyConflicts {
+            rows: conflicts.len(),
+        });
+    }
 
     // An import touches only what the importer may change: a row that would
     // add to a building, or update or move a resident, of a grid it may not
@@ -513,8 +693,17 @@ pub async fn import_sheets(
         .filter_map(needs_address)
         .map(|i| &rows[i].address)
         .collect();
+    // New buildings join the named grid, else the community's 未分配网格,
+    // made only when a building is new (an import that adds none leaves no
+    // empty grid behind).
+    let new_building = addresses.iter().any(|a| {
+        snap.compounds
+            .get(&a.compound)
+            .is_none_or(|c| !snap.buildings.contains_key(&(*c, a.building.clone())))
+    });
     let grid_for_new = match target.grid_id {
         Some(g) => g,
+        None if !new_building => 0,
         None => {
             store
                 .ensure_grid(
@@ -531,6 +720,10 @@ pub async fn import_sheets(
     let total = plan.actions.len() as u64;
     let mut tx = store.begin().await?;
     let street = target.street_id;
+    if !tx.bump_registry_version(street, version).await? {
+        tx.rollback().await?;
+        return Ok(None);
+    }
     // A building moved to another grid since the check (by the community, at
     // this moment): nothing is written, and the importer is asked to import
     // again, checked against where the buildings are now.
@@ -543,6 +736,180 @@ pub async fn import_sheets(
             )));
         }
     }
+    audit_conflicts(&mut tx, opts, target, file, now, &conflicts).await?;
+    let written = write_plan(
+        &mut tx,
+        target,
+        &snap,
+        &addresses,
+        &plan,
+        &rows,
+        grid_for_new,
+        now,
+        progress,
+    )
+    .await;
+    let Written {
+        added,
+        updated,
+        unchanged,
+        refused,
+        new_buildings: new_building_names,
+    } = match written {
+        Ok(w) => w,
+        // A row the database already holds (a compound, a document): written
+        // by another at this moment, past the version (a walk-in's number
+        // registered at a station). Nothing of this attempt stays.
+        Err(StoreError::Conflict(_)) => {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+
+    let mut issues: Vec<RowIssue> = Vec::new();
+    let mut rejected = refused;
+    for r in &parsed.rows {
+        match r {
+            RowOutcome::Resident(r) => issues.extend(r.warnings.iter().cloned()),
+            RowOutcome::Rejected(r) => {
+                rejected += 1;
+                issues.push(r.issue.clone());
+            }
+        }
+    }
+    issues.extend(plan.warnings.iter().cloned());
+    issues.extend(parsed.issues.iter().cloned());
+    issues.sort_by(|a, b| {
+        (sheet_order(&parsed.sheets, &a.sheet), a.row, &a.column).cmp(&(
+            sheet_order(&parsed.sheets, &b.sheet),
+            b.row,
+            &b.column,
+        ))
+    });
+    let warnings = issues
+        .iter()
+        .filter(|i| i.severity == Severity::Warning)
+        .count();
+
+    // The file's name last: it may name a family (张三家.xlsx), so a purge
+    // clears it as it clears a reason (gw_store::audit::FILE).
+    let detail = format!(
+        "added={added} updated={updated} unchanged={unchanged} rejected={rejected} warnings={warnings}{}{}",
+        gw_store::audit::FILE,
+        file_name(file)
+    );
+    tx.audit(&AuditWrite {
+        street_id: street,
+        at_ms: now,
+        actor: &opts.actor,
+        action: "import_roster",
+        target_kind: "community",
+        target_id: &gw_domain::ids::Key {
+            street,
+            id: target.community_id,
+        }
+        .to_string(),
+        detail: &detail,
+        address: "",
+    })
+    .await?;
+
+    let mut summary = ImportSummary {
+        file: file.to_string(),
+        street: target.street.clone(),
+        community: target.community.clone(),
+        added,
+        updated,
+        unchanged,
+        rejected,
+        warnings,
+        data_rows: parsed.data_rows(),
+        sheets: parsed.sheets.clone(),
+        new_buildings_grid: target.grid_name.clone(),
+        new_buildings: new_building_names,
+        report: None,
+        issues,
+    };
+    // The report is made and written before the commit: a report file that
+    // cannot be written fails the import, and the database stays as it was.
+    // (Its cells are cut to what a workbook holds, so no roster's content
+    // can fail it.)
+    let report = crate::report::import_report(&summary, &parsed)
+        .map_err(|reason| ImportError::ReportMade { reason })?;
+    if let Some(path) = report_path {
+        std::fs::write(path, &report).map_err(|e| ImportError::Report {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        summary.report = Some(path.display().to_string());
+    }
+    tx.commit().await?;
+    progress("完成 done", total, total);
+    Ok(Some((summary, report)))
+}
+
+/// Writes one audit event per row refused for a document the importer may
+/// not see (`import_document_conflict`, naming the document's holder by id,
+/// and the file, sheet and row: never the number).
+async fn audit_conflicts(
+    tx: &mut gw_store::import::StoreTx,
+    opts: &ImportOptions,
+    target: &Target,
+    file: &str,
+    now: i64,
+    conflicts: &[(&RosterRow, Option<gw_domain::ids::Key>)],
+) -> Result<(), StoreError> {
+    for (row, holder) in conflicts {
+        // The file's and the sheet's names last: a purge clears them.
+        let detail = format!(
+            "row={}{}{} sheet={}",
+            row.row,
+            gw_store::audit::FILE,
+            file_name(file),
+            row.sheet
+        );
+        let target_id = holder.map(|k| k.to_string()).unwrap_or_default();
+        tx.audit(&AuditWrite {
+            street_id: target.street_id,
+            at_ms: now,
+            actor: &opts.actor,
+            action: "import_document_conflict",
+            target_kind: "resident",
+            target_id: &target_id,
+            detail: &detail,
+            address: "",
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// What [`write_plan`] did.
+struct Written {
+    added: usize,
+    updated: usize,
+    unchanged: usize,
+    refused: usize,
+    new_buildings: Vec<String>,
+}
+
+/// Writes a plan in the import's transaction: the territory it needs, then
+/// the residents added and updated.
+#[allow(clippy::too_many_arguments)]
+async fn write_plan(
+    tx: &mut gw_store::import::StoreTx,
+    target: &Target,
+    snap: &gw_store::registry::CommunitySnapshot,
+    addresses: &BTreeSet<&roster::Address>,
+    plan: &roster::Plan,
+    rows: &[&RosterRow],
+    grid_for_new: i64,
+    now: i64,
+    progress: Progress<'_>,
+) -> Result<Written, StoreError> {
+    let street = target.street_id;
+    let total = plan.actions.len() as u64;
     let mut compounds = snap.compounds.clone();
     let new_compounds: Vec<(i64, String)> = addresses
         .iter()
@@ -569,7 +936,7 @@ pub async fn import_sheets(
         .collect();
     let mut new_buildings = Vec::new();
     let mut seen = BTreeSet::new();
-    for a in &addresses {
+    for a in addresses {
         let key = (compound_of(a)?, a.building.clone());
         if !buildings.contains_key(&key) && seen.insert(key.clone()) {
             new_buildings.push(BuildingWrite {
@@ -592,7 +959,7 @@ pub async fn import_sheets(
 
     let mut units = snap.units.clone();
     let mut new_units = BTreeSet::new();
-    for a in &addresses {
+    for a in addresses {
         let key = (building_of(a)?, a.unit.clone());
         if !units.contains_key(&key) {
             new_units.insert(key);
@@ -611,7 +978,7 @@ pub async fn import_sheets(
 
     let mut households = snap.households.clone();
     let mut new_households = BTreeSet::new();
-    for a in &addresses {
+    for a in addresses {
         let key = (unit_of(a)?, a.room.clone());
         if !households.contains_key(&key) {
             new_households.insert(key);
@@ -668,82 +1035,14 @@ pub async fn import_sheets(
         );
     }
 
-    let mut issues: Vec<RowIssue> = Vec::new();
-    let mut rejected = refused;
-    for r in &parsed.rows {
-        match r {
-            RowOutcome::Resident(r) => issues.extend(r.warnings.iter().cloned()),
-            RowOutcome::Rejected(r) => {
-                rejected += 1;
-                issues.push(r.issue.clone());
-            }
-        }
-    }
-    issues.extend(plan.warnings.iter().cloned());
-    issues.sort_by(|a, b| {
-        (sheet_order(&parsed.sheets, &a.sheet), a.row, &a.column).cmp(&(
-            sheet_order(&parsed.sheets, &b.sheet),
-            b.row,
-            &b.column,
-        ))
-    });
-    let warnings = issues
-        .iter()
-        .filter(|i| i.severity == Severity::Warning)
-        .count();
-
-    // The file's name last: it may name a family (张三家.xlsx), so a purge
-    // clears it as it clears a reason (gw_store::audit::FILE).
-    let detail = format!(
-        "added={added} updated={updated} unchanged={unchanged} rejected={rejected} warnings={warnings}{}{}",
-        gw_store::audit::FILE,
-        file_name(file)
-    );
-    tx.audit(&AuditWrite {
-        street_id: street,
-        at_ms: now,
-        actor: &opts.actor,
-        action: "import_roster",
-        target_kind: "community",
-        target_id: &gw_domain::ids::Key {
-            street,
-            id: target.community_id,
-        }
-        .to_string(),
-        detail: &detail,
-        address: "",
-    })
-    .await?;
-
-    let mut summary = ImportSummary {
-        file: file.to_string(),
-        street: target.street.clone(),
-        community: target.community.clone(),
+    Ok(Written {
         added,
         updated,
         unchanged,
-        rejected,
-        warnings,
-        data_rows: parsed.data_rows(),
-        sheets: parsed.sheets.clone(),
+        refused,
         new_buildings: new_building_names,
-        report: None,
-        issues,
-    };
-    // The report is written before the commit: a report that cannot be
-    // written fails the import, and the database stays as it was.
-    crate::report::write_import_report(report_path, &summary, &parsed).map_err(|reason| {
-        ImportError::Report {
-            path: report_path.display().to_string(),
-            reason,
-        }
-    })?;
-    summary.report = Some(report_path.display().to_string());
-    tx.commit().await?;
-    progress("完成 done", total, total);
-    Ok(summary)
+    })
 }
-
 /// Rows whose roster names no compound (they carry [`DEFAULT_COMPOUND`])
 /// take the compound of the target's one building of their name: in the
 /// target grid first, else in the community. A building name several

@@ -12,7 +12,7 @@
 //! last column holding a value; a merged region of blank cells may reach
 //! beyond it.
 
-use calamine::{Data, Dimensions, Range, Reader, SheetType, Xls, XlsError, Xlsx};
+use calamine::{Data, Dimensions, Range, Reader, SheetType, Xls, XlsError, Xlsx, XlsxError};
 use gw_domain::date::Date;
 use gw_domain::roster::{Cell, Merge, Sheet};
 use std::io::{Cursor, Read, Seek};
@@ -41,12 +41,21 @@ pub enum FileError {
     TooLarge { path: String, size: u64, max: u64 },
     #[error("文件 {path} 是空的 / {path} is empty")]
     Empty { path: String },
-    #[error("不支持的文件类型“{ext}”（{path}），请上传 .xlsx、.xls 或 .csv 文件 / unsupported file type “{ext}” ({path}): upload an .xlsx, .xls or .csv file")]
-    UnsupportedExtension { path: String, ext: String },
+    #[error("不支持的文件类型“{}”（{path}），请上传 .xlsx、.xls 或 .csv 文件 / unsupported file type “{}” ({path}): upload an .xlsx, .xls or .csv file", if .ext.is_empty() { "无扩展名" } else { .ext.as_str() }, if .ext.is_empty() { "none" } else { .ext.as_str() })]
+    UnsupportedExtension {
+        path: String,
+        /// `.pdf`, or empty for none.
+        ext: String,
+    },
     #[error("文件 {path} 已加密，请在 Excel/WPS 中取消密码后另存为 .xlsx / the workbook {path} is password-protected: remove the password in Excel/WPS and save it again as .xlsx")]
     Encrypted { path: String },
-    #[error("{path} 不是 Excel 文件 / {path} is not a spreadsheet: {reason}")]
+    /// `reason` is `中文 / English`: each half is said on its side.
+    #[error("{}", gw_domain::text::labelled(&format!("{path} 不是可读取的 Excel 或 CSV 表格"), &format!("{path} is not a spreadsheet"), .reason))]
     NotASpreadsheet { path: String, reason: String },
+    /// A workbook cut short or corrupted (a download or copy not finished):
+    /// not "not Excel". `detail` is the reader's own (English) words.
+    #[error("{path} 已损坏或不完整（可能没有下载完或复制完），无法读取：请重新获取原文件，或在 Excel/WPS 中打开后另存为 .xlsx / {path} is damaged or incomplete (perhaps not fully downloaded or copied): get the file again, or open it in Excel/WPS and save it again as .xlsx ({detail})")]
+    Damaged { path: String, detail: String },
 }
 
 fn human_size(bytes: &u64) -> String {
@@ -95,7 +104,7 @@ fn kind_of(path: &str) -> Result<Kind, FileError> {
         ext => Err(FileError::UnsupportedExtension {
             path: path.to_string(),
             ext: if ext.is_empty() {
-                "（无扩展名 / none）".to_string()
+                String::new()
             } else {
                 format!(".{ext}")
             },
@@ -159,10 +168,10 @@ fn read_kind(path: &str, kind: Kind, bytes: &[u8]) -> Result<Vec<Sheet>, FileErr
         // `AAAAAAAAA1`) refuses the file instead of ending the import or the
         // request. Found by the `roster_file` fuzz target.
         std::panic::catch_unwind(|| read_workbook(path, bytes)).unwrap_or_else(|_| {
-            Err(not_a_spreadsheet(
-                path,
-                "工作簿结构已损坏，无法读取，请在 Excel/WPS 中打开后另存为 .xlsx / the workbook's structure is damaged: open it in Excel/WPS and save it again as .xlsx",
-            ))
+            Err(FileError::Damaged {
+                path: path.to_string(),
+                detail: "the workbook reader gave up on its structure".into(),
+            })
         })
     } else {
         read_csv(path, bytes)
@@ -213,6 +222,43 @@ fn describe_non_workbook(bytes: &[u8]) -> String {
     }
 }
 
+/// Why an .xlsx cannot be read: a zip cut short or corrupted is damaged
+/// (an unfinished download); a sound zip that is no workbook is not one.
+fn xlsx_error(path: &str, e: XlsxError) -> FileError {
+    match e {
+        XlsxError::Zip(_) | XlsxError::Io(_) => FileError::Damaged {
+            path: path.to_string(),
+            detail: e.to_string(),
+        },
+        e => not_a_spreadsheet(
+            path,
+            format!("无法按 .xlsx 读取（压缩包里不是 Excel 工作簿）/ cannot be read as .xlsx (the zip holds no workbook): {e}"),
+        ),
+    }
+}
+
+/// Why an .xls cannot be read: a container or stream cut short is damaged.
+fn xls_error(path: &str, e: XlsError) -> FileError {
+    // calamine keeps its container error private: a container cut short
+    // reads "I/O error…", a sector "beyond" the end, or "too small".
+    let cut_short =
+        |c: &str| c.contains("I/O error") || c.contains("beyond") || c.contains("too small");
+    match e {
+        XlsError::Io(_) | XlsError::EoStream(_) => FileError::Damaged {
+            path: path.to_string(),
+            detail: e.to_string(),
+        },
+        XlsError::Cfb(ref c) if cut_short(&c.to_string()) => FileError::Damaged {
+            path: path.to_string(),
+            detail: e.to_string(),
+        },
+        e => not_a_spreadsheet(
+            path,
+            format!("无法按 .xls 读取 / cannot be read as .xls: {e}"),
+        ),
+    }
+}
+
 fn read_workbook(path: &str, bytes: &[u8]) -> Result<Vec<Sheet>, FileError> {
     if bytes.starts_with(&CFB_MAGIC) {
         if is_encrypted_package(bytes) {
@@ -228,12 +274,7 @@ fn read_workbook(path: &str, bytes: &[u8]) -> Result<Vec<Sheet>, FileError> {
                     path: path.to_string(),
                 })
             }
-            Err(e) => {
-                return Err(not_a_spreadsheet(
-                    path,
-                    format!("无法按 .xls 读取 / cannot be read as .xls: {e}"),
-                ))
-            }
+            Err(e) => return Err(xls_error(path, e)),
         };
         let is_1904 = wb.has_1904_epoch();
         return read_sheets(path, &mut wb, is_1904, |wb, name| {
@@ -242,12 +283,7 @@ fn read_workbook(path: &str, bytes: &[u8]) -> Result<Vec<Sheet>, FileError> {
         });
     }
     if bytes.starts_with(&ZIP_MAGIC) {
-        let mut wb = Xlsx::new(Cursor::new(bytes)).map_err(|e| {
-            not_a_spreadsheet(
-                path,
-                format!("无法按 .xlsx 读取 / cannot be read as .xlsx: {e}"),
-            )
-        })?;
+        let mut wb = Xlsx::new(Cursor::new(bytes)).map_err(|e| xlsx_error(path, e))?;
         let is_1904 = wb.has_1904_epoch();
         return read_sheets(path, &mut wb, is_1904, |wb, name| {
             wb.merge_cells_by_sheet_name(name)
@@ -800,7 +836,7 @@ mod tests {
         assert!(matches!(err, FileError::NotASpreadsheet { .. }), "{err:?}");
         let msg = err.to_string();
         assert!(
-            msg.contains("不是 Excel 文件")
+            msg.contains("不是可读取的 Excel 或 CSV 表格")
                 && msg.contains("not a spreadsheet")
                 && msg.contains("random.xlsx"),
             "{msg}"
@@ -831,6 +867,52 @@ mod tests {
             matches!(&err, FileError::NotASpreadsheet { reason, .. } if reason.contains("NUL")),
             "{err:?}"
         );
+    }
+
+    /// Found by a review acting as grid leaders: the Chinese page said only
+    /// "不是 Excel 文件" where the English one said why (text to rename
+    /// .csv, NUL bytes), and a workbook cut short was "not Excel". Each half
+    /// says the whole reason; a workbook cut short is damaged or incomplete.
+    #[test]
+    fn each_language_says_why_a_file_cannot_be_read() {
+        let halves = |e: &FileError| {
+            let msg = e.to_string();
+            let (zh, en) = gw_domain::text::split_languages(&msg).unwrap();
+            (zh.to_string(), en.to_string())
+        };
+        let e = read_roster_bytes("名单.xlsx", "姓名,楼栋\n甲,1\n".as_bytes()).unwrap_err();
+        let (zh, en) = halves(&e);
+        assert!(
+            zh.contains("看起来是文本文件") && zh.contains(".csv"),
+            "{zh}"
+        );
+        assert!(
+            en.contains("rename it to .csv") && !en.contains("文本"),
+            "{en}"
+        );
+        let e = read_roster_bytes("名单.csv", &[b'a', 0, b'b', 0, 1]).unwrap_err();
+        let (zh, en) = halves(&e);
+        assert!(zh.contains("NUL") && zh.contains("不是文本"), "{zh}");
+        assert!(en.contains("NUL bytes"), "{en}");
+        let e = read_roster_bytes("x", b"a").unwrap_err();
+        let (zh, en) = halves(&e);
+        assert!(zh.contains("无扩展名") && !zh.contains("none"), "{zh}");
+        assert!(en.contains("none") && !en.contains("无"), "{en}");
+        // A workbook cut short: damaged, not "not Excel".
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("full.xlsx");
+        write_xlsx(&path, &messy_building_roster()).unwrap();
+        let whole = std::fs::read(&path).unwrap();
+        for cut in [whole.len() / 2, whole.len() - 10] {
+            let e = read_roster_bytes("名单.xlsx", &whole[..cut]).unwrap_err();
+            assert!(matches!(e, FileError::Damaged { .. }), "{e:?}");
+            let (zh, en) = halves(&e);
+            assert!(
+                zh.contains("已损坏或不完整") && !zh.contains("不是"),
+                "{zh}"
+            );
+            assert!(en.contains("damaged or incomplete"), "{en}");
+        }
     }
 
     /// A stored zip archive with one empty file `a.txt`.

@@ -373,8 +373,19 @@ enum SampleCmd {
 #[derive(Subcommand)]
 enum ImportCmd {
     /// Import a roster (.xlsx, .xls or .csv) into a community; writes a report of every problem row.
+    #[command(after_help = IMPORT_EXIT_CODES)]
     Roster(ImportRosterArgs),
 }
+
+/// What `import roster`'s exit status says.
+const IMPORT_EXIT_CODES: &str = "Exit status 退出码:
+  0  imported: at least one row added, updated or found unchanged (rows refused or warned are in the report) / 已导入
+  1  nothing imported: the file cannot be read, the community is not found, or the database refused it; nothing stored / 出错，未导入
+  2  usage error (an option missing or mistyped); nothing stored / 参数错误
+  3  no row imported: every row was refused, or the file has no data rows under its header; the report and the summary say why / 没有任何一行导入";
+
+/// `import roster`'s exit status when no row of the file was imported.
+const NOTHING_IMPORTED_EXIT: i32 = 3;
 
 #[derive(Args)]
 struct ImportRosterArgs {
@@ -1012,7 +1023,7 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Sample(SampleCmd::Roster { out }) => {
             gw_app::fixtures::write_xlsx(&out, &gw_app::fixtures::messy_building_roster())
                 .map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
-            println!("示例花名册 sample roster written: {} (try: gridwarden import roster {} --community 东风社区)", out.display(), out.display());
+            println!("示例花名册 sample roster written: {} (try: gridwarden import roster {} --community 东风社区; 在演示数据库上加 --compound 百合小区：示例名单没有小区列，而东风社区有多个小区都有3号楼 / on the demo database add --compound 百合小区: the sample names no compound and 东风社区 has a 3号楼 in several)", out.display(), out.display());
             Ok(())
         }
     }
@@ -1232,15 +1243,24 @@ async fn import_roster(a: ImportRosterArgs, clock: &Clock) -> Result<()> {
             bail!("{e}");
         }
     };
+    // No row of the file imported: every one refused, or none under the header.
+    let nothing = s.added + s.updated + s.unchanged == 0;
+    let exit = |code: i32| {
+        let _ = std::io::stdout().flush();
+        std::process::exit(code)
+    };
     if a.json {
         println!(
             "{}",
             serde_json::json!({
                 "file": s.file, "street": s.street, "community": s.community,
                 "added": s.added, "updated": s.updated, "unchanged": s.unchanged, "rejected": s.rejected, "warnings": s.warnings,
-                "data_rows": s.data_rows, "new_buildings": s.new_buildings, "report": s.report, "sheets": s.sheets, "issues": s.issues,
+                "data_rows": s.data_rows, "new_buildings": s.new_buildings, "new_buildings_grid": s.new_buildings_grid, "report": s.report, "sheets": s.sheets, "issues": s.issues,
             })
         );
+        if nothing {
+            exit(NOTHING_IMPORTED_EXIT);
+        }
         return Ok(());
     }
     println!("导入 {} → {} {}", s.file, s.street, s.community);
@@ -1267,10 +1287,18 @@ async fn import_roster(a: ImportRosterArgs, clock: &Clock) -> Result<()> {
         s.added, s.updated, s.unchanged, s.rejected, s.warnings
     );
     if !s.new_buildings.is_empty() {
-        println!(
-            "新楼栋 new buildings (请社区书记分配网格 / to be placed in a grid): {}",
-            s.new_buildings.join("、")
-        );
+        match &s.new_buildings_grid {
+            Some(g) => println!(
+                "新楼栋（已加入{g}）new buildings (joined {g}): {}",
+                s.new_buildings.join("、")
+            ),
+            None => println!(
+                "新楼栋（在{}，请社区书记分配网格）new buildings (waiting in {}: the community secretary places them in a grid): {}",
+                gw_app::import::UNASSIGNED_GRID,
+                gw_app::import::UNASSIGNED_GRID,
+                s.new_buildings.join("、")
+            ),
+        }
     }
     for i in s.issues.iter().take(30) {
         let sev = match i.severity {
@@ -1299,6 +1327,14 @@ async fn import_roster(a: ImportRosterArgs, clock: &Clock) -> Result<()> {
     }
     if let Some(r) = &s.report {
         println!("问题清单 report: {r}");
+    }
+    if s.data_rows == 0 {
+        println!("没有导入：表头下面没有数据行，请检查是否选错了文件或工作表 / nothing imported: no data rows under the header (the wrong file or sheet?)");
+        exit(NOTHING_IMPORTED_EXIT);
+    }
+    if nothing {
+        println!("没有导入：每一行都未通过，原因见上面和问题清单 / nothing imported: every row was refused (see above and the report)");
+        exit(NOTHING_IMPORTED_EXIT);
     }
     Ok(())
 }

@@ -259,6 +259,29 @@ pub fn column_letter(col: usize) -> String {
     s.iter().rev().collect()
 }
 
+/// The longest a person's name may be, in characters: a longer one is a
+/// cell pasted into the wrong column (or a probe), and refuses the row.
+pub const NAME_MAX: usize = 50;
+/// The longest a compound's name may be.
+pub const COMPOUND_MAX: usize = 50;
+/// The longest a building's, a unit's or a room's name may be.
+pub const ADDRESS_PART_MAX: usize = 30;
+/// The longest one free-text cell (备注, 特殊人群, an unrecognised 人员类别 or
+/// 行动不便) may be, and all of a row's notes together.
+pub const NOTE_MAX: usize = 500;
+pub const NOTES_MAX: usize = 2_000;
+/// How much of a cell a reason or a column label quotes.
+const QUOTE_MAX: usize = 40;
+
+/// `text` as a reason quotes it: at most [`QUOTE_MAX`] characters, an
+/// ellipsis saying more was there.
+pub fn quote(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_MAX) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -337,6 +360,9 @@ pub struct SheetSummary {
 pub struct ParsedRoster {
     pub sheets: Vec<SheetSummary>,
     pub rows: Vec<RowOutcome>,
+    /// Warnings about a sheet rather than one of its rows (a hidden sheet
+    /// holding people), placed on the sheet's header row.
+    pub issues: Vec<RowIssue>,
 }
 
 impl ParsedRoster {
@@ -654,7 +680,7 @@ impl RowCtx<'_> {
         format!(
             "{} {}",
             column_letter(col),
-            self.headers.get(col).map(String::as_str).unwrap_or("")
+            quote(self.headers.get(col).map(String::as_str).unwrap_or(""))
         )
         .trim_end()
         .to_string()
@@ -681,17 +707,42 @@ pub fn parse_workbook(sheets: &[Sheet], opts: &ParseOptions) -> ParsedRoster {
 }
 
 fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
-    if sheet.hidden {
-        out.sheets.push(SheetSummary {
-            name: sheet.name.clone(),
-            skipped: Some("隐藏的工作表，已跳过；如需导入请在 Excel 中取消隐藏 / hidden sheet skipped: unhide it in Excel to import it".into()),
-            header_row: None,
-            headers: Vec::new(),
-            ignored_columns: Vec::new(),
-            data_rows: 0,
-        });
+    if !sheet.hidden {
+        parse_visible(sheet, opts, out);
         return;
     }
+    // Read as if shown, to say whether people are on it; nothing of it is
+    // imported.
+    let mut seen = ParsedRoster::default();
+    parse_visible(sheet, opts, &mut seen);
+    let people = seen.rows.len();
+    let header_row = seen.sheets.first().and_then(|s| s.header_row);
+    let skipped = if people == 0 {
+        "隐藏的工作表，已跳过；如需导入请在 Excel 中取消隐藏 / hidden sheet skipped: unhide it in Excel to import it".to_string()
+    } else {
+        format!("隐藏的工作表，已跳过，其中有{people}行居民没有导入；如需导入请在 Excel 中取消隐藏 / hidden sheet skipped: {people} rows of people on it were not imported; unhide it in Excel to import them")
+    };
+    if people > 0 {
+        out.issues.push(RowIssue {
+            sheet: sheet.name.clone(),
+            row: header_row.unwrap_or(1),
+            column: String::new(),
+            severity: Severity::Warning,
+            reason: skipped.clone(),
+        });
+    }
+    out.sheets.push(SheetSummary {
+        name: sheet.name.clone(),
+        skipped: Some(skipped),
+        header_row: None,
+        headers: Vec::new(),
+        ignored_columns: Vec::new(),
+        data_rows: 0,
+    });
+}
+
+/// People on a sheet that hides none of them: [`parse_sheet`]'s work.
+fn parse_visible(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
     let rows = fill_merges(sheet);
     let Some((header_idx, fields)) = find_header(&rows) else {
         out.sheets.push(SheetSummary {
@@ -709,9 +760,38 @@ fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
         .iter()
         .zip(&fields)
         .filter(|(h, f)| f.is_none() && !h.is_empty())
-        .map(|(h, _)| h.clone())
+        .map(|(h, _)| quote(h))
         .collect();
     let col_of = |want: Field| fields.iter().position(|f| *f == Some(want));
+    // A field read from one column only, found in several (two 姓名
+    // columns): the first is read, and the sheet says so.
+    for field in [
+        Field::Name,
+        Field::DocKind,
+        Field::DocNumber,
+        Field::Compound,
+        Field::Building,
+        Field::Unit,
+        Field::Room,
+        Field::Address,
+    ] {
+        let cols: Vec<String> = fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| **f == Some(field))
+            .map(|(c, _)| format!("{} {}", column_letter(c), quote(&headers[c])))
+            .collect();
+        if let [first, _, ..] = cols.as_slice() {
+            let (n, label, list) = (cols.len(), field.label(), cols.join("、"));
+            out.issues.push(RowIssue {
+                sheet: sheet.name.clone(),
+                row: header_idx as u32 + 1,
+                column: list.clone(),
+                severity: Severity::Warning,
+                reason: format!("有{n}列都是“{label}”（{list}），只读取了第一列 {first}，其余的列没有导入：请删去或改名多余的列 / {n} columns are read as {label} ({}): only the first, {first}, was imported; remove or rename the others", cols.join(", ")),
+            });
+        }
+    }
     // The building a sheet is about: its name (`3号楼`), else its title rows.
     let sheet_building = building_from_sheet_name(&sheet.name).or_else(|| {
         (col_of(Field::Building).is_none() && col_of(Field::Address).is_none())
@@ -829,6 +909,79 @@ fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
             unit: unit.unwrap_or_default(),
             room,
         };
+        // The column a value came from: the first of `cols` with a value.
+        let from = |cols: &[Option<usize>]| {
+            cols.iter()
+                .flatten()
+                .copied()
+                .find(|c| !texts[*c].is_empty())
+        };
+        let (name_col, building_col, room_col) = (
+            col_of(Field::Name),
+            col_of(Field::Building),
+            col_of(Field::Room),
+        );
+        let (address_col, unit_col) = (col_of(Field::Address), col_of(Field::Unit));
+        let too_long = [
+            (name.as_str(), NAME_MAX, "姓名", "name", from(&[name_col])),
+            (
+                address.compound.as_str(),
+                COMPOUND_MAX,
+                "小区名称",
+                "compound",
+                from(&[col_of(Field::Compound), address_col]),
+            ),
+            (
+                address.building.as_str(),
+                ADDRESS_PART_MAX,
+                "楼栋",
+                "building",
+                from(&[building_col, address_col]),
+            ),
+            (
+                address.unit.as_str(),
+                ADDRESS_PART_MAX,
+                "单元",
+                "unit",
+                from(&[unit_col, room_col, address_col]),
+            ),
+            (
+                address.room.as_str(),
+                ADDRESS_PART_MAX,
+                "门牌号",
+                "room",
+                from(&[room_col, address_col]),
+            ),
+        ]
+        .into_iter()
+        .map(|(text, max, zh, en, col)| (text.chars().count(), max, zh, en, col))
+        .chain(
+            // Free text kept as notes: each cell on its own.
+            fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| {
+                    matches!(
+                        f,
+                        Some(Field::Notes | Field::Special | Field::Residence | Field::Immobile)
+                    )
+                })
+                .map(|(c, _)| {
+                    (
+                        texts[c].chars().count(),
+                        NOTE_MAX,
+                        "这一格",
+                        "cell",
+                        Some(c),
+                    )
+                }),
+        )
+        .find(|(n, max, ..)| n > max);
+        if let Some((n, max, zh, en, col)) = too_long {
+            let reason = format!("{zh}超过{max}个字（共{n}个字），未导入：请检查这一格，是否粘进了别的内容 / the {en} is longer than {max} characters ({n}): row not imported; check the cell, something else may have been pasted into it");
+            out.rows.push(reject(col, &reason, &ctx));
+            continue;
+        }
 
         let mut r = NewResident::named(&name);
         parse_document(&mut r, &mut ctx, row, &texts, &col_of);
@@ -836,6 +989,12 @@ fn parse_sheet(sheet: &Sheet, opts: &ParseOptions, out: &mut ParsedRoster) {
         let doc_column = col_of(Field::DocNumber)
             .map(|c| ctx.column(c))
             .unwrap_or_default();
+        let n = r.notes.chars().count();
+        if n > NOTES_MAX {
+            let reason = format!("备注等说明合计超过{NOTES_MAX}个字（共{n}个字），未导入：请精简 / the notes together are longer than {NOTES_MAX} characters ({n}): row not imported; shorten them");
+            out.rows.push(reject(None, &reason, &ctx));
+            continue;
+        }
         out.rows.push(RowOutcome::Resident(Box::new(RosterRow {
             sheet: sheet.name.clone(),
             row: ctx.row,
@@ -868,7 +1027,7 @@ fn parse_document(
         let t = &texts[c];
         let k = DocKind::from_label(t);
         if k.is_none() && !t.is_empty() {
-            ctx.warn(c, format!("不认识的证件类型“{t}”，按号码判断 / unknown document type, guessed from the number"));
+            ctx.warn(c, format!("不认识的证件类型“{}”，按号码判断 / unknown document type, guessed from the number", quote(t)));
         }
         k
     });
@@ -895,7 +1054,10 @@ fn parse_document(
         Err(e) => ctx.warn(
             c,
             crate::text::labelled(
-                &format!("证件号“{text}”无效，未录入证件号，请核对后重新导入"),
+                &format!(
+                    "证件号“{}”无效，未录入证件号，请核对后重新导入",
+                    quote(text)
+                ),
                 "document number left out",
                 &e.to_string(),
             ),
@@ -933,9 +1095,9 @@ fn parse_person(
         match field {
             Field::Gender => match Gender::from_text(&text) {
                 Some(g) if r.gender == Gender::Unknown => r.gender = g,
-                Some(g) if g != r.gender => ctx.warn(c, format!("性别“{text}”与身份证号不符，以证件为准 / gender disagrees with the ID number; the ID wins")),
+                Some(g) if g != r.gender => ctx.warn(c, format!("性别“{}”与身份证号不符，以证件为准 / gender disagrees with the ID number; the ID wins", quote(&text))),
                 Some(_) => {}
-                None => ctx.warn(c, format!("不认识的性别“{text}” / gender not understood")),
+                None => ctx.warn(c, format!("不认识的性别“{}” / gender not understood", quote(&text))),
             },
             Field::BirthDate if r.birth_date.is_none() => {
                 let d = match row.get(c) {
@@ -945,7 +1107,7 @@ fn parse_person(
                 };
                 match d {
                     Some(d) if d <= opts.today => r.birth_date = Some(d),
-                    _ => ctx.warn(c, format!("出生日期“{text}”无效 / birth date not understood")),
+                    _ => ctx.warn(c, format!("出生日期“{}”无效 / birth date not understood", quote(&text))),
                 }
             }
             Field::Phone | Field::OtherPhone(_) => {
@@ -964,7 +1126,7 @@ fn parse_person(
                     match Phone::parse(digits) {
                         Ok(phone) if !r.phones.iter().any(|p| p.phone == phone) => r.phones.push(ResidentPhone { phone, relation }),
                         Ok(_) => {}
-                        Err(e) => ctx.warn(c, crate::text::labelled(&format!("电话“{part}”无效，未录入"), "phone left out", &e.to_string())),
+                        Err(e) => ctx.warn(c, crate::text::labelled(&format!("电话“{}”无效，未录入", quote(part)), "phone left out", &e.to_string())),
                     }
                 }
             }
@@ -984,12 +1146,12 @@ fn parse_person(
             Field::FlagColumn(flag) => match yes_no(&text) {
                 Some(true) => r.flags.set(flag),
                 Some(false) => cleared.set(flag),
-                None => ctx.warn(c, format!("“{text}”不是“是/否” / expected yes or no")),
+                None => ctx.warn(c, format!("“{}”不是“是/否” / expected yes or no", quote(&text))),
             },
             Field::HasSmartphone => match yes_no(&text) {
                 Some(false) => r.flags.set(Flag::NoSmartphone),
                 Some(true) => cleared.set(Flag::NoSmartphone),
-                None => ctx.warn(c, format!("“{text}”不是“是/否” / expected yes or no")),
+                None => ctx.warn(c, format!("“{}”不是“是/否” / expected yes or no", quote(&text))),
             },
             Field::Special => {
                 r.flags = r.flags.union(Flag::scan_text(&text));
@@ -1101,15 +1263,43 @@ pub struct Plan {
     /// Issues found while planning (duplicates, registered elsewhere, a
     /// document under another name); a refused row's has severity `Rejected`.
     pub warnings: Vec<RowIssue>,
+    /// The rows (indexes into the planned rows) refused with [`DOC_CONFLICT`]:
+    /// a document registered where the importer may not reveal documents.
+    pub conflicts: Vec<usize>,
 }
 
+/// What an importer who may not reveal a registered document where its
+/// holder lives is told of any row naming it, whatever the holder's name or
+/// place: one message, so that a number typed beside a made-up name cannot
+/// confirm whose it is or where they live.
+pub const DOC_CONFLICT: &str = "证件号与已登记信息不符，本行未导入：请社区书记核对 / the document number does not match what is registered: row not imported; ask the community secretary to check it";
+
 /// Where a document the importer cannot take is registered, as the
-/// importer may be told: `zh` and `en` complete the sentence "证件号 X …"
-/// (`已在鸿城街道西湖社区登记` / `already registered elsewhere (…)`).
+/// importer may be told.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Elsewhere {
-    pub zh: String,
-    pub en: String,
+pub enum Elsewhere {
+    /// To an importer who may reveal documents there: `zh` and `en`
+    /// complete the sentence "证件号 X …" (`已在鸿城街道西湖社区登记` /
+    /// `already registered elsewhere (…)`); the row's person is imported
+    /// without the document.
+    Told { zh: String, en: String },
+    /// To one who may not: the row is refused with [`DOC_CONFLICT`].
+    Sealed,
+}
+
+/// What an importer may see of a registered resident's document (the
+/// document a row names is theirs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sight {
+    /// May reveal it where they live: a row of another name is refused
+    /// saying the number is registered under another name.
+    Reveals,
+    /// May not reveal it, but may change the registry where they live (a
+    /// grid leader's own grid): a row of the same name is that resident;
+    /// another name is refused with [`DOC_CONFLICT`].
+    SameNameOnly,
+    /// Neither: any row naming it is refused with [`DOC_CONFLICT`].
+    Sealed,
 }
 
 fn doc_key(d: &Document) -> (DocKind, String) {
@@ -1193,11 +1383,26 @@ fn row_ref(sheet: &str, row: u32, this_sheet: &str) -> (String, String) {
 /// name refuses the row (nobody is renamed or moved by a wrong number), as
 /// does a second person in the file with the same document. `elsewhere`
 /// maps document numbers registered outside the importer's territory to
-/// what the importer may be told of where.
+/// what the importer may be told of where. For an importer who may reveal
+/// every registered document (see [`plan_import_for`]).
 pub fn plan_import(
     rows: &[&RosterRow],
     existing: &[ExistingResident],
     elsewhere: &HashMap<(DocKind, String), Elsewhere>,
+) -> Plan {
+    plan_import_for(rows, existing, elsewhere, &|_| Sight::Reveals)
+}
+
+/// [`plan_import`] for an importer whose sight of each existing resident's
+/// document (by the resident's id) is `sight`: where it does not reveal,
+/// a row naming the document is refused with [`DOC_CONFLICT`] unless it is
+/// the resident's own row in the importer's own grid (see [`Sight`]), and
+/// listed in [`Plan::conflicts`].
+pub fn plan_import_for(
+    rows: &[&RosterRow],
+    existing: &[ExistingResident],
+    elsewhere: &HashMap<(DocKind, String), Elsewhere>,
+    sight: &dyn Fn(i64) -> Sight,
 ) -> Plan {
     let mut by_doc: HashMap<(DocKind, String), usize> = HashMap::new();
     let mut by_name: HashMap<(Address, String), usize> = HashMap::new();
@@ -1214,7 +1419,7 @@ pub fn plan_import(
     // name in household.
     let mut seen_doc: HashMap<(DocKind, String), (&str, u32, &str)> = HashMap::new();
     let mut seen_name: HashMap<(Address, String), (&str, u32)> = HashMap::new();
-    let mut claimed: HashMap<usize, u32> = HashMap::new();
+    let mut claimed: HashMap<usize, (&str, u32)> = HashMap::new();
     for (idx, row) in rows.iter().enumerate() {
         let mut resident = row.resident.clone();
         let name_key = (row.address.clone(), resident.name.clone());
@@ -1257,18 +1462,34 @@ pub fn plan_import(
             }
             continue;
         }
+        // Refused with the one message said of every such row.
+        let conflict = |plan: &mut Plan| {
+            plan.warnings.push(issue(
+                &row.doc_column,
+                Severity::Rejected,
+                DOC_CONFLICT.into(),
+            ));
+            plan.actions.push(Action::Refused { row: idx });
+            plan.conflicts.push(idx);
+        };
         if let Some(d) = resident.document.clone() {
-            if let Some(place) = elsewhere.get(&doc_key(&d)) {
-                let masked = crate::mask::document(&d.number);
-                plan.warnings.push(issue(
-                    &row.doc_column,
-                    Severity::Warning,
-                    format!(
-                        "证件号 {masked} {}，未迁移；本行居民已导入但未录入证件号，请核实 / document {masked} {}: not moved; resident imported without it",
-                        place.zh, place.en
-                    ),
-                ));
-                resident.document = None;
+            match elsewhere.get(&doc_key(&d)) {
+                Some(Elsewhere::Told { zh, en }) => {
+                    let masked = crate::mask::document(&d.number);
+                    plan.warnings.push(issue(
+                        &row.doc_column,
+                        Severity::Warning,
+                        format!(
+                            "证件号 {masked} {zh}，未迁移；本行居民已导入但未录入证件号，请核实 / document {masked} {en}: not moved; resident imported without it"
+                        ),
+                    ));
+                    resident.document = None;
+                }
+                Some(Elsewhere::Sealed) => {
+                    conflict(&mut plan);
+                    continue;
+                }
+                None => {}
             }
         }
         let by_document = resident
@@ -1276,8 +1497,32 @@ pub fn plan_import(
             .as_ref()
             .and_then(|d| by_doc.get(&doc_key(d)).copied());
         if let Some(i) = by_document {
-            if !same_name(&existing[i].resident.name, &resident.name) {
-                refuse(&mut plan, format!("证件号 {masked} 已登记在另一姓名下，与本行姓名不同：本行未导入，登记的居民未改名、未迁移；请核实证件号 / document {masked} is registered to a person of another name: row not imported, nobody renamed or moved; check the number"));
+            let same = same_name(&existing[i].resident.name, &resident.name);
+            match sight(existing[i].id) {
+                Sight::Reveals if !same => {
+                    refuse(&mut plan, format!("证件号 {masked} 已登记在另一姓名下，与本行姓名不同：本行未导入，登记的居民未改名、未迁移；请核实证件号 / document {masked} is registered to a person of another name: row not imported, nobody renamed or moved; check the number"));
+                    continue;
+                }
+                Sight::SameNameOnly if !same => {
+                    conflict(&mut plan);
+                    continue;
+                }
+                Sight::Sealed => {
+                    conflict(&mut plan);
+                    continue;
+                }
+                Sight::Reveals | Sight::SameNameOnly => {}
+            }
+            // Taken by an earlier row of the file (by name in its
+            // household): this row is the same person again.
+            if let Some((sheet, first_row)) = claimed.get(&i).copied() {
+                let (zh, en) = row_ref(sheet, first_row, &row.sheet);
+                plan.warnings.push(issue(
+                    "",
+                    Severity::Warning,
+                    format!("与{zh}是同一人，只导入一次 / the same person as {en}: imported once"),
+                ));
+                plan.actions.push(Action::Unchanged { row: idx, id: None });
                 continue;
             }
         }
@@ -1301,7 +1546,7 @@ pub fn plan_import(
             .filter(|i| !claimed.contains_key(i));
         match matched {
             Some(i) => {
-                claimed.insert(i, row.row);
+                claimed.insert(i, (&row.sheet, row.row));
                 let e = &existing[i];
                 let mut taken = (*row).clone();
                 taken.resident = resident;
@@ -1613,9 +1858,26 @@ mod tests {
             merges: vec![],
             hidden: true,
         };
-        let p = parse_workbook(&[sheet], &opts());
+        let p = parse_workbook(std::slice::from_ref(&sheet), &opts());
         assert_eq!(p.data_rows(), 0);
-        assert!(p.sheets[0].skipped.as_deref().unwrap().contains("hidden"));
+        let skipped = p.sheets[0].skipped.as_deref().unwrap();
+        assert!(
+            skipped.contains("hidden") && skipped.contains("有1行居民"),
+            "{skipped}"
+        );
+        // People on it: a warning, on its header's row.
+        assert_eq!(p.issues.len(), 1);
+        assert_eq!(
+            (p.issues[0].row, p.issues[0].severity),
+            (1, Severity::Warning)
+        );
+        // Nobody on it: said, no warning.
+        let empty = Sheet {
+            rows: vec![row(&["说明"]), row(&["旧表，勿删"])],
+            ..sheet
+        };
+        let p = parse_workbook(&[empty], &opts());
+        assert!(p.issues.is_empty() && p.sheets[0].skipped.is_some());
     }
 
     #[test]
@@ -1700,7 +1962,7 @@ mod tests {
         let mut elsewhere = HashMap::new();
         elsewhere.insert(
             (DocKind::IdCard, id(15)),
-            Elsewhere {
+            Elsewhere::Told {
                 zh: "已在全安街道登记".into(),
                 en: "already registered elsewhere (全安街道)".into(),
             },
@@ -2049,5 +2311,179 @@ mod tests {
         let refs: Vec<&RosterRow> = rows.iter().collect();
         let plan = plan_import(&refs, &existing, &HashMap::new());
         assert!(matches!(plan.actions[0], Action::Update { id: 1, .. }));
+    }
+
+    /// Found by a review acting as grid leaders: a name of 40,000 characters
+    /// (or 5,000) was imported as it was. Free text has limits; a cell past
+    /// one refuses its row, naming sheet, row, column and why.
+    #[test]
+    fn over_long_free_text_refuses_the_row_where_it_is() {
+        let head = ["小区", "楼栋", "单元", "房号", "姓名", "性别", "备注"];
+        let parse = |cells: [&str; 7]| {
+            let sheet = Sheet {
+                name: "楼".into(),
+                rows: vec![row(&head), row(&cells)],
+                merges: vec![],
+                hidden: false,
+            };
+            parse_workbook(&[sheet], &opts()).rows.remove(0)
+        };
+        let name50 = "张".repeat(NAME_MAX);
+        let ok = ["幸福家园", "1栋", "1", "101", name50.as_str(), "女", "一楼"];
+        assert!(
+            matches!(parse(ok), RowOutcome::Resident(_)),
+            "50 characters is a name"
+        );
+        let long = "很".repeat(40_000);
+        let cases: [(usize, &str, usize); 6] = [
+            (4, "E 姓名", 51),
+            (4, "E 姓名", 5_000),
+            (0, "A 小区", 51),
+            (1, "B 楼栋", 40),
+            (3, "D 房号", 40),
+            (6, "G 备注", 501),
+        ];
+        for (col, column, n) in cases {
+            let mut cells = ok;
+            let text = "很".repeat(n);
+            cells[col] = &text;
+            let RowOutcome::Rejected(r) = parse(cells) else {
+                panic!("{column} of {n} characters: refused")
+            };
+            assert_eq!((r.issue.row, r.issue.column.as_str()), (2, column));
+            assert!(
+                r.issue.reason.contains(&format!("共{n}个字"))
+                    && r.issue.reason.contains("longer than"),
+                "{}",
+                r.issue.reason
+            );
+        }
+        // A long cell in a column that is parsed, not kept: the row stays,
+        // and the warning quotes only the start of it.
+        let mut cells = ok;
+        cells[5] = &long;
+        let RowOutcome::Resident(r) = parse(cells) else {
+            panic!("kept")
+        };
+        assert!(
+            r.warnings[0].reason.chars().count() < 200,
+            "{}",
+            r.warnings[0].reason
+        );
+        assert_eq!(quote("王秀兰"), "王秀兰");
+        assert_eq!(quote(&long).chars().count(), 41);
+    }
+
+    /// Found by a review acting as grid leaders: a CSV with two 姓名
+    /// columns imported the first without a word.
+    #[test]
+    fn two_columns_read_as_one_field_are_a_warning_naming_both() {
+        let sheet = Sheet {
+            name: "楼".into(),
+            rows: vec![
+                row(&["姓名", "楼栋", "姓名", "房号", "身份证号", "证件号码"]),
+                row(&["甲", "1", "乙", "101", "", ""]),
+            ],
+            merges: vec![],
+            hidden: false,
+        };
+        let p = parse_workbook(&[sheet], &opts());
+        assert_eq!(residents(&p)[0].resident.name, "甲");
+        assert_eq!(p.issues.len(), 2, "{:?}", p.issues);
+        let name = &p.issues[0];
+        assert_eq!(
+            (
+                name.sheet.as_str(),
+                name.row,
+                name.column.as_str(),
+                name.severity
+            ),
+            ("楼", 1, "A 姓名、C 姓名", Severity::Warning)
+        );
+        assert!(
+            name.reason.contains("只读取了第一列 A 姓名"),
+            "{}",
+            name.reason
+        );
+        assert_eq!(p.issues[1].column, "E 身份证号、F 证件号码");
+        // Several phone or note columns are all read: no warning.
+        let sheet = Sheet {
+            name: "楼".into(),
+            rows: vec![
+                row(&["姓名", "楼栋", "房号", "电话", "手机", "备注", "说明"]),
+                row(&["甲", "1", "101", "", "", "", ""]),
+            ],
+            merges: vec![],
+            hidden: false,
+        };
+        assert!(parse_workbook(&[sheet], &opts()).issues.is_empty());
+    }
+
+    /// Found by a review acting as a privacy auditor: a grid leader (who may
+    /// never see a full document number) typed the ~32 numbers a mask and an
+    /// age leave beside made-up names, and the one registered answered
+    /// "registered to a person of another name"; the answers also differed
+    /// by the holder's name and place. To an importer who may not reveal a
+    /// document where its holder lives, every row naming it gets one
+    /// message, listed as a conflict.
+    #[test]
+    fn a_document_the_importer_may_not_see_answers_one_message_whoever_holds_it() {
+        let (a, b, c) = (id(11), id(13), id(15));
+        let registered = [
+            existing(1, &rr("任伟健", Some(&a), "101", 0)),
+            existing(2, &rr("王芳", Some(&b), "102", 0)),
+        ];
+        let sight = |id: i64| match id {
+            1 => Sight::SameNameOnly, // the importer's own grid
+            _ => Sight::Sealed,       // another grid
+        };
+        let mut elsewhere = HashMap::new();
+        elsewhere.insert((DocKind::IdCard, c.clone()), Elsewhere::Sealed);
+        let rows = [
+            rr("张三丰", Some(&a), "301", 2), // another name, own grid
+            rr("王芳", Some(&b), "102", 3),   // the same name, another grid
+            rr("李四", Some(&b), "103", 4),   // another name, another grid
+            rr("赵六", Some(&c), "104", 5),   // elsewhere
+            rr("任伟健", Some(&a), "101", 6), // the resident's own row
+        ];
+        let refs: Vec<&RosterRow> = rows.iter().collect();
+        let plan = plan_import_for(&refs, &registered, &elsewhere, &sight);
+        assert_eq!(plan.conflicts, vec![0, 1, 2, 3]);
+        assert_eq!(
+            plan.actions[4],
+            Action::Unchanged {
+                row: 4,
+                id: Some(1)
+            }
+        );
+        let reasons: Vec<&str> = plan.warnings.iter().map(|w| w.reason.as_str()).collect();
+        assert_eq!(reasons, vec![DOC_CONFLICT; 4]);
+        assert!(plan
+            .warnings
+            .iter()
+            .all(|w| w.column == "B 身份证号" && w.severity == Severity::Rejected));
+        // Who may reveal it is told as before.
+        let plan = plan_import_for(&refs[..1], &registered, &elsewhere, &|_| Sight::Reveals);
+        assert!(plan.conflicts.is_empty());
+        assert!(plan.warnings[0].reason.contains("another name"));
+    }
+
+    #[test]
+    fn a_document_of_a_resident_an_earlier_row_took_by_name_is_the_same_person() {
+        let a = id(11);
+        let registered = [existing(1, &rr("甲", Some(&a), "101", 0))];
+        let rows = [rr("甲", None, "101", 2), rr("甲", Some(&a), "101", 3)];
+        let refs: Vec<&RosterRow> = rows.iter().collect();
+        let plan = plan_import(&refs, &registered, &HashMap::new());
+        assert!(
+            matches!(plan.actions[1], Action::Unchanged { id: None, .. }),
+            "not added again with a number the registry holds: {:?}",
+            plan.actions
+        );
+        assert!(
+            plan.warnings[0].reason.contains("row 2"),
+            "{:?}",
+            plan.warnings
+        );
     }
 }

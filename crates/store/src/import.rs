@@ -429,6 +429,33 @@ impl StoreTx {
     }
 }
 
+impl Store {
+    /// The street's registry version (0 before the first import that moved
+    /// it): read before an import plans (see [`StoreTx::bump_registry_version`]).
+    pub async fn registry_version(&self, street: i64) -> Result<i64> {
+        let v: Option<i64> = crate::db_run!(self, pool => sqlx::query_scalar("SELECT version FROM registry_version WHERE street_id = $1").bind(street).fetch_optional(pool).await?);
+        Ok(v.unwrap_or(0))
+    }
+}
+
+impl StoreTx {
+    /// Moves the street's registry version on from `read` (what the caller
+    /// read before it planned), the first thing an import's write
+    /// transaction does; false, and nothing moved, when another import
+    /// moved it meanwhile: the plan was made from a registry that is no
+    /// more, and the caller plans again. On PostgreSQL a second transaction
+    /// waits here for the first to end (the row's lock, or the key it
+    /// inserts), then sees its version; on SQLite `begin` already waited.
+    pub async fn bump_registry_version(&mut self, street: i64, read: i64) -> Result<bool> {
+        let moved: Option<i64> = tx_run!(self, conn, DB => sqlx::query_scalar(
+            "INSERT INTO registry_version (street_id, version) VALUES ($1, $2 + 1) \
+             ON CONFLICT (street_id) DO UPDATE SET version = registry_version.version + 1 \
+             WHERE registry_version.version = $2 RETURNING version")
+            .bind(street).bind(read).fetch_optional(conn).await?);
+        Ok(moved.is_some())
+    }
+}
+
 impl StoreTx {
     /// The grid of each building in `ids` as the transaction sees it, the
     /// rows held (shared on PostgreSQL; SQLite's write lock holds them) so

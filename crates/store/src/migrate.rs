@@ -50,6 +50,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     31 "0031_resident_id_floor.sql",
     32 "0032_code_reissued.sql",
     33 "0033_point_id_floor.sql",
+    34 "0034_registry_version.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -86,6 +87,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     31 "0031_resident_id_floor.sql",
     32 "0032_code_reissued.sql",
     33 "0033_point_id_floor.sql",
+    34 "0034_registry_version.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -209,9 +209,13 @@ impl Store {
         if let Some(id) = id {
             return Ok(id);
         }
-        Ok(
-            db_run!(self, pool => sqlx::query_scalar("INSERT INTO city (name, code) VALUES ($1, $2) RETURNING id").bind(name).bind(code).fetch_one(pool).await?),
-        )
+        // Made by another at the same moment (two first imports): theirs.
+        let made: Option<i64> = db_run!(self, pool => sqlx::query_scalar("INSERT INTO city (name, code) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING id").bind(name).bind(code).fetch_optional(pool).await?);
+        match made {
+            Some(id) => Ok(id),
+            None => db_run!(self, pool => sqlx::query_scalar("SELECT id FROM city WHERE name = $1").bind(name).fetch_optional(pool).await?)
+                .ok_or_else(|| StoreError::Conflict(format!("city {name}"))),
+        }
     }
 
     pub async fn ensure_district(&self, city: i64, name: &str, code: Option<&str>) -> Result<i64> {
@@ -219,9 +223,13 @@ impl Store {
         if let Some(id) = id {
             return Ok(id);
         }
-        Ok(
-            db_run!(self, pool => sqlx::query_scalar("INSERT INTO district (city_id, name, code) VALUES ($1, $2, $3) RETURNING id").bind(city).bind(name).bind(code).fetch_one(pool).await?),
-        )
+        // Made by another at the same moment (two first imports): theirs.
+        let made: Option<i64> = db_run!(self, pool => sqlx::query_scalar("INSERT INTO district (city_id, name, code) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING id").bind(city).bind(name).bind(code).fetch_optional(pool).await?);
+        match made {
+            Some(id) => Ok(id),
+            None => db_run!(self, pool => sqlx::query_scalar("SELECT id FROM district WHERE city_id = $1 AND name = $2").bind(city).bind(name).fetch_optional(pool).await?)
+                .ok_or_else(|| StoreError::Conflict(format!("district {name}"))),
+        }
     }
 
     pub async fn ensure_street(
@@ -234,9 +242,13 @@ impl Store {
         if let Some(id) = id {
             return Ok(id);
         }
-        Ok(
-            db_run!(self, pool => sqlx::query_scalar("INSERT INTO street (district_id, name, code) VALUES ($1, $2, $3) RETURNING id").bind(district).bind(name).bind(code).fetch_one(pool).await?),
-        )
+        // Made by another at the same moment (two first imports): theirs.
+        let made: Option<i64> = db_run!(self, pool => sqlx::query_scalar("INSERT INTO street (district_id, name, code) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING id").bind(district).bind(name).bind(code).fetch_optional(pool).await?);
+        match made {
+            Some(id) => Ok(id),
+            None => db_run!(self, pool => sqlx::query_scalar("SELECT id FROM street WHERE district_id = $1 AND name = $2").bind(district).bind(name).fetch_optional(pool).await?)
+                .ok_or_else(|| StoreError::Conflict(format!("street {name}"))),
+        }
     }
 
     pub async fn ensure_community(
@@ -249,9 +261,13 @@ impl Store {
         if let Some(id) = id {
             return Ok(id);
         }
-        Ok(
-            db_run!(self, pool => sqlx::query_scalar("INSERT INTO community (street_id, name, code) VALUES ($1, $2, $3) RETURNING id").bind(street).bind(name).bind(code).fetch_one(pool).await?),
-        )
+        // Made by another at the same moment (two first imports): theirs.
+        let made: Option<i64> = db_run!(self, pool => sqlx::query_scalar("INSERT INTO community (street_id, name, code) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING id").bind(street).bind(name).bind(code).fetch_optional(pool).await?);
+        match made {
+            Some(id) => Ok(id),
+            None => db_run!(self, pool => sqlx::query_scalar("SELECT id FROM community WHERE street_id = $1 AND name = $2").bind(street).bind(name).fetch_optional(pool).await?)
+                .ok_or_else(|| StoreError::Conflict(format!("community {name}"))),
+        }
     }
 
     pub async fn ensure_grid(
@@ -262,14 +278,20 @@ impl Store {
         code: Option<&str>,
         unassigned: bool,
     ) -> Result<i64> {
-        let id: Option<i64> = db_run!(self, pool => sqlx::query_scalar("SELECT id FROM grid WHERE street_id = $1 AND community_id = $2 AND name = $3").bind(street).bind(community).bind(name).fetch_optional(pool).await?);
+        let select = "SELECT id FROM grid WHERE street_id = $1 AND community_id = $2 AND name = $3";
+        let id: Option<i64> = db_run!(self, pool => sqlx::query_scalar(select).bind(street).bind(community).bind(name).fetch_optional(pool).await?);
         if let Some(id) = id {
             return Ok(id);
         }
-        Ok(
-            db_run!(self, pool => sqlx::query_scalar("INSERT INTO grid (street_id, community_id, name, code, unassigned) VALUES ($1, $2, $3, $4, $5) RETURNING id")
-            .bind(street).bind(community).bind(name).bind(code).bind(unassigned).fetch_one(pool).await?),
-        )
+        // Made by another at the same moment (two first imports into one
+        // community both making its 未分配网格): theirs.
+        let made: Option<i64> = db_run!(self, pool => sqlx::query_scalar("INSERT INTO grid (street_id, community_id, name, code, unassigned) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id")
+            .bind(street).bind(community).bind(name).bind(code).bind(unassigned).fetch_optional(pool).await?);
+        match made {
+            Some(id) => Ok(id),
+            None => db_run!(self, pool => sqlx::query_scalar(select).bind(street).bind(community).bind(name).fetch_optional(pool).await?)
+                .ok_or_else(|| StoreError::Conflict(format!("grid {name}"))),
+        }
     }
 
     pub async fn streets(&self) -> Result<Vec<StreetRow>> {

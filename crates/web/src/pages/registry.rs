@@ -646,31 +646,89 @@ pub async fn household_flags(
 
 // ----- roster upload -------------------------------------------------------------------
 
-/// Import reports kept for download: token → (account, expiry, file name, bytes).
-type Shelf = HashMap<String, (i64, i64, String, Vec<u8>)>;
+/// Import reports kept for download in the server's memory, for the account
+/// that ran the import, for an hour; past [`REPORTS_KEPT`] reports or
+/// [`REPORT_BYTES_KEPT`] bytes the oldest go first.
+#[derive(Default)]
+struct Shelf {
+    /// token → the report.
+    reports: HashMap<String, Shelved>,
+    /// The bytes of every report kept.
+    bytes: usize,
+}
+
+struct Shelved {
+    user: i64,
+    /// When it was shelved and when it goes.
+    at: i64,
+    until: i64,
+    name: String,
+    bytes: Vec<u8>,
+}
+
+impl Shelf {
+    /// Keeps `report` under `token`, making room; false (nothing kept) when
+    /// it alone is larger than `max_bytes`.
+    fn put(&mut self, token: String, report: Shelved, max_count: usize, max_bytes: usize) -> bool {
+        let now = report.at;
+        self.reports.retain(|_, v| v.until > now);
+        self.bytes = self.reports.values().map(|v| v.bytes.len()).sum();
+        if report.bytes.len() > max_bytes {
+            return false;
+        }
+        while self.reports.len() >= max_count || self.bytes + report.bytes.len() > max_bytes {
+            let Some(oldest) = self
+                .reports
+                .iter()
+                .min_by_key(|(_, v)| v.at)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(gone) = self.reports.remove(&oldest) {
+                self.bytes -= gone.bytes.len();
+            }
+        }
+        self.bytes += report.bytes.len();
+        self.reports.insert(token, report);
+        true
+    }
+
+    /// The report under `token`, for `user`, while it is kept.
+    fn get(&self, token: &str, user: i64, now: i64) -> Option<(String, Vec<u8>)> {
+        self.reports
+            .get(token)
+            .filter(|v| v.user == user && v.until > now)
+            .map(|v| (v.name.clone(), v.bytes.clone()))
+    }
+}
 
 fn shelf() -> &'static Mutex<Shelf> {
     static S: OnceLock<Mutex<Shelf>> = OnceLock::new();
-    S.get_or_init(|| Mutex::new(HashMap::new()))
+    S.get_or_init(|| Mutex::new(Shelf::default()))
 }
 
-/// How long a report stays downloadable, and how many are kept.
+/// How long a report stays downloadable, and how many reports and bytes
+/// are kept at most (a roster of 50 MB makes a report of about as much).
 const REPORT_TTL_MS: i64 = 3_600_000;
 const REPORTS_KEPT: usize = 64;
+const REPORT_BYTES_KEPT: usize = 64 * 1024 * 1024;
 
-fn shelve(user: i64, now: i64, name: String, bytes: Vec<u8>) -> String {
+/// Keeps a report for download: its token, or `None` when it is too large
+/// to keep.
+fn shelve(user: i64, now: i64, name: String, bytes: Vec<u8>) -> Option<String> {
     let token = gw_app::access::random_token();
-    if let Ok(mut m) = shelf().lock() {
-        m.retain(|_, v| v.1 > now);
-        while m.len() >= REPORTS_KEPT {
-            let Some(oldest) = m.iter().min_by_key(|(_, v)| v.1).map(|(k, _)| k.clone()) else {
-                break;
-            };
-            m.remove(&oldest);
-        }
-        m.insert(token.clone(), (user, now + REPORT_TTL_MS, name, bytes));
-    }
-    token
+    let report = Shelved {
+        user,
+        at: now,
+        until: now + REPORT_TTL_MS,
+        name,
+        bytes,
+    };
+    let mut shelf = shelf().lock().ok()?;
+    shelf
+        .put(token.clone(), report, REPORTS_KEPT, REPORT_BYTES_KEPT)
+        .then_some(token)
 }
 
 /// The communities and grids the caller may import into, as `<option>`s.
@@ -878,6 +936,11 @@ pub async fn import_submit(
     {
         Ok(x) => x,
         Err(ImportError::Auth(e)) => return page.error(e.into()),
+        // Imported at the same moment elsewhere, or a building moved
+        // meanwhile: said in place, in the reader's language, to import again.
+        Err(ImportError::Store(StoreError::Conflict(m))) => {
+            return fail(StatusCode::CONFLICT, &pick(l, &m))
+        }
         Err(ImportError::Store(e)) => return page.error(e.into()),
         Err(e) => return fail(StatusCode::UNPROCESSABLE_ENTITY, &pick(l, &e.to_string())),
     };
@@ -894,6 +957,19 @@ pub async fn import_submit(
         format!("{stem}.report.xlsx"),
         report,
     );
+    let download = match token {
+        Some(token) => format!(
+            r#"<p class="actions"><a class="button primary" id="report-link" href="/registry/import/reports/{token}" download>{}</a></p>"#,
+            l.t("下载问题报告（xlsx）", "Download the report (xlsx)")
+        ),
+        None => format!(
+            r#"<p class="warn" id="report-too-large">{}</p>"#,
+            l.t(
+                "问题报告太大，服务器未保留下载：请在服务器上用命令行 gridwarden import roster 导入，报告文件会写在名单旁边。",
+                "The report is too large for the server to keep: import with gridwarden import roster on the server, which writes it beside the roster."
+            )
+        ),
+    };
     let mut issues = String::new();
     for i in sum.issues.iter().take(50) {
         issues.push_str(&format!(
@@ -924,11 +1000,92 @@ pub async fn import_submit(
             l.t("原因", "Reason"),
         )
     };
+    // How each sheet was read, as the command line prints it: a hidden
+    // sheet or a summary sheet skipped, columns not understood.
+    let mut sheets = String::new();
+    for sh in &sum.sheets {
+        let what = match &sh.skipped {
+            Some(why) => format!(r#"<span class="warn">{}</span>"#, esc(&pick(l, why))),
+            None => match l {
+                Lang::Zh => format!(
+                    "表头第{}行，{}行数据",
+                    sh.header_row.unwrap_or(0),
+                    sh.data_rows
+                ),
+                Lang::En => format!(
+                    "header on row {}, {} data rows",
+                    sh.header_row.unwrap_or(0),
+                    sh.data_rows
+                ),
+            },
+        };
+        let ignored = if sh.ignored_columns.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "<br><small>{}{}</small>",
+                l.t(
+                    "未识别的列（已忽略）：",
+                    "Columns not understood (ignored): "
+                ),
+                esc(&sh.ignored_columns.join(l.t("、", ", ")))
+            )
+        };
+        sheets.push_str(&format!(
+            "<li><b>{}</b> {what}{ignored}</li>",
+            esc(&sh.name)
+        ));
+    }
+    let new_buildings = if sum.new_buildings.is_empty() {
+        String::new()
+    } else {
+        let list = esc(&sum.new_buildings.join(l.t("、", ", ")));
+        let (class, text) = match &sum.new_buildings_grid {
+            Some(g) => (
+                "notice",
+                match l {
+                    Lang::Zh => format!("新楼栋：{list}（已加入{}）", esc(g)),
+                    Lang::En => format!("New buildings: {list} (joined {})", esc(g)),
+                },
+            ),
+            None => (
+                "warn",
+                match l {
+                    Lang::Zh => format!(
+                        "新楼栋：{list}（在{}，请社区书记分配网格）",
+                        gw_app::import::UNASSIGNED_GRID
+                    ),
+                    Lang::En => format!(
+                        "New buildings: {list} (waiting in {}: the community secretary places them in a grid)",
+                        gw_app::import::UNASSIGNED_GRID
+                    ),
+                },
+            ),
+        };
+        format!(r#"<p class="{class}" id="new-buildings">{text}</p>"#)
+    };
+    // A file with no rows under its header, or whose every row was refused,
+    // imported nobody: said so, not 导入完成.
+    let heading = if sum.data_rows == 0 {
+        l.t(
+            "没有导入：表头下面没有数据行，请检查是否选错了文件或工作表",
+            "Nothing imported: there are no data rows under the header (the wrong file or sheet?)",
+        )
+    } else if sum.added + sum.updated + sum.unchanged == 0 {
+        l.t(
+            "没有导入：每一行都未通过，原因见下面和问题报告",
+            "Nothing imported: every row was refused (see below and the report)",
+        )
+    } else {
+        l.t("导入完成", "Imported")
+    };
     let html = format!(
-        r#"<div id="result"><section class="card"><h2>{h}</h2><p>{file} → {street} · {community}</p>
+        r#"<div id="result"><section class="card"><h2 id="import-heading">{h}</h2><p>{file} → {street} · {community}</p>
 <section class="stats"><div><b id="n-added">{added}</b><span>{la}</span></div><div><b id="n-updated">{updated}</b><span>{lu}</span></div><div><b id="n-unchanged">{unchanged}</b><span>{lc}</span></div><div><b id="n-rejected" class="{rc}">{rejected}</b><span>{lr}</span></div><div><b id="n-warnings">{warnings}</b><span>{lw}</span></div></section>
-<p class="actions"><a class="button primary" id="report-link" href="/registry/import/reports/{token}" download>{dl}</a></p>{issues}</section></div>"#,
-        h = l.t("导入完成", "Imported"),
+{new_buildings}<h3>{ls}</h3><ul class="list" id="sheets">{sheets}</ul>
+{download}{issues}</section></div>"#,
+        ls = l.t("工作表", "Sheets"),
+        h = heading,
         file = esc(&name),
         street = esc(&sum.street),
         community = esc(&sum.community),
@@ -943,7 +1100,6 @@ pub async fn import_submit(
         lc = l.t("未变", "Unchanged"),
         lr = l.t("未导入", "Rejected"),
         lw = l.t("警告", "Warnings"),
-        dl = l.t("下载问题报告（xlsx）", "Download the report (xlsx)"),
     );
     page.render(StatusCode::OK, l.t("导入花名册", "Import a roster"), &html)
 }
@@ -957,11 +1113,10 @@ pub async fn import_report(
 ) -> Response {
     let l = page.lang;
     let now = s.clock.now_ms();
-    let found = shelf().lock().ok().and_then(|m| {
-        m.get(&token)
-            .filter(|v| v.0 == a.principal.user_id && v.1 > now)
-            .map(|v| (v.2.clone(), v.3.clone()))
-    });
+    let found = shelf()
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&token, a.principal.user_id, now));
     let Some((name, bytes)) = found else {
         return page.error(WebError::not_found(l.t(
             "报告已过期或不存在：请重新上传花名册以生成新报告。",
@@ -999,6 +1154,42 @@ pub async fn import_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by a review acting as a privacy auditor: reports were kept up
+    /// to 64 for an hour whatever their size. The bytes kept are capped too,
+    /// the oldest going first; a report larger than the cap is not kept.
+    #[test]
+    fn the_report_shelf_keeps_a_count_and_a_size_oldest_out_first() {
+        let report = |at: i64, n: usize| Shelved {
+            user: 1,
+            at,
+            until: at + REPORT_TTL_MS,
+            name: format!("r{at}.xlsx"),
+            bytes: vec![0; n],
+        };
+        let mut shelf = Shelf::default();
+        for at in 0..3 {
+            assert!(shelf.put(format!("t{at}"), report(at, 40), 10, 100));
+        }
+        // 120 bytes would be kept: the oldest goes.
+        assert_eq!((shelf.reports.len(), shelf.bytes), (2, 80));
+        assert!(shelf.get("t1", 1, 5).is_some() && shelf.get("t0", 1, 5).is_none());
+        assert!(shelf.put("t3".into(), report(3, 60), 10, 100));
+        assert_eq!((shelf.reports.len(), shelf.bytes), (2, 100));
+        assert!(shelf.get("t1", 1, 5).is_none() && shelf.get("t2", 1, 5).is_some());
+        // The count too.
+        assert!(shelf.put("t4".into(), report(4, 0), 2, 100));
+        assert!(shelf.get("t2", 1, 5).is_none() && shelf.get("t4", 1, 5).is_some());
+        // Too large alone: not kept, nothing else dropped for it.
+        assert!(!shelf.put("t5".into(), report(5, 101), 10, 100));
+        assert!(shelf.get("t3", 1, 5).is_some() && shelf.get("t5", 1, 5).is_none());
+        // Another account's, or one past its hour: not given.
+        assert!(shelf.get("t3", 2, 5).is_none());
+        assert!(shelf.get("t3", 1, 3 + REPORT_TTL_MS).is_none());
+        // Expired ones leave (and their bytes) at the next put.
+        assert!(shelf.put("t6".into(), report(REPORT_TTL_MS + 10, 10), 10, 100));
+        assert_eq!((shelf.reports.len(), shelf.bytes), (1, 10));
+    }
 
     #[test]
     fn pick_takes_the_readers_half() {
