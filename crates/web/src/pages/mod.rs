@@ -33,7 +33,8 @@ pub use packing::{
 };
 pub use print::{building_codes, household_codes, household_link, household_link_create, qr_svg};
 pub use registry::{
-    grid, household, household_flags, household_move, import_form, import_report, import_submit, registry, search,
+    grid, household, household_flags, household_move, import_form, import_report, import_submit,
+    registry, search,
 };
 pub use reports::{assign_building, building, point_labels, round_report};
 pub use rounds::{
@@ -602,8 +603,22 @@ fn abilities(l: Lang) -> Vec<(Action, &'static str)> {
             l.t("发放和撤销扫码设备", "Enrol and revoke scanning stations"),
         ),
         (
+            Action::Pack,
+            l.t(
+                "在采样点装袋、装箱、交接转运",
+                "Bag, box and hand over tubes at a testing point",
+            ),
+        ),
+        (
             Action::PostResults,
             l.t("上传检测结果", "Upload test results"),
+        ),
+        (
+            Action::Receive,
+            l.t(
+                "接收转运箱并清点管数",
+                "Receive transport boxes and count their tubes",
+            ),
         ),
         (
             Action::ManageUsers,
@@ -667,6 +682,16 @@ impl Names {
     }
 }
 
+/// Whether the reader may open a round's page (`/rounds/{id}`) and the
+/// pages it leads to: registry readers. A link to one is offered only to them.
+pub(crate) fn reads_rounds(s: &AppState, a: &Auth) -> bool {
+    gw_domain::access::can_reach_somewhere(
+        &a.principal.grants,
+        Action::ReadRegistry,
+        s.clock.now_ms(),
+    )
+}
+
 fn date_text(ms: i64) -> String {
     gw_domain::date::Date::from_unix_ms_cst(ms).map_or_else(|| ms.to_string(), |d| d.to_string())
 }
@@ -722,10 +747,13 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
     }
     streets.sort_unstable();
     streets.dedup();
-    let can = |act: Action| a.principal.can_somewhere(act, now);
+    // What the grants reach, not only what their roles allow: a link or a
+    // line here is work the reader can do (a secretary's role allows
+    // posting results, her community holds no place they are posted at).
+    let can = |act: Action| gw_domain::access::can_reach_somewhere(&a.principal.grants, act, now);
     let mut abilities_html = String::new();
     for (act, text) in abilities(l) {
-        if gw_domain::access::can_reach_somewhere(&a.principal.grants, act, now) {
+        if can(act) {
             abilities_html.push_str(&format!("<li>{}</li>", esc(text)));
         }
     }
@@ -762,6 +790,8 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
         if can(Action::ManageRounds) {
             rounds_html.push_str(&setup::new_round_link(l));
         }
+    } else {
+        rounds_html = lab_rounds(&s, &a, l, &streets).await;
     }
     let mut point_links = String::new();
     for g in a.principal.grants.iter().filter(|g| g.in_force(now)) {
@@ -795,6 +825,13 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
     let mut channels = String::new();
     if can(Action::ManageRounds) {
         for st in &streets {
+            let may = match s.store.place_of(*st, "street", *st).await {
+                Ok(place) => a.principal.can(Action::ManageRounds, &place, now),
+                Err(_) => false,
+            };
+            if !may {
+                continue;
+            }
             let name = names
                 .streets
                 .iter()
@@ -835,6 +872,77 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
         ah = l.t("我可以做", "What I can do"),
     );
     page.render(StatusCode::OK, l.t("首页", "Home"), &body)
+}
+
+/// The rounds of the streets where the reader receives boxes or posts
+/// results without reading the registry (the lab): the rounds at work
+/// first (sampling, or sampling closed), each with the lab's pages. Empty
+/// for everyone else (registry readers reach these from the round's page).
+async fn lab_rounds(s: &AppState, a: &Auth, l: Lang, streets: &[i64]) -> String {
+    let now = s.clock.now_ms();
+    let mut out = String::new();
+    for st in streets {
+        let Ok(place) = s.store.place_of(*st, "street", *st).await else {
+            continue;
+        };
+        let post = a.principal.can(Action::PostResults, &place, now);
+        // The reconciliation page holds the lab's receipt form.
+        let counts = a.principal.can(Action::ReadLogistics, &place, now);
+        if !post && !counts {
+            continue;
+        }
+        let mut rounds = s.store.rounds(*st).await.unwrap_or_default();
+        rounds.retain(|r| r.state != "planned");
+        // Stable: within each group, the store's order (newest opened first).
+        rounds.sort_by_key(|r| !matches!(r.state.as_str(), "open" | "sampling_closed"));
+        for r in rounds {
+            let k = Key {
+                street: r.street_id,
+                id: r.id,
+            };
+            let mut links = String::new();
+            if post {
+                links.push_str(&format!(
+                    r#"<a class="button" href="/rounds/{k}/lab">{}</a> "#,
+                    l.t("上传检测结果", "Upload results")
+                ));
+            }
+            if counts {
+                links.push_str(&format!(
+                    r#"<a class="button" href="/rounds/{k}/reconciliation">{}</a>"#,
+                    if a.principal.can(Action::Receive, &place, now) {
+                        l.t("接收样本箱 · 数据校对", "Receive boxes · reconciliation")
+                    } else {
+                        l.t("数据校对", "Reconciliation")
+                    }
+                ));
+            }
+            out.push_str(&format!(
+                r#"<li><b>{}</b> <span class="tag {}">{}</span><p class="actions">{links}</p></li>"#,
+                esc(&r.name),
+                esc(&r.state),
+                esc(state_label(l, &r.state))
+            ));
+        }
+    }
+    if out.is_empty() {
+        let lab = a.principal.can_somewhere(Action::PostResults, now)
+            || a.principal.can_somewhere(Action::Receive, now);
+        if !lab {
+            return String::new();
+        }
+        out = format!(
+            "<li class=\"muted\">{}</li>",
+            l.t("暂无开始采样的检测轮次", "No testing round has opened yet")
+        );
+    }
+    format!(
+        r#"<section class="card" id="lab-rounds"><h2>{}</h2><ul class="list">{out}</ul></section>"#,
+        l.t(
+            "检测轮次 · 样本接收与结果",
+            "Testing rounds · boxes and results"
+        )
+    )
 }
 
 fn landing(page: &Page) -> Response {
@@ -964,20 +1072,30 @@ async fn coverage_body(
     let pc = percent(sa + x, e);
     let points = points_section(s, a, l, k, &communities).await?;
     let alerts = alerts_section(s, a, l, k).await?;
-    let may_post_results = a.principal.can(
-        Action::PostResults,
-        &s.store.place_of(k.street, "street", k.street).await?,
-        s.clock.now_ms(),
-    );
+    let street_place = s.store.place_of(k.street, "street", k.street).await?;
+    let may_post_results = a
+        .principal
+        .can(Action::PostResults, &street_place, s.clock.now_ms());
+    // The whole round's counts are read street-wide (a point's at the point).
+    let may_reconcile = a
+        .principal
+        .can(Action::ReadLogistics, &street_place, s.clock.now_ms());
     let tools = setup::round_tools(s, a, l, &round, refused_point, missed).await?;
     let body = format!(
         r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>
 <section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b id="cov-added" class="{amc}">{added}</b><span>{la}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
 <section class="card"><h2>{gh}</h2><div class="scroll"><table><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lat}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
-<p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a> <a class="button" href="/rounds/{k}/reconciliation">{recon}</a>{lab} <a class="button" href="/rounds/{k}/disinfection">{dis}</a> <a class="button" href="/rounds/{k}/alerts">{alr}</a> <a class="button" href="/rounds/{k}/report">{rep}</a></p></section>{alerts}{points}{tools}"#,
+<p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a>{recon}{lab} <a class="button" href="/rounds/{k}/disinfection">{dis}</a> <a class="button" href="/rounds/{k}/alerts">{alr}</a> <a class="button" href="/rounds/{k}/report">{rep}</a></p></section>{alerts}{points}{tools}"#,
         sched = l.t("下楼时间表", "Schedule"),
         byc = l.t("按社区/网格/楼栋", "By community, grid, building"),
-        recon = l.t("数据校对", "Reconciliation"),
+        recon = if may_reconcile {
+            format!(
+                r#" <a class="button" href="/rounds/{k}/reconciliation">{}</a>"#,
+                l.t("数据校对", "Reconciliation")
+            )
+        } else {
+            String::new()
+        },
         // Only for those who may post results (the street's and the lab's).
         lab = if may_post_results {
             format!(
@@ -1380,17 +1498,29 @@ async fn point_body(
         ),
         None => String::new(),
     };
+    // The round's page for who may open it; the round named for the others.
+    let back = if reads_rounds(s, a) {
+        format!(
+            r#"<a href="/rounds/{}">← {}</a>"#,
+            Key {
+                street: k.street,
+                id: round.id
+            },
+            esc(&round.name)
+        )
+    } else {
+        format!(
+            r#"<a href="/">← {}</a> · {}"#,
+            l.t("首页", "Home"),
+            esc(&round.name)
+        )
+    };
     let body = format!(
-        r#"<p><a href="/rounds/{rk}">← {rn}</a></p><h1>{name}</h1>
+        r#"<p>{back}</p><h1>{name}</h1>
 <section class="stats"><div><b id="point-total">{count}</b><span>{ls}</span></div></section>{issued_html}
 <p class="actions"><a class="button" href="/points/{k}/packing">{pk}</a></p>
 <section class="card"><h2>{sh}</h2><form method="post" action="/points/{k}/stations" class="stack"><input type="hidden" name="csrf" value="{csrf}">
 <label>{ll}<input name="label" maxlength="40" placeholder="{lp}"></label><button class="primary" type="submit">{sb}</button></form></section>"#,
-        rk = Key {
-            street: k.street,
-            id: round.id
-        },
-        rn = esc(&round.name),
         name = esc(&pt.name),
         ls = l.t("已采人次", "Swabs registered"),
         sh = l.t("发放扫码设备", "Enrol a scanning station"),

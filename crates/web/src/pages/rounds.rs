@@ -19,11 +19,20 @@ fn hm(ms: i64) -> String {
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
-fn back(l: Lang, round: Key) -> String {
-    format!(
-        r#"<p class="noprint"><a href="/rounds/{round}">← {}</a></p>"#,
-        l.t("本轮覆盖情况", "This round's coverage")
-    )
+/// The link back to the round's page, or home for a reader who may not
+/// open it (point staff on their schedule, the lab on its reconciliation).
+fn back(s: &AppState, a: &Auth, l: Lang, round: Key) -> String {
+    if super::reads_rounds(s, a) {
+        format!(
+            r#"<p class="noprint"><a href="/rounds/{round}">← {}</a></p>"#,
+            l.t("本轮覆盖情况", "This round's coverage")
+        )
+    } else {
+        format!(
+            r#"<p class="noprint"><a href="/">← {}</a></p>"#,
+            l.t("首页", "Home")
+        )
+    }
 }
 
 fn render(page: &Page, r: Result<(String, String), WebError>) -> Response {
@@ -251,7 +260,7 @@ async fn schedule_body(
 {points}{sim}<section class="card"><h2>{hs}</h2>{slots}</section>
 <section class="card noprint" id="messages"><h2>{ht}</h2>{texts}</section>
 <p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>{form}"#,
-        back = back(l, round),
+        back = back(s, a, l, round),
         name = esc(&v.round_name),
         h = l.t("下楼时间表", "Call-down schedule"),
         people = v.plan.people_called,
@@ -585,7 +594,7 @@ async fn door_body(
     }
     let body = format!(
         r#"{back}<h1>{h}</h1><p><b>{where_}</b></p><p class="muted">{total} {people} · {masked}</p>{html}<p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>"#,
-        back = back(l, round),
+        back = back(s, a, l, round),
         h = l.t("入户采样名单", "Door-to-door list"),
         where_ = esc(&format!("{round_name} · {} {}", g.community_name, g.name)),
         people = l.t("人", "people"),
@@ -672,7 +681,7 @@ async fn compare_body(
     let body = format!(
         r#"{back}<h1>{h}</h1>{before}<section class="card"><div class="scroll"><table id="compare"><thead><tr><th>{lb}</th><th>{le}</th><th>{lbf}</th><th>{ln}</th><th>{ll}</th></tr></thead><tbody>{rows}</tbody></table></div></section>
 <section class="card"><h2>{hl} <span class="tag">{n}</span></h2><ul class="list">{lapsed}</ul></section>"#,
-        back = back(l, round),
+        back = back(s, a, l, round),
         h = l.t("与上一轮对比", "Round over round"),
         lb = l.t("楼栋", "Building"),
         le = l.t("应检", "Expected"),
@@ -893,7 +902,7 @@ pub(super) async fn reconciliation_body(
     };
     let body = format!(
         r#"{back}<h1>{h}</h1>{receipt}<section class="card">{verdict}</section><section class="card"><h2>{hs}</h2><div class="scroll"><table id="steps"><thead><tr><th>{lp}</th><th>{lo}</th><th>{lc}</th><th>{lb}</th><th>{lx}</th><th>{lh}</th><th>{lr}</th></tr></thead><tbody>{steps}</tbody></table></div><p class="hint">{hint}</p></section>"#,
-        back = back(l, round),
+        back = back(s, a, l, round),
         receipt = match receipt {
             Some(r) => r,
             None => super::packing::receipt_section(s, a, l, round, None).await?,
@@ -976,7 +985,7 @@ async fn disinfection_body(
     }
     let body = format!(
         r#"{back}<h1>{h}</h1><section class="card"><ul class="list" id="tasks">{li}</ul></section>"#,
-        back = back(l, round),
+        back = back(s, a, l, round),
         h = l.t("采样点消杀", "Disinfection of points"),
     );
     Ok((l.t("采样点消杀", "Disinfection").to_string(), body))
@@ -1047,6 +1056,9 @@ async fn coverage_by_body(
     let cov = gw_app::coverage::coverage(&s.store, &s.clock, &a.principal, round, by, within)
         .await
         .map_err(|e| auth_err(l, e))?;
+    // The rows' own level: a reader of no whole community (a grid leader)
+    // is answered by grid, not with a street of zeros.
+    let by = gw_app::coverage::parse_level(cov.by).unwrap_or(by);
     // Names of the rows.
     let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     match by {
@@ -1130,7 +1142,7 @@ async fn coverage_by_body(
         r#"{back}<h1>{h} · {level}</h1>
 <section class="stats"><div><b>{e}</b><span>{le}</span></div><div><b id="by-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b class="{mc}">{m}</b><span>{lm}</span></div></section>
 <section class="card"><div class="scroll"><table id="coverage-by"><thead><tr><th>{level}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{la}</th><th>{lp}</th></tr></thead><tbody>{rows}</tbody></table></div><p class="hint">{hint}</p></section>"#,
-        back = back(l, round),
+        back = back(s, a, l, round),
         h = l.t("覆盖情况", "Coverage"),
         e = t.expected,
         sa = t.sampled,
