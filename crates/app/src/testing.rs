@@ -2385,6 +2385,11 @@ pub struct ResultsSummary {
     /// Tubes another request gave a different result while this one ran:
     /// not changed (a recorded result never is), listed as `BARCODE: stored → asked`.
     pub conflicting: Vec<String>,
+    /// The barcodes resulted invalid now: a pool's people are swabbed again
+    /// (re-sample); a retest tube's member's retest stays open.
+    pub invalid_tubes: Vec<String>,
+    /// The people of invalid pools now called to be swabbed again.
+    pub resamples: usize,
 }
 
 /// The residents among `ids` the caller may read in the registry.
@@ -2628,7 +2633,13 @@ pub async fn post_results(
         sum.disinfection_tasks += usize::from(applied.disinfection_id.is_some());
         match result {
             "negative" => sum.negative += 1,
-            "invalid" => sum.invalid += 1,
+            "invalid" => {
+                sum.invalid += 1;
+                sum.invalid_tubes.push(code.clone());
+                if !applied.retest {
+                    sum.resamples += applied.members.len();
+                }
+            }
             _ => {}
         }
         if let Some(view) = raised_alert(store, clock, p, round, &applied).await? {

@@ -55,6 +55,19 @@ impl<'a> Browser<'a> {
             self.cookie
         ))
     }
+    /// Posts a file as the upload pages' script does: the raw body, the
+    /// CSRF token as a header.
+    pub(crate) fn upload(&self, path: &str, bytes: &[u8]) -> Response {
+        let mut req = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\nX-CSRF-Token: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+            self.cookie,
+            self.csrf,
+            bytes.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(bytes);
+        self.srv.raw_bytes(&req)
+    }
     /// Posts a form as the browser does: urlencoded, with the CSRF field.
     pub(crate) fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
         let mut body = format!("csrf={}", enc(&self.csrf));

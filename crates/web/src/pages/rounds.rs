@@ -797,15 +797,10 @@ pub async fn lab_submit(
             if done.summary.notifications > 0 {
                 s.alerts.wake();
             }
-            out(
-                StatusCode::OK,
-                format!(
-                    r#"<h2>{}</h2><p id="lab-rows"><b>{}</b> {}</p>"#,
-                    l.t("已记录", "Recorded"),
-                    done.rows,
-                    l.t("管结果已记录", "tube results recorded")
-                ),
-            )
+            match lab_done(&s, &a, l, round, &done).await {
+                Ok(html) => out(StatusCode::OK, html),
+                Err(e) => page.error(e),
+            }
         }
         Err(UploadError::Auth(e)) => page.error(auth_err(l, e)),
         Err(UploadError::File(e)) => out(
@@ -842,6 +837,290 @@ pub async fn lab_submit(
             )
         }
     }
+}
+
+/// Barcodes as a line: the first 20, then how many in all.
+fn barcodes(l: Lang, list: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut out = list
+        .iter()
+        .take(SHOWN)
+        .map(|b| esc(b))
+        .collect::<Vec<_>>()
+        .join(l.t("、", ", "));
+    if list.len() > SHOWN {
+        out.push_str(&match l {
+            Lang::Zh => format!(" …（共 {} 管）", list.len()),
+            Lang::En => format!(" … ({} tubes in all)", list.len()),
+        });
+    }
+    out
+}
+
+/// What an accepted results file did, as the API and the command line say
+/// it: the counts by result, each abnormal pool traced (its page linked for
+/// who may open it), the invalid tubes whose people are swabbed again, and
+/// what the chain of counts says about the tubes (still open at their point,
+/// never packed, never received).
+async fn lab_done(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    round: Key,
+    done: &gw_app::lab::LabUpload,
+) -> Result<String, WebError> {
+    let sum = &done.summary;
+    let abnormal = sum.alerts.len();
+    let mut html = format!(
+        r#"<h2 id="lab-done">{h}</h2><p class="muted">{file}</p>
+<section class="stats"><div><b id="lab-recorded">{rec}</b><span>{lrec}</span></div><div><b id="lab-negative">{neg}</b><span>{lneg}</span></div><div><b id="lab-abnormal" class="{ac}">{abnormal}</b><span>{labn}</span></div><div><b id="lab-invalid" class="{ic}">{inv}</b><span>{linv}</span></div></section>"#,
+        h = l.t("结果已记录", "Results recorded"),
+        file = esc(&match l {
+            Lang::Zh => format!("{}：读取 {} 管", done.file, done.rows),
+            Lang::En => format!("{}: {} tubes read", done.file, done.rows),
+        }),
+        rec = sum.recorded,
+        lrec = l.t("本次记录", "recorded now"),
+        neg = sum.negative,
+        lneg = l.t("阴性", "negative"),
+        ac = if abnormal > 0 { "warn" } else { "" },
+        labn = l.t("异常", "abnormal"),
+        inv = sum.invalid,
+        ic = if sum.invalid > 0 { "warn" } else { "" },
+        linv = l.t("无效（重采）", "invalid (swab again)"),
+    );
+    let mut notes = String::new();
+    let mut note = |id: &str, cls: &str, text: String| {
+        notes.push_str(&format!(r#"<li id="{id}" class="{cls}">{text}</li>"#));
+    };
+    if !sum.already.is_empty() {
+        note(
+            "lab-already",
+            "muted",
+            esc(&match l {
+                Lang::Zh => format!("{} 管此前已记录同样结果，未改动。", sum.already.len()),
+                Lang::En => format!(
+                    "{} tubes already had this result: left as they were.",
+                    sum.already.len()
+                ),
+            }),
+        );
+    }
+    if !sum.conflicting.is_empty() {
+        note(
+            "lab-conflicting",
+            "error",
+            format!(
+                "{}{}{}",
+                l.t(
+                    "以下采样管在上传时已被另一次上传记录为其他结果，未改动（更正请写明原因）：",
+                    "Another upload gave these tubes another result meanwhile; not changed (a correction needs its reason):"
+                ),
+                l.t("", " "),
+                barcodes(l, &sum.conflicting)
+            ),
+        );
+    }
+    for sheet in &done.skipped_sheets {
+        note(
+            "lab-skipped",
+            "muted",
+            esc(&match l {
+                Lang::Zh => format!("跳过工作表“{sheet}”（没有条码和结果列）。"),
+                Lang::En => format!("Sheet “{sheet}” passed over (no barcode and result columns)."),
+            }),
+        );
+    }
+    // Each abnormal pool, traced in the same transaction as its result.
+    let see_alerts = super::reads_rounds(s, a);
+    let mut pools = String::new();
+    for al in &sum.alerts {
+        let point = match al.point.parse::<Key>() {
+            Ok(k) => s
+                .store
+                .point(k.street, k.id)
+                .await
+                .map_or_else(|_| al.point.clone(), |p| p.name),
+            Err(_) => al.point.clone(),
+        };
+        let what = if al.kind == "confirmed" {
+            match l {
+                Lang::Zh => format!(
+                    "单管复检异常 {}（{point}）：{} 人确认",
+                    al.barcode, al.member_count
+                ),
+                Lang::En => format!(
+                    "Single-tube retest abnormal {} ({point}): {} people confirmed",
+                    al.barcode, al.member_count
+                ),
+            }
+        } else {
+            match l {
+                Lang::Zh => format!(
+                    "混管异常 {}（{point}）：已追踪 {} 人，{} 户临时管控，{} 人待单管复检",
+                    al.barcode, al.member_count, al.households_under_control, al.retests_open
+                ),
+                Lang::En => format!(
+                    "Abnormal pool {} ({point}): {} people traced, {} households under temporary control, {} to retest in single tubes",
+                    al.barcode, al.member_count, al.households_under_control, al.retests_open
+                ),
+            }
+        };
+        let link = if see_alerts {
+            format!(
+                r#" <a href="/rounds/{round}/alerts#alert-{}">{}</a>"#,
+                esc(&al.alert),
+                l.t("异常处置", "alerts page")
+            )
+        } else {
+            String::new()
+        };
+        pools.push_str(&format!(r#"<li class="alert">{}{link}</li>"#, esc(&what)));
+    }
+    if !pools.is_empty() {
+        html.push_str(&format!(
+            r#"<h3>{}</h3><ul class="list" id="lab-alerts">{pools}</ul>"#,
+            l.t("异常管与追踪", "Abnormal pools, traced")
+        ));
+    }
+    if !sum.invalid_tubes.is_empty() {
+        note(
+            "lab-invalid-tubes",
+            "warn",
+            format!(
+                "{}{}{}",
+                esc(&match l {
+                    Lang::Zh => format!(
+                        "无效 {} 管，其中 {} 人需重采（复检管无效的，复检仍待重新采样）：",
+                        sum.invalid_tubes.len(),
+                        sum.resamples
+                    ),
+                    Lang::En => format!(
+                        "{} tubes invalid: {} people to be swabbed again (an invalid retest tube's retest stays open, to be swabbed again):",
+                        sum.invalid_tubes.len(),
+                        sum.resamples
+                    ),
+                }),
+                l.t("", " "),
+                barcodes(l, &sum.invalid_tubes)
+            ),
+        );
+    }
+    if !sum.still_open.is_empty() {
+        note(
+            "lab-still-open",
+            "error",
+            format!(
+                "{}{}{}",
+                l.t(
+                    "注意：这些采样管仍在采样点使用中，实验室不可能收到，请核对条码：",
+                    "Warning: these tubes are still open at their point (being filled): the lab cannot have them; check the barcodes:"
+                ),
+                l.t("", " "),
+                barcodes(l, &sum.still_open)
+            ),
+        );
+    }
+    let never_packed: Vec<String> = sum
+        .unpacked
+        .iter()
+        .filter(|b| !sum.still_open.contains(b))
+        .cloned()
+        .collect();
+    if !never_packed.is_empty() {
+        note(
+            "lab-unpacked",
+            "warn",
+            format!(
+                "{}{}{}",
+                esc(&match l {
+                    Lang::Zh => format!(
+                        "{} 管未在采样点装袋即出结果（采样点可事后补登装袋）：",
+                        never_packed.len()
+                    ),
+                    Lang::En => format!(
+                        "{} tubes resulted but never packed at their point (the point can record their bag after the fact):",
+                        never_packed.len()
+                    ),
+                }),
+                l.t("", " "),
+                barcodes(l, &never_packed)
+            ),
+        );
+    }
+    if !sum.not_received.is_empty() {
+        let place = s
+            .store
+            .place_of(round.street, "street", round.street)
+            .await?;
+        let receipt = if a.principal.can(
+            gw_domain::access::Action::ReadLogistics,
+            &place,
+            s.clock.now_ms(),
+        ) {
+            format!(
+                r#" <a href="/rounds/{round}/reconciliation">{}</a>"#,
+                l.t("补登接收 · 数据校对", "record the receipt · reconciliation")
+            )
+        } else {
+            String::new()
+        };
+        note(
+            "lab-not-received",
+            "warn",
+            format!(
+                "{}{}{}{receipt}",
+                esc(&match l {
+                    Lang::Zh => format!(
+                        "{} 管所在箱未登记实验室接收即出结果，请核对条码或补登接收：",
+                        sum.not_received.len()
+                    ),
+                    Lang::En => format!(
+                        "{} tubes resulted though the lab never recorded receiving their box: check the barcodes, or record the receipt:",
+                        sum.not_received.len()
+                    ),
+                }),
+                l.t("", " "),
+                barcodes(l, &sum.not_received)
+            ),
+        );
+    }
+    if sum.retests_resolved > 0 || sum.households_released > 0 {
+        note(
+            "lab-retests",
+            "",
+            esc(&match l {
+                Lang::Zh => format!(
+                    "单管复检：{} 人有了结果；{} 户解除临时管控。",
+                    sum.retests_resolved, sum.households_released
+                ),
+                Lang::En => format!(
+                    "Retests: {} resolved; {} households released from temporary control.",
+                    sum.retests_resolved, sum.households_released
+                ),
+            }),
+        );
+    }
+    if sum.notifications > 0 {
+        note(
+            "lab-notified",
+            "muted",
+            esc(&match l {
+                Lang::Zh => format!("已向预警群发送 {} 条通知。", sum.notifications),
+                Lang::En => format!(
+                    "{} messages queued for the alert channels.",
+                    sum.notifications
+                ),
+            }),
+        );
+    }
+    if !notes.is_empty() {
+        html.push_str(&format!(
+            r#"<h3>{}</h3><ul class="list" id="lab-notes">{notes}</ul>"#,
+            l.t("提醒与说明", "Warnings and notes")
+        ));
+    }
+    Ok(html)
 }
 
 // ----- reconciliation ------------------------------------------------------------------
