@@ -2611,7 +2611,6 @@ pub async fn post_results(
         // The tube as it stood before this result: where the chain says it is.
         match gw_domain::testing::TubeState::parse(&tube.state) {
             Some(s) if !s.packed() => {
-                tracing::warn!(round = %round, barcode = %code, state = %tube.state, "result for a tube never packed");
                 if s == gw_domain::testing::TubeState::Open {
                     sum.still_open.push(code.clone());
                 }
@@ -2622,7 +2621,6 @@ pub async fn post_results(
                 | gw_domain::testing::TubeState::Boxed
                 | gw_domain::testing::TubeState::HandedOver,
             ) => {
-                tracing::warn!(round = %round, barcode = %code, state = %tube.state, "result for a tube the lab has not received");
                 sum.not_received.push(code.clone());
             }
             _ => {}
@@ -2646,6 +2644,14 @@ pub async fn post_results(
             tracing::warn!(round = %round, alert = %view.alert, members = applied.members.len(), "abnormal pool");
             sum.alerts.push(view);
         }
+    }
+    // Once per upload, counted (the answer names the tubes): a lab's file
+    // for a street that skipped packing would otherwise log a line a tube.
+    if !sum.unpacked.is_empty() {
+        tracing::warn!(round = %round, tubes = sum.unpacked.len(), still_open = sum.still_open.len(), "results for tubes never packed");
+    }
+    if !sum.not_received.is_empty() {
+        tracing::warn!(round = %round, tubes = sum.not_received.len(), "results for tubes the lab has not received");
     }
     let detail = format!(
         "recorded={} abnormal={} invalid={} unpacked={} not_received={}",

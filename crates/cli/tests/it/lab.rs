@@ -550,3 +550,44 @@ async fn the_web_upload_says_what_the_file_did_as_the_api_does() {
     );
     assert_eq!(json.json()["resamples"], 3, "{}", json.body);
 }
+
+#[tokio::test]
+async fn tubes_never_packed_are_logged_once_per_upload_with_their_count() {
+    let (w, _lab) = round_with_tubes().await;
+    // Three tubes resulted, none of them ever packed: the summary names
+    // them; the log says it once, counted, not a line a tube.
+    let path = w.env.path("结果.csv");
+    std::fs::write(
+        &path,
+        "试管条码,检测结果\r\nL0000001,阴性\r\nL0000002,阴性\r\nL0000003,阴性\r\n",
+    )
+    .unwrap();
+    let out = w.env.cli(&[
+        "results",
+        "upload",
+        "--round",
+        &w.round,
+        path.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The log's colours (escape sequences) left out.
+    let mut stderr = String::new();
+    let mut escape = false;
+    for c in String::from_utf8_lossy(&out.stderr).chars() {
+        match (escape, c) {
+            (false, '\u{1b}') => escape = true,
+            (true, 'm') => escape = false,
+            (true, _) => {}
+            (false, c) => stderr.push(c),
+        }
+    }
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("L0000001, L0000002, L0000003"), "{stdout}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("never packed"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("tubes=3"), "{stderr}");
+    assert!(!stderr.contains("L0000001"), "{stderr}");
+}
