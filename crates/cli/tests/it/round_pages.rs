@@ -687,3 +687,91 @@ async fn the_plan_form_keeps_its_values_and_a_refusal_reads_whole() {
         buttons - 1
     );
 }
+
+/// The `location` header of a redirect.
+fn location(r: &Response) -> String {
+    header(&r.head, "location")
+        .unwrap_or_else(|| panic!("a redirect: {} {}", r.status, r.body))
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_state_change_on_the_round_page_says_what_the_move_leaves_unsettled() {
+    let w = crate::testing::setup("200").await;
+    let srv = &w.srv;
+    // A tube still open at its point with three swabs in it.
+    let t = crate::testing::tube(srv, &w.points[0], "MV000001");
+    for i in 0..3 {
+        crate::testing::scan(srv, &t, &format!("mv{i}"), &w.codes[i].1);
+    }
+    let chief = Browser::login(srv, "chief", &w.chief_password);
+    let r = chief.post(
+        &format!("/rounds/{}/state", w.round),
+        &[("to", "sampling_closed")],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = chief.get(&location(&r));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let moved = page
+        .body
+        .split(r#"id="moved""#)
+        .nth(1)
+        .unwrap_or_else(|| panic!("the move is said: {}", page.body));
+    assert!(moved.contains("轮次已变为“采样结束”"), "{moved}");
+    assert!(
+        moved.contains("还有 1 管未封管且有样本（MV000001）"),
+        "{moved}"
+    );
+    // The lab's result for the tube, never packed: the counts disagree when
+    // the results are complete; the page names its page for that, not a command.
+    let res = srv.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &serde_json::json!({ "results": [{ "barcode": "MV000001", "result": "negative" }] }),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    let r = chief.post(
+        &format!("/rounds/{}/state", w.round),
+        &[("to", "results_complete")],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let to = location(&r);
+    assert!(to.contains("moved=results_complete"), "{to}");
+    let page = chief.get(&format!("{}&lang=en", to.split('#').next().unwrap()));
+    let warnings = page
+        .body
+        .split(r#"id="move-warnings""#)
+        .nth(1)
+        .unwrap_or_else(|| panic!("the move's warnings: {}", page.body));
+    assert!(
+        warnings.contains("the count reconciliation has") && warnings.contains("mismatch"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains(&format!(
+            r#"<a href="/rounds/{}/reconciliation">the count reconciliation page</a>"#,
+            w.round
+        )),
+        "{warnings}"
+    );
+    assert!(
+        !page.body.contains("gridwarden handoff report"),
+        "{warnings}"
+    );
+    // The API and the command line keep their words.
+    let api = srv.post(
+        &format!("/api/v1/rounds/{}/state", w.round),
+        &serde_json::json!({ "to": "closed" }),
+    );
+    assert_eq!(api.status, 200, "{}", api.body);
+    assert!(
+        api.json()["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("gridwarden handoff report"),
+        "{}",
+        api.body
+    );
+    // Looked at again later, the page is the round's page, no notice.
+    let plain = chief.get(&format!("/rounds/{}", w.round));
+    assert!(!plain.body.contains(r#"id="moved""#), "{}", plain.body);
+}

@@ -682,6 +682,44 @@ impl Names {
     }
 }
 
+/// Commands the API's and the command line's words send a reader to, and
+/// the page that does the same on the web: `(command and its round flag,
+/// the page's path with the round for {}, its name)`.
+const COMMAND_PAGES: [(&str, &str, (&str, &str)); 1] = [(
+    "gridwarden handoff report --round ",
+    "/rounds/{}/reconciliation",
+    ("数据统计校对页", "the count reconciliation page"),
+)];
+
+/// A bilingual message of the app (`中文 / English`) as a page shows it
+/// (HTML): the reader's half, a command it names replaced by a link to the
+/// page that does the same ("…: gridwarden handoff report --round 1-6"
+/// becomes the reconciliation page of round 1-6).
+pub(crate) fn web_words(l: Lang, msg: &str) -> String {
+    let mut text = registry::pick(l, msg);
+    let mut links = String::new();
+    for (command, path, (zh, en)) in COMMAND_PAGES {
+        let Some(at) = msg.find(command) else {
+            continue;
+        };
+        let arg: String = msg[at + command.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        let said = format!("{command}{arg}");
+        for cut in [format!(": {said}"), format!("：{said}"), said.clone()] {
+            text = text.replace(&cut, "");
+        }
+        links.push_str(&format!(
+            r#"{}<a href="{}">{}</a>"#,
+            l.t("：", ": "),
+            esc(&path.replace("{}", &arg)),
+            esc(l.t(zh, en))
+        ));
+    }
+    format!("{}{links}", esc(&text))
+}
+
 /// Whether the reader may open a round's page (`/rounds/{id}`) and the
 /// pages it leads to: registry readers. A link to one is offered only to them.
 pub(crate) fn reads_rounds(s: &AppState, a: &Auth) -> bool {
@@ -1081,8 +1119,32 @@ async fn coverage_body(
         .principal
         .can(Action::ReadLogistics, &street_place, s.clock.now_ms());
     let tools = setup::round_tools(s, a, l, &round, refused_point, missed).await?;
+    // Just moved a step (the state form's answer): what the move leaves
+    // unsettled, as the API and the command line say it.
+    let moved = match query_param(Some(&page.query), "moved") {
+        Some(to) if to == round.state => {
+            let warnings = gw_app::testing::move_warnings(&s.store, &s.clock, &a.principal, k, &to)
+                .await
+                .iter()
+                .map(|w| format!("<li>{}</li>", web_words(l, w)))
+                .collect::<String>();
+            format!(
+                r#"<section class="card" id="moved"><p class="notice">{}</p>{}</section>"#,
+                esc(&match l {
+                    Lang::Zh => format!("轮次已变为“{}”。", state_label(l, &to)),
+                    Lang::En => format!("The round is now {}.", state_label(l, &to)),
+                }),
+                if warnings.is_empty() {
+                    String::new()
+                } else {
+                    format!(r#"<ul class="list error" id="move-warnings">{warnings}</ul>"#)
+                }
+            )
+        }
+        _ => String::new(),
+    };
     let body = format!(
-        r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>
+        r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>{moved}
 <section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b id="cov-added" class="{amc}">{added}</b><span>{la}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
 <section class="card"><h2>{gh}</h2><div class="scroll"><table><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lat}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
 <p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a>{recon}{lab} <a class="button" href="/rounds/{k}/disinfection">{dis}</a> <a class="button" href="/rounds/{k}/alerts">{alr}</a> <a class="button" href="/rounds/{k}/report">{rep}</a></p></section>{alerts}{points}{tools}"#,

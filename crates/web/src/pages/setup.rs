@@ -573,7 +573,8 @@ pub async fn round_state(
     let fields = Fields::parse(&body);
     let to = fields.get("to");
     match gw_app::testing::advance_round(&s.store, &s.clock, &a.principal, round, to).await {
-        Ok(_) => redirect(&format!("/rounds/{round}")),
+        // The round's page says what the move leaves unsettled.
+        Ok(state) => redirect(&format!("/rounds/{round}?moved={state}#moved")),
         Err(e) => page.error(auth_err(l, e)),
     }
 }
