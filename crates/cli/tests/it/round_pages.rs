@@ -686,6 +686,18 @@ async fn the_plan_form_keeps_its_values_and_a_refusal_reads_whole() {
         page.body.matches(r#"class="push-slot""#).count(),
         buttons - 1
     );
+    // Pressed again (a page opened before, a double click): refused as the
+    // API refuses it, 409, with when and by whom, on the schedule.
+    let twice = admin.post(&format!("/rounds/{round}/schedule/push"), &push);
+    assert_eq!(twice.status, 409, "{}", twice.body);
+    assert!(form_error(&twice.body).contains("推送过"), "{}", twice.body);
+    assert!(!form_error(&twice.body).contains(" / "), "{}", twice.body);
+    assert!(twice.body.contains(r#"id="calldown""#), "{}", twice.body);
+    let api_twice = api.post(
+        &format!("/api/v1/rounds/{round}/schedule/push"),
+        &serde_json::json!({ "starts_ms": first_slot.parse::<i64>().unwrap() }),
+    );
+    assert_eq!(api_twice.status, 409, "{}", api_twice.body);
 }
 
 /// The `location` header of a redirect.

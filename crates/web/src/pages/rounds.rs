@@ -361,9 +361,23 @@ async fn again(
     msg: &str,
     form: &PlanForm,
 ) -> Response {
+    again_with(s, a, page, id, msg, form, StatusCode::BAD_REQUEST).await
+}
+
+/// [`again`] answering `status` (a refused push answers as the API does:
+/// 409 for a slot pushed before).
+async fn again_with(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    id: &str,
+    msg: &str,
+    form: &PlanForm,
+    status: StatusCode,
+) -> Response {
     let refused = Refused { message: msg, form };
     match schedule_body(s, a, page.lang, id, Some(refused), false).await {
-        Ok((t, b)) => page.render(StatusCode::BAD_REQUEST, &t, &b),
+        Ok((t, b)) => page.render(status, &t, &b),
         Err(e) => page.error(e),
     }
 }
@@ -402,12 +416,17 @@ pub async fn push_slot(
             redirect(&format!("/rounds/{round}/schedule#calldown"))
         }
         Err(e) => {
-            let msg = auth_err(l, e).message;
+            let e = auth_err(l, e);
+            // What to fix (400) or what stands in the way (409, a slot
+            // pushed before) on the schedule; anything else is an error page.
+            if !matches!(e.status, StatusCode::BAD_REQUEST | StatusCode::CONFLICT) {
+                return page.error(e);
+            }
             let form = PlanForm {
                 slot_minutes: String::new(),
                 max_queue: String::new(),
             };
-            again(&s, &a, &page, &id, &msg, &form).await
+            again_with(&s, &a, &page, &id, &pick(l, &e.message), &form, e.status).await
         }
     }
 }
