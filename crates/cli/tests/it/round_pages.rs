@@ -787,3 +787,80 @@ async fn a_state_change_on_the_round_page_says_what_the_move_leaves_unsettled() 
     let plain = chief.get(&format!("/rounds/{}", w.round));
     assert!(!plain.body.contains(r#"id="moved""#), "{}", plain.body);
 }
+
+#[tokio::test]
+async fn a_closed_round_offers_none_of_the_actions_it_refuses() {
+    let w = crate::testing::setup("200").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let c = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let grid = store.grids(None, Some((street, c))).await.unwrap()[0].id;
+    let grid = format!("{street}-{grid}");
+    // Someone exempt, a stored call-down plan, a channel to push it to.
+    let x = srv.post(
+        &format!("/api/v1/rounds/{}/exemptions", w.round),
+        &serde_json::json!({ "resident": w.codes[0].0, "reason": "away" }),
+    );
+    assert_eq!(x.status, 200, "{}", x.body);
+    let plan = srv.post(
+        &format!("/api/v1/rounds/{}/schedule", w.round),
+        &serde_json::json!({ "slot_minutes": 60 }),
+    );
+    assert_eq!(plan.status, 200, "{}", plan.body);
+    let ch = srv.post(
+        &format!("/api/v1/streets/{street}/alert-channels"),
+        &serde_json::json!({ "kind": "json", "url": "http://127.0.0.1:9/hook" }),
+    );
+    assert!(ch.status == 200 || ch.status == 201, "{}", ch.body);
+    let chief = Browser::login(srv, "chief", &w.chief_password);
+    let missed = format!("/rounds/{}/missed?grid={grid}", w.round);
+    let schedule = format!("/rounds/{}/schedule", w.round);
+    let point = format!("/points/{}", w.points[0]);
+    // While the round samples: every form is there.
+    let m = chief.get(&missed).body;
+    assert!(
+        m.contains(r#"id="exempt""#) && m.contains("取消免检"),
+        "{m}"
+    );
+    let sc = chief.get(&schedule).body;
+    assert!(
+        sc.contains(r#"class="push-slot""#) && sc.contains(r#"name="slot_minutes""#),
+        "{sc}"
+    );
+    assert!(chief.get(&point).body.contains(r#"id="supply-form""#));
+
+    for to in ["sampling_closed", "results_complete", "closed"] {
+        let r = srv.post(
+            &format!("/api/v1/rounds/{}/state", w.round),
+            &serde_json::json!({ "to": to }),
+        );
+        assert_eq!(r.status, 200, "{to}: {}", r.body);
+    }
+    // Closed: the exemptions stand as its record, listed without a button.
+    let m = chief.get(&missed).body;
+    assert!(m.contains(r#"id="exempt-list""#), "{m}");
+    assert!(m.contains(r#"id="exemptions-closed""#), "{m}");
+    assert!(
+        !m.contains("取消免检") && !m.contains(r#"id="exempt""#),
+        "{m}"
+    );
+    // Nobody is called down any more, nor planned.
+    let sc = chief.get(&schedule).body;
+    assert!(!sc.contains(r#"class="push-slot""#), "{sc}");
+    assert!(!sc.contains(r#"name="slot_minutes""#), "{sc}");
+    // No more supplies; what was issued still shows.
+    let pt = chief.get(&point).body;
+    assert!(!pt.contains(r#"id="supply-form""#), "{pt}");
+    assert!(pt.contains(r#"id="supplies-closed""#), "{pt}");
+    // What the pages no longer offer is refused indeed (409).
+    let lift = chief.post(
+        &format!("/rounds/{}/exemptions", w.round),
+        &[
+            ("resident", w.codes[0].0.as_str()),
+            ("reason", "none"),
+            ("grid", grid.as_str()),
+        ],
+    );
+    assert_eq!(lift.status, 409, "{}", lift.body);
+}

@@ -1341,8 +1341,9 @@ async fn missed_body(
         } else {
             String::new()
         },
-        exempt = setup::exempt_form(s, a, l, round, grid, &people),
-        exempt_list = setup::exempt_list(s, a, l, (round, grid), &exempt_rows, &names),
+        // A closed round's exemptions are its record: nothing to change.
+        exempt = setup::exempt_form(s, a, l, &r, grid, &people),
+        exempt_list = setup::exempt_list(s, a, l, (&r, grid), &exempt_rows, &names),
         back = esc(&r.name),
         title = l.t("未检名单", "Missed list"),
         n = rows.len(),
@@ -1595,7 +1596,7 @@ async fn point_body(
     let body = body
         + &stations_section(s, a, l, k).await?
         + &setup::point_change_section(s, a, l, k, &round, change_error).await?
-        + &setup::supplies_section(s, a, l, k, &place, supplies).await?;
+        + &setup::supplies_section(s, a, l, k, &place, &round, supplies).await?;
     // A point added by mistake: its round's managers remove it while nothing
     // happened at it (the store refuses otherwise, naming what).
     let street_place = s.store.place_of(k.street, "street", k.street).await?;

@@ -99,6 +99,9 @@ async fn schedule_body(
     ordered.sort_by_key(|(p, sl)| (sl.starts_ms, p.point_id));
     // The round's managers push a slot's call-down from here: once per slot
     // (a slot already told says so; a slot begun is past pushing).
+    // Only a round still to be sampled calls people down or is planned.
+    let round_state = s.store.round(round.street, round.id).await?.state;
+    let sampling = matches!(round_state.as_str(), "planned" | "open");
     let can_push = v.stored
         && a.principal.can(
             gw_domain::access::Action::ManageRounds,
@@ -121,7 +124,7 @@ async fn schedule_body(
                 String::new()
             } else if pushed.contains(&sl.starts_ms) {
                 format!(r#"<span class="tag">{}</span>"#, l.t("已推送", "pushed"))
-            } else if sl.starts_ms < now {
+            } else if sl.starts_ms < now || !sampling {
                 String::new()
             } else {
                 format!(
@@ -223,9 +226,9 @@ async fn schedule_body(
             format!("{}", v.plan.params.max_queue.round() as i64),
         ),
     };
-    let can_plan = a
-        .principal
-        .can_somewhere(gw_domain::access::Action::ManageRounds, s.clock.now_ms());
+    let can_plan = sampling
+        && a.principal
+            .can_somewhere(gw_domain::access::Action::ManageRounds, s.clock.now_ms());
     let form = if can_plan {
         format!(
             r#"<section class="card noprint"><h2>{h}</h2>{err}<form method="post" action="/rounds/{round}/schedule" class="stack"><input type="hidden" name="csrf" value="{csrf}">
@@ -242,6 +245,9 @@ async fn schedule_body(
             lq = l.t("排队上限（人，1–1000）", "Queue bound (people, 1–1000)"),
             b = l.t("生成下楼时间表", "Make the call-down schedule"),
         )
+    } else if !err.is_empty() {
+        // A refusal still says why where there is no form (sampling is over).
+        format!(r#"<section class="card noprint">{err}</section>"#)
     } else {
         String::new()
     };
