@@ -885,7 +885,9 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
             channels = format!(r#"<p class="actions">{channels}</p>"#);
         }
     }
-    let station = if can(Action::Scan) {
+    // The station page is anyone's to open (an enrolment code from a
+    // point's manager makes it a station): shown to whoever's role scans.
+    let station = if a.principal.can_somewhere(Action::Scan, now) {
         format!(
             r#"<section class="card"><h2>{}</h2><p>{}</p><p><a class="button" href="/station">{}</a></p></section>"#,
             l.t("扫码登记", "Scanning"),
