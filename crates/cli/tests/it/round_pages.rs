@@ -864,3 +864,131 @@ async fn a_closed_round_offers_none_of_the_actions_it_refuses() {
     );
     assert_eq!(lift.status, 409, "{}", lift.body);
 }
+
+#[tokio::test]
+async fn a_grid_leader_shows_one_full_phone_on_the_missed_and_door_to_door_lists() {
+    let w = crate::testing::setup("200").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    let street = store.streets().await.unwrap()[0].clone();
+    let c = store.communities(None, Some(street.id)).await.unwrap()[0].clone();
+    let g = store.grids(None, Some((street.id, c.id))).await.unwrap()[0].clone();
+    let grid = format!("{}-{}", street.id, g.id);
+    let leader_pw = w.env.account(
+        "leader",
+        "grid_leader",
+        &[
+            "--street",
+            &street.name,
+            "--community",
+            &c.name,
+            "--grid",
+            &g.name,
+        ],
+    );
+    srv.login("leader", &leader_pw);
+    let leader = Browser::login(srv, "leader", &format!("{leader_pw}-changed"));
+    // Someone missed, with a phone; their full number as the API reveals it.
+    let residents = srv
+        .get(&format!("/api/v1/residents?grid={grid}&limit=1000"))
+        .json();
+    let who = residents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| !r["phones"].as_array().unwrap().is_empty())
+        .expect("a resident with a phone")
+        .clone();
+    let id = who["id"].as_str().unwrap().to_string();
+    let masked = who["phones"][0]["number"].as_str().unwrap().to_string();
+    let full = srv
+        .post(
+            &format!("/api/v1/residents/{id}/reveal"),
+            &serde_json::json!({ "field": "phone" }),
+        )
+        .json()["value"][0]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(full, masked);
+    let reveals = || async {
+        store
+            .audit_events(None, None, None, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "reveal_phone" && e.target_id == id && e.actor == "user:leader")
+            .count()
+    };
+
+    let missed = format!("/rounds/{}/missed?grid={grid}", w.round);
+    let page = leader.get(&missed).body;
+    assert!(
+        page.contains(&format!(r#"name="resident" value="{id}" class="link rv""#)),
+        "{page}"
+    );
+    assert!(page.contains("显示完整电话（记入审计日志）"), "{page}");
+    assert!(!page.contains(&full), "masked until asked");
+    let shown = leader.post(&missed, &[("resident", id.as_str())]);
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    let notice = shown
+        .body
+        .split(r#"id="revealed""#)
+        .nth(1)
+        .unwrap_or_else(|| panic!("the number is said: {}", shown.body));
+    assert!(notice.contains(&full), "{notice}");
+    assert_eq!(
+        shown.body.matches(&full).count(),
+        2,
+        "the notice and the row"
+    );
+    assert_eq!(reveals().await, 1, "the read is audited");
+    // Someone the page does not list is not revealed by it (nor audited).
+    let sampled = w.codes.iter().find(|(r, _)| *r != id).unwrap();
+    let t = crate::testing::tube(srv, &w.points[0], "RV000001");
+    crate::testing::scan(srv, &t, "rv-1", &sampled.1);
+    let other = leader.post(&missed, &[("resident", sampled.0.as_str())]);
+    assert_eq!(other.status, 200, "{}", other.body);
+    assert!(!other.body.contains(r#"id="revealed""#), "{}", other.body);
+    assert_eq!(
+        store
+            .audit_events(None, None, None, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.action == "reveal_phone" && e.target_id == sampled.0)
+            .count(),
+        0
+    );
+
+    // The door-to-door list: their building sealed, so they are on it.
+    let building = who["building"].as_str().unwrap().to_string();
+    let sealed = srv.post(
+        "/api/v1/control",
+        &serde_json::json!({ "target_kind": "building", "target_id": building, "status": "sealed", "reason": "封控" }),
+    );
+    assert!(
+        sealed.status == 200 || sealed.status == 201,
+        "{}",
+        sealed.body
+    );
+    let door = format!("/rounds/{}/door-to-door?grid={grid}", w.round);
+    let page = leader.get(&door).body;
+    assert!(
+        page.contains(&format!(r#"name="resident" value="{id}" class="link rv""#)),
+        "{page}"
+    );
+    let shown = leader.post(&door, &[("resident", id.as_str())]);
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert!(shown.body.contains(r#"id="revealed""#), "{}", shown.body);
+    assert!(shown.body.contains(&full), "{}", shown.body);
+    assert_eq!(reveals().await, 2, "each read is audited");
+
+    // A volunteer reveals nothing (the route), and sees no such control.
+    let point = &w.points[0];
+    let vol_pw = w.env.account("vol", "volunteer", &["--point", point]);
+    srv.login("vol", &vol_pw);
+    let vol = Browser::login(srv, "vol", &format!("{vol_pw}-changed"));
+    assert_eq!(vol.post(&missed, &[("resident", id.as_str())]).status, 403);
+    assert_eq!(vol.post(&door, &[("resident", id.as_str())]).status, 403);
+}

@@ -38,8 +38,8 @@ pub use registry::{
 };
 pub use reports::{assign_building, building, point_labels, round_report};
 pub use rounds::{
-    compare, coverage_by, disinfection, disinfection_done, door_to_door, lab_form, lab_submit,
-    plan, push_slot, reconciliation, schedule,
+    compare, coverage_by, disinfection, disinfection_done, door_to_door, door_to_door_reveal,
+    lab_form, lab_submit, plan, push_slot, reconciliation, schedule,
 };
 pub use setup::{
     exempt, point_change, point_create, round_create, round_form, round_state, supplies_issue,
@@ -720,6 +720,103 @@ pub(crate) fn web_words(l: Lang, msg: &str) -> String {
     format!("{}{links}", esc(&text))
 }
 
+/// The full phone numbers of `residents` (ids `1-42`) for a page that shows
+/// them on request, each read audited as `POST /api/v1/residents/{id}/reveal`
+/// is; a resident whose phone the caller may not reveal stays masked (left
+/// out). The alerts page, the missed list and the door-to-door list use it.
+pub(crate) async fn reveal_phones(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    residents: &[&str],
+) -> Result<HashMap<String, Vec<String>>, WebError> {
+    let mut out = HashMap::new();
+    for id in residents {
+        let k = parse_key(l, id)?;
+        match gw_app::access::reveal(
+            &s.store,
+            &s.clock,
+            &a.principal,
+            k,
+            Field::Phone,
+            &a.address,
+        )
+        .await
+        {
+            Ok(v) => {
+                let numbers: Vec<String> = v
+                    .as_array()
+                    .map(|ps| {
+                        ps.iter()
+                            .filter_map(|p| p["number"].as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.insert((*id).to_string(), numbers);
+            }
+            // Not this caller's to reveal: stays masked.
+            Err(gw_app::access::AuthError::Forbidden(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}
+
+/// The control that shows one resident's full phone numbers on a list page:
+/// a button of the page's one reveal form (`form="reveal"`, see
+/// [`reveal_form`]), so a list of 200 carries one CSRF field, not 200
+/// (buttons are not printed).
+pub(crate) fn reveal_button(l: Lang, resident: &str) -> String {
+    format!(
+        r#"<button form="reveal" name="resident" value="{}" class="link rv">{}</button>"#,
+        esc(resident),
+        l.t(
+            "显示完整电话（记入审计日志）",
+            "Show the full phone (audited)"
+        )
+    )
+}
+
+/// A list page's one reveal form, posted back to the page (`action`, with
+/// its query) by any [`reveal_button`]; and a notice naming what a post
+/// showed (`shown`: the resident as the list shows them, their numbers).
+pub(crate) fn reveal_form(
+    a: &Auth,
+    l: Lang,
+    action: &str,
+    shown: Option<(&str, &[String])>,
+) -> String {
+    let notice = match shown {
+        Some((who, numbers)) => format!(
+            r#"<p class="notice" id="revealed">{}</p>"#,
+            esc(&match l {
+                Lang::Zh => format!(
+                    "{who} 的完整电话：{}（本次查看已记入审计日志）",
+                    if numbers.is_empty() {
+                        "无".to_string()
+                    } else {
+                        numbers.join("、")
+                    }
+                ),
+                Lang::En => format!(
+                    "{who}'s full phone: {} (this look is in the audit log)",
+                    if numbers.is_empty() {
+                        "none".to_string()
+                    } else {
+                        numbers.join(", ")
+                    }
+                ),
+            })
+        ),
+        None => String::new(),
+    };
+    format!(
+        r#"{notice}<form id="reveal" method="post" action="{}" class="noprint"><input type="hidden" name="csrf" value="{}"></form>"#,
+        esc(action),
+        esc(&a.csrf)
+    )
+}
+
 /// Whether the reader may open a round's page (`/rounds/{id}`) and the
 /// pages it leads to: registry readers. A link to one is offered only to them.
 pub(crate) fn reads_rounds(s: &AppState, a: &Auth) -> bool {
@@ -1219,18 +1316,37 @@ pub async fn missed(
     Path(id): Path<String>,
     Query(q): Query<MissedQuery>,
 ) -> Response {
-    match missed_body(&s, &a, &page, &id, &q).await {
+    match missed_body(&s, &a, &page, &id, &q, None).await {
         Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
         Err(e) => page.error(e),
     }
 }
 
+/// The missed list again with one listed resident's full phone numbers
+/// (form field `resident`), for whoever may reveal phones there; audited.
+pub async fn missed_reveal(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<MissedQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    let resident = Fields::parse(&body).get("resident").to_string();
+    match missed_body(&s, &a, &page, &id, &q, Some(&resident)).await {
+        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+/// `reveal`: a resident of the page whose full phone numbers to show.
 async fn missed_body(
     s: &AppState,
     a: &Auth,
     page: &Page,
     id: &str,
     q: &MissedQuery,
+    reveal: Option<&str>,
 ) -> Result<(String, String), WebError> {
     let l = page.lang;
     let round = parse_key(l, id)?;
@@ -1270,17 +1386,56 @@ async fn missed_body(
     let mut list = String::new();
     let mut people = Vec::new();
     let first = (p - 1) * MISSED_PAGE;
+    // A phone is revealed only for someone this page lists.
+    let grid_place = gw_app::access::place_of(&s.store, "grid", grid).await?;
+    let may_reveal = a
+        .principal
+        .can(Action::Reveal(Field::Phone), &grid_place, now);
+    let listed = |id: &str| {
+        rows.iter().skip(first).take(MISSED_PAGE).any(|r| {
+            Key {
+                street: r.street_id,
+                id: r.id,
+            }
+            .to_string()
+                == id
+        })
+    };
+    let revealed = match reveal {
+        Some(id) if listed(id) => reveal_phones(s, a, l, &[id]).await?,
+        _ => HashMap::new(),
+    };
+    let mut shown: Option<(String, Vec<String>)> = None;
     for (i, row) in rows.iter().enumerate().skip(first).take(MISSED_PAGE) {
         let v = gw_app::registry::ResidentView::masked(row, today);
         let mut name = names(&v.name);
         if i >= in_snapshot {
             name.push_str(l.t("（开轮后新增）", " (added since the round opened)"));
         }
-        let phones: Vec<&str> = v.phones.iter().map(|p| p.number.as_str()).collect();
-        people.push((
-            v.id.clone(),
-            format!("{name} {}", v.address.as_deref().unwrap_or("")),
-        ));
+        let shown_as = format!("{name} {}", v.address.as_deref().unwrap_or(""));
+        let phones = match revealed.get(&v.id) {
+            Some(full) => {
+                shown = Some((shown_as.clone(), full.clone()));
+                esc(&full.join(" "))
+            }
+            None if may_reveal && !v.phones.is_empty() => format!(
+                "{} {}",
+                esc(&v
+                    .phones
+                    .iter()
+                    .map(|p| p.number.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")),
+                reveal_button(l, &v.id)
+            ),
+            None => esc(&v
+                .phones
+                .iter()
+                .map(|p| p.number.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")),
+        };
+        people.push((v.id.clone(), shown_as));
         let sheet = v.household.as_deref().map_or_else(String::new, |h| {
             format!(
                 r#"<a href="/households/{}/codes">{}</a>"#,
@@ -1289,12 +1444,11 @@ async fn missed_body(
             )
         });
         list.push_str(&format!(
-            r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{sheet}</td></tr>"#,
+            r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td><td>{phones}</td><td>{}</td><td>{sheet}</td></tr>"#,
             esc(&name),
             esc(gender_label(l, v.gender)),
             v.age.map_or_else(String::new, |a| a.to_string()),
             esc(v.address.as_deref().unwrap_or("")),
-            esc(&phones.join(" ")),
             esc(&flags_label(l, &v.flags)),
         ));
     }
@@ -1316,7 +1470,7 @@ async fn missed_body(
     };
     let body = format!(
         r#"<p><a href="/rounds/{round}">← {back}</a></p><h1>{title}</h1><p class="muted">{n} {people} · {masked}</p>
-{notice}<section class="card"><div class="scroll"><table><thead><tr><th>{ln}</th><th>{lg}</th><th>{la}</th><th>{ld}</th><th>{lp}</th><th>{lf}</th><th>{lc}</th></tr></thead><tbody>{list}</tbody></table></div>{nav}</section>{exempt}{exempt_list}"#,
+{notice}{reveal}<section class="card"><div class="scroll"><table><thead><tr><th>{ln}</th><th>{lg}</th><th>{la}</th><th>{ld}</th><th>{lp}</th><th>{lf}</th><th>{lc}</th></tr></thead><tbody>{list}</tbody></table></div>{nav}</section>{exempt}{exempt_list}"#,
         notice = if q.exempted.is_some() {
             format!(
                 r#"<p class="notice" id="exempted">{}</p>"#,
@@ -1343,6 +1497,16 @@ async fn missed_body(
         } else {
             String::new()
         },
+        reveal = if may_reveal {
+            reveal_form(
+                a,
+                l,
+                &format!("/rounds/{round}/missed?grid={grid}&page={p}"),
+                shown.as_ref().map(|(w, n)| (w.as_str(), n.as_slice())),
+            )
+        } else {
+            String::new()
+        },
         // A closed round's exemptions are its record: nothing to change.
         exempt = setup::exempt_form(s, a, l, &r, grid, &people),
         exempt_list = setup::exempt_list(s, a, l, (&r, grid), &exempt_rows, &names),
@@ -1350,10 +1514,17 @@ async fn missed_body(
         title = l.t("未检名单", "Missed list"),
         n = rows.len(),
         people = l.t("人", "people"),
-        masked = l.t(
-            "证件号和电话已脱敏",
-            "document numbers and phones are masked"
-        ),
+        masked = if shown.is_some() {
+            l.t(
+                "证件号已脱敏；此处显示的完整电话已记入审计日志",
+                "document numbers are masked; the full phone shown here is in the audit log",
+            )
+        } else {
+            l.t(
+                "证件号和电话已脱敏",
+                "document numbers and phones are masked",
+            )
+        },
         ln = l.t("姓名", "Name"),
         lg = l.t("性别", "Gender"),
         la = l.t("年龄", "Age"),

@@ -540,22 +540,58 @@ pub async fn door_to_door(
     Path(id): Path<String>,
     Query(q): Query<GridQuery>,
 ) -> Response {
-    let r = door_body(&s, &a, page.lang, &id, &q).await;
+    let r = door_body(&s, &a, page.lang, &id, &q, None).await;
     render(&page, r)
 }
 
+/// The door-to-door list again with one listed resident's full phone
+/// numbers (form field `resident`), for whoever may reveal phones there;
+/// audited.
+pub async fn door_to_door_reveal(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<GridQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    let resident = super::Fields::parse(&body).get("resident").to_string();
+    let r = door_body(&s, &a, page.lang, &id, &q, Some(&resident)).await;
+    render(&page, r)
+}
+
+/// `reveal`: a resident of the list whose full phone numbers to show.
 async fn door_body(
     s: &AppState,
     a: &Auth,
     l: Lang,
     id: &str,
     q: &GridQuery,
+    reveal: Option<&str>,
 ) -> Result<(String, String), WebError> {
     let round = parse_key(l, id)?;
     let grid = grid_of(l, q)?;
     let floors = gw_app::testing::door_to_door(&s.store, &s.clock, &a.principal, round, grid)
         .await
         .map_err(|e| auth_err(l, e))?;
+    // A phone is revealed only for someone the list holds.
+    let grid_place = gw_app::access::place_of(&s.store, "grid", grid).await?;
+    let may_reveal = a.principal.can(
+        gw_domain::access::Action::Reveal(gw_domain::access::Field::Phone),
+        &grid_place,
+        s.clock.now_ms(),
+    );
+    let revealed = match reveal {
+        Some(id)
+            if floors
+                .iter()
+                .any(|f| f.residents.iter().any(|d| d.resident.id == id)) =>
+        {
+            super::reveal_phones(s, a, l, &[id]).await?
+        }
+        _ => std::collections::HashMap::new(),
+    };
+    let mut shown: Option<(String, Vec<String>)> = None;
     // Named on the page and on paper: the team at the door knows whose list it holds.
     let g = s.store.grid(grid.street, grid.id).await?;
     let round_name = s.store.round(round.street, round.id).await?.name;
@@ -584,16 +620,30 @@ async fn door_body(
             } else {
                 gw_domain::mask::name(&r.name)
             };
-            let phones: Vec<&str> = r.phones.iter().map(|p| p.number.as_str()).collect();
+            let masked: Vec<&str> = r.phones.iter().map(|p| p.number.as_str()).collect();
+            let phones = match revealed.get(&r.id) {
+                Some(full) => {
+                    shown = Some((
+                        format!("{name} {}", r.address.as_deref().unwrap_or("")),
+                        full.clone(),
+                    ));
+                    esc(&full.join(" "))
+                }
+                None if may_reveal && !masked.is_empty() => format!(
+                    "{} {}",
+                    esc(&masked.join(" ")),
+                    super::reveal_button(l, &r.id)
+                ),
+                None => esc(&masked.join(" ")),
+            };
             // Why at the door: the team knows whether to expect a sealed
             // door or someone who cannot walk down.
             let why: Vec<String> = d.reasons.iter().map(|w| pick(l, &w.text)).collect();
             li.push_str(&format!(
-                r#"<li><b>{}</b> {} <span class="tag">{}</span> <span class="muted">{} {}</span></li>"#,
+                r#"<li><b>{}</b> {} <span class="tag">{}</span> <span class="muted">{phones} {}</span></li>"#,
                 esc(&name),
                 esc(r.address.as_deref().unwrap_or("")),
                 esc(&why.join(l.t("、", ", "))),
-                esc(&phones.join(" ")),
                 esc(&super::flags_label(l, &r.flags)),
             ));
         }
@@ -617,16 +667,33 @@ async fn door_body(
             )
         );
     }
+    let reveal = if may_reveal {
+        super::reveal_form(
+            a,
+            l,
+            &format!("/rounds/{round}/door-to-door?grid={grid}"),
+            shown.as_ref().map(|(w, n)| (w.as_str(), n.as_slice())),
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
-        r#"{back}<h1>{h}</h1><p><b>{where_}</b></p><p class="muted">{total} {people} · {masked}</p>{html}<p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>"#,
+        r#"{back}<h1>{h}</h1><p><b>{where_}</b></p><p class="muted">{total} {people} · {masked}</p>{reveal}{html}<p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>"#,
         back = back(s, a, l, round),
         h = l.t("入户采样名单", "Door-to-door list"),
         where_ = esc(&format!("{round_name} · {} {}", g.community_name, g.name)),
         people = l.t("人", "people"),
-        masked = l.t(
-            "按楼栋和楼层；电话已脱敏",
-            "by building and floor; phones masked"
-        ),
+        masked = if shown.is_some() {
+            l.t(
+                "按楼栋和楼层；此处显示的完整电话已记入审计日志",
+                "by building and floor; the full phone shown here is in the audit log",
+            )
+        } else {
+            l.t(
+                "按楼栋和楼层；电话已脱敏",
+                "by building and floor; phones masked",
+            )
+        },
         print = l.t("打印（A4）", "Print (A4)"),
     );
     Ok((
