@@ -992,3 +992,117 @@ async fn a_grid_leader_shows_one_full_phone_on_the_missed_and_door_to_door_lists
     assert_eq!(vol.post(&missed, &[("resident", id.as_str())]).status, 403);
     assert_eq!(vol.post(&door, &[("resident", id.as_str())]).status, 403);
 }
+
+/// The run of rounds missing nobody as a table row shows it: the row of
+/// `name` in the coverage page's record, and its count.
+fn in_a_row(body: &str, name: &str) -> (i64, String) {
+    let table = body
+        .split(r#"id="history-table""#)
+        .nth(1)
+        .unwrap_or_else(|| panic!("the record: {body}"));
+    let row = table
+        .split("<tr>")
+        .find(|r| r.starts_with(&format!("<td>{name}</td>")))
+        .unwrap_or_else(|| panic!("a row for {name}: {table}"));
+    let n = row
+        .split(r#"class="in-a-row">"#)
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    (n, row.to_string())
+}
+
+#[tokio::test]
+async fn the_coverage_page_shows_how_many_rounds_in_a_row_missed_nobody() {
+    let w = crate::testing::setup("200").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    let street = store.streets().await.unwrap()[0].clone();
+    let c = store.communities(None, Some(street.id)).await.unwrap()[0].clone();
+    let g = store.grids(None, Some((street.id, c.id))).await.unwrap()[0].clone();
+    let grid = format!("{}-{}", street.id, g.id);
+    // The one person round 2 misses; the grid's buildings.
+    let x = &w.codes[0];
+    let buildings: std::collections::BTreeSet<String> = srv
+        .get(&format!("/api/v1/residents?grid={grid}&limit=1000"))
+        .json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["building"].as_str().unwrap().to_string())
+        .collect();
+    assert!(buildings.len() >= 2, "the grid needs two buildings");
+    // Round 1 swabs everyone, round 2 all but one, round 3 everyone (still sampling).
+    let mut rounds = vec![w.round.clone()];
+    for n in 2..=3 {
+        let (r, _) = crate::harness::open_round(
+            |p, b| srv.post(p, b),
+            &crate::harness::round_body(street.id, &format!("第{n}轮")),
+        );
+        rounds.push(r);
+    }
+    for (i, r) in rounds.iter().enumerate() {
+        let p = srv
+            .post(
+                &format!("/api/v1/rounds/{r}/points"),
+                &serde_json::json!({ "name": format!("{i}号点"), "community": format!("{}-{}", street.id, c.id) }),
+            )
+            .json()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for (j, chunk) in w.codes.chunks(10).enumerate() {
+            let t = crate::testing::tube(srv, &p, &format!("H{i}{j:06}"));
+            for (k, (id, code)) in chunk.iter().enumerate() {
+                if i == 1 && *id == x.0 {
+                    continue;
+                }
+                crate::testing::scan(srv, &t, &format!("h{i}-{j}-{k}"), code);
+            }
+        }
+        if i < 2 {
+            let closed = srv.post(
+                &format!("/api/v1/rounds/{r}/state"),
+                &serde_json::json!({ "to": "sampling_closed" }),
+            );
+            assert_eq!(closed.status, 200, "{}", closed.body);
+        }
+    }
+    let chief = Browser::login(srv, "chief", &w.chief_password);
+    let r3 = &rounds[2];
+    // The round page says the run over the reader's area, and leads to the record.
+    let page = chief.get(&format!("/rounds/{r3}")).body;
+    assert!(page.contains("您的辖区连续 1 轮不落一人"), "{page}");
+    assert!(page.contains(&format!(r#"href="/rounds/{r3}/coverage#history""#)));
+    // By community: round 3, then round 2 missed one.
+    let by_c = chief.get(&format!("/rounds/{r3}/coverage")).body;
+    let (n, row) = in_a_row(&by_c, &c.name);
+    assert_eq!(n, 1, "{row}");
+    assert!(
+        row.contains("第2轮 · 未检 1") && row.contains("第3轮 · 不落一人"),
+        "{row}"
+    );
+    // By building: the missed person's building has one round in a row,
+    // every other building all three.
+    let by_b = chief
+        .get(&format!("/rounds/{r3}/coverage?grid={grid}"))
+        .body;
+    let table = by_b.split(r#"id="history-table""#).nth(1).unwrap();
+    let counts: Vec<i64> = table
+        .split(r#"class="in-a-row">"#)
+        .skip(1)
+        .map(|r| r.split('<').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(counts.len(), buildings.len(), "{table}");
+    assert_eq!(counts.iter().filter(|n| **n == 1).count(), 1, "{table}");
+    assert_eq!(
+        counts.iter().filter(|n| **n == 3).count(),
+        buildings.len() - 1,
+        "{table}"
+    );
+    // In English too.
+    let en = chief.get(&format!("/rounds/{r3}/coverage?lang=en")).body;
+    assert!(en.contains("Rounds in a row missing nobody"), "{en}");
+}

@@ -1218,6 +1218,24 @@ async fn coverage_body(
         .principal
         .can(Action::ReadLogistics, &street_place, s.clock.now_ms());
     let tools = setup::round_tools(s, a, l, &round, refused_point, missed).await?;
+    // The run of rounds that missed nobody over the reader's area; per
+    // community, grid and building on the coverage page.
+    let record =
+        gw_app::coverage::history(&s.store, &s.clock, &a.principal, k.street, None, 4).await?;
+    let record = format!(
+        r#"<p id="in-a-row">{} <a href="/rounds/{k}/coverage#history">{}</a></p>"#,
+        esc(&match l {
+            Lang::Zh => format!("您的辖区连续 {} 轮不落一人。", record.in_a_row),
+            Lang::En => format!(
+                "Your area: {} rounds in a row missed nobody.",
+                record.in_a_row
+            ),
+        }),
+        l.t(
+            "各社区、网格、楼栋的记录",
+            "The record per community, grid and building"
+        )
+    );
     // Just moved a step (the state form's answer): what the move leaves
     // unsettled, as the API and the command line say it.
     let moved = match query_param(Some(&page.query), "moved") {
@@ -1245,6 +1263,7 @@ async fn coverage_body(
     let body = format!(
         r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>{moved}
 <section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b id="cov-added" class="{amc}">{added}</b><span>{la}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
+{record}
 <section class="card"><h2>{gh}</h2><div class="scroll"><table><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lat}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
 <p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a>{recon}{lab} <a class="button" href="/rounds/{k}/disinfection">{dis}</a> <a class="button" href="/rounds/{k}/alerts">{alr}</a> <a class="button" href="/rounds/{k}/report">{rep}</a></p></section>{alerts}{points}{tools}"#,
         sched = l.t("下楼时间表", "Schedule"),

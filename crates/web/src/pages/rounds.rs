@@ -1391,6 +1391,65 @@ pub async fn disinfection_done(
 
 // ----- coverage by community, grid or building ------------------------------------------
 
+/// How many of the latest rounds the coverage page's record shows.
+const HISTORY_ROUNDS: usize = 4;
+
+/// One territory's record: rounds in a row that missed nobody, and each of
+/// its latest rounds with how many it missed (a round still sampling says so).
+fn history_row(l: Lang, name: &str, h: &gw_app::coverage::History) -> String {
+    let rounds: String = h
+        .rounds
+        .iter()
+        .map(|r| {
+            let missed = r.totals.missed + r.totals.added - r.totals.added_sampled;
+            let (cls, what) = if r.nobody_missed {
+                ("open", l.t("不落一人", "nobody missed").to_string())
+            } else if r.state == "open" {
+                (
+                    "",
+                    match l {
+                        Lang::Zh => format!("采样中，未检 {missed}"),
+                        Lang::En => format!("sampling, {missed} missed"),
+                    },
+                )
+            } else {
+                (
+                    "bad",
+                    match l {
+                        Lang::Zh => format!("未检 {missed}"),
+                        Lang::En => format!("{missed} missed"),
+                    },
+                )
+            };
+            format!(
+                r#"<span class="tag {cls}" title="{}">{} · {}</span> "#,
+                esc(&format!(
+                    "{}/{} {}",
+                    r.totals.sampled + r.totals.exempt,
+                    r.totals.expected,
+                    l.t("已检或免检", "sampled or exempt")
+                )),
+                esc(&r.name),
+                esc(&what)
+            )
+        })
+        .collect();
+    format!(
+        r#"<tr><td>{}</td><td class="n"><b class="in-a-row">{}</b> {}</td><td>{}</td></tr>"#,
+        esc(name),
+        h.in_a_row,
+        l.t("轮", "rounds"),
+        if rounds.is_empty() {
+            format!(
+                r#"<span class="muted">{}</span>"#,
+                l.t("尚无轮次", "no round yet")
+            )
+        } else {
+            rounds
+        }
+    )
+}
+
 #[derive(Debug, Deserialize)]
 pub struct CoverageQuery {
     pub community: Option<String>,
@@ -1509,10 +1568,64 @@ async fn coverage_by_body(
         Level::Grid => l.t("网格", "Grid"),
         Level::Building => l.t("楼栋", "Building"),
     };
+    // The record of rounds in a row that missed nobody, per row (and for
+    // the reader's whole street at the top level).
+    let mut record = String::new();
+    if by == Level::Community && within.is_none() {
+        let h = gw_app::coverage::history(
+            &s.store,
+            &s.clock,
+            &a.principal,
+            round.street,
+            None,
+            HISTORY_ROUNDS,
+        )
+        .await
+        .map_err(|e| auth_err(l, e))?;
+        record.push_str(&history_row(
+            l,
+            l.t("全部（您的辖区）", "All (your area)"),
+            &h,
+        ));
+    }
+    for r in &cov.rows {
+        let Ok(k) = r.key.parse::<Key>() else {
+            continue;
+        };
+        let h = gw_app::coverage::history(
+            &s.store,
+            &s.clock,
+            &a.principal,
+            round.street,
+            Some((by, k)),
+            HISTORY_ROUNDS,
+        )
+        .await
+        .map_err(|e| auth_err(l, e))?;
+        let name = names.get(&r.key).map_or(r.key.as_str(), String::as_str);
+        record.push_str(&history_row(l, name, &h));
+    }
+    let record = if record.is_empty() {
+        String::new()
+    } else {
+        format!(
+            r#"<section class="card" id="history"><h2>{h}</h2><div class="scroll"><table id="history-table"><thead><tr><th>{level}</th><th>{ln}</th><th>{lr}</th></tr></thead><tbody>{record}</tbody></table></div><p class="hint">{hint}</p></section>"#,
+            h = match l {
+                Lang::Zh => format!("不落一人 · 最近 {HISTORY_ROUNDS} 轮"),
+                Lang::En => format!("Nobody missed · the last {HISTORY_ROUNDS} rounds"),
+            },
+            ln = l.t("连续不落一人", "Rounds in a row missing nobody"),
+            lr = l.t("各轮未检人数（新近在前）", "Missed per round (newest first)"),
+            hint = l.t(
+                "不落一人：应检的人都已检或免检，开轮后新增的人都已检。仍在采样的一轮有人未检时，既不计入也不打断连续轮数，采样结束后才算。",
+                "Nobody missed: everyone expected sampled or exempt, everyone added since the opening sampled. A round still sampling with people missed neither counts nor breaks the run until its sampling closes."
+            ),
+        )
+    };
     let body = format!(
         r#"{back}<h1>{h} · {level}</h1>
 <section class="stats"><div><b>{e}</b><span>{le}</span></div><div><b id="by-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b class="{mc}">{m}</b><span>{lm}</span></div></section>
-<section class="card"><div class="scroll"><table id="coverage-by"><thead><tr><th>{level}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{la}</th><th>{lp}</th></tr></thead><tbody>{rows}</tbody></table></div><p class="hint">{hint}</p></section>"#,
+<section class="card"><div class="scroll"><table id="coverage-by"><thead><tr><th>{level}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{la}</th><th>{lp}</th></tr></thead><tbody>{rows}</tbody></table></div><p class="hint">{hint}</p></section>{record}"#,
         back = back(s, a, l, round),
         h = l.t("覆盖情况", "Coverage"),
         e = t.expected,
