@@ -2401,6 +2401,11 @@ pub struct ResultsSummary {
     /// Tubes another request gave a different result while this one ran:
     /// not changed (a recorded result never is), listed as `BARCODE: stored → asked`.
     pub conflicting: Vec<String>,
+    /// The barcodes resulted invalid now: a pool's people are swabbed again
+    /// (re-sample); a retest tube's member's retest stays open.
+    pub invalid_tubes: Vec<String>,
+    /// The people of invalid pools now called to be swabbed again.
+    pub resamples: usize,
 }
 
 /// The residents among `ids` the caller may read in the registry.
@@ -2614,8 +2619,6 @@ pub async fn post_results(
     let outcomes = store
         .apply_results(&pairs, &p.actor(), clock.now_ms())
         .await?;
-    let mut unpacked_logged = 0usize;
-    let mut not_received_logged = 0usize;
     for ((code, tube, result), applied) in items.into_iter().zip(outcomes) {
         let code = code.to_string();
         if !applied.applied {
@@ -2631,7 +2634,6 @@ pub async fn post_results(
         // The tube as it stood before this result: where the chain says it is.
         match gw_domain::testing::TubeState::parse(&tube.state) {
             Some(s) if !s.packed() => {
-                unpacked_logged += 1;
                 if s == gw_domain::testing::TubeState::Open {
                     sum.still_open.push(code.clone());
                 }
@@ -2642,7 +2644,6 @@ pub async fn post_results(
                 | gw_domain::testing::TubeState::Boxed
                 | gw_domain::testing::TubeState::HandedOver,
             ) => {
-                not_received_logged += 1;
                 sum.not_received.push(code.clone());
             }
             _ => {}
@@ -2653,7 +2654,13 @@ pub async fn post_results(
         sum.disinfection_tasks += usize::from(applied.disinfection_id.is_some());
         match result {
             "negative" => sum.negative += 1,
-            "invalid" => sum.invalid += 1,
+            "invalid" => {
+                sum.invalid += 1;
+                sum.invalid_tubes.push(code.clone());
+                if !applied.retest {
+                    sum.resamples += applied.members.len();
+                }
+            }
             _ => {}
         }
         if let Some(view) = raised_alert(store, clock, p, round, &applied).await? {
@@ -2661,12 +2668,13 @@ pub async fn post_results(
             sum.alerts.push(view);
         }
     }
-    // Once per upload, not once per tube.
-    if unpacked_logged > 0 {
-        tracing::warn!(round = %round, tubes = unpacked_logged, "results for tubes never packed");
+    // Once per upload, counted (the answer names the tubes): a lab's file
+    // for a street that skipped packing would otherwise log a line a tube.
+    if !sum.unpacked.is_empty() {
+        tracing::warn!(round = %round, tubes = sum.unpacked.len(), still_open = sum.still_open.len(), "results for tubes never packed");
     }
-    if not_received_logged > 0 {
-        tracing::warn!(round = %round, tubes = not_received_logged, "results for tubes the lab has not received");
+    if !sum.not_received.is_empty() {
+        tracing::warn!(round = %round, tubes = sum.not_received.len(), "results for tubes the lab has not received");
     }
     let detail = format!(
         "recorded={} abnormal={} invalid={} unpacked={} not_received={}",

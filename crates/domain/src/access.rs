@@ -252,9 +252,24 @@ impl Action {
     /// point's work (scans, stations, supplies, packing, hand-over, its
     /// counts) and the street's (rounds, results, the lab's receipt,
     /// accounts, audit, purge) are never within a grid's grant, whatever its
-    /// role allows elsewhere.
+    /// role allows elsewhere. The street's work is checked at the street:
+    /// a community's or a point's grant never reaches it either (a
+    /// community secretary's role allows posting results, her community
+    /// holds no place they are posted at).
     pub fn within_reach_of(self, node: &Node) -> bool {
         use Action::*;
+        let street_wide = matches!(
+            self,
+            ManageRounds | PostResults | Receive | ManageUsers | ReadAudit | Purge
+        );
+        if street_wide
+            && matches!(
+                node,
+                Node::Community { .. } | Node::Grid { .. } | Node::Point { .. }
+            )
+        {
+            return false;
+        }
         let at_points_or_street = matches!(
             self,
             ManageRounds
@@ -558,6 +573,19 @@ mod tests {
             Node::Community { street: 7, id: 3 },
         )];
         assert!(can_reach_somewhere(&community, Action::ManageStations, 500));
+        // Her role allows posting results; they are posted street-wide.
+        assert!(role_allows(Role::CommunitySecretary, Action::PostResults));
+        assert!(!can_reach_somewhere(&community, Action::PostResults, 500));
+        assert!(!can(&community, Action::PostResults, &street, 500));
+        let lab = [g(Role::Lab, Node::Street { id: 7 })];
+        assert!(can_reach_somewhere(&lab, Action::PostResults, 500));
+        assert!(can_reach_somewhere(&lab, Action::Receive, 500));
+        let point_staff = [g(Role::PointManager, Node::Point { street: 7, id: 9 })];
+        assert!(can_reach_somewhere(
+            &point_staff,
+            Action::ReadLogistics,
+            500
+        ));
     }
 
     #[test]

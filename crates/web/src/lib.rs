@@ -246,6 +246,13 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             Need::Act(ReadRegistry),
             get(pages::missed),
         ),
+        // One listed resident's full phone numbers on the list (each read audited).
+        (
+            "POST",
+            "/rounds/{id}/missed",
+            Need::Act(Reveal(gw_domain::access::Field::Phone)),
+            post(pages::missed_reveal),
+        ),
         (
             "GET",
             "/rounds/{id}/live",
@@ -451,6 +458,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             "/rounds/{id}/door-to-door",
             Need::Act(ReadRegistry),
             get(pages::door_to_door),
+        ),
+        (
+            "POST",
+            "/rounds/{id}/door-to-door",
+            Need::Act(Reveal(gw_domain::access::Field::Phone)),
+            post(pages::door_to_door_reveal),
         ),
         (
             "GET",

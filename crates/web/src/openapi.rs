@@ -224,6 +224,8 @@ fn registry_document() -> Value {
                     "still_open": { "type": "array", "items": { "type": "string" }, "description": "of `unpacked`, the tubes still open at their point (being filled): the lab cannot have them, check the barcodes" },
                     "not_received": { "type": "array", "items": { "type": "string" }, "description": "recorded, but the lab never recorded receiving their box (packed, or handed over and not received): check the barcodes, or record the receipt" },
                     "conflicting": { "type": "array", "items": { "type": "string" }, "description": "tubes another request gave a different result while this one ran: not changed" },
+                    "invalid_tubes": { "type": "array", "items": { "type": "string" }, "description": "the tubes resulted invalid now: a pool's people are swabbed again, a retest tube's retest stays open" },
+                    "resamples": { "type": "integer", "description": "people of invalid pools now called to be swabbed again" },
                     "negative": { "type": "integer" }, "invalid": { "type": "integer" }, "alerts": { "type": "array", "items": { "type": "object" } } } })) } },
             "/api/v1/rounds/{id}/results/file": { "post": { "summary": "the lab's results file (.xlsx, .xls, or .csv in UTF-8 or GBK: a tube-barcode column and a result column, 阴性/阳性/异常/无效 or negative/positive/abnormal/invalid) as the raw body; all or nothing: any bad row refuses the file with every problem listed (422)",
                 "parameters": [path_id("round id"), q("filename", "string", "the file's name, e.g. 结果.xlsx: its extension gives the type (else Content-Type: text/csv, application/vnd.ms-excel or …spreadsheetml.sheet)", false)],
@@ -235,7 +237,8 @@ fn registry_document() -> Value {
                 "responses": {
                     "200": { "description": "recorded", "content": { "application/json": { "schema": { "type": "object", "properties": { "file": { "type": "string" }, "rows": { "type": "integer" }, "repeated": { "type": "integer" },
                         "skipped_sheets": { "type": "array", "items": { "type": "string" } }, "recorded": { "type": "integer" }, "already": { "type": "array", "items": { "type": "string" } },
-                        "negative": { "type": "integer" }, "invalid": { "type": "integer" }, "alerts": { "type": "array", "items": { "type": "object" } } } } } } },
+                        "negative": { "type": "integer" }, "invalid": { "type": "integer" }, "alerts": { "type": "array", "items": { "type": "object" } },
+                        "invalid_tubes": { "type": "array", "items": { "type": "string" } }, "resamples": { "type": "integer" } } } } } },
                     "400": { "description": "not a readable spreadsheet (code bad_file) or no file name", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
                     "401": { "description": "not logged in" }, "403": { "description": "not allowed" }, "404": { "description": "no such round" },
                     "413": { "description": "file too large (code too_large)" },

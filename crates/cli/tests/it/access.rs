@@ -151,6 +151,11 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("GET", "/rounds/{id}") | ("GET", "/rounds/{id}/live") | ("GET", "/rounds/{id}/events") => {
             reader
         }
+        // A listed resident's full phone on the missed and door-to-door lists:
+        // whoever may reveal phones where they read (each read audited).
+        ("POST", "/rounds/{id}/missed") | ("POST", "/rounds/{id}/door-to-door") => {
+            reader && reaches
+        }
         ("GET", "/rounds/{id}/missed")
         | ("GET", "/households/{id}/codes")
         | ("GET", "/buildings/{id}/codes") => reader && reaches,
@@ -394,6 +399,14 @@ fn call(
         ("POST", "/rounds/{id}/exemptions") => Some((
             format!("/rounds/{round}/exemptions"),
             format!("resident={id}&reason=away&grid={grid}"),
+        )),
+        ("POST", "/rounds/{id}/missed") => Some((
+            format!("/rounds/{round}/missed?grid={grid}"),
+            format!("resident={id}"),
+        )),
+        ("POST", "/rounds/{id}/door-to-door") => Some((
+            format!("/rounds/{round}/door-to-door?grid={grid}"),
+            format!("resident={id}"),
         )),
         _ => None,
     };

@@ -483,3 +483,183 @@ async fn a_file_that_fails_part_way_records_none_of_its_results() {
         Some("abnormal")
     );
 }
+
+/// The element `id`, from its start tag to the first `</li>`, `</b>` or `</ul>`.
+fn by_id<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!(r#"id="{id}""#))
+        .unwrap_or_else(|| panic!("no #{id}: {html}"));
+    let rest = &html[start..];
+    let end = ["</li>", "</b>", "</ul>"]
+        .iter()
+        .filter_map(|t| rest.find(t))
+        .min()
+        .unwrap();
+    &rest[..end]
+}
+
+#[tokio::test]
+async fn the_web_upload_says_what_the_file_did_as_the_api_does() {
+    let w = setup("200").await;
+    let srv = &w.srv;
+    // An abnormal pool and an invalid one, never packed; a negative tube
+    // packed but never received; a negative tube still open at its point.
+    let t1 = tube(srv, &w.points[0], "L0000001");
+    let t2 = tube(srv, &w.points[0], "L0000002");
+    let t3 = tube(srv, &w.points[1], "L0000003");
+    let t4 = tube(srv, &w.points[1], "L0000004");
+    for i in 0..10 {
+        scan(srv, &t1, &format!("a{i}"), &w.codes[i].1);
+        scan(srv, &t2, &format!("b{i}"), &w.codes[10 + i].1);
+    }
+    for i in 0..5 {
+        scan(srv, &t3, &format!("c{i}"), &w.codes[20 + i].1);
+    }
+    srv.post(&format!("/api/v1/tubes/{t3}/close"), &json!({}));
+    for i in 0..3 {
+        scan(srv, &t4, &format!("d{i}"), &w.codes[30 + i].1);
+    }
+    let bag = srv.post(
+        &format!("/api/v1/points/{}/bags", w.points[0]),
+        &json!({ "barcode": "BAG0000001", "tubes": ["L0000002"], "counted_tubes": 1 }),
+    );
+    assert_eq!(bag.status, 201, "{}", bag.body);
+    let boxed = srv.post(
+        &format!("/api/v1/points/{}/boxes", w.points[0]),
+        &json!({ "barcode": "BOX0000001", "bags": ["BAG0000001"], "counted_bags": 1, "counted_tubes": 1 }),
+    );
+    assert_eq!(boxed.status, 201, "{}", boxed.body);
+
+    let lab_pw = w.env.account("lab", "lab", &["--street", "鸿城街道"]);
+    srv.login("lab", &lab_pw);
+    let lab = crate::round_pages::Browser::login(srv, "lab", &format!("{lab_pw}-changed"));
+    let csv =
+        "试管条码,检测结果\r\nL0000001,阳性\r\nL0000002,阴性\r\nL0000003,无效\r\nL0000004,阴性\r\n";
+    let r = lab.upload(
+        &format!("/rounds/{}/lab?filename={}", w.round, enc("结果.csv")),
+        csv.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let page = &r.body;
+    // The counts by result, said once.
+    assert!(!page.contains("管结果已记录"), "{page}");
+    assert!(by_id(page, "lab-recorded").ends_with(">4"), "{page}");
+    assert!(by_id(page, "lab-negative").ends_with(">2"), "{page}");
+    assert!(by_id(page, "lab-abnormal").ends_with(">1"), "{page}");
+    assert!(by_id(page, "lab-invalid").ends_with(">1"), "{page}");
+    // The abnormal pool traced; the lab reads no registry, so no link to the
+    // alerts page (403 for it).
+    let alerts = by_id(page, "lab-alerts");
+    assert!(
+        alerts.contains("L0000001") && alerts.contains("已追踪 10 人"),
+        "{alerts}"
+    );
+    assert!(alerts.contains("0号采样点"), "{alerts}");
+    assert!(!page.contains("/alerts#alert-"), "{page}");
+    // The invalid pool's people are swabbed again.
+    let invalid = by_id(page, "lab-invalid-tubes");
+    assert!(
+        invalid.contains("L0000003") && invalid.contains("5 人需重采"),
+        "{invalid}"
+    );
+    // What the chain of counts says.
+    let open = by_id(page, "lab-still-open");
+    assert!(
+        open.contains("实验室不可能收到") && open.contains("L0000004"),
+        "{open}"
+    );
+    let unpacked = by_id(page, "lab-unpacked");
+    assert!(
+        unpacked.contains("L0000001")
+            && unpacked.contains("L0000003")
+            && !unpacked.contains("L0000004"),
+        "{unpacked}"
+    );
+    let unreceived = by_id(page, "lab-not-received");
+    assert!(unreceived.contains("L0000002"), "{unreceived}");
+    assert!(
+        unreceived.contains(&format!(r#"href="/rounds/{}/reconciliation""#, w.round)),
+        "the lab records the receipt there: {unreceived}"
+    );
+
+    // The street's commander uploads the next file: the pool is linked to
+    // its alert on the alerts page, in English when asked.
+    let t5 = tube(srv, &w.points[1], "L0000005");
+    for i in 0..2 {
+        scan(srv, &t5, &format!("e{i}"), &w.codes[40 + i].1);
+    }
+    srv.post(&format!("/api/v1/tubes/{t5}/close"), &json!({}));
+    let chief = crate::round_pages::Browser::login(srv, "chief", &w.chief_password);
+    let r = chief.upload(
+        &format!("/rounds/{}/lab?filename=r2.csv&lang=en", w.round),
+        "Barcode,Result\r\nL0000005,positive\r\n".as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let alerts = by_id(&r.body, "lab-alerts");
+    assert!(
+        alerts.contains("Abnormal pool L0000005") && alerts.contains("2 people traced"),
+        "{alerts}"
+    );
+    assert!(
+        alerts.contains(&format!(r#"href="/rounds/{}/alerts#alert-"#, w.round)),
+        "{alerts}"
+    );
+    // The API's answer names the invalid tubes too, with the people called again.
+    let t6 = tube(srv, &w.points[1], "L0000006");
+    for i in 0..3 {
+        scan(srv, &t6, &format!("f{i}"), &w.codes[50 + i].1);
+    }
+    let json = srv.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &json!({ "results": [{ "barcode": "L0000006", "result": "invalid" }] }),
+    );
+    assert_eq!(json.status, 200, "{}", json.body);
+    assert_eq!(
+        json.json()["invalid_tubes"],
+        json!(["L0000006"]),
+        "{}",
+        json.body
+    );
+    assert_eq!(json.json()["resamples"], 3, "{}", json.body);
+}
+
+#[tokio::test]
+async fn tubes_never_packed_are_logged_once_per_upload_with_their_count() {
+    let (w, _lab) = round_with_tubes().await;
+    // Three tubes resulted, none of them ever packed: the summary names
+    // them; the log says it once, counted, not a line a tube.
+    let path = w.env.path("结果.csv");
+    std::fs::write(
+        &path,
+        "试管条码,检测结果\r\nL0000001,阴性\r\nL0000002,阴性\r\nL0000003,阴性\r\n",
+    )
+    .unwrap();
+    let out = w.env.cli(&[
+        "results",
+        "upload",
+        "--round",
+        &w.round,
+        path.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The log's colours (escape sequences) left out.
+    let mut stderr = String::new();
+    let mut escape = false;
+    for c in String::from_utf8_lossy(&out.stderr).chars() {
+        match (escape, c) {
+            (false, '\u{1b}') => escape = true,
+            (true, 'm') => escape = false,
+            (true, _) => {}
+            (false, c) => stderr.push(c),
+        }
+    }
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("L0000001, L0000002, L0000003"), "{stdout}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("never packed"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("tubes=3"), "{stderr}");
+    assert!(!stderr.contains("L0000001"), "{stderr}");
+}

@@ -14,6 +14,7 @@ mod handoff;
 mod harness;
 mod import;
 mod lab;
+mod links;
 mod packing_pages;
 mod pages;
 mod print_pages;

@@ -55,6 +55,19 @@ impl<'a> Browser<'a> {
             self.cookie
         ))
     }
+    /// Posts a file as the upload pages' script does: the raw body, the
+    /// CSRF token as a header.
+    pub(crate) fn upload(&self, path: &str, bytes: &[u8]) -> Response {
+        let mut req = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\nX-CSRF-Token: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+            self.cookie,
+            self.csrf,
+            bytes.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(bytes);
+        self.srv.raw_bytes(&req)
+    }
     /// Posts a form as the browser does: urlencoded, with the CSRF field.
     pub(crate) fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
         let mut body = format!("csrf={}", enc(&self.csrf));
@@ -673,4 +686,423 @@ async fn the_plan_form_keeps_its_values_and_a_refusal_reads_whole() {
         page.body.matches(r#"class="push-slot""#).count(),
         buttons - 1
     );
+    // Pressed again (a page opened before, a double click): refused as the
+    // API refuses it, 409, with when and by whom, on the schedule.
+    let twice = admin.post(&format!("/rounds/{round}/schedule/push"), &push);
+    assert_eq!(twice.status, 409, "{}", twice.body);
+    assert!(form_error(&twice.body).contains("推送过"), "{}", twice.body);
+    assert!(!form_error(&twice.body).contains(" / "), "{}", twice.body);
+    assert!(twice.body.contains(r#"id="calldown""#), "{}", twice.body);
+    let api_twice = api.post(
+        &format!("/api/v1/rounds/{round}/schedule/push"),
+        &serde_json::json!({ "starts_ms": first_slot.parse::<i64>().unwrap() }),
+    );
+    assert_eq!(api_twice.status, 409, "{}", api_twice.body);
+}
+
+/// The `location` header of a redirect.
+fn location(r: &Response) -> String {
+    header(&r.head, "location")
+        .unwrap_or_else(|| panic!("a redirect: {} {}", r.status, r.body))
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_state_change_on_the_round_page_says_what_the_move_leaves_unsettled() {
+    let w = crate::testing::setup("200").await;
+    let srv = &w.srv;
+    // A tube still open at its point with three swabs in it.
+    let t = crate::testing::tube(srv, &w.points[0], "MV000001");
+    for i in 0..3 {
+        crate::testing::scan(srv, &t, &format!("mv{i}"), &w.codes[i].1);
+    }
+    let chief = Browser::login(srv, "chief", &w.chief_password);
+    let r = chief.post(
+        &format!("/rounds/{}/state", w.round),
+        &[("to", "sampling_closed")],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = chief.get(&location(&r));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let moved = page
+        .body
+        .split(r#"id="moved""#)
+        .nth(1)
+        .unwrap_or_else(|| panic!("the move is said: {}", page.body));
+    assert!(moved.contains("轮次已变为“采样结束”"), "{moved}");
+    assert!(
+        moved.contains("还有 1 管未封管且有样本（MV000001）"),
+        "{moved}"
+    );
+    // The lab's result for the tube, never packed: the counts disagree when
+    // the results are complete; the page names its page for that, not a command.
+    let res = srv.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &serde_json::json!({ "results": [{ "barcode": "MV000001", "result": "negative" }] }),
+    );
+    assert_eq!(res.status, 200, "{}", res.body);
+    let r = chief.post(
+        &format!("/rounds/{}/state", w.round),
+        &[("to", "results_complete")],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let to = location(&r);
+    assert!(to.contains("moved=results_complete"), "{to}");
+    let page = chief.get(&format!("{}&lang=en", to.split('#').next().unwrap()));
+    let warnings = page
+        .body
+        .split(r#"id="move-warnings""#)
+        .nth(1)
+        .unwrap_or_else(|| panic!("the move's warnings: {}", page.body));
+    assert!(
+        warnings.contains("the count reconciliation has") && warnings.contains("mismatch"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains(&format!(
+            r#"<a href="/rounds/{}/reconciliation">the count reconciliation page</a>"#,
+            w.round
+        )),
+        "{warnings}"
+    );
+    assert!(
+        !page.body.contains("gridwarden handoff report"),
+        "{warnings}"
+    );
+    // The API and the command line keep their words.
+    let api = srv.post(
+        &format!("/api/v1/rounds/{}/state", w.round),
+        &serde_json::json!({ "to": "closed" }),
+    );
+    assert_eq!(api.status, 200, "{}", api.body);
+    assert!(
+        api.json()["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("gridwarden handoff report"),
+        "{}",
+        api.body
+    );
+    // Looked at again later, the page is the round's page, no notice.
+    let plain = chief.get(&format!("/rounds/{}", w.round));
+    assert!(!plain.body.contains(r#"id="moved""#), "{}", plain.body);
+}
+
+#[tokio::test]
+async fn a_closed_round_offers_none_of_the_actions_it_refuses() {
+    let w = crate::testing::setup("200").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let c = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let grid = store.grids(None, Some((street, c))).await.unwrap()[0].id;
+    let grid = format!("{street}-{grid}");
+    // Someone exempt, a stored call-down plan, a channel to push it to.
+    let x = srv.post(
+        &format!("/api/v1/rounds/{}/exemptions", w.round),
+        &serde_json::json!({ "resident": w.codes[0].0, "reason": "away" }),
+    );
+    assert_eq!(x.status, 200, "{}", x.body);
+    let plan = srv.post(
+        &format!("/api/v1/rounds/{}/schedule", w.round),
+        &serde_json::json!({ "slot_minutes": 60 }),
+    );
+    assert_eq!(plan.status, 200, "{}", plan.body);
+    let ch = srv.post(
+        &format!("/api/v1/streets/{street}/alert-channels"),
+        &serde_json::json!({ "kind": "json", "url": "http://127.0.0.1:9/hook" }),
+    );
+    assert!(ch.status == 200 || ch.status == 201, "{}", ch.body);
+    let chief = Browser::login(srv, "chief", &w.chief_password);
+    let missed = format!("/rounds/{}/missed?grid={grid}", w.round);
+    let schedule = format!("/rounds/{}/schedule", w.round);
+    let point = format!("/points/{}", w.points[0]);
+    // While the round samples: every form is there.
+    let m = chief.get(&missed).body;
+    assert!(
+        m.contains(r#"id="exempt""#) && m.contains("取消免检"),
+        "{m}"
+    );
+    let sc = chief.get(&schedule).body;
+    assert!(
+        sc.contains(r#"class="push-slot""#) && sc.contains(r#"name="slot_minutes""#),
+        "{sc}"
+    );
+    assert!(chief.get(&point).body.contains(r#"id="supply-form""#));
+
+    for to in ["sampling_closed", "results_complete", "closed"] {
+        let r = srv.post(
+            &format!("/api/v1/rounds/{}/state", w.round),
+            &serde_json::json!({ "to": to }),
+        );
+        assert_eq!(r.status, 200, "{to}: {}", r.body);
+    }
+    // Closed: the exemptions stand as its record, listed without a button.
+    let m = chief.get(&missed).body;
+    assert!(m.contains(r#"id="exempt-list""#), "{m}");
+    assert!(m.contains(r#"id="exemptions-closed""#), "{m}");
+    assert!(
+        !m.contains("取消免检") && !m.contains(r#"id="exempt""#),
+        "{m}"
+    );
+    // Nobody is called down any more, nor planned.
+    let sc = chief.get(&schedule).body;
+    assert!(!sc.contains(r#"class="push-slot""#), "{sc}");
+    assert!(!sc.contains(r#"name="slot_minutes""#), "{sc}");
+    // No more supplies; what was issued still shows.
+    let pt = chief.get(&point).body;
+    assert!(!pt.contains(r#"id="supply-form""#), "{pt}");
+    assert!(pt.contains(r#"id="supplies-closed""#), "{pt}");
+    // What the pages no longer offer is refused indeed (409).
+    let lift = chief.post(
+        &format!("/rounds/{}/exemptions", w.round),
+        &[
+            ("resident", w.codes[0].0.as_str()),
+            ("reason", "none"),
+            ("grid", grid.as_str()),
+        ],
+    );
+    assert_eq!(lift.status, 409, "{}", lift.body);
+}
+
+#[tokio::test]
+async fn a_grid_leader_shows_one_full_phone_on_the_missed_and_door_to_door_lists() {
+    let w = crate::testing::setup("200").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    let street = store.streets().await.unwrap()[0].clone();
+    let c = store.communities(None, Some(street.id)).await.unwrap()[0].clone();
+    let g = store.grids(None, Some((street.id, c.id))).await.unwrap()[0].clone();
+    let grid = format!("{}-{}", street.id, g.id);
+    let leader_pw = w.env.account(
+        "leader",
+        "grid_leader",
+        &[
+            "--street",
+            &street.name,
+            "--community",
+            &c.name,
+            "--grid",
+            &g.name,
+        ],
+    );
+    srv.login("leader", &leader_pw);
+    let leader = Browser::login(srv, "leader", &format!("{leader_pw}-changed"));
+    // Someone missed, with a phone; their full number as the API reveals it.
+    let residents = srv
+        .get(&format!("/api/v1/residents?grid={grid}&limit=1000"))
+        .json();
+    let who = residents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| !r["phones"].as_array().unwrap().is_empty())
+        .expect("a resident with a phone")
+        .clone();
+    let id = who["id"].as_str().unwrap().to_string();
+    let masked = who["phones"][0]["number"].as_str().unwrap().to_string();
+    let full = srv
+        .post(
+            &format!("/api/v1/residents/{id}/reveal"),
+            &serde_json::json!({ "field": "phone" }),
+        )
+        .json()["value"][0]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(full, masked);
+    let reveals = || async {
+        store
+            .audit_events(None, None, None, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "reveal_phone" && e.target_id == id && e.actor == "user:leader")
+            .count()
+    };
+
+    let missed = format!("/rounds/{}/missed?grid={grid}", w.round);
+    let page = leader.get(&missed).body;
+    assert!(
+        page.contains(&format!(r#"name="resident" value="{id}" class="link rv""#)),
+        "{page}"
+    );
+    assert!(page.contains("显示完整电话（记入审计日志）"), "{page}");
+    assert!(!page.contains(&full), "masked until asked");
+    let shown = leader.post(&missed, &[("resident", id.as_str())]);
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    let notice = shown
+        .body
+        .split(r#"id="revealed""#)
+        .nth(1)
+        .unwrap_or_else(|| panic!("the number is said: {}", shown.body));
+    assert!(notice.contains(&full), "{notice}");
+    assert_eq!(
+        shown.body.matches(&full).count(),
+        2,
+        "the notice and the row"
+    );
+    assert_eq!(reveals().await, 1, "the read is audited");
+    // Someone the page does not list is not revealed by it (nor audited).
+    let sampled = w.codes.iter().find(|(r, _)| *r != id).unwrap();
+    let t = crate::testing::tube(srv, &w.points[0], "RV000001");
+    crate::testing::scan(srv, &t, "rv-1", &sampled.1);
+    let other = leader.post(&missed, &[("resident", sampled.0.as_str())]);
+    assert_eq!(other.status, 200, "{}", other.body);
+    assert!(!other.body.contains(r#"id="revealed""#), "{}", other.body);
+    assert_eq!(
+        store
+            .audit_events(None, None, None, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.action == "reveal_phone" && e.target_id == sampled.0)
+            .count(),
+        0
+    );
+
+    // The door-to-door list: their building sealed, so they are on it.
+    let building = who["building"].as_str().unwrap().to_string();
+    let sealed = srv.post(
+        "/api/v1/control",
+        &serde_json::json!({ "target_kind": "building", "target_id": building, "status": "sealed", "reason": "封控" }),
+    );
+    assert!(
+        sealed.status == 200 || sealed.status == 201,
+        "{}",
+        sealed.body
+    );
+    let door = format!("/rounds/{}/door-to-door?grid={grid}", w.round);
+    let page = leader.get(&door).body;
+    assert!(
+        page.contains(&format!(r#"name="resident" value="{id}" class="link rv""#)),
+        "{page}"
+    );
+    let shown = leader.post(&door, &[("resident", id.as_str())]);
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert!(shown.body.contains(r#"id="revealed""#), "{}", shown.body);
+    assert!(shown.body.contains(&full), "{}", shown.body);
+    assert_eq!(reveals().await, 2, "each read is audited");
+
+    // A volunteer reveals nothing (the route), and sees no such control.
+    let point = &w.points[0];
+    let vol_pw = w.env.account("vol", "volunteer", &["--point", point]);
+    srv.login("vol", &vol_pw);
+    let vol = Browser::login(srv, "vol", &format!("{vol_pw}-changed"));
+    assert_eq!(vol.post(&missed, &[("resident", id.as_str())]).status, 403);
+    assert_eq!(vol.post(&door, &[("resident", id.as_str())]).status, 403);
+}
+
+/// The run of rounds missing nobody as a table row shows it: the row of
+/// `name` in the coverage page's record, and its count.
+fn in_a_row(body: &str, name: &str) -> (i64, String) {
+    let table = body
+        .split(r#"id="history-table""#)
+        .nth(1)
+        .unwrap_or_else(|| panic!("the record: {body}"));
+    let row = table
+        .split("<tr>")
+        .find(|r| r.starts_with(&format!("<td>{name}</td>")))
+        .unwrap_or_else(|| panic!("a row for {name}: {table}"));
+    let n = row
+        .split(r#"class="in-a-row">"#)
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    (n, row.to_string())
+}
+
+#[tokio::test]
+async fn the_coverage_page_shows_how_many_rounds_in_a_row_missed_nobody() {
+    let w = crate::testing::setup("200").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    let street = store.streets().await.unwrap()[0].clone();
+    let c = store.communities(None, Some(street.id)).await.unwrap()[0].clone();
+    let g = store.grids(None, Some((street.id, c.id))).await.unwrap()[0].clone();
+    let grid = format!("{}-{}", street.id, g.id);
+    // The one person round 2 misses; the grid's buildings.
+    let x = &w.codes[0];
+    let buildings: std::collections::BTreeSet<String> = srv
+        .get(&format!("/api/v1/residents?grid={grid}&limit=1000"))
+        .json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["building"].as_str().unwrap().to_string())
+        .collect();
+    assert!(buildings.len() >= 2, "the grid needs two buildings");
+    // Round 1 swabs everyone, round 2 all but one, round 3 everyone (still sampling).
+    let mut rounds = vec![w.round.clone()];
+    for n in 2..=3 {
+        let (r, _) = crate::harness::open_round(
+            |p, b| srv.post(p, b),
+            &crate::harness::round_body(street.id, &format!("第{n}轮")),
+        );
+        rounds.push(r);
+    }
+    for (i, r) in rounds.iter().enumerate() {
+        let p = srv
+            .post(
+                &format!("/api/v1/rounds/{r}/points"),
+                &serde_json::json!({ "name": format!("{i}号点"), "community": format!("{}-{}", street.id, c.id) }),
+            )
+            .json()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for (j, chunk) in w.codes.chunks(10).enumerate() {
+            let t = crate::testing::tube(srv, &p, &format!("H{i}{j:06}"));
+            for (k, (id, code)) in chunk.iter().enumerate() {
+                if i == 1 && *id == x.0 {
+                    continue;
+                }
+                crate::testing::scan(srv, &t, &format!("h{i}-{j}-{k}"), code);
+            }
+        }
+        if i < 2 {
+            let closed = srv.post(
+                &format!("/api/v1/rounds/{r}/state"),
+                &serde_json::json!({ "to": "sampling_closed" }),
+            );
+            assert_eq!(closed.status, 200, "{}", closed.body);
+        }
+    }
+    let chief = Browser::login(srv, "chief", &w.chief_password);
+    let r3 = &rounds[2];
+    // The round page says the run over the reader's area, and leads to the record.
+    let page = chief.get(&format!("/rounds/{r3}")).body;
+    assert!(page.contains("您的辖区连续 1 轮不落一人"), "{page}");
+    assert!(page.contains(&format!(r#"href="/rounds/{r3}/coverage#history""#)));
+    // By community: round 3, then round 2 missed one.
+    let by_c = chief.get(&format!("/rounds/{r3}/coverage")).body;
+    let (n, row) = in_a_row(&by_c, &c.name);
+    assert_eq!(n, 1, "{row}");
+    assert!(
+        row.contains("第2轮 · 未检 1") && row.contains("第3轮 · 不落一人"),
+        "{row}"
+    );
+    // By building: the missed person's building has one round in a row,
+    // every other building all three.
+    let by_b = chief
+        .get(&format!("/rounds/{r3}/coverage?grid={grid}"))
+        .body;
+    let table = by_b.split(r#"id="history-table""#).nth(1).unwrap();
+    let counts: Vec<i64> = table
+        .split(r#"class="in-a-row">"#)
+        .skip(1)
+        .map(|r| r.split('<').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(counts.len(), buildings.len(), "{table}");
+    assert_eq!(counts.iter().filter(|n| **n == 1).count(), 1, "{table}");
+    assert_eq!(
+        counts.iter().filter(|n| **n == 3).count(),
+        buildings.len() - 1,
+        "{table}"
+    );
+    // In English too.
+    let en = chief.get(&format!("/rounds/{r3}/coverage?lang=en")).body;
+    assert!(en.contains("Rounds in a row missing nobody"), "{en}");
 }

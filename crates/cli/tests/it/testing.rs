@@ -14,6 +14,8 @@ pub(crate) struct Round {
     pub(crate) round: String,
     pub(crate) points: Vec<String>,
     pub(crate) codes: Vec<(String, String)>,
+    /// The street commander `chief`'s password (after the first login).
+    pub(crate) chief_password: String,
 }
 
 pub(crate) async fn setup(residents: &str) -> Round {
@@ -47,6 +49,7 @@ pub(crate) async fn setup(residents: &str) -> Round {
         round,
         points,
         codes,
+        chief_password: format!("{pw}-changed"),
     }
 }
 

@@ -38,8 +38,8 @@ pub use registry::{
 };
 pub use reports::{assign_building, building, point_labels, round_report};
 pub use rounds::{
-    compare, coverage_by, disinfection, disinfection_done, door_to_door, lab_form, lab_submit,
-    plan, push_slot, reconciliation, schedule,
+    compare, coverage_by, disinfection, disinfection_done, door_to_door, door_to_door_reveal,
+    lab_form, lab_submit, plan, push_slot, reconciliation, schedule,
 };
 pub use setup::{
     exempt, point_change, point_create, round_create, round_form, round_state, supplies_issue,
@@ -603,8 +603,22 @@ fn abilities(l: Lang) -> Vec<(Action, &'static str)> {
             l.t("发放和撤销扫码设备", "Enrol and revoke scanning stations"),
         ),
         (
+            Action::Pack,
+            l.t(
+                "在采样点装袋、装箱、交接转运",
+                "Bag, box and hand over tubes at a testing point",
+            ),
+        ),
+        (
             Action::PostResults,
             l.t("上传检测结果", "Upload test results"),
+        ),
+        (
+            Action::Receive,
+            l.t(
+                "接收转运箱并清点管数",
+                "Receive transport boxes and count their tubes",
+            ),
         ),
         (
             Action::ManageUsers,
@@ -668,6 +682,151 @@ impl Names {
     }
 }
 
+/// Commands the API's and the command line's words send a reader to, and
+/// the page that does the same on the web: `(command and its round flag,
+/// the page's path with the round for {}, its name)`.
+const COMMAND_PAGES: [(&str, &str, (&str, &str)); 1] = [(
+    "gridwarden handoff report --round ",
+    "/rounds/{}/reconciliation",
+    ("数据统计校对页", "the count reconciliation page"),
+)];
+
+/// A bilingual message of the app (`中文 / English`) as a page shows it
+/// (HTML): the reader's half, a command it names replaced by a link to the
+/// page that does the same ("…: gridwarden handoff report --round 1-6"
+/// becomes the reconciliation page of round 1-6).
+pub(crate) fn web_words(l: Lang, msg: &str) -> String {
+    let mut text = registry::pick(l, msg);
+    let mut links = String::new();
+    for (command, path, (zh, en)) in COMMAND_PAGES {
+        let Some(at) = msg.find(command) else {
+            continue;
+        };
+        let arg: String = msg[at + command.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        let said = format!("{command}{arg}");
+        for cut in [format!(": {said}"), format!("：{said}"), said.clone()] {
+            text = text.replace(&cut, "");
+        }
+        links.push_str(&format!(
+            r#"{}<a href="{}">{}</a>"#,
+            l.t("：", ": "),
+            esc(&path.replace("{}", &arg)),
+            esc(l.t(zh, en))
+        ));
+    }
+    format!("{}{links}", esc(&text))
+}
+
+/// The full phone numbers of `residents` (ids `1-42`) for a page that shows
+/// them on request, each read audited as `POST /api/v1/residents/{id}/reveal`
+/// is; a resident whose phone the caller may not reveal stays masked (left
+/// out). The alerts page, the missed list and the door-to-door list use it.
+pub(crate) async fn reveal_phones(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    residents: &[&str],
+) -> Result<HashMap<String, Vec<String>>, WebError> {
+    let mut out = HashMap::new();
+    for id in residents {
+        let k = parse_key(l, id)?;
+        match gw_app::access::reveal(
+            &s.store,
+            &s.clock,
+            &a.principal,
+            k,
+            Field::Phone,
+            &a.address,
+        )
+        .await
+        {
+            Ok(v) => {
+                let numbers: Vec<String> = v
+                    .as_array()
+                    .map(|ps| {
+                        ps.iter()
+                            .filter_map(|p| p["number"].as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.insert((*id).to_string(), numbers);
+            }
+            // Not this caller's to reveal: stays masked.
+            Err(gw_app::access::AuthError::Forbidden(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}
+
+/// The control that shows one resident's full phone numbers on a list page:
+/// a button of the page's one reveal form (`form="reveal"`, see
+/// [`reveal_form`]), so a list of 200 carries one CSRF field, not 200
+/// (buttons are not printed).
+pub(crate) fn reveal_button(l: Lang, resident: &str) -> String {
+    format!(
+        r#"<button form="reveal" name="resident" value="{}" class="link rv">{}</button>"#,
+        esc(resident),
+        l.t(
+            "显示完整电话（记入审计日志）",
+            "Show the full phone (audited)"
+        )
+    )
+}
+
+/// A list page's one reveal form, posted back to the page (`action`, with
+/// its query) by any [`reveal_button`]; and a notice naming what a post
+/// showed (`shown`: the resident as the list shows them, their numbers).
+pub(crate) fn reveal_form(
+    a: &Auth,
+    l: Lang,
+    action: &str,
+    shown: Option<(&str, &[String])>,
+) -> String {
+    let notice = match shown {
+        Some((who, numbers)) => format!(
+            r#"<p class="notice" id="revealed">{}</p>"#,
+            esc(&match l {
+                Lang::Zh => format!(
+                    "{who} 的完整电话：{}（本次查看已记入审计日志）",
+                    if numbers.is_empty() {
+                        "无".to_string()
+                    } else {
+                        numbers.join("、")
+                    }
+                ),
+                Lang::En => format!(
+                    "{who}'s full phone: {} (this look is in the audit log)",
+                    if numbers.is_empty() {
+                        "none".to_string()
+                    } else {
+                        numbers.join(", ")
+                    }
+                ),
+            })
+        ),
+        None => String::new(),
+    };
+    format!(
+        r#"{notice}<form id="reveal" method="post" action="{}" class="noprint"><input type="hidden" name="csrf" value="{}"></form>"#,
+        esc(action),
+        esc(&a.csrf)
+    )
+}
+
+/// Whether the reader may open a round's page (`/rounds/{id}`) and the
+/// pages it leads to: registry readers. A link to one is offered only to them.
+pub(crate) fn reads_rounds(s: &AppState, a: &Auth) -> bool {
+    gw_domain::access::can_reach_somewhere(
+        &a.principal.grants,
+        Action::ReadRegistry,
+        s.clock.now_ms(),
+    )
+}
+
 fn date_text(ms: i64) -> String {
     gw_domain::date::Date::from_unix_ms_cst(ms).map_or_else(|| ms.to_string(), |d| d.to_string())
 }
@@ -723,10 +882,13 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
     }
     streets.sort_unstable();
     streets.dedup();
-    let can = |act: Action| a.principal.can_somewhere(act, now);
+    // What the grants reach, not only what their roles allow: a link or a
+    // line here is work the reader can do (a secretary's role allows
+    // posting results, her community holds no place they are posted at).
+    let can = |act: Action| gw_domain::access::can_reach_somewhere(&a.principal.grants, act, now);
     let mut abilities_html = String::new();
     for (act, text) in abilities(l) {
-        if gw_domain::access::can_reach_somewhere(&a.principal.grants, act, now) {
+        if can(act) {
             abilities_html.push_str(&format!("<li>{}</li>", esc(text)));
         }
     }
@@ -763,6 +925,8 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
         if can(Action::ManageRounds) {
             rounds_html.push_str(&setup::new_round_link(l));
         }
+    } else {
+        rounds_html = lab_rounds(&s, &a, l, &streets).await;
     }
     let mut point_links = String::new();
     for g in a.principal.grants.iter().filter(|g| g.in_force(now)) {
@@ -796,6 +960,13 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
     let mut channels = String::new();
     if can(Action::ManageRounds) {
         for st in &streets {
+            let may = match s.store.place_of(*st, "street", *st).await {
+                Ok(place) => a.principal.can(Action::ManageRounds, &place, now),
+                Err(_) => false,
+            };
+            if !may {
+                continue;
+            }
             let name = names
                 .streets
                 .iter()
@@ -811,7 +982,9 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
             channels = format!(r#"<p class="actions">{channels}</p>"#);
         }
     }
-    let station = if can(Action::Scan) {
+    // The station page is anyone's to open (an enrolment code from a
+    // point's manager makes it a station): shown to whoever's role scans.
+    let station = if a.principal.can_somewhere(Action::Scan, now) {
         format!(
             r#"<section class="card"><h2>{}</h2><p>{}</p><p><a class="button" href="/station">{}</a></p></section>"#,
             l.t("扫码登记", "Scanning"),
@@ -836,6 +1009,77 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
         ah = l.t("我可以做", "What I can do"),
     );
     page.render(StatusCode::OK, l.t("首页", "Home"), &body)
+}
+
+/// The rounds of the streets where the reader receives boxes or posts
+/// results without reading the registry (the lab): the rounds at work
+/// first (sampling, or sampling closed), each with the lab's pages. Empty
+/// for everyone else (registry readers reach these from the round's page).
+async fn lab_rounds(s: &AppState, a: &Auth, l: Lang, streets: &[i64]) -> String {
+    let now = s.clock.now_ms();
+    let mut out = String::new();
+    for st in streets {
+        let Ok(place) = s.store.place_of(*st, "street", *st).await else {
+            continue;
+        };
+        let post = a.principal.can(Action::PostResults, &place, now);
+        // The reconciliation page holds the lab's receipt form.
+        let counts = a.principal.can(Action::ReadLogistics, &place, now);
+        if !post && !counts {
+            continue;
+        }
+        let mut rounds = s.store.rounds(*st).await.unwrap_or_default();
+        rounds.retain(|r| r.state != "planned");
+        // Stable: within each group, the store's order (newest opened first).
+        rounds.sort_by_key(|r| !matches!(r.state.as_str(), "open" | "sampling_closed"));
+        for r in rounds {
+            let k = Key {
+                street: r.street_id,
+                id: r.id,
+            };
+            let mut links = String::new();
+            if post {
+                links.push_str(&format!(
+                    r#"<a class="button" href="/rounds/{k}/lab">{}</a> "#,
+                    l.t("上传检测结果", "Upload results")
+                ));
+            }
+            if counts {
+                links.push_str(&format!(
+                    r#"<a class="button" href="/rounds/{k}/reconciliation">{}</a>"#,
+                    if a.principal.can(Action::Receive, &place, now) {
+                        l.t("接收样本箱 · 数据校对", "Receive boxes · reconciliation")
+                    } else {
+                        l.t("数据校对", "Reconciliation")
+                    }
+                ));
+            }
+            out.push_str(&format!(
+                r#"<li><b>{}</b> <span class="tag {}">{}</span><p class="actions">{links}</p></li>"#,
+                esc(&r.name),
+                esc(&r.state),
+                esc(state_label(l, &r.state))
+            ));
+        }
+    }
+    if out.is_empty() {
+        let lab = a.principal.can_somewhere(Action::PostResults, now)
+            || a.principal.can_somewhere(Action::Receive, now);
+        if !lab {
+            return String::new();
+        }
+        out = format!(
+            "<li class=\"muted\">{}</li>",
+            l.t("暂无开始采样的检测轮次", "No testing round has opened yet")
+        );
+    }
+    format!(
+        r#"<section class="card" id="lab-rounds"><h2>{}</h2><ul class="list">{out}</ul></section>"#,
+        l.t(
+            "检测轮次 · 样本接收与结果",
+            "Testing rounds · boxes and results"
+        )
+    )
 }
 
 fn landing(page: &Page) -> Response {
@@ -966,20 +1210,73 @@ async fn coverage_body(
     let pc = percent(sa + x, e);
     let points = points_section(s, a, l, k, &communities).await?;
     let alerts = alerts_section(s, a, l, k).await?;
-    let may_post_results = a.principal.can(
-        Action::PostResults,
-        &s.store.place_of(k.street, "street", k.street).await?,
-        s.clock.now_ms(),
-    );
+    let street_place = s.store.place_of(k.street, "street", k.street).await?;
+    let may_post_results = a
+        .principal
+        .can(Action::PostResults, &street_place, s.clock.now_ms());
+    // The whole round's counts are read street-wide (a point's at the point).
+    let may_reconcile = a
+        .principal
+        .can(Action::ReadLogistics, &street_place, s.clock.now_ms());
     let tools = setup::round_tools(s, a, l, &round, refused_point, missed).await?;
+    // The run of rounds that missed nobody over the reader's area; per
+    // community, grid and building on the coverage page.
+    let record =
+        gw_app::coverage::history(&s.store, &s.clock, &a.principal, k.street, None, 4).await?;
+    let record = format!(
+        r#"<p id="in-a-row">{} <a href="/rounds/{k}/coverage#history">{}</a></p>"#,
+        esc(&match l {
+            Lang::Zh => format!("您的辖区连续 {} 轮不落一人。", record.in_a_row),
+            Lang::En => format!(
+                "Your area: {} rounds in a row missed nobody.",
+                record.in_a_row
+            ),
+        }),
+        l.t(
+            "各社区、网格、楼栋的记录",
+            "The record per community, grid and building"
+        )
+    );
+    // Just moved a step (the state form's answer): what the move leaves
+    // unsettled, as the API and the command line say it.
+    let moved = match query_param(Some(&page.query), "moved") {
+        Some(to) if to == round.state => {
+            let warnings = gw_app::testing::move_warnings(&s.store, &s.clock, &a.principal, k, &to)
+                .await
+                .iter()
+                .map(|w| format!("<li>{}</li>", web_words(l, w)))
+                .collect::<String>();
+            format!(
+                r#"<section class="card" id="moved"><p class="notice">{}</p>{}</section>"#,
+                esc(&match l {
+                    Lang::Zh => format!("轮次已变为“{}”。", state_label(l, &to)),
+                    Lang::En => format!("The round is now {}.", state_label(l, &to)),
+                }),
+                if warnings.is_empty() {
+                    String::new()
+                } else {
+                    format!(r#"<ul class="list error" id="move-warnings">{warnings}</ul>"#)
+                }
+            )
+        }
+        _ => String::new(),
+    };
     let body = format!(
-        r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>
+        r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>{moved}
 <section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b id="cov-added" class="{amc}">{added}</b><span>{la}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
+{record}
 <section class="card"><h2>{gh}</h2><div class="scroll"><table><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lat}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
-<p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a> <a class="button" href="/rounds/{k}/reconciliation">{recon}</a>{lab} <a class="button" href="/rounds/{k}/disinfection">{dis}</a> <a class="button" href="/rounds/{k}/alerts">{alr}</a> <a class="button" href="/rounds/{k}/report">{rep}</a></p></section>{alerts}{points}{tools}"#,
+<p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a>{recon}{lab} <a class="button" href="/rounds/{k}/disinfection">{dis}</a> <a class="button" href="/rounds/{k}/alerts">{alr}</a> <a class="button" href="/rounds/{k}/report">{rep}</a></p></section>{alerts}{points}{tools}"#,
         sched = l.t("下楼时间表", "Schedule"),
         byc = l.t("按社区/网格/楼栋", "By community, grid, building"),
-        recon = l.t("数据校对", "Reconciliation"),
+        recon = if may_reconcile {
+            format!(
+                r#" <a class="button" href="/rounds/{k}/reconciliation">{}</a>"#,
+                l.t("数据校对", "Reconciliation")
+            )
+        } else {
+            String::new()
+        },
         // Only for those who may post results (the street's and the lab's).
         lab = if may_post_results {
             format!(
@@ -1039,18 +1336,37 @@ pub async fn missed(
     Path(id): Path<String>,
     Query(q): Query<MissedQuery>,
 ) -> Response {
-    match missed_body(&s, &a, &page, &id, &q).await {
+    match missed_body(&s, &a, &page, &id, &q, None).await {
         Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
         Err(e) => page.error(e),
     }
 }
 
+/// The missed list again with one listed resident's full phone numbers
+/// (form field `resident`), for whoever may reveal phones there; audited.
+pub async fn missed_reveal(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<MissedQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    let resident = Fields::parse(&body).get("resident").to_string();
+    match missed_body(&s, &a, &page, &id, &q, Some(&resident)).await {
+        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+/// `reveal`: a resident of the page whose full phone numbers to show.
 async fn missed_body(
     s: &AppState,
     a: &Auth,
     page: &Page,
     id: &str,
     q: &MissedQuery,
+    reveal: Option<&str>,
 ) -> Result<(String, String), WebError> {
     let l = page.lang;
     let round = parse_key(l, id)?;
@@ -1096,6 +1412,26 @@ async fn missed_body(
     let mut list = String::new();
     let mut people = Vec::new();
     let first = (p - 1) * MISSED_PAGE;
+    // A phone is revealed only for someone this page lists.
+    let grid_place = gw_app::access::place_of(&s.store, "grid", grid).await?;
+    let may_reveal = a
+        .principal
+        .can(Action::Reveal(Field::Phone), &grid_place, now);
+    let listed = |id: &str| {
+        rows.iter().skip(first).take(MISSED_PAGE).any(|r| {
+            Key {
+                street: r.street_id,
+                id: r.id,
+            }
+            .to_string()
+                == id
+        })
+    };
+    let revealed = match reveal {
+        Some(id) if listed(id) => reveal_phones(s, a, l, &[id]).await?,
+        _ => HashMap::new(),
+    };
+    let mut shown: Option<(String, Vec<String>)> = None;
     for (i, row) in rows.iter().enumerate().skip(first).take(MISSED_PAGE) {
         let v = gw_app::registry::ResidentView::masked(row, today);
         let mut name = names(&v.name);
@@ -1107,11 +1443,30 @@ async fn missed_body(
         } else if i >= in_snapshot {
             name.push_str(l.t("（开轮后新增）", " (added since the round opened)"));
         }
-        let phones: Vec<&str> = v.phones.iter().map(|p| p.number.as_str()).collect();
-        people.push((
-            v.id.clone(),
-            format!("{name} {}", v.address.as_deref().unwrap_or("")),
-        ));
+        let shown_as = format!("{name} {}", v.address.as_deref().unwrap_or(""));
+        let phones = match revealed.get(&v.id) {
+            Some(full) => {
+                shown = Some((shown_as.clone(), full.clone()));
+                esc(&full.join(" "))
+            }
+            None if may_reveal && !v.phones.is_empty() => format!(
+                "{} {}",
+                esc(&v
+                    .phones
+                    .iter()
+                    .map(|p| p.number.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")),
+                reveal_button(l, &v.id)
+            ),
+            None => esc(&v
+                .phones
+                .iter()
+                .map(|p| p.number.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")),
+        };
+        people.push((v.id.clone(), shown_as));
         let sheet = v.household.as_deref().map_or_else(String::new, |h| {
             format!(
                 r#"<a href="/households/{}/codes">{}</a>"#,
@@ -1120,12 +1475,11 @@ async fn missed_body(
             )
         });
         list.push_str(&format!(
-            r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{sheet}</td></tr>"#,
+            r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td><td>{phones}</td><td>{}</td><td>{sheet}</td></tr>"#,
             esc(&name),
             esc(gender_label(l, v.gender)),
             v.age.map_or_else(String::new, |a| a.to_string()),
             esc(v.address.as_deref().unwrap_or("")),
-            esc(&phones.join(" ")),
             esc(&flags_label(l, &v.flags)),
         ));
     }
@@ -1147,7 +1501,7 @@ async fn missed_body(
     };
     let body = format!(
         r#"<p><a href="/rounds/{round}">← {back}</a></p><h1>{title}</h1><p class="muted">{n} {people} · {masked}</p>
-{notice}<section class="card"><div class="scroll"><table><thead><tr><th>{ln}</th><th>{lg}</th><th>{la}</th><th>{ld}</th><th>{lp}</th><th>{lf}</th><th>{lc}</th></tr></thead><tbody>{list}</tbody></table></div>{nav}</section>{exempt}{exempt_list}"#,
+{notice}{reveal}<section class="card"><div class="scroll"><table><thead><tr><th>{ln}</th><th>{lg}</th><th>{la}</th><th>{ld}</th><th>{lp}</th><th>{lf}</th><th>{lc}</th></tr></thead><tbody>{list}</tbody></table></div>{nav}</section>{exempt}{exempt_list}"#,
         notice = if q.exempted.is_some() {
             format!(
                 r#"<p class="notice" id="exempted">{}</p>"#,
@@ -1174,16 +1528,34 @@ async fn missed_body(
         } else {
             String::new()
         },
-        exempt = setup::exempt_form(s, a, l, round, grid, &people),
-        exempt_list = setup::exempt_list(s, a, l, (round, grid), &exempt_rows, &names),
+        reveal = if may_reveal {
+            reveal_form(
+                a,
+                l,
+                &format!("/rounds/{round}/missed?grid={grid}&page={p}"),
+                shown.as_ref().map(|(w, n)| (w.as_str(), n.as_slice())),
+            )
+        } else {
+            String::new()
+        },
+        // A closed round's exemptions are its record: nothing to change.
+        exempt = setup::exempt_form(s, a, l, &r, grid, &people),
+        exempt_list = setup::exempt_list(s, a, l, (&r, grid), &exempt_rows, &names),
         back = esc(&r.name),
         title = l.t("未检名单", "Missed list"),
         n = rows.len(),
         people = l.t("人", "people"),
-        masked = l.t(
-            "证件号和电话已脱敏",
-            "document numbers and phones are masked"
-        ),
+        masked = if shown.is_some() {
+            l.t(
+                "证件号已脱敏；此处显示的完整电话已记入审计日志",
+                "document numbers are masked; the full phone shown here is in the audit log",
+            )
+        } else {
+            l.t(
+                "证件号和电话已脱敏",
+                "document numbers and phones are masked",
+            )
+        },
         ln = l.t("姓名", "Name"),
         lg = l.t("性别", "Gender"),
         la = l.t("年龄", "Age"),
@@ -1393,17 +1765,29 @@ async fn point_body(
         ),
         None => String::new(),
     };
+    // The round's page for who may open it; the round named for the others.
+    let back = if reads_rounds(s, a) {
+        format!(
+            r#"<a href="/rounds/{}">← {}</a>"#,
+            Key {
+                street: k.street,
+                id: round.id
+            },
+            esc(&round.name)
+        )
+    } else {
+        format!(
+            r#"<a href="/">← {}</a> · {}"#,
+            l.t("首页", "Home"),
+            esc(&round.name)
+        )
+    };
     let body = format!(
-        r#"<p><a href="/rounds/{rk}">← {rn}</a></p><h1>{name}</h1>
+        r#"<p>{back}</p><h1>{name}</h1>
 <section class="stats"><div><b id="point-total">{count}</b><span>{ls}</span></div></section>{issued_html}
 <p class="actions"><a class="button" href="/points/{k}/packing">{pk}</a></p>
 <section class="card"><h2>{sh}</h2><form method="post" action="/points/{k}/stations" class="stack"><input type="hidden" name="csrf" value="{csrf}">
 <label>{ll}<input name="label" maxlength="40" placeholder="{lp}"></label><button class="primary" type="submit">{sb}</button></form></section>"#,
-        rk = Key {
-            street: k.street,
-            id: round.id
-        },
-        rn = esc(&round.name),
         name = esc(&pt.name),
         ls = l.t("已采人次", "Swabs registered"),
         sh = l.t("发放扫码设备", "Enrol a scanning station"),
@@ -1416,7 +1800,7 @@ async fn point_body(
     let body = body
         + &stations_section(s, a, l, k).await?
         + &setup::point_change_section(s, a, l, k, &round, change_error).await?
-        + &setup::supplies_section(s, a, l, k, &place, supplies).await?;
+        + &setup::supplies_section(s, a, l, k, &place, &round, supplies).await?;
     // A point added by mistake: its round's managers remove it while nothing
     // happened at it (the store refuses otherwise, naming what).
     let street_place = s.store.place_of(k.street, "street", k.street).await?;

@@ -1067,36 +1067,8 @@ pub async fn alerts_reveal_phones(
             .iter()
             .find(|d| d.alert.alert == alert)
             .ok_or_else(|| WebError::not_found(l.t("没有这条预警", "No such alert")))?;
-        let mut out = std::collections::HashMap::new();
-        for m in &d.alert.members {
-            let k = parse_key(l, &m.id)?;
-            match gw_app::access::reveal(
-                &s.store,
-                &s.clock,
-                &a.principal,
-                k,
-                gw_domain::access::Field::Phone,
-                &a.address,
-            )
-            .await
-            {
-                Ok(v) => {
-                    let numbers: Vec<String> = v
-                        .as_array()
-                        .map(|ps| {
-                            ps.iter()
-                                .filter_map(|p| p["number"].as_str().map(String::from))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    out.insert(m.id.clone(), numbers);
-                }
-                // Not this caller's to reveal: stays masked.
-                Err(gw_app::access::AuthError::Forbidden(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok::<_, WebError>(out)
+        let ids: Vec<&str> = d.alert.members.iter().map(|m| m.id.as_str()).collect();
+        super::reveal_phones(&s, &a, l, &ids).await
     }
     .await;
     let revealed = match revealed {

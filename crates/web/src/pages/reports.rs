@@ -102,9 +102,10 @@ async fn labels_body(
     }
     let body = if sheets.is_empty() {
         format!(
-            r#"<p class="noprint"><a href="/rounds/{r}">← {rn}</a></p><h1>{h}</h1><section class="card"><p class="muted" id="nothing-packed">{none}</p></section>"#,
-            r = esc(&lb.round),
+            r#"<p class="noprint"><a href="/points/{p}/packing">← {rn} · {pk}</a></p><h1>{h}</h1><section class="card"><p class="muted" id="nothing-packed">{none}</p></section>"#,
+            p = esc(&lb.point),
             rn = esc(&lb.round_name),
+            pk = l.t("装袋装箱", "packing"),
             h = esc(&lb.point_name),
             none = l.t(
                 "本采样点还没有装袋或装箱，没有可打印的标签。",
@@ -113,9 +114,10 @@ async fn labels_body(
         )
     } else {
         format!(
-            r#"<p class="noprint"><a href="/rounds/{r}">← {rn}</a></p><h1 class="noprint">{h} · {t}</h1>{print}<p class="hint">{hint}</p>{sheets}"#,
-            r = esc(&lb.round),
+            r#"<p class="noprint"><a href="/points/{p}/packing">← {rn} · {pk}</a></p><h1 class="noprint">{h} · {t}</h1>{print}<p class="hint">{hint}</p>{sheets}"#,
+            p = esc(&lb.point),
             rn = esc(&lb.round_name),
+            pk = l.t("装袋装箱", "packing"),
             h = esc(&lb.point_name),
             t = l.t("标签", "labels"),
             print = print_button(l),
@@ -190,12 +192,13 @@ fn alert_state_label(l: Lang, kind: &str, state: &str) -> String {
     .to_string()
 }
 
-/// Mismatches along the hand-off chain the caller may read: the whole round,
-/// else the points where they read logistics; `None` when they read none.
-async fn mismatches(s: &AppState, a: &Auth, round: Key) -> Result<Option<usize>, WebError> {
+/// Mismatches along the hand-off chain the caller may read: the whole round
+/// (`true`: the reconciliation page is theirs to open), else the points
+/// where they read logistics; `None` when they read none.
+async fn mismatches(s: &AppState, a: &Auth, round: Key) -> Result<Option<(usize, bool)>, WebError> {
     use gw_app::access::AuthError;
     match gw_app::handoff::report(&s.store, &s.clock, &a.principal, round, None).await {
-        Ok(r) => return Ok(Some(r.mismatches.len())),
+        Ok(r) => return Ok(Some((r.mismatches.len(), true))),
         Err(AuthError::Forbidden(_)) => {}
         Err(e) => return Err(e.into()),
     }
@@ -228,7 +231,7 @@ async fn mismatches(s: &AppState, a: &Auth, round: Key) -> Result<Option<usize>,
             }
         }
     }
-    Ok(any.then_some(found.len()))
+    Ok(any.then_some((found.len(), false)))
 }
 
 async fn report_body(
@@ -372,14 +375,22 @@ async fn report_body(
     };
     let none = l.t("无", "None");
     let recon = match mism {
-        Some(0) => format!(
+        Some((0, _)) => format!(
             r#"<b id="rep-mismatches">0</b> {}"#,
             l.t("处不一致：全部相符", "mismatches: everything matches")
         ),
-        Some(n) => format!(
-            r#"<b id="rep-mismatches" class="warn">{n}</b> {} <a class="noprint" href="/rounds/{k}/reconciliation">{}</a>"#,
+        Some((n, whole)) => format!(
+            r#"<b id="rep-mismatches" class="warn">{n}</b> {}{}"#,
             l.t("处数量不一致", "counts do not match"),
-            l.t("查看校对", "see the reconciliation")
+            // The page of the whole round's counts, for who may read them.
+            if whole {
+                format!(
+                    r#" <a class="noprint" href="/rounds/{k}/reconciliation">{}</a>"#,
+                    l.t("查看校对", "see the reconciliation")
+                )
+            } else {
+                String::new()
+            }
         ),
         None => format!(
             r#"<span class="muted">{}</span>"#,

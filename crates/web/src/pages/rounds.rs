@@ -19,11 +19,20 @@ fn hm(ms: i64) -> String {
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
-fn back(l: Lang, round: Key) -> String {
-    format!(
-        r#"<p class="noprint"><a href="/rounds/{round}">← {}</a></p>"#,
-        l.t("本轮覆盖情况", "This round's coverage")
-    )
+/// The link back to the round's page, or home for a reader who may not
+/// open it (point staff on their schedule, the lab on its reconciliation).
+fn back(s: &AppState, a: &Auth, l: Lang, round: Key) -> String {
+    if super::reads_rounds(s, a) {
+        format!(
+            r#"<p class="noprint"><a href="/rounds/{round}">← {}</a></p>"#,
+            l.t("本轮覆盖情况", "This round's coverage")
+        )
+    } else {
+        format!(
+            r#"<p class="noprint"><a href="/">← {}</a></p>"#,
+            l.t("首页", "Home")
+        )
+    }
 }
 
 fn render(page: &Page, r: Result<(String, String), WebError>) -> Response {
@@ -90,6 +99,9 @@ async fn schedule_body(
     ordered.sort_by_key(|(p, sl)| (sl.starts_ms, p.point_id));
     // The round's managers push a slot's call-down from here: once per slot
     // (a slot already told says so; a slot begun is past pushing).
+    // Only a round still to be sampled calls people down or is planned.
+    let round_state = s.store.round(round.street, round.id).await?.state;
+    let sampling = matches!(round_state.as_str(), "planned" | "open");
     let can_push = v.stored
         && a.principal.can(
             gw_domain::access::Action::ManageRounds,
@@ -112,7 +124,7 @@ async fn schedule_body(
                 String::new()
             } else if pushed.contains(&sl.starts_ms) {
                 format!(r#"<span class="tag">{}</span>"#, l.t("已推送", "pushed"))
-            } else if sl.starts_ms < now {
+            } else if sl.starts_ms < now || !sampling {
                 String::new()
             } else {
                 format!(
@@ -214,9 +226,9 @@ async fn schedule_body(
             format!("{}", v.plan.params.max_queue.round() as i64),
         ),
     };
-    let can_plan = a
-        .principal
-        .can_somewhere(gw_domain::access::Action::ManageRounds, s.clock.now_ms());
+    let can_plan = sampling
+        && a.principal
+            .can_somewhere(gw_domain::access::Action::ManageRounds, s.clock.now_ms());
     let form = if can_plan {
         format!(
             r#"<section class="card noprint"><h2>{h}</h2>{err}<form method="post" action="/rounds/{round}/schedule" class="stack"><input type="hidden" name="csrf" value="{csrf}">
@@ -233,6 +245,9 @@ async fn schedule_body(
             lq = l.t("排队上限（人，1–1000）", "Queue bound (people, 1–1000)"),
             b = l.t("生成下楼时间表", "Make the call-down schedule"),
         )
+    } else if !err.is_empty() {
+        // A refusal still says why where there is no form (sampling is over).
+        format!(r#"<section class="card noprint">{err}</section>"#)
     } else {
         String::new()
     };
@@ -251,7 +266,7 @@ async fn schedule_body(
 {points}{sim}<section class="card"><h2>{hs}</h2>{slots}</section>
 <section class="card noprint" id="messages"><h2>{ht}</h2>{texts}</section>
 <p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>{form}"#,
-        back = back(l, round),
+        back = back(s, a, l, round),
         name = esc(&v.round_name),
         h = l.t("下楼时间表", "Call-down schedule"),
         people = v.plan.people_called,
@@ -352,9 +367,23 @@ async fn again(
     msg: &str,
     form: &PlanForm,
 ) -> Response {
+    again_with(s, a, page, id, msg, form, StatusCode::BAD_REQUEST).await
+}
+
+/// [`again`] answering `status` (a refused push answers as the API does:
+/// 409 for a slot pushed before).
+async fn again_with(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    id: &str,
+    msg: &str,
+    form: &PlanForm,
+    status: StatusCode,
+) -> Response {
     let refused = Refused { message: msg, form };
     match schedule_body(s, a, page.lang, id, Some(refused), false).await {
-        Ok((t, b)) => page.render(StatusCode::BAD_REQUEST, &t, &b),
+        Ok((t, b)) => page.render(status, &t, &b),
         Err(e) => page.error(e),
     }
 }
@@ -393,12 +422,17 @@ pub async fn push_slot(
             redirect(&format!("/rounds/{round}/schedule#calldown"))
         }
         Err(e) => {
-            let msg = auth_err(l, e).message;
+            let e = auth_err(l, e);
+            // What to fix (400) or what stands in the way (409, a slot
+            // pushed before) on the schedule; anything else is an error page.
+            if !matches!(e.status, StatusCode::BAD_REQUEST | StatusCode::CONFLICT) {
+                return page.error(e);
+            }
             let form = PlanForm {
                 slot_minutes: String::new(),
                 max_queue: String::new(),
             };
-            again(&s, &a, &page, &id, &msg, &form).await
+            again_with(&s, &a, &page, &id, &pick(l, &e.message), &form, e.status).await
         }
     }
 }
@@ -506,22 +540,58 @@ pub async fn door_to_door(
     Path(id): Path<String>,
     Query(q): Query<GridQuery>,
 ) -> Response {
-    let r = door_body(&s, &a, page.lang, &id, &q).await;
+    let r = door_body(&s, &a, page.lang, &id, &q, None).await;
     render(&page, r)
 }
 
+/// The door-to-door list again with one listed resident's full phone
+/// numbers (form field `resident`), for whoever may reveal phones there;
+/// audited.
+pub async fn door_to_door_reveal(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<GridQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    let resident = super::Fields::parse(&body).get("resident").to_string();
+    let r = door_body(&s, &a, page.lang, &id, &q, Some(&resident)).await;
+    render(&page, r)
+}
+
+/// `reveal`: a resident of the list whose full phone numbers to show.
 async fn door_body(
     s: &AppState,
     a: &Auth,
     l: Lang,
     id: &str,
     q: &GridQuery,
+    reveal: Option<&str>,
 ) -> Result<(String, String), WebError> {
     let round = parse_key(l, id)?;
     let grid = grid_of(l, q)?;
     let floors = gw_app::testing::door_to_door(&s.store, &s.clock, &a.principal, round, grid)
         .await
         .map_err(|e| auth_err(l, e))?;
+    // A phone is revealed only for someone the list holds.
+    let grid_place = gw_app::access::place_of(&s.store, "grid", grid).await?;
+    let may_reveal = a.principal.can(
+        gw_domain::access::Action::Reveal(gw_domain::access::Field::Phone),
+        &grid_place,
+        s.clock.now_ms(),
+    );
+    let revealed = match reveal {
+        Some(id)
+            if floors
+                .iter()
+                .any(|f| f.residents.iter().any(|d| d.resident.id == id)) =>
+        {
+            super::reveal_phones(s, a, l, &[id]).await?
+        }
+        _ => std::collections::HashMap::new(),
+    };
+    let mut shown: Option<(String, Vec<String>)> = None;
     // Named on the page and on paper: the team at the door knows whose list it holds.
     let g = s.store.grid(grid.street, grid.id).await?;
     let round_name = s.store.round(round.street, round.id).await?.name;
@@ -550,16 +620,30 @@ async fn door_body(
             } else {
                 gw_domain::mask::name(&r.name)
             };
-            let phones: Vec<&str> = r.phones.iter().map(|p| p.number.as_str()).collect();
+            let masked: Vec<&str> = r.phones.iter().map(|p| p.number.as_str()).collect();
+            let phones = match revealed.get(&r.id) {
+                Some(full) => {
+                    shown = Some((
+                        format!("{name} {}", r.address.as_deref().unwrap_or("")),
+                        full.clone(),
+                    ));
+                    esc(&full.join(" "))
+                }
+                None if may_reveal && !masked.is_empty() => format!(
+                    "{} {}",
+                    esc(&masked.join(" ")),
+                    super::reveal_button(l, &r.id)
+                ),
+                None => esc(&masked.join(" ")),
+            };
             // Why at the door: the team knows whether to expect a sealed
             // door or someone who cannot walk down.
             let why: Vec<String> = d.reasons.iter().map(|w| pick(l, &w.text)).collect();
             li.push_str(&format!(
-                r#"<li><b>{}</b> {} <span class="tag">{}</span> <span class="muted">{} {}</span></li>"#,
+                r#"<li><b>{}</b> {} <span class="tag">{}</span> <span class="muted">{phones} {}</span></li>"#,
                 esc(&name),
                 esc(r.address.as_deref().unwrap_or("")),
                 esc(&why.join(l.t("、", ", "))),
-                esc(&phones.join(" ")),
                 esc(&super::flags_label(l, &r.flags)),
             ));
         }
@@ -583,16 +667,33 @@ async fn door_body(
             )
         );
     }
+    let reveal = if may_reveal {
+        super::reveal_form(
+            a,
+            l,
+            &format!("/rounds/{round}/door-to-door?grid={grid}"),
+            shown.as_ref().map(|(w, n)| (w.as_str(), n.as_slice())),
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
-        r#"{back}<h1>{h}</h1><p><b>{where_}</b></p><p class="muted">{total} {people} · {masked}</p>{html}<p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>"#,
-        back = back(l, round),
+        r#"{back}<h1>{h}</h1><p><b>{where_}</b></p><p class="muted">{total} {people} · {masked}</p>{reveal}{html}<p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>"#,
+        back = back(s, a, l, round),
         h = l.t("入户采样名单", "Door-to-door list"),
         where_ = esc(&format!("{round_name} · {} {}", g.community_name, g.name)),
         people = l.t("人", "people"),
-        masked = l.t(
-            "按楼栋和楼层；电话已脱敏",
-            "by building and floor; phones masked"
-        ),
+        masked = if shown.is_some() {
+            l.t(
+                "按楼栋和楼层；此处显示的完整电话已记入审计日志",
+                "by building and floor; the full phone shown here is in the audit log",
+            )
+        } else {
+            l.t(
+                "按楼栋和楼层；电话已脱敏",
+                "by building and floor; phones masked",
+            )
+        },
         print = l.t("打印（A4）", "Print (A4)"),
     );
     Ok((
@@ -672,7 +773,7 @@ async fn compare_body(
     let body = format!(
         r#"{back}<h1>{h}</h1>{before}<section class="card"><div class="scroll"><table id="compare"><thead><tr><th>{lb}</th><th>{le}</th><th>{lbf}</th><th>{ln}</th><th>{ll}</th></tr></thead><tbody>{rows}</tbody></table></div></section>
 <section class="card"><h2>{hl} <span class="tag">{n}</span></h2><ul class="list">{lapsed}</ul></section>"#,
-        back = back(l, round),
+        back = back(s, a, l, round),
         h = l.t("与上一轮对比", "Round over round"),
         lb = l.t("楼栋", "Building"),
         le = l.t("应检", "Expected"),
@@ -788,15 +889,10 @@ pub async fn lab_submit(
             if done.summary.notifications > 0 {
                 s.alerts.wake();
             }
-            out(
-                StatusCode::OK,
-                format!(
-                    r#"<h2>{}</h2><p id="lab-rows"><b>{}</b> {}</p>"#,
-                    l.t("已记录", "Recorded"),
-                    done.rows,
-                    l.t("管结果已记录", "tube results recorded")
-                ),
-            )
+            match lab_done(&s, &a, l, round, &done).await {
+                Ok(html) => out(StatusCode::OK, html),
+                Err(e) => page.error(e),
+            }
         }
         Err(UploadError::Auth(e)) => page.error(auth_err(l, e)),
         Err(UploadError::File(e)) => out(
@@ -833,6 +929,290 @@ pub async fn lab_submit(
             )
         }
     }
+}
+
+/// Barcodes as a line: the first 20, then how many in all.
+fn barcodes(l: Lang, list: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut out = list
+        .iter()
+        .take(SHOWN)
+        .map(|b| esc(b))
+        .collect::<Vec<_>>()
+        .join(l.t("、", ", "));
+    if list.len() > SHOWN {
+        out.push_str(&match l {
+            Lang::Zh => format!(" …（共 {} 管）", list.len()),
+            Lang::En => format!(" … ({} tubes in all)", list.len()),
+        });
+    }
+    out
+}
+
+/// What an accepted results file did, as the API and the command line say
+/// it: the counts by result, each abnormal pool traced (its page linked for
+/// who may open it), the invalid tubes whose people are swabbed again, and
+/// what the chain of counts says about the tubes (still open at their point,
+/// never packed, never received).
+async fn lab_done(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    round: Key,
+    done: &gw_app::lab::LabUpload,
+) -> Result<String, WebError> {
+    let sum = &done.summary;
+    let abnormal = sum.alerts.len();
+    let mut html = format!(
+        r#"<h2 id="lab-done">{h}</h2><p class="muted">{file}</p>
+<section class="stats"><div><b id="lab-recorded">{rec}</b><span>{lrec}</span></div><div><b id="lab-negative">{neg}</b><span>{lneg}</span></div><div><b id="lab-abnormal" class="{ac}">{abnormal}</b><span>{labn}</span></div><div><b id="lab-invalid" class="{ic}">{inv}</b><span>{linv}</span></div></section>"#,
+        h = l.t("结果已记录", "Results recorded"),
+        file = esc(&match l {
+            Lang::Zh => format!("{}：读取 {} 管", done.file, done.rows),
+            Lang::En => format!("{}: {} tubes read", done.file, done.rows),
+        }),
+        rec = sum.recorded,
+        lrec = l.t("本次记录", "recorded now"),
+        neg = sum.negative,
+        lneg = l.t("阴性", "negative"),
+        ac = if abnormal > 0 { "warn" } else { "" },
+        labn = l.t("异常", "abnormal"),
+        inv = sum.invalid,
+        ic = if sum.invalid > 0 { "warn" } else { "" },
+        linv = l.t("无效（重采）", "invalid (swab again)"),
+    );
+    let mut notes = String::new();
+    let mut note = |id: &str, cls: &str, text: String| {
+        notes.push_str(&format!(r#"<li id="{id}" class="{cls}">{text}</li>"#));
+    };
+    if !sum.already.is_empty() {
+        note(
+            "lab-already",
+            "muted",
+            esc(&match l {
+                Lang::Zh => format!("{} 管此前已记录同样结果，未改动。", sum.already.len()),
+                Lang::En => format!(
+                    "{} tubes already had this result: left as they were.",
+                    sum.already.len()
+                ),
+            }),
+        );
+    }
+    if !sum.conflicting.is_empty() {
+        note(
+            "lab-conflicting",
+            "error",
+            format!(
+                "{}{}{}",
+                l.t(
+                    "以下采样管在上传时已被另一次上传记录为其他结果，未改动（更正请写明原因）：",
+                    "Another upload gave these tubes another result meanwhile; not changed (a correction needs its reason):"
+                ),
+                l.t("", " "),
+                barcodes(l, &sum.conflicting)
+            ),
+        );
+    }
+    for sheet in &done.skipped_sheets {
+        note(
+            "lab-skipped",
+            "muted",
+            esc(&match l {
+                Lang::Zh => format!("跳过工作表“{sheet}”（没有条码和结果列）。"),
+                Lang::En => format!("Sheet “{sheet}” passed over (no barcode and result columns)."),
+            }),
+        );
+    }
+    // Each abnormal pool, traced in the same transaction as its result.
+    let see_alerts = super::reads_rounds(s, a);
+    let mut pools = String::new();
+    for al in &sum.alerts {
+        let point = match al.point.parse::<Key>() {
+            Ok(k) => s
+                .store
+                .point(k.street, k.id)
+                .await
+                .map_or_else(|_| al.point.clone(), |p| p.name),
+            Err(_) => al.point.clone(),
+        };
+        let what = if al.kind == "confirmed" {
+            match l {
+                Lang::Zh => format!(
+                    "单管复检异常 {}（{point}）：{} 人确认",
+                    al.barcode, al.member_count
+                ),
+                Lang::En => format!(
+                    "Single-tube retest abnormal {} ({point}): {} people confirmed",
+                    al.barcode, al.member_count
+                ),
+            }
+        } else {
+            match l {
+                Lang::Zh => format!(
+                    "混管异常 {}（{point}）：已追踪 {} 人，{} 户临时管控，{} 人待单管复检",
+                    al.barcode, al.member_count, al.households_under_control, al.retests_open
+                ),
+                Lang::En => format!(
+                    "Abnormal pool {} ({point}): {} people traced, {} households under temporary control, {} to retest in single tubes",
+                    al.barcode, al.member_count, al.households_under_control, al.retests_open
+                ),
+            }
+        };
+        let link = if see_alerts {
+            format!(
+                r#" <a href="/rounds/{round}/alerts#alert-{}">{}</a>"#,
+                esc(&al.alert),
+                l.t("异常处置", "alerts page")
+            )
+        } else {
+            String::new()
+        };
+        pools.push_str(&format!(r#"<li class="alert">{}{link}</li>"#, esc(&what)));
+    }
+    if !pools.is_empty() {
+        html.push_str(&format!(
+            r#"<h3>{}</h3><ul class="list" id="lab-alerts">{pools}</ul>"#,
+            l.t("异常管与追踪", "Abnormal pools, traced")
+        ));
+    }
+    if !sum.invalid_tubes.is_empty() {
+        note(
+            "lab-invalid-tubes",
+            "warn",
+            format!(
+                "{}{}{}",
+                esc(&match l {
+                    Lang::Zh => format!(
+                        "无效 {} 管，其中 {} 人需重采（复检管无效的，复检仍待重新采样）：",
+                        sum.invalid_tubes.len(),
+                        sum.resamples
+                    ),
+                    Lang::En => format!(
+                        "{} tubes invalid: {} people to be swabbed again (an invalid retest tube's retest stays open, to be swabbed again):",
+                        sum.invalid_tubes.len(),
+                        sum.resamples
+                    ),
+                }),
+                l.t("", " "),
+                barcodes(l, &sum.invalid_tubes)
+            ),
+        );
+    }
+    if !sum.still_open.is_empty() {
+        note(
+            "lab-still-open",
+            "error",
+            format!(
+                "{}{}{}",
+                l.t(
+                    "注意：这些采样管仍在采样点使用中，实验室不可能收到，请核对条码：",
+                    "Warning: these tubes are still open at their point (being filled): the lab cannot have them; check the barcodes:"
+                ),
+                l.t("", " "),
+                barcodes(l, &sum.still_open)
+            ),
+        );
+    }
+    let never_packed: Vec<String> = sum
+        .unpacked
+        .iter()
+        .filter(|b| !sum.still_open.contains(b))
+        .cloned()
+        .collect();
+    if !never_packed.is_empty() {
+        note(
+            "lab-unpacked",
+            "warn",
+            format!(
+                "{}{}{}",
+                esc(&match l {
+                    Lang::Zh => format!(
+                        "{} 管未在采样点装袋即出结果（采样点可事后补登装袋）：",
+                        never_packed.len()
+                    ),
+                    Lang::En => format!(
+                        "{} tubes resulted but never packed at their point (the point can record their bag after the fact):",
+                        never_packed.len()
+                    ),
+                }),
+                l.t("", " "),
+                barcodes(l, &never_packed)
+            ),
+        );
+    }
+    if !sum.not_received.is_empty() {
+        let place = s
+            .store
+            .place_of(round.street, "street", round.street)
+            .await?;
+        let receipt = if a.principal.can(
+            gw_domain::access::Action::ReadLogistics,
+            &place,
+            s.clock.now_ms(),
+        ) {
+            format!(
+                r#" <a href="/rounds/{round}/reconciliation">{}</a>"#,
+                l.t("补登接收 · 数据校对", "record the receipt · reconciliation")
+            )
+        } else {
+            String::new()
+        };
+        note(
+            "lab-not-received",
+            "warn",
+            format!(
+                "{}{}{}{receipt}",
+                esc(&match l {
+                    Lang::Zh => format!(
+                        "{} 管所在箱未登记实验室接收即出结果，请核对条码或补登接收：",
+                        sum.not_received.len()
+                    ),
+                    Lang::En => format!(
+                        "{} tubes resulted though the lab never recorded receiving their box: check the barcodes, or record the receipt:",
+                        sum.not_received.len()
+                    ),
+                }),
+                l.t("", " "),
+                barcodes(l, &sum.not_received)
+            ),
+        );
+    }
+    if sum.retests_resolved > 0 || sum.households_released > 0 {
+        note(
+            "lab-retests",
+            "",
+            esc(&match l {
+                Lang::Zh => format!(
+                    "单管复检：{} 人有了结果；{} 户解除临时管控。",
+                    sum.retests_resolved, sum.households_released
+                ),
+                Lang::En => format!(
+                    "Retests: {} resolved; {} households released from temporary control.",
+                    sum.retests_resolved, sum.households_released
+                ),
+            }),
+        );
+    }
+    if sum.notifications > 0 {
+        note(
+            "lab-notified",
+            "muted",
+            esc(&match l {
+                Lang::Zh => format!("已向预警群发送 {} 条通知。", sum.notifications),
+                Lang::En => format!(
+                    "{} messages queued for the alert channels.",
+                    sum.notifications
+                ),
+            }),
+        );
+    }
+    if !notes.is_empty() {
+        html.push_str(&format!(
+            r#"<h3>{}</h3><ul class="list" id="lab-notes">{notes}</ul>"#,
+            l.t("提醒与说明", "Warnings and notes")
+        ));
+    }
+    Ok(html)
 }
 
 // ----- reconciliation ------------------------------------------------------------------
@@ -893,7 +1273,7 @@ pub(super) async fn reconciliation_body(
     };
     let body = format!(
         r#"{back}<h1>{h}</h1>{receipt}<section class="card">{verdict}</section><section class="card"><h2>{hs}</h2><div class="scroll"><table id="steps"><thead><tr><th>{lp}</th><th>{lo}</th><th>{lc}</th><th>{lb}</th><th>{lx}</th><th>{lh}</th><th>{lr}</th></tr></thead><tbody>{steps}</tbody></table></div><p class="hint">{hint}</p></section>"#,
-        back = back(l, round),
+        back = back(s, a, l, round),
         receipt = match receipt {
             Some(r) => r,
             None => super::packing::receipt_section(s, a, l, round, None).await?,
@@ -976,7 +1356,7 @@ async fn disinfection_body(
     }
     let body = format!(
         r#"{back}<h1>{h}</h1><section class="card"><ul class="list" id="tasks">{li}</ul></section>"#,
-        back = back(l, round),
+        back = back(s, a, l, round),
         h = l.t("采样点消杀", "Disinfection of points"),
     );
     Ok((l.t("采样点消杀", "Disinfection").to_string(), body))
@@ -1010,6 +1390,65 @@ pub async fn disinfection_done(
 }
 
 // ----- coverage by community, grid or building ------------------------------------------
+
+/// How many of the latest rounds the coverage page's record shows.
+const HISTORY_ROUNDS: usize = 4;
+
+/// One territory's record: rounds in a row that missed nobody, and each of
+/// its latest rounds with how many it missed (a round still sampling says so).
+fn history_row(l: Lang, name: &str, h: &gw_app::coverage::History) -> String {
+    let rounds: String = h
+        .rounds
+        .iter()
+        .map(|r| {
+            let missed = r.totals.missed + r.totals.added - r.totals.added_sampled;
+            let (cls, what) = if r.nobody_missed {
+                ("open", l.t("不落一人", "nobody missed").to_string())
+            } else if r.state == "open" {
+                (
+                    "",
+                    match l {
+                        Lang::Zh => format!("采样中，未检 {missed}"),
+                        Lang::En => format!("sampling, {missed} missed"),
+                    },
+                )
+            } else {
+                (
+                    "bad",
+                    match l {
+                        Lang::Zh => format!("未检 {missed}"),
+                        Lang::En => format!("{missed} missed"),
+                    },
+                )
+            };
+            format!(
+                r#"<span class="tag {cls}" title="{}">{} · {}</span> "#,
+                esc(&format!(
+                    "{}/{} {}",
+                    r.totals.sampled + r.totals.exempt,
+                    r.totals.expected,
+                    l.t("已检或免检", "sampled or exempt")
+                )),
+                esc(&r.name),
+                esc(&what)
+            )
+        })
+        .collect();
+    format!(
+        r#"<tr><td>{}</td><td class="n"><b class="in-a-row">{}</b> {}</td><td>{}</td></tr>"#,
+        esc(name),
+        h.in_a_row,
+        l.t("轮", "rounds"),
+        if rounds.is_empty() {
+            format!(
+                r#"<span class="muted">{}</span>"#,
+                l.t("尚无轮次", "no round yet")
+            )
+        } else {
+            rounds
+        }
+    )
+}
 
 #[derive(Debug, Deserialize)]
 pub struct CoverageQuery {
@@ -1047,6 +1486,9 @@ async fn coverage_by_body(
     let cov = gw_app::coverage::coverage(&s.store, &s.clock, &a.principal, round, by, within)
         .await
         .map_err(|e| auth_err(l, e))?;
+    // The rows' own level: a reader of no whole community (a grid leader)
+    // is answered by grid, not with a street of zeros.
+    let by = gw_app::coverage::parse_level(cov.by).unwrap_or(by);
     // Names of the rows.
     let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     match by {
@@ -1126,11 +1568,65 @@ async fn coverage_by_body(
         Level::Grid => l.t("网格", "Grid"),
         Level::Building => l.t("楼栋", "Building"),
     };
+    // The record of rounds in a row that missed nobody, per row (and for
+    // the reader's whole street at the top level).
+    let mut record = String::new();
+    if by == Level::Community && within.is_none() {
+        let h = gw_app::coverage::history(
+            &s.store,
+            &s.clock,
+            &a.principal,
+            round.street,
+            None,
+            HISTORY_ROUNDS,
+        )
+        .await
+        .map_err(|e| auth_err(l, e))?;
+        record.push_str(&history_row(
+            l,
+            l.t("全部（您的辖区）", "All (your area)"),
+            &h,
+        ));
+    }
+    for r in &cov.rows {
+        let Ok(k) = r.key.parse::<Key>() else {
+            continue;
+        };
+        let h = gw_app::coverage::history(
+            &s.store,
+            &s.clock,
+            &a.principal,
+            round.street,
+            Some((by, k)),
+            HISTORY_ROUNDS,
+        )
+        .await
+        .map_err(|e| auth_err(l, e))?;
+        let name = names.get(&r.key).map_or(r.key.as_str(), String::as_str);
+        record.push_str(&history_row(l, name, &h));
+    }
+    let record = if record.is_empty() {
+        String::new()
+    } else {
+        format!(
+            r#"<section class="card" id="history"><h2>{h}</h2><div class="scroll"><table id="history-table"><thead><tr><th>{level}</th><th>{ln}</th><th>{lr}</th></tr></thead><tbody>{record}</tbody></table></div><p class="hint">{hint}</p></section>"#,
+            h = match l {
+                Lang::Zh => format!("不落一人 · 最近 {HISTORY_ROUNDS} 轮"),
+                Lang::En => format!("Nobody missed · the last {HISTORY_ROUNDS} rounds"),
+            },
+            ln = l.t("连续不落一人", "Rounds in a row missing nobody"),
+            lr = l.t("各轮未检人数（新近在前）", "Missed per round (newest first)"),
+            hint = l.t(
+                "不落一人：应检的人都已检或免检，开轮后新增的人都已检。仍在采样的一轮有人未检时，既不计入也不打断连续轮数，采样结束后才算。",
+                "Nobody missed: everyone expected sampled or exempt, everyone added since the opening sampled. A round still sampling with people missed neither counts nor breaks the run until its sampling closes."
+            ),
+        )
+    };
     let body = format!(
         r#"{back}<h1>{h} · {level}</h1>
 <section class="stats"><div><b>{e}</b><span>{le}</span></div><div><b id="by-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b class="{mc}">{m}</b><span>{lm}</span></div></section>
-<section class="card"><div class="scroll"><table id="coverage-by"><thead><tr><th>{level}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{la}</th><th>{lp}</th></tr></thead><tbody>{rows}</tbody></table></div><p class="hint">{hint}</p></section>"#,
-        back = back(l, round),
+<section class="card"><div class="scroll"><table id="coverage-by"><thead><tr><th>{level}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{la}</th><th>{lp}</th></tr></thead><tbody>{rows}</tbody></table></div><p class="hint">{hint}</p></section>{record}"#,
+        back = back(s, a, l, round),
         h = l.t("覆盖情况", "Coverage"),
         e = t.expected,
         sa = t.sampled,

@@ -592,7 +592,8 @@ pub async fn round_state(
     let fields = Fields::parse(&body);
     let to = fields.get("to");
     match gw_app::testing::advance_round(&s.store, &s.clock, &a.principal, round, to).await {
-        Ok(_) => redirect(&format!("/rounds/{round}")),
+        // The round's page says what the move leaves unsettled.
+        Ok(state) => redirect(&format!("/rounds/{round}?moved={state}#moved")),
         Err(e) => page.error(auth_err(l, e)),
     }
 }
@@ -919,13 +920,15 @@ fn supply_what(v: &SupplyView) -> String {
     }
 }
 
-/// The supplies issued to a point and, for those who may, the form issuing more.
+/// The supplies issued to a point and, for those who may while its round
+/// is not closed, the form issuing more.
 pub(super) async fn supplies_section(
     s: &AppState,
     a: &Auth,
     l: Lang,
     point: Key,
     place: &Place,
+    round: &RoundRow,
     outcome: Option<&SupplyOutcome>,
 ) -> Result<String, WebError> {
     let now = s.clock.now_ms();
@@ -973,7 +976,15 @@ pub(super) async fn supplies_section(
         };
         out.push_str(&list);
     }
-    if a.principal.can(Action::IssueSupplies, place, now) {
+    if a.principal.can(Action::IssueSupplies, place, now) && round.state == "closed" {
+        out.push_str(&format!(
+            r#"<p class="muted" id="supplies-closed">{}</p>"#,
+            l.t(
+                "本轮已结束，不再发放物资。",
+                "The round is closed: no more supplies are issued."
+            )
+        ));
+    } else if a.principal.can(Action::IssueSupplies, place, now) {
         let empty = SupplyForm::default();
         let f = match outcome {
             Some(SupplyOutcome::Refused(f, _)) => f,
@@ -1141,16 +1152,22 @@ fn reason_label(l: Lang, reason: &str) -> &'static str {
 }
 
 /// The exemption form over one page of a missed list: `people` are
-/// (resident id, what the list shows of them). Empty for those who may not.
+/// (resident id, what the list shows of them). Empty for those who may not,
+/// and once the round is closed (its exemptions no longer change).
 pub(super) fn exempt_form(
     s: &AppState,
     a: &Auth,
     l: Lang,
-    round: Key,
+    r: &RoundRow,
     grid: Key,
     people: &[(String, String)],
 ) -> String {
+    let round = Key {
+        street: r.street_id,
+        id: r.id,
+    };
     if people.is_empty()
+        || r.state == "closed"
         || !a
             .principal
             .can_somewhere(Action::WriteRegistry, s.clock.now_ms())
@@ -1185,18 +1202,24 @@ pub(super) fn exempt_form(
 
 /// The residents of a missed list's grid who are exempt, and why, each with
 /// a button that lifts a mistaken exemption (for those who may change the
-/// registry). `names` shows a name as the missed list does.
+/// registry, while the round is not closed). `names` shows a name as the
+/// missed list does.
 pub(super) fn exempt_list(
     s: &AppState,
     a: &Auth,
     l: Lang,
-    (round, grid): (Key, Key),
+    (r, grid): (&RoundRow, Key),
     rows: &[gw_app::coverage::Exemption],
     names: &dyn Fn(&str) -> String,
 ) -> String {
-    let may_lift = a
+    let round = Key {
+        street: r.street_id,
+        id: r.id,
+    };
+    let writer = a
         .principal
         .can_somewhere(Action::WriteRegistry, s.clock.now_ms());
+    let may_lift = writer && r.state != "closed";
     let today = s.clock.today();
     let list: String = rows
         .iter()
@@ -1227,9 +1250,20 @@ pub(super) fn exempt_list(
         })
         .collect();
     format!(
-        r#"<section class="card" id="exempt-list"><h2>{h} ({n})</h2>{body}</section>"#,
+        r#"<section class="card" id="exempt-list"><h2>{h} ({n})</h2>{closed}{body}</section>"#,
         h = l.t("已免检", "Exempt"),
         n = rows.len(),
+        closed = if writer && r.state == "closed" {
+            format!(
+                r#"<p class="muted" id="exemptions-closed">{}</p>"#,
+                l.t(
+                    "本轮已结束，免检不再登记或取消。",
+                    "The round is closed: its exemptions no longer change."
+                )
+            )
+        } else {
+            String::new()
+        },
         body = if rows.is_empty() {
             format!(
                 r#"<p class="muted">{}</p>"#,
