@@ -548,7 +548,9 @@ pub fn authorize(
     let now = clock.now_ms();
     if p.can(action, place, now) {
         Ok(())
-    } else if p.can_somewhere(action, now) {
+    } else if p.station_may(action)
+        && gw_domain::access::can_reach_somewhere(&p.grants, action, now)
+    {
         // The role may, but not here: say so, not that the role may not.
         let (zh, en) = action.words();
         Err(AuthError::Forbidden(format!(

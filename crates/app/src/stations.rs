@@ -45,6 +45,13 @@ pub async fn issue(
     let place = crate::testing::point_place(store, &pt).await?;
     access::authorize(p, clock, Action::ManageStations, &place)?;
     let round = store.round(point.street, pt.round_id).await?;
+    if round.state == gw_domain::testing::CANCELLED {
+        return Err(StoreError::Conflict(format!(
+            "轮次 {}-{} 已取消，不再发扫码设备 / round {}-{} was cancelled: no stations",
+            point.street, pt.round_id, point.street, pt.round_id
+        ))
+        .into());
+    }
     // Over (and past its grace): a short token, so a station that still holds
     // scans of the round can upload them.
     let late = round.ends_ms + GRACE_MS <= clock.now_ms();

@@ -528,6 +528,15 @@ pub async fn open_tube(
     let pt = store.point(point.street, point.id).await?;
     access::authorize(p, clock, Action::Scan, &point_place(store, &pt).await?)?;
     let round = store.round(point.street, pt.round_id).await?;
+    // A cancelled round was never sampled (it is cancelled only with no
+    // tube): a tube opened offline there belongs to the round that replaced it.
+    if round.state == gw_domain::testing::CANCELLED {
+        return Err(StoreError::Conflict(format!(
+            "轮次「{}」已取消，不能开采样管：请用新的轮次重新登记本设备 / round {} was cancelled: no tube opens in it; enrol this station for the new round",
+            round.name, round.name
+        ))
+        .into());
+    }
     let mut warning = None;
     if !use_.fits(&round.state) {
         if !replay {

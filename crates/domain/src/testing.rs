@@ -503,6 +503,13 @@ pub const ROUND_STATES: [&str; 5] = [
 /// that count (history, comparison). Only a planned round is cancelled.
 pub const CANCELLED: &str = "cancelled";
 
+/// A round that changes no more: closed (its figures are its record) or
+/// cancelled (it never began). Pages offer none of the changes the store
+/// refuses then.
+pub fn round_settled(state: &str) -> bool {
+    state == "closed" || state == CANCELLED
+}
+
 /// The earliest and latest instants a round may start or end (1970 to
 /// 2100): a date outside is a typing or clock mistake.
 pub const ROUND_TIME_RANGE_MS: std::ops::RangeInclusive<i64> = 0..=4_102_444_800_000;
@@ -918,6 +925,7 @@ mod tests {
         assert!(!round_move_ok(CANCELLED, "open") && !round_move_ok(CANCELLED, CANCELLED));
         assert_eq!(round_next(CANCELLED), None);
         assert_eq!(round_state_words(CANCELLED), ("已取消", "cancelled"));
+        assert!(round_settled("closed") && round_settled(CANCELLED) && !round_settled("planned"));
     }
 
     #[test]

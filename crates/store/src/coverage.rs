@@ -260,7 +260,8 @@ impl Store {
 
     /// Expected residents (in the snapshot of another community, grid or
     /// building) who live in this one now, with no swab in the round and no
-    /// exemption, in resident order: moved here since the opening. The
+    /// exemption, in resident order: moved here since the opening, or their
+    /// building placed in this grid since (which changes no resident). The
     /// coverage counts them where the snapshot has them; the list of where
     /// they live now must show them, or nobody would go to their door.
     pub async fn moved_in_unsampled_in(
@@ -277,7 +278,6 @@ impl Store {
              JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
              JOIN round_expected e ON e.street_id = r.street_id AND e.round_id = $2 AND e.resident_id = r.id \
              WHERE r.street_id = $1 AND r.status = 'active' AND {live} = $3 AND e.{col} <> $3 \
-             AND r.updated_ms >= (SELECT COALESCE(t.opened_ms, 0) FROM testing_round t WHERE t.street_id = $1 AND t.id = $2) \
              AND NOT {SAMPLED} AND NOT {EXEMPT} ORDER BY r.id",
             live = level.added_column(Added::Live),
             col = level.column()

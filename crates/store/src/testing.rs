@@ -774,6 +774,22 @@ impl Store {
                 )));
             }
         }
+        if to == gw_domain::testing::CANCELLED {
+            // Only a round nothing was sampled in: a tube is a physical thing
+            // of the round (its swabs are stored, never refused).
+            let tubes: i64 = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar("SELECT COUNT(*) FROM tube WHERE street_id = $1 AND round_id = $2")
+                .bind(street).bind(id).fetch_one(&mut *conn).await?);
+            if tubes > 0 {
+                tx.rollback().await?;
+                return Err(StoreError::Conflict(format!(
+                    "轮次 {street}-{id} 已有 {tubes} 支采样管，不能取消 / round {street}-{id} has {tubes} tube(s): it cannot be cancelled"
+                )));
+            }
+            // Its stations stop at once (a token checked lately goes within
+            // the station cache's few seconds).
+            crate::import::tx_run!(tx, conn, DB => sqlx::query("UPDATE station SET revoked_ms = $3 WHERE street_id = $1 AND round_id = $2 AND revoked_ms IS NULL")
+                .bind(street).bind(id).bind(now_ms).execute(&mut *conn).await?.rows_affected());
+        }
         let n = crate::import::tx_run!(tx, conn, DB => {
             let n = sqlx::query("UPDATE testing_round SET state = $4, sampling_closed_ms = CASE WHEN $5 THEN $6 ELSE sampling_closed_ms END WHERE street_id = $1 AND id = $2 AND state = $3")
                 .bind(street).bind(id).bind(from).bind(to).bind(keep).bind(now_ms).execute(&mut *conn).await?.rows_affected();

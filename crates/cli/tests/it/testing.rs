@@ -3187,6 +3187,92 @@ async fn a_planned_round_is_cancelled_and_a_double_submit_makes_one_round() {
         &json!({ "to": "cancelled" }),
     );
     assert_eq!(r.status, 400, "{}", r.body);
+    // A planned round with a point and an enrolled station: cancelling it
+    // revokes the station; no station, tube (not even one opened offline)
+    // or supply is given to it after; it leaves every home page.
+    let community = format!(
+        "{street}-{}",
+        w.env
+            .store()
+            .await
+            .communities(None, Some(street))
+            .await
+            .unwrap()[0]
+            .id
+    );
+    let planned = srv.post("/api/v1/rounds", &round_body(street, "第3轮全员核酸"));
+    let planned = planned.json()["id"].as_str().unwrap().to_string();
+    let pt = srv.post(
+        &format!("/api/v1/rounds/{planned}/points"),
+        &json!({ "name": "前一晚设的点", "community": community }),
+    );
+    assert_eq!(pt.status, 201, "{}", pt.body);
+    let pt = pt.json()["id"].as_str().unwrap().to_string();
+    let issued = srv.post(
+        &format!("/api/v1/points/{pt}/stations"),
+        &json!({ "label": "1号台" }),
+    );
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    let code = issued.json()["enroll_code"].as_str().unwrap().to_string();
+    let enrolled = srv
+        .anonymous()
+        .post("/api/v1/enroll", &json!({ "code": code }));
+    assert_eq!(enrolled.status, 200, "{}", enrolled.body);
+    let station = srv.with_token(enrolled.json()["token"].as_str().unwrap());
+    let r = srv.post(
+        &format!("/api/v1/rounds/{planned}/state"),
+        &json!({ "to": "cancelled" }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let offline = station.post(
+        &format!("/api/v1/points/{pt}/tubes"),
+        &json!({ "barcode": "CX0000001", "reuse": true }),
+    );
+    assert_eq!(
+        offline.status, 401,
+        "the station is revoked: {}",
+        offline.body
+    );
+    let by_hand = srv.post(
+        &format!("/api/v1/points/{pt}/tubes"),
+        &json!({ "barcode": "CX0000001", "reuse": true }),
+    );
+    assert_eq!(by_hand.status, 409, "{}", by_hand.body);
+    assert!(by_hand.body.contains("已取消"), "{}", by_hand.body);
+    let more = srv.post(
+        &format!("/api/v1/points/{pt}/stations"),
+        &json!({ "label": "2号台" }),
+    );
+    assert_eq!(more.status, 409, "{}", more.body);
+    let kits = srv.post(
+        &format!("/api/v1/points/{pt}/supplies"),
+        &json!({ "kind": "kits", "quantity": 10 }),
+    );
+    assert_eq!(kits.status, 409, "{}", kits.body);
+    assert!(!srv
+        .get("/")
+        .body
+        .contains(&format!(r#"/rounds/{planned}""#)));
+    // A planned round a tube was opened in (offline, before it opened) holds
+    // a physical thing: it is not cancelled.
+    let used = srv.post("/api/v1/rounds", &round_body(street, "第4轮全员核酸"));
+    let used = used.json()["id"].as_str().unwrap().to_string();
+    let upt = srv.post(
+        &format!("/api/v1/rounds/{used}/points"),
+        &json!({ "name": "先开了管的点", "community": community }),
+    );
+    let upt = upt.json()["id"].as_str().unwrap().to_string();
+    let t = srv.post(
+        &format!("/api/v1/points/{upt}/tubes"),
+        &json!({ "barcode": "CY0000001", "reuse": true }),
+    );
+    assert_eq!(t.status, 201, "{}", t.body);
+    let refused = srv.post(
+        &format!("/api/v1/rounds/{used}/state"),
+        &json!({ "to": "cancelled" }),
+    );
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("不能取消"), "{}", refused.body);
     // The name is free again; the CLI cancels too.
     let again = srv.post("/api/v1/rounds", &round_body(street, "第2轮全员核酸"));
     assert_eq!(again.status, 201, "{}", again.body);

@@ -895,7 +895,16 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
     let mut rounds_html = String::new();
     if can(Action::ReadRegistry) {
         for st in &streets {
-            for r in s.store.rounds(*st).await.unwrap_or_default() {
+            // A cancelled round is over before it began: not on the home page
+            // (its own page still answers).
+            for r in s
+                .store
+                .rounds(*st)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| r.state != gw_domain::testing::CANCELLED)
+            {
                 let k = Key {
                     street: r.street_id,
                     id: r.id,
@@ -1029,7 +1038,7 @@ async fn lab_rounds(s: &AppState, a: &Auth, l: Lang, streets: &[i64]) -> String 
             continue;
         }
         let mut rounds = s.store.rounds(*st).await.unwrap_or_default();
-        rounds.retain(|r| r.state != "planned");
+        rounds.retain(|r| r.state != "planned" && r.state != gw_domain::testing::CANCELLED);
         // Stable: within each group, the store's order (newest opened first).
         rounds.sort_by_key(|r| !matches!(r.state.as_str(), "open" | "sampling_closed"));
         for r in rounds {
@@ -1805,7 +1814,7 @@ async fn point_body(
     // happened at it (the store refuses otherwise, naming what).
     let street_place = s.store.place_of(k.street, "street", k.street).await?;
     let removable = count == 0
-        && round.state != "closed"
+        && !gw_domain::testing::round_settled(&round.state)
         && a.principal
             .can(Action::ManageRounds, &street_place, s.clock.now_ms());
     let body = if removable {

@@ -446,8 +446,9 @@ pub(super) async fn round_tools(
             }
         })
         .collect();
-    if round.state == "closed" {
-        // A closed round's points are its record: no form to add one.
+    if gw_domain::testing::round_settled(&round.state) {
+        // A closed round's points are its record (a cancelled one's never
+        // began): no form to add one.
         return Ok(format!(
             r#"<section class="card" id="round-state"><h2>{}</h2><p>{}</p>{state}</section>"#,
             l.t("轮次状态", "Round state"),
@@ -776,7 +777,7 @@ pub(super) async fn point_change_section(
     error: Option<&str>,
 ) -> Result<String, WebError> {
     let street = s.store.place_of(k.street, "street", k.street).await?;
-    if round.state == "closed"
+    if gw_domain::testing::round_settled(&round.state)
         || !a
             .principal
             .can(Action::ManageRounds, &street, s.clock.now_ms())
@@ -976,12 +977,14 @@ pub(super) async fn supplies_section(
         };
         out.push_str(&list);
     }
-    if a.principal.can(Action::IssueSupplies, place, now) && round.state == "closed" {
+    if a.principal.can(Action::IssueSupplies, place, now)
+        && gw_domain::testing::round_settled(&round.state)
+    {
         out.push_str(&format!(
             r#"<p class="muted" id="supplies-closed">{}</p>"#,
             l.t(
-                "本轮已结束，不再发放物资。",
-                "The round is closed: no more supplies are issued."
+                "本轮已结束或已取消，不再发放物资。",
+                "The round is closed or cancelled: no more supplies are issued."
             )
         ));
     } else if a.principal.can(Action::IssueSupplies, place, now) {
@@ -1167,7 +1170,7 @@ pub(super) fn exempt_form(
         id: r.id,
     };
     if people.is_empty()
-        || r.state == "closed"
+        || gw_domain::testing::round_settled(&r.state)
         || !a
             .principal
             .can_somewhere(Action::WriteRegistry, s.clock.now_ms())
@@ -1219,7 +1222,7 @@ pub(super) fn exempt_list(
     let writer = a
         .principal
         .can_somewhere(Action::WriteRegistry, s.clock.now_ms());
-    let may_lift = writer && r.state != "closed";
+    let may_lift = writer && !gw_domain::testing::round_settled(&r.state);
     let today = s.clock.today();
     let list: String = rows
         .iter()
@@ -1253,7 +1256,7 @@ pub(super) fn exempt_list(
         r#"<section class="card" id="exempt-list"><h2>{h} ({n})</h2>{closed}{body}</section>"#,
         h = l.t("已免检", "Exempt"),
         n = rows.len(),
-        closed = if writer && r.state == "closed" {
+        closed = if writer && gw_domain::testing::round_settled(&r.state) {
             format!(
                 r#"<p class="muted" id="exemptions-closed">{}</p>"#,
                 l.t(
