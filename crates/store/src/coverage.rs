@@ -94,6 +94,14 @@ pub(crate) enum Added {
     Kept,
 }
 
+/// Residents `r` with where they live now: household `h`, unit `u`,
+/// building `b`, grid `g`.
+const LIVES_AT: &str =
+    "resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+     JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+     JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+     JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id";
+
 /// `FROM … WHERE …` of the residents `r` of street `$1` added to round `$2`
 /// (not in its snapshot), with their household `h`, unit `u`, building `b`
 /// and grid `g`. Live: those living in the round's territory now who moved
@@ -106,10 +114,7 @@ pub(crate) enum Added {
 fn added_rows(source: Added, live_filter: &str) -> String {
     match source {
         Added::Live => format!(
-            "FROM resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
-             JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
-             JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
-             JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+            "FROM {LIVES_AT} \
              WHERE r.street_id = $1 AND r.status = 'active' AND $3 = $3{live_filter} \
              AND r.updated_ms >= (SELECT t.opened_ms FROM testing_round t WHERE t.street_id = $1 AND t.id = $2) \
              AND {ROUND_COVERS_BUILDING} \
@@ -272,10 +277,7 @@ impl Store {
         id: i64,
     ) -> Result<Vec<i64>> {
         let sql = format!(
-            "SELECT r.id FROM resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
-             JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
-             JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
-             JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+            "SELECT r.id FROM {LIVES_AT} \
              JOIN round_expected e ON e.street_id = r.street_id AND e.round_id = $2 AND e.resident_id = r.id \
              WHERE r.street_id = $1 AND r.status = 'active' AND {live} = $3 AND e.{col} <> $3 \
              AND NOT {SAMPLED} AND NOT {EXEMPT} ORDER BY r.id",

@@ -425,25 +425,7 @@ async fn household_body(
         .principal
         .can(Action::WriteRegistry, &place, s.clock.now_ms())
     {
-        let full = full_names(s, a);
-        let who: String = rows
-            .iter()
-            .filter(|r| r.status != "purged")
-            .map(|r| {
-                format!(
-                    r#"<option value="{}">{}</option>"#,
-                    Key {
-                        street: r.street_id,
-                        id: r.id
-                    },
-                    esc(&if full {
-                        r.resident.name.clone()
-                    } else {
-                        gw_domain::mask::name(&r.resident.name)
-                    })
-                )
-            })
-            .collect();
+        let who = member_options(s, a, &rows);
         let flags: String = gw_domain::resident::Flag::ALL
             .iter()
             .map(|f| {
@@ -488,6 +470,29 @@ async fn household_body(
     Ok((address, body))
 }
 
+/// A household's members still registered, as `<option>`s of their ids,
+/// named as the reader may see names (masked for roles that see no full name).
+fn member_options(s: &AppState, a: &Auth, rows: &[gw_store::registry::ResidentRow]) -> String {
+    let full = full_names(s, a);
+    rows.iter()
+        .filter(|r| r.status != "purged")
+        .map(|r| {
+            format!(
+                r#"<option value="{}">{}</option>"#,
+                Key {
+                    street: r.street_id,
+                    id: r.id
+                },
+                esc(&if full {
+                    r.resident.name.clone()
+                } else {
+                    gw_domain::mask::name(&r.resident.name)
+                })
+            )
+        })
+        .collect()
+}
+
 /// Moving one member to another household, for who may write the registry
 /// here: the other households of the building to pick from, or another
 /// household's number (as its page's address shows it) typed in.
@@ -506,25 +511,7 @@ async fn move_form(
     {
         return Ok(String::new());
     }
-    let full = full_names(s, a);
-    let who: String = rows
-        .iter()
-        .filter(|r| r.status != "purged")
-        .map(|r| {
-            format!(
-                r#"<option value="{}">{}</option>"#,
-                Key {
-                    street: r.street_id,
-                    id: r.id
-                },
-                esc(&if full {
-                    r.resident.name.clone()
-                } else {
-                    gw_domain::mask::name(&r.resident.name)
-                })
-            )
-        })
-        .collect();
+    let who = member_options(s, a, rows);
     let mut to = format!(
         r#"<option value="">{}</option>"#,
         l.t("（选择）", "(choose)")

@@ -931,6 +931,11 @@ pub async fn lab_submit(
     }
 }
 
+/// A note's words, then the barcodes it is about (a space between in English).
+fn listed(l: Lang, head: impl std::fmt::Display, list: &[String]) -> String {
+    format!("{head}{}{}", l.t("", " "), barcodes(l, list))
+}
+
 /// Barcodes as a line: the first 20, then how many in all.
 fn barcodes(l: Lang, list: &[String]) -> String {
     const SHOWN: usize = 20;
@@ -1002,15 +1007,10 @@ async fn lab_done(
         note(
             "lab-conflicting",
             "error",
-            format!(
-                "{}{}{}",
-                l.t(
+            listed(l, l.t(
                     "以下采样管在上传时已被另一次上传记录为其他结果，未改动（更正请写明原因）：",
                     "Another upload gave these tubes another result meanwhile; not changed (a correction needs its reason):"
-                ),
-                l.t("", " "),
-                barcodes(l, &sum.conflicting)
-            ),
+                ), &sum.conflicting),
         );
     }
     for sheet in &done.skipped_sheets {
@@ -1079,9 +1079,7 @@ async fn lab_done(
         note(
             "lab-invalid-tubes",
             "warn",
-            format!(
-                "{}{}{}",
-                esc(&match l {
+            listed(l, esc(&match l {
                     Lang::Zh => format!(
                         "无效 {} 管，其中 {} 人需重采（复检管无效的，复检仍待重新采样）：",
                         sum.invalid_tubes.len(),
@@ -1092,25 +1090,17 @@ async fn lab_done(
                         sum.invalid_tubes.len(),
                         sum.resamples
                     ),
-                }),
-                l.t("", " "),
-                barcodes(l, &sum.invalid_tubes)
-            ),
+                }), &sum.invalid_tubes),
         );
     }
     if !sum.still_open.is_empty() {
         note(
             "lab-still-open",
             "error",
-            format!(
-                "{}{}{}",
-                l.t(
+            listed(l, l.t(
                     "注意：这些采样管仍在采样点使用中，实验室不可能收到，请核对条码：",
                     "Warning: these tubes are still open at their point (being filled): the lab cannot have them; check the barcodes:"
-                ),
-                l.t("", " "),
-                barcodes(l, &sum.still_open)
-            ),
+                ), &sum.still_open),
         );
     }
     let never_packed: Vec<String> = sum
@@ -1123,9 +1113,7 @@ async fn lab_done(
         note(
             "lab-unpacked",
             "warn",
-            format!(
-                "{}{}{}",
-                esc(&match l {
+            listed(l, esc(&match l {
                     Lang::Zh => format!(
                         "{} 管未在采样点装袋即出结果（采样点可事后补登装袋）：",
                         never_packed.len()
@@ -1134,10 +1122,7 @@ async fn lab_done(
                         "{} tubes resulted but never packed at their point (the point can record their bag after the fact):",
                         never_packed.len()
                     ),
-                }),
-                l.t("", " "),
-                barcodes(l, &never_packed)
-            ),
+                }), &never_packed),
         );
     }
     if !sum.not_received.is_empty() {
@@ -1160,9 +1145,7 @@ async fn lab_done(
         note(
             "lab-not-received",
             "warn",
-            format!(
-                "{}{}{}{receipt}",
-                esc(&match l {
+            listed(l, esc(&match l {
                     Lang::Zh => format!(
                         "{} 管所在箱未登记实验室接收即出结果，请核对条码或补登接收：",
                         sum.not_received.len()
@@ -1171,10 +1154,7 @@ async fn lab_done(
                         "{} tubes resulted though the lab never recorded receiving their box: check the barcodes, or record the receipt:",
                         sum.not_received.len()
                     ),
-                }),
-                l.t("", " "),
-                barcodes(l, &sum.not_received)
-            ),
+                }), &sum.not_received) + &receipt,
         );
     }
     if sum.retests_resolved > 0 || sum.households_released > 0 {
