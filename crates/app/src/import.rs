@@ -760,9 +760,16 @@ async fn import_once(
         // A row the database already holds (a compound, a document): written
         // by another at this moment, past the version (a walk-in's number
         // registered at a station). Nothing of this attempt stays.
-        Err(StoreError::Conflict(_)) => {
+        Err(StoreError::Conflict(m)) if gw_store::is_unique_violation(&m) => {
             tx.rollback().await?;
             return Ok(None);
+        }
+        // Anything else is no race to plan again for: said as it is.
+        Err(StoreError::Conflict(m)) => {
+            tx.rollback().await?;
+            return Err(ImportError::Store(StoreError::Conflict(format!(
+                "数据库拒绝了本次导入的写入，未导入任何内容：{m} / the database refused the import's write, nothing was imported: {m}"
+            ))));
         }
         Err(e) => return Err(e.into()),
     };

@@ -121,6 +121,14 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// Whether a [`StoreError::Conflict`]'s text is the database's refusal of a
+/// second row with a unique key (SQLite's or PostgreSQL's words), as opposed
+/// to a missing row a foreign key names or a conflict the store words itself.
+pub fn is_unique_violation(message: &str) -> bool {
+    message.contains("UNIQUE constraint failed")
+        || message.contains("duplicate key value violates unique constraint")
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// The one store over both backends.
@@ -363,5 +371,24 @@ mod tests {
             super::with_database("postgres://u@h", "x"),
             "postgres://u@h/x"
         );
+    }
+}
+
+#[cfg(test)]
+mod unique_tests {
+    use super::is_unique_violation;
+
+    #[test]
+    fn both_backends_words_for_a_second_row_of_a_key() {
+        assert!(is_unique_violation(
+            "UNIQUE constraint failed: document_registry.doc_kind, document_registry.doc_number"
+        ));
+        assert!(is_unique_violation(
+            "duplicate key value violates unique constraint \"compound_street_id_community_id_name_key\""
+        ));
+        assert!(!is_unique_violation("FOREIGN KEY constraint failed"));
+        assert!(!is_unique_violation(
+            "insert or update on table \"resident\" violates foreign key constraint \"resident_household_fkey\""
+        ));
     }
 }
