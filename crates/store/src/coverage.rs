@@ -276,10 +276,19 @@ impl Store {
         level: Level,
         id: i64,
     ) -> Result<Vec<i64>> {
+        // Read from the territory down, in this order (SQLite keeps a CROSS
+        // JOIN's order; PostgreSQL plans it as any join): a planner left to
+        // itself read every resident of the street, and the cost must follow
+        // the territory asked about.
         let sql = format!(
-            "SELECT r.id FROM {LIVES_AT} \
-             JOIN round_expected e ON e.street_id = r.street_id AND e.round_id = $2 AND e.resident_id = r.id \
-             WHERE r.street_id = $1 AND r.status = 'active' AND {live} = $3 AND e.{col} <> $3 \
+            "SELECT r.id FROM grid g CROSS JOIN building b CROSS JOIN unit u CROSS JOIN household h \
+             CROSS JOIN resident r CROSS JOIN round_expected e \
+             WHERE g.street_id = $1 AND b.street_id = g.street_id AND b.grid_id = g.id \
+             AND u.street_id = b.street_id AND u.building_id = b.id \
+             AND h.street_id = u.street_id AND h.unit_id = u.id \
+             AND r.street_id = h.street_id AND r.household_id = h.id \
+             AND e.street_id = r.street_id AND e.round_id = $2 AND e.resident_id = r.id \
+             AND {live} = $3 AND e.{col} <> $3 AND r.status = 'active' \
              AND NOT {SAMPLED} AND NOT {EXEMPT} ORDER BY r.id",
             live = level.added_column(Added::Live),
             col = level.column()
