@@ -62,9 +62,16 @@ async fn a_building_a_roster_brought_in_is_placed_in_a_grid_by_its_community() {
             "第3网格",
         ],
     );
+    let chief = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
     let srv = env.serve();
     let sec = srv.login("sec", &secretary);
     let gl = srv.login("gl3", &leader);
+    // A round opens while the building is in no grid.
+    let chief = srv.with_token(&srv.login("chief", &chief));
+    let (round, _) = crate::harness::open_round(
+        |path, body| chief.post(path, body),
+        &crate::harness::round_body(s, "全员核酸"),
+    );
     let seen_by_leader = || {
         srv.with_token(&gl).get("/api/v1/residents?limit=10").json()["items"]
             .as_array()
@@ -93,6 +100,19 @@ async fn a_building_a_roster_brought_in_is_placed_in_a_grid_by_its_community() {
     assert_eq!(placed.status, 200, "{}", placed.body);
     assert_eq!(placed.json()["grid_name"], "第3网格", "{}", placed.body);
     assert_eq!(seen_by_leader(), 2);
+    // Placed after the opening (no resident changed): the grid's missed
+    // list has them, as moved in (the snapshot counts them where they were).
+    let missed = srv
+        .with_token(&gl)
+        .get(&format!("/api/v1/rounds/{round}/missed?grid={s}-{grid}"))
+        .json();
+    let moved_in: Vec<&str> = missed["moved_in"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(moved_in.len(), 2, "{missed}");
     // The building's page says where it is and offers the move to the
     // secretary only.
     let page = |token: &str| {
