@@ -456,35 +456,36 @@ pub struct Missed {
 }
 
 /// The residents `ids` split into those the caller may read where they live
-/// now, and how many they may not: a list chosen by where people lived when
-/// the round opened must not show a grid leader who lives in another grid
-/// today.
+/// now, and the ids of those they may not: a list chosen by where people
+/// lived when the round opened must not show a grid leader who lives in
+/// another grid today.
 async fn readable_now(
     store: &Store,
     clock: &Clock,
     p: &Principal,
     street: i64,
     ids: &[i64],
-) -> Result<(Vec<gw_store::registry::ResidentRow>, usize), StoreError> {
+) -> Result<
+    (
+        Vec<gw_store::registry::ResidentRow>,
+        std::collections::HashSet<i64>,
+    ),
+    StoreError,
+> {
     let rows = store.residents_by_ids(street, ids).await?;
     let district = store.place_of(street, "street", street).await?.district;
     let now = clock.now_ms();
-    let total = rows.len();
-    let kept: Vec<_> = rows
-        .into_iter()
-        .filter(|r| {
-            let place = Place {
-                district,
-                street,
-                community: r.community_id,
-                grid: r.grid_id,
-                point: None,
-            };
-            p.can(Action::ReadRegistry, &place, now)
-        })
-        .collect();
-    let away = total - kept.len();
-    Ok((kept, away))
+    let (kept, away): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| {
+        let place = Place {
+            district,
+            street,
+            community: r.community_id,
+            grid: r.grid_id,
+            point: None,
+        };
+        p.can(Action::ReadRegistry, &place, now)
+    });
+    Ok((kept, away.into_iter().map(|r| r.id).collect()))
 }
 
 /// The missed list of a community, grid or building.
@@ -504,14 +505,30 @@ pub async fn missed(
     let moved_in = store
         .moved_in_unsampled_in(round.street, round.id, l, k.id)
         .await?;
-    let (expected, away) = readable_now(store, clock, p, round.street, &expected).await?;
-    let (added, away_added) = readable_now(store, clock, p, round.street, &added).await?;
-    let (moved_in, _) = readable_now(store, clock, p, round.street, &moved_in).await?;
+    // One read of the three lists' residents as the caller may read them
+    // now (the lists share nobody: in the snapshot here, not in it, in it
+    // elsewhere), then each list in its own order.
+    let all: Vec<i64> = expected
+        .iter()
+        .chain(&added)
+        .chain(&moved_in)
+        .copied()
+        .collect();
+    let (readable, away) = readable_now(store, clock, p, round.street, &all).await?;
+    let mut by_id: std::collections::HashMap<i64, gw_store::registry::ResidentRow> =
+        readable.into_iter().map(|r| (r.id, r)).collect();
+    let mut take = |ids: &[i64]| -> Vec<gw_store::registry::ResidentRow> {
+        ids.iter().filter_map(|id| by_id.remove(id)).collect()
+    };
     Ok(Missed {
-        expected,
-        added,
-        moved_away: away + away_added,
-        moved_in,
+        moved_away: expected
+            .iter()
+            .chain(&added)
+            .filter(|id| away.contains(id))
+            .count(),
+        expected: take(&expected),
+        added: take(&added),
+        moved_in: take(&moved_in),
     })
 }
 

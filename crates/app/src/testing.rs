@@ -2618,17 +2618,15 @@ pub async fn post_results(
     }
     // All recorded in one transaction: a crash or an error part-way records
     // none of the file (its upload can simply be sent again).
-    let items: Vec<(&str, &gw_store::testing::TubeRow, &str)> = tubes
+    let (codes, pairs): (Vec<&str>, Vec<(&gw_store::testing::TubeRow, &str)>) = tubes
         .iter()
         .zip(&words)
-        .filter_map(|((code, tube), result)| Some((code.as_str(), tube.as_ref()?, *result)))
-        .collect();
-    let pairs: Vec<(&gw_store::testing::TubeRow, &str)> =
-        items.iter().map(|(_, t, r)| (*t, *r)).collect();
+        .filter_map(|((code, tube), result)| Some((code.as_str(), (tube.as_ref()?, *result))))
+        .unzip();
     let outcomes = store
         .apply_results(&pairs, &p.actor(), clock.now_ms())
         .await?;
-    for ((code, tube, result), applied) in items.into_iter().zip(outcomes) {
+    for ((code, &(tube, result)), applied) in codes.into_iter().zip(&pairs).zip(outcomes) {
         let code = code.to_string();
         if !applied.applied {
             // Recorded by another request since the check above: the same

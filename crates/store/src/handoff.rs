@@ -256,25 +256,13 @@ impl Store {
         check: impl FnOnce(&[SupplyRow]) -> Result<()>,
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
-        match tx
-            .round_state(w.street, w.round, RowLock::Update)
-            .await?
-            .as_str()
-        {
-            "closed" => {
-                return Err(StoreError::Conflict(format!(
-                    "轮次 {}-{} 已结束，不再发放物资 / round {}-{} is closed: no more supplies",
-                    w.street, w.round, w.street, w.round
-                )))
-            }
-            gw_domain::testing::CANCELLED => {
-                return Err(StoreError::Conflict(format!(
-                    "轮次 {}-{} 已取消，不发放物资 / round {}-{} was cancelled: no supplies",
-                    w.street, w.round, w.street, w.round
-                )))
-            }
-            _ => {}
-        }
+        let state = tx.round_state(w.street, w.round, RowLock::Update).await?;
+        crate::testing::refuse_settled(
+            w.street,
+            w.round,
+            &state,
+            ("，不再发放物资", ": no more supplies"),
+        )?;
         let issued = tx_run!(tx, conn, DB => {
             let rows = sqlx::query(&format!("{SUPPLIES} ORDER BY id"))
                 .bind(w.street).bind(w.round).bind(None::<i64>).fetch_all(&mut *conn).await?;

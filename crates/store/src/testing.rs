@@ -809,6 +809,29 @@ impl Store {
     }
 }
 
+/// Conflict when round `street-round` in `state` changes no more
+/// ([`gw_domain::testing::round_settled`]: closed, or cancelled), saying so
+/// and then `refused` (`("，不再发放物资", ": no more supplies")`); Ok otherwise.
+pub(crate) fn refuse_settled(
+    street: i64,
+    round: i64,
+    state: &str,
+    refused: (&str, &str),
+) -> Result<()> {
+    if !gw_domain::testing::round_settled(state) {
+        return Ok(());
+    }
+    let (zh, en) = if state == gw_domain::testing::CANCELLED {
+        ("已取消", "was cancelled")
+    } else {
+        ("已结束", "is closed")
+    };
+    Err(StoreError::Conflict(format!(
+        "轮次 {street}-{round} {zh}{} / round {street}-{round} {en}{}",
+        refused.0, refused.1
+    )))
+}
+
 /// The joins that place the resident of the rows aliased `of` (with
 /// `street_id`, `round_id` and `resident_id`): `e`, where the round's snapshot
 /// put them, and `r`, `h`, `u`, `b`, `g`, where they live now (for
@@ -2062,15 +2085,8 @@ impl crate::import::StoreTx {
     /// [`Self::hold_round`] for a write a closed round must not take
     /// (exemptions, points): Conflict if it is closed.
     pub async fn hold_unclosed_round(&mut self, street: i64, round: i64) -> Result<()> {
-        match self.hold_round(street, round).await?.as_str() {
-            "closed" => Err(StoreError::Conflict(format!(
-                "轮次 {street}-{round} 已结束 / round {street}-{round} is closed"
-            ))),
-            gw_domain::testing::CANCELLED => Err(StoreError::Conflict(format!(
-                "轮次 {street}-{round} 已取消 / round {street}-{round} was cancelled"
-            ))),
-            _ => Ok(()),
-        }
+        let state = self.hold_round(street, round).await?;
+        refuse_settled(street, round, &state, ("", ""))
     }
 
     /// The follow-ups a result of `tube` answers, for its swabs (or only
