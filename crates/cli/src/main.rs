@@ -155,7 +155,7 @@ enum Cmd {
     /// Manage accounts and their role grants.
     #[command(subcommand)]
     User(UserCmd),
-    /// When the emergency ends: anonymise personal data last changed before DATE (counts survive).
+    /// When the emergency ends: anonymise personal data last changed before DATE (counts survive), then rewrite the database's files so the cleared values are gone from them too (VACUUM; run it when no round is sampling); prints what it cannot reach (backups, exports, PostgreSQL WAL).
     Purge {
         /// YYYY-MM-DD (China time).
         #[arg(long)]
