@@ -125,6 +125,26 @@ impl StoreTx {
         })
     }
 
+    /// Makes transactions of `topic` in `street` take their turn until this
+    /// one ends: a PostgreSQL advisory lock held to the end of the
+    /// transaction; nothing on SQLite, where `begin` took the database's
+    /// write lock already. For writes whose row locks would otherwise be
+    /// taken in an order each caller chooses (two lab files listing the same
+    /// tubes in other orders would deadlock) or that check what is there
+    /// before they add to it (two rounds of one name).
+    pub(crate) async fn one_at_a_time(&mut self, topic: &str, street: i64) -> Result<()> {
+        if let Tx::Postgres(t) = &mut self.0 {
+            sqlx::query(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || CAST($2 AS TEXT), 28))",
+            )
+            .bind(topic)
+            .bind(street)
+            .execute(&mut **t)
+            .await?;
+        }
+        Ok(())
+    }
+
     /// The clause a read appends to lock the rows it reads until this
     /// transaction ends: `FOR SHARE` or `FOR UPDATE` on PostgreSQL; nothing on
     /// SQLite, where `begin` took the database's write lock already.

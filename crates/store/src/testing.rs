@@ -216,13 +216,8 @@ impl Store {
     /// Creates a planned round over `w.communities` (none: the whole street).
     pub async fn create_round(&self, w: &RoundWrite<'_>) -> Result<i64> {
         let mut tx = self.begin().await?;
-        if let crate::import::Tx::Postgres(t) = &mut tx.0 {
-            // Two rounds made at once (a double submit) are checked in turn.
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('round_name/' || CAST($1 AS TEXT), 28))")
-                .bind(w.street_id)
-                .execute(&mut **t)
-                .await?;
-        }
+        // Two rounds made at once (a double submit) are checked in turn.
+        tx.one_at_a_time("round_name", w.street_id).await?;
         // A street's rounds are told apart by name (on every page, in every
         // message): a second one of the same name is a double submit or a
         // mistake, unless the first was cancelled.
@@ -1112,6 +1107,14 @@ impl Store {
         now_ms: i64,
     ) -> Result<Vec<ResultApplied>> {
         let mut tx = self.begin().await?;
+        // Two files at once (two lab clerks, or one sent twice) take their
+        // turn, so their tubes' rows are never locked in crossing orders.
+        let mut streets: Vec<i64> = items.iter().map(|(t, _)| t.street_id).collect();
+        streets.sort_unstable();
+        streets.dedup();
+        for street in streets {
+            tx.one_at_a_time("results", street).await?;
+        }
         let mut held: Vec<(i64, i64)> = Vec::new();
         let mut outs = Vec::with_capacity(items.len());
         for (tube, result) in items {
@@ -1168,6 +1171,7 @@ impl Store {
             )));
         }
         let mut tx = self.begin().await?;
+        tx.one_at_a_time("results", street).await?;
         tx.hold_round(street, tube.round_id).await?;
         let sql = format!(
             "SELECT result FROM tube WHERE street_id = $1 AND id = $2{}",

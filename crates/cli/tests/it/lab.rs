@@ -663,3 +663,56 @@ async fn tubes_never_packed_are_logged_once_per_upload_with_their_count() {
     assert!(lines[0].contains("tubes=3"), "{stderr}");
     assert!(!stderr.contains("L0000001"), "{stderr}");
 }
+
+/// Two lab clerks post results for the same tubes at the same moment, in
+/// opposite orders. On PostgreSQL each tube's update is made to linger (a
+/// trigger sleeps after it), so without taking turns each post would hold
+/// the tube the other wants next: a deadlock, one post answered 500 with
+/// nothing recorded. Both are answered, each tube is recorded once.
+#[tokio::test]
+async fn two_result_posts_at_once_in_opposite_orders_both_land() {
+    let (w, lab) = round_with_tubes().await;
+    let store = w.env.store().await;
+    if let gw_store::Pool::Postgres(_) = &store.pool {
+        crate::harness::exec(
+            &store,
+            "CREATE OR REPLACE FUNCTION gw_test_linger() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN PERFORM pg_sleep(0.4); RETURN NULL; END $$",
+        )
+        .await;
+        crate::harness::exec(
+            &store,
+            "CREATE TRIGGER gw_test_linger AFTER UPDATE OF result ON tube FOR EACH ROW \
+             WHEN (NEW.result IS NOT NULL AND OLD.result IS NULL) EXECUTE FUNCTION gw_test_linger()",
+        )
+        .await;
+    }
+    let lab_pw = w.env.account("lab2", "lab", &["--street", "鸿城街道"]);
+    let mut lab2 = w.env.serve();
+    lab2.token = Some(lab2.login("lab2", &lab_pw));
+    let url = format!("/api/v1/rounds/{}/results", w.round);
+    let forward = json!({ "results": [
+        { "barcode": "L0000001", "result": "negative" },
+        { "barcode": "L0000002", "result": "negative" },
+    ]});
+    let backward = json!({ "results": [
+        { "barcode": "L0000002", "result": "negative" },
+        { "barcode": "L0000001", "result": "negative" },
+    ]});
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| lab.post(&url, &forward));
+        let b = s.spawn(|| lab2.post(&url, &backward));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(b.status, 200, "{}", b.body);
+    // Each tube recorded by exactly one of the two; the other saw it done.
+    let recorded = a.json()["recorded"].as_u64().unwrap() + b.json()["recorded"].as_u64().unwrap();
+    assert_eq!(recorded, 2, "{} / {}", a.body, b.body);
+    for barcode in ["L0000001", "L0000002"] {
+        assert_eq!(tube_result(&w, barcode).await.as_deref(), Some("negative"));
+    }
+    if let gw_store::Pool::Postgres(_) = &store.pool {
+        crate::harness::exec(&store, "DROP TRIGGER gw_test_linger ON tube").await;
+    }
+}
