@@ -57,6 +57,23 @@ pub enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// A lab's whole results file recorded (one transaction) while stations go on
+    /// scanning: how long the file takes and the scans' latency before and during it.
+    Results {
+        /// Tubes in the file (ten swabs each; one in 200 abnormal, one in 100 invalid).
+        #[arg(long, default_value_t = 2_000)]
+        tubes: usize,
+        /// Stations scanning beside the file (in process, through the group-commit writer).
+        #[arg(long, default_value_t = 4)]
+        stations: usize,
+        /// A directory for SQLite (default: a temp dir) or a postgres:// URL.
+        #[arg(long, env = "GRIDWARDEN_BENCH_DB")]
+        db: Option<String>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Median time for one grid's coverage and one building's missed list in a round over N
     /// residents (demo-shaped streets, each in a round with 90% sampled).
     Coverage {
@@ -198,6 +215,13 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
             seed,
             json,
         } => crate::bench_alert::run(alerts, db, seed, json).await,
+        BenchCmd::Results {
+            tubes,
+            stations,
+            db,
+            seed,
+            json,
+        } => crate::bench_results::run(tubes, stations, db, seed, json).await,
         BenchCmd::Coverage {
             residents,
             queries,

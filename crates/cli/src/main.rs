@@ -15,6 +15,7 @@ mod bench_alert;
 mod bench_coverage;
 mod bench_field;
 mod bench_load;
+mod bench_results;
 mod bench_scan;
 mod handoff_cmd;
 mod resident_cmd;
