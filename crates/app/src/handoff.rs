@@ -1462,6 +1462,40 @@ pub async fn report(
             }
             m
         });
+    // A point by its name, a hand-over sheet by its transporter and time, a
+    // receipt by who received it and when, each with its key.
+    let hhmm = gw_domain::schedule::hhmm;
+    let sheets: HashMap<String, String> = rows
+        .handoffs
+        .iter()
+        .map(|h| {
+            (
+                pkey(h.id),
+                format!(
+                    "{} {}（{}）",
+                    h.transporter_name,
+                    hhmm(h.created_ms),
+                    pkey(h.id)
+                ),
+            )
+        })
+        .collect();
+    let receipts: HashMap<String, String> = rows
+        .receipts
+        .iter()
+        .map(|r| {
+            (
+                pkey(r.id),
+                format!("{} {}（{}）", r.received_by, hhmm(r.created_ms), pkey(r.id)),
+            )
+        })
+        .collect();
+    let name = |kind: &str, at: &str| match kind {
+        "point" => names.get(at).map(|n| format!("「{n}」（{at}）")),
+        "handoff" => sheets.get(at).cloned(),
+        "receipt" => receipts.get(at).cloned(),
+        _ => None,
+    };
     let mismatches: Vec<Mismatch> = rules::reconcile(&chain)
         .into_iter()
         .filter(|m| match &m.point {
@@ -1470,6 +1504,7 @@ pub async fn report(
                 .get(&m.at)
                 .is_none_or(|pts| pts.iter().any(|pt| keep(pt))),
         })
+        .map(|m| m.named(name))
         .collect();
     let steps = rules::totals(&chain)
         .into_iter()

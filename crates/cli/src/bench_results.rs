@@ -83,8 +83,16 @@ pub async fn run(
                 )
                 .await?;
                 for (j, code) in codes[t * POOL..(t + 1) * POOL].iter().enumerate() {
-                    scan_one(&store, &clock, &admin, &writer, tube, &format!("f{t}-{j}"), code)
-                        .await?;
+                    scan_one(
+                        &store,
+                        &clock,
+                        &admin,
+                        &writer,
+                        tube,
+                        &format!("f{t}-{j}"),
+                        code,
+                    )
+                    .await?;
                 }
             }
             anyhow::Ok(())
@@ -130,8 +138,16 @@ pub async fn run(
                 for _ in 0..POOL {
                     let code = &codes[tubes * POOL + (i * stations + s) % live_residents];
                     let t0 = Instant::now();
-                    scan_one(&store, &clock, &admin, &writer, tube, &format!("l{s}-{i}"), code)
-                        .await?;
+                    scan_one(
+                        &store,
+                        &clock,
+                        &admin,
+                        &writer,
+                        tube,
+                        &format!("l{s}-{i}"),
+                        code,
+                    )
+                    .await?;
                     seen.push((
                         t0.duration_since(origin).as_secs_f64(),
                         t0.elapsed().as_secs_f64() * 1000.0,

@@ -486,6 +486,10 @@ pub struct Mismatch {
     /// `point`, `bag`, `box`, `handoff` or `receipt`.
     pub kind: &'static str,
     pub at: String,
+    /// `at` as people name it: a bag's or box's barcode as it is; a point, a
+    /// hand-over sheet or a lab receipt as its caller names it (see
+    /// [`Mismatch::named`]); `at` until then.
+    pub label: String,
     /// The point it belongs to (for a lab receipt, only when all its boxes
     /// came from one point).
     pub point: Option<String>,
@@ -499,6 +503,20 @@ pub struct Mismatch {
     /// tubes in no bag, the bags in no box, the boxes not handed over; for a
     /// lab receipt its boxes.
     pub items: Vec<String>,
+}
+
+impl Mismatch {
+    /// This break with `at` named by `name` (a point's, a hand-over sheet's
+    /// or a receipt's key to what people call it), for the kinds whose `at`
+    /// is a key; bags and boxes keep their barcodes.
+    pub fn named(mut self, name: impl Fn(&str, &str) -> Option<String>) -> Mismatch {
+        if matches!(self.kind, "point" | "handoff" | "receipt") {
+            if let Some(n) = name(self.kind, &self.at) {
+                self.label = n;
+            }
+        }
+        self
+    }
 }
 
 struct Out(Vec<Mismatch>);
@@ -521,6 +539,7 @@ impl Out {
                 step,
                 kind,
                 at: at.to_string(),
+                label: at.to_string(),
                 point: point.map(str::to_string),
                 measure,
                 expected,
@@ -986,6 +1005,26 @@ mod tests {
         assert_eq!(lab.len(), 1, "{m:?}");
         assert_eq!((lab[0].expected, lab[0].found), (3, 2));
         assert_eq!(lab[0].items, ["BOX2"]);
+        // Named as people know them: the sheet by the caller's name for it,
+        // a box by its barcode whatever the caller says.
+        let named: Vec<Mismatch> = m
+            .into_iter()
+            .map(|m| m.named(|kind, at| Some(format!("{kind}:{at} named"))))
+            .collect();
+        for n in &named {
+            match n.kind {
+                "handoff" | "receipt" => assert_eq!(n.label, format!("{}:{} named", n.kind, n.at)),
+                _ => assert_eq!(n.label, n.at, "{n:?}"),
+            }
+        }
+        assert!(named.iter().any(|n| n.kind == "handoff"), "{named:?}");
+        let a_box = Mismatch {
+            kind: "box",
+            at: "BOX2".into(),
+            label: "BOX2".into(),
+            ..named[0].clone()
+        };
+        assert_eq!(a_box.named(|_, _| Some("x".into())).label, "BOX2");
     }
 
     #[test]

@@ -59,9 +59,10 @@ pub fn document() -> Value {
             paths.insert(k.to_string(), v);
         }
     }
-    doc["components"]["schemas"]["Mismatch"] = json!({ "type": "object", "required": ["step", "kind", "at", "measure", "expected", "found", "diff"], "properties": {
+    doc["components"]["schemas"]["Mismatch"] = json!({ "type": "object", "required": ["step", "kind", "at", "label", "measure", "expected", "found", "diff"], "properties": {
         "step": { "type": "string", "enum": ["point", "bag", "box", "hand_off", "lab"], "description": "where the count broke" },
         "kind": { "type": "string", "enum": ["point", "bag", "box", "handoff", "receipt"] }, "at": { "type": "string", "description": "point id, bag or box barcode, hand-off or receipt id" },
+        "label": { "type": "string", "description": "`at` as people name it: 「point name」（id）, a hand-over sheet as transporter HH:MM（id）, a receipt as receiver HH:MM（id）, a bag or box by its barcode" },
         "point": { "type": "string", "nullable": true }, "measure": { "type": "string", "enum": ["tubes", "people", "bags", "boxes"] },
         "expected": { "type": "integer" }, "found": { "type": "integer" }, "diff": { "type": "integer", "description": "found − expected" }, "note": { "type": "string" },
         "items": { "type": "array", "items": { "type": "string" }, "description": "what a point's break is made of: the tubes in no bag, the bags in no box, the boxes not handed over (barcodes)" } } });

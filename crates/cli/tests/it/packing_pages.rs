@@ -258,6 +258,14 @@ async fn point_staff_bag_box_and_hand_over_in_the_browser_and_the_lab_receives()
     let rec = chief.get(&format!("/rounds/{}/reconciliation", w.round));
     assert_eq!(rec.status, 200, "{}", rec.body);
     assert!(!rec.body.contains(r#"id="receipt""#));
+    // Each break names what people know: the box on its way by its
+    // transporter, and what the break means in words (a box not yet at the
+    // lab is not "the lab counted 0").
+    let verdict = element(&rec.body, "matched", "ul");
+    assert!(
+        verdict.contains("交接单 李师傅 ") && verdict.contains("已交接未被实验室接收"),
+        "{verdict}"
+    );
     // The lab receives from the form on the reconciliation page.
     let lab = Browser::login(&w.srv, "lab", &w.lab);
     let rec = lab.get(&format!("/rounds/{}/reconciliation", w.round));
@@ -313,6 +321,15 @@ async fn point_staff_bag_box_and_hand_over_in_the_browser_and_the_lab_receives()
         .unwrap()
         .unwrap();
     assert_eq!(t.state, "received");
+    // A point by its name.
+    w.closed_tube(&w.a, "TB00000003", &w.people[5..6]);
+    let rec = chief.get(&format!("/rounds/{}/reconciliation", w.round));
+    let verdict = element(&rec.body, "matched", "ul");
+    assert!(
+        verdict.contains(&format!("采样点 「0号采样点」（{a}）"))
+            && verdict.contains("已封管未装袋"),
+        "{verdict}"
+    );
 }
 
 #[tokio::test]

@@ -138,31 +138,34 @@ fn measure_label(l: Lang, m: Measure) -> &'static str {
 pub(super) fn mismatch_line(l: Lang, m: &Mismatch) -> String {
     let (more, less) = (l.t("多", "over by"), l.t("少", "short by"));
     let by = if m.diff > 0 { more } else { less };
+    // What the break means, in the reader's language (a box still on its
+    // way reads "handed over, not received by the lab", not only "0 counted").
+    let note = m
+        .note
+        .split(" / ")
+        .nth(usize::from(l == Lang::En))
+        .unwrap_or(m.note);
     // Not a count against a count: what is left undone, said in words.
     if m.step == gw_domain::handoff::Step::Point {
-        let note = m
-            .note
-            .split(" / ")
-            .nth(usize::from(l == Lang::En))
-            .unwrap_or(m.note);
         return format!(
-            r#"<li class="warn">{}</li>"#,
+            r#"<li class="warn">{}{}</li>"#,
             esc(&format!(
                 "{} · {} {}：{} {} — {note}",
                 step_label(l, m.step),
                 kind_label(l, m.kind),
-                m.at,
+                m.label,
                 measure_label(l, m.measure),
                 m.found
-            ))
+            )),
+            items_text(l, &m.items)
         );
     }
     let text = match l {
         Lang::Zh => format!(
-            "{}环节 · {} {}：{}系统为 {}，清点为 {}（{}{}）",
+            "{}环节 · {} {}：{}系统为 {}，清点为 {}（{}{}）— {note}",
             step_label(l, m.step),
             kind_label(l, m.kind),
-            m.at,
+            m.label,
             measure_label(l, m.measure),
             m.expected,
             m.found,
@@ -170,10 +173,10 @@ pub(super) fn mismatch_line(l: Lang, m: &Mismatch) -> String {
             m.diff.abs()
         ),
         Lang::En => format!(
-            "At {} · {} {}: {} {} in the system, {} counted ({} {})",
+            "At {} · {} {}: {} {} in the system, {} counted ({} {}) — {note}",
             step_label(l, m.step),
             kind_label(l, m.kind),
-            m.at,
+            m.label,
             measure_label(l, m.measure),
             m.expected,
             m.found,
