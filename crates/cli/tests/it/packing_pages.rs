@@ -330,6 +330,21 @@ async fn point_staff_bag_box_and_hand_over_in_the_browser_and_the_lab_receives()
             && verdict.contains("已封管未装袋"),
         "{verdict}"
     );
+    // The point's manager, who may not read the street's reconciliation,
+    // sees the point's own breaks on the packing page: the bag counted 3
+    // for 2 stays listed after the lab received it.
+    assert_eq!(
+        pm.get(&format!("/rounds/{}/reconciliation", w.round))
+            .status,
+        403
+    );
+    let page = pm.get(&format!("/points/{a}/packing"));
+    let breaks = element(&page.body, "point-breaks", "ul");
+    assert!(
+        breaks.contains("装袋环节 · 袋 BAG0000001：管数系统为 2，清点为 3（多1）")
+            && breaks.contains("已封管未装袋"),
+        "{breaks}"
+    );
 }
 
 #[tokio::test]

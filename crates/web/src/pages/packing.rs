@@ -304,7 +304,18 @@ async fn packing_page(
     };
     match v {
         Ok(v) => {
-            let body = packing_body(l, a, &v, &out);
+            // Where this point's counts broke along the chain, up to the lab's
+            // receipt (for those who may read the point's logistics).
+            let breaks = match (v.round.parse(), v.point.parse()) {
+                (Ok(round), Ok(point)) => {
+                    gw_app::handoff::report(&s.store, &s.clock, &a.principal, round, Some(point))
+                        .await
+                        .ok()
+                        .map(|r| r.mismatches)
+                }
+                _ => None,
+            };
+            let body = packing_body(l, a, &v, &out, breaks.as_deref());
             page.render(
                 status,
                 &format!("{} · {}", v.point_name, l.t("装袋装箱交接", "packing")),
@@ -323,7 +334,13 @@ fn typed<'a>(out: &'a Outcome, empty: &'a Fields, w: Which) -> (&'a Fields, Stri
     }
 }
 
-fn packing_body(l: Lang, a: &Auth, v: &PackingView, out: &Outcome) -> String {
+fn packing_body(
+    l: Lang,
+    a: &Auth,
+    v: &PackingView,
+    out: &Outcome,
+    breaks: Option<&[Mismatch]>,
+) -> String {
     let empty = Fields::default();
     let csrf = esc(&a.csrf);
     let k = &v.point;
@@ -585,10 +602,30 @@ fn packing_body(l: Lang, a: &Auth, v: &PackingView, out: &Outcome) -> String {
         forms.sort_by_key(|(x, _)| *x != w);
     }
     let forms: String = forms.into_iter().map(|(_, f)| f).collect();
+    let breaks = match breaks {
+        None => String::new(),
+        Some([]) => format!(
+            r#"<section class="card"><h2>{h}</h2><p class="notice" id="point-breaks">{ok}</p></section>"#,
+            h = l.t("本点数据统计校对", "This point's count check"),
+            ok = l.t(
+                "从本点到实验室，各环节数量一致。",
+                "Every count from this point to the lab agrees."
+            ),
+        ),
+        Some(list) => format!(
+            r#"<section class="card alerts"><h2>{h}</h2><ul class="list" id="point-breaks">{lines}</ul><p class="hint">{hint}</p></section>"#,
+            h = l.t("本点数据统计校对", "This point's count check"),
+            lines = list.iter().map(|m| mismatch_line(l, m)).collect::<String>(),
+            hint = l.t(
+                "从封管到实验室接收，本点每一处数量不符或未完成的环节都列在这里，直到查清。",
+                "Every count of this point that disagrees, or step left undone, from sealing to the lab's receipt, stays listed here until it is settled."
+            ),
+        ),
+    };
     format!(
         r#"<p><a href="/">← {home}</a></p><h1>{name} · {h}</h1><p class="muted">{round} · {cap}</p>{done}
 <section class="stats"><div><b id="n-tubes">{nt}</b><span>{lt}</span></div><div><b id="n-bags">{nb}</b><span>{lb}</span></div><div><b id="n-boxes">{nx}</b><span>{lx}</span></div></section>
-{forms}{tables}{SCAN_SCRIPT}"#,
+{breaks}{forms}{tables}{SCAN_SCRIPT}"#,
         home = l.t("首页", "Home"),
         name = esc(&v.point_name),
         h = l.t("装袋 · 装箱 · 交接", "bag · box · hand over"),
