@@ -12,21 +12,28 @@ use gw_store::import::ResidentWrite;
 use gw_store::Store;
 use serde_json::json;
 
+/// Where a benchmark runs, and how it reports: every benchmark takes these.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Where fresh databases are made: a directory for SQLite (default: a temp dir) or a postgres:// URL
+    /// (fresh databases are created beside it and dropped).
+    #[arg(long, env = "GRIDWARDEN_BENCH_DB")]
+    pub db: Option<String>,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Subcommand)]
 pub enum BenchCmd {
     /// Import a generated roster into a fresh database; compare with reading alone and inserting alone.
     Import {
         #[arg(long, default_value_t = 100_000)]
         residents: usize,
-        /// Where fresh databases are made: a directory for SQLite (default: a temp dir) or a postgres:// URL
-        /// (fresh databases are created beside it and dropped).
-        #[arg(long, env = "GRIDWARDEN_BENCH_DB")]
-        db: Option<String>,
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-        /// One JSON object on stdout.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Scan registrations per second over HTTP on loopback from concurrent stations,
     /// against the HTTP floor and the raw durable-insert limit measured in the same run.
@@ -37,25 +44,15 @@ pub enum BenchCmd {
         stations: usize,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
-        /// A directory for SQLite (default: a temp dir) or a postgres:// URL.
-        #[arg(long, env = "GRIDWARDEN_BENCH_DB")]
-        db: Option<String>,
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// From a lab's abnormal result to a local group-robot receiver: latency over N alerts.
     Alert {
         #[arg(long, default_value_t = 20)]
         alerts: usize,
-        /// A directory for SQLite (default: a temp dir) or a postgres:// URL.
-        #[arg(long, env = "GRIDWARDEN_BENCH_DB")]
-        db: Option<String>,
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// A lab's whole results file recorded (one transaction) while stations go on
     /// scanning: how long the file takes and the scans' latency before and during it.
@@ -66,13 +63,8 @@ pub enum BenchCmd {
         /// Stations scanning beside the file (in process, through the group-commit writer).
         #[arg(long, default_value_t = 4)]
         stations: usize,
-        /// A directory for SQLite (default: a temp dir) or a postgres:// URL.
-        #[arg(long, env = "GRIDWARDEN_BENCH_DB")]
-        db: Option<String>,
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Median time for one grid's coverage and one building's missed list in a round over N
     /// residents (demo-shaped streets, each in a round with 90% sampled).
@@ -82,13 +74,8 @@ pub enum BenchCmd {
         /// Queries of each kind (medians are reported).
         #[arg(long, default_value_t = 50)]
         queries: usize,
-        /// A directory for SQLite (default: a temp dir) or a postgres:// URL.
-        #[arg(long, env = "GRIDWARDEN_BENCH_DB")]
-        db: Option<String>,
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// The scan endpoint held at a target rate for a bounded time from enrolled
     /// stations while coverage and missed lists are read; the server runs as a
@@ -107,13 +94,8 @@ pub enum BenchCmd {
         /// Coverage and missed-list reads per second (alternating).
         #[arg(long, default_value_t = 5.0)]
         reads: f64,
-        /// A directory for SQLite (default: a temp dir) or a postgres:// URL.
-        #[arg(long, env = "GRIDWARDEN_BENCH_DB")]
-        db: Option<String>,
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        run: RunArgs,
     },
 }
 
@@ -197,37 +179,27 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
     match cmd {
         BenchCmd::Import {
             residents,
-            db,
-            seed,
-            json,
+            run: RunArgs { db, seed, json },
         } => bench_import(residents, db, seed, json).await,
         BenchCmd::Scan {
             residents,
             stations,
             seconds,
-            db,
-            seed,
-            json,
+            run: RunArgs { db, seed, json },
         } => crate::bench_scan::run(residents, stations, seconds, db, seed, json).await,
         BenchCmd::Alert {
             alerts,
-            db,
-            seed,
-            json,
+            run: RunArgs { db, seed, json },
         } => crate::bench_alert::run(alerts, db, seed, json).await,
         BenchCmd::Results {
             tubes,
             stations,
-            db,
-            seed,
-            json,
+            run: RunArgs { db, seed, json },
         } => crate::bench_results::run(tubes, stations, db, seed, json).await,
         BenchCmd::Coverage {
             residents,
             queries,
-            db,
-            seed,
-            json,
+            run: RunArgs { db, seed, json },
         } => crate::bench_coverage::run(residents, queries, db, seed, json).await,
         BenchCmd::Load {
             residents,
@@ -235,9 +207,7 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
             seconds,
             rate,
             reads,
-            db,
-            seed,
-            json,
+            run: RunArgs { db, seed, json },
         } => {
             crate::bench_load::run(crate::bench_load::LoadArgs {
                 residents,

@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::bench::{machine, Fresh};
-use crate::bench_field::{percentile, prepare};
+use crate::bench_field::{percentile, prepare, Desk};
 
 /// A robot on loopback: answers like WeCom, reports each arrival.
 async fn robot() -> Result<(String, tokio::sync::mpsc::UnboundedReceiver<Instant>)> {
@@ -74,40 +74,19 @@ pub async fn run(alerts: usize, db: Option<String>, seed: u64, json_out: bool) -
     let (url, mut arrivals) = robot().await?;
     gw_app::notify::add_channel(&store, &clock, &f.admin, f.street, "wecom", &url, "").await?;
     let dispatcher = gw_app::notify::Dispatcher::start(store.clone(), clock.clone());
-    let writer = gw_app::testing::ScanWriter::start(store.clone());
+    let desk = Desk {
+        store: store.clone(),
+        clock: clock.clone(),
+        admin: std::sync::Arc::new(f.admin.clone()),
+        writer: gw_app::testing::ScanWriter::start(store.clone()),
+    };
     let point = f.tokens[0].0;
     let mut lat = Vec::with_capacity(n);
     for i in 0..n {
         let barcode = format!("ALERT{i:05}");
-        let (tube, _) = gw_app::testing::open_tube(
-            &store,
-            &clock,
-            &f.admin,
-            &writer,
-            point,
-            &barcode,
-            gw_app::testing::TubeUse::Pool,
-            false,
-        )
-        .await?;
+        let tube = desk.open(point, &barcode).await?;
         for (j, code) in f.codes[i * 10..i * 10 + 10].iter().enumerate() {
-            gw_app::testing::scan(
-                &store,
-                &clock,
-                &f.admin,
-                &writer,
-                &gw_app::testing::Scan {
-                    tube,
-                    client_id: &format!("a{i}-{j}"),
-                    code,
-                    purpose: "routine",
-                    station: "bench",
-                    walk_in: None,
-                    scanned_ms: clock.now_ms(),
-                    sent_ms: None,
-                },
-            )
-            .await?;
+            desk.swab(tube, &format!("a{i}-{j}"), code).await?;
         }
         let t = Instant::now();
         let sum = gw_app::testing::post_results(

@@ -197,3 +197,57 @@ pub(crate) async fn prepare(
         tokens,
     })
 }
+
+/// What an in-process benchmark needs to open tubes and swab into them
+/// through the same use cases the API calls, as the street's admin.
+#[derive(Clone)]
+pub(crate) struct Desk {
+    pub store: Store,
+    pub clock: Clock,
+    pub admin: std::sync::Arc<Principal>,
+    pub writer: gw_app::testing::ScanWriter,
+}
+
+impl Desk {
+    /// Opens a pooled tube at `point`.
+    pub(crate) async fn open(&self, point: Key, barcode: &str) -> Result<Key> {
+        let (tube, _) = gw_app::testing::open_tube(
+            &self.store,
+            &self.clock,
+            &self.admin,
+            &self.writer,
+            point,
+            barcode,
+            gw_app::testing::TubeUse::Pool,
+            false,
+        )
+        .await?;
+        Ok(tube)
+    }
+
+    /// A routine swab of `code` into `tube`, taken now.
+    pub(crate) async fn swab(
+        &self,
+        tube: Key,
+        client_id: &str,
+        code: &str,
+    ) -> Result<gw_app::testing::ScanOutcome> {
+        Ok(gw_app::testing::scan(
+            &self.store,
+            &self.clock,
+            &self.admin,
+            &self.writer,
+            &gw_app::testing::Scan {
+                tube,
+                client_id,
+                code,
+                purpose: "routine",
+                station: "bench",
+                walk_in: None,
+                scanned_ms: self.clock.now_ms(),
+                sent_ms: None,
+            },
+        )
+        .await?)
+    }
+}

@@ -12,7 +12,7 @@ use gw_app::Clock;
 use serde_json::json;
 
 use crate::bench::{machine, Fresh};
-use crate::bench_field::{percentile, prepare};
+use crate::bench_field::{percentile, prepare, Desk};
 
 /// One in this many of the file's tubes is an abnormal pool, and one in
 /// [`INVALID_EVERY`] invalid; the rest are negative.
@@ -53,46 +53,25 @@ pub async fn run(
         f.codes.len().saturating_sub(1_000) / POOL
     );
     let live_residents = f.codes.len() - tubes * POOL;
-    let writer = gw_app::testing::ScanWriter::start(store.clone());
+    let desk = Desk {
+        store: store.clone(),
+        clock: clock.clone(),
+        admin: Arc::new(f.admin.clone()),
+        writer: gw_app::testing::ScanWriter::start(store.clone()),
+    };
     let codes = Arc::new(f.codes);
-    let admin = Arc::new(f.admin);
 
     // The file's tubes, filled through the scan path by as many tasks as stations.
     let filled = Instant::now();
     let mut fill = Vec::new();
     for s in 0..stations {
-        let (store, clock, writer, codes, admin) = (
-            store.clone(),
-            clock.clone(),
-            writer.clone(),
-            codes.clone(),
-            admin.clone(),
-        );
+        let (desk, codes) = (desk.clone(), codes.clone());
         let point = f.tokens[s].0;
         fill.push(tokio::spawn(async move {
             for t in (s..tubes).step_by(stations) {
-                let (tube, _) = gw_app::testing::open_tube(
-                    &store,
-                    &clock,
-                    &admin,
-                    &writer,
-                    point,
-                    &format!("F{t:07}"),
-                    gw_app::testing::TubeUse::Pool,
-                    false,
-                )
-                .await?;
+                let tube = desk.open(point, &format!("F{t:07}")).await?;
                 for (j, code) in codes[t * POOL..(t + 1) * POOL].iter().enumerate() {
-                    scan_one(
-                        &store,
-                        &clock,
-                        &admin,
-                        &writer,
-                        tube,
-                        &format!("f{t}-{j}"),
-                        code,
-                    )
-                    .await?;
+                    desk.swab(tube, &format!("f{t}-{j}"), code).await?;
                 }
             }
             anyhow::Ok(())
@@ -109,45 +88,19 @@ pub async fn run(
     let origin = Instant::now();
     let mut live = Vec::new();
     for s in 0..stations {
-        let (store, clock, writer, codes, admin, stop) = (
-            store.clone(),
-            clock.clone(),
-            writer.clone(),
-            codes.clone(),
-            admin.clone(),
-            stop.clone(),
-        );
+        let (desk, codes, stop) = (desk.clone(), codes.clone(), stop.clone());
         let point = f.tokens[s].0;
         live.push(tokio::spawn(async move {
             let mut seen: Vec<(f64, f64)> = Vec::new();
             let mut i = 0usize;
             let mut n = 0usize;
             while !stop.load(Ordering::Relaxed) {
-                let (tube, _) = gw_app::testing::open_tube(
-                    &store,
-                    &clock,
-                    &admin,
-                    &writer,
-                    point,
-                    &format!("L{s:03}{n:06}"),
-                    gw_app::testing::TubeUse::Pool,
-                    false,
-                )
-                .await?;
+                let tube = desk.open(point, &format!("L{s:03}{n:06}")).await?;
                 n += 1;
                 for _ in 0..POOL {
                     let code = &codes[tubes * POOL + (i * stations + s) % live_residents];
                     let t0 = Instant::now();
-                    scan_one(
-                        &store,
-                        &clock,
-                        &admin,
-                        &writer,
-                        tube,
-                        &format!("l{s}-{i}"),
-                        code,
-                    )
-                    .await?;
+                    desk.swab(tube, &format!("l{s}-{i}"), code).await?;
                     seen.push((
                         t0.duration_since(origin).as_secs_f64(),
                         t0.elapsed().as_secs_f64() * 1000.0,
@@ -175,7 +128,7 @@ pub async fn run(
         })
         .collect();
     let began = origin.elapsed().as_secs_f64();
-    let sum = gw_app::testing::post_results(&store, &clock, &admin, f.round, &results).await?;
+    let sum = gw_app::testing::post_results(&store, &clock, &f.admin, f.round, &results).await?;
     let ended = origin.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, Ordering::Relaxed);
@@ -242,34 +195,5 @@ pub async fn run(
             during.last().copied().unwrap_or(0.0)
         );
     }
-    Ok(())
-}
-
-async fn scan_one(
-    store: &gw_store::Store,
-    clock: &Clock,
-    admin: &gw_app::access::Principal,
-    writer: &gw_app::testing::ScanWriter,
-    tube: gw_domain::ids::Key,
-    client_id: &str,
-    code: &str,
-) -> Result<()> {
-    gw_app::testing::scan(
-        store,
-        clock,
-        admin,
-        writer,
-        &gw_app::testing::Scan {
-            tube,
-            client_id,
-            code,
-            purpose: "routine",
-            station: "bench",
-            walk_in: None,
-            scanned_ms: clock.now_ms(),
-            sent_ms: None,
-        },
-    )
-    .await?;
     Ok(())
 }
