@@ -39,7 +39,7 @@ pub async fn run(
     let f = prepare(
         &store,
         &clock,
-        (2 * tubes * POOL).max(20_000) as u64,
+        (2 * tubes * POOL).max(2_000) as u64,
         seed,
         stations,
     )
