@@ -595,7 +595,7 @@ pub async fn open_tube(
         })?;
     let issued =
         crate::handoff::issue_warning(store, point.street, round.id, pt.id, code.as_str()).await?;
-    let warning = join_warnings(warning, issued);
+    let warning = join_warnings(warning, issued.map(|w| not_issued_advice(&w)));
     Ok((
         Key {
             street: point.street,
@@ -603,6 +603,15 @@ pub async fn open_tube(
         },
         warning,
     ))
+}
+
+/// A tube not issued to the point (`handoff::issue_warning`), with what to
+/// do: take one of the point's own; this one, still empty, is withdrawn
+/// when the station changes tube (see [`close_tube`]).
+fn not_issued_advice(warning: &str) -> String {
+    format!(
+        "{warning}。请换用本点的采样管：按「换管」后扫描本点的管，此管未装样本即作废、条码可再用 / use one of this point's tubes: press New tube and scan it; this one, with no swab in it, is withdrawn and its barcode freed"
+    )
 }
 
 /// The warning for a tube a station opened (offline, or as its own replay)
@@ -647,7 +656,8 @@ pub async fn open_tube_reusing(
                         pt.id,
                         code.as_str(),
                     )
-                    .await?;
+                    .await?
+                    .map(|w| not_issued_advice(&w));
                     // Scanned again once full, sealed or further along (the
                     // tube in the volunteer's hand is another with the same
                     // label, or the old one picked up by mistake): told, as
@@ -744,15 +754,50 @@ async fn open_clashing(
     }
 }
 
+/// What closing a tube did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// Closed with its swabs, to be bagged.
+    Closed,
+    /// Nothing was ever scanned into it (opened by mistake, or changed away
+    /// from before the first person): withdrawn, see [`Store::withdraw_empty_tube`].
+    Withdrawn,
+}
+
+/// Closes a tube at its point (a station's 换管, or by hand). A tube nothing
+/// was ever scanned into is withdrawn instead: its row goes, its barcode is
+/// free again (its own point may open it), no empty tube waits for a bag in
+/// the reconciliation; audited (`withdraw_tube`, with its barcode and
+/// point). A closed empty tube (closed before this rule) is withdrawn the
+/// same way.
 pub async fn close_tube(
     store: &Store,
     clock: &Clock,
     p: &Principal,
     tube: Key,
-) -> Result<(), AuthError> {
+) -> Result<Closed, AuthError> {
     let t = store.tube(tube.street, tube.id).await?;
     let pt = store.point(tube.street, t.point_id).await?;
     access::authorize(p, clock, Action::Scan, &point_place(store, &pt).await?)?;
+    if let Some(barcode) = store.withdraw_empty_tube(tube.street, tube.id).await? {
+        access::record(
+            store,
+            clock,
+            p,
+            "withdraw_tube",
+            (tube.street, "tube", &tube.to_string()),
+            &format!(
+                "barcode={barcode} point={}",
+                Key {
+                    street: tube.street,
+                    id: pt.id
+                }
+            ),
+            "",
+        )
+        .await?;
+        return Ok(Closed::Withdrawn);
+    }
     use gw_domain::testing::TubeState;
     store
         .move_tube(
@@ -763,7 +808,7 @@ pub async fn close_tube(
             clock.now_ms(),
         )
         .await?;
-    Ok(())
+    Ok(Closed::Closed)
 }
 
 /// What a station or volunteer is told after taking a swab back.
@@ -1446,6 +1491,44 @@ pub struct ScanOutcome {
     /// their household under temporary control) and was swabbed for
     /// something else.
     pub alert: Option<String>,
+    /// The swab went into a tube that was no longer open (closed when full,
+    /// by hand or by another station, or further along): stored and flagged,
+    /// and the station takes a new tube before the next person.
+    pub tube_closed: bool,
+    /// The code was a document number with a typing mistake (its check
+    /// character, length or birth date is wrong): stored and flagged as
+    /// naming nobody; the station asks to take it back and type it again.
+    pub retype: bool,
+}
+
+/// Why a scan was not stored. `Rescan`: what was read names no person
+/// (a blank read, a tube's, bag's or box's label, a text no scanner
+/// reads, a walk-in's name or phone that cannot be kept) while the
+/// volunteer is still with them (the scan is live): nothing was stored,
+/// and the station drops it and has the person's code read again, never
+/// keeping it to send later (synced late, the same scan would be stored
+/// as a swab naming nobody). Anything else: as [`AuthError`].
+#[derive(Debug, thiserror::Error)]
+pub enum ScanRefusal {
+    #[error("{0}")]
+    Rescan(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
+impl From<StoreError> for ScanRefusal {
+    fn from(e: StoreError) -> Self {
+        ScanRefusal::Auth(e.into())
+    }
+}
+
+impl From<ScanRefusal> for AuthError {
+    fn from(e: ScanRefusal) -> Self {
+        match e {
+            ScanRefusal::Rescan(m) => AuthError::Invalid(m),
+            ScanRefusal::Auth(e) => e,
+        }
+    }
 }
 
 /// Whom a scanned text names, as far as it can be told before the one
@@ -1481,10 +1564,19 @@ async fn identify(
         }
         return Ok(match checked {
             Err(e) => Who::Nobody(e.to_string()),
-            Ok(()) if code.street != street => Who::Nobody(format!(
-                "其他街道（{}）的居民 / resident of another street ({})",
-                code.street, code.street
-            )),
+            Ok(()) if code.street != street => {
+                // By its name, as the volunteer and the community know it.
+                let name = match store.street_name(code.street).await {
+                    Ok(n) => n,
+                    Err(StoreError::NotFound(_)) => {
+                        format!("编号 {} / no. {}", code.street, code.street)
+                    }
+                    Err(e) => return Err(e),
+                };
+                Who::Nobody(format!(
+                    "其他街道（{name}）的居民 / resident of another street ({name})"
+                ))
+            }
             Ok(()) => Who::Code(code.uid.to_lowercase(), code.generation),
         });
     }
@@ -1568,6 +1660,8 @@ async fn outcome_counted(
         follow_up: None,
         person: None,
         alert: None,
+        tube_closed: false,
+        retype: false,
     })
 }
 
@@ -1586,6 +1680,19 @@ pub async fn scan(
     writer: &ScanWriter,
     s: &Scan<'_>,
 ) -> Result<ScanOutcome, AuthError> {
+    Ok(scan_checked(store, clock, p, writer, s).await?)
+}
+
+/// [`scan`], telling a refusal to read the person's code again
+/// ([`ScanRefusal::Rescan`]) from the others: the station drops the one and
+/// keeps the others.
+pub async fn scan_checked(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    writer: &ScanWriter,
+    s: &Scan<'_>,
+) -> Result<ScanOutcome, ScanRefusal> {
     // A scanner's Enter and a pasted space are not part of a code; a control
     // character cannot come from a scanner or a keyboard, and PostgreSQL
     // refuses a NUL (in a batch shared with other stations' swabs).
@@ -1595,32 +1702,47 @@ pub async fn scan(
         station: s.station.trim(),
         ..s.clone()
     };
-    for (what, text) in [
-        ("client_id", s.client_id),
-        ("code", s.code),
-        ("station", s.station),
-    ] {
+    let now = clock.now_ms();
+    let live = is_live(corrected_scan_ms(s, now), now);
+    let control = |what: &str| {
+        format!("{what} 含有控制字符，未登记 / {what} contains a control character: not stored")
+    };
+    for (what, text) in [("client_id", s.client_id), ("station", s.station)] {
         if text.chars().any(char::is_control) {
-            return Err(AuthError::Invalid(format!(
-                "{what} 含有控制字符，未登记 / {what} contains a control character: not stored"
-            )));
+            return Err(AuthError::Invalid(control(what)).into());
         }
     }
+    // A code with a control character was not read from a person's code
+    // or document: live, read again; synced late (the swab is in the tube),
+    // stored without them, as read otherwise (a replay strips the same).
+    let stripped: Option<String> = s
+        .code
+        .chars()
+        .any(char::is_control)
+        .then(|| s.code.chars().filter(|c| !c.is_control()).collect());
+    if stripped.is_some() && live {
+        return Err(ScanRefusal::Rescan(format!(
+            "{}：{RESCAN_ZH} / {RESCAN_EN}",
+            control("code")
+        )));
+    }
+    let s = &Scan {
+        code: stripped.as_deref().map_or(s.code, str::trim),
+        ..s.clone()
+    };
     // No scanner reads this much from a code, a document or a label, and no
     // station names itself at such length. While the volunteer is with the
     // person the scan is refused, to be read again; synced late from an
     // offline queue, the swab is in the tube: stored, its text cut to the
     // limit (the same cut for a replay), naming nobody and so flagged.
-    let now = clock.now_ms();
-    let live = is_live(corrected_scan_ms(s, now), now);
     let too_long = |what: &str, max: usize| {
-        AuthError::Invalid(format!(
+        format!(
             "{what} 超过 {max} 个字符，不是扫码内容，未登记 / {what} is longer than {max} characters, not a scan: not stored"
-        ))
+        )
     };
     for (what, text) in [("client_id", s.client_id), ("station", s.station)] {
         if text.chars().count() > MAX_SCAN_TEXT {
-            return Err(too_long(what, MAX_SCAN_TEXT));
+            return Err(AuthError::Invalid(too_long(what, MAX_SCAN_TEXT)).into());
         }
     }
     let cut = |text: &str, max: usize| -> Option<String> {
@@ -1628,13 +1750,16 @@ pub async fn scan(
     };
     let code_cut = cut(s.code, MAX_SCAN_TEXT);
     if code_cut.is_some() && live {
-        return Err(too_long("code", MAX_SCAN_TEXT));
+        return Err(ScanRefusal::Rescan(format!(
+            "{}：{RESCAN_ZH} / {RESCAN_EN}",
+            too_long("code", MAX_SCAN_TEXT)
+        )));
     }
     let name_cut = s
         .walk_in
         .and_then(|(name, _)| cut(name.trim(), MAX_WALK_IN_NAME));
     if name_cut.is_some() && live {
-        return Err(AuthError::Invalid(format!(
+        return Err(ScanRefusal::Rescan(format!(
             "临时人员姓名超过 {MAX_WALK_IN_NAME} 个字 / a walk-in's name is longer than {MAX_WALK_IN_NAME} characters"
         )));
     }
@@ -1702,7 +1827,7 @@ async fn register_swab(
     p: &Principal,
     writer: &ScanWriter,
     s: &Scan<'_>,
-) -> Result<(ScanOutcome, Option<(i64, i64, i64)>), AuthError> {
+) -> Result<(ScanOutcome, Option<(i64, i64, i64)>), ScanRefusal> {
     let street = s.tube.street;
     check_client_id(s.client_id)?;
     let use_ = TubeUse::of_purpose(s.purpose)?;
@@ -1710,7 +1835,8 @@ async fn register_swab(
     if s.walk_in.is_some() && !s.code.trim().is_empty() {
         return Err(AuthError::Invalid(
             "一次扫码只能是一个码或一位临时人员，不能两者都有 / a scan is a code or a walk-in, not both".into(),
-        ));
+        )
+        .into());
     }
     let walk_in = s.walk_in;
     let who = match walk_in {
@@ -1780,11 +1906,11 @@ async fn register_swab(
         }
         // Stored when read, gone now: taken back in the meantime.
         if store.voided_by_client(street, s.client_id).await?.is_some() {
-            return Err(AuthError::Voided);
+            return Err(AuthError::Voided.into());
         }
     }
     if state.replay.is_none() && state.voided.is_some() {
-        return Err(AuthError::Voided);
+        return Err(AuthError::Voided.into());
     }
     // A blank read (a scanner's stray Enter) or a tube's label read where
     // the person's code goes names nobody: while the volunteer is still in
@@ -1797,7 +1923,7 @@ async fn register_swab(
     let live = is_live(scanned_ms, now);
     if walk_in.is_none() && live {
         if s.code.trim().is_empty() {
-            return Err(AuthError::Invalid(
+            return Err(ScanRefusal::Rescan(
                 "扫码为空：请重新扫描此人的个人码或证件 / the scan is empty: scan the person's code or document again".into(),
             ));
         }
@@ -1809,7 +1935,7 @@ async fn register_swab(
             if let Some(why) =
                 crate::handoff::label_in_round(store, street, tube.round_id, s.code).await?
             {
-                return Err(AuthError::Invalid(why.into()));
+                return Err(ScanRefusal::Rescan(why.into()));
             }
         }
     }
@@ -1819,7 +1945,8 @@ async fn register_swab(
             if name.is_empty() {
                 return Err(AuthError::Invalid(
                     "临时人员须填写姓名 / a walk-in needs a name".into(),
-                ));
+                )
+                .into());
             }
             let mut r = gw_domain::resident::NewResident::named(&name);
             let mut note = String::new();
@@ -1832,7 +1959,7 @@ async fn register_swab(
                     // The volunteer is still with them: asked again, or
                     // the walk-in's only contact would be lost.
                     Err(e) if live => {
-                        return Err(AuthError::Invalid(gw_domain::text::labelled(
+                        return Err(ScanRefusal::Rescan(gw_domain::text::labelled(
                             "临时人员电话无效，请核对后重新提交",
                             "the walk-in's phone is not valid: check it and send again",
                             &e.to_string(),
@@ -2067,7 +2194,7 @@ async fn register_swab(
                 if let Some(id) = made_pending {
                     store.drop_unswabbed_pending(street, id).await?;
                 }
-                return Err(AuthError::Voided);
+                return Err(AuthError::Voided.into());
             }
             first = match (resident, s.purpose) {
                 (Some(rid), p) if gw_domain::testing::is_sampling(p) => {
@@ -2149,6 +2276,8 @@ async fn register_swab(
         (_, Some(id)) => Some((r.tube_id, id, r.scanned_ms)),
     };
     let mut out = outcome_counted(store, street, &r, false, tube.pool_size, counts, first).await?;
+    out.tube_closed = tube.state != "open";
+    out.retype = resident.is_none() && walk_in.is_none() && mistyped(s.code);
     if resident.is_some() {
         tell_who(&mut out, &state, now);
     }
@@ -2282,6 +2411,23 @@ pub const CLOCK_AHEAD_MS: i64 = 300_000;
 /// The longest code, client id or station name a scan may carry (a
 /// personal code has 45 characters, a document number at most 18).
 pub const MAX_SCAN_TEXT: usize = 200;
+
+/// A document number typed with a mistake a second try would fix: its
+/// check character, its length or the birth date inside it.
+/// (A personal code is never one: it is read as a code, as in `identify`.)
+fn mistyped(code: &str) -> bool {
+    use gw_domain::idnumber::IdNumberError as E;
+    let t = gw_domain::text::squeeze(code);
+    !t.to_uppercase().starts_with("GW")
+        && matches!(
+            Document::guess(code),
+            Err(E::BadCheck { .. } | E::BadBirthDate(_) | E::WrongLength(_))
+        )
+}
+
+/// What a refusal to be read again ([`ScanRefusal::Rescan`]) asks for.
+const RESCAN_ZH: &str = "请重新扫描此人的个人码或证件";
+const RESCAN_EN: &str = "scan the person's code or document again";
 
 /// The longest walk-in name taken (the station's form allows as many).
 pub const MAX_WALK_IN_NAME: usize = 40;
@@ -3343,4 +3489,28 @@ pub async fn rounds(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mistyped;
+
+    #[test]
+    fn a_document_number_with_a_typing_mistake_is_to_be_typed_again() {
+        let id = gw_domain::idnumber::IdNumber::compose(
+            "110105",
+            gw_domain::date::Date::new(1970, 3, 1).unwrap_or_else(|| unreachable!()),
+            123,
+        )
+        .unwrap_or_else(|| unreachable!());
+        let n = id.as_str();
+        let wrong = format!("{}{}", &n[..17], if n.ends_with('1') { '2' } else { '1' });
+        assert!(mistyped(&wrong), "a wrong check character");
+        assert!(mistyped(&n[..17]), "a digit left out");
+        assert!(!mistyped(n), "a right number is no mistake");
+        // A personal code (its digits are no document) and a passport-like
+        // text that names nobody are not asked again.
+        assert!(!mistyped("GW1-2-ABCDEFGHJKMN-1-0-ABCDEFGH"));
+        assert!(!mistyped("X9Y8Z7W6V5"));
+    }
 }

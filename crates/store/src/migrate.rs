@@ -51,6 +51,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     32 "0032_code_reissued.sql",
     33 "0033_point_id_floor.sql",
     34 "0034_registry_version.sql",
+    35 "0035_tube_id_floor.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -88,6 +89,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     32 "0032_code_reissued.sql",
     33 "0033_point_id_floor.sql",
     34 "0034_registry_version.sql",
+    35 "0035_tube_id_floor.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -192,6 +192,10 @@ static SCAN_STATE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
     )
 });
 
+/// On SQLite, the id below the next tube's: the largest present or ever
+/// withdrawn (migration 0035 keeps the latter in `id_floor`).
+const TUBE_ID_ABOVE_FLOOR: &str = "(SELECT MAX(COALESCE((SELECT MAX(id) FROM tube), 0), COALESCE((SELECT id FROM id_floor WHERE tbl = 'tube'), 0)))";
+
 const REG_COLS: &str =
     "id, client_id, tube_id, point_id, resident_id, purpose, duplicate_of, problem, scanned_ms, raw_code";
 
@@ -464,7 +468,12 @@ impl Store {
         pool_size: i32,
         now_ms: i64,
     ) -> Result<i64> {
-        db_run!(self, pool => sqlx::query_scalar("INSERT INTO tube (street_id, round_id, point_id, barcode, state, pool_size, opened_ms) VALUES ($1, $2, $3, $4, 'open', $5, $6) RETURNING id")
+        // On SQLite numbered above any tube withdrawn (see write_scans).
+        let sql = match &self.pool {
+            crate::Pool::Sqlite(_) => format!("INSERT INTO tube (id, street_id, round_id, point_id, barcode, state, pool_size, opened_ms) VALUES ({TUBE_ID_ABOVE_FLOOR} + 1, $1, $2, $3, $4, 'open', $5, $6) RETURNING id"),
+            crate::Pool::Postgres(_) => "INSERT INTO tube (street_id, round_id, point_id, barcode, state, pool_size, opened_ms) VALUES ($1, $2, $3, $4, 'open', $5, $6) RETURNING id".to_string(),
+        };
+        db_run!(self, pool => sqlx::query_scalar(&sql)
             .bind(street).bind(round).bind(point).bind(barcode).bind(pool_size).bind(now_ms).fetch_one(pool).await)
             .map_err(|e| match StoreError::from(e) {
                 StoreError::Conflict(_) => StoreError::Conflict(format!("采样管条码 {barcode} 本轮已使用 / tube {barcode} is already in use in this round")),
@@ -480,6 +489,23 @@ impl Store {
             }
         });
         r.ok_or_else(|| StoreError::NotFound(format!("tube {street}-{id}")))
+    }
+
+    /// Withdraws tube `id` when nothing was ever scanned into it (no swab,
+    /// none taken back, no client id recorded as taken back in it), it is
+    /// open or closed at its point (in no bag), has no result, and its round
+    /// is not settled: the row goes (its barcode is free again, nothing of it
+    /// waits for a bag). One statement: a swab stored meanwhile raised
+    /// `fill`, and the row is then kept. The barcode when withdrawn.
+    pub async fn withdraw_empty_tube(&self, street: i64, id: i64) -> Result<Option<String>> {
+        Ok(db_run!(self, pool => sqlx::query_scalar(
+            "DELETE FROM tube WHERE street_id = $1 AND id = $2 AND state IN ('open', 'closed') AND fill = 0 AND result IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = tube.street_id AND g.tube_id = tube.id) \
+             AND NOT EXISTS (SELECT 1 FROM voided_swab v WHERE v.street_id = tube.street_id AND v.tube_id = tube.id) \
+             AND NOT EXISTS (SELECT 1 FROM bag_tube b WHERE b.street_id = tube.street_id AND b.tube_id = tube.id) \
+             AND EXISTS (SELECT 1 FROM testing_round r WHERE r.street_id = tube.street_id AND r.id = tube.round_id AND r.state NOT IN ('closed', 'cancelled')) \
+             RETURNING barcode")
+            .bind(street).bind(id).fetch_optional(pool).await?))
     }
 
     /// Moves a tube from `from` to `to`; Conflict if it is not in `from`.
@@ -1906,9 +1932,12 @@ async fn write_scans_sqlite(
 ) -> Result<Vec<WriteAnswer>> {
     let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("BEGIN IMMEDIATE; ");
     if !opens.is_empty() {
-        qb.push("INSERT INTO tube (street_id, round_id, point_id, barcode, state, pool_size, opened_ms, tube_use) ");
-        qb.push_values(opens, |mut v, t| {
-            v.push_bind(t.street)
+        // Numbered above any tube withdrawn (migration 0035): SQLite alone
+        // would give a removed largest id again.
+        qb.push("INSERT INTO tube (id, street_id, round_id, point_id, barcode, state, pool_size, opened_ms, tube_use) ");
+        qb.push_values(opens.iter().enumerate(), |mut v, (k, t)| {
+            v.push(format!("{TUBE_ID_ABOVE_FLOOR} + {}", k + 1))
+                .push_bind(t.street)
                 .push_bind(t.round)
                 .push_bind(t.point)
                 .push_bind(&t.barcode)

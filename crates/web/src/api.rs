@@ -924,15 +924,22 @@ pub async fn open_tube(
             use_,
         )
         .await?;
-        let (status, state) = if new {
-            (StatusCode::CREATED, "open".to_string())
+        // The swabs already in a tube opened before (a station enrolled
+        // again, or its tube scanned again): the station counts on from them.
+        let (status, state, fill) = if new {
+            (StatusCode::CREATED, "open".to_string(), 0)
         } else {
-            (StatusCode::OK, s.store.tube(k.street, k.id).await?.state)
+            let t = s.store.tube(k.street, k.id).await?;
+            let (fill, _) = s
+                .store
+                .tube_and_point_counts(k.street, k.id, t.point_id)
+                .await?;
+            (StatusCode::OK, t.state, fill)
         };
         return Ok((
             status,
             Json(
-                json!({ "id": k.to_string(), "state": state, "reused": !new, "warning": warning }),
+                json!({ "id": k.to_string(), "state": state, "reused": !new, "fill": fill, "warning": warning }),
             ),
         ));
     }
@@ -949,7 +956,7 @@ pub async fn open_tube(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": k.to_string(), "state": "open", "warning": warning })),
+        Json(json!({ "id": k.to_string(), "state": "open", "fill": 0, "warning": warning })),
     ))
 }
 
@@ -959,8 +966,11 @@ pub async fn close_tube(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, WebError> {
     let k = key(&id, "tube")?;
-    gw_app::testing::close_tube(&s.store, &s.clock, &a.principal, k).await?;
-    Ok(Json(json!({ "id": k.to_string(), "state": "closed" })))
+    let state = match gw_app::testing::close_tube(&s.store, &s.clock, &a.principal, k).await? {
+        gw_app::testing::Closed::Closed => "closed",
+        gw_app::testing::Closed::Withdrawn => "withdrawn",
+    };
+    Ok(Json(json!({ "id": k.to_string(), "state": state })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -1049,9 +1059,17 @@ pub async fn scan(
             .as_ref()
             .map(|w| (w.name.as_str(), w.phone.as_deref())),
     };
-    Ok(Json(
-        gw_app::testing::scan(&s.store, &s.clock, &a.principal, &s.scans, &scan).await?,
-    ))
+    match gw_app::testing::scan_checked(&s.store, &s.clock, &a.principal, &s.scans, &scan).await {
+        Ok(o) => Ok(Json(o)),
+        // Nothing stored and nothing to keep: the station drops the scan and
+        // has the person's code read again (its own code, so it can tell).
+        Err(gw_app::testing::ScanRefusal::Rescan(message)) => Err(WebError {
+            status: StatusCode::BAD_REQUEST,
+            code: "rescan",
+            message,
+        }),
+        Err(gw_app::testing::ScanRefusal::Auth(e)) => Err(e.into()),
+    }
 }
 
 // Coverage, missed lists and round-over-round: see coverage_api.rs.

@@ -1442,3 +1442,125 @@ async fn browser_station_registers_its_service_worker_over_https() {
         "window.__sw && window.__sw.endsWith('/sw.js')",
     );
 }
+
+/// The station's own count and what it keeps: a label read where the
+/// person's code goes is refused live and dropped (nothing held, the count
+/// not raised); enrolled again at the same point it keeps its tube; a tube
+/// scanned again is continued at the server's fill; a tube closed under it
+/// asks for a new one; a tube of another point is named with what to do,
+/// and changed away from while empty it is withdrawn.
+#[tokio::test]
+async fn browser_station_drops_a_label_read_as_a_person_and_shows_the_servers_fill() {
+    if !browser_available(
+        "browser_station_drops_a_label_read_as_a_person_and_shows_the_servers_fill",
+    ) {
+        return;
+    }
+    let (w, _) = world(&[]).await;
+    let issue = || {
+        w.srv
+            .post(
+                &format!("/api/v1/points/{}/stations", w.points[0]),
+                &json!({}),
+            )
+            .json()
+    };
+    let origin = format!("http://{}", w.srv.addr);
+    let profile = tempfile::tempdir().unwrap();
+    let b = Browser::start(profile.path().to_path_buf());
+    b.enrol_station(&origin, &issue());
+    b.scan_keys("H0000001");
+    b.scan_keys(&w.codes[0].1);
+    b.wait("one stored", "document.getElementById('point-count').textContent === '1' && document.getElementById('waiting').textContent === '0' && document.getElementById('tube-fill').textContent === '1/10'");
+    // Another tube of the round read where the person's code goes.
+    let other = w.srv.post(
+        &format!("/api/v1/points/{}/tubes", w.points[1]),
+        &json!({ "barcode": "H0000002" }),
+    );
+    assert_eq!(other.status, 201, "{}", other.body);
+    b.scan_keys("H0000002");
+    b.wait(
+        "the label refused, to be scanned again",
+        "document.getElementById('feedback').dataset.kind === 'bad' && document.getElementById('fb-text').textContent.indexOf('请重新扫描此人的个人码') >= 0 && document.getElementById('waiting').textContent === '0'",
+    );
+    assert_eq!(b.text("#tube-fill"), "1/10", "the refused scan is no swab");
+    assert_eq!(
+        b.exec(
+            "return [document.querySelectorAll('#problem-list li.held').length, document.getElementById('resend-held').hidden];",
+            json!([])
+        ),
+        json!([0, true]),
+        "nothing held to send later"
+    );
+    b.scan_keys(&w.codes[1].1);
+    b.wait("two stored", "document.getElementById('point-count').textContent === '2' && document.getElementById('waiting').textContent === '0' && document.getElementById('tube-fill').textContent === '2/10'");
+    // Enrolled again at the same point: the tube in hand is kept.
+    b.enrol_station(&origin, &issue());
+    b.wait(
+        "the tube kept",
+        "document.getElementById('tube-barcode').textContent === 'H0000001' && document.getElementById('tube-fill').textContent === '2/10'",
+    );
+    // A station that lost its tube (another device, a cleared browser)
+    // scanning it again: continued at the server's count.
+    b.exec(
+        "var s = JSON.parse(localStorage.getItem('gw.station.state')); s.tube = null; s.fill = 0; s.known = 0; localStorage.setItem('gw.station.state', JSON.stringify(s));",
+        json!([]),
+    );
+    b.goto(&format!("{origin}/station"));
+    b.wait("the scanning panel", "!document.getElementById('scan').hidden && document.getElementById('code').dataset.mode === 'tube'");
+    b.scan_keys("H0000001");
+    b.wait(
+        "the tube continued",
+        "document.getElementById('fb-text').textContent.indexOf('继续使用此管') >= 0 && document.getElementById('tube-fill').textContent === '2/10'",
+    );
+    // Closed under the station (the manager, another station): the next
+    // swab is recorded, flagged, and a new tube asked for.
+    let reopened = w.srv.post(
+        &format!("/api/v1/points/{}/tubes", w.points[0]),
+        &json!({ "barcode": "H0000001", "reuse": true }),
+    );
+    let t = reopened.json()["id"].as_str().unwrap().to_string();
+    let closed = w.srv.post(&format!("/api/v1/tubes/{t}/close"), &json!({}));
+    assert_eq!(closed.json()["state"], "closed", "{}", closed.body);
+    b.scan_keys(&w.codes[2].1);
+    b.wait(
+        "a new tube asked for",
+        "document.getElementById('fb-text').textContent.indexOf('此管已封管') >= 0 && document.getElementById('code').dataset.mode === 'tube'",
+    );
+    // A tube issued to the other point: the warning says what to do; changed
+    // away from, empty, it is withdrawn.
+    let issued = w.env.cli(&[
+        "supplies",
+        "issue",
+        "--point",
+        &w.points[1],
+        "--kind",
+        "tubes",
+        "--first",
+        "H0000100",
+        "--last",
+        "H0000199",
+    ]);
+    assert!(issued.status.success(), "{issued:?}");
+    b.scan_keys("H0000150");
+    b.wait(
+        "the warning with what to do",
+        "document.getElementById('fb-detail').textContent.indexOf('请换用本点的采样管') >= 0",
+    );
+    b.screenshot("station-not-issued", 360);
+    b.click("#new-tube");
+    let store = w.env.store().await;
+    let mut left = Vec::new();
+    for _ in 0..50 {
+        left = crate::harness::query_strings(
+            &store,
+            "SELECT barcode FROM tube WHERE barcode = 'H0000150'",
+        )
+        .await;
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(left.is_empty(), "the empty tube withdrawn: {left:?}");
+}

@@ -22,6 +22,7 @@ mod replay;
 mod round_pages;
 mod schedule;
 mod schema;
+mod station_scans;
 mod storage;
 mod territory;
 mod testing;

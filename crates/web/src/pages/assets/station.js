@@ -195,9 +195,31 @@
   }
 
   // ----- screen --------------------------------------------------------------
-  function refresh() {
+  // The tube's fill on screen: the server's count as of its last answer
+  // (`known`), plus the scans for this tube still waiting in the queue, less
+  // the take-backs waiting there. A scan the server refused, held or
+  // dropped, so leaves the count; another station's swabs in the same tube
+  // come with the next answer.
+  // Items answered whose count is in `known` already, until they leave the queue.
+  var answered = {};
+  function recount(items) {
     var s = state();
+    var pending = 0;
+    items.forEach(function (i) {
+      if (!s.tube || i.barcode !== s.tube || answered[i.seq]) return;
+      if (i.kind === 'scan') pending += 1;
+      else if (i.kind === 'void') pending -= 1;
+    });
+    // A state saved by an earlier version of this page: its count held the
+    // waiting scans too.
+    if (typeof s.known !== 'number') s.known = Math.max(0, (s.fill || 0) - pending);
+    s.fill = s.tube ? Math.max(0, s.known + pending) : 0;
+    saveState(s);
+    return s;
+  }
+  function refresh() {
     return qAll().then(function (items) {
+      var s = recount(items);
       var waiting = items.filter(function (i) { return i.kind === 'scan'; });
       $('waiting').textContent = String(waiting.length);
       $('tube-barcode').textContent = s.tube ? s.tube : '—';
@@ -231,9 +253,11 @@
     return s.purpose === 'retest' ? 1 : (c.pool_size || 10);
   }
   function purposeOf(s) { return s.purpose || 'routine'; }
+  // No tube, a full one, or one the server says takes no more swabs
+  // (closed by hand or by another station, sealed).
   function needTube() {
     var s = state();
-    return !s.tube || s.fill >= poolSize(s);
+    return !s.tube || !!s.closed || s.fill >= poolSize(s);
   }
 
   // The server's phone rule (gw_domain::phone): a mobile of 11 digits from
@@ -325,6 +349,17 @@
         // Opened, perhaps with a warning (not issued to this point, or opened offline after sampling closed).
         // The tube showed green when it was scanned (opening is offline-first):
         // a warning turns the screen red now, so the volunteer sees it at once.
+        var st = state();
+        if (st.tube === it.barcode) {
+          // Opened before (this station enrolled again, or the tube scanned
+          // again): the swabs already in it count, and one past open takes no more.
+          st.known = r.body.fill || 0;
+          if (r.body.state && r.body.state !== 'open') st.closed = true;
+          saveState(st);
+          if (r.body.reused && r.body.state === 'open' && r.body.fill > 0 && !r.body.warning) {
+            show('ok', M.tube_continued, it.barcode + ' · ' + M.tube + ' ' + r.body.fill + '/' + poolSize(st));
+          }
+        }
         if (r.body.warning) show('bad', M.tube_warning, it.barcode + ' — ' + r.body.warning);
         var warned = r.body.warning ? problemAdd({ text: it.barcode + ' — ' + r.body.warning }) : Promise.resolve();
         return warned.then(function () { return kvPut('tube:' + it.barcode, r.body.id); }).then(function () { return qDel(it.seq); }).then(function () { return true; });
@@ -340,16 +375,32 @@
       if (r.ok) {
         var sv = state();
         sv.pointCount = r.body.point_count;
+        if (sv.tube === it.barcode) {
+          sv.known = r.body.tube_fill;
+          if (r.body.reopened) delete sv.closed;
+          answered[it.seq] = true;
+        }
         saveState(sv);
       } else {
         after = problemAdd({ text: M.undo_failed + ': ' + msg });
       }
-      return after.then(function () { return qDel(it.seq); }).then(function () { return true; });
+      return after.then(function () { return qDel(it.seq); }).then(function () { delete answered[it.seq]; return true; });
     }
     if (!r.ok && r.body && r.body.code === 'voided') {
       // Taken back while its answer was lost: nothing to send any more.
       failed[it.client_id] = M.undone;
       return problemAdd({ text: shownCode(it.code) + ' — ' + M.undone }).then(function () { return qDel(it.seq); }).then(function () { return true; });
+    }
+    if (!r.ok && r.body && r.body.code === 'rescan') {
+      // Live, what was read names no person (a tube's or bag's label, a
+      // blank or garbled read): nothing was stored, and kept to send later
+      // it would be stored as a swab of nobody. Dropped; the person's code
+      // is to be read again.
+      failed[it.client_id] = { title: it.walk_in ? M.rescan_walk_in : M.rescan, text: msg };
+      var sr = state();
+      if (sr.last && sr.last.client_id === it.client_id) { delete sr.last; saveState(sr); }
+      var told = awaiting[it.client_id] ? Promise.resolve() : problemAdd({ text: shownCode(it.code) + ' — ' + M.rescan_later + ': ' + msg });
+      return told.then(function () { return qDel(it.seq); }).then(function () { return true; });
     }
     if (!r.ok) {
       // Refused (e.g. the station no longer covers the point): held, whole,
@@ -361,7 +412,12 @@
     results[it.client_id] = o;
     var s = state();
     s.pointCount = o.point_count;
-    if (s.tube === it.barcode) s.fill = Math.max(s.fill, o.tube_fill);
+    // The server's count (the scans still queued are added by recount).
+    if (s.tube === it.barcode) {
+      s.known = o.tube_fill;
+      if (o.tube_closed) s.closed = true;
+      answered[it.seq] = true;
+    }
     if (s.last && s.last.client_id === it.client_id) s.last.registration = o.registration;
     saveState(s);
     var bad = o.alert || o.duplicate_of || (o.problem && !walkInOnly(o)) || o.follow_up;
@@ -370,7 +426,7 @@
       // Found at upload, not shown at the scan: the station must see it.
       p = problemAdd({ text: shownCode(it.code) + ' — ' + outcomeText(o), client_id: it.client_id });
     }
-    return p.then(function () { return qDel(it.seq); }).then(function () { return true; });
+    return p.then(function () { return qDel(it.seq); }).then(function () { delete answered[it.seq]; return true; });
   }
 
   // The street's tube barcode rule (from enrolment; 8 to 20 letters or digits
@@ -421,7 +477,8 @@
       if (looksLikePerson(b)) { show('bad', s.tube ? M.person_not_tube : M.person_no_tube, text); return refresh(); }
       if (!tubeOk(b)) { show('bad', M.bad_tube, text); return refresh(); }
       if (s.tube) qAdd({ kind: 'close', barcode: s.tube, point: point });
-      s.tube = b; s.fill = 0; s.purpose = $('purpose').value || 'routine';
+      s.tube = b; s.fill = 0; s.known = 0; s.purpose = $('purpose').value || 'routine';
+      delete s.closed;
       // A scan in the tube before is not taken back from this one.
       delete s.last;
       saveState(s);
@@ -436,8 +493,8 @@
     if (walkIn) item.walk_in = walkIn;
     return qAdd(item).then(function () {
       // Read again: a sync that ended meanwhile may have saved a newer count.
+      // The fill counts it from the queue (recount).
       var now = state();
-      now.fill += 1;
       // The one scan the volunteer can take back (see undoLast).
       // Kept on the device until the next scan: a walk-in's name masked
       // (the queue holds it whole only until it is sent).
@@ -451,16 +508,24 @@
       return sync().then(function () {
         var o = results[cid];
         delete awaiting[cid];
-        if (!o && failed[cid]) { var why = failed[cid]; delete failed[cid]; show('bad', M.held, text + ' — ' + why); return; }
+        if (!o && failed[cid]) {
+          var why = failed[cid];
+          delete failed[cid];
+          if (typeof why === 'object') show('bad', why.title, text + ' — ' + why.text);
+          else show('bad', M.held, text + ' — ' + why);
+          return;
+        }
         if (!o && revoked) { show('bad', M.revoked, text); return; }
         if (!o) { show('queued', M.queued, text); return; }
         delete results[cid];
         var detail = outcomeText(o);
         if (o.alert) show('bad', M.retest_due, detail);
+        else if (o.tube_closed) show('bad', M.tube_closed, detail);
+        else if (o.retype) show('bad', M.retype, detail);
         else if (walkInOnly(o)) show('ok', M.walk_in_ok, M.walk_in_later + ' · ' + M.tube + ' ' + o.tube_fill + '/' + (o.pool_size || poolSize(state())));
         else if (o.duplicate_of || o.problem || o.follow_up) show('bad', o.duplicate_of ? M.duplicate : M.problem, detail);
         else show('ok', M.ok, (o.person ? o.person : o.resident ? M.resident + ' ' + o.resident : '') + ' · ' + M.tube + ' ' + o.tube_fill + '/' + (o.pool_size || poolSize(state())));
-        if (needTube()) $('prompt').textContent = M.tube_full;
+        if (needTube()) $('prompt').textContent = state().closed ? M.scan_tube : M.tube_full;
       });
     });
   }
@@ -479,8 +544,8 @@
       if (!last || last.client_id !== cid) return null;
       return qAll().then(function (items) {
         var queued = items.filter(function (i) { return i.client_id === cid && i.kind === 'scan'; })[0];
+        // The fill follows from the queue (recount).
         var now = state();
-        if (now.tube === last.barcode && now.fill > 0) now.fill -= 1;
         delete now.last;
         saveState(now);
         if (queued && !queued.sent) {
@@ -537,7 +602,8 @@
     $('new-tube').addEventListener('click', function () {
       var s = state();
       if (s.tube) qAdd({ kind: 'close', barcode: s.tube, point: cfg().point });
-      s.tube = null; s.fill = 0;
+      s.tube = null; s.fill = 0; s.known = 0;
+      delete s.closed;
       delete s.last;
       saveState(s);
       refresh();
@@ -636,9 +702,12 @@
       localStorage.setItem(CFG, JSON.stringify(r.body));
       revoked = false;
       var s = state();
-      if (s.tube) { s.tube = null; s.fill = 0; }
+      // Enrolled again at the same point: the tube in hand is still this
+      // point's, and is filled on. Elsewhere: a tube of that point first.
+      var samePoint = !!before && String(before.point) === String(r.body.point);
+      if (s.tube && !samePoint) { s.tube = null; s.fill = 0; s.known = 0; delete s.closed; delete s.last; }
       // Another point's count is not this one's (its next answer gives it).
-      if (!before || String(before.point) !== String(r.body.point)) s.pointCount = 0;
+      if (!samePoint) s.pointCount = 0;
       saveState(s);
       startScanning();
       show('ok', M.enrolled);
