@@ -211,10 +211,15 @@ pub async fn tube_cmd(cmd: TubeCmd, clock: &Clock) -> Result<()> {
         TubeCmd::Close { tube, db } => {
             let store = open(&db).await?;
             let k = key(&tube, "tube")?;
-            gw_app::testing::close_tube(&store, clock, &op, k)
+            match gw_app::testing::close_tube(&store, clock, &op, k)
                 .await
-                .map_err(app_err)?;
-            println!("采样管 tube {k} 已封 / closed");
+                .map_err(app_err)?
+            {
+                gw_app::testing::Closed::Closed => println!("采样管 tube {k} 已封 / closed"),
+                gw_app::testing::Closed::Withdrawn => println!(
+                    "采样管 tube {k} 未装样本，已作废，条码可再用 / held no swab: withdrawn, its barcode free again"
+                ),
+            }
         }
         TubeCmd::Void {
             registration,

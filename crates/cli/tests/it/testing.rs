@@ -2075,6 +2075,25 @@ async fn a_stations_work_from_the_command_line() {
     assert_eq!(bad["tube_fill"], 4);
     let closed = w.env.cli_ok(&["tube", "close", &tube]);
     assert!(closed.contains("closed"), "{closed}");
+    // A tube opened by mistake and closed before anyone is swabbed into it
+    // is withdrawn, and the command says so.
+    let out = w.env.cli_ok(&[
+        "tube",
+        "open",
+        "--point",
+        &w.points[0],
+        "--barcode",
+        "C0000002",
+        "--json",
+    ]);
+    let empty: Value = serde_json::from_str(&out).unwrap();
+    let withdrawn = w
+        .env
+        .cli_ok(&["tube", "close", empty["id"].as_str().unwrap()]);
+    assert!(
+        withdrawn.contains("已作废") && withdrawn.contains("withdrawn"),
+        "{withdrawn}"
+    );
     // Closed: the API sees the swab and counts the person once.
     let cov = w
         .srv
