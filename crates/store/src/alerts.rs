@@ -143,11 +143,25 @@ macro_rules! pending_row {
     };
 }
 
+/// Whether follow-up `f` (a retest or re-sample) is spared by an exemption
+/// from its round: one recorded once the follow-up was open (taken to
+/// hospital after the abnormal pool). An exemption recorded before is
+/// superseded by the swab the follow-up comes from: the person came after
+/// all, and a member of an abnormal pool is retested.
+macro_rules! follow_up_exempt {
+    () => {
+        "EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = f.street_id AND x.round_id = f.round_id AND x.resident_id = f.resident_id AND x.created_ms >= f.created_ms)"
+    };
+}
+pub(crate) use follow_up_exempt;
+
 /// `(retests, re-samples)` open in round `$2` of street `$1`, leaving out
-/// residents exempt from it.
-pub(crate) const OPEN_FOLLOW_UPS: &str = "SELECT COALESCE(SUM(CASE WHEN f.kind = 'retest' THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN f.kind = 'resample' THEN 1 ELSE 0 END), 0) \
-     FROM follow_up f WHERE f.street_id = $1 AND f.round_id = $2 AND f.state = 'open' \
-     AND NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = f.street_id AND x.round_id = f.round_id AND x.resident_id = f.resident_id)";
+/// those an exemption spares ([`follow_up_exempt`]).
+pub(crate) const OPEN_FOLLOW_UPS: &str = concat!(
+    "SELECT COALESCE(SUM(CASE WHEN f.kind = 'retest' THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN f.kind = 'resample' THEN 1 ELSE 0 END), 0) \
+     FROM follow_up f WHERE f.street_id = $1 AND f.round_id = $2 AND f.state = 'open' AND NOT ",
+    follow_up_exempt!()
+);
 
 impl Store {
     pub async fn add_channel(

@@ -1531,12 +1531,14 @@ impl Store {
         }))
     }
 
-    /// Of [`Self::follow_ups`], the residents exempt from the follow-up's
-    /// round (in hospital, away …): open, but nobody will swab them here.
+    /// Of [`Self::follow_ups`], the residents an exemption from the
+    /// follow-up's round spares (in hospital, away … recorded once the
+    /// follow-up was open: see `follow_up_exempt!`): open, but nobody will
+    /// swab them here.
     pub async fn follow_ups_exempt(&self, street: i64, tube: i64, kind: &str) -> Result<Vec<i64>> {
         Ok(
-            db_run!(self, pool => sqlx::query_scalar("SELECT f.resident_id FROM follow_up f WHERE f.street_id = $1 AND f.tube_id = $2 AND f.kind = $3 AND f.state = 'open' \
-                AND EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = f.street_id AND x.round_id = f.round_id AND x.resident_id = f.resident_id) ORDER BY f.resident_id")
+            db_run!(self, pool => sqlx::query_scalar(concat!("SELECT f.resident_id FROM follow_up f WHERE f.street_id = $1 AND f.tube_id = $2 AND f.kind = $3 AND f.state = 'open' AND ",
+                crate::alerts::follow_up_exempt!(), " ORDER BY f.resident_id"))
             .bind(street).bind(tube).bind(kind).fetch_all(pool).await?),
         )
     }

@@ -2674,6 +2674,65 @@ async fn an_exempt_members_retest_is_not_counted_as_waiting() {
     );
 }
 
+/// Two residents exempted (in hospital) who then came down and were swabbed
+/// into a pool that came back abnormal: their swab supersedes the
+/// exemption, so both are retested like the others, counted as waiting,
+/// and the alert is not cleared without them.
+#[tokio::test]
+async fn an_exemption_recorded_before_the_swab_does_not_spare_the_retest() {
+    let w = world("200").await;
+    let srv = &w.srv;
+    let (r, _) = round(srv, w.street, "全员核酸第6轮", &[]);
+    let p = point(srv, &r, w.street, w.communities[0], "广场");
+    for i in 0..2 {
+        let x = srv.post(
+            &format!("/api/v1/rounds/{r}/exemptions"),
+            &json!({ "resident": w.codes[i].0, "reason": "in_hospital" }),
+        );
+        assert_eq!(x.status, 200, "{}", x.body);
+    }
+    let pool = tube(srv, &p, "EB000001");
+    for i in 0..3 {
+        swab(srv, &pool, &format!("eb{i}"), &w.codes[i].1, "routine");
+    }
+    let sum = results(
+        srv,
+        &r,
+        json!([{ "barcode": "EB000001", "result": "abnormal" }]),
+    );
+    assert_eq!(sum["alerts"][0]["retests_open"], 3, "{sum}");
+    let a = srv.get(&format!("/api/v1/rounds/{r}/alerts")).json()["alerts"][0].clone();
+    assert_eq!(
+        (&a["retests_open"], &a["retests_exempt"]),
+        (&json!(3), &json!(0)),
+        "{a}"
+    );
+    // The one retested negative does not clear the alert: two still wait.
+    let t = tube_for(srv, &p, "EBR00001", "retest");
+    swab(srv, &t, "ebr0", &w.codes[2].1, "retest");
+    results(
+        srv,
+        &r,
+        json!([{ "barcode": "EBR00001", "result": "negative" }]),
+    );
+    let a = srv.get(&format!("/api/v1/rounds/{r}/alerts")).json()["alerts"][0].clone();
+    assert_eq!(a["state"], "open", "{a}");
+    assert_eq!(
+        (&a["retests_open"], &a["retests_exempt"]),
+        (&json!(2), &json!(0)),
+        "{a}"
+    );
+}
+
+fn tube_for(srv: &Server, point: &str, barcode: &str, purpose: &str) -> String {
+    let opened = srv.post(
+        &format!("/api/v1/points/{point}/tubes"),
+        &json!({ "barcode": barcode, "purpose": purpose }),
+    );
+    assert_eq!(opened.status, 201, "{}", opened.body);
+    opened.json()["id"].as_str().unwrap().to_string()
+}
+
 #[tokio::test]
 async fn a_retest_is_answered_in_its_own_round() {
     let w = world("60").await;
