@@ -86,7 +86,10 @@ pub struct PointInfo {
     pub measured_rate: Option<f64>,
     /// Scans in the measuring window.
     pub scans_recent: i64,
-    /// People called in slots already started and not yet scanned.
+    /// People waiting now: those called in slots already started who have
+    /// come by the plan's arrival curve (everyone, for a slot that is over)
+    /// and are not swabbed, at most the line the point's own speed leaves
+    /// (people who never came drop out).
     pub backlog: u32,
     /// The rate per configured station the next re-plan uses: with people
     /// waiting, the point's measured throughput spread over its `stations`
@@ -133,6 +136,9 @@ struct Loaded {
     communities: Vec<i64>,
     stored: Option<SchedulePlanRow>,
     calls: Vec<Call>,
+    /// Per point (as `points`): its calls in slots already started and the
+    /// people waiting there now.
+    started: Vec<(Vec<Call>, f64)>,
 }
 
 fn status_of(
@@ -233,9 +239,22 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
             now,
         )
         .await?;
+    // The slot in progress begins at the latest start among calls begun;
+    // swabs since then are its own (after the older line), those before the
+    // older slots'.
+    let split = calls
+        .iter()
+        .map(|c| c.starts_ms)
+        .filter(|s| *s <= now)
+        .max()
+        .unwrap_or(now);
+    let since_split = store
+        .point_scans(street, round.id, split, now - MEASURE_WINDOW_MS, now)
+        .await?;
     let mut points = Vec::new();
     let mut infos = Vec::new();
     let mut communities = Vec::new();
+    let mut started_calls = Vec::new();
     for p in store.schedule_points(street, round.id).await? {
         let stations = u32::try_from(p.stations).unwrap_or(1).max(1);
         let configured = f64::from(p.rate_per_station_h.max(1));
@@ -256,14 +275,28 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
         // ...and the point's throughput over the stations it is planned
         // with: a configured station that is not scanning adds nothing.
         let throughput = m.and_then(|m| sched::measured_rate(&Measured { stations, ..m }));
-        let called: u32 = calls
+        // Waiting now (see `waiting_now`): the slot in progress by the plan's
+        // arrival curve less its swabs, and of older slots only the line the
+        // point's speed leaves, so people who never came drop out.
+        let started: Vec<Call> = calls
             .iter()
             .filter(|c| c.point_id == p.id && c.starts_ms <= now)
-            .map(|c| c.people)
-            .sum();
+            .cloned()
+            .collect();
         let scanned = s.map_or(0, |s| u32::try_from(s.since_anchor).unwrap_or(0));
-        let backlog = called.saturating_sub(scanned);
-        let rate = sched::effective_rate(configured, throughput, backlog >= stations);
+        let since = since_split
+            .iter()
+            .find(|s| s.point_id == p.id)
+            .map_or(0, |s| u32::try_from(s.since_anchor).unwrap_or(0));
+        let swabbed = sched::Swabbed {
+            split_ms: split,
+            before: scanned.saturating_sub(since),
+            since,
+        };
+        let waiting = sched::waiting_now(&started, swabbed, stations, configured, throughput, now);
+        // Slow only if people were waiting and still it served below its rate.
+        let rate = sched::effective_rate(configured, throughput, waiting >= f64::from(stations));
+        let backlog = waiting.round() as u32;
         let opens_ms = p.opens_ms.unwrap_or(r.starts_ms);
         let closes_ms = p.closes_ms.unwrap_or(r.ends_ms);
         infos.push(PointInfo {
@@ -307,6 +340,7 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
             booked: Vec::new(),
             announced: Vec::new(),
         });
+        started_calls.push((started, waiting));
     }
     Ok(Loaded {
         round: r,
@@ -316,6 +350,7 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
         communities,
         stored,
         calls,
+        started: started_calls,
     })
 }
 
@@ -392,7 +427,18 @@ pub async fn plan_as(
     let points: Vec<Point> = if l.stored.is_some() {
         l.points
             .iter()
-            .map(|p| Point {
+            .zip(&l.started)
+            .map(|(p, (started, waiting))| Point {
+                // Those waiting now, joined by the rest of the started slots'
+                // people, served at the point's planning rate until `from`.
+                backlog: sched::backlog_at(
+                    started,
+                    *waiting,
+                    p.rate_per_station_h * f64::from(p.stations),
+                    now,
+                    from,
+                )
+                .round() as u32,
                 booked: kept
                     .iter()
                     .filter(|c| c.point_id == p.id && c.starts_ms >= from)

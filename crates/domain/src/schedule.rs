@@ -126,7 +126,8 @@ pub struct Point {
     pub rate_per_station_h: f64,
     pub opens_ms: i64,
     pub closes_ms: i64,
-    /// People already called and waiting at `from_ms` (re-plan).
+    /// People already called and expected waiting at `from_ms` (re-plan:
+    /// [`backlog_at`] of [`waiting_now`]).
     pub backlog: u32,
     /// Re-plan: calls already announced (pushed) for slots not begun yet.
     /// They stand as they were told: their people arrive in their slot, and
@@ -294,10 +295,14 @@ pub enum PlanError {
     #[error("{building} 所在小区没有可去的采样点（小区内的点只服务本小区）/ no point can serve {building}: points inside a compound serve only that compound")]
     NoPointFor { building: String },
     /// Each language whole on its side of the one " / " (a page shows one).
-    #[error("时间窗内排不下：{unplaced_people} 人（{unplaced_buildings} 栋楼）无处安排，采样能力约 {capacity} 人，需 {people} 人；{remedy_zh} / the window cannot be met: {unplaced_people} people in {unplaced_buildings} buildings do not fit (capacity about {capacity} of {people}); {remedy_en}")]
+    #[error("时间窗内排不下：{unplaced_people} 人（{unplaced_buildings} 栋楼）无处安排；需 {people} 人，采样台在时间窗内约能采 {capacity} 人，已排入 {placed} 人；{remedy_zh} / the window cannot be met: {unplaced_people} people in {unplaced_buildings} buildings do not fit; of {people} people, {placed} are placed, while the stations could swab about {capacity} in the window; {remedy_en}")]
     WindowTooShort {
         people: u32,
+        /// What the stations could swab in the window: stations × rate ×
+        /// the hours each point is open in it.
         capacity: u32,
+        /// People the plan found room for.
+        placed: u32,
         unplaced_people: u32,
         unplaced_buildings: u32,
         remedy: Remedy,
@@ -456,13 +461,27 @@ fn slot_step(p: &Point, carry: Carry, arrivals: f64, len_ms: i64) -> (Carry, f64
     )
 }
 
-/// The slot frames of a point: the grid from `from`, cut by its hours.
+/// How long before a point's end (its close, or the plan's end) the people
+/// it calls must have stopped coming: the time its stations take to clear a
+/// line as long as the bound the plan allows, plus one swab, in whole
+/// minutes. Arrivals that ran up to the close could never be done by it (the
+/// last to come still has a swab to take), so the last slot before the end
+/// is called to come down in a shorter time (03:30–03:58, not 03:30–04:00);
+/// `pack` still checks that everyone is expected done by the end itself.
+pub fn closing_margin_ms(p: &Point, max_queue: f64) -> i64 {
+    let swab = HOUR_MS as f64 / p.rate_per_station_h.max(0.1);
+    let m = max_queue.max(0.0) / p.rate_per_ms() + swab;
+    (m / MINUTE_MS as f64).ceil() as i64 * MINUTE_MS
+}
+
+/// The slot frames of a point: the grid from `from`, cut by its hours, and
+/// the last one ending [`closing_margin_ms`] before its end.
 fn frames(p: &Point, prm: &Params) -> Vec<(i64, i64)> {
     let mut out = Vec::new();
     if prm.slot_ms <= 0 {
         return out;
     }
-    let end = prm.until_ms.min(p.closes_ms);
+    let end = prm.until_ms.min(p.closes_ms) - closing_margin_ms(p, prm.max_queue);
     let mut g = prm.from_ms;
     while g < end {
         let s = g.max(p.opens_ms);
@@ -744,9 +763,17 @@ pub fn plan_until(
     let placed = total - unplaced_people.min(total);
     let remedy = remedy(buildings, points, prm, horizon_h.is_some());
     let (remedy_zh, remedy_en) = remedy_texts(&remedy, horizon_h.map(|h| (prm.until_ms, h)));
+    let capacity: f64 = points
+        .iter()
+        .map(|p| {
+            let open = (prm.until_ms.min(p.closes_ms) - prm.from_ms.max(p.opens_ms)).max(0);
+            p.rate_per_ms() * open as f64
+        })
+        .sum();
     Err(PlanError::WindowTooShort {
         people: total,
-        capacity: placed,
+        capacity: capacity.round() as u32,
+        placed,
         unplaced_people,
         unplaced_buildings: unplaced.len() as u32,
         remedy,
@@ -1315,6 +1342,130 @@ pub fn effective_rate(configured: f64, measured: Option<f64>, busy: bool) -> f64
         Some(m) => m.max(configured),
         None => configured,
     }
+}
+
+/// A call's arrivals as the model has them: `(from, until, people)`, spread
+/// evenly over [`ARRIVAL_SPREAD`] of its slot.
+fn arrival_stream(c: &Call) -> (f64, f64, f64) {
+    let s = c.starts_ms as f64;
+    let e = s + ((c.ends_ms - c.starts_ms) as f64 * ARRIVAL_SPREAD).max(1.0);
+    (s, e, f64::from(c.people))
+}
+
+/// People the model expects to have come down for `calls` by `at_ms`.
+pub fn arrived_by(calls: &[Call], at_ms: i64) -> f64 {
+    let t = at_ms as f64;
+    calls
+        .iter()
+        .map(|c| {
+            let (s, e, n) = arrival_stream(c);
+            n * ((t - s) / (e - s)).clamp(0.0, 1.0)
+        })
+        .sum()
+}
+
+/// The fluid line at `t1` of a point serving `per_hour` people an hour,
+/// starting from `q0` people at `t0`, with the calls' people arriving as the
+/// model spreads them. Between two arrival breakpoints the arrival rate is
+/// constant, so the line moves in a straight line and stops at empty.
+fn fluid_line(calls: &[Call], per_hour: f64, q0: f64, t0: i64, t1: i64) -> f64 {
+    let (t0, t1) = (t0 as f64, t1 as f64);
+    if t1 <= t0 {
+        return q0.max(0.0);
+    }
+    let mu = per_hour.max(0.0) / HOUR_MS as f64;
+    let streams: Vec<(f64, f64, f64)> = calls.iter().map(arrival_stream).collect();
+    let mut ts = vec![t0, t1];
+    for &(s, e, _) in &streams {
+        ts.extend([s, e].into_iter().filter(|t| *t > t0 && *t < t1));
+    }
+    ts.sort_by(f64::total_cmp);
+    ts.dedup();
+    let mut q = q0.max(0.0);
+    for w in ts.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let lambda: f64 = streams
+            .iter()
+            .filter(|&&(s, e, _)| s <= a && e >= b)
+            .map(|&(s, e, n)| n / (e - s))
+            .sum();
+        q = (q + (lambda - mu) * (b - a)).max(0.0);
+    }
+    q
+}
+
+/// What a point's swabs say, split at `split_ms` (the start of the slot in
+/// progress, or now): swabs before it and since.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Swabbed {
+    pub split_ms: i64,
+    pub before: u32,
+    pub since: u32,
+}
+
+/// People waiting at a point at `now_ms` (a re-plan), from the calls of its
+/// slots already started and its swabs.
+///
+/// Calls starting before `split_ms` (slots over): their people not swabbed
+/// by then count as still in line at most as the model's own line of those
+/// calls at that moment, at the point's speed: people who never came drop
+/// out once the point would have served them. That speed is the faster of
+/// configured and measured (`per_station_h` of each) unless the slot in
+/// progress shows a line of its own (at least one per station): then the
+/// point is slow and its measured throughput is its speed. Calls of the slot
+/// in progress: those come by the model's arrival curve, less the swabs
+/// since `split_ms` (which serve the older line first, so it is counted once).
+pub fn waiting_now(
+    started: &[Call],
+    swabbed: Swabbed,
+    stations: u32,
+    configured_per_station_h: f64,
+    measured_per_station_h: Option<f64>,
+    now_ms: i64,
+) -> f64 {
+    let (over, current): (Vec<Call>, Vec<Call>) = started
+        .iter()
+        .filter(|c| c.starts_ms <= now_ms)
+        .cloned()
+        .partition(|c| c.starts_ms < swabbed.split_ms);
+    let own = arrived_by(&current, now_ms) - f64::from(swabbed.since);
+    let slow = own >= f64::from(stations.max(1));
+    let per_station = match measured_per_station_h {
+        Some(m) if slow => m,
+        Some(m) => m.max(configured_per_station_h),
+        None => configured_per_station_h,
+    };
+    let older = match over.iter().map(|c| c.starts_ms).min() {
+        Some(first) => {
+            let called: f64 = over.iter().map(|c| f64::from(c.people)).sum();
+            (called - f64::from(swabbed.before))
+                .max(0.0)
+                .min(fluid_line(
+                    &over,
+                    per_station * f64::from(stations.max(1)),
+                    0.0,
+                    first,
+                    swabbed.split_ms,
+                ))
+        }
+        None => 0.0,
+    };
+    (older + own).max(0.0)
+}
+
+/// The line a re-plan's first slot (at `at_ms`) starts from: `waiting` people
+/// at `now_ms`, joined by the rest of the started slots' people as the model
+/// has them come, served at `per_hour` (the rate the point is planned with)
+/// until `at_ms`. Anyone the started calls bring after `at_ms` (a slot of
+/// another length reaching past it) is counted as waiting then.
+pub fn backlog_at(started: &[Call], waiting: f64, per_hour: f64, now_ms: i64, at_ms: i64) -> f64 {
+    let started: Vec<Call> = started
+        .iter()
+        .filter(|c| c.starts_ms <= now_ms)
+        .cloned()
+        .collect();
+    let later = (arrived_by(&started, i64::MAX) - arrived_by(&started, at_ms)).max(0.0);
+    fluid_line(&started, per_hour, waiting, now_ms, at_ms) + later
 }
 
 /// `HH:MM` in China time.
@@ -2359,5 +2510,148 @@ mod tests {
             let r = sim / figure;
             assert!((0.85..=1.15).contains(&r), "{stations}: {sim} vs {figure}");
         }
+    }
+
+    /// A round 03:00–04:00 at one point of 50 stations (5,000 swabs an hour)
+    /// and more people than that: the point's last slot used to take nobody
+    /// (its arrivals ran to the close, so the last swab always fell after it):
+    /// 60-minute slots placed 0, 30-minute ones 2,485, 15-minute ones 3,651.
+    #[test]
+    fn the_last_slot_before_the_close_is_used_and_done_by_the_close() {
+        let bs = compound(100, 1, 0.0);
+        let close = T0 + HOUR_MS;
+        let ps = vec![Point {
+            closes_ms: close,
+            ..point(1, Some(1), 0.0, 0.0, 50)
+        }];
+        for minutes in [60, 30, 15] {
+            let prm = Params {
+                slot_ms: minutes * MINUTE_MS,
+                ..params(1)
+            };
+            let err = plan(&bs, &ps, &prm).unwrap_err();
+            let (people, unplaced, _) = too_short(&err);
+            let PlanError::WindowTooShort {
+                capacity, placed, ..
+            } = &err
+            else {
+                unreachable!()
+            };
+            // What the stations could do in the hour, and apart from it what was placed.
+            assert_eq!(*capacity, 5000, "{err}");
+            assert_eq!(*placed, people - unplaced, "{err}");
+            assert!(
+                err.to_string().contains("约能采 5000 人")
+                    && err.to_string().contains(&format!("已排入 {placed} 人")),
+                "{err}"
+            );
+            eprintln!("{minutes}: placed {placed}");
+            assert!(
+                *placed >= 4000,
+                "{minutes}-minute slots placed {placed}: {err}"
+            );
+            // The placed part alone is a plan whose last slot is called, ends
+            // its arrivals before the close, and is expected done by it.
+            let fit: Vec<Building> = bs.iter().take(*placed as usize / 72).cloned().collect();
+            let ok = plan(&fit, &ps, &prm).unwrap();
+            let last = ok.points[0].slots.last().unwrap();
+            assert!(
+                last.ends_ms < close && last.ends_ms > close - 5 * MINUTE_MS,
+                "{last:?}"
+            );
+            assert!(last.arrivals > 0);
+            assert!(ok.finish_ms.unwrap() <= close, "{:?}", ok.finish_ms);
+            let sim = simulate(&ps, &ok.calls(), &prm, Calling::Slots, 7);
+            assert!(
+                sim.overall.finish_ms.unwrap() <= close + MINUTE_MS,
+                "{minutes}: simulated finish {} min after the close",
+                (sim.overall.finish_ms.unwrap() - close) as f64 / MINUTE_MS as f64
+            );
+        }
+    }
+
+    /// Re-plan at 02:41 under 30-minute slots at a point of 3 stations (300 an
+    /// hour): 142 were called for 02:00 (130 came, all swabbed) and 142 for
+    /// 02:30, of whom the 50 come so far are swabbed. The old count (everyone
+    /// called less the swabs: 104, "waiting" at 03:00) left 03:00–03:30 empty.
+    #[test]
+    fn a_mid_slot_replan_starts_from_who_is_really_queued() {
+        let h = |m: i64| T0 + m * MINUTE_MS;
+        let call = |s: i64, people: u32| Call {
+            point_id: 1,
+            starts_ms: h(s),
+            ends_ms: h(s + 30),
+            building_id: 1,
+            unit_id: s,
+            people,
+        };
+        let started = vec![call(0, 142), call(30, 142)];
+        let now = h(41);
+        // Arrived by the model's curve: 142 + 142·11/30.
+        assert!((arrived_by(&started, now) - (142.0 + 142.0 * 11.0 / 30.0)).abs() < 1e-6);
+        // Keeping up at 300 an hour: nobody is really waiting (the 12 who
+        // never came are no line), and by 03:00 the rest of 02:30 is served.
+        let sw = |before: u32, since: u32| Swabbed {
+            split_ms: h(30),
+            before,
+            since,
+        };
+        let waiting = waiting_now(&started, sw(130, 50), 3, 100.0, Some(77.0), now);
+        assert!(waiting < 3.0, "{waiting}");
+        let at = backlog_at(&started, waiting, 300.0, now, h(60));
+        assert!(at < 1.0, "{at}");
+        // Not busy: the point keeps its configured rate however few it scanned.
+        assert_eq!(effective_rate(100.0, Some(94.7), waiting >= 3.0), 100.0);
+        // The next slot is then called at this point.
+        let bs = compound(20, 1, 0.0);
+        let prm = Params {
+            from_ms: h(60),
+            ..params(8)
+        };
+        let first_slot = |backlog: u32| -> u32 {
+            let ps = vec![Point {
+                backlog,
+                ..point(1, Some(1), 0.0, 0.0, 3)
+            }];
+            plan(&bs, &ps, &prm).unwrap().points[0]
+                .slots
+                .iter()
+                .filter(|s| s.starts_ms == h(60))
+                .map(|s| s.arrivals)
+                .sum()
+        };
+        assert!(first_slot(at.round() as u32) >= 100, "{}", first_slot(0));
+        assert_eq!(first_slot(284 - 180), 0, "the old count empties the slot");
+
+        // A point really slow (60 a station-hour, 180 an hour): 90 swabbed
+        // by 02:30, 33 since. A line in the slot in progress: the older
+        // slot's 52 not swabbed are a line too, and what it cannot serve by
+        // 03:00 is still waiting then.
+        let slow = waiting_now(&started, sw(90, 33), 3, 100.0, Some(60.0), now);
+        assert!(
+            (slow - (52.0 + 142.0 * 11.0 / 30.0 - 33.0)).abs() < 0.5,
+            "{slow}"
+        );
+        let slow_at = backlog_at(&started, slow, 180.0, now, h(60));
+        // + 142·19/30 arriving, − 180·19/60 served.
+        assert!(
+            (slow_at - (slow + 142.0 * 19.0 / 30.0 - 57.0)).abs() < 0.5,
+            "{slow_at}"
+        );
+        // People of a slot over who never came drop out of the line once the
+        // point would have served them: the count alone keeps them for ever.
+        let no_shows = waiting_now(
+            &started[..1],
+            Swabbed {
+                split_ms: h(200),
+                before: 100,
+                since: 0,
+            },
+            3,
+            100.0,
+            None,
+            h(200),
+        );
+        assert_eq!(no_shows, 0.0);
     }
 }

@@ -398,7 +398,46 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
         anchor + 45 * MINUTE_MS,
     )
     .await;
-    assert_eq!(info.backlog, called_by_45 - 20, "{info:?}");
+    // Not everyone called: those come by the plan's arrival curve less the
+    // 20 swabbed, as long as the line the point's 30 an hour leaves.
+    assert!(info.backlog < called_by_45 - 20, "{info:?}");
+    let started: Vec<gw_domain::schedule::Call> = store
+        .schedule_calls(street, rk.id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|c| c.point_id == slow_point.id && c.starts_ms <= anchor + 45 * MINUTE_MS)
+        .map(|c| gw_domain::schedule::Call {
+            point_id: c.point_id,
+            starts_ms: c.starts_ms,
+            ends_ms: c.ends_ms,
+            building_id: c.building_id,
+            unit_id: c.unit_id,
+            people: c.people as u32,
+        })
+        .collect();
+    let arrived = gw_domain::schedule::arrived_by(&started, anchor + 45 * MINUTE_MS);
+    assert!(
+        f64::from(info.backlog) <= arrived - 20.0 + 0.5,
+        "{info:?} {arrived}"
+    );
+    // A line in the slot in progress: the point is slow, and the older
+    // slot's people it has not served are still in line.
+    let t = anchor + 45 * MINUTE_MS;
+    let current = anchor + 30 * MINUTE_MS;
+    let since: u32 = (0..20).filter(|i| 5 + 2 * i >= 30).count() as u32;
+    let in_current = gw_domain::schedule::arrived_by(
+        &started
+            .iter()
+            .filter(|c| c.starts_ms >= current)
+            .cloned()
+            .collect::<Vec<_>>(),
+        t,
+    );
+    assert!(
+        f64::from(info.backlog) >= in_current - f64::from(since) + 20.0,
+        "{info:?} {in_current}"
+    );
 
     let plan2 = serde_json::to_value(&v2.plan).unwrap();
     let at2 = building_points(&plan2);
@@ -572,7 +611,8 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
         anchor + 50 * MINUTE_MS,
     )
     .await;
-    assert_eq!(info3.backlog, called_by_50 - 20, "{info3:?}");
+    assert!(info3.backlog > info.backlog, "{info3:?}");
+    assert!(info3.backlog < called_by_50 - 20, "{info3:?}");
 
     // Every point closes an hour and a half from now: the re-plan cannot
     // meet that, and the refusal names the point that runs slow.
@@ -981,4 +1021,107 @@ async fn out_of_range_plan_fields_and_point_hours_are_refused_not_clamped() {
     // The street by its id, as `territory` prints it.
     let listed = env.cli_ok(&["round", "list", "--street", &street.to_string()]);
     assert!(listed.contains("校验轮"), "{listed}");
+}
+
+/// A re-plan in the middle of a slot at a point that keeps up (the reviewer's
+/// 02:41 with 30-minute slots): the people of the slot in progress who have
+/// not come yet are not "waiting", those of the slot before who never came
+/// are no line, and the next slot is called as usual. Before, everyone called
+/// less the swabs (a hundred and more) stood as the line at the next slot's
+/// start, which was left empty, and the point was planned at the speed its
+/// arrivals allowed.
+#[tokio::test]
+async fn a_mid_slot_replan_calls_the_next_slot_at_a_point_that_keeps_up() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "1500", "--seed", "5", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let community = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let (round, _) = open_round(|p, b| srv.post(p, b), &round_body(street, "改排轮"));
+    let rk: Key = round.parse().unwrap();
+    let p = srv.post(
+        &format!("/api/v1/rounds/{round}/points"),
+        &json!({ "name": "路口点", "community": format!("{street}-{community}"), "stations": 3 }),
+    );
+    assert_eq!(p.status, 201, "{}", p.body);
+    let point: Key = p.json()["id"].as_str().unwrap().parse().unwrap();
+    // Planned six hours ago on the half hour (the swabs below lie in the past).
+    let t0 = (Clock::System.now_ms() - 6 * HOUR).div_euclid(30 * MINUTE_MS) * 30 * MINUTE_MS;
+    gw_app::schedule::plan_as(
+        &store,
+        &Clock::fixed(t0),
+        "test:plan",
+        rk,
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let called = |from: i64| {
+        let store = &store;
+        async move {
+            store
+                .schedule_calls(street, rk.id)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|c| c.point_id == point.id && c.starts_ms == from)
+                .map(|c| c.people as i64)
+                .sum::<i64>()
+        }
+    };
+    let (n1, n2) = (called(t0).await, called(t0 + 30 * MINUTE_MS).await);
+    assert!(n1 > 60 && n2 > 60, "{n1} {n2}");
+    // 00:00–00:30: all but 12 came and were swabbed as they came; 00:30–01:00,
+    // eleven minutes in: those come so far, less two still in line.
+    let in_slot2 = n2 * 11 / 30 - 2;
+    let mut times: Vec<i64> = (0..n1 - 12)
+        .map(|i| t0 + (i * 2 + 1) * 30 * MINUTE_MS / (2 * (n1 - 12)))
+        .collect();
+    times.extend(
+        (0..in_slot2).map(|i| t0 + 30 * MINUTE_MS + (i * 2 + 1) * 11 * MINUTE_MS / (2 * in_slot2)),
+    );
+    let limit = times.len();
+    let residents = residents_with_codes(|p| srv.get(p), &format!("limit={limit}"));
+    assert_eq!(residents.len(), limit);
+    let mut tube = String::new();
+    for (i, ((_, code), at)) in residents.iter().zip(&times).enumerate() {
+        if i % 10 == 0 {
+            let t = srv.post(
+                &format!("/api/v1/points/{point}/tubes"),
+                &json!({ "barcode": format!("RP{:06}", i / 10) }),
+            );
+            assert_eq!(t.status, 201, "{}", t.body);
+            tube = t.json()["id"].as_str().unwrap().to_string();
+        }
+        let s = srv.post(&format!("/api/v1/tubes/{tube}/scans"), &json!({ "client_id": format!("keep-{i}"), "code": code, "station": "A", "scanned_ms": at }));
+        assert_eq!(s.status, 200, "{}", s.body);
+    }
+    let now = t0 + 41 * MINUTE_MS;
+    let v2 = gw_app::schedule::plan_as(
+        &store,
+        &Clock::fixed(now),
+        "test:replan",
+        rk,
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let info = v2
+        .points
+        .iter()
+        .find(|p| p.id == point.to_string())
+        .unwrap();
+    // Nobody is waiting but chance's few; the point is planned at its own speed.
+    assert!(info.backlog <= 3, "{info:?}");
+    assert_eq!(info.planning_rate, 100.0, "{info:?}");
+    let next: u32 = v2.plan.points[0]
+        .slots
+        .iter()
+        .filter(|s| s.starts_ms == t0 + 60 * MINUTE_MS)
+        .map(|s| s.arrivals)
+        .sum();
+    assert!(next >= 60, "the next slot calls people: {next} ({info:?})");
 }
