@@ -701,7 +701,7 @@ async fn the_plan_form_keeps_its_values_and_a_refusal_reads_whole() {
 }
 
 /// The `location` header of a redirect.
-fn location(r: &Response) -> String {
+pub(crate) fn location(r: &Response) -> String {
     header(&r.head, "location")
         .unwrap_or_else(|| panic!("a redirect: {} {}", r.status, r.body))
         .to_string()
