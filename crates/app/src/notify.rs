@@ -551,6 +551,55 @@ async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     Ok(answer)
 }
 
+/// One push of a slot's call-down, from its audit record.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushView {
+    /// The slot's start.
+    pub slot_ms: i64,
+    pub at_ms: i64,
+    pub actor: String,
+    /// Messages queued (one per channel and point of the slot).
+    pub messages: i64,
+}
+
+/// Every push of a round's call-down, oldest first (for the round's
+/// managers, who push).
+pub async fn pushes(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+) -> Result<Vec<PushView>, AuthError> {
+    let place = store.place_of(round.street, "street", round.street).await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    let target = round.to_string();
+    let mut out: Vec<PushView> = store
+        .audit_events(None, Some(&target), None, 100_000)
+        .await?
+        .into_iter()
+        .filter(|e| {
+            e.street_id == round.street
+                && e.action == gw_store::alerts::PUSH_ACTION
+                && e.target_kind == "round"
+        })
+        .filter_map(|e| {
+            let field = |name: &str| -> Option<i64> {
+                e.detail
+                    .split(' ')
+                    .find_map(|w| w.strip_prefix(name)?.parse().ok())
+            };
+            Some(PushView {
+                slot_ms: field("slot=")?,
+                at_ms: e.at_ms,
+                actor: e.actor.clone(),
+                messages: field("messages=").unwrap_or(0),
+            })
+        })
+        .collect();
+    out.sort_by_key(|v| (v.at_ms, v.slot_ms));
+    Ok(out)
+}
+
 fn no_channel() -> AuthError {
     AuthError::Invalid(
         "没有可用的告警渠道，叫号未推送也未记录：请先添加或启用一个群机器人渠道 / no alert channel: nothing was pushed or recorded; add or enable a group-robot channel first".into(),

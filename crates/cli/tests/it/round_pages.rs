@@ -543,6 +543,15 @@ async fn a_round_set_up_opened_and_supplied_from_the_browser_alone() {
 }
 
 /// The text between `<p … id="form-error">` and its `</p>`.
+/// A refused push, said at the top of the schedule.
+fn push_error(body: &str) -> String {
+    body.split(r#"id="push-error">"#)
+        .nth(1)
+        .and_then(|r| r.split("</p>").next())
+        .unwrap_or_else(|| panic!("no push error: {body}"))
+        .to_string()
+}
+
 fn form_error(body: &str) -> String {
     body.split(r#"id="form-error">"#)
         .nth(1)
@@ -666,7 +675,7 @@ async fn the_plan_form_keeps_its_values_and_a_refusal_reads_whole() {
     let refused = admin.post(&format!("/rounds/{round}/schedule/push"), &push);
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert!(
-        form_error(&refused.body).contains("没有可用的告警渠道"),
+        push_error(&refused.body).contains("没有可用的告警渠道"),
         "{}",
         refused.body
     );
@@ -686,13 +695,47 @@ async fn the_plan_form_keeps_its_values_and_a_refusal_reads_whole() {
         page.body.matches(r#"class="push-slot""#).count(),
         buttons - 1
     );
-    // Pressed again (a page opened before, a double click): refused as the
-    // API refuses it, 409, with when and by whom, on the schedule.
+    // The pushed slot says who pushed it (1 message: one channel, one
+    // point) and offers a deliberate second push behind a tick.
+    let pushed = r#"<ul class="pushed"><li>"#;
+    assert_eq!(page.body.matches(pushed).count(), 1, "{}", page.body);
+    let told = page.body.split(pushed).nth(1).unwrap();
+    assert!(told.contains(" 由 "), "{told}");
+    assert!(told.contains("boss"), "{told}");
+    assert!(told.contains("（1 条消息）"), "{told}");
+    assert!(
+        page.body.contains(&format!(
+            r#"<input type="hidden" name="starts_ms" value="{first_slot}"><label><input type="checkbox" name="again" value="1" required>"#
+        )),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("再次推送</button>"), "{}", page.body);
+    // Pressed again without the tick (a page opened before, a double
+    // click): refused as the API refuses it, 409, with when and by whom, at
+    // the top of the schedule, saying how to push again from here.
     let twice = admin.post(&format!("/rounds/{round}/schedule/push"), &push);
     assert_eq!(twice.status, 409, "{}", twice.body);
-    assert!(form_error(&twice.body).contains("推送过"), "{}", twice.body);
-    assert!(!form_error(&twice.body).contains(" / "), "{}", twice.body);
-    assert!(twice.body.contains(r#"id="calldown""#), "{}", twice.body);
+    let said = push_error(&twice.body);
+    assert!(said.contains("推送过"), "{}", twice.body);
+    assert!(said.contains("勾选确认后按「再次推送」"), "{said}");
+    assert!(!said.contains(" / "), "{}", twice.body);
+    assert!(
+        twice.body.find(r#"id="push-error""#) < twice.body.find(r#"id="calldown""#),
+        "{}",
+        twice.body
+    );
+    assert!(!twice.body.contains(r#"id="form-error""#), "{}", twice.body);
+    // With the tick: pushed a second time, both pushes listed.
+    let again = admin.post(
+        &format!("/rounds/{round}/schedule/push"),
+        &[("starts_ms", first_slot.as_str()), ("again", "1")],
+    );
+    assert_eq!(again.status, 303, "{}", again.body);
+    let page = admin.get(&format!("/rounds/{round}/schedule"));
+    let told = page.body.split(pushed).nth(1).unwrap();
+    let told = &told[..told.find("</ul>").unwrap()];
+    assert_eq!(told.matches("条消息").count(), 2, "{told}");
     let api_twice = api.post(
         &format!("/api/v1/rounds/{round}/schedule/push"),
         &serde_json::json!({ "starts_ms": first_slot.parse::<i64>().unwrap() }),
