@@ -1149,3 +1149,150 @@ async fn the_coverage_page_shows_how_many_rounds_in_a_row_missed_nobody() {
     let en = chief.get(&format!("/rounds/{r3}/coverage?lang=en")).body;
     assert!(en.contains("Rounds in a row missing nobody"), "{en}");
 }
+
+/// The body of the building page's control section.
+fn control_card(body: &str) -> String {
+    let at = body
+        .find(r#"<section class="card" id="control">"#)
+        .unwrap_or_else(|| panic!("no control section: {body}"));
+    let rest = &body[at..];
+    rest[..rest.find("</section>").unwrap()].to_string()
+}
+
+#[tokio::test]
+async fn a_commander_seals_a_building_and_lifts_it_from_its_page() {
+    let w = crate::testing::setup("200").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    let street = store.streets().await.unwrap()[0].clone();
+    let c = store.communities(None, Some(street.id)).await.unwrap()[0].clone();
+    let g = store.grids(None, Some((street.id, c.id))).await.unwrap()[0].clone();
+    let grid = format!("{}-{}", street.id, g.id);
+    let who = srv
+        .get(&format!("/api/v1/residents?grid={grid}&limit=1000"))
+        .json()["items"][0]
+        .clone();
+    let building = who["building"].as_str().unwrap().to_string();
+    let chief = Browser::login(srv, "chief", &w.chief_password);
+    let page = format!("/buildings/{building}");
+    let control = format!("{page}/control");
+    let door = format!("/rounds/{}/door-to-door?grid={grid}", w.round);
+    // Whether the building's residents are sampled at the door for being
+    // sealed (the door-to-door list, as the API gives it).
+    let on_door = |_: &Browser| {
+        let list = srv.get(&format!("/api/v1{door}"));
+        assert_eq!(list.status, 200, "{}", list.body);
+        list.json()["floors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["building_id"] == building.as_str())
+            .flat_map(|f| f["residents"].as_array().unwrap())
+            .any(|r| {
+                r["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|w| w["kind"] == "sealed")
+            })
+    };
+    // Never under control: said so, with the form for the commander.
+    let before = control_card(&chief.get(&page).body);
+    assert!(before.contains(r#"data-control="none""#), "{before}");
+    assert!(before.contains("从未设置过管控"), "{before}");
+    assert!(
+        before.contains(&format!(r#"action="{control}""#)),
+        "{before}"
+    );
+    assert!(!on_door(&chief));
+
+    // No reason: refused in Chinese on the building, what was chosen kept.
+    let refused = chief.post(
+        &control,
+        &[("status", "sealed"), ("reason", " "), ("until", "")],
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let card = control_card(&refused.body);
+    assert!(card.contains(r#"id="control-error">请填写原因"#), "{card}");
+    assert!(
+        card.contains(r#"<option value="sealed" selected>"#),
+        "{card}"
+    );
+    // An end time that is no time: refused too.
+    let bad = chief.post(
+        &control,
+        &[("status", "sealed"), ("reason", "密接"), ("until", "明天")],
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(control_card(&bad.body).contains(r#"id="control-error""#));
+    assert!(store
+        .control_history(
+            street.id,
+            gw_domain::territory::ControlTarget::Building,
+            building.split('-').nth(1).unwrap().parse().unwrap()
+        )
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Sealed: in force, in the history with its reason and who set it,
+    // audited as the API's is, and its residents sampled at the door.
+    let sealed = chief.post(
+        &control,
+        &[
+            ("status", "sealed"),
+            ("reason", "密接者居住，街道通知封控"),
+            ("until", ""),
+        ],
+    );
+    assert_eq!(sealed.status, 303, "{}", sealed.body);
+    assert_eq!(location(&sealed), format!("{page}#control"));
+    let card = control_card(&chief.get(&page).body);
+    assert!(
+        card.contains(r#"<h2>管控状态 <span class="tag bad" data-control="sealed">封控区"#),
+        "{card}"
+    );
+    assert!(card.contains("密接者居住，街道通知封控"), "{card}");
+    assert!(card.contains("user:chief"), "{card}");
+    let audited = || async {
+        store
+            .audit_events(None, Some(&building), None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "set_control" && e.target_kind == "building")
+            .map(|e| e.detail)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(audited().await, vec!["sealed".to_string()]);
+    assert!(on_door(&chief), "a sealed building is sampled at the door");
+
+    // Lifted: precaution in force from now, both orders in the history.
+    let lifted = chief.post(
+        &control,
+        &[
+            ("status", "precaution"),
+            ("reason", "14天无新增，解除封控"),
+            ("until", ""),
+        ],
+    );
+    assert_eq!(lifted.status, 303, "{}", lifted.body);
+    let card = control_card(&chief.get(&page).body);
+    assert!(card.contains(r#"data-control="precaution""#), "{card}");
+    assert_eq!(card.matches("<tr><td>").count(), 2, "{card}");
+    assert_eq!(audited().await.len(), 2);
+    assert!(!on_door(&chief), "lifted: called down again");
+
+    // A volunteer at a point neither gets the form nor sets anything.
+    let vol_pw = w
+        .env
+        .account("vol", "volunteer", &["--point", &w.points[0]]);
+    srv.login("vol", &vol_pw);
+    let vol = Browser::login(srv, "vol", &format!("{vol_pw}-changed"));
+    let r = vol.post(
+        &control,
+        &[("status", "sealed"), ("reason", "x"), ("until", "")],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(audited().await.len(), 2);
+}
