@@ -1296,3 +1296,72 @@ async fn a_commander_seals_a_building_and_lifts_it_from_its_page() {
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(audited().await.len(), 2);
 }
+
+#[tokio::test]
+async fn the_new_round_form_shows_the_pool_advice_and_defaults_to_it() {
+    let w = crate::testing::setup("200").await;
+    let srv = &w.srv;
+    let street = w.codes[0].0.split('-').next().unwrap().to_string();
+    let chief = Browser::login(srv, "chief", &w.chief_password);
+    let advice_of = |body: &str| {
+        body.split(&format!(r#"id="pool-advice-{street}">"#))
+            .nth(1)
+            .and_then(|r| r.split("</p>").next())
+            .unwrap_or_else(|| panic!("no advice: {body}"))
+            .to_string()
+    };
+    // Nothing to go on yet: said so, and the usual 10 per tube.
+    let form = chief.get("/rounds/new").body;
+    assert!(advice_of(&form).contains("暂无建议"), "{form}");
+    assert!(form.contains(r#"<option value="10" selected>"#), "{form}");
+
+    // One abnormal pool among twenty tubes of ten.
+    let mut results = Vec::new();
+    for i in 0..20 {
+        let t = crate::testing::tube(srv, &w.points[1], &format!("E{i:07}"));
+        for j in 0..10 {
+            crate::testing::scan(srv, &t, &format!("e{i}-{j}"), &w.codes[i * 10 + j].1);
+        }
+        results.push(serde_json::json!({ "barcode": format!("E{i:07}"), "result": if i == 0 { "abnormal" } else { "negative" } }));
+    }
+    let r = srv.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &serde_json::json!({ "results": results }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let api = srv
+        .get(&format!("/api/v1/streets/{street}/pool-advice"))
+        .json();
+    let k = api["advice"]["pool_size"].as_u64().unwrap();
+    // Not the usual 10: the form's default below is the advice's.
+    assert_ne!(k, 10, "{api}");
+    let saving = api["advice"]["saving"].as_f64().unwrap() * 100.0;
+    let rate = api["prevalence"].as_f64().unwrap() * 100.0;
+
+    // The form: the API's advice with its basis and saving, and the pool
+    // size chosen for it.
+    let form = chief.get("/rounds/new").body;
+    let said = advice_of(&form);
+    assert!(
+        said.contains(&format!(r#"建议 <b data-advice="{k}">{k} 混 1</b>"#)),
+        "{said}"
+    );
+    assert!(said.contains("依据最近 1 轮的 20 管（200 人次）"), "{said}");
+    assert!(said.contains(&format!("异常率约 {rate:.3}%")), "{said}");
+    assert!(said.contains(&format!("节省约 {saving:.0}%")), "{said}");
+    assert!(
+        form.contains(&format!(r#"<option value="{k}" selected>"#)),
+        "{form}"
+    );
+    // A refused form keeps the size chosen, not the advice.
+    let refused = chief.post("/rounds/new", &[("name", ""), ("pool", "1")]);
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains(r#"<option value="1" selected>"#));
+    // The round page shows it beside the round's own pooling.
+    let round = chief.get(&format!("/rounds/{}", w.round)).body;
+    assert!(round.contains(r#"id="round-pool""#), "{round}");
+    assert!(
+        advice_of(&round).contains(&format!(r#"data-advice="{k}""#)),
+        "{round}"
+    );
+}
