@@ -652,6 +652,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         (
             "POST",
+            "/households/{id}/control",
+            Need::Act(WriteRegistry),
+            post(pages::household_control),
+        ),
+        (
+            "POST",
             "/households/{id}/move",
             Need::Act(WriteRegistry),
             post(pages::household_move),

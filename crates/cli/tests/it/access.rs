@@ -307,6 +307,7 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("POST", "/api/v1/residents/{id}/match")
         | ("POST", "/api/v1/control")
         | ("POST", "/buildings/{id}/control")
+        | ("POST", "/households/{id}/control")
         | ("POST", "/api/v1/residents/{id}/flags")
         | ("POST", "/api/v1/residents/{id}/move")
         | ("POST", "/households/{id}/flags")
@@ -387,6 +388,10 @@ fn call(
         )),
         ("POST", "/buildings/{id}/control") => Some((
             format!("/buildings/{building}/control"),
+            "status=precaution&reason=x&until=".to_string(),
+        )),
+        ("POST", "/households/{id}/control") => Some((
+            format!("/households/{household}/control"),
             "status=precaution&reason=x&until=".to_string(),
         )),
         ("POST", "/households/{id}/flags") => Some((

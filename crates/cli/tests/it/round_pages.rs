@@ -1283,6 +1283,47 @@ async fn a_commander_seals_a_building_and_lifts_it_from_its_page() {
     assert_eq!(audited().await.len(), 2);
     assert!(!on_door(&chief), "lifted: called down again");
 
+    // One household under temporary control until a given time, from its
+    // own page: in force there with its end, and tagged on the building.
+    let household = who["household"].as_str().unwrap().to_string();
+    let hpage = format!("/households/{household}");
+    let card = control_card(&chief.get(&hpage).body);
+    assert!(card.contains(r#"data-control="none""#), "{card}");
+    let held = chief.post(
+        &format!("{hpage}/control"),
+        &[
+            ("status", "temporary"),
+            ("reason", "同住人混管异常"),
+            ("until", "2099-01-02T08:00"),
+        ],
+    );
+    assert_eq!(held.status, 303, "{}", held.body);
+    assert_eq!(location(&held), format!("{hpage}#control"));
+    let card = control_card(&chief.get(&hpage).body);
+    assert!(card.contains(r#"data-control="temporary""#), "{card}");
+    assert!(card.contains("2099-01-02 08:00"), "{card}");
+    assert!(card.contains("同住人混管异常"), "{card}");
+    assert!(chief
+        .get(&page)
+        .body
+        .contains(r#"data-control="temporary""#));
+    let refused = chief.post(
+        &format!("{hpage}/control"),
+        &[("status", ""), ("reason", "x"), ("until", "")],
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(control_card(&refused.body).contains(r#"id="control-error">请选择管控状态"#));
+    assert_eq!(
+        store
+            .audit_events(None, Some(&household), None, 100)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.action == "set_control" && e.target_kind == "household")
+            .count(),
+        1
+    );
+
     // A volunteer at a point neither gets the form nor sets anything.
     let vol_pw = w
         .env
@@ -1291,6 +1332,11 @@ async fn a_commander_seals_a_building_and_lifts_it_from_its_page() {
     let vol = Browser::login(srv, "vol", &format!("{vol_pw}-changed"));
     let r = vol.post(
         &control,
+        &[("status", "sealed"), ("reason", "x"), ("until", "")],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = vol.post(
+        &format!("{hpage}/control"),
         &[("status", "sealed"), ("reason", "x"), ("until", "")],
     );
     assert_eq!(r.status, 403, "{}", r.body);

@@ -13,7 +13,7 @@ use axum::response::Response;
 use axum::Extension;
 use gw_domain::access::Action;
 use gw_domain::ids::Key;
-use gw_domain::territory::{ControlOrder, ControlStatus};
+use gw_domain::territory::{ControlOrder, ControlStatus, ControlTarget};
 use gw_store::coverage::Level;
 
 use super::registry::{full_names, resident_table};
@@ -502,28 +502,33 @@ pub async fn building(
 
 /// What the control form sent, kept when it is refused.
 #[derive(Default)]
-struct ControlTyped {
+pub(super) struct ControlTyped {
     status: String,
     reason: String,
     until: String,
     error: String,
 }
 
-/// The control status of the building: the order in force and the history,
-/// and for those who may change the registry there (as `POST
+/// The page path of a control target (`buildings`, `households`).
+fn control_path(target: ControlTarget) -> &'static str {
+    match target {
+        ControlTarget::Household => "households",
+        _ => "buildings",
+    }
+}
+
+/// The control status of a building or household: the order in force and
+/// the history, and for those who may change the registry there (as `POST
 /// /api/v1/control` checks) a form setting a new order.
-async fn control_section(
+pub(super) async fn control_section(
     s: &AppState,
     a: &Auth,
     l: Lang,
+    target: ControlTarget,
     k: Key,
     typed: Option<&ControlTyped>,
 ) -> Result<String, WebError> {
-    use gw_domain::territory::ControlTarget;
-    let rows = s
-        .store
-        .control_history(k.street, ControlTarget::Building, k.id)
-        .await?;
+    let rows = s.store.control_history(k.street, target, k.id).await?;
     let now = s.clock.now_ms();
     let orders: Vec<ControlOrder> = rows.iter().map(|r| r.order.clone()).collect();
     let current = gw_domain::territory::control_in_force(&orders, now);
@@ -566,7 +571,7 @@ async fn control_section(
             l.t("设置时间", "Set at"),
         )
     };
-    let place = s.store.place_of(k.street, "building", k.id).await?;
+    let place = s.store.place_of(k.street, target.code(), k.id).await?;
     let form = if a.principal.can(Action::WriteRegistry, &place, now) {
         let empty = ControlTyped::default();
         let t = typed.unwrap_or(&empty);
@@ -615,11 +620,12 @@ async fn control_section(
             )
         };
         format!(
-            r#"{error}<form method="post" action="/buildings/{k}/control" class="stack noprint"><input type="hidden" name="csrf" value="{csrf}">
+            r#"{error}<form method="post" action="/{path}/{k}/control" class="stack noprint"><input type="hidden" name="csrf" value="{csrf}">
 <label>{ls}<select name="status">{options}</select></label>
 <label>{lr}<input name="reason" required maxlength="500" value="{reason}" placeholder="{pr}"></label>
 <label>{lu}<input type="datetime-local" name="until" value="{until}"></label>
 <p class="hint">{hint}</p><button type="submit" class="primary">{b}</button></form>"#,
+            path = control_path(target),
             csrf = esc(&a.csrf),
             ls = l.t("新的管控状态（即时生效）", "New control status (in force now)"),
             lr = l.t("原因（必填，记入历史）", "Reason (required, kept in the history)"),
@@ -628,8 +634,8 @@ async fn control_section(
             lu = l.t("结束时间（北京时间，可不填：不限期）", "Until (China time; empty: no end)"),
             until = esc(&t.until),
             hint = l.t(
-                "封控区和临时管控的楼栋不再叫号下楼，改为入户采样；已排的时间表请重新排班。每次设置都记入审计日志。",
-                "A sealed or temporarily controlled building is no longer called down but sampled at the door; re-plan a stored schedule. Every change is audited."
+                "封控区和临时管控的楼栋或住户不再叫号下楼，改为入户采样；已排的时间表请重新排班。每次设置都记入审计日志。",
+                "A sealed or temporarily controlled building or household is no longer called down but sampled at the door; re-plan a stored schedule. Every change is audited."
             ),
             b = l.t("设置管控状态", "Set the control status"),
         )
@@ -643,15 +649,23 @@ async fn control_section(
     ))
 }
 
-/// The building page again with the control form as typed and what to fix.
+/// The building's or household's page again with the control form as typed
+/// and what to fix.
 async fn control_refused(
     s: &AppState,
     a: &Auth,
     page: &Page,
+    target: ControlTarget,
     id: &str,
     typed: &ControlTyped,
 ) -> Response {
-    match building_body(s, a, page.lang, id, Some(typed)).await {
+    let r = match target {
+        ControlTarget::Household => {
+            super::registry::household_body(s, a, page.lang, id, Some(typed)).await
+        }
+        _ => building_body(s, a, page.lang, id, Some(typed)).await,
+    };
+    match r {
         Ok((t, b)) => page.render(StatusCode::BAD_REQUEST, &t, &b),
         Err(e) => page.error(e),
     }
@@ -667,12 +681,34 @@ pub async fn building_control(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
+    set_control(&s, &a, &page, ControlTarget::Building, &id, &body).await
+}
+
+/// The same for one household, from its page.
+pub async fn household_control(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    set_control(&s, &a, &page, ControlTarget::Household, &id, &body).await
+}
+
+async fn set_control(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    target: ControlTarget,
+    id: &str,
+    body: &[u8],
+) -> Response {
     let l = page.lang;
-    let k = match parse_key(l, &id) {
+    let k = match parse_key(l, id) {
         Ok(k) => k,
         Err(e) => return page.error(e),
     };
-    let f = super::Fields::parse(&body);
+    let f = super::Fields::parse(body);
     let mut typed = ControlTyped {
         status: f.get("status").to_string(),
         reason: f.get("reason").to_string(),
@@ -687,7 +723,7 @@ pub async fn building_control(
     };
     let (Some(status), Ok(until_ms)) = (status, until) else {
         // Checked first: who may not set control here learns only that.
-        let place = match s.store.place_of(k.street, "building", k.id).await {
+        let place = match s.store.place_of(k.street, target.code(), k.id).await {
             Ok(p) => p,
             Err(e) => return page.error(e.into()),
         };
@@ -697,8 +733,7 @@ pub async fn building_control(
         {
             return page.error(
                 gw_app::access::AuthError::Forbidden(
-                    "无权设置此楼的管控状态 / you may not set this building's control status"
-                        .into(),
+                    "无权设置此处的管控状态 / you may not set the control status here".into(),
                 )
                 .into(),
             );
@@ -713,10 +748,10 @@ pub async fn building_control(
             )
             .to_string()
         };
-        return control_refused(&s, &a, &page, &id, &typed).await;
+        return control_refused(s, a, page, target, id, &typed).await;
     };
     let ask = gw_app::registry::ControlAsk {
-        target: gw_domain::territory::ControlTarget::Building,
+        target,
         key: k,
         status,
         from_ms: None,
@@ -724,14 +759,14 @@ pub async fn building_control(
         reason: &typed.reason,
     };
     match gw_app::registry::set_control(&s.store, &s.clock, &a.principal, &ask, &a.address).await {
-        Ok(_) => super::redirect(&format!("/buildings/{k}#control")),
+        Ok(_) => super::redirect(&format!("/{}/{k}#control", control_path(target))),
         Err(e) => {
             let e: WebError = super::rounds::auth_err(l, e);
             if e.status != StatusCode::BAD_REQUEST {
                 return page.error(e);
             }
             typed.error = e.message;
-            control_refused(&s, &a, &page, &id, &typed).await
+            control_refused(s, a, page, target, id, &typed).await
         }
     }
 }
@@ -1052,7 +1087,7 @@ async fn building_body(
 <p class="actions"><a class="button" href="/buildings/{k}/codes">{codes}</a></p>
 {assign}{control}{rounds_html}{html}<p class="hint">{hint}</p>"#,
         assign = assign_form(s, a, l, k, b).await?,
-        control = control_section(s, a, l, k, control).await?,
+        control = control_section(s, a, l, ControlTarget::Building, k, control).await?,
         codes = l.t(
             "打印整栋楼个人码（每户一页）",
             "Print the building's personal codes (a sheet per household)"
