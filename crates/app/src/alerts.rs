@@ -100,6 +100,7 @@ pub async fn details(
                         last_error: n.last_error,
                         created_ms: n.created_ms,
                         delivered_ms: n.delivered_ms,
+                        what: crate::notify::message_kind(&n.body),
                     },
                 })
                 .collect(),

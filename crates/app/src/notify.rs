@@ -222,6 +222,29 @@ pub struct NotificationView {
     pub last_error: String,
     pub created_ms: i64,
     pub delivered_ms: Option<i64>,
+    /// What the message was: see [`message_kind`].
+    pub what: &'static str,
+}
+
+/// What a queued message was, read from the title its text begins with:
+/// `abnormal_pool`, `late_member`, `cleared` (retests all negative),
+/// `confirmed` (retest positive), `withdrawn` (result corrected),
+/// `call_down`, `test`, or `other`.
+pub fn message_kind(body: &str) -> &'static str {
+    // Longer titles first: 【混管异常·补录 before 【混管异常.
+    const TITLES: [(&str, &str); 7] = [
+        ("【网格卫士 测试消息", "test"),
+        ("【核酸检测下楼通知", "call_down"),
+        ("【复检全阴", "cleared"),
+        ("【复核阳性", "confirmed"),
+        ("【结果更正", "withdrawn"),
+        ("【混管异常·补录", "late_member"),
+        ("【混管异常", "abnormal_pool"),
+    ];
+    TITLES
+        .iter()
+        .find(|(title, _)| body.contains(title))
+        .map_or("other", |(_, kind)| kind)
 }
 
 /// The street's recent messages and how their delivery went.
@@ -250,6 +273,7 @@ pub async fn notifications(
             last_error: n.last_error,
             created_ms: n.created_ms,
             delivered_ms: n.delivered_ms,
+            what: message_kind(&n.body),
         })
         .collect())
 }
@@ -527,6 +551,55 @@ async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     Ok(answer)
 }
 
+/// One push of a slot's call-down, from its audit record.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushView {
+    /// The slot's start.
+    pub slot_ms: i64,
+    pub at_ms: i64,
+    pub actor: String,
+    /// Messages queued (one per channel and point of the slot).
+    pub messages: i64,
+}
+
+/// Every push of a round's call-down, oldest first (for the round's
+/// managers, who push).
+pub async fn pushes(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+) -> Result<Vec<PushView>, AuthError> {
+    let place = store.place_of(round.street, "street", round.street).await?;
+    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    let target = round.to_string();
+    let mut out: Vec<PushView> = store
+        .audit_events(None, Some(&target), None, 100_000)
+        .await?
+        .into_iter()
+        .filter(|e| {
+            e.street_id == round.street
+                && e.action == gw_store::alerts::PUSH_ACTION
+                && e.target_kind == "round"
+        })
+        .filter_map(|e| {
+            let field = |name: &str| -> Option<i64> {
+                e.detail
+                    .split(' ')
+                    .find_map(|w| w.strip_prefix(name)?.parse().ok())
+            };
+            Some(PushView {
+                slot_ms: field("slot=")?,
+                at_ms: e.at_ms,
+                actor: e.actor.clone(),
+                messages: field("messages=").unwrap_or(0),
+            })
+        })
+        .collect();
+    out.sort_by_key(|v| (v.at_ms, v.slot_ms));
+    Ok(out)
+}
+
 fn no_channel() -> AuthError {
     AuthError::Invalid(
         "没有可用的告警渠道，叫号未推送也未记录：请先添加或启用一个群机器人渠道 / no alert channel: nothing was pushed or recorded; add or enable a group-robot channel first".into(),
@@ -680,6 +753,51 @@ pub async fn push_call_down(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::hide_secret;
+
+    #[test]
+    fn a_message_is_named_by_its_title_in_every_robot_format() {
+        use gw_domain::notify::{self, AlertFacts, ChannelKind};
+        let facts = |kind: &str| AlertFacts {
+            kind: kind.into(),
+            round: "第1轮".into(),
+            point: "一号点".into(),
+            barcode: "T0001".into(),
+            members: 3,
+            households: 2,
+            at_ms: 1_700_000_000_000,
+        };
+        for channel in [
+            ChannelKind::WeCom,
+            ChannelKind::DingTalk,
+            ChannelKind::Feishu,
+            ChannelKind::Json,
+        ] {
+            for (kind, what) in [
+                ("abnormal", "abnormal_pool"),
+                ("late_member", "late_member"),
+                ("cleared", "cleared"),
+                ("confirmed", "confirmed"),
+                ("withdrawn", "withdrawn"),
+            ] {
+                let f = facts(kind);
+                let body = notify::body(channel, &notify::alert_text(&f), &f);
+                assert_eq!(super::message_kind(&body), what, "{kind}: {body}");
+            }
+            let test = notify::body(
+                channel,
+                "【网格卫士 测试消息 Gridwarden test message】12:00",
+                &facts("test"),
+            );
+            assert_eq!(super::message_kind(&test), "test");
+            let call = notify::body(
+                channel,
+                "【核酸检测下楼通知】第1轮\n采样点：一号点",
+                &facts("call_down"),
+            );
+            assert_eq!(super::message_kind(&call), "call_down");
+        }
+        assert_eq!(super::message_kind("{}"), "other");
+    }
 
     #[test]
     fn a_channel_url_is_shown_without_its_token() {

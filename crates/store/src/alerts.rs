@@ -43,6 +43,8 @@ pub struct NotificationRow {
     pub last_error: String,
     pub created_ms: i64,
     pub delivered_ms: Option<i64>,
+    /// What was posted (the robot's JSON): says what the message was.
+    pub body: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -385,9 +387,9 @@ impl Store {
 
     pub async fn notifications(&self, street: i64, limit: i64) -> Result<Vec<NotificationRow>> {
         Ok(db_run!(self, pool => {
-            let rows = sqlx::query("SELECT id, channel_id, alert_id, state, attempts, last_error, created_ms, delivered_ms FROM notification WHERE street_id = $1 ORDER BY id DESC LIMIT $2")
+            let rows = sqlx::query("SELECT id, channel_id, alert_id, state, attempts, last_error, created_ms, delivered_ms, body FROM notification WHERE street_id = $1 ORDER BY id DESC LIMIT $2")
                 .bind(street).bind(limit).fetch_all(pool).await?;
-            rows.iter().map(|r| Ok(NotificationRow { id: r.try_get(0)?, channel_id: r.try_get(1)?, alert_id: r.try_get(2)?, state: r.try_get(3)?, attempts: r.try_get(4)?, last_error: r.try_get(5)?, created_ms: r.try_get(6)?, delivered_ms: r.try_get(7)? }))
+            rows.iter().map(|r| Ok(NotificationRow { id: r.try_get(0)?, channel_id: r.try_get(1)?, alert_id: r.try_get(2)?, state: r.try_get(3)?, attempts: r.try_get(4)?, last_error: r.try_get(5)?, created_ms: r.try_get(6)?, delivered_ms: r.try_get(7)?, body: r.try_get(8)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }
@@ -399,10 +401,10 @@ impl Store {
         round: i64,
     ) -> Result<Vec<NotificationRow>> {
         Ok(db_run!(self, pool => {
-            let rows = sqlx::query("SELECT n.id, n.channel_id, n.alert_id, n.state, n.attempts, n.last_error, n.created_ms, n.delivered_ms FROM notification n \
+            let rows = sqlx::query("SELECT n.id, n.channel_id, n.alert_id, n.state, n.attempts, n.last_error, n.created_ms, n.delivered_ms, n.body FROM notification n \
                                     JOIN alert a ON a.street_id = n.street_id AND a.id = n.alert_id WHERE n.street_id = $1 AND a.round_id = $2 ORDER BY n.id")
                 .bind(street).bind(round).fetch_all(pool).await?;
-            rows.iter().map(|r| Ok(NotificationRow { id: r.try_get(0)?, channel_id: r.try_get(1)?, alert_id: r.try_get(2)?, state: r.try_get(3)?, attempts: r.try_get(4)?, last_error: r.try_get(5)?, created_ms: r.try_get(6)?, delivered_ms: r.try_get(7)? }))
+            rows.iter().map(|r| Ok(NotificationRow { id: r.try_get(0)?, channel_id: r.try_get(1)?, alert_id: r.try_get(2)?, state: r.try_get(3)?, attempts: r.try_get(4)?, last_error: r.try_get(5)?, created_ms: r.try_get(6)?, delivered_ms: r.try_get(7)?, body: r.try_get(8)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }

@@ -366,6 +366,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         (
             "POST",
+            "/buildings/{id}/control",
+            Need::Act(WriteRegistry),
+            post(pages::building_control),
+        ),
+        (
+            "POST",
             "/api/v1/buildings/{id}/grid",
             Need::Act(AssignGrids),
             post(api::assign_building),
@@ -643,6 +649,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             "/households/{id}/flags",
             Need::Act(WriteRegistry),
             post(pages::household_flags),
+        ),
+        (
+            "POST",
+            "/households/{id}/control",
+            Need::Act(WriteRegistry),
+            post(pages::household_control),
         ),
         (
             "POST",

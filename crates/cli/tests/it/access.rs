@@ -306,6 +306,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("POST", "/api/v1/residents/pending") => matches!(role, "admin" | "street_commander"),
         ("POST", "/api/v1/residents/{id}/match")
         | ("POST", "/api/v1/control")
+        | ("POST", "/buildings/{id}/control")
+        | ("POST", "/households/{id}/control")
         | ("POST", "/api/v1/residents/{id}/flags")
         | ("POST", "/api/v1/residents/{id}/move")
         | ("POST", "/households/{id}/flags")
@@ -383,6 +385,14 @@ fn call(
         ("POST", "/buildings/{id}/grid") => Some((
             format!("/buildings/{building}/grid"),
             format!("grid={grid}"),
+        )),
+        ("POST", "/buildings/{id}/control") => Some((
+            format!("/buildings/{building}/control"),
+            "status=precaution&reason=x&until=".to_string(),
+        )),
+        ("POST", "/households/{id}/control") => Some((
+            format!("/households/{household}/control"),
+            "status=precaution&reason=x&until=".to_string(),
         )),
         ("POST", "/households/{id}/flags") => Some((
             format!("/households/{household}/flags"),

@@ -5,9 +5,11 @@
 
 use std::time::Duration;
 
+use std::io::{Read, Write};
+
 use crate::alerts::robot;
 use crate::harness::TestEnv;
-use crate::round_pages::{error_code, Browser};
+use crate::round_pages::{error_code, location, Browser};
 
 #[tokio::test]
 async fn a_street_commander_sets_up_the_group_robot_from_the_browser() {
@@ -98,16 +100,67 @@ async fn a_street_commander_sets_up_the_group_robot_from_the_browser() {
         .recv_timeout(Duration::from_secs(10))
         .expect("the test message reaches the robot");
     assert!(body.contains("msgtype"), "{body}");
-    // Its delivery shows on the page.
-    let mut delivered = false;
-    for _ in 0..50 {
-        if chief.get(&page).body.contains("已送达") {
-            delivered = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(delivered, "the page shows the test message delivered");
+    // The page it leads to says at once that the robot took it, and which.
+    let told = chief.get(&location(&tested));
+    let done = notice(&told.body);
+    assert!(done.contains("测试消息已送达"), "{done}");
+    assert!(done.contains("企业微信群机器人"), "{done}");
+    assert!(told
+        .body
+        .contains(r#"<p class="notice" id="channel-done">"#));
+
+    // A robot that answers 200 with an error code (a WeCom key revoked):
+    // the page says at once it did not arrive, with the robot's answer, and
+    // the log row names the channel, the message, the state and the error.
+    let refusing = refusing_robot();
+    let added = chief.post(&page, &[("kind", "wecom"), ("url", &refusing)]);
+    assert_eq!(added.status, 303, "{}", added.body);
+    let bad = store
+        .channels(street)
+        .await
+        .unwrap()
+        .into_iter()
+        .max_by_key(|c| c.id)
+        .unwrap();
+    let bad_key = format!("{street}-{}", bad.id);
+    let tested = chief.post(&format!("/alert-channels/{bad_key}/test"), &[]);
+    assert_eq!(tested.status, 303, "{}", tested.body);
+    let told = chief.get(&location(&tested));
+    let done = notice(&told.body);
+    assert!(done.contains("测试消息未送达"), "{done}");
+    assert!(done.contains("93000"), "{done}");
+    assert!(
+        told.body
+            .contains(r#"<p class="error" role="alert" id="channel-done">"#),
+        "{}",
+        told.body
+    );
+    let n = location(&tested);
+    let n = n.split("n=").nth(1).unwrap();
+    let row = log_row(&told.body, n);
+    assert!(row.contains("企业微信群机器人"), "{row}");
+    assert!(row.contains("/cgi-bin/webhook/send?…"), "{row}");
+    assert!(row.contains("测试消息"), "{row}");
+    assert!(row.contains("待发送（将重试）"), "{row}");
+    assert!(row.contains(r#"<td class="num">1</td>"#), "{row}");
+    assert!(row.contains("93000"), "{row}");
+    // A call-down push's message is named as one.
+    let now = gw_app::Clock::System.now_ms();
+    let call = store
+        .queue_notification(
+            street,
+            bad.id,
+            r#"{"msgtype":"text","text":{"content":"【核酸检测下楼通知】第1轮\n采样点：一号点"}}"#,
+            now,
+            now + 60_000,
+        )
+        .await
+        .unwrap();
+    let listed = chief.get(&page);
+    let row = log_row(&listed.body, &format!("{street}-{call}"));
+    assert!(row.contains("叫号推送"), "{row}");
+    // The delivered test is named too, on the working robot.
+    assert!(listed.body.contains("已送达"));
 
     // A grid leader gets neither the page nor the forms, and changes nothing.
     let leader = Browser::login(&srv, "leader", &format!("{leader_pw}-changed"));
@@ -121,11 +174,13 @@ async fn a_street_commander_sets_up_the_group_robot_from_the_browser() {
         assert_eq!(r.status, 403, "{}", r.body);
         assert_eq!(error_code(&r).as_deref(), Some("forbidden"));
     }
-    assert_eq!(store.channels(street).await.unwrap().len(), 1);
+    assert_eq!(store.channels(street).await.unwrap().len(), 2);
 
     // Removed: no longer listed, no longer sent to.
-    let removed = chief.post(&format!("/alert-channels/{key}/remove"), &[]);
-    assert_eq!(removed.status, 303, "{}", removed.body);
+    for k in [&key, &bad_key] {
+        let removed = chief.post(&format!("/alert-channels/{k}/remove"), &[]);
+        assert_eq!(removed.status, 303, "{}", removed.body);
+    }
     assert!(chief.get(&page).body.contains("尚未配置"));
 
     // A DingTalk robot set to sign (加签): marked so, its secret never shown.
@@ -145,4 +200,63 @@ async fn a_street_commander_sets_up_the_group_robot_from_the_browser() {
         listed.body
     );
     assert!(!listed.body.contains("SECpage-secret"));
+}
+
+/// A WeCom robot whose key was revoked: HTTP 200 with an error code.
+fn refusing_robot() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let n = s.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break;
+                    }
+                }
+            }
+            let answer = r#"{"errcode":93000,"errmsg":"invalid webhook url"}"#;
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    format!("http://127.0.0.1:{port}/cgi-bin/webhook/send?key=revoked-key")
+}
+
+/// The text of the page's notice after a form.
+fn notice(body: &str) -> String {
+    let at = body
+        .find(r#"id="channel-done">"#)
+        .unwrap_or_else(|| panic!("no notice: {body}"));
+    let rest = &body[at..];
+    rest[..rest.find("</p>").unwrap()].to_string()
+}
+
+/// The delivery log's row of message `key`.
+fn log_row(body: &str, key: &str) -> String {
+    let at = body
+        .find(&format!(r#"<tr data-message="{key}">"#))
+        .unwrap_or_else(|| panic!("no row for {key}: {body}"));
+    let rest = &body[at..];
+    rest[..rest.find("</tr>").unwrap()].to_string()
 }

@@ -543,6 +543,15 @@ async fn a_round_set_up_opened_and_supplied_from_the_browser_alone() {
 }
 
 /// The text between `<p … id="form-error">` and its `</p>`.
+/// A refused push, said at the top of the schedule.
+fn push_error(body: &str) -> String {
+    body.split(r#"id="push-error">"#)
+        .nth(1)
+        .and_then(|r| r.split("</p>").next())
+        .unwrap_or_else(|| panic!("no push error: {body}"))
+        .to_string()
+}
+
 fn form_error(body: &str) -> String {
     body.split(r#"id="form-error">"#)
         .nth(1)
@@ -666,7 +675,7 @@ async fn the_plan_form_keeps_its_values_and_a_refusal_reads_whole() {
     let refused = admin.post(&format!("/rounds/{round}/schedule/push"), &push);
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert!(
-        form_error(&refused.body).contains("没有可用的告警渠道"),
+        push_error(&refused.body).contains("没有可用的告警渠道"),
         "{}",
         refused.body
     );
@@ -686,13 +695,47 @@ async fn the_plan_form_keeps_its_values_and_a_refusal_reads_whole() {
         page.body.matches(r#"class="push-slot""#).count(),
         buttons - 1
     );
-    // Pressed again (a page opened before, a double click): refused as the
-    // API refuses it, 409, with when and by whom, on the schedule.
+    // The pushed slot says who pushed it (1 message: one channel, one
+    // point) and offers a deliberate second push behind a tick.
+    let pushed = r#"<ul class="pushed"><li>"#;
+    assert_eq!(page.body.matches(pushed).count(), 1, "{}", page.body);
+    let told = page.body.split(pushed).nth(1).unwrap();
+    assert!(told.contains(" 由 "), "{told}");
+    assert!(told.contains("boss"), "{told}");
+    assert!(told.contains("（1 条消息）"), "{told}");
+    assert!(
+        page.body.contains(&format!(
+            r#"<input type="hidden" name="starts_ms" value="{first_slot}"><label><input type="checkbox" name="again" value="1" required>"#
+        )),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("再次推送</button>"), "{}", page.body);
+    // Pressed again without the tick (a page opened before, a double
+    // click): refused as the API refuses it, 409, with when and by whom, at
+    // the top of the schedule, saying how to push again from here.
     let twice = admin.post(&format!("/rounds/{round}/schedule/push"), &push);
     assert_eq!(twice.status, 409, "{}", twice.body);
-    assert!(form_error(&twice.body).contains("推送过"), "{}", twice.body);
-    assert!(!form_error(&twice.body).contains(" / "), "{}", twice.body);
-    assert!(twice.body.contains(r#"id="calldown""#), "{}", twice.body);
+    let said = push_error(&twice.body);
+    assert!(said.contains("推送过"), "{}", twice.body);
+    assert!(said.contains("勾选确认后按「再次推送」"), "{said}");
+    assert!(!said.contains(" / "), "{}", twice.body);
+    assert!(
+        twice.body.find(r#"id="push-error""#) < twice.body.find(r#"id="calldown""#),
+        "{}",
+        twice.body
+    );
+    assert!(!twice.body.contains(r#"id="form-error""#), "{}", twice.body);
+    // With the tick: pushed a second time, both pushes listed.
+    let again = admin.post(
+        &format!("/rounds/{round}/schedule/push"),
+        &[("starts_ms", first_slot.as_str()), ("again", "1")],
+    );
+    assert_eq!(again.status, 303, "{}", again.body);
+    let page = admin.get(&format!("/rounds/{round}/schedule"));
+    let told = page.body.split(pushed).nth(1).unwrap();
+    let told = &told[..told.find("</ul>").unwrap()];
+    assert_eq!(told.matches("条消息").count(), 2, "{told}");
     let api_twice = api.post(
         &format!("/api/v1/rounds/{round}/schedule/push"),
         &serde_json::json!({ "starts_ms": first_slot.parse::<i64>().unwrap() }),
@@ -701,7 +744,7 @@ async fn the_plan_form_keeps_its_values_and_a_refusal_reads_whole() {
 }
 
 /// The `location` header of a redirect.
-fn location(r: &Response) -> String {
+pub(crate) fn location(r: &Response) -> String {
     header(&r.head, "location")
         .unwrap_or_else(|| panic!("a redirect: {} {}", r.status, r.body))
         .to_string()
@@ -1105,4 +1148,266 @@ async fn the_coverage_page_shows_how_many_rounds_in_a_row_missed_nobody() {
     // In English too.
     let en = chief.get(&format!("/rounds/{r3}/coverage?lang=en")).body;
     assert!(en.contains("Rounds in a row missing nobody"), "{en}");
+}
+
+/// The body of the building page's control section.
+fn control_card(body: &str) -> String {
+    let at = body
+        .find(r#"<section class="card" id="control">"#)
+        .unwrap_or_else(|| panic!("no control section: {body}"));
+    let rest = &body[at..];
+    rest[..rest.find("</section>").unwrap()].to_string()
+}
+
+#[tokio::test]
+async fn a_commander_seals_a_building_and_lifts_it_from_its_page() {
+    let w = crate::testing::setup("200").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    let street = store.streets().await.unwrap()[0].clone();
+    let c = store.communities(None, Some(street.id)).await.unwrap()[0].clone();
+    let g = store.grids(None, Some((street.id, c.id))).await.unwrap()[0].clone();
+    let grid = format!("{}-{}", street.id, g.id);
+    let who = srv
+        .get(&format!("/api/v1/residents?grid={grid}&limit=1000"))
+        .json()["items"][0]
+        .clone();
+    let building = who["building"].as_str().unwrap().to_string();
+    let chief = Browser::login(srv, "chief", &w.chief_password);
+    let page = format!("/buildings/{building}");
+    let control = format!("{page}/control");
+    let door = format!("/rounds/{}/door-to-door?grid={grid}", w.round);
+    // Whether the building's residents are sampled at the door for being
+    // sealed (the door-to-door list, as the API gives it).
+    let on_door = |_: &Browser| {
+        let list = srv.get(&format!("/api/v1{door}"));
+        assert_eq!(list.status, 200, "{}", list.body);
+        list.json()["floors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["building_id"] == building.as_str())
+            .flat_map(|f| f["residents"].as_array().unwrap())
+            .any(|r| {
+                r["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|w| w["kind"] == "sealed")
+            })
+    };
+    // Never under control: said so, with the form for the commander.
+    let before = control_card(&chief.get(&page).body);
+    assert!(before.contains(r#"data-control="none""#), "{before}");
+    assert!(before.contains("从未设置过管控"), "{before}");
+    assert!(
+        before.contains(&format!(r#"action="{control}""#)),
+        "{before}"
+    );
+    assert!(!on_door(&chief));
+
+    // No reason: refused in Chinese on the building, what was chosen kept.
+    let refused = chief.post(
+        &control,
+        &[("status", "sealed"), ("reason", " "), ("until", "")],
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let card = control_card(&refused.body);
+    assert!(card.contains(r#"id="control-error">请填写原因"#), "{card}");
+    assert!(
+        card.contains(r#"<option value="sealed" selected>"#),
+        "{card}"
+    );
+    // An end time that is no time: refused too.
+    let bad = chief.post(
+        &control,
+        &[("status", "sealed"), ("reason", "密接"), ("until", "明天")],
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(control_card(&bad.body).contains(r#"id="control-error""#));
+    assert!(store
+        .control_history(
+            street.id,
+            gw_domain::territory::ControlTarget::Building,
+            building.split('-').nth(1).unwrap().parse().unwrap()
+        )
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Sealed: in force, in the history with its reason and who set it,
+    // audited as the API's is, and its residents sampled at the door.
+    let sealed = chief.post(
+        &control,
+        &[
+            ("status", "sealed"),
+            ("reason", "密接者居住，街道通知封控"),
+            ("until", ""),
+        ],
+    );
+    assert_eq!(sealed.status, 303, "{}", sealed.body);
+    assert_eq!(location(&sealed), format!("{page}#control"));
+    let card = control_card(&chief.get(&page).body);
+    assert!(
+        card.contains(r#"<h2>管控状态 <span class="tag bad" data-control="sealed">封控区"#),
+        "{card}"
+    );
+    assert!(card.contains("密接者居住，街道通知封控"), "{card}");
+    assert!(card.contains("user:chief"), "{card}");
+    let audited = || async {
+        store
+            .audit_events(None, Some(&building), None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "set_control" && e.target_kind == "building")
+            .map(|e| e.detail)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(audited().await, vec!["sealed".to_string()]);
+    assert!(on_door(&chief), "a sealed building is sampled at the door");
+
+    // Lifted: precaution in force from now, both orders in the history.
+    let lifted = chief.post(
+        &control,
+        &[
+            ("status", "precaution"),
+            ("reason", "14天无新增，解除封控"),
+            ("until", ""),
+        ],
+    );
+    assert_eq!(lifted.status, 303, "{}", lifted.body);
+    let card = control_card(&chief.get(&page).body);
+    assert!(card.contains(r#"data-control="precaution""#), "{card}");
+    assert_eq!(card.matches("<tr><td>").count(), 2, "{card}");
+    assert_eq!(audited().await.len(), 2);
+    assert!(!on_door(&chief), "lifted: called down again");
+
+    // One household under temporary control until a given time, from its
+    // own page: in force there with its end, and tagged on the building.
+    let household = who["household"].as_str().unwrap().to_string();
+    let hpage = format!("/households/{household}");
+    let card = control_card(&chief.get(&hpage).body);
+    assert!(card.contains(r#"data-control="none""#), "{card}");
+    let held = chief.post(
+        &format!("{hpage}/control"),
+        &[
+            ("status", "temporary"),
+            ("reason", "同住人混管异常"),
+            ("until", "2099-01-02T08:00"),
+        ],
+    );
+    assert_eq!(held.status, 303, "{}", held.body);
+    assert_eq!(location(&held), format!("{hpage}#control"));
+    let card = control_card(&chief.get(&hpage).body);
+    assert!(card.contains(r#"data-control="temporary""#), "{card}");
+    assert!(card.contains("2099-01-02 08:00"), "{card}");
+    assert!(card.contains("同住人混管异常"), "{card}");
+    assert!(chief
+        .get(&page)
+        .body
+        .contains(r#"data-control="temporary""#));
+    let refused = chief.post(
+        &format!("{hpage}/control"),
+        &[("status", ""), ("reason", "x"), ("until", "")],
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(control_card(&refused.body).contains(r#"id="control-error">请选择管控状态"#));
+    assert_eq!(
+        store
+            .audit_events(None, Some(&household), None, 100)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.action == "set_control" && e.target_kind == "household")
+            .count(),
+        1
+    );
+
+    // A volunteer at a point neither gets the form nor sets anything.
+    let vol_pw = w
+        .env
+        .account("vol", "volunteer", &["--point", &w.points[0]]);
+    srv.login("vol", &vol_pw);
+    let vol = Browser::login(srv, "vol", &format!("{vol_pw}-changed"));
+    let r = vol.post(
+        &control,
+        &[("status", "sealed"), ("reason", "x"), ("until", "")],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = vol.post(
+        &format!("{hpage}/control"),
+        &[("status", "sealed"), ("reason", "x"), ("until", "")],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(audited().await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_new_round_form_shows_the_pool_advice_and_defaults_to_it() {
+    let w = crate::testing::setup("200").await;
+    let srv = &w.srv;
+    let street = w.codes[0].0.split('-').next().unwrap().to_string();
+    let chief = Browser::login(srv, "chief", &w.chief_password);
+    let advice_of = |body: &str| {
+        body.split(&format!(r#"id="pool-advice-{street}">"#))
+            .nth(1)
+            .and_then(|r| r.split("</p>").next())
+            .unwrap_or_else(|| panic!("no advice: {body}"))
+            .to_string()
+    };
+    // Nothing to go on yet: said so, and the usual 10 per tube.
+    let form = chief.get("/rounds/new").body;
+    assert!(advice_of(&form).contains("暂无建议"), "{form}");
+    assert!(form.contains(r#"<option value="10" selected>"#), "{form}");
+
+    // One abnormal pool among twenty tubes of ten.
+    let mut results = Vec::new();
+    for i in 0..20 {
+        let t = crate::testing::tube(srv, &w.points[1], &format!("E{i:07}"));
+        for j in 0..10 {
+            crate::testing::scan(srv, &t, &format!("e{i}-{j}"), &w.codes[i * 10 + j].1);
+        }
+        results.push(serde_json::json!({ "barcode": format!("E{i:07}"), "result": if i == 0 { "abnormal" } else { "negative" } }));
+    }
+    let r = srv.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &serde_json::json!({ "results": results }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let api = srv
+        .get(&format!("/api/v1/streets/{street}/pool-advice"))
+        .json();
+    let k = api["advice"]["pool_size"].as_u64().unwrap();
+    // Not the usual 10: the form's default below is the advice's.
+    assert_ne!(k, 10, "{api}");
+    let saving = api["advice"]["saving"].as_f64().unwrap() * 100.0;
+    let rate = api["prevalence"].as_f64().unwrap() * 100.0;
+
+    // The form: the API's advice with its basis and saving, and the pool
+    // size chosen for it.
+    let form = chief.get("/rounds/new").body;
+    let said = advice_of(&form);
+    assert!(
+        said.contains(&format!(r#"建议 <b data-advice="{k}">{k} 混 1</b>"#)),
+        "{said}"
+    );
+    assert!(said.contains("依据最近 1 轮的 20 管（200 人次）"), "{said}");
+    assert!(said.contains(&format!("异常率约 {rate:.3}%")), "{said}");
+    assert!(said.contains(&format!("节省约 {saving:.0}%")), "{said}");
+    assert!(
+        form.contains(&format!(r#"<option value="{k}" selected>"#)),
+        "{form}"
+    );
+    // A refused form keeps the size chosen, not the advice.
+    let refused = chief.post("/rounds/new", &[("name", ""), ("pool", "1")]);
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains(r#"<option value="1" selected>"#));
+    // The round page shows it beside the round's own pooling.
+    let round = chief.get(&format!("/rounds/{}", w.round)).body;
+    assert!(round.contains(r#"id="round-pool""#), "{round}");
+    assert!(
+        advice_of(&round).contains(&format!(r#"data-advice="{k}""#)),
+        "{round}"
+    );
 }

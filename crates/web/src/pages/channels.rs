@@ -37,10 +37,27 @@ fn delivery_label(l: Lang, state: &str) -> &'static str {
     }
 }
 
+/// What a message was (`gw_app::notify::message_kind`), in words.
+fn what_label(l: Lang, what: &str) -> &'static str {
+    match what {
+        "abnormal_pool" => l.t("异常混管告警", "abnormal pool alert"),
+        "late_member" => l.t("异常混管·补录人员", "abnormal pool, late member"),
+        "cleared" => l.t("复检全阴（解除管控）", "retests all negative (released)"),
+        "confirmed" => l.t("复核阳性", "retest positive"),
+        "withdrawn" => l.t("结果更正（撤销告警）", "result corrected (alert withdrawn)"),
+        "call_down" => l.t("叫号推送", "call-down push"),
+        "test" => l.t("测试消息", "test message"),
+        _ => l.t("其他通知", "other notice"),
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct Done {
     /// What the last form did: `added`, `removed` or `tested`.
     pub done: Option<String>,
+    /// With `tested`: the test message (`STREET-ID`), whose delivery the
+    /// page states at the top.
+    pub n: Option<String>,
 }
 
 pub async fn channels_page(
@@ -51,12 +68,9 @@ pub async fn channels_page(
     Query(q): Query<Done>,
 ) -> Response {
     let notice = match q.done.as_deref() {
-        Some("added") => Some(page.lang.t("已添加。", "Channel added.")),
-        Some("removed") => Some(page.lang.t("已停用。", "Channel removed.")),
-        Some("tested") => Some(page.lang.t(
-            "测试消息已排队发送，下方可看送达情况（刷新页面）。",
-            "A test message is queued: its delivery shows below (reload the page).",
-        )),
+        Some("added") => Some(Notice::Done(page.lang.t("已添加。", "Channel added."))),
+        Some("removed") => Some(Notice::Done(page.lang.t("已停用。", "Channel removed."))),
+        Some("tested") => Some(Notice::Tested(q.n.unwrap_or_default())),
         _ => None,
     };
     render(
@@ -70,6 +84,14 @@ pub async fn channels_page(
         ("", ""),
     )
     .await
+}
+
+/// What the page says at the top after a form.
+enum Notice {
+    Done(&'static str),
+    /// A test message was sent (its key): the page says whether the robot
+    /// took it, and its answer when not.
+    Tested(String),
 }
 
 /// Adds a channel (form fields `kind`, `url`, `secret`).
@@ -136,7 +158,9 @@ pub async fn channel_remove(
     }
 }
 
-/// Queues a test message to a channel and wakes the dispatcher.
+/// Sends a test message to a channel at once (as `gridwarden alerts test`
+/// does: delivered from here, or, when the server's dispatcher took it first,
+/// its attempt awaited), then shows the page saying whether the robot took it.
 pub async fn channel_test(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,
@@ -147,13 +171,21 @@ pub async fn channel_test(
         Ok(k) => k,
         Err(e) => return page.error(e),
     };
-    match gw_app::notify::test_channel(&s.store, &s.clock, &a.principal, k).await {
-        Ok(_) => {
-            s.alerts.wake();
-            redirect(&format!("/streets/{}/alert-channels?done=tested", k.street))
-        }
-        Err(e) => page.error(auth_err(page.lang, e)),
+    let n = match gw_app::notify::test_channel(&s.store, &s.clock, &a.principal, k).await {
+        Ok(n) => n,
+        Err(e) => return page.error(auth_err(page.lang, e)),
+    };
+    // The attempt is recorded (delivered, or failed with the robot's
+    // answer and a retry within the test's minute): the page reads it.
+    if let Err(e) = gw_app::notify::deliver_now(&s.store, &s.clock, n).await {
+        return page.error(auth_err(page.lang, e));
     }
+    // A retry, if any, is the dispatcher's.
+    s.alerts.wake();
+    redirect(&format!(
+        "/streets/{}/alert-channels?done=tested&n={n}",
+        k.street
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -163,7 +195,7 @@ async fn render(
     page: &Page,
     street: i64,
     status: StatusCode,
-    notice: Option<&str>,
+    notice: Option<Notice>,
     error: Option<&str>,
     typed: (&str, &str),
 ) -> Response {
@@ -177,8 +209,90 @@ async fn render(
         Ok(v) => v,
         Err(e) => return page.error(auth_err(l, e)),
     };
-    let body = body(l, &a.csrf, street, &channels, &sent, notice, error, typed);
+    let notice = notice.map(|n| match n {
+        Notice::Done(text) => (true, text.to_string()),
+        Notice::Tested(key) => tested(l, &key, &channels, &sent),
+    });
+    let body = body(
+        l,
+        &a.csrf,
+        street,
+        &channels,
+        &sent,
+        notice.as_ref().map(|(ok, t)| (*ok, t.as_str())),
+        error,
+        typed,
+    );
     page.render(status, l.t("告警推送渠道", "Alert channels"), &body)
+}
+
+/// The robot's name on a page: its kind and its address without the key.
+fn channel_name(l: Lang, channels: &[ChannelView], key: &str) -> String {
+    match channels.iter().find(|c| c.channel == key) {
+        Some(c) => format!("{}（{}）", kind_label(l, &c.kind), c.url),
+        None => key.to_string(),
+    }
+}
+
+fn kind_label(l: Lang, kind: &str) -> String {
+    kinds(l)
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or(kind.to_string(), |(_, t)| t.to_string())
+}
+
+/// Whether the test message `key` reached its robot, in words: `(ok, text)`.
+fn tested(
+    l: Lang,
+    key: &str,
+    channels: &[ChannelView],
+    sent: &[NotificationView],
+) -> (bool, String) {
+    let Some(n) = sent.iter().find(|n| n.notification == key) else {
+        return (
+            false,
+            l.t(
+                "测试消息已排队，送达情况见下方“最近发送”。",
+                "The test message is queued: see its delivery under Recent messages.",
+            )
+            .to_string(),
+        );
+    };
+    let name = channel_name(l, channels, &n.channel);
+    match n.state.as_str() {
+        "delivered" => (
+            true,
+            format!(
+                "{}{name}",
+                l.t(
+                    "测试消息已送达，机器人已接收：",
+                    "The robot accepted the test message: "
+                )
+            ),
+        ),
+        "pending" if n.attempts == 0 => (
+            false,
+            format!(
+                "{}{name}",
+                l.t(
+                    "测试消息正由服务器发送，结果稍后见下方（刷新页面）：",
+                    "The server is sending the test message; reload for its delivery: "
+                )
+            ),
+        ),
+        _ => (
+            false,
+            format!(
+                "{}{name}{}{}",
+                l.t("测试消息未送达：", "The test message did not arrive: "),
+                l.t(
+                    "。机器人或网络的回答：",
+                    ". The robot's or network's answer: "
+                ),
+                n.last_error
+            ),
+        ),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -188,17 +302,12 @@ fn body(
     street: i64,
     channels: &[ChannelView],
     sent: &[NotificationView],
-    notice: Option<&str>,
+    notice: Option<(bool, &str)>,
     error: Option<&str>,
     typed: (&str, &str),
 ) -> String {
     let csrf = esc(csrf);
-    let label = |kind: &str| {
-        kinds(l)
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map_or(kind.to_string(), |(_, t)| t.to_string())
-    };
+    let label = |kind: &str| kind_label(l, kind);
     let mut rows = String::new();
     for c in channels.iter().filter(|c| c.active) {
         let k = esc(&c.channel);
@@ -238,26 +347,34 @@ fn body(
     let mut log = String::new();
     for n in sent.iter().take(50) {
         log.push_str(&format!(
-            r#"<tr><td>{when}</td><td>{what}</td><td><span class="tag {state}">{st}</span></td><td class="num">{tries}</td></tr>"#,
+            r#"<tr data-message="{key}"><td>{when}</td><td>{channel}</td><td>{what}</td><td><span class="tag {state}">{st}</span></td><td class="num">{tries}</td><td>{error}</td></tr>"#,
+            key = esc(&n.notification),
             when = esc(&clock_text(n.created_ms)),
-            what = if n.alert.is_some() {
-                l.t("异常混管告警", "abnormal pool alert")
-            } else {
-                l.t("测试或通知", "test or notice")
-            },
+            channel = esc(&channel_name(l, channels, &n.channel)),
+            what = what_label(l, n.what),
             state = esc(&n.state),
             st = delivery_label(l, &n.state),
             tries = n.attempts,
+            error = esc(&n.last_error),
         ));
     }
     if log.is_empty() {
         log = format!(
-            r#"<tr><td colspan="4" class="muted">{}</td></tr>"#,
+            r#"<tr><td colspan="6" class="muted">{}</td></tr>"#,
             l.t("还没有发送过消息。", "No message sent yet.")
         );
     }
     let notice = notice
-        .map(|n| format!(r#"<p class="notice" id="channel-done">{}</p>"#, esc(n)))
+        .map(|(ok, n)| {
+            if ok {
+                format!(r#"<p class="notice" id="channel-done">{}</p>"#, esc(n))
+            } else {
+                format!(
+                    r#"<p class="error" role="alert" id="channel-done">{}</p>"#,
+                    esc(n)
+                )
+            }
+        })
         .unwrap_or_default();
     let error = error
         .map(|e| {
@@ -275,7 +392,7 @@ fn body(
 <label>{lu}<input name="url" type="url" inputmode="url" required value="{url}" placeholder="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…"></label>
 <label>{ls2}<input name="secret" type="password" autocomplete="off" placeholder="SEC…"></label>
 <p class="hint">{hint}</p><button class="primary" type="submit">{add}</button></form></section>
-<section class="card"><h2>{lh}</h2><div class="scroll"><table><thead><tr><th>{lw}</th><th>{lm}</th><th>{ls}</th><th class="num">{lt}</th></tr></thead><tbody>{log}</tbody></table></div></section>"#,
+<section class="card"><h2>{lh}</h2><div class="scroll"><table><thead><tr><th>{lw}</th><th>{lc}</th><th>{lm}</th><th>{ls}</th><th class="num">{lt}</th><th>{le}</th></tr></thead><tbody>{log}</tbody></table></div></section>"#,
         back = l.t("← 首页", "← Home"),
         h = l.t("告警推送渠道", "Alert channels"),
         intro = l.t(
@@ -298,6 +415,8 @@ fn body(
         add = l.t("添加", "Add"),
         lh = l.t("最近发送", "Recent messages"),
         lw = l.t("时间", "When"),
+        lc = l.t("渠道", "Channel"),
+        le = l.t("最近一次错误", "Last error"),
         lm = l.t("内容", "What"),
         ls = l.t("送达情况", "Delivery"),
         lt = l.t("尝试次数", "Attempts"),

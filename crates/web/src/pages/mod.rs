@@ -36,7 +36,9 @@ pub use registry::{
     grid, household, household_flags, household_move, import_form, import_report, import_submit,
     registry, search,
 };
-pub use reports::{assign_building, building, point_labels, round_report};
+pub use reports::{
+    assign_building, building, building_control, household_control, point_labels, round_report,
+};
 pub use rounds::{
     compare, coverage_by, disinfection, disinfection_done, door_to_door, door_to_door_reveal,
     lab_form, lab_submit, plan, push_slot, reconciliation, schedule,

@@ -382,15 +382,17 @@ pub async fn household(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    let r = household_body(&s, &a, page.lang, &id).await;
+    let r = household_body(&s, &a, page.lang, &id, None).await;
     render(&page, r)
 }
 
-async fn household_body(
+/// The household's page (`control`: a refused control form as typed).
+pub(super) async fn household_body(
     s: &AppState,
     a: &Auth,
     l: Lang,
     id: &str,
+    control: Option<&super::reports::ControlTyped>,
 ) -> Result<(String, String), WebError> {
     let k = parse_key(l, id)?;
     let place = gw_app::access::place_of(&s.store, "household", k).await?;
@@ -457,8 +459,17 @@ async fn household_body(
     let move_form = move_form(s, a, l, k, first, &rows).await?;
     let body = format!(
         r#"{grid}<h1>{addr}</h1><p class="muted">{c} · {n} {people}</p>
-<section class="card"><h2>{h}</h2>{table}</section>{flags_form}{move_form}
+<section class="card"><h2>{h}</h2>{table}</section>{control}{flags_form}{move_form}
 <p class="actions"><a class="button primary" href="/households/{k}/codes">{codes}</a></p>"#,
+        control = super::reports::control_section(
+            s,
+            a,
+            l,
+            gw_domain::territory::ControlTarget::Household,
+            k,
+            control
+        )
+        .await?,
         addr = esc(&address),
         c = esc(first.community.as_deref().unwrap_or("")),
         n = rows.len(),

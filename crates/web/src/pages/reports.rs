@@ -13,7 +13,7 @@ use axum::response::Response;
 use axum::Extension;
 use gw_domain::access::Action;
 use gw_domain::ids::Key;
-use gw_domain::territory::{ControlOrder, ControlStatus};
+use gw_domain::territory::{ControlOrder, ControlStatus, ControlTarget};
 use gw_store::coverage::Level;
 
 use super::registry::{full_names, resident_table};
@@ -496,8 +496,279 @@ pub async fn building(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    let r = building_body(&s, &a, page.lang, &id).await;
+    let r = building_body(&s, &a, page.lang, &id, None).await;
     render(&page, r)
+}
+
+/// What the control form sent, kept when it is refused.
+#[derive(Default)]
+pub(super) struct ControlTyped {
+    status: String,
+    reason: String,
+    until: String,
+    error: String,
+}
+
+/// The page path of a control target (`buildings`, `households`).
+fn control_path(target: ControlTarget) -> &'static str {
+    match target {
+        ControlTarget::Household => "households",
+        _ => "buildings",
+    }
+}
+
+/// The control status of a building or household: the order in force and
+/// the history, and for those who may change the registry there (as `POST
+/// /api/v1/control` checks) a form setting a new order.
+pub(super) async fn control_section(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    target: ControlTarget,
+    k: Key,
+    typed: Option<&ControlTyped>,
+) -> Result<String, WebError> {
+    let rows = s.store.control_history(k.street, target, k.id).await?;
+    let now = s.clock.now_ms();
+    let orders: Vec<ControlOrder> = rows.iter().map(|r| r.order.clone()).collect();
+    let current = gw_domain::territory::control_in_force(&orders, now);
+    let in_force = match current {
+        Some(o) => control_tag(l, Some(o)),
+        None => format!(
+            r#" <span class="tag" data-control="none">{}</span>"#,
+            l.t("无管控", "no control")
+        ),
+    };
+    let mut history = String::new();
+    for r in rows.iter().rev() {
+        let _ = write!(
+            history,
+            r#"<tr><td>{st}</td><td>{from}</td><td>{until}</td><td>{reason}</td><td>{by}</td><td>{at}</td></tr>"#,
+            st = esc(control_label(l, r.order.status)),
+            from = esc(&gw_domain::notify::clock_text(r.order.from_ms)),
+            until = r.order.until_ms.map_or_else(
+                || l.t("不限期", "no end").to_string(),
+                |u| esc(&gw_domain::notify::clock_text(u))
+            ),
+            reason = esc(&r.reason),
+            by = esc(&r.set_by),
+            at = esc(&gw_domain::notify::clock_text(r.created_ms)),
+        );
+    }
+    let history = if history.is_empty() {
+        format!(
+            r#"<p class="muted">{}</p>"#,
+            l.t("从未设置过管控。", "Never under control.")
+        )
+    } else {
+        format!(
+            r#"<div class="scroll"><table id="control-history"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{history}</tbody></table></div>"#,
+            l.t("状态", "Status"),
+            l.t("开始", "From"),
+            l.t("结束", "Until"),
+            l.t("原因", "Reason"),
+            l.t("设置人", "Set by"),
+            l.t("设置时间", "Set at"),
+        )
+    };
+    let place = s.store.place_of(k.street, target.code(), k.id).await?;
+    let form = if a.principal.can(Action::WriteRegistry, &place, now) {
+        let empty = ControlTyped::default();
+        let t = typed.unwrap_or(&empty);
+        let choices = [
+            (
+                ControlStatus::Sealed,
+                l.t("封控区（入户采样）", "sealed (sampled at the door)"),
+            ),
+            (
+                ControlStatus::Temporary,
+                l.t(
+                    "临时管控（入户采样）",
+                    "temporary control (sampled at the door)",
+                ),
+            ),
+            (ControlStatus::Controlled, l.t("管控区", "controlled area")),
+            (
+                ControlStatus::Precaution,
+                l.t(
+                    "解除封控/临时管控：转为防范区",
+                    "lift sealing or temporary control: precaution area",
+                ),
+            ),
+        ];
+        let options: String = choices
+            .iter()
+            .map(|(st, label)| {
+                format!(
+                    r#"<option value="{c}"{sel}>{label}</option>"#,
+                    c = st.code(),
+                    sel = if t.status == st.code() {
+                        " selected"
+                    } else {
+                        ""
+                    },
+                    label = esc(label),
+                )
+            })
+            .collect();
+        let error = if t.error.is_empty() {
+            String::new()
+        } else {
+            format!(
+                r#"<p class="error" role="alert" id="control-error">{}</p>"#,
+                esc(&t.error)
+            )
+        };
+        format!(
+            r#"{error}<form method="post" action="/{path}/{k}/control" class="stack noprint"><input type="hidden" name="csrf" value="{csrf}">
+<label>{ls}<select name="status">{options}</select></label>
+<label>{lr}<input name="reason" required maxlength="500" value="{reason}" placeholder="{pr}"></label>
+<label>{lu}<input type="datetime-local" name="until" value="{until}"></label>
+<p class="hint">{hint}</p><button type="submit" class="primary">{b}</button></form>"#,
+            path = control_path(target),
+            csrf = esc(&a.csrf),
+            ls = l.t("新的管控状态（即时生效）", "New control status (in force now)"),
+            lr = l.t("原因（必填，记入历史）", "Reason (required, kept in the history)"),
+            reason = esc(&t.reason),
+            pr = l.t("如：密接者居住，街道通知封控", "e.g. a close contact lives here: sealed by the street"),
+            lu = l.t("结束时间（北京时间，可不填：不限期）", "Until (China time; empty: no end)"),
+            until = esc(&t.until),
+            hint = l.t(
+                "封控区和临时管控的楼栋或住户不再叫号下楼，改为入户采样；已排的时间表请重新排班。每次设置都记入审计日志。",
+                "A sealed or temporarily controlled building or household is no longer called down but sampled at the door; re-plan a stored schedule. Every change is audited."
+            ),
+            b = l.t("设置管控状态", "Set the control status"),
+        )
+    } else {
+        String::new()
+    };
+    Ok(format!(
+        r#"<section class="card" id="control"><h2>{h}{in_force}</h2>{form}<h3>{hh}</h3>{history}</section>"#,
+        h = l.t("管控状态", "Control status"),
+        hh = l.t("管控记录", "History"),
+    ))
+}
+
+/// The building's or household's page again with the control form as typed
+/// and what to fix.
+async fn control_refused(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    target: ControlTarget,
+    id: &str,
+    typed: &ControlTyped,
+) -> Response {
+    let r = match target {
+        ControlTarget::Household => {
+            super::registry::household_body(s, a, page.lang, id, Some(typed)).await
+        }
+        _ => building_body(s, a, page.lang, id, Some(typed)).await,
+    };
+    match r {
+        Ok((t, b)) => page.render(StatusCode::BAD_REQUEST, &t, &b),
+        Err(e) => page.error(e),
+    }
+}
+
+/// Sets the building's control status from its page (form fields `status`,
+/// `reason`, `until`), through the use-case the API uses; back to the
+/// building, or the building with what to fix.
+pub async fn building_control(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    set_control(&s, &a, &page, ControlTarget::Building, &id, &body).await
+}
+
+/// The same for one household, from its page.
+pub async fn household_control(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    set_control(&s, &a, &page, ControlTarget::Household, &id, &body).await
+}
+
+async fn set_control(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    target: ControlTarget,
+    id: &str,
+    body: &[u8],
+) -> Response {
+    let l = page.lang;
+    let k = match parse_key(l, id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    let f = super::Fields::parse(body);
+    let mut typed = ControlTyped {
+        status: f.get("status").to_string(),
+        reason: f.get("reason").to_string(),
+        until: f.get("until").trim().to_string(),
+        error: String::new(),
+    };
+    let status = ControlStatus::from_code(&typed.status);
+    let until = if typed.until.is_empty() {
+        Ok(None)
+    } else {
+        gw_domain::date::parse_minute_cst(&typed.until).map(Some)
+    };
+    let (Some(status), Ok(until_ms)) = (status, until) else {
+        // Checked first: who may not set control here learns only that.
+        let place = match s.store.place_of(k.street, target.code(), k.id).await {
+            Ok(p) => p,
+            Err(e) => return page.error(e.into()),
+        };
+        if !a
+            .principal
+            .can(Action::WriteRegistry, &place, s.clock.now_ms())
+        {
+            return page.error(
+                gw_app::access::AuthError::Forbidden(
+                    "无权设置此处的管控状态 / you may not set the control status here".into(),
+                )
+                .into(),
+            );
+        }
+        typed.error = if status.is_none() {
+            l.t("请选择管控状态。", "Choose a control status.")
+                .to_string()
+        } else {
+            l.t(
+                "结束时间无法识别，请用日期时间选择器填写。",
+                "The end time is not understood: use the date and time picker.",
+            )
+            .to_string()
+        };
+        return control_refused(s, a, page, target, id, &typed).await;
+    };
+    let ask = gw_app::registry::ControlAsk {
+        target,
+        key: k,
+        status,
+        from_ms: None,
+        until_ms,
+        reason: &typed.reason,
+    };
+    match gw_app::registry::set_control(&s.store, &s.clock, &a.principal, &ask, &a.address).await {
+        Ok(_) => super::redirect(&format!("/{}/{k}#control", control_path(target))),
+        Err(e) => {
+            let e: WebError = super::rounds::auth_err(l, e);
+            if e.status != StatusCode::BAD_REQUEST {
+                return page.error(e);
+            }
+            typed.error = e.message;
+            control_refused(s, a, page, target, id, &typed).await
+        }
+    }
 }
 
 fn control_label(l: Lang, st: ControlStatus) -> &'static str {
@@ -613,6 +884,7 @@ async fn building_body(
     a: &Auth,
     l: Lang,
     id: &str,
+    control: Option<&ControlTyped>,
 ) -> Result<(String, String), WebError> {
     let k = parse_key(l, id)?;
     let d = gw_app::registry::building(&s.store, &s.clock, &a.principal, k).await?;
@@ -813,8 +1085,9 @@ async fn building_body(
         r#"<p><a href="/grids/{gk}">← {community} · {grid}</a></p><h1>{compound} {name}{btag}{ctag}</h1>
 <section class="stats"><div><b id="bldg-units">{nu}</b><span>{lu}</span></div><div><b id="bldg-households">{nh}</b><span>{lh}</span></div><div><b id="bldg-residents">{nr}</b><span>{lr}</span></div></section>
 <p class="actions"><a class="button" href="/buildings/{k}/codes">{codes}</a></p>
-{assign}{rounds_html}{html}<p class="hint">{hint}</p>"#,
+{assign}{control}{rounds_html}{html}<p class="hint">{hint}</p>"#,
         assign = assign_form(s, a, l, k, b).await?,
+        control = control_section(s, a, l, ControlTarget::Building, k, control).await?,
         codes = l.t(
             "打印整栋楼个人码（每户一页）",
             "Print the building's personal codes (a sheet per household)"

@@ -75,6 +75,8 @@ pub async fn schedule(
 struct Refused<'a> {
     message: &'a str,
     form: &'a PlanForm,
+    /// A refused push: said at the top of the page, not under the plan form.
+    push: bool,
 }
 
 async fn schedule_body(
@@ -110,8 +112,10 @@ async fn schedule_body(
                 .await?,
             s.clock.now_ms(),
         );
-    let pushed = if can_push {
-        s.store.pushed_slots(round.street, round.id).await?
+    let pushes = if can_push {
+        gw_app::notify::pushes(&s.store, &s.clock, &a.principal, round)
+            .await
+            .map_err(|e| auth_err(l, e))?
     } else {
         Vec::new()
     };
@@ -120,10 +124,46 @@ async fn schedule_body(
     let mut slots = String::new();
     {
         for (p, sl) in ordered {
+            let told: Vec<_> = pushes
+                .iter()
+                .filter(|x| x.slot_ms == sl.starts_ms)
+                .collect();
             let push = if !can_push || last_start == Some(sl.starts_ms) {
                 String::new()
-            } else if pushed.contains(&sl.starts_ms) {
-                format!(r#"<span class="tag">{}</span>"#, l.t("已推送", "pushed"))
+            } else if !told.is_empty() {
+                // Who told the groups and when; a deliberate second push
+                // while the slot has not begun, confirmed with a tick.
+                let who: String = told
+                    .iter()
+                    .map(|x| {
+                        format!(
+                            "<li>{} {} · {}（{} {}）</li>",
+                            esc(&date_text(x.at_ms)),
+                            l.t("由", "by"),
+                            esc(&x.actor),
+                            x.messages,
+                            l.t("条消息", "messages"),
+                        )
+                    })
+                    .collect();
+                let again = if sl.starts_ms < now || !sampling {
+                    String::new()
+                } else {
+                    format!(
+                        r#"<form method="post" action="/rounds/{round}/schedule/push" class="push-again"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="starts_ms" value="{t}"><label><input type="checkbox" name="again" value="1" required> {c}</label> <button type="submit">{b}</button></form>"#,
+                        csrf = esc(&a.csrf),
+                        t = sl.starts_ms,
+                        c = l.t(
+                            "确认再次推送（群里会再收到一次）",
+                            "Yes, push again (the groups get it a second time)"
+                        ),
+                        b = l.t("再次推送", "Push again"),
+                    )
+                };
+                format!(
+                    r#"<span class="tag">{}</span><ul class="pushed">{who}</ul>{again}"#,
+                    l.t("已推送", "pushed")
+                )
             } else if sl.starts_ms < now || !sampling {
                 String::new()
             } else {
@@ -205,8 +245,19 @@ async fn schedule_body(
         .as_deref()
         .map(|p| format!(r#"<p class="error" role="alert">{}</p>"#, esc(&pick(l, p))))
         .unwrap_or_default();
+    let pushed_error = refused
+        .as_ref()
+        .filter(|r| r.push)
+        .map(|r| {
+            format!(
+                r#"<p class="error" role="alert" id="push-error">{}</p>"#,
+                esc(r.message)
+            )
+        })
+        .unwrap_or_default();
     let err = refused
         .as_ref()
+        .filter(|r| !r.push)
         .map(|r| {
             format!(
                 r#"<p class="error" role="alert" id="form-error">{}</p>"#,
@@ -262,7 +313,7 @@ async fn schedule_body(
             .to_string()
     };
     let body = format!(
-        r#"{back}<h1>{name} · {h}</h1><p class="muted">{status} · {people} {lp} · {d2d} {ld}</p>{problem}
+        r#"{back}<h1>{name} · {h}</h1>{pushed_error}<p class="muted">{status} · {people} {lp} · {d2d} {ld}</p>{problem}
 {points}{sim}<section class="card"><h2>{hs}</h2>{slots}</section>
 <section class="card noprint" id="messages"><h2>{ht}</h2>{texts}</section>
 <p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>{form}"#,
@@ -367,11 +418,12 @@ async fn again(
     msg: &str,
     form: &PlanForm,
 ) -> Response {
-    again_with(s, a, page, id, msg, form, StatusCode::BAD_REQUEST).await
+    again_with(s, a, page, id, msg, form, StatusCode::BAD_REQUEST, false).await
 }
 
+#[allow(clippy::too_many_arguments)]
 /// [`again`] answering `status` (a refused push answers as the API does:
-/// 409 for a slot pushed before).
+/// 409 for a slot pushed before; `push`: its refusal at the top).
 async fn again_with(
     s: &AppState,
     a: &Auth,
@@ -380,8 +432,13 @@ async fn again_with(
     msg: &str,
     form: &PlanForm,
     status: StatusCode,
+    push: bool,
 ) -> Response {
-    let refused = Refused { message: msg, form };
+    let refused = Refused {
+        message: msg,
+        form,
+        push,
+    };
     match schedule_body(s, a, page.lang, id, Some(refused), false).await {
         Ok((t, b)) => page.render(status, &t, &b),
         Err(e) => page.error(e),
@@ -391,6 +448,9 @@ async fn again_with(
 #[derive(Debug, Deserialize)]
 pub struct PushForm {
     pub starts_ms: i64,
+    /// `1`: a deliberate second push of a slot pushed before.
+    #[serde(default)]
+    pub again: String,
 }
 
 /// Pushes one slot's call-down to the street's alert channels from the
@@ -413,7 +473,7 @@ pub async fn push_slot(
         &a.principal,
         round,
         Some(f.starts_ms),
-        false,
+        f.again == "1",
     )
     .await
     {
@@ -432,7 +492,17 @@ pub async fn push_slot(
                 slot_minutes: String::new(),
                 max_queue: String::new(),
             };
-            again_with(&s, &a, &page, &id, &pick(l, &e.message), &form, e.status).await
+            // The API's "ask again" is this page's tick and button.
+            let message = pick(l, &e.message)
+                .replace(
+                    "确需再次推送请加 again",
+                    "确需再次推送，请在该时段勾选确认后按「再次推送」",
+                )
+                .replace(
+                    "ask again to send it once more",
+                    "to send it once more, tick the box at the slot and press Push again",
+                );
+            again_with(&s, &a, &page, &id, &message, &form, e.status, true).await
         }
     }
 }

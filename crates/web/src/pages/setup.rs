@@ -67,6 +67,68 @@ struct RoundForm {
     pool: String,
 }
 
+/// The street's pool-size advice (Dorfman, from its earlier rounds' abnormal
+/// rate, capped at what its lab accepts) with its basis and the saving, as
+/// `GET /api/v1/streets/{id}/pool-advice` gives it.
+pub(super) fn advice_html(
+    l: Lang,
+    v: &gw_app::testing::PoolAdviceView,
+    street: &str,
+    id: &str,
+) -> String {
+    let basis = match l {
+        Lang::Zh => format!(
+            "依据最近 {} 轮的 {} 管（{} 人次）",
+            v.rounds.len(),
+            v.tubes_seen,
+            v.swabs_seen
+        ),
+        Lang::En => format!(
+            "from the last {} round(s): {} tubes ({} swabs)",
+            v.rounds.len(),
+            v.tubes_seen,
+            v.swabs_seen
+        ),
+    };
+    let text = match (&v.advice, v.prevalence) {
+        (Some(a), Some(p)) => match l {
+            Lang::Zh => format!(
+                "建议 <b data-advice=\"{k}\">{k} 混 1</b>：{basis}，异常率约 {rate:.3}%；比单采节省约 {save:.0}% 的检测（每人 {tpp:.3} 次检测）。实验室上限 {max} 混 1。",
+                k = a.pool_size,
+                rate = p * 100.0,
+                save = a.saving * 100.0,
+                tpp = a.tests_per_person,
+                max = v.lab_max,
+            ),
+            Lang::En => format!(
+                "Advised: <b data-advice=\"{k}\">{k} per tube</b>, {basis}, abnormal rate about {rate:.3}%; about {save:.0}% fewer tests than one tube each ({tpp:.3} tests per person). The lab takes at most {max} per tube.",
+                k = a.pool_size,
+                rate = p * 100.0,
+                save = a.saving * 100.0,
+                tpp = a.tests_per_person,
+                max = v.lab_max,
+            ),
+        },
+        _ => match l {
+            Lang::Zh => format!(
+                "暂无建议：以往轮次的结果不足 {} 人次（{basis}）。实验室上限 {} 混 1。",
+                gw_domain::testing::MIN_SWABS_FOR_ADVICE,
+                v.lab_max
+            ),
+            Lang::En => format!(
+                "No advice yet: earlier rounds' results cover fewer than {} swabs ({basis}). The lab takes at most {} per tube.",
+                gw_domain::testing::MIN_SWABS_FOR_ADVICE,
+                v.lab_max
+            ),
+        },
+    };
+    format!(
+        r#"<p class="hint pool-advice" id="pool-advice-{id}">{label}{street}：{text}</p>"#,
+        label = l.t("混采建议 · ", "Pool advice · "),
+        street = esc(street),
+    )
+}
+
 /// The streets where the caller may set up rounds, with their communities.
 async fn round_streets(
     s: &AppState,
@@ -139,6 +201,26 @@ async fn round_form_page(
         )
     };
     let several = streets.len() > 1;
+    // Each street's advice; the pool size defaults to the chosen (or only,
+    // or first) street's advised size when there is one.
+    let chosen = streets
+        .iter()
+        .position(|(st, _)| f.street == st.id.to_string())
+        .unwrap_or(0);
+    let mut advice = String::new();
+    let mut advised = None;
+    for (i, (st, _)) in streets.iter().enumerate() {
+        let v = match gw_app::testing::pool_advice(&s.store, &s.clock, &a.principal, st.id, None)
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => return page.error(e.into()),
+        };
+        if i == chosen {
+            advised = v.advice.as_ref().map(|x| x.pool_size);
+        }
+        advice.push_str(&advice_html(l, &v, &st.name, &st.id.to_string()));
+    }
     let mut checks = String::new();
     for (st, communities) in &streets {
         if several {
@@ -166,7 +248,7 @@ async fn round_form_page(
         .map(|p| {
             let v = p.to_string();
             let on = if f.pool.is_empty() {
-                *p == 10
+                *p == advised.unwrap_or(10)
             } else {
                 f.pool == v
             };
@@ -190,7 +272,7 @@ async fn round_form_page(
 <fieldset class="checks"><legend>{lc}</legend>{checks}</fieldset>
 <label>{ls}<input type="datetime-local" name="starts" required value="{starts}"></label>
 <label>{le}<input type="datetime-local" name="ends" required value="{ends}"></label>
-<label>{lp}<select name="pool">{pool}</select></label>
+<label>{lp}<select name="pool">{pool}</select></label>{advice}
 <button class="primary" type="submit">{b}</button></form>
 <p class="hint">{hint}</p></section>"#,
         home = l.t("首页", "Home"),
@@ -455,6 +537,30 @@ pub(super) async fn round_tools(
             steps.join(" → ")
         ));
     }
+    // The pooling chosen beside the street's advice (from its earlier
+    // rounds' results).
+    let advice =
+        gw_app::testing::pool_advice(&s.store, &s.clock, &a.principal, round.street_id, None)
+            .await
+            .map_err(WebError::from)?;
+    let street_name = s
+        .store
+        .streets()
+        .await?
+        .into_iter()
+        .find(|st| st.id == round.street_id)
+        .map(|st| st.name)
+        .unwrap_or_default();
+    let pooling = format!(
+        r#"<p id="round-pool">{} <b>{}</b></p>{}"#,
+        l.t("本轮混采：", "This round pools:"),
+        match l {
+            Lang::Zh => format!("{} 混 1", round.pool_size),
+            Lang::En => format!("{} per tube", round.pool_size),
+        },
+        advice_html(l, &advice, &street_name, &round.street_id.to_string()),
+    );
+    let state = format!("{pooling}{state}");
     let empty = PointForm::default();
     let f = refused.unwrap_or(&empty);
     // The communities of the round's territory (all of the street's when it
