@@ -17,6 +17,16 @@ use crate::harness::{
 /// A group robot on loopback: answers like WeCom and hands each request body
 /// to the test.
 pub(crate) fn robot() -> (String, mpsc::Receiver<(String, String)>) {
+    robot_answering(r#"{"errcode":0,"errmsg":"ok"}"#, "test-key")
+}
+
+/// A WeCom-style robot on loopback answering every request with HTTP 200 and
+/// `answer` (an error code, for a robot whose key was revoked), at a URL
+/// with `key`; each request's head and body go to the test.
+pub(crate) fn robot_answering(
+    answer: &'static str,
+    key: &str,
+) -> (String, mpsc::Receiver<(String, String)>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();
@@ -46,7 +56,6 @@ pub(crate) fn robot() -> (String, mpsc::Receiver<(String, String)>) {
                     }
                 }
             };
-            let answer = r#"{"errcode":0,"errmsg":"ok"}"#;
             let _ = write!(
                 s,
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
@@ -56,7 +65,7 @@ pub(crate) fn robot() -> (String, mpsc::Receiver<(String, String)>) {
         }
     });
     (
-        format!("http://127.0.0.1:{port}/cgi-bin/webhook/send?key=test-key"),
+        format!("http://127.0.0.1:{port}/cgi-bin/webhook/send?key={key}"),
         rx,
     )
 }

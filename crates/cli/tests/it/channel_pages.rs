@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use std::io::{Read, Write};
-
 use crate::alerts::robot;
 use crate::harness::TestEnv;
 use crate::round_pages::{error_code, location, Browser};
@@ -204,43 +202,11 @@ async fn a_street_commander_sets_up_the_group_robot_from_the_browser() {
 
 /// A WeCom robot whose key was revoked: HTTP 200 with an error code.
 fn refusing_robot() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            loop {
-                let n = s.read(&mut chunk).unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                let text = String::from_utf8_lossy(&buf).to_string();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse().unwrap())
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= len {
-                        break;
-                    }
-                }
-            }
-            let answer = r#"{"errcode":93000,"errmsg":"invalid webhook url"}"#;
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
-        }
-    });
-    format!("http://127.0.0.1:{port}/cgi-bin/webhook/send?key=revoked-key")
+    crate::alerts::robot_answering(
+        r#"{"errcode":93000,"errmsg":"invalid webhook url"}"#,
+        "revoked-key",
+    )
+    .0
 }
 
 /// The text of the page's notice after a form.
