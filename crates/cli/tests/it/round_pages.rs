@@ -1204,6 +1204,12 @@ async fn a_commander_seals_a_building_and_lifts_it_from_its_page() {
         before.contains(&format!(r#"action="{control}""#)),
         "{before}"
     );
+    // Sealing is chosen, never preselected.
+    assert!(
+        before.contains(r#"<option value="" selected>请选择</option>"#)
+            && !before.contains(r#"value="sealed" selected"#),
+        "{before}"
+    );
     assert!(!on_door(&chief));
 
     // No reason: refused in Chinese on the building, what was chosen kept.

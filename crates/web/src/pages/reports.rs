@@ -621,13 +621,16 @@ pub(super) async fn control_section(
         };
         format!(
             r#"{error}<form method="post" action="/{path}/{k}/control" class="stack noprint"><input type="hidden" name="csrf" value="{csrf}">
-<label>{ls}<select name="status">{options}</select></label>
+<label>{ls}<select name="status" required><option value=""{none}>{pick}</option>{options}</select></label>
 <label>{lr}<input name="reason" required maxlength="500" value="{reason}" placeholder="{pr}"></label>
 <label>{lu}<input type="datetime-local" name="until" value="{until}"></label>
 <p class="hint">{hint}</p><button type="submit" class="primary">{b}</button></form>"#,
             path = control_path(target),
             csrf = esc(&a.csrf),
             ls = l.t("新的管控状态（即时生效）", "New control status (in force now)"),
+            // Nothing chosen until someone chooses: sealing a building is not a default.
+            none = if t.status.is_empty() { " selected" } else { "" },
+            pick = l.t("请选择", "Choose"),
             lr = l.t("原因（必填，记入历史）", "Reason (required, kept in the history)"),
             reason = esc(&t.reason),
             pr = l.t("如：密接者居住，街道通知封控", "e.g. a close contact lives here: sealed by the street"),
