@@ -258,3 +258,37 @@ async fn flagged_swabs_say_what_to_do() {
         "{o}"
     );
 }
+
+/// The point's page lists the swabs the server flagged there, newest first,
+/// the person masked and what is wrong said in the page's language: a
+/// point manager had them only in the API and the command line.
+#[tokio::test]
+async fn the_point_page_lists_its_flagged_swabs() {
+    let w = setup("60").await;
+    let srv = &w.srv;
+    let t = tube(srv, &w.points[0], "F0000001");
+    scan(srv, &t, "f-1", &w.codes[0].1);
+    scan(srv, &t, "f-2", &w.codes[1].1);
+    // The same person again, and a code nobody issued.
+    scan(srv, &t, "f-3", &w.codes[0].1);
+    scan(srv, &t, "f-4", "GW1-nonsense");
+    let b = crate::round_pages::Browser::login(srv, "chief", &w.chief_password);
+    let page = b.get(&format!("/points/{}", w.points[0]));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let at = page.body.find(r#"id="flagged""#).expect("a flagged section");
+    let card = &page.body[at..at + page.body[at..].find("</section>").unwrap()];
+    assert!(card.contains(r#"<span class="tag">2</span>"#), "{card}");
+    assert!(card.contains("重复采样") && card.contains("F0000001"), "{card}");
+    assert!(!card.contains(" / "), "one language at a time: {card}");
+    // The second swab's person is named masked, never in full.
+    let store = w.env.store().await;
+    let k: gw_domain::ids::Key = w.codes[0].0.parse().unwrap();
+    let name = store.resident(k.street, k.id).await.unwrap().resident.name;
+    assert!(
+        card.contains(&gw_domain::mask::name(&name)) && !card.contains(&name),
+        "{card}"
+    );
+    // The other point has none.
+    let other = b.get(&format!("/points/{}", w.points[1]));
+    assert!(other.body.contains("本点没有需要核实的扫码"), "{}", other.body);
+}

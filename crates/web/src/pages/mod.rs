@@ -1810,6 +1810,17 @@ async fn point_body(
     );
     let body = body
         + &stations_section(s, a, l, k).await?
+        + &flagged_section(
+            s,
+            a,
+            l,
+            Key {
+                street: k.street,
+                id: pt.round_id,
+            },
+            k,
+        )
+        .await?
         + &setup::point_change_section(s, a, l, k, &round, change_error).await?
         + &setup::supplies_section(s, a, l, k, &place, &round, supplies).await?;
     // A point added by mistake: its round's managers remove it while nothing
@@ -1837,6 +1848,81 @@ async fn point_body(
 
 /// The point's stations, each with a revoke button while it can still
 /// scan (a lost or stolen phone is stopped here).
+/// How many of a point's flagged swabs its page lists (the newest).
+const FLAGGED_SHOWN: i64 = 100;
+
+/// The swabs the server flagged at this point (a bad code, another street's
+/// code, a closed or over-full tube, a second swab …), newest first, with
+/// the person masked: what the point's staff go through after a sync.
+async fn flagged_section(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    round: Key,
+    point: Key,
+) -> Result<String, WebError> {
+    let rows = gw_app::testing::flagged(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        round,
+        Some(point),
+        FLAGGED_SHOWN,
+    )
+    .await?;
+    let h = l.t("需核实的扫码", "Swabs to check");
+    if rows.is_empty() {
+        return Ok(format!(
+            r#"<section class="card" id="flagged"><h2>{h}</h2><p class="muted">{}</p></section>"#,
+            l.t(
+                "本点没有需要核实的扫码。",
+                "No swab at this point needs checking."
+            )
+        ));
+    }
+    let lang_part = |text: &str| -> String {
+        text.split(" / ")
+            .nth(usize::from(l == Lang::En))
+            .unwrap_or(text)
+            .to_string()
+    };
+    let body: String = rows
+        .iter()
+        .map(|r| {
+            let what = if r.problem.is_empty() {
+                l.t(
+                    "重复采样（本轮已采过）",
+                    "a second swab (already swabbed this round)",
+                )
+                .to_string()
+            } else {
+                lang_part(&r.problem)
+            };
+            format!(
+                r#"<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+                esc(&gw_domain::notify::clock_text(r.scanned_ms)),
+                esc(&r.station),
+                esc(&r.tube),
+                esc(r.name.as_deref().unwrap_or("—")),
+                esc(&what),
+            )
+        })
+        .collect();
+    Ok(format!(
+        r#"<section class="card" id="flagged"><h2>{h} <span class="tag">{n}</span></h2><p class="hint">{hint}</p><div class="scroll"><table><thead><tr><th>{c1}</th><th>{c2}</th><th>{c3}</th><th>{c4}</th><th>{c5}</th></tr></thead><tbody>{body}</tbody></table></div></section>"#,
+        n = rows.len(),
+        hint = l.t(
+            "已登记但需核实：核对实物与人员，必要时撤销后重新扫码。最多列出最近 100 条。",
+            "Stored, but to be checked: check the tube and the person, and take a swab back and scan again where needed. The newest 100 at most."
+        ),
+        c1 = l.t("采样时间", "Swabbed"),
+        c2 = l.t("采样台", "Station"),
+        c3 = l.t("采样管", "Tube"),
+        c4 = l.t("被采样人", "Person"),
+        c5 = l.t("问题", "What"),
+    ))
+}
+
 async fn stations_section(s: &AppState, a: &Auth, l: Lang, point: Key) -> Result<String, WebError> {
     let items = gw_app::stations::list(&s.store, &s.clock, &a.principal, point).await?;
     if items.is_empty() {
