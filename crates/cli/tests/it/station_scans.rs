@@ -275,10 +275,16 @@ async fn the_point_page_lists_its_flagged_swabs() {
     let b = crate::round_pages::Browser::login(srv, "chief", &w.chief_password);
     let page = b.get(&format!("/points/{}", w.points[0]));
     assert_eq!(page.status, 200, "{}", page.body);
-    let at = page.body.find(r#"id="flagged""#).expect("a flagged section");
+    let at = page
+        .body
+        .find(r#"id="flagged""#)
+        .expect("a flagged section");
     let card = &page.body[at..at + page.body[at..].find("</section>").unwrap()];
     assert!(card.contains(r#"<span class="tag">2</span>"#), "{card}");
-    assert!(card.contains("重复采样") && card.contains("F0000001"), "{card}");
+    assert!(
+        card.contains("重复采样") && card.contains("F0000001"),
+        "{card}"
+    );
     assert!(!card.contains(" / "), "one language at a time: {card}");
     // The second swab's person is named masked, never in full.
     let store = w.env.store().await;
@@ -290,5 +296,9 @@ async fn the_point_page_lists_its_flagged_swabs() {
     );
     // The other point has none.
     let other = b.get(&format!("/points/{}", w.points[1]));
-    assert!(other.body.contains("本点没有需要核实的扫码"), "{}", other.body);
+    assert!(
+        other.body.contains("本点没有需要核实的扫码"),
+        "{}",
+        other.body
+    );
 }
