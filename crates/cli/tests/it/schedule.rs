@@ -10,7 +10,7 @@ use gw_domain::ids::Key;
 use gw_domain::schedule::MINUTE_MS;
 use serde_json::{json, Value};
 
-use crate::harness::{open_round, residents_with_codes, round_body, TestEnv};
+use crate::harness::{open_round, residents_with_codes, round_body, Server, TestEnv};
 
 const HOUR: i64 = 3_600_000;
 
@@ -641,8 +641,9 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
     assert!(!refused.contains("街面1号点"), "{refused}");
 }
 
-#[tokio::test]
-async fn a_window_too_short_is_refused_with_what_would_meet_it() {
+/// A demo street of 1,500 and its commander `chief` logged in over HTTP:
+/// the server, the store, the street's id and its first community's.
+async fn demo_street() -> (TestEnv, Server, gw_store::Store, i64, i64) {
     let env = TestEnv::new().await;
     env.cli_ok(&["demo", "--residents", "1500", "--seed", "5", "--no-serve"]);
     let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
@@ -651,6 +652,12 @@ async fn a_window_too_short_is_refused_with_what_would_meet_it() {
     let store = env.store().await;
     let street = store.streets().await.unwrap()[0].id;
     let community = store.communities(None, Some(street)).await.unwrap()[0].id;
+    (env, srv, store, street, community)
+}
+
+#[tokio::test]
+async fn a_window_too_short_is_refused_with_what_would_meet_it() {
+    let (env, srv, store, street, community) = demo_street().await;
     let now = Clock::System.now_ms();
     let r = srv.post("/api/v1/rounds", &round_body(street, "加急轮"));
     let round = r.json()["id"].as_str().unwrap().to_string();
@@ -861,14 +868,7 @@ async fn residents_added_after_the_opening_are_called_down_by_the_next_plan() {
 /// push later is no "second push".
 #[tokio::test]
 async fn a_replan_keeps_what_was_pushed_and_a_push_needs_a_channel() {
-    let env = TestEnv::new().await;
-    env.cli_ok(&["demo", "--residents", "1500", "--seed", "5", "--no-serve"]);
-    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
-    let mut srv = env.serve();
-    srv.token = Some(srv.login("chief", &pw));
-    let store = env.store().await;
-    let street = store.streets().await.unwrap()[0].id;
-    let community = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let (_env, srv, store, street, community) = demo_street().await;
     let (round, _) = open_round(|p, b| srv.post(p, b), &round_body(street, "叫号轮"));
     let rk: Key = round.parse().unwrap();
     let p = srv.post(
@@ -1032,14 +1032,7 @@ async fn out_of_range_plan_fields_and_point_hours_are_refused_not_clamped() {
 /// arrivals allowed.
 #[tokio::test]
 async fn a_mid_slot_replan_calls_the_next_slot_at_a_point_that_keeps_up() {
-    let env = TestEnv::new().await;
-    env.cli_ok(&["demo", "--residents", "1500", "--seed", "5", "--no-serve"]);
-    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
-    let mut srv = env.serve();
-    srv.token = Some(srv.login("chief", &pw));
-    let store = env.store().await;
-    let street = store.streets().await.unwrap()[0].id;
-    let community = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let (_env, srv, store, street, community) = demo_street().await;
     let (round, _) = open_round(|p, b| srv.post(p, b), &round_body(street, "改排轮"));
     let rk: Key = round.parse().unwrap();
     let p = srv.post(

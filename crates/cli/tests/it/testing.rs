@@ -2015,17 +2015,21 @@ async fn a_swab_taken_earlier_offline_is_the_first_and_a_swab_in_the_wrong_tube_
 #[tokio::test]
 async fn a_stations_work_from_the_command_line() {
     let w = setup("100").await;
-    let out = w.env.cli_ok(&[
-        "tube",
-        "open",
-        "--point",
-        &w.points[0],
-        "--barcode",
-        "C0000001",
-        "--json",
-    ]);
-    let opened: Value = serde_json::from_str(&out).unwrap();
-    let tube = opened["id"].as_str().unwrap().to_string();
+    // `tube open` at the first point: the tube's id.
+    let open = |barcode: &str| -> String {
+        let out = w.env.cli_ok(&[
+            "tube",
+            "open",
+            "--point",
+            &w.points[0],
+            "--barcode",
+            barcode,
+            "--json",
+        ]);
+        let opened: Value = serde_json::from_str(&out).unwrap();
+        opened["id"].as_str().unwrap().to_string()
+    };
+    let tube = open("C0000001");
     let swab = |client: &str, code: &str| -> Value {
         serde_json::from_str(&w.env.cli_ok(&[
             "tube",
@@ -2077,19 +2081,7 @@ async fn a_stations_work_from_the_command_line() {
     assert!(closed.contains("closed"), "{closed}");
     // A tube opened by mistake and closed before anyone is swabbed into it
     // is withdrawn, and the command says so.
-    let out = w.env.cli_ok(&[
-        "tube",
-        "open",
-        "--point",
-        &w.points[0],
-        "--barcode",
-        "C0000002",
-        "--json",
-    ]);
-    let empty: Value = serde_json::from_str(&out).unwrap();
-    let withdrawn = w
-        .env
-        .cli_ok(&["tube", "close", empty["id"].as_str().unwrap()]);
+    let withdrawn = w.env.cli_ok(&["tube", "close", &open("C0000002")]);
     assert!(
         withdrawn.contains("已作废") && withdrawn.contains("withdrawn"),
         "{withdrawn}"
