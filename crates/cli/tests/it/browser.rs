@@ -1529,19 +1529,7 @@ async fn browser_station_drops_a_label_read_as_a_person_and_shows_the_servers_fi
     );
     // A tube issued to the other point: the warning says what to do; changed
     // away from, empty, it is withdrawn.
-    let issued = w.env.cli(&[
-        "supplies",
-        "issue",
-        "--point",
-        &w.points[1],
-        "--kind",
-        "tubes",
-        "--first",
-        "H0000100",
-        "--last",
-        "H0000199",
-    ]);
-    assert!(issued.status.success(), "{issued:?}");
+    crate::testing::issue_tubes(&w.env, &w.points[1], "H0000100", "H0000199");
     b.scan_keys("H0000150");
     b.wait(
         "the warning with what to do",

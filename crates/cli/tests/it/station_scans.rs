@@ -112,19 +112,7 @@ async fn a_reused_tube_open_carries_its_fill() {
 async fn an_empty_tube_closed_is_withdrawn_and_its_barcode_freed() {
     let w = setup("60").await;
     let srv = &w.srv;
-    let issued = w.env.cli(&[
-        "supplies",
-        "issue",
-        "--point",
-        &w.points[1],
-        "--kind",
-        "tubes",
-        "--first",
-        "W0000100",
-        "--last",
-        "W0000199",
-    ]);
-    assert!(issued.status.success(), "{issued:?}");
+    crate::testing::issue_tubes(&w.env, &w.points[1], "W0000100", "W0000199");
     let wrong = srv.post(
         &format!("/api/v1/points/{}/tubes", w.points[0]),
         &json!({ "barcode": "W0000150", "reuse": true }),

@@ -62,6 +62,15 @@ pub(crate) fn tube(srv: &Server, point: &str, barcode: &str) -> String {
     r.json()["id"].as_str().unwrap().to_string()
 }
 
+/// Issues the tubes `first`..=`last` to `point` with the command line, as
+/// the point's supplies are recorded.
+pub(crate) fn issue_tubes(env: &TestEnv, point: &str, first: &str, last: &str) {
+    let issued = env.cli(&[
+        "supplies", "issue", "--point", point, "--kind", "tubes", "--first", first, "--last", last,
+    ]);
+    assert!(issued.status.success(), "{issued:?}");
+}
+
 pub(crate) fn scan(srv: &Server, tube: &str, client: &str, code: &str) -> Value {
     let r = srv.post(
         &format!("/api/v1/tubes/{tube}/scans"),
@@ -2685,19 +2694,7 @@ async fn a_blank_read_or_a_tube_label_in_the_persons_place_is_refused() {
         assert!(r.body.contains("is a tube barcode"), "{}", r.body);
     }
     // A barcode in a range issued to a point, no tube opened with it yet.
-    let issued = w.env.cli(&[
-        "supplies",
-        "issue",
-        "--point",
-        &w.points[1],
-        "--kind",
-        "tubes",
-        "--first",
-        "L0000100",
-        "--last",
-        "L0000199",
-    ]);
-    assert!(issued.status.success(), "{issued:?}");
+    crate::testing::issue_tubes(&w.env, &w.points[1], "L0000100", "L0000199");
     let r = scan_raw("b-3", "L0000150");
     assert_eq!(r.status, 400, "{}", r.body);
     // A code nobody has: stored and flagged, as before.
