@@ -2553,9 +2553,6 @@ pub struct ResultsSummary {
     /// (packed, or handed over and not received): recorded; check the
     /// barcode, or record the receipt.
     pub not_received: Vec<String>,
-    /// Tubes another request gave a different result while this one ran:
-    /// not changed (a recorded result never is), listed as `BARCODE: stored → asked`.
-    pub conflicting: Vec<String>,
     /// The barcodes resulted invalid now: a pool's people are swabbed again
     /// (re-sample); a retest tube's member's retest stays open.
     pub invalid_tubes: Vec<String>,
@@ -2740,11 +2737,7 @@ pub async fn post_results(
         )));
     }
     if !conflicts.is_empty() {
-        return Err(StoreError::Conflict(format!(
-            "已有结果的采样管不在上传时改动，本次未记录任何结果；实验室更正结果请用“更正结果”并写明原因 / a tube's recorded result is not changed by an upload, nothing was recorded; for the lab's corrected report use the correction with a reason (POST …/results/corrections, gridwarden results correct): {}",
-            conflicts.join("; ")
-        ))
-        .into());
+        return Err(StoreError::Conflict(gw_domain::lab::results_changed(&conflicts)).into());
     }
     let mut unknown = Vec::new();
     for (code, tube) in &tubes {
@@ -2775,12 +2768,9 @@ pub async fn post_results(
     for ((code, &(tube, result)), applied) in codes.into_iter().zip(&pairs).zip(outcomes) {
         let code = code.to_string();
         if !applied.applied {
-            // Recorded by another request since the check above: the same
-            // result is a replay; another is refused like any change.
-            match store.tube_result(tube.street_id, tube.id).await? {
-                Some(e) if e != result => sum.conflicting.push(format!("{code}: {e} → {result}")),
-                _ => sum.already.push(code),
-            }
+            // Recorded by another request since the check above, with the
+            // same result (another refused the whole file): a replay.
+            sum.already.push(code);
             continue;
         }
         sum.recorded += 1;

@@ -287,6 +287,15 @@ fn numeric_barcode(cell: &Cell) -> Option<Result<String, ()>> {
     }
 }
 
+/// Why a file or request giving tubes another result than the one recorded
+/// is refused whole: `changed` lists each as `barcode: recorded → sent`.
+pub fn results_changed(changed: &[String]) -> String {
+    format!(
+        "已有结果的采样管不在上传时改动，本次未记录任何结果；实验室更正结果请用“更正结果”并写明原因 / a tube's recorded result is not changed by an upload, nothing was recorded; for the lab's corrected report use the correction with a reason (POST …/results/corrections, gridwarden results correct): {}",
+        changed.join("; ")
+    )
+}
+
 /// Reads the sheets of a lab file named `file`; barcodes are checked with `rule`.
 pub fn parse_lab_sheets(file: &str, sheets: &[Sheet], rule: &BarcodeRule) -> LabFile {
     let mut out = LabFile::default();

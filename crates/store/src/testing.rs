@@ -988,8 +988,9 @@ pub struct ResultApplied {
     pub retest: bool,
     /// Open retests this result resolved (cleared or confirmed).
     pub resolved: u64,
-    /// Households whose temporary control (set by an abnormal pool) ended:
-    /// every retest of their members came back negative.
+    /// Households whose temporary control (set by an abnormal pool) ended,
+    /// every retest of their members negative, and that no other household
+    /// order holds now.
     pub released: u64,
     pub disinfection_id: Option<i64>,
     /// Messages queued for the street's alert channels.
@@ -1007,7 +1008,8 @@ pub struct ResultCorrected {
     pub withdrawn_alert: Option<i64>,
     /// Open retests or re-samples the earlier result opened, cancelled.
     pub cancelled: u64,
-    /// Households whose temporary control the withdrawn alert set, ended.
+    /// Households whose temporary control the withdrawn alert set ended and
+    /// that no other household order holds now.
     pub released: u64,
     /// The withdrawn alert's disinfection task was still open: called off.
     pub disinfection_withdrawn: bool,
@@ -1142,6 +1144,7 @@ impl Store {
             tx.one_at_a_time("results", street).await?;
         }
         let mut held: Vec<(i64, i64)> = Vec::new();
+        let mut changed: Vec<String> = Vec::new();
         let mut outs = Vec::with_capacity(items.len());
         for (tube, result) in items {
             let street = tube.street_id;
@@ -1163,8 +1166,24 @@ impl Store {
             if n > 0 {
                 tx.result_effects(tube, result, by, now_ms, &mut out)
                     .await?;
+            } else {
+                // Recorded by another file or request, before this one's
+                // turn: the same result is a replay; another refuses the
+                // whole file (nothing of it is kept).
+                let before: Option<String> = crate::import::tx_run!(tx, conn, DB => {
+                    sqlx::query_scalar("SELECT result FROM tube WHERE street_id = $1 AND id = $2")
+                        .bind(street).bind(tube.id).fetch_optional(&mut *conn).await?.flatten()
+                });
+                if let Some(e) = before.filter(|e| e != result) {
+                    changed.push(format!("{}: {e} → {result}", tube.barcode));
+                }
             }
             outs.push(out);
+        }
+        if !changed.is_empty() {
+            return Err(StoreError::Conflict(gw_domain::lab::results_changed(
+                &changed,
+            )));
         }
         tx.commit().await?;
         Ok(outs)
@@ -1222,6 +1241,8 @@ impl Store {
             "SELECT id, state FROM alert WHERE street_id = $1 AND tube_id = $2 AND kind = 'abnormal_pool' AND state <> 'withdrawn'{}",
             tx.row_lock(RowLock::Update)
         );
+        // The households whose temporary control by the withdrawn alert ends.
+        let mut ended_control: Vec<i64> = Vec::new();
         crate::import::tx_run!(tx, conn, DB => {
             if before == "abnormal" {
                 // Locked as it is read: a retest result at this moment (which
@@ -1244,9 +1265,9 @@ impl Store {
                         .bind(street).bind(a).execute(&mut *conn).await?;
                     out.cancelled += sqlx::query("UPDATE follow_up SET state = 'withdrawn', resolved_ms = $3 WHERE street_id = $1 AND alert_id = $2 AND state = 'open'")
                         .bind(street).bind(a).bind(now_ms).execute(&mut *conn).await?.rows_affected();
-                    out.released = sqlx::query("UPDATE control_order SET until_ms = $3, reason = reason || ' · 结果更正解除 / released: result corrected' \
-                                                WHERE street_id = $1 AND alert_id = $2 AND target_kind = 'household' AND until_ms IS NULL")
-                        .bind(street).bind(a).bind(now_ms).execute(&mut *conn).await?.rows_affected();
+                    ended_control = sqlx::query_scalar("UPDATE control_order SET until_ms = $3, reason = reason || ' · 结果更正解除 / released: result corrected' \
+                                                WHERE street_id = $1 AND alert_id = $2 AND target_kind = 'household' AND until_ms IS NULL RETURNING target_id")
+                        .bind(street).bind(a).bind(now_ms).fetch_all(&mut *conn).await?;
                     // The point was not where an infection was: its
                     // disinfection, if not done yet, is called off.
                     out.disinfection_withdrawn = sqlx::query("UPDATE disinfection_task SET state = 'withdrawn' WHERE street_id = $1 AND alert_id = $2 AND state = 'open'")
@@ -1263,6 +1284,9 @@ impl Store {
             sqlx::query("UPDATE tube SET result = $3 WHERE street_id = $1 AND id = $2")
                 .bind(street).bind(tube.id).bind(result).execute(&mut *conn).await?;
         });
+        out.released = tx
+            .households_now_free(street, &ended_control, now_ms)
+            .await?;
         out.applied.retest = false;
         tx.result_effects(tube, result, by, now_ms, &mut out.applied)
             .await?;
@@ -1304,24 +1328,55 @@ impl crate::import::StoreTx {
         alert: Option<i64>,
         now_ms: i64,
     ) -> Result<u64> {
-        let released = crate::import::tx_run!(self, conn, DB => {
-            let released = sqlx::query("UPDATE control_order SET until_ms = $3, reason = reason || ' · 复检阴性解除 / released: retests negative' \
+        let ended: Vec<i64> = crate::import::tx_run!(self, conn, DB => {
+            let ended: Vec<i64> = sqlx::query_scalar("UPDATE control_order SET until_ms = $3, reason = reason || ' · 复检阴性解除 / released: retests negative' \
                          WHERE street_id = $1 AND target_kind = 'household' AND status = 'temporary' AND until_ms IS NULL \
                          AND alert_id IN (SELECT a.id FROM alert a WHERE a.street_id = $1 AND a.round_id = $2 AND a.kind = 'abnormal_pool' AND ($4 IS NULL OR a.id = $4)) \
                          AND EXISTS (SELECT 1 FROM follow_up f JOIN resident r ON r.street_id = f.street_id AND r.id = f.resident_id \
                              WHERE f.street_id = control_order.street_id AND f.alert_id = control_order.alert_id AND f.kind = 'retest' AND r.household_id = control_order.target_id) \
                          AND NOT EXISTS (SELECT 1 FROM follow_up f JOIN resident r ON r.street_id = f.street_id AND r.id = f.resident_id \
                              WHERE f.street_id = control_order.street_id AND f.alert_id = control_order.alert_id AND f.kind = 'retest' \
-                             AND f.state IN ('open', 'confirmed') AND r.household_id = control_order.target_id)")
-                .bind(street).bind(round).bind(now_ms).bind(alert).execute(&mut *conn).await?.rows_affected();
+                             AND f.state IN ('open', 'confirmed') AND r.household_id = control_order.target_id) \
+                         RETURNING target_id")
+                .bind(street).bind(round).bind(now_ms).bind(alert).fetch_all(&mut *conn).await?;
             sqlx::query("UPDATE alert SET state = CASE WHEN EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.state = 'confirmed') THEN 'confirmed' ELSE 'cleared' END \
                          WHERE street_id = $1 AND round_id = $2 AND ($3 IS NULL OR id = $3) AND kind = 'abnormal_pool' AND state IN ('open', 'cleared') \
                          AND EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.kind = 'retest') \
                          AND NOT EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = alert.street_id AND f.alert_id = alert.id AND f.kind = 'retest' AND f.state = 'open')")
                 .bind(street).bind(round).bind(alert).execute(&mut *conn).await?;
-            released
+            ended
         });
-        Ok(released)
+        self.households_now_free(street, &ended, now_ms).await
+    }
+
+    /// Of `households`, whose temporary control by a pool alert just ended,
+    /// how many are under no household order now: one another order still
+    /// holds (another pool's, or one set by hand) is not released, and a
+    /// message saying it was would let it out. The order in force is the
+    /// latest-starting one, as [`gw_domain::territory::control_in_force`]
+    /// has it; 防范区 (precaution) holds nobody at home.
+    async fn households_now_free(
+        &mut self,
+        street: i64,
+        households: &[i64],
+        now_ms: i64,
+    ) -> Result<u64> {
+        let mut households = households.to_vec();
+        households.sort_unstable();
+        households.dedup();
+        let mut free = 0;
+        for h in households {
+            let held: i64 = crate::import::tx_run!(self, conn, DB => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM control_order o WHERE o.street_id = $1 AND o.target_kind = 'household' AND o.target_id = $2 \
+                 AND o.from_ms <= $3 AND (o.until_ms IS NULL OR o.until_ms > $3) AND o.status <> 'precaution' \
+                 AND NOT EXISTS (SELECT 1 FROM control_order p WHERE p.street_id = o.street_id AND p.target_kind = 'household' AND p.target_id = o.target_id \
+                     AND p.from_ms <= $3 AND (p.until_ms IS NULL OR p.until_ms > $3) AND p.from_ms > o.from_ms)")
+                .bind(street).bind(h).bind(now_ms).fetch_one(&mut *conn).await?);
+            if held == 0 {
+                free += 1;
+            }
+        }
+        Ok(free)
     }
 
     /// What a result just stored on `tube` sets in motion (see
@@ -2189,9 +2244,10 @@ impl crate::import::StoreTx {
         }
         let mut queued = 0;
         for (alert_id, point, barcode, cleared) in ended {
-            let households: i64 = crate::import::tx_run!(self, conn, DB => sqlx::query_scalar(
-                "SELECT COUNT(DISTINCT target_id) FROM control_order WHERE street_id = $1 AND alert_id = $2 AND target_kind = 'household' AND until_ms IS NOT NULL AND until_ms <= $3")
-                .bind(street).bind(alert_id).bind(now_ms).fetch_one(&mut *conn).await?);
+            let ended: Vec<i64> = crate::import::tx_run!(self, conn, DB => sqlx::query_scalar(
+                "SELECT target_id FROM control_order WHERE street_id = $1 AND alert_id = $2 AND target_kind = 'household' AND until_ms IS NOT NULL AND until_ms <= $3")
+                .bind(street).bind(alert_id).bind(now_ms).fetch_all(&mut *conn).await?);
+            let households = self.households_now_free(street, &ended, now_ms).await?;
             queued += self
                 .queue_alert_messages(&AlertNews {
                     street,

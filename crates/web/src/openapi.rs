@@ -215,7 +215,7 @@ fn registry_document() -> Value {
                 "responses": ok(json!({ "type": "object", "required": ["barcode", "before", "after", "changed"], "properties": {
                     "barcode": { "type": "string" }, "before": { "type": "string" }, "after": { "type": "string" }, "changed": { "type": "boolean", "description": "false: the tube had this result already" },
                     "withdrawn_alert": { "type": "string", "nullable": true }, "cancelled": { "type": "integer", "description": "open retests or re-samples of the earlier result cancelled" },
-                    "released": { "type": "integer", "description": "households released from the withdrawn alert's temporary control" },
+                    "released": { "type": "integer", "description": "households the withdrawn alert's temporary control ended for that are now under no household order (one another alert's or a hand-set order still holds is not counted)" },
                     "disinfection_withdrawn": { "type": "boolean", "description": "the withdrawn alert's disinfection task was not done yet and is called off (state `withdrawn`)" },
                     "alert": { "type": "object", "nullable": true, "description": "the alert the corrected result raised (an abnormal pool), traced" },
                     "notifications": { "type": "integer" } } })) } },
@@ -226,7 +226,6 @@ fn registry_document() -> Value {
                     "unpacked": { "type": "array", "items": { "type": "string" }, "description": "recorded, but the system never saw these tubes packed in a bag: where the chain of counts broke" },
                     "still_open": { "type": "array", "items": { "type": "string" }, "description": "of `unpacked`, the tubes still open at their point (being filled): the lab cannot have them, check the barcodes" },
                     "not_received": { "type": "array", "items": { "type": "string" }, "description": "recorded, but the lab never recorded receiving their box (packed, or handed over and not received): check the barcodes, or record the receipt" },
-                    "conflicting": { "type": "array", "items": { "type": "string" }, "description": "tubes another request gave a different result while this one ran: not changed" },
                     "invalid_tubes": { "type": "array", "items": { "type": "string" }, "description": "the tubes resulted invalid now: a pool's people are swabbed again, a retest tube's retest stays open" },
                     "resamples": { "type": "integer", "description": "people of invalid pools now called to be swabbed again" },
                     "negative": { "type": "integer" }, "invalid": { "type": "integer" }, "alerts": { "type": "array", "items": { "type": "object" } } } })) } },

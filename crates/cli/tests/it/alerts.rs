@@ -2796,3 +2796,76 @@ async fn a_retest_is_answered_in_its_own_round() {
         "{right}"
     );
 }
+
+/// Two abnormal pools share a household. Correcting one to negative ends
+/// its temporary control, but the other pool's still holds the household:
+/// the correction (and the message the group robots get) counts only the
+/// households really let out. When the other pool's retests come back
+/// negative, that household is released and counted then.
+#[tokio::test]
+async fn a_household_another_pool_still_holds_is_not_counted_released() {
+    let w = world("200").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    // Two people of one household, and one of another.
+    let mut by_household: std::collections::BTreeMap<i64, Vec<usize>> = Default::default();
+    for (i, (id, _)) in w.codes.iter().enumerate().take(40) {
+        by_household
+            .entry(household_of(&store, id).await)
+            .or_default()
+            .push(i);
+    }
+    let shared = by_household
+        .iter()
+        .find(|(_, v)| v.len() >= 2)
+        .map(|(h, v)| (*h, v[0], v[1]))
+        .expect("a household of two among the first residents");
+    let (h_shared, a, b) = shared;
+    let (h_other, c) = by_household
+        .iter()
+        .find(|(h, _)| **h != h_shared)
+        .map(|(h, v)| (*h, v[0]))
+        .unwrap();
+    let (r, _) = round(srv, w.street, "两管同户", &[]);
+    let p = point(srv, &r, w.street, w.communities[0], "1号点");
+    let one = tube(srv, &p, "SH000001");
+    swab(srv, &one, "sh-a", &w.codes[a].1, "routine");
+    swab(srv, &one, "sh-c", &w.codes[c].1, "routine");
+    let two = tube(srv, &p, "SH000002");
+    swab(srv, &two, "sh-b", &w.codes[b].1, "routine");
+    results(
+        srv,
+        &r,
+        json!([
+            { "barcode": "SH000001", "result": "abnormal" },
+            { "barcode": "SH000002", "result": "abnormal" },
+        ]),
+    );
+    let now = || gw_app::Clock::System.now_ms() + 1;
+    assert!(under_temporary_control(&store, h_shared, now()).await);
+    assert!(under_temporary_control(&store, h_other, now()).await);
+    let fix = srv.post(
+        &format!("/api/v1/rounds/{r}/results/corrections"),
+        &json!({ "barcode": "SH000001", "result": "negative", "reason": "复核阴性" }),
+    );
+    assert_eq!(fix.status, 200, "{}", fix.body);
+    assert_eq!(fix.json()["released"], 1, "{}", fix.body);
+    assert!(under_temporary_control(&store, h_shared, now()).await);
+    assert!(!under_temporary_control(&store, h_other, now()).await);
+    // The second pool's member retested negative: now the shared household
+    // is free, and counted.
+    let rt = srv.post(
+        &format!("/api/v1/points/{p}/tubes"),
+        &json!({ "barcode": "SHR00001", "purpose": "retest" }),
+    );
+    assert_eq!(rt.status, 201, "{}", rt.body);
+    let rt = rt.json()["id"].as_str().unwrap().to_string();
+    swab(srv, &rt, "shr-b", &w.codes[b].1, "retest");
+    let v = results(
+        srv,
+        &r,
+        json!([{ "barcode": "SHR00001", "result": "negative" }]),
+    );
+    assert_eq!(v["households_released"], 1, "{v}");
+    assert!(!under_temporary_control(&store, h_shared, now()).await);
+}

@@ -716,3 +716,71 @@ async fn two_result_posts_at_once_in_opposite_orders_both_land() {
         crate::harness::exec(&store, "DROP TRIGGER gw_test_linger ON tube").await;
     }
 }
+
+/// Two uploads at once that disagree about one tube: one is answered, the
+/// other refused whole (409), and what is stored is exactly one upload, never
+/// half of the other. On PostgreSQL the first upload's update lingers (a
+/// trigger sleeps after it), so the second checks the tube before the first
+/// commits and finds the disagreement only in its turn.
+#[tokio::test]
+async fn two_uploads_disagreeing_about_a_tube_store_one_of_them_whole() {
+    let (w, lab) = round_with_tubes().await;
+    let store = w.env.store().await;
+    if let gw_store::Pool::Postgres(_) = &store.pool {
+        crate::harness::exec(
+            &store,
+            "CREATE OR REPLACE FUNCTION gw_test_linger() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN PERFORM pg_sleep(0.4); RETURN NULL; END $$",
+        )
+        .await;
+        crate::harness::exec(
+            &store,
+            "CREATE TRIGGER gw_test_linger AFTER UPDATE OF result ON tube FOR EACH ROW \
+             WHEN (NEW.result IS NOT NULL AND OLD.result IS NULL) EXECUTE FUNCTION gw_test_linger()",
+        )
+        .await;
+    }
+    let lab_pw = w.env.account("lab2", "lab", &["--street", "鸿城街道"]);
+    let mut lab2 = w.env.serve();
+    lab2.token = Some(lab2.login("lab2", &lab_pw));
+    let url = format!("/api/v1/rounds/{}/results", w.round);
+    let first = json!({ "results": [{ "barcode": "L0000001", "result": "abnormal" }] });
+    let second = json!({ "results": [
+        { "barcode": "L0000002", "result": "negative" },
+        { "barcode": "L0000001", "result": "negative" },
+    ]});
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| lab.post(&url, &first));
+        let b = s.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            lab2.post(&url, &second)
+        });
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    if let gw_store::Pool::Postgres(_) = &store.pool {
+        crate::harness::exec(&store, "DROP TRIGGER gw_test_linger ON tube").await;
+    }
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{} / {}", a.body, b.body);
+    let refused = if a.status == 409 { &a } else { &b };
+    assert!(
+        refused.body.contains("L0000001") && refused.body.contains("nothing was recorded"),
+        "{}",
+        refused.body
+    );
+    let stored = (
+        tube_result(&w, "L0000001").await,
+        tube_result(&w, "L0000002").await,
+    );
+    if a.status == 200 {
+        assert_eq!(stored, (Some("abnormal".into()), None), "{}", b.body);
+    } else {
+        assert_eq!(
+            stored,
+            (Some("negative".into()), Some("negative".into())),
+            "{}",
+            a.body
+        );
+    }
+}

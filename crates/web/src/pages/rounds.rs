@@ -1073,16 +1073,6 @@ async fn lab_done(
             }),
         );
     }
-    if !sum.conflicting.is_empty() {
-        note(
-            "lab-conflicting",
-            "error",
-            listed(l, l.t(
-                    "以下采样管在上传时已被另一次上传记录为其他结果，未改动（更正请写明原因）：",
-                    "Another upload gave these tubes another result meanwhile; not changed (a correction needs its reason):"
-                ), &sum.conflicting),
-        );
-    }
     for sheet in &done.skipped_sheets {
         note(
             "lab-skipped",
