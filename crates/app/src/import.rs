@@ -258,7 +258,7 @@ pub async fn resolve_target(store: &Store, opts: &ImportOptions) -> Result<Targe
             [one] => one.clone(),
             [] => {
                 return Err(ImportError::Territory(format!(
-                    "找不到网格“{g}” / grid {g} not found"
+                    "找不到网格“{g}”（请给网格的名称、编码或编号，编号如 territory 所示的 1-3）/ grid {g} not found (give its name, code or id as `territory` shows it, e.g. 1-3)"
                 )))
             }
             many => {
@@ -330,7 +330,7 @@ async fn one_community(
     match found.as_slice() {
         [one] => Ok(one.clone()),
         [] => Err(ImportError::Territory(format!(
-            "找不到社区“{key}” / community {key} not found"
+            "找不到社区“{key}”（请给社区的名称、编码或编号，编号如 territory 所示的 1-1）/ community {key} not found (give its name, code or id as `territory` shows it, e.g. 1-1)"
         ))),
         _ => Err(ImportError::Territory(format!(
             "社区“{key}”不唯一，请用 --street 指定 / community {key} is ambiguous: add --street"

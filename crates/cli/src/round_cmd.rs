@@ -723,8 +723,16 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     );
                 }
                 for p in &c.points {
+                    // The point's own territory, once a call-down plan gives it one.
+                    let territory = match (p.expected, p.sampled, p.exempt, p.missed) {
+                        (Some(e), Some(s), Some(x), Some(m)) => format!(
+                            "；所辖 {} 栋楼 its {} buildings: 应检 expected {e}  已采 sampled {s}  免检 exempt {x}  漏检 missed {m}",
+                            p.buildings, p.buildings
+                        ),
+                        _ => String::new(),
+                    };
                     println!(
-                        "  采样点 point {} {}: {} 人 people, {} 管 tubes",
+                        "  采样点 point {} {}: 本点采 {} 人 people swabbed here, {} 管 tubes{territory}",
                         p.point, p.name, p.people, p.tubes
                     );
                 }

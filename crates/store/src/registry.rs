@@ -321,18 +321,20 @@ impl Store {
             .collect())
     }
 
-    /// Communities (optionally of one street) whose name or code is `key`;
-    /// `None` lists them all.
+    /// Communities (optionally of one street) whose name, code or id
+    /// (`STREET-ID`) is `key`; `None` lists them all.
     pub async fn communities(
         &self,
         key: Option<&str>,
         street: Option<i64>,
     ) -> Result<Vec<CommunityRow>> {
+        // Its id too (`STREET-ID`), as `territory` and every page show it.
+        let by_id = key.and_then(|k| k.parse::<gw_domain::ids::Key>().ok());
         Ok(db_run!(self, pool => {
             let rows = sqlx::query(
                 "SELECT c.street_id, c.id, c.name, c.code, s.name FROM community c JOIN street s ON s.id = c.street_id \
-                 WHERE ($1 IS NULL OR c.name = $1 OR c.code = $1) AND ($2 IS NULL OR c.street_id = $2) ORDER BY c.street_id, c.id")
-                .bind(key).bind(street).fetch_all(pool).await?;
+                 WHERE ($1 IS NULL OR c.name = $1 OR c.code = $1 OR (c.street_id = $3 AND c.id = $4)) AND ($2 IS NULL OR c.street_id = $2) ORDER BY c.street_id, c.id")
+                .bind(key).bind(street).bind(by_id.map(|k| k.street)).bind(by_id.map(|k| k.id)).fetch_all(pool).await?;
             rows.iter().map(|r| Ok(CommunityRow { street_id: r.try_get(0)?, id: r.try_get(1)?, name: r.try_get(2)?, code: r.try_get(3)?, street_name: r.try_get(4)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
@@ -349,20 +351,22 @@ impl Store {
         }))
     }
 
-    /// Grids whose name or code is `key` (all when None), optionally within a community.
+    /// Grids whose name, code or id (`STREET-ID`) is `key` (all when None),
+    /// optionally within a community.
     pub async fn grids(
         &self,
         key: Option<&str>,
         community: Option<(i64, i64)>,
     ) -> Result<Vec<GridRow>> {
         let (cs, ci) = community.map_or((None, None), |(s, c)| (Some(s), Some(c)));
+        let by_id = key.and_then(|k| k.parse::<gw_domain::ids::Key>().ok());
         Ok(db_run!(self, pool => {
             let rows = sqlx::query(
                 "SELECT g.street_id, g.id, g.community_id, g.name, g.code, g.unassigned, c.name FROM grid g \
                  JOIN community c ON c.street_id = g.street_id AND c.id = g.community_id \
-                 WHERE ($1 IS NULL OR g.name = $1 OR g.code = $1) AND ($2 IS NULL OR g.street_id = $2) AND ($3 IS NULL OR g.community_id = $3) \
+                 WHERE ($1 IS NULL OR g.name = $1 OR g.code = $1 OR (g.street_id = $4 AND g.id = $5)) AND ($2 IS NULL OR g.street_id = $2) AND ($3 IS NULL OR g.community_id = $3) \
                  ORDER BY g.street_id, g.community_id, g.id")
-                .bind(key).bind(cs).bind(ci).fetch_all(pool).await?;
+                .bind(key).bind(cs).bind(ci).bind(by_id.map(|k| k.street)).bind(by_id.map(|k| k.id)).fetch_all(pool).await?;
             rows.iter().map(|r| Ok(GridRow {
                 street_id: r.try_get(0)?, id: r.try_get(1)?, community_id: r.try_get(2)?, name: r.try_get(3)?, code: r.try_get(4)?,
                 unassigned: r.try_get(5)?, community_name: r.try_get(6)?,

@@ -1920,3 +1920,57 @@ async fn a_grid_leader_cannot_tell_whose_or_where_a_document_is_by_importing() {
     assert_eq!(reasons[1], gw_domain::roster::DOC_CONFLICT);
     let _ = g4;
 }
+
+/// `territory` shows each community and grid with its id (`1-1`, `1-3`),
+/// and other commands take them: so does the import, for the community
+/// and for the grid; an unknown one says what to give.
+#[tokio::test]
+async fn a_roster_is_imported_into_a_community_or_grid_named_by_its_id() {
+    let env = TestEnv::new().await;
+    let head: &[&str] = &["楼栋", "单元", "房号", "姓名"];
+    let first = csv(&env, "first.csv", &[head, &["1栋", "1", "101", "甲"]]);
+    let f = first.display().to_string();
+    env.cli_ok(&["import", "roster", &f, "--community", "东风社区"]);
+    let store = env.store().await;
+    let c = store.communities(Some("东风社区"), None).await.unwrap()[0].clone();
+    let community = format!("{}-{}", c.street_id, c.id);
+    let tree = env.cli_ok(&["territory"]);
+    assert!(tree.contains(&format!("[{community}]")), "{tree}");
+    let second = csv(&env, "second.csv", &[head, &["1栋", "1", "102", "乙"]]);
+    let out = env.cli_ok(&[
+        "import",
+        "roster",
+        &second.display().to_string(),
+        "--community",
+        &community,
+    ]);
+    assert!(out.contains("东风社区"), "{out}");
+    let grid = store.grids(None, Some((c.street_id, c.id))).await.unwrap()[0].clone();
+    let grid_key = format!("{}-{}", grid.street_id, grid.id);
+    let third = csv(&env, "third.csv", &[head, &["1栋", "1", "103", "丙"]]);
+    env.cli_ok(&[
+        "import",
+        "roster",
+        &third.display().to_string(),
+        "--grid",
+        &grid_key,
+    ]);
+    assert_eq!(
+        store
+            .grids(Some(&grid_key), None)
+            .await
+            .unwrap()
+            .iter()
+            .map(|g| g.id)
+            .collect::<Vec<_>>(),
+        vec![grid.id]
+    );
+    let unknown = env.cli(&["import", "roster", &f, "--grid", "9-99"]);
+    assert!(!unknown.status.success());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&unknown.stdout),
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    assert!(said.contains("名称、编码或编号"), "{said}");
+}

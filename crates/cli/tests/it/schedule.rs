@@ -797,6 +797,19 @@ async fn a_window_too_short_is_refused_with_what_would_meet_it() {
         &json!({ "name": "2号采样点" }),
     );
     assert_eq!(same.status, 200, "{}", same.body);
+    // Opened with its plan stored, the point has its own territory, and the
+    // command line's coverage shows its figures as the API does.
+    env.cli_ok(&["round", "state", &round, "open"]);
+    let cov: Value =
+        serde_json::from_str(&env.cli_ok(&["round", "coverage", &round, "--json"])).unwrap();
+    let expected = cov["points"][0]["expected"]
+        .as_i64()
+        .expect("the point's territory");
+    let text = env.cli_ok(&["round", "coverage", &round]);
+    assert!(
+        text.contains("所辖") && text.contains(&format!("应检 expected {expected}  已采")),
+        "{text}"
+    );
 }
 
 /// Residents registered after the round opened (a late roster from the
