@@ -1110,7 +1110,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 for r in &h.rounds {
                     let t = &r.totals;
                     println!(
-                        "  {} {} ({}): expected {} sampled {} exempt {} missed {} added {}/{} {}",
+                        "  {} {} ({}): 应检 expected {} 已采 sampled {} 免检 exempt {} 漏检 missed {} 新增已采 added sampled {}/{} {}",
                         r.round,
                         r.name,
                         r.state,

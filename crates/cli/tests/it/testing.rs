@@ -2065,6 +2065,21 @@ async fn a_stations_work_from_the_command_line() {
         second["duplicate_of"]["registration"], first["registration"],
         "{second}"
     );
+    // Said to a person, the first swab's point by its name.
+    let point_name = second["duplicate_of"]["point_name"].as_str().unwrap();
+    let third = w.env.cli_ok(&[
+        "tube",
+        "scan",
+        &tube,
+        "--code",
+        &w.codes[0].1,
+        "--client-id",
+        "cli-said",
+    ]);
+    assert!(
+        third.contains(&format!("首次采样在「{point_name}」")),
+        "{third}"
+    );
     // A walk-in, and a bad code: stored, with the problem said.
     let walk: Value = serde_json::from_str(&w.env.cli_ok(&[
         "tube",
@@ -2085,7 +2100,8 @@ async fn a_stations_work_from_the_command_line() {
     assert!(String::from_utf8_lossy(&none.stderr).contains("--code"));
     let bad = swab("cli-c", "GW1-nonsense");
     assert!(!bad["problem"].as_str().unwrap().is_empty(), "{bad}");
-    assert_eq!(bad["tube_fill"], 4);
+    // first, second, third (said to a person), the walk-in and this one.
+    assert_eq!(bad["tube_fill"], 5);
     let closed = w.env.cli_ok(&["tube", "close", &tube]);
     assert!(closed.contains("closed"), "{closed}");
     // A tube opened by mistake and closed before anyone is swabbed into it
