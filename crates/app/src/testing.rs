@@ -1499,6 +1499,12 @@ pub struct ScanOutcome {
     /// character, length or birth date is wrong): stored and flagged as
     /// naming nobody; the station asks to take it back and type it again.
     pub retype: bool,
+    /// The code was a well-formed document number (or a label read as one)
+    /// registered to nobody in this street: stored and flagged as naming
+    /// nobody; the station asks to take it back before the person is
+    /// registered as a walk-in (or the next tube opened), so the tube does
+    /// not count one swab twice.
+    pub unregistered: bool,
 }
 
 /// Why a scan was not stored. `Rescan`: what was read names no person
@@ -1585,8 +1591,11 @@ async fn identify(
             let owners = store.document_owners(&[(d.kind, d.number.clone())]).await?;
             Ok(match owners.iter().find(|o| o.street_id == street) {
                 Some(o) => Who::Resident(o.resident_id),
-                None if d.kind == DocKind::IdCard => Who::Nobody("证件号未在本街道登记，请按临时人员登记 / ID not registered in this street: register a walk-in".into()),
-                None => Who::Nobody("不是个人码，也不是本街道登记的证件号：请扫描此人的个人码或证件，或按临时人员登记 / not a personal code, nor a document number registered in this street: scan the person's code or document, or register a walk-in".into()),
+                // Kept as a swab of nobody: the station is told to take it
+                // back first (`unregistered`), or the walk-in registered
+                // next would be a second swab in the tube.
+                None if d.kind == DocKind::IdCard => Who::Nobody("证件号未在本街道登记：请按「撤销上一个」撤销此条，再按「临时人员」登记此人 / ID not registered in this street: take this scan back (Undo last scan), then register a walk-in".into()),
+                None => Who::Nobody("不是个人码，也不是本街道登记的证件号：请按「撤销上一个」撤销此条；若是新采样管的条码，按「换管」后扫描；若是此人的证件，按「临时人员」登记 / not a personal code, nor a document number registered in this street: take this scan back (Undo last scan); a new tube's barcode: press New tube and scan it; the person's document: register a walk-in".into()),
             })
         }
         // Stored in the swab's flag, which the point's volunteers read: no
@@ -1662,6 +1671,7 @@ async fn outcome_counted(
         alert: None,
         tube_closed: false,
         retype: false,
+        unregistered: false,
     })
 }
 
@@ -2278,6 +2288,7 @@ async fn register_swab(
     let mut out = outcome_counted(store, street, &r, false, tube.pool_size, counts, first).await?;
     out.tube_closed = tube.state != "open";
     out.retype = resident.is_none() && walk_in.is_none() && mistyped(s.code);
+    out.unregistered = resident.is_none() && walk_in.is_none() && unregistered(s.code);
     if resident.is_some() {
         tell_who(&mut out, &state, now);
     }
@@ -2423,6 +2434,13 @@ fn mistyped(code: &str) -> bool {
             Document::guess(code),
             Err(E::BadCheck { .. } | E::BadBirthDate(_) | E::WrongLength(_))
         )
+}
+
+/// Whether a code that named nobody was a well-formed document number
+/// (so nobody of this street has it), not a personal code.
+fn unregistered(code: &str) -> bool {
+    let t = gw_domain::text::squeeze(code);
+    !t.to_uppercase().starts_with("GW") && Document::guess(code).is_ok()
 }
 
 /// What a refusal to be read again ([`ScanRefusal::Rescan`]) asks for.

@@ -2754,6 +2754,12 @@ async fn a_blank_read_or_a_tube_label_in_the_persons_place_is_refused() {
         "{}",
         person.body
     );
+    // The station is asked to take it back first: registered as a walk-in
+    // on top of it, one person would be two swabs in the tube.
+    assert_eq!(person.json()["unregistered"], true, "{}", person.body);
+    assert_eq!(unknown.json()["unregistered"], true, "{}", unknown.body);
+    let known = scan_raw("b-known", &w.codes[11].1);
+    assert_eq!(known.json()["unregistered"], false, "{}", known.body);
     // A bag's label of the round read in the person's place: refused too.
     let t3 = tube(srv, &w.points[0], "L0000003");
     scan(srv, &t3, "bag-0", &w.codes[10].1);
@@ -2827,8 +2833,8 @@ async fn a_blank_read_or_a_tube_label_in_the_persons_place_is_refused() {
     }
     let next = scan_raw("b-11", "X9Y8Z7W6V4");
     assert_eq!(next.status, 200, "{}", next.body);
-    // The unknown code, the unregistered ID number and this one.
-    assert_eq!(next.json()["tube_fill"], 3, "nothing refused was counted");
+    // The unknown code, the unregistered ID number, a resident's code and this one.
+    assert_eq!(next.json()["tube_fill"], 4, "nothing refused was counted");
     // Synced late from an offline queue (taken ten minutes ago): the person
     // is gone, so a label or a blank is stored and flagged, the tube's count
     // keeping the swab that may be in it.
