@@ -199,7 +199,7 @@ pub async fn tube_cmd(cmd: TubeCmd, clock: &Clock) -> Result<()> {
                 }
                 match o.follow_up.as_deref() {
                     Some("retest") => println!(
-                        "该管已出结果（混管异常）：已开单管复核，其户已临时管控 / the tube's result is in (abnormal pool): a single-tube retest is open and the household is under temporary control"
+                        "该管已出结果（混管异常）：已开单管复检，其户已临时管控 / the tube's result is in (abnormal pool): a single-tube retest is open and the household is under temporary control"
                     ),
                     Some("resample") => println!(
                         "该管已出结果：此人须重采 / the tube's result is in: this person must be swabbed again"
