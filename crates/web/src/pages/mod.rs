@@ -1793,9 +1793,11 @@ async fn point_body(
             esc(&round.name)
         )
     };
+    // The point's disinfection task after an abnormal pool, to mark done here.
+    let disinfection = packing::point_disinfection_section(s, a, l, k, "point").await?;
     let body = format!(
         r#"<p>{back}</p><h1>{name}</h1>
-<section class="stats"><div><b id="point-total">{count}</b><span>{ls}</span></div></section>{issued_html}
+<section class="stats"><div><b id="point-total">{count}</b><span>{ls}</span></div></section>{issued_html}{disinfection}
 <p class="actions"><a class="button" href="/points/{k}/packing">{pk}</a></p>
 <section class="card"><h2>{sh}</h2><form method="post" action="/points/{k}/stations" class="stack"><input type="hidden" name="csrf" value="{csrf}">
 <label>{ll}<input name="label" maxlength="40" placeholder="{lp}"></label><button class="primary" type="submit">{sb}</button></form></section>"#,

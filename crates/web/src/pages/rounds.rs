@@ -1364,9 +1364,10 @@ async fn disinfection_body(
     id: &str,
 ) -> Result<(String, String), WebError> {
     let round = parse_key(l, id)?;
-    let tasks = gw_app::testing::disinfection_tasks(&s.store, &s.clock, &a.principal, round)
+    let d = gw_app::alerts::round_disinfection(&s.store, &s.clock, &a.principal, round)
         .await
         .map_err(|e| auth_err(l, e))?;
+    let tasks = d.tasks;
     let mut li = String::new();
     for t in &tasks {
         let action = if t.state == "done" {
@@ -1398,6 +1399,23 @@ async fn disinfection_body(
             gw_domain::notify::clock_text(t.created_ms),
         ));
     }
+    // Tasks at points outside the reader's area: counted, never named
+    // (whose they are and how they stand is the point's and the street's).
+    if d.elsewhere > 0 {
+        li.push_str(&format!(
+            r#"<li class="muted" id="tasks-elsewhere">{}</li>"#,
+            esc(&match l {
+                Lang::Zh => format!(
+                    "另有 {} 个消杀任务在您辖区以外的采样点，由采样点和街道跟进。",
+                    d.elsewhere
+                ),
+                Lang::En => format!(
+                    "{} more disinfection task(s) at points outside your area: their staff and the street follow them up.",
+                    d.elsewhere
+                ),
+            })
+        ));
+    }
     if li.is_empty() {
         li = format!(
             r#"<li class="muted">{}</li>"#,
@@ -1416,6 +1434,11 @@ async fn disinfection_body(
 pub struct DoneForm {
     #[serde(default)]
     pub round: String,
+    /// `point` or `packing`: the button was on that page of `point`.
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub point: String,
 }
 
 pub async fn disinfection_done(
@@ -1431,9 +1454,15 @@ pub async fn disinfection_done(
         Err(e) => return page.error(e),
     };
     match gw_app::testing::disinfection_done(&s.store, &s.clock, &a.principal, task).await {
-        Ok(()) => match f.round.parse::<Key>() {
-            Ok(r) => redirect(&format!("/rounds/{r}/disinfection")),
-            Err(_) => redirect("/"),
+        Ok(()) => match (
+            f.from.as_str(),
+            f.point.parse::<Key>(),
+            f.round.parse::<Key>(),
+        ) {
+            ("point", Ok(p), _) => redirect(&format!("/points/{p}#disinfection")),
+            ("packing", Ok(p), _) => redirect(&format!("/points/{p}/packing#disinfection")),
+            (_, _, Ok(r)) => redirect(&format!("/rounds/{r}/disinfection")),
+            _ => redirect("/"),
         },
         Err(e) => page.error(auth_err(l, e)),
     }
