@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use gw_domain::access::Action;
+use gw_domain::access::{Action, Node};
 use gw_domain::ids::Key;
 use gw_domain::territory::{control_in_force, ControlTarget};
 use gw_store::Store;
@@ -56,6 +56,10 @@ pub struct AlertDetail {
     pub households: Vec<HouseholdControl>,
     pub retests: Vec<RetestView>,
     pub disinfection: Option<DisinfectionView>,
+    /// The alert's point has a disinfection task the caller may not read (a
+    /// grid leader's members swabbed at a point of another community): it
+    /// exists, its state and details are the point's and the street's.
+    pub disinfection_elsewhere: bool,
     /// None when the caller may not see the street's alert channels.
     pub notifications: Option<Vec<SentView>>,
 }
@@ -76,6 +80,7 @@ pub async fn details(
     let key = |id: i64| Key { street, id }.to_string();
     let follow_ups = store.round_follow_ups(street, round.id).await?;
     let tasks = crate::testing::disinfection_tasks(store, clock, p, round).await?;
+    let all_tasks = store.disinfection_tasks(street, round.id).await?;
     let street_place = store.place_of(street, "street", street).await?;
     let sent: Option<Vec<SentView>> = if p.can(Action::ManageRounds, &street_place, now) {
         let kinds: HashMap<i64, String> = store
@@ -164,6 +169,8 @@ pub async fn details(
             })
             .collect();
         let disinfection = tasks.iter().find(|t| t.alert == a.alert).cloned();
+        let disinfection_elsewhere =
+            disinfection.is_none() && all_tasks.iter().any(|t| Some(t.alert_id) == alert_id);
         let notifications = sent.as_ref().map(|all| {
             all.iter()
                 .filter(|n| n.notification.alert.as_deref() == Some(a.alert.as_str()))
@@ -176,8 +183,117 @@ pub async fn details(
             households,
             retests,
             disinfection,
+            disinfection_elsewhere,
             notifications,
         });
     }
     Ok(out)
+}
+
+/// A round's disinfection tasks as the caller may read them, and how many
+/// more (not withdrawn) it has at points outside the caller's area.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoundDisinfection {
+    pub tasks: Vec<DisinfectionView>,
+    /// Counted for those who hold a grant in the round's street, never
+    /// named: a grid leader whose people were swabbed at another
+    /// community's point learns the task exists, not where or how it stands.
+    pub elsewhere: usize,
+}
+
+/// The round's disinfection tasks at the points the caller manages or
+/// reads, and the count of the others.
+pub async fn round_disinfection(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+) -> Result<RoundDisinfection, AuthError> {
+    let tasks = crate::testing::disinfection_tasks(store, clock, p, round).await?;
+    let now = clock.now_ms();
+    let street_place = store.place_of(round.street, "street", round.street).await?;
+    let in_street = p.grants.iter().any(|g| {
+        g.in_force(now)
+            && match g.node {
+                Node::Community { street, .. }
+                | Node::Grid { street, .. }
+                | Node::Point { street, .. } => street == round.street,
+                _ => g.covers(&street_place),
+            }
+    });
+    let elsewhere = if in_street {
+        store
+            .disinfection_tasks(round.street, round.id)
+            .await?
+            .iter()
+            .filter(|t| t.state != "withdrawn")
+            .filter(|t| {
+                let k = Key {
+                    street: round.street,
+                    id: t.id,
+                }
+                .to_string();
+                !tasks.iter().any(|v| v.task == k)
+            })
+            .count()
+    } else {
+        0
+    };
+    Ok(RoundDisinfection { tasks, elsewhere })
+}
+
+/// A testing point's disinfection tasks, as its own pages show them.
+#[derive(Debug, Clone, Serialize)]
+pub struct PointDisinfection {
+    pub tasks: Vec<DisinfectionView>,
+    /// Whether the caller may mark them done (manages the point's stations).
+    pub may_mark_done: bool,
+}
+
+/// The disinfection tasks of one point, oldest first: for whoever works
+/// there (packs, manages its stations) or reads its community. Open ones
+/// are what the point must still do.
+pub async fn point_disinfection(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    point: Key,
+) -> Result<PointDisinfection, AuthError> {
+    let pt = store.point(point.street, point.id).await?;
+    let place = crate::testing::point_place(store, &pt).await?;
+    let now = clock.now_ms();
+    let may_mark_done = p.can(Action::ManageStations, &place, now);
+    if !(may_mark_done
+        || p.can(Action::Pack, &place, now)
+        || p.can(Action::ReadRegistry, &place, now))
+    {
+        return Err(crate::access::forbidden(Action::Pack));
+    }
+    let key = |id: i64| {
+        Key {
+            street: point.street,
+            id,
+        }
+        .to_string()
+    };
+    let tasks = store
+        .disinfection_tasks(point.street, pt.round_id)
+        .await?
+        .into_iter()
+        .filter(|t| t.point_id == point.id)
+        .map(|t| DisinfectionView {
+            task: key(t.id),
+            point: key(t.point_id),
+            point_name: t.point,
+            alert: key(t.alert_id),
+            state: t.state,
+            created_ms: t.created_ms,
+            done_ms: t.done_ms,
+            done_by: t.done_by,
+        })
+        .collect();
+    Ok(PointDisinfection {
+        tasks,
+        may_mark_done,
+    })
 }

@@ -111,6 +111,9 @@ pub struct Enrolled {
     pub point_name: String,
     pub round_name: String,
     pub pool_size: i32,
+    /// Swabs registered at the point so far: the station's 本点已采人次 from
+    /// the start (each scan's answer then carries it on).
+    pub point_count: i64,
     /// The street's tube barcode rule, so the station checks a tube offline too.
     pub tube_min_len: usize,
     pub tube_max_len: usize,
@@ -147,6 +150,12 @@ pub async fn enroll(
     let point = store.point(street, st.point_id).await?;
     let round = store.round(street, st.round_id).await?;
     let rule = crate::testing::settings_of(store, street).await?.tube;
+    let point_count = store
+        .points_with_counts(street, st.round_id)
+        .await?
+        .into_iter()
+        .find(|(p, _)| p.id == st.point_id)
+        .map_or(0, |(_, n)| n);
     store
         .audit(&gw_store::audit::AuditWrite {
             street_id: street,
@@ -176,6 +185,7 @@ pub async fn enroll(
         point_name: point.name,
         round_name: round.name,
         pool_size: round.pool_size,
+        point_count,
         tube_min_len: rule.min_len,
         tube_max_len: rule.max_len,
         tube_check: rule.check_name(),

@@ -87,7 +87,7 @@ pub fn alert_text(f: &AlertFacts) -> String {
         ),
         "late_member" => format!(
             "【混管异常·补录 Abnormal pool, late member】{round}｜采样点 {point}｜管码 {barcode}｜{when}\n\
-             出结果后又同步到 {members} 人（{households} 户），已临时管控，单管复核已开。\n\
+             出结果后又同步到 {members} 人（{households} 户），已临时管控，单管复检已开。\n\
              {members} more person(s) in {households} household(s) synced after the result: under temporary control, single-tube retest opened.",
             round = f.round,
             point = f.point,
@@ -141,7 +141,7 @@ pub fn alert_text(f: &AlertFacts) -> String {
         ),
         _ => format!(
             "【混管异常 Abnormal pool】{round}｜采样点 {point}｜管码 {barcode}｜{when}\n\
-             {members} 人、{households} 户已临时管控，单管复核已开，采样点消杀任务已派。\n\
+             {members} 人、{households} 户已临时管控，单管复检已开，采样点消杀任务已派。\n\
              {members} people in {households} households under temporary control; single-tube retests and a disinfection task opened.",
             round = f.round,
             point = f.point,
@@ -454,6 +454,19 @@ mod tests {
             late.contains("GW00000012") && late.contains("1 人（1 户）"),
             "{late}"
         );
+    }
+
+    #[test]
+    fn retests_are_named_as_the_pages_name_them() {
+        // 单管复检 everywhere (the pages' word), never 单管复核.
+        for kind in ["abnormal_pool", "late_member", "cleared", "withdrawn"] {
+            let t = alert_text(&AlertFacts {
+                kind: kind.into(),
+                ..facts()
+            });
+            assert!(!t.contains("单管复核"), "{t}");
+            assert!(t.contains("单管复检"), "{t}");
+        }
     }
 
     #[test]

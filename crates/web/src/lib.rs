@@ -497,6 +497,27 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
                 usize::try_from(gw_app::roster_file::DEFAULT_MAX_SIZE).unwrap_or(usize::MAX),
             )),
         ),
+        // The lab's corrected result, from the lab page's form (as the API's corrections).
+        (
+            "POST",
+            "/rounds/{id}/corrections",
+            Need::Act(PostResults),
+            post(pages::lab_correct),
+        ),
+        // The people of invalid tubes to swab again (masked), and one listed
+        // resident's full phone on it (each read audited).
+        (
+            "GET",
+            "/rounds/{id}/resamples",
+            Need::Act(ReadRegistry),
+            get(pages::resamples),
+        ),
+        (
+            "POST",
+            "/rounds/{id}/resamples",
+            Need::Act(Reveal(gw_domain::access::Field::Phone)),
+            post(pages::resamples_reveal),
+        ),
         (
             "GET",
             "/rounds/{id}/reconciliation",

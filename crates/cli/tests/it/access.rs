@@ -188,9 +188,14 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         ("GET", "/rounds/{id}/door-to-door")
         | ("GET", "/rounds/{id}/compare")
         | ("GET", "/rounds/{id}/coverage") => reader && reaches,
-        ("GET", "/rounds/{id}/lab") | ("POST", "/rounds/{id}/lab") => {
+        ("GET", "/rounds/{id}/lab")
+        | ("POST", "/rounds/{id}/lab")
+        | ("POST", "/rounds/{id}/corrections") => {
             matches!(role, "admin" | "street_commander" | "lab")
         }
+        // Whom to swab again, and one listed resident's full phone on it
+        // (each read audited): as the API's re-sample list.
+        ("GET", "/rounds/{id}/resamples") | ("POST", "/rounds/{id}/resamples") => reader && reaches,
         ("GET", "/rounds/{id}/reconciliation") => {
             matches!(role, "admin" | "street_commander" | "lab")
         }
@@ -418,6 +423,15 @@ fn call(
             format!("/rounds/{round}/door-to-door?grid={grid}"),
             format!("resident={id}"),
         )),
+        ("POST", "/rounds/{id}/resamples") => Some((
+            format!("/rounds/{round}/resamples?grid={grid}"),
+            format!("resident={id}"),
+        )),
+        // No such tube: refused as a form to fix when allowed, nothing changed.
+        ("POST", "/rounds/{id}/corrections") => Some((
+            format!("/rounds/{round}/corrections"),
+            format!("barcode=NO{n:08}&result=negative&reason=matrix"),
+        )),
         _ => None,
     };
     if let Some((url, fields)) = form {
@@ -511,6 +525,7 @@ fn call(
             (method == "POST").then(|| json!({})),
         ),
         "/rounds/{id}/door-to-door" => (format!("/rounds/{round}/door-to-door?grid={grid}"), None),
+        "/rounds/{id}/resamples" => (format!("/rounds/{round}/resamples?grid={grid}"), None),
         "/rounds/{id}/compare" => (format!("/rounds/{round}/compare?grid={grid}"), None),
         "/rounds/{id}/coverage" => (format!("/rounds/{round}/coverage?grid={grid}"), None),
         "/rounds/{id}/lab" if method == "POST" => (

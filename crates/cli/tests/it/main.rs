@@ -4,6 +4,7 @@
 //! test); the same code either way.
 
 mod access;
+mod alert_pages;
 mod alerts;
 mod api;
 mod browser;

@@ -498,7 +498,10 @@ async fn an_abnormal_pool_shows_on_the_alerts_page_masked_with_what_was_done() {
     assert!(card.contains("消杀未完成"), "{card}");
     assert!(card.contains(&format!(r#"href="/rounds/{}/disinfection""#, w.round)));
     let sent = &card[card.find("class=\"list notifications\"").unwrap()..];
-    assert!(sent.contains("json"), "{sent}");
+    assert!(
+        sent.contains("通用 JSON 接口"),
+        "the channel's kind: {sent}"
+    );
     assert!(
         sent.contains("发送中") || sent.contains("发送失败"),
         "the robot is not there: {sent}"

@@ -37,8 +37,9 @@ fn delivery_label(l: Lang, state: &str) -> &'static str {
     }
 }
 
-/// What a message was (`gw_app::notify::message_kind`), in words.
-fn what_label(l: Lang, what: &str) -> &'static str {
+/// What a message was (`gw_app::notify::message_kind`), in words (also
+/// on a round's alerts page).
+pub(super) fn what_label(l: Lang, what: &str) -> &'static str {
     match what {
         "abnormal_pool" => l.t("异常混管告警", "abnormal pool alert"),
         "late_member" => l.t("异常混管·补录人员", "abnormal pool, late member"),
@@ -234,7 +235,8 @@ fn channel_name(l: Lang, channels: &[ChannelView], key: &str) -> String {
     }
 }
 
-fn kind_label(l: Lang, kind: &str) -> String {
+/// A channel's kind in words (also on a round's alerts page).
+pub(super) fn kind_label(l: Lang, kind: &str) -> String {
     kinds(l)
         .iter()
         .find(|(k, _)| *k == kind)

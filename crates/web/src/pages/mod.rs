@@ -41,7 +41,8 @@ pub use reports::{
 };
 pub use rounds::{
     compare, coverage_by, disinfection, disinfection_done, door_to_door, door_to_door_reveal,
-    lab_form, lab_submit, plan, push_slot, reconciliation, schedule,
+    lab_correct, lab_form, lab_submit, plan, push_slot, reconciliation, resamples,
+    resamples_reveal, schedule,
 };
 pub use setup::{
     exempt, point_change, point_create, round_create, round_form, round_state, supplies_issue,
@@ -1221,6 +1222,7 @@ async fn coverage_body(
     let pc = percent(sa + x, e);
     let points = points_section(s, a, l, k, &communities).await?;
     let alerts = alerts_section(s, a, l, k).await?;
+    let resamples = rounds::resamples_link(s, l, k).await?;
     let street_place = s.store.place_of(k.street, "street", k.street).await?;
     let may_post_results = a
         .principal
@@ -1277,7 +1279,7 @@ async fn coverage_body(
 <section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b id="cov-added" class="{amc}">{added}</b><span>{la}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
 {record}
 <section class="card"><h2>{gh}</h2><div class="scroll"><table><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lat}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
-<p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a>{recon}{lab} <a class="button" href="/rounds/{k}/disinfection">{dis}</a> <a class="button" href="/rounds/{k}/alerts">{alr}</a> <a class="button" href="/rounds/{k}/report">{rep}</a></p></section>{alerts}{points}{tools}"#,
+<p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a>{recon}{lab} <a class="button" href="/rounds/{k}/disinfection">{dis}</a> <a class="button" href="/rounds/{k}/alerts">{alr}</a>{resamples} <a class="button" href="/rounds/{k}/report">{rep}</a></p></section>{alerts}{points}{tools}"#,
         sched = l.t("下楼时间表", "Schedule"),
         byc = l.t("按社区/网格/楼栋", "By community, grid, building"),
         recon = if may_reconcile {
@@ -1793,9 +1795,11 @@ async fn point_body(
             esc(&round.name)
         )
     };
+    // The point's disinfection task after an abnormal pool, to mark done here.
+    let disinfection = packing::point_disinfection_section(s, a, l, k, "point").await?;
     let body = format!(
         r#"<p>{back}</p><h1>{name}</h1>
-<section class="stats"><div><b id="point-total">{count}</b><span>{ls}</span></div></section>{issued_html}
+<section class="stats"><div><b id="point-total">{count}</b><span>{ls}</span></div></section>{issued_html}{disinfection}
 <p class="actions"><a class="button" href="/points/{k}/packing">{pk}</a></p>
 <section class="card"><h2>{sh}</h2><form method="post" action="/points/{k}/stations" class="stack"><input type="hidden" name="csrf" value="{csrf}">
 <label>{ll}<input name="label" maxlength="40" placeholder="{lp}"></label><button class="primary" type="submit">{sb}</button></form></section>"#,

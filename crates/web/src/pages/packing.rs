@@ -315,7 +315,15 @@ async fn packing_page(
                 }
                 _ => None,
             };
-            let body = packing_body(l, a, &v, &out, breaks.as_deref());
+            // The point's disinfection task after an abnormal pool, while the
+            // staff are at the point.
+            let disinfection = match v.point.parse() {
+                Ok(point) => point_disinfection_section(s, a, l, point, "packing")
+                    .await
+                    .unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            let body = packing_body(l, a, &v, &out, breaks.as_deref(), &disinfection);
             page.render(
                 status,
                 &format!("{} · {}", v.point_name, l.t("装袋装箱交接", "packing")),
@@ -340,6 +348,7 @@ fn packing_body(
     v: &PackingView,
     out: &Outcome,
     breaks: Option<&[Mismatch]>,
+    disinfection: &str,
 ) -> String {
     let empty = Fields::default();
     let csrf = esc(&a.csrf);
@@ -625,7 +634,7 @@ fn packing_body(
     format!(
         r#"<p><a href="/">← {home}</a></p><h1>{name} · {h}</h1><p class="muted">{round} · {cap}</p>{done}
 <section class="stats"><div><b id="n-tubes">{nt}</b><span>{lt}</span></div><div><b id="n-bags">{nb}</b><span>{lb}</span></div><div><b id="n-boxes">{nx}</b><span>{lx}</span></div></section>
-{breaks}{forms}{tables}{SCAN_SCRIPT}"#,
+{disinfection}{breaks}{forms}{tables}{SCAN_SCRIPT}"#,
         home = l.t("首页", "Home"),
         name = esc(&v.point_name),
         h = l.t("装袋 · 装箱 · 交接", "bag · box · hand over"),
@@ -1224,6 +1233,15 @@ async fn alerts_body(
                 l.t("消杀未完成", "not disinfected yet"),
                 l.t("去消杀任务", "disinfection tasks")
             ),
+            // The point is outside the reader's area: the task is there,
+            // its state is the point's and the street's to read.
+            None if d.disinfection_elsewhere => format!(
+                r#"<span class="muted disinfection-elsewhere">{}</span>"#,
+                l.t(
+                    "已派消杀任务：采样点不在您的辖区内，由采样点和街道跟进",
+                    "A disinfection task was opened: the point is outside your area, its staff and the street follow it up"
+                )
+            ),
             None => format!(
                 r#"<span class="muted">{}</span> <a href="/rounds/{round}/disinfection">{}</a>"#,
                 l.t("无消杀任务", "no task"),
@@ -1245,8 +1263,10 @@ async fn alerts_body(
                 for n in ns {
                     let (c, lbl) = delivery_state(l, &n.notification.state);
                     li.push_str(&format!(
-                        r#"<li class="row2"><span>{kind} <span class="muted">{at} · {tries} {lt}</span></span><span class="tag {c}">{lbl}</span></li>"#,
-                        kind = esc(&n.channel_kind),
+                        r#"<li class="row2" data-what="{w}"><span><b>{what}</b> {kind} <span class="muted">{at} · {tries} {lt}</span></span><span class="tag {c}">{lbl}</span></li>"#,
+                        w = esc(n.notification.what),
+                        what = esc(super::channels::what_label(l, n.notification.what)),
+                        kind = esc(&super::channels::kind_label(l, &n.channel_kind)),
                         at = esc(&gw_domain::notify::clock_text(
                             n.notification.delivered_ms.unwrap_or(n.notification.created_ms)
                         )),
@@ -1393,4 +1413,94 @@ fn person_row(name: &str, full: bool, address: Option<&str>, detail: &str, tail:
         r#"<li class="row2"><span>{} <span class="muted">{muted}</span></span>{tail}</li>"#,
         esc(&name)
     )
+}
+
+/// A point's disinfection tasks on its own pages (the point's page and its
+/// packing page): open ones first, each with the 消杀完成 button for whoever
+/// manages the point's stations. `from` (`point` or `packing`): the page the
+/// button comes back to. Empty when the point has none, or for a reader the
+/// point's tasks are not for.
+pub(super) async fn point_disinfection_section(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    point: Key,
+    from: &str,
+) -> Result<String, WebError> {
+    let d = match gw_app::alerts::point_disinfection(&s.store, &s.clock, &a.principal, point).await
+    {
+        Ok(d) => d,
+        Err(AuthError::Forbidden(_)) => return Ok(String::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut tasks = d.tasks;
+    tasks.sort_by_key(|t| (t.state != "open", t.created_ms));
+    let mut li = String::new();
+    for t in &tasks {
+        let after = format!(
+            "{} {}",
+            l.t("异常管后派发", "opened after an abnormal pool,"),
+            gw_domain::notify::clock_text(t.created_ms)
+        );
+        let (what, action) = match t.state.as_str() {
+            "open" => (
+                format!(r#"<b class="warn">{}</b>"#, l.t("待消杀", "to disinfect")),
+                if d.may_mark_done {
+                    format!(
+                        r#"<form method="post" action="/disinfection/{task}/done" class="inline"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="from" value="{from}"><input type="hidden" name="point" value="{point}"><button class="primary" type="submit">{b}</button></form>"#,
+                        task = esc(&t.task),
+                        csrf = esc(&a.csrf),
+                        from = esc(from),
+                        b = l.t("消杀完成", "Mark done"),
+                    )
+                } else {
+                    format!(
+                        r#"<span class="tag bad">{}</span>"#,
+                        l.t("待负责人标记完成", "for the manager to mark done")
+                    )
+                },
+            ),
+            "done" => (
+                format!("<b>{}</b>", l.t("消杀已完成", "Disinfected")),
+                format!(
+                    r#"<span class="tag open">{}</span>"#,
+                    esc(&gw_domain::notify::clock_text(
+                        t.done_ms.unwrap_or(t.created_ms)
+                    ))
+                ),
+            ),
+            _ => (
+                format!("<b>{}</b>", l.t("消杀已撤销", "Disinfection withdrawn")),
+                format!(
+                    r#"<span class="tag">{}</span>"#,
+                    l.t("结果更正为非异常", "the result was corrected")
+                ),
+            ),
+        };
+        li.push_str(&format!(
+            r#"<li class="row2 task-{state}"><span>{what} <span class="muted">{after}</span></span>{action}</li>"#,
+            state = esc(&t.state),
+            after = esc(&after),
+        ));
+    }
+    if li.is_empty() {
+        return Ok(String::new());
+    }
+    let open = tasks.iter().any(|t| t.state == "open");
+    Ok(format!(
+        r#"<section class="card{cls}" id="disinfection"><h2>{h}</h2><ul class="list" id="point-disinfection">{li}</ul>{hint}</section>"#,
+        cls = if open { " alerts" } else { "" },
+        h = l.t("采样点消杀", "Disinfection of this point"),
+        hint = if open {
+            format!(
+                r#"<p class="hint">{}</p>"#,
+                l.t(
+                    "本点有混管异常：按规范对采样场地消杀后，由采样点负责人点“消杀完成”。",
+                    "A pool from this point was abnormal: disinfect the site as the rules say, then the point's manager marks it done."
+                )
+            )
+        } else {
+            String::new()
+        },
+    ))
 }

@@ -772,6 +772,300 @@ async fn door_body(
     ))
 }
 
+// ----- re-samples ------------------------------------------------------------------------
+
+/// The territory a re-sample list is asked for: one of them, or none (the
+/// reader's grids, each with its count).
+#[derive(Debug, Deserialize, Default)]
+pub struct ResampleQuery {
+    pub community: Option<String>,
+    pub grid: Option<String>,
+    pub building: Option<String>,
+}
+
+/// The link to the round's re-sample list, for the round's page: only once
+/// a tube came back invalid (the list is empty before).
+pub(super) async fn resamples_link(s: &AppState, l: Lang, round: Key) -> Result<String, WebError> {
+    let any = s
+        .store
+        .round_follow_ups(round.street, round.id)
+        .await?
+        .iter()
+        .any(|f| f.kind == "resample");
+    Ok(if any {
+        format!(
+            r#" <a class="button" href="/rounds/{round}/resamples" id="resamples-link">{}</a>"#,
+            l.t("重采名单", "Re-sample list")
+        )
+    } else {
+        String::new()
+    })
+}
+
+pub async fn resamples(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<ResampleQuery>,
+) -> Response {
+    let r = resamples_body(&s, &a, page.lang, &id, &q, None).await;
+    render(&page, r)
+}
+
+/// The re-sample list again with one listed resident's full phone numbers
+/// (form field `resident`), for whoever may reveal phones there; audited.
+pub async fn resamples_reveal(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<ResampleQuery>,
+    body: axum::body::Bytes,
+) -> Response {
+    let resident = super::Fields::parse(&body).get("resident").to_string();
+    let r = resamples_body(&s, &a, page.lang, &id, &q, Some(&resident)).await;
+    render(&page, r)
+}
+
+/// A re-sample's state in words and its tag's class.
+fn resample_state(l: Lang, state: &str) -> (&'static str, &'static str) {
+    match state {
+        "open" => ("bad", l.t("待重采", "to swab again")),
+        "resampled" => ("open", l.t("已重采", "swabbed again")),
+        "withdrawn" => (
+            "",
+            l.t("已取消（结果更正）", "cancelled (result corrected)"),
+        ),
+        _ => ("", l.t("已结束", "ended")),
+    }
+}
+
+/// The people of invalid tubes to swab again: per grid of the reader's area
+/// without a territory, else the list of one community, grid or building
+/// (masked as the API's; `reveal`: a listed resident whose full phone
+/// numbers to show, audited).
+async fn resamples_body(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    id: &str,
+    q: &ResampleQuery,
+    reveal: Option<&str>,
+) -> Result<(String, String), WebError> {
+    use gw_store::coverage::Level;
+    let round = parse_key(l, id)?;
+    let r = s.store.round(round.street, round.id).await?;
+    let within = gw_app::coverage::within_of(
+        q.community.as_deref(),
+        q.grid.as_deref(),
+        q.building.as_deref(),
+    )
+    .map_err(|e| WebError::bad_request(pick(l, &e)))?;
+    let h = l.t("重采名单", "Re-sample list");
+    let hint = l.t(
+        "这些人所在的混管检测结果无效，须重新采样：请通知本人到采样点，扫码页选“重采（原管无效）”后扫码；重采管出结果后自动变为“已重采”。",
+        "These people's pooled tube came back invalid: they must be swabbed again. Tell them to come to a point, where the station chooses “re-sample (tube was invalid)” before scanning; once that tube has a result they show as swabbed again.",
+    );
+    let Some(within) = within else {
+        // The reader's grids, each with how many are still to swab again.
+        let rows = gw_app::coverage::grid_rows(&s.store, &s.clock, &a.principal, round)
+            .await
+            .map_err(|e| auth_err(l, e))?;
+        let any = s
+            .store
+            .round_follow_ups(round.street, round.id)
+            .await?
+            .iter()
+            .any(|f| f.kind == "resample");
+        let mut names: std::collections::HashMap<String, String> = Default::default();
+        let mut li = String::new();
+        if any {
+            let mut communities: Vec<&str> = rows.iter().map(|r| r.community.as_str()).collect();
+            communities.sort_unstable();
+            communities.dedup();
+            for c in communities {
+                if let Ok(ck) = c.parse::<Key>() {
+                    for g in s.store.grids(None, Some((ck.street, ck.id))).await? {
+                        names.insert(
+                            Key {
+                                street: g.street_id,
+                                id: g.id,
+                            }
+                            .to_string(),
+                            format!("{} · {}", g.community_name, g.name),
+                        );
+                    }
+                }
+            }
+            for row in &rows {
+                let Ok(g) = row.grid.parse::<Key>() else {
+                    continue;
+                };
+                let list = gw_app::coverage::resamples(
+                    &s.store,
+                    &s.clock,
+                    &a.principal,
+                    round,
+                    (Level::Grid, g),
+                )
+                .await
+                .map_err(|e| auth_err(l, e))?;
+                if list.is_empty() {
+                    continue;
+                }
+                let open = list.iter().filter(|x| x.state == "open").count();
+                li.push_str(&format!(
+                    r#"<li><a class="row" href="/rounds/{round}/resamples?grid={g}"><span>{name}</span><span class="tag {c}">{n}</span></a></li>"#,
+                    name = esc(names.get(&row.grid).map_or(row.grid.as_str(), String::as_str)),
+                    c = if open > 0 { "bad" } else { "open" },
+                    n = esc(&match l {
+                        Lang::Zh => format!("待重采 {open} / 共 {}", list.len()),
+                        Lang::En => format!("{open} to swab again / {} in all", list.len()),
+                    }),
+                ));
+            }
+        }
+        if li.is_empty() {
+            li = format!(
+                r#"<li class="muted" id="no-resamples">{}</li>"#,
+                l.t(
+                    "您的辖区本轮没有需要重采的人。",
+                    "Nobody in your area is to be swabbed again in this round."
+                )
+            );
+        }
+        let body = format!(
+            r#"{back}<h1>{h}</h1><p><b>{name}</b></p><p class="hint">{hint}</p><section class="card"><h2>{gh}</h2><ul class="list" id="resample-grids">{li}</ul></section>"#,
+            back = back(s, a, l, round),
+            name = esc(&r.name),
+            gh = l.t("按网格", "By grid"),
+        );
+        return Ok((format!("{} · {h}", r.name), body));
+    };
+    let (level, k) = within;
+    let list = gw_app::coverage::resamples(&s.store, &s.clock, &a.principal, round, within)
+        .await
+        .map_err(|e| auth_err(l, e))?;
+    let kind = gw_app::coverage::level_name(level);
+    let place = gw_app::access::place_of(&s.store, kind, k).await?;
+    let may_reveal = a.principal.can(
+        gw_domain::access::Action::Reveal(gw_domain::access::Field::Phone),
+        &place,
+        s.clock.now_ms(),
+    );
+    let revealed = match reveal {
+        Some(id) if list.iter().any(|x| key_of(&x.resident) == id) => {
+            super::reveal_phones(s, a, l, &[id]).await?
+        }
+        _ => std::collections::HashMap::new(),
+    };
+    let where_ = match level {
+        Level::Grid => {
+            let g = s.store.grid(k.street, k.id).await?;
+            format!("{} {}", g.community_name, g.name)
+        }
+        Level::Building => {
+            let b = s.store.building(k.street, k.id).await?;
+            format!("{} {} {}", b.community, b.compound, b.name)
+        }
+        Level::Community => s
+            .store
+            .communities(None, Some(k.street))
+            .await?
+            .into_iter()
+            .find(|c| c.id == k.id)
+            .map_or_else(|| k.to_string(), |c| c.name),
+    };
+    let today = s.clock.today();
+    let full = full_names(s, a);
+    let mut shown: Option<(String, Vec<String>)> = None;
+    let mut li = String::new();
+    for x in &list {
+        let v = x.masked(today);
+        let p = &v.resident;
+        let name = if full {
+            p.name.clone()
+        } else {
+            gw_domain::mask::name(&p.name)
+        };
+        let masked: Vec<&str> = p.phones.iter().map(|ph| ph.number.as_str()).collect();
+        let phones = match revealed.get(&p.id) {
+            Some(numbers) => {
+                shown = Some((
+                    format!("{name} {}", p.address.as_deref().unwrap_or("")),
+                    numbers.clone(),
+                ));
+                esc(&numbers.join(" "))
+            }
+            None if may_reveal && !masked.is_empty() && x.state == "open" => format!(
+                "{} {}",
+                esc(&masked.join(" ")),
+                super::reveal_button(l, &p.id)
+            ),
+            None => esc(&masked.join(" ")),
+        };
+        let (c, st) = resample_state(l, &x.state);
+        li.push_str(&format!(
+            r#"<li class="row2 resample-{state}"><span><b>{name}</b> {addr} <span class="muted">{phones} · {lt} {tube} · {at}</span></span><span class="tag {c}">{st}</span></li>"#,
+            state = esc(&x.state),
+            name = esc(&name),
+            addr = esc(p.address.as_deref().unwrap_or("")),
+            lt = l.t("原管", "tube"),
+            tube = esc(&x.tube),
+            at = esc(&gw_domain::notify::clock_text(x.created_ms)),
+        ));
+    }
+    if li.is_empty() {
+        li = format!(
+            r#"<li class="muted" id="no-resamples">{}</li>"#,
+            l.t(
+                "这里本轮没有需要重采的人。",
+                "Nobody here is to be swabbed again in this round."
+            )
+        );
+    }
+    let open = list.iter().filter(|x| x.state == "open").count();
+    let reveal_form = if may_reveal {
+        super::reveal_form(
+            a,
+            l,
+            &format!("/rounds/{round}/resamples?{kind}={k}"),
+            shown.as_ref().map(|(w, n)| (w.as_str(), n.as_slice())),
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        r#"{back}<h1>{h}</h1><p><b>{where_}</b></p><p class="muted">{counts} · {masked}</p><p class="hint">{hint}</p>{reveal_form}<section class="card"><ul class="list" id="resamples">{li}</ul></section><p class="noprint"><a href="/rounds/{round}/resamples">{all}</a></p>"#,
+        back = back(s, a, l, round),
+        where_ = esc(&format!("{} · {where_}", r.name)),
+        counts = esc(&match l {
+            Lang::Zh => format!("待重采 {open} 人 · 共 {} 人", list.len()),
+            Lang::En => format!("{open} to swab again · {} in all", list.len()),
+        }),
+        masked = if shown.is_some() {
+            l.t(
+                "证件号已脱敏；此处显示的完整电话已记入审计日志",
+                "document numbers masked; the full phone shown here is in the audit log",
+            )
+        } else {
+            l.t("证件号和电话已脱敏", "document numbers and phones masked")
+        },
+        all = l.t("← 各网格的重采名单", "← Every grid's re-sample list"),
+    );
+    Ok((format!("{} · {h}", r.name), body))
+}
+
+/// A listed resident's key, as the page's reveal button names them.
+fn key_of(r: &gw_store::registry::ResidentRow) -> String {
+    Key {
+        street: r.street_id,
+        id: r.id,
+    }
+    .to_string()
+}
+
 // ----- round over round ------------------------------------------------------------------
 
 pub async fn compare(
@@ -895,11 +1189,30 @@ pub async fn lab_form(
         Ok(r) => r,
         Err(e) => return page.error(e),
     };
+    lab_page(&page, &a, round, &r.name, StatusCode::OK, "")
+}
+
+/// The lab's page: the results upload, then the correction form with
+/// `correction` (what the last correction did, or the form to fix) above it.
+fn lab_page(
+    page: &Page,
+    a: &Auth,
+    round: Key,
+    round_name: &str,
+    status: StatusCode,
+    correction: &str,
+) -> Response {
+    let l = page.lang;
     let body = format!(
         r#"<h1>{name} · {h}</h1><section class="card"><form id="upload" class="stack" method="post" action="/rounds/{round}/lab" data-csrf="{csrf}">
 <label>{lf}<input type="file" name="file" id="file" accept=".xlsx,.xls,.csv" required></label>
-<button class="primary" type="submit" id="go">{b}</button></form><p class="hint">{hint}</p><div id="progress" role="status" aria-live="polite"></div></section><div id="result"></div>{script}"#,
-        name = esc(&r.name),
+<button class="primary" type="submit" id="go">{b}</button></form><p class="hint">{hint}</p><div id="progress" role="status" aria-live="polite"></div></section><div id="result"></div>{correction}{script}"#,
+        name = esc(round_name),
+        correction = if correction.is_empty() {
+            correction_form(l, a, round, None, &[])
+        } else {
+            correction.to_string()
+        },
         h = l.t("上传检测结果", "Upload test results"),
         csrf = esc(&a.csrf),
         lf = l.t("实验室结果文件（.xlsx、.xls 或 .csv）", "The lab's results file (.xlsx, .xls or .csv)"),
@@ -917,11 +1230,281 @@ pub async fn lab_form(
             false,
         ),
     );
-    page.render(
-        StatusCode::OK,
-        l.t("上传检测结果", "Upload test results"),
-        &body,
+    page.render(status, l.t("上传检测结果", "Upload test results"), &body)
+}
+
+/// The correction form (更正结果): barcode, the new result and the reason,
+/// all required. `error`: what to fix, shown above it with `typed` (the
+/// fields as sent) kept in it.
+fn correction_form(
+    l: Lang,
+    a: &Auth,
+    round: Key,
+    error: Option<&str>,
+    typed: &[(&str, &str)],
+) -> String {
+    let typed_of = |k: &str| typed.iter().find(|(n, _)| *n == k).map_or("", |(_, v)| *v);
+    let options: String = [
+        ("negative", l.t("阴性", "negative")),
+        ("abnormal", l.t("异常（阳性）", "abnormal (positive)")),
+        ("invalid", l.t("无效（需重采）", "invalid (swab again)")),
+    ]
+    .iter()
+    .map(|(v, t)| {
+        format!(
+            r#"<option value="{v}"{sel}>{t}</option>"#,
+            sel = if typed_of("result") == *v {
+                " selected"
+            } else {
+                ""
+            },
+            t = esc(t)
+        )
+    })
+    .collect();
+    format!(
+        r#"<section class="card" id="correction"><h2>{h}</h2>{error}<form method="post" action="/rounds/{round}/corrections#correction" class="stack"><input type="hidden" name="csrf" value="{csrf}">
+<label>{lb}<input name="barcode" required autocomplete="off" autocapitalize="characters" spellcheck="false" value="{barcode}"></label>
+<label>{lr}<select name="result" required><option value="">{pick}</option>{options}</select></label>
+<label>{lw}<input name="reason" required maxlength="200" placeholder="{ph}" value="{reason}"></label>
+<button class="primary" type="submit">{b}</button></form><p class="hint">{hint}</p></section>"#,
+        h = l.t("更正结果", "Correct a result"),
+        error = error
+            .map(|e| format!(r#"<p class="error" role="alert" id="correction-error">{}</p>"#, esc(e)))
+            .unwrap_or_default(),
+        csrf = esc(&a.csrf),
+        lb = l.t("采样管条码", "Tube barcode"),
+        barcode = esc(typed_of("barcode")),
+        lr = l.t("更正后的结果", "The corrected result"),
+        pick = l.t("请选择", "Choose"),
+        lw = l.t("原因（必填，如实验室更正报告编号）", "Reason (required: e.g. the lab's corrected report)"),
+        ph = l.t("例如：实验室更正报告 2022-041", "e.g. the lab's corrected report 2022-041"),
+        reason = esc(typed_of("reason")),
+        b = l.t("更正结果", "Correct the result"),
+        hint = l.t(
+            "只用于已出结果的混管：原结果引起的处置（异常预警、临时管控、单管复检、消杀任务、重采）会撤销，新结果照常处置，并通知预警群。更正和原因记入审计日志。",
+            "For a pooled tube that has a result: what the earlier result set in motion (the alert, temporary control, retests, disinfection, re-samples) is undone, the new result does what any result does, and the alert groups are told. The correction and its reason are in the audit log."
+        ),
     )
+}
+
+/// The correction form's fields.
+#[derive(Debug, Deserialize, Default)]
+pub struct CorrectionForm {
+    #[serde(default)]
+    pub barcode: String,
+    #[serde(default)]
+    pub result: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A correction from the lab's page: what the API's
+/// `POST /api/v1/rounds/{id}/results/corrections` does, then the lab page
+/// with what it undid and did, or the form to fix.
+pub async fn lab_correct(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let l = page.lang;
+    let round = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    let f = super::Fields::parse(&body);
+    let form = CorrectionForm {
+        barcode: f.get("barcode").to_string(),
+        result: f.get("result").to_string(),
+        reason: f.get("reason").to_string(),
+    };
+    let typed = [
+        ("barcode", form.barcode.as_str()),
+        ("result", form.result.as_str()),
+        ("reason", form.reason.as_str()),
+    ];
+    let done = gw_app::testing::correct_result(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        round,
+        &form.barcode,
+        &form.result,
+        &form.reason,
+    )
+    .await;
+    let (status, html) = match done {
+        Ok(c) => {
+            if c.notifications > 0 {
+                s.alerts.wake();
+            }
+            let did = match correction_done(&s, &a, l, round, &c).await {
+                Ok(h) => h,
+                Err(e) => return page.error(e),
+            };
+            (
+                StatusCode::OK,
+                did + &correction_form(l, &a, round, None, &[]),
+            )
+        }
+        // Not the caller's to do: the error page (no such round: below).
+        Err(e @ gw_app::access::AuthError::Forbidden(_)) => return page.error(auth_err(l, e)),
+        Err(e) => {
+            let w = auth_err(l, e);
+            (
+                w.status,
+                correction_form(l, &a, round, Some(&pick(l, &w.message)), &typed),
+            )
+        }
+    };
+    match s.store.round(round.street, round.id).await {
+        Ok(r) => lab_page(&page, &a, round, &r.name, status, &html),
+        Err(e) => page.error(e.into()),
+    }
+}
+
+/// What a correction undid and did, as the API answers it.
+async fn correction_done(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    round: Key,
+    c: &gw_app::testing::Correction,
+) -> Result<String, WebError> {
+    let word = |r: &str| match r {
+        "negative" => l.t("阴性", "negative"),
+        "abnormal" => l.t("异常（阳性）", "abnormal (positive)"),
+        "invalid" => l.t("无效", "invalid"),
+        _ => l.t("无结果", "no result"),
+    };
+    if !c.changed {
+        return Ok(format!(
+            r#"<section class="card" id="correction-done"><p class="notice">{}</p></section>"#,
+            esc(&match l {
+                Lang::Zh => format!("{} 已是“{}”，未改动。", c.barcode, word(&c.after)),
+                Lang::En => format!(
+                    "{} already is {}: nothing changed.",
+                    c.barcode,
+                    word(&c.after)
+                ),
+            })
+        ));
+    }
+    let see_alerts = super::reads_rounds(s, a);
+    let mut undone = Vec::new();
+    if c.withdrawn_alert.is_some() {
+        undone.push(
+            l.t("混管异常预警已撤销", "the abnormal-pool alert withdrawn")
+                .to_string(),
+        );
+    }
+    if c.released > 0 {
+        undone.push(match l {
+            Lang::Zh => format!("{} 户解除临时管控", c.released),
+            Lang::En => format!("{} households released from temporary control", c.released),
+        });
+    }
+    if c.cancelled > 0 {
+        undone.push(match l {
+            Lang::Zh => format!("{} 个未做的单管复检或重采已取消", c.cancelled),
+            Lang::En => format!("{} open retests or re-samples cancelled", c.cancelled),
+        });
+    }
+    if c.disinfection_withdrawn {
+        undone.push(
+            l.t(
+                "未完成的消杀任务已撤销",
+                "the disinfection task, not done, called off",
+            )
+            .to_string(),
+        );
+    }
+    if undone.is_empty() {
+        undone.push(
+            l.t(
+                "原结果没有需要撤销的处置",
+                "the earlier result had set nothing in motion",
+            )
+            .to_string(),
+        );
+    }
+    let mut did = Vec::new();
+    if let Some(al) = &c.alert {
+        let link = if see_alerts {
+            format!(
+                r#" <a href="/rounds/{round}/alerts#alert-{}">{}</a>"#,
+                esc(&al.alert),
+                l.t("异常处置", "alerts page")
+            )
+        } else {
+            String::new()
+        };
+        did.push(esc(&match l {
+            Lang::Zh => format!(
+                "新的混管异常：已追踪 {} 人，{} 户临时管控，{} 人待单管复检，已派消杀任务",
+                al.member_count, al.households_under_control, al.retests_open
+            ),
+            Lang::En => format!(
+                "A new abnormal pool: {} people traced, {} households under temporary control, {} to retest, a disinfection task opened",
+                al.member_count, al.households_under_control, al.retests_open
+            ),
+        }) + &link);
+    }
+    if c.after == "invalid" {
+        let link = if see_alerts {
+            format!(
+                r#" <a href="/rounds/{round}/resamples">{}</a>"#,
+                l.t("重采名单", "re-sample list")
+            )
+        } else {
+            String::new()
+        };
+        did.push(
+            esc(l.t(
+                "管内人员须重新采样",
+                "the tube's people are to be swabbed again",
+            )) + &link,
+        );
+    }
+    if c.notifications > 0 {
+        did.push(esc(&match l {
+            Lang::Zh => format!("已向预警群发送 {} 条通知", c.notifications),
+            Lang::En => format!("{} messages queued for the alert channels", c.notifications),
+        }));
+    }
+    let li =
+        |items: &[String]| -> String { items.iter().map(|t| format!("<li>{t}</li>")).collect() };
+    Ok(format!(
+        r#"<section class="card" id="correction-done"><h2>{h}</h2><p class="notice">{what}</p><h3>{lu}</h3><ul class="list" id="correction-undone">{u}</ul>{did}</section>"#,
+        h = l.t("结果已更正", "Result corrected"),
+        what = esc(&match l {
+            Lang::Zh => format!(
+                "{}：{} → {}（已记入审计日志）",
+                c.barcode,
+                word(&c.before),
+                word(&c.after)
+            ),
+            Lang::En => format!(
+                "{}: {} → {} (in the audit log)",
+                c.barcode,
+                word(&c.before),
+                word(&c.after)
+            ),
+        }),
+        lu = l.t("撤销了", "Undone"),
+        u = li(&undone.iter().map(|t| esc(t)).collect::<Vec<_>>()),
+        did = if did.is_empty() {
+            String::new()
+        } else {
+            format!(
+                r#"<h3>{}</h3><ul class="list" id="correction-did">{}</ul>"#,
+                l.t("新结果的处置", "What the new result did"),
+                li(&did)
+            )
+        },
+    ))
 }
 
 pub async fn lab_submit(
@@ -1136,6 +1719,15 @@ async fn lab_done(
         ));
     }
     if !sum.invalid_tubes.is_empty() {
+        // The list of whom to swab again, for who may open it.
+        let resamples = if see_alerts && sum.resamples > 0 {
+            format!(
+                r#" <a href="/rounds/{round}/resamples" id="lab-resamples">{}</a>"#,
+                l.t("重采名单", "re-sample list")
+            )
+        } else {
+            String::new()
+        };
         note(
             "lab-invalid-tubes",
             "warn",
@@ -1150,7 +1742,7 @@ async fn lab_done(
                         sum.invalid_tubes.len(),
                         sum.resamples
                     ),
-                }), &sum.invalid_tubes),
+                }), &sum.invalid_tubes) + &resamples,
         );
     }
     if !sum.still_open.is_empty() {
@@ -1354,9 +1946,10 @@ async fn disinfection_body(
     id: &str,
 ) -> Result<(String, String), WebError> {
     let round = parse_key(l, id)?;
-    let tasks = gw_app::testing::disinfection_tasks(&s.store, &s.clock, &a.principal, round)
+    let d = gw_app::alerts::round_disinfection(&s.store, &s.clock, &a.principal, round)
         .await
         .map_err(|e| auth_err(l, e))?;
+    let tasks = d.tasks;
     let mut li = String::new();
     for t in &tasks {
         let action = if t.state == "done" {
@@ -1388,6 +1981,23 @@ async fn disinfection_body(
             gw_domain::notify::clock_text(t.created_ms),
         ));
     }
+    // Tasks at points outside the reader's area: counted, never named
+    // (whose they are and how they stand is the point's and the street's).
+    if d.elsewhere > 0 {
+        li.push_str(&format!(
+            r#"<li class="muted" id="tasks-elsewhere">{}</li>"#,
+            esc(&match l {
+                Lang::Zh => format!(
+                    "另有 {} 个消杀任务在您辖区以外的采样点，由采样点和街道跟进。",
+                    d.elsewhere
+                ),
+                Lang::En => format!(
+                    "{} more disinfection task(s) at points outside your area: their staff and the street follow them up.",
+                    d.elsewhere
+                ),
+            })
+        ));
+    }
     if li.is_empty() {
         li = format!(
             r#"<li class="muted">{}</li>"#,
@@ -1406,6 +2016,11 @@ async fn disinfection_body(
 pub struct DoneForm {
     #[serde(default)]
     pub round: String,
+    /// `point` or `packing`: the button was on that page of `point`.
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub point: String,
 }
 
 pub async fn disinfection_done(
@@ -1421,9 +2036,15 @@ pub async fn disinfection_done(
         Err(e) => return page.error(e),
     };
     match gw_app::testing::disinfection_done(&s.store, &s.clock, &a.principal, task).await {
-        Ok(()) => match f.round.parse::<Key>() {
-            Ok(r) => redirect(&format!("/rounds/{r}/disinfection")),
-            Err(_) => redirect("/"),
+        Ok(()) => match (
+            f.from.as_str(),
+            f.point.parse::<Key>(),
+            f.round.parse::<Key>(),
+        ) {
+            ("point", Ok(p), _) => redirect(&format!("/points/{p}#disinfection")),
+            ("packing", Ok(p), _) => redirect(&format!("/points/{p}/packing#disinfection")),
+            (_, _, Ok(r)) => redirect(&format!("/rounds/{r}/disinfection")),
+            _ => redirect("/"),
         },
         Err(e) => page.error(auth_err(l, e)),
     }

@@ -28,7 +28,7 @@ fn messages(l: Lang) -> serde_json::Value {
         "same_tube": t("这是本管的条码，不是居民码（重复扫描），未登记", "That is this tube's own barcode, not a personal code (read twice): not registered"),
         "person_no_tube": t("这是居民码或身份证号：请先扫描采样管条码，再扫居民码", "That is a personal code or an ID number: scan a tube's barcode first, then people's codes"),
         "person_not_tube": t("这是居民码或身份证号，不是采样管条码：本管已满，请先扫描新管条码", "That is a personal code or an ID number, not a tube barcode: this tube is full, scan the next tube's barcode first"),
-        "follow_up_retest": t("该管已出结果（混管异常）：此人须单管复核，其户已临时管控，请通知社区", "This tube's result is in (abnormal pool): this person needs a single-tube retest and their household is under temporary control: tell the community"),
+        "follow_up_retest": t("该管已出结果（混管异常）：此人须单管复检，其户已临时管控，请通知社区", "This tube's result is in (abnormal pool): this person needs a single-tube retest and their household is under temporary control: tell the community"),
         "follow_up_resample": t("该管已出结果（无效）：此人须重采", "This tube's result is in (invalid): this person must be swabbed again"),
         "online": t("在线", "Online"),
         "offline": t("离线：扫码照常保存在本机", "Offline: scans are kept on this device"),

@@ -706,8 +706,11 @@
       // point's, and is filled on. Elsewhere: a tube of that point first.
       var samePoint = !!before && String(before.point) === String(r.body.point);
       if (s.tube && !samePoint) { s.tube = null; s.fill = 0; s.known = 0; delete s.closed; delete s.last; }
-      // Another point's count is not this one's (its next answer gives it).
-      if (!samePoint) s.pointCount = 0;
+      // The point's count as the server has it now (the swabs of its other
+      // stations, or of this one before a re-enrolment); an older server
+      // that does not say: another point's count is not this one's.
+      if (typeof r.body.point_count === 'number') s.pointCount = r.body.point_count;
+      else if (!samePoint) s.pointCount = 0;
       saveState(s);
       startScanning();
       show('ok', M.enrolled);
