@@ -56,6 +56,7 @@ fn messages(l: Lang) -> serde_json::Value {
         "rescan_walk_in": t("未登记：请核对临时人员信息后重新登记", "Not registered: check the walk-in's details and register again"),
         "rescan_later": t("服务器未登记（已从本机删除）：此人若已采样，请补扫其个人码", "Not registered by the server (removed from this device): if this person was swabbed, scan their code again"),
         "retype": t("证件号有误：请按「撤销上一个」撤销此条，核对后重新输入", "The document number has a typing mistake: press Undo last scan to take it back, check it and type it again"),
+        "unregistered": t("本街道没有此证件号：请按「撤销上一个」撤销此条，再按「临时人员」登记此人（若是新采样管条码，撤销后按「换管」）", "Nobody in this street has this number: press Undo last scan, then register the person as a walk-in (a new tube's barcode: undo, then press New tube)"),
         "undo": t("撤销上一个", "Undo last scan"),
         "undo_confirm": t("再按一次撤销：", "Press again to take back:"),
         "undone": t("已撤销", "Taken back"),

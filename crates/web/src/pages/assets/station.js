@@ -522,6 +522,7 @@
         if (o.alert) show('bad', M.retest_due, detail);
         else if (o.tube_closed) show('bad', M.tube_closed, detail);
         else if (o.retype) show('bad', M.retype, detail);
+        else if (o.unregistered) show('bad', M.unregistered, detail);
         else if (walkInOnly(o)) show('ok', M.walk_in_ok, M.walk_in_later + ' · ' + M.tube + ' ' + o.tube_fill + '/' + (o.pool_size || poolSize(state())));
         else if (o.duplicate_of || o.problem || o.follow_up) show('bad', o.duplicate_of ? M.duplicate : M.problem, detail);
         else show('ok', M.ok, (o.person ? o.person : o.resident ? M.resident + ' ' + o.resident : '') + ' · ' + M.tube + ' ' + o.tube_fill + '/' + (o.pool_size || poolSize(state())));
