@@ -325,45 +325,53 @@ fn redirect(to: &str) -> Response {
 }
 
 /// An error as a page: the status, a machine-readable code in a meta tag (the
-/// tests read it), what to do in the reader's language.
+/// tests read it), what to do in the reader's language. For a request no
+/// page handler took (no caller or page known): the header of a visitor.
 pub(crate) fn error_page(lang: Lang, status: StatusCode, code: &str, message: &str) -> Response {
-    let (title, extra) = match code {
-        "unauthenticated" => (
-            lang.t("请先登录", "Log in first"),
-            r#"<meta http-equiv="refresh" content="0;url=/login">"#,
-        ),
-        "password_change_required" => (
-            lang.t("请先修改一次性密码", "Change your one-time password first"),
-            r#"<meta http-equiv="refresh" content="0;url=/password">"#,
-        ),
-        "forbidden" => (lang.t("无权查看", "Not allowed"), ""),
-        "csrf" => (lang.t("页面已过期", "This page has expired"), ""),
-        _ => (lang.t("出错了", "Something went wrong"), ""),
-    };
-    let body = format!(
-        r#"<section class="card"><h1>{}</h1><p class="error">{}</p><p><a class="button" href="/">{}</a></p></section>"#,
-        esc(title),
-        esc(message),
-        lang.t("返回首页", "Back to the home page")
-    );
-    let p = Page {
+    Page {
         lang,
         switched: false,
         auth: None,
         path: "/".into(),
         query: String::new(),
-    };
-    p.render_with(
-        status,
-        title,
-        &body,
-        &format!(r#"<meta name="gw-error" content="{}">{extra}"#, esc(code)),
-    )
+    }
+    .error_with(status, code, message)
 }
 
 impl Page {
     fn error(&self, e: WebError) -> Response {
-        error_page(self.lang, e.status, e.code, &e.message)
+        self.error_with(e.status, e.code, &e.message)
+    }
+
+    /// An error in this page's place: the caller's own header (their name,
+    /// 退出) and the language link back to this very page.
+    fn error_with(&self, status: StatusCode, code: &str, message: &str) -> Response {
+        let lang = self.lang;
+        let (title, extra) = match code {
+            "unauthenticated" => (
+                lang.t("请先登录", "Log in first"),
+                r#"<meta http-equiv="refresh" content="0;url=/login">"#,
+            ),
+            "password_change_required" => (
+                lang.t("请先修改一次性密码", "Change your one-time password first"),
+                r#"<meta http-equiv="refresh" content="0;url=/password">"#,
+            ),
+            "forbidden" => (lang.t("无权查看", "Not allowed"), ""),
+            "csrf" => (lang.t("页面已过期", "This page has expired"), ""),
+            _ => (lang.t("出错了", "Something went wrong"), ""),
+        };
+        let body = format!(
+            r#"<section class="card"><h1>{}</h1><p class="error">{}</p><p><a class="button" href="/">{}</a></p></section>"#,
+            esc(title),
+            esc(message),
+            lang.t("返回首页", "Back to the home page")
+        );
+        self.render_with(
+            status,
+            title,
+            &body,
+            &format!(r#"<meta name="gw-error" content="{}">{extra}"#, esc(code)),
+        )
     }
 }
 
