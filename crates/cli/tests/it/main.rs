@@ -9,6 +9,7 @@ mod api;
 mod browser;
 mod channel_pages;
 mod codes;
+mod coverage_pages;
 mod durability;
 mod handoff;
 mod harness;
