@@ -140,7 +140,8 @@ pub struct Coverage {
     #[serde(flatten)]
     pub totals: Totals,
     pub rows: Vec<CoverageRow>,
-    /// Points the caller may see (those in communities they can read).
+    /// Points the caller may see: those in communities they can read, and
+    /// (without their territory's counts) those in the communities of the rows.
     pub points: Vec<PointRow>,
 }
 
@@ -270,10 +271,23 @@ pub async fn coverage(
             }
         }
     }
+    // The communities of the rows given (a grid leader's grids lie in one):
+    // their points' counts are shown as the round's page shows them, but
+    // not the points' territories, which reach grids the caller may not read.
+    let row_communities: std::collections::BTreeSet<String> =
+        rows.iter().filter_map(|r| r.community.clone()).collect();
     for pc in counts {
         let pl = place(store, round.street, Level::Community, pc.community_id).await?;
-        if p.can(Action::ReadRegistry, &pl, now) {
-            let own = served.get(&pc.point_id);
+        let whole = p.can(Action::ReadRegistry, &pl, now);
+        let of_rows = row_communities.contains(
+            &Key {
+                street: round.street,
+                id: pc.community_id,
+            }
+            .to_string(),
+        );
+        if whole || of_rows {
+            let own = served.get(&pc.point_id).filter(|_| whole);
             points.push(PointRow {
                 point: Key {
                     street: round.street,
@@ -701,7 +715,8 @@ pub struct Comparison {
     pub before: Option<String>,
     pub within: String,
     pub buildings: Vec<BuildingCompared>,
-    /// Points matched by name across the two rounds.
+    /// The points of the territory's community in either round, matched by
+    /// name (a point the round before had and this one lacks has `people` 0).
     pub points: Vec<PointCompared>,
     /// Residents sampled in the round before and not (yet) in this one, nor
     /// exempt from it (masked).
@@ -756,36 +771,42 @@ pub async fn compare(
             lapsed: r.lapsed,
         })
         .collect();
-    let now = clock.now_ms();
-    let readable = |c: i64| async move {
-        match store.place_of(round.street, "community", c).await {
-            Ok(cp) => p.can(Action::ReadRegistry, &cp, now),
-            Err(_) => false,
-        }
-    };
-    // The points of the territory's community, each against the point of the
-    // same name in the same community last round (names repeat across
-    // communities: every community may have its 1号点).
+    // The points of the territory's community in either round, each name
+    // once (names repeat across communities: every community may have its
+    // 1号点). A point of the round before that this round lacks is listed
+    // with no one now, so the two rounds' totals add up. Whoever reads the
+    // territory sees its community's points (counts only), as the round's
+    // page shows them.
     let community = store
         .place_of(round.street, level_name(l), k.id)
         .await?
         .community;
-    let before_points = store.point_counts(round.street, before, None).await?;
-    let mut points = Vec::new();
-    for pc in store.point_counts(round.street, round.id, None).await? {
-        if community.is_some_and(|c| c != pc.community_id) || !readable(pc.community_id).await {
-            continue;
+    let mut points: Vec<PointCompared> = Vec::new();
+    if let Some(c) = community {
+        let now_points = store.point_counts(round.street, round.id, Some(c)).await?;
+        let before_points = store.point_counts(round.street, before, Some(c)).await?;
+        let counts = now_points
+            .into_iter()
+            .map(|pc| (pc, true))
+            .chain(before_points.into_iter().map(|pc| (pc, false)));
+        for (pc, this_round) in counts {
+            let i = match points.iter().position(|x| x.name == pc.name) {
+                Some(i) => i,
+                None => {
+                    points.push(PointCompared {
+                        name: pc.name,
+                        people: 0,
+                        people_before: 0,
+                    });
+                    points.len() - 1
+                }
+            };
+            if this_round {
+                points[i].people += pc.people;
+            } else {
+                points[i].people_before += pc.people;
+            }
         }
-        let people_before = before_points
-            .iter()
-            .filter(|b| b.name == pc.name && b.community_id == pc.community_id)
-            .map(|b| b.people)
-            .sum();
-        points.push(PointCompared {
-            name: pc.name,
-            people: pc.people,
-            people_before,
-        });
     }
     let today = clock.today();
     let ids = store

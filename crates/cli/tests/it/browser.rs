@@ -667,7 +667,7 @@ async fn browser_login_home_language_coverage_and_masking() {
     b.screenshots("page-missed");
 
     // A household's code sheet: one QR per member, names masked, printable on A4.
-    b.click("tbody a[href$='/codes']");
+    b.click("#missed a[href$='/codes']");
     b.wait("the code sheet", "location.pathname.endsWith('/codes')");
     let sheet = b.source();
     let cards = b.exec(

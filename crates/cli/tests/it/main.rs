@@ -10,6 +10,7 @@ mod api;
 mod browser;
 mod channel_pages;
 mod codes;
+mod coverage_pages;
 mod durability;
 mod handoff;
 mod harness;

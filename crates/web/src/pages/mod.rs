@@ -326,45 +326,53 @@ fn redirect(to: &str) -> Response {
 }
 
 /// An error as a page: the status, a machine-readable code in a meta tag (the
-/// tests read it), what to do in the reader's language.
+/// tests read it), what to do in the reader's language. For a request no
+/// page handler took (no caller or page known): the header of a visitor.
 pub(crate) fn error_page(lang: Lang, status: StatusCode, code: &str, message: &str) -> Response {
-    let (title, extra) = match code {
-        "unauthenticated" => (
-            lang.t("请先登录", "Log in first"),
-            r#"<meta http-equiv="refresh" content="0;url=/login">"#,
-        ),
-        "password_change_required" => (
-            lang.t("请先修改一次性密码", "Change your one-time password first"),
-            r#"<meta http-equiv="refresh" content="0;url=/password">"#,
-        ),
-        "forbidden" => (lang.t("无权查看", "Not allowed"), ""),
-        "csrf" => (lang.t("页面已过期", "This page has expired"), ""),
-        _ => (lang.t("出错了", "Something went wrong"), ""),
-    };
-    let body = format!(
-        r#"<section class="card"><h1>{}</h1><p class="error">{}</p><p><a class="button" href="/">{}</a></p></section>"#,
-        esc(title),
-        esc(message),
-        lang.t("返回首页", "Back to the home page")
-    );
-    let p = Page {
+    Page {
         lang,
         switched: false,
         auth: None,
         path: "/".into(),
         query: String::new(),
-    };
-    p.render_with(
-        status,
-        title,
-        &body,
-        &format!(r#"<meta name="gw-error" content="{}">{extra}"#, esc(code)),
-    )
+    }
+    .error_with(status, code, message)
 }
 
 impl Page {
     fn error(&self, e: WebError) -> Response {
-        error_page(self.lang, e.status, e.code, &e.message)
+        self.error_with(e.status, e.code, &e.message)
+    }
+
+    /// An error in this page's place: the caller's own header (their name,
+    /// 退出) and the language link back to this very page.
+    fn error_with(&self, status: StatusCode, code: &str, message: &str) -> Response {
+        let lang = self.lang;
+        let (title, extra) = match code {
+            "unauthenticated" => (
+                lang.t("请先登录", "Log in first"),
+                r#"<meta http-equiv="refresh" content="0;url=/login">"#,
+            ),
+            "password_change_required" => (
+                lang.t("请先修改一次性密码", "Change your one-time password first"),
+                r#"<meta http-equiv="refresh" content="0;url=/password">"#,
+            ),
+            "forbidden" => (lang.t("无权查看", "Not allowed"), ""),
+            "csrf" => (lang.t("页面已过期", "This page has expired"), ""),
+            _ => (lang.t("出错了", "Something went wrong"), ""),
+        };
+        let body = format!(
+            r#"<section class="card"><h1>{}</h1><p class="error">{}</p><p><a class="button" href="/">{}</a></p></section>"#,
+            esc(title),
+            esc(message),
+            lang.t("返回首页", "Back to the home page")
+        );
+        self.render_with(
+            status,
+            title,
+            &body,
+            &format!(r#"<meta name="gw-error" content="{}">{extra}"#, esc(code)),
+        )
     }
 }
 
@@ -1332,7 +1340,10 @@ async fn coverage_body(
 
 #[derive(Debug, Deserialize)]
 pub struct MissedQuery {
+    /// The territory: one of a community, a grid or a building.
+    pub community: Option<String>,
     pub grid: Option<String>,
+    pub building: Option<String>,
     pub page: Option<usize>,
     /// Set after an exemption was recorded (the notice says so).
     pub exempted: Option<String>,
@@ -1341,6 +1352,55 @@ pub struct MissedQuery {
 }
 
 pub const MISSED_PAGE: usize = 200;
+
+/// The one community, grid or building a list page's address names
+/// (`?community=`, `?grid=`, `?building=`), as the API reads it.
+pub(super) fn territory_of(
+    l: Lang,
+    community: Option<&str>,
+    grid: Option<&str>,
+    building: Option<&str>,
+) -> Result<(gw_store::coverage::Level, Key), WebError> {
+    gw_app::coverage::within_of(community, grid, building)
+        .map_err(|e| WebError::bad_request(registry::pick(l, &e)))?
+        .ok_or_else(|| {
+            WebError::bad_request(l.t(
+                "请在地址中给出网格、楼栋或社区，例如 ?grid=1-3",
+                "Name a grid, building or community in the address, e.g. ?grid=1-3",
+            ))
+        })
+}
+
+/// A territory as an address's query: `grid=1-3`.
+pub(super) fn territory_query((level, k): (gw_store::coverage::Level, Key)) -> String {
+    format!("{}={k}", gw_app::coverage::level_name(level))
+}
+
+/// A territory by name as a page heads it: `东风社区 · 第3网格`,
+/// `东风社区 · 百合小区 3号楼`. Read only once the caller was let in.
+pub(super) async fn territory_name(
+    s: &AppState,
+    (level, k): (gw_store::coverage::Level, Key),
+) -> Result<String, WebError> {
+    use gw_store::coverage::Level;
+    Ok(match level {
+        Level::Grid => {
+            let g = s.store.grid(k.street, k.id).await?;
+            format!("{} · {}", g.community_name, g.name)
+        }
+        Level::Building => {
+            let b = s.store.building(k.street, k.id).await?;
+            format!("{} · {} {}", b.community, b.compound, b.name)
+        }
+        Level::Community => s
+            .store
+            .communities(None, Some(k.street))
+            .await?
+            .into_iter()
+            .find(|c| c.id == k.id)
+            .map_or_else(|| k.to_string(), |c| c.name),
+    })
+}
 
 pub async fn missed(
     State(s): State<AppState>,
@@ -1372,7 +1432,9 @@ pub async fn missed_reveal(
     }
 }
 
-/// `reveal`: a resident of the page whose full phone numbers to show.
+/// The missed list of a community, grid or building, one card per person
+/// (readable on a phone as on a desk). `reveal`: a resident of the page
+/// whose full phone numbers to show.
 async fn missed_body(
     s: &AppState,
     a: &Auth,
@@ -1381,19 +1443,21 @@ async fn missed_body(
     q: &MissedQuery,
     reveal: Option<&str>,
 ) -> Result<(String, String), WebError> {
+    use gw_store::coverage::Level;
     let l = page.lang;
     let round = parse_key(l, id)?;
-    let grid = parse_key(
+    let within = territory_of(
         l,
-        q.grid.as_deref().ok_or_else(|| {
-            WebError::bad_request(l.t(
-                "请在地址中给出网格，例如 ?grid=1-3",
-                "Name the grid in the address, e.g. ?grid=1-3",
-            ))
-        })?,
+        q.community.as_deref(),
+        q.grid.as_deref(),
+        q.building.as_deref(),
     )?;
-    let within = (gw_store::coverage::Level::Grid, grid);
-    let m = gw_app::coverage::missed(&s.store, &s.clock, &a.principal, round, within).await?;
+    let (level, territory) = within;
+    let m = gw_app::coverage::missed(&s.store, &s.clock, &a.principal, round, within)
+        .await
+        .map_err(|e| rounds::auth_err(l, e))?;
+    let where_ = territory_name(s, within).await?;
+    let tq = territory_query(within);
     // Then those who moved in or were registered since the round opened.
     let in_snapshot = m.expected.len();
     let added_end = in_snapshot + m.added.len();
@@ -1417,8 +1481,14 @@ async fn missed_body(
             gw_domain::mask::name(name)
         }
     };
-    let exempt_rows =
-        gw_app::coverage::exemptions(&s.store, &s.clock, &a.principal, round, within).await?;
+    // Exemptions are recorded and lifted on a grid's list (the form's answer
+    // goes back to it).
+    let exempt_rows = match level {
+        Level::Grid => {
+            gw_app::coverage::exemptions(&s.store, &s.clock, &a.principal, round, within).await?
+        }
+        _ => Vec::new(),
+    };
     let today = s.clock.today();
     let pages = rows.len().div_ceil(MISSED_PAGE).max(1);
     let p = q.page.unwrap_or(1).clamp(1, pages);
@@ -1426,10 +1496,9 @@ async fn missed_body(
     let mut people = Vec::new();
     let first = (p - 1) * MISSED_PAGE;
     // A phone is revealed only for someone this page lists.
-    let grid_place = gw_app::access::place_of(&s.store, "grid", grid).await?;
-    let may_reveal = a
-        .principal
-        .can(Action::Reveal(Field::Phone), &grid_place, now);
+    let place =
+        gw_app::access::place_of(&s.store, gw_app::coverage::level_name(level), territory).await?;
+    let may_reveal = a.principal.can(Action::Reveal(Field::Phone), &place, now);
     let listed = |id: &str| {
         rows.iter().skip(first).take(MISSED_PAGE).any(|r| {
             Key {
@@ -1447,37 +1516,45 @@ async fn missed_body(
     let mut shown: Option<(String, Vec<String>)> = None;
     for (i, row) in rows.iter().enumerate().skip(first).take(MISSED_PAGE) {
         let v = gw_app::registry::ResidentView::masked(row, today);
-        let mut name = names(&v.name);
-        if i >= added_end {
-            name.push_str(l.t(
-                "（开轮后迁入，计在原登记处）",
-                " (moved in since the round opened; counted where they lived then)",
-            ));
+        let name = names(&v.name);
+        let since = if i >= added_end {
+            l.t(
+                "开轮后迁入，计在原登记处",
+                "moved in since the round opened; counted where they lived then",
+            )
         } else if i >= in_snapshot {
-            name.push_str(l.t("（开轮后新增）", " (added since the round opened)"));
+            l.t("开轮后新增", "added since the round opened")
+        } else {
+            ""
+        };
+        let mut listed_as = name.clone();
+        if !since.is_empty() {
+            listed_as.push_str(&format!("{}{since}{}", l.t("（", " ("), l.t("）", ")")));
         }
-        let shown_as = format!("{name} {}", v.address.as_deref().unwrap_or(""));
-        let phones = match revealed.get(&v.id) {
+        let address = v.address.as_deref().unwrap_or("");
+        let shown_as = format!("{listed_as} {address}");
+        // The numbers (masked unless just revealed), and on a line of its
+        // own the button that reveals them.
+        let masked_phones = esc(&v
+            .phones
+            .iter()
+            .map(|p| p.number.as_str())
+            .collect::<Vec<_>>()
+            .join(" "));
+        let (phones, reveal) = match revealed.get(&v.id) {
             Some(full) => {
                 shown = Some((shown_as.clone(), full.clone()));
-                esc(&full.join(" "))
+                (esc(&full.join(" ")), String::new())
             }
-            None if may_reveal && !v.phones.is_empty() => format!(
-                "{} {}",
-                esc(&v
-                    .phones
-                    .iter()
-                    .map(|p| p.number.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")),
-                reveal_button(l, &v.id)
+            None if v.phones.is_empty() => (
+                format!(r#"<span class="muted">{}</span>"#, l.t("无", "none")),
+                String::new(),
             ),
-            None => esc(&v
-                .phones
-                .iter()
-                .map(|p| p.number.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")),
+            None if may_reveal => (
+                masked_phones,
+                format!("<div>{}</div>", reveal_button(l, &v.id)),
+            ),
+            None => (masked_phones, String::new()),
         };
         people.push((v.id.clone(), shown_as));
         let sheet = v.household.as_deref().map_or_else(String::new, |h| {
@@ -1487,13 +1564,40 @@ async fn missed_body(
                 l.t("码单", "codes")
             )
         });
+        // Who they are at a glance: sex and age beside the name, then where,
+        // how to reach them, and what to know at the door (the flags).
+        let who = [
+            gender_label(l, v.gender).to_string(),
+            v.age.map_or_else(String::new, |a| match l {
+                Lang::Zh => format!("{a} 岁"),
+                Lang::En => format!("{a} y"),
+            }),
+        ]
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ");
+        let tags: String = std::iter::once(since)
+            .filter(|t| !t.is_empty())
+            .map(|t| format!(r#"<span class="tag">{}</span> "#, esc(t)))
+            .chain(v.flags.iter().map(|f| {
+                format!(
+                    r#"<span class="tag">{}</span> "#,
+                    esc(&flags_label(l, std::slice::from_ref(f)))
+                )
+            }))
+            .collect();
         list.push_str(&format!(
-            r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td><td>{phones}</td><td>{}</td><td>{sheet}</td></tr>"#,
-            esc(&name),
-            esc(gender_label(l, v.gender)),
-            v.age.map_or_else(String::new, |a| a.to_string()),
-            esc(v.address.as_deref().unwrap_or("")),
-            esc(&flags_label(l, &v.flags)),
+            r#"<li><div class="row2"><b>{name}</b><span class="muted">{who}</span></div><div>{address}</div><div class="row2"><span>{lp}{phones}</span>{sheet}</div>{reveal}{tags}</li>"#,
+            name = esc(&name),
+            who = esc(&who),
+            address = esc(address),
+            lp = l.t("电话：", "Phone: "),
+            tags = if tags.is_empty() {
+                String::new()
+            } else {
+                format!(r#"<div class="flags">{}</div>"#, tags.trim_end())
+            },
         ));
     }
     let nav = if pages > 1 {
@@ -1503,7 +1607,7 @@ async fn missed_body(
                 n.push_str(&format!("<b>{i}</b> "));
             } else {
                 n.push_str(&format!(
-                    r#"<a href="/rounds/{round}/missed?grid={grid}&page={i}">{i}</a> "#
+                    r#"<a href="/rounds/{round}/missed?{tq}&page={i}">{i}</a> "#
                 ));
             }
         }
@@ -1512,9 +1616,57 @@ async fn missed_body(
     } else {
         String::new()
     };
+    if rows.is_empty() {
+        list = format!(
+            r#"<li class="muted">{}</li>"#,
+            l.t("没有未检的人。", "Nobody is missed.")
+        );
+    }
+    // A closed round's exemptions are its record: nothing to change.
+    let (exempt, exempt_list) = match level {
+        Level::Grid => (
+            setup::exempt_form(s, a, l, &r, territory, &people),
+            setup::exempt_list(s, a, l, (&r, territory), &exempt_rows, &names),
+        ),
+        // Elsewhere: the grid's list, where the form answers.
+        Level::Building => match place.grid {
+            Some(g) if !rows.is_empty() => (
+                format!(
+                    r#"<p class="hint" id="exempt-elsewhere">{} <a href="/rounds/{round}/missed?grid={}">{}</a></p>"#,
+                    l.t("登记或取消免检：", "To record or lift an exemption:"),
+                    Key {
+                        street: territory.street,
+                        id: g
+                    },
+                    l.t(
+                        "本楼所在网格的未检名单",
+                        "the missed list of this building's grid"
+                    ),
+                ),
+                String::new(),
+            ),
+            _ => (String::new(), String::new()),
+        },
+        Level::Community => (
+            if rows.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    r#"<p class="hint" id="exempt-elsewhere">{}</p>"#,
+                    l.t(
+                        "登记或取消免检请到各网格的未检名单。",
+                        "Record or lift exemptions on each grid's missed list."
+                    )
+                )
+            },
+            String::new(),
+        ),
+    };
     let body = format!(
-        r#"<p><a href="/rounds/{round}">← {back}</a></p><h1>{title}</h1><p class="muted">{n} {people} · {masked}</p>
-{notice}{reveal}<section class="card"><div class="scroll"><table><thead><tr><th>{ln}</th><th>{lg}</th><th>{la}</th><th>{ld}</th><th>{lp}</th><th>{lf}</th><th>{lc}</th></tr></thead><tbody>{list}</tbody></table></div>{nav}</section>{exempt}{exempt_list}"#,
+        r#"<p><a href="/rounds/{round}">← {back}</a></p><h1>{title}</h1><p><b>{where_}</b> · <a href="/rounds/{round}/compare?{tq}">{cmp}</a></p><p class="muted">{n} {people} · {masked}</p>
+{notice}{reveal}<section class="card"><ul class="list" id="missed">{list}</ul>{nav}</section>{exempt}{exempt_list}"#,
+        where_ = esc(&where_),
+        cmp = l.t("与上一轮对比", "Round over round"),
         notice = if q.exempted.is_some() {
             format!(
                 r#"<p class="notice" id="exempted">{}</p>"#,
@@ -1545,15 +1697,12 @@ async fn missed_body(
             reveal_form(
                 a,
                 l,
-                &format!("/rounds/{round}/missed?grid={grid}&page={p}"),
+                &format!("/rounds/{round}/missed?{tq}&page={p}"),
                 shown.as_ref().map(|(w, n)| (w.as_str(), n.as_slice())),
             )
         } else {
             String::new()
         },
-        // A closed round's exemptions are its record: nothing to change.
-        exempt = setup::exempt_form(s, a, l, &r, grid, &people),
-        exempt_list = setup::exempt_list(s, a, l, (&r, grid), &exempt_rows, &names),
         back = esc(&r.name),
         title = l.t("未检名单", "Missed list"),
         n = rows.len(),
@@ -1569,15 +1718,11 @@ async fn missed_body(
                 "document numbers and phones are masked",
             )
         },
-        ln = l.t("姓名", "Name"),
-        lg = l.t("性别", "Gender"),
-        la = l.t("年龄", "Age"),
-        ld = l.t("住址", "Address"),
-        lp = l.t("电话", "Phone"),
-        lf = l.t("标记", "Flags"),
-        lc = l.t("个人码", "Codes"),
     );
-    Ok((format!("{} · {}", r.name, l.t("未检名单", "missed")), body))
+    Ok((
+        format!("{} · {where_} · {}", r.name, l.t("未检名单", "missed")),
+        body,
+    ))
 }
 
 /// A resident's flags (`elderly_alone` …) as words: `独居老人`, or in English

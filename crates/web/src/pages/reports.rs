@@ -17,7 +17,7 @@ use gw_domain::territory::{ControlOrder, ControlStatus, ControlTarget};
 use gw_store::coverage::Level;
 
 use super::registry::{full_names, resident_table};
-use super::{date_text, parse_key, percent, qr_svg, state_label, Lang, Page};
+use super::{added_cell, date_text, parse_key, percent, qr_svg, state_label, Lang, Page};
 use crate::{html_escape as esc, AppState, Auth, WebError};
 
 fn render(page: &Page, r: Result<(String, String), WebError>) -> Response {
@@ -145,21 +145,27 @@ pub async fn round_report(
     render(&page, r)
 }
 
-fn coverage_row(name: &str, expected: i64, sampled: i64, exempt: i64, missed: i64) -> String {
+fn coverage_row(name: &str, r: &gw_app::coverage::CoverageRow) -> String {
     format!(
-        r#"<tr><td>{}</td><td class="n">{expected}</td><td class="n">{sampled}</td><td class="n">{exempt}</td><td class="n">{missed}</td><td class="n">{}%</td></tr>"#,
+        r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}%</td></tr>"#,
         esc(name),
-        percent(sampled + exempt, expected)
+        r.expected,
+        r.sampled,
+        r.exempt,
+        r.missed,
+        added_cell(r.added, r.added_sampled),
+        percent(r.sampled + r.exempt, r.expected)
     )
 }
 
 fn coverage_head(l: Lang, first: &str) -> String {
     format!(
-        r#"<thead><tr><th>{first}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th></tr></thead>"#,
+        r#"<thead><tr><th>{first}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th></tr></thead>"#,
         l.t("应检", "Expected"),
         l.t("已检", "Sampled"),
         l.t("免检", "Exempt"),
         l.t("未检", "Missed"),
+        l.t("新增", "Added"),
         l.t("覆盖率", "Coverage"),
     )
 }
@@ -247,8 +253,20 @@ async fn report_body(
         gw_app::coverage::coverage(&s.store, &s.clock, p, k, Level::Community, None).await?;
     let by_grid = gw_app::coverage::coverage(&s.store, &s.clock, p, k, Level::Grid, None).await?;
     let now = s.clock.now_ms();
-    // Names of the communities and grids shown.
+    // A reader of no whole community (a grid leader) is answered by grid:
+    // their rows are not communities and have no line in the community table.
+    let whole_communities = by_community.by == "community";
+    // Each grid by its own community's name and its own (the rows say which
+    // community each lies in), each community by its name.
     let mut names: HashMap<String, String> = HashMap::new();
+    let mut in_communities: BTreeSet<&str> = by_grid
+        .rows
+        .iter()
+        .filter_map(|r| r.community.as_deref())
+        .collect();
+    if whole_communities {
+        in_communities.extend(by_community.rows.iter().map(|r| r.key.as_str()));
+    }
     let mut community_names: HashMap<String, String> = HashMap::new();
     for c in s.store.communities(None, Some(k.street)).await? {
         let ck = Key {
@@ -256,7 +274,7 @@ async fn report_body(
             id: c.id,
         }
         .to_string();
-        if !by_community.rows.iter().any(|r| r.key == ck) {
+        if !in_communities.contains(ck.as_str()) {
             continue;
         }
         for g in s.store.grids(None, Some((c.street_id, c.id))).await? {
@@ -280,35 +298,26 @@ async fn report_body(
     };
     let t = &by_community.totals;
     let mut communities = String::new();
-    for r in &by_community.rows {
-        communities.push_str(&coverage_row(
-            &community_name(&r.key),
-            r.expected,
-            r.sampled,
-            r.exempt,
-            r.missed,
-        ));
+    if whole_communities {
+        for r in &by_community.rows {
+            communities.push_str(&coverage_row(&community_name(&r.key), r));
+        }
     }
-    if !by_community.rows.is_empty() {
+    if !communities.is_empty() {
         communities.push_str(&format!(
-            r#"<tr class="total"><th>{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}%</th></tr>"#,
+            r#"<tr class="total"><th>{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}</th><th class="n">{}%</th></tr>"#,
             l.t("合计", "Total"),
             t.expected,
             t.sampled,
             t.exempt,
             t.missed,
+            added_cell(t.added, t.added_sampled),
             percent(t.sampled + t.exempt, t.expected)
         ));
     }
     let mut grids = String::new();
     for r in &by_grid.rows {
-        grids.push_str(&coverage_row(
-            &name(&r.key),
-            r.expected,
-            r.sampled,
-            r.exempt,
-            r.missed,
-        ));
+        grids.push_str(&coverage_row(&name(&r.key), r));
     }
     let mut points = String::new();
     for pt in &by_community.points {
@@ -403,7 +412,7 @@ async fn report_body(
     let body = format!(
         r#"<div class="report"><p class="noprint"><a href="/rounds/{k}">← {name}</a></p>
 <h1>{name} · {title}</h1><p class="muted">{asof} <b id="rep-time">{time}</b> {cst} · {state} · {pool} {pl}</p>{print}
-<section class="stats"><div><b id="rep-expected">{e}</b><span>{le}</span></div><div><b id="rep-sampled">{sa}</b><span>{ls}</span></div><div><b id="rep-exempt">{x}</b><span>{lx}</span></div><div><b id="rep-missed">{m}</b><span>{lm}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
+<section class="stats"><div><b id="rep-expected">{e}</b><span>{le}</span></div><div><b id="rep-sampled">{sa}</b><span>{ls}</span></div><div><b id="rep-exempt">{x}</b><span>{lx}</span></div><div><b id="rep-missed">{m}</b><span>{lm}</span></div><div><b id="rep-added">{added}</b><span>{la}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
 <section class="card"><h2>{hc}</h2><div class="scroll"><table id="rep-communities">{headc}<tbody>{communities}</tbody></table></div></section>
 <section class="card"><h2>{hg}</h2><div class="scroll"><table id="rep-grids">{headg}<tbody>{grids}</tbody></table></div></section>
 <section class="card"><h2>{hp}</h2><div class="scroll"><table id="rep-points"><thead><tr><th>{lpt}</th><th class="n">{lpeople}</th><th class="n">{lswabs}</th><th class="n">{ltubes}</th></tr></thead><tbody>{points}</tbody></table></div></section>
@@ -430,18 +439,28 @@ async fn report_body(
         ls = l.t("已检", "Sampled"),
         lx = l.t("免检", "Exempt"),
         lm = l.t("未检", "Missed"),
+        added = added_cell(t.added, t.added_sampled),
+        la = l.t("新增（未检）", "Added (missed)"),
         lp = l.t("覆盖率", "Coverage"),
         hc = l.t("各社区", "By community"),
         headc = coverage_head(l, l.t("社区", "Community")),
-        communities = if communities.is_empty() {
-            empty(6, none)
+        communities = if !whole_communities {
+            empty(
+                7,
+                l.t(
+                    "您的查看范围不含整个社区，请看下方各网格。",
+                    "You read no whole community: see by grid below.",
+                ),
+            )
+        } else if communities.is_empty() {
+            empty(7, none)
         } else {
             communities
         },
         hg = l.t("各网格", "By grid"),
         headg = coverage_head(l, l.t("网格", "Grid")),
         grids = if grids.is_empty() {
-            empty(6, none)
+            empty(7, none)
         } else {
             grids
         },
@@ -478,8 +497,8 @@ async fn report_body(
         lopen = l.t("未完成", "open"),
         ldone = l.t("已完成", "done"),
         foot = l.t(
-            "仅含统计数字，不含个人信息。范围为您有权查看的社区和网格。",
-            "Numbers only, no personal data; limited to the communities and grids you may read."
+            "仅含统计数字，不含个人信息。范围为您有权查看的社区和网格。“新增”是开轮后登记或迁入的人，单独统计，括号内为其中未检的人。",
+            "Numbers only, no personal data; limited to the communities and grids you may read. “Added” are people registered or moved in after the round opened, counted apart; in brackets those not sampled."
         ),
     );
     Ok((

@@ -1068,89 +1068,195 @@ fn key_of(r: &gw_store::registry::ResidentRow) -> String {
 
 // ----- round over round ------------------------------------------------------------------
 
+/// `?community=`, `?grid=` or `?building=`: the territory a page is about.
+#[derive(Debug, Deserialize)]
+pub struct TerritoryQuery {
+    pub community: Option<String>,
+    pub grid: Option<String>,
+    pub building: Option<String>,
+}
+
 pub async fn compare(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,
     page: Page,
     Path(id): Path<String>,
-    Query(q): Query<GridQuery>,
+    Query(q): Query<TerritoryQuery>,
 ) -> Response {
     let r = compare_body(&s, &a, page.lang, &id, &q).await;
     render(&page, r)
 }
 
+/// Round over round in a community, grid or building: the round compared
+/// with by name, each building and point then and now, and the people
+/// sampled then and not now, with their masked phones to call them.
 async fn compare_body(
     s: &AppState,
     a: &Auth,
     l: Lang,
     id: &str,
-    q: &GridQuery,
+    q: &TerritoryQuery,
 ) -> Result<(String, String), WebError> {
     let round = parse_key(l, id)?;
-    let grid = grid_of(l, q)?;
-    let c = gw_app::coverage::compare(
-        &s.store,
-        &s.clock,
-        &a.principal,
-        round,
-        (gw_store::coverage::Level::Grid, grid),
-    )
-    .await
-    .map_err(|e| auth_err(l, e))?;
+    let within = super::territory_of(
+        l,
+        q.community.as_deref(),
+        q.grid.as_deref(),
+        q.building.as_deref(),
+    )?;
+    let c = gw_app::coverage::compare(&s.store, &s.clock, &a.principal, round, within)
+        .await
+        .map_err(|e| auth_err(l, e))?;
+    let where_ = super::territory_name(s, within).await?;
+    let tq = super::territory_query(within);
+    let this = s.store.round(round.street, round.id).await?;
+    let before = match c.before.as_deref().map(str::parse::<Key>) {
+        Some(Ok(b)) => Some(s.store.round(b.street, b.id).await?),
+        _ => None,
+    };
+    let n = |v: i64| format!(r#"<td class="n">{v}</td>"#);
     let mut rows = String::new();
+    let (mut e, mut sb, mut sn, mut lp) = (0, 0, 0, 0);
     for b in &c.buildings {
+        e += b.expected;
+        sb += b.sampled_before;
+        sn += b.sampled;
+        lp += b.lapsed;
         rows.push_str(&format!(
-            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n{}">{}</td></tr>"#,
-            esc(&b.name),
-            b.expected,
-            b.sampled_before,
-            b.sampled,
+            r#"<tr><td><a href="/rounds/{round}/missed?building={k}">{name}</a></td><td class="n{}">{}</td>{}{}{}</tr>"#,
             if b.lapsed > 0 { " warn" } else { "" },
-            b.lapsed
+            b.lapsed,
+            n(b.sampled_before),
+            n(b.sampled),
+            n(b.expected),
+            k = esc(&b.building),
+            name = esc(&b.name),
         ));
     }
+    if !c.buildings.is_empty() {
+        rows.push_str(&format!(
+            r#"<tr class="total"><th>{}</th><th class="n">{lp}</th><th class="n">{sb}</th><th class="n">{sn}</th><th class="n">{e}</th></tr>"#,
+            l.t("合计", "Total")
+        ));
+    }
+    let mut points = String::new();
+    let (mut pb, mut pn) = (0, 0);
+    for p in &c.points {
+        pb += p.people_before;
+        pn += p.people;
+        points.push_str(&format!(
+            "<tr><td>{}</td>{}{}</tr>",
+            esc(&p.name),
+            n(p.people_before),
+            n(p.people)
+        ));
+    }
+    if !c.points.is_empty() {
+        points.push_str(&format!(
+            r#"<tr class="total"><th>{}</th><th class="n">{pb}</th><th class="n">{pn}</th></tr>"#,
+            l.t("合计", "Total")
+        ));
+    }
+    let none = |cols: usize| {
+        format!(
+            r#"<tr><td colspan="{cols}" class="muted">{}</td></tr>"#,
+            l.t("无", "None")
+        )
+    };
     let full = full_names(s, a);
+    const SHOWN: usize = 200;
     let mut lapsed = String::new();
-    for r in c.lapsed.iter().take(200) {
+    for r in c.lapsed.iter().take(SHOWN) {
         let name = if full {
             r.name.clone()
         } else {
             gw_domain::mask::name(&r.name)
         };
+        let phones: Vec<&str> = r.phones.iter().map(|p| p.number.as_str()).collect();
+        let phones = if phones.is_empty() {
+            format!(r#"<span class="muted">{}</span>"#, l.t("无", "none"))
+        } else {
+            esc(&phones.join(" "))
+        };
         lapsed.push_str(&format!(
-            "<li>{} <span class=\"muted\">{}</span></li>",
+            r#"<li><div><b>{}</b></div><div>{}</div><div>{}：{phones}</div></li>"#,
             esc(&name),
-            esc(r.address.as_deref().unwrap_or(""))
+            esc(r.address.as_deref().unwrap_or("")),
+            l.t("电话", "Phone"),
         ));
     }
-    let before = if c.before.is_some() {
-        String::new()
-    } else {
-        format!(
-            r#"<p class="muted">{}</p>"#,
+    if c.lapsed.len() > SHOWN {
+        lapsed.push_str(&format!(
+            r#"<li class="muted">{}</li>"#,
+            esc(&match l {
+                Lang::Zh => format!("另有 {} 人未列出，见未检名单。", c.lapsed.len() - SHOWN),
+                Lang::En => format!(
+                    "{} more not listed: see the missed list.",
+                    c.lapsed.len() - SHOWN
+                ),
+            })
+        ));
+    }
+    let against = match &before {
+        Some(b) => format!(
+            r#"<p id="compare-rounds">{} <b>{}</b> {} <b id="compare-before">{}</b></p>"#,
+            l.t("本轮", "This round"),
+            esc(&this.name),
+            l.t("对比上一轮", "against the round before,"),
+            esc(&b.name)
+        ),
+        None => format!(
+            r#"<p class="muted" id="compare-rounds">{}</p>"#,
             l.t(
-                "本街道没有更早的轮次可比。",
-                "The street has no earlier round to compare with."
+                "本街道没有更早的、包含此处的轮次可比。",
+                "The street has no earlier round over this place to compare with."
             )
-        )
+        ),
     };
     let body = format!(
-        r#"{back}<h1>{h}</h1>{before}<section class="card"><div class="scroll"><table id="compare"><thead><tr><th>{lb}</th><th>{le}</th><th>{lbf}</th><th>{ln}</th><th>{ll}</th></tr></thead><tbody>{rows}</tbody></table></div></section>
-<section class="card"><h2>{hl} <span class="tag">{n}</span></h2><ul class="list">{lapsed}</ul></section>"#,
+        r#"{back}<h1>{h}</h1><p><b>{where_}</b></p>{against}
+<section class="card"><h2>{hb}</h2><div class="scroll"><table id="compare"><thead><tr><th>{lb}</th><th class="n">{ll}</th><th class="n">{lbf}</th><th class="n">{ln}</th><th class="n">{le}</th></tr></thead><tbody>{rows}</tbody></table></div></section>
+<section class="card"><h2>{hp}</h2><div class="scroll"><table id="compare-points"><thead><tr><th>{lpt}</th><th class="n">{lpb}</th><th class="n">{lpn}</th></tr></thead><tbody>{points}</tbody></table></div><p class="hint">{hintp}</p></section>
+<section class="card"><h2>{hl} <span class="tag">{nl}</span></h2><p class="hint">{hintl} <a href="/rounds/{round}/missed?{tq}">{lmissed}</a></p><ul class="list" id="lapsed">{lapsed}</ul></section>"#,
         back = back(s, a, l, round),
         h = l.t("与上一轮对比", "Round over round"),
+        where_ = esc(&where_),
+        hb = l.t("各楼栋", "By building"),
         lb = l.t("楼栋", "Building"),
-        le = l.t("应检", "Expected"),
+        le = l.t("本轮应检", "Expected"),
         lbf = l.t("上轮已检", "Sampled before"),
         ln = l.t("本轮已检", "Sampled now"),
-        ll = l.t("上轮检了本轮未检", "Lapsed"),
+        ll = l.t("上轮检本轮未检", "Lapsed"),
+        rows = if rows.is_empty() { none(5) } else { rows },
+        hp = l.t("各采样点（人数）", "By testing point (people)"),
+        lpt = l.t("采样点", "Point"),
+        lpb = l.t("上轮", "Before"),
+        lpn = l.t("本轮", "Now"),
+        points = if points.is_empty() { none(3) } else { points },
+        hintp = l.t(
+            "本社区两轮的采样点，按名称对应；上轮有、本轮没有的点也列出，本轮计 0。",
+            "The community's points in either round, matched by name; a point only the round before had is listed with 0 now."
+        ),
         hl = l.t(
             "上轮检了、本轮尚未检的人",
             "Sampled last round, not yet this one"
         ),
-        n = c.lapsed.len(),
+        nl = c.lapsed.len(),
+        hintl = l.t(
+            "电话已脱敏；需要完整电话打电话催检，请到",
+            "Phones are masked; for a full number to call them, use"
+        ),
+        lmissed = l.t("未检名单（查看记入审计日志）", "the missed list (each look audited)"),
+        lapsed = if lapsed.is_empty() {
+            format!(r#"<li class="muted">{}</li>"#, l.t("无", "None"))
+        } else {
+            lapsed
+        },
     );
-    Ok((l.t("与上一轮对比", "Round over round").to_string(), body))
+    Ok((
+        format!("{where_} · {}", l.t("与上一轮对比", "Round over round")),
+        body,
+    ))
 }
 
 // ----- lab upload ---------------------------------------------------------------------
@@ -2202,15 +2308,19 @@ async fn coverage_by_body(
         let name = esc(names.get(&r.key).map_or(r.key.as_str(), String::as_str));
         let link = match by {
             Level::Community => format!(
-                r#"<a href="/rounds/{round}/coverage?community={}">{name}</a>"#,
-                esc(&r.key)
+                r#"<a href="/rounds/{round}/coverage?community={k}">{name}</a> · <a href="/rounds/{round}/missed?community={k}">{}</a>"#,
+                l.t("未检名单", "missed"),
+                k = esc(&r.key)
             ),
             Level::Grid => format!(
                 r#"<a href="/rounds/{round}/coverage?grid={k}">{name}</a> · <a href="/rounds/{round}/missed?grid={k}">{}</a>"#,
                 l.t("未检名单", "missed"),
                 k = esc(&r.key)
             ),
-            Level::Building => name,
+            Level::Building => format!(
+                r#"<a href="/rounds/{round}/missed?building={}">{name}</a>"#,
+                esc(&r.key)
+            ),
         };
         let pc = super::percent(r.sampled + r.exempt, r.expected);
         rows.push_str(&format!(
@@ -2300,10 +2410,17 @@ async fn coverage_by_body(
         lm = l.t("未检", "Missed"),
         la = l.t("新增人员", "Added"),
         lp = l.t("覆盖率", "Coverage"),
-        hint = l.t(
-            "“新增人员”是本轮开始后登记的人，单独统计。点名称看下一级。",
-            "“Added” are people registered after the round opened, counted apart. Open a name for the level below."
-        ),
+        hint = if by == Level::Building {
+            l.t(
+                "“新增人员”是本轮开始后登记的人，单独统计。点楼栋名看该楼的未检名单。",
+                "“Added” are people registered after the round opened, counted apart. Open a building for its missed list."
+            )
+        } else {
+            l.t(
+                "“新增人员”是本轮开始后登记的人，单独统计。点名称看下一级。",
+                "“Added” are people registered after the round opened, counted apart. Open a name for the level below."
+            )
+        },
     );
     Ok((format!("{} · {level}", l.t("覆盖情况", "Coverage")), body))
 }
