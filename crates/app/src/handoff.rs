@@ -344,6 +344,18 @@ pub async fn issue_warning(
     }))
 }
 
+/// Whether `barcode` is in a tube range or batch issued to any point of the round.
+pub async fn issued_in_round(
+    store: &Store,
+    street: i64,
+    round: i64,
+    barcode: &str,
+) -> Result<bool, StoreError> {
+    let luhn = crate::testing::settings_of(store, street).await?.tube.luhn;
+    let rows = store.supplies(street, round, None).await?;
+    Ok(rules::issued(&tube_issues(&rows, luhn), barcode))
+}
+
 /// What a label read where a person's code goes is, if it is one of the
 /// round's: a tube's barcode (a tube opened in the round, under whatever
 /// rule the street had then, or one issued to a point) or a bag's or box's
@@ -371,9 +383,9 @@ pub async fn label_in_round(
     if store.is_packing_label(street, round, barcode).await? {
         return Ok(Some("这是本轮一个袋或箱的标签，不是个人码：请扫描此人的个人码或证件 / this is a bag's or box's label in this round, not a person's code: scan the person's code or document"));
     }
-    let rule = crate::testing::settings_of(store, street).await?.tube;
-    let rows = store.supplies(street, round, None).await?;
-    Ok(rules::issued(&tube_issues(&rows, rule.luhn), barcode).then_some(TUBE))
+    Ok(issued_in_round(store, street, round, barcode)
+        .await?
+        .then_some(TUBE))
 }
 
 /// Sets how many tubes go into one bag in a round (20 unless set).

@@ -560,6 +560,18 @@ pub async fn open_tube(
         }
         Err(e) => return Err(AuthError::Invalid(e.to_string())),
     };
+    // An ID card read where a tube's barcode goes (the person's card in the
+    // scanner's way): refused, offline too, for a barcode is shown in full on
+    // packing pages, hand-over sheets and lab files, and an ID number never
+    // is. A tube the street issued that only looks like one is taken.
+    if code.as_str().len() == 18
+        && gw_domain::idnumber::IdNumber::parse(code.as_str()).is_ok()
+        && !crate::handoff::issued_in_round(store, point.street, round.id, code.as_str()).await?
+    {
+        return Err(AuthError::Invalid(
+            "这是身份证号，不是采样管条码：请扫描采样管上的条码（证件号不作管码保存）/ this is an ID card number, not a tube barcode: scan the tube's label (a document number is never kept as a barcode)".into(),
+        ));
+    }
     // A bag's or box's label read where a tube's barcode goes: refused, so
     // the volunteer scans the tube; opened offline, kept with a warning.
     if store

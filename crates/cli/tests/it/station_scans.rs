@@ -290,3 +290,50 @@ async fn the_point_page_lists_its_flagged_swabs() {
         other.body
     );
 }
+
+/// A person's ID card read where a tube's barcode goes opens no tube, over
+/// the API (live or offline) and the command line: a barcode is shown in
+/// full on packing pages and hand-over sheets, an ID number never is. A
+/// tube the street issued whose barcode merely has an ID number's shape is
+/// opened as any other.
+#[tokio::test]
+async fn an_id_number_is_never_opened_as_a_tube() {
+    let w = setup("60").await;
+    let srv = &w.srv;
+    let id = gw_domain::idnumber::IdNumber::compose(
+        "220102",
+        gw_domain::date::Date::new(2007, 3, 5).unwrap(),
+        859,
+    )
+    .unwrap();
+    let url = format!("/api/v1/points/{}/tubes", w.points[0]);
+    for body in [
+        json!({ "barcode": id.as_str() }),
+        json!({ "barcode": id.as_str(), "reuse": true }),
+    ] {
+        let r = srv.post(&url, &body);
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert!(r.body.contains("ID card number"), "{}", r.body);
+        assert!(!r.body.contains(id.as_str()), "not echoed: {}", r.body);
+    }
+    let cli = w.env.cli(&[
+        "tube",
+        "open",
+        "--point",
+        &w.points[0],
+        "--barcode",
+        id.as_str(),
+    ]);
+    assert!(!cli.status.success(), "{cli:?}");
+    let store = w.env.store().await;
+    let round: gw_domain::ids::Key = w.round.parse().unwrap();
+    assert!(store
+        .tube_by_barcode(round.street, round.id, id.as_str())
+        .await
+        .unwrap()
+        .is_none());
+    // Issued to the point as a range: it is a tube.
+    crate::testing::issue_tubes(&w.env, &w.points[0], id.as_str(), id.as_str());
+    let r = srv.post(&url, &json!({ "barcode": id.as_str() }));
+    assert_eq!(r.status, 201, "{}", r.body);
+}
