@@ -1961,6 +1961,7 @@ async fn register_swab(
             }
         }
     }
+    let mut made_pending: Option<i64> = None;
     let (who, mut problem, first_routine) = match walk_in {
         Some((name, phone)) => {
             let name = gw_domain::text::clean(name);
@@ -1999,17 +2000,41 @@ async fn register_swab(
                     }
                 }
             }
-            // Made only once the replay check above found nothing: a replayed
-            // walk-in adds nobody.
-            let id = store
-                .add_pending_resident(street, &crate::new_uid(), &r, now)
-                .await?;
-            (
-                Who::Resident(id),
-                walk_in_problem(&note),
-                // Someone just added has no earlier swab.
-                None,
-            )
+            // The same walk-in (name and phone) registered before, at this
+            // point or another, is the same person: their swab here is a
+            // second one, flagged as a registered resident's would be, and
+            // the community has one pending record to match, not several.
+            let before = match r.phones.first() {
+                Some(ph) => {
+                    store
+                        .pending_walk_in(street, &r.name, ph.phone.as_str())
+                        .await?
+                }
+                None => None,
+            };
+            match before {
+                Some(id) => {
+                    let first = store
+                        .first_routine(street, tube.round_id, id)
+                        .await?
+                        .map(|f| f.id);
+                    (Who::Resident(id), walk_in_problem(&note), first)
+                }
+                None => {
+                    // Made only once the replay check above found nothing: a
+                    // replayed walk-in adds nobody.
+                    let id = store
+                        .add_pending_resident(street, &crate::new_uid(), &r, now)
+                        .await?;
+                    made_pending = Some(id);
+                    (
+                        Who::Resident(id),
+                        walk_in_problem(&note),
+                        // Someone just added has no earlier swab.
+                        None,
+                    )
+                }
+            }
         }
         None => (who, String::new(), state.first_routine),
     };
@@ -2177,7 +2202,7 @@ async fn register_swab(
     };
     // The walk-in made for this scan, if any: a replay stored first leaves it
     // naming no swab, and it goes.
-    let made_pending = walk_in.and(resident);
+    let made_pending = made_pending;
     let replayed = |r: RegistrationRow| async move {
         if let Some(id) = made_pending {
             store.drop_unswabbed_pending(street, id).await?;

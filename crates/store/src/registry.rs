@@ -692,6 +692,20 @@ impl Store {
             .ok_or_else(|| StoreError::Other("pending resident lost".into()))
     }
 
+    /// A pending walk-in of `street` registered under this name and phone
+    /// (the earliest), if any.
+    pub async fn pending_walk_in(
+        &self,
+        street: i64,
+        name: &str,
+        phone: &str,
+    ) -> Result<Option<i64>> {
+        Ok(db_run!(self, pool => sqlx::query_scalar(
+            "SELECT r.id FROM resident r JOIN resident_phone p ON p.street_id = r.street_id AND p.resident_id = r.id \
+             WHERE r.street_id = $1 AND r.name = $2 AND r.status = 'pending' AND p.number = $3 ORDER BY r.id LIMIT 1")
+            .bind(street).bind(name).bind(phone).fetch_optional(pool).await?))
+    }
+
     /// Removes a pending walk-in no swab names: made for a registration that
     /// a replay of the same client id stored first. False when it stays.
     pub async fn drop_unswabbed_pending(&self, street: i64, id: i64) -> Result<bool> {

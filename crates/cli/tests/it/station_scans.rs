@@ -337,3 +337,44 @@ async fn an_id_number_is_never_opened_as_a_tube() {
     let r = srv.post(&url, &json!({ "barcode": id.as_str() }));
     assert_eq!(r.status, 201, "{}", r.body);
 }
+
+/// The same walk-in (name and phone) swabbed twice, at two points, is one
+/// pending resident with a first swab and a second one flagged as its
+/// duplicate, as a registered resident would be; another phone under the
+/// same name is another person.
+#[tokio::test]
+async fn the_same_walk_in_twice_is_one_person_with_a_second_swab() {
+    let w = setup("60").await;
+    let srv = &w.srv;
+    let a = tube(srv, &w.points[0], "W0000001");
+    let b = tube(srv, &w.points[1], "W0000002");
+    let walk_in = |t: &str, client: &str, phone: &str| {
+        let r = srv.post(
+            &format!("/api/v1/tubes/{t}/scans"),
+            &json!({ "client_id": client, "walk_in": { "name": "张三丰", "phone": phone } }),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    };
+    let first = walk_in(&a, "wi-1", "13912345678");
+    assert!(first["duplicate_of"].is_null(), "{first}");
+    let again = walk_in(&b, "wi-2", "139 1234 5678");
+    assert_eq!(again["resident"], first["resident"], "{again}");
+    assert_eq!(
+        again["duplicate_of"]["registration"], first["registration"],
+        "{again}"
+    );
+    let other = walk_in(&a, "wi-3", "13800001111");
+    assert_ne!(other["resident"], first["resident"], "{other}");
+    assert!(other["duplicate_of"].is_null(), "{other}");
+    // Coverage counts the walk-in once.
+    let store = w.env.store().await;
+    let n: i64 = query_strings(
+        &store,
+        "SELECT CAST(COUNT(*) AS TEXT) FROM resident WHERE status = 'pending'",
+    )
+    .await[0]
+        .parse()
+        .unwrap();
+    assert_eq!(n, 2);
+}
