@@ -41,6 +41,17 @@ pub(crate) async fn keys(store: &Store) -> Result<Vec<(u32, Vec<u8>)>, StoreErro
         .collect())
 }
 
+/// Retired key `id` as `(key, retired at)`, if it is one.
+pub(crate) async fn retired_key(
+    store: &Store,
+    id: u32,
+) -> Result<Option<((u32, Vec<u8>), i64)>, StoreError> {
+    Ok(store
+        .retired_signing_key(i64::from(id))
+        .await?
+        .map(|(s, at)| ((id, unhex(&s)), at)))
+}
+
 /// Adds a new signing key; codes are issued with it from now on, and codes
 /// signed with older keys stay valid until those are retired.
 pub async fn rotate_key(store: &Store, clock: &Clock) -> Result<i64, StoreError> {

@@ -1554,6 +1554,10 @@ impl From<ScanRefusal> for AuthError {
 enum Who {
     /// A personal code with a good signature: its resident's uid and generation.
     Code(String, u32),
+    /// A personal code signed with a key retired since (uid, generation,
+    /// when the key was retired, the key): it counts only for a swab taken
+    /// before then (an offline queue).
+    RetiredKey(String, u32, i64, u32),
     /// A document number registered in this street, or a walk-in just added.
     Resident(i64),
     /// Nobody here: the reason is shown to the station.
@@ -1579,6 +1583,19 @@ async fn identify(
         if let Err(CodeError::UnknownKey(_)) = checked {
             // A key rotated since the cache was filled.
             checked = code.verify(&writer.signing_keys(store, now_ms, true).await?);
+        }
+        if let Err(CodeError::UnknownKey(id)) = checked {
+            // Retired: still the person's for a swab taken before.
+            if let Some((key, retired_ms)) = crate::codes::retired_key(store, id).await? {
+                if code.verify(&[key]).is_ok() && code.street == street {
+                    return Ok(Who::RetiredKey(
+                        code.uid.to_lowercase(),
+                        code.generation,
+                        retired_ms,
+                        id,
+                    ));
+                }
+            }
         }
         return Ok(match checked {
             Err(e) => Who::Nobody(e.to_string()),
@@ -1876,7 +1893,7 @@ async fn register_swab(
                 client_id: s.client_id,
                 tube: s.tube.id,
                 uid: match &who {
-                    Who::Code(uid, _) => Some(uid.as_str()),
+                    Who::Code(uid, _) | Who::RetiredKey(uid, _, _, _) => Some(uid.as_str()),
                     _ => None,
                 },
                 resident: match who {
@@ -1917,7 +1934,7 @@ async fn register_swab(
             // sent again): the volunteer whose first answer was lost sees who
             // it was, and an open retest, as the first answer said.
             let read_names = match &who {
-                Who::Code(_, _) => state.uid_resident,
+                Who::Code(_, _) | Who::RetiredKey(_, _, _, _) => state.uid_resident,
                 Who::Resident(id) => Some(*id),
                 Who::Nobody(_) => None,
             };
@@ -2038,8 +2055,23 @@ async fn register_swab(
         }
         None => (who, String::new(), state.first_routine),
     };
+    // A code whose key was retired after the swab was taken (a trusted
+    // time: an offline queue synced late) is checked as any code, flagged;
+    // taken after the retirement it names nobody.
+    let who = match who {
+        Who::RetiredKey(uid, generation, retired_ms, _)
+            if before_round(scanned_ms, state.round_starts_ms).is_none()
+                && scanned_ms < retired_ms =>
+        {
+            problem = join(problem, KEY_RETIRED_AFTER);
+            Who::Code(uid, generation)
+        }
+        Who::RetiredKey(_, _, _, key) => Who::Nobody(CodeError::UnknownKey(key).to_string()),
+        w => w,
+    };
     let resident = match who {
         Who::Resident(id) => Some(id),
+        Who::RetiredKey(_, _, _, _) => None,
         Who::Code(_, generation) => match (state.uid_resident, state.uid_generation) {
             (Some(id), Some(g)) if g == i64::from(generation) => Some(id),
             // Taken with the code the last reissue revoked, but before it
@@ -2369,6 +2401,7 @@ fn tell_who(out: &mut ScanOutcome, state: &gw_store::testing::ScanState, now: i6
 
 /// How a swab synced late with a code revoked after it was taken is
 /// flagged (it counts for its person).
+const KEY_RETIRED_AFTER: &str = "此码的密钥在采样后已停用（样本计入本人）/ the code's signing key was retired after this swab was taken (it counts for its person)";
 const REISSUED_AFTER: &str = "此码在采样后已补发新码（样本计入本人）/ the code was reissued after this swab was taken (it counts for its person)";
 
 /// How a walk-in's swab is flagged (its problem begins with it): the

@@ -270,8 +270,10 @@ enum CodesCmd {
         db: DbArg,
     },
     /// Retire a signing key: codes signed with it stop verifying (reprint
-    /// them). Without --yes it only tells how many residents were scanned
-    /// with such codes in the last 30 days.
+    /// them); a swab taken before the retirement and synced later from a
+    /// station's offline queue still counts for its person, flagged. Without
+    /// --yes it only tells how many residents were scanned with such codes
+    /// in the last 30 days.
     RetireKey {
         id: i64,
         /// Retire it (without this, nothing changes).
@@ -1670,7 +1672,9 @@ async fn codes_cmd(c: CodesCmd, clock: &Clock) -> Result<()> {
                 })
                 .await?;
             println!("{in_use}");
-            println!("signing key {id} retired; codes signed with it no longer verify");
+            println!(
+                "密钥 {id} 已停用：此后用它签发的码不再有效；停用前采样、尚在站点离线队列中的扫码上传后仍计入本人（标注）/ signing key {id} retired: codes signed with it no longer verify; a swab taken before now and still in a station's offline queue counts for its person when it arrives (flagged)"
+            );
             Ok(())
         }
         CodesCmd::Reissue { resident, db } => {

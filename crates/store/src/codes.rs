@@ -13,6 +13,16 @@ impl Store {
         }))
     }
 
+    /// A retired key: `(secret hex, retired at)`; None for a key in service
+    /// or none at all. A swab taken before the retirement (an offline
+    /// station's queue) is still checked with it.
+    pub async fn retired_signing_key(&self, id: i64) -> Result<Option<(String, i64)>> {
+        Ok(
+            db_run!(self, pool => sqlx::query_as("SELECT secret, retired_ms FROM signing_key WHERE id = $1 AND retired_ms IS NOT NULL")
+            .bind(id).fetch_optional(pool).await?),
+        )
+    }
+
     pub async fn add_signing_key(&self, secret_hex: &str, now_ms: i64) -> Result<i64> {
         Ok(
             db_run!(self, pool => sqlx::query_scalar("INSERT INTO signing_key (secret, created_ms) VALUES ($1, $2) RETURNING id")

@@ -203,6 +203,37 @@ async fn retiring_a_key_first_tells_how_many_residents_still_use_its_codes() {
         .cli(&["codes", "verify", &r.codes[1].1])
         .status
         .success());
+    assert!(out.contains("offline queue"), "{out}");
+    // A station's offline queue arrives: a swab taken before the retirement
+    // still counts for its person, flagged; one taken now names nobody.
+    // (A server started now: a running one keeps the keys it read for a
+    // few seconds.)
+    let mut srv = r.env.serve();
+    srv.token = r.srv.token.clone();
+    let now = gw_app::Clock::System.now_ms();
+    let swab = |client: &str, code: &str, scanned_ms: i64| {
+        let a = srv.post(
+            &format!("/api/v1/tubes/{tube}/scans"),
+            &serde_json::json!({ "client_id": client, "code": code, "scanned_ms": scanned_ms, "sent_ms": now }),
+        );
+        assert_eq!(a.status, 200, "{}", a.body);
+        a.json()
+    };
+    let before = swab("k-before", &r.codes[5].1, now - 10 * 60_000);
+    assert_eq!(before["resident"], r.codes[5].0.as_str(), "{before}");
+    assert!(
+        before["problem"]
+            .as_str()
+            .unwrap()
+            .contains("retired after"),
+        "{before}"
+    );
+    let after = swab("k-after", &r.codes[6].1, now);
+    assert!(after["resident"].is_null(), "{after}");
+    assert!(
+        after["problem"].as_str().unwrap().contains("retired"),
+        "{after}"
+    );
     let ev = r
         .env
         .store()
