@@ -456,8 +456,9 @@ impl TubeUse {
             p if gw_domain::testing::is_sampling(p) => Ok(Self::Pool),
             "retest" => Ok(Self::Retest),
             "resample" => Ok(Self::Resample),
-            _ => Err(AuthError::Invalid(format!(
-                "purpose must be one of {PURPOSES:?}"
+            other => Err(AuthError::Invalid(format!(
+                "采样目的“{shown}”无效，应为 routine（常规）、door_to_door（上门）、retest（单管复检）或 resample（重采）之一 / purpose “{shown}” is not one of {PURPOSES:?}",
+                shown = other.chars().take(40).collect::<String>()
             ))),
         }
     }
@@ -2412,7 +2413,7 @@ const WALK_IN_NOTE: &str = "临时人员（不在名单上，待核实）";
 /// what was given (`note`, from `；`). With no note it says only that the
 /// community is to check who it was: the station shows that as done.
 pub fn walk_in_problem(note: &str) -> String {
-    format!("{WALK_IN_NOTE}/ walk-in on no roster: pending{note}")
+    format!("{}{note}", gw_domain::testing::WALK_IN_PROBLEM)
 }
 
 /// A replayed swab stored as the duplicate of a first taken more than

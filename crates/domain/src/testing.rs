@@ -157,6 +157,11 @@ impl PersonalCode {
     }
 }
 
+/// How a walk-in's swab is flagged until the community matches them to the
+/// registered resident they are (then the flag goes: see the store's
+/// `move_testing_records`); what else was wrong follows it after `；`.
+pub const WALK_IN_PROBLEM: &str = "临时人员（不在名单上，待核实）/ walk-in on no roster: pending";
+
 /// How tube barcodes are checked (labs and batches differ: configurable).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BarcodeRule {

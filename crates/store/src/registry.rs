@@ -759,6 +759,12 @@ impl crate::import::StoreTx {
     /// person still counts once), retests and re-samples, exemptions and a
     /// place in a round's snapshot. `$1` street, `$2` from, `$3` to.
     pub async fn move_testing_records(&mut self, street: i64, from: i64, to: i64) -> Result<()> {
+        // Matched: the walk-in's swabs are no longer "to be checked" (what
+        // else was wrong with them stays).
+        crate::import::tx_run!(self, conn, DB => {
+            sqlx::query("UPDATE registration SET problem = LTRIM(REPLACE(problem, $3, ''), '；') WHERE street_id = $1 AND resident_id = $2")
+                .bind(street).bind(from).bind(gw_domain::testing::WALK_IN_PROBLEM).execute(&mut *conn).await?;
+        });
         let sampling = crate::testing::SAMPLING.as_str();
         let first = format!(
             "SELECT g.id FROM registration g WHERE g.street_id = registration.street_id AND g.round_id = registration.round_id \

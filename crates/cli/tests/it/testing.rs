@@ -1505,6 +1505,14 @@ async fn a_walk_in_is_registered_once_as_a_pending_resident() {
     assert_eq!(cli_match(&["--despite-name"]).status.code(), Some(1));
     assert_eq!(pending(), json!([]));
     assert_eq!(coverage(&w.srv), 2, "each matched person counts once");
+    // Matched: their swabs no longer say "walk-in, to be checked".
+    let store = w.env.store().await;
+    let problems = crate::harness::query_strings(
+        &store,
+        "SELECT problem FROM registration WHERE problem LIKE '%walk-in on no roster%'",
+    )
+    .await;
+    assert!(problems.is_empty(), "{problems:?}");
     // Five copies of one walk-in's registration at once (a station retrying
     // over a bad link): one swab, one pending resident.
     let t3 = tube(&w.srv, &w.points[0], "W0000003");
