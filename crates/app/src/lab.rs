@@ -146,7 +146,7 @@ pub async fn upload_sheets(
             result: r.result.code().to_string(),
         })
         .collect();
-    let summary = post_results(store, clock, p, round, &results).await?;
+    let summary = post_results(store, clock, p, round, &results, Some(name)).await?;
     Ok(LabUpload {
         file: name.to_string(),
         rows: parsed.rows.len(),

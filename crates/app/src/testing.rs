@@ -2781,6 +2781,7 @@ pub async fn post_results(
     p: &Principal,
     round: Key,
     results: &[TubeResult],
+    file: Option<&str>,
 ) -> Result<ResultsSummary, AuthError> {
     let place = store.place_of(round.street, "street", round.street).await?;
     access::authorize(p, clock, Action::PostResults, &place)?;
@@ -2908,8 +2909,10 @@ pub async fn post_results(
     if !sum.not_received.is_empty() {
         tracing::warn!(round = %round, tubes = sum.not_received.len(), "results for tubes the lab has not received");
     }
+    // The lab's file, named as it came (quoted: a name may hold spaces).
+    let from = file.map_or_else(String::new, |f| format!("file={f:?} "));
     let detail = format!(
-        "recorded={} abnormal={} invalid={} unpacked={} not_received={}",
+        "{from}recorded={} abnormal={} invalid={} unpacked={} not_received={}",
         sum.recorded,
         sum.alerts.len(),
         sum.invalid,

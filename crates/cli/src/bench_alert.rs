@@ -98,6 +98,7 @@ pub async fn run(alerts: usize, db: Option<String>, seed: u64, json_out: bool) -
                 barcode,
                 result: "abnormal".into(),
             }],
+            None,
         )
         .await?;
         anyhow::ensure!(sum.notifications == 1, "one message per alert expected");

@@ -128,7 +128,8 @@ pub async fn run(
         })
         .collect();
     let began = origin.elapsed().as_secs_f64();
-    let sum = gw_app::testing::post_results(&store, &clock, &f.admin, f.round, &results).await?;
+    let sum =
+        gw_app::testing::post_results(&store, &clock, &f.admin, f.round, &results, None).await?;
     let ended = origin.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, Ordering::Relaxed);

@@ -1248,7 +1248,8 @@ pub async fn post_results(
 ) -> Result<Json<gw_app::testing::ResultsSummary>, WebError> {
     let round = key(&id, "round")?;
     let sum =
-        gw_app::testing::post_results(&s.store, &s.clock, &a.principal, round, &b.results).await?;
+        gw_app::testing::post_results(&s.store, &s.clock, &a.principal, round, &b.results, None)
+            .await?;
     if sum.notifications > 0 {
         s.alerts.wake();
     }

@@ -232,9 +232,12 @@ async fn a_gbk_csv_through_the_cli_and_over_http() {
     // The CLI's act is in the audit log under the operator's name.
     let store = w.env.store().await;
     let ev = store.audit_events(None, None, None, 1000).await.unwrap();
-    assert!(ev
-        .iter()
-        .any(|e| e.action == "post_results" && e.actor.starts_with("cli:")));
+    assert!(
+        ev.iter().any(|e| e.action == "post_results"
+            && e.actor.starts_with("cli:")
+            && e.detail.contains("结果.csv")),
+        "the file named: {ev:?}"
+    );
     // The same bytes over HTTP, typed by Content-Type alone: all already recorded.
     let r = lab.post_bytes(
         &format!("/api/v1/rounds/{}/results/file", w.round),
