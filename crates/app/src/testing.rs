@@ -812,7 +812,7 @@ pub async fn close_tube(
         return Ok(Closed::Withdrawn);
     }
     use gw_domain::testing::TubeState;
-    store
+    match store
         .move_tube(
             tube.street,
             tube.id,
@@ -820,8 +820,20 @@ pub async fn close_tube(
             TubeState::Closed.name(),
             clock.now_ms(),
         )
-        .await?;
-    Ok(Closed::Closed)
+        .await
+    {
+        Ok(()) => Ok(Closed::Closed),
+        // Closed already (full, a single-tube retest after its one swab,
+        // another station's 换管, or this close retried): done. A tube
+        // sealed or further along is still refused.
+        Err(StoreError::Conflict(m)) => {
+            match store.tube(tube.street, tube.id).await?.state.as_str() {
+                "closed" => Ok(Closed::Closed),
+                _ => Err(StoreError::Conflict(m).into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// What a station or volunteer is told after taking a swab back.

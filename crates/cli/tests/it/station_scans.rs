@@ -149,6 +149,10 @@ async fn an_empty_tube_closed_is_withdrawn_and_its_barcode_freed() {
     scan(srv, &full, "wd-1", &w.codes[0].1);
     let c = srv.post(&format!("/api/v1/tubes/{full}/close"), &json!({}));
     assert_eq!(c.json()["state"], "closed", "{}", c.body);
+    // Closed again (a retry, or a tube that closed itself): done, not a conflict.
+    let again = srv.post(&format!("/api/v1/tubes/{full}/close"), &json!({}));
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.json()["state"], "closed", "{}", again.body);
     let undone = tube(srv, &w.points[0], "W0000002");
     scan(srv, &undone, "wd-2", &w.codes[1].1);
     let v = srv.post(
