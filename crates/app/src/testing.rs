@@ -2921,10 +2921,11 @@ pub async fn post_results(
     if !sum.not_received.is_empty() {
         tracing::warn!(round = %round, tubes = sum.not_received.len(), "results for tubes the lab has not received");
     }
-    // The lab's file, named as it came (quoted: a name may hold spaces).
-    let from = file.map_or_else(String::new, |f| format!("file={f:?} "));
+    // The lab's file, named as it came, last (a name may name a person: a
+    // purge clears it, gw_store::audit::FILE).
+    let from = file.map_or_else(String::new, |f| format!("{}{f}", gw_store::audit::FILE));
     let detail = format!(
-        "{from}recorded={} abnormal={} invalid={} unpacked={} not_received={}",
+        "recorded={} abnormal={} invalid={} unpacked={} not_received={}{from}",
         sum.recorded,
         sum.alerts.len(),
         sum.invalid,

@@ -246,6 +246,22 @@ async fn a_gbk_csv_through_the_cli_and_over_http() {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["already"].as_array().unwrap().len(), 2);
+    // The emergency ends: the file's name (it may name a person) goes with
+    // the purge, the rest of the event stays.
+    w.env.cli_ok(&["purge", "--before", "2200-01-01", "--yes"]);
+    let ev = store.audit_events(None, None, None, 1000).await.unwrap();
+    let uploads: Vec<&str> = ev
+        .iter()
+        .filter(|e| e.action == "post_results" && e.actor.starts_with("cli:"))
+        .map(|e| e.detail.as_str())
+        .collect();
+    assert!(
+        !uploads.is_empty()
+            && uploads.iter().all(|d| !d.contains("结果.csv")
+                && d.contains("file=已清除")
+                && d.contains("recorded=")),
+        "{uploads:?}"
+    );
 }
 
 #[tokio::test]
