@@ -114,7 +114,10 @@ impl From<sqlx::Error> for StoreError {
             }
             // 22021 character_not_in_repertoire: PostgreSQL text cannot hold NUL.
             sqlx::Error::Database(d) if d.code().as_deref() == Some("22021") => {
-                StoreError::Invalid(d.message().to_string())
+                StoreError::Invalid(format!(
+                    "文本含有不允许的字符（如 NUL）/ the text holds a character that cannot be stored (such as NUL): {}",
+                    d.message()
+                ))
             }
             _ => StoreError::Other(e.to_string()),
         }

@@ -657,9 +657,13 @@ impl Store {
         tx.hold_unclosed_round(street, round).await?;
         // Only someone the round counts: expected when it opened; added since
         // (as kept when sampling closed, see `coverage::added_rows`); or,
-        // while it samples or before it opens, living in its communities now.
+        // while it samples or before it opens, living in its communities now;
+        // or anyone with a retest or re-sample open in it (a walk-in of an
+        // abnormal or invalid pool has no household: without this the round
+        // could never close once they cannot be swabbed again).
         let in_round_sql = format!(
             "SELECT EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND e.resident_id = $3) \
+                 OR EXISTS (SELECT 1 FROM follow_up f WHERE f.street_id = $1 AND f.round_id = $2 AND f.resident_id = $3 AND f.state = 'open') \
                  OR EXISTS (SELECT 1 FROM round_added a WHERE a.street_id = $1 AND a.round_id = $2 AND a.resident_id = $3) \
                  OR EXISTS (SELECT 1 FROM resident r JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
                               JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \

@@ -148,9 +148,8 @@ impl From<StoreError> for WebError {
                 code: "conflict",
                 message: m,
             },
-            StoreError::Invalid(m) => WebError::bad_request(format!(
-                "文本含有不允许的字符（如 NUL）/ the text holds a character that cannot be stored (such as NUL): {m}"
-            )),
+            // Says what was wrong (a NUL in text says so itself).
+            StoreError::Invalid(m) => WebError::bad_request(m),
             other => {
                 tracing::error!(error = %other, "store error");
                 WebError {

@@ -2869,3 +2869,54 @@ async fn a_household_another_pool_still_holds_is_not_counted_released() {
     assert_eq!(v["households_released"], 1, "{v}");
     assert!(!under_temporary_control(&store, h_shared, now()).await);
 }
+
+/// A walk-in (on no roster, no household) whose pool came back invalid has
+/// a re-sample open; gone home and unreachable, they are exempted, and the
+/// round closes. Someone outside the round is still refused, told why (not
+/// a "character that cannot be stored").
+#[tokio::test]
+async fn a_walk_in_with_an_open_resample_can_be_exempted_and_the_round_closes() {
+    let w = world("200").await;
+    let srv = &w.srv;
+    let (r, _) = round(srv, w.street, "临时人员重采", &[]);
+    let p = point(srv, &r, w.street, w.communities[0], "1号点");
+    let t = tube(srv, &p, "WR000001");
+    let walk = srv.post(
+        &format!("/api/v1/tubes/{t}/scans"),
+        &json!({ "client_id": "wr-1", "walk_in": { "name": "过路人", "phone": "13912340000" } }),
+    );
+    assert_eq!(walk.status, 200, "{}", walk.body);
+    let walker = walk.json()["resident"].as_str().unwrap().to_string();
+    swab(srv, &t, "wr-2", &w.codes[0].1, "routine");
+    results(
+        srv,
+        &r,
+        json!([{ "barcode": "WR000001", "result": "invalid" }]),
+    );
+    let exempt = |who: &str| {
+        srv.post(
+            &format!("/api/v1/rounds/{r}/exemptions"),
+            &json!({ "resident": who, "reason": "away" }),
+        )
+    };
+    let e = exempt(&walker);
+    assert!(e.status == 200 || e.status == 201, "{}", e.body);
+    let e = exempt(&w.codes[0].0);
+    assert!(e.status == 200 || e.status == 201, "{}", e.body);
+    for to in ["sampling_closed", "results_complete", "closed"] {
+        let s = srv.post(&format!("/api/v1/rounds/{r}/state"), &json!({ "to": to }));
+        assert_eq!(s.status, 200, "{to}: {}", s.body);
+    }
+    // Another street's resident (none here): refused with the reason.
+    let (r2, _) = round(srv, w.street, "另一轮", &[]);
+    let e = srv.post(
+        &format!("/api/v1/rounds/{r2}/exemptions"),
+        &json!({ "resident": walker, "reason": "away" }),
+    );
+    assert_eq!(e.status, 400, "{}", e.body);
+    assert!(
+        e.body.contains("not in this round") && !e.body.contains("NUL"),
+        "{}",
+        e.body
+    );
+}
