@@ -1485,7 +1485,7 @@ pub async fn report(
                 pkey(h.id),
                 format!(
                     "{} {}（{}）",
-                    h.transporter_name,
+                    gw_domain::mask::name(&h.transporter_name),
                     hhmm(h.created_ms),
                     pkey(h.id)
                 ),
@@ -1578,7 +1578,10 @@ pub async fn report(
         .map(|h| HandOffView {
             id: pkey(h.id),
             point: pkey(h.point_id),
-            transporter: h.transporter_name.clone(),
+            // Masked as a resident's name is: the lab and the street read
+            // this report; the point that recorded the hand-over sees the
+            // name in full on its packing page.
+            transporter: gw_domain::mask::name(&h.transporter_name),
             transporter_phone: gw_domain::mask::phone(&h.transporter_phone),
             transporter_account: h.transporter_account.clone(),
             counted_boxes: h.counted_boxes,

@@ -38,8 +38,15 @@ pub fn phone(number: &str) -> String {
     )
 }
 
-/// `王小芳` → `王*芳`, `王芳` → `王*`, `欧阳小芳` → `欧**芳`.
+/// What the purge leaves in place of a name (or a reason): shown as it is.
+pub const PURGED: &str = "已清除";
+
+/// `王小芳` → `王*芳`, `王芳` → `王*`, `欧阳小芳` → `欧**芳`; a purged
+/// name stays [`PURGED`].
 pub fn name(full: &str) -> String {
+    if full == PURGED {
+        return full.to_string();
+    }
     let cs: Vec<char> = full.chars().collect();
     match cs.len() {
         0 => String::new(),
@@ -79,6 +86,7 @@ mod tests {
         assert_eq!(name("王小芳"), "王*芳");
         assert_eq!(name("王芳"), "王*");
         assert_eq!(name("欧阳小芳"), "欧**芳");
+        assert_eq!(name(PURGED), PURGED);
         assert_eq!(person_brief("张小萍", "女", Some(44)), "张*萍 女 44岁");
         assert_eq!(person_brief("刘建军", "", None), "刘*军");
         assert_eq!(person_brief("王芳", "女", Some(-3)), "王* 女");

@@ -285,6 +285,10 @@ async fn a_full_chain_from_supplies_to_lab_matches_everywhere() {
         .as_(&w.vol)
         .get(&format!("/api/v1/rounds/{}/reconciliation", w.round));
     assert_eq!(r.status, 403, "{}", r.body);
+    // The transporter's name is masked in the report (the lab reads it).
+    let rep = w.report(&w.chief, None);
+    assert_eq!(rep["handoffs"][0]["transporter"], "李*傅", "{rep}");
+    assert!(!rep.to_string().contains("李师傅"), "{rep}");
     // The CLI agrees and exits 0.
     let out = w.env.cli_ok(&["handoff", "report", "--round", &w.round]);
     assert!(out.contains("every count matches"), "{out}");

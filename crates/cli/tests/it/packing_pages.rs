@@ -259,11 +259,11 @@ async fn point_staff_bag_box_and_hand_over_in_the_browser_and_the_lab_receives()
     assert_eq!(rec.status, 200, "{}", rec.body);
     assert!(!rec.body.contains(r#"id="receipt""#));
     // Each break names what people know: the box on its way by its
-    // transporter, and what the break means in words (a box not yet at the
+    // transporter (masked: the lab reads this page too), and what the break means in words (a box not yet at the
     // lab is not "the lab counted 0").
     let verdict = element(&rec.body, "matched", "ul");
     assert!(
-        verdict.contains("交接单 李师傅 ") && verdict.contains("已交接未被实验室接收"),
+        verdict.contains("交接单 李*傅 ") && verdict.contains("已交接未被实验室接收"),
         "{verdict}"
     );
     // The lab receives from the form on the reconciliation page.
