@@ -6,8 +6,11 @@
 //! the household's code sheet; the lab page gives an unknown barcode's hint
 //! as the API does; the station's banner clears once its queue is uploaded.
 
+use std::time::Duration;
+
 use serde_json::json;
 
+use crate::browser::{browser_available, Browser as Chromium, Proxy};
 use crate::harness::{open_round, round_body, Response, Server, TestEnv};
 use crate::round_pages::{error_code, Browser};
 use gw_store::registry::{ResidentFilter, ResidentRow};
@@ -255,4 +258,84 @@ async fn an_api_body_missing_a_field_names_it_in_both_languages() {
         r.body
     );
     assert!(!r.body.contains("Failed to deserialize"), "{}", r.body);
+}
+
+/// Reviewers saw the amber "kept on this device" banner stay after the
+/// queue had uploaded (待上传 0), offline in devtools and with the server
+/// killed and restarted.
+#[tokio::test]
+async fn browser_station_banner_clears_once_its_queue_has_uploaded() {
+    if !browser_available("browser_station_banner_clears_once_its_queue_has_uploaded") {
+        return;
+    }
+    let (w, _) = crate::browser::world(&[]).await;
+    let proxy = Proxy::start(w.srv.addr.clone());
+    let origin = proxy.origin();
+    let profile = tempfile::tempdir().unwrap();
+    let b = Chromium::start(profile.path().to_path_buf());
+    let issued = w
+        .srv
+        .post(
+            &format!("/api/v1/points/{}/stations", w.points[0]),
+            &json!({}),
+        )
+        .json();
+    b.enrol_station(&origin, &issued);
+    b.scan_keys("W0000001");
+    b.scan_keys(&w.codes[0].1);
+    b.wait("one stored", "document.getElementById('point-count').textContent === '1' && document.getElementById('waiting').textContent === '0' && document.getElementById('feedback').dataset.kind === 'ok'");
+
+    // The way to the server dies: two scans kept on the device.
+    proxy.down();
+    b.scan_keys(&w.codes[1].1);
+    b.scan_keys(&w.codes[2].1);
+    b.wait("two waiting, kept", "document.getElementById('waiting').textContent === '2' && document.getElementById('net').dataset.online === '0' && document.getElementById('feedback').dataset.kind === 'queued'");
+    assert!(
+        b.text("#fb-text").contains("已保存在本机"),
+        "{}",
+        b.text("#fb-text")
+    );
+    // Back: the queue uploads and the banner says so.
+    proxy.up();
+    b.wait(
+        "the queue drained",
+        "document.getElementById('waiting').textContent === '0'",
+    );
+    b.wait(
+        "the banner back to normal",
+        "document.getElementById('feedback').dataset.kind === 'ok'",
+    );
+    assert_eq!(b.text("#fb-text"), "已全部上传");
+    assert!(
+        b.text("#fb-detail").contains("本机没有待上传"),
+        "{}",
+        b.text("#fb-detail")
+    );
+    assert_eq!(b.text("#point-count"), "3");
+    b.screenshot("station-uploaded", 390);
+
+    // A problem found on the way (someone scanned twice): the banner points
+    // at the list rather than saying all is well.
+    proxy.down();
+    b.scan_keys(&w.codes[0].1);
+    b.wait("one waiting, kept", "document.getElementById('waiting').textContent === '1' && document.getElementById('feedback').dataset.kind === 'queued'");
+    proxy.up();
+    b.wait(
+        "uploaded, with its problem",
+        "document.getElementById('waiting').textContent === '0' && document.getElementById('feedback').dataset.kind === 'bad' && !document.getElementById('problems').hidden",
+    );
+    assert!(
+        b.text("#fb-text").contains("请查看下方"),
+        "{}",
+        b.text("#fb-text")
+    );
+    assert!(
+        b.text("#problem-list").contains("已采过样"),
+        "{}",
+        b.text("#problem-list")
+    );
+    // Nothing is sent twice meanwhile.
+    std::thread::sleep(Duration::from_millis(3500));
+    assert_eq!(b.text("#waiting"), "0");
+    b.screenshot("station-uploaded-problem", 390);
 }
