@@ -358,6 +358,14 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             Need::Act(ReadRegistry),
             get(pages::household_codes),
         ),
+        // A lost or leaked code reissued from the household's code sheet
+        // (the API's use-case and right, audited as it is).
+        (
+            "POST",
+            "/residents/{id}/code/reissue",
+            Need::Act(WriteRegistry),
+            post(pages::code_reissue),
+        ),
         (
             "POST",
             "/buildings/{id}/grid",

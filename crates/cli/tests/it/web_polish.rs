@@ -260,6 +260,118 @@ async fn an_api_body_missing_a_field_names_it_in_both_languages() {
     assert!(!r.body.contains("Failed to deserialize"), "{}", r.body);
 }
 
+/// The code a resident's current generation gives (as the API shows it).
+fn code_of(srv: &Server, resident: &str) -> String {
+    let r = srv.get(&format!("/api/v1/residents/{resident}/code"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["code"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_lost_code_is_reissued_from_the_households_code_sheet() {
+    let w = world().await;
+    let gl = w.leader();
+    let id = key(&w.own);
+    let household = format!("{}-{}", w.own.street_id, w.own.household_id.unwrap());
+    let sheet = format!("/households/{household}/codes");
+    let action = format!(r#"action="/residents/{id}/code/reissue""#);
+
+    // The grid leader's code sheet: a reissue form per person, behind a tick.
+    let r = gl.get(&sheet);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains(&action), "{}", r.body);
+    assert!(
+        r.body
+            .contains(r#"<input type="checkbox" name="confirm" value="1" required"#),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("补发新码"), "{}", r.body);
+    // A reader who may not write the registry sees the sheet without it.
+    let cdc = Browser::login(&w.srv, "cdc", &w.cdc_password);
+    let r = cdc.get(&sheet);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("code-card"), "{}", r.body);
+    assert!(!r.body.contains("/code/reissue"), "{}", r.body);
+    let r = cdc.post(
+        &format!("/residents/{id}/code/reissue"),
+        &[("confirm", "1")],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    let old = code_of(&w.srv, &id);
+    // Without the tick: refused, nothing reissued.
+    let r = gl.post(&format!("/residents/{id}/code/reissue"), &[]);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("请先勾选"), "{}", r.body);
+    assert_eq!(code_of(&w.srv, &id), old);
+    // Another grid's resident: not the leader's to reissue.
+    let r = gl.post(
+        &format!("/residents/{}/code/reissue", key(&w.other_grid)),
+        &[("confirm", "1")],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(error_code(&r).as_deref(), Some("forbidden"));
+
+    // Ticked: the new code, the household's new sheet, the old code void.
+    let r = gl.post(
+        &format!("/residents/{id}/code/reissue"),
+        &[("confirm", "1")],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let new = code_of(&w.srv, &id);
+    assert_ne!(new, old);
+    assert!(r.body.contains(r#"id="code-reissued""#), "{}", r.body);
+    assert!(r.body.contains(&new), "the new code shown: {}", r.body);
+    assert!(!r.body.contains(&old), "{}", r.body);
+    assert!(r.body.contains("旧码从现在起作废"), "{}", r.body);
+    assert!(
+        r.body
+            .contains(&format!(r#"id="new-code-sheet" href="{sheet}""#)),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains(&gw_domain::mask::name(&w.own.resident.name)),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains(&w.own.resident.name), "names masked");
+    // The new sheet carries the new code.
+    let r = gl.get(&sheet);
+    assert!(
+        r.body.contains(&new) && !r.body.contains(&old),
+        "{}",
+        r.body
+    );
+    // Audited as the API's reissue is, by the leader.
+    let store = w.env.store().await;
+    assert!(store
+        .audit_events(Some("user:gl"), Some(&id), None, 10)
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.action == "reissue_code"));
+    // The old code no longer names the person at a station.
+    let point = w
+        .srv
+        .post(
+            &format!("/api/v1/rounds/{}/points", w.round),
+            &json!({ "name": "1号点", "community": format!("{}-{}", w.own.street_id, w.own.community_id.unwrap()) }),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tube = crate::testing::tube(&w.srv, &point, "R0000001");
+    let o = crate::testing::scan(&w.srv, &tube, "old-code", &old);
+    assert!(o["resident"].is_null(), "{o}");
+    // In English.
+    let r = gl.get(&format!("{sheet}?lang=en"));
+    assert!(r.body.contains("Reissue the code"), "{}", r.body);
+}
+
 /// Reviewers saw the amber "kept on this device" banner stay after the
 /// queue had uploaded (待上传 0), offline in devtools and with the server
 /// killed and restarted.

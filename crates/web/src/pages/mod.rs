@@ -31,7 +31,9 @@ pub use live::{events, live};
 pub use packing::{
     alerts, alerts_reveal_phones, hand_over, pack_bag, pack_box, packing, receive, recount,
 };
-pub use print::{building_codes, household_codes, household_link, household_link_create, qr_svg};
+pub use print::{
+    building_codes, code_reissue, household_codes, household_link, household_link_create, qr_svg,
+};
 pub use registry::{
     grid, household, household_flags, household_move, import_form, import_report, import_submit,
     registry, search,
