@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::browser::{browser_available, Browser as Chromium, Proxy};
-use crate::harness::{open_round, round_body, Response, Server, TestEnv};
+use crate::harness::{enc, open_round, round_body, Response, Server, TestEnv};
 use crate::round_pages::{error_code, Browser};
 use gw_store::registry::{ResidentFilter, ResidentRow};
 
@@ -370,6 +370,71 @@ async fn a_lost_code_is_reissued_from_the_households_code_sheet() {
     // In English.
     let r = gl.get(&format!("{sheet}?lang=en"));
     assert!(r.body.contains("Reissue the code"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn the_lab_page_gives_an_unknown_barcodes_hint_as_the_api_does() {
+    let w = world().await;
+    let csv = "试管条码,检测结果\r\nZZ000001,阴性\r\n";
+    // The API's answer for the file.
+    let api = w.srv.post_bytes(
+        &format!("/api/v1/rounds/{}/results/file?filename=r.csv", w.round),
+        "text/csv",
+        csv.as_bytes(),
+    );
+    assert_eq!(api.status, 422, "{}", api.body);
+    assert!(api.body.contains("（轮次或条码有误）"), "{}", api.body);
+    // The page, for the same file: the same reason with its hint.
+    let page = w.srv.post_bytes(
+        &format!("/rounds/{}/lab?filename=r.csv", w.round),
+        "application/octet-stream",
+        csv.as_bytes(),
+    );
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert!(
+        page.body
+            .contains("条码 ZZ000001 不是本轮次的试管（轮次或条码有误）"),
+        "{}",
+        page.body
+    );
+    let page = w.srv.post_bytes(
+        &format!("/rounds/{}/lab?filename=r.csv&lang=en", w.round),
+        "application/octet-stream",
+        csv.as_bytes(),
+    );
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert!(
+        page.body.contains(
+            "barcode ZZ000001 is not a tube of this round (wrong round or misread barcode)"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("轮次或条码有误"), "{}", page.body);
+    // A barcode Excel stripped of its zeros: the hint names the tube.
+    let point = w
+        .srv
+        .post(
+            &format!("/api/v1/rounds/{}/points", w.round),
+            &json!({ "name": "1号点", "community": format!("{}-{}", w.own.street_id, w.own.community_id.unwrap()) }),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    crate::testing::tube(&w.srv, &point, "00012345");
+    let page = w.srv.post_bytes(
+        &format!("/rounds/{}/lab?filename={}", w.round, enc("结果.csv")),
+        "application/octet-stream",
+        "试管条码,检测结果\r\n12345,阴性\r\n".as_bytes(),
+    );
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert!(
+        page.body
+            .contains("不是本轮次的试管；是否 Excel 去掉了前导零？本轮次有试管 00012345"),
+        "{}",
+        page.body
+    );
 }
 
 /// Reviewers saw the amber "kept on this device" banner stay after the
