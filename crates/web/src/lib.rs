@@ -357,6 +357,14 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             Need::Act(ReadRegistry),
             get(pages::household_codes),
         ),
+        // A lost or leaked code reissued from the household's code sheet
+        // (the API's use-case and right, audited as it is).
+        (
+            "POST",
+            "/residents/{id}/code/reissue",
+            Need::Act(WriteRegistry),
+            post(pages::code_reissue),
+        ),
         (
             "POST",
             "/buildings/{id}/grid",
@@ -1093,12 +1101,12 @@ pub fn router(state: AppState) -> Router {
     r.fallback(|req: Request| async move {
         let path = req.uri().path();
         if is_page(path) {
-            let (lang, _) = pages::lang_of(req.headers(), req.uri().query());
-            pages::error_page(
-                lang,
+            // In the reader's own header, the language link to this address.
+            let page = pages::Page::of_request(&req);
+            page.error_with(
                 StatusCode::NOT_FOUND,
                 "not_found",
-                lang.t("没有这个页面", "There is no such page"),
+                page.lang.t("没有这个页面", "There is no such page"),
             )
         } else {
             WebError::not_found("no such route / 没有这个地址").into_response()
@@ -1190,7 +1198,8 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
 #[derive(Debug, Clone, Copy)]
 struct StationEnded;
 
-/// A denial: JSON for the API, a page (with its code in a meta tag) for pages.
+/// A denial: JSON for the API, a page (with its code in a meta tag) for pages,
+/// in the caller's own header when they are logged in.
 fn deny(
     req_path: &str,
     req: &Request,
@@ -1199,7 +1208,8 @@ fn deny(
     message: &str,
 ) -> Response {
     if is_page(req_path) {
-        let (lang, _) = pages::lang_of(req.headers(), req.uri().query());
+        let page = pages::Page::of_request(req);
+        let lang = page.lang;
         let text = match code {
             "unauthenticated" => lang.t("请先登录。", "Log in first."),
             "csrf" => lang.t(
@@ -1215,7 +1225,7 @@ fn deny(
                 "Your role does not allow this page.",
             ),
         };
-        return pages::error_page(lang, status, code, text);
+        return page.error_with(status, code, text);
     }
     WebError {
         status,

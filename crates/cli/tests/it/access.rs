@@ -307,7 +307,9 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | ("POST", "/api/v1/tubes/{id}/voids") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
-        ("POST", "/api/v1/residents/{id}/code/reissue") => writer && reaches,
+        // The code sheet's reissue form: as the API's reissue.
+        ("POST", "/api/v1/residents/{id}/code/reissue")
+        | ("POST", "/residents/{id}/code/reissue") => writer && reaches,
         ("POST", "/api/v1/residents/pending") => matches!(role, "admin" | "street_commander"),
         ("POST", "/api/v1/residents/{id}/match")
         | ("POST", "/api/v1/control")
@@ -426,6 +428,11 @@ fn call(
         ("POST", "/rounds/{id}/resamples") => Some((
             format!("/rounds/{round}/resamples?grid={grid}"),
             format!("resident={id}"),
+        )),
+        // Not ticked: refused as a form to fix when allowed, nothing reissued.
+        ("POST", "/residents/{id}/code/reissue") => Some((
+            format!("/residents/{id}/code/reissue"),
+            "confirm=".to_string(),
         )),
         // No such tube: refused as a form to fix when allowed, nothing changed.
         ("POST", "/rounds/{id}/corrections") => Some((

@@ -22,7 +22,7 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// Whether the browser tests can run here; prints SKIPPED when not (and fails
 /// when GRIDWARDEN_REQUIRE_BROWSER=1).
-fn browser_available(test: &str) -> bool {
+pub(crate) fn browser_available(test: &str) -> bool {
     let have =
         std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
     if !have {
@@ -147,7 +147,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
 }
 
 /// chromedriver and one browser session.
-struct Browser {
+pub(crate) struct Browser {
     driver: Child,
     addr: String,
     session: String,
@@ -155,7 +155,7 @@ struct Browser {
 }
 
 impl Browser {
-    fn start(profile: PathBuf) -> Browser {
+    pub(crate) fn start(profile: PathBuf) -> Browser {
         let port = free_port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
@@ -215,7 +215,7 @@ impl Browser {
         self.cmd("POST", "/url", Some(json!({ "url": url })));
     }
 
-    fn exec(&self, script: &str, args: Value) -> Value {
+    pub(crate) fn exec(&self, script: &str, args: Value) -> Value {
         self.cmd(
             "POST",
             "/execute/sync",
@@ -224,7 +224,7 @@ impl Browser {
     }
 
     /// Waits until the JavaScript expression is true.
-    fn wait(&self, what: &str, expr: &str) {
+    pub(crate) fn wait(&self, what: &str, expr: &str) {
         let t0 = Instant::now();
         loop {
             if self.exec(&format!("return !!({expr});"), json!([])) == json!(true) {
@@ -275,7 +275,7 @@ impl Browser {
         self.cmd("POST", &format!("/element/{el}/click"), Some(json!({})));
     }
 
-    fn text(&self, css: &str) -> String {
+    pub(crate) fn text(&self, css: &str) -> String {
         self.exec(
             "var e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
             json!([css]),
@@ -296,7 +296,7 @@ impl Browser {
     /// the text, then Enter.
     /// Opens the station page with an enrolment code (`issued`: the answer
     /// of `POST /points/{id}/stations`) and waits for the scanning panel.
-    fn enrol_station(&self, origin: &str, issued: &Value) {
+    pub(crate) fn enrol_station(&self, origin: &str, issued: &Value) {
         self.goto(&format!(
             "{origin}/station?code={}",
             issued["enroll_code"].as_str().unwrap()
@@ -307,7 +307,7 @@ impl Browser {
         );
     }
 
-    fn scan_keys(&self, text: &str) {
+    pub(crate) fn scan_keys(&self, text: &str) {
         let mut actions = Vec::new();
         for c in text.chars().chain(std::iter::once('\u{E007}')) {
             actions.push(json!({ "type": "keyDown", "value": c.to_string() }));
@@ -321,7 +321,7 @@ impl Browser {
     }
 
     /// Sets the viewport (device metrics) and saves a full screenshot.
-    fn screenshot(&self, name: &str, width: u32) {
+    pub(crate) fn screenshot(&self, name: &str, width: u32) {
         self.cmd(
             "POST",
             "/goog/cdp/execute",
@@ -361,14 +361,14 @@ impl Drop for Browser {
 /// A loopback TCP proxy the test owns between the browser and the server:
 /// `down()` cuts every connection and refuses new ones, as a dead network does
 /// to the page and its service worker alike.
-struct Proxy {
+pub(crate) struct Proxy {
     port: u16,
     up: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 impl Proxy {
-    fn start(target: String) -> Proxy {
+    pub(crate) fn start(target: String) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
@@ -403,32 +403,32 @@ impl Proxy {
         });
         Proxy { port, up, conns }
     }
-    fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
-    fn down(&self) {
+    pub(crate) fn down(&self) {
         self.up.store(false, Ordering::SeqCst);
         for s in self.conns.lock().unwrap().drain(..) {
             let _ = s.shutdown(Shutdown::Both);
         }
     }
-    fn up(&self) {
+    pub(crate) fn up(&self) {
         self.up.store(true, Ordering::SeqCst);
     }
 }
 
 /// A demo street with an open round, two points and personal codes.
-struct World {
+pub(crate) struct World {
     env: TestEnv,
-    srv: Server,
+    pub(crate) srv: Server,
     chief_password: String,
     street: i64,
     round: String,
-    points: Vec<String>,
-    codes: Vec<(String, String)>,
+    pub(crate) points: Vec<String>,
+    pub(crate) codes: Vec<(String, String)>,
 }
 
-async fn world(with_accounts: &[(&str, &str)]) -> (World, Vec<String>) {
+pub(crate) async fn world(with_accounts: &[(&str, &str)]) -> (World, Vec<String>) {
     let env = TestEnv::new().await;
     env.cli_ok(&["demo", "--residents", "300", "--seed", "5", "--no-serve"]);
     let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);

@@ -29,3 +29,4 @@ mod storage;
 mod territory;
 mod testing;
 mod tls;
+mod web_polish;

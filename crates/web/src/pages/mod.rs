@@ -31,7 +31,9 @@ pub use live::{events, live};
 pub use packing::{
     alerts, alerts_reveal_phones, hand_over, pack_bag, pack_box, packing, receive, recount,
 };
-pub use print::{building_codes, household_codes, household_link, household_link_create, qr_svg};
+pub use print::{
+    building_codes, code_reissue, household_codes, household_link, household_link_create, qr_svg,
+};
 pub use registry::{
     grid, household, household_flags, household_move, import_form, import_report, import_submit,
     registry, search,
@@ -244,12 +246,30 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
 }
 
 impl Page {
+    /// The page a request asks for, read from the request itself: for the
+    /// answers made before or instead of a page handler (the route check, an
+    /// unknown address, an extractor's refusal), so they keep the reader's
+    /// header and a language link back to the same address.
+    pub(crate) fn of_request<B>(req: &axum::http::Request<B>) -> Page {
+        let (lang, switched) = lang_of(req.headers(), req.uri().query());
+        Page {
+            lang,
+            switched,
+            auth: req.extensions().get::<Auth>().cloned(),
+            path: req.uri().path().to_string(),
+            query: req.uri().query().unwrap_or("").to_string(),
+        }
+    }
+
     /// The link to this page in the other language.
     fn switch_link(&self) -> String {
         let other = match self.lang {
             Lang::Zh => "en",
             Lang::En => "zh",
         };
+        // Always a path on this server: an address asked as `//host/…` (or
+        // `/\host`) would otherwise link to another site.
+        let path = format!("/{}", self.path.trim_start_matches(['/', '\\']));
         let mut q: Vec<&str> = self
             .query
             .split('&')
@@ -257,7 +277,7 @@ impl Page {
             .collect();
         let l = format!("lang={other}");
         q.push(&l);
-        format!("{}?{}", self.path, q.join("&"))
+        format!("{path}?{}", q.join("&"))
     }
 
     /// The page in the shared layout.
@@ -326,8 +346,10 @@ fn redirect(to: &str) -> Response {
 }
 
 /// An error as a page: the status, a machine-readable code in a meta tag (the
-/// tests read it), what to do in the reader's language. For a request no
-/// page handler took (no caller or page known): the header of a visitor.
+/// tests read it), what to do in the reader's language. Where neither caller
+/// nor page is known (a body that stalled before the caller was read): the
+/// header of a visitor. Where the request is at hand, use
+/// `Page::of_request(&req).error_with(…)`.
 pub(crate) fn error_page(lang: Lang, status: StatusCode, code: &str, message: &str) -> Response {
     Page {
         lang,
@@ -346,7 +368,7 @@ impl Page {
 
     /// An error in this page's place: the caller's own header (their name,
     /// 退出) and the language link back to this very page.
-    fn error_with(&self, status: StatusCode, code: &str, message: &str) -> Response {
+    pub(crate) fn error_with(&self, status: StatusCode, code: &str, message: &str) -> Response {
         let lang = self.lang;
         let (title, extra) = match code {
             "unauthenticated" => (

@@ -100,7 +100,7 @@ async fn building_body(
             sheets,
             r#"<div class="sheet building-sheet"><h2>{}</h2><div class="code-grid">{}</div></div>"#,
             esc(&address),
-            code_cards(l, &codes, &address)?
+            code_cards(l, &codes, &address, &[])?
         );
     }
     if households.is_empty() {
@@ -185,7 +185,7 @@ async fn link_body(s: &AppState, page: &Page, token: &str) -> Result<(String, St
             "采样时把本人的码对准采样点的扫码设备，每人一码。",
             "At the testing point, hold each person's own code up to the scanner: one code per person."
         ),
-        cards = code_cards(l, &codes, &address)?,
+        cards = code_cards(l, &codes, &address, &[])?,
         hint = l.t(
             "此页面不含身份证号和电话。请勿转发给他人；丢失或泄露请找网格员撤销。",
             "This page holds no ID numbers or phones. Do not pass it on; if it leaks, ask your grid leader to revoke it."
@@ -228,21 +228,24 @@ async fn member_codes<'r>(
     Ok(codes)
 }
 
-/// One card per person: the QR code, the masked name, the address, the code's text.
+/// One card per person: the QR code, the masked name, the address, the
+/// code's text, and what `below` holds for that card (never printed).
 fn code_cards(
     l: super::Lang,
     codes: &[(String, String)],
     address: &str,
+    below: &[String],
 ) -> Result<String, WebError> {
     let mut cards = String::new();
-    for (name, text) in codes {
+    for (i, (name, text)) in codes.iter().enumerate() {
         let svg = qr_svg(text).unwrap_or_default();
         let _ = write!(
             cards,
-            r#"<div class="code-card">{svg}<div><b class="masked-name">{}</b><small>{}</small><small class="code-text">{}</small></div></div>"#,
+            r#"<div class="code-card">{svg}<div><b class="masked-name">{}</b><small>{}</small><small class="code-text">{}</small>{}</div></div>"#,
             esc(name),
             esc(address),
             esc(text),
+            below.get(i).map_or("", String::as_str),
         );
     }
     if cards.is_empty() {
@@ -270,8 +273,31 @@ async fn body(
         .and_then(gw_app::registry::address_text)
         .unwrap_or_default();
     // A purged member has no code any more.
-    let codes = member_codes(s, a, rows.iter().filter(|r| r.status != "purged")).await?;
-    let cards = code_cards(l, &codes, &address)?;
+    let members: Vec<_> = rows.iter().filter(|r| r.status != "purged").collect();
+    let codes = member_codes(s, a, members.iter().copied()).await?;
+    // A lost or leaked code is reissued here by whoever may (the API's
+    // right): behind a tick, one form per person, never printed.
+    let reissue: Vec<String> = if a
+        .principal
+        .can(Action::WriteRegistry, &place, s.clock.now_ms())
+    {
+        members
+            .iter()
+            .map(|r| {
+                reissue_form(
+                    l,
+                    &a.csrf,
+                    Key {
+                        street: r.street_id,
+                        id: r.id,
+                    },
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let cards = code_cards(l, &codes, &address, &reissue)?;
     // The household's own link, for a phone: made here by whoever may.
     let share = if let Some(link) = link {
         format!(
@@ -310,4 +336,92 @@ async fn body(
         ),
     );
     Ok((l.t("个人码", "Personal codes").to_string(), body))
+}
+
+/// The form that reissues one person's code: a tick first (the old code stops
+/// working at once), then the button.
+fn reissue_form(l: super::Lang, csrf: &str, resident: Key) -> String {
+    format!(
+        r#"<form method="post" action="/residents/{resident}/code/reissue" class="noprint reissue"><input type="hidden" name="csrf" value="{csrf}"><label style="flex-direction:row;align-items:center;font-weight:400;font-size:.9rem"><input type="checkbox" name="confirm" value="1" required style="width:22px;height:22px;min-height:22px;flex:none"> {tick}</label><button type="submit">{button}</button></form>"#,
+        csrf = esc(csrf),
+        tick = l.t(
+            "此人的码已丢失或泄露：补发后旧码作废",
+            "This person's code is lost or leaked: once reissued the old one stops working"
+        ),
+        button = l.t("补发新码", "Reissue the code"),
+    )
+}
+
+/// Reissues a lost or leaked code (the tick on the code sheet confirms it)
+/// through the API's own use-case, audited as it is, and shows the new code
+/// with the link to the household's new sheet.
+pub async fn code_reissue(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    match reissue_body(&s, &a, &page, &id, &body).await {
+        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+async fn reissue_body(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    id: &str,
+    body: &[u8],
+) -> Result<(String, String), WebError> {
+    let l = page.lang;
+    let k = parse_key(l, id)?;
+    // Who may, before what the form says.
+    let place = gw_app::access::place_of(&s.store, "resident", k).await?;
+    gw_app::access::authorize(&a.principal, &s.clock, Action::WriteRegistry, &place)?;
+    if super::Fields::parse(body).get("confirm") != "1" {
+        return Err(WebError::bad_request(l.t(
+            "请先勾选确认此人的码已丢失或泄露，再补发：补发后旧码作废。未补发。",
+            "Tick the box that this person's code is lost or leaked first: the old code stops working. Nothing was reissued.",
+        )));
+    }
+    let code = gw_app::codes::reissue(&s.store, &s.clock, &a.principal, k)
+        .await
+        .map_err(|e| super::rounds::auth_err(l, e))?;
+    let r = s.store.resident(k.street, k.id).await?;
+    let name = gw_domain::mask::name(&r.resident.name);
+    let address = gw_app::registry::address_text(&r).unwrap_or_default();
+    let card = code_cards(l, &[(name.clone(), code.text())], &address, &[])?;
+    let sheet = r.household_id.map_or_else(String::new, |h| {
+        format!(
+            r#"<p class="actions noprint"><a class="button primary" id="new-code-sheet" href="/households/{}/codes">{}</a></p>"#,
+            Key {
+                street: k.street,
+                id: h
+            },
+            l.t("打开本户新的码单（打印）", "Open the household's new code sheet (to print)")
+        )
+    });
+    let body = format!(
+        r#"<div class="sheet"><section class="card issued" id="code-reissued"><h1>{h}</h1><p class="notice">{done}</p><p>{old}</p>{sheet}</section>
+<div class="code-grid">{card}</div><p class="hint">{hint}</p></div>"#,
+        h = l.t("已补发新码", "A new code is issued"),
+        done = esc(&match l {
+            super::Lang::Zh => format!("已为 {name} 补发个人码（第 {} 版）。", code.generation),
+            super::Lang::En => format!(
+                "{name}'s personal code is reissued (version {}).",
+                code.generation
+            ),
+        }),
+        old = l.t(
+            "旧码从现在起作废：采样点再扫旧码，样本不再记到此人名下（会被标出）。请打印新的码单交给本人；住户手机链接会自动显示新码。",
+            "The old code no longer works: a swab scanned with it no longer counts for this person (it is flagged). Print the new code sheet and hand it over; the household's phone link shows the new code by itself.",
+        ),
+        hint = l.t(
+            "补发已记入操作日志。姓名已脱敏。",
+            "The reissue is in the audit log. Names are masked."
+        ),
+    );
+    Ok((l.t("补发个人码", "Reissue a code").to_string(), body))
 }

@@ -1658,7 +1658,7 @@ pub async fn lab_submit(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!(
                 r#"<p class="error" role="alert">{}</p>"#,
-                esc(&pick(l, &e.to_string()))
+                esc(&reason_in(l, &e.to_string()))
             ),
         ),
         Err(UploadError::Rows(issues)) => {
@@ -1669,7 +1669,7 @@ pub async fn lab_submit(
                     esc(&i.sheet),
                     i.row.map_or_else(String::new, |r| r.to_string()),
                     esc(&i.column),
-                    esc(&pick(l, &i.reason))
+                    esc(&reason_in(l, &i.reason))
                 ));
             }
             out(
@@ -1687,6 +1687,50 @@ pub async fn lab_submit(
                 ),
             )
         }
+    }
+}
+
+/// A refusal's reason in the reader's language, each of its parts kept. A
+/// reason can be two `中文 / English` parts in a row, the second a hint
+/// (`条码 … 不是本轮次的试管 / barcode … is not a tube of this round（轮次或条码有误）/ (wrong round or misread barcode)`):
+/// taking the halves at the first separator alone dropped the hint in
+/// Chinese and mixed the languages in English.
+fn reason_in(l: Lang, text: &str) -> String {
+    let Some((first, mut rest)) = gw_domain::text::split_languages(text) else {
+        return text.to_string();
+    };
+    let (mut zh, mut en) = (first.to_string(), String::new());
+    // `rest`: an English half, then perhaps the next part's Chinese half,
+    // which starts at its first character that is not ASCII.
+    while let Some((both, next)) = gw_domain::text::split_languages(rest) {
+        match both.find(|c: char| !c.is_ascii()).filter(|&at| at > 0) {
+            Some(at) => {
+                join_english(&mut en, &both[..at]);
+                zh.push_str(both[at..].trim());
+                rest = next;
+            }
+            None => return pick(l, text),
+        }
+    }
+    join_english(&mut en, rest);
+    match l {
+        Lang::Zh => zh,
+        Lang::En => en,
+    }
+}
+
+/// Adds a part to an English sentence: a bracket after a space, another
+/// clause after a semicolon.
+fn join_english(en: &mut String, part: &str) {
+    let part = part.trim().trim_start_matches(['；', ';']).trim();
+    if en.is_empty() {
+        en.push_str(part);
+    } else if part.starts_with('(') {
+        en.push(' ');
+        en.push_str(part);
+    } else {
+        en.push_str("; ");
+        en.push_str(part);
     }
 }
 
@@ -2423,4 +2467,46 @@ async fn coverage_by_body(
         },
     );
     Ok((format!("{} · {level}", l.t("覆盖情况", "Coverage")), body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_barcodes_reason_keeps_its_hint_in_either_language() {
+        let wrong = "条码 Z9 不是本轮次的试管 / barcode Z9 is not a tube of this round（轮次或条码有误）/ (wrong round or misread barcode)";
+        assert_eq!(
+            reason_in(Lang::Zh, wrong),
+            "条码 Z9 不是本轮次的试管（轮次或条码有误）"
+        );
+        assert_eq!(
+            reason_in(Lang::En, wrong),
+            "barcode Z9 is not a tube of this round (wrong round or misread barcode)"
+        );
+        let zeros = "条码 12 不是本轮次的试管 / barcode 12 is not a tube of this round；是否 Excel 去掉了前导零？本轮次有试管 0012 / did Excel drop leading zeros? This round has tube 0012";
+        assert_eq!(
+            reason_in(Lang::Zh, zeros),
+            "条码 12 不是本轮次的试管；是否 Excel 去掉了前导零？本轮次有试管 0012"
+        );
+        assert_eq!(
+            reason_in(Lang::En, zeros),
+            "barcode 12 is not a tube of this round; did Excel drop leading zeros? This round has tube 0012"
+        );
+        let other = "条码 T1 不是本轮次的试管 / barcode T1 is not a tube of this round；它是另一轮次的试管：1-2 全员核酸第1轮 / it is a tube of another round: 1-2 全员核酸第1轮";
+        assert_eq!(
+            reason_in(Lang::Zh, other),
+            "条码 T1 不是本轮次的试管；它是另一轮次的试管：1-2 全员核酸第1轮"
+        );
+        assert_eq!(
+            reason_in(Lang::En, other),
+            "barcode T1 is not a tube of this round; it is a tube of another round: 1-2 全员核酸第1轮"
+        );
+        // One part: its half, as before.
+        assert_eq!(
+            reason_in(Lang::En, "文件是空的 / the file is empty"),
+            "the file is empty"
+        );
+        assert_eq!(reason_in(Lang::Zh, "no split here"), "no split here");
+    }
 }

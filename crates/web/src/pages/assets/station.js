@@ -161,13 +161,30 @@
       o.stop(audio.currentTime + (ok ? 0.12 : 0.6));
     } catch (e) { /* no sound device */ }
   }
-  function show(kind, text, detail) {
+  function say(kind, text, detail) {
     var f = $('feedback');
     f.className = 'feedback ' + kind;
     f.setAttribute('data-kind', kind);
     $('fb-text').textContent = text;
     $('fb-detail').textContent = detail || '';
+  }
+  function show(kind, text, detail) {
+    say(kind, text, detail);
+    // A scan kept on the device is shown as such until the server answers again.
+    if (kind === 'queued') heard = false;
     if (kind !== 'idle') beep(kind === 'ok' || kind === 'queued');
+  }
+  // Whether the server has answered since the screen last said a scan was
+  // kept on this device.
+  var heard = false;
+  // The amber "kept on this device" banner, once the queue is empty and the
+  // server has answered: it says everything went up (or to look at the
+  // problems found on the way), without a sound: nothing was scanned.
+  function settle(items, ps) {
+    if ($('feedback').getAttribute('data-kind') !== 'queued') return;
+    if (items.length || !heard || !online) return;
+    if (ps.length) say('bad', M.uploaded_problems, M.uploaded_detail);
+    else say('ok', M.uploaded, M.uploaded_detail);
   }
   // A walk-in's swab whose only flag says the community is to check who it
   // was: nothing for the volunteer to do.
@@ -218,7 +235,9 @@
     return s;
   }
   function refresh() {
+    var queue = [];
     return qAll().then(function (items) {
+      queue = items;
       var s = recount(items);
       var waiting = items.filter(function (i) { return i.kind === 'scan'; });
       $('waiting').textContent = String(waiting.length);
@@ -245,6 +264,7 @@
       $('problems').hidden = ps.length === 0;
       $('resend-held').hidden = !ps.some(isHeld);
       $('undo').hidden = !state().last;
+      settle(queue, ps);
     });
   }
   // A retest tube holds one swab; other tubes the round's pool size.
@@ -323,6 +343,7 @@
       }
       return req.then(function (r) {
         setOnline(true);
+        heard = true;
         return handle(it, r).then(function (go) { return go ? syncLoop() : null; });
       }, function () { setOnline(false); return null; });
     });
