@@ -2758,8 +2758,12 @@ pub async fn unknown_tube_reason(
     barcode: &str,
 ) -> Result<String, StoreError> {
     let (others, padded) = store.barcode_hints(round.street, round.id, barcode).await?;
-    let hint = if let Some(p) = padded {
-        format!("；是否 Excel 去掉了前导零？本轮次有试管 {p} / did Excel drop leading zeros? This round has tube {p}")
+    // Each language whole (one " / " between them), so a page can show one.
+    let (zh, en) = if let Some(p) = padded {
+        (
+            format!("；是否 Excel 去掉了前导零？本轮次有试管 {p}"),
+            format!("; did Excel drop leading zeros? This round has tube {p}"),
+        )
     } else if !others.is_empty() {
         let named = others
             .iter()
@@ -2774,12 +2778,18 @@ pub async fn unknown_tube_reason(
             })
             .collect::<Vec<_>>()
             .join("、");
-        format!("；它是另一轮次的试管：{named} / it is a tube of another round: {named}")
+        (
+            format!("；它是另一轮次的试管：{named}"),
+            format!("; it is a tube of another round: {named}"),
+        )
     } else {
-        "（轮次或条码有误）/ (wrong round or misread barcode)".to_string()
+        (
+            "（轮次或条码有误）".to_string(),
+            " (wrong round or misread barcode)".to_string(),
+        )
     };
     Ok(format!(
-        "条码 {barcode} 不是本轮次的试管 / barcode {barcode} is not a tube of this round{hint}"
+        "条码 {barcode} 不是本轮次的试管{zh} / barcode {barcode} is not a tube of this round{en}"
     ))
 }
 

@@ -247,6 +247,13 @@ async fn the_missed_list_shows_each_person_on_a_card_with_their_flags_phone_and_
         newcomer.contains(r#"<span class="tag">开轮后新增</span>"#),
         "{newcomer}"
     );
+    // The emergency over and the people purged, the list keeps its count
+    // but offers no code sheet: a purged resident has no code.
+    w.env.cli_ok(&["purge", "--before", "2200-01-01", "--yes"]);
+    let html = ok(leader.get(&format!("/rounds/{}/missed?grid={}", w.r2, w.grid_key())));
+    let list = section(&html, r#"<ul class="list" id="missed">"#, "</ul>");
+    assert_eq!(list.matches("<li>").count(), items.len().min(200));
+    assert!(!list.contains("/codes\""), "{list}");
 }
 
 #[tokio::test]

@@ -1579,13 +1579,18 @@ async fn missed_body(
             None => (masked_phones, String::new()),
         };
         people.push((v.id.clone(), shown_as));
-        let sheet = v.household.as_deref().map_or_else(String::new, |h| {
-            format!(
-                r#"<a href="/households/{}/codes">{}</a>"#,
-                esc(h),
-                l.t("码单", "codes")
-            )
-        });
+        // A purged resident has no code any more (the sheet would be empty).
+        let sheet = v
+            .household
+            .as_deref()
+            .filter(|_| v.status != "purged")
+            .map_or_else(String::new, |h| {
+                format!(
+                    r#"<a href="/households/{}/codes">{}</a>"#,
+                    esc(h),
+                    l.t("码单", "codes")
+                )
+            });
         // Who they are at a glance: sex and age beside the name, then where,
         // how to reach them, and what to know at the door (the flags).
         let who = [
