@@ -683,6 +683,30 @@ async fn tubes_never_packed_are_logged_once_per_upload_with_their_count() {
     assert!(!stderr.contains("L0000001"), "{stderr}");
 }
 
+/// On PostgreSQL, makes each tube's first result linger (a trigger sleeps
+/// 0.4 s after the update, its row still locked), or stops it; SQLite runs
+/// one writer at a time and needs none.
+async fn linger(store: &gw_store::Store, on: bool) {
+    if let gw_store::Pool::Postgres(_) = &store.pool {
+        if on {
+            crate::harness::exec(
+                store,
+                "CREATE OR REPLACE FUNCTION gw_test_linger() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN PERFORM pg_sleep(0.4); RETURN NULL; END $$",
+            )
+            .await;
+            crate::harness::exec(
+                store,
+                "CREATE TRIGGER gw_test_linger AFTER UPDATE OF result ON tube FOR EACH ROW \
+                 WHEN (NEW.result IS NOT NULL AND OLD.result IS NULL) EXECUTE FUNCTION gw_test_linger()",
+            )
+            .await;
+        } else {
+            crate::harness::exec(store, "DROP TRIGGER gw_test_linger ON tube").await;
+        }
+    }
+}
+
 /// Two lab clerks post results for the same tubes at the same moment, in
 /// opposite orders. On PostgreSQL each tube's update is made to linger (a
 /// trigger sleeps after it), so without taking turns each post would hold
@@ -692,20 +716,7 @@ async fn tubes_never_packed_are_logged_once_per_upload_with_their_count() {
 async fn two_result_posts_at_once_in_opposite_orders_both_land() {
     let (w, lab) = round_with_tubes().await;
     let store = w.env.store().await;
-    if let gw_store::Pool::Postgres(_) = &store.pool {
-        crate::harness::exec(
-            &store,
-            "CREATE OR REPLACE FUNCTION gw_test_linger() RETURNS trigger LANGUAGE plpgsql AS $$ \
-             BEGIN PERFORM pg_sleep(0.4); RETURN NULL; END $$",
-        )
-        .await;
-        crate::harness::exec(
-            &store,
-            "CREATE TRIGGER gw_test_linger AFTER UPDATE OF result ON tube FOR EACH ROW \
-             WHEN (NEW.result IS NOT NULL AND OLD.result IS NULL) EXECUTE FUNCTION gw_test_linger()",
-        )
-        .await;
-    }
+    linger(&store, true).await;
     let lab_pw = w.env.account("lab2", "lab", &["--street", "鸿城街道"]);
     let mut lab2 = w.env.serve();
     lab2.token = Some(lab2.login("lab2", &lab_pw));
@@ -731,9 +742,7 @@ async fn two_result_posts_at_once_in_opposite_orders_both_land() {
     for barcode in ["L0000001", "L0000002"] {
         assert_eq!(tube_result(&w, barcode).await.as_deref(), Some("negative"));
     }
-    if let gw_store::Pool::Postgres(_) = &store.pool {
-        crate::harness::exec(&store, "DROP TRIGGER gw_test_linger ON tube").await;
-    }
+    linger(&store, false).await;
 }
 
 /// Two uploads at once that disagree about one tube: one is answered, the
@@ -745,20 +754,7 @@ async fn two_result_posts_at_once_in_opposite_orders_both_land() {
 async fn two_uploads_disagreeing_about_a_tube_store_one_of_them_whole() {
     let (w, lab) = round_with_tubes().await;
     let store = w.env.store().await;
-    if let gw_store::Pool::Postgres(_) = &store.pool {
-        crate::harness::exec(
-            &store,
-            "CREATE OR REPLACE FUNCTION gw_test_linger() RETURNS trigger LANGUAGE plpgsql AS $$ \
-             BEGIN PERFORM pg_sleep(0.4); RETURN NULL; END $$",
-        )
-        .await;
-        crate::harness::exec(
-            &store,
-            "CREATE TRIGGER gw_test_linger AFTER UPDATE OF result ON tube FOR EACH ROW \
-             WHEN (NEW.result IS NOT NULL AND OLD.result IS NULL) EXECUTE FUNCTION gw_test_linger()",
-        )
-        .await;
-    }
+    linger(&store, true).await;
     let lab_pw = w.env.account("lab2", "lab", &["--street", "鸿城街道"]);
     let mut lab2 = w.env.serve();
     lab2.token = Some(lab2.login("lab2", &lab_pw));
@@ -776,9 +772,7 @@ async fn two_uploads_disagreeing_about_a_tube_store_one_of_them_whole() {
         });
         (a.join().unwrap(), b.join().unwrap())
     });
-    if let gw_store::Pool::Postgres(_) = &store.pool {
-        crate::harness::exec(&store, "DROP TRIGGER gw_test_linger ON tube").await;
-    }
+    linger(&store, false).await;
     let mut statuses = [a.status, b.status];
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 409], "{} / {}", a.body, b.body);
