@@ -960,23 +960,7 @@ async fn resamples_body(
         }
         _ => std::collections::HashMap::new(),
     };
-    let where_ = match level {
-        Level::Grid => {
-            let g = s.store.grid(k.street, k.id).await?;
-            format!("{} {}", g.community_name, g.name)
-        }
-        Level::Building => {
-            let b = s.store.building(k.street, k.id).await?;
-            format!("{} {} {}", b.community, b.compound, b.name)
-        }
-        Level::Community => s
-            .store
-            .communities(None, Some(k.street))
-            .await?
-            .into_iter()
-            .find(|c| c.id == k.id)
-            .map_or_else(|| k.to_string(), |c| c.name),
-    };
+    let where_ = super::territory_name(s, (level, k)).await?;
     let today = s.clock.today();
     let full = full_names(s, a);
     let mut shown: Option<(String, Vec<String>)> = None;
