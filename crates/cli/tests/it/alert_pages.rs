@@ -10,9 +10,7 @@
 use gw_domain::ids::Key;
 use serde_json::json;
 
-use crate::harness::{
-    open_round, query_strings, residents_with_codes, round_body, Server, TestEnv,
-};
+use crate::harness::{query_strings, residents_with_codes, Server, TestEnv};
 use crate::round_pages::Browser;
 
 struct World {
@@ -36,66 +34,42 @@ struct World {
 }
 
 async fn world() -> World {
-    let env = TestEnv::new().await;
-    env.cli_ok(&["demo", "--residents", "300", "--seed", "8", "--no-serve"]);
-    let chief_pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
-    let lab_pw = env.account("lab", "lab", &["--street", "鸿城街道"]);
-    let store = env.store().await;
-    let street = store.streets().await.unwrap()[0].id;
-    let community = &store.communities(None, Some(street)).await.unwrap()[0];
-    let grid = &store
-        .grids(None, Some((street, community.id)))
-        .await
-        .unwrap()[0];
-    let leader_pw = env.account(
-        "leader",
-        "grid_leader",
-        &[
-            "--street",
-            "鸿城街道",
-            "--community",
-            &community.name,
-            "--grid",
-            &grid.name,
-        ],
-    );
-    let srv = env.serve();
-    let chief = srv.login("chief", &chief_pw);
-    let c = srv.with_token(&chief);
-    let (round, _) = open_round(|p, b| c.post(p, b), &round_body(street, "全员核酸第5轮"));
+    let s = crate::packing_pages::staffed("全员核酸第5轮").await;
+    let (street, round) = (s.street, s.round.clone());
+    let c = s.srv.with_token(&s.chief);
     let point = c
         .post(
             &format!("/api/v1/rounds/{round}/points"),
-            &json!({ "name": "东门采样点", "community": format!("{street}-{}", community.id) }),
+            &json!({ "name": "东门采样点", "community": format!("{street}-{}", s.community) }),
         )
         .json()["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let grid_key = format!("{street}-{}", grid.id);
+    let grid_key = format!("{street}-{}", s.grid);
     let people = residents_with_codes(|p| c.get(p), &format!("limit=12&grid={grid_key}"));
     assert!(people.len() >= 8, "the grid needs 8 residents");
-    let pm_pw = env.account("pm", "point_manager", &["--point", &point]);
+    let pm_pw = s.env.account("pm", "point_manager", &["--point", &point]);
     // The first login (over the API) replaces the one-time passwords.
     let changed = |user: &str, pw: &str| {
-        srv.login(user, pw);
+        s.srv.login(user, pw);
         format!("{pw}-changed")
     };
     let (pm, leader, lab) = (
         changed("pm", &pm_pw),
-        changed("leader", &leader_pw),
-        changed("lab", &lab_pw),
+        changed("leader", &s.leader_pw),
+        changed("lab", &s.lab_pw),
     );
     World {
-        env,
-        srv,
-        chief,
+        chief_pw: format!("{}-changed", s.chief_pw),
+        env: s.env,
+        srv: s.srv,
+        chief: s.chief,
         street,
         round,
         point,
         people,
         grid: grid_key,
-        chief_pw: format!("{chief_pw}-changed"),
         pm,
         leader,
         lab,
@@ -105,22 +79,7 @@ async fn world() -> World {
 impl World {
     /// A closed tube at the point with these people.
     fn closed_tube(&self, barcode: &str, people: &[(String, String)]) {
-        let c = self.srv.with_token(&self.chief);
-        let r = c.post(
-            &format!("/api/v1/points/{}/tubes", self.point),
-            &json!({ "barcode": barcode }),
-        );
-        assert_eq!(r.status, 201, "{}", r.body);
-        let tube = r.json()["id"].as_str().unwrap().to_string();
-        for (i, (_, code)) in people.iter().enumerate() {
-            let s = c.post(
-                &format!("/api/v1/tubes/{tube}/scans"),
-                &json!({ "client_id": format!("{barcode}-{i}"), "code": code }),
-            );
-            assert_eq!(s.status, 200, "{}", s.body);
-        }
-        let r = c.post(&format!("/api/v1/tubes/{tube}/close"), &json!({}));
-        assert_eq!(r.status, 200, "{}", r.body);
+        crate::packing_pages::closed_tube(&self.srv, &self.chief, &self.point, barcode, people);
     }
 
     fn result(&self, barcode: &str, result: &str) {

@@ -30,7 +30,24 @@ struct World {
     lab: String,
 }
 
-async fn world() -> World {
+/// A demo street of 300 with its commander logged in over the API (`chief`:
+/// the token), a lab account and the leader of its first community's first
+/// grid (one-time passwords), and a round opened: what the page tests of
+/// packing and of the alerts start from.
+pub(crate) struct Staffed {
+    pub env: TestEnv,
+    pub srv: Server,
+    pub chief: String,
+    pub chief_pw: String,
+    pub lab_pw: String,
+    pub leader_pw: String,
+    pub street: i64,
+    pub community: i64,
+    pub grid: i64,
+    pub round: String,
+}
+
+pub(crate) async fn staffed(round_name: &str) -> Staffed {
     let env = TestEnv::new().await;
     env.cli_ok(&["demo", "--residents", "300", "--seed", "8", "--no-serve"]);
     let chief_pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
@@ -56,32 +73,79 @@ async fn world() -> World {
     );
     let srv = env.serve();
     let chief = srv.login("chief", &chief_pw);
-    let c = srv.with_token(&chief);
-    let (round, _) = open_round(|p, b| c.post(p, b), &round_body(street, "全员核酸第3轮"));
+    let (round, _) = open_round(
+        |p, b| srv.with_token(&chief).post(p, b),
+        &round_body(street, round_name),
+    );
+    Staffed {
+        community: community.id,
+        grid: grid.id,
+        env,
+        srv,
+        chief,
+        chief_pw,
+        lab_pw,
+        leader_pw,
+        street,
+        round,
+    }
+}
+
+/// A tube at `point`, opened by the commander (`chief`: the token), with
+/// these people swabbed into it, closed.
+pub(crate) fn closed_tube(
+    srv: &Server,
+    chief: &str,
+    point: &str,
+    barcode: &str,
+    people: &[(String, String)],
+) {
+    let c = srv.with_token(chief);
+    let r = c.post(
+        &format!("/api/v1/points/{point}/tubes"),
+        &json!({ "barcode": barcode }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let tube = r.json()["id"].as_str().unwrap().to_string();
+    for (i, (_, code)) in people.iter().enumerate() {
+        let s = c.post(
+            &format!("/api/v1/tubes/{tube}/scans"),
+            &json!({ "client_id": format!("{barcode}-{i}"), "code": code }),
+        );
+        assert_eq!(s.status, 200, "{}", s.body);
+    }
+    let r = c.post(&format!("/api/v1/tubes/{tube}/close"), &json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+async fn world() -> World {
+    let s = staffed("全员核酸第3轮").await;
+    let (street, round) = (s.street, s.round.clone());
+    let c = s.srv.with_token(&s.chief);
     let mut points = (0..2).map(|i| {
-        c.post(&format!("/api/v1/rounds/{round}/points"), &json!({ "name": format!("{i}号采样点"), "community": format!("{street}-{}", community.id) }))
+        c.post(&format!("/api/v1/rounds/{round}/points"), &json!({ "name": format!("{i}号采样点"), "community": format!("{street}-{}", s.community) }))
             .json()["id"].as_str().unwrap().to_string()
     });
     let (a, b) = (points.next().unwrap(), points.next().unwrap());
     let people = residents_with_codes(|p| c.get(p), "limit=12");
-    let pm_pw = env.account("pm", "point_manager", &["--point", &a]);
-    let vol_pw = env.account("volb", "volunteer", &["--point", &b]);
+    let pm_pw = s.env.account("pm", "point_manager", &["--point", &a]);
+    let vol_pw = s.env.account("volb", "volunteer", &["--point", &b]);
     // The first login (over the API) replaces the one-time passwords.
     let changed = |user: &str, pw: &str| {
-        srv.login(user, pw);
+        s.srv.login(user, pw);
         format!("{pw}-changed")
     };
     let (pm, vol_b, leader, lab) = (
         changed("pm", &pm_pw),
         changed("volb", &vol_pw),
-        changed("leader", &leader_pw),
-        changed("lab", &lab_pw),
+        changed("leader", &s.leader_pw),
+        changed("lab", &s.lab_pw),
     );
     World {
-        env,
-        srv,
-        chief,
-        chief_pw: format!("{chief_pw}-changed"),
+        chief_pw: format!("{}-changed", s.chief_pw),
+        env: s.env,
+        srv: s.srv,
+        chief: s.chief,
         street,
         round,
         a,
@@ -97,22 +161,7 @@ async fn world() -> World {
 impl World {
     /// A tube at `point` (opened by the chief) with these people, closed.
     fn closed_tube(&self, point: &str, barcode: &str, people: &[(String, String)]) {
-        let c = self.srv.with_token(&self.chief);
-        let r = c.post(
-            &format!("/api/v1/points/{point}/tubes"),
-            &json!({ "barcode": barcode }),
-        );
-        assert_eq!(r.status, 201, "{}", r.body);
-        let tube = r.json()["id"].as_str().unwrap().to_string();
-        for (i, (_, code)) in people.iter().enumerate() {
-            let s = c.post(
-                &format!("/api/v1/tubes/{tube}/scans"),
-                &json!({ "client_id": format!("{barcode}-{i}"), "code": code }),
-            );
-            assert_eq!(s.status, 200, "{}", s.body);
-        }
-        let r = c.post(&format!("/api/v1/tubes/{tube}/close"), &json!({}));
-        assert_eq!(r.status, 200, "{}", r.body);
+        closed_tube(&self.srv, &self.chief, point, barcode, people);
     }
 }
 
