@@ -1170,6 +1170,26 @@ enum WriteJob {
 /// At most this many registrations share one commit.
 pub const GROUP_COMMIT_MAX: usize = 256;
 
+/// One job of a refused batch written on its own (see [`ScanWriter::start`]),
+/// on the writer's held connection (taken again after an error); the error
+/// as the station is told it.
+async fn alone(
+    store: &Store,
+    held: &mut Option<gw_store::testing::HeldConnection>,
+    opens: &[gw_store::testing::NewTube],
+    rows: &[gw_store::testing::OwnedRegistration],
+) -> Result<(Vec<Option<i64>>, Vec<Option<gw_store::testing::Stored>>), String> {
+    let mut conn = match held.take() {
+        Some(c) => c,
+        None => store.hold().await.map_err(|e| e.to_string())?,
+    };
+    let w = conn.write_scans(opens, rows).await;
+    if w.is_ok() {
+        *held = Some(conn);
+    }
+    w.map_err(|e| e.to_string())
+}
+
 impl ScanWriter {
     /// Starts the writer task (on the current tokio runtime).
     pub fn start(store: Store) -> ScanWriter {
@@ -1239,14 +1259,30 @@ impl ScanWriter {
                             let _ = reply.send(Ok(st));
                         }
                     }
-                    Err(e) => {
-                        // Nothing of the batch is stored: every station is told and retries.
+                    Err(e) if opens.len() + rows.len() == 1 => {
+                        // Nothing was stored: the station is told and retries.
                         let msg = e.to_string();
                         for reply in open_replies {
                             let _ = reply.send(Err(msg.clone()));
                         }
                         for reply in replies {
                             let _ = reply.send(Err(msg.clone()));
+                        }
+                    }
+                    Err(e) => {
+                        // Nothing of the batch was stored. One job's failure
+                        // (a tube withdrawn under a scan on its way, say)
+                        // must not fail the stations it shared the commit
+                        // with: each job is written again on its own, and
+                        // only what fails alone is refused.
+                        tracing::warn!(error = %e, swabs = rows.len(), tubes = opens.len(), "scan writer: batch refused, writing its jobs one by one");
+                        for (t, reply) in opens.iter().zip(open_replies) {
+                            let one = alone(&store, &mut held, std::slice::from_ref(t), &[]).await;
+                            let _ = reply.send(one.map(|(mut o, _)| o.pop().flatten()));
+                        }
+                        for (r, reply) in rows.iter().zip(replies) {
+                            let one = alone(&store, &mut held, &[], std::slice::from_ref(r)).await;
+                            let _ = reply.send(one.map(|(_, mut st)| st.pop().flatten()));
                         }
                     }
                 }

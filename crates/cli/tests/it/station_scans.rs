@@ -382,3 +382,74 @@ async fn the_same_walk_in_twice_is_one_person_with_a_second_swab() {
         .unwrap();
     assert_eq!(n, 2);
 }
+
+/// One swab the database refuses (here a test trigger refuses one client
+/// id; in the field, a tube withdrawn while a scan was on its way) fails
+/// only its own station, not the stations whose scans shared its commit:
+/// the writer writes a refused batch again job by job.
+#[tokio::test]
+async fn one_refused_swab_does_not_fail_the_stations_sharing_its_commit() {
+    let w = setup("60").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    match &store.pool {
+        gw_store::Pool::Sqlite(_) => {
+            exec(
+                &store,
+                "CREATE TRIGGER gw_test_poison BEFORE INSERT ON registration WHEN NEW.client_id = 'poison' \
+                 BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
+            )
+            .await
+        }
+        gw_store::Pool::Postgres(_) => {
+            exec(
+                &store,
+                "CREATE FUNCTION gw_test_poison() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN IF NEW.client_id = 'poison' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$",
+            )
+            .await;
+            exec(
+                &store,
+                "CREATE TRIGGER gw_test_poison BEFORE INSERT ON registration FOR EACH ROW EXECUTE FUNCTION gw_test_poison()",
+            )
+            .await;
+        }
+    }
+    let tubes = [
+        tube(srv, &w.points[0], "P0000001"),
+        tube(srv, &w.points[0], "P0000002"),
+    ];
+    let answers: Vec<(String, u16, String)> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..13)
+            .map(|i| {
+                let (client, code) = if i == 6 {
+                    ("poison".to_string(), w.codes[40].1.clone())
+                } else {
+                    (format!("ok-{i}"), w.codes[i].1.clone())
+                };
+                let t = tubes[i % 2].clone();
+                sc.spawn(move || {
+                    let r = srv.post(
+                        &format!("/api/v1/tubes/{t}/scans"),
+                        &json!({ "client_id": client, "code": code }),
+                    );
+                    (client, r.status, r.body)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (client, status, body) in &answers {
+        if client == "poison" {
+            assert!(*status >= 500, "{client}: {status} {body}");
+        } else {
+            assert_eq!(*status, 200, "{client}: {body}");
+        }
+    }
+    let stored = query_strings(
+        &store,
+        "SELECT client_id FROM registration WHERE client_id LIKE 'ok-%'",
+    )
+    .await;
+    assert_eq!(stored.len(), 12, "{stored:?}");
+}
