@@ -1577,12 +1577,18 @@ impl Store {
             _ => "NULL",
         };
         let places = where_they_are("f");
+        // Open and swabbed again since (into a re-sample tube whose result
+        // is not in yet): `swabbed`, so nobody calls them back.
         let sql = format!(
-            "SELECT f.resident_id, t.barcode, f.state, f.created_ms FROM follow_up f \
+            "SELECT x.resident_id, x.barcode, x.state, x.created_ms FROM (\
+             SELECT f.resident_id, t.barcode, \
+             CASE WHEN f.state = 'open' AND EXISTS (SELECT 1 FROM registration g WHERE g.street_id = f.street_id AND g.round_id = f.round_id \
+                 AND g.resident_id = f.resident_id AND g.purpose = 'resample' AND g.stored_ms >= f.created_ms) THEN 'swabbed' ELSE f.state END AS state, \
+             f.created_ms FROM follow_up f \
              JOIN tube t ON t.street_id = f.street_id AND t.id = f.tube_id \
              JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id {places} \
-             WHERE f.street_id = $1 AND f.round_id = $2 AND f.kind = 'resample' AND COALESCE(e.{column}, {live}, {at_point}) = $3 \
-             ORDER BY CASE WHEN f.state = 'open' THEN 0 ELSE 1 END, f.resident_id, f.created_ms"
+             WHERE f.street_id = $1 AND f.round_id = $2 AND f.kind = 'resample' AND COALESCE(e.{column}, {live}, {at_point}) = $3) x \
+             ORDER BY CASE x.state WHEN 'open' THEN 0 WHEN 'swabbed' THEN 1 ELSE 2 END, x.resident_id, x.created_ms"
         );
         Ok(db_run!(self, pool => {
             let rows = sqlx::query(&sql).bind(street).bind(round).bind(id).fetch_all(pool).await?;

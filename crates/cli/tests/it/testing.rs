@@ -845,6 +845,15 @@ async fn retests_and_re_samples_are_taken_after_sampling_closes_and_close_their_
         ).json();
         assert_eq!(o["problem"], "", "{o}");
     }
+    // Swabbed again, the result not in yet: nobody calls them back.
+    let now: Vec<_> = list(srv)
+        .into_iter()
+        .filter(|(id, _)| (3..6).any(|i| *id == w.codes[i].0))
+        .collect();
+    assert!(
+        now.len() == 3 && now.iter().all(|(_, s)| s == "swabbed"),
+        "{now:?}"
+    );
     retests.push(json!({ "barcode": "U0000001", "result": "negative" }));
     retests.push(json!({ "barcode": "R0000003", "result": "negative" }));
     let done = srv.post(

@@ -832,6 +832,7 @@ pub async fn resamples_reveal(
 fn resample_state(l: Lang, state: &str) -> (&'static str, &'static str) {
     match state {
         "open" => ("bad", l.t("待重采", "to swab again")),
+        "swabbed" => ("", l.t("已重采，待结果", "swabbed again, result to come")),
         "resampled" => ("open", l.t("已重采", "swabbed again")),
         "withdrawn" => (
             "",
