@@ -2796,10 +2796,19 @@ pub async fn unknown_tube_reason(
     let (others, padded) = store.barcode_hints(round.street, round.id, barcode).await?;
     // Each language whole (one " / " between them), so a page can show one.
     let (zh, en) = if let Some(p) = padded {
-        (
-            format!("；是否 Excel 去掉了前导零？本轮次有试管 {p}"),
-            format!("; did Excel drop leading zeros? This round has tube {p}"),
-        )
+        // The same digits with other leading zeros: fewer (Excel drops them)
+        // or more (typed or padded by hand).
+        if p.len() > barcode.len() {
+            (
+                format!("；是否 Excel 去掉了前导零？本轮次有试管 {p}"),
+                format!("; did Excel drop leading zeros? This round has tube {p}"),
+            )
+        } else {
+            (
+                format!("；是否多输了前导零？本轮次有试管 {p}"),
+                format!("; were leading zeros added? This round has tube {p}"),
+            )
+        }
     } else if !others.is_empty() {
         let named = others
             .iter()

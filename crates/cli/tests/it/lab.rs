@@ -417,8 +417,20 @@ async fn json_results_for_tubes_not_in_the_round_are_refused_naming_where_they_a
     let msg = r.json()["message"].as_str().unwrap().to_string();
     assert!(msg.contains("nothing was recorded"), "{msg}");
     assert!(
-        msg.contains("leading zeros? This round has tube 0012340001"),
+        msg.contains("did Excel drop leading zeros? This round has tube 0012340001"),
         "{msg}"
+    );
+    // Zeros typed in front of a tube's barcode: said the other way round.
+    let more = lab.post(
+        &url,
+        &json!({ "results": [{ "barcode": "000012340001", "result": "abnormal" }] }),
+    );
+    assert_eq!(more.status, 400, "{}", more.body);
+    assert!(
+        more.body
+            .contains("were leading zeros added? This round has tube 0012340001"),
+        "{}",
+        more.body
     );
     assert!(
         msg.contains(&format!("another round: {other} 第2轮")),
