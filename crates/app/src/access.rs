@@ -382,6 +382,14 @@ fn dummy_check(password: &str) {
 /// burst of parallel guesses cannot outrun the count), failures counted
 /// atomically, the account locked for a growing time after five. Locked,
 /// disabled and unknown accounts cost the same and answer the same.
+/// How long one password check may hold its account (a server killed
+/// during one frees it after this).
+const PASSWORD_CHECK_LEASE_MS: i64 = 10_000;
+
+/// How many times (50 ms apart) a login waits for another check of the same
+/// account to finish: the lease's length.
+const PASSWORD_CHECK_WAITS: u32 = 200;
+
 async fn check_password(
     store: &Store,
     clock: &Clock,
@@ -389,10 +397,22 @@ async fn check_password(
     password: &str,
     address: &str,
 ) -> Result<(), AuthError> {
-    let now = clock.now_ms();
-    if !store.claim_password_check(user.id, now, 10_000).await? {
-        dummy_check(password);
-        return Err(AuthError::BadCredentials);
+    // Another check of this account in flight (the same account logging in
+    // from two places at once, a double click): wait for it, up to its
+    // lease, rather than answer a right password "wrong". A lockout (30 s
+    // and more, after five failures) is answered at once.
+    let mut tries = 0;
+    while !store
+        .claim_password_check(user.id, clock.now_ms(), PASSWORD_CHECK_LEASE_MS)
+        .await?
+    {
+        let held_ms = store.user(user.id).await?.locked_until_ms - clock.now_ms();
+        tries += 1;
+        if held_ms > PASSWORD_CHECK_LEASE_MS || tries > PASSWORD_CHECK_WAITS {
+            dummy_check(password);
+            return Err(AuthError::BadCredentials);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let ok = verify_password(password, &user.password_hash) && !user.disabled;
     let failures = store

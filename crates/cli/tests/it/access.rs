@@ -1752,3 +1752,41 @@ async fn a_control_order_from_the_command_line_is_audited() {
         "{audit}"
     );
 }
+
+/// One account logging in from several places at once (a shared point
+/// account at shift start, a double click): every login with the right
+/// password is let in; each waits for the check before it, none is told its
+/// password is wrong. A wrong password among them is still refused.
+#[tokio::test]
+async fn logins_to_one_account_at_once_all_get_in() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "60", "--no-serve"]);
+    let pw = env.account("shared", "lab", &["--street", "鸿城街道"]);
+    let srv = env.serve();
+    // The one-time password replaced first (by the helper's login).
+    srv.login("shared", &pw);
+    let pw = format!("{pw}-changed");
+    let answers: Vec<u16> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..6)
+            .map(|i| {
+                let (srv, pw) = (&srv, &pw);
+                sc.spawn(move || {
+                    let password = if i == 5 {
+                        "not-the-password".to_string()
+                    } else {
+                        pw.clone()
+                    };
+                    srv.anonymous()
+                        .post(
+                            "/api/v1/login",
+                            &json!({ "username": "shared", "password": password }),
+                        )
+                        .status
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(answers[..5], [200; 5], "{answers:?}");
+    assert_eq!(answers[5], 401, "{answers:?}");
+}
