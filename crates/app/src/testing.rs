@@ -565,8 +565,13 @@ pub async fn open_tube(
     // scanner's way): refused, offline too, for a barcode is shown in full on
     // packing pages, hand-over sheets and lab files, and an ID number never
     // is. A tube the street issued that only looks like one is taken.
-    if code.as_str().len() == 18
-        && gw_domain::idnumber::IdNumber::parse(code.as_str()).is_ok()
+    // (A number whose only fault is its check character is one mistyped.)
+    let id_shaped = code.as_str().len() == 18
+        && matches!(
+            gw_domain::idnumber::IdNumber::parse(code.as_str()),
+            Ok(_) | Err(gw_domain::idnumber::IdNumberError::BadCheck { .. })
+        );
+    if id_shaped
         && !crate::handoff::issued_in_round(store, point.street, round.id, code.as_str()).await?
     {
         return Err(AuthError::Invalid(
