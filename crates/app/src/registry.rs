@@ -418,7 +418,7 @@ pub async fn pending(
     let f = ResidentFilter {
         street: Some(street),
         status: Some("pending".into()),
-        limit: limit.clamp(1, 1000),
+        limit: limit.clamp(1, 100_000),
         scope: Some(crate::access::scope(
             p,
             clock,

@@ -75,13 +75,27 @@ pub async fn resident_cmd(c: ResidentCmd, clock: &Clock) -> Result<()> {
         } => {
             let store = open(&db).await?;
             let street = street_id(&store, &street).await?;
-            let items =
-                gw_app::registry::pending(&store, clock, &operator(), street, limit).await?;
+            // All of them are read (a street's walk-ins are hundreds, not
+            // more), so the total is said even when the list is cut.
+            let all =
+                gw_app::registry::pending(&store, clock, &operator(), street, 100_000).await?;
+            let shown = &all[..all
+                .len()
+                .min(usize::try_from(limit.max(1)).unwrap_or(usize::MAX))];
             if json {
-                println!("{}", serde_json::to_string(&items)?);
+                println!("{}", serde_json::to_string(&shown)?);
             } else {
-                println!("待核实人员 / pending residents: {}", items.len());
-                for r in &items {
+                println!("待核实人员 / pending residents: {}", all.len());
+                if shown.len() < all.len() {
+                    println!(
+                        "  只列出前 {} 位，另有 {} 位：用 --limit 加大 / the first {} listed, {} more: raise --limit",
+                        shown.len(),
+                        all.len() - shown.len(),
+                        shown.len(),
+                        all.len() - shown.len()
+                    );
+                }
+                for r in shown {
                     let phones: Vec<&str> = r.phones.iter().map(|p| p.number.as_str()).collect();
                     println!("  {}\t{}\t{}", r.id, r.name, phones.join(" "));
                 }

@@ -1475,6 +1475,19 @@ async fn a_walk_in_is_registered_once_as_a_pending_resident() {
         .collect();
     assert_eq!(ids, [who.as_str(), who2.as_str()].into(), "{listed}");
     assert!(!listed.to_string().contains("13904310000"), "{listed}");
+    // Cut short, the list still says how many there are.
+    let one = w.env.cli_ok(&[
+        "resident",
+        "pending",
+        "--street",
+        "鸿城街道",
+        "--limit",
+        "1",
+    ]);
+    assert!(
+        one.contains("pending residents: 2") && one.contains("1 more: raise --limit"),
+        "{one}"
+    );
     // Not to itself, nor to another walk-in: the answer says what to give.
     for (target, says) in [(&who, "itself"), (&who2, "pending walk-in too")] {
         let m = w.srv.post(
