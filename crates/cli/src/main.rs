@@ -97,7 +97,8 @@ enum Cmd {
         db: DbArg,
         #[command(flatten)]
         bind: BindArg,
-        /// Load the data and exit without serving.
+        /// Load the data and exit without serving (the admin account and
+        /// its one-time password come at the first `serve`).
         #[arg(long)]
         no_serve: bool,
         #[command(flatten)]
@@ -794,6 +795,9 @@ async fn run(cli: Cli) -> Result<()> {
                 );
             }
             if no_serve {
+                if store.users().await?.is_empty() {
+                    println!("管理员账号在首次 serve 时创建，并显示其一次性密码 / the admin account is made, and its one-time password shown, at the first serve (or add accounts with `gridwarden user add`)");
+                }
                 return Ok(());
             }
             serve(store, &bind, &db, &tls).await

@@ -1760,7 +1760,9 @@ async fn a_control_order_from_the_command_line_is_audited() {
 #[tokio::test]
 async fn logins_to_one_account_at_once_all_get_in() {
     let env = TestEnv::new().await;
-    env.cli_ok(&["demo", "--residents", "60", "--no-serve"]);
+    let loaded = env.cli_ok(&["demo", "--residents", "60", "--no-serve"]);
+    // Where the admin's one-time password will come from.
+    assert!(loaded.contains("at the first serve"), "{loaded}");
     let pw = env.account("shared", "lab", &["--street", "鸿城街道"]);
     let srv = env.serve();
     // The one-time password replaced first (by the helper's login).
