@@ -168,7 +168,11 @@
     $('fb-text').textContent = text;
     $('fb-detail').textContent = detail || '';
   }
+  // What the screen said just before, to be said again with the next
+  // answer (a take-back done on the way to registering a walk-in).
+  var carried = '';
   function show(kind, text, detail) {
+    if (carried) { detail = (detail ? detail + ' · ' : '') + carried; carried = ''; }
     say(kind, text, detail);
     // A scan kept on the device is shown as such until the server answers again.
     if (kind === 'queued') heard = false;
@@ -543,7 +547,13 @@
         if (o.alert) show('bad', M.retest_due, detail);
         else if (o.tube_closed) show('bad', M.tube_closed, detail);
         else if (o.retype) show('bad', M.retype, detail);
-        else if (o.unregistered) show('bad', M.unregistered, detail);
+        else if (o.unregistered) {
+          // Remembered with the scan the volunteer can take back: a walk-in
+          // registered next takes it back first (see the walk-in form).
+          var l = state();
+          if (l.last && l.last.client_id === cid) { l.last.unregistered = true; saveState(l); }
+          show('bad', M.unregistered, detail);
+        }
         else if (walkInOnly(o)) show('ok', M.walk_in_ok, M.walk_in_later + ' · ' + M.tube + ' ' + o.tube_fill + '/' + (o.pool_size || poolSize(state())));
         else if (o.duplicate_of || o.problem || o.follow_up) show('bad', o.duplicate_of ? M.duplicate : M.problem, detail);
         else show('ok', M.ok, (o.person ? o.person : o.resident ? M.resident + ' ' + o.resident : '') + ' · ' + M.tube + ' ' + o.tube_fill + '/' + (o.pool_size || poolSize(state())));
@@ -559,7 +569,9 @@
   // takes the scan back, or refuses it if it ever arrives. Done under the
   // sync lock, so the scan is not being sent at that moment.
   var undone = {};
-  function undoLast(cid) {
+  // title: what the screen says once taken back (the Undo button's words if none).
+  function undoLast(cid, title) {
+    var said = title || M.undone;
     var run = function () {
       var last = state().last;
       // Only the scan the volunteer confirmed: another came in meanwhile.
@@ -583,14 +595,14 @@
     return Promise.resolve(p).then(function (done) {
       if (!done) return refresh();
       var shown = done.last.shown;
-      if (done.how === 'local') { show('ok', M.undone, shown + ' — ' + M.undone_local); return refresh(); }
-      if (!online) { show('queued', M.undone, shown + ' — ' + M.undo_queued); return refresh(); }
+      if (done.how === 'local') { show('ok', said, shown + ' — ' + M.undone_local); return refresh(); }
+      if (!online) { show('queued', said, shown + ' — ' + M.undo_queued); return refresh(); }
       return refresh().then(sync).then(function () {
         var o = undone[cid];
         delete undone[cid];
-        if (o && o.ok) show('ok', M.undone, shown + ' — ' + o.message);
+        if (o && o.ok) show('ok', said, shown + ' — ' + o.message);
         else if (o) show('bad', M.undo_failed, shown + ' — ' + o.message);
-        else show('queued', M.undone, shown + ' — ' + M.undo_queued);
+        else show('queued', said, shown + ' — ' + M.undo_queued);
       });
     });
   }
@@ -648,6 +660,17 @@
       $('walk-in-name').value = ''; $('walk-in-phone').value = '';
       $('walk-in').hidden = true;
       input.focus();
+      // The scan before was an ID number nobody in the street has, not taken
+      // back yet: that swab is this walk-in's, so it is taken back first
+      // (as the Undo button does), or the tube would hold one person twice.
+      var last = state().last;
+      if (last && last.unregistered) {
+        disarm();
+        var cid = last.client_id;
+        chain = chain.then(function () { return undoLast(cid, M.undone_unregistered); }).then(function () {
+          carried = $('fb-text').textContent + '：' + $('fb-detail').textContent;
+        }).catch(function (e) { show('bad', String(e)); });
+      }
       onScan(name, { name: name, phone: phone });
     });
     // Two presses: the first asks about the last scan, the second (within
