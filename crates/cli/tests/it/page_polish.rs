@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use crate::browser::{browser_available, Browser as Chromium};
+use crate::round_pages::Browser;
 
 /// A scan answered "nobody in this street has this number", then the
 /// walk-in registered for that person without pressing Undo: the walk-in
@@ -57,4 +58,218 @@ async fn browser_station_walk_in_takes_back_an_unregistered_number_first() {
         b.text("#fb-detail")
     );
     b.screenshot("station-walk-in-after-unregistered", 360);
+    // The server's answers on the screen in the page's language only: the
+    // walk-in taken back with Undo (two presses).
+    b.exec(
+        "document.getElementById('undo').click(); document.getElementById('undo').click();",
+        json!([]),
+    );
+    b.wait("the walk-in taken back", "document.getElementById('waiting').textContent === '0' && document.getElementById('fb-text').textContent === '已撤销' && document.getElementById('fb-detail').textContent.indexOf(' — ') > 0");
+    let detail = b.text("#fb-detail");
+    assert!(
+        detail.contains("已撤销") && !detail.contains("taken back"),
+        "{detail}"
+    );
+}
+
+/// A demo street, its commander logged in to the pages, an open round and a
+/// point of its first community.
+struct World {
+    srv: crate::harness::Server,
+    street: i64,
+    round: String,
+    point: String,
+    codes: Vec<(String, String)>,
+    chief_password: String,
+    _env: crate::harness::TestEnv,
+}
+
+async fn world() -> World {
+    use crate::harness::{open_round, residents_with_codes, round_body, TestEnv};
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "300", "--seed", "5", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let c = &store.communities(None, Some(street)).await.unwrap()[0];
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let (round, _) = open_round(|p, b| srv.post(p, b), &round_body(street, "全员核酸第1轮"));
+    let point = srv
+        .post(
+            &format!("/api/v1/rounds/{round}/points"),
+            &json!({ "name": "1号采样点", "community": format!("{street}-{}", c.id) }),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let codes = residents_with_codes(|p| srv.get(p), "limit=20");
+    World {
+        srv,
+        street,
+        round,
+        point,
+        codes,
+        chief_password: format!("{pw}-changed"),
+        _env: env,
+    }
+}
+
+/// A form posted as a browser posts it from the page at `referer` (this
+/// server's host in the harness is `x`).
+fn post_from(
+    srv: &crate::harness::Server,
+    b: &Browser<'_>,
+    path: &str,
+    referer: Option<&str>,
+    fields: &[(&str, &str)],
+) -> crate::harness::Response {
+    let home = b.get("/");
+    let csrf = home
+        .body
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let mut body = format!("csrf={}", crate::harness::enc(&csrf));
+    for (k, v) in fields {
+        body.push_str(&format!(
+            "&{}={}",
+            crate::harness::enc(k),
+            crate::harness::enc(v)
+        ));
+    }
+    let referer = referer
+        .map(|r| format!("Referer: {r}\r\n"))
+        .unwrap_or_default();
+    srv.raw(&format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {}\r\n{referer}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        b.cookie,
+        body.len()
+    ))
+}
+
+/// The page's language link.
+fn lang_link(body: &str) -> String {
+    body.split(r#"<a class="lang" href=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a language link")
+        .replace("&amp;", "&")
+}
+
+/// A page answered to a form (a refused code reissue, a correction) linked
+/// its language switch to the form's address, which answers 405 to a GET:
+/// it links to the page the form was on, or to the page of what the form
+/// names.
+#[tokio::test]
+async fn the_language_link_on_a_page_answered_to_a_form_opens_a_page() {
+    let w = world().await;
+    let b = Browser::login(&w.srv, "chief", &w.chief_password);
+    let resident = &w.codes[0].0;
+    // Refused (no tick), posted from a household's code sheet.
+    let r = post_from(
+        &w.srv,
+        &b,
+        &format!("/residents/{resident}/code/reissue"),
+        Some("http://x/households/1-2/codes?lang=zh"),
+        &[],
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(lang_link(&r.body), "/households/1-2/codes?lang=en");
+    // No Referer (or another site's): the round's page, else home.
+    for referer in [None, Some("http://elsewhere.example/rounds/1-1")] {
+        let r = post_from(
+            &w.srv,
+            &b,
+            &format!("/residents/{resident}/code/reissue"),
+            referer,
+            &[],
+        );
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(lang_link(&r.body), "/?lang=en");
+    }
+    let r = post_from(
+        &w.srv,
+        &b,
+        &format!("/rounds/{}/corrections", w.round),
+        None,
+        &[],
+    );
+    assert!(r.status >= 400, "{} {}", r.status, r.body);
+    let link = lang_link(&r.body);
+    assert_eq!(link, format!("/rounds/{}?lang=en", w.round));
+    // And that link opens.
+    assert_eq!(b.get(&link).status, 200);
+    // A page asked for with GET still links to itself.
+    let r = b.get(&format!("/rounds/{}?lang=zh", w.round));
+    assert_eq!(lang_link(&r.body), format!("/rounds/{}?lang=en", w.round));
+}
+
+/// An error page in English said 「找不到：round 9-9 / not found: round 9-9」.
+#[tokio::test]
+async fn an_error_page_says_its_message_in_the_readers_language() {
+    let w = world().await;
+    let b = Browser::login(&w.srv, "chief", &w.chief_password);
+    let en = b.get("/rounds/9-9?lang=en");
+    assert_eq!(en.status, 404, "{}", en.body);
+    let p = error_text(&en.body);
+    assert!(p.contains("not found") && !p.contains("找不到"), "{p}");
+    let zh = b.get("/rounds/9-9?lang=zh");
+    let p = error_text(&zh.body);
+    assert!(p.contains("找不到") && !p.contains("not found"), "{p}");
+}
+
+fn error_text(body: &str) -> String {
+    body.split(r#"<p class="error">"#)
+        .nth(1)
+        .and_then(|r| r.split("</p>").next())
+        .unwrap_or_else(|| panic!("an error line: {body}"))
+        .to_string()
+}
+
+/// The point's 需核实的扫码 showed both languages for a problem written
+/// without a space before its slash, and hid a walk-in's second swab
+/// behind its note.
+#[tokio::test]
+async fn the_points_flagged_swabs_read_in_one_language_and_show_a_walk_ins_second_swab() {
+    let w = world().await;
+    let b = Browser::login(&w.srv, "chief", &w.chief_password);
+    let tube = crate::testing::tube(&w.srv, &w.point, "W0000001");
+    // A revoked code scanned.
+    let (resident, old) = &w.codes[1];
+    let r = w.srv.post(
+        &format!("/api/v1/residents/{resident}/code/reissue"),
+        &json!({}),
+    );
+    assert!(r.status < 300, "{}", r.body);
+    let o = crate::testing::scan(&w.srv, &tube, "revoked-1", old);
+    assert!(o["problem"].as_str().unwrap_or("").contains("作废"), "{o}");
+    // The same walk-in twice.
+    for client in ["walk-1", "walk-2"] {
+        let r = w.srv.post(
+            &format!("/api/v1/tubes/{tube}/scans"),
+            &json!({ "client_id": client, "code": "", "walk_in": { "name": "过路人", "phone": "139 0431 0000" } }),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let en = b.get(&format!("/points/{}?lang=en", w.point));
+    assert_eq!(en.status, 200, "{}", en.body);
+    let flagged = en.body.split(r#"id="flagged""#).nth(1).unwrap();
+    let flagged = flagged.split("</section>").next().unwrap();
+    assert!(!flagged.contains("作废"), "{flagged}");
+    assert!(flagged.contains("revoked"), "{flagged}");
+    // The walk-in's second swab: the duplicate and the walk-in note.
+    let row = flagged
+        .split("<tr>")
+        .find(|r| r.contains("a second swab"))
+        .unwrap_or_else(|| panic!("the second swab listed: {flagged}"));
+    assert!(row.contains("walk-in"), "{row}");
+    let zh = b.get(&format!("/points/{}", w.point));
+    let flagged = zh.body.split(r#"id="flagged""#).nth(1).unwrap();
+    let flagged = flagged.split("</section>").next().unwrap();
+    assert!(!flagged.contains("revoked"), "{flagged}");
+    let _ = w.street;
 }

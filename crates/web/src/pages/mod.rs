@@ -229,6 +229,49 @@ pub struct Page {
     pub auth: Option<Auth>,
     path: String,
     query: String,
+    /// For a page answered to a form (not a GET): the page the form was
+    /// on, as path and query on this server, when the browser said so.
+    form_on: Option<String>,
+    answers_form: bool,
+}
+
+/// The path and query of `referer` when it is an address on this server
+/// (`host`, as the request's Host header says it), else `None`.
+fn referer_here(referer: Option<&str>, host: Option<&str>) -> Option<String> {
+    let r = referer?;
+    let rest = r
+        .strip_prefix("https://")
+        .or_else(|| r.strip_prefix("http://"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, "/"),
+    };
+    if !authority.eq_ignore_ascii_case(host?) || path.starts_with("//") || path.contains('\\') {
+        return None;
+    }
+    Some(path.split('#').next().unwrap_or("/").to_string())
+}
+
+/// A GET page that makes sense for a form posted to `path` when the form's
+/// page is not known: the round's, point's, building's, grid's or
+/// household's page the address names, else the home page.
+fn page_for_form(path: &str) -> String {
+    let mut seg = path.trim_start_matches('/').split('/');
+    match (seg.next(), seg.next()) {
+        (Some(kind @ ("rounds" | "points" | "buildings" | "grids" | "households")), Some(id))
+            if !id.is_empty() && id != "new" =>
+        {
+            format!("/{kind}/{id}")
+        }
+        _ => "/".to_string(),
+    }
+}
+
+fn header<'a>(
+    h: &'a axum::http::HeaderMap,
+    name: axum::http::header::HeaderName,
+) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Page {
@@ -241,6 +284,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
             auth: parts.extensions.get::<Auth>().cloned(),
             path: parts.uri.path().to_string(),
             query: parts.uri.query().unwrap_or("").to_string(),
+            form_on: referer_here(
+                header(&parts.headers, axum::http::header::REFERER),
+                header(&parts.headers, axum::http::header::HOST),
+            ),
+            answers_form: parts.method != axum::http::Method::GET
+                && parts.method != axum::http::Method::HEAD,
         })
     }
 }
@@ -258,20 +307,41 @@ impl Page {
             auth: req.extensions().get::<Auth>().cloned(),
             path: req.uri().path().to_string(),
             query: req.uri().query().unwrap_or("").to_string(),
+            form_on: referer_here(
+                header(req.headers(), axum::http::header::REFERER),
+                header(req.headers(), axum::http::header::HOST),
+            ),
+            answers_form: req.method() != axum::http::Method::GET
+                && req.method() != axum::http::Method::HEAD,
         }
     }
 
-    /// The link to this page in the other language.
+    /// The link to this page in the other language. A page answered to a
+    /// form links to a page that can be asked for again: the one the form
+    /// was on (the Referer, when on this server and not this address), else
+    /// the page of what the form's address names.
     fn switch_link(&self) -> String {
         let other = match self.lang {
             Lang::Zh => "en",
             Lang::En => "zh",
         };
+        let (path, query) = if self.answers_form {
+            let on = self
+                .form_on
+                .as_deref()
+                .map(|r| r.split_once('?').unwrap_or((r, "")))
+                .filter(|(p, _)| *p != self.path);
+            match on {
+                Some((p, q)) => (p.to_string(), q.to_string()),
+                None => (page_for_form(&self.path), String::new()),
+            }
+        } else {
+            (self.path.clone(), self.query.clone())
+        };
         // Always a path on this server: an address asked as `//host/…` (or
         // `/\host`) would otherwise link to another site.
-        let path = format!("/{}", self.path.trim_start_matches(['/', '\\']));
-        let mut q: Vec<&str> = self
-            .query
+        let path = format!("/{}", path.trim_start_matches(['/', '\\']));
+        let mut q: Vec<&str> = query
             .split('&')
             .filter(|kv| !kv.is_empty() && !kv.starts_with("lang="))
             .collect();
@@ -357,6 +427,8 @@ pub(crate) fn error_page(lang: Lang, status: StatusCode, code: &str, message: &s
         auth: None,
         path: "/".into(),
         query: String::new(),
+        form_on: None,
+        answers_form: false,
     }
     .error_with(status, code, message)
 }
@@ -386,7 +458,7 @@ impl Page {
         let body = format!(
             r#"<section class="card"><h1>{}</h1><p class="error">{}</p><p><a class="button" href="/">{}</a></p></section>"#,
             esc(title),
-            esc(message),
+            esc(&rounds::reason_in(lang, message)),
             lang.t("返回首页", "Back to the home page")
         );
         self.render_with(
@@ -2056,24 +2128,25 @@ async fn flagged_section(
             )
         ));
     }
-    let lang_part = |text: &str| -> String {
-        text.split(" / ")
-            .nth(usize::from(l == Lang::En))
-            .unwrap_or(text)
-            .to_string()
-    };
     let body: String = rows
         .iter()
         .map(|r| {
-            let what = if r.problem.is_empty() {
-                l.t(
-                    "重复采样（本轮已采过）",
-                    "a second swab (already swabbed this round)",
-                )
-                .to_string()
-            } else {
-                lang_part(&r.problem)
-            };
+            // A second swab and what else is wrong with it (a walk-in's
+            // second swab is both), each in the reader's language.
+            let mut what = Vec::new();
+            if r.duplicate_of.is_some() {
+                what.push(
+                    l.t(
+                        "重复采样（本轮已采过）",
+                        "a second swab (already swabbed this round)",
+                    )
+                    .to_string(),
+                );
+            }
+            if !r.problem.is_empty() {
+                what.push(rounds::reason_in(l, &r.problem));
+            }
+            let what = what.join(l.t("；", "; "));
             format!(
                 r#"<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
                 esc(&gw_domain::notify::clock_text(r.scanned_ms)),

@@ -1679,7 +1679,7 @@ pub async fn lab_submit(
 /// (`条码 … 不是本轮次的试管 / barcode … is not a tube of this round（轮次或条码有误）/ (wrong round or misread barcode)`):
 /// taking the halves at the first separator alone dropped the hint in
 /// Chinese and mixed the languages in English.
-fn reason_in(l: Lang, text: &str) -> String {
+pub(crate) fn reason_in(l: Lang, text: &str) -> String {
     let Some((first, mut rest)) = gw_domain::text::split_languages(text) else {
         return text.to_string();
     };

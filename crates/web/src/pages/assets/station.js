@@ -195,12 +195,37 @@
   function walkInOnly(o) {
     return o.problem === M.walk_in_problem && !o.alert && !o.duplicate_of && !o.follow_up;
   }
+  // The reader's half of a server's `中文 / English` text (as the pages'
+  // reason_in): split at each "/ " after a space or a Chinese character; an
+  // English half runs to the next part's first Chinese character.
+  function inLang(text) {
+    text = String(text || '');
+    var at = function (t) {
+      for (var i = t.indexOf('/ '); i > 0; i = t.indexOf('/ ', i + 1)) {
+        var c = t.charCodeAt(i - 1);
+        if (c === 32 || c > 127) return i;
+      }
+      return -1;
+    };
+    var i = at(text);
+    if (i < 0) return text;
+    var zh = text.slice(0, i).trim(), en = [], rest = text.slice(i + 2);
+    for (var j = at(rest); j >= 0; j = at(rest)) {
+      var both = rest.slice(0, j), k = both.search(/[^\x00-\x7f]/);
+      if (k <= 0) return document.documentElement.lang === 'en' ? text.slice(i + 2).trim() : zh;
+      en.push(both.slice(0, k).trim().replace(/^[；;]\s*/, ''));
+      zh += both.slice(k).trim();
+      rest = rest.slice(j + 2);
+    }
+    en.push(rest.trim().replace(/^[；;]\s*/, ''));
+    return document.documentElement.lang === 'en' ? en.join('; ') : zh;
+  }
   function outcomeText(o) {
     var parts = [];
-    if (o.alert) parts.push(o.alert);
+    if (o.alert) parts.push(inLang(o.alert));
     if (o.person) parts.push(o.person);
     if (o.duplicate_of) parts.push(M.duplicate + ' (' + M.at_point + ' ' + (o.duplicate_of.point_name || o.duplicate_of.point) + ', ' + new Date(o.duplicate_of.scanned_ms).toLocaleTimeString(document.documentElement.lang, { timeZone: 'Asia/Shanghai' }) + ')');
-    if (o.problem) parts.push(o.problem);
+    if (o.problem) parts.push(inLang(o.problem));
     if (o.follow_up === 'retest') parts.push(M.follow_up_retest);
     if (o.follow_up === 'resample') parts.push(M.follow_up_resample);
     return parts.join('；');
@@ -368,7 +393,7 @@
     // flaky network, 408; too many requests, 429; a gateway or the server,
     // 5xx): kept in the queue and sent again, not held as refused.
     if (r.status >= 500 || r.status === 408 || r.status === 429) { setOnline(false); return Promise.resolve(false); }
-    var msg = r.body && r.body.message ? r.body.message : String(r.status);
+    var msg = r.body && r.body.message ? inLang(r.body.message) : String(r.status);
     if (it.kind === 'tube') {
       if (r.ok) {
         // Opened, perhaps with a warning (not issued to this point, or opened offline after sampling closed).
@@ -668,7 +693,7 @@
         disarm();
         var cid = last.client_id;
         chain = chain.then(function () { return undoLast(cid, M.undone_unregistered); }).then(function () {
-          carried = $('fb-text').textContent + '：' + $('fb-detail').textContent;
+          carried = $('fb-text').textContent + '：' + $('fb-detail').textContent.split(' — ')[0];
         }).catch(function (e) { show('bad', String(e)); });
       }
       onScan(name, { name: name, phone: phone });
