@@ -81,6 +81,9 @@ struct World {
     point: String,
     codes: Vec<(String, String)>,
     chief_password: String,
+    /// The point's community, and a grid in it: (key, name).
+    community: (String, String),
+    grid: (String, String),
     _env: crate::harness::TestEnv,
 }
 
@@ -92,6 +95,7 @@ async fn world() -> World {
     let store = env.store().await;
     let street = store.streets().await.unwrap()[0].id;
     let c = &store.communities(None, Some(street)).await.unwrap()[0];
+    let g = &store.grids(None, Some((street, c.id))).await.unwrap()[0];
     let mut srv = env.serve();
     srv.token = Some(srv.login("chief", &pw));
     let (round, _) = open_round(|p, b| srv.post(p, b), &round_body(street, "全员核酸第1轮"));
@@ -112,6 +116,8 @@ async fn world() -> World {
         point,
         codes,
         chief_password: format!("{pw}-changed"),
+        community: (format!("{street}-{}", c.id), c.name.clone()),
+        grid: (format!("{street}-{}", g.id), g.name.clone()),
         _env: env,
     }
 }
@@ -272,4 +278,82 @@ async fn the_points_flagged_swabs_read_in_one_language_and_show_a_walk_ins_secon
     let flagged = flagged.split("</section>").next().unwrap();
     assert!(!flagged.contains("revoked"), "{flagged}");
     let _ = w.street;
+}
+
+/// The coverage pages by grid and by building never said which round and
+/// which community or grid they showed.
+#[tokio::test]
+async fn a_coverage_page_says_which_round_and_place_it_shows() {
+    let w = world().await;
+    let b = Browser::login(&w.srv, "chief", &w.chief_password);
+    for (q, place) in [
+        (
+            format!("community={}", w.community.0),
+            w.community.1.clone(),
+        ),
+        (
+            format!("grid={}", w.grid.0),
+            format!("{} · {}", w.community.1, w.grid.1),
+        ),
+    ] {
+        let r = b.get(&format!("/rounds/{}/coverage?{q}", w.round));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let of = r
+            .body
+            .split(r#"id="coverage-of""#)
+            .nth(1)
+            .and_then(|r| r.split("</p>").next())
+            .unwrap_or_else(|| panic!("a line naming the round and place: {}", r.body));
+        assert!(of.contains("全员核酸第1轮") && of.contains(&place), "{of}");
+        assert!(
+            r.body.contains(&format!("<title>全员核酸第1轮 · {place}")),
+            "{}",
+            r.body
+        );
+        save(
+            &format!("coverage-{}", q.split('=').next().unwrap()),
+            &r.body,
+        );
+    }
+}
+
+/// A community's missed list gave no grid on its cards and sent the reader
+/// to "each grid's missed list" without a link.
+#[tokio::test]
+async fn a_communitys_missed_list_names_each_persons_grid_and_links_the_grids_lists() {
+    let w = world().await;
+    let b = Browser::login(&w.srv, "chief", &w.chief_password);
+    let r = b.get(&format!(
+        "/rounds/{}/missed?community={}",
+        w.round, w.community.0
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    save("missed-community", &r.body);
+    let list = r.body.split(r#"id="missed""#).nth(1).unwrap();
+    let first = list.split("</li>").next().unwrap();
+    assert!(first.contains(r#"class="grid-of""#), "{first}");
+    assert!(
+        first.contains(&format!("/rounds/{}/missed?grid=", w.round)),
+        "{first}"
+    );
+    let hint = r
+        .body
+        .split(r#"id="exempt-elsewhere""#)
+        .nth(1)
+        .and_then(|r| r.split("</p>").next())
+        .unwrap();
+    assert!(
+        hint.contains(&format!(
+            r#"<a href="/rounds/{}/missed?grid={}">{}</a>"#,
+            w.round, w.grid.0, w.grid.1
+        )),
+        "{hint}"
+    );
+}
+
+/// Keeps a page's HTML for a look in a browser (GRIDWARDEN_SAVE_PAGES=dir).
+fn save(name: &str, html: &str) {
+    if let Ok(dir) = std::env::var("GRIDWARDEN_SAVE_PAGES") {
+        let _ = std::fs::write(format!("{dir}/{name}.html"), html);
+    }
 }

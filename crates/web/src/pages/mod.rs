@@ -1686,8 +1686,22 @@ async fn missed_body(
                 )
             }))
             .collect();
+        // A community's list: the grid each person is in, linked to its
+        // list (where exemptions are recorded).
+        let grid = match (level, row.grid_id) {
+            (Level::Community, Some(g)) => format!(
+                r#"<div class="grid-of">{lg}<a href="/rounds/{round}/missed?grid={k}">{n}</a></div>"#,
+                lg = l.t("网格：", "Grid: "),
+                k = Key {
+                    street: row.street_id,
+                    id: g
+                },
+                n = esc(row.grid.as_deref().unwrap_or("—")),
+            ),
+            _ => String::new(),
+        };
         list.push_str(&format!(
-            r#"<li><div class="row2"><b>{name}</b><span class="muted">{who}</span></div><div>{address}</div><div class="row2"><span>{lp}{phones}</span>{sheet}</div>{reveal}{tags}</li>"#,
+            r#"<li><div class="row2"><b>{name}</b><span class="muted">{who}</span></div><div>{address}</div>{grid}<div class="row2"><span>{lp}{phones}</span>{sheet}</div>{reveal}{tags}</li>"#,
             name = esc(&name),
             who = esc(&who),
             address = esc(address),
@@ -1746,20 +1760,39 @@ async fn missed_body(
             ),
             _ => (String::new(), String::new()),
         },
-        Level::Community => (
-            if rows.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    r#"<p class="hint" id="exempt-elsewhere">{}</p>"#,
-                    l.t(
-                        "登记或取消免检请到各网格的未检名单。",
-                        "Record or lift exemptions on each grid's missed list."
+        Level::Community => {
+            let grids: Vec<String> = s
+                .store
+                .grids(None, Some((territory.street, territory.id)))
+                .await?
+                .into_iter()
+                .map(|g| {
+                    format!(
+                        r#"<a href="/rounds/{round}/missed?grid={k}">{n}</a>"#,
+                        k = Key {
+                            street: g.street_id,
+                            id: g.id
+                        },
+                        n = esc(&g.name)
                     )
-                )
-            },
-            String::new(),
-        ),
+                })
+                .collect();
+            (
+                if grids.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        r#"<p class="hint" id="exempt-elsewhere">{} {}</p>"#,
+                        l.t(
+                            "登记或取消免检请到各网格的未检名单：",
+                            "Record or lift exemptions on each grid's missed list:"
+                        ),
+                        grids.join(" · ")
+                    )
+                },
+                String::new(),
+            )
+        }
     };
     let body = format!(
         r#"<p><a href="/rounds/{round}">← {back}</a></p><h1>{title}</h1><p><b>{where_}</b> · <a href="/rounds/{round}/compare?{tq}">{cmp}</a></p><p class="muted">{n} {people} · {masked}</p>

@@ -2284,6 +2284,16 @@ async fn coverage_by_body(
     // The rows' own level: a reader of no whole community (a grid leader)
     // is answered by grid, not with a street of zeros.
     let by = gw_app::coverage::parse_level(cov.by).unwrap_or(by);
+    // Which round, and where in it (read once the caller was let in).
+    let round_name = s.store.round(round.street, round.id).await?.name;
+    let place = match within {
+        Some(w) => Some(super::territory_name(s, w).await?),
+        None => None,
+    };
+    let of = match &place {
+        Some(p) => format!("{round_name} · {p}"),
+        None => round_name.clone(),
+    };
     // Names of the rows.
     let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     match by {
@@ -2423,9 +2433,11 @@ async fn coverage_by_body(
     };
     let body = format!(
         r#"{back}<h1>{h} · {level}</h1>
+<p id="coverage-of"><b>{of}</b></p>
 <section class="stats"><div><b>{e}</b><span>{le}</span></div><div><b id="by-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b class="{mc}">{m}</b><span>{lm}</span></div></section>
 <section class="card"><div class="scroll"><table id="coverage-by"><thead><tr><th>{level}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{la}</th><th>{lp}</th></tr></thead><tbody>{rows}</tbody></table></div><p class="hint">{hint}</p></section>{record}"#,
         back = back(s, a, l, round),
+        of = esc(&of),
         h = l.t("覆盖情况", "Coverage"),
         e = t.expected,
         sa = t.sampled,
@@ -2450,7 +2462,10 @@ async fn coverage_by_body(
             )
         },
     );
-    Ok((format!("{} · {level}", l.t("覆盖情况", "Coverage")), body))
+    Ok((
+        format!("{of} · {} · {level}", l.t("覆盖情况", "Coverage")),
+        body,
+    ))
 }
 
 #[cfg(test)]
