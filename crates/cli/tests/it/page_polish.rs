@@ -185,6 +185,13 @@ async fn the_language_link_on_a_page_answered_to_a_form_opens_a_page() {
     );
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(lang_link(&r.body), "/households/1-2/codes?lang=en");
+    // And a link back to it beside the one home.
+    assert!(
+        r.body
+            .contains(r#"id="back" href="/households/1-2/codes?lang=zh""#),
+        "{}",
+        r.body
+    );
     // No Referer (or another site's): the round's page, else home.
     for referer in [None, Some("http://elsewhere.example/rounds/1-1")] {
         let r = post_from(
@@ -356,4 +363,79 @@ fn save(name: &str, html: &str) {
     if let Ok(dir) = std::env::var("GRIDWARDEN_SAVE_PAGES") {
         let _ = std::fs::write(format!("{dir}/{name}.html"), html);
     }
+}
+
+/// Two disinfection tasks of one point (one withdrawn by a correction) read
+/// the same; 消杀完成 pressed on a task done already gave a bare error page.
+#[tokio::test]
+async fn a_points_disinfection_tasks_name_their_pool_and_a_second_press_comes_back_with_a_notice() {
+    let w = world().await;
+    let b = Browser::login(&w.srv, "chief", &w.chief_password);
+    for (t, barcode) in ["K0000001", "K0000002"].iter().enumerate() {
+        let tube = crate::testing::tube(&w.srv, &w.point, barcode);
+        for i in 0..3 {
+            let n = 2 + t * 3 + i;
+            crate::testing::scan(&w.srv, &tube, &format!("k{n}"), &w.codes[n].1);
+        }
+    }
+    let r = w.srv.post(
+        &format!("/api/v1/rounds/{}/results", w.round),
+        &json!({ "results": [
+            { "barcode": "K0000001", "result": "abnormal" },
+            { "barcode": "K0000002", "result": "abnormal" },
+        ] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = w.srv.post(
+        &format!("/api/v1/rounds/{}/results/corrections", w.round),
+        &json!({ "barcode": "K0000001", "result": "negative", "reason": "复核为阴性" }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let page = b.get(&format!("/points/{}", w.point));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let tasks = page
+        .body
+        .split(r#"id="point-disinfection""#)
+        .nth(1)
+        .and_then(|r| r.split("</ul>").next())
+        .unwrap();
+    let rows: Vec<&str> = tasks.split("<li").skip(1).collect();
+    assert_eq!(rows.len(), 2, "{tasks}");
+    let open = rows.iter().find(|r| r.contains("task-open")).unwrap();
+    let withdrawn = rows.iter().find(|r| r.contains("task-withdrawn")).unwrap();
+    assert!(open.contains("K0000002"), "{open}");
+    assert!(withdrawn.contains("K0000001"), "{withdrawn}");
+    // The round's list too.
+    let list = b.get(&format!("/rounds/{}/disinfection", w.round));
+    assert!(
+        list.body.contains("K0000001") && list.body.contains("K0000002"),
+        "{}",
+        list.body
+    );
+    // 消杀完成, twice.
+    let task = open
+        .split(r#"action="/disinfection/"#)
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_string();
+    let press = || {
+        b.post(
+            &format!("/disinfection/{task}/done"),
+            &[("from", "point"), ("point", w.point.as_str())],
+        )
+    };
+    let first = press();
+    assert_eq!(first.status, 303, "{}", first.body);
+    let second = press();
+    assert_eq!(second.status, 303, "{}", second.body);
+    let to = crate::round_pages::location(&second);
+    assert_eq!(
+        to,
+        format!("/points/{}?disinfected=already#disinfection", w.point)
+    );
+    let back = b.get(to.split('#').next().unwrap());
+    assert_eq!(back.status, 200, "{}", back.body);
+    assert!(back.body.contains(r#"id="done-already""#), "{}", back.body);
+    save("point-disinfection", &back.body);
 }

@@ -438,9 +438,41 @@ impl Page {
         self.error_with(e.status, e.code, &e.message)
     }
 
+    /// The page a form answered here was on (see `switch_link`); `None`
+    /// for a page asked for with GET.
+    fn form_page(&self) -> Option<String> {
+        if !self.answers_form {
+            return None;
+        }
+        Some(
+            self.form_on
+                .clone()
+                .filter(|r| r.split('?').next() != Some(self.path.as_str()))
+                .unwrap_or_else(|| page_for_form(&self.path)),
+        )
+    }
+
+    /// An error answered to a form, with a link back to `back` (the page
+    /// the form was on) beside the one home.
+    pub(crate) fn error_back(&self, e: WebError, back: &str) -> Response {
+        self.error_page(e.status, e.code, &e.message, Some(back))
+    }
+
     /// An error in this page's place: the caller's own header (their name,
-    /// 退出) and the language link back to this very page.
+    /// 退出) and the language link back to this very page (for a form, the
+    /// page it was on, with a link back to it too).
     pub(crate) fn error_with(&self, status: StatusCode, code: &str, message: &str) -> Response {
+        let back = self.form_page();
+        self.error_page(status, code, message, back.as_deref())
+    }
+
+    fn error_page(
+        &self,
+        status: StatusCode,
+        code: &str,
+        message: &str,
+        back: Option<&str>,
+    ) -> Response {
         let lang = self.lang;
         let (title, extra) = match code {
             "unauthenticated" => (
@@ -455,8 +487,20 @@ impl Page {
             "csrf" => (lang.t("页面已过期", "This page has expired"), ""),
             _ => (lang.t("出错了", "Something went wrong"), ""),
         };
+        // Only a path on this server.
+        let back = back
+            .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+            .filter(|b| *b != "/")
+            .map(|b| {
+                format!(
+                    r#"<a class="button" id="back" href="{}">{}</a> "#,
+                    esc(b),
+                    lang.t("返回上一页", "Back to the page you were on")
+                )
+            })
+            .unwrap_or_default();
         let body = format!(
-            r#"<section class="card"><h1>{}</h1><p class="error">{}</p><p><a class="button" href="/">{}</a></p></section>"#,
+            r#"<section class="card"><h1>{}</h1><p class="error">{}</p><p>{back}<a class="button" href="/">{}</a></p></section>"#,
             esc(title),
             esc(&rounds::reason_in(lang, message)),
             lang.t("返回首页", "Back to the home page")
@@ -2073,7 +2117,7 @@ async fn point_body(
         )
     };
     // The point's disinfection task after an abnormal pool, to mark done here.
-    let disinfection = packing::point_disinfection_section(s, a, l, k, "point").await?;
+    let disinfection = packing::point_disinfection_section(s, a, page, k, "point").await?;
     let body = format!(
         r#"<p>{back}</p><h1>{name}</h1>
 <section class="stats"><div><b id="point-total">{count}</b><span>{ls}</span></div></section>{issued_html}{disinfection}
