@@ -439,3 +439,41 @@ async fn a_points_disinfection_tasks_name_their_pool_and_a_second_press_comes_ba
     assert!(back.body.contains(r#"id="done-already""#), "{}", back.body);
     save("point-disinfection", &back.body);
 }
+
+/// The reissue page called the second code 「第 1 版」, and refreshing it
+/// (the browser posting the form again) reissued once more.
+#[tokio::test]
+async fn a_reissued_code_is_shown_by_its_version_and_a_refresh_reissues_nothing() {
+    let w = world().await;
+    let b = Browser::login(&w.srv, "chief", &w.chief_password);
+    let resident = &w.codes[0].0;
+    let code = |srv: &crate::harness::Server| {
+        srv.get(&format!("/api/v1/residents/{resident}/code"))
+            .json()["code"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let first = code(&w.srv);
+    let r = b.post(
+        &format!("/residents/{resident}/code/reissue"),
+        &[("confirm", "1")],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let to = crate::round_pages::location(&r);
+    assert_eq!(to, format!("/residents/{resident}/code/reissued"));
+    let second = code(&w.srv);
+    assert_ne!(first, second);
+    // The result, asked for again: the same code, nothing reissued.
+    for _ in 0..2 {
+        let page = b.get(&to);
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains(r#"id="code-reissued""#), "{}", page.body);
+        assert!(page.body.contains("（第2版）"), "{}", page.body);
+        assert!(page.body.contains(&second), "{}", page.body);
+    }
+    assert_eq!(code(&w.srv), second);
+    let en = b.get(&format!("{to}?lang=en"));
+    assert!(en.body.contains("(version 2)"), "{}", en.body);
+    save("code-reissued", &en.body);
+}

@@ -32,7 +32,8 @@ pub use packing::{
     alerts, alerts_reveal_phones, hand_over, pack_bag, pack_box, packing, receive, recount,
 };
 pub use print::{
-    building_codes, code_reissue, household_codes, household_link, household_link_create, qr_svg,
+    building_codes, code_reissue, code_reissued, household_codes, household_link,
+    household_link_create, qr_svg,
 };
 pub use registry::{
     grid, household, household_flags, household_move, import_form, import_report, import_submit,
