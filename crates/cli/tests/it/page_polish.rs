@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::browser::{browser_available, Browser as Chromium};
+use crate::browser::{browser_available, Browser as Chromium, Proxy};
 use crate::round_pages::Browser;
 
 /// A scan answered "nobody in this street has this number", then the
@@ -476,4 +476,75 @@ async fn a_reissued_code_is_shown_by_its_version_and_a_refresh_reissues_nothing(
     let en = b.get(&format!("{to}?lang=en"));
     assert!(en.body.contains("(version 2)"), "{}", en.body);
     save("code-reissued", &en.body);
+}
+
+/// Back online, the station said 「已上传：请查看下方上传时发现的问题」 for a
+/// clean upload because an older problem was still listed; and after
+/// 已处理，清除 the red banner stayed over an empty list.
+#[tokio::test]
+async fn browser_station_banner_speaks_of_this_uploads_problems_only() {
+    if !browser_available("browser_station_banner_speaks_of_this_uploads_problems_only") {
+        return;
+    }
+    let (w, _) = crate::browser::world(&[]).await;
+    let proxy = Proxy::start(w.srv.addr.clone());
+    let origin = proxy.origin();
+    let profile = tempfile::tempdir().unwrap();
+    let b = Chromium::start(profile.path().to_path_buf());
+    let issued = w
+        .srv
+        .post(
+            &format!("/api/v1/points/{}/stations", w.points[0]),
+            &json!({}),
+        )
+        .json();
+    b.enrol_station(&origin, &issued);
+    b.scan_keys("W0000001");
+    b.scan_keys(&w.codes[0].1);
+    b.wait("one stored", "document.getElementById('point-count').textContent === '1' && document.getElementById('waiting').textContent === '0' && document.getElementById('feedback').dataset.kind === 'ok'");
+    // Offline, the same person again: a problem found on the way up.
+    proxy.down();
+    b.scan_keys(&w.codes[0].1);
+    b.wait("kept", "document.getElementById('waiting').textContent === '1' && document.getElementById('feedback').dataset.kind === 'queued'");
+    proxy.up();
+    b.wait(
+        "uploaded, with its problem",
+        "document.getElementById('waiting').textContent === '0' && document.getElementById('feedback').dataset.kind === 'bad' && !document.getElementById('problems').hidden",
+    );
+    // Offline again, a clean scan: the old problem is still listed, but
+    // this upload found none.
+    proxy.down();
+    b.scan_keys(&w.codes[1].1);
+    b.wait("kept", "document.getElementById('waiting').textContent === '1' && document.getElementById('feedback').dataset.kind === 'queued'");
+    proxy.up();
+    b.wait(
+        "uploaded",
+        "document.getElementById('waiting').textContent === '0' && document.getElementById('feedback').dataset.kind !== 'queued'",
+    );
+    assert_eq!(
+        (b.text("#fb-text"), b.text("#feedback").is_empty()),
+        ("已全部上传".to_string(), false),
+        "{}",
+        b.text("#problem-list")
+    );
+    assert!(!b.text("#problem-list").is_empty());
+    // A new problem, then the list cleared: the red banner goes with it.
+    proxy.down();
+    b.scan_keys(&w.codes[1].1);
+    b.wait("kept", "document.getElementById('waiting').textContent === '1' && document.getElementById('feedback').dataset.kind === 'queued'");
+    proxy.up();
+    b.wait(
+        "uploaded, with its problem",
+        "document.getElementById('waiting').textContent === '0' && document.getElementById('feedback').dataset.kind === 'bad'",
+    );
+    b.exec(
+        "document.getElementById('clear-problems').click();",
+        json!([]),
+    );
+    b.wait(
+        "the list emptied, the banner with it",
+        "document.getElementById('problems').hidden && document.getElementById('feedback').dataset.kind === 'ok'",
+    );
+    assert_eq!(b.text("#fb-text"), "已全部上传");
+    b.screenshot("station-problems-cleared", 390);
 }

@@ -173,6 +173,9 @@
   var carried = '';
   function show(kind, text, detail) {
     if (carried) { detail = (detail ? detail + ' · ' : '') + carried; carried = ''; }
+    // The problems listed before this stretch of keeping scans on the
+    // device: the upload that ends it speaks only of those found after.
+    if (kind === 'queued' && $('feedback').getAttribute('data-kind') !== 'queued') problemsBefore = lastProblem;
     say(kind, text, detail);
     // A scan kept on the device is shown as such until the server answers again.
     if (kind === 'queued') heard = false;
@@ -181,13 +184,16 @@
   // Whether the server has answered since the screen last said a scan was
   // kept on this device.
   var heard = false;
+  // The newest problem listed (its seq), and the newest when scans began to
+  // be kept on this device.
+  var lastProblem = 0, problemsBefore = 0;
   // The amber "kept on this device" banner, once the queue is empty and the
   // server has answered: it says everything went up (or to look at the
   // problems found on the way), without a sound: nothing was scanned.
   function settle(items, ps) {
     if ($('feedback').getAttribute('data-kind') !== 'queued') return;
     if (items.length || !heard || !online) return;
-    if (ps.length) say('bad', M.uploaded_problems, M.uploaded_detail);
+    if (ps.some(function (p) { return p.seq > problemsBefore; })) say('bad', M.uploaded_problems, M.uploaded_detail);
     else say('ok', M.uploaded, M.uploaded_detail);
   }
   // A walk-in's swab whose only flag says the community is to check who it
@@ -291,6 +297,9 @@
         list.appendChild(li);
       });
       $('problems').hidden = ps.length === 0;
+      ps.forEach(function (p) { if (p.seq > lastProblem) lastProblem = p.seq; });
+      // The banner that sent the volunteer to the list, once it is emptied.
+      if (!ps.length && $('fb-text').textContent === M.uploaded_problems) say('ok', M.uploaded, M.uploaded_detail);
       $('resend-held').hidden = !ps.some(isHeld);
       $('undo').hidden = !state().last;
       settle(queue, ps);
