@@ -500,10 +500,29 @@ impl Page {
                 )
             })
             .unwrap_or_default();
+        // The message in the reader's language; the other language's half
+        // folded away beneath (some messages say more in one of them).
+        let said = rounds::reason_in(lang, message);
+        let other = rounds::reason_in(
+            match lang {
+                Lang::Zh => Lang::En,
+                Lang::En => Lang::Zh,
+            },
+            message,
+        );
+        let other = if other == said {
+            String::new()
+        } else {
+            format!(
+                r#"<details class="muted" id="error-other"><summary>{}</summary>{}</details>"#,
+                lang.t("English", "中文"),
+                esc(&other)
+            )
+        };
         let body = format!(
-            r#"<section class="card"><h1>{}</h1><p class="error">{}</p><p>{back}<a class="button" href="/">{}</a></p></section>"#,
+            r#"<section class="card"><h1>{}</h1><p class="error">{}</p>{other}<p>{back}<a class="button" href="/">{}</a></p></section>"#,
             esc(title),
-            esc(&rounds::reason_in(lang, message)),
+            esc(&said),
             lang.t("返回首页", "Back to the home page")
         );
         self.render_with(
