@@ -268,10 +268,7 @@ fn page_for_form(path: &str) -> String {
     }
 }
 
-fn header<'a>(
-    h: &'a axum::http::HeaderMap,
-    name: axum::http::header::HeaderName,
-) -> Option<&'a str> {
+fn header(h: &axum::http::HeaderMap, name: axum::http::header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
