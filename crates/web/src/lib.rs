@@ -365,6 +365,14 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             Need::Act(WriteRegistry),
             post(pages::code_reissue),
         ),
+        // What a reissue answers with (POST-redirect-GET): the code as it
+        // now is; a refresh reissues nothing.
+        (
+            "GET",
+            "/residents/{id}/code/reissued",
+            Need::Act(WriteRegistry),
+            get(pages::code_reissued),
+        ),
         (
             "POST",
             "/buildings/{id}/grid",

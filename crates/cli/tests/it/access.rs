@@ -309,7 +309,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         }
         // The code sheet's reissue form: as the API's reissue.
         ("POST", "/api/v1/residents/{id}/code/reissue")
-        | ("POST", "/residents/{id}/code/reissue") => writer && reaches,
+        | ("POST", "/residents/{id}/code/reissue")
+        | ("GET", "/residents/{id}/code/reissued") => writer && reaches,
         ("POST", "/api/v1/residents/pending") => matches!(role, "admin" | "street_commander"),
         ("POST", "/api/v1/residents/{id}/match")
         | ("POST", "/api/v1/control")
@@ -474,6 +475,7 @@ fn call(
         ),
         "/rounds/{id}" => (format!("/rounds/{round}"), None),
         "/households/{id}/codes" => (format!("/households/{household}/codes"), None),
+        "/residents/{id}/code/reissued" => (format!("/residents/{id}/code/reissued"), None),
         "/buildings/{id}/codes" => (format!("/buildings/{building}/codes"), None),
         "/rounds/{id}/live" => (format!("/rounds/{round}/live"), None),
         "/rounds/{id}/events" => (format!("/rounds/{round}/events?once=1"), None),

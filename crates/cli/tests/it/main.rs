@@ -18,6 +18,7 @@ mod import;
 mod lab;
 mod links;
 mod packing_pages;
+mod page_polish;
 mod pages;
 mod print_pages;
 mod replay;

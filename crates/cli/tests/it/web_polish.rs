@@ -318,6 +318,9 @@ async fn a_lost_code_is_reissued_from_the_households_code_sheet() {
         &format!("/residents/{id}/code/reissue"),
         &[("confirm", "1")],
     );
+    // Answered with the result page's address (a refresh reissues nothing).
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = gl.get(&crate::round_pages::location(&r));
     assert_eq!(r.status, 200, "{}", r.body);
     let new = code_of(&w.srv, &id);
     assert_ne!(new, old);

@@ -32,7 +32,8 @@ pub use packing::{
     alerts, alerts_reveal_phones, hand_over, pack_bag, pack_box, packing, receive, recount,
 };
 pub use print::{
-    building_codes, code_reissue, household_codes, household_link, household_link_create, qr_svg,
+    building_codes, code_reissue, code_reissued, household_codes, household_link,
+    household_link_create, qr_svg,
 };
 pub use registry::{
     grid, household, household_flags, household_move, import_form, import_report, import_submit,
@@ -229,6 +230,46 @@ pub struct Page {
     pub auth: Option<Auth>,
     path: String,
     query: String,
+    /// For a page answered to a form (not a GET): the page the form was
+    /// on, as path and query on this server, when the browser said so.
+    form_on: Option<String>,
+    answers_form: bool,
+}
+
+/// The path and query of `referer` when it is an address on this server
+/// (`host`, as the request's Host header says it), else `None`.
+fn referer_here(referer: Option<&str>, host: Option<&str>) -> Option<String> {
+    let r = referer?;
+    let rest = r
+        .strip_prefix("https://")
+        .or_else(|| r.strip_prefix("http://"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, "/"),
+    };
+    if !authority.eq_ignore_ascii_case(host?) || path.starts_with("//") || path.contains('\\') {
+        return None;
+    }
+    Some(path.split('#').next().unwrap_or("/").to_string())
+}
+
+/// A GET page that makes sense for a form posted to `path` when the form's
+/// page is not known: the round's, point's, building's, grid's or
+/// household's page the address names, else the home page.
+fn page_for_form(path: &str) -> String {
+    let mut seg = path.trim_start_matches('/').split('/');
+    match (seg.next(), seg.next()) {
+        (Some(kind @ ("rounds" | "points" | "buildings" | "grids" | "households")), Some(id))
+            if !id.is_empty() && id != "new" =>
+        {
+            format!("/{kind}/{id}")
+        }
+        _ => "/".to_string(),
+    }
+}
+
+fn header(h: &axum::http::HeaderMap, name: axum::http::header::HeaderName) -> Option<&str> {
+    h.get(name).and_then(|v| v.to_str().ok())
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Page {
@@ -241,6 +282,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
             auth: parts.extensions.get::<Auth>().cloned(),
             path: parts.uri.path().to_string(),
             query: parts.uri.query().unwrap_or("").to_string(),
+            form_on: referer_here(
+                header(&parts.headers, axum::http::header::REFERER),
+                header(&parts.headers, axum::http::header::HOST),
+            ),
+            answers_form: parts.method != axum::http::Method::GET
+                && parts.method != axum::http::Method::HEAD,
         })
     }
 }
@@ -258,20 +305,41 @@ impl Page {
             auth: req.extensions().get::<Auth>().cloned(),
             path: req.uri().path().to_string(),
             query: req.uri().query().unwrap_or("").to_string(),
+            form_on: referer_here(
+                header(req.headers(), axum::http::header::REFERER),
+                header(req.headers(), axum::http::header::HOST),
+            ),
+            answers_form: req.method() != axum::http::Method::GET
+                && req.method() != axum::http::Method::HEAD,
         }
     }
 
-    /// The link to this page in the other language.
+    /// The link to this page in the other language. A page answered to a
+    /// form links to a page that can be asked for again: the one the form
+    /// was on (the Referer, when on this server and not this address), else
+    /// the page of what the form's address names.
     fn switch_link(&self) -> String {
         let other = match self.lang {
             Lang::Zh => "en",
             Lang::En => "zh",
         };
+        let (path, query) = if self.answers_form {
+            let on = self
+                .form_on
+                .as_deref()
+                .map(|r| r.split_once('?').unwrap_or((r, "")))
+                .filter(|(p, _)| *p != self.path);
+            match on {
+                Some((p, q)) => (p.to_string(), q.to_string()),
+                None => (page_for_form(&self.path), String::new()),
+            }
+        } else {
+            (self.path.clone(), self.query.clone())
+        };
         // Always a path on this server: an address asked as `//host/…` (or
         // `/\host`) would otherwise link to another site.
-        let path = format!("/{}", self.path.trim_start_matches(['/', '\\']));
-        let mut q: Vec<&str> = self
-            .query
+        let path = format!("/{}", path.trim_start_matches(['/', '\\']));
+        let mut q: Vec<&str> = query
             .split('&')
             .filter(|kv| !kv.is_empty() && !kv.starts_with("lang="))
             .collect();
@@ -357,6 +425,8 @@ pub(crate) fn error_page(lang: Lang, status: StatusCode, code: &str, message: &s
         auth: None,
         path: "/".into(),
         query: String::new(),
+        form_on: None,
+        answers_form: false,
     }
     .error_with(status, code, message)
 }
@@ -366,9 +436,41 @@ impl Page {
         self.error_with(e.status, e.code, &e.message)
     }
 
+    /// The page a form answered here was on (see `switch_link`); `None`
+    /// for a page asked for with GET.
+    fn form_page(&self) -> Option<String> {
+        if !self.answers_form {
+            return None;
+        }
+        Some(
+            self.form_on
+                .clone()
+                .filter(|r| r.split('?').next() != Some(self.path.as_str()))
+                .unwrap_or_else(|| page_for_form(&self.path)),
+        )
+    }
+
+    /// An error answered to a form, with a link back to `back` (the page
+    /// the form was on) beside the one home.
+    pub(crate) fn error_back(&self, e: WebError, back: &str) -> Response {
+        self.error_page(e.status, e.code, &e.message, Some(back))
+    }
+
     /// An error in this page's place: the caller's own header (their name,
-    /// 退出) and the language link back to this very page.
+    /// 退出) and the language link back to this very page (for a form, the
+    /// page it was on, with a link back to it too).
     pub(crate) fn error_with(&self, status: StatusCode, code: &str, message: &str) -> Response {
+        let back = self.form_page();
+        self.error_page(status, code, message, back.as_deref())
+    }
+
+    fn error_page(
+        &self,
+        status: StatusCode,
+        code: &str,
+        message: &str,
+        back: Option<&str>,
+    ) -> Response {
         let lang = self.lang;
         let (title, extra) = match code {
             "unauthenticated" => (
@@ -383,10 +485,41 @@ impl Page {
             "csrf" => (lang.t("页面已过期", "This page has expired"), ""),
             _ => (lang.t("出错了", "Something went wrong"), ""),
         };
+        // Only a path on this server.
+        let back = back
+            .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+            .filter(|b| *b != "/")
+            .map(|b| {
+                format!(
+                    r#"<a class="button" id="back" href="{}">{}</a> "#,
+                    esc(b),
+                    lang.t("返回上一页", "Back to the page you were on")
+                )
+            })
+            .unwrap_or_default();
+        // The message in the reader's language; the other language's half
+        // folded away beneath (some messages say more in one of them).
+        let said = rounds::reason_in(lang, message);
+        let other = rounds::reason_in(
+            match lang {
+                Lang::Zh => Lang::En,
+                Lang::En => Lang::Zh,
+            },
+            message,
+        );
+        let other = if other == said {
+            String::new()
+        } else {
+            format!(
+                r#"<details class="muted" id="error-other"><summary>{}</summary>{}</details>"#,
+                lang.t("English", "中文"),
+                esc(&other)
+            )
+        };
         let body = format!(
-            r#"<section class="card"><h1>{}</h1><p class="error">{}</p><p><a class="button" href="/">{}</a></p></section>"#,
+            r#"<section class="card"><h1>{}</h1><p class="error">{}</p>{other}<p>{back}<a class="button" href="/">{}</a></p></section>"#,
             esc(title),
-            esc(message),
+            esc(&said),
             lang.t("返回首页", "Back to the home page")
         );
         self.render_with(
@@ -1614,8 +1747,22 @@ async fn missed_body(
                 )
             }))
             .collect();
+        // A community's list: the grid each person is in, linked to its
+        // list (where exemptions are recorded).
+        let grid = match (level, row.grid_id) {
+            (Level::Community, Some(g)) => format!(
+                r#"<div class="grid-of">{lg}<a href="/rounds/{round}/missed?grid={k}">{n}</a></div>"#,
+                lg = l.t("网格：", "Grid: "),
+                k = Key {
+                    street: row.street_id,
+                    id: g
+                },
+                n = esc(row.grid.as_deref().unwrap_or("—")),
+            ),
+            _ => String::new(),
+        };
         list.push_str(&format!(
-            r#"<li><div class="row2"><b>{name}</b><span class="muted">{who}</span></div><div>{address}</div><div class="row2"><span>{lp}{phones}</span>{sheet}</div>{reveal}{tags}</li>"#,
+            r#"<li><div class="row2"><b>{name}</b><span class="muted">{who}</span></div><div>{address}</div>{grid}<div class="row2"><span>{lp}{phones}</span>{sheet}</div>{reveal}{tags}</li>"#,
             name = esc(&name),
             who = esc(&who),
             address = esc(address),
@@ -1674,20 +1821,39 @@ async fn missed_body(
             ),
             _ => (String::new(), String::new()),
         },
-        Level::Community => (
-            if rows.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    r#"<p class="hint" id="exempt-elsewhere">{}</p>"#,
-                    l.t(
-                        "登记或取消免检请到各网格的未检名单。",
-                        "Record or lift exemptions on each grid's missed list."
+        Level::Community => {
+            let grids: Vec<String> = s
+                .store
+                .grids(None, Some((territory.street, territory.id)))
+                .await?
+                .into_iter()
+                .map(|g| {
+                    format!(
+                        r#"<a href="/rounds/{round}/missed?grid={k}">{n}</a>"#,
+                        k = Key {
+                            street: g.street_id,
+                            id: g.id
+                        },
+                        n = esc(&g.name)
                     )
-                )
-            },
-            String::new(),
-        ),
+                })
+                .collect();
+            (
+                if grids.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        r#"<p class="hint" id="exempt-elsewhere">{} {}</p>"#,
+                        l.t(
+                            "登记或取消免检请到各网格的未检名单：",
+                            "Record or lift exemptions on each grid's missed list:"
+                        ),
+                        grids.join(" · ")
+                    )
+                },
+                String::new(),
+            )
+        }
     };
     let body = format!(
         r#"<p><a href="/rounds/{round}">← {back}</a></p><h1>{title}</h1><p><b>{where_}</b> · <a href="/rounds/{round}/compare?{tq}">{cmp}</a></p><p class="muted">{n} {people} · {masked}</p>
@@ -1968,7 +2134,7 @@ async fn point_body(
         )
     };
     // The point's disinfection task after an abnormal pool, to mark done here.
-    let disinfection = packing::point_disinfection_section(s, a, l, k, "point").await?;
+    let disinfection = packing::point_disinfection_section(s, a, page, k, "point").await?;
     let body = format!(
         r#"<p>{back}</p><h1>{name}</h1>
 <section class="stats"><div><b id="point-total">{count}</b><span>{ls}</span></div></section>{issued_html}{disinfection}
@@ -2056,24 +2222,25 @@ async fn flagged_section(
             )
         ));
     }
-    let lang_part = |text: &str| -> String {
-        text.split(" / ")
-            .nth(usize::from(l == Lang::En))
-            .unwrap_or(text)
-            .to_string()
-    };
     let body: String = rows
         .iter()
         .map(|r| {
-            let what = if r.problem.is_empty() {
-                l.t(
-                    "重复采样（本轮已采过）",
-                    "a second swab (already swabbed this round)",
-                )
-                .to_string()
-            } else {
-                lang_part(&r.problem)
-            };
+            // A second swab and what else is wrong with it (a walk-in's
+            // second swab is both), each in the reader's language.
+            let mut what = Vec::new();
+            if r.duplicate_of.is_some() {
+                what.push(
+                    l.t(
+                        "重复采样（本轮已采过）",
+                        "a second swab (already swabbed this round)",
+                    )
+                    .to_string(),
+                );
+            }
+            if !r.problem.is_empty() {
+                what.push(rounds::reason_in(l, &r.problem));
+            }
+            let what = what.join(l.t("；", "; "));
             format!(
                 r#"<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
                 esc(&gw_domain::notify::clock_text(r.scanned_ms)),

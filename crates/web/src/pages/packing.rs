@@ -318,7 +318,7 @@ async fn packing_page(
             // The point's disinfection task after an abnormal pool, while the
             // staff are at the point.
             let disinfection = match v.point.parse() {
-                Ok(point) => point_disinfection_section(s, a, l, point, "packing")
+                Ok(point) => point_disinfection_section(s, a, page, point, "packing")
                     .await
                     .unwrap_or_default(),
                 Err(_) => String::new(),
@@ -1423,10 +1423,11 @@ fn person_row(name: &str, full: bool, address: Option<&str>, detail: &str, tail:
 pub(super) async fn point_disinfection_section(
     s: &AppState,
     a: &Auth,
-    l: Lang,
+    page: &Page,
     point: Key,
     from: &str,
 ) -> Result<String, WebError> {
+    let l = page.lang;
     let d = match gw_app::alerts::point_disinfection(&s.store, &s.clock, &a.principal, point).await
     {
         Ok(d) => d,
@@ -1435,12 +1436,28 @@ pub(super) async fn point_disinfection_section(
     };
     let mut tasks = d.tasks;
     tasks.sort_by_key(|t| (t.state != "open", t.created_ms));
+    let round = if tasks.is_empty() {
+        0
+    } else {
+        s.store.point(point.street, point.id).await?.round_id
+    };
+    let tubes = super::rounds::alert_tubes(
+        s,
+        Key {
+            street: point.street,
+            id: round,
+        },
+    )
+    .await?;
     let mut li = String::new();
     for t in &tasks {
+        // Which pool: two tasks of one point (one withdrawn by a correction)
+        // otherwise read the same.
         let after = format!(
-            "{} {}",
+            "{} {}{}",
             l.t("异常管后派发", "opened after an abnormal pool,"),
-            gw_domain::notify::clock_text(t.created_ms)
+            gw_domain::notify::clock_text(t.created_ms),
+            super::rounds::tube_of(l, &tubes, &t.alert),
         );
         let (what, action) = match t.state.as_str() {
             "open" => (
@@ -1488,7 +1505,8 @@ pub(super) async fn point_disinfection_section(
     }
     let open = tasks.iter().any(|t| t.state == "open");
     Ok(format!(
-        r#"<section class="card{cls}" id="disinfection"><h2>{h}</h2><ul class="list" id="point-disinfection">{li}</ul>{hint}</section>"#,
+        r#"<section class="card{cls}" id="disinfection"><h2>{h}</h2>{already}<ul class="list" id="point-disinfection">{li}</ul>{hint}</section>"#,
+        already = super::rounds::done_already(page),
         cls = if open { " alerts" } else { "" },
         h = l.t("采样点消杀", "Disinfection of this point"),
         hint = if open {

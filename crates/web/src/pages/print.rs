@@ -353,8 +353,8 @@ fn reissue_form(l: super::Lang, csrf: &str, resident: Key) -> String {
 }
 
 /// Reissues a lost or leaked code (the tick on the code sheet confirms it)
-/// through the API's own use-case, audited as it is, and shows the new code
-/// with the link to the household's new sheet.
+/// through the API's own use-case, audited as it is, then sends the browser
+/// to the page showing the new code (so a refresh does not reissue again).
 pub async fn code_reissue(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,
@@ -362,19 +362,19 @@ pub async fn code_reissue(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    match reissue_body(&s, &a, &page, &id, &body).await {
-        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
+    match reissue_now(&s, &a, &page, &id, &body).await {
+        Ok(k) => super::redirect(&format!("/residents/{k}/code/reissued")),
         Err(e) => page.error(e),
     }
 }
 
-async fn reissue_body(
+async fn reissue_now(
     s: &AppState,
     a: &Auth,
     page: &Page,
     id: &str,
     body: &[u8],
-) -> Result<(String, String), WebError> {
+) -> Result<Key, WebError> {
     let l = page.lang;
     let k = parse_key(l, id)?;
     // Who may, before what the form says.
@@ -386,9 +386,40 @@ async fn reissue_body(
             "Tick the box that this person's code is lost or leaked first: the old code stops working. Nothing was reissued.",
         )));
     }
-    let code = gw_app::codes::reissue(&s.store, &s.clock, &a.principal, k)
+    gw_app::codes::reissue(&s.store, &s.clock, &a.principal, k)
         .await
         .map_err(|e| super::rounds::auth_err(l, e))?;
+    Ok(k)
+}
+
+/// The result of a reissue: the person's code as it now is, with the link
+/// to the household's new sheet. For whoever may reissue it; asked for
+/// again, it reissues nothing.
+pub async fn code_reissued(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+) -> Response {
+    match reissued_body(&s, &a, &page, &id).await {
+        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
+        Err(e) => page.error(e),
+    }
+}
+
+async fn reissued_body(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    id: &str,
+) -> Result<(String, String), WebError> {
+    let l = page.lang;
+    let k = parse_key(l, id)?;
+    let place = gw_app::access::place_of(&s.store, "resident", k).await?;
+    gw_app::access::authorize(&a.principal, &s.clock, Action::WriteRegistry, &place)?;
+    let code = gw_app::codes::code_for(&s.store, &s.clock, k).await?;
+    // As people count: the first code is 第1版.
+    let version = code.generation + 1;
     let r = s.store.resident(k.street, k.id).await?;
     let name = gw_domain::mask::name(&r.resident.name);
     let address = gw_app::registry::address_text(&r).unwrap_or_default();
@@ -408,11 +439,8 @@ async fn reissue_body(
 <div class="code-grid">{card}</div><p class="hint">{hint}</p></div>"#,
         h = l.t("已补发新码", "A new code is issued"),
         done = esc(&match l {
-            super::Lang::Zh => format!("已为 {name} 补发个人码（第 {} 版）。", code.generation),
-            super::Lang::En => format!(
-                "{name}'s personal code is reissued (version {}).",
-                code.generation
-            ),
+            super::Lang::Zh => format!("已为 {name} 补发个人码（第{version}版）。"),
+            super::Lang::En => format!("{name}'s personal code is reissued (version {version})."),
         }),
         old = l.t(
             "旧码从现在起作废：采样点再扫旧码，样本不再记到此人名下（会被标出）。请打印新的码单交给本人；住户手机链接会自动显示新码。",

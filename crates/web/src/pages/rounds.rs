@@ -1680,7 +1680,7 @@ pub async fn lab_submit(
 /// (`条码 … 不是本轮次的试管 / barcode … is not a tube of this round（轮次或条码有误）/ (wrong round or misread barcode)`):
 /// taking the halves at the first separator alone dropped the hint in
 /// Chinese and mixed the languages in English.
-fn reason_in(l: Lang, text: &str) -> String {
+pub(crate) fn reason_in(l: Lang, text: &str) -> String {
     let Some((first, mut rest)) = gw_domain::text::split_languages(text) else {
         return text.to_string();
     };
@@ -2070,21 +2070,76 @@ pub async fn disinfection(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    let r = disinfection_body(&s, &a, page.lang, &id).await;
+    let r = disinfection_body(&s, &a, &page, &id).await;
     render(&page, r)
+}
+
+/// The tube barcode of each of the round's alerts, by the alert's key.
+pub(super) async fn alert_tubes(
+    s: &AppState,
+    round: Key,
+) -> Result<std::collections::HashMap<String, String>, WebError> {
+    if round.id == 0 {
+        return Ok(Default::default());
+    }
+    Ok(s.store
+        .alerts(round.street, round.id)
+        .await?
+        .into_iter()
+        .map(|a| {
+            (
+                Key {
+                    street: round.street,
+                    id: a.id,
+                }
+                .to_string(),
+                a.barcode,
+            )
+        })
+        .collect())
+}
+
+/// ` · 混管 T0001` after a disinfection task: the pool it followed.
+pub(super) fn tube_of(
+    l: Lang,
+    tubes: &std::collections::HashMap<String, String>,
+    alert: &str,
+) -> String {
+    tubes
+        .get(alert)
+        .map(|b| format!(" · {}{b}", l.t("混管 ", "pool ")))
+        .unwrap_or_default()
+}
+
+/// The notice on the page a 消杀完成 button came back to when the task was
+/// done already (pressed twice, or by someone else meanwhile).
+pub(super) fn done_already(page: &Page) -> String {
+    if page.query.split('&').any(|kv| kv == "disinfected=already") {
+        format!(
+            r#"<p class="notice" id="done-already">{}</p>"#,
+            page.lang.t(
+                "此消杀任务已完成（或因结果更正已撤销），无需再次标记。",
+                "This disinfection task was done already (or withdrawn by a corrected result): nothing more to mark."
+            )
+        )
+    } else {
+        String::new()
+    }
 }
 
 async fn disinfection_body(
     s: &AppState,
     a: &Auth,
-    l: Lang,
+    page: &Page,
     id: &str,
 ) -> Result<(String, String), WebError> {
+    let l = page.lang;
     let round = parse_key(l, id)?;
     let d = gw_app::alerts::round_disinfection(&s.store, &s.clock, &a.principal, round)
         .await
         .map_err(|e| auth_err(l, e))?;
     let tasks = d.tasks;
+    let tubes = alert_tubes(s, round).await?;
     let mut li = String::new();
     for t in &tasks {
         let action = if t.state == "done" {
@@ -2110,10 +2165,11 @@ async fn disinfection_body(
             )
         };
         li.push_str(&format!(
-            r#"<li class="row2"><span><b>{}</b> <span class="muted">{} {}</span></span>{action}</li>"#,
+            r#"<li class="row2"><span><b>{}</b> <span class="muted">{} {}{}</span></span>{action}</li>"#,
             esc(&t.point_name),
             l.t("异常管后", "after an abnormal pool,"),
             gw_domain::notify::clock_text(t.created_ms),
+            esc(&tube_of(l, &tubes, &t.alert)),
         ));
     }
     // Tasks at points outside the reader's area: counted, never named
@@ -2140,8 +2196,9 @@ async fn disinfection_body(
         );
     }
     let body = format!(
-        r#"{back}<h1>{h}</h1><section class="card"><ul class="list" id="tasks">{li}</ul></section>"#,
+        r#"{back}<h1>{h}</h1>{already}<section class="card"><ul class="list" id="tasks">{li}</ul></section>"#,
         back = back(s, a, l, round),
+        already = done_already(page),
         h = l.t("采样点消杀", "Disinfection of points"),
     );
     Ok((l.t("采样点消杀", "Disinfection").to_string(), body))
@@ -2170,18 +2227,30 @@ pub async fn disinfection_done(
         Ok(k) => k,
         Err(e) => return page.error(e),
     };
+    // The page the button was on (`query` added when it comes back with a notice).
+    let back = |query: &str| match (
+        f.from.as_str(),
+        f.point.parse::<Key>(),
+        f.round.parse::<Key>(),
+    ) {
+        ("point", Ok(p), _) => Some(format!("/points/{p}{query}#disinfection")),
+        ("packing", Ok(p), _) => Some(format!("/points/{p}/packing{query}#disinfection")),
+        (_, _, Ok(r)) => Some(format!("/rounds/{r}/disinfection{query}")),
+        _ => None,
+    };
     match gw_app::testing::disinfection_done(&s.store, &s.clock, &a.principal, task).await {
-        Ok(()) => match (
-            f.from.as_str(),
-            f.point.parse::<Key>(),
-            f.round.parse::<Key>(),
-        ) {
-            ("point", Ok(p), _) => redirect(&format!("/points/{p}#disinfection")),
-            ("packing", Ok(p), _) => redirect(&format!("/points/{p}/packing#disinfection")),
-            (_, _, Ok(r)) => redirect(&format!("/rounds/{r}/disinfection")),
-            _ => redirect("/"),
+        Ok(()) => redirect(&back("").unwrap_or_else(|| "/".into())),
+        // Pressed twice (or done meanwhile by someone else): back to the
+        // page it was on, which says so and shows the task as it stands.
+        Err(gw_app::access::AuthError::Store(gw_store::StoreError::Conflict(_)))
+            if back("").is_some() =>
+        {
+            redirect(&back("?disinfected=already").unwrap_or_default())
+        }
+        Err(e) => match back("") {
+            Some(b) => page.error_back(auth_err(l, e), &b),
+            None => page.error(auth_err(l, e)),
         },
-        Err(e) => page.error(auth_err(l, e)),
     }
 }
 
@@ -2285,6 +2354,16 @@ async fn coverage_by_body(
     // The rows' own level: a reader of no whole community (a grid leader)
     // is answered by grid, not with a street of zeros.
     let by = gw_app::coverage::parse_level(cov.by).unwrap_or(by);
+    // Which round, and where in it (read once the caller was let in).
+    let round_name = s.store.round(round.street, round.id).await?.name;
+    let place = match within {
+        Some(w) => Some(super::territory_name(s, w).await?),
+        None => None,
+    };
+    let of = match &place {
+        Some(p) => format!("{round_name} · {p}"),
+        None => round_name.clone(),
+    };
     // Names of the rows.
     let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     match by {
@@ -2424,9 +2503,11 @@ async fn coverage_by_body(
     };
     let body = format!(
         r#"{back}<h1>{h} · {level}</h1>
+<p id="coverage-of"><b>{of}</b></p>
 <section class="stats"><div><b>{e}</b><span>{le}</span></div><div><b id="by-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b class="{mc}">{m}</b><span>{lm}</span></div></section>
 <section class="card"><div class="scroll"><table id="coverage-by"><thead><tr><th>{level}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{la}</th><th>{lp}</th></tr></thead><tbody>{rows}</tbody></table></div><p class="hint">{hint}</p></section>{record}"#,
         back = back(s, a, l, round),
+        of = esc(&of),
         h = l.t("覆盖情况", "Coverage"),
         e = t.expected,
         sa = t.sampled,
@@ -2451,7 +2532,10 @@ async fn coverage_by_body(
             )
         },
     );
-    Ok((format!("{} · {level}", l.t("覆盖情况", "Coverage")), body))
+    Ok((
+        format!("{of} · {} · {level}", l.t("覆盖情况", "Coverage")),
+        body,
+    ))
 }
 
 #[cfg(test)]

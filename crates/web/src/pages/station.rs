@@ -63,6 +63,7 @@ fn messages(l: Lang) -> serde_json::Value {
         "undo": t("撤销上一个", "Undo last scan"),
         "undo_confirm": t("再按一次撤销：", "Press again to take back:"),
         "undone": t("已撤销", "Taken back"),
+        "undone_unregistered": t("已撤销上一个（未登记的证件号）", "The last scan (a number nobody here has) was taken back"),
         "undone_local": t("尚未上传，已从本机删除", "not uploaded yet: removed from this device"),
         "undo_failed": t("未能撤销", "Not taken back"),
         "undo_queued": t("撤销已保存在本机，联网后自动上传", "the take-back is kept on this device: it uploads when the network is back"),

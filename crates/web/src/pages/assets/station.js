@@ -168,7 +168,14 @@
     $('fb-text').textContent = text;
     $('fb-detail').textContent = detail || '';
   }
+  // What the screen said just before, to be said again with the next
+  // answer (a take-back done on the way to registering a walk-in).
+  var carried = '';
   function show(kind, text, detail) {
+    if (carried) { detail = (detail ? detail + ' · ' : '') + carried; carried = ''; }
+    // The problems listed before this stretch of keeping scans on the
+    // device: the upload that ends it speaks only of those found after.
+    if (kind === 'queued' && $('feedback').getAttribute('data-kind') !== 'queued') problemsBefore = lastProblem;
     say(kind, text, detail);
     // A scan kept on the device is shown as such until the server answers again.
     if (kind === 'queued') heard = false;
@@ -177,13 +184,16 @@
   // Whether the server has answered since the screen last said a scan was
   // kept on this device.
   var heard = false;
+  // The newest problem listed (its seq), and the newest when scans began to
+  // be kept on this device.
+  var lastProblem = 0, problemsBefore = 0;
   // The amber "kept on this device" banner, once the queue is empty and the
   // server has answered: it says everything went up (or to look at the
   // problems found on the way), without a sound: nothing was scanned.
   function settle(items, ps) {
     if ($('feedback').getAttribute('data-kind') !== 'queued') return;
     if (items.length || !heard || !online) return;
-    if (ps.length) say('bad', M.uploaded_problems, M.uploaded_detail);
+    if (ps.some(function (p) { return p.seq > problemsBefore; })) say('bad', M.uploaded_problems, M.uploaded_detail);
     else say('ok', M.uploaded, M.uploaded_detail);
   }
   // A walk-in's swab whose only flag says the community is to check who it
@@ -191,12 +201,37 @@
   function walkInOnly(o) {
     return o.problem === M.walk_in_problem && !o.alert && !o.duplicate_of && !o.follow_up;
   }
+  // The reader's half of a server's `中文 / English` text (as the pages'
+  // reason_in): split at each "/ " after a space or a Chinese character; an
+  // English half runs to the next part's first Chinese character.
+  function inLang(text) {
+    text = String(text || '');
+    var at = function (t) {
+      for (var i = t.indexOf('/ '); i > 0; i = t.indexOf('/ ', i + 1)) {
+        var c = t.charCodeAt(i - 1);
+        if (c === 32 || c > 127) return i;
+      }
+      return -1;
+    };
+    var i = at(text);
+    if (i < 0) return text;
+    var zh = text.slice(0, i).trim(), en = [], rest = text.slice(i + 2);
+    for (var j = at(rest); j >= 0; j = at(rest)) {
+      var both = rest.slice(0, j), k = both.search(/[^\x00-\x7f]/);
+      if (k <= 0) return document.documentElement.lang === 'en' ? text.slice(i + 2).trim() : zh;
+      en.push(both.slice(0, k).trim().replace(/^[；;]\s*/, ''));
+      zh += both.slice(k).trim();
+      rest = rest.slice(j + 2);
+    }
+    en.push(rest.trim().replace(/^[；;]\s*/, ''));
+    return document.documentElement.lang === 'en' ? en.join('; ') : zh;
+  }
   function outcomeText(o) {
     var parts = [];
-    if (o.alert) parts.push(o.alert);
+    if (o.alert) parts.push(inLang(o.alert));
     if (o.person) parts.push(o.person);
     if (o.duplicate_of) parts.push(M.duplicate + ' (' + M.at_point + ' ' + (o.duplicate_of.point_name || o.duplicate_of.point) + ', ' + new Date(o.duplicate_of.scanned_ms).toLocaleTimeString(document.documentElement.lang, { timeZone: 'Asia/Shanghai' }) + ')');
-    if (o.problem) parts.push(o.problem);
+    if (o.problem) parts.push(inLang(o.problem));
     if (o.follow_up === 'retest') parts.push(M.follow_up_retest);
     if (o.follow_up === 'resample') parts.push(M.follow_up_resample);
     return parts.join('；');
@@ -262,6 +297,9 @@
         list.appendChild(li);
       });
       $('problems').hidden = ps.length === 0;
+      ps.forEach(function (p) { if (p.seq > lastProblem) lastProblem = p.seq; });
+      // The banner that sent the volunteer to the list, once it is emptied.
+      if (!ps.length && $('fb-text').textContent === M.uploaded_problems) say('ok', M.uploaded, M.uploaded_detail);
       $('resend-held').hidden = !ps.some(isHeld);
       $('undo').hidden = !state().last;
       settle(queue, ps);
@@ -364,7 +402,7 @@
     // flaky network, 408; too many requests, 429; a gateway or the server,
     // 5xx): kept in the queue and sent again, not held as refused.
     if (r.status >= 500 || r.status === 408 || r.status === 429) { setOnline(false); return Promise.resolve(false); }
-    var msg = r.body && r.body.message ? r.body.message : String(r.status);
+    var msg = r.body && r.body.message ? inLang(r.body.message) : String(r.status);
     if (it.kind === 'tube') {
       if (r.ok) {
         // Opened, perhaps with a warning (not issued to this point, or opened offline after sampling closed).
@@ -543,7 +581,13 @@
         if (o.alert) show('bad', M.retest_due, detail);
         else if (o.tube_closed) show('bad', M.tube_closed, detail);
         else if (o.retype) show('bad', M.retype, detail);
-        else if (o.unregistered) show('bad', M.unregistered, detail);
+        else if (o.unregistered) {
+          // Remembered with the scan the volunteer can take back: a walk-in
+          // registered next takes it back first (see the walk-in form).
+          var l = state();
+          if (l.last && l.last.client_id === cid) { l.last.unregistered = true; saveState(l); }
+          show('bad', M.unregistered, detail);
+        }
         else if (walkInOnly(o)) show('ok', M.walk_in_ok, M.walk_in_later + ' · ' + M.tube + ' ' + o.tube_fill + '/' + (o.pool_size || poolSize(state())));
         else if (o.duplicate_of || o.problem || o.follow_up) show('bad', o.duplicate_of ? M.duplicate : M.problem, detail);
         else show('ok', M.ok, (o.person ? o.person : o.resident ? M.resident + ' ' + o.resident : '') + ' · ' + M.tube + ' ' + o.tube_fill + '/' + (o.pool_size || poolSize(state())));
@@ -559,7 +603,9 @@
   // takes the scan back, or refuses it if it ever arrives. Done under the
   // sync lock, so the scan is not being sent at that moment.
   var undone = {};
-  function undoLast(cid) {
+  // title: what the screen says once taken back (the Undo button's words if none).
+  function undoLast(cid, title) {
+    var said = title || M.undone;
     var run = function () {
       var last = state().last;
       // Only the scan the volunteer confirmed: another came in meanwhile.
@@ -583,14 +629,14 @@
     return Promise.resolve(p).then(function (done) {
       if (!done) return refresh();
       var shown = done.last.shown;
-      if (done.how === 'local') { show('ok', M.undone, shown + ' — ' + M.undone_local); return refresh(); }
-      if (!online) { show('queued', M.undone, shown + ' — ' + M.undo_queued); return refresh(); }
+      if (done.how === 'local') { show('ok', said, shown + ' — ' + M.undone_local); return refresh(); }
+      if (!online) { show('queued', said, shown + ' — ' + M.undo_queued); return refresh(); }
       return refresh().then(sync).then(function () {
         var o = undone[cid];
         delete undone[cid];
-        if (o && o.ok) show('ok', M.undone, shown + ' — ' + o.message);
+        if (o && o.ok) show('ok', said, shown + ' — ' + o.message);
         else if (o) show('bad', M.undo_failed, shown + ' — ' + o.message);
-        else show('queued', M.undone, shown + ' — ' + M.undo_queued);
+        else show('queued', said, shown + ' — ' + M.undo_queued);
       });
     });
   }
@@ -648,6 +694,17 @@
       $('walk-in-name').value = ''; $('walk-in-phone').value = '';
       $('walk-in').hidden = true;
       input.focus();
+      // The scan before was an ID number nobody in the street has, not taken
+      // back yet: that swab is this walk-in's, so it is taken back first
+      // (as the Undo button does), or the tube would hold one person twice.
+      var last = state().last;
+      if (last && last.unregistered) {
+        disarm();
+        var cid = last.client_id;
+        chain = chain.then(function () { return undoLast(cid, M.undone_unregistered); }).then(function () {
+          carried = $('fb-text').textContent + '：' + $('fb-detail').textContent.split(' — ')[0];
+        }).catch(function (e) { show('bad', String(e)); });
+      }
       onScan(name, { name: name, phone: phone });
     });
     // Two presses: the first asks about the last scan, the second (within
