@@ -264,6 +264,8 @@ fn page_for_form(path: &str) -> String {
         {
             format!("/{kind}/{id}")
         }
+        // Pages whose form posts to their own address.
+        (Some(own @ ("login" | "password")), None) => format!("/{own}"),
         _ => "/".to_string(),
     }
 }
