@@ -418,6 +418,23 @@ impl Proxy {
 }
 
 /// A demo street with an open round, two points and personal codes.
+/// A station enrolled at the world's first point in a fresh Chromium
+/// profile (kept alive by the returned directory), its page reached through
+/// `origin`: the server itself, or a test's [`Proxy`].
+pub(crate) fn station_at_first_point(w: &World, origin: &str) -> (Browser, tempfile::TempDir) {
+    let issued = w
+        .srv
+        .post(
+            &format!("/api/v1/points/{}/stations", w.points[0]),
+            &json!({}),
+        )
+        .json();
+    let profile = tempfile::tempdir().unwrap();
+    let b = Browser::start(profile.path().to_path_buf());
+    b.enrol_station(origin, &issued);
+    (b, profile)
+}
+
 pub(crate) struct World {
     env: TestEnv,
     pub(crate) srv: Server,
@@ -1144,17 +1161,8 @@ async fn browser_station_takes_a_walk_in_and_a_single_tube_retest() {
     }
     let (w, _) = world(&[]).await;
     let point: gw_domain::ids::Key = w.points[0].parse().unwrap();
-    let issued = w
-        .srv
-        .post(
-            &format!("/api/v1/points/{}/stations", w.points[0]),
-            &json!({}),
-        )
-        .json();
     let origin = format!("http://{}", w.srv.addr);
-    let profile = tempfile::tempdir().unwrap();
-    let b = Browser::start(profile.path().to_path_buf());
-    b.enrol_station(&origin, &issued);
+    let (b, _profile) = station_at_first_point(&w, &origin);
     // A pooled tube: a resident's code, then a walk-in on no roster by the form.
     b.scan_keys("W0000001");
     b.scan_keys(&w.codes[0].1);

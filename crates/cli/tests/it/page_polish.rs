@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::browser::{browser_available, Browser as Chromium, Proxy};
+use crate::browser::{browser_available, Proxy};
 use crate::round_pages::Browser;
 
 /// A scan answered "nobody in this street has this number", then the
@@ -15,17 +15,8 @@ async fn browser_station_walk_in_takes_back_an_unregistered_number_first() {
         return;
     }
     let (w, _) = crate::browser::world(&[]).await;
-    let issued = w
-        .srv
-        .post(
-            &format!("/api/v1/points/{}/stations", w.points[0]),
-            &json!({}),
-        )
-        .json();
     let origin = format!("http://{}", w.srv.addr);
-    let profile = tempfile::tempdir().unwrap();
-    let b = Chromium::start(profile.path().to_path_buf());
-    b.enrol_station(&origin, &issued);
+    let (b, _profile) = crate::browser::station_at_first_point(&w, &origin);
     let id = gw_domain::idnumber::IdNumber::compose(
         "220102",
         gw_domain::date::Date::new(1980, 5, 17).unwrap(),
@@ -488,17 +479,7 @@ async fn browser_station_banner_speaks_of_this_uploads_problems_only() {
     }
     let (w, _) = crate::browser::world(&[]).await;
     let proxy = Proxy::start(w.srv.addr.clone());
-    let origin = proxy.origin();
-    let profile = tempfile::tempdir().unwrap();
-    let b = Chromium::start(profile.path().to_path_buf());
-    let issued = w
-        .srv
-        .post(
-            &format!("/api/v1/points/{}/stations", w.points[0]),
-            &json!({}),
-        )
-        .json();
-    b.enrol_station(&origin, &issued);
+    let (b, _profile) = crate::browser::station_at_first_point(&w, &proxy.origin());
     b.scan_keys("W0000001");
     b.scan_keys(&w.codes[0].1);
     b.wait("one stored", "document.getElementById('point-count').textContent === '1' && document.getElementById('waiting').textContent === '0' && document.getElementById('feedback').dataset.kind === 'ok'");

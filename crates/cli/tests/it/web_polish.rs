@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::browser::{browser_available, Browser as Chromium, Proxy};
+use crate::browser::{browser_available, Proxy};
 use crate::harness::{enc, open_round, round_body, Response, Server, TestEnv};
 use crate::round_pages::{error_code, Browser};
 use gw_store::registry::{ResidentFilter, ResidentRow};
@@ -463,17 +463,7 @@ async fn browser_station_banner_clears_once_its_queue_has_uploaded() {
     }
     let (w, _) = crate::browser::world(&[]).await;
     let proxy = Proxy::start(w.srv.addr.clone());
-    let origin = proxy.origin();
-    let profile = tempfile::tempdir().unwrap();
-    let b = Chromium::start(profile.path().to_path_buf());
-    let issued = w
-        .srv
-        .post(
-            &format!("/api/v1/points/{}/stations", w.points[0]),
-            &json!({}),
-        )
-        .json();
-    b.enrol_station(&origin, &issued);
+    let (b, _profile) = crate::browser::station_at_first_point(&w, &proxy.origin());
     b.scan_keys("W0000001");
     b.scan_keys(&w.codes[0].1);
     b.wait("one stored", "document.getElementById('point-count').textContent === '1' && document.getElementById('waiting').textContent === '0' && document.getElementById('feedback').dataset.kind === 'ok'");
