@@ -162,6 +162,12 @@ async fn a_grid_leaders_daily_report_names_their_grid_in_its_own_community_and_c
         html.contains(r#"<b id="rep-added">1 (1)</b>"#),
         "the added and those of them missed: {html}"
     );
+    // An abnormal pool's retests are the whole tube's (it may hold people
+    // of other grids): the report says so where it counts them.
+    assert!(
+        html.contains("待单管复检（整管）") && html.contains("异常混管的待复检人数按整管计"),
+        "{html}"
+    );
     // The points of the leader's community, as the round page shows them.
     let points = section(&html, r#"id="rep-points""#, "</table>");
     assert!(

@@ -484,7 +484,7 @@ async fn report_body(
         lrecon = l.t("交接数据校对", "Hand-off reconciliation"),
         ha = l.t("异常混管与处置", "Abnormal pools"),
         lbar = l.t("管码", "Tube"),
-        lret = l.t("待复检人数", "Retests open"),
+        lret = l.t("待复检人数（整管）", "Retests open (whole tube)"),
         lhh = l.t("临时管控户数", "Households under control"),
         lat = l.t("发现时间", "Found"),
         pools = if pools.is_empty() {
@@ -492,13 +492,13 @@ async fn report_body(
         } else {
             pools
         },
-        lretests = l.t("待单管复检", "Open retests"),
+        lretests = l.t("待单管复检（整管）", "Open retests (whole tubes)"),
         ldis = l.t("消杀任务", "Disinfection tasks"),
         lopen = l.t("未完成", "open"),
         ldone = l.t("已完成", "done"),
         foot = l.t(
-            "仅含统计数字，不含个人信息。范围为您有权查看的社区和网格。“新增”是开轮后登记或迁入的人，单独统计，括号内为其中未检的人。",
-            "Numbers only, no personal data; limited to the communities and grids you may read. “Added” are people registered or moved in after the round opened, counted apart; in brackets those not sampled."
+            "仅含统计数字，不含个人信息。范围为您有权查看的社区和网格；异常混管的待复检人数按整管计（管内可能有您辖区以外的人）。“新增”是开轮后登记或迁入的人，单独统计，括号内为其中未检的人。",
+            "Numbers only, no personal data; limited to the communities and grids you may read, except an abnormal pool's open retests, counted for the whole tube (it may hold people outside your area). “Added” are people registered or moved in after the round opened, counted apart; in brackets those not sampled."
         ),
     );
     Ok((
