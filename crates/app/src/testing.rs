@@ -3056,6 +3056,8 @@ pub struct Correction {
     pub disinfection_withdrawn: bool,
     /// The alert the corrected result raised (an abnormal pool), traced.
     pub alert: Option<AlertView>,
+    /// Corrected to invalid: the tube's people now called to be swabbed again.
+    pub resamples: usize,
     /// Messages queued for the street's alert channels.
     pub notifications: usize,
 }
@@ -3138,6 +3140,11 @@ pub async fn correct_result(
         released: c.released,
         disinfection_withdrawn: c.disinfection_withdrawn,
         alert,
+        resamples: if changed && after.code() == "invalid" && !c.applied.retest {
+            c.applied.members.len()
+        } else {
+            0
+        },
         notifications: c.applied.notifications,
     })
 }

@@ -247,6 +247,21 @@ async fn the_lab_corrects_a_result_from_its_page_and_the_alerts_page_says_what_e
         .get(&format!("/api/v1/rounds/{}/alerts", w.round))
         .json();
     assert_eq!(alerts["alerts"][0]["state"], "withdrawn", "{alerts}");
+    // Corrected again, to invalid: the page says how many are called again.
+    let invalid = lab.post(
+        &path,
+        &[
+            ("barcode", "CR000001"),
+            ("result", "invalid"),
+            ("reason", "实验室更正报告 042"),
+        ],
+    );
+    assert_eq!(invalid.status, 200, "{}", invalid.body);
+    assert!(
+        element(&invalid.body, "correction-done", "section").contains("管内 3 人须重新采样"),
+        "{}",
+        invalid.body
+    );
     let store = w.env.store().await;
     let audit = store.audit_events(None, None, None, 500).await.unwrap();
     assert!(audit.iter().any(|e| e.action == "correct_result"));

@@ -1553,10 +1553,10 @@ async fn correction_done(
             String::new()
         };
         did.push(
-            esc(l.t(
-                "管内人员须重新采样",
-                "the tube's people are to be swabbed again",
-            )) + &link,
+            esc(&match l {
+                Lang::Zh => format!("管内 {} 人须重新采样", c.resamples),
+                Lang::En => format!("the tube's {} people are to be swabbed again", c.resamples),
+            }) + &link,
         );
     }
     if c.notifications > 0 {
