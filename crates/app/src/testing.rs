@@ -1175,24 +1175,24 @@ enum WriteJob {
 /// At most this many registrations share one commit.
 pub const GROUP_COMMIT_MAX: usize = 256;
 
-/// One job of a refused batch written on its own (see [`ScanWriter::start`]),
-/// on the writer's held connection (taken again after an error); the error
-/// as the station is told it.
-async fn alone(
+/// Writes a batch (or one job of a refused batch, see [`ScanWriter::start`])
+/// on the writer's held connection, kept for the next batch when the write
+/// succeeded and let go after an error, so a broken connection is replaced.
+async fn write_held(
     store: &Store,
     held: &mut Option<gw_store::testing::HeldConnection>,
     opens: &[gw_store::testing::NewTube],
     rows: &[gw_store::testing::OwnedRegistration],
-) -> Result<(Vec<Option<i64>>, Vec<Option<gw_store::testing::Stored>>), String> {
+) -> Result<(Vec<Option<i64>>, Vec<Option<gw_store::testing::Stored>>), StoreError> {
     let mut conn = match held.take() {
         Some(c) => c,
-        None => store.hold().await.map_err(|e| e.to_string())?,
+        None => store.hold().await?,
     };
     let w = conn.write_scans(opens, rows).await;
     if w.is_ok() {
         *held = Some(conn);
     }
-    w.map_err(|e| e.to_string())
+    w
 }
 
 impl ScanWriter {
@@ -1237,18 +1237,7 @@ impl ScanWriter {
                     }
                 }
                 let started = std::time::Instant::now();
-                let written = async {
-                    let mut conn = match held.take() {
-                        Some(c) => c,
-                        None => store.hold().await?,
-                    };
-                    let w = conn.write_scans(&opens, &rows).await;
-                    if w.is_ok() {
-                        held = Some(conn);
-                    }
-                    w
-                }
-                .await;
+                let written = write_held(&store, &mut held, &opens, &rows).await;
                 tracing::debug!(
                     swabs = rows.len(),
                     tubes = opens.len(),
@@ -1282,12 +1271,20 @@ impl ScanWriter {
                         // only what fails alone is refused.
                         tracing::warn!(error = %e, swabs = rows.len(), tubes = opens.len(), "scan writer: batch refused, writing its jobs one by one");
                         for (t, reply) in opens.iter().zip(open_replies) {
-                            let one = alone(&store, &mut held, std::slice::from_ref(t), &[]).await;
-                            let _ = reply.send(one.map(|(mut o, _)| o.pop().flatten()));
+                            let one =
+                                write_held(&store, &mut held, std::slice::from_ref(t), &[]).await;
+                            let _ = reply.send(
+                                one.map(|(mut o, _)| o.pop().flatten())
+                                    .map_err(|e| e.to_string()),
+                            );
                         }
                         for (r, reply) in rows.iter().zip(replies) {
-                            let one = alone(&store, &mut held, &[], std::slice::from_ref(r)).await;
-                            let _ = reply.send(one.map(|(_, mut st)| st.pop().flatten()));
+                            let one =
+                                write_held(&store, &mut held, &[], std::slice::from_ref(r)).await;
+                            let _ = reply.send(
+                                one.map(|(_, mut st)| st.pop().flatten())
+                                    .map_err(|e| e.to_string()),
+                            );
                         }
                     }
                 }
@@ -2032,6 +2029,8 @@ async fn register_swab(
             }
         }
     }
+    // The walk-in made for this scan, if any: a replay stored first leaves it
+    // naming no swab, and it goes.
     let mut made_pending: Option<i64> = None;
     let (who, mut problem, first_routine) = match walk_in {
         Some((name, phone)) => {
@@ -2286,9 +2285,6 @@ async fn register_swab(
         stored_ms: now,
         station: s.station.to_string(),
     };
-    // The walk-in made for this scan, if any: a replay stored first leaves it
-    // naming no swab, and it goes.
-    let made_pending = made_pending;
     let replayed = |r: RegistrationRow| async move {
         if let Some(id) = made_pending {
             store.drop_unswabbed_pending(street, id).await?;
@@ -2453,14 +2449,13 @@ fn tell_who(out: &mut ScanOutcome, state: &gw_store::testing::ScanState, now: i6
     }
 }
 
+/// How a swab synced late with a code whose signing key was retired after
+/// it was taken is flagged (it counts for its person).
+const KEY_RETIRED_AFTER: &str = "此码的密钥在采样后已停用（样本计入本人）/ the code's signing key was retired after this swab was taken (it counts for its person)";
+
 /// How a swab synced late with a code revoked after it was taken is
 /// flagged (it counts for its person).
-const KEY_RETIRED_AFTER: &str = "此码的密钥在采样后已停用（样本计入本人）/ the code's signing key was retired after this swab was taken (it counts for its person)";
 const REISSUED_AFTER: &str = "此码在采样后已补发新码（样本计入本人）/ the code was reissued after this swab was taken (it counts for its person)";
-
-/// How a walk-in's swab is flagged (its problem begins with it): the
-/// community checks who they are.
-const WALK_IN_NOTE: &str = "临时人员（不在名单上，待核实）";
 
 /// A walk-in swab's `problem`: the note, then what else was wrong with
 /// what was given (`note`, from `；`). With no note it says only that the
@@ -2502,7 +2497,10 @@ async fn finish_take_over(
     }
     // Nor a code sent with the id of a walk-in's swab (stored with no code,
     // as a purged swab is; a purged one's flag is cleared with it).
-    if r.raw_code.is_empty() && r.problem.starts_with(WALK_IN_NOTE) && !code.is_empty() {
+    if r.raw_code.is_empty()
+        && r.problem.starts_with(gw_domain::testing::WALK_IN_PROBLEM)
+        && !code.is_empty()
+    {
         return Err(StoreError::Conflict(format!(
             "client_id {} 已用于一位临时人员的样本，本次未登记 / client_id {} was used for a walk-in's swab: this one is not stored",
             r.client_id, r.client_id
