@@ -269,28 +269,12 @@ pub async fn point_disinfection(
     {
         return Err(crate::access::forbidden(Action::Pack));
     }
-    let key = |id: i64| {
-        Key {
-            street: point.street,
-            id,
-        }
-        .to_string()
-    };
     let tasks = store
         .disinfection_tasks(point.street, pt.round_id)
         .await?
         .into_iter()
         .filter(|t| t.point_id == point.id)
-        .map(|t| DisinfectionView {
-            task: key(t.id),
-            point: key(t.point_id),
-            point_name: t.point,
-            alert: key(t.alert_id),
-            state: t.state,
-            created_ms: t.created_ms,
-            done_ms: t.done_ms,
-            done_by: t.done_by,
-        })
+        .map(|t| DisinfectionView::of(point.street, t))
         .collect();
     Ok(PointDisinfection {
         tasks,

@@ -3559,14 +3559,16 @@ pub async fn disinfection_tasks(
         {
             continue;
         }
-        let k = |id| {
-            Key {
-                street: round.street,
-                id,
-            }
-            .to_string()
-        };
-        out.push(DisinfectionView {
+        out.push(DisinfectionView::of(round.street, t));
+    }
+    Ok(out)
+}
+
+impl DisinfectionView {
+    /// A stored task of `street` as the API and the pages show it.
+    pub fn of(street: i64, t: gw_store::alerts::DisinfectionRow) -> DisinfectionView {
+        let k = |id| Key { street, id }.to_string();
+        DisinfectionView {
             task: k(t.id),
             point: k(t.point_id),
             point_name: t.point,
@@ -3575,9 +3577,8 @@ pub async fn disinfection_tasks(
             created_ms: t.created_ms,
             done_ms: t.done_ms,
             done_by: t.done_by,
-        });
+        }
     }
-    Ok(out)
 }
 
 /// Marks a disinfection task done (the point's manager, or the street).
