@@ -16,6 +16,8 @@ pub enum ResidentCmd {
         /// Street code or name.
         #[arg(long)]
         street: String,
+        /// How many to list, oldest first (the text says the total and how
+        /// many more there are when it cuts the list; --json lists these).
         #[arg(long, default_value_t = 200)]
         limit: i64,
         #[arg(long)]
