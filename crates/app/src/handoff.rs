@@ -3,9 +3,9 @@
 //! holds, and the report lists every count that does not match with the step
 //! where it broke.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use gw_domain::access::Action;
+use gw_domain::access::{Action, Node, Place};
 use gw_domain::handoff::{
     self as rules, BagLink, BarcodeRange, BoxLink, Chain, HandOffLink, Mismatch, PointLink,
     ReceiptLink, StepTotals, SupplyKind, Tally, TubeIssue,
@@ -1796,7 +1796,8 @@ pub async fn labels(
 }
 
 /// Tubes of a round by state (open, closed, sealed, boxed, handed_over,
-/// received …), counted over the points in communities the caller may read.
+/// received …), counted over the points in communities the caller may read
+/// or holds a grid of.
 pub async fn tube_states(
     store: &Store,
     clock: &Clock,
@@ -1805,6 +1806,21 @@ pub async fn tube_states(
 ) -> Result<BTreeMap<String, i64>, AuthError> {
     store.round(round.street, round.id).await?;
     let now = clock.now_ms();
+    // A reader of grids sees the tubes of their grids' communities' points,
+    // as the coverage's point table shows those points (counts only).
+    let mut of_grids: HashSet<i64> = HashSet::new();
+    for node in gw_domain::access::nodes_for(&p.grants, Action::ReadRegistry, now) {
+        if let Node::Grid { street, id } = node {
+            if street == round.street {
+                if let Ok(Place {
+                    community: Some(c), ..
+                }) = store.place_of(street, "grid", id).await
+                {
+                    of_grids.insert(c);
+                }
+            }
+        }
+    }
     let mut readable: HashMap<i64, bool> = HashMap::new();
     let mut out = BTreeMap::new();
     for t in store.tube_states(round.street, round.id).await? {
@@ -1814,7 +1830,8 @@ pub async fn tube_states(
                 let place = store
                     .place_of(round.street, "community", t.community_id)
                     .await?;
-                let ok = p.can(Action::ReadRegistry, &place, now);
+                let ok =
+                    of_grids.contains(&t.community_id) || p.can(Action::ReadRegistry, &place, now);
                 readable.insert(t.community_id, ok);
                 ok
             }

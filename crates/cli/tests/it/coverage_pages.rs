@@ -174,6 +174,10 @@ async fn a_grid_leaders_daily_report_names_their_grid_in_its_own_community_and_c
         points.contains(r#"<td>1号点</td><td class="n">10</td>"#),
         "{points}"
     );
+    // The tubes of those points by state: 1号点's one tube of ten.
+    let tubes = section(&html, r#"id="rep-tubes""#, "</table>");
+    assert_eq!(tubes.matches("<tr data-state=").count(), 1, "{tubes}");
+    assert!(tubes.contains(r#"<td class="n">1</td>"#), "{tubes}");
 
     // The street commander: each community by its name, with its added.
     let chief = w.srv.get(&format!("/rounds/{}/report", w.r2)).body;
