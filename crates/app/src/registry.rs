@@ -585,7 +585,7 @@ pub async fn assign_building(
     crate::access::authorize(p, clock, gw_domain::access::Action::AssignGrids, &community)?;
     if grid.street != building.street {
         return Err(crate::access::AuthError::Invalid(format!(
-            "网格 {grid} 不在该楼栋所在街道 / grid {grid} is not in building {building}'s street"
+            "网格 {grid} 不在楼栋 {building} 所在街道 / grid {grid} is not in building {building}'s street"
         )));
     }
     store

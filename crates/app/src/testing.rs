@@ -189,7 +189,7 @@ pub async fn create_round(
     for c in &r.communities {
         if c.street != street || store.place_of(street, "community", c.id).await.is_err() {
             return Err(AuthError::Invalid(format!(
-                "社区 {c} 不在本街道 / community {c} is not in street {street}"
+                "社区 {c} 不在街道 {street} / community {c} is not in street {street}"
             )));
         }
         communities.push(c.id);

@@ -928,7 +928,7 @@ impl Store {
         if n == 0 {
             self.building(street, building).await?;
             return Err(StoreError::Conflict(format!(
-                "网格 {street}-{grid} 不在该楼栋所在社区 / grid {street}-{grid} is not in building {street}-{building}'s community"
+                "网格 {street}-{grid} 不在楼栋 {street}-{building} 所在社区 / grid {street}-{grid} is not in building {street}-{building}'s community"
             )));
         }
         Ok(())
