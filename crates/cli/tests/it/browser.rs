@@ -1209,6 +1209,30 @@ async fn browser_station_takes_a_walk_in_and_a_single_tube_retest() {
         json!([false, "retest"]),
         "a full tube: the next one's purpose may be chosen, the last one offered"
     );
+    // A reload (a phone locked on the stairs) keeps it: the page's default
+    // would open the next tube as routine.
+    let purpose = "return document.getElementById('purpose').value;";
+    b.goto(&format!("{origin}/station"));
+    b.wait(
+        "the scanning panel again",
+        "!document.getElementById('scan').hidden && document.getElementById('code').dataset.mode === 'tube'",
+    );
+    assert_eq!(b.exec(purpose, json!([])), json!("retest"));
+    // And so does a purpose chosen for the next tube before it is opened.
+    b.exec(
+        "var p = document.getElementById('purpose'); p.value = 'door_to_door'; p.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    b.goto(&format!("{origin}/station"));
+    b.wait(
+        "the scanning panel a third time",
+        "!document.getElementById('scan').hidden && document.getElementById('code').dataset.mode === 'tube'",
+    );
+    assert_eq!(b.exec(purpose, json!([])), json!("door_to_door"));
+    b.exec(
+        "var p = document.getElementById('purpose'); p.value = 'retest'; p.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
     let regs = registrations(&w.env, w.street, point.id).await;
     assert_eq!(regs.len(), 3, "{regs:?}");
     let pending = w.srv.get("/api/v1/residents?status=pending").json();

@@ -281,7 +281,9 @@
       $('tube-fill').textContent = (s.tube ? s.fill : 0) + '/' + (c.pool_size ? poolSize(s) : 0);
       // Fixed while a tube is being filled; free to choose for the next one.
       var filling = !!s.tube && !needTube();
-      if (filling) $('purpose').value = purposeOf(s);
+      // The next tube's: as last chosen (a door-to-door team's next tube is
+      // one too), kept across a reload, which would show the page's default.
+      $('purpose').value = filling ? purposeOf(s) : (s.next || purposeOf(s));
       $('purpose').disabled = filling;
       $('point-count').textContent = String(s.pointCount + waiting.length);
       $('prompt').textContent = needTube() ? M.scan_tube : M.scan_code;
@@ -666,6 +668,11 @@
       input.value = '';
       input.focus();
       if (v) onScan(v);
+    });
+    $('purpose').addEventListener('change', function () {
+      var s = state();
+      s.next = $('purpose').value;
+      saveState(s);
     });
     $('new-tube').addEventListener('click', function () {
       var s = state();
