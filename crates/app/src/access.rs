@@ -61,6 +61,15 @@ impl Principal {
     pub fn can_somewhere(&self, action: Action, now_ms: i64) -> bool {
         self.station_may(action) && access::can_somewhere(&self.grants, action, now_ms)
     }
+    /// Whether residents' names are read in full (volunteers and point staff
+    /// see 王*芳): a role in force that reads the registry and sees names.
+    pub fn sees_full_names(&self, now_ms: i64) -> bool {
+        self.grants.iter().any(|g| {
+            g.in_force(now_ms)
+                && access::sees_full_names(g.role)
+                && access::role_allows(g.role, Action::ReadRegistry)
+        })
+    }
     /// An enrolled scanning station (its device token, not an account).
     pub fn is_station(&self) -> bool {
         self.user_id == 0 && self.username.starts_with("station:")

@@ -3352,7 +3352,97 @@ impl DoorReason {
     }
 }
 
-/// Who a door-to-door team must sample in a grid, by building and floor (masked).
+/// The round's points in `community` whose staff `p` is (a point manager or
+/// volunteer in force there; never a station's device token): the
+/// door-to-door team works from those points.
+async fn staff_points_in(
+    store: &Store,
+    p: &Principal,
+    round: Key,
+    community: Option<i64>,
+    now: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let mut out = Vec::new();
+    if p.is_station() {
+        return Ok(out);
+    }
+    for node in gw_domain::access::nodes_for(&p.grants, Action::Scan, now) {
+        if let gw_domain::access::Node::Point { street, id } = node {
+            if street != round.street {
+                continue;
+            }
+            match store.point(street, id).await {
+                Ok(pt) if pt.round_id == round.id && Some(pt.community_id) == community => {
+                    out.push(id)
+                }
+                Ok(_) | Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `p` may read the door-to-door list of the grid at `place` in
+/// `round`: a registry reader there, or the staff of one of the round's
+/// points in the grid's community (names masked for them as for any
+/// volunteer). Refused as a registry read would be otherwise.
+pub async fn may_read_door_list(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    place: &gw_domain::access::Place,
+) -> Result<(), AuthError> {
+    let now = clock.now_ms();
+    if p.can(Action::ReadRegistry, place, now)
+        || !staff_points_in(store, p, round, place.community, now)
+            .await?
+            .is_empty()
+    {
+        return Ok(());
+    }
+    access::authorize(p, clock, Action::ReadRegistry, place)
+}
+
+/// The grids of `round` whose door-to-door list `p` may open (see
+/// [`may_read_door_list`]), in the round's communities' order: a page asked
+/// for no grid lists them.
+pub async fn door_list_grids(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+) -> Result<Vec<gw_store::registry::GridRow>, AuthError> {
+    store.round(round.street, round.id).await?;
+    let now = clock.now_ms();
+    let mut out = Vec::new();
+    let mut communities = store.round_communities(round.street, round.id).await?;
+    if communities.is_empty() {
+        // The whole street.
+        communities = store
+            .communities(None, Some(round.street))
+            .await?
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+    }
+    for c in communities {
+        let staff = !staff_points_in(store, p, round, Some(c), now)
+            .await?
+            .is_empty();
+        for g in store.grids(None, Some((round.street, c))).await? {
+            let place = store.place_of(round.street, "grid", g.id).await?;
+            if staff || p.can(Action::ReadRegistry, &place, now) {
+                out.push(g);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Who a door-to-door team must sample in a grid, by building and floor
+/// (masked; names masked too for a reader who does not see them in full).
 pub async fn door_to_door(
     store: &Store,
     clock: &Clock,
@@ -3361,7 +3451,8 @@ pub async fn door_to_door(
     grid: Key,
 ) -> Result<Vec<DoorFloor>, AuthError> {
     let place = store.place_of(grid.street, "grid", grid.id).await?;
-    access::authorize(p, clock, Action::ReadRegistry, &place)?;
+    may_read_door_list(store, clock, p, round, &place).await?;
+    let full_names = p.sees_full_names(clock.now_ms());
     if grid.street != round.street {
         return Err(AuthError::Invalid(
             "网格不在本轮街道 / the grid is not in the round's street".into(),
@@ -3439,7 +3530,13 @@ pub async fn door_to_door(
             .entry((label, r.building_id, floor))
             .or_default()
             .push(DoorResident {
-                resident: crate::registry::ResidentView::masked(&r, today),
+                resident: {
+                    let mut v = crate::registry::ResidentView::masked(&r, today);
+                    if !full_names {
+                        v.name = gw_domain::mask::name(&v.name);
+                    }
+                    v
+                },
                 reasons,
             });
     }

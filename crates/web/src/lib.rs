@@ -477,7 +477,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         (
             "GET",
             "/rounds/{id}/door-to-door",
-            Need::Act(ReadRegistry),
+            Need::Login,
             get(pages::door_to_door),
         ),
         (
@@ -890,7 +890,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         (
             "GET",
             "/api/v1/rounds/{id}/door-to-door",
-            Need::Act(ReadRegistry),
+            Need::Login,
             get(api::door_to_door),
         ),
         (

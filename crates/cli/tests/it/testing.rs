@@ -3351,3 +3351,89 @@ async fn a_planned_round_is_cancelled_and_a_double_submit_makes_one_round() {
         "{history}"
     );
 }
+
+/// The door-to-door team works from a point: its staff read the lists of the
+/// grids of their point's community (names masked, as a volunteer sees them),
+/// and nothing beyond; the page asked for no grid lists those grids.
+#[tokio::test]
+async fn a_points_staff_read_the_door_to_door_lists_of_its_community() {
+    let w = setup("600").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    let k0: gw_domain::ids::Key = w.codes[0].0.parse().unwrap();
+    let row = store.resident(k0.street, k0.id).await.unwrap();
+    let grid = format!("{}-{}", row.street_id, row.grid_id.unwrap());
+    let building = srv
+        .get(&format!("/api/v1/residents/{}", w.codes[0].0))
+        .json()["building"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sealed = srv.post("/api/v1/control", &json!({ "target_kind": "building", "target_id": building, "status": "sealed", "reason": "封控" }));
+    assert_eq!(sealed.status, 201, "{}", sealed.body);
+    let path = format!("/api/v1/rounds/{}/door-to-door?grid={grid}", w.round);
+    let full = srv.get(&path).json();
+    let first = |v: &Value| v["floors"][0]["residents"][0]["name"].clone();
+    let name = first(&full).as_str().unwrap().to_string();
+
+    // A volunteer and a point manager of the round's point in that community.
+    let vpw = w
+        .env
+        .account("d2d", "volunteer", &["--point", &w.points[0]]);
+    let mpw = w
+        .env
+        .account("pm", "point_manager", &["--point", &w.points[1]]);
+    for (user, pw) in [("d2d", &vpw), ("pm", &mpw)] {
+        let token = srv.login(user, pw);
+        let team = srv.with_token(&token);
+        let r = team.get(&path);
+        assert_eq!(r.status, 200, "{user}: {}", r.body);
+        let list = r.json();
+        assert_eq!(
+            list["floors"].as_array().unwrap().len(),
+            full["floors"].as_array().unwrap().len()
+        );
+        assert_eq!(first(&list), json!(gw_domain::mask::name(&name)), "{user}");
+        // The page without a grid lists the grid, and the grid's page opens.
+        let browser = crate::round_pages::Browser::login(srv, user, &format!("{pw}-changed"));
+        let page = browser.get(&format!("/rounds/{}/door-to-door", w.round));
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(
+            page.body
+                .contains(&format!("/rounds/{}/door-to-door?grid={grid}", w.round)),
+            "{}",
+            page.body
+        );
+        let page = browser.get(&format!("/rounds/{}/door-to-door?grid={grid}", w.round));
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains(&gw_domain::mask::name(&name)));
+        assert!(
+            !page.body.contains(&format!("<b>{name}</b>")),
+            "{}",
+            page.body
+        );
+        // Not a registry reader for that: the resident's own record stays shut.
+        let one = team.get(&format!("/api/v1/residents/{}", w.codes[0].0));
+        assert_eq!(one.status, 403, "{}", one.body);
+    }
+
+    // Staff of a point of another round are not the team of this one.
+    let (other, _) = open_round(|p, b| srv.post(p, b), &round_body(row.street_id, "第2轮"));
+    let community = store.communities(None, Some(row.street_id)).await.unwrap()[0].id;
+    let p2 = srv
+        .post(
+            &format!("/api/v1/rounds/{other}/points"),
+            &json!({ "name": "别轮点", "community": format!("{}-{community}", row.street_id) }),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let opw = w.env.account("elsewhere", "volunteer", &["--point", &p2]);
+    let token = srv.login("elsewhere", &opw);
+    let r = srv.with_token(&token).get(&path);
+    assert_eq!(r.status, 403, "{}", r.body);
+    let browser = crate::round_pages::Browser::login(srv, "elsewhere", &format!("{opw}-changed"));
+    let page = browser.get(&format!("/rounds/{}/door-to-door", w.round));
+    assert!(page.body.contains("no-door-grids"), "{}", page.body);
+}

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use gw_domain::access::{role_allows, sees_full_names, Action};
+use gw_domain::access::Action;
 use gw_domain::ids::Key;
 use gw_store::registry::ResidentFilter;
 use gw_store::StoreError;
@@ -21,10 +21,7 @@ use crate::{html_escape as esc, AppState, Auth, WebError};
 
 /// Whether the caller sees names in full (volunteers see 王*芳).
 pub(crate) fn full_names(s: &AppState, a: &Auth) -> bool {
-    let now = s.clock.now_ms();
-    a.principal.grants.iter().any(|g| {
-        g.in_force(now) && sees_full_names(g.role) && role_allows(g.role, Action::ReadRegistry)
-    })
+    a.principal.sees_full_names(s.clock.now_ms())
 }
 
 /// The reader's half of a bilingual message `中文 / English` (both when unsplit).

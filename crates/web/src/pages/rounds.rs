@@ -591,16 +591,50 @@ pub struct GridQuery {
     pub grid: Option<String>,
 }
 
-fn grid_of(l: Lang, q: &GridQuery) -> Result<Key, WebError> {
-    parse_key(
-        l,
-        q.grid.as_deref().ok_or_else(|| {
-            WebError::bad_request(l.t(
-                "请在地址中给出网格，例如 ?grid=1-3",
-                "Name the grid in the address, e.g. ?grid=1-3",
-            ))
-        })?,
-    )
+/// The door-to-door page asked for no grid: the grids whose lists the
+/// reader may open, each a link (a point's staff: their point's community's).
+async fn door_grids_body(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    round: Key,
+) -> Result<(String, String), WebError> {
+    let r = s.store.round(round.street, round.id).await?;
+    let grids = gw_app::testing::door_list_grids(&s.store, &s.clock, &a.principal, round)
+        .await
+        .map_err(|e| auth_err(l, e))?;
+    let h = l.t("入户采样名单", "Door-to-door list");
+    let mut li = String::new();
+    for g in &grids {
+        li.push_str(&format!(
+            r#"<li><a class="row" href="/rounds/{round}/door-to-door?grid={k}"><span>{name}</span></a></li>"#,
+            k = Key {
+                street: g.street_id,
+                id: g.id
+            },
+            name = esc(&format!("{} · {}", g.community_name, g.name)),
+        ));
+    }
+    if li.is_empty() {
+        li = format!(
+            r#"<li class="muted" id="no-door-grids">{}</li>"#,
+            l.t(
+                "本轮没有您可查看的网格。",
+                "No grid of this round is yours to read."
+            )
+        );
+    }
+    let body = format!(
+        r#"{back}<h1>{h}</h1><p><b>{name}</b></p><p class="hint">{hint}</p><section class="card"><h2>{gh}</h2><ul class="list" id="door-grids">{li}</ul></section>"#,
+        back = back(s, a, l, round),
+        name = esc(&r.name),
+        hint = l.t(
+            "请选择网格：名单按楼栋和楼层列出封控、临时管控或行动不便、须入户采样的人。",
+            "Choose a grid: its list gives, by building and floor, the people sealed in, under temporary control or unable to go downstairs, to be sampled at their door.",
+        ),
+        gh = l.t("按网格", "By grid"),
+    );
+    Ok((format!("{} · {h}", r.name), body))
 }
 
 pub async fn door_to_door(
@@ -640,7 +674,10 @@ async fn door_body(
     reveal: Option<&str>,
 ) -> Result<(String, String), WebError> {
     let round = parse_key(l, id)?;
-    let grid = grid_of(l, q)?;
+    let Some(grid) = q.grid.as_deref() else {
+        return door_grids_body(s, a, l, round).await;
+    };
+    let grid = parse_key(l, grid)?;
     let floors = gw_app::testing::door_to_door(&s.store, &s.clock, &a.principal, round, grid)
         .await
         .map_err(|e| auth_err(l, e))?;
@@ -665,7 +702,6 @@ async fn door_body(
     // Named on the page and on paper: the team at the door knows whose list it holds.
     let g = s.store.grid(grid.street, grid.id).await?;
     let round_name = s.store.round(round.street, round.id).await?.name;
-    let full = full_names(s, a);
     let mut html = String::new();
     let mut total = 0;
     let mut last_building: Option<(&str, Option<&str>)> = None;
@@ -685,11 +721,8 @@ async fn door_body(
         for d in &f.residents {
             let r = &d.resident;
             total += 1;
-            let name = if full {
-                r.name.clone()
-            } else {
-                gw_domain::mask::name(&r.name)
-            };
+            // Masked by the use-case for a reader who does not see names.
+            let name = r.name.clone();
             let masked: Vec<&str> = r.phones.iter().map(|p| p.number.as_str()).collect();
             let phones = match revealed.get(&r.id) {
                 Some(full) => {
