@@ -1640,6 +1640,21 @@ impl Store {
                     OR (c.target_kind = 'building' AND c.target_id = b.id) OR (c.target_kind = 'compound' AND c.target_id = b.compound_id)) \
                   AND NOT EXISTS (SELECT 1 FROM control_order l WHERE l.street_id = c.street_id AND l.target_kind = c.target_kind AND l.target_id = c.target_id \
                     AND l.from_ms <= $5 AND (l.until_ms IS NULL OR l.until_ms > $5) AND l.from_ms > c.from_ms)))";
+        if self.round(street, round).await?.state == "planned" {
+            // Not open yet (the evening before): a preview from the registry
+            // as it is, the grid's active residents who stay in.
+            let sql = format!(
+                "SELECT r.id FROM resident r \
+                 JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+                 JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+                 JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+                 WHERE r.street_id = $1 AND b.grid_id = $3 AND r.status = 'active' AND {} AND {stays_in} \
+                 ORDER BY 1",
+                crate::coverage::ROUND_COVERS_BUILDING
+            );
+            return Ok(db_run!(self, pool => sqlx::query_scalar(&sql)
+                .bind(street).bind(round).bind(grid).bind(flag_bit).bind(now_ms).fetch_all(pool).await?));
+        }
         // The expected not yet swabbed nor exempt, and those added since the
         // round opened not yet swabbed.
         let sql = format!(

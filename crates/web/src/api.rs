@@ -1354,8 +1354,9 @@ pub async fn door_to_door(
     let grid = key(&q.grid, "grid")?;
     let floors =
         gw_app::testing::door_to_door(&s.store, &s.clock, &a.principal, round, grid).await?;
+    let preview = s.store.round(round.street, round.id).await?.state == "planned";
     Ok(Json(
-        json!({ "round": round.to_string(), "grid": grid.to_string(), "floors": floors }),
+        json!({ "round": round.to_string(), "grid": grid.to_string(), "preview": preview, "floors": floors }),
     ))
 }
 

@@ -3437,3 +3437,59 @@ async fn a_points_staff_read_the_door_to_door_lists_of_its_community() {
     let page = browser.get(&format!("/rounds/{}/door-to-door", w.round));
     assert!(page.body.contains("no-door-grids"), "{}", page.body);
 }
+
+/// The evening before: a round not yet begun has a door-to-door list from
+/// the registry as it is (a preview, said so), not an empty "nobody".
+#[tokio::test]
+async fn a_planned_rounds_door_to_door_list_is_a_preview_from_the_registry() {
+    let w = setup("600").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    let k0: gw_domain::ids::Key = w.codes[0].0.parse().unwrap();
+    let row = store.resident(k0.street, k0.id).await.unwrap();
+    let grid = format!("{}-{}", row.street_id, row.grid_id.unwrap());
+    let building = srv
+        .get(&format!("/api/v1/residents/{}", w.codes[0].0))
+        .json()["building"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sealed = srv.post("/api/v1/control", &json!({ "target_kind": "building", "target_id": building, "status": "sealed", "reason": "封控" }));
+    assert_eq!(sealed.status, 201, "{}", sealed.body);
+    let made = srv.post("/api/v1/rounds", &round_body(row.street_id, "明天的轮次"));
+    assert_eq!(made.status, 201, "{}", made.body);
+    let tomorrow = made.json()["id"].as_str().unwrap().to_string();
+    let list = srv
+        .get(&format!(
+            "/api/v1/rounds/{tomorrow}/door-to-door?grid={grid}"
+        ))
+        .json();
+    assert_eq!(list["preview"], true, "{list}");
+    let ids: Vec<&str> = list["floors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["residents"].as_array().unwrap())
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    // Everyone of the sealed building, the one swabbed in the other round too.
+    let in_building = srv
+        .get(&format!("/api/v1/residents?building={building}&limit=1000"))
+        .json();
+    for r in in_building["items"].as_array().unwrap() {
+        assert!(
+            ids.contains(&r["id"].as_str().unwrap()),
+            "{r} not on {ids:?}"
+        );
+    }
+    let page = srv.get(&format!("/rounds/{tomorrow}/door-to-door?grid={grid}"));
+    assert!(page.body.contains(r#"id="door-preview""#), "{}", page.body);
+    // The open round's list is no preview.
+    let open = srv
+        .get(&format!(
+            "/api/v1/rounds/{}/door-to-door?grid={grid}",
+            w.round
+        ))
+        .json();
+    assert_eq!(open["preview"], false);
+}

@@ -701,7 +701,20 @@ async fn door_body(
     let mut shown: Option<(String, Vec<String>)> = None;
     // Named on the page and on paper: the team at the door knows whose list it holds.
     let g = s.store.grid(grid.street, grid.id).await?;
-    let round_name = s.store.round(round.street, round.id).await?.name;
+    let round_row = s.store.round(round.street, round.id).await?;
+    let round_name = round_row.name;
+    // The evening before: the list is the registry's as it is now.
+    let preview = if round_row.state == "planned" {
+        format!(
+            r#"<p class="notice" id="door-preview">{}</p>"#,
+            l.t(
+                "预览：本轮尚未开始，名单按当前名册和管控情况生成；开始后以开始时的名单为准，并去掉已采样的人。",
+                "Preview: the round has not begun, so the list follows the registry and the control orders as they are now; once it begins it follows the round's own list, less those already swabbed."
+            )
+        )
+    } else {
+        String::new()
+    };
     let mut html = String::new();
     let mut total = 0;
     let mut last_building: Option<(&str, Option<&str>)> = None;
@@ -781,7 +794,7 @@ async fn door_body(
         String::new()
     };
     let body = format!(
-        r#"{back}<h1>{h}</h1><p><b>{where_}</b></p><p class="muted">{total} {people} · {masked}</p>{reveal}{html}<p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>"#,
+        r#"{back}<h1>{h}</h1><p><b>{where_}</b></p><p class="muted">{total} {people} · {masked}</p>{preview}{reveal}{html}<p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>"#,
         back = back(s, a, l, round),
         h = l.t("入户采样名单", "Door-to-door list"),
         where_ = esc(&format!("{round_name} · {} {}", g.community_name, g.name)),
