@@ -1,10 +1,12 @@
-//! What reviewers found on the live picture: the live chart's key sits
-//! under the chart (it covered the lines of eight points and more) and its
-//! time axis starts with the round, not an hour before.
+//! What reviewers found on the live picture and the station's problem list:
+//! the live chart's key sits under the chart (it covered the lines of eight
+//! points and more) and its time axis starts with the round, not an hour
+//! before; a personal code in the station's problem list is cut short (it is
+//! a credential).
 
 use serde_json::{json, Value};
 
-use crate::browser::{browser_available, Browser};
+use crate::browser::{browser_available, station_at_first_point, world, Browser, Proxy};
 use crate::harness::{Server, TestEnv};
 use crate::round_pages::Browser as Session;
 
@@ -240,4 +242,85 @@ async fn in_a_browser_the_live_charts_key_covers_no_line_on_a_phone_or_a_desk() 
         json!([]),
     );
     assert!(rows.as_u64().unwrap() >= 2, "{rows}");
+}
+
+/// What the station's list shows of a personal code: its version, street,
+/// the first four characters of its person and the last four of its signature.
+fn cut(code: &str) -> String {
+    let p: Vec<&str> = code.split('-').collect();
+    assert_eq!(p.len(), 6, "{code}");
+    format!(
+        "{}-{}-{}…{}",
+        p[0],
+        p[1],
+        &p[2][..4],
+        &p[5][p[5].len() - 4..]
+    )
+}
+
+#[tokio::test]
+async fn the_station_problem_list_shows_a_personal_code_cut_short() {
+    if !browser_available("the_station_problem_list_shows_a_personal_code_cut_short") {
+        return;
+    }
+    let (w, _) = world(&[]).await;
+    let proxy = Proxy::start(w.srv.addr.clone());
+    let (b, _profile) = station_at_first_point(&w, &proxy.origin());
+    let code = w.codes[0].1.clone();
+    let short = cut(&code);
+    b.scan_keys("H0000001");
+    b.scan_keys(&code);
+    b.wait(
+        "one stored",
+        "document.getElementById('point-count').textContent === '1' && document.getElementById('waiting').textContent === '0'",
+    );
+    // Scanned again while the network is down: the second swab is found at
+    // the upload, and listed.
+    proxy.down();
+    b.scan_keys(&code);
+    b.wait(
+        "kept on the device",
+        "document.getElementById('waiting').textContent === '1'",
+    );
+    proxy.up();
+    b.wait(
+        "the problem listed",
+        "document.getElementById('waiting').textContent === '0' && document.querySelectorAll('#problem-list li').length === 1",
+    );
+    b.screenshot("station-problem-code-cut", 412);
+    let listed = b.text("#problem-list");
+    assert!(listed.contains("已采过样"), "{listed}");
+    assert!(
+        !listed.contains(&code),
+        "the whole code is listed: {listed}"
+    );
+    assert!(listed.contains(&short), "{short} in {listed}");
+
+    // A problem an earlier version of the page kept with the whole code is
+    // shown cut short too.
+    b.exec(
+        r#"var text = arguments[0];
+        return new Promise(function (resolve, reject) {
+          var r = indexedDB.open('gridwarden-station', 1);
+          r.onsuccess = function () {
+            var t = r.result.transaction('problems', 'readwrite');
+            t.objectStore('problems').add({ text: text });
+            t.oncomplete = function () { r.result.close(); resolve(true); };
+            t.onerror = function () { reject(t.error); };
+          };
+          r.onerror = function () { reject(r.error); };
+        });"#,
+        json!([format!("{code} — 此人本轮已采过样")]),
+    );
+    b.exec("location.reload(); return true;", json!([]));
+    b.wait(
+        "both problems listed after a reload",
+        "document.getElementById('scan') && !document.getElementById('scan').hidden && document.querySelectorAll('#problem-list li').length === 2",
+    );
+    let listed = b.text("#problem-list");
+    assert!(
+        !listed.contains(&code),
+        "the whole code is listed: {listed}"
+    );
+    assert_eq!(listed.matches(&short).count(), 2, "{listed}");
 }
