@@ -1,14 +1,18 @@
-//! What reviewers found on the live picture and the station's problem list:
-//! the live chart's key sits under the chart (it covered the lines of eight
-//! points and more) and its time axis starts with the round, not an hour
-//! before; a personal code in the station's problem list is cut short (it is
-//! a credential).
+//! What reviewers found on the live picture, the station's problem list and
+//! the refusals made before a page handler: the live chart's key sits under
+//! the chart (it covered the lines of eight points and more) and its time
+//! axis starts with the round, not an hour before; a personal code in the
+//! station's problem list is cut short (it is a credential); a body with a
+//! NUL or one that stalled is refused in the reader's own header.
+
+use std::io::{Read, Write};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::browser::{browser_available, station_at_first_point, world, Browser, Proxy};
 use crate::harness::{Server, TestEnv};
-use crate::round_pages::Browser as Session;
+use crate::round_pages::{error_code, Browser as Session};
 
 const MINUTE_MS: i64 = 60_000;
 const BUCKET_MS: i64 = 10 * MINUTE_MS;
@@ -323,4 +327,66 @@ async fn the_station_problem_list_shows_a_personal_code_cut_short() {
         "the whole code is listed: {listed}"
     );
     assert_eq!(listed.matches(&short).count(), 2, "{listed}");
+}
+
+/// The logged-in chief's header: their name and 退出, no 登录 link.
+fn assert_chiefs_header(r: &crate::harness::Response) {
+    let header = r.body.split("</header>").next().unwrap_or("");
+    assert!(
+        header.contains(r#"<span class="who">chief</span>"#),
+        "{}",
+        r.body
+    );
+    assert!(header.contains(r#"action="/logout""#), "{}", r.body);
+    assert!(!header.contains(r#"href="/login""#), "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_body_refused_before_its_handler_is_answered_in_the_readers_header() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "60", "--seed", "3", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let srv = env.serve_with(&["--request-timeout", "1"]);
+    srv.login("chief", &pw);
+    let cookie = Session::login(&srv, "chief", &format!("{pw}-changed"))
+        .cookie
+        .clone();
+    let form = |body: &str, length: usize| {
+        format!(
+            "POST /rounds/new HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\n{body}"
+        )
+    };
+
+    // A form holding a NUL: 400, in the chief's header.
+    let body = "name=%E5%85%A8%E5%91%98%00";
+    let r = srv.raw(&form(body, body.len()));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(error_code(&r).as_deref(), Some("nul_character"));
+    assert_chiefs_header(&r);
+    // Someone not logged in gets the visitor's header.
+    let anon = srv.raw(&format!(
+        "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    assert_eq!(anon.status, 400, "{}", anon.body);
+    assert!(anon.body.contains(r#"href="/login""#), "{}", anon.body);
+
+    // A form whose body stalls: 408 after a second, in the chief's header.
+    let mut s = std::net::TcpStream::connect(&srv.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(form("name=%E5%85%A8", 100).as_bytes()).unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got)
+        .expect("the server closes the connection");
+    let text = String::from_utf8_lossy(&got).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    let r = crate::harness::Response {
+        status: head.split_whitespace().nth(1).unwrap().parse().unwrap(),
+        body: body.to_string(),
+        head: head.to_string(),
+    };
+    assert_eq!(r.status, 408, "{text}");
+    assert_eq!(error_code(&r).as_deref(), Some("request_timeout"));
+    assert!(r.body.contains("发送中断"), "{}", r.body);
+    assert_chiefs_header(&r);
 }
