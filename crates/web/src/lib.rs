@@ -1122,11 +1122,12 @@ pub fn router(state: AppState) -> Router {
     })
     .layer(middleware::from_fn(listen::refuse_nul))
     .layer(middleware::from_fn(rejections::as_json))
-    .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+    // Inside the auth layer, so a page's 408 knows its reader.
     .layer(middleware::from_fn_with_state(
         state.clone(),
         listen::body_deadline,
     ))
+    .layer(middleware::from_fn_with_state(state.clone(), authenticate))
     .layer(middleware::from_fn(log_requests))
     .with_state(state)
 }

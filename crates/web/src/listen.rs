@@ -177,11 +177,12 @@ impl HttpBody for Deadline {
 /// Layer: a request's body must not stall for longer than the server's
 /// request timeout; one that does is answered `408` and its connection
 /// closed (nothing of it was stored: a handler reads its whole body before
-/// it writes).
+/// it writes). It runs inside the auth layer, so a page's 408 is in the
+/// reader's own header.
 pub(crate) async fn body_deadline(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let limit = s.request_timeout;
-    let page = crate::is_page(req.uri().path())
-        .then(|| crate::pages::lang_of(req.headers(), req.uri().query()).0);
+    // In the reader's own header: the auth layer has read the session.
+    let page = crate::is_page(req.uri().path()).then(|| crate::pages::Page::of_request(&req));
     let expired = Arc::new(AtomicBool::new(false));
     let req = req.map(|inner| {
         Body::new(Deadline {
@@ -200,12 +201,7 @@ pub(crate) async fn body_deadline(State(s): State<AppState>, req: Request, next:
         "请求内容发送中断超过 {secs} 秒，未作处理，请重新提交 / the request body stalled for {secs} s: nothing was done, send it again"
     );
     let mut out = match page {
-        Some(lang) => crate::pages::error_page(
-            lang,
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            &message,
-        ),
+        Some(page) => page.error_with(StatusCode::REQUEST_TIMEOUT, "request_timeout", &message),
         None => crate::WebError {
             status: StatusCode::REQUEST_TIMEOUT,
             code: "request_timeout",
@@ -223,7 +219,8 @@ pub(crate) async fn body_deadline(State(s): State<AppState>, req: Request, next:
 /// Layer: a JSON or form body holding a NUL character (`\u0000`, `%00`) is
 /// refused with 400 before any handler reads it: PostgreSQL cannot store a
 /// NUL in text, and no name, reason or code holds one. (File uploads are
-/// bytes, and are not read here.)
+/// bytes, and are not read here.) Inside the auth layer: a page's refusal is
+/// in the reader's own header.
 pub(crate) async fn refuse_nul(req: Request, next: Next) -> Response {
     let kind = req
         .headers()
@@ -238,8 +235,7 @@ pub(crate) async fn refuse_nul(req: Request, next: Next) -> Response {
     } else {
         return next.run(req).await;
     };
-    let page = crate::is_page(req.uri().path())
-        .then(|| crate::pages::lang_of(req.headers(), req.uri().query()).0);
+    let page = crate::is_page(req.uri().path()).then(|| crate::pages::Page::of_request(&req));
     let (parts, body) = req.into_parts();
     // Each route's own size limit still applies when its handler reads it.
     let bytes = match axum::body::to_bytes(body, BUFFER_LIMIT).await {
@@ -259,9 +255,7 @@ pub(crate) async fn refuse_nul(req: Request, next: Next) -> Response {
         "请求内容含有空字符（NUL），未作处理 / the request holds a NUL character: nothing was done"
             .to_string();
     match page {
-        Some(lang) => {
-            crate::pages::error_page(lang, StatusCode::BAD_REQUEST, "nul_character", &message)
-        }
+        Some(page) => page.error_with(StatusCode::BAD_REQUEST, "nul_character", &message),
         None => crate::WebError {
             status: StatusCode::BAD_REQUEST,
             code: "nul_character",

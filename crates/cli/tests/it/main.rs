@@ -20,6 +20,7 @@ mod links;
 mod packing_pages;
 mod page_polish;
 mod pages;
+mod pages4;
 mod print_pages;
 mod replay;
 mod round_pages;

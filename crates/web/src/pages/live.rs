@@ -48,12 +48,12 @@ pub async fn live(
     let body = format!(
         r#"<div class="live" data-events="/rounds/{k}/events"><h1>{name} <span id="live-state" class="tag open">{live}</span></h1>
 <section class="stats big"><div><b id="live-expected">{e}</b><span>{le}</span></div><div><b id="live-sampled">{sa}</b><span>{ls}</span></div><div><b id="live-missed" class="warn">{m}</b><span>{lm}</span></div><div><b id="live-added_missed" class="warn">{am}</b><span>{lam}</span></div><div><b id="live-coverage">{pc}%</b><span>{lp}</span></div><div><b id="live-alerts" class="warn">{al}</b><span>{la}</span></div></section>
-<div class="charts"><section class="card"><h2>{th}</h2><div id="chart-time">{svg_time}</div></section>
+<div class="charts"><section class="card"><h2>{th}</h2><div id="chart-time">{svg_time}</div><div id="legend-time">{legend_time}</div></section>
 <section class="card"><h2>{gh}</h2><div id="chart-grids">{svg_grids}</div></section></div>
 <p class="hint"><a href="/rounds/{k}">{back}</a> · <a href="/rounds/{k}/alerts">{la}</a> · <span id="live-at">{at}</span></p></div>
 <script>(function(){{var d=document.querySelector('.live'),es=new EventSource(d.dataset.events);
 es.addEventListener('snapshot',function(m){{var v=JSON.parse(m.data);['expected','sampled','missed','added_missed','alerts'].forEach(function(k){{document.getElementById('live-'+k).textContent=v[k];}});
-document.getElementById('live-coverage').textContent=v.coverage+'%';document.getElementById('chart-time').innerHTML=v.svg_time;document.getElementById('chart-grids').innerHTML=v.svg_grids;
+document.getElementById('live-coverage').textContent=v.coverage+'%';document.getElementById('chart-time').innerHTML=v.svg_time;document.getElementById('legend-time').innerHTML=v.legend_time;document.getElementById('chart-grids').innerHTML=v.svg_grids;
 document.getElementById('live-at').textContent=v.at;document.getElementById('live-state').className='tag open';}});
 es.onerror=function(){{document.getElementById('live-state').className='tag';}};}})();</script>"#,
         name = esc(v["name"].as_str().unwrap_or("")),
@@ -76,6 +76,7 @@ es.onerror=function(){{document.getElementById('live-state').className='tag';}};
         ),
         gh = l.t("各网格覆盖率", "Coverage by grid"),
         svg_time = v["svg_time"].as_str().unwrap_or(""),
+        legend_time = v["legend_time"].as_str().unwrap_or(""),
         svg_grids = v["svg_grids"].as_str().unwrap_or(""),
         back = l.t("覆盖情况表", "Coverage table"),
         at = esc(v["at"].as_str().unwrap_or("")),
@@ -200,10 +201,15 @@ async fn snapshot(s: &AppState, p: &Principal, l: Lang, k: Key) -> Result<Value,
             points.push((pt.id, pt.name));
         }
     }
-    let last = now / BUCKET_MS;
-    let first = last - BUCKETS + 1;
+    let swabs = s.store.swabs_over_time(k.street, k.id, BUCKET_MS).await?;
+    let last = now.div_euclid(BUCKET_MS);
+    let first = first_bucket(
+        round.starts_ms,
+        swabs.iter().map(|(_, b, _)| *b).min(),
+        last,
+    );
     let mut series: Vec<Vec<i64>> = vec![vec![0; BUCKETS as usize]; points.len()];
-    for (point, b, n) in s.store.swabs_over_time(k.street, k.id, BUCKET_MS).await? {
+    for (point, b, n) in swabs {
         if let (Some(i), true) = (
             points.iter().position(|(id, _)| *id == point),
             (first..=last).contains(&b),
@@ -211,6 +217,9 @@ async fn snapshot(s: &AppState, p: &Principal, l: Lang, k: Key) -> Result<Value,
             series[i][(b - first) as usize] = n;
         }
     }
+    // Buckets drawn: up to now (the axis runs on past it while the round is
+    // younger than the chart; none before a round that has not started).
+    let drawn = (last - first + 1).clamp(0, BUCKETS) as usize;
     Ok(json!({
         "name": round.name,
         "expected": e,
@@ -221,7 +230,8 @@ async fn snapshot(s: &AppState, p: &Principal, l: Lang, k: Key) -> Result<Value,
         "added_missed": rows.iter().map(|r| r.added - r.added_sampled).sum::<i64>(),
         "coverage": super::percent(sa + x, e),
         "alerts": alerts,
-        "svg_time": time_chart(l, &points, &series, first),
+        "svg_time": time_chart(l, &points, &series, first, drawn),
+        "legend_time": legend(&points),
         "svg_grids": grid_chart(l, &grids),
         "at": format!("{} {}", l.t("更新于", "updated"), clock_text(now)),
     }))
@@ -238,9 +248,46 @@ fn clock_text(ms: i64) -> String {
     )
 }
 
-/// Swabs per point and 10-minute bucket: one line per point.
-fn time_chart(l: Lang, points: &[(i64, String)], series: &[Vec<i64>], first: i64) -> String {
-    let (w, h, left, bottom, top) = (480.0, 220.0, 30.0, 24.0, 8.0);
+/// The chart's first bucket: the round's start, or its first swab when one
+/// came before it (a station that began early), never an empty hour before
+/// either; once the round is older than the chart, the last [`BUCKETS`] up to
+/// now.
+fn first_bucket(starts_ms: i64, first_swab: Option<i64>, last: i64) -> i64 {
+    let start = starts_ms.div_euclid(BUCKET_MS);
+    let start = first_swab.map_or(start, |b| b.min(start));
+    start.max(last - BUCKETS + 1)
+}
+
+/// A point's line: its colour and, past the eighth point, a dash, so the
+/// ninth is not taken for the first.
+fn line_style(i: usize) -> (&'static str, &'static str) {
+    const DASHES: [&str; 4] = ["", "9 5", "2 4", "9 4 2 4"];
+    (
+        COLORS[i % COLORS.len()],
+        DASHES[(i / COLORS.len()) % DASHES.len()],
+    )
+}
+
+fn dash_attr(dash: &str) -> String {
+    if dash.is_empty() {
+        String::new()
+    } else {
+        format!(r#" stroke-dasharray="{dash}""#)
+    }
+}
+
+/// Swabs per point and 10-minute bucket from `first`: one line per point,
+/// drawn over the first `drawn` buckets (up to now), its newest value a dot
+/// (a round's first minutes are one bucket, no line yet). The key is
+/// [`legend`], outside the picture, so it covers no line.
+fn time_chart(
+    l: Lang,
+    points: &[(i64, String)],
+    series: &[Vec<i64>],
+    first: i64,
+    drawn: usize,
+) -> String {
+    let (w, h, left, bottom, top) = (480.0, 220.0, 30.0, 24.0, 10.0);
     let max = series.iter().flatten().copied().max().unwrap_or(0).max(1) as f64;
     let n = BUCKETS as f64;
     let x = |i: usize| left + (w - left - 10.0) * (i as f64) / (n - 1.0);
@@ -270,30 +317,47 @@ fn time_chart(l: Lang, points: &[(i64, String)], series: &[Vec<i64>], first: i64
         );
     }
     for (i, ((_, name), data)) in points.iter().zip(series).enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let pts: Vec<String> = data
+        let Some(newest) = data.get(..drawn).and_then(|d| d.last()) else {
+            continue;
+        };
+        let (color, dash) = line_style(i);
+        let pts: Vec<String> = data[..drawn]
             .iter()
             .enumerate()
             .map(|(j, v)| format!("{:.1},{:.1}", x(j), y(*v)))
             .collect();
         let _ = write!(
             svg,
-            r#"<polyline fill="none" stroke="{color}" stroke-width="3" points="{}"><title>{}</title></polyline>"#,
+            r#"<polyline fill="none" stroke="{color}" stroke-width="3" stroke-linejoin="round"{} points="{}"><title>{name}</title></polyline><circle cx="{:.1}" cy="{:.1}" r="3.5" fill="{color}"><title>{name}</title></circle>"#,
+            dash_attr(dash),
             pts.join(" "),
-            esc(name)
-        );
-        let _ = write!(
-            svg,
-            r#"<rect x="{}" y="{}" width="11" height="11" fill="{color}"/><text x="{}" y="{}" font-size="14">{}</text>"#,
-            left + 8.0 + (i % 3) as f64 * 145.0,
-            top + (i / 3) as f64 * 17.0,
-            left + 22.0 + (i % 3) as f64 * 145.0,
-            top + 10.0 + (i / 3) as f64 * 17.0,
-            esc(name)
+            x(drawn - 1),
+            y(*newest),
+            name = esc(name),
         );
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// The time chart's key, under the picture rather than over its lines: a
+/// list that wraps (on a phone, a line or several beneath the chart).
+fn legend(points: &[(i64, String)]) -> String {
+    if points.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(r#"<ul class="legend">"#);
+    for (i, (_, name)) in points.iter().enumerate() {
+        let (color, dash) = line_style(i);
+        let _ = write!(
+            out,
+            r#"<li><svg viewBox="0 0 28 10" class="swatch" aria-hidden="true"><line x1="1" y1="5" x2="27" y2="5" stroke="{color}" stroke-width="3"{}/></svg>{}</li>"#,
+            dash_attr(dash),
+            esc(name)
+        );
+    }
+    out.push_str("</ul>");
+    out
 }
 
 /// Coverage per grid: one bar per grid.

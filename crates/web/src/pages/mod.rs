@@ -415,24 +415,6 @@ fn redirect(to: &str) -> Response {
         .into_response()
 }
 
-/// An error as a page: the status, a machine-readable code in a meta tag (the
-/// tests read it), what to do in the reader's language. Where neither caller
-/// nor page is known (a body that stalled before the caller was read): the
-/// header of a visitor. Where the request is at hand, use
-/// `Page::of_request(&req).error_with(…)`.
-pub(crate) fn error_page(lang: Lang, status: StatusCode, code: &str, message: &str) -> Response {
-    Page {
-        lang,
-        switched: false,
-        auth: None,
-        path: "/".into(),
-        query: String::new(),
-        form_on: None,
-        answers_form: false,
-    }
-    .error_with(status, code, message)
-}
-
 impl Page {
     fn error(&self, e: WebError) -> Response {
         self.error_with(e.status, e.code, &e.message)
@@ -466,6 +448,8 @@ impl Page {
         self.error_page(status, code, message, back.as_deref())
     }
 
+    /// The error as a page: the status, a machine-readable code in a meta
+    /// tag (the tests read it), what to do in the reader's language.
     fn error_page(
         &self,
         status: StatusCode,

@@ -83,9 +83,12 @@
       });
     });
   }
-  // What a problem line shows of a scanned code: a personal code carries no
-  // personal data; a document number typed by hand is shown masked, since the
-  // device is shared and its problem list stays until cleared.
+  // What a problem line shows of a scanned code, since the device is shared
+  // and its problem list stays until cleared: a personal code is a
+  // credential (its text is the person at any station), so it is cut to
+  // its first and last characters, enough to match it with the person's
+  // card: GW1-7-K3F9QW2MZP8X4TNA-1-0-AB12CD34EF56 → GW1-7-K3F9…EF56; a
+  // document number typed by hand is shown masked.
   // 王小明 → 王**: the family name only.
   function maskedName(name) {
     var n = String(name);
@@ -94,9 +97,19 @@
   function shownCode(code) {
     if (!code) return M.walk_in;
     var c = String(code).replace(/\s+/g, '');
-    if (/^GW\d*-/i.test(c)) return c;
+    if (/^GW\d*-/i.test(c)) {
+      var parts = c.split('-');
+      // version-street-uid-key-generation-signature
+      if (parts.length === 6 && parts[2].length > 4 && parts[5].length > 4) return parts[0] + '-' + parts[1] + '-' + parts[2].slice(0, 4) + '…' + parts[5].slice(-4);
+      return c.length <= 10 ? c.slice(0, 4) + '…' : c.slice(0, 6) + '…' + c.slice(-4);
+    }
     if (c.length <= 7) return '***';
     return c.slice(0, 3) + new Array(c.length - 6).join('*') + c.slice(-4);
+  }
+  // Any personal code in a text cut short as above (a problem listed by an
+  // earlier version of this page kept it whole); one cut already is left.
+  function codesCut(text) {
+    return String(text).replace(/GW\d*-[0-9A-Za-z-]+(?![0-9A-Za-z-]|…)/gi, shownCode);
   }
   // Held: an item kept whole (an earlier version of this page kept refused
   // scans as `item` without the mark).
@@ -166,7 +179,7 @@
     f.className = 'feedback ' + kind;
     f.setAttribute('data-kind', kind);
     $('fb-text').textContent = text;
-    $('fb-detail').textContent = detail || '';
+    $('fb-detail').textContent = detail ? codesCut(detail) : '';
   }
   // What the screen said just before, to be said again with the next
   // answer (a take-back done on the way to registering a walk-in).
@@ -294,7 +307,7 @@
       list.textContent = '';
       ps.forEach(function (p) {
         var li = document.createElement('li');
-        li.textContent = p.text;
+        li.textContent = codesCut(p.text);
         if (isHeld(p)) li.className = 'held';
         list.appendChild(li);
       });
