@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
-use gw_domain::access::{role_allows, sees_full_names, Action, Field, Node};
+use gw_domain::access::{role_allows, Action, Field, Node};
 use gw_domain::ids::Key;
 use serde::Deserialize;
 
@@ -1612,9 +1612,7 @@ async fn missed_body(
     let r = s.store.round(round.street, round.id).await?;
     let now = s.clock.now_ms();
     // Full names only for a role that sees them (volunteers see 王*芳).
-    let full_names = a.principal.grants.iter().any(|g| {
-        g.in_force(now) && sees_full_names(g.role) && role_allows(g.role, Action::ReadRegistry)
-    });
+    let full_names = a.principal.sees_full_names(now);
     let names = |name: &str| {
         if full_names {
             name.to_string()
@@ -1959,9 +1957,7 @@ async fn alerts_section(s: &AppState, a: &Auth, l: Lang, round: Key) -> Result<S
         return Ok(String::new());
     }
     let now = s.clock.now_ms();
-    let full_names = a.principal.grants.iter().any(|g| {
-        g.in_force(now) && sees_full_names(g.role) && role_allows(g.role, Action::ReadRegistry)
-    });
+    let full_names = a.principal.sees_full_names(now);
     let mut out = String::new();
     for al in &alerts {
         let members: Vec<String> = al
