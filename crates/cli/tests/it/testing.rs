@@ -3396,6 +3396,13 @@ async fn a_points_staff_read_the_door_to_door_lists_of_its_community() {
         assert_eq!(first(&list), json!(gw_domain::mask::name(&name)), "{user}");
         // The page without a grid lists the grid, and the grid's page opens.
         let browser = crate::round_pages::Browser::login(srv, user, &format!("{pw}-changed"));
+        let home = browser.get("/");
+        assert!(
+            home.body
+                .contains(&format!(r#"href="/rounds/{}/door-to-door""#, w.round)),
+            "{}",
+            home.body
+        );
         let page = browser.get(&format!("/rounds/{}/door-to-door", w.round));
         assert_eq!(page.status, 200, "{}", page.body);
         assert!(

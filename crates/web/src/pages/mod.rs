@@ -1111,6 +1111,27 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
             ));
         }
     }
+    // The door-to-door lists of the rounds the user's points serve (the
+    // team at the doors works from a point), each round once.
+    let mut d2d_rounds: Vec<Key> = Vec::new();
+    for g in a.principal.grants.iter().filter(|g| g.in_force(now)) {
+        if let (Node::Point { street, id }, true) = (g.node, role_allows(g.role, Action::Scan)) {
+            if let Ok(pt) = s.store.point(street, id).await {
+                let round = Key {
+                    street,
+                    id: pt.round_id,
+                };
+                if !d2d_rounds.contains(&round) {
+                    d2d_rounds.push(round);
+                    point_links.push_str(&format!(
+                        r#"<li><a class="row" href="/rounds/{round}/door-to-door">{} · {}</a></li>"#,
+                        esc(&names.node(&s, l, g.node).await),
+                        l.t("入户采样名单", "door-to-door list")
+                    ));
+                }
+            }
+        }
+    }
     if !point_links.is_empty() {
         point_links = format!(
             r#"<section class="card"><h2>{}</h2><ul class="list">{point_links}</ul></section>"#,
