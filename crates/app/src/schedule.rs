@@ -974,8 +974,10 @@ pub async fn change_point(
     d: PointSchedule,
 ) -> Result<PointSettings, AuthError> {
     let pt = store.point(point.street, point.id).await?;
-    let place = store.place_of(point.street, "street", point.street).await?;
-    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    let place = store
+        .place_of(point.street, "community", pt.community_id)
+        .await?;
+    access::authorize(p, clock, Action::ManagePoints, &place)?;
     if stations.is_some_and(|n| !(1..=50).contains(&n)) {
         return Err(AuthError::Invalid(
             "采样台数须在 1–50 之间 / stations must be 1 to 50".into(),
@@ -1049,8 +1051,10 @@ pub async fn remove_point(
     point: Key,
 ) -> Result<Key, AuthError> {
     let pt = store.point(point.street, point.id).await?;
-    let place = store.place_of(point.street, "street", point.street).await?;
-    access::authorize(p, clock, Action::ManageRounds, &place)?;
+    let place = store
+        .place_of(point.street, "community", pt.community_id)
+        .await?;
+    access::authorize(p, clock, Action::ManagePoints, &place)?;
     store
         .remove_point(point.street, pt.round_id, point.id)
         .await?;
@@ -1084,22 +1088,22 @@ pub async fn add_point(
     stations: u32,
     d: PointSchedule,
 ) -> Result<Key, AuthError> {
-    let place = store.place_of(round.street, "street", round.street).await?;
-    access::authorize(p, clock, Action::ManageRounds, &place)?;
     if community.street != round.street {
         return Err(AuthError::Invalid(
             "采样点须在本街道 / the point must be in the round's street".into(),
         ));
     }
+    // The community's secretary adds her community's points (the street too).
+    let place = store
+        .place_of(community.street, "community", community.id)
+        .await?;
+    access::authorize(p, clock, Action::ManagePoints, &place)?;
     if !(1..=50).contains(&stations) {
         // As a change of a running point says.
         return Err(AuthError::Invalid(
             "采样台数须在 1–50 之间 / stations must be 1 to 50".into(),
         ));
     }
-    store
-        .place_of(community.street, "community", community.id)
-        .await?;
     // The point serves the round's territory: a community the round does
     // not cover would have the planner call its buildings to nobody's round.
     let covered = store.round_communities(round.street, round.id).await?;

@@ -226,6 +226,9 @@ pub enum Action {
     Purge,
     /// Create and open testing rounds and their points.
     ManageRounds,
+    /// Add, change and remove a round's testing points in a community (its
+    /// secretary's; the street's too).
+    ManagePoints,
     /// Open tubes and register swabs at a point.
     Scan,
     /// Enrol and revoke the scanning stations of a point.
@@ -273,6 +276,7 @@ impl Action {
         let at_points_or_street = matches!(
             self,
             ManageRounds
+                | ManagePoints
                 | Scan
                 | ManageStations
                 | PostResults
@@ -307,6 +311,10 @@ impl Action {
             ReadAudit => ("查看审计日志", "reading the audit log"),
             Purge => ("清除个人信息", "purging personal data"),
             ManageRounds => ("管理检测轮次和采样点", "managing testing rounds and points"),
+            ManagePoints => (
+                "管理本社区的采样点",
+                "managing a community's testing points",
+            ),
             Scan => ("在此采样点扫码登记", "registering swabs at this point"),
             ManageStations => ("管理扫码设备", "managing scanning stations"),
             PostResults => ("上传检测结果", "posting lab results"),
@@ -340,6 +348,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | ReadAudit
                 | Purge
                 | ManageRounds
+                | ManagePoints
                 | Reveal(Field::Document)
                 | Receive
                 | AssignGrids
@@ -586,6 +595,40 @@ mod tests {
             Action::ReadLogistics,
             500
         ));
+    }
+
+    #[test]
+    fn a_secretary_manages_her_communitys_points_not_the_round() {
+        let community = |id| Place {
+            district: Some(1),
+            street: 7,
+            community: Some(id),
+            grid: None,
+            point: None,
+        };
+        let street = Place {
+            community: None,
+            ..community(3)
+        };
+        let sec = [g(
+            Role::CommunitySecretary,
+            Node::Community { street: 7, id: 3 },
+        )];
+        assert!(can(&sec, Action::ManagePoints, &community(3), 500));
+        assert!(!can(&sec, Action::ManagePoints, &community(4), 500));
+        assert!(!can(&sec, Action::ManageRounds, &street, 500));
+        let chief = [g(Role::StreetCommander, Node::Street { id: 7 })];
+        assert!(can(&chief, Action::ManagePoints, &community(4), 500));
+        // Not a grid leader's, nor a point's staff's.
+        let leader = [g(Role::GridLeader, Node::Community { street: 7, id: 3 })];
+        assert!(!can(&leader, Action::ManagePoints, &community(3), 500));
+        let grid = [g(
+            Role::CommunitySecretary,
+            Node::Grid { street: 7, id: 30 },
+        )];
+        assert!(!can_reach_somewhere(&grid, Action::ManagePoints, 500));
+        let manager = [g(Role::PointManager, Node::Point { street: 7, id: 9 })];
+        assert!(!can_reach_somewhere(&manager, Action::ManagePoints, 500));
     }
 
     #[test]

@@ -573,19 +573,19 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         (
             "POST",
             "/rounds/{id}/points",
-            Need::Act(ManageRounds),
+            Need::Act(ManagePoints),
             post(pages::point_create),
         ),
         (
             "POST",
             "/points/{id}/remove",
-            Need::Act(ManageRounds),
+            Need::Act(ManagePoints),
             post(pages::remove_point),
         ),
         (
             "POST",
             "/points/{id}/change",
-            Need::Act(ManageRounds),
+            Need::Act(ManagePoints),
             post(pages::point_change),
         ),
         (
@@ -755,19 +755,19 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         (
             "POST",
             "/api/v1/rounds/{id}/points",
-            Need::Act(ManageRounds),
+            Need::Act(ManagePoints),
             post(api::add_point),
         ),
         (
             "POST",
             "/api/v1/points/{id}",
-            Need::Act(ManageRounds),
+            Need::Act(ManagePoints),
             post(api::change_point),
         ),
         (
             "POST",
             "/api/v1/points/{id}/remove",
-            Need::Act(ManageRounds),
+            Need::Act(ManagePoints),
             post(api::remove_point),
         ),
         // Registry readers and a point's staff: the use-case narrows.

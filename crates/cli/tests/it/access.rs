@@ -205,12 +205,18 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
             "admin" | "street_commander" | "community_secretary" | "grid_leader" | "point_manager"
         ),
         // Setting up rounds from the browser: as their API routes.
-        ("GET", "/rounds/new")
-        | ("POST", "/rounds/new")
-        | ("POST", "/rounds/{id}/state")
-        | ("POST", "/rounds/{id}/points")
-        | ("POST", "/points/{id}/remove")
-        | ("POST", "/points/{id}/change") => matches!(role, "admin" | "street_commander"),
+        ("GET", "/rounds/new") | ("POST", "/rounds/new") | ("POST", "/rounds/{id}/state") => {
+            matches!(role, "admin" | "street_commander")
+        }
+        // A community's points: its secretary's too (the matrix's add form
+        // names no community: refused as a form to fix to whoever may add
+        // points somewhere).
+        ("POST", "/rounds/{id}/points") => {
+            matches!(role, "admin" | "street_commander" | "community_secretary")
+        }
+        ("POST", "/points/{id}/remove") | ("POST", "/points/{id}/change") => {
+            matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
+        }
         ("POST", "/points/{id}/supplies") => {
             matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
         }
@@ -239,11 +245,14 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | ("GET", "/api/v1/control") => reader && reaches,
         ("POST", "/api/v1/residents/{id}/reveal") => reader && reaches,
         ("GET", "/api/v1/residents/{id}/code") => reader && reaches,
-        ("POST", "/api/v1/rounds")
-        | ("POST", "/api/v1/rounds/{id}/open")
-        | ("POST", "/api/v1/rounds/{id}/points")
+        ("POST", "/api/v1/rounds") | ("POST", "/api/v1/rounds/{id}/open") => {
+            matches!(role, "admin" | "street_commander")
+        }
+        ("POST", "/api/v1/rounds/{id}/points")
         | ("POST", "/api/v1/points/{id}")
-        | ("POST", "/api/v1/points/{id}/remove") => matches!(role, "admin" | "street_commander"),
+        | ("POST", "/api/v1/points/{id}/remove") => {
+            matches!(role, "admin" | "street_commander") || (role == "community_secretary" && own)
+        }
         ("GET", "/api/v1/rounds/{id}/coverage")
         | ("GET", "/api/v1/streets/{id}/coverage-history") => reader,
         // The schedule is read narrowed to the caller's points; planned street-wide.

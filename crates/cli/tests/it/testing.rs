@@ -3500,3 +3500,85 @@ async fn a_planned_rounds_door_to_door_list_is_a_preview_from_the_registry() {
         .json();
     assert_eq!(open["preview"], false);
 }
+
+/// A community's secretary owns its testing points: she adds, changes and
+/// removes them in her community (API and the round's page), not elsewhere,
+/// and does not run the round itself.
+#[tokio::test]
+async fn a_secretary_adds_and_changes_her_communitys_points() {
+    let w = setup("6000").await;
+    let srv = &w.srv;
+    let store = w.env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let communities = store.communities(None, Some(street)).await.unwrap();
+    assert!(communities.len() >= 2);
+    let (own, other) = (&communities[0], &communities[1]);
+    let pw = w.env.account(
+        "sec",
+        "community_secretary",
+        &["--street", &own.street_name, "--community", &own.name],
+    );
+    let token = srv.login("sec", &pw);
+    let sec = srv.with_token(&token);
+    let add = |community: i64, name: &str| {
+        sec.post(
+            &format!("/api/v1/rounds/{}/points", w.round),
+            &json!({ "name": name, "community": format!("{street}-{community}"), "stations": 3 }),
+        )
+    };
+    let made = add(own.id, "书记加的点");
+    assert_eq!(made.status, 201, "{}", made.body);
+    let point = made.json()["id"].as_str().unwrap().to_string();
+    let elsewhere = add(other.id, "别的社区的点");
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.body);
+    assert!(
+        elsewhere.body.contains("不在您的辖区"),
+        "{}",
+        elsewhere.body
+    );
+    let changed = sec.post(
+        &format!("/api/v1/points/{point}"),
+        &json!({ "stations": 5 }),
+    );
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert_eq!(changed.json()["stations"], 5);
+    // Not the round's state, nor another community's point.
+    let state = sec.post(
+        &format!("/api/v1/rounds/{}/state", w.round),
+        &json!({ "to": "sampling_closed" }),
+    );
+    assert_eq!(state.status, 403, "{}", state.body);
+    let chief_point = srv
+        .post(
+            &format!("/api/v1/rounds/{}/points", w.round),
+            &json!({ "name": "街道的点", "community": format!("{street}-{}", other.id) }),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let theirs = sec.post(
+        &format!("/api/v1/points/{chief_point}"),
+        &json!({ "stations": 5 }),
+    );
+    assert_eq!(theirs.status, 403, "{}", theirs.body);
+    // The round's page offers her the form for her community only, and no
+    // state buttons; her point's page offers the change form and removal.
+    let browser = crate::round_pages::Browser::login(srv, "sec", &format!("{pw}-changed"));
+    let page = browser.get(&format!("/rounds/{}", w.round)).body;
+    assert!(page.contains(r#"id="add-point""#), "{page}");
+    assert!(!page.contains(r#"id="round-state""#), "{page}");
+    assert!(page.contains(&format!(">{}</option>", own.name)), "{page}");
+    assert!(
+        !page.contains(&format!(">{}</option>", other.name)),
+        "{page}"
+    );
+    let pp = browser.get(&format!("/points/{point}")).body;
+    assert!(
+        pp.contains(r#"action="/points/"#) && pp.contains("/change"),
+        "{pp}"
+    );
+    assert!(pp.contains(r#"id="remove-point""#), "{pp}");
+    let removed = sec.post(&format!("/api/v1/points/{point}/remove"), &json!({}));
+    assert_eq!(removed.status, 200, "{}", removed.body);
+}

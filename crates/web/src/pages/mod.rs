@@ -2168,13 +2168,16 @@ async fn point_body(
         .await?
         + &setup::point_change_section(s, a, l, k, &round, change_error).await?
         + &setup::supplies_section(s, a, l, k, &place, &round, supplies).await?;
-    // A point added by mistake: its round's managers remove it while nothing
+    // A point added by mistake: its community's managers remove it while nothing
     // happened at it (the store refuses otherwise, naming what).
-    let street_place = s.store.place_of(k.street, "street", k.street).await?;
+    let community_place = s
+        .store
+        .place_of(k.street, "community", pt.community_id)
+        .await?;
     let removable = count == 0
         && !gw_domain::testing::round_settled(&round.state)
         && a.principal
-            .can(Action::ManageRounds, &street_place, s.clock.now_ms());
+            .can(Action::ManagePoints, &community_place, s.clock.now_ms());
     let body = if removable {
         body + &format!(
             r#"<section class="card noprint"><form method="post" action="/points/{k}/remove"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" id="remove-point">{b}</button> <span class="muted">{n}</span></form></section>"#,

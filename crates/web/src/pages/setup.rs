@@ -464,10 +464,22 @@ pub(super) async fn round_tools(
         .store
         .place_of(round.street_id, "street", round.street_id)
         .await?;
-    if !a
-        .principal
-        .can(Action::ManageRounds, &place, s.clock.now_ms())
-    {
+    let now = s.clock.now_ms();
+    // The round's managers run it; a community's secretary adds her
+    // community's points (the form offers those communities only).
+    let manager = a.principal.can(Action::ManageRounds, &place, now);
+    let covered = s.store.round_communities(round.street_id, round.id).await?;
+    let mut communities = Vec::new();
+    for c in s.store.communities(None, Some(round.street_id)).await? {
+        if !covered.is_empty() && !covered.contains(&c.id) {
+            continue;
+        }
+        let at = s.store.place_of(c.street_id, "community", c.id).await?;
+        if a.principal.can(Action::ManagePoints, &at, now) {
+            communities.push(c);
+        }
+    }
+    if !manager && (communities.is_empty() || gw_domain::testing::round_settled(&round.state)) {
         return Ok(String::new());
     }
     let k = Key {
@@ -538,11 +550,16 @@ pub(super) async fn round_tools(
         ));
     }
     // The pooling chosen beside the street's advice (from its earlier
-    // rounds' results).
-    let advice =
-        gw_app::testing::pool_advice(&s.store, &s.clock, &a.principal, round.street_id, None)
-            .await
-            .map_err(WebError::from)?;
+    // rounds' results), for the round's managers.
+    let advice = if manager {
+        Some(
+            gw_app::testing::pool_advice(&s.store, &s.clock, &a.principal, round.street_id, None)
+                .await
+                .map_err(WebError::from)?,
+        )
+    } else {
+        None
+    };
     let street_name = s
         .store
         .streets()
@@ -558,21 +575,19 @@ pub(super) async fn round_tools(
             Lang::Zh => format!("{} 混 1", round.pool_size),
             Lang::En => format!("{} per tube", round.pool_size),
         },
-        advice_html(l, &advice, &street_name, &round.street_id.to_string()),
+        advice.as_ref().map_or(String::new(), |v| advice_html(
+            l,
+            v,
+            &street_name,
+            &round.street_id.to_string()
+        )),
     );
     let state = format!("{pooling}{state}");
     let empty = PointForm::default();
     let f = refused.unwrap_or(&empty);
     // The communities of the round's territory (all of the street's when it
-    // covers the whole street): a point elsewhere is refused.
-    let covered = s.store.round_communities(round.street_id, round.id).await?;
-    let communities: Vec<_> = s
-        .store
-        .communities(None, Some(round.street_id))
-        .await?
-        .into_iter()
-        .filter(|c| covered.is_empty() || covered.contains(&c.id))
-        .collect();
+    // covers the whole street) the reader may add points in: a point
+    // elsewhere is refused.
     let community_options: String = communities
         .iter()
         .map(|c| {
@@ -630,8 +645,17 @@ pub(super) async fn round_tools(
     } else {
         f.stations.as_str()
     };
+    let round_state = if manager {
+        format!(
+            r#"<section class="card" id="round-state"><h2>{}</h2><p>{}</p>{state}</section>"#,
+            l.t("轮次状态", "Round state"),
+            steps.join(" → ")
+        )
+    } else {
+        String::new()
+    };
     Ok(format!(
-        r#"<section class="card" id="round-state"><h2>{sh}</h2><p>{steps}</p>{state}</section>
+        r#"{round_state}
 <section class="card" id="add-point"><h2>{ph}</h2>{err}<form method="post" action="/rounds/{k}/points" class="stack"><input type="hidden" name="csrf" value="{csrf}">
 <label>{ln}<input name="name" required maxlength="60" value="{name}" placeholder="{lnp}"></label>
 <label>{lc}<select name="community" required>{community_options}</select></label>
@@ -644,8 +668,6 @@ pub(super) async fn round_tools(
 <label>{ly}<input name="y" type="number" step="1" value="{y}"></label>
 <p class="hint">{hint}</p>
 <button class="primary" type="submit">{b}</button></form></section>"#,
-        sh = l.t("轮次状态", "Round state"),
-        steps = steps.join(" → "),
         ph = l.t("添加采样点", "Add a testing point"),
         err = error_html(&f.error),
         ln = l.t("采样点名称", "Point name"),
@@ -882,11 +904,15 @@ pub(super) async fn point_change_section(
     round: &RoundRow,
     error: Option<&str>,
 ) -> Result<String, WebError> {
-    let street = s.store.place_of(k.street, "street", k.street).await?;
+    let pt = s.store.point(k.street, k.id).await?;
+    let community = s
+        .store
+        .place_of(k.street, "community", pt.community_id)
+        .await?;
     if gw_domain::testing::round_settled(&round.state)
         || !a
             .principal
-            .can(Action::ManageRounds, &street, s.clock.now_ms())
+            .can(Action::ManagePoints, &community, s.clock.now_ms())
     {
         return Ok(String::new());
     }
