@@ -365,6 +365,19 @@ impl Store {
         Ok(id)
     }
 
+    /// What happened at point `point` that keeps it (a tube, a swab, a
+    /// station, supplies, an alert, a bag or a hand-over), each as
+    /// "3 采样管 tubes"; empty: it can be removed (as [`Store::remove_point`]
+    /// decides, in its transaction).
+    pub async fn point_uses(&self, street: i64, point: i64) -> Result<Vec<String>> {
+        let sql = point_uses_sql();
+        let found: Vec<i64> = db_run!(self, pool => {
+            let r = sqlx::query(&sql).bind(street).bind(point).fetch_one(pool).await?;
+            (0..POINT_USES.len()).map(|i| r.try_get::<i64, _>(i)).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        });
+        Ok(point_uses_named(&found))
+    }
+
     /// Removes point `point` of round `round`, added by mistake: refused
     /// (Conflict, naming what) once anything happened at it (a tube, a swab,
     /// a station, supplies, an alert, a bag or a hand-over) or once the round
@@ -372,33 +385,12 @@ impl Store {
     pub async fn remove_point(&self, street: i64, round: i64, point: i64) -> Result<()> {
         let mut tx = self.begin().await?;
         tx.hold_unclosed_round(street, round).await?;
-        const USES: [(&str, &str); 7] = [
-            ("tube", "采样管 tubes"),
-            ("registration", "样本 swabs"),
-            ("station", "采样台 stations"),
-            ("supply_issue", "物资 supply issues"),
-            ("alert", "预警 alerts"),
-            ("sample_bag", "袋 bags"),
-            ("handoff", "交接 hand-overs"),
-        ];
-        let counts = USES
-            .iter()
-            .map(|(t, _)| {
-                format!("(SELECT COUNT(*) FROM {t} WHERE street_id = $1 AND point_id = $2)")
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!("SELECT {counts}");
+        let sql = point_uses_sql();
         let found: Vec<i64> = crate::import::tx_run!(tx, conn, DB => {
             let r = sqlx::query(&sql).bind(street).bind(point).fetch_one(&mut *conn).await?;
-            (0..USES.len()).map(|i| r.try_get::<i64, _>(i)).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+            (0..POINT_USES.len()).map(|i| r.try_get::<i64, _>(i)).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         });
-        let used: Vec<String> = USES
-            .iter()
-            .zip(&found)
-            .filter(|(_, n)| **n > 0)
-            .map(|((_, what), n)| format!("{n} {what}"))
-            .collect();
+        let used = point_uses_named(&found);
         if !used.is_empty() {
             return Err(StoreError::Conflict(format!(
                 "采样点 {street}-{point} 已有记录，不能删除 / point {street}-{point} is in use and stays: {}",
@@ -2641,4 +2633,34 @@ impl Store {
             .bind(street).bind(client_id).fetch_optional(pool).await?),
         )
     }
+}
+
+/// The tables whose rows at a point keep it, with what they are.
+const POINT_USES: [(&str, &str); 7] = [
+    ("tube", "采样管 tubes"),
+    ("registration", "样本 swabs"),
+    ("station", "采样台 stations"),
+    ("supply_issue", "物资 supply issues"),
+    ("alert", "预警 alerts"),
+    ("sample_bag", "袋 bags"),
+    ("handoff", "交接 hand-overs"),
+];
+
+/// One row: how many of each [`POINT_USES`] the point (`$1`, `$2`) has.
+fn point_uses_sql() -> String {
+    let counts = POINT_USES
+        .iter()
+        .map(|(t, _)| format!("(SELECT COUNT(*) FROM {t} WHERE street_id = $1 AND point_id = $2)"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("SELECT {counts}")
+}
+
+fn point_uses_named(found: &[i64]) -> Vec<String> {
+    POINT_USES
+        .iter()
+        .zip(found)
+        .filter(|(_, n)| **n > 0)
+        .map(|((_, what), n)| format!("{n} {what}"))
+        .collect()
 }

@@ -535,6 +535,9 @@ async fn a_round_set_up_opened_and_supplied_from_the_browser_alone() {
     let r = admin.post(&format!("{wrong}/remove"), &[]);
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(admin.get(&wrong).status, 404);
+    // The one with supplies has no button (a removal would be refused).
+    let page = admin.get(&format!("/points/{point}"));
+    assert!(!page.body.contains(r#"id="remove-point""#), "{}", page.body);
     let r = admin.post(&format!("/points/{point}/remove"), &[]);
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(r.body.contains("supply issues"), "{}", r.body);

@@ -2177,7 +2177,8 @@ async fn point_body(
     let removable = count == 0
         && !gw_domain::testing::round_settled(&round.state)
         && a.principal
-            .can(Action::ManagePoints, &community_place, s.clock.now_ms());
+            .can(Action::ManagePoints, &community_place, s.clock.now_ms())
+        && s.store.point_uses(k.street, k.id).await?.is_empty();
     let body = if removable {
         body + &format!(
             r#"<section class="card noprint"><form method="post" action="/points/{k}/remove"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" id="remove-point">{b}</button> <span class="muted">{n}</span></form></section>"#,
