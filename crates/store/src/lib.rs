@@ -87,7 +87,7 @@ fn not_found_text(m: &str) -> String {
 pub enum StoreError {
     #[error("{}", not_found_text(.0))]
     NotFound(String),
-    #[error("conflict: {0}")]
+    #[error("{0}")]
     Conflict(String),
     #[error("database URL not understood: {0} (use a file path, sqlite://FILE or postgres://…)")]
     BadUrl(String),

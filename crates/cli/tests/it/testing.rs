@@ -3582,3 +3582,26 @@ async fn a_secretary_adds_and_changes_her_communitys_points() {
     let removed = sec.post(&format!("/api/v1/points/{point}/remove"), &json!({}));
     assert_eq!(removed.status, 200, "{}", removed.body);
 }
+
+/// A refusal on the command line reads as the store wrote it, Chinese first:
+/// no English tag (`conflict:`) between 「错误 error:」 and the message.
+#[tokio::test]
+async fn a_command_line_conflict_reads_chinese_first() {
+    let w = setup("200").await;
+    let args = [
+        "round",
+        "create",
+        "--street",
+        "鸿城街道",
+        "--name",
+        "全员核酸第1轮",
+        "--starts",
+        "2026-12-06 07:00",
+        "--ends",
+        "2026-12-06 18:00",
+    ];
+    let out = w.env.cli(&args);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("错误 error: 本街道已有同名轮次"), "{err}");
+}
