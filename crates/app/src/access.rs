@@ -606,6 +606,38 @@ pub async fn place_of(store: &Store, kind: &str, key: Key) -> Result<Place, Stor
     store.place_of(key.street, kind, key.id).await
 }
 
+/// Whether `p` may do `action` somewhere in community `community` of
+/// `street`: at the community itself, or at one of its grids (a grid
+/// leader's reach lies inside one community).
+pub async fn reaches_community(
+    store: &Store,
+    p: &Principal,
+    action: Action,
+    street: i64,
+    community: i64,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    if p.can(
+        action,
+        &store.place_of(street, "community", community).await?,
+        now_ms,
+    ) {
+        return Ok(true);
+    }
+    for node in access::nodes_for(&p.grants, action, now_ms) {
+        if let Node::Grid { street: s, id } = node {
+            if s == street {
+                match store.place_of(s, "grid", id).await {
+                    Ok(place) if place.community == Some(community) => return Ok(true),
+                    Ok(_) | Err(StoreError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(false)
+}
+
 /// One field of one resident in full: allowed by the role × field table for
 /// the caller's territory, and audited (ids only, never the value).
 pub async fn reveal(

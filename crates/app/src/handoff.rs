@@ -3,9 +3,9 @@
 //! holds, and the report lists every count that does not match with the step
 //! where it broke.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
-use gw_domain::access::{Action, Node, Place};
+use gw_domain::access::Action;
 use gw_domain::handoff::{
     self as rules, BagLink, BarcodeRange, BoxLink, Chain, HandOffLink, Mismatch, PointLink,
     ReceiptLink, StepTotals, SupplyKind, Tally, TubeIssue,
@@ -1808,30 +1808,21 @@ pub async fn tube_states(
     let now = clock.now_ms();
     // A reader of grids sees the tubes of their grids' communities' points,
     // as the coverage's point table shows those points (counts only).
-    let mut of_grids: HashSet<i64> = HashSet::new();
-    for node in gw_domain::access::nodes_for(&p.grants, Action::ReadRegistry, now) {
-        if let Node::Grid { street, id } = node {
-            if street == round.street {
-                if let Ok(Place {
-                    community: Some(c), ..
-                }) = store.place_of(street, "grid", id).await
-                {
-                    of_grids.insert(c);
-                }
-            }
-        }
-    }
     let mut readable: HashMap<i64, bool> = HashMap::new();
     let mut out = BTreeMap::new();
     for t in store.tube_states(round.street, round.id).await? {
         let ok = match readable.get(&t.community_id) {
             Some(ok) => *ok,
             None => {
-                let place = store
-                    .place_of(round.street, "community", t.community_id)
-                    .await?;
-                let ok =
-                    of_grids.contains(&t.community_id) || p.can(Action::ReadRegistry, &place, now);
+                let ok = access::reaches_community(
+                    store,
+                    p,
+                    Action::ReadRegistry,
+                    round.street,
+                    t.community_id,
+                    now,
+                )
+                .await?;
                 readable.insert(t.community_id, ok);
                 ok
             }

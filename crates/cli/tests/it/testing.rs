@@ -3581,6 +3581,17 @@ async fn a_secretary_adds_and_changes_her_communitys_points() {
     assert!(pp.contains(r#"id="remove-point""#), "{pp}");
     let removed = sec.post(&format!("/api/v1/points/{point}/remove"), &json!({}));
     assert_eq!(removed.status, 200, "{}", removed.body);
+    // Her home page lists the rounds over her community, not one over
+    // another community only.
+    let mut body = round_body(street, "邻社区的轮次");
+    body["communities"] = json!([format!("{street}-{}", other.id)]);
+    let made = srv.post("/api/v1/rounds", &body);
+    assert_eq!(made.status, 201, "{}", made.body);
+    let home = browser.get("/").body;
+    assert!(home.contains("全员核酸第1轮"), "{home}");
+    assert!(!home.contains("邻社区的轮次"), "{home}");
+    let chief = srv.get("/").body;
+    assert!(chief.contains("邻社区的轮次"), "{chief}");
 }
 
 /// A refusal on the command line reads as the store wrote it, Chinese first:

@@ -1057,6 +1057,32 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
                 .into_iter()
                 .filter(|r| r.state != gw_domain::testing::CANCELLED)
             {
+                // A round over other communities is not the reader's.
+                // (A failed read shows the round: its page decides.)
+                let covered = s
+                    .store
+                    .round_communities(r.street_id, r.id)
+                    .await
+                    .unwrap_or_default();
+                let mut theirs = covered.is_empty();
+                for c in covered {
+                    if theirs {
+                        break;
+                    }
+                    theirs = gw_app::access::reaches_community(
+                        &s.store,
+                        &a.principal,
+                        Action::ReadRegistry,
+                        r.street_id,
+                        c,
+                        now,
+                    )
+                    .await
+                    .unwrap_or(true);
+                }
+                if !theirs {
+                    continue;
+                }
                 let k = Key {
                     street: r.street_id,
                     id: r.id,
