@@ -91,6 +91,17 @@ pub async fn packing(
     )))
 }
 
+/// A packing step's answer: 201 when it made a record, 200 when the
+/// request repeated one exactly (`replay`: nothing written again).
+fn packed(v: Packed) -> (StatusCode, Json<Packed>) {
+    let status = if v.replay {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    (status, Json(v))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct BagBody {
     pub barcode: String,
@@ -116,7 +127,7 @@ pub async fn pack_bag(
         b.counted_tubes,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(v)))
+    Ok(packed(v))
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,7 +155,7 @@ pub async fn pack_box(
         (b.counted_bags, b.counted_tubes),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(v)))
+    Ok(packed(v))
 }
 
 #[derive(Debug, Deserialize)]
@@ -226,7 +237,7 @@ pub async fn hand_over(
         },
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(v)))
+    Ok(packed(v))
 }
 
 #[derive(Debug, Deserialize)]
@@ -261,7 +272,7 @@ pub async fn receive(
         },
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(v)))
+    Ok(packed(v))
 }
 
 #[derive(Debug, Deserialize)]
