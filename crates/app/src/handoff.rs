@@ -388,6 +388,16 @@ pub async fn label_in_round(
         .then_some(TUBE))
 }
 
+/// A round's bag capacity as set, and the bags already holding more tubes
+/// than it allows (they stay as they are: the rule is for bags sealed from
+/// now on).
+#[derive(Debug, Clone, Serialize)]
+pub struct BagCapacity {
+    pub capacity: u32,
+    /// `(bag, tubes)` of the bags over the capacity.
+    pub over: Vec<(String, i64)>,
+}
+
 /// Sets how many tubes go into one bag in a round (20 unless set).
 pub async fn set_bag_capacity(
     store: &Store,
@@ -395,7 +405,7 @@ pub async fn set_bag_capacity(
     p: &Principal,
     round: Key,
     capacity: u32,
-) -> Result<u32, AuthError> {
+) -> Result<BagCapacity, AuthError> {
     let place = store.place_of(round.street, "street", round.street).await?;
     access::authorize(p, clock, Action::ManageRounds, &place)?;
     let c = rules::check_capacity(capacity).map_err(invalid)?;
@@ -420,7 +430,15 @@ pub async fn set_bag_capacity(
         "",
     )
     .await?;
-    Ok(c)
+    let over = store
+        .chain(round.street, round.id)
+        .await?
+        .bags
+        .into_iter()
+        .filter(|b| b.tubes > i64::from(c))
+        .map(|b| (b.barcode, b.tubes))
+        .collect();
+    Ok(BagCapacity { capacity: c, over })
 }
 
 // ----- packing --------------------------------------------------------------------

@@ -289,8 +289,13 @@ pub async fn set_bag_capacity(
     let round = key(&id, "round")?;
     let c =
         handoff::set_bag_capacity(&s.store, &s.clock, &a.principal, round, b.bag_capacity).await?;
+    let over: Vec<Value> = c
+        .over
+        .iter()
+        .map(|(bag, tubes)| json!({ "bag": bag, "tubes": tubes }))
+        .collect();
     Ok(Json(
-        json!({ "round": round.to_string(), "bag_capacity": c }),
+        json!({ "round": round.to_string(), "bag_capacity": c.capacity, "over": over }),
     ))
 }
 

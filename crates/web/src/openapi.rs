@@ -447,7 +447,8 @@ fn handoff_paths() -> Vec<(&'static str, Value)> {
             "/api/v1/rounds/{id}/bag-capacity",
             json!({ "post": { "summary": "set how many tubes go into one bag in this round (1–100; 20 unless set)", "parameters": [path_id("round id")],
             "requestBody": body(&["bag_capacity"], json!({ "bag_capacity": { "type": "integer", "minimum": 1, "maximum": 100 } })),
-            "responses": ok(json!({ "type": "object", "properties": { "round": { "type": "string" }, "bag_capacity": { "type": "integer" } } })) } }),
+            "responses": ok(json!({ "type": "object", "properties": { "round": { "type": "string" }, "bag_capacity": { "type": "integer" },
+                "over": { "type": "array", "description": "bags already sealed with more tubes than the new capacity: they stay as they are (the rule is for bags sealed from now on)", "items": { "type": "object", "properties": { "bag": { "type": "string" }, "tubes": { "type": "integer" } } } } } })) } }),
         ),
         (
             "/api/v1/rounds/{id}/reconciliation",

@@ -398,7 +398,10 @@ async fn a_hand_over_whose_counts_do_not_match_is_flagged_at_the_hand_off() {
     let out = w.env.cli(&["handoff", "report", "--round", &w.round]);
     assert_eq!(out.status.code(), Some(3));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("交接") && text.contains("HandOff"), "{text}");
+    assert!(
+        text.contains("交接 hand-over") && !text.contains("HandOff"),
+        "{text}"
+    );
     assert!(text.contains("装袋"), "{text}");
     // The lab has a result for all three tubes: recorded, and the one the
     // point never bagged is named where the chain broke.

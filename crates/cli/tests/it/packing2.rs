@@ -525,6 +525,7 @@ async fn messages_say_what_a_wrong_barcode_is_and_where_a_break_is() {
     let w = world().await;
     w.closed_tube("TB00000501", &w.people[0..1]);
     w.closed_tube("TB00000502", &w.people[1..2]);
+    w.closed_tube("TB00000503", &w.people[2..3]);
     let a = &w.a;
     let r = w.post(
         &w.vol,
@@ -592,4 +593,90 @@ async fn messages_say_what_a_wrong_barcode_is_and_where_a_break_is() {
         rec.body
     );
     assert!(!rec.body.contains("箱数系统为 0"), "{}", rec.body);
+
+    // From the command line: Chinese first, no Rust names, no raw prefix;
+    // the bag capacity names the bags over it.
+    let out = w.s.env.cli(&["handoff", "report", "--round", &w.s.round]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains("(HandOff)") && !text.contains("(Lab)") && text.contains("交接 hand-over"),
+        "{text}"
+    );
+    let out = w.s.env.cli(&["handoff", "packing", "--point", a]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("待装袋 / closed tubes not bagged") && text.contains("  袋 bag BAG501"),
+        "{text}"
+    );
+    // A bag's label used again for other tubes: the refusal without the
+    // store's `conflict:` prefix.
+    let out = w.s.env.cli(&[
+        "handoff",
+        "bag",
+        "--point",
+        a,
+        "--bag",
+        "BAG501",
+        "--tube",
+        "TB00000503",
+        "--counted",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("袋条码 BAG501 本轮已使用") && !err.contains("conflict:"),
+        "{err}"
+    );
+    let out = w.s.env.cli(&[
+        "handoff",
+        "bag",
+        "--point",
+        a,
+        "--bag",
+        "BAG502",
+        "--tube",
+        "TB00000502",
+        "--tube",
+        "TB00000503",
+        "--counted",
+        "2",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("袋 / bag BAG502") && text.contains("2 管 tubes"),
+        "{text}"
+    );
+    let out = w.s.env.cli_ok(&[
+        "handoff",
+        "bag-capacity",
+        "--round",
+        &w.s.round,
+        "--tubes",
+        "1",
+    ]);
+    assert!(
+        out.starts_with(&format!("轮次 {}：每袋最多 1 管", w.s.round)),
+        "{out}"
+    );
+    assert!(
+        out.contains("BAG502（2 管 tubes）") && !out.contains("BAG501"),
+        "the bag over the new capacity is named: {out}"
+    );
+    let out = w.s.env.cli_ok(&["handoff", "hand-over", "--help"]);
+    assert!(out.contains("--account"), "{out}");
+    // A hand-over with a name but no phone nor account: a usage error.
+    let out = w.s.env.cli(&[
+        "handoff",
+        "hand-over",
+        "--point",
+        a,
+        "--box",
+        "BOX501",
+        "--transporter",
+        "李师傅",
+        "--counted-tubes",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
