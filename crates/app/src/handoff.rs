@@ -12,7 +12,7 @@ use gw_domain::handoff::{
 };
 use gw_domain::ids::Key;
 use gw_domain::testing::{BarcodeRule, TubeBarcode};
-use gw_store::handoff::{HandOffWrite, ReceiptWrite, SupplyRow, SupplyWrite};
+use gw_store::handoff::{ChainRows, HandOffWrite, ReceiptWrite, SupplyRow, SupplyWrite};
 use gw_store::{Store, StoreError};
 use serde::Serialize;
 
@@ -388,6 +388,16 @@ pub async fn label_in_round(
         .then_some(TUBE))
 }
 
+/// A round's bag capacity as set, and the bags already holding more tubes
+/// than it allows (they stay as they are: the rule is for bags sealed from
+/// now on).
+#[derive(Debug, Clone, Serialize)]
+pub struct BagCapacity {
+    pub capacity: u32,
+    /// `(bag, tubes)` of the bags over the capacity.
+    pub over: Vec<(String, i64)>,
+}
+
 /// Sets how many tubes go into one bag in a round (20 unless set).
 pub async fn set_bag_capacity(
     store: &Store,
@@ -395,7 +405,7 @@ pub async fn set_bag_capacity(
     p: &Principal,
     round: Key,
     capacity: u32,
-) -> Result<u32, AuthError> {
+) -> Result<BagCapacity, AuthError> {
     let place = store.place_of(round.street, "street", round.street).await?;
     access::authorize(p, clock, Action::ManageRounds, &place)?;
     let c = rules::check_capacity(capacity).map_err(invalid)?;
@@ -420,7 +430,15 @@ pub async fn set_bag_capacity(
         "",
     )
     .await?;
-    Ok(c)
+    let over = store
+        .chain(round.street, round.id)
+        .await?
+        .bags
+        .into_iter()
+        .filter(|b| b.tubes > i64::from(c))
+        .map(|b| (b.barcode, b.tubes))
+        .collect();
+    Ok(BagCapacity { capacity: c, over })
 }
 
 // ----- packing --------------------------------------------------------------------
@@ -439,6 +457,288 @@ pub struct Packed {
     pub mismatches: Vec<Mismatch>,
     /// Stored, but worth a look (a box at the lab that was never handed over).
     pub warnings: Vec<String>,
+    /// The request repeated exactly what is stored (a double tap, a retried
+    /// request): answered from the record, nothing written again.
+    pub replay: bool,
+}
+
+/// A packing step's record, to answer from what is stored: a bag or box by
+/// its label, a hand-over or a lab receipt by its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record<'a> {
+    Bag(&'a str),
+    Box(&'a str),
+    HandOff(i64),
+    Receipt(i64),
+}
+
+/// A packing step of a point as stored, answered as when it was made (the
+/// page a packing form leads to): a bag or box for whoever may pack at the
+/// point, a hand-over for whoever may hand over there. NotFound when the
+/// point has no such record.
+pub async fn packed_at(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    point: Key,
+    rec: Record<'_>,
+) -> Result<Packed, AuthError> {
+    let pt = store.point(point.street, point.id).await?;
+    let action = match rec {
+        Record::HandOff(_) => Action::HandOver,
+        _ => Action::Pack,
+    };
+    access::authorize(p, clock, action, &point_place(store, &pt).await?)?;
+    let rows = store.chain(point.street, pt.round_id).await?;
+    let here = match rec {
+        Record::Bag(l) => rows
+            .bags
+            .iter()
+            .any(|b| b.barcode == l && b.point_id == pt.id),
+        Record::Box(l) => rows
+            .boxes
+            .iter()
+            .any(|x| x.barcode == l && x.point_id == pt.id),
+        Record::HandOff(id) => rows
+            .handoffs
+            .iter()
+            .any(|h| h.id == id && h.point_id == pt.id),
+        Record::Receipt(_) => false,
+    };
+    here.then(|| answer_of(point.street, &rows, rec))
+        .flatten()
+        .ok_or_else(|| {
+            let k = |id| Key {
+                street: point.street,
+                id,
+            };
+            let (zh, en) = match rec {
+                Record::Bag(l) => (format!("袋 {l}"), format!("bag {l}")),
+                Record::Box(l) => (format!("箱 {l}"), format!("box {l}")),
+                Record::HandOff(id) | Record::Receipt(id) => {
+                    (format!("交接单 {}", k(id)), format!("hand-over {}", k(id)))
+                }
+            };
+            StoreError::NotFound(format!("本点没有{zh} / this point has no {en}")).into()
+        })
+}
+
+/// A lab receipt of a round as stored, answered as when it was made (the
+/// page the receipt form leads to), for whoever may receive there.
+pub async fn receipt_at(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    receipt: Key,
+) -> Result<Packed, AuthError> {
+    let place = store.place_of(round.street, "street", round.street).await?;
+    access::authorize(p, clock, Action::Receive, &place)?;
+    let rows = store.chain(round.street, round.id).await?;
+    (receipt.street == round.street)
+        .then(|| answer_of(round.street, &rows, Record::Receipt(receipt.id)))
+        .flatten()
+        .ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "本轮没有实验室接收单 {receipt} / no lab receipt {receipt} in this round"
+            ))
+            .into()
+        })
+}
+
+/// Tubes and swabs of some bags, and how many bags.
+fn bag_sums<'a>(bags: impl Iterator<Item = &'a gw_store::handoff::BagCount>) -> (i64, i64, i64) {
+    bags.fold((0, 0, 0), |(n, t, p), b| (n + 1, t + b.tubes, p + b.people))
+}
+
+/// A box the lab received before its hand-over was recorded.
+fn late_hand_over(barcode: &str) -> String {
+    format!(
+        "{barcode}: 实验室已先接收此箱，交接为补录，核对表将标出 / the lab received this box before this hand-over was recorded; the reconciliation will flag it"
+    )
+}
+
+/// A box received with no hand-over recorded.
+fn never_handed_over(barcode: &str) -> String {
+    format!("{barcode}: 没有交接记录 / no hand-over was recorded for this box")
+}
+
+/// The answer a packing step gave, read back from the round's chain as
+/// stored (a repeated request, the page a form leads to): the system's
+/// counts, the record's breaks as the reconciliation finds them, its
+/// warnings. `None` when the round has no such record.
+fn answer_of(street: i64, rows: &ChainRows, rec: Record<'_>) -> Option<Packed> {
+    use rules::Step;
+    let pkey = |id: i64| Key { street, id }.to_string();
+    let breaks = rules::reconcile(&chain_links(street, rows));
+    let in_boxes = |boxes: &[&str]| {
+        bag_sums(
+            rows.bags
+                .iter()
+                .filter(|b| b.box_barcode.as_deref().is_some_and(|x| boxes.contains(&x))),
+        )
+    };
+    let (id, barcode, bags, boxes, (tubes, people), mismatches, warnings) = match rec {
+        Record::Bag(label) => {
+            let b = rows.bags.iter().find(|b| b.barcode == label)?;
+            let m = breaks
+                .into_iter()
+                .filter(|m| m.kind == "bag" && m.at == label)
+                .collect();
+            (b.id, label, None, None, (b.tubes, b.people), m, Vec::new())
+        }
+        Record::Box(label) => {
+            let x = rows.boxes.iter().find(|x| x.barcode == label)?;
+            let (n, t, pe) = in_boxes(&[label]);
+            let m = breaks
+                .into_iter()
+                .filter(|m| m.kind == "box" && m.at == label && m.step == Step::Box)
+                .collect();
+            (x.id, label, Some(n), None, (t, pe), m, Vec::new())
+        }
+        Record::HandOff(id) => {
+            rows.handoffs.iter().find(|h| h.id == id)?;
+            let hid = pkey(id);
+            let mine: Vec<&str> = rows
+                .boxes
+                .iter()
+                .filter(|x| x.handoff_id == Some(id))
+                .map(|x| x.barcode.as_str())
+                .collect();
+            let (_, t, pe) = in_boxes(&mine);
+            let late: Vec<String> = breaks
+                .iter()
+                .filter(|m| {
+                    m.kind == "box" && m.step == Step::HandOff && mine.contains(&m.at.as_str())
+                })
+                .map(|m| late_hand_over(&m.at))
+                .collect();
+            let m = breaks
+                .into_iter()
+                .filter(|m| m.kind == "handoff" && m.at == hid && m.step == Step::HandOff)
+                .collect();
+            (id, "", None, Some(mine.len() as i64), (t, pe), m, late)
+        }
+        Record::Receipt(id) => {
+            rows.receipts.iter().find(|r| r.id == id)?;
+            let rid = pkey(id);
+            let mine: Vec<&gw_store::handoff::BoxCount> = rows
+                .boxes
+                .iter()
+                .filter(|x| x.receipt_id == Some(id))
+                .collect();
+            let labels: Vec<&str> = mine.iter().map(|x| x.barcode.as_str()).collect();
+            let (_, t, pe) = in_boxes(&labels);
+            let m = breaks
+                .into_iter()
+                .filter(|m| {
+                    (m.kind == "receipt" && m.at == rid)
+                        || (m.kind == "box"
+                            && matches!(m.step, Step::HandOff | Step::Lab)
+                            && labels.contains(&m.at.as_str()))
+                })
+                .collect();
+            let w = mine
+                .iter()
+                .filter(|x| x.handoff_id.is_none())
+                .map(|x| never_handed_over(&x.barcode))
+                .collect();
+            (id, "", None, Some(mine.len() as i64), (t, pe), m, w)
+        }
+    };
+    let mismatches: Vec<Mismatch> = mismatches;
+    Some(Packed {
+        id: pkey(id),
+        barcode: barcode.to_string(),
+        bags,
+        boxes,
+        tubes,
+        people,
+        counts_match: mismatches.is_empty(),
+        mismatches,
+        warnings,
+        replay: false,
+    })
+}
+
+/// [`answer_of`] for a request that repeated the record exactly.
+fn replayed(street: i64, rows: &ChainRows, rec: Record<'_>) -> Option<Packed> {
+    answer_of(street, rows, rec).map(|p| Packed { replay: true, ..p })
+}
+
+/// A bag asked for again as it is stored (the same label, point, tubes and
+/// count): its answer, else `None`.
+#[allow(clippy::too_many_arguments)]
+async fn bag_replay(
+    store: &Store,
+    street: i64,
+    round: i64,
+    point: i64,
+    bag: &str,
+    codes: &[String],
+    found: &[gw_store::handoff::PackTube],
+    counted: i64,
+) -> Result<Option<Packed>, StoreError> {
+    let all_in = codes.iter().all(|c| {
+        found
+            .iter()
+            .any(|t| &t.barcode == c && t.bag.as_deref() == Some(bag))
+    });
+    if codes.is_empty() || !all_in {
+        return Ok(None);
+    }
+    let rows = store.chain(street, round).await?;
+    let same = rows.bags.iter().any(|b| {
+        b.barcode == bag
+            && b.point_id == point
+            && b.tubes == codes.len() as i64
+            && b.counted_tubes == counted
+    });
+    Ok(if same {
+        replayed(street, &rows, Record::Bag(bag))
+    } else {
+        None
+    })
+}
+
+/// A box asked for again as it is stored (the same label, point, bags and
+/// counts): its answer, else `None`.
+#[allow(clippy::too_many_arguments)]
+async fn box_replay(
+    store: &Store,
+    street: i64,
+    round: i64,
+    point: i64,
+    box_code: &str,
+    codes: &[String],
+    found: &[gw_store::handoff::PackBag],
+    counted: (i64, i64),
+) -> Result<Option<Packed>, StoreError> {
+    let all_in = codes.iter().all(|c| {
+        found
+            .iter()
+            .any(|b| &b.barcode == c && b.box_barcode.as_deref() == Some(box_code))
+    });
+    if codes.is_empty() || !all_in {
+        return Ok(None);
+    }
+    let rows = store.chain(street, round).await?;
+    let inside = rows
+        .bags
+        .iter()
+        .filter(|b| b.box_barcode.as_deref() == Some(box_code))
+        .count();
+    let same = inside == codes.len()
+        && rows.boxes.iter().any(|x| {
+            x.barcode == box_code
+                && x.point_id == point
+                && (x.counted_bags, x.counted_tubes) == counted
+        });
+    Ok(if same {
+        replayed(street, &rows, Record::Box(box_code))
+    } else {
+        None
+    })
 }
 
 /// Whether `label` is the barcode of a tube of the round (a bag or box label
@@ -453,6 +753,29 @@ async fn is_tube_of_round(
         .tube_and_result_by_barcode(street, round, label)
         .await?
         .is_some())
+}
+
+/// Why `code`, scanned where a bag's label goes, is no bag of the round:
+/// a box's label, a tube's barcode, or nothing of the round.
+async fn not_a_bag(
+    store: &Store,
+    street: i64,
+    round: i64,
+    code: &str,
+) -> Result<String, StoreError> {
+    Ok(
+        if !store
+            .boxes_for_packing(street, round, &[code.to_string()])
+            .await?
+            .is_empty()
+        {
+            format!("{code}: 这是本轮一个箱的箱码，不是袋码 / that is a box's label in this round, not a bag's")
+        } else if is_tube_of_round(store, street, round, code).await? {
+            format!("{code}: 这是本轮一支采样管的条码，不是袋码：请扫袋上的条码 / that is a tube's barcode in this round, not a bag's label: scan the label on the bag")
+        } else {
+            format!("{code}: 本轮没有这个袋 / no such bag in this round")
+        },
+    )
 }
 
 /// Packs closed tubes into a sealed bag: the bag's barcode, then the tubes'
@@ -500,6 +823,22 @@ pub async fn pack_bag(
             }
         })
         .collect();
+    // The same bag sent again (a double tap, a retried request, a form
+    // posted twice): answered from the record, nothing written twice.
+    if let Some(p) = bag_replay(
+        store,
+        point.street,
+        pt.round_id,
+        pt.id,
+        &bag,
+        &codes,
+        &found,
+        counted,
+    )
+    .await?
+    {
+        return Ok(p);
+    }
     let mut problems = Vec::new();
     // Bag and box labels share one printing: a box's label read as a bag's
     // would make a bag the chain never sees again.
@@ -549,7 +888,7 @@ pub async fn pack_bag(
         .iter()
         .filter_map(|c| by_code.get(c.as_str()).map(|t| t.id))
         .collect();
-    let id = store
+    let id = match store
         .pack_bag(
             point.street,
             pt.round_id,
@@ -560,7 +899,32 @@ pub async fn pack_bag(
             &p.actor(),
             clock.now_ms(),
         )
-        .await?;
+        .await
+    {
+        Ok(id) => id,
+        // The same bag sent twice at once: the first one made it.
+        Err(e @ StoreError::Conflict(_)) => {
+            let found = store
+                .tubes_for_packing(point.street, pt.round_id, &codes)
+                .await?;
+            return match bag_replay(
+                store,
+                point.street,
+                pt.round_id,
+                pt.id,
+                &bag,
+                &codes,
+                &found,
+                counted,
+            )
+            .await?
+            {
+                Some(p) => Ok(p),
+                None => Err(e.into()),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    };
     let sys = store
         .bags_for_packing(point.street, pt.round_id, std::slice::from_ref(&bag))
         .await?;
@@ -601,6 +965,7 @@ pub async fn pack_bag(
         counts_match: mismatches.is_empty(),
         mismatches,
         warnings: Vec::new(),
+        replay: false,
     })
 }
 
@@ -628,6 +993,21 @@ pub async fn pack_box(
         .await?;
     let by_code: HashMap<&str, &gw_store::handoff::PackBag> =
         found.iter().map(|b| (b.barcode.as_str(), b)).collect();
+    // The same box sent again: answered from the record.
+    if let Some(p) = box_replay(
+        store,
+        point.street,
+        pt.round_id,
+        pt.id,
+        &box_code,
+        &codes,
+        &found,
+        (counted_bags, counted_tubes),
+    )
+    .await?
+    {
+        return Ok(p);
+    }
     let mut problems = Vec::new();
     if !store
         .bags_for_packing(point.street, pt.round_id, std::slice::from_ref(&box_code))
@@ -645,7 +1025,7 @@ pub async fn pack_box(
     }
     for c in &codes {
         match by_code.get(c.as_str()) {
-            None => problems.push(format!("{c}: 本轮没有这个袋 / no such bag in this round")),
+            None => problems.push(not_a_bag(store, point.street, pt.round_id, c).await?),
             Some(b) if b.point_id != pt.id => {
                 let at = point_named(store, point.street, b.point_id).await;
                 problems.push(format!(
@@ -653,14 +1033,15 @@ pub async fn pack_box(
                 ))
             }
             Some(b) if b.box_id.is_some() => {
-                problems.push(format!("{c}: 已装箱 / already in a box"))
+                let x = b.box_barcode.as_deref().unwrap_or("");
+                problems.push(format!("{c}: 已装入箱 {x} / already in box {x}"))
             }
             Some(_) => {}
         }
     }
     refuse(problems)?;
     let ids: Vec<i64> = found.iter().map(|b| b.id).collect();
-    let id = store
+    let id = match store
         .pack_box(
             point.street,
             pt.round_id,
@@ -671,7 +1052,32 @@ pub async fn pack_box(
             &p.actor(),
             clock.now_ms(),
         )
-        .await?;
+        .await
+    {
+        Ok(id) => id,
+        // The same box sent twice at once: the first one made it.
+        Err(e @ StoreError::Conflict(_)) => {
+            let found = store
+                .bags_for_packing(point.street, pt.round_id, &codes)
+                .await?;
+            return match box_replay(
+                store,
+                point.street,
+                pt.round_id,
+                pt.id,
+                &box_code,
+                &codes,
+                &found,
+                (counted_bags, counted_tubes),
+            )
+            .await?
+            {
+                Some(p) => Ok(p),
+                None => Err(e.into()),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    };
     let (tubes_n, people) = found
         .iter()
         .fold((0, 0), |(t, pe), b| (t + b.tubes, pe + b.people));
@@ -723,6 +1129,7 @@ pub async fn pack_box(
         counts_match: mismatches.is_empty(),
         mismatches,
         warnings: Vec::new(),
+        replay: false,
     })
 }
 
@@ -858,6 +1265,7 @@ pub async fn recount(
         counts_match: mismatches.is_empty(),
         mismatches,
         warnings: Vec::new(),
+        replay: false,
     })
 }
 
@@ -960,6 +1368,17 @@ async fn boxes_found(
                 let other = Key { street, id: *id };
                 format!("{c}: 这是另一轮次 {other} {name} 的箱 / a box of another round, {other} {name}")
             }
+            // A bag's label or a tube's barcode scanned where a box's goes.
+            None if !store
+                .bags_for_packing(street, round, std::slice::from_ref(c))
+                .await?
+                .is_empty() =>
+            {
+                format!("{c}: 这是本轮一个袋的袋码，不是箱码：请扫箱上的条码 / that is a bag's label in this round, not a box's: scan the label on the box")
+            }
+            None if is_tube_of_round(store, street, round, c).await? => {
+                format!("{c}: 这是本轮一支采样管的条码，不是箱码：请扫箱上的条码 / that is a tube's barcode in this round, not a box's label: scan the label on the box")
+            }
             None => format!("{c}: 本轮没有这个箱 / no such box in this round"),
         });
     }
@@ -1013,20 +1432,7 @@ pub async fn hand_over(
         )));
     }
     let counted_tubes = count(counted.tubes, ("交接管数", "counted tubes"))?;
-    let (_, found) = boxes_found(store, point.street, pt.round_id, boxes).await?;
-    let mut problems = Vec::new();
-    for b in &found {
-        if b.point_id != pt.id {
-            let at = point_named(store, point.street, b.point_id).await;
-            problems.push(format!(
-                "{}: 属于采样点{at}，不是本点 / belongs to point {at}, not this one",
-                b.barcode
-            ));
-        } else if b.handoff_id.is_some() {
-            problems.push(format!("{}: 已交接 / already handed over", b.barcode));
-        }
-    }
-    refuse(problems)?;
+    let (codes, found) = boxes_found(store, point.street, pt.round_id, boxes).await?;
     let counted_boxes = count(
         counted.boxes.unwrap_or(found.len() as i64),
         ("交接箱数", "counted boxes"),
@@ -1035,26 +1441,58 @@ pub async fn hand_over(
         .people
         .map(|n| count(n, ("交接人份", "counted people")))
         .transpose()?;
-    let ids: Vec<i64> = found.iter().map(|b| b.id).collect();
-    let actor = p.actor();
-    let id = store
-        .hand_over(
-            &HandOffWrite {
+    let w = HandOffWrite {
+        street: point.street,
+        round: pt.round_id,
+        point: pt.id,
+        transporter_name: if name.is_empty() { account } else { name },
+        transporter_phone: &phone,
+        transporter_account: account,
+        counted_boxes,
+        counted_tubes,
+        counted_people,
+        by: &p.actor(),
+        now_ms: clock.now_ms(),
+    };
+    // The same hand-over sent again: answered from the record.
+    if let Some(p) = hand_over_replay(store, &w, &found).await? {
+        return Ok(p);
+    }
+    let mut problems = Vec::new();
+    for b in &found {
+        if b.point_id != pt.id {
+            let at = point_named(store, point.street, b.point_id).await;
+            problems.push(format!(
+                "{}: 属于采样点{at}，不是本点 / belongs to point {at}, not this one",
+                b.barcode
+            ));
+        } else if let Some(h) = b.handoff_id {
+            let h = Key {
                 street: point.street,
-                round: pt.round_id,
-                point: pt.id,
-                transporter_name: if name.is_empty() { account } else { name },
-                transporter_phone: &phone,
-                transporter_account: account,
-                counted_boxes,
-                counted_tubes,
-                counted_people,
-                by: &actor,
-                now_ms: clock.now_ms(),
-            },
-            &ids,
-        )
-        .await?;
+                id: h,
+            };
+            problems.push(format!(
+                "{}: 已交接（交接单 {h}）/ already handed over (hand-over {h})",
+                b.barcode
+            ));
+        }
+    }
+    refuse(problems)?;
+    let ids: Vec<i64> = found.iter().map(|b| b.id).collect();
+    let id = match store.hand_over(&w, &ids).await {
+        Ok(id) => id,
+        // The same hand-over sent twice at once: the first one made it.
+        Err(e @ StoreError::Conflict(_)) => {
+            let found = store
+                .boxes_for_packing(point.street, pt.round_id, &codes)
+                .await?;
+            return match hand_over_replay(store, &w, &found).await? {
+                Some(p) => Ok(p),
+                None => Err(e.into()),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    };
     let hid = Key {
         street: point.street,
         id,
@@ -1100,13 +1538,81 @@ pub async fn hand_over(
         warnings: found
             .iter()
             .filter(|b| b.receipt_id.is_some())
-            .map(|b| {
-                format!(
-                    "{}: 实验室已先接收此箱，交接为补录，核对表将标出 / the lab received this box before this hand-over was recorded; the reconciliation will flag it",
-                    b.barcode
-                )
-            })
+            .map(|b| late_hand_over(&b.barcode))
             .collect(),
+        replay: false,
+    })
+}
+
+/// A hand-over asked for again as it is stored (the same point, boxes,
+/// transporter and sheet): its answer, else `None`.
+async fn hand_over_replay(
+    store: &Store,
+    w: &HandOffWrite<'_>,
+    found: &[gw_store::handoff::PackBox],
+) -> Result<Option<Packed>, StoreError> {
+    let Some(h) = found.first().and_then(|b| b.handoff_id) else {
+        return Ok(None);
+    };
+    if !found.iter().all(|b| b.handoff_id == Some(h)) {
+        return Ok(None);
+    }
+    let rows = store.chain(w.street, w.round).await?;
+    let boxes = rows
+        .boxes
+        .iter()
+        .filter(|x| x.handoff_id == Some(h))
+        .count();
+    let same = boxes == found.len()
+        && rows.handoffs.iter().any(|r| {
+            r.id == h
+                && r.point_id == w.point
+                && r.transporter_name == w.transporter_name
+                && r.transporter_phone == w.transporter_phone
+                && r.transporter_account == w.transporter_account
+                && r.counted_boxes == w.counted_boxes
+                && r.counted_tubes == w.counted_tubes
+                && r.counted_people == w.counted_people
+        });
+    Ok(if same {
+        replayed(w.street, &rows, Record::HandOff(h))
+    } else {
+        None
+    })
+}
+
+/// A lab receipt asked for again as it is stored (the same boxes, counts
+/// and boxes counted on their own): its answer, else `None`.
+async fn receipt_replay(
+    store: &Store,
+    w: &ReceiptWrite<'_>,
+    found: &[gw_store::handoff::PackBox],
+) -> Result<Option<Packed>, StoreError> {
+    let Some(r) = found.first().and_then(|b| b.receipt_id) else {
+        return Ok(None);
+    };
+    if !found.iter().all(|b| b.receipt_id == Some(r)) {
+        return Ok(None);
+    }
+    let rows = store.chain(w.street, w.round).await?;
+    let mine: Vec<&gw_store::handoff::BoxCount> = rows
+        .boxes
+        .iter()
+        .filter(|x| x.receipt_id == Some(r))
+        .collect();
+    let lab_tubes = |id: i64| w.box_tubes.iter().find(|(b, _)| *b == id).map(|(_, n)| *n);
+    let same = mine.len() == found.len()
+        && mine.iter().all(|x| x.lab_tubes == lab_tubes(x.id))
+        && rows.receipts.iter().any(|x| {
+            x.id == r
+                && x.counted_boxes == w.counted_boxes
+                && x.counted_tubes == w.counted_tubes
+                && x.counted_people == w.counted_people
+        });
+    Ok(if same {
+        replayed(w.street, &rows, Record::Receipt(r))
+    } else {
+        None
     })
 }
 
@@ -1180,14 +1686,7 @@ pub async fn receive(
         .people
         .map(|n| count(n, ("实验室清点人份", "counted people")))
         .transpose()?;
-    let (_, found) = boxes_found(store, round.street, round.id, boxes).await?;
-    refuse(
-        found
-            .iter()
-            .filter(|b| b.receipt_id.is_some())
-            .map(|b| format!("{}: 实验室已接收 / already received", b.barcode))
-            .collect(),
-    )?;
+    let (codes, found) = boxes_found(store, round.street, round.id, boxes).await?;
     let mut per_box: BTreeMap<String, i64> = BTreeMap::new();
     let mut problems = Vec::new();
     for (raw, n) in &counted.per_box {
@@ -1202,36 +1701,66 @@ pub async fn receive(
         }
     }
     refuse(problems)?;
+    // The lab's box-by-box counts and its total are of the same tubes.
+    rules::check_lab_counts(
+        found.len(),
+        &per_box.values().copied().collect::<Vec<_>>(),
+        counted_tubes,
+    )
+    .map_err(invalid)?;
     let box_tubes: Vec<(i64, i64)> = found
         .iter()
         .filter_map(|b| per_box.get(&b.barcode).map(|n| (b.id, *n)))
         .collect();
+    let w = ReceiptWrite {
+        street: round.street,
+        round: round.id,
+        counted_boxes,
+        counted_tubes,
+        counted_people,
+        box_tubes: &box_tubes,
+        by: &p.actor(),
+        now_ms: clock.now_ms(),
+    };
+    // The same receipt sent again: answered from the record.
+    if let Some(p) = receipt_replay(store, &w, &found).await? {
+        return Ok(p);
+    }
+    refuse(
+        found
+            .iter()
+            .filter_map(|b| {
+                let r = Key {
+                    street: round.street,
+                    id: b.receipt_id?,
+                };
+                Some(format!(
+                    "{}: 实验室已接收（接收单 {r}）/ already received (lab receipt {r})",
+                    b.barcode
+                ))
+            })
+            .collect(),
+    )?;
     let warnings: Vec<String> = found
         .iter()
         .filter(|b| b.handoff_id.is_none())
-        .map(|b| {
-            format!(
-                "{}: 没有交接记录 / no hand-over was recorded for this box",
-                b.barcode
-            )
-        })
+        .map(|b| never_handed_over(&b.barcode))
         .collect();
     let ids: Vec<i64> = found.iter().map(|b| b.id).collect();
-    let id = store
-        .receive(
-            &ReceiptWrite {
-                street: round.street,
-                round: round.id,
-                counted_boxes,
-                counted_tubes,
-                counted_people,
-                box_tubes: &box_tubes,
-                by: &p.actor(),
-                now_ms: clock.now_ms(),
-            },
-            &ids,
-        )
-        .await?;
+    let id = match store.receive(&w, &ids).await {
+        Ok(id) => id,
+        // The same receipt sent twice at once: the first one made it.
+        Err(e @ StoreError::Conflict(_)) => {
+            let found = store
+                .boxes_for_packing(round.street, round.id, &codes)
+                .await?;
+            return match receipt_replay(store, &w, &found).await? {
+                Some(p) => Ok(p),
+                None => Err(e.into()),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    };
     let rid = Key {
         street: round.street,
         id,
@@ -1279,7 +1808,72 @@ pub async fn receive(
         counts_match: mismatches.is_empty(),
         mismatches,
         warnings,
+        replay: false,
     })
+}
+
+/// The bags, boxes, hand-overs and receipts of a round as the rules read
+/// them (no points: the report adds them).
+fn chain_links(street: i64, rows: &ChainRows) -> Chain {
+    let pkey = |id: i64| Key { street, id }.to_string();
+    let handed_ms: HashMap<i64, i64> = rows.handoffs.iter().map(|h| (h.id, h.created_ms)).collect();
+    let received_ms: HashMap<i64, i64> =
+        rows.receipts.iter().map(|r| (r.id, r.created_ms)).collect();
+    Chain {
+        points: Vec::new(),
+        bags: rows
+            .bags
+            .iter()
+            .map(|b| BagLink {
+                barcode: b.barcode.clone(),
+                point: pkey(b.point_id),
+                system: Tally {
+                    tubes: b.tubes,
+                    people: b.people,
+                },
+                counted_tubes: b.counted_tubes,
+                in_box: b.box_barcode.clone(),
+            })
+            .collect(),
+        boxes: rows
+            .boxes
+            .iter()
+            .map(|b| BoxLink {
+                barcode: b.barcode.clone(),
+                point: pkey(b.point_id),
+                counted_bags: b.counted_bags,
+                counted_tubes: b.counted_tubes,
+                handoff: b.handoff_id.map(pkey),
+                receipt: b.receipt_id.map(pkey),
+                lab_tubes: b.lab_tubes,
+                handed_after_receipt: match (b.handoff_id, b.receipt_id) {
+                    (Some(h), Some(r)) => handed_ms.get(&h) > received_ms.get(&r),
+                    _ => false,
+                },
+            })
+            .collect(),
+        handoffs: rows
+            .handoffs
+            .iter()
+            .map(|h| HandOffLink {
+                id: pkey(h.id),
+                point: pkey(h.point_id),
+                counted_boxes: h.counted_boxes,
+                counted_tubes: h.counted_tubes,
+                counted_people: h.counted_people,
+            })
+            .collect(),
+        receipts: rows
+            .receipts
+            .iter()
+            .map(|r| ReceiptLink {
+                id: pkey(r.id),
+                counted_boxes: r.counted_boxes,
+                counted_tubes: r.counted_tubes,
+                counted_people: r.counted_people,
+            })
+            .collect(),
+    }
 }
 
 // ----- the report -----------------------------------------------------------------
@@ -1382,9 +1976,11 @@ pub async fn report(
         .map(|b| (b.barcode.clone(), pkey(b.point_id)))
         .collect();
     let unbagged = store.unbagged_tubes(street, round.id).await?;
-    let handed_ms: HashMap<i64, i64> = rows.handoffs.iter().map(|h| (h.id, h.created_ms)).collect();
-    let received_ms: HashMap<i64, i64> =
-        rows.receipts.iter().map(|r| (r.id, r.created_ms)).collect();
+    let left_open = if sampling_over {
+        store.open_filled_tubes(street, round.id).await?
+    } else {
+        Vec::new()
+    };
     let chain = Chain {
         points: rows
             .points
@@ -1394,6 +1990,11 @@ pub async fn report(
                     .iter()
                     .filter(|(pt, _)| *pt == p.id)
                     .map(|(_, b)| b.clone())
+                    .collect(),
+                left_open_tubes: left_open
+                    .iter()
+                    .filter(|(pt, _, _)| *pt == p.id)
+                    .map(|(_, b, n)| (b.clone(), *n))
                     .collect(),
                 point: pkey(p.id),
                 closed: Tally {
@@ -1411,58 +2012,7 @@ pub async fn report(
                 },
             })
             .collect(),
-        bags: rows
-            .bags
-            .iter()
-            .map(|b| BagLink {
-                barcode: b.barcode.clone(),
-                point: pkey(b.point_id),
-                system: Tally {
-                    tubes: b.tubes,
-                    people: b.people,
-                },
-                counted_tubes: b.counted_tubes,
-                in_box: b.box_barcode.clone(),
-            })
-            .collect(),
-        boxes: rows
-            .boxes
-            .iter()
-            .map(|b| BoxLink {
-                barcode: b.barcode.clone(),
-                point: pkey(b.point_id),
-                counted_bags: b.counted_bags,
-                counted_tubes: b.counted_tubes,
-                handoff: b.handoff_id.map(pkey),
-                receipt: b.receipt_id.map(pkey),
-                lab_tubes: b.lab_tubes,
-                handed_after_receipt: match (b.handoff_id, b.receipt_id) {
-                    (Some(h), Some(r)) => handed_ms.get(&h) > received_ms.get(&r),
-                    _ => false,
-                },
-            })
-            .collect(),
-        handoffs: rows
-            .handoffs
-            .iter()
-            .map(|h| HandOffLink {
-                id: pkey(h.id),
-                point: pkey(h.point_id),
-                counted_boxes: h.counted_boxes,
-                counted_tubes: h.counted_tubes,
-                counted_people: h.counted_people,
-            })
-            .collect(),
-        receipts: rows
-            .receipts
-            .iter()
-            .map(|r| ReceiptLink {
-                id: pkey(r.id),
-                counted_boxes: r.counted_boxes,
-                counted_tubes: r.counted_tubes,
-                counted_people: r.counted_people,
-            })
-            .collect(),
+        ..chain_links(street, &rows)
     };
     let only = point.map(|k| k.to_string());
     let keep = |pt: &str| only.as_deref().is_none_or(|o| o == pt);
@@ -1492,13 +2042,24 @@ pub async fn report(
             )
         })
         .collect();
+    // A receipt's receiver by the account's display name, not its audit id.
+    let mut receivers: HashMap<&str, String> = HashMap::new();
+    for r in &rows.receipts {
+        if !receivers.contains_key(r.received_by.as_str()) {
+            let who = actor_named(store, &r.received_by).await?;
+            receivers.insert(&r.received_by, who);
+        }
+    }
     let receipts: HashMap<String, String> = rows
         .receipts
         .iter()
         .map(|r| {
+            let who = receivers
+                .get(r.received_by.as_str())
+                .map_or(r.received_by.as_str(), String::as_str);
             (
                 pkey(r.id),
-                format!("{} {}（{}）", r.received_by, hhmm(r.created_ms), pkey(r.id)),
+                format!("{who} {}（{}）", hhmm(r.created_ms), pkey(r.id)),
             )
         })
         .collect();
@@ -1832,6 +2393,19 @@ pub async fn tube_states(
         }
     }
     Ok(out)
+}
+
+/// Who an audit actor is as people know them: an account (`user:NAME`) by
+/// its display name (its name when it has none, or is gone), anything else
+/// (the console operator `cli:USER`) as recorded.
+async fn actor_named(store: &Store, actor: &str) -> Result<String, StoreError> {
+    let Some(user) = actor.strip_prefix("user:") else {
+        return Ok(actor.to_string());
+    };
+    Ok(match store.user_by_name(user).await? {
+        Some(u) if !u.display_name.trim().is_empty() => u.display_name,
+        _ => user.to_string(),
+    })
 }
 
 /// A point as people know it: its name with its id, 「东风广场」（1-3）; the id

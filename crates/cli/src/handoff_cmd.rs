@@ -152,22 +152,26 @@ pub enum HandoffCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Hand a point's boxes to the transporter (交接): the boxes scanned and the
-    /// hand-over sheet's counts. A count that differs is stored and flagged (exit 3).
+    /// Hand a point's boxes to the transporter (交接): the boxes scanned, who
+    /// takes them (--transporter NAME --phone P, or --account USER) and the
+    /// hand-over sheet's counts. A count that differs is stored and flagged
+    /// (exit 3). The same hand-over given again is answered from the record.
     HandOver {
         #[arg(long)]
         point: String,
         /// Box barcodes (repeat, or separate by commas or spaces).
         #[arg(long = "box", required = true, num_args = 1..)]
         boxes: Vec<String>,
-        /// The transporter's name (or --account).
-        #[arg(long, default_value = "")]
-        transporter: String,
-        #[arg(long, default_value = "")]
-        phone: String,
-        /// The transporter's account, instead of or beside a name.
-        #[arg(long, default_value = "")]
-        account: String,
+        /// The transporter's name (required with --phone, unless --account).
+        #[arg(long, required_unless_present = "account")]
+        transporter: Option<String>,
+        /// The transporter's phone (required unless --account).
+        #[arg(long, required_unless_present = "account")]
+        phone: Option<String>,
+        /// The transporter's account (a user of this system), instead of or
+        /// beside a name and phone.
+        #[arg(long)]
+        account: Option<String>,
         /// Boxes on the sheet (default: the number scanned).
         #[arg(long)]
         counted_boxes: Option<i64>,
@@ -205,7 +209,8 @@ pub enum HandoffCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Set how many tubes go into one bag in a round (20 unless set).
+    /// Set how many tubes go into one bag in a round (20 unless set); bags
+    /// already holding more are named (they stay as they are).
     BagCapacity {
         #[arg(long)]
         round: String,
@@ -245,17 +250,18 @@ pub async fn supplies_cmd(c: SuppliesCmd, clock: &Clock) -> Result<()> {
                     received_by: &received_by,
                 },
             )
-            .await?;
+            .await
+            .map_err(plain)?;
             if json {
                 println!("{}", serde_json::to_string(&v)?);
             } else {
                 let what = match (&v.first_barcode, &v.last_barcode, &v.batch) {
                     (Some(a), Some(b), _) => format!(" {a} … {b}"),
-                    (_, _, Some(b)) => format!(" batch {b}"),
+                    (_, _, Some(b)) => format!(" 批次 batch {b}"),
                     _ => String::new(),
                 };
                 println!(
-                    "issued {} {} {}{what} to point {} (supply {})",
+                    "已发放 issued {} {} {}{what} → 采样点 point {}（发放记录 supply {}）",
                     v.quantity, v.kind_zh, v.kind, v.point, v.id
                 );
             }
@@ -264,7 +270,9 @@ pub async fn supplies_cmd(c: SuppliesCmd, clock: &Clock) -> Result<()> {
         SuppliesCmd::List { point, json, db } => {
             let store = open(&db).await?;
             let point = key(&point, "--point")?;
-            let items = gw_app::handoff::supplies(&store, clock, &operator(), point).await?;
+            let items = gw_app::handoff::supplies(&store, clock, &operator(), point)
+                .await
+                .map_err(plain)?;
             if json {
                 println!("{}", serde_json::to_string(&items)?);
             } else {
@@ -301,13 +309,15 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
             let point: Option<gw_domain::ids::Key> = point
                 .map(|p| p.parse().context("--point STREET-ID"))
                 .transpose()?;
-            let r = gw_app::handoff::report(&store, clock, &operator(), round, point).await?;
+            let r = gw_app::handoff::report(&store, clock, &operator(), round, point)
+                .await
+                .map_err(plain)?;
             if json {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
                 println!(
-                    "round {} (bag capacity {}): point / 采样点  open  closed  bagged  boxed  handed over  received (tubes/swabs 管/人份)",
-                    r.round, r.bag_capacity
+                    "轮次 round {}（每袋最多 {} 管 / bag capacity {}）：采样点 point  未封管 open  已封管 closed  已装袋 bagged  已装箱 boxed  已交接 handed over  实验室已收 received（管/人份 tubes/swabs）",
+                    r.round, r.bag_capacity, r.bag_capacity
                 );
                 for s in &r.steps {
                     let t = &s.totals;
@@ -327,8 +337,9 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
                 for s in &r.supplies {
                     if !s.not_issued.is_empty() {
                         println!(
-                            "  {}: {} tube(s) not issued to the point / 未发放给本点的采样管: {}",
+                            "  {}：{} 支采样管未发放给本点 / {} tube(s) not issued to the point: {}",
                             s.point,
+                            s.not_issued.len(),
                             s.not_issued.len(),
                             s.not_issued.join(" ")
                         );
@@ -354,35 +365,37 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
         HandoffCmd::Packing { point, json, db } => {
             let store = open(&db).await?;
             let point = key(&point, "--point")?;
-            let v = gw_app::handoff::packing(&store, clock, &operator(), point).await?;
+            let v = gw_app::handoff::packing(&store, clock, &operator(), point)
+                .await
+                .map_err(plain)?;
             if json {
                 println!("{}", serde_json::to_string(&v)?);
                 return Ok(());
             }
             println!(
-                "{} {} · {} {} (bag capacity {})",
-                v.point, v.point_name, v.round, v.round_name, v.bag_capacity
+                "{} {} · {} {}（每袋最多 {} 管 / bag capacity {}）",
+                v.point, v.point_name, v.round, v.round_name, v.bag_capacity, v.bag_capacity
             );
-            println!("closed tubes not bagged / 待装袋: {}", v.tubes_to_bag.len());
+            println!("待装袋 / closed tubes not bagged: {}", v.tubes_to_bag.len());
             for t in &v.tubes_to_bag {
-                println!("  tube {}\t{} swabs 人份", t.barcode, t.people);
+                println!("  管 tube {}\t{} 人份 swabs", t.barcode, t.people);
             }
             for b in &v.bags {
                 println!(
-                    "  bag {}\t{} tubes (counted {})\t{} swabs 人份\t{}",
+                    "  袋 bag {}\t{} 管 tubes（清点 counted {}）\t{} 人份 swabs\t{}",
                     b.barcode,
                     b.tubes,
                     b.counted_tubes,
                     b.people,
                     b.in_box
                         .as_deref()
-                        .map(|x| format!("in box {x}"))
+                        .map(|x| format!("在箱 in box {x}"))
                         .unwrap_or_else(|| "待装箱 / not boxed".into())
                 );
             }
             for b in &v.boxes {
                 println!(
-                    "  box {}\t{} bags (counted {})\t{} tubes (counted {})\t{} swabs 人份\t{}{}",
+                    "  箱 box {}\t{} 袋 bags（清点 counted {}）\t{} 管 tubes（清点 counted {}）\t{} 人份 swabs\t{}{}",
                     b.barcode,
                     b.bags,
                     b.counted_bags,
@@ -391,15 +404,26 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
                     b.people,
                     b.handoff
                         .as_deref()
-                        .map(|h| format!("handed over ({h})"))
+                        .map(|h| format!("已交接 handed over ({h})"))
                         .unwrap_or_else(|| "待交接 / not handed over".into()),
-                    if b.received { ", received" } else { "" }
+                    if b.received {
+                        "，实验室已收 / received"
+                    } else {
+                        ""
+                    }
                 );
             }
             for h in &v.handoffs {
                 println!(
-                    "  hand-over {} to {} {}: {} boxes, {} tubes",
-                    h.id, h.transporter, h.transporter_account, h.counted_boxes, h.counted_tubes
+                    "  交接 hand-over {} → {} {}：{} 箱 boxes，{} 管 tubes{}",
+                    h.id,
+                    h.transporter,
+                    h.transporter_account,
+                    h.counted_boxes,
+                    h.counted_tubes,
+                    h.counted_people
+                        .map(|p| format!("，{p} 人份 swabs"))
+                        .unwrap_or_default()
                 );
             }
             Ok(())
@@ -417,8 +441,9 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
             let tubes = split_list(&tubes);
             let v =
                 gw_app::handoff::pack_bag(&store, clock, &operator(), point, &bag, &tubes, counted)
-                    .await?;
-            packed("bag / 袋", &v, json)
+                    .await
+                    .map_err(plain)?;
+            packed("袋 / bag", &v, json)
         }
         HandoffCmd::Box {
             point,
@@ -441,8 +466,9 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
                 &bags,
                 (counted_bags, counted_tubes),
             )
-            .await?;
-            packed("box / 箱", &v, json)
+            .await
+            .map_err(plain)?;
+            packed("箱 / box", &v, json)
         }
         HandoffCmd::Recount {
             point,
@@ -465,11 +491,12 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
                 counted_bags,
                 &reason,
             )
-            .await?;
+            .await
+            .map_err(plain)?;
             let what = if v.bags.is_some() {
-                "box / 箱"
+                "箱 / box"
             } else {
-                "bag / 袋"
+                "袋 / bag"
             };
             packed(what, &v, json)
         }
@@ -495,9 +522,9 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
                 point,
                 &boxes,
                 &gw_app::handoff::Transporter {
-                    name: &transporter,
-                    phone: &phone,
-                    account: &account,
+                    name: transporter.as_deref().unwrap_or_default(),
+                    phone: phone.as_deref().unwrap_or_default(),
+                    account: account.as_deref().unwrap_or_default(),
                 },
                 &gw_app::handoff::Counted {
                     boxes: counted_boxes,
@@ -506,8 +533,9 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
                     per_box: Vec::new(),
                 },
             )
-            .await?;
-            packed("hand-over / 交接", &v, json)
+            .await
+            .map_err(plain)?;
+            packed("交接 / hand-over", &v, json)
         }
         HandoffCmd::Receive {
             round,
@@ -546,15 +574,33 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
                     per_box,
                 },
             )
-            .await?;
-            packed("lab receipt / 实验室接收", &v, json)
+            .await
+            .map_err(plain)?;
+            packed("实验室接收 / lab receipt", &v, json)
         }
         HandoffCmd::BagCapacity { round, tubes, db } => {
             let store = open(&db).await?;
             let round = key(&round, "--round")?;
-            let c =
-                gw_app::handoff::set_bag_capacity(&store, clock, &operator(), round, tubes).await?;
-            println!("round {round}: {c} tubes to a bag");
+            let c = gw_app::handoff::set_bag_capacity(&store, clock, &operator(), round, tubes)
+                .await
+                .map_err(plain)?;
+            println!(
+                "轮次 {round}：每袋最多 {} 管 / round {round}: at most {} tubes to a bag",
+                c.capacity, c.capacity
+            );
+            if !c.over.is_empty() {
+                let bags: Vec<String> = c
+                    .over
+                    .iter()
+                    .map(|(b, n)| format!("{b}（{n} 管 tubes）"))
+                    .collect();
+                println!(
+                    "  注意 / warning: {} 个已封的袋超过新的上限，保持原样 / {} bag(s) already sealed hold more than that and stay as they are: {}",
+                    c.over.len(),
+                    c.over.len(),
+                    bags.join(" ")
+                );
+            }
             Ok(())
         }
     }
@@ -571,17 +617,41 @@ fn split_list(items: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// A refusal as the person reads it: a conflict's words without the
+/// store's `conflict:` prefix.
+fn plain(e: gw_app::access::AuthError) -> anyhow::Error {
+    match e {
+        gw_app::access::AuthError::Store(gw_store::StoreError::Conflict(m)) => anyhow::anyhow!(m),
+        e => e.into(),
+    }
+}
+
+/// What a break is about, Chinese then English (`袋 bag`).
+fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "point" => "采样点 point",
+        "bag" => "袋 bag",
+        "box" => "箱 box",
+        "handoff" => "交接单 hand-over sheet",
+        "receipt" => "实验室接收单 lab receipt",
+        _ => "",
+    }
+}
+
 fn print_mismatch(m: &gw_domain::handoff::Mismatch) {
-    println!(
-        "  {} ({:?}) {} {}{}: {} expected {} found {} ({:+}) — {}",
-        m.step.label_zh(),
-        m.step,
-        m.kind,
-        m.at,
-        match (&m.point, m.kind) {
-            (Some(p), k) if k != "point" => format!(" (采样点 point {p})"),
+    let point = match &m.point_label {
+        Some(p) => format!("（采样点 point {p}）"),
+        None => match (&m.point, m.kind) {
+            (Some(p), k) if k != "point" => format!("（采样点 point {p}）"),
             _ => String::new(),
         },
+    };
+    println!(
+        "  {} {} · {} {}{point}：{} 系统 expected {}，清点 found {}（{:+}）— {}",
+        m.step.label_zh(),
+        m.step.label_en(),
+        kind_label(m.kind),
+        m.label,
         m.measure.label(),
         m.expected,
         m.found,
@@ -589,7 +659,16 @@ fn print_mismatch(m: &gw_domain::handoff::Mismatch) {
         m.note
     );
     if !m.items.is_empty() {
-        println!("    {}", m.items.join(" "));
+        let items: Vec<String> = m
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, b)| match m.item_swabs.get(i) {
+                Some(n) => format!("{b}（{n} 人份 swabs）"),
+                None => b.clone(),
+            })
+            .collect();
+        println!("    {}", items.join(" "));
     }
 }
 
@@ -600,18 +679,21 @@ fn packed(what: &str, v: &gw_app::handoff::Packed, json: bool) -> Result<()> {
     } else {
         let mut counts = Vec::new();
         if let Some(b) = v.boxes {
-            counts.push(format!("{b} boxes"));
+            counts.push(format!("{b} 箱 boxes"));
         }
         if let Some(b) = v.bags {
-            counts.push(format!("{b} bags"));
+            counts.push(format!("{b} 袋 bags"));
         }
-        counts.push(format!("{} tubes", v.tubes));
-        counts.push(format!("{} swabs 人份", v.people));
+        counts.push(format!("{} 管 tubes", v.tubes));
+        counts.push(format!("{} 人份 swabs", v.people));
         // A hand-over or receipt has no label of its own: its id names it.
         if v.barcode.is_empty() {
-            println!("{what} {}: {}", v.id, counts.join(", "));
+            println!("{what} {}：{}", v.id, counts.join("，"));
         } else {
-            println!("{what} {} ({}): {}", v.barcode, v.id, counts.join(", "));
+            println!("{what} {}（{}）：{}", v.barcode, v.id, counts.join("，"));
+        }
+        if v.replay {
+            println!("已记录过，与记录完全相同，未重复记录 / recorded already: the same as the record, nothing recorded twice");
         }
         for w in &v.warnings {
             println!("  注意 / warning: {w}");

@@ -314,6 +314,10 @@ pub enum PackError {
     Twice(String),
     #[error("每袋管数须在 1 到 {MAX_BAG_CAPACITY} 之间 / a bag capacity must be 1 to {MAX_BAG_CAPACITY}")]
     BadCapacity,
+    #[error("逐箱清点的管数合计为 {per_box}，实验室清点管数却为 {total}：请核对后重填，未记录 / the per-box counts add up to {per_box}, the total says {total}: check them and enter again; nothing was recorded")]
+    LabTotalDiffers { per_box: i64, total: i64 },
+    #[error("逐箱清点的箱已有 {per_box} 管，多于实验室清点管数 {total}：请核对后重填，未记录 / the boxes counted one by one hold {per_box} tubes, more than the total of {total}: check them and enter again; nothing was recorded")]
+    LabTotalBelowBoxes { per_box: i64, total: i64 },
 }
 
 /// Whether a capacity setting is allowed.
@@ -346,6 +350,29 @@ pub fn check_packing(barcodes: &[String], capacity: Option<u32>) -> Result<(), P
     }
 }
 
+/// The lab's counts agree with each other before they are stored: the
+/// tubes counted box by box (`per_box`, for some or all of the `boxes`
+/// received) add up to the total counted when every box was counted on its
+/// own, and never to more than it. Two counts of the same tubes that
+/// contradict each other cannot both be right, and a stored contradiction
+/// only moves the question to whoever reads the reconciliation later.
+pub fn check_lab_counts(boxes: usize, per_box: &[i64], total: i64) -> Result<(), PackError> {
+    let sum: i64 = per_box.iter().sum();
+    if per_box.len() >= boxes && boxes > 0 && sum != total {
+        return Err(PackError::LabTotalDiffers {
+            per_box: sum,
+            total,
+        });
+    }
+    if sum > total {
+        return Err(PackError::LabTotalBelowBoxes {
+            per_box: sum,
+            total,
+        });
+    }
+    Ok(())
+}
+
 /// Steps of the chain, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -365,6 +392,15 @@ impl Step {
             Step::Box => "装箱",
             Step::HandOff => "交接",
             Step::Lab => "实验室接收",
+        }
+    }
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Step::Point => "point",
+            Step::Bag => "bagging",
+            Step::Box => "boxing",
+            Step::HandOff => "hand-over",
+            Step::Lab => "lab receipt",
         }
     }
 }
@@ -418,6 +454,9 @@ pub struct PointLink {
     /// Barcodes of the point's tubes past `open` that are in no bag, for a
     /// break at the bag step to name (may be left empty).
     pub unbagged: Vec<String>,
+    /// The tubes of `left_open`, each with the swabs in it, for the break at
+    /// the point to name (may be left empty).
+    pub left_open_tubes: Vec<(String, i64)>,
 }
 
 /// A bag: what the system holds in it and what the packer counted.
@@ -500,20 +539,32 @@ pub struct Mismatch {
     pub diff: i64,
     pub note: &'static str,
     /// What a break is made of, where the chain knows it: for a point the
-    /// tubes in no bag, the bags in no box, the boxes not handed over; for a
-    /// lab receipt its boxes.
+    /// tubes left open with swabs, the tubes in no bag, the bags in no box,
+    /// the boxes not handed over; for a lab receipt its boxes.
     pub items: Vec<String>,
+    /// For the tubes left open at a point (the break at [`Step::Point`]):
+    /// the swabs in each of `items`, in the same order; empty otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub item_swabs: Vec<i64>,
+    /// The point of a bag's, box's, hand-over's or receipt's break as people
+    /// name it (see [`Mismatch::named`]), for a reader of many points.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub point_label: Option<String>,
 }
 
 impl Mismatch {
     /// This break with `at` named by `name` (a point's, a hand-over sheet's
     /// or a receipt's key to what people call it), for the kinds whose `at`
-    /// is a key; bags and boxes keep their barcodes.
+    /// is a key; bags and boxes keep their barcodes. The point of a break
+    /// elsewhere than at a point is named too (`name("point", key)`).
     pub fn named(mut self, name: impl Fn(&str, &str) -> Option<String>) -> Mismatch {
         if matches!(self.kind, "point" | "handoff" | "receipt") {
             if let Some(n) = name(self.kind, &self.at) {
                 self.label = n;
             }
+        }
+        if self.kind != "point" {
+            self.point_label = self.point.as_deref().and_then(|p| name("point", p));
         }
         self
     }
@@ -547,6 +598,8 @@ impl Out {
                 diff: found - expected,
                 note,
                 items: Vec::new(),
+                item_swabs: Vec::new(),
+                point_label: None,
             });
         }
     }
@@ -778,7 +831,7 @@ pub fn reconcile(chain: &Chain) -> Vec<Mismatch> {
     }
     for b in chain.boxes.iter().filter(|b| b.receipt.is_some()) {
         let note = if b.handoff.is_none() {
-            "实验室收到未登记交接的箱 / received at the lab with no hand-over record"
+            "实验室已接收此箱，但它从未登记交接 / received at the lab, but never handed over (no hand-over record)"
         } else if b.handed_after_receipt {
             "交接记录在实验室接收之后才补录 / the hand-over was recorded only after the lab received the box"
         } else {
@@ -906,13 +959,15 @@ pub fn reconcile(chain: &Chain) -> Vec<Mismatch> {
     }
     // A point's break names what it is made of.
     for m in out.0.iter_mut().filter(|m| m.kind == "point") {
+        let point = chain.points.iter().find(|p| p.point == m.at);
+        if m.step == Step::Point {
+            let open = point.map(|p| p.left_open_tubes.as_slice()).unwrap_or(&[]);
+            m.items = open.iter().map(|(b, _)| b.clone()).collect();
+            m.item_swabs = open.iter().map(|(_, n)| *n).collect();
+            continue;
+        }
         m.items = match m.step {
-            Step::Bag => chain
-                .points
-                .iter()
-                .find(|p| p.point == m.at)
-                .map(|p| p.unbagged.clone())
-                .unwrap_or_default(),
+            Step::Bag => point.map(|p| p.unbagged.clone()).unwrap_or_default(),
             Step::Box => chain
                 .bags
                 .iter()
@@ -1179,6 +1234,7 @@ mod tests {
             points: vec![PointLink {
                 left_open: Tally::default(),
                 unbagged: Vec::new(),
+                left_open_tubes: Vec::new(),
                 point: "P1".into(),
                 closed: t(3, 25),
                 open_tubes: 1,
@@ -1276,6 +1332,7 @@ mod tests {
     fn a_tube_left_open_with_swabs_after_sampling_breaks_at_the_point() {
         let mut c = good_chain();
         c.points[0].left_open = t(1, 3);
+        c.points[0].left_open_tubes = vec![("T9".into(), 3)];
         let m = reconcile(&c);
         assert_eq!(m.len(), 2, "{m:?}");
         assert!(m
@@ -1284,6 +1341,51 @@ mod tests {
         assert_eq!((m[0].measure, m[0].found), (Measure::Tubes, 1));
         assert_eq!((m[1].measure, m[1].found), (Measure::People, 3));
         assert!(m[0].note.contains("still open"));
+        // The break names the tube left open, with the swabs in it.
+        assert!(
+            m.iter().all(|m| m.items == ["T9"] && m.item_swabs == [3]),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn the_labs_box_counts_and_its_total_must_agree() {
+        // Every box counted on its own: the total is their sum.
+        assert_eq!(check_lab_counts(2, &[3, 4], 7), Ok(()));
+        assert_eq!(
+            check_lab_counts(1, &[3], 2),
+            Err(PackError::LabTotalDiffers {
+                per_box: 3,
+                total: 2
+            })
+        );
+        assert_eq!(
+            check_lab_counts(2, &[3, 4], 8),
+            Err(PackError::LabTotalDiffers {
+                per_box: 7,
+                total: 8
+            })
+        );
+        // Some boxes counted on their own: never more than the total.
+        assert_eq!(check_lab_counts(3, &[3, 4], 9), Ok(()));
+        assert_eq!(
+            check_lab_counts(3, &[3, 4], 6),
+            Err(PackError::LabTotalBelowBoxes {
+                per_box: 7,
+                total: 6
+            })
+        );
+        assert_eq!(check_lab_counts(2, &[], 5), Ok(()), "none counted alone");
+        let text = PackError::LabTotalDiffers {
+            per_box: 3,
+            total: 2,
+        }
+        .to_string();
+        assert!(
+            text.starts_with("逐箱清点的管数合计为 3，实验室清点管数却为 2")
+                && text.contains("add up to 3, the total says 2"),
+            "{text}"
+        );
     }
 
     #[test]

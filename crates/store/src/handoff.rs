@@ -57,6 +57,8 @@ pub struct PackBag {
     pub point_id: i64,
     pub barcode: String,
     pub box_id: Option<i64>,
+    /// The label of the box it is in.
+    pub box_barcode: Option<String>,
     pub tubes: i64,
     pub people: i64,
 }
@@ -130,6 +132,7 @@ pub struct PointCount {
 
 #[derive(Debug, Clone)]
 pub struct BagCount {
+    pub id: i64,
     pub barcode: String,
     pub point_id: i64,
     pub tubes: i64,
@@ -140,6 +143,7 @@ pub struct BagCount {
 
 #[derive(Debug, Clone)]
 pub struct BoxCount {
+    pub id: i64,
     pub barcode: String,
     pub point_id: i64,
     pub counted_bags: i64,
@@ -304,6 +308,23 @@ impl Store {
         }))
     }
 
+    /// A round's open pooled tubes holding swabs: `(point, barcode, swabs)`,
+    /// in the order they were opened (what the chain's point counts as
+    /// left open once sampling is over).
+    pub async fn open_filled_tubes(
+        &self,
+        street: i64,
+        round: i64,
+    ) -> Result<Vec<(i64, String, i64)>> {
+        Ok(db_run!(self, pool => {
+            sqlx::query("SELECT t.point_id, t.barcode, CAST(t.fill AS BIGINT) FROM tube t WHERE t.street_id = $1 AND t.round_id = $2 \
+                         AND t.state = 'open' AND t.tube_use = 'pool' AND t.fill > 0 ORDER BY t.id")
+                .bind(street).bind(round).fetch_all(pool).await?
+                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
     /// A point's closed tubes not yet in a bag, oldest first, each with the
     /// swabs in it: what is waiting to be sealed into a bag. A tube the lab
     /// resulted before it was bagged (a retest tube carried over by hand) is
@@ -402,14 +423,14 @@ impl Store {
         }
         Ok(db_run!(self, pool, DB => {
             let mut qb = QueryBuilder::<DB>::new(
-                "SELECT g.id, g.point_id, g.barcode, g.box_id, \
+                "SELECT g.id, g.point_id, g.barcode, g.box_id, x.barcode, \
                  (SELECT COUNT(*) FROM bag_tube bt WHERE bt.street_id = g.street_id AND bt.bag_id = g.id), \
                  (SELECT COUNT(*) FROM bag_tube bt JOIN registration r ON r.street_id = bt.street_id AND r.tube_id = bt.tube_id WHERE bt.street_id = g.street_id AND bt.bag_id = g.id) \
-                 FROM sample_bag g WHERE g.street_id = ");
+                 FROM sample_bag g LEFT JOIN transport_box x ON x.street_id = g.street_id AND x.id = g.box_id WHERE g.street_id = ");
             qb.push_bind(street).push(" AND g.round_id = ").push_bind(round).push(" AND g.barcode IN ");
             push_texts(&mut qb, barcodes);
             let rows = qb.build().fetch_all(pool).await?;
-            rows.iter().map(|r| Ok(PackBag { id: r.try_get(0)?, point_id: r.try_get(1)?, barcode: r.try_get(2)?, box_id: r.try_get(3)?, tubes: r.try_get(4)?, people: r.try_get(5)? }))
+            rows.iter().map(|r| Ok(PackBag { id: r.try_get(0)?, point_id: r.try_get(1)?, barcode: r.try_get(2)?, box_id: r.try_get(3)?, box_barcode: r.try_get(4)?, tubes: r.try_get(5)?, people: r.try_get(6)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }
@@ -631,15 +652,15 @@ impl Store {
                 "SELECT g.barcode, g.point_id, \
                  (SELECT COUNT(*) FROM bag_tube bt WHERE bt.street_id = g.street_id AND bt.bag_id = g.id), \
                  (SELECT COUNT(*) FROM bag_tube bt JOIN registration r ON r.street_id = bt.street_id AND r.tube_id = bt.tube_id WHERE bt.street_id = g.street_id AND bt.bag_id = g.id), \
-                 g.counted_tubes, x.barcode FROM sample_bag g LEFT JOIN transport_box x ON x.street_id = g.street_id AND x.id = g.box_id \
+                 g.counted_tubes, x.barcode, g.id FROM sample_bag g LEFT JOIN transport_box x ON x.street_id = g.street_id AND x.id = g.box_id \
                  WHERE g.street_id = $1 AND g.round_id = $2 ORDER BY g.id")
                 .bind(street).bind(round).fetch_all(pool).await?
-                .iter().map(|r| Ok(BagCount { barcode: r.try_get(0)?, point_id: r.try_get(1)?, tubes: r.try_get(2)?, people: r.try_get(3)?, counted_tubes: r.try_get(4)?, box_barcode: r.try_get(5)? }))
+                .iter().map(|r| Ok(BagCount { id: r.try_get(6)?, barcode: r.try_get(0)?, point_id: r.try_get(1)?, tubes: r.try_get(2)?, people: r.try_get(3)?, counted_tubes: r.try_get(4)?, box_barcode: r.try_get(5)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
             let boxes = sqlx::query(
-                "SELECT barcode, point_id, counted_bags, counted_tubes, handoff_id, receipt_id, lab_tubes FROM transport_box WHERE street_id = $1 AND round_id = $2 ORDER BY id")
+                "SELECT barcode, point_id, counted_bags, counted_tubes, handoff_id, receipt_id, lab_tubes, id FROM transport_box WHERE street_id = $1 AND round_id = $2 ORDER BY id")
                 .bind(street).bind(round).fetch_all(pool).await?
-                .iter().map(|r| Ok(BoxCount { barcode: r.try_get(0)?, point_id: r.try_get(1)?, counted_bags: r.try_get(2)?, counted_tubes: r.try_get(3)?, handoff_id: r.try_get(4)?, receipt_id: r.try_get(5)?, lab_tubes: r.try_get(6)? }))
+                .iter().map(|r| Ok(BoxCount { id: r.try_get(7)?, barcode: r.try_get(0)?, point_id: r.try_get(1)?, counted_bags: r.try_get(2)?, counted_tubes: r.try_get(3)?, handoff_id: r.try_get(4)?, receipt_id: r.try_get(5)?, lab_tubes: r.try_get(6)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
             let handoffs = sqlx::query(
                 "SELECT id, point_id, counted_boxes, counted_tubes, counted_people, transporter_name, transporter_phone, transporter_account, handed_by, created_ms \

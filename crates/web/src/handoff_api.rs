@@ -91,6 +91,17 @@ pub async fn packing(
     )))
 }
 
+/// A packing step's answer: 201 when it made a record, 200 when the
+/// request repeated one exactly (`replay`: nothing written again).
+fn packed(v: Packed) -> (StatusCode, Json<Packed>) {
+    let status = if v.replay {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    (status, Json(v))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct BagBody {
     pub barcode: String,
@@ -116,7 +127,7 @@ pub async fn pack_bag(
         b.counted_tubes,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(v)))
+    Ok(packed(v))
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,7 +155,7 @@ pub async fn pack_box(
         (b.counted_bags, b.counted_tubes),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(v)))
+    Ok(packed(v))
 }
 
 #[derive(Debug, Deserialize)]
@@ -226,7 +237,7 @@ pub async fn hand_over(
         },
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(v)))
+    Ok(packed(v))
 }
 
 #[derive(Debug, Deserialize)]
@@ -261,7 +272,7 @@ pub async fn receive(
         },
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(v)))
+    Ok(packed(v))
 }
 
 #[derive(Debug, Deserialize)]
@@ -278,8 +289,13 @@ pub async fn set_bag_capacity(
     let round = key(&id, "round")?;
     let c =
         handoff::set_bag_capacity(&s.store, &s.clock, &a.principal, round, b.bag_capacity).await?;
+    let over: Vec<Value> = c
+        .over
+        .iter()
+        .map(|(bag, tubes)| json!({ "bag": bag, "tubes": tubes }))
+        .collect();
     Ok(Json(
-        json!({ "round": round.to_string(), "bag_capacity": c }),
+        json!({ "round": round.to_string(), "bag_capacity": c.capacity, "over": over }),
     ))
 }
 

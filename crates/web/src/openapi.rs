@@ -65,7 +65,9 @@ pub fn document() -> Value {
         "label": { "type": "string", "description": "`at` as people name it: 「point name」（id）, a hand-over sheet as transporter HH:MM（id）, a receipt as receiver HH:MM（id）, a bag or box by its barcode" },
         "point": { "type": "string", "nullable": true }, "measure": { "type": "string", "enum": ["tubes", "people", "bags", "boxes"] },
         "expected": { "type": "integer" }, "found": { "type": "integer" }, "diff": { "type": "integer", "description": "found − expected" }, "note": { "type": "string" },
-        "items": { "type": "array", "items": { "type": "string" }, "description": "what a point's break is made of: the tubes in no bag, the bags in no box, the boxes not handed over (barcodes)" } } });
+        "items": { "type": "array", "items": { "type": "string" }, "description": "what a break is made of: at a point the tubes left open with swabs once sampling is over, the tubes in no bag, the bags in no box, the boxes not handed over; a hand-over's boxes the lab has not received; a lab receipt's boxes (barcodes)" },
+        "item_swabs": { "type": "array", "items": { "type": "integer" }, "description": "for the tubes left open at a point (step `point`): the swabs in each of `items`, in the same order; absent otherwise" },
+        "point_label": { "type": "string", "description": "the point of a bag's, box's, hand-over's or receipt's break as people name it, 「name」（id）, in the reconciliation; absent otherwise" } } });
     doc
 }
 
@@ -356,11 +358,20 @@ fn registry_document() -> Value {
 
 /// What a packing step answers (bag, box, hand-over, lab receipt).
 fn packed() -> Value {
-    json!({ "type": "object", "required": ["id", "tubes", "people", "counts_match", "mismatches"], "properties": {
+    json!({ "type": "object", "required": ["id", "tubes", "people", "counts_match", "mismatches", "replay"], "properties": {
         "id": { "type": "string" }, "barcode": { "type": "string" }, "bags": { "type": "integer", "nullable": true }, "boxes": { "type": "integer", "nullable": true },
         "tubes": { "type": "integer", "description": "tubes the system holds" }, "people": { "type": "integer", "description": "swabs in them" },
         "counts_match": { "type": "boolean" }, "mismatches": { "type": "array", "items": { "$ref": "#/components/schemas/Mismatch" } },
-        "warnings": { "type": "array", "items": { "type": "string" } } } })
+        "warnings": { "type": "array", "items": { "type": "string" } },
+        "replay": { "type": "boolean", "description": "the request repeated exactly what is stored (a double tap, a retry): answered 200 from the record, nothing written again; a request that differs in anything is refused as before" } } })
+}
+
+/// A packing step's answers: 201 for a new record, 200 for a repeated one
+/// (`replay`).
+fn packed_or_replayed() -> Value {
+    let mut r = created(packed());
+    r["200"] = json!({ "description": "the same request again: answered from the record (`replay: true`), nothing written twice", "content": { "application/json": { "schema": packed() } } });
+    r
 }
 
 /// What taking a swab back answers.
@@ -402,15 +413,15 @@ fn handoff_paths() -> Vec<(&'static str, Value)> {
         ),
         (
             "/api/v1/points/{id}/bags",
-            json!({ "post": { "summary": "pack closed tubes into a sealed bag (at most the round's bag capacity, 20 unless set); the packer's count is checked", "parameters": [path_id("point id")],
+            json!({ "post": { "summary": "pack closed tubes into a sealed bag (at most the round's bag capacity, 20 unless set); the packer's count is checked. The same bag sent again with the same tubes and count is answered 200 with `replay: true`; anything else about a bag already sealed (another count, other tubes) is refused (400) and nothing is stored. 400 also names what a wrong barcode is (a box's label, another point's tube, a tube in another bag)", "parameters": [path_id("point id")],
             "requestBody": body(&["barcode", "tubes", "counted_tubes"], json!({ "barcode": { "type": "string" }, "tubes": barcodes, "counted_tubes": { "type": "integer" } })),
-            "responses": created(packed()) } }),
+            "responses": packed_or_replayed() } }),
         ),
         (
             "/api/v1/points/{id}/boxes",
-            json!({ "post": { "summary": "pack sealed bags into a transport box; the packer's counts are checked", "parameters": [path_id("point id")],
+            json!({ "post": { "summary": "pack sealed bags into a transport box; the packer's counts are checked. The same box sent again with the same bags and counts is answered 200 with `replay: true`; otherwise a bag already boxed is refused (400, naming its box), as is a tube's barcode or a box's label given as a bag", "parameters": [path_id("point id")],
             "requestBody": body(&["barcode", "bags", "counted_bags", "counted_tubes"], json!({ "barcode": { "type": "string" }, "bags": barcodes, "counted_bags": { "type": "integer" }, "counted_tubes": { "type": "integer" } })),
-            "responses": created(packed()) } }),
+            "responses": packed_or_replayed() } }),
         ),
         (
             "/api/v1/points/{id}/recounts",
@@ -420,23 +431,24 @@ fn handoff_paths() -> Vec<(&'static str, Value)> {
         ),
         (
             "/api/v1/points/{id}/handoffs",
-            json!({ "post": { "summary": "hand boxes to a transporter; the hand-over sheet's counts are checked", "parameters": [path_id("point id")],
+            json!({ "post": { "summary": "hand boxes to a transporter (a name and phone, or an account); the hand-over sheet's counts are checked. The same hand-over sent again (the same boxes, transporter and counts) is answered 200 with `replay: true`; a box already handed over otherwise is refused (400, naming its hand-over), as is a bag's label or a tube's barcode given as a box", "parameters": [path_id("point id")],
             "requestBody": body(&["boxes", "transporter", "counted_tubes"], json!({ "boxes": barcodes,
                 "transporter": { "type": "object", "properties": { "name": { "type": "string" }, "phone": { "type": "string" }, "account": { "type": "string" } } },
                 "counted_boxes": { "type": "integer" }, "counted_tubes": { "type": "integer" }, "counted_people": { "type": "integer" } })),
-            "responses": created(packed()) } }),
+            "responses": packed_or_replayed() } }),
         ),
         (
             "/api/v1/rounds/{id}/receipts",
-            json!({ "post": { "summary": "the lab receives boxes with its own counts (a box with no hand-over is received and flagged); `box_tubes` adds the tubes counted in any box on its own, so a break names its box", "parameters": [path_id("round id")],
+            json!({ "post": { "summary": "the lab receives boxes with its own counts (a box with no hand-over is received and flagged); `box_tubes` adds the tubes counted in any box on its own, so a break names its box. Per-box counts that contradict the total (every box counted and their sum is not `counted_tubes`, or some boxes counted and their sum is more) are refused (400), nothing stored. The same receipt sent again (the same boxes and counts) is answered 200 with `replay: true`; a box already received otherwise is refused (400, naming the receipt)", "parameters": [path_id("round id")],
             "requestBody": body(&["boxes", "counted_tubes"], json!({ "boxes": barcodes, "counted_boxes": { "type": "integer" }, "counted_tubes": { "type": "integer" }, "counted_people": { "type": "integer" }, "box_tubes": { "type": "object", "additionalProperties": { "type": "integer", "minimum": 0 }, "description": "tubes counted per box, by box barcode (boxes of this receipt only)" } })),
-            "responses": created(packed()) } }),
+            "responses": packed_or_replayed() } }),
         ),
         (
             "/api/v1/rounds/{id}/bag-capacity",
             json!({ "post": { "summary": "set how many tubes go into one bag in this round (1–100; 20 unless set)", "parameters": [path_id("round id")],
             "requestBody": body(&["bag_capacity"], json!({ "bag_capacity": { "type": "integer", "minimum": 1, "maximum": 100 } })),
-            "responses": ok(json!({ "type": "object", "properties": { "round": { "type": "string" }, "bag_capacity": { "type": "integer" } } })) } }),
+            "responses": ok(json!({ "type": "object", "properties": { "round": { "type": "string" }, "bag_capacity": { "type": "integer" },
+                "over": { "type": "array", "description": "bags already sealed with more tubes than the new capacity: they stay as they are (the rule is for bags sealed from now on)", "items": { "type": "object", "properties": { "bag": { "type": "string" }, "tubes": { "type": "integer" } } } } } })) } }),
         ),
         (
             "/api/v1/rounds/{id}/reconciliation",

@@ -17,6 +17,7 @@ mod harness;
 mod import;
 mod lab;
 mod links;
+mod packing2;
 mod packing_pages;
 mod page_polish;
 mod pages;

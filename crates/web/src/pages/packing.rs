@@ -101,16 +101,7 @@ fn error_html(msg: &str) -> String {
 // ----- mismatches -----------------------------------------------------------------------
 
 fn step_label(l: Lang, s: Step) -> &'static str {
-    match l {
-        Lang::Zh => s.label_zh(),
-        Lang::En => match s {
-            Step::Point => "point",
-            Step::Bag => "bagging",
-            Step::Box => "boxing",
-            Step::HandOff => "hand-over",
-            Step::Lab => "lab receipt",
-        },
-    }
+    l.t(s.label_zh(), s.label_en())
 }
 
 fn kind_label(l: Lang, kind: &str) -> &'static str {
@@ -145,58 +136,87 @@ pub(super) fn mismatch_line(l: Lang, m: &Mismatch) -> String {
         .split(" / ")
         .nth(usize::from(l == Lang::En))
         .unwrap_or(m.note);
-    // Not a count against a count: what is left undone, said in words.
-    if m.step == gw_domain::handoff::Step::Point {
-        return format!(
-            r#"<li class="warn">{}{}</li>"#,
-            esc(&format!(
-                "{} · {} {}：{} {} — {note}",
+    let colon = l.t("：", ": ");
+    // A bag, box or sheet with its point, for a reader of many points.
+    let at = match (&m.point_label, l) {
+        (Some(p), Lang::Zh) => format!("{}（采样点 {p}）", m.label),
+        (Some(p), Lang::En) => format!("{} (point {p})", m.label),
+        (None, _) => m.label.clone(),
+    };
+    let text = if m.step == Step::Point {
+        // Not a count against a count: what is left undone, said in words
+        // (the step is the point itself: named once).
+        format!(
+            "{} {}{colon}{} {} — {note}",
+            kind_label(l, m.kind),
+            m.label,
+            measure_label(l, m.measure),
+            m.found
+        )
+    } else if m.step == Step::HandOff && m.kind == "box" {
+        // A box at the lab with no hand-over (or one recorded after): a
+        // custody hole, said in words rather than as "boxes 0, counted 1".
+        match l {
+            Lang::Zh => format!(
+                "{}环节 · {} {at}{colon}{note}",
+                step_label(l, m.step),
+                kind_label(l, m.kind)
+            ),
+            Lang::En => format!(
+                "At {} · {} {at}{colon}{note}",
+                step_label(l, m.step),
+                kind_label(l, m.kind)
+            ),
+        }
+    } else {
+        match l {
+            Lang::Zh => format!(
+                "{}环节 · {} {at}：{}系统为 {}，清点为 {}（{}{}）— {note}",
                 step_label(l, m.step),
                 kind_label(l, m.kind),
-                m.label,
                 measure_label(l, m.measure),
-                m.found
-            )),
-            items_text(l, &m.items)
-        );
-    }
-    let text = match l {
-        Lang::Zh => format!(
-            "{}环节 · {} {}：{}系统为 {}，清点为 {}（{}{}）— {note}",
-            step_label(l, m.step),
-            kind_label(l, m.kind),
-            m.label,
-            measure_label(l, m.measure),
-            m.expected,
-            m.found,
-            by,
-            m.diff.abs()
-        ),
-        Lang::En => format!(
-            "At {} · {} {}: {} {} in the system, {} counted ({} {}) — {note}",
-            step_label(l, m.step),
-            kind_label(l, m.kind),
-            m.label,
-            measure_label(l, m.measure),
-            m.expected,
-            m.found,
-            by,
-            m.diff.abs()
-        ),
+                m.expected,
+                m.found,
+                by,
+                m.diff.abs()
+            ),
+            Lang::En => format!(
+                "At {} · {} {at}: {} {} in the system, {} counted ({} {}) — {note}",
+                step_label(l, m.step),
+                kind_label(l, m.kind),
+                measure_label(l, m.measure),
+                m.expected,
+                m.found,
+                by,
+                m.diff.abs()
+            ),
+        }
     };
     format!(
         r#"<li class="warn">{}{}</li>"#,
         esc(&text),
-        items_text(l, &m.items)
+        items_text(l, &m.items, &m.item_swabs)
     )
 }
 
-/// What a break is made of, named (the first twenty).
-fn items_text(l: Lang, items: &[String]) -> String {
+/// What a break is made of, named (the first twenty); `swabs`, when given,
+/// the swabs in each (the tubes left open at a point).
+fn items_text(l: Lang, items: &[String], swabs: &[i64]) -> String {
     if items.is_empty() {
         return String::new();
     }
-    let shown: Vec<&str> = items.iter().take(20).map(String::as_str).collect();
+    let shown: Vec<String> = items
+        .iter()
+        .take(20)
+        .enumerate()
+        .map(|(i, b)| match swabs.get(i) {
+            Some(n) => match l {
+                Lang::Zh => format!("{b}（{n} 人份）"),
+                Lang::En => format!("{b} ({})", counted(l, *n, "人份", "swab", "swabs")),
+            },
+            None => b.clone(),
+        })
+        .collect();
     let more = items.len().saturating_sub(shown.len());
     let tail = if more > 0 {
         match l {
@@ -213,6 +233,15 @@ fn items_text(l: Lang, items: &[String]) -> String {
     )
 }
 
+/// `n` things as the page's language says them: `3 管`, `1 tube`, `3 tubes`.
+fn counted(l: Lang, n: i64, zh: &str, one: &str, many: &str) -> String {
+    match l {
+        Lang::Zh => format!("{n} {zh}"),
+        Lang::En if n == 1 => format!("{n} {one}"),
+        Lang::En => format!("{n} {many}"),
+    }
+}
+
 /// The answer to a packing step: what was recorded and, when a count differs,
 /// a red warning saying where.
 fn packed_html(l: Lang, what: &str, p: &Packed) -> String {
@@ -223,12 +252,19 @@ fn packed_html(l: Lang, what: &str, p: &Packed) -> String {
 /// miscount can be recounted there (not after a hand-over, nor at the lab).
 fn packed_html_at(l: Lang, what: &str, p: &Packed, at_point: bool) -> String {
     let mut out = format!(
-        r#"<section class="card" id="result"><p class="notice">{what} · {tubes} {lt} · {people} {lp}</p>"#,
-        tubes = p.tubes,
-        lt = l.t("管", "tubes"),
-        people = p.people,
-        lp = l.t("人份", "swabs"),
+        r#"<section class="card" id="result"><p class="notice">{what} · {tubes} · {people}</p>"#,
+        tubes = counted(l, p.tubes, "管", "tube", "tubes"),
+        people = counted(l, p.people, "人份", "swab", "swabs"),
     );
+    if p.replay {
+        out.push_str(&format!(
+            r#"<p class="notice" id="replayed">{}</p>"#,
+            l.t(
+                "此前已记录过：这次提交与已记录的完全相同，没有重复记录。",
+                "Recorded already: this was the same as what is stored, so nothing was recorded twice."
+            )
+        ));
+    }
     if !p.counts_match {
         let lines: String = p.mismatches.iter().map(|m| mismatch_line(l, m)).collect();
         out.push_str(&format!(
@@ -259,7 +295,7 @@ fn packed_html_at(l: Lang, what: &str, p: &Packed, at_point: bool) -> String {
 
 // ----- the packing page -----------------------------------------------------------------
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Which {
     Bag,
     Box,
@@ -268,11 +304,79 @@ enum Which {
 }
 
 /// What the page shows besides the tables: the form being fixed (with the
-/// values typed), or the result of the last post.
+/// values typed), or the result of the last post (the page a successful
+/// form is sent on to says which).
 #[derive(Default)]
 struct Outcome {
     failed: Option<(Which, String, Fields)>,
-    done: Option<String>,
+    done: Option<Done>,
+}
+
+/// A packing step just recorded, as the address after a form says it
+/// (`?done=bag&label=BAG0001`, `?done=handoff&id=1-5`; `&again=1` when the
+/// form repeated a record exactly).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Done {
+    which: Which,
+    /// A bag's or box's label, or a hand-over's id.
+    at: String,
+    again: bool,
+}
+
+impl Done {
+    /// The page to send the browser to after a form made (or repeated) a
+    /// record: the packing page saying so, so a refresh posts nothing.
+    fn location(&self, point: &str) -> String {
+        let what = match self.which {
+            Which::Bag => "bag",
+            Which::Box => "box",
+            Which::Recount => "recount",
+            Which::HandOff => "handoff",
+        };
+        let key = if self.which == Which::HandOff {
+            "id"
+        } else {
+            "label"
+        };
+        format!(
+            "/points/{point}/packing?done={what}&{key}={}{}",
+            query_value(&self.at),
+            if self.again { "&again=1" } else { "" }
+        )
+    }
+
+    /// What [`Done::location`] wrote, read back from a page's query.
+    fn read(query: &str) -> Option<Done> {
+        let q = Some(query);
+        let which = match super::query_param(q, "done")?.as_str() {
+            "bag" => Which::Bag,
+            "box" => Which::Box,
+            "recount" => Which::Recount,
+            "handoff" => Which::HandOff,
+            _ => return None,
+        };
+        let key = if which == Which::HandOff {
+            "id"
+        } else {
+            "label"
+        };
+        Some(Done {
+            which,
+            at: super::query_param(q, key)?,
+            again: super::query_param(q, "again").as_deref() == Some("1"),
+        })
+    }
+}
+
+/// A value for an address's query: letters, digits and `-` as they are
+/// (labels and ids are made of them), anything else percent-encoded.
+fn query_value(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// A barcode input that a scanner's Enter moves on from, rather than sending the form.
@@ -284,7 +388,79 @@ pub async fn packing(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    packing_page(&s, &a, &page, &id, StatusCode::OK, Outcome::default()).await
+    let out = Outcome {
+        failed: None,
+        done: Done::read(&page.query),
+    };
+    packing_page(&s, &a, &page, &id, StatusCode::OK, out).await
+}
+
+/// The result of the step [`Done`] names, as the form's answer said it: what
+/// was recorded and, when a count differs, the red warning. Empty when it
+/// cannot be read (another point's, or gone).
+async fn done_html(s: &AppState, a: &Auth, l: Lang, v: &PackingView, d: &Done) -> String {
+    use gw_app::handoff::Record;
+    let Ok(point) = v.point.parse::<Key>() else {
+        return String::new();
+    };
+    let handoff =
+        d.at.parse::<Key>()
+            .ok()
+            .filter(|k| k.street == point.street);
+    let rec = match d.which {
+        Which::Bag => Record::Bag(&d.at),
+        Which::Box => Record::Box(&d.at),
+        Which::Recount if v.bags.iter().any(|b| b.barcode == d.at) => Record::Bag(&d.at),
+        Which::Recount => Record::Box(&d.at),
+        Which::HandOff => match handoff {
+            Some(k) => Record::HandOff(k.id),
+            None => return String::new(),
+        },
+    };
+    let Ok(p) = gw_app::handoff::packed_at(&s.store, &s.clock, &a.principal, point, rec).await
+    else {
+        return String::new();
+    };
+    let p = gw_app::handoff::Packed {
+        replay: d.again,
+        ..p
+    };
+    let label = esc(&p.barcode);
+    match d.which {
+        Which::Bag => packed_html(l, &format!("{} {label}", l.t("已封袋", "Bag sealed:")), &p),
+        Which::Box => packed_html(
+            l,
+            &format!(
+                "{} {label} · {}",
+                l.t("已装箱", "Box packed:"),
+                counted(l, p.bags.unwrap_or(0), "袋", "bag", "bags")
+            ),
+            &p,
+        ),
+        Which::Recount => packed_html(
+            l,
+            &format!("{} {label}", l.t("已重新清点", "Recounted:")),
+            &p,
+        ),
+        Which::HandOff => {
+            let to = v
+                .handoffs
+                .iter()
+                .find(|h| h.id == p.id)
+                .map_or("", |h| h.transporter.as_str());
+            packed_html_at(
+                l,
+                &format!(
+                    "{} {} → {}",
+                    l.t("已交接", "Handed over:"),
+                    counted(l, p.boxes.unwrap_or(0), "箱", "box", "boxes"),
+                    esc(to)
+                ),
+                &p,
+                false,
+            )
+        }
+    }
 }
 
 async fn packing_page(
@@ -305,13 +481,22 @@ async fn packing_page(
     match v {
         Ok(v) => {
             // Where this point's counts broke along the chain, up to the lab's
-            // receipt (for those who may read the point's logistics).
+            // receipt (for those who may read the point's logistics). All of
+            // this point: its name is said once, in the title.
             let breaks = match (v.round.parse(), v.point.parse()) {
                 (Ok(round), Ok(point)) => {
                     gw_app::handoff::report(&s.store, &s.clock, &a.principal, round, Some(point))
                         .await
                         .ok()
-                        .map(|r| r.mismatches)
+                        .map(|r| {
+                            r.mismatches
+                                .into_iter()
+                                .map(|m| Mismatch {
+                                    point_label: None,
+                                    ..m
+                                })
+                                .collect::<Vec<_>>()
+                        })
                 }
                 _ => None,
             };
@@ -323,7 +508,11 @@ async fn packing_page(
                     .unwrap_or_default(),
                 Err(_) => String::new(),
             };
-            let body = packing_body(l, a, &v, &out, breaks.as_deref(), &disinfection);
+            let done = match &out.done {
+                Some(d) => done_html(s, a, l, &v, d).await,
+                None => String::new(),
+            };
+            let body = packing_body(l, a, &v, &out, &done, breaks.as_deref(), &disinfection);
             page.render(
                 status,
                 &format!("{} · {}", v.point_name, l.t("装袋装箱交接", "packing")),
@@ -347,6 +536,7 @@ fn packing_body(
     a: &Auth,
     v: &PackingView,
     out: &Outcome,
+    done: &str,
     breaks: Option<&[Mismatch]>,
     disinfection: &str,
 ) -> String {
@@ -359,10 +549,9 @@ fn packing_body(
         .iter()
         .map(|t| {
             format!(
-                r#"<li class="row2"><span>{}</span><span class="muted">{} {}</span></li>"#,
+                r#"<li class="row2"><span>{}</span><span class="muted">{}</span></li>"#,
                 esc(&t.barcode),
-                t.people,
-                l.t("人份", "swabs")
+                counted(l, t.people, "人份", "swab", "swabs")
             )
         })
         .collect();
@@ -372,10 +561,9 @@ fn packing_body(
         .filter(|b| b.in_box.is_none())
         .map(|b| {
             format!(
-                r#"<li class="row2"><span>{}</span><span class="muted">{} {}</span></li>"#,
+                r#"<li class="row2"><span>{}</span><span class="muted">{}</span></li>"#,
                 esc(&b.barcode),
-                b.tubes,
-                l.t("管", "tubes")
+                counted(l, b.tubes, "管", "tube", "tubes")
             )
         })
         .collect();
@@ -385,12 +573,10 @@ fn packing_body(
         .filter(|b| b.handoff.is_none())
         .map(|b| {
             format!(
-                r#"<li class="row2"><span>{}</span><span class="muted">{} {} · {} {}</span></li>"#,
+                r#"<li class="row2"><span>{}</span><span class="muted">{} · {}</span></li>"#,
                 esc(&b.barcode),
-                b.bags,
-                l.t("袋", "bags"),
-                b.tubes,
-                l.t("管", "tubes")
+                counted(l, b.bags, "袋", "bag", "bags"),
+                counted(l, b.tubes, "管", "tube", "tubes")
             )
         })
         .collect();
@@ -565,15 +751,46 @@ fn packing_body(
     }
     let mut handoffs = String::new();
     for h in &v.handoffs {
+        // The sheet's counts against what the system holds in its boxes:
+        // red when any differs, swabs included.
+        let (boxes, tubes, people) = v
+            .boxes
+            .iter()
+            .filter(|b| b.handoff.as_deref() == Some(h.id.as_str()))
+            .fold((0, 0, 0), |(n, t, p), b| (n + 1, t + b.tubes, p + b.people));
+        let differs = h.counted_boxes != boxes
+            || h.counted_tubes != tubes
+            || h.counted_people.is_some_and(|p| p != people);
+        let mut sheet = vec![
+            counted(l, h.counted_boxes, "箱", "box", "boxes"),
+            counted(l, h.counted_tubes, "管", "tube", "tubes"),
+        ];
+        if let Some(p) = h.counted_people {
+            sheet.push(counted(l, p, "人份", "swab", "swabs"));
+        }
+        let system = if differs {
+            format!(
+                " · {} {}",
+                l.t("系统为", "system:"),
+                [
+                    counted(l, boxes, "箱", "box", "boxes"),
+                    counted(l, tubes, "管", "tube", "tubes"),
+                    counted(l, people, "人份", "swab", "swabs"),
+                ]
+                .join(" · ")
+            )
+        } else {
+            String::new()
+        };
         handoffs.push_str(&format!(
-            r#"<li class="row2"><span>{} {} · {}</span><span class="muted">{} {} · {} {}</span></li>"#,
+            r#"<li class="row2{cls}" id="handoff-{id}"><span>{} {} · {}</span><span class="muted">{}{}</span></li>"#,
             esc(&gw_domain::notify::clock_text(h.created_ms)),
             esc(&h.transporter),
             esc(&h.transporter_phone),
-            h.counted_boxes,
-            l.t("箱", "boxes"),
-            h.counted_tubes,
-            l.t("管", "tubes"),
+            esc(&sheet.join(" · ")),
+            esc(&system),
+            cls = if differs { " warn" } else { "" },
+            id = esc(&h.id),
         ));
     }
     let tables = format!(
@@ -596,10 +813,7 @@ fn packing_body(
             "Red rows: the count differs from the system. Transporters' phones are masked."
         ),
     );
-    let (failed_which, done) = (
-        out.failed.as_ref().map(|(w, _, _)| *w),
-        out.done.clone().unwrap_or_default(),
-    );
+    let failed_which = out.failed.as_ref().map(|(w, _, _)| *w);
     // The form being fixed comes first, so its message is in view.
     let mut forms = vec![
         (Which::Bag, bag_form),
@@ -631,10 +845,18 @@ fn packing_body(
             ),
         ),
     };
+    // A refused form comes first, its refusal at the top of the page (on a
+    // phone the red reconciliation box would push it out of sight); else
+    // what is left to settle comes before the forms.
+    let middle = if failed_which.is_some() {
+        format!("{forms}{disinfection}{breaks}")
+    } else {
+        format!("{disinfection}{breaks}{forms}")
+    };
     format!(
         r#"<p><a href="/">← {home}</a></p><h1>{name} · {h}</h1><p class="muted">{round} · {cap}</p>{done}
 <section class="stats"><div><b id="n-tubes">{nt}</b><span>{lt}</span></div><div><b id="n-bags">{nb}</b><span>{lb}</span></div><div><b id="n-boxes">{nx}</b><span>{lx}</span></div></section>
-{disinfection}{breaks}{forms}{tables}{SCAN_SCRIPT}"#,
+{middle}{tables}{SCAN_SCRIPT}"#,
         home = l.t("首页", "Home"),
         name = esc(&v.point_name),
         h = l.t("装袋 · 装箱 · 交接", "bag · box · hand over"),
@@ -652,36 +874,25 @@ fn packing_body(
     )
 }
 
-/// After a post: the page with the result, or with the form to fix.
+/// After a post: on to the page saying what was recorded (303, so a
+/// refresh posts nothing again), or this page with the form to fix (400).
 async fn answer(
     s: &AppState,
     a: &Auth,
     page: &Page,
-    id: &str,
+    point: Key,
     which: Which,
     fields: Fields,
-    r: Result<String, String>,
+    r: Result<Done, String>,
 ) -> Response {
     match r {
-        Ok(done) => {
-            let out = Outcome {
-                failed: None,
-                done: Some(done),
-            };
-            // A recount changes a record; the other forms make one.
-            let status = if which == Which::Recount {
-                StatusCode::OK
-            } else {
-                StatusCode::CREATED
-            };
-            packing_page(s, a, page, id, status, out).await
-        }
+        Ok(done) => super::redirect(&done.location(&point.to_string())),
         Err(msg) => {
             let out = Outcome {
                 failed: Some((which, msg, fields)),
                 done: None,
             };
-            packing_page(s, a, page, id, StatusCode::BAD_REQUEST, out).await
+            packing_page(s, a, page, &point.to_string(), StatusCode::BAD_REQUEST, out).await
         }
     }
 }
@@ -715,11 +926,11 @@ pub async fn pack_bag(
             )
             .await
             {
-                Ok(p) => Ok(packed_html(
-                    l,
-                    &format!("{} {}", l.t("已封袋", "Bag sealed:"), esc(&p.barcode)),
-                    &p,
-                )),
+                Ok(p) => Ok(Done {
+                    which: Which::Bag,
+                    at: p.barcode,
+                    again: p.replay,
+                }),
                 Err(e) => match form_error(e) {
                     Ok(m) => Err(m),
                     Err(e) => return page.error(e),
@@ -727,7 +938,7 @@ pub async fn pack_bag(
             }
         }
     };
-    answer(&s, &a, &page, &id, Which::Bag, f, r).await
+    answer(&s, &a, &page, point, Which::Bag, f, r).await
 }
 
 /// Packs bags into a box (as POST /api/v1/points/{id}/boxes).
@@ -762,17 +973,11 @@ pub async fn pack_box(
             )
             .await
             {
-                Ok(p) => Ok(packed_html(
-                    l,
-                    &format!(
-                        "{} {} · {} {}",
-                        l.t("已装箱", "Box packed:"),
-                        esc(&p.barcode),
-                        p.bags.unwrap_or(0),
-                        l.t("袋", "bags")
-                    ),
-                    &p,
-                )),
+                Ok(p) => Ok(Done {
+                    which: Which::Box,
+                    at: p.barcode,
+                    again: p.replay,
+                }),
                 Err(e) => match form_error(e) {
                     Ok(m) => Err(m),
                     Err(e) => return page.error(e),
@@ -780,7 +985,7 @@ pub async fn pack_box(
             }
         }
     };
-    answer(&s, &a, &page, &id, Which::Box, f, r).await
+    answer(&s, &a, &page, point, Which::Box, f, r).await
 }
 
 /// A bag or box counted again (as POST /api/v1/points/{id}/recounts).
@@ -815,18 +1020,18 @@ pub async fn recount(
         )
         .await
         {
-            Ok(p) => Ok(packed_html(
-                l,
-                &format!("{} {}", l.t("已重新清点", "Recounted:"), esc(&p.barcode)),
-                &p,
-            )),
+            Ok(p) => Ok(Done {
+                which: Which::Recount,
+                at: p.barcode,
+                again: false,
+            }),
             Err(e) => match form_error(e) {
                 Ok(m) => Err(m),
                 Err(e) => return page.error(e),
             },
         },
     };
-    answer(&s, &a, &page, &id, Which::Recount, f, r).await
+    answer(&s, &a, &page, point, Which::Recount, f, r).await
 }
 
 /// Hands boxes over to a transporter (as POST /api/v1/points/{id}/handoffs).
@@ -880,18 +1085,11 @@ pub async fn hand_over(
             )
             .await
             {
-                Ok(p) => Ok(packed_html_at(
-                    l,
-                    &format!(
-                        "{} {} {} → {}",
-                        l.t("已交接", "Handed over:"),
-                        p.boxes.unwrap_or(0),
-                        l.t("箱", "boxes"),
-                        esc(f.get("name").trim())
-                    ),
-                    &p,
-                    false,
-                )),
+                Ok(p) => Ok(Done {
+                    which: Which::HandOff,
+                    at: p.id,
+                    again: p.replay,
+                }),
                 Err(e) => match form_error(e) {
                     Ok(m) => Err(m),
                     Err(e) => return page.error(e),
@@ -899,7 +1097,7 @@ pub async fn hand_over(
             }
         }
     };
-    answer(&s, &a, &page, &id, Which::HandOff, f, r).await
+    answer(&s, &a, &page, point, Which::HandOff, f, r).await
 }
 
 // ----- the lab's receipt (on the reconciliation page) ---------------------------------------
@@ -997,17 +1195,14 @@ pub async fn receive(
             )
             .await
             {
-                Ok(p) => Ok(packed_html_at(
-                    l,
-                    &format!(
-                        "{} {} {}",
-                        l.t("实验室已接收", "Received at the lab:"),
-                        p.boxes.unwrap_or(0),
-                        l.t("箱", "boxes")
-                    ),
-                    &p,
-                    false,
-                )),
+                // On to the reconciliation page saying so: a refresh posts nothing.
+                Ok(p) => {
+                    return super::redirect(&format!(
+                        "/rounds/{round}/reconciliation?received={}{}",
+                        query_value(&p.id),
+                        if p.replay { "&again=1" } else { "" }
+                    ))
+                }
                 Err(e) => match form_error(e) {
                     Ok(m) => Err(m),
                     Err(e) => return page.error(e),
@@ -1015,19 +1210,50 @@ pub async fn receive(
             }
         }
     };
-    let status = if r.is_ok() {
-        StatusCode::CREATED
-    } else {
-        StatusCode::BAD_REQUEST
-    };
     let section = match receipt_section(&s, &a, l, round, Some((&f, r))).await {
         Ok(h) => h,
         Err(e) => return page.error(e),
     };
     match super::rounds::reconciliation_body(&s, &a, l, &id, Some(section)).await {
-        Ok((title, body)) => page.render(status, &title, &body),
+        Ok((title, body)) => page.render(StatusCode::BAD_REQUEST, &title, &body),
         Err(e) => page.error(e),
     }
+}
+
+/// The receipt form of the reconciliation page the receipt form leads to
+/// (`?received=RECEIPT`, `&again=1` for a receipt repeated exactly): the
+/// receipt as recorded above the empty form. `None` for any other address,
+/// or a receipt the reader may not see.
+pub(super) async fn receipt_after_post(
+    s: &AppState,
+    a: &Auth,
+    page: &Page,
+    round: &str,
+) -> Option<String> {
+    let l = page.lang;
+    let q = Some(page.query.as_str());
+    let receipt: Key = super::query_param(q, "received")?.parse().ok()?;
+    let round: Key = round.parse().ok()?;
+    let p = gw_app::handoff::receipt_at(&s.store, &s.clock, &a.principal, round, receipt)
+        .await
+        .ok()?;
+    let p = gw_app::handoff::Packed {
+        replay: super::query_param(q, "again").as_deref() == Some("1"),
+        ..p
+    };
+    let done = packed_html_at(
+        l,
+        &format!(
+            "{} {}",
+            l.t("实验室已接收", "Received at the lab:"),
+            counted(l, p.boxes.unwrap_or(0), "箱", "box", "boxes")
+        ),
+        &p,
+        false,
+    );
+    receipt_section(s, a, l, round, Some((&Fields::default(), Ok(done))))
+        .await
+        .ok()
 }
 
 // ----- abnormal pools and what was done -------------------------------------------------------

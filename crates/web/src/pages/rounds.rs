@@ -2036,7 +2036,9 @@ pub async fn reconciliation(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    let r = reconciliation_body(&s, &a, page.lang, &id, None).await;
+    // After the lab's receipt form: the receipt as recorded.
+    let receipt = super::packing::receipt_after_post(&s, &a, &page, &id).await;
+    let r = reconciliation_body(&s, &a, page.lang, &id, receipt).await;
     render(&page, r)
 }
 
