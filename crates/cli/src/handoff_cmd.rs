@@ -250,8 +250,7 @@ pub async fn supplies_cmd(c: SuppliesCmd, clock: &Clock) -> Result<()> {
                     received_by: &received_by,
                 },
             )
-            .await
-            .map_err(plain)?;
+            .await?;
             if json {
                 println!("{}", serde_json::to_string(&v)?);
             } else {
@@ -270,9 +269,7 @@ pub async fn supplies_cmd(c: SuppliesCmd, clock: &Clock) -> Result<()> {
         SuppliesCmd::List { point, json, db } => {
             let store = open(&db).await?;
             let point = key(&point, "--point")?;
-            let items = gw_app::handoff::supplies(&store, clock, &operator(), point)
-                .await
-                .map_err(plain)?;
+            let items = gw_app::handoff::supplies(&store, clock, &operator(), point).await?;
             if json {
                 println!("{}", serde_json::to_string(&items)?);
             } else {
@@ -309,9 +306,7 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
             let point: Option<gw_domain::ids::Key> = point
                 .map(|p| p.parse().context("--point STREET-ID"))
                 .transpose()?;
-            let r = gw_app::handoff::report(&store, clock, &operator(), round, point)
-                .await
-                .map_err(plain)?;
+            let r = gw_app::handoff::report(&store, clock, &operator(), round, point).await?;
             if json {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
@@ -365,9 +360,7 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
         HandoffCmd::Packing { point, json, db } => {
             let store = open(&db).await?;
             let point = key(&point, "--point")?;
-            let v = gw_app::handoff::packing(&store, clock, &operator(), point)
-                .await
-                .map_err(plain)?;
+            let v = gw_app::handoff::packing(&store, clock, &operator(), point).await?;
             if json {
                 println!("{}", serde_json::to_string(&v)?);
                 return Ok(());
@@ -441,8 +434,7 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
             let tubes = split_list(&tubes);
             let v =
                 gw_app::handoff::pack_bag(&store, clock, &operator(), point, &bag, &tubes, counted)
-                    .await
-                    .map_err(plain)?;
+                    .await?;
             packed("袋 / bag", &v, json)
         }
         HandoffCmd::Box {
@@ -466,8 +458,7 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
                 &bags,
                 (counted_bags, counted_tubes),
             )
-            .await
-            .map_err(plain)?;
+            .await?;
             packed("箱 / box", &v, json)
         }
         HandoffCmd::Recount {
@@ -491,8 +482,7 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
                 counted_bags,
                 &reason,
             )
-            .await
-            .map_err(plain)?;
+            .await?;
             let what = if v.bags.is_some() {
                 "箱 / box"
             } else {
@@ -533,8 +523,7 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
                     per_box: Vec::new(),
                 },
             )
-            .await
-            .map_err(plain)?;
+            .await?;
             packed("交接 / hand-over", &v, json)
         }
         HandoffCmd::Receive {
@@ -574,16 +563,14 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
                     per_box,
                 },
             )
-            .await
-            .map_err(plain)?;
+            .await?;
             packed("实验室接收 / lab receipt", &v, json)
         }
         HandoffCmd::BagCapacity { round, tubes, db } => {
             let store = open(&db).await?;
             let round = key(&round, "--round")?;
-            let c = gw_app::handoff::set_bag_capacity(&store, clock, &operator(), round, tubes)
-                .await
-                .map_err(plain)?;
+            let c =
+                gw_app::handoff::set_bag_capacity(&store, clock, &operator(), round, tubes).await?;
             println!(
                 "轮次 {round}：每袋最多 {} 管 / round {round}: at most {} tubes to a bag",
                 c.capacity, c.capacity
@@ -615,15 +602,6 @@ fn split_list(items: &[String]) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect()
-}
-
-/// A refusal as the person reads it: a conflict's words without the
-/// store's `conflict:` prefix.
-fn plain(e: gw_app::access::AuthError) -> anyhow::Error {
-    match e {
-        gw_app::access::AuthError::Store(gw_store::StoreError::Conflict(m)) => anyhow::anyhow!(m),
-        e => e.into(),
-    }
 }
 
 /// What a break is about, Chinese then English (`袋 bag`).
