@@ -81,8 +81,9 @@ pub struct PointInfo {
     pub closes_ms: i64,
     /// People per station per hour, as configured.
     pub configured_rate: f64,
-    /// Scans per hour of each station that scanned, over the last hour
-    /// (`None`: too few scans yet).
+    /// A station's pace over the last hour: each station that scanned at
+    /// least twice, over its own span from first scan to last (`None`: too
+    /// few scans yet).
     pub measured_rate: Option<f64>,
     /// Scans in the measuring window.
     pub scans_recent: i64,
@@ -92,8 +93,8 @@ pub struct PointInfo {
     /// (people who never came drop out).
     pub backlog: u32,
     /// The rate per configured station the next re-plan uses: with people
-    /// waiting, the point's measured throughput spread over its `stations`
-    /// (one of two stations scanning at 30 an hour plans 15 for each).
+    /// waiting, the measured pace (a station added counts at that pace);
+    /// otherwise the faster of configured and measured.
     pub planning_rate: f64,
 }
 
@@ -251,6 +252,9 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
     let since_split = store
         .point_scans(street, round.id, split, now - MEASURE_WINDOW_MS, now)
         .await?;
+    let per_station = store
+        .station_scans(street, round.id, now - MEASURE_WINDOW_MS, now)
+        .await?;
     let mut points = Vec::new();
     let mut infos = Vec::new();
     let mut communities = Vec::new();
@@ -259,22 +263,34 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
         let stations = u32::try_from(p.stations).unwrap_or(1).max(1);
         let configured = f64::from(p.rate_per_station_h.max(1));
         let s = scans.iter().find(|s| s.point_id == p.id);
-        let m = s.and_then(|s| {
+        // The pace of a station: each named station over its own active
+        // span, so a phone re-enrolled (a new station after one scan) or a
+        // station left idle does not dilute it. Scans with no station named
+        // fall back to the point's scans over its configured stations.
+        let own: Vec<sched::StationScans> = per_station
+            .iter()
+            .filter(|r| r.0 == p.id)
+            .map(|r| sched::StationScans {
+                scans: u32::try_from(r.2).unwrap_or(0),
+                first_ms: r.3,
+                last_ms: r.4,
+            })
+            .collect();
+        // The point's scans over its configured stations: at an idle point
+        // the only evidence of speed (a lower bound on it).
+        let throughput = s.and_then(|s| {
             let first = s.first_recent_ms?;
-            Some(Measured {
+            sched::measured_rate(&Measured {
                 scans: u32::try_from(s.recent).unwrap_or(0),
                 span_ms: now - first.max(now - MEASURE_WINDOW_MS),
-                stations: u32::try_from(s.stations_recent)
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .unwrap_or(stations),
+                stations,
             })
         });
-        // Per station that scanned (shown)...
-        let measured = m.as_ref().and_then(sched::measured_rate);
-        // ...and the point's throughput over the stations it is planned
-        // with: a configured station that is not scanning adds nothing.
-        let throughput = m.and_then(|m| sched::measured_rate(&Measured { stations, ..m }));
+        let measured = if own.is_empty() {
+            throughput
+        } else {
+            sched::station_pace(&own)
+        };
         // Waiting now (see `waiting_now`): the slot in progress by the plan's
         // arrival curve less its swabs, and of older slots only the line the
         // point's speed leaves, so people who never came drop out.
@@ -293,9 +309,14 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
             before: scanned.saturating_sub(since),
             since,
         };
-        let waiting = sched::waiting_now(&started, swabbed, stations, configured, throughput, now);
-        // Slow only if people were waiting and still it served below its rate.
-        let rate = sched::effective_rate(configured, throughput, waiting >= f64::from(stations));
+        let waiting = sched::waiting_now(&started, swabbed, stations, configured, measured, now);
+        // Slow only if people were waiting and still it served below its
+        // rate. Then a re-plan counts every configured station at the
+        // measured pace, so a station added where the line is long adds
+        // that pace; an idle point's pace only says it is at least so fast.
+        let busy = waiting >= f64::from(stations);
+        let rate =
+            sched::effective_rate(configured, if busy { measured } else { throughput }, busy);
         let backlog = waiting.round() as u32;
         let opens_ms = p.opens_ms.unwrap_or(r.starts_ms);
         let closes_ms = p.closes_ms.unwrap_or(r.ends_ms);
