@@ -168,3 +168,178 @@ async fn a_points_pace_is_per_station_and_the_stations_advised_are_counted_at_it
     assert_eq!(info.stations, 2 + k);
     let _: Value = serde_json::to_value(&v).unwrap();
 }
+
+/// The slot starts of a stored plan, in order.
+fn slot_starts(v: &Value) -> Vec<i64> {
+    let mut out: Vec<i64> = v["call_down"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["starts_ms"].as_i64().unwrap())
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Pushing from the command line takes the next slot not pushed yet; a slot
+/// that is not one lists the slots there are; a slot pushed before says how
+/// to push it again (`--again`). A point's hours cut into a pushed slot:
+/// the change warns; the schedule (API, page, CLI) says the stored plan no
+/// longer fits the points' hours, and a push of a slot its point is closed
+/// for is refused. A pushed slot says when (date and time) and who pushed
+/// it, by their name, on the page and in the API.
+#[tokio::test]
+async fn a_push_is_refused_for_a_point_closed_then_and_says_when_and_who() {
+    let (env, mut srv, _store, street, community, round) = street_and_round().await;
+    // A commander with a name people know.
+    let out = env.cli_ok(&["user", "add", "wang", "--name", "王主任"]);
+    let pw = out
+        .split("one-time password: ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    env.cli_ok(&[
+        "user",
+        "grant",
+        "wang",
+        "--role",
+        "street_commander",
+        "--street",
+        "鸿城街道",
+    ]);
+    srv.token = Some(srv.login("wang", &pw));
+    let now = Clock::System.now_ms();
+    let p = srv.post(
+        &format!("/api/v1/rounds/{round}/points"),
+        &json!({ "name": "百合小区南门", "community": format!("{street}-{community}"), "stations": 3,
+                 "opens_ms": now - HOUR, "closes_ms": now + 10 * HOUR }),
+    );
+    assert_eq!(p.status, 201, "{}", p.body);
+    let point = p.json()["id"].as_str().unwrap().to_string();
+    let p2 = srv.post(
+        &format!("/api/v1/rounds/{round}/points"),
+        &json!({ "name": "达兴社区广场", "community": format!("{street}-{community}"), "stations": 2 }),
+    );
+    assert_eq!(p2.status, 201, "{}", p2.body);
+    let point2 = p2.json()["id"].as_str().unwrap().to_string();
+    // Default hours are said as the round's window, not dashes.
+    let set = env.cli_ok(&["round", "point-set", &point2, "--stations", "3"]);
+    assert!(set.contains("按轮次时间") && !set.contains("—"), "{set}");
+
+    let planned = srv.post(&format!("/api/v1/rounds/{round}/schedule"), &json!({}));
+    assert_eq!(planned.status, 200, "{}", planned.body);
+    let starts = slot_starts(&planned.json());
+    assert!(starts.len() >= 4, "{starts:?}");
+    let ch = srv.post(
+        &format!("/api/v1/streets/{street}/alert-channels"),
+        &json!({ "kind": "json", "url": "http://127.0.0.1:9/hook" }),
+    );
+    assert!(ch.status == 200 || ch.status == 201, "{}", ch.body);
+
+    // The next slot, pushed from the API; then from the command line
+    // without --starts: the next one not pushed yet (not a 409).
+    let first = srv.post(&format!("/api/v1/rounds/{round}/schedule/push"), &json!({}));
+    assert_eq!(first.status, 200, "{}", first.body);
+    env.cli_ok(&["round", "push", &round]);
+    let v = srv.get(&format!("/api/v1/rounds/{round}/schedule")).json();
+    let pushed: Vec<i64> = v["pushes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["slot_ms"].as_i64().unwrap())
+        .collect();
+    assert_eq!(pushed, starts[..2].to_vec(), "{}", v["pushes"]);
+    // Who and when, in the API: the account's name.
+    assert_eq!(v["pushes"][0]["by"], "王主任", "{}", v["pushes"]);
+    assert_eq!(v["pushes"][1]["by"], "cli:root", "{}", v["pushes"]);
+    assert!(v["pushes"][0]["at_ms"].as_i64().unwrap() >= now);
+    // A time no slot starts at: the slots there are.
+    let clock_text = gw_domain::notify::clock_text;
+    let wrong = env.cli(&[
+        "round",
+        "push",
+        &round,
+        "--starts",
+        &clock_text(starts[2] + 7 * MINUTE_MS),
+    ]);
+    assert!(!wrong.status.success());
+    let said = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        said.contains(&clock_text(starts[2])) && said.contains(&clock_text(starts[3])),
+        "{said}"
+    );
+    // Pushed before: the flag to use is named.
+    let twice = env.cli(&["round", "push", &round, "--starts", &clock_text(starts[0])]);
+    assert!(!twice.status.success());
+    let said = String::from_utf8_lossy(&twice.stderr);
+    assert!(said.contains("--again"), "{said}");
+
+    // The point now closes ten minutes into the second slot: a pushed slot
+    // is cut, and the change warns.
+    let cut = env.cli(&[
+        "round",
+        "point-set",
+        &point,
+        "--closes",
+        &clock_text(starts[1] + 10 * MINUTE_MS),
+    ]);
+    assert!(cut.status.success(), "{cut:?}");
+    let warned = String::from_utf8_lossy(&cut.stderr);
+    assert!(
+        warned.contains("已推送") && warned.contains("plan again"),
+        "{warned}"
+    );
+    // The schedule says the stored plan no longer fits the points' hours.
+    let v = srv.get(&format!("/api/v1/rounds/{round}/schedule")).json();
+    let ooh = v["out_of_hours"].as_array().unwrap();
+    assert!(
+        ooh.iter().any(|o| o["point"] == point.as_str()
+            && o["starts_ms"] == starts[1]
+            && o["pushed"] == true),
+        "{ooh:?}"
+    );
+    assert!(
+        ooh.iter().any(|o| o["point"] == point.as_str()
+            && o["starts_ms"] == starts[2]
+            && o["pushed"] == false),
+        "{ooh:?}"
+    );
+    let page = srv.get(&format!("/rounds/{round}/schedule"));
+    assert!(
+        page.body.contains(r#"id="out-of-hours""#) && page.body.contains("不再相符"),
+        "{}",
+        page.body
+    );
+    // The pushed slot: date and time, and the name, in order.
+    let pushed_li = page
+        .body
+        .split(r#"<ul class="pushed"><li>"#)
+        .nth(1)
+        .unwrap();
+    let pushed_li = &pushed_li[..pushed_li.find("</li>").unwrap()];
+    let at = v["pushes"][0]["at_ms"].as_i64().unwrap();
+    assert!(
+        pushed_li.starts_with(&format!("{} 由 王主任 推送（", clock_text(at))),
+        "{pushed_li}"
+    );
+    let cli = env.cli_ok(&["round", "simulate", "--round", &round]);
+    assert!(cli.contains("no longer fits the points' hours"), "{cli}");
+    assert!(cli.contains("由 by 王主任"), "{cli}");
+    // A push of a slot the point is closed for: refused, nothing queued.
+    let refused = srv.post(
+        &format!("/api/v1/rounds/{round}/schedule/push"),
+        &json!({ "starts_ms": starts[2] }),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.body.contains("百合小区南门")
+            && refused.body.contains("不开放")
+            && refused.body.contains("not open"),
+        "{}",
+        refused.body
+    );
+    let v = srv.get(&format!("/api/v1/rounds/{round}/schedule")).json();
+    assert_eq!(v["pushes"].as_array().unwrap().len(), 2);
+}

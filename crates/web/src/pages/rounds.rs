@@ -112,13 +112,7 @@ async fn schedule_body(
                 .await?,
             s.clock.now_ms(),
         );
-    let pushes = if can_push {
-        gw_app::notify::pushes(&s.store, &s.clock, &a.principal, round)
-            .await
-            .map_err(|e| auth_err(l, e))?
-    } else {
-        Vec::new()
-    };
+    let pushes = &v.pushes;
     let now = s.clock.now_ms();
     let mut last_start = None;
     let mut slots = String::new();
@@ -136,14 +130,17 @@ async fn schedule_body(
                 let who: String = told
                     .iter()
                     .map(|x| {
-                        format!(
-                            "<li>{} {} · {}（{} {}）</li>",
-                            esc(&date_text(x.at_ms)),
-                            l.t("由", "by"),
-                            esc(&x.actor),
-                            x.messages,
-                            l.t("条消息", "messages"),
-                        )
+                        let at = esc(&gw_domain::notify::clock_text(x.at_ms));
+                        match l {
+                            Lang::Zh => format!(
+                                "<li>{at} 由 {} 推送（{} 条消息）</li>",
+                                esc(&x.by),
+                                x.messages
+                            ),
+                            Lang::En => {
+                                format!("<li>{at} by {} ({} messages)</li>", esc(&x.by), x.messages)
+                            }
+                        }
                     })
                     .collect();
                 let again = if sl.starts_ms < now || !sampling {
@@ -174,6 +171,13 @@ async fn schedule_body(
                     b = l.t("推送叫号", "Push call-down"),
                 )
             };
+            // The slot's first row is where a push returns to.
+            let anchor = if last_start == Some(sl.starts_ms) {
+                String::new()
+            } else {
+                // In minutes: a long run of digits reads like a phone number.
+                format!(r#" id="slot-{}""#, sl.starts_ms / 60_000)
+            };
             last_start = Some(sl.starts_ms);
             let mut who = String::new();
             for c in &sl.calls {
@@ -189,7 +193,7 @@ async fn schedule_body(
                 ));
             }
             slots.push_str(&format!(
-                r#"<tr><td class="n">{}–{}</td><td>{}</td><td class="n">{}</td><td><ul class="calls">{who}</ul></td><td class="noprint">{push}</td></tr>"#,
+                r#"<tr{anchor}><td class="n">{}–{}</td><td>{}</td><td class="n">{}</td><td><ul class="calls">{who}</ul></td><td class="noprint">{push}</td></tr>"#,
                 hm(sl.starts_ms),
                 hm(sl.ends_ms),
                 esc(&p.name),
@@ -240,11 +244,45 @@ async fn schedule_body(
     let points = points_table(l, &v);
     let sim = simulation_table(l, &v.simulation);
     let d2d = v.plan.door_to_door.len();
-    let problem = v
+    let mut problem = v
         .problem
         .as_deref()
         .map(|p| format!(r#"<p class="error" role="alert">{}</p>"#, esc(&pick(l, p))))
         .unwrap_or_default();
+    // Hours changed since the plan: slots at a point not open then.
+    if !v.out_of_hours.is_empty() {
+        let items: String = v
+            .out_of_hours
+            .iter()
+            .map(|o| {
+                let told = if o.pushed {
+                    l.t(
+                        "（已推送：居民已被通知，请另行通知改期）",
+                        " (pushed: its people were told to come; tell them again)",
+                    )
+                } else {
+                    ""
+                };
+                format!(
+                    "<li>{} {}–{}{} {} {}–{}{told}</li>",
+                    esc(&o.point_name),
+                    hm(o.starts_ms),
+                    hm(o.ends_ms),
+                    l.t("：", ":"),
+                    l.t("开放时间", "open"),
+                    esc(&gw_domain::notify::clock_text(o.opens_ms)),
+                    hm(o.closes_ms),
+                )
+            })
+            .collect();
+        problem.push_str(&format!(
+            r#"<div class="error" role="alert" id="out-of-hours"><p>{}</p><ul>{items}</ul></div>"#,
+            l.t(
+                "已存的时间表与采样点开放时间不再相符：以下时段的采样点未开放，不能推送叫号，请重新排班。",
+                "The stored plan no longer fits the points' hours: these slots fall when their point is not open; they cannot be pushed. Plan again."
+            )
+        ));
+    }
     let pushed_error = refused
         .as_ref()
         .filter(|r| r.push)
@@ -479,7 +517,10 @@ pub async fn push_slot(
     {
         Ok(_) => {
             s.alerts.wake();
-            redirect(&format!("/rounds/{round}/schedule#calldown"))
+            redirect(&format!(
+                "/rounds/{round}/schedule#slot-{}",
+                f.starts_ms.div_euclid(60_000)
+            ))
         }
         Err(e) => {
             let e = auth_err(l, e);
@@ -495,11 +536,11 @@ pub async fn push_slot(
             // The API's "ask again" is this page's tick and button.
             let message = pick(l, &e.message)
                 .replace(
-                    "确需再次推送请加 again",
+                    "确需再次推送请加 again（命令行 --again）",
                     "确需再次推送，请在该时段勾选确认后按「再次推送」",
                 )
                 .replace(
-                    "ask again to send it once more",
+                    "ask again to send it once more (`again`; on the command line --again)",
                     "to send it once more, tick the box at the slot and press Push again",
                 );
             again_with(&s, &a, &page, &id, &message, &form, e.status, true).await
