@@ -143,7 +143,16 @@ pub fn render(v: &ScheduleView) -> String {
                 .iter()
                 .map(|c| {
                     let units: Vec<&str> = c.units.iter().map(|u| u.name.as_str()).collect();
-                    format!("{} {}单元 ({}人)", c.building, units.join("、"), c.people)
+                    let away = c
+                        .away
+                        .map(|a| format!(" [!{} / {}]", a.zh(), a.en()))
+                        .unwrap_or_default();
+                    format!(
+                        "{} {}单元 ({}人){away}",
+                        c.building,
+                        units.join("、"),
+                        c.people
+                    )
                 })
                 .collect();
             let told: String = v

@@ -55,6 +55,10 @@ pub const DEFAULT_RATE_PER_STATION_H: f64 = 100.0;
 /// Nominal distance (m) to a point outside the compound when positions are unknown.
 const FAR_M: f64 = 1_000.0;
 
+/// A call to a point further than this (m) is flagged: the residents must
+/// know it is not their usual point.
+pub const FAR_CALL_M: f64 = 500.0;
+
 /// Added to the distance to a point of another community: a street is a few
 /// kilometres across, so any point of a building's own community comes first.
 const OTHER_COMMUNITY_M: f64 = 100_000.0;
@@ -187,6 +191,59 @@ pub struct SlotCall {
     pub building: String,
     pub units: Vec<UnitCall>,
     pub people: u32,
+    /// Not the building's usual point: another community's, or further than
+    /// [`FAR_CALL_M`] (the call-down says so).
+    #[serde(default)]
+    pub away: Option<Away>,
+}
+
+/// Why a call sends people away from their usual point.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Away {
+    /// The point belongs to another community.
+    pub other_community: bool,
+    /// Metres to the point, when both positions are known.
+    pub distance_m: Option<f64>,
+}
+
+impl Away {
+    /// `None` when the point is the building's own community's and near.
+    fn of(b: Option<&Building>, p: &Point, distance_m: Option<f64>) -> Option<Away> {
+        let other_community = matches!(
+            (b.and_then(|b| b.community), p.community),
+            (Some(a), Some(c)) if a != c
+        );
+        let far = distance_m.is_some_and(|d| d > FAR_CALL_M);
+        (other_community || far).then_some(Away {
+            other_community,
+            distance_m,
+        })
+    }
+
+    /// In Chinese, for the call-down message and the page.
+    pub fn zh(&self) -> String {
+        let what = if self.other_community {
+            "其他社区的采样点"
+        } else {
+            "较远的采样点"
+        };
+        match self.distance_m {
+            Some(d) => format!("{what}，约 {:.0} 米", d),
+            None => what.to_string(),
+        }
+    }
+
+    pub fn en(&self) -> String {
+        let what = if self.other_community {
+            "another community's point"
+        } else {
+            "a point further away"
+        };
+        match self.distance_m {
+            Some(d) => format!("{what}, about {d:.0} m"),
+            None => what.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -212,6 +269,9 @@ pub struct Assignment {
     /// else its compound's centre; the point's, else its compound's).
     pub distance_m: Option<f64>,
     pub people: u32,
+    /// Not the building's usual point (see [`SlotCall::away`]).
+    #[serde(default)]
+    pub away: Option<Away>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -1173,6 +1233,11 @@ pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &
             backlog: f64::from(p.backlog),
             run_ms: 0.0,
         };
+        let ppos = point_pos(p, &centres);
+        let dist_of = |b: i64| match (bpos.get(&b).copied().flatten(), ppos) {
+            (Some(a), Some(q)) => Some((a.distance(q) * 10.0).round() / 10.0),
+            _ => None,
+        };
         let mut prev_end: Option<i64> = None;
         let mut slots = Vec::new();
         let mut max_q: f64 = 0.0;
@@ -1216,6 +1281,7 @@ pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &
                             .map_or_else(|| c.building_id.to_string(), |b| b.name.clone()),
                         units: vec![unit],
                         people: c.people,
+                        away: Away::of(building.copied(), p, dist_of(c.building_id)),
                     }),
                 }
             }
@@ -1237,19 +1303,14 @@ pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &
                 Some(a) => a.people += c.people,
                 None => {
                     let building = bname.get(&c.building_id);
-                    let d = match (
-                        bpos.get(&c.building_id).copied().flatten(),
-                        point_pos(p, &centres),
-                    ) {
-                        (Some(a), Some(q)) => Some((a.distance(q) * 10.0).round() / 10.0),
-                        _ => None,
-                    };
+                    let d = dist_of(c.building_id);
                     assigned.push(Assignment {
                         building_id: c.building_id,
                         building: building
                             .map_or_else(|| c.building_id.to_string(), |b| b.name.clone()),
                         distance_m: d,
                         people: c.people,
+                        away: Away::of(building.copied(), p, d),
                     })
                 }
             }
@@ -1687,8 +1748,13 @@ pub fn calldown_text(round: &str, point: &str, slot: &Slot) -> String {
         } else {
             format!("；其中{held}户已另行通知，请留在家中，由医护人员入户采样")
         };
+        // Sent away from their usual point: they must know.
+        let away = c
+            .away
+            .map(|a| format!("；本次请到{}（{}），不是平常的采样点", point, a.zh()))
+            .unwrap_or_default();
         s.push_str(&format!(
-            "· {} {}（约{}人{except}）\n",
+            "· {} {}（约{}人{except}{away}）\n",
             c.building,
             units.join("、"),
             c.people
@@ -2297,6 +2363,49 @@ mod tests {
             .map(|h| h.people)
             .sum();
         assert_eq!(again.people_called, n_rest);
+    }
+
+    #[test]
+    fn a_call_to_another_communitys_or_a_far_point_is_flagged_and_said() {
+        // Compound 1 (community 1) has no room at its own point for its
+        // last buildings; community 2's point 1 km away takes them.
+        let mut bs = compound(6, 1, 0.0);
+        for b in &mut bs {
+            b.community = Some(1);
+        }
+        let mut own = point(1, Some(1), 0.0, 0.0, 1);
+        own.community = Some(1);
+        let mut other = point(2, None, 1_000.0, 0.0, 4);
+        other.community = Some(2);
+        let plan = super::plan(&bs, &[own, other], &params(2)).unwrap();
+        let at = |pid: i64| plan.points.iter().find(|p| p.point_id == pid).unwrap();
+        assert!(at(1)
+            .slots
+            .iter()
+            .flat_map(|s| &s.calls)
+            .all(|c| c.away.is_none()));
+        assert!(at(1).buildings.iter().all(|a| a.away.is_none()));
+        let away: Vec<&SlotCall> = at(2).slots.iter().flat_map(|s| &s.calls).collect();
+        assert!(!away.is_empty(), "{plan:?}");
+        for c in &away {
+            let a = c.away.unwrap();
+            assert!(a.other_community && a.distance_m.unwrap() > 800.0, "{a:?}");
+        }
+        assert!(at(2).buildings.iter().all(|a| a.away.is_some()));
+        let slot = at(2).slots.iter().find(|s| !s.calls.is_empty()).unwrap();
+        let text = calldown_text("第1轮", "2号采样点", slot);
+        assert!(
+            text.contains("本次请到2号采样点（其他社区的采样点，约 ")
+                && text.contains("米），不是平常的采样点"),
+            "{text}"
+        );
+        // Same community, but further than FAR_CALL_M: flagged as far.
+        let a = Away::of(bs.first(), &point(3, None, 800.0, 0.0, 1), Some(800.0)).unwrap();
+        assert!(!a.other_community && a.zh().contains("较远"));
+        assert_eq!(
+            Away::of(bs.first(), &point(3, None, 80.0, 0.0, 1), Some(80.0)),
+            None
+        );
     }
 
     #[test]

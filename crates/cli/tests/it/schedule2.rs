@@ -15,8 +15,15 @@ const HOUR: i64 = 3_600_000;
 /// A demo street of 1,500, its commander logged in over HTTP, and an open
 /// round: the server, the store, the street, its first community and the round.
 async fn street_and_round() -> (TestEnv, Server, gw_store::Store, i64, i64, String) {
+    street_of(1500).await
+}
+
+/// [`street_and_round`] over a demo street of `residents` (6,000 make two
+/// communities).
+async fn street_of(residents: u32) -> (TestEnv, Server, gw_store::Store, i64, i64, String) {
     let env = TestEnv::new().await;
-    env.cli_ok(&["demo", "--residents", "1500", "--seed", "5", "--no-serve"]);
+    let n = residents.to_string();
+    env.cli_ok(&["demo", "--residents", &n, "--seed", "5", "--no-serve"]);
     let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
     let mut srv = env.serve();
     srv.token = Some(srv.login("chief", &pw));
@@ -342,4 +349,53 @@ async fn a_push_is_refused_for_a_point_closed_then_and_says_when_and_who() {
     );
     let v = srv.get(&format!("/api/v1/rounds/{round}/schedule")).json();
     assert_eq!(v["pushes"].as_array().unwrap().len(), 2);
+}
+
+/// A building sent to another community's point (its own has no room) is
+/// flagged in the API, on the page, in the CLI and in the call-down message:
+/// its residents must know it is not their usual point.
+#[tokio::test]
+async fn a_call_to_another_communitys_point_is_said_where_it_is_read() {
+    let (env, srv, store, street, community, round) = street_of(6000).await;
+    let communities = store.communities(None, Some(street)).await.unwrap();
+    let other = communities.iter().find(|c| c.id != community).unwrap().id;
+    let now = Clock::System.now_ms();
+    for (name, c, stations) in [("本社区点", community, 8), ("外社区点", other, 20)] {
+        let p = srv.post(
+            &format!("/api/v1/rounds/{round}/points"),
+            &json!({ "name": name, "community": format!("{street}-{c}"), "stations": stations,
+                     "opens_ms": now - HOUR, "closes_ms": now + 4 * HOUR }),
+        );
+        assert_eq!(p.status, 201, "{}", p.body);
+    }
+    let v = srv.post(&format!("/api/v1/rounds/{round}/schedule"), &json!({}));
+    assert_eq!(v.status, 200, "{}", v.body);
+    let v = v.json();
+    let away: Vec<&Value> = v["plan"]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["slots"].as_array().unwrap())
+        .flat_map(|s| s["calls"].as_array().unwrap())
+        .filter(|c| c["away"]["other_community"] == true)
+        .collect();
+    assert!(!away.is_empty(), "{}", v["plan"]);
+    let texts: Vec<&str> = v["call_down"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("本次请到外社区点（其他社区的采样点")
+                && t.contains("不是平常的采样点")),
+        "{texts:?}"
+    );
+    assert!(texts.iter().all(|t| !t.contains("本次请到本社区点")));
+    let page = srv.get(&format!("/rounds/{round}/schedule"));
+    assert!(page.body.contains(r#"class="tag away""#) && page.body.contains("其他社区的采样点"));
+    let cli = env.cli_ok(&["round", "simulate", "--round", &round]);
+    assert!(cli.contains("[!其他社区的采样点"), "{cli}");
 }

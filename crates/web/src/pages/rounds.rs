@@ -186,8 +186,21 @@ async fn schedule_body(
                     .iter()
                     .map(|u| format!("{}{}（{}）", esc(&u.name), l.t("单元", ""), u.people))
                     .collect();
+                // Sent away from their usual point: said beside the building.
+                let away = c
+                    .away
+                    .map(|w| {
+                        format!(
+                            r#" <span class="tag away" style="background:#fde2e1;color:#8a1c1c">{}</span>"#,
+                            esc(&match l {
+                                Lang::Zh => w.zh(),
+                                Lang::En => w.en(),
+                            })
+                        )
+                    })
+                    .unwrap_or_default();
                 who.push_str(&format!(
-                    "<li><b>{}</b> {}</li>",
+                    "<li><b>{}</b> {}{away}</li>",
                     esc(&c.building),
                     units.join("、")
                 ));
