@@ -201,5 +201,17 @@ pub fn render(v: &ScheduleView) -> String {
         stats(&sim.plan.overall),
         stats(&sim.all_at_once.overall)
     ));
+    let bound = v.plan.params.max_queue;
+    for (id, q) in sim.over_bound(bound) {
+        let name = v
+            .plan
+            .points
+            .iter()
+            .find(|p| p.point_id == id)
+            .map_or_else(|| id.to_string(), |p| p.name.clone());
+        out.push_str(&format!(
+            "  注意 note: {name} 模拟最长排队 {q} 人，超过排队上限 {bound:.0} 人 / the simulated longest queue, {q}, exceeds the queue bound of {bound:.0}\n"
+        ));
+    }
     out
 }

@@ -1378,6 +1378,21 @@ pub struct Comparison {
     pub all_at_once: Simulation,
 }
 
+impl Comparison {
+    /// The points whose simulated longest queue under the plan exceeds the
+    /// plan's bound `max_queue`: `(point, longest queue)`. The bound holds
+    /// the expected longest queue; chance can exceed it, and the reader must
+    /// be told rather than left to compare two tables.
+    pub fn over_bound(&self, max_queue: f64) -> Vec<(i64, u32)> {
+        self.plan
+            .points
+            .iter()
+            .filter(|p| f64::from(p.stats.max_queue) > max_queue)
+            .map(|p| (p.point_id, p.stats.max_queue))
+            .collect()
+    }
+}
+
 /// How people are called in a simulation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Calling {

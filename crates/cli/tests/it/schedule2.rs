@@ -399,3 +399,42 @@ async fn a_call_to_another_communitys_point_is_said_where_it_is_read() {
     let cli = env.cli_ok(&["round", "simulate", "--round", &round]);
     assert!(cli.contains("[!其他社区的采样点"), "{cli}");
 }
+
+/// The plan bounds the expected longest queue; the simulation's longest can
+/// go past it, and the page and `round simulate` say so.
+#[tokio::test]
+async fn a_simulated_queue_past_the_bound_is_said() {
+    let (env, srv, _store, street, community, round) = street_and_round().await;
+    let now = Clock::System.now_ms();
+    let p = srv.post(
+        &format!("/api/v1/rounds/{round}/points"),
+        &json!({ "name": "路口点", "community": format!("{street}-{community}"), "stations": 3,
+                 "opens_ms": now - HOUR, "closes_ms": now + 20 * HOUR }),
+    );
+    assert_eq!(p.status, 201, "{}", p.body);
+    let v = srv.post(&format!("/api/v1/rounds/{round}/schedule"), &json!({}));
+    assert_eq!(v.status, 200, "{}", v.body);
+    // Two of its three stations are taken away after planning: the stored
+    // plan's queues now run long.
+    let point = p.json()["id"].as_str().unwrap().to_string();
+    env.cli_ok(&["round", "point-set", &point, "--stations", "1"]);
+    let v = srv.get(&format!("/api/v1/rounds/{round}/schedule")).json();
+    let longest = v["simulation"]["plan"]["overall"]["max_queue"]
+        .as_i64()
+        .unwrap();
+    assert!(longest > 30, "{}", v["simulation"]);
+    let page = srv.get(&format!("/rounds/{round}/schedule"));
+    assert!(
+        page.body.contains(r#"id="sim-over-bound""#)
+            && page.body.contains(&format!("路口点 最长 {longest} 人")),
+        "{}",
+        page.body
+    );
+    let cli = env.cli_ok(&["round", "simulate", "--round", &round]);
+    assert!(
+        cli.contains(&format!(
+            "路口点 模拟最长排队 {longest} 人，超过排队上限 30 人"
+        )),
+        "{cli}"
+    );
+}

@@ -255,7 +255,44 @@ async fn schedule_body(
         )
     };
     let points = points_table(l, &v);
-    let sim = simulation_table(l, &v.simulation);
+    let mut sim = simulation_table(l, &v.simulation);
+    // The simulation's longest queue past the plan's bound: said, not left
+    // for the reader to compare.
+    let bound = v.plan.params.max_queue;
+    let over: Vec<String> = v
+        .simulation
+        .over_bound(bound)
+        .iter()
+        .map(|(id, q)| {
+            let name = v
+                .plan
+                .points
+                .iter()
+                .find(|p| p.point_id == *id)
+                .map_or_else(|| id.to_string(), |p| p.name.clone());
+            match l {
+                Lang::Zh => format!("{} 最长 {q} 人", esc(&name)),
+                Lang::En => format!("{} up to {q}", esc(&name)),
+            }
+        })
+        .collect();
+    if !over.is_empty() {
+        let note = match l {
+            Lang::Zh => format!(
+                "模拟中的最长队伍超过了排队上限 {bound:.0} 人：{}。上限约束的是预计的最长队伍，偶然仍会超出；可调低排队上限、缩短时段或加台后重新排班。",
+                over.join("、")
+            ),
+            Lang::En => format!(
+                "The simulated longest queue exceeds the queue bound of {bound:.0}: {}. The bound holds the expected longest queue; chance can still go past it: lower the bound, shorten the slots or add stations, and plan again.",
+                over.join("; ")
+            ),
+        };
+        sim = sim.replacen(
+            "</table></div></section>",
+            &format!(r#"</table></div><p class="error" id="sim-over-bound">{note}</p></section>"#),
+            1,
+        );
+    }
     let d2d = v.plan.door_to_door.len();
     let mut problem = v
         .problem
