@@ -396,6 +396,18 @@ async fn a_call_to_another_communitys_point_is_said_where_it_is_read() {
     assert!(texts.iter().all(|t| !t.contains("本次请到本社区点")));
     let page = srv.get(&format!("/rounds/{round}/schedule"));
     assert!(page.body.contains(r#"class="tag away""#) && page.body.contains("其他社区的采样点"));
+    // On a phone each slot is a card, and each slot's first row is where a
+    // push returns to.
+    assert!(page
+        .body
+        .contains("@media screen and (max-width:640px){#calldown thead{display:none}"));
+    let first = v["call_down"][0]["starts_ms"].as_i64().unwrap();
+    assert!(
+        page.body
+            .contains(&format!(r#"<tr id="slot-{}">"#, first / MINUTE_MS)),
+        "{}",
+        page.body
+    );
     let cli = env.cli_ok(&["round", "simulate", "--round", &round]);
     assert!(cli.contains("[!其他社区的采样点"), "{cli}");
 }

@@ -191,7 +191,7 @@ async fn schedule_body(
                     .away
                     .map(|w| {
                         format!(
-                            r#" <span class="tag away" style="background:#fde2e1;color:#8a1c1c">{}</span>"#,
+                            r#" <span class="tag away" style="background:#fde2e1;color:#8a1c1c;white-space:nowrap">{}</span>"#,
                             esc(&match l {
                                 Lang::Zh => w.zh(),
                                 Lang::En => w.en(),
@@ -206,11 +206,13 @@ async fn schedule_body(
                 ));
             }
             slots.push_str(&format!(
-                r#"<tr{anchor}><td class="n">{}–{}</td><td>{}</td><td class="n">{}</td><td><ul class="calls">{who}</ul></td><td class="noprint">{push}</td></tr>"#,
+                r#"<tr{anchor}><td class="n">{}–{}</td><td data-l="{lp}">{}</td><td class="n" data-l="{ln}">{}</td><td><ul class="calls">{who}</ul></td><td class="noprint">{push}</td></tr>"#,
                 hm(sl.starts_ms),
                 hm(sl.ends_ms),
                 esc(&p.name),
                 sl.arrivals,
+                lp = l.t("采样点", "Point"),
+                ln = l.t("人数", "People"),
             ));
         }
     }
@@ -220,8 +222,16 @@ async fn schedule_body(
             l.t("还没有可下楼的时段。", "No call-down slots yet.")
         )
     } else {
+        // On a phone each slot reads as a card (time, point, people, the
+        // buildings at full width, the push button under them); a push
+        // returns to its slot's card.
+        let phone = "<style>#calldown tr[id]{scroll-margin-top:12px}#calldown tr:target{outline:3px solid #f2b705}\
+@media screen and (max-width:640px){#calldown thead{display:none}#calldown,#calldown tbody,#calldown tr,#calldown td{display:block;width:auto}\
+#calldown tr{border:1px solid #d0d7de;border-radius:8px;margin:0 0 10px;padding:8px 10px}#calldown td{border:0;padding:2px 0;white-space:normal;text-align:left}\
+#calldown td:first-child{font-weight:700;font-size:1.1rem}#calldown td[data-l]::before{content:attr(data-l) \"：\";color:#57606a}\
+#calldown td.noprint button{width:100%;min-height:44px;margin-top:6px}}</style>";
         format!(
-            r#"<div class="scroll"><table id="calldown"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th class="noprint"></th></tr></thead><tbody>{slots}</tbody></table></div>"#,
+            r#"{phone}<div class="scroll"><table id="calldown"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th class="noprint"></th></tr></thead><tbody>{slots}</tbody></table></div>"#,
             l.t("时段", "Slot"),
             l.t("采样点", "Point"),
             l.t("人数", "People"),
