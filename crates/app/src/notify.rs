@@ -557,7 +557,11 @@ pub struct PushView {
     /// The slot's start.
     pub slot_ms: i64,
     pub at_ms: i64,
+    /// As the audit log has it (`user:chief`, `cli:root`).
     pub actor: String,
+    /// Who pushed, as people know them: the account's display name (the
+    /// console operator as `cli:…`).
+    pub by: String,
     /// Messages queued (one per channel and point of the slot).
     pub messages: i64,
 }
@@ -572,6 +576,12 @@ pub async fn pushes(
 ) -> Result<Vec<PushView>, AuthError> {
     let place = store.place_of(round.street, "street", round.street).await?;
     access::authorize(p, clock, Action::ManageRounds, &place)?;
+    pushes_of(store, round).await
+}
+
+/// [`pushes`] without authorisation (the schedule's readers see which slots
+/// were told, when and by whom).
+pub async fn pushes_of(store: &Store, round: Key) -> Result<Vec<PushView>, AuthError> {
     let target = round.to_string();
     let mut out: Vec<PushView> = store
         .audit_events(None, Some(&target), None, 100_000)
@@ -592,11 +602,28 @@ pub async fn pushes(
                 slot_ms: field("slot=")?,
                 at_ms: e.at_ms,
                 actor: e.actor.clone(),
+                by: e.actor.clone(),
                 messages: field("messages=").unwrap_or(0),
             })
         })
         .collect();
     out.sort_by_key(|v| (v.at_ms, v.slot_ms));
+    let mut names: std::collections::BTreeMap<String, String> = Default::default();
+    for v in &mut out {
+        let Some(user) = v.actor.strip_prefix("user:") else {
+            continue;
+        };
+        if !names.contains_key(user) {
+            let name = match store.user_by_name(user).await? {
+                Some(u) if !u.display_name.trim().is_empty() => u.display_name,
+                _ => user.to_string(),
+            };
+            names.insert(user.to_string(), name);
+        }
+        if let Some(n) = names.get(user) {
+            v.by = n.clone();
+        }
+    }
     Ok(out)
 }
 
@@ -631,18 +658,21 @@ pub async fn push_call_down(
         ));
     }
     let now = clock.now_ms();
+    // Left out: the next slot not begun and not pushed yet (with `again`,
+    // the next slot not begun).
+    let told: Vec<i64> = view.pushes.iter().map(|p| p.slot_ms).collect();
     let slot = match starts_ms {
         Some(t) => Some(t),
         None => view
             .call_down
             .iter()
             .map(|c| c.starts_ms)
-            .filter(|t| *t >= now)
+            .filter(|t| *t >= now && (again || !told.contains(t)))
             .min(),
     };
     let Some(slot) = slot else {
         return Err(AuthError::Invalid(
-            "没有待叫号的时段 / no slot left to call down".into(),
+            "没有待叫号的时段（以后的时段都已推送）/ no slot left to call down (every later slot was pushed)".into(),
         ));
     };
     let calls: Vec<_> = view
@@ -651,10 +681,40 @@ pub async fn push_call_down(
         .filter(|c| c.starts_ms == slot)
         .collect();
     if calls.is_empty() {
+        // Say which slots there are: the next ones not begun.
+        let mut starts: Vec<i64> = view
+            .call_down
+            .iter()
+            .map(|c| c.starts_ms)
+            .filter(|t| *t >= now)
+            .collect();
+        starts.sort_unstable();
+        starts.dedup();
+        let more = starts.len() > 12;
+        let list: Vec<String> = starts
+            .iter()
+            .take(12)
+            .map(|t| notify::clock_text(*t))
+            .collect();
+        let list = if list.is_empty() {
+            "无 none".to_string()
+        } else {
+            format!("{}{}", list.join(", "), if more { " …" } else { "" })
+        };
         return Err(AuthError::Invalid(format!(
-            "该时段没有叫号 / no call-down starts at {}",
+            "{} 没有开始的叫号时段；待叫号的时段：{list} / no call-down slot starts at {}; the slots to come start at: {list}",
+            notify::clock_text(slot),
             notify::clock_text(slot)
         )));
+    }
+    // A point whose hours changed since the plan: nobody is sent to a
+    // point that is shut at the slot.
+    if let Some(o) = view
+        .out_of_hours
+        .iter()
+        .find(|o| o.starts_ms == slot && calls.iter().any(|c| c.point == o.point))
+    {
+        return Err(AuthError::Invalid(o.reason()));
     }
     if slot < now {
         return Err(AuthError::Invalid(format!(
@@ -737,7 +797,7 @@ pub async fn push_call_down(
         )))),
         PushOutcome::PushedBefore(at_ms, actor) => {
             Err(AuthError::Store(StoreError::Conflict(format!(
-                "时段 {} 的叫号已于 {} 由 {} 推送过；确需再次推送请加 again / the call-down of {} was pushed at {} by {}: ask again to send it once more",
+                "时段 {} 的叫号已于 {} 由 {} 推送过；确需再次推送请加 again（命令行 --again）/ the call-down of {} was pushed at {} by {}: ask again to send it once more (`again`; on the command line --again)",
                 notify::clock_text(slot),
                 notify::clock_text(at_ms),
                 actor,

@@ -81,8 +81,9 @@ pub struct PointInfo {
     pub closes_ms: i64,
     /// People per station per hour, as configured.
     pub configured_rate: f64,
-    /// Scans per hour of each station that scanned, over the last hour
-    /// (`None`: too few scans yet).
+    /// A station's pace over the last hour: each station that scanned at
+    /// least twice, over its own span from first scan to last (`None`: too
+    /// few scans yet).
     pub measured_rate: Option<f64>,
     /// Scans in the measuring window.
     pub scans_recent: i64,
@@ -92,8 +93,8 @@ pub struct PointInfo {
     /// (people who never came drop out).
     pub backlog: u32,
     /// The rate per configured station the next re-plan uses: with people
-    /// waiting, the point's measured throughput spread over its `stations`
-    /// (one of two stations scanning at 30 an hour plans 15 for each).
+    /// waiting, the measured pace (a station added counts at that pace);
+    /// otherwise the faster of configured and measured.
     pub planning_rate: f64,
 }
 
@@ -106,6 +107,45 @@ pub struct CallDown {
     pub people: u32,
     /// The message for the WeCom group (Chinese).
     pub text: String,
+}
+
+/// A slot of the stored plan its point is not open for (its hours changed
+/// since the plan): its call-down cannot be pushed; plan again.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutOfHours {
+    pub point: String,
+    pub point_name: String,
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+    pub opens_ms: i64,
+    pub closes_ms: i64,
+    /// Its call-down went out already: those people were told to come.
+    pub pushed: bool,
+}
+
+/// Whether a slot lies outside a point's hours.
+fn outside_hours(opens_ms: i64, closes_ms: i64, starts_ms: i64, ends_ms: i64) -> bool {
+    starts_ms < opens_ms || ends_ms > closes_ms
+}
+
+impl OutOfHours {
+    /// Why its call-down is not pushed, in Chinese and English.
+    pub fn reason(&self) -> String {
+        use gw_domain::notify::clock_text;
+        format!(
+            "采样点 {} 在 {}–{} 不开放（开放时间 {}–{}），叫号未推送：请重新排班 / point {} is not open for the slot {}–{} (open {}–{}): nothing pushed; plan the round again",
+            self.point_name,
+            clock_text(self.starts_ms),
+            sched::hhmm(self.ends_ms),
+            clock_text(self.opens_ms),
+            clock_text(self.closes_ms),
+            self.point_name,
+            clock_text(self.starts_ms),
+            sched::hhmm(self.ends_ms),
+            clock_text(self.opens_ms),
+            clock_text(self.closes_ms),
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -125,6 +165,12 @@ pub struct ScheduleView {
     pub plan: Plan,
     pub call_down: Vec<CallDown>,
     pub simulation: Comparison,
+    /// Slots of the stored plan their point is not open for (hours changed
+    /// since): the plan no longer fits the points' hours.
+    pub out_of_hours: Vec<OutOfHours>,
+    /// The stored plan's slots whose call-down went out: when, by whom,
+    /// how many messages (oldest first).
+    pub pushes: Vec<crate::notify::PushView>,
 }
 
 /// Everything the planner needs, loaded once.
@@ -251,6 +297,9 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
     let since_split = store
         .point_scans(street, round.id, split, now - MEASURE_WINDOW_MS, now)
         .await?;
+    let per_station = store
+        .station_scans(street, round.id, now - MEASURE_WINDOW_MS, now)
+        .await?;
     let mut points = Vec::new();
     let mut infos = Vec::new();
     let mut communities = Vec::new();
@@ -259,22 +308,34 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
         let stations = u32::try_from(p.stations).unwrap_or(1).max(1);
         let configured = f64::from(p.rate_per_station_h.max(1));
         let s = scans.iter().find(|s| s.point_id == p.id);
-        let m = s.and_then(|s| {
+        // The pace of a station: each named station over its own active
+        // span, so a phone re-enrolled (a new station after one scan) or a
+        // station left idle does not dilute it. Scans with no station named
+        // fall back to the point's scans over its configured stations.
+        let own: Vec<sched::StationScans> = per_station
+            .iter()
+            .filter(|r| r.0 == p.id)
+            .map(|r| sched::StationScans {
+                scans: u32::try_from(r.2).unwrap_or(0),
+                first_ms: r.3,
+                last_ms: r.4,
+            })
+            .collect();
+        // The point's scans over its configured stations: at an idle point
+        // the only evidence of speed (a lower bound on it).
+        let throughput = s.and_then(|s| {
             let first = s.first_recent_ms?;
-            Some(Measured {
+            sched::measured_rate(&Measured {
                 scans: u32::try_from(s.recent).unwrap_or(0),
                 span_ms: now - first.max(now - MEASURE_WINDOW_MS),
-                stations: u32::try_from(s.stations_recent)
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .unwrap_or(stations),
+                stations,
             })
         });
-        // Per station that scanned (shown)...
-        let measured = m.as_ref().and_then(sched::measured_rate);
-        // ...and the point's throughput over the stations it is planned
-        // with: a configured station that is not scanning adds nothing.
-        let throughput = m.and_then(|m| sched::measured_rate(&Measured { stations, ..m }));
+        let measured = if own.is_empty() {
+            throughput
+        } else {
+            sched::station_pace(&own)
+        };
         // Waiting now (see `waiting_now`): the slot in progress by the plan's
         // arrival curve less its swabs, and of older slots only the line the
         // point's speed leaves, so people who never came drop out.
@@ -293,9 +354,14 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
             before: scanned.saturating_sub(since),
             since,
         };
-        let waiting = sched::waiting_now(&started, swabbed, stations, configured, throughput, now);
-        // Slow only if people were waiting and still it served below its rate.
-        let rate = sched::effective_rate(configured, throughput, waiting >= f64::from(stations));
+        let waiting = sched::waiting_now(&started, swabbed, stations, configured, measured, now);
+        // Slow only if people were waiting and still it served below its
+        // rate. Then a re-plan counts every configured station at the
+        // measured pace, so a station added where the line is long adds
+        // that pace; an idle point's pace only says it is at least so fast.
+        let busy = waiting >= f64::from(stations);
+        let rate =
+            sched::effective_rate(configured, if busy { measured } else { throughput }, busy);
         let backlog = waiting.round() as u32;
         let opens_ms = p.opens_ms.unwrap_or(r.starts_ms);
         let closes_ms = p.closes_ms.unwrap_or(r.ends_ms);
@@ -680,6 +746,39 @@ pub async fn view_as(
         .into_iter()
         .filter(|c| points.iter().any(|p| p.id == c.point_id))
         .collect();
+    let pushes = if stored {
+        crate::notify::pushes_of(store, round).await?
+    } else {
+        Vec::new()
+    };
+    let pushed: Vec<i64> = pushes.iter().map(|p| p.slot_ms).collect();
+    let mut out_of_hours: Vec<OutOfHours> = Vec::new();
+    for c in &calls {
+        let Some(p) = points.iter().find(|p| p.id == c.point_id) else {
+            continue;
+        };
+        let point = Key {
+            street: round.street,
+            id: p.id,
+        }
+        .to_string();
+        if outside_hours(p.opens_ms, p.closes_ms, c.starts_ms, c.ends_ms)
+            && !out_of_hours
+                .iter()
+                .any(|o| o.point == point && o.starts_ms == c.starts_ms)
+        {
+            out_of_hours.push(OutOfHours {
+                point,
+                point_name: p.name.clone(),
+                starts_ms: c.starts_ms,
+                ends_ms: c.ends_ms,
+                opens_ms: p.opens_ms,
+                closes_ms: p.closes_ms,
+                pushed: pushed.contains(&c.starts_ms),
+            });
+        }
+    }
+    out_of_hours.sort_by(|a, b| (a.starts_ms, &a.point).cmp(&(b.starts_ms, &b.point)));
     let mut plan = sched::evaluate(&l.buildings, &points, &calls, &prm);
     for p in &mut plan.points {
         let w = l
@@ -747,6 +846,8 @@ pub async fn view_as(
         plan,
         call_down,
         simulation,
+        out_of_hours,
+        pushes,
     })
 }
 
@@ -924,6 +1025,10 @@ pub struct PointSettings {
     pub rate_per_station_h: i32,
     pub opens_ms: Option<i64>,
     pub closes_ms: Option<i64>,
+    /// The new hours cut into slots whose call-down went out: their people
+    /// were told to come when the point is not open (plan again, and tell
+    /// them).
+    pub warnings: Vec<String>,
 }
 
 /// A point's name, trimmed and checked: not blank, and no other point of the
@@ -1029,8 +1134,33 @@ pub async fn change_point(
         "",
     )
     .await?;
+    // Hours that now leave out a slot already pushed here: its people were
+    // told to come.
+    let mut warnings = Vec::new();
+    if d.opens_ms.is_some() || d.closes_ms.is_some() {
+        let (o, c) = (hours.0.unwrap_or(r.starts_ms), hours.1.unwrap_or(r.ends_ms));
+        let pushed = store.pushed_slots(point.street, pt.round_id).await?;
+        let mut told: Vec<(i64, i64)> = store
+            .schedule_calls(point.street, pt.round_id)
+            .await?
+            .into_iter()
+            .filter(|k| k.point_id == point.id && pushed.contains(&k.starts_ms))
+            .map(|k| (k.starts_ms, k.ends_ms))
+            .filter(|(s, e)| outside_hours(o, c, *s, *e))
+            .collect();
+        told.dedup();
+        for (s, e) in told {
+            use gw_domain::notify::clock_text;
+            warnings.push(format!(
+                "注意：{}–{} 的叫号已推送，居民已被通知到本点，而新的开放时间（{}–{}）不含该时段：请重新排班并另行通知 / warning: the call-down of {}–{} was pushed and its people were told to come here, but the new hours ({}–{}) leave it out: plan again and tell them",
+                clock_text(s), sched::hhmm(e), clock_text(o), clock_text(c),
+                clock_text(s), sched::hhmm(e), clock_text(o), clock_text(c),
+            ));
+        }
+    }
     // As stored: what was given, else what stood.
     Ok(PointSettings {
+        warnings,
         id: point.to_string(),
         name: name.map_or(now.name, str::to_string),
         stations: stations.map_or(now.stations, |n| n as i32),

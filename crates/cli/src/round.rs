@@ -105,6 +105,24 @@ pub fn render(v: &ScheduleView) -> String {
     if let Some(p) = &v.problem {
         out.push_str(&format!("无法排班 cannot plan: {p}\n"));
     }
+    if !v.out_of_hours.is_empty() {
+        out.push_str("已存的时间表与采样点开放时间不再相符，请重新排班 the stored plan no longer fits the points' hours: plan again\n");
+        for o in &v.out_of_hours {
+            out.push_str(&format!(
+                "  {} {}–{}: 开放 open {} – {}{}\n",
+                o.point_name,
+                hhmm(o.starts_ms),
+                hhmm(o.ends_ms),
+                gw_domain::notify::clock_text(o.opens_ms),
+                gw_domain::notify::clock_text(o.closes_ms),
+                if o.pushed {
+                    " · 已推送 pushed: 居民已被通知 its people were told"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
     for (info, p) in v.points.iter().zip(&v.plan.points) {
         out.push_str(&format!(
             "\n采样点 point {} {}: {} 台 stations × {} 人/台/时 per station-hour (配置 configured {}, 实测 measured {}), {} 栋楼 buildings, {} 人, 预计排队 ≤ {} 人, 完成 done {}\n",
@@ -125,11 +143,33 @@ pub fn render(v: &ScheduleView) -> String {
                 .iter()
                 .map(|c| {
                     let units: Vec<&str> = c.units.iter().map(|u| u.name.as_str()).collect();
-                    format!("{} {}单元 ({}人)", c.building, units.join("、"), c.people)
+                    let away = c
+                        .away
+                        .map(|a| format!(" [!{} / {}]", a.zh(), a.en()))
+                        .unwrap_or_default();
+                    format!(
+                        "{} {}单元 ({}人){away}",
+                        c.building,
+                        units.join("、"),
+                        c.people
+                    )
+                })
+                .collect();
+            let told: String = v
+                .pushes
+                .iter()
+                .filter(|x| x.slot_ms == s.starts_ms)
+                .map(|x| {
+                    format!(
+                        " · 已推送 pushed {} 由 by {}（{} 条 messages）",
+                        gw_domain::notify::clock_text(x.at_ms),
+                        x.by,
+                        x.messages
+                    )
                 })
                 .collect();
             out.push_str(&format!(
-                "  {}–{}  {}  · 到达 arrivals {} / 能力 capacity {:.0}, 预计排队 queue ≤ {}\n",
+                "  {}–{}  {}  · 到达 arrivals {} / 能力 capacity {:.0}, 预计排队 queue ≤ {}{told}\n",
                 hhmm(s.starts_ms),
                 hhmm(s.ends_ms),
                 calls.join("; "),
@@ -161,5 +201,17 @@ pub fn render(v: &ScheduleView) -> String {
         stats(&sim.plan.overall),
         stats(&sim.all_at_once.overall)
     ));
+    let bound = v.plan.params.max_queue;
+    for (id, q) in sim.over_bound(bound) {
+        let name = v
+            .plan
+            .points
+            .iter()
+            .find(|p| p.point_id == id)
+            .map_or_else(|| id.to_string(), |p| p.name.clone());
+        out.push_str(&format!(
+            "  注意 note: {name} 模拟最长排队 {q} 人，超过排队上限 {bound:.0} 人 / the simulated longest queue, {q}, exceeds the queue bound of {bound:.0}\n"
+        ));
+    }
     out
 }

@@ -638,16 +638,27 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string(&v)?);
             } else {
+                let hours = match (v.opens_ms, v.closes_ms) {
+                    (None, None) => "按轮次时间 the round's window".to_string(),
+                    (o, c) => format!(
+                        "{} – {}",
+                        o.map_or(
+                            "轮次开始 the round's start".into(),
+                            gw_domain::notify::clock_text
+                        ),
+                        c.map_or(
+                            "轮次结束 the round's end".into(),
+                            gw_domain::notify::clock_text
+                        )
+                    ),
+                };
                 println!(
-                    "采样点 {} {}: {} 台 stations, {} 人/台/时 per station per hour, {} – {}",
-                    v.id,
-                    v.name,
-                    v.stations,
-                    v.rate_per_station_h,
-                    v.opens_ms.map_or("—".into(), gw_domain::notify::clock_text),
-                    v.closes_ms
-                        .map_or("—".into(), gw_domain::notify::clock_text)
+                    "采样点 {} {}: {} 台 stations, {} 人/台/时 per station per hour, {hours}",
+                    v.id, v.name, v.stations, v.rate_per_station_h,
                 );
+            }
+            for w in &v.warnings {
+                eprintln!("{w}");
             }
         }
         RoundCmd::Coverage {

@@ -55,6 +55,10 @@ pub const DEFAULT_RATE_PER_STATION_H: f64 = 100.0;
 /// Nominal distance (m) to a point outside the compound when positions are unknown.
 const FAR_M: f64 = 1_000.0;
 
+/// A call to a point further than this (m) is flagged: the residents must
+/// know it is not their usual point.
+pub const FAR_CALL_M: f64 = 500.0;
+
 /// Added to the distance to a point of another community: a street is a few
 /// kilometres across, so any point of a building's own community comes first.
 const OTHER_COMMUNITY_M: f64 = 100_000.0;
@@ -187,6 +191,59 @@ pub struct SlotCall {
     pub building: String,
     pub units: Vec<UnitCall>,
     pub people: u32,
+    /// Not the building's usual point: another community's, or further than
+    /// [`FAR_CALL_M`] (the call-down says so).
+    #[serde(default)]
+    pub away: Option<Away>,
+}
+
+/// Why a call sends people away from their usual point.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Away {
+    /// The point belongs to another community.
+    pub other_community: bool,
+    /// Metres to the point, when both positions are known.
+    pub distance_m: Option<f64>,
+}
+
+impl Away {
+    /// `None` when the point is the building's own community's and near.
+    fn of(b: Option<&Building>, p: &Point, distance_m: Option<f64>) -> Option<Away> {
+        let other_community = matches!(
+            (b.and_then(|b| b.community), p.community),
+            (Some(a), Some(c)) if a != c
+        );
+        let far = distance_m.is_some_and(|d| d > FAR_CALL_M);
+        (other_community || far).then_some(Away {
+            other_community,
+            distance_m,
+        })
+    }
+
+    /// In Chinese, for the call-down message and the page.
+    pub fn zh(&self) -> String {
+        let what = if self.other_community {
+            "其他社区的采样点"
+        } else {
+            "较远的采样点"
+        };
+        match self.distance_m {
+            Some(d) => format!("{what}，约 {:.0} 米", d),
+            None => what.to_string(),
+        }
+    }
+
+    pub fn en(&self) -> String {
+        let what = if self.other_community {
+            "another community's point"
+        } else {
+            "a point further away"
+        };
+        match self.distance_m {
+            Some(d) => format!("{what}, about {d:.0} m"),
+            None => what.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -212,6 +269,9 @@ pub struct Assignment {
     /// else its compound's centre; the point's, else its compound's).
     pub distance_m: Option<f64>,
     pub people: u32,
+    /// Not the building's usual point (see [`SlotCall::away`]).
+    #[serde(default)]
+    pub away: Option<Away>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -276,11 +336,36 @@ impl Plan {
     }
 }
 
-/// What would make an impossible plan possible.
+/// Where people do not fit: the point nearest them that may serve them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShortPoint {
+    pub point_id: i64,
+    pub name: String,
+    pub people: u32,
+    pub buildings: u32,
+}
+
+/// What would make an impossible plan possible.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Remedy {
-    /// Stations to add at every point (`None`: up to 20 more do not suffice).
+    /// The points short of room, with the people who do not fit there
+    /// (by the point nearest them), most first.
+    #[serde(default)]
+    pub short: Vec<ShortPoint>,
+    /// Stations to add at each of the `short` points only, when they are not
+    /// every point and that suffices.
+    #[serde(default)]
+    pub more_stations_at_short: Option<u32>,
+    /// Stations to add at every point (`None`: up to 20 more do not suffice,
+    /// or adding them at the short points alone does).
     pub more_stations_per_point: Option<u32>,
+    /// A queue bound that would fit everyone (`None`: up to twice the bound
+    /// does not).
+    #[serde(default)]
+    pub max_queue: Option<u32>,
+    /// A slot length (minutes) that would fit everyone.
+    #[serde(default)]
+    pub slot_minutes: Option<u32>,
     /// Minutes to keep every point open longer, and the window with them, in
     /// 30-minute steps (`None`: 24 more hours do not suffice).
     pub more_minutes: Option<i64>,
@@ -305,7 +390,7 @@ pub enum PlanError {
         placed: u32,
         unplaced_people: u32,
         unplaced_buildings: u32,
-        remedy: Remedy,
+        remedy: Box<Remedy>,
         /// What would meet the window, in Chinese (no " / " in it).
         remedy_zh: String,
         /// The same in English.
@@ -752,16 +837,31 @@ pub fn plan_until(
     }
     let (callable, _) = split(buildings);
     let total: u32 = callable.iter().flatten().map(|u| u.1).sum();
-    let unplaced_people: u32 = unplaced
-        .iter()
-        .map(|&bi| {
-            callable
-                .get(bi)
-                .map_or(0, |u| u.iter().map(|x| x.1).sum::<u32>())
-        })
-        .sum();
+    let people_of = |bi: usize| {
+        callable
+            .get(bi)
+            .map_or(0, |u| u.iter().map(|x| x.1).sum::<u32>())
+    };
+    let unplaced_people: u32 = unplaced.iter().map(|&(bi, _)| people_of(bi)).sum();
     let placed = total - unplaced_people.min(total);
-    let remedy = remedy(buildings, points, prm, horizon_h.is_some());
+    let mut short: Vec<ShortPoint> = Vec::new();
+    for &(bi, pj) in &unplaced {
+        let Some(p) = points.get(pj) else { continue };
+        match short.iter_mut().find(|s| s.point_id == p.id) {
+            Some(s) => {
+                s.people += people_of(bi);
+                s.buildings += 1;
+            }
+            None => short.push(ShortPoint {
+                point_id: p.id,
+                name: p.name.clone(),
+                people: people_of(bi),
+                buildings: 1,
+            }),
+        }
+    }
+    short.sort_by(|a, b| b.people.cmp(&a.people).then(a.point_id.cmp(&b.point_id)));
+    let remedy = remedy(buildings, points, prm, horizon_h.is_some(), short);
     let (remedy_zh, remedy_en) = remedy_texts(&remedy, horizon_h.map(|h| (prm.until_ms, h)));
     let capacity: f64 = points
         .iter()
@@ -776,7 +876,7 @@ pub fn plan_until(
         placed,
         unplaced_people,
         unplaced_buildings: unplaced.len() as u32,
-        remedy,
+        remedy: Box::new(remedy),
         remedy_zh,
         remedy_en,
     })
@@ -789,9 +889,22 @@ pub fn plan_until(
 pub fn remedy_texts(r: &Remedy, horizon: Option<(i64, i64)>) -> (String, String) {
     let mut zh = Vec::new();
     let mut en = Vec::new();
+    let names: Vec<&str> = r.short.iter().map(|s| s.name.as_str()).collect();
+    if let Some(k) = r.more_stations_at_short {
+        zh.push(format!("{}各增加 {k} 个采样台", names.join("、")));
+        en.push(format!("{k} more station(s) at {}", names.join(", ")));
+    }
     if let Some(k) = r.more_stations_per_point {
         zh.push(format!("每个采样点增加 {k} 个采样台"));
         en.push(format!("{k} more station(s) at every point"));
+    }
+    if let Some(q) = r.max_queue {
+        zh.push(format!("排队上限放宽到 {q} 人"));
+        en.push(format!("a queue bound of {q}"));
+    }
+    if let Some(m) = r.slot_minutes {
+        zh.push(format!("每个时段改为 {m} 分钟"));
+        en.push(format!("slots of {m} minutes"));
     }
     match (horizon, r.more_minutes) {
         (None, Some(m)) => {
@@ -806,47 +919,120 @@ pub fn remedy_texts(r: &Remedy, horizon: Option<(i64, i64)>) -> (String, String)
         }
         (_, None) => {}
     }
+    // Where they do not fit, by the point nearest them.
+    let (wz, we) = if r.short.is_empty() {
+        (String::new(), String::new())
+    } else {
+        let z: Vec<String> = r
+            .short
+            .iter()
+            .map(|s| format!("{} {} 人（{} 栋楼）", s.name, s.people, s.buildings))
+            .collect();
+        let e: Vec<String> = r
+            .short
+            .iter()
+            .map(|s| format!("{} {} ({} building(s))", s.name, s.people, s.buildings))
+            .collect();
+        (
+            format!("排不下的人按最近的采样点：{}；", z.join("、")),
+            format!("who does not fit, by nearest point: {}; ", e.join(", ")),
+        )
+    };
     if let Some((until, hours)) = horizon {
         zh.push("增加采样点".to_string());
         en.push("more testing points".to_string());
         return (
             format!(
-                "{}（排班一次只排 {hours} 小时，至 {}，延长本轮时间窗无济于事）",
+                "{wz}{}（排班一次只排 {hours} 小时，至 {}，延长本轮时间窗无济于事）",
                 zh.join("，或"),
                 hhmm(until)
             ),
             format!(
-                "{} (a plan covers {hours} h at a time, up to {}: a longer round window changes nothing)",
+                "{we}{} (a plan covers {hours} h at a time, up to {}: a longer round window changes nothing)",
                 en.join(", or "),
                 hhmm(until)
             ),
         );
     }
     if zh.is_empty() {
-        ("增加采样点".to_string(), "add testing points".to_string())
+        (format!("{wz}增加采样点"), format!("{we}add testing points"))
     } else {
-        (zh.join("，或"), en.join(", or "))
+        (
+            format!("{wz}{}", zh.join("，或")),
+            format!("{we}{}", en.join(", or ")),
+        )
     }
 }
 
 /// `end_fixed`: the plan's end cannot move (a planning horizon): only the
 /// points' hours may grow, up to it.
-fn remedy(buildings: &[Building], points: &[Point], prm: &Params, end_fixed: bool) -> Remedy {
+fn remedy(
+    buildings: &[Building],
+    points: &[Point],
+    prm: &Params,
+    end_fixed: bool,
+    short: Vec<ShortPoint>,
+) -> Remedy {
     let fits = |ps: &[Point], pr: &Params| {
         plan_inner(buildings, ps, pr)
             .map(|(_, u)| u.is_empty())
             .unwrap_or(false)
     };
-    let more_stations_per_point = (1..=20u32).find(|k| {
-        let ps: Vec<Point> = points
+    let with_more = |k: u32, only: Option<&[ShortPoint]>| -> Vec<Point> {
+        points
             .iter()
             .map(|p| Point {
-                stations: p.stations + k,
+                stations: if only.is_none_or(|s| s.iter().any(|s| s.point_id == p.id)) {
+                    p.stations + k
+                } else {
+                    p.stations
+                },
                 ..p.clone()
             })
-            .collect();
-        fits(&ps, prm)
-    });
+            .collect()
+    };
+    // Stations where people do not fit, when that is not every point.
+    let some = !short.is_empty() && short.len() < points.len();
+    let more_stations_at_short = if some {
+        (1..=20u32).find(|k| fits(&with_more(*k, Some(&short)), prm))
+    } else {
+        None
+    };
+    let more_stations_per_point = if more_stations_at_short.is_some() {
+        None
+    } else {
+        (1..=20u32).find(|k| fits(&with_more(*k, None), prm))
+    };
+    // A longer queue or other slots, where that is what would help.
+    let q = prm.max_queue.max(1.0);
+    let max_queue = [1.25, 1.5, 2.0]
+        .iter()
+        .map(|f| (q * f).ceil().min(1000.0))
+        .filter(|b| *b > q)
+        .find(|b| {
+            fits(
+                points,
+                &Params {
+                    max_queue: *b,
+                    ..*prm
+                },
+            )
+        })
+        .map(|b| b as u32);
+    let now_min = prm.slot_ms / MINUTE_MS;
+    let slot_minutes = [15i64, 20, 10, 45, 60]
+        .into_iter()
+        .filter(|m| *m != now_min)
+        .find(|m| {
+            fits(
+                points,
+                &Params {
+                    slot_ms: m * MINUTE_MS,
+                    ..*prm
+                },
+            )
+        })
+        .map(|m| m as u32);
     let more_minutes = (1..=48i64).map(|k| k * 30).find(|m| {
         let d = m * MINUTE_MS;
         let ps: Vec<Point> = points
@@ -867,17 +1053,22 @@ fn remedy(buildings: &[Building], points: &[Point], prm: &Params, end_fixed: boo
         fits(&ps, &pr)
     });
     Remedy {
+        short,
+        more_stations_at_short,
         more_stations_per_point,
+        max_queue,
+        slot_minutes,
         more_minutes,
     }
 }
 
-/// The plan and the buildings (indices) that found no point with room.
+/// The plan and the buildings (indices) that found no point with room, each
+/// with the point (index) nearest it that may serve it.
 fn plan_inner(
     buildings: &[Building],
     points: &[Point],
     prm: &Params,
-) -> Result<(Plan, Vec<usize>), PlanError> {
+) -> Result<(Plan, Vec<(usize, usize)>), PlanError> {
     if points.is_empty() {
         return Err(PlanError::NoPoints);
     }
@@ -982,8 +1173,15 @@ fn plan_inner(
             at[bi] = Some((pj, d));
         }
     }
-    let unplaced: Vec<usize> = (0..buildings.len())
+    let mut nearest: Vec<Option<usize>> = vec![None; buildings.len()];
+    for &(_, _, _, _, bi, pj) in &pairs {
+        if let Some(n) = nearest.get_mut(bi) {
+            n.get_or_insert(pj);
+        }
+    }
+    let unplaced: Vec<(usize, usize)> = (0..buildings.len())
         .filter(|&i| at[i].is_none() && !callable[i].is_empty())
+        .map(|i| (i, nearest[i].unwrap_or(0)))
         .collect();
     // Calls already announced stay as they were told.
     let mut calls: Vec<Call> = points.iter().flat_map(|p| p.booked.clone()).collect();
@@ -1035,6 +1233,11 @@ pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &
             backlog: f64::from(p.backlog),
             run_ms: 0.0,
         };
+        let ppos = point_pos(p, &centres);
+        let dist_of = |b: i64| match (bpos.get(&b).copied().flatten(), ppos) {
+            (Some(a), Some(q)) => Some((a.distance(q) * 10.0).round() / 10.0),
+            _ => None,
+        };
         let mut prev_end: Option<i64> = None;
         let mut slots = Vec::new();
         let mut max_q: f64 = 0.0;
@@ -1078,6 +1281,7 @@ pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &
                             .map_or_else(|| c.building_id.to_string(), |b| b.name.clone()),
                         units: vec![unit],
                         people: c.people,
+                        away: Away::of(building.copied(), p, dist_of(c.building_id)),
                     }),
                 }
             }
@@ -1099,19 +1303,14 @@ pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &
                 Some(a) => a.people += c.people,
                 None => {
                     let building = bname.get(&c.building_id);
-                    let d = match (
-                        bpos.get(&c.building_id).copied().flatten(),
-                        point_pos(p, &centres),
-                    ) {
-                        (Some(a), Some(q)) => Some((a.distance(q) * 10.0).round() / 10.0),
-                        _ => None,
-                    };
+                    let d = dist_of(c.building_id);
                     assigned.push(Assignment {
                         building_id: c.building_id,
                         building: building
                             .map_or_else(|| c.building_id.to_string(), |b| b.name.clone()),
                         distance_m: d,
                         people: c.people,
+                        away: Away::of(building.copied(), p, d),
                     })
                 }
             }
@@ -1177,6 +1376,21 @@ pub struct Comparison {
     pub seed: u64,
     pub plan: Simulation,
     pub all_at_once: Simulation,
+}
+
+impl Comparison {
+    /// The points whose simulated longest queue under the plan exceeds the
+    /// plan's bound `max_queue`: `(point, longest queue)`. The bound holds
+    /// the expected longest queue; chance can exceed it, and the reader must
+    /// be told rather than left to compare two tables.
+    pub fn over_bound(&self, max_queue: f64) -> Vec<(i64, u32)> {
+        self.plan
+            .points
+            .iter()
+            .filter(|p| f64::from(p.stats.max_queue) > max_queue)
+            .map(|p| (p.point_id, p.stats.max_queue))
+            .collect()
+    }
 }
 
 /// How people are called in a simulation.
@@ -1331,6 +1545,35 @@ pub fn measured_rate(m: &Measured) -> Option<f64> {
     }
     let h = m.span_ms as f64 / HOUR_MS as f64;
     Some((f64::from(m.scans) / (f64::from(m.stations.max(1)) * h) * 10.0).round() / 10.0)
+}
+
+/// One station's scans in the measuring window (a station is what scanned:
+/// a phone re-enrolled after a swap scans as a new station).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StationScans {
+    pub scans: u32,
+    pub first_ms: i64,
+    pub last_ms: i64,
+}
+
+/// A point's pace per station and hour, each station measured over its own
+/// active span (its first scan to its last): Σ(nᵢ − 1) / Σ spanᵢ over the
+/// stations that scanned at least twice. A station re-enrolled after one
+/// scan, or one that stood idle, neither counts as a station nor dilutes
+/// the pace. `None` on too little evidence (fewer than 9 intervals or less
+/// than 10 station-minutes).
+pub fn station_pace(stations: &[StationScans]) -> Option<f64> {
+    let (gaps, span) = stations
+        .iter()
+        .filter(|s| s.scans >= 2 && s.last_ms > s.first_ms)
+        .fold((0u32, 0i64), |(g, t), s| {
+            (g + (s.scans - 1), t + (s.last_ms - s.first_ms))
+        });
+    if gaps < 9 || span < 10 * MINUTE_MS {
+        return None;
+    }
+    let h = span as f64 / HOUR_MS as f64;
+    Some((f64::from(gaps) / h * 10.0).round() / 10.0)
 }
 
 /// The rate to plan the rest of the round with. Scans measure throughput: at
@@ -1520,8 +1763,13 @@ pub fn calldown_text(round: &str, point: &str, slot: &Slot) -> String {
         } else {
             format!("；其中{held}户已另行通知，请留在家中，由医护人员入户采样")
         };
+        // Sent away from their usual point: they must know.
+        let away = c
+            .away
+            .map(|a| format!("；本次请到{}（{}），不是平常的采样点", point, a.zh()))
+            .unwrap_or_default();
         s.push_str(&format!(
-            "· {} {}（约{}人{except}）\n",
+            "· {} {}（约{}人{except}{away}）\n",
             c.building,
             units.join("、"),
             c.people
@@ -1846,9 +2094,76 @@ mod tests {
                 unplaced_people,
                 remedy,
                 ..
-            } => (*people, *unplaced_people, remedy),
+            } => (*people, *unplaced_people, &**remedy),
             _ => panic!("{err}"),
         }
+    }
+
+    #[test]
+    fn a_refusal_names_the_points_short_of_room_and_adds_stations_there() {
+        // Compound 1: 720 people at one point of 2 stations; compound 2: 144
+        // at its own. Two hours: only the first point is short.
+        let mut bs = compound(10, 1, 0.0);
+        bs.extend(compound(2, 2, 2_000.0));
+        let ps = vec![
+            point(1, Some(1), 0.0, 0.0, 2),
+            point(2, Some(2), 2_000.0, 0.0, 2),
+        ];
+        let err = plan(&bs, &ps, &params(2)).unwrap_err();
+        let (_, unplaced, remedy) = too_short(&err);
+        assert_eq!(remedy.short.len(), 1, "{err}");
+        assert_eq!(remedy.short[0].point_id, 1);
+        assert_eq!(remedy.short[0].people, unplaced);
+        let k = remedy.more_stations_at_short.unwrap();
+        assert_eq!(remedy.more_stations_per_point, None, "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("1号采样点 {unplaced} 人"))
+                && msg.contains(&format!("1号采样点各增加 {k} 个采样台"))
+                && msg.contains(&format!("{k} more station(s) at 1号采样点")),
+            "{msg}"
+        );
+        assert!(!msg.contains("每个采样点"), "{msg}");
+        // The advice works: k more there, and nowhere else.
+        let mut more = ps.clone();
+        more[0].stations += k;
+        assert!(plan(&bs, &more, &params(2)).is_ok());
+        more[0].stations -= 1;
+        assert!(k == 1 || plan(&bs, &more, &params(2)).is_err());
+    }
+
+    #[test]
+    fn a_refusal_suggests_a_longer_queue_or_other_slots_where_that_fits() {
+        // 288 people in units of 36 at 200 an hour for two hours, a bound of
+        // 10: whole units wait for their own slot. A bound of 13, or hour
+        // slots, fits them.
+        let bs = compound(4, 1, 0.0);
+        let ps = vec![point(1, Some(1), 0.0, 0.0, 2)];
+        let prm = Params {
+            max_queue: 10.0,
+            ..params(2)
+        };
+        let err = plan(&bs, &ps, &prm).unwrap_err();
+        let (_, _, remedy) = too_short(&err);
+        let q = remedy.max_queue.unwrap();
+        let m = remedy.slot_minutes.unwrap();
+        assert_eq!((q, m), (13, 60), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("排队上限放宽到 13 人") && msg.contains("每个时段改为 60 分钟"),
+            "{msg}"
+        );
+        assert!(msg.contains("a queue bound of 13") && msg.contains("slots of 60 minutes"));
+        let wider = Params {
+            max_queue: f64::from(q),
+            ..prm
+        };
+        assert!(plan(&bs, &ps, &wider).is_ok());
+        let hours = Params {
+            slot_ms: i64::from(m) * MINUTE_MS,
+            ..prm
+        };
+        assert!(plan(&bs, &ps, &hours).is_ok());
     }
 
     #[test]
@@ -2066,6 +2381,76 @@ mod tests {
     }
 
     #[test]
+    fn a_call_to_another_communitys_or_a_far_point_is_flagged_and_said() {
+        // Compound 1 (community 1) has no room at its own point for its
+        // last buildings; community 2's point 1 km away takes them.
+        let mut bs = compound(6, 1, 0.0);
+        for b in &mut bs {
+            b.community = Some(1);
+        }
+        let mut own = point(1, Some(1), 0.0, 0.0, 1);
+        own.community = Some(1);
+        let mut other = point(2, None, 1_000.0, 0.0, 4);
+        other.community = Some(2);
+        let plan = super::plan(&bs, &[own, other], &params(2)).unwrap();
+        let at = |pid: i64| plan.points.iter().find(|p| p.point_id == pid).unwrap();
+        assert!(at(1)
+            .slots
+            .iter()
+            .flat_map(|s| &s.calls)
+            .all(|c| c.away.is_none()));
+        assert!(at(1).buildings.iter().all(|a| a.away.is_none()));
+        let away: Vec<&SlotCall> = at(2).slots.iter().flat_map(|s| &s.calls).collect();
+        assert!(!away.is_empty(), "{plan:?}");
+        for c in &away {
+            let a = c.away.unwrap();
+            assert!(a.other_community && a.distance_m.unwrap() > 800.0, "{a:?}");
+        }
+        assert!(at(2).buildings.iter().all(|a| a.away.is_some()));
+        let slot = at(2).slots.iter().find(|s| !s.calls.is_empty()).unwrap();
+        let text = calldown_text("第1轮", "2号采样点", slot);
+        assert!(
+            text.contains("本次请到2号采样点（其他社区的采样点，约 ")
+                && text.contains("米），不是平常的采样点"),
+            "{text}"
+        );
+        // Same community, but further than FAR_CALL_M: flagged as far.
+        let a = Away::of(bs.first(), &point(3, None, 800.0, 0.0, 1), Some(800.0)).unwrap();
+        assert!(!a.other_community && a.zh().contains("较远"));
+        assert_eq!(
+            Away::of(bs.first(), &point(3, None, 80.0, 0.0, 1), Some(80.0)),
+            None
+        );
+    }
+
+    #[test]
+    fn station_pace_is_each_station_over_its_own_span() {
+        let st = |scans, first_min: i64, last_min: i64| StationScans {
+            scans,
+            first_ms: first_min * MINUTE_MS,
+            last_ms: last_min * MINUTE_MS,
+        };
+        // A point 50% faster than configured (150 an hour per station), one
+        // of whose two phones was replaced after a scan: the re-enrolled
+        // phone scans as a new station with one scan, and the replacement
+        // carries on. Per station that scanned, the hour said 74.
+        let swapped = [st(1, 0, 0), st(46, 0, 18), st(91, 0, 36), st(1, 20, 20)];
+        let pace = station_pace(&swapped).unwrap();
+        assert!((pace - 150.0).abs() < 1.0, "{pace}");
+        // Two stations at 46 an hour each: 46, however many ids scanned.
+        let two = [st(24, 10, 40), st(24, 20, 50), st(1, 55, 55)];
+        let pace = station_pace(&two).unwrap();
+        assert!((pace - 46.0).abs() < 0.5, "{pace}");
+        // A station staffed for one scan and then left idle does not dilute it.
+        let idle = [st(31, 0, 30), st(1, 3, 3)];
+        assert_eq!(station_pace(&idle), Some(60.0));
+        // Too little evidence.
+        assert_eq!(station_pace(&[st(5, 0, 20)]), None);
+        assert_eq!(station_pace(&[st(30, 0, 5)]), None);
+        assert_eq!(station_pace(&[st(1, 0, 0), st(1, 5, 5)]), None);
+    }
+
+    #[test]
     fn measured_rate_needs_evidence_and_idle_points_are_not_slowed() {
         assert_eq!(
             measured_rate(&Measured {
@@ -2226,7 +2611,10 @@ mod tests {
         assert!(zh.contains("采样台") && zh.contains("分钟"), "{zh}");
         assert!(!zh.is_ascii() && !zh.contains("station"), "{zh}");
         assert!(
-            en.contains("more station") && en.contains("minutes longer") && en.is_ascii(),
+            // Point names are the only Chinese in the English half.
+            en.contains("more station")
+                && en.contains("minutes longer")
+                && en.replace("1号采样点", "").is_ascii(),
             "{en}"
         );
     }
@@ -2267,8 +2655,8 @@ mod tests {
         // Without a horizon, the window's end is a remedy.
         let (zh, en) = remedy_texts(
             &Remedy {
-                more_stations_per_point: None,
                 more_minutes: Some(690),
+                ..Remedy::default()
             },
             None,
         );

@@ -66,9 +66,12 @@ pub struct PointScans {
     pub point_id: i64,
     pub recent: i64,
     pub first_recent_ms: Option<i64>,
-    pub stations_recent: i64,
     pub since_anchor: i64,
 }
+
+/// One station's scans at a point in a window: `(point, station, scans,
+/// first, last)`.
+pub type StationScanRow = (i64, String, i64, i64, i64);
 
 #[derive(Debug, Clone)]
 pub struct SchedulePlanRow {
@@ -187,7 +190,7 @@ impl Store {
     }
 
     /// Scans per point of a round: in `[recent_from, now]` (count, first
-    /// scan, distinct stations) and since `anchor`. Swabs taken at the door
+    /// scan) and since `anchor`. Swabs taken at the door
     /// are not the point's throughput and are left out.
     pub async fn point_scans(
         &self,
@@ -200,13 +203,34 @@ impl Store {
         Ok(db_run!(self, pool => {
             let rows = sqlx::query(
                 "SELECT point_id, SUM(CASE WHEN scanned_ms >= $4 THEN 1 ELSE 0 END), MIN(CASE WHEN scanned_ms >= $4 THEN scanned_ms END), \
-                 COUNT(DISTINCT CASE WHEN scanned_ms >= $4 AND station <> '' THEN station END), SUM(CASE WHEN scanned_ms >= $3 THEN 1 ELSE 0 END) \
+                 SUM(CASE WHEN scanned_ms >= $3 THEN 1 ELSE 0 END) \
                  FROM registration WHERE street_id = $1 AND round_id = $2 AND scanned_ms <= $5 AND purpose <> 'door_to_door' GROUP BY point_id ORDER BY point_id")
                 .bind(street).bind(round).bind(anchor_ms).bind(recent_from_ms).bind(now_ms).fetch_all(pool).await?;
             rows.iter().map(|r| Ok(PointScans {
                 point_id: r.try_get(0)?, recent: r.try_get::<Option<i64>, _>(1)?.unwrap_or(0), first_recent_ms: r.try_get(2)?,
-                stations_recent: r.try_get(3)?, since_anchor: r.try_get::<Option<i64>, _>(4)?.unwrap_or(0),
+                since_anchor: r.try_get::<Option<i64>, _>(3)?.unwrap_or(0),
             })).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
+    }
+
+    /// Each named station's scans at each point of a round in `[from, now]`
+    /// (count, first, last): a station's pace is measured over its own
+    /// active span. Door-to-door swabs are left out, as in `point_scans`.
+    pub async fn station_scans(
+        &self,
+        street: i64,
+        round: i64,
+        from_ms: i64,
+        now_ms: i64,
+    ) -> Result<Vec<StationScanRow>> {
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT point_id, station, COUNT(*), MIN(scanned_ms), MAX(scanned_ms) FROM registration \
+                 WHERE street_id = $1 AND round_id = $2 AND scanned_ms >= $3 AND scanned_ms <= $4 AND purpose <> 'door_to_door' AND station <> '' \
+                 GROUP BY point_id, station ORDER BY point_id, station")
+                .bind(street).bind(round).bind(from_ms).bind(now_ms).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?)))
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }
 

@@ -26,6 +26,7 @@ mod print_pages;
 mod replay;
 mod round_pages;
 mod schedule;
+mod schedule2;
 mod schema;
 mod station_scans;
 mod storage;

@@ -624,7 +624,8 @@ async fn the_plan_form_keeps_its_values_and_a_refusal_reads_whole() {
             && e.contains("minutes longer"),
         "{e}"
     );
-    assert!(e.is_ascii(), "English only: {e}");
+    // The point's name is the only Chinese (where people do not fit).
+    assert!(e.replace("唯一采样点", "").is_ascii(), "English only: {e}");
     // Out of range: refused, what was typed stays.
     let big = admin.post(
         &format!("/rounds/{round}/schedule"),

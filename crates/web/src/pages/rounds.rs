@@ -112,13 +112,7 @@ async fn schedule_body(
                 .await?,
             s.clock.now_ms(),
         );
-    let pushes = if can_push {
-        gw_app::notify::pushes(&s.store, &s.clock, &a.principal, round)
-            .await
-            .map_err(|e| auth_err(l, e))?
-    } else {
-        Vec::new()
-    };
+    let pushes = &v.pushes;
     let now = s.clock.now_ms();
     let mut last_start = None;
     let mut slots = String::new();
@@ -136,14 +130,17 @@ async fn schedule_body(
                 let who: String = told
                     .iter()
                     .map(|x| {
-                        format!(
-                            "<li>{} {} · {}（{} {}）</li>",
-                            esc(&date_text(x.at_ms)),
-                            l.t("由", "by"),
-                            esc(&x.actor),
-                            x.messages,
-                            l.t("条消息", "messages"),
-                        )
+                        let at = esc(&gw_domain::notify::clock_text(x.at_ms));
+                        match l {
+                            Lang::Zh => format!(
+                                "<li>{at} 由 {} 推送（{} 条消息）</li>",
+                                esc(&x.by),
+                                x.messages
+                            ),
+                            Lang::En => {
+                                format!("<li>{at} by {} ({} messages)</li>", esc(&x.by), x.messages)
+                            }
+                        }
                     })
                     .collect();
                 let again = if sl.starts_ms < now || !sampling {
@@ -174,6 +171,13 @@ async fn schedule_body(
                     b = l.t("推送叫号", "Push call-down"),
                 )
             };
+            // The slot's first row is where a push returns to.
+            let anchor = if last_start == Some(sl.starts_ms) {
+                String::new()
+            } else {
+                // In minutes: a long run of digits reads like a phone number.
+                format!(r#" id="slot-{}""#, sl.starts_ms / 60_000)
+            };
             last_start = Some(sl.starts_ms);
             let mut who = String::new();
             for c in &sl.calls {
@@ -182,18 +186,33 @@ async fn schedule_body(
                     .iter()
                     .map(|u| format!("{}{}（{}）", esc(&u.name), l.t("单元", ""), u.people))
                     .collect();
+                // Sent away from their usual point: said beside the building.
+                let away = c
+                    .away
+                    .map(|w| {
+                        format!(
+                            r#" <span class="tag away" style="background:#fde2e1;color:#8a1c1c;white-space:nowrap">{}</span>"#,
+                            esc(&match l {
+                                Lang::Zh => w.zh(),
+                                Lang::En => w.en(),
+                            })
+                        )
+                    })
+                    .unwrap_or_default();
                 who.push_str(&format!(
-                    "<li><b>{}</b> {}</li>",
+                    "<li><b>{}</b> {}{away}</li>",
                     esc(&c.building),
                     units.join("、")
                 ));
             }
             slots.push_str(&format!(
-                r#"<tr><td class="n">{}–{}</td><td>{}</td><td class="n">{}</td><td><ul class="calls">{who}</ul></td><td class="noprint">{push}</td></tr>"#,
+                r#"<tr{anchor}><td class="n">{}–{}</td><td data-l="{lp}">{}</td><td class="n" data-l="{ln}">{}</td><td><ul class="calls">{who}</ul></td><td class="noprint">{push}</td></tr>"#,
                 hm(sl.starts_ms),
                 hm(sl.ends_ms),
                 esc(&p.name),
                 sl.arrivals,
+                lp = l.t("采样点", "Point"),
+                ln = l.t("人数", "People"),
             ));
         }
     }
@@ -203,8 +222,16 @@ async fn schedule_body(
             l.t("还没有可下楼的时段。", "No call-down slots yet.")
         )
     } else {
+        // On a phone each slot reads as a card (time, point, people, the
+        // buildings at full width, the push button under them); a push
+        // returns to its slot's card.
+        let phone = "<style>#calldown tr[id]{scroll-margin-top:12px}#calldown tr:target{outline:3px solid #f2b705}\
+@media screen and (max-width:640px){#calldown thead{display:none}#calldown,#calldown tbody,#calldown tr,#calldown td{display:block;width:auto}\
+#calldown tr{border:1px solid #d0d7de;border-radius:8px;margin:0 0 10px;padding:8px 10px}#calldown td{border:0;padding:2px 0;white-space:normal;text-align:left}\
+#calldown td:first-child{font-weight:700;font-size:1.1rem}#calldown td[data-l]::before{content:attr(data-l) \"：\";color:#57606a}\
+#calldown td.noprint button{width:100%;min-height:44px;margin-top:6px}}</style>";
         format!(
-            r#"<div class="scroll"><table id="calldown"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th class="noprint"></th></tr></thead><tbody>{slots}</tbody></table></div>"#,
+            r#"{phone}<div class="scroll"><table id="calldown"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th class="noprint"></th></tr></thead><tbody>{slots}</tbody></table></div>"#,
             l.t("时段", "Slot"),
             l.t("采样点", "Point"),
             l.t("人数", "People"),
@@ -238,13 +265,84 @@ async fn schedule_body(
         )
     };
     let points = points_table(l, &v);
-    let sim = simulation_table(l, &v.simulation);
+    let mut sim = simulation_table(l, &v.simulation);
+    // The simulation's longest queue past the plan's bound: said, not left
+    // for the reader to compare.
+    let bound = v.plan.params.max_queue;
+    let over: Vec<String> = v
+        .simulation
+        .over_bound(bound)
+        .iter()
+        .map(|(id, q)| {
+            let name = v
+                .plan
+                .points
+                .iter()
+                .find(|p| p.point_id == *id)
+                .map_or_else(|| id.to_string(), |p| p.name.clone());
+            match l {
+                Lang::Zh => format!("{} 最长 {q} 人", esc(&name)),
+                Lang::En => format!("{} up to {q}", esc(&name)),
+            }
+        })
+        .collect();
+    if !over.is_empty() {
+        let note = match l {
+            Lang::Zh => format!(
+                "模拟中的最长队伍超过了排队上限 {bound:.0} 人：{}。上限约束的是预计的最长队伍，偶然仍会超出；可调低排队上限、缩短时段或加台后重新排班。",
+                over.join("、")
+            ),
+            Lang::En => format!(
+                "The simulated longest queue exceeds the queue bound of {bound:.0}: {}. The bound holds the expected longest queue; chance can still go past it: lower the bound, shorten the slots or add stations, and plan again.",
+                over.join("; ")
+            ),
+        };
+        sim = sim.replacen(
+            "</table></div></section>",
+            &format!(r#"</table></div><p class="error" id="sim-over-bound">{note}</p></section>"#),
+            1,
+        );
+    }
     let d2d = v.plan.door_to_door.len();
-    let problem = v
+    let mut problem = v
         .problem
         .as_deref()
         .map(|p| format!(r#"<p class="error" role="alert">{}</p>"#, esc(&pick(l, p))))
         .unwrap_or_default();
+    // Hours changed since the plan: slots at a point not open then.
+    if !v.out_of_hours.is_empty() {
+        let items: String = v
+            .out_of_hours
+            .iter()
+            .map(|o| {
+                let told = if o.pushed {
+                    l.t(
+                        "（已推送：居民已被通知，请另行通知改期）",
+                        " (pushed: its people were told to come; tell them again)",
+                    )
+                } else {
+                    ""
+                };
+                format!(
+                    "<li>{} {}–{}{} {} {}–{}{told}</li>",
+                    esc(&o.point_name),
+                    hm(o.starts_ms),
+                    hm(o.ends_ms),
+                    l.t("：", ":"),
+                    l.t("开放时间", "open"),
+                    esc(&gw_domain::notify::clock_text(o.opens_ms)),
+                    hm(o.closes_ms),
+                )
+            })
+            .collect();
+        problem.push_str(&format!(
+            r#"<div class="error" role="alert" id="out-of-hours"><p>{}</p><ul>{items}</ul></div>"#,
+            l.t(
+                "已存的时间表与采样点开放时间不再相符：以下时段的采样点未开放，不能推送叫号，请重新排班。",
+                "The stored plan no longer fits the points' hours: these slots fall when their point is not open; they cannot be pushed. Plan again."
+            )
+        ));
+    }
     let pushed_error = refused
         .as_ref()
         .filter(|r| r.push)
@@ -479,7 +577,10 @@ pub async fn push_slot(
     {
         Ok(_) => {
             s.alerts.wake();
-            redirect(&format!("/rounds/{round}/schedule#calldown"))
+            redirect(&format!(
+                "/rounds/{round}/schedule#slot-{}",
+                f.starts_ms.div_euclid(60_000)
+            ))
         }
         Err(e) => {
             let e = auth_err(l, e);
@@ -495,11 +596,11 @@ pub async fn push_slot(
             // The API's "ask again" is this page's tick and button.
             let message = pick(l, &e.message)
                 .replace(
-                    "确需再次推送请加 again",
+                    "确需再次推送请加 again（命令行 --again）",
                     "确需再次推送，请在该时段勾选确认后按「再次推送」",
                 )
                 .replace(
-                    "ask again to send it once more",
+                    "ask again to send it once more (`again`; on the command line --again)",
                     "to send it once more, tick the box at the slot and press Push again",
                 );
             again_with(&s, &a, &page, &id, &message, &form, e.status, true).await
