@@ -1553,11 +1553,18 @@ async fn a_slots_call_down_list_is_pushed_to_the_group() {
     );
     assert_eq!(none.status, 400, "{}", none.body);
     // The same slot again: refused, saying when it went out and by whom,
-    // unless asked for again.
-    let twice = srv.post(&format!("/api/v1/rounds/{r}/schedule/push"), &json!({}));
+    // unless asked for again. (Asked for no slot, a push takes the next one
+    // not pushed yet.)
+    let schedule = srv.get(&format!("/api/v1/rounds/{r}/schedule")).json();
+    let first = schedule["pushes"][0]["slot_ms"].as_i64().unwrap();
+    let twice = srv.post(
+        &format!("/api/v1/rounds/{r}/schedule/push"),
+        &json!({ "starts_ms": first }),
+    );
     assert_eq!(twice.status, 409, "{}", twice.body);
     assert!(twice.body.contains("was pushed at"), "{}", twice.body);
-    let refused = w.env.cli(&["round", "push", &r]);
+    let first_text = gw_domain::notify::clock_text(first);
+    let refused = w.env.cli(&["round", "push", &r, "--starts", &first_text]);
     assert!(!refused.status.success());
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("--again")
@@ -1567,7 +1574,9 @@ async fn a_slots_call_down_list_is_pushed_to_the_group() {
     assert!(bodies.recv_timeout(Duration::from_millis(500)).is_err());
     // From the command line, asked again: queued, and the running server
     // delivers it.
-    let out = w.env.cli_ok(&["round", "push", &r, "--again"]);
+    let out = w
+        .env
+        .cli_ok(&["round", "push", &r, "--starts", &first_text, "--again"]);
     assert!(out.contains("queued 1"), "{out}");
     let (_, again) = bodies.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(again.contains("下楼通知"), "{again}");

@@ -282,9 +282,11 @@ async fn the_station_problem_list_shows_a_personal_code_cut_short() {
     // the upload, and listed.
     proxy.down();
     b.scan_keys(&code);
+    // Until the scan's own upload has given up (its answer, were it to come
+    // back now, would be shown at once, not listed).
     b.wait(
         "kept on the device",
-        "document.getElementById('waiting').textContent === '1'",
+        "document.getElementById('waiting').textContent === '1' && document.getElementById('feedback').dataset.kind === 'queued'",
     );
     proxy.up();
     b.wait(
