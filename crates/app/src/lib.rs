@@ -10,6 +10,7 @@ pub mod demo;
 pub mod export;
 pub mod fixtures;
 pub mod handoff;
+pub mod held_calls;
 pub mod import;
 pub mod lab;
 pub mod notify;

@@ -229,12 +229,14 @@ pub struct NotificationView {
 /// What a queued message was, read from the title its text begins with:
 /// `abnormal_pool`, `late_member`, `cleared` (retests all negative),
 /// `confirmed` (retest positive), `withdrawn` (result corrected),
-/// `call_down`, `test`, or `other`.
+/// `call_down`, `call_held` (a pushed call called back: the place is held
+/// at home now), `test`, or `other`.
 pub fn message_kind(body: &str) -> &'static str {
     // Longer titles first: 【混管异常·补录 before 【混管异常.
-    const TITLES: [(&str, &str); 7] = [
+    const TITLES: [(&str, &str); 8] = [
         ("【网格卫士 测试消息", "test"),
         ("【核酸检测下楼通知", "call_down"),
+        ("【暂停下楼", "call_held"),
         ("【复检全阴", "cleared"),
         ("【复核阳性", "confirmed"),
         ("【结果更正", "withdrawn"),
@@ -855,6 +857,12 @@ mod tests {
                 &facts("call_down"),
             );
             assert_eq!(super::message_kind(&call), "call_down");
+            let held = notify::body(
+                channel,
+                "【暂停下楼】第1轮 · 采样点「一号点」08:45–09:15 叫号中的 1号楼 1单元 现已封控",
+                &facts("call_down"),
+            );
+            assert_eq!(super::message_kind(&held), "call_held");
         }
         assert_eq!(super::message_kind("{}"), "other");
     }

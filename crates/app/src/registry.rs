@@ -510,16 +510,28 @@ pub struct ControlAsk<'a> {
     pub reason: &'a str,
 }
 
+/// A control order set, and what its notice told the groups.
+#[derive(Debug, Clone, Copy)]
+pub struct ControlSet {
+    pub order: Key,
+    /// Pushed calls of this street's sampling rounds the order holds back,
+    /// and the groups told so (see [`crate::held_calls`]).
+    pub held: crate::held_calls::Told,
+}
+
 /// Sets a control order, for those who may change the registry there;
 /// audited (the status only: the reason may name people, and lives on the
-/// order, which a purge clears). Returns the order.
+/// order, which a purge clears). An order that keeps people at home tells
+/// the groups of every pushed call still to end that named the place
+/// ([`crate::held_calls`]); the order stands whether or not that notice
+/// could be queued. Returns the order and what was told.
 pub async fn set_control(
     store: &Store,
     clock: &crate::Clock,
     p: &crate::access::Principal,
     ask: &ControlAsk<'_>,
     address: &str,
-) -> Result<Key, crate::access::AuthError> {
+) -> Result<ControlSet, crate::access::AuthError> {
     use crate::access::AuthError;
     let reason = ask.reason.trim();
     if reason.is_empty() {
@@ -534,6 +546,13 @@ pub async fn set_control(
     }
     let place = crate::access::place_of(store, ask.target.code(), ask.key).await?;
     crate::access::authorize(p, clock, gw_domain::access::Action::WriteRegistry, &place)?;
+    // What held people at home before this order: a place held already was
+    // left out of the pushes or told then.
+    let before = if ask.status.door_to_door_only() {
+        Some(controls_in_force(store, ask.key.street, now).await)
+    } else {
+        None
+    };
     let actor = p.actor();
     let id = store
         .set_control(&gw_store::control::ControlWrite {
@@ -558,10 +577,34 @@ pub async fn set_control(
         address,
     )
     .await?;
-    Ok(Key {
+    let order = Key {
         street: ask.key.street,
         id,
-    })
+    };
+    let told = match before {
+        None => Ok(crate::held_calls::Told::default()),
+        Some(Err(e)) => Err(e),
+        Some(Ok(before)) => {
+            let held = crate::held_calls::Held {
+                order,
+                target: ask.target,
+                key: ask.key,
+                status: ask.status,
+                from_ms: from,
+                until_ms: ask.until_ms,
+                before: &before,
+            };
+            crate::held_calls::tell(store, clock, p, &held, address).await
+        }
+    };
+    let held = told.unwrap_or_else(|e| {
+        tracing::error!(order = %order, error = %e, "control order stored; its held-call notice was not queued");
+        crate::held_calls::Told {
+            notice_failed: true,
+            ..Default::default()
+        }
+    });
+    Ok(ControlSet { order, held })
 }
 
 /// Places a building in one of its community's grids (a building a roster

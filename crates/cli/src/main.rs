@@ -1405,7 +1405,7 @@ async fn control(c: ControlCmd, clock: &Clock) -> Result<()> {
                 Some(u) => Some(day_start_ms(&u).context("--until")?),
                 None => None,
             };
-            let order = gw_app::registry::set_control(
+            let set = gw_app::registry::set_control(
                 &store,
                 clock,
                 &round_cmd::operator(),
@@ -1422,12 +1422,22 @@ async fn control(c: ControlCmd, clock: &Clock) -> Result<()> {
             .await
             .map_err(round_cmd::app_err)?;
             println!(
-                "{} {} → {} ({}), order {order}",
+                "{} {} → {} ({}), order {}",
                 target.code(),
                 key,
                 status.label_zh(),
                 status.code(),
+                set.order,
             );
+            let held = set.held;
+            if held.notice_failed {
+                eprintln!("警告：暂停下楼通知未能排队，请电话通知相关楼栋 / warning: the stay-home notice was not queued: phone the buildings called");
+            } else if held.calls_held > 0 {
+                println!(
+                    "暂停下楼：{} 个已推送的叫号，已通知 {} 个群 / calls held: {}, groups told: {}",
+                    held.calls_held, held.groups_told, held.calls_held, held.groups_told
+                );
+            }
             Ok(())
         }
         ControlCmd::Show { kind, id, db } => {

@@ -612,7 +612,7 @@ pub async fn set_control(
     let status = ControlStatus::from_code(&b.status).ok_or_else(|| {
         WebError::bad_request("status 应为 sealed/controlled/precaution/temporary")
     })?;
-    let id = gw_app::registry::set_control(
+    let set = gw_app::registry::set_control(
         &s.store,
         &s.clock,
         &a.principal,
@@ -627,7 +627,18 @@ pub async fn set_control(
         &a.address,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": id.to_string() }))))
+    if set.held.messages > 0 {
+        s.alerts.wake();
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": set.order.to_string(),
+            "calls_held": set.held.calls_held,
+            "groups_told": set.held.groups_told,
+            "notice_failed": set.held.notice_failed,
+        })),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -332,7 +332,11 @@ fn registry_document() -> Value {
                         "target_kind": { "type": "string", "enum": ["compound", "building", "unit", "household"] }, "target_id": { "type": "string" },
                         "status": { "type": "string", "enum": ["sealed", "controlled", "precaution", "temporary"] },
                         "from_ms": { "type": "integer" }, "until_ms": { "type": "integer" }, "reason": { "type": "string" }, "set_by": { "type": "string" } } } } } },
-                    "responses": created(json!({ "type": "object", "properties": { "id": { "type": "string" } }, "required": ["id"] })) }
+                    "responses": created(json!({ "type": "object", "properties": { "id": { "type": "string" },
+                        "calls_held": { "type": "integer", "description": "pushed calls (a point's slot, not yet ended) that named the place, now held back when the status keeps people at home (sealed, temporary)" },
+                        "groups_told": { "type": "integer", "description": "group robots sent a stay-home message (暂停下楼) for those calls" },
+                        "notice_failed": { "type": "boolean", "description": "the order is stored but the stay-home message could not be queued" } },
+                        "required": ["id", "calls_held", "groups_told", "notice_failed"] })) }
             }
         },
         "security": [ { "bearer": [] }, { "session": [] } ],

@@ -14,6 +14,7 @@ mod coverage_pages;
 mod durability;
 mod handoff;
 mod harness;
+mod held_calls;
 mod import;
 mod lab;
 mod links;

@@ -47,6 +47,10 @@ pub(super) fn what_label(l: Lang, what: &str) -> &'static str {
         "confirmed" => l.t("复核阳性", "retest positive"),
         "withdrawn" => l.t("结果更正（撤销告警）", "result corrected (alert withdrawn)"),
         "call_down" => l.t("叫号推送", "call-down push"),
+        "call_held" => l.t(
+            "暂停下楼（已封控）",
+            "call-down held (place now held at home)",
+        ),
         "test" => l.t("测试消息", "test message"),
         _ => l.t("其他通知", "other notice"),
     }

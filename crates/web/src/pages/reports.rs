@@ -781,7 +781,12 @@ async fn set_control(
         reason: &typed.reason,
     };
     match gw_app::registry::set_control(&s.store, &s.clock, &a.principal, &ask, &a.address).await {
-        Ok(_) => super::redirect(&format!("/{}/{k}#control", control_path(target))),
+        Ok(set) => {
+            if set.held.messages > 0 {
+                s.alerts.wake();
+            }
+            super::redirect(&format!("/{}/{k}#control", control_path(target)))
+        }
         Err(e) => {
             let e: WebError = super::rounds::auth_err(l, e);
             if e.status != StatusCode::BAD_REQUEST {
