@@ -692,6 +692,39 @@ pub struct GridQuery {
     pub grid: Option<String>,
 }
 
+/// A list asked for no grid: the reader's grids, each a link.
+struct GridIndex<'a> {
+    heading: &'a str,
+    round_name: &'a str,
+    hint: &'a str,
+    by_grid: &'a str,
+    list_id: &'a str,
+    /// The `<li>` items; none: `none` is said instead.
+    items: &'a str,
+    none_id: &'a str,
+    none: &'a str,
+}
+
+fn grid_index(back: &str, g: GridIndex<'_>) -> String {
+    let items = if g.items.is_empty() {
+        format!(
+            r#"<li class="muted" id="{}">{}</li>"#,
+            g.none_id,
+            esc(g.none)
+        )
+    } else {
+        g.items.to_string()
+    };
+    format!(
+        r#"{back}<h1>{h}</h1><p><b>{name}</b></p><p class="hint">{hint}</p><section class="card"><h2>{gh}</h2><ul class="list" id="{id}">{items}</ul></section>"#,
+        h = g.heading,
+        name = esc(g.round_name),
+        hint = esc(g.hint),
+        gh = g.by_grid,
+        id = g.list_id,
+    )
+}
+
 /// The door-to-door page asked for no grid: the grids whose lists the
 /// reader may open, each a link (a point's staff: their point's community's).
 async fn door_grids_body(
@@ -716,24 +749,24 @@ async fn door_grids_body(
             name = esc(&format!("{} · {}", g.community_name, g.name)),
         ));
     }
-    if li.is_empty() {
-        li = format!(
-            r#"<li class="muted" id="no-door-grids">{}</li>"#,
-            l.t(
+    let body = grid_index(
+        &back(s, a, l, round),
+        GridIndex {
+            heading: h,
+            round_name: &r.name,
+            hint: l.t(
+                "请选择网格：名单按楼栋和楼层列出封控、临时管控或行动不便、须入户采样的人。",
+                "Choose a grid: its list gives, by building and floor, the people sealed in, under temporary control or unable to go downstairs, to be sampled at their door.",
+            ),
+            by_grid: l.t("按网格", "By grid"),
+            list_id: "door-grids",
+            items: &li,
+            none_id: "no-door-grids",
+            none: l.t(
                 "本轮没有您可查看的网格。",
-                "No grid of this round is yours to read."
-            )
-        );
-    }
-    let body = format!(
-        r#"{back}<h1>{h}</h1><p><b>{name}</b></p><p class="hint">{hint}</p><section class="card"><h2>{gh}</h2><ul class="list" id="door-grids">{li}</ul></section>"#,
-        back = back(s, a, l, round),
-        name = esc(&r.name),
-        hint = l.t(
-            "请选择网格：名单按楼栋和楼层列出封控、临时管控或行动不便、须入户采样的人。",
-            "Choose a grid: its list gives, by building and floor, the people sealed in, under temporary control or unable to go downstairs, to be sampled at their door.",
-        ),
-        gh = l.t("按网格", "By grid"),
+                "No grid of this round is yours to read.",
+            ),
+        },
     );
     Ok((format!("{} · {h}", r.name), body))
 }
@@ -1074,20 +1107,21 @@ async fn resamples_body(
                 ));
             }
         }
-        if li.is_empty() {
-            li = format!(
-                r#"<li class="muted" id="no-resamples">{}</li>"#,
-                l.t(
+        let body = grid_index(
+            &back(s, a, l, round),
+            GridIndex {
+                heading: h,
+                round_name: &r.name,
+                hint,
+                by_grid: l.t("按网格", "By grid"),
+                list_id: "resample-grids",
+                items: &li,
+                none_id: "no-resamples",
+                none: l.t(
                     "您的辖区本轮没有需要重采的人。",
-                    "Nobody in your area is to be swabbed again in this round."
-                )
-            );
-        }
-        let body = format!(
-            r#"{back}<h1>{h}</h1><p><b>{name}</b></p><p class="hint">{hint}</p><section class="card"><h2>{gh}</h2><ul class="list" id="resample-grids">{li}</ul></section>"#,
-            back = back(s, a, l, round),
-            name = esc(&r.name),
-            gh = l.t("按网格", "By grid"),
+                    "Nobody in your area is to be swabbed again in this round.",
+                ),
+            },
         );
         return Ok((format!("{} · {h}", r.name), body));
     };
