@@ -3352,6 +3352,25 @@ async fn a_planned_round_is_cancelled_and_a_double_submit_makes_one_round() {
     );
 }
 
+/// Seals the building of the first resident with a code: that resident's
+/// row, their grid and the building (`STREET-ID`).
+async fn seal_first_building(w: &Round) -> (gw_store::registry::ResidentRow, String, String) {
+    let store = w.env.store().await;
+    let k0: gw_domain::ids::Key = w.codes[0].0.parse().unwrap();
+    let row = store.resident(k0.street, k0.id).await.unwrap();
+    let grid = format!("{}-{}", row.street_id, row.grid_id.unwrap());
+    let building = w
+        .srv
+        .get(&format!("/api/v1/residents/{}", w.codes[0].0))
+        .json()["building"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sealed = w.srv.post("/api/v1/control", &json!({ "target_kind": "building", "target_id": building, "status": "sealed", "reason": "封控" }));
+    assert_eq!(sealed.status, 201, "{}", sealed.body);
+    (row, grid, building)
+}
+
 /// The door-to-door team works from a point: its staff read the lists of the
 /// grids of their point's community (names masked, as a volunteer sees them),
 /// and nothing beyond; the page asked for no grid lists those grids.
@@ -3360,17 +3379,7 @@ async fn a_points_staff_read_the_door_to_door_lists_of_its_community() {
     let w = setup("600").await;
     let srv = &w.srv;
     let store = w.env.store().await;
-    let k0: gw_domain::ids::Key = w.codes[0].0.parse().unwrap();
-    let row = store.resident(k0.street, k0.id).await.unwrap();
-    let grid = format!("{}-{}", row.street_id, row.grid_id.unwrap());
-    let building = srv
-        .get(&format!("/api/v1/residents/{}", w.codes[0].0))
-        .json()["building"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let sealed = srv.post("/api/v1/control", &json!({ "target_kind": "building", "target_id": building, "status": "sealed", "reason": "封控" }));
-    assert_eq!(sealed.status, 201, "{}", sealed.body);
+    let (row, grid, building) = seal_first_building(&w).await;
     let path = format!("/api/v1/rounds/{}/door-to-door?grid={grid}", w.round);
     let full = srv.get(&path).json();
     let first = |v: &Value| v["floors"][0]["residents"][0]["name"].clone();
@@ -3452,17 +3461,7 @@ async fn a_planned_rounds_door_to_door_list_is_a_preview_from_the_registry() {
     let w = setup("600").await;
     let srv = &w.srv;
     let store = w.env.store().await;
-    let k0: gw_domain::ids::Key = w.codes[0].0.parse().unwrap();
-    let row = store.resident(k0.street, k0.id).await.unwrap();
-    let grid = format!("{}-{}", row.street_id, row.grid_id.unwrap());
-    let building = srv
-        .get(&format!("/api/v1/residents/{}", w.codes[0].0))
-        .json()["building"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let sealed = srv.post("/api/v1/control", &json!({ "target_kind": "building", "target_id": building, "status": "sealed", "reason": "封控" }));
-    assert_eq!(sealed.status, 201, "{}", sealed.body);
+    let (row, grid, building) = seal_first_building(&w).await;
     let made = srv.post("/api/v1/rounds", &round_body(row.street_id, "明天的轮次"));
     assert_eq!(made.status, 201, "{}", made.body);
     let tomorrow = made.json()["id"].as_str().unwrap().to_string();
