@@ -3379,7 +3379,7 @@ async fn a_points_staff_read_the_door_to_door_lists_of_its_community() {
     let w = setup("600").await;
     let srv = &w.srv;
     let store = w.env.store().await;
-    let (row, grid, building) = seal_first_building(&w).await;
+    let (row, grid, _) = seal_first_building(&w).await;
     let path = format!("/api/v1/rounds/{}/door-to-door?grid={grid}", w.round);
     let full = srv.get(&path).json();
     let first = |v: &Value| v["floors"][0]["residents"][0]["name"].clone();
@@ -3460,7 +3460,6 @@ async fn a_points_staff_read_the_door_to_door_lists_of_its_community() {
 async fn a_planned_rounds_door_to_door_list_is_a_preview_from_the_registry() {
     let w = setup("600").await;
     let srv = &w.srv;
-    let store = w.env.store().await;
     let (row, grid, building) = seal_first_building(&w).await;
     let made = srv.post("/api/v1/rounds", &round_body(row.street_id, "明天的轮次"));
     assert_eq!(made.status, 201, "{}", made.body);
