@@ -1191,7 +1191,9 @@ async fn browser_station_takes_a_walk_in_and_a_single_tube_retest() {
     // A single-tube retest: the next tube for a retest holds one swab.
     b.click("#new-tube");
     b.exec(
-        "document.getElementById('purpose').value = 'retest';",
+        // As a volunteer chooses it: the choice is kept (a change event),
+        // not overwritten by the next redraw.
+        "var p = document.getElementById('purpose'); p.value = 'retest'; p.dispatchEvent(new Event('change'));",
         json!([]),
     );
     b.scan_keys("S0000001");
