@@ -110,7 +110,7 @@ pub enum RoundCmd {
         /// People per tube: 1, 5, 10 or 20.
         #[arg(long, default_value_t = 10)]
         pool: u32,
-        /// A community id (STREET-ID) the round covers; repeat for more; none: the whole street.
+        /// A community the round covers (id STREET-ID, code or name); repeat for more; none: the whole street.
         #[arg(long)]
         community: Vec<String>,
         #[command(flatten)]
@@ -170,7 +170,7 @@ pub enum RoundCmd {
         round: String,
         #[arg(long)]
         name: String,
-        /// Community id (STREET-ID).
+        /// The community: its id (STREET-ID), code or name.
         #[arg(long)]
         community: String,
         /// Sampling stations (as the API: 2 unless given).
@@ -399,6 +399,22 @@ pub(crate) async fn street_id(store: &Store, s: &str) -> Result<i64> {
     }
 }
 
+/// A community of `street` by its id (STREET-ID), its code or its name, as
+/// `territory` shows them.
+async fn community_in(store: &Store, street: i64, s: &str) -> Result<Key> {
+    if let Ok(k) = s.parse::<Key>() {
+        return Ok(k);
+    }
+    match store.communities(Some(s), Some(street)).await?.as_slice() {
+        [one] => Ok(Key {
+            street: one.street_id,
+            id: one.id,
+        }),
+        [] => bail!("本街道找不到社区 {s}（请用 territory 所列的编号、代码或名称）/ no community {s} in the street (give its id, code or name as territory lists them)"),
+        _ => bail!("社区 {s} 不唯一，请用编号 STREET-ID / community {s} is ambiguous: give its id (STREET-ID)"),
+    }
+}
+
 pub(crate) fn key(s: &str, what: &str) -> Result<Key> {
     s.parse()
         .map_err(|_| anyhow::anyhow!("{what} 应为 STREET-ID / {what} must be STREET-ID: {s}"))
@@ -432,10 +448,10 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
         } => {
             let store = open(&db).await?;
             let street = street_id(&store, &street).await?;
-            let communities = community
-                .iter()
-                .map(|c| key(c, "--community"))
-                .collect::<Result<Vec<_>>>()?;
+            let mut communities = Vec::new();
+            for c in &community {
+                communities.push(community_in(&store, street, c).await?);
+            }
             let k = gw_app::testing::create_round(
                 &store,
                 clock,
@@ -593,13 +609,15 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             db,
         } => {
             let store = open(&db).await?;
+            let round = key(&round, "round")?;
+            let community = community_in(&store, round.street, &community).await?;
             let p = gw_app::schedule::add_point(
                 &store,
                 clock,
                 &op,
-                key(&round, "round")?,
+                round,
                 &name,
-                key(&community, "--community")?,
+                community,
                 stations,
                 hours.schedule()?,
             )

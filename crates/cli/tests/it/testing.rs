@@ -3614,3 +3614,55 @@ async fn a_command_line_conflict_reads_chinese_first() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("错误 error: 本街道已有同名轮次"), "{err}");
 }
+
+/// `round point` and `round create` take a community by its name, as
+/// `territory` and `user grant` do, not only by its id.
+#[tokio::test]
+async fn the_command_line_takes_a_community_by_its_name() {
+    let w = setup("200").await;
+    let store = w.env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let c = &store.communities(None, Some(street)).await.unwrap()[0];
+    let out = w.env.cli_ok(&[
+        "round",
+        "point",
+        &w.round,
+        "--name",
+        "按名称加的点",
+        "--community",
+        &c.name,
+    ]);
+    assert!(out.contains("已添加"), "{out}");
+    let points = w
+        .srv
+        .get(&format!("/api/v1/rounds/{}/schedule", w.round))
+        .json();
+    assert!(points.to_string().contains("按名称加的点"), "{points}");
+    let bad = w.env.cli(&[
+        "round",
+        "point",
+        &w.round,
+        "--name",
+        "无此社区的点",
+        "--community",
+        "无此社区",
+    ]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("本街道找不到社区 无此社区"), "{err}");
+    let made = w.env.cli_ok(&[
+        "round",
+        "create",
+        "--street",
+        &c.street_name,
+        "--name",
+        "按名称的轮次",
+        "--starts",
+        "2026-12-07 07:00",
+        "--ends",
+        "2026-12-07 18:00",
+        "--community",
+        &c.name,
+    ]);
+    assert!(made.contains("已创建"), "{made}");
+}
