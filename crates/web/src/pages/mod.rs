@@ -351,6 +351,15 @@ impl Page {
     }
 
     /// The page in the shared layout.
+    /// A page made by a body function: 200 with its title and body, or its
+    /// error page.
+    pub fn answer(&self, r: Result<(String, String), WebError>) -> Response {
+        match r {
+            Ok((title, body)) => self.render(StatusCode::OK, &title, &body),
+            Err(e) => self.error(e),
+        }
+    }
+
     pub fn render(&self, status: StatusCode, title: &str, body: &str) -> Response {
         self.render_with(status, title, body, "")
     }
@@ -1345,10 +1354,7 @@ pub async fn coverage(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    match coverage_body(&s, &a, &page, &id, None).await {
-        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
-        Err(e) => page.error(e),
-    }
+    page.answer(coverage_body(&s, &a, &page, &id, None).await)
 }
 
 async fn coverage_body(
@@ -1597,10 +1603,7 @@ pub async fn missed(
     Path(id): Path<String>,
     Query(q): Query<MissedQuery>,
 ) -> Response {
-    match missed_body(&s, &a, &page, &id, &q, None).await {
-        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
-        Err(e) => page.error(e),
-    }
+    page.answer(missed_body(&s, &a, &page, &id, &q, None).await)
 }
 
 /// The missed list again with one listed resident's full phone numbers
@@ -1614,10 +1617,7 @@ pub async fn missed_reveal(
     body: axum::body::Bytes,
 ) -> Response {
     let resident = Fields::parse(&body).get("resident").to_string();
-    match missed_body(&s, &a, &page, &id, &q, Some(&resident)).await {
-        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
-        Err(e) => page.error(e),
-    }
+    page.answer(missed_body(&s, &a, &page, &id, &q, Some(&resident)).await)
 }
 
 /// The missed list of a community, grid or building, one card per person
@@ -2099,10 +2099,7 @@ pub async fn point(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    match point_body(&s, &a, &page, &id, None, None, None).await {
-        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
-        Err(e) => page.error(e),
-    }
+    page.answer(point_body(&s, &a, &page, &id, None, None, None).await)
 }
 
 async fn point_body(

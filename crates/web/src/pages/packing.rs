@@ -1317,10 +1317,7 @@ pub async fn alerts(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    match alerts_body(&s, &a, page.lang, &id, &Default::default()).await {
-        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
-        Err(e) => page.error(e),
-    }
+    page.answer(alerts_body(&s, &a, page.lang, &id, &Default::default()).await)
 }
 
 /// Shows the full phone numbers of one alert's members (form field `alert`)
@@ -1350,10 +1347,7 @@ pub async fn alerts_reveal_phones(
         Ok(r) => r,
         Err(e) => return page.error(e),
     };
-    match alerts_body(&s, &a, l, &id, &revealed).await {
-        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
-        Err(e) => page.error(e),
-    }
+    page.answer(alerts_body(&s, &a, l, &id, &revealed).await)
 }
 
 /// `revealed`: full phone numbers by member id, for the members just revealed.

@@ -42,10 +42,7 @@ pub async fn household_codes(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    match body(&s, &a, &page, &id, None).await {
-        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
-        Err(e) => page.error(e),
-    }
+    page.answer(body(&s, &a, &page, &id, None).await)
 }
 
 /// Every household of a building, one printed sheet each: their members'
@@ -56,10 +53,7 @@ pub async fn building_codes(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    match building_body(&s, &a, &page, &id).await {
-        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
-        Err(e) => page.error(e),
-    }
+    page.answer(building_body(&s, &a, &page, &id).await)
 }
 
 async fn building_body(
@@ -158,10 +152,7 @@ pub async fn household_link(
     page: Page,
     Path(token): Path<String>,
 ) -> Response {
-    match link_body(&s, &page, &token).await {
-        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
-        Err(e) => page.error(e),
-    }
+    page.answer(link_body(&s, &page, &token).await)
 }
 
 async fn link_body(s: &AppState, page: &Page, token: &str) -> Result<(String, String), WebError> {
@@ -401,10 +392,7 @@ pub async fn code_reissued(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    match reissued_body(&s, &a, &page, &id).await {
-        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
-        Err(e) => page.error(e),
-    }
+    page.answer(reissued_body(&s, &a, &page, &id).await)
 }
 
 async fn reissued_body(

@@ -36,13 +36,6 @@ pub(crate) fn pick(l: Lang, msg: &str) -> String {
     }
 }
 
-fn render(page: &Page, r: Result<(String, String), WebError>) -> Response {
-    match r {
-        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
-        Err(e) => page.error(e),
-    }
-}
-
 // ----- the tree --------------------------------------------------------------------
 
 pub async fn registry(
@@ -51,7 +44,7 @@ pub async fn registry(
     page: Page,
 ) -> Response {
     let r = tree_body(&s, &a, page.lang).await;
-    render(&page, r)
+    page.answer(r)
 }
 
 async fn tree_body(s: &AppState, a: &Auth, l: Lang) -> Result<(String, String), WebError> {
@@ -246,7 +239,7 @@ pub async fn grid(
     Path(id): Path<String>,
 ) -> Response {
     let r = grid_body(&s, &a, page.lang, &id).await;
-    render(&page, r)
+    page.answer(r)
 }
 
 /// Residents one list page reads at most (a grid holds a few thousand).
@@ -380,7 +373,7 @@ pub async fn household(
     Path(id): Path<String>,
 ) -> Response {
     let r = household_body(&s, &a, page.lang, &id, None).await;
-    render(&page, r)
+    page.answer(r)
 }
 
 /// The household's page (`control`: a refused control form as typed).

@@ -20,13 +20,6 @@ use super::registry::{full_names, resident_table};
 use super::{added_cell, date_text, parse_key, percent, qr_svg, state_label, Lang, Page};
 use crate::{html_escape as esc, AppState, Auth, WebError};
 
-fn render(page: &Page, r: Result<(String, String), WebError>) -> Response {
-    match r {
-        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
-        Err(e) => page.error(e),
-    }
-}
-
 /// `2024-05-01 14:30` in China time.
 fn when(ms: i64) -> String {
     gw_domain::notify::clock_text(ms)
@@ -48,7 +41,7 @@ pub async fn point_labels(
     Path(id): Path<String>,
 ) -> Response {
     let r = labels_body(&s, &a, page.lang, &id).await;
-    render(&page, r)
+    page.answer(r)
 }
 
 async fn labels_body(
@@ -142,7 +135,7 @@ pub async fn round_report(
     Path(id): Path<String>,
 ) -> Response {
     let r = report_body(&s, &a, page.lang, &id).await;
-    render(&page, r)
+    page.answer(r)
 }
 
 fn coverage_row(name: &str, r: &gw_app::coverage::CoverageRow) -> String {
@@ -516,7 +509,7 @@ pub async fn building(
     Path(id): Path<String>,
 ) -> Response {
     let r = building_body(&s, &a, page.lang, &id, None).await;
-    render(&page, r)
+    page.answer(r)
 }
 
 /// What the control form sent, kept when it is refused.

@@ -35,13 +35,6 @@ fn back(s: &AppState, a: &Auth, l: Lang, round: Key) -> String {
     }
 }
 
-fn render(page: &Page, r: Result<(String, String), WebError>) -> Response {
-    match r {
-        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
-        Err(e) => page.error(e),
-    }
-}
-
 pub(super) fn auth_err(l: Lang, e: gw_app::access::AuthError) -> WebError {
     let mut w: WebError = e.into();
     if w.code == "bad_request" {
@@ -68,7 +61,7 @@ pub async fn schedule(
 ) -> Response {
     let full = q.messages.as_deref() == Some("1");
     let r = schedule_body(&s, &a, page.lang, &id, None, full).await;
-    render(&page, r)
+    page.answer(r)
 }
 
 /// A refused plan form: what to fix and the values as typed.
@@ -779,7 +772,7 @@ pub async fn door_to_door(
     Query(q): Query<GridQuery>,
 ) -> Response {
     let r = door_body(&s, &a, page.lang, &id, &q, None).await;
-    render(&page, r)
+    page.answer(r)
 }
 
 /// The door-to-door list again with one listed resident's full phone
@@ -795,7 +788,7 @@ pub async fn door_to_door_reveal(
 ) -> Response {
     let resident = super::Fields::parse(&body).get("resident").to_string();
     let r = door_body(&s, &a, page.lang, &id, &q, Some(&resident)).await;
-    render(&page, r)
+    page.answer(r)
 }
 
 /// `reveal`: a resident of the list whose full phone numbers to show.
@@ -990,7 +983,7 @@ pub async fn resamples(
     Query(q): Query<ResampleQuery>,
 ) -> Response {
     let r = resamples_body(&s, &a, page.lang, &id, &q, None).await;
-    render(&page, r)
+    page.answer(r)
 }
 
 /// The re-sample list again with one listed resident's full phone numbers
@@ -1005,7 +998,7 @@ pub async fn resamples_reveal(
 ) -> Response {
     let resident = super::Fields::parse(&body).get("resident").to_string();
     let r = resamples_body(&s, &a, page.lang, &id, &q, Some(&resident)).await;
-    render(&page, r)
+    page.answer(r)
 }
 
 /// A re-sample's state in words and its tag's class.
@@ -1250,7 +1243,7 @@ pub async fn compare(
     Query(q): Query<TerritoryQuery>,
 ) -> Response {
     let r = compare_body(&s, &a, page.lang, &id, &q).await;
-    render(&page, r)
+    page.answer(r)
 }
 
 /// Round over round in a community, grid or building: the round compared
@@ -2174,7 +2167,7 @@ pub async fn reconciliation(
     // After the lab's receipt form: the receipt as recorded.
     let receipt = super::packing::receipt_after_post(&s, &a, &page, &id).await;
     let r = reconciliation_body(&s, &a, page.lang, &id, receipt).await;
-    render(&page, r)
+    page.answer(r)
 }
 
 /// `receipt`: the lab's receipt form after a post (else drawn empty, for the lab only).
@@ -2254,7 +2247,7 @@ pub async fn disinfection(
     Path(id): Path<String>,
 ) -> Response {
     let r = disinfection_body(&s, &a, &page, &id).await;
-    render(&page, r)
+    page.answer(r)
 }
 
 /// The tube barcode of each of the round's alerts, by the alert's key.
@@ -2514,7 +2507,7 @@ pub async fn coverage_by(
     Query(q): Query<CoverageQuery>,
 ) -> Response {
     let r = coverage_by_body(&s, &a, page.lang, &id, &q).await;
-    render(&page, r)
+    page.answer(r)
 }
 
 async fn coverage_by_body(
