@@ -2306,9 +2306,18 @@ async fn register_swab(
         }
         e
     };
+    // The write failed. A tube withdrawn while this scan was on its way is
+    // said at once (as the station's retry would hear it), not as a 503.
+    let failed = |e: StoreError| async move {
+        let e = match store.tube(street, tube.id).await {
+            Err(gone @ StoreError::NotFound(_)) => gone,
+            _ => e,
+        };
+        unstored(e).await
+    };
     let first_try = match writer.insert(w.clone()).await {
         Ok(v) => v,
-        Err(e) => return Err(unstored(e).await.into()),
+        Err(e) => return Err(failed(e).await.into()),
     };
     let stored = match first_try {
         Some(stored) => stored,
@@ -2334,7 +2343,7 @@ async fn register_swab(
             w.duplicate_of = first.as_ref().map(|f| f.id);
             let second_try = match writer.insert(w.clone()).await {
                 Ok(v) => v,
-                Err(e) => return Err(unstored(e).await.into()),
+                Err(e) => return Err(failed(e).await.into()),
             };
             match second_try {
                 Some(stored) => stored,

@@ -3666,3 +3666,57 @@ async fn the_command_line_takes_a_community_by_its_name() {
     ]);
     assert!(made.contains("已创建"), "{made}");
 }
+
+/// A station closes an empty tube (withdrawn: its barcode freed) while
+/// another scan into it is on its way: the scan is either stored in the tube
+/// (which then is no longer empty and is closed, not withdrawn) or told at
+/// once that the tube is gone (404), never a 503 to retry into a 404; and
+/// nothing is stored half.
+#[tokio::test]
+async fn a_scan_racing_the_withdrawal_of_its_empty_tube_is_stored_or_told_the_tube_is_gone() {
+    let w = setup("200").await;
+    let store = w.env.store().await;
+    let mut outcomes = std::collections::BTreeMap::new();
+    for k in 0..40 {
+        let t = tube(&w.srv, &w.points[0], &format!("W{k:07}"));
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let (srv, b, tt) = (w.srv.clone(), barrier.clone(), t.clone());
+        let code = w.codes[k].1.clone();
+        let scanning = std::thread::spawn(move || {
+            b.wait();
+            srv.post(
+                &format!("/api/v1/tubes/{tt}/scans"),
+                &json!({ "client_id": format!("race-{k}"), "code": code }),
+            )
+        });
+        let (srv, b, tt) = (w.srv.clone(), barrier, t.clone());
+        let closing = std::thread::spawn(move || {
+            b.wait();
+            srv.post(&format!("/api/v1/tubes/{tt}/close"), &json!({}))
+        });
+        let (scanned, closed) = (scanning.join().unwrap(), closing.join().unwrap());
+        assert_eq!(closed.status, 200, "{}", closed.body);
+        let key: gw_domain::ids::Key = t.parse().unwrap();
+        let left = store.tube(key.street, key.id).await;
+        match scanned.status {
+            200 => {
+                assert_ne!(left.unwrap().state, "open", "closed, not withdrawn");
+                let (fill, _) = store
+                    .tube_and_point_counts(key.street, key.id, 0)
+                    .await
+                    .unwrap();
+                assert_eq!(fill, 1, "the swab is in the tube it was stored in");
+            }
+            404 => {
+                assert!(
+                    matches!(left, Err(gw_store::StoreError::NotFound(_))),
+                    "told gone, the tube must be gone: {left:?}"
+                );
+                assert!(scanned.body.contains("tube"), "{}", scanned.body);
+            }
+            s => panic!("scan {k}: {s} {}", scanned.body),
+        }
+        *outcomes.entry(scanned.status).or_insert(0) += 1;
+    }
+    eprintln!("scan outcomes racing a withdrawal: {outcomes:?}");
+}
