@@ -1919,9 +1919,16 @@ pub struct Reconciliation {
     pub round: String,
     pub point: Option<String>,
     pub bag_capacity: i32,
-    /// True when no count along the chain disagrees.
+    /// True when nothing along the chain is broken (work still on its way
+    /// may be waiting).
     pub matched: bool,
+    /// The breaks: counts that disagree, and what was left behind.
     pub mismatches: Vec<Mismatch>,
+    /// Counts that differ only because the work is still on its way while
+    /// sampling runs (sealed tubes waiting for a bag, bags for a box, boxes
+    /// for the transporter, since the point's last hand-over) or because a
+    /// hand-over is on the road to the lab (see `rules::on_its_way`).
+    pub waiting: Vec<Mismatch>,
     pub steps: Vec<StepView>,
     pub supplies: Vec<PointSupplies>,
     pub handoffs: Vec<HandOffView>,
@@ -1959,11 +1966,10 @@ pub async fn report(
     }
     let capacity = store.bag_capacity(street, round.id).await?;
     let rows = store.chain(street, round.id).await?;
-    // Once sampling is over, a tube still open with swabs in it is a break.
-    let sampling_over = !matches!(
-        store.round(street, round.id).await?.state.as_str(),
-        "planned" | "open"
-    );
+    // Once sampling is over, a tube still open with swabs in it is a break,
+    // and so is anything not yet packed.
+    let stage = rules::Stage::of_round(&store.round(street, round.id).await?.state);
+    let sampling_over = stage != rules::Stage::Sampling;
     let pkey = |id: i64| Key { street, id }.to_string();
     let names: HashMap<String, String> = rows
         .points
@@ -1988,8 +1994,8 @@ pub async fn report(
             .map(|p| PointLink {
                 unbagged: unbagged
                     .iter()
-                    .filter(|(pt, _)| *pt == p.id)
-                    .map(|(_, b)| b.clone())
+                    .filter(|(pt, _, _)| *pt == p.id)
+                    .map(|(_, b, _)| b.clone())
                     .collect(),
                 left_open_tubes: left_open
                     .iter()
@@ -2069,7 +2075,7 @@ pub async fn report(
         "receipt" => receipts.get(at).cloned(),
         _ => None,
     };
-    let mismatches: Vec<Mismatch> = rules::reconcile(&chain)
+    let found: Vec<Mismatch> = rules::reconcile(&chain)
         .into_iter()
         .filter(|m| match &m.point {
             Some(pt) => keep(pt),
@@ -2079,6 +2085,26 @@ pub async fn report(
         })
         .map(|m| m.named(name))
         .collect();
+    let made = rules::Made {
+        tubes: unbagged.iter().map(|(_, b, ms)| (b.clone(), *ms)).collect(),
+        bags: rows
+            .bags
+            .iter()
+            .map(|b| (b.barcode.clone(), b.packed_ms))
+            .collect(),
+        boxes: rows
+            .boxes
+            .iter()
+            .map(|b| (b.barcode.clone(), b.packed_ms))
+            .collect(),
+        handoffs: rows.handoffs.iter().fold(HashMap::new(), |mut m, h| {
+            m.entry(pkey(h.point_id))
+                .or_insert_with(Vec::new)
+                .push(h.created_ms);
+            m
+        }),
+    };
+    let (mismatches, waiting) = rules::split_on_its_way(found, stage, &made);
     let steps = rules::totals(&chain)
         .into_iter()
         .filter(|t| keep(&t.point))
@@ -2158,6 +2184,7 @@ pub async fn report(
         bag_capacity: capacity,
         matched: mismatches.is_empty(),
         mismatches,
+        waiting,
         steps,
         supplies,
         handoffs,

@@ -351,6 +351,15 @@ pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {
                         print_mismatch(m);
                     }
                 }
+                if !r.waiting.is_empty() {
+                    println!(
+                        "在途，尚未到下一环节（不算不符）/ on its way, not yet at the next step (not a break): {}",
+                        r.waiting.len()
+                    );
+                    for m in &r.waiting {
+                        print_mismatch(m);
+                    }
+                }
             }
             if !r.matched {
                 std::process::exit(MISMATCH_EXIT);

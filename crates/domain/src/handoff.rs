@@ -9,6 +9,7 @@
 //! `received` when the lab scans it.
 
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// Tubes to a bag unless the round says otherwise.
 pub const DEFAULT_BAG_CAPACITY: u32 = 20;
@@ -699,7 +700,6 @@ pub fn totals(chain: &Chain) -> Vec<StepTotals> {
 /// Every count along the chain that does not match, with the step where it
 /// broke and by how much, in chain order.
 pub fn reconcile(chain: &Chain) -> Vec<Mismatch> {
-    use std::collections::HashMap;
     let mut out = Out(Vec::new());
     // What the system holds in each box and each hand-over / receipt.
     let mut in_box: HashMap<&str, (i64, Tally)> = HashMap::new();
@@ -1012,6 +1012,85 @@ pub fn reconcile(chain: &Chain) -> Vec<Mismatch> {
         }
     }
     out.0
+}
+
+/// How far a round has got, for telling a break from work still on its way
+/// (see [`on_its_way`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Planned or open: tubes are sealed, bagged, boxed and handed over as
+    /// the day goes.
+    Sampling,
+    /// Sampling closed: everything should be packed and on its way.
+    Packing,
+    /// Results complete, or the round closed: everything should have
+    /// reached the lab.
+    Done,
+}
+
+impl Stage {
+    /// The stage of a round in `state` (a round's state code).
+    pub fn of_round(state: &str) -> Stage {
+        match state {
+            "planned" | "open" => Stage::Sampling,
+            "sampling_closed" => Stage::Packing,
+            _ => Stage::Done,
+        }
+    }
+}
+
+/// When the things along a round's chain were made (ms): tubes sealed,
+/// bags and boxes packed, by barcode; each point's hand-overs.
+#[derive(Debug, Clone, Default)]
+pub struct Made {
+    pub tubes: HashMap<String, i64>,
+    pub bags: HashMap<String, i64>,
+    pub boxes: HashMap<String, i64>,
+    /// When each hand-over of a point (by its key) was recorded.
+    pub handoffs: HashMap<String, Vec<i64>>,
+}
+
+/// Whether what [`reconcile`] found is only work still on its way, not a
+/// break: while sampling runs, a point's sealed tubes not yet in a bag, bags
+/// not yet in a box and boxes not yet handed over are waiting for the next
+/// step, unless the point has handed boxes over since they were made (then
+/// they were left behind, a break). A hand-over of which the lab has
+/// received nothing yet is in transit until the results are complete.
+/// Anything found over what the step before holds is always a break.
+pub fn on_its_way(m: &Mismatch, stage: Stage, made: &Made) -> bool {
+    if m.diff >= 0 {
+        return false;
+    }
+    match (m.kind, m.step) {
+        ("point", Step::Bag | Step::Box | Step::HandOff) => {
+            if stage != Stage::Sampling {
+                return false;
+            }
+            let times = match m.step {
+                Step::Bag => &made.tubes,
+                Step::Box => &made.bags,
+                _ => &made.boxes,
+            };
+            let Some(last) = made.handoffs.get(&m.at).and_then(|h| h.iter().max()) else {
+                return true;
+            };
+            m.items
+                .iter()
+                .all(|i| times.get(i).is_some_and(|&t| t >= *last))
+        }
+        ("handoff", Step::Lab) => stage != Stage::Done && m.found == 0,
+        _ => false,
+    }
+}
+
+/// [`reconcile`]'s findings split into breaks and work on its way (see
+/// [`on_its_way`]), each in chain order.
+pub fn split_on_its_way(
+    found: Vec<Mismatch>,
+    stage: Stage,
+    made: &Made,
+) -> (Vec<Mismatch>, Vec<Mismatch>) {
+    found.into_iter().partition(|m| !on_its_way(m, stage, made))
 }
 
 #[cfg(test)]
@@ -1399,6 +1478,145 @@ mod tests {
             (Step::HandOff, "handoff", "H1", Measure::Tubes)
         );
         assert_eq!((m[0].expected, m[0].found, m[0].diff), (3, 2, -1));
+    }
+
+    /// A chain whose point P1 sealed T4 (at 200) and has it in no bag, its
+    /// bag BAG3 (packed at 300) in no box and box BOX2 (packed at 400) not
+    /// handed over; H1 was handed over at `handed`.
+    fn waiting_chain(handed: i64) -> (Chain, Made) {
+        let mut c = good_chain();
+        c.points[0].closed = t(5, 31);
+        c.points[0].unbagged = vec!["T4".into()];
+        c.bags.push(BagLink {
+            barcode: "BAG3".into(),
+            point: "P1".into(),
+            system: t(1, 1),
+            counted_tubes: 1,
+            in_box: None,
+        });
+        c.boxes.push(BoxLink {
+            barcode: "BOX2".into(),
+            point: "P1".into(),
+            counted_bags: 0,
+            counted_tubes: 0,
+            handoff: None,
+            receipt: None,
+            lab_tubes: None,
+            handed_after_receipt: false,
+        });
+        let made = Made {
+            tubes: HashMap::from([("T4".to_string(), 200)]),
+            bags: HashMap::from([("BAG3".to_string(), 300)]),
+            boxes: HashMap::from([("BOX2".to_string(), 400)]),
+            handoffs: HashMap::from([("P1".to_string(), vec![50, handed])]),
+        };
+        (c, made)
+    }
+
+    #[test]
+    fn mid_round_what_waits_for_the_next_step_is_on_its_way_not_a_break() {
+        let (c, made) = waiting_chain(100);
+        let found = reconcile(&c);
+        let steps: Vec<Step> = found.iter().map(|m| m.step).collect();
+        assert!(
+            steps.contains(&Step::Bag)
+                && steps.contains(&Step::Box)
+                && steps.contains(&Step::HandOff),
+            "{found:?}"
+        );
+        let (breaks, waiting) = split_on_its_way(found.clone(), Stage::Sampling, &made);
+        assert!(breaks.is_empty(), "{breaks:?}");
+        assert_eq!(waiting, found);
+        // Once sampling is over, the same counts are breaks.
+        for stage in [Stage::Packing, Stage::Done] {
+            let (breaks, waiting) = split_on_its_way(found.clone(), stage, &made);
+            assert!(waiting.is_empty(), "{stage:?}: {waiting:?}");
+            assert_eq!(breaks, found);
+        }
+    }
+
+    #[test]
+    fn what_a_later_hand_over_left_behind_is_a_break_mid_round() {
+        // Handed over at 250: T4 (sealed at 200) was left behind; BAG3 and
+        // BOX2 were packed after it and wait for the next transporter.
+        let (c, made) = waiting_chain(250);
+        let (breaks, waiting) = split_on_its_way(reconcile(&c), Stage::Sampling, &made);
+        assert!(!breaks.is_empty());
+        assert!(
+            breaks
+                .iter()
+                .all(|m| m.step == Step::Bag && m.items == ["T4"]),
+            "{breaks:?}"
+        );
+        assert!(waiting.iter().all(|m| m.step != Step::Bag), "{waiting:?}");
+        assert!(waiting.iter().any(|m| m.step == Step::Box));
+        // At 500 all three were left behind.
+        let (c, made) = waiting_chain(500);
+        let (breaks, waiting) = split_on_its_way(reconcile(&c), Stage::Sampling, &made);
+        assert!(waiting.is_empty(), "{waiting:?}");
+        assert_eq!(breaks.len(), reconcile(&c).len());
+        // A tube whose sealing time is unknown counts as left behind.
+        let (c, mut made) = waiting_chain(100);
+        made.tubes.clear();
+        let (breaks, _) = split_on_its_way(reconcile(&c), Stage::Sampling, &made);
+        assert!(breaks.iter().all(|m| m.step == Step::Bag) && !breaks.is_empty());
+    }
+
+    #[test]
+    fn a_count_over_what_the_step_before_holds_is_always_a_break() {
+        let mut c = good_chain();
+        c.bags[0].counted_tubes = 3;
+        let (breaks, waiting) = split_on_its_way(reconcile(&c), Stage::Sampling, &Made::default());
+        assert!(waiting.is_empty());
+        assert_eq!(breaks.len(), 1);
+        // A packer's count short of the system is a break too: it is no step
+        // still to be taken.
+        let mut c = good_chain();
+        c.bags[0].counted_tubes = 1;
+        let (breaks, waiting) = split_on_its_way(reconcile(&c), Stage::Sampling, &Made::default());
+        assert!(waiting.is_empty() && breaks.len() == 1, "{breaks:?}");
+    }
+
+    #[test]
+    fn a_hand_over_is_in_transit_until_the_lab_receives_part_of_it_or_results_are_in() {
+        let mut c = good_chain();
+        c.boxes[0].receipt = None;
+        c.receipts.clear();
+        let found = reconcile(&c);
+        assert!(found
+            .iter()
+            .all(|m| m.kind == "handoff" && m.step == Step::Lab));
+        assert!(!found.is_empty());
+        for stage in [Stage::Sampling, Stage::Packing] {
+            let (breaks, waiting) = split_on_its_way(found.clone(), stage, &Made::default());
+            assert!(breaks.is_empty(), "{stage:?}");
+            assert_eq!(waiting.len(), found.len());
+        }
+        let (breaks, _) = split_on_its_way(found.clone(), Stage::Done, &Made::default());
+        assert_eq!(breaks.len(), found.len());
+        // Two boxes handed over, one received: the other is missing.
+        let mut c = good_chain();
+        c.boxes.push(BoxLink {
+            barcode: "BOX9".into(),
+            handoff: Some("H1".into()),
+            receipt: None,
+            ..c.boxes[0].clone()
+        });
+        c.handoffs[0].counted_boxes = 2;
+        let (breaks, waiting) = split_on_its_way(reconcile(&c), Stage::Sampling, &Made::default());
+        assert!(waiting.is_empty(), "{waiting:?}");
+        assert!(breaks
+            .iter()
+            .any(|m| m.kind == "handoff" && m.step == Step::Lab && m.items == ["BOX9"]));
+    }
+
+    #[test]
+    fn stage_follows_the_round_state() {
+        assert_eq!(Stage::of_round("planned"), Stage::Sampling);
+        assert_eq!(Stage::of_round("open"), Stage::Sampling);
+        assert_eq!(Stage::of_round("sampling_closed"), Stage::Packing);
+        assert_eq!(Stage::of_round("results_complete"), Stage::Done);
+        assert_eq!(Stage::of_round("closed"), Stage::Done);
     }
 
     #[test]

@@ -139,6 +139,7 @@ pub struct BagCount {
     pub people: i64,
     pub counted_tubes: i64,
     pub box_barcode: Option<String>,
+    pub packed_ms: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +153,7 @@ pub struct BoxCount {
     pub receipt_id: Option<i64>,
     /// The tubes the lab counted in this box, when it counted box by box.
     pub lab_tubes: Option<i64>,
+    pub packed_ms: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -298,12 +300,12 @@ impl Store {
 
     /// A round's tubes past `open` that are in no bag: `(point, barcode)`,
     /// in the order they were opened.
-    pub async fn unbagged_tubes(&self, street: i64, round: i64) -> Result<Vec<(i64, String)>> {
+    pub async fn unbagged_tubes(&self, street: i64, round: i64) -> Result<Vec<(i64, String, i64)>> {
         Ok(db_run!(self, pool => {
-            sqlx::query("SELECT t.point_id, t.barcode FROM tube t WHERE t.street_id = $1 AND t.round_id = $2 AND t.state <> 'open' \
+            sqlx::query("SELECT t.point_id, t.barcode, COALESCE(t.closed_ms, t.opened_ms) FROM tube t WHERE t.street_id = $1 AND t.round_id = $2 AND t.state <> 'open' \
                          AND NOT EXISTS (SELECT 1 FROM bag_tube bt WHERE bt.street_id = t.street_id AND bt.tube_id = t.id) ORDER BY t.id")
                 .bind(street).bind(round).fetch_all(pool).await?
-                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }
@@ -652,15 +654,15 @@ impl Store {
                 "SELECT g.barcode, g.point_id, \
                  (SELECT COUNT(*) FROM bag_tube bt WHERE bt.street_id = g.street_id AND bt.bag_id = g.id), \
                  (SELECT COUNT(*) FROM bag_tube bt JOIN registration r ON r.street_id = bt.street_id AND r.tube_id = bt.tube_id WHERE bt.street_id = g.street_id AND bt.bag_id = g.id), \
-                 g.counted_tubes, x.barcode, g.id FROM sample_bag g LEFT JOIN transport_box x ON x.street_id = g.street_id AND x.id = g.box_id \
+                 g.counted_tubes, x.barcode, g.id, g.created_ms FROM sample_bag g LEFT JOIN transport_box x ON x.street_id = g.street_id AND x.id = g.box_id \
                  WHERE g.street_id = $1 AND g.round_id = $2 ORDER BY g.id")
                 .bind(street).bind(round).fetch_all(pool).await?
-                .iter().map(|r| Ok(BagCount { id: r.try_get(6)?, barcode: r.try_get(0)?, point_id: r.try_get(1)?, tubes: r.try_get(2)?, people: r.try_get(3)?, counted_tubes: r.try_get(4)?, box_barcode: r.try_get(5)? }))
+                .iter().map(|r| Ok(BagCount { id: r.try_get(6)?, barcode: r.try_get(0)?, point_id: r.try_get(1)?, tubes: r.try_get(2)?, people: r.try_get(3)?, counted_tubes: r.try_get(4)?, box_barcode: r.try_get(5)?, packed_ms: r.try_get(7)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
             let boxes = sqlx::query(
-                "SELECT barcode, point_id, counted_bags, counted_tubes, handoff_id, receipt_id, lab_tubes, id FROM transport_box WHERE street_id = $1 AND round_id = $2 ORDER BY id")
+                "SELECT barcode, point_id, counted_bags, counted_tubes, handoff_id, receipt_id, lab_tubes, id, created_ms FROM transport_box WHERE street_id = $1 AND round_id = $2 ORDER BY id")
                 .bind(street).bind(round).fetch_all(pool).await?
-                .iter().map(|r| Ok(BoxCount { id: r.try_get(7)?, barcode: r.try_get(0)?, point_id: r.try_get(1)?, counted_bags: r.try_get(2)?, counted_tubes: r.try_get(3)?, handoff_id: r.try_get(4)?, receipt_id: r.try_get(5)?, lab_tubes: r.try_get(6)? }))
+                .iter().map(|r| Ok(BoxCount { id: r.try_get(7)?, barcode: r.try_get(0)?, point_id: r.try_get(1)?, counted_bags: r.try_get(2)?, counted_tubes: r.try_get(3)?, handoff_id: r.try_get(4)?, receipt_id: r.try_get(5)?, lab_tubes: r.try_get(6)?, packed_ms: r.try_get(8)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
             let handoffs = sqlx::query(
                 "SELECT id, point_id, counted_boxes, counted_tubes, counted_people, transporter_name, transporter_phone, transporter_account, handed_by, created_ms \

@@ -468,6 +468,7 @@ fn handoff_paths() -> Vec<(&'static str, Value)> {
             "responses": ok(json!({ "type": "object", "required": ["round", "matched", "mismatches", "steps"], "properties": {
                 "round": { "type": "string" }, "point": { "type": "string", "nullable": true }, "bag_capacity": { "type": "integer" }, "matched": { "type": "boolean" },
                 "mismatches": { "type": "array", "items": { "$ref": "#/components/schemas/Mismatch" } },
+                "waiting": { "type": "array", "description": "counts short only because the work is still on its way (sealed tubes, bags and boxes made after the point's last hand-over while sampling runs; hand-overs the lab has received nothing of before results are complete): not breaks", "items": { "$ref": "#/components/schemas/Mismatch" } },
                 "steps": { "type": "array", "items": { "type": "object" } }, "supplies": { "type": "array", "items": { "type": "object" } },
                 "handoffs": { "type": "array", "items": { "type": "object" } } } })) } }),
         ),

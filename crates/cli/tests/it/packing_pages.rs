@@ -308,13 +308,15 @@ async fn point_staff_bag_box_and_hand_over_in_the_browser_and_the_lab_receives()
     let rec = chief.get(&format!("/rounds/{}/reconciliation", w.round));
     assert_eq!(rec.status, 200, "{}", rec.body);
     assert!(!rec.body.contains(r#"id="receipt""#));
-    // Each break names what people know: the box on its way by its
-    // transporter (masked: the lab reads this page too), and what the break means in words (a box not yet at the
-    // lab is not "the lab counted 0").
+    // The box on the road is on its way, not a break, named by its
+    // transporter (masked: the lab reads this page too), and what it means
+    // in words (a box not yet at the lab is not "the lab counted 0").
     let verdict = element(&rec.body, "matched", "ul");
+    assert!(!verdict.contains("交接单"), "{verdict}");
+    let on_the_road = element(&rec.body, "waiting", "ul");
     assert!(
-        verdict.contains("交接单 李*傅 ") && verdict.contains("已交接未被实验室接收"),
-        "{verdict}"
+        on_the_road.contains("交接单 李*傅 ") && on_the_road.contains("已交接未被实验室接收"),
+        "{on_the_road}"
     );
     // The lab receives from the form on the reconciliation page.
     let lab = Browser::login(&w.srv, "lab", &w.lab);
@@ -371,18 +373,22 @@ async fn point_staff_bag_box_and_hand_over_in_the_browser_and_the_lab_receives()
         .unwrap()
         .unwrap();
     assert_eq!(t.state, "received");
-    // A point by its name.
+    // A point by its name (a tube sealed after its hand-over waits for the
+    // next bag: on its way, not a break).
     w.closed_tube(&w.a, "TB00000003", &w.people[5..6]);
     let rec = chief.get(&format!("/rounds/{}/reconciliation", w.round));
-    let verdict = element(&rec.body, "matched", "ul");
+    let waiting = element(&rec.body, "waiting", "ul");
     assert!(
-        verdict.contains(&format!("采样点 「0号采样点」（{a}）"))
-            && verdict.contains("已封管未装袋"),
-        "{verdict}"
+        waiting.contains(&format!("采样点 「0号采样点」（{a}）"))
+            && waiting.contains("已封管未装袋")
+            && waiting.contains("TB00000003"),
+        "{waiting}"
     );
+    assert!(!element(&rec.body, "matched", "ul").contains("TB00000003"));
     // The point's manager, who may not read the street's reconciliation,
     // sees the point's own breaks on the packing page: the bag counted 3
-    // for 2 stays listed after the lab received it.
+    // for 2 stays listed after the lab received it; the tube waiting for
+    // its bag is not one.
     assert_eq!(
         pm.get(&format!("/rounds/{}/reconciliation", w.round))
             .status,
@@ -392,8 +398,144 @@ async fn point_staff_bag_box_and_hand_over_in_the_browser_and_the_lab_receives()
     let breaks = element(&page.body, "point-breaks", "ul");
     assert!(
         breaks.contains("装袋环节 · 袋 BAG0000001：管数系统为 2，清点为 3（多1）")
-            && breaks.contains("已封管未装袋"),
+            && !breaks.contains("已封管未装袋"),
         "{breaks}"
+    );
+}
+
+/// While sampling runs, what waits for the next bag, box or transporter is on
+/// its way, not a break; what a hand-over left behind is a break at once; once
+/// sampling closes, whatever is still short is a break.
+#[tokio::test]
+async fn mid_round_work_on_its_way_is_no_break_but_what_a_hand_over_left_behind_is() {
+    let w = world().await;
+    let a = &w.a;
+    let pm = Browser::login(&w.srv, "pm", &w.pm);
+    let chief = Browser::login(&w.srv, "chief", &w.chief_pw);
+    let api = w.srv.with_token(&w.chief);
+    let reconciliation = || {
+        let r = api.get(&format!("/api/v1/rounds/{}/reconciliation", w.round));
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    };
+    let items = |v: &serde_json::Value, list: &str| -> Vec<String> {
+        v[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|m| m["items"].as_array().unwrap().clone())
+            .map(|i| i.as_str().unwrap().to_string())
+            .collect()
+    };
+    // Two tubes sealed, nothing packed yet: on their way, every count matches.
+    w.closed_tube(a, "TB00000011", &w.people[0..2]);
+    w.closed_tube(a, "TB00000012", &w.people[2..3]);
+    let v = reconciliation();
+    assert_eq!(v["matched"], true, "{v}");
+    assert!(v["mismatches"].as_array().unwrap().is_empty(), "{v}");
+    assert!(
+        items(&v, "waiting").contains(&"TB00000011".to_string()),
+        "{v}"
+    );
+    let page = chief.get(&format!("/rounds/{}/reconciliation", w.round));
+    assert!(
+        element(&page.body, "matched", "p").contains("各环节数量一致"),
+        "{}",
+        page.body
+    );
+    assert!(element(&page.body, "waiting", "ul").contains("TB00000012"));
+    assert!(!page.body.contains(r#"<p class="error" id="matched">"#));
+    // The first tube is bagged, boxed and handed over; the second is left
+    // behind: a break at once, naming it.
+    for (path, form) in [
+        (
+            "bags",
+            vec![
+                ("barcode", "BAG0000011"),
+                ("tubes", "TB00000011"),
+                ("counted_tubes", "1"),
+            ],
+        ),
+        (
+            "boxes",
+            vec![
+                ("barcode", "BOX0000011"),
+                ("bags", "BAG0000011"),
+                ("counted_bags", "1"),
+                ("counted_tubes", "1"),
+            ],
+        ),
+        (
+            "handoffs",
+            vec![
+                ("name", "李师傅"),
+                ("phone", "13812345678"),
+                ("boxes", "BOX0000011"),
+                ("counted_boxes", "1"),
+                ("counted_tubes", "1"),
+                ("counted_people", ""),
+            ],
+        ),
+    ] {
+        let r = pm.post(&format!("/points/{a}/{path}"), &form);
+        assert_eq!(r.status, 303, "{path}: {}", r.body);
+    }
+    let v = reconciliation();
+    assert_eq!(v["matched"], false, "{v}");
+    let broken = items(&v, "mismatches");
+    assert!(broken.iter().all(|i| i == "TB00000012"), "{v}");
+    assert!(!broken.is_empty());
+    // The box on the road to the lab is on its way.
+    assert!(
+        items(&v, "waiting").contains(&"BOX0000011".to_string()),
+        "{v}"
+    );
+    let page = pm.get(&format!("/points/{a}/packing"));
+    assert!(element(&page.body, "point-breaks", "ul").contains("TB00000012"));
+    // The tube left behind is bagged (the bag waits for the next box), and a
+    // tube sealed after the hand-over waits for the next bag: nothing is
+    // broken now.
+    let r = pm.post(
+        &format!("/points/{a}/bags"),
+        &[
+            ("barcode", "BAG0000012"),
+            ("tubes", "TB00000012"),
+            ("counted_tubes", "1"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    w.closed_tube(a, "TB00000013", &w.people[3..4]);
+    let v = reconciliation();
+    assert_eq!(v["matched"], true, "{v}");
+    let waiting = items(&v, "waiting");
+    assert!(
+        waiting.contains(&"TB00000013".to_string()) && waiting.contains(&"BAG0000012".to_string()),
+        "{v}"
+    );
+    // Sampling closes: everything still short is a break, the box on the road
+    // still waits for the lab.
+    let r = api.post(
+        &format!("/api/v1/rounds/{}/state", w.round),
+        &json!({ "to": "sampling_closed" }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = reconciliation();
+    let broken = items(&v, "mismatches");
+    assert!(
+        broken.contains(&"TB00000013".to_string()) && broken.contains(&"BAG0000012".to_string()),
+        "{v}"
+    );
+    let road = items(&v, "waiting");
+    assert!(
+        !road.is_empty() && road.iter().all(|i| i == "BOX0000011"),
+        "{v}"
+    );
+    // The command line says both, apart, and exits with the mismatch code.
+    let out = w.env.cli(&["handoff", "report", "--round", &w.round]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("在途，尚未到下一环节") && text.contains("TB00000013"),
+        "{text}"
     );
 }
 

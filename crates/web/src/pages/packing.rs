@@ -124,6 +124,42 @@ fn measure_label(l: Lang, m: Measure) -> &'static str {
     }
 }
 
+/// Work still on its way (not a break): the step it waits for, where, how
+/// many, and what it is made of.
+pub(super) fn waiting_line(l: Lang, m: &Mismatch) -> String {
+    let note = m
+        .note
+        .split(" / ")
+        .nth(usize::from(l == Lang::En))
+        .unwrap_or(m.note);
+    let at = match (&m.point_label, l) {
+        (Some(p), Lang::Zh) => format!("{}（采样点 {p}）", m.label),
+        (Some(p), Lang::En) => format!("{} (point {p})", m.label),
+        (None, _) => m.label.clone(),
+    };
+    let text = match l {
+        Lang::Zh => format!(
+            "{}环节 · {} {at}：{} {} 待下一步 — {note}",
+            step_label(l, m.step),
+            kind_label(l, m.kind),
+            measure_label(l, m.measure),
+            -m.diff
+        ),
+        Lang::En => format!(
+            "At {} · {} {at}: {} {} waiting for the next step — {note}",
+            step_label(l, m.step),
+            kind_label(l, m.kind),
+            m.diff.abs(),
+            measure_label(l, m.measure)
+        ),
+    };
+    format!(
+        "<li>{}{}</li>",
+        esc(&text),
+        items_text(l, &m.items, &m.item_swabs)
+    )
+}
+
 /// Where a count broke: the step, the bag/box/sheet, what was counted against
 /// what the system holds, and by how much.
 pub(super) fn mismatch_line(l: Lang, m: &Mismatch) -> String {

@@ -2214,8 +2214,27 @@ pub(super) async fn reconciliation_body(
             l.t("以下环节数量不一致：", "These steps disagree:")
         )
     };
+    // What is still on its way mid-round (or on the road to the lab): not a
+    // break, said apart so the breaks stand out.
+    let waiting = if rep.waiting.is_empty() {
+        String::new()
+    } else {
+        let lines: String = rep
+            .waiting
+            .iter()
+            .map(|m| super::packing::waiting_line(l, m))
+            .collect();
+        format!(
+            r#"<section class="card"><h2>{}</h2><p class="hint">{}</p><ul class="list" id="waiting">{lines}</ul></section>"#,
+            l.t("在途（尚未到下一环节）", "On its way (not yet at the next step)"),
+            l.t(
+                "采样仍在进行：这些管、袋、箱在本点上次交接之后才封好或装好，等待下一次装袋、装箱或交接；在途的交接单等待实验室接收。停止采样后仍未走完的，将列为不一致。",
+                "Sampling is still running: these tubes, bags and boxes were sealed or packed after the point's last hand-over and wait for the next bag, box or transporter; hand-overs on the road wait for the lab. Whatever is still short once sampling closes is listed as a break."
+            )
+        )
+    };
     let body = format!(
-        r#"{back}<h1>{h}</h1>{receipt}<section class="card">{verdict}</section><section class="card"><h2>{hs}</h2><div class="scroll"><table id="steps"><thead><tr><th>{lp}</th><th>{lo}</th><th>{lc}</th><th>{lb}</th><th>{lx}</th><th>{lh}</th><th>{lr}</th></tr></thead><tbody>{steps}</tbody></table></div><p class="hint">{hint}</p></section>"#,
+        r#"{back}<h1>{h}</h1>{receipt}<section class="card">{verdict}</section>{waiting}<section class="card"><h2>{hs}</h2><div class="scroll"><table id="steps"><thead><tr><th>{lp}</th><th>{lo}</th><th>{lc}</th><th>{lb}</th><th>{lx}</th><th>{lh}</th><th>{lr}</th></tr></thead><tbody>{steps}</tbody></table></div><p class="hint">{hint}</p></section>"#,
         back = back(s, a, l, round),
         receipt = match receipt {
             Some(r) => r,
