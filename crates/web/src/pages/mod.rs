@@ -2099,7 +2099,7 @@ pub async fn point(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    page.answer(point_body(&s, &a, &page, &id, None, None, None).await)
+    page.answer(point_body(&s, &a, &page, &id, None, None, None, &[]).await)
 }
 
 async fn point_body(
@@ -2110,6 +2110,7 @@ async fn point_body(
     issued: Option<(&gw_app::stations::Issued, String)>,
     supplies: Option<&setup::SupplyOutcome>,
     change_error: Option<&str>,
+    change_warnings: &[String],
 ) -> Result<(String, String), WebError> {
     let l = page.lang;
     let k = parse_key(l, id)?;
@@ -2159,10 +2160,24 @@ async fn point_body(
             esc(&round.name)
         )
     };
+    // A change saved with hours that leave out call-downs already pushed:
+    // said first, where the one who changed them lands.
+    let warned = if change_warnings.is_empty() {
+        String::new()
+    } else {
+        let items: String = change_warnings
+            .iter()
+            .map(|w| format!(r#"<li class="warn">{}</li>"#, esc(&registry::pick(l, w))))
+            .collect();
+        format!(
+            r#"<section class="card" role="alert" id="change-warnings"><p class="notice">{}</p><ul class="list">{items}</ul></section>"#,
+            l.t("采样点的调整已保存。", "The point's change is saved.")
+        )
+    };
     // The point's disinfection task after an abnormal pool, to mark done here.
     let disinfection = packing::point_disinfection_section(s, a, page, k, "point").await?;
     let body = format!(
-        r#"<p>{back}</p><h1>{name}</h1>
+        r#"<p>{back}</p><h1>{name}</h1>{warned}
 <section class="stats"><div><b id="point-total">{count}</b><span>{ls}</span></div></section>{issued_html}{disinfection}
 <p class="actions"><a class="button" href="/points/{k}/packing">{pk}</a></p>
 <section class="card"><h2>{sh}</h2><form method="post" action="/points/{k}/stations" class="stack"><input type="hidden" name="csrf" value="{csrf}">
@@ -2414,7 +2429,7 @@ pub async fn issue_station(
         origin(&s, &headers),
         issued.enroll_code
     );
-    match point_body(&s, &a, &page, &id, Some((&issued, link)), None, None).await {
+    match point_body(&s, &a, &page, &id, Some((&issued, link)), None, None, &[]).await {
         Ok((title, body)) => page.render(StatusCode::CREATED, &title, &body),
         Err(e) => page.error(e),
     }
