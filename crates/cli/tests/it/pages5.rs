@@ -51,7 +51,10 @@ async fn a_points_page_shows_the_supplies_issued_against_the_tubes_opened() {
     let page = pm.get(&format!("/points/{p}"));
     assert_eq!(page.status, 200, "{}", page.body);
     let tubes = item(&page.body, "use-tubes");
-    assert!(tubes.contains("发放 10 支，已用 10 支，余 0 支"), "{tubes}");
+    assert!(
+        tubes.contains("发放 10 支，已用 10 支（1 支不在发放范围内），余 1 支"),
+        "{tubes}"
+    );
     assert!(tubes.contains("TB000101 – TB000110"), "{tubes}");
     assert!(tubes.contains(r#"id="tubes-low""#), "{tubes}");
     assert!(tubes.contains("余量不足，请申请补发"), "{tubes}");
@@ -67,7 +70,10 @@ async fn a_points_page_shows_the_supplies_issued_against_the_tubes_opened() {
     // In English too.
     let en = pm.get(&format!("/points/{p}?lang=en"));
     let tubes = item(&en.body, "use-tubes");
-    assert!(tubes.contains("issued 10, 10 opened, 0 left"), "{tubes}");
+    assert!(
+        tubes.contains("issued 10, 10 opened (1 outside the issues), 1 left"),
+        "{tubes}"
+    );
     assert!(tubes.contains("running low: ask for more"), "{tubes}");
 
     // More tubes issued from the page's form: no longer low.
@@ -82,7 +88,7 @@ async fn a_points_page_shows_the_supplies_issued_against_the_tubes_opened() {
     assert_eq!(more.status, 201, "{}", more.body);
     let tubes = item(&more.body, "use-tubes");
     assert!(
-        tubes.contains("发放 100 支，已用 10 支，余 90 支"),
+        tubes.contains("发放 100 支，已用 10 支（1 支不在发放范围内），余 91 支"),
         "{tubes}"
     );
     assert!(

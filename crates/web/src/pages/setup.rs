@@ -1106,11 +1106,16 @@ fn supply_use_html(l: Lang, u: &gw_app::handoff::PointSupplies, items: &[SupplyV
         };
         let mut tag = String::new();
         if is_tubes {
+            // What is left of the issued stock: the tubes opened from it
+            // (one that no issue covers came from elsewhere).
             let used = u.tubes_opened;
-            let left = issued - used;
-            text.push_str(&match l {
-                Lang::Zh => format!("，已用 {used} 支"),
-                Lang::En => format!(", {used} opened"),
+            let outside = u.not_issued.len() as i64;
+            let left = issued - (used - outside);
+            text.push_str(&match (l, outside) {
+                (Lang::Zh, 0) => format!("，已用 {used} 支"),
+                (Lang::En, 0) => format!(", {used} opened"),
+                (Lang::Zh, n) => format!("，已用 {used} 支（{n} 支不在发放范围内）"),
+                (Lang::En, n) => format!(", {used} opened ({n} outside the issues)"),
             });
             if issued > 0 && left >= 0 {
                 text.push_str(&match l {
@@ -1136,7 +1141,10 @@ fn supply_use_html(l: Lang, u: &gw_app::handoff::PointSupplies, items: &[SupplyV
         let ranges: Vec<String> = items
             .iter()
             .filter(|v| v.kind == code)
-            .map(supply_what)
+            .map(|v| match (&v.first_barcode, &v.batch) {
+                (None, Some(b)) => format!("{}{b}", l.t("批次 ", "batch ")),
+                _ => supply_what(v),
+            })
             .filter(|w| !w.is_empty())
             .collect();
         let ranges = if ranges.is_empty() {
@@ -1148,10 +1156,9 @@ fn supply_use_html(l: Lang, u: &gw_app::handoff::PointSupplies, items: &[SupplyV
             )
         };
         rows.push_str(&format!(
-            r#"<li id="use-{code}"><b>{}</b>{} {}{tag}{ranges}</li>"#,
+            r#"<li id="use-{code}"><b>{}</b>{}{tag}{ranges}</li>"#,
             esc(supply_label(l, code)),
-            l.t("：", ":"),
-            esc(&text),
+            l.t("：", ": ").to_string() + &esc(&text),
         ));
     }
     if !u.not_issued.is_empty() {
