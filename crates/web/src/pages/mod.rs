@@ -2099,7 +2099,7 @@ pub async fn point(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
-    page.answer(point_body(&s, &a, &page, &id, None, None, None, &[]).await)
+    page.answer(point_body(&s, &a, &page, &id, None, None, None).await)
 }
 
 async fn point_body(
@@ -2109,8 +2109,7 @@ async fn point_body(
     id: &str,
     issued: Option<(&gw_app::stations::Issued, String)>,
     supplies: Option<&setup::SupplyOutcome>,
-    change_error: Option<&str>,
-    change_warnings: &[String],
+    change: Option<setup::PointChange<'_>>,
 ) -> Result<(String, String), WebError> {
     let l = page.lang;
     let k = parse_key(l, id)?;
@@ -2162,17 +2161,10 @@ async fn point_body(
     };
     // A change saved with hours that leave out call-downs already pushed:
     // said first, where the one who changed them lands.
-    let warned = if change_warnings.is_empty() {
-        String::new()
-    } else {
-        let items: String = change_warnings
-            .iter()
-            .map(|w| format!(r#"<li class="warn">{}</li>"#, esc(&registry::pick(l, w))))
-            .collect();
-        format!(
-            r#"<section class="card" role="alert" id="change-warnings"><p class="notice">{}</p><ul class="list">{items}</ul></section>"#,
-            l.t("采样点的调整已保存。", "The point's change is saved.")
-        )
+    let (change_error, warned) = match change {
+        Some(setup::PointChange::Refused(e)) => (Some(e), String::new()),
+        Some(setup::PointChange::Warned(w)) => (None, warned_html(l, w)),
+        None => (None, String::new()),
     };
     // The point's disinfection task after an abnormal pool, to mark done here.
     let disinfection = packing::point_disinfection_section(s, a, page, k, "point").await?;
@@ -2231,6 +2223,19 @@ async fn point_body(
         body
     };
     Ok((pt.name.clone(), body))
+}
+
+/// A change saved with hours that leave out call-downs already pushed: said
+/// first, where the one who changed them lands.
+fn warned_html(l: Lang, warnings: &[String]) -> String {
+    let items: String = warnings
+        .iter()
+        .map(|w| format!(r#"<li class="warn">{}</li>"#, esc(&registry::pick(l, w))))
+        .collect();
+    format!(
+        r#"<section class="card" role="alert" id="change-warnings"><p class="notice">{}</p><ul class="list">{items}</ul></section>"#,
+        l.t("采样点的调整已保存。", "The point's change is saved.")
+    )
 }
 
 /// The point's stations, each with a revoke button while it can still
@@ -2429,7 +2434,7 @@ pub async fn issue_station(
         origin(&s, &headers),
         issued.enroll_code
     );
-    match point_body(&s, &a, &page, &id, Some((&issued, link)), None, None, &[]).await {
+    match point_body(&s, &a, &page, &id, Some((&issued, link)), None, None).await {
         Ok((title, body)) => page.render(StatusCode::CREATED, &title, &body),
         Err(e) => page.error(e),
     }

@@ -960,6 +960,14 @@ pub(super) async fn point_change_section(
     ))
 }
 
+/// What the point page says of its change form's last post.
+pub(super) enum PointChange<'a> {
+    /// Refused: what to fix, at the form.
+    Refused(&'a str),
+    /// Saved, with the warnings of hours leaving out a pushed call-down.
+    Warned(&'a [String]),
+}
+
 /// Changes a running point from its page's form; back to the point, or the
 /// page again with what to fix.
 pub async fn point_change(
@@ -1017,8 +1025,7 @@ pub async fn point_change(
                         &id,
                         None,
                         None,
-                        None,
-                        &done.warnings,
+                        Some(PointChange::Warned(&done.warnings)),
                     )
                     .await
                     {
@@ -1033,7 +1040,17 @@ pub async fn point_change(
         }
     };
     let error = outcome.err().unwrap_or_default();
-    match super::point_body(&s, &a, &page, &id, None, None, Some(&error), &[]).await {
+    match super::point_body(
+        &s,
+        &a,
+        &page,
+        &id,
+        None,
+        None,
+        Some(PointChange::Refused(&error)),
+    )
+    .await
+    {
         Ok((title, body)) => page.render(StatusCode::BAD_REQUEST, &title, &body),
         Err(e) => page.error(e),
     }
@@ -1351,7 +1368,7 @@ pub async fn supplies_issue(
         SupplyOutcome::Issued(_) => StatusCode::CREATED,
         SupplyOutcome::Refused(..) => StatusCode::BAD_REQUEST,
     };
-    match super::point_body(&s, &a, &page, &id, None, Some(&outcome), None, &[]).await {
+    match super::point_body(&s, &a, &page, &id, None, Some(&outcome), None).await {
         Ok((title, body)) => page.render(status, &title, &body),
         Err(e) => page.error(e),
     }
