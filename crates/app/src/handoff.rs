@@ -2213,6 +2213,58 @@ pub async fn supplies(
         .collect())
 }
 
+/// The supplies issued to one point against its use: quantity per kind, the
+/// tubes opened there so far and, when the round records tube issues, the
+/// tubes opened there that no range or batch issued to it covers. What the
+/// point's page shows its manager (`ReadLogistics` at the point).
+pub async fn point_supplies(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    point: Key,
+) -> Result<PointSupplies, AuthError> {
+    let pt = store.point(point.street, point.id).await?;
+    access::authorize(
+        p,
+        clock,
+        Action::ReadLogistics,
+        &point_place(store, &pt).await?,
+    )?;
+    let rows = store.supplies(point.street, pt.round_id, None).await?;
+    let tracked = rows.iter().any(|r| r.kind == SupplyKind::Tubes.code());
+    let mine: Vec<SupplyRow> = rows.into_iter().filter(|r| r.point_id == pt.id).collect();
+    let mut issued = BTreeMap::new();
+    for r in &mine {
+        *issued.entry(r.kind.clone()).or_insert(0) += r.quantity;
+    }
+    let luhn = crate::testing::settings_of(store, point.street)
+        .await?
+        .tube
+        .luhn;
+    let issues = tube_issues(&mine, luhn);
+    let opened: Vec<String> = store
+        .round_tube_barcodes(point.street, pt.round_id)
+        .await?
+        .into_iter()
+        .filter(|(id, _)| *id == pt.id)
+        .map(|(_, b)| b)
+        .collect();
+    Ok(PointSupplies {
+        point: point.to_string(),
+        name: pt.name,
+        issued,
+        tubes_opened: opened.len() as i64,
+        not_issued: if tracked {
+            opened
+                .into_iter()
+                .filter(|b| !rules::issued(&issues, b))
+                .collect()
+        } else {
+            Vec::new()
+        },
+    })
+}
+
 // ----- a point's packing table --------------------------------------------------------
 
 /// A closed tube waiting for a bag.

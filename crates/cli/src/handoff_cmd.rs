@@ -273,24 +273,115 @@ pub async fn supplies_cmd(c: SuppliesCmd, clock: &Clock) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string(&items)?);
             } else {
-                for v in items {
-                    println!(
-                        "{}\t{}\t{}\t{}\t{}",
-                        v.id,
-                        v.kind,
-                        v.quantity,
-                        v.first_barcode
-                            .zip(v.last_barcode)
-                            .map(|(a, b)| format!("{a}…{b}"))
-                            .or(v.batch)
-                            .unwrap_or_default(),
-                        v.received_by
-                    );
-                }
+                print!("{}", supplies_table(&items));
             }
             Ok(())
         }
     }
+}
+
+/// How many columns `s` takes in a terminal: a Chinese character (or a
+/// full-width form) two, anything else one.
+fn cols(s: &str) -> usize {
+    s.chars()
+        .map(|c| if (c as u32) >= 0x2E80 { 2 } else { 1 })
+        .sum()
+}
+
+/// `s` padded with spaces to `w` columns.
+fn pad(s: &str, w: usize) -> String {
+    format!("{s}{}", " ".repeat(w.saturating_sub(cols(s))))
+}
+
+/// `gridwarden supplies list`: a header (Chinese first), one aligned row per
+/// issue, then the total issued of each kind.
+fn supplies_table(items: &[gw_app::handoff::SupplyView]) -> String {
+    use gw_domain::handoff::SupplyKind;
+    if items.is_empty() {
+        return "尚未发放物资 / nothing issued yet\n".to_string();
+    }
+    let kind = |code: &str| {
+        SupplyKind::from_code(code).map_or(code.to_string(), |k| {
+            format!("{} {}", k.label_zh(), k.code())
+        })
+    };
+    let head = [
+        "发放记录 supply",
+        "物资 kind",
+        "数量 quantity",
+        "条码段或批次 range/batch",
+        "接收人 received by",
+        "发放时间 issued",
+    ];
+    let mut rows: Vec<[String; 6]> = vec![head.map(String::from)];
+    for v in items {
+        let what = match (&v.first_barcode, &v.last_barcode, &v.batch) {
+            (Some(a), Some(b), _) => format!("{a} … {b}"),
+            (_, _, Some(b)) => format!("批次 batch {b}"),
+            _ => "—".into(),
+        };
+        rows.push([
+            v.id.clone(),
+            kind(&v.kind),
+            v.quantity.to_string(),
+            what,
+            if v.received_by.is_empty() {
+                "—".into()
+            } else {
+                v.received_by.clone()
+            },
+            gw_domain::notify::clock_text(v.issued_ms),
+        ]);
+    }
+    let body = rows.len();
+    // The total of each kind, in the kinds' order.
+    for k in SupplyKind::ALL {
+        let issued: Vec<&gw_app::handoff::SupplyView> =
+            items.iter().filter(|v| v.kind == k.code()).collect();
+        if issued.is_empty() {
+            continue;
+        }
+        let total: i64 = issued.iter().map(|v| v.quantity).sum();
+        rows.push([
+            "合计 total".into(),
+            kind(k.code()),
+            total.to_string(),
+            format!("{} 次发放 issues", issued.len()),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    let mut width = [0usize; 6];
+    for r in &rows {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(cols(c));
+        }
+    }
+    let line = |r: &[String; 6]| {
+        let cells: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == 2 {
+                    // Quantities right-aligned.
+                    format!("{}{c}", " ".repeat(width[i].saturating_sub(cols(c))))
+                } else {
+                    pad(c, width[i])
+                }
+            })
+            .collect();
+        format!("{}\n", cells.join("  ").trim_end())
+    };
+    let mut out = String::new();
+    for (i, r) in rows.iter().enumerate() {
+        if i == body {
+            let total: usize = width.iter().sum::<usize>() + 2 * (width.len() - 1);
+            out.push_str(&"-".repeat(total));
+            out.push('\n');
+        }
+        out.push_str(&line(r));
+    }
+    out
 }
 
 pub async fn handoff_cmd(c: HandoffCmd, clock: &Clock) -> Result<()> {

@@ -23,6 +23,7 @@ mod packing_pages;
 mod page_polish;
 mod pages;
 mod pages4;
+mod pages5;
 mod print_pages;
 mod replay;
 mod round_pages;

@@ -2109,7 +2109,7 @@ async fn point_body(
     id: &str,
     issued: Option<(&gw_app::stations::Issued, String)>,
     supplies: Option<&setup::SupplyOutcome>,
-    change_error: Option<&str>,
+    change: Option<setup::PointChange<'_>>,
 ) -> Result<(String, String), WebError> {
     let l = page.lang;
     let k = parse_key(l, id)?;
@@ -2159,10 +2159,17 @@ async fn point_body(
             esc(&round.name)
         )
     };
+    // A change saved with hours that leave out call-downs already pushed:
+    // said first, where the one who changed them lands.
+    let (change_error, warned) = match change {
+        Some(setup::PointChange::Refused(e)) => (Some(e), String::new()),
+        Some(setup::PointChange::Warned(w)) => (None, warned_html(l, w)),
+        None => (None, String::new()),
+    };
     // The point's disinfection task after an abnormal pool, to mark done here.
     let disinfection = packing::point_disinfection_section(s, a, page, k, "point").await?;
     let body = format!(
-        r#"<p>{back}</p><h1>{name}</h1>
+        r#"<p>{back}</p><h1>{name}</h1>{warned}
 <section class="stats"><div><b id="point-total">{count}</b><span>{ls}</span></div></section>{issued_html}{disinfection}
 <p class="actions"><a class="button" href="/points/{k}/packing">{pk}</a></p>
 <section class="card"><h2>{sh}</h2><form method="post" action="/points/{k}/stations" class="stack"><input type="hidden" name="csrf" value="{csrf}">
@@ -2216,6 +2223,19 @@ async fn point_body(
         body
     };
     Ok((pt.name.clone(), body))
+}
+
+/// A change saved with hours that leave out call-downs already pushed: said
+/// first, where the one who changed them lands.
+fn warned_html(l: Lang, warnings: &[String]) -> String {
+    let items: String = warnings
+        .iter()
+        .map(|w| format!(r#"<li class="warn">{}</li>"#, esc(&registry::pick(l, w))))
+        .collect();
+    format!(
+        r#"<section class="card" role="alert" id="change-warnings"><p class="notice">{}</p><ul class="list">{items}</ul></section>"#,
+        l.t("采样点的调整已保存。", "The point's change is saved.")
+    )
 }
 
 /// The point's stations, each with a revoke button while it can still

@@ -960,6 +960,14 @@ pub(super) async fn point_change_section(
     ))
 }
 
+/// What the point page says of its change form's last post.
+pub(super) enum PointChange<'a> {
+    /// Refused: what to fix, at the form.
+    Refused(&'a str),
+    /// Saved, with the warnings of hours leaving out a pushed call-down.
+    Warned(&'a [String]),
+}
+
 /// Changes a running point from its page's form; back to the point, or the
 /// page again with what to fix.
 pub async fn point_change(
@@ -1003,7 +1011,28 @@ pub async fn point_change(
             )
             .await
             {
-                Ok(_) => return redirect(&format!("/points/{k}#change-point")),
+                Ok(done) if done.warnings.is_empty() => {
+                    return redirect(&format!("/points/{k}#change-point"))
+                }
+                // Saved, but the new hours leave out call-downs already
+                // pushed: the page again, the warning on top (a redirect
+                // would drop it).
+                Ok(done) => {
+                    return match super::point_body(
+                        &s,
+                        &a,
+                        &page,
+                        &id,
+                        None,
+                        None,
+                        Some(PointChange::Warned(&done.warnings)),
+                    )
+                    .await
+                    {
+                        Ok((title, body)) => page.render(StatusCode::OK, &title, &body),
+                        Err(e) => page.error(e),
+                    }
+                }
                 Err(AuthError::Invalid(m))
                 | Err(AuthError::Store(gw_store::StoreError::Conflict(m))) => Err(pick(l, &m)),
                 Err(e) => return page.error(auth_err(l, e)),
@@ -1011,7 +1040,17 @@ pub async fn point_change(
         }
     };
     let error = outcome.err().unwrap_or_default();
-    match super::point_body(&s, &a, &page, &id, None, None, Some(&error)).await {
+    match super::point_body(
+        &s,
+        &a,
+        &page,
+        &id,
+        None,
+        None,
+        Some(PointChange::Refused(&error)),
+    )
+    .await
+    {
         Ok((title, body)) => page.render(StatusCode::BAD_REQUEST, &title, &body),
         Err(e) => page.error(e),
     }
@@ -1051,6 +1090,118 @@ fn supply_what(v: &SupplyView) -> String {
         (_, _, Some(b)) => b.clone(),
         _ => String::new(),
     }
+}
+
+/// How many opened tubes outside every issue the point's page names.
+const NOT_ISSUED_SHOWN: usize = 20;
+
+/// Per kind, what was issued to the point and, for tubes, how many were
+/// opened there against it: 「采样管：发放 500 支，已用 137 支，余 363 支」,
+/// marked when few are left, and the tubes opened there that no issue covers.
+fn supply_use_html(l: Lang, u: &gw_app::handoff::PointSupplies, items: &[SupplyView]) -> String {
+    use gw_domain::handoff::SupplyKind;
+    let mut rows = String::new();
+    for k in SupplyKind::ALL {
+        let code = k.code();
+        let issued = u.issued.get(code).copied().unwrap_or(0);
+        let is_tubes = k == SupplyKind::Tubes;
+        if issued == 0 && !(is_tubes && u.tubes_opened > 0) {
+            continue;
+        }
+        let unit = match k {
+            SupplyKind::Tubes => "支",
+            SupplyKind::Kits => "份",
+            SupplyKind::ProtectiveGear => "件",
+        };
+        let mut text = if issued > 0 {
+            match l {
+                Lang::Zh => format!("发放 {issued} {unit}"),
+                Lang::En => format!("issued {issued}"),
+            }
+        } else {
+            l.t("未登记发放", "none issued").to_string()
+        };
+        let mut tag = String::new();
+        if is_tubes {
+            // What is left of the issued stock: the tubes opened from it
+            // (one that no issue covers came from elsewhere).
+            let used = u.tubes_opened;
+            let outside = u.not_issued.len() as i64;
+            let left = issued - (used - outside);
+            text.push_str(&match (l, outside) {
+                (Lang::Zh, 0) => format!("，已用 {used} 支"),
+                (Lang::En, 0) => format!(", {used} opened"),
+                (Lang::Zh, n) => format!("，已用 {used} 支（{n} 支不在发放范围内）"),
+                (Lang::En, n) => format!(", {used} opened ({n} outside the issues)"),
+            });
+            if issued > 0 && left >= 0 {
+                text.push_str(&match l {
+                    Lang::Zh => format!("，余 {left} 支"),
+                    Lang::En => format!(", {left} left"),
+                });
+            }
+            if issued > 0 && left < 0 {
+                tag = format!(
+                    r#" <span class="tag warn" id="tubes-over">{}</span>"#,
+                    l.t(
+                        "已用超过发放数，请补登发放",
+                        "more opened than issued: record the issue"
+                    )
+                );
+            } else if issued > 0 && left * 5 <= issued {
+                tag = format!(
+                    r#" <span class="tag warn" id="tubes-low">{}</span>"#,
+                    l.t("余量不足，请申请补发", "running low: ask for more")
+                );
+            }
+        }
+        let ranges: Vec<String> = items
+            .iter()
+            .filter(|v| v.kind == code)
+            .map(|v| match (&v.first_barcode, &v.batch) {
+                (None, Some(b)) => format!("{}{b}", l.t("批次 ", "batch ")),
+                _ => supply_what(v),
+            })
+            .filter(|w| !w.is_empty())
+            .collect();
+        let ranges = if ranges.is_empty() {
+            String::new()
+        } else {
+            format!(
+                r#"<br><span class="muted">{}</span>"#,
+                esc(&ranges.join(l.t("；", "; ")))
+            )
+        };
+        rows.push_str(&format!(
+            r#"<li id="use-{code}"><b>{}</b>{}{tag}{ranges}</li>"#,
+            esc(supply_label(l, code)),
+            l.t("：", ": ").to_string() + &esc(&text),
+        ));
+    }
+    if !u.not_issued.is_empty() {
+        let n = u.not_issued.len();
+        let shown: Vec<&str> = u
+            .not_issued
+            .iter()
+            .take(NOT_ISSUED_SHOWN)
+            .map(String::as_str)
+            .collect();
+        let more = if n > NOT_ISSUED_SHOWN { " …" } else { "" };
+        rows.push_str(&format!(
+            r#"<li class="warn" id="tubes-not-issued">{}{}{more}</li>"#,
+            esc(&match l {
+                Lang::Zh => format!("已用的采样管中有 {n} 支不在发放给本点的条码段或批次内："),
+                Lang::En => format!(
+                    "{n} tubes opened here are in no range or batch issued to this point: "
+                ),
+            }),
+            esc(&shown.join(l.t("、", ", "))),
+        ));
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(r#"<ul class="list" id="supply-use">{rows}</ul>"#)
 }
 
 /// The supplies issued to a point and, for those who may while its round
@@ -1107,6 +1258,9 @@ pub(super) async fn supplies_section(
                 l.t("发放时间", "Issued"),
             )
         };
+        let usage =
+            gw_app::handoff::point_supplies(&s.store, &s.clock, &a.principal, point).await?;
+        out.push_str(&supply_use_html(l, &usage, &items));
         out.push_str(&list);
     }
     if a.principal.can(Action::IssueSupplies, place, now)
