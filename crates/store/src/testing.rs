@@ -1570,17 +1570,21 @@ impl Store {
         };
         let places = where_they_are("f");
         // Open and swabbed again since (into a re-sample tube whose result
-        // is not in yet): `swabbed`, so nobody calls them back.
+        // is not in yet): `swabbed`, so nobody calls them back; open and
+        // exempted from the round since (in hospital…): `exempt`, nobody
+        // will swab them here.
         let sql = format!(
             "SELECT x.resident_id, x.barcode, x.state, x.created_ms FROM (\
              SELECT f.resident_id, t.barcode, \
              CASE WHEN f.state = 'open' AND EXISTS (SELECT 1 FROM registration g WHERE g.street_id = f.street_id AND g.round_id = f.round_id \
-                 AND g.resident_id = f.resident_id AND g.purpose = 'resample' AND g.stored_ms >= f.created_ms) THEN 'swabbed' ELSE f.state END AS state, \
+                 AND g.resident_id = f.resident_id AND g.purpose = 'resample' AND g.stored_ms >= f.created_ms) THEN 'swabbed' \
+                 WHEN f.state = 'open' AND {exempt} THEN 'exempt' ELSE f.state END AS state, \
              f.created_ms FROM follow_up f \
              JOIN tube t ON t.street_id = f.street_id AND t.id = f.tube_id \
              JOIN testing_point p ON p.street_id = t.street_id AND p.id = t.point_id {places} \
              WHERE f.street_id = $1 AND f.round_id = $2 AND f.kind = 'resample' AND COALESCE(e.{column}, {live}, {at_point}) = $3) x \
-             ORDER BY CASE x.state WHEN 'open' THEN 0 WHEN 'swabbed' THEN 1 ELSE 2 END, x.resident_id, x.created_ms"
+             ORDER BY CASE x.state WHEN 'open' THEN 0 WHEN 'swabbed' THEN 1 ELSE 2 END, x.resident_id, x.created_ms",
+            exempt = crate::alerts::follow_up_exempt!()
         );
         Ok(db_run!(self, pool => {
             let rows = sqlx::query(&sql).bind(street).bind(round).bind(id).fetch_all(pool).await?;

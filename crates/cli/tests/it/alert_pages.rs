@@ -180,6 +180,40 @@ async fn a_grid_leader_finds_whom_to_swab_again_after_an_invalid_tube() {
     let other = leader.post(&href, &[("resident", outsider)]);
     assert_eq!(other.status, 200, "{}", other.body);
     assert!(!other.body.contains(r#"id="revealed""#), "{}", other.body);
+    // One member goes to hospital and is exempted from the round: nobody
+    // will swab them again here, and the list says so instead of 待重采.
+    let (sick, _) = &members[1];
+    let r = w.srv.with_token(&w.chief).post(
+        &format!("/api/v1/rounds/{}/exemptions", w.round),
+        &json!({ "resident": sick, "reason": "in_hospital" }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let page = leader.get(&href);
+    let listed = element(&page.body, "resamples", "ul");
+    assert_eq!(listed.matches("待重采").count(), 3, "{listed}");
+    assert_eq!(listed.matches("已免检，不再重采").count(), 1, "{listed}");
+    assert!(page.body.contains("待重采 3 人 · 共 4 人"), "{}", page.body);
+    let grids = leader.get(&format!("/rounds/{}/resamples", w.round));
+    assert!(element(&grids.body, "resample-grids", "ul").contains("待重采 3 / 共 4"));
+    let api = w.srv.with_token(&w.chief).get(&format!(
+        "/api/v1/rounds/{}/resamples?grid={}",
+        w.round, w.grid
+    ));
+    let states: Vec<(String, String)> = api.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["resident"]["id"].as_str().unwrap().to_string(),
+                i["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&(sick.clone(), "exempt".to_string())),
+        "{states:?}"
+    );
 }
 
 #[tokio::test]

@@ -1006,6 +1006,10 @@ fn resample_state(l: Lang, state: &str) -> (&'static str, &'static str) {
     match state {
         "open" => ("bad", l.t("待重采", "to swab again")),
         "swabbed" => ("", l.t("已重采，待结果", "swabbed again, result to come")),
+        "exempt" => (
+            "",
+            l.t("已免检，不再重采", "exempt: not to be swabbed again"),
+        ),
         "resampled" => ("open", l.t("已重采", "swabbed again")),
         "withdrawn" => (
             "",
