@@ -795,6 +795,15 @@ pub async fn view_as(
             p.slots.retain(|s| !s.calls.is_empty());
         }
     }
+    // Buildings sent on from a closed point: to those who see the building
+    // or the point it is sent to.
+    plan.moved.retain(|m| {
+        readable.get(&m.building_id).copied().unwrap_or(false)
+            || l.points
+                .iter()
+                .zip(&whole)
+                .any(|(q, w)| q.id == m.to_point_id && *w)
+    });
     // The header's figure is what is listed: a grid leader's calls, not the
     // whole plan's (slots keep their whole arrivals: queues count everyone).
     plan.people_called = plan

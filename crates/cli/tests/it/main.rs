@@ -26,6 +26,7 @@ mod pages4;
 mod print_pages;
 mod replay;
 mod round_pages;
+mod sched2;
 mod schedule;
 mod schedule2;
 mod schema;

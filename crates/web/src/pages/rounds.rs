@@ -336,6 +336,22 @@ async fn schedule_body(
             )
         ));
     }
+    // Buildings begun at a point that has closed, sent on to another.
+    if !v.plan.moved.is_empty() {
+        let items: String = v
+            .plan
+            .moved
+            .iter()
+            .map(|m| format!("<li>{}</li>", esc(&pick(l, &m.text))))
+            .collect();
+        problem.push_str(&format!(
+            r#"<div class="warn" role="status" id="moved"><p>{}</p><ul>{items}</ul></div>"#,
+            l.t(
+                "以下楼栋原来的采样点已关闭或来不及，剩下的单元改到别的采样点，请通知居民：",
+                "These buildings' first point has closed or cannot take the rest in time; their remaining units go to another point. Tell the residents:"
+            )
+        ));
+    }
     let pushed_error = refused
         .as_ref()
         .filter(|r| r.push)
