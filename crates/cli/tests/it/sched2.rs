@@ -1,6 +1,7 @@
 //! A re-plan when the point a building began at has closed: the rest of the
 //! building goes to a point still open, and the schedule (API, page, CLI)
-//! says which building, which units, from where to where and why.
+//! says which building, which units, from where to where and why. A call-down
+//! pushed from the command line names its pusher as people read it.
 
 use std::collections::BTreeSet;
 
@@ -144,4 +145,50 @@ async fn a_building_begun_at_a_point_now_closed_goes_on_to_an_open_one_and_it_is
     );
     let cli = env.cli_ok(&["round", "simulate", "--round", &round]);
     assert!(cli.contains(text), "{cli}");
+}
+
+/// A call-down pushed from the command line shows its pusher as people read
+/// it (the command line's operator), in the API, on the page and in the
+/// CLI; the API keeps the audit id.
+#[tokio::test]
+async fn a_push_from_the_command_line_names_the_command_line() {
+    let (env, srv, _store, street, community, round) = street_and_round().await;
+    let now = Clock::System.now_ms();
+    add_point(
+        &srv,
+        &round,
+        json!({ "name": "路口点", "community": format!("{street}-{community}"), "stations": 4,
+                "opens_ms": now - HOUR, "closes_ms": now + 10 * HOUR }),
+    );
+    let planned = srv.post(&format!("/api/v1/rounds/{round}/schedule"), &json!({}));
+    assert_eq!(planned.status, 200, "{}", planned.body);
+    let ch = srv.post(
+        &format!("/api/v1/streets/{street}/alert-channels"),
+        &json!({ "kind": "json", "url": "http://127.0.0.1:9/hook" }),
+    );
+    assert!(ch.status == 200 || ch.status == 201, "{}", ch.body);
+    env.cli_ok(&["round", "push", &round]);
+    let v = srv.get(&format!("/api/v1/rounds/{round}/schedule")).json();
+    let push = &v["pushes"][0];
+    let actor = push["actor"].as_str().unwrap();
+    assert!(actor.starts_with("cli:"), "{push}");
+    assert_eq!(
+        push["by"],
+        format!("命令行操作员（{actor}）/ command line ({actor})"),
+        "{push}"
+    );
+    let page = srv.get(&format!("/rounds/{round}/schedule"));
+    assert!(
+        page.body
+            .contains(&format!("由 命令行操作员（{actor}） 推送（")),
+        "{}",
+        page.body
+    );
+    let cli = env.cli_ok(&["round", "simulate", "--round", &round]);
+    assert!(
+        cli.contains(&format!(
+            "由 by 命令行操作员（{actor}）/ command line ({actor})"
+        )),
+        "{cli}"
+    );
 }

@@ -124,14 +124,20 @@ async fn schedule_body(
                     .iter()
                     .map(|x| {
                         let at = esc(&gw_domain::notify::clock_text(x.at_ms));
+                        // The console operator's name is in both languages.
+                        let by = if x.actor.starts_with("cli:") {
+                            pick(l, &x.by)
+                        } else {
+                            x.by.clone()
+                        };
                         match l {
                             Lang::Zh => format!(
                                 "<li>{at} 由 {} 推送（{} 条消息）</li>",
-                                esc(&x.by),
+                                esc(&by),
                                 x.messages
                             ),
                             Lang::En => {
-                                format!("<li>{at} by {} ({} messages)</li>", esc(&x.by), x.messages)
+                                format!("<li>{at} by {} ({} messages)</li>", esc(&by), x.messages)
                             }
                         }
                     })
