@@ -195,6 +195,10 @@ pub struct SlotCall {
     /// [`FAR_CALL_M`] (the call-down says so).
     #[serde(default)]
     pub away: Option<Away>,
+    /// The point the building began at, when these units are called
+    /// elsewhere (see [`Moved`]): the call-down says so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<String>,
 }
 
 /// Why a call sends people away from their usual point.
@@ -1336,6 +1340,7 @@ pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &
     let mut out = Vec::with_capacity(points.len());
     let mut total = 0u32;
     let mut finish_all: Option<i64> = None;
+    let moved_list = moved(buildings, points, calls);
     for p in points {
         let mine: Vec<&Call> = calls.iter().filter(|c| c.point_id == p.id).collect();
         let mut slots_map: BTreeMap<(i64, i64), Vec<&Call>> = BTreeMap::new();
@@ -1398,6 +1403,10 @@ pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &
                         units: vec![unit],
                         people: c.people,
                         away: Away::of(building.copied(), p, dist_of(c.building_id)),
+                        moved_from: moved_list
+                            .iter()
+                            .find(|m| m.building_id == c.building_id && m.to_point_id == p.id)
+                            .and_then(|m| m.from_point.clone()),
                     }),
                 }
             }
@@ -1461,7 +1470,7 @@ pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &
         door_to_door: Vec::new(),
         people_called: total,
         finish_ms: finish_all,
-        moved: moved(buildings, points, calls),
+        moved: moved_list,
     }
 }
 
@@ -1888,8 +1897,14 @@ pub fn calldown_text(round: &str, point: &str, slot: &Slot) -> String {
             .away
             .map(|a| format!("；本次请到{}（{}），不是平常的采样点", point, a.zh()))
             .unwrap_or_default();
+        // Their neighbours went to another point, now closed: not there.
+        let moved = c
+            .moved_from
+            .as_ref()
+            .map(|f| format!("；本次请到{point}，不是本楼先前去的「{f}」"))
+            .unwrap_or_default();
         s.push_str(&format!(
-            "· {} {}（约{}人{except}{away}）\n",
+            "· {} {}（约{}人{except}{away}{moved}）\n",
             c.building,
             units.join("、"),
             c.people
@@ -2570,6 +2585,19 @@ mod tests {
         stored.extend(again.calls());
         let back = evaluate(&bs, &ps, &stored, &params(8));
         assert_eq!(back.moved, again.moved);
+        // The call-down tells the rest of the building where to go now.
+        let slot = again.points[1]
+            .slots
+            .iter()
+            .find(|s| s.calls.iter().any(|c| c.building_id == bs[0].id))
+            .unwrap();
+        let text = calldown_text("第1轮", "2号采样点", slot);
+        assert!(
+            text.contains(
+                "· 1号楼 2单元（约36人；本次请到2号采样点，不是本楼先前去的「1号采样点」）"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

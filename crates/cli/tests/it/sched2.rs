@@ -135,6 +135,19 @@ async fn a_building_begun_at_a_point_now_closed_goes_on_to_an_open_one_and_it_is
     for c in after.iter().filter(|c| c.starts_ms >= cut) {
         assert_eq!(c.point_id, second_id, "{c:?}");
     }
+    // The call-down tells them where to go now.
+    let told = v["call_down"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["text"]
+                .as_str()
+                .unwrap()
+                .contains("本次请到达兴社区广场，不是本楼先前去的「百合小区南门」")
+        })
+        .count();
+    assert!(told > 0, "{}", v["call_down"]);
     let text = moved[0]["text"].as_str().unwrap();
     let zh = text.split(" / ").next().unwrap();
     let page = srv.get(&format!("/rounds/{round}/schedule"));
