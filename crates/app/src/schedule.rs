@@ -630,6 +630,14 @@ fn refusal(e: sched::PlanError, infos: &[PointInfo]) -> String {
     e.to_string()
 }
 
+/// The console operator (`cli:USER`, the audit log's id) as people read
+/// it; `None` for anyone else.
+pub fn operator_named(actor: &str) -> Option<String> {
+    actor
+        .starts_with("cli:")
+        .then(|| format!("命令行操作员（{actor}）/ command line ({actor})"))
+}
+
 fn round_up(ms: i64, step: i64) -> i64 {
     (ms + step - 1).div_euclid(step) * step
 }
@@ -746,11 +754,17 @@ pub async fn view_as(
         .into_iter()
         .filter(|c| points.iter().any(|p| p.id == c.point_id))
         .collect();
-    let pushes = if stored {
+    let mut pushes = if stored {
         crate::notify::pushes_of(store, round).await?
     } else {
         Vec::new()
     };
+    // The console operator as people read it (`actor` keeps the audit id).
+    for p in &mut pushes {
+        if let Some(by) = operator_named(&p.actor) {
+            p.by = by;
+        }
+    }
     let pushed: Vec<i64> = pushes.iter().map(|p| p.slot_ms).collect();
     let mut out_of_hours: Vec<OutOfHours> = Vec::new();
     for c in &calls {
@@ -795,6 +809,15 @@ pub async fn view_as(
             p.slots.retain(|s| !s.calls.is_empty());
         }
     }
+    // Buildings sent on from a closed point: to those who see the building
+    // or the point it is sent to.
+    plan.moved.retain(|m| {
+        readable.get(&m.building_id).copied().unwrap_or(false)
+            || l.points
+                .iter()
+                .zip(&whole)
+                .any(|(q, w)| q.id == m.to_point_id && *w)
+    });
     // The header's figure is what is listed: a grid leader's calls, not the
     // whole plan's (slots keep their whole arrivals: queues count everyone).
     plan.people_called = plan

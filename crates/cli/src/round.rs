@@ -123,6 +123,12 @@ pub fn render(v: &ScheduleView) -> String {
             ));
         }
     }
+    if !v.plan.moved.is_empty() {
+        out.push_str("原采样点已关闭或来不及，以下单元改到别的采样点，请通知居民 sent on from a point that has closed: tell the residents\n");
+        for m in &v.plan.moved {
+            out.push_str(&format!("  {}\n", m.text));
+        }
+    }
     for (info, p) in v.points.iter().zip(&v.plan.points) {
         out.push_str(&format!(
             "\n采样点 point {} {}: {} 台 stations × {} 人/台/时 per station-hour (配置 configured {}, 实测 measured {}), {} 栋楼 buildings, {} 人, 预计排队 ≤ {} 人, 完成 done {}\n",

@@ -195,6 +195,10 @@ pub struct SlotCall {
     /// [`FAR_CALL_M`] (the call-down says so).
     #[serde(default)]
     pub away: Option<Away>,
+    /// The point the building began at, when these units are called
+    /// elsewhere (see [`Moved`]): the call-down says so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<String>,
 }
 
 /// Why a call sends people away from their usual point.
@@ -310,6 +314,122 @@ pub struct Plan {
     pub people_called: u32,
     /// The last point's expected finish (`None` when nobody is called).
     pub finish_ms: Option<i64>,
+    /// Buildings begun at one point whose other units are called at another
+    /// (the first point closes before it could take them): warnings to read.
+    #[serde(default)]
+    pub moved: Vec<Moved>,
+}
+
+/// A building begun at one point whose remaining units are called at
+/// another, because the first point closes (or has closed) before it could
+/// take them: the residents and the commander must be told.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Moved {
+    pub building_id: i64,
+    pub building: String,
+    /// The units called at `to_point` (ids and names, in call order).
+    pub unit_ids: Vec<i64>,
+    pub units: Vec<String>,
+    pub from_point_id: i64,
+    /// `None`: the point is not among the round's points any more.
+    pub from_point: Option<String>,
+    /// When `from_point` closes (`None`: not known).
+    pub from_closes_ms: Option<i64>,
+    pub to_point_id: i64,
+    pub to_point: String,
+    /// The first of these units' calls at `to_point`.
+    pub starts_ms: i64,
+    /// The warning, Chinese first and English second.
+    pub text: String,
+}
+
+impl Moved {
+    fn text_of(&self) -> String {
+        let units = format!("{}单元", self.units.join("、"));
+        let why_zh = match (&self.from_point, self.from_closes_ms) {
+            (None, _) => "原采样点已不在本轮".to_string(),
+            (Some(p), Some(c)) if c <= self.starts_ms => {
+                format!("原在「{p}」采样，该点 {} 已关闭", hhmm(c))
+            }
+            (Some(p), Some(c)) => {
+                format!("原在「{p}」采样，该点 {} 关闭，关闭前采不完", hhmm(c))
+            }
+            (Some(p), None) => format!("原在「{p}」采样，该点已不能接收"),
+        };
+        let why_en = match (&self.from_point, self.from_closes_ms) {
+            (None, _) => "began at a point no longer in the round".to_string(),
+            (Some(p), Some(c)) if c <= self.starts_ms => {
+                format!("began at 「{p}」, which closed at {}", hhmm(c))
+            }
+            (Some(p), Some(c)) => format!(
+                "began at 「{p}」, which closes at {}, before it could take them",
+                hhmm(c)
+            ),
+            (Some(p), None) => format!("began at 「{p}」, which can no longer take them"),
+        };
+        format!(
+            "{} {units}{why_zh}，改到「{}」 / {} units {}: {why_en}; moved to 「{}」",
+            self.building,
+            self.to_point,
+            self.building,
+            self.units.join(", "),
+            self.to_point
+        )
+    }
+}
+
+/// The buildings of `calls` called at a point other than the one they began
+/// at: the point a building is pinned to (re-plan), else the point of its
+/// earliest call (a stored plan read back).
+pub fn moved(buildings: &[Building], points: &[Point], calls: &[Call]) -> Vec<Moved> {
+    let mut out: Vec<Moved> = Vec::new();
+    let mut sorted: Vec<&Call> = calls.iter().collect();
+    sorted.sort_by_key(|c| (c.starts_ms, c.point_id, c.unit_id));
+    for b in buildings {
+        let mine: Vec<&&Call> = sorted.iter().filter(|c| c.building_id == b.id).collect();
+        let Some(origin) = b.pinned_point.or_else(|| mine.first().map(|c| c.point_id)) else {
+            continue;
+        };
+        let from = points.iter().find(|p| p.id == origin);
+        for c in mine.iter().filter(|c| c.point_id != origin) {
+            let name = b
+                .units
+                .iter()
+                .find(|u| u.id == c.unit_id)
+                .map_or_else(|| c.unit_id.to_string(), |u| u.name.clone());
+            match out
+                .iter_mut()
+                .find(|m| m.building_id == b.id && m.to_point_id == c.point_id)
+            {
+                Some(m) => {
+                    if !m.unit_ids.contains(&c.unit_id) {
+                        m.unit_ids.push(c.unit_id);
+                        m.units.push(name);
+                    }
+                }
+                None => out.push(Moved {
+                    building_id: b.id,
+                    building: b.name.clone(),
+                    unit_ids: vec![c.unit_id],
+                    units: vec![name],
+                    from_point_id: origin,
+                    from_point: from.map(|p| p.name.clone()),
+                    from_closes_ms: from.map(|p| p.closes_ms),
+                    to_point_id: c.point_id,
+                    to_point: points
+                        .iter()
+                        .find(|p| p.id == c.point_id)
+                        .map_or_else(|| c.point_id.to_string(), |p| p.name.clone()),
+                    starts_ms: c.starts_ms,
+                    text: String::new(),
+                }),
+            }
+        }
+    }
+    for m in &mut out {
+        m.text = m.text_of();
+    }
+    out
 }
 
 impl Plan {
@@ -1109,7 +1229,9 @@ fn plan_inner(
         }
     }
     let frames: Vec<Vec<(i64, i64)>> = points.iter().map(|p| frames(p, prm)).collect();
-    // Candidate pairs, nearest first; pinned buildings only at their point, first.
+    // Candidate pairs, nearest first; pinned buildings at their point, first
+    // (then, should it not take them before it closes, as any other: the
+    // plan's `moved` says so).
     let mut pairs: Vec<(bool, f64, u32, i64, usize, usize)> = Vec::new();
     for (bi, b) in buildings.iter().enumerate() {
         if callable[bi].is_empty() {
@@ -1117,18 +1239,16 @@ fn plan_inner(
         }
         let mut any = false;
         for (pj, p) in points.iter().enumerate() {
-            if let Some(pin) = b.pinned_point {
-                if pin != p.id {
-                    continue;
-                }
-            }
+            // A pinned building is tried at its point first; if that point
+            // cannot take it before it closes, it goes as any other would.
+            let here = b.pinned_point == Some(p.id);
             let rank = if p.compound.is_some() {
                 (brank[bi], prank[pj])
             } else {
                 (bstreet[bi], prank[pj])
             };
             if let Some(d) = distance(b, bpos[bi], p, ppos[pj], rank) {
-                pairs.push((b.pinned_point.is_none(), d, b.order, b.id, bi, pj));
+                pairs.push((!here, d, b.order, b.id, bi, pj));
                 any = true;
             }
         }
@@ -1220,6 +1340,7 @@ pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &
     let mut out = Vec::with_capacity(points.len());
     let mut total = 0u32;
     let mut finish_all: Option<i64> = None;
+    let moved_list = moved(buildings, points, calls);
     for p in points {
         let mine: Vec<&Call> = calls.iter().filter(|c| c.point_id == p.id).collect();
         let mut slots_map: BTreeMap<(i64, i64), Vec<&Call>> = BTreeMap::new();
@@ -1282,6 +1403,10 @@ pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &
                         units: vec![unit],
                         people: c.people,
                         away: Away::of(building.copied(), p, dist_of(c.building_id)),
+                        moved_from: moved_list
+                            .iter()
+                            .find(|m| m.building_id == c.building_id && m.to_point_id == p.id)
+                            .and_then(|m| m.from_point.clone()),
                     }),
                 }
             }
@@ -1345,6 +1470,7 @@ pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &
         door_to_door: Vec::new(),
         people_called: total,
         finish_ms: finish_all,
+        moved: moved_list,
     }
 }
 
@@ -1719,7 +1845,9 @@ pub fn hhmm(ms: i64) -> String {
 
 /// What a re-plan still has to call: every building's units not already
 /// called in `kept` (slots started), a building partly called pinned to the
-/// point that began it; buildings with nothing left drop out.
+/// point that began it (moved since: the point of its latest call); buildings
+/// with nothing left drop out. The planner keeps a pin while its point can
+/// take the rest before it closes, and otherwise sends them on (`Plan::moved`).
 pub fn remaining(buildings: &[Building], kept: &[Call]) -> Vec<Building> {
     let kept_units: BTreeSet<i64> = kept.iter().map(|c| c.unit_id).collect();
     buildings
@@ -1727,7 +1855,8 @@ pub fn remaining(buildings: &[Building], kept: &[Call]) -> Vec<Building> {
         .filter_map(|b| {
             let pin = kept
                 .iter()
-                .find(|c| c.building_id == b.id)
+                .filter(|c| c.building_id == b.id)
+                .max_by_key(|c| c.starts_ms)
                 .map(|c| c.point_id);
             let units: Vec<Unit> = b
                 .units
@@ -1768,8 +1897,14 @@ pub fn calldown_text(round: &str, point: &str, slot: &Slot) -> String {
             .away
             .map(|a| format!("；本次请到{}（{}），不是平常的采样点", point, a.zh()))
             .unwrap_or_default();
+        // Their neighbours went to another point, now closed: not there.
+        let moved = c
+            .moved_from
+            .as_ref()
+            .map(|f| format!("；本次请到{point}，不是本楼先前去的「{f}」"))
+            .unwrap_or_default();
         s.push_str(&format!(
-            "· {} {}（约{}人{except}{away}）\n",
+            "· {} {}（约{}人{except}{away}{moved}）\n",
             c.building,
             units.join("、"),
             c.people
@@ -2378,6 +2513,121 @@ mod tests {
             .map(|h| h.people)
             .sum();
         assert_eq!(again.people_called, n_rest);
+    }
+
+    /// A re-plan at `cut` (an hour in) after 1号楼's unit 1 was called at
+    /// point 1 in the first slot, with point 1 closing at `closes` (1 station)
+    /// and point 2 open all day.
+    fn replan_pinned(
+        closes: i64,
+    ) -> (
+        Vec<Building>,
+        Vec<Point>,
+        Vec<Call>,
+        Result<Plan, PlanError>,
+    ) {
+        let bs = compound(4, 1, 0.0);
+        let mut ps = vec![
+            point(1, Some(1), 0.0, 0.0, 1),
+            point(2, Some(1), 175.0, 30.0, 4),
+        ];
+        ps[0].closes_ms = closes;
+        let kept = vec![Call {
+            point_id: 1,
+            starts_ms: T0,
+            ends_ms: T0 + 30 * MINUTE_MS,
+            building_id: bs[0].id,
+            unit_id: bs[0].units[0].id,
+            people: 36,
+        }];
+        let rest = remaining(&bs, &kept);
+        assert_eq!(rest[0].pinned_point, Some(1));
+        let cut = T0 + HOUR_MS;
+        let again = plan(
+            &rest,
+            &ps,
+            &Params {
+                from_ms: cut,
+                ..params(8)
+            },
+        );
+        (bs, ps, kept, again)
+    }
+
+    #[test]
+    fn a_building_pinned_at_a_closed_point_goes_on_to_an_open_one_and_says_so() {
+        // Point 1 closed for the day at the cut.
+        let (bs, ps, kept, again) = replan_pinned(T0 + HOUR_MS);
+        let again = again.expect("the pin is released, not refused");
+        let unit2 = bs[0].units[1].id;
+        let c = again
+            .calls()
+            .into_iter()
+            .find(|c| c.unit_id == unit2)
+            .unwrap();
+        assert_eq!(c.point_id, 2);
+        assert_eq!(again.moved.len(), 1, "{:?}", again.moved);
+        let m = &again.moved[0];
+        assert_eq!(
+            (m.building_id, m.from_point_id, m.to_point_id),
+            (bs[0].id, 1, 2)
+        );
+        assert_eq!(m.unit_ids, vec![unit2]);
+        let closed = hhmm(T0 + HOUR_MS);
+        assert_eq!(
+            m.text,
+            format!(
+                "1号楼 2单元原在「1号采样点」采样，该点 {closed} 已关闭，改到「2号采样点」 / 1号楼 units 2: began at 「1号采样点」, which closed at {closed}; moved to 「2号采样点」"
+            )
+        );
+        // Read back from the stored calls (no pins): the same warning.
+        let mut stored = kept.clone();
+        stored.extend(again.calls());
+        let back = evaluate(&bs, &ps, &stored, &params(8));
+        assert_eq!(back.moved, again.moved);
+        // The call-down tells the rest of the building where to go now.
+        let slot = again.points[1]
+            .slots
+            .iter()
+            .find(|s| s.calls.iter().any(|c| c.building_id == bs[0].id))
+            .unwrap();
+        let text = calldown_text("第1轮", "2号采样点", slot);
+        assert!(
+            text.contains(
+                "· 1号楼 2单元（约36人；本次请到2号采样点，不是本楼先前去的「1号采样点」）"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_pinned_point_closing_too_soon_for_the_rest_lets_them_go() {
+        // Open ten minutes past the cut at one station: about 16 people, not 36.
+        let (_, _, _, again) = replan_pinned(T0 + HOUR_MS + 10 * MINUTE_MS);
+        let again = again.expect("the pin is released, not refused");
+        assert_eq!(again.moved.len(), 1, "{:?}", again.moved);
+        assert!(
+            again.moved[0]
+                .text
+                .contains("关闭，关闭前采不完，改到「2号采样点」")
+                && again.moved[0].text.contains("before it could take them"),
+            "{}",
+            again.moved[0].text
+        );
+    }
+
+    #[test]
+    fn a_pinned_point_that_can_still_take_them_keeps_them() {
+        let (bs, _, _, again) = replan_pinned(T0 + 8 * HOUR_MS);
+        let again = again.unwrap();
+        let unit2 = bs[0].units[1].id;
+        let c = again
+            .calls()
+            .into_iter()
+            .find(|c| c.unit_id == unit2)
+            .unwrap();
+        assert_eq!(c.point_id, 1);
+        assert!(again.moved.is_empty(), "{:?}", again.moved);
     }
 
     #[test]

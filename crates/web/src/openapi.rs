@@ -46,7 +46,11 @@ fn schedule_schema() -> Value {
             "stations": { "type": "integer" }, "opens_ms": { "type": "integer" }, "closes_ms": { "type": "integer" }, "configured_rate": { "type": "number" },
             "measured_rate": { "type": "number", "nullable": true }, "scans_recent": { "type": "integer" }, "backlog": { "type": "integer" }, "planning_rate": { "type": "number" } } } },
         "plan": { "type": "object", "properties": { "points": { "type": "array", "items": { "type": "object" } }, "door_to_door": { "type": "array", "items": { "type": "object" } },
-            "people_called": { "type": "integer", "description": "people in the calls listed here (to a grid leader, their grid's; slots' arrivals count everyone)" }, "finish_ms": { "type": "integer", "nullable": true } } },
+            "people_called": { "type": "integer", "description": "people in the calls listed here (to a grid leader, their grid's; slots' arrivals count everyone)" }, "finish_ms": { "type": "integer", "nullable": true },
+            "moved": { "type": "array", "description": "buildings begun at a point that has closed (or cannot take the rest before it closes) whose remaining units are called at another point", "items": { "type": "object", "properties": {
+                "building_id": { "type": "integer" }, "building": { "type": "string" }, "unit_ids": { "type": "array", "items": { "type": "integer" } }, "units": { "type": "array", "items": { "type": "string" } },
+                "from_point_id": { "type": "integer" }, "from_point": { "type": "string", "nullable": true }, "from_closes_ms": { "type": "integer", "nullable": true },
+                "to_point_id": { "type": "integer" }, "to_point": { "type": "string" }, "starts_ms": { "type": "integer" }, "text": { "type": "string", "description": "the warning, Chinese / English" } } } } } },
         "call_down": { "type": "array", "items": { "type": "object", "properties": { "point": { "type": "string" }, "point_name": { "type": "string" },
             "starts_ms": { "type": "integer" }, "ends_ms": { "type": "integer" }, "people": { "type": "integer" }, "text": { "type": "string" } } } },
         "simulation": { "type": "object", "properties": { "seed": { "type": "integer" }, "plan": { "type": "object" }, "all_at_once": { "type": "object" } } },
@@ -55,7 +59,7 @@ fn schedule_schema() -> Value {
             "opens_ms": { "type": "integer" }, "closes_ms": { "type": "integer" }, "pushed": { "type": "boolean", "description": "its call-down went out: its people were told to come" } } } },
         "pushes": { "type": "array", "description": "every push of the stored plan's call-down, oldest first", "items": { "type": "object", "properties": {
             "slot_ms": { "type": "integer", "description": "the slot's start" }, "at_ms": { "type": "integer", "description": "when it was pushed" },
-            "actor": { "type": "string", "description": "as the audit log has it (user:NAME, cli:USER)" }, "by": { "type": "string", "description": "who pushed, by the account's display name" },
+            "actor": { "type": "string", "description": "as the audit log has it (user:NAME, cli:USER)" }, "by": { "type": "string", "description": "who pushed, by the account's display name (the command line's operator as 命令行操作员（cli:USER）/ command line (cli:USER))" },
             "messages": { "type": "integer" } } } } } })
 }
 

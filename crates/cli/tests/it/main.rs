@@ -27,6 +27,7 @@ mod pages5;
 mod print_pages;
 mod replay;
 mod round_pages;
+mod sched2;
 mod schedule;
 mod schedule2;
 mod schema;

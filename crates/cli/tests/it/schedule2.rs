@@ -260,7 +260,12 @@ async fn a_push_is_refused_for_a_point_closed_then_and_says_when_and_who() {
     assert_eq!(pushed, starts[..2].to_vec(), "{}", v["pushes"]);
     // Who and when, in the API: the account's name.
     assert_eq!(v["pushes"][0]["by"], "王主任", "{}", v["pushes"]);
-    assert_eq!(v["pushes"][1]["by"], "cli:root", "{}", v["pushes"]);
+    assert_eq!(v["pushes"][1]["actor"], "cli:root", "{}", v["pushes"]);
+    assert_eq!(
+        v["pushes"][1]["by"], "命令行操作员（cli:root）/ command line (cli:root)",
+        "{}",
+        v["pushes"]
+    );
     assert!(v["pushes"][0]["at_ms"].as_i64().unwrap() >= now);
     // A time no slot starts at: the slots there are.
     let clock_text = gw_domain::notify::clock_text;

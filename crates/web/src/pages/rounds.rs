@@ -124,14 +124,20 @@ async fn schedule_body(
                     .iter()
                     .map(|x| {
                         let at = esc(&gw_domain::notify::clock_text(x.at_ms));
+                        // The console operator's name is in both languages.
+                        let by = if x.actor.starts_with("cli:") {
+                            pick(l, &x.by)
+                        } else {
+                            x.by.clone()
+                        };
                         match l {
                             Lang::Zh => format!(
                                 "<li>{at} 由 {} 推送（{} 条消息）</li>",
-                                esc(&x.by),
+                                esc(&by),
                                 x.messages
                             ),
                             Lang::En => {
-                                format!("<li>{at} by {} ({} messages)</li>", esc(&x.by), x.messages)
+                                format!("<li>{at} by {} ({} messages)</li>", esc(&by), x.messages)
                             }
                         }
                     })
@@ -333,6 +339,22 @@ async fn schedule_body(
             l.t(
                 "已存的时间表与采样点开放时间不再相符：以下时段的采样点未开放，不能推送叫号，请重新排班。",
                 "The stored plan no longer fits the points' hours: these slots fall when their point is not open; they cannot be pushed. Plan again."
+            )
+        ));
+    }
+    // Buildings begun at a point that has closed, sent on to another.
+    if !v.plan.moved.is_empty() {
+        let items: String = v
+            .plan
+            .moved
+            .iter()
+            .map(|m| format!("<li>{}</li>", esc(&pick(l, &m.text))))
+            .collect();
+        problem.push_str(&format!(
+            r#"<div class="warn" role="status" id="moved"><p>{}</p><ul>{items}</ul></div>"#,
+            l.t(
+                "以下楼栋原来的采样点已关闭或来不及，剩下的单元改到别的采样点，请通知居民：",
+                "These buildings' first point has closed or cannot take the rest in time; their remaining units go to another point. Tell the residents:"
             )
         ));
     }
