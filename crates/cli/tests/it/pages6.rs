@@ -478,6 +478,26 @@ async fn on_a_phone_the_missed_per_grid_and_the_added_show_without_a_sideways_sc
         &["#alerts-cleared"],
         "#alerts-card",
     );
+    // The new-round form once the lab takes at most 10 to a tube.
+    w.env.cli_ok(&[
+        "round",
+        "settings",
+        "--street",
+        "鸿城街道",
+        "--lab-max-pool",
+        "10",
+    ]);
+    phone(
+        "pages6-new-round",
+        &format!("{origin}/rounds/new"),
+        &["#round-form select[name=pool]"],
+        "",
+    );
+    let pools = b.exec(
+        "return Array.from(document.querySelectorAll('select[name=pool] option')).map(function (o) { return o.value; }).join(' ');",
+        json!([]),
+    );
+    assert_eq!(pools, json!("1 5 10"));
     // On a desktop they are still tables with their heads.
     load(&b, &format!("{origin}/rounds/{r}"));
     let head = b.exec(

@@ -1407,7 +1407,7 @@ async fn coverage_body(
             .cloned()
             .unwrap_or_else(|| r.grid.clone());
         table.push_str(&format!(
-            r#"<tr><td class="name"><a href="/rounds/{k}/missed?grid={g}">{name}</a> <small class="more">· <a href="/rounds/{k}/door-to-door?grid={g}">{d2d}</a> · <a href="/rounds/{k}/compare?grid={g}">{cmp}</a></small></td><td class="n" data-label="{le}">{}</td><td class="n" data-label="{ls}">{}</td><td class="n" data-label="{lx}">{}</td><td class="n{miss}" data-label="{lm}">{}</td><td class="n{amiss}" data-label="{lat}">{}</td><td data-label="{lp}"><span class="bar"><span style="width:{pc}%"></span></span> {pc}%</td></tr>"#,
+            r#"<tr><td><a href="/rounds/{k}/missed?grid={g}">{name}</a> <small class="more">· <a href="/rounds/{k}/door-to-door?grid={g}">{d2d}</a> · <a href="/rounds/{k}/compare?grid={g}">{cmp}</a></small></td><td class="n" data-label="{le}">{}</td><td class="n" data-label="{ls}">{}</td><td class="n" data-label="{lx}">{}</td><td class="n{miss}" data-label="{lm}">{}</td><td class="n{amiss}" data-label="{lat}">{}</td><td data-label="{lp}"><span class="bar"><span style="width:{pc}%"></span></span> {pc}%</td></tr>"#,
             r.expected,
             r.sampled,
             r.exempt,

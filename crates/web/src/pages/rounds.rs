@@ -2539,7 +2539,7 @@ fn history_row(l: Lang, name: &str, h: &gw_app::coverage::History) -> String {
         })
         .collect();
     format!(
-        r#"<tr><td class="name">{}</td><td class="n" data-label="{ln}"><b class="in-a-row">{}</b> {}</td><td data-label="{lr}">{}</td></tr>"#,
+        r#"<tr><td>{}</td><td class="n" data-label="{ln}"><b class="in-a-row">{}</b> {}</td><td data-label="{lr}">{}</td></tr>"#,
         esc(name),
         h.in_a_row,
         l.t("轮", "rounds"),
@@ -2680,7 +2680,7 @@ async fn coverage_by_body(
         );
         let pc = o.percent();
         rows.push_str(&format!(
-            r#"<tr><td class="name">{link}</td><td class="n" data-label="{le}">{}</td><td class="n" data-label="{ls}">{}</td><td class="n" data-label="{lx}">{}</td><td class="n{}" data-label="{lm}">{}</td><td class="n{}" data-label="{la}">{}</td><td data-label="{lp}"><span class="bar"><span style="width:{pc}%"></span></span> {pc}%</td></tr>"#,
+            r#"<tr><td>{link}</td><td class="n" data-label="{le}">{}</td><td class="n" data-label="{ls}">{}</td><td class="n" data-label="{lx}">{}</td><td class="n{}" data-label="{lm}">{}</td><td class="n{}" data-label="{la}">{}</td><td data-label="{lp}"><span class="bar"><span style="width:{pc}%"></span></span> {pc}%</td></tr>"#,
             r.expected,
             r.sampled,
             r.exempt,

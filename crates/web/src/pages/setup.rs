@@ -265,10 +265,11 @@ async fn round_form_page(
         .iter()
         .map(|p| {
             let v = p.to_string();
-            let on = if f.pool.is_empty() {
-                *p == default
-            } else {
+            // The size the form came back with, if it is still offered.
+            let on = if offered.iter().any(|o| o.to_string() == f.pool) {
                 f.pool == v
+            } else {
+                *p == default
             };
             format!(
                 r#"<option value="{v}"{}>{}</option>"#,
@@ -1547,7 +1548,7 @@ pub(super) fn exempt_list(
                 known => known,
             };
             format!(
-                r#"<tr><td class="name">{}</td><td data-label="{la}">{}</td><td data-label="{lr}">{}</td><td data-label="{lb}">{}</td><td data-label="{lw}">{}</td><td>{lift}</td></tr>"#,
+                r#"<tr><td>{}</td><td data-label="{la}">{}</td><td data-label="{lr}">{}</td><td data-label="{lb}">{}</td><td data-label="{lw}">{}</td><td>{lift}</td></tr>"#,
                 esc(&names(&v.name)),
                 esc(v.address.as_deref().unwrap_or("")),
                 esc(reason),
