@@ -24,6 +24,7 @@ mod page_polish;
 mod pages;
 mod pages4;
 mod pages5;
+mod pages6;
 mod print_pages;
 mod replay;
 mod round_pages;

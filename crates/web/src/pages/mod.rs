@@ -1399,14 +1399,15 @@ async fn coverage_body(
     });
     let mut table = String::new();
     for r in &rows {
-        let done = r.sampled + r.exempt;
-        let pc = percent(done, r.expected);
+        // Of everyone, the added included: 100% only when nobody is missed.
+        let pc =
+            rounds::Outstanding::of(r.expected, r.missed, r.added, r.added_sampled, 0).percent();
         let name = grid_names
             .get(&r.grid)
             .cloned()
             .unwrap_or_else(|| r.grid.clone());
         table.push_str(&format!(
-            r#"<tr><td><a href="/rounds/{k}/missed?grid={g}">{name}</a> · <a href="/rounds/{k}/door-to-door?grid={g}">{d2d}</a> · <a href="/rounds/{k}/compare?grid={g}">{cmp}</a></td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n{miss}">{}</td><td class="n{amiss}">{}</td><td><span class="bar"><span style="width:{pc}%"></span></span> {pc}%</td></tr>"#,
+            r#"<tr><td><a href="/rounds/{k}/missed?grid={g}">{name}</a> <small class="more">· <a href="/rounds/{k}/door-to-door?grid={g}">{d2d}</a> · <a href="/rounds/{k}/compare?grid={g}">{cmp}</a></small></td><td class="n" data-label="{le}">{}</td><td class="n" data-label="{ls}">{}</td><td class="n" data-label="{lx}">{}</td><td class="n{miss}" data-label="{lm}">{}</td><td class="n{amiss}" data-label="{lat}">{}</td><td data-label="{lp}"><span class="bar"><span style="width:{pc}%"></span></span> {pc}%</td></tr>"#,
             r.expected,
             r.sampled,
             r.exempt,
@@ -1418,10 +1419,16 @@ async fn coverage_body(
             amiss = if r.added > r.added_sampled { " warn" } else { "" },
             d2d = l.t("入户", "door"),
             cmp = l.t("对比上轮", "vs last"),
+            le = l.t("应检", "Expected"),
+            ls = l.t("已检", "Sampled"),
+            lx = l.t("免检", "Exempt"),
+            lm = l.t("未检", "Missed"),
+            lat = l.t("新增（未检）", "Added (missed)"),
+            lp = l.t("覆盖率", "Coverage"),
         ));
     }
     let missed = e - sa - x;
-    let pc = percent(sa + x, e);
+    let pc = rounds::Outstanding::of(e, missed, ad, ad - ad_missed, 0).percent();
     let points = points_section(s, a, l, k, &communities).await?;
     let alerts = alerts_section(s, a, l, k).await?;
     let resamples = rounds::resamples_link(s, l, k).await?;
@@ -1480,7 +1487,7 @@ async fn coverage_body(
         r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>{moved}
 <section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b id="cov-added" class="{amc}">{added}</b><span>{la}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
 {record}
-<section class="card"><h2>{gh}</h2><div class="scroll"><table><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lat}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
+<section class="card"><h2>{gh}</h2><div class="scroll"><table id="by-grid" class="cards"><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lat}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
 <p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a>{recon}{lab} <a class="button" href="/rounds/{k}/disinfection">{dis}</a> <a class="button" href="/rounds/{k}/alerts">{alr}</a>{resamples} <a class="button" href="/rounds/{k}/report">{rep}</a></p></section>{alerts}{points}{tools}"#,
         sched = l.t("下楼时间表", "Schedule"),
         byc = l.t("按社区/网格/楼栋", "By community, grid, building"),
@@ -2006,6 +2013,7 @@ async fn alerts_section(s: &AppState, a: &Auth, l: Lang, round: Key) -> Result<S
     let now = s.clock.now_ms();
     let full_names = a.principal.sees_full_names(now);
     let mut out = String::new();
+    let mut in_hand = 0;
     for al in &alerts {
         let members: Vec<String> = al
             .members
@@ -2023,8 +2031,16 @@ async fn alerts_section(s: &AppState, a: &Auth, l: Lang, round: Key) -> Result<S
                 )
             })
             .collect();
+        // As the alerts page says it: a pool whose retests all came back
+        // negative is cleared (not red), one still being dealt with is.
+        let (cls, label) = packing::alert_state(l, &al.kind, &al.state);
+        if cls == "bad" {
+            in_hand += 1;
+        }
         out.push_str(&format!(
-            r#"<li class="alert"><b>{tube} {barcode}</b> · {at}<br>{done}<br><span class="muted">{members}</span></li>"#,
+            r#"<li class="alert {state}"><b>{tube} {barcode}</b> <span class="tag {cls}">{label}</span> · {at}<br>{done}<br><span class="muted">{members}</span></li>"#,
+            state = esc(&al.state),
+            label = esc(label),
             tube = l.t("异常管", "Abnormal pool"),
             barcode = esc(&al.barcode),
             at = esc(&gw_domain::notify::clock_text(al.created_ms)),
@@ -2041,10 +2057,34 @@ async fn alerts_section(s: &AppState, a: &Auth, l: Lang, round: Key) -> Result<S
             members = members.join("、"),
         ));
     }
+    // Red while any pool is still being dealt with; once every one is
+    // cleared, the card says so and is no longer an alarm.
+    let (card, count) = if in_hand > 0 {
+        (
+            "card alerts",
+            format!(
+                r#"<span class="tag bad" id="alerts-open">{}</span>"#,
+                match l {
+                    Lang::Zh => format!("{in_hand} 处置中"),
+                    Lang::En => format!("{in_hand} in hand"),
+                }
+            ),
+        )
+    } else {
+        (
+            "card alerts-cleared",
+            format!(
+                r#"<span class="tag open" id="alerts-cleared">{}</span>"#,
+                match l {
+                    Lang::Zh => format!("{} 已排除", alerts.len()),
+                    Lang::En => format!("{} cleared", alerts.len()),
+                }
+            ),
+        )
+    };
     Ok(format!(
-        r#"<section class="card alerts"><h2>{} <span class="tag bad">{}</span></h2><ul class="list" id="alerts">{out}</ul></section>"#,
+        r#"<section class="{card}" id="alerts-card"><h2>{} {count}</h2><ul class="list" id="alerts">{out}</ul></section>"#,
         l.t("异常情况与处置", "Abnormal pools and what was done"),
-        alerts.len()
     ))
 }
 

@@ -1294,7 +1294,7 @@ pub(super) async fn receipt_after_post(
 
 // ----- abnormal pools and what was done -------------------------------------------------------
 
-fn alert_state(l: Lang, kind: &str, state: &str) -> (&'static str, &'static str) {
+pub(super) fn alert_state(l: Lang, kind: &str, state: &str) -> (&'static str, &'static str) {
     match state {
         // A single-tube retest came back abnormal: nothing left to retest.
         "open" | "confirmed" if kind == "confirmed" => (

@@ -2477,6 +2477,50 @@ pub async fn disinfection_done(
 
 // ----- coverage by community, grid or building ------------------------------------------
 
+/// Who is still outstanding in a territory: the expected neither sampled nor
+/// exempt, and those added since the opening not swabbed (as the missed list
+/// and the record of rounds count them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Outstanding {
+    /// Everyone the round is for here: expected, added, and added exempt.
+    everyone: i64,
+    /// Expected and missed.
+    expected_missed: i64,
+    /// Added and not swabbed.
+    added_missed: i64,
+}
+
+impl Outstanding {
+    pub(super) fn of(
+        expected: i64,
+        missed: i64,
+        added: i64,
+        added_sampled: i64,
+        added_exempt: i64,
+    ) -> Outstanding {
+        Outstanding {
+            everyone: expected + added + added_exempt,
+            expected_missed: missed.max(0),
+            added_missed: (added - added_sampled).max(0),
+        }
+    }
+
+    /// Everyone missed, the added included.
+    pub(super) fn missed(self) -> i64 {
+        self.expected_missed + self.added_missed
+    }
+
+    pub(super) fn added_missed(self) -> i64 {
+        self.added_missed
+    }
+
+    /// Sampled or exempt of everyone the round is for here, rounded down:
+    /// 100% only when nobody is missed.
+    pub(super) fn percent(self) -> i64 {
+        super::percent(self.everyone - self.missed(), self.everyone)
+    }
+}
+
 /// How many of the latest rounds the coverage page's record shows.
 const HISTORY_ROUNDS: usize = 4;
 
@@ -2521,7 +2565,7 @@ fn history_row(l: Lang, name: &str, h: &gw_app::coverage::History) -> String {
         })
         .collect();
     format!(
-        r#"<tr><td>{}</td><td class="n"><b class="in-a-row">{}</b> {}</td><td>{}</td></tr>"#,
+        r#"<tr><td>{}</td><td class="n" data-label="{ln}"><b class="in-a-row">{}</b> {}</td><td data-label="{lr}">{}</td></tr>"#,
         esc(name),
         h.in_a_row,
         l.t("轮", "rounds"),
@@ -2532,7 +2576,9 @@ fn history_row(l: Lang, name: &str, h: &gw_app::coverage::History) -> String {
             )
         } else {
             rounds
-        }
+        },
+        ln = l.t("连续不落一人", "In a row missing nobody"),
+        lr = l.t("各轮", "Rounds"),
     )
 }
 
@@ -2651,18 +2697,39 @@ async fn coverage_by_body(
                 esc(&r.key)
             ),
         };
-        let pc = super::percent(r.sampled + r.exempt, r.expected);
+        let o = Outstanding::of(
+            r.expected,
+            r.missed,
+            r.added,
+            r.added_sampled,
+            r.added_exempt,
+        );
+        let pc = o.percent();
         rows.push_str(&format!(
-            r#"<tr><td>{link}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n{}">{}</td><td class="n">{}</td><td><span class="bar"><span style="width:{pc}%"></span></span> {pc}%</td></tr>"#,
+            r#"<tr><td>{link}</td><td class="n" data-label="{le}">{}</td><td class="n" data-label="{ls}">{}</td><td class="n" data-label="{lx}">{}</td><td class="n{}" data-label="{lm}">{}</td><td class="n{}" data-label="{la}">{}</td><td data-label="{lp}"><span class="bar"><span style="width:{pc}%"></span></span> {pc}%</td></tr>"#,
             r.expected,
             r.sampled,
             r.exempt,
-            if r.missed > 0 { " warn" } else { "" },
-            r.missed,
-            r.added,
+            if o.missed() > 0 { " warn" } else { "" },
+            o.missed(),
+            if o.added_missed() > 0 { " warn" } else { "" },
+            super::added_cell(r.added, r.added_sampled),
+            le = l.t("应检", "Expected"),
+            ls = l.t("已检", "Sampled"),
+            lx = l.t("免检", "Exempt"),
+            lm = l.t("未检", "Missed"),
+            la = l.t("新增（未检）", "Added (missed)"),
+            lp = l.t("覆盖率", "Coverage"),
         ));
     }
     let t = &cov.totals;
+    let total = Outstanding::of(
+        t.expected,
+        t.missed,
+        t.added,
+        t.added_sampled,
+        t.added_exempt,
+    );
     let level = match by {
         Level::Community => l.t("社区", "Community"),
         Level::Grid => l.t("网格", "Grid"),
@@ -2709,7 +2776,7 @@ async fn coverage_by_body(
         String::new()
     } else {
         format!(
-            r#"<section class="card" id="history"><h2>{h}</h2><div class="scroll"><table id="history-table"><thead><tr><th>{level}</th><th>{ln}</th><th>{lr}</th></tr></thead><tbody>{record}</tbody></table></div><p class="hint">{hint}</p></section>"#,
+            r#"<section class="card" id="history"><h2>{h}</h2><div class="scroll"><table id="history-table" class="cards"><thead><tr><th>{level}</th><th>{ln}</th><th>{lr}</th></tr></thead><tbody>{record}</tbody></table></div><p class="hint">{hint}</p></section>"#,
             h = match l {
                 Lang::Zh => format!("不落一人 · 最近 {HISTORY_ROUNDS} 轮"),
                 Lang::En => format!("Nobody missed · the last {HISTORY_ROUNDS} rounds"),
@@ -2725,31 +2792,45 @@ async fn coverage_by_body(
     let body = format!(
         r#"{back}<h1>{h} · {level}</h1>
 <p id="coverage-of"><b>{of}</b></p>
-<section class="stats"><div><b>{e}</b><span>{le}</span></div><div><b id="by-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b class="{mc}">{m}</b><span>{lm}</span></div></section>
-<section class="card"><div class="scroll"><table id="coverage-by"><thead><tr><th>{level}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{la}</th><th>{lp}</th></tr></thead><tbody>{rows}</tbody></table></div><p class="hint">{hint}</p></section>{record}"#,
+<section class="stats"><div><b>{e}</b><span>{le}</span></div><div><b id="by-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="by-missed" class="{mc}">{m}</b><span>{lm}{mnote}</span></div><div><b id="by-added" class="{amc}">{added}</b><span>{lat}</span></div><div><b id="by-percent">{pc}%</b><span>{lp}</span></div></section>
+<section class="card"><div class="scroll"><table id="coverage-by" class="cards"><thead><tr><th>{level}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lat}</th><th>{lp}</th></tr></thead><tbody>{rows}</tbody></table></div><p class="hint">{hint}</p></section>{record}"#,
         back = back(s, a, l, round),
         of = esc(&of),
         h = l.t("覆盖情况", "Coverage"),
         e = t.expected,
         sa = t.sampled,
         x = t.exempt,
-        m = t.missed,
-        mc = if t.missed > 0 { "warn" } else { "" },
+        m = total.missed(),
+        mc = if total.missed() > 0 { "warn" } else { "" },
+        mnote = if total.added_missed() > 0 {
+            format!(
+                r#"<small class="note">{}</small>"#,
+                match l {
+                    Lang::Zh => format!("含新增 {}", total.added_missed()),
+                    Lang::En => format!("{} of them added", total.added_missed()),
+                }
+            )
+        } else {
+            String::new()
+        },
+        added = super::added_cell(t.added, t.added_sampled),
+        amc = if total.added_missed() > 0 { "warn" } else { "" },
+        pc = total.percent(),
+        lat = l.t("新增（未检）", "Added (missed)"),
         le = l.t("应检", "Expected"),
         ls = l.t("已检", "Sampled"),
         lx = l.t("免检", "Exempt"),
         lm = l.t("未检", "Missed"),
-        la = l.t("新增人员", "Added"),
         lp = l.t("覆盖率", "Coverage"),
         hint = if by == Level::Building {
             l.t(
-                "“新增人员”是本轮开始后登记的人，单独统计。点楼栋名看该楼的未检名单。",
-                "“Added” are people registered after the round opened, counted apart. Open a building for its missed list."
+                "“新增”是本轮开始后登记或迁入的人，单独统计，括号内为其中未检的人；他们也算在“未检”里、列在未检名单上，覆盖率也算上他们。点楼栋名看该楼的未检名单。",
+                "“Added” are people registered or moved in after the round opened, counted apart; in brackets those not sampled, who count as missed, are on the missed list and in the coverage too. Open a building for its missed list."
             )
         } else {
             l.t(
-                "“新增人员”是本轮开始后登记的人，单独统计。点名称看下一级。",
-                "“Added” are people registered after the round opened, counted apart. Open a name for the level below."
+                "“新增”是本轮开始后登记或迁入的人，单独统计，括号内为其中未检的人；他们也算在“未检”里、列在未检名单上，覆盖率也算上他们。点名称看下一级。",
+                "“Added” are people registered or moved in after the round opened, counted apart; in brackets those not sampled, who count as missed, are on the missed list and in the coverage too. Open a name for the level below."
             )
         },
     );

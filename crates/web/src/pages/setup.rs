@@ -209,6 +209,9 @@ async fn round_form_page(
         .unwrap_or(0);
     let mut advice = String::new();
     let mut advised = None;
+    // The largest pool any of the streets' labs accepts: larger sizes are
+    // not offered (the round would be refused).
+    let mut lab_max = 0;
     for (i, (st, _)) in streets.iter().enumerate() {
         let v = match gw_app::testing::pool_advice(&s.store, &s.clock, &a.principal, st.id, None)
             .await
@@ -219,6 +222,7 @@ async fn round_form_page(
         if i == chosen {
             advised = v.advice.as_ref().map(|x| x.pool_size);
         }
+        lab_max = lab_max.max(v.lab_max);
         advice.push_str(&advice_html(l, &v, &st.name, &st.id.to_string()));
     }
     let mut checks = String::new();
@@ -243,14 +247,29 @@ async fn round_form_page(
             ));
         }
     }
-    let pool: String = POOL_SIZES
+    let offered: Vec<u32> = POOL_SIZES
+        .iter()
+        .copied()
+        .filter(|p| *p <= lab_max.max(1))
+        .collect();
+    // Ten to a tube when there is no advice, or the largest accepted below it.
+    let default = advised.unwrap_or_else(|| {
+        offered
+            .iter()
+            .copied()
+            .filter(|p| *p <= 10)
+            .max()
+            .unwrap_or(1)
+    });
+    let pool: String = offered
         .iter()
         .map(|p| {
             let v = p.to_string();
-            let on = if f.pool.is_empty() {
-                *p == advised.unwrap_or(10)
-            } else {
+            // The size the form came back with, if it is still offered.
+            let on = if offered.iter().any(|o| o.to_string() == f.pool) {
                 f.pool == v
+            } else {
+                *p == default
             };
             format!(
                 r#"<option value="{v}"{}>{}</option>"#,
@@ -1529,12 +1548,16 @@ pub(super) fn exempt_list(
                 known => known,
             };
             format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{lift}</td></tr>",
+                r#"<tr><td>{}</td><td data-label="{la}">{}</td><td data-label="{lr}">{}</td><td data-label="{lb}">{}</td><td data-label="{lw}">{}</td><td>{lift}</td></tr>"#,
                 esc(&names(&v.name)),
                 esc(v.address.as_deref().unwrap_or("")),
                 esc(reason),
                 esc(&x.set_by),
                 esc(&clock_text(x.created_ms)),
+                la = l.t("住址", "Address"),
+                lr = l.t("原因", "Reason"),
+                lb = l.t("登记人", "By"),
+                lw = l.t("时间", "When"),
             )
         })
         .collect();
@@ -1563,7 +1586,7 @@ pub(super) fn exempt_list(
             )
         } else {
             format!(
-                r#"<div class="scroll"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th></th></tr></thead><tbody>{list}</tbody></table></div>"#,
+                r#"<div class="scroll"><table class="cards" id="exempt-table"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th></th></tr></thead><tbody>{list}</tbody></table></div>"#,
                 l.t("姓名", "Name"),
                 l.t("住址", "Address"),
                 l.t("原因", "Reason"),
