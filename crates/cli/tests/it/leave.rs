@@ -270,6 +270,19 @@ async fn moving_out_of_the_rounds_communities_is_no_miss_of_the_old_grid() {
         assert_eq!(c["exempt"], 1, "{c}");
         adds_up(&c);
     }
+    // The command line says it too.
+    let out = w
+        .env
+        .cli_ok(&["round", "coverage", &r, "--by", "community"]);
+    assert!(out.contains("开轮后迁出本轮范围 moved out 1"), "{out}");
+    let out = w.env.cli_ok(&[
+        "round",
+        "missed",
+        &r,
+        "--grid",
+        &format!("{}-{grid}", w.street),
+    ]);
+    assert!(out.contains("开轮后迁出本轮范围 1 人"), "{out}");
     // Moving back in: missed again in the old grid.
     w.env
         .cli_ok(&["resident", "move", &mover, "--household", &home]);
