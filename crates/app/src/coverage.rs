@@ -77,8 +77,12 @@ pub struct CoverageRow {
     pub expected: i64,
     pub sampled: i64,
     pub exempt: i64,
-    /// Expected, neither sampled nor exempt.
+    /// Expected, neither sampled nor exempt, still living in the round's
+    /// communities (expected = sampled + exempt + missed + moved_out).
     pub missed: i64,
+    /// Expected, neither sampled nor exempt, who moved out of the round's
+    /// communities while it sampled (开轮后迁出本轮范围): no miss here.
+    pub moved_out: i64,
     /// Living here now but not in the round's snapshot (moved in or
     /// registered after the round opened): counted apart, never silently;
     /// less those exempt and not sampled, who are `added_exempt`.
@@ -93,22 +97,31 @@ pub struct Totals {
     pub sampled: i64,
     pub exempt: i64,
     pub missed: i64,
+    /// Moved out of the round's communities since it opened (not missed).
+    pub moved_out: i64,
     pub added: i64,
     pub added_sampled: i64,
     pub added_exempt: i64,
 }
 
 impl Totals {
-    /// Adds one row of counts; missed = expected, neither sampled nor exempt.
+    /// Adds one row of counts; missed = expected, neither sampled nor
+    /// exempt nor moved out of the round's communities.
     fn add(&mut self, c: &gw_store::coverage::CoverageCount) {
         self.expected += c.expected;
         self.sampled += c.sampled;
         self.exempt += c.exempt;
-        self.missed += c.expected - c.sampled - c.exempt;
+        self.missed += missed_of(c);
+        self.moved_out += c.moved_out;
         self.added += c.added;
         self.added_sampled += c.added_sampled;
         self.added_exempt += c.added_exempt;
     }
+}
+
+/// Expected, neither sampled nor exempt nor moved out of the round's area.
+fn missed_of(c: &gw_store::coverage::CoverageCount) -> i64 {
+    c.expected - c.sampled - c.exempt - c.moved_out
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -129,6 +142,7 @@ pub struct PointRow {
     pub sampled: Option<i64>,
     pub exempt: Option<i64>,
     pub missed: Option<i64>,
+    pub moved_out: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -202,7 +216,7 @@ pub async fn coverage(
             }
             community = pl.community;
         }
-        let missed = c.expected - c.sampled - c.exempt;
+        let missed = missed_of(&c);
         totals.add(&c);
         rows.push(CoverageRow {
             level: level_name(by),
@@ -222,6 +236,7 @@ pub async fn coverage(
             sampled: c.sampled,
             exempt: c.exempt,
             missed,
+            moved_out: c.moved_out,
             added: c.added,
             added_sampled: c.added_sampled,
             added_exempt: c.added_exempt,
@@ -305,6 +320,7 @@ pub async fn coverage(
                 sampled: own.map(|o| o.1.sampled),
                 exempt: own.map(|o| o.1.exempt),
                 missed: own.map(|o| o.1.missed),
+                moved_out: own.map(|o| o.1.moved_out),
             });
         }
     }
@@ -463,6 +479,12 @@ pub struct Missed {
     /// Missed here who have moved since to where the caller may not read
     /// them (another grid): counted, not listed (their grid has them).
     pub moved_away: usize,
+    /// Expected here, not swabbed, not exempt, who moved out of the round's
+    /// communities since it opened: no miss of this place (counted apart as
+    /// `moved_out`). Those the caller may read where they live now…
+    pub moved_out: Vec<gw_store::registry::ResidentRow>,
+    /// …and how many more live where the caller may not read them.
+    pub moved_out_hidden: usize,
     /// Expected elsewhere (the opening's snapshot counts them there), living
     /// here now, not swabbed, not exempt: listed here too, since this is
     /// where their door is.
@@ -519,13 +541,16 @@ pub async fn missed(
     let moved_in = store
         .moved_in_unsampled_in(round.street, round.id, l, k.id)
         .await?;
-    // One read of the three lists' residents as the caller may read them
+    let moved_out = store.moved_out_in(round.street, round.id, l, k.id).await?;
+    // One read of the four lists' residents as the caller may read them
     // now (the lists share nobody: in the snapshot here, not in it, in it
-    // elsewhere), then each list in its own order.
+    // elsewhere, in it here and moved out of the round), then each list in
+    // its own order.
     let all: Vec<i64> = expected
         .iter()
         .chain(&added)
         .chain(&moved_in)
+        .chain(&moved_out)
         .copied()
         .collect();
     let (readable, away) = readable_now(store, clock, p, round.street, &all).await?;
@@ -543,6 +568,8 @@ pub async fn missed(
         expected: take(&expected),
         added: take(&added),
         moved_in: take(&moved_in),
+        moved_out_hidden: moved_out.iter().filter(|id| away.contains(id)).count(),
+        moved_out: take(&moved_out),
     })
 }
 
@@ -842,6 +869,7 @@ pub struct GridRow {
     pub sampled: i64,
     pub exempt: i64,
     pub missed: i64,
+    pub moved_out: i64,
     /// Residents added since the round opened, and how many of them were
     /// swabbed (the rest are missed too, counted apart from `missed`).
     pub added: i64,
@@ -866,6 +894,7 @@ pub async fn grid_rows(
             sampled: r.sampled,
             exempt: r.exempt,
             missed: r.missed,
+            moved_out: r.moved_out,
             added: r.added,
             added_sampled: r.added_sampled,
         })

@@ -48,6 +48,10 @@ pub struct ResidentView {
     pub building: Option<String>,
     pub grid: Option<String>,
     pub community: Option<String>,
+    /// Why and when a resident whose status is `left` left (`deceased`,
+    /// `moved_out`; YYYY-MM-DD).
+    pub left_reason: Option<String>,
+    pub left_on: Option<String>,
     pub masked: bool,
 }
 
@@ -104,6 +108,8 @@ impl ResidentView {
             }),
             grid: r.grid.clone(),
             community: r.community.clone(),
+            left_reason: r.left_reason.clone(),
+            left_on: r.left_on.clone(),
             masked: true,
         }
     }
@@ -858,4 +864,136 @@ pub async fn move_resident(
     )
     .await?;
     Ok(())
+}
+
+/// What recording (or undoing) a resident's leaving did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Left {
+    pub resident: String,
+    /// `left`, or `active` once undone.
+    pub status: &'static str,
+    /// `deceased` or `moved_out`.
+    pub reason: String,
+    /// The day they left (YYYY-MM-DD); none once undone.
+    pub on: Option<String>,
+    /// Rounds still sampling that now exempt them with the reason (or, on
+    /// undo, whose exemption from the record was lifted).
+    pub rounds: Vec<String>,
+}
+
+/// Records that a resident has left: deceased (离世) or moved out of the
+/// street (迁出本街道), on `on` (today when none; not in the future).
+/// Writing the registry where they live, as editing them. Their data stays;
+/// rounds opened from now on do not expect them, and a round still sampling
+/// that expects them exempts them with the reason (not missed). Audited.
+pub async fn leave(
+    store: &Store,
+    clock: &crate::Clock,
+    p: &crate::access::Principal,
+    resident: Key,
+    reason: gw_domain::resident::LeaveReason,
+    on: Option<Date>,
+) -> Result<Left, crate::access::AuthError> {
+    use gw_domain::access::Action;
+    let place = crate::access::place_of(store, "resident", resident).await?;
+    crate::access::authorize(p, clock, Action::WriteRegistry, &place)?;
+    let today = clock.today();
+    let on = on.unwrap_or(today);
+    if on > today {
+        return Err(crate::access::AuthError::Invalid(format!(
+            "离开日期 {on} 晚于今天 {today} / the day left, {on}, is after today, {today}"
+        )));
+    }
+    let rounds = store
+        .leave_resident(
+            resident.street,
+            resident.id,
+            reason.code(),
+            &on.to_string(),
+            reason.exemption(),
+            &p.actor(),
+            clock.now_ms(),
+        )
+        .await?;
+    let rounds: Vec<String> = rounds
+        .into_iter()
+        .map(|id| {
+            Key {
+                street: resident.street,
+                id,
+            }
+            .to_string()
+        })
+        .collect();
+    // Like an exemption's, the reason (a death) lives on the resident; the
+    // audit log keeps that they left and the rounds it exempted them from.
+    crate::access::record(
+        store,
+        clock,
+        p,
+        "leave_resident",
+        (resident.street, "resident", &resident.to_string()),
+        &format!("on={on} rounds={}", rounds.join(",")),
+        "",
+    )
+    .await?;
+    Ok(Left {
+        resident: resident.to_string(),
+        status: "left",
+        reason: reason.code().to_string(),
+        on: Some(on.to_string()),
+        rounds,
+    })
+}
+
+/// Undoes a mistaken record that a resident left: active again, and the
+/// exemptions the record gave in rounds still sampling lifted. The same
+/// right as recording it. Audited.
+pub async fn unleave(
+    store: &Store,
+    clock: &crate::Clock,
+    p: &crate::access::Principal,
+    resident: Key,
+) -> Result<Left, crate::access::AuthError> {
+    use gw_domain::access::Action;
+    let place = crate::access::place_of(store, "resident", resident).await?;
+    crate::access::authorize(p, clock, Action::WriteRegistry, &place)?;
+    let (reason, rounds) = store
+        .unleave_resident(
+            resident.street,
+            resident.id,
+            |r| {
+                gw_domain::resident::LeaveReason::parse(r)
+                    .map_or_else(|| r.to_string(), |l| l.exemption().to_string())
+            },
+            clock.now_ms(),
+        )
+        .await?;
+    let rounds: Vec<String> = rounds
+        .into_iter()
+        .map(|id| {
+            Key {
+                street: resident.street,
+                id,
+            }
+            .to_string()
+        })
+        .collect();
+    crate::access::record(
+        store,
+        clock,
+        p,
+        "unleave_resident",
+        (resident.street, "resident", &resident.to_string()),
+        &format!("rounds={}", rounds.join(",")),
+        "",
+    )
+    .await?;
+    Ok(Left {
+        resident: resident.to_string(),
+        status: "active",
+        reason,
+        on: None,
+        rounds,
+    })
 }

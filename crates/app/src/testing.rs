@@ -407,6 +407,22 @@ pub async fn exempt(
         "",
     )
     .await?;
+    // A death is no one round's: the registry records it (the same right as
+    // the exemption's), so later rounds do not expect them and rounds still
+    // sampling exempt them too. Undone on the resident's page if mistaken.
+    if reason == gw_domain::resident::LeaveReason::Deceased.exemption()
+        && store.resident(resident.street, resident.id).await?.status == "active"
+    {
+        crate::registry::leave(
+            store,
+            clock,
+            p,
+            resident,
+            gw_domain::resident::LeaveReason::Deceased,
+            None,
+        )
+        .await?;
+    }
     Ok(())
 }
 

@@ -40,6 +40,24 @@ pub enum ResidentCmd {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Record that a resident left (deceased 离世, moved_out 迁出本街道),
+    /// or undo a mistaken record with --undo; audited. Their data stays;
+    /// rounds still sampling exempt them with the reason.
+    Leave {
+        /// The resident, STREET-ID.
+        resident: String,
+        /// deceased or moved_out.
+        #[arg(long, required_unless_present = "undo")]
+        reason: Option<String>,
+        /// The day they left, YYYY-MM-DD (today when not given).
+        #[arg(long)]
+        on: Option<String>,
+        /// Undo a mistaken record: registered (active) again.
+        #[arg(long, conflicts_with_all = ["reason", "on"])]
+        undo: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Move one resident to another household of the street; audited.
     Move {
         /// The resident, STREET-ID.
@@ -124,6 +142,50 @@ pub async fn resident_cmd(c: ResidentCmd, clock: &Clock) -> Result<()> {
             )
             .await?;
             println!("{pending} 已并入 / merged into {target}");
+            Ok(())
+        }
+        ResidentCmd::Leave {
+            resident,
+            reason,
+            on,
+            undo,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let k = key(&resident, "resident")?;
+            let left = if undo {
+                gw_app::registry::unleave(&store, clock, &operator(), k).await
+            } else {
+                let text = reason.unwrap_or_default();
+                let reason = gw_domain::resident::LeaveReason::parse(&text).ok_or_else(|| {
+                    anyhow::anyhow!("--reason 应为 deceased 或 moved_out / --reason must be deceased or moved_out: {text}")
+                })?;
+                let on = on
+                    .map(|d| gw_domain::date::Date::parse(&d).map_err(|_| anyhow::anyhow!("--on 应为 YYYY-MM-DD / --on must be YYYY-MM-DD: {d}")))
+                    .transpose()?;
+                gw_app::registry::leave(&store, clock, &operator(), k, reason, on).await
+            }
+            .map_err(crate::round_cmd::app_err)?;
+            if undo {
+                println!("{k} 已撤销离开登记，恢复在册 / leaving undone, registered again");
+            } else {
+                println!(
+                    "{k} 已登记离开（{}，{}）/ recorded as left ({}, {})",
+                    left.reason,
+                    left.on.as_deref().unwrap_or(""),
+                    left.reason,
+                    left.on.as_deref().unwrap_or("")
+                );
+            }
+            if !left.rounds.is_empty() {
+                println!(
+                    "轮次 {} 的免检已{} / exemption {} in rounds {}",
+                    left.rounds.join(", "),
+                    if undo { "撤销" } else { "登记" },
+                    if undo { "lifted" } else { "recorded" },
+                    left.rounds.join(", ")
+                );
+            }
             Ok(())
         }
         ResidentCmd::Move {

@@ -706,8 +706,8 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             } else {
                 let t = &c.totals;
                 println!(
-                    "轮次 round {}: 应检 expected {}  已采 sampled {}  免检 exempt {}  漏检 missed {}  新增 added {} (已采 sampled {}；另有免检 exempt besides {})",
-                    c.round, t.expected, t.sampled, t.exempt, t.missed, t.added, t.added_sampled, t.added_exempt
+                    "轮次 round {}: 应检 expected {}  已采 sampled {}  免检 exempt {}  漏检 missed {}  开轮后迁出本轮范围 moved out {}  新增 added {} (已采 sampled {}；另有免检 exempt besides {})",
+                    c.round, t.expected, t.sampled, t.exempt, t.missed, t.moved_out, t.added, t.added_sampled, t.added_exempt
                 );
                 // Names for the rows' keys (the key stays: other commands take it).
                 let mut names: std::collections::HashMap<(&str, String), String> =
@@ -790,7 +790,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             if json {
                 println!(
                     "{}",
-                    json!({ "items": views, "added": added, "moved_away": m.moved_away, "moved_in": moved_in })
+                    json!({ "items": views, "added": added, "moved_away": m.moved_away, "moved_out": m.moved_out.len() + m.moved_out_hidden, "moved_in": moved_in })
                 );
             } else {
                 println!("漏检 missed: {}", views.len());
@@ -811,6 +811,20 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     );
                     for v in &moved_in {
                         println!("  {}", person_line(v));
+                    }
+                }
+                let moved_out = m.moved_out.len() + m.moved_out_hidden;
+                if moved_out > 0 {
+                    println!(
+                        "开轮后迁出本轮范围 {moved_out} 人，不算本处漏检，另行统计 / {moved_out} moved out of the round's communities since it opened: not missed here, counted apart{}",
+                        if m.moved_out_hidden > 0 {
+                            format!("（其中 {} 人的现住址您无权查看 / {} live where you may not read)", m.moved_out_hidden, m.moved_out_hidden)
+                        } else {
+                            String::new()
+                        }
+                    );
+                    for v in masked(&m.moved_out) {
+                        println!("  {}", person_line(&v));
                     }
                 }
                 if m.moved_away > 0 {

@@ -351,6 +351,9 @@ impl NewResident {
 pub enum ResidentStatus {
     Active,
     Pending,
+    /// Left the registry (see [`LeaveReason`]): their data stays, no round
+    /// opened after expects them.
+    Left,
 }
 
 impl ResidentStatus {
@@ -358,20 +361,84 @@ impl ResidentStatus {
         match self {
             ResidentStatus::Active => "active",
             ResidentStatus::Pending => "pending",
+            ResidentStatus::Left => "left",
         }
     }
     pub fn from_code(s: &str) -> ResidentStatus {
-        if s == "pending" {
-            ResidentStatus::Pending
-        } else {
-            ResidentStatus::Active
+        match s {
+            "pending" => ResidentStatus::Pending,
+            "left" => ResidentStatus::Left,
+            _ => ResidentStatus::Active,
         }
+    }
+}
+
+/// Why a resident left the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    /// 离世
+    Deceased,
+    /// 迁出本街道
+    MovedOut,
+}
+
+impl LeaveReason {
+    pub const ALL: [LeaveReason; 2] = [LeaveReason::Deceased, LeaveReason::MovedOut];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            LeaveReason::Deceased => "deceased",
+            LeaveReason::MovedOut => "moved_out",
+        }
+    }
+
+    /// A code, or its Chinese or English words.
+    pub fn parse(s: &str) -> Option<LeaveReason> {
+        match crate::text::squeeze(s).to_lowercase().as_str() {
+            "deceased" | "离世" | "死亡" | "已故" | "去世" | "dead" => {
+                Some(LeaveReason::Deceased)
+            }
+            "moved_out" | "迁出" | "迁出本街道" | "moved out" => Some(LeaveReason::MovedOut),
+            _ => None,
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            LeaveReason::Deceased => "离世",
+            LeaveReason::MovedOut => "迁出本街道",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            LeaveReason::Deceased => "deceased",
+            LeaveReason::MovedOut => "moved out of the street",
+        }
+    }
+
+    /// The exemption a round still sampling gives someone who left this way
+    /// (the words an exemption has: `deceased`, `moved_out`).
+    pub fn exemption(self) -> &'static str {
+        self.code()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn leave_reasons_parse_and_round_trip() {
+        for r in LeaveReason::ALL {
+            assert_eq!(LeaveReason::parse(r.code()), Some(r));
+            assert_eq!(LeaveReason::parse(r.label_zh()), Some(r));
+        }
+        assert_eq!(LeaveReason::parse(" 离世 "), Some(LeaveReason::Deceased));
+        assert_eq!(LeaveReason::parse("away"), None);
+        assert_eq!(ResidentStatus::from_code("left"), ResidentStatus::Left);
+        assert_eq!(ResidentStatus::Left.code(), "left");
+    }
     #[test]
     fn flags_from_text() {
         let f = Flag::scan_text("独居老人，行动不便，每周二四六血透");

@@ -604,6 +604,7 @@ pub fn exemption_label(reason: &str) -> String {
         "in_hospital" => "住院 in hospital".into(),
         "isolated_tested_there" => "已隔离并在隔离点检测 isolated and tested there".into(),
         "deceased" => "已故 deceased".into(),
+        "moved_out" => "迁出本街道 moved out of the street".into(),
         other => other.to_string(),
     }
 }

@@ -60,6 +60,9 @@ pub struct CoverageCount {
     pub sampled: i64,
     /// Expected, exempt and not sampled.
     pub exempt: i64,
+    /// Expected, neither sampled nor exempt, who moved out of the round's
+    /// communities while it sampled (see [`MOVED_OUT`]): not missed here.
+    pub moved_out: i64,
     /// Active residents living here now who were not in the snapshot.
     pub added: i64,
     /// Of those added, how many were swabbed.
@@ -157,6 +160,13 @@ pub(crate) const ROUND_COVERS_BUILDING: &str = "(NOT EXISTS (SELECT 1 FROM round
      OR b.grid_id IN (SELECT g.id FROM grid g JOIN round_community c ON c.street_id = g.street_id AND c.community_id = g.community_id \
                       WHERE g.street_id = $1 AND c.round_id = $2))";
 
+/// An expected resident `e` who moved out of the round's communities while
+/// it sampled (marked by `Store::move_resident`, cleared if they move back):
+/// unless swabbed or exempt, counted apart as `moved_out`, never as missed,
+/// at the place the snapshot has them, so expected = sampled + exempt +
+/// missed + moved_out at every level.
+pub(crate) const MOVED_OUT: &str = "e.moved_out_ms IS NOT NULL";
+
 pub(crate) const EXEMPT: &str = "EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = e.street_id AND x.round_id = e.round_id AND x.resident_id = e.resident_id)";
 
 impl Store {
@@ -192,7 +202,8 @@ impl Store {
         let sql = format!(
             "SELECT e.{col}, COUNT(*), \
              COALESCE(SUM(CASE WHEN {SAMPLED} THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN NOT {SAMPLED} AND {EXEMPT} THEN 1 ELSE 0 END), 0) \
+             COALESCE(SUM(CASE WHEN NOT {SAMPLED} AND {EXEMPT} THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN NOT {SAMPLED} AND NOT {EXEMPT} AND {MOVED_OUT} THEN 1 ELSE 0 END), 0) \
              FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND $3 = $3{filter} \
              GROUP BY e.{col} ORDER BY e.{col}"
         );
@@ -206,10 +217,10 @@ impl Store {
              {} GROUP BY {live}",
             added_rows(source, &live_filter)
         );
-        type Counts = (Vec<(i64, i64, i64, i64)>, Vec<(i64, i64, i64, i64)>);
+        type Counts = (Vec<(i64, i64, i64, i64, i64)>, Vec<(i64, i64, i64, i64)>);
         let (rows, added): Counts = db_run!(self, pool => {
             let rows = sqlx::query(&sql).bind(street).bind(round).bind(within_id).fetch_all(pool).await?;
-            let rows = rows.iter().map(|r| Ok((r.try_get::<Option<i64>, _>(0)?.unwrap_or(0), r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            let rows = rows.iter().map(|r| Ok((r.try_get::<Option<i64>, _>(0)?.unwrap_or(0), r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?)))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
             let added = sqlx::query(&added_sql).bind(street).bind(round).bind(within_id).fetch_all(pool).await?;
             let added = added.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
@@ -218,7 +229,7 @@ impl Store {
         });
         let mut out: std::collections::BTreeMap<i64, CoverageCount> = rows
             .into_iter()
-            .map(|(id, expected, sampled, exempt)| {
+            .map(|(id, expected, sampled, exempt, moved_out)| {
                 (
                     id,
                     CoverageCount {
@@ -226,6 +237,7 @@ impl Store {
                         expected,
                         sampled,
                         exempt,
+                        moved_out,
                         ..CoverageCount::default()
                     },
                 )
@@ -309,7 +321,27 @@ impl Store {
     ) -> Result<Vec<i64>> {
         let sql = format!(
             "SELECT e.resident_id FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND e.{} = $3 \
-             AND NOT {SAMPLED} AND NOT {EXEMPT} ORDER BY e.resident_id",
+             AND NOT {SAMPLED} AND NOT {EXEMPT} AND NOT {MOVED_OUT} ORDER BY e.resident_id",
+            level.column()
+        );
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar(&sql).bind(street).bind(round).bind(id).fetch_all(pool).await?),
+        )
+    }
+
+    /// Expected residents of a community, grid or building who moved out of
+    /// the round's communities while it sampled, with no swab in it and no
+    /// exemption (see [`MOVED_OUT`]), in resident order.
+    pub async fn moved_out_in(
+        &self,
+        street: i64,
+        round: i64,
+        level: Level,
+        id: i64,
+    ) -> Result<Vec<i64>> {
+        let sql = format!(
+            "SELECT e.resident_id FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND e.{} = $3 \
+             AND NOT {SAMPLED} AND NOT {EXEMPT} AND {MOVED_OUT} ORDER BY e.resident_id",
             level.column()
         );
         Ok(
@@ -351,7 +383,7 @@ impl Store {
             "SELECT e.building_id, COUNT(*), \
              COALESCE(SUM(CASE WHEN {SAMPLED} THEN 1 ELSE 0 END), 0), \
              COALESCE(SUM(CASE WHEN {before_sampled} THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN {before_sampled} AND NOT {SAMPLED} AND NOT {EXEMPT} THEN 1 ELSE 0 END), 0) \
+             COALESCE(SUM(CASE WHEN {before_sampled} AND NOT {SAMPLED} AND NOT {EXEMPT} AND NOT {MOVED_OUT} THEN 1 ELSE 0 END), 0) \
              FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND e.{} = $3 \
              GROUP BY e.building_id ORDER BY e.building_id",
             within.0.column()
@@ -380,7 +412,7 @@ impl Store {
         let sql = format!(
             "SELECT e.resident_id FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND e.{} = $3 \
              AND EXISTS (SELECT 1 FROM registration p WHERE p.street_id = e.street_id AND p.round_id = $4 AND p.resident_id = e.resident_id) \
-             AND NOT {SAMPLED} AND NOT {EXEMPT} ORDER BY e.resident_id",
+             AND NOT {SAMPLED} AND NOT {EXEMPT} AND NOT {MOVED_OUT} ORDER BY e.resident_id",
             within.0.column()
         );
         Ok(

@@ -52,6 +52,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     33 "0033_point_id_floor.sql",
     34 "0034_registry_version.sql",
     35 "0035_tube_id_floor.sql",
+    36 "0036_resident_left.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -90,6 +91,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     33 "0033_point_id_floor.sql",
     34 "0034_registry_version.sql",
     35 "0035_tube_id_floor.sql",
+    36 "0036_resident_left.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -69,6 +69,10 @@ pub struct ResidentRow {
     pub grid: Option<String>,
     pub community_id: Option<i64>,
     pub community: Option<String>,
+    /// Why a resident whose status is `left` left (`deceased`, `moved_out`),
+    /// and the day (YYYY-MM-DD).
+    pub left_reason: Option<String>,
+    pub left_on: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -118,7 +122,7 @@ pub struct DocumentOwner {
 }
 
 const RESIDENT_SELECT: &str = "SELECT r.street_id, r.id, r.uid, r.status, r.name, r.gender, r.doc_kind, r.doc_number, r.birth_date, r.residence, r.flags, r.notes, \
-     h.id, h.room, u.name, b.id, b.name, c.name, g.id, g.name, cm.id, cm.name \
+     h.id, h.room, u.name, b.id, b.name, c.name, g.id, g.name, cm.id, cm.name, r.left_reason, r.left_on \
      FROM resident r \
      LEFT JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
      LEFT JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
@@ -197,6 +201,8 @@ macro_rules! resident_row {
             grid: r.try_get(19)?,
             community_id: r.try_get(20)?,
             community: r.try_get(21)?,
+            left_reason: r.try_get(22)?,
+            left_on: r.try_get(23)?,
         }
     }};
 }
@@ -1004,6 +1010,136 @@ impl Store {
                 "household {street}-{household}"
             )));
         }
+        self.mark_moved_out(street, id, household, now_ms).await
+    }
+
+    /// For every round still sampling whose snapshot expects resident `id`,
+    /// who now lives in `household`: marks them moved out of the round's
+    /// territory when the household lies outside its communities (counted
+    /// apart from the missed, see `coverage`), and clears the mark when it
+    /// lies inside (moved back).
+    async fn mark_moved_out(
+        &self,
+        street: i64,
+        id: i64,
+        household: i64,
+        now_ms: i64,
+    ) -> Result<()> {
+        let rounds: Vec<i64> = db_run!(self, pool => sqlx::query_scalar(
+            "SELECT t.id FROM testing_round t WHERE t.street_id = $1 AND t.state = 'open' AND t.sampling_closed_ms IS NULL \
+             AND EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = t.street_id AND e.round_id = t.id AND e.resident_id = $2) ORDER BY t.id")
+            .bind(street).bind(id).fetch_all(pool).await?);
+        let sql = format!(
+            "UPDATE round_expected SET moved_out_ms = CASE WHEN EXISTS (SELECT 1 FROM household h \
+                 JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+                 JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+                 WHERE h.street_id = $1 AND h.id = $4 AND {}) THEN NULL ELSE COALESCE(moved_out_ms, $5) END \
+             WHERE street_id = $1 AND round_id = $2 AND resident_id = $3",
+            crate::coverage::ROUND_COVERS_BUILDING
+        );
+        for round in rounds {
+            db_run!(self, pool => sqlx::query(&sql)
+                .bind(street).bind(round).bind(id).bind(household).bind(now_ms).execute(pool).await?.rows_affected());
+        }
         Ok(())
+    }
+}
+
+impl Store {
+    /// Records that active resident `id` has left (`reason`: `deceased` or
+    /// `moved_out`, on day `on`): status `left`, their data kept. Every round
+    /// still sampling whose snapshot expects them, where they have no swab
+    /// and no exemption, exempts them with `exemption` (so they are not
+    /// missed there). The rounds exempted. NotFound for an unknown resident;
+    /// Conflict for one who is not active (left already, pending, purged).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn leave_resident(
+        &self,
+        street: i64,
+        id: i64,
+        reason: &str,
+        on: &str,
+        exemption: &str,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<Vec<i64>> {
+        use crate::import::tx_run;
+        let mut tx = self.begin().await?;
+        let n = tx_run!(tx, conn, DB => sqlx::query(
+            "UPDATE resident SET status = 'left', left_reason = $3, left_on = $4, left_ms = $5, updated_ms = $5 \
+             WHERE street_id = $1 AND id = $2 AND status = 'active'")
+            .bind(street).bind(id).bind(reason).bind(on).bind(now_ms).execute(&mut *conn).await?.rows_affected());
+        if n == 0 {
+            tx.rollback().await?;
+            let r = self.resident(street, id).await?;
+            return Err(StoreError::Conflict(match r.status.as_str() {
+                "left" => format!("居民 {street}-{id} 已登记离开（{}）/ resident {street}-{id} is recorded as left already", r.left_on.unwrap_or_default()),
+                "purged" => format!("居民 {street}-{id} 的资料已清除 / resident {street}-{id} was purged"),
+                other => format!("居民 {street}-{id} 状态为 {other}，只能登记在册居民离开 / resident {street}-{id} is {other}: only a registered (active) resident can be recorded as left"),
+            }));
+        }
+        let rounds: Vec<i64> = tx_run!(tx, conn, DB => sqlx::query_scalar(
+            "SELECT t.id FROM testing_round t WHERE t.street_id = $1 AND t.state = 'open' AND t.sampling_closed_ms IS NULL \
+             AND EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = t.street_id AND e.round_id = t.id AND e.resident_id = $2) \
+             AND NOT EXISTS (SELECT 1 FROM registration s WHERE s.street_id = t.street_id AND s.round_id = t.id AND s.resident_id = $2) \
+             AND NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = t.street_id AND x.round_id = t.id AND x.resident_id = $2) \
+             ORDER BY t.id")
+            .bind(street).bind(id).fetch_all(&mut *conn).await?);
+        for round in &rounds {
+            tx_run!(tx, conn, DB => sqlx::query(
+                "INSERT INTO round_exemption (street_id, round_id, resident_id, reason, set_by, created_ms) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(street).bind(*round).bind(id).bind(exemption).bind(by).bind(now_ms).execute(&mut *conn).await?.rows_affected());
+        }
+        tx.commit().await?;
+        Ok(rounds)
+    }
+
+    /// Undoes a mistaken [`Store::leave_resident`]: the resident is active
+    /// again, and the exemptions the record made (its reason, from its time
+    /// on) in rounds still sampling are lifted. `(reason it had, rounds
+    /// whose exemption was lifted)`. Conflict for a resident who has not left.
+    pub async fn unleave_resident(
+        &self,
+        street: i64,
+        id: i64,
+        exemption_of: impl Fn(&str) -> String,
+        now_ms: i64,
+    ) -> Result<(String, Vec<i64>)> {
+        use crate::import::tx_run;
+        let r = self.resident(street, id).await?;
+        if r.status != "left" {
+            return Err(StoreError::Conflict(format!(
+                "居民 {street}-{id} 没有登记离开 / resident {street}-{id} is not recorded as left"
+            )));
+        }
+        let reason = r.left_reason.unwrap_or_default();
+        let exemption = exemption_of(&reason);
+        let mut tx = self.begin().await?;
+        let left_ms: Option<Option<i64>> = tx_run!(tx, conn, DB => sqlx::query_scalar(
+            "SELECT left_ms FROM resident WHERE street_id = $1 AND id = $2 AND status = 'left'")
+            .bind(street).bind(id).fetch_optional(&mut *conn).await?);
+        let Some(left_ms) = left_ms else {
+            tx.rollback().await?;
+            return Err(StoreError::Conflict(format!(
+                "居民 {street}-{id} 没有登记离开 / resident {street}-{id} is not recorded as left"
+            )));
+        };
+        let left_ms = left_ms.unwrap_or(0);
+        let rounds: Vec<i64> = tx_run!(tx, conn, DB => sqlx::query_scalar(
+            "SELECT x.round_id FROM round_exemption x JOIN testing_round t ON t.street_id = x.street_id AND t.id = x.round_id \
+             WHERE x.street_id = $1 AND x.resident_id = $2 AND x.reason = $3 AND x.created_ms >= $4 \
+             AND t.state = 'open' AND t.sampling_closed_ms IS NULL ORDER BY x.round_id")
+            .bind(street).bind(id).bind(&exemption).bind(left_ms).fetch_all(&mut *conn).await?);
+        for round in &rounds {
+            tx_run!(tx, conn, DB => sqlx::query(
+                "DELETE FROM round_exemption WHERE street_id = $1 AND round_id = $2 AND resident_id = $3")
+                .bind(street).bind(*round).bind(id).execute(&mut *conn).await?.rows_affected());
+        }
+        tx_run!(tx, conn, DB => sqlx::query(
+            "UPDATE resident SET status = 'active', left_reason = NULL, left_on = NULL, left_ms = NULL, updated_ms = $3 \
+             WHERE street_id = $1 AND id = $2")
+            .bind(street).bind(id).bind(now_ms).execute(&mut *conn).await?.rows_affected());
+        tx.commit().await?;
+        Ok((reason, rounds))
     }
 }

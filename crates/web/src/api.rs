@@ -503,6 +503,47 @@ pub async fn move_resident(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct LeaveBody {
+    /// `deceased` (离世), `moved_out` (迁出本街道), or `none` to undo a
+    /// mistaken record.
+    pub reason: String,
+    /// The day they left, YYYY-MM-DD (today when none).
+    #[serde(default)]
+    pub on: Option<String>,
+}
+
+/// Records that a resident left (deceased, moved out of the street) or
+/// undoes it (`reason: none`); audited.
+pub async fn leave_resident(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<LeaveBody>,
+) -> Result<Json<gw_app::registry::Left>, WebError> {
+    let k = key(&id, "resident")?;
+    if b.reason == "none" {
+        return Ok(Json(
+            gw_app::registry::unleave(&s.store, &s.clock, &a.principal, k).await?,
+        ));
+    }
+    let reason = gw_domain::resident::LeaveReason::parse(&b.reason).ok_or_else(|| {
+        WebError::bad_request(
+            "reason 应为 deceased（离世）、moved_out（迁出本街道）或 none（撤销）/ reason must be deceased, moved_out or none",
+        )
+    })?;
+    let on = match b.on.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        Some(d) => Some(
+            gw_domain::date::Date::parse(d)
+                .map_err(|_| WebError::bad_request("on 应为 YYYY-MM-DD / on must be YYYY-MM-DD"))?,
+        ),
+        None => None,
+    };
+    Ok(Json(
+        gw_app::registry::leave(&s.store, &s.clock, &a.principal, k, reason, on).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
 pub struct FlagsBody {
     #[serde(default)]
     pub set: Vec<String>,

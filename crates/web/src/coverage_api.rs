@@ -132,6 +132,7 @@ pub async fn missed(
         .map(|r| ResidentView::masked(r, today))
         .collect::<Vec<_>>());
     v["moved_away"] = json!(m.moved_away);
+    v["moved_out"] = json!(m.moved_out.len() + m.moved_out_hidden);
     // Expected elsewhere at the opening, living here now, not swabbed.
     v["moved_in"] = json!(m
         .moved_in

@@ -682,6 +682,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
         ),
         (
             "POST",
+            "/api/v1/residents/{id}/leave",
+            Need::Act(WriteRegistry),
+            post(api::leave_resident),
+        ),
+        (
+            "POST",
             "/households/{id}/flags",
             Need::Act(WriteRegistry),
             post(pages::household_flags),
@@ -697,6 +703,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             "/households/{id}/move",
             Need::Act(WriteRegistry),
             post(pages::household_move),
+        ),
+        (
+            "POST",
+            "/households/{id}/leave",
+            Need::Act(WriteRegistry),
+            post(pages::household_leave),
         ),
         (
             "POST",

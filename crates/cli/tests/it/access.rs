@@ -327,6 +327,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | ("POST", "/households/{id}/control")
         | ("POST", "/api/v1/residents/{id}/flags")
         | ("POST", "/api/v1/residents/{id}/move")
+        | ("POST", "/api/v1/residents/{id}/leave")
+        | ("POST", "/households/{id}/leave")
         | ("POST", "/households/{id}/flags")
         | ("POST", "/households/{id}/move") => writer && reaches,
         ("POST", "/api/v1/households/{id}/link")
@@ -414,6 +416,11 @@ fn call(
         ("POST", "/households/{id}/flags") => Some((
             format!("/households/{household}/flags"),
             format!("resident={id}&flag=elderly_alone&op=set"),
+        )),
+        // Undoing a leaving nobody recorded: a 409 page when allowed, nothing changes.
+        ("POST", "/households/{id}/leave") => Some((
+            format!("/households/{household}/leave"),
+            format!("resident={id}&reason=none&on="),
         )),
         ("POST", "/households/{id}/move") => Some((
             format!("/households/{household}/move"),
@@ -745,6 +752,11 @@ fn call(
         "/api/v1/residents/{id}/move" => (
             format!("/api/v1/residents/{id}/move"),
             Some(json!({ "household": household })),
+        ),
+        // Undoing a leaving nobody recorded: a 409 when allowed, nothing changes.
+        "/api/v1/residents/{id}/leave" => (
+            format!("/api/v1/residents/{id}/leave"),
+            Some(json!({ "reason": "none" })),
         ),
         "/api/v1/residents/{id}/flags" => (
             format!("/api/v1/residents/{id}/flags"),

@@ -17,6 +17,7 @@ mod harness;
 mod held_calls;
 mod import;
 mod lab;
+mod leave;
 mod links;
 mod packing2;
 mod packing_pages;

@@ -36,8 +36,8 @@ pub use print::{
     household_link_create, qr_svg,
 };
 pub use registry::{
-    grid, household, household_flags, household_move, import_form, import_report, import_submit,
-    registry, search,
+    grid, household, household_flags, household_leave, household_move, import_form, import_report,
+    import_submit, registry, search,
 };
 pub use reports::{
     assign_building, building, building_control, household_control, point_labels, round_report,
@@ -1657,6 +1657,39 @@ async fn missed_body(
     let in_snapshot = m.expected.len();
     let added_end = in_snapshot + m.added.len();
     let moved_away = m.moved_away;
+    // Moved out of the round's communities since it opened: no miss here,
+    // counted apart; where they went only as far as the reader may read it.
+    let moved_out: Vec<String> = m
+        .moved_out
+        .iter()
+        .map(|r| {
+            let community = r.community.as_deref().unwrap_or("");
+            let grid = r.grid.as_deref().unwrap_or("");
+            let name = if a.principal.sees_full_names(s.clock.now_ms()) {
+                r.resident.name.clone()
+            } else {
+                gw_domain::mask::name(&r.resident.name)
+            };
+            format!("{name}（{community} {grid}）")
+        })
+        .collect();
+    let moved_out_n = moved_out.len() + m.moved_out_hidden;
+    let moved_out_text = if moved_out_n > 0 {
+        let listed = if moved_out.is_empty() {
+            String::new()
+        } else {
+            format!("：{}", moved_out.join("、"))
+        };
+        format!(
+            r#"<p class="muted" id="moved-out">{}</p>"#,
+            esc(&match l {
+                Lang::Zh => format!("开轮后迁出本轮范围 {moved_out_n} 人，不算本处漏检，另行统计{listed}{}", if m.moved_out_hidden > 0 { format!("（其中 {} 人的现住址您无权查看）", m.moved_out_hidden) } else { String::new() }),
+                Lang::En => format!("{moved_out_n} moved out of the round's communities since it opened: not missed here, counted apart{listed}{}", if m.moved_out_hidden > 0 { format!(" ({} live where you may not read)", m.moved_out_hidden) } else { String::new() }),
+            })
+        )
+    } else {
+        String::new()
+    };
     let rows: Vec<_> = m
         .expected
         .into_iter()
@@ -1913,17 +1946,18 @@ async fn missed_body(
             )
         } else {
             String::new()
-        } + &if moved_away > 0 {
-            format!(
+        } + &moved_out_text
+            + &if moved_away > 0 {
+                format!(
                 r#"<p class="muted" id="moved-away">{}</p>"#,
                 esc(&match l {
                     Lang::Zh => format!("另有 {moved_away} 人开轮后已迁往其他网格，由其所在网格跟进，此处不列出。"),
                     Lang::En => format!("{moved_away} more have moved to another grid since the round opened: their grid follows them up; not listed here."),
                 })
             )
-        } else {
-            String::new()
-        },
+            } else {
+                String::new()
+            },
         reveal = if may_reveal {
             reveal_form(
                 a,

@@ -197,6 +197,22 @@ pub(crate) fn resident_table(
         } else {
             gw_domain::mask::name(&v.name)
         };
+        // Someone who left (deceased, moved out of the street) stays listed,
+        // marked, until the data is deleted with the emergency's end.
+        let name = match v.left_reason.as_deref() {
+            Some(reason) => {
+                let why = gw_domain::resident::LeaveReason::parse(reason).map_or_else(
+                    || reason.to_string(),
+                    |r| l.t(r.label_zh(), r.label_en()).to_string(),
+                );
+                format!(
+                    "{name}（{}{why} {}）",
+                    l.t("已", "left: "),
+                    v.left_on.as_deref().unwrap_or("")
+                )
+            }
+            None => name,
+        };
         let phones: Vec<&str> = v.phones.iter().map(|p| p.number.as_str()).collect();
         let addr = esc(v.address.as_deref().unwrap_or(""));
         let addr = match (&v.household, with_household) {
@@ -447,9 +463,10 @@ pub(super) async fn household_body(
         String::new()
     };
     let move_form = move_form(s, a, l, k, first, &rows).await?;
+    let leave_form = leave_form(s, a, l, k, &rows).await?;
     let body = format!(
         r#"{grid}<h1>{addr}</h1><p class="muted">{c} · {n} {people}</p>
-<section class="card"><h2>{h}</h2>{table}</section>{control}{flags_form}{move_form}
+<section class="card"><h2>{h}</h2>{table}</section>{control}{flags_form}{move_form}{leave_form}
 <p class="actions"><a class="button primary" href="/households/{k}/codes">{codes}</a></p>"#,
         control = super::reports::control_section(
             s,
@@ -553,6 +570,102 @@ async fn move_form(
             "Changes only where they are registered: swabs and personal codes stay; needs the right to write the registry at both ends; audited."
         ),
     ))
+}
+
+/// Recording that a member left (deceased, moved out of the street), or
+/// undoing a mistaken record, for who may write the registry here.
+async fn leave_form(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    k: Key,
+    rows: &[gw_store::registry::ResidentRow],
+) -> Result<String, WebError> {
+    let place = gw_app::access::place_of(&s.store, "household", k).await?;
+    if !a
+        .principal
+        .can(Action::WriteRegistry, &place, s.clock.now_ms())
+    {
+        return Ok(String::new());
+    }
+    let who = member_options(s, a, rows);
+    let reasons: String = gw_domain::resident::LeaveReason::ALL
+        .iter()
+        .map(|r| {
+            format!(
+                r#"<option value="{}">{}</option>"#,
+                r.code(),
+                esc(l.t(r.label_zh(), r.label_en()))
+            )
+        })
+        .collect();
+    Ok(format!(
+        r#"<section class="card noprint" id="leave"><h2>{h}</h2><form method="post" action="/households/{k}/leave" class="stack"><input type="hidden" name="csrf" value="{csrf}">
+<label>{lw}<select name="resident">{who}</select></label><label>{lr}<select name="reason">{reasons}<option value="none">{undo}</option></select></label>
+<label>{ld}<input type="date" name="on" max="{today}"></label>
+<p class="actions"><button type="submit">{go}</button></p><p class="hint">{hint}</p></form></section>"#,
+        h = l.t("登记离开（离世、迁出本街道）", "Record leaving (deceased, moved out of the street)"),
+        csrf = esc(&a.csrf),
+        lw = l.t("成员", "Member"),
+        lr = l.t("原因", "Reason"),
+        undo = l.t("撤销误登（恢复在册）", "Undo a mistaken record (registered again)"),
+        ld = l.t("离开日期（默认今天）", "Day left (today if empty)"),
+        today = s.clock.today(),
+        go = l.t("登记", "Record"),
+        hint = l.t(
+            "资料保留；此后开轮的应检名单不再列入，正在采样的轮次记为免检（不算漏检）；记入审计日志，误登可撤销。",
+            "Their data stays; rounds opened from now on do not expect them, and rounds still sampling exempt them (not missed); audited, and a mistake can be undone."
+        ),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LeaveForm {
+    pub resident: String,
+    pub reason: String,
+    #[serde(default)]
+    pub on: String,
+}
+
+/// A member recorded as left (or the record undone) from the household's
+/// page; back to the household.
+pub async fn household_leave(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<LeaveForm>,
+) -> Response {
+    let l = page.lang;
+    let (hk, rk) = match (parse_key(l, &id), parse_key(l, &f.resident)) {
+        (Ok(h), Ok(r)) => (h, r),
+        (Err(e), _) | (_, Err(e)) => return page.error(e),
+    };
+    let r = if f.reason == "none" {
+        gw_app::registry::unleave(&s.store, &s.clock, &a.principal, rk).await
+    } else {
+        let Some(reason) = gw_domain::resident::LeaveReason::parse(&f.reason) else {
+            return page.error(WebError::bad_request(
+                l.t("请选择离开原因", "Choose why they left"),
+            ));
+        };
+        let on = match f.on.trim() {
+            "" => None,
+            d => match gw_domain::date::Date::parse(d) {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    return page.error(WebError::bad_request(
+                        l.t("离开日期应为 年-月-日", "The day left must be YYYY-MM-DD"),
+                    ))
+                }
+            },
+        };
+        gw_app::registry::leave(&s.store, &s.clock, &a.principal, rk, reason, on).await
+    };
+    match r {
+        Ok(_) => super::redirect(&format!("/households/{hk}#leave")),
+        Err(e) => page.error(e.into()),
+    }
 }
 
 #[derive(Debug, Deserialize)]
