@@ -157,6 +157,81 @@ pub async fn create_round(
     p: &Principal,
     r: &NewRound<'_>,
 ) -> Result<Key, AuthError> {
+    Ok(create_round_carrying(store, clock, p, r, None).await?.id)
+}
+
+/// A round created, with what it took over from an earlier round.
+#[derive(Debug, Clone)]
+pub struct RoundCreated {
+    pub id: Key,
+    pub carried: Option<CarriedView>,
+}
+
+/// What a new round carried over from an earlier round of its street: its
+/// points (same names, places, stations and rates, the hours moved to the
+/// new round's day; supplies never) and the grants of their volunteers and
+/// point managers, given again at the new points.
+#[derive(Debug, Clone, Serialize)]
+pub struct CarriedView {
+    pub from: String,
+    pub from_name: String,
+    /// Whole days the points' hours moved by.
+    pub days: i64,
+    pub points: Vec<CarriedPointView>,
+    /// The earlier round's points in communities the new round does not
+    /// cover: not carried.
+    pub left_behind: Vec<String>,
+    pub grants: usize,
+    pub volunteers: usize,
+    pub point_managers: usize,
+    /// Always false: a new round's supplies are issued anew.
+    pub supplies_carried: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CarriedPointView {
+    pub from: String,
+    pub id: String,
+    pub name: String,
+    /// Grants given at the new point.
+    pub grants: usize,
+}
+
+impl CarriedView {
+    /// One line: 「沿用 第3轮（1-3）的 5 个采样点；授权 8 项（志愿者 6，采样点负责人 2）；物资未沿用」.
+    pub fn summary(&self) -> String {
+        let left = if self.left_behind.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "（{} 个不在本轮社区内，未沿用 / {} outside the round's communities, left）",
+                self.left_behind.len(),
+                self.left_behind.len()
+            )
+        };
+        format!(
+            "沿用「{name}」（{from}）的 {n} 个采样点{left}，时间顺延 {d} 天；授权 {g} 项（志愿者 {v}，采样点负责人 {m}）；物资未沿用，须重新发放 / carried {n} point(s) of {name} ({from}), hours moved {d} day(s); {g} grant(s) given again ({v} volunteer, {m} point manager); supplies not carried: issue them anew",
+            name = self.from_name,
+            from = self.from,
+            n = self.points.len(),
+            d = self.days,
+            g = self.grants,
+            v = self.volunteers,
+            m = self.point_managers,
+        )
+    }
+}
+
+/// Creates a round; with `points_from`, an earlier round of the same street
+/// whose points and point staff's grants the new round takes over, in the
+/// same transaction, each grant audited as a grant is.
+pub async fn create_round_carrying(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    r: &NewRound<'_>,
+    points_from: Option<Key>,
+) -> Result<RoundCreated, AuthError> {
     let (street, name, starts_ms, ends_ms, pool_size) =
         (r.street, r.name, r.starts_ms, r.ends_ms, r.pool_size);
     let place = store.place_of(street, "street", street).await?;
@@ -194,30 +269,118 @@ pub async fn create_round(
         }
         communities.push(c.id);
     }
-    let id = store
-        .create_round(&gw_store::testing::RoundWrite {
-            street_id: street,
-            name: name.trim(),
-            starts_ms,
-            ends_ms,
-            pool_size: pool_size as i32,
-            created_by: &p.actor(),
-            now_ms: clock.now_ms(),
-            communities: &communities,
-        })
+    let source = match points_from {
+        None => None,
+        Some(f) => {
+            let not_here = || {
+                AuthError::Invalid(format!(
+                    "本街道没有轮次 {f}，无法沿用其采样点 / no round {f} in street {street} to carry points from"
+                ))
+            };
+            if f.street != street {
+                return Err(not_here());
+            }
+            let from = store.round(street, f.id).await.map_err(|e| match e {
+                StoreError::NotFound(_) => not_here(),
+                e => e.into(),
+            })?;
+            let day = |ms: i64| gw_domain::date::Date::from_unix_ms_cst(ms).map(|d| d.to_days());
+            let days = match (day(starts_ms), day(from.starts_ms)) {
+                (Some(a), Some(b)) => a - b,
+                _ => 0,
+            };
+            Some((f, from, days))
+        }
+    };
+    let actor = p.actor();
+    let carry = source
+        .as_ref()
+        .map(|(f, _, days)| gw_store::testing::PointCarry {
+            from_round: f.id,
+            shift_ms: days * 86_400_000,
+            granted_by: &actor,
+        });
+    let (id, carried) = store
+        .create_round_carrying(
+            &gw_store::testing::RoundWrite {
+                street_id: street,
+                name: name.trim(),
+                starts_ms,
+                ends_ms,
+                pool_size: pool_size as i32,
+                created_by: &actor,
+                now_ms: clock.now_ms(),
+                communities: &communities,
+            },
+            carry.as_ref(),
+        )
         .await?;
     let k = Key { street, id };
+    let key = |id: i64| Key { street, id }.to_string();
     access::record(
         store,
         clock,
         p,
         "create_round",
         (street, "round", &k.to_string()),
-        "",
+        &source.as_ref().map_or_else(String::new, |(f, _, _)| {
+            format!(
+                "points_from={f} points={} grants={}",
+                carried.points.len(),
+                carried.grants.len()
+            )
+        }),
         "",
     )
     .await?;
-    Ok(k)
+    // Each carried grant audited as a grant is, saying where it came from.
+    for g in &carried.grants {
+        access::record(
+            store,
+            clock,
+            p,
+            "grant",
+            (street, "user", &g.user_id.to_string()),
+            &format!(
+                "role={} node=point:{} grant={} carried_from=point:{} round={k}",
+                g.role,
+                key(g.point),
+                g.grant,
+                key(g.from_point)
+            ),
+            "",
+        )
+        .await?;
+    }
+    let carried = source.map(|(f, from, days)| CarriedView {
+        from: f.to_string(),
+        from_name: from.name,
+        days,
+        points: carried
+            .points
+            .iter()
+            .map(|c| CarriedPointView {
+                from: key(c.from),
+                id: key(c.id),
+                name: c.name.clone(),
+                grants: carried.grants.iter().filter(|g| g.point == c.id).count(),
+            })
+            .collect(),
+        left_behind: carried.left.iter().map(|(id, _)| key(*id)).collect(),
+        grants: carried.grants.len(),
+        volunteers: carried
+            .grants
+            .iter()
+            .filter(|g| g.role == "volunteer")
+            .count(),
+        point_managers: carried
+            .grants
+            .iter()
+            .filter(|g| g.role == "point_manager")
+            .count(),
+        supplies_carried: false,
+    });
+    Ok(RoundCreated { id: k, carried })
 }
 
 /// What a round moved to `to` leaves unsettled, told to whoever moved it
@@ -3592,10 +3755,19 @@ pub struct PoolAdviceView {
     pub swabs_seen: u64,
     pub advice: Option<gw_domain::testing::PoolAdvice>,
     pub lab_max: u32,
-    /// The rounds read, newest first: the newest whose swabs together first
-    /// reach [`gw_domain::testing::ADVICE_WINDOW_SWABS`] (so the advice
-    /// follows a rate as it moves).
+    /// The rounds read, newest first: the newest
+    /// [`gw_domain::testing::ADVICE_ROUNDS`] with results, more until their
+    /// swabs reach [`gw_domain::testing::ADVICE_WINDOW_SWABS`]
+    /// ([`gw_domain::testing::advice_basis`]).
     pub rounds: Vec<String>,
+    /// Abnormal pools among `tubes_seen`.
+    pub abnormal_seen: u64,
+    /// The rate over all of `rounds`, and over the newest of them whose
+    /// swabs first reach the window alone (`recent_rounds`); `prevalence`
+    /// is the higher.
+    pub window_prevalence: Option<f64>,
+    pub recent_prevalence: Option<f64>,
+    pub recent_rounds: Vec<String>,
 }
 
 pub async fn pool_advice(
@@ -3632,23 +3804,27 @@ pub async fn pool_advice(
     }
     let per_round: Vec<Vec<gw_domain::testing::PoolOutcome>> =
         rounds.iter().map(|r| r.1.clone()).collect();
-    let used =
-        gw_domain::testing::advice_window(&per_round, gw_domain::testing::ADVICE_WINDOW_SWABS);
-    let outcomes: Vec<gw_domain::testing::PoolOutcome> = per_round[..used].concat();
-    let prevalence = gw_domain::testing::estimate_prevalence(&outcomes);
-    let swabs_seen = outcomes.iter().map(|o| u64::from(o.0) * o.1).sum();
-    Ok(PoolAdviceView {
-        prevalence,
-        tubes_seen: outcomes.iter().map(|o| o.1).sum(),
-        swabs_seen,
-        advice: prevalence
-            .filter(|_| swabs_seen >= gw_domain::testing::MIN_SWABS_FOR_ADVICE)
-            .map(|p| gw_domain::testing::advise_pool_size(p, lab_max)),
-        lab_max,
-        rounds: rounds[..used]
+    let b = gw_domain::testing::advice_basis(&per_round);
+    let keys = |n: usize| -> Vec<String> {
+        rounds[..n]
             .iter()
             .map(|(id, _)| Key { street, id: *id }.to_string())
-            .collect(),
+            .collect()
+    };
+    Ok(PoolAdviceView {
+        prevalence: b.rate,
+        tubes_seen: b.tubes,
+        swabs_seen: b.swabs,
+        advice: b
+            .rate
+            .filter(|_| b.swabs >= gw_domain::testing::MIN_SWABS_FOR_ADVICE)
+            .map(|p| gw_domain::testing::advise_pool_size(p, lab_max)),
+        lab_max,
+        rounds: keys(b.rounds),
+        abnormal_seen: b.abnormal,
+        window_prevalence: b.window_rate,
+        recent_prevalence: b.recent_rate,
+        recent_rounds: keys(b.recent_rounds),
     })
 }
 

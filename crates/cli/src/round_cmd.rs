@@ -113,6 +113,12 @@ pub enum RoundCmd {
         /// A community the round covers (id STREET-ID, code or name); repeat for more; none: the whole street.
         #[arg(long)]
         community: Vec<String>,
+        /// An earlier round of the street (STREET-ID) whose testing points the
+        /// new one takes over (names, places, stations, rates; hours moved to
+        /// the new round's day; no supplies), with their volunteers' and
+        /// point managers' grants.
+        #[arg(long, value_name = "ROUND")]
+        points_from: Option<String>,
         #[command(flatten)]
         db: DbArg,
     },
@@ -444,6 +450,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             ends,
             pool,
             community,
+            points_from,
             db,
         } => {
             let store = open(&db).await?;
@@ -452,7 +459,11 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             for c in &community {
                 communities.push(community_in(&store, street, c).await?);
             }
-            let k = gw_app::testing::create_round(
+            let points_from = points_from
+                .as_deref()
+                .map(|f| key(f, "--points-from"))
+                .transpose()?;
+            let made = gw_app::testing::create_round_carrying(
                 &store,
                 clock,
                 &op,
@@ -464,10 +475,20 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     pool_size: pool,
                     communities,
                 },
+                points_from,
             )
             .await
             .map_err(app_err)?;
-            println!("轮次 round {k} 已创建（计划中）/ created (planned)");
+            println!("轮次 round {} 已创建（计划中）/ created (planned)", made.id);
+            if let Some(c) = &made.carried {
+                println!("{}", c.summary());
+                for p in &c.points {
+                    println!(
+                        "  采样点 point {} {} ← {}（授权 {} 项 grants）",
+                        p.id, p.name, p.from, p.grants
+                    );
+                }
+            }
         }
         RoundCmd::List { street, json, db } => {
             let store = open(&db).await?;
@@ -581,9 +602,14 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 }
                 if !v.rounds.is_empty() {
                     println!(
-                        "依据最近的轮次 from the latest rounds: {} (最近约 {} 人 the newest ~{} swabs)",
+                        "依据最近的轮次 from the latest rounds: {}（{} 管 tubes，{} 人次 swabs，异常 {} 管 abnormal；最近 {} 轮，不足 {} 人次则再往前 / the newest {} rounds, more until {} swabs）",
                         v.rounds.join(", "),
+                        v.tubes_seen,
+                        v.swabs_seen,
+                        v.abnormal_seen,
+                        gw_domain::testing::ADVICE_ROUNDS,
                         gw_domain::testing::ADVICE_WINDOW_SWABS,
+                        gw_domain::testing::ADVICE_ROUNDS,
                         gw_domain::testing::ADVICE_WINDOW_SWABS
                     );
                 }

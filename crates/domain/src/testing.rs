@@ -720,6 +720,57 @@ pub fn advice_window(rounds: &[Vec<PoolOutcome>], window: u64) -> usize {
     rounds.len()
 }
 
+/// The rounds the advice reads at least, newest first: a testing round a
+/// day over a street is ten thousand swabs or more, so a window of swabs
+/// alone would read one round and forget an abnormal pool the day after.
+pub const ADVICE_ROUNDS: usize = 4;
+
+/// What the pool-size advice is read from, and the rate it takes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AdviceBasis {
+    /// How many of the newest rounds it reads: the newest
+    /// [`ADVICE_ROUNDS`], and more until their swabs reach
+    /// [`ADVICE_WINDOW_SWABS`] (all when they never do).
+    pub rounds: usize,
+    /// Over those rounds: their pools, swabs and abnormal pools.
+    pub tubes: u64,
+    pub swabs: u64,
+    pub abnormal: u64,
+    /// The rate over those rounds together.
+    pub window_rate: Option<f64>,
+    /// How many of the newest rounds first reach [`ADVICE_WINDOW_SWABS`]
+    /// swabs, and the rate over them alone.
+    pub recent_rounds: usize,
+    pub recent_rate: Option<f64>,
+    /// The rate the advice takes: the higher of the two, so a rate that
+    /// rises shows in the next advice and one that falls is remembered for
+    /// [`ADVICE_ROUNDS`] rounds (a smaller pool is the safe side).
+    pub rate: Option<f64>,
+}
+
+/// The advice's basis from each round's pool outcomes, newest round first.
+pub fn advice_basis(rounds: &[Vec<PoolOutcome>]) -> AdviceBasis {
+    let recent_rounds = advice_window(rounds, ADVICE_WINDOW_SWABS);
+    let n = recent_rounds.max(ADVICE_ROUNDS.min(rounds.len()));
+    let window: Vec<PoolOutcome> = rounds[..n].concat();
+    let window_rate = estimate_prevalence(&window);
+    let recent_rate = estimate_prevalence(&rounds[..recent_rounds].concat());
+    let rate = match (window_rate, recent_rate) {
+        (Some(w), Some(r)) => Some(w.max(r)),
+        (w, r) => w.or(r),
+    };
+    AdviceBasis {
+        rounds: n,
+        tubes: window.iter().map(|o| o.1).sum(),
+        swabs: window.iter().map(|o| u64::from(o.0) * o.1).sum(),
+        abnormal: window.iter().map(|o| o.2.min(o.1)).sum(),
+        window_rate,
+        recent_rounds,
+        recent_rate,
+        rate,
+    }
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -979,6 +1030,40 @@ mod tests {
         assert_eq!(advice_window(&small, ADVICE_WINDOW_SWABS), 3);
         assert_eq!(advice_window(&small[..2], ADVICE_WINDOW_SWABS), 2);
         assert_eq!(advice_window(&[], ADVICE_WINDOW_SWABS), 0);
+    }
+
+    #[test]
+    fn advice_remembers_an_abnormal_pool_for_four_rounds() {
+        // A round a day of 12,000 swabs: round 2 had one abnormal pool of
+        // ten, rounds 1 and 3 none. After round 3 the advice still reads
+        // round 2, and says so.
+        let day = |abnormal: u64| vec![(10, 1_200, abnormal)];
+        let after_3 = vec![day(0), day(1), day(0)];
+        let b = advice_basis(&after_3);
+        assert_eq!((b.rounds, b.recent_rounds), (3, 1));
+        assert_eq!((b.tubes, b.swabs, b.abnormal), (3_600, 36_000, 1));
+        assert_eq!(b.recent_rate, Some(0.0));
+        let rate = b.rate.unwrap();
+        assert!(rate > 2.0e-5 && rate < 3.5e-5, "{rate}");
+        assert_eq!(b.window_rate, b.rate);
+        // Four rounds on, it is out of the window.
+        let later = vec![day(0), day(0), day(0), day(0), day(1)];
+        let b = advice_basis(&later);
+        assert_eq!((b.rounds, b.abnormal, b.rate), (4, 0, Some(0.0)));
+        // A rise shows at once: the newest round alone is read when its rate
+        // is higher than the window's.
+        let rising = vec![vec![(10, 1_200, 60)], day(0), day(0), day(0)];
+        let b = advice_basis(&rising);
+        assert_eq!(b.rate, b.recent_rate);
+        assert!(b.rate.unwrap() > 3.0 * b.window_rate.unwrap());
+        // Small rounds: more than four until a thousand swabs.
+        let small: Vec<Vec<PoolOutcome>> = (0..6).map(|_| vec![(5, 40, 0)]).collect();
+        let b = advice_basis(&small);
+        assert_eq!((b.rounds, b.recent_rounds, b.swabs), (5, 5, 1_000));
+        // Fewer rounds than four: all of them; none: no rate.
+        assert_eq!(advice_basis(&small[..2]).rounds, 2);
+        let none = advice_basis(&[]);
+        assert_eq!((none.rounds, none.rate), (0, None));
     }
 
     #[test]

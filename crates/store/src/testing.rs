@@ -143,6 +143,144 @@ pub struct RoundWrite<'a> {
     pub communities: &'a [i64],
 }
 
+/// An earlier round whose points a new round takes over.
+pub struct PointCarry<'a> {
+    pub from_round: i64,
+    /// Added to the points' opening and closing times (whole days: the
+    /// same hours on the new round's day).
+    pub shift_ms: i64,
+    /// Who the carried grants are given by (`granted_by`).
+    pub granted_by: &'a str,
+}
+
+/// One point carried over: the earlier point, the new one, its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarriedPoint {
+    pub from: i64,
+    pub id: i64,
+    pub name: String,
+    pub community_id: i64,
+}
+
+/// One grant carried over: the user, the role, the new point, the new
+/// grant's id, the earlier point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarriedGrant {
+    pub user_id: i64,
+    pub role: String,
+    pub point: i64,
+    pub grant: i64,
+    pub from_point: i64,
+}
+
+/// What a round's creation carried over from an earlier round.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Carried {
+    pub points: Vec<CarriedPoint>,
+    pub grants: Vec<CarriedGrant>,
+    /// The earlier round's points in communities the new round does not
+    /// cover, left behind: `(point, name)`.
+    pub left: Vec<(i64, String)>,
+}
+
+impl crate::import::StoreTx {
+    /// Copies round `c.from_round`'s points into the new round `round`
+    /// (name, community, compound, position, stations, rate; hours moved by
+    /// `c.shift_ms`; no supplies, tubes or stations), only those in the
+    /// communities `w` covers when it names some, and gives everyone with a
+    /// volunteer's or point manager's grant at an earlier point, in force
+    /// now or later, the same grant at the new one (from now; an end moved
+    /// as the hours are).
+    async fn carry_points(
+        &mut self,
+        w: &RoundWrite<'_>,
+        round: i64,
+        c: &PointCarry<'_>,
+    ) -> Result<Carried> {
+        type PointCopy = (
+            i64,
+            String,
+            i64,
+            i32,
+            Option<i64>,
+            Option<i32>,
+            Option<i32>,
+            Option<i64>,
+            Option<i64>,
+            i32,
+        );
+        let street = w.street_id;
+        let points: Vec<PointCopy> = crate::import::tx_run!(self, conn, DB => sqlx::query_as(
+            "SELECT id, name, community_id, stations, compound_id, x_m, y_m, opens_ms, closes_ms, rate_per_station_h FROM testing_point \
+             WHERE street_id = $1 AND round_id = $2 ORDER BY id")
+            .bind(street).bind(c.from_round).fetch_all(&mut *conn).await?);
+        let mut out = Carried::default();
+        for (from, name, community, stations, compound, x, y, opens, closes, rate) in points {
+            if !w.communities.is_empty() && !w.communities.contains(&community) {
+                out.left.push((from, name));
+                continue;
+            }
+            let given = self.next_id_above_floor("testing_point").await?;
+            let sql = if given.is_some() {
+                "INSERT INTO testing_point (street_id, round_id, name, community_id, stations, compound_id, x_m, y_m, opens_ms, closes_ms, rate_per_station_h, id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id"
+            } else {
+                "INSERT INTO testing_point (street_id, round_id, name, community_id, stations, compound_id, x_m, y_m, opens_ms, closes_ms, rate_per_station_h) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id"
+            };
+            let (opens, closes) = (
+                opens.map(|t| t + c.shift_ms),
+                closes.map(|t| t + c.shift_ms),
+            );
+            let id = crate::import::tx_run!(self, conn, DB => {
+                let q = sqlx::query_scalar::<_, i64>(sql)
+                    .bind(street).bind(round).bind(&name).bind(community).bind(stations)
+                    .bind(compound).bind(x).bind(y).bind(opens).bind(closes).bind(rate);
+                match given {
+                    Some(g) => q.bind(g),
+                    None => q,
+                }
+                .fetch_one(&mut *conn).await?
+            });
+            out.points.push(CarriedPoint {
+                from,
+                id,
+                name,
+                community_id: community,
+            });
+        }
+        for p in out.points.clone() {
+            // One grant per person and role, the latest end of theirs.
+            let staff: Vec<(i64, String, Option<i64>)> = crate::import::tx_run!(self, conn, DB => sqlx::query_as(
+                "SELECT user_id, role, CASE WHEN COUNT(*) > COUNT(until_ms) THEN NULL ELSE MAX(until_ms) END FROM user_grant \
+                 WHERE node_kind = 'point' AND street_id = $1 AND node_id = $2 AND revoked_ms IS NULL \
+                 AND role IN ('volunteer', 'point_manager') AND (until_ms IS NULL OR until_ms > $3) \
+                 GROUP BY user_id, role ORDER BY user_id, role")
+                .bind(street).bind(p.from).bind(w.now_ms).fetch_all(&mut *conn).await?);
+            for (user, role, until) in staff {
+                let until = until.map(|u| u + c.shift_ms);
+                if until.is_some_and(|u| u <= w.now_ms) {
+                    continue;
+                }
+                let note = format!("carried from point {street}-{}", p.from);
+                let grant: i64 = crate::import::tx_run!(self, conn, DB => sqlx::query_scalar(
+                    "INSERT INTO user_grant (user_id, role, node_kind, street_id, node_id, from_ms, until_ms, granted_by, note, created_ms) \
+                     VALUES ($1, $2, 'point', $3, $4, $5, $6, $7, $8, $5) RETURNING id")
+                    .bind(user).bind(&role).bind(street).bind(p.id).bind(w.now_ms).bind(until)
+                    .bind(c.granted_by).bind(&note).fetch_one(&mut *conn).await?);
+                out.grants.push(CarriedGrant {
+                    user_id: user,
+                    role,
+                    point: p.id,
+                    grant,
+                    from_point: p.from,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The one row a `SELECT … WHERE street_id = $1 AND <key> = $2` finds, mapped
 /// by a row macro; `None` when there is none.
 macro_rules! one_by_key {
@@ -219,6 +357,17 @@ macro_rules! reg_row {
 impl Store {
     /// Creates a planned round over `w.communities` (none: the whole street).
     pub async fn create_round(&self, w: &RoundWrite<'_>) -> Result<i64> {
+        Ok(self.create_round_carrying(w, None).await?.0)
+    }
+
+    /// Creates a round and, with `carry`, in the same transaction gives it
+    /// the points of an earlier round of the street (see [`PointCarry`]) and
+    /// their staff's grants. The new round's id and what was carried.
+    pub async fn create_round_carrying(
+        &self,
+        w: &RoundWrite<'_>,
+        carry: Option<&PointCarry<'_>>,
+    ) -> Result<(i64, Carried)> {
         let mut tx = self.begin().await?;
         // Two rounds made at once (a double submit) are checked in turn.
         tx.one_at_a_time("round_name", w.street_id).await?;
@@ -246,8 +395,12 @@ impl Store {
             }
             id
         });
+        let carried = match carry {
+            Some(c) => tx.carry_points(w, id, c).await?,
+            None => Carried::default(),
+        };
         tx.commit().await?;
-        Ok(id)
+        Ok((id, carried))
     }
 
     /// A street's rounds, newest first: the ones not opened yet, then by

@@ -772,6 +772,10 @@ pub struct RoundBody {
     /// Community ids (STREET-ID) the round covers; absent or empty: the whole street.
     #[serde(default)]
     pub communities: Vec<String>,
+    /// An earlier round of the street (STREET-ID) whose points, and the
+    /// grants of their volunteers and point managers, the new round takes over.
+    #[serde(default)]
+    pub points_from: Option<String>,
 }
 
 pub async fn create_round(
@@ -779,7 +783,13 @@ pub async fn create_round(
     Extension(a): Extension<Auth>,
     Json(b): Json<RoundBody>,
 ) -> Result<(StatusCode, Json<Value>), WebError> {
-    let k = gw_app::testing::create_round(
+    let points_from = b
+        .points_from
+        .as_deref()
+        .filter(|f| !f.is_empty())
+        .map(|f| key(f, "round"))
+        .transpose()?;
+    let made = gw_app::testing::create_round_carrying(
         &s.store,
         &s.clock,
         &a.principal,
@@ -795,12 +805,15 @@ pub async fn create_round(
                 .map(|c| key(c, "community"))
                 .collect::<Result<Vec<_>, _>>()?,
         },
+        points_from,
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": k.to_string(), "state": "planned" })),
-    ))
+    let mut body = json!({ "id": made.id.to_string(), "state": "planned" });
+    if let Some(c) = &made.carried {
+        body["carried"] = json!(c);
+        body["summary"] = json!(c.summary());
+    }
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 pub async fn open_round(

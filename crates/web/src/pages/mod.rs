@@ -1011,8 +1011,31 @@ pub async fn home(State(s): State<AppState>, page: Page) -> Response {
             || l.t("长期", "no end").to_string(),
             |u| format!("{} {}", l.t("至", "until"), date_text(u)),
         );
+        // A point belongs to one round: its grant is named by the round, not
+        // called long-term (its end, if it has one, beside).
+        let until = match g.node {
+            Node::Point { street, id } => match s.store.point(street, id).await {
+                Ok(p) => {
+                    let round = s
+                        .store
+                        .round(street, p.round_id)
+                        .await
+                        .map_or_else(|_| format!("{street}-{}", p.round_id), |r| r.name);
+                    match g.until_ms {
+                        Some(_) => format!("{round}{}{until}", l.t("，", ", ")),
+                        None => round,
+                    }
+                }
+                Err(_) => until,
+            },
+            _ => until,
+        };
+        let (open, close) = match l {
+            Lang::Zh => ("（", "）"),
+            Lang::En => (" (", ")"),
+        };
         grants.push_str(&format!(
-            "<li><strong>{}</strong> · {} <span class=\"muted\">({})</span></li>",
+            "<li><strong>{}</strong> · {}<span class=\"muted\">{open}{}{close}</span></li>",
             esc(role_label(l, g.role)),
             esc(&names.node(&s, l, g.node).await),
             esc(&until)

@@ -65,6 +65,69 @@ struct RoundForm {
     starts: String,
     ends: String,
     pool: String,
+    /// An earlier round (STREET-ID) whose points to carry over; empty: none.
+    points_from: String,
+}
+
+/// The new-round form's choice of an earlier round whose points (and their
+/// staff's grants) the new round takes over: each street's rounds, newest
+/// first, cancelled ones left out; "none" first and by default.
+async fn carry_choice(
+    s: &AppState,
+    l: Lang,
+    streets: &[(
+        gw_store::registry::StreetRow,
+        Vec<gw_store::registry::CommunityRow>,
+    )],
+    chosen: &str,
+) -> Result<String, WebError> {
+    let mut options = format!(
+        r#"<option value=""{}>{}</option>"#,
+        selected(chosen.is_empty()),
+        l.t(
+            "不沿用：新轮次不带采样点",
+            "none: the round starts with no points"
+        )
+    );
+    for (st, _) in streets {
+        let mut group = String::new();
+        for r in s
+            .store
+            .rounds(st.id)
+            .await?
+            .into_iter()
+            .filter(|r| r.state != "cancelled")
+            .take(20)
+        {
+            let k = Key {
+                street: r.street_id,
+                id: r.id,
+            }
+            .to_string();
+            let (zh, en) = gw_domain::testing::round_state_words(&r.state);
+            group.push_str(&format!(
+                r#"<option value="{k}"{}>{} · {} · {}</option>"#,
+                selected(chosen == k),
+                esc(&r.name),
+                esc(&k),
+                esc(l.t(zh, en))
+            ));
+        }
+        if !group.is_empty() {
+            options.push_str(&format!(
+                r#"<optgroup label="{}">{group}</optgroup>"#,
+                esc(&st.name)
+            ));
+        }
+    }
+    Ok(format!(
+        r#"<label>{}<select name="points_from" id="points-from">{options}</select></label><p class="hint">{}</p>"#,
+        l.t("沿用上一轮的采样点", "Carry the points of an earlier round"),
+        l.t(
+            "同名、同地点、同工作台数和速率，开放时间顺延到新轮次的日期；原采样点的志愿者和采样点负责人获得新采样点的同样授权（记入审计）；物资不沿用，须重新发放。",
+            "Same names, places, stations and rates, the hours moved to the new round's day; the old points' volunteers and point managers get the same grant at the new points (audited); supplies are not carried: issue them anew."
+        )
+    ))
 }
 
 /// The street's pool-size advice (Dorfman, from its earlier rounds' abnormal
@@ -247,6 +310,10 @@ async fn round_form_page(
             ));
         }
     }
+    let carry = match carry_choice(s, l, &streets, &f.points_from).await {
+        Ok(c) => c,
+        Err(e) => return page.error(e),
+    };
     let offered: Vec<u32> = POOL_SIZES
         .iter()
         .copied()
@@ -292,6 +359,7 @@ async fn round_form_page(
 <label>{ls}<input type="datetime-local" name="starts" required value="{starts}"></label>
 <label>{le}<input type="datetime-local" name="ends" required value="{ends}"></label>
 <label>{lp}<select name="pool">{pool}</select></label>{advice}
+{carry}
 <button class="primary" type="submit">{b}</button></form>
 <p class="hint">{hint}</p></section>"#,
         home = l.t("首页", "Home"),
@@ -348,6 +416,7 @@ pub async fn round_create(
         starts: fields.get("starts").to_string(),
         ends: fields.get("ends").to_string(),
         pool: fields.get("pool").to_string(),
+        points_from: fields.get("points_from").to_string(),
     };
     let again = |msg: &str| {
         let msg = msg.to_string();
@@ -397,7 +466,21 @@ pub async fn round_create(
         ))
         .await;
     };
-    match gw_app::testing::create_round(
+    let points_from = if f.points_from.is_empty() {
+        None
+    } else {
+        match f.points_from.parse::<Key>() {
+            Ok(k) => Some(k),
+            Err(_) => {
+                return again(l.t(
+                    "沿用的轮次无效，请重新选择。",
+                    "The round to carry points from is not valid: choose it again.",
+                ))
+                .await
+            }
+        }
+    };
+    match gw_app::testing::create_round_carrying(
         &s.store,
         &s.clock,
         &a.principal,
@@ -409,13 +492,89 @@ pub async fn round_create(
             pool_size,
             communities,
         },
+        points_from,
     )
     .await
     {
-        Ok(k) => redirect(&format!("/rounds/{k}")),
+        Ok(made) => match made.carried {
+            None => redirect(&format!("/rounds/{}", made.id)),
+            // What was carried is said once, here, with the way on.
+            Some(c) => carried_page(&page, l, &f.name, &made.id.to_string(), &c),
+        },
         Err(AuthError::Invalid(m)) => again(&pick(l, &m)).await,
         Err(e) => page.error(e.into()),
     }
+}
+
+/// The answer to a round created with an earlier round's points: what was
+/// carried (points, grants by role, supplies not), and the round's page.
+fn carried_page(
+    page: &Page,
+    l: Lang,
+    name: &str,
+    round: &str,
+    c: &gw_app::testing::CarriedView,
+) -> Response {
+    let title = l.t("轮次已创建", "Round created");
+    let rows: String = c
+        .points
+        .iter()
+        .map(|p| {
+            format!(
+                r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td></tr>"#,
+                esc(&p.name),
+                esc(&p.id),
+                esc(&p.from),
+                p.grants
+            )
+        })
+        .collect();
+    let said = match l {
+        Lang::Zh => format!(
+            "已沿用「{}」（{}）的 {} 个采样点，开放时间顺延 {} 天；为 {} 项授权重新授权（志愿者 {}，采样点负责人 {}），已记入审计日志。物资未沿用：请为各采样点重新发放。{}",
+            c.from_name,
+            c.from,
+            c.points.len(),
+            c.days,
+            c.grants,
+            c.volunteers,
+            c.point_managers,
+            if c.left_behind.is_empty() {
+                String::new()
+            } else {
+                format!("另有 {} 个采样点不在本轮社区内，未沿用。", c.left_behind.len())
+            }
+        ),
+        Lang::En => format!(
+            "Carried {} point(s) of {} ({}), hours moved {} day(s); {} grant(s) given again ({} volunteer, {} point manager), in the audit log. Supplies are not carried: issue them to each point anew.{}",
+            c.points.len(),
+            c.from_name,
+            c.from,
+            c.days,
+            c.grants,
+            c.volunteers,
+            c.point_managers,
+            if c.left_behind.is_empty() {
+                String::new()
+            } else {
+                format!(" {} point(s) outside the round's communities were left.", c.left_behind.len())
+            }
+        ),
+    };
+    let body = format!(
+        r#"<h1>{title}</h1><section class="card" id="carried"><p><b>{name}</b></p><p class="notice">{said}</p>
+<table><thead><tr><th>{h1}</th><th>{h2}</th><th>{h3}</th><th>{h4}</th></tr></thead><tbody>{rows}</tbody></table>
+<p><a class="button primary" href="/rounds/{round}">{go}</a></p></section>"#,
+        name = esc(name),
+        said = esc(&said),
+        h1 = l.t("采样点", "Point"),
+        h2 = l.t("新编号", "New id"),
+        h3 = l.t("原采样点", "From"),
+        h4 = l.t("授权", "Grants"),
+        round = esc(round),
+        go = l.t("打开轮次页面", "Open the round's page"),
+    );
+    page.render(StatusCode::OK, title, &body)
 }
 
 // ----- the round page: next state, add a point ----------------------------------------
