@@ -2116,47 +2116,12 @@ pub async fn report(
     // Supplies and tubes not issued.
     let supply_rows = store.supplies(street, round.id, None).await?;
     let luhn = crate::testing::settings_of(store, street).await?.tube.luhn;
-    let tracked = supply_rows
-        .iter()
-        .any(|r| r.kind == SupplyKind::Tubes.code());
     let tubes = store.round_tube_barcodes(street, round.id).await?;
     let supplies = rows
         .points
         .iter()
         .filter(|p| keep(&pkey(p.id)))
-        .map(|p| {
-            let (id, name) = (&p.id, &p.name);
-            let mine: Vec<SupplyRow> = supply_rows
-                .iter()
-                .filter(|r| r.point_id == *id)
-                .cloned()
-                .collect();
-            let issues = tube_issues(&mine, luhn);
-            let mut issued = BTreeMap::new();
-            for r in &mine {
-                *issued.entry(r.kind.clone()).or_insert(0) += r.quantity;
-            }
-            let opened: Vec<&String> = tubes
-                .iter()
-                .filter(|(pid, _)| pid == id)
-                .map(|(_, b)| b)
-                .collect();
-            PointSupplies {
-                point: pkey(*id),
-                name: name.clone(),
-                issued,
-                tubes_opened: opened.len() as i64,
-                not_issued: if tracked {
-                    opened
-                        .into_iter()
-                        .filter(|b| !rules::issued(&issues, b))
-                        .cloned()
-                        .collect()
-                } else {
-                    Vec::new()
-                },
-            }
-        })
+        .map(|p| supplies_at(pkey(p.id), &p.name, p.id, &supply_rows, &tubes, luhn))
         .collect();
     let handoffs = rows
         .handoffs
@@ -2231,38 +2196,61 @@ pub async fn point_supplies(
         &point_place(store, &pt).await?,
     )?;
     let rows = store.supplies(point.street, pt.round_id, None).await?;
-    let tracked = rows.iter().any(|r| r.kind == SupplyKind::Tubes.code());
-    let mine: Vec<SupplyRow> = rows.into_iter().filter(|r| r.point_id == pt.id).collect();
-    let mut issued = BTreeMap::new();
-    for r in &mine {
-        *issued.entry(r.kind.clone()).or_insert(0) += r.quantity;
-    }
     let luhn = crate::testing::settings_of(store, point.street)
         .await?
         .tube
         .luhn;
+    let tubes = store.round_tube_barcodes(point.street, pt.round_id).await?;
+    Ok(supplies_at(
+        point.to_string(),
+        &pt.name,
+        pt.id,
+        &rows,
+        &tubes,
+        luhn,
+    ))
+}
+
+/// What was issued to point `id` (named `key`, `name`) of a round against
+/// its use: quantity per kind, the tubes opened there (of the round's
+/// `(point, barcode)` list) and, when the round records tube issues (any
+/// of `rows`, the round's supplies), those opened there that no range or
+/// batch issued to it covers.
+fn supplies_at(
+    key: String,
+    name: &str,
+    id: i64,
+    rows: &[SupplyRow],
+    tubes: &[(i64, String)],
+    luhn: bool,
+) -> PointSupplies {
+    let tracked = rows.iter().any(|r| r.kind == SupplyKind::Tubes.code());
+    let mine: Vec<SupplyRow> = rows.iter().filter(|r| r.point_id == id).cloned().collect();
+    let mut issued = BTreeMap::new();
+    for r in &mine {
+        *issued.entry(r.kind.clone()).or_insert(0) += r.quantity;
+    }
     let issues = tube_issues(&mine, luhn);
-    let opened: Vec<String> = store
-        .round_tube_barcodes(point.street, pt.round_id)
-        .await?
-        .into_iter()
-        .filter(|(id, _)| *id == pt.id)
+    let opened: Vec<&String> = tubes
+        .iter()
+        .filter(|(pid, _)| *pid == id)
         .map(|(_, b)| b)
         .collect();
-    Ok(PointSupplies {
-        point: point.to_string(),
-        name: pt.name,
+    PointSupplies {
+        point: key,
+        name: name.to_string(),
         issued,
         tubes_opened: opened.len() as i64,
         not_issued: if tracked {
             opened
                 .into_iter()
                 .filter(|b| !rules::issued(&issues, b))
+                .cloned()
                 .collect()
         } else {
             Vec::new()
         },
-    })
+    }
 }
 
 // ----- a point's packing table --------------------------------------------------------

@@ -915,35 +915,48 @@ pub async fn leave(
             clock.now_ms(),
         )
         .await?;
-    let rounds: Vec<String> = rounds
-        .into_iter()
-        .map(|id| {
-            Key {
-                street: resident.street,
-                id,
-            }
-            .to_string()
-        })
-        .collect();
     // Like an exemption's, the reason (a death) lives on the resident; the
     // audit log keeps that they left and the rounds it exempted them from.
-    crate::access::record(
-        store,
-        clock,
-        p,
-        "leave_resident",
-        (resident.street, "resident", &resident.to_string()),
-        &format!("on={on} rounds={}", rounds.join(",")),
-        "",
-    )
-    .await?;
-    Ok(Left {
+    let left = Left {
         resident: resident.to_string(),
         status: "left",
         reason: reason.code().to_string(),
         on: Some(on.to_string()),
-        rounds,
-    })
+        rounds: round_keys(resident.street, rounds),
+    };
+    let detail = format!("on={on} rounds={}", left.rounds.join(","));
+    audited(store, clock, p, "leave_resident", resident, &detail, left).await
+}
+
+/// Round ids of a street as keys.
+fn round_keys(street: i64, rounds: Vec<i64>) -> Vec<String> {
+    rounds
+        .into_iter()
+        .map(|id| Key { street, id }.to_string())
+        .collect()
+}
+
+/// `left`, once `action` on `resident` is in the audit log with `detail`.
+async fn audited(
+    store: &Store,
+    clock: &crate::Clock,
+    p: &crate::access::Principal,
+    action: &str,
+    resident: Key,
+    detail: &str,
+    left: Left,
+) -> Result<Left, crate::access::AuthError> {
+    crate::access::record(
+        store,
+        clock,
+        p,
+        action,
+        (resident.street, "resident", &resident.to_string()),
+        detail,
+        "",
+    )
+    .await?;
+    Ok(left)
 }
 
 /// Undoes a mistaken record that a resident left: active again, and the
@@ -969,31 +982,13 @@ pub async fn unleave(
             clock.now_ms(),
         )
         .await?;
-    let rounds: Vec<String> = rounds
-        .into_iter()
-        .map(|id| {
-            Key {
-                street: resident.street,
-                id,
-            }
-            .to_string()
-        })
-        .collect();
-    crate::access::record(
-        store,
-        clock,
-        p,
-        "unleave_resident",
-        (resident.street, "resident", &resident.to_string()),
-        &format!("rounds={}", rounds.join(",")),
-        "",
-    )
-    .await?;
-    Ok(Left {
+    let left = Left {
         resident: resident.to_string(),
         status: "active",
         reason,
         on: None,
-        rounds,
-    })
+        rounds: round_keys(resident.street, rounds),
+    };
+    let detail = format!("rounds={}", left.rounds.join(","));
+    audited(store, clock, p, "unleave_resident", resident, &detail, left).await
 }

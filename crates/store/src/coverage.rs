@@ -319,14 +319,7 @@ impl Store {
         level: Level,
         id: i64,
     ) -> Result<Vec<i64>> {
-        let sql = format!(
-            "SELECT e.resident_id FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND e.{} = $3 \
-             AND NOT {SAMPLED} AND NOT {EXEMPT} AND NOT {MOVED_OUT} ORDER BY e.resident_id",
-            level.column()
-        );
-        Ok(
-            db_run!(self, pool => sqlx::query_scalar(&sql).bind(street).bind(round).bind(id).fetch_all(pool).await?),
-        )
+        self.unsampled_in(street, round, level, id, false).await
     }
 
     /// Expected residents of a community, grid or building who moved out of
@@ -339,10 +332,25 @@ impl Store {
         level: Level,
         id: i64,
     ) -> Result<Vec<i64>> {
+        self.unsampled_in(street, round, level, id, true).await
+    }
+
+    /// Expected residents of a community, grid or building with no swab in
+    /// the round and no exemption who moved out of the round's communities
+    /// while it sampled (`moved_out`) or did not, in resident order.
+    async fn unsampled_in(
+        &self,
+        street: i64,
+        round: i64,
+        level: Level,
+        id: i64,
+        moved_out: bool,
+    ) -> Result<Vec<i64>> {
         let sql = format!(
             "SELECT e.resident_id FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND e.{} = $3 \
-             AND NOT {SAMPLED} AND NOT {EXEMPT} AND {MOVED_OUT} ORDER BY e.resident_id",
-            level.column()
+             AND NOT {SAMPLED} AND NOT {EXEMPT} AND {}{MOVED_OUT} ORDER BY e.resident_id",
+            level.column(),
+            if moved_out { "" } else { "NOT " }
         );
         Ok(
             db_run!(self, pool => sqlx::query_scalar(&sql).bind(street).bind(round).bind(id).fetch_all(pool).await?),
