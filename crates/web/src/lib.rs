@@ -1193,7 +1193,7 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
                 req.extensions_mut().insert(StationEnded);
             }
             Ok(gw_app::stations::StationAuth::Unknown) => {}
-            Err(e) => return WebError::from(e).into_response(),
+            Err(e) => return unavailable(&req, WebError::from(e)),
         }
         return next.run(req).await;
     }
@@ -1209,10 +1209,19 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
                 });
             }
             Ok(None) => {}
-            Err(e) => return WebError::from(e).into_response(),
+            Err(e) => return unavailable(&req, WebError::from(e)),
         }
     }
     next.run(req).await
+}
+
+/// A store failure while authenticating (the database down): JSON for the
+/// API, the error page for a page, as every other answer there.
+fn unavailable(req: &Request, e: WebError) -> Response {
+    if is_page(req.uri().path()) {
+        return pages::Page::of_request(req).error_with(e.status, e.code, &e.message);
+    }
+    e.into_response()
 }
 
 /// Marks a request whose station token was revoked or ran out (its 401 says so).

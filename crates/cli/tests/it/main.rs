@@ -39,4 +39,5 @@ mod storage;
 mod territory;
 mod testing;
 mod tls;
+mod unavailable;
 mod web_polish;
