@@ -12,7 +12,6 @@ use gw_domain::schedule::{
     Point, Pos, Unit, HOUR_MS, MINUTE_MS,
 };
 use gw_domain::territory::{ControlOrder, ControlStatus};
-use gw_store::audit::AuditWrite;
 use gw_store::schedule::{CallRow, SchedulePlanRow};
 use gw_store::testing::RoundRow;
 use gw_store::Store;
@@ -543,7 +542,7 @@ pub async fn plan_as(
             people: c.people as i32,
         })
         .collect();
-    let revision = store
+    store
         .save_schedule(
             round.street,
             round.id,
@@ -559,23 +558,12 @@ pub async fn plan_as(
             keep_before,
             &pushed,
             &calls,
-        )
-        .await?;
-    store
-        .audit(&AuditWrite {
-            street_id: round.street,
-            at_ms: now,
-            actor,
-            action: "plan_schedule",
-            target_kind: "round",
-            target_id: &round.to_string(),
-            detail: &format!(
-                "revision={revision} from={from} kept={} called={}",
+            &format!(
+                "from={from} kept={} called={}",
                 kept.len(),
                 plan.people_called
             ),
-            address: "",
-        })
+        )
         .await?;
     view_as(store, clock, round, &|_| true).await
 }

@@ -156,18 +156,6 @@ pub async fn enroll(
         .into_iter()
         .find(|(p, _)| p.id == st.point_id)
         .map_or(0, |(_, n)| n);
-    store
-        .audit(&gw_store::audit::AuditWrite {
-            street_id: street,
-            at_ms: clock.now_ms(),
-            actor: &format!("station:{street}-{id}"),
-            action: "enroll_station",
-            target_kind: "station",
-            target_id: &format!("{street}-{id}"),
-            detail: "",
-            address: "",
-        })
-        .await?;
     Ok(Some(Enrolled {
         station: Key { street, id }.to_string(),
         token,

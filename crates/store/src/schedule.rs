@@ -7,6 +7,9 @@ use sqlx::{QueryBuilder, Row};
 use crate::import::{tx_run, RowLock, StoreTx};
 use crate::{db_run, Result, Store, StoreError};
 
+/// The audit action of a stored plan (its detail starts `revision=N`).
+pub const PLAN_ACTION: &str = "plan_schedule";
+
 /// A testing point as the planner sees it.
 #[derive(Debug, Clone)]
 pub struct SchedPointRow {
@@ -267,6 +270,7 @@ impl Store {
         keep_before_ms: i64,
         pushed: &[i64],
         calls: &[CallRow],
+        audit_detail: &str,
     ) -> Result<i32> {
         let mut tx = self.begin().await?;
         // A push and a re-plan lock the round first, so one is decided after
@@ -311,6 +315,19 @@ impl Store {
             }
             rev
         });
+        // Recorded in the plan's own transaction: a plan stored is a plan
+        // whose making is in the audit log.
+        tx.audit(&crate::audit::AuditWrite {
+            street_id: street,
+            at_ms: header.planned_ms,
+            actor: &header.planned_by,
+            action: PLAN_ACTION,
+            target_kind: "round",
+            target_id: &target,
+            detail: &format!("revision={revision} {audit_detail}"),
+            address: "",
+        })
+        .await?;
         tx.commit().await?;
         Ok(revision)
     }

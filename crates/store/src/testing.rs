@@ -1078,9 +1078,30 @@ impl Store {
         token_hash: &str,
         now_ms: i64,
     ) -> Result<Option<i64>> {
-        Ok(db_run!(self, pool => sqlx::query_scalar(
+        let mut tx = self.begin().await?;
+        let id: Option<i64> = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar(
             "UPDATE station SET token_hash = $3, enrolled_ms = $4 WHERE street_id = $1 AND enroll_hash = $2 AND token_hash IS NULL AND revoked_ms IS NULL AND expires_ms > $4 RETURNING id")
-            .bind(street).bind(enroll_hash).bind(token_hash).bind(now_ms).fetch_optional(pool).await?))
+            .bind(street).bind(enroll_hash).bind(token_hash).bind(now_ms).fetch_optional(&mut *conn).await?);
+        let Some(id) = id else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        // In the enrolment's transaction: a token handed out is a token
+        // whose enrolment is in the audit log.
+        let station = format!("{street}-{id}");
+        tx.audit(&crate::audit::AuditWrite {
+            street_id: street,
+            at_ms: now_ms,
+            actor: &format!("station:{station}"),
+            action: "enroll_station",
+            target_kind: "station",
+            target_id: &station,
+            detail: "",
+            address: "",
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(Some(id))
     }
 
     pub async fn station_by_token(
