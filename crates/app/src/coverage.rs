@@ -119,6 +119,86 @@ impl Totals {
     }
 }
 
+/// Who is still outstanding in a territory, as every page shows a round's
+/// 未检: the expected neither sampled nor exempt (nor moved out of the
+/// round's communities), and those added since the opening not swabbed (as
+/// the missed list and the record of rounds count them). The one place the
+/// figure is made, so the round's page, its coverage pages, the live picture
+/// and the daily report cannot diverge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outstanding {
+    /// Everyone the round is for here: expected, added, and added exempt.
+    everyone: i64,
+    /// Expected and missed.
+    expected_missed: i64,
+    /// Added and not swabbed.
+    added_missed: i64,
+}
+
+impl Outstanding {
+    /// From the counts of a row or of totals (`missed` as [`CoverageRow::missed`]).
+    pub fn of(
+        expected: i64,
+        missed: i64,
+        added: i64,
+        added_sampled: i64,
+        added_exempt: i64,
+    ) -> Outstanding {
+        Outstanding {
+            everyone: expected + added + added_exempt,
+            expected_missed: missed.max(0),
+            added_missed: (added - added_sampled).max(0),
+        }
+    }
+
+    /// Everyone missed, the added included (未检).
+    pub fn missed(self) -> i64 {
+        self.expected_missed + self.added_missed
+    }
+
+    /// Of them, added since the opening (含新增 N).
+    pub fn added_missed(self) -> i64 {
+        self.added_missed
+    }
+
+    /// Sampled or exempt (or moved out) of everyone the round is for here,
+    /// rounded down: 100% only when nobody is missed.
+    pub fn percent(self) -> i64 {
+        let d = self.everyone;
+        if d <= 0 {
+            0
+        } else {
+            ((d - self.missed()) * 100 / d).clamp(0, 100)
+        }
+    }
+}
+
+impl Totals {
+    /// Who is still outstanding over these totals.
+    pub fn outstanding(&self) -> Outstanding {
+        Outstanding::of(
+            self.expected,
+            self.missed,
+            self.added,
+            self.added_sampled,
+            self.added_exempt,
+        )
+    }
+}
+
+impl CoverageRow {
+    /// Who is still outstanding in this row's territory.
+    pub fn outstanding(&self) -> Outstanding {
+        Outstanding::of(
+            self.expected,
+            self.missed,
+            self.added,
+            self.added_sampled,
+            self.added_exempt,
+        )
+    }
+}
+
 /// Expected, neither sampled nor exempt nor moved out of the round's area.
 fn missed_of(c: &gw_store::coverage::CoverageCount) -> i64 {
     c.expected - c.sampled - c.exempt - c.moved_out
@@ -444,7 +524,7 @@ pub async fn history(
             name: r.name,
             state: r.state,
             starts_ms: r.starts_ms,
-            nobody_missed: t.missed == 0 && t.added == t.added_sampled,
+            nobody_missed: t.outstanding().missed() == 0,
             totals: t,
         });
         if rounds.len() >= last.max(1) {
@@ -874,6 +954,36 @@ pub struct GridRow {
     /// swabbed (the rest are missed too, counted apart from `missed`).
     pub added: i64,
     pub added_sampled: i64,
+    pub added_exempt: i64,
+}
+
+impl GridRow {
+    /// Who is still outstanding in the grid.
+    pub fn outstanding(&self) -> Outstanding {
+        Outstanding::of(
+            self.expected,
+            self.missed,
+            self.added,
+            self.added_sampled,
+            self.added_exempt,
+        )
+    }
+}
+
+/// The totals of a round's grid rows (as [`coverage`]'s totals).
+pub fn grid_totals(rows: &[GridRow]) -> Totals {
+    let mut t = Totals::default();
+    for r in rows {
+        t.expected += r.expected;
+        t.sampled += r.sampled;
+        t.exempt += r.exempt;
+        t.missed += r.missed;
+        t.moved_out += r.moved_out;
+        t.added += r.added;
+        t.added_sampled += r.added_sampled;
+        t.added_exempt += r.added_exempt;
+    }
+    t
 }
 
 /// Coverage per grid of the whole round, the grids the caller may read.
@@ -897,6 +1007,7 @@ pub async fn grid_rows(
             moved_out: r.moved_out,
             added: r.added,
             added_sampled: r.added_sampled,
+            added_exempt: r.added_exempt,
         })
         .collect())
 }

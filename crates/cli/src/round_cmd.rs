@@ -759,18 +759,20 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                         cm.name,
                     );
                 }
+                // Each row adds up as the totals do: 应检 = 已采 + 免检 + 漏检 + 迁出.
                 println!(
-                    "  {:<10} {:>6} {:>6} {:>5} {:>6} {:>5}  名称 name",
-                    "id", "应检", "已采", "免检", "漏检", "新增"
+                    "  {:<10} {:>6} {:>6} {:>5} {:>6} {:>5} {:>5}  名称 name",
+                    "id", "应检", "已采", "免检", "漏检", "迁出", "新增"
                 );
                 for r in &c.rows {
                     println!(
-                        "  {:<10} {:>8} {:>8} {:>7} {:>8} {:>7}  {}",
+                        "  {:<10} {:>8} {:>8} {:>7} {:>8} {:>7} {:>7}  {}",
                         r.key,
                         r.expected,
                         r.sampled,
                         r.exempt,
                         r.missed,
+                        r.moved_out,
                         r.added,
                         names
                             .get(&(r.level, r.key.clone()))
@@ -781,8 +783,8 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     // The point's own territory, once a call-down plan gives it one.
                     let territory = match (p.expected, p.sampled, p.exempt, p.missed) {
                         (Some(e), Some(s), Some(x), Some(m)) => format!(
-                            "；所辖 {} 栋楼 its {} buildings: 应检 expected {e}  已采 sampled {s}  免检 exempt {x}  漏检 missed {m}",
-                            p.buildings, p.buildings
+                            "；所辖 {} 栋楼 its {} buildings: 应检 expected {e}  已采 sampled {s}  免检 exempt {x}  漏检 missed {m}  迁出 moved out {}",
+                            p.buildings, p.buildings, p.moved_out.unwrap_or(0)
                         ),
                         _ => String::new(),
                     };

@@ -29,6 +29,7 @@ mod pages5;
 mod pages6;
 mod print_pages;
 mod replay;
+mod round_figures;
 mod round_pages;
 mod sched2;
 mod schedule;

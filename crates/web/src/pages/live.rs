@@ -62,7 +62,7 @@ es.onerror=function(){{document.getElementById('live-state').className='tag';}};
         sa = v["sampled"],
         m = v["missed"],
         am = v["added_missed"],
-        lam = l.t("新增未检", "Added, missed"),
+        lam = l.t("其中新增未检", "Of them added"),
         pc = v["coverage"],
         al = v["alerts"],
         le = l.t("应检", "Expected"),
@@ -136,9 +136,10 @@ async fn snapshot(s: &AppState, p: &Principal, l: Lang, k: Key) -> Result<Value,
     let rows = gw_app::coverage::grid_rows(&s.store, &s.clock, p, k).await?;
     let round = s.store.round(k.street, k.id).await?;
     let now = s.clock.now_ms();
-    let (e, sa, x) = rows.iter().fold((0, 0, 0), |(e, s, x), r| {
-        (e + r.expected, s + r.sampled, x + r.exempt)
-    });
+    let t = gw_app::coverage::grid_totals(&rows);
+    let (e, sa, x) = (t.expected, t.sampled, t.exempt);
+    // 未检 as the round's page and its coverage pages count it.
+    let total = t.outstanding();
     // Alerts that are cases (a withdrawn one, a corrected result, is not).
     let alerts = gw_app::testing::alerts(&s.store, &s.clock, p, k)
         .await?
@@ -185,7 +186,7 @@ async fn snapshot(s: &AppState, p: &Principal, l: Lang, k: Key) -> Result<Value,
                     .get(&r.grid)
                     .cloned()
                     .unwrap_or_else(|| r.grid.clone()),
-                super::percent(r.sampled + r.exempt, r.expected),
+                r.outstanding().percent(),
             )
         })
         .collect();
@@ -225,10 +226,11 @@ async fn snapshot(s: &AppState, p: &Principal, l: Lang, k: Key) -> Result<Value,
         "expected": e,
         "sampled": sa,
         "exempt": x,
-        "missed": e - sa - x,
-        // Added since the opening and not swabbed: missed too, counted apart.
-        "added_missed": rows.iter().map(|r| r.added - r.added_sampled).sum::<i64>(),
-        "coverage": super::percent(sa + x, e),
+        // Everyone missed, those added since the opening and not swabbed
+        // included; of them, the added.
+        "missed": total.missed(),
+        "added_missed": total.added_missed(),
+        "coverage": total.percent(),
         "alerts": alerts,
         "svg_time": time_chart(l, &points, &series, first, drawn),
         "legend_time": legend(&points),

@@ -1363,14 +1363,6 @@ fn parse_key(l: Lang, s: &str) -> Result<Key, WebError> {
     })
 }
 
-fn percent(n: i64, d: i64) -> i64 {
-    if d <= 0 {
-        0
-    } else {
-        (n * 100 / d).clamp(0, 100)
-    }
-}
-
 pub async fn coverage(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,
@@ -1412,19 +1404,17 @@ async fn coverage_body(
             }
         }
     }
-    let (e, sa, x) = rows.iter().fold((0, 0, 0), |(e, s, x), r| {
-        (e + r.expected, s + r.sampled, x + r.exempt)
-    });
+    let t = gw_app::coverage::grid_totals(&rows);
+    let (e, sa, x) = (t.expected, t.sampled, t.exempt);
     // Residents added since the opening, counted apart; those not swabbed
-    // yet are missed too and must show.
-    let (ad, ad_missed) = rows.iter().fold((0, 0), |(a, m), r| {
-        (a + r.added, m + r.added - r.added_sampled)
-    });
+    // yet are missed too and must show, as on the coverage pages (one
+    // figure: `Outstanding`).
+    let total = t.outstanding();
     let mut table = String::new();
     for r in &rows {
         // Of everyone, the added included: 100% only when nobody is missed.
-        let pc =
-            rounds::Outstanding::of(r.expected, r.missed, r.added, r.added_sampled, 0).percent();
+        let o = r.outstanding();
+        let pc = o.percent();
         let name = grid_names
             .get(&r.grid)
             .cloned()
@@ -1434,11 +1424,11 @@ async fn coverage_body(
             r.expected,
             r.sampled,
             r.exempt,
-            r.missed,
+            o.missed(),
             added_cell(r.added, r.added_sampled),
             g = esc(&r.grid),
             name = esc(&name),
-            miss = if r.missed > 0 { " warn" } else { "" },
+            miss = if o.missed() > 0 { " warn" } else { "" },
             amiss = if r.added > r.added_sampled { " warn" } else { "" },
             d2d = l.t("入户", "door"),
             cmp = l.t("对比上轮", "vs last"),
@@ -1450,8 +1440,8 @@ async fn coverage_body(
             lp = l.t("覆盖率", "Coverage"),
         ));
     }
-    let missed = e - sa - x;
-    let pc = rounds::Outstanding::of(e, missed, ad, ad - ad_missed, 0).percent();
+    let missed = total.missed();
+    let pc = total.percent();
     let points = points_section(s, a, l, k, &communities).await?;
     let alerts = alerts_section(s, a, l, k).await?;
     let resamples = rounds::resamples_link(s, l, k).await?;
@@ -1508,7 +1498,7 @@ async fn coverage_body(
     };
     let body = format!(
         r#"<h1>{name}</h1><p class="muted">{state} · {pool} {pl}</p>{moved}
-<section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}</span></div><div><b id="cov-added" class="{amc}">{added}</b><span>{la}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
+<section class="stats"><div><b id="cov-expected">{e}</b><span>{le}</span></div><div><b id="cov-sampled">{sa}</b><span>{ls}</span></div><div><b>{x}</b><span>{lx}</span></div><div><b id="cov-missed" class="{mc}">{missed}</b><span>{lm}{mnote}</span></div><div><b id="cov-added" class="{amc}">{added}</b><span>{la}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
 {record}
 <section class="card"><h2>{gh}</h2><div class="scroll"><table id="by-grid" class="cards"><thead><tr><th>{lg}</th><th>{le}</th><th>{ls}</th><th>{lx}</th><th>{lm}</th><th>{lat}</th><th>{lp}</th></tr></thead><tbody>{table}</tbody></table></div>
 <p class="hint">{hint}</p><p class="actions"><a class="button" href="/rounds/{k}/live">{live}</a> <a class="button" href="/rounds/{k}/coverage">{byc}</a> <a class="button" href="/rounds/{k}/schedule">{sched}</a>{recon}{lab} <a class="button" href="/rounds/{k}/disinfection">{dis}</a> <a class="button" href="/rounds/{k}/alerts">{alr}</a>{resamples} <a class="button" href="/rounds/{k}/report">{rep}</a></p></section>{alerts}{points}{tools}"#,
@@ -1545,15 +1535,16 @@ async fn coverage_body(
         lm = l.t("未检", "Missed"),
         la = l.t("新增（未检）", "Added (missed)"),
         lat = l.t("新增", "Added"),
-        added = added_cell(ad, ad - ad_missed),
-        amc = if ad_missed > 0 { "warn" } else { "" },
+        added = added_cell(t.added, t.added_sampled),
+        amc = if total.added_missed() > 0 { "warn" } else { "" },
+        mnote = added_note(l, total),
         lp = l.t("覆盖率", "Coverage"),
         lg = l.t("网格", "Grid"),
         gh = l.t("各网格", "By grid"),
         mc = if missed > 0 { "warn" } else { "" },
         hint = l.t(
-            "点网格名查看未检名单（已脱敏），用于电话催检或上门采样。“新增”是开轮后登记或迁入的人，单独统计，括号内为其中未检的人，也在未检名单上。",
-            "Open a grid for its missed list (masked), to call people or sample at their door. “Added” are people registered or moved in after the round opened, counted apart; in brackets those not sampled, who are on the missed list too."
+            "点网格名查看未检名单（已脱敏），用于电话催检或上门采样。“新增”是开轮后登记或迁入的人，单独统计，括号内为其中未检的人；他们也算在“未检”里、列在未检名单上，覆盖率也算上他们。",
+            "Open a grid for its missed list (masked), to call people or sample at their door. “Added” are people registered or moved in after the round opened, counted apart; in brackets those not sampled, who count as missed, are on the missed list and in the coverage too."
         ),
     );
     Ok((
@@ -2101,16 +2092,7 @@ async fn alerts_section(s: &AppState, a: &Auth, l: Lang, round: Key) -> Result<S
             tube = l.t("异常管", "Abnormal pool"),
             barcode = esc(&al.barcode),
             at = esc(&gw_domain::notify::clock_text(al.created_ms)),
-            done = esc(&match l {
-                Lang::Zh => format!(
-                    "{} 人待单管复检，{} 户已临时管控",
-                    al.retests_open, al.households_under_control
-                ),
-                Lang::En => format!(
-                    "{} people called for a single-tube retest, {} households under temporary control",
-                    al.retests_open, al.households_under_control
-                ),
-            }),
+            done = esc(&packing::alert_done(l, al)),
             members = members.join("、"),
         ));
     }
@@ -2566,6 +2548,22 @@ fn is_loopback_host(host: &str) -> bool {
         || name
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Under a 未检 figure that counts the added not swabbed: how many of the
+/// missed were added since the opening (`含新增 N`), or nothing.
+pub(crate) fn added_note(l: Lang, o: gw_app::coverage::Outstanding) -> String {
+    if o.added_missed() > 0 {
+        format!(
+            r#"<small class="note">{}</small>"#,
+            match l {
+                Lang::Zh => format!("含新增 {}", o.added_missed()),
+                Lang::En => format!("{} of them added", o.added_missed()),
+            }
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// "Added (not sampled)" as a cell: `18 (18)`, or `0`.

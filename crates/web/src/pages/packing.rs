@@ -1324,6 +1324,80 @@ pub(super) fn alert_state(l: Lang, kind: &str, state: &str) -> (&'static str, &'
     }
 }
 
+/// What was done about an alert, in the words its state calls for (the
+/// round's page, the lab's upload summary, a correction's answer and the
+/// alerts page say it alike): a pool still being dealt with, whom it traced,
+/// the households under temporary control and the retests still to take; a
+/// cleared one, that every retest came back negative (never "0 to retest");
+/// a confirmed or withdrawn one, so.
+pub(super) fn alert_done(l: Lang, al: &gw_app::testing::AlertView) -> String {
+    let (n, h, r) = (
+        al.member_count,
+        al.households_under_control,
+        al.retests_open,
+    );
+    if al.kind == "confirmed" {
+        return match l {
+            Lang::Zh => format!("单管复检异常，{n} 人确认，{h} 户临时管控"),
+            Lang::En => format!(
+                "a single-tube retest abnormal: {n} confirmed, {h} households under temporary control"
+            ),
+        };
+    }
+    match al.state.as_str() {
+        "cleared" => match l {
+            Lang::Zh => format!("{n} 人单管复检均阴性，已排除"),
+            Lang::En => format!("{n} people retested in single tubes, all negative: cleared"),
+        },
+        "withdrawn" => l
+            .t(
+                "实验室更正了结果，已撤销",
+                "the lab corrected the result: withdrawn",
+            )
+            .to_string(),
+        "confirmed" => match l {
+            Lang::Zh => format!("已追踪 {n} 人，单管复检有异常，已确认；{h} 户临时管控"),
+            Lang::En => format!(
+                "{n} people traced, a single-tube retest abnormal: confirmed; {h} households under temporary control"
+            ),
+        },
+        _ => {
+            let exempt = match (l, al.retests_exempt) {
+                (_, 0) => String::new(),
+                (Lang::Zh, e) => format!("（另有 {e} 人免检，未复检）"),
+                (Lang::En, e) => format!(" ({e} more exempt, not retested)"),
+            };
+            match l {
+                Lang::Zh => format!("已追踪 {n} 人，{h} 户临时管控，{r} 人待单管复检{exempt}"),
+                Lang::En => format!(
+                    "{n} people traced, {h} households under temporary control, {r} to retest in single tubes{exempt}"
+                ),
+            }
+        }
+    }
+}
+
+/// An alert in one line: `混管异常 X（点）：` and what was done about it.
+pub(super) fn alert_line(l: Lang, al: &gw_app::testing::AlertView, point: &str) -> String {
+    let kind = if al.kind == "confirmed" {
+        l.t("单管复检异常", "Single-tube retest abnormal")
+    } else {
+        l.t("混管异常", "Abnormal pool")
+    };
+    let done = if al.kind == "confirmed" {
+        match l {
+            Lang::Zh => format!("{} 人确认", al.member_count),
+            Lang::En => format!("{} people confirmed", al.member_count),
+        }
+    } else {
+        alert_done(l, al)
+    };
+    match l {
+        Lang::Zh => format!("{kind} {}（{point}）：{done}", al.barcode),
+        Lang::En => format!("{kind} {} ({point}): {done}", al.barcode),
+    }
+}
+
 fn retest_state(l: Lang, state: &str) -> (&'static str, &'static str) {
     match state {
         "open" => ("", l.t("待复检", "retest open")),
@@ -1463,6 +1537,9 @@ async fn alerts_body(
                 });
         let retests = if d.retests.is_empty() {
             l.t("无单管复检。", "No single-tube retest.").to_string()
+        } else if al.state == "cleared" && al.kind != "confirmed" {
+            // Said as the round's page says it: nothing is still to retest.
+            alert_done(l, al)
         } else {
             match l {
                 Lang::Zh => format!("待复检 {open} 人 · 阴性 {neg} 人 · 异常 {abn} 人"),

@@ -17,7 +17,7 @@ use gw_domain::territory::{ControlOrder, ControlStatus, ControlTarget};
 use gw_store::coverage::Level;
 
 use super::registry::{full_names, resident_table};
-use super::{added_cell, date_text, parse_key, percent, qr_svg, state_label, Lang, Page};
+use super::{added_cell, date_text, parse_key, qr_svg, state_label, Lang, Page};
 use crate::{html_escape as esc, AppState, Auth, WebError};
 
 /// `2024-05-01 14:30` in China time.
@@ -139,15 +139,17 @@ pub async fn round_report(
 }
 
 fn coverage_row(name: &str, r: &gw_app::coverage::CoverageRow) -> String {
+    // 未检 and the rate as the round's page and its coverage pages show them.
+    let o = r.outstanding();
     format!(
         r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}%</td></tr>"#,
         esc(name),
         r.expected,
         r.sampled,
         r.exempt,
-        r.missed,
+        o.missed(),
         added_cell(r.added, r.added_sampled),
-        percent(r.sampled + r.exempt, r.expected)
+        o.percent()
     )
 }
 
@@ -303,9 +305,9 @@ async fn report_body(
             t.expected,
             t.sampled,
             t.exempt,
-            t.missed,
+            t.outstanding().missed(),
             added_cell(t.added, t.added_sampled),
-            percent(t.sampled + t.exempt, t.expected)
+            t.outstanding().percent()
         ));
     }
     let mut grids = String::new();
@@ -358,8 +360,17 @@ async fn report_body(
             r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td></tr>"#,
             esc(&al.barcode),
             esc(point_names.get(&al.point).unwrap_or(&al.point)),
-            esc(&alert_state_label(l, &al.kind, &al.state)),
-            al.retests_open,
+            esc(&if al.state == "cleared" && al.kind != "confirmed" {
+                // As the round's page says it, not "0 to retest".
+                super::packing::alert_done(l, al)
+            } else {
+                alert_state_label(l, &al.kind, &al.state)
+            }),
+            if al.state == "open" {
+                al.retests_open.to_string()
+            } else {
+                "—".to_string()
+            },
             al.households_under_control,
             esc(&when(al.created_ms)),
         );
@@ -405,7 +416,7 @@ async fn report_body(
     let body = format!(
         r#"<div class="report"><p class="noprint"><a href="/rounds/{k}">← {name}</a></p>
 <h1>{name} · {title}</h1><p class="muted">{asof} <b id="rep-time">{time}</b> {cst} · {state} · {pool} {pl}</p>{print}
-<section class="stats"><div><b id="rep-expected">{e}</b><span>{le}</span></div><div><b id="rep-sampled">{sa}</b><span>{ls}</span></div><div><b id="rep-exempt">{x}</b><span>{lx}</span></div><div><b id="rep-missed">{m}</b><span>{lm}</span></div><div><b id="rep-added">{added}</b><span>{la}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
+<section class="stats"><div><b id="rep-expected">{e}</b><span>{le}</span></div><div><b id="rep-sampled">{sa}</b><span>{ls}</span></div><div><b id="rep-exempt">{x}</b><span>{lx}</span></div><div><b id="rep-missed">{m}</b><span>{lm}{mnote}</span></div><div><b id="rep-added">{added}</b><span>{la}</span></div><div><b>{pc}%</b><span>{lp}</span></div></section>
 <section class="card"><h2>{hc}</h2><div class="scroll"><table id="rep-communities">{headc}<tbody>{communities}</tbody></table></div></section>
 <section class="card"><h2>{hg}</h2><div class="scroll"><table id="rep-grids">{headg}<tbody>{grids}</tbody></table></div></section>
 <section class="card"><h2>{hp}</h2><div class="scroll"><table id="rep-points"><thead><tr><th>{lpt}</th><th class="n">{lpeople}</th><th class="n">{lswabs}</th><th class="n">{ltubes}</th></tr></thead><tbody>{points}</tbody></table></div></section>
@@ -426,8 +437,9 @@ async fn report_body(
         e = t.expected,
         sa = t.sampled,
         x = t.exempt,
-        m = t.missed,
-        pc = percent(t.sampled + t.exempt, t.expected),
+        m = t.outstanding().missed(),
+        mnote = super::added_note(l, t.outstanding()),
+        pc = t.outstanding().percent(),
         le = l.t("应检", "Expected"),
         ls = l.t("已检", "Sampled"),
         lx = l.t("免检", "Exempt"),
@@ -490,8 +502,8 @@ async fn report_body(
         lopen = l.t("未完成", "open"),
         ldone = l.t("已完成", "done"),
         foot = l.t(
-            "仅含统计数字，不含个人信息。范围为您有权查看的社区和网格；异常混管的待复检人数按整管计（管内可能有您辖区以外的人）。“新增”是开轮后登记或迁入的人，单独统计，括号内为其中未检的人。",
-            "Numbers only, no personal data; limited to the communities and grids you may read, except an abnormal pool's open retests, counted for the whole tube (it may hold people outside your area). “Added” are people registered or moved in after the round opened, counted apart; in brackets those not sampled."
+            "仅含统计数字，不含个人信息。范围为您有权查看的社区和网格；异常混管的待复检人数按整管计（管内可能有您辖区以外的人）。“新增”是开轮后登记或迁入的人，单独统计，括号内为其中未检的人，也算在“未检”里。",
+            "Numbers only, no personal data; limited to the communities and grids you may read, except an abnormal pool's open retests, counted for the whole tube (it may hold people outside your area). “Added” are people registered or moved in after the round opened, counted apart; in brackets those not sampled, counted as missed too."
         ),
     );
     Ok((

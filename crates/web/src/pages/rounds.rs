@@ -1732,16 +1732,18 @@ async fn correction_done(
         } else {
             String::new()
         };
-        did.push(esc(&match l {
-            Lang::Zh => format!(
-                "新的混管异常：已追踪 {} 人，{} 户临时管控，{} 人待单管复检，已派消杀任务",
-                al.member_count, al.households_under_control, al.retests_open
-            ),
-            Lang::En => format!(
-                "A new abnormal pool: {} people traced, {} households under temporary control, {} to retest, a disinfection task opened",
-                al.member_count, al.households_under_control, al.retests_open
-            ),
-        }) + &link);
+        did.push(
+            esc(&match l {
+                Lang::Zh => format!(
+                    "新的混管异常：{}，已派消杀任务",
+                    super::packing::alert_done(l, al)
+                ),
+                Lang::En => format!(
+                    "A new abnormal pool: {}, a disinfection task opened",
+                    super::packing::alert_done(l, al)
+                ),
+            }) + &link,
+        );
     }
     if c.after == "invalid" {
         let link = if see_alerts {
@@ -2013,29 +2015,7 @@ async fn lab_done(
                 .map_or_else(|_| al.point.clone(), |p| p.name),
             Err(_) => al.point.clone(),
         };
-        let what = if al.kind == "confirmed" {
-            match l {
-                Lang::Zh => format!(
-                    "单管复检异常 {}（{point}）：{} 人确认",
-                    al.barcode, al.member_count
-                ),
-                Lang::En => format!(
-                    "Single-tube retest abnormal {} ({point}): {} people confirmed",
-                    al.barcode, al.member_count
-                ),
-            }
-        } else {
-            match l {
-                Lang::Zh => format!(
-                    "混管异常 {}（{point}）：已追踪 {} 人，{} 户临时管控，{} 人待单管复检",
-                    al.barcode, al.member_count, al.households_under_control, al.retests_open
-                ),
-                Lang::En => format!(
-                    "Abnormal pool {} ({point}): {} people traced, {} households under temporary control, {} to retest in single tubes",
-                    al.barcode, al.member_count, al.households_under_control, al.retests_open
-                ),
-            }
-        };
+        let what = super::packing::alert_line(l, al, &point);
         let link = if see_alerts {
             format!(
                 r#" <a href="/rounds/{round}/alerts#alert-{}">{}</a>"#,
@@ -2477,50 +2457,6 @@ pub async fn disinfection_done(
 
 // ----- coverage by community, grid or building ------------------------------------------
 
-/// Who is still outstanding in a territory: the expected neither sampled nor
-/// exempt, and those added since the opening not swabbed (as the missed list
-/// and the record of rounds count them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Outstanding {
-    /// Everyone the round is for here: expected, added, and added exempt.
-    everyone: i64,
-    /// Expected and missed.
-    expected_missed: i64,
-    /// Added and not swabbed.
-    added_missed: i64,
-}
-
-impl Outstanding {
-    pub(super) fn of(
-        expected: i64,
-        missed: i64,
-        added: i64,
-        added_sampled: i64,
-        added_exempt: i64,
-    ) -> Outstanding {
-        Outstanding {
-            everyone: expected + added + added_exempt,
-            expected_missed: missed.max(0),
-            added_missed: (added - added_sampled).max(0),
-        }
-    }
-
-    /// Everyone missed, the added included.
-    pub(super) fn missed(self) -> i64 {
-        self.expected_missed + self.added_missed
-    }
-
-    pub(super) fn added_missed(self) -> i64 {
-        self.added_missed
-    }
-
-    /// Sampled or exempt of everyone the round is for here, rounded down:
-    /// 100% only when nobody is missed.
-    pub(super) fn percent(self) -> i64 {
-        super::percent(self.everyone - self.missed(), self.everyone)
-    }
-}
-
 /// How many of the latest rounds the coverage page's record shows.
 const HISTORY_ROUNDS: usize = 4;
 
@@ -2531,7 +2467,7 @@ fn history_row(l: Lang, name: &str, h: &gw_app::coverage::History) -> String {
         .rounds
         .iter()
         .map(|r| {
-            let missed = r.totals.missed + r.totals.added - r.totals.added_sampled;
+            let missed = r.totals.outstanding().missed();
             let (cls, what) = if r.nobody_missed {
                 ("open", l.t("不落一人", "nobody missed").to_string())
             } else if r.state == "open" {
@@ -2697,13 +2633,7 @@ async fn coverage_by_body(
                 esc(&r.key)
             ),
         };
-        let o = Outstanding::of(
-            r.expected,
-            r.missed,
-            r.added,
-            r.added_sampled,
-            r.added_exempt,
-        );
+        let o = r.outstanding();
         let pc = o.percent();
         rows.push_str(&format!(
             r#"<tr><td>{link}</td><td class="n" data-label="{le}">{}</td><td class="n" data-label="{ls}">{}</td><td class="n" data-label="{lx}">{}</td><td class="n{}" data-label="{lm}">{}</td><td class="n{}" data-label="{la}">{}</td><td data-label="{lp}"><span class="bar"><span style="width:{pc}%"></span></span> {pc}%</td></tr>"#,
@@ -2723,13 +2653,7 @@ async fn coverage_by_body(
         ));
     }
     let t = &cov.totals;
-    let total = Outstanding::of(
-        t.expected,
-        t.missed,
-        t.added,
-        t.added_sampled,
-        t.added_exempt,
-    );
+    let total = t.outstanding();
     let level = match by {
         Level::Community => l.t("社区", "Community"),
         Level::Grid => l.t("网格", "Grid"),
@@ -2802,17 +2726,7 @@ async fn coverage_by_body(
         x = t.exempt,
         m = total.missed(),
         mc = if total.missed() > 0 { "warn" } else { "" },
-        mnote = if total.added_missed() > 0 {
-            format!(
-                r#"<small class="note">{}</small>"#,
-                match l {
-                    Lang::Zh => format!("含新增 {}", total.added_missed()),
-                    Lang::En => format!("{} of them added", total.added_missed()),
-                }
-            )
-        } else {
-            String::new()
-        },
+        mnote = super::added_note(l, total),
         added = super::added_cell(t.added, t.added_sampled),
         amc = if total.added_missed() > 0 { "warn" } else { "" },
         pc = total.percent(),
