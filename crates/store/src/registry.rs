@@ -1049,7 +1049,7 @@ impl Store {
     /// Records that active resident `id` has left (`reason`: `deceased` or
     /// `moved_out`, on day `on`): status `left`, their data kept. Every round
     /// still sampling whose snapshot expects them, where they have no swab
-    /// and no exemption, exempts them with `exemption` (so they are not
+    /// (or only swabs in tubes the lab found invalid) and no exemption, exempts them with `exemption` (so they are not
     /// missed there). The rounds exempted. NotFound for an unknown resident;
     /// Conflict for one who is not active (left already, pending, purged).
     #[allow(clippy::too_many_arguments)]
@@ -1078,12 +1078,17 @@ impl Store {
                 other => format!("居民 {street}-{id} 状态为 {other}，只能登记在册居民离开 / resident {street}-{id} is {other}: only a registered (active) resident can be recorded as left"),
             }));
         }
-        let rounds: Vec<i64> = tx_run!(tx, conn, DB => sqlx::query_scalar(
+        // Not sampled there as coverage counts once exempted: no swab, or
+        // only swabs in tubes the lab found invalid (their re-sample ends).
+        let sql = format!(
             "SELECT t.id FROM testing_round t WHERE t.street_id = $1 AND t.state = 'open' AND t.sampling_closed_ms IS NULL \
              AND EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = t.street_id AND e.round_id = t.id AND e.resident_id = $2) \
-             AND NOT EXISTS (SELECT 1 FROM registration s WHERE s.street_id = t.street_id AND s.round_id = t.id AND s.resident_id = $2) \
+             AND NOT {} \
              AND NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = t.street_id AND x.round_id = t.id AND x.resident_id = $2) \
-             ORDER BY t.id")
+             ORDER BY t.id",
+            crate::coverage::SWAB_WITH_RESULT
+        );
+        let rounds: Vec<i64> = tx_run!(tx, conn, DB => sqlx::query_scalar(&sql)
             .bind(street).bind(id).fetch_all(&mut *conn).await?);
         for round in &rounds {
             tx_run!(tx, conn, DB => sqlx::query(
