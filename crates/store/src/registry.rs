@@ -985,9 +985,10 @@ impl Store {
 }
 
 impl Store {
-    /// Moves one resident to household `household` of the same street.
-    /// NotFound for an unknown resident or household; Conflict for a
-    /// purged resident.
+    /// Moves one resident to household `household` of the same street, and
+    /// in the same transaction marks or clears their moved-out mark in the
+    /// rounds still sampling (see `StoreTx::mark_moved_out`). NotFound for
+    /// an unknown resident or household; Conflict for a purged resident.
     pub async fn move_resident(
         &self,
         street: i64,
@@ -995,11 +996,14 @@ impl Store {
         household: i64,
         now_ms: i64,
     ) -> Result<()> {
-        let n = db_run!(self, pool => sqlx::query(
+        use crate::import::tx_run;
+        let mut tx = self.begin().await?;
+        let n = tx_run!(tx, conn, DB => sqlx::query(
             "UPDATE resident SET household_id = $3, updated_ms = $4 WHERE street_id = $1 AND id = $2 AND status <> 'purged' \
              AND EXISTS (SELECT 1 FROM household h WHERE h.street_id = $1 AND h.id = $3)")
-            .bind(street).bind(id).bind(household).bind(now_ms).execute(pool).await?.rows_affected());
+            .bind(street).bind(id).bind(household).bind(now_ms).execute(&mut *conn).await?.rows_affected());
         if n == 0 {
+            tx.rollback().await?;
             let r = self.resident(street, id).await?;
             if r.status == "purged" {
                 return Err(StoreError::Conflict(format!(
@@ -1010,25 +1014,29 @@ impl Store {
                 "household {street}-{household}"
             )));
         }
-        self.mark_moved_out(street, id, household, now_ms).await
+        tx.mark_moved_out(street, id, household, now_ms).await?;
+        tx.commit().await
     }
+}
 
+impl crate::import::StoreTx {
     /// For every round still sampling whose snapshot expects resident `id`,
     /// who now lives in `household`: marks them moved out of the round's
     /// territory when the household lies outside its communities (counted
     /// apart from the missed, see `coverage`), and clears the mark when it
-    /// lies inside (moved back).
+    /// lies inside (moved back). In the move's transaction.
     async fn mark_moved_out(
-        &self,
+        &mut self,
         street: i64,
         id: i64,
         household: i64,
         now_ms: i64,
     ) -> Result<()> {
-        let rounds: Vec<i64> = db_run!(self, pool => sqlx::query_scalar(
+        use crate::import::tx_run;
+        let rounds: Vec<i64> = tx_run!(self, conn, DB => sqlx::query_scalar(
             "SELECT t.id FROM testing_round t WHERE t.street_id = $1 AND t.state = 'open' AND t.sampling_closed_ms IS NULL \
              AND EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = t.street_id AND e.round_id = t.id AND e.resident_id = $2) ORDER BY t.id")
-            .bind(street).bind(id).fetch_all(pool).await?);
+            .bind(street).bind(id).fetch_all(&mut *conn).await?);
         let sql = format!(
             "UPDATE round_expected SET moved_out_ms = CASE WHEN EXISTS (SELECT 1 FROM household h \
                  JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
@@ -1038,8 +1046,8 @@ impl Store {
             crate::coverage::ROUND_COVERS_BUILDING
         );
         for round in rounds {
-            db_run!(self, pool => sqlx::query(&sql)
-                .bind(street).bind(round).bind(id).bind(household).bind(now_ms).execute(pool).await?.rows_affected());
+            tx_run!(self, conn, DB => sqlx::query(&sql)
+                .bind(street).bind(round).bind(id).bind(household).bind(now_ms).execute(&mut *conn).await?.rows_affected());
         }
         Ok(())
     }
