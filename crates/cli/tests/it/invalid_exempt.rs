@@ -44,10 +44,7 @@ async fn by_sql(
     let with_result = "EXISTS (SELECT 1 FROM registration s JOIN tube t ON t.street_id = s.street_id AND t.id = s.tube_id \
         WHERE s.street_id = e.street_id AND s.round_id = e.round_id AND s.resident_id = e.resident_id AND (t.result IS NULL OR t.result <> 'invalid'))";
     let exempt = "EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = e.street_id AND x.round_id = e.round_id AND x.resident_id = e.resident_id)";
-    let n = |cond: String| {
-        let store = store;
-        async move { count(store, street, round, within, &cond).await }
-    };
+    let n = |cond: String| async move { count(store, street, round, within, &cond).await };
     let expected = n("1 = 1".into()).await;
     let sampled = n(format!("({with_result} OR ({swabbed} AND NOT {exempt}))")).await;
     let exempt_n = n(format!("{exempt} AND NOT {with_result}")).await;
