@@ -57,8 +57,8 @@ pub struct CoverageCount {
     pub id: i64,
     pub expected: i64,
     /// Expected and swabbed at least once (counted once however many swabs),
-    /// less those whose swabs are all in invalid tubes and who are exempt
-    /// (see `sampled_sql!`: they count as exempt).
+    /// less those whose swabs are all in invalid tubes and who were exempted
+    /// after them (see `sampled_sql!`: they count as exempt).
     pub sampled: i64,
     /// Expected, exempt and not sampled.
     pub exempt: i64,
@@ -118,10 +118,12 @@ macro_rules! invalid_swab_sql {
 /// SQL: resident `$resident` counts as sampled in round `$round` (street
 /// `$street`): the one definition coverage, the missed, door-to-door and
 /// lapsed lists and the round before's figures read. Swabbed in the round,
-/// unless every swab of theirs is in a tube the lab found invalid and they
-/// are exempt from the round (taken to hospital before the re-sample): their
-/// swab gave no result, so they count as exempt. Without an exemption they
-/// count as sampled, and their re-sample is on the re-sample list.
+/// unless every swab of theirs is in a tube the lab found invalid and an
+/// exemption from the round was recorded after it (taken to hospital before
+/// the re-sample, recorded as dead): their swab gave no result, so they count
+/// as exempt. Without one they count as sampled and are on the re-sample
+/// list; an exemption recorded before they came and were swabbed after all
+/// spares nothing (they are re-sampled like the others, as that list says).
 macro_rules! sampled_sql {
     ($street:literal, $round:literal, $resident:literal) => {
         concat!(
@@ -131,9 +133,13 @@ macro_rules! sampled_sql {
             $round,
             " AND cs.resident_id = ",
             $resident,
-            " AND (NOT ",
-            exempt_sql!($street, $round, $resident),
-            " OR NOT ",
+            " AND (NOT EXISTS (SELECT 1 FROM round_exemption cx WHERE cx.street_id = ",
+            $street,
+            " AND cx.round_id = ",
+            $round,
+            " AND cx.resident_id = ",
+            $resident,
+            " AND cx.created_ms >= cs.stored_ms) OR NOT ",
             invalid_swab_sql!("cs"),
             "))"
         )

@@ -31,9 +31,20 @@ async fn count(
     .unwrap()
 }
 
+/// The snapshot's row `e` was sampled in round `round`, in plain SQL: a
+/// swab counts unless its tube is invalid and an exemption from the round
+/// was recorded after it.
+fn sampled(round: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM registration s JOIN tube t ON t.street_id = s.street_id AND t.id = s.tube_id \
+         WHERE s.street_id = e.street_id AND s.round_id = {round} AND s.resident_id = e.resident_id \
+         AND (t.result IS NULL OR t.result <> 'invalid' OR NOT EXISTS (SELECT 1 FROM round_exemption x \
+              WHERE x.street_id = e.street_id AND x.round_id = {round} AND x.resident_id = e.resident_id AND x.created_ms >= s.stored_ms)))"
+    )
+}
+
 /// `(expected, sampled, exempt, missed, moved_out)` counted here, in plain
-/// SQL: a swab with a result (a tube not found invalid) is sampled; only
-/// swabs in invalid tubes is sampled unless exempt, and then exempt.
+/// SQL (see [`sampled`]).
 async fn by_sql(
     store: &gw_store::Store,
     street: i64,
@@ -41,13 +52,12 @@ async fn by_sql(
     within: Option<(&str, i64)>,
 ) -> (i64, i64, i64, i64, i64) {
     let swabbed = "EXISTS (SELECT 1 FROM registration s WHERE s.street_id = e.street_id AND s.round_id = e.round_id AND s.resident_id = e.resident_id)";
-    let with_result = "EXISTS (SELECT 1 FROM registration s JOIN tube t ON t.street_id = s.street_id AND t.id = s.tube_id \
-        WHERE s.street_id = e.street_id AND s.round_id = e.round_id AND s.resident_id = e.resident_id AND (t.result IS NULL OR t.result <> 'invalid'))";
+    let sampled_sql = sampled(&round.to_string());
     let exempt = "EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = e.street_id AND x.round_id = e.round_id AND x.resident_id = e.resident_id)";
     let n = |cond: String| async move { count(store, street, round, within, &cond).await };
     let expected = n("1 = 1".into()).await;
-    let sampled = n(format!("({with_result} OR ({swabbed} AND NOT {exempt}))")).await;
-    let exempt_n = n(format!("{exempt} AND NOT {with_result}")).await;
+    let sampled = n(sampled_sql.clone()).await;
+    let exempt_n = n(format!("{exempt} AND NOT {sampled_sql}")).await;
     let moved_out = n(format!(
         "NOT {swabbed} AND NOT {exempt} AND e.moved_out_ms IS NOT NULL"
     ))
@@ -110,6 +120,14 @@ async fn an_invalid_swab_then_an_exemption_counts_as_exempt_at_every_level() {
     let grid = format!("{street}-{}", s.grid);
     let people = residents_with_codes(|p| c.get(p), &format!("limit=12&grid={grid}"));
     assert!(people.len() >= 6, "the grid needs 6 residents");
+    // One exempted (away) who comes and is swabbed after all: the exemption
+    // spares nothing if the swab gives no result.
+    let (came_anyway, _) = &people[3];
+    let x = c.post(
+        &format!("/api/v1/rounds/{round}/exemptions"),
+        &json!({ "resident": came_anyway, "reason": "away" }),
+    );
+    assert_eq!(x.status, 200, "{}", x.body);
     // Four in a tube the lab finds invalid, two in one it finds negative.
     closed_tube(&s.srv, &s.chief, &point, "IV000001", &people[0..4]);
     closed_tube(&s.srv, &s.chief, &point, "IV000002", &people[4..6]);
@@ -269,6 +287,10 @@ async fn an_invalid_swab_then_an_exemption_counts_as_exempt_at_every_level() {
     assert_eq!(state_of(sick), "exempt");
     assert_eq!(state_of(dead), "exempt");
     assert_eq!(state_of(&people[0].0), "open");
+    // Exempted before the swab: re-sampled like the others, and sampled
+    // (not missed) until then.
+    assert_eq!(state_of(came_anyway), "open");
+    assert!(!missed_ids.contains(came_anyway), "{missed}");
 
     // The next round: the one in hospital was not sampled in this one (no
     // result), so is no "sampled before" and not lapsed; the invalid ones
@@ -281,6 +303,7 @@ async fn an_invalid_swab_then_an_exemption_counts_as_exempt_at_every_level() {
     let lapsed = ids(&cmp, "lapsed");
     assert!(!lapsed.contains(sick), "{cmp}");
     assert!(lapsed.contains(&people[0].0), "{cmp}");
+    assert!(lapsed.contains(came_anyway), "{cmp}");
     assert!(lapsed.contains(&people[4].0), "{cmp}");
     let sampled_before: i64 = cmp["buildings"]
         .as_array()
@@ -295,12 +318,7 @@ async fn an_invalid_swab_then_an_exemption_counts_as_exempt_at_every_level() {
         street,
         r2_id,
         Some(("grid_id", s.grid)),
-        &format!(
-            "(EXISTS (SELECT 1 FROM registration s JOIN tube t ON t.street_id = s.street_id AND t.id = s.tube_id \
-                  WHERE s.street_id = e.street_id AND s.round_id = {round_id} AND s.resident_id = e.resident_id AND (t.result IS NULL OR t.result <> 'invalid')) \
-               OR (EXISTS (SELECT 1 FROM registration s WHERE s.street_id = e.street_id AND s.round_id = {round_id} AND s.resident_id = e.resident_id) \
-                   AND NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = e.street_id AND x.round_id = {round_id} AND x.resident_id = e.resident_id)))"
-        ),
+        &sampled(&round_id.to_string()),
     )
     .await;
     assert_eq!(sampled_before, want, "{cmp}");
