@@ -56,7 +56,9 @@ impl Level {
 pub struct CoverageCount {
     pub id: i64,
     pub expected: i64,
-    /// Expected and swabbed at least once (counted once however many swabs).
+    /// Expected and swabbed at least once (counted once however many swabs),
+    /// less those whose swabs are all in invalid tubes and who were exempted
+    /// after them (see `sampled_sql!`: they count as exempt).
     pub sampled: i64,
     /// Expected, exempt and not sampled.
     pub exempt: i64,
@@ -83,9 +85,83 @@ pub struct BuildingComparison {
     pub lapsed: i64,
 }
 
-pub(crate) const SAMPLED: &str = "EXISTS (SELECT 1 FROM registration s WHERE s.street_id = e.street_id AND s.round_id = e.round_id AND s.resident_id = e.resident_id)";
-/// A resident `r` (not in the snapshot) swabbed in round `$2`.
-pub(crate) const ADDED_SAMPLED: &str = "EXISTS (SELECT 1 FROM registration s WHERE s.street_id = r.street_id AND s.round_id = $2 AND s.resident_id = r.id)";
+/// SQL: the exemption from round `$round` of resident `$resident` (street
+/// `$street`), each given as an SQL expression.
+macro_rules! exempt_sql {
+    ($street:literal, $round:literal, $resident:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM round_exemption cx WHERE cx.street_id = ",
+            $street,
+            " AND cx.round_id = ",
+            $round,
+            " AND cx.resident_id = ",
+            $resident,
+            ")"
+        )
+    };
+}
+
+/// SQL: the registration `$swab` is in a tube the lab found invalid (its
+/// swab gave no result).
+macro_rules! invalid_swab_sql {
+    ($swab:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM tube ct WHERE ct.street_id = ",
+            $swab,
+            ".street_id AND ct.id = ",
+            $swab,
+            ".tube_id AND ct.result = 'invalid')"
+        )
+    };
+}
+
+/// SQL: resident `$resident` counts as sampled in round `$round` (street
+/// `$street`): the one definition coverage, the missed, door-to-door and
+/// lapsed lists and the round before's figures read. Swabbed in the round,
+/// unless every swab of theirs is in a tube the lab found invalid and an
+/// exemption from the round was recorded after it (taken to hospital before
+/// the re-sample, recorded as dead): their swab gave no result, so they count
+/// as exempt. Without one they count as sampled and are on the re-sample
+/// list; an exemption recorded before they came and were swabbed after all
+/// spares nothing (they are re-sampled like the others, as that list says).
+macro_rules! sampled_sql {
+    ($street:literal, $round:literal, $resident:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM registration cs WHERE cs.street_id = ",
+            $street,
+            " AND cs.round_id = ",
+            $round,
+            " AND cs.resident_id = ",
+            $resident,
+            " AND (NOT EXISTS (SELECT 1 FROM round_exemption cx WHERE cx.street_id = ",
+            $street,
+            " AND cx.round_id = ",
+            $round,
+            " AND cx.resident_id = ",
+            $resident,
+            " AND cx.created_ms >= cs.stored_ms) OR NOT ",
+            invalid_swab_sql!("cs"),
+            "))"
+        )
+    };
+}
+
+/// An expected resident `e` sampled in the round (see `sampled_sql!`).
+pub(crate) const SAMPLED: &str = sampled_sql!("e.street_id", "e.round_id", "e.resident_id");
+/// An expected resident `e` sampled in round `$4` (the round before).
+const SAMPLED_BEFORE: &str = sampled_sql!("e.street_id", "$4", "e.resident_id");
+/// A resident `r` (not in the snapshot) sampled in round `$2`.
+pub(crate) const ADDED_SAMPLED: &str = sampled_sql!("r.street_id", "$2", "r.id");
+/// A resident `r` (not in the snapshot) exempt from round `$2`.
+const ADDED_EXEMPT: &str = exempt_sql!("r.street_id", "$2", "r.id");
+/// Resident `$2` has a swab in round `t` whose tube the lab did not find
+/// invalid: sampled whatever else (see `sampled_sql!`); someone with none
+/// and no exemption is not sampled once exempted.
+pub(crate) const SWAB_WITH_RESULT: &str = concat!(
+    "EXISTS (SELECT 1 FROM registration cs WHERE cs.street_id = t.street_id AND cs.round_id = t.id AND cs.resident_id = $2 AND NOT ",
+    invalid_swab_sql!("cs"),
+    ")"
+);
 
 /// Where the residents added since a round opened are read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +214,7 @@ fn added_rows(source: Added, live_filter: &str) -> String {
 /// for the added as for the expected.
 pub(crate) fn added_from(source: Added, live_filter: &str) -> String {
     format!(
-        "{} AND ({ADDED_SAMPLED} OR NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = r.street_id AND x.round_id = $2 AND x.resident_id = r.id))",
+        "{} AND ({ADDED_SAMPLED} OR NOT {ADDED_EXEMPT})",
         added_rows(source, live_filter)
     )
 }
@@ -167,7 +243,7 @@ pub(crate) const ROUND_COVERS_BUILDING: &str = "(NOT EXISTS (SELECT 1 FROM round
 /// missed + moved_out at every level.
 pub(crate) const MOVED_OUT: &str = "e.moved_out_ms IS NOT NULL";
 
-pub(crate) const EXEMPT: &str = "EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = e.street_id AND x.round_id = e.round_id AND x.resident_id = e.resident_id)";
+pub(crate) const EXEMPT: &str = exempt_sql!("e.street_id", "e.round_id", "e.resident_id");
 
 impl Store {
     /// Whether round `round`'s added residents are read live or as kept.
@@ -213,7 +289,7 @@ impl Store {
         // (`added` leaves the last out, as `added_from` does).
         let added_sql = format!(
             "SELECT {live}, COUNT(*), COALESCE(SUM(CASE WHEN {ADDED_SAMPLED} THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN NOT {ADDED_SAMPLED} AND EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = r.street_id AND x.round_id = $2 AND x.resident_id = r.id) THEN 1 ELSE 0 END), 0) \
+             COALESCE(SUM(CASE WHEN NOT {ADDED_SAMPLED} AND {ADDED_EXEMPT} THEN 1 ELSE 0 END), 0) \
              {} GROUP BY {live}",
             added_rows(source, &live_filter)
         );
@@ -386,7 +462,7 @@ impl Store {
         before: i64,
         within: (Level, i64),
     ) -> Result<Vec<BuildingComparison>> {
-        let before_sampled = "EXISTS (SELECT 1 FROM registration p WHERE p.street_id = e.street_id AND p.round_id = $4 AND p.resident_id = e.resident_id)";
+        let before_sampled = SAMPLED_BEFORE;
         let sql = format!(
             "SELECT e.building_id, COUNT(*), \
              COALESCE(SUM(CASE WHEN {SAMPLED} THEN 1 ELSE 0 END), 0), \
@@ -419,8 +495,7 @@ impl Store {
     ) -> Result<Vec<i64>> {
         let sql = format!(
             "SELECT e.resident_id FROM round_expected e WHERE e.street_id = $1 AND e.round_id = $2 AND e.{} = $3 \
-             AND EXISTS (SELECT 1 FROM registration p WHERE p.street_id = e.street_id AND p.round_id = $4 AND p.resident_id = e.resident_id) \
-             AND NOT {SAMPLED} AND NOT {EXEMPT} AND NOT {MOVED_OUT} ORDER BY e.resident_id",
+             AND {SAMPLED_BEFORE} AND NOT {SAMPLED} AND NOT {EXEMPT} AND NOT {MOVED_OUT} ORDER BY e.resident_id",
             within.0.column()
         );
         Ok(

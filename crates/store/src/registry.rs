@@ -985,9 +985,10 @@ impl Store {
 }
 
 impl Store {
-    /// Moves one resident to household `household` of the same street.
-    /// NotFound for an unknown resident or household; Conflict for a
-    /// purged resident.
+    /// Moves one resident to household `household` of the same street, and
+    /// in the same transaction marks or clears their moved-out mark in the
+    /// rounds still sampling (see `StoreTx::mark_moved_out`). NotFound for
+    /// an unknown resident or household; Conflict for a purged resident.
     pub async fn move_resident(
         &self,
         street: i64,
@@ -995,11 +996,14 @@ impl Store {
         household: i64,
         now_ms: i64,
     ) -> Result<()> {
-        let n = db_run!(self, pool => sqlx::query(
+        use crate::import::tx_run;
+        let mut tx = self.begin().await?;
+        let n = tx_run!(tx, conn, DB => sqlx::query(
             "UPDATE resident SET household_id = $3, updated_ms = $4 WHERE street_id = $1 AND id = $2 AND status <> 'purged' \
              AND EXISTS (SELECT 1 FROM household h WHERE h.street_id = $1 AND h.id = $3)")
-            .bind(street).bind(id).bind(household).bind(now_ms).execute(pool).await?.rows_affected());
+            .bind(street).bind(id).bind(household).bind(now_ms).execute(&mut *conn).await?.rows_affected());
         if n == 0 {
+            tx.rollback().await?;
             let r = self.resident(street, id).await?;
             if r.status == "purged" {
                 return Err(StoreError::Conflict(format!(
@@ -1010,25 +1014,29 @@ impl Store {
                 "household {street}-{household}"
             )));
         }
-        self.mark_moved_out(street, id, household, now_ms).await
+        tx.mark_moved_out(street, id, household, now_ms).await?;
+        tx.commit().await
     }
+}
 
+impl crate::import::StoreTx {
     /// For every round still sampling whose snapshot expects resident `id`,
     /// who now lives in `household`: marks them moved out of the round's
     /// territory when the household lies outside its communities (counted
     /// apart from the missed, see `coverage`), and clears the mark when it
-    /// lies inside (moved back).
+    /// lies inside (moved back). In the move's transaction.
     async fn mark_moved_out(
-        &self,
+        &mut self,
         street: i64,
         id: i64,
         household: i64,
         now_ms: i64,
     ) -> Result<()> {
-        let rounds: Vec<i64> = db_run!(self, pool => sqlx::query_scalar(
+        use crate::import::tx_run;
+        let rounds: Vec<i64> = tx_run!(self, conn, DB => sqlx::query_scalar(
             "SELECT t.id FROM testing_round t WHERE t.street_id = $1 AND t.state = 'open' AND t.sampling_closed_ms IS NULL \
              AND EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = t.street_id AND e.round_id = t.id AND e.resident_id = $2) ORDER BY t.id")
-            .bind(street).bind(id).fetch_all(pool).await?);
+            .bind(street).bind(id).fetch_all(&mut *conn).await?);
         let sql = format!(
             "UPDATE round_expected SET moved_out_ms = CASE WHEN EXISTS (SELECT 1 FROM household h \
                  JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
@@ -1038,8 +1046,8 @@ impl Store {
             crate::coverage::ROUND_COVERS_BUILDING
         );
         for round in rounds {
-            db_run!(self, pool => sqlx::query(&sql)
-                .bind(street).bind(round).bind(id).bind(household).bind(now_ms).execute(pool).await?.rows_affected());
+            tx_run!(self, conn, DB => sqlx::query(&sql)
+                .bind(street).bind(round).bind(id).bind(household).bind(now_ms).execute(&mut *conn).await?.rows_affected());
         }
         Ok(())
     }
@@ -1049,7 +1057,7 @@ impl Store {
     /// Records that active resident `id` has left (`reason`: `deceased` or
     /// `moved_out`, on day `on`): status `left`, their data kept. Every round
     /// still sampling whose snapshot expects them, where they have no swab
-    /// and no exemption, exempts them with `exemption` (so they are not
+    /// (or only swabs in tubes the lab found invalid) and no exemption, exempts them with `exemption` (so they are not
     /// missed there). The rounds exempted. NotFound for an unknown resident;
     /// Conflict for one who is not active (left already, pending, purged).
     #[allow(clippy::too_many_arguments)]
@@ -1078,12 +1086,17 @@ impl Store {
                 other => format!("居民 {street}-{id} 状态为 {other}，只能登记在册居民离开 / resident {street}-{id} is {other}: only a registered (active) resident can be recorded as left"),
             }));
         }
-        let rounds: Vec<i64> = tx_run!(tx, conn, DB => sqlx::query_scalar(
+        // Not sampled there as coverage counts once exempted: no swab, or
+        // only swabs in tubes the lab found invalid (their re-sample ends).
+        let sql = format!(
             "SELECT t.id FROM testing_round t WHERE t.street_id = $1 AND t.state = 'open' AND t.sampling_closed_ms IS NULL \
              AND EXISTS (SELECT 1 FROM round_expected e WHERE e.street_id = t.street_id AND e.round_id = t.id AND e.resident_id = $2) \
-             AND NOT EXISTS (SELECT 1 FROM registration s WHERE s.street_id = t.street_id AND s.round_id = t.id AND s.resident_id = $2) \
+             AND NOT {} \
              AND NOT EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = t.street_id AND x.round_id = t.id AND x.resident_id = $2) \
-             ORDER BY t.id")
+             ORDER BY t.id",
+            crate::coverage::SWAB_WITH_RESULT
+        );
+        let rounds: Vec<i64> = tx_run!(tx, conn, DB => sqlx::query_scalar(&sql)
             .bind(street).bind(id).fetch_all(&mut *conn).await?);
         for round in &rounds {
             tx_run!(tx, conn, DB => sqlx::query(

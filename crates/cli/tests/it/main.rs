@@ -17,6 +17,7 @@ mod handoff;
 mod harness;
 mod held_calls;
 mod import;
+mod invalid_exempt;
 mod lab;
 mod leave;
 mod links;
