@@ -12,7 +12,7 @@ use gw_domain::schedule::{
     Point, Pos, Unit, HOUR_MS, MINUTE_MS,
 };
 use gw_domain::territory::{ControlOrder, ControlStatus};
-use gw_store::schedule::{CallRow, SchedulePlanRow};
+use gw_store::schedule::{CallRow, Kept, SchedulePlanRow};
 use gw_store::testing::RoundRow;
 use gw_store::Store;
 use serde::Serialize;
@@ -555,8 +555,10 @@ pub async fn plan_as(
                 planned_by: actor.to_string(),
                 planned_ms: now,
             },
-            keep_before,
-            &pushed,
+            Kept {
+                before_ms: keep_before,
+                pushed: &pushed,
+            },
             &calls,
             &format!(
                 "from={from} kept={} called={}",

@@ -87,6 +87,14 @@ pub struct SchedulePlanRow {
     pub planned_ms: i64,
 }
 
+/// What a re-plan keeps of the plan before: its calls starting before
+/// `before_ms`, and the slots it knew were pushed (`pushed`, their start).
+#[derive(Debug, Clone, Copy)]
+pub struct Kept<'a> {
+    pub before_ms: i64,
+    pub pushed: &'a [i64],
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRow {
     pub point_id: i64,
@@ -267,11 +275,14 @@ impl Store {
         street: i64,
         round: i64,
         header: &SchedulePlanRow,
-        keep_before_ms: i64,
-        pushed: &[i64],
+        kept: Kept<'_>,
         calls: &[CallRow],
         audit_detail: &str,
     ) -> Result<i32> {
+        let Kept {
+            before_ms: keep_before_ms,
+            pushed,
+        } = kept;
         let mut tx = self.begin().await?;
         // A push and a re-plan lock the round first, so one is decided after
         // the other: a slot pushed while this plan was made (not among
