@@ -6,7 +6,11 @@
 //! point's slot) that named the place, in each channel's format, expiring at
 //! the slot's end. Worked out from the stored rows: the plan's calls, the
 //! pushes' audit records ([`gw_store::alerts::PUSH_ACTION`]) and the round's
-//! households.
+//! households. A hand-set order tells them ([`crate::registry::set_control`]),
+//! and so does the temporary control an alert places on its members'
+//! households (an abnormal pool's, a confirmed positive's, a corrected
+//! result's: [`tell_alerts`]), right after the order's own transaction: the
+//! order stands whether or not the notice could be queued.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,15 +44,21 @@ pub struct Told {
     pub notice_failed: bool,
 }
 
-/// The order just set, as the notice needs it.
+/// The orders just set, as the notice needs them: one hand-set order on one
+/// place, or an alert's temporary control on its members' households (an
+/// abnormal pool's, a confirmed positive's).
 pub(crate) struct Held<'a> {
-    pub order: Key,
+    /// What set them, for the audit record: `order=STREET-ID` or
+    /// `alert=STREET-ID`.
+    pub source: String,
+    pub street: i64,
     pub target: ControlTarget,
-    pub key: Key,
+    /// The places of `target`'s kind the orders hold (ids in `street`).
+    pub ids: Vec<i64>,
     pub status: ControlStatus,
     pub from_ms: i64,
     pub until_ms: Option<i64>,
-    /// The orders in force before this one (see
+    /// The orders in force before these (see
     /// [`crate::registry::controls_in_force`]): a place held already was
     /// either never called or told then.
     pub before: &'a BTreeMap<(String, i64), ControlOrder>,
@@ -76,10 +86,10 @@ pub(crate) async fn tell(
     address: &str,
 ) -> Result<Told, StoreError> {
     let mut told = Told::default();
-    if !h.status.door_to_door_only() {
+    if !h.status.door_to_door_only() || h.ids.is_empty() {
         return Ok(told);
     }
-    let street = h.key.street;
+    let street = h.street;
     let mut groups = BTreeSet::new();
     for round in store.rounds(street).await? {
         if round.state != "planned" && round.state != "open" {
@@ -133,6 +143,54 @@ pub(crate) async fn tell(
     Ok(told)
 }
 
+/// Tells the groups of the pushed calls that the temporary control the
+/// results' alerts (`alerts`) just placed on `households` holds, as a
+/// hand-set order does ([`tell`]): one message per channel and call, naming
+/// every such household called in it by unit and room. `before` is what held
+/// people at home before the results were stored (its error is the notice's
+/// failure); a household held already was never called or was told then. A
+/// failure is logged and said (`notice_failed`): the results stand.
+pub(crate) async fn tell_alerts(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    street: i64,
+    alerts: &[i64],
+    households: &[i64],
+    before: Result<BTreeMap<(String, i64), ControlOrder>, StoreError>,
+) -> Told {
+    if households.is_empty() {
+        return Told::default();
+    }
+    let alerts: Vec<String> = alerts
+        .iter()
+        .map(|id| Key { street, id: *id }.to_string())
+        .collect();
+    let told = match before {
+        Err(e) => Err(e),
+        Ok(before) => {
+            let held = Held {
+                source: format!("alert={}", alerts.join(",")),
+                street,
+                target: ControlTarget::Household,
+                ids: households.to_vec(),
+                status: ControlStatus::Temporary,
+                from_ms: clock.now_ms(),
+                until_ms: None,
+                before: &before,
+            };
+            tell(store, clock, p, &held, "").await
+        }
+    };
+    told.unwrap_or_else(|e| {
+        tracing::error!(alerts = %alerts.join(","), error = %e, "results stored; the held-call notice of their temporary control was not queued");
+        Told {
+            notice_failed: true,
+            ..Default::default()
+        }
+    })
+}
+
 /// A round's notice: the plan's revision, the messages, the audit detail
 /// and how many calls (no message when the street has no active channel);
 /// `None` when no pushed call of the round is held.
@@ -143,7 +201,7 @@ async fn round_notice(
     round: i64,
     round_name: &str,
 ) -> Result<Option<(i32, Vec<CallDownMessage>, String, usize)>, StoreError> {
-    let street = h.key.street;
+    let street = h.street;
     let now = clock.now_ms();
     let Some(plan) = store.schedule_plan(street, round).await? else {
         return Ok(None);
@@ -184,6 +242,9 @@ async fn round_notice(
     // (point, starts, ends) → building → (building name, unit or room texts, people)
     type Places = BTreeMap<i64, (String, Vec<String>, i64)>;
     let mut affected: BTreeMap<(i64, i64, i64), Places> = BTreeMap::new();
+    // Households named in each call's message, and every place named.
+    let mut households_in: BTreeMap<(i64, i64, i64), BTreeSet<i64>> = BTreeMap::new();
+    let mut named_ids: BTreeSet<i64> = BTreeSet::new();
     for c in &calls {
         let Some(u) = units.get(&c.unit_id) else {
             continue;
@@ -191,35 +252,43 @@ async fn round_notice(
         if held("compound", u.compound) || held("building", u.building) || held("unit", c.unit_id) {
             continue;
         }
-        let id = h.key.id;
-        let (place, people) = match h.target {
-            ControlTarget::Compound if u.compound == id => {
-                (format!("{}单元", u.unit_name), i64::from(c.people))
-            }
-            ControlTarget::Building if u.building == id => {
-                (format!("{}单元", u.unit_name), i64::from(c.people))
-            }
-            ControlTarget::Unit if c.unit_id == id => {
-                (format!("{}单元", u.unit_name), i64::from(c.people))
-            }
-            ControlTarget::Household => match u.households.get(&id) {
-                // Told by its room only: no names.
-                Some((room, people)) if *people > 0 && !held("household", id) => {
-                    (format!("{}单元 {room}室", u.unit_name), *people)
-                }
-                _ => continue,
-            },
-            _ => continue,
+        let whole_unit = match h.target {
+            ControlTarget::Compound => h.ids.iter().find(|i| **i == u.compound),
+            ControlTarget::Building => h.ids.iter().find(|i| **i == u.building),
+            ControlTarget::Unit => h.ids.iter().find(|i| **i == c.unit_id),
+            _ => None,
         };
-        let e = affected
-            .entry((c.point_id, c.starts_ms, c.ends_ms))
-            .or_default()
-            .entry(u.building)
-            .or_insert_with(|| (u.building_name.clone(), Vec::new(), 0));
-        if !e.1.contains(&place) {
-            e.1.push(place);
+        let mut places: Vec<(String, i64)> = Vec::new();
+        if let Some(id) = whole_unit {
+            named_ids.insert(*id);
+            places.push((format!("{}单元", u.unit_name), i64::from(c.people)));
+        } else if h.target == ControlTarget::Household {
+            for id in &h.ids {
+                match u.households.get(id) {
+                    // Told by its room only: no names.
+                    Some((room, people)) if *people > 0 && !held("household", *id) => {
+                        named_ids.insert(*id);
+                        households_in
+                            .entry((c.point_id, c.starts_ms, c.ends_ms))
+                            .or_default()
+                            .insert(*id);
+                        places.push((format!("{}单元 {room}室", u.unit_name), *people));
+                    }
+                    _ => {}
+                }
+            }
         }
-        e.2 += people;
+        for (place, people) in places {
+            let e = affected
+                .entry((c.point_id, c.starts_ms, c.ends_ms))
+                .or_default()
+                .entry(u.building)
+                .or_insert_with(|| (u.building_name.clone(), Vec::new(), 0));
+            if !e.1.contains(&place) {
+                e.1.push(place);
+            }
+            e.2 += people;
+        }
     }
     if affected.is_empty() {
         return Ok(None);
@@ -240,13 +309,14 @@ async fn round_notice(
         ControlStatus::Sealed => "封控",
         _ => "临时管控",
     };
-    let who = if h.target == ControlTarget::Household {
-        "请该户留在家中"
-    } else {
-        "请留在家中"
-    };
     let mut messages = Vec::new();
-    for ((point, starts, ends), places) in &affected {
+    for (call @ (point, starts, ends), places) in &affected {
+        let households = households_in.get(call).map_or(0, BTreeSet::len);
+        let who = match households {
+            0 => "请留在家中",
+            1 => "请该户留在家中",
+            _ => "请以上各户留在家中",
+        };
         let point_name = points.get(point).cloned().unwrap_or_default();
         let named: Vec<String> = places
             .values()
@@ -264,7 +334,7 @@ async fn round_notice(
             point: point_name.clone(),
             barcode: String::new(),
             members: usize::try_from(places.values().map(|p| p.2).sum::<i64>()).unwrap_or(0),
-            households: usize::from(h.target == ControlTarget::Household),
+            households,
             at_ms: *starts,
         };
         for ch in &channels {
@@ -278,11 +348,15 @@ async fn round_notice(
     }
     let slots: BTreeSet<i64> = affected.keys().map(|(_, s, _)| *s).collect();
     let slots: Vec<String> = slots.iter().map(i64::to_string).collect();
+    let named: Vec<String> = named_ids
+        .iter()
+        .map(|id| Key { street, id: *id }.to_string())
+        .collect();
     let detail = format!(
-        "order={} {}={} slots={} messages={}",
-        h.order,
+        "{} {}={} slots={} messages={}",
+        h.source,
         h.target.code(),
-        h.key,
+        named.join(","),
         slots.join(","),
         messages.len()
     );

@@ -592,9 +592,10 @@ pub async fn set_control(
         Some(Err(e)) => Err(e),
         Some(Ok(before)) => {
             let held = crate::held_calls::Held {
-                order,
+                source: format!("order={order}"),
+                street: ask.key.street,
                 target: ask.target,
-                key: ask.key,
+                ids: vec![ask.key.id],
                 status: ask.status,
                 from_ms: from,
                 until_ms: ask.until_ms,

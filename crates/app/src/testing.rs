@@ -2868,8 +2868,18 @@ pub struct ResultsSummary {
     pub households_released: u64,
     /// Disinfection tasks opened (one per abnormal pool's point).
     pub disinfection_tasks: usize,
-    /// Messages queued for the street's alert channels.
+    /// Messages queued for the street's alert channels (the alerts', and
+    /// the stay-home messages of `calls_held`).
     pub notifications: usize,
+    /// Pushed calls (a point's slot, not yet ended) that named a household
+    /// the alerts raised now put under temporary control: held back, as a
+    /// hand-set order holds them ([`crate::held_calls`]).
+    pub calls_held: usize,
+    /// Group robots (channels) sent a stay-home message (暂停下楼) for them.
+    pub groups_told: usize,
+    /// The results are stored but that stay-home message could not be
+    /// worked out or queued (logged).
+    pub notice_failed: bool,
     /// Barcodes resulted whose tube the system never saw packed in a bag
     /// (still open or only closed at its point): recorded, and where the
     /// chain of counts broke (the point's packing was skipped).
@@ -3103,6 +3113,14 @@ pub async fn post_results(
                 .join("; ")
         )));
     }
+    // What holds people at home before an abnormal result places its
+    // temporary control: the stay-home notice (after the results' commit,
+    // as for a hand-set order) tells only of households not held already.
+    let before = if words.contains(&"abnormal") {
+        Some(crate::registry::controls_in_force(store, round.street, clock.now_ms()).await)
+    } else {
+        None
+    };
     // All recorded in one transaction: a crash or an error part-way records
     // none of the file (its upload can simply be sent again).
     let (codes, pairs): (Vec<&str>, Vec<(&gw_store::testing::TubeRow, &str)>) = tubes
@@ -3113,6 +3131,7 @@ pub async fn post_results(
     let outcomes = store
         .apply_results(&pairs, &p.actor(), clock.now_ms())
         .await?;
+    let mut held = AlertHolds::default();
     for ((code, &(tube, result)), applied) in codes.into_iter().zip(&pairs).zip(outcomes) {
         let code = code.to_string();
         if !applied.applied {
@@ -3158,6 +3177,16 @@ pub async fn post_results(
             tracing::warn!(round = %round, alert = %view.alert, members = applied.members.len(), "abnormal pool");
             sum.alerts.push(view);
         }
+        held.add(result, &applied);
+    }
+    // The results are committed: their temporary control now holds the
+    // pushed calls that named its households, as a hand-set order does.
+    if let Some(before) = before {
+        let told = held.tell(store, clock, p, round.street, before).await;
+        sum.notifications += told.messages;
+        sum.calls_held = told.calls_held;
+        sum.groups_told = told.groups_told;
+        sum.notice_failed = told.notice_failed;
     }
     // Once per upload, counted (the answer names the tubes): a lab's file
     // for a street that skipped packing would otherwise log a line a tube.
@@ -3244,8 +3273,16 @@ pub struct Correction {
     pub alert: Option<AlertView>,
     /// Corrected to invalid: the tube's people now called to be swabbed again.
     pub resamples: usize,
-    /// Messages queued for the street's alert channels.
+    /// Messages queued for the street's alert channels (the alert's, and
+    /// the stay-home messages of `calls_held`).
     pub notifications: usize,
+    /// Pushed calls (not yet ended) that named a household the raised
+    /// alert put under temporary control: held back ([`crate::held_calls`]).
+    pub calls_held: usize,
+    /// Group robots (channels) sent a stay-home message (暂停下楼) for them.
+    pub groups_told: usize,
+    /// The correction is stored but that message could not be queued.
+    pub notice_failed: bool,
 }
 
 /// Corrects the result a pooled tube of `round` already has: the lab sends
@@ -3285,9 +3322,24 @@ pub async fn correct_result(
             unknown_tube_reason(store, round, &code).await?,
         ));
     };
+    let before = if after.code() == "abnormal" {
+        Some(crate::registry::controls_in_force(store, round.street, clock.now_ms()).await)
+    } else {
+        None
+    };
     let c = store
         .correct_result(&tube, after.code(), &p.actor(), clock.now_ms())
         .await?;
+    // Committed: the raised alert's temporary control holds pushed calls
+    // (as in post_results).
+    let told = match before {
+        Some(before) => {
+            let mut held = AlertHolds::default();
+            held.add(after.code(), &c.applied);
+            held.tell(store, clock, p, round.street, before).await
+        }
+        None => crate::held_calls::Told::default(),
+    };
     let key = |id: i64| {
         Key {
             street: round.street,
@@ -3331,8 +3383,59 @@ pub async fn correct_result(
         } else {
             0
         },
-        notifications: c.applied.notifications,
+        notifications: c.applied.notifications + told.messages,
+        calls_held: told.calls_held,
+        groups_told: told.groups_told,
+        notice_failed: told.notice_failed,
     })
+}
+
+/// The alerts that results just raised and the households their temporary
+/// control holds, for the stay-home notice ([`crate::held_calls::tell_alerts`]).
+#[derive(Default)]
+struct AlertHolds {
+    alerts: Vec<i64>,
+    households: Vec<i64>,
+}
+
+impl AlertHolds {
+    /// An applied result: an abnormal one's alert placed temporary control
+    /// on its members' households (a confirmed positive's only where none
+    /// was in force, which the notice's `before` leaves out).
+    fn add(&mut self, result: &str, applied: &gw_store::testing::ResultApplied) {
+        let (true, "abnormal", Some(alert)) = (applied.applied, result, applied.alert_id) else {
+            return;
+        };
+        self.alerts.push(alert);
+        for h in &applied.households {
+            if !self.households.contains(h) {
+                self.households.push(*h);
+            }
+        }
+    }
+
+    async fn tell(
+        self,
+        store: &Store,
+        clock: &Clock,
+        p: &Principal,
+        street: i64,
+        before: Result<
+            std::collections::BTreeMap<(String, i64), gw_domain::territory::ControlOrder>,
+            StoreError,
+        >,
+    ) -> crate::held_calls::Told {
+        crate::held_calls::tell_alerts(
+            store,
+            clock,
+            p,
+            street,
+            &self.alerts,
+            &self.households,
+            before,
+        )
+        .await
+    }
 }
 
 /// The round's alerts with the members the caller may read.

@@ -1024,6 +1024,7 @@ async fn run(cli: Cli) -> Result<()> {
                     "  已通知预警渠道 {} 条 / {} messages queued for the alert channels",
                     c.notifications, c.notifications
                 );
+                held_calls_line(c.calls_held, c.groups_told, c.notice_failed);
             }
             Ok(())
         }
@@ -1033,6 +1034,18 @@ async fn run(cli: Cli) -> Result<()> {
             println!("示例花名册 sample roster written: {} (try: gridwarden import roster {} --community 东风社区; 在演示数据库上加 --compound 百合小区：示例名单没有小区列，而东风社区有多个小区都有3号楼 / on the demo database add --compound 百合小区: the sample names no compound and 东风社区 has a 3号楼 in several)", out.display(), out.display());
             Ok(())
         }
+    }
+}
+
+/// What the stay-home notice (暂停下楼) of results' temporary control told
+/// the groups, as `control set` says it.
+fn held_calls_line(calls_held: usize, groups_told: usize, notice_failed: bool) {
+    if notice_failed {
+        eprintln!("  警告：暂停下楼通知未能排队，请电话通知相关楼栋 / warning: the stay-home notice was not queued: phone the buildings called");
+    } else if calls_held > 0 {
+        println!(
+            "  暂停下楼：{calls_held} 个已推送的叫号，已通知 {groups_told} 个群 / calls held: {calls_held}, groups told: {groups_told}"
+        );
     }
 }
 
@@ -1124,6 +1137,7 @@ async fn upload_results(
                     s.retests_resolved, s.households_released
                 );
             }
+            held_calls_line(s.calls_held, s.groups_told, s.notice_failed);
             Ok(())
         }
         Err(UploadError::Rows(issues)) => {

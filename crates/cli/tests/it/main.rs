@@ -16,6 +16,7 @@ mod durability;
 mod handoff;
 mod harness;
 mod held_calls;
+mod held_pool;
 mod import;
 mod invalid_exempt;
 mod lab;

@@ -1,0 +1,261 @@
+//! An abnormal pool's temporary control holds pushed calls (暂停下楼) as a
+//! hand-set order does, over real HTTP, both backends, with a local JSON
+//! group robot: the pool's member whose household is called in a pushed
+//! slot still to end is told to stay home, by unit and room; a member's
+//! household called only in a slot already over is not; a corrected result
+//! that raises an alert does the same.
+
+use std::collections::BTreeSet;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use gw_domain::ids::Key;
+use gw_domain::schedule::hhmm;
+use serde_json::{json, Value};
+
+use crate::alerts::robot;
+use crate::harness::{exec, open_round, query_strings, round_body, Server, TestEnv};
+
+/// The stay-home messages (JSON bodies of kind `call_held`) the robot
+/// receives within `wait`, waiting a little more after the `want`th for any
+/// extra.
+fn held_bodies(rx: &mpsc::Receiver<(String, String)>, want: usize, wait: Duration) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut until = Instant::now() + wait;
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        let Ok((_, body)) = rx.recv_timeout(left) else {
+            break;
+        };
+        let v: Value = serde_json::from_str(&body).unwrap();
+        if v["kind"] == "call_held" {
+            out.push(v);
+            if out.len() == want {
+                until = Instant::now() + Duration::from_millis(1500);
+            }
+        }
+    }
+    out
+}
+
+/// A personal code of one resident of `household` (the first by id).
+async fn member_code(srv: &Server, store: &gw_store::Store, street: i64, household: i64) -> String {
+    let ids = query_strings(
+        store,
+        &format!("SELECT CAST(id AS TEXT) FROM resident WHERE street_id = {street} AND household_id = {household} ORDER BY id"),
+    )
+    .await;
+    let r = srv.get(&format!("/api/v1/residents/{street}-{}/code", ids[0]));
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["code"].as_str().unwrap().to_string()
+}
+
+fn tube(srv: &Server, point: &str, barcode: &str) -> String {
+    let r = srv.post(
+        &format!("/api/v1/points/{point}/tubes"),
+        &json!({ "barcode": barcode }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()["id"].as_str().unwrap().to_string()
+}
+
+fn swab(srv: &Server, tube: &str, client: &str, code: &str) {
+    let r = srv.post(
+        &format!("/api/v1/tubes/{tube}/scans"),
+        &json!({ "client_id": client, "code": code, "purpose": "routine" }),
+    );
+    assert!(r.status == 200 || r.status == 201, "{}", r.body);
+}
+
+#[tokio::test]
+async fn an_abnormal_pools_temporary_control_tells_the_groups_of_its_pushed_calls() {
+    let env = TestEnv::new().await;
+    env.cli_ok(&["demo", "--residents", "800", "--seed", "7", "--no-serve"]);
+    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
+    let mut srv = env.serve();
+    srv.token = Some(srv.login("chief", &pw));
+    let store = env.store().await;
+    let street = store.streets().await.unwrap()[0].id;
+    let community = store.communities(None, Some(street)).await.unwrap()[0].id;
+    let (url, rx) = robot();
+    let ch = srv.post(
+        &format!("/api/v1/streets/{street}/alert-channels"),
+        &json!({ "kind": "json", "url": url }),
+    );
+    assert!(ch.status == 200 || ch.status == 201, "{}", ch.body);
+    let (round, _) = open_round(|p, b| srv.post(p, b), &round_body(street, "第4轮全员核酸"));
+    let rk: Key = round.parse().unwrap();
+    let p = srv.post(
+        &format!("/api/v1/rounds/{round}/points"),
+        &json!({ "name": "鸿城小区东门", "community": format!("{street}-{community}"), "stations": 2 }),
+    );
+    assert_eq!(p.status, 201, "{}", p.body);
+    let point = p.json()["id"].as_str().unwrap().to_string();
+    let plan = srv.post(
+        &format!("/api/v1/rounds/{round}/schedule"),
+        &json!({ "slot_minutes": 30 }),
+    );
+    assert_eq!(plan.status, 200, "{}", plan.body);
+
+    // The first three slots pushed; the third then moved into the past, as
+    // if it had ended.
+    let calls = store.schedule_calls(street, rk.id).await.unwrap();
+    let slots: Vec<i64> = calls
+        .iter()
+        .map(|c| c.starts_ms)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert!(slots.len() >= 4, "{slots:?}");
+    for s in &slots[..3] {
+        let r = srv.post(
+            &format!("/api/v1/rounds/{round}/schedule/push"),
+            &json!({ "starts_ms": s }),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let hour = 3_600_000;
+    let (s3, past) = (slots[2], slots[0] - 3 * hour);
+    exec(
+        &store,
+        &format!(
+            "UPDATE schedule_call SET starts_ms = {past}, ends_ms = {} WHERE street_id = {street} AND round_id = {} AND starts_ms = {s3}",
+            past + 30 * 60_000,
+            rk.id
+        ),
+    )
+    .await;
+    exec(
+        &store,
+        &format!("UPDATE audit_event SET detail = 'slot={past} messages=1' WHERE action = 'push_call_down' AND detail LIKE 'slot={s3} %'"),
+    )
+    .await;
+    // The pushes' own messages are not what is looked for here.
+    let _ = held_bodies(&rx, 0, Duration::from_millis(1500));
+
+    let calls = store.schedule_calls(street, rk.id).await.unwrap();
+    let homebound = i64::from(gw_domain::resident::Flag::CannotGoDownstairs.bit());
+    let rows = store
+        .schedule_households(street, rk.id, homebound)
+        .await
+        .unwrap();
+    let live = [slots[0], slots[1]];
+    let live_calls = |unit: i64| -> Vec<i64> {
+        calls
+            .iter()
+            .filter(|c| c.unit_id == unit && live.contains(&c.starts_ms))
+            .map(|c| c.starts_ms)
+            .collect()
+    };
+    let only_ended = |unit: i64| {
+        let of: Vec<_> = calls.iter().filter(|c| c.unit_id == unit).collect();
+        !of.is_empty() && of.iter().all(|c| c.starts_ms == past)
+    };
+    // A household called in a live pushed slot, one of another unit called
+    // in one too (for the correction), and one called only in the ended slot.
+    let called: Vec<_> = rows
+        .iter()
+        .filter(|h| h.people > 0 && !live_calls(h.unit_id).is_empty())
+        .collect();
+    let a = called[0];
+    let c = called
+        .iter()
+        .find(|h| h.unit_id != a.unit_id)
+        .expect("two called units");
+    let b = rows
+        .iter()
+        .find(|h| h.people > 0 && only_ended(h.unit_id))
+        .expect("a unit called only in the ended slot");
+    let place = |h: &gw_store::schedule::SchedHouseholdRow| {
+        format!("{} {}单元 {}室", h.building, h.unit, h.room)
+    };
+
+    // One pool: a member of household A and one of household B.
+    let pool = tube(&srv, &point, "HC00000001");
+    swab(
+        &srv,
+        &pool,
+        "s-a",
+        &member_code(&srv, &store, street, a.household_id).await,
+    );
+    swab(
+        &srv,
+        &pool,
+        "s-b",
+        &member_code(&srv, &store, street, b.household_id).await,
+    );
+    let r = srv.post(
+        &format!("/api/v1/rounds/{round}/results"),
+        &json!({ "results": [{ "barcode": "HC00000001", "result": "阳性" }] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sum = r.json();
+    assert_eq!(sum["alerts"].as_array().unwrap().len(), 1, "{sum}");
+    // A's pushed calls are held and the one group told; B's call is over.
+    let a_calls = live_calls(a.unit_id);
+    assert_eq!(sum["calls_held"], a_calls.len(), "{sum}");
+    assert_eq!(sum["groups_told"], 1, "{sum}");
+    assert_eq!(sum["notice_failed"], false, "{sum}");
+    let got = held_bodies(&rx, a_calls.len(), Duration::from_secs(15));
+    assert_eq!(got.len(), a_calls.len(), "{got:?}");
+    for v in &got {
+        let text = v["text"].as_str().unwrap();
+        assert!(
+            text.starts_with("【暂停下楼】第4轮全员核酸")
+                && text.contains("采样点「鸿城小区东门」")
+                && text.contains(&place(a))
+                && text.contains("现已临时管控")
+                && text.contains("请该户留在家中"),
+            "{text}"
+        );
+        assert!(!text.contains(&place(b)), "{text}");
+        assert!(a_calls.iter().any(|s| text.contains(&hhmm(*s))), "{text}");
+        assert_eq!(v["households"], 1, "{v}");
+    }
+    // Audited on the round as call_held, naming the alert and the household
+    // by id only.
+    let audited = query_strings(
+        &store,
+        &format!("SELECT detail FROM audit_event WHERE action = 'call_held' AND target_kind = 'round' AND target_id = '{round}' ORDER BY id"),
+    )
+    .await;
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    let alert = sum["alerts"][0]["alert"].as_str().unwrap();
+    assert!(
+        audited[0].starts_with(&format!(
+            "alert={alert} household={street}-{} ",
+            a.household_id
+        )),
+        "{audited:?}"
+    );
+
+    // A corrected result that raises an alert holds C's calls the same way.
+    let other = tube(&srv, &point, "HC00000002");
+    swab(
+        &srv,
+        &other,
+        "s-c",
+        &member_code(&srv, &store, street, c.household_id).await,
+    );
+    let r = srv.post(
+        &format!("/api/v1/rounds/{round}/results"),
+        &json!({ "results": [{ "barcode": "HC00000002", "result": "negative" }] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["calls_held"], 0, "{}", r.body);
+    let r = srv.post(
+        &format!("/api/v1/rounds/{round}/results/corrections"),
+        &json!({ "barcode": "HC00000002", "result": "abnormal", "reason": "实验室更正报告" }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let fixed = r.json();
+    let c_calls = live_calls(c.unit_id);
+    assert_eq!(fixed["calls_held"], c_calls.len(), "{fixed}");
+    assert_eq!(fixed["groups_told"], 1, "{fixed}");
+    let got = held_bodies(&rx, c_calls.len(), Duration::from_secs(15));
+    assert_eq!(got.len(), c_calls.len(), "{got:?}");
+    assert!(
+        got.iter()
+            .all(|v| v["text"].as_str().unwrap().contains(&place(c))),
+        "{got:?}"
+    );
+}
