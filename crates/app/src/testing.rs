@@ -3597,11 +3597,107 @@ pub struct DoorFloor {
 #[derive(Debug, Clone, Serialize)]
 pub struct DoorResident {
     #[serde(flatten)]
-    pub resident: crate::registry::ResidentView,
+    pub resident: DoorPerson,
     /// Every reason that keeps them at home: a sealed or temporary control
     /// order in force on their compound, building, unit or household, or
     /// the cannot-go-downstairs flag.
     pub reasons: Vec<DoorReason>,
+    /// The purpose to register their swab with, which is also the tube to
+    /// open: `door_to_door` (not yet sampled in the round: a pooled tube),
+    /// `retest` (an open single-tube retest after an abnormal pool: a
+    /// retest tube, one swab) or `resample` (an open re-sample after an
+    /// invalid tube). A retest or re-sample leaves the list once its swab
+    /// is registered.
+    pub purpose: &'static str,
+    /// What is due, Chinese first: 待入户采样 / 待单管复检 / 待重采.
+    pub due: &'static str,
+    /// Already sampled in the round (a retest or re-sample): counted as
+    /// sampled in coverage, so work to do at the door, never one missed.
+    pub sampled: bool,
+}
+
+/// A person on a door-to-door list as its reader may see them: a registry
+/// reader of the grid the masked registry view; the team (the staff of the
+/// round's points, who read no registry) only what the door needs.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum DoorPerson {
+    Registry(Box<crate::registry::ResidentView>),
+    Team(DoorTeamPerson),
+}
+
+/// What the door-to-door team needs to find and swab someone: the masked
+/// name, where they live, masked phones and the operational flags the page
+/// shows (never a document number, age, gender, uid or registry key: the
+/// team scans the person's code, or types the document read off their card,
+/// into the tube).
+#[derive(Debug, Clone, Serialize)]
+pub struct DoorTeamPerson {
+    /// Masked (王*芳).
+    pub name: String,
+    pub address: Option<String>,
+    pub unit: Option<String>,
+    pub room: Option<String>,
+    pub phones: Vec<crate::registry::PhoneView>,
+    /// Operational flags (cannot go downstairs, lives alone …); never the
+    /// health flags.
+    pub flags: Vec<&'static str>,
+}
+
+impl DoorPerson {
+    /// The registry key, for a registry reader's list only.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Self::Registry(v) => Some(&v.id),
+            Self::Team(_) => None,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Registry(v) => &v.name,
+            Self::Team(t) => &t.name,
+        }
+    }
+
+    pub fn address(&self) -> Option<&str> {
+        match self {
+            Self::Registry(v) => v.address.as_deref(),
+            Self::Team(t) => t.address.as_deref(),
+        }
+    }
+
+    pub fn phones(&self) -> &[crate::registry::PhoneView] {
+        match self {
+            Self::Registry(v) => &v.phones,
+            Self::Team(t) => &t.phones,
+        }
+    }
+
+    pub fn flags(&self) -> &[&'static str] {
+        match self {
+            Self::Registry(v) => &v.flags,
+            Self::Team(t) => &t.flags,
+        }
+    }
+
+    /// The household's key, for a registry reader's list only.
+    pub fn household(&self) -> Option<&str> {
+        match self {
+            Self::Registry(v) => v.household.as_deref(),
+            Self::Team(_) => None,
+        }
+    }
+}
+
+/// `(purpose, what is due)` of a door-to-door row: the round's sampling, or
+/// an open follow-up of kind `retest` or `resample`.
+fn door_due(follow_up: Option<&str>) -> (&'static str, &'static str) {
+    match follow_up {
+        None => ("door_to_door", "待入户采样 / to be sampled"),
+        Some("retest") => ("retest", "待单管复检 / retest due"),
+        Some(_) => ("resample", "待重采 / re-sample due"),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -3732,8 +3828,12 @@ pub async fn door_list_grids(
     Ok(out)
 }
 
-/// Who a door-to-door team must sample in a grid, by building and floor
-/// (masked; names masked too for a reader who does not see them in full).
+/// Who a door-to-door team must swab in a grid, by building and floor:
+/// those held at home not yet sampled, and those held at home with an open
+/// retest or re-sample (already sampled: `sampled`, with the purpose to
+/// use). Masked; names masked too for a reader who does not see them in
+/// full, and for a reader who is no registry reader of the grid (the team)
+/// only what the door needs ([`DoorTeamPerson`]).
 pub async fn door_to_door(
     store: &Store,
     clock: &Clock,
@@ -3744,6 +3844,9 @@ pub async fn door_to_door(
     let place = store.place_of(grid.street, "grid", grid.id).await?;
     may_read_door_list(store, clock, p, round, &place).await?;
     let full_names = p.sees_full_names(clock.now_ms());
+    // The team (a point's staff) reads no registry: its rows carry only what
+    // the door needs.
+    let registry_reader = p.can(Action::ReadRegistry, &place, clock.now_ms());
     if grid.street != round.street {
         return Err(AuthError::Invalid(
             "网格不在本轮街道 / the grid is not in the round's street".into(),
@@ -3768,10 +3871,22 @@ pub async fn door_to_door(
     // A building's compound and its households' units, read once per building.
     let mut places: std::collections::BTreeMap<i64, (i64, std::collections::BTreeMap<i64, i64>)> =
         Default::default();
-    for id in store
+    // Those not yet sampled, then the open retests and re-samples of those
+    // held at home (already sampled: work at the door, not missed).
+    let mut todo: Vec<(i64, Option<String>)> = store
         .door_to_door(round.street, round.id, grid.id, flag, now)
         .await?
-    {
+        .into_iter()
+        .map(|id| (id, None))
+        .collect();
+    todo.extend(
+        store
+            .door_follow_ups(round.street, round.id, grid.id, flag, now)
+            .await?
+            .into_iter()
+            .map(|(id, kind)| (id, Some(kind))),
+    );
+    for (id, follow_up) in todo {
         let r = store.resident(round.street, id).await?;
         let (compound, unit) = match r.building_id {
             Some(b) => {
@@ -3820,15 +3935,15 @@ pub async fn door_to_door(
         floors
             .entry((label, r.building_id, floor))
             .or_default()
-            .push(DoorResident {
-                resident: {
-                    let mut v = crate::registry::ResidentView::masked(&r, today);
-                    if !full_names {
-                        v.name = gw_domain::mask::name(&v.name);
-                    }
-                    v
-                },
-                reasons,
+            .push({
+                let (purpose, due) = door_due(follow_up.as_deref());
+                DoorResident {
+                    resident: door_person(&r, today, registry_reader, full_names),
+                    reasons,
+                    purpose,
+                    due,
+                    sampled: follow_up.is_some(),
+                }
             });
     }
     Ok(floors
@@ -3846,6 +3961,32 @@ pub async fn door_to_door(
             residents,
         })
         .collect())
+}
+
+/// A door-to-door row's person: the masked registry view for a registry
+/// reader, what the door needs for the team; the name masked unless `p`
+/// sees names.
+fn door_person(
+    r: &gw_store::registry::ResidentRow,
+    today: gw_domain::date::Date,
+    registry_reader: bool,
+    full_names: bool,
+) -> DoorPerson {
+    let mut v = crate::registry::ResidentView::masked(r, today);
+    if !full_names {
+        v.name = gw_domain::mask::name(&v.name);
+    }
+    if registry_reader {
+        return DoorPerson::Registry(Box::new(v));
+    }
+    DoorPerson::Team(DoorTeamPerson {
+        name: v.name,
+        address: v.address,
+        unit: r.unit.clone().filter(|u| !u.is_empty()),
+        room: r.room.clone(),
+        phones: v.phones,
+        flags: v.flags,
+    })
 }
 
 /// Pool-size advice for a street from its earlier rounds' results.

@@ -896,14 +896,42 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             if json {
                 println!("{}", json!({ "floors": floors }));
             } else {
-                let n: usize = floors.iter().map(|f| f.residents.len()).sum();
-                println!("入户采样 door-to-door: {n}");
-                for f in floors {
-                    let floor = f.floor.map_or_else(|| "?".to_string(), |x| x.to_string());
-                    println!("  {} {floor}层 floor:", f.building);
-                    for r in &f.residents {
-                        let why: Vec<&str> = r.reasons.iter().map(|w| w.text.as_str()).collect();
-                        println!("    {} [{}]", person_line(&r.resident), why.join("; "));
+                // Those not yet sampled, then the retests and re-samples due
+                // at home (already sampled: work to do, not missed).
+                for sampled in [false, true] {
+                    let n: usize = floors
+                        .iter()
+                        .map(|f| f.residents.iter().filter(|r| r.sampled == sampled).count())
+                        .sum();
+                    if sampled {
+                        if n == 0 {
+                            continue;
+                        }
+                        println!("待单管复检、待重采（居家，已采样，非漏采） retests and re-samples due at home (already sampled, not missed): {n}");
+                    } else {
+                        println!("入户采样 door-to-door: {n}");
+                    }
+                    for f in &floors {
+                        let rows: Vec<_> = f
+                            .residents
+                            .iter()
+                            .filter(|r| r.sampled == sampled)
+                            .collect();
+                        if rows.is_empty() {
+                            continue;
+                        }
+                        let floor = f.floor.map_or_else(|| "?".to_string(), |x| x.to_string());
+                        println!("  {} {floor}层 floor:", f.building);
+                        for r in rows {
+                            let why: Vec<&str> =
+                                r.reasons.iter().map(|w| w.text.as_str()).collect();
+                            let due = if sampled {
+                                format!(" {} (--purpose {})", r.due, r.purpose)
+                            } else {
+                                String::new()
+                            };
+                            println!("    {} [{}]{due}", door_line(&r.resident), why.join("; "));
+                        }
                     }
                 }
             }
@@ -1295,6 +1323,29 @@ pub async fn alerts_cmd(cmd: AlertsCmd, clock: &Clock) -> Result<()> {
 
 /// One resident as a list line (masked as the view is): id, name, gender and
 /// age, address, phones, flags.
+/// A door-to-door row's person: the registry's line, or the team's.
+fn door_line(p: &gw_app::testing::DoorPerson) -> String {
+    match p {
+        gw_app::testing::DoorPerson::Registry(v) => person_line(v),
+        gw_app::testing::DoorPerson::Team(t) => {
+            let phones: Vec<&str> = t.phones.iter().map(|p| p.number.as_str()).collect();
+            format!(
+                "{}  {}  {}  {}",
+                t.name,
+                t.address.as_deref().unwrap_or("-"),
+                if phones.is_empty() {
+                    "-".to_string()
+                } else {
+                    phones.join(" ")
+                },
+                t.flags.join(" ")
+            )
+            .trim_end()
+            .to_string()
+        }
+    }
+}
+
 fn person_line(v: &gw_app::registry::ResidentView) -> String {
     let phones: Vec<&str> = v.phones.iter().map(|p| p.number.as_str()).collect();
     let age = v.age.map_or_else(String::new, |a| format!(" {a}岁"));

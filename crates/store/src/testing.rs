@@ -1788,6 +1788,17 @@ impl Store {
     }
 }
 
+/// A resident `r` (of household `h`, unit `u`, building `b`) who stays at
+/// home: flagged with `$4` (cannot go downstairs), or under sealed or
+/// temporary control at `$5`: the latest order in force on the household,
+/// unit, building or compound decides (as the schedule reads it).
+const STAYS_IN: &str = "((r.flags & $4) <> 0 OR EXISTS (SELECT 1 FROM control_order c WHERE c.street_id = r.street_id AND c.status IN ('sealed', 'temporary') \
+                  AND c.from_ms <= $5 AND (c.until_ms IS NULL OR c.until_ms > $5) \
+                  AND ((c.target_kind = 'household' AND c.target_id = h.id) OR (c.target_kind = 'unit' AND c.target_id = u.id) \
+                    OR (c.target_kind = 'building' AND c.target_id = b.id) OR (c.target_kind = 'compound' AND c.target_id = b.compound_id)) \
+                  AND NOT EXISTS (SELECT 1 FROM control_order l WHERE l.street_id = c.street_id AND l.target_kind = c.target_kind AND l.target_id = c.target_id \
+                    AND l.from_ms <= $5 AND (l.until_ms IS NULL OR l.until_ms > $5) AND l.from_ms > c.from_ms)))";
+
 impl Store {
     /// Residents of a grid (expected, or added since the round opened) with
     /// no swab yet who must be sampled at their door: flagged with `flag_bit` (cannot go downstairs), or living under a
@@ -1803,15 +1814,7 @@ impl Store {
     ) -> Result<Vec<i64>> {
         use crate::coverage::{added_from, ADDED_SAMPLED, EXEMPT, SAMPLED};
         let source = self.added_source(street, round).await?;
-        // Cannot go downstairs, or under sealed or temporary control now: the
-        // latest order in force on the household, unit, building or compound
-        // decides (as the schedule reads it).
-        let stays_in = "((r.flags & $4) <> 0 OR EXISTS (SELECT 1 FROM control_order c WHERE c.street_id = r.street_id AND c.status IN ('sealed', 'temporary') \
-                  AND c.from_ms <= $5 AND (c.until_ms IS NULL OR c.until_ms > $5) \
-                  AND ((c.target_kind = 'household' AND c.target_id = h.id) OR (c.target_kind = 'unit' AND c.target_id = u.id) \
-                    OR (c.target_kind = 'building' AND c.target_id = b.id) OR (c.target_kind = 'compound' AND c.target_id = b.compound_id)) \
-                  AND NOT EXISTS (SELECT 1 FROM control_order l WHERE l.street_id = c.street_id AND l.target_kind = c.target_kind AND l.target_id = c.target_id \
-                    AND l.from_ms <= $5 AND (l.until_ms IS NULL OR l.until_ms > $5) AND l.from_ms > c.from_ms)))";
+        let stays_in = STAYS_IN;
         if self.round(street, round).await?.state == "planned" {
             // Not open yet (the evening before): a preview from the registry
             // as it is, the grid's active residents who stay in.
@@ -1849,6 +1852,43 @@ impl Store {
         );
         Ok(db_run!(self, pool => sqlx::query_scalar(&sql)
             .bind(street).bind(round).bind(grid).bind(flag_bit).bind(now_ms).fetch_all(pool).await?))
+    }
+
+    /// The open follow-ups of round `round` (single-tube retests after an
+    /// abnormal pool, re-samples after an invalid tube) of residents living
+    /// in `grid` who stay at home (as [`Self::door_to_door`] reads it: the
+    /// flag `flag_bit`, or sealed or temporary control in force at
+    /// `now_ms`), so the door-to-door team takes them at the door. Left out:
+    /// one whose retest or re-sample swab is registered since the follow-up
+    /// opened (its result still to come), and one an exemption spares.
+    /// `(resident, kind)` with kind `retest` or `resample`, by resident.
+    pub async fn door_follow_ups(
+        &self,
+        street: i64,
+        round: i64,
+        grid: i64,
+        flag_bit: i64,
+        now_ms: i64,
+    ) -> Result<Vec<(i64, String)>> {
+        let sql = format!(
+            "SELECT DISTINCT f.resident_id, f.kind FROM follow_up f \
+             JOIN resident r ON r.street_id = f.street_id AND r.id = f.resident_id \
+             JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+             JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+             JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+             WHERE f.street_id = $1 AND f.round_id = $2 AND b.grid_id = $3 AND f.state = 'open' \
+             AND f.kind IN ('retest', 'resample') AND r.status = 'active' \
+             AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = f.street_id AND g.round_id = f.round_id \
+                 AND g.resident_id = f.resident_id AND g.purpose = f.kind AND g.stored_ms >= f.created_ms) \
+             AND NOT {exempt} AND {STAYS_IN} \
+             ORDER BY 1, 2",
+            exempt = crate::alerts::follow_up_exempt!()
+        );
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(&sql)
+                .bind(street).bind(round).bind(grid).bind(flag_bit).bind(now_ms).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
     }
 
     /// `(swabs in the tube, resulted tubes, abnormal tubes)` over a street's

@@ -1046,20 +1046,27 @@ async fn building_body(
         .await?;
         let mut door_html = String::new();
         for f in &door {
-            for v in f.residents.iter().map(|d| &d.resident) {
-                if !v.household.as_ref().is_some_and(|h| households.contains(h)) {
+            // Those not yet sampled: a retest or re-sample due is on the
+            // door-to-door list, not among the missed.
+            for v in f
+                .residents
+                .iter()
+                .filter(|d| !d.sampled)
+                .map(|d| &d.resident)
+            {
+                if !v.household().is_some_and(|h| households.contains(h)) {
                     continue;
                 }
                 let name = if full {
-                    v.name.clone()
+                    v.name().to_string()
                 } else {
-                    gw_domain::mask::name(&v.name)
+                    gw_domain::mask::name(v.name())
                 };
                 let _ = write!(
                     door_html,
                     r#"<li class="row2"><span>{}</span><span class="muted">{}</span></li>"#,
                     esc(&name),
-                    esc(v.address.as_deref().unwrap_or("")),
+                    esc(v.address().unwrap_or("")),
                 );
             }
         }

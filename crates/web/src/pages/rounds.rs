@@ -841,7 +841,7 @@ async fn door_body(
         Some(id)
             if floors
                 .iter()
-                .any(|f| f.residents.iter().any(|d| d.resident.id == id)) =>
+                .any(|f| f.residents.iter().any(|d| d.resident.id() == Some(id))) =>
         {
             super::reveal_phones(s, a, l, &[id]).await?
         }
@@ -864,73 +864,116 @@ async fn door_body(
     } else {
         String::new()
     };
-    let mut html = String::new();
-    let mut total = 0;
-    let mut last_building: Option<(&str, Option<&str>)> = None;
-    for f in &floors {
-        let this = (f.building.as_str(), f.building_id.as_deref());
-        if last_building != Some(this) {
-            if last_building.is_some() {
-                html.push_str("</section>");
+    // Two sections by building and floor: those not yet sampled, then the
+    // open retests and re-samples of those held at home (already sampled:
+    // work at the door, not people missed).
+    let section = |sampled: bool, shown: &mut Option<(String, Vec<String>)>| {
+        let mut html = String::new();
+        let mut total = 0;
+        let mut last_building: Option<(&str, Option<&str>)> = None;
+        for f in &floors {
+            let rows: Vec<_> = f
+                .residents
+                .iter()
+                .filter(|d| d.sampled == sampled)
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let this = (f.building.as_str(), f.building_id.as_deref());
+            if last_building != Some(this) {
+                if last_building.is_some() {
+                    html.push_str("</section>");
+                }
+                html.push_str(&format!(
+                    r#"<section class="card"><h2>{}</h2>"#,
+                    esc(&f.building)
+                ));
+                last_building = Some(this);
+            }
+            let mut li = String::new();
+            for d in rows {
+                let r = &d.resident;
+                total += 1;
+                // Masked by the use-case for a reader who does not see names.
+                let name = r.name().to_string();
+                let masked: Vec<&str> = r.phones().iter().map(|p| p.number.as_str()).collect();
+                let id = r.id().filter(|_| may_reveal);
+                let phones = match id.and_then(|id| revealed.get(id)) {
+                    Some(full) => {
+                        *shown = Some((
+                            format!("{name} {}", r.address().unwrap_or("")),
+                            full.clone(),
+                        ));
+                        esc(&full.join(" "))
+                    }
+                    None => match id {
+                        Some(id) if !masked.is_empty() => {
+                            format!("{} {}", esc(&masked.join(" ")), super::reveal_button(l, id))
+                        }
+                        _ => esc(&masked.join(" ")),
+                    },
+                };
+                // Why at the door: the team knows whether to expect a sealed
+                // door or someone who cannot walk down.
+                let why: Vec<String> = d.reasons.iter().map(|w| pick(l, &w.text)).collect();
+                // A retest or re-sample: what is due and the tube to use.
+                let due = if d.sampled {
+                    format!(
+                        r#" <span class="tag warn" data-purpose="{purpose}">{due} · {tube}</span>"#,
+                        purpose = d.purpose,
+                        due = esc(&pick(l, d.due)),
+                        tube = if d.purpose == "retest" {
+                            l.t("用单管复检管（retest）", "retest tube (single swab)")
+                        } else {
+                            l.t("用重采管（resample）", "re-sample tube")
+                        },
+                    )
+                } else {
+                    String::new()
+                };
+                li.push_str(&format!(
+                    r#"<li><b>{}</b> {} <span class="tag">{}</span>{due} <span class="muted">{phones} {}</span></li>"#,
+                    esc(&name),
+                    esc(r.address().unwrap_or("")),
+                    esc(&why.join(l.t("、", ", "))),
+                    esc(&super::flags_label(l, r.flags())),
+                ));
             }
             html.push_str(&format!(
-                r#"<section class="card"><h2>{}</h2>"#,
-                esc(&f.building)
-            ));
-            last_building = Some(this);
-        }
-        let mut li = String::new();
-        for d in &f.residents {
-            let r = &d.resident;
-            total += 1;
-            // Masked by the use-case for a reader who does not see names.
-            let name = r.name.clone();
-            let masked: Vec<&str> = r.phones.iter().map(|p| p.number.as_str()).collect();
-            let phones = match revealed.get(&r.id) {
-                Some(full) => {
-                    shown = Some((
-                        format!("{name} {}", r.address.as_deref().unwrap_or("")),
-                        full.clone(),
-                    ));
-                    esc(&full.join(" "))
-                }
-                None if may_reveal && !masked.is_empty() => format!(
-                    "{} {}",
-                    esc(&masked.join(" ")),
-                    super::reveal_button(l, &r.id)
-                ),
-                None => esc(&masked.join(" ")),
-            };
-            // Why at the door: the team knows whether to expect a sealed
-            // door or someone who cannot walk down.
-            let why: Vec<String> = d.reasons.iter().map(|w| pick(l, &w.text)).collect();
-            li.push_str(&format!(
-                r#"<li><b>{}</b> {} <span class="tag">{}</span> <span class="muted">{phones} {}</span></li>"#,
-                esc(&name),
-                esc(r.address.as_deref().unwrap_or("")),
-                esc(&why.join(l.t("、", ", "))),
-                esc(&super::flags_label(l, &r.flags)),
+                r#"<h3>{}</h3><ul class="list">{li}</ul>"#,
+                f.floor.map_or_else(
+                    || l.t("楼层不明", "Floor unknown").to_string(),
+                    |n| format!("{n} {}", l.t("层", "floor"))
+                )
             ));
         }
-        html.push_str(&format!(
-            r#"<h3>{}</h3><ul class="list">{li}</ul>"#,
-            f.floor.map_or_else(
-                || l.t("楼层不明", "Floor unknown").to_string(),
-                |n| format!("{n} {}", l.t("层", "floor"))
-            )
-        ));
-    }
-    if last_building.is_some() {
-        html.push_str("</section>");
-    }
-    if floors.is_empty() {
+        if last_building.is_some() {
+            html.push_str("</section>");
+        }
+        (html, total)
+    };
+    let (mut html, total) = section(false, &mut shown);
+    let (follow_html, follow_total) = section(true, &mut shown);
+    if total == 0 {
         html = format!(
             r#"<section class="card"><p class="muted">{}</p></section>"#,
             l.t(
-                "本网格没有需要入户采样的人。",
-                "Nobody in this grid is to be sampled at their door."
+                "本网格没有尚未采样、需要入户采样的人。",
+                "Nobody in this grid still to be sampled is to be sampled at their door."
             )
         );
+    }
+    if follow_total > 0 {
+        html.push_str(&format!(
+            r#"<h2 id="door-follow-ups">{h} · {follow_total} {people}</h2><p class="muted">{note}</p>{follow_html}"#,
+            h = l.t("待单管复检、待重采（居家）", "Retests and re-samples due at home"),
+            people = l.t("人", "people"),
+            note = l.t(
+                "这些人本轮已采样，不是漏采：混管异常后的单管复检或无效管后的重采，因居家管控须上门采集。用所注明的采样管，登记后即从名单去掉。",
+                "These people are already sampled in this round, not missed: a single-tube retest after an abnormal pool or a re-sample after an invalid tube, taken at their door because they are held at home. Use the tube named; they leave the list once the swab is registered."
+            ),
+        ));
     }
     let reveal = if may_reveal {
         super::reveal_form(
