@@ -2042,6 +2042,12 @@ pub async fn scan_checked(
     };
     let (mut out, late) = register_swab(store, clock, p, writer, s).await?;
     if let Some((tube, resident, scanned_ms)) = late {
+        // What held people at home before a late member of an abnormal pool
+        // is held too: the stay-home notice (as for the pool's other
+        // members) tells only of a household not held already. Read for a
+        // swab into a tube past `open` only, never for a live scan into an
+        // open tube.
+        let before = crate::registry::controls_in_force(store, s.tube.street, clock.now_ms()).await;
         let f = store
             .follow_up_late_swab(
                 s.tube.street,
@@ -2082,6 +2088,18 @@ pub async fn scan_checked(
                 "",
             )
             .await?;
+        }
+        if let (Some(household), Some(alert)) = (f.household, f.alert_id) {
+            crate::held_calls::tell_alerts(
+                store,
+                clock,
+                p,
+                s.tube.street,
+                &[alert],
+                &[household],
+                before,
+            )
+            .await;
         }
         out.follow_up = f.kind.map(str::to_string);
     }

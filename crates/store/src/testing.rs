@@ -2515,6 +2515,9 @@ pub struct LateFollowUp {
     pub opened: bool,
     /// The resident's household put under the pool's temporary control.
     pub household_controlled: bool,
+    /// That household (set with `household_controlled`), for the
+    /// stay-home notice of the calls pushed for it.
+    pub household: Option<i64>,
     /// The abnormal pool's alert, reopened while this member's retest is open.
     pub alert_id: Option<i64>,
     /// Messages queued for the street's alert channels.
@@ -2629,6 +2632,7 @@ impl Store {
                                  WHERE NOT EXISTS (SELECT 1 FROM control_order c WHERE c.street_id = $1 AND c.target_kind = 'household' AND c.target_id = $2 AND c.alert_id = $6 AND c.until_ms IS NULL)")
                         .bind(street).bind(h).bind(now_ms).bind(&reason).bind(by).bind(alert)
                         .execute(&mut *conn).await?.rows_affected() == 1;
+                    out.household = out.household_controlled.then_some(h);
                 }
                 // A retest is open again: a cleared alert is not over (a
                 // confirmed one stays confirmed).

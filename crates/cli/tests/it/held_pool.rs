@@ -3,7 +3,8 @@
 //! group robot: the pool's member whose household is called in a pushed
 //! slot still to end is told to stay home, by unit and room; a member's
 //! household called only in a slot already over is not; a corrected result
-//! that raises an alert does the same.
+//! that raises an alert does the same, and so does a member's swab synced
+//! from an offline station after the pool's result.
 
 use std::collections::BTreeSet;
 use std::sync::mpsc;
@@ -258,4 +259,51 @@ async fn an_abnormal_pools_temporary_control_tells_the_groups_of_its_pushed_call
             .all(|v| v["text"].as_str().unwrap().contains(&place(c))),
         "{got:?}"
     );
+
+    // An offline station's queue synced after the result: its swab of a
+    // member of household D, taken an hour ago into the abnormal pool, holds
+    // D at home like the others, and D's pushed calls are held the same way.
+    let d = called
+        .iter()
+        .find(|h| h.unit_id != a.unit_id && h.unit_id != c.unit_id)
+        .expect("a third called unit");
+    let hour_ago = gw_app::Clock::System.now_ms() - hour;
+    let late = srv.post(
+        &format!("/api/v1/tubes/{pool}/scans"),
+        &json!({ "client_id": "s-d-late", "code": member_code(&srv, &store, street, d.household_id).await, "purpose": "routine", "scanned_ms": hour_ago }),
+    );
+    assert!(late.status == 200 || late.status == 201, "{}", late.body);
+    assert_eq!(late.json()["follow_up"], "retest", "{}", late.body);
+    let d_calls = live_calls(d.unit_id);
+    let got = held_bodies(&rx, d_calls.len(), Duration::from_secs(15));
+    assert_eq!(got.len(), d_calls.len(), "{got:?}");
+    assert!(
+        got.iter().all(|v| {
+            let text = v["text"].as_str().unwrap();
+            text.starts_with("【暂停下楼】")
+                && text.contains(&place(d))
+                && !text.contains(&place(a))
+        }),
+        "{got:?}"
+    );
+    let audited = query_strings(
+        &store,
+        &format!("SELECT detail FROM audit_event WHERE action = 'call_held' AND target_kind = 'round' AND target_id = '{round}' ORDER BY id"),
+    )
+    .await;
+    assert_eq!(audited.len(), 3, "{audited:?}");
+    assert!(
+        audited[2].starts_with(&format!(
+            "alert={alert} household={street}-{} ",
+            d.household_id
+        )),
+        "{audited:?}"
+    );
+    // The station's retry tells nobody again.
+    let again = srv.post(
+        &format!("/api/v1/tubes/{pool}/scans"),
+        &json!({ "client_id": "s-d-late", "code": member_code(&srv, &store, street, d.household_id).await, "purpose": "routine", "scanned_ms": hour_ago }),
+    );
+    assert_eq!(again.json()["replay"], true, "{}", again.body);
+    assert!(held_bodies(&rx, 1, Duration::from_millis(2500)).is_empty());
 }
