@@ -57,7 +57,7 @@ pub struct AlertDetail {
     pub retests: Vec<RetestView>,
     pub disinfection: Option<DisinfectionView>,
     /// The alert's point has a disinfection task the caller may not read (a
-    /// grid leader's members swabbed at a point of another community): it
+    /// grid leader's members swabbed at a point not in their grid): it
     /// exists, its state and details are the point's and the street's.
     pub disinfection_elsewhere: bool,
     /// None when the caller may not see the street's alert channels.
@@ -274,7 +274,10 @@ pub async fn point_disinfection(
         .await?
         .into_iter()
         .filter(|t| t.point_id == point.id)
-        .map(|t| DisinfectionView::of(point.street, t))
+        .map(|t| DisinfectionView {
+            may_mark_done,
+            ..DisinfectionView::of(point.street, t)
+        })
         .collect();
     Ok(PointDisinfection {
         tasks,

@@ -33,6 +33,29 @@ pub(crate) async fn point_place(
     Ok(place)
 }
 
+/// Where a testing point may also be read from, besides [`point_place`]: one
+/// place per grid the point stands in or serves ([`Store::point_grids`]:
+/// the grids of its compound's buildings, or outside compounds those its
+/// plan calls to it), each with the point's community and the point. Only
+/// for reading what concerns the point's site (its disinfection task): a
+/// grid leader of such a grid reads it; doing anything at the point is
+/// still checked at [`point_place`].
+pub(crate) async fn point_grid_places(
+    store: &Store,
+    point: &gw_store::testing::PointRow,
+) -> Result<Vec<Place>, StoreError> {
+    let base = point_place(store, point).await?;
+    Ok(store
+        .point_grids(point.street_id, point.id)
+        .await?
+        .into_iter()
+        .map(|g| Place {
+            grid: Some(g),
+            ..base
+        })
+        .collect())
+}
+
 /// A round as its organiser describes it.
 #[derive(Debug, Clone)]
 pub struct NewRound<'a> {
@@ -956,17 +979,19 @@ async fn open_clashing(
 pub enum Closed {
     /// Closed with its swabs, to be bagged.
     Closed,
-    /// Nothing was ever scanned into it (opened by mistake, or changed away
-    /// from before the first person): withdrawn, see [`Store::withdraw_empty_tube`].
+    /// No swab in it: none was ever scanned into it (opened by mistake, or
+    /// changed away from before the first person), or every one was taken
+    /// back: withdrawn, see [`Store::withdraw_empty_tube`].
     Withdrawn,
 }
 
-/// Closes a tube at its point (a station's 换管, or by hand). A tube nothing
-/// was ever scanned into is withdrawn instead: its row goes, its barcode is
-/// free again (its own point may open it), no empty tube waits for a bag in
-/// the reconciliation; audited (`withdraw_tube`, with its barcode and
-/// point). A closed empty tube (closed before this rule) is withdrawn the
-/// same way.
+/// Closes a tube at its point (a station's 换管, or by hand). A tube with no
+/// live swab (nothing was ever scanned into it, or every swab was taken
+/// back) is withdrawn instead: its row goes, its barcode is free again (its
+/// own point may open it), no empty tube waits for a bag in the
+/// reconciliation; audited (`withdraw_tube`, with its barcode and point).
+/// A closed tube with no live swab (closed before this rule, or emptied by
+/// take-backs after it closed) is withdrawn the same way when closed again.
 pub async fn close_tube(
     store: &Store,
     clock: &Clock,
@@ -4101,9 +4126,14 @@ pub struct DisinfectionView {
     pub created_ms: i64,
     pub done_ms: Option<i64>,
     pub done_by: Option<String>,
+    /// Whether the caller may mark it done (manages the point's stations); a
+    /// grid leader who reads it because the point stands in their grid may not.
+    pub may_mark_done: bool,
 }
 
-/// The round's disinfection tasks at the points the caller manages or reads.
+/// The round's disinfection tasks at the points the caller manages or reads:
+/// at the point's place, or (reading only) at a grid the point stands in or
+/// serves ([`point_grid_places`]).
 pub async fn disinfection_tasks(
     store: &Store,
     clock: &Clock,
@@ -4114,12 +4144,22 @@ pub async fn disinfection_tasks(
     let now = clock.now_ms();
     let mut out = Vec::new();
     for t in store.disinfection_tasks(round.street, round.id).await? {
-        let place = point_place(store, &store.point(round.street, t.point_id).await?).await?;
-        if !(p.can(Action::ManageStations, &place, now) || p.can(Action::ReadRegistry, &place, now))
+        let pt = store.point(round.street, t.point_id).await?;
+        let place = point_place(store, &pt).await?;
+        let may_mark_done = p.can(Action::ManageStations, &place, now);
+        if !(may_mark_done
+            || p.can(Action::ReadRegistry, &place, now)
+            || point_grid_places(store, &pt)
+                .await?
+                .iter()
+                .any(|g| p.can(Action::ReadRegistry, g, now)))
         {
             continue;
         }
-        out.push(DisinfectionView::of(round.street, t));
+        out.push(DisinfectionView {
+            may_mark_done,
+            ..DisinfectionView::of(round.street, t)
+        });
     }
     Ok(out)
 }
@@ -4137,6 +4177,7 @@ impl DisinfectionView {
             created_ms: t.created_ms,
             done_ms: t.done_ms,
             done_by: t.done_by,
+            may_mark_done: false,
         }
     }
 }

@@ -68,7 +68,7 @@ pub enum TubeCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Close a tube by hand (a full tube closes by itself); a tube nothing was ever scanned into is withdrawn instead (its barcode free again).
+    /// Close a tube by hand (a full tube closes by itself); a tube with no swab in it (none scanned, or all taken back) is withdrawn instead (its barcode free again).
     Close {
         /// Tube id, STREET-ID.
         tube: String,

@@ -299,6 +299,21 @@ impl Store {
         )
     }
 
+    /// The grids a testing point stands in or serves, for reading its
+    /// disinfection task: inside a compound, the grids of the compound's
+    /// buildings (one grid when they all are in one; the point serves only
+    /// its compound); outside any compound, the grids of the buildings its
+    /// stored call-down plan sends to it (none without a plan). Ascending.
+    pub async fn point_grids(&self, street: i64, point: i64) -> Result<Vec<i64>> {
+        Ok(db_run!(self, pool => sqlx::query_scalar(
+            "SELECT b.grid_id FROM building b JOIN testing_point p ON p.street_id = b.street_id AND p.compound_id = b.compound_id \
+             WHERE p.street_id = $1 AND p.id = $2 \
+             UNION SELECT b.grid_id FROM schedule_call c JOIN testing_point p ON p.street_id = c.street_id AND p.id = c.point_id \
+             JOIN building b ON b.street_id = c.street_id AND b.id = c.building_id \
+             WHERE c.street_id = $1 AND c.point_id = $2 AND p.compound_id IS NULL ORDER BY 1")
+            .bind(street).bind(point).fetch_all(pool).await?))
+    }
+
     /// Where a grid, building, unit or household is (by its grid).
     pub async fn place_of(&self, street: i64, kind: &str, id: i64) -> Result<Place> {
         let grid_sql = match kind {

@@ -116,6 +116,11 @@ pub struct ChainRows {
     pub receipts: Vec<ReceiptRow>,
 }
 
+/// Which tubes past `open` are expected in a bag (`t` the tube): all but a
+/// closed tube whose swabs were all taken back (fill 0; closing it again
+/// withdraws it). A tube in a bag is counted whatever it holds: it is there.
+const EXPECTED: &str = "NOT (t.state = 'closed' AND t.fill = 0)";
+
 /// A point's closed tubes (and the swabs in them) and its open tubes.
 #[derive(Debug, Clone)]
 pub struct PointCount {
@@ -299,11 +304,13 @@ impl Store {
     }
 
     /// A round's tubes past `open` that are in no bag: `(point, barcode)`,
-    /// in the order they were opened.
+    /// in the order they were opened. A closed tube whose swabs were all
+    /// taken back (fill 0) is not one: nothing in it is expected in a bag
+    /// (closing it again withdraws it); bagged anyway, it is counted.
     pub async fn unbagged_tubes(&self, street: i64, round: i64) -> Result<Vec<(i64, String, i64)>> {
         Ok(db_run!(self, pool => {
-            sqlx::query("SELECT t.point_id, t.barcode, COALESCE(t.closed_ms, t.opened_ms) FROM tube t WHERE t.street_id = $1 AND t.round_id = $2 AND t.state <> 'open' \
-                         AND NOT EXISTS (SELECT 1 FROM bag_tube bt WHERE bt.street_id = t.street_id AND bt.tube_id = t.id) ORDER BY t.id")
+            sqlx::query(&format!("SELECT t.point_id, t.barcode, COALESCE(t.closed_ms, t.opened_ms) FROM tube t WHERE t.street_id = $1 AND t.round_id = $2 AND t.state <> 'open' AND {EXPECTED} \
+                         AND NOT EXISTS (SELECT 1 FROM bag_tube bt WHERE bt.street_id = t.street_id AND bt.tube_id = t.id) ORDER BY t.id"))
                 .bind(street).bind(round).fetch_all(pool).await?
                 .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
@@ -330,12 +337,14 @@ impl Store {
     /// A point's closed tubes not yet in a bag, oldest first, each with the
     /// swabs in it: what is waiting to be sealed into a bag. A tube the lab
     /// resulted before it was bagged (a retest tube carried over by hand) is
-    /// among them: the reconciliation counts it unbagged until it is.
+    /// among them: the reconciliation counts it unbagged until it is. A
+    /// closed tube whose swabs were all taken back is not (see
+    /// [`Store::unbagged_tubes`]).
     pub async fn tubes_to_bag(&self, street: i64, point: i64) -> Result<Vec<(String, i64)>> {
         Ok(db_run!(self, pool => {
-            sqlx::query("SELECT t.barcode, (SELECT COUNT(*) FROM registration r WHERE r.street_id = t.street_id AND r.tube_id = t.id) \
-                         FROM tube t WHERE t.street_id = $1 AND t.point_id = $2 AND t.state IN ('closed', 'resulted') \
-                         AND NOT EXISTS (SELECT 1 FROM bag_tube bt WHERE bt.street_id = t.street_id AND bt.tube_id = t.id) ORDER BY t.id")
+            sqlx::query(&format!("SELECT t.barcode, (SELECT COUNT(*) FROM registration r WHERE r.street_id = t.street_id AND r.tube_id = t.id) \
+                         FROM tube t WHERE t.street_id = $1 AND t.point_id = $2 AND t.state IN ('closed', 'resulted') AND {EXPECTED} \
+                         AND NOT EXISTS (SELECT 1 FROM bag_tube bt WHERE bt.street_id = t.street_id AND bt.tube_id = t.id) ORDER BY t.id"))
                 .bind(street).bind(point).fetch_all(pool).await?
                 .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
@@ -639,14 +648,14 @@ impl Store {
     /// Everything reconciliation reads about a round.
     pub async fn chain(&self, street: i64, round: i64) -> Result<ChainRows> {
         Ok(db_run!(self, pool => {
-            let points = sqlx::query(
+            let points = sqlx::query(&format!(
                 "SELECT p.id, p.name, \
-                 (SELECT COUNT(*) FROM tube t WHERE t.street_id = p.street_id AND t.point_id = p.id AND t.state <> 'open'), \
+                 (SELECT COUNT(*) FROM tube t WHERE t.street_id = p.street_id AND t.point_id = p.id AND t.state <> 'open' AND {EXPECTED}), \
                  (SELECT COUNT(*) FROM registration r JOIN tube t ON t.street_id = r.street_id AND t.id = r.tube_id WHERE r.street_id = p.street_id AND r.point_id = p.id AND t.state <> 'open'), \
                  (SELECT COUNT(*) FROM tube t WHERE t.street_id = p.street_id AND t.point_id = p.id AND t.state = 'open'), \
                  (SELECT COUNT(*) FROM tube t WHERE t.street_id = p.street_id AND t.point_id = p.id AND t.state = 'open' AND t.tube_use = 'pool' AND t.fill > 0), \
                  (SELECT CAST(COALESCE(SUM(t.fill), 0) AS BIGINT) FROM tube t WHERE t.street_id = p.street_id AND t.point_id = p.id AND t.state = 'open' AND t.tube_use = 'pool') \
-                 FROM testing_point p WHERE p.street_id = $1 AND p.round_id = $2 ORDER BY p.id")
+                 FROM testing_point p WHERE p.street_id = $1 AND p.round_id = $2 ORDER BY p.id"))
                 .bind(street).bind(round).fetch_all(pool).await?
                 .iter().map(|r| Ok(PointCount { id: r.try_get(0)?, name: r.try_get(1)?, closed_tubes: r.try_get(2)?, closed_people: r.try_get(3)?, open_tubes: r.try_get(4)?, open_filled_tubes: r.try_get(5)?, open_people: r.try_get(6)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;

@@ -636,17 +636,17 @@ impl Store {
         r.ok_or_else(|| StoreError::NotFound(format!("tube {street}-{id}")))
     }
 
-    /// Withdraws tube `id` when nothing was ever scanned into it (no swab,
-    /// none taken back, no client id recorded as taken back in it), it is
-    /// open or closed at its point (in no bag), has no result, and its round
-    /// is not settled: the row goes (its barcode is free again, nothing of it
-    /// waits for a bag). One statement: a swab stored meanwhile raised
-    /// `fill`, and the row is then kept. The barcode when withdrawn.
+    /// Withdraws tube `id` when it holds no live swab (none was ever
+    /// scanned into it, or every one was taken back: `voided_swab` keeps
+    /// those, with the withdrawn tube's id), it is open or closed at its
+    /// point (in no bag), has no result, and its round is not settled: the
+    /// row goes (its barcode is free again, nothing of it waits for a bag).
+    /// One statement: a swab stored meanwhile raised `fill`, and the row is
+    /// then kept. The barcode when withdrawn.
     pub async fn withdraw_empty_tube(&self, street: i64, id: i64) -> Result<Option<String>> {
         Ok(db_run!(self, pool => sqlx::query_scalar(
             "DELETE FROM tube WHERE street_id = $1 AND id = $2 AND state IN ('open', 'closed') AND fill = 0 AND result IS NULL \
              AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = tube.street_id AND g.tube_id = tube.id) \
-             AND NOT EXISTS (SELECT 1 FROM voided_swab v WHERE v.street_id = tube.street_id AND v.tube_id = tube.id) \
              AND NOT EXISTS (SELECT 1 FROM bag_tube b WHERE b.street_id = tube.street_id AND b.tube_id = tube.id) \
              AND EXISTS (SELECT 1 FROM testing_round r WHERE r.street_id = tube.street_id AND r.id = tube.round_id AND r.state NOT IN ('closed', 'cancelled')) \
              RETURNING barcode")

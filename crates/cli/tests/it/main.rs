@@ -43,5 +43,6 @@ mod storage;
 mod territory;
 mod testing;
 mod tls;
+mod tube_empty;
 mod unavailable;
 mod web_polish;

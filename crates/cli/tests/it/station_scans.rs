@@ -107,7 +107,8 @@ async fn a_reused_tube_open_carries_its_fill() {
 /// what to do; closed (the station's change of tube) while nothing was ever
 /// scanned into it, it is withdrawn: gone from the round, its barcode free
 /// for its own point, audited, and its id never given to another tube. A
-/// tube that held a swab, even one taken back, is closed as before.
+/// tube with a swab is closed as before; one whose every swab was taken
+/// back holds none and is withdrawn too (tests/it/tube_empty.rs).
 #[tokio::test]
 async fn an_empty_tube_closed_is_withdrawn_and_its_barcode_freed() {
     let w = setup("60").await;
@@ -144,7 +145,7 @@ async fn an_empty_tube_closed_is_withdrawn_and_its_barcode_freed() {
     let own = tube(srv, &w.points[1], "W0000150");
     assert_ne!(own, wrong_id);
     // A tube with a swab closes as before; one whose only swab was taken
-    // back holds it still (the physical tube may), and closes too.
+    // back holds no swab and is withdrawn.
     let full = tube(srv, &w.points[0], "W0000001");
     scan(srv, &full, "wd-1", &w.codes[0].1);
     let c = srv.post(&format!("/api/v1/tubes/{full}/close"), &json!({}));
@@ -161,7 +162,7 @@ async fn an_empty_tube_closed_is_withdrawn_and_its_barcode_freed() {
     );
     assert_eq!(v.status, 200, "{}", v.body);
     let c = srv.post(&format!("/api/v1/tubes/{undone}/close"), &json!({}));
-    assert_eq!(c.json()["state"], "closed", "{}", c.body);
+    assert_eq!(c.json()["state"], "withdrawn", "{}", c.body);
     // An empty tube closed before this rule (left 已封管, 0 swabs) is
     // withdrawn when closed again.
     let legacy = tube(srv, &w.points[0], "W0000003");
@@ -177,10 +178,7 @@ async fn an_empty_tube_closed_is_withdrawn_and_its_barcode_freed() {
         "SELECT barcode || ':' || state FROM tube WHERE barcode LIKE 'W%' ORDER BY barcode",
     )
     .await;
-    assert_eq!(
-        states,
-        vec!["W0000001:closed", "W0000002:closed", "W0000150:open"]
-    );
+    assert_eq!(states, vec!["W0000001:closed", "W0000150:open"]);
 }
 
 /// Flagged swabs say what to do: another street's code by the street's

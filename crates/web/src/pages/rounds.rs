@@ -2400,6 +2400,16 @@ async fn disinfection_body(
                     "withdrawn: the result was corrected"
                 )
             )
+        } else if !t.may_mark_done {
+            // Read by a grid leader of the point's grid: the point's manager
+            // (or the street) marks it done.
+            format!(
+                r#"<span class="tag bad">{}</span>"#,
+                l.t(
+                    "消杀未完成（由采样点负责人标记完成）",
+                    "not disinfected yet (the point's manager marks it done)"
+                )
+            )
         } else {
             format!(
                 r#"<form method="post" action="/disinfection/{}/done" class="inline"><input type="hidden" name="csrf" value="{}"><input type="hidden" name="round" value="{round}"><button class="primary" type="submit">{}</button></form>"#,
