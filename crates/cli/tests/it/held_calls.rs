@@ -50,8 +50,35 @@ fn control(srv: &Server, kind: &str, id: &str, status: &str) -> Value {
     r.json()
 }
 
-#[tokio::test]
-async fn a_stay_home_order_on_a_called_place_tells_the_groups_that_got_the_call() {
+/// What [`pushed`] made.
+pub(crate) struct Pushed {
+    pub env: TestEnv,
+    pub srv: Server,
+    pub store: gw_store::Store,
+    pub street: i64,
+    pub round: String,
+    pub rk: Key,
+    pub point: String,
+    /// What the robot receives: `(path, body)`.
+    pub rx: mpsc::Receiver<(String, String)>,
+    /// The plan's slots in order (at least `min_slots`); the first two and
+    /// the third are pushed, the third's calls then moved to `past`.
+    pub slots: Vec<i64>,
+    pub past: i64,
+}
+
+/// A demo street of 800 with its street commander logged in, a group robot
+/// of `kind` on loopback as its channel, a round `round_name` open with one
+/// point `point_name` in the first community and a plan of 30-minute slots
+/// (at least `min_slots`). The first three slots are pushed; the third's
+/// calls and push record are then moved three hours before the first, as if
+/// that slot had ended.
+pub(crate) async fn pushed(
+    kind: &str,
+    round_name: &str,
+    point_name: &str,
+    min_slots: usize,
+) -> Pushed {
     let env = TestEnv::new().await;
     env.cli_ok(&["demo", "--residents", "800", "--seed", "7", "--no-serve"]);
     let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
@@ -63,23 +90,22 @@ async fn a_stay_home_order_on_a_called_place_tells_the_groups_that_got_the_call(
     let (url, rx) = robot();
     let ch = srv.post(
         &format!("/api/v1/streets/{street}/alert-channels"),
-        &json!({ "kind": "wecom", "url": url }),
+        &json!({ "kind": kind, "url": url }),
     );
     assert!(ch.status == 200 || ch.status == 201, "{}", ch.body);
-    let (round, _) = open_round(|p, b| srv.post(p, b), &round_body(street, "第3轮全员核酸"));
+    let (round, _) = open_round(|p, b| srv.post(p, b), &round_body(street, round_name));
     let rk: Key = round.parse().unwrap();
     let p = srv.post(
         &format!("/api/v1/rounds/{round}/points"),
-        &json!({ "name": "银座小区北门", "community": format!("{street}-{community}"), "stations": 2 }),
+        &json!({ "name": point_name, "community": format!("{street}-{community}"), "stations": 2 }),
     );
     assert_eq!(p.status, 201, "{}", p.body);
+    let point = p.json()["id"].as_str().unwrap().to_string();
     let plan = srv.post(
         &format!("/api/v1/rounds/{round}/schedule"),
         &json!({ "slot_minutes": 30 }),
     );
     assert_eq!(plan.status, 200, "{}", plan.body);
-
-    // Slots in order; the first two and the third are pushed.
     let calls = store.schedule_calls(street, rk.id).await.unwrap();
     let slots: Vec<i64> = calls
         .iter()
@@ -87,7 +113,7 @@ async fn a_stay_home_order_on_a_called_place_tells_the_groups_that_got_the_call(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    assert!(slots.len() >= 5, "{slots:?}");
+    assert!(slots.len() >= min_slots, "{slots:?}");
     for s in &slots[..3] {
         let r = srv.post(
             &format!("/api/v1/rounds/{round}/schedule/push"),
@@ -95,9 +121,7 @@ async fn a_stay_home_order_on_a_called_place_tells_the_groups_that_got_the_call(
         );
         assert_eq!(r.status, 200, "{}", r.body);
     }
-    // The third slot's calls are moved into the past, as if it had ended.
-    let hour = 3_600_000;
-    let (s3, past) = (slots[2], slots[0] - 3 * hour);
+    let (s3, past) = (slots[2], slots[0] - 3 * 3_600_000);
     exec(
         &store,
         &format!(
@@ -112,6 +136,34 @@ async fn a_stay_home_order_on_a_called_place_tells_the_groups_that_got_the_call(
         &format!("UPDATE audit_event SET detail = 'slot={past} messages=1' WHERE action = 'push_call_down' AND detail LIKE 'slot={s3} %'"),
     )
     .await;
+    Pushed {
+        env,
+        srv,
+        store,
+        street,
+        round,
+        rk,
+        point,
+        rx,
+        slots,
+        past,
+    }
+}
+
+#[tokio::test]
+async fn a_stay_home_order_on_a_called_place_tells_the_groups_that_got_the_call() {
+    let Pushed {
+        env,
+        srv,
+        store,
+        street,
+        round,
+        rk,
+        rx,
+        slots,
+        past,
+        point: _,
+    } = pushed("wecom", "第3轮全员核酸", "银座小区北门", 5).await;
     // The pushes' own messages are not what is looked for here.
     let _ = held_texts(&rx, 0, Duration::from_millis(1500));
 
@@ -158,7 +210,7 @@ async fn a_stay_home_order_on_a_called_place_tells_the_groups_that_got_the_call(
         .filter(|b| live_slots(*b) > 0)
         .collect();
     let ended = only_in(&|s| *s == past);
-    let unpushed = only_in(&|s| *s > s3);
+    let unpushed = only_in(&|s| *s > slots[2]);
     assert!(
         called.len() >= 2 && !ended.is_empty() && !unpushed.is_empty(),
         "{called:?} {ended:?} {unpushed:?}"

@@ -6,16 +6,14 @@
 //! that raises an alert does the same, and so does a member's swab synced
 //! from an offline station after the pool's result.
 
-use std::collections::BTreeSet;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use gw_domain::ids::Key;
 use gw_domain::schedule::hhmm;
 use serde_json::{json, Value};
 
-use crate::alerts::robot;
-use crate::harness::{exec, open_round, query_strings, round_body, Server, TestEnv};
+use crate::harness::{query_strings, Server};
+use crate::held_calls::{pushed, Pushed};
 
 /// The stay-home messages (JSON bodies of kind `call_held`) the robot
 /// receives within `wait`, waiting a little more after the `want`th for any
@@ -69,67 +67,20 @@ fn swab(srv: &Server, tube: &str, client: &str, code: &str) {
 
 #[tokio::test]
 async fn an_abnormal_pools_temporary_control_tells_the_groups_of_its_pushed_calls() {
-    let env = TestEnv::new().await;
-    env.cli_ok(&["demo", "--residents", "800", "--seed", "7", "--no-serve"]);
-    let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
-    let mut srv = env.serve();
-    srv.token = Some(srv.login("chief", &pw));
-    let store = env.store().await;
-    let street = store.streets().await.unwrap()[0].id;
-    let community = store.communities(None, Some(street)).await.unwrap()[0].id;
-    let (url, rx) = robot();
-    let ch = srv.post(
-        &format!("/api/v1/streets/{street}/alert-channels"),
-        &json!({ "kind": "json", "url": url }),
-    );
-    assert!(ch.status == 200 || ch.status == 201, "{}", ch.body);
-    let (round, _) = open_round(|p, b| srv.post(p, b), &round_body(street, "第4轮全员核酸"));
-    let rk: Key = round.parse().unwrap();
-    let p = srv.post(
-        &format!("/api/v1/rounds/{round}/points"),
-        &json!({ "name": "鸿城小区东门", "community": format!("{street}-{community}"), "stations": 2 }),
-    );
-    assert_eq!(p.status, 201, "{}", p.body);
-    let point = p.json()["id"].as_str().unwrap().to_string();
-    let plan = srv.post(
-        &format!("/api/v1/rounds/{round}/schedule"),
-        &json!({ "slot_minutes": 30 }),
-    );
-    assert_eq!(plan.status, 200, "{}", plan.body);
-
-    // The first three slots pushed; the third then moved into the past, as
-    // if it had ended.
-    let calls = store.schedule_calls(street, rk.id).await.unwrap();
-    let slots: Vec<i64> = calls
-        .iter()
-        .map(|c| c.starts_ms)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    assert!(slots.len() >= 4, "{slots:?}");
-    for s in &slots[..3] {
-        let r = srv.post(
-            &format!("/api/v1/rounds/{round}/schedule/push"),
-            &json!({ "starts_ms": s }),
-        );
-        assert_eq!(r.status, 200, "{}", r.body);
-    }
+    // The environment is kept to the end: dropping it drops its database.
+    let Pushed {
+        env: _env,
+        srv,
+        store,
+        street,
+        round,
+        rk,
+        point,
+        rx,
+        slots,
+        past,
+    } = pushed("json", "第4轮全员核酸", "鸿城小区东门", 4).await;
     let hour = 3_600_000;
-    let (s3, past) = (slots[2], slots[0] - 3 * hour);
-    exec(
-        &store,
-        &format!(
-            "UPDATE schedule_call SET starts_ms = {past}, ends_ms = {} WHERE street_id = {street} AND round_id = {} AND starts_ms = {s3}",
-            past + 30 * 60_000,
-            rk.id
-        ),
-    )
-    .await;
-    exec(
-        &store,
-        &format!("UPDATE audit_event SET detail = 'slot={past} messages=1' WHERE action = 'push_call_down' AND detail LIKE 'slot={s3} %'"),
-    )
-    .await;
     // The pushes' own messages are not what is looked for here.
     let _ = held_bodies(&rx, 0, Duration::from_millis(1500));
 
