@@ -246,7 +246,7 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Who a door-to-door team samples in a grid, by building and floor (masked).
+    /// Who a door-to-door team samples in a grid, by building and floor (masked): those held at home not yet swabbed, and the retests and re-samples due of those held at home (with the tube purpose to use).
     DoorToDoor {
         round: String,
         /// Grid id, STREET-ID.
