@@ -990,8 +990,10 @@ pub enum Closed {
 /// back) is withdrawn instead: its row goes, its barcode is free again (its
 /// own point may open it), no empty tube waits for a bag in the
 /// reconciliation; audited (`withdraw_tube`, with its barcode and point).
-/// A closed tube with no live swab (closed before this rule, or emptied by
-/// take-backs after it closed) is withdrawn the same way when closed again.
+/// A closed tube with no live swab (closed, or emptied by take-backs after
+/// it closed, before these rules: the take-back of a closed tube's last
+/// swab now withdraws it, see [`void_swab`]) is withdrawn the same way when
+/// closed again.
 pub async fn close_tube(
     store: &Store,
     clock: &Clock,
@@ -1058,6 +1060,10 @@ pub struct VoidOutcome {
     pub reopened: bool,
     /// The resident's later swab that is now their first in the round.
     pub promoted: Option<String>,
+    /// The tube had been closed and this was its last live swab: it is
+    /// withdrawn (its barcode free again, not expected in a bag), as
+    /// [`close_tube`] withdraws an emptied tube.
+    pub withdrawn: bool,
     /// It had been taken back already (this is a retry): nothing changed.
     pub already: bool,
     pub message: String,
@@ -1067,7 +1073,10 @@ pub struct VoidOutcome {
 /// scanned and not swabbed) while its tube is still at the point: see
 /// [`Store::void_registration`]. A reason is required; who, why and the tube
 /// go to the audit log. Allowed to whoever may scan at the tube's point,
-/// the point's station device too (where the mistake was made).
+/// the point's station device too (where the mistake was made). The last
+/// live swab of a closed tube not yet in a bag takes the tube with it:
+/// withdrawn in the take-back's transaction (audited `withdraw_tube`, as a
+/// close does), so no empty tube is left for the reconciliation.
 pub async fn void_swab(
     store: &Store,
     clock: &Clock,
@@ -1104,7 +1113,11 @@ async fn void_at(
             Key { street, id: at.tube },
             at.point,
             true,
-            |fill| format!("此样本之前已撤销：采样管现有 {fill} 个样本 / taken back already: the tube holds {fill} swab(s)"),
+            |fill, withdrawn| if withdrawn {
+                "此样本之前已撤销，其采样管已作废 / taken back already: its tube is withdrawn".to_string()
+            } else {
+                format!("此样本之前已撤销：采样管现有 {fill} 个样本 / taken back already: the tube holds {fill} swab(s)")
+            },
         )
         .await;
     }
@@ -1138,13 +1151,36 @@ async fn void_at(
         "",
     )
     .await?;
-    let message = format!(
-        "已撤销：采样管现有 {} 个样本{} / taken back: the tube now holds {} swab(s){}",
-        v.tube_fill,
-        if v.reopened { "，已重新打开" } else { "" },
-        v.tube_fill,
-        if v.reopened { ", open again" } else { "" }
-    );
+    if let Some(barcode) = &v.withdrawn {
+        access::record(
+            store,
+            clock,
+            p,
+            "withdraw_tube",
+            (street, "tube", &tube.to_string()),
+            &format!(
+                "barcode={barcode} point={} taken_back={registration}",
+                Key {
+                    street,
+                    id: v.point_id
+                }
+            ),
+            "",
+        )
+        .await?;
+    }
+    let message = match &v.withdrawn {
+        Some(barcode) => format!(
+            "已撤销：已封管的采样管 {barcode} 已无样本，已作废，条码可再用，无需装袋 / taken back: closed tube {barcode} holds no swab now: withdrawn, its barcode free again, not to be bagged"
+        ),
+        None => format!(
+            "已撤销：采样管现有 {} 个样本{} / taken back: the tube now holds {} swab(s){}",
+            v.tube_fill,
+            if v.reopened { "，已重新打开" } else { "" },
+            v.tube_fill,
+            if v.reopened { ", open again" } else { "" }
+        ),
+    };
     Ok(VoidOutcome {
         registration: Some(registration.to_string()),
         tube: tube.to_string(),
@@ -1152,6 +1188,7 @@ async fn void_at(
         point_count: v.point_count,
         reopened: v.reopened,
         promoted: v.promoted.map(|id| Key { street, id }.to_string()),
+        withdrawn: v.withdrawn.is_some(),
         already: false,
         message,
     })
@@ -1174,7 +1211,30 @@ pub async fn void_scan(
     let street = tube.street;
     let client_id = client_id.trim();
     check_client_id(client_id)?;
-    let t = store.tube(street, tube.id).await?;
+    let t = match store.tube(street, tube.id).await {
+        Ok(t) => t,
+        Err(StoreError::NotFound(m)) => {
+            // Withdrawn by this very take-back (its last swab), sent again:
+            // the same answer.
+            if let Some(id) = store
+                .voided_by_client(street, client_id)
+                .await?
+                .filter(|id| *id > 0)
+            {
+                if let Some(at) = store
+                    .swab_point(street, id)
+                    .await?
+                    .filter(|a| a.voided && a.tube == tube.id)
+                {
+                    let pt = store.point(street, at.point).await?;
+                    access::authorize(p, clock, Action::Scan, &point_place(store, &pt).await?)?;
+                    return void_at(store, clock, p, Key { street, id }, at, reason).await;
+                }
+            }
+            return Err(StoreError::NotFound(m).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let pt = store.point(street, t.point_id).await?;
     access::authorize(p, clock, Action::Scan, &point_place(store, &pt).await?)?;
     let id = match store.registration_by_client(street, client_id).await? {
@@ -1218,7 +1278,7 @@ pub async fn void_scan(
         tube,
         t.point_id,
         !recorded,
-        |_| "已撤销（服务器未收到过此扫码，以后收到也不再登记）/ taken back (the server never had this scan; if it comes, it is not stored)".into(),
+        |_, _| "已撤销（服务器未收到过此扫码，以后收到也不再登记）/ taken back (the server never had this scan; if it comes, it is not stored)".into(),
     )
     .await
 }
@@ -1241,11 +1301,17 @@ async fn void_as_is(
     tube: Key,
     point: i64,
     already: bool,
-    message: impl FnOnce(i64) -> String,
+    message: impl FnOnce(i64, bool) -> String,
 ) -> Result<VoidOutcome, AuthError> {
     let (tube_fill, point_count) = store
         .tube_and_point_counts(tube.street, tube.id, point)
         .await?;
+    // Its last swab's take-back withdrew it.
+    let withdrawn = match store.tube(tube.street, tube.id).await {
+        Ok(_) => false,
+        Err(StoreError::NotFound(_)) => true,
+        Err(e) => return Err(e.into()),
+    };
     Ok(VoidOutcome {
         registration: registration.map(|k| k.to_string()),
         tube: tube.to_string(),
@@ -1253,8 +1319,9 @@ async fn void_as_is(
         point_count,
         reopened: false,
         promoted: None,
+        withdrawn,
         already,
-        message: message(tube_fill),
+        message: message(tube_fill, withdrawn),
     })
 }
 

@@ -117,8 +117,10 @@ pub struct ChainRows {
 }
 
 /// Which tubes past `open` are expected in a bag (`t` the tube): all but a
-/// closed tube whose swabs were all taken back (fill 0; closing it again
-/// withdraws it). A tube in a bag is counted whatever it holds: it is there.
+/// closed tube whose swabs were all taken back (fill 0: left from before the
+/// take-back of a closed tube's last swab withdrew it, see
+/// [`Store::void_registration`]; closing it again withdraws it). A tube in a
+/// bag is counted whatever it holds: it is there.
 const EXPECTED: &str = "NOT (t.state = 'closed' AND t.fill = 0)";
 
 /// A point's closed tubes (and the swabs in them) and its open tubes.

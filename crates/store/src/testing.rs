@@ -334,6 +334,15 @@ static SCAN_STATE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
 /// withdrawn (migration 0035 keeps the latter in `id_floor`).
 const TUBE_ID_ABOVE_FLOOR: &str = "(SELECT MAX(COALESCE((SELECT MAX(id) FROM tube), 0), COALESCE((SELECT id FROM id_floor WHERE tbl = 'tube'), 0)))";
 
+/// Deletes tube `$2` of street `$1` when it holds no live swab, is open or
+/// closed at its point (in no bag), has no result and its round is not
+/// settled; returns its barcode (see [`Store::withdraw_empty_tube`]).
+const WITHDRAW_EMPTY_TUBE: &str = "DELETE FROM tube WHERE street_id = $1 AND id = $2 AND state IN ('open', 'closed') AND fill = 0 AND result IS NULL \
+     AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = tube.street_id AND g.tube_id = tube.id) \
+     AND NOT EXISTS (SELECT 1 FROM bag_tube b WHERE b.street_id = tube.street_id AND b.tube_id = tube.id) \
+     AND EXISTS (SELECT 1 FROM testing_round r WHERE r.street_id = tube.street_id AND r.id = tube.round_id AND r.state NOT IN ('closed', 'cancelled')) \
+     RETURNING barcode";
+
 const REG_COLS: &str =
     "id, client_id, tube_id, point_id, resident_id, purpose, duplicate_of, problem, scanned_ms, raw_code";
 
@@ -644,13 +653,10 @@ impl Store {
     /// One statement: a swab stored meanwhile raised `fill`, and the row is
     /// then kept. The barcode when withdrawn.
     pub async fn withdraw_empty_tube(&self, street: i64, id: i64) -> Result<Option<String>> {
-        Ok(db_run!(self, pool => sqlx::query_scalar(
-            "DELETE FROM tube WHERE street_id = $1 AND id = $2 AND state IN ('open', 'closed') AND fill = 0 AND result IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = tube.street_id AND g.tube_id = tube.id) \
-             AND NOT EXISTS (SELECT 1 FROM bag_tube b WHERE b.street_id = tube.street_id AND b.tube_id = tube.id) \
-             AND EXISTS (SELECT 1 FROM testing_round r WHERE r.street_id = tube.street_id AND r.id = tube.round_id AND r.state NOT IN ('closed', 'cancelled')) \
-             RETURNING barcode")
-            .bind(street).bind(id).fetch_optional(pool).await?))
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar(WITHDRAW_EMPTY_TUBE)
+            .bind(street).bind(id).fetch_optional(pool).await?),
+        )
     }
 
     /// Moves a tube from `from` to `to`; Conflict if it is not in `from`.
@@ -2671,6 +2677,10 @@ pub struct Voided {
     pub reopened: bool,
     /// The resident's later sampling swab that is now their first.
     pub promoted: Option<i64>,
+    /// The tube had been closed and this was its last live swab: withdrawn
+    /// with the take-back (its barcode, free again; see
+    /// [`Store::withdraw_empty_tube`]).
+    pub withdrawn: Option<String>,
 }
 
 /// Where a swab is, or was before it was taken back.
@@ -2695,6 +2705,13 @@ impl Store {
     /// moment is decided first (the tube `FOR NO KEY UPDATE`: the key stays,
     /// so a foreign-key check does not wait on it; a scan writer's batch
     /// that fills the same tube waits for the void's short transaction).
+    /// When the tube was closed (by hand, or a station's 换管) and this was
+    /// its last live swab, the tube is withdrawn in the same transaction, as
+    /// a close of an emptied tube does: its row goes, its barcode is free
+    /// again, nothing of it waits for a bag (on PostgreSQL the tube is then
+    /// locked `FOR UPDATE` from the start, so the lock is never raised
+    /// under a foreign-key check). A tube in a bag is past `closed`: its
+    /// swabs are not taken back, it stays counted where it is.
     /// NotFound when there is no such registration (or it was taken back
     /// already); Conflict when the tube has left `closed` or the round is
     /// closed.
@@ -2713,11 +2730,20 @@ impl Store {
         let round =
             round.ok_or_else(|| StoreError::NotFound(format!("registration {street}-{id}")))?;
         tx.hold_unclosed_round(street, round).await?;
+        // A closed tube with one swab left may be withdrawn: its key goes.
+        let last_in_closed: bool = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM registration g JOIN tube t ON t.street_id = g.street_id AND t.id = g.tube_id \
+             WHERE g.street_id = $1 AND g.id = $2 AND t.state = 'closed' AND t.fill <= 1)")
+            .bind(street).bind(id).fetch_one(&mut *conn).await?);
         let sql = format!(
             "SELECT g.tube_id, g.point_id, g.resident_id, g.purpose, g.duplicate_of, t.state, CAST(t.fill AS BIGINT), CAST(t.pool_size AS BIGINT) \
              FROM registration g JOIN tube t ON t.street_id = g.street_id AND t.id = g.tube_id \
              WHERE g.street_id = $1 AND g.id = $2{}",
-            tx.row_lock(RowLock::NoKeyUpdate)
+            tx.row_lock(if last_in_closed {
+                RowLock::Update
+            } else {
+                RowLock::NoKeyUpdate
+            })
         );
         let row = crate::import::tx_run!(tx, conn, DB => {
             match sqlx::query(&sql).bind(street).bind(id).fetch_optional(&mut *conn).await? {
@@ -2779,8 +2805,15 @@ impl Store {
         if let Some(rid) = resident {
             tx.drop_unswabbed_pending(street, rid).await?;
         }
+        // The last live swab of a closed tube: the tube is withdrawn with it.
+        let withdrawn: Option<String> = if state == "closed" && !reopen && fill - 1 == 0 {
+            crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar(WITHDRAW_EMPTY_TUBE)
+                .bind(street).bind(tube).fetch_optional(&mut *conn).await?)
+        } else {
+            None
+        };
         let (tube_fill, point_count) = crate::import::tx_run!(tx, conn, DB => {
-            let r = sqlx::query("SELECT CAST(t.fill AS BIGINT), CAST(p.swabs AS BIGINT) FROM tube t JOIN testing_point p ON p.street_id = t.street_id AND p.id = $3 WHERE t.street_id = $1 AND t.id = $2")
+            let r = sqlx::query("SELECT COALESCE((SELECT CAST(fill AS BIGINT) FROM tube WHERE street_id = $1 AND id = $2), 0), CAST(p.swabs AS BIGINT) FROM testing_point p WHERE p.street_id = $1 AND p.id = $3")
                 .bind(street).bind(tube).bind(point).fetch_one(&mut *conn).await?;
             (r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)
         });
@@ -2792,6 +2825,7 @@ impl Store {
             point_count,
             reopened: reopen,
             promoted,
+            withdrawn,
         })
     }
 

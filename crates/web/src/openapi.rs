@@ -422,10 +422,11 @@ fn packed_or_replayed() -> Value {
 
 /// What taking a swab back answers.
 fn void_outcome() -> Value {
-    json!({ "type": "object", "required": ["tube", "tube_fill", "point_count", "reopened", "already", "message"], "properties": {
+    json!({ "type": "object", "required": ["tube", "tube_fill", "point_count", "reopened", "withdrawn", "already", "message"], "properties": {
         "registration": { "type": "string", "nullable": true, "description": "none for a scan the server never stored" }, "tube": { "type": "string" },
         "tube_fill": { "type": "integer" }, "point_count": { "type": "integer" }, "reopened": { "type": "boolean", "description": "the tube had closed itself when full and is open again" },
         "promoted": { "type": "string", "nullable": true, "description": "the resident's swab that is now their first" },
+        "withdrawn": { "type": "boolean", "description": "the tube was closed and this was its last live swab: the tube is withdrawn (its barcode free again, not expected in a bag)" },
         "already": { "type": "boolean", "description": "taken back before: nothing changed" }, "message": { "type": "string" } } })
 }
 

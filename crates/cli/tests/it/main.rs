@@ -44,5 +44,6 @@ mod territory;
 mod testing;
 mod tls;
 mod tube_empty;
+mod tube_takeback_closed;
 mod unavailable;
 mod web_polish;
