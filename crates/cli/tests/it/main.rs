@@ -21,6 +21,7 @@ mod held_pool;
 mod import;
 mod invalid_exempt;
 mod lab;
+mod lab_page_held;
 mod leave;
 mod links;
 mod packing2;

@@ -2183,6 +2183,41 @@ async fn lab_done(
             }),
         );
     }
+    // The abnormal pools' temporary control holds pushed call-downs (暂停下楼);
+    // the groups told of it, or not (the results stand either way).
+    if sum.notice_failed {
+        note(
+            "lab-held",
+            "error",
+            esc(l.t(
+                "暂停下楼通知未能发出：异常管的临时管控已生效，但已推送叫号的群未被告知，请手动通知相关楼栋群。",
+                "The stay-home notice could not be queued: the abnormal pools' temporary control stands, but the groups of the pushed call-downs were not told; tell them by hand.",
+            )),
+        );
+    } else if sum.calls_held > 0 {
+        note(
+            "lab-held",
+            "warn",
+            esc(&match (l, sum.groups_told) {
+                (Lang::Zh, 0) => format!(
+                    "暂停下楼：{} 个已推送的叫号涉及临时管控的住户，已暂停；未配置预警群，未发通知。",
+                    sum.calls_held
+                ),
+                (Lang::Zh, g) => format!(
+                    "暂停下楼：{} 个已推送的叫号涉及临时管控的住户，已暂停，已通知 {g} 个群。",
+                    sum.calls_held
+                ),
+                (Lang::En, 0) => format!(
+                    "Calls held: {} pushed call-downs named households now under temporary control; no alert channel, no group told.",
+                    sum.calls_held
+                ),
+                (Lang::En, g) => format!(
+                    "Calls held: {} pushed call-downs named households now under temporary control; {g} groups told to stay home.",
+                    sum.calls_held
+                ),
+            }),
+        );
+    }
     if sum.notifications > 0 {
         note(
             "lab-notified",
