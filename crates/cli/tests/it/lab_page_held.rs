@@ -1,7 +1,9 @@
 //! The lab's results upload page says what the abnormal pools' temporary
 //! control did to pushed call-downs (暂停下楼): how many were held and how
 //! many groups were told (real HTTP, both backends, a local JSON group
-//! robot).
+//! robot); and the daily report words what happened to a pool no longer
+//! open (withdrawn by a corrected result, confirmed by a retest) as the
+//! round's page does, beside the "—" of nothing left to retest.
 
 use serde_json::json;
 
@@ -130,4 +132,113 @@ async fn the_lab_upload_page_says_the_pushed_calls_held_and_the_groups_told() {
     );
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(!done.body.contains(r#"id="lab-held""#), "{}", done.body);
+}
+
+#[tokio::test]
+async fn the_daily_report_words_a_pool_no_longer_open() {
+    let s = crate::packing_pages::staffed("全员核酸第10轮").await;
+    let (srv, chief, round) = (&s.srv, s.chief.as_str(), s.round.as_str());
+    let c = srv.with_token(chief);
+    let point = c
+        .post(
+            &format!("/api/v1/rounds/{round}/points"),
+            &json!({ "name": "东门采样点", "community": format!("{}-{}", s.street, s.community) }),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let people = crate::harness::residents_with_codes(|p| c.get(p), "limit=4");
+    let post = |barcode: &str, purpose: &str, codes: &[&str]| {
+        let r = c.post(
+            &format!("/api/v1/points/{point}/tubes"),
+            &json!({ "barcode": barcode, "purpose": purpose }),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        let tube = r.json()["id"].as_str().unwrap().to_string();
+        for (i, code) in codes.iter().enumerate() {
+            let s = c.post(
+                &format!("/api/v1/tubes/{tube}/scans"),
+                &json!({ "client_id": format!("{barcode}-{i}"), "code": code, "purpose": purpose }),
+            );
+            assert!(s.status == 200 || s.status == 201, "{}", s.body);
+        }
+        c.post(&format!("/api/v1/tubes/{tube}/close"), &json!({}));
+    };
+    let results = |rows: serde_json::Value| {
+        let r = c.post(
+            &format!("/api/v1/rounds/{round}/results"),
+            &json!({ "results": rows }),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    // A pool the lab's corrected report withdrew.
+    post("DR000001", "routine", &[people[0].1.as_str()]);
+    results(json!([{ "barcode": "DR000001", "result": "abnormal" }]));
+    let r = c.post(
+        &format!("/api/v1/rounds/{round}/results/corrections"),
+        &json!({ "barcode": "DR000001", "result": "negative", "reason": "实验室更正报告" }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // A pool whose member's single-tube retest came back abnormal.
+    post("DR000002", "routine", &[people[1].1.as_str()]);
+    results(json!([{ "barcode": "DR000002", "result": "abnormal" }]));
+    post("DS000001", "retest", &[people[1].1.as_str()]);
+    results(json!([{ "barcode": "DS000001", "result": "abnormal" }]));
+    let states: Vec<String> = c.get(&format!("/api/v1/rounds/{round}/alerts")).json()["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{}:{}:{}",
+                a["barcode"].as_str().unwrap(),
+                a["kind"].as_str().unwrap(),
+                a["state"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&"DR000001:abnormal_pool:withdrawn".to_string()),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&"DR000002:abnormal_pool:confirmed".to_string()),
+        "{states:?}"
+    );
+
+    let page = Browser::login(srv, "chief", &format!("{}-changed", s.chief_pw));
+    let row = |body: &str, barcode: &str| {
+        let pools = element(body, "rep-pools", "table").to_string();
+        let at = pools
+            .find(&format!("<td>{barcode}</td>"))
+            .unwrap_or_else(|| panic!("{barcode} in {pools}"));
+        let rest = &pools[at..];
+        rest[..rest.find("</tr>").unwrap()].to_string()
+    };
+    let report = page.get(&format!("/rounds/{round}/report"));
+    assert_eq!(report.status, 200, "{}", report.body);
+    let withdrawn = row(&report.body, "DR000001");
+    assert!(
+        withdrawn.contains("实验室更正了结果，已撤销")
+            && withdrawn.contains(r#"<td class="n">—</td>"#),
+        "{withdrawn}"
+    );
+    let confirmed = row(&report.body, "DR000002");
+    assert!(
+        confirmed.contains("单管复检有异常，已确认")
+            && confirmed.contains(r#"<td class="n">—</td>"#),
+        "{confirmed}"
+    );
+    let en = page.get(&format!("/rounds/{round}/report?lang=en"));
+    assert!(
+        row(&en.body, "DR000001").contains("the lab corrected the result: withdrawn"),
+        "{}",
+        en.body
+    );
+    assert!(
+        row(&en.body, "DR000002").contains("a single-tube retest abnormal: confirmed"),
+        "{}",
+        en.body
+    );
 }

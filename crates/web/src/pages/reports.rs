@@ -360,8 +360,11 @@ async fn report_body(
             r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td></tr>"#,
             esc(&al.barcode),
             esc(point_names.get(&al.point).unwrap_or(&al.point)),
-            esc(&if al.state == "cleared" && al.kind != "confirmed" {
-                // As the round's page says it, not "0 to retest".
+            esc(&if al.state != "open" && al.kind != "confirmed" {
+                // A pool no longer open (cleared, confirmed by a retest, or
+                // withdrawn by a corrected result; nothing left to retest:
+                // "—" beside it) says what happened to it, as the round's
+                // page says it, not "0 to retest".
                 super::packing::alert_done(l, al)
             } else {
                 alert_state_label(l, &al.kind, &al.state)
