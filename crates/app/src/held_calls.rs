@@ -37,7 +37,9 @@ pub struct Told {
     pub calls_held: usize,
     /// Group robots (channels) told to stay home.
     pub groups_told: usize,
-    /// Messages queued (one per channel and call).
+    /// Messages queued (one per channel and call): added to the answer's
+    /// `notifications`, not said apart.
+    #[serde(skip)]
     pub messages: usize,
     /// The notice could not be worked out or queued (logged): the order
     /// stands, the groups were not told.

@@ -2139,7 +2139,7 @@ pub async fn scan_checked(
         // members) tells only of a household not held already. Read for a
         // swab into a tube past `open` only, never for a live scan into an
         // open tube.
-        let before = crate::registry::controls_in_force(store, s.tube.street, clock.now_ms()).await;
+        let mut held = AlertHolds::before(store, clock, s.tube.street, true).await;
         let f = store
             .follow_up_late_swab(
                 s.tube.street,
@@ -2182,17 +2182,10 @@ pub async fn scan_checked(
             .await?;
         }
         if let (Some(household), Some(alert)) = (f.household, f.alert_id) {
-            crate::held_calls::tell_alerts(
-                store,
-                clock,
-                p,
-                s.tube.street,
-                &[alert],
-                &[household],
-                before,
-            )
-            .await;
+            held.alerts.push(alert);
+            held.households.push(household);
         }
+        held.tell(store, clock, p, s.tube.street).await;
         out.follow_up = f.kind.map(str::to_string);
     }
     Ok(out)
@@ -2982,14 +2975,12 @@ pub struct ResultsSummary {
     /// the stay-home messages of `calls_held`).
     pub notifications: usize,
     /// Pushed calls (a point's slot, not yet ended) that named a household
-    /// the alerts raised now put under temporary control: held back, as a
-    /// hand-set order holds them ([`crate::held_calls`]).
-    pub calls_held: usize,
-    /// Group robots (channels) sent a stay-home message (暂停下楼) for them.
-    pub groups_told: usize,
-    /// The results are stored but that stay-home message could not be
-    /// worked out or queued (logged).
-    pub notice_failed: bool,
+    /// the alerts raised now put under temporary control, held back as a
+    /// hand-set order holds them ([`crate::held_calls`]), and the groups
+    /// told so (暂停下楼), or that the notice failed (the results are stored):
+    /// `calls_held`, `groups_told`, `notice_failed` in the answer.
+    #[serde(flatten)]
+    pub held: crate::held_calls::Told,
     /// Barcodes resulted whose tube the system never saw packed in a bag
     /// (still open or only closed at its point): recorded, and where the
     /// chain of counts broke (the point's packing was skipped).
@@ -3226,11 +3217,8 @@ pub async fn post_results(
     // What holds people at home before an abnormal result places its
     // temporary control: the stay-home notice (after the results' commit,
     // as for a hand-set order) tells only of households not held already.
-    let before = if words.contains(&"abnormal") {
-        Some(crate::registry::controls_in_force(store, round.street, clock.now_ms()).await)
-    } else {
-        None
-    };
+    let mut held =
+        AlertHolds::before(store, clock, round.street, words.contains(&"abnormal")).await;
     // All recorded in one transaction: a crash or an error part-way records
     // none of the file (its upload can simply be sent again).
     let (codes, pairs): (Vec<&str>, Vec<(&gw_store::testing::TubeRow, &str)>) = tubes
@@ -3241,7 +3229,6 @@ pub async fn post_results(
     let outcomes = store
         .apply_results(&pairs, &p.actor(), clock.now_ms())
         .await?;
-    let mut held = AlertHolds::default();
     for ((code, &(tube, result)), applied) in codes.into_iter().zip(&pairs).zip(outcomes) {
         let code = code.to_string();
         if !applied.applied {
@@ -3291,13 +3278,9 @@ pub async fn post_results(
     }
     // The results are committed: their temporary control now holds the
     // pushed calls that named its households, as a hand-set order does.
-    if let Some(before) = before {
-        let told = held.tell(store, clock, p, round.street, before).await;
-        sum.notifications += told.messages;
-        sum.calls_held = told.calls_held;
-        sum.groups_told = told.groups_told;
-        sum.notice_failed = told.notice_failed;
-    }
+    let told = held.tell(store, clock, p, round.street).await;
+    sum.notifications += told.messages;
+    sum.held = told;
     // Once per upload, counted (the answer names the tubes): a lab's file
     // for a street that skipped packing would otherwise log a line a tube.
     if !sum.unpacked.is_empty() {
@@ -3387,12 +3370,11 @@ pub struct Correction {
     /// the stay-home messages of `calls_held`).
     pub notifications: usize,
     /// Pushed calls (not yet ended) that named a household the raised
-    /// alert put under temporary control: held back ([`crate::held_calls`]).
-    pub calls_held: usize,
-    /// Group robots (channels) sent a stay-home message (暂停下楼) for them.
-    pub groups_told: usize,
-    /// The correction is stored but that message could not be queued.
-    pub notice_failed: bool,
+    /// alert put under temporary control, held back
+    /// ([`crate::held_calls`]), and the groups told so: `calls_held`,
+    /// `groups_told`, `notice_failed` in the answer.
+    #[serde(flatten)]
+    pub held: crate::held_calls::Told,
 }
 
 /// Corrects the result a pooled tube of `round` already has: the lab sends
@@ -3432,24 +3414,14 @@ pub async fn correct_result(
             unknown_tube_reason(store, round, &code).await?,
         ));
     };
-    let before = if after.code() == "abnormal" {
-        Some(crate::registry::controls_in_force(store, round.street, clock.now_ms()).await)
-    } else {
-        None
-    };
+    let mut held = AlertHolds::before(store, clock, round.street, after.code() == "abnormal").await;
     let c = store
         .correct_result(&tube, after.code(), &p.actor(), clock.now_ms())
         .await?;
     // Committed: the raised alert's temporary control holds pushed calls
     // (as in post_results).
-    let told = match before {
-        Some(before) => {
-            let mut held = AlertHolds::default();
-            held.add(after.code(), &c.applied);
-            held.tell(store, clock, p, round.street, before).await
-        }
-        None => crate::held_calls::Told::default(),
-    };
+    held.add(after.code(), &c.applied);
+    let told = held.tell(store, clock, p, round.street).await;
     let key = |id: i64| {
         Key {
             street: round.street,
@@ -3494,21 +3466,44 @@ pub async fn correct_result(
             0
         },
         notifications: c.applied.notifications + told.messages,
-        calls_held: told.calls_held,
-        groups_told: told.groups_told,
-        notice_failed: told.notice_failed,
+        held: told,
     })
 }
 
-/// The alerts that results just raised and the households their temporary
-/// control holds, for the stay-home notice ([`crate::held_calls::tell_alerts`]).
-#[derive(Default)]
+/// The control orders in force, by target (see
+/// [`crate::registry::controls_in_force`]).
+type Orders = std::collections::BTreeMap<(String, i64), gw_domain::territory::ControlOrder>;
+
+/// The stay-home notice of the temporary control results place (an
+/// abnormal pool's, a corrected result's, a late member's of an abnormal
+/// pool): what held people at home before the results were stored, the
+/// alerts they raised and the households those hold; told after the
+/// results' commit ([`crate::held_calls::tell_alerts`]).
 struct AlertHolds {
+    /// Read before the results are stored, when they may raise an alert;
+    /// `None`: nothing to tell.
+    before: Option<Result<Orders, StoreError>>,
     alerts: Vec<i64>,
     households: Vec<i64>,
 }
 
 impl AlertHolds {
+    /// What holds people at home now, read when the results about to be
+    /// stored may raise an alert (`may_raise`): a household held already was
+    /// never called or was told then.
+    async fn before(store: &Store, clock: &Clock, street: i64, may_raise: bool) -> AlertHolds {
+        let before = if may_raise {
+            Some(crate::registry::controls_in_force(store, street, clock.now_ms()).await)
+        } else {
+            None
+        };
+        AlertHolds {
+            before,
+            alerts: Vec::new(),
+            households: Vec::new(),
+        }
+    }
+
     /// An applied result: an abnormal one's alert placed temporary control
     /// on its members' households (a confirmed positive's only where none
     /// was in force, which the notice's `before` leaves out).
@@ -3524,27 +3519,30 @@ impl AlertHolds {
         }
     }
 
+    /// Tells the groups (after the results' commit); nothing when nothing
+    /// was read before.
     async fn tell(
         self,
         store: &Store,
         clock: &Clock,
         p: &Principal,
         street: i64,
-        before: Result<
-            std::collections::BTreeMap<(String, i64), gw_domain::territory::ControlOrder>,
-            StoreError,
-        >,
     ) -> crate::held_calls::Told {
-        crate::held_calls::tell_alerts(
-            store,
-            clock,
-            p,
-            street,
-            &self.alerts,
-            &self.households,
-            before,
-        )
-        .await
+        match self.before {
+            Some(before) => {
+                crate::held_calls::tell_alerts(
+                    store,
+                    clock,
+                    p,
+                    street,
+                    &self.alerts,
+                    &self.households,
+                    before,
+                )
+                .await
+            }
+            None => crate::held_calls::Told::default(),
+        }
     }
 }
 

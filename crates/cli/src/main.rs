@@ -1024,7 +1024,7 @@ async fn run(cli: Cli) -> Result<()> {
                     "  已通知预警渠道 {} 条 / {} messages queued for the alert channels",
                     c.notifications, c.notifications
                 );
-                held_calls_line(c.calls_held, c.groups_told, c.notice_failed);
+                held_calls_line(c.held);
             }
             Ok(())
         }
@@ -1039,7 +1039,13 @@ async fn run(cli: Cli) -> Result<()> {
 
 /// What the stay-home notice (暂停下楼) of results' temporary control told
 /// the groups, as `control set` says it.
-fn held_calls_line(calls_held: usize, groups_told: usize, notice_failed: bool) {
+fn held_calls_line(held: gw_app::held_calls::Told) {
+    let gw_app::held_calls::Told {
+        calls_held,
+        groups_told,
+        notice_failed,
+        ..
+    } = held;
     if notice_failed {
         eprintln!("  警告：暂停下楼通知未能排队，请电话通知相关楼栋 / warning: the stay-home notice was not queued: phone the buildings called");
     } else if calls_held > 0 {
@@ -1137,7 +1143,7 @@ async fn upload_results(
                     s.retests_resolved, s.households_released
                 );
             }
-            held_calls_line(s.calls_held, s.groups_told, s.notice_failed);
+            held_calls_line(s.held);
             Ok(())
         }
         Err(UploadError::Rows(issues)) => {

@@ -2185,7 +2185,7 @@ async fn lab_done(
     }
     // The abnormal pools' temporary control holds pushed call-downs (暂停下楼);
     // the groups told of it, or not (the results stand either way).
-    if sum.notice_failed {
+    if sum.held.notice_failed {
         note(
             "lab-held",
             "error",
@@ -2194,26 +2194,26 @@ async fn lab_done(
                 "The stay-home notice could not be queued: the abnormal pools' temporary control stands, but the groups of the pushed call-downs were not told; tell them by hand.",
             )),
         );
-    } else if sum.calls_held > 0 {
+    } else if sum.held.calls_held > 0 {
         note(
             "lab-held",
             "warn",
-            esc(&match (l, sum.groups_told) {
+            esc(&match (l, sum.held.groups_told) {
                 (Lang::Zh, 0) => format!(
                     "暂停下楼：{} 个已推送的叫号涉及临时管控的住户，已暂停；未配置预警群，未发通知。",
-                    sum.calls_held
+                    sum.held.calls_held
                 ),
                 (Lang::Zh, g) => format!(
                     "暂停下楼：{} 个已推送的叫号涉及临时管控的住户，已暂停，已通知 {g} 个群。",
-                    sum.calls_held
+                    sum.held.calls_held
                 ),
                 (Lang::En, 0) => format!(
                     "Calls held: {} pushed call-downs named households now under temporary control; no alert channel, no group told.",
-                    sum.calls_held
+                    sum.held.calls_held
                 ),
                 (Lang::En, g) => format!(
                     "Calls held: {} pushed call-downs named households now under temporary control; {g} groups told to stay home.",
-                    sum.calls_held
+                    sum.held.calls_held
                 ),
             }),
         );
