@@ -97,6 +97,8 @@ pub async fn details(
                 .map(|n| SentView {
                     channel_kind: kinds.get(&n.channel_id).cloned().unwrap_or_default(),
                     notification: NotificationView {
+                        // First: the fields after it move out of `n`.
+                        what: crate::notify::what(&n),
                         notification: key(n.id),
                         channel: key(n.channel_id),
                         alert: n.alert_id.map(key),
@@ -105,7 +107,6 @@ pub async fn details(
                         last_error: n.last_error,
                         created_ms: n.created_ms,
                         delivered_ms: n.delivered_ms,
-                        what: crate::notify::message_kind(&n.body),
                     },
                 })
                 .collect(),

@@ -345,6 +345,7 @@ async fn round_notice(
                 channel: ch.id,
                 body: notify::body(kind, &text, &facts),
                 expires_ms: *ends,
+                kind: "call_held",
             });
         }
     }

@@ -202,6 +202,7 @@ pub async fn test_channel(
             channel.street,
             channel.id,
             &notify::body(kind, &text, &facts),
+            "test",
             now,
             now + TEST_MESSAGE_MS,
         )
@@ -222,15 +223,23 @@ pub struct NotificationView {
     pub last_error: String,
     pub created_ms: i64,
     pub delivered_ms: Option<i64>,
-    /// What the message was: see [`message_kind`].
+    /// What the message was: see [`what`].
     pub what: &'static str,
 }
 
-/// What a queued message was, read from the title its text begins with:
-/// `abnormal_pool`, `late_member`, `cleared` (retests all negative),
-/// `confirmed` (retest positive), `withdrawn` (result corrected),
-/// `call_down`, `call_held` (a pushed call called back: the place is held
-/// at home now), `test`, or `other`.
+/// What a queued message is ([`gw_domain::notify::MESSAGE_KINDS`]): as
+/// stored when it was queued, or for one queued before that was stored
+/// (migration 0037), read from its title ([`message_kind`]).
+pub fn what(n: &gw_store::alerts::NotificationRow) -> &'static str {
+    n.kind.as_deref().map_or_else(
+        || message_kind(&n.body),
+        gw_domain::notify::message_kind_named,
+    )
+}
+
+/// What a message queued before its kind was stored was, read from the
+/// title its text begins with (one of
+/// [`gw_domain::notify::MESSAGE_KINDS`]).
 pub fn message_kind(body: &str) -> &'static str {
     // Longer titles first: 【混管异常·补录 before 【混管异常.
     const TITLES: [(&str, &str); 8] = [
@@ -263,6 +272,8 @@ pub async fn notifications(
         .await?
         .into_iter()
         .map(|n| NotificationView {
+            // First: the fields after it move out of `n`.
+            what: what(&n),
             notification: Key { street, id: n.id }.to_string(),
             channel: Key {
                 street,
@@ -275,7 +286,6 @@ pub async fn notifications(
             last_error: n.last_error,
             created_ms: n.created_ms,
             delivered_ms: n.delivered_ms,
-            what: message_kind(&n.body),
         })
         .collect())
 }
@@ -747,6 +757,7 @@ pub async fn push_call_down(
                 channel: ch.id,
                 body: notify::body(kind, &c.text, &facts),
                 expires_ms: c.ends_ms,
+                kind: "call_down",
             });
         }
     }

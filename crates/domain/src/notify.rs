@@ -74,6 +74,46 @@ pub fn clock_text(ms: i64) -> String {
     }
 }
 
+/// What a queued message is, as stored with it (`notification.kind`) and
+/// shown on the delivery lists: `abnormal_pool`, `late_member`, `cleared`
+/// (retests all negative), `confirmed` (retest positive), `withdrawn`
+/// (result corrected), `call_down`, `call_held` (a pushed call called back:
+/// the place is held at home now), `test`, or `other`.
+pub const MESSAGE_KINDS: [&str; 9] = [
+    "abnormal_pool",
+    "late_member",
+    "cleared",
+    "confirmed",
+    "withdrawn",
+    "call_down",
+    "call_held",
+    "test",
+    "other",
+];
+
+/// The message kind named `s` ([`MESSAGE_KINDS`]), `other` for a name not
+/// among them.
+pub fn message_kind_named(s: &str) -> &'static str {
+    MESSAGE_KINDS
+        .iter()
+        .find(|k| **k == s)
+        .copied()
+        .unwrap_or("other")
+}
+
+/// The message kind of an alert's message of [`AlertFacts::kind`] `kind`
+/// (as [`alert_text`] words it): both corrections are `withdrawn`, and
+/// anything else [`alert_text`] words as an abnormal pool is one.
+pub fn alert_message_kind(kind: &str) -> &'static str {
+    match kind {
+        "confirmed" => "confirmed",
+        "late_member" => "late_member",
+        "cleared" => "cleared",
+        "withdrawn" | "withdrawn_invalid" => "withdrawn",
+        _ => "abnormal_pool",
+    }
+}
+
 /// The message text.
 pub fn alert_text(f: &AlertFacts) -> String {
     let when = clock_text(f.at_ms);
@@ -588,5 +628,26 @@ mod tests {
         ] {
             assert!(parse_webhook_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn every_alert_text_has_one_message_kind() {
+        for (kind, what) in [
+            ("abnormal_pool", "abnormal_pool"),
+            ("abnormal", "abnormal_pool"),
+            ("late_member", "late_member"),
+            ("cleared", "cleared"),
+            ("confirmed", "confirmed"),
+            ("withdrawn", "withdrawn"),
+            ("withdrawn_invalid", "withdrawn"),
+        ] {
+            assert_eq!(alert_message_kind(kind), what, "{kind}");
+            assert!(MESSAGE_KINDS.contains(&what));
+        }
+        for k in MESSAGE_KINDS {
+            assert_eq!(message_kind_named(k), k);
+        }
+        assert_eq!(message_kind_named("【混管异常"), "other");
+        assert_eq!(message_kind_named(""), "other");
     }
 }

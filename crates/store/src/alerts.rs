@@ -43,8 +43,12 @@ pub struct NotificationRow {
     pub last_error: String,
     pub created_ms: i64,
     pub delivered_ms: Option<i64>,
-    /// What was posted (the robot's JSON): says what the message was.
+    /// What was posted (the robot's JSON).
     pub body: String,
+    /// What the message is ([`gw_domain::notify::MESSAGE_KINDS`]), stored
+    /// when it was queued; `None` for one queued before migration 0037
+    /// (read from its title then).
+    pub kind: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +81,7 @@ pub const MAX_ATTEMPTS: i32 = 12;
 /// The last error of a message that expired before its first attempt.
 const EXPIRED: &str = "到期前未能发送 / not sent before it expired";
 
-const QUEUE: &str = "INSERT INTO notification (street_id, channel_id, alert_id, body, state, created_ms, next_ms, expires_ms) VALUES ($1, $2, NULL, $3, 'pending', $4, $4, $5) RETURNING id";
+const QUEUE: &str = "INSERT INTO notification (street_id, channel_id, alert_id, body, state, created_ms, next_ms, expires_ms, kind) VALUES ($1, $2, NULL, $3, 'pending', $4, $4, $5, $6) RETURNING id";
 
 /// One call-down message of a push: its channel, its body and when it
 /// expires (the slot's end).
@@ -86,6 +90,8 @@ pub struct CallDownMessage {
     pub channel: i64,
     pub body: String,
     pub expires_ms: i64,
+    /// `call_down`, or `call_held` for a call called back.
+    pub kind: &'static str,
 }
 
 /// How a call-down push ended (see [`Store::push_call_down`]).
@@ -198,18 +204,19 @@ impl Store {
         Ok(())
     }
 
-    /// Queues a message (a robot's test message) to one channel; it is not
-    /// posted after `expires_ms`.
+    /// Queues a message of `kind` (a robot's test message) to one channel;
+    /// it is not posted after `expires_ms`.
     pub async fn queue_notification(
         &self,
         street: i64,
         channel: i64,
         body: &str,
+        kind: &str,
         now_ms: i64,
         expires_ms: i64,
     ) -> Result<i64> {
         Ok(db_run!(self, pool => sqlx::query_scalar(QUEUE)
-            .bind(street).bind(channel).bind(body).bind(now_ms).bind(expires_ms).fetch_one(pool).await?))
+            .bind(street).bind(channel).bind(body).bind(now_ms).bind(expires_ms).bind(kind).fetch_one(pool).await?))
     }
 
     /// Queues the call-down messages of one slot of a round, with the audit
@@ -274,7 +281,7 @@ impl Store {
         }
         for m in messages {
             tx_run!(tx, conn, DB => sqlx::query(QUEUE)
-                .bind(street).bind(m.channel).bind(&m.body).bind(audit.at_ms).bind(m.expires_ms)
+                .bind(street).bind(m.channel).bind(&m.body).bind(audit.at_ms).bind(m.expires_ms).bind(m.kind)
                 .execute(&mut *conn).await?.rows_affected());
         }
         tx.audit(audit).await?;
@@ -387,9 +394,9 @@ impl Store {
 
     pub async fn notifications(&self, street: i64, limit: i64) -> Result<Vec<NotificationRow>> {
         Ok(db_run!(self, pool => {
-            let rows = sqlx::query("SELECT id, channel_id, alert_id, state, attempts, last_error, created_ms, delivered_ms, body FROM notification WHERE street_id = $1 ORDER BY id DESC LIMIT $2")
+            let rows = sqlx::query("SELECT id, channel_id, alert_id, state, attempts, last_error, created_ms, delivered_ms, body, kind FROM notification WHERE street_id = $1 ORDER BY id DESC LIMIT $2")
                 .bind(street).bind(limit).fetch_all(pool).await?;
-            rows.iter().map(|r| Ok(NotificationRow { id: r.try_get(0)?, channel_id: r.try_get(1)?, alert_id: r.try_get(2)?, state: r.try_get(3)?, attempts: r.try_get(4)?, last_error: r.try_get(5)?, created_ms: r.try_get(6)?, delivered_ms: r.try_get(7)?, body: r.try_get(8)? }))
+            rows.iter().map(|r| Ok(NotificationRow { id: r.try_get(0)?, channel_id: r.try_get(1)?, alert_id: r.try_get(2)?, state: r.try_get(3)?, attempts: r.try_get(4)?, last_error: r.try_get(5)?, created_ms: r.try_get(6)?, delivered_ms: r.try_get(7)?, body: r.try_get(8)?, kind: r.try_get(9)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }
@@ -401,10 +408,10 @@ impl Store {
         round: i64,
     ) -> Result<Vec<NotificationRow>> {
         Ok(db_run!(self, pool => {
-            let rows = sqlx::query("SELECT n.id, n.channel_id, n.alert_id, n.state, n.attempts, n.last_error, n.created_ms, n.delivered_ms, n.body FROM notification n \
+            let rows = sqlx::query("SELECT n.id, n.channel_id, n.alert_id, n.state, n.attempts, n.last_error, n.created_ms, n.delivered_ms, n.body, n.kind FROM notification n \
                                     JOIN alert a ON a.street_id = n.street_id AND a.id = n.alert_id WHERE n.street_id = $1 AND a.round_id = $2 ORDER BY n.id")
                 .bind(street).bind(round).fetch_all(pool).await?;
-            rows.iter().map(|r| Ok(NotificationRow { id: r.try_get(0)?, channel_id: r.try_get(1)?, alert_id: r.try_get(2)?, state: r.try_get(3)?, attempts: r.try_get(4)?, last_error: r.try_get(5)?, created_ms: r.try_get(6)?, delivered_ms: r.try_get(7)?, body: r.try_get(8)? }))
+            rows.iter().map(|r| Ok(NotificationRow { id: r.try_get(0)?, channel_id: r.try_get(1)?, alert_id: r.try_get(2)?, state: r.try_get(3)?, attempts: r.try_get(4)?, last_error: r.try_get(5)?, created_ms: r.try_get(6)?, delivered_ms: r.try_get(7)?, body: r.try_get(8)?, kind: r.try_get(9)? }))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }

@@ -53,6 +53,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     34 "0034_registry_version.sql",
     35 "0035_tube_id_floor.sql",
     36 "0036_resident_left.sql",
+    37 "0037_notification_kind.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -92,6 +93,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     34 "0034_registry_version.sql",
     35 "0035_tube_id_floor.sql",
     36 "0036_resident_left.sql",
+    37 "0037_notification_kind.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

@@ -2379,8 +2379,9 @@ impl crate::import::StoreTx {
                 let (channel, kind): (i64, String) = (c.try_get(0)?, c.try_get(1)?);
                 let Some(kind) = gw_domain::notify::ChannelKind::parse(&kind) else { continue };
                 let body = gw_domain::notify::body(kind, &text, &facts);
-                sqlx::query("INSERT INTO notification (street_id, channel_id, alert_id, body, state, created_ms, next_ms) VALUES ($1, $2, $3, $4, 'pending', $5, $5)")
-                    .bind(n.street).bind(channel).bind(n.alert_id).bind(&body).bind(n.at_ms).execute(&mut *conn).await?;
+                sqlx::query("INSERT INTO notification (street_id, channel_id, alert_id, body, state, created_ms, next_ms, kind) VALUES ($1, $2, $3, $4, 'pending', $5, $5, $6)")
+                    .bind(n.street).bind(channel).bind(n.alert_id).bind(&body).bind(n.at_ms)
+                    .bind(gw_domain::notify::alert_message_kind(n.kind)).execute(&mut *conn).await?;
                 queued += 1;
             }
         });

@@ -1692,6 +1692,7 @@ async fn a_message_two_dispatchers_find_due_is_posted_once() {
             street,
             1,
             r#"{"msgtype":"text","text":{"content":"一次 once"}}"#,
+            "other",
             clock.now_ms(),
             clock.now_ms() + 60_000,
         )
@@ -1750,7 +1751,7 @@ async fn a_stale_message_is_never_posted() {
         async move {
             let body = format!(r#"{{"msgtype":"text","text":{{"content":"{text}"}}}}"#);
             let id = store
-                .queue_notification(street, channel, &body, now - 5_000, expires_ms)
+                .queue_notification(street, channel, &body, "other", now - 5_000, expires_ms)
                 .await
                 .unwrap();
             gw_domain::ids::Key { street, id }

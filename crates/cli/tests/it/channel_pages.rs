@@ -149,6 +149,7 @@ async fn a_street_commander_sets_up_the_group_robot_from_the_browser() {
             street,
             bad.id,
             r#"{"msgtype":"text","text":{"content":"【核酸检测下楼通知】第1轮\n采样点：一号点"}}"#,
+            "call_down",
             now,
             now + 60_000,
         )

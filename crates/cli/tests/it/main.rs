@@ -24,6 +24,7 @@ mod lab;
 mod lab_page_held;
 mod leave;
 mod links;
+mod notify_kind;
 mod packing2;
 mod packing_pages;
 mod page_polish;
