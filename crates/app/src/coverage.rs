@@ -569,6 +569,55 @@ pub struct Missed {
     /// here now, not swabbed, not exempt: listed here too, since this is
     /// where their door is.
     pub moved_in: Vec<gw_store::registry::ResidentRow>,
+    /// Of those listed (expected, added, moved in), the ones swabbed in the
+    /// round whose every swab is in a tube the lab found invalid: no result,
+    /// so missed until their re-sample swab is registered
+    /// ([`RESAMPLE_DUE`]).
+    pub resample_due: std::collections::HashSet<i64>,
+}
+
+/// Why someone swabbed in the round is on its missed list: every swab of
+/// theirs is in a tube the lab found invalid (no result).
+pub const RESAMPLE_DUE: &str = "待重采（原管无效）/ re-sample due (tube invalid)";
+
+/// A person on a missed list as the API and the CLI show it: masked, and
+/// when swabbed into an invalid tube only, marked so the grid leader knows
+/// why (`resample_due`, with `reason`).
+#[derive(Debug, Clone, Serialize)]
+pub struct MissedView {
+    #[serde(flatten)]
+    pub resident: ResidentView,
+    /// Swabbed in the round, every swab in a tube the lab found invalid: a
+    /// re-sample is due.
+    pub resample_due: bool,
+    /// [`RESAMPLE_DUE`] when `resample_due`; absent otherwise (not swabbed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+impl Missed {
+    /// Whether `r` is listed because their re-sample is due.
+    pub fn resample_due(&self, r: &gw_store::registry::ResidentRow) -> bool {
+        self.resample_due.contains(&r.id)
+    }
+
+    /// `rows` (one of the lists) as the API and the CLI show them.
+    pub fn views(
+        &self,
+        rows: &[gw_store::registry::ResidentRow],
+        today: gw_domain::date::Date,
+    ) -> Vec<MissedView> {
+        rows.iter()
+            .map(|r| {
+                let due = self.resample_due(r);
+                MissedView {
+                    resident: ResidentView::masked(r, today),
+                    resample_due: due,
+                    reason: due.then_some(RESAMPLE_DUE),
+                }
+            })
+            .collect()
+    }
 }
 
 /// The residents `ids` split into those the caller may read where they live
@@ -639,7 +688,19 @@ pub async fn missed(
     let mut take = |ids: &[i64]| -> Vec<gw_store::registry::ResidentRow> {
         ids.iter().filter_map(|id| by_id.remove(id)).collect()
     };
+    let listed: Vec<i64> = expected
+        .iter()
+        .chain(&added)
+        .chain(&moved_in)
+        .copied()
+        .collect();
+    let resample_due = store
+        .invalid_swabbed_among(round.street, round.id, &listed)
+        .await?
+        .into_iter()
+        .collect();
     Ok(Missed {
+        resample_due,
         moved_away: expected
             .iter()
             .chain(&added)

@@ -3714,13 +3714,22 @@ pub struct DoorResident {
     /// open: `door_to_door` (not yet sampled in the round: a pooled tube),
     /// `retest` (an open single-tube retest after an abnormal pool: a
     /// retest tube, one swab) or `resample` (an open re-sample after an
-    /// invalid tube). A retest or re-sample leaves the list once its swab
-    /// is registered.
+    /// invalid tube, also for one missed because every swab of theirs is in
+    /// an invalid tube). A retest or re-sample leaves the list once its swab
+    /// is registered. With both a retest and a re-sample open, `retest`
+    /// (see `purposes`).
     pub purpose: &'static str,
-    /// What is due, Chinese first: 待入户采样 / 待单管复检 / 待重采.
+    /// Every purpose due, one swab each, `purpose` first: one person is
+    /// one row, with both a retest and a re-sample open `["retest",
+    /// "resample"]`.
+    pub purposes: Vec<&'static str>,
+    /// What is due, Chinese first: 待入户采样 / 待单管复检 / 待重采 /
+    /// 待重采（原管无效）/ 待单管复检、待重采.
     pub due: &'static str,
-    /// Already sampled in the round (a retest or re-sample): counted as
-    /// sampled in coverage, so work to do at the door, never one missed.
+    /// Sampled in the round (a swab in a tube the lab did not find invalid)
+    /// with a retest or re-sample open: work to do at the door, never one
+    /// missed. `false` for one missed, a re-sample due after an invalid tube
+    /// included (they have no result at all).
     pub sampled: bool,
 }
 
@@ -3798,13 +3807,23 @@ impl DoorPerson {
     }
 }
 
-/// `(purpose, what is due)` of a door-to-door row: the round's sampling, or
-/// an open follow-up of kind `retest` or `resample`.
-fn door_due(follow_up: Option<&str>) -> (&'static str, &'static str) {
-    match follow_up {
-        None => ("door_to_door", "待入户采样 / to be sampled"),
-        Some("retest") => ("retest", "待单管复检 / retest due"),
-        Some(_) => ("resample", "待重采 / re-sample due"),
+/// `(purposes, what is due)` of a door-to-door row: someone missed
+/// (`missed`, not sampled in the round) and the open follow-ups of kind
+/// `retest` or `resample` of theirs. One row per person: a re-sample of
+/// someone missed is the swab that samples them; a retest and a re-sample
+/// both open are named together.
+fn door_due(missed: bool, follow_ups: &[String]) -> (Vec<&'static str>, &'static str) {
+    let retest = follow_ups.iter().any(|k| k == "retest");
+    let resample = follow_ups.iter().any(|k| k == "resample");
+    match (missed, retest, resample) {
+        (_, true, true) => (
+            vec!["retest", "resample"],
+            "待单管复检、待重采 / retest and re-sample due",
+        ),
+        (_, true, false) => (vec!["retest"], "待单管复检 / retest due"),
+        (true, false, true) => (vec!["resample"], crate::coverage::RESAMPLE_DUE),
+        (false, false, true) => (vec!["resample"], "待重采 / re-sample due"),
+        (_, false, false) => (vec!["door_to_door"], "待入户采样 / to be sampled"),
     }
 }
 
@@ -3936,10 +3955,11 @@ pub async fn door_list_grids(
     Ok(out)
 }
 
-/// Who a door-to-door team must swab in a grid, by building and floor:
-/// those held at home not yet sampled, and those held at home with an open
-/// retest or re-sample (already sampled: `sampled`, with the purpose to
-/// use). Masked; names masked too for a reader who does not see them in
+/// Who a door-to-door team must swab in a grid, by building and floor, one
+/// row per person: those held at home not yet sampled (a re-sample due
+/// after an invalid tube among them: not sampled, `purpose` `resample`),
+/// and those held at home sampled with an open retest or re-sample
+/// (`sampled`, with the purposes to use). Masked; names masked too for a reader who does not see them in
 /// full, and for a reader who is no registry reader of the grid (the team)
 /// only what the door needs ([`DoorTeamPerson`]).
 pub async fn door_to_door(
@@ -3979,22 +3999,22 @@ pub async fn door_to_door(
     // A building's compound and its households' units, read once per building.
     let mut places: std::collections::BTreeMap<i64, (i64, std::collections::BTreeMap<i64, i64>)> =
         Default::default();
-    // Those not yet sampled, then the open retests and re-samples of those
-    // held at home (already sampled: work at the door, not missed).
-    let mut todo: Vec<(i64, Option<String>)> = store
+    // Those not yet sampled (a re-sample due after an invalid tube among
+    // them), and the open retests and re-samples of those held at home: one
+    // row per person, `(missed, open follow-ups)`.
+    let mut todo: std::collections::BTreeMap<i64, (bool, Vec<String>)> = store
         .door_to_door(round.street, round.id, grid.id, flag, now)
         .await?
         .into_iter()
-        .map(|id| (id, None))
+        .map(|id| (id, (true, Vec::new())))
         .collect();
-    todo.extend(
-        store
-            .door_follow_ups(round.street, round.id, grid.id, flag, now)
-            .await?
-            .into_iter()
-            .map(|(id, kind)| (id, Some(kind))),
-    );
-    for (id, follow_up) in todo {
+    for (id, kind) in store
+        .door_follow_ups(round.street, round.id, grid.id, flag, now)
+        .await?
+    {
+        todo.entry(id).or_default().1.push(kind);
+    }
+    for (id, (missed, follow_ups)) in todo {
         let r = store.resident(round.street, id).await?;
         let (compound, unit) = match r.building_id {
             Some(b) => {
@@ -4044,13 +4064,14 @@ pub async fn door_to_door(
             .entry((label, r.building_id, floor))
             .or_default()
             .push({
-                let (purpose, due) = door_due(follow_up.as_deref());
+                let (purposes, due) = door_due(missed, &follow_ups);
                 DoorResident {
                     resident: door_person(&r, today, registry_reader, full_names),
                     reasons,
-                    purpose,
+                    purpose: purposes[0],
+                    purposes,
                     due,
-                    sampled: follow_up.is_some(),
+                    sampled: !missed,
                 }
             });
     }

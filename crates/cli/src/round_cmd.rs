@@ -224,7 +224,7 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// The missed list of a community, grid or building (masked).
+    /// The missed list of a community, grid or building (masked); 待重采（原管无效） beside whoever was swabbed only into tubes the lab found invalid (no result: missed until re-sampled).
     Missed {
         round: String,
         #[command(flatten)]
@@ -246,7 +246,7 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Who a door-to-door team samples in a grid, by building and floor (masked): those held at home not yet swabbed, and the retests and re-samples due of those held at home (with the tube purpose to use).
+    /// Who a door-to-door team samples in a grid, by building and floor (masked): those held at home not yet sampled (a re-sample due after an invalid tube among them), and the retests and re-samples due of those held at home already sampled (with the tube purposes to use; one line per person).
     DoorToDoor {
         round: String,
         /// Grid id, STREET-ID.
@@ -813,8 +813,16 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     .map(|r| gw_app::registry::ResidentView::masked(r, today))
                     .collect()
             };
-            let (views, added, moved_in) =
-                (masked(&m.expected), masked(&m.added), masked(&m.moved_in));
+            let (views, added, moved_in) = (
+                m.views(&m.expected, today),
+                m.views(&m.added, today),
+                m.views(&m.moved_in, today),
+            );
+            // A person swabbed into invalid tubes only: why they are listed.
+            let line = |v: &gw_app::coverage::MissedView| match v.reason {
+                Some(why) => format!("{} · {why}", person_line(&v.resident)),
+                None => person_line(&v.resident),
+            };
             if json {
                 println!(
                     "{}",
@@ -823,14 +831,14 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             } else {
                 println!("漏检 missed: {}", views.len());
                 for v in &views {
-                    println!("  {}", person_line(v));
+                    println!("  {}", line(v));
                 }
                 println!(
                     "新增未采 added since the round opened, not swabbed: {}",
                     added.len()
                 );
                 for v in &added {
-                    println!("  {}", person_line(v));
+                    println!("  {}", line(v));
                 }
                 if !moved_in.is_empty() {
                     println!(
@@ -838,7 +846,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                         moved_in.len()
                     );
                     for v in &moved_in {
-                        println!("  {}", person_line(v));
+                        println!("  {}", line(v));
                     }
                 }
                 let moved_out = m.moved_out.len() + m.moved_out_hidden;
@@ -925,8 +933,12 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                         for r in rows {
                             let why: Vec<&str> =
                                 r.reasons.iter().map(|w| w.text.as_str()).collect();
-                            let due = if sampled {
-                                format!(" {} (--purpose {})", r.due, r.purpose)
+                            let due = if r.purpose != "door_to_door" {
+                                format!(
+                                    " {} (--purpose {})",
+                                    r.due,
+                                    r.purposes.join(", --purpose ")
+                                )
                             } else {
                                 String::new()
                             };

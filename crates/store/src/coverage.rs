@@ -56,9 +56,10 @@ impl Level {
 pub struct CoverageCount {
     pub id: i64,
     pub expected: i64,
-    /// Expected and swabbed at least once (counted once however many swabs),
-    /// less those whose swabs are all in invalid tubes and who were exempted
-    /// after them (see `sampled_sql!`: they count as exempt).
+    /// Expected and swabbed at least once in a tube the lab did not find
+    /// invalid (counted once however many swabs; see `sampled_sql!`): one
+    /// whose every swab is in an invalid tube is missed (re-sample due) or
+    /// exempt.
     pub sampled: i64,
     /// Expected, exempt and not sampled.
     pub exempt: i64,
@@ -117,13 +118,13 @@ macro_rules! invalid_swab_sql {
 
 /// SQL: resident `$resident` counts as sampled in round `$round` (street
 /// `$street`): the one definition coverage, the missed, door-to-door and
-/// lapsed lists and the round before's figures read. Swabbed in the round,
-/// unless every swab of theirs is in a tube the lab found invalid and an
-/// exemption from the round was recorded after it (taken to hospital before
-/// the re-sample, recorded as dead): their swab gave no result, so they count
-/// as exempt. Without one they count as sampled and are on the re-sample
-/// list; an exemption recorded before they came and were swabbed after all
-/// spares nothing (they are re-sampled like the others, as that list says).
+/// lapsed lists, the round before's figures and the exemptions a departure
+/// records read. At least one live swab (registration) in the round whose
+/// tube the lab did not find invalid: no result yet, negative, abnormal or
+/// positive all count. Someone whose every swab is in an invalid tube has no
+/// result at all: not sampled, so missed until their re-sample swab is
+/// registered (待重采（原管无效）on the missed list), or exempt once
+/// exempted. One indexed look at the tube per swab.
 macro_rules! sampled_sql {
     ($street:literal, $round:literal, $resident:literal) => {
         concat!(
@@ -133,15 +134,9 @@ macro_rules! sampled_sql {
             $round,
             " AND cs.resident_id = ",
             $resident,
-            " AND (NOT EXISTS (SELECT 1 FROM round_exemption cx WHERE cx.street_id = ",
-            $street,
-            " AND cx.round_id = ",
-            $round,
-            " AND cx.resident_id = ",
-            $resident,
-            " AND cx.created_ms >= cs.stored_ms) OR NOT ",
+            " AND NOT ",
             invalid_swab_sql!("cs"),
-            "))"
+            ")"
         )
     };
 }
@@ -154,14 +149,8 @@ const SAMPLED_BEFORE: &str = sampled_sql!("e.street_id", "$4", "e.resident_id");
 pub(crate) const ADDED_SAMPLED: &str = sampled_sql!("r.street_id", "$2", "r.id");
 /// A resident `r` (not in the snapshot) exempt from round `$2`.
 const ADDED_EXEMPT: &str = exempt_sql!("r.street_id", "$2", "r.id");
-/// Resident `$2` has a swab in round `t` whose tube the lab did not find
-/// invalid: sampled whatever else (see `sampled_sql!`); someone with none
-/// and no exemption is not sampled once exempted.
-pub(crate) const SWAB_WITH_RESULT: &str = concat!(
-    "EXISTS (SELECT 1 FROM registration cs WHERE cs.street_id = t.street_id AND cs.round_id = t.id AND cs.resident_id = $2 AND NOT ",
-    invalid_swab_sql!("cs"),
-    ")"
-);
+/// Resident `$2` sampled in round `t` (see `sampled_sql!`).
+pub(crate) const SWAB_WITH_RESULT: &str = sampled_sql!("t.street_id", "t.id", "$2");
 
 /// Where the residents added since a round opened are read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,6 +318,35 @@ impl Store {
             c.added_exempt = x;
         }
         Ok(out.into_values().collect())
+    }
+
+    /// Of residents `ids`, those with a swab in round `round` in a tube the
+    /// lab found invalid: on a missed list (not sampled, see `sampled_sql!`)
+    /// they are there because their re-sample is due (待重采（原管无效）),
+    /// not because nobody swabbed them. In resident order.
+    pub async fn invalid_swabbed_among(
+        &self,
+        street: i64,
+        round: i64,
+        ids: &[i64],
+    ) -> Result<Vec<i64>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let mut rows: Vec<i64> = db_run!(self, pool, DB => {
+                let mut qb = sqlx::QueryBuilder::<DB>::new("SELECT DISTINCT cs.resident_id FROM registration cs WHERE cs.street_id = ");
+                qb.push_bind(street).push(" AND cs.round_id = ").push_bind(round).push(" AND ");
+                qb.push(invalid_swab_sql!("cs")).push(" AND cs.resident_id IN (");
+                let mut sep = qb.separated(", ");
+                for id in chunk {
+                    sep.push_bind(*id);
+                }
+                qb.push(") ORDER BY 1");
+                qb.build_query_scalar().fetch_all(pool).await?
+            });
+            out.append(&mut rows);
+        }
+        out.sort_unstable();
+        Ok(out)
     }
 
     /// Residents of a community, grid or building added since the round

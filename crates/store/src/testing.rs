@@ -835,8 +835,8 @@ impl Store {
         // would list them among the exempt while coverage counts them sampled.
         // Unless a retest or re-sample is open for them: then it exempts them
         // from that (taken to hospital after an abnormal pool). A re-sample's
-        // member, whose swab gave no result, then counts as exempt
-        // (`coverage::sampled_sql!`).
+        // member, whose every swab is in an invalid tube, is not sampled
+        // (`coverage::sampled_sql!`): exempted, they count as exempt.
         let swabbed: Option<(i64, String)> = crate::import::tx_run!(tx, conn, DB => {
             sqlx::query_as("SELECT s.scanned_ms, p.name FROM registration s JOIN testing_point p ON p.street_id = s.street_id AND p.id = s.point_id \
                             WHERE s.street_id = $1 AND s.round_id = $2 AND s.resident_id = $3 \

@@ -4,7 +4,6 @@
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use gw_app::coverage::{level_name, parse_level};
-use gw_app::registry::ResidentView;
 use gw_domain::ids::Key;
 use gw_store::coverage::Level;
 use serde::Deserialize;
@@ -120,25 +119,15 @@ pub async fn missed(
     let within = q.required()?;
     let m = gw_app::coverage::missed(&s.store, &s.clock, &a.principal, round, within).await?;
     let today = s.clock.today();
-    let Json(mut v) = listed(
-        round,
-        within,
-        m.expected.iter().map(|r| ResidentView::masked(r, today)),
-    );
+    // Each person marked `resample_due` (with `reason`) when swabbed into
+    // invalid tubes only: missed until re-sampled.
+    let Json(mut v) = listed(round, within, m.views(&m.expected, today).into_iter());
     // Moved in or registered since the round opened, not swabbed: missed too.
-    v["added"] = json!(m
-        .added
-        .iter()
-        .map(|r| ResidentView::masked(r, today))
-        .collect::<Vec<_>>());
+    v["added"] = json!(m.views(&m.added, today));
     v["moved_away"] = json!(m.moved_away);
     v["moved_out"] = json!(m.moved_out.len() + m.moved_out_hidden);
     // Expected elsewhere at the opening, living here now, not swabbed.
-    v["moved_in"] = json!(m
-        .moved_in
-        .iter()
-        .map(|r| ResidentView::masked(r, today))
-        .collect::<Vec<_>>());
+    v["moved_in"] = json!(m.views(&m.moved_in, today));
     Ok(Json(v))
 }
 

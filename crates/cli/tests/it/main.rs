@@ -34,6 +34,7 @@ mod pages5;
 mod pages6;
 mod print_pages;
 mod replay;
+mod resample_due;
 mod round_figures;
 mod round_pages;
 mod sched2;

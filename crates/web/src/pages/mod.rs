@@ -1771,6 +1771,10 @@ async fn missed_body(
         if !since.is_empty() {
             listed_as.push_str(&format!("{}{since}{}", l.t("（", " ("), l.t("）", ")")));
         }
+        // Swabbed, but into invalid tubes only: why they are missed.
+        if m.resample_due.contains(&row.id) {
+            listed_as.push_str(l.t(" · 待重采（原管无效）", " · re-sample due (tube invalid)"));
+        }
         let address = v.address.as_deref().unwrap_or("");
         let shown_as = format!("{listed_as} {address}");
         // The numbers (masked unless just revealed), and on a line of its

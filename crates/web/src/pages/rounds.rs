@@ -917,17 +917,23 @@ async fn door_body(
                 // Why at the door: the team knows whether to expect a sealed
                 // door or someone who cannot walk down.
                 let why: Vec<String> = d.reasons.iter().map(|w| pick(l, &w.text)).collect();
-                // A retest or re-sample: what is due and the tube to use.
-                let due = if d.sampled {
+                // A retest or re-sample (one missed after an invalid tube
+                // too): what is due and the tubes to use, one swab each.
+                let due = if d.purpose != "door_to_door" {
                     format!(
                         r#" <span class="tag warn" data-purpose="{purpose}">{due} · {tube}</span>"#,
-                        purpose = d.purpose,
+                        purpose = d.purposes.join(" "),
                         due = esc(&pick(l, d.due)),
-                        tube = if d.purpose == "retest" {
-                            l.t("用单管复检管（retest）", "retest tube (single swab)")
-                        } else {
-                            l.t("用重采管（resample）", "re-sample tube")
-                        },
+                        tube = d
+                            .purposes
+                            .iter()
+                            .map(|p| if *p == "retest" {
+                                l.t("用单管复检管（retest）", "retest tube (single swab)")
+                            } else {
+                                l.t("用重采管（resample）", "re-sample tube")
+                            })
+                            .collect::<Vec<_>>()
+                            .join(l.t("，", ", ")),
                     )
                 } else {
                     String::new()
