@@ -90,16 +90,43 @@ pub struct SettingsView {
     /// `none` or `luhn`.
     pub tube_check: &'static str,
     pub lab_max_pool: u32,
+    /// Rounds whose tubes may still go to the lab (planned, open, sampling
+    /// closed) pooling more than `lab_max_pool`, each said Chinese first:
+    /// the limit holds for new rounds, not for tubes already pooled.
+    pub warnings: Vec<String>,
 }
 
 impl SettingsView {
-    fn of(street: i64, s: &TestingSettings) -> SettingsView {
+    /// The view of `s`, warned of the street's rounds `rounds` that pool
+    /// more than its lab accepts.
+    fn of(
+        street: i64,
+        s: &TestingSettings,
+        rounds: &[gw_store::testing::RoundRow],
+    ) -> SettingsView {
+        let warnings = rounds
+            .iter()
+            .filter(|r| {
+                matches!(r.state.as_str(), "planned" | "open" | "sampling_closed")
+                    && i64::from(s.lab_max_pool) < i64::from(r.pool_size)
+            })
+            .map(|r| {
+                let (zh, en) = gw_domain::testing::round_state_words(&r.state);
+                format!(
+                    "「{name}」（{zh}）每管 {k} 人，超过化验室上限 {max}：已混的管化验室可能不收，请与化验室确认 / round {name} ({en}) pools {k} to a tube, more than the lab's limit of {max}: check with the lab that it takes the tubes already pooled",
+                    name = r.name,
+                    k = r.pool_size,
+                    max = s.lab_max_pool,
+                )
+            })
+            .collect();
         SettingsView {
             street,
             tube_min_len: s.tube.min_len,
             tube_max_len: s.tube.max_len,
             tube_check: s.tube.check_name(),
             lab_max_pool: s.lab_max_pool,
+            warnings,
         }
     }
 }
@@ -122,7 +149,11 @@ pub async fn testing_settings(
 ) -> Result<SettingsView, AuthError> {
     let place = store.place_of(street, "street", street).await?;
     access::authorize(p, clock, Action::ManageRounds, &place)?;
-    Ok(SettingsView::of(street, &settings_of(store, street).await?))
+    Ok(SettingsView::of(
+        street,
+        &settings_of(store, street).await?,
+        &store.rounds(street).await?,
+    ))
 }
 
 /// Changes a street's testing settings (validated whole, audited). Tubes
@@ -157,7 +188,7 @@ pub async fn set_testing_settings(
             i64::from(new.lab_max_pool),
         )
         .await?;
-    let view = SettingsView::of(street, &new);
+    let view = SettingsView::of(street, &new, &store.rounds(street).await?);
     access::record(
         store,
         clock,

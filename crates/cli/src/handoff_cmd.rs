@@ -857,7 +857,7 @@ pub async fn station_cmd(c: StationCmd, clock: &Clock) -> Result<()> {
             let store = open(&db).await?;
             let station = key(&station, "station")?;
             gw_app::stations::revoke(&store, clock, &operator(), station).await?;
-            println!("station {station} revoked / 已停用");
+            println!("采样台 {station} 已停用 / station {station} revoked");
             Ok(())
         }
     }

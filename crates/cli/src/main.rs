@@ -1601,7 +1601,7 @@ async fn user_cmd(c: UserCmd, clock: &Clock) -> Result<()> {
         UserCmd::Revoke { grant_id, db } => {
             let store = open(&db).await?;
             gw_app::access::revoke(&store, clock, &actor(), grant_id).await?;
-            println!("grant #{grant_id} revoked");
+            println!("授权 #{grant_id} 已撤销 / grant #{grant_id} revoked");
             Ok(())
         }
         UserCmd::List { db } => {
@@ -1637,7 +1637,7 @@ async fn user_cmd(c: UserCmd, clock: &Clock) -> Result<()> {
         UserCmd::Passwd { username, db } => {
             let store = open(&db).await?;
             let p = gw_app::access::reset_password(&store, clock, &actor(), &username).await?;
-            println!("new one-time password for {username}: {p}  (shown once; every session of the user ended)");
+            println!("{username} 的新一次性密码 / new one-time password for {username}: {p}\n（只显示这一次；该用户的所有会话已结束 / shown once; every session of the user ended）");
             Ok(())
         }
     }
@@ -1675,7 +1675,7 @@ async fn codes_cmd(c: CodesCmd, clock: &Clock) -> Result<()> {
                     address: "",
                 })
                 .await?;
-            println!("signing key {id} added; new codes use it");
+            println!("签名密钥 {id} 已添加：此后发的码用它签名，旧码照常有效 / signing key {id} added: new codes use it, older codes stay valid");
             Ok(())
         }
         CodesCmd::RetireKey { id, yes, db } => {

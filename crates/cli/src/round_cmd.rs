@@ -561,6 +561,9 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     "街道 street {}: 管码 tube barcodes {}–{} 位 characters, 校验 check {}; 实验室最多 lab accepts up to {} 混1",
                     v.street, v.tube_min_len, v.tube_max_len, v.tube_check, v.lab_max_pool
                 );
+                for w in &v.warnings {
+                    println!("  注意 warning: {w}");
+                }
             }
         }
         RoundCmd::PoolAdvice {
@@ -1172,7 +1175,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string(&items)?);
             } else {
-                println!("flagged swabs / 待核查的采样: {}", items.len());
+                println!("待核查的采样 / flagged swabs: {}", items.len());
                 for f in &items {
                     let what = match (&f.duplicate_of, f.problem.is_empty()) {
                         (Some(first), true) => {

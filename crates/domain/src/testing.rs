@@ -23,6 +23,8 @@
 //!
 //! Upper-case letters, digits and `-` only: the QR alphanumeric mode, and what a
 //! keyboard-wedge scanner types on any keyboard layout.
+//! The three numbers are written in decimal with no sign and no leading zero
+//! (`0` itself excepted); a reader refuses any other spelling of them.
 
 use sha2::{Digest, Sha256};
 
@@ -125,14 +127,20 @@ impl PersonalCode {
         };
         let ok_uid = uid.len() == 16 && uid.bytes().all(|b| b.is_ascii_alphanumeric());
         let ok_sig = sig.len() == 12 && sig.bytes().all(|b| ALPHABET.contains(&b));
-        match (street.parse(), key.parse(), generation.parse()) {
-            (Ok(street), Ok(key_id), Ok(generation)) if ok_uid && ok_sig => Ok(PersonalCode {
-                street,
-                uid: uid.to_string(),
-                key_id,
-                generation,
-                signature: sig.to_string(),
-            }),
+        match (
+            canonical_number(street),
+            canonical_number(key),
+            canonical_number(generation),
+        ) {
+            (Some(street), Some(key_id), Some(generation)) if ok_uid && ok_sig => {
+                Ok(PersonalCode {
+                    street,
+                    uid: uid.to_string(),
+                    key_id,
+                    generation,
+                    signature: sig.to_string(),
+                })
+            }
             _ => Err(CodeError::NotACode),
         }
     }
@@ -154,6 +162,19 @@ impl PersonalCode {
         } else {
             Err(CodeError::BadSignature)
         }
+    }
+}
+
+/// A number of a code's text as the code writes it: decimal digits, no sign
+/// and no leading zero (`0` itself excepted). Another spelling of the same
+/// number (`01`, `+0`) is a changed character, refused like any other, not
+/// read as the printed code.
+fn canonical_number<T: std::str::FromStr>(s: &str) -> Option<T> {
+    let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if digits && (s == "0" || !s.starts_with('0')) {
+        s.parse().ok()
+    } else {
+        None
     }
 }
 
@@ -919,6 +940,38 @@ mod tests {
             Err(CodeError::NotACode)
         );
         assert_eq!(PersonalCode::decode(""), Err(CodeError::NotACode));
+    }
+
+    #[test]
+    fn only_the_printed_spelling_of_a_code_is_read() {
+        let c = PersonalCode::issue(1, KEY, 7, "k3qx8zma2b4c6d7e", 0);
+        let text = c.text();
+        assert_eq!(PersonalCode::decode(&text), Ok(c.clone()));
+        let [v, street, uid, key, generation, sig] = text.split('-').collect::<Vec<_>>()[..] else {
+            panic!("{text}")
+        };
+        // The same numbers spelt otherwise (a leading zero, a sign, a space
+        // inside): another text, refused as a changed character would be.
+        for (street, key, generation) in [
+            ("07", key, generation),
+            ("+7", key, generation),
+            (street, "01", generation),
+            (street, "+1", generation),
+            (street, key, "00"),
+            (street, key, "+0"),
+            (street, key, "-0"),
+            (street, key, ""),
+        ] {
+            let other = format!("{v}-{street}-{uid}-{key}-{generation}-{sig}");
+            assert_eq!(
+                PersonalCode::decode(&other),
+                Err(CodeError::NotACode),
+                "{other}"
+            );
+        }
+        // A generation past 9 is written as it is.
+        let g = PersonalCode::issue(1, KEY, 7, "k3qx8zma2b4c6d7e", 10);
+        assert_eq!(PersonalCode::decode(&g.text()), Ok(g));
     }
 
     #[test]

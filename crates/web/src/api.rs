@@ -651,7 +651,7 @@ pub async fn set_control(
     let kind = target_kind(&b.target_kind)?;
     let k = key(&b.target_id, "target_id")?;
     let status = ControlStatus::from_code(&b.status).ok_or_else(|| {
-        WebError::bad_request("status 应为 sealed/controlled/precaution/temporary")
+        WebError::bad_request("status 应为 sealed（封控）、controlled（管控）、precaution（防范）或 temporary（临时管控）/ status must be sealed, controlled, precaution or temporary")
     })?;
     let set = gw_app::registry::set_control(
         &s.store,

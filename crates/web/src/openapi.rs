@@ -390,9 +390,10 @@ fn registry_document() -> Value {
             "session": { "type": "apiKey", "in": "cookie", "name": "gw_session", "description": "the session cookie; state-changing requests also need the X-CSRF-Token header" }
           },
           "schemas": {
-            "TestingSettings": { "type": "object", "required": ["street", "tube_min_len", "tube_max_len", "tube_check", "lab_max_pool"], "properties": {
+            "TestingSettings": { "type": "object", "required": ["street", "tube_min_len", "tube_max_len", "tube_check", "lab_max_pool", "warnings"], "properties": {
                 "street": { "type": "integer" }, "tube_min_len": { "type": "integer" }, "tube_max_len": { "type": "integer" },
-                "tube_check": { "type": "string", "enum": ["none", "luhn"] }, "lab_max_pool": { "type": "integer" } } },
+                "tube_check": { "type": "string", "enum": ["none", "luhn"] }, "lab_max_pool": { "type": "integer" },
+                "warnings": { "type": "array", "items": { "type": "string" }, "description": "rounds whose tubes may still go to the lab (planned, open, sampling closed) pooling more than lab_max_pool, Chinese first: the limit holds for new rounds only" } } },
             "Code": { "type": "object", "required": ["resident", "code", "generation"], "properties": { "resident": { "type": "string" }, "code": { "type": "string" }, "generation": { "type": "integer" }, "key": { "type": "integer" } } },
             "Error": { "type": "object", "required": ["code", "message"], "properties": { "code": { "type": "string" }, "message": { "type": "string" } } },
             "TreeNode": { "type": "object", "required": ["level", "id", "name", "buildings", "households", "residents"], "properties": {

@@ -41,6 +41,7 @@ mod sched2;
 mod schedule;
 mod schedule2;
 mod schema;
+mod settings_warn;
 mod station_scans;
 mod storage;
 mod territory;
