@@ -3986,6 +3986,118 @@ pub async fn door_list_grids(
     Ok(out)
 }
 
+/// One grid of a community's door-to-door list: its floors as the grid's
+/// own list gives them.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoorGrid {
+    /// The grid's key, `STREET-ID`.
+    pub grid: String,
+    pub name: String,
+    pub floors: Vec<DoorFloor>,
+}
+
+/// The grids of `community` (in the registry's order) and, for each, whether
+/// `p` reads it as a registry reader; and whether `p` is the staff of one of
+/// `round`'s points in the community.
+async fn community_door_access(
+    store: &Store,
+    p: &Principal,
+    round: Key,
+    community: Key,
+    now: i64,
+) -> Result<(bool, Vec<(gw_store::registry::GridRow, bool)>), StoreError> {
+    let place = store
+        .place_of(community.street, "community", community.id)
+        .await?;
+    let staff = !staff_points_in(store, p, round, Some(community.id), now)
+        .await?
+        .is_empty();
+    let grids = store
+        .grids(None, Some((community.street, community.id)))
+        .await?
+        .into_iter()
+        .map(|g| {
+            let at = Place {
+                grid: Some(g.id),
+                ..place
+            };
+            let reader = p.can(Action::ReadRegistry, &at, now);
+            (g, reader)
+        })
+        .collect();
+    Ok((staff, grids))
+}
+
+/// Whether `p` may read the door-to-door list of a whole community of
+/// `round`: whoever may read every one of its grids' lists (see
+/// [`may_read_door_list`]): a registry reader of the community (or of each
+/// of its grids) or the staff of one of the round's points in it. A reader
+/// of only some of its grids (a grid leader) is refused, told to ask grid by
+/// grid: a partial list would read as the community's. The community's
+/// grids, each with whether `p` reads it as a registry reader.
+pub async fn may_read_community_door_list(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    community: Key,
+) -> Result<Vec<(gw_store::registry::GridRow, bool)>, AuthError> {
+    let now = clock.now_ms();
+    let place = store
+        .place_of(community.street, "community", community.id)
+        .await?;
+    let (staff, grids) = community_door_access(store, p, round, community, now).await?;
+    let readers = grids.iter().filter(|(_, r)| *r).count();
+    if staff
+        || p.can(Action::ReadRegistry, &place, now)
+        || (!grids.is_empty() && readers == grids.len())
+    {
+        return Ok(grids);
+    }
+    if readers > 0 {
+        return Err(AuthError::Forbidden(format!(
+            "您只能查看本社区 {readers}/{} 个网格的入户采样名单，不能查看全社区名单；请逐个网格查看（grid=） / you may read the door-to-door lists of only {readers} of the community's {} grids, not the whole community's list: ask for them one grid at a time (grid=)",
+            grids.len(),
+            grids.len()
+        )));
+    }
+    access::authorize(p, clock, Action::ReadRegistry, &place)?;
+    Ok(grids)
+}
+
+/// The communities of `round` whose whole door-to-door list `p` may open
+/// (see [`may_read_community_door_list`]), in the round's order: `(key,
+/// name)`.
+pub async fn door_list_communities(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+) -> Result<Vec<(Key, String)>, AuthError> {
+    store.round(round.street, round.id).await?;
+    let now = clock.now_ms();
+    let mut out = Vec::new();
+    let covered = store.round_communities(round.street, round.id).await?;
+    for c in store.communities(None, Some(round.street)).await? {
+        if !covered.is_empty() && !covered.contains(&c.id) {
+            continue;
+        }
+        let key = Key {
+            street: round.street,
+            id: c.id,
+        };
+        let place = store.place_of(round.street, "community", c.id).await?;
+        let (staff, grids) = community_door_access(store, p, round, key, now).await?;
+        if staff
+            || p.can(Action::ReadRegistry, &place, now)
+            || (!grids.is_empty() && grids.iter().all(|(_, r)| *r))
+        {
+            out.push((key, c.name));
+        }
+    }
+    Ok(out)
+}
+
 /// Who a door-to-door team must swab in a grid, by building and floor, one
 /// row per person: those held at home not yet sampled (a re-sample due
 /// after an invalid tube among them: not sampled, `purpose` `resample`),
@@ -4002,7 +4114,6 @@ pub async fn door_to_door(
 ) -> Result<Vec<DoorFloor>, AuthError> {
     let place = store.place_of(grid.street, "grid", grid.id).await?;
     may_read_door_list(store, clock, p, round, &place).await?;
-    let full_names = p.sees_full_names(clock.now_ms());
     // The team (a point's staff) reads no registry: its rows carry only what
     // the door needs.
     let registry_reader = p.can(Action::ReadRegistry, &place, clock.now_ms());
@@ -4014,11 +4125,98 @@ pub async fn door_to_door(
     // A grid the round does not cover has nobody to visit for it: an empty
     // list would read as "all done".
     crate::coverage::within_round(store, round, &place).await?;
+    let mut by_grid = door_floors(
+        store,
+        clock,
+        p,
+        round,
+        (gw_store::coverage::Level::Grid, grid.id),
+        &|_| registry_reader,
+    )
+    .await?;
+    Ok(by_grid.remove(&grid.id).unwrap_or_default())
+}
+
+/// The door-to-door list of a whole community, for the team the community
+/// sends out (one printed list): every grid of it (in the registry's order,
+/// a grid with nobody to visit too), each with the floors its own list
+/// ([`door_to_door`]) gives, every person once. Read in one query for the
+/// community (and one for its residents), not grid by grid. For whoever
+/// may read every grid's list ([`may_read_community_door_list`]); each grid
+/// masked as its own list is for the reader.
+pub async fn door_to_door_community(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    community: Key,
+) -> Result<Vec<DoorGrid>, AuthError> {
+    if community.street != round.street {
+        return Err(AuthError::Invalid(
+            "社区不在本轮街道 / the community is not in the round's street".into(),
+        ));
+    }
+    let grids = may_read_community_door_list(store, clock, p, round, community).await?;
+    let place = store
+        .place_of(community.street, "community", community.id)
+        .await?;
+    crate::coverage::within_round(store, round, &place).await?;
+    let readers: HashMap<i64, bool> = grids.iter().map(|(g, r)| (g.id, *r)).collect();
+    let mut by_grid = door_floors(
+        store,
+        clock,
+        p,
+        round,
+        (gw_store::coverage::Level::Community, community.id),
+        &|g| readers.get(&g).copied().unwrap_or(false),
+    )
+    .await?;
+    let mut out: Vec<DoorGrid> = grids
+        .into_iter()
+        .map(|(g, _)| DoorGrid {
+            grid: Key {
+                street: g.street_id,
+                id: g.id,
+            }
+            .to_string(),
+            name: g.name,
+            floors: by_grid.remove(&g.id).unwrap_or_default(),
+        })
+        .collect();
+    // Someone whose place was kept in a grid moved since to another
+    // community (an added resident, kept as sampling closed): still listed.
+    for (id, floors) in by_grid {
+        let g = store.grid(round.street, id).await?;
+        out.push(DoorGrid {
+            grid: Key {
+                street: round.street,
+                id,
+            }
+            .to_string(),
+            name: g.name,
+            floors,
+        });
+    }
+    Ok(out)
+}
+
+/// The door-to-door rows of a grid or a community (`within`), by grid, then
+/// by building (its compound's name first: every compound has a 1号楼) and
+/// floor. `registry_reader`: whether the reader reads a grid as a registry
+/// reader (else the team's rows).
+async fn door_floors(
+    store: &Store,
+    clock: &Clock,
+    p: &Principal,
+    round: Key,
+    within: (gw_store::coverage::Level, i64),
+    registry_reader: &(dyn Fn(i64) -> bool + Sync),
+) -> Result<std::collections::BTreeMap<i64, Vec<DoorFloor>>, AuthError> {
+    use std::collections::BTreeMap;
+    let full_names = p.sees_full_names(clock.now_ms());
     let flag = i64::from(gw_domain::resident::Flag::CannotGoDownstairs.bit());
     let today = clock.today();
-    // By building (its compound's name first: every compound has a 1号楼)
-    // and floor.
-    type Floors = std::collections::BTreeMap<(String, Option<i64>, Option<u32>), Vec<DoorResident>>;
+    type Floors = BTreeMap<(i64, String, Option<i64>, Option<u32>), Vec<DoorResident>>;
     let mut floors = Floors::new();
     let now = clock.now_ms();
     let orders = crate::registry::controls_in_force(store, round.street, now).await?;
@@ -4027,50 +4225,35 @@ pub async fn door_to_door(
             .map(|o| o.status)
             .filter(|s| s.door_to_door_only())
     };
-    // A building's compound and its households' units, read once per building.
-    let mut places: std::collections::BTreeMap<i64, (i64, std::collections::BTreeMap<i64, i64>)> =
-        Default::default();
     // Those not yet sampled (a re-sample due after an invalid tube among
     // them), and the open retests and re-samples of those held at home: one
-    // row per person, `(missed, open follow-ups)`.
-    let mut todo: std::collections::BTreeMap<i64, (bool, Vec<String>)> = store
-        .door_to_door(round.street, round.id, grid.id, flag, now)
+    // row per person, `(place, missed, open follow-ups)`.
+    let mut todo: BTreeMap<i64, (gw_store::testing::DoorPlace, bool, Vec<String>)> = store
+        .door_to_door(round.street, round.id, within, flag, now)
         .await?
         .into_iter()
-        .map(|id| (id, (true, Vec::new())))
+        .map(|d| (d.resident, (d, true, Vec::new())))
         .collect();
-    for (id, kind) in store
-        .door_follow_ups(round.street, round.id, grid.id, flag, now)
+    for (d, kind) in store
+        .door_follow_ups(round.street, round.id, within, flag, now)
         .await?
     {
-        todo.entry(id).or_default().1.push(kind);
+        todo.entry(d.resident)
+            .or_insert_with(|| (d, false, Vec::new()))
+            .2
+            .push(kind);
     }
-    for (id, (missed, follow_ups)) in todo {
-        let r = store.resident(round.street, id).await?;
-        let (compound, unit) = match r.building_id {
-            Some(b) => {
-                if let std::collections::btree_map::Entry::Vacant(slot) = places.entry(b) {
-                    let compound = store.building(round.street, b).await?.compound_id;
-                    let units = store
-                        .building_households(round.street, b)
-                        .await?
-                        .into_iter()
-                        .map(|h| (h.household_id, h.unit_id))
-                        .collect();
-                    slot.insert((compound, units));
-                }
-                let (c, units) = &places[&b];
-                (
-                    Some(*c),
-                    r.household_id.and_then(|h| units.get(&h).copied()),
-                )
-            }
-            None => (None, None),
+    // Every listed resident in one read (not one by one: a community may
+    // list several hundred).
+    let ids: Vec<i64> = todo.keys().copied().collect();
+    for r in store.residents_by_ids(round.street, &ids).await? {
+        let Some((place, missed, follow_ups)) = todo.get(&r.id) else {
+            continue;
         };
         let mut reasons: Vec<DoorReason> = [
-            ("compound", compound),
+            ("compound", place.compound),
             ("building", r.building_id),
-            ("unit", unit),
+            ("unit", place.unit),
             ("household", r.household_id),
         ]
         .into_iter()
@@ -4091,24 +4274,22 @@ pub async fn door_to_door(
             .flatten()
             .collect::<Vec<_>>()
             .join(" ");
+        let (purposes, due) = door_due(*missed, follow_ups);
         floors
-            .entry((label, r.building_id, floor))
+            .entry((place.grid, label, r.building_id, floor))
             .or_default()
-            .push({
-                let (purposes, due) = door_due(missed, &follow_ups);
-                DoorResident {
-                    resident: door_person(&r, today, registry_reader, full_names),
-                    reasons,
-                    purpose: purposes[0],
-                    purposes,
-                    due,
-                    sampled: !missed,
-                }
+            .push(DoorResident {
+                resident: door_person(&r, today, registry_reader(place.grid), full_names),
+                reasons,
+                purpose: purposes[0],
+                purposes,
+                due,
+                sampled: !missed,
             });
     }
-    Ok(floors
-        .into_iter()
-        .map(|((building, building_id, floor), residents)| DoorFloor {
+    let mut out: BTreeMap<i64, Vec<DoorFloor>> = BTreeMap::new();
+    for ((grid, building, building_id, floor), residents) in floors {
+        out.entry(grid).or_default().push(DoorFloor {
             building,
             building_id: building_id.map(|id| {
                 Key {
@@ -4119,8 +4300,9 @@ pub async fn door_to_door(
             }),
             floor,
             residents,
-        })
-        .collect())
+        });
+    }
+    Ok(out)
 }
 
 /// A door-to-door row's person: the masked registry view for a registry

@@ -246,12 +246,19 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Who a door-to-door team samples in a grid, by building and floor (masked): those held at home not yet sampled (a re-sample due after an invalid tube among them), and the retests and re-samples due of those held at home already sampled (with the tube purposes to use; one line per person).
+    /// Who a door-to-door team samples in a grid, or in a whole community (by grid: the team's one printed list), by building and floor (masked): those held at home not yet sampled (a re-sample due after an invalid tube among them), and the retests and re-samples due of those held at home already sampled (with the tube purposes to use; one line per person).
     DoorToDoor {
         round: String,
         /// Grid id, STREET-ID.
+        #[arg(
+            long,
+            required_unless_present = "community",
+            conflicts_with = "community"
+        )]
+        grid: Option<String>,
+        /// Community id, STREET-ID: every grid's list of the community, grid by grid (for whoever may read every grid's list of it).
         #[arg(long)]
-        grid: String,
+        community: Option<String>,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -891,64 +898,55 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
         RoundCmd::DoorToDoor {
             round,
             grid,
+            community,
             json,
             db,
         } => {
             let store = open(&db).await?;
-            let floors = gw_app::testing::door_to_door(
-                &store,
-                clock,
-                &op,
-                key(&round, "round")?,
-                key(&grid, "grid")?,
-            )
-            .await
-            .map_err(app_err)?;
-            if json {
-                println!("{}", json!({ "floors": floors }));
-            } else {
-                // Those not yet sampled, then the retests and re-samples due
-                // at home (already sampled: work to do, not missed).
-                for sampled in [false, true] {
-                    let n: usize = floors
-                        .iter()
-                        .map(|f| f.residents.iter().filter(|r| r.sampled == sampled).count())
-                        .sum();
-                    if sampled {
-                        if n == 0 {
-                            continue;
-                        }
-                        println!("待单管复检、待重采（居家，已采样，非漏采） retests and re-samples due at home (already sampled, not missed): {n}");
-                    } else {
-                        println!("入户采样 door-to-door: {n}");
+            let round = key(&round, "round")?;
+            let grids = match (grid, community) {
+                (Some(grid), _) => {
+                    let floors = gw_app::testing::door_to_door(
+                        &store,
+                        clock,
+                        &op,
+                        round,
+                        key(&grid, "grid")?,
+                    )
+                    .await
+                    .map_err(app_err)?;
+                    if json {
+                        println!("{}", json!({ "floors": floors }));
+                        return Ok(());
                     }
-                    for f in &floors {
-                        let rows: Vec<_> = f
-                            .residents
-                            .iter()
-                            .filter(|r| r.sampled == sampled)
-                            .collect();
-                        if rows.is_empty() {
-                            continue;
-                        }
-                        let floor = f.floor.map_or_else(|| "?".to_string(), |x| x.to_string());
-                        println!("  {} {floor}层 floor:", f.building);
-                        for r in rows {
-                            let why: Vec<&str> =
-                                r.reasons.iter().map(|w| w.text.as_str()).collect();
-                            let due = if r.purpose != "door_to_door" {
-                                format!(
-                                    " {} (--purpose {})",
-                                    r.due,
-                                    r.purposes.join(", --purpose ")
-                                )
-                            } else {
-                                String::new()
-                            };
-                            println!("    {} [{}]{due}", door_line(&r.resident), why.join("; "));
-                        }
-                    }
+                    vec![(None, floors)]
                 }
+                (None, Some(community)) => {
+                    let community = key(&community, "community")?;
+                    let grids = gw_app::testing::door_to_door_community(
+                        &store, clock, &op, round, community,
+                    )
+                    .await
+                    .map_err(app_err)?;
+                    if json {
+                        println!(
+                            "{}",
+                            json!({ "community": community.to_string(), "grids": grids })
+                        );
+                        return Ok(());
+                    }
+                    grids
+                        .into_iter()
+                        .map(|g| (Some((g.grid, g.name)), g.floors))
+                        .collect()
+                }
+                (None, None) => anyhow::bail!("give --grid or --community"),
+            };
+            for (grid, floors) in grids {
+                if let Some((k, name)) = grid {
+                    println!("网格 grid {name} ({k})");
+                }
+                print_door_floors(&floors);
             }
         }
         RoundCmd::Exemptions {
@@ -1339,6 +1337,46 @@ pub async fn alerts_cmd(cmd: AlertsCmd, clock: &Clock) -> Result<()> {
 /// One resident as a list line (masked as the view is): id, name, gender and
 /// age, address, phones, flags.
 /// A door-to-door row's person: the registry's line, or the team's.
+/// One grid's door-to-door list: those not yet sampled, then the retests
+/// and re-samples due at home (already sampled: work to do, not missed).
+fn print_door_floors(floors: &[gw_app::testing::DoorFloor]) {
+    for sampled in [false, true] {
+        let n: usize = floors
+            .iter()
+            .map(|f| f.residents.iter().filter(|r| r.sampled == sampled).count())
+            .sum();
+        if sampled {
+            if n == 0 {
+                continue;
+            }
+            println!("待单管复检、待重采（居家，已采样，非漏采） retests and re-samples due at home (already sampled, not missed): {n}");
+        } else {
+            println!("入户采样 door-to-door: {n}");
+        }
+        for f in floors {
+            let rows: Vec<_> = f
+                .residents
+                .iter()
+                .filter(|r| r.sampled == sampled)
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let floor = f.floor.map_or_else(|| "?".to_string(), |x| x.to_string());
+            println!("  {} {floor}层 floor:", f.building);
+            for r in rows {
+                let why: Vec<&str> = r.reasons.iter().map(|w| w.text.as_str()).collect();
+                let due = if r.purpose != "door_to_door" {
+                    format!(" {} (--purpose {})", r.due, r.purposes.join(", --purpose "))
+                } else {
+                    String::new()
+                };
+                println!("    {} [{}]{due}", door_line(&r.resident), why.join("; "));
+            }
+        }
+    }
+}
+
 fn door_line(p: &gw_app::testing::DoorPerson) -> String {
     match p {
         gw_app::testing::DoorPerson::Registry(v) => person_line(v),

@@ -152,13 +152,17 @@ macro_rules! pending_row {
 }
 
 /// Whether follow-up `f` (a retest or re-sample) is spared by an exemption
-/// from its round: one recorded once the follow-up was open (taken to
-/// hospital after the abnormal pool). An exemption recorded before is
-/// superseded by the swab the follow-up comes from: the person came after
-/// all, and a member of an abnormal pool is retested.
+/// from its round. A retest: by one recorded once the follow-up was open
+/// (taken to hospital after the abnormal pool); one recorded before is
+/// superseded by the swab the retest comes from: the person came after all,
+/// their swab gave a result, and a member of an abnormal pool is retested.
+/// A re-sample: by any exemption of the round, whenever recorded, as
+/// coverage counts it (`sampled_sql!`): a swab in a tube the lab found
+/// invalid gave no result, so someone exempted before who came anyway is
+/// exempt, not due (the re-sample list says `exempt`, the round may close).
 macro_rules! follow_up_exempt {
     () => {
-        "EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = f.street_id AND x.round_id = f.round_id AND x.resident_id = f.resident_id AND x.created_ms >= f.created_ms)"
+        "EXISTS (SELECT 1 FROM round_exemption x WHERE x.street_id = f.street_id AND x.round_id = f.round_id AND x.resident_id = f.resident_id AND (x.created_ms >= f.created_ms OR f.kind = 'resample'))"
     };
 }
 pub(crate) use follow_up_exempt;

@@ -1753,7 +1753,8 @@ impl Store {
         let places = where_they_are("f");
         // Open and swabbed again since (into a re-sample tube whose result
         // is not in yet): `swabbed`, so nobody calls them back; open and
-        // exempted from the round since (in hospital…): `exempt`, nobody
+        // exempted from the round (in hospital…; whenever recorded, as
+        // coverage counts them: see `follow_up_exempt!`): `exempt`, nobody
         // will swab them here.
         let sql = format!(
             "SELECT x.resident_id, x.barcode, x.state, x.created_ms FROM (\
@@ -1775,9 +1776,9 @@ impl Store {
     }
 
     /// Of [`Self::follow_ups`], the residents an exemption from the
-    /// follow-up's round spares (in hospital, away … recorded once the
-    /// follow-up was open: see `follow_up_exempt!`): open, but nobody will
-    /// swab them here.
+    /// follow-up's round spares (in hospital, away …: for a retest one
+    /// recorded once it was open, for a re-sample any: see
+    /// `follow_up_exempt!`): open, but nobody will swab them here.
     pub async fn follow_ups_exempt(&self, street: i64, tube: i64, kind: &str) -> Result<Vec<i64>> {
         Ok(
             db_run!(self, pool => sqlx::query_scalar(concat!("SELECT f.resident_id FROM follow_up f WHERE f.street_id = $1 AND f.tube_id = $2 AND f.kind = $3 AND f.state = 'open' AND ",
@@ -1805,95 +1806,145 @@ const STAYS_IN: &str = "((r.flags & $4) <> 0 OR EXISTS (SELECT 1 FROM control_or
                   AND NOT EXISTS (SELECT 1 FROM control_order l WHERE l.street_id = c.street_id AND l.target_kind = c.target_kind AND l.target_id = c.target_id \
                     AND l.from_ms <= $5 AND (l.until_ms IS NULL OR l.until_ms > $5) AND l.from_ms > c.from_ms)))";
 
+/// Someone on a door-to-door list as the store places them: the grid the
+/// list groups them under (where they live, or for one added since the
+/// opening whose place was kept as sampling closed, where they lived then),
+/// and the compound and unit they live in now (for the control orders that
+/// hold them at home).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DoorPlace {
+    pub resident: i64,
+    pub grid: i64,
+    pub compound: Option<i64>,
+    pub unit: Option<i64>,
+}
+
+/// The columns of a [`DoorPlace`] for a resident `r` living in unit `u` now,
+/// grouped under the grid `grid`.
+fn door_place_columns(grid: &str) -> String {
+    format!(
+        "r.id, {grid}, (SELECT cb.compound_id FROM building cb WHERE cb.street_id = u.street_id AND cb.id = u.building_id), u.id"
+    )
+}
+
+/// The place filter of a door-to-door list over the residents living in
+/// building `b` of grid `g` now: one grid, or a community's grids.
+fn door_within(level: crate::coverage::Level) -> &'static str {
+    level.added_column(crate::coverage::Added::Live)
+}
+
+macro_rules! door_place_row {
+    ($r:expr) => {
+        DoorPlace {
+            resident: $r.try_get(0)?,
+            grid: $r.try_get(1)?,
+            compound: $r.try_get(2)?,
+            unit: $r.try_get(3)?,
+        }
+    };
+}
+
 impl Store {
-    /// Residents of a grid (expected, or added since the round opened) with
-    /// no swab yet who must be sampled at their door: flagged with `flag_bit` (cannot go downstairs), or living under a
-    /// sealed or temporary control order in force on their household, unit,
-    /// building or compound.
+    /// Residents of a grid or a community (`within`: [`Level::Grid`] or
+    /// [`Level::Community`] and its id; expected, or added since the round
+    /// opened) with no swab yet who must be sampled at their door: flagged
+    /// with `flag_bit` (cannot go downstairs), or living under a sealed or
+    /// temporary control order in force on their household, unit, building
+    /// or compound. One query for a whole community, by resident.
+    ///
+    /// [`Level::Grid`]: crate::coverage::Level::Grid
+    /// [`Level::Community`]: crate::coverage::Level::Community
     pub async fn door_to_door(
         &self,
         street: i64,
         round: i64,
-        grid: i64,
+        within: (crate::coverage::Level, i64),
         flag_bit: i64,
         now_ms: i64,
-    ) -> Result<Vec<i64>> {
+    ) -> Result<Vec<DoorPlace>> {
         use crate::coverage::{added_from, ADDED_SAMPLED, EXEMPT, SAMPLED};
+        let (level, id) = within;
         let source = self.added_source(street, round).await?;
         let stays_in = STAYS_IN;
-        if self.round(street, round).await?.state == "planned" {
+        let at = door_within(level);
+        let cols = door_place_columns("b.grid_id");
+        let sql = if self.round(street, round).await?.state == "planned" {
             // Not open yet (the evening before): a preview from the registry
-            // as it is, the grid's active residents who stay in.
-            let sql = format!(
-                "SELECT r.id FROM resident r \
+            // as it is, the territory's active residents who stay in.
+            format!(
+                "SELECT {cols} FROM resident r \
                  JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
                  JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
                  JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
-                 WHERE r.street_id = $1 AND b.grid_id = $3 AND r.status = 'active' AND {} AND {stays_in} \
+                 JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+                 WHERE r.street_id = $1 AND {at} = $3 AND r.status = 'active' AND {} AND {stays_in} \
                  ORDER BY 1",
                 crate::coverage::ROUND_COVERS_BUILDING
-            );
-            return Ok(db_run!(self, pool => sqlx::query_scalar(&sql)
-                .bind(street).bind(round).bind(grid).bind(flag_bit).bind(now_ms).fetch_all(pool).await?));
-        }
-        // The expected not yet swabbed nor exempt, and those added since the
-        // round opened not yet swabbed.
-        let sql = format!(
-            "SELECT e.resident_id FROM round_expected e \
-             JOIN resident r ON r.street_id = e.street_id AND r.id = e.resident_id \
-             JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
-             JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
-             JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
-             WHERE e.street_id = $1 AND e.round_id = $2 AND b.grid_id = $3 \
-             AND NOT {SAMPLED} AND NOT {EXEMPT} AND {stays_in} \
-             UNION SELECT r.id {} AND NOT {ADDED_SAMPLED} AND {stays_in} \
-             ORDER BY 1",
-            added_from(
-                source,
-                &format!(
-                    " AND {} = $3",
-                    crate::coverage::Level::Grid.added_column(source)
-                )
             )
-        );
-        Ok(db_run!(self, pool => sqlx::query_scalar(&sql)
-            .bind(street).bind(round).bind(grid).bind(flag_bit).bind(now_ms).fetch_all(pool).await?))
+        } else {
+            // The expected not yet swabbed nor exempt, and those added since
+            // the round opened not yet swabbed.
+            format!(
+                "SELECT {cols} FROM round_expected e \
+                 JOIN resident r ON r.street_id = e.street_id AND r.id = e.resident_id \
+                 JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
+                 JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
+                 JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
+                 JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+                 WHERE e.street_id = $1 AND e.round_id = $2 AND {at} = $3 \
+                 AND NOT {SAMPLED} AND NOT {EXEMPT} AND {stays_in} \
+                 UNION SELECT {added_cols} {} AND NOT {ADDED_SAMPLED} AND {stays_in} \
+                 ORDER BY 1",
+                added_from(source, &format!(" AND {} = $3", level.added_column(source))),
+                added_cols = door_place_columns(crate::coverage::Level::Grid.added_column(source)),
+            )
+        };
+        Ok(db_run!(self, pool => {
+            let rows = sqlx::query(&sql)
+                .bind(street).bind(round).bind(id).bind(flag_bit).bind(now_ms).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok(door_place_row!(r))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+        }))
     }
 
     /// The open follow-ups of round `round` (single-tube retests after an
     /// abnormal pool, re-samples after an invalid tube) of residents living
-    /// in `grid` who stay at home (as [`Self::door_to_door`] reads it: the
-    /// flag `flag_bit`, or sealed or temporary control in force at
-    /// `now_ms`), so the door-to-door team takes them at the door. Left out:
-    /// one whose retest or re-sample swab is registered since the follow-up
-    /// opened (its result still to come), and one an exemption spares.
-    /// `(resident, kind)` with kind `retest` or `resample`, by resident.
+    /// in a grid or community (`within`, as [`Self::door_to_door`]) who stay
+    /// at home (as [`Self::door_to_door`] reads it: the flag `flag_bit`, or
+    /// sealed or temporary control in force at `now_ms`), so the
+    /// door-to-door team takes them at the door. Left out: one whose retest
+    /// or re-sample swab is registered since the follow-up opened (its
+    /// result still to come), and one an exemption spares. `(place, kind)`
+    /// with kind `retest` or `resample`, by resident.
     pub async fn door_follow_ups(
         &self,
         street: i64,
         round: i64,
-        grid: i64,
+        within: (crate::coverage::Level, i64),
         flag_bit: i64,
         now_ms: i64,
-    ) -> Result<Vec<(i64, String)>> {
+    ) -> Result<Vec<(DoorPlace, String)>> {
+        let (level, id) = within;
         let sql = format!(
-            "SELECT DISTINCT f.resident_id, f.kind FROM follow_up f \
+            "SELECT DISTINCT {cols}, f.kind FROM follow_up f \
              JOIN resident r ON r.street_id = f.street_id AND r.id = f.resident_id \
              JOIN household h ON h.street_id = r.street_id AND h.id = r.household_id \
              JOIN unit u ON u.street_id = h.street_id AND u.id = h.unit_id \
              JOIN building b ON b.street_id = u.street_id AND b.id = u.building_id \
-             WHERE f.street_id = $1 AND f.round_id = $2 AND b.grid_id = $3 AND f.state = 'open' \
+             JOIN grid g ON g.street_id = b.street_id AND g.id = b.grid_id \
+             WHERE f.street_id = $1 AND f.round_id = $2 AND {at} = $3 AND f.state = 'open' \
              AND f.kind IN ('retest', 'resample') AND r.status = 'active' \
-             AND NOT EXISTS (SELECT 1 FROM registration g WHERE g.street_id = f.street_id AND g.round_id = f.round_id \
-                 AND g.resident_id = f.resident_id AND g.purpose = f.kind AND g.stored_ms >= f.created_ms) \
+             AND NOT EXISTS (SELECT 1 FROM registration rg WHERE rg.street_id = f.street_id AND rg.round_id = f.round_id \
+                 AND rg.resident_id = f.resident_id AND rg.purpose = f.kind AND rg.stored_ms >= f.created_ms) \
              AND NOT {exempt} AND {STAYS_IN} \
-             ORDER BY 1, 2",
+             ORDER BY 1, 5",
+            cols = door_place_columns("b.grid_id"),
+            at = door_within(level),
             exempt = crate::alerts::follow_up_exempt!()
         );
         Ok(db_run!(self, pool => {
             let rows = sqlx::query(&sql)
-                .bind(street).bind(round).bind(grid).bind(flag_bit).bind(now_ms).fetch_all(pool).await?;
-            rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+                .bind(street).bind(round).bind(id).bind(flag_bit).bind(now_ms).fetch_all(pool).await?;
+            rows.iter().map(|r| Ok((door_place_row!(r), r.try_get(4)?))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }
 

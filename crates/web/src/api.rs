@@ -1177,11 +1177,6 @@ pub async fn plan_schedule(
     Ok(Json(json!(v)))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct MissedQuery {
-    pub grid: String,
-}
-
 // ----- scanning stations -----------------------------------------------------------
 
 #[derive(Debug, Deserialize)]
@@ -1409,20 +1404,54 @@ pub async fn alerts(
     ))
 }
 
+/// `grid=` or `community=` (exactly one).
+#[derive(Debug, Deserialize)]
+pub struct DoorQuery {
+    pub grid: Option<String>,
+    pub community: Option<String>,
+}
+
+/// One grid's door-to-door list (`grid=`), or a whole community's, by grid
+/// (`community=`: for whoever may read every grid's list of it).
 pub async fn door_to_door(
     State(s): State<AppState>,
     Extension(a): Extension<Auth>,
     Path(id): Path<String>,
-    Query(q): Query<MissedQuery>,
+    Query(q): Query<DoorQuery>,
 ) -> Result<Json<Value>, WebError> {
     let round = key(&id, "round")?;
-    let grid = key(&q.grid, "grid")?;
-    let floors =
-        gw_app::testing::door_to_door(&s.store, &s.clock, &a.principal, round, grid).await?;
-    let preview = s.store.round(round.street, round.id).await?.state == "planned";
-    Ok(Json(
-        json!({ "round": round.to_string(), "grid": grid.to_string(), "preview": preview, "floors": floors }),
-    ))
+    // The evening before: a preview from the registry as it is.
+    let preview = async || -> Result<bool, WebError> {
+        Ok(s.store.round(round.street, round.id).await?.state == "planned")
+    };
+    match (q.grid.as_deref(), q.community.as_deref()) {
+        (Some(grid), None) => {
+            let grid = key(grid, "grid")?;
+            let floors =
+                gw_app::testing::door_to_door(&s.store, &s.clock, &a.principal, round, grid)
+                    .await?;
+            Ok(Json(
+                json!({ "round": round.to_string(), "grid": grid.to_string(), "preview": preview().await?, "floors": floors }),
+            ))
+        }
+        (None, Some(community)) => {
+            let community = key(community, "community")?;
+            let grids = gw_app::testing::door_to_door_community(
+                &s.store,
+                &s.clock,
+                &a.principal,
+                round,
+                community,
+            )
+            .await?;
+            Ok(Json(
+                json!({ "round": round.to_string(), "community": community.to_string(), "preview": preview().await?, "grids": grids }),
+            ))
+        }
+        _ => Err(WebError::bad_request(
+            "请给出 grid= 或 community= 之一 / give one of grid= or community=",
+        )),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,6 +12,7 @@ mod carry;
 mod channel_pages;
 mod codes;
 mod coverage_pages;
+mod d2d_community;
 mod d2d_retest;
 mod durability;
 mod handoff;

@@ -702,9 +702,12 @@ pub async fn plan(
 
 // ----- door to door -------------------------------------------------------------------
 
+/// The door-to-door page's territory: one grid, a whole community, or
+/// neither (the lists the reader may open).
 #[derive(Debug, Deserialize)]
 pub struct GridQuery {
     pub grid: Option<String>,
+    pub community: Option<String>,
 }
 
 /// A list asked for no grid: the reader's grids, each a link.
@@ -740,8 +743,10 @@ fn grid_index(back: &str, g: GridIndex<'_>) -> String {
     )
 }
 
-/// The door-to-door page asked for no grid: the grids whose lists the
-/// reader may open, each a link (a point's staff: their point's community's).
+/// The door-to-door page asked for no grid: the communities whose whole
+/// list the reader may open (the team's printed list), then the grids whose
+/// lists the reader may open, each a link (a point's staff: their point's
+/// community's).
 async fn door_grids_body(
     s: &AppState,
     a: &Auth,
@@ -752,6 +757,10 @@ async fn door_grids_body(
     let grids = gw_app::testing::door_list_grids(&s.store, &s.clock, &a.principal, round)
         .await
         .map_err(|e| auth_err(l, e))?;
+    let communities =
+        gw_app::testing::door_list_communities(&s.store, &s.clock, &a.principal, round)
+            .await
+            .map_err(|e| auth_err(l, e))?;
     let h = l.t("入户采样名单", "Door-to-door list");
     let mut li = String::new();
     for g in &grids {
@@ -764,7 +773,7 @@ async fn door_grids_body(
             name = esc(&format!("{} · {}", g.community_name, g.name)),
         ));
     }
-    let body = grid_index(
+    let mut body = grid_index(
         &back(s, a, l, round),
         GridIndex {
             heading: h,
@@ -783,6 +792,26 @@ async fn door_grids_body(
             ),
         },
     );
+    if !communities.is_empty() {
+        let items: String = communities
+            .iter()
+            .map(|(k, name)| {
+                format!(
+                    r#"<li><a class="row" href="/rounds/{round}/door-to-door?community={k}"><span>{} · {}</span></a></li>"#,
+                    esc(name),
+                    l.t("全社区名单（按网格）", "the whole community's list, by grid")
+                )
+            })
+            .collect();
+        body.push_str(&format!(
+            r#"<section class="card"><h2>{}</h2><p class="muted">{}</p><ul class="list" id="door-communities">{items}</ul></section>"#,
+            l.t("按社区", "By community"),
+            l.t(
+                "一个社区的全部网格一张名单，按网格、楼栋和楼层排列，可打印给入户采样队。",
+                "All of a community's grids on one list, by grid, building and floor: print it for the door-to-door team.",
+            ),
+        ));
+    }
     Ok((format!("{} · {h}", r.name), body))
 }
 
@@ -813,6 +842,192 @@ pub async fn door_to_door_reveal(
     page.answer(r)
 }
 
+/// A resident revealed on a door-to-door page: who (name and address) and
+/// the full numbers.
+type Shown = Option<(String, Vec<String>)>;
+
+/// The rows of a door-to-door list by building and floor: those not yet
+/// sampled (`sampled` false) or the open retests and re-samples of those
+/// held at home (`sampled` true). `may_reveal`: whether the reader may
+/// reveal phones there. The HTML and how many people.
+fn door_section(
+    l: Lang,
+    floors: &[gw_app::testing::DoorFloor],
+    sampled: bool,
+    may_reveal: bool,
+    revealed: &std::collections::HashMap<String, Vec<String>>,
+    shown: &mut Shown,
+) -> (String, usize) {
+    let mut html = String::new();
+    let mut total = 0;
+    let mut last_building: Option<(&str, Option<&str>)> = None;
+    for f in floors {
+        let rows: Vec<_> = f
+            .residents
+            .iter()
+            .filter(|d| d.sampled == sampled)
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let this = (f.building.as_str(), f.building_id.as_deref());
+        if last_building != Some(this) {
+            if last_building.is_some() {
+                html.push_str("</section>");
+            }
+            html.push_str(&format!(
+                r#"<section class="card"><h2>{}</h2>"#,
+                esc(&f.building)
+            ));
+            last_building = Some(this);
+        }
+        let mut li = String::new();
+        for d in rows {
+            let r = &d.resident;
+            total += 1;
+            // Masked by the use-case for a reader who does not see names.
+            let name = r.name().to_string();
+            let masked: Vec<&str> = r.phones().iter().map(|p| p.number.as_str()).collect();
+            let id = r.id().filter(|_| may_reveal);
+            let phones = match id.and_then(|id| revealed.get(id)) {
+                Some(full) => {
+                    *shown = Some((
+                        format!("{name} {}", r.address().unwrap_or("")),
+                        full.clone(),
+                    ));
+                    esc(&full.join(" "))
+                }
+                None => match id {
+                    Some(id) if !masked.is_empty() => {
+                        format!("{} {}", esc(&masked.join(" ")), super::reveal_button(l, id))
+                    }
+                    _ => esc(&masked.join(" ")),
+                },
+            };
+            // Why at the door: the team knows whether to expect a sealed
+            // door or someone who cannot walk down.
+            let why: Vec<String> = d.reasons.iter().map(|w| pick(l, &w.text)).collect();
+            // A retest or re-sample (one missed after an invalid tube
+            // too): what is due and the tubes to use, one swab each.
+            let due = if d.purpose != "door_to_door" {
+                format!(
+                    r#" <span class="tag warn" data-purpose="{purpose}">{due} · {tube}</span>"#,
+                    purpose = d.purposes.join(" "),
+                    due = esc(&pick(l, d.due)),
+                    tube = d
+                        .purposes
+                        .iter()
+                        .map(|p| if *p == "retest" {
+                            l.t("用单管复检管（retest）", "retest tube (single swab)")
+                        } else {
+                            l.t("用重采管（resample）", "re-sample tube")
+                        })
+                        .collect::<Vec<_>>()
+                        .join(l.t("，", ", ")),
+                )
+            } else {
+                String::new()
+            };
+            li.push_str(&format!(
+                r#"<li><b>{}</b> {} <span class="tag">{}</span>{due} <span class="muted">{phones} {}</span></li>"#,
+                esc(&name),
+                esc(r.address().unwrap_or("")),
+                esc(&why.join(l.t("、", ", "))),
+                esc(&super::flags_label(l, r.flags())),
+            ));
+        }
+        html.push_str(&format!(
+            r#"<h3>{}</h3><ul class="list">{li}</ul>"#,
+            f.floor.map_or_else(
+                || l.t("楼层不明", "Floor unknown").to_string(),
+                |n| format!("{n} {}", l.t("层", "floor"))
+            )
+        ));
+    }
+    if last_building.is_some() {
+        html.push_str("</section>");
+    }
+    (html, total)
+}
+
+/// One grid's list as a page shows it: those not yet sampled (or `none`
+/// said), then the retests and re-samples due at home under a heading of
+/// their own (`follow_id` its id). The HTML, how many not yet sampled and
+/// how many sampled with a follow-up due.
+fn door_grid_html(
+    l: Lang,
+    floors: &[gw_app::testing::DoorFloor],
+    may_reveal: bool,
+    revealed: &std::collections::HashMap<String, Vec<String>>,
+    shown: &mut Shown,
+    none: &str,
+    follow_id: &str,
+) -> (String, usize, usize) {
+    // Two sections by building and floor: those not yet sampled, then the
+    // open retests and re-samples of those held at home (already sampled:
+    // work at the door, not people missed).
+    let (mut html, total) = door_section(l, floors, false, may_reveal, revealed, shown);
+    let (follow_html, follow_total) = door_section(l, floors, true, may_reveal, revealed, shown);
+    if total == 0 {
+        html = format!(
+            r#"<section class="card"><p class="muted">{}</p></section>"#,
+            esc(none)
+        );
+    }
+    if follow_total > 0 {
+        html.push_str(&format!(
+            r#"<h2 id="{follow_id}">{h} · {follow_total} {people}</h2><p class="muted">{note}</p>{follow_html}"#,
+            h = l.t("待单管复检、待重采（居家）", "Retests and re-samples due at home"),
+            people = l.t("人", "people"),
+            note = l.t(
+                "这些人本轮已采样，不是漏采：混管异常后的单管复检或无效管后的重采，因居家管控须上门采集。用所注明的采样管，登记后即从名单去掉。",
+                "These people are already sampled in this round, not missed: a single-tube retest after an abnormal pool or a re-sample after an invalid tube, taken at their door because they are held at home. Use the tube named; they leave the list once the swab is registered."
+            ),
+        ));
+    }
+    (html, total, follow_total)
+}
+
+/// The preview notice of a round not yet begun (the evening before: the
+/// list is the registry's as it is now); nothing once it began.
+fn door_preview(l: Lang, state: &str) -> String {
+    if state == "planned" {
+        format!(
+            r#"<p class="notice" id="door-preview">{}</p>"#,
+            l.t(
+                "预览：本轮尚未开始，名单按当前名册和管控情况生成；开始后以开始时的名单为准，并去掉已采样的人。",
+                "Preview: the round has not begun, so the list follows the registry and the control orders as they are now; once it begins it follows the round's own list, less those already swabbed."
+            )
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// "N 人 · by building and floor; phones masked" (or the audited reveal).
+fn door_summary(l: Lang, total: usize, shown: &Shown, by: (&str, &str)) -> String {
+    format!(
+        r#"<p class="muted">{total} {people} · {how}</p>"#,
+        people = l.t("人", "people"),
+        how = if shown.is_some() {
+            format!(
+                "{}{}",
+                l.t(by.0, by.1),
+                l.t(
+                    "；此处显示的完整电话已记入审计日志",
+                    "; the full phone shown here is in the audit log"
+                )
+            )
+        } else {
+            format!(
+                "{}{}",
+                l.t(by.0, by.1),
+                l.t("；电话已脱敏", "; phones masked")
+            )
+        },
+    )
+}
+
 /// `reveal`: a resident of the list whose full phone numbers to show.
 async fn door_body(
     s: &AppState,
@@ -823,8 +1038,19 @@ async fn door_body(
     reveal: Option<&str>,
 ) -> Result<(String, String), WebError> {
     let round = parse_key(l, id)?;
-    let Some(grid) = q.grid.as_deref() else {
-        return door_grids_body(s, a, l, round).await;
+    let grid = match (q.grid.as_deref(), q.community.as_deref()) {
+        (Some(grid), None) => grid,
+        (None, Some(community)) => {
+            let community = parse_key(l, community)?;
+            return door_community_body(s, a, l, round, community, reveal).await;
+        }
+        (None, None) => return door_grids_body(s, a, l, round).await,
+        (Some(_), Some(_)) => {
+            return Err(WebError::bad_request(l.t(
+                "请只给出网格或社区之一",
+                "Give a grid or a community, not both",
+            )))
+        }
     };
     let grid = parse_key(l, grid)?;
     let floors = gw_app::testing::door_to_door(&s.store, &s.clock, &a.principal, round, grid)
@@ -847,140 +1073,24 @@ async fn door_body(
         }
         _ => std::collections::HashMap::new(),
     };
-    let mut shown: Option<(String, Vec<String>)> = None;
+    let mut shown: Shown = None;
     // Named on the page and on paper: the team at the door knows whose list it holds.
     let g = s.store.grid(grid.street, grid.id).await?;
     let round_row = s.store.round(round.street, round.id).await?;
     let round_name = round_row.name;
-    // The evening before: the list is the registry's as it is now.
-    let preview = if round_row.state == "planned" {
-        format!(
-            r#"<p class="notice" id="door-preview">{}</p>"#,
-            l.t(
-                "预览：本轮尚未开始，名单按当前名册和管控情况生成；开始后以开始时的名单为准，并去掉已采样的人。",
-                "Preview: the round has not begun, so the list follows the registry and the control orders as they are now; once it begins it follows the round's own list, less those already swabbed."
-            )
-        )
-    } else {
-        String::new()
-    };
-    // Two sections by building and floor: those not yet sampled, then the
-    // open retests and re-samples of those held at home (already sampled:
-    // work at the door, not people missed).
-    let section = |sampled: bool, shown: &mut Option<(String, Vec<String>)>| {
-        let mut html = String::new();
-        let mut total = 0;
-        let mut last_building: Option<(&str, Option<&str>)> = None;
-        for f in &floors {
-            let rows: Vec<_> = f
-                .residents
-                .iter()
-                .filter(|d| d.sampled == sampled)
-                .collect();
-            if rows.is_empty() {
-                continue;
-            }
-            let this = (f.building.as_str(), f.building_id.as_deref());
-            if last_building != Some(this) {
-                if last_building.is_some() {
-                    html.push_str("</section>");
-                }
-                html.push_str(&format!(
-                    r#"<section class="card"><h2>{}</h2>"#,
-                    esc(&f.building)
-                ));
-                last_building = Some(this);
-            }
-            let mut li = String::new();
-            for d in rows {
-                let r = &d.resident;
-                total += 1;
-                // Masked by the use-case for a reader who does not see names.
-                let name = r.name().to_string();
-                let masked: Vec<&str> = r.phones().iter().map(|p| p.number.as_str()).collect();
-                let id = r.id().filter(|_| may_reveal);
-                let phones = match id.and_then(|id| revealed.get(id)) {
-                    Some(full) => {
-                        *shown = Some((
-                            format!("{name} {}", r.address().unwrap_or("")),
-                            full.clone(),
-                        ));
-                        esc(&full.join(" "))
-                    }
-                    None => match id {
-                        Some(id) if !masked.is_empty() => {
-                            format!("{} {}", esc(&masked.join(" ")), super::reveal_button(l, id))
-                        }
-                        _ => esc(&masked.join(" ")),
-                    },
-                };
-                // Why at the door: the team knows whether to expect a sealed
-                // door or someone who cannot walk down.
-                let why: Vec<String> = d.reasons.iter().map(|w| pick(l, &w.text)).collect();
-                // A retest or re-sample (one missed after an invalid tube
-                // too): what is due and the tubes to use, one swab each.
-                let due = if d.purpose != "door_to_door" {
-                    format!(
-                        r#" <span class="tag warn" data-purpose="{purpose}">{due} · {tube}</span>"#,
-                        purpose = d.purposes.join(" "),
-                        due = esc(&pick(l, d.due)),
-                        tube = d
-                            .purposes
-                            .iter()
-                            .map(|p| if *p == "retest" {
-                                l.t("用单管复检管（retest）", "retest tube (single swab)")
-                            } else {
-                                l.t("用重采管（resample）", "re-sample tube")
-                            })
-                            .collect::<Vec<_>>()
-                            .join(l.t("，", ", ")),
-                    )
-                } else {
-                    String::new()
-                };
-                li.push_str(&format!(
-                    r#"<li><b>{}</b> {} <span class="tag">{}</span>{due} <span class="muted">{phones} {}</span></li>"#,
-                    esc(&name),
-                    esc(r.address().unwrap_or("")),
-                    esc(&why.join(l.t("、", ", "))),
-                    esc(&super::flags_label(l, r.flags())),
-                ));
-            }
-            html.push_str(&format!(
-                r#"<h3>{}</h3><ul class="list">{li}</ul>"#,
-                f.floor.map_or_else(
-                    || l.t("楼层不明", "Floor unknown").to_string(),
-                    |n| format!("{n} {}", l.t("层", "floor"))
-                )
-            ));
-        }
-        if last_building.is_some() {
-            html.push_str("</section>");
-        }
-        (html, total)
-    };
-    let (mut html, total) = section(false, &mut shown);
-    let (follow_html, follow_total) = section(true, &mut shown);
-    if total == 0 {
-        html = format!(
-            r#"<section class="card"><p class="muted">{}</p></section>"#,
-            l.t(
-                "本网格没有尚未采样、需要入户采样的人。",
-                "Nobody in this grid still to be sampled is to be sampled at their door."
-            )
-        );
-    }
-    if follow_total > 0 {
-        html.push_str(&format!(
-            r#"<h2 id="door-follow-ups">{h} · {follow_total} {people}</h2><p class="muted">{note}</p>{follow_html}"#,
-            h = l.t("待单管复检、待重采（居家）", "Retests and re-samples due at home"),
-            people = l.t("人", "people"),
-            note = l.t(
-                "这些人本轮已采样，不是漏采：混管异常后的单管复检或无效管后的重采，因居家管控须上门采集。用所注明的采样管，登记后即从名单去掉。",
-                "These people are already sampled in this round, not missed: a single-tube retest after an abnormal pool or a re-sample after an invalid tube, taken at their door because they are held at home. Use the tube named; they leave the list once the swab is registered."
-            ),
-        ));
-    }
+    let preview = door_preview(l, &round_row.state);
+    let (html, total, _) = door_grid_html(
+        l,
+        &floors,
+        may_reveal,
+        &revealed,
+        &mut shown,
+        l.t(
+            "本网格没有尚未采样、需要入户采样的人。",
+            "Nobody in this grid still to be sampled is to be sampled at their door.",
+        ),
+        "door-follow-ups",
+    );
     let reveal = if may_reveal {
         super::reveal_form(
             a,
@@ -991,27 +1101,165 @@ async fn door_body(
     } else {
         String::new()
     };
+    // The grid's community's whole list, for whoever may read it.
+    let community = Key {
+        street: g.street_id,
+        id: g.community_id,
+    };
+    let whole = if gw_app::testing::may_read_community_door_list(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        round,
+        community,
+    )
+    .await
+    .is_ok()
+    {
+        format!(
+            r#"<p class="noprint"><a id="door-community-link" href="/rounds/{round}/door-to-door?community={community}">{} · {}</a></p>"#,
+            esc(&g.community_name),
+            l.t(
+                "全社区名单（按网格，可打印）",
+                "the whole community's list (by grid, printable)"
+            )
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
-        r#"{back}<h1>{h}</h1><p><b>{where_}</b></p><p class="muted">{total} {people} · {masked}</p>{preview}{reveal}{html}<p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>"#,
+        r#"{back}<h1>{h}</h1><p><b>{where_}</b></p>{summary}{whole}{preview}{reveal}{html}<p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>"#,
         back = back(s, a, l, round),
         h = l.t("入户采样名单", "Door-to-door list"),
         where_ = esc(&format!("{round_name} · {} {}", g.community_name, g.name)),
-        people = l.t("人", "people"),
-        masked = if shown.is_some() {
-            l.t(
-                "按楼栋和楼层；此处显示的完整电话已记入审计日志",
-                "by building and floor; the full phone shown here is in the audit log",
-            )
-        } else {
-            l.t(
-                "按楼栋和楼层；电话已脱敏",
-                "by building and floor; phones masked",
-            )
-        },
+        summary = door_summary(l, total, &shown, ("按楼栋和楼层", "by building and floor")),
         print = l.t("打印（A4）", "Print (A4)"),
     );
     Ok((
         format!("{} · {}", g.name, l.t("入户采样名单", "Door-to-door list")),
+        body,
+    ))
+}
+
+/// A whole community's door-to-door list (`community=`): every grid of it
+/// in turn, each as its own list shows it, each grid starting a new sheet
+/// when printed (`.door-grid`): the team the community sends out at dawn
+/// carries one list.
+async fn door_community_body(
+    s: &AppState,
+    a: &Auth,
+    l: Lang,
+    round: Key,
+    community: Key,
+    reveal: Option<&str>,
+) -> Result<(String, String), WebError> {
+    let grids =
+        gw_app::testing::door_to_door_community(&s.store, &s.clock, &a.principal, round, community)
+            .await
+            .map_err(|e| auth_err(l, e))?;
+    let now = s.clock.now_ms();
+    // Phones are revealed per grid, as on the grid's own list.
+    let cplace = gw_app::access::place_of(&s.store, "community", community).await?;
+    let mut may_reveal = std::collections::HashMap::new();
+    for g in &grids {
+        let place = gw_domain::access::Place {
+            grid: g.grid.parse::<Key>().ok().map(|k| k.id),
+            ..cplace
+        };
+        may_reveal.insert(
+            g.grid.clone(),
+            a.principal.can(
+                gw_domain::access::Action::Reveal(gw_domain::access::Field::Phone),
+                &place,
+                now,
+            ),
+        );
+    }
+    let revealed = match reveal {
+        Some(id)
+            if grids.iter().any(|g| {
+                may_reveal[&g.grid]
+                    && g.floors
+                        .iter()
+                        .any(|f| f.residents.iter().any(|d| d.resident.id() == Some(id)))
+            }) =>
+        {
+            super::reveal_phones(s, a, l, &[id]).await?
+        }
+        _ => std::collections::HashMap::new(),
+    };
+    let mut shown: Shown = None;
+    let mut html = String::new();
+    let mut total = 0;
+    for g in &grids {
+        let (grid_html, n, _) = door_grid_html(
+            l,
+            &g.floors,
+            may_reveal[&g.grid],
+            &revealed,
+            &mut shown,
+            l.t(
+                "本网格没有需要入户采样的人。",
+                "Nobody in this grid is to be sampled at their door.",
+            ),
+            &format!("door-follow-ups-{}", g.grid),
+        );
+        total += n;
+        html.push_str(&format!(
+            r#"<section class="door-grid" data-grid="{k}"><h2 class="grid-head">{name} · {n} {people} <small class="noprint"><a href="/rounds/{round}/door-to-door?grid={k}">{one}</a></small></h2>{grid_html}</section>"#,
+            k = esc(&g.grid),
+            name = esc(&g.name),
+            people = l.t("人", "people"),
+            one = l.t("本网格名单", "this grid's list"),
+        ));
+    }
+    if grids.is_empty() {
+        html = format!(
+            r#"<section class="card"><p class="muted">{}</p></section>"#,
+            l.t("本社区没有网格。", "This community has no grid.")
+        );
+    }
+    let reveal = if may_reveal.values().any(|m| *m) {
+        super::reveal_form(
+            a,
+            l,
+            &format!("/rounds/{round}/door-to-door?community={community}"),
+            shown.as_ref().map(|(w, n)| (w.as_str(), n.as_slice())),
+        )
+    } else {
+        String::new()
+    };
+    let c = s
+        .store
+        .communities(None, Some(community.street))
+        .await?
+        .into_iter()
+        .find(|c| c.id == community.id)
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let round_row = s.store.round(round.street, round.id).await?;
+    let body = format!(
+        r#"{back}<h1>{h}</h1><p><b>{where_}</b></p>{summary}{preview}{reveal}<div id="door-community" data-community="{community}">{html}</div><p class="actions noprint"><button type="button" onclick="print()">{print}</button></p>"#,
+        back = back(s, a, l, round),
+        h = l.t(
+            "入户采样名单（全社区）",
+            "Door-to-door list (whole community)"
+        ),
+        where_ = esc(&format!("{} · {c}", round_row.name)),
+        summary = door_summary(
+            l,
+            total,
+            &shown,
+            ("按网格、楼栋和楼层", "by grid, building and floor")
+        ),
+        preview = door_preview(l, &round_row.state),
+        print = l.t(
+            "打印（A4，每个网格另起一页）",
+            "Print (A4, each grid on a new sheet)"
+        ),
+    );
+    Ok((
+        format!("{c} · {}", l.t("入户采样名单", "Door-to-door list")),
         body,
     ))
 }
