@@ -750,6 +750,12 @@ fn refusal(e: sched::PlanError, infos: &[PointInfo]) -> String {
             let zh: Vec<String> = slow
                 .iter()
                 .map(|p| {
+                    if p.stalled {
+                        return format!(
+                            "{}（停滞：{} 人待采而近一小时只扫码 {} 次，按每台每小时 {:.0} 人排，原定 {:.0} 人）",
+                            p.name, p.backlog, p.scans_recent, p.planning_rate, p.configured_rate
+                        );
+                    }
                     format!(
                         "{}（实测每台每小时约 {:.0} 人，按 {:.0} 人排，原定 {:.0} 人）",
                         p.name,
@@ -762,6 +768,12 @@ fn refusal(e: sched::PlanError, infos: &[PointInfo]) -> String {
             let en: Vec<String> = slow
                 .iter()
                 .map(|p| {
+                    if p.stalled {
+                        return format!(
+                            "{} (stalled: {} waiting and only {} scans in the last hour; planned at {:.0} per station per hour, configured {:.0})",
+                            p.name, p.backlog, p.scans_recent, p.planning_rate, p.configured_rate
+                        );
+                    }
                     format!(
                         "{} (measured about {:.0} per station per hour, planned at {:.0}, configured {:.0})",
                         p.name,

@@ -194,6 +194,15 @@ async fn a_point_with_people_waiting_and_no_scans_is_planned_as_stalled() {
         info.planning_rate,
         gw_domain::schedule::STALL_FLOOR_PER_STATION_H
     );
+    // The page marks it red and says why (the server reads the clock now).
+    let page = srv.get(&format!("/rounds/{round}/schedule"));
+    assert!(
+        page.body
+            .contains(r#"<tr class="bad"><td>百合小区南门</td>"#)
+            && page.body.contains("（停滞：0 次扫码，已叫未采"),
+        "{}",
+        page.body
+    );
     // Ten minutes in, it is too soon to say.
     let early =
         gw_app::schedule::view_as(&store, &Clock::fixed(now - 10 * MINUTE_MS), rk, &|_| true)
