@@ -84,6 +84,11 @@ pub struct PointInfo {
     /// least twice, over its own span from first scan to last (`None`: too
     /// few scans yet).
     pub measured_rate: Option<f64>,
+    /// Stalled: people it called have waited at least
+    /// [`sched::STALL_AFTER_MS`] while it scanned too few to measure; its
+    /// measured rate is then what it did scan (at least
+    /// [`sched::STALL_FLOOR_PER_STATION_H`]), and a re-plan uses it.
+    pub stalled: bool,
     /// Scans in the measuring window.
     pub scans_recent: i64,
     /// People waiting now: those called in slots already started who have
@@ -170,6 +175,50 @@ pub struct ScheduleView {
     /// The stored plan's slots whose call-down went out: when, by whom,
     /// how many messages (oldest first).
     pub pushes: Vec<crate::notify::PushView>,
+    /// Buildings, units and households sampled at the door in what the
+    /// caller sees (`plan.door_to_door` may be hidden from them: it names
+    /// households under control; the count is still theirs to know).
+    pub door_to_door_count: u32,
+    /// Slots already told (call-down pushed, or begun) whose expected queue
+    /// is over the bound. A re-plan never changes them: their people were
+    /// told; only stations added at the point now, or a word to the groups
+    /// of the delay, help.
+    pub told_over_bound: Vec<ToldOverBound>,
+}
+
+/// A slot already told whose expected queue is over the bound.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToldOverBound {
+    pub point: String,
+    pub point_name: String,
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+    pub expected_queue: f64,
+    /// Its call-down went out.
+    pub pushed: bool,
+    /// It has begun.
+    pub begun: bool,
+}
+
+impl ToldOverBound {
+    /// What can be done, Chinese first, English second.
+    pub fn text(&self, max_queue: f64) -> String {
+        let (zh, en) = match (self.pushed, self.begun) {
+            (_, true) => ("已开始", "has begun"),
+            _ => ("叫号已推送", "was pushed"),
+        };
+        format!(
+            "{} {}–{} {zh}，预计排队约 {:.0} 人，超过上限 {max_queue:.0} 人。居民已被通知，重新排班不会改动这一时段：请立即在该点加采样台，或通知相关群延迟下楼 / {} {}–{} {en}: about {:.0} expected in line, over the bound of {max_queue:.0}. Its people were told; a re-plan does not change it: add stations at the point now, or tell the groups of the delay",
+            self.point_name,
+            sched::hhmm(self.starts_ms),
+            sched::hhmm(self.ends_ms),
+            self.expected_queue,
+            self.point_name,
+            sched::hhmm(self.starts_ms),
+            sched::hhmm(self.ends_ms),
+            self.expected_queue,
+        )
+    }
 }
 
 /// Everything the planner needs, loaded once.
@@ -184,6 +233,8 @@ struct Loaded {
     /// Per point (as `points`): its calls in slots already started and the
     /// people waiting there now.
     started: Vec<(Vec<Call>, f64)>,
+    /// Per point (as `points`): what its speed is read from.
+    evidence: Vec<Evidence>,
 }
 
 fn status_of(
@@ -303,6 +354,7 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
     let mut infos = Vec::new();
     let mut communities = Vec::new();
     let mut started_calls = Vec::new();
+    let mut evidences = Vec::new();
     for p in store.schedule_points(street, round.id).await? {
         let stations = u32::try_from(p.stations).unwrap_or(1).max(1);
         let configured = f64::from(p.rate_per_station_h.max(1));
@@ -320,24 +372,6 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
                 last_ms: r.4,
             })
             .collect();
-        // The point's scans over its configured stations: at an idle point
-        // the only evidence of speed (a lower bound on it).
-        let throughput = s.and_then(|s| {
-            let first = s.first_recent_ms?;
-            sched::measured_rate(&Measured {
-                scans: u32::try_from(s.recent).unwrap_or(0),
-                span_ms: now - first.max(now - MEASURE_WINDOW_MS),
-                stations,
-            })
-        });
-        let measured = if own.is_empty() {
-            throughput
-        } else {
-            sched::station_pace(&own)
-        };
-        // Waiting now (see `waiting_now`): the slot in progress by the plan's
-        // arrival curve less its swabs, and of older slots only the line the
-        // point's speed leaves, so people who never came drop out.
         let started: Vec<Call> = calls
             .iter()
             .filter(|c| c.point_id == p.id && c.starts_ms <= now)
@@ -348,19 +382,24 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
             .iter()
             .find(|s| s.point_id == p.id)
             .map_or(0, |s| u32::try_from(s.since_anchor).unwrap_or(0));
-        let swabbed = sched::Swabbed {
-            split_ms: split,
-            before: scanned.saturating_sub(since),
-            since,
+        let evidence = Evidence {
+            started: started.clone(),
+            swabbed: sched::Swabbed {
+                split_ms: split,
+                before: scanned.saturating_sub(since),
+                since,
+            },
+            configured,
+            own,
+            recent: s.map_or(0, |s| u32::try_from(s.recent).unwrap_or(0)),
+            first_recent_ms: s.and_then(|s| s.first_recent_ms),
         };
-        let waiting = sched::waiting_now(&started, swabbed, stations, configured, measured, now);
-        // Slow only if people were waiting and still it served below its
-        // rate. Then a re-plan counts every configured station at the
-        // measured pace, so a station added where the line is long adds
-        // that pace; an idle point's pace only says it is at least so fast.
-        let busy = waiting >= f64::from(stations);
-        let rate =
-            sched::effective_rate(configured, if busy { measured } else { throughput }, busy);
+        let Speed {
+            measured,
+            stalled,
+            waiting,
+            rate,
+        } = speed(&evidence, stations, now);
         let backlog = waiting.round() as u32;
         let opens_ms = p.opens_ms.unwrap_or(r.starts_ms);
         let closes_ms = p.closes_ms.unwrap_or(r.ends_ms);
@@ -380,6 +419,7 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
             closes_ms,
             configured_rate: configured,
             measured_rate: measured,
+            stalled,
             scans_recent: s.map_or(0, |s| s.recent),
             backlog,
             planning_rate: rate,
@@ -406,6 +446,7 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
             announced: Vec::new(),
         });
         started_calls.push((started, waiting));
+        evidences.push(evidence);
     }
     Ok(Loaded {
         round: r,
@@ -416,7 +457,92 @@ async fn load(store: &Store, clock: &Clock, round: Key) -> Result<Loaded, AuthEr
         stored,
         calls,
         started: started_calls,
+        evidence: evidences,
     })
+}
+
+/// What a point's speed is read from, kept so that the advice of a refused
+/// re-plan can read it again with other stations (see [`speed`]).
+#[derive(Debug, Clone)]
+struct Evidence {
+    /// Its calls in slots already started.
+    started: Vec<Call>,
+    swabbed: sched::Swabbed,
+    configured: f64,
+    /// Each named station's scans in the measuring window.
+    own: Vec<sched::StationScans>,
+    /// The point's scans in the measuring window, and the first of them.
+    recent: u32,
+    first_recent_ms: Option<i64>,
+}
+
+/// A point's speed as a re-plan plans it.
+struct Speed {
+    /// The measured pace per station and hour (a stalled point's: what it
+    /// scanned, see [`sched::stalled_rate`]).
+    measured: Option<f64>,
+    stalled: bool,
+    /// People waiting now.
+    waiting: f64,
+    /// The rate per station a re-plan plans with.
+    rate: f64,
+}
+
+/// The speed of a point with `stations` stations, from what its scans and
+/// calls say at `now`.
+fn speed(e: &Evidence, stations: u32, now: i64) -> Speed {
+    // The point's scans over its configured stations: at an idle point
+    // the only evidence of speed (a lower bound on it).
+    let throughput = e.first_recent_ms.and_then(|first| {
+        sched::measured_rate(&Measured {
+            scans: e.recent,
+            span_ms: now - first.max(now - MEASURE_WINDOW_MS),
+            stations,
+        })
+    });
+    let mut measured = if e.own.is_empty() {
+        throughput
+    } else {
+        sched::station_pace(&e.own)
+    };
+    // Waiting now (see `waiting_now`): the slot in progress by the plan's
+    // arrival curve less its swabs, and of older slots only the line the
+    // point's speed leaves, so people who never came drop out.
+    let mut waiting =
+        sched::waiting_now(&e.started, e.swabbed, stations, e.configured, measured, now);
+    // Too few scans to measure, while people it called have waited long
+    // enough: it has stalled, and is planned at what it did scan.
+    let mut stalled = false;
+    if measured.is_none() {
+        let first_call = e.started.iter().map(|c| c.starts_ms).min();
+        let come =
+            sched::arrived_by(&e.started, now) - f64::from(e.swabbed.before + e.swabbed.since);
+        let stall = first_call.and_then(|first| {
+            sched::stalled_rate(&sched::Stall {
+                scans: e.recent,
+                called_ms: now - first.max(now - MEASURE_WINDOW_MS),
+                waiting: come,
+                stations,
+            })
+        });
+        if let Some(m) = stall {
+            stalled = true;
+            measured = Some(m);
+            waiting = come.max(waiting);
+        }
+    }
+    // Slow only if people were waiting and still it served below its
+    // rate. Then a re-plan counts every configured station at the
+    // measured pace, so a station added where the line is long adds
+    // that pace; an idle point's pace only says it is at least so fast.
+    let busy = stalled || waiting >= f64::from(stations);
+    let rate = sched::effective_rate(e.configured, if busy { measured } else { throughput }, busy);
+    Speed {
+        measured,
+        stalled,
+        waiting,
+        rate,
+    }
 }
 
 fn seed(round: Key) -> u64 {
@@ -528,7 +654,10 @@ pub async fn plan_as(
     };
     // A round longer than the plan's horizon: a later end is no remedy.
     let horizon = (prm.until_ms < l.round.ends_ms).then_some(PLAN_HORIZON_MS / HOUR_MS);
-    let plan = sched::plan_until(&rest, &points, &prm, horizon)
+    // Station advice is tried as a re-plan at this moment would see the
+    // point with those stations: its pace and its line read again.
+    let restation = restation_of(&l, now, l.stored.is_some().then_some(from));
+    let plan = sched::plan_until_with(&rest, &points, &prm, horizon, &restation)
         .map_err(|e| AuthError::Invalid(refusal(e, &l.infos)))?;
     let calls: Vec<CallRow> = plan
         .calls()
@@ -570,6 +699,38 @@ pub async fn plan_as(
     view_as(store, clock, round, &|_| true).await
 }
 
+/// A point as a plan made now would have it with `k` stations more: its
+/// pace and its line read again from its scans and calls ([`speed`]), and
+/// on a re-plan (`from`: the re-plan's first slot) its backlog then.
+fn restation_of(l: &Loaded, now: i64, from: Option<i64>) -> impl Fn(&Point, u32) -> Point + '_ {
+    move |p: &Point, k: u32| {
+        let Some(i) = l.points.iter().position(|q| q.id == p.id) else {
+            return sched::more_stations(p, k);
+        };
+        let (Some(e), Some((started, _))) = (l.evidence.get(i), l.started.get(i)) else {
+            return sched::more_stations(p, k);
+        };
+        let stations = p.stations + k;
+        let sp = speed(e, stations, now);
+        let backlog = from.map_or(p.backlog, |from| {
+            sched::backlog_at(
+                started,
+                sp.waiting,
+                sp.rate * f64::from(stations),
+                now,
+                from,
+            )
+            .round() as u32
+        });
+        Point {
+            stations,
+            rate_per_station_h: sp.rate,
+            backlog,
+            ..p.clone()
+        }
+    }
+}
+
 /// A plan's refusal as the organiser reads it: a point planned slower than
 /// configured (its measured rate) is named, as it is often why the window
 /// is missed.
@@ -589,6 +750,12 @@ fn refusal(e: sched::PlanError, infos: &[PointInfo]) -> String {
             let zh: Vec<String> = slow
                 .iter()
                 .map(|p| {
+                    if p.stalled {
+                        return format!(
+                            "{}（停滞：{} 人待采而近一小时只扫码 {} 次，按每台每小时 {:.0} 人排，原定 {:.0} 人）",
+                            p.name, p.backlog, p.scans_recent, p.planning_rate, p.configured_rate
+                        );
+                    }
                     format!(
                         "{}（实测每台每小时约 {:.0} 人，按 {:.0} 人排，原定 {:.0} 人）",
                         p.name,
@@ -601,6 +768,12 @@ fn refusal(e: sched::PlanError, infos: &[PointInfo]) -> String {
             let en: Vec<String> = slow
                 .iter()
                 .map(|p| {
+                    if p.stalled {
+                        return format!(
+                            "{} (stalled: {} waiting and only {} scans in the last hour; planned at {:.0} per station per hour, configured {:.0})",
+                            p.name, p.backlog, p.scans_recent, p.planning_rate, p.configured_rate
+                        );
+                    }
                     format!(
                         "{} (measured about {:.0} per station per hour, planned at {:.0}, configured {:.0})",
                         p.name,
@@ -648,7 +821,7 @@ pub async fn view_as(
             true,
             // Sealed or put under temporary control since the plan was made:
             // not called down (door to door instead).
-            sched::calls_under_control_now(&l.buildings, &l.calls),
+            sched::calls_under_control_now(&l.buildings, &l.points, &l.calls),
             Params {
                 from_ms: l
                     .calls
@@ -682,7 +855,9 @@ pub async fn view_as(
                 })
                 .collect();
             let horizon = (prm.until_ms < l.round.ends_ms).then_some(PLAN_HORIZON_MS / HOUR_MS);
-            let calls = match sched::plan_until(&l.buildings, &pts, &prm, horizon) {
+            let restation = restation_of(&l, now, None);
+            let calls = match sched::plan_until_with(&l.buildings, &pts, &prm, horizon, &restation)
+            {
                 Ok(plan) => plan.calls(),
                 Err(e) => {
                     problem = Some(refusal(e, &l.infos));
@@ -817,15 +992,29 @@ pub async fn view_as(
         .flat_map(|s| &s.calls)
         .map(|c| c.people)
         .sum();
+    // Sampled at the door: in what the caller sees — buildings they read,
+    // or served by a point they see whole (its compound's, or for a point
+    // outside any compound its community's).
     let mut d2d: Vec<DoorToDoor> = Vec::new();
-    for d in sched::door_to_door(&l.buildings) {
+    for d in sched::door_to_door(&l.buildings, &l.points) {
+        let b = l.buildings.iter().find(|b| b.id == d.building_id);
+        let served = b.is_some_and(|b| {
+            l.points.iter().zip(&whole).any(|(p, w)| {
+                *w && match p.compound {
+                    Some(c) => c == b.compound,
+                    None => b.community == p.community,
+                }
+            })
+        });
         let place = store
             .place_of(round.street, "building", d.building_id)
             .await?;
-        if visible(&place) {
+        if served || visible(&place) {
             d2d.push(d);
         }
     }
+    plan.warnings = sched::confined_warnings(&d2d);
+    let door_to_door_count = d2d.len() as u32;
     plan.door_to_door = d2d;
     let mut call_down = Vec::new();
     for p in &plan.points {
@@ -845,6 +1034,31 @@ pub async fn view_as(
         }
     }
     call_down.sort_by_key(|c| (c.starts_ms, c.point.clone()));
+    // Slots already told (pushed, or begun) whose expected queue is over the
+    // bound: a re-plan keeps them as they are.
+    let mut told_over_bound = Vec::new();
+    if stored {
+        for p in &plan.points {
+            for s in &p.slots {
+                let pushed_slot = pushed.contains(&s.starts_ms);
+                if s.expected_queue > prm.max_queue && (pushed_slot || s.starts_ms <= now) {
+                    told_over_bound.push(ToldOverBound {
+                        point: Key {
+                            street: round.street,
+                            id: p.point_id,
+                        }
+                        .to_string(),
+                        point_name: p.name.clone(),
+                        starts_ms: s.starts_ms,
+                        ends_ms: s.ends_ms,
+                        expected_queue: s.expected_queue,
+                        pushed: pushed_slot,
+                        begun: s.starts_ms <= now,
+                    });
+                }
+            }
+        }
+    }
     let simulation = sched::compare(&points, &calls, &prm, seed(round));
     Ok(ScheduleView {
         round: round.to_string(),
@@ -861,6 +1075,8 @@ pub async fn view_as(
         simulation,
         out_of_hours,
         pushes,
+        door_to_door_count,
+        told_over_bound,
     })
 }
 

@@ -129,6 +129,19 @@ pub fn render(v: &ScheduleView) -> String {
             out.push_str(&format!("  {}\n", m.text));
         }
     }
+    if !v.plan.warnings.is_empty() {
+        out.push_str("管控区人不出小区，所在小区没有采样点，未叫号 under control with no point in their compound: not called down\n");
+        for w in &v.plan.warnings {
+            out.push_str(&format!("  {w}\n"));
+        }
+    }
+    let bound = v.plan.params.max_queue;
+    if !v.told_over_bound.is_empty() {
+        out.push_str("已通知的时段排队超过上限，重新排班改不了 slots already told with a queue over the bound: a re-plan does not change them\n");
+        for t in &v.told_over_bound {
+            out.push_str(&format!("  {}\n", t.text(bound)));
+        }
+    }
     for (info, p) in v.points.iter().zip(&v.plan.points) {
         out.push_str(&format!(
             "\n采样点 point {} {}: {} 台 stations × {} 人/台/时 per station-hour (配置 configured {}, 实测 measured {}), {} 栋楼 buildings, {} 人, 预计排队 ≤ {} 人, 完成 done {}\n",
@@ -137,7 +150,11 @@ pub fn render(v: &ScheduleView) -> String {
             p.stations,
             p.rate_per_station_h,
             info.configured_rate,
-            info.measured_rate.map_or("-".to_string(), |m| format!("{m}")),
+            match (info.measured_rate, info.stalled) {
+                (Some(m), true) => format!("{m} 停滞 stalled"),
+                (Some(m), false) => format!("{m}"),
+                (None, _) => "-".to_string(),
+            },
             p.buildings.len(),
             p.people,
             p.max_expected_queue,
@@ -174,6 +191,15 @@ pub fn render(v: &ScheduleView) -> String {
                     )
                 })
                 .collect();
+            let stuck = v
+                .told_over_bound
+                .iter()
+                .any(|t| t.point_name == p.name && t.starts_ms == s.starts_ms);
+            let told = if stuck {
+                format!("{told} · 超过上限，已通知，重排改不了：加台或通知延迟 over the bound, already told, a re-plan cannot change it: add stations or tell of the delay")
+            } else {
+                told
+            };
             out.push_str(&format!(
                 "  {}–{}  {}  · 到达 arrivals {} / 能力 capacity {:.0}, 预计排队 queue ≤ {}{told}\n",
                 hhmm(s.starts_ms),
@@ -207,7 +233,6 @@ pub fn render(v: &ScheduleView) -> String {
         stats(&sim.plan.overall),
         stats(&sim.all_at_once.overall)
     ));
-    let bound = v.plan.params.max_queue;
     for (id, q) in sim.over_bound(bound) {
         let name = v
             .plan

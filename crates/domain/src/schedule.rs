@@ -318,6 +318,11 @@ pub struct Plan {
     /// (the first point closes before it could take them): warnings to read.
     #[serde(default)]
     pub moved: Vec<Moved>,
+    /// What the plan could not do as the orders require, to read (Chinese
+    /// first, English second): buildings under control (管控区, 人不出小区)
+    /// whose compound has no point, sampled at the door instead.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// A building begun at one point whose remaining units are called at
@@ -870,14 +875,41 @@ fn distance(
     )
 }
 
-/// Splits buildings into callable pieces and door-to-door entries.
-fn split(bs: &[Building]) -> (Vec<Vec<(usize, u32)>>, Vec<DoorToDoor>) {
+/// Whether residents under this status may not leave their compound
+/// (管控区: 人不出小区): called only to a point inside it.
+fn stays_in_compound(st: Option<ControlStatus>) -> bool {
+    st == Some(ControlStatus::Controlled)
+}
+
+/// What [`split`] makes of the buildings: per building its callable units
+/// (unit index, people) and whether it may only go to a point inside its
+/// own compound; and who is sampled at the door.
+struct Split {
+    callable: Vec<Vec<(usize, u32)>>,
+    confined: Vec<bool>,
+    d2d: Vec<DoorToDoor>,
+}
+
+/// Splits buildings into callable pieces and door-to-door entries. Sealed
+/// and temporary control: at the door. Controlled (管控区, 人不出小区): the
+/// building goes only to a point inside its compound (a unit or household
+/// under it keeps the whole building there); when the compound has no point
+/// among `points`, what is under control is sampled at the door instead.
+fn split(bs: &[Building], points: &[Point]) -> Split {
+    let served: BTreeSet<i64> = points.iter().filter_map(|p| p.compound).collect();
     let mut callable = Vec::with_capacity(bs.len());
+    let mut confined = Vec::with_capacity(bs.len());
     let mut d2d = Vec::new();
     for b in bs {
         let mut units = Vec::new();
+        let here = served.contains(&b.compound);
+        // At the door: sealed or temporary anywhere; controlled where the
+        // compound has no point to go to.
+        let at_door = |st: Option<ControlStatus>| -> Option<ControlStatus> {
+            st.filter(|c| c.door_to_door_only() || (!here && stays_in_compound(Some(*c))))
+        };
         let people = |u: &Unit| u.households.iter().map(|h| h.people).sum::<u32>();
-        if let Some(st) = b.control.filter(|c| c.door_to_door_only()) {
+        if let Some(st) = at_door(b.control) {
             let n: u32 = b.units.iter().map(people).sum();
             d2d.push(DoorToDoor {
                 building_id: b.id,
@@ -890,10 +922,12 @@ fn split(bs: &[Building]) -> (Vec<Vec<(usize, u32)>>, Vec<DoorToDoor>) {
                 status: st,
             });
             callable.push(units);
+            confined.push(false);
             continue;
         }
+        let mut kept_in = stays_in_compound(b.control);
         for (ui, u) in b.units.iter().enumerate() {
-            if let Some(st) = u.control.filter(|c| c.door_to_door_only()) {
+            if let Some(st) = at_door(u.control) {
                 d2d.push(DoorToDoor {
                     building_id: b.id,
                     building: b.name.clone(),
@@ -907,8 +941,9 @@ fn split(bs: &[Building]) -> (Vec<Vec<(usize, u32)>>, Vec<DoorToDoor>) {
                 continue;
             }
             let mut n = 0u32;
+            let mut unit_in = stays_in_compound(u.control);
             for h in &u.households {
-                match h.control.filter(|c| c.door_to_door_only()) {
+                match at_door(h.control) {
                     Some(st) => d2d.push(DoorToDoor {
                         building_id: b.id,
                         building: b.name.clone(),
@@ -919,22 +954,71 @@ fn split(bs: &[Building]) -> (Vec<Vec<(usize, u32)>>, Vec<DoorToDoor>) {
                         people: h.people,
                         status: st,
                     }),
-                    None => n += h.people,
+                    None => {
+                        n += h.people;
+                        unit_in |= h.people > 0 && stays_in_compound(h.control);
+                    }
                 }
             }
             if n > 0 {
                 units.push((ui, n));
+                kept_in |= unit_in;
             }
         }
         callable.push(units);
+        confined.push(kept_in);
     }
-    (callable, d2d)
+    Split {
+        callable,
+        confined,
+        d2d,
+    }
 }
 
-/// Buildings, units and households under sealed or temporary control: they
-/// are sampled at the door, never called down.
-pub fn door_to_door(buildings: &[Building]) -> Vec<DoorToDoor> {
-    split(buildings).1
+/// Buildings, units and households sampled at the door, never called down:
+/// under sealed or temporary control, and under control (管控区) where their
+/// compound has no point among `points`.
+pub fn door_to_door(buildings: &[Building], points: &[Point]) -> Vec<DoorToDoor> {
+    split(buildings, points).d2d
+}
+
+/// The warnings for what is under control (管控区, 人不出小区) and has no
+/// point inside its compound: one per building, Chinese first, English
+/// second. They are on the door-to-door list; the compound needs a point.
+pub fn confined_warnings(d2d: &[DoorToDoor]) -> Vec<String> {
+    let mut by: Vec<(i64, &str, Vec<String>, u32)> = Vec::new();
+    for d in d2d.iter().filter(|d| d.status == ControlStatus::Controlled) {
+        let what = match (&d.unit, &d.room) {
+            (Some(u), Some(r)) => format!("{u}单元{r}室"),
+            (Some(u), None) => format!("{u}单元"),
+            _ => String::new(),
+        };
+        match by.iter_mut().find(|x| x.0 == d.building_id) {
+            Some(x) => {
+                x.2.push(what);
+                x.3 += d.people;
+            }
+            None => by.push((d.building_id, &d.building, vec![what], d.people)),
+        }
+    }
+    by.into_iter()
+        .map(|(_, b, parts, n)| {
+            let parts: Vec<String> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+            let zh_part = if parts.is_empty() {
+                String::new()
+            } else {
+                parts.join("、")
+            };
+            let en_part = if parts.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", parts.join(", "))
+            };
+            format!(
+                "{b}{zh_part}属管控区（人不出小区，{n} 人），所在小区本轮没有采样点，不叫号到小区外：请在小区内设采样点，或入户采样（已列入入户采样名单） / {b}{en_part} is under control (residents stay inside their compound; {n} people) and its compound has no testing point in this round: not called to a point outside; add a point inside the compound, or sample at the door (listed for door-to-door)"
+            )
+        })
+        .collect()
 }
 
 /// Plans the round: see the module documentation.
@@ -951,11 +1035,36 @@ pub fn plan_until(
     prm: &Params,
     horizon_h: Option<i64>,
 ) -> Result<Plan, PlanError> {
+    plan_until_with(buildings, points, prm, horizon_h, &more_stations)
+}
+
+/// A point with `k` stations more and nothing else changed: the planner's
+/// own view of an added station (it serves at the point's planned rate).
+pub fn more_stations(p: &Point, k: u32) -> Point {
+    Point {
+        stations: p.stations + k,
+        ..p.clone()
+    }
+}
+
+/// [`plan_until`], where `restation(p, k)` is the point `p` as it would be
+/// planned with `k` stations more: its rate and its backlog may change with
+/// its stations (a re-plan measures a point's pace per station and drains
+/// the line already there at the new speed). Station advice is tried with
+/// it, so the advice is exactly what a re-plan at the same moment accepts
+/// once the stations are added: the smallest number (up to 20) that plans.
+pub fn plan_until_with(
+    buildings: &[Building],
+    points: &[Point],
+    prm: &Params,
+    horizon_h: Option<i64>,
+    restation: &dyn Fn(&Point, u32) -> Point,
+) -> Result<Plan, PlanError> {
     let (out, unplaced) = plan_inner(buildings, points, prm)?;
     if unplaced.is_empty() {
         return Ok(out);
     }
-    let (callable, _) = split(buildings);
+    let callable = split(buildings, points).callable;
     let total: u32 = callable.iter().flatten().map(|u| u.1).sum();
     let people_of = |bi: usize| {
         callable
@@ -981,7 +1090,14 @@ pub fn plan_until(
         }
     }
     short.sort_by(|a, b| b.people.cmp(&a.people).then(a.point_id.cmp(&b.point_id)));
-    let remedy = remedy(buildings, points, prm, horizon_h.is_some(), short);
+    let remedy = remedy(
+        buildings,
+        points,
+        prm,
+        horizon_h.is_some(),
+        short,
+        restation,
+    );
     let (remedy_zh, remedy_en) = remedy_texts(&remedy, horizon_h.map(|h| (prm.until_ms, h)));
     let capacity: f64 = points
         .iter()
@@ -1092,6 +1208,7 @@ fn remedy(
     prm: &Params,
     end_fixed: bool,
     short: Vec<ShortPoint>,
+    restation: &dyn Fn(&Point, u32) -> Point,
 ) -> Remedy {
     let fits = |ps: &[Point], pr: &Params| {
         plan_inner(buildings, ps, pr)
@@ -1101,13 +1218,12 @@ fn remedy(
     let with_more = |k: u32, only: Option<&[ShortPoint]>| -> Vec<Point> {
         points
             .iter()
-            .map(|p| Point {
-                stations: if only.is_none_or(|s| s.iter().any(|s| s.point_id == p.id)) {
-                    p.stations + k
+            .map(|p| {
+                if only.is_none_or(|s| s.iter().any(|s| s.point_id == p.id)) {
+                    restation(p, k)
                 } else {
-                    p.stations
-                },
-                ..p.clone()
+                    p.clone()
+                }
             })
             .collect()
     };
@@ -1195,7 +1311,11 @@ fn plan_inner(
     if prm.slot_ms <= 0 || prm.until_ms <= prm.from_ms {
         return Err(PlanError::BadWindow);
     }
-    let (callable, d2d) = split(buildings);
+    let Split {
+        callable,
+        confined,
+        d2d,
+    } = split(buildings, points);
     let (bpos, centres) = positions(buildings);
     let ppos: Vec<Option<Pos>> = points.iter().map(|p| point_pos(p, &centres)).collect();
     // Ranks for the no-position fallback: a building's place in its compound,
@@ -1242,6 +1362,10 @@ fn plan_inner(
             // A pinned building is tried at its point first; if that point
             // cannot take it before it closes, it goes as any other would.
             let here = b.pinned_point == Some(p.id);
+            // 管控区: only a point inside the building's own compound.
+            if confined[bi] && p.compound != Some(b.compound) {
+                continue;
+            }
             let rank = if p.compound.is_some() {
                 (brank[bi], prank[pj])
             } else {
@@ -1326,6 +1450,7 @@ fn plan_inner(
     // Distances as `evaluate` gives them (metres between known positions),
     // so a plan reads the same when it is made and when it is read back.
     let mut plan = evaluate(buildings, points, &calls, prm);
+    plan.warnings = confined_warnings(&d2d);
     plan.door_to_door = d2d;
     Ok((plan, unplaced))
 }
@@ -1471,6 +1596,7 @@ pub fn evaluate(buildings: &[Building], points: &[Point], calls: &[Call], prm: &
         people_called: total,
         finish_ms: finish_all,
         moved: moved_list,
+        warnings: Vec::new(),
     }
 }
 
@@ -1671,6 +1797,47 @@ pub fn measured_rate(m: &Measured) -> Option<f64> {
     }
     let h = m.span_ms as f64 / HOUR_MS as f64;
     Some((f64::from(m.scans) / (f64::from(m.stations.max(1)) * h) * 10.0).round() / 10.0)
+}
+
+/// A point stalls when its calls have run this long (within the measuring
+/// window) …
+pub const STALL_AFTER_MS: i64 = 15 * MINUTE_MS;
+/// … with at least this many people called, expected come by the plan's
+/// arrival curve and not swabbed …
+pub const STALL_WAITING: f64 = 10.0;
+/// … while it scanned too few to measure (see [`measured_rate`]).
+/// Its planned pace is then what it did scan over that time, but at least
+/// this many people per station per hour (one swab in ten minutes), so a
+/// re-plan still drains its line, slowly.
+pub const STALL_FLOOR_PER_STATION_H: f64 = 6.0;
+
+/// What says a point has stalled: people waiting and (almost) no scans.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Stall {
+    /// Scans in the measuring window.
+    pub scans: u32,
+    /// How long its calls have run within the window: from the start of its
+    /// first slot begun (at most the window) to now.
+    pub called_ms: i64,
+    /// People called, come by the plan's arrival curve, and not swabbed.
+    pub waiting: f64,
+    pub stations: u32,
+}
+
+/// The pace to plan a stalled point with, per station and hour, `None` when
+/// it has not stalled. A point whose called people have been waiting for at
+/// least [`STALL_AFTER_MS`] — at least [`STALL_WAITING`] of them — while it
+/// scanned too few to measure a pace (fewer than 10) is the slowest there
+/// is: it is planned at the scans it did make over that time (at least
+/// [`STALL_FLOOR_PER_STATION_H`]), never at its configured rate. With less
+/// time, or fewer people called, there is too little evidence either way.
+pub fn stalled_rate(s: &Stall) -> Option<f64> {
+    if s.scans >= 10 || s.called_ms < STALL_AFTER_MS || s.waiting < STALL_WAITING {
+        return None;
+    }
+    let h = s.called_ms as f64 / HOUR_MS as f64;
+    let seen = f64::from(s.scans) / (f64::from(s.stations.max(1)) * h);
+    Some((seen.max(STALL_FLOOR_PER_STATION_H) * 10.0).round() / 10.0)
 }
 
 /// One station's scans in the measuring window (a station is what scanned:
@@ -1918,9 +2085,15 @@ pub fn calldown_text(round: &str, point: &str, slot: &Slot) -> String {
 /// call whose building or unit has since been sealed or put under temporary
 /// control is dropped (its people are on the door-to-door list), and a unit
 /// call counts only the households still free to come down, never more than
-/// it was planned with. Units no longer among `buildings` drop out.
-pub fn calls_under_control_now(buildings: &[Building], calls: &[Call]) -> Vec<Call> {
-    let (callable, _) = split(buildings);
+/// it was planned with. Units no longer among `buildings` drop out. So do
+/// those under control (管控区) whose compound has no point among `points`:
+/// they are sampled at the door.
+pub fn calls_under_control_now(
+    buildings: &[Building],
+    points: &[Point],
+    calls: &[Call],
+) -> Vec<Call> {
+    let callable = split(buildings, points).callable;
     let mut free: BTreeMap<i64, u32> = BTreeMap::new();
     for (b, units) in buildings.iter().zip(&callable) {
         for (ui, n) in units {
@@ -2104,7 +2277,7 @@ mod tests {
         let ps = vec![point(1, Some(1), 0.0, 0.0, 2)];
         let calls = plan(&bs, &ps, &params(8)).unwrap().calls();
         assert_eq!(
-            calls_under_control_now(&bs, &calls),
+            calls_under_control_now(&bs, &ps, &calls),
             calls,
             "nothing changed"
         );
@@ -2112,7 +2285,7 @@ mod tests {
         bs[0].control = Some(ControlStatus::Sealed);
         bs[1].units[0].households[0].control = Some(ControlStatus::Temporary);
         bs[2].units[1].control = Some(ControlStatus::Precaution);
-        let now = calls_under_control_now(&bs, &calls);
+        let now = calls_under_control_now(&bs, &ps, &calls);
         assert!(now.iter().all(|c| c.building_id != bs[0].id));
         let people = |cs: &[Call], unit: i64| -> u32 {
             cs.iter()
@@ -3291,5 +3464,228 @@ mod tests {
             h(200),
         );
         assert_eq!(no_shows, 0.0);
+    }
+
+    /// A refused plan's station advice, applied as the re-plan will see the
+    /// point (`restation`), plans: over a few shapes and seeds, with points
+    /// whose backlog drains faster with more stations (the greedy
+    /// assignment is not monotone in it) and points whose per-station pace
+    /// is their throughput spread over the stations (a station added then
+    /// adds nothing: no station advice may be given for it).
+    #[test]
+    fn station_advice_applied_as_the_replan_sees_it_plans() {
+        let mut rng = Rng::new(7);
+        let mut refused = 0;
+        let mut checked = 0;
+        for case in 0..24u64 {
+            let n = 6 + (case % 5) as usize * 3;
+            let mut bs = compound(n, 1, 0.0);
+            bs.extend(compound(n / 2 + 2, 2, 600.0));
+            let slow_rate = 20.0 + (rng.next_u64() % 40) as f64;
+            let backlog = (rng.next_u64() % 120) as u32;
+            let mut ps = vec![
+                Point {
+                    rate_per_station_h: slow_rate,
+                    backlog,
+                    ..point(1, None, 100.0, 40.0, 2 + (case % 3) as u32)
+                },
+                point(2, None, 650.0, 40.0, 1 + (case % 2) as u32),
+            ];
+            ps[1].backlog = (rng.next_u64() % 40) as u32;
+            let hours = 2 + (case % 3) as i64;
+            let prm = params(hours);
+            // The app's view of a point with `k` more stations: its line
+            // drains at the new speed (less backlog); in odd cases the
+            // measured pace is a throughput over the stations.
+            let throughput = case % 2 == 1;
+            let restation = move |p: &Point, k: u32| -> Point {
+                let c = f64::from(p.stations.max(1));
+                let c2 = f64::from(p.stations + k);
+                Point {
+                    stations: p.stations + k,
+                    backlog: (f64::from(p.backlog) * c / c2).round() as u32,
+                    rate_per_station_h: if throughput && p.id == 1 {
+                        p.rate_per_station_h * c / c2
+                    } else {
+                        p.rate_per_station_h
+                    },
+                    ..p.clone()
+                }
+            };
+            let Err(PlanError::WindowTooShort { remedy, .. }) =
+                plan_until_with(&bs, &ps, &prm, None, &restation)
+            else {
+                continue;
+            };
+            refused += 1;
+            let apply = |k: u32, only: Option<&[ShortPoint]>| -> Vec<Point> {
+                ps.iter()
+                    .map(|p| {
+                        if only.is_none_or(|s| s.iter().any(|s| s.point_id == p.id)) {
+                            restation(p, k)
+                        } else {
+                            p.clone()
+                        }
+                    })
+                    .collect()
+            };
+            if let Some(k) = remedy.more_stations_at_short {
+                let more = apply(k, Some(&remedy.short));
+                assert!(
+                    plan_until_with(&bs, &more, &prm, None, &restation).is_ok(),
+                    "case {case}: {k} more at the short points did not plan"
+                );
+                checked += 1;
+            }
+            if let Some(k) = remedy.more_stations_per_point {
+                let more = apply(k, None);
+                assert!(
+                    plan_until_with(&bs, &more, &prm, None, &restation).is_ok(),
+                    "case {case}: {k} more at every point did not plan"
+                );
+                checked += 1;
+            }
+        }
+        assert!(
+            refused > 3 && checked > 0,
+            "{refused} refused, {checked} checked"
+        );
+        // Throughput spread over stations: an added station adds nothing,
+        // so no station count is advised for that point alone.
+        let bs = compound(12, 1, 0.0);
+        let ps = vec![Point {
+            rate_per_station_h: 30.0,
+            ..point(1, None, 0.0, 0.0, 2)
+        }];
+        let spread = |p: &Point, k: u32| Point {
+            stations: p.stations + k,
+            rate_per_station_h: p.rate_per_station_h * f64::from(p.stations)
+                / f64::from(p.stations + k),
+            ..p.clone()
+        };
+        let Err(PlanError::WindowTooShort { remedy, .. }) =
+            plan_until_with(&bs, &ps, &params(2), None, &spread)
+        else {
+            panic!("planned");
+        };
+        assert_eq!(remedy.more_stations_per_point, None, "{remedy:?}");
+        assert_eq!(remedy.more_stations_at_short, None, "{remedy:?}");
+    }
+
+    #[test]
+    fn a_point_with_people_waiting_and_no_scans_has_stalled() {
+        let st = |scans, min: i64, waiting| Stall {
+            scans,
+            called_ms: min * MINUTE_MS,
+            waiting,
+            stations: 4,
+        };
+        // 15 minutes, 48 waiting, no scan: the floor, not the configured rate.
+        assert_eq!(
+            stalled_rate(&st(0, 15, 48.0)),
+            Some(STALL_FLOOR_PER_STATION_H)
+        );
+        // A few scans over 20 minutes: what it did, per station and hour.
+        assert_eq!(stalled_rate(&st(8, 20, 62.0)), Some(6.0));
+        assert_eq!(stalled_rate(&st(9, 15, 30.0)), Some(9.0));
+        // Too little evidence: too soon, too few called, or enough scans to
+        // measure a pace.
+        assert_eq!(stalled_rate(&st(0, 14, 48.0)), None);
+        assert_eq!(stalled_rate(&st(0, 30, 9.0)), None);
+        assert_eq!(stalled_rate(&st(10, 30, 48.0)), None);
+    }
+
+    #[test]
+    fn a_controlled_building_stays_in_its_compound_or_goes_door_to_door() {
+        // Compound 1 has a point; compound 2 has none; a point outside
+        // stands between them, nearer than compound 1's own.
+        let mut bs = compound(4, 1, 0.0);
+        bs.extend(compound(4, 2, 800.0));
+        bs[0].control = Some(ControlStatus::Controlled);
+        bs[1].units[1].households[2].control = Some(ControlStatus::Controlled);
+        bs[4].control = Some(ControlStatus::Controlled);
+        bs[5].units[0].control = Some(ControlStatus::Controlled);
+        bs[6].units[1].households[0].control = Some(ControlStatus::Controlled);
+        bs[7].control = Some(ControlStatus::Precaution);
+        let ps = vec![
+            point(1, Some(1), -900.0, 0.0, 2),
+            point(2, None, 40.0, 10.0, 4),
+        ];
+        let plan = plan(&bs, &ps, &params(8)).unwrap();
+        let calls = plan.calls();
+        // In compound 1: the controlled building, and the one with a
+        // controlled household, only at the compound's own point.
+        for b in &bs[..2] {
+            assert!(calls.iter().any(|c| c.building_id == b.id));
+            assert!(
+                calls
+                    .iter()
+                    .filter(|c| c.building_id == b.id)
+                    .all(|c| c.point_id == 1),
+                "{} called outside its compound",
+                b.name
+            );
+        }
+        // The others of compound 1 go to the nearer point outside.
+        assert!(calls
+            .iter()
+            .filter(|c| c.building_id == bs[2].id)
+            .all(|c| c.point_id == 2));
+        // Compound 2 has no point: what is controlled is not called, and
+        // is on the door-to-door list as controlled; the rest is called.
+        assert!(!calls.iter().any(|c| c.building_id == bs[4].id));
+        assert!(!calls.iter().any(|c| c.unit_id == bs[5].units[0].id));
+        assert!(calls.iter().any(|c| c.unit_id == bs[5].units[1].id));
+        let u = bs[6].units[1].id;
+        assert_eq!(
+            calls
+                .iter()
+                .filter(|c| c.unit_id == u)
+                .map(|c| c.people)
+                .sum::<u32>(),
+            33
+        );
+        assert!(calls.iter().any(|c| c.building_id == bs[7].id));
+        let d2d: Vec<(i64, Option<i64>, Option<i64>, ControlStatus)> = plan
+            .door_to_door
+            .iter()
+            .map(|d| (d.building_id, d.unit_id, d.household_id, d.status))
+            .collect();
+        let c = ControlStatus::Controlled;
+        assert_eq!(
+            d2d,
+            vec![
+                (bs[4].id, None, None, c),
+                (bs[5].id, Some(bs[5].units[0].id), None, c),
+                (bs[6].id, Some(u), Some(bs[6].units[1].households[0].id), c),
+            ]
+        );
+        assert_eq!(door_to_door(&bs, &ps), plan.door_to_door);
+        // Said, Chinese first: which buildings, and what the compound needs.
+        assert_eq!(plan.warnings.len(), 3, "{:?}", plan.warnings);
+        assert!(
+            plan.warnings[0].starts_with(&format!(
+                "{}属管控区（人不出小区，72 人），所在小区本轮没有采样点，不叫号到小区外：请在小区内设采样点，或入户采样",
+                bs[4].name
+            )),
+            "{}",
+            plan.warnings[0]
+        );
+        assert!(plan.warnings[1].contains("1单元属管控区"));
+        assert!(plan.warnings[2].contains("2单元101室属管控区"));
+        // A stored plan read back drops calls of what is now on that list.
+        let mut free = bs.clone();
+        for b in &mut free {
+            b.control = None;
+            for u in &mut b.units {
+                u.control = None;
+                for h in &mut u.households {
+                    h.control = None;
+                }
+            }
+        }
+        let before = super::plan(&free, &ps, &params(8)).unwrap().calls();
+        let now = calls_under_control_now(&bs, &ps, &before);
+        assert!(!now.iter().any(|c| c.building_id == bs[4].id));
     }
 }

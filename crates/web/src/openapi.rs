@@ -52,13 +52,17 @@ fn schedule_schema() -> Value {
         "points": { "type": "array", "items": { "type": "object", "properties": {
             "id": { "type": "string" }, "name": { "type": "string" }, "community": { "type": "string" }, "compound": { "type": "string", "nullable": true },
             "stations": { "type": "integer" }, "opens_ms": { "type": "integer" }, "closes_ms": { "type": "integer" }, "configured_rate": { "type": "number" },
-            "measured_rate": { "type": "number", "nullable": true }, "scans_recent": { "type": "integer" }, "backlog": { "type": "integer" }, "planning_rate": { "type": "number" } } } },
+            "measured_rate": { "type": "number", "nullable": true }, "stalled": { "type": "boolean", "description": "people it called have waited 15 minutes or more (at least 10) while it scanned fewer than 10: measured_rate is then what it did scan (at least 6 per station per hour) and a re-plan uses it" }, "scans_recent": { "type": "integer" }, "backlog": { "type": "integer" }, "planning_rate": { "type": "number" } } } },
         "plan": { "type": "object", "properties": { "points": { "type": "array", "items": { "type": "object" } }, "door_to_door": { "type": "array", "items": { "type": "object" } },
             "people_called": { "type": "integer", "description": "people in the calls listed here (to a grid leader, their grid's; slots' arrivals count everyone)" }, "finish_ms": { "type": "integer", "nullable": true },
             "moved": { "type": "array", "description": "buildings begun at a point that has closed (or cannot take the rest before it closes) whose remaining units are called at another point", "items": { "type": "object", "properties": {
                 "building_id": { "type": "integer" }, "building": { "type": "string" }, "unit_ids": { "type": "array", "items": { "type": "integer" } }, "units": { "type": "array", "items": { "type": "string" } },
                 "from_point_id": { "type": "integer" }, "from_point": { "type": "string", "nullable": true }, "from_closes_ms": { "type": "integer", "nullable": true },
-                "to_point_id": { "type": "integer" }, "to_point": { "type": "string" }, "starts_ms": { "type": "integer" }, "text": { "type": "string", "description": "the warning, Chinese / English" } } } } } },
+                "to_point_id": { "type": "integer" }, "to_point": { "type": "string" }, "starts_ms": { "type": "integer" }, "text": { "type": "string", "description": "the warning, Chinese / English" } } } },
+            "warnings": { "type": "array", "items": { "type": "string" }, "description": "buildings, units or households under control (管控区, residents stay in their compound) whose compound has no point in the round: not called down, on door_to_door; Chinese / English" } } },
+        "door_to_door_count": { "type": "integer", "description": "entries sampled at the door in what the caller sees (door_to_door itself is for registry readers only)" },
+        "told_over_bound": { "type": "array", "description": "slots already told (pushed or begun) whose expected queue is over the bound: a re-plan does not change them", "items": { "type": "object", "properties": {
+            "point": { "type": "string" }, "point_name": { "type": "string" }, "starts_ms": { "type": "integer" }, "ends_ms": { "type": "integer" }, "expected_queue": { "type": "number" }, "pushed": { "type": "boolean" }, "begun": { "type": "boolean" } } } },
         "call_down": { "type": "array", "items": { "type": "object", "properties": { "point": { "type": "string" }, "point_name": { "type": "string" },
             "starts_ms": { "type": "integer" }, "ends_ms": { "type": "integer" }, "people": { "type": "integer" }, "text": { "type": "string" } } } },
         "simulation": { "type": "object", "properties": { "seed": { "type": "integer" }, "plan": { "type": "object" }, "all_at_once": { "type": "object" } } },

@@ -33,6 +33,7 @@ mod pages;
 mod pages4;
 mod pages5;
 mod pages6;
+mod planfix;
 mod print_pages;
 mod replay;
 mod resample_due;

@@ -377,6 +377,21 @@ async fn plan_call_down_door_to_door_and_replan_after_a_slow_point() {
         let s = srv.post(&format!("/api/v1/tubes/{tube}/scans"), &json!({ "client_id": format!("slow-{i}"), "code": code, "station": "A", "scanned_ms": anchor + (5 + 2 * i as i64) * MINUTE_MS }));
         assert_eq!(s.status, 200, "{}", s.body);
     }
+    // The other points keep their configured pace: 18 swabs 36 s apart at a
+    // station each (a point with people waiting and no scans has stalled).
+    let others = residents_with_codes(|p| srv.get(p), "limit=92");
+    for (k, point) in points.iter().enumerate().skip(1) {
+        let tube = srv.post(
+            &format!("/api/v1/points/{point}/tubes"),
+            &json!({ "barcode": format!("SC00010{k}") }),
+        );
+        assert_eq!(tube.status, 201, "{}", tube.body);
+        let tube = tube.json()["id"].as_str().unwrap().to_string();
+        for (i, (_, code)) in others.iter().skip(20 + (k - 1) * 18).take(18).enumerate() {
+            let s = srv.post(&format!("/api/v1/tubes/{tube}/scans"), &json!({ "client_id": format!("pace-{k}-{i}"), "code": code, "station": format!("K{k}"), "scanned_ms": anchor + 30 * MINUTE_MS + i as i64 * 36_000 }));
+            assert_eq!(s.status, 200, "{}", s.body);
+        }
+    }
     // Re-plan 45 minutes in: the first two slots have started and are kept.
     let later = Clock::fixed(anchor + 45 * MINUTE_MS);
     let v2 = gw_app::schedule::plan_as(&store, &later, "test:replan", rk, Default::default())

@@ -268,6 +268,7 @@ async fn schedule_body(
     // The simulation's longest queue past the plan's bound: said, not left
     // for the reader to compare.
     let bound = v.plan.params.max_queue;
+    let told_over = !v.told_over_bound.is_empty();
     let over: Vec<String> = v
         .simulation
         .over_bound(bound)
@@ -288,12 +289,22 @@ async fn schedule_body(
     if !over.is_empty() {
         let note = match l {
             Lang::Zh => format!(
-                "模拟中的最长队伍超过了排队上限 {bound:.0} 人：{}。上限约束的是预计的最长队伍，偶然仍会超出；可调低排队上限、缩短时段或加台后重新排班。",
-                over.join("、")
+                "模拟中的最长队伍超过了排队上限 {bound:.0} 人：{}。上限约束的是预计的最长队伍，偶然仍会超出；{}",
+                over.join("、"),
+                if told_over {
+                    "已推送或已开始的时段（见上）重新排班不会改动，居民已被通知：须即刻在该点加台，或通知相关群延迟下楼；尚未推送的时段可调低排队上限、缩短时段或加台后重新排班。"
+                } else {
+                    "可调低排队上限、缩短时段或加台后重新排班。"
+                }
             ),
             Lang::En => format!(
-                "The simulated longest queue exceeds the queue bound of {bound:.0}: {}. The bound holds the expected longest queue; chance can still go past it: lower the bound, shorten the slots or add stations, and plan again.",
-                over.join("; ")
+                "The simulated longest queue exceeds the queue bound of {bound:.0}: {}. The bound holds the expected longest queue; chance can still go past it: {}",
+                over.join("; "),
+                if told_over {
+                    "a re-plan does not change the slots pushed or begun (above): their people were told; add stations at the point now, or tell the groups of the delay. For slots not pushed yet, lower the bound, shorten the slots or add stations, and plan again."
+                } else {
+                    "lower the bound, shorten the slots or add stations, and plan again."
+                }
             ),
         };
         sim = sim.replacen(
@@ -302,7 +313,9 @@ async fn schedule_body(
             1,
         );
     }
-    let d2d = v.plan.door_to_door.len();
+    // Counted in what the caller sees, also when the list itself is not
+    // theirs to read (a point's staff).
+    let d2d = v.door_to_door_count;
     let mut problem = v
         .problem
         .as_deref()
@@ -355,6 +368,38 @@ async fn schedule_body(
             l.t(
                 "以下楼栋原来的采样点已关闭或来不及，剩下的单元改到别的采样点，请通知居民：",
                 "These buildings' first point has closed or cannot take the rest in time; their remaining units go to another point. Tell the residents:"
+            )
+        ));
+    }
+    // Under control (管控区) with no point in their compound: not called out.
+    if !v.plan.warnings.is_empty() {
+        let items: String = v
+            .plan
+            .warnings
+            .iter()
+            .map(|w| format!("<li>{}</li>", esc(&pick(l, w))))
+            .collect();
+        problem.push_str(&format!(
+            r#"<div class="warn" role="status" id="confined"><p>{}</p><ul>{items}</ul></div>"#,
+            l.t(
+                "管控区人不出小区，以下楼栋所在小区没有采样点，未叫号下楼：",
+                "Residents under control stay inside their compound; these have no point in theirs and are not called down:"
+            )
+        ));
+    }
+    // Slots already told whose queue is over the bound: a re-plan leaves
+    // them as they are.
+    if !v.told_over_bound.is_empty() {
+        let items: String = v
+            .told_over_bound
+            .iter()
+            .map(|t| format!("<li>{}</li>", esc(&pick(l, &t.text(bound)))))
+            .collect();
+        problem.push_str(&format!(
+            r#"<div class="error" role="alert" id="told-over-bound"><p>{}</p><ul>{items}</ul></div>"#,
+            l.t(
+                "以下已通知的时段排队会超过上限，重新排班改不了它们：",
+                "These slots were already told and their queue will pass the bound; a re-plan does not change them:"
             )
         ));
     }
@@ -460,17 +505,21 @@ fn points_table(l: Lang, v: &gw_app::schedule::ScheduleView) -> String {
         .points
         .iter()
         .map(|p| {
-            let slow = p.measured_rate.is_some_and(|m| m < p.configured_rate * 0.8);
+            let slow = p.stalled || p.measured_rate.is_some_and(|m| m < p.configured_rate * 0.8);
             format!(
                 r#"<tr{cls}><td>{name}</td><td class="n">{st}</td><td class="n">{cr:.0}</td><td class="n">{mr}</td><td class="n">{pr:.0}</td><td class="n">{bl}</td></tr>"#,
                 cls = if slow { r#" class="bad""# } else { "" },
                 name = esc(&p.name),
                 st = p.stations,
                 cr = p.configured_rate,
-                mr = p.measured_rate.map_or_else(
-                    || l.t("（扫码太少）", "(too few scans)").to_string(),
-                    |m| format!("{m:.0}")
-                ),
+                mr = match (p.measured_rate, p.stalled) {
+                    (Some(m), true) => match l {
+                        Lang::Zh => format!("{m:.0}（停滞：{} 次扫码，已叫未采 {} 人）", p.scans_recent, p.backlog),
+                        Lang::En => format!("{m:.0} (stalled: {} scans, {} called and waiting)", p.scans_recent, p.backlog),
+                    },
+                    (Some(m), false) => format!("{m:.0}"),
+                    (None, _) => l.t("（扫码太少）", "(too few scans)").to_string(),
+                },
                 pr = p.planning_rate,
                 bl = p.backlog,
             )
@@ -480,8 +529,8 @@ fn points_table(l: Lang, v: &gw_app::schedule::ScheduleView) -> String {
         r#"<section class="card" id="point-rates"><h2>{h}</h2><p class="hint">{hint}</p><div class="scroll"><table><thead><tr><th>{c1}</th><th>{c2}</th><th>{c3}</th><th>{c4}</th><th>{c5}</th><th>{c6}</th></tr></thead><tbody>{rows}</tbody></table></div></section>"#,
         h = l.t("采样点速度", "Points and their pace"),
         hint = l.t(
-            "每台每小时人数。实测为近一小时各台扫码的速度；慢于配置两成以上的标红：加台、延长开放或重新排班。",
-            "People per station per hour. Measured: each scanning station's pace over the last hour; red when over a fifth slower than configured: add stations, stay open longer, or re-plan."
+            "每台每小时人数。实测为近一小时各台扫码的速度；慢于配置两成以上的标红：加台、延长开放或重新排班。已叫号 15 分钟以上、至少 10 人待采而扫码不足 10 次的点为停滞，也标红，按其实际扫码（每台每小时至少 6 人）排班。",
+            "People per station per hour. Measured: each scanning station's pace over the last hour; red when over a fifth slower than configured: add stations, stay open longer, or re-plan. A point whose calls have run 15 minutes or more with at least 10 people waiting and fewer than 10 scans has stalled: red too, and planned at what it did scan (at least 6 per station per hour)."
         ),
         c1 = l.t("采样点", "Point"),
         c2 = l.t("台数", "Stations"),
