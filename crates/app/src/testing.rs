@@ -3879,6 +3879,10 @@ impl DoorReason {
         };
         let (szh, sen) = match status {
             gw_domain::territory::ControlStatus::Sealed => ("封控", "sealed"),
+            gw_domain::territory::ControlStatus::Controlled => (
+                "管控（人不出小区，小区内本轮无采样点）",
+                "under control (residents stay in the compound, which has no testing point this round)",
+            ),
             _ => ("临时管控", "under temporary control"),
         };
         DoorReason {
@@ -4220,10 +4224,19 @@ async fn door_floors(
     let mut floors = Floors::new();
     let now = clock.now_ms();
     let orders = crate::registry::controls_in_force(store, round.street, now).await?;
-    let held = |kind: &str, id: Option<i64>| {
+    // Compounds with a point of the round: under control (管控区) their
+    // residents go to it; elsewhere they are sampled at the door.
+    let served: std::collections::BTreeSet<i64> = store
+        .schedule_points(round.street, round.id)
+        .await?
+        .into_iter()
+        .filter_map(|p| p.compound_id)
+        .collect();
+    let held = |kind: &str, id: Option<i64>, compound: Option<i64>| {
+        let here = compound.is_some_and(|c| served.contains(&c));
         id.and_then(|id| orders.get(&(kind.to_string(), id)))
             .map(|o| o.status)
-            .filter(|s| s.door_to_door_only())
+            .filter(|s| s.at_the_door(here))
     };
     // Those not yet sampled (a re-sample due after an invalid tube among
     // them), and the open retests and re-samples of those held at home: one
@@ -4257,7 +4270,9 @@ async fn door_floors(
             ("household", r.household_id),
         ]
         .into_iter()
-        .filter_map(|(level, id)| held(level, id).map(|s| DoorReason::control(level, s)))
+        .filter_map(|(level, id)| {
+            held(level, id, place.compound).map(|s| DoorReason::control(level, s))
+        })
         .collect();
         if r.resident
             .flags

@@ -876,9 +876,9 @@ fn distance(
 }
 
 /// Whether residents under this status may not leave their compound
-/// (管控区: 人不出小区): called only to a point inside it.
+/// ([`ControlStatus::stays_in_compound`]).
 fn stays_in_compound(st: Option<ControlStatus>) -> bool {
-    st == Some(ControlStatus::Controlled)
+    st.is_some_and(ControlStatus::stays_in_compound)
 }
 
 /// What [`split`] makes of the buildings: per building its callable units
@@ -906,7 +906,7 @@ fn split(bs: &[Building], points: &[Point]) -> Split {
         // At the door: sealed or temporary anywhere; controlled where the
         // compound has no point to go to.
         let at_door = |st: Option<ControlStatus>| -> Option<ControlStatus> {
-            st.filter(|c| c.door_to_door_only() || (!here && stays_in_compound(Some(*c))))
+            st.filter(|c| c.at_the_door(here))
         };
         let people = |u: &Unit| u.households.iter().map(|h| h.people).sum::<u32>();
         if let Some(st) = at_door(b.control) {

@@ -154,6 +154,18 @@ impl ControlStatus {
     pub fn door_to_door_only(self) -> bool {
         matches!(self, ControlStatus::Sealed | ControlStatus::Temporary)
     }
+    /// Residents under this status may not leave their compound (管控区:
+    /// 人不出小区): called only to a point inside it.
+    pub fn stays_in_compound(self) -> bool {
+        self == ControlStatus::Controlled
+    }
+    /// Residents under this status are sampled at their door in a round
+    /// where their compound has (`true`) or has no testing point: sealed and
+    /// temporary control always, controlled where no point stands inside the
+    /// compound (the one rule the planner and the door-to-door lists read).
+    pub fn at_the_door(self, compound_has_point: bool) -> bool {
+        self.door_to_door_only() || (self.stays_in_compound() && !compound_has_point)
+    }
 }
 
 /// What a control status can be set on.

@@ -1797,9 +1797,14 @@ impl Store {
 
 /// A resident `r` (of household `h`, unit `u`, building `b`) who stays at
 /// home: flagged with `$4` (cannot go downstairs), or under sealed or
-/// temporary control at `$5`: the latest order in force on the household,
-/// unit, building or compound decides (as the schedule reads it).
-const STAYS_IN: &str = "((r.flags & $4) <> 0 OR EXISTS (SELECT 1 FROM control_order c WHERE c.street_id = r.street_id AND c.status IN ('sealed', 'temporary') \
+/// temporary control at `$5`, or under control (管控区: 人不出小区) where
+/// round `$2` has no point inside their compound
+/// ([`gw_domain::territory::ControlStatus::at_the_door`]): the latest order
+/// in force on the household, unit, building or compound decides (as the
+/// schedule reads it).
+const STAYS_IN: &str = "((r.flags & $4) <> 0 OR EXISTS (SELECT 1 FROM control_order c WHERE c.street_id = r.street_id \
+                  AND (c.status IN ('sealed', 'temporary') OR (c.status = 'controlled' AND NOT EXISTS (SELECT 1 FROM testing_point tp \
+                    WHERE tp.street_id = r.street_id AND tp.round_id = $2 AND tp.compound_id = b.compound_id))) \
                   AND c.from_ms <= $5 AND (c.until_ms IS NULL OR c.until_ms > $5) \
                   AND ((c.target_kind = 'household' AND c.target_id = h.id) OR (c.target_kind = 'unit' AND c.target_id = u.id) \
                     OR (c.target_kind = 'building' AND c.target_id = b.id) OR (c.target_kind = 'compound' AND c.target_id = b.compound_id)) \

@@ -13,6 +13,7 @@ mod channel_pages;
 mod codes;
 mod coverage_pages;
 mod d2d_community;
+mod d2d_controlled;
 mod d2d_retest;
 mod durability;
 mod handoff;

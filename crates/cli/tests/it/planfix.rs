@@ -19,7 +19,7 @@ const HOUR: i64 = 3_600_000;
 
 /// A demo street of 1,500 and its commander logged in, with an open round:
 /// the env, server, store, street, first community and round.
-async fn street_and_round() -> (TestEnv, Server, gw_store::Store, i64, i64, String) {
+pub(crate) async fn street_and_round() -> (TestEnv, Server, gw_store::Store, i64, i64, String) {
     let env = TestEnv::new().await;
     env.cli_ok(&["demo", "--residents", "1500", "--seed", "5", "--no-serve"]);
     let pw = env.account("chief", "street_commander", &["--street", "鸿城街道"]);
@@ -32,7 +32,7 @@ async fn street_and_round() -> (TestEnv, Server, gw_store::Store, i64, i64, Stri
     (env, srv, store, street, community, round)
 }
 
-fn add_point(srv: &Server, round: &str, body: Value) -> String {
+pub(crate) fn add_point(srv: &Server, round: &str, body: Value) -> String {
     let p = srv.post(&format!("/api/v1/rounds/{round}/points"), &body);
     assert_eq!(p.status, 201, "{}", p.body);
     p.json()["id"].as_str().unwrap().to_string()
