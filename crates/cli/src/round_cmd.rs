@@ -132,7 +132,8 @@ pub enum RoundCmd {
         db: DbArg,
     },
     /// A street's testing settings: tube barcode lengths and check character,
-    /// the largest pool its lab accepts. Prints them; changes what is given.
+    /// the largest pool its lab accepts. Prints them; changes what is given,
+    /// and warns of each round still sampling that pools more than the lab accepts.
     Settings {
         /// Street code or name.
         #[arg(long)]
