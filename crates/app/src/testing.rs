@@ -4000,36 +4000,65 @@ pub struct DoorGrid {
     pub floors: Vec<DoorFloor>,
 }
 
-/// The grids of `community` (in the registry's order) and, for each, whether
-/// `p` reads it as a registry reader; and whether `p` is the staff of one of
-/// `round`'s points in the community.
-async fn community_door_access(
-    store: &Store,
-    p: &Principal,
-    round: Key,
-    community: Key,
-    now: i64,
-) -> Result<(bool, Vec<(gw_store::registry::GridRow, bool)>), StoreError> {
-    let place = store
-        .place_of(community.street, "community", community.id)
-        .await?;
-    let staff = !staff_points_in(store, p, round, Some(community.id), now)
-        .await?
-        .is_empty();
-    let grids = store
-        .grids(None, Some((community.street, community.id)))
-        .await?
-        .into_iter()
-        .map(|g| {
-            let at = Place {
-                grid: Some(g.id),
-                ..place
-            };
-            let reader = p.can(Action::ReadRegistry, &at, now);
-            (g, reader)
-        })
-        .collect();
-    Ok((staff, grids))
+/// Who reads what of one community's door-to-door lists in a round.
+struct CommunityDoorAccess {
+    /// The community's grids (in the registry's order), each with whether
+    /// the principal reads it as a registry reader.
+    grids: Vec<(gw_store::registry::GridRow, bool)>,
+    /// The staff of one of the round's points in the community.
+    staff: bool,
+    /// A registry reader of the whole community.
+    community_reader: bool,
+}
+
+impl CommunityDoorAccess {
+    async fn read(
+        store: &Store,
+        p: &Principal,
+        round: Key,
+        community: Key,
+        now: i64,
+    ) -> Result<(CommunityDoorAccess, Place), StoreError> {
+        let place = store
+            .place_of(community.street, "community", community.id)
+            .await?;
+        let staff = !staff_points_in(store, p, round, Some(community.id), now)
+            .await?
+            .is_empty();
+        let grids = store
+            .grids(None, Some((community.street, community.id)))
+            .await?
+            .into_iter()
+            .map(|g| {
+                let at = Place {
+                    grid: Some(g.id),
+                    ..place
+                };
+                let reader = p.can(Action::ReadRegistry, &at, now);
+                (g, reader)
+            })
+            .collect();
+        let access = CommunityDoorAccess {
+            grids,
+            staff,
+            community_reader: p.can(Action::ReadRegistry, &place, now),
+        };
+        Ok((access, place))
+    }
+
+    /// The grids read as a registry reader.
+    fn readers(&self) -> usize {
+        self.grids.iter().filter(|(_, r)| *r).count()
+    }
+
+    /// Whether every one of the community's grids' lists may be read (see
+    /// [`may_read_door_list`]): the one rule the whole-community list and
+    /// its index read.
+    fn may_read_all(&self) -> bool {
+        self.staff
+            || self.community_reader
+            || (!self.grids.is_empty() && self.readers() == self.grids.len())
+    }
 }
 
 /// Whether `p` may read the door-to-door list of a whole community of
@@ -4047,26 +4076,19 @@ pub async fn may_read_community_door_list(
     community: Key,
 ) -> Result<Vec<(gw_store::registry::GridRow, bool)>, AuthError> {
     let now = clock.now_ms();
-    let place = store
-        .place_of(community.street, "community", community.id)
-        .await?;
-    let (staff, grids) = community_door_access(store, p, round, community, now).await?;
-    let readers = grids.iter().filter(|(_, r)| *r).count();
-    if staff
-        || p.can(Action::ReadRegistry, &place, now)
-        || (!grids.is_empty() && readers == grids.len())
-    {
-        return Ok(grids);
+    let (access, place) = CommunityDoorAccess::read(store, p, round, community, now).await?;
+    if access.may_read_all() {
+        return Ok(access.grids);
     }
+    let readers = access.readers();
+    let all = access.grids.len();
     if readers > 0 {
         return Err(AuthError::Forbidden(format!(
-            "您只能查看本社区 {readers}/{} 个网格的入户采样名单，不能查看全社区名单；请逐个网格查看（grid=） / you may read the door-to-door lists of only {readers} of the community's {} grids, not the whole community's list: ask for them one grid at a time (grid=)",
-            grids.len(),
-            grids.len()
+            "您只能查看本社区 {readers}/{all} 个网格的入户采样名单，不能查看全社区名单；请逐个网格查看（grid=） / you may read the door-to-door lists of only {readers} of the community's {all} grids, not the whole community's list: ask for them one grid at a time (grid=)",
         )));
     }
     access::authorize(p, clock, Action::ReadRegistry, &place)?;
-    Ok(grids)
+    Ok(access.grids)
 }
 
 /// The communities of `round` whose whole door-to-door list `p` may open
@@ -4090,12 +4112,8 @@ pub async fn door_list_communities(
             street: round.street,
             id: c.id,
         };
-        let place = store.place_of(round.street, "community", c.id).await?;
-        let (staff, grids) = community_door_access(store, p, round, key, now).await?;
-        if staff
-            || p.can(Action::ReadRegistry, &place, now)
-            || (!grids.is_empty() && grids.iter().all(|(_, r)| *r))
-        {
+        let (access, _) = CommunityDoorAccess::read(store, p, round, key, now).await?;
+        if access.may_read_all() {
             out.push((key, c.name));
         }
     }

@@ -74,6 +74,14 @@ pub enum BenchCmd {
         /// Queries of each kind (medians are reported).
         #[arg(long, default_value_t = 50)]
         queries: usize,
+        /// Keep the database after the run and print where it is (to time the queries again
+        /// with --on, or to look at the plans).
+        #[arg(long)]
+        keep: bool,
+        /// Time the queries on a database a --keep run left (an SQLite file or a postgres://
+        /// URL), without loading a city; --residents is then read from it.
+        #[arg(long, conflicts_with = "keep")]
+        on: Option<String>,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -144,6 +152,30 @@ impl Fresh {
         })
     }
 
+    /// Leave the databases made so far in place (they are not dropped at cleanup);
+    /// where each one is.
+    pub(crate) fn keep(&mut self) -> Vec<String> {
+        let kept: Vec<String> = match &self.base {
+            Some(base) => self
+                .made
+                .drain(..)
+                .map(|db| gw_store::with_database(base, &db))
+                .collect(),
+            None => {
+                let kept = self.dir.clone();
+                self.dir = PathBuf::new();
+                std::fs::read_dir(&kept)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.path().display().to_string())
+                    .filter(|p| p.ends_with(".db"))
+                    .collect()
+            }
+        };
+        kept
+    }
+
     pub(crate) async fn cleanup(self) -> Result<()> {
         if let Some(base) = &self.base {
             let admin = Store::connect(base).await?;
@@ -155,7 +187,9 @@ impl Fresh {
                 }
             }
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
         Ok(())
     }
 }
@@ -199,8 +233,21 @@ pub async fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Coverage {
             residents,
             queries,
+            keep,
+            on,
             run: RunArgs { db, seed, json },
-        } => crate::bench_coverage::run(residents, queries, db, seed, json).await,
+        } => {
+            crate::bench_coverage::run(crate::bench_coverage::CoverageArgs {
+                residents,
+                queries,
+                keep,
+                on,
+                db,
+                seed,
+                json,
+            })
+            .await
+        }
         BenchCmd::Load {
             residents,
             stations,

@@ -135,6 +135,28 @@ const PENDING: &str = "SELECT n.street_id, n.id, c.url, n.body, n.attempts, n.cr
      JOIN alert_channel c ON c.street_id = n.street_id AND c.id = n.channel_id \
      WHERE n.state = 'pending'";
 
+/// A row of [`NOTIFICATION_COLUMNS`] (on either backend).
+macro_rules! notification_row {
+    ($r:expr) => {
+        NotificationRow {
+            id: $r.try_get(0)?,
+            channel_id: $r.try_get(1)?,
+            alert_id: $r.try_get(2)?,
+            state: $r.try_get(3)?,
+            attempts: $r.try_get(4)?,
+            last_error: $r.try_get(5)?,
+            created_ms: $r.try_get(6)?,
+            delivered_ms: $r.try_get(7)?,
+            body: $r.try_get(8)?,
+            kind: $r.try_get(9)?,
+        }
+    };
+}
+
+/// The columns of a [`NotificationRow`] of notification `n`, in the order
+/// [`notification_row!`] reads them.
+const NOTIFICATION_COLUMNS: &str = "n.id, n.channel_id, n.alert_id, n.state, n.attempts, n.last_error, n.created_ms, n.delivered_ms, n.body, n.kind";
+
 /// A row of [`PENDING`] (on either backend).
 macro_rules! pending_row {
     ($r:expr) => {
@@ -398,9 +420,9 @@ impl Store {
 
     pub async fn notifications(&self, street: i64, limit: i64) -> Result<Vec<NotificationRow>> {
         Ok(db_run!(self, pool => {
-            let rows = sqlx::query("SELECT id, channel_id, alert_id, state, attempts, last_error, created_ms, delivered_ms, body, kind FROM notification WHERE street_id = $1 ORDER BY id DESC LIMIT $2")
+            let rows = sqlx::query(&format!("SELECT {NOTIFICATION_COLUMNS} FROM notification n WHERE n.street_id = $1 ORDER BY n.id DESC LIMIT $2"))
                 .bind(street).bind(limit).fetch_all(pool).await?;
-            rows.iter().map(|r| Ok(NotificationRow { id: r.try_get(0)?, channel_id: r.try_get(1)?, alert_id: r.try_get(2)?, state: r.try_get(3)?, attempts: r.try_get(4)?, last_error: r.try_get(5)?, created_ms: r.try_get(6)?, delivered_ms: r.try_get(7)?, body: r.try_get(8)?, kind: r.try_get(9)? }))
+            rows.iter().map(|r| Ok(notification_row!(r)))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }
@@ -412,10 +434,10 @@ impl Store {
         round: i64,
     ) -> Result<Vec<NotificationRow>> {
         Ok(db_run!(self, pool => {
-            let rows = sqlx::query("SELECT n.id, n.channel_id, n.alert_id, n.state, n.attempts, n.last_error, n.created_ms, n.delivered_ms, n.body, n.kind FROM notification n \
-                                    JOIN alert a ON a.street_id = n.street_id AND a.id = n.alert_id WHERE n.street_id = $1 AND a.round_id = $2 ORDER BY n.id")
+            let rows = sqlx::query(&format!("SELECT {NOTIFICATION_COLUMNS} FROM notification n \
+                                    JOIN alert a ON a.street_id = n.street_id AND a.id = n.alert_id WHERE n.street_id = $1 AND a.round_id = $2 ORDER BY n.id"))
                 .bind(street).bind(round).fetch_all(pool).await?;
-            rows.iter().map(|r| Ok(NotificationRow { id: r.try_get(0)?, channel_id: r.try_get(1)?, alert_id: r.try_get(2)?, state: r.try_get(3)?, attempts: r.try_get(4)?, last_error: r.try_get(5)?, created_ms: r.try_get(6)?, delivered_ms: r.try_get(7)?, body: r.try_get(8)?, kind: r.try_get(9)? }))
+            rows.iter().map(|r| Ok(notification_row!(r)))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
         }))
     }
