@@ -228,6 +228,11 @@ async fn a_pushed_slot_is_told_of_its_delay_and_the_schedule_says_so() {
     let records = delay_records(&p).await;
     assert_eq!(records.len(), 4);
     assert!(records[3].contains("minutes=25"), "{records:?}");
+    let sim = p.env.cli_ok(&["round", "simulate", "--round", round]);
+    assert!(
+        sim.contains("已通知的延迟下楼") && sim.contains("推迟 delay 25 分钟"),
+        "{sim}"
+    );
     let help = p.env.cli_ok(&["round", "delay", "--help"]);
     assert!(help.starts_with("通知延迟下楼"), "{help}");
     tokio::time::sleep(Duration::from_millis(200)).await;
