@@ -13,7 +13,7 @@
 use gw_domain::access::Action;
 use gw_domain::ids::Key;
 use gw_domain::notify::{self, ChannelKind};
-use gw_domain::schedule::{delay_text, hhmm, DELAY_MINUTES, MINUTE_MS};
+use gw_domain::schedule::{delay_text, delayed_come_down, hhmm, DELAY_MINUTES, MINUTE_MS};
 use gw_store::alerts::{CallDownMessage, PushOutcome};
 use gw_store::audit::AuditWrite;
 use gw_store::{Store, StoreError};
@@ -36,7 +36,7 @@ pub struct Delayed {
     pub slot_ms: i64,
     pub minutes: u32,
     /// When the groups are told to come down now (the slot's start plus
-    /// the delay).
+    /// the delay; for a slot already begun, now plus the delay).
     pub come_down_ms: i64,
     /// The points of the slot told (their names).
     pub points: Vec<String>,
@@ -53,7 +53,7 @@ pub struct DelayView {
     pub point: Option<String>,
     pub minutes: u32,
     /// When the groups were told to come down (the slot's start plus the
-    /// delay).
+    /// delay; for a slot already begun, when told plus the delay).
     pub come_down_ms: i64,
     pub at_ms: i64,
     /// As the audit log has it (`user:chief`, `cli:root`).
@@ -105,7 +105,7 @@ pub async fn delays_of(store: &Store, round: Key) -> Result<Vec<DelayView>, Auth
                 slot_ms,
                 point,
                 minutes,
-                come_down_ms: slot_ms + i64::from(minutes) * MINUTE_MS,
+                come_down_ms: delayed_come_down(slot_ms, e.at_ms, minutes),
                 at_ms: e.at_ms,
                 actor: e.actor.clone(),
                 by: e.actor.clone(),
@@ -271,13 +271,13 @@ pub async fn delay_call_down(
                 barcode: String::new(),
                 members: s.arrivals as usize,
                 households: 0,
-                at_ms: s.starts_ms + delay_ms,
+                at_ms: delayed_come_down(s.starts_ms, now, minutes),
             };
-            let text = delay_text(&view.round_name, name, s, minutes);
+            let text = delay_text(&view.round_name, name, s, minutes, now);
             messages.push(CallDownMessage {
                 channel: ch.id,
                 body: notify::body(kind, &text, &facts),
-                expires_ms: s.ends_ms + delay_ms,
+                expires_ms: s.ends_ms.max(now) + delay_ms,
                 kind: DELAY_KIND,
             });
         }
@@ -316,7 +316,7 @@ pub async fn delay_call_down(
             round: round_id,
             slot_ms,
             minutes,
-            come_down_ms: slot_ms + delay_ms,
+            come_down_ms: delayed_come_down(slot_ms, now, minutes),
             points: slots.iter().map(|(_, n, _)| (*n).to_string()).collect(),
             queued,
         }),
