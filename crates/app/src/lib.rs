@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod alerts;
+pub mod call_delay;
 pub mod clock;
 pub mod codes;
 pub mod coverage;

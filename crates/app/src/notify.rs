@@ -242,10 +242,11 @@ pub fn what(n: &gw_store::alerts::NotificationRow) -> &'static str {
 /// [`gw_domain::notify::MESSAGE_KINDS`]).
 pub fn message_kind(body: &str) -> &'static str {
     // Longer titles first: 【混管异常·补录 before 【混管异常.
-    const TITLES: [(&str, &str); 8] = [
+    const TITLES: [(&str, &str); 9] = [
         ("【网格卫士 测试消息", "test"),
         ("【核酸检测下楼通知", "call_down"),
         ("【暂停下楼", "call_held"),
+        ("【延迟下楼", "call_delayed"),
         ("【复检全阴", "cleared"),
         ("【复核阳性", "confirmed"),
         ("【结果更正", "withdrawn"),
@@ -874,6 +875,12 @@ mod tests {
                 &facts("call_down"),
             );
             assert_eq!(super::message_kind(&held), "call_held");
+            let delayed = notify::body(
+                channel,
+                "【延迟下楼】第1轮\n采样点：一号点\n时段：08:45–09:15\n1号楼 1单元：采样点排队较长，请推迟约 15 分钟（09:00 后）下楼",
+                &facts("call_delayed"),
+            );
+            assert_eq!(super::message_kind(&delayed), "call_delayed");
         }
         assert_eq!(super::message_kind("{}"), "other");
     }

@@ -184,6 +184,9 @@ pub struct ScheduleView {
     /// told; only stations added at the point now, or a word to the groups
     /// of the delay, help.
     pub told_over_bound: Vec<ToldOverBound>,
+    /// The delay notices sent for slots already told (延迟下楼): which
+    /// groups were told to come down later, when, by whom (oldest first).
+    pub delays: Vec<crate::call_delay::DelayView>,
 }
 
 /// A slot already told whose expected queue is over the bound.
@@ -198,6 +201,9 @@ pub struct ToldOverBound {
     pub pushed: bool,
     /// It has begun.
     pub begun: bool,
+    /// The delay (minutes) the latest delay notice covering it told the
+    /// groups of (`None`: none went out).
+    pub delayed_minutes: Option<u32>,
 }
 
 impl ToldOverBound {
@@ -207,8 +213,21 @@ impl ToldOverBound {
             (_, true) => ("已开始", "has begun"),
             _ => ("叫号已推送", "was pushed"),
         };
+        // Said once a delay notice went out: the latest one.
+        let (dzh, den) = match self.delayed_minutes {
+            Some(m) => {
+                let at = sched::hhmm(self.starts_ms + i64::from(m) * MINUTE_MS);
+                (
+                    format!("（已通知相关群推迟约 {m} 分钟下楼，{at} 后）"),
+                    format!(
+                        " (the groups were told to come down about {m} minutes later, after {at})"
+                    ),
+                )
+            }
+            None => (String::new(), String::new()),
+        };
         format!(
-            "{} {}–{} {zh}，预计排队约 {:.0} 人，超过上限 {max_queue:.0} 人。居民已被通知，重新排班不会改动这一时段：请立即在该点加采样台，或通知相关群延迟下楼 / {} {}–{} {en}: about {:.0} expected in line, over the bound of {max_queue:.0}. Its people were told; a re-plan does not change it: add stations at the point now, or tell the groups of the delay",
+            "{} {}–{} {zh}，预计排队约 {:.0} 人，超过上限 {max_queue:.0} 人。居民已被通知，重新排班不会改动这一时段：请立即在该点加采样台，或通知相关群延迟下楼{dzh} / {} {}–{} {en}: about {:.0} expected in line, over the bound of {max_queue:.0}. Its people were told; a re-plan does not change it: add stations at the point now, or tell the groups of the delay{den}",
             self.point_name,
             sched::hhmm(self.starts_ms),
             sched::hhmm(self.ends_ms),
@@ -931,6 +950,11 @@ pub async fn view_as(
         }
     }
     let pushed: Vec<i64> = pushes.iter().map(|p| p.slot_ms).collect();
+    let delays = if stored {
+        crate::call_delay::delays_of(store, round).await?
+    } else {
+        Vec::new()
+    };
     let mut out_of_hours: Vec<OutOfHours> = Vec::new();
     for c in &calls {
         let Some(p) = points.iter().find(|p| p.id == c.point_id) else {
@@ -1042,18 +1066,25 @@ pub async fn view_as(
             for s in &p.slots {
                 let pushed_slot = pushed.contains(&s.starts_ms);
                 if s.expected_queue > prm.max_queue && (pushed_slot || s.starts_ms <= now) {
+                    let point = Key {
+                        street: round.street,
+                        id: p.point_id,
+                    }
+                    .to_string();
+                    let delayed_minutes = delays
+                        .iter()
+                        .rev()
+                        .find(|d| d.covers(&point, s.starts_ms))
+                        .map(|d| d.minutes);
                     told_over_bound.push(ToldOverBound {
-                        point: Key {
-                            street: round.street,
-                            id: p.point_id,
-                        }
-                        .to_string(),
+                        point,
                         point_name: p.name.clone(),
                         starts_ms: s.starts_ms,
                         ends_ms: s.ends_ms,
                         expected_queue: s.expected_queue,
                         pushed: pushed_slot,
                         begun: s.starts_ms <= now,
+                        delayed_minutes,
                     });
                 }
             }
@@ -1077,6 +1108,7 @@ pub async fn view_as(
         pushes,
         door_to_door_count,
         told_over_bound,
+        delays,
     })
 }
 

@@ -142,6 +142,21 @@ pub fn render(v: &ScheduleView) -> String {
             out.push_str(&format!("  {}\n", t.text(bound)));
         }
     }
+    if !v.delays.is_empty() {
+        out.push_str("已通知的延迟下楼 delays the groups were told of:\n");
+        for d in &v.delays {
+            out.push_str(&format!(
+                "  {} 时段 slot · {} · 推迟 delay {} 分钟 min → {} · {} 由 by {}（{} 条 messages）\n",
+                gw_domain::notify::clock_text(d.slot_ms),
+                d.point.as_deref().unwrap_or("各点 all points"),
+                d.minutes,
+                hhmm(d.come_down_ms),
+                gw_domain::notify::clock_text(d.at_ms),
+                d.by,
+                d.messages
+            ));
+        }
+    }
     for (info, p) in v.points.iter().zip(&v.plan.points) {
         out.push_str(&format!(
             "\n采样点 point {} {}: {} 台 stations × {} 人/台/时 per station-hour (配置 configured {}, 实测 measured {}), {} 栋楼 buildings, {} 人, 预计排队 ≤ {} 人, 完成 done {}\n",

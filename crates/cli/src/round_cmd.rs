@@ -298,6 +298,24 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
+    /// 通知延迟下楼：告诉已推送（或已开始）时段的群推迟若干分钟下楼（排队较长时）/
+    /// Tell the groups of a slot already pushed (or begun) to come down some
+    /// minutes later (when its line is long): one message per channel and point.
+    Delay {
+        round: String,
+        /// 时段开始时间："YYYY-MM-DD HH:MM" 或当天的 "HH:MM"（北京时间），或 Unix 毫秒 /
+        /// the slot's start: "YYYY-MM-DD HH:MM" or today's "HH:MM" (China time), or Unix ms.
+        #[arg(long, alias = "starts")]
+        slot: String,
+        /// 只通知此采样点（STREET-ID），不填则通知该时段各点 / only this point's groups (STREET-ID); default: every point of the slot.
+        #[arg(long)]
+        point: Option<String>,
+        /// 推迟的分钟数（5–240）/ the delay in minutes (5 to 240).
+        #[arg(long, default_value_t = 15)]
+        minutes: u32,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// The latest rounds over the street, or a community, grid or building:
     /// each round's totals and how many in a row missed nobody (不落一人).
     History {
@@ -441,6 +459,19 @@ fn moment(s: &str) -> Result<i64> {
             "{e}: 应为 YYYY-MM-DD HH:MM（北京时间）/ expected YYYY-MM-DD HH:MM (China time)"
         )
     })
+}
+
+/// A slot's start: "YYYY-MM-DD HH:MM", today's "HH:MM" (China time), or
+/// Unix ms.
+fn slot_moment(s: &str, clock: &Clock) -> Result<i64> {
+    let s = s.trim();
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
+        return s.parse().context("ms");
+    }
+    if s.len() <= 5 && s.contains(':') {
+        return moment(&format!("{} {s}", clock.today()));
+    }
+    moment(s)
 }
 
 pub(crate) fn app_err(e: gw_app::access::AuthError) -> anyhow::Error {
@@ -1026,6 +1057,36 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             .map_err(app_err)?;
             println!(
                 "已排队 queued {n} 条叫号消息 call-down message(s); 运行中的服务器发送 the running server delivers them"
+            );
+        }
+        RoundCmd::Delay {
+            round,
+            slot,
+            point,
+            minutes,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let slot = slot_moment(&slot, clock).context("--slot")?;
+            let point = point.as_deref().map(|p| key(p, "point")).transpose()?;
+            let d = gw_app::call_delay::delay_call_down(
+                &store,
+                clock,
+                &op,
+                key(&round, "round")?,
+                slot,
+                point,
+                minutes,
+            )
+            .await
+            .map_err(app_err)?;
+            println!(
+                "已排队 queued {} 条延迟下楼消息 delay message(s) for {}: 推迟 {} 分钟，{} 后下楼 come down after {}; 运行中的服务器发送 the running server delivers them",
+                d.queued,
+                d.points.join("、"),
+                d.minutes,
+                gw_domain::schedule::hhmm(d.come_down_ms),
+                gw_domain::schedule::hhmm(d.come_down_ms),
             );
         }
         RoundCmd::Compare {

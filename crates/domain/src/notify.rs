@@ -78,8 +78,9 @@ pub fn clock_text(ms: i64) -> String {
 /// shown on the delivery lists: `abnormal_pool`, `late_member`, `cleared`
 /// (retests all negative), `confirmed` (retest positive), `withdrawn`
 /// (result corrected), `call_down`, `call_held` (a pushed call called back:
-/// the place is held at home now), `test`, or `other`.
-pub const MESSAGE_KINDS: [&str; 9] = [
+/// the place is held at home now), `call_delayed` (a call told already put
+/// off: the line at the point is long), `test`, or `other`.
+pub const MESSAGE_KINDS: [&str; 10] = [
     "abnormal_pool",
     "late_member",
     "cleared",
@@ -87,6 +88,7 @@ pub const MESSAGE_KINDS: [&str; 9] = [
     "withdrawn",
     "call_down",
     "call_held",
+    "call_delayed",
     "test",
     "other",
 ];

@@ -2081,6 +2081,45 @@ pub fn calldown_text(round: &str, point: &str, slot: &Slot) -> String {
     s
 }
 
+/// The shortest and longest delay (minutes) a call already told may be put
+/// off by: less is no news to a group, more is a new plan.
+pub const DELAY_MINUTES: (u32, u32) = (5, 240);
+
+/// When a slot's people are told to come down after a delay of `minutes`
+/// told at `told_ms`: the delay counts from the slot's start, or from when
+/// it is told for a slot already begun (a group told at 21:30 of a
+/// 21:00 slot to wait 20 minutes comes at 21:50, not at 21:20).
+pub fn delayed_come_down(starts_ms: i64, told_ms: i64, minutes: u32) -> i64 {
+    starts_ms.max(told_ms) + i64::from(minutes) * MINUTE_MS
+}
+
+/// The message telling the groups of a call already told (pushed, or begun)
+/// to come down later: the line at the point is long. Names the slot's
+/// buildings and units as [`calldown_text`] does, the delay and the new time
+/// to come down (the slot's start plus `minutes`).
+pub fn delay_text(round: &str, point: &str, slot: &Slot, minutes: u32, told_ms: i64) -> String {
+    let new_ms = delayed_come_down(slot.starts_ms, told_ms, minutes);
+    let named: Vec<String> = slot
+        .calls
+        .iter()
+        .map(|c| {
+            let units: Vec<String> = c.units.iter().map(|u| format!("{}单元", u.name)).collect();
+            format!("{} {}", c.building, units.join("、"))
+        })
+        .collect();
+    format!(
+        "【延迟下楼】{round}\n采样点：{point}\n时段：{}–{}\n{}：采样点排队较长，请推迟约 {minutes} 分钟（{} 后）下楼，避免聚集久等；已在排队的居民请保持一米间距。未轮到的楼栋请在家等候通知。",
+        hhmm(slot.starts_ms),
+        hhmm(slot.ends_ms),
+        if named.is_empty() {
+            "本时段叫号的居民".to_string()
+        } else {
+            named.join("；")
+        },
+        hhmm(new_ms),
+    )
+}
+
 /// A stored plan's calls as they stand under the control in force now: a
 /// call whose building or unit has since been sealed or put under temporary
 /// control is dropped (its people are on the door-to-door list), and a unit
@@ -2925,6 +2964,49 @@ mod tests {
         assert!(text.contains("时段：09:46–10:16"), "{text}");
         assert!(text.contains("· 1号楼 1单元"), "{text}");
         assert!(text.contains("人）"), "{text}");
+    }
+
+    #[test]
+    fn a_delay_counts_from_the_slot_or_from_when_told_once_it_has_begun() {
+        let slot = 21 * 60 * MINUTE_MS;
+        // Told before the slot: from its start.
+        assert_eq!(
+            delayed_come_down(slot, slot - 30 * MINUTE_MS, 20),
+            slot + 20 * MINUTE_MS
+        );
+        // Told half an hour into it: from then, never a time already past.
+        assert_eq!(
+            delayed_come_down(slot, slot + 30 * MINUTE_MS, 20),
+            slot + 50 * MINUTE_MS
+        );
+        let bs = compound(3, 1, 0.0);
+        let plan = plan(&bs, &[point(1, Some(1), 0.0, 0.0, 2)], &params(8)).unwrap();
+        let s = &plan.points[0].slots[0];
+        let text = delay_text("第1轮", "点", s, 20, s.starts_ms + 30 * MINUTE_MS);
+        let then = hhmm(s.starts_ms + 50 * MINUTE_MS);
+        assert!(text.contains(&format!("（{then} 后）")), "{text}");
+    }
+
+    #[test]
+    fn a_delay_names_the_slot_its_units_the_minutes_and_the_new_time() {
+        let bs = compound(3, 1, 0.0);
+        let plan = plan(&bs, &[point(1, Some(1), 0.0, 0.0, 2)], &params(8)).unwrap();
+        let slot = &plan.points[0].slots[0];
+        let text = delay_text("全员核酸第1轮", "1号采样点", slot, 20, 0);
+        assert!(text.starts_with("【延迟下楼】全员核酸第1轮"), "{text}");
+        assert!(text.contains("采样点：1号采样点"), "{text}");
+        assert!(text.contains("时段：09:46–10:16"), "{text}");
+        assert!(text.contains("1号楼 1单元"), "{text}");
+        assert!(text.contains("请推迟约 20 分钟（10:06 后）下楼"), "{text}");
+        // Past the hour, and the longest delay, say the clock right.
+        let text = delay_text("第1轮", "点", slot, DELAY_MINUTES.1, 0);
+        assert!(text.contains("请推迟约 240 分钟（13:46 后）下楼"), "{text}");
+        // A slot with no unit left to name still says who.
+        let empty = Slot {
+            calls: Vec::new(),
+            ..slot.clone()
+        };
+        assert!(delay_text("第1轮", "点", &empty, 5, 0).contains("本时段叫号的居民"));
     }
 
     #[test]

@@ -339,3 +339,35 @@ pub async fn push_call_down(
     s.alerts.wake();
     Ok(Json(json!({ "round": round.to_string(), "queued": n })))
 }
+
+#[derive(Debug, Deserialize)]
+pub struct DelayBody {
+    /// The slot's start (Unix ms).
+    #[serde(alias = "starts_ms")]
+    pub slot_ms: i64,
+    /// Only this point's groups (`STREET-ID`); absent: every point of the slot.
+    pub point: Option<String>,
+    pub minutes: u32,
+}
+
+pub async fn delay_call_down(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    Path(id): Path<String>,
+    Json(b): Json<DelayBody>,
+) -> Result<Json<Value>, WebError> {
+    let round = key(&id, "round")?;
+    let point = b.point.as_deref().map(|p| key(p, "point")).transpose()?;
+    let d = gw_app::call_delay::delay_call_down(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        round,
+        b.slot_ms,
+        point,
+        b.minutes,
+    )
+    .await?;
+    s.alerts.wake();
+    Ok(Json(json!(d)))
+}

@@ -475,6 +475,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             post(pages::push_slot),
         ),
         (
+            "POST",
+            "/rounds/{id}/schedule/delay",
+            Need::Act(ManageRounds),
+            post(pages::delay_slot),
+        ),
+        (
             "GET",
             "/rounds/{id}/door-to-door",
             Need::Login,
@@ -940,6 +946,12 @@ pub fn routes() -> Vec<(&'static str, &'static str, Need, MethodRouter<AppState>
             "/api/v1/rounds/{id}/schedule/push",
             Need::Act(ManageRounds),
             post(coverage_api::push_call_down),
+        ),
+        (
+            "POST",
+            "/api/v1/rounds/{id}/schedule/delay",
+            Need::Act(ManageRounds),
+            post(coverage_api::delay_call_down),
         ),
         (
             "GET",

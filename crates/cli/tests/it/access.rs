@@ -182,7 +182,9 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         }
         // Point staff read their point's calls too.
         ("GET", "/rounds/{id}/schedule") => reader || matches!(role, "point_manager" | "volunteer"),
-        ("POST", "/rounds/{id}/schedule") | ("POST", "/rounds/{id}/schedule/push") => {
+        ("POST", "/rounds/{id}/schedule")
+        | ("POST", "/rounds/{id}/schedule/push")
+        | ("POST", "/rounds/{id}/schedule/delay") => {
             matches!(role, "admin" | "street_commander")
         }
         ("GET", "/rounds/{id}/door-to-door")
@@ -304,7 +306,8 @@ fn expected(role: &str, method: &str, path: &str, own: bool) -> bool {
         | ("POST", "/api/v1/alert-channels/{id}/remove")
         | ("POST", "/api/v1/alert-channels/{id}/test")
         | ("GET", "/api/v1/streets/{id}/notifications")
-        | ("POST", "/api/v1/rounds/{id}/schedule/push") => {
+        | ("POST", "/api/v1/rounds/{id}/schedule/push")
+        | ("POST", "/api/v1/rounds/{id}/schedule/delay") => {
             matches!(role, "admin" | "street_commander")
         }
         // Points are in communities: street-wide roles everywhere, the secretary in
@@ -429,6 +432,10 @@ fn call(
         ("POST", "/rounds/{id}/schedule/push") => Some((
             format!("/rounds/{round}/schedule/push"),
             "starts_ms=0".to_string(),
+        )),
+        ("POST", "/rounds/{id}/schedule/delay") => Some((
+            format!("/rounds/{round}/schedule/delay"),
+            "slot_ms=0&minutes=15".to_string(),
         )),
         ("POST", "/rounds/{id}/exemptions") => Some((
             format!("/rounds/{round}/exemptions"),
@@ -641,6 +648,10 @@ fn call(
         "/api/v1/rounds/{id}/schedule/push" => (
             format!("/api/v1/rounds/{round}/schedule/push"),
             Some(json!({})),
+        ),
+        "/api/v1/rounds/{id}/schedule/delay" => (
+            format!("/api/v1/rounds/{round}/schedule/delay"),
+            Some(json!({ "slot_ms": 0, "minutes": 15 })),
         ),
         "/api/v1/streets/{id}/rounds" => {
             (format!("/api/v1/streets/{}/rounds", target.street_id), None)

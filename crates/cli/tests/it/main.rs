@@ -8,6 +8,7 @@ mod alert_pages;
 mod alerts;
 mod api;
 mod browser;
+mod call_delay;
 mod carry;
 mod channel_pages;
 mod codes;

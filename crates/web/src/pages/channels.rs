@@ -51,6 +51,10 @@ pub(super) fn what_label(l: Lang, what: &str) -> &'static str {
             "暂停下楼（已封控）",
             "call-down held (place now held at home)",
         ),
+        "call_delayed" => l.t(
+            "延迟下楼（排队较长）",
+            "call-down delayed (long line at the point)",
+        ),
         "test" => l.t("测试消息", "test message"),
         _ => l.t("其他通知", "other notice"),
     }

@@ -43,9 +43,9 @@ pub use reports::{
     assign_building, building, building_control, household_control, point_labels, round_report,
 };
 pub use rounds::{
-    compare, coverage_by, disinfection, disinfection_done, door_to_door, door_to_door_reveal,
-    lab_correct, lab_form, lab_submit, plan, push_slot, reconciliation, resamples,
-    resamples_reveal, schedule,
+    compare, coverage_by, delay_slot, disinfection, disinfection_done, door_to_door,
+    door_to_door_reveal, lab_correct, lab_form, lab_submit, plan, push_slot, reconciliation,
+    resamples, resamples_reveal, schedule,
 };
 pub use setup::{
     exempt, point_change, point_create, round_create, round_form, round_state, supplies_issue,

@@ -390,10 +390,33 @@ async fn schedule_body(
     // Slots already told whose queue is over the bound: a re-plan leaves
     // them as they are.
     if !v.told_over_bound.is_empty() {
+        // Beside each slot not ended, the round's managers tell its groups
+        // to come down later (延迟下楼).
+        let delay_form = |t: &gw_app::schedule::ToldOverBound| -> String {
+            if !can_push || !sampling || t.ends_ms <= now {
+                return String::new();
+            }
+            format!(
+                r#"<form method="post" action="/rounds/{round}/schedule/delay" class="delay-slot"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="slot_ms" value="{t}"><input type="hidden" name="point" value="{p}"><label>{m} <input type="number" name="minutes" value="15" min="{lo}" max="{hi}" step="1" required style="width:5em"></label> <button type="submit">{b}</button></form>"#,
+                csrf = esc(&a.csrf),
+                t = t.starts_ms,
+                p = esc(&t.point),
+                m = l.t("推迟（分钟）", "Delay (minutes)"),
+                lo = gw_domain::schedule::DELAY_MINUTES.0,
+                hi = gw_domain::schedule::DELAY_MINUTES.1,
+                b = l.t("通知延迟下楼", "Tell the groups of a delay"),
+            )
+        };
         let items: String = v
             .told_over_bound
             .iter()
-            .map(|t| format!("<li>{}</li>", esc(&pick(l, &t.text(bound)))))
+            .map(|t| {
+                format!(
+                    "<li>{}{}</li>",
+                    esc(&pick(l, &t.text(bound))),
+                    delay_form(t)
+                )
+            })
             .collect();
         problem.push_str(&format!(
             r#"<div class="error" role="alert" id="told-over-bound"><p>{}</p><ul>{items}</ul></div>"#,
@@ -401,6 +424,47 @@ async fn schedule_body(
                 "以下已通知的时段排队会超过上限，重新排班改不了它们：",
                 "These slots were already told and their queue will pass the bound; a re-plan does not change them:"
             )
+        ));
+    }
+    // The delay notices sent: everyone reading the schedule sees which
+    // groups were told to come down later.
+    if !v.delays.is_empty() {
+        let items: String = v
+            .delays
+            .iter()
+            .map(|d| {
+                let point = match &d.point {
+                    Some(k) => v
+                        .points
+                        .iter()
+                        .find(|p| p.id == *k)
+                        .map_or_else(|| k.clone(), |p| p.name.clone()),
+                    None => l.t("该时段各采样点", "every point of the slot").to_string(),
+                };
+                let by = if d.actor.starts_with("cli:") {
+                    pick(l, &d.by)
+                } else {
+                    d.by.clone()
+                };
+                let slot = gw_domain::notify::clock_text(d.slot_ms);
+                let at = gw_domain::notify::clock_text(d.at_ms);
+                let new = gw_domain::schedule::hhmm(d.come_down_ms);
+                let text = match l {
+                    Lang::Zh => format!(
+                        "{slot} 时段 · {point}：{at} 由 {by} 通知推迟约 {} 分钟（{new} 后）下楼（{} 条消息）",
+                        d.minutes, d.messages
+                    ),
+                    Lang::En => format!(
+                        "slot of {slot} · {point}: at {at} {by} told the groups to come down about {} minutes later, after {new} ({} messages)",
+                        d.minutes, d.messages
+                    ),
+                };
+                format!("<li>{}</li>", esc(&text))
+            })
+            .collect();
+        problem.push_str(&format!(
+            r#"<div class="warn" role="status" id="delays"><p>{}</p><ul>{items}</ul></div>"#,
+            l.t("已通知的延迟下楼：", "Delays the groups were told of:")
         ));
     }
     let pushed_error = refused
@@ -667,6 +731,69 @@ pub async fn push_slot(
                     "ask again to send it once more (`again`; on the command line --again)",
                     "to send it once more, tick the box at the slot and press Push again",
                 );
+            again_with(&s, &a, &page, &id, &message, &form, e.status, true).await
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DelayForm {
+    pub slot_ms: i64,
+    /// The point told (`STREET-ID`); empty: every point of the slot.
+    #[serde(default)]
+    pub point: String,
+    #[serde(default)]
+    pub minutes: String,
+}
+
+/// Tells the groups of a slot already told to come down later, from the
+/// schedule page; back to the schedule, or the schedule with why not.
+pub async fn delay_slot(
+    State(s): State<AppState>,
+    Extension(a): Extension<Auth>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(f): Form<DelayForm>,
+) -> Response {
+    let l = page.lang;
+    let round = match parse_key(l, &id) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
+    };
+    let form = PlanForm {
+        slot_minutes: String::new(),
+        max_queue: String::new(),
+    };
+    let point = match f.point.trim() {
+        "" => None,
+        p => match parse_key(l, p) {
+            Ok(k) => Some(k),
+            Err(e) => return page.error(e),
+        },
+    };
+    // Not a number: the same refusal as a number out of range.
+    let minutes = f.minutes.trim().parse::<u32>().unwrap_or(0);
+    match gw_app::call_delay::delay_call_down(
+        &s.store,
+        &s.clock,
+        &a.principal,
+        round,
+        f.slot_ms,
+        point,
+        minutes,
+    )
+    .await
+    {
+        Ok(_) => {
+            s.alerts.wake();
+            redirect(&format!("/rounds/{round}/schedule#delays"))
+        }
+        Err(e) => {
+            let e = auth_err(l, e);
+            if !matches!(e.status, StatusCode::BAD_REQUEST | StatusCode::CONFLICT) {
+                return page.error(e);
+            }
+            let message = pick(l, &e.message);
             again_with(&s, &a, &page, &id, &message, &form, e.status, true).await
         }
     }
