@@ -493,17 +493,39 @@ impl Store {
     pub async fn residents_by_ids(&self, street: i64, ids: &[i64]) -> Result<Vec<ResidentRow>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            let mut rows = db_run!(self, pool, DB => {
-                let mut qb = QueryBuilder::<DB>::new(RESIDENT_SELECT);
-                qb.push(" WHERE r.street_id = ").push_bind(street).push(" AND r.id IN (");
-                let mut sep = qb.separated(", ");
-                for id in chunk {
-                    sep.push_bind(*id);
+            let mut rows = match &self.pool {
+                // One statement whatever the count (an array), so each
+                // connection prepares it once: an `IN` list of each length
+                // was parsed and planned again at every call.
+                crate::Pool::Postgres(pool) => {
+                    let sql = format!(
+                        "{RESIDENT_SELECT} WHERE r.street_id = $1 AND r.id = ANY($2) ORDER BY r.id"
+                    );
+                    let rows = sqlx::query(&sql)
+                        .bind(street)
+                        .bind(chunk)
+                        .fetch_all(pool)
+                        .await?;
+                    rows.iter()
+                        .map(|r| Ok(resident_row!(r)))
+                        .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
                 }
-                qb.push(") ORDER BY r.id");
-                let rows = qb.build().fetch_all(pool).await?;
-                rows.iter().map(|r| Ok(resident_row!(r))).collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
-            });
+                crate::Pool::Sqlite(pool) => {
+                    let mut qb = QueryBuilder::<sqlx::Sqlite>::new(RESIDENT_SELECT);
+                    qb.push(" WHERE r.street_id = ")
+                        .push_bind(street)
+                        .push(" AND r.id IN (");
+                    let mut sep = qb.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    qb.push(") ORDER BY r.id");
+                    let rows = qb.build().fetch_all(pool).await?;
+                    rows.iter()
+                        .map(|r| Ok(resident_row!(r)))
+                        .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?
+                }
+            };
             self.attach_phones(&mut rows).await?;
             out.append(&mut rows);
         }
