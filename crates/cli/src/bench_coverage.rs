@@ -234,7 +234,7 @@ async fn find_loaded(store: &Store) -> Result<Loaded> {
     Ok(Loaded {
         residents: store.resident_count().await? as u64,
         streets: streets.len(),
-        registrations: 0,
+        registrations: store.registration_count().await? as usize,
         first: (street, round.id),
         seconds: json!({}),
     })

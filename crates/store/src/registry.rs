@@ -669,6 +669,13 @@ impl Store {
         )
     }
 
+    /// Swabs registered, in every round of every street.
+    pub async fn registration_count(&self) -> Result<i64> {
+        Ok(
+            db_run!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM registration").fetch_one(pool).await?),
+        )
+    }
+
     /// Counts of every table (for tests of "nothing changed").
     pub async fn table_counts(&self) -> Result<Vec<(&'static str, i64)>> {
         let mut out = Vec::new();
