@@ -1,10 +1,12 @@
 //! Delayed calls (延迟下楼). A slot whose call-down was pushed, or that has
 //! begun, cannot be re-planned: its people were told. When its line at the
 //! point grows too long (the schedule lists it in `told_over_bound`), a
-//! round manager tells the same groups to come down some minutes later: one
-//! message per active channel and per point of the slot (or one point),
-//! naming the round, the point, the slot, its buildings and units, the delay
-//! and the new time, expiring at the slot's end plus the delay. Queued with
+//! round manager tells the groups of that point to come down some minutes
+//! later: one message per active channel, naming the round, the point, the
+//! slot, its buildings and units, the delay and the new time, expiring at
+//! the slot's end moved by the delay. The minutes count from the slot's
+//! start (from now once it has begun); a further notice must give a later
+//! time than the last one did, never an earlier one. Queued with
 //! its audit record ([`DELAY_ACTION`]) in one transaction by the push's own
 //! writer ([`Store::push_call_down`], as the held calls of
 //! [`crate::held_calls`] are); the schedule reads the records back
@@ -13,7 +15,9 @@
 use gw_domain::access::Action;
 use gw_domain::ids::Key;
 use gw_domain::notify::{self, ChannelKind};
-use gw_domain::schedule::{delay_text, delayed_come_down, hhmm, DELAY_MINUTES, MINUTE_MS};
+use gw_domain::schedule::{
+    delay_minutes_past, delay_text, delayed_come_down, delayed_end, hhmm, DELAY_MINUTES,
+};
 use gw_store::alerts::{CallDownMessage, PushOutcome};
 use gw_store::audit::AuditWrite;
 use gw_store::{Store, StoreError};
@@ -51,6 +55,8 @@ pub struct DelayView {
     pub slot_ms: i64,
     /// The point told (`None`: every point of the slot).
     pub point: Option<String>,
+    /// Its name, for a reader who sees the point (the schedule fills it).
+    pub point_name: Option<String>,
     pub minutes: u32,
     /// When the groups were told to come down (the slot's start plus the
     /// delay; for a slot already begun, when told plus the delay).
@@ -104,6 +110,7 @@ pub async fn delays_of(store: &Store, round: Key) -> Result<Vec<DelayView>, Auth
             Some(DelayView {
                 slot_ms,
                 point,
+                point_name: None,
                 minutes,
                 come_down_ms: delayed_come_down(slot_ms, e.at_ms, minutes),
                 at_ms: e.at_ms,
@@ -141,19 +148,23 @@ fn invalid(s: String) -> AuthError {
     AuthError::Invalid(s)
 }
 
-/// Tells the groups of the slot starting at `slot_ms` (every point of it, or
-/// only `point`'s) to come down `minutes` later (see the module's text).
-/// Authorised as [`crate::notify::push_call_down`] is. Refused when nothing
-/// is planned, no slot starts then, the slot was never told (not pushed,
-/// not begun), it has ended, `minutes` is outside [`DELAY_MINUTES`], or the
-/// street has no active channel: then nothing is queued or recorded.
+/// Tells the groups `point` calls in the slot starting at `slot_ms` to come
+/// down `minutes` later (see the module's text): a line is long at one
+/// point, and the groups of a point whose line is short are not told theirs
+/// is long. Authorised as [`crate::notify::push_call_down`] is. Refused when
+/// nothing is planned, no slot starts then, the point calls nobody in it,
+/// the slot was never told (not pushed, not begun), it has ended (its end
+/// moved by the delays told), `minutes` is outside [`DELAY_MINUTES`], the
+/// new time is not later than one a notice already gave these groups (a
+/// second notice never brings them down earlier), or the street has no
+/// active channel: then nothing is queued or recorded.
 pub async fn delay_call_down(
     store: &Store,
     clock: &Clock,
     p: &Principal,
     round: Key,
     slot_ms: i64,
-    point: Option<Key>,
+    point: Key,
     minutes: u32,
 ) -> Result<Delayed, AuthError> {
     let place = store.place_of(round.street, "street", round.street).await?;
@@ -201,31 +212,26 @@ pub async fn delay_call_down(
             format!("{}{}", list.join(", "), if more { " …" } else { "" })
         };
         return Err(invalid(format!(
-            "{} 没有开始的叫号时段；可通知延迟的时段（已推送或已开始、未结束）：{list} / no call-down slot starts at {}; the slots that may be delayed (pushed or begun, not ended) start at: {list}",
+            "没有在 {} 开始的叫号时段；可通知延迟的时段（已推送或已开始、未结束）：{list} / no call-down slot starts at {}; the slots that may be delayed (pushed or begun, not ended) start at: {list}",
             notify::clock_text(slot_ms),
             notify::clock_text(slot_ms)
         )));
     }
-    let slots: Vec<_> = match point {
-        None => slots,
-        Some(k) => {
-            let names: Vec<&str> = slots.iter().map(|(_, n, _)| *n).collect();
-            let mine: Vec<_> = slots
-                .iter()
-                .filter(|(id, _, _)| k.street == round.street && *id == k.id)
-                .cloned()
-                .collect();
-            if mine.is_empty() {
-                return Err(invalid(format!(
-                    "采样点 {k} 在 {} 没有叫号；该时段的采样点：{} / point {k} calls nobody in the slot of {}; the slot's points: {}",
-                    notify::clock_text(slot_ms),
-                    names.join("、"),
-                    notify::clock_text(slot_ms),
-                    names.join(", ")
-                )));
-            }
-            mine
-        }
+    let k = point;
+    let names: Vec<&str> = slots.iter().map(|(_, n, _)| *n).collect();
+    let slots: Vec<_> = slots
+        .iter()
+        .filter(|(id, _, _)| k.street == round.street && *id == k.id)
+        .cloned()
+        .collect();
+    let Some(&(_, point_name, slot)) = slots.first() else {
+        return Err(invalid(format!(
+            "采样点 {k} 在 {} 没有叫号；该时段的采样点：{} / point {k} calls nobody in the slot of {}; the slot's points: {}",
+            notify::clock_text(slot_ms),
+            names.join("、"),
+            notify::clock_text(slot_ms),
+            names.join(", ")
+        )));
     };
     if !pushed.contains(&slot_ms) && slot_ms > now {
         return Err(invalid(format!(
@@ -234,11 +240,16 @@ pub async fn delay_call_down(
             notify::clock_text(slot_ms)
         )));
     }
-    let ends_ms = slots
+    // The time these groups were last told to come down, if a notice did:
+    // the slot ends as much later.
+    let point_key = k.to_string();
+    let last_told = delays_of(store, round)
+        .await?
         .iter()
-        .map(|(_, _, s)| s.ends_ms)
-        .max()
-        .unwrap_or(slot_ms);
+        .filter(|d| d.covers(&point_key, slot_ms))
+        .map(|d| d.come_down_ms)
+        .max();
+    let ends_ms = delayed_end(slot.starts_ms, slot.ends_ms, last_told);
     if ends_ms <= now {
         return Err(invalid(format!(
             "时段 {}–{} 已结束，不能再通知延迟 / the slot of {}–{} has ended: there is no delay to tell",
@@ -250,11 +261,25 @@ pub async fn delay_call_down(
     }
     if !(DELAY_MINUTES.0..=DELAY_MINUTES.1).contains(&minutes) {
         return Err(invalid(format!(
-            "minutes：延迟须为 {} 到 {} 分钟，收到 {minutes} / minutes: the delay must be {} to {} minutes, not {minutes}",
+            "延迟分钟数须为 {} 到 {}，收到 {minutes}；未发送 / minutes: the delay must be {} to {} minutes, not {minutes}; nothing was sent",
             DELAY_MINUTES.0, DELAY_MINUTES.1, DELAY_MINUTES.0, DELAY_MINUTES.1
         )));
     }
-    let delay_ms = i64::from(minutes) * MINUTE_MS;
+    let come_down_ms = delayed_come_down(slot.starts_ms, now, minutes);
+    if let Some(last) = last_told.filter(|l| come_down_ms <= *l) {
+        let least = delay_minutes_past(slot.starts_ms, now, last);
+        return Err(invalid(format!(
+            "{point_name} {} 时段的群已被通知 {} 后下楼；推迟 {minutes} 分钟是 {} 后，不晚于已通知的时间，会让居民提前下楼：请填写至少 {least} 分钟（从{}算起）；未发送 / the groups of {point_name}'s slot of {} were told to come down after {}; {minutes} minutes is after {}, no later than that, and would bring them down earlier: give at least {least} minutes (counted from {}); nothing was sent",
+            hhmm(slot.starts_ms),
+            hhmm(last),
+            hhmm(come_down_ms),
+            if now > slot.starts_ms { "现在" } else { "时段开始" },
+            hhmm(slot.starts_ms),
+            hhmm(last),
+            hhmm(come_down_ms),
+            if now > slot.starts_ms { "now" } else { "the slot's start" },
+        )));
+    }
     let mut messages = Vec::new();
     for ch in store
         .channels(round.street)
@@ -271,13 +296,13 @@ pub async fn delay_call_down(
                 barcode: String::new(),
                 members: s.arrivals as usize,
                 households: 0,
-                at_ms: delayed_come_down(s.starts_ms, now, minutes),
+                at_ms: come_down_ms,
             };
             let text = delay_text(&view.round_name, name, s, minutes, now);
             messages.push(CallDownMessage {
                 channel: ch.id,
                 body: notify::body(kind, &text, &facts),
-                expires_ms: s.ends_ms.max(now) + delay_ms,
+                expires_ms: delayed_end(s.starts_ms, s.ends_ms, Some(come_down_ms)),
                 kind: DELAY_KIND,
             });
         }
@@ -291,8 +316,7 @@ pub async fn delay_call_down(
         return Err(no_channel());
     }
     let detail = format!(
-        "slot={slot_ms} point={} minutes={minutes} messages={}",
-        point.map_or_else(|| "all".to_string(), |k| k.to_string()),
+        "slot={slot_ms} point={point_key} minutes={minutes} messages={}",
         messages.len()
     );
     let round_id = round.to_string();
@@ -316,7 +340,7 @@ pub async fn delay_call_down(
             round: round_id,
             slot_ms,
             minutes,
-            come_down_ms: delayed_come_down(slot_ms, now, minutes),
+            come_down_ms,
             points: slots.iter().map(|(_, n, _)| (*n).to_string()).collect(),
             queued,
         }),

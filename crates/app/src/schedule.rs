@@ -950,8 +950,23 @@ pub async fn view_as(
         }
     }
     let pushed: Vec<i64> = pushes.iter().map(|p| p.slot_ms).collect();
+    // The notices of the points this reader sees (a point's staff see their
+    // own point's, not the others' by bare id).
     let delays = if stored {
-        crate::call_delay::delays_of(store, round).await?
+        let mut d = crate::call_delay::delays_of(store, round).await?;
+        d.retain(|d| {
+            d.point
+                .as_deref()
+                .is_none_or(|k| infos.iter().any(|i| i.id == k))
+        });
+        for d in &mut d {
+            d.point_name = d
+                .point
+                .as_deref()
+                .and_then(|k| infos.iter().find(|i| i.id == k))
+                .map(|i| i.name.clone());
+        }
+        d
     } else {
         Vec::new()
     };

@@ -148,7 +148,10 @@ pub fn render(v: &ScheduleView) -> String {
             out.push_str(&format!(
                 "  {} 时段 slot · {} · 推迟 delay {} 分钟 min → {} · {} 由 by {}（{} 条 messages）\n",
                 gw_domain::notify::clock_text(d.slot_ms),
-                d.point.as_deref().unwrap_or("各点 all points"),
+                d.point_name
+                    .as_deref()
+                    .or(d.point.as_deref())
+                    .unwrap_or("各点 all points"),
                 d.minutes,
                 hhmm(d.come_down_ms),
                 gw_domain::notify::clock_text(d.at_ms),

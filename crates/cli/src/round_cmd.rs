@@ -298,18 +298,20 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// 通知延迟下楼：告诉已推送（或已开始）时段的群推迟若干分钟下楼（排队较长时）/
-    /// Tell the groups of a slot already pushed (or begun) to come down some
-    /// minutes later (when its line is long): one message per channel and point.
+    /// 通知延迟下楼：告诉某采样点已推送（或已开始）时段的群推迟若干分钟下楼（排队较长时）/
+    /// Tell the groups one point calls in a slot already pushed (or begun) to
+    /// come down some minutes later (when its line is long): one message per
+    /// channel. The minutes count from the slot's start (from now once it has
+    /// begun); a further notice must give a later time than the last one.
     Delay {
         round: String,
         /// 时段开始时间："YYYY-MM-DD HH:MM" 或当天的 "HH:MM"（北京时间），或 Unix 毫秒 /
         /// the slot's start: "YYYY-MM-DD HH:MM" or today's "HH:MM" (China time), or Unix ms.
         #[arg(long, alias = "starts")]
         slot: String,
-        /// 只通知此采样点（STREET-ID），不填则通知该时段各点 / only this point's groups (STREET-ID); default: every point of the slot.
+        /// 排队较长的采样点（STREET-ID），只通知该点的群 / the point whose line is long (STREET-ID): only its groups are told.
         #[arg(long)]
-        point: Option<String>,
+        point: String,
         /// 推迟的分钟数（5–240）/ the delay in minutes (5 to 240).
         #[arg(long, default_value_t = 15)]
         minutes: u32,
@@ -1068,7 +1070,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
         } => {
             let store = open(&db).await?;
             let slot = slot_moment(&slot, clock).context("--slot")?;
-            let point = point.as_deref().map(|p| key(p, "point")).transpose()?;
+            let point = key(&point, "point")?;
             let d = gw_app::call_delay::delay_call_down(
                 &store,
                 clock,

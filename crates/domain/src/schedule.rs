@@ -2093,6 +2093,29 @@ pub fn delayed_come_down(starts_ms: i64, told_ms: i64, minutes: u32) -> i64 {
     starts_ms.max(told_ms) + i64::from(minutes) * MINUTE_MS
 }
 
+/// The fewest minutes a new delay of a slot (told at `now_ms`) must name so
+/// its people come down after `last_ms`, the time an earlier notice gave
+/// them: a later notice never brings a group down earlier than it was told.
+/// At least [`DELAY_MINUTES`]'s lower bound.
+pub fn delay_minutes_past(starts_ms: i64, now_ms: i64, last_ms: i64) -> u32 {
+    let base = starts_ms.max(now_ms);
+    let past = if last_ms < base {
+        0
+    } else {
+        (last_ms - base) / MINUTE_MS + 1
+    };
+    u32::try_from(past).unwrap_or(u32::MAX).max(DELAY_MINUTES.0)
+}
+
+/// When a slot delayed so its people come down at `come_down_ms` ends: as
+/// long after that as it lasted, or its planned end when not delayed.
+pub fn delayed_end(starts_ms: i64, ends_ms: i64, come_down_ms: Option<i64>) -> i64 {
+    match come_down_ms {
+        Some(c) if c > starts_ms => ends_ms + (c - starts_ms),
+        _ => ends_ms,
+    }
+}
+
 /// The message telling the groups of a call already told (pushed, or begun)
 /// to come down later: the line at the point is long. Names the slot's
 /// buildings and units as [`calldown_text`] does, the delay and the new time
@@ -2964,6 +2987,27 @@ mod tests {
         assert!(text.contains("时段：09:46–10:16"), "{text}");
         assert!(text.contains("· 1号楼 1单元"), "{text}");
         assert!(text.contains("人）"), "{text}");
+    }
+
+    #[test]
+    fn a_further_delay_must_come_after_the_time_already_told() {
+        let start = 100 * 60 * MINUTE_MS;
+        // Nothing told yet: the least delay there is.
+        assert_eq!(
+            delay_minutes_past(start, start - MINUTE_MS, 0),
+            DELAY_MINUTES.0
+        );
+        // Told "after start + 20": 21 minutes at least, from the start.
+        let told = start + 20 * MINUTE_MS;
+        assert_eq!(delay_minutes_past(start, start - MINUTE_MS, told), 21);
+        assert!(delayed_come_down(start, start - MINUTE_MS, 21) > told);
+        assert!(delayed_come_down(start, start - MINUTE_MS, 20) <= told);
+        // Ten minutes into the slot the count starts from now: 11.
+        assert_eq!(delay_minutes_past(start, start + 10 * MINUTE_MS, told), 11);
+        // A delayed slot ends as much later as it was moved.
+        let end = start + 30 * MINUTE_MS;
+        assert_eq!(delayed_end(start, end, None), end);
+        assert_eq!(delayed_end(start, end, Some(told)), end + 20 * MINUTE_MS);
     }
 
     #[test]

@@ -345,8 +345,9 @@ pub struct DelayBody {
     /// The slot's start (Unix ms).
     #[serde(alias = "starts_ms")]
     pub slot_ms: i64,
-    /// Only this point's groups (`STREET-ID`); absent: every point of the slot.
-    pub point: Option<String>,
+    /// The point whose groups are told (`STREET-ID`): a line is long at one
+    /// point.
+    pub point: String,
     pub minutes: u32,
 }
 
@@ -357,7 +358,7 @@ pub async fn delay_call_down(
     Json(b): Json<DelayBody>,
 ) -> Result<Json<Value>, WebError> {
     let round = key(&id, "round")?;
-    let point = b.point.as_deref().map(|p| key(p, "point")).transpose()?;
+    let point = key(&b.point, "point")?;
     let d = gw_app::call_delay::delay_call_down(
         &s.store,
         &s.clock,

@@ -3,8 +3,9 @@
 //! come down later; the robot gets one message per point with the delay and
 //! the new time, the delivery list names it `call_delayed`, the schedule
 //! lists the notice. Refused, with nothing queued or recorded: a slot never
-//! pushed (not begun), one ended, a delay of 0 or 500 minutes, no channel;
-//! only the round's managers may tell it.
+//! pushed (not begun), one ended, a delay of 0 or 500 minutes, a delay that
+//! would bring the groups down earlier than a notice already told them, no
+//! point named, no channel; only the round's managers may tell it.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -73,7 +74,11 @@ async fn a_pushed_slot_is_told_of_its_delay_and_the_schedule_says_so() {
     let _ = delayed(&p.rx, 1, Duration::from_millis(1500));
     let slot = p.slots[0];
 
-    let r = delay(srv, round, json!({ "slot_ms": slot, "minutes": 20 }));
+    let r = delay(
+        srv,
+        round,
+        json!({ "slot_ms": slot, "point": p.point, "minutes": 20 }),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let d = r.json();
     assert_eq!(d["queued"], 1, "one channel, one point: {d}");
@@ -111,7 +116,7 @@ async fn a_pushed_slot_is_told_of_its_delay_and_the_schedule_says_so() {
         .unwrap();
     assert_eq!(expires, vec![(ends + 20 * MINUTE).to_string()]);
 
-    // A second delay of the same slot, to one point: a second notice.
+    // A second delay of the same slot: a second notice, for a later time.
     let r = delay(
         srv,
         round,
@@ -132,17 +137,37 @@ async fn a_pushed_slot_is_told_of_its_delay_and_the_schedule_says_so() {
     assert_eq!(
         records,
         vec![
-            format!("slot={slot} point=all minutes=20 messages=1"),
+            format!("slot={slot} point={} minutes=20 messages=1", p.point),
             format!("slot={slot} point={} minutes=40 messages=1", p.point),
         ]
     );
+    // A third for 30 minutes would bring them down before the 40 told: it
+    // is refused, naming the time told and the least delay that is later;
+    // nothing queued or recorded.
+    let r = delay(
+        srv,
+        round,
+        json!({ "slot_ms": slot, "point": p.point, "minutes": 30 }),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body
+            .contains(&format!("已被通知 {} 后下楼", hhmm(slot + 40 * MINUTE)))
+            && r.body.contains("至少 41 分钟")
+            && r.body.contains("未发送"),
+        "{}",
+        r.body
+    );
+    assert_eq!(delay_records(&p).await.len(), 2);
+    assert!(delayed(&p.rx, 1, Duration::from_millis(1500)).is_empty());
 
     // Everyone reading the schedule sees the notices, oldest first.
     let v = srv.get(&format!("/api/v1/rounds/{round}/schedule")).json();
     let delays = v["delays"].as_array().unwrap();
     assert_eq!(delays.len(), 2, "{v}");
     assert_eq!(delays[0]["slot_ms"], slot);
-    assert_eq!(delays[0]["point"], Value::Null);
+    assert_eq!(delays[0]["point"], p.point.as_str());
+    assert_eq!(delays[0]["point_name"], "银座小区北门");
     assert_eq!(delays[0]["minutes"], 20);
     assert_eq!(delays[0]["messages"], 1);
     assert_eq!(delays[1]["point"], p.point.as_str());
@@ -177,7 +202,8 @@ async fn a_pushed_slot_is_told_of_its_delay_and_the_schedule_says_so() {
         page.body
             .contains(&format!(r#"action="/rounds/{round}/schedule/delay""#))
             && page.body.contains("通知延迟下楼")
-            && page.body.contains(r#"name="minutes" value="15""#),
+            && page.body.contains(r#"name="minutes" value="41" min="41""#)
+            && page.body.contains("新的时间须更晚"),
         "{}",
         page.body
     );
@@ -203,13 +229,13 @@ async fn a_pushed_slot_is_told_of_its_delay_and_the_schedule_says_so() {
     );
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert!(
-        refused.body.contains("延迟须为 5 到 240 分钟"),
+        refused.body.contains("延迟分钟数须为 5 到 240"),
         "{}",
         refused.body
     );
     let sent = browser.post(
         &format!("/rounds/{round}/schedule/delay"),
-        &[("slot_ms", &slot_s), ("point", &p.point), ("minutes", "15")],
+        &[("slot_ms", &slot_s), ("point", &p.point), ("minutes", "45")],
     );
     assert_eq!(sent.status, 303, "{}", sent.body);
     assert_eq!(delay_records(&p).await.len(), 3);
@@ -221,16 +247,18 @@ async fn a_pushed_slot_is_told_of_its_delay_and_the_schedule_says_so() {
         round,
         "--slot",
         &slot.to_string(),
+        "--point",
+        &p.point,
         "--minutes",
-        "25",
+        "50",
     ]);
     assert!(out.contains("已排队 queued 1"), "{out}");
     let records = delay_records(&p).await;
     assert_eq!(records.len(), 4);
-    assert!(records[3].contains("minutes=25"), "{records:?}");
+    assert!(records[3].contains("minutes=50"), "{records:?}");
     let sim = p.env.cli_ok(&["round", "simulate", "--round", round]);
     assert!(
-        sim.contains("已通知的延迟下楼") && sim.contains("推迟 delay 25 分钟"),
+        sim.contains("已通知的延迟下楼") && sim.contains("· 银座小区北门 · 推迟 delay 50 分钟"),
         "{sim}"
     );
     let help = p.env.cli_ok(&["round", "delay", "--help"]);
@@ -249,28 +277,39 @@ async fn a_delay_nobody_can_be_told_is_refused_and_nothing_is_queued() {
     };
     // Never pushed, not begun: nobody was told.
     refused(
-        json!({ "slot_ms": p.slots[3], "minutes": 15 }),
+        json!({ "slot_ms": p.slots[3], "point": p.point, "minutes": 15 }),
         400,
         "还没有推送、也没有开始",
     );
     // Ended.
-    refused(json!({ "slot_ms": p.past, "minutes": 15 }), 400, "已结束");
+    refused(
+        json!({ "slot_ms": p.past, "point": p.point, "minutes": 15 }),
+        400,
+        "已结束",
+    );
     // No slot starts then: the slots that may be delayed are listed.
     refused(
-        json!({ "slot_ms": p.slots[0] + MINUTE, "minutes": 15 }),
+        json!({ "slot_ms": p.slots[0] + MINUTE, "point": p.point, "minutes": 15 }),
         400,
         "可通知延迟的时段",
     );
     // Out of range.
     refused(
-        json!({ "slot_ms": p.slots[0], "minutes": 0 }),
+        json!({ "slot_ms": p.slots[0], "point": p.point, "minutes": 0 }),
         400,
-        "延迟须为 5 到 240 分钟",
+        "延迟分钟数须为 5 到 240",
     );
     refused(
-        json!({ "slot_ms": p.slots[0], "minutes": 500 }),
+        json!({ "slot_ms": p.slots[0], "point": p.point, "minutes": 500 }),
         400,
-        "延迟须为 5 到 240 分钟",
+        "延迟分钟数须为 5 到 240",
+    );
+    // No point named: a line is long at one point, and the others' groups
+    // are not told theirs is.
+    refused(
+        json!({ "slot_ms": p.slots[0], "minutes": 15 }),
+        422,
+        "point",
     );
     // Not the round's managers.
     let community = p.store.communities(None, Some(street)).await.unwrap()[0].id;
@@ -286,7 +325,7 @@ async fn a_delay_nobody_can_be_told_is_refused_and_nothing_is_queued() {
         let token = srv.login(who, &pw);
         let r = srv.with_token(&token).post(
             &format!("/api/v1/rounds/{round}/schedule/delay"),
-            &json!({ "slot_ms": p.slots[0], "minutes": 15 }),
+            &json!({ "slot_ms": p.slots[0], "point": p.point, "minutes": 15 }),
         );
         assert_eq!(r.status, 403, "{who}: {}", r.body);
     }
@@ -301,7 +340,7 @@ async fn a_delay_nobody_can_be_told_is_refused_and_nothing_is_queued() {
     let r = srv.post(&format!("/api/v1/alert-channels/{id}/remove"), &json!({}));
     assert!(r.status == 200 || r.status == 204, "{}", r.body);
     refused(
-        json!({ "slot_ms": p.slots[0], "minutes": 15 }),
+        json!({ "slot_ms": p.slots[0], "point": p.point, "minutes": 15 }),
         400,
         "没有可用的告警渠道",
     );
@@ -311,6 +350,8 @@ async fn a_delay_nobody_can_be_told_is_refused_and_nothing_is_queued() {
         round,
         "--slot",
         &p.slots[3].to_string(),
+        "--point",
+        &p.point,
         "--minutes",
         "15",
     ]);

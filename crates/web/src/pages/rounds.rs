@@ -393,17 +393,51 @@ async fn schedule_body(
         // Beside each slot not ended, the round's managers tell its groups
         // to come down later (延迟下楼).
         let delay_form = |t: &gw_app::schedule::ToldOverBound| -> String {
-            if !can_push || !sampling || t.ends_ms <= now {
+            use gw_domain::schedule::{delay_minutes_past, delayed_end, hhmm, DELAY_MINUTES};
+            // The time these groups were last told, if a notice did: the
+            // next must be later, and the slot ends as much later.
+            let last = v
+                .delays
+                .iter()
+                .filter(|d| d.covers(&t.point, t.starts_ms))
+                .map(|d| d.come_down_ms)
+                .max();
+            if !can_push || !sampling || delayed_end(t.starts_ms, t.ends_ms, last) <= now {
                 return String::new();
             }
+            let least = delay_minutes_past(t.starts_ms, now, last.unwrap_or(i64::MIN));
+            let from = if now > t.starts_ms {
+                l.t("从现在起推迟（分钟）", "Delay from now (minutes)")
+            } else {
+                l.t(
+                    "从时段开始推迟（分钟）",
+                    "Delay from the slot's start (minutes)",
+                )
+            };
+            let told = last.map_or(String::new(), |c| {
+                let h = hhmm(c);
+                format!(
+                    "{} ",
+                    l.t(
+                        &format!("已通知 {h} 后下楼，新的时间须更晚；"),
+                        &format!("told to come down after {h}; the new time must be later;")
+                    )
+                )
+            });
             format!(
-                r#"<form method="post" action="/rounds/{round}/schedule/delay" class="delay-slot"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="slot_ms" value="{t}"><input type="hidden" name="point" value="{p}"><label>{m} <input type="number" name="minutes" value="15" min="{lo}" max="{hi}" step="1" required style="width:5em"></label> <button type="submit">{b}</button></form>"#,
+                r#"<form method="post" action="/rounds/{round}/schedule/delay" class="delay-slot"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="slot_ms" value="{t}"><input type="hidden" name="point" value="{p}">{told}<label>{m} <input type="number" name="minutes" value="{dflt}" min="{lo}" max="{hi}" step="1" required style="width:5em"></label> <label><input type="checkbox" name="confirm" value="1" required> {c}</label> <button type="submit">{b}</button></form>"#,
                 csrf = esc(&a.csrf),
                 t = t.starts_ms,
                 p = esc(&t.point),
-                m = l.t("推迟（分钟）", "Delay (minutes)"),
-                lo = gw_domain::schedule::DELAY_MINUTES.0,
-                hi = gw_domain::schedule::DELAY_MINUTES.1,
+                told = esc(&told),
+                m = from,
+                dflt = least.max(15).min(DELAY_MINUTES.1),
+                lo = least.min(DELAY_MINUTES.1),
+                hi = DELAY_MINUTES.1,
+                c = esc(l.t(
+                    &format!("确认通知「{}」该时段的群", t.point_name),
+                    &format!("send to the groups of {} in this slot", t.point_name)
+                )),
                 b = l.t("通知延迟下楼", "Tell the groups of a delay"),
             )
         };
@@ -739,7 +773,7 @@ pub async fn push_slot(
 #[derive(Debug, Deserialize)]
 pub struct DelayForm {
     pub slot_ms: i64,
-    /// The point told (`STREET-ID`); empty: every point of the slot.
+    /// The point told (`STREET-ID`).
     #[serde(default)]
     pub point: String,
     #[serde(default)]
@@ -764,12 +798,9 @@ pub async fn delay_slot(
         slot_minutes: String::new(),
         max_queue: String::new(),
     };
-    let point = match f.point.trim() {
-        "" => None,
-        p => match parse_key(l, p) {
-            Ok(k) => Some(k),
-            Err(e) => return page.error(e),
-        },
+    let point = match parse_key(l, f.point.trim()) {
+        Ok(k) => k,
+        Err(e) => return page.error(e),
     };
     // Not a number: the same refusal as a number out of range.
     let minutes = f.minutes.trim().parse::<u32>().unwrap_or(0);
