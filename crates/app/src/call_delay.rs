@@ -121,24 +121,12 @@ pub async fn delays_of(store: &Store, round: Key) -> Result<Vec<DelayView>, Auth
         })
         .collect();
     out.sort_by_key(|v| (v.at_ms, v.slot_ms));
-    let mut names: std::collections::BTreeMap<String, String> = Default::default();
+    let mut names = crate::notify::ActorNames::default();
     for v in &mut out {
         if let Some(by) = crate::schedule::operator_named(&v.actor) {
             v.by = by;
-            continue;
-        }
-        let Some(user) = v.actor.strip_prefix("user:") else {
-            continue;
-        };
-        if !names.contains_key(user) {
-            let name = match store.user_by_name(user).await? {
-                Some(u) if !u.display_name.trim().is_empty() => u.display_name,
-                _ => user.to_string(),
-            };
-            names.insert(user.to_string(), name);
-        }
-        if let Some(n) = names.get(user) {
-            v.by = n.clone();
+        } else if let Some(by) = names.of(store, &v.actor).await? {
+            v.by = by;
         }
     }
     Ok(out)

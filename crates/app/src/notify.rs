@@ -621,23 +621,40 @@ pub async fn pushes_of(store: &Store, round: Key) -> Result<Vec<PushView>, AuthE
         })
         .collect();
     out.sort_by_key(|v| (v.at_ms, v.slot_ms));
-    let mut names: std::collections::BTreeMap<String, String> = Default::default();
+    let mut names = ActorNames::default();
     for v in &mut out {
-        let Some(user) = v.actor.strip_prefix("user:") else {
-            continue;
+        if let Some(by) = names.of(store, &v.actor).await? {
+            v.by = by;
+        }
+    }
+    Ok(out)
+}
+
+/// Who did something, as people know them: an account's display name, read
+/// once per account however many records name it.
+#[derive(Default)]
+pub(crate) struct ActorNames(std::collections::BTreeMap<String, String>);
+
+impl ActorNames {
+    /// The display name of `actor` when it is an account (`user:NAME`; the
+    /// account's name when it has no display name), else `None`.
+    pub(crate) async fn of(
+        &mut self,
+        store: &Store,
+        actor: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(user) = actor.strip_prefix("user:") else {
+            return Ok(None);
         };
-        if !names.contains_key(user) {
+        if !self.0.contains_key(user) {
             let name = match store.user_by_name(user).await? {
                 Some(u) if !u.display_name.trim().is_empty() => u.display_name,
                 _ => user.to_string(),
             };
-            names.insert(user.to_string(), name);
+            self.0.insert(user.to_string(), name);
         }
-        if let Some(n) = names.get(user) {
-            v.by = n.clone();
-        }
+        Ok(self.0.get(user).cloned())
     }
-    Ok(out)
 }
 
 fn no_channel() -> AuthError {
