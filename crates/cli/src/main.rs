@@ -742,6 +742,8 @@ async fn serve(store: Store, bind_arg: &BindArg, db: &DbArg, tls_args: &TlsArgs)
     let _ = std::io::stdout().flush();
     let secure_cookies =
         tls.is_some() || std::env::var("GRIDWARDEN_SECURE_COOKIES").is_ok_and(|v| v == "1");
+    // Stay-home notices (暂停下楼) a crash left owing: now and every minute.
+    gw_app::held_calls::start_sweeper(store.clone(), Clock::System);
     let state = gw_web::AppState::new(gw_web::Services {
         scans: gw_app::testing::ScanWriter::start(store.clone()),
         stations: Default::default(),
