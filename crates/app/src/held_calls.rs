@@ -389,7 +389,12 @@ pub async fn sweep(store: &Store, clock: &Clock) -> Result<Swept, StoreError> {
         .await;
         match told {
             Ok(t) if t.settled() => {
-                store.clear_notice_due(street, &ids).await?;
+                if let Err(e) = store.clear_notice_due(street, &ids).await {
+                    // Told: the next sweep finds it so and clears it then.
+                    tracing::warn!(source = %source, error = %e, "held-call notice owed: told, mark not cleared");
+                    out.failed += ids.len();
+                    continue;
+                }
                 out.cleared += ids.len();
                 out.messages += t.messages;
                 if t.messages > 0 {
