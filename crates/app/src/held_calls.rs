@@ -9,8 +9,19 @@
 //! households. A hand-set order tells them ([`crate::registry::set_control`]),
 //! and so does the temporary control an alert places on its members'
 //! households (an abnormal pool's, a confirmed positive's, a corrected
-//! result's: [`tell_alerts`]), right after the order's own transaction: the
-//! order stands whether or not the notice could be queued.
+//! result's: [`tell_alerts`]), right after the order's own transaction.
+//!
+//! The notice is durable (an outbox mark): the order's own insert marks it
+//! as owing its notice (`control_order.notice_due`, set for a status that
+//! keeps people at home), and the mark is cleared once the notice is queued
+//! (or there was nothing to tell). An order still marked a while after it
+//! was set ([`SWEEP_GRACE_MS`]: the server died between the order's commit
+//! and its notice, or the notice failed, `notice_failed`) is told by the
+//! server's sweep ([`sweep`], at start and every minute: [`start_sweeper`]).
+//! The sweep never tells twice: a round whose held notice of the same order
+//! (its audit record's `order=STREET-ID`, or `alert=…` naming the alert) is
+//! queued already names nothing again, and a notice is queued with its
+//! audit record in one transaction.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,6 +36,16 @@ use serde::Serialize;
 
 use crate::access::Principal;
 use crate::Clock;
+
+/// How long after an order was set the sweep leaves it to the request that
+/// set it (which tells the groups and clears the mark itself).
+pub const SWEEP_GRACE_MS: i64 = 30_000;
+
+/// How often the server's sweep runs ([`start_sweeper`]).
+pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The actor of the audit records of the notices the sweep tells.
+pub const SWEEP_ACTOR: &str = "system";
 
 /// The action of a held notice's audit record (on the round; its detail
 /// names the order, the place and the slots by id and time only).
@@ -42,8 +63,20 @@ pub struct Told {
     #[serde(skip)]
     pub messages: usize,
     /// The notice could not be worked out or queued (logged): the order
-    /// stands, the groups were not told.
+    /// stands, still owing its notice, which the server's sweep tells
+    /// within minutes ([`sweep`]).
     pub notice_failed: bool,
+    /// A round's plan was made again at every try: not told there yet (the
+    /// order keeps owing its notice).
+    #[serde(skip)]
+    pub unsettled: bool,
+}
+
+impl Told {
+    /// Told, or nothing to tell: the orders owe no notice any more.
+    pub fn settled(&self) -> bool {
+        !self.notice_failed && !self.unsettled
+    }
 }
 
 /// The orders just set, as the notice needs them: one hand-set order on one
@@ -64,6 +97,10 @@ pub(crate) struct Held<'a> {
     /// [`crate::registry::controls_in_force`]): a place held already was
     /// either never called or told then.
     pub before: &'a BTreeMap<(String, i64), ControlOrder>,
+    /// Told again by the sweep: what a notice of the same source (the same
+    /// order, or one of the same alerts) named in a round already is left
+    /// out there.
+    pub again: bool,
 }
 
 /// Where one call's unit lies, and its households (id → room, people).
@@ -83,7 +120,7 @@ struct UnitInfo {
 pub(crate) async fn tell(
     store: &Store,
     clock: &Clock,
-    p: &Principal,
+    actor: &str,
     h: &Held<'_>,
     address: &str,
 ) -> Result<Told, StoreError> {
@@ -97,31 +134,47 @@ pub(crate) async fn tell(
         if round.state != "planned" && round.state != "open" {
             continue;
         }
+        let round_key = Key {
+            street,
+            id: round.id,
+        }
+        .to_string();
+        let mut ids = h.ids.clone();
+        // The push's own check, in its transaction: a hand-set order's
+        // notice is queued once in a round (two sweeps at once).
+        let (mut once, mut again) = (String::new(), true);
+        if h.again {
+            let named = told_before(store, h, &round_key).await?;
+            ids.retain(|id| !named.contains(id));
+            if ids.is_empty() {
+                continue;
+            }
+            if h.source.starts_with("order=") {
+                (once, again) = (format!("{} ", h.source), false);
+            }
+        }
+        let mut settled = false;
         // A plan made again between the read and the write: read again.
         for _ in 0..3 {
             let Some((revision, messages, audit_detail, calls)) =
-                round_notice(store, clock, h, round.id, &round.name).await?
+                round_notice(store, clock, h, &ids, round.id, &round.name).await?
             else {
+                settled = true;
                 break;
             };
-            let round_key = Key {
-                street,
-                id: round.id,
-            }
-            .to_string();
-            let actor = p.actor();
             let audit = AuditWrite {
                 street_id: street,
                 at_ms: clock.now_ms(),
-                actor: &actor,
+                actor,
                 action: HELD_ACTION,
                 target_kind: "round",
                 target_id: &round_key,
                 detail: &audit_detail,
                 address,
             };
+            settled = true;
             match store
-                .push_call_down(round.id, Some(revision), "", true, &messages, &audit)
+                .push_call_down(round.id, Some(revision), &once, again, &messages, &audit)
                 .await?
             {
                 PushOutcome::Queued(n) => {
@@ -130,15 +183,23 @@ pub(crate) async fn tell(
                     groups.extend(messages.iter().map(|m| m.channel));
                     break;
                 }
-                PushOutcome::PlanChanged(_) => continue,
+                PushOutcome::PlanChanged(_) => {
+                    settled = false;
+                    continue;
+                }
                 // No active channel: held, but no group to tell.
                 PushOutcome::NoChannel => {
                     told.calls_held += calls;
                     break;
                 }
-                // Sampling closed meanwhile: nobody is called any more.
+                // Sampling closed meanwhile: nobody is called any more; or
+                // this order's notice was queued here meanwhile.
                 _ => break,
             }
+        }
+        if !settled {
+            tracing::warn!(source = %h.source, round = %round_key, "held-call notice not queued: the plan was made again at every try (told again by the sweep)");
+            told.unsettled = true;
         }
     }
     told.groups_told = groups.len();
@@ -151,20 +212,22 @@ pub(crate) async fn tell(
 /// every such household called in it by unit and room. `before` is what held
 /// people at home before the results were stored (its error is the notice's
 /// failure); a household held already was never called or was told then. A
-/// failure is logged and said (`notice_failed`): the results stand.
+/// failure is logged and said (`notice_failed`): the results stand, and
+/// their orders keep owing the notice, which the sweep tells ([`sweep`]);
+/// told, their mark is cleared.
 pub(crate) async fn tell_alerts(
     store: &Store,
     clock: &Clock,
     p: &Principal,
     street: i64,
-    alerts: &[i64],
+    alert_ids: &[i64],
     households: &[i64],
     before: Result<BTreeMap<(String, i64), ControlOrder>, StoreError>,
 ) -> Told {
     if households.is_empty() {
         return Told::default();
     }
-    let alerts: Vec<String> = alerts
+    let alerts: Vec<String> = alert_ids
         .iter()
         .map(|id| Key { street, id: *id }.to_string())
         .collect();
@@ -180,17 +243,197 @@ pub(crate) async fn tell_alerts(
                 from_ms: clock.now_ms(),
                 until_ms: None,
                 before: &before,
+                again: false,
             };
-            tell(store, clock, p, &held, "").await
+            tell(store, clock, &p.actor(), &held, "").await
         }
     };
-    told.unwrap_or_else(|e| {
-        tracing::error!(alerts = %alerts.join(","), error = %e, "results stored; the held-call notice of their temporary control was not queued");
+    let told = told.unwrap_or_else(|e| {
+        tracing::error!(alerts = %alerts.join(","), error = %e, "results stored; the held-call notice of their temporary control was not queued (told again by the server within minutes)");
         Told {
             notice_failed: true,
             ..Default::default()
         }
-    })
+    });
+    if told.settled() {
+        match store.alert_notice_due(street, alert_ids, households).await {
+            Ok(ids) => clear(store, street, &ids).await,
+            Err(e) => {
+                tracing::warn!(alerts = %alerts.join(","), error = %e, "held-call notice told; its orders' mark not cleared (the sweep finds it told)");
+            }
+        }
+    }
+    told
+}
+
+/// Clears the mark of orders whose notice is told (see the module's
+/// text); a failure is logged: the sweep finds the notice told and clears
+/// it then.
+pub(crate) async fn clear(store: &Store, street: i64, orders: &[i64]) {
+    if let Err(e) = store.clear_notice_due(street, orders).await {
+        tracing::warn!(street, orders = ?orders, error = %e, "held-call notice told; the orders' mark not cleared (the sweep finds it told)");
+    }
+}
+
+/// The ids of the places (of `h.target`'s kind) that a held notice of the
+/// same source named in a round already: of the same order, or naming one
+/// of the same alerts.
+async fn told_before(
+    store: &Store,
+    h: &Held<'_>,
+    round_key: &str,
+) -> Result<BTreeSet<i64>, StoreError> {
+    let source = |s: &str| -> Option<(String, BTreeSet<String>)> {
+        let (kind, list) = s.split_once('=')?;
+        Some((
+            kind.to_string(),
+            list.split(',').map(str::to_string).collect(),
+        ))
+    };
+    let Some((kind, ours)) = source(&h.source) else {
+        return Ok(BTreeSet::new());
+    };
+    let named_kind = format!("{}=", h.target.code());
+    let mut out = BTreeSet::new();
+    for d in store
+        .audit_details(h.street, HELD_ACTION, "round", round_key)
+        .await?
+    {
+        let mut tokens = d.split(' ');
+        let Some((k, theirs)) = tokens.next().and_then(source) else {
+            continue;
+        };
+        if k != kind || theirs.is_disjoint(&ours) {
+            continue;
+        }
+        for t in tokens {
+            if let Some(list) = t.strip_prefix(&named_kind) {
+                out.extend(
+                    list.split(',')
+                        .filter_map(|k| k.parse::<Key>().ok())
+                        .filter(|k| k.street == h.street)
+                        .map(|k| k.id),
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What one sweep did ([`sweep`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Swept {
+    /// Orders found still owing their notice.
+    pub orders: usize,
+    /// Of those, the ones now told (or with nothing to tell), whose mark
+    /// was cleared.
+    pub cleared: usize,
+    /// Messages queued now (none for a notice queued before).
+    pub messages: usize,
+    /// Orders whose notice failed again (logged; tried at the next sweep).
+    pub failed: usize,
+}
+
+/// Tells the notices still owed (see the module's text): every order
+/// marked and set more than [`SWEEP_GRACE_MS`] ago, one notice per hand-set
+/// order and one per alert's temporary control, as the request that set
+/// them would have, but for what a notice of the same order or alert named
+/// already; the marks are cleared once told. Each notice is logged.
+pub async fn sweep(store: &Store, clock: &Clock) -> Result<Swept, StoreError> {
+    let now = clock.now_ms();
+    let due = store.notice_due_orders(now - SWEEP_GRACE_MS).await?;
+    let mut out = Swept {
+        orders: due.len(),
+        ..Default::default()
+    };
+    // One hand-set order, or an alert's orders: (street, order or alert) → rows.
+    let mut groups: BTreeMap<(i64, bool, i64), Vec<&gw_store::control::NoticeDue>> =
+        BTreeMap::new();
+    for o in &due {
+        let key = match o.alert_id {
+            Some(a) => (o.street_id, true, a),
+            None => (o.street_id, false, o.id),
+        };
+        groups.entry(key).or_default().push(o);
+    }
+    for ((street, by_alert, id), orders) in groups {
+        let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
+        let source = format!(
+            "{}={}",
+            if by_alert { "alert" } else { "order" },
+            Key { street, id }
+        );
+        let first = orders[0];
+        // Still holding (an alert's ended on its households' negative
+        // retests: nothing to tell for those).
+        let places: Vec<i64> = orders
+            .iter()
+            .filter(|o| !by_alert || o.order.until_ms.is_none_or(|u| u > now))
+            .map(|o| o.target_id)
+            .collect();
+        let told = async {
+            let before = crate::registry::controls_told(store, street, now).await?;
+            let held = Held {
+                source: source.clone(),
+                street,
+                target: first.target,
+                ids: places,
+                status: first.order.status,
+                from_ms: orders.iter().map(|o| o.order.from_ms).min().unwrap_or(now),
+                until_ms: if by_alert { None } else { first.order.until_ms },
+                before: &before,
+                again: true,
+            };
+            tell(store, clock, SWEEP_ACTOR, &held, "").await
+        }
+        .await;
+        match told {
+            Ok(t) if t.settled() => {
+                if let Err(e) = store.clear_notice_due(street, &ids).await {
+                    // Told: the next sweep finds it so and clears it then.
+                    tracing::warn!(source = %source, error = %e, "held-call notice owed: told, mark not cleared");
+                    out.failed += ids.len();
+                    continue;
+                }
+                out.cleared += ids.len();
+                out.messages += t.messages;
+                if t.messages > 0 {
+                    tracing::warn!(source = %source, calls_held = t.calls_held, groups_told = t.groups_told, messages = t.messages, "held-call notice owed since the order was set: told now");
+                } else {
+                    tracing::info!(source = %source, calls_held = t.calls_held, "held-call notice owed: told before or nothing to tell; mark cleared");
+                }
+            }
+            Ok(_) => out.failed += ids.len(),
+            Err(e) => {
+                tracing::error!(source = %source, error = %e, "held-call notice owed: not queued again (tried at the next sweep)");
+                out.failed += ids.len();
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Starts the sweep on the current runtime: now (notices a crash left
+/// owing) and every [`SWEEP_EVERY`] after.
+pub fn start_sweeper(store: Store, clock: Clock) {
+    tokio::spawn(async move {
+        loop {
+            match sweep(&store, &clock).await {
+                Ok(s) if s.orders > 0 => {
+                    tracing::info!(
+                        orders = s.orders,
+                        cleared = s.cleared,
+                        messages = s.messages,
+                        failed = s.failed,
+                        "held-call notice sweep"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "held-call notice sweep"),
+            }
+            tokio::time::sleep(SWEEP_EVERY).await;
+        }
+    });
 }
 
 /// A round's notice: the plan's revision, the messages, the audit detail
@@ -200,6 +443,7 @@ async fn round_notice(
     store: &Store,
     clock: &Clock,
     h: &Held<'_>,
+    ids: &[i64],
     round: i64,
     round_name: &str,
 ) -> Result<Option<(i32, Vec<CallDownMessage>, String, usize)>, StoreError> {
@@ -255,9 +499,9 @@ async fn round_notice(
             continue;
         }
         let whole_unit = match h.target {
-            ControlTarget::Compound => h.ids.iter().find(|i| **i == u.compound),
-            ControlTarget::Building => h.ids.iter().find(|i| **i == u.building),
-            ControlTarget::Unit => h.ids.iter().find(|i| **i == c.unit_id),
+            ControlTarget::Compound => ids.iter().find(|i| **i == u.compound),
+            ControlTarget::Building => ids.iter().find(|i| **i == u.building),
+            ControlTarget::Unit => ids.iter().find(|i| **i == c.unit_id),
             _ => None,
         };
         let mut places: Vec<(String, i64)> = Vec::new();
@@ -265,7 +509,7 @@ async fn round_notice(
             named_ids.insert(*id);
             places.push((format!("{}单元", u.unit_name), i64::from(c.people)));
         } else if h.target == ControlTarget::Household {
-            for id in &h.ids {
+            for id in ids {
                 match u.households.get(id) {
                     // Told by its room only: no names.
                     Some((room, people)) if *people > 0 && !held("household", *id) => {

@@ -348,11 +348,37 @@ pub(crate) async fn controls_in_force(
     now: i64,
 ) -> Result<std::collections::BTreeMap<(String, i64), gw_domain::territory::ControlOrder>, StoreError>
 {
+    Ok(in_force_of(
+        store.controls_in_force(street, now).await?,
+        now,
+    ))
+}
+
+/// [`controls_in_force`] but for the orders whose stay-home notice is still
+/// owed (`notice_due`, [`crate::held_calls`]): what a notice takes as held
+/// and told already. An order whose notice was lost is no reason to leave
+/// a place out; its own notice, told again, finds the later one's told.
+pub(crate) async fn controls_told(
+    store: &Store,
+    street: i64,
+    now: i64,
+) -> Result<std::collections::BTreeMap<(String, i64), gw_domain::territory::ControlOrder>, StoreError>
+{
+    Ok(in_force_of(
+        store.controls_in_force_told(street, now).await?,
+        now,
+    ))
+}
+
+fn in_force_of(
+    rows: Vec<gw_store::schedule::ControlInForce>,
+    now: i64,
+) -> std::collections::BTreeMap<(String, i64), gw_domain::territory::ControlOrder> {
     let mut history: std::collections::BTreeMap<
         (String, i64),
         Vec<gw_domain::territory::ControlOrder>,
     > = Default::default();
-    for (kind, id, status, from_ms, until_ms) in store.controls_in_force(street, now).await? {
+    for (kind, id, status, from_ms, until_ms) in rows {
         if let Some(status) = gw_domain::territory::ControlStatus::from_code(&status) {
             history
                 .entry((kind, id))
@@ -364,14 +390,14 @@ pub(crate) async fn controls_in_force(
                 });
         }
     }
-    Ok(history
+    history
         .into_iter()
         .filter_map(|(key, h)| {
             gw_domain::territory::control_in_force(&h, now)
                 .cloned()
                 .map(|o| (key, o))
         })
-        .collect())
+        .collect()
 }
 
 /// One building for a reader who reaches it (`ReadRegistry` on its grid).
@@ -529,8 +555,12 @@ pub struct ControlSet {
 /// audited (the status only: the reason may name people, and lives on the
 /// order, which a purge clears). An order that keeps people at home tells
 /// the groups of every pushed call still to end that named the place
-/// ([`crate::held_calls`]); the order stands whether or not that notice
-/// could be queued. Returns the order and what was told.
+/// ([`crate::held_calls`]). The notice is durable: the order is stored
+/// marked as owing it (`notice_due`), the mark is cleared once the notice
+/// is queued (or there was nothing to tell), and an order still marked (the
+/// server died before its notice, or it could not be queued: `notice_failed`)
+/// is told by the server's sweep ([`crate::held_calls::sweep`]) within
+/// minutes. Returns the order and what was told.
 pub async fn set_control(
     store: &Store,
     clock: &crate::Clock,
@@ -555,7 +585,7 @@ pub async fn set_control(
     // What held people at home before this order: a place held already was
     // left out of the pushes or told then.
     let before = if ask.status.door_to_door_only() {
-        Some(controls_in_force(store, ask.key.street, now).await)
+        Some(controls_told(store, ask.key.street, now).await)
     } else {
         None
     };
@@ -600,17 +630,22 @@ pub async fn set_control(
                 from_ms: from,
                 until_ms: ask.until_ms,
                 before: &before,
+                again: false,
             };
-            crate::held_calls::tell(store, clock, p, &held, address).await
+            crate::held_calls::tell(store, clock, &actor, &held, address).await
         }
     };
     let held = told.unwrap_or_else(|e| {
-        tracing::error!(order = %order, error = %e, "control order stored; its held-call notice was not queued");
+        tracing::error!(order = %order, error = %e, "control order stored; its held-call notice was not queued (told again by the server within minutes)");
         crate::held_calls::Told {
             notice_failed: true,
             ..Default::default()
         }
     });
+    // Told (or nothing to tell): the order owes no notice any more.
+    if ask.status.door_to_door_only() && held.settled() {
+        crate::held_calls::clear(store, ask.key.street, &[id]).await;
+    }
     Ok(ControlSet { order, held })
 }
 

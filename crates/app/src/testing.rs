@@ -3524,7 +3524,7 @@ impl AlertHolds {
     /// never called or was told then.
     async fn before(store: &Store, clock: &Clock, street: i64, may_raise: bool) -> AlertHolds {
         let before = if may_raise {
-            Some(crate::registry::controls_in_force(store, street, clock.now_ms()).await)
+            Some(crate::registry::controls_told(store, street, clock.now_ms()).await)
         } else {
             None
         };

@@ -742,6 +742,8 @@ async fn serve(store: Store, bind_arg: &BindArg, db: &DbArg, tls_args: &TlsArgs)
     let _ = std::io::stdout().flush();
     let secure_cookies =
         tls.is_some() || std::env::var("GRIDWARDEN_SECURE_COOKIES").is_ok_and(|v| v == "1");
+    // Stay-home notices (暂停下楼) a crash left owing: now and every minute.
+    gw_app::held_calls::start_sweeper(store.clone(), Clock::System);
     let state = gw_web::AppState::new(gw_web::Services {
         scans: gw_app::testing::ScanWriter::start(store.clone()),
         stations: Default::default(),
@@ -1047,7 +1049,7 @@ fn held_calls_line(held: gw_app::held_calls::Told) {
         ..
     } = held;
     if notice_failed {
-        eprintln!("  警告：暂停下楼通知未能排队，请电话通知相关楼栋 / warning: the stay-home notice was not queued: phone the buildings called");
+        eprintln!("  警告：暂停下楼通知未能排队；运行中的服务器将在几分钟内重发，情况紧急请电话通知相关楼栋 / warning: the stay-home notice was not queued; a running server tells it again within minutes (if urgent, phone the buildings called)");
     } else if calls_held > 0 {
         println!(
             "  暂停下楼：{calls_held} 个已推送的叫号，已通知 {groups_told} 个群 / calls held: {calls_held}, groups told: {groups_told}"
@@ -1451,7 +1453,7 @@ async fn control(c: ControlCmd, clock: &Clock) -> Result<()> {
             );
             let held = set.held;
             if held.notice_failed {
-                eprintln!("警告：暂停下楼通知未能排队，请电话通知相关楼栋 / warning: the stay-home notice was not queued: phone the buildings called");
+                eprintln!("警告：暂停下楼通知未能排队；运行中的服务器将在几分钟内重发，情况紧急请电话通知相关楼栋 / warning: the stay-home notice was not queued; a running server tells it again within minutes (if urgent, phone the buildings called)");
             } else if held.calls_held > 0 {
                 println!(
                     "暂停下楼：{} 个已推送的叫号，已通知 {} 个群 / calls held: {}, groups told: {}",

@@ -91,6 +91,20 @@ impl Store {
         });
         Ok(rows)
     }
+
+    /// The details of a street's events of `action` on one target, oldest
+    /// first.
+    pub async fn audit_details(
+        &self,
+        street: i64,
+        action: &str,
+        target_kind: &str,
+        target_id: &str,
+    ) -> Result<Vec<String>> {
+        Ok(db_run!(self, pool => sqlx::query_scalar(
+            "SELECT detail FROM audit_event WHERE street_id = $1 AND action = $2 AND target_kind = $3 AND target_id = $4 ORDER BY at_ms, id")
+            .bind(street).bind(action).bind(target_kind).bind(target_id).fetch_all(pool).await?))
+    }
 }
 
 impl StoreTx {

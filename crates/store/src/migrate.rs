@@ -54,6 +54,7 @@ pub const SQLITE: &[Migration] = migrations!("sqlite":
     35 "0035_tube_id_floor.sql",
     36 "0036_resident_left.sql",
     37 "0037_notification_kind.sql",
+    38 "0038_control_notice_due.sql",
 );
 
 pub const POSTGRES: &[Migration] = migrations!("postgres":
@@ -94,6 +95,7 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     35 "0035_tube_id_floor.sql",
     36 "0036_resident_left.sql",
     37 "0037_notification_kind.sql",
+    38 "0038_control_notice_due.sql",
 );
 
 pub fn for_backend(b: Backend) -> &'static [Migration] {

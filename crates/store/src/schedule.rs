@@ -191,9 +191,32 @@ impl Store {
 
     /// Control orders in force at `at_ms` in a street.
     pub async fn controls_in_force(&self, street: i64, at_ms: i64) -> Result<Vec<ControlInForce>> {
+        self.controls_in_force_where(street, at_ms, "").await
+    }
+
+    /// [`Self::controls_in_force`] but for the orders whose stay-home notice
+    /// is still owed (`notice_due`): what held people at home and was told.
+    pub async fn controls_in_force_told(
+        &self,
+        street: i64,
+        at_ms: i64,
+    ) -> Result<Vec<ControlInForce>> {
+        self.controls_in_force_where(street, at_ms, " AND notice_due = 0")
+            .await
+    }
+
+    async fn controls_in_force_where(
+        &self,
+        street: i64,
+        at_ms: i64,
+        and: &str,
+    ) -> Result<Vec<ControlInForce>> {
+        let sql = format!(
+            "SELECT target_kind, target_id, status, from_ms, until_ms FROM control_order \
+             WHERE street_id = $1 AND from_ms <= $2 AND (until_ms IS NULL OR until_ms > $2){and} ORDER BY id"
+        );
         Ok(db_run!(self, pool => {
-            let rows = sqlx::query("SELECT target_kind, target_id, status, from_ms, until_ms FROM control_order \
-                                    WHERE street_id = $1 AND from_ms <= $2 AND (until_ms IS NULL OR until_ms > $2) ORDER BY id")
+            let rows = sqlx::query(&sql)
                 .bind(street).bind(at_ms).fetch_all(pool).await?;
             rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?)))
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?

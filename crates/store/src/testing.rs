@@ -1602,8 +1602,8 @@ impl crate::import::StoreTx {
                 // force (the pool's was withdrawn by a correction, or ended).
                 let reason = format!("单管复检阳性 confirmed positive {}", tube.barcode);
                 for h in &out.households {
-                    sqlx::query("INSERT INTO control_order (street_id, target_kind, target_id, status, from_ms, until_ms, reason, set_by, created_ms, alert_id) \
-                                 SELECT $1, 'household', $2, 'temporary', $3, NULL, $4, $5, $3, $6 WHERE NOT EXISTS ( \
+                    sqlx::query("INSERT INTO control_order (street_id, target_kind, target_id, status, from_ms, until_ms, reason, set_by, created_ms, alert_id, notice_due) \
+                                 SELECT $1, 'household', $2, 'temporary', $3, NULL, $4, $5, $3, $6, 1 WHERE NOT EXISTS ( \
                                    SELECT 1 FROM control_order c WHERE c.street_id = $1 AND c.target_kind = 'household' AND c.target_id = $2 \
                                    AND c.from_ms <= $3 AND (c.until_ms IS NULL OR c.until_ms > $3))")
                         .bind(street).bind(*h).bind(now_ms).bind(&reason).bind(by).bind(out.alert_id).execute(&mut *conn).await?;
@@ -1623,7 +1623,7 @@ impl crate::import::StoreTx {
             if !out.retest && result == "abnormal" {
                 let reason = format!("混管异常 abnormal pool {}", tube.barcode);
                 for h in &out.households {
-                    sqlx::query("INSERT INTO control_order (street_id, target_kind, target_id, status, from_ms, until_ms, reason, set_by, created_ms, alert_id) VALUES ($1, 'household', $2, 'temporary', $3, NULL, $4, $5, $3, $6)")
+                    sqlx::query("INSERT INTO control_order (street_id, target_kind, target_id, status, from_ms, until_ms, reason, set_by, created_ms, alert_id, notice_due) VALUES ($1, 'household', $2, 'temporary', $3, NULL, $4, $5, $3, $6, 1)")
                         .bind(street).bind(*h).bind(now_ms).bind(&reason).bind(by).bind(out.alert_id).execute(&mut *conn).await?;
                 }
                 out.disinfection_id = Some(sqlx::query_scalar("INSERT INTO disinfection_task (street_id, round_id, point_id, alert_id, state, created_ms) VALUES ($1, $2, $3, $4, 'open', $5) \
@@ -2690,8 +2690,8 @@ impl Store {
                     .bind(street).bind(resident).fetch_optional(&mut *conn).await?.flatten();
                 if let Some(h) = household {
                     let reason = format!("混管异常 abnormal pool {barcode}（结果后补录 / synced after the result）");
-                    out.household_controlled = sqlx::query("INSERT INTO control_order (street_id, target_kind, target_id, status, from_ms, until_ms, reason, set_by, created_ms, alert_id) \
-                                 SELECT $1, 'household', $2, 'temporary', $3, NULL, $4, $5, $3, $6 \
+                    out.household_controlled = sqlx::query("INSERT INTO control_order (street_id, target_kind, target_id, status, from_ms, until_ms, reason, set_by, created_ms, alert_id, notice_due) \
+                                 SELECT $1, 'household', $2, 'temporary', $3, NULL, $4, $5, $3, $6, 1 \
                                  WHERE NOT EXISTS (SELECT 1 FROM control_order c WHERE c.street_id = $1 AND c.target_kind = 'household' AND c.target_id = $2 AND c.alert_id = $6 AND c.until_ms IS NULL)")
                         .bind(street).bind(h).bind(now_ms).bind(&reason).bind(by).bind(alert)
                         .execute(&mut *conn).await?.rows_affected() == 1;

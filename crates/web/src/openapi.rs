@@ -264,7 +264,7 @@ fn registry_document() -> Value {
                     "alert": { "type": "object", "nullable": true, "description": "the alert the corrected result raised (an abnormal pool), traced" },
                     "calls_held": { "type": "integer", "description": "pushed calls (a point's slot, not yet ended) that named a household the raised alert put under temporary control: held back as a hand-set order holds them" },
                     "groups_told": { "type": "integer", "description": "group robots sent a stay-home message (暂停下楼) for those calls" },
-                    "notice_failed": { "type": "boolean", "description": "the correction is stored but the stay-home message could not be queued" },
+                    "notice_failed": { "type": "boolean", "description": "the correction is stored but the stay-home message could not be queued (the server tells it again within minutes)" },
                     "notifications": { "type": "integer", "description": "messages queued for the street's alert channels (the alert's and the stay-home messages)" } } })) } },
             "/api/v1/rounds/{id}/results": { "post": { "summary": "the lab's results by tube barcode; an abnormal pool is traced to its members in the answer. The same result again is listed under `already`; a different result for a tube that has one is refused (409: use …/results/corrections), and a tube given twice with two results (400), and nothing of the request is recorded; a barcode that is no tube of the round refuses the request (400, naming another round that has it or this round's tube with the leading zeros Excel dropped)", "parameters": [path_id("round id")],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["results"], "properties": { "results": { "type": "array", "items": {
@@ -278,7 +278,7 @@ fn registry_document() -> Value {
                     "notifications": { "type": "integer", "description": "messages queued for the street's alert channels (the alerts' and the stay-home messages)" },
                     "calls_held": { "type": "integer", "description": "pushed calls (a point's slot, not yet ended) that named a household the alerts raised now put under temporary control: held back as a hand-set order holds them" },
                     "groups_told": { "type": "integer", "description": "group robots sent a stay-home message (暂停下楼) for those calls" },
-                    "notice_failed": { "type": "boolean", "description": "the results are stored but the stay-home message could not be queued" },
+                    "notice_failed": { "type": "boolean", "description": "the results are stored but the stay-home message could not be queued (the server tells it again within minutes)" },
                     "negative": { "type": "integer" }, "invalid": { "type": "integer" }, "alerts": { "type": "array", "items": { "type": "object" } } } })) } },
             "/api/v1/rounds/{id}/results/file": { "post": { "summary": "the lab's results file (.xlsx, .xls, or .csv in UTF-8 or GBK: a tube-barcode column and a result column, 阴性/阳性/异常/无效 or negative/positive/abnormal/invalid) as the raw body; all or nothing: any bad row refuses the file with every problem listed (422)",
                 "parameters": [path_id("round id"), q("filename", "string", "the file's name, e.g. 结果.xlsx: its extension gives the type (else Content-Type: text/csv, application/vnd.ms-excel or …spreadsheetml.sheet)", false)],
@@ -393,7 +393,7 @@ fn registry_document() -> Value {
                     "responses": created(json!({ "type": "object", "properties": { "id": { "type": "string" },
                         "calls_held": { "type": "integer", "description": "pushed calls (a point's slot, not yet ended) that named the place, now held back when the status keeps people at home (sealed, temporary)" },
                         "groups_told": { "type": "integer", "description": "group robots sent a stay-home message (暂停下楼) for those calls" },
-                        "notice_failed": { "type": "boolean", "description": "the order is stored but the stay-home message could not be queued" } },
+                        "notice_failed": { "type": "boolean", "description": "the order is stored but the stay-home message could not be queued (the server tells it again within minutes)" } },
                         "required": ["id", "calls_held", "groups_told", "notice_failed"] })) }
             }
         },

@@ -20,6 +20,7 @@ mod durability;
 mod handoff;
 mod harness;
 mod held_calls;
+mod held_notice_crash;
 mod held_pool;
 mod import;
 mod invalid_exempt;

@@ -2651,8 +2651,8 @@ async fn lab_done(
             "lab-held",
             "error",
             esc(l.t(
-                "暂停下楼通知未能发出：异常管的临时管控已生效，但已推送叫号的群未被告知，请手动通知相关楼栋群。",
-                "The stay-home notice could not be queued: the abnormal pools' temporary control stands, but the groups of the pushed call-downs were not told; tell them by hand.",
+                "暂停下楼通知未能发出：异常管的临时管控已生效，但已推送叫号的群尚未被告知；服务器将在几分钟内重发，情况紧急请手动通知相关楼栋群。",
+                "The stay-home notice could not be queued: the abnormal pools' temporary control stands, but the groups of the pushed call-downs were not told yet; the server tells them again within minutes (if urgent, tell them by hand).",
             )),
         );
     } else if sum.held.calls_held > 0 {
