@@ -180,25 +180,14 @@ pub async fn delay_call_down(
         .collect();
     if slots.is_empty() {
         // Say which slots may be delayed: told (pushed or begun), not ended.
-        let mut starts: Vec<i64> = view
-            .call_down
-            .iter()
-            .filter(|c| c.ends_ms > now && (c.starts_ms <= now || pushed.contains(&c.starts_ms)))
-            .map(|c| c.starts_ms)
-            .collect();
-        starts.sort_unstable();
-        starts.dedup();
-        let more = starts.len() > 12;
-        let list: Vec<String> = starts
-            .iter()
-            .take(12)
-            .map(|t| notify::clock_text(*t))
-            .collect();
-        let list = if list.is_empty() {
-            "无 none".to_string()
-        } else {
-            format!("{}{}", list.join(", "), if more { " …" } else { "" })
-        };
+        let list = crate::notify::slot_starts_text(
+            view.call_down
+                .iter()
+                .filter(|c| {
+                    c.ends_ms > now && (c.starts_ms <= now || pushed.contains(&c.starts_ms))
+                })
+                .map(|c| c.starts_ms),
+        );
         return Err(invalid(format!(
             "没有在 {} 开始的叫号时段；可通知延迟的时段（已推送或已开始、未结束）：{list} / no call-down slot starts at {}; the slots that may be delayed (pushed or begun, not ended) start at: {list}",
             notify::clock_text(slot_ms),

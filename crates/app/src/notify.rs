@@ -657,6 +657,25 @@ impl ActorNames {
     }
 }
 
+/// The starts of slots, for a refusal that says which there are: in time
+/// order, each once, the first twelve (`…` after them), or 无 none.
+pub(crate) fn slot_starts_text(starts: impl Iterator<Item = i64>) -> String {
+    let mut starts: Vec<i64> = starts.collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let list: Vec<String> = starts
+        .iter()
+        .take(12)
+        .map(|t| notify::clock_text(*t))
+        .collect();
+    if list.is_empty() {
+        "无 none".to_string()
+    } else {
+        let more = if starts.len() > 12 { " …" } else { "" };
+        format!("{}{more}", list.join(", "))
+    }
+}
+
 fn no_channel() -> AuthError {
     AuthError::Invalid(
         "没有可用的告警渠道，叫号未推送也未记录：请先添加或启用一个群机器人渠道 / no alert channel: nothing was pushed or recorded; add or enable a group-robot channel first".into(),
@@ -712,27 +731,14 @@ pub async fn push_call_down(
         .collect();
     if calls.is_empty() {
         // Say which slots there are: the next ones not begun.
-        let mut starts: Vec<i64> = view
-            .call_down
-            .iter()
-            .map(|c| c.starts_ms)
-            .filter(|t| *t >= now)
-            .collect();
-        starts.sort_unstable();
-        starts.dedup();
-        let more = starts.len() > 12;
-        let list: Vec<String> = starts
-            .iter()
-            .take(12)
-            .map(|t| notify::clock_text(*t))
-            .collect();
-        let list = if list.is_empty() {
-            "无 none".to_string()
-        } else {
-            format!("{}{}", list.join(", "), if more { " …" } else { "" })
-        };
+        let list = slot_starts_text(
+            view.call_down
+                .iter()
+                .map(|c| c.starts_ms)
+                .filter(|t| *t >= now),
+        );
         return Err(AuthError::Invalid(format!(
-            "{} 没有开始的叫号时段；待叫号的时段：{list} / no call-down slot starts at {}; the slots to come start at: {list}",
+            "没有在 {} 开始的叫号时段；待叫号的时段：{list} / no call-down slot starts at {}; the slots to come start at: {list}",
             notify::clock_text(slot),
             notify::clock_text(slot)
         )));

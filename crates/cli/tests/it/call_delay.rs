@@ -8,7 +8,7 @@
 //! point named, no channel; only the round's managers may tell it.
 
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gw_domain::schedule::hhmm;
 use serde_json::{json, Value};
@@ -22,21 +22,7 @@ const MINUTE: i64 = 60_000;
 /// The JSON bodies of kind `call_delayed` the robot receives, waiting at most
 /// `wait` for `want` and a little more for any extra.
 fn delayed(rx: &mpsc::Receiver<(String, String)>, want: usize, wait: Duration) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut until = Instant::now() + wait;
-    while let Some(left) = until.checked_duration_since(Instant::now()) {
-        let Ok((_, body)) = rx.recv_timeout(left) else {
-            break;
-        };
-        let v: Value = serde_json::from_str(&body).unwrap();
-        if v["kind"] == "call_delayed" {
-            out.push(v);
-            if out.len() == want {
-                until = Instant::now() + Duration::from_millis(1500);
-            }
-        }
-    }
-    out
+    crate::held_calls::robot_kind(rx, "call_delayed", want, wait)
 }
 
 /// The street's messages of `what`.

@@ -15,30 +15,64 @@ use serde_json::{json, Value};
 use crate::alerts::robot;
 use crate::harness::{exec, open_round, query_strings, round_body, Server, TestEnv};
 
-/// The texts of the stay-home messages the robot receives within `wait`
-/// (call-down pushes are left out), waiting at most `wait` for the first of
-/// `want` and a little more for any extra.
-fn held_texts(rx: &mpsc::Receiver<(String, String)>, want: usize, wait: Duration) -> Vec<String> {
+/// The bodies the robot receives within `wait` that `keep` keeps, waiting
+/// at most `wait` for the first `want` and a little more (`extra`) after
+/// them for any beyond what was expected.
+pub(crate) fn robot_bodies(
+    rx: &mpsc::Receiver<(String, String)>,
+    want: usize,
+    wait: Duration,
+    extra: Duration,
+    keep: impl Fn(&str) -> bool,
+) -> Vec<String> {
     let mut out = Vec::new();
     let mut until = Instant::now() + wait;
     while let Some(left) = until.checked_duration_since(Instant::now()) {
         let Ok((_, body)) = rx.recv_timeout(left) else {
             break;
         };
-        let v: Value = serde_json::from_str(&body).unwrap();
-        let text = v["text"]["content"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        if text.contains("暂停下楼") {
-            out.push(text);
+        if keep(&body) {
+            out.push(body);
             if out.len() == want {
-                // Anything beyond what was expected arrives soon after.
-                until = Instant::now() + Duration::from_millis(1500);
+                until = Instant::now() + extra;
             }
         }
     }
     out
+}
+
+/// The JSON bodies of kind `kind` the robot receives (a JSON channel), as
+/// [`robot_bodies`].
+pub(crate) fn robot_kind(
+    rx: &mpsc::Receiver<(String, String)>,
+    kind: &str,
+    want: usize,
+    wait: Duration,
+) -> Vec<Value> {
+    robot_bodies(rx, want, wait, Duration::from_millis(1500), |b| {
+        serde_json::from_str::<Value>(b).is_ok_and(|v| v["kind"] == kind)
+    })
+    .iter()
+    .map(|b| serde_json::from_str(b).unwrap())
+    .collect()
+}
+
+/// The texts of the stay-home messages the robot receives within `wait`
+/// (call-down pushes are left out), waiting at most `wait` for the first of
+/// `want` and a little more for any extra.
+fn held_texts(rx: &mpsc::Receiver<(String, String)>, want: usize, wait: Duration) -> Vec<String> {
+    let text = |b: &str| -> String {
+        serde_json::from_str::<Value>(b).unwrap()["text"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    robot_bodies(rx, want, wait, Duration::from_millis(1500), |b| {
+        text(b).contains("暂停下楼")
+    })
+    .iter()
+    .map(|b| text(b))
+    .collect()
 }
 
 fn control(srv: &Server, kind: &str, id: &str, status: &str) -> Value {

@@ -20,20 +20,9 @@ use crate::held_calls::{pushed, Pushed};
 /// The bodies of the stay-home messages (【暂停下楼】) the robot receives
 /// within `wait`, waiting a little more after the `want`th for any extra.
 fn held(rx: &mpsc::Receiver<(String, String)>, want: usize, wait: Duration) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut until = Instant::now() + wait;
-    while let Some(left) = until.checked_duration_since(Instant::now()) {
-        let Ok((_, body)) = rx.recv_timeout(left) else {
-            break;
-        };
-        if body.contains("暂停下楼") {
-            out.push(body);
-            if out.len() == want {
-                until = Instant::now() + Duration::from_millis(2000);
-            }
-        }
-    }
-    out
+    crate::held_calls::robot_bodies(rx, want, wait, Duration::from_millis(2000), |b| {
+        b.contains("暂停下楼")
+    })
 }
 
 /// The server started again on the same database (as after a crash), its

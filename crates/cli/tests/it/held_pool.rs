@@ -7,7 +7,7 @@
 //! from an offline station after the pool's result.
 
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gw_domain::schedule::hhmm;
 use serde_json::{json, Value};
@@ -19,21 +19,7 @@ use crate::held_calls::{pushed, Pushed};
 /// receives within `wait`, waiting a little more after the `want`th for any
 /// extra.
 fn held_bodies(rx: &mpsc::Receiver<(String, String)>, want: usize, wait: Duration) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut until = Instant::now() + wait;
-    while let Some(left) = until.checked_duration_since(Instant::now()) {
-        let Ok((_, body)) = rx.recv_timeout(left) else {
-            break;
-        };
-        let v: Value = serde_json::from_str(&body).unwrap();
-        if v["kind"] == "call_held" {
-            out.push(v);
-            if out.len() == want {
-                until = Instant::now() + Duration::from_millis(1500);
-            }
-        }
-    }
-    out
+    crate::held_calls::robot_kind(rx, "call_held", want, wait)
 }
 
 /// A personal code of one resident of `household` (the first by id).
