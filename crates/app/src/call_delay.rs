@@ -14,7 +14,7 @@
 
 use gw_domain::access::Action;
 use gw_domain::ids::Key;
-use gw_domain::notify::{self, ChannelKind};
+use gw_domain::notify;
 use gw_domain::schedule::{
     delay_minutes_past, delay_text, delayed_come_down, delayed_end, hhmm, DELAY_MINUTES,
 };
@@ -196,12 +196,10 @@ pub async fn delay_call_down(
     }
     let k = point;
     let names: Vec<&str> = slots.iter().map(|(_, n, _)| *n).collect();
-    let slots: Vec<_> = slots
+    let Some(&(_, point_name, slot)) = slots
         .iter()
-        .filter(|(id, _, _)| k.street == round.street && *id == k.id)
-        .cloned()
-        .collect();
-    let Some(&(_, point_name, slot)) = slots.first() else {
+        .find(|(id, _, _)| k.street == round.street && *id == k.id)
+    else {
         return Err(invalid(format!(
             "采样点 {k} 在 {} 没有叫号；该时段的采样点：{} / point {k} calls nobody in the slot of {}; the slot's points: {}",
             notify::clock_text(slot_ms),
@@ -220,8 +218,8 @@ pub async fn delay_call_down(
     // The time these groups were last told to come down, if a notice did:
     // the slot ends as much later.
     let point_key = k.to_string();
-    let last_told = delays_of(store, round)
-        .await?
+    let last_told = view
+        .delays
         .iter()
         .filter(|d| d.covers(&point_key, slot_ms))
         .map(|d| d.come_down_ms)
@@ -257,33 +255,27 @@ pub async fn delay_call_down(
             if now > slot.starts_ms { "now" } else { "the slot's start" },
         )));
     }
-    let mut messages = Vec::new();
-    for ch in store
-        .channels(round.street)
+    let facts = notify::AlertFacts {
+        kind: DELAY_KIND.into(),
+        round: view.round_name.clone(),
+        point: point_name.to_string(),
+        barcode: String::new(),
+        members: slot.arrivals as usize,
+        households: 0,
+        at_ms: come_down_ms,
+    };
+    let text = delay_text(&view.round_name, point_name, slot, minutes, now);
+    // One message per active channel, in its format.
+    let messages: Vec<CallDownMessage> = crate::notify::active_channels(store, round.street)
         .await?
         .into_iter()
-        .filter(|c| c.active)
-    {
-        let kind = ChannelKind::parse(&ch.kind).unwrap_or(ChannelKind::Json);
-        for (_, name, s) in &slots {
-            let facts = notify::AlertFacts {
-                kind: DELAY_KIND.into(),
-                round: view.round_name.clone(),
-                point: (*name).to_string(),
-                barcode: String::new(),
-                members: s.arrivals as usize,
-                households: 0,
-                at_ms: come_down_ms,
-            };
-            let text = delay_text(&view.round_name, name, s, minutes, now);
-            messages.push(CallDownMessage {
-                channel: ch.id,
-                body: notify::body(kind, &text, &facts),
-                expires_ms: delayed_end(s.starts_ms, s.ends_ms, Some(come_down_ms)),
-                kind: DELAY_KIND,
-            });
-        }
-    }
+        .map(|(channel, kind)| CallDownMessage {
+            channel,
+            body: notify::body(kind, &text, &facts),
+            expires_ms: delayed_end(slot.starts_ms, slot.ends_ms, Some(come_down_ms)),
+            kind: DELAY_KIND,
+        })
+        .collect();
     let no_channel = || {
         invalid(
             "没有可用的告警渠道，延迟通知未发送也未记录：请先添加或启用一个群机器人渠道 / no alert channel: no delay notice was queued or recorded; add or enable a group-robot channel first".into(),
@@ -318,7 +310,7 @@ pub async fn delay_call_down(
             slot_ms,
             minutes,
             come_down_ms,
-            points: slots.iter().map(|(_, n, _)| (*n).to_string()).collect(),
+            points: vec![point_name.to_string()],
             queued,
         }),
         PushOutcome::NoChannel => Err(no_channel()),

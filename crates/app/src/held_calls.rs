@@ -26,7 +26,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use gw_domain::ids::Key;
-use gw_domain::notify::{self, ChannelKind};
+use gw_domain::notify;
 use gw_domain::schedule::hhmm;
 use gw_domain::territory::{ControlOrder, ControlStatus, ControlTarget};
 use gw_store::alerts::{CallDownMessage, PushOutcome};
@@ -545,12 +545,7 @@ async fn round_notice(
         .into_iter()
         .map(|p| (p.id, p.name))
         .collect();
-    let channels: Vec<_> = store
-        .channels(street)
-        .await?
-        .into_iter()
-        .filter(|c| c.active)
-        .collect();
+    let channels = crate::notify::active_channels(store, street).await?;
     let status = match h.status {
         ControlStatus::Sealed => "封控",
         _ => "临时管控",
@@ -583,10 +578,9 @@ async fn round_notice(
             households,
             at_ms: *starts,
         };
-        for ch in &channels {
-            let kind = ChannelKind::parse(&ch.kind).unwrap_or(ChannelKind::Json);
+        for &(channel, kind) in &channels {
             messages.push(CallDownMessage {
-                channel: ch.id,
+                channel,
                 body: notify::body(kind, &text, &facts),
                 expires_ms: *ends,
                 kind: "call_held",

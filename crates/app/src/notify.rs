@@ -676,6 +676,27 @@ pub(crate) fn slot_starts_text(starts: impl Iterator<Item = i64>) -> String {
     }
 }
 
+/// The street's active alert channels, each with the format its messages
+/// are written in (a kind not known is written as plain JSON): whom a
+/// call-down, a held call or a delay notice is queued to.
+pub(crate) async fn active_channels(
+    store: &Store,
+    street: i64,
+) -> Result<Vec<(i64, ChannelKind)>, StoreError> {
+    Ok(store
+        .channels(street)
+        .await?
+        .into_iter()
+        .filter(|c| c.active)
+        .map(|c| {
+            (
+                c.id,
+                ChannelKind::parse(&c.kind).unwrap_or(ChannelKind::Json),
+            )
+        })
+        .collect())
+}
+
 fn no_channel() -> AuthError {
     AuthError::Invalid(
         "没有可用的告警渠道，叫号未推送也未记录：请先添加或启用一个群机器人渠道 / no alert channel: nothing was pushed or recorded; add or enable a group-robot channel first".into(),
@@ -760,13 +781,7 @@ pub async fn push_call_down(
         )));
     }
     let mut messages = Vec::new();
-    for ch in store
-        .channels(round.street)
-        .await?
-        .into_iter()
-        .filter(|c| c.active)
-    {
-        let kind = ChannelKind::parse(&ch.kind).unwrap_or(ChannelKind::Json);
+    for (channel, kind) in active_channels(store, round.street).await? {
         for c in &calls {
             let facts = notify::AlertFacts {
                 kind: "call_down".into(),
@@ -778,7 +793,7 @@ pub async fn push_call_down(
                 at_ms: c.starts_ms,
             };
             messages.push(CallDownMessage {
-                channel: ch.id,
+                channel,
                 body: notify::body(kind, &c.text, &facts),
                 expires_ms: c.ends_ms,
                 kind: "call_down",

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::harness::{exec, query_strings, Server, TestEnv};
 use crate::held_calls::{pushed, Pushed};
+use crate::held_pool::{member_code, swab, tube};
 
 /// The bodies of the stay-home messages (【暂停下楼】) the robot receives
 /// within `wait`, waiting a little more after the `want`th for any extra.
@@ -221,27 +222,13 @@ async fn an_abnormal_pools_control_whose_notice_a_crash_lost_is_told_once_when_t
 
     // One pool with a member of household A, found abnormal: told at once
     // (the normal path), the alert's order cleared.
-    let t = srv.post(
-        &format!("/api/v1/points/{point}/tubes"),
-        &json!({ "barcode": "HC00000061" }),
+    let tube = tube(&srv, &point, "HC00000061");
+    swab(
+        &srv,
+        &tube,
+        "s-a",
+        &member_code(&srv, &store, street, a.household_id).await,
     );
-    assert_eq!(t.status, 201, "{}", t.body);
-    let tube = t.json()["id"].as_str().unwrap().to_string();
-    let ids = query_strings(
-        &store,
-        &format!(
-            "SELECT CAST(id AS TEXT) FROM resident WHERE street_id = {street} AND household_id = {} ORDER BY id",
-            a.household_id
-        ),
-    )
-    .await;
-    let code = srv.get(&format!("/api/v1/residents/{street}-{}/code", ids[0]));
-    assert_eq!(code.status, 200, "{}", code.body);
-    let s = srv.post(
-        &format!("/api/v1/tubes/{tube}/scans"),
-        &json!({ "client_id": "s-a", "code": code.json()["code"], "purpose": "routine" }),
-    );
-    assert!(s.status == 200 || s.status == 201, "{}", s.body);
     let r = srv.post(
         &format!("/api/v1/rounds/{round}/results"),
         &json!({ "results": [{ "barcode": "HC00000061", "result": "阳性" }] }),

@@ -23,7 +23,12 @@ fn held_bodies(rx: &mpsc::Receiver<(String, String)>, want: usize, wait: Duratio
 }
 
 /// A personal code of one resident of `household` (the first by id).
-async fn member_code(srv: &Server, store: &gw_store::Store, street: i64, household: i64) -> String {
+pub(crate) async fn member_code(
+    srv: &Server,
+    store: &gw_store::Store,
+    street: i64,
+    household: i64,
+) -> String {
     let ids = query_strings(
         store,
         &format!("SELECT CAST(id AS TEXT) FROM resident WHERE street_id = {street} AND household_id = {household} ORDER BY id"),
@@ -34,7 +39,7 @@ async fn member_code(srv: &Server, store: &gw_store::Store, street: i64, househo
     r.json()["code"].as_str().unwrap().to_string()
 }
 
-fn tube(srv: &Server, point: &str, barcode: &str) -> String {
+pub(crate) fn tube(srv: &Server, point: &str, barcode: &str) -> String {
     let r = srv.post(
         &format!("/api/v1/points/{point}/tubes"),
         &json!({ "barcode": barcode }),
@@ -43,7 +48,7 @@ fn tube(srv: &Server, point: &str, barcode: &str) -> String {
     r.json()["id"].as_str().unwrap().to_string()
 }
 
-fn swab(srv: &Server, tube: &str, client: &str, code: &str) {
+pub(crate) fn swab(srv: &Server, tube: &str, client: &str, code: &str) {
     let r = srv.post(
         &format!("/api/v1/tubes/{tube}/scans"),
         &json!({ "client_id": client, "code": code, "purpose": "routine" }),
