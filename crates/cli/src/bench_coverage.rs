@@ -202,7 +202,7 @@ async fn load(store: &Store, clock: &Clock, residents: u64, seed: u64) -> Result
             .collect();
         registrations += ids.len();
         store
-            .raw_insert_registrations(&tube, &ids, 2_000, now)
+            .raw_insert_registrations(&tube, &ids, 2_000, now, "raw")
             .await?;
         rounds.push((s.id, round));
     }

@@ -1999,19 +1999,21 @@ impl Store {
 
     /// Raw durable inserts of registrations into one tube, `batch` rows per
     /// multi-row INSERT and per transaction: the storage limit of the scan path.
+    /// Client ids are `{tag}-{batch}-{row}`, unique in the street per tag.
     pub async fn raw_insert_registrations(
         &self,
         tube: &TubeRow,
         residents: &[i64],
         batch: usize,
         now_ms: i64,
+        tag: &str,
     ) -> Result<()> {
         for (b, chunk) in residents.chunks(batch.max(1)).enumerate() {
             let mut tx = self.begin().await?;
             crate::import::tx_run!(tx, conn, DB => {
                 let mut qb = sqlx::QueryBuilder::<DB>::new("INSERT INTO registration (street_id, client_id, round_id, point_id, tube_id, resident_id, raw_code, purpose, problem, scanned_ms, stored_ms, station) ");
                 qb.push_values(chunk.iter().enumerate(), |mut v, (i, r)| {
-                    v.push_bind(tube.street_id).push_bind(format!("raw-{b}-{i}")).push_bind(tube.round_id).push_bind(tube.point_id).push_bind(tube.id).push_bind(*r)
+                    v.push_bind(tube.street_id).push_bind(format!("{tag}-{b}-{i}")).push_bind(tube.round_id).push_bind(tube.point_id).push_bind(tube.id).push_bind(*r)
                         .push_bind("raw").push_bind("retest").push_bind("").push_bind(now_ms).push_bind(now_ms).push_bind("raw");
                 });
                 qb.build().execute(&mut *conn).await?;
