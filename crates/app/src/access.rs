@@ -8,7 +8,7 @@ use argon2::Argon2;
 use gw_domain::access::{self, Action, Field, Grant, Node, Place, Role};
 use gw_domain::ids::Key;
 use gw_store::access::GrantWrite;
-use gw_store::audit::AuditWrite;
+use gw_store::audit::AuditRecord;
 use gw_store::{Store, StoreError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -167,22 +167,45 @@ async fn audit(
     detail: &str,
     address: &str,
 ) -> Result<(), StoreError> {
-    let (street_id, target_kind, target_id) = target;
-    // A NUL cannot be stored on PostgreSQL: the record is kept, marked.
-    let detail = &detail.replace('\0', "\u{fffd}");
-    let address = &address.replace('\0', "\u{fffd}");
     store
-        .audit(&AuditWrite {
-            street_id,
-            at_ms: clock.now_ms(),
-            actor,
-            action,
-            target_kind,
-            target_id,
-            detail,
-            address,
-        })
+        .audit(&owned_audit(clock, actor, action, target, detail, address).write())
         .await
+}
+
+/// An audit event, owned; a NUL (which PostgreSQL cannot store) is kept,
+/// marked.
+fn owned_audit(
+    clock: &Clock,
+    actor: &str,
+    action: &str,
+    target: Target<'_>,
+    detail: &str,
+    address: &str,
+) -> AuditRecord {
+    let (street_id, target_kind, target_id) = target;
+    AuditRecord {
+        street_id,
+        at_ms: clock.now_ms(),
+        actor: actor.to_string(),
+        action: action.to_string(),
+        target_kind: target_kind.to_string(),
+        target_id: target_id.to_string(),
+        detail: detail.replace('\0', "\u{fffd}"),
+        address: address.replace('\0', "\u{fffd}"),
+    }
+}
+
+/// The audit event of a caller's change, for the change to write in its own
+/// transaction (acknowledged, the change and its record are both stored, or
+/// neither); [`AuditRecord::with_detail`] adds what is known only there.
+pub fn audit_record(
+    clock: &Clock,
+    p: &Principal,
+    action: &str,
+    target: Target<'_>,
+    detail: &str,
+) -> AuditRecord {
+    owned_audit(clock, &p.actor(), action, target, detail, "")
 }
 
 /// On a database with no account: creates `admin` (city-wide) with a one-time

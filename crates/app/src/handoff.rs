@@ -274,18 +274,15 @@ pub async fn issue_supplies(
                 now_ms: now,
             },
             no_overlap,
+            &access::audit_record(
+                clock,
+                p,
+                "issue_supplies",
+                (point.street, "point", &point.to_string()),
+                &format!("kind={} quantity={quantity}", kind.code()),
+            ),
         )
         .await?;
-    access::record(
-        store,
-        clock,
-        p,
-        "issue_supplies",
-        (point.street, "point", &point.to_string()),
-        &format!("kind={} quantity={quantity}", kind.code()),
-        "",
-    )
-    .await?;
     Ok(SupplyView {
         id: Key {
             street: point.street,
@@ -417,19 +414,16 @@ pub async fn set_bag_capacity(
         ))
         .into());
     }
-    store
-        .set_bag_capacity(round.street, round.id, c as i32)
-        .await?;
-    access::record(
-        store,
+    let audit = access::audit_record(
         clock,
         p,
         "set_bag_capacity",
         (round.street, "round", &round.to_string()),
         &format!("bag_capacity={c}"),
-        "",
-    )
-    .await?;
+    );
+    store
+        .set_bag_capacity(round.street, round.id, c as i32, &audit)
+        .await?;
     let over = store
         .chain(round.street, round.id)
         .await?
@@ -898,6 +892,13 @@ pub async fn pack_bag(
             counted,
             &p.actor(),
             clock.now_ms(),
+            &access::audit_record(
+                clock,
+                p,
+                "pack_bag",
+                (point.street, "point", &point.to_string()),
+                &format!("bag={bag} tubes={} counted={counted}", ids.len()),
+            ),
         )
         .await
     {
@@ -941,16 +942,6 @@ pub async fn pack_bag(
         )],
         Counting::Bag(counted),
     );
-    access::record(
-        store,
-        clock,
-        p,
-        "pack_bag",
-        (point.street, "point", &point.to_string()),
-        &format!("bag={bag} tubes={tubes_n} counted={counted}"),
-        "",
-    )
-    .await?;
     Ok(Packed {
         id: Key {
             street: point.street,
@@ -1041,6 +1032,9 @@ pub async fn pack_box(
     }
     refuse(problems)?;
     let ids: Vec<i64> = found.iter().map(|b| b.id).collect();
+    let (tubes_n, people) = found
+        .iter()
+        .fold((0, 0), |(t, pe), b| (t + b.tubes, pe + b.people));
     let id = match store
         .pack_box(
             point.street,
@@ -1051,6 +1045,16 @@ pub async fn pack_box(
             (counted_bags, counted_tubes),
             &p.actor(),
             clock.now_ms(),
+            &access::audit_record(
+                clock,
+                p,
+                "pack_box",
+                (point.street, "point", &point.to_string()),
+                &format!(
+                    "box={box_code} bags={} tubes={tubes_n} counted_bags={counted_bags} counted_tubes={counted_tubes}",
+                    ids.len()
+                ),
+            ),
         )
         .await
     {
@@ -1078,9 +1082,6 @@ pub async fn pack_box(
         }
         Err(e) => return Err(e.into()),
     };
-    let (tubes_n, people) = found
-        .iter()
-        .fold((0, 0), |(t, pe), b| (t + b.tubes, pe + b.people));
     let inside: Vec<(String, Tally)> = found
         .iter()
         .map(|b| {
@@ -1102,19 +1103,6 @@ pub async fn pack_box(
             tubes: counted_tubes,
         },
     );
-    access::record(
-        store,
-        clock,
-        p,
-        "pack_box",
-        (point.street, "point", &point.to_string()),
-        &format!(
-            "box={box_code} bags={} tubes={tubes_n} counted_bags={counted_bags} counted_tubes={counted_tubes}",
-            ids.len()
-        ),
-        "",
-    )
-    .await?;
     Ok(Packed {
         id: Key {
             street: point.street,
@@ -1202,8 +1190,31 @@ pub async fn recount(
         }
         _ => {}
     }
-    let (id, before_tubes, before_bags) = store
-        .recount(point.street, pt.round_id, &label, tubes, bags)
+    // Its record names the counts it had, read in the recount's transaction.
+    let audit = access::audit_record(
+        clock,
+        p,
+        "recount",
+        (point.street, "point", &point.to_string()),
+        "",
+    );
+    let (id, _, _) = store
+        .recount(
+            point.street,
+            pt.round_id,
+            &label,
+            tubes,
+            bags,
+            |before_tubes, before_bags| {
+                audit.with_detail(format!(
+                    "{kind}={label} tubes={before_tubes}->{tubes}{} reason={reason}",
+                    match (before_bags, bags) {
+                        (Some(a), Some(b)) => format!(" bags={a}->{b}"),
+                        _ => String::new(),
+                    }
+                ))
+            },
+        )
         .await?;
     // The step checked again with the new count, as packing checked it.
     let inside: Vec<(String, Tally)> = rows
@@ -1232,22 +1243,6 @@ pub async fn recount(
             Some(n) => Counting::Box { bags: n, tubes },
         },
     );
-    access::record(
-        store,
-        clock,
-        p,
-        "recount",
-        (point.street, "point", &point.to_string()),
-        &format!(
-            "{kind}={label} tubes={before_tubes}->{tubes}{} reason={reason}",
-            match (before_bags, bags) {
-                (Some(a), Some(b)) => format!(" bags={a}->{b}"),
-                _ => String::new(),
-            }
-        ),
-        "",
-    )
-    .await?;
     let (system_tubes, people) = inside
         .iter()
         .fold((0, 0), |(t, pe), (_, b)| (t + b.tubes, pe + b.people));
@@ -1479,7 +1474,27 @@ pub async fn hand_over(
     }
     refuse(problems)?;
     let ids: Vec<i64> = found.iter().map(|b| b.id).collect();
-    let id = match store.hand_over(&w, &ids).await {
+    let audit = access::audit_record(
+        clock,
+        p,
+        "hand_over",
+        (point.street, "point", &point.to_string()),
+        "",
+    );
+    let (tubes_n, people) = found
+        .iter()
+        .fold((0, 0), |(t, pe), b| (t + b.tubes, pe + b.people));
+    let handed = |id: i64| {
+        audit.with_detail(format!(
+            "handoff={} boxes={} tubes={tubes_n}",
+            Key {
+                street: point.street,
+                id
+            },
+            ids.len()
+        ))
+    };
+    let id = match store.hand_over(&w, &ids, handed).await {
         Ok(id) => id,
         // The same hand-over sent twice at once: the first one made it.
         Err(e @ StoreError::Conflict(_)) => {
@@ -1498,9 +1513,6 @@ pub async fn hand_over(
         id,
     }
     .to_string();
-    let (tubes_n, people) = found
-        .iter()
-        .fold((0, 0), |(t, pe), b| (t + b.tubes, pe + b.people));
     let chain = chain_of_boxes(point.street, &found, Some(&hid), None);
     let chain = Chain {
         handoffs: vec![HandOffLink {
@@ -1516,16 +1528,6 @@ pub async fn hand_over(
         .into_iter()
         .filter(|m| m.kind == "handoff" && m.step == rules::Step::HandOff)
         .collect();
-    access::record(
-        store,
-        clock,
-        p,
-        "hand_over",
-        (point.street, "point", &point.to_string()),
-        &format!("handoff={hid} boxes={} tubes={tubes_n}", ids.len()),
-        "",
-    )
-    .await?;
     Ok(Packed {
         id: hid,
         barcode: String::new(),
@@ -1747,7 +1749,27 @@ pub async fn receive(
         .map(|b| never_handed_over(&b.barcode))
         .collect();
     let ids: Vec<i64> = found.iter().map(|b| b.id).collect();
-    let id = match store.receive(&w, &ids).await {
+    let audit = access::audit_record(
+        clock,
+        p,
+        "lab_receive",
+        (round.street, "round", &round.to_string()),
+        "",
+    );
+    let (tubes_n, people) = found
+        .iter()
+        .fold((0, 0), |(t, pe), b| (t + b.tubes, pe + b.people));
+    let received = |id: i64| {
+        audit.with_detail(format!(
+            "receipt={} boxes={} tubes={tubes_n}",
+            Key {
+                street: round.street,
+                id
+            },
+            ids.len()
+        ))
+    };
+    let id = match store.receive(&w, &ids, received).await {
         Ok(id) => id,
         // The same receipt sent twice at once: the first one made it.
         Err(e @ StoreError::Conflict(_)) => {
@@ -1766,9 +1788,6 @@ pub async fn receive(
         id,
     }
     .to_string();
-    let (tubes_n, people) = found
-        .iter()
-        .fold((0, 0), |(t, pe), b| (t + b.tubes, pe + b.people));
     let mut chain = Chain {
         receipts: vec![ReceiptLink {
             id: rid.clone(),
@@ -1788,16 +1807,6 @@ pub async fn receive(
                 || (m.kind == "box" && matches!(m.step, rules::Step::HandOff | rules::Step::Lab))
         })
         .collect();
-    access::record(
-        store,
-        clock,
-        p,
-        "lab_receive",
-        (round.street, "round", &round.to_string()),
-        &format!("receipt={rid} boxes={} tubes={tubes_n}", ids.len()),
-        "",
-    )
-    .await?;
     Ok(Packed {
         id: rid,
         barcode: String::new(),

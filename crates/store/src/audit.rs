@@ -50,6 +50,43 @@ pub struct AuditWrite<'a> {
     pub address: &'a str,
 }
 
+/// An audit event owned, for a change that writes it in its own
+/// transaction once what it names (an id, a count before) is known there.
+#[derive(Debug, Clone, Default)]
+pub struct AuditRecord {
+    pub street_id: i64,
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: String,
+    pub detail: String,
+    pub address: String,
+}
+
+impl AuditRecord {
+    pub fn write(&self) -> AuditWrite<'_> {
+        AuditWrite {
+            street_id: self.street_id,
+            at_ms: self.at_ms,
+            actor: &self.actor,
+            action: &self.action,
+            target_kind: &self.target_kind,
+            target_id: &self.target_id,
+            detail: &self.detail,
+            address: &self.address,
+        }
+    }
+
+    /// The same event with another detail.
+    pub fn with_detail(&self, detail: String) -> AuditRecord {
+        AuditRecord {
+            detail: detail.replace('\0', "\u{fffd}"),
+            ..self.clone()
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AuditRow {
     pub street_id: i64,

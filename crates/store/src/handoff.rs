@@ -7,6 +7,7 @@ use sqlx::{QueryBuilder, Row};
 
 use gw_domain::testing::TubeState;
 
+use crate::audit::AuditRecord;
 use crate::import::{tx_run, RowLock};
 use crate::{db_run, push_ids, Result, Store, StoreError};
 
@@ -243,13 +244,21 @@ fn moved_to(to: TubeState) -> String {
 }
 
 impl Store {
-    pub async fn set_bag_capacity(&self, street: i64, round: i64, capacity: i32) -> Result<()> {
-        let n = db_run!(self, pool => sqlx::query("UPDATE testing_round SET bag_capacity = $3 WHERE street_id = $1 AND id = $2")
-            .bind(street).bind(round).bind(capacity).execute(pool).await?.rows_affected());
+    pub async fn set_bag_capacity(
+        &self,
+        street: i64,
+        round: i64,
+        capacity: i32,
+        audit: &AuditRecord,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let n = tx_run!(tx, conn, DB => sqlx::query("UPDATE testing_round SET bag_capacity = $3 WHERE street_id = $1 AND id = $2")
+            .bind(street).bind(round).bind(capacity).execute(&mut *conn).await?.rows_affected());
         if n != 1 {
             return Err(StoreError::NotFound(format!("round {street}-{round}")));
         }
-        Ok(())
+        tx.audit(&audit.write()).await?;
+        tx.commit().await
     }
 
     pub async fn bag_capacity(&self, street: i64, round: i64) -> Result<i32> {
@@ -267,6 +276,7 @@ impl Store {
         &self,
         w: &SupplyWrite<'_>,
         check: impl FnOnce(&[SupplyRow]) -> Result<()>,
+        audit: &AuditRecord,
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
         let state = tx.round_state(w.street, w.round, RowLock::Update).await?;
@@ -287,6 +297,7 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id")
             .bind(w.street).bind(w.round).bind(w.point).bind(w.kind).bind(w.quantity).bind(w.first_barcode).bind(w.last_barcode)
             .bind(w.batch).bind(w.received_by).bind(w.issued_by).bind(w.now_ms).fetch_one(&mut *conn).await?);
+        tx.audit(&audit.write()).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -389,6 +400,7 @@ impl Store {
         counted: i64,
         by: &str,
         now_ms: i64,
+        audit: &AuditRecord,
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
         let id = tx_run!(tx, conn, DB => {
@@ -420,6 +432,7 @@ impl Store {
             }
             id
         });
+        tx.audit(&audit.write()).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -470,6 +483,7 @@ impl Store {
         counted: (i64, i64),
         by: &str,
         now_ms: i64,
+        audit: &AuditRecord,
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
         let id = tx_run!(tx, conn, DB => {
@@ -492,6 +506,7 @@ impl Store {
             qb.build().execute(&mut *conn).await?;
             id
         });
+        tx.audit(&audit.write()).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -510,6 +525,7 @@ impl Store {
         barcode: &str,
         tubes: i64,
         bags: Option<i64>,
+        audit: impl FnOnce(i64, Option<i64>) -> AuditRecord,
     ) -> Result<(i64, i64, Option<i64>)> {
         let mut tx = self.begin().await?;
         // The bag or box is locked for update as it is read (two recounts
@@ -549,6 +565,7 @@ impl Store {
             };
             (id, before_tubes, before_bags)
         });
+        tx.audit(&audit(before.1, before.2).write()).await?;
         tx.commit().await?;
         Ok(before)
     }
@@ -580,7 +597,12 @@ impl Store {
 
     /// Records a hand-over of these boxes (none handed over yet); their tubes
     /// become `handed_over`.
-    pub async fn hand_over(&self, w: &HandOffWrite<'_>, boxes: &[i64]) -> Result<i64> {
+    pub async fn hand_over(
+        &self,
+        w: &HandOffWrite<'_>,
+        boxes: &[i64],
+        audit: impl FnOnce(i64) -> AuditRecord,
+    ) -> Result<i64> {
         let street = w.street;
         let mut tx = self.begin().await?;
         let id = tx_run!(tx, conn, DB => {
@@ -603,13 +625,19 @@ impl Store {
             qb.build().execute(&mut *conn).await?;
             id
         });
+        tx.audit(&audit(id).write()).await?;
         tx.commit().await?;
         Ok(id)
     }
 
     /// Records the lab's receipt of these boxes (none received yet); their
     /// tubes become `received` (a tube that already has a result keeps it).
-    pub async fn receive(&self, w: &ReceiptWrite<'_>, boxes: &[i64]) -> Result<i64> {
+    pub async fn receive(
+        &self,
+        w: &ReceiptWrite<'_>,
+        boxes: &[i64],
+        audit: impl FnOnce(i64) -> AuditRecord,
+    ) -> Result<i64> {
         let street = w.street;
         let mut tx = self.begin().await?;
         let id = tx_run!(tx, conn, DB => {
@@ -634,6 +662,7 @@ impl Store {
             qb.build().execute(&mut *conn).await?;
             id
         });
+        tx.audit(&audit(id).write()).await?;
         tx.commit().await?;
         Ok(id)
     }

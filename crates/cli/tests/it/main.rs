@@ -7,6 +7,7 @@ mod access;
 mod alert_pages;
 mod alerts;
 mod api;
+mod audit_atomic;
 mod browser;
 mod call_delay;
 mod carry;

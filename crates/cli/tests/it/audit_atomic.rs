@@ -1,0 +1,237 @@
+//! The packing chain's acts and their audit records are one: when the
+//! database refuses the record (a trigger standing in for a full disk or a
+//! crash between the two), the act is not stored either, and sent again
+//! once the fault is gone it is stored once, with its one record. Before,
+//! the act was committed first and its record written after: a failure in
+//! between left a supply issue, a bag, a box, a hand-over or a lab receipt
+//! nobody had recorded doing.
+
+use serde_json::{json, Value};
+
+use crate::harness::{exec, residents_with_codes, Response};
+use crate::packing_pages::{closed_tube, staffed, Staffed};
+
+struct World {
+    s: Staffed,
+    /// The point.
+    a: String,
+    /// The point's manager and the lab.
+    pm: String,
+    lab: String,
+}
+
+async fn world() -> World {
+    let s = staffed("全员核酸第7轮").await;
+    let c = s.srv.with_token(&s.chief);
+    let a = c
+        .post(
+            &format!("/api/v1/rounds/{}/points", s.round),
+            &json!({ "name": "审计一号点", "community": format!("{}-{}", s.street, s.community) }),
+        )
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let people = residents_with_codes(|p| c.get(p), "limit=4");
+    closed_tube(&s.srv, &s.chief, &a, "TB00000201", &people[0..2]);
+    closed_tube(&s.srv, &s.chief, &a, "TB00000202", &people[2..3]);
+    let pm_pw = s.env.account("pm", "point_manager", &["--point", &a]);
+    let pm = s.srv.login("pm", &pm_pw);
+    let lab = s.srv.login("lab", &s.lab_pw);
+    World { s, a, pm, lab }
+}
+
+impl World {
+    fn post(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.s.srv.with_token(token).post(path, body)
+    }
+
+    async fn audited(&self, action: &str) -> usize {
+        self.s
+            .env
+            .store()
+            .await
+            .audit_events(None, None, None, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.action == action)
+            .count()
+    }
+
+    /// From now on the database refuses an audit record of `action`.
+    async fn refuse_records_of(&self, action: &str) {
+        let store = self.s.env.store().await;
+        match &store.pool {
+            gw_store::Pool::Sqlite(_) => {
+                exec(
+                    &store,
+                    &format!(
+                        "CREATE TRIGGER gw_test_fault BEFORE INSERT ON audit_event \
+                         WHEN NEW.action = '{action}' BEGIN SELECT RAISE(ABORT, 'fault injected'); END"
+                    ),
+                )
+                .await;
+            }
+            gw_store::Pool::Postgres(_) => {
+                exec(
+                    &store,
+                    "CREATE OR REPLACE FUNCTION gw_test_fault() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                     BEGIN IF NEW.action = TG_ARGV[0] THEN RAISE EXCEPTION 'fault injected'; END IF; RETURN NEW; END $$",
+                )
+                .await;
+                exec(
+                    &store,
+                    &format!(
+                        "CREATE TRIGGER gw_test_fault BEFORE INSERT ON audit_event FOR EACH ROW \
+                         EXECUTE FUNCTION gw_test_fault('{action}')"
+                    ),
+                )
+                .await;
+            }
+        }
+    }
+
+    async fn fault_gone(&self) {
+        let store = self.s.env.store().await;
+        let drop = match &store.pool {
+            gw_store::Pool::Sqlite(_) => "DROP TRIGGER gw_test_fault",
+            gw_store::Pool::Postgres(_) => "DROP TRIGGER gw_test_fault ON audit_event",
+        };
+        exec(&store, drop).await;
+    }
+
+    /// `body` sent to `path` while `action`'s record is refused: the act
+    /// fails and leaves nothing; sent again after, it is stored (201, not
+    /// the 200 of a replay of something already stored) with one record.
+    async fn whole_or_nothing(&self, token: &str, action: &str, path: &str, body: &Value) {
+        self.refuse_records_of(action).await;
+        let failed = self.post(token, path, body);
+        assert!(
+            failed.status >= 500,
+            "{action}: {} {}",
+            failed.status,
+            failed.body
+        );
+        self.fault_gone().await;
+        assert_eq!(self.audited(action).await, 0, "{action}");
+        let stored = self.post(token, path, body);
+        assert_eq!(stored.status, 201, "{action}: {}", stored.body);
+        if let Some(replay) = stored.json().get("replay") {
+            assert_eq!(replay, &json!(false), "{action}: {}", stored.body);
+        }
+        assert_eq!(self.audited(action).await, 1, "{action}");
+    }
+
+    async fn round_key(&self) -> gw_domain::ids::Key {
+        self.s.round.parse().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_packing_act_whose_audit_record_fails_is_not_stored() {
+    let w = world().await;
+    let (a, round) = (&w.a, &w.s.round);
+    let store = w.s.env.store().await;
+    let key = w.round_key().await;
+
+    // Supplies: none issued while the record is refused.
+    let supplies = format!("/api/v1/points/{a}/supplies");
+    let kits = json!({ "kind": "kits", "quantity": 100 });
+    w.refuse_records_of("issue_supplies").await;
+    let failed = w.post(&w.pm, &supplies, &kits);
+    assert!(failed.status >= 500, "{} {}", failed.status, failed.body);
+    w.fault_gone().await;
+    assert!(store
+        .supplies(key.street, key.id, None)
+        .await
+        .unwrap()
+        .is_empty());
+    let issued = w.post(&w.pm, &supplies, &kits);
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    assert_eq!(
+        store
+            .supplies(key.street, key.id, None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(w.audited("issue_supplies").await, 1);
+
+    // The round's bag capacity: unchanged while the record is refused.
+    let capacity = format!("/api/v1/rounds/{round}/bag-capacity");
+    w.refuse_records_of("set_bag_capacity").await;
+    let failed = w.post(&w.s.chief, &capacity, &json!({ "bag_capacity": 30 }));
+    assert!(failed.status >= 500, "{} {}", failed.status, failed.body);
+    w.fault_gone().await;
+    assert_eq!(store.bag_capacity(key.street, key.id).await.unwrap(), 20);
+    let set = w.post(&w.s.chief, &capacity, &json!({ "bag_capacity": 30 }));
+    assert_eq!(set.status, 200, "{}", set.body);
+    assert_eq!(store.bag_capacity(key.street, key.id).await.unwrap(), 30);
+    assert_eq!(w.audited("set_bag_capacity").await, 1);
+
+    // A bag: not made, its tubes still closed at the point.
+    w.whole_or_nothing(
+        &w.pm,
+        "pack_bag",
+        &format!("/api/v1/points/{a}/bags"),
+        &json!({ "barcode": "BAG201", "tubes": ["TB00000201", "TB00000202"], "counted_tubes": 2 }),
+    )
+    .await;
+
+    // A recount of it: the count it had stays.
+    let recounts = format!("/api/v1/points/{a}/recounts");
+    let recount = json!({ "barcode": "BAG201", "counted_tubes": 3, "reason": "再数一遍" });
+    w.refuse_records_of("recount").await;
+    let failed = w.post(&w.pm, &recounts, &recount);
+    assert!(failed.status >= 500, "{} {}", failed.status, failed.body);
+    w.fault_gone().await;
+    let counted = |chain: gw_store::handoff::ChainRows| {
+        chain
+            .bags
+            .iter()
+            .find(|b| b.barcode == "BAG201")
+            .map(|b| b.counted_tubes)
+    };
+    assert_eq!(
+        counted(store.chain(key.street, key.id).await.unwrap()),
+        Some(2)
+    );
+    let r = w.post(&w.pm, &recounts, &recount);
+    assert!(r.status < 300, "{} {}", r.status, r.body);
+    assert_eq!(
+        counted(store.chain(key.street, key.id).await.unwrap()),
+        Some(3)
+    );
+    assert_eq!(w.audited("recount").await, 1);
+
+    // A box, a hand-over and the lab's receipt: each whole or not at all.
+    w.whole_or_nothing(
+        &w.pm,
+        "pack_box",
+        &format!("/api/v1/points/{a}/boxes"),
+        &json!({ "barcode": "BOX201", "bags": ["BAG201"], "counted_bags": 1, "counted_tubes": 2 }),
+    )
+    .await;
+    w.whole_or_nothing(
+        &w.pm,
+        "hand_over",
+        &format!("/api/v1/points/{a}/handoffs"),
+        &json!({ "boxes": ["BOX201"], "transporter": { "name": "李师傅", "phone": "13812345678" }, "counted_tubes": 2, "counted_people": 3 }),
+    )
+    .await;
+    w.whole_or_nothing(
+        &w.lab,
+        "lab_receive",
+        &format!("/api/v1/rounds/{round}/receipts"),
+        &json!({ "boxes": ["BOX201"], "counted_tubes": 2, "box_tubes": { "BOX201": 2 } }),
+    )
+    .await;
+    let tube = store
+        .tube_by_barcode(key.street, key.id, "TB00000201")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tube.state, "received");
+}
