@@ -513,19 +513,23 @@ pub async fn match_walk_in(
             "{pending} 与 {target} 的姓名不同：确认是同一人后再合并（despite_name）/ {pending} and {target} have different names: merge only once sure they are the same person (despite_name)"
         ))));
     }
-    store
-        .match_pending(pending.street, pending.id, target.id, clock.now_ms())
-        .await?;
-    crate::access::record(
-        store,
+    let audit = crate::access::audit_record(
         clock,
         p,
         "match_resident",
         (pending.street, "resident", &target.to_string()),
         &format!("merged={pending}"),
-        address,
     )
-    .await?;
+    .with_address(address);
+    store
+        .match_pending(
+            pending.street,
+            pending.id,
+            target.id,
+            clock.now_ms(),
+            &audit,
+        )
+        .await?;
     Ok(())
 }
 
@@ -590,29 +594,30 @@ pub async fn set_control(
         None
     };
     let actor = p.actor();
-    let id = store
-        .set_control(&gw_store::control::ControlWrite {
-            street_id: ask.key.street,
-            target: ask.target,
-            target_id: ask.key.id,
-            status: ask.status,
-            from_ms: from,
-            until_ms: ask.until_ms,
-            reason,
-            set_by: &actor,
-            now_ms: now,
-        })
-        .await?;
-    crate::access::record(
-        store,
+    let audit = crate::access::audit_record(
         clock,
         p,
         "set_control",
         (ask.key.street, ask.target.code(), &ask.key.to_string()),
         ask.status.code(),
-        address,
     )
-    .await?;
+    .with_address(address);
+    let id = store
+        .set_control(
+            &gw_store::control::ControlWrite {
+                street_id: ask.key.street,
+                target: ask.target,
+                target_id: ask.key.id,
+                status: ask.status,
+                from_ms: from,
+                until_ms: ask.until_ms,
+                reason,
+                set_by: &actor,
+                now_ms: now,
+            },
+            &audit,
+        )
+        .await?;
     let order = Key {
         street: ask.key.street,
         id,
@@ -673,19 +678,16 @@ pub async fn assign_building(
             "网格 {grid} 不在楼栋 {building} 所在街道 / grid {grid} is not in building {building}'s street"
         )));
     }
-    store
-        .set_building_grid(building.street, building.id, grid.id)
-        .await?;
-    crate::access::record(
-        store,
+    let audit = crate::access::audit_record(
         clock,
         p,
         "assign_building",
         (building.street, "building", &building.to_string()),
         &format!("grid={}-{}→{grid}", building.street, before.grid_id),
-        "",
-    )
-    .await?;
+    );
+    store
+        .set_building_grid(building.street, building.id, grid.id, &audit)
+        .await?;
     Ok(store.building(building.street, building.id).await?)
 }
 
@@ -807,17 +809,9 @@ pub async fn set_flags(
         }
         b.0
     };
-    let (before, after) = store
-        .set_resident_flags(
-            resident.street,
-            resident.id,
-            bits(set),
-            bits(clear),
-            clock.now_ms(),
-        )
-        .await?;
     // What the call changed, not what it asked: a flag set already, or
-    // cleared where it was not set, is no change.
+    // cleared where it was not set, is no change. Read and recorded with
+    // the row held.
     let named = |bits: u32| {
         gw_domain::resident::Flags(bits)
             .iter()
@@ -826,24 +820,33 @@ pub async fn set_flags(
             .collect::<Vec<_>>()
             .join(",")
     };
-    let health_changed = gw_domain::resident::Flags(before ^ after)
-        .iter()
-        .filter(|f| is_health_flag(*f))
-        .count();
-    crate::access::record(
-        store,
+    let audit = crate::access::audit_record(
         clock,
         p,
         "set_flags",
         (resident.street, "resident", &resident.to_string()),
-        &format!(
-            "set={} clear={} health_flags_changed={health_changed}",
-            named(after & !before),
-            named(before & !after)
-        ),
         "",
-    )
-    .await?;
+    );
+    let (_, after) = store
+        .set_resident_flags(
+            resident.street,
+            resident.id,
+            bits(set),
+            bits(clear),
+            clock.now_ms(),
+            |before, after| {
+                let health_changed = gw_domain::resident::Flags(before ^ after)
+                    .iter()
+                    .filter(|f| is_health_flag(*f))
+                    .count();
+                audit.with_detail(format!(
+                    "set={} clear={} health_flags_changed={health_changed}",
+                    named(after & !before),
+                    named(before & !after)
+                ))
+            },
+        )
+        .await?;
     // What the caller may see of the result: the flags that are not health
     // data (health ones only through a reveal).
     Ok(gw_domain::resident::Flags(after)
@@ -883,11 +886,7 @@ pub async fn move_resident(
             "居民 {resident} 已经在户 {household} / resident {resident} already lives in household {household}"
         )));
     }
-    store
-        .move_resident(resident.street, resident.id, household.id, clock.now_ms())
-        .await?;
-    crate::access::record(
-        store,
+    let audit = crate::access::audit_record(
         clock,
         p,
         "move_resident",
@@ -896,9 +895,16 @@ pub async fn move_resident(
             "household={}→{household}",
             before.map_or_else(|| "-".to_string(), |h| format!("{}-{h}", resident.street))
         ),
-        "",
-    )
-    .await?;
+    );
+    store
+        .move_resident(
+            resident.street,
+            resident.id,
+            household.id,
+            clock.now_ms(),
+            &audit,
+        )
+        .await?;
     Ok(())
 }
 

@@ -78,6 +78,14 @@ impl AuditRecord {
         }
     }
 
+    /// The same event from another address (the caller's, for the log).
+    pub fn with_address(self, address: &str) -> AuditRecord {
+        AuditRecord {
+            address: address.replace('\0', "\u{fffd}"),
+            ..self
+        }
+    }
+
     /// The same event with another detail.
     pub fn with_detail(&self, detail: String) -> AuditRecord {
         AuditRecord {

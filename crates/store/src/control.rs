@@ -64,7 +64,11 @@ impl Store {
         Ok(n > 0)
     }
 
-    pub async fn set_control(&self, w: &ControlWrite<'_>) -> Result<i64> {
+    pub async fn set_control(
+        &self,
+        w: &ControlWrite<'_>,
+        audit: &crate::audit::AuditRecord,
+    ) -> Result<i64> {
         if !self
             .control_target_exists(w.street_id, w.target, w.target_id)
             .await?
@@ -83,9 +87,14 @@ impl Store {
             "INSERT INTO control_order (street_id, target_kind, target_id, status, from_ms, until_ms, reason, set_by, created_ms, notice_due) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {due}) RETURNING id"
         );
-        Ok(db_run!(self, pool => sqlx::query_scalar(&sql)
+        // With its audit record: neither is stored without the other.
+        let mut tx = self.begin().await?;
+        let id = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar(&sql)
             .bind(w.street_id).bind(w.target.code()).bind(w.target_id).bind(w.status.code()).bind(w.from_ms).bind(w.until_ms)
-            .bind(w.reason).bind(w.set_by).bind(w.now_ms).fetch_one(pool).await?))
+            .bind(w.reason).bind(w.set_by).bind(w.now_ms).fetch_one(&mut *conn).await?);
+        tx.audit(&audit.write()).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// The full history of one target, oldest first.

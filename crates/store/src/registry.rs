@@ -760,6 +760,7 @@ impl Store {
         pending: i64,
         target: i64,
         now_ms: i64,
+        audit: &crate::audit::AuditRecord,
     ) -> Result<()> {
         let p = self.resident(street, pending).await?;
         if p.status != "pending" {
@@ -774,6 +775,7 @@ impl Store {
         tx.delete_resident(street, pending).await?;
         tx.update_resident(street, target, t.household_id, &merged, now_ms)
             .await?;
+        tx.audit(&audit.write()).await?;
         tx.commit().await
     }
 }
@@ -954,19 +956,28 @@ impl Store {
     /// residents go with it: a resident's grid is their building's).
     /// NotFound for an unknown building; Conflict for a grid of another
     /// community.
-    pub async fn set_building_grid(&self, street: i64, building: i64, grid: i64) -> Result<()> {
-        let n = db_run!(self, pool => sqlx::query(
+    pub async fn set_building_grid(
+        &self,
+        street: i64,
+        building: i64,
+        grid: i64,
+        audit: &crate::audit::AuditRecord,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let n = crate::import::tx_run!(tx, conn, DB => sqlx::query(
             "UPDATE building SET grid_id = $3 WHERE street_id = $1 AND id = $2 \
              AND EXISTS (SELECT 1 FROM grid g JOIN compound c ON c.street_id = g.street_id AND c.community_id = g.community_id \
                          WHERE g.street_id = $1 AND g.id = $3 AND c.id = building.compound_id)")
-            .bind(street).bind(building).bind(grid).execute(pool).await?.rows_affected());
+            .bind(street).bind(building).bind(grid).execute(&mut *conn).await?.rows_affected());
         if n == 0 {
+            tx.rollback().await?;
             self.building(street, building).await?;
             return Err(StoreError::Conflict(format!(
                 "网格 {street}-{grid} 不在楼栋 {street}-{building} 所在社区 / grid {street}-{grid} is not in building {street}-{building}'s community"
             )));
         }
-        Ok(())
+        tx.audit(&audit.write()).await?;
+        tx.commit().await
     }
 }
 
@@ -982,6 +993,7 @@ impl Store {
         set: u32,
         clear: u32,
         now_ms: i64,
+        audit: impl FnOnce(u32, u32) -> crate::audit::AuditRecord,
     ) -> Result<(u32, u32)> {
         use crate::import::{tx_run, RowLock};
         let mut tx = self.begin().await?;
@@ -1008,6 +1020,7 @@ impl Store {
                 "UPDATE resident SET flags = $3, updated_ms = $4 WHERE street_id = $1 AND id = $2")
                 .bind(street).bind(id).bind(i64::from(after)).bind(now_ms).execute(&mut *conn).await?.rows_affected());
         }
+        tx.audit(&audit(before, after).write()).await?;
         tx.commit().await?;
         Ok((before, after))
     }
@@ -1024,6 +1037,7 @@ impl Store {
         id: i64,
         household: i64,
         now_ms: i64,
+        audit: &crate::audit::AuditRecord,
     ) -> Result<()> {
         use crate::import::tx_run;
         let mut tx = self.begin().await?;
@@ -1044,6 +1058,7 @@ impl Store {
             )));
         }
         tx.mark_moved_out(street, id, household, now_ms).await?;
+        tx.audit(&audit.write()).await?;
         tx.commit().await
     }
 }

@@ -235,3 +235,118 @@ async fn a_packing_act_whose_audit_record_fails_is_not_stored() {
         .unwrap();
     assert_eq!(tube.state, "received");
 }
+
+/// The same for the registry's changes: a control order (a building
+/// sealed), a resident's flags, a move to another household and a building
+/// placed in another grid.
+#[tokio::test]
+async fn a_registry_change_whose_audit_record_fails_is_not_stored() {
+    use gw_domain::ids::Key;
+    use gw_domain::territory::ControlTarget;
+    let w = world().await;
+    let chief = &w.s.chief;
+    let c = w.s.srv.with_token(chief);
+    let store = w.s.env.store().await;
+    let rows = {
+        let mut rows = Vec::new();
+        for (id, _) in residents_with_codes(|p| c.get(p), "limit=40") {
+            let k: Key = id.parse().unwrap();
+            rows.push(store.resident(k.street, k.id).await.unwrap());
+        }
+        rows
+    };
+    let r = &rows[0];
+    let other = rows
+        .iter()
+        .find(|o| o.household_id != r.household_id)
+        .expect("two households");
+    let (street, building) = (r.street_id, r.building_id.unwrap());
+    let resident = format!("{street}-{}", r.id);
+    // Sent while the record is refused: a server error, then the fault goes.
+    let failed = |action: &'static str, path: String, body: Value| {
+        let w = &w;
+        async move {
+            w.refuse_records_of(action).await;
+            let r = w.post(&w.s.chief, &path, &body);
+            assert!(r.status >= 500, "{action}: {} {}", r.status, r.body);
+            w.fault_gone().await;
+            assert_eq!(w.audited(action).await, 0, "{action}");
+            (path, body)
+        }
+    };
+    let stored = |action: &'static str, (path, body): (String, Value)| {
+        let w = &w;
+        async move {
+            let r = w.post(&w.s.chief, &path, &body);
+            assert!(r.status < 300, "{action}: {} {}", r.status, r.body);
+            assert_eq!(w.audited(action).await, 1, "{action}");
+        }
+    };
+
+    // A building sealed: no order while its record is refused.
+    let seal = failed(
+        "set_control",
+        "/api/v1/control".into(),
+        json!({ "target_kind": "building", "target_id": format!("{street}-{building}"), "status": "sealed", "reason": "阳性密接" }),
+    )
+    .await;
+    let orders = || store.control_history(street, ControlTarget::Building, building);
+    assert!(orders().await.unwrap().is_empty());
+    stored("set_control", seal).await;
+    assert_eq!(orders().await.unwrap().len(), 1);
+
+    // A flag set: the resident's flags as they were.
+    let flags_of = || async {
+        store
+            .resident(street, r.id)
+            .await
+            .unwrap()
+            .resident
+            .flags
+            .codes()
+    };
+    let before = flags_of().await;
+    assert!(!before.contains(&"elderly_alone"), "{before:?}");
+    let flag = failed(
+        "set_flags",
+        format!("/api/v1/residents/{resident}/flags"),
+        json!({ "set": ["elderly_alone"] }),
+    )
+    .await;
+    assert_eq!(flags_of().await, before);
+    stored("set_flags", flag).await;
+    assert!(flags_of().await.contains(&"elderly_alone"));
+
+    // A move: still in their household.
+    let to = format!("{street}-{}", other.household_id.unwrap());
+    let moved = failed(
+        "move_resident",
+        format!("/api/v1/residents/{resident}/move"),
+        json!({ "household": to }),
+    )
+    .await;
+    let household = || async { store.resident(street, r.id).await.unwrap().household_id };
+    assert_eq!(household().await, r.household_id);
+    stored("move_resident", moved).await;
+    assert_eq!(household().await, other.household_id);
+
+    // A building placed in another grid of its community: still in its own.
+    // (A second grid of the community, as a roster would bring it.)
+    let community = r.community_id.unwrap();
+    let second = store
+        .ensure_grid(street, community, "第九网格", None, false)
+        .await
+        .unwrap();
+    let grid = store.grid(street, second).await.unwrap();
+    assert_ne!(Some(grid.id), r.grid_id);
+    let placed = failed(
+        "assign_building",
+        format!("/api/v1/buildings/{street}-{building}/grid"),
+        json!({ "grid": format!("{street}-{}", grid.id) }),
+    )
+    .await;
+    let grid_of = || async { store.building(street, building).await.unwrap().grid_id };
+    assert_eq!(Some(grid_of().await), r.grid_id);
+    stored("assign_building", placed).await;
+    assert_eq!(grid_of().await, grid.id);
+}

@@ -94,17 +94,29 @@ async fn a_seal_whose_notice_a_crash_lost_is_told_once_when_the_server_starts_ag
     let now = Clock::System.now_ms();
     let set = now - 60_000;
     let order = store
-        .set_control(&gw_store::control::ControlWrite {
-            street_id: street,
-            target: ControlTarget::Building,
-            target_id: b1,
-            status: ControlStatus::Sealed,
-            from_ms: set,
-            until_ms: None,
-            reason: "08:30 发现阳性密接",
-            set_by: "user:chief",
-            now_ms: set,
-        })
+        .set_control(
+            &gw_store::control::ControlWrite {
+                street_id: street,
+                target: ControlTarget::Building,
+                target_id: b1,
+                status: ControlStatus::Sealed,
+                from_ms: set,
+                until_ms: None,
+                reason: "08:30 发现阳性密接",
+                set_by: "user:chief",
+                now_ms: set,
+            },
+            &gw_store::audit::AuditRecord {
+                street_id: street,
+                at_ms: set,
+                actor: "user:chief".into(),
+                action: "set_control".into(),
+                target_kind: "building".into(),
+                target_id: format!("{street}-{b1}"),
+                detail: "sealed".into(),
+                address: String::new(),
+            },
+        )
         .await
         .unwrap();
     assert_eq!(marks(&store, street, "building", b1).await, ["1"]);
