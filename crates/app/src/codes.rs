@@ -159,19 +159,18 @@ pub async fn reissue(
 ) -> Result<PersonalCode, AuthError> {
     let place = access::place_of(store, "resident", resident).await?;
     access::authorize(p, clock, Action::WriteRegistry, &place)?;
-    let g = store
-        .bump_code_generation(resident.street, resident.id, clock.now_ms())
-        .await?;
-    access::record(
-        store,
+    let audit = access::audit_record(
         clock,
         p,
         "reissue_code",
         (resident.street, "resident", &resident.to_string()),
-        &format!("generation={g}"),
         "",
-    )
-    .await?;
+    );
+    store
+        .bump_code_generation(resident.street, resident.id, clock.now_ms(), |g| {
+            audit.with_detail(format!("generation={g}"))
+        })
+        .await?;
     Ok(code_for(store, clock, resident).await?)
 }
 

@@ -66,6 +66,11 @@ pub async fn issue(
     } else {
         label.trim().to_string()
     };
+    let audit = access::audit_record(clock, p, "issue_station", (point.street, "station", ""), "");
+    let station = |id: i64| Key {
+        street: point.street,
+        id,
+    };
     let id = store
         .create_station(
             point.street,
@@ -76,22 +81,16 @@ pub async fn issue(
             &p.actor(),
             clock.now_ms(),
             expires,
+            |id| gw_store::audit::AuditRecord {
+                target_id: station(id).to_string(),
+                ..audit.with_detail(format!(
+                    "point={point}{}",
+                    if late { " late_upload" } else { "" }
+                ))
+            },
         )
         .await?;
-    let k = Key {
-        street: point.street,
-        id,
-    };
-    access::record(
-        store,
-        clock,
-        p,
-        "issue_station",
-        (point.street, "station", &k.to_string()),
-        &format!("point={point}{}", if late { " late_upload" } else { "" }),
-        "",
-    )
-    .await?;
+    let k = station(id);
     Ok(Issued {
         station: k.to_string(),
         enroll_code: code,
@@ -343,18 +342,15 @@ pub async fn revoke(
     let pt = store.point(station.street, st.point_id).await?;
     let place = crate::testing::point_place(store, &pt).await?;
     access::authorize(p, clock, Action::ManageStations, &place)?;
-    store
-        .revoke_station(station.street, station.id, clock.now_ms())
-        .await?;
-    access::record(
-        store,
+    let audit = access::audit_record(
         clock,
         p,
         "revoke_station",
         (station.street, "station", &station.to_string()),
         "",
-        "",
-    )
-    .await?;
+    );
+    store
+        .revoke_station(station.street, station.id, clock.now_ms(), &audit)
+        .await?;
     Ok(())
 }

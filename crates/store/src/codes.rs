@@ -107,10 +107,24 @@ impl Store {
 
     /// Revokes a resident's code at `now_ms`: the next generation is
     /// issued. Returns it.
-    pub async fn bump_code_generation(&self, street: i64, id: i64, now_ms: i64) -> Result<i64> {
-        let g: Option<i32> = db_run!(self, pool => sqlx::query_scalar("UPDATE resident SET code_generation = code_generation + 1, code_reissued_ms = $3 WHERE street_id = $1 AND id = $2 RETURNING code_generation")
-            .bind(street).bind(id).bind(now_ms).fetch_optional(pool).await?);
-        g.map(i64::from)
-            .ok_or_else(|| StoreError::NotFound(format!("resident {street}-{id}")))
+    /// The resident's code revoked and the next generation issued, with
+    /// its audit record (`audit` names the new generation) in the same
+    /// transaction.
+    pub async fn bump_code_generation(
+        &self,
+        street: i64,
+        id: i64,
+        now_ms: i64,
+        audit: impl FnOnce(i64) -> crate::audit::AuditRecord,
+    ) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        let g: Option<i32> = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar("UPDATE resident SET code_generation = code_generation + 1, code_reissued_ms = $3 WHERE street_id = $1 AND id = $2 RETURNING code_generation")
+            .bind(street).bind(id).bind(now_ms).fetch_optional(&mut *conn).await?);
+        let g = g
+            .map(i64::from)
+            .ok_or_else(|| StoreError::NotFound(format!("resident {street}-{id}")))?;
+        tx.audit(&audit(g).write()).await?;
+        tx.commit().await?;
+        Ok(g)
     }
 }

@@ -1071,10 +1071,15 @@ impl Store {
         by: &str,
         now_ms: i64,
         expires_ms: i64,
+        audit: impl FnOnce(i64) -> crate::audit::AuditRecord,
     ) -> Result<i64> {
-        Ok(db_run!(self, pool => sqlx::query_scalar(
+        let mut tx = self.begin().await?;
+        let id: i64 = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar(
             "INSERT INTO station (street_id, point_id, round_id, label, enroll_hash, created_by, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
-            .bind(street).bind(point).bind(round).bind(label).bind(enroll_hash).bind(by).bind(now_ms).bind(expires_ms).fetch_one(pool).await?))
+            .bind(street).bind(point).bind(round).bind(label).bind(enroll_hash).bind(by).bind(now_ms).bind(expires_ms).fetch_one(&mut *conn).await?);
+        tx.audit(&audit(id).write()).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// Exchanges a one-time enrolment code for a token: only once, only while
@@ -1142,15 +1147,24 @@ impl Store {
         }))
     }
 
-    pub async fn revoke_station(&self, street: i64, id: i64, now_ms: i64) -> Result<()> {
-        let n = db_run!(self, pool => sqlx::query("UPDATE station SET revoked_ms = $3 WHERE street_id = $1 AND id = $2 AND revoked_ms IS NULL")
-            .bind(street).bind(id).bind(now_ms).execute(pool).await?.rows_affected());
+    pub async fn revoke_station(
+        &self,
+        street: i64,
+        id: i64,
+        now_ms: i64,
+        audit: &crate::audit::AuditRecord,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let n = crate::import::tx_run!(tx, conn, DB => sqlx::query("UPDATE station SET revoked_ms = $3 WHERE street_id = $1 AND id = $2 AND revoked_ms IS NULL")
+            .bind(street).bind(id).bind(now_ms).execute(&mut *conn).await?.rows_affected());
         if n == 0 {
+            tx.rollback().await?;
             return Err(StoreError::NotFound(format!(
                 "station {street}-{id} (or already revoked)"
             )));
         }
-        Ok(())
+        tx.audit(&audit.write()).await?;
+        tx.commit().await
     }
 }
 

@@ -350,3 +350,78 @@ async fn a_registry_change_whose_audit_record_fails_is_not_stored() {
     stored("assign_building", placed).await;
     assert_eq!(grid_of().await, grid.id);
 }
+
+/// The same for a resident's code reissued (the lost one revoked) and a
+/// scanning station issued and revoked.
+#[tokio::test]
+async fn a_code_or_station_change_whose_audit_record_fails_is_not_stored() {
+    use gw_domain::ids::Key;
+    let w = world().await;
+    let c = w.s.srv.with_token(&w.s.chief);
+    let store = w.s.env.store().await;
+    let (resident, code) = residents_with_codes(|p| c.get(p), "limit=1").remove(0);
+    let code_now = || c.get(&format!("/api/v1/residents/{resident}/code")).json()["code"].clone();
+    assert_eq!(code_now(), json!(code));
+    // Sent while the record is refused: a server error and nothing changed;
+    // then stored, with its one record.
+    let once = |action: &'static str, path: String, body: Value| {
+        let w = &w;
+        async move {
+            w.refuse_records_of(action).await;
+            let r = w.post(&w.s.chief, &path, &body);
+            assert!(r.status >= 500, "{action}: {} {}", r.status, r.body);
+            w.fault_gone().await;
+            assert_eq!(w.audited(action).await, 0, "{action}");
+            move || {
+                let r = w.post(&w.s.chief, &path, &body);
+                assert!(r.status < 300, "{action}: {} {}", r.status, r.body);
+                r
+            }
+        }
+    };
+
+    let reissue = once(
+        "reissue_code",
+        format!("/api/v1/residents/{resident}/code/reissue"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(code_now(), json!(code), "the old code still stands");
+    reissue();
+    assert_ne!(code_now(), json!(code));
+    assert_eq!(w.audited("reissue_code").await, 1);
+
+    let point: Key = w.a.parse().unwrap();
+    let stations = || store.stations_of_point(point.street, point.id);
+    let before = stations().await.unwrap().len();
+    let issue = once(
+        "issue_station",
+        format!("/api/v1/points/{}/stations", w.a),
+        json!({ "label": "一号台" }),
+    )
+    .await;
+    assert_eq!(stations().await.unwrap().len(), before);
+    let issued = issue().json();
+    assert_eq!(stations().await.unwrap().len(), before + 1);
+    assert_eq!(w.audited("issue_station").await, 1);
+    let station = issued["station"].as_str().unwrap().to_string();
+    let revoke = once(
+        "revoke_station",
+        format!("/api/v1/stations/{station}/revoke"),
+        json!({}),
+    )
+    .await;
+    let k: Key = station.parse().unwrap();
+    assert_eq!(
+        store.station(k.street, k.id).await.unwrap().revoked_ms,
+        None
+    );
+    revoke();
+    assert!(store
+        .station(k.street, k.id)
+        .await
+        .unwrap()
+        .revoked_ms
+        .is_some());
+    assert_eq!(w.audited("revoke_station").await, 1);
+}
