@@ -179,6 +179,19 @@ pub async fn set_testing_settings(
         change.lab_max_pool.unwrap_or(now.lab_max_pool),
     )
     .map_err(|e| AuthError::Invalid(e.to_string()))?;
+    let audit = access::audit_record(
+        clock,
+        p,
+        "testing_settings",
+        (street, "street", &street.to_string()),
+        &format!(
+            "tube={}..={} check={} lab_max_pool={}",
+            new.tube.min_len,
+            new.tube.max_len,
+            new.tube.check_name(),
+            new.lab_max_pool
+        ),
+    );
     store
         .set_testing_settings(
             street,
@@ -186,23 +199,10 @@ pub async fn set_testing_settings(
             new.tube.max_len as i64,
             new.tube.check_name(),
             i64::from(new.lab_max_pool),
+            &audit,
         )
         .await?;
-    let view = SettingsView::of(street, &new, &store.rounds(street).await?);
-    access::record(
-        store,
-        clock,
-        p,
-        "testing_settings",
-        (street, "street", &street.to_string()),
-        &format!(
-            "tube={}..={} check={} lab_max_pool={}",
-            view.tube_min_len, view.tube_max_len, view.tube_check, view.lab_max_pool
-        ),
-        "",
-    )
-    .await?;
-    Ok(view)
+    Ok(SettingsView::of(street, &new, &store.rounds(street).await?))
 }
 
 pub async fn create_round(
@@ -541,19 +541,16 @@ pub async fn advance_round(
     if to == "open" {
         open_round(store, clock, p, round).await?;
     } else {
-        store
-            .move_round(round.street, round.id, &r.state, to, clock.now_ms())
-            .await?;
-        access::record(
-            store,
+        let audit = access::audit_record(
             clock,
             p,
             "advance_round",
             (round.street, "round", &round.to_string()),
             to,
-            "",
-        )
-        .await?;
+        );
+        store
+            .move_round(round.street, round.id, &r.state, to, clock.now_ms(), &audit)
+            .await?;
     }
     Ok(to.to_string())
 }
@@ -588,11 +585,20 @@ pub async fn exempt(
             "居民不在本轮街道 / the resident is not in the round's street".into(),
         ));
     }
+    let audit = access::audit_record(
+        clock,
+        p,
+        if lift { "lift_exemption" } else { "exempt" },
+        (round.street, "resident", &resident.to_string()),
+        // The reason (in hospital, deceased …) is health data: it lives on
+        // the exemption, which a purge clears; the audit log keeps ids only.
+        &format!("round={round}"),
+    );
     // A closed round's figures are its record (the run of rounds without
     // anyone missed reads them): the store refuses once it is closed.
     if lift {
         if !store
-            .lift_exemption(round.street, round.id, resident.id)
+            .lift_exemption(round.street, round.id, resident.id, &audit)
             .await?
         {
             return Err(StoreError::NotFound(format!(
@@ -609,21 +615,10 @@ pub async fn exempt(
                 reason,
                 &p.actor(),
                 clock.now_ms(),
+                &audit,
             )
             .await?;
     }
-    access::record(
-        store,
-        clock,
-        p,
-        if lift { "lift_exemption" } else { "exempt" },
-        (round.street, "resident", &resident.to_string()),
-        // The reason (in hospital, deceased …) is health data: it lives on
-        // the exemption, which a purge clears; the audit log keeps ids only.
-        &format!("round={round}"),
-        "",
-    )
-    .await?;
     // A death is no one round's: the registry records it (the same right as
     // the exemption's), so later rounds do not expect them and rounds still
     // sampling exempt them too. Undone on the resident's page if mistaken.

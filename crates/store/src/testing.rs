@@ -795,6 +795,7 @@ impl Store {
     /// Exempts a resident from a round (replacing an earlier reason).
     /// Conflict once the round is closed (its figures are its record), also
     /// when it closes at this moment (see [`StoreTx::hold_unclosed_round`]).
+    #[allow(clippy::too_many_arguments)]
     pub async fn exempt(
         &self,
         street: i64,
@@ -803,6 +804,7 @@ impl Store {
         reason: &str,
         by: &str,
         now_ms: i64,
+        audit: &crate::audit::AuditRecord,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         tx.hold_unclosed_round(street, round).await?;
@@ -855,6 +857,7 @@ impl Store {
                          ON CONFLICT (street_id, round_id, resident_id) DO UPDATE SET reason = excluded.reason, set_by = excluded.set_by, created_ms = excluded.created_ms")
                 .bind(street).bind(round).bind(resident).bind(reason).bind(by).bind(now_ms).execute(&mut *conn).await?;
         });
+        tx.audit(&audit.write()).await?;
         tx.commit().await
     }
 
@@ -878,13 +881,17 @@ impl Store {
         tube_max_len: i64,
         tube_check: &str,
         lab_max_pool: i64,
+        audit: &crate::audit::AuditRecord,
     ) -> Result<()> {
-        let n = db_run!(self, pool => sqlx::query("UPDATE street SET tube_min_len = $2, tube_max_len = $3, tube_check = $4, lab_max_pool = $5 WHERE id = $1")
-            .bind(street).bind(tube_min_len as i32).bind(tube_max_len as i32).bind(tube_check).bind(lab_max_pool as i32).execute(pool).await?.rows_affected());
+        let mut tx = self.begin().await?;
+        let n = crate::import::tx_run!(tx, conn, DB => sqlx::query("UPDATE street SET tube_min_len = $2, tube_max_len = $3, tube_check = $4, lab_max_pool = $5 WHERE id = $1")
+            .bind(street).bind(tube_min_len as i32).bind(tube_max_len as i32).bind(tube_check).bind(lab_max_pool as i32).execute(&mut *conn).await?.rows_affected());
         if n == 0 {
+            tx.rollback().await?;
             return Err(StoreError::NotFound(format!("street {street}")));
         }
-        Ok(())
+        tx.audit(&audit.write()).await?;
+        tx.commit().await
     }
 
     /// Barcodes of a round's tubes that hold swabs and have no result yet.
@@ -904,11 +911,20 @@ impl Store {
 
     /// Removes a resident's exemption from a round; `false` if there was none.
     /// Conflict once the round is closed, as for [`Store::exempt`].
-    pub async fn lift_exemption(&self, street: i64, round: i64, resident: i64) -> Result<bool> {
+    pub async fn lift_exemption(
+        &self,
+        street: i64,
+        round: i64,
+        resident: i64,
+        audit: &crate::audit::AuditRecord,
+    ) -> Result<bool> {
         let mut tx = self.begin().await?;
         tx.hold_unclosed_round(street, round).await?;
         let n = crate::import::tx_run!(tx, conn, DB => sqlx::query("DELETE FROM round_exemption WHERE street_id = $1 AND round_id = $2 AND resident_id = $3")
             .bind(street).bind(round).bind(resident).execute(&mut *conn).await?.rows_affected());
+        if n > 0 {
+            tx.audit(&audit.write()).await?;
+        }
         tx.commit().await?;
         Ok(n > 0)
     }
@@ -923,6 +939,7 @@ impl Store {
         from: &str,
         to: &str,
         now_ms: i64,
+        audit: &crate::audit::AuditRecord,
     ) -> Result<()> {
         let keep = from == "open";
         let keep_sql = crate::coverage::keep_added_sql();
@@ -982,6 +999,7 @@ impl Store {
                 "轮次 {street}-{id} 已不是“{zh}”状态（他人刚改过）/ round {street}-{id} is not {en} any more (someone else just moved it)"
             )));
         }
+        tx.audit(&audit.write()).await?;
         tx.commit().await?;
         Ok(())
     }

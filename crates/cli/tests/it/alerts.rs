@@ -734,6 +734,7 @@ async fn a_swab_synced_after_its_tubes_result_is_followed_up_like_the_other_memb
             "results_complete",
             "closed",
             gw_app::Clock::System.now_ms(),
+            &Default::default(),
         )
         .await;
     assert!(

@@ -425,3 +425,100 @@ async fn a_code_or_station_change_whose_audit_record_fails_is_not_stored() {
         .is_some());
     assert_eq!(w.audited("revoke_station").await, 1);
 }
+
+/// The same for a round's changes: the street's testing settings, an
+/// exemption given and lifted, and the round moved to its next state.
+#[tokio::test]
+async fn a_round_change_whose_audit_record_fails_is_not_stored() {
+    use gw_domain::ids::Key;
+    let w = world().await;
+    let c = w.s.srv.with_token(&w.s.chief);
+    let store = w.s.env.store().await;
+    let round: Key = w.s.round.parse().unwrap();
+    let street = round.street;
+    // Sent while the record is refused: a server error and nothing changed;
+    // then stored, with its one record.
+    let refused = |action: &'static str, path: String, body: Value| {
+        let w = &w;
+        async move {
+            w.refuse_records_of(action).await;
+            let r = w.post(&w.s.chief, &path, &body);
+            assert!(r.status >= 500, "{action}: {} {}", r.status, r.body);
+            w.fault_gone().await;
+            assert_eq!(w.audited(action).await, 0, "{action}");
+            move || {
+                let r = w.post(&w.s.chief, &path, &body);
+                assert!(r.status < 300, "{action}: {} {}", r.status, r.body);
+            }
+        }
+    };
+
+    let pool = || async { store.testing_settings(street).await.unwrap().3 };
+    let before = pool().await;
+    assert_ne!(before, 10);
+    let settings = refused(
+        "testing_settings",
+        format!("/api/v1/streets/{street}/testing-settings"),
+        json!({ "lab_max_pool": 10 }),
+    )
+    .await;
+    assert_eq!(pool().await, before);
+    settings();
+    assert_eq!(pool().await, 10);
+    assert_eq!(w.audited("testing_settings").await, 1);
+
+    // Someone not swabbed (the world swabbed the first three).
+    let (resident, _) = residents_with_codes(|p| c.get(p), "limit=12").remove(10);
+    let r: Key = resident.parse().unwrap();
+    let building = store
+        .resident(street, r.id)
+        .await
+        .unwrap()
+        .building_id
+        .unwrap();
+    let exempt = || async {
+        store
+            .exemptions_in(
+                street,
+                round.id,
+                gw_store::coverage::Level::Building,
+                building,
+            )
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.0 == r.id)
+    };
+    let exemptions = format!("/api/v1/rounds/{round}/exemptions");
+    let give = refused(
+        "exempt",
+        exemptions.clone(),
+        json!({ "resident": resident, "reason": "away" }),
+    )
+    .await;
+    assert!(!exempt().await);
+    give();
+    assert!(exempt().await);
+    let lift = refused(
+        "lift_exemption",
+        exemptions,
+        json!({ "resident": resident, "reason": "none" }),
+    )
+    .await;
+    assert!(exempt().await, "still exempt");
+    lift();
+    assert!(!exempt().await);
+
+    let state = || async { store.round(street, round.id).await.unwrap().state };
+    assert_eq!(state().await, "open");
+    let close = refused(
+        "advance_round",
+        format!("/api/v1/rounds/{round}/state"),
+        json!({ "to": "sampling_closed" }),
+    )
+    .await;
+    assert_eq!(state().await, "open");
+    close();
+    assert_eq!(state().await, "sampling_closed");
+    assert_eq!(w.audited("advance_round").await, 1);
+}

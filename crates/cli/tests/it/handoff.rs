@@ -1356,6 +1356,7 @@ async fn a_miscounted_bag_or_box_is_recounted_until_it_is_handed_over() {
             "open",
             "closed",
             gw_app::Clock::System.now_ms(),
+            &Default::default(),
         )
         .await
         .unwrap();

@@ -3091,7 +3091,14 @@ async fn a_round_does_not_close_over_a_tube_with_no_result() {
     let store = w.env.store().await;
     let rk: gw_domain::ids::Key = r.parse().unwrap();
     let closed = store
-        .move_round(rk.street, rk.id, "results_complete", "closed", 0)
+        .move_round(
+            rk.street,
+            rk.id,
+            "results_complete",
+            "closed",
+            0,
+            &Default::default(),
+        )
         .await;
     assert!(
         matches!(&closed, Err(gw_store::StoreError::Conflict(m)) if m.contains("C0000002")),
