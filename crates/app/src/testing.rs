@@ -647,20 +647,18 @@ pub async fn open_round(
 ) -> Result<i64, AuthError> {
     let place = store.place_of(round.street, "street", round.street).await?;
     access::authorize(p, clock, Action::ManageRounds, &place)?;
-    let n = store
-        .open_round(round.street, round.id, clock.now_ms())
-        .await?;
-    access::record(
-        store,
+    let audit = access::audit_record(
         clock,
         p,
         "open_round",
         (round.street, "round", &round.to_string()),
-        &format!("expected={n}"),
         "",
-    )
-    .await?;
-    Ok(n)
+    );
+    Ok(store
+        .open_round(round.street, round.id, clock.now_ms(), |n| {
+            audit.with_detail(format!("expected={n}"))
+        })
+        .await?)
 }
 
 /// What a tube is opened for. A pooled tube of the round's sampling, a
@@ -1148,53 +1146,58 @@ async fn void_at(
         .await;
     }
     let reason = void_reason(reason)?;
+    let swab = access::audit_record(
+        clock,
+        p,
+        "void_swab",
+        (street, "registration", &registration.to_string()),
+        "",
+    );
     let v = store
-        .void_registration(street, registration.id, &p.actor(), &reason, clock.now_ms())
+        .void_registration(
+            street,
+            registration.id,
+            &p.actor(),
+            &reason,
+            clock.now_ms(),
+            |v| {
+                let (tube, point) = (
+                    Key {
+                        street,
+                        id: v.tube_id,
+                    },
+                    Key {
+                        street,
+                        id: v.point_id,
+                    },
+                );
+                // The reason stays with the swab (cleared by a purge); the
+                // audit log, which outlives a purge, keeps ids only.
+                let mut records = vec![swab.with_detail(format!(
+                    "tube={tube} point={point} reopened={}{}",
+                    v.reopened,
+                    v.promoted
+                        .map(|id| format!(" promoted={}", Key { street, id }))
+                        .unwrap_or_default()
+                ))];
+                if let Some(barcode) = &v.withdrawn {
+                    records.push(gw_store::audit::AuditRecord {
+                        action: "withdraw_tube".into(),
+                        target_kind: "tube".into(),
+                        target_id: tube.to_string(),
+                        ..swab.with_detail(format!(
+                            "barcode={barcode} point={point} taken_back={registration}"
+                        ))
+                    });
+                }
+                records
+            },
+        )
         .await?;
     let tube = Key {
         street,
         id: v.tube_id,
     };
-    access::record(
-        store,
-        clock,
-        p,
-        "void_swab",
-        (street, "registration", &registration.to_string()),
-        &format!(
-            // The reason stays with the swab (cleared by a purge); the audit
-            // log, which outlives a purge, keeps ids only.
-            "tube={tube} point={} reopened={}{}",
-            Key {
-                street,
-                id: v.point_id
-            },
-            v.reopened,
-            v.promoted
-                .map(|id| format!(" promoted={}", Key { street, id }))
-                .unwrap_or_default()
-        ),
-        "",
-    )
-    .await?;
-    if let Some(barcode) = &v.withdrawn {
-        access::record(
-            store,
-            clock,
-            p,
-            "withdraw_tube",
-            (street, "tube", &tube.to_string()),
-            &format!(
-                "barcode={barcode} point={} taken_back={registration}",
-                Key {
-                    street,
-                    id: v.point_id
-                }
-            ),
-            "",
-        )
-        .await?;
-    }
     let message = match &v.withdrawn {
         Some(barcode) => format!(
             "已撤销：已封管的采样管 {barcode} 已无样本，已作废，条码可再用，无需装袋 / taken back: closed tube {barcode} holds no swab now: withdrawn, its barcode free again, not to be bagged"
@@ -1277,26 +1280,21 @@ pub async fn void_scan(
         return void_at(store, clock, p, Key { street, id }, at, reason).await;
     }
     let reason = void_reason(reason)?;
+    let audit = access::audit_record(
+        clock,
+        p,
+        "void_swab",
+        (street, "tube", &tube.to_string()),
+        &format!("client_id={client_id} unstored"),
+    );
     let recorded = store
-        .void_unstored_scan(&t, client_id, &p.actor(), &reason, clock.now_ms())
+        .void_unstored_scan(&t, client_id, &p.actor(), &reason, clock.now_ms(), &audit)
         .await?;
     if !recorded && id.is_none() {
         // Stored between the two reads: take it back as stored.
         if let Some(r) = store.registration_by_client(street, client_id).await? {
             return void_swab(store, clock, p, Key { street, id: r.id }, &reason).await;
         }
-    }
-    if recorded {
-        access::record(
-            store,
-            clock,
-            p,
-            "void_swab",
-            (street, "tube", &tube.to_string()),
-            &format!("client_id={client_id} unstored"),
-            "",
-        )
-        .await?;
     }
     void_as_is(
         store,

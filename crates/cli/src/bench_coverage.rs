@@ -183,7 +183,18 @@ async fn load(store: &Store, clock: &Clock, residents: u64, seed: u64) -> Result
                 communities: &[],
             })
             .await?;
-        store.open_round(s.id, round, now).await?;
+        store
+            .open_round(s.id, round, now, |n| gw_store::audit::AuditRecord {
+                street_id: s.id,
+                at_ms: now,
+                actor: "cli:bench".into(),
+                action: "open_round".into(),
+                target_kind: "round".into(),
+                target_id: format!("{}-{round}", s.id),
+                detail: format!("expected={n}"),
+                address: String::new(),
+            })
+            .await?;
         let community = store.communities(None, Some(s.id)).await?[0].id;
         let point = store
             .add_point(s.id, round, "P", community, 1, &Default::default())

@@ -445,7 +445,15 @@ impl Store {
 
     /// Opens a planned round: its expected population is the street's active
     /// residents now. Returns how many are expected.
-    pub async fn open_round(&self, street: i64, id: i64, now_ms: i64) -> Result<i64> {
+    /// Opens a planned round, writing its expected snapshot and the audit
+    /// record `audit` makes of its size in the same transaction.
+    pub async fn open_round(
+        &self,
+        street: i64,
+        id: i64,
+        now_ms: i64,
+        audit: impl FnOnce(i64) -> crate::audit::AuditRecord,
+    ) -> Result<i64> {
         let mut tx = self.begin().await?;
         let n = tx.exec3_with("UPDATE testing_round SET state = 'open', opened_ms = $3 WHERE street_id = $1 AND id = $2 AND state = 'planned'", street, id, now_ms).await?;
         if n != 1 {
@@ -474,6 +482,7 @@ impl Store {
                 id,
             )
             .await?;
+        tx.audit(&audit(expected as i64).write()).await?;
         tx.commit().await?;
         // The snapshot is written in one go: give PostgreSQL's planner its
         // statistics now, not at the next autovacuum (without them coverage
@@ -2813,6 +2822,7 @@ impl Store {
         by: &str,
         reason: &str,
         now_ms: i64,
+        audit: impl FnOnce(&Voided) -> Vec<crate::audit::AuditRecord>,
     ) -> Result<Voided> {
         let mut tx = self.begin().await?;
         let round: Option<i64> = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar(
@@ -2908,8 +2918,7 @@ impl Store {
                 .bind(street).bind(tube).bind(point).fetch_one(&mut *conn).await?;
             (r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)
         });
-        tx.commit().await?;
-        Ok(Voided {
+        let voided = Voided {
             tube_id: tube,
             point_id: point,
             tube_fill,
@@ -2917,7 +2926,12 @@ impl Store {
             reopened: reopen,
             promoted,
             withdrawn,
-        })
+        };
+        for record in audit(&voided) {
+            tx.audit(&record.write()).await?;
+        }
+        tx.commit().await?;
+        Ok(voided)
     }
 
     /// A swab's point and tube, whether it stands or was taken back: for
@@ -2948,6 +2962,7 @@ impl Store {
         by: &str,
         reason: &str,
         now_ms: i64,
+        audit: &crate::audit::AuditRecord,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
         tx.hold_unclosed_round(tube.street_id, tube.round_id)
@@ -2970,6 +2985,9 @@ impl Store {
                 .bind(tube.street_id).bind(client_id).bind(tube.round_id).bind(tube.point_id).bind(tube.id)
                 .bind(now_ms).bind(by).bind(reason).execute(&mut *conn).await?.rows_affected()
         });
+        if n == 1 {
+            tx.audit(&audit.write()).await?;
+        }
         tx.commit().await?;
         Ok(n == 1)
     }

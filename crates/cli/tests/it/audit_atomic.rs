@@ -441,11 +441,12 @@ async fn a_round_change_whose_audit_record_fails_is_not_stored() {
     let refused = |action: &'static str, path: String, body: Value| {
         let w = &w;
         async move {
+            let records = w.audited(action).await;
             w.refuse_records_of(action).await;
             let r = w.post(&w.s.chief, &path, &body);
             assert!(r.status >= 500, "{action}: {} {}", r.status, r.body);
             w.fault_gone().await;
-            assert_eq!(w.audited(action).await, 0, "{action}");
+            assert_eq!(w.audited(action).await, records, "{action}");
             move || {
                 let r = w.post(&w.s.chief, &path, &body);
                 assert!(r.status < 300, "{action}: {} {}", r.status, r.body);
@@ -521,4 +522,78 @@ async fn a_round_change_whose_audit_record_fails_is_not_stored() {
     close();
     assert_eq!(state().await, "sampling_closed");
     assert_eq!(w.audited("advance_round").await, 1);
+
+    // A planned round opened: still planned, no snapshot, while the record
+    // is refused.
+    let planned = c.post(
+        "/api/v1/rounds",
+        &crate::harness::round_body(street, "全员核酸第8轮"),
+    );
+    assert_eq!(planned.status, 201, "{}", planned.body);
+    let next: Key = planned.json()["id"].as_str().unwrap().parse().unwrap();
+    let open = refused(
+        "open_round",
+        format!("/api/v1/rounds/{next}/state"),
+        json!({ "to": "open" }),
+    )
+    .await;
+    assert_eq!(store.round(street, next.id).await.unwrap().state, "planned");
+    open();
+    assert_eq!(store.round(street, next.id).await.unwrap().state, "open");
+    assert_eq!(
+        w.audited("open_round").await,
+        2,
+        "the world's round, and this one"
+    );
+}
+
+/// A swab taken back, and the closed tube its take-back empties withdrawn:
+/// with their records, or not at all.
+#[tokio::test]
+async fn a_take_back_whose_audit_record_fails_is_not_stored() {
+    use gw_domain::ids::Key;
+    let w = world().await;
+    let c = w.s.srv.with_token(&w.s.chief);
+    let store = w.s.env.store().await;
+    let round: Key = w.s.round.parse().unwrap();
+    let people = residents_with_codes(|p| c.get(p), "limit=8");
+    closed_tube(&w.s.srv, &w.s.chief, &w.a, "TB00000301", &people[5..6]);
+    let swab = store
+        .registration_by_client(round.street, "TB00000301-0")
+        .await
+        .unwrap()
+        .expect("the swab")
+        .id;
+    let void = format!("/api/v1/registrations/{}-{swab}/void", round.street);
+    let stands = || async {
+        store
+            .registration_by_client(round.street, "TB00000301-0")
+            .await
+            .unwrap()
+            .is_some()
+    };
+    let tube = || async {
+        store
+            .tube_by_barcode(round.street, round.id, "TB00000301")
+            .await
+            .unwrap()
+            .is_some()
+    };
+    // Its take-back empties the closed tube, which is withdrawn: either
+    // record refused, neither the take-back nor the withdrawal stands.
+    for action in ["void_swab", "withdraw_tube"] {
+        w.refuse_records_of(action).await;
+        let r = w.post(&w.s.chief, &void, &json!({ "reason": "误扫" }));
+        assert!(r.status >= 500, "{action}: {} {}", r.status, r.body);
+        w.fault_gone().await;
+        assert!(stands().await, "{action}");
+        assert!(tube().await, "{action}");
+    }
+    let r = w.post(&w.s.chief, &void, &json!({ "reason": "误扫" }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["withdrawn"], true, "{}", r.body);
+    assert!(!stands().await);
+    assert!(!tube().await);
+    assert_eq!(w.audited("void_swab").await, 1);
+    assert_eq!(w.audited("withdraw_tube").await, 1);
 }
