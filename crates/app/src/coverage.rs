@@ -744,6 +744,10 @@ pub struct Resample {
     /// `open`, or `resampled` once a re-sample swab has a result.
     pub state: String,
     pub created_ms: i64,
+    /// Their household is held at home now (sealed, or under temporary
+    /// control, on itself or around it): swabbed again at the door, not
+    /// told to come to a point.
+    pub held_at_home: Option<gw_domain::territory::ControlStatus>,
 }
 
 /// A [`Resample`] as the API and the CLI show it (the resident masked).
@@ -753,6 +757,10 @@ pub struct ResampleView {
     pub tube: String,
     pub state: String,
     pub created_ms: i64,
+    /// `sealed` or `temporary` when their household is held at home now (a
+    /// door-to-door team swabs them again), else absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_at_home: Option<&'static str>,
 }
 
 impl Resample {
@@ -762,6 +770,7 @@ impl Resample {
             tube: self.tube.clone(),
             state: self.state.clone(),
             created_ms: self.created_ms,
+            held_at_home: self.held_at_home.map(|s| s.code()),
         }
     }
 }
@@ -785,10 +794,17 @@ pub async fn resamples(
             .map(|(id, tube, state, created_ms)| (id, (tube, state, created_ms)))
             .collect())
     };
-    Ok(with_readable(store, clock, p, round, within, rows)
-        .await?
+    let listed = with_readable(store, clock, p, round, within, rows).await?;
+    // Who is held at home now, read once if anyone is listed.
+    let held = if listed.is_empty() {
+        Default::default()
+    } else {
+        crate::testing::held_homes(store, round.street, clock.now_ms()).await?
+    };
+    Ok(listed
         .into_iter()
         .map(|(resident, (tube, state, created_ms))| Resample {
+            held_at_home: resident.household_id.and_then(|h| held.get(&h).copied()),
             resident,
             tube,
             state,

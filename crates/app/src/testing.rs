@@ -1396,7 +1396,11 @@ struct HeldHomes {
 
 /// A street's households held at home at `at_ms` (封控 or 临时管控 in force
 /// on the household or around it; sealed says more than temporary control).
-async fn held_homes(store: &Store, street: i64, at_ms: i64) -> Result<HeldMap, StoreError> {
+pub(crate) async fn held_homes(
+    store: &Store,
+    street: i64,
+    at_ms: i64,
+) -> Result<HeldMap, StoreError> {
     let orders = crate::registry::controls_in_force(store, street, at_ms).await?;
     let mut held: HashMap<i64, ControlStatus> = HashMap::new();
     for ((kind, id), o) in &orders {

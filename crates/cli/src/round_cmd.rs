@@ -1032,7 +1032,18 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                 let open_now = rows.iter().filter(|r| r.state == "open").count();
                 println!("待重采 to re-sample: {open_now} (of {})", rows.len());
                 for i in &items {
-                    println!("  {}  {} {}", person_line(&i.resident), i.tube, i.state);
+                    let held = match i.held_at_home {
+                        Some(h) if i.state == "open" => {
+                            format!("  住户管控，入户重采 held at home ({h}): at the door")
+                        }
+                        _ => String::new(),
+                    };
+                    println!(
+                        "  {}  {} {}{held}",
+                        person_line(&i.resident),
+                        i.tube,
+                        i.state
+                    );
                 }
             }
         }

@@ -1495,8 +1495,13 @@ impl Store {
                 }
             }
             if before == "invalid" {
-                out.cancelled += sqlx::query("UPDATE follow_up SET state = 'withdrawn', resolved_ms = $3 WHERE street_id = $1 AND tube_id = $2 AND kind = 'resample' AND state = 'open'")
-                    .bind(street).bind(tube.id).bind(now_ms).execute(&mut *conn).await?.rows_affected();
+                // The tube's members have a result now: their open
+                // re-samples end, this tube's and any that followed in the
+                // round (a re-sample tube found invalid in turn called them
+                // again).
+                out.cancelled += sqlx::query("UPDATE follow_up SET state = 'withdrawn', resolved_ms = $3 WHERE street_id = $1 AND round_id = $4 AND kind = 'resample' AND state = 'open' \
+                                              AND (tube_id = $2 OR resident_id IN (SELECT g.resident_id FROM registration g WHERE g.street_id = $1 AND g.tube_id = $2 AND g.resident_id IS NOT NULL))")
+                    .bind(street).bind(tube.id).bind(now_ms).bind(tube.round_id).execute(&mut *conn).await?.rows_affected();
             }
             // `result_ms` stays when the lab tested the tube: a swab synced
             // later is judged against it (the correction's time is audited).

@@ -1568,8 +1568,8 @@ async fn resamples_body(
     .map_err(|e| WebError::bad_request(pick(l, &e)))?;
     let h = l.t("重采名单", "Re-sample list");
     let hint = l.t(
-        "这些人所在的混管检测结果无效，须重新采样：请通知本人到采样点，扫码页选“重采（原管无效）”后扫码；重采管出结果后自动变为“已重采”。",
-        "These people's pooled tube came back invalid: they must be swabbed again. Tell them to come to a point, where the station chooses “re-sample (tube was invalid)” before scanning; once that tube has a result they show as swabbed again.",
+        "这些人所在的混管检测结果无效，须重新采样：请通知本人到采样点，扫码页选“重采（原管无效）”后扫码；住户被封控或临时管控的人不能下楼，由入户采样队上门重采（也在入户采样名单上）。重采管出结果后自动变为“已重采”。",
+        "These people's pooled tube came back invalid: they must be swabbed again. Tell them to come to a point, where the station chooses “re-sample (tube was invalid)” before scanning; those whose household is sealed or under temporary control cannot come down: a door-to-door team swabs them again (they are on the door-to-door list too). Once that tube has a result they show as swabbed again.",
     );
     let Some(within) = within else {
         // The reader's grids, each with how many are still to swab again.
@@ -1695,8 +1695,23 @@ async fn resamples_body(
             None => esc(&masked.join(" ")),
         };
         let (c, st) = resample_state(l, &x.state);
+        // Held at home: a door-to-door team swabs them again, nobody tells
+        // them to come down.
+        let held = match x.held_at_home {
+            Some(status) if x.state == "open" => format!(
+                r#" <span class="tag bad held-at-home">{}</span>"#,
+                esc(&match l {
+                    Lang::Zh => format!("住户{}：入户重采，勿叫下楼", status.label_zh()),
+                    Lang::En => format!(
+                        "household under {} control: re-sample at the door, do not call them down",
+                        status.code()
+                    ),
+                })
+            ),
+            _ => String::new(),
+        };
         li.push_str(&format!(
-            r#"<li class="row2 resample-{state}"><span><b>{name}</b> {addr} <span class="muted">{phones} · {lt} {tube} · {at}</span></span><span class="tag {c}">{st}</span></li>"#,
+            r#"<li class="row2 resample-{state}"><span><b>{name}</b> {addr}{held} <span class="muted">{phones} · {lt} {tube} · {at}</span></span><span class="tag {c}">{st}</span></li>"#,
             state = esc(&x.state),
             name = esc(&name),
             addr = esc(p.address.as_deref().unwrap_or("")),
@@ -2267,8 +2282,11 @@ async fn correction_done(
     }
     if c.notifications > 0 {
         did.push(esc(&match l {
-            Lang::Zh => format!("已向预警群发送 {} 条通知", c.notifications),
-            Lang::En => format!("{} messages queued for the alert channels", c.notifications),
+            Lang::Zh => format!("已排队向预警群发送 {} 条通知（送达情况见预警群页）", c.notifications),
+            Lang::En => format!(
+                "{} messages queued for the alert channels (the alert channels page shows their delivery)",
+                c.notifications
+            ),
         }));
     }
     let li =
@@ -2684,9 +2702,12 @@ async fn lab_done(
             "lab-notified",
             "muted",
             esc(&match l {
-                Lang::Zh => format!("已向预警群发送 {} 条通知。", sum.notifications),
+                Lang::Zh => format!(
+                    "已排队向预警群发送 {} 条通知（送达情况见预警群页）。",
+                    sum.notifications
+                ),
                 Lang::En => format!(
-                    "{} messages queued for the alert channels.",
+                    "{} messages queued for the alert channels (the alert channels page shows their delivery).",
                     sum.notifications
                 ),
             }),
