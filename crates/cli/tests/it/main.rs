@@ -9,6 +9,7 @@ mod alerts;
 mod api;
 mod browser;
 mod call_delay;
+mod call_delay_advice;
 mod carry;
 mod channel_pages;
 mod codes;
