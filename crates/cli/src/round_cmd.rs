@@ -298,7 +298,7 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// 通知延迟下楼：告诉某采样点已推送（或已开始）时段的群推迟若干分钟下楼（排队较长时）/
+    /// 通知延迟下楼：告诉某采样点已推送（或已开始）时段的群推迟若干分钟下楼（排队较长时）；新的时间落在该点下一时段内时照常发送，并提示两批居民会同时排队 /
     /// Tell the groups one point calls in a slot already pushed (or begun) to
     /// come down some minutes later (when its line is long): one message per
     /// channel. The minutes count from the slot's start (from now once it has
