@@ -399,6 +399,26 @@ async fn a_new_time_in_the_next_slot_is_told_with_a_warning_naming_it() {
         page.body
     );
 
+    // As a browser draws it.
+    if crate::browser::browser_available("call_delay_advice") {
+        let dir = tempfile::tempdir().unwrap();
+        let chrome = crate::browser::Browser::start(dir.path().join("profile"));
+        let origin = format!("http://{}", srv.addr);
+        chrome.goto(&format!("{origin}/login"));
+        chrome.exec(
+            "document.cookie = arguments[0] + '; path=/';",
+            json!([browser.cookie]),
+        );
+        chrome.goto(&format!("{origin}/rounds/{round}/schedule#delays"));
+        chrome.wait("the warning", "document.querySelector('.delay-overlap')");
+        assert!(
+            chrome.text(".delay-overlap").contains("两批居民会同时排队"),
+            "{}",
+            chrome.text(".delay-overlap")
+        );
+        chrome.screenshot_at("call-delay-advice-overlap", 1280, Some(".delay-overlap"));
+    }
+
     // The command line prints it after what it queued.
     let later = slots
         .iter()
