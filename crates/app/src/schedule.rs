@@ -204,6 +204,42 @@ pub struct ToldOverBound {
     /// The delay (minutes) the latest delay notice covering it told the
     /// groups of (`None`: none went out).
     pub delayed_minutes: Option<u32>,
+    /// When that notice told them to come down (the slot's start plus the
+    /// delay; when told plus the delay for a slot already begun).
+    pub delayed_until_ms: Option<i64>,
+    /// The point's people per minute the suggestion counts on: its
+    /// stations at the measured rate, else the configured one.
+    pub people_per_minute: f64,
+    /// The delay (minutes) to tell the groups: the time the point's
+    /// stations need to work the line down to the bound, rounded up to 5,
+    /// within 5–240, never less than a further notice must give
+    /// ([`sched::suggested_delay`]). `None`: no delay can be told any more
+    /// (the slot has ended, or the least a further notice must give is past
+    /// the longest delay).
+    pub suggested_minutes: Option<u32>,
+}
+
+/// The delay to suggest for `slot` of the point `info` (whose groups were
+/// last told to come down at `last_told`, if a notice did), at `now`:
+/// [`sched::suggested_delay`]; `None` once the slot has ended (its end
+/// moved by the delay told) or no delay can be later than the one told.
+pub fn suggested_minutes(
+    info: &PointInfo,
+    slot: &sched::Slot,
+    max_queue: f64,
+    last_told: Option<i64>,
+    now: i64,
+) -> Option<u32> {
+    if sched::delayed_end(slot.starts_ms, slot.ends_ms, last_told) <= now {
+        return None;
+    }
+    let least = sched::delay_minutes_past(slot.starts_ms, now, last_told.unwrap_or(i64::MIN));
+    sched::suggested_delay(
+        slot.expected_queue,
+        max_queue,
+        sched::people_per_minute(info.stations, info.configured_rate, info.measured_rate),
+        least,
+    )
 }
 
 impl ToldOverBound {
@@ -216,7 +252,10 @@ impl ToldOverBound {
         // Said once a delay notice went out: the latest one.
         let (dzh, den) = match self.delayed_minutes {
             Some(m) => {
-                let at = sched::hhmm(self.starts_ms + i64::from(m) * MINUTE_MS);
+                let at = sched::hhmm(
+                    self.delayed_until_ms
+                        .unwrap_or(self.starts_ms + i64::from(m) * MINUTE_MS),
+                );
                 (
                     format!("（已通知相关群推迟约 {m} 分钟下楼，{at} 后）"),
                     format!(
@@ -226,8 +265,22 @@ impl ToldOverBound {
             }
             None => (String::new(), String::new()),
         };
+        // The delay that lets the stations work the line down to the bound.
+        let (szh, sen) = match self.suggested_minutes {
+            Some(m) => (
+                format!(
+                    "；建议推迟约 {m} 分钟（该点每分钟约采 {:.1} 人，排队降到上限所需）",
+                    self.people_per_minute
+                ),
+                format!(
+                    "; suggested: about {m} minutes (the time the point's {:.1} people a minute need to bring the line down to the bound)",
+                    self.people_per_minute
+                ),
+            ),
+            None => (String::new(), String::new()),
+        };
         format!(
-            "{} {}–{} {zh}，预计排队约 {:.0} 人，超过上限 {max_queue:.0} 人。居民已被通知，重新排班不会改动这一时段：请立即在该点加采样台，或通知相关群延迟下楼{dzh} / {} {}–{} {en}: about {:.0} expected in line, over the bound of {max_queue:.0}. Its people were told; a re-plan does not change it: add stations at the point now, or tell the groups of the delay{den}",
+            "{} {}–{} {zh}，预计排队约 {:.0} 人，超过上限 {max_queue:.0} 人。居民已被通知，重新排班不会改动这一时段：请立即在该点加采样台，或通知相关群延迟下楼{dzh}{szh} / {} {}–{} {en}: about {:.0} expected in line, over the bound of {max_queue:.0}. Its people were told; a re-plan does not change it: add stations at the point now, or tell the groups of the delay{den}{sen}",
             self.point_name,
             sched::hhmm(self.starts_ms),
             sched::hhmm(self.ends_ms),
@@ -952,7 +1005,7 @@ pub async fn view_as(
     let pushed: Vec<i64> = pushes.iter().map(|p| p.slot_ms).collect();
     // The notices of the points this reader sees (a point's staff see their
     // own point's, not the others' by bare id).
-    let delays = if stored {
+    let mut delays = if stored {
         let mut d = crate::call_delay::delays_of(store, round).await?;
         d.retain(|d| {
             d.point
@@ -1022,6 +1075,42 @@ pub async fn view_as(
                 .zip(&whole)
                 .any(|(q, w)| q.id == m.to_point_id && *w)
     });
+    // The latest notice of each slot and point whose new time falls in a
+    // later slot of the point (as this reader sees it): the two groups
+    // queue together.
+    let overlaps: Vec<Option<crate::call_delay::DelayOverlap>> = delays
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let k = d.point.as_deref()?;
+            let later = delays
+                .iter()
+                .skip(i + 1)
+                .any(|e| e.slot_ms == d.slot_ms && e.point.as_deref() == Some(k));
+            if later {
+                return None;
+            }
+            let pt = plan.points.iter().find(|p| {
+                Key {
+                    street: round.street,
+                    id: p.point_id,
+                }
+                .to_string()
+                    == k
+            })?;
+            crate::call_delay::overlap_of(
+                k,
+                &pt.name,
+                &pt.slots,
+                &delays,
+                d.slot_ms,
+                d.come_down_ms,
+            )
+        })
+        .collect();
+    for (d, o) in delays.iter_mut().zip(overlaps) {
+        d.overlap = o;
+    }
     // The header's figure is what is listed: a grid leader's calls, not the
     // whole plan's (slots keep their whole arrivals: queues count everyone).
     plan.people_called = plan
@@ -1091,8 +1180,9 @@ pub async fn view_as(
                         .rev()
                         .find(|d| d.covers(&point, s.starts_ms))
                         .map(|d| d.minutes);
+                    let last = crate::call_delay::last_told(&delays, &point, s.starts_ms);
+                    let info = infos.iter().find(|i| i.id == point);
                     told_over_bound.push(ToldOverBound {
-                        point,
                         point_name: p.name.clone(),
                         starts_ms: s.starts_ms,
                         ends_ms: s.ends_ms,
@@ -1100,6 +1190,13 @@ pub async fn view_as(
                         pushed: pushed_slot,
                         begun: s.starts_ms <= now,
                         delayed_minutes,
+                        delayed_until_ms: last,
+                        people_per_minute: info.map_or(0.0, |i| {
+                            sched::people_per_minute(i.stations, i.configured_rate, i.measured_rate)
+                        }),
+                        suggested_minutes: info
+                            .and_then(|i| suggested_minutes(i, s, prm.max_queue, last, now)),
+                        point,
                     });
                 }
             }

@@ -158,6 +158,13 @@ pub fn render(v: &ScheduleView) -> String {
                 d.by,
                 d.messages
             ));
+            if let Some(o) = &d.overlap {
+                out.push_str(&format!(
+                    "    注意 warning: {}
+",
+                    o.text
+                ));
+            }
         }
     }
     for (info, p) in v.points.iter().zip(&v.plan.points) {
@@ -217,6 +224,22 @@ pub fn render(v: &ScheduleView) -> String {
                 format!("{told} · 超过上限，已通知，重排改不了：加台或通知延迟 over the bound, already told, a re-plan cannot change it: add stations or tell of the delay")
             } else {
                 told
+            };
+            // Its groups told to come down later (延迟下楼).
+            let told = match v
+                .delays
+                .iter()
+                .filter(|d| d.covers(&info.id, s.starts_ms))
+                .max_by_key(|d| d.come_down_ms)
+            {
+                Some(d) => format!(
+                    "{told} · 已通知推迟 {} 分钟（{} 后）told: {} min later (after {})",
+                    d.minutes,
+                    hhmm(d.come_down_ms),
+                    d.minutes,
+                    hhmm(d.come_down_ms)
+                ),
+                None => told,
             };
             out.push_str(&format!(
                 "  {}–{}  {}  · 到达 arrivals {} / 能力 capacity {:.0}, 预计排队 queue ≤ {}{told}\n",

@@ -298,23 +298,26 @@ pub enum RoundCmd {
         #[command(flatten)]
         db: DbArg,
     },
-    /// 通知延迟下楼：告诉某采样点已推送（或已开始）时段的群推迟若干分钟下楼（排队较长时）/
+    /// 通知延迟下楼：告诉某采样点已推送（或已开始）时段的群推迟若干分钟下楼（排队较长时）；新的时间落在该点下一时段内时照常发送，并提示两批居民会同时排队 /
     /// Tell the groups one point calls in a slot already pushed (or begun) to
     /// come down some minutes later (when its line is long): one message per
     /// channel. The minutes count from the slot's start (from now once it has
     /// begun); a further notice must give a later time than the last one.
+    /// A new time that falls in the point's next slot is told all the same,
+    /// with a warning: the two groups will queue together.
     Delay {
         round: String,
-        /// 时段开始时间："YYYY-MM-DD HH:MM" 或当天的 "HH:MM"（北京时间），或 Unix 毫秒 /
-        /// the slot's start: "YYYY-MM-DD HH:MM" or today's "HH:MM" (China time), or Unix ms.
+        /// 时段开始时间："YYYY-MM-DD HH:MM"、"HH:MM"（本轮时间表中在该钟点开始的那个时段，跨午夜也可；有两个则列出日期并拒绝）（北京时间），或 Unix 毫秒 /
+        /// the slot's start: "YYYY-MM-DD HH:MM", "HH:MM" (the one slot of the round's plan starting at that clock time, whatever its date, past midnight too; refused, listing their dates, when two do) (China time), or Unix ms.
         #[arg(long, alias = "starts")]
         slot: String,
         /// 排队较长的采样点（STREET-ID），只通知该点的群 / the point whose line is long (STREET-ID): only its groups are told.
         #[arg(long)]
         point: String,
-        /// 推迟的分钟数（5–240）/ the delay in minutes (5 to 240).
-        #[arg(long, default_value_t = 15)]
-        minutes: u32,
+        /// 推迟的分钟数（5–240）；不填则用时间表的建议值（该点各台把排队降到上限所需的时间，取 5 的倍数）/
+        /// the delay in minutes (5 to 240); without it, the schedule's suggestion (the time the point's stations need to bring the line down to the bound, a multiple of 5).
+        #[arg(long)]
+        minutes: Option<u32>,
         #[command(flatten)]
         db: DbArg,
     },
@@ -463,17 +466,21 @@ fn moment(s: &str) -> Result<i64> {
     })
 }
 
-/// A slot's start: "YYYY-MM-DD HH:MM", today's "HH:MM" (China time), or
-/// Unix ms.
-fn slot_moment(s: &str, clock: &Clock) -> Result<i64> {
+/// A slot named on the command line: "YYYY-MM-DD HH:MM" (China time), Unix
+/// ms, or "HH:MM" alone: its clock time, found among the round's slots
+/// whatever their date (a round running past midnight names its 00:30).
+fn slot_at(s: &str) -> Result<gw_app::call_delay::SlotAt> {
+    use gw_app::call_delay::SlotAt;
     let s = s.trim();
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
-        return s.parse().context("ms");
+        return Ok(SlotAt::Ms(s.parse().context("ms")?));
     }
     if s.len() <= 5 && s.contains(':') {
-        return moment(&format!("{} {s}", clock.today()));
+        return SlotAt::clock(s).ok_or_else(|| {
+            anyhow::anyhow!("{s}: 应为 HH:MM（北京时间）/ expected HH:MM (China time)")
+        });
     }
-    moment(s)
+    Ok(SlotAt::Ms(moment(s)?))
 }
 
 pub(crate) fn app_err(e: gw_app::access::AuthError) -> anyhow::Error {
@@ -1080,7 +1087,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             db,
         } => {
             let store = open(&db).await?;
-            let slot = slot_moment(&slot, clock).context("--slot")?;
+            let slot = slot_at(&slot).context("--slot")?;
             let point = key(&point, "point")?;
             let d = gw_app::call_delay::delay_call_down(
                 &store,
@@ -1093,14 +1100,25 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
             )
             .await
             .map_err(app_err)?;
+            let (szh, sen) = if d.suggested {
+                ("（建议值）", " (suggested)")
+            } else {
+                ("", "")
+            };
             println!(
-                "已排队 queued {} 条延迟下楼消息 delay message(s) for {}: 推迟 {} 分钟，{} 后下楼 come down after {}; 运行中的服务器发送 the running server delivers them",
+                "已排队 queued {} 条延迟下楼消息 delay message(s) for {} · {}: 推迟 {} 分钟{szh}，{} 后下楼 come down {} minutes later{sen}, after {}; 运行中的服务器发送 the running server delivers them",
                 d.queued,
                 d.points.join("、"),
+                gw_domain::notify::clock_text(d.slot_ms),
                 d.minutes,
                 gw_domain::schedule::hhmm(d.come_down_ms),
+                d.minutes,
                 gw_domain::schedule::hhmm(d.come_down_ms),
             );
+            // Sent all the same: what to look out for.
+            for w in &d.warnings {
+                println!("注意 warning: {w}");
+            }
         }
         RoundCmd::Compare {
             round,

@@ -2116,6 +2116,84 @@ pub fn delayed_end(starts_ms: i64, ends_ms: i64, come_down_ms: Option<i64>) -> i
     }
 }
 
+/// A point's people per minute: its stations at the measured rate per
+/// station and hour where there is one, else at the configured rate.
+pub fn people_per_minute(stations: u32, configured_rate: f64, measured_rate: Option<f64>) -> f64 {
+    f64::from(stations) * measured_rate.unwrap_or(configured_rate) / 60.0
+}
+
+/// The delay (minutes) to suggest for a slot already told whose expected
+/// line is `expected_queue` against a bound of `max_queue`: the time the
+/// point's stations (`per_minute` people a minute, [`people_per_minute`])
+/// need to work the line down to the bound, rounded up to a multiple of 5,
+/// within [`DELAY_MINUTES`], and never less than `least`, the fewest a
+/// further notice may give ([`delay_minutes_past`]). A point that swabs
+/// nobody gets the longest delay. `None` when `least` is past the longest
+/// delay: no notice can be told.
+pub fn suggested_delay(
+    expected_queue: f64,
+    max_queue: f64,
+    per_minute: f64,
+    least: u32,
+) -> Option<u32> {
+    if least > DELAY_MINUTES.1 {
+        return None;
+    }
+    let over = (expected_queue - max_queue).max(0.0);
+    let work = if per_minute > 0.0 && per_minute.is_finite() {
+        (over / per_minute).ceil()
+    } else {
+        f64::from(DELAY_MINUTES.1)
+    };
+    // `as` saturates: a line no stations could ever clear is the longest.
+    let work = work.min(f64::from(DELAY_MINUTES.1)) as u32;
+    let m = work.max(DELAY_MINUTES.0).max(least);
+    Some(m.div_ceil(5).saturating_mul(5).min(DELAY_MINUTES.1))
+}
+
+/// A slot of a point as its groups were told to come: its plan's start and
+/// end, and the time the latest delay notice gave them (if any).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotWindow {
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+    pub come_down_ms: Option<i64>,
+}
+
+impl SlotWindow {
+    /// When its groups come down and leave off: the plan's slot, moved by
+    /// the delay told.
+    pub fn window(&self) -> (i64, i64) {
+        let from = self
+            .come_down_ms
+            .filter(|c| *c > self.starts_ms)
+            .unwrap_or(self.starts_ms);
+        (
+            from,
+            delayed_end(self.starts_ms, self.ends_ms, self.come_down_ms),
+        )
+    }
+}
+
+/// Which later slot of the same point a delayed group lands in: the slot
+/// starting at `starts_ms`, told to come down at `come_down_ms`, and among
+/// `slots` (the point's slots, as [`SlotWindow`]s) the earliest one after it
+/// whose window (moved by its own notice) holds that time; its groups were
+/// or will be called then, and the two queue together. `None`: the new
+/// time lands in no later slot (before the next, or after the point's last).
+pub fn delay_lands_in(slots: &[SlotWindow], starts_ms: i64, come_down_ms: i64) -> Option<usize> {
+    slots
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.starts_ms > starts_ms)
+        .filter(|(_, s)| {
+            let (from, to) = s.window();
+            from <= come_down_ms && come_down_ms < to
+        })
+        .min_by_key(|(_, s)| s.starts_ms)
+        .map(|(i, _)| i)
+}
+
 /// The message telling the groups of a call already told (pushed, or begun)
 /// to come down later: the line at the point is long. Names the slot's
 /// buildings and units as [`calldown_text`] does, the delay and the new time
@@ -3008,6 +3086,75 @@ mod tests {
         let end = start + 30 * MINUTE_MS;
         assert_eq!(delayed_end(start, end, None), end);
         assert_eq!(delayed_end(start, end, Some(told)), end + 20 * MINUTE_MS);
+    }
+
+    #[test]
+    fn the_suggested_delay_is_the_time_to_work_the_line_down_to_the_bound() {
+        // Two stations at 60 an hour each, measured 45: 1.5 a minute.
+        assert_eq!(people_per_minute(2, 60.0, Some(45.0)), 1.5);
+        assert_eq!(people_per_minute(2, 60.0, None), 2.0);
+        // 20 over the bound at 2 a minute: 10 minutes.
+        assert_eq!(suggested_delay(60.0, 40.0, 2.0, 5), Some(10));
+        // 21 over: 10.5, rounded up to 15.
+        assert_eq!(suggested_delay(61.0, 40.0, 2.0, 5), Some(15));
+        // Just over: at least 5.
+        assert_eq!(suggested_delay(40.5, 40.0, 2.0, 5), Some(5));
+        assert_eq!(suggested_delay(30.0, 40.0, 2.0, 5), Some(5));
+        // A later notice must give a later time: never less than the least,
+        // which is rounded up too.
+        assert_eq!(suggested_delay(60.0, 40.0, 2.0, 21), Some(25));
+        assert_eq!(suggested_delay(60.0, 40.0, 2.0, 30), Some(30));
+        // A line hours long: the longest delay there is.
+        assert_eq!(suggested_delay(5_000.0, 40.0, 1.0, 5), Some(240));
+        // A point that swabs nobody: the longest too.
+        assert_eq!(suggested_delay(60.0, 40.0, 0.0, 5), Some(240));
+        assert_eq!(suggested_delay(60.0, 40.0, f64::NAN, 5), Some(240));
+        // The least is within the bounds, up to the longest delay.
+        assert_eq!(suggested_delay(60.0, 40.0, 2.0, 238), Some(240));
+        assert_eq!(suggested_delay(60.0, 40.0, 2.0, 240), Some(240));
+        // Past it, no notice can be told.
+        assert_eq!(suggested_delay(60.0, 40.0, 2.0, 241), None);
+        // Always a multiple of 5 within DELAY_MINUTES.
+        for q in 0..400 {
+            for least in [0, 5, 7, 33, 120] {
+                let m = suggested_delay(f64::from(q), 40.0, 1.7, least).unwrap();
+                assert_eq!(m % 5, 0);
+                assert!((DELAY_MINUTES.0..=DELAY_MINUTES.1).contains(&m));
+                assert!(m >= least);
+            }
+        }
+    }
+
+    #[test]
+    fn a_delay_that_lands_in_the_next_slot_of_the_point_is_found() {
+        let s = |start: i64, cd: Option<i64>| SlotWindow {
+            starts_ms: start * MINUTE_MS,
+            ends_ms: (start + 30) * MINUTE_MS,
+            come_down_ms: cd.map(|c| c * MINUTE_MS),
+        };
+        // 08:00, 08:30, 09:00 (minutes from some midnight).
+        let slots = [s(480, None), s(510, None), s(540, None)];
+        let at = |m: i64| m * MINUTE_MS;
+        // 08:00 put off 20 minutes: 08:20, before the next slot.
+        assert_eq!(delay_lands_in(&slots, at(480), at(500)), None);
+        // 08:30 sharp and 08:45: in the next slot.
+        assert_eq!(delay_lands_in(&slots, at(480), at(510)), Some(1));
+        assert_eq!(delay_lands_in(&slots, at(480), at(525)), Some(1));
+        // 09:10: in the one after.
+        assert_eq!(delay_lands_in(&slots, at(480), at(550)), Some(2));
+        // Past the point's last slot: nobody else is called then.
+        assert_eq!(delay_lands_in(&slots, at(480), at(570)), None);
+        // The slot itself, or an earlier one, is not "the next".
+        assert_eq!(delay_lands_in(&slots, at(510), at(500)), None);
+        // The next slot's groups were told to come 20 minutes later
+        // (08:50–09:20): 08:40 is before them, 09:15 is among them.
+        let moved = [s(480, None), s(510, Some(530)), s(540, None)];
+        assert_eq!(delay_lands_in(&moved, at(480), at(520)), None);
+        assert_eq!(delay_lands_in(&moved, at(480), at(535)), Some(1));
+        assert_eq!(delay_lands_in(&moved, at(480), at(555)), Some(1));
+        // In any order.
+        let shuffled = [s(540, None), s(480, None), s(510, None)];
+        assert_eq!(delay_lands_in(&shuffled, at(480), at(515)), Some(2));
     }
 
     #[test]

@@ -348,7 +348,10 @@ pub struct DelayBody {
     /// The point whose groups are told (`STREET-ID`): a line is long at one
     /// point.
     pub point: String,
-    pub minutes: u32,
+    /// Absent: the schedule's suggestion (the time the point's stations
+    /// need to bring the line down to the bound).
+    #[serde(default)]
+    pub minutes: Option<u32>,
 }
 
 pub async fn delay_call_down(
@@ -364,7 +367,7 @@ pub async fn delay_call_down(
         &s.clock,
         &a.principal,
         round,
-        b.slot_ms,
+        gw_app::call_delay::SlotAt::Ms(b.slot_ms),
         point,
         b.minutes,
     )

@@ -211,7 +211,7 @@ impl Browser {
         v["value"].clone()
     }
 
-    fn goto(&self, url: &str) {
+    pub(crate) fn goto(&self, url: &str) {
         self.cmd("POST", "/url", Some(json!({ "url": url })));
     }
 
@@ -322,6 +322,12 @@ impl Browser {
 
     /// Sets the viewport (device metrics) and saves a full screenshot.
     pub(crate) fn screenshot(&self, name: &str, width: u32) {
+        self.screenshot_at(name, width, None);
+    }
+
+    /// [`Self::screenshot`] with the element `css` scrolled to the middle
+    /// of the viewport first (at that width's layout).
+    pub(crate) fn screenshot_at(&self, name: &str, width: u32, css: Option<&str>) {
         self.cmd(
             "POST",
             "/goog/cdp/execute",
@@ -329,6 +335,13 @@ impl Browser {
                 "width": width, "height": if width < 600 { 740 } else { 900 }, "deviceScaleFactor": 1, "mobile": width < 600 } })),
         );
         std::thread::sleep(Duration::from_millis(200));
+        if let Some(css) = css {
+            self.exec(
+                "var e = document.querySelector(arguments[0]); if (e) { e.scrollIntoView({block: 'center'}); }",
+                json!([css]),
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let png = self.cmd("GET", "/screenshot", None);
         let path = artifacts().join(format!("{name}-{width}.png"));
         std::fs::write(&path, base64_decode(png.as_str().unwrap())).unwrap();

@@ -173,6 +173,9 @@ async fn a_pushed_slot_is_told_of_its_delay_and_the_schedule_says_so() {
         .find(|t| t["starts_ms"] == slot)
         .unwrap_or_else(|| panic!("{v}"));
     assert_eq!(first["delayed_minutes"], 40, "{first}");
+    // Its suggestion is later than the 40 told (the form starts at it).
+    let suggested = first["suggested_minutes"].as_u64().unwrap();
+    assert!(suggested >= 41 && suggested.is_multiple_of(5), "{first}");
     if let Some(other) = told.iter().find(|t| t["starts_ms"] == p.slots[1]) {
         assert_eq!(other["delayed_minutes"], Value::Null, "{other}");
     }
@@ -188,7 +191,9 @@ async fn a_pushed_slot_is_told_of_its_delay_and_the_schedule_says_so() {
         page.body
             .contains(&format!(r#"action="/rounds/{round}/schedule/delay""#))
             && page.body.contains("通知延迟下楼")
-            && page.body.contains(r#"name="minutes" value="41" min="41""#)
+            && page
+                .body
+                .contains(&format!(r#"name="minutes" value="{suggested}" min="41""#))
             && page.body.contains("新的时间须更晚"),
         "{}",
         page.body

@@ -10,6 +10,7 @@ mod api;
 mod audit_atomic;
 mod browser;
 mod call_delay;
+mod call_delay_advice;
 mod carry;
 mod channel_pages;
 mod codes;

@@ -204,8 +204,29 @@ async fn schedule_body(
                     units.join("、")
                 ));
             }
+            // Its groups told to come down later (延迟下楼): said in its row.
+            let point_key = gw_domain::ids::Key {
+                street: v.street,
+                id: p.point_id,
+            }
+            .to_string();
+            let delayed = v
+                .delays
+                .iter()
+                .filter(|d| d.covers(&point_key, sl.starts_ms))
+                .max_by_key(|d| d.come_down_ms)
+                .map_or(String::new(), |d| {
+                    let after = hm(d.come_down_ms);
+                    format!(
+                        r#"<br><span class="tag delayed" style="background:#fff3cd;color:#6b4e00;white-space:nowrap">{}</span>"#,
+                        esc(&match l {
+                            Lang::Zh => format!("已通知推迟 {} 分钟（{after} 后）", d.minutes),
+                            Lang::En => format!("told: {} min later (after {after})", d.minutes),
+                        })
+                    )
+                });
             slots.push_str(&format!(
-                r#"<tr{anchor}><td class="n">{}–{}</td><td data-l="{lp}">{}</td><td class="n" data-l="{ln}">{}</td><td><ul class="calls">{who}</ul></td><td class="noprint">{push}</td></tr>"#,
+                r#"<tr{anchor}><td class="n">{}–{}{delayed}</td><td data-l="{lp}">{}</td><td class="n" data-l="{ln}">{}</td><td><ul class="calls">{who}</ul></td><td class="noprint">{push}</td></tr>"#,
                 hm(sl.starts_ms),
                 hm(sl.ends_ms),
                 esc(&p.name),
@@ -396,12 +417,7 @@ async fn schedule_body(
             use gw_domain::schedule::{delay_minutes_past, delayed_end, hhmm, DELAY_MINUTES};
             // The time these groups were last told, if a notice did: the
             // next must be later, and the slot ends as much later.
-            let last = v
-                .delays
-                .iter()
-                .filter(|d| d.covers(&t.point, t.starts_ms))
-                .map(|d| d.come_down_ms)
-                .max();
+            let last = gw_app::call_delay::last_told(&v.delays, &t.point, t.starts_ms);
             if !can_push || !sampling || delayed_end(t.starts_ms, t.ends_ms, last) <= now {
                 return String::new();
             }
@@ -431,7 +447,9 @@ async fn schedule_body(
                 p = esc(&t.point),
                 told = esc(&told),
                 m = from,
-                dflt = least.max(15).min(DELAY_MINUTES.1),
+                // The schedule's suggestion: the time the point's
+                // stations need to bring the line down to the bound.
+                dflt = t.suggested_minutes.unwrap_or(least).min(DELAY_MINUTES.1),
                 lo = least.min(DELAY_MINUTES.1),
                 hi = DELAY_MINUTES.1,
                 c = esc(l.t(
@@ -493,7 +511,15 @@ async fn schedule_body(
                         d.minutes, d.messages
                     ),
                 };
-                format!("<li>{}</li>", esc(&text))
+                // The new time falls in a later slot of the point: the two
+                // groups queue together.
+                let overlap = d.overlap.as_ref().map_or(String::new(), |o| {
+                    format!(
+                        r#"<br><span class="error delay-overlap" role="alert">{}</span>"#,
+                        esc(&pick(l, &o.text))
+                    )
+                });
+                format!("<li>{}{overlap}</li>", esc(&text))
             })
             .collect();
         problem.push_str(&format!(
@@ -809,9 +835,9 @@ pub async fn delay_slot(
         &s.clock,
         &a.principal,
         round,
-        f.slot_ms,
+        gw_app::call_delay::SlotAt::Ms(f.slot_ms),
         point,
-        minutes,
+        Some(minutes),
     )
     .await
     {
