@@ -3584,6 +3584,8 @@ pub async fn alerts(
     store.round(round.street, round.id).await?;
     let now = clock.now_ms();
     let mut out = Vec::new();
+    // Who is held at home now, read at the first confirmed alert.
+    let mut home: Option<HeldMap> = None;
     for a in store.alerts(round.street, round.id).await? {
         let all = store.tube_members(round.street, a.tube_id).await?;
         let mut v = alert_view(store, clock, p, &a, round.street, &all, 0).await?;
@@ -3596,10 +3598,20 @@ pub async fn alerts(
             }
         }
         // The households of the members shown that the alert's temporary
-        // control still holds (negative retests and a withdrawal end it).
-        let held: std::collections::BTreeSet<String> = store
-            .alert_held_households(round.street, a.id)
-            .await?
+        // control still holds (negative retests and a withdrawal end it). A
+        // confirmed retest sets no order of its own (its pool's alert held
+        // the household already): those held at home now, by any order.
+        let ids: Vec<i64> = if a.kind == "confirmed" {
+            if home.is_none() {
+                home = Some(held_homes(store, round.street, now).await?);
+            }
+            home.as_ref()
+                .map(|h| h.keys().copied().collect())
+                .unwrap_or_default()
+        } else {
+            store.alert_held_households(round.street, a.id).await?
+        };
+        let held: std::collections::BTreeSet<String> = ids
             .into_iter()
             .map(|id| {
                 Key {

@@ -3,7 +3,8 @@
 //! re-sample tube found invalid in turn called its people again), so the
 //! re-sample list, the missed list and the round's close agree; and the
 //! re-sample list marks who is held at home, to be swabbed at the door,
-//! instead of telling everyone to come to a point.
+//! instead of telling everyone to come to a point; the missed list's card
+//! says 待重采; and a confirmed retest counts the household held at home.
 
 use serde_json::{json, Value};
 
@@ -181,9 +182,69 @@ async fn the_re_sample_list_marks_who_is_held_at_home() {
         "{}",
         page.body
     );
+    // The missed list's cards say why each of them is listed.
+    let missed = s
+        .srv
+        .with_token(&s.chief)
+        .get(&format!("/rounds/{}/missed?grid={}", s.round, w.grid));
+    assert_eq!(missed.status, 200, "{}", missed.body);
+    assert_eq!(
+        missed
+            .body
+            .matches(r#"class="tag bad resample-due""#)
+            .count(),
+        2,
+        "{}",
+        missed.body
+    );
     // The command line says so too.
     let out = s
         .env
         .cli_ok(&["round", "resamples", &s.round, "--grid", &w.grid]);
     assert_eq!(out.matches("held at home (temporary)").count(), 1, "{out}");
+}
+
+/// A single-tube retest that confirms an abnormal pool sets no order of its
+/// own (the pool's alert held the household already): its alert still
+/// counts the household held at home, not 0.
+#[tokio::test]
+async fn a_confirmed_retest_counts_the_household_held_at_home() {
+    let w = world("全员核酸第13轮").await;
+    let (s, people) = (&w.s, &w.people);
+    closed_tube(&s.srv, &s.chief, &w.point, "AB000001", &people[0..1]);
+    w.results(json!([{ "barcode": "AB000001", "result": "abnormal" }]));
+    let rt = w.post(
+        &format!("/api/v1/points/{}/tubes", w.point),
+        &json!({ "barcode": "RT000001", "purpose": "retest" }),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    w.post(
+        &format!("/api/v1/tubes/{rt}/scans"),
+        &json!({ "client_id": "rt-0", "code": people[0].1, "purpose": "retest" }),
+    );
+    w.results(json!([{ "barcode": "RT000001", "result": "abnormal" }]));
+    let alerts = s
+        .srv
+        .with_token(&s.chief)
+        .get(&format!("/api/v1/rounds/{}/alerts", s.round))
+        .json();
+    let confirmed = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "confirmed")
+        .unwrap_or_else(|| panic!("a confirmed alert: {alerts}"))
+        .clone();
+    assert_eq!(confirmed["households_under_control"], 1, "{confirmed}");
+    let page = s
+        .srv
+        .with_token(&s.chief)
+        .get(&format!("/rounds/{}", s.round));
+    assert!(
+        !page.body.contains("1 人确认，0 户临时管控"),
+        "{}",
+        page.body
+    );
 }

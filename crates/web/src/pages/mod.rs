@@ -1826,9 +1826,22 @@ async fn missed_body(
         .filter(|t| !t.is_empty())
         .collect::<Vec<_>>()
         .join(" · ");
-        let tags: String = std::iter::once(since)
-            .filter(|t| !t.is_empty())
-            .map(|t| format!(r#"<span class="tag">{}</span> "#, esc(t)))
+        // Swabbed, but into invalid tubes only: said on the card, so the
+        // caller says "your tube was invalid", not "you never came".
+        let resample = if m.resample_due.contains(&row.id) {
+            format!(
+                r#"<span class="tag bad resample-due">{}</span> "#,
+                esc(l.t("待重采（原管无效）", "re-sample due (tube invalid)"))
+            )
+        } else {
+            String::new()
+        };
+        let tags: String = std::iter::once(resample)
+            .chain(
+                std::iter::once(since)
+                    .filter(|t| !t.is_empty())
+                    .map(|t| format!(r#"<span class="tag">{}</span> "#, esc(t))),
+            )
             .chain(v.flags.iter().map(|f| {
                 format!(
                     r#"<span class="tag">{}</span> "#,
