@@ -3443,13 +3443,6 @@ pub async fn correct_result(
         ));
     };
     let mut held = AlertHolds::before(store, clock, round.street, after.code() == "abnormal").await;
-    let c = store
-        .correct_result(&tube, after.code(), &p.actor(), clock.now_ms())
-        .await?;
-    // Committed: the raised alert's temporary control holds pushed calls
-    // (as in post_results).
-    held.add(after.code(), &c.applied);
-    let told = held.tell(store, clock, p, round.street).await;
     let key = |id: i64| {
         Key {
             street: round.street,
@@ -3457,24 +3450,33 @@ pub async fn correct_result(
         }
         .to_string()
     };
+    let audit = access::audit_record(
+        clock,
+        p,
+        "correct_result",
+        (round.street, "tube", &key(tube.id)),
+        "",
+    );
+    // Audited when it changed something, in the correction's transaction.
+    let c = store
+        .correct_result(&tube, after.code(), &p.actor(), clock.now_ms(), |c| {
+            c.applied.applied.then(|| {
+                audit.with_detail(format!(
+                    "barcode={code} before={} after={} cancelled={} released={} reason={reason}",
+                    c.before,
+                    after.code(),
+                    c.cancelled,
+                    c.released
+                ))
+            })
+        })
+        .await?;
+    // Committed: the raised alert's temporary control holds pushed calls
+    // (as in post_results).
+    held.add(after.code(), &c.applied);
+    let told = held.tell(store, clock, p, round.street).await;
     let changed = c.applied.applied;
     if changed {
-        access::record(
-            store,
-            clock,
-            p,
-            "correct_result",
-            (round.street, "tube", &key(tube.id)),
-            &format!(
-                "barcode={code} before={} after={} cancelled={} released={} reason={reason}",
-                c.before,
-                after.code(),
-                c.cancelled,
-                c.released
-            ),
-            "",
-        )
-        .await?;
         tracing::warn!(round = %round, barcode = %code, before = %c.before, after = after.code(), "result corrected");
     }
     let alert = raised_alert(store, clock, p, round, &c.applied).await?;

@@ -1426,6 +1426,7 @@ impl Store {
         result: &str,
         by: &str,
         now_ms: i64,
+        audit: impl FnOnce(&ResultCorrected) -> Option<crate::audit::AuditRecord>,
     ) -> Result<ResultCorrected> {
         let street = tube.street_id;
         if tube.tube_use == "retest" {
@@ -1531,6 +1532,9 @@ impl Store {
                     at_ms: now_ms,
                 })
                 .await?;
+        }
+        if let Some(record) = audit(&out) {
+            tx.audit(&record.write()).await?;
         }
         tx.commit().await?;
         Ok(out)

@@ -597,3 +597,44 @@ async fn a_take_back_whose_audit_record_fails_is_not_stored() {
     assert_eq!(w.audited("void_swab").await, 1);
     assert_eq!(w.audited("withdraw_tube").await, 1);
 }
+
+/// A lab's correction of a result: with its record, or not at all (the
+/// result as it was, no alert raised).
+#[tokio::test]
+async fn a_correction_whose_audit_record_fails_is_not_stored() {
+    use gw_domain::ids::Key;
+    let w = world().await;
+    let store = w.s.env.store().await;
+    let round: Key = w.s.round.parse().unwrap();
+    let r = w.post(
+        &w.lab,
+        &format!("/api/v1/rounds/{}/results", w.s.round),
+        &json!({ "results": [{ "barcode": "TB00000201", "result": "negative" }] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let result = || async {
+        store
+            .tube_and_result_by_barcode(round.street, round.id, "TB00000201")
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+    };
+    let corrections = format!("/api/v1/rounds/{}/results/corrections", w.s.round);
+    let body = json!({ "barcode": "TB00000201", "result": "abnormal", "reason": "更正报告" });
+    w.refuse_records_of("correct_result").await;
+    let failed = w.post(&w.lab, &corrections, &body);
+    assert!(failed.status >= 500, "{} {}", failed.status, failed.body);
+    w.fault_gone().await;
+    assert_eq!(result().await.as_deref(), Some("negative"));
+    assert!(store
+        .alerts(round.street, round.id)
+        .await
+        .unwrap()
+        .is_empty());
+    let done = w.post(&w.lab, &corrections, &body);
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(result().await.as_deref(), Some("abnormal"));
+    assert_eq!(store.alerts(round.street, round.id).await.unwrap().len(), 1);
+    assert_eq!(w.audited("correct_result").await, 1);
+}
