@@ -101,21 +101,29 @@ impl World {
         exec(&store, drop).await;
     }
 
-    /// `body` sent to `path` while `action`'s record is refused: the act
-    /// fails and leaves nothing; sent again after, it is stored (201, not
-    /// the 200 of a replay of something already stored) with one record.
-    async fn whole_or_nothing(&self, token: &str, action: &str, path: &str, body: &Value) {
+    /// `body` sent to `path` by `token` while `action`'s record is refused:
+    /// a server error, and no record of it added; then the fault goes.
+    async fn refused(&self, token: &str, action: &str, path: &str, body: &Value) {
+        let records = self.audited(action).await;
         self.refuse_records_of(action).await;
-        let failed = self.post(token, path, body);
-        assert!(
-            failed.status >= 500,
-            "{action}: {} {}",
-            failed.status,
-            failed.body
-        );
+        let r = self.post(token, path, body);
+        assert!(r.status >= 500, "{action}: {} {}", r.status, r.body);
         self.fault_gone().await;
-        assert_eq!(self.audited(action).await, 0, "{action}");
-        let stored = self.post(token, path, body);
+        assert_eq!(self.audited(action).await, records, "{action}");
+    }
+
+    /// The same sent once the fault is gone: stored.
+    fn accepted(&self, token: &str, action: &str, path: &str, body: &Value) -> Response {
+        let r = self.post(token, path, body);
+        assert!(r.status < 300, "{action}: {} {}", r.status, r.body);
+        r
+    }
+
+    /// [`World::refused`], then sent again: stored (201, not the 200 of a
+    /// replay of something already stored) with one record.
+    async fn whole_or_nothing(&self, token: &str, action: &str, path: &str, body: &Value) {
+        self.refused(token, action, path, body).await;
+        let stored = self.accepted(token, action, path, body);
         assert_eq!(stored.status, 201, "{action}: {}", stored.body);
         if let Some(replay) = stored.json().get("replay") {
             assert_eq!(replay, &json!(false), "{action}: {}", stored.body);
@@ -138,10 +146,7 @@ async fn a_packing_act_whose_audit_record_fails_is_not_stored() {
     // Supplies: none issued while the record is refused.
     let supplies = format!("/api/v1/points/{a}/supplies");
     let kits = json!({ "kind": "kits", "quantity": 100 });
-    w.refuse_records_of("issue_supplies").await;
-    let failed = w.post(&w.pm, &supplies, &kits);
-    assert!(failed.status >= 500, "{} {}", failed.status, failed.body);
-    w.fault_gone().await;
+    w.refused(&w.pm, "issue_supplies", &supplies, &kits).await;
     assert!(store
         .supplies(key.street, key.id, None)
         .await
@@ -161,10 +166,13 @@ async fn a_packing_act_whose_audit_record_fails_is_not_stored() {
 
     // The round's bag capacity: unchanged while the record is refused.
     let capacity = format!("/api/v1/rounds/{round}/bag-capacity");
-    w.refuse_records_of("set_bag_capacity").await;
-    let failed = w.post(&w.s.chief, &capacity, &json!({ "bag_capacity": 30 }));
-    assert!(failed.status >= 500, "{} {}", failed.status, failed.body);
-    w.fault_gone().await;
+    w.refused(
+        &w.s.chief,
+        "set_bag_capacity",
+        &capacity,
+        &json!({ "bag_capacity": 30 }),
+    )
+    .await;
     assert_eq!(store.bag_capacity(key.street, key.id).await.unwrap(), 20);
     let set = w.post(&w.s.chief, &capacity, &json!({ "bag_capacity": 30 }));
     assert_eq!(set.status, 200, "{}", set.body);
@@ -183,10 +191,7 @@ async fn a_packing_act_whose_audit_record_fails_is_not_stored() {
     // A recount of it: the count it had stays.
     let recounts = format!("/api/v1/points/{a}/recounts");
     let recount = json!({ "barcode": "BAG201", "counted_tubes": 3, "reason": "再数一遍" });
-    w.refuse_records_of("recount").await;
-    let failed = w.post(&w.pm, &recounts, &recount);
-    assert!(failed.status >= 500, "{} {}", failed.status, failed.body);
-    w.fault_gone().await;
+    w.refused(&w.pm, "recount", &recounts, &recount).await;
     let counted = |chain: gw_store::handoff::ChainRows| {
         chain
             .bags
@@ -266,19 +271,14 @@ async fn a_registry_change_whose_audit_record_fails_is_not_stored() {
     let failed = |action: &'static str, path: String, body: Value| {
         let w = &w;
         async move {
-            w.refuse_records_of(action).await;
-            let r = w.post(&w.s.chief, &path, &body);
-            assert!(r.status >= 500, "{action}: {} {}", r.status, r.body);
-            w.fault_gone().await;
-            assert_eq!(w.audited(action).await, 0, "{action}");
+            w.refused(&w.s.chief, action, &path, &body).await;
             (path, body)
         }
     };
     let stored = |action: &'static str, (path, body): (String, Value)| {
         let w = &w;
         async move {
-            let r = w.post(&w.s.chief, &path, &body);
-            assert!(r.status < 300, "{action}: {} {}", r.status, r.body);
+            w.accepted(&w.s.chief, action, &path, &body);
             assert_eq!(w.audited(action).await, 1, "{action}");
         }
     };
@@ -367,16 +367,8 @@ async fn a_code_or_station_change_whose_audit_record_fails_is_not_stored() {
     let once = |action: &'static str, path: String, body: Value| {
         let w = &w;
         async move {
-            w.refuse_records_of(action).await;
-            let r = w.post(&w.s.chief, &path, &body);
-            assert!(r.status >= 500, "{action}: {} {}", r.status, r.body);
-            w.fault_gone().await;
-            assert_eq!(w.audited(action).await, 0, "{action}");
-            move || {
-                let r = w.post(&w.s.chief, &path, &body);
-                assert!(r.status < 300, "{action}: {} {}", r.status, r.body);
-                r
-            }
+            w.refused(&w.s.chief, action, &path, &body).await;
+            move || w.accepted(&w.s.chief, action, &path, &body)
         }
     };
 
@@ -441,15 +433,9 @@ async fn a_round_change_whose_audit_record_fails_is_not_stored() {
     let refused = |action: &'static str, path: String, body: Value| {
         let w = &w;
         async move {
-            let records = w.audited(action).await;
-            w.refuse_records_of(action).await;
-            let r = w.post(&w.s.chief, &path, &body);
-            assert!(r.status >= 500, "{action}: {} {}", r.status, r.body);
-            w.fault_gone().await;
-            assert_eq!(w.audited(action).await, records, "{action}");
+            w.refused(&w.s.chief, action, &path, &body).await;
             move || {
-                let r = w.post(&w.s.chief, &path, &body);
-                assert!(r.status < 300, "{action}: {} {}", r.status, r.body);
+                w.accepted(&w.s.chief, action, &path, &body);
             }
         }
     };
@@ -622,10 +608,8 @@ async fn a_correction_whose_audit_record_fails_is_not_stored() {
     };
     let corrections = format!("/api/v1/rounds/{}/results/corrections", w.s.round);
     let body = json!({ "barcode": "TB00000201", "result": "abnormal", "reason": "更正报告" });
-    w.refuse_records_of("correct_result").await;
-    let failed = w.post(&w.lab, &corrections, &body);
-    assert!(failed.status >= 500, "{} {}", failed.status, failed.body);
-    w.fault_gone().await;
+    w.refused(&w.lab, "correct_result", &corrections, &body)
+        .await;
     assert_eq!(result().await.as_deref(), Some("negative"));
     assert!(store
         .alerts(round.street, round.id)
