@@ -41,6 +41,7 @@ mod planfix;
 mod print_pages;
 mod replay;
 mod resample_due;
+mod review3;
 mod round_figures;
 mod round_pages;
 mod sched2;

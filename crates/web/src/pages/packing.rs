@@ -1494,6 +1494,8 @@ async fn alerts_body(
                     .map_or_else(String::new, |t| {
                         let (c, lbl) = if t.exempt {
                             ("", l.t("免检（未复检）", "exempt (not retested)"))
+                        } else if t.swabbed {
+                            ("", l.t("已采，待结果", "swabbed, result pending"))
                         } else {
                             retest_state(l, &t.state)
                         };
@@ -1526,14 +1528,16 @@ async fn alerts_body(
                 st = esc(&status),
             ));
         }
-        let (open, neg, abn) =
+        // Swabbed, waiting for the result, apart from those still to swab.
+        let (open, swabbed, neg, abn) =
             d.retests
                 .iter()
-                .fold((0, 0, 0), |(o, n, x), t| match t.state.as_str() {
-                    "open" => (o + 1, n, x),
-                    "cleared" => (o, n + 1, x),
-                    "confirmed" => (o, n, x + 1),
-                    _ => (o, n, x),
+                .fold((0, 0, 0, 0), |(o, w, n, x), t| match t.state.as_str() {
+                    "open" if t.swabbed => (o, w + 1, n, x),
+                    "open" => (o + 1, w, n, x),
+                    "cleared" => (o, w, n + 1, x),
+                    "confirmed" => (o, w, n, x + 1),
+                    _ => (o, w, n, x),
                 });
         let retests = if d.retests.is_empty() {
             l.t("无单管复检。", "No single-tube retest.").to_string()
@@ -1542,8 +1546,12 @@ async fn alerts_body(
             alert_done(l, al)
         } else {
             match l {
-                Lang::Zh => format!("待复检 {open} 人 · 阴性 {neg} 人 · 异常 {abn} 人"),
-                Lang::En => format!("{open} open · {neg} negative · {abn} abnormal"),
+                Lang::Zh => format!(
+                    "待复检 {open} 人 · 已采待结果 {swabbed} 人 · 阴性 {neg} 人 · 异常 {abn} 人"
+                ),
+                Lang::En => format!(
+                    "{open} open · {swabbed} swabbed, result pending · {neg} negative · {abn} abnormal"
+                ),
             }
         };
         let disinfection = match &d.disinfection {
