@@ -195,6 +195,24 @@ async fn the_alerts_page_tells_a_retest_swabbed_from_one_to_take() {
     let list = &list[..list.find("</ul>").unwrap()];
     assert_eq!(list.matches("已采，待结果").count(), 2, "{list}");
     assert_eq!(list.matches(">待复检<").count(), 8, "{list}");
+    // The round's page says what was done the same way.
+    let round_page = chief.get(&format!("/rounds/{}", w.round));
+    assert!(
+        round_page.body.contains("8 人待单管复检，2 人已采待结果"),
+        "{}",
+        round_page.body
+    );
+    // And the command line.
+    let cli = w.env.cli_ok(&["round", "alerts", &w.round]);
+    assert!(
+        cli.contains("8 待复检 retests open, 2 人已采待结果 swabbed, result pending"),
+        "{cli}"
+    );
+    assert_eq!(
+        cli.matches("已采，待结果 swabbed, result pending").count(),
+        2,
+        "{cli}"
+    );
     let en = card("?lang=en");
     assert!(
         en.contains("8 open · 2 swabbed, result pending · 0 negative · 0 abnormal"),

@@ -1367,10 +1367,18 @@ pub(super) fn alert_done(l: Lang, al: &gw_app::testing::AlertView) -> String {
                 (Lang::Zh, e) => format!("（另有 {e} 人免检，未复检）"),
                 (Lang::En, e) => format!(" ({e} more exempt, not retested)"),
             };
+            // Swabbed already, waiting for the result: not to retest.
+            let swabbed = match (l, al.retests_swabbed) {
+                (_, 0) => String::new(),
+                (Lang::Zh, w) => format!("，{w} 人已采待结果"),
+                (Lang::En, w) => format!(", {w} swabbed, result pending"),
+            };
             match l {
-                Lang::Zh => format!("已追踪 {n} 人，{h} 户临时管控，{r} 人待单管复检{exempt}"),
+                Lang::Zh => format!(
+                    "已追踪 {n} 人，{h} 户临时管控，{r} 人待单管复检{swabbed}{exempt}"
+                ),
                 Lang::En => format!(
-                    "{n} people traced, {h} households under temporary control, {r} to retest in single tubes{exempt}"
+                    "{n} people traced, {h} households under temporary control, {r} to retest in single tubes{swabbed}{exempt}"
                 ),
             }
         }
