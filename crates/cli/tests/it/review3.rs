@@ -133,6 +133,19 @@ async fn a_retest_swabbed_is_not_asked_again_and_a_resample_not_due_is_flagged()
     );
     assert_eq!(problem_of("rs2").as_deref(), Some(NO_RESAMPLE), "{items:?}");
     assert_eq!(problem_of("rs3"), None, "{items:?}");
+    // The point's page lists them under 需核实的扫码, in Chinese.
+    let chief = Browser::login(srv, "chief", &w.chief_password);
+    let page = chief.get(&format!("/points/{}", w.points[0]));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let at = page
+        .body
+        .find(r#"id="flagged""#)
+        .expect("a flagged section");
+    let card = &page.body[at..at + page.body[at..].find("</section>").unwrap()];
+    assert!(
+        card.contains("此人没有待做的重采") && card.contains("RV200001"),
+        "{card}"
+    );
     // The command line's list too.
     let cli = w.env.cli_ok(&["round", "flagged", &w.round]);
     assert!(cli.contains("此人没有待做的重采"), "{cli}");
