@@ -28,8 +28,8 @@ pub struct HouseholdControl {
     pub status_zh: Option<&'static str>,
 }
 
-/// One member's single-tube retest: `open`, `cleared` (negative) or
-/// `confirmed` (abnormal).
+/// One member's single-tube retest: `open` (`swabbed` once its swab is
+/// registered), `cleared` (negative) or `confirmed` (abnormal).
 #[derive(Debug, Clone, Serialize)]
 pub struct RetestView {
     pub resident: String,
@@ -38,6 +38,9 @@ pub struct RetestView {
     /// Open, but the member is exempt from the round (in hospital …):
     /// nobody will swab them here, and the round can close.
     pub exempt: bool,
+    /// Open, and the member's retest swab is registered (its result still
+    /// to come): taken, nobody has to go to their door for it.
+    pub swabbed: bool,
 }
 
 /// A message to a group robot about the alert, with how its delivery went.
@@ -166,6 +169,7 @@ pub async fn details(
                         state: f.state.clone(),
                         resolved_ms: f.resolved_ms,
                         exempt: f.state == "open" && a.exempt_retest_members.contains(&rid),
+                        swabbed: f.state == "open" && a.swabbed_retest_members.contains(&rid),
                     })
             })
             .collect();

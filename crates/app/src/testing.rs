@@ -2299,8 +2299,11 @@ async fn register_swab(
                 Who::Resident(id) => Some(*id),
                 Who::Nobody(_) => None,
             };
-            if r.resident_id.is_some() && read_names == r.resident_id && walk_in.is_none() {
-                tell_who(&mut out, &state, now);
+            if let (Some(rid), true) = (r.resident_id, read_names == r.resident_id) {
+                if walk_in.is_none() {
+                    let taken = retest_taken(store, &state, rid, &out.purpose).await;
+                    tell_who(&mut out, &state, now, taken);
+                }
             }
             return Ok((out, late));
         }
@@ -2560,6 +2563,24 @@ async fn register_swab(
             "此人没有待做的单管复检 / this person has no open single-tube retest",
         );
     }
+    // So is a re-sample swab of someone with no re-sample open (after an
+    // invalid tube) in the round: a person scanned into the wrong tube at
+    // the door, or re-sampled twice. Read only for a re-sample swab.
+    // The flag is a help, not the swab: a failed read does not cost the scan.
+    if let (Some(rid), "resample", true) = (resident, s.purpose, live) {
+        match store.open_resamples(street, tube.round_id, rid).await {
+            Ok(0) => {
+                problem = join(
+                    problem,
+                    "此人没有待做的重采 / this person has no re-sample due",
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "open re-samples could not be read; the scan goes on unflagged");
+            }
+        }
+    }
     // A routine or door-to-door swab after the resident's first of either
     // is its duplicate (a person swabbed at a point and again at the door).
     let duplicate_of = match (resident, s.purpose) {
@@ -2727,25 +2748,79 @@ async fn register_swab(
     out.tube_closed = tube.state != "open";
     out.retype = resident.is_none() && walk_in.is_none() && mistyped(s.code);
     out.unregistered = resident.is_none() && walk_in.is_none() && unregistered(s.code);
-    if resident.is_some() {
-        tell_who(&mut out, &state, now);
+    if let Some(rid) = resident {
+        let taken = retest_taken(store, &state, rid, &out.purpose).await;
+        tell_who(&mut out, &state, now, taken);
     }
-    // The volunteer is told while the person is in front of them.
-    if let (None, Some(status), true) = (&out.alert, held_home, live) {
-        out.alert = Some(format!(
+    // The volunteer is told while the person is in front of them (after
+    // that their retest was taken already, if it was).
+    if let (Some(status), true) = (held_home, live) {
+        let held = format!(
             "此人住处为{}，不应到采样点：请报告采样点负责人，由社区安排其返回并居家上门采样 / this person lives under {} control and should not be at a point: tell the point's manager; the community sees them home and swabs them there",
             status.label_zh(),
             status.code()
-        ));
+        );
+        out.alert = match out.alert.take() {
+            None => Some(held),
+            Some(a) if a.starts_with(RETEST_TAKEN) => Some(format!("{held}；{a}")),
+            Some(a) => Some(a),
+        };
     }
     Ok((out, late))
 }
 
+/// When and where (the point's name) resident `rid`'s open retest was
+/// swabbed already, its result to come: read only for someone with an open
+/// retest swabbed now for another purpose (see [`tell_who`]). Read once the
+/// swab is stored: a failed read is said as an open retest (take it), not
+/// as a failed scan.
+async fn retest_taken(
+    store: &Store,
+    state: &gw_store::testing::ScanState,
+    rid: i64,
+    purpose: &str,
+) -> Option<(i64, String)> {
+    if state.open_retests == 0 || purpose == "retest" {
+        return None;
+    }
+    let street = state.tube.street_id;
+    let read = async {
+        match store
+            .retest_swab_pending(street, state.tube.round_id, rid)
+            .await?
+        {
+            Some(t) => Ok::<_, StoreError>(Some((
+                t.scanned_ms,
+                store.point(street, t.point_id).await?.name,
+            ))),
+            None => Ok(None),
+        }
+    };
+    match read.await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "a retest swab taken already could not be read; the station is told the retest is open");
+            None
+        }
+    }
+}
+
+/// How the station is told that the person's open retest was swabbed
+/// already (where and when follow), its result to come.
+const RETEST_TAKEN: &str = "此人所在混管异常，单管复检已采";
+
 /// The masked line about who was swabbed (`person`) and, when they have an
 /// open single-tube retest and this swab is not it, the `alert` the
 /// volunteer must act on: from the scan's one read, whose resident is the
-/// swab's.
-fn tell_who(out: &mut ScanOutcome, state: &gw_store::testing::ScanState, now: i64) {
+/// swab's. `retest_taken`: when and where (the point's name) their retest
+/// swab was taken, its result still to come: then nothing is to be taken
+/// again, and the station says so.
+fn tell_who(
+    out: &mut ScanOutcome,
+    state: &gw_store::testing::ScanState,
+    now: i64,
+    retest_taken: Option<(i64, String)>,
+) {
     let today = gw_domain::date::Date::from_unix_ms_cst(now);
     let age = state
         .birth_date
@@ -2761,7 +2836,12 @@ fn tell_who(out: &mut ScanOutcome, state: &gw_store::testing::ScanState, now: i6
         .name
         .as_deref()
         .map(|n| gw_domain::mask::person_brief(n, gender, age));
-    if state.open_retests > 0 && out.purpose != "retest" {
+    if let (Some((at, point)), true) = (&retest_taken, out.purpose != "retest") {
+        let at = gw_domain::schedule::hhmm(*at);
+        out.alert = Some(format!(
+            "{RETEST_TAKEN}（{at}，{point}），待结果：请勿再采单管复检 / this person was in an abnormal pool and their single-tube retest was taken already ({at}, {point}), result pending: do not take another retest swab"
+        ));
+    } else if state.open_retests > 0 && out.purpose != "retest" {
         out.alert = Some(
             "此人所在混管异常，有待做的单管复检，户已临时管控：请用单管复检的采样管为其单独采样，并报告采样点负责人 / this person was in an abnormal pool and has an open single-tube retest (household under temporary control): swab them alone in a retest tube and tell the point's manager".into(),
         );
@@ -2974,6 +3054,13 @@ pub struct AlertView {
     pub households_under_control: usize,
     /// Members whose single-tube retest is still to be taken.
     pub retests_open: usize,
+    /// Members whose retest is open and swabbed already (a retest swab
+    /// registered, its result still to come): nobody has to go to them.
+    /// Not counted in `retests_open`.
+    pub retests_swabbed: usize,
+    /// Those members' ids (for a view that marks each member's retest).
+    #[serde(skip)]
+    pub swabbed_retest_members: Vec<i64>,
     /// Members whose retest is open but who are exempt from the round (in
     /// hospital, away …): not counted as waiting; the round can close.
     pub retests_exempt: usize,
@@ -3087,6 +3174,15 @@ async fn alert_view(
     let open_retests = store.follow_ups(street, a.tube_id, "retest").await?.len();
     let exempt_retest_members = store.follow_ups_exempt(street, a.tube_id, "retest").await?;
     let retests_exempt = exempt_retest_members.len();
+    // Swabbed already: not waiting for a team at the door (one exempt and
+    // swabbed anyway is counted as exempt).
+    let swabbed_retest_members: Vec<i64> = store
+        .retests_swabbed(street, a.tube_id)
+        .await?
+        .into_iter()
+        .filter(|m| !exempt_retest_members.contains(m))
+        .collect();
+    let retests_swabbed = swabbed_retest_members.len();
     Ok(AlertView {
         alert: Key { street, id: a.id }.to_string(),
         kind: a.kind.clone(),
@@ -3102,7 +3198,9 @@ async fn alert_view(
             id: a.point_id,
         }
         .to_string(),
-        retests_open: open_retests - retests_exempt,
+        retests_open: open_retests - retests_exempt - retests_swabbed,
+        retests_swabbed,
+        swabbed_retest_members,
         retests_exempt,
         exempt_retest_members,
         members: views,

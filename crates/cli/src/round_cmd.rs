@@ -1192,13 +1192,21 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                     "混管异常 abnormal pool"
                 };
                 println!(
-                    "  {} {what} {} · {} · {} · {} 人 people ({} 待复检 retests open{}) · {} 户管控 households under control",
+                    "  {} {what} {} · {} · {} · {} 人 people ({} 待复检 retests open{}{}) · {} 户管控 households under control",
                     al.alert,
                     al.barcode,
                     al.state,
                     gw_domain::notify::clock_text(al.created_ms),
                     al.member_count,
                     al.retests_open,
+                    if al.retests_swabbed > 0 {
+                        format!(
+                            ", {} 人已采待结果 swabbed, result pending",
+                            al.retests_swabbed
+                        )
+                    } else {
+                        String::new()
+                    },
                     if al.retests_exempt > 0 {
                         format!(", {} 人免检未复检 exempt, not retested", al.retests_exempt)
                     } else {
@@ -1214,6 +1222,7 @@ pub async fn round_cmd(cmd: RoundCmd, clock: &Clock) -> Result<()> {
                             .find(|r| r.resident == m.id)
                             .map_or("", |r| match r.state.as_str() {
                                 "open" if r.exempt => "  免检未复检 exempt, not retested",
+                                "open" if r.swabbed => "  已采，待结果 swabbed, result pending",
                                 "open" => "  待复检 retest open",
                                 "cleared" => "  复检阴性 retest negative",
                                 "confirmed" => "  复检阳性 retest positive",

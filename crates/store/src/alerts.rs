@@ -526,3 +526,64 @@ impl Store {
         }))
     }
 }
+
+/// A single-tube retest swab registered for an open retest, its result
+/// still to come.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRetestSwab {
+    pub point_id: i64,
+    pub scanned_ms: i64,
+}
+
+/// An open retest `f` answered by a swab already registered: a swab `g` of
+/// purpose `retest` of the same resident in the round, stored since the
+/// retest opened (as the door-to-door list reads it), in a tube `t` with no
+/// result yet (one the lab found invalid leaves the retest to take again).
+macro_rules! retest_swab_pending {
+    () => {
+        "g.street_id = f.street_id AND g.round_id = f.round_id AND g.resident_id = f.resident_id \
+         AND g.purpose = 'retest' AND g.stored_ms >= f.created_ms \
+         AND t.street_id = g.street_id AND t.id = g.tube_id AND t.result IS NULL"
+    };
+}
+
+impl Store {
+    /// The members of tube `tube`'s abnormal pool whose single-tube retest
+    /// is open and swabbed already, its result still to come (see
+    /// `retest_swab_pending!`): nobody has to go to their door for it.
+    pub async fn retests_swabbed(&self, street: i64, tube: i64) -> Result<Vec<i64>> {
+        Ok(db_run!(self, pool => sqlx::query_scalar(concat!(
+            "SELECT DISTINCT f.resident_id FROM follow_up f WHERE f.street_id = $1 AND f.tube_id = $2 AND f.kind = 'retest' AND f.state = 'open' \
+             AND EXISTS (SELECT 1 FROM registration g, tube t WHERE ", retest_swab_pending!(), ") ORDER BY f.resident_id"))
+            .bind(street).bind(tube).fetch_all(pool).await?))
+    }
+
+    /// Resident `resident`'s retest swab of round `round` that answers an
+    /// open retest of theirs and waits for its result, the newest: where
+    /// and when it was taken (none: no such swab).
+    pub async fn retest_swab_pending(
+        &self,
+        street: i64,
+        round: i64,
+        resident: i64,
+    ) -> Result<Option<PendingRetestSwab>> {
+        Ok(db_run!(self, pool => {
+            match sqlx::query(concat!(
+                "SELECT g.point_id, g.scanned_ms FROM follow_up f, registration g, tube t \
+                 WHERE f.street_id = $1 AND f.round_id = $2 AND f.resident_id = $3 AND f.kind = 'retest' AND f.state = 'open' AND ",
+                retest_swab_pending!(), " ORDER BY g.scanned_ms DESC, g.id DESC LIMIT 1"))
+                .bind(street).bind(round).bind(resident).fetch_optional(pool).await? {
+                Some(r) => Some(PendingRetestSwab { point_id: r.try_get(0)?, scanned_ms: r.try_get(1)? }),
+                None => None,
+            }
+        }))
+    }
+
+    /// Resident `resident`'s open re-samples in round `round` (after an
+    /// invalid tube): a re-sample swab of someone with none is flagged.
+    pub async fn open_resamples(&self, street: i64, round: i64, resident: i64) -> Result<i64> {
+        Ok(db_run!(self, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM follow_up WHERE street_id = $1 AND round_id = $2 AND resident_id = $3 AND kind = 'resample' AND state = 'open'")
+            .bind(street).bind(round).bind(resident).fetch_one(pool).await?))
+    }
+}

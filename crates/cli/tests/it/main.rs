@@ -43,6 +43,7 @@ mod print_pages;
 mod replay;
 mod resample_due;
 mod resample_fixes;
+mod review3;
 mod round_figures;
 mod round_pages;
 mod sched2;

@@ -657,7 +657,7 @@ async fn an_abnormal_pool_shows_on_the_alerts_page_masked_with_what_was_done() {
     assert_eq!(list.matches("<li").count(), 4, "{list}");
     assert_eq!(list.matches("待复检").count(), 4, "{list}");
     assert!(
-        card.contains("待复检 4 人 · 阴性 0 人 · 异常 0 人"),
+        card.contains("待复检 4 人 · 已采待结果 0 人 · 阴性 0 人 · 异常 0 人"),
         "{card}"
     );
     let store = w.env.store().await;
@@ -761,7 +761,10 @@ async fn an_abnormal_pool_shows_on_the_alerts_page_masked_with_what_was_done() {
     let page = chief.get(&format!("/rounds/{}/alerts?lang=en", w.round));
     let card = alert_card(&page.body);
     assert!(card.contains("disinfected"), "{card}");
-    assert!(card.contains("4 open · 0 negative · 0 abnormal"), "{card}");
+    assert!(
+        card.contains("4 open · 0 swabbed, result pending · 0 negative · 0 abnormal"),
+        "{card}"
+    );
 
     // A volunteer does not read the round; the grid leader sees only their grid's members.
     let vol = Browser::login(&w.srv, "volb", &w.vol_b);

@@ -1367,10 +1367,18 @@ pub(super) fn alert_done(l: Lang, al: &gw_app::testing::AlertView) -> String {
                 (Lang::Zh, e) => format!("（另有 {e} 人免检，未复检）"),
                 (Lang::En, e) => format!(" ({e} more exempt, not retested)"),
             };
+            // Swabbed already, waiting for the result: not to retest.
+            let swabbed = match (l, al.retests_swabbed) {
+                (_, 0) => String::new(),
+                (Lang::Zh, w) => format!("，{w} 人已采待结果"),
+                (Lang::En, w) => format!(", {w} swabbed, result pending"),
+            };
             match l {
-                Lang::Zh => format!("已追踪 {n} 人，{h} 户临时管控，{r} 人待单管复检{exempt}"),
+                Lang::Zh => format!(
+                    "已追踪 {n} 人，{h} 户临时管控，{r} 人待单管复检{swabbed}{exempt}"
+                ),
                 Lang::En => format!(
-                    "{n} people traced, {h} households under temporary control, {r} to retest in single tubes{exempt}"
+                    "{n} people traced, {h} households under temporary control, {r} to retest in single tubes{swabbed}{exempt}"
                 ),
             }
         }
@@ -1494,6 +1502,8 @@ async fn alerts_body(
                     .map_or_else(String::new, |t| {
                         let (c, lbl) = if t.exempt {
                             ("", l.t("免检（未复检）", "exempt (not retested)"))
+                        } else if t.swabbed {
+                            ("", l.t("已采，待结果", "swabbed, result pending"))
                         } else {
                             retest_state(l, &t.state)
                         };
@@ -1526,14 +1536,16 @@ async fn alerts_body(
                 st = esc(&status),
             ));
         }
-        let (open, neg, abn) =
+        // Swabbed, waiting for the result, apart from those still to swab.
+        let (open, swabbed, neg, abn) =
             d.retests
                 .iter()
-                .fold((0, 0, 0), |(o, n, x), t| match t.state.as_str() {
-                    "open" => (o + 1, n, x),
-                    "cleared" => (o, n + 1, x),
-                    "confirmed" => (o, n, x + 1),
-                    _ => (o, n, x),
+                .fold((0, 0, 0, 0), |(o, w, n, x), t| match t.state.as_str() {
+                    "open" if t.swabbed => (o, w + 1, n, x),
+                    "open" => (o + 1, w, n, x),
+                    "cleared" => (o, w, n + 1, x),
+                    "confirmed" => (o, w, n, x + 1),
+                    _ => (o, w, n, x),
                 });
         let retests = if d.retests.is_empty() {
             l.t("无单管复检。", "No single-tube retest.").to_string()
@@ -1542,8 +1554,12 @@ async fn alerts_body(
             alert_done(l, al)
         } else {
             match l {
-                Lang::Zh => format!("待复检 {open} 人 · 阴性 {neg} 人 · 异常 {abn} 人"),
-                Lang::En => format!("{open} open · {neg} negative · {abn} abnormal"),
+                Lang::Zh => format!(
+                    "待复检 {open} 人 · 已采待结果 {swabbed} 人 · 阴性 {neg} 人 · 异常 {abn} 人"
+                ),
+                Lang::En => format!(
+                    "{open} open · {swabbed} swabbed, result pending · {neg} negative · {abn} abnormal"
+                ),
             }
         };
         let disinfection = match &d.disinfection {

@@ -1161,8 +1161,18 @@ fn door_section(
             } else {
                 String::new()
             };
+            // The household's code sheet, so a person without their phone's
+            // code is scanned off it: for a registry reader of the grid
+            // (who may open it), never for the team's masked rows.
+            let sheet = r.household().map_or_else(String::new, |h| {
+                format!(
+                    r#" <a class="codes" href="/households/{}/codes">{}</a>"#,
+                    esc(h),
+                    l.t("码单", "codes")
+                )
+            });
             li.push_str(&format!(
-                r#"<li><b>{}</b> {} <span class="tag">{}</span>{due} <span class="muted">{phones} {}</span></li>"#,
+                r#"<li><b>{}</b> {} <span class="tag">{}</span>{due} <span class="muted">{phones} {}</span>{sheet}</li>"#,
                 esc(&name),
                 esc(r.address().unwrap_or("")),
                 esc(&why.join(l.t("、", ", "))),
