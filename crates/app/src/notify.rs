@@ -89,6 +89,13 @@ pub async fn add_channel(
             ));
         }
     }
+    let audit = access::audit_record(
+        clock,
+        p,
+        "add_alert_channel",
+        (street, "alert_channel", ""),
+        kind.as_str(),
+    );
     let id = store
         .add_channel(
             street,
@@ -97,20 +104,13 @@ pub async fn add_channel(
             secret,
             &p.actor(),
             clock.now_ms(),
+            |id| gw_store::audit::AuditRecord {
+                target_id: Key { street, id }.to_string(),
+                ..audit.clone()
+            },
         )
         .await?;
-    let key = Key { street, id };
-    access::record(
-        store,
-        clock,
-        p,
-        "add_alert_channel",
-        (street, "alert_channel", &key.to_string()),
-        kind.as_str(),
-        "",
-    )
-    .await?;
-    Ok(key)
+    Ok(Key { street, id })
 }
 
 pub async fn channels(
@@ -145,17 +145,16 @@ pub async fn remove_channel(
         .place_of(channel.street, "street", channel.street)
         .await?;
     access::authorize(p, clock, Action::ManageRounds, &place)?;
-    store.deactivate_channel(channel.street, channel.id).await?;
-    access::record(
-        store,
+    let audit = access::audit_record(
         clock,
         p,
         "remove_alert_channel",
         (channel.street, "alert_channel", &channel.to_string()),
         "",
-        "",
-    )
-    .await?;
+    );
+    store
+        .deactivate_channel(channel.street, channel.id, &audit)
+        .await?;
     Ok(())
 }
 

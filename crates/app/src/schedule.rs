@@ -1486,9 +1486,6 @@ pub async fn change_point(
         name: name.map(str::to_string),
         ..d.details(stations)
     };
-    store
-        .set_point_details(point.street, pt.round_id, point.id, &details)
-        .await?;
     let detail = format!(
         "stations={} opens_ms={} closes_ms={} rate={}{}",
         stations.map_or("-".into(), |n| n.to_string()),
@@ -1497,16 +1494,16 @@ pub async fn change_point(
         d.rate_per_station_h.map_or("-".into(), |n| n.to_string()),
         name.map_or(String::new(), |n| format!(" name={n} (was {})", now.name)),
     );
-    access::record(
-        store,
+    let audit = access::audit_record(
         clock,
         p,
         "change_point",
         (point.street, "testing_point", &point.to_string()),
         &detail,
-        "",
-    )
-    .await?;
+    );
+    store
+        .set_point_details(point.street, pt.round_id, point.id, &details, &audit)
+        .await?;
     // Hours that now leave out a slot already pushed here: its people were
     // told to come.
     let mut warnings = Vec::new();
@@ -1558,19 +1555,16 @@ pub async fn remove_point(
         .place_of(point.street, "community", pt.community_id)
         .await?;
     access::authorize(p, clock, Action::ManagePoints, &place)?;
-    store
-        .remove_point(point.street, pt.round_id, point.id)
-        .await?;
-    access::record(
-        store,
+    let audit = access::audit_record(
         clock,
         p,
         "remove_point",
         (point.street, "testing_point", &point.to_string()),
         &format!("round={}-{} name={}", point.street, pt.round_id, pt.name),
-        "",
-    )
-    .await?;
+    );
+    store
+        .remove_point(point.street, pt.round_id, point.id, &audit)
+        .await?;
     Ok(Key {
         street: point.street,
         id: pt.round_id,
@@ -1626,6 +1620,17 @@ pub async fn add_point(
         (r.starts_ms, r.ends_ms),
     )
     .await?;
+    let key = |id: i64| Key {
+        street: round.street,
+        id,
+    };
+    let audit = access::audit_record(
+        clock,
+        p,
+        "add_point",
+        (round.street, "point", ""),
+        &format!("round={round} community={community} stations={stations} name={name}"),
+    );
     let id = store
         .add_point(
             round.street,
@@ -1634,21 +1639,11 @@ pub async fn add_point(
             community.id,
             stations as i32,
             &d.details(None),
+            |id| gw_store::audit::AuditRecord {
+                target_id: key(id).to_string(),
+                ..audit.clone()
+            },
         )
         .await?;
-    let k = Key {
-        street: round.street,
-        id,
-    };
-    access::record(
-        store,
-        clock,
-        p,
-        "add_point",
-        (round.street, "point", &k.to_string()),
-        &format!("round={round} community={community} stations={stations} name={name}"),
-        "",
-    )
-    .await?;
-    Ok(k)
+    Ok(key(id))
 }

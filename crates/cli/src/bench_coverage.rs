@@ -197,7 +197,17 @@ async fn load(store: &Store, clock: &Clock, residents: u64, seed: u64) -> Result
             .await?;
         let community = store.communities(None, Some(s.id)).await?[0].id;
         let point = store
-            .add_point(s.id, round, "P", community, 1, &Default::default())
+            .add_point(s.id, round, "P", community, 1, &Default::default(), |id| {
+                gw_store::audit::AuditRecord {
+                    street_id: s.id,
+                    at_ms: now,
+                    actor: "cli:bench".into(),
+                    action: "add_point".into(),
+                    target_kind: "point".into(),
+                    target_id: format!("{}-{id}", s.id),
+                    ..Default::default()
+                }
+            })
             .await?;
         let tube = store
             .open_tube(s.id, round, point, "BENCH0001", 10, now)

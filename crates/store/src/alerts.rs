@@ -198,6 +198,7 @@ pub(crate) const OPEN_FOLLOW_UPS: &str = concat!(
 );
 
 impl Store {
+    #[allow(clippy::too_many_arguments)]
     pub async fn add_channel(
         &self,
         street: i64,
@@ -206,10 +207,15 @@ impl Store {
         secret: &str,
         by: &str,
         now_ms: i64,
+        audit: impl FnOnce(i64) -> crate::audit::AuditRecord,
     ) -> Result<i64> {
-        Ok(db_run!(self, pool => sqlx::query_scalar(
+        let mut tx = self.begin().await?;
+        let id: i64 = crate::import::tx_run!(tx, conn, DB => sqlx::query_scalar(
             "INSERT INTO alert_channel (street_id, kind, url, secret, active, created_by, created_ms) VALUES ($1, $2, $3, $4, TRUE, $5, $6) RETURNING id")
-            .bind(street).bind(kind).bind(url).bind(secret).bind(by).bind(now_ms).fetch_one(pool).await?))
+            .bind(street).bind(kind).bind(url).bind(secret).bind(by).bind(now_ms).fetch_one(&mut *conn).await?);
+        tx.audit(&audit(id).write()).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     pub async fn channels(&self, street: i64) -> Result<Vec<ChannelRow>> {
@@ -221,13 +227,21 @@ impl Store {
         }))
     }
 
-    pub async fn deactivate_channel(&self, street: i64, id: i64) -> Result<()> {
-        let n = db_run!(self, pool => sqlx::query("UPDATE alert_channel SET active = FALSE WHERE street_id = $1 AND id = $2")
-            .bind(street).bind(id).execute(pool).await?.rows_affected());
+    pub async fn deactivate_channel(
+        &self,
+        street: i64,
+        id: i64,
+        audit: &crate::audit::AuditRecord,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let n = crate::import::tx_run!(tx, conn, DB => sqlx::query("UPDATE alert_channel SET active = FALSE WHERE street_id = $1 AND id = $2")
+            .bind(street).bind(id).execute(&mut *conn).await?.rows_affected());
         if n != 1 {
+            tx.rollback().await?;
             return Err(StoreError::NotFound(format!("alert channel {street}-{id}")));
         }
-        Ok(())
+        tx.audit(&audit.write()).await?;
+        tx.commit().await
     }
 
     /// Queues a message of `kind` (a robot's test message) to one channel;

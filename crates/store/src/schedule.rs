@@ -114,11 +114,13 @@ impl Store {
         round: i64,
         point: i64,
         d: &PointDetails,
+        audit: &crate::audit::AuditRecord,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         // A closed round's points are its record.
         tx.hold_unclosed_round(street, round).await?;
         tx.set_point_details(street, point, d).await?;
+        tx.audit(&audit.write()).await?;
         tx.commit().await
     }
 

@@ -504,6 +504,7 @@ impl Store {
 
     /// Adds a point to a round with its schedule fields, in one transaction.
     /// Conflict once the round is closed (see [`StoreTx::hold_unclosed_round`]).
+    #[allow(clippy::too_many_arguments)]
     pub async fn add_point(
         &self,
         street: i64,
@@ -512,6 +513,7 @@ impl Store {
         community: i64,
         stations: i32,
         d: &crate::schedule::PointDetails,
+        audit: impl FnOnce(i64) -> crate::audit::AuditRecord,
     ) -> Result<i64> {
         let mut tx = self.begin().await?;
         tx.hold_unclosed_round(street, round).await?;
@@ -532,6 +534,7 @@ impl Store {
             .fetch_one(&mut *conn).await?
         });
         tx.set_point_details(street, id, d).await?;
+        tx.audit(&audit(id).write()).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -553,7 +556,13 @@ impl Store {
     /// (Conflict, naming what) once anything happened at it (a tube, a swab,
     /// a station, supplies, an alert, a bag or a hand-over) or once the round
     /// is closed; its calls in a stored plan go with it (plan again).
-    pub async fn remove_point(&self, street: i64, round: i64, point: i64) -> Result<()> {
+    pub async fn remove_point(
+        &self,
+        street: i64,
+        round: i64,
+        point: i64,
+        audit: &crate::audit::AuditRecord,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         tx.hold_unclosed_round(street, round).await?;
         let sql = point_uses_sql();
@@ -577,6 +586,7 @@ impl Store {
         if gone == 0 {
             return Err(StoreError::NotFound(format!("point {street}-{point}")));
         }
+        tx.audit(&audit.write()).await?;
         tx.commit().await
     }
 

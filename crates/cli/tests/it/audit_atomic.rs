@@ -622,3 +622,88 @@ async fn a_correction_whose_audit_record_fails_is_not_stored() {
     assert_eq!(store.alerts(round.street, round.id).await.unwrap().len(), 1);
     assert_eq!(w.audited("correct_result").await, 1);
 }
+
+/// Testing points added, renamed and removed, and alert channels added and
+/// removed: with their records, or not at all.
+#[tokio::test]
+async fn a_point_or_channel_change_whose_audit_record_fails_is_not_stored() {
+    use gw_domain::ids::Key;
+    let w = world().await;
+    let chief = w.s.chief.clone();
+    let store = w.s.env.store().await;
+    let round: Key = w.s.round.parse().unwrap();
+    let points = || async {
+        store
+            .points_with_counts(round.street, round.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(p, _)| p.name)
+            .collect::<Vec<_>>()
+    };
+    let before = points().await;
+    let add = (
+        format!("/api/v1/rounds/{}/points", w.s.round),
+        json!({ "name": "审计二号点", "community": format!("{}-{}", w.s.street, w.s.community) }),
+    );
+    w.refused(&chief, "add_point", &add.0, &add.1).await;
+    assert_eq!(points().await, before);
+    let point = w.accepted(&chief, "add_point", &add.0, &add.1).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        w.audited("add_point").await,
+        2,
+        "the world's point and this"
+    );
+    let k: Key = point.parse().unwrap();
+    let name = || async { store.point(k.street, k.id).await.unwrap().name };
+    let rename = (
+        format!("/api/v1/points/{point}"),
+        json!({ "name": "审计三号点" }),
+    );
+    w.refused(&chief, "change_point", &rename.0, &rename.1)
+        .await;
+    assert_eq!(name().await, "审计二号点");
+    w.accepted(&chief, "change_point", &rename.0, &rename.1);
+    assert_eq!(name().await, "审计三号点");
+    let remove = (format!("/api/v1/points/{point}/remove"), json!({}));
+    w.refused(&chief, "remove_point", &remove.0, &remove.1)
+        .await;
+    assert!(store.point(k.street, k.id).await.is_ok(), "still there");
+    w.accepted(&chief, "remove_point", &remove.0, &remove.1);
+    assert!(store.point(k.street, k.id).await.is_err(), "removed");
+
+    let channels = || store.channels(w.s.street);
+    let add = (
+        format!("/api/v1/streets/{}/alert-channels", w.s.street),
+        json!({ "kind": "json", "url": "http://127.0.0.1:9/audit" }),
+    );
+    w.refused(&chief, "add_alert_channel", &add.0, &add.1).await;
+    assert!(channels().await.unwrap().is_empty());
+    let channel = w
+        .accepted(&chief, "add_alert_channel", &add.0, &add.1)
+        .json()["channel"]
+        .as_str()
+        .map(str::to_string);
+    let list = channels().await.unwrap();
+    assert_eq!(list.len(), 1);
+    let channel = channel.unwrap_or_else(|| {
+        Key {
+            street: w.s.street,
+            id: list[0].id,
+        }
+        .to_string()
+    });
+    let remove = (
+        format!("/api/v1/alert-channels/{channel}/remove"),
+        json!({}),
+    );
+    w.refused(&chief, "remove_alert_channel", &remove.0, &remove.1)
+        .await;
+    assert!(channels().await.unwrap()[0].active);
+    w.accepted(&chief, "remove_alert_channel", &remove.0, &remove.1);
+    assert!(!channels().await.unwrap()[0].active);
+    assert_eq!(w.audited("remove_alert_channel").await, 1);
+}
